@@ -1,0 +1,195 @@
+/**
+ * The one command/event contract between the UI and the service layer. Both transports
+ * (Electron IPC through the preload bridge, HTTP POST + SSE in browser mode) and the
+ * preload allow-list are generated from COMMAND_NAMES / EVENT_NAMES and the argument
+ * schemas below: a new command is one entry here plus one method on the service.
+ */
+import { z } from 'zod';
+import type { ExperimentConfig, FieldError } from './experiment-config';
+
+export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'stopped'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export interface MetricPoint {
+  iteration: number;
+  step: number;
+  value: number;
+  t: number;
+}
+
+export interface RunSummary {
+  id: string;
+  groupId: string | null;
+  status: RunStatus;
+  statusReason: string | null;
+  variant: string;
+  dataset: string;
+  preset: string;
+  model: string;
+  seed: number;
+  createdAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+  /** Latest value of eval/accuracy, if any. */
+  latestAccuracy: number | null;
+  currentIteration: number | null;
+  currentPhase: string | null;
+  progressDone: number | null;
+  progressTotal: number | null;
+  malformedLines: number;
+  unknownEvents: number;
+}
+
+export interface PhaseRecord {
+  iteration: number;
+  phase: string;
+  startedAt: number;
+  endedAt: number | null;
+  durationS: number | null;
+}
+
+export interface RunDetail extends RunSummary {
+  config: ExperimentConfig | Record<string, unknown>;
+  configHash: string;
+  env: Record<string, unknown> | null;
+  hashes: Record<string, string>;
+  runDir: string;
+  pid: number | null;
+  exitCode: number | null;
+  signal: string | null;
+  stderrTail: string | null;
+  lastEventAt: number | null;
+  metrics: Record<string, MetricPoint[]>;
+  phases: PhaseRecord[];
+  /** The latest progress reported by the experiment. */
+  artifacts: { name: string; kind: string; path: string; size: number | null; iteration: number | null }[];
+}
+
+export interface LogLine {
+  id: number;
+  t: number;
+  source: 'event' | 'stdout' | 'stderr' | 'supervisor';
+  level: string;
+  message: string;
+}
+
+export interface SampleRow {
+  id: number;
+  iteration: number;
+  questionId: string;
+  split: string;
+  kind: string;
+  question: string;
+  text: string;
+  answer: string | null;
+  gold: string;
+  correct: boolean;
+  hintUsed: boolean;
+  kept: boolean | null;
+  difficulty: number | null;
+}
+
+export interface Catalog {
+  variants: { id: string; label: string }[];
+  datasets: string[];
+  presets: string[];
+  /** defaults[variant][dataset][preset] = the resolved preset config */
+  defaults: Record<string, Record<string, Record<string, Record<string, unknown>>>>;
+}
+
+export interface Settings {
+  pythonPath: string;
+  dataDir: string;
+  stopGraceMs: number;
+}
+
+export type LaunchResult = { ok: true; id: string } | { ok: false; errors: FieldError[] };
+export type ValidateResult = { ok: true; config: ExperimentConfig } | { ok: false; errors: FieldError[] };
+
+// ---- argument schemas (validated in every transport before the service sees them) ----
+
+const runId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'invalid run id');
+export const launchSpecSchema = z
+  .object({
+    variant: z.string().max(64),
+    dataset: z.string().max(64),
+    preset: z.string().max(64),
+    seed: z.number().int().optional(),
+    overrides: z.record(z.string().max(200), z.string().max(10000)).optional(),
+  })
+  .strict();
+
+export const commandArgs = {
+  listRuns: z.tuple([]),
+  getRun: z.tuple([runId]),
+  getLogs: z.tuple([runId, z.object({ afterId: z.number().int().min(0).optional(), limit: z.number().int().min(1).max(5000).optional() }).strict()]),
+  getSamples: z.tuple([
+    runId,
+    z.object({ iteration: z.number().int().min(0).optional(), limit: z.number().int().min(1).max(1000).optional(), offset: z.number().int().min(0).optional() }).strict(),
+  ]),
+  catalog: z.tuple([]),
+  validateLaunch: z.tuple([launchSpecSchema]),
+  launchRun: z.tuple([launchSpecSchema]),
+  stopRun: z.tuple([runId]),
+  getSettings: z.tuple([]),
+  setPythonPath: z.tuple([z.string().min(1).max(4096)]),
+} as const;
+
+export type CommandName = keyof typeof commandArgs;
+export const COMMAND_NAMES = Object.keys(commandArgs) as CommandName[];
+
+/** What each command returns. */
+export interface CommandResults {
+  listRuns: RunSummary[];
+  getRun: RunDetail | null;
+  getLogs: LogLine[];
+  getSamples: SampleRow[];
+  catalog: Catalog;
+  validateLaunch: ValidateResult;
+  launchRun: LaunchResult;
+  stopRun: { ok: boolean; message: string };
+  getSettings: Settings;
+  setPythonPath: Settings;
+}
+
+export type CommandArgs<C extends CommandName> = z.infer<(typeof commandArgs)[C]>;
+
+/** The service layer implements exactly this. */
+export type Commands = {
+  [C in CommandName]: (...args: CommandArgs<C>) => CommandResults[C] | Promise<CommandResults[C]>;
+};
+
+/** Server → UI push events. */
+export interface EventPayloads {
+  /** Runs whose rows, metrics or logs changed since the last notice. */
+  runsChanged: { ids: string[] };
+}
+export type EventName = keyof EventPayloads;
+export const EVENT_NAMES: EventName[] = ['runsChanged'];
+
+/** The shape both transports present to the renderer (window.starlab in Electron). */
+export interface Transport {
+  kind: 'electron-ipc' | 'http';
+  invoke<C extends CommandName>(cmd: C, ...args: CommandArgs<C>): Promise<CommandResults[C]>;
+  on<E extends EventName>(event: E, cb: (payload: EventPayloads[E]) => void): () => void;
+}
+
+/** IPC channel names, shared by main and preload. */
+export const ipcChannel = {
+  command: (c: CommandName) => `starlab:cmd:${c}`,
+  event: (e: EventName) => `starlab:evt:${e}`,
+};
+
+/** Validate a command's arguments; returns an error message or the parsed args. */
+export function parseCommandArgs<C extends CommandName>(
+  cmd: C,
+  args: unknown,
+): { ok: true; args: CommandArgs<C> } | { ok: false; error: string } {
+  const schema = commandArgs[cmd];
+  if (!schema) return { ok: false, error: `unknown command "${String(cmd)}"` };
+  const r = schema.safeParse(args);
+  if (!r.success) {
+    return { ok: false, error: r.error.issues.map((i) => `${i.path.join('.') || 'args'}: ${i.message}`).join('; ') };
+  }
+  return { ok: true, args: r.data as CommandArgs<C> };
+}
