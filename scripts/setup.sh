@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Set up STaR Lab on a fresh machine: Node dependencies, the Python environment the
+# experiments run in, and the build. `--test` also installs what the test suites need
+# (Debian's chromium for the browser tests, poppler for PDF checks).
+# Idempotent: steps whose inputs have not changed since the last run are skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+want_test=0
+for a in "$@"; do
+  case "$a" in
+    --test) want_test=1 ;;
+    *) echo "setup.sh: unknown option $a (known: --test)" >&2; exit 2 ;;
+  esac
+done
+step() { printf '\n== %s (%ds)\n' "$1" "$SECONDS"; }
+hash_of() { sha256sum "$@" | sha256sum | cut -c1-16; }
+
+# 1. System packages for the tests (root or sudo; skipped when present).
+if [ "$want_test" = 1 ]; then
+  need=()
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  command -v pdffonts >/dev/null 2>&1 || need+=(poppler-utils)
+  if [ ${#need[@]} -gt 0 ]; then
+    step "apt-get install ${need[*]}"
+    sudo_=""; [ "$(id -u)" = 0 ] || sudo_="sudo"
+    $sudo_ apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  fi
+fi
+
+# 2. Node dependencies (npm ci compiles better-sqlite3 for this Node: ~2 min).
+lock_hash=$(hash_of package-lock.json)
+if [ "$(cat node_modules/.starlab-lock 2>/dev/null)" != "$lock_hash" ]; then
+  step "npm ci"
+  npm ci --no-audit --no-fund
+  echo "$lock_hash" > node_modules/.starlab-lock
+fi
+
+# 3. Python environment for the experiments (torch, transformers, pytest).
+py=${STARLAB_BOOTSTRAP_PYTHON:-python3}
+venv=experiments/.venv
+req_hash=$(hash_of experiments/requirements.txt)
+if [ "$(cat $venv/.starlab-req 2>/dev/null)" != "$req_hash" ]; then
+  step "python venv ($venv)"
+  "$py" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is required, found " + sys.version)'
+  [ -x $venv/bin/python ] || "$py" -m venv $venv
+  # Keep downloaded wheels between runs: the torch wheel is large.
+  export PIP_CACHE_DIR=${PIP_CACHE_DIR:-$HOME/.cache/starlab/pip}
+  $venv/bin/python -m pip install -q -r experiments/requirements.txt
+  echo "$req_hash" > $venv/.starlab-req
+fi
+
+# 4. Build main, preload, renderer, server and CLI bundles.
+step "build"
+npm run build --silent >/dev/null
+echo "setup done in ${SECONDS}s (python: $root/$venv/bin/python)"
