@@ -1,0 +1,480 @@
+/**
+ * Spawns, watches, stops and reconciles experiment processes (the local executor).
+ *
+ * - launch: run dir + config.json, spawn detached (own process group) with stdio to files,
+ *   record pid and pid start time, status 'running'.
+ * - watch: every pollMs, ingest the events of every 'running' run in the database (also runs
+ *   started by other processes), copy stdout/stderr lines into logs, and finalise runs whose
+ *   process is gone. A child spawned here reports its exit code/signal directly.
+ * - finalise: ingest the rest, then the run_end event's status if any; else 'stopped' if a
+ *   stop was requested; else 'failed' with the reason and the tail of stderr.log.
+ * - stop: stop_requested_at, SIGTERM to the process group, SIGKILL after the grace period.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import type { ExperimentConfig } from '../shared/experiment-config';
+import { addLog, getRunRow, insertRun, nowS, runningRuns, type RunRow } from '../db/queries';
+import type { DB } from '../db/open';
+import { ingestEventsFile, ingestTextLog } from './tailer';
+import { isSameProcess, pidStartTime, readProcStat, signalGroup } from './process-info';
+import { experimentsDir, runsDir } from './paths';
+
+export interface LaunchContext {
+  runId: string;
+  runDir: string;
+  configPath: string;
+  eventsPath: string;
+  python: string;
+  config: ExperimentConfig;
+}
+
+export interface CommandSpec {
+  command: string;
+  args: string[];
+  /** Extra environment variables (the STARLAB_* ones are always set). */
+  env?: Record<string, string>;
+}
+
+export interface SupervisorOptions {
+  db: DB;
+  dataDir: string;
+  /** Repository root (for PYTHONPATH=<root>/experiments). */
+  root: string;
+  python: () => string;
+  stopGraceMs: () => number;
+  /** Override the command a run is started with (tests use a fake experiment). */
+  commandFor?: (ctx: LaunchContext) => CommandSpec;
+  pollMs?: number;
+  /** Called with the ids of runs whose rows, metrics or logs changed. */
+  onChange: (ids: string[]) => void;
+}
+
+export const STDERR_TAIL_BYTES = 4096;
+/** A zombie (exited, parent not yet reaped it) is given this long for its parent to finalise it with the exit code. */
+const ZOMBIE_GRACE_MS = 1500;
+
+export function eventsPathOf(runDir: string): string {
+  return join(runDir, 'events.jsonl');
+}
+
+/** Sortable run id: UTC yyyymmdd-hhmmss-xxxx. */
+export function newRunId(date = new Date()): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  const stamp =
+    `${date.getUTCFullYear()}${p(date.getUTCMonth() + 1)}${p(date.getUTCDate())}-` +
+    `${p(date.getUTCHours())}${p(date.getUTCMinutes())}${p(date.getUTCSeconds())}`;
+  return `${stamp}-${randomBytes(2).toString('hex')}`;
+}
+
+/** sha256 of the config's canonical JSON (keys sorted). */
+export function configHash(config: unknown): string {
+  return createHash('sha256').update(canonicalJson(config)).digest('hex');
+}
+
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+/** The last `bytes` of a file as text (a partial first character dropped), or null. */
+export function readTail(file: string, bytes = STDERR_TAIL_BYTES): string | null {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size === 0) return null;
+    const start = Math.max(0, size - bytes);
+    const buf = Buffer.alloc(size - start);
+    const n = readSync(fd, buf, 0, buf.length, start);
+    let b = buf.subarray(0, n);
+    if (start > 0) {
+      let i = 0;
+      while (i < b.length && i < 4 && (b[i]! & 0xc0) === 0x80) i++; // skip UTF-8 continuation bytes
+      b = b.subarray(i);
+    }
+    return b.toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export class Supervisor {
+  private readonly db: DB;
+  private readonly children = new Map<string, ChildProcess>();
+  private readonly killTimers = new Map<string, NodeJS.Timeout>();
+  private readonly zombieSince = new Map<string, number>();
+  private readonly reported = new Set<string>();
+  private timer: NodeJS.Timeout | null = null;
+  private lastRunning = new Set<string>();
+  private closed = false;
+  readonly pollMs: number;
+
+  constructor(private readonly opts: SupervisorOptions) {
+    this.db = opts.db;
+    this.pollMs = opts.pollMs ?? 250;
+  }
+
+  get watching(): boolean {
+    return this.timer !== null;
+  }
+
+  /** Reconcile, then poll every pollMs until close(). */
+  start(): void {
+    if (this.timer || this.closed) return;
+    this.reconcile();
+    this.lastRunning = new Set(runningRuns(this.db).map((r) => r.id));
+    this.timer = setInterval(() => this.tick(), this.pollMs);
+  }
+
+  /**
+   * Ingest everything pending for every 'running' run; re-attach those whose process is
+   * alive with the same start time, finalise the others. Returns the changed run ids.
+   */
+  reconcile(): string[] {
+    const changed: string[] = [];
+    for (const row of runningRuns(this.db)) {
+      try {
+        if (this.pollRow(row, Infinity)) changed.push(row.id);
+      } catch (e) {
+        this.report(row.id, e);
+      }
+    }
+    if (changed.length) this.opts.onChange(changed);
+    return changed;
+  }
+
+  private tick(): void {
+    if (this.closed) return;
+    const changed = new Set<string>();
+    let rows: RunRow[];
+    try {
+      rows = runningRuns(this.db);
+    } catch (e) {
+      this.report('(poll)', e);
+      return;
+    }
+    const now = new Set(rows.map((r) => r.id));
+    for (const row of rows) {
+      if (!this.lastRunning.has(row.id)) changed.add(row.id); // launched by another process
+      try {
+        if (this.pollRow(row, 5)) changed.add(row.id);
+      } catch (e) {
+        this.report(row.id, e);
+      }
+    }
+    for (const id of this.lastRunning) if (!now.has(id)) changed.add(id); // ended (here or elsewhere)
+    this.lastRunning = new Set(runningRuns(this.db).map((r) => r.id));
+    if (changed.size) this.opts.onChange([...changed]);
+  }
+
+  private report(id: string, e: unknown): void {
+    const msg = `starlab supervisor: ${id}: ${(e as Error)?.message ?? String(e)}`;
+    if (this.reported.has(msg)) return;
+    this.reported.add(msg);
+    console.error(msg);
+  }
+
+  /** Ingest one running run's files; finalise it if its process is gone. Returns whether anything changed. */
+  private pollRow(row: RunRow, maxBatches: number): boolean {
+    let changed = false;
+    const st = ingestEventsFile(this.db, row.id, eventsPathOf(row.run_dir), { maxBatches });
+    if (st.applied || st.malformed || st.truncated || st.duplicates) changed = true;
+    if (ingestTextLog(this.db, row.id, join(row.run_dir, 'stdout.log'), 'stdout') > 0) changed = true;
+    if (ingestTextLog(this.db, row.id, join(row.run_dir, 'stderr.log'), 'stderr') > 0) changed = true;
+    if (this.children.has(row.id)) return changed; // its exit event finalises it
+    if (row.pid == null) {
+      // Spawned by another process that has not recorded the pid yet; give it a moment.
+      if (nowS() - row.created_at < 30) return changed;
+      return this.finalise(row.id) || changed;
+    }
+    if (isSameProcess(row.pid, row.pid_start_time)) {
+      this.zombieSince.delete(row.id);
+      return changed;
+    }
+    const ps = readProcStat(row.pid);
+    if (ps && ps.state === 'Z' && (row.pid_start_time == null || ps.startTime === row.pid_start_time)) {
+      // Exited, and its parent (another process of ours) is about to report the exit code.
+      const since = this.zombieSince.get(row.id) ?? Date.now();
+      this.zombieSince.set(row.id, since);
+      if (Date.now() - since < ZOMBIE_GRACE_MS) return changed;
+    }
+    this.zombieSince.delete(row.id);
+    return this.finalise(row.id) || changed;
+  }
+
+  /** Poll one run now (ingest; finalise if its process is gone). */
+  pollRun(id: string): boolean {
+    const row = getRunRow(this.db, id);
+    if (!row || row.status !== 'running') return false;
+    return this.pollRow(row, Infinity);
+  }
+
+  async launch(config: ExperimentConfig, extra: { groupId?: string | null } = {}): Promise<{ id: string }> {
+    let id = newRunId();
+    const base = runsDir(this.opts.dataDir);
+    while (existsSync(join(base, id)) || getRunRow(this.db, id)) id = newRunId();
+    const runDir = join(base, id);
+    mkdirSync(join(runDir, 'artifacts'), { recursive: true });
+    const configPath = join(runDir, 'config.json');
+    const eventsPath = eventsPathOf(runDir);
+    writeFileSync(configPath, JSON.stringify(config, null, 2) + '\n');
+    const python = this.opts.python();
+    const ctx: LaunchContext = { runId: id, runDir, configPath, eventsPath, python, config };
+    const cmd = this.opts.commandFor
+      ? this.opts.commandFor(ctx)
+      : { command: python, args: ['-m', 'starlab', 'run', '--config', configPath] };
+
+    const pyPath = [experimentsDir(this.opts.root), process.env.PYTHONPATH].filter(Boolean).join(delimiter);
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...cmd.env,
+      STARLAB_EVENTS: eventsPath,
+      STARLAB_RUN_DIR: runDir,
+      STARLAB_RUN_ID: id,
+      PYTHONPATH: pyPath,
+      PYTHONUNBUFFERED: '1',
+    };
+    const out = openSync(join(runDir, 'stdout.log'), 'a');
+    const err = openSync(join(runDir, 'stderr.log'), 'a');
+    let child: ChildProcess | null = null;
+    let syncError: Error | null = null;
+    try {
+      child = spawn(cmd.command, cmd.args, { cwd: runDir, detached: true, stdio: ['ignore', out, err], env, windowsHide: true });
+    } catch (e) {
+      syncError = e as Error;
+    } finally {
+      closeSync(out);
+      closeSync(err);
+    }
+
+    const row = {
+      id,
+      group_id: extra.groupId ?? null,
+      variant: config.variant,
+      dataset: config.dataset,
+      preset: config.preset,
+      seed: config.seed,
+      model: config.model.name,
+      config_json: JSON.stringify(config),
+      config_hash: configHash(config),
+      created_at: nowS(),
+      run_dir: runDir,
+      python: cmd.command,
+    };
+    const cmdline = [cmd.command, ...cmd.args].map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(' ');
+
+    if (!child || child.pid === undefined) {
+      const error = syncError ?? (child ? await spawnError(child) : new Error('spawn failed'));
+      const reason = `could not start ${cmd.command}: ${error.message}`;
+      const t = nowS();
+      this.db.transaction(() => {
+        insertRun(this.db, { ...row, status: 'failed', status_reason: reason, started_at: null, ended_at: t });
+        addLog(this.db, id, 'supervisor', 'error', `${reason} (command: ${cmdline})`, t);
+      })();
+      this.opts.onChange([id]);
+      return { id };
+    }
+
+    const pid = child.pid;
+    const startTime = pidStartTime(pid);
+    const t = nowS();
+    this.db.transaction(() => {
+      insertRun(this.db, { ...row, status: 'running', started_at: t, pid, pid_start_time: startTime });
+      addLog(this.db, id, 'supervisor', 'info', `started: ${cmdline} (pid ${pid}, cwd ${runDir})`, t);
+    })();
+    this.children.set(id, child);
+    this.lastRunning.add(id);
+    child.on('error', (e) => this.report(id, e));
+    child.once('exit', (code, signal) => {
+      this.children.delete(id);
+      this.clearKillTimer(id);
+      if (this.closed) return;
+      try {
+        this.finalise(id, { code, signal });
+      } catch (e) {
+        this.report(id, e);
+      }
+      // Leftover members of the run's process group (e.g. data loader workers).
+      if (process.platform !== 'win32') {
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          // the group is empty: nothing left behind
+        }
+      }
+      this.opts.onChange([id]);
+    });
+    if (!this.watching) child.unref();
+    this.opts.onChange([id]);
+    return { id };
+  }
+
+  /** Request a stop: SIGTERM to the process group now, SIGKILL after the grace period. */
+  stop(id: string): { ok: boolean; message: string } {
+    const row = getRunRow(this.db, id);
+    if (!row) return { ok: false, message: `no run "${id}"` };
+    if (row.status !== 'running') return { ok: false, message: `run ${id} is not running (${row.status})` };
+    const t = nowS();
+    this.db.prepare('UPDATE runs SET stop_requested_at = coalesce(stop_requested_at, ?) WHERE id = ?').run(t, id);
+    const child = this.children.get(id);
+    const pid = row.pid;
+    if (pid == null || (!child && !isSameProcess(pid, row.pid_start_time))) {
+      this.finalise(id);
+      this.opts.onChange([id]);
+      return { ok: true, message: `run ${id} had already exited` };
+    }
+    const grace = this.opts.stopGraceMs();
+    addLog(this.db, id, 'supervisor', 'info', `stop requested: SIGTERM to process group ${pid}; SIGKILL in ${grace / 1000} s if still running`, t);
+    signalGroup(pid, 'SIGTERM');
+    if (!this.killTimers.has(id)) {
+      const startTime = row.pid_start_time;
+      const timer = setTimeout(() => {
+        this.killTimers.delete(id);
+        if (this.closed) return;
+        const still = child ? child.exitCode === null && child.signalCode === null : isSameProcess(pid, startTime);
+        if (!still) return;
+        try {
+          addLog(this.db, id, 'supervisor', 'warning', `still running ${grace / 1000} s after SIGTERM: SIGKILL to process group ${pid}`);
+        } catch {
+          // the database may be busy; the kill matters more
+        }
+        signalGroup(pid, 'SIGKILL');
+        this.opts.onChange([id]);
+      }, grace);
+      this.killTimers.set(id, timer);
+    }
+    this.opts.onChange([id]);
+    return { ok: true, message: `sent SIGTERM to run ${id} (pid ${pid}); SIGKILL follows in ${grace / 1000} s if it does not exit` };
+  }
+
+  private clearKillTimer(id: string): void {
+    const t = this.killTimers.get(id);
+    if (t) clearTimeout(t);
+    this.killTimers.delete(id);
+  }
+
+  /**
+   * Decide a run's final status once its process is gone. Ingests everything left first.
+   * Returns false if the run was not 'running' (already finalised, possibly elsewhere).
+   */
+  finalise(id: string, exit?: ExitInfo): boolean {
+    const db = this.db;
+    let done = false;
+    db.transaction(() => {
+      let row = getRunRow(db, id);
+      if (!row || row.status !== 'running') return;
+      ingestEventsFile(db, id, eventsPathOf(row.run_dir), { maxBatches: Infinity });
+      for (const s of ['stdout', 'stderr'] as const) {
+        for (let i = 0; i < 1000 && ingestTextLog(db, id, join(row.run_dir, `${s}.log`), s, { flush: true }) > 0; i++);
+      }
+      row = getRunRow(db, id)!;
+      const t = nowS();
+      let status: 'completed' | 'failed' | 'stopped';
+      let reason: string | null;
+      const exitDesc = exit
+        ? exit.signal
+          ? `killed by ${exit.signal}`
+          : `exited with code ${exit.code}`
+        : null;
+      if (row.end_status === 'completed' || row.end_status === 'failed' || row.end_status === 'stopped') {
+        status = row.end_status;
+        reason =
+          status === 'completed'
+            ? null
+            : row.end_error ?? (status === 'stopped' ? (row.stop_requested_at ? 'stopped by user' : 'stopped') : exitDesc ?? 'the experiment reported failure');
+        if (status === 'completed' && exit && (exit.code !== 0 || exit.signal))
+          addLog(db, id, 'supervisor', 'warning', `run_end reported completed but the process ${exitDesc}`, t);
+      } else if (row.stop_requested_at) {
+        status = 'stopped';
+        reason = `stopped by user${exitDesc ? ` (${exitDesc})` : ''}`;
+      } else {
+        status = 'failed';
+        reason = exitDesc
+          ? exit!.code === 0
+            ? 'exited with code 0 without a run_end event'
+            : exitDesc
+          : 'process disappeared without a run_end event';
+      }
+      const tail = status === 'completed' ? null : readTail(join(row.run_dir, 'stderr.log'));
+      const r = db
+        .prepare(
+          `UPDATE runs SET status = ?, status_reason = ?, ended_at = ?, exit_code = ?, signal = ?, stderr_tail = ?
+           WHERE id = ? AND status = 'running'`,
+        )
+        .run(status, reason, row.end_t ?? t, exit?.code ?? null, exit?.signal ?? null, tail, id);
+      if (r.changes === 0) return;
+      addLog(db, id, 'supervisor', status === 'failed' ? 'error' : 'info', `run ${status}${reason ? `: ${reason}` : ''}`, t);
+      done = true;
+    }).immediate();
+    if (done) {
+      this.lastRunning.delete(id);
+      this.zombieSince.delete(id);
+    }
+    return done;
+  }
+
+  /** Resolve when the run is no longer running (polling it here if nobody else does). */
+  waitForEnd(id: string, opts: { timeoutMs?: number } = {}): Promise<RunRow | undefined> {
+    const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        try {
+          let row = getRunRow(this.db, id);
+          if (row && row.status === 'running' && !this.watching) {
+            this.pollRun(id);
+            row = getRunRow(this.db, id);
+          }
+          if (!row || row.status !== 'running' || Date.now() >= deadline || this.closed) return resolve(row);
+          setTimeout(check, this.pollMs);
+        } catch (e) {
+          reject(e);
+        }
+      };
+      check();
+    });
+  }
+
+  isChild(id: string): boolean {
+    return this.children.has(id);
+  }
+
+  /** Stop watching. Running experiments keep running; a later service re-attaches to them. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    for (const t of this.killTimers.values()) clearTimeout(t);
+    this.killTimers.clear();
+    for (const c of this.children.values()) {
+      c.removeAllListeners('exit');
+      c.unref();
+    }
+    this.children.clear();
+  }
+}
+
+function spawnError(child: ChildProcess): Promise<Error> {
+  return new Promise((resolve) => {
+    child.once('error', resolve);
+    setTimeout(() => resolve(new Error('the process did not start')), 2000).unref();
+  });
+}

@@ -1,0 +1,240 @@
+/**
+ * Idempotent ingest of run events. A batch of lines is applied in ONE transaction together
+ * with the new file cursor. Every event first goes through INSERT OR IGNORE into
+ * run_events(run_id, seq); an event already there is skipped whole, so re-reading a file
+ * after a crash or restart adds nothing twice. Never throws on bad lines.
+ */
+import { parseEventLine, type ParsedLine, type RunEvent } from '../shared/protocol';
+import type { DB } from './open';
+
+export interface RawLine {
+  /** 1-based line number in events.jsonl. */
+  lineNo: number;
+  text: string;
+}
+
+export interface Cursor {
+  /** Byte offset just after the last consumed line. */
+  offset: number;
+  /** Number of lines consumed so far (= line number of the last consumed line). */
+  lineNo: number;
+}
+
+export interface CursorRow extends Cursor {
+  lastSeq: number;
+  stdoutOffset: number;
+  stderrOffset: number;
+}
+
+export interface IngestStats {
+  /** Events newly applied (known and unknown types). */
+  applied: number;
+  /** Events skipped because their (run, seq) was already ingested. */
+  duplicates: number;
+  malformed: number;
+  unknown: number;
+  /** The run_end event, if this batch applied one. */
+  runEnd: { status: string; error: string | null; t: number } | null;
+}
+
+const REJECTED_TEXT_MAX = 2000;
+const LOG_MESSAGE_MAX = 20000;
+
+export function getCursor(db: DB, runId: string): CursorRow {
+  const r = db
+    .prepare('SELECT offset, line_no, last_seq, stdout_offset, stderr_offset FROM ingest_cursors WHERE run_id = ?')
+    .get(runId) as { offset: number; line_no: number; last_seq: number; stdout_offset: number; stderr_offset: number } | undefined;
+  if (!r) return { offset: 0, lineNo: 0, lastSeq: 0, stdoutOffset: 0, stderrOffset: 0 };
+  return { offset: r.offset, lineNo: r.line_no, lastSeq: r.last_seq, stdoutOffset: r.stdout_offset, stderrOffset: r.stderr_offset };
+}
+
+export function setCursor(db: DB, runId: string, c: Partial<CursorRow>): void {
+  db.prepare('INSERT OR IGNORE INTO ingest_cursors (run_id) VALUES (?)').run(runId);
+  const sets: string[] = [];
+  const params: Record<string, unknown> = { run_id: runId };
+  const cols: [keyof CursorRow, string][] = [
+    ['offset', 'offset'],
+    ['lineNo', 'line_no'],
+    ['lastSeq', 'last_seq'],
+    ['stdoutOffset', 'stdout_offset'],
+    ['stderrOffset', 'stderr_offset'],
+  ];
+  for (const [k, col] of cols) {
+    if (c[k] === undefined) continue;
+    sets.push(col === 'last_seq' ? 'last_seq = max(last_seq, @last_seq)' : `${col} = @${col}`);
+    params[col] = c[k];
+  }
+  if (sets.length) db.prepare(`UPDATE ingest_cursors SET ${sets.join(', ')} WHERE run_id = @run_id`).run(params);
+}
+
+/** Parse and apply a batch of lines, and move the cursor, in one transaction. */
+export function ingestLines(db: DB, runId: string, lines: RawLine[], cursor: Cursor | null): IngestStats {
+  const parsed = lines
+    .filter((l) => l.text.trim() !== '')
+    .map((l) => ({ lineNo: l.lineNo, text: l.text, parsed: parseEventLine(l.text) }));
+  return ingestParsed(db, runId, parsed, cursor);
+}
+
+export function ingestParsed(
+  db: DB,
+  runId: string,
+  items: { lineNo: number; text: string; parsed: ParsedLine }[],
+  cursor: Cursor | null,
+): IngestStats {
+  const s = statements(db);
+  const stats: IngestStats = { applied: 0, duplicates: 0, malformed: 0, unknown: 0, runEnd: null };
+  db.transaction(() => {
+    let maxSeq = 0;
+    for (const item of items) {
+      const p = item.parsed;
+      if (p.kind === 'malformed') {
+        const r = s.reject.run(runId, item.lineNo, p.reason, truncate(item.text, REJECTED_TEXT_MAX));
+        if (r.changes > 0) {
+          stats.malformed++;
+          s.bumpMalformed.run(runId);
+        }
+        continue;
+      }
+      if (p.kind === 'unknown') {
+        const r = s.gate.run(runId, p.envelope.seq, p.envelope.type, p.envelope.t, p.raw);
+        if (r.changes === 0) {
+          stats.duplicates++;
+          continue;
+        }
+        stats.unknown++;
+        stats.applied++;
+        maxSeq = Math.max(maxSeq, p.envelope.seq);
+        s.bumpUnknown.run(p.envelope.t, runId);
+        continue;
+      }
+      const ev = p.event;
+      const r = s.gate.run(runId, ev.seq, ev.type, ev.t, null);
+      if (r.changes === 0) {
+        stats.duplicates++;
+        continue;
+      }
+      stats.applied++;
+      maxSeq = Math.max(maxSeq, ev.seq);
+      s.touch.run(ev.t, runId);
+      applyEvent(s, runId, ev, stats);
+    }
+    if (cursor) setCursor(db, runId, { offset: cursor.offset, lineNo: cursor.lineNo, lastSeq: maxSeq });
+    else if (maxSeq) setCursor(db, runId, { lastSeq: maxSeq });
+  })();
+  return stats;
+}
+
+function applyEvent(s: Statements, runId: string, ev: RunEvent, stats: IngestStats): void {
+  switch (ev.type) {
+    case 'run_start':
+      s.runStart.run(JSON.stringify(ev.config), JSON.stringify(ev.env), JSON.stringify(ev.hashes ?? {}), runId);
+      break;
+    case 'phase_start':
+      s.phaseStart.run(runId, ev.iteration, ev.phase, ev.t);
+      s.position.run(ev.iteration, ev.phase, runId);
+      break;
+    case 'phase_end':
+      s.phaseEnd.run(runId, ev.iteration, ev.phase, ev.t - ev.duration_s, ev.t, ev.duration_s);
+      break;
+    case 'progress':
+      s.progress.run(ev.iteration, ev.phase, ev.done, ev.total, runId);
+      break;
+    case 'metrics':
+      for (const [name, value] of Object.entries(ev.values)) {
+        s.metric.run(runId, ev.seq, name, ev.iteration, ev.step, value, ev.t);
+        if (name === 'eval/accuracy') s.accuracy.run(value, runId);
+      }
+      break;
+    case 'samples':
+      ev.items.forEach((it, idx) => {
+        s.sample.run({
+          run_id: runId,
+          seq: ev.seq,
+          idx,
+          iteration: ev.iteration,
+          split: it.split,
+          kind: it.kind,
+          question_id: it.question_id,
+          question: it.question,
+          text: it.text,
+          answer: it.answer,
+          gold: it.gold,
+          correct: it.correct ? 1 : 0,
+          hint_used: it.hint_used ? 1 : 0,
+          kept: it.kept === undefined ? null : it.kept ? 1 : 0,
+          difficulty: it.difficulty ?? null,
+          scores_json: it.scores ? JSON.stringify(it.scores) : null,
+        });
+      });
+      break;
+    case 'artifact':
+      s.artifact.run(runId, ev.seq, ev.name, ev.kind, ev.path, ev.size ?? null, ev.iteration ?? null, ev.t);
+      break;
+    case 'heartbeat':
+      break;
+    case 'log':
+      s.log.run(runId, ev.t, 'event', ev.level, truncate(ev.message, LOG_MESSAGE_MAX));
+      break;
+    case 'run_end':
+      s.runEnd.run(ev.status, ev.error ?? null, ev.t, runId);
+      if (ev.status !== 'completed' && ev.error) s.log.run(runId, ev.t, 'event', 'error', truncate(`run ended ${ev.status}: ${ev.error}`, LOG_MESSAGE_MAX));
+      stats.runEnd = { status: ev.status, error: ev.error ?? null, t: ev.t };
+      break;
+  }
+}
+
+function truncate(s: string, max: number): string {
+  return s.length <= max ? s : s.slice(0, max) + `… [${s.length - max} more characters]`;
+}
+
+type Statements = ReturnType<typeof prepare>;
+const cache = new WeakMap<DB, Statements>();
+
+function statements(db: DB): Statements {
+  let s = cache.get(db);
+  if (!s) {
+    s = prepare(db);
+    cache.set(db, s);
+  }
+  return s;
+}
+
+function prepare(db: DB) {
+  return {
+    gate: db.prepare('INSERT OR IGNORE INTO run_events (run_id, seq, type, t, payload) VALUES (?, ?, ?, ?, ?)'),
+    reject: db.prepare('INSERT OR IGNORE INTO rejected_lines (run_id, line_no, reason, text) VALUES (?, ?, ?, ?)'),
+    bumpMalformed: db.prepare('UPDATE runs SET malformed_lines = malformed_lines + 1 WHERE id = ?'),
+    bumpUnknown: db.prepare('UPDATE runs SET unknown_events = unknown_events + 1, last_event_at = max(coalesce(last_event_at, 0), ?) WHERE id = ?'),
+    touch: db.prepare('UPDATE runs SET last_event_at = max(coalesce(last_event_at, 0), ?) WHERE id = ?'),
+    runStart: db.prepare('UPDATE runs SET start_config_json = ?, env_json = ?, hashes_json = ? WHERE id = ?'),
+    phaseStart: db.prepare(
+      `INSERT INTO phases (run_id, iteration, phase, started_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (run_id, iteration, phase) DO UPDATE SET started_at = excluded.started_at, ended_at = NULL, duration_s = NULL`,
+    ),
+    phaseEnd: db.prepare(
+      `INSERT INTO phases (run_id, iteration, phase, started_at, ended_at, duration_s) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (run_id, iteration, phase) DO UPDATE SET ended_at = excluded.ended_at, duration_s = excluded.duration_s`,
+    ),
+    position: db.prepare(
+      'UPDATE runs SET current_iteration = ?, current_phase = ?, progress_done = NULL, progress_total = NULL WHERE id = ?',
+    ),
+    progress: db.prepare(
+      'UPDATE runs SET current_iteration = ?, current_phase = ?, progress_done = ?, progress_total = ? WHERE id = ?',
+    ),
+    metric: db.prepare(
+      'INSERT OR IGNORE INTO metrics (run_id, seq, name, iteration, step, value, t) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
+    accuracy: db.prepare('UPDATE runs SET latest_accuracy = ? WHERE id = ?'),
+    sample: db.prepare(
+      `INSERT OR IGNORE INTO samples (run_id, seq, idx, iteration, split, kind, question_id, question, text, answer, gold,
+                                      correct, hint_used, kept, difficulty, scores_json)
+       VALUES (@run_id, @seq, @idx, @iteration, @split, @kind, @question_id, @question, @text, @answer, @gold,
+               @correct, @hint_used, @kept, @difficulty, @scores_json)`,
+    ),
+    artifact: db.prepare(
+      'INSERT OR IGNORE INTO artifacts (run_id, seq, name, kind, path, size, iteration, t) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    log: db.prepare('INSERT INTO logs (run_id, t, source, level, message) VALUES (?, ?, ?, ?, ?)'),
+    runEnd: db.prepare('UPDATE runs SET end_status = ?, end_error = ?, end_t = ? WHERE id = ?'),
+  };
+}

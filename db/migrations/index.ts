@@ -1,0 +1,15 @@
+/**
+ * Ordered schema migrations. Migration i (0-based) takes the database from
+ * user_version i to i + 1. Never edit a shipped migration; append a new one.
+ */
+import type { Database } from 'better-sqlite3';
+import { sql as v1 } from './001-initial';
+
+export interface Migration {
+  name: string;
+  up: string | ((db: Database) => void);
+}
+
+export const migrations: readonly Migration[] = [{ name: '001-initial', up: v1 }];
+
+export const SCHEMA_VERSION = migrations.length;

@@ -1,0 +1,232 @@
+/** What the UI and the CLI read, plus the small writes the service makes on runs. */
+import type {
+  LogLine,
+  MetricPoint,
+  PhaseRecord,
+  RunDetail,
+  RunStatus,
+  RunSummary,
+  SampleRow,
+} from '../shared/contract';
+import type { DB } from './open';
+
+/** A row of `runs` as stored. */
+export interface RunRow {
+  id: string;
+  group_id: string | null;
+  variant: string;
+  dataset: string;
+  preset: string;
+  seed: number;
+  model: string;
+  config_json: string;
+  config_hash: string;
+  status: RunStatus;
+  status_reason: string | null;
+  created_at: number;
+  started_at: number | null;
+  ended_at: number | null;
+  pid: number | null;
+  pid_start_time: number | null;
+  exit_code: number | null;
+  signal: string | null;
+  stderr_tail: string | null;
+  run_dir: string;
+  python: string | null;
+  stop_requested_at: number | null;
+  malformed_lines: number;
+  unknown_events: number;
+  env_json: string | null;
+  hashes_json: string | null;
+  start_config_json: string | null;
+  end_status: string | null;
+  end_error: string | null;
+  end_t: number | null;
+  last_event_at: number | null;
+  current_iteration: number | null;
+  current_phase: string | null;
+  progress_done: number | null;
+  progress_total: number | null;
+  latest_accuracy: number | null;
+}
+
+export type NewRun = Pick<
+  RunRow,
+  'id' | 'variant' | 'dataset' | 'preset' | 'seed' | 'model' | 'config_json' | 'config_hash' | 'status' | 'created_at' | 'run_dir'
+> &
+  Partial<Pick<RunRow, 'group_id' | 'status_reason' | 'started_at' | 'ended_at' | 'pid' | 'pid_start_time' | 'python'>>;
+
+export function nowS(): number {
+  return Date.now() / 1000;
+}
+
+export function insertRun(db: DB, r: NewRun): void {
+  db.prepare(
+    `INSERT INTO runs (id, group_id, variant, dataset, preset, seed, model, config_json, config_hash, status, status_reason,
+                       created_at, started_at, ended_at, pid, pid_start_time, run_dir, python)
+     VALUES (@id, @group_id, @variant, @dataset, @preset, @seed, @model, @config_json, @config_hash, @status, @status_reason,
+             @created_at, @started_at, @ended_at, @pid, @pid_start_time, @run_dir, @python)`,
+  ).run({
+    group_id: null,
+    status_reason: null,
+    started_at: null,
+    ended_at: null,
+    pid: null,
+    pid_start_time: null,
+    python: null,
+    ...r,
+  });
+  db.prepare('INSERT OR IGNORE INTO ingest_cursors (run_id) VALUES (?)').run(r.id);
+}
+
+export function getRunRow(db: DB, id: string): RunRow | undefined {
+  return db.prepare('SELECT * FROM runs WHERE id = ?').get(id) as RunRow | undefined;
+}
+
+export function runningRuns(db: DB): RunRow[] {
+  return db.prepare("SELECT * FROM runs WHERE status = 'running' ORDER BY id").all() as RunRow[];
+}
+
+export function addLog(db: DB, runId: string, source: LogLine['source'], level: string, message: string, t = nowS()): void {
+  db.prepare('INSERT INTO logs (run_id, t, source, level, message) VALUES (?, ?, ?, ?, ?)').run(runId, t, source, level, message);
+}
+
+function toSummary(r: RunRow): RunSummary {
+  return {
+    id: r.id,
+    groupId: r.group_id,
+    status: r.status,
+    statusReason: r.status_reason,
+    variant: r.variant,
+    dataset: r.dataset,
+    preset: r.preset,
+    model: r.model,
+    seed: r.seed,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    endedAt: r.ended_at,
+    latestAccuracy: r.latest_accuracy,
+    currentIteration: r.current_iteration,
+    currentPhase: r.current_phase,
+    progressDone: r.progress_done,
+    progressTotal: r.progress_total,
+    malformedLines: r.malformed_lines,
+    unknownEvents: r.unknown_events,
+  };
+}
+
+function parseJson<T>(text: string | null, fallback: T): T {
+  if (text == null) return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+export function listRuns(db: DB): RunSummary[] {
+  const rows = db.prepare('SELECT * FROM runs ORDER BY created_at DESC, id DESC').all() as RunRow[];
+  return rows.map(toSummary);
+}
+
+export function getMetrics(db: DB, runId: string): Record<string, MetricPoint[]> {
+  const rows = db
+    .prepare('SELECT name, iteration, step, value, t FROM metrics WHERE run_id = ? ORDER BY name, step, seq')
+    .all(runId) as { name: string; iteration: number; step: number; value: number; t: number }[];
+  const out: Record<string, MetricPoint[]> = {};
+  for (const r of rows) (out[r.name] ??= []).push({ iteration: r.iteration, step: r.step, value: r.value, t: r.t });
+  return out;
+}
+
+export function getPhases(db: DB, runId: string): PhaseRecord[] {
+  const rows = db
+    .prepare('SELECT iteration, phase, started_at, ended_at, duration_s FROM phases WHERE run_id = ? ORDER BY started_at, iteration')
+    .all(runId) as { iteration: number; phase: string; started_at: number; ended_at: number | null; duration_s: number | null }[];
+  return rows.map((p) => ({ iteration: p.iteration, phase: p.phase, startedAt: p.started_at, endedAt: p.ended_at, durationS: p.duration_s }));
+}
+
+export function getRun(db: DB, id: string): RunDetail | null {
+  const r = getRunRow(db, id);
+  if (!r) return null;
+  const artifacts = db
+    .prepare('SELECT name, kind, path, size, iteration FROM artifacts WHERE run_id = ? ORDER BY seq')
+    .all(id) as RunDetail['artifacts'];
+  return {
+    ...toSummary(r),
+    config: parseJson<Record<string, unknown>>(r.config_json, {}),
+    configHash: r.config_hash,
+    env: parseJson<Record<string, unknown> | null>(r.env_json, null),
+    hashes: parseJson<Record<string, string>>(r.hashes_json, {}),
+    runDir: r.run_dir,
+    pid: r.pid,
+    exitCode: r.exit_code,
+    signal: r.signal,
+    stderrTail: r.stderr_tail,
+    lastEventAt: r.last_event_at,
+    metrics: getMetrics(db, id),
+    phases: getPhases(db, id),
+    artifacts,
+  };
+}
+
+export function getLogs(db: DB, runId: string, opts: { afterId?: number; limit?: number } = {}): LogLine[] {
+  return db
+    .prepare('SELECT id, t, source, level, message FROM logs WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?')
+    .all(runId, opts.afterId ?? 0, opts.limit ?? 1000) as LogLine[];
+}
+
+interface SampleDbRow {
+  id: number;
+  iteration: number;
+  question_id: string;
+  split: string;
+  kind: string;
+  question: string;
+  text: string;
+  answer: string | null;
+  gold: string;
+  correct: number;
+  hint_used: number;
+  kept: number | null;
+  difficulty: number | null;
+}
+
+export function getSamples(
+  db: DB,
+  runId: string,
+  opts: { iteration?: number; limit?: number; offset?: number } = {},
+): SampleRow[] {
+  const where = opts.iteration === undefined ? 'run_id = ?' : 'run_id = ? AND iteration = ?';
+  const params: unknown[] = opts.iteration === undefined ? [runId] : [runId, opts.iteration];
+  const rows = db
+    .prepare(
+      `SELECT id, iteration, question_id, split, kind, question, text, answer, gold, correct, hint_used, kept, difficulty
+       FROM samples WHERE ${where} ORDER BY id LIMIT ? OFFSET ?`,
+    )
+    .all(...params, opts.limit ?? 100, opts.offset ?? 0) as SampleDbRow[];
+  return rows.map((s) => ({
+    id: s.id,
+    iteration: s.iteration,
+    questionId: s.question_id,
+    split: s.split,
+    kind: s.kind,
+    question: s.question,
+    text: s.text,
+    answer: s.answer,
+    gold: s.gold,
+    correct: s.correct === 1,
+    hintUsed: s.hint_used === 1,
+    kept: s.kept === null ? null : s.kept === 1,
+    difficulty: s.difficulty,
+  }));
+}
+
+export function getSetting(db: DB, key: string): string | undefined {
+  const r = db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
+  return r?.value;
+}
+
+export function setSetting(db: DB, key: string, value: string | null): void {
+  if (value === null) db.prepare('DELETE FROM settings WHERE key = ?').run(key);
+  else db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+}
