@@ -1,0 +1,318 @@
+/**
+ * Browser mode over node:http:
+ *   POST /api/cmd/<name>  JSON array of arguments → 200 {ok:true,result} | 400 {ok:false,error} | 404
+ *   GET  /api/events      Server-Sent Events (event: runsChanged, data: {"ids":[…]}), heartbeat comment every 15 s
+ *   GET  /api/health      {"ok":true}
+ *   everything else       static files of out/renderer (index.html for client routes)
+ */
+import { createReadStream, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname, join, resolve, sep } from 'node:path';
+import {
+  COMMAND_NAMES,
+  EVENT_NAMES,
+  parseCommandArgs,
+  type CommandName,
+  type Commands,
+  type EventName,
+  type EventPayloads,
+} from '../shared/contract';
+
+/** What the server needs from the service. */
+export type ServiceLike = Commands & {
+  on<E extends EventName>(event: E, cb: (payload: EventPayloads[E]) => void): () => void;
+};
+
+export interface StartServerOptions {
+  service: ServiceLike;
+  host?: string;
+  /** 0 = any free port. */
+  port?: number;
+  /** Directory of the built renderer (out/renderer); null serves the API only. */
+  staticDir?: string | null;
+  heartbeatMs?: number;
+}
+
+export interface RunningServer {
+  url: string;
+  host: string;
+  port: number;
+  server: Server;
+  close(): Promise<void>;
+}
+
+export const BODY_LIMIT = 1024 * 1024;
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
+  '.ico': 'image/x-icon',
+  '.woff': 'font/woff',
+  '.woff2': 'font/woff2',
+  '.ttf': 'font/ttf',
+  '.txt': 'text/plain; charset=utf-8',
+  '.wasm': 'application/wasm',
+};
+
+const COMMANDS = new Set<string>(COMMAND_NAMES);
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+  });
+  res.end(text);
+}
+
+function sendText(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text), 'x-content-type-options': 'nosniff' });
+  res.end(text);
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      reject(new HttpError(413, `request body over ${limit} bytes`));
+      req.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (c: Buffer) => {
+      if (failed) return;
+      size += c.length;
+      if (size > limit) {
+        failed = true;
+        reject(new HttpError(413, `request body over ${limit} bytes`));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (!failed) resolvePromise(Buffer.concat(chunks).toString('utf8'));
+    });
+    req.on('error', (e) => {
+      if (!failed) reject(e);
+      failed = true;
+    });
+  });
+}
+
+/** Host names a request may be addressed to (DNS-rebinding guard) when bound to loopback. */
+function isLoopbackHost(h: string): boolean {
+  return h === '127.0.0.1' || h === 'localhost' || h === '::1' || h === '[::1]';
+}
+
+function hostOf(hostHeader: string): string {
+  if (hostHeader.startsWith('[')) return hostHeader.slice(0, hostHeader.indexOf(']') + 1);
+  const i = hostHeader.lastIndexOf(':');
+  return i >= 0 ? hostHeader.slice(0, i) : hostHeader;
+}
+
+export function startServer(opts: StartServerOptions): Promise<RunningServer> {
+  const { service } = opts;
+  const host = opts.host ?? '127.0.0.1';
+  const staticDir = opts.staticDir ? resolve(opts.staticDir) : null;
+  const heartbeatMs = opts.heartbeatMs ?? 15_000;
+  const sseClients = new Set<ServerResponse>();
+  const loopbackOnly = isLoopbackHost(host);
+
+  async function handleCommand(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
+    if (!COMMANDS.has(name)) return sendJson(res, 404, { ok: false, error: `unknown command "${name}"` });
+    if (req.method !== 'POST') {
+      res.setHeader('allow', 'POST');
+      return sendJson(res, 405, { ok: false, error: 'use POST' });
+    }
+    // A JSON content type forces a CORS preflight for cross-site pages, which is never granted.
+    const ct = String(req.headers['content-type'] ?? '');
+    if (!/^application\/json\b/i.test(ct)) return sendJson(res, 415, { ok: false, error: 'content-type must be application/json' });
+    let body: string;
+    try {
+      body = await readBody(req, BODY_LIMIT);
+    } catch (e) {
+      const status = e instanceof HttpError ? e.status : 400;
+      res.setHeader('connection', 'close');
+      return sendJson(res, status, { ok: false, error: (e as Error).message });
+    }
+    let args: unknown;
+    try {
+      args = body.trim() === '' ? [] : JSON.parse(body);
+    } catch (e) {
+      return sendJson(res, 400, { ok: false, error: `invalid JSON: ${(e as Error).message}` });
+    }
+    if (!Array.isArray(args)) return sendJson(res, 400, { ok: false, error: 'the body must be a JSON array of arguments' });
+    const cmd = name as CommandName;
+    const parsed = parseCommandArgs(cmd, args);
+    if (!parsed.ok) return sendJson(res, 400, { ok: false, error: parsed.error });
+    try {
+      const fn = service[cmd] as (...a: unknown[]) => unknown;
+      const result = await fn.apply(service, parsed.args as unknown[]);
+      sendJson(res, 200, { ok: true, result: result === undefined ? null : result });
+    } catch (e) {
+      sendJson(res, 500, { ok: false, error: (e as Error)?.message ?? String(e) });
+    }
+  }
+
+  function handleEvents(req: IncomingMessage, res: ServerResponse): void {
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    res.write('retry: 2000\n: connected\n\n');
+    sseClients.add(res);
+    const unsubs = EVENT_NAMES.map((e) =>
+      service.on(e, (payload) => {
+        res.write(`event: ${e}\ndata: ${JSON.stringify(payload)}\n\n`);
+      }),
+    );
+    const hb = setInterval(() => res.write(': heartbeat\n\n'), heartbeatMs);
+    const done = () => {
+      clearInterval(hb);
+      for (const u of unsubs) u();
+      sseClients.delete(res);
+    };
+    req.on('close', done);
+    res.on('close', done);
+  }
+
+  function handleStatic(req: IncomingMessage, res: ServerResponse, pathname: string): void {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      return sendText(res, 405, 'method not allowed');
+    }
+    if (!staticDir) return sendText(res, 404, 'not found (this server has no UI files)');
+    let rel: string;
+    try {
+      rel = decodeURIComponent(pathname);
+    } catch {
+      return sendText(res, 400, 'bad path');
+    }
+    if (rel.includes('\0') || rel.split(/[\\/]/).includes('..')) return sendText(res, 403, 'forbidden');
+    const file = resolve(join(staticDir, rel));
+    if (file !== staticDir && !file.startsWith(staticDir + sep)) return sendText(res, 403, 'forbidden');
+    let target = file;
+    let st = statOrNull(target);
+    if (st?.isDirectory()) {
+      target = join(target, 'index.html');
+      st = statOrNull(target);
+    }
+    if (!st || !st.isFile()) {
+      // Client-side routes (no file extension) get the app; missing assets get 404.
+      if (extname(rel) === '') {
+        target = join(staticDir, 'index.html');
+        st = statOrNull(target);
+      }
+      if (!st || !st.isFile()) {
+        return sendText(res, 404, st === null && !statOrNull(join(staticDir, 'index.html')) ? 'the UI is not built: run "npm run build"' : 'not found');
+      }
+    }
+    const ext = extname(target).toLowerCase();
+    res.writeHead(200, {
+      'content-type': CONTENT_TYPES[ext] ?? 'application/octet-stream',
+      'content-length': st.size,
+      'cache-control': ext === '.html' ? 'no-cache' : target.includes(`${sep}assets${sep}`) ? 'public, max-age=31536000, immutable' : 'no-cache',
+      'x-content-type-options': 'nosniff',
+    });
+    if (req.method === 'HEAD') return void res.end();
+    createReadStream(target)
+      .on('error', () => res.destroy())
+      .pipe(res);
+  }
+
+  const server = createServer((req, res) => {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      return sendText(res, 400, 'bad request');
+    }
+    // DNS-rebinding guard: on a loopback address, only loopback Host names are served.
+    if (loopbackOnly) {
+      const h = hostOf(String(req.headers.host ?? ''));
+      if (h && !isLoopbackHost(h)) return sendText(res, 403, 'forbidden host');
+    }
+    const origin = req.headers.origin;
+    if (origin && req.method !== 'GET' && req.method !== 'HEAD') {
+      let ok = false;
+      try {
+        const o = new URL(origin);
+        ok = o.host === req.headers.host || (loopbackOnly && isLoopbackHost(o.hostname));
+      } catch {
+        ok = false;
+      }
+      if (!ok) return sendJson(res, 403, { ok: false, error: 'cross-origin request refused' });
+    }
+    const p = url.pathname;
+    if (p.startsWith('/api/')) {
+      if (p.startsWith('/api/cmd/')) {
+        handleCommand(req, res, p.slice('/api/cmd/'.length)).catch((e) => {
+          if (!res.headersSent) sendJson(res, 500, { ok: false, error: String(e) });
+        });
+        return;
+      }
+      if (p === '/api/events' && req.method === 'GET') return handleEvents(req, res);
+      if (p === '/api/health' && req.method === 'GET') return sendJson(res, 200, { ok: true });
+      return sendJson(res, 404, { ok: false, error: `no route ${req.method} ${p}` });
+    }
+    handleStatic(req, res, p);
+  });
+  server.requestTimeout = 60_000;
+  server.headersTimeout = 30_000;
+
+  return new Promise((resolvePromise, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 5178, host, () => {
+      server.off('error', reject);
+      const addr = server.address() as AddressInfo;
+      const shownHost = addr.family === 'IPv6' || host.includes(':') ? `[${host}]` : host;
+      resolvePromise({
+        url: `http://${shownHost}:${addr.port}/`,
+        host,
+        port: addr.port,
+        server,
+        close: () =>
+          new Promise<void>((done) => {
+            for (const c of sseClients) c.end();
+            sseClients.clear();
+            server.close(() => done());
+            server.closeAllConnections();
+          }),
+      });
+    });
+  });
+}
+
+function statOrNull(p: string) {
+  try {
+    return statSync(p);
+  } catch {
+    return null;
+  }
+}
