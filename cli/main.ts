@@ -1,0 +1,324 @@
+/**
+ * The `starlab` command line (bundled to out/main/cli.js; bin/starlab.js runs it):
+ *   starlab launch --variant V --dataset D --preset P [--seed N] [--set key=value]… [--wait] [--json]
+ *   starlab list [--json]
+ *   starlab show RUN [--json]
+ *   starlab stop RUN [--no-wait]
+ *   starlab serve [--host H] [--port P]
+ * Every command takes --data-dir (else STARLAB_DATA_DIR, else the platform's app-data dir).
+ */
+import { Command, Option } from 'commander';
+import type { RunDetail, RunSummary } from '../shared/contract';
+import { parseSetArgs, type FieldError, type LaunchSpec } from '../shared/experiment-config';
+import { resolveDataDir } from '../core/paths';
+import { createService, type Service } from '../core/service';
+import { parsePort, serve } from '../server/serve';
+import pkg from '../package.json';
+
+/** Exit status for a refused (invalid) launch. */
+export const EXIT_INVALID = 2;
+
+function openService(dataDir: string | undefined): Service {
+  return createService({ dataDir: resolveDataDir(dataDir), watch: false });
+}
+
+function out(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+}
+function err(text: string): void {
+  process.stderr.write(text.endsWith('\n') ? text : text + '\n');
+}
+
+function printFieldErrors(errors: FieldError[]): void {
+  for (const e of errors) err(`error: ${e.field}: ${e.message}`);
+}
+
+/** An exact run id, or a unique prefix of one. */
+function resolveRunId(service: Service, arg: string): string | null {
+  const runs = service.listRuns();
+  if (runs.some((r) => r.id === arg)) return arg;
+  const matches = runs.filter((r) => r.id.startsWith(arg));
+  if (matches.length === 1) return matches[0]!.id;
+  if (matches.length > 1) err(`"${arg}" matches ${matches.length} runs: ${matches.slice(0, 5).map((r) => r.id).join(', ')}…`);
+  return null;
+}
+
+/** The object `show --json` prints. */
+export function showObject(d: RunDetail) {
+  const metrics: Record<string, { iteration: number; step: number; value: number }[]> = {};
+  for (const [name, pts] of Object.entries(d.metrics)) metrics[name] = pts.map((p) => ({ iteration: p.iteration, step: p.step, value: p.value }));
+  const end = d.endedAt ?? (d.status === 'running' ? Date.now() / 1000 : null);
+  return {
+    id: d.id,
+    status: d.status,
+    statusReason: d.statusReason,
+    variant: d.variant,
+    dataset: d.dataset,
+    preset: d.preset,
+    seed: d.seed,
+    model: d.model,
+    config: d.config,
+    configHash: d.configHash,
+    metrics,
+    latestAccuracy: d.latestAccuracy,
+    createdAt: d.createdAt,
+    startedAt: d.startedAt,
+    endedAt: d.endedAt,
+    durationS: d.startedAt != null && end != null ? Math.round((end - d.startedAt) * 1000) / 1000 : null,
+    currentIteration: d.currentIteration,
+    currentPhase: d.currentPhase,
+    progressDone: d.progressDone,
+    progressTotal: d.progressTotal,
+    phases: d.phases,
+    artifacts: d.artifacts,
+    env: d.env,
+    hashes: d.hashes,
+    runDir: d.runDir,
+    pid: d.pid,
+    exitCode: d.exitCode,
+    signal: d.signal,
+    stderrTail: d.stderrTail,
+    malformedLines: d.malformedLines,
+    unknownEvents: d.unknownEvents,
+  };
+}
+
+const fmtTime = (t: number | null) => (t == null ? '-' : new Date(t * 1000).toISOString().replace('T', ' ').slice(0, 19));
+const fmtNum = (v: number | null | undefined, digits = 4) => (v == null ? '-' : Number.isInteger(v) ? String(v) : v.toFixed(digits));
+
+function showText(d: RunDetail): string {
+  const o = showObject(d);
+  const lines = [
+    `run        ${o.id}`,
+    `status     ${o.status}${o.statusReason ? ` (${o.statusReason})` : ''}`,
+    `experiment ${o.variant} / ${o.dataset} / ${o.preset}  seed ${o.seed}  model ${o.model}`,
+    `created    ${fmtTime(o.createdAt)}   started ${fmtTime(o.startedAt)}   ended ${fmtTime(o.endedAt)}   duration ${o.durationS == null ? '-' : `${o.durationS.toFixed(1)} s`}`,
+  ];
+  if (o.status === 'running')
+    lines.push(`position   iteration ${o.currentIteration ?? '-'} ${o.currentPhase ?? ''} ${o.progressTotal ? `${o.progressDone}/${o.progressTotal}` : ''}`.trimEnd());
+  lines.push(`run dir    ${o.runDir}`);
+  if (o.malformedLines || o.unknownEvents) lines.push(`ingest     ${o.malformedLines} malformed lines, ${o.unknownEvents} unknown events`);
+  const names = Object.keys(o.metrics);
+  if (names.length) {
+    lines.push('metrics');
+    const w = Math.max(...names.map((n) => n.length));
+    for (const n of names) {
+      const pts = o.metrics[n]!;
+      const last = pts[pts.length - 1]!;
+      lines.push(`  ${n.padEnd(w)}  ${fmtNum(last.value)}  (iteration ${last.iteration}, step ${last.step}; ${pts.length} points)`);
+    }
+  }
+  if (o.artifacts.length) {
+    lines.push('artifacts');
+    for (const a of o.artifacts) lines.push(`  ${a.name} (${a.kind}) ${a.path}`);
+  }
+  if (o.stderrTail && o.status !== 'completed') {
+    lines.push('stderr (tail)');
+    const tail = o.stderrTail.trimEnd().split('\n').slice(-15);
+    for (const l of tail) lines.push(`  ${l}`);
+  }
+  return lines.join('\n');
+}
+
+function listText(runs: RunSummary[]): string {
+  if (!runs.length) return 'no runs';
+  const rows = [
+    ['ID', 'STATUS', 'VARIANT', 'DATASET', 'PRESET', 'SEED', 'ACCURACY', 'PROGRESS', 'CREATED'],
+    ...runs.map((r) => [
+      r.id,
+      r.status,
+      r.variant,
+      r.dataset,
+      r.preset,
+      String(r.seed),
+      fmtNum(r.latestAccuracy),
+      r.status === 'running' ? `it ${r.currentIteration ?? '-'} ${r.currentPhase ?? ''}`.trim() : '',
+      fmtTime(r.createdAt),
+    ]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+const dataDirOption = () => new Option('--data-dir <dir>', 'data directory (default: $STARLAB_DATA_DIR or the platform app-data dir)');
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('starlab')
+    .description('STaR Lab: launch and track self-taught-reasoning experiments')
+    .version(pkg.version)
+    .showHelpAfterError();
+
+  program
+    .command('launch')
+    .description('validate a config and start a run; prints the run id')
+    .requiredOption('--variant <variant>', 'experiment variant (e.g. star)')
+    .requiredOption('--dataset <dataset>', 'dataset (e.g. addition)')
+    .requiredOption('--preset <preset>', 'preset (e.g. tiny, paper)')
+    .option('--seed <n>', 'random seed')
+    .option('--set <key=value>', 'override a config value by dotted path (repeatable)', collect, [] as string[])
+    .option('--wait', 'wait for the run to end, then print what `show` prints; exit 0 only if it completed')
+    .option('--json', 'machine-readable output')
+    .addOption(dataDirOption())
+    .action(async (o: { variant: string; dataset: string; preset: string; seed?: string; set: string[]; wait?: boolean; json?: boolean; dataDir?: string }) => {
+      const errors: FieldError[] = [];
+      let seed: number | undefined;
+      if (o.seed !== undefined) {
+        seed = Number(o.seed);
+        if (o.seed.trim() === '' || !Number.isInteger(seed)) errors.push({ field: 'seed', message: `seed must be an integer, got "${o.seed}"` });
+      }
+      const sets = parseSetArgs(o.set);
+      errors.push(...sets.errors);
+      if (errors.length) return refuse(errors, o.json);
+      const spec: LaunchSpec = { variant: o.variant, dataset: o.dataset, preset: o.preset, seed, overrides: sets.overrides };
+      const service = openService(o.dataDir);
+      try {
+        const r = await service.launchRun(spec);
+        if (!r.ok) return refuse(r.errors, o.json);
+        if (!o.wait) {
+          out(o.json ? JSON.stringify({ id: r.id }) : r.id);
+          return;
+        }
+        if (!o.json) err(`launched ${r.id}; waiting for it to end (Ctrl-C stops the run)`);
+        let interrupts = 0;
+        const onInt = () => {
+          interrupts++;
+          if (interrupts === 1) {
+            const s = service.stopRun(r.id);
+            err(`${s.message} — press Ctrl-C again to stop waiting (the run keeps going)`);
+          } else {
+            err(`no longer waiting; the run continues (starlab show ${r.id})`);
+            process.exit(130);
+          }
+        };
+        process.on('SIGINT', onInt);
+        const progress = o.json ? null : setInterval(() => reportProgress(service, r.id), 1000);
+        const d = await service.waitForRun(r.id);
+        if (progress) clearInterval(progress);
+        process.off('SIGINT', onInt);
+        if (!d) throw new Error(`run ${r.id} vanished`);
+        out(o.json ? JSON.stringify(showObject(d), null, 2) : showText(d));
+        process.exitCode = d.status === 'completed' ? 0 : 1;
+      } finally {
+        service.close();
+      }
+    });
+
+  program
+    .command('list')
+    .description('list runs (newest first)')
+    .option('--json', 'machine-readable output')
+    .addOption(dataDirOption())
+    .action((o: { json?: boolean; dataDir?: string }) => {
+      const service = openService(o.dataDir);
+      try {
+        service.reconcile();
+        const runs = service.listRuns();
+        out(o.json ? JSON.stringify(runs, null, 2) : listText(runs));
+      } finally {
+        service.close();
+      }
+    });
+
+  program
+    .command('show')
+    .description('show one run: status, config, metrics, timing')
+    .argument('<run>', 'run id (or a unique prefix)')
+    .option('--json', 'machine-readable output')
+    .addOption(dataDirOption())
+    .action((run: string, o: { json?: boolean; dataDir?: string }) => {
+      const service = openService(o.dataDir);
+      try {
+        service.reconcile();
+        const id = resolveRunId(service, run);
+        const d = id ? service.getRun(id) : null;
+        if (!d) {
+          err(`starlab: no run "${run}"`);
+          process.exitCode = 1;
+          return;
+        }
+        out(o.json ? JSON.stringify(showObject(d), null, 2) : showText(d));
+      } finally {
+        service.close();
+      }
+    });
+
+  program
+    .command('stop')
+    .description('stop a running run: SIGTERM to its process group, SIGKILL after the grace period')
+    .argument('<run>', 'run id (or a unique prefix)')
+    .option('--no-wait', 'return right after sending SIGTERM')
+    .option('--json', 'machine-readable output')
+    .addOption(dataDirOption())
+    .action(async (run: string, o: { wait: boolean; json?: boolean; dataDir?: string }) => {
+      const service = openService(o.dataDir);
+      try {
+        service.reconcile();
+        const id = resolveRunId(service, run);
+        if (!id) {
+          err(`starlab: no run "${run}"`);
+          process.exitCode = 1;
+          return;
+        }
+        const r = service.stopRun(id);
+        if (!r.ok) {
+          if (o.json) out(JSON.stringify({ ok: false, message: r.message }));
+          err(`starlab: ${r.message}`);
+          process.exitCode = 1;
+          return;
+        }
+        if (!o.json) err(r.message);
+        let status = service.getRun(id)?.status ?? null;
+        if (o.wait) {
+          const grace = service.getSettings().stopGraceMs;
+          const d = await service.waitForRun(id, { timeoutMs: grace + 5000 });
+          status = d?.status ?? null;
+        }
+        if (o.json) out(JSON.stringify({ ok: true, id, status, message: r.message }));
+        else out(`${id} ${status}`);
+      } finally {
+        service.close();
+      }
+    });
+
+  program
+    .command('serve')
+    .description('browser mode: serve the UI and API over HTTP')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port (0 = any free)', '5178')
+    .addOption(dataDirOption())
+    .action(async (o: { host: string; port: string; dataDir?: string }) => {
+      await serve({ host: o.host, port: parsePort(o.port), dataDir: o.dataDir });
+    });
+
+  return program;
+}
+
+function refuse(errors: FieldError[], json: boolean | undefined): void {
+  if (json) out(JSON.stringify({ ok: false, errors }));
+  printFieldErrors(errors);
+  process.exitCode = EXIT_INVALID;
+}
+
+let lastProgress = '';
+function reportProgress(service: Service, id: string): void {
+  const r = service.listRuns().find((x) => x.id === id);
+  if (!r || r.status !== 'running') return;
+  const line = `iteration ${r.currentIteration ?? '-'} ${r.currentPhase ?? ''}${r.progressTotal ? ` ${r.progressDone}/${r.progressTotal}` : ''}${
+    r.latestAccuracy != null ? `  eval/accuracy ${fmtNum(r.latestAccuracy)}` : ''
+  }`;
+  if (line !== lastProgress) err(line);
+  lastProgress = line;
+}
+
+buildProgram()
+  .parseAsync(process.argv)
+  .catch((e: unknown) => {
+    err(`starlab: ${(e as Error)?.message ?? String(e)}`);
+    process.exitCode = 1;
+  });
