@@ -1,0 +1,142 @@
+/**
+ * Electron main process: one secure window, the IPC relay and nothing else. The service
+ * layer (SQLite, run supervision) runs in a utilityProcess (service-host.ts); every
+ * contract command gets an ipcMain handler that validates its arguments and forwards them.
+ *
+ * Data directory: --data-dir <dir>, else $STARLAB_DATA_DIR, else app.getPath('userData').
+ */
+import { app, BrowserWindow, ipcMain, session, shell, type IpcMainInvokeEvent } from 'electron';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { COMMAND_NAMES, EVENT_NAMES, ipcChannel, parseCommandArgs } from '../shared/contract';
+import { argValue, type IpcReply } from './host-protocol';
+import { ServiceClient } from './service-client';
+
+const here = import.meta.dirname;
+export const paths = {
+  preload: join(here, '../preload/index.cjs'),
+  renderer: join(here, '../renderer/index.html'),
+  serviceHost: join(here, 'service-host.js'),
+};
+
+const devUrl = !app.isPackaged ? process.env['ELECTRON_RENDERER_URL'] : undefined;
+const rendererFileUrl = pathToFileURL(paths.renderer).href;
+
+function dataDir(): string {
+  return argValue(process.argv, '--data-dir') ?? process.env['STARLAB_DATA_DIR'] ?? app.getPath('userData');
+}
+
+/** Only our own page may call the service. */
+function trustedSender(e: IpcMainInvokeEvent): boolean {
+  const url = e.senderFrame?.url ?? '';
+  if (devUrl) return url.startsWith(devUrl);
+  return url === rendererFileUrl || url.startsWith(`${rendererFileUrl}#`);
+}
+
+let mainWindow: BrowserWindow | null = null;
+let service: ServiceClient | null = null;
+
+function broadcast(channel: string, payload: unknown): void {
+  for (const w of BrowserWindow.getAllWindows()) if (!w.isDestroyed()) w.webContents.send(channel, payload);
+}
+
+function registerIpc(client: ServiceClient): void {
+  for (const name of COMMAND_NAMES) {
+    ipcMain.handle(ipcChannel.command(name), async (e, ...args: unknown[]): Promise<IpcReply> => {
+      if (!trustedSender(e)) return { ok: false, error: 'refused: the sender is not the STaR Lab window' };
+      const parsed = parseCommandArgs(name, args);
+      if (!parsed.ok) return { ok: false, error: `${name}: ${parsed.error}` };
+      try {
+        return { ok: true, result: await client.call(name, parsed.args as unknown[]) };
+      } catch (err) {
+        return { ok: false, error: err instanceof Error ? err.message : String(err) };
+      }
+    });
+  }
+}
+
+function createWindow(): BrowserWindow {
+  const win = new BrowserWindow({
+    width: 1360,
+    height: 900,
+    minWidth: 800,
+    minHeight: 500,
+    show: false,
+    title: 'STaR Lab',
+    backgroundColor: '#f6f7f9',
+    webPreferences: {
+      preload: paths.preload,
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      webSecurity: true,
+      webviewTag: false,
+      spellcheck: false,
+    },
+  });
+  win.once('ready-to-show', () => win.show());
+  if (devUrl) void win.loadURL(devUrl);
+  else void win.loadFile(paths.renderer);
+  win.on('closed', () => {
+    if (mainWindow === win) mainWindow = null;
+  });
+  return win;
+}
+
+// Every web contents, present and future: no navigation away, no new windows, no webviews.
+app.on('web-contents-created', (_e, contents) => {
+  contents.on('will-navigate', (ev) => ev.preventDefault());
+  contents.on('will-redirect', (ev) => ev.preventDefault());
+  contents.on('will-attach-webview', (ev) => ev.preventDefault());
+  contents.setWindowOpenHandler(({ url }) => {
+    if (/^https:\/\//i.test(url)) void shell.openExternal(url);
+    return { action: 'deny' };
+  });
+});
+
+// One app per user: two would be two writers on one database.
+if (!app.requestSingleInstanceLock()) {
+  app.quit();
+} else {
+  app.on('second-instance', () => {
+    if (!mainWindow) return;
+    if (mainWindow.isMinimized()) mainWindow.restore();
+    mainWindow.focus();
+  });
+
+  void app.whenReady().then(() => {
+    session.defaultSession.setPermissionRequestHandler((_wc, _permission, cb) => cb(false));
+    const python = argValue(process.argv, '--python') ?? process.env['STARLAB_PYTHON'];
+    service = new ServiceClient({
+      modulePath: paths.serviceHost,
+      args: ['--data-dir', dataDir(), ...(python ? ['--python', python] : [])],
+      onEvent: (event, payload) => {
+        if (EVENT_NAMES.includes(event)) broadcast(ipcChannel.event(event), payload);
+      },
+      // Whatever happened while it was down: let every view refresh.
+      onRestart: () => broadcast(ipcChannel.event('runsChanged'), { ids: [] }),
+      log: (m) => console.error(m),
+    });
+    service.start();
+    registerIpc(service);
+    mainWindow = createWindow();
+    app.on('activate', () => {
+      if (BrowserWindow.getAllWindows().length === 0) mainWindow = createWindow();
+    });
+  });
+
+  app.on('window-all-closed', () => {
+    if (process.platform !== 'darwin') app.quit();
+  });
+
+  // Close the service cleanly (runs keep going; the next start re-attaches them).
+  let closed = false;
+  app.on('before-quit', (e) => {
+    if (closed || !service) return;
+    e.preventDefault();
+    void service.close().finally(() => {
+      closed = true;
+      app.quit();
+    });
+  });
+}

@@ -1,0 +1,168 @@
+import { useMemo, type ReactElement } from 'react';
+import { CartesianGrid, Line, LineChart, Tooltip, XAxis, YAxis } from 'recharts';
+import { createLTTB } from 'downsample';
+import { useElementWidth } from '../hooks';
+import { formatNumber } from '../format';
+
+export interface XY {
+  x: number;
+  y: number;
+}
+
+export interface Series {
+  key: string;
+  name: string;
+  color: string;
+  points: XY[];
+  strokeWidth?: number;
+  dash?: string;
+}
+
+/** Okabe–Ito: colour-blind-safe, stable order. */
+export const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#D55E00', '#56B4E9', '#8C6D00', '#000000'];
+
+const lttb = createLTTB<XY>({ x: 'x', y: 'y' });
+
+/** LTTB to at most `max` points; short series pass through unchanged. */
+export function downsamplePoints(points: XY[], max: number): XY[] {
+  const n = Math.max(3, Math.floor(max));
+  if (points.length <= n) return points;
+  return Array.from(lttb(points, n));
+}
+
+interface LegendItem {
+  name: string;
+  color: string;
+  strokeWidth: number;
+  dash?: string;
+  x: number;
+  y: number;
+}
+
+const LEGEND_FONT = 11;
+const LEGEND_ROW = 16;
+const SWATCH = 16;
+
+/** Lay legend entries out in rows across `width`; returns the items and the height used. */
+function layoutLegend(series: Series[], width: number, left: number): { items: LegendItem[]; height: number } {
+  const items: LegendItem[] = [];
+  let x = left;
+  let row = 0;
+  for (const s of series) {
+    const w = SWATCH + 6 + Math.ceil(s.name.length * LEGEND_FONT * 0.6) + 14;
+    if (x + w > width && x > left) {
+      row += 1;
+      x = left;
+    }
+    items.push({ name: s.name, color: s.color, strokeWidth: s.strokeWidth ?? 1.5, dash: s.dash, x, y: 6 + row * LEGEND_ROW });
+    x += w;
+  }
+  return { items, height: series.length ? (row + 1) * LEGEND_ROW + 6 : 0 };
+}
+
+/** The legend drawn inside the chart's own <svg>, so an exported SVG carries it. */
+function SvgLegend({ items }: { items: LegendItem[] }): ReactElement {
+  return (
+    <g className="svg-legend">
+      {items.map((it) => (
+        <g key={it.name} transform={`translate(${it.x},${it.y})`}>
+          <line x1={0} x2={SWATCH} y1={6} y2={6} stroke={it.color} strokeWidth={Math.max(2, it.strokeWidth)} strokeDasharray={it.dash} />
+          <text x={SWATCH + 5} y={10} fontSize={LEGEND_FONT} fill="#333">
+            {it.name}
+          </text>
+        </g>
+      ))}
+    </g>
+  );
+}
+
+export interface LineChartPanelProps {
+  series: Series[];
+  height?: number;
+  xLabel?: string;
+  yLabel?: string;
+  yDomain?: [number | 'auto', number | 'auto'];
+  xDomain?: [number | 'auto' | 'dataMin', number | 'auto' | 'dataMax'];
+  yFormat?: (v: number) => string;
+  integerX?: boolean;
+  testId?: string;
+  empty?: string;
+  /** Extra data-* attributes for tests. */
+  data?: Record<string, string | number>;
+}
+
+/**
+ * A static-looking live line chart: no animation, no dots on long series, each series
+ * downsampled (LTTB) to about the plot width, the legend inside the SVG.
+ */
+export function LineChartPanel(props: LineChartPanelProps): ReactElement {
+  const { series, height = 240, xLabel, yLabel, yDomain, yFormat, integerX, testId, empty = 'No data yet.' } = props;
+  const [ref, width] = useElementWidth<HTMLDivElement>();
+  const margin = { left: 8, right: 16, bottom: xLabel ? 22 : 6 };
+  const yAxisWidth = 48;
+  const legend = useMemo(() => layoutLegend(series, width - margin.right, margin.left + yAxisWidth), [series, width, margin.right, margin.left]);
+  const plotWidth = Math.max(50, width - margin.left - margin.right - yAxisWidth);
+  const shown = useMemo(
+    () => series.map((s) => ({ ...s, points: downsamplePoints(s.points, plotWidth) })),
+    [series, plotWidth],
+  );
+  const nPoints = series.reduce((a, s) => a + s.points.length, 0);
+  const attrs: Record<string, string | number> = {};
+  for (const [k, v] of Object.entries(props.data ?? {})) attrs[`data-${k}`] = v;
+
+  return (
+    <div ref={ref} className="chart" data-testid={testId} data-points={nPoints} {...attrs}>
+      {nPoints === 0 ? (
+        <div className="chart-empty" style={{ height }}>
+          {empty}
+        </div>
+      ) : width > 0 ? (
+        <LineChart width={width} height={height} margin={{ ...margin, top: legend.height + 4 }}>
+          <CartesianGrid stroke="#e6e6e6" strokeDasharray="2 3" />
+          <XAxis
+            type="number"
+            dataKey="x"
+            domain={props.xDomain ?? ['dataMin', 'dataMax']}
+            allowDecimals={!integerX}
+            tick={{ fontSize: 11 }}
+            stroke="#888"
+            label={xLabel ? { value: xLabel, position: 'insideBottom', offset: -10, fontSize: 11, fill: '#555' } : undefined}
+          />
+          <YAxis
+            width={yAxisWidth}
+            domain={yDomain ?? ['auto', 'auto']}
+            tick={{ fontSize: 11 }}
+            stroke="#888"
+            tickFormatter={yFormat ?? ((v: number) => formatNumber(v))}
+            label={yLabel ? { value: yLabel, angle: -90, position: 'insideLeft', fontSize: 11, fill: '#555', dx: 4 } : undefined}
+          />
+          <Tooltip
+            isAnimationActive={false}
+            formatter={(v) => (typeof v === 'number' ? (yFormat ?? formatNumber)(v) : String(v))}
+            labelFormatter={(l) => `${xLabel ?? 'x'} ${String(l)}`}
+            contentStyle={{ fontSize: 12, padding: '4px 8px' }}
+          />
+          {shown.map((s) => (
+            <Line
+              key={s.key}
+              data={s.points}
+              dataKey="y"
+              name={s.name}
+              type="linear"
+              stroke={s.color}
+              strokeWidth={s.strokeWidth ?? 1.5}
+              strokeDasharray={s.dash}
+              dot={s.points.length <= 40 ? { r: 2.5, strokeWidth: 0, fill: s.color } : false}
+              activeDot={{ r: 3 }}
+              isAnimationActive={false}
+              connectNulls
+            />
+          ))}
+          <SvgLegend items={legend.items} />
+        </LineChart>
+      ) : (
+        <div style={{ height }} />
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,43 @@
+import type { MetricPoint } from '../../shared/contract';
+import type { XY } from './components/charts';
+
+/** One value per iteration: the last logged one (highest step, then latest time). */
+export function perIteration(points: MetricPoint[] | undefined): XY[] {
+  if (!points?.length) return [];
+  const best = new Map<number, MetricPoint>();
+  for (const p of points) {
+    const b = best.get(p.iteration);
+    if (!b || p.step > b.step || (p.step === b.step && p.t >= b.t)) best.set(p.iteration, p);
+  }
+  return [...best.values()].sort((a, b) => a.iteration - b.iteration).map((p) => ({ x: p.iteration, y: p.value }));
+}
+
+/** Every point, in (iteration, step) order, with x = its running index. */
+export function perStep(points: MetricPoint[] | undefined): XY[] {
+  if (!points?.length) return [];
+  return [...points]
+    .sort((a, b) => a.iteration - b.iteration || a.step - b.step || a.t - b.t)
+    .map((p, i) => ({ x: i, y: p.value }));
+}
+
+/** True when some iteration has more than one point of this metric. */
+export function hasSeveralPerIteration(points: MetricPoint[] | undefined): boolean {
+  const seen = new Set<number>();
+  for (const p of points ?? []) {
+    if (seen.has(p.iteration)) return true;
+    seen.add(p.iteration);
+  }
+  return false;
+}
+
+const DIGIT_RE = /^eval\/accuracy\/digits_(\d+)$/;
+
+/** The per-digit accuracy metric names, ordered by digit count. */
+export function digitMetrics(metrics: Record<string, MetricPoint[]>): { name: string; digits: number }[] {
+  const out: { name: string; digits: number }[] = [];
+  for (const name of Object.keys(metrics)) {
+    const m = DIGIT_RE.exec(name);
+    if (m) out.push({ name, digits: Number(m[1]) });
+  }
+  return out.sort((a, b) => a.digits - b.digits);
+}

@@ -1,0 +1,250 @@
+import { useEffect, useMemo, useRef, useState, type FormEvent, type ReactElement } from 'react';
+import type { Catalog, ValidateResult } from '../../../shared/contract';
+import type { FieldError, LaunchSpec } from '../../../shared/experiment-config';
+import { call } from '../transport';
+import { navigate, useDebounced, useLive } from '../hooks';
+import { ErrorNote, Panel } from '../components/common';
+
+interface FormState {
+  variant: string;
+  dataset: string;
+  preset: string;
+  seed: string;
+  overrides: string;
+}
+
+interface Parsed {
+  spec: LaunchSpec;
+  /** Errors found before asking the service (seed syntax, override lines). */
+  local: FieldError[];
+  /** Override key → 1-based line number in the textarea. */
+  lines: Map<string, number>;
+}
+
+/** Parse the form into a LaunchSpec; overrides are `key=value` lines, `#` starts a comment. */
+export function parseForm(f: FormState): Parsed {
+  const local: FieldError[] = [];
+  const lines = new Map<string, number>();
+  const spec: LaunchSpec = { variant: f.variant, dataset: f.dataset, preset: f.preset };
+  const seed = f.seed.trim();
+  if (seed !== '') {
+    if (!/^\d+$/.test(seed) || !Number.isSafeInteger(Number(seed))) local.push({ field: 'seed', message: 'seed must be a non-negative integer' });
+    else spec.seed = Number(seed);
+  }
+  const overrides: Record<string, string> = {};
+  f.overrides.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) return;
+    const eq = line.indexOf('=');
+    const key = eq > 0 ? line.slice(0, eq).trim() : '';
+    if (!key) {
+      local.push({ field: 'overrides', message: `line ${i + 1}: expected key=value, got "${line}"` });
+      return;
+    }
+    if (key.length > 200) {
+      local.push({ field: `overrides.${key.slice(0, 40)}…`, message: `line ${i + 1}: key too long` });
+      return;
+    }
+    if (key in overrides) {
+      local.push({ field: `overrides.${key}`, message: `line ${i + 1}: "${key}" is set twice` });
+      return;
+    }
+    overrides[key] = line.slice(eq + 1).trim();
+    lines.set(key, i + 1);
+  });
+  if (Object.keys(overrides).length) spec.overrides = overrides;
+  return { spec, local, lines };
+}
+
+const OWN_FIELDS = ['variant', 'dataset', 'preset', 'seed'] as const;
+
+function ErrorsFor({ errors, field }: { errors: FieldError[]; field: string }): ReactElement | null {
+  const mine = errors.filter((e) => e.field === field);
+  if (!mine.length) return null;
+  return (
+    <>
+      {mine.map((e, i) => (
+        <div key={i} className="field-error" data-testid={`field-error-${e.field}`}>
+          {e.message}
+        </div>
+      ))}
+    </>
+  );
+}
+
+export function LaunchPage(): ReactElement {
+  const catalog = useLive(() => call('catalog'), []);
+  const [form, setForm] = useState<FormState>({ variant: '', dataset: '', preset: '', seed: '0', overrides: '' });
+  const [validation, setValidation] = useState<ValidateResult | null>(null);
+  const [validating, setValidating] = useState(false);
+  const [submitErrors, setSubmitErrors] = useState<FieldError[] | null>(null);
+  const [failure, setFailure] = useState<string | null>(null);
+  const [submitting, setSubmitting] = useState(false);
+  const validationSeq = useRef(0);
+
+  // Choose defaults once the catalog is there.
+  useEffect(() => {
+    const c = catalog.data;
+    if (!c) return;
+    setForm((f) => {
+      const variant = f.variant || c.variants[0]?.id || '';
+      const dataset = f.dataset || c.datasets[0] || '';
+      const preset = f.preset || c.presets.find((p) => c.defaults[variant]?.[dataset]?.[p]) || c.presets[0] || '';
+      return { ...f, variant, dataset, preset };
+    });
+  }, [catalog.data]);
+
+  const parsed = useMemo(() => parseForm(form), [form]);
+  const debounced = useDebounced(parsed, 300);
+
+  // Validate as the user edits (debounced); drop answers that arrive out of order.
+  useEffect(() => {
+    if (!debounced.spec.variant) return;
+    const seq = ++validationSeq.current;
+    setValidating(true);
+    call('validateLaunch', debounced.spec).then(
+      (r) => {
+        if (seq !== validationSeq.current) return;
+        setValidation(r);
+        setValidating(false);
+        setFailure(null);
+      },
+      (err: unknown) => {
+        if (seq !== validationSeq.current) return;
+        setValidating(false);
+        setFailure((err as Error).message);
+      },
+    );
+  }, [debounced]);
+
+  const stale = debounced !== parsed;
+  const remoteErrors = submitErrors ?? (validation && !validation.ok ? validation.errors : []);
+  const errors = [...parsed.local, ...remoteErrors];
+  const overrideErrors = errors.filter((e) => !(OWN_FIELDS as readonly string[]).includes(e.field));
+
+  const update = (patch: Partial<FormState>): void => {
+    setSubmitErrors(null);
+    setForm((f) => ({ ...f, ...patch }));
+  };
+
+  const submit = async (e: FormEvent): Promise<void> => {
+    e.preventDefault();
+    if (submitting) return;
+    setFailure(null);
+    if (parsed.local.length) {
+      setSubmitErrors([]);
+      return;
+    }
+    setSubmitting(true);
+    try {
+      const check = await call('validateLaunch', parsed.spec);
+      if (!check.ok) {
+        setSubmitErrors(check.errors);
+        return;
+      }
+      const r = await call('launchRun', parsed.spec);
+      if (r.ok) navigate(`/runs/${r.id}`);
+      else setSubmitErrors(r.errors);
+    } catch (err) {
+      setFailure((err as Error).message);
+    } finally {
+      setSubmitting(false);
+    }
+  };
+
+  const c: Catalog | undefined = catalog.data;
+  const presetDefaults = c?.defaults[form.variant]?.[form.dataset]?.[form.preset];
+  const valid = !stale && !parsed.local.length && validation?.ok === true && !submitErrors?.length;
+
+  return (
+    <div className="page">
+      <div className="page-head">
+        <h1>New run</h1>
+      </div>
+      {catalog.error ? <ErrorNote>Could not load the catalog: {catalog.error}</ErrorNote> : null}
+      <div className="launch-grid">
+        <form className="launch-form" data-testid="launch-form" onSubmit={(e) => void submit(e)} noValidate>
+          <label className="field">
+            <span className="field-label">Variant</span>
+            <select data-testid="field-variant" value={form.variant} onChange={(e) => update({ variant: e.target.value })}>
+              {c?.variants.map((v) => (
+                <option key={v.id} value={v.id}>
+                  {v.label}
+                </option>
+              ))}
+            </select>
+            <ErrorsFor errors={errors} field="variant" />
+          </label>
+          <label className="field">
+            <span className="field-label">Dataset</span>
+            <select data-testid="field-dataset" value={form.dataset} onChange={(e) => update({ dataset: e.target.value })}>
+              {c?.datasets.map((d) => (
+                <option key={d} value={d}>
+                  {d}
+                </option>
+              ))}
+            </select>
+            <ErrorsFor errors={errors} field="dataset" />
+          </label>
+          <label className="field">
+            <span className="field-label">Preset</span>
+            <select data-testid="field-preset" value={form.preset} onChange={(e) => update({ preset: e.target.value })}>
+              {c?.presets.map((p) => (
+                <option key={p} value={p} disabled={!c.defaults[form.variant]?.[form.dataset]?.[p]}>
+                  {p}
+                </option>
+              ))}
+            </select>
+            <ErrorsFor errors={errors} field="preset" />
+          </label>
+          <label className="field">
+            <span className="field-label">Seed</span>
+            <input data-testid="field-seed" inputMode="numeric" value={form.seed} onChange={(e) => update({ seed: e.target.value })} />
+            <ErrorsFor errors={errors} field="seed" />
+          </label>
+          <label className="field">
+            <span className="field-label">
+              Overrides <span className="muted">one <code>key=value</code> per line, e.g. <code>loop.iterations=3</code></span>
+            </span>
+            <textarea
+              data-testid="field-overrides"
+              rows={7}
+              spellCheck={false}
+              placeholder={'loop.iterations=3\nwarmup.steps=300'}
+              value={form.overrides}
+              onChange={(e) => update({ overrides: e.target.value })}
+              className={overrideErrors.length ? 'invalid' : undefined}
+            />
+            {overrideErrors.map((e, i) => {
+              const key = e.field.startsWith('overrides.') ? e.field.slice('overrides.'.length) : e.field;
+              const line = parsed.lines.get(key);
+              return (
+                <div key={i} className="field-error" data-testid={`field-error-${e.field}`}>
+                  {e.field !== 'overrides' ? <code>{key}</code> : null}
+                  {line !== undefined && !e.message.startsWith('line ') ? <span className="muted"> (line {line})</span> : null}
+                  {e.field !== 'overrides' ? ': ' : null}
+                  {e.message}
+                </div>
+              );
+            })}
+          </label>
+          <div className="form-actions">
+            <button type="submit" className="primary" data-testid="launch-submit" disabled={submitting || !c}>
+              {submitting ? 'Launching…' : 'Launch'}
+            </button>
+            <span className="muted small" data-testid="launch-state">
+              {validating || stale ? 'checking…' : valid ? 'config is valid' : errors.length ? `${errors.length} error${errors.length === 1 ? '' : 's'}` : ''}
+            </span>
+          </div>
+          {failure ? <ErrorNote>{failure}</ErrorNote> : null}
+        </form>
+        <Panel title={valid ? 'Resolved config' : 'Preset defaults'} testId="config-preview">
+          {!valid && presetDefaults ? <div className="muted small">The launch is not valid yet; these are the preset's values.</div> : null}
+          <pre className="json" data-testid="config-preview-json">
+            {valid && validation?.ok ? JSON.stringify(validation.config, null, 2) : presetDefaults ? JSON.stringify(presetDefaults, null, 2) : ''}
+          </pre>
+        </Panel>
+      </div>
+    </div>
+  );
+}

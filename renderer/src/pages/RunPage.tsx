@@ -1,0 +1,368 @@
+import { useMemo, useState, type ReactElement, type ReactNode } from 'react';
+import type { PhaseRecord, RunDetail } from '../../../shared/contract';
+import { call } from '../transport';
+import { useInterval, useLive, useNow, useRunsChanged } from '../hooks';
+import { formatBytes, formatDuration, formatNumber, formatPct, formatTime, runDurationMs } from '../format';
+import { digitMetrics, hasSeveralPerIteration, perIteration, perStep } from '../metrics';
+import { ErrorNote, Panel, ProgressBar, StatusBadge } from '../components/common';
+import { LineChartPanel, PALETTE, type Series } from '../components/charts';
+import { LogView } from '../components/LogView';
+
+const TRAIN_METRICS: { name: string; label: string; pct?: boolean }[] = [
+  { name: 'train/kept', label: 'kept' },
+  { name: 'train/rationalized', label: 'rationalized' },
+  { name: 'train/solved_direct', label: 'solved directly' },
+  { name: 'train/loss', label: 'train loss' },
+];
+
+function totalIterations(run: RunDetail): number | null {
+  const loop = (run.config as { loop?: { iterations?: unknown } }).loop;
+  return typeof loop?.iterations === 'number' ? loop.iterations : null;
+}
+
+function Meta({ label, children, testId }: { label: string; children: ReactNode; testId?: string }): ReactElement {
+  return (
+    <div className="meta-item">
+      <div className="meta-label">{label}</div>
+      <div className="meta-value" data-testid={testId}>
+        {children}
+      </div>
+    </div>
+  );
+}
+
+function StopButton({ run, onDone }: { run: RunDetail; onDone: () => void }): ReactElement | null {
+  const [pending, setPending] = useState(false);
+  const [message, setMessage] = useState<string | null>(null);
+  if (run.status !== 'running' && run.status !== 'queued') return null;
+  const stop = async (): Promise<void> => {
+    setPending(true);
+    setMessage(null);
+    try {
+      const r = await call('stopRun', run.id);
+      if (!r.ok) setMessage(r.message);
+      onDone();
+    } catch (err) {
+      setMessage((err as Error).message);
+    } finally {
+      setPending(false);
+    }
+  };
+  return (
+    <span className="stop">
+      <button type="button" className="danger" data-testid="stop-button" disabled={pending} onClick={() => void stop()}>
+        {pending ? 'Stopping…' : 'Stop'}
+      </button>
+      {message ? <span className="field-error">{message}</span> : null}
+    </span>
+  );
+}
+
+function IterationProgress({ run }: { run: RunDetail }): ReactElement {
+  const total = totalIterations(run);
+  const it = run.currentIteration;
+  return (
+    <div className="iteration-progress" data-testid="iteration-progress" data-iteration={it ?? ''} data-total={total ?? ''} data-phase={run.currentPhase ?? ''}>
+      <div className="progress-line">
+        <span className="big">
+          Iteration {it ?? '—'} <span className="muted">/ {total ?? '?'}</span>
+        </span>
+        <span className="phase-name">{run.currentPhase ?? (run.status === 'running' ? 'starting' : run.status)}</span>
+      </div>
+      <ProgressBar done={total !== null && it !== null ? Math.min(it, total) : null} total={total} testId="iteration-bar" />
+      {run.progressTotal ? (
+        <>
+          <div className="progress-line small">
+            <span className="muted">{run.currentPhase ?? 'phase'} progress</span>
+            <span className="mono">
+              {run.progressDone ?? 0} / {run.progressTotal}
+            </span>
+          </div>
+          <ProgressBar done={run.progressDone} total={run.progressTotal} testId="phase-bar" />
+        </>
+      ) : null}
+    </div>
+  );
+}
+
+/** Iterations × phases, seconds per phase. */
+function PhaseTable({ phases, now }: { phases: PhaseRecord[]; now: number }): ReactElement | null {
+  if (!phases.length) return null;
+  const names = [...new Set(phases.map((p) => p.phase))];
+  const iters = [...new Set(phases.map((p) => p.iteration))].sort((a, b) => a - b);
+  const at = new Map(phases.map((p) => [`${p.iteration}:${p.phase}`, p]));
+  return (
+    <table className="table compact phase-table" data-testid="phase-table">
+      <thead>
+        <tr>
+          <th className="num">it</th>
+          {names.map((n) => (
+            <th key={n} className="num">
+              {n}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>
+        {iters.map((i) => (
+          <tr key={i}>
+            <td className="num">{i}</td>
+            {names.map((n) => {
+              const p = at.get(`${i}:${n}`);
+              if (!p) return <td key={n} className="num muted" />;
+              const secs = p.durationS ?? (p.endedAt === null ? (now - p.startedAt * (p.startedAt < 1e11 ? 1000 : 1)) / 1000 : null);
+              return (
+                <td key={n} className={`num ${p.endedAt === null ? 'live' : ''}`}>
+                  {secs === null ? '—' : `${secs.toFixed(secs < 10 ? 1 : 0)}s`}
+                </td>
+              );
+            })}
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function AccuracyChart({ run }: { run: RunDetail }): ReactElement {
+  const total = totalIterations(run);
+  const series = useMemo<Series[]>(() => {
+    const out: Series[] = [];
+    const overall = perIteration(run.metrics['eval/accuracy']);
+    out.push({ key: 'overall', name: 'overall', color: '#222', strokeWidth: 2.25, points: overall });
+    digitMetrics(run.metrics).forEach((d, i) => {
+      out.push({
+        key: d.name,
+        name: `${d.digits}-digit`,
+        color: PALETTE[i % PALETTE.length]!,
+        strokeWidth: 1.5,
+        points: perIteration(run.metrics[d.name]),
+      });
+    });
+    return out;
+  }, [run.metrics]);
+  const overall = series[0]!.points;
+  const last = overall.length ? overall[overall.length - 1]! : null;
+  return (
+    <LineChartPanel
+      testId="accuracy-chart"
+      series={series}
+      height={280}
+      xLabel="iteration"
+      yLabel="accuracy"
+      integerX
+      yDomain={[0, 1]}
+      xDomain={[0, total !== null ? Math.max(total, last?.x ?? 0) : 'dataMax']}
+      yFormat={(v) => `${Math.round(v * 100)}%`}
+      empty="No evaluation yet: the first point appears after the first evaluation."
+      data={{ 'last-iteration': last?.x ?? '', 'last-accuracy': last?.y ?? '' }}
+    />
+  );
+}
+
+function TrainMetrics({ run }: { run: RunDetail }): ReactElement {
+  const present = TRAIN_METRICS.filter((m) => run.metrics[m.name]?.length);
+  const others = Object.keys(run.metrics)
+    .filter((n) => n !== 'eval/accuracy' && !n.startsWith('eval/accuracy/digits_') && !TRAIN_METRICS.some((m) => m.name === n))
+    .sort();
+  if (!present.length && !others.length) return <div className="muted">No training metrics yet.</div>;
+  return (
+    <>
+      <div className="small-multiples">
+        {present.map((m, i) => {
+          const pts = run.metrics[m.name];
+          const byStep = hasSeveralPerIteration(pts);
+          return (
+            <div key={m.name} className="small-chart">
+              <div className="small-chart-title">
+                <code>{m.name}</code>
+                <span className="mono">{formatNumber(pts?.[pts.length - 1]?.value)}</span>
+              </div>
+              <LineChartPanel
+                testId={`metric-chart-${m.name}`}
+                series={[{ key: m.name, name: m.label, color: PALETTE[i % PALETTE.length]!, points: byStep ? perStep(pts) : perIteration(pts) }]}
+                height={130}
+                xLabel={byStep ? 'log step' : 'iteration'}
+                integerX
+              />
+            </div>
+          );
+        })}
+      </div>
+      {others.length ? (
+        <table className="table compact" data-testid="other-metrics">
+          <thead>
+            <tr>
+              <th>metric</th>
+              <th className="num">points</th>
+              <th className="num">iteration</th>
+              <th className="num">latest</th>
+            </tr>
+          </thead>
+          <tbody>
+            {others.map((n) => {
+              const pts = run.metrics[n]!;
+              const lastP = pts[pts.length - 1];
+              return (
+                <tr key={n}>
+                  <td className="mono">{n}</td>
+                  <td className="num">{pts.length}</td>
+                  <td className="num">{lastP?.iteration ?? '—'}</td>
+                  <td className="num mono">{formatNumber(lastP?.value)}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      ) : null}
+    </>
+  );
+}
+
+function Artifacts({ run }: { run: RunDetail }): ReactElement {
+  if (!run.artifacts.length) return <div className="muted" data-testid="artifacts">None yet.</div>;
+  return (
+    <table className="table compact" data-testid="artifacts">
+      <thead>
+        <tr>
+          <th>name</th>
+          <th>kind</th>
+          <th className="num">it</th>
+          <th className="num">size</th>
+        </tr>
+      </thead>
+      <tbody>
+        {run.artifacts.map((a) => (
+          <tr key={`${a.name}:${a.path}`} title={`${run.runDir}/${a.path}`}>
+            <td className="mono">{a.name}</td>
+            <td>{a.kind}</td>
+            <td className="num">{a.iteration ?? '—'}</td>
+            <td className="num">{formatBytes(a.size)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+export function RunPage({ id }: { id: string }): ReactElement {
+  const run = useLive(() => call('getRun', id), [id]);
+  useRunsChanged((ids) => {
+    if (ids === 'all' || ids.includes(id)) run.reload();
+  });
+  const r = run.data;
+  const live = r?.status === 'running' || r?.status === 'queued';
+  useInterval(run.reload, 5000, live);
+  const now = useNow(live, 1000);
+
+  if (run.error && !r) return <ErrorNote>Could not load run {id}: {run.error}</ErrorNote>;
+  if (run.loading && !r) return <div className="page muted">Loading…</div>;
+  if (!r)
+    return (
+      <div className="page" data-testid="run-missing">
+        <ErrorNote>There is no run "{id}".</ErrorNote>
+        <a href="#/runs">Back to runs</a>
+      </div>
+    );
+
+  const d = runDurationMs(r, now);
+  return (
+    <div className="page run-page" data-testid="run-page" data-run-id={r.id}>
+      <div className="page-head">
+        <a href="#/runs" className="muted">
+          Runs
+        </a>
+        <span className="muted">/</span>
+        <h1 className="mono">{r.id}</h1>
+        <StatusBadge status={r.status} testId="run-status" />
+        <div className="spacer" />
+        <StopButton run={r} onDone={run.reload} />
+      </div>
+      <div className="meta">
+        <Meta label="variant">{r.variant}</Meta>
+        <Meta label="dataset">{r.dataset}</Meta>
+        <Meta label="preset">{r.preset}</Meta>
+        <Meta label="model">
+          <span className="mono">{r.model}</span>
+        </Meta>
+        <Meta label="seed">{r.seed}</Meta>
+        <Meta label="accuracy" testId="run-accuracy">
+          {formatPct(r.latestAccuracy)}
+        </Meta>
+        <Meta label="duration" testId="run-duration">
+          {d === null ? '—' : formatDuration(d)}
+        </Meta>
+        <Meta label="started">{formatTime(r.startedAt ?? r.createdAt)}</Meta>
+        {r.endedAt !== null ? <Meta label="ended">{formatTime(r.endedAt)}</Meta> : null}
+        {r.pid !== null && live ? <Meta label="pid">{r.pid}</Meta> : null}
+        {r.exitCode !== null || r.signal ? <Meta label="exit">{r.signal ?? r.exitCode}</Meta> : null}
+        {r.groupId ? <Meta label="group">{r.groupId}</Meta> : null}
+      </div>
+      {r.statusReason && r.status !== 'completed' ? (
+        <div className={`status-reason status-reason-${r.status}`} data-testid="status-reason">
+          {r.statusReason}
+        </div>
+      ) : null}
+      {r.status === 'failed' && r.stderrTail ? (
+        <details open className="stderr">
+          <summary>stderr (tail)</summary>
+          <pre data-testid="stderr-tail">{r.stderrTail}</pre>
+        </details>
+      ) : null}
+      {r.malformedLines > 0 || r.unknownEvents > 0 ? (
+        <div className="warning-note" data-testid="run-warnings">
+          {r.malformedLines > 0 ? `${r.malformedLines} malformed event line${r.malformedLines === 1 ? '' : 's'} skipped. ` : ''}
+          {r.unknownEvents > 0 ? `${r.unknownEvents} event${r.unknownEvents === 1 ? '' : 's'} of an unknown type or version kept but not interpreted.` : ''}
+        </div>
+      ) : null}
+      {run.error ? <ErrorNote>Refresh failed: {run.error}</ErrorNote> : null}
+
+      <div className="grid-main">
+        <Panel title="Evaluation accuracy by iteration">
+          <AccuracyChart run={r} />
+        </Panel>
+        <Panel title="Progress">
+          <IterationProgress run={r} />
+          <PhaseTable phases={r.phases} now={now} />
+        </Panel>
+      </div>
+      <Panel title="Training">
+        <TrainMetrics run={r} />
+      </Panel>
+      <div className="grid-main">
+        <Panel title="Logs">
+          <LogView runId={r.id} live={live} />
+        </Panel>
+        <div className="stack">
+          <Panel title="Artifacts">
+            <Artifacts run={r} />
+          </Panel>
+          <Panel title="Config">
+            <pre className="json" data-testid="run-config">
+              {JSON.stringify(r.config, null, 2)}
+            </pre>
+            {r.configHash ? <div className="small muted mono">config hash {r.configHash}</div> : null}
+            {Object.keys(r.hashes ?? {}).length ? (
+              <div className="small muted mono">
+                {Object.entries(r.hashes).map(([k, v]) => (
+                  <div key={k}>
+                    {k} {v}
+                  </div>
+                ))}
+              </div>
+            ) : null}
+            {r.env ? (
+              <details className="small">
+                <summary>environment</summary>
+                <pre className="json">{JSON.stringify(r.env, null, 2)}</pre>
+              </details>
+            ) : null}
+            <div className="small muted mono" title="run directory">
+              {r.runDir}
+            </div>
+          </Panel>
+        </div>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,258 @@
+/**
+ * The Electron shell, tested through its BUILT bundles (run `npx electron-vite build`
+ * first) against tests/electron-stub.ts: out/main/index.js is imported with 'electron'
+ * aliased to the stub (vitest.config.ts), out/preload/index.cjs is evaluated as a
+ * sandboxed preload would be, with a `require` that knows only 'electron'.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as electron from '../electron-stub';
+import { FakeEvent, app, ipcRenderer, stub, type FakeUtilityProcess } from '../electron-stub';
+import { COMMAND_NAMES, EVENT_NAMES, ipcChannel } from '../../shared/contract';
+
+const root = resolve(import.meta.dirname, '../..');
+const built = {
+  main: join(root, 'out/main/index.js'),
+  host: join(root, 'out/main/service-host.js'),
+  preload: join(root, 'out/preload/index.cjs'),
+  renderer: join(root, 'out/renderer/index.html'),
+};
+
+function requireBuilt(): void {
+  for (const [k, p] of Object.entries(built))
+    if (!existsSync(p)) throw new Error(`${k} bundle ${p} is missing: run "npx electron-vite build" before the unit tests`);
+}
+
+const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
+const trusted = { senderFrame: { url: `${pathToFileURL(join(root, 'out/renderer/index.html')).href}#/runs` } };
+const DATA_DIR = '/tmp/starlab-electron-shell-test';
+
+describe('electron main process (out/main/index.js)', () => {
+  let host: FakeUtilityProcess;
+
+  beforeAll(async () => {
+    requireBuilt();
+    stub.reset();
+    process.env['STARLAB_DATA_DIR'] = DATA_DIR;
+    // 'electron' in the bundle resolves to tests/electron-stub.ts through the vitest alias.
+    await import(pathToFileURL(built.main).href);
+    expect(stub.windows).toHaveLength(0); // nothing before 'ready'
+    app.markReady();
+    await tick();
+    host = stub.forks[0]!;
+    // Answer every call as the service host would: echo the validated arguments.
+    stub.onHostMessage = (child, m) => {
+      const msg = m as { type: string; id: number; cmd: string; args: unknown[] };
+      if (msg.type !== 'call') return;
+      if (msg.cmd === 'stopRun') child.reply({ type: 'result', id: msg.id, ok: false, error: 'boom from the service' });
+      else child.reply({ type: 'result', id: msg.id, ok: true, result: { cmd: msg.cmd, args: msg.args } });
+    };
+  });
+
+  it('registers exactly one ipcMain handler per contract command', () => {
+    expect([...stub.handlers.keys()].sort()).toEqual(COMMAND_NAMES.map((c) => ipcChannel.command(c)).sort());
+  });
+
+  it('opens one window with secure webPreferences and the built preload and page', () => {
+    expect(stub.windows).toHaveLength(1);
+    const wp = stub.windows[0]!.options['webPreferences'] as Record<string, unknown>;
+    expect(wp).toMatchObject({ contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true });
+    expect(wp['nodeIntegrationInWorker']).not.toBe(true);
+    expect(wp['nodeIntegrationInSubFrames']).not.toBe(true);
+    expect(wp['allowRunningInsecureContent']).not.toBe(true);
+    expect(wp['experimentalFeatures']).not.toBe(true);
+    expect(wp['preload']).toBe(built.preload);
+    expect(stub.windows[0]!.loaded.file).toBe(built.renderer);
+  });
+
+  it('runs the service in a utilityProcess (service-host.js) with the data directory', () => {
+    expect(stub.forks).toHaveLength(1);
+    expect(host.modulePath).toBe(built.host);
+    const i = host.args.indexOf('--data-dir');
+    expect(i).toBeGreaterThanOrEqual(0);
+    expect(host.args[i + 1]).toBe(DATA_DIR);
+  });
+
+  it('blocks navigation, redirects, webviews and new windows', () => {
+    const wc = stub.windows[0]!.webContents;
+    for (const ev of ['will-navigate', 'will-redirect']) {
+      expect(wc.listenerCount(ev)).toBeGreaterThan(0);
+      expect(wc.fire(ev, 'https://example.invalid/').defaultPrevented).toBe(true);
+      expect(wc.fire(ev, 'file:///etc/passwd').defaultPrevented).toBe(true);
+    }
+    expect(wc.fire('will-attach-webview', {}, {}).defaultPrevented).toBe(true);
+    expect(wc.windowOpenHandler).toBeTypeOf('function');
+    for (const url of ['https://example.invalid/', 'file:///etc/passwd', 'javascript:alert(1)', 'about:blank'])
+      expect(wc.windowOpenHandler!({ url, frameName: '', features: '', disposition: 'new-window' })).toEqual({ action: 'deny' });
+  });
+
+  it('applies the same guards to web contents created later', () => {
+    const wc = new electron.FakeWebContents();
+    app.emit('web-contents-created', new FakeEvent(), wc);
+    expect(wc.fire('will-navigate', 'https://example.invalid/').defaultPrevented).toBe(true);
+    expect(wc.windowOpenHandler!({ url: 'https://example.invalid/' })).toEqual({ action: 'deny' });
+  });
+
+  it('denies every permission request', () => {
+    let granted: boolean | undefined;
+    stub.permissionHandler!(stub.windows[0]!.webContents, 'media', (g: boolean) => (granted = g), {});
+    expect(granted).toBe(false);
+  });
+
+  it('forwards valid commands to the service host and returns {ok, result}', async () => {
+    const before = host.posted.length;
+    const r = await stub.handlers.get(ipcChannel.command('getRun'))!(trusted, 'run_1');
+    expect(r).toEqual({ ok: true, result: { cmd: 'getRun', args: ['run_1'] } });
+    const r2 = await stub.handlers.get(ipcChannel.command('getLogs'))!(trusted, 'run_1', { afterId: 3, limit: 10 });
+    expect(r2).toEqual({ ok: true, result: { cmd: 'getLogs', args: ['run_1', { afterId: 3, limit: 10 }] } });
+    expect(host.posted.length).toBe(before + 2);
+  });
+
+  it('refuses invalid arguments without reaching the service', async () => {
+    const before = host.posted.length;
+    const cases: [string, unknown[]][] = [
+      ['getRun', ['../../etc/passwd']],
+      ['getRun', []],
+      ['getRun', [42]],
+      ['listRuns', ['extra']],
+      ['getLogs', ['run_1', { afterId: -1 }]],
+      ['getLogs', ['run_1', { evil: true }]],
+      ['launchRun', [{ variant: 'star', dataset: 'addition', preset: 'tiny', extra: 1 }]],
+      ['setPythonPath', ['']],
+    ];
+    for (const [cmd, args] of cases) {
+      const r = (await stub.handlers.get(ipcChannel.command(cmd as (typeof COMMAND_NAMES)[number]))!(trusted, ...args)) as {
+        ok: boolean;
+        error?: string;
+      };
+      expect(r.ok, `${cmd}(${JSON.stringify(args)})`).toBe(false);
+      expect(r.error).toMatch(new RegExp(`^${cmd}: `));
+    }
+    expect(host.posted.length).toBe(before);
+  });
+
+  it('refuses calls from any page but its own', async () => {
+    const before = host.posted.length;
+    for (const url of ['https://example.invalid/', 'file:///tmp/other.html', '']) {
+      const r = (await stub.handlers.get(ipcChannel.command('listRuns'))!({ senderFrame: { url } })) as { ok: boolean };
+      expect(r.ok).toBe(false);
+    }
+    expect(host.posted.length).toBe(before);
+  });
+
+  it('turns a service error into {ok:false, error}', async () => {
+    const r = await stub.handlers.get(ipcChannel.command('stopRun'))!(trusted, 'run_1');
+    expect(r).toEqual({ ok: false, error: 'boom from the service' });
+  });
+
+  it('relays service events to the window on the contract channel, and only contract events', () => {
+    const wc = stub.windows[0]!.webContents;
+    wc.sent.length = 0;
+    host.reply({ type: 'event', event: 'runsChanged', payload: { ids: ['run_1'] } });
+    host.reply({ type: 'event', event: 'notAnEvent', payload: {} });
+    expect(wc.sent).toEqual([{ channel: ipcChannel.event('runsChanged'), args: [{ ids: ['run_1'] }] }]);
+  });
+
+  it('rejects pending calls when the service host exits, and restarts it', async () => {
+    stub.onHostMessage = null; // the host never answers
+    const pending = stub.handlers.get(ipcChannel.command('listRuns'))!(trusted) as Promise<{ ok: boolean; error?: string }>;
+    await tick();
+    host.emit('exit', 1);
+    const r = await pending;
+    expect(r.ok).toBe(false);
+    expect(r.error).toMatch(/exited/);
+    await new Promise((res) => setTimeout(res, 1100));
+    expect(stub.forks).toHaveLength(2);
+  });
+});
+
+describe('preload (out/preload/index.cjs)', () => {
+  let api: Record<string, unknown> & {
+    kind: string;
+    invoke: (cmd: string, ...args: unknown[]) => Promise<unknown>;
+    on: (event: string, cb: (p: unknown) => void) => () => void;
+  };
+  const required: string[] = [];
+
+  beforeAll(() => {
+    requireBuilt();
+    stub.exposed.length = 0;
+    const code = readFileSync(built.preload, 'utf8');
+    expect(code).not.toMatch(/^\s*(import|export)\s/m); // CommonJS, not ESM
+    const sandboxRequire = (name: string): unknown => {
+      required.push(name);
+      if (name === 'electron') return electron;
+      throw new Error(`a sandboxed preload cannot require "${name}": bundle it into the preload`);
+    };
+    const module = { exports: {} };
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    new Function('require', 'module', 'exports', code)(sandboxRequire, module, module.exports);
+    api = stub.exposed[0]!.api as typeof api;
+  });
+
+  it('is one self-contained CommonJS file that requires only electron', () => {
+    expect([...new Set(required)]).toEqual(['electron']);
+  });
+
+  it('exposes exactly window.starlab = {kind, invoke, on}', () => {
+    expect(stub.exposed.map((e) => e.key)).toEqual(['starlab']);
+    expect(Object.keys(api).sort()).toEqual(['invoke', 'kind', 'on']);
+    expect(api.kind).toBe('electron-ipc');
+    expect(api.invoke).toBeTypeOf('function');
+    expect(api.on).toBeTypeOf('function');
+    expect(Object.values(api)).not.toContain(ipcRenderer);
+  });
+
+  it('invokes every contract command on its channel and unwraps the reply', async () => {
+    stub.rendererInvokes.length = 0;
+    stub.invokeReply = (channel, args) => ({ ok: true, result: { channel, args } });
+    for (const c of COMMAND_NAMES) {
+      await expect(api.invoke(c, 'x', 1)).resolves.toEqual({ channel: ipcChannel.command(c), args: ['x', 1] });
+    }
+    expect(stub.rendererInvokes.map((i) => i.channel)).toEqual(COMMAND_NAMES.map((c) => ipcChannel.command(c)));
+  });
+
+  it('turns {ok:false} into a rejected promise with the message', async () => {
+    stub.invokeReply = () => ({ ok: false, error: 'getRun: args.0: invalid run id' });
+    await expect(api.invoke('getRun', '..')).rejects.toThrow('getRun: args.0: invalid run id');
+  });
+
+  it('refuses a name outside the contract without touching IPC', async () => {
+    stub.rendererInvokes.length = 0;
+    for (const bad of ['notACommand', 'constructor', '__proto__', 'toString', 'starlab:cmd:listRuns', ''])
+      await expect(api.invoke(bad)).rejects.toThrow(/not a command/);
+    await expect(api.invoke(42 as unknown as string)).rejects.toThrow(/not a command/);
+    expect(stub.rendererInvokes).toHaveLength(0);
+  });
+
+  it('subscribes to contract events only, passes the payload alone, and unsubscribes', () => {
+    for (const e of EVENT_NAMES) {
+      const channel = ipcChannel.event(e);
+      const got: unknown[][] = [];
+      const off = api.on(e, (...a: unknown[]) => got.push(a));
+      expect(ipcRenderer.listenerCount(channel)).toBe(1);
+      ipcRenderer.emit(channel, { sender: ipcRenderer }, { ids: ['r1'] });
+      expect(got).toEqual([[{ ids: ['r1'] }]]);
+      off();
+      expect(ipcRenderer.listenerCount(channel)).toBe(0);
+    }
+    expect(() => api.on('notAnEvent', () => {})).toThrow(/not an event/);
+    expect(ipcRenderer.eventNames()).toEqual([]);
+  });
+});
+
+describe('renderer page (out/renderer/index.html)', () => {
+  it('carries the strict CSP and no inline script or style', () => {
+    requireBuilt();
+    const html = readFileSync(built.renderer, 'utf8');
+    const csp = /<meta\s+http-equiv="Content-Security-Policy"\s+content="([^"]+)"/i.exec(html)?.[1];
+    expect(csp).toBe(
+      "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'",
+    );
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/i);
+    expect(html).not.toMatch(/<style/i);
+    expect(html).not.toMatch(/\sstyle=/i);
+  });
+});
