@@ -13,7 +13,7 @@ import { parseSetArgs, type FieldError, type LaunchSpec } from '../shared/experi
 import { resolveDataDir } from '../core/paths';
 import { createService, type Service } from '../core/service';
 import { parsePort, serve } from '../server/serve';
-import pkg from '../package.json';
+import { version } from '../package.json';
 
 /** Exit status for a refused (invalid) launch. */
 export const EXIT_INVALID = 2;
@@ -151,7 +151,7 @@ export function buildProgram(): Command {
   program
     .name('starlab')
     .description('STaR Lab: launch and track self-taught-reasoning experiments')
-    .version(pkg.version)
+    .version(version)
     .showHelpAfterError();
 
   program
