@@ -12,12 +12,10 @@ export function perIteration(points: MetricPoint[] | undefined): XY[] {
   return [...best.values()].sort((a, b) => a.iteration - b.iteration).map((p) => ({ x: p.iteration, y: p.value }));
 }
 
-/** Every point, in (iteration, step) order, with x = its running index. */
+/** Every point against its step (the experiment's cumulative optimizer step), in order. */
 export function perStep(points: MetricPoint[] | undefined): XY[] {
   if (!points?.length) return [];
-  return [...points]
-    .sort((a, b) => a.iteration - b.iteration || a.step - b.step || a.t - b.t)
-    .map((p, i) => ({ x: i, y: p.value }));
+  return [...points].sort((a, b) => a.step - b.step || a.iteration - b.iteration || a.t - b.t).map((p) => ({ x: p.step, y: p.value }));
 }
 
 /** True when some iteration has more than one point of this metric. */

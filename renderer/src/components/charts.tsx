@@ -87,6 +87,8 @@ export interface LineChartPanelProps {
   integerX?: boolean;
   testId?: string;
   empty?: string;
+  /** Draw the legend (inside the SVG); default: when there is more than one series. */
+  legend?: boolean;
   /** Extra data-* attributes for tests. */
   data?: Record<string, string | number>;
 }
@@ -99,8 +101,12 @@ export function LineChartPanel(props: LineChartPanelProps): ReactElement {
   const { series, height = 240, xLabel, yLabel, yDomain, yFormat, integerX, testId, empty = 'No data yet.' } = props;
   const [ref, width] = useElementWidth<HTMLDivElement>();
   const margin = { left: 8, right: 16, bottom: xLabel ? 22 : 6 };
-  const yAxisWidth = 48;
-  const legend = useMemo(() => layoutLegend(series, width - margin.right, margin.left + yAxisWidth), [series, width, margin.right, margin.left]);
+  const yAxisWidth = yLabel ? 58 : 44;
+  const showLegend = props.legend ?? series.length > 1;
+  const legend = useMemo(
+    () => (showLegend ? layoutLegend(series, width - margin.right, margin.left + yAxisWidth) : { items: [], height: 4 }),
+    [series, width, margin.right, margin.left, showLegend],
+  );
   const plotWidth = Math.max(50, width - margin.left - margin.right - yAxisWidth);
   const shown = useMemo(
     () => series.map((s) => ({ ...s, points: downsamplePoints(s.points, plotWidth) })),
@@ -134,7 +140,7 @@ export function LineChartPanel(props: LineChartPanelProps): ReactElement {
             tick={{ fontSize: 11 }}
             stroke="#888"
             tickFormatter={yFormat ?? ((v: number) => formatNumber(v))}
-            label={yLabel ? { value: yLabel, angle: -90, position: 'insideLeft', fontSize: 11, fill: '#555', dx: 4 } : undefined}
+            label={yLabel ? { value: yLabel, angle: -90, position: 'insideLeft', offset: 2, fontSize: 11, fill: '#555', style: { textAnchor: 'middle' } } : undefined}
           />
           <Tooltip
             isAnimationActive={false}

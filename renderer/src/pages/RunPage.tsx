@@ -1,4 +1,4 @@
-import { useMemo, useState, type ReactElement, type ReactNode } from 'react';
+import { Fragment, useMemo, useState, type ReactElement, type ReactNode } from 'react';
 import type { PhaseRecord, RunDetail } from '../../../shared/contract';
 import { call } from '../transport';
 import { useInterval, useLive, useNow, useRunsChanged } from '../hooks';
@@ -7,6 +7,8 @@ import { digitMetrics, hasSeveralPerIteration, perIteration, perStep } from '../
 import { ErrorNote, Panel, ProgressBar, StatusBadge } from '../components/common';
 import { LineChartPanel, PALETTE, type Series } from '../components/charts';
 import { LogView } from '../components/LogView';
+
+const PHASE_ORDER = ['warmup', 'sample', 'rationalize', 'train', 'evaluate', 'verify'];
 
 const TRAIN_METRICS: { name: string; label: string; pct?: boolean }[] = [
   { name: 'train/kept', label: 'kept' },
@@ -61,16 +63,17 @@ function StopButton({ run, onDone }: { run: RunDetail; onDone: () => void }): Re
 function IterationProgress({ run }: { run: RunDetail }): ReactElement {
   const total = totalIterations(run);
   const it = run.currentIteration;
+  const live = run.status === 'running' || run.status === 'queued';
   return (
     <div className="iteration-progress" data-testid="iteration-progress" data-iteration={it ?? ''} data-total={total ?? ''} data-phase={run.currentPhase ?? ''}>
       <div className="progress-line">
         <span className="big">
           Iteration {it ?? '—'} <span className="muted">/ {total ?? '?'}</span>
         </span>
-        <span className="phase-name">{run.currentPhase ?? (run.status === 'running' ? 'starting' : run.status)}</span>
+        <span className="phase-name">{live ? (run.currentPhase ?? (run.status === 'running' ? 'starting' : 'queued')) : run.status}</span>
       </div>
       <ProgressBar done={total !== null && it !== null ? Math.min(it, total) : null} total={total} testId="iteration-bar" />
-      {run.progressTotal ? (
+      {live && run.progressTotal ? (
         <>
           <div className="progress-line small">
             <span className="muted">{run.currentPhase ?? 'phase'} progress</span>
@@ -88,7 +91,8 @@ function IterationProgress({ run }: { run: RunDetail }): ReactElement {
 /** Iterations × phases, seconds per phase. */
 function PhaseTable({ phases, now }: { phases: PhaseRecord[]; now: number }): ReactElement | null {
   if (!phases.length) return null;
-  const names = [...new Set(phases.map((p) => p.phase))];
+  const seen = new Set(phases.map((p) => p.phase));
+  const names = [...PHASE_ORDER.filter((p) => seen.has(p)), ...[...seen].filter((p) => !PHASE_ORDER.includes(p))];
   const iters = [...new Set(phases.map((p) => p.iteration))].sort((a, b) => a - b);
   const at = new Map(phases.map((p) => [`${p.iteration}:${p.phase}`, p]));
   return (
@@ -182,7 +186,7 @@ function TrainMetrics({ run }: { run: RunDetail }): ReactElement {
                 testId={`metric-chart-${m.name}`}
                 series={[{ key: m.name, name: m.label, color: PALETTE[i % PALETTE.length]!, points: byStep ? perStep(pts) : perIteration(pts) }]}
                 height={130}
-                xLabel={byStep ? 'log step' : 'iteration'}
+                xLabel={byStep ? 'step' : 'iteration'}
                 integerX
               />
             </div>
@@ -190,7 +194,7 @@ function TrainMetrics({ run }: { run: RunDetail }): ReactElement {
         })}
       </div>
       {others.length ? (
-        <table className="table compact" data-testid="other-metrics">
+        <table className="table compact fit" data-testid="other-metrics">
           <thead>
             <tr>
               <th>metric</th>
@@ -341,25 +345,34 @@ export function RunPage({ id }: { id: string }): ReactElement {
             <pre className="json" data-testid="run-config">
               {JSON.stringify(r.config, null, 2)}
             </pre>
-            {r.configHash ? <div className="small muted mono">config hash {r.configHash}</div> : null}
-            {Object.keys(r.hashes ?? {}).length ? (
-              <div className="small muted mono">
-                {Object.entries(r.hashes).map(([k, v]) => (
-                  <div key={k}>
-                    {k} {v}
-                  </div>
-                ))}
-              </div>
-            ) : null}
+            <dl className="kv small hashes">
+              {r.configHash ? (
+                <>
+                  <dt>config hash</dt>
+                  <dd className="mono ellipsis" title={r.configHash}>
+                    {r.configHash}
+                  </dd>
+                </>
+              ) : null}
+              {Object.entries(r.hashes ?? {}).map(([k, v]) => (
+                <Fragment key={k}>
+                  <dt>{k}</dt>
+                  <dd className="mono ellipsis" title={v}>
+                    {v}
+                  </dd>
+                </Fragment>
+              ))}
+              <dt>directory</dt>
+              <dd className="mono ellipsis" title={r.runDir}>
+                {r.runDir}
+              </dd>
+            </dl>
             {r.env ? (
               <details className="small">
                 <summary>environment</summary>
                 <pre className="json">{JSON.stringify(r.env, null, 2)}</pre>
               </details>
             ) : null}
-            <div className="small muted mono" title="run directory">
-              {r.runDir}
-            </div>
           </Panel>
         </div>
       </div>

@@ -1,0 +1,106 @@
+/**
+ * End-to-end tests (npm run test:e2e): the built server (out/main/server.js) and the built
+ * renderer in Debian's Chromium via playwright-core.
+ *   (a) HTTP transport: launch from the form, field errors, a run to completion, a stopped run
+ *   (b) the Electron preload bridge emulated in the page over the same runs
+ * Needs `npx electron-vite build` first and the Python venv (experiments/.venv).
+ * Prints one PASS/FAIL line per scenario and `E2E: N passed, M failed`; exits 1 on failure.
+ * Screenshots go to test-results/*.png.
+ */
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { CHROMIUM, ROOT, apiCall, launchBrowser, log, startServer, tempDir, waitFor, type Browser, type Server } from './lib';
+import { scenarioHttp } from './scenario-http';
+import { scenarioIpc } from './scenario-ipc';
+
+/** Stop runs a failed scenario left running (they are detached from the server). */
+async function stopLeftovers(server: Server): Promise<void> {
+  try {
+    const runs = ((await apiCall(server.url, 'listRuns', [])).body?.result ?? []) as { id: string; status: string }[];
+    const live = runs.filter((r) => r.status === 'running' || r.status === 'queued');
+    for (const r of live) await apiCall(server.url, 'stopRun', [r.id]);
+    if (live.length) {
+      log(`stopping ${live.length} leftover run(s)`);
+      await waitFor(
+        'leftover runs to stop',
+        async () => {
+          const now = ((await apiCall(server.url, 'listRuns', [])).body?.result ?? []) as { status: string }[];
+          return !now.some((r) => r.status === 'running' || r.status === 'queued');
+        },
+        20_000,
+        500,
+      ).catch(() => log('some runs did not stop in 20 s'));
+    }
+  } catch {
+    // the server may be gone already
+  }
+}
+
+async function main(): Promise<number> {
+  for (const f of ['out/main/server.js', 'out/renderer/index.html'])
+    if (!existsSync(join(ROOT, f))) {
+      console.error(`e2e: ${f} is missing: run "npx electron-vite build" first`);
+      console.log('E2E: 0 passed, 1 failed');
+      return 1;
+    }
+  if (!existsSync(CHROMIUM)) {
+    console.error(`e2e: no Chromium at ${CHROMIUM} (set STARLAB_CHROMIUM)`);
+    console.log('E2E: 0 passed, 1 failed');
+    return 1;
+  }
+  const dataDir = tempDir('starlab-e2e-data-');
+  let server: Server | null = null;
+  let browser: Browser | null = null;
+  let passed = 0;
+  let failed = 0;
+  const t = Date.now();
+  try {
+    server = await startServer(dataDir);
+    log(`server at ${server.url} (data ${dataDir})`);
+    browser = await launchBrowser();
+    log('chromium up');
+
+    let known: { completedId: string; stoppedId: string } | null = null;
+    const scenarios: [string, () => Promise<void>][] = [
+      [
+        '(a) http transport: launch form, field errors, run to completion, stop',
+        async () => {
+          known = await scenarioHttp(browser!, server!);
+        },
+      ],
+      [
+        '(b) electron-ipc bridge emulated in the page: runs table, run page, events, stop',
+        async () => {
+          if (!known) throw new Error('skipped: needs the runs of scenario (a)');
+          await scenarioIpc(browser!, server!, known);
+        },
+      ],
+    ];
+    for (const [name, fn] of scenarios) {
+      const s = Date.now();
+      try {
+        await fn();
+        passed++;
+        console.log(`PASS ${name} (${((Date.now() - s) / 1000).toFixed(1)} s)`);
+      } catch (e) {
+        failed++;
+        console.log(`FAIL ${name} (${((Date.now() - s) / 1000).toFixed(1)} s)\n     ${(e as Error).message.replace(/\n/g, '\n     ')}`);
+      }
+    }
+  } catch (e) {
+    failed++;
+    console.log(`FAIL setup: ${(e as Error).message}`);
+  } finally {
+    await browser?.close();
+    if (server) await stopLeftovers(server);
+    await server?.stop();
+    if (failed && server) console.log(`--- server output ---\n${server.output().slice(-4000)}`);
+    if (!process.env['STARLAB_E2E_KEEP']) rmSync(dataDir, { recursive: true, force: true });
+    else log(`kept data dir ${dataDir}`);
+  }
+  log(`total ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  console.log(`E2E: ${passed} passed, ${failed} failed`);
+  return failed ? 1 : 0;
+}
+
+process.exitCode = await main();

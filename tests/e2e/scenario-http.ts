@@ -1,0 +1,132 @@
+/**
+ * Scenario (a): the browser build over the HTTP transport. Launch a tiny STaR run from the
+ * form (after checking field errors), watch it to the last iteration and `completed`,
+ * then launch a second run and stop it from its page.
+ */
+import type { Page } from 'playwright-core';
+import { apiCall, check, cspViolations, log, screenshot, waitFor, watchPage, type Browser, type Server } from './lib';
+
+/** Small enough to finish in well under a minute on two cores. */
+export const QUICK_OVERRIDES = [
+  'loop.iterations=2',
+  'warmup.examples=200',
+  'warmup.steps=250',
+  'loop.base_steps=60',
+  'task.train_per_digit=40',
+  'task.eval_per_digit=20',
+];
+const RUN_TIMEOUT_MS = Number(process.env['STARLAB_E2E_RUN_TIMEOUT_MS'] ?? 240_000);
+
+export async function status(page: Page): Promise<string | null> {
+  return page.getByTestId('run-status').getAttribute('data-status', { timeout: 2000 });
+}
+
+async function fillLaunch(page: Page, seed: string, overrides: string[]): Promise<void> {
+  await page.getByTestId('field-variant').selectOption('star');
+  await page.getByTestId('field-dataset').selectOption('addition');
+  await page.getByTestId('field-preset').selectOption('tiny');
+  await page.getByTestId('field-seed').fill(seed);
+  await page.getByTestId('field-overrides').fill(overrides.join('\n'));
+}
+
+async function launchFromForm(page: Page, base: string, seed: string, overrides: string[]): Promise<string> {
+  await page.goto(`${base}/#/launch`);
+  await page.getByTestId('launch-form').waitFor();
+  await waitFor('catalog options', async () => (await page.getByTestId('field-variant').locator('option').count()) > 0, 10_000);
+  await fillLaunch(page, seed, overrides);
+  await waitFor('"config is valid"', async () => (await page.getByTestId('launch-state').textContent()) === 'config is valid', 10_000);
+  await page.getByTestId('launch-submit').click();
+  await page.waitForURL(/#\/runs\/[A-Za-z0-9_-]+$/, { timeout: 15_000 });
+  const id = decodeURIComponent(/#\/runs\/([A-Za-z0-9_-]+)$/.exec(page.url())![1]!);
+  await page.getByTestId('run-page').waitFor();
+  return id;
+}
+
+export async function scenarioHttp(browser: Browser, server: Server): Promise<{ completedId: string; stoppedId: string }> {
+  const page = await browser.context.newPage();
+  const watch = await watchPage(page);
+  const base = server.url;
+
+  await page.goto(`${base}/#/runs`);
+  const kind = await page.getByTestId('transport-kind').textContent();
+  check(kind === 'http', `footer transport is "${kind}", expected "http"`);
+
+  // --- field errors, by field, before anything launches
+  await page.goto(`${base}/#/launch`);
+  await page.getByTestId('launch-form').waitFor();
+  await waitFor('catalog options', async () => (await page.getByTestId('field-variant').locator('option').count()) > 0, 10_000);
+  await fillLaunch(page, '1', ['loop.iterations=2', 'loop.bogus=3']);
+  await page.getByTestId('field-error-overrides.loop.bogus').waitFor({ timeout: 10_000 });
+  log('field error shown for overrides.loop.bogus');
+  await page.getByTestId('field-overrides').fill('loop.lr=fast');
+  await page.getByTestId('field-error-loop.lr').waitFor({ timeout: 10_000 });
+  log('field error shown for loop.lr (wrong type)');
+  await page.getByTestId('field-seed').fill('-3');
+  await page.getByTestId('field-error-seed').waitFor({ timeout: 10_000 });
+  await screenshot(page, 'http-launch-errors');
+  await page.getByTestId('launch-submit').click();
+  await page.waitForTimeout(500);
+  check(page.url().endsWith('#/launch'), `an invalid launch navigated away to ${page.url()}`);
+  const listed = ((await apiCall(base, 'listRuns', [])).body?.result as unknown[] | undefined)?.length;
+  check(listed === 0, `an invalid launch created ${listed} run(s)`);
+
+  // --- a tiny run, watched to the end
+  const completedId = await launchFromForm(page, base, '1', QUICK_OVERRIDES);
+  log(`launched ${completedId}`);
+  const preview = await page.getByTestId('run-config').textContent();
+  check(preview?.includes('"iterations": 2'), 'run page config does not show loop.iterations = 2');
+  await waitFor(
+    `${completedId} to leave queued/running`,
+    async () => {
+      const s = await status(page);
+      return s !== 'queued' && s !== 'running' ? s : null;
+    },
+    RUN_TIMEOUT_MS,
+    500,
+  );
+  const final = await status(page);
+  if (final !== 'completed') {
+    const reason = await page.getByTestId('status-reason').textContent().catch(() => '');
+    const tail = await page.getByTestId('stderr-tail').textContent().catch(() => '');
+    await screenshot(page, 'http-run-failed');
+    throw new Error(`run ${completedId} ended "${final}": ${reason}\n${tail}`);
+  }
+  const chart = page.getByTestId('accuracy-chart');
+  await waitFor('accuracy chart at iteration 2', async () => (await chart.getAttribute('data-last-iteration')) === '2', 10_000);
+  const legend = await chart.locator('.recharts-wrapper > svg g.svg-legend text').allTextContents();
+  check(legend.includes('overall') && legend.some((t) => /digit/.test(t)), `chart legend (inside the svg) is ${JSON.stringify(legend)}`);
+  const curves = await chart.locator('.recharts-line-curve').count();
+  check(curves >= 2, `accuracy chart draws ${curves} curves`);
+  const it = page.getByTestId('iteration-progress');
+  check((await it.getAttribute('data-total')) === '2', 'iteration progress total is not 2');
+  await waitFor('log lines', async () => Number(await page.getByTestId('run-logs').getAttribute('data-lines')) > 0, 10_000);
+  await page.waitForTimeout(300);
+  await screenshot(page, 'http-run-completed');
+  log(`${completedId} completed; accuracy ${await page.getByTestId('run-accuracy').textContent()}`);
+
+  // --- runs table
+  await page.getByTestId('nav-runs').click();
+  const row = page.getByTestId(`run-row-${completedId}`);
+  await row.waitFor();
+  check((await row.getAttribute('data-status')) === 'completed', 'runs table does not show the run as completed');
+  check((await row.getByTestId('run-row-accuracy').textContent()) !== '—', 'runs table shows no accuracy');
+
+  // --- a second run, stopped from its page
+  const stoppedId = await launchFromForm(page, base, '2', ['loop.iterations=3']);
+  log(`launched ${stoppedId}; stopping it once it reports progress`);
+  await waitFor('the run to be running with a phase', async () => (await status(page)) === 'running' && (await page.getByTestId('iteration-progress').getAttribute('data-phase')), 60_000);
+  await page.getByTestId('stop-button').click();
+  await waitFor(`${stoppedId} to be stopped`, async () => (await status(page)) === 'stopped', 30_000, 250);
+  check((await page.getByTestId('stop-button').count()) === 0, 'stop button still shown after the run stopped');
+  await screenshot(page, 'http-run-stopped');
+  await page.getByTestId('nav-runs').click();
+  await page.getByTestId(`run-row-${stoppedId}`).waitFor();
+  await waitFor('runs table to show stopped', async () => (await page.getByTestId(`run-row-${stoppedId}`).getAttribute('data-status')) === 'stopped', 5000);
+  await screenshot(page, 'http-runs');
+
+  const csp = await cspViolations(page);
+  check(csp.length === 0, `CSP violations: ${csp.join('; ')}`);
+  check(watch.problems.length === 0, `page problems: ${watch.problems.join('; ')}`);
+  await page.close();
+  return { completedId, stoppedId };
+}
