@@ -89,13 +89,16 @@ export function venvPython(root = repoRoot(), platform: NodeJS.Platform = proces
 
 export type PythonSource = 'option' | 'setting' | 'env' | 'venv' | 'path';
 
-/** Setting pythonPath, else STARLAB_PYTHON, else experiments/.venv, else python3 on PATH. */
+/**
+ * The pythonPath setting, else the host's option, else STARLAB_PYTHON, else
+ * experiments/.venv's interpreter, else python3 on PATH.
+ */
 export function resolvePython(
   opts: { option?: string | null; setting?: string | null; env?: NodeJS.ProcessEnv; root?: string } = {},
 ): { python: string; source: PythonSource } {
   const env = opts.env ?? process.env;
-  if (opts.option) return { python: opts.option, source: 'option' };
   if (opts.setting) return { python: opts.setting, source: 'setting' };
+  if (opts.option) return { python: opts.option, source: 'option' };
   if (env.STARLAB_PYTHON) return { python: env.STARLAB_PYTHON, source: 'env' };
   const venv = venvPython(opts.root ?? repoRoot());
   if (existsSync(venv)) return { python: venv, source: 'venv' };

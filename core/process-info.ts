@@ -7,8 +7,9 @@ import { readFileSync } from 'node:fs';
 
 export interface ProcStat {
   state: string;
-  startTime: number;
+  ppid: number;
   pgrp: number;
+  startTime: number;
 }
 
 /** Parse /proc/<pid>/stat; null where there is no /proc or no such process. */
@@ -26,10 +27,11 @@ export function readProcStat(pid: number): ProcStat | null {
   const rest = text.slice(close + 2).trim().split(/\s+/);
   // rest[0] is field 3 (state); field n is rest[n - 3].
   const state = rest[0];
+  const ppid = Number(rest[4 - 3]);
   const pgrp = Number(rest[5 - 3]);
   const startTime = Number(rest[22 - 3]);
   if (!state || !Number.isFinite(startTime)) return null;
-  return { state, startTime, pgrp };
+  return { state, ppid, pgrp, startTime };
 }
 
 /** The pid's start time (Linux), or null where unknown. */

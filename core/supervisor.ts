@@ -152,7 +152,7 @@ export class Supervisor {
     const changed: string[] = [];
     for (const row of runningRuns(this.db)) {
       try {
-        if (this.pollRow(row, Infinity)) changed.push(row.id);
+        if (this.pollRow(row, Infinity, false)) changed.push(row.id);
       } catch (e) {
         this.report(row.id, e);
       }
@@ -175,7 +175,7 @@ export class Supervisor {
     for (const row of rows) {
       if (!this.lastRunning.has(row.id)) changed.add(row.id); // launched by another process
       try {
-        if (this.pollRow(row, 5)) changed.add(row.id);
+        if (this.pollRow(row, 5, true)) changed.add(row.id);
       } catch (e) {
         this.report(row.id, e);
       }
@@ -192,8 +192,12 @@ export class Supervisor {
     console.error(msg);
   }
 
-  /** Ingest one running run's files; finalise it if its process is gone. Returns whether anything changed. */
-  private pollRow(row: RunRow, maxBatches: number): boolean {
+  /**
+   * Ingest one running run's files; finalise it if its process is gone. Returns whether
+   * anything changed. deferZombies: give an exited-but-unreaped process's parent (another
+   * starlab process, which knows the exit code) a moment to finalise it first.
+   */
+  private pollRow(row: RunRow, maxBatches: number, deferZombies: boolean): boolean {
     let changed = false;
     const st = ingestEventsFile(this.db, row.id, eventsPathOf(row.run_dir), { maxBatches });
     if (st.applied || st.malformed || st.truncated || st.duplicates) changed = true;
@@ -210,7 +214,7 @@ export class Supervisor {
       return changed;
     }
     const ps = readProcStat(row.pid);
-    if (ps && ps.state === 'Z' && (row.pid_start_time == null || ps.startTime === row.pid_start_time)) {
+    if (deferZombies && ps && ps.state === 'Z' && ps.ppid !== 1 && (row.pid_start_time == null || ps.startTime === row.pid_start_time)) {
       // Exited, and its parent (another process of ours) is about to report the exit code.
       const since = this.zombieSince.get(row.id) ?? Date.now();
       this.zombieSince.set(row.id, since);
@@ -224,7 +228,7 @@ export class Supervisor {
   pollRun(id: string): boolean {
     const row = getRunRow(this.db, id);
     if (!row || row.status !== 'running') return false;
-    return this.pollRow(row, Infinity);
+    return this.pollRow(row, Infinity, false);
   }
 
   async launch(config: ExperimentConfig, extra: { groupId?: string | null } = {}): Promise<{ id: string }> {

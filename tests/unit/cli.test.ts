@@ -1,0 +1,107 @@
+import { execFile } from 'node:child_process';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cleanupTempDirs, FAKE_PYTHON, REPO, tempDir } from '../fixtures/helpers';
+
+afterAll(cleanupTempDirs);
+
+interface Out {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the CLI from source (tsx) as its own process. */
+function cli(args: string[], env: Record<string, string> = {}): Promise<Out> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'cli/main.ts', ...args],
+      { cwd: REPO, env: { ...process.env, STARLAB_PYTHON: FAKE_PYTHON, ...env }, timeout: 30_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+const base = ['--variant', 'star', '--dataset', 'addition', '--preset', 'tiny'];
+
+describe('starlab CLI', () => {
+  it('refuses an invalid config with field errors and exit 2', async () => {
+    const dir = tempDir();
+    const r = await cli(['launch', ...base, '--set', 'loop.lr=-3', '--set', 'loop.iterations=0', '--json', '--data-dir', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/loop\.lr: /);
+    expect(r.stderr).toMatch(/loop\.iterations: /);
+    const j = JSON.parse(r.stdout) as { ok: boolean; errors: { field: string }[] };
+    expect(j.ok).toBe(false);
+    expect(j.errors.map((e) => e.field).sort()).toEqual(['loop.iterations', 'loop.lr']);
+    const r2 = await cli(['launch', '--variant', 'nope', '--dataset', 'addition', '--preset', 'tiny', '--data-dir', dir]);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toMatch(/variant: unknown variant/);
+    const list = await cli(['list', '--json', '--data-dir', dir]);
+    expect(JSON.parse(list.stdout)).toEqual([]);
+  });
+
+  it('launch --wait --json prints the show object and exits 0 on completion; list/show shapes', async () => {
+    const dir = tempDir();
+    const r = await cli(['launch', ...base, '--seed', '7', '--set', 'loop.iterations=2', '--wait', '--json', '--data-dir', dir]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const shown = JSON.parse(r.stdout);
+    expect(shown).toMatchObject({ status: 'completed', variant: 'star', dataset: 'addition', preset: 'tiny', seed: 7, model: 'tiny-llama', statusReason: null });
+    expect(shown.config.loop.iterations).toBe(2);
+    expect(shown.metrics['eval/accuracy']).toEqual([
+      { iteration: 0, step: 0, value: 0.5 },
+      { iteration: 1, step: 1, value: 0.6 },
+    ]);
+    expect(shown.startedAt).toEqual(expect.any(Number));
+    expect(shown.endedAt).toEqual(expect.any(Number));
+    expect(shown.durationS).toEqual(expect.any(Number));
+
+    const list = await cli(['list', '--json', '--data-dir', dir]);
+    expect(list.code).toBe(0);
+    const runs = JSON.parse(list.stdout);
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ id: shown.id, status: 'completed', latestAccuracy: 0.6 });
+
+    const show = await cli(['show', shown.id.slice(0, 17), '--json', '--data-dir', dir]);
+    expect(JSON.parse(show.stdout)).toEqual(shown);
+    const text = await cli(['show', shown.id, '--data-dir', dir]);
+    expect(text.stdout).toMatch(/status\s+completed/);
+    const missing = await cli(['show', 'zzz', '--data-dir', dir]);
+    expect(missing.code).toBe(1);
+  });
+
+  it('a run launched without --wait is ingested by list/show, and stop stops it', async () => {
+    const dir = tempDir();
+    const env = { STARLAB_FAKE_MODE: 'hang' };
+    const t0 = Date.now();
+    const r = await cli(['launch', ...base, '--json', '--data-dir', dir], env);
+    expect(r.code).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(15_000); // does not wait for the (endless) run
+    const { id } = JSON.parse(r.stdout) as { id: string };
+    const shown = JSON.parse((await cli(['show', id, '--json', '--data-dir', dir])).stdout);
+    expect(shown.status).toBe('running');
+    expect(shown.metrics['eval/accuracy']).toHaveLength(1);
+    const stop = await cli(['stop', id, '--json', '--data-dir', dir]);
+    expect(stop.code).toBe(0);
+    expect(JSON.parse(stop.stdout)).toMatchObject({ ok: true, id, status: 'stopped' });
+    const again = await cli(['stop', id, '--data-dir', dir]);
+    expect(again.code).toBe(1);
+  });
+
+  it('show finalises a run whose process died while nobody was watching', async () => {
+    const dir = tempDir();
+    const r = await cli(['launch', ...base, '--json', '--data-dir', dir], { STARLAB_FAKE_MODE: 'hang' });
+    const { id } = JSON.parse(r.stdout) as { id: string };
+    const running = JSON.parse((await cli(['show', id, '--json', '--data-dir', dir])).stdout);
+    expect(running.status).toBe('running');
+    process.kill(running.pid, 'SIGKILL');
+    await new Promise((res) => setTimeout(res, 200));
+    const d = JSON.parse((await cli(['show', id, '--json', '--data-dir', dir])).stdout);
+    expect(d.status).toBe('failed');
+    expect(d.statusReason).toBe('process disappeared without a run_end event');
+  });
+});

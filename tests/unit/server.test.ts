@@ -1,0 +1,153 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createService, type Service } from '../../core/service';
+import { startServer, type RunningServer } from '../../server/http';
+import { cleanupTempDirs, fakeCommand, SPEC, tempDir, waitFor } from '../fixtures/helpers';
+
+let service: Service;
+let srv: RunningServer;
+let staticDir: string;
+
+beforeAll(async () => {
+  const root = tempDir();
+  staticDir = join(root, 'renderer');
+  mkdirSync(join(staticDir, 'assets'), { recursive: true });
+  writeFileSync(join(staticDir, 'index.html'), '<!doctype html><title>STaR Lab</title>');
+  writeFileSync(join(staticDir, 'assets', 'app.js'), 'console.log(1)');
+  writeFileSync(join(root, 'secret.txt'), 'TOP SECRET');
+  service = createService({ dataDir: join(root, 'data'), commandFor: fakeCommand('complete'), pollMs: 100 });
+  srv = await startServer({ service, host: '127.0.0.1', port: 0, staticDir, heartbeatMs: 200 });
+});
+afterAll(async () => {
+  await srv?.close();
+  service?.close();
+  cleanupTempDirs();
+});
+
+interface Res {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+/** Raw request (the path is sent exactly as given). */
+function raw(method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: srv.port, method, path, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+async function cmd(name: string, args: unknown): Promise<{ status: number; json: { ok: boolean; result?: unknown; error?: string } }> {
+  const r = await raw('POST', `/api/cmd/${name}`, JSON.stringify(args), { 'content-type': 'application/json' });
+  return { status: r.status, json: JSON.parse(r.body) };
+}
+
+describe('HTTP server', () => {
+  it('reports the URL and health', async () => {
+    expect(srv.url).toBe(`http://127.0.0.1:${srv.port}/`);
+    const r = await raw('GET', '/api/health');
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body)).toEqual({ ok: true });
+  });
+
+  it('runs commands and pushes runsChanged over SSE', async () => {
+    const events: string[] = [];
+    let heartbeats = 0;
+    const sse = request({ host: '127.0.0.1', port: srv.port, path: '/api/events' });
+    const connected = new Promise<void>((resolve) => {
+      sse.on('response', (res) => {
+        expect(res.headers['content-type']).toMatch(/text\/event-stream/);
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          events.push(chunk);
+          if (chunk.includes(': heartbeat')) heartbeats++;
+        });
+        resolve();
+      });
+    });
+    sse.end();
+    await connected;
+
+    expect((await cmd('listRuns', [])).json).toEqual({ ok: true, result: [] });
+    const cat = await cmd('catalog', []);
+    expect((cat.json.result as { presets: string[] }).presets).toContain('tiny');
+    const launched = await cmd('launchRun', [{ ...SPEC, seed: 1 }]);
+    expect(launched.status).toBe(200);
+    const id = (launched.json.result as { ok: true; id: string }).id;
+    expect(id).toBeTruthy();
+    await waitFor(() => events.join('').includes(`event: runsChanged\ndata: {"ids":["${id}"]}`), 5000, 'runsChanged');
+    let status = '';
+    for (let i = 0; i < 100 && status !== 'completed'; i++) {
+      status = ((await cmd('getRun', [id])).json.result as { status: string }).status;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(status).toBe('completed');
+    const logs = await cmd('getLogs', [id, { afterId: 0, limit: 10 }]);
+    expect(Array.isArray(logs.json.result)).toBe(true);
+    const samples = await cmd('getSamples', [id, { iteration: 0 }]);
+    expect((samples.json.result as unknown[]).length).toBe(2);
+    expect((await cmd('getRun', ['unknown-run'])).json).toEqual({ ok: true, result: null });
+    await waitFor(() => heartbeats > 0, 3000, 'heartbeat');
+    sse.destroy();
+  });
+
+  it('answers 400 for invalid arguments, 404 for unknown commands', async () => {
+    const bad = await cmd('getRun', ['../etc']);
+    expect(bad.status).toBe(400);
+    expect(bad.json.ok).toBe(false);
+    expect(bad.json.error).toMatch(/invalid run id/);
+    expect((await cmd('getRun', [])).status).toBe(400);
+    expect((await cmd('launchRun', [{ ...SPEC, extra: 1 }])).status).toBe(400);
+    expect((await cmd('listRuns', { not: 'an array' })).status).toBe(400);
+    const badJson = await raw('POST', '/api/cmd/listRuns', '[1,', { 'content-type': 'application/json' });
+    expect(badJson.status).toBe(400);
+    expect((await cmd('nope', [])).status).toBe(404);
+    expect((await cmd('constructor', [])).status).toBe(404);
+    expect((await raw('POST', '/api/cmd/listRuns', '[]', { 'content-type': 'text/plain' })).status).toBe(415);
+    expect((await raw('GET', '/api/cmd/listRuns')).status).toBe(405);
+    expect((await raw('GET', '/api/nothing')).status).toBe(404);
+    const big = await raw('POST', '/api/cmd/listRuns', Buffer.alloc(1024 * 1024 + 10, 32), { 'content-type': 'application/json' });
+    expect(big.status).toBe(413);
+    const invalid = await cmd('launchRun', [{ ...SPEC, overrides: { 'loop.lr': 'abc' } }]);
+    expect(invalid.status).toBe(200);
+    expect(invalid.json.result).toEqual({ ok: false, errors: [{ field: 'loop.lr', message: expect.any(String) }] });
+  });
+
+  it('refuses cross-origin commands and foreign Host names', async () => {
+    const r = await raw('POST', '/api/cmd/listRuns', '[]', { 'content-type': 'application/json', origin: 'http://evil.example' });
+    expect(r.status).toBe(403);
+    const h = await raw('GET', '/api/health', undefined, { host: 'evil.example:80' });
+    expect(h.status).toBe(403);
+  });
+
+  it('serves static files with content types and an index.html fallback', async () => {
+    const index = await raw('GET', '/');
+    expect(index.status).toBe(200);
+    expect(index.headers['content-type']).toMatch(/text\/html/);
+    expect(index.body).toContain('STaR Lab');
+    const js = await raw('GET', '/assets/app.js');
+    expect(js.headers['content-type']).toMatch(/text\/javascript/);
+    expect(js.body).toBe('console.log(1)');
+    const route = await raw('GET', '/runs/20260101-000000-abcd');
+    expect(route.status).toBe(200);
+    expect(route.body).toContain('STaR Lab');
+    expect((await raw('GET', '/assets/missing.js')).status).toBe(404);
+    expect((await raw('HEAD', '/assets/app.js')).body).toBe('');
+  });
+
+  it('refuses path traversal', async () => {
+    for (const p of ['/../secret.txt', '/..%2fsecret.txt', '/assets/..%2f..%2fsecret.txt', '/%2e%2e/secret.txt', '/..\\secret.txt', '/%00']) {
+      const r = await raw('GET', p);
+      expect(r.body, p).not.toContain('TOP SECRET');
+      expect(r.status === 403 || r.status === 404 || r.status === 400 || (r.status === 200 && r.body.includes('STaR Lab')), `${p} → ${r.status}`).toBe(true);
+    }
+    expect((await raw('GET', '/..%2fsecret.txt')).status).toBe(403);
+  });
+});

@@ -1,0 +1,224 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { createService, type Service, type ServiceOptions } from '../../core/service';
+import { isAlive, pidStartTime } from '../../core/process-info';
+import { openDatabase } from '../../db/open';
+import { insertRun } from '../../db/queries';
+import { cleanupTempDirs, ev, FAKE_PYTHON, fakeCommand, RUN_START_FIELDS, SPEC, tempDir, waitFor } from '../fixtures/helpers';
+
+const open: Service[] = [];
+const pids: number[] = [];
+function service(o: Partial<ServiceOptions> & { dataDir: string }): Service {
+  const s = createService({ pollMs: 100, ...o });
+  open.push(s);
+  return s;
+}
+afterEach(() => {
+  for (const s of open.splice(0)) s.close();
+  for (const pid of pids.splice(0)) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+afterAll(cleanupTempDirs);
+
+async function launch(s: Service, overrides?: Record<string, string>): Promise<string> {
+  const r = await s.launchRun({ ...SPEC, seed: 3, overrides });
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  const pid = s.getRun(r.id)?.pid;
+  if (pid) pids.push(pid);
+  return r.id;
+}
+
+const metricCount = (s: Service, id: string) => (s.db.prepare('SELECT count(*) AS n FROM metrics WHERE run_id = ?').get(id) as { n: number }).n;
+
+describe('supervisor', () => {
+  it('runs an experiment to completion and ingests its events', async () => {
+    const s = service({ dataDir: tempDir(), commandFor: fakeCommand('complete') });
+    const changed: string[][] = [];
+    s.on('runsChanged', (p) => changed.push(p.ids));
+    const id = await launch(s, { 'loop.iterations': '2' });
+    expect(id).toMatch(/^\d{8}-\d{6}-[0-9a-f]{4}$/);
+    const d = (await s.waitForRun(id, { timeoutMs: 10_000 }))!;
+    expect(d.status).toBe('completed');
+    expect(d.statusReason).toBeNull();
+    expect(d.exitCode).toBe(0);
+    expect(d.seed).toBe(3);
+    expect((d.config as { loop: { iterations: number } }).loop.iterations).toBe(2);
+    expect(d.metrics['eval/accuracy']).toHaveLength(2);
+    expect(d.latestAccuracy).toBeCloseTo(0.6);
+    expect(d.env?.run_id).toBe(id);
+    expect(d.env?.cwd).toBe(d.runDir);
+    expect(d.artifacts).toHaveLength(1);
+    expect(s.getSamples(id, { iteration: 1 })).toHaveLength(2);
+    const logs = s.getLogs(id, {});
+    expect(logs.some((l) => l.source === 'stdout' && /fake experiment complete/.test(l.message))).toBe(true);
+    expect(logs.at(-1)).toMatchObject({ source: 'supervisor', message: 'run completed' });
+    expect(s.getLogs(id, { afterId: logs.at(-2)!.id })).toHaveLength(1);
+    expect(changed.flat()).toContain(id);
+  });
+
+  it('marks a crashed experiment failed with the exit code and the stderr tail', async () => {
+    const s = service({ dataDir: tempDir(), commandFor: fakeCommand('fail') });
+    const id = await launch(s);
+    const d = (await s.waitForRun(id, { timeoutMs: 10_000 }))!;
+    expect(d.status).toBe('failed');
+    expect(d.statusReason).toBe('exited with code 1');
+    expect(d.exitCode).toBe(1);
+    expect(d.stderrTail).toMatch(/ValueError: boom/);
+    expect(d.metrics['eval/accuracy']).toHaveLength(1);
+    expect(s.getLogs(id, {}).some((l) => l.source === 'stderr' && l.message === 'ValueError: boom')).toBe(true);
+  });
+
+  it("takes the run_end event's status and error", async () => {
+    const s = service({ dataDir: tempDir(), commandFor: fakeCommand('fail-end') });
+    const id = await launch(s);
+    const d = (await s.waitForRun(id, { timeoutMs: 10_000 }))!;
+    expect(d.status).toBe('failed');
+    expect(d.statusReason).toBe('ValueError: boom');
+  });
+
+  it('stops a run with SIGTERM (the experiment reports stopped)', async () => {
+    const s = service({ dataDir: tempDir(), commandFor: fakeCommand('hang') });
+    const id = await launch(s);
+    await waitFor(() => s.getRun(id)!.lastEventAt, 5000, 'first events');
+    const r = s.stopRun(id);
+    expect(r.ok).toBe(true);
+    const d = (await s.waitForRun(id, { timeoutMs: 10_000 }))!;
+    expect(d.status).toBe('stopped');
+    expect(s.stopRun(id).ok).toBe(false);
+    expect(s.stopRun('no-such-run')).toEqual({ ok: false, message: 'no run "no-such-run"' });
+  });
+
+  it('escalates to SIGKILL after the grace period', async () => {
+    const s = service({ dataDir: tempDir(), commandFor: fakeCommand('stubborn'), stopGraceMs: 300 });
+    const id = await launch(s);
+    await waitFor(() => s.getRun(id)!.lastEventAt, 5000, 'first events');
+    s.stopRun(id);
+    const d = (await s.waitForRun(id, { timeoutMs: 10_000 }))!;
+    expect(d.status).toBe('stopped');
+    expect(d.signal).toBe('SIGKILL');
+    expect(d.statusReason).toMatch(/SIGKILL/);
+    expect(s.getLogs(id, {}).some((l) => l.level === 'warning' && /SIGKILL/.test(l.message))).toBe(true);
+  });
+
+  it('detects a SIGKILLed experiment and fails it within 5 s', async () => {
+    const s = service({ dataDir: tempDir(), commandFor: fakeCommand('hang'), pollMs: 250 });
+    const id = await launch(s);
+    await waitFor(() => s.getRun(id)!.lastEventAt, 5000, 'first events');
+    const pid = s.getRun(id)!.pid!;
+    const t0 = Date.now();
+    process.kill(pid, 'SIGKILL');
+    await waitFor(() => s.getRun(id)!.status !== 'running', 5000, 'finalisation');
+    expect(Date.now() - t0).toBeLessThan(5000);
+    const d = s.getRun(id)!;
+    expect(d.status).toBe('failed');
+    expect(d.statusReason).toBe('killed by SIGKILL');
+  });
+
+  it('re-attaches to a live run after a restart and finalises it when it dies, without duplicates', async () => {
+    const dataDir = tempDir();
+    const a = service({ dataDir, commandFor: fakeCommand('hang') });
+    const id = await launch(a);
+    await waitFor(() => a.getRun(id)!.metrics['eval/accuracy'], 5000, 'metrics');
+    const pid = a.getRun(id)!.pid!;
+    a.close(); // the experiment keeps running
+    expect(isAlive(pid)).toBe(true);
+
+    const b = service({ dataDir });
+    const changes: string[] = [];
+    b.on('runsChanged', (p) => changes.push(...p.ids));
+    expect(b.getRun(id)!.status).toBe('running'); // re-attached
+    const seen = b.getRun(id)!.lastEventAt!;
+    await waitFor(() => b.getRun(id)!.lastEventAt! > seen, 5000, 'heartbeats ingested by B');
+    expect(changes).toContain(id);
+    process.kill(pid, 'SIGKILL');
+    await waitFor(() => b.getRun(id)!.status !== 'running', 5000, 'finalisation by B');
+    const d = b.getRun(id)!;
+    expect(d.status).toBe('failed');
+    expect(d.statusReason).toBe('process disappeared without a run_end event');
+    expect(metricCount(b, id)).toBe(2); // one metrics event with two values, not duplicated
+    const n = (b.db.prepare("SELECT count(*) AS n FROM logs WHERE run_id = ? AND message = 'iteration 0 done'").get(id) as { n: number }).n;
+    expect(n).toBe(1);
+  });
+
+  it('reconciles a dead run on open: ingests what is left and finalises it', async () => {
+    const dataDir = tempDir();
+    const db = openDatabase(join(dataDir, 'starlab.db'));
+    const dead = spawn(process.execPath, ['-e', '']);
+    await new Promise((r) => dead.on('exit', r));
+    const mk = (id: string, lines: string[]) => {
+      const runDir = join(dataDir, 'runs', id);
+      mkdirSync(runDir, { recursive: true });
+      writeFileSync(join(runDir, 'events.jsonl'), lines.join('\n') + '\n');
+      writeFileSync(join(runDir, 'stderr.log'), 'Killed\n');
+      insertRun(db, {
+        id, variant: 'star', dataset: 'addition', preset: 'tiny', seed: 0, model: 'm', config_json: '{}', config_hash: 'h',
+        status: 'running', created_at: 1, started_at: 1, run_dir: runDir, pid: dead.pid!, pid_start_time: 12345,
+      });
+    };
+    mk('lost', [ev(1, 'run_start', RUN_START_FIELDS), ev(2, 'metrics', { iteration: 0, step: 0, values: { 'eval/accuracy': 0.1 } })]);
+    mk('finished', [ev(1, 'run_start', RUN_START_FIELDS), ev(2, 'run_end', { status: 'completed' })]);
+    db.close();
+
+    const s = service({ dataDir, watch: false });
+    expect(s.reconcile().sort()).toEqual(['finished', 'lost']);
+    const lost = s.getRun('lost')!;
+    expect(lost.status).toBe('failed');
+    expect(lost.statusReason).toBe('process disappeared without a run_end event');
+    expect(lost.stderrTail).toBe('Killed\n');
+    expect(lost.metrics['eval/accuracy']).toHaveLength(1);
+    expect(s.getRun('finished')!.status).toBe('completed');
+    expect(s.reconcile()).toEqual([]);
+  });
+
+  it('starts the default command <python> -m starlab run --config with PYTHONPATH', async () => {
+    const s = service({ dataDir: tempDir(), pythonPath: FAKE_PYTHON });
+    expect(s.getSettings().pythonPath).toBe(FAKE_PYTHON);
+    const id = await launch(s);
+    const d = (await s.waitForRun(id, { timeoutMs: 10_000 }))!;
+    expect(d.status).toBe('completed');
+    expect(String(d.env?.pythonpath).split(':')[0]).toMatch(/experiments$/);
+    expect((d.config as { seed: number }).seed).toBe(3);
+    expect(pidStartTime(process.pid)).toEqual(expect.any(Number));
+  });
+
+  it('refuses invalid configs and a missing interpreter before anything starts', async () => {
+    const dataDir = tempDir();
+    const s = service({ dataDir, pythonPath: join(dataDir, 'no-python') });
+    const bad = await s.launchRun({ ...SPEC, overrides: { 'loop.lr': '-1', 'nope.x': '1' } });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) expect(bad.errors.map((e) => e.field)).toEqual(['overrides.nope.x']);
+    const bad2 = await s.launchRun({ ...SPEC, overrides: { 'loop.lr': '-1' } });
+    expect(bad2.ok).toBe(false);
+    if (!bad2.ok) expect(bad2.errors[0]!.field).toBe('loop.lr');
+    const noPy = await s.launchRun({ ...SPEC });
+    expect(noPy).toEqual({ ok: false, errors: [{ field: 'python', message: expect.stringMatching(/not found/) }] });
+    expect(s.listRuns()).toEqual([]);
+    expect(s.validateLaunch({ ...SPEC, seed: 1 }).ok).toBe(true);
+    s.setPythonPath('definitely-not-a-python-binary-xyz');
+    const r = await s.launchRun({ ...SPEC });
+    expect(r.ok).toBe(true);
+    if (r.ok) {
+      const d = s.getRun(r.id)!;
+      expect(d.status).toBe('failed');
+      expect(d.statusReason).toMatch(/could not start/);
+    }
+  });
+
+  it('provides the catalog and settings', () => {
+    const s = service({ dataDir: tempDir(), watch: false, stopGraceMs: 1234 });
+    const c = s.catalog();
+    expect(c.variants.map((v) => v.id)).toContain('star');
+    expect(c.datasets).toContain('addition');
+    expect(c.presets).toEqual(expect.arrayContaining(['tiny', 'paper']));
+    expect((c.defaults.star!.addition!.tiny as { model: { name: string } }).model.name).toBe('tiny-llama');
+    expect(s.getSettings().stopGraceMs).toBe(1234);
+    expect(s.setPythonPath('/opt/py/bin/python3').pythonPath).toBe('/opt/py/bin/python3');
+  });
+});
