@@ -124,6 +124,8 @@ export class Supervisor {
   private readonly reported = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private lastRunning = new Set<string>();
+  /** Highest runs.rowid seen, to notice runs created by other processes. */
+  private lastRowid = 0;
   private closed = false;
   readonly pollMs: number;
 
@@ -141,6 +143,7 @@ export class Supervisor {
     if (this.timer || this.closed) return;
     this.reconcile();
     this.lastRunning = new Set(runningRuns(this.db).map((r) => r.id));
+    this.lastRowid = this.maxRowid();
     this.timer = setInterval(() => this.tick(), this.pollMs);
   }
 
@@ -157,20 +160,22 @@ export class Supervisor {
         this.report(row.id, e);
       }
     }
-    if (changed.length) this.opts.onChange(changed);
+    if (changed.length) this.notify(changed);
     return changed;
   }
 
   private tick(): void {
     if (this.closed) return;
-    const changed = new Set<string>();
-    let rows: RunRow[];
     try {
-      rows = runningRuns(this.db);
+      this.tickInner();
     } catch (e) {
       this.report('(poll)', e);
-      return;
     }
+  }
+
+  private tickInner(): void {
+    const changed = new Set<string>();
+    const rows = runningRuns(this.db);
     const now = new Set(rows.map((r) => r.id));
     for (const row of rows) {
       if (!this.lastRunning.has(row.id)) changed.add(row.id); // launched by another process
@@ -181,8 +186,26 @@ export class Supervisor {
       }
     }
     for (const id of this.lastRunning) if (!now.has(id)) changed.add(id); // ended (here or elsewhere)
+    // Runs created by other processes (a CLI launch), even ones that already ended.
+    const fresh = this.db.prepare('SELECT rowid AS r, id FROM runs WHERE rowid > ? ORDER BY rowid').all(this.lastRowid) as { r: number; id: string }[];
+    for (const f of fresh) {
+      changed.add(f.id);
+      this.lastRowid = Math.max(this.lastRowid, f.r);
+    }
     this.lastRunning = new Set(runningRuns(this.db).map((r) => r.id));
-    if (changed.size) this.opts.onChange([...changed]);
+    if (changed.size) this.notify([...changed]);
+  }
+
+  private notify(ids: string[]): void {
+    try {
+      this.opts.onChange(ids);
+    } catch (e) {
+      this.report('(listener)', e);
+    }
+  }
+
+  private maxRowid(): number {
+    return (this.db.prepare('SELECT coalesce(max(rowid), 0) AS m FROM runs').get() as { m: number }).m;
   }
 
   private report(id: string, e: unknown): void {
@@ -293,7 +316,7 @@ export class Supervisor {
         insertRun(this.db, { ...row, status: 'failed', status_reason: reason, started_at: null, ended_at: t });
         addLog(this.db, id, 'supervisor', 'error', `${reason} (command: ${cmdline})`, t);
       })();
-      this.opts.onChange([id]);
+      this.notify([id]);
       return { id };
     }
 
@@ -324,10 +347,10 @@ export class Supervisor {
           // the group is empty: nothing left behind
         }
       }
-      this.opts.onChange([id]);
+      this.notify([id]);
     });
     if (!this.watching) child.unref();
-    this.opts.onChange([id]);
+    this.notify([id]);
     return { id };
   }
 
@@ -342,7 +365,7 @@ export class Supervisor {
     const pid = row.pid;
     if (pid == null || (!child && !isSameProcess(pid, row.pid_start_time))) {
       this.finalise(id);
-      this.opts.onChange([id]);
+      this.notify([id]);
       return { ok: true, message: `run ${id} had already exited` };
     }
     const grace = this.opts.stopGraceMs();
@@ -361,11 +384,11 @@ export class Supervisor {
           // the database may be busy; the kill matters more
         }
         signalGroup(pid, 'SIGKILL');
-        this.opts.onChange([id]);
+        this.notify([id]);
       }, grace);
       this.killTimers.set(id, timer);
     }
-    this.opts.onChange([id]);
+    this.notify([id]);
     return { ok: true, message: `sent SIGTERM to run ${id} (pid ${pid}); SIGKILL follows in ${grace / 1000} s if it does not exit` };
   }
 

@@ -59,6 +59,8 @@ CREATE TABLE run_events (
   PRIMARY KEY (run_id, seq)
 ) WITHOUT ROWID;
 
+-- Clustered on (run_id, name, step): reading a run's curves is one sequential range scan.
+-- (run_id, seq, name) is unique too, since one metrics event has one step.
 CREATE TABLE metrics (
   run_id     TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
   seq        INTEGER NOT NULL,
@@ -67,9 +69,8 @@ CREATE TABLE metrics (
   step       INTEGER NOT NULL,
   value      REAL NOT NULL,
   t          REAL NOT NULL,
-  UNIQUE (run_id, seq, name)
-);
-CREATE INDEX metrics_run_name_step ON metrics(run_id, name, step);
+  PRIMARY KEY (run_id, name, step, seq)
+) WITHOUT ROWID;
 
 CREATE TABLE samples (
   id           INTEGER PRIMARY KEY,

@@ -147,6 +147,18 @@ describe('supervisor', () => {
     expect(n).toBe(1);
   });
 
+  it('notices runs launched and finished by another process', async () => {
+    const dataDir = tempDir();
+    const watcher = service({ dataDir });
+    const seen = new Set<string>();
+    watcher.on('runsChanged', (p) => p.ids.forEach((i) => seen.add(i)));
+    const cli = service({ dataDir, watch: false, commandFor: fakeCommand('complete') });
+    const id = await launch(cli);
+    await cli.waitForRun(id, { timeoutMs: 10_000 });
+    await waitFor(() => seen.has(id), 3000, 'runsChanged from the watcher');
+    expect(watcher.getRun(id)!.status).toBe('completed');
+  });
+
   it('reconciles a dead run on open: ingests what is left and finalises it', async () => {
     const dataDir = tempDir();
     const db = openDatabase(join(dataDir, 'starlab.db'));
