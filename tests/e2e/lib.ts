@@ -151,13 +151,12 @@ export async function watchPage(page: Page): Promise<{ problems: string[] }> {
   page.on('console', (m) => {
     if (m.type() === 'error') problems.push(`console.error: ${m.text()}`);
   });
-  await page.addInitScript(() => {
-    const g = globalThis as any;
-    g.__cspViolations = [];
-    g.document.addEventListener('securitypolicyviolation', (e: any) => {
-      g.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`);
+  await page.addInitScript(`(() => {
+    globalThis.__cspViolations = [];
+    document.addEventListener('securitypolicyviolation', (e) => {
+      globalThis.__cspViolations.push(e.violatedDirective + ' ' + e.blockedURI);
     });
-  });
+  })();`);
   return { problems };
 }
 

@@ -3,7 +3,8 @@
  * renderer in Debian's Chromium via playwright-core.
  *   (a) HTTP transport: launch from the form, field errors, a run to completion, a stopped run
  *   (b) the Electron preload bridge emulated in the page over the same runs
- * Needs `npx electron-vite build` first and the Python venv (experiments/.venv).
+ * Needs `npx electron-vite build` first and the Python venv (experiments/.venv);
+ * STARLAB_E2E_PYTHON=<path> runs the experiments with another interpreter.
  * Prints one PASS/FAIL line per scenario and `E2E: N passed, M failed`; exits 1 on failure.
  * Screenshots go to test-results/*.png.
  */
@@ -57,6 +58,12 @@ async function main(): Promise<number> {
   try {
     server = await startServer(dataDir);
     log(`server at ${server.url} (data ${dataDir})`);
+    const python = process.env['STARLAB_E2E_PYTHON'];
+    if (python) {
+      const r = await apiCall(server.url, 'setPythonPath', [python]);
+      if (r.body?.ok !== true) throw new Error(`setPythonPath failed: ${JSON.stringify(r.body)}`);
+      log(`python for runs: ${python}`);
+    }
     browser = await launchBrowser();
     log('chromium up');
 

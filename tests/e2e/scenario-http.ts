@@ -124,6 +124,12 @@ export async function scenarioHttp(browser: Browser, server: Server): Promise<{ 
   await waitFor('runs table to show stopped', async () => (await page.getByTestId(`run-row-${stoppedId}`).getAttribute('data-status')) === 'stopped', 5000);
   await screenshot(page, 'http-runs');
 
+  // --- settings
+  await page.getByTestId('nav-settings').click();
+  await waitFor('the settings page', async () => (await page.getByTestId('python-path').inputValue()) !== '', 5000);
+  check((await page.getByTestId('data-dir').textContent()) === server.dataDir, 'settings page shows another data directory');
+  await screenshot(page, 'http-settings');
+
   const csp = await cspViolations(page);
   check(csp.length === 0, `CSP violations: ${csp.join('; ')}`);
   check(watch.problems.length === 0, `page problems: ${watch.problems.join('; ')}`);

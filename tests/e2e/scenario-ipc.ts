@@ -9,6 +9,36 @@ import { COMMAND_NAMES, EVENT_NAMES, parseCommandArgs, type CommandName } from '
 import { apiCall, check, cspViolations, followEvents, log, screenshot, waitFor, watchPage, type Browser, type Server } from './lib';
 import { status } from './scenario-http';
 
+/** The emulated preload: window.starlab = {kind, invoke, on} with the preload's allow-lists. */
+export function bridgeScript(commands: string[], events: string[]): string {
+  return `(() => {
+  const commands = ${JSON.stringify(commands)};
+  const events = ${JSON.stringify(events)};
+  const listeners = new Map();
+  Object.defineProperty(globalThis, '__starlabEmit', {
+    enumerable: false,
+    value: (event, payload) => { for (const cb of [...(listeners.get(event) || [])]) cb(payload); },
+  });
+  const api = Object.freeze({
+    kind: 'electron-ipc',
+    invoke: async (cmd, ...args) => {
+      if (typeof cmd !== 'string' || !commands.includes(cmd)) throw new Error('starlab: "' + String(cmd) + '" is not a command');
+      const reply = await globalThis.__starlabInvoke(cmd, args);
+      if (reply && reply.ok === true) return reply.result;
+      throw new Error(reply && reply.ok === false ? reply.error : 'starlab: ' + cmd + ': malformed reply');
+    },
+    on: (event, cb) => {
+      if (typeof event !== 'string' || !events.includes(event)) throw new Error('starlab: "' + String(event) + '" is not an event');
+      let set = listeners.get(event);
+      if (!set) listeners.set(event, (set = new Set()));
+      set.add(cb);
+      return () => { set.delete(cb); };
+    },
+  });
+  Object.defineProperty(globalThis, 'starlab', { value: api, enumerable: true, writable: false, configurable: false });
+})();`;
+}
+
 export async function scenarioIpc(browser: Browser, server: Server, known: { completedId: string; stoppedId: string }): Promise<void> {
   const page = await browser.context.newPage();
   const watch = await watchPage(page);
@@ -27,39 +57,9 @@ export async function scenarioIpc(browser: Browser, server: Server, known: { com
     const r = await apiCall(server.url, cmd, parsed.args as unknown[]);
     return r.body?.ok === true ? { ok: true, result: r.body.result } : { ok: false, error: r.body?.error ?? `HTTP ${r.status}` };
   });
-  // preload.ts, as the page sees it.
-  await page.addInitScript(
-    ({ commands, events }) => {
-      const g = globalThis as any;
-      const listeners = new Map<string, Set<(p: unknown) => void>>();
-      Object.defineProperty(g, '__starlabEmit', {
-        enumerable: false,
-        value: (event: string, payload: unknown) => {
-          for (const cb of [...(listeners.get(event) ?? [])]) cb(payload);
-        },
-      });
-      const api = Object.freeze({
-        kind: 'electron-ipc',
-        async invoke(cmd: string, ...args: unknown[]): Promise<unknown> {
-          if (typeof cmd !== 'string' || !commands.includes(cmd)) throw new Error(`starlab: "${String(cmd)}" is not a command`);
-          const reply = await g.__starlabInvoke(cmd, args);
-          if (reply && reply.ok === true) return reply.result;
-          throw new Error(reply && reply.ok === false ? reply.error : `starlab: ${cmd}: malformed reply`);
-        },
-        on(event: string, cb: (p: unknown) => void): () => void {
-          if (typeof event !== 'string' || !events.includes(event)) throw new Error(`starlab: "${String(event)}" is not an event`);
-          let set = listeners.get(event);
-          if (!set) listeners.set(event, (set = new Set()));
-          set.add(cb);
-          return () => {
-            set.delete(cb);
-          };
-        },
-      });
-      Object.defineProperty(g, 'starlab', { value: api, enumerable: true, writable: false, configurable: false });
-    },
-    { commands: COMMAND_NAMES as string[], events: EVENT_NAMES as string[] },
-  );
+  // preload.ts, as the page sees it. (A string: tsx would wrap a function's inner
+  // functions in helpers that do not exist in the page.)
+  await page.addInitScript(bridgeScript(COMMAND_NAMES as string[], EVENT_NAMES as string[]));
 
   let delivered = 0;
   const stopEvents = followEvents(server.url, (event, data) => {

@@ -158,7 +158,7 @@ export function LineChartPanel(props: LineChartPanelProps): ReactElement {
               stroke={s.color}
               strokeWidth={s.strokeWidth ?? 1.5}
               strokeDasharray={s.dash}
-              dot={s.points.length <= 40 ? { r: 2.5, strokeWidth: 0, fill: s.color } : false}
+              dot={s.points.length <= 12 ? { r: 2.5, strokeWidth: 0, fill: s.color } : false}
               activeDot={{ r: 3 }}
               isAnimationActive={false}
               connectNulls

@@ -2,11 +2,12 @@ import { Fragment, useMemo, useState, type ReactElement, type ReactNode } from '
 import type { PhaseRecord, RunDetail } from '../../../shared/contract';
 import { call } from '../transport';
 import { useInterval, useLive, useNow, useRunsChanged } from '../hooks';
-import { formatBytes, formatDuration, formatNumber, formatPct, formatTime, runDurationMs } from '../format';
+import { formatBytes, formatDuration, formatNumber, formatPct, formatTime, runDurationMs, toMs } from '../format';
 import { digitMetrics, hasSeveralPerIteration, perIteration, perStep } from '../metrics';
 import { ErrorNote, Panel, ProgressBar, StatusBadge } from '../components/common';
 import { LineChartPanel, PALETTE, type Series } from '../components/charts';
 import { LogView } from '../components/LogView';
+import { SamplesView } from '../components/SamplesView';
 
 const PHASE_ORDER = ['warmup', 'sample', 'rationalize', 'train', 'evaluate', 'verify'];
 
@@ -89,7 +90,7 @@ function IterationProgress({ run }: { run: RunDetail }): ReactElement {
 }
 
 /** Iterations × phases, seconds per phase. */
-function PhaseTable({ phases, now }: { phases: PhaseRecord[]; now: number }): ReactElement | null {
+function PhaseTable({ phases, until }: { phases: PhaseRecord[]; until: number | null }): ReactElement | null {
   if (!phases.length) return null;
   const seen = new Set(phases.map((p) => p.phase));
   const names = [...PHASE_ORDER.filter((p) => seen.has(p)), ...[...seen].filter((p) => !PHASE_ORDER.includes(p))];
@@ -114,9 +115,10 @@ function PhaseTable({ phases, now }: { phases: PhaseRecord[]; now: number }): Re
             {names.map((n) => {
               const p = at.get(`${i}:${n}`);
               if (!p) return <td key={n} className="num muted" />;
-              const secs = p.durationS ?? (p.endedAt === null ? (now - p.startedAt * (p.startedAt < 1e11 ? 1000 : 1)) / 1000 : null);
+              const open = p.endedAt === null && p.durationS === null;
+              const secs = p.durationS ?? (open && until !== null ? Math.max(0, (until - toMs(p.startedAt)) / 1000) : null);
               return (
-                <td key={n} className={`num ${p.endedAt === null ? 'live' : ''}`}>
+                <td key={n} className={`num ${open ? 'live' : ''}`} title={open ? 'not finished' : undefined}>
                   {secs === null ? '—' : `${secs.toFixed(secs < 10 ? 1 : 0)}s`}
                 </td>
               );
@@ -249,6 +251,20 @@ function Artifacts({ run }: { run: RunDetail }): ReactElement {
   );
 }
 
+/** Collapsed by default; loads samples only once opened. */
+function SamplesPanel({ run }: { run: RunDetail }): ReactElement {
+  const [open, setOpen] = useState(false);
+  const iterations = useMemo(() => [...new Set(run.phases.map((p) => p.iteration))].sort((a, b) => a - b), [run.phases]);
+  return (
+    <details className="panel samples-panel" onToggle={(e) => setOpen(e.currentTarget.open)}>
+      <summary className="panel-head" data-testid="samples-toggle">
+        <h2>Samples</h2>
+      </summary>
+      <div className="panel-body">{open ? <SamplesView runId={run.id} iterations={iterations} /> : null}</div>
+    </details>
+  );
+}
+
 export function RunPage({ id }: { id: string }): ReactElement {
   const run = useLive(() => call('getRun', id), [id]);
   useRunsChanged((ids) => {
@@ -327,7 +343,7 @@ export function RunPage({ id }: { id: string }): ReactElement {
         </Panel>
         <Panel title="Progress">
           <IterationProgress run={r} />
-          <PhaseTable phases={r.phases} now={now} />
+          <PhaseTable phases={r.phases} until={live ? now : r.endedAt !== null ? toMs(r.endedAt) : null} />
         </Panel>
       </div>
       <Panel title="Training">
@@ -376,6 +392,7 @@ export function RunPage({ id }: { id: string }): ReactElement {
           </Panel>
         </div>
       </div>
+      <SamplesPanel run={r} />
     </div>
   );
 }

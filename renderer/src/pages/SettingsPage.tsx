@@ -48,7 +48,9 @@ export function SettingsPage(): ReactElement {
         </form>
         <dl className="kv">
           <dt>data directory</dt>
-          <dd className="mono">{settings.data?.dataDir ?? '—'}</dd>
+          <dd className="mono" data-testid="data-dir">
+            {settings.data?.dataDir ?? '—'}
+          </dd>
           <dt>stop grace period</dt>
           <dd>{settings.data ? `${settings.data.stopGraceMs / 1000} s` : '—'}</dd>
         </dl>
