@@ -463,13 +463,14 @@ export class Supervisor {
     const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
     return new Promise((resolve, reject) => {
       const check = () => {
+        if (this.closed) return resolve(undefined);
         try {
           let row = getRunRow(this.db, id);
           if (row && row.status === 'running' && !this.watching) {
             this.pollRun(id);
             row = getRunRow(this.db, id);
           }
-          if (!row || row.status !== 'running' || Date.now() >= deadline || this.closed) return resolve(row);
+          if (!row || row.status !== 'running' || Date.now() >= deadline) return resolve(row);
           setTimeout(check, this.pollMs);
         } catch (e) {
           reject(e);

@@ -22,7 +22,6 @@ export async function serve(o: ServeOptions): Promise<void> {
     service.close();
     throw e;
   }
-  console.log(`STaR Lab serving at ${srv.url} (data: ${dataDir})`);
   let stopping = false;
   const stop = () => {
     if (stopping) return;
@@ -34,6 +33,7 @@ export async function serve(o: ServeOptions): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  console.log(`STaR Lab serving at ${srv.url} (data: ${dataDir})`);
 }
 
 export function parsePort(s: string | undefined, fallback = 5178): number {
