@@ -1,5 +1,10 @@
 import type { MetricPoint } from '../../shared/contract';
-import type { XY } from './components/charts';
+import { createLTTB } from 'downsample';
+
+export interface XY {
+  x: number;
+  y: number;
+}
 
 /** One value per iteration: the last logged one (highest step, then latest time). */
 export function perIteration(points: MetricPoint[] | undefined): XY[] {
@@ -38,4 +43,13 @@ export function digitMetrics(metrics: Record<string, MetricPoint[]>): { name: st
     if (m) out.push({ name, digits: Number(m[1]) });
   }
   return out.sort((a, b) => a.digits - b.digits);
+}
+
+const lttb = createLTTB<XY>({ x: 'x', y: 'y' });
+
+/** LTTB to at most `max` points; short series pass through unchanged. */
+export function downsamplePoints(points: XY[], max: number): XY[] {
+  const n = Math.max(3, Math.floor(max));
+  if (points.length <= n) return points;
+  return Array.from(lttb(points, n));
 }

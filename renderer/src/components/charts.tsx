@@ -1,13 +1,10 @@
 import { useMemo, type ReactElement } from 'react';
 import { CartesianGrid, Line, LineChart, Tooltip, XAxis, YAxis } from 'recharts';
-import { createLTTB } from 'downsample';
 import { useElementWidth } from '../hooks';
 import { formatNumber } from '../format';
+import { downsamplePoints, type XY } from '../metrics';
 
-export interface XY {
-  x: number;
-  y: number;
-}
+export type { XY } from '../metrics';
 
 export interface Series {
   key: string;
@@ -20,15 +17,6 @@ export interface Series {
 
 /** Okabe–Ito: colour-blind-safe, stable order. */
 export const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#D55E00', '#56B4E9', '#8C6D00', '#000000'];
-
-const lttb = createLTTB<XY>({ x: 'x', y: 'y' });
-
-/** LTTB to at most `max` points; short series pass through unchanged. */
-export function downsamplePoints(points: XY[], max: number): XY[] {
-  const n = Math.max(3, Math.floor(max));
-  if (points.length <= n) return points;
-  return Array.from(lttb(points, n));
-}
 
 interface LegendItem {
   name: string;
