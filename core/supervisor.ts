@@ -142,6 +142,14 @@ export class Supervisor {
   start(): void {
     if (this.timer || this.closed) return;
     this.reconcile();
+    for (const r of runningRuns(this.db)) {
+      if (this.children.has(r.id)) continue;
+      try {
+        addLog(this.db, r.id, 'supervisor', 'info', `watching pid ${r.pid} (still alive with the same start time): re-attached`);
+      } catch (e) {
+        this.report(r.id, e);
+      }
+    }
     this.lastRunning = new Set(runningRuns(this.db).map((r) => r.id));
     this.lastRowid = this.maxRowid();
     this.timer = setInterval(() => this.tick(), this.pollMs);

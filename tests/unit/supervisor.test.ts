@@ -134,6 +134,7 @@ describe('supervisor', () => {
     const changes: string[] = [];
     b.on('runsChanged', (p) => changes.push(...p.ids));
     expect(b.getRun(id)!.status).toBe('running'); // re-attached
+    expect(b.getLogs(id, {}).some((l) => l.source === 'supervisor' && /re-attached/.test(l.message))).toBe(true);
     const seen = b.getRun(id)!.lastEventAt!;
     await waitFor(() => b.getRun(id)!.lastEventAt! > seen, 5000, 'heartbeats ingested by B');
     expect(changes).toContain(id);
