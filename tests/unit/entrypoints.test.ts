@@ -9,10 +9,17 @@ afterAll(cleanupTempDirs);
 /** Start a process, collect stdout until `until` matches (or it exits), then SIGTERM it. */
 function runUntil(args: string[], until: RegExp, env: NodeJS.ProcessEnv = process.env): Promise<{ stdout: string; stderr: string; code: number | null }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { cwd: REPO, env });
+    // Own process group, so a timeout can take down the server that start.mjs spawns too.
+    const child = spawn(process.execPath, args, { cwd: REPO, env, detached: true });
     let stdout = '';
     let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    }, 30_000);
     child.stdout.on('data', (c: Buffer) => {
       stdout += c.toString();
       if (until.test(stdout)) child.kill('SIGTERM');
