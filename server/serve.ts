@@ -26,6 +26,7 @@ export async function serve(o: ServeOptions): Promise<void> {
   const stop = () => {
     if (stopping) return;
     stopping = true;
+    setTimeout(() => process.exit(0), 3000).unref(); // never hang on the way out
     void srv.close().finally(() => {
       service.close();
       process.exit(0);
