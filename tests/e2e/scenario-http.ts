@@ -6,14 +6,14 @@
 import type { Page } from 'playwright-core';
 import { apiCall, check, cspViolations, log, screenshot, waitFor, watchPage, type Browser, type Server } from './lib';
 
-/** Small enough to finish in well under a minute on two cores. */
+/** Small enough to finish in well under a minute on two idle cores (a few minutes when busy). */
 export const QUICK_OVERRIDES = [
   'loop.iterations=2',
-  'warmup.examples=200',
-  'warmup.steps=250',
-  'loop.base_steps=60',
-  'task.train_per_digit=40',
-  'task.eval_per_digit=20',
+  'warmup.examples=120',
+  'warmup.steps=150',
+  'loop.base_steps=40',
+  'task.train_per_digit=30',
+  'task.eval_per_digit=15',
 ];
 const RUN_TIMEOUT_MS = Number(process.env['STARLAB_E2E_RUN_TIMEOUT_MS'] ?? 240_000);
 
@@ -29,12 +29,17 @@ async function fillLaunch(page: Page, seed: string, overrides: string[]): Promis
   await page.getByTestId('field-overrides').fill(overrides.join('\n'));
 }
 
-async function launchFromForm(page: Page, base: string, seed: string, overrides: string[]): Promise<string> {
+async function launchFromForm(page: Page, base: string, seed: string, overrides: string[], shot?: string): Promise<string> {
   await page.goto(`${base}/#/launch`);
   await page.getByTestId('launch-form').waitFor();
   await waitFor('catalog options', async () => (await page.getByTestId('field-variant').locator('option').count()) > 0, 10_000);
   await fillLaunch(page, seed, overrides);
   await waitFor('"config is valid"', async () => (await page.getByTestId('launch-state').textContent()) === 'config is valid', 10_000);
+  const shown = await page.getByTestId('config-row-seed').getAttribute('data-value');
+  check(shown === seed, `the resolved config preview shows seed ${shown}, expected ${seed}`);
+  const iters = /^loop\.iterations=(\d+)$/m.exec(overrides.join('\n'))?.[1];
+  if (iters) check((await page.getByTestId('config-row-loop.iterations').getAttribute('data-value')) === iters, 'the preview does not show the loop.iterations override');
+  if (shot) await screenshot(page, shot);
   await page.getByTestId('launch-submit').click();
   await page.waitForURL(/#\/runs\/[A-Za-z0-9_-]+$/, { timeout: 15_000 });
   const id = decodeURIComponent(/#\/runs\/([A-Za-z0-9_-]+)$/.exec(page.url())![1]!);
@@ -71,7 +76,7 @@ export async function scenarioHttp(browser: Browser, server: Server): Promise<{ 
   check(listed === 0, `an invalid launch created ${listed} run(s)`);
 
   // --- a tiny run, watched to the end
-  const completedId = await launchFromForm(page, base, '1', QUICK_OVERRIDES);
+  const completedId = await launchFromForm(page, base, '1', QUICK_OVERRIDES, 'http-launch-valid');
   log(`launched ${completedId}`);
   const preview = await page.getByTestId('run-config').textContent();
   check(preview?.includes('"iterations": 2'), 'run page config does not show loop.iterations = 2');

@@ -5,6 +5,7 @@ import { parseForm, type FormState } from '../launch-form';
 import { call } from '../transport';
 import { navigate, useDebounced, useLive } from '../hooks';
 import { ErrorNote, Panel } from '../components/common';
+import { ConfigTable } from '../components/ConfigTable';
 
 const OWN_FIELDS = ['variant', 'dataset', 'preset', 'seed'] as const;
 
@@ -75,6 +76,13 @@ export function LaunchPage(): ReactElement {
   const update = (patch: Partial<FormState>): void => {
     setSubmitErrors(null);
     setForm((f) => ({ ...f, ...patch }));
+  };
+
+  /** Append `key=value` to the overrides unless the key is already there. */
+  const addOverride = (key: string, value: unknown): void => {
+    if (parsed.lines.has(key)) return;
+    const line = `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`;
+    update({ overrides: form.overrides.trim() ? `${form.overrides.replace(/\n+$/, '')}\n${line}` : line });
   };
 
   const submit = async (e: FormEvent): Promise<void> => {
@@ -189,10 +197,15 @@ export function LaunchPage(): ReactElement {
           {failure ? <ErrorNote>{failure}</ErrorNote> : null}
         </form>
         <Panel title={valid ? 'Resolved config' : 'Preset defaults'} testId="config-preview">
-          {!valid && presetDefaults ? <div className="muted small">The launch is not valid yet; these are the preset's values.</div> : null}
-          <pre className="json" data-testid="config-preview-json">
-            {valid && validation?.ok ? JSON.stringify(validation.config, null, 2) : presetDefaults ? JSON.stringify(presetDefaults, null, 2) : ''}
-          </pre>
+          <div className="muted small config-hint">
+            {valid ? 'Changed from the preset: highlighted. ' : presetDefaults ? "The launch is not valid yet; these are the preset's values. " : ''}
+            Click a key to add it to the overrides.
+          </div>
+          {valid && validation?.ok ? (
+            <ConfigTable config={validation.config as unknown as Record<string, unknown>} base={presetDefaults} onPick={addOverride} testId="config-preview-table" />
+          ) : presetDefaults ? (
+            <ConfigTable config={presetDefaults} onPick={addOverride} testId="config-preview-table" />
+          ) : null}
         </Panel>
       </div>
     </div>
