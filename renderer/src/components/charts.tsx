@@ -136,7 +136,8 @@ export function LineChartPanel(props: LineChartPanelProps): ReactElement {
             labelFormatter={(l) => `${xLabel ?? 'x'} ${String(l)}`}
             contentStyle={{ fontSize: 12, padding: '4px 8px' }}
           />
-          {shown.map((s) => (
+          {/* Drawn last-first, so the first series (the main one) ends up on top. */}
+          {[...shown].reverse().map((s) => (
             <Line
               key={s.key}
               data={s.points}
