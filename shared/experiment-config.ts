@@ -19,7 +19,7 @@ export const VARIANT_LABELS: Record<(typeof VARIANTS)[number], string> = {
 const posInt = z.number().int().positive();
 const nonNegInt = z.number().int().min(0);
 const prob = z.number().min(0).max(1);
-const lr = z.number().positive().max(1);
+const learningRate = z.number().positive().max(1);
 
 export const modelSchema = z
   .object({
@@ -50,7 +50,7 @@ export const warmupSchema = z
     max_digits: posInt.max(20),
     hinted_fraction: prob,
     steps: nonNegInt.max(1000000),
-    lr,
+    lr: learningRate,
     batch_size: posInt.max(4096),
   })
   .strict();
@@ -62,7 +62,7 @@ export const loopSchema = z
     p_rationalization: prob,
     base_steps: posInt.max(1000000),
     step_growth: z.number().min(1).max(10),
-    lr,
+    lr: learningRate,
     batch_size: posInt.max(4096),
     restart_from_base: z.boolean(),
     temperature: z.number().min(0).max(5),

@@ -1,0 +1,171 @@
+"""``python -m starlab`` — the entry point the Node side spawns.
+
+    python -m starlab run --config <run_dir>/config.json     run an experiment, events to $STARLAB_EVENTS
+    python -m starlab validate --config PATH                 {"ok": bool, "errors": [{"field", "message"}]}
+    python -m starlab resolve --preset tiny [--seed N] [--set loop.iterations=3 ...]   print a full config
+
+Exit codes of ``run``: 0 completed, 0 stopped (SIGTERM/SIGINT: the current step finishes,
+``run_end {status: "stopped"}`` is written), 1 failed (exception: ``run_end {status:
+"failed", error}``, traceback on stderr), 2 invalid config or usage (``run_end failed``
+naming the field). ``validate`` exits 0 when the config is valid, 2 when not (the JSON is
+printed either way). Neither ``validate`` nor ``resolve`` imports torch.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from typing import Any, Sequence
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m starlab", description="STaR Lab experiments")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="run an experiment from a resolved config")
+    r.add_argument("--config", required=True, help="resolved config JSON (see shared/experiment-config.ts)")
+    r.add_argument("--events", default=None, help="events file (default: $STARLAB_EVENTS, else <run dir>/events.jsonl)")
+    r.add_argument("--run-dir", default=None, help="run directory for artifacts (default: $STARLAB_RUN_DIR, else cwd)")
+    v = sub.add_parser("validate", help="validate a config; prints {ok, errors}")
+    v.add_argument("--config", required=True)
+    s = sub.add_parser("resolve", help="print a complete config from presets.json")
+    s.add_argument("--variant", default="star")
+    s.add_argument("--dataset", default="addition")
+    s.add_argument("--preset", default="tiny")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. loop.iterations=3")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.cmd == "validate":
+        return cmd_validate(args.config)
+    if args.cmd == "resolve":
+        return cmd_resolve(args)
+    return cmd_run(args.config, events_path=args.events, run_dir=args.run_dir)
+
+
+# ----------------------------------------------------------------------------- validate
+def cmd_validate(path: str) -> int:
+    from .config import ConfigError, load_config
+
+    try:
+        load_config(path)
+    except ConfigError as e:
+        print(json.dumps({"ok": False, "errors": e.errors}, ensure_ascii=False))
+        return EXIT_INVALID
+    print(json.dumps({"ok": True, "errors": []}))
+    return EXIT_OK
+
+
+def cmd_resolve(args: argparse.Namespace) -> int:
+    from .config import ConfigError, preset_config, validate_config
+
+    try:
+        cfg = preset_config(args.variant, args.dataset, args.preset, args.seed)
+    except ConfigError as e:
+        print(json.dumps({"ok": False, "errors": e.errors}), file=sys.stderr)
+        return EXIT_INVALID
+    for item in args.set:
+        key, sep, raw = item.partition("=")
+        parts = key.split(".")
+        node: Any = cfg
+        for part in parts[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not sep or not isinstance(node, dict) or parts[-1] not in node:
+            print(json.dumps({"ok": False, "errors": [{"field": f"overrides.{key}", "message": f'unknown key "{key}"'}]}),
+                  file=sys.stderr)
+            return EXIT_INVALID
+        try:
+            node[parts[-1]] = json.loads(raw)
+        except ValueError:
+            node[parts[-1]] = raw
+    out, errors = validate_config(cfg)
+    if errors:
+        print(json.dumps({"ok": False, "errors": errors}), file=sys.stderr)
+        return EXIT_INVALID
+    print(json.dumps(out, indent=2))
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- run
+def _events_path(explicit: str | None, run_dir: str) -> str:
+    return explicit or os.environ.get("STARLAB_EVENTS") or os.path.join(run_dir, "events.jsonl")
+
+
+def cmd_run(config_path: str, events_path: str | None = None, run_dir: str | None = None) -> int:
+    from .config import ConfigError, load_config
+    from .events import EventWriter, collect_env
+    from .stopping import StopFlag, StopRequested
+
+    run_dir = os.path.abspath(run_dir or os.environ.get("STARLAB_RUN_DIR") or os.getcwd())
+    stop = StopFlag()
+    stop.install()  # SIGTERM/SIGINT from here on end the run as "stopped"
+    ev = EventWriter(_events_path(events_path, run_dir))
+    try:
+        try:
+            cfg = load_config(config_path)
+        except ConfigError as e:
+            raw: Any = None
+            try:
+                with open(config_path, encoding="utf-8") as f:
+                    raw = json.load(f)
+            except Exception:
+                pass
+            env = collect_env()
+            env["run_id"] = os.environ.get("STARLAB_RUN_ID")
+            ev.run_start(raw if isinstance(raw, dict) else {}, env, {})
+            msg = f"invalid config: {e}"
+            for err in e.errors:
+                ev.log("error", f"config field {err['field']}: {err['message']}")
+            ev.run_end("failed", msg)
+            print(msg, file=sys.stderr)
+            print(json.dumps({"ok": False, "errors": e.errors}, ensure_ascii=False), file=sys.stderr)
+            return EXIT_INVALID
+
+        try:
+            runner = _dispatch(cfg)
+            runner(cfg, ev, run_dir=run_dir, stop=stop)
+        except StopRequested as e:
+            ev.log("info", f"{e}: stopped cleanly")
+            ev.run_end("stopped", None)
+            return EXIT_OK
+        except KeyboardInterrupt:
+            ev.run_end("stopped", "KeyboardInterrupt")
+            return EXIT_OK
+        except Exception as e:
+            tb = traceback.format_exc()
+            sys.stderr.write(tb)
+            sys.stderr.flush()
+            message = f"{type(e).__name__}: {e}"
+            try:
+                ev.log("error", tb[-4000:])
+            except Exception:
+                pass
+            ev.run_end("failed", message)
+            return EXIT_FAILED
+        if stop.requested:  # signal arrived after the last check: the work is done anyway
+            ev.log("info", "stop requested after the last step; the run had completed")
+        ev.run_end("completed", None)
+        return EXIT_OK
+    finally:
+        ev.close()
+
+
+def _dispatch(cfg: dict[str, Any]):
+    """The runner for (variant, dataset); imports torch lazily."""
+    key = (cfg["variant"], cfg["dataset"])
+    if key == ("star", "addition"):
+        from .variants import star
+
+        def runner(cfg: dict[str, Any], ev: Any, *, run_dir: str, stop: Any) -> None:
+            star.run(cfg, ev, run_dir=run_dir, stop=stop, run_id=os.environ.get("STARLAB_RUN_ID"))
+
+        return runner
+    raise NotImplementedError(f"variant {cfg['variant']!r} on dataset {cfg['dataset']!r} is not implemented")

@@ -1,0 +1,365 @@
+"""Run protocol v1 emitter (see shared/protocol.ts and shared/schema/run-events.v1.json).
+
+Every event is one JSON object on one line, appended to the events file with a single
+``os.write`` on a descriptor opened with ``O_APPEND``. Events go only to that file, never to
+stdout/stderr, so library prints cannot corrupt the stream.
+
+This module imports nothing heavy (no torch): ``import starlab`` stays fast.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import socket
+import sys
+import threading
+import time
+from typing import Any, Iterable, Mapping
+
+PROTOCOL_VERSION = 1
+PHASES = ("warmup", "sample", "rationalize", "train", "evaluate", "verify")
+RUN_END_STATUSES = ("completed", "failed", "stopped")
+SAMPLE_SPLITS = ("train", "eval")
+SAMPLE_KINDS = ("direct", "rationalized", "eval", "candidate")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+ENV_EVENTS = "STARLAB_EVENTS"
+HEARTBEAT_S = 5.0
+
+
+def _last_seq_and_tail(path: str) -> tuple[int, bool]:
+    """Highest ``seq`` among complete lines of an existing file, and whether it ends torn."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return 0, False
+    if not data:
+        return 0, False
+    torn = not data.endswith(b"\n")
+    last = 0
+    lines = data.split(b"\n")
+    if torn:
+        lines = lines[:-1]
+    for raw in lines:
+        raw = raw.strip()
+        if not raw:
+            continue
+        try:
+            obj = json.loads(raw)
+        except ValueError:
+            continue
+        seq = obj.get("seq") if isinstance(obj, dict) else None
+        if isinstance(seq, int) and seq > last:
+            last = seq
+    return last, torn
+
+
+class EventWriter:
+    """Thread-safe appender of protocol-v1 events.
+
+    If the file already holds events (a re-launch into the same run directory), ``seq``
+    continues after the highest one found, so ingest (idempotent on (run, seq)) loses
+    nothing; a torn last line is terminated with a newline before the first write.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, heartbeat_s: float | None = HEARTBEAT_S):
+        if path is None:
+            path = os.environ.get(ENV_EVENTS)
+            if not path:
+                raise ValueError(f"no events path given and ${ENV_EVENTS} is not set")
+        self.path = os.fspath(path)
+        parent = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(parent, exist_ok=True)
+        self._lock = threading.Lock()
+        last, torn = _last_seq_and_tail(self.path)
+        self._seq = last
+        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        if torn:
+            self._write_bytes(b"\n")
+        self.ended = False
+        self.end_status: str | None = None
+        self._hb_stop = threading.Event()
+        self._hb_thread: threading.Thread | None = None
+        if heartbeat_s:
+            self.start_heartbeat(heartbeat_s)
+
+    # ------------------------------------------------------------------ core
+    def _write_bytes(self, data: bytes) -> None:
+        assert self._fd is not None
+        view = memoryview(data)
+        while view:  # regular files write everything at once; loop only as a safeguard
+            n = os.write(self._fd, view)
+            view = view[n:]
+
+    @property
+    def seq(self) -> int:
+        return self._seq
+
+    @property
+    def closed(self) -> bool:
+        return self._fd is None
+
+    def emit(self, type: str, **fields: Any) -> dict[str, Any]:
+        """Write one event; returns it. Raises ValueError for non-JSON / non-finite values."""
+        with self._lock:
+            if self._fd is None:
+                raise RuntimeError(f"event writer for {self.path} is closed")
+            event: dict[str, Any] = {"v": PROTOCOL_VERSION, "seq": self._seq + 1, "t": time.time(), "type": type}
+            event.update(fields)
+            line = json.dumps(event, allow_nan=False, ensure_ascii=False, separators=(",", ":")) + "\n"
+            self._write_bytes(line.encode("utf-8"))
+            self._seq += 1
+            return event
+
+    # ------------------------------------------------------------------ heartbeat
+    def start_heartbeat(self, every_s: float = HEARTBEAT_S) -> None:
+        if self._hb_thread is not None:
+            return
+
+        def beat() -> None:
+            while not self._hb_stop.wait(every_s):
+                try:
+                    self.heartbeat()
+                except Exception:  # closed underneath us
+                    return
+
+        self._hb_thread = threading.Thread(target=beat, name="starlab-heartbeat", daemon=True)
+        self._hb_thread.start()
+
+    def stop_heartbeat(self) -> None:
+        self._hb_stop.set()
+        t, self._hb_thread = self._hb_thread, None
+        if t is not None and t is not threading.current_thread():
+            t.join(timeout=2)
+
+    def close(self) -> None:
+        self.stop_heartbeat()
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    def __enter__(self) -> "EventWriter":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ event helpers
+    def run_start(self, config: Mapping[str, Any], env: Mapping[str, Any] | None = None,
+                  hashes: Mapping[str, str] | None = None) -> dict[str, Any]:
+        return self.emit("run_start", config=dict(config), env=dict(env if env is not None else collect_env()),
+                         hashes={str(k): str(v) for k, v in (hashes or {}).items()})
+
+    def phase_start(self, iteration: int, phase: str) -> dict[str, Any]:
+        _check_phase(phase)
+        return self.emit("phase_start", iteration=int(iteration), phase=phase)
+
+    def phase_end(self, iteration: int, phase: str, duration_s: float) -> dict[str, Any]:
+        _check_phase(phase)
+        return self.emit("phase_end", iteration=int(iteration), phase=phase, duration_s=max(0.0, float(duration_s)))
+
+    def phase(self, iteration: int, phase: str) -> "_Phase":
+        """Context manager: phase_start, then phase_end with the measured duration."""
+        return _Phase(self, iteration, phase)
+
+    def progress(self, iteration: int, phase: str, done: int, total: int) -> dict[str, Any]:
+        _check_phase(phase)
+        return self.emit("progress", iteration=int(iteration), phase=phase, done=max(0, int(done)), total=max(0, int(total)))
+
+    def metrics(self, iteration: int, step: int, values: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Scalar metrics at (iteration, step). Non-finite or non-numeric values are dropped
+        (the protocol allows finite numbers only) and reported in a warning log event."""
+        clean: dict[str, float | int] = {}
+        dropped: list[str] = []
+        for k, v in values.items():
+            if hasattr(v, "item") and callable(v.item):  # numpy / torch scalars
+                try:
+                    v = v.item()
+                except Exception:
+                    pass
+            if isinstance(v, bool):
+                v = int(v)
+            if isinstance(v, (int, float)) and math.isfinite(v) and str(k):
+                clean[str(k)] = v
+            else:
+                dropped.append(str(k))
+        if dropped:
+            self.log("warning", f"dropped non-finite or non-numeric metrics at step {step}: {', '.join(sorted(dropped))}")
+        if not clean:
+            return None
+        return self.emit("metrics", iteration=int(iteration), step=max(0, int(step)), values=clean)
+
+    def samples(self, iteration: int, items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+        return self.emit("samples", iteration=int(iteration), items=[make_sample(**dict(it)) for it in items])
+
+    def artifact(self, name: str, kind: str, path: str, size: int | None = None,
+                 iteration: int | None = None) -> dict[str, Any]:
+        fields: dict[str, Any] = {"name": name, "kind": kind, "path": path}
+        if size is not None:
+            fields["size"] = int(size)
+        if iteration is not None:
+            fields["iteration"] = int(iteration)
+        return self.emit("artifact", **fields)
+
+    def heartbeat(self) -> dict[str, Any]:
+        return self.emit("heartbeat")
+
+    def log(self, level: str, message: str) -> dict[str, Any]:
+        if level not in LOG_LEVELS:
+            raise ValueError(f"log level must be one of {LOG_LEVELS}, got {level!r}")
+        return self.emit("log", level=level, message=str(message))
+
+    def run_end(self, status: str, error: str | None = None) -> dict[str, Any] | None:
+        """The last event of a run. Only the first call writes; later calls return None."""
+        if status not in RUN_END_STATUSES:
+            raise ValueError(f"run_end status must be one of {RUN_END_STATUSES}, got {status!r}")
+        with self._lock:
+            if self.ended:
+                return None
+            self.ended = True
+            self.end_status = status
+        self.stop_heartbeat()
+        return self.emit("run_end", status=status, error=error)
+
+
+class _Phase:
+    def __init__(self, writer: EventWriter, iteration: int, phase: str):
+        self.writer, self.iteration, self.phase = writer, iteration, phase
+        self.duration_s = 0.0
+
+    def __enter__(self) -> "_Phase":
+        self.t0 = time.perf_counter()
+        self.writer.phase_start(self.iteration, self.phase)
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        self.duration_s = time.perf_counter() - self.t0
+        if not self.writer.closed and not self.writer.ended:
+            self.writer.phase_end(self.iteration, self.phase, self.duration_s)
+
+
+def _check_phase(phase: str) -> None:
+    if phase not in PHASES:
+        raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
+
+
+def make_sample(*, question_id: str, split: str, kind: str, question: str, text: str, answer: str | None,
+                gold: str, correct: bool, hint_used: bool, kept: bool | None = None,
+                difficulty: int | None = None, scores: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """One item of a ``samples`` event, checked against the protocol's field types."""
+    if split not in SAMPLE_SPLITS:
+        raise ValueError(f"sample split must be one of {SAMPLE_SPLITS}, got {split!r}")
+    if kind not in SAMPLE_KINDS:
+        raise ValueError(f"sample kind must be one of {SAMPLE_KINDS}, got {kind!r}")
+    if not question_id:
+        raise ValueError("sample question_id must be non-empty")
+    item: dict[str, Any] = {
+        "question_id": str(question_id), "split": split, "kind": kind, "question": str(question),
+        "text": str(text), "answer": None if answer is None else str(answer), "gold": str(gold),
+        "correct": bool(correct), "hint_used": bool(hint_used),
+    }
+    if kept is not None:
+        item["kept"] = bool(kept)
+    if difficulty is not None:
+        item["difficulty"] = int(difficulty)
+    if scores:
+        item["scores"] = {str(k): float(v) for k, v in scores.items() if math.isfinite(float(v))}
+    return item
+
+
+# ---------------------------------------------------------------------- environment
+def _dist_version(name: str) -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version(name)
+    except Exception:
+        return None
+
+
+def git_commit(start: str | None = None) -> str | None:
+    """HEAD commit of the git checkout containing ``start`` (default: this package), read
+    from .git without running git; None when there is none."""
+    d = os.path.abspath(start or os.path.dirname(__file__))
+    while True:
+        g = os.path.join(d, ".git")
+        if os.path.isdir(g):
+            break
+        if os.path.isfile(g):  # worktree / submodule: "gitdir: <path>"
+            try:
+                with open(g) as f:
+                    line = f.read().strip()
+                if line.startswith("gitdir:"):
+                    g = os.path.normpath(os.path.join(d, line[7:].strip()))
+                    break
+            except OSError:
+                return None
+        parent = os.path.dirname(d)
+        if parent == d:
+            return None
+        d = parent
+    try:
+        with open(os.path.join(g, "HEAD")) as f:
+            head = f.read().strip()
+        if not head.startswith("ref:"):
+            return head or None
+        ref = head[4:].strip()
+        common = g
+        cd = os.path.join(g, "commondir")
+        if os.path.isfile(cd):
+            with open(cd) as f:
+                common = os.path.normpath(os.path.join(g, f.read().strip()))
+        for base in (g, common):
+            p = os.path.join(base, ref)
+            if os.path.isfile(p):
+                with open(p) as f:
+                    return f.read().strip() or None
+        packed = os.path.join(common, "packed-refs")
+        if os.path.isfile(packed):
+            with open(packed) as f:
+                for line in f:
+                    parts = line.strip().split(" ")
+                    if len(parts) == 2 and parts[1] == ref:
+                        return parts[0]
+    except OSError:
+        return None
+    return None
+
+
+def collect_env(import_torch: bool = False) -> dict[str, Any]:
+    """Environment block of ``run_start``. Torch is only inspected if already imported (or
+    ``import_torch``), so the SDK stays cheap; its version then comes from package metadata."""
+    torch_mod = sys.modules.get("torch")
+    if torch_mod is None and import_torch:
+        try:
+            import torch as torch_mod  # type: ignore[no-redef]
+        except Exception:
+            torch_mod = None
+    cuda: str | None = None
+    gpus: list[str] = []
+    torch_version = _dist_version("torch")
+    if torch_mod is not None:
+        torch_version = str(getattr(torch_mod, "__version__", torch_version))
+        try:
+            if torch_mod.cuda.is_available():
+                cuda = torch_mod.version.cuda
+                gpus = [torch_mod.cuda.get_device_name(i) for i in range(torch_mod.cuda.device_count())]
+        except Exception:
+            pass
+    tf_mod = sys.modules.get("transformers")
+    tf_version = str(getattr(tf_mod, "__version__", "")) or _dist_version("transformers") if tf_mod else _dist_version("transformers")
+    return {
+        "python": platform.python_version(),
+        "torch": torch_version,
+        "transformers": tf_version,
+        "cuda": cuda,
+        "gpus": gpus,
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "pid": os.getpid(),
+        "git_commit": git_commit(),
+        "executable": sys.executable,
+    }

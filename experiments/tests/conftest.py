@@ -1,0 +1,71 @@
+"""Shared helpers for the starlab tests. Test-only micro configs live here, not in presets."""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+EXPERIMENTS = Path(__file__).resolve().parents[1]
+REPO = EXPERIMENTS.parent
+SCHEMA_PATH = REPO / "shared" / "schema" / "run-events.v1.json"
+
+if str(EXPERIMENTS) not in sys.path:
+    sys.path.insert(0, str(EXPERIMENTS))
+
+# A micro config: a 1-layer, 16-wide Llama on 1–2 digit sums; seconds on a CPU.
+MICRO_CONFIG = {
+    "variant": "star", "dataset": "addition", "preset": "tiny", "seed": 0,
+    "model": {"source": "tiny", "name": "micro-llama", "n_layer": 1, "n_embd": 16, "n_head": 2, "max_len": 64},
+    "task": {"min_digits": 1, "max_digits": 2, "train_per_digit": 12, "eval_per_digit": 6},
+    "warmup": {"examples": 24, "max_digits": 2, "hinted_fraction": 0.5, "steps": 8, "lr": 0.003, "batch_size": 8},
+    "loop": {"iterations": 2, "rationalize": True, "p_rationalization": 1.0, "base_steps": 3, "step_growth": 1.5,
+             "lr": 0.003, "batch_size": 8, "restart_from_base": True, "temperature": 0.0, "max_new_tokens": 20},
+    "runtime": {"device": "cpu", "threads": 1},
+}
+
+
+def micro_config(**sections) -> dict:
+    """MICRO_CONFIG with per-section overrides, e.g. micro_config(loop={"iterations": 3})."""
+    cfg = copy.deepcopy(MICRO_CONFIG)
+    for key, val in sections.items():
+        if isinstance(val, dict):
+            cfg[key].update(val)
+        else:
+            cfg[key] = val
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def event_validator():
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(SCHEMA_PATH.read_text())
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def read_events(path) -> list[dict]:
+    data = Path(path).read_bytes()
+    assert data.endswith(b"\n"), "the last line of the events file is incomplete"
+    return [json.loads(line) for line in data.decode("utf-8").splitlines()]
+
+
+def assert_valid_stream(events: list[dict], validator, start_seq: int = 1) -> None:
+    """Every event validates against the protocol schema; seq is 1, 2, 3 … without gaps."""
+    for i, ev in enumerate(events):
+        errors = sorted(validator.iter_errors(ev), key=str)
+        assert not errors, f"event {i} ({ev.get('type')}) is invalid: {errors[0].message}"
+    seqs = [ev["seq"] for ev in events]
+    assert seqs == list(range(start_seq, start_seq + len(events))), f"seq not consecutive: {seqs[:20]}…"
+
+
+def subprocess_env(**extra) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(EXPERIMENTS) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.pop("STARLAB_EVENTS", None)
+    env.update({k: str(v) for k, v in extra.items()})
+    return env

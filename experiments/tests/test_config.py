@@ -1,0 +1,109 @@
+"""Config validation mirrors shared/experiment-config.ts; presets validate; errors name fields."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import EXPERIMENTS, MICRO_CONFIG, REPO, micro_config, subprocess_env
+from starlab.config import SECTIONS, TOP, ConfigError, load_config, preset_config, validate_config
+
+
+@pytest.mark.parametrize("preset", ["tiny", "paper"])
+def test_presets_validate(preset):
+    cfg, errors = validate_config(preset_config("star", "addition", preset, seed=3))
+    assert errors == [] and cfg["seed"] == 3 and cfg["preset"] == preset
+
+
+def test_micro_config_validates():
+    assert validate_config(MICRO_CONFIG)[1] == []
+
+
+def _fields(cfg):
+    return [e["field"] for e in validate_config(cfg)[1]]
+
+
+def test_unknown_and_missing_keys_are_named():
+    cfg = micro_config(loop={"mystery": 1})
+    assert _fields(cfg) == ["loop.mystery"]
+    cfg = micro_config()
+    del cfg["warmup"]["lr"]
+    assert _fields(cfg) == ["warmup.lr"]
+    cfg = micro_config()
+    cfg["extra"] = {}
+    del cfg["seed"]
+    assert sorted(_fields(cfg)) == ["extra", "seed"]
+    cfg = micro_config()
+    del cfg["runtime"]
+    assert _fields(cfg) == ["runtime"]
+
+
+@pytest.mark.parametrize("section,key,value", [
+    ("loop", "lr", 0), ("loop", "lr", 2), ("loop", "iterations", 0), ("loop", "iterations", 1.5),
+    ("loop", "rationalize", 1), ("loop", "p_rationalization", 1.1), ("loop", "step_growth", 0.9),
+    ("model", "source", "gguf"), ("model", "name", ""), ("model", "n_layer", True), ("runtime", "device", "tpu"),
+    ("runtime", "threads", -1), ("task", "min_digits", 0), ("warmup", "hinted_fraction", "half"),
+])
+def test_bad_values_are_rejected_with_their_field(section, key, value):
+    cfg = micro_config(**{section: {key: value}})
+    assert _fields(cfg) == [f"{section}.{key}"]
+
+
+def test_cross_field_rules():
+    assert _fields(micro_config(model={"n_embd": 18, "n_head": 4})) == ["model.n_head"]
+    assert _fields(micro_config(task={"min_digits": 3, "max_digits": 2})) == ["task.max_digits"]
+    assert _fields(micro_config(model={"max_len": 20})) == ["model.max_len"]
+    assert _fields(micro_config(loop={"max_new_tokens": 5})) == ["loop.max_new_tokens"]
+    assert validate_config(micro_config(seed=4.0))[0]["seed"] == 4  # JSON integers may arrive as 4.0
+
+
+def test_python_schema_has_the_same_keys_as_the_zod_schema():
+    """Drift guard: every z.object section in experiment-config.ts has exactly our keys."""
+    ts = (REPO / "shared" / "experiment-config.ts").read_text()
+    for section, fields in SECTIONS.items():
+        m = re.search(rf"export const {section}Schema = z\s*\.object\(\{{(.*?)\}}\)\s*\.strict\(\)", ts, re.S)
+        assert m, f"{section}Schema not found in experiment-config.ts"
+        body = re.sub(r"/\*\*.*?\*/", "", m.group(1), flags=re.S)
+        keys = re.findall(r"^\s*(\w+):", body, re.M)
+        assert sorted(keys) == sorted(fields), section
+    m = re.search(r"export const experimentConfigSchema = z\s*\.object\(\{(.*?)\}\)", ts, re.S)
+    keys = re.findall(r"^\s*(\w+):", m.group(1), re.M)
+    assert sorted(keys) == sorted(list(TOP) + list(SECTIONS))
+
+
+def test_load_config_errors(tmp_path):
+    p = tmp_path / "c.json"
+    p.write_text("{not json")
+    with pytest.raises(ConfigError) as e:
+        load_config(str(p))
+    assert e.value.errors[0]["field"] == "(config)"
+    with pytest.raises(ConfigError):
+        load_config(str(tmp_path / "missing.json"))
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "starlab", *args], env=subprocess_env(), capture_output=True,
+                          text=True, timeout=60, cwd=EXPERIMENTS)
+
+
+def test_validate_command(tmp_path):
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text(json.dumps(MICRO_CONFIG))
+    bad.write_text(json.dumps(micro_config(loop={"lr": "fast"})))
+    r = _cli("validate", "--config", str(good))
+    assert r.returncode == 0 and json.loads(r.stdout) == {"ok": True, "errors": []}
+    r = _cli("validate", "--config", str(bad))
+    out = json.loads(r.stdout)
+    assert r.returncode == 2 and out["ok"] is False and out["errors"][0]["field"] == "loop.lr"
+
+
+def test_resolve_command():
+    r = _cli("resolve", "--preset", "tiny", "--seed", "2", "--set", "loop.iterations=2")
+    assert r.returncode == 0, r.stderr
+    cfg = json.loads(r.stdout)
+    assert cfg["seed"] == 2 and cfg["loop"]["iterations"] == 2 and validate_config(cfg)[1] == []
+    r = _cli("resolve", "--set", "loop.nope=1")
+    assert r.returncode == 2 and "loop.nope" in r.stderr

@@ -1,0 +1,152 @@
+"""The emitter: every event type validates against shared/schema/run-events.v1.json, seq is
+consecutive, lines are complete, concurrent writers never interleave."""
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from conftest import assert_valid_stream, read_events
+from starlab.events import EventWriter, collect_env, make_sample
+
+
+def _every_event_type(w: EventWriter) -> None:
+    w.run_start({"seed": 0, "nested": {"a": [1, 2]}}, collect_env(), {"config": "ab" * 32, "data": "cd" * 32})
+    w.phase_start(0, "warmup")
+    w.progress(0, "warmup", 5, 10)
+    w.metrics(0, 10, {"train/loss": 0.5, "eval/accuracy": 1, "flag": True})
+    w.phase_end(0, "warmup", 1.25)
+    w.samples(1, [
+        dict(question_id="q1", split="train", kind="direct", question="374+982:", text="3902;=21", answer="12",
+             gold="762", correct=False, hint_used=False, kept=False, difficulty=3),
+        dict(question_id="q1", split="train", kind="rationalized", question="374+982(267):", text="3902;=267",
+             answer="762", gold="762", correct=True, hint_used=True, kept=True, difficulty=3),
+        dict(question_id="e1", split="eval", kind="eval", question="1+2:", text="garbage", answer=None,
+             gold="3", correct=False, hint_used=False),
+    ])
+    w.artifact("kept.jsonl", "jsonl", "artifacts/iter_1/kept.jsonl", size=123, iteration=1)
+    w.artifact("summary.json", "json", "artifacts/summary.json")
+    w.heartbeat()
+    w.log("info", "hello")
+    w.log("warning", "careful")
+    with w.phase(1, "evaluate"):
+        pass
+    w.run_end("completed")
+
+
+def test_every_event_type_validates(tmp_path, event_validator):
+    path = tmp_path / "events.jsonl"
+    with EventWriter(path, heartbeat_s=None) as w:
+        _every_event_type(w)
+    events = read_events(path)
+    assert_valid_stream(events, event_validator)
+    types = {e["type"] for e in events}
+    assert types == {"run_start", "phase_start", "phase_end", "progress", "metrics", "samples", "artifact",
+                     "heartbeat", "log", "run_end"}
+    assert all(e["v"] == 1 and isinstance(e["t"], float) for e in events)
+    env = events[0]["env"]
+    for key in ("python", "torch", "transformers", "cuda", "gpus", "host", "platform", "pid", "git_commit"):
+        assert key in env
+    assert events[-1] == {**events[-1], "type": "run_end", "status": "completed"}
+
+
+def test_schema_rejects_what_the_protocol_forbids(event_validator):
+    """Guards the test itself: the validator does reject bad events."""
+    good = {"v": 1, "seq": 1, "t": 1.0, "type": "progress", "iteration": 0, "phase": "train", "done": 1, "total": 2}
+    assert not list(event_validator.iter_errors(good))
+    for bad in ({**good, "phase": "nope"}, {**good, "done": -1}, {**good, "v": 2},
+                {k: v for k, v in good.items() if k != "seq"}):
+        assert list(event_validator.iter_errors(bad)), bad
+
+
+def test_non_finite_metrics_are_dropped_with_a_warning(tmp_path, event_validator):
+    path = tmp_path / "e.jsonl"
+    with EventWriter(path, heartbeat_s=None) as w:
+        w.metrics(0, 1, {"ok": 1.0, "nan": float("nan"), "inf": float("inf"), "text": "x"})
+        assert w.metrics(0, 2, {"nan": float("nan")}) is None
+    events = read_events(path)
+    assert_valid_stream(events, event_validator)
+    metrics = [e for e in events if e["type"] == "metrics"]
+    assert [m["values"] for m in metrics] == [{"ok": 1.0}]
+    assert any(e["type"] == "log" and e["level"] == "warning" and "nan" in e["message"] for e in events)
+
+
+def test_invalid_enum_values_raise_instead_of_writing(tmp_path):
+    path = tmp_path / "e.jsonl"
+    with EventWriter(path, heartbeat_s=None) as w:
+        with pytest.raises(ValueError):
+            w.phase_start(0, "dance")
+        with pytest.raises(ValueError):
+            w.run_end("exploded")
+        with pytest.raises(ValueError):
+            make_sample(question_id="q", split="test", kind="eval", question="", text="", answer=None, gold="1",
+                        correct=False, hint_used=False)
+    assert path.read_text() == ""
+
+
+def test_concurrent_writers_produce_complete_consecutive_lines(tmp_path, event_validator):
+    path = tmp_path / "events.jsonl"
+    w = EventWriter(path, heartbeat_s=None)
+    big = "x" * 5000  # lines larger than a pipe buffer still arrive whole
+
+    def work(k: int) -> None:
+        for i in range(200):
+            w.log("info", f"{k}:{i}:{big}")
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    w.close()
+    events = read_events(path)
+    assert len(events) == 800
+    assert_valid_stream(events, event_validator)
+    assert sorted(e["message"].split(":")[0] for e in events).count("3") == 200
+
+
+def test_heartbeat_thread_and_run_end_once(tmp_path, event_validator):
+    path = tmp_path / "events.jsonl"
+    w = EventWriter(path, heartbeat_s=0.05)
+    import time
+
+    time.sleep(0.3)
+    assert w.run_end("stopped", "by test") is not None
+    assert w.run_end("completed") is None  # only the first run_end is written
+    time.sleep(0.15)
+    w.close()
+    events = read_events(path)
+    assert_valid_stream(events, event_validator)
+    assert sum(e["type"] == "heartbeat" for e in events) >= 2
+    assert events[-1]["type"] == "run_end" and events[-1]["status"] == "stopped"
+
+
+def test_reopening_continues_seq_and_terminates_a_torn_line(tmp_path, event_validator):
+    path = tmp_path / "events.jsonl"
+    with EventWriter(path, heartbeat_s=None) as w:
+        w.log("info", "one")
+        w.log("info", "two")
+    with open(path, "ab") as f:
+        f.write(b'{"v":1,"seq":3,"t":1,"type":"lo')  # a writer killed mid-line
+    with EventWriter(path, heartbeat_s=None) as w:
+        w.log("info", "three")
+    lines = path.read_text().splitlines()
+    assert len(lines) == 4
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(lines[2])
+    good = [json.loads(x) for x in (lines[0], lines[1], lines[3])]
+    assert [e["seq"] for e in good] == [1, 2, 3]
+    for e in good:
+        assert not list(event_validator.iter_errors(e))
+
+
+def test_events_path_from_environment(tmp_path, monkeypatch):
+    path = tmp_path / "sub" / "events.jsonl"
+    monkeypatch.setenv("STARLAB_EVENTS", str(path))
+    with EventWriter(heartbeat_s=None) as w:
+        w.log("info", "x")
+    assert json.loads(path.read_text())["message"] == "x"
+    monkeypatch.delenv("STARLAB_EVENTS")
+    with pytest.raises(ValueError):
+        EventWriter(heartbeat_s=None)
