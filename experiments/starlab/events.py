@@ -82,8 +82,7 @@ class EventWriter:
         self.end_status: str | None = None
         self._hb_stop = threading.Event()
         self._hb_thread: threading.Thread | None = None
-        if heartbeat_s:
-            self.start_heartbeat(heartbeat_s)
+        self.heartbeat_s = heartbeat_s  # the heartbeat thread starts with run_start (so run_start is first)
 
     # ------------------------------------------------------------------ core
     def _write_bytes(self, data: bytes) -> None:
@@ -150,8 +149,12 @@ class EventWriter:
     # ------------------------------------------------------------------ event helpers
     def run_start(self, config: Mapping[str, Any], env: Mapping[str, Any] | None = None,
                   hashes: Mapping[str, str] | None = None) -> dict[str, Any]:
-        return self.emit("run_start", config=dict(config), env=dict(env if env is not None else collect_env()),
-                         hashes={str(k): str(v) for k, v in (hashes or {}).items()})
+        """The first event of a run; also starts the heartbeat thread (every ``heartbeat_s``)."""
+        ev = self.emit("run_start", config=dict(config), env=dict(env if env is not None else collect_env()),
+                       hashes={str(k): str(v) for k, v in (hashes or {}).items()})
+        if self.heartbeat_s:
+            self.start_heartbeat(self.heartbeat_s)
+        return ev
 
     def phase_start(self, iteration: int, phase: str) -> dict[str, Any]:
         _check_phase(phase)

@@ -106,7 +106,8 @@ def output_cache(out: Any) -> Any:
 
 
 def state_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+    """A copy of the weights on the CPU (the base model that every iteration restarts from)."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
 def param_count(model: torch.nn.Module) -> int:

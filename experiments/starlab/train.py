@@ -42,7 +42,7 @@ def lr_lambda(steps: int, warmup_frac: float = 0.05, min_ratio: float = 0.0) -> 
 def finetune(model: torch.nn.Module, examples: Sequence[tuple[Sequence[int], Sequence[int]]], *, steps: int,
              lr: float, batch_size: int, pad_id: int, seed: int, stop: StopFlag = NEVER,
              on_step: Callable[[int, float], None] | None = None, weight_decay: float = 0.0,
-             clip: float = 1.0, warmup_frac: float | None = None) -> list[float]:
+             clip: float = 1.0, warmup_frac: float = 0.05) -> list[float]:
     """Train ``model`` in place for ``steps`` optimizer steps on ``examples`` (prompt ids,
     completion ids), sampling batches by shuffled epochs. Returns the loss of every step.
     ``on_step(step, loss)`` is called after each step (1-based)."""
@@ -52,9 +52,6 @@ def finetune(model: torch.nn.Module, examples: Sequence[tuple[Sequence[int], Seq
     ids, labels, lengths = pack(examples, pad_id)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr,
                             betas=(0.9, 0.99), weight_decay=weight_decay)
-    if warmup_frac is None:
-        import os
-        warmup_frac = float(os.environ.get("WF", "0.05"))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(steps, warmup_frac))
     g = torch.Generator().manual_seed(seed)
     n = len(examples)

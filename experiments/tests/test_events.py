@@ -111,6 +111,9 @@ def test_heartbeat_thread_and_run_end_once(tmp_path, event_validator):
     w = EventWriter(path, heartbeat_s=0.05)
     import time
 
+    time.sleep(0.2)
+    assert path.read_text() == ""  # no heartbeat before run_start
+    w.run_start({}, collect_env(), {})
     time.sleep(0.3)
     assert w.run_end("stopped", "by test") is not None
     assert w.run_end("completed") is None  # only the first run_end is written
@@ -118,7 +121,7 @@ def test_heartbeat_thread_and_run_end_once(tmp_path, event_validator):
     w.close()
     events = read_events(path)
     assert_valid_stream(events, event_validator)
-    assert sum(e["type"] == "heartbeat" for e in events) >= 2
+    assert events[0]["type"] == "run_start" and sum(e["type"] == "heartbeat" for e in events) >= 2
     assert events[-1]["type"] == "run_end" and events[-1]["status"] == "stopped"
 
 

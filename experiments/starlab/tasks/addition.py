@@ -45,20 +45,15 @@ class Question:
         return f"{self.a}+{self.b}"
 
 
-WIDTH: int | None = None  # experiment: fixed width (zero padded) or None
-
-
-def _rev(n: int, width: int | None = None) -> str:
-    w = WIDTH if width is None else width
-    r = str(n)[::-1]
-    return r.ljust(w, "0") if w else r
+def _rev(n: int) -> str:
+    return str(n)[::-1]
 
 
 def prompt(q: Question, hint: bool = False) -> str:
     """What the model is given. With ``hint`` the reversed gold answer follows in parentheses."""
     core = f"{_rev(q.a)}+{_rev(q.b)}"
     if hint:
-        core += f"({_ans(q.a + q.b)})"
+        core += f"({_rev(q.a + q.b)})"
     return core + SEP
 
 
@@ -79,11 +74,7 @@ def rationale(q: Question) -> str:
         s = da + db + carry
         steps.append(f"{da}{db}{carry}{s % 10}")
         carry = s // 10
-    return ";".join(steps) + ";=" + _ans(q.a + q.b)
-
-
-def _ans(n: int) -> str:
-    return _rev(n, (WIDTH + 1) if WIDTH else 0)
+    return ";".join(steps) + ";=" + _rev(q.a + q.b)
 
 
 def training_text(q: Question, completion: str) -> str:

@@ -139,8 +139,7 @@ class StarRun:
             self._progress(throttle, iteration, phase, step, steps)
 
         losses = finetune(self.model, examples, steps=steps, lr=lr, batch_size=batch_size,
-                          pad_id=self.tok.pad_id, seed=self.seed * 1009 + iteration, stop=self.stop, on_step=on_step,
-                          warmup_frac=float(os.environ.get("WF_W" if phase == "warmup" else "WF", "0.05")))
+                          pad_id=self.tok.pad_id, seed=self.seed * 1009 + iteration, stop=self.stop, on_step=on_step)
         self.total_steps += len(losses)
         return losses
 
@@ -209,7 +208,6 @@ class StarRun:
                 rows.append({"question_id": q.qid, "prompt": p, "completion": addition.rationale(q), "hinted": hinted})
             if rows:
                 self._artifact("artifacts/warmup.jsonl", "jsonl", 0, rows)
-            self.warmup_examples = examples
             losses = self._train(0, examples, w["steps"], w["lr"], w["batch_size"], "warmup")
         vals = {"time/warmup_s": ph.duration_s, "warmup/examples": len(examples), "train/steps": len(losses)}
         if losses:
@@ -276,8 +274,6 @@ class StarRun:
             if self.hooks.on_train_start:
                 self.hooks.on_train_start(n, self.model, kept)
             examples = [(self._prompt_ids(k["question"]), self._completion_ids(k["completion"])) for k in kept]
-            if os.environ.get("REPLAY") == "1":
-                examples += self.warmup_examples
             if not examples:
                 self.ev.log("warning", f"iteration {n}: nothing kept, the model is not fine-tuned this iteration")
             losses = self._train(n, examples, steps if examples else 0, loop["lr"], loop["batch_size"], "train")
