@@ -105,6 +105,9 @@ def cmd_run(config_path: str, events_path: str | None = None, run_dir: str | Non
     from .stopping import StopFlag, StopRequested
 
     run_dir = os.path.abspath(run_dir or os.environ.get("STARLAB_RUN_DIR") or os.getcwd())
+    # Before torch loads OpenMP: busy-waiting worker threads slow training down ~8x when the
+    # CPU is shared with other processes (measured here: 2.25 s vs 0.30 s per step).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     stop = StopFlag()
     stop.install()  # SIGTERM/SIGINT from here on end the run as "stopped"
     ev = EventWriter(_events_path(events_path, run_dir))
