@@ -21,6 +21,7 @@ import type {
 } from '../shared/contract';
 import {
   DATASETS,
+  DATASET_LABELS,
   PRESETS,
   VARIANTS,
   VARIANT_LABELS,
@@ -133,7 +134,7 @@ export function createService(opts: ServiceOptions): Service {
           }
       catalogCache = {
         variants: VARIANTS.map((id) => ({ id, label: VARIANT_LABELS[id] })),
-        datasets: [...DATASETS],
+        datasets: DATASETS.map((id) => ({ id, label: DATASET_LABELS[id] })),
         presets: [...PRESETS],
         defaults,
       };

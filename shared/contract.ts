@@ -91,7 +91,7 @@ export interface SampleRow {
 
 export interface Catalog {
   variants: { id: string; label: string }[];
-  datasets: string[];
+  datasets: { id: string; label: string }[];
   presets: string[];
   /** defaults[variant][dataset][preset] = the resolved preset config */
   defaults: Record<string, Record<string, Record<string, Record<string, unknown>>>>;

@@ -7,19 +7,35 @@
 import { z } from 'zod';
 import presetsJson from '../experiments/starlab/presets.json';
 
-export const VARIANTS = ['star'] as const;
-export const DATASETS = ['addition'] as const;
+export const VARIANTS = ['star', 'star-norat', 'v-star', 'quiet-star'] as const;
+export const DATASETS = ['addition', 'gsm8k', 'commonsenseqa'] as const;
 export const PRESETS = ['tiny', 'paper'] as const;
 export const DEVICES = ['auto', 'cpu', 'cuda'] as const;
+export const FINETUNE_MODES = ['full', 'lora'] as const;
+export type Variant = (typeof VARIANTS)[number];
+export type Dataset = (typeof DATASETS)[number];
 
-export const VARIANT_LABELS: Record<(typeof VARIANTS)[number], string> = {
+export const VARIANT_LABELS: Record<Variant, string> = {
   star: 'STaR (with rationalization)',
+  'star-norat': 'STaR without rationalization (ablation)',
+  'v-star': 'V-STaR (generator + DPO verifier)',
+  'quiet-star': 'Quiet-STaR (thoughts at every token)',
+};
+
+export const DATASET_LABELS: Record<Dataset, string> = {
+  addition: 'n-digit addition (synthetic)',
+  gsm8k: 'GSM8K',
+  commonsenseqa: 'CommonsenseQA',
 };
 
 const posInt = z.number().int().positive();
 const nonNegInt = z.number().int().min(0);
 const prob = z.number().min(0).max(1);
 const learningRate = z.number().positive().max(1);
+
+// Every section is strict (unknown keys are errors) and every key is required. The Python
+// mirror (experiments/starlab/config.py) has the same schemas under the same names; a unit
+// test compares the two key by key.
 
 export const modelSchema = z
   .object({
@@ -31,20 +47,33 @@ export const modelSchema = z
     n_head: posInt.max(128),
     max_len: posInt.max(32768),
   })
-  .strict()
-  .refine((m) => m.n_embd % m.n_head === 0, { message: 'n_embd must be divisible by n_head', path: ['n_head'] });
+  .strict();
 
-export const taskSchema = z
+export const additionTaskSchema = z
   .object({
     min_digits: posInt.max(20),
     max_digits: posInt.max(20),
     train_per_digit: posInt.max(100000),
     eval_per_digit: posInt.max(100000),
+    /** Put few-shot exemplars before every prompt (for a pretrained model without warm-up). */
+    few_shot: z.boolean(),
   })
-  .strict()
-  .refine((t) => t.min_digits <= t.max_digits, { message: 'min_digits must be ≤ max_digits', path: ['max_digits'] });
+  .strict();
 
-export const warmupSchema = z
+/** GSM8K and CommonsenseQA: local JSONL files (or the hub, on a connected machine). */
+export const textTaskSchema = z
+  .object({
+    /** Directory holding the dataset's JSONL files; '' looks in the default places (see experiments/README.md). */
+    path: z.string(),
+    /** Questions taken from the training split (0: all of them). */
+    train_limit: nonNegInt.max(10000000),
+    /** Questions taken from the evaluation split (GSM8K test, CommonsenseQA dev; 0: all). */
+    eval_limit: nonNegInt.max(10000000),
+    few_shot: z.boolean(),
+  })
+  .strict();
+
+export const additionWarmupSchema = z
   .object({
     examples: nonNegInt.max(1000000),
     max_digits: posInt.max(20),
@@ -55,17 +84,78 @@ export const warmupSchema = z
   })
   .strict();
 
+export const textWarmupSchema = z
+  .object({
+    examples: nonNegInt.max(1000000),
+    hinted_fraction: prob,
+    steps: nonNegInt.max(1000000),
+    lr: learningRate,
+    batch_size: posInt.max(4096),
+  })
+  .strict();
+
+/** The STaR loop without rationalization: star-norat, and V-STaR's generator. */
 export const loopSchema = z
   .object({
     iterations: posInt.max(1000),
-    rationalize: z.boolean(),
-    p_rationalization: prob,
     base_steps: posInt.max(1000000),
     step_growth: z.number().min(1).max(10),
     lr: learningRate,
     batch_size: posInt.max(4096),
     restart_from_base: z.boolean(),
+    /** Sampling temperature for the training questions (STaR: near-greedy). */
     temperature: z.number().min(0).max(5),
+    samples_per_question: posInt.max(1024),
+    max_new_tokens: posInt.max(4096),
+    finetune: z.enum(FINETUNE_MODES),
+    lora_r: posInt.max(1024),
+    lora_alpha: z.number().positive().max(4096),
+  })
+  .strict();
+
+/** STaR: the loop plus rationalization of the questions it got wrong. */
+export const starLoopSchema = loopSchema
+  .extend({
+    /** Share of the wrong questions retried with the gold answer as a hint. */
+    p_rationalization: prob,
+  })
+  .strict();
+
+/** V-STaR's verifier: DPO on (right, wrong) pairs against the SFT reference, plus an ORM baseline. */
+export const verifierSchema = z
+  .object({
+    beta: z.number().positive().max(100),
+    pairs_per_question: posInt.max(10000),
+    steps: nonNegInt.max(1000000),
+    lr: learningRate,
+    batch_size: posInt.max(4096),
+    /** N: candidates generated per evaluation question, all stored with their scores. */
+    candidates: posInt.max(1024),
+    temperature: z.number().min(0).max(5),
+    /** Outcome-reward-model baseline steps (0: no ORM). */
+    orm_steps: nonNegInt.max(1000000),
+    orm_lr: learningRate,
+  })
+  .strict();
+
+/** Quiet-STaR: thoughts after every token, a mixing head, REINFORCE on the lookahead gain. */
+export const quietSchema = z
+  .object({
+    steps: posInt.max(10000000),
+    lr: learningRate,
+    batch_size: posInt.max(4096),
+    /** Tokens per training sequence. */
+    seq_len: posInt.max(32768),
+    /** Thoughts sampled per position (the REINFORCE baseline is their mean). */
+    n_thoughts: posInt.max(64),
+    /** Tokens per thought, between the start- and end-of-thought tokens. */
+    thought_len: posInt.max(256),
+    /** True tokens ahead whose log-likelihood the reward measures. */
+    n_ahead: posInt.max(64),
+    thought_temperature: z.number().positive().max(5),
+    policy_weight: z.number().min(0).max(1e7),
+    /** Evaluate every this many steps (each evaluation is one point of the curve). */
+    eval_every: posInt.max(10000000),
     max_new_tokens: posInt.max(4096),
   })
   .strict();
@@ -77,20 +167,77 @@ export const runtimeSchema = z
   })
   .strict();
 
-export const experimentConfigSchema = z
-  .object({
-    variant: z.enum(VARIANTS),
-    dataset: z.enum(DATASETS),
+/** Named section schemas (the Python mirror uses the same names). */
+export const SECTION_SCHEMAS = {
+  modelSchema,
+  additionTaskSchema,
+  textTaskSchema,
+  additionWarmupSchema,
+  textWarmupSchema,
+  loopSchema,
+  starLoopSchema,
+  verifierSchema,
+  quietSchema,
+  runtimeSchema,
+} as const;
+export type SectionSchemaName = keyof typeof SECTION_SCHEMAS;
+
+/** Which sections a (variant, dataset) config has, and the schema of each. */
+export function sectionsFor(variant: Variant, dataset: Dataset): Record<string, SectionSchemaName> {
+  const addition = dataset === 'addition';
+  const common: Record<string, SectionSchemaName> = {
+    model: 'modelSchema',
+    task: addition ? 'additionTaskSchema' : 'textTaskSchema',
+    warmup: addition ? 'additionWarmupSchema' : 'textWarmupSchema',
+  };
+  switch (variant) {
+    case 'star':
+      return { ...common, loop: 'starLoopSchema', runtime: 'runtimeSchema' };
+    case 'star-norat':
+      return { ...common, loop: 'loopSchema', runtime: 'runtimeSchema' };
+    case 'v-star':
+      return { ...common, loop: 'loopSchema', verifier: 'verifierSchema', runtime: 'runtimeSchema' };
+    case 'quiet-star':
+      return { ...common, quiet: 'quietSchema', runtime: 'runtimeSchema' };
+  }
+}
+
+/** The full config schema of one (variant, dataset), with its cross-field rules. */
+export function configSchemaFor(variant: Variant, dataset: Dataset) {
+  const shape: Record<string, z.ZodType> = {
+    variant: z.literal(variant),
+    dataset: z.literal(dataset),
     preset: z.enum(PRESETS),
     seed: nonNegInt.max(2 ** 31 - 1),
-    model: modelSchema,
-    task: taskSchema,
-    warmup: warmupSchema,
-    loop: loopSchema,
-    runtime: runtimeSchema,
-  })
-  .strict();
-export type ExperimentConfig = z.infer<typeof experimentConfigSchema>;
+  };
+  for (const [section, name] of Object.entries(sectionsFor(variant, dataset))) shape[section] = SECTION_SCHEMAS[name];
+  return z
+    .object(shape)
+    .strict()
+    .superRefine((c, ctx) => {
+      const cfg = c as unknown as ExperimentConfig;
+      if (cfg.model.n_embd % cfg.model.n_head !== 0)
+        ctx.addIssue({ code: 'custom', path: ['model', 'n_head'], message: 'n_embd must be divisible by n_head' });
+      const task = cfg.task as { min_digits?: number; max_digits?: number };
+      if (task.min_digits !== undefined && task.max_digits !== undefined && task.min_digits > task.max_digits)
+        ctx.addIssue({ code: 'custom', path: ['task', 'max_digits'], message: 'min_digits must be ≤ max_digits' });
+    });
+}
+
+/** A resolved config. Sections beyond model/task/runtime depend on the variant. */
+export interface ExperimentConfig {
+  variant: Variant;
+  dataset: Dataset;
+  preset: (typeof PRESETS)[number];
+  seed: number;
+  model: z.infer<typeof modelSchema>;
+  task: z.infer<typeof additionTaskSchema> | z.infer<typeof textTaskSchema>;
+  warmup: z.infer<typeof additionWarmupSchema> | z.infer<typeof textWarmupSchema>;
+  loop?: z.infer<typeof starLoopSchema> | z.infer<typeof loopSchema>;
+  verifier?: z.infer<typeof verifierSchema>;
+  quiet?: z.infer<typeof quietSchema>;
+  runtime: z.infer<typeof runtimeSchema>;
+}
 
 export interface LaunchSpec {
   variant: string;
@@ -109,13 +256,35 @@ export interface FieldError {
 
 export type ResolveResult = { ok: true; config: ExperimentConfig } | { ok: false; errors: FieldError[] };
 
-type PresetTable = Record<string, Record<string, Record<string, Record<string, unknown>>>>;
-const presetTable = presetsJson as unknown as PresetTable;
+type Layer = Record<string, Record<string, unknown>>;
+interface PresetFile {
+  datasets: Record<string, Record<string, Layer>>;
+  variants: Record<string, Record<string, Layer>>;
+  overrides: Record<string, Record<string, Record<string, Layer>>>;
+}
+const presetFile = presetsJson as unknown as PresetFile;
 
-/** Preset defaults for a (variant, dataset, preset), or undefined where none is defined. */
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep merge of plain objects (b wins); arrays and scalars replace. */
+export function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = isPlainObject(v) && isPlainObject(out[k]) ? deepMerge(out[k], v) : v;
+  return out;
+}
+
+/**
+ * Preset defaults for a (variant, dataset, preset): the dataset layer, then the variant's,
+ * then any override for the pair (see the file's _doc); undefined where none is defined.
+ */
 export function presetDefaults(variant: string, dataset: string, preset: string): Record<string, unknown> | undefined {
-  const d = presetTable[variant]?.[dataset]?.[preset];
-  return d ? structuredClone(d) : undefined;
+  const base = presetFile.datasets[dataset]?.[preset];
+  const forVariant = presetFile.variants[variant]?.[preset];
+  if (!base || !forVariant) return undefined;
+  const merged = deepMerge(deepMerge(base, forVariant), presetFile.overrides[variant]?.[dataset]?.[preset] ?? {});
+  return structuredClone(merged);
 }
 
 /** Parse an override value: JSON where it parses (numbers, booleans, quoted strings), else the raw string. */
@@ -160,7 +329,7 @@ export function resolveConfig(spec: LaunchSpec): ResolveResult {
   }
   if (errors.length) return { ok: false, errors };
 
-  const parsed = experimentConfigSchema.safeParse(cfg);
+  const parsed = configSchemaFor(spec.variant as Variant, spec.dataset as Dataset).safeParse(cfg);
   if (!parsed.success) {
     return {
       ok: false,
@@ -170,7 +339,7 @@ export function resolveConfig(spec: LaunchSpec): ResolveResult {
       })),
     };
   }
-  return { ok: true, config: parsed.data };
+  return { ok: true, config: parsed.data as unknown as ExperimentConfig };
 }
 
 const FIXED_KEYS = new Set(['variant', 'dataset', 'preset', 'seed']);

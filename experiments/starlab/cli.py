@@ -2,7 +2,10 @@
 
     python -m starlab run --config <run_dir>/config.json     run an experiment, events to $STARLAB_EVENTS
     python -m starlab validate --config PATH                 {"ok": bool, "errors": [{"field", "message"}]}
-    python -m starlab resolve --preset tiny [--seed N] [--set loop.iterations=3 ...]   print a full config
+    python -m starlab run --config <run_dir>/config.json --resume   continue after the last checkpointed iteration
+    python -m starlab resolve --variant V --dataset D --preset tiny [--seed N] [--set loop.iterations=3 ...]
+    python -m starlab schema                                 the config schemas' keys (drift test vs. zod)
+    python -m starlab import-data --dataset gsm8k --train F --eval F --dest DIR   validate and copy a user's files
 
 Exit codes of ``run``: 0 completed, 0 stopped (SIGTERM/SIGINT: the current step finishes,
 ``run_end {status: "stopped"}`` is written), 1 failed (exception: ``run_end {status:
@@ -31,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--config", required=True, help="resolved config JSON (see shared/experiment-config.ts)")
     r.add_argument("--events", default=None, help="events file (default: $STARLAB_EVENTS, else <run dir>/events.jsonl)")
     r.add_argument("--run-dir", default=None, help="run directory for artifacts (default: $STARLAB_RUN_DIR, else cwd)")
+    r.add_argument("--resume", action="store_true", help="continue after the run directory's last checkpoint")
     v = sub.add_parser("validate", help="validate a config; prints {ok, errors}")
     v.add_argument("--config", required=True)
     s = sub.add_parser("resolve", help="print a complete config from presets.json")
@@ -39,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--preset", default="tiny")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. loop.iterations=3")
+    sub.add_parser("schema", help="print the config schemas' key sets and sections as JSON")
+    i = sub.add_parser("import-data", help="validate a user's dataset files and copy them into a datasets directory")
+    i.add_argument("--dataset", required=True, choices=["gsm8k", "commonsenseqa"])
+    i.add_argument("--train", required=True, help="training split (JSONL)")
+    i.add_argument("--eval", required=True, help="evaluation split (JSONL: GSM8K test, CommonsenseQA dev)")
+    i.add_argument("--dest", required=True, help="datasets directory (files go to DEST/<dataset>/)")
     return p
 
 
@@ -48,7 +58,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_validate(args.config)
     if args.cmd == "resolve":
         return cmd_resolve(args)
-    return cmd_run(args.config, events_path=args.events, run_dir=args.run_dir)
+    if args.cmd == "schema":
+        from .config import schema_description
+
+        print(json.dumps(schema_description()))
+        return EXIT_OK
+    if args.cmd == "import-data":
+        return cmd_import(args)
+    return cmd_run(args.config, events_path=args.events, run_dir=args.run_dir, resume=args.resume)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .tasks import DataError
+    from .tasks.data_files import import_dataset
+
+    try:
+        summary = import_dataset(args.dataset, {"train": args.train, "eval": args.eval}, args.dest)
+    except DataError as e:
+        print(json.dumps({"ok": False, "error": str(e)}), file=sys.stderr)
+        return EXIT_INVALID
+    print(json.dumps({"ok": True, **summary}))
+    return EXIT_OK
 
 
 # ----------------------------------------------------------------------------- validate
@@ -99,7 +129,7 @@ def _events_path(explicit: str | None, run_dir: str) -> str:
     return explicit or os.environ.get("STARLAB_EVENTS") or os.path.join(run_dir, "events.jsonl")
 
 
-def cmd_run(config_path: str, events_path: str | None = None, run_dir: str | None = None) -> int:
+def cmd_run(config_path: str, events_path: str | None = None, run_dir: str | None = None, resume: bool = False) -> int:
     from .config import ConfigError, load_config
     from .events import EventWriter, collect_env
     from .stopping import StopFlag, StopRequested
@@ -134,7 +164,7 @@ def cmd_run(config_path: str, events_path: str | None = None, run_dir: str | Non
 
         try:
             runner = _dispatch(cfg)
-            runner(cfg, ev, run_dir=run_dir, stop=stop)
+            runner(cfg, ev, run_dir=run_dir, stop=stop, resume=resume)
         except StopRequested as e:
             ev.log("info", f"{e}: stopped cleanly")
             ev.run_end("stopped", None)
@@ -162,13 +192,19 @@ def cmd_run(config_path: str, events_path: str | None = None, run_dir: str | Non
 
 
 def _dispatch(cfg: dict[str, Any]):
-    """The runner for (variant, dataset); imports torch lazily."""
-    key = (cfg["variant"], cfg["dataset"])
-    if key == ("star", "addition"):
-        from .variants import star
+    """The runner of a variant (every variant runs on every dataset); imports torch lazily."""
+    variant = cfg["variant"]
+    run_id = os.environ.get("STARLAB_RUN_ID")
+    if variant in ("star", "star-norat"):
+        from .variants import star as module
+    elif variant == "v-star":
+        from .variants import vstar as module
+    elif variant == "quiet-star":
+        from .variants import quiet_star as module
+    else:
+        raise NotImplementedError(f"variant {variant!r} is not implemented")
 
-        def runner(cfg: dict[str, Any], ev: Any, *, run_dir: str, stop: Any) -> None:
-            star.run(cfg, ev, run_dir=run_dir, stop=stop, run_id=os.environ.get("STARLAB_RUN_ID"))
+    def runner(cfg: dict[str, Any], ev: Any, *, run_dir: str, stop: Any, resume: bool = False) -> None:
+        module.run(cfg, ev, run_dir=run_dir, stop=stop, run_id=run_id, resume=resume)
 
-        return runner
-    raise NotImplementedError(f"variant {cfg['variant']!r} on dataset {cfg['dataset']!r} is not implemented")
+    return runner

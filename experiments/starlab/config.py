@@ -15,10 +15,11 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
-VARIANTS = ("star",)
-DATASETS = ("addition",)
+VARIANTS = ("star", "star-norat", "v-star", "quiet-star")
+DATASETS = ("addition", "gsm8k", "commonsenseqa")
 PRESETS = ("tiny", "paper")
 DEVICES = ("auto", "cpu", "cuda")
+FINETUNE_MODES = ("full", "lora")
 
 PRESETS_PATH = os.path.join(os.path.dirname(__file__), "presets.json")
 
@@ -117,22 +118,46 @@ def non_neg_int(hi: float) -> _Num:
 PROB = _Num(False, 0, 1)
 LR = _Num(False, 0, 1, lo_exclusive=True)
 
-SECTIONS: dict[str, dict[str, Any]] = {
-    "model": {
-        "source": _Enum(("tiny", "hub")),
-        "name": _Str(1),
-        "n_layer": pos_int(64),
-        "n_embd": pos_int(8192),
-        "n_head": pos_int(128),
-        "max_len": pos_int(32768),
-    },
-    "task": {
+# Named section schemas, mirroring SECTION_SCHEMAS in shared/experiment-config.ts (same names,
+# same keys: tests/unit/config-drift.test.ts compares them through ``python -m starlab schema``).
+_MODEL = {
+    "source": _Enum(("tiny", "hub")),
+    "name": _Str(1),
+    "n_layer": pos_int(64),
+    "n_embd": pos_int(8192),
+    "n_head": pos_int(128),
+    "max_len": pos_int(32768),
+}
+_LOOP = {
+    "iterations": pos_int(1000),
+    "base_steps": pos_int(1000000),
+    "step_growth": _Num(False, 1, 10),
+    "lr": LR,
+    "batch_size": pos_int(4096),
+    "restart_from_base": _Bool(),
+    "temperature": _Num(False, 0, 5),
+    "samples_per_question": pos_int(1024),
+    "max_new_tokens": pos_int(4096),
+    "finetune": _Enum(FINETUNE_MODES),
+    "lora_r": pos_int(1024),
+    "lora_alpha": _Num(False, 0, 4096, lo_exclusive=True),
+}
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "modelSchema": _MODEL,
+    "additionTaskSchema": {
         "min_digits": pos_int(20),
         "max_digits": pos_int(20),
         "train_per_digit": pos_int(100000),
         "eval_per_digit": pos_int(100000),
+        "few_shot": _Bool(),
     },
-    "warmup": {
+    "textTaskSchema": {
+        "path": _Str(0),
+        "train_limit": non_neg_int(10000000),
+        "eval_limit": non_neg_int(10000000),
+        "few_shot": _Bool(),
+    },
+    "additionWarmupSchema": {
         "examples": non_neg_int(1000000),
         "max_digits": pos_int(20),
         "hinted_fraction": PROB,
@@ -140,23 +165,63 @@ SECTIONS: dict[str, dict[str, Any]] = {
         "lr": LR,
         "batch_size": pos_int(4096),
     },
-    "loop": {
-        "iterations": pos_int(1000),
-        "rationalize": _Bool(),
-        "p_rationalization": PROB,
-        "base_steps": pos_int(1000000),
-        "step_growth": _Num(False, 1, 10),
+    "textWarmupSchema": {
+        "examples": non_neg_int(1000000),
+        "hinted_fraction": PROB,
+        "steps": non_neg_int(1000000),
         "lr": LR,
         "batch_size": pos_int(4096),
-        "restart_from_base": _Bool(),
+    },
+    "loopSchema": _LOOP,
+    "starLoopSchema": {**_LOOP, "p_rationalization": PROB},
+    "verifierSchema": {
+        "beta": _Num(False, 0, 100, lo_exclusive=True),
+        "pairs_per_question": pos_int(10000),
+        "steps": non_neg_int(1000000),
+        "lr": LR,
+        "batch_size": pos_int(4096),
+        "candidates": pos_int(1024),
         "temperature": _Num(False, 0, 5),
+        "orm_steps": non_neg_int(1000000),
+        "orm_lr": LR,
+    },
+    "quietSchema": {
+        "steps": pos_int(10000000),
+        "lr": LR,
+        "batch_size": pos_int(4096),
+        "seq_len": pos_int(32768),
+        "n_thoughts": pos_int(64),
+        "thought_len": pos_int(256),
+        "n_ahead": pos_int(64),
+        "thought_temperature": _Num(False, 0, 5, lo_exclusive=True),
+        "policy_weight": _Num(False, 0, 1e7),
+        "eval_every": pos_int(10000000),
         "max_new_tokens": pos_int(4096),
     },
-    "runtime": {
+    "runtimeSchema": {
         "device": _Enum(DEVICES),
         "threads": non_neg_int(1024),
     },
 }
+
+
+def sections_for(variant: str, dataset: str) -> dict[str, str]:
+    """Which sections a (variant, dataset) config has, and each one's schema name (as
+    ``sectionsFor`` in shared/experiment-config.ts)."""
+    addition = dataset == "addition"
+    common = {"model": "modelSchema",
+              "task": "additionTaskSchema" if addition else "textTaskSchema",
+              "warmup": "additionWarmupSchema" if addition else "textWarmupSchema"}
+    if variant == "star":
+        return {**common, "loop": "starLoopSchema", "runtime": "runtimeSchema"}
+    if variant == "star-norat":
+        return {**common, "loop": "loopSchema", "runtime": "runtimeSchema"}
+    if variant == "v-star":
+        return {**common, "loop": "loopSchema", "verifier": "verifierSchema", "runtime": "runtimeSchema"}
+    if variant == "quiet-star":
+        return {**common, "quiet": "quietSchema", "runtime": "runtimeSchema"}
+    raise KeyError(variant)
+
 
 TOP: dict[str, Any] = {
     "variant": _Enum(VARIANTS),
@@ -165,10 +230,13 @@ TOP: dict[str, Any] = {
     "seed": non_neg_int(2**31 - 1),
 }
 
-# Refinements (cross-field checks), as in the zod schema: (section, field path, predicate, message)
-_REFINES: list[tuple[str, str, Callable[[dict[str, Any]], bool], str]] = [
-    ("model", "model.n_head", lambda m: m["n_embd"] % m["n_head"] == 0, "n_embd must be divisible by n_head"),
-    ("task", "task.max_digits", lambda t: t["min_digits"] <= t["max_digits"], "min_digits must be ≤ max_digits"),
+# Cross-field rules, as in the zod schema: (section, field path, predicate, message); a rule
+# applies where its section has every key the predicate reads.
+_REFINES: list[tuple[str, str, tuple[str, ...], Callable[[dict[str, Any]], bool], str]] = [
+    ("model", "model.n_head", ("n_embd", "n_head"), lambda m: m["n_embd"] % m["n_head"] == 0,
+     "n_embd must be divisible by n_head"),
+    ("task", "task.max_digits", ("min_digits", "max_digits"), lambda t: t["min_digits"] <= t["max_digits"],
+     "min_digits must be ≤ max_digits"),
 ]
 
 
@@ -183,9 +251,6 @@ def validate_config(cfg: Any) -> tuple[dict[str, Any] | None, list[dict[str, str
         err("(config)", f"expected a JSON object, got {_typename(cfg)}")
         return None, errors
     out: dict[str, Any] = {}
-    for key in cfg:
-        if key not in TOP and key not in SECTIONS:
-            err(str(key), f'unknown key "{key}"')
     for key, spec in TOP.items():
         if key not in cfg:
             err(key, f'missing required key "{key}"')
@@ -194,7 +259,13 @@ def validate_config(cfg: Any) -> tuple[dict[str, Any] | None, list[dict[str, str
         if msg:
             err(key, msg)
         out[key] = v
-    for sec, fields in SECTIONS.items():
+    if any(e["field"] in ("variant", "dataset") for e in errors):
+        return None, errors  # the sections depend on both
+    sections = {sec: SCHEMAS[name] for sec, name in sections_for(out["variant"], out["dataset"]).items()}
+    for key in cfg:
+        if key not in TOP and key not in sections:
+            err(str(key), f'unknown key "{key}" for {out["variant"]} on {out["dataset"]}')
+    for sec, fields in sections.items():
         if sec not in cfg:
             err(sec, f'missing required section "{sec}"')
             continue
@@ -221,12 +292,20 @@ def validate_config(cfg: Any) -> tuple[dict[str, Any] | None, list[dict[str, str
             sec_out[key] = v
         out[sec] = sec_out
         if sec_ok:
-            for rsec, rpath, pred, message in _REFINES:
-                if rsec == sec and not pred(sec_out):
+            for rsec, rpath, needs, pred, message in _REFINES:
+                if rsec == sec and all(k in sec_out for k in needs) and not pred(sec_out):
                     err(rpath, message)
     if not errors:
         errors.extend(_semantic_checks(out))
     return (None, errors) if errors else (out, [])
+
+
+def schema_description() -> dict[str, Any]:
+    """Key sets of every schema and the sections of every (variant, dataset): what
+    ``python -m starlab schema`` prints for the drift test against the zod schema."""
+    return {"schemas": {name: sorted(fields) for name, fields in SCHEMAS.items()},
+            "sections": {v: {d: sections_for(v, d) for d in DATASETS} for v in VARIANTS},
+            "variants": list(VARIANTS), "datasets": list(DATASETS), "presets": list(PRESETS)}
 
 
 def _semantic_checks(cfg: dict[str, Any]) -> list[dict[str, str]]:
@@ -241,8 +320,10 @@ def _semantic_checks(cfg: dict[str, Any]) -> list[dict[str, str]]:
             errors.append({"field": "model.max_len",
                            "message": f"must be ≥ {need} for {digits}-digit addition with hint and rationale"})
         need_new = addition.max_completion_length(cfg["task"]["max_digits"])
-        if cfg["loop"]["max_new_tokens"] < need_new:
-            errors.append({"field": "loop.max_new_tokens",
+        gen = cfg.get("loop") or cfg.get("quiet")
+        if gen is not None and gen["max_new_tokens"] < need_new:
+            section = "loop" if "loop" in cfg else "quiet"
+            errors.append({"field": f"{section}.max_new_tokens",
                            "message": f"must be ≥ {need_new} to write a {cfg['task']['max_digits']}-digit rationale"})
     return errors
 
@@ -268,14 +349,24 @@ def load_presets() -> dict[str, Any]:
         return json.load(f)
 
 
+def deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Deep merge of dicts (b wins); lists and scalars replace (as deepMerge on the Node side)."""
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
 def preset_config(variant: str, dataset: str, preset: str, seed: int = 0) -> dict[str, Any]:
-    """A complete config from presets.json (as the Node side's resolveConfig without overrides)."""
+    """A complete config from presets.json: the dataset layer, the variant layer, then any
+    override for the pair (as presetDefaults + resolveConfig without overrides on the Node side)."""
     table = load_presets()
-    try:
-        d = table[variant][dataset][preset]
-    except KeyError:
-        raise ConfigError([{"field": "preset", "message": f'preset "{preset}" is not defined for {variant} on {dataset}'}]) from None
-    cfg = json.loads(json.dumps(d))
+    base = table["datasets"].get(dataset, {}).get(preset)
+    layer = table["variants"].get(variant, {}).get(preset)
+    if base is None or layer is None:
+        raise ConfigError([{"field": "preset", "message": f'preset "{preset}" is not defined for {variant} on {dataset}'}])
+    cfg = deep_merge(deep_merge(base, layer), table["overrides"].get(variant, {}).get(dataset, {}).get(preset, {}))
+    cfg = json.loads(json.dumps(cfg))
     cfg.update({"variant": variant, "dataset": dataset, "preset": preset, "seed": seed})
     return cfg
 

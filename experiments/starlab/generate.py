@@ -18,15 +18,24 @@ from .stopping import NEVER, StopFlag
 @torch.no_grad()
 def generate(model: torch.nn.Module, tok, prompts: Sequence[Sequence[int]], *, max_new_tokens: int,
              temperature: float = 0.0, batch_size: int = 256, generator: torch.Generator | None = None,
-             stop: StopFlag = NEVER, on_batch: Callable[[int, int], None] | None = None) -> list[list[int]]:
+             stop: StopFlag = NEVER, on_batch: Callable[[int, int], None] | None = None,
+             stop_strings: Sequence[str] | None = None) -> list[list[int]]:
     """Completions (token ids, without the stop token) for each prompt (token ids, with any
-    <bos> already in place). ``on_batch(done, total)`` is called after each batch."""
+    <bos> already in place). ``on_batch(done, total)`` is called after each batch.
+
+    A row finishes at <eos>, at a token whose text contains one of ``stop_strings``, or when
+    its decoded tail contains one (a stop string split across tokens, e.g. "\n" + "\n");
+    without ``stop_strings`` the tokenizer's own ``stop_ids()`` decide. The caller cuts the
+    decoded text at the stop strings."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     ck = cache_kwarg(model)
-    keep_kw = "logits_to_keep" in inspect.signature(model.forward).parameters
-    stop_ids = torch.tensor(sorted(tok.stop_ids()), device=device)
+    get_base = getattr(model, "get_base_model", None)  # peft: inspect the wrapped model
+    keep_kw = "logits_to_keep" in inspect.signature((get_base() if callable(get_base) else model).forward).parameters
+    stop_set = tok.stop_ids() if stop_strings is None else stop_token_ids(tok, tuple(stop_strings))
+    stop_ids = torch.tensor(sorted(stop_set), device=device)
+    multi = [s for s in (stop_strings or ()) if len(s) > 1]
     pad = tok.pad_id if tok.pad_id is not None else 0
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     results: list[list[int]] = [[] for _ in prompts]
@@ -65,6 +74,8 @@ def generate(model: torch.nn.Module, tok, prompts: Sequence[Sequence[int]], *, m
                 nxt = torch.where(finished, torch.full_like(nxt, pad), nxt)
                 gen = torch.cat([gen, nxt[:, None]], dim=1)
                 finished |= torch.isin(nxt, stop_ids)
+                if multi and step % 4 == 3:
+                    finished |= _tails_stopped(tok, gen, finished, multi)
                 if bool(finished.all()) or step == max_new_tokens - 1:
                     break
                 if step % 8 == 7:
@@ -80,7 +91,6 @@ def generate(model: torch.nn.Module, tok, prompts: Sequence[Sequence[int]], *, m
                     out = model(input_ids=nxt[:, None], **step_kwargs)
                 cache = output_cache(out)
                 logits = out.logits[:, -1, :]
-            stop_set = tok.stop_ids()
             for r, i in enumerate(idx):
                 row = gen[r].tolist()
                 cut = len(row)
@@ -96,6 +106,31 @@ def generate(model: torch.nn.Module, tok, prompts: Sequence[Sequence[int]], *, m
         if was_training:
             model.train()
     return results
+
+
+def stop_token_ids(tok, stop_strings: tuple[str, ...]) -> set[int]:
+    """<eos> plus every token whose text contains a stop string (cached per tokenizer)."""
+    cache = tok.__dict__.setdefault("_starlab_stop_cache", {})
+    if stop_strings not in cache:
+        ids = {tok.eos_id} if tok.eos_id is not None else set()
+        for tid in range(tok.vocab_size):
+            try:
+                text = tok.decode([tid], skip_special=False)
+            except Exception:
+                continue
+            if any(s in text for s in stop_strings):
+                ids.add(tid)
+        cache[stop_strings] = ids
+    return cache[stop_strings]
+
+
+def _tails_stopped(tok, gen: torch.Tensor, finished: torch.Tensor, stops: list[str], tail: int = 12) -> torch.Tensor:
+    """Rows whose last ``tail`` generated tokens decode to text containing a stop string."""
+    out = torch.zeros_like(finished)
+    for r in range(gen.shape[0]):
+        if not bool(finished[r]) and any(s in tok.decode(gen[r, -tail:].tolist()) for s in stops):
+            out[r] = True
+    return out
 
 
 def _pick(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:

@@ -87,16 +87,19 @@ def load_hub(name: str) -> tuple[torch.nn.Module, HFTokenizer]:
     return model, HFTokenizer(tok)
 
 
-def build(model_cfg: dict[str, Any], seed: int) -> tuple[torch.nn.Module, Any]:
+def build(model_cfg: dict[str, Any], seed: int, alphabet: str | None = None) -> tuple[torch.nn.Module, Any]:
+    """The model and tokenizer of a config; a tiny model's character tokenizer covers
+    ``alphabet`` (the task's characters)."""
     if model_cfg["source"] == "tiny":
-        tok = CharTokenizer()
+        tok = CharTokenizer(alphabet) if alphabet else CharTokenizer()
         return build_tiny(model_cfg, tok, seed), tok
     return load_hub(model_cfg["name"])
 
 
 def cache_kwarg(model: torch.nn.Module) -> str:
     """Name of the KV-cache argument of ``model.forward`` (transformers ≥5.24: ``cache``)."""
-    params = inspect.signature(model.forward).parameters
+    get = getattr(model, "get_base_model", None)  # a peft wrapper forwards **kwargs to its base
+    params = inspect.signature((get() if callable(get) else model).forward).parameters
     return "cache" if "cache" in params else "past_key_values"
 
 

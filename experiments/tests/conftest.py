@@ -20,17 +20,21 @@ if str(EXPERIMENTS) not in sys.path:
 MICRO_CONFIG = {
     "variant": "star", "dataset": "addition", "preset": "tiny", "seed": 0,
     "model": {"source": "tiny", "name": "micro-llama", "n_layer": 1, "n_embd": 16, "n_head": 2, "max_len": 64},
-    "task": {"min_digits": 1, "max_digits": 2, "train_per_digit": 12, "eval_per_digit": 6},
+    "task": {"min_digits": 1, "max_digits": 2, "train_per_digit": 12, "eval_per_digit": 6, "few_shot": False},
     "warmup": {"examples": 24, "max_digits": 2, "hinted_fraction": 0.5, "steps": 8, "lr": 0.003, "batch_size": 8},
-    "loop": {"iterations": 2, "rationalize": True, "p_rationalization": 1.0, "base_steps": 3, "step_growth": 1.5,
-             "lr": 0.003, "batch_size": 8, "restart_from_base": True, "temperature": 0.0, "max_new_tokens": 20},
+    "loop": {"iterations": 2, "p_rationalization": 1.0, "base_steps": 3, "step_growth": 1.5,
+             "lr": 0.003, "batch_size": 8, "restart_from_base": True, "temperature": 0.0, "samples_per_question": 1,
+             "max_new_tokens": 20, "finetune": "full", "lora_r": 4, "lora_alpha": 8},
     "runtime": {"device": "cpu", "threads": 1},
 }
 
 
 def micro_config(**sections) -> dict:
-    """MICRO_CONFIG with per-section overrides, e.g. micro_config(loop={"iterations": 3})."""
+    """MICRO_CONFIG with per-section overrides, e.g. micro_config(loop={"iterations": 3}).
+    ``variant="star-norat"`` drops the rationalization key the ablation does not have."""
     cfg = copy.deepcopy(MICRO_CONFIG)
+    if sections.get("variant") == "star-norat":
+        cfg["loop"].pop("p_rationalization")
     for key, val in sections.items():
         if isinstance(val, dict):
             cfg[key].update(val)

@@ -73,12 +73,13 @@ def _run(tmp_path, monkeypatch, cfg, script=True):
     real_decode = star.StarRun._decode
     calls = []
 
-    def scripted(self, questions, *, hint, iteration, phase):
+    def scripted(self, questions, *, hint, iteration, phase, samples=1, temperature=None):
         calls.append((iteration, phase, hint, len(questions)))
         if phase == "evaluate" or not script:
-            return real_decode(self, questions, hint=hint, iteration=iteration, phase=phase)
+            return real_decode(self, questions, hint=hint, iteration=iteration, phase=phase, samples=samples,
+                               temperature=temperature)
         outcome = _hinted_outcome if hint else _direct_outcome
-        return [_completion(q, outcome(q)) for q in questions]
+        return [_completion(q, outcome(q)) for q in questions for _ in range(samples)]
 
     real_finetune = star.finetune
 
@@ -144,11 +145,12 @@ def test_keeps_only_correct_and_saves_rationalizations_without_hint(tmp_path, mo
     assert any("(" in tok.decode(p) for p, _ in rec.train_examples[0])
 
 
-def test_no_rationalization_when_disabled(tmp_path, monkeypatch):
-    for loop in ({"rationalize": False}, {"p_rationalization": 0.0}):
-        sub = tmp_path / str(len(loop)) / next(iter(loop))
+def test_no_rationalization_in_the_ablation_or_when_disabled(tmp_path, monkeypatch):
+    for name, cfg in (("norat", micro_config(variant="star-norat", loop={"iterations": 1})),
+                      ("p0", micro_config(loop={"iterations": 1, "p_rationalization": 0.0}))):
+        sub = tmp_path / name
         sub.mkdir(parents=True)
-        r, rec, _, events, calls = _run(sub, monkeypatch, micro_config(loop={"iterations": 1, **loop}))
+        r, rec, _, events, calls = _run(sub, monkeypatch, cfg)
         assert not any(phase == "rationalize" and n > 0 for n, phase, _, _ in calls)
         assert all(not k["rationalized"] for k in rec.kept[1])
         assert not [it for e in events if e["type"] == "samples" for it in e["items"] if it["kind"] == "rationalized"]

@@ -33,16 +33,27 @@ export function hasSeveralPerIteration(points: MetricPoint[] | undefined): boole
   return false;
 }
 
-const DIGIT_RE = /^eval\/accuracy\/digits_(\d+)$/;
+const DIFFICULTY_RE = /^eval\/accuracy\/([a-z]+)_(\d+)$/;
 
-/** The per-digit accuracy metric names, ordered by digit count. */
-export function digitMetrics(metrics: Record<string, MetricPoint[]>): { name: string; digits: number }[] {
-  const out: { name: string; digits: number }[] = [];
+/** True for a per-difficulty accuracy metric (eval/accuracy/digits_3, eval/accuracy/steps_4). */
+export function isDifficultyMetric(name: string): boolean {
+  return DIFFICULTY_RE.test(name);
+}
+
+/** The per-difficulty accuracy metrics (addition: digits; GSM8K: solution steps), ordered by level. */
+export function difficultyMetrics(
+  metrics: Record<string, MetricPoint[]>,
+): { name: string; unit: string; level: number; label: string }[] {
+  const out: { name: string; unit: string; level: number; label: string }[] = [];
   for (const name of Object.keys(metrics)) {
-    const m = DIGIT_RE.exec(name);
-    if (m) out.push({ name, digits: Number(m[1]) });
+    const m = DIFFICULTY_RE.exec(name);
+    if (!m) continue;
+    const unit = m[1]!;
+    const level = Number(m[2]);
+    const label = unit === 'digits' ? `${level}-digit` : `${level} ${unit}`;
+    out.push({ name, unit, level, label });
   }
-  return out.sort((a, b) => a.digits - b.digits);
+  return out.sort((a, b) => a.unit.localeCompare(b.unit) || a.level - b.level);
 }
 
 const lttb = createLTTB<XY>({ x: 'x', y: 'y' });

@@ -1,7 +1,7 @@
 /** Pure logic of the renderer (no DOM): the launch form's parsing, metric shaping, LTTB, time formats. */
 import { describe, expect, it } from 'vitest';
 import { parseForm } from '../../renderer/src/launch-form';
-import { digitMetrics, downsamplePoints, hasSeveralPerIteration, perIteration, perStep } from '../../renderer/src/metrics';
+import { difficultyMetrics, downsamplePoints, hasSeveralPerIteration, perIteration, perStep } from '../../renderer/src/metrics';
 import { formatDuration, runDurationMs, toMs } from '../../renderer/src/format';
 import type { MetricPoint } from '../../shared/contract';
 
@@ -61,11 +61,14 @@ describe('metric shaping', () => {
     expect(hasSeveralPerIteration([pt(0, 1, 1), pt(1, 2, 1)])).toBe(false);
   });
 
-  it('finds per-digit accuracy metrics in digit order', () => {
+  it('finds per-difficulty accuracy metrics in level order', () => {
     const m = { 'eval/accuracy': [], 'eval/accuracy/digits_10': [], 'eval/accuracy/digits_2': [], 'train/loss': [] };
-    expect(digitMetrics(m)).toEqual([
-      { name: 'eval/accuracy/digits_2', digits: 2 },
-      { name: 'eval/accuracy/digits_10', digits: 10 },
+    expect(difficultyMetrics(m)).toEqual([
+      { name: 'eval/accuracy/digits_2', unit: 'digits', level: 2, label: '2-digit' },
+      { name: 'eval/accuracy/digits_10', unit: 'digits', level: 10, label: '10-digit' },
+    ]);
+    expect(difficultyMetrics({ 'eval/accuracy/steps_3': [], 'train/solved_direct/steps_3': [] })).toEqual([
+      { name: 'eval/accuracy/steps_3', unit: 'steps', level: 3, label: '3 steps' },
     ]);
   });
 

@@ -24,6 +24,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Iterable
 
+from .base import Splits as TaskSplits, Task
+
 FORMAT_VERSION = "addition-rev-scratch-v1"
 EXTRACTOR_VERSION = "addition-extract-v1"
 SEP = ":"
@@ -230,3 +232,56 @@ def question_record(q: Question) -> dict:
 
 def digits_of(questions: Iterable[Question]) -> list[int]:
     return sorted({q.digits for q in questions})
+
+
+# ------------------------------------------------------------------------------- Task
+class AdditionTask(Task):
+    """The addition task behind the generic Task interface (see tasks/base.py)."""
+
+    name = "addition"
+    format_version = FORMAT_VERSION
+    extractor_version = EXTRACTOR_VERSION
+    stop_strings = ("\n",)
+    alphabet = "0123456789+-*=:;()., \n"
+    difficulty_name = "digits"
+
+    def load(self, cfg: dict, seed: int) -> TaskSplits:
+        t, w = cfg["task"], cfg["warmup"]
+        s = make_splits(seed=seed, min_digits=t["min_digits"], max_digits=t["max_digits"],
+                        train_per_digit=t["train_per_digit"], eval_per_digit=t["eval_per_digit"],
+                        warmup_examples=w["examples"], warmup_max_digits=w["max_digits"],
+                        hinted_fraction=w["hinted_fraction"])
+        return TaskSplits(train=s.train, eval=s.eval, warmup=s.warmup, hash=s.data_hash())
+
+    def prompt(self, q: Question, hint: bool = False) -> str:
+        return prompt(q, hint=hint)
+
+    def reference(self, q: Question) -> str:
+        return rationale(q)
+
+    def extract_answer(self, completion: str) -> str | None:
+        return extract_answer(completion)
+
+    def is_correct(self, answer: str | None, gold: str) -> bool:
+        return is_correct(answer, gold)
+
+    def clean_completion(self, text: str) -> str:
+        return clean_completion(text)
+
+    def difficulty(self, q: Question) -> int:
+        return q.digits
+
+    def few_shot_prefix(self, seed: int) -> str:
+        return few_shot_prefix(seed)
+
+    def question_record(self, q: Question) -> dict:
+        return question_record(q)
+
+    def prompt_spec(self, q: Question) -> dict:
+        return super().prompt_spec(q) | {"rationale": rationale(q)}
+
+    def example_question(self) -> Question:
+        return Question("x", 473, 289, 3)
+
+    def max_sequence_length(self, cfg: dict) -> int:
+        return max_sequence_length(max(cfg["task"]["max_digits"], cfg["warmup"]["max_digits"]))

@@ -1,17 +1,23 @@
-"""STaR with rationalization (Zelikman et al. 2022, Algorithm 1) on the addition task.
+"""STaR (Zelikman et al. 2022, Algorithm 1) and its rationalization ablation, on any task.
 
-iteration 0: the starting model M0 — for a tiny model, a warm-up fine-tune standing in for
-             the few-shot prompt (for a hub model with warmup.steps = 0: the pretrained model
-             with a few-shot prefix) — evaluated on the held-out split.
-n = 1..N:    sample one rationale per training question with M_{n-1} (greedy at temperature 0);
-             keep the correct ones; for each wrong one, with probability p_rationalization,
-             sample again with the gold answer as a hint and keep it if it reaches the gold —
-             saved WITHOUT the hint; fine-tune from the base (warm-up) weights
-             (restart_from_base) on the kept set for steps_n = round_half_up(base_steps ·
-             step_growth^(n−1)) steps; evaluate M_n on the held-out split.
+iteration 0: the starting model M0 — for a tiny model, a warm-up fine-tune on reference
+             rationales standing in for the few-shot prompt (for a hub model: the pretrained
+             model, with the task's few-shot prefix when task.few_shot) — evaluated on the
+             held-out split.
+n = 1..N:    sample samples_per_question rationales per training question with M_{n-1}
+             (near-greedy by default); keep the distinct correct ones; ``star`` only: for each
+             question with none correct, with probability p_rationalization, sample again with
+             the gold answer as a hint and keep it if it reaches the gold — saved WITHOUT the
+             hint; fine-tune from the base weights (restart_from_base) on the kept set for
+             steps_n = round_half_up(base_steps · step_growth^(n−1)) steps, fully or with a
+             fresh LoRA adapter; evaluate M_n on the held-out split.
+
+``star-norat`` is the same loop without the rationalization step; V-STaR's generator
+(variants/vstar.py) subclasses this runner.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -26,7 +32,7 @@ from .. import models
 from ..events import EventWriter
 from ..generate import generate
 from ..stopping import NEVER, StopFlag
-from ..tasks import addition
+from ..tasks import Task, get_task
 from ..train import finetune
 
 SAMPLES_PER_EVENT = 200
@@ -73,6 +79,8 @@ class _Throttle:
 
 
 class StarRun:
+    """One STaR-family run. Subclasses (V-STaR) override the marked extension points."""
+
     def __init__(self, cfg: dict[str, Any], events: EventWriter, *, run_dir: str | None = None,
                  stop: StopFlag = NEVER, hooks: Hooks | None = None):
         self.cfg = cfg
@@ -81,8 +89,14 @@ class StarRun:
         self.stop = stop
         self.hooks = hooks or Hooks()
         self.seed = int(cfg["seed"])
+        self.task: Task = get_task(cfg["dataset"])
+        self.rationalize = cfg["variant"] == "star"
         self.total_steps = 0  # cumulative optimizer steps (warm-up included): the metrics' step
+        self.tokens_generated = 0  # compute counters for the compare view's x-axes
+        self.tokens_trained = 0
+        self.examples_trained = 0
         self.results: list[IterationResult] = []
+        self.start_iteration = 1  # > 1 when resumed from a checkpoint
 
     # ------------------------------------------------------------------ helpers
     def _prompt_ids(self, text: str) -> list[int]:
@@ -111,17 +125,24 @@ class StarRun:
                 json.dump(rows, f, ensure_ascii=False, indent=1)
         self.ev.artifact(os.path.basename(rel), kind, rel, size=os.path.getsize(path), iteration=iteration)
 
-    def _decode(self, questions: list[addition.Question], *, hint: bool, iteration: int, phase: str) -> list[str]:
+    def _decode(self, questions: list[Any], *, hint: bool, iteration: int, phase: str, samples: int = 1,
+                temperature: float | None = None) -> list[str]:
+        """Completions for each question, ``samples`` per question in question order
+        (q0 s0, q0 s1, …, q1 s0, …), cleaned by the task."""
         loop = self.cfg["loop"]
-        prompts = [self._prompt_ids(addition.prompt(q, hint=hint)) for q in questions]
+        temp = loop["temperature"] if temperature is None else temperature
+        prompts = [self._prompt_ids(self.task.prompt(q, hint=hint)) for q in questions for _ in range(samples)]
         throttle = _Throttle(PROGRESS_MIN_INTERVAL_S)
-        if phase in ("sample", "rationalize"):
+        if phase != "evaluate":
             self.ev.progress(iteration, phase, 0, len(prompts))
-        gen = torch.Generator(device=self.device).manual_seed(self.seed * 100003 + iteration * 7 + (1 if hint else 0))
+        gen = torch.Generator(device=self.device).manual_seed(
+            self.seed * 100003 + iteration * 7 + (1 if hint else 0) + (3 if phase == "evaluate" else 0))
         outs = generate(self.model, self.tok, prompts, max_new_tokens=loop["max_new_tokens"],
-                        temperature=loop["temperature"], batch_size=self.gen_batch, generator=gen, stop=self.stop,
+                        temperature=temp, batch_size=self.gen_batch, generator=gen, stop=self.stop,
+                        stop_strings=self.task.stop_strings,
                         on_batch=lambda d, t: self._progress(throttle, iteration, phase, d, t) if phase != "evaluate" else None)
-        return [addition.clean_completion(self.tok.decode(o)) for o in outs]
+        self.tokens_generated += sum(len(o) for o in outs)
+        return [self.task.clean_completion(self.tok.decode(o)) for o in outs]
 
     def _train(self, iteration: int, examples: list[tuple[list[int], list[int]]], steps: int, lr: float,
                batch_size: int, phase: str) -> list[float]:
@@ -141,61 +162,78 @@ class StarRun:
         losses = finetune(self.model, examples, steps=steps, lr=lr, batch_size=batch_size,
                           pad_id=self.tok.pad_id, seed=self.seed * 1009 + iteration, stop=self.stop, on_step=on_step)
         self.total_steps += len(losses)
+        if losses and examples:
+            # batches draw from the examples in shuffled epochs: tokens ≈ steps × batch × mean length
+            mean_len = sum(len(p) + len(c) for p, c in examples) / len(examples)
+            n_seen = len(losses) * min(batch_size, len(examples))
+            self.examples_trained += n_seen
+            self.tokens_trained += int(round(n_seen * mean_len))
         return losses
+
+    def _difficulty_metrics(self, prefix: str, questions: list[Any], correct: list[bool]) -> dict[str, float]:
+        """``{prefix}/{name}_{d}``: accuracy per difficulty level (addition: digits_1, …)."""
+        by: dict[int, list[bool]] = {}
+        for q, ok in zip(questions, correct):
+            d = self.task.difficulty(q)
+            if d is not None:
+                by.setdefault(d, []).append(ok)
+        name = self.task.difficulty_name
+        return {f"{prefix}/{name}_{d}": sum(v) / len(v) for d, v in sorted(by.items())}
 
     def _evaluate(self, iteration: int) -> IterationResult:
         with self.ev.phase(iteration, "evaluate") as ph:
-            outs = self._decode(self.splits.eval, hint=False, iteration=iteration, phase="evaluate")
-            items = []
-            correct_by: dict[int, list[bool]] = {}
-            for q, text in zip(self.splits.eval, outs):
-                ans = addition.extract_answer(text)
-                ok = addition.is_correct(ans, q.gold)
-                correct_by.setdefault(q.digits, []).append(ok)
-                items.append(dict(question_id=q.qid, split="eval", kind="eval", question=addition.question_text(q),
-                                  text=text, answer=ans, gold=q.gold, correct=ok, hint_used=False, difficulty=q.digits))
+            qs = self.splits.eval
+            outs = self._decode(qs, hint=False, iteration=iteration, phase="evaluate", temperature=0.0)
+            items, correct = [], []
+            for q, text in zip(qs, outs):
+                ans = self.task.extract_answer(text)
+                ok = self.task.is_correct(ans, q.gold)
+                correct.append(ok)
+                items.append(dict(question_id=q.qid, split="eval", kind="eval", question=self.task.question_text(q),
+                                  text=text, answer=ans, gold=q.gold, correct=ok, hint_used=False,
+                                  difficulty=self.task.difficulty(q)))
             self._emit_samples(iteration, items)
-        n_ok = sum(sum(v) for v in correct_by.values())
-        n = sum(len(v) for v in correct_by.values())
-        by = {d: sum(v) / len(v) for d, v in sorted(correct_by.items())}
-        res = IterationResult(iteration, n_ok / max(1, n), by)
+        by = {int(k.rsplit("_", 1)[1]): v for k, v in self._difficulty_metrics("eval/accuracy", qs, correct).items()}
+        res = IterationResult(iteration, sum(correct) / max(1, len(correct)), by)
         res.extra["time/evaluate_s"] = ph.duration_s
         return res
 
     def _eval_metrics(self, res: IterationResult) -> dict[str, float]:
         vals = {"eval/accuracy": res.accuracy}
         for d, acc in res.by_digits.items():
-            vals[f"eval/accuracy/digits_{d}"] = acc
+            vals[f"eval/accuracy/{self.task.difficulty_name}_{d}"] = acc
         return vals
+
+    def _compute_metrics(self) -> dict[str, float]:
+        return {"compute/tokens_generated": self.tokens_generated, "compute/tokens_trained": self.tokens_trained,
+                "compute/tokens": self.tokens_generated + self.tokens_trained,
+                "compute/examples_trained": self.examples_trained}
 
     # ------------------------------------------------------------------ main
     def setup_data(self) -> None:
         """Splits and prompt prefix (no model yet), so run_start can carry the data hash."""
         cfg = self.cfg
         models.seed_everything(self.seed)
-        t, w = cfg["task"], cfg["warmup"]
-        self.splits = addition.make_splits(
-            seed=self.seed, min_digits=t["min_digits"], max_digits=t["max_digits"],
-            train_per_digit=t["train_per_digit"], eval_per_digit=t["eval_per_digit"],
-            warmup_examples=w["examples"], warmup_max_digits=w["max_digits"], hinted_fraction=w["hinted_fraction"])
+        self.splits = self.task.load(cfg, self.seed)
         hub = cfg["model"]["source"] == "hub"
-        # A pretrained model without a warm-up gets the few-shot prefix (the paper's prompt P).
-        self.prefix = addition.few_shot_prefix(self.seed) if hub and w["steps"] == 0 else ""
+        self.prefix = self.task.few_shot_prefix(self.seed) if cfg["task"]["few_shot"] else ""
         self.gen_batch = max(1, cfg["loop"]["batch_size"]) if hub else 512
 
     def setup_model(self) -> None:
         cfg = self.cfg
         models.set_threads(cfg["runtime"]["threads"])
         self.device = models.pick_device(cfg["runtime"]["device"])
-        self.model, self.tok = models.build(cfg["model"], self.seed)
+        self.model, self.tok = models.build(cfg["model"], self.seed, alphabet=self.task.alphabet)
         self.model.to(self.device)
         self.model.eval()
+        self.lora = cfg["loop"]["finetune"] == "lora"
 
     def hashes(self) -> dict[str, str]:
         from ..config import config_hash
 
+        example = self.splits.eval[0] if self.splits.eval else self.splits.train[0]
         return {"config": config_hash(self.cfg), "data": self.splits.data_hash(),
-                "prompt": addition.prompt_spec_hash(self.prefix)}
+                "prompt": self.task.prompt_spec_hash(example, self.prefix)}
 
     def warmup(self) -> None:
         w = self.cfg["warmup"]
@@ -203,9 +241,12 @@ class StarRun:
             examples = []
             rows = []
             for q, hinted in self.splits.warmup:
-                p = addition.prompt(q, hint=hinted)
-                examples.append((self._prompt_ids(p), self._completion_ids(addition.rationale(q))))
-                rows.append({"question_id": q.qid, "prompt": p, "completion": addition.rationale(q), "hinted": hinted})
+                ref = self.task.reference(q)
+                if ref is None:
+                    continue
+                p = self.task.prompt(q, hint=hinted)
+                examples.append((self._prompt_ids(p), self._completion_ids(ref)))
+                rows.append({"question_id": q.qid, "prompt": p, "completion": ref, "hinted": hinted})
             if rows:
                 self._artifact("artifacts/warmup.jsonl", "jsonl", 0, rows)
             losses = self._train(0, examples, w["steps"], w["lr"], w["batch_size"], "warmup")
@@ -213,39 +254,81 @@ class StarRun:
         if losses:
             vals["warmup/final_loss"] = sum(losses[-10:]) / len(losses[-10:])
         self.ev.metrics(0, self.total_steps, vals)
-        self.base_state = models.state_copy(self.model)
+        self.base_state = None if self.lora else models.state_copy(self.model)
         if self.hooks.on_warmup_end:
             self.hooks.on_warmup_end(self.model)
 
+    def _restore_base(self) -> None:
+        """Back to the base (warm-up) weights before an iteration's fine-tune."""
+        if self.lora:
+            from ..lora import remove_adapter
+
+            self.model = remove_adapter(self.model)
+        else:
+            self.model.load_state_dict(self.base_state)
+
+    def _prepare_finetune(self, n: int) -> None:
+        if self.lora:
+            from ..lora import add_adapter
+
+            loop = self.cfg["loop"]
+            self.model = add_adapter(self.model, r=loop["lora_r"], alpha=loop["lora_alpha"], seed=self.seed * 31 + n)
+
+    # ----------------------------------------------------- extension points (V-STaR)
+    def on_samples(self, n: int, questions: list[Any], outs: list[str], correct: list[bool]) -> None:
+        """Every sampled completion of iteration n (k per question, in order) — V-STaR's buffer."""
+
+    def training_set(self, n: int, kept: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """What iteration n fine-tunes on (STaR: this iteration's kept set)."""
+        return kept
+
+    def after_iteration(self, n: int, vals: dict[str, Any]) -> None:
+        """Extra work at the end of iteration n (V-STaR: the verifier); may add to ``vals``."""
+
+    # ------------------------------------------------------------------ loop
     def iteration(self, n: int) -> IterationResult:
         loop = self.cfg["loop"]
+        task = self.task
         t_iter = time.perf_counter()
         train_qs = self.splits.train
-        # 1. sample one rationale per training question with M_{n-1}
+        k = loop["samples_per_question"]
+        # 1. sample k rationales per training question with M_{n-1}
         with self.ev.phase(n, "sample") as ph_sample:
-            outs = self._decode(train_qs, hint=False, iteration=n, phase="sample")
-        direct = []
+            outs = self._decode(train_qs, hint=False, iteration=n, phase="sample", samples=k)
+        direct: list[dict[str, Any]] = []
         kept: list[dict[str, Any]] = []
         wrong: list[int] = []
-        for i, (q, text) in enumerate(zip(train_qs, outs)):
-            ans = addition.extract_answer(text)
-            ok = addition.is_correct(ans, q.gold)
-            direct.append(dict(question_id=q.qid, split="train", kind="direct", question=addition.question_text(q),
-                               text=text, answer=ans, gold=q.gold, correct=ok, hint_used=False, kept=ok,
-                               difficulty=q.digits))
-            if ok:
-                kept.append({"question_id": q.qid, "question": addition.question_text(q), "completion": text,
-                             "text": addition.training_text(q, text), "rationalized": False, "digits": q.digits})
-            else:
+        correct_flags: list[bool] = []
+        solved: list[bool] = []
+        for i, q in enumerate(train_qs):
+            seen: set[str] = set()
+            any_ok = False
+            for text in outs[i * k:(i + 1) * k]:
+                ans = task.extract_answer(text)
+                ok = task.is_correct(ans, q.gold)
+                correct_flags.append(ok)
+                keep = ok and text not in seen  # distinct correct rationales only
+                if keep:
+                    seen.add(text)
+                    kept.append({"question_id": q.qid, "question": task.question_text(q), "completion": text,
+                                 "text": task.training_text(q, text), "rationalized": False,
+                                 "difficulty": task.difficulty(q)})
+                direct.append(dict(question_id=q.qid, split="train", kind="direct", question=task.question_text(q),
+                                   text=text, answer=ans, gold=q.gold, correct=ok, hint_used=False, kept=keep,
+                                   difficulty=task.difficulty(q)))
+                any_ok = any_ok or ok
+            solved.append(any_ok)
+            if not any_ok:
                 wrong.append(i)
         self._emit_samples(n, direct)
-        solved_direct = len(kept)
-        # 2. rationalize the wrong ones: the gold answer as a hint, saved without it
+        self.on_samples(n, train_qs, outs, correct_flags)
+        solved_direct = sum(solved)
+        # 2. star only: rationalize the unsolved ones, the gold answer as a hint, saved without it
         rat_items = []
         rat_ok = 0
         rat_attempted = 0
         t_rat = 0.0
-        if loop["rationalize"]:
+        if self.rationalize:
             rng = random.Random(f"rationalize:{self.seed}:{n}")
             chosen = [i for i in wrong if rng.random() < loop["p_rationalization"]]
             rat_attempted = len(chosen)
@@ -253,27 +336,29 @@ class StarRun:
                 qs = [train_qs[i] for i in chosen]
                 outs_h = self._decode(qs, hint=True, iteration=n, phase="rationalize") if qs else []
                 for q, text in zip(qs, outs_h):
-                    ans = addition.extract_answer(text)
-                    ok = addition.is_correct(ans, q.gold)
+                    ans = task.extract_answer(text)
+                    ok = task.is_correct(ans, q.gold)
                     rat_items.append(dict(question_id=q.qid, split="train", kind="rationalized",
-                                          question=addition.prompt(q, hint=True), text=text, answer=ans, gold=q.gold,
-                                          correct=ok, hint_used=True, kept=ok, difficulty=q.digits))
+                                          question=task.prompt(q, hint=True), text=text, answer=ans, gold=q.gold,
+                                          correct=ok, hint_used=True, kept=ok, difficulty=task.difficulty(q)))
                     if ok:
                         rat_ok += 1
-                        kept.append({"question_id": q.qid, "question": addition.question_text(q), "completion": text,
-                                     "text": addition.training_text(q, text), "rationalized": True,
-                                     "digits": q.digits})
+                        kept.append({"question_id": q.qid, "question": task.question_text(q), "completion": text,
+                                     "text": task.training_text(q, text), "rationalized": True,
+                                     "difficulty": task.difficulty(q)})
                 self._emit_samples(n, rat_items)
             t_rat = ph_rat.duration_s
         self._artifact(f"artifacts/iter_{n}/kept.jsonl", "jsonl", n, kept)
-        # 3. fine-tune (from the base weights) on the kept set
+        train_set = self.training_set(n, kept)
+        # 3. fine-tune (from the base weights) on the training set
         steps = steps_for_iteration(loop["base_steps"], loop["step_growth"], n)
         with self.ev.phase(n, "train") as ph_train:
-            if loop["restart_from_base"]:
-                self.model.load_state_dict(self.base_state)
+            if loop["restart_from_base"] or self.lora:
+                self._restore_base()
+            self._prepare_finetune(n)
             if self.hooks.on_train_start:
-                self.hooks.on_train_start(n, self.model, kept)
-            examples = [(self._prompt_ids(k["question"]), self._completion_ids(k["completion"])) for k in kept]
+                self.hooks.on_train_start(n, self.model, train_set)
+            examples = [(self._prompt_ids(x["question"]), self._completion_ids(x["completion"])) for x in train_set]
             if not examples:
                 self.ev.log("warning", f"iteration {n}: nothing kept, the model is not fine-tuned this iteration")
             losses = self._train(n, examples, steps if examples else 0, loop["lr"], loop["batch_size"], "train")
@@ -283,48 +368,56 @@ class StarRun:
         attempted = len(train_qs)
         vals = {
             "train/attempted": attempted,
+            "train/samples": len(outs),
             "train/solved_direct": solved_direct,
             "train/rationalize_attempted": rat_attempted,
             "train/rationalized": rat_ok,
             "train/kept": len(kept),
-            "train/kept_fraction": len(kept) / max(1, attempted),
+            "train/kept_fraction": len({x["question_id"] for x in kept}) / max(1, attempted),
+            "train/train_set": len(train_set),
             "train/steps": len(losses),
             "time/sample_s": ph_sample.duration_s,
             "time/rationalize_s": t_rat,
             "time/train_s": ph_train.duration_s,
             "time/evaluate_s": res.extra["time/evaluate_s"],
-            "time/iteration_s": time.perf_counter() - t_iter,
             **self._eval_metrics(res),
         }
         if losses:
             vals["train/loss"] = sum(losses[-10:]) / len(losses[-10:])
-        for d in addition.digits_of(train_qs):
-            qs_d = [i for i, q in enumerate(train_qs) if q.digits == d]
-            vals[f"train/solved_direct/digits_{d}"] = sum(direct[i]["correct"] for i in qs_d) / len(qs_d)
+        vals.update(self._difficulty_metrics("train/solved_direct", train_qs, solved))
+        self.after_iteration(n, vals)
+        vals["time/iteration_s"] = time.perf_counter() - t_iter
+        vals.update(self._compute_metrics())
         self.ev.metrics(n, self.total_steps, vals)
         if self.hooks.on_iteration_end:
             self.hooks.on_iteration_end(n, vals)
         return res
 
-    def run(self) -> list[IterationResult]:
-        t0 = time.perf_counter()
+    def start(self) -> None:
+        """Warm-up, iteration 0's evaluation and the data artifacts."""
         self.warmup()
         res0 = self._evaluate(0)
         self.results.append(res0)
-        self.ev.metrics(0, self.total_steps, {**self._eval_metrics(res0), "time/evaluate_s": res0.extra["time/evaluate_s"]})
-        self._artifact("artifacts/data/eval.jsonl", "jsonl", None,
-                       [addition.question_record(q) for q in self.splits.eval])
-        self._artifact("artifacts/data/train.jsonl", "jsonl", None,
-                       [addition.question_record(q) for q in self.splits.train])
-        for n in range(1, self.cfg["loop"]["iterations"] + 1):
+        self.ev.metrics(0, self.total_steps, {**self._eval_metrics(res0), "time/evaluate_s": res0.extra["time/evaluate_s"],
+                                              **self._compute_metrics()})
+        self._artifact("artifacts/data/eval.jsonl", "jsonl", None, [self.task.question_record(q) for q in self.splits.eval])
+        self._artifact("artifacts/data/train.jsonl", "jsonl", None, [self.task.question_record(q) for q in self.splits.train])
+
+    def run(self) -> list[IterationResult]:
+        t0 = time.perf_counter()
+        if self.start_iteration == 1:
+            self.start()
+        for n in range(self.start_iteration, self.cfg["loop"]["iterations"] + 1):
             self.stop.check()
             res = self.iteration(n)
             self.results.append(res)
-            self.ev.log("info", f"iteration {n}: eval accuracy {res.accuracy:.3f} "
-                                f"({', '.join(f'{d}d {a:.2f}' for d, a in res.by_digits.items())}), kept {res.kept}")
+            self.ev.log("info", f"iteration {n}: eval accuracy {res.accuracy:.3f}"
+                                + (f" ({', '.join(f'{d}: {a:.2f}' for d, a in res.by_digits.items())})" if res.by_digits else "")
+                                + f", kept {res.kept}")
+            self.save_checkpoint(n)
         summary = {
             "accuracy": [r.accuracy for r in self.results],
-            "by_digits": [{str(d): a for d, a in r.by_digits.items()} for r in self.results],
+            "by_difficulty": [{str(d): a for d, a in r.by_digits.items()} for r in self.results],
             "kept": [r.kept for r in self.results],
             "steps": [r.steps for r in self.results],
             "elapsed_s": time.perf_counter() - t0,
@@ -337,11 +430,47 @@ class StarRun:
             self.ev.artifact("final_model", "model", rel, iteration=len(self.results) - 1)
         return self.results
 
+    # ------------------------------------------------------------------ resume
+    def checkpoint_state(self) -> dict[str, Any]:
+        """What a resumed run needs beyond the weights (subclasses add theirs)."""
+        return {"results": [dataclasses.asdict(r) for r in self.results], "total_steps": self.total_steps,
+                "tokens_generated": self.tokens_generated, "tokens_trained": self.tokens_trained,
+                "examples_trained": self.examples_trained}
+
+    def load_checkpoint_state(self, state: dict[str, Any]) -> None:
+        self.results = [IterationResult(r["iteration"], r["accuracy"], {int(k): v for k, v in r["by_digits"].items()},
+                                        r["kept"], r["steps"], r.get("extra", {})) for r in state["results"]]
+        self.total_steps = state["total_steps"]
+        self.tokens_generated = state["tokens_generated"]
+        self.tokens_trained = state["tokens_trained"]
+        self.examples_trained = state["examples_trained"]
+
+    def save_checkpoint(self, n: int) -> None:
+        from .. import checkpoint
+
+        checkpoint.save(self.run_dir, n, self.cfg, self.model, self.base_state, self.checkpoint_state(), lora=self.lora)
+
+    def resume(self) -> int | None:
+        """Load the last iteration checkpoint of the run directory; returns its iteration."""
+        from .. import checkpoint
+
+        ck = checkpoint.load(self.run_dir, self.cfg, self.model, lora=self.lora)
+        if ck is None:
+            return None
+        n, model, base_state, state = ck
+        self.model, self.base_state = model, base_state
+        self.model.to(self.device)
+        self.load_checkpoint_state(state)
+        self.start_iteration = n + 1
+        return n
+
 
 def run(cfg: dict[str, Any], events: EventWriter, *, run_dir: str | None = None, stop: StopFlag = NEVER,
-        hooks: Hooks | None = None, emit_run_start: bool = True, run_id: str | None = None) -> list[IterationResult]:
-    """Run the whole loop: run_start (config, environment, hashes), warm-up, iterations."""
-    r = StarRun(cfg, events, run_dir=run_dir, stop=stop, hooks=hooks)
+        hooks: Hooks | None = None, emit_run_start: bool = True, run_id: str | None = None,
+        resume: bool = False, runner_cls: type[StarRun] = StarRun) -> list[IterationResult]:
+    """Run the whole loop: run_start (config, environment, hashes), warm-up, iterations.
+    With ``resume``, continue after the run directory's last completed iteration."""
+    r = runner_cls(cfg, events, run_dir=run_dir, stop=stop, hooks=hooks)
     r.setup_data()
     if emit_run_start:
         from ..events import collect_env
@@ -351,4 +480,9 @@ def run(cfg: dict[str, Any], events: EventWriter, *, run_dir: str | None = None,
         env["device"] = cfg["runtime"]["device"]
         events.run_start(cfg, env, r.hashes())
     r.setup_model()
+    if resume:
+        n = r.resume()
+        if n is None:
+            raise RuntimeError("nothing to resume: the run directory has no iteration checkpoint")
+        events.log("info", f"resumed after iteration {n}")
     return r.run()

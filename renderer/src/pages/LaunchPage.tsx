@@ -39,7 +39,7 @@ export function LaunchPage(): ReactElement {
     if (!c) return;
     setForm((f) => {
       const variant = f.variant || c.variants[0]?.id || '';
-      const dataset = f.dataset || c.datasets[0] || '';
+      const dataset = f.dataset || c.datasets[0]?.id || '';
       const preset = f.preset || c.presets.find((p) => c.defaults[variant]?.[dataset]?.[p]) || c.presets[0] || '';
       return { ...f, variant, dataset, preset };
     });
@@ -137,8 +137,8 @@ export function LaunchPage(): ReactElement {
             <span className="field-label">Dataset</span>
             <select data-testid="field-dataset" value={form.dataset} onChange={(e) => update({ dataset: e.target.value })}>
               {c?.datasets.map((d) => (
-                <option key={d} value={d}>
-                  {d}
+                <option key={d.id} value={d.id}>
+                  {d.label}
                 </option>
               ))}
             </select>

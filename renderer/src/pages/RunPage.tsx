@@ -3,7 +3,7 @@ import type { PhaseRecord, RunDetail } from '../../../shared/contract';
 import { call } from '../transport';
 import { useInterval, useLive, useNow, useRunsChanged } from '../hooks';
 import { formatBytes, formatDuration, formatNumber, formatPct, formatTime, runDurationMs, toMs } from '../format';
-import { digitMetrics, hasSeveralPerIteration, perIteration, perStep } from '../metrics';
+import { difficultyMetrics, hasSeveralPerIteration, isDifficultyMetric, perIteration, perStep } from '../metrics';
 import { ErrorNote, Panel, ProgressBar, StatusBadge } from '../components/common';
 import { LineChartPanel, PALETTE, type Series } from '../components/charts';
 import { LogView } from '../components/LogView';
@@ -18,9 +18,14 @@ const TRAIN_METRICS: { name: string; label: string; pct?: boolean }[] = [
   { name: 'train/loss', label: 'train loss' },
 ];
 
+/** Evaluations the run will make after iteration 0 (Quiet-STaR: one every eval_every steps). */
 function totalIterations(run: RunDetail): number | null {
-  const loop = (run.config as { loop?: { iterations?: unknown } }).loop;
-  return typeof loop?.iterations === 'number' ? loop.iterations : null;
+  const cfg = run.config as { loop?: { iterations?: unknown }; quiet?: { steps?: unknown; eval_every?: unknown } };
+  if (typeof cfg.loop?.iterations === 'number') return cfg.loop.iterations;
+  const q = cfg.quiet;
+  if (typeof q?.steps === 'number' && typeof q.eval_every === 'number' && q.eval_every > 0)
+    return Math.ceil(q.steps / q.eval_every);
+  return null;
 }
 
 function Meta({ label, children, testId }: { label: string; children: ReactNode; testId?: string }): ReactElement {
@@ -136,10 +141,10 @@ function AccuracyChart({ run }: { run: RunDetail }): ReactElement {
     const out: Series[] = [];
     const overall = perIteration(run.metrics['eval/accuracy']);
     out.push({ key: 'overall', name: 'overall', color: '#222', strokeWidth: 2.25, points: overall });
-    digitMetrics(run.metrics).forEach((d, i) => {
+    difficultyMetrics(run.metrics).forEach((d, i) => {
       out.push({
         key: d.name,
-        name: `${d.digits}-digit`,
+        name: d.label,
         color: PALETTE[i % PALETTE.length]!,
         strokeWidth: 1.5,
         points: perIteration(run.metrics[d.name]),
@@ -169,7 +174,7 @@ function AccuracyChart({ run }: { run: RunDetail }): ReactElement {
 function TrainMetrics({ run }: { run: RunDetail }): ReactElement {
   const present = TRAIN_METRICS.filter((m) => run.metrics[m.name]?.length);
   const others = Object.keys(run.metrics)
-    .filter((n) => n !== 'eval/accuracy' && !n.startsWith('eval/accuracy/digits_') && !TRAIN_METRICS.some((m) => m.name === n))
+    .filter((n) => n !== 'eval/accuracy' && !isDifficultyMetric(n) && !TRAIN_METRICS.some((m) => m.name === n))
     .sort();
   if (!present.length && !others.length) return <div className="muted">No training metrics yet.</div>;
   return (

@@ -1,0 +1,102 @@
+"""Iteration checkpoints: what ``starlab resume RUN`` continues from.
+
+After every completed iteration n the run directory holds ``checkpoint/``:
+
+    state.json        iteration n, the config hash, the runner's counters and results (and
+                      V-STaR's candidate buffer)
+    model.pt          M_n's weights (full fine-tuning)            | adapter/ (LoRA: M_n's adapter)
+    base.pt           the base weights every iteration restarts from — omitted when they are
+                      the hub checkpoint itself (hub model, no warm-up), which is reloaded
+
+The directory is written beside the old one and swapped in with renames, so a crash while
+saving leaves the previous checkpoint intact. Only the latest iteration is kept.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from typing import Any
+
+import torch
+
+from .config import config_hash
+
+DIR = "checkpoint"
+
+
+class CheckpointError(RuntimeError):
+    pass
+
+
+def _base_is_reloadable(cfg: dict[str, Any]) -> bool:
+    return cfg["model"]["source"] == "hub" and cfg["warmup"]["steps"] == 0
+
+
+def save(run_dir: str, iteration: int, cfg: dict[str, Any], model: torch.nn.Module,
+         base_state: dict[str, torch.Tensor] | None, state: dict[str, Any], *, lora: bool) -> str:
+    final = os.path.join(run_dir, DIR)
+    tmp, old = final + ".tmp", final + ".old"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    if lora:
+        model.save_pretrained(os.path.join(tmp, "adapter"))
+        if not _base_is_reloadable(cfg):
+            from .lora import base_model
+
+            # the base weights are the model's own without the adapter layers
+            base = {k: v for k, v in base_model(model).state_dict().items() if "lora_" not in k}
+            torch.save({k.replace("base_layer.", ""): v.detach().cpu() for k, v in base.items()},
+                       os.path.join(tmp, "base.pt"))
+    else:
+        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, os.path.join(tmp, "model.pt"))
+        if base_state is not None and not _base_is_reloadable(cfg):
+            torch.save(base_state, os.path.join(tmp, "base.pt"))
+    with open(os.path.join(tmp, "state.json"), "w", encoding="utf-8") as f:
+        json.dump({"iteration": iteration, "config_hash": config_hash(cfg), "lora": lora, "state": state}, f)
+    shutil.rmtree(old, ignore_errors=True)
+    if os.path.exists(final):
+        os.rename(final, old)
+    os.rename(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def exists(run_dir: str) -> bool:
+    return os.path.isfile(os.path.join(run_dir, DIR, "state.json"))
+
+
+def read_state(run_dir: str) -> dict[str, Any] | None:
+    path = os.path.join(run_dir, DIR, "state.json")
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def load(run_dir: str, cfg: dict[str, Any], model: torch.nn.Module, *, lora: bool):
+    """(iteration, model, base_state, runner state) from the run directory's checkpoint, or
+    None when there is none. ``model`` is the freshly built model of the config (hub weights
+    or a random tiny model); it is returned holding M_n."""
+    meta = read_state(run_dir)
+    if meta is None:
+        return None
+    if meta["config_hash"] != config_hash(cfg):
+        raise CheckpointError("the checkpoint was written with a different config; resume needs the run's own config")
+    if meta["lora"] != lora:
+        raise CheckpointError("the checkpoint's fine-tuning mode (full/LoRA) differs from the config's")
+    d = os.path.join(run_dir, DIR)
+    base_path = os.path.join(d, "base.pt")
+    if os.path.isfile(base_path):
+        model.load_state_dict(torch.load(base_path, map_location="cpu", weights_only=True))
+    base_state = None
+    if lora:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, os.path.join(d, "adapter"))
+    else:
+        from .models import state_copy
+
+        base_state = state_copy(model)
+        model.load_state_dict(torch.load(os.path.join(d, "model.pt"), map_location="cpu", weights_only=True))
+    return meta["iteration"], model, base_state, meta["state"]

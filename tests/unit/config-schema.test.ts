@@ -1,0 +1,80 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { repoRoot, resolvePython } from '../../core/paths';
+import {
+  DATASETS,
+  PRESETS,
+  SECTION_SCHEMAS,
+  VARIANTS,
+  presetDefaults,
+  resolveConfig,
+  sectionsFor,
+} from '../../shared/experiment-config';
+
+const root = repoRoot();
+
+function pythonSchema(): {
+  schemas: Record<string, string[]>;
+  sections: Record<string, Record<string, Record<string, string>>>;
+  variants: string[];
+  datasets: string[];
+  presets: string[];
+} {
+  const { python } = resolvePython({ root });
+  const out = execFileSync(python, ['-m', 'starlab', 'schema'], {
+    env: { ...process.env, PYTHONPATH: join(root, 'experiments') },
+    encoding: 'utf8',
+  });
+  return JSON.parse(out);
+}
+
+describe('experiment config schema', () => {
+  it('has the same schemas, keys and sections as the Python validator', () => {
+    const py = pythonSchema();
+    expect(py.variants).toEqual([...VARIANTS]);
+    expect(py.datasets).toEqual([...DATASETS]);
+    expect(py.presets).toEqual([...PRESETS]);
+    const ts = Object.fromEntries(
+      Object.entries(SECTION_SCHEMAS).map(([name, s]) => [name, Object.keys((s as z.ZodObject).shape).sort()]),
+    );
+    expect(py.schemas).toEqual(ts);
+    for (const v of VARIANTS) for (const d of DATASETS) expect(py.sections[v]![d]).toEqual(sectionsFor(v, d));
+  }, 60_000);
+
+  it('resolves and validates every preset of every variant on every dataset', () => {
+    for (const variant of VARIANTS)
+      for (const dataset of DATASETS)
+        for (const preset of PRESETS) {
+          expect(presetDefaults(variant, dataset, preset), `${variant}/${dataset}/${preset}`).toBeDefined();
+          const r = resolveConfig({ variant, dataset, preset, seed: 1 });
+          expect(r.ok ? [] : r.errors, `${variant}/${dataset}/${preset}`).toEqual([]);
+          if (r.ok) expect(Object.keys(r.config).sort()).toEqual(
+            ['variant', 'dataset', 'preset', 'seed', ...Object.keys(sectionsFor(variant, dataset))].sort(),
+          );
+        }
+  });
+
+  it('layers presets: dataset, then variant, then the pair override', () => {
+    const r = resolveConfig({ variant: 'v-star', dataset: 'addition', preset: 'tiny' });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.config.task).toMatchObject({ train_per_digit: 100 }); // override
+    expect(r.config.verifier?.candidates).toBe(8); // variant layer
+    expect(r.config.model.source).toBe('tiny'); // dataset layer
+  });
+
+  it('names the fields a variant does not have', () => {
+    const r = resolveConfig({
+      variant: 'star-norat',
+      dataset: 'addition',
+      preset: 'tiny',
+      overrides: { 'loop.p_rationalization': '0.5', 'quiet.steps': '3' },
+    });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors.map((e) => e.field).sort()).toEqual(['overrides.loop.p_rationalization', 'overrides.quiet.steps']);
+    const bad = resolveConfig({ variant: 'v-star', dataset: 'gsm8k', preset: 'tiny', overrides: { 'verifier.beta': '0' } });
+    expect(bad.ok ? [] : bad.errors.map((e) => e.field)).toEqual(['verifier.beta']);
+  });
+});
