@@ -4,6 +4,7 @@
  *   starlab list [--json]
  *   starlab show RUN [--json]
  *   starlab stop RUN [--no-wait]
+ *   starlab resume RUN [--wait] [--json]
  *   starlab serve [--host H] [--port P]
  * Every command takes --data-dir (else STARLAB_DATA_DIR, else the platform's app-data dir).
  */
@@ -20,6 +21,29 @@ export const EXIT_INVALID = 2;
 
 function openService(dataDir: string | undefined): Service {
   return createService({ dataDir: resolveDataDir(dataDir), watch: false });
+}
+
+/** Wait for a run to end (first Ctrl-C stops it, the second stops waiting), then print it. */
+async function waitAndShow(service: Service, id: string, json: boolean | undefined): Promise<void> {
+  let interrupts = 0;
+  const onInt = () => {
+    interrupts++;
+    if (interrupts === 1) {
+      const s = service.stopRun(id);
+      err(`${s.message} — press Ctrl-C again to stop waiting (the run keeps going)`);
+    } else {
+      err(`no longer waiting; the run continues (starlab show ${id})`);
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onInt);
+  const progress = json ? null : setInterval(() => reportProgress(service, id), 1000);
+  const d = await service.waitForRun(id);
+  if (progress) clearInterval(progress);
+  process.off('SIGINT', onInt);
+  if (!d) throw new Error(`run ${id} vanished`);
+  out(json ? JSON.stringify(showObject(d), null, 2) : showText(d));
+  process.exitCode = d.status === 'completed' ? 0 : 1;
 }
 
 function out(text: string): void {
@@ -185,25 +209,7 @@ export function buildProgram(): Command {
           return;
         }
         if (!o.json) err(`launched ${r.id}; waiting for it to end (Ctrl-C stops the run)`);
-        let interrupts = 0;
-        const onInt = () => {
-          interrupts++;
-          if (interrupts === 1) {
-            const s = service.stopRun(r.id);
-            err(`${s.message} — press Ctrl-C again to stop waiting (the run keeps going)`);
-          } else {
-            err(`no longer waiting; the run continues (starlab show ${r.id})`);
-            process.exit(130);
-          }
-        };
-        process.on('SIGINT', onInt);
-        const progress = o.json ? null : setInterval(() => reportProgress(service, r.id), 1000);
-        const d = await service.waitForRun(r.id);
-        if (progress) clearInterval(progress);
-        process.off('SIGINT', onInt);
-        if (!d) throw new Error(`run ${r.id} vanished`);
-        out(o.json ? JSON.stringify(showObject(d), null, 2) : showText(d));
-        process.exitCode = d.status === 'completed' ? 0 : 1;
+        await waitAndShow(service, r.id, o.json);
       } finally {
         service.close();
       }
@@ -281,6 +287,42 @@ export function buildProgram(): Command {
         }
         if (o.json) out(JSON.stringify({ ok: true, id, status, message: r.message }));
         else out(`${id} ${status}`);
+      } finally {
+        service.close();
+      }
+    });
+
+  program
+    .command('resume')
+    .description('continue a stopped or failed run after its last completed iteration (same run, same config)')
+    .argument('<run>', 'run id (or a unique prefix)')
+    .option('--wait', 'wait for the run to end, then print what `show` prints; exit 0 only if it completed')
+    .option('--json', 'machine-readable output')
+    .addOption(dataDirOption())
+    .action(async (run: string, o: { wait?: boolean; json?: boolean; dataDir?: string }) => {
+      const service = openService(o.dataDir);
+      try {
+        service.reconcile();
+        const id = resolveRunId(service, run);
+        if (!id) {
+          err(`starlab: no run "${run}"`);
+          process.exitCode = 1;
+          return;
+        }
+        const r = await service.resumeRun(id);
+        if (!r.ok) {
+          if (o.json) out(JSON.stringify({ ok: false, id, message: r.message }));
+          err(`starlab: ${r.message}`);
+          process.exitCode = 1;
+          return;
+        }
+        if (!o.wait) {
+          if (o.json) out(JSON.stringify({ ok: true, id, message: r.message }));
+          else out(r.message);
+          return;
+        }
+        if (!o.json) err(`${r.message}; waiting for it to end (Ctrl-C stops the run)`);
+        await waitAndShow(service, id, o.json);
       } finally {
         service.close();
       }

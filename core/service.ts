@@ -31,7 +31,7 @@ import {
 import { openDatabase, type DB } from '../db/open';
 import * as q from '../db/queries';
 import { databasePath, repoRoot, resolvePython } from './paths';
-import { Supervisor, type CommandSpec, type LaunchContext } from './supervisor';
+import { Supervisor, checkpointIteration, type CommandSpec, type LaunchContext } from './supervisor';
 
 export type { CommandSpec, LaunchContext } from './supervisor';
 
@@ -119,7 +119,10 @@ export function createService(opts: ServiceOptions): Service {
     db,
 
     listRuns: () => q.listRuns(db),
-    getRun: (id) => q.getRun(db, id),
+    getRun(id) {
+      const run = q.getRun(db, id);
+      return run && { ...run, checkpointIteration: checkpointIteration(run.runDir) };
+    },
     getLogs: (id, o) => q.getLogs(db, id, o ?? {}),
     getSamples: (id, o) => q.getSamples(db, id, o ?? {}),
 
@@ -161,6 +164,8 @@ export function createService(opts: ServiceOptions): Service {
 
     stopRun: (id) => supervisor.stop(id),
 
+    resumeRun: (id) => supervisor.resume(id),
+
     getSettings: settings,
 
     setPythonPath(path) {
@@ -177,7 +182,7 @@ export function createService(opts: ServiceOptions): Service {
 
     async waitForRun(id, o = {}) {
       await supervisor.waitForEnd(id, o);
-      return closed ? null : q.getRun(db, id);
+      return closed ? null : service.getRun(id);
     },
 
     close() {

@@ -12,7 +12,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { ExperimentConfig } from '../shared/experiment-config';
 import { addLog, getRunRow, insertRun, nowS, runningRuns, type RunRow } from '../db/queries';
@@ -28,6 +28,18 @@ export interface LaunchContext {
   eventsPath: string;
   python: string;
   config: ExperimentConfig;
+  /** Continue after the run directory's last checkpoint (python -m starlab run --resume). */
+  resume?: boolean;
+}
+
+/** The iteration of a run directory's checkpoint (experiments/starlab/checkpoint.py), or null. */
+export function checkpointIteration(runDir: string): number | null {
+  try {
+    const state = JSON.parse(readFileSync(join(runDir, 'checkpoint', 'state.json'), 'utf8')) as { iteration?: unknown };
+    return typeof state.iteration === 'number' ? state.iteration : null;
+  } catch {
+    return null;
+  }
 }
 
 export interface CommandSpec {
@@ -269,37 +281,9 @@ export class Supervisor {
     const runDir = join(base, id);
     mkdirSync(join(runDir, 'artifacts'), { recursive: true });
     const configPath = join(runDir, 'config.json');
-    const eventsPath = eventsPathOf(runDir);
     writeFileSync(configPath, JSON.stringify(config, null, 2) + '\n');
-    const python = this.opts.python();
-    const ctx: LaunchContext = { runId: id, runDir, configPath, eventsPath, python, config };
-    const cmd = this.opts.commandFor
-      ? this.opts.commandFor(ctx)
-      : { command: python, args: ['-m', 'starlab', 'run', '--config', configPath] };
-
-    const pyPath = [experimentsDir(this.opts.root), process.env.PYTHONPATH].filter(Boolean).join(delimiter);
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      ...cmd.env,
-      STARLAB_EVENTS: eventsPath,
-      STARLAB_RUN_DIR: runDir,
-      STARLAB_RUN_ID: id,
-      PYTHONPATH: pyPath,
-      PYTHONUNBUFFERED: '1',
-    };
-    const out = openSync(join(runDir, 'stdout.log'), 'a');
-    const err = openSync(join(runDir, 'stderr.log'), 'a');
-    let child: ChildProcess | null = null;
-    let syncError: Error | null = null;
-    try {
-      child = spawn(cmd.command, cmd.args, { cwd: runDir, detached: true, stdio: ['ignore', out, err], env, windowsHide: true });
-    } catch (e) {
-      syncError = e as Error;
-    } finally {
-      closeSync(out);
-      closeSync(err);
-    }
-
+    const ctx: LaunchContext = { runId: id, runDir, configPath, eventsPath: eventsPathOf(runDir), python: this.opts.python(), config };
+    const started = this.spawnRun(ctx);
     const row = {
       id,
       group_id: extra.groupId ?? null,
@@ -312,29 +296,118 @@ export class Supervisor {
       config_hash: configHash(config),
       created_at: nowS(),
       run_dir: runDir,
-      python: cmd.command,
+      python: started.command,
     };
-    const cmdline = [cmd.command, ...cmd.args].map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(' ');
-
-    if (!child || child.pid === undefined) {
-      const error = syncError ?? (child ? await spawnError(child) : new Error('spawn failed'));
-      const reason = `could not start ${cmd.command}: ${error.message}`;
+    if ('error' in started) {
+      const error = started.error instanceof Error ? started.error : await started.error;
+      const reason = `could not start ${started.command}: ${error.message}`;
       const t = nowS();
       this.db.transaction(() => {
         insertRun(this.db, { ...row, status: 'failed', status_reason: reason, started_at: null, ended_at: t });
-        addLog(this.db, id, 'supervisor', 'error', `${reason} (command: ${cmdline})`, t);
+        addLog(this.db, id, 'supervisor', 'error', `${reason} (command: ${started.cmdline})`, t);
       })();
       this.notify([id]);
       return { id };
     }
-
-    const pid = child.pid;
-    const startTime = pidStartTime(pid);
     const t = nowS();
     this.db.transaction(() => {
-      insertRun(this.db, { ...row, status: 'running', started_at: t, pid, pid_start_time: startTime });
-      addLog(this.db, id, 'supervisor', 'info', `started: ${cmdline} (pid ${pid}, cwd ${runDir})`, t);
+      insertRun(this.db, { ...row, status: 'running', started_at: t, pid: started.pid, pid_start_time: started.startTime });
+      addLog(this.db, id, 'supervisor', 'info', `started: ${started.cmdline} (pid ${started.pid}, cwd ${runDir})`, t);
     })();
+    this.watchChild(id, started.child, started.pid);
+    return { id };
+  }
+
+  /**
+   * Continue a stopped or failed run after its last checkpointed iteration: the same run
+   * directory, config and events file (seq continues, so nothing is ingested twice).
+   */
+  async resume(id: string): Promise<{ ok: boolean; message: string }> {
+    const row = getRunRow(this.db, id);
+    if (!row) return { ok: false, message: `no run "${id}"` };
+    if (row.status === 'running' || row.status === 'queued') return { ok: false, message: `run ${id} is ${row.status}` };
+    if (row.status === 'completed') return { ok: false, message: `run ${id} completed: there is nothing to resume` };
+    const iteration = checkpointIteration(row.run_dir);
+    if (iteration === null)
+      return { ok: false, message: `run ${id} has no iteration checkpoint to resume from (it ended before its first iteration did)` };
+    const config = JSON.parse(row.config_json) as ExperimentConfig;
+    const configPath = join(row.run_dir, 'config.json');
+    if (!existsSync(configPath)) writeFileSync(configPath, JSON.stringify(config, null, 2) + '\n');
+    const ctx: LaunchContext = {
+      runId: id,
+      runDir: row.run_dir,
+      configPath,
+      eventsPath: eventsPathOf(row.run_dir),
+      python: this.opts.python(),
+      config,
+      resume: true,
+    };
+    // everything the old process wrote is in the database before the new one appends
+    ingestEventsFile(this.db, id, ctx.eventsPath, { maxBatches: Infinity });
+    const started = this.spawnRun(ctx);
+    const t = nowS();
+    if ('error' in started) {
+      const error = started.error instanceof Error ? started.error : await started.error;
+      addLog(this.db, id, 'supervisor', 'error', `could not resume: ${error.message} (command: ${started.cmdline})`, t);
+      this.notify([id]);
+      return { ok: false, message: `could not start ${started.command}: ${error.message}` };
+    }
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          `UPDATE runs SET status = 'running', status_reason = NULL, ended_at = NULL, exit_code = NULL, signal = NULL,
+             stderr_tail = NULL, stop_requested_at = NULL, end_status = NULL, end_error = NULL, end_t = NULL,
+             pid = ?, pid_start_time = ?, python = ? WHERE id = ?`,
+        )
+        .run(started.pid, started.startTime, started.command, id);
+      addLog(this.db, id, 'supervisor', 'info', `resumed after iteration ${iteration}: ${started.cmdline} (pid ${started.pid})`, t);
+    })();
+    this.watchChild(id, started.child, started.pid);
+    return { ok: true, message: `resumed run ${id} after iteration ${iteration} (pid ${started.pid})` };
+  }
+
+  /** Spawn the experiment process of a run (detached: its own process group; stdio appended to files). */
+  private spawnRun(
+    ctx: LaunchContext,
+  ):
+    | { command: string; cmdline: string; child: ChildProcess; pid: number; startTime: number | null }
+    | { command: string; cmdline: string; error: Error | Promise<Error> } {
+    const cmd = this.opts.commandFor
+      ? this.opts.commandFor(ctx)
+      : {
+          command: ctx.python,
+          args: ['-m', 'starlab', 'run', '--config', ctx.configPath, ...(ctx.resume ? ['--resume'] : [])],
+        };
+    const pyPath = [experimentsDir(this.opts.root), process.env.PYTHONPATH].filter(Boolean).join(delimiter);
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...cmd.env,
+      STARLAB_EVENTS: ctx.eventsPath,
+      STARLAB_RUN_DIR: ctx.runDir,
+      STARLAB_RUN_ID: ctx.runId,
+      PYTHONPATH: pyPath,
+      PYTHONUNBUFFERED: '1',
+    };
+    const cmdline = [cmd.command, ...cmd.args].map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(' ');
+    const out = openSync(join(ctx.runDir, 'stdout.log'), 'a');
+    const err = openSync(join(ctx.runDir, 'stderr.log'), 'a');
+    let child: ChildProcess | null = null;
+    let syncError: Error | null = null;
+    try {
+      child = spawn(cmd.command, cmd.args, { cwd: ctx.runDir, detached: true, stdio: ['ignore', out, err], env, windowsHide: true });
+    } catch (e) {
+      syncError = e as Error;
+    } finally {
+      closeSync(out);
+      closeSync(err);
+    }
+    if (!child || child.pid === undefined)
+      return { command: cmd.command, cmdline, error: syncError ?? (child ? spawnError(child) : new Error('spawn failed')) };
+    return { command: cmd.command, cmdline, child, pid: child.pid, startTime: pidStartTime(child.pid) };
+  }
+
+  /** Finalise the run when its child exits, and clean up what the process group left behind. */
+  private watchChild(id: string, child: ChildProcess, pid: number): void {
     this.children.set(id, child);
     this.lastRunning.add(id);
     child.on('error', (e) => this.report(id, e));
@@ -359,7 +432,6 @@ export class Supervisor {
     });
     if (!this.watching) child.unref();
     this.notify([id]);
-    return { id };
   }
 
   /** Request a stop: SIGTERM to the process group now, SIGKILL after the grace period. */

@@ -145,7 +145,7 @@ export function getPhases(db: DB, runId: string): PhaseRecord[] {
   return rows.map((p) => ({ iteration: p.iteration, phase: p.phase, startedAt: p.started_at, endedAt: p.ended_at, durationS: p.duration_s }));
 }
 
-export function getRun(db: DB, id: string): RunDetail | null {
+export function getRun(db: DB, id: string): Omit<RunDetail, 'checkpointIteration'> | null {
   const r = getRunRow(db, id);
   if (!r) return null;
   const artifacts = db

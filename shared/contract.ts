@@ -63,6 +63,8 @@ export interface RunDetail extends RunSummary {
   phases: PhaseRecord[];
   /** The latest progress reported by the experiment. */
   artifacts: { name: string; kind: string; path: string; size: number | null; iteration: number | null }[];
+  /** The iteration a resume would continue after (its checkpoint), or null when there is none. */
+  checkpointIteration: number | null;
 }
 
 export interface LogLine {
@@ -131,6 +133,7 @@ export const commandArgs = {
   validateLaunch: z.tuple([launchSpecSchema]),
   launchRun: z.tuple([launchSpecSchema]),
   stopRun: z.tuple([runId]),
+  resumeRun: z.tuple([runId]),
   getSettings: z.tuple([]),
   setPythonPath: z.tuple([z.string().min(1).max(4096)]),
 } as const;
@@ -148,6 +151,7 @@ export interface CommandResults {
   validateLaunch: ValidateResult;
   launchRun: LaunchResult;
   stopRun: { ok: boolean; message: string };
+  resumeRun: { ok: boolean; message: string };
   getSettings: Settings;
   setPythonPath: Settings;
 }

@@ -204,7 +204,7 @@ def make_splits(*, seed: int, min_digits: int, max_digits: int, train_per_digit:
     return Splits(train=trains, eval=evals, warmup=warm)
 
 
-def few_shot_prefix(seed: int, k: int = 4, max_digits: int = 3) -> str:
+def few_shot_prefix(seed: int, k: int = 4, max_digits: int = 3, hint: bool = False) -> str:
     """Exemplars (one per line) standing in for the STaR few-shot prompt when a pretrained
     model is used without a warm-up."""
     rng = random.Random(f"fewshot:{seed}")
@@ -213,7 +213,7 @@ def few_shot_prefix(seed: int, k: int = 4, max_digits: int = 3) -> str:
         d = 1 + i % max_digits
         lo, hi = _operand_range(d)
         q = Question(f"shot-{i}", rng.randint(lo, hi), rng.randint(lo, hi), d)
-        lines.append(question_text(q) + rationale(q))
+        lines.append(prompt(q, hint=hint) + rationale(q))
     return "\n".join(lines) + "\n"
 
 
@@ -259,7 +259,7 @@ class AdditionTask(Task):
     def reference(self, q: Question) -> str:
         return rationale(q)
 
-    def extract_answer(self, completion: str) -> str | None:
+    def extract_answer(self, completion: str, q: Question | None = None) -> str | None:
         return extract_answer(completion)
 
     def is_correct(self, answer: str | None, gold: str) -> bool:
@@ -271,8 +271,8 @@ class AdditionTask(Task):
     def difficulty(self, q: Question) -> int:
         return q.digits
 
-    def few_shot_prefix(self, seed: int) -> str:
-        return few_shot_prefix(seed)
+    def few_shot_prefix(self, seed: int, hint: bool = False) -> str:
+        return few_shot_prefix(seed, hint=hint)
 
     def question_record(self, q: Question) -> dict:
         return question_record(q)

@@ -74,8 +74,9 @@ class Task(ABC):
         """A reference completion (rationale + answer) for warm-up, or None where the data has none."""
 
     @abstractmethod
-    def extract_answer(self, completion: str) -> str | None:
-        """The normalised answer a completion commits to, or None."""
+    def extract_answer(self, completion: str, q: Any = None) -> str | None:
+        """The normalised answer a completion commits to, or None. With the question, a task
+        may also match an answer stated in words (CommonsenseQA: a choice's text)."""
 
     def is_correct(self, answer: str | None, gold: str) -> bool:
         return answer is not None and answer == gold
@@ -100,8 +101,9 @@ class Task(ABC):
         """A per-question difficulty for per-difficulty curves (None: the task has none)."""
         return None
 
-    def few_shot_prefix(self, seed: int) -> str:
-        """Exemplars put before every prompt when a pretrained model runs without warm-up."""
+    def few_shot_prefix(self, seed: int, hint: bool = False) -> str:
+        """Exemplars put before every prompt (task.few_shot); with ``hint`` the same exemplars
+        in the hinted form, put before rationalization prompts (the paper's P_hint)."""
         return ""
 
     def question_record(self, q: Any) -> dict[str, Any]:

@@ -99,8 +99,8 @@ class StarRun:
         self.start_iteration = 1  # > 1 when resumed from a checkpoint
 
     # ------------------------------------------------------------------ helpers
-    def _prompt_ids(self, text: str) -> list[int]:
-        ids = self.tok.encode(self.prefix + text)
+    def _prompt_ids(self, text: str, hint: bool = False) -> list[int]:
+        ids = self.tok.encode((self.prefix_hint if hint else self.prefix) + text)
         return ([self.tok.bos_id] if self.tok.bos_id is not None else []) + ids
 
     def _completion_ids(self, completion: str) -> list[int]:
@@ -131,7 +131,7 @@ class StarRun:
         (q0 s0, q0 s1, …, q1 s0, …), cleaned by the task."""
         loop = self.cfg["loop"]
         temp = loop["temperature"] if temperature is None else temperature
-        prompts = [self._prompt_ids(self.task.prompt(q, hint=hint)) for q in questions for _ in range(samples)]
+        prompts = [self._prompt_ids(self.task.prompt(q, hint=hint), hint) for q in questions for _ in range(samples)]
         throttle = _Throttle(PROGRESS_MIN_INTERVAL_S)
         if phase != "evaluate":
             self.ev.progress(iteration, phase, 0, len(prompts))
@@ -186,7 +186,7 @@ class StarRun:
             outs = self._decode(qs, hint=False, iteration=iteration, phase="evaluate", temperature=0.0)
             items, correct = [], []
             for q, text in zip(qs, outs):
-                ans = self.task.extract_answer(text)
+                ans = self.task.extract_answer(text, q)
                 ok = self.task.is_correct(ans, q.gold)
                 correct.append(ok)
                 items.append(dict(question_id=q.qid, split="eval", kind="eval", question=self.task.question_text(q),
@@ -216,7 +216,9 @@ class StarRun:
         models.seed_everything(self.seed)
         self.splits = self.task.load(cfg, self.seed)
         hub = cfg["model"]["source"] == "hub"
-        self.prefix = self.task.few_shot_prefix(self.seed) if cfg["task"]["few_shot"] else ""
+        few = cfg["task"]["few_shot"]
+        self.prefix = self.task.few_shot_prefix(self.seed) if few else ""
+        self.prefix_hint = self.task.few_shot_prefix(self.seed, hint=True) if few else ""
         self.gen_batch = max(1, cfg["loop"]["batch_size"]) if hub else 512
 
     def setup_model(self) -> None:
@@ -233,7 +235,7 @@ class StarRun:
 
         example = self.splits.eval[0] if self.splits.eval else self.splits.train[0]
         return {"config": config_hash(self.cfg), "data": self.splits.data_hash(),
-                "prompt": self.task.prompt_spec_hash(example, self.prefix)}
+                "prompt": self.task.prompt_spec_hash(example, self.prefix + self.prefix_hint)}
 
     def warmup(self) -> None:
         w = self.cfg["warmup"]
@@ -304,7 +306,7 @@ class StarRun:
             seen: set[str] = set()
             any_ok = False
             for text in outs[i * k:(i + 1) * k]:
-                ans = task.extract_answer(text)
+                ans = task.extract_answer(text, q)
                 ok = task.is_correct(ans, q.gold)
                 correct_flags.append(ok)
                 keep = ok and text not in seen  # distinct correct rationales only
@@ -336,7 +338,7 @@ class StarRun:
                 qs = [train_qs[i] for i in chosen]
                 outs_h = self._decode(qs, hint=True, iteration=n, phase="rationalize") if qs else []
                 for q, text in zip(qs, outs_h):
-                    ans = task.extract_answer(text)
+                    ans = task.extract_answer(text, q)
                     ok = task.is_correct(ans, q.gold)
                     rat_items.append(dict(question_id=q.qid, split="train", kind="rationalized",
                                           question=task.prompt(q, hint=True), text=text, answer=ans, gold=q.gold,

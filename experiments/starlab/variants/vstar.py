@@ -1,0 +1,217 @@
+"""V-STaR (Hosseini et al. 2024): a STaR generator without rationalization, plus a DPO verifier.
+
+Per iteration t (on top of the STaR loop in star.py, whose warm-up model is G_SFT = V_SFT):
+  generator  sample loop.samples_per_question completions per training question from G_{t−1}
+             at loop.temperature; every one, right or wrong, enters the verifier buffer D_VER;
+             the correct ones are added to D_GEN (accumulated across iterations) and G_t is
+             fine-tuned from the base on all of D_GEN.
+  verifier   V starts as V_SFT and is trained with DPO (β = verifier.beta) on (right, wrong)
+             pairs per question from all of D_VER (capped at verifier.pairs_per_question),
+             with V_SFT as the reference; beside it an outcome reward model (a scalar head on
+             a copy of V_SFT, verifier.orm_steps of BCE on the same candidates' labels).
+  test time  verifier.candidates (N) completions per held-out question from G_t, each stored
+             with its scores (log V, length-normalised log V, DPO reward β·log V/V_SFT, ORM
+             logit); Pass@k, majority vote@k and Best-of-k by each score for k = 1..N with the
+             unbiased estimators in estimators.py, logged as vstar/* metrics.
+``eval/accuracy`` stays the generator's greedy Pass@1, as for the other variants.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import time
+from typing import Any
+
+import torch
+
+from .. import estimators
+from .. import verifier as V
+from ..events import EventWriter
+from ..lora import add_adapter, remove_adapter
+from ..stopping import NEVER, StopFlag
+from . import star
+from .star import Hooks, IterationResult, StarRun, _Throttle, PROGRESS_MIN_INTERVAL_S
+
+#: score keys of a candidate → the metric name of their Best-of-k curve
+SCORERS = {"reward": "dpo", "logp_norm": "logp", "orm": "orm"}
+
+
+class VStarRun(StarRun):
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.buffer: dict[str, dict[str, bool]] = {}  # D_VER: question id → {completion: correct}
+        self.gen_data: dict[tuple[str, str], dict[str, Any]] = {}  # D_GEN: (question id, completion) → row
+        self.verifier_steps = 0
+        self.orm_steps = 0
+
+    # ---------------------------------------------------------------- generator
+    def on_samples(self, n: int, questions: list[Any], outs: list[str], correct: list[bool]) -> None:
+        k = self.cfg["loop"]["samples_per_question"]
+        for i, q in enumerate(questions):
+            seen = self.buffer.setdefault(q.qid, {})
+            for j in range(i * k, (i + 1) * k):
+                seen.setdefault(outs[j], correct[j])
+
+    def training_set(self, n: int, kept: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for row in kept:
+            self.gen_data.setdefault((row["question_id"], row["completion"]), row)
+        return list(self.gen_data.values())
+
+    # ---------------------------------------------------------------- verifier
+    def _sft_copy(self) -> torch.nn.Module:
+        """A fresh copy of V_SFT = G_SFT (the base weights every iteration restarts from)."""
+        m = copy.deepcopy(self.model)
+        if self.lora:
+            m = remove_adapter(m)
+        else:
+            m.load_state_dict(self.base_state)
+        m.eval()
+        return m
+
+    def _candidate_sets(self) -> list[tuple[list[int], list[tuple[list[int], bool]]]]:
+        by_id = {q.qid: q for q in self.splits.train}
+        out = []
+        for qid, cands in self.buffer.items():
+            p = self._prompt_ids(self.task.prompt(by_id[qid]))
+            out.append((p, [(self._completion_ids(c), ok) for c, ok in cands.items()]))
+        return out
+
+    def after_iteration(self, n: int, vals: dict[str, Any]) -> None:
+        vcfg = self.cfg["verifier"]
+        task = self.task
+        pad = self.tok.pad_id
+        with self.ev.phase(n, "verify") as ph:
+            # test-time candidates from G_n, and their log-likelihood under V_SFT (the reference)
+            qs = self.splits.eval
+            N = vcfg["candidates"]
+            outs = self._decode(qs, hint=False, iteration=n, phase="verify", samples=N, temperature=vcfg["temperature"])
+            cand_examples = [(self._prompt_ids(task.prompt(q)), self._completion_ids(outs[i * N + j]))
+                             for i, q in enumerate(qs) for j in range(N)]
+            sft = self._sft_copy()
+            sft_logps, _ = V.sequence_logprobs(sft, cand_examples, pad, vcfg["batch_size"])
+
+            # DPO verifier from V_SFT on all of D_VER
+            sets = self._candidate_sets()
+            pairs = V.make_pairs(sets, vcfg["pairs_per_question"], self.seed * 7919 + n)
+            verifier = sft
+            if self.lora:
+                loop = self.cfg["loop"]
+                verifier = add_adapter(verifier, r=loop["lora_r"], alpha=loop["lora_alpha"], seed=self.seed * 37 + n)
+            hist = self._train_verifier(n, verifier, pairs)
+            rows = V.score_candidates(verifier, cand_examples, pad_id=pad, batch_size=vcfg["batch_size"],
+                                      beta=vcfg["beta"], ref_logps=sft_logps)
+            del verifier, sft
+
+            # the outcome-reward-model baseline on the same candidates
+            orm_hist: list[dict[str, float]] = []
+            if vcfg["orm_steps"] > 0:
+                examples = [(p, c) for p, cands in sets for c, _ in cands]
+                labels = [ok for _, cands in sets for _, ok in cands]
+                orm = V.OutcomeRewardModel(self._sft_copy(), copy_base=False, seed=self.seed * 13 + n)
+                orm_hist = self._train_orm(n, orm, examples, labels)
+                for row, s in zip(rows, V.orm_scores(orm, cand_examples, pad, vcfg["batch_size"]).tolist()):
+                    row["orm"] = s
+                del orm
+
+            # store every candidate with its scores, and the curves
+            items, per_question = [], []
+            for i, q in enumerate(qs):
+                group = []
+                for j in range(N):
+                    text = outs[i * N + j]
+                    ans = task.extract_answer(text, q)
+                    ok = task.is_correct(ans, q.gold)
+                    scores = {k: float(v) for k, v in rows[i * N + j].items()}
+                    items.append(dict(question_id=q.qid, split="eval", kind="candidate", question=task.question_text(q),
+                                      text=text, answer=ans, gold=q.gold, correct=ok, hint_used=False,
+                                      difficulty=task.difficulty(q), scores=scores))
+                    group.append({"answer": ans, "correct": ok, **scores})
+                per_question.append(group)
+            self._emit_samples(n, items)
+            score_keys = [k for k in SCORERS if all(k in c for g in per_question for c in g)]
+            curves = estimators.all_curves(per_question, range(1, N + 1), score_keys=score_keys)
+            self._artifact(f"artifacts/iter_{n}/vstar_curves.json", "json", n,
+                           {name: {str(k): v for k, v in c.items()} for name, c in curves.items()})
+        vals.update(self._curve_metrics(curves))
+        vals.update({"verifier/pairs": len(pairs), "verifier/buffer": sum(len(c) for c in self.buffer.values()),
+                     "verifier/buffer_correct": sum(sum(c.values()) for c in self.buffer.values()),
+                     "time/verify_s": ph.duration_s})
+        if hist:
+            last = hist[-min(10, len(hist)):]
+            vals["verifier/final_loss"] = sum(h["loss"] for h in last) / len(last)
+            vals["verifier/final_pair_accuracy"] = sum(h["accuracy"] for h in last) / len(last)
+        if orm_hist:
+            last = orm_hist[-min(10, len(orm_hist)):]
+            vals["orm/final_loss"] = sum(h["loss"] for h in last) / len(last)
+
+    @staticmethod
+    def _curve_metrics(curves: dict[str, dict[int, float]]) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for name, c in curves.items():
+            if name == "pass@k":
+                prefix = "vstar/pass"
+            elif name == "majority":
+                prefix = "vstar/majority"
+            else:
+                prefix = f"vstar/best_of_k/{SCORERS[name.split(':', 1)[1]]}"
+            for k, v in c.items():
+                out[f"{prefix}@{k}"] = v
+        return out
+
+    def _train_verifier(self, n: int, model: torch.nn.Module, pairs: list[Any]) -> list[dict[str, float]]:
+        vcfg = self.cfg["verifier"]
+        steps = vcfg["steps"] if pairs else 0
+        if not pairs:
+            self.ev.log("warning", f"iteration {n}: no (right, wrong) pair in the buffer yet; the verifier stays V_SFT")
+        throttle = _Throttle(PROGRESS_MIN_INTERVAL_S)
+        every = max(1, steps // 20)
+        start = self.verifier_steps
+
+        def on_step(step: int, m: dict[str, float]) -> None:
+            if step % every == 0 or step == steps:
+                self.ev.metrics(n, start + step, {"verifier/loss": m["loss"], "verifier/reward_margin": m["reward_margin"],
+                                                  "verifier/chosen_reward": m["chosen_reward"],
+                                                  "verifier/rejected_reward": m["rejected_reward"],
+                                                  "verifier/pair_accuracy": m["accuracy"]})
+            if throttle.ready(force=step == steps):
+                self.ev.progress(n, "verify", step, steps)
+
+        hist = V.train_dpo(model, pairs, beta=vcfg["beta"], steps=steps, lr=vcfg["lr"], batch_size=vcfg["batch_size"],
+                           pad_id=self.tok.pad_id, seed=self.seed * 101 + n, stop=self.stop, on_step=on_step)
+        self.verifier_steps += len(hist)
+        return hist
+
+    def _train_orm(self, n: int, orm: V.OutcomeRewardModel, examples: list[Any], labels: list[bool]) -> list[dict[str, float]]:
+        vcfg = self.cfg["verifier"]
+        steps = vcfg["orm_steps"]
+        every = max(1, steps // 20)
+        start = self.orm_steps
+
+        def on_step(step: int, m: dict[str, float]) -> None:
+            if step % every == 0 or step == steps:
+                self.ev.metrics(n, start + step, {"orm/loss": m["loss"], "orm/accuracy": m["accuracy"]})
+
+        hist = V.train_orm(orm, examples, labels, steps=steps, lr=vcfg["orm_lr"], batch_size=vcfg["batch_size"],
+                           pad_id=self.tok.pad_id, seed=self.seed * 103 + n, stop=self.stop, on_step=on_step)
+        self.orm_steps += len(hist)
+        return hist
+
+    # ---------------------------------------------------------------- resume
+    def checkpoint_state(self) -> dict[str, Any]:
+        return super().checkpoint_state() | {
+            "buffer": {qid: [[c, ok] for c, ok in cands.items()] for qid, cands in self.buffer.items()},
+            "gen_data": list(self.gen_data.values()),
+            "verifier_steps": self.verifier_steps, "orm_steps": self.orm_steps}
+
+    def load_checkpoint_state(self, state: dict[str, Any]) -> None:
+        super().load_checkpoint_state(state)
+        self.buffer = {qid: {c: ok for c, ok in cands} for qid, cands in state["buffer"].items()}
+        self.gen_data = {(r["question_id"], r["completion"]): r for r in state["gen_data"]}
+        self.verifier_steps, self.orm_steps = state["verifier_steps"], state["orm_steps"]
+
+
+def run(cfg: dict[str, Any], events: EventWriter, *, run_dir: str | None = None, stop: StopFlag = NEVER,
+        hooks: Hooks | None = None, emit_run_start: bool = True, run_id: str | None = None,
+        resume: bool = False) -> list[IterationResult]:
+    return star.run(cfg, events, run_dir=run_dir, stop=stop, hooks=hooks, emit_run_start=emit_run_start,
+                    run_id=run_id, resume=resume, runner_cls=VStarRun)

@@ -1,0 +1,449 @@
+"""V-STaR verifiers (Hosseini et al. 2024, §3 of the research notes): a DPO-trained verifier
+whose reference is the SFT model, and the ORM baseline (same base + a scalar head trained with
+BCE on correctness, optionally plus the LM loss on correct solutions, after Cobbe et al.).
+
+Conventions follow ``train.finetune``: examples are (prompt ids, completion ids) with the
+completion including its <eos>; sequences are right-padded with ``pack`` and the attention mask
+is built from the lengths (never from ``ids == pad_id``: hub tokenizers often pad with <eos>);
+AdamW (betas 0.9/0.99), linear warm-up then cosine decay (``lr_lambda``), gradient clipping,
+``stop.check()`` before every step, ``on_step(step, metrics)`` after it (1-based). Works for any
+HF causal LM called as ``model(input_ids=..., attention_mask=...)``.
+
+Dropout is switched off while training (as TRL's DPOTrainer does by default): with dropout
+the policy would differ from the reference at step 0 and the implicit rewards would be noisy.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import random
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .stopping import NEVER, StopFlag
+from .train import IGNORE, lr_lambda, pack
+
+Ids = Sequence[int]
+Example = tuple[Ids, Ids]                  # (prompt ids, completion ids)
+Pair = tuple[Any, Ids, Ids]                # (prompt ids, chosen completion, rejected completion)
+
+
+# ---------------------------------------------------------------------------- helpers
+
+def _device(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _check_examples(examples: Sequence[Example]) -> None:
+    for i, (p, _) in enumerate(examples):
+        if len(p) == 0:
+            raise ValueError(f"example {i} has an empty prompt: the first completion token needs a "
+                             "preceding token (start prompts with <bos>)")
+
+
+def _attention_mask(lengths: torch.Tensor, L: int) -> torch.Tensor:
+    return (torch.arange(L, device=lengths.device)[None, :] < lengths[:, None]).long()
+
+
+def _completion_logps(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Summed log-probs of the labelled tokens (labels shifted: position j predicts j+1) and
+    their count, per row. Computed in float32."""
+    logits = logits[:, :-1].float()
+    tgt = labels[:, 1:]
+    mask = tgt != IGNORE
+    tok = logits.gather(-1, tgt.clamp(min=0).unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+    return (tok * mask).sum(-1), mask.sum(-1)
+
+
+def _forward_logps(model: torch.nn.Module, examples: Sequence[Example], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    ids, labels, lengths = pack(examples, pad_id)
+    dev = _device(model)
+    ids, labels, lengths = ids.to(dev), labels.to(dev), lengths.to(dev)
+    out = model(input_ids=ids, attention_mask=_attention_mask(lengths, ids.shape[1]))
+    return _completion_logps(out.logits, labels)
+
+
+@contextlib.contextmanager
+def _dropout_off(model: torch.nn.Module, enabled: bool = True) -> Iterator[None]:
+    """Set every dropout probability in ``model`` to 0 (nn.Dropout modules and float
+    attributes named like ``attention_dropout``, which HF attention reads in train mode);
+    restore them on exit."""
+    saved: list[tuple[Any, str, float]] = []
+    if enabled:
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.dropout._DropoutNd):
+                saved.append((m, "p", m.p))
+                m.p = 0.0
+            for name, val in list(vars(m).items()):
+                if "dropout" in name and isinstance(val, float) and not isinstance(val, bool):
+                    saved.append((m, name, val))
+                    setattr(m, name, 0.0)
+    try:
+        yield
+    finally:
+        for m, name, val in saved:
+            setattr(m, name, val)
+
+
+@contextlib.contextmanager
+def _eval_mode(model: torch.nn.Module) -> Iterator[None]:
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        model.train(was)
+
+
+def _batches_by_length(examples: Sequence[Example], batch_size: int) -> Iterator[list[int]]:
+    """Index batches of similar total length (less padding); callers restore the order."""
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i][0]) + len(examples[i][1]))
+    bs = max(1, int(batch_size))
+    for s in range(0, len(order), bs):
+        yield order[s: s + bs]
+
+
+def _make_optimizer(params: Iterable[torch.nn.Parameter], lr: float, weight_decay: float, steps: int,
+                    warmup_frac: float):
+    opt = torch.optim.AdamW([p for p in params if p.requires_grad], lr=lr, betas=(0.9, 0.99),
+                            weight_decay=weight_decay)
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(steps, warmup_frac))
+
+
+class _EpochSampler:
+    """Shuffled epochs of fixed-size batches, as in ``finetune``."""
+
+    def __init__(self, n: int, batch_size: int, seed: int):
+        self.n, self.bs = n, min(max(1, int(batch_size)), n)
+        self.g = torch.Generator().manual_seed(seed)
+        self.perm = torch.randperm(n, generator=self.g)
+        self.pos = 0
+
+    def next(self) -> torch.Tensor:
+        if self.pos + self.bs > self.n:
+            self.perm = torch.randperm(self.n, generator=self.g)
+            self.pos = 0
+        idx = self.perm[self.pos: self.pos + self.bs]
+        self.pos += self.bs
+        return idx
+
+
+def _chunks(idx: torch.Tensor, size: int | None) -> list[torch.Tensor]:
+    if not size or size >= len(idx):
+        return [idx]
+    return list(idx.split(int(size)))
+
+
+# ---------------------------------------------------------------------------- log-probs
+
+def sequence_logprobs(model: torch.nn.Module, examples: Sequence[Example], pad_id: int,
+                      batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    """(summed log p(completion | prompt), completion token count) per example, as float32 /
+    int64 CPU tensors in the order of ``examples``. No gradients; eval mode (restored after).
+    Length-normalised = sums / counts.clamp(min=1)."""
+    _check_examples(examples)
+    n = len(examples)
+    sums = torch.zeros(n, dtype=torch.float32)
+    counts = torch.zeros(n, dtype=torch.long)
+    with _eval_mode(model):
+        for idx in _batches_by_length(examples, batch_size):
+            s, c = _forward_logps(model, [examples[i] for i in idx], pad_id)
+            sums[idx] = s.float().cpu()
+            counts[idx] = c.cpu()
+    return sums, counts
+
+
+def reference_logprobs(model: torch.nn.Module, pairs: Sequence[Pair], pad_id: int,
+                       batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    """(log V_ref(chosen | x), log V_ref(rejected | x)) for DPO; call with the SFT model
+    before DPO training (the verifier starts as, and is regularised towards, V_SFT)."""
+    chosen, _ = sequence_logprobs(model, [(p, c) for p, c, _ in pairs], pad_id, batch_size)
+    rejected, _ = sequence_logprobs(model, [(p, r) for p, _, r in pairs], pad_id, batch_size)
+    return chosen, rejected
+
+
+# ---------------------------------------------------------------------------- DPO
+
+def dpo_loss(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, ref_chosen: torch.Tensor,
+             ref_rejected: torch.Tensor, beta: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """L = −mean log σ(β·(log π(y⁺)/π_ref(y⁺)) − β·(log π(y⁻)/π_ref(y⁻))). Returns (loss,
+    chosen_rewards, rejected_rewards) with rewards = β·(log π − log π_ref), detached."""
+    chosen = beta * (policy_chosen - ref_chosen)
+    rejected = beta * (policy_rejected - ref_rejected)
+    loss = -F.logsigmoid(chosen - rejected).mean()
+    return loss, chosen.detach(), rejected.detach()
+
+
+def make_pairs(candidates_by_question: Any, pairs_per_question: int | None = None,
+               rng: random.Random | int | None = None) -> list[Pair]:
+    """Preference pairs (prompt, chosen, rejected): per question the Cartesian product of its
+    correct × incorrect candidates (V-STaR's D_pref), subsampled without replacement to
+    ``pairs_per_question`` (None or ≤ 0: no cap) with ``rng`` — a random.Random or a seed
+    (None = seed 0) — so the result is deterministic. Pairs whose two completions are
+    identical are skipped. Order: by question, then by (correct index, incorrect index).
+
+    ``candidates_by_question``: a sequence of (prompt, candidates), or a mapping prompt →
+    candidates (prompt hashable, e.g. a tuple of ids); candidates are (completion ids, correct)
+    pairs or dicts with "completion" and "correct".
+    """
+    if rng is None or isinstance(rng, int):
+        rng = random.Random(0 if rng is None else rng)
+    items = candidates_by_question.items() if isinstance(candidates_by_question, Mapping) else candidates_by_question
+    out: list[Pair] = []
+    for prompt, cands in items:
+        pos, neg = [], []
+        for cand in cands:
+            comp, ok = (cand["completion"], cand["correct"]) if isinstance(cand, Mapping) else cand
+            (pos if bool(ok) else neg).append(comp)
+        valid = [(i, j) for i in range(len(pos)) for j in range(len(neg))
+                 if list(pos[i]) != list(neg[j])]
+        if pairs_per_question is not None and 0 < pairs_per_question < len(valid):
+            keep = sorted(rng.sample(range(len(valid)), int(pairs_per_question)))
+            valid = [valid[t] for t in keep]
+        out.extend((prompt, pos[i], neg[j]) for i, j in valid)
+    return out
+
+
+def _ref_tensors(ref_logps: Any, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    rc, rr = ref_logps
+    rc = torch.as_tensor(rc, dtype=torch.float32).reshape(-1)
+    rr = torch.as_tensor(rr, dtype=torch.float32).reshape(-1)
+    if len(rc) != n or len(rr) != n:
+        raise ValueError(f"ref_logps has {len(rc)}/{len(rr)} entries for {n} pairs")
+    return rc, rr
+
+
+def _pair_metrics(loss: float, cr: torch.Tensor, rr: torch.Tensor) -> dict[str, float]:
+    return {
+        "loss": loss,
+        "reward_margin": float((cr - rr).mean()),
+        "chosen_reward": float(cr.mean()),
+        "rejected_reward": float(rr.mean()),
+        "accuracy": float((cr > rr).float().mean()),
+    }
+
+
+def train_dpo(model: torch.nn.Module, pairs: Sequence[Pair], *, ref_logps: Any = None, beta: float = 0.1,
+              steps: int, lr: float, batch_size: int, pad_id: int, seed: int, stop: StopFlag = NEVER,
+              on_step: Callable[[int, dict[str, float]], None] | None = None, weight_decay: float = 0.0,
+              clip: float = 1.0, warmup_frac: float = 0.05, micro_batch_size: int | None = None,
+              ref_batch_size: int | None = None, dropout: bool = False) -> list[dict[str, float]]:
+    """DPO-train ``model`` in place on (prompt, chosen, rejected) ``pairs`` for ``steps``
+    optimizer steps, batches drawn by shuffled epochs. ``ref_logps`` = (ref_chosen,
+    ref_rejected) per pair from the reference (V_SFT); None computes them with ``model``
+    before training, which is right when ``model`` is V_SFT at the start (V-STaR).
+
+    Per-step metrics (of the batch, computed in the forward before the update, so step 1 with
+    policy = reference has rewards 0 and loss log 2): loss, reward_margin (mean chosen −
+    rejected reward), chosen_reward, rejected_reward, accuracy (fraction with chosen reward >
+    rejected reward), lr. ``micro_batch_size`` splits a batch for gradient accumulation (2×
+    micro_batch_size sequences per forward). Returns the list of metrics."""
+    if steps <= 0 or not pairs:
+        return []
+    _check_examples([(p, c) for p, c, _ in pairs])
+    if ref_logps is None:
+        ref_logps = reference_logprobs(model, pairs, pad_id, ref_batch_size or batch_size)
+    ref_c, ref_r = _ref_tensors(ref_logps, len(pairs))
+    dev = _device(model)
+    opt, sched = _make_optimizer(model.parameters(), lr, weight_decay, steps, warmup_frac)
+    sampler = _EpochSampler(len(pairs), batch_size, seed)
+    history: list[dict[str, float]] = []
+    model.train()
+    try:
+        with _dropout_off(model, enabled=not dropout):
+            for step in range(1, steps + 1):
+                stop.check()
+                idx = sampler.next()
+                bs = len(idx)
+                opt.zero_grad(set_to_none=True)
+                loss_sum, crs, rrs = 0.0, [], []
+                for chunk in _chunks(idx, micro_batch_size):
+                    m = len(chunk)
+                    sel = [pairs[i] for i in chunk.tolist()]
+                    logps, _ = _forward_logps(model, [(p, c) for p, c, _ in sel] + [(p, r) for p, _, r in sel], pad_id)
+                    loss, cr, rr = dpo_loss(logps[:m], logps[m:], ref_c[chunk].to(dev), ref_r[chunk].to(dev), beta)
+                    (loss * (m / bs)).backward()
+                    loss_sum += float(loss.detach()) * m
+                    crs.append(cr.float().cpu())
+                    rrs.append(rr.float().cpu())
+                if clip:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+                lr_now = opt.param_groups[0]["lr"]
+                opt.step()
+                sched.step()
+                metrics = _pair_metrics(loss_sum / bs, torch.cat(crs), torch.cat(rrs))
+                metrics["lr"] = lr_now
+                history.append(metrics)
+                if on_step is not None:
+                    on_step(step, metrics)
+    finally:
+        model.eval()
+    return history
+
+
+def evaluate_pairs(model: torch.nn.Module, pairs: Sequence[Pair], ref_logps: Any, *, beta: float, pad_id: int,
+                   batch_size: int = 16) -> dict[str, float]:
+    """DPO loss, pair accuracy and rewards of ``model`` over all ``pairs`` (no gradients)."""
+    if not pairs:
+        raise ValueError("no pairs")
+    ref_c, ref_r = _ref_tensors(ref_logps, len(pairs))
+    pc, pr = reference_logprobs(model, pairs, pad_id, batch_size)
+    loss, cr, rr = dpo_loss(pc, pr, ref_c, ref_r, beta)
+    return _pair_metrics(float(loss), cr, rr)
+
+
+# ---------------------------------------------------------------------------- ORM baseline
+
+def _hidden_size(model: torch.nn.Module) -> int:
+    out = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    w = getattr(out, "weight", None)
+    if w is not None and w.dim() == 2:
+        return int(w.shape[1])
+    cfg = getattr(model, "config", None)
+    for c in (cfg, getattr(cfg, "text_config", None)):
+        h = getattr(c, "hidden_size", None)
+        if h:
+            return int(h)
+    raise ValueError("cannot determine the hidden size of the model")
+
+
+class OutcomeRewardModel(torch.nn.Module):
+    """ORM baseline: a causal LM (by default a deep copy of ``base``, so the generator / SFT
+    model is untouched) plus a scalar head, a linear layer on the final hidden state of the
+    last non-pad token. ``forward`` returns (scores = logits of P(correct), LM logits)."""
+
+    def __init__(self, base: torch.nn.Module, *, copy_base: bool = True, seed: int = 0,
+                 init_std: float = 0.02):
+        super().__init__()
+        self.base = copy.deepcopy(base) if copy_base else base
+        hidden = _hidden_size(self.base)
+        self.head = torch.nn.Linear(hidden, 1)
+        g = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            self.head.weight.copy_(torch.randn(1, hidden, generator=g) * init_std)
+            self.head.bias.zero_()
+        self.head.to(_device(self.base))  # float32 head, whatever the base's dtype
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.base(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
+        h = out.hidden_states[-1]
+        L = attention_mask.shape[1]
+        last = (attention_mask * torch.arange(1, L + 1, device=attention_mask.device)).argmax(dim=1)
+        hl = h[torch.arange(h.shape[0], device=h.device), last].float()
+        return self.head(hl).squeeze(-1), out.logits
+
+
+def _orm_forward(orm: OutcomeRewardModel, examples: Sequence[Example], pad_id: int):
+    ids, labels, lengths = pack(examples, pad_id)
+    dev = _device(orm)
+    ids, labels, lengths = ids.to(dev), labels.to(dev), lengths.to(dev)
+    scores, logits = orm(ids, _attention_mask(lengths, ids.shape[1]))
+    return scores, logits, labels
+
+
+def train_orm(orm: OutcomeRewardModel, examples: Sequence[Example], labels: Sequence[Any], *, steps: int,
+              lr: float, batch_size: int, pad_id: int, seed: int, lm_weight: float = 0.0,
+              pos_weight: float | None = None, stop: StopFlag = NEVER,
+              on_step: Callable[[int, dict[str, float]], None] | None = None, weight_decay: float = 0.0,
+              clip: float = 1.0, warmup_frac: float = 0.05, dropout: bool = False) -> list[dict[str, float]]:
+    """Train the ORM in place: BCE of the head's score against the correctness ``labels``
+    (0/1 per (prompt, completion) example), plus ``lm_weight`` × the completion-masked LM loss
+    on the correct examples (Cobbe et al.'s joint objective; 0 = classifier only).
+    ``pos_weight`` is BCEWithLogits' weight of the positives (class imbalance). Per-step
+    metrics: loss, bce, lm, accuracy (score > 0 ⇔ correct), lr."""
+    if len(examples) != len(labels):
+        raise ValueError(f"{len(examples)} examples but {len(labels)} labels")
+    if steps <= 0 or not examples:
+        return []
+    _check_examples(examples)
+    y_all = torch.tensor([float(z) for z in labels], dtype=torch.float32)
+    dev = _device(orm)
+    pw = torch.tensor(float(pos_weight), device=dev) if pos_weight is not None else None
+    opt, sched = _make_optimizer(orm.parameters(), lr, weight_decay, steps, warmup_frac)
+    sampler = _EpochSampler(len(examples), batch_size, seed)
+    history: list[dict[str, float]] = []
+    orm.train()
+    try:
+        with _dropout_off(orm, enabled=not dropout):
+            for step in range(1, steps + 1):
+                stop.check()
+                idx = sampler.next()
+                y = y_all[idx].to(dev)
+                scores, logits, lab = _orm_forward(orm, [examples[i] for i in idx.tolist()], pad_id)
+                bce = F.binary_cross_entropy_with_logits(scores, y, pos_weight=pw)
+                lm = torch.zeros((), device=dev)
+                if lm_weight and bool((y > 0.5).any()):
+                    lab = lab.masked_fill((y <= 0.5)[:, None], IGNORE)  # LM loss on correct ones only
+                    shift_logits = logits[:, :-1].float()
+                    lm = F.cross_entropy(shift_logits.reshape(-1, shift_logits.shape[-1]), lab[:, 1:].reshape(-1),
+                                         ignore_index=IGNORE)
+                loss = bce + lm_weight * lm
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if clip:
+                    torch.nn.utils.clip_grad_norm_(orm.parameters(), clip)
+                lr_now = opt.param_groups[0]["lr"]
+                opt.step()
+                sched.step()
+                metrics = {"loss": float(loss.detach()), "bce": float(bce.detach()), "lm": float(lm.detach()),
+                           "accuracy": float(((scores.detach() > 0).float() == (y > 0.5).float()).float().mean()),
+                           "lr": lr_now}
+                history.append(metrics)
+                if on_step is not None:
+                    on_step(step, metrics)
+    finally:
+        orm.eval()
+    return history
+
+
+def orm_scores(orm: OutcomeRewardModel, examples: Sequence[Example], pad_id: int,
+               batch_size: int = 16) -> torch.Tensor:
+    """The ORM's score (logit of P(correct)) per example, float32 CPU tensor, in order."""
+    _check_examples(examples)
+    out = torch.zeros(len(examples), dtype=torch.float32)
+    with _eval_mode(orm):
+        for idx in _batches_by_length(examples, batch_size):
+            s, _, _ = _orm_forward(orm, [examples[i] for i in idx], pad_id)
+            out[idx] = s.float().cpu()
+    return out
+
+
+# ---------------------------------------------------------------------------- test-time scoring
+
+def score_candidates(verifier: torch.nn.Module | None, examples: Sequence[Example], *, pad_id: int,
+                     batch_size: int = 16, beta: float = 0.1, reference: torch.nn.Module | None = None,
+                     ref_logps: Any = None, orm: OutcomeRewardModel | None = None) -> list[dict[str, float]]:
+    """Scores of each candidate (prompt, completion), as one dict per candidate:
+
+    - ``logp``: log V(ŷ|x) (summed over the completion, <eos> included), ``n_tokens``,
+      ``logp_norm`` = logp / n_tokens;
+    - with ``reference`` (V_SFT) or precomputed ``ref_logps`` (log V_SFT(ŷ|x) per candidate):
+      ``ref_logp`` and ``reward`` = β·(log V − log V_SFT), the DPO implicit reward;
+    - with ``orm``: ``orm`` = the ORM's logit.
+
+    Higher is better for every score; feed them to ``estimators.best_of_k`` as score keys."""
+    _check_examples(examples)
+    n = len(examples)
+    rows: list[dict[str, float]] = [{} for _ in range(n)]
+    if verifier is not None:
+        lp, cnt = sequence_logprobs(verifier, examples, pad_id, batch_size)
+        ref = None
+        if ref_logps is not None:
+            ref = torch.as_tensor(ref_logps, dtype=torch.float32).reshape(-1)
+            if len(ref) != n:
+                raise ValueError(f"ref_logps has {len(ref)} entries for {n} candidates")
+        elif reference is not None:
+            ref, _ = sequence_logprobs(reference, examples, pad_id, batch_size)
+        for i in range(n):
+            c = int(cnt[i])
+            rows[i].update(logp=float(lp[i]), n_tokens=c, logp_norm=float(lp[i]) / max(1, c))
+            if ref is not None:
+                rows[i].update(ref_logp=float(ref[i]), reward=float(beta * (lp[i] - ref[i])))
+    if orm is not None:
+        s = orm_scores(orm, examples, pad_id, batch_size)
+        for i in range(n):
+            rows[i]["orm"] = float(s[i])
+    return rows
