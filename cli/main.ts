@@ -5,9 +5,11 @@
  *   starlab show RUN [--json]
  *   starlab stop RUN [--no-wait]
  *   starlab resume RUN [--wait] [--json]
+ *   starlab import-data --dataset gsm8k|commonsenseqa --train F --eval F [--json]
  *   starlab serve [--host H] [--port P]
  * Every command takes --data-dir (else STARLAB_DATA_DIR, else the platform's app-data dir).
  */
+import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import type { RunDetail, RunSummary } from '../shared/contract';
 import { parseSetArgs, type FieldError, type LaunchSpec } from '../shared/experiment-config';
@@ -323,6 +325,32 @@ export function buildProgram(): Command {
         }
         if (!o.json) err(`${r.message}; waiting for it to end (Ctrl-C stops the run)`);
         await waitAndShow(service, id, o.json);
+      } finally {
+        service.close();
+      }
+    });
+
+  program
+    .command('import-data')
+    .description("validate a dataset's JSONL files and copy them into the data dir, where runs find them")
+    .requiredOption('--dataset <name>', 'gsm8k or commonsenseqa')
+    .requiredOption('--train <file>', 'training split (JSONL)')
+    .requiredOption('--eval <file>', 'evaluation split (JSONL: GSM8K test, CommonsenseQA dev)')
+    .option('--json', 'machine-readable output')
+    .addOption(dataDirOption())
+    .action(async (o: { dataset: string; train: string; eval: string; json?: boolean; dataDir?: string }) => {
+      if (o.dataset !== 'gsm8k' && o.dataset !== 'commonsenseqa') {
+        refuse([{ field: 'dataset', message: `"${o.dataset}" cannot be imported (gsm8k, commonsenseqa)` }], o.json);
+        return;
+      }
+      const service = openService(o.dataDir);
+      try {
+        const r = await service.importDataset({ dataset: o.dataset, train: resolve(o.train), eval: resolve(o.eval) });
+        if (o.json) out(JSON.stringify(r));
+        if (!r.ok) {
+          err(`starlab: ${r.message}`);
+          process.exitCode = 1;
+        } else if (!o.json) out(r.message);
       } finally {
         service.close();
       }

@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
-import { isAbsolute, sep } from 'node:path';
+import { isAbsolute, join, sep } from 'node:path';
 import type {
   Catalog,
   Commands,
@@ -30,6 +30,7 @@ import {
 } from '../shared/experiment-config';
 import { openDatabase, type DB } from '../db/open';
 import * as q from '../db/queries';
+import { importDataset } from './datasets';
 import { databasePath, repoRoot, resolvePython } from './paths';
 import { Supervisor, checkpointIteration, type CommandSpec, type LaunchContext } from './supervisor';
 
@@ -165,6 +166,8 @@ export function createService(opts: ServiceOptions): Service {
     stopRun: (id) => supervisor.stop(id),
 
     resumeRun: (id) => supervisor.resume(id),
+
+    importDataset: (spec) => importDataset(python(), root, join(dataDir, 'datasets'), spec),
 
     getSettings: settings,
 

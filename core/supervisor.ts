@@ -385,6 +385,8 @@ export class Supervisor {
       STARLAB_EVENTS: ctx.eventsPath,
       STARLAB_RUN_DIR: ctx.runDir,
       STARLAB_RUN_ID: ctx.runId,
+      // the app's data dir: datasets imported into <dataDir>/datasets are found by the loaders
+      STARLAB_DATA_DIR: this.opts.dataDir,
       PYTHONPATH: pyPath,
       PYTHONUNBUFFERED: '1',
     };

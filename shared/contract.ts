@@ -105,6 +105,11 @@ export interface Settings {
   stopGraceMs: number;
 }
 
+/** Importing a user's dataset files into <data dir>/datasets/<dataset>/, where runs find them. */
+export type ImportResult =
+  | { ok: true; message: string; dir: string; rows: Record<string, number> }
+  | { ok: false; message: string };
+
 export type LaunchResult = { ok: true; id: string } | { ok: false; errors: FieldError[] };
 export type ValidateResult = { ok: true; config: ExperimentConfig } | { ok: false; errors: FieldError[] };
 
@@ -134,6 +139,11 @@ export const commandArgs = {
   launchRun: z.tuple([launchSpecSchema]),
   stopRun: z.tuple([runId]),
   resumeRun: z.tuple([runId]),
+  importDataset: z.tuple([
+    z
+      .object({ dataset: z.enum(['gsm8k', 'commonsenseqa']), train: z.string().min(1).max(4096), eval: z.string().min(1).max(4096) })
+      .strict(),
+  ]),
   getSettings: z.tuple([]),
   setPythonPath: z.tuple([z.string().min(1).max(4096)]),
 } as const;
@@ -152,6 +162,7 @@ export interface CommandResults {
   launchRun: LaunchResult;
   stopRun: { ok: boolean; message: string };
   resumeRun: { ok: boolean; message: string };
+  importDataset: ImportResult;
   getSettings: Settings;
   setPythonPath: Settings;
 }

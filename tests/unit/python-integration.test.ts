@@ -1,0 +1,105 @@
+/**
+ * The service against the real Python package (experiments/.venv): resume after a stop, and
+ * dataset import. These run real (micro) training, so they take seconds, not milliseconds.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { createService, type Service } from '../../core/service';
+import { cleanupTempDirs, REPO, tempDir, waitFor } from '../fixtures/helpers';
+
+const SHARED_DATASETS = join(REPO, '..', 'shared', 'datasets');
+const open: Service[] = [];
+afterEach(() => {
+  for (const s of open.splice(0)) {
+    for (const r of s.listRuns()) if (r.status === 'running') s.stopRun(r.id);
+    s.close();
+  }
+});
+afterAll(cleanupTempDirs);
+
+function service(): Service {
+  const s = createService({ dataDir: tempDir(), pollMs: 100, stopGraceMs: 20_000 });
+  open.push(s);
+  return s;
+}
+
+/** A 1-layer, 16-wide model on 1–2 digit sums: each iteration takes a few seconds on one core. */
+const MICRO = {
+  'model.n_layer': '1',
+  'model.n_embd': '16',
+  'model.n_head': '2',
+  'model.max_len': '64',
+  'task.max_digits': '2',
+  'task.train_per_digit': '12',
+  'task.eval_per_digit': '6',
+  'warmup.examples': '24',
+  'warmup.max_digits': '2',
+  'warmup.steps': '8',
+  'loop.max_new_tokens': '20',
+  'runtime.threads': '1',
+};
+
+describe('with the real experiment package', () => {
+  it('resumes a stopped run after its last checkpoint, with no duplicated metric', async () => {
+    const s = service();
+    const r = await s.launchRun({
+      variant: 'star',
+      dataset: 'addition',
+      preset: 'tiny',
+      seed: 1,
+      overrides: { ...MICRO, 'loop.iterations': '4', 'loop.base_steps': '400', 'loop.step_growth': '1' },
+    });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(s.getRun(r.id)?.checkpointIteration).toBeNull();
+    await waitFor(() => (s.getRun(r.id)?.checkpointIteration ?? 0) >= 1, 120_000, 'the first checkpoint');
+    expect(s.stopRun(r.id).ok).toBe(true);
+    const stopped = (await s.waitForRun(r.id, { timeoutMs: 60_000 }))!;
+    expect(stopped.status).toBe('stopped');
+    const at = stopped.checkpointIteration!;
+    expect(at).toBeGreaterThanOrEqual(1);
+    expect(at).toBeLessThan(4);
+
+    const res = await s.resumeRun(r.id);
+    expect(res).toMatchObject({ ok: true });
+    expect(s.getRun(r.id)?.status).toBe('running');
+    const done = (await s.waitForRun(r.id, { timeoutMs: 180_000 }))!;
+    expect(done.status).toBe('completed');
+    expect(done.statusReason).toBeNull();
+    expect(done.metrics['eval/accuracy']!.map((p) => p.iteration)).toEqual([0, 1, 2, 3, 4]);
+    const kept = done.metrics['train/kept']!.map((p) => p.iteration);
+    expect(kept).toEqual([1, 2, 3, 4]);
+    expect(done.checkpointIteration).toBe(4);
+    expect(s.getLogs(r.id, {}).some((l) => /resumed after iteration/.test(l.message))).toBe(true);
+    // a completed run is not resumed again
+    expect((await s.resumeRun(r.id)).ok).toBe(false);
+  }, 300_000);
+
+  it('refuses to resume a run that has no checkpoint', async () => {
+    const s = service();
+    const r = await s.launchRun({ variant: 'star', dataset: 'addition', preset: 'tiny', overrides: { ...MICRO, 'warmup.steps': '100000' } });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    await waitFor(() => s.getRun(r.id)?.currentPhase === 'warmup', 60_000, 'the warm-up to start');
+    s.stopRun(r.id);
+    await s.waitForRun(r.id, { timeoutMs: 60_000 });
+    const res = await s.resumeRun(r.id);
+    expect(res.ok).toBe(false);
+    expect(res.message).toMatch(/no iteration checkpoint/);
+  }, 120_000);
+
+  it('imports dataset files, and names the file and line of a malformed one', async () => {
+    const s = service();
+    const ok = await s.importDataset({
+      dataset: 'gsm8k',
+      train: join(SHARED_DATASETS, 'gsm8k', 'train.jsonl'),
+      eval: join(SHARED_DATASETS, 'gsm8k', 'test.jsonl'),
+    });
+    expect(ok).toMatchObject({ ok: true, dir: join(s.dataDir, 'datasets', 'gsm8k') });
+    if (ok.ok) expect(ok.rows).toEqual({ train: 7473, eval: 1319 });
+    const bad = join(tempDir(), 'bad.jsonl');
+    writeFileSync(bad, '{"question": "q", "answer": "4 #### 4"}\n{"question": "no answer"}\n');
+    const r = await s.importDataset({ dataset: 'gsm8k', train: bad, eval: join(SHARED_DATASETS, 'gsm8k', 'test.jsonl') });
+    expect(r.ok).toBe(false);
+    expect(r.message).toContain('bad.jsonl:2');
+  }, 120_000);
+});
