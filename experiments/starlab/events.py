@@ -365,4 +365,6 @@ def collect_env(import_torch: bool = False) -> dict[str, Any]:
         "pid": os.getpid(),
         "git_commit": git_commit(),
         "executable": sys.executable,
+        # every library whose version can change a result
+        "libraries": {name: _dist_version(name) for name in ("torch", "transformers", "peft", "numpy", "vllm")},
     }

@@ -3,6 +3,7 @@
  * renderer in Debian's Chromium via playwright-core.
  *   (a) HTTP transport: launch from the form, field errors, a run to completion, a stopped run
  *   (b) the Electron preload bridge emulated in the page over the same runs
+ *   (c) every variant on every dataset through the CLI, (d) V-STaR and Quiet-STaR from the form
  * Needs `npx electron-vite build` first and the Python venv (experiments/.venv);
  * STARLAB_E2E_PYTHON=<path> runs the experiments with another interpreter.
  * Prints one PASS/FAIL line per scenario and `E2E: N passed, M failed`; exits 1 on failure.
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import { CHROMIUM, ROOT, apiCall, launchBrowser, log, startServer, tempDir, waitFor, type Browser, type Server } from './lib';
 import { scenarioHttp } from './scenario-http';
 import { scenarioIpc } from './scenario-ipc';
+import { scenarioVariantsCli, scenarioVariantsUi } from './scenario-variants';
 
 /** Stop runs a failed scenario left running (they are detached from the server). */
 async function stopLeftovers(server: Server): Promise<void> {
@@ -50,6 +52,8 @@ async function main(): Promise<number> {
     return 1;
   }
   const dataDir = tempDir('starlab-e2e-data-');
+  // GSM8K and CommonsenseQA runs read the shared copies by path (never copied into the project)
+  process.env['STARLAB_DATASETS_DIR'] ??= join(ROOT, '..', 'shared', 'datasets');
   let server: Server | null = null;
   let browser: Browser | null = null;
   let passed = 0;
@@ -82,6 +86,8 @@ async function main(): Promise<number> {
           await scenarioIpc(browser!, server!, known);
         },
       ],
+      ['(c) cli: every variant on every dataset (real Python), curves and V-STaR candidates stored', () => scenarioVariantsCli(server!)],
+      ['(d) ui: V-STaR and Quiet-STaR launched from the form, Best-of-k panel', () => scenarioVariantsUi(browser!, server!)],
     ];
     for (const [name, fn] of scenarios) {
       const s = Date.now();

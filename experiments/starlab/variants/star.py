@@ -235,7 +235,9 @@ class StarRun:
 
         example = self.splits.eval[0] if self.splits.eval else self.splits.train[0]
         return {"config": config_hash(self.cfg), "data": self.splits.data_hash(),
-                "prompt": self.task.prompt_spec_hash(example, self.prefix + self.prefix_hint)}
+                "prompt": self.task.prompt_spec_hash(example, self.prefix + self.prefix_hint),
+                # versions, not hashes, but recorded beside them: what produced and scored the answers
+                "format_version": self.task.format_version, "extractor_version": self.task.extractor_version}
 
     def warmup(self) -> None:
         w = self.cfg["warmup"]
