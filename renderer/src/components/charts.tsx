@@ -79,6 +79,22 @@ export interface LineChartPanelProps {
   legend?: boolean;
   /** Extra data-* attributes for tests. */
   data?: Record<string, string | number>;
+  /**
+   * 'log2': plot x on a base-2 log scale (x > 0 only; points at x <= 0 are left out), with
+   * ticks at the powers of two. Default 'linear'.
+   */
+  xScale?: 'linear' | 'log2';
+  /** Format of the x ticks and the tooltip's x (in data units, also on a log scale). */
+  xFormat?: (v: number) => string;
+  /** Explicit x ticks in data units (linear scale only; a log2 axis ticks the powers of two). */
+  xTicks?: number[];
+}
+
+/** 2^v, snapped to the nearest integer when within rounding error of it. */
+function exp2(v: number): number {
+  const x = 2 ** v;
+  const r = Math.round(x);
+  return Math.abs(x - r) < 1e-9 * Math.max(1, r) ? r : x;
 }
 
 /**
@@ -88,6 +104,33 @@ export interface LineChartPanelProps {
 export function LineChartPanel(props: LineChartPanelProps): ReactElement {
   const { series, height = 240, xLabel, yLabel, yDomain, yFormat, integerX, testId, empty = 'No data yet.' } = props;
   const [ref, width] = useElementWidth<HTMLDivElement>();
+  const log2 = props.xScale === 'log2';
+  // On a log scale, plot log2(x) on a linear axis: ticks land on the powers of two.
+  const plotted = useMemo(
+    () => (log2 ? series.map((s) => ({ ...s, points: s.points.filter((p) => p.x > 0).map((p) => ({ x: Math.log2(p.x), y: p.y })) })) : series),
+    [series, log2],
+  );
+  const xAxis = useMemo((): { domain: NonNullable<LineChartPanelProps['xDomain']>; ticks: number[] | undefined; toData: (v: number) => number; fmt: (v: number) => string } => {
+    // linear without xFormat: recharts' own tick labels, as before
+    const fmt = props.xFormat ?? (log2 ? (v: number) => formatNumber(v) : (v: number) => String(v));
+    if (!log2) return { domain: props.xDomain ?? ['dataMin', 'dataMax'], ticks: props.xTicks, toData: (v: number) => v, fmt };
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const s of plotted)
+      for (const p of s.points) {
+        lo = Math.min(lo, p.x);
+        hi = Math.max(hi, p.x);
+      }
+    const [d0, d1] = props.xDomain ?? ['dataMin', 'dataMax'];
+    if (typeof d0 === 'number' && d0 > 0) lo = Math.log2(d0);
+    if (typeof d1 === 'number' && d1 > 0) hi = Math.log2(d1);
+    if (!Number.isFinite(lo) || !Number.isFinite(hi)) return { domain: ['dataMin', 'dataMax'], ticks: undefined, toData: exp2, fmt };
+    const t0 = Math.floor(lo);
+    const t1 = Math.max(t0 + 1, Math.ceil(hi));
+    const ticks: number[] = [];
+    for (let t = t0; t <= t1; t++) ticks.push(t);
+    return { domain: [t0, t1], ticks, toData: exp2, fmt };
+  }, [log2, plotted, props.xDomain, props.xFormat, props.xTicks]);
   const margin = { left: 8, right: 16, bottom: xLabel ? 22 : 6 };
   const yAxisWidth = yLabel ? 58 : 44;
   const showLegend = props.legend ?? series.length > 1;
@@ -97,15 +140,15 @@ export function LineChartPanel(props: LineChartPanelProps): ReactElement {
   );
   const plotWidth = Math.max(50, width - margin.left - margin.right - yAxisWidth);
   const shown = useMemo(
-    () => series.map((s) => ({ ...s, points: downsamplePoints(s.points, plotWidth) })),
-    [series, plotWidth],
+    () => plotted.map((s) => ({ ...s, points: downsamplePoints(s.points, plotWidth) })),
+    [plotted, plotWidth],
   );
-  const nPoints = series.reduce((a, s) => a + s.points.length, 0);
+  const nPoints = plotted.reduce((a, s) => a + s.points.length, 0);
   const attrs: Record<string, string | number> = {};
   for (const [k, v] of Object.entries(props.data ?? {})) attrs[`data-${k}`] = v;
 
   return (
-    <div ref={ref} className="chart" data-testid={testId} data-points={nPoints} {...attrs}>
+    <div ref={ref} className="chart" data-testid={testId} data-points={nPoints} data-x-scale={log2 ? 'log2' : undefined} {...attrs}>
       {nPoints === 0 ? (
         <div className="chart-empty" style={{ height }}>
           {empty}
@@ -116,8 +159,10 @@ export function LineChartPanel(props: LineChartPanelProps): ReactElement {
           <XAxis
             type="number"
             dataKey="x"
-            domain={props.xDomain ?? ['dataMin', 'dataMax']}
+            domain={xAxis.domain}
+            ticks={xAxis.ticks}
             allowDecimals={!integerX}
+            tickFormatter={log2 || props.xFormat ? (v: number) => xAxis.fmt(xAxis.toData(v)) : undefined}
             tick={{ fontSize: 11 }}
             stroke="#888"
             label={xLabel ? { value: xLabel, position: 'insideBottom', offset: -10, fontSize: 11, fill: '#555' } : undefined}
@@ -133,7 +178,7 @@ export function LineChartPanel(props: LineChartPanelProps): ReactElement {
           <Tooltip
             isAnimationActive={false}
             formatter={(v) => (typeof v === 'number' ? (yFormat ?? formatNumber)(v) : String(v))}
-            labelFormatter={(l) => `${xLabel ?? 'x'} ${String(l)}`}
+            labelFormatter={(l) => `${xLabel ?? 'x'} ${typeof l === 'number' ? xAxis.fmt(xAxis.toData(l)) : String(l)}`}
             contentStyle={{ fontSize: 12, padding: '4px 8px' }}
           />
           {/* Drawn last-first, so the first series (the main one) ends up on top. */}

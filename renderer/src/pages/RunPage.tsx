@@ -8,15 +8,51 @@ import { ErrorNote, Panel, ProgressBar, StatusBadge } from '../components/common
 import { LineChartPanel, PALETTE, type Series } from '../components/charts';
 import { LogView } from '../components/LogView';
 import { SamplesView } from '../components/SamplesView';
+import { BestOfKPanel } from '../components/BestOfKPanel';
+import { isVstarCurveMetric } from '../vstar';
 
 const PHASE_ORDER = ['warmup', 'sample', 'rationalize', 'train', 'evaluate', 'verify'];
 
-const TRAIN_METRICS: { name: string; label: string; pct?: boolean }[] = [
+interface MetricSpec {
+  name: string;
+  label: string;
+  pct?: boolean;
+}
+
+const TRAIN_METRICS: MetricSpec[] = [
   { name: 'train/kept', label: 'kept' },
   { name: 'train/rationalized', label: 'rationalized' },
   { name: 'train/solved_direct', label: 'solved directly' },
   { name: 'train/loss', label: 'train loss' },
 ];
+
+/** V-STaR's verifier training (DPO) and its ORM baseline; step = cumulative verifier (ORM) steps. */
+const VERIFIER_METRICS: MetricSpec[] = [
+  { name: 'verifier/loss', label: 'DPO loss' },
+  { name: 'verifier/pair_accuracy', label: 'pair accuracy' },
+  { name: 'verifier/reward_margin', label: 'reward margin' },
+  { name: 'orm/loss', label: 'ORM loss' },
+];
+
+/** Quiet-STaR's per-step training signals. */
+const QUIET_METRICS: MetricSpec[] = [
+  { name: 'quiet/base_loss', label: 'base loss' },
+  { name: 'quiet/mixed_loss', label: 'mixed loss' },
+  { name: 'quiet/policy_loss', label: 'policy loss' },
+  { name: 'quiet/reward_mean', label: 'reward mean' },
+  { name: 'quiet/reward_std', label: 'reward std' },
+  { name: 'quiet/mix_weight_mean', label: 'mix weight mean' },
+  { name: 'quiet/mix_weight_std', label: 'mix weight std' },
+];
+
+/** Small-multiples groups of the Training panel; a group shows when any of its metrics has points. */
+const METRIC_GROUPS: { id: string; title: string | null; metrics: MetricSpec[]; byStep?: boolean }[] = [
+  { id: 'training', title: null, metrics: TRAIN_METRICS },
+  { id: 'verifier', title: 'Verifier', metrics: VERIFIER_METRICS, byStep: true },
+  { id: 'quiet', title: 'Quiet-STaR', metrics: QUIET_METRICS, byStep: true },
+];
+
+const GROUPED = new Set(METRIC_GROUPS.flatMap((g) => g.metrics.map((m) => m.name)));
 
 /** Evaluations the run will make after iteration 0 (Quiet-STaR: one every eval_every steps). */
 function totalIterations(run: RunDetail): number | null {
@@ -66,6 +102,49 @@ function StopButton({ run, onDone }: { run: RunDetail; onDone: () => void }): Re
   );
 }
 
+/** Continue a failed or stopped run after its last checkpointed iteration (same run id). */
+function ResumeButton({ run, onDone }: { run: RunDetail; onDone: () => void }): ReactElement | null {
+  const [pending, setPending] = useState(false);
+  const [message, setMessage] = useState<string | null>(null);
+  const n = run.checkpointIteration;
+  if ((run.status !== 'failed' && run.status !== 'stopped') || typeof n !== 'number') return null;
+  const resume = async (): Promise<void> => {
+    setPending(true);
+    setMessage(null);
+    try {
+      const r = await call('resumeRun', run.id);
+      if (!r.ok) setMessage(r.message);
+      onDone();
+    } catch (err) {
+      setMessage((err as Error).message);
+    } finally {
+      setPending(false);
+    }
+  };
+  return (
+    <span className="stop">
+      <button type="button" className="primary" data-testid="resume-button" data-iteration={n} disabled={pending} onClick={() => void resume()}>
+        {pending ? 'Resuming…' : `Resume from iteration ${n}`}
+      </button>
+      {message ? (
+        <span className="field-error" data-testid="resume-error">
+          {message}
+        </span>
+      ) : null}
+    </span>
+  );
+}
+
+function isQuiet(run: RunDetail): boolean {
+  return run.variant === 'quiet-star';
+}
+
+function accuracyTitle(run: RunDetail): string {
+  if (!isQuiet(run)) return 'Evaluation accuracy by iteration';
+  const every = (run.config as { quiet?: { eval_every?: unknown } }).quiet?.eval_every;
+  return typeof every === 'number' ? `Evaluation accuracy (an evaluation every ${every} steps)` : 'Evaluation accuracy by evaluation';
+}
+
 function IterationProgress({ run }: { run: RunDetail }): ReactElement {
   const total = totalIterations(run);
   const it = run.currentIteration;
@@ -74,7 +153,7 @@ function IterationProgress({ run }: { run: RunDetail }): ReactElement {
     <div className="iteration-progress" data-testid="iteration-progress" data-iteration={it ?? ''} data-total={total ?? ''} data-phase={run.currentPhase ?? ''}>
       <div className="progress-line">
         <span className="big">
-          Iteration {it ?? '—'} <span className="muted">/ {total ?? '?'}</span>
+          {isQuiet(run) ? 'Evaluation' : 'Iteration'} {it ?? '—'} <span className="muted">/ {total ?? '?'}</span>
         </span>
         <span className="phase-name">{live ? (run.currentPhase ?? (run.status === 'running' ? 'starting' : 'queued')) : run.status}</span>
       </div>
@@ -159,7 +238,7 @@ function AccuracyChart({ run }: { run: RunDetail }): ReactElement {
       testId="accuracy-chart"
       series={series}
       height={280}
-      xLabel="iteration"
+      xLabel={isQuiet(run) ? 'evaluation' : 'iteration'}
       yLabel="accuracy"
       integerX
       yDomain={[0, 1]}
@@ -171,35 +250,44 @@ function AccuracyChart({ run }: { run: RunDetail }): ReactElement {
   );
 }
 
+function SmallMultiple({ run, m, color, forceStep }: { run: RunDetail; m: MetricSpec; color: string; forceStep?: boolean }): ReactElement {
+  const pts = run.metrics[m.name];
+  const byStep = forceStep || hasSeveralPerIteration(pts);
+  return (
+    <div className="small-chart">
+      <div className="small-chart-title">
+        <code>{m.name}</code>
+        <span className="mono">{formatNumber(pts?.[pts.length - 1]?.value)}</span>
+      </div>
+      <LineChartPanel
+        testId={`metric-chart-${m.name}`}
+        series={[{ key: m.name, name: m.label, color, points: byStep ? perStep(pts) : perIteration(pts) }]}
+        height={130}
+        xLabel={byStep ? 'step' : isQuiet(run) ? 'evaluation' : 'iteration'}
+        integerX
+      />
+    </div>
+  );
+}
+
 function TrainMetrics({ run }: { run: RunDetail }): ReactElement {
-  const present = TRAIN_METRICS.filter((m) => run.metrics[m.name]?.length);
+  const groups = METRIC_GROUPS.map((g) => ({ ...g, present: g.metrics.filter((m) => run.metrics[m.name]?.length) })).filter((g) => g.present.length);
   const others = Object.keys(run.metrics)
-    .filter((n) => n !== 'eval/accuracy' && !isDifficultyMetric(n) && !TRAIN_METRICS.some((m) => m.name === n))
+    .filter((n) => n !== 'eval/accuracy' && !isDifficultyMetric(n) && !GROUPED.has(n) && !isVstarCurveMetric(n))
     .sort();
-  if (!present.length && !others.length) return <div className="muted">No training metrics yet.</div>;
+  if (!groups.length && !others.length) return <div className="muted">No training metrics yet.</div>;
   return (
     <>
-      <div className="small-multiples">
-        {present.map((m, i) => {
-          const pts = run.metrics[m.name];
-          const byStep = hasSeveralPerIteration(pts);
-          return (
-            <div key={m.name} className="small-chart">
-              <div className="small-chart-title">
-                <code>{m.name}</code>
-                <span className="mono">{formatNumber(pts?.[pts.length - 1]?.value)}</span>
-              </div>
-              <LineChartPanel
-                testId={`metric-chart-${m.name}`}
-                series={[{ key: m.name, name: m.label, color: PALETTE[i % PALETTE.length]!, points: byStep ? perStep(pts) : perIteration(pts) }]}
-                height={130}
-                xLabel={byStep ? 'step' : 'iteration'}
-                integerX
-              />
-            </div>
-          );
-        })}
-      </div>
+      {groups.map((g) => (
+        <div key={g.id} className="metric-group" data-testid={`metric-group-${g.id}`}>
+          {g.title ? <h3 className="metric-group-title">{g.title}</h3> : null}
+          <div className="small-multiples">
+            {g.present.map((m, i) => (
+              <SmallMultiple key={m.name} run={run} m={m} color={PALETTE[i % PALETTE.length]!} forceStep={g.byStep} />
+            ))}
+          </div>
+        </div>
+      ))}
       {others.length ? (
         <table className="table compact fit" data-testid="other-metrics">
           <thead>
@@ -301,6 +389,7 @@ export function RunPage({ id }: { id: string }): ReactElement {
         <h1 className="mono">{r.id}</h1>
         <StatusBadge status={r.status} testId="run-status" />
         <div className="spacer" />
+        <ResumeButton run={r} onDone={run.reload} />
         <StopButton run={r} onDone={run.reload} />
       </div>
       <div className="meta">
@@ -322,6 +411,11 @@ export function RunPage({ id }: { id: string }): ReactElement {
         {r.pid !== null && live ? <Meta label="pid">{r.pid}</Meta> : null}
         {r.exitCode !== null || r.signal ? <Meta label="exit">{r.signal ?? r.exitCode}</Meta> : null}
         {r.groupId ? <Meta label="group">{r.groupId}</Meta> : null}
+        {typeof r.checkpointIteration === 'number' ? (
+          <Meta label="checkpoint" testId="run-checkpoint">
+            iteration {r.checkpointIteration}
+          </Meta>
+        ) : null}
       </div>
       {r.statusReason && r.status !== 'completed' ? (
         <div className={`status-reason status-reason-${r.status}`} data-testid="status-reason">
@@ -343,7 +437,7 @@ export function RunPage({ id }: { id: string }): ReactElement {
       {run.error ? <ErrorNote>Refresh failed: {run.error}</ErrorNote> : null}
 
       <div className="grid-main">
-        <Panel title="Evaluation accuracy by iteration">
+        <Panel title={accuracyTitle(r)}>
           <AccuracyChart run={r} />
         </Panel>
         <Panel title="Progress">
@@ -351,6 +445,7 @@ export function RunPage({ id }: { id: string }): ReactElement {
           <PhaseTable phases={r.phases} until={live ? now : r.endedAt !== null ? toMs(r.endedAt) : null} />
         </Panel>
       </div>
+      <BestOfKPanel run={r} />
       <Panel title="Training">
         <TrainMetrics run={r} />
       </Panel>
