@@ -206,6 +206,7 @@ export function buildProgram(): Command {
       try {
         const r = await service.launchRun(spec);
         if (!r.ok) return refuse(r.errors, o.json);
+        for (const w of r.warnings ?? []) err(`warning: ${w.field}: ${w.message}`);
         if (!o.wait) {
           out(o.json ? JSON.stringify({ id: r.id }) : r.id);
           return;

@@ -4,7 +4,9 @@
  * by this app look first after an explicit task.path (STARLAB_DATA_DIR is set for them).
  */
 import { execFile } from 'node:child_process';
-import { delimiter } from 'node:path';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import type { ImportResult } from '../shared/contract';
 import { experimentsDir } from './paths';
 
@@ -46,4 +48,36 @@ export function importDataset(python: string, root: string, dest: string, spec: 
       });
     });
   });
+}
+
+/** The JSONL files of each split, in the order the Python loader tries them (tasks/gsm8k.py, tasks/commonsenseqa.py). */
+export const DATASET_FILES: Record<ImportSpec['dataset'], Record<'train' | 'eval', string[]>> = {
+  gsm8k: { train: ['train.jsonl'], eval: ['test.jsonl'] },
+  commonsenseqa: { train: ['train_rand_split.jsonl', 'train.jsonl'], eval: ['dev_rand_split.jsonl', 'validation.jsonl', 'dev.jsonl'] },
+};
+
+/**
+ * Where a run would find a dataset's files: task.path (the folder or its parent), else
+ * $STARLAB_DATASETS_DIR/<name>, <data dir>/datasets/<name>, the user cache — the search order of
+ * experiments/starlab/tasks/data_files.py. `dir` is null when no folder holds every split
+ * (the run would then try the hub, which needs a network and pyarrow).
+ */
+export function locateDataset(
+  name: string,
+  opts: { taskPath?: string; dataDir: string; env?: NodeJS.ProcessEnv },
+): { dir: string | null; searched: string[] } {
+  const files = DATASET_FILES[name as ImportSpec['dataset']];
+  if (!files) return { dir: null, searched: [] };
+  const env = opts.env ?? process.env;
+  const dirs: string[] = [];
+  if (opts.taskPath) {
+    const p = opts.taskPath.startsWith('~') ? join(homedir(), opts.taskPath.slice(1)) : opts.taskPath;
+    dirs.push(p, join(p, name));
+  } else {
+    if (env['STARLAB_DATASETS_DIR']) dirs.push(join(env['STARLAB_DATASETS_DIR'], name));
+    dirs.push(join(opts.dataDir, 'datasets', name));
+    dirs.push(join(env['XDG_CACHE_HOME'] || join(homedir(), '.cache'), 'starlab', 'datasets', name));
+  }
+  const complete = (d: string) => Object.values(files).every((names) => names.some((n) => existsSync(join(d, n))));
+  return { dir: dirs.find(complete) ?? null, searched: dirs };
 }

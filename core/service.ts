@@ -26,11 +26,13 @@ import {
   VARIANTS,
   VARIANT_LABELS,
   resolveConfig,
+  type ExperimentConfig,
+  type FieldError,
   type LaunchSpec,
 } from '../shared/experiment-config';
 import { openDatabase, type DB } from '../db/open';
 import * as q from '../db/queries';
-import { importDataset } from './datasets';
+import { importDataset, locateDataset } from './datasets';
 import { databasePath, repoRoot, resolvePython } from './paths';
 import { Supervisor, checkpointIteration, type CommandSpec, type LaunchContext } from './supervisor';
 
@@ -114,6 +116,22 @@ export function createService(opts: ServiceOptions): Service {
 
   let catalogCache: Catalog | null = null;
 
+  /** A text dataset with no local copy: the run would try the hub (network + pyarrow). */
+  const datasetWarnings = (config: ExperimentConfig): FieldError[] => {
+    if (config.dataset === 'addition') return [];
+    const taskPath = (config.task as { path?: string }).path || undefined;
+    const found = locateDataset(config.dataset, { taskPath, dataDir });
+    if (found.dir) return [];
+    return [
+      {
+        field: taskPath ? 'task.path' : 'dataset',
+        message:
+          `no local copy of ${config.dataset} (looked in ${found.searched.join(', ')}); the run will try to download it ` +
+          `from the Hugging Face hub. Import the files in Settings → Datasets or with \`npx starlab import-data\`.`,
+      },
+    ];
+  };
+
   const service: Service = {
     dataDir,
     dbPath,
@@ -145,7 +163,12 @@ export function createService(opts: ServiceOptions): Service {
       return catalogCache;
     },
 
-    validateLaunch: (spec) => resolveConfig(spec),
+    validateLaunch(spec) {
+      const r = resolveConfig(spec);
+      if (!r.ok) return r;
+      const warnings = datasetWarnings(r.config);
+      return warnings.length ? { ...r, warnings } : r;
+    },
 
     async launchRun(spec) {
       const r = resolveConfig(spec);
@@ -160,12 +183,16 @@ export function createService(opts: ServiceOptions): Service {
         }
       }
       const { id } = await supervisor.launch(r.config);
-      return { ok: true, id };
+      const warnings = datasetWarnings(r.config);
+      return warnings.length ? { ok: true, id, warnings } : { ok: true, id };
     },
 
     stopRun: (id) => supervisor.stop(id),
 
     resumeRun: (id) => supervisor.resume(id),
+
+    listDatasets: () =>
+      DATASETS.filter((d) => d !== 'addition').map((id) => ({ id, label: DATASET_LABELS[id], ...locateDataset(id, { dataDir }) })),
 
     importDataset: (spec) => importDataset(python(), root, join(dataDir, 'datasets'), spec),
 

@@ -105,13 +105,22 @@ export interface Settings {
   stopGraceMs: number;
 }
 
+/** Where runs would find a dataset's files (null: nowhere local; the run would try the hub). */
+export interface DatasetStatus {
+  id: string;
+  label: string;
+  dir: string | null;
+  searched: string[];
+}
+
 /** Importing a user's dataset files into <data dir>/datasets/<dataset>/, where runs find them. */
 export type ImportResult =
   | { ok: true; message: string; dir: string; rows: Record<string, number> }
   | { ok: false; message: string };
 
-export type LaunchResult = { ok: true; id: string } | { ok: false; errors: FieldError[] };
-export type ValidateResult = { ok: true; config: ExperimentConfig } | { ok: false; errors: FieldError[] };
+/** warnings: the config is valid but something will likely go wrong (e.g. no local copy of the dataset). */
+export type LaunchResult = { ok: true; id: string; warnings?: FieldError[] } | { ok: false; errors: FieldError[] };
+export type ValidateResult = { ok: true; config: ExperimentConfig; warnings?: FieldError[] } | { ok: false; errors: FieldError[] };
 
 // ---- argument schemas (validated in every transport before the service sees them) ----
 
@@ -139,6 +148,7 @@ export const commandArgs = {
   launchRun: z.tuple([launchSpecSchema]),
   stopRun: z.tuple([runId]),
   resumeRun: z.tuple([runId]),
+  listDatasets: z.tuple([]),
   importDataset: z.tuple([
     z
       .object({ dataset: z.enum(['gsm8k', 'commonsenseqa']), train: z.string().min(1).max(4096), eval: z.string().min(1).max(4096) })
@@ -162,6 +172,7 @@ export interface CommandResults {
   launchRun: LaunchResult;
   stopRun: { ok: boolean; message: string };
   resumeRun: { ok: boolean; message: string };
+  listDatasets: DatasetStatus[];
   importDataset: ImportResult;
   getSettings: Settings;
   setPythonPath: Settings;

@@ -119,6 +119,18 @@ async function launchFromForm(page: Page, base: string, variant: Variant, datase
 export async function scenarioVariantsUi(browser: Browser, server: Server): Promise<void> {
   const page = await browser.context.newPage();
   const watch = await watchPage(page);
+  // Settings → Datasets: found through $STARLAB_DATASETS_DIR; import CommonsenseQA into the data dir
+  await page.goto(`${server.url}/#/settings`);
+  await page.getByTestId('dataset-row-gsm8k').waitFor({ timeout: 10_000 });
+  check((await page.getByTestId('dataset-row-gsm8k').getAttribute('data-found')) === 'yes', 'GSM8K is not found through $STARLAB_DATASETS_DIR');
+  const shared = process.env['STARLAB_DATASETS_DIR']!;
+  await page.getByTestId('import-dataset').selectOption('commonsenseqa');
+  await page.getByTestId('import-train').fill(join(shared, 'commonsenseqa', 'train_rand_split.jsonl'));
+  await page.getByTestId('import-eval').fill(join(shared, 'commonsenseqa', 'dev_rand_split.jsonl'));
+  await page.getByTestId('import-submit').click();
+  const imported = (await page.getByTestId('import-result').textContent({ timeout: 60_000 })) ?? '';
+  check(imported.includes(join(server.dataDir, 'datasets', 'commonsenseqa')) && imported.includes('9741'), `import result: "${imported}"`);
+  log('Settings → Datasets: imported CommonsenseQA into the data dir');
   for (const [variant, dataset] of [['v-star', 'addition'], ['quiet-star', 'gsm8k']] as const) {
     const id = await launchFromForm(page, server.url, variant, dataset);
     await page.getByTestId('run-page').waitFor();

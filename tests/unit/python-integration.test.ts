@@ -87,6 +87,18 @@ describe('with the real experiment package', () => {
     expect(res.message).toMatch(/no iteration checkpoint/);
   }, 120_000);
 
+  it('warns before launch when a dataset has no local copy, and lists where datasets are found', async () => {
+    const s = service();
+    const missing = s.validateLaunch({ variant: 'star', dataset: 'gsm8k', preset: 'tiny', overrides: { 'task.path': tempDir() } });
+    expect(missing.ok && missing.warnings?.map((w) => w.field)).toEqual(['task.path']);
+    const found = s.validateLaunch({ variant: 'star', dataset: 'gsm8k', preset: 'tiny', overrides: { 'task.path': SHARED_DATASETS } });
+    expect(found.ok && found.warnings).toBeUndefined();
+    expect(s.validateLaunch({ variant: 'star', dataset: 'addition', preset: 'tiny' })).not.toHaveProperty('warnings');
+    const listed = await s.listDatasets();
+    expect(listed.map((d) => d.id)).toEqual(['gsm8k', 'commonsenseqa']);
+    expect(listed[0]!.searched).toContain(join(s.dataDir, 'datasets', 'gsm8k'));
+  });
+
   it('imports dataset files, and names the file and line of a malformed one', async () => {
     const s = service();
     const ok = await s.importDataset({
@@ -96,6 +108,7 @@ describe('with the real experiment package', () => {
     });
     expect(ok).toMatchObject({ ok: true, dir: join(s.dataDir, 'datasets', 'gsm8k') });
     if (ok.ok) expect(ok.rows).toEqual({ train: 7473, eval: 1319 });
+    expect((await s.listDatasets()).find((d) => d.id === 'gsm8k')?.dir).toBe(join(s.dataDir, 'datasets', 'gsm8k'));
     const bad = join(tempDir(), 'bad.jsonl');
     writeFileSync(bad, '{"question": "q", "answer": "4 #### 4"}\n{"question": "no answer"}\n');
     const r = await s.importDataset({ dataset: 'gsm8k', train: bad, eval: join(SHARED_DATASETS, 'gsm8k', 'test.jsonl') });

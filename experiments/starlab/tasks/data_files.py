@@ -265,8 +265,9 @@ def locate(spec: DatasetSpec, path: str = "") -> dict[str, Path]:
 def _how_to_import(spec: DatasetSpec, looked: list[str]) -> str:
     dest = download_dir(spec.name)
     return (f"To use local copies, put the JSONL files ({expected_files(spec)}) in {dest}, or set "
-            f"task.path or $STARLAB_DATASETS_DIR to a folder that holds them, or import them with the "
-            f"dataset import command (starlab.tasks.data_files.import_dataset validates and copies them)."
+            f"task.path or $STARLAB_DATASETS_DIR to a folder that holds them, or import them: "
+            f"`npx starlab import-data --dataset {spec.name} --train FILE --eval FILE` (or Settings → Datasets "
+            f"in the app) validates every line and copies them where runs look."
             + (f" {spec.notes}" if spec.notes else ""))
 
 

@@ -194,6 +194,15 @@ export function LaunchPage(): ReactElement {
               {validating || stale ? 'checking…' : valid ? 'config is valid' : errors.length ? `${errors.length} error${errors.length === 1 ? '' : 's'}` : ''}
             </span>
           </div>
+          {valid && validation?.ok && validation.warnings?.length ? (
+            <div className="field-warning" data-testid="launch-warnings">
+              {validation.warnings.map((w, i) => (
+                <div key={i} data-testid={`field-warning-${w.field}`}>
+                  <strong>warning</strong> {w.message}
+                </div>
+              ))}
+            </div>
+          ) : null}
           {failure ? <ErrorNote>{failure}</ErrorNote> : null}
         </form>
         <Panel title={valid ? 'Resolved config' : 'Preset defaults'} testId="config-preview">

@@ -55,6 +55,87 @@ export function SettingsPage(): ReactElement {
           <dd>{settings.data ? `${settings.data.stopGraceMs / 1000} s` : '—'}</dd>
         </dl>
       </Panel>
+      <DatasetsPanel />
     </div>
+  );
+}
+
+/** Where GSM8K and CommonsenseQA are found, and importing a user's JSONL files. */
+function DatasetsPanel(): ReactElement {
+  const datasets = useLive(() => call('listDatasets'), []);
+  const [dataset, setDataset] = useState<'gsm8k' | 'commonsenseqa'>('gsm8k');
+  const [train, setTrain] = useState('');
+  const [evalPath, setEvalPath] = useState('');
+  const [pending, setPending] = useState(false);
+  const [result, setResult] = useState<{ ok: boolean; message: string } | null>(null);
+
+  const submit = async (e: FormEvent): Promise<void> => {
+    e.preventDefault();
+    setPending(true);
+    setResult(null);
+    try {
+      const r = await call('importDataset', { dataset, train: train.trim(), eval: evalPath.trim() });
+      setResult(r);
+      if (r.ok) datasets.reload();
+    } catch (err) {
+      setResult({ ok: false, message: (err as Error).message });
+    } finally {
+      setPending(false);
+    }
+  };
+
+  return (
+    <Panel title="Datasets">
+      <table className="table compact" data-testid="datasets-table">
+        <thead>
+          <tr>
+            <th>dataset</th>
+            <th>found in</th>
+          </tr>
+        </thead>
+        <tbody>
+          {(datasets.data ?? []).map((d) => (
+            <tr key={d.id} data-testid={`dataset-row-${d.id}`} data-found={d.dir ? 'yes' : 'no'}>
+              <td>{d.label}</td>
+              <td className="mono small" title={`searched: ${d.searched.join(', ')}`}>
+                {d.dir ?? <span className="muted">not found locally (a run would try the Hugging Face hub)</span>}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <form className="settings-form" onSubmit={(e) => void submit(e)} data-testid="import-form">
+        <div className="muted small">
+          Import JSONL files (GSM8K: <code>train.jsonl</code> + <code>test.jsonl</code>; CommonsenseQA: <code>train_rand_split.jsonl</code> +{' '}
+          <code>dev_rand_split.jsonl</code>). Every line is checked; the files are copied into the data directory.
+        </div>
+        <label className="field">
+          <span className="field-label">Dataset</span>
+          <select data-testid="import-dataset" value={dataset} onChange={(e) => setDataset(e.target.value as 'gsm8k' | 'commonsenseqa')}>
+            <option value="gsm8k">GSM8K</option>
+            <option value="commonsenseqa">CommonsenseQA</option>
+          </select>
+        </label>
+        <label className="field">
+          <span className="field-label">Training split (path on this machine)</span>
+          <input className="mono" data-testid="import-train" value={train} onChange={(e) => setTrain(e.target.value)} spellCheck={false} />
+        </label>
+        <label className="field">
+          <span className="field-label">Evaluation split (GSM8K test, CommonsenseQA dev)</span>
+          <input className="mono" data-testid="import-eval" value={evalPath} onChange={(e) => setEvalPath(e.target.value)} spellCheck={false} />
+        </label>
+        <div className="form-actions">
+          <button type="submit" data-testid="import-submit" disabled={pending || !train.trim() || !evalPath.trim()}>
+            {pending ? 'Importing…' : 'Import'}
+          </button>
+          {result?.ok ? (
+            <span className="muted small" data-testid="import-result">
+              {result.message}
+            </span>
+          ) : null}
+        </div>
+        {result && !result.ok ? <ErrorNote>{result.message}</ErrorNote> : null}
+      </form>
+    </Panel>
   );
 }
