@@ -12,6 +12,9 @@ export const DATASETS = ['addition', 'gsm8k', 'commonsenseqa'] as const;
 export const PRESETS = ['tiny', 'paper'] as const;
 export const DEVICES = ['auto', 'cpu', 'cuda'] as const;
 export const FINETUNE_MODES = ['full', 'lora'] as const;
+/** Weights and compute: auto = float32 for tiny models and on CPU; on CUDA, bfloat16 weights for LoRA and
+ * mixed (float32 weights, bfloat16 autocast) for full fine-tuning. float16 is not offered: AdamW overflows. */
+export const DTYPES = ['auto', 'float32', 'bfloat16', 'mixed'] as const;
 export type Variant = (typeof VARIANTS)[number];
 export type Dataset = (typeof DATASETS)[number];
 
@@ -164,6 +167,9 @@ export const runtimeSchema = z
   .object({
     device: z.enum(DEVICES),
     threads: nonNegInt.max(1024),
+    dtype: z.enum(DTYPES),
+    /** Prompts decoded together (0: 512 for tiny models, 32 for hub models). */
+    gen_batch_size: nonNegInt.max(65536),
   })
   .strict();
 

@@ -20,6 +20,7 @@ DATASETS = ("addition", "gsm8k", "commonsenseqa")
 PRESETS = ("tiny", "paper")
 DEVICES = ("auto", "cpu", "cuda")
 FINETUNE_MODES = ("full", "lora")
+DTYPES = ("auto", "float32", "bfloat16", "mixed")
 
 PRESETS_PATH = os.path.join(os.path.dirname(__file__), "presets.json")
 
@@ -201,6 +202,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "runtimeSchema": {
         "device": _Enum(DEVICES),
         "threads": non_neg_int(1024),
+        "dtype": _Enum(DTYPES),
+        "gen_batch_size": non_neg_int(65536),
     },
 }
 

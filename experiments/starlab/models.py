@@ -2,9 +2,11 @@
 character tokenizer, or a hub model loaded unchanged with AutoModelForCausalLM/AutoTokenizer."""
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import random
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -71,14 +73,14 @@ def build_tiny(model_cfg: dict[str, Any], tokenizer: CharTokenizer, seed: int) -
     return model
 
 
-def load_hub(name: str) -> tuple[torch.nn.Module, HFTokenizer]:
-    """Load a hub id or local path unchanged. Raises ModelLoadError with a clear message when
-    the weights are not available (no network, not cached)."""
+def load_hub(name: str, dtype: torch.dtype = torch.float32) -> tuple[torch.nn.Module, HFTokenizer]:
+    """Load a hub id or local path unchanged, with weights in ``dtype``. Raises ModelLoadError
+    with a clear message when the weights are not available (no network, not cached)."""
     try:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         tok = AutoTokenizer.from_pretrained(name)
-        model = AutoModelForCausalLM.from_pretrained(name, dtype="auto")
+        model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype)
     except Exception as e:  # OSError / HF hub errors / missing files
         raise ModelLoadError(
             f"could not load hub model '{name}': {type(e).__name__}: {e}. "
@@ -87,13 +89,47 @@ def load_hub(name: str) -> tuple[torch.nn.Module, HFTokenizer]:
     return model, HFTokenizer(tok)
 
 
-def build(model_cfg: dict[str, Any], seed: int, alphabet: str | None = None) -> tuple[torch.nn.Module, Any]:
-    """The model and tokenizer of a config; a tiny model's character tokenizer covers
-    ``alphabet`` (the task's characters)."""
+def build(model_cfg: dict[str, Any], seed: int, alphabet: str | None = None,
+          dtype: torch.dtype = torch.float32) -> tuple[torch.nn.Module, Any]:
+    """The model and tokenizer of a config, weights in ``dtype``; a tiny model's character
+    tokenizer covers ``alphabet`` (the task's characters)."""
     if model_cfg["source"] == "tiny":
         tok = CharTokenizer(alphabet) if alphabet else CharTokenizer()
-        return build_tiny(model_cfg, tok, seed), tok
-    return load_hub(model_cfg["name"])
+        return build_tiny(model_cfg, tok, seed).to(dtype), tok
+    return load_hub(model_cfg["name"], dtype)
+
+
+@dataclass(frozen=True)
+class Precision:
+    """How weights are stored and how the forward computes (runtime.dtype resolved)."""
+    weights: torch.dtype
+    autocast: torch.dtype | None  # bfloat16 compute over float32 weights ("mixed"), else None
+    name: str
+
+    def context(self, device: torch.device) -> contextlib.AbstractContextManager:
+        if self.autocast is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=device.type, dtype=self.autocast)
+
+
+def resolve_precision(dtype: str, *, source: str, device: torch.device, finetune: str = "full") -> Precision:
+    """runtime.dtype → Precision. ``auto``: float32 for tiny models and on CPU; on CUDA,
+    bfloat16 weights for LoRA (the adapters stay float32) and mixed precision for full
+    fine-tuning (AdamW on bfloat16 weights loses updates smaller than ~1/256 of a weight)."""
+    if dtype == "auto":
+        if source == "tiny" or device.type != "cuda":
+            dtype = "float32"
+        else:
+            dtype = "bfloat16" if finetune == "lora" else "mixed"
+    if dtype in ("bfloat16", "mixed") and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise RuntimeError(f"runtime.dtype {dtype!r} needs bfloat16, which this GPU does not support; use float32")
+    if dtype == "float32":
+        return Precision(torch.float32, None, dtype)
+    if dtype == "bfloat16":
+        return Precision(torch.bfloat16, None, dtype)
+    if dtype == "mixed":
+        return Precision(torch.float32, torch.bfloat16, dtype)
+    raise ValueError(f"unknown runtime.dtype {dtype!r}")
 
 
 def cache_kwarg(model: torch.nn.Module) -> str:

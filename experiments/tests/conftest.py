@@ -25,7 +25,7 @@ MICRO_CONFIG = {
     "loop": {"iterations": 2, "p_rationalization": 1.0, "base_steps": 3, "step_growth": 1.5,
              "lr": 0.003, "batch_size": 8, "restart_from_base": True, "temperature": 0.0, "samples_per_question": 1,
              "max_new_tokens": 20, "finetune": "full", "lora_r": 4, "lora_alpha": 8},
-    "runtime": {"device": "cpu", "threads": 1},
+    "runtime": {"device": "cpu", "threads": 1, "dtype": "auto", "gen_batch_size": 0},
 }
 
 

@@ -100,7 +100,14 @@ class StarRun:
 
     # ------------------------------------------------------------------ helpers
     def _prompt_ids(self, text: str, hint: bool = False) -> list[int]:
+        """A sampling prompt: the few-shot prefix (hinted exemplars for a hinted prompt), then the question."""
         ids = self.tok.encode((self.prefix_hint if hint else self.prefix) + text)
+        return ([self.tok.bos_id] if self.tok.bos_id is not None else []) + ids
+
+    def _train_prompt_ids(self, text: str) -> list[int]:
+        """A training prompt: the question alone — STaR fine-tunes on fmt(x) ⊕ r ⊕ <eos>, never on
+        the few-shot prefix (which would also multiply the tokens trained on)."""
+        ids = self.tok.encode(text)
         return ([self.tok.bos_id] if self.tok.bos_id is not None else []) + ids
 
     def _completion_ids(self, completion: str) -> list[int]:
@@ -137,10 +144,11 @@ class StarRun:
             self.ev.progress(iteration, phase, 0, len(prompts))
         gen = torch.Generator(device=self.device).manual_seed(
             self.seed * 100003 + iteration * 7 + (1 if hint else 0) + (3 if phase == "evaluate" else 0))
-        outs = generate(self.model, self.tok, prompts, max_new_tokens=loop["max_new_tokens"],
-                        temperature=temp, batch_size=self.gen_batch, generator=gen, stop=self.stop,
-                        stop_strings=self.task.stop_strings,
-                        on_batch=lambda d, t: self._progress(throttle, iteration, phase, d, t) if phase != "evaluate" else None)
+        with self.amp():
+            outs = generate(self.model, self.tok, prompts, max_new_tokens=loop["max_new_tokens"],
+                            temperature=temp, batch_size=self.gen_batch, generator=gen, stop=self.stop,
+                            stop_strings=self.task.stop_strings,
+                            on_batch=lambda d, t: self._progress(throttle, iteration, phase, d, t) if phase != "evaluate" else None)
         self.tokens_generated += sum(len(o) for o in outs)
         return [self.task.clean_completion(self.tok.decode(o)) for o in outs]
 
@@ -159,8 +167,9 @@ class StarRun:
                 window.clear()
             self._progress(throttle, iteration, phase, step, steps)
 
-        losses = finetune(self.model, examples, steps=steps, lr=lr, batch_size=batch_size,
-                          pad_id=self.tok.pad_id, seed=self.seed * 1009 + iteration, stop=self.stop, on_step=on_step)
+        with self.amp():
+            losses = finetune(self.model, examples, steps=steps, lr=lr, batch_size=batch_size,
+                              pad_id=self.tok.pad_id, seed=self.seed * 1009 + iteration, stop=self.stop, on_step=on_step)
         self.total_steps += len(losses)
         if losses and examples:
             # batches draw from the examples in shuffled epochs: tokens ≈ steps × batch × mean length
@@ -219,16 +228,26 @@ class StarRun:
         few = cfg["task"]["few_shot"]
         self.prefix = self.task.few_shot_prefix(self.seed) if few else ""
         self.prefix_hint = self.task.few_shot_prefix(self.seed, hint=True) if few else ""
-        self.gen_batch = max(1, cfg["loop"]["batch_size"]) if hub else 512
+        self.gen_batch = cfg["runtime"]["gen_batch_size"] or (32 if hub else 512)
 
     def setup_model(self) -> None:
         cfg = self.cfg
         models.set_threads(cfg["runtime"]["threads"])
         self.device = models.pick_device(cfg["runtime"]["device"])
-        self.model, self.tok = models.build(cfg["model"], self.seed, alphabet=self.task.alphabet)
+        self.lora = cfg["loop"]["finetune"] == "lora"
+        self.precision = models.resolve_precision(cfg["runtime"]["dtype"], source=cfg["model"]["source"],
+                                                  device=self.device, finetune=cfg["loop"]["finetune"])
+        self.model, self.tok = models.build(cfg["model"], self.seed, alphabet=self.task.alphabet,
+                                            dtype=self.precision.weights)
         self.model.to(self.device)
         self.model.eval()
-        self.lora = cfg["loop"]["finetune"] == "lora"
+        if self.precision.weights == torch.bfloat16 and not self.lora:
+            self.ev.log("warning", "full fine-tuning with bfloat16 weights: AdamW loses updates smaller than about "
+                                   "1/256 of a weight (runtime.dtype 'mixed' keeps float32 weights)")
+
+    def amp(self):
+        """The autocast context of runtime.dtype 'mixed' (a no-op otherwise)."""
+        return self.precision.context(self.device)
 
     def hashes(self) -> dict[str, str]:
         from ..config import config_hash
@@ -249,11 +268,19 @@ class StarRun:
                 if ref is None:
                     continue
                 p = self.task.prompt(q, hint=hinted)
-                examples.append((self._prompt_ids(p), self._completion_ids(ref)))
+                examples.append((self._train_prompt_ids(p), self._completion_ids(ref)))
                 rows.append({"question_id": q.qid, "prompt": p, "completion": ref, "hinted": hinted})
             if rows:
                 self._artifact("artifacts/warmup.jsonl", "jsonl", 0, rows)
+            lora_warmup = self.lora and w["steps"] > 0 and examples
+            if lora_warmup:  # a 7B model's full fine-tune does not fit one GPU: an adapter, merged below
+                from ..lora import add_adapter
+
+                loop = self.cfg["loop"]
+                self.model = add_adapter(self.model, r=loop["lora_r"], alpha=loop["lora_alpha"], seed=self.seed * 29)
             losses = self._train(0, examples, w["steps"], w["lr"], w["batch_size"], "warmup")
+            if lora_warmup:
+                self.model = self.model.merge_and_unload()  # the SFT model is the new base
         vals = {"time/warmup_s": ph.duration_s, "warmup/examples": len(examples), "train/steps": len(losses)}
         if losses:
             vals["warmup/final_loss"] = sum(losses[-10:]) / len(losses[-10:])
@@ -362,7 +389,7 @@ class StarRun:
             self._prepare_finetune(n)
             if self.hooks.on_train_start:
                 self.hooks.on_train_start(n, self.model, train_set)
-            examples = [(self._prompt_ids(x["question"]), self._completion_ids(x["completion"])) for x in train_set]
+            examples = [(self._train_prompt_ids(x["question"]), self._completion_ids(x["completion"])) for x in train_set]
             if not examples:
                 self.ev.log("warning", f"iteration {n}: nothing kept, the model is not fine-tuned this iteration")
             losses = self._train(n, examples, steps if examples else 0, loop["lr"], loop["batch_size"], "train")

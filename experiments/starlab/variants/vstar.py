@@ -72,7 +72,7 @@ class VStarRun(StarRun):
         by_id = {q.qid: q for q in self.splits.train}
         out = []
         for qid, cands in self.buffer.items():
-            p = self._prompt_ids(self.task.prompt(by_id[qid]))
+            p = self._train_prompt_ids(self.task.prompt(by_id[qid]))
             out.append((p, [(self._completion_ids(c), ok) for c, ok in cands.items()]))
         return out
 
@@ -85,10 +85,12 @@ class VStarRun(StarRun):
             qs = self.splits.eval
             N = vcfg["candidates"]
             outs = self._decode(qs, hint=False, iteration=n, phase="verify", samples=N, temperature=vcfg["temperature"])
-            cand_examples = [(self._prompt_ids(task.prompt(q)), self._completion_ids(outs[i * N + j]))
+            # the verifier reads (question, solution) as the generator is trained on it: no few-shot prefix
+            cand_examples = [(self._train_prompt_ids(task.prompt(q)), self._completion_ids(outs[i * N + j]))
                              for i, q in enumerate(qs) for j in range(N)]
             sft = self._sft_copy()
-            sft_logps, _ = V.sequence_logprobs(sft, cand_examples, pad, vcfg["batch_size"])
+            with self.amp():
+                sft_logps, _ = V.sequence_logprobs(sft, cand_examples, pad, vcfg["batch_size"])
 
             # DPO verifier from V_SFT on all of D_VER
             sets = self._candidate_sets()
@@ -97,9 +99,10 @@ class VStarRun(StarRun):
             if self.lora:
                 loop = self.cfg["loop"]
                 verifier = add_adapter(verifier, r=loop["lora_r"], alpha=loop["lora_alpha"], seed=self.seed * 37 + n)
-            hist = self._train_verifier(n, verifier, pairs)
-            rows = V.score_candidates(verifier, cand_examples, pad_id=pad, batch_size=vcfg["batch_size"],
-                                      beta=vcfg["beta"], ref_logps=sft_logps)
+            with self.amp():
+                hist = self._train_verifier(n, verifier, pairs)
+                rows = V.score_candidates(verifier, cand_examples, pad_id=pad, batch_size=vcfg["batch_size"],
+                                          beta=vcfg["beta"], ref_logps=sft_logps)
             del verifier, sft
 
             # the outcome-reward-model baseline on the same candidates
@@ -107,9 +110,15 @@ class VStarRun(StarRun):
             if vcfg["orm_steps"] > 0:
                 examples = [(p, c) for p, cands in sets for c, _ in cands]
                 labels = [ok for _, cands in sets for _, ok in cands]
-                orm = V.OutcomeRewardModel(self._sft_copy(), copy_base=False, seed=self.seed * 13 + n)
-                orm_hist = self._train_orm(n, orm, examples, labels)
-                for row, s in zip(rows, V.orm_scores(orm, cand_examples, pad, vcfg["batch_size"]).tolist()):
+                base = self._sft_copy()
+                if self.lora:  # a LoRA adapter (and the head) train; the copied base stays frozen
+                    loop = self.cfg["loop"]
+                    base = add_adapter(base, r=loop["lora_r"], alpha=loop["lora_alpha"], seed=self.seed * 41 + n)
+                orm = V.OutcomeRewardModel(base, copy_base=False, seed=self.seed * 13 + n)
+                with self.amp():
+                    orm_hist = self._train_orm(n, orm, examples, labels)
+                    scores = V.orm_scores(orm, cand_examples, pad, vcfg["batch_size"]).tolist()
+                for row, s in zip(rows, scores):
                     row["orm"] = s
                 del orm
 
