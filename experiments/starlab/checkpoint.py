@@ -100,3 +100,34 @@ def load(run_dir: str, cfg: dict[str, Any], model: torch.nn.Module, *, lora: boo
         base_state = state_copy(model)
         model.load_state_dict(torch.load(os.path.join(d, "model.pt"), map_location="cpu", weights_only=True))
     return meta["iteration"], model, base_state, meta["state"]
+
+
+def save_tensors(run_dir: str, iteration: int, cfg: dict[str, Any], tensors: dict[str, Any], state: dict[str, Any]) -> str:
+    """A checkpoint that is one ``torch.save``d dict (model, optimizer, RNG states: Quiet-STaR)
+    plus ``state.json``; written and swapped in like :func:`save`."""
+    final = os.path.join(run_dir, DIR)
+    tmp, old = final + ".tmp", final + ".old"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    torch.save(tensors, os.path.join(tmp, "state.pt"))
+    with open(os.path.join(tmp, "state.json"), "w", encoding="utf-8") as f:
+        json.dump({"iteration": iteration, "config_hash": config_hash(cfg), "lora": False, "state": state}, f)
+    shutil.rmtree(old, ignore_errors=True)
+    if os.path.exists(final):
+        os.rename(final, old)
+    os.rename(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def load_tensors(run_dir: str, cfg: dict[str, Any]):
+    """(iteration, tensors, state) of a :func:`save_tensors` checkpoint, or None."""
+    meta = read_state(run_dir)
+    if meta is None:
+        return None
+    if meta["config_hash"] != config_hash(cfg):
+        raise CheckpointError("the checkpoint was written with a different config; resume needs the run's own config")
+    path = os.path.join(run_dir, DIR, "state.pt")
+    if not os.path.isfile(path):
+        raise CheckpointError(f"the checkpoint has no {path}: it was not written by this variant")
+    return meta["iteration"], torch.load(path, map_location="cpu", weights_only=False), meta["state"]

@@ -441,7 +441,7 @@ def test_nothing_found_names_the_places(tmp_path, monkeypatch):
                   tmp_path / "xdg-cache" / "starlab" / "datasets" / "commonsenseqa"):
         assert str(place) in msg
     assert "tau/commonsense_qa" in msg and "HF_HUB_OFFLINE" in msg
-    assert "train_rand_split.jsonl" in msg and "import_dataset" in msg
+    assert "train_rand_split.jsonl" in msg and "starlab import-data" in msg
     try:
         import pyarrow  # noqa: F401
     except ImportError:

@@ -254,9 +254,7 @@ class StarRun:
 
         example = self.splits.eval[0] if self.splits.eval else self.splits.train[0]
         return {"config": config_hash(self.cfg), "data": self.splits.data_hash(),
-                "prompt": self.task.prompt_spec_hash(example, self.prefix + self.prefix_hint),
-                # versions, not hashes, but recorded beside them: what produced and scored the answers
-                "format_version": self.task.format_version, "extractor_version": self.task.extractor_version}
+                "prompt": self.task.prompt_spec_hash(example, self.prefix + self.prefix_hint)}
 
     def warmup(self) -> None:
         w = self.cfg["warmup"]
@@ -496,6 +494,11 @@ class StarRun:
         return n
 
 
+def task_versions(task: Task) -> dict[str, str]:
+    """What produced and scored the answers, recorded in run_start.env."""
+    return {"dataset": task.name, "format": task.format_version, "extractor": task.extractor_version}
+
+
 def run(cfg: dict[str, Any], events: EventWriter, *, run_dir: str | None = None, stop: StopFlag = NEVER,
         hooks: Hooks | None = None, emit_run_start: bool = True, run_id: str | None = None,
         resume: bool = False, runner_cls: type[StarRun] = StarRun) -> list[IterationResult]:
@@ -509,6 +512,7 @@ def run(cfg: dict[str, Any], events: EventWriter, *, run_dir: str | None = None,
         env = collect_env(import_torch=True)
         env["run_id"] = run_id
         env["device"] = cfg["runtime"]["device"]
+        env["task_versions"] = task_versions(r.task)
         events.run_start(cfg, env, r.hashes())
     r.setup_model()
     if resume:

@@ -1,0 +1,519 @@
+"""Quiet-STaR machinery (Zelikman et al. 2024) for any Hugging Face causal LM.
+
+What it adds to a model (``QuietModel(lm, tok)``):
+
+- two new vocabulary entries, start- and end-of-thought, at ids just past the model's
+  embedding matrix (``resize_token_embeddings``; their rows are initialised to the embedding
+  of "---"/"-" where the tokenizer has it, else to the mean embedding). The tokenizer itself is
+  not touched: it never produces these ids, and :func:`decode_thought` renders them, so
+  ``tok.encode``/``tok.decode`` keep working (the char tokenizer already skips unknown ids).
+  Generation masks them (and any id ≥ ``tok.vocab_size``) out of normal text.
+- a mixing head: MLP ``[h_base ; h_thought]`` (2d) → d → ReLU → d → ReLU → 1 (no bias), last
+  layer initialised to zero, so that at initialisation ``w = 0`` and the mixed prediction
+  ``lm_head((1 − w)·h_base + w·h_thought)`` is exactly the base prediction. As in the reference
+  code, ``w`` is unbounded (no sigmoid) and the mixing is done on the final hidden states
+  (the LM head is linear, so this interpolates the logits).
+
+Parallel thoughts (training). The cache of keys/values holds "blocks" of T tokens each: block 0
+is the real sequence, block j ≥ 1 holds the j-th token of every position's thought (start,
+sampled tokens, end, then the teacher-forced true continuation). A 4-D additive float mask
+lets block j at position t attend to the real prefix ≤ t of its own document (block 0) and to
+blocks 1..j at the same position t only — never to another position's thought. Position ids
+are passed explicitly: position-in-document + j. One batched forward advances every
+position's thought by one token (the first forward feeds the real tokens and all start
+tokens together; the last feeds the last thought token, the end token and the n_ahead−1
+teacher-forced true tokens together), so a step costs thought_len + 1 forwards.
+
+Attention implementation: with transformers 5.24 a 4-D ``attention_mask`` is returned as-is
+by ``masking_utils._preprocess_mask_arguments`` (early exit) and used by both the "eager" path
+(added to the attention scores) and the "sdpa" path (passed as ``attn_mask``; with a mask,
+``is_causal`` is False). It must be a FLOAT additive mask (0 where allowed, ``finfo.min``
+elsewhere) in the model's dtype: a bool mask would be inverted/added wrongly on the eager
+path. Flash-attention/flex ignore or reject such a mask, so :class:`QuietModel` switches those
+to "sdpa". The cache is a plain ``DynamicCache()`` (no config), i.e. full-attention layers
+even for sliding-window models (the windows are far longer than a Quiet-STaR sequence).
+
+Inference (:func:`generate`): greedy decoding in which every new token is predicted by the
+mixed head after a greedy (or low-temperature) thought at the last position only (earlier
+positions' thoughts cannot influence it). The thought's keys/values are cropped from the
+KV cache after each token. ``use_thoughts=False`` decodes the base model (same masking).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import torch
+from torch import nn
+
+from .models import cache_kwarg
+from .stopping import NEVER, StopFlag
+
+START_THOUGHT = "<|startthought|>"
+END_THOUGHT = "<|endthought|>"
+
+
+# --------------------------------------------------------------------------- model
+class MixingHead(nn.Module):
+    """MLP on [h_base ; h_thought] → scalar mixing weight w (last layer zero: w = 0 at init)."""
+
+    def __init__(self, d: int, hidden: int | None = None):
+        super().__init__()
+        hidden = hidden or d
+        self.net = nn.Sequential(nn.Linear(2 * d, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+        self.out = nn.Linear(hidden, 1, bias=False)
+        nn.init.zeros_(self.out.weight)
+
+    def forward(self, h_base: torch.Tensor, h_thought: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([h_base, h_thought], dim=-1).to(self.out.weight.dtype)
+        return self.out(self.net(x)).squeeze(-1)
+
+
+class QuietModel(nn.Module):
+    """An HF causal LM with start/end-of-thought tokens and a mixing head."""
+
+    def __init__(self, lm: nn.Module, tok: Any, *, head_hidden: int | None = None):
+        super().__init__()
+        impl = getattr(lm.config, "_attn_implementation", None)
+        if impl not in ("eager", "sdpa"):
+            lm.set_attn_implementation("sdpa")  # a custom 4-D float mask needs eager or sdpa
+        self.lm = lm
+        emb = lm.get_input_embeddings()
+        n_old = int(emb.weight.shape[0])
+        self.text_vocab = min(int(tok.vocab_size), n_old)  # ids the tokenizer can produce (and the model has)
+        self.start_id, self.end_id = n_old, n_old + 1
+        init = _init_vector(emb.weight, tok)
+        lm.resize_token_embeddings(n_old + 2, mean_resizing=False)
+        with torch.no_grad():
+            w_in = lm.get_input_embeddings().weight
+            w_in[self.start_id] = init
+            w_in[self.end_id] = init
+            out = lm.get_output_embeddings()
+            if out is not None and out.weight is not w_in:
+                out.weight[self.start_id] = out.weight[:n_old].mean(0)
+                out.weight[self.end_id] = out.weight[:n_old].mean(0)
+        self.vocab = n_old + 2
+        self.pad_id = tok.pad_id if tok.pad_id is not None else 0
+        d = int(w_in.shape[1])
+        self.head = MixingHead(d, head_hidden).to(device=w_in.device, dtype=w_in.dtype)
+        self._cache_kw = cache_kwarg(self.base)
+
+    # ------------------------------------------------------------------ pieces
+    @property
+    def base(self) -> nn.Module:
+        """The transformer without its LM head (returns final hidden states)."""
+        return getattr(self.lm, self.lm.base_model_prefix)
+
+    @property
+    def device(self) -> torch.device:
+        return self.lm.get_input_embeddings().weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.lm.get_input_embeddings().weight.dtype
+
+    def lm_head(self, h: torch.Tensor) -> torch.Tensor:
+        return self.lm.get_output_embeddings()(h)
+
+    def hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, position_ids: torch.Tensor,
+               cache: Any) -> torch.Tensor:
+        """Final-layer hidden states (after the final norm) of ``input_ids``, appending to ``cache``."""
+        out = self.base(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                        use_cache=True, **{self._cache_kw: cache})
+        return out.last_hidden_state
+
+    def mix(self, h_base: torch.Tensor, h_thought: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mixed hidden, w): ``h_base + w·(h_thought − h_base)``; exactly h_base where w = 0."""
+        w = self.head(h_base, h_thought).to(h_base.dtype)
+        return h_base + w.unsqueeze(-1) * (h_thought - h_base), w
+
+    def thought_logit_mask(self) -> torch.Tensor:
+        """Additive mask over the vocabulary for sampling thought tokens: no start/end, no pad,
+        nothing the tokenizer cannot produce."""
+        m = torch.zeros(self.vocab, device=self.device)
+        m[self.text_vocab:] = -math.inf
+        m[self.pad_id] = -math.inf
+        return m
+
+    def text_logit_mask(self) -> torch.Tensor:
+        """Additive mask for normal text: never a thought token (nor an id beyond the tokenizer)."""
+        m = torch.zeros(self.vocab, device=self.device)
+        m[self.text_vocab:] = -math.inf
+        return m
+
+
+def _init_vector(weight: torch.Tensor, tok: Any) -> torch.Tensor:
+    """Start/end-of-thought embedding init: "---" (the paper's choice) if it is one token, else
+    "-", else the mean embedding."""
+    for s in ("---", "-"):
+        try:
+            ids = tok.encode(s)
+        except Exception:
+            ids = []
+        unk = getattr(tok, "unk_id", None)
+        if len(ids) == 1 and ids[0] != unk and 0 <= ids[0] < weight.shape[0]:
+            return weight[ids[0]].detach().clone()
+    return weight.detach().mean(0)
+
+
+def add_thought_tokens(lm: nn.Module, tok: Any) -> QuietModel:
+    return QuietModel(lm, tok)
+
+
+# --------------------------------------------------------------------------- masks
+def positions_in_doc(doc_ids: torch.Tensor) -> torch.Tensor:
+    """Position of each token within its document (rows are packed documents)."""
+    B, T = doc_ids.shape
+    idx = torch.arange(T, device=doc_ids.device).expand(B, T)
+    new = torch.ones_like(doc_ids, dtype=torch.bool)
+    new[:, 1:] = doc_ids[:, 1:] != doc_ids[:, :-1]
+    start = torch.where(new, idx, torch.zeros_like(idx)).cummax(dim=1).values
+    return idx - start
+
+
+def block_allowed(doc_ids: torch.Tensor, q_blocks: tuple[int, int], n_blocks: int) -> torch.Tensor:
+    """Which keys each query may attend to, as a bool tensor (B, Q·T, n_blocks·T).
+
+    Keys are blocks 0..n_blocks−1 of T tokens (block 0: the real tokens); queries are blocks
+    q_blocks[0]..q_blocks[1]−1. Block 0 at t: real s ≤ t of the same document. Block j ≥ 1 at
+    t: real s ≤ t of the same document, and blocks 1..j at position t (its own thought)."""
+    B, T = doc_ids.shape
+    dev = doc_ids.device
+    same = doc_ids[:, :, None] == doc_ids[:, None, :]
+    causal = torch.ones(T, T, dtype=torch.bool, device=dev).tril()
+    real = same & causal
+    eye = torch.eye(T, dtype=torch.bool, device=dev).expand(B, T, T)
+    none = torch.zeros(B, T, T, dtype=torch.bool, device=dev)
+    rows = []
+    for j in range(*q_blocks):
+        cols = [real] + [eye if (j >= 1 and jj <= j) else none for jj in range(1, n_blocks)]
+        rows.append(torch.cat(cols, dim=-1))
+    return torch.cat(rows, dim=1)
+
+
+def float_mask(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Bool (B, Q, K) → additive (B, 1, Q, K): 0 where allowed, finfo.min elsewhere."""
+    m = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device)
+    return m.masked_fill_(~allowed, torch.finfo(dtype).min).unsqueeze(1)
+
+
+# --------------------------------------------------------------------------- corpus
+def pack_documents(docs: Sequence[Sequence[int]], seq_len: int, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pack whole documents (token lists) into rows of ``seq_len`` in order; a document longer
+    than seq_len is split into seq_len chunks (separate documents). Returns (ids, doc_ids),
+    doc_ids = −1 on padding; attention never crosses a document boundary."""
+    pieces: list[list[int]] = []
+    for d in docs:
+        d = list(d)
+        for i in range(0, len(d), seq_len):
+            if len(d[i:i + seq_len]) >= 2:
+                pieces.append(d[i:i + seq_len])
+    rows: list[list[list[int]]] = []
+    cur: list[list[int]] = []
+    used = 0
+    for p in pieces:
+        if used + len(p) > seq_len and cur:
+            rows.append(cur)
+            cur, used = [], 0
+        cur.append(p)
+        used += len(p)
+    if cur:
+        rows.append(cur)
+    ids = torch.full((len(rows), seq_len), pad_id, dtype=torch.long)
+    doc = torch.full((len(rows), seq_len), -1, dtype=torch.long)
+    n = 0
+    for r, row in enumerate(rows):
+        pos = 0
+        for p in row:
+            ids[r, pos:pos + len(p)] = torch.tensor(p, dtype=torch.long)
+            doc[r, pos:pos + len(p)] = n
+            n += 1
+            pos += len(p)
+    return ids, doc
+
+
+# --------------------------------------------------------------------------- training loss
+@dataclass
+class QuietOutput:
+    loss: torch.Tensor
+    stats: dict[str, float]
+    #: tensors for inspection/tests (detached): thoughts (B,T,L), h_thought (B,n_ahead,T,d),
+    #: mixed_logp / base_logp (B,n_ahead,T), valid (B,n_ahead,T), reward (B,T), advantage (B,T), w (B,n_ahead,T)
+    details: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def _sample(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+    if temperature <= 1e-5:
+        return logits.argmax(-1)
+    probs = torch.softmax(logits.float() / temperature, dim=-1)
+    flat = probs.reshape(-1, probs.shape[-1])
+    return torch.multinomial(flat, 1, generator=generator).reshape(probs.shape[:-1])
+
+
+def _shift(x: torch.Tensor, m: int, fill: float | int) -> torch.Tensor:
+    """x[:, t+m] at t (fill beyond the end); x is (B, T, ...)."""
+    if m == 0:
+        return x
+    out = torch.full_like(x, fill)
+    out[:, : x.shape[1] - m] = x[:, m:]
+    return out
+
+
+def quiet_loss(qm: QuietModel, input_ids: torch.Tensor, doc_ids: torch.Tensor, *, n_thoughts: int,
+               thought_len: int, n_ahead: int, temperature: float = 1.0, policy_weight: float = 1.0,
+               remove_negative_rewards: bool = True, generator: torch.Generator | None = None,
+               thoughts: torch.Tensor | None = None, base_weight: float = 0.5, mixed_weight: float = 0.5
+               ) -> QuietOutput:
+    """One Quiet-STaR training loss on packed rows ``input_ids`` (R, T) with ``doc_ids`` (R, T).
+
+    Each row is repeated ``n_thoughts`` times (independent thoughts at every position). A
+    thought is <start>, ``thought_len`` sampled tokens (temperature ``temperature``; start/end
+    masked), <end>; then the n_ahead−1 next true tokens are fed (teacher forcing). At talk step
+    m the mixed prediction of x_{t+m+1} mixes h_base[t+m] and the thought stream's hidden.
+
+    loss = base_weight·NLL(base) + mixed_weight·NLL(mixed, over t and m) + policy_weight·REINFORCE,
+    REINFORCE: reward r = Σ_m [log p_mix(x_{t+m+1}) − log p_base(x_{t+m+1})] (detached), minus the
+    mean over the n_thoughts thoughts at that position (when n_thoughts > 1), clamped at 0 when
+    ``remove_negative_rewards`` (the reference code's default); loss = mean over positions and
+    thought tokens of −advantage·log π(token) (π at the sampling temperature).
+    ``thoughts`` (B=R·n_thoughts, T, thought_len) forces the thought tokens (for tests)."""
+    dev = qm.device
+    R, T = input_ids.shape
+    x = input_ids.to(dev).repeat_interleave(n_thoughts, dim=0)
+    doc = doc_ids.to(dev).repeat_interleave(n_thoughts, dim=0)
+    B = x.shape[0]
+    L = thought_len
+    pos0 = positions_in_doc(doc)
+    n_blocks_total = L + 2 + n_ahead
+    dtype = qm.dtype
+    from transformers import DynamicCache
+
+    cache = DynamicCache()
+    tmask = qm.thought_logit_mask()
+
+    # validity of the target x_{t+m+1} for a thought at t (same document, not padding)
+    valid = torch.zeros(B, n_ahead, T, dtype=torch.bool, device=dev)
+    for m in range(n_ahead):
+        if m + 1 < T:
+            valid[:, m, : T - m - 1] = (doc[:, m + 1:] == doc[:, : T - m - 1]) & (doc[:, : T - m - 1] >= 0)
+
+    # 1. real tokens + all start tokens (blocks 0 and 1)
+    start = torch.full_like(x, qm.start_id)
+    H = qm.hidden(torch.cat([x, start], 1), float_mask(block_allowed(doc, (0, 2), 2), dtype),
+                  torch.cat([pos0, pos0 + 1], 1), cache)
+    h_base, h_cur = H[:, :T], H[:, T:]
+    x_next = _shift(x, 1, qm.pad_id)
+    base_next = torch.log_softmax(qm.lm_head(h_base).float(), dim=-1).gather(-1, x_next.unsqueeze(-1)).squeeze(-1)
+    # 2. thought tokens, one batched forward each (block 1+k holds token k)
+    toks, logps = [], []
+    for k in range(1, L + 1):
+        logits = qm.lm_head(h_cur).float() / max(temperature, 1e-5) + tmask
+        if thoughts is not None:
+            tk = thoughts[:, :, k - 1].to(dev)
+        else:
+            tk = _sample(logits.detach(), 1.0, generator)  # logits are already ÷ temperature
+        logps.append(torch.log_softmax(logits, dim=-1).gather(-1, tk.unsqueeze(-1)).squeeze(-1))
+        toks.append(tk)
+        if k < L:
+            j = 1 + k
+            h_cur = qm.hidden(tk, float_mask(block_allowed(doc, (j, j + 1), j + 1), dtype), pos0 + j, cache)
+    # 3. last thought token, end token, n_ahead−1 true tokens (blocks L+1 .. L+1+n_ahead)
+    feed = [toks[-1], torch.full_like(x, qm.end_id)] + [_shift(x, m, qm.pad_id) for m in range(1, n_ahead)]
+    j0 = L + 1
+    pos = torch.cat([pos0 + j0 + i for i in range(len(feed))], 1)
+    Hf = qm.hidden(torch.cat(feed, 1), float_mask(block_allowed(doc, (j0, n_blocks_total), n_blocks_total), dtype),
+                   pos, cache)
+    h_th = Hf[:, T:].reshape(B, n_ahead, T, -1)  # stream after <end>, then after each true token
+
+    # 4. mixed predictions, talk steps m = 0..n_ahead−1
+    mixed_lp, base_lp, ws = [], [], []
+    for m in range(n_ahead):
+        tgt = _shift(x, m + 1, qm.pad_id)
+        hb = _shift(h_base, m, 0.0)
+        hm, w = qm.mix(hb, h_th[:, m])
+        lp = torch.log_softmax(qm.lm_head(hm).float(), dim=-1).gather(-1, tgt.unsqueeze(-1)).squeeze(-1)
+        blp = _shift(base_next, m, 0.0)  # log p_base(x_{t+m+1}) from position t+m
+        mixed_lp.append(lp)
+        base_lp.append(blp)
+        ws.append(w)
+    mixed_lp_t = torch.stack(mixed_lp, 1)  # (B, n_ahead, T)
+    base_lp_t = torch.stack(base_lp, 1)
+    w_t = torch.stack(ws, 1)
+    vf = valid.float()
+    n_valid = vf.sum().clamp(min=1)
+    pos_valid = valid[:, 0]  # positions with at least one target
+    pvf = pos_valid.float()
+    n_pos = pvf.sum().clamp(min=1)
+
+    base_loss = -(base_lp_t[:, 0] * pvf).sum() / n_pos
+    mixed_loss = -(mixed_lp_t * vf).sum() / n_valid
+    reward = ((mixed_lp_t - base_lp_t).detach() * vf).sum(1)  # (B, T)
+    if n_thoughts > 1:
+        mean = reward.view(R, n_thoughts, T).mean(1, keepdim=True).expand(R, n_thoughts, T).reshape(B, T)
+        adv = reward - mean
+    else:
+        adv = reward
+    if remove_negative_rewards:
+        adv = adv.clamp(min=0)
+    logp_thought = torch.stack(logps, -1)  # (B, T, L)
+    policy_loss = -(adv.unsqueeze(-1) * logp_thought * pvf.unsqueeze(-1)).sum() / (n_pos * L)
+    loss = base_weight * base_loss + mixed_weight * mixed_loss + policy_weight * policy_loss
+
+    with torch.no_grad():
+        rv = reward[pos_valid]
+        wv = w_t[valid].float()
+        n_rows_tokens = int((doc[::n_thoughts] >= 0).sum())
+        stats = {
+            "loss": float(loss.detach()),
+            "base_loss": float(base_loss.detach()),
+            "mixed_loss": float(mixed_loss.detach()),
+            "policy_loss": float(policy_loss.detach()),
+            "reward_mean": float(rv.mean()) if rv.numel() else 0.0,
+            "reward_std": float(rv.std(unbiased=False)) if rv.numel() else 0.0,
+            "advantage_mean": float(adv[pos_valid].mean()) if rv.numel() else 0.0,
+            "mix_weight_mean": float(wv.mean()) if wv.numel() else 0.0,
+            "mix_weight_std": float(wv.std(unbiased=False)) if wv.numel() else 0.0,
+            "mix_weight_min": float(wv.min()) if wv.numel() else 0.0,
+            "mix_weight_max": float(wv.max()) if wv.numel() else 0.0,
+            "tokens_trained": n_rows_tokens,
+            "tokens_generated": int(pos_valid.sum()) * L,
+        }
+    details = {"thoughts": torch.stack(toks, -1).detach(), "h_thought": h_th.detach(), "h_base": h_base.detach(),
+               "mixed_logp": mixed_lp_t.detach(), "base_logp": base_lp_t.detach(), "valid": valid,
+               "reward": reward, "advantage": adv.detach(), "w": w_t.detach()}
+    return QuietOutput(loss, stats, details)
+
+
+# --------------------------------------------------------------------------- inference
+@dataclass
+class Generation:
+    ids: list[int]                                            # completion ids (without the stop token)
+    thoughts: list[list[int]] = field(default_factory=list)   # the thought before each generated token
+    weights: list[float] = field(default_factory=list)        # mixing weight of each generated token
+
+
+def _crop(cache: Any, n_remove: int) -> None:
+    if n_remove <= 0:
+        return
+    try:
+        cache.crop(-n_remove)
+    except (ValueError, RuntimeError):  # older transformers: crop(max_length)
+        cache.crop(cache.get_seq_length() - n_remove)
+
+
+@torch.no_grad()
+def generate(qm: QuietModel, tok: Any, prompts: Sequence[Sequence[int]], *, max_new_tokens: int, thought_len: int,
+             use_thoughts: bool = True, thought_temperature: float = 0.0, stop_strings: Sequence[str] = (),
+             batch_size: int = 256, generator: torch.Generator | None = None, stop: StopFlag = NEVER,
+             on_batch: Callable[[int, int], None] | None = None) -> list[Generation]:
+    """Greedy decoding of each prompt (token ids, <bos> in place). With ``use_thoughts`` every
+    token is the argmax of the mixed prediction after a thought (<start>, ``thought_len``
+    tokens at ``thought_temperature`` — 0: greedy — , <end>) at the last position; otherwise
+    the base model decodes. A row stops at <eos> or when its text contains a stop string."""
+    was_training = qm.training
+    qm.eval()
+    from transformers import DynamicCache
+
+    dev = qm.device
+    pad = qm.pad_id
+    eos = tok.eos_id
+    tmask = qm.thought_logit_mask()
+    xmask = qm.text_logit_mask()
+    L = thought_len
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    results: list[Generation] = [Generation([]) for _ in prompts]
+    done = 0
+    try:
+        for s0 in range(0, len(order), batch_size):
+            stop.check()
+            idx = order[s0:s0 + batch_size]
+            B = len(idx)
+            P = max(len(prompts[i]) for i in idx)
+            ids = torch.full((B, P), pad, dtype=torch.long)
+            mask = torch.zeros((B, P), dtype=torch.long)
+            for r, i in enumerate(idx):
+                p = list(prompts[i])
+                ids[r, P - len(p):] = torch.tensor(p, dtype=torch.long)
+                mask[r, P - len(p):] = 1
+            ids, mask = ids.to(dev), mask.to(dev)
+            pos = (mask.cumsum(-1) - 1).clamp(min=0)
+            last = pos[:, -1]  # position of the last real token
+            cache = DynamicCache()
+            gen = [[] for _ in range(B)]
+            thoughts = [[] for _ in range(B)]
+            weights = [[] for _ in range(B)]
+            finished = torch.zeros(B, dtype=torch.bool, device=dev)
+            real_mask = mask[:, :0]  # 2-D mask of the real tokens in the cache
+            feed, feed_mask, feed_pos = ids, mask, pos
+
+            def ones(n: int) -> torch.Tensor:
+                return torch.ones((B, n), dtype=mask.dtype, device=dev)
+
+            for step in range(max_new_tokens):
+                real_mask = torch.cat([real_mask, feed_mask], 1)
+                n_real = real_mask.shape[1]
+                if use_thoughts:
+                    inp = torch.cat([feed, torch.full((B, 1), qm.start_id, device=dev, dtype=torch.long)], 1)
+                    ipos = torch.cat([feed_pos, (last + 1)[:, None]], 1)
+                    H = qm.hidden(inp, torch.cat([real_mask, ones(1)], 1), ipos, cache)
+                    h_base, h_cur = H[:, -2], H[:, -1]
+                    th = []
+                    for k in range(1, L + 1):
+                        tk = _sample(qm.lm_head(h_cur).float() + tmask, thought_temperature, generator)
+                        th.append(tk)
+                        if k < L:
+                            extra = cache.get_seq_length() - n_real + 1
+                            h_cur = qm.hidden(tk[:, None], torch.cat([real_mask, ones(extra)], 1),
+                                              (last + 1 + k)[:, None], cache)[:, -1]
+                    extra = cache.get_seq_length() - n_real + 2
+                    inp2 = torch.stack([th[-1], torch.full_like(th[-1], qm.end_id)], 1)
+                    pos2 = torch.stack([last + 1 + L, last + 2 + L], 1)
+                    h_th = qm.hidden(inp2, torch.cat([real_mask, ones(extra)], 1), pos2, cache)[:, -1]
+                    _crop(cache, cache.get_seq_length() - n_real)
+                    hm, w = qm.mix(h_base, h_th)
+                    logits = qm.lm_head(hm).float() + xmask
+                    th_t = torch.stack(th, 1).tolist()
+                    w_l = w.float().tolist()
+                else:
+                    H = qm.hidden(feed, real_mask, feed_pos, cache)
+                    logits = qm.lm_head(H[:, -1]).float() + xmask
+                    th_t, w_l = None, None
+                nxt = logits.argmax(-1)
+                nxt = torch.where(finished, torch.full_like(nxt, pad), nxt)
+                for r in range(B):
+                    if finished[r]:
+                        continue
+                    t = int(nxt[r])
+                    if t == eos:
+                        finished[r] = True
+                        continue
+                    gen[r].append(t)
+                    if th_t is not None:
+                        thoughts[r].append(th_t[r])
+                        weights[r].append(w_l[r])
+                    if stop_strings:
+                        text = tok.decode(gen[r])
+                        if any(s in text for s in stop_strings):
+                            finished[r] = True
+                if bool(finished.all()):
+                    break
+                if step % 8 == 7:
+                    stop.check()
+                last = last + 1
+                feed, feed_mask, feed_pos = nxt[:, None], ones(1), last[:, None]
+            for r, i in enumerate(idx):
+                results[i] = Generation(gen[r], thoughts[r], weights[r])
+            done += B
+            if on_batch is not None:
+                on_batch(done, len(prompts))
+    finally:
+        if was_training:
+            qm.train()
+    return results
+
+
+def decode_thought(tok: Any, qm: QuietModel, ids: Sequence[int]) -> str:
+    """Readable text of a thought, with the start/end markers."""
+    body = tok.decode([i for i in ids if i < qm.text_vocab])
+    return f"{START_THOUGHT}{body}{END_THOUGHT}"
