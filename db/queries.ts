@@ -189,19 +189,28 @@ interface SampleDbRow {
   hint_used: number;
   kept: number | null;
   difficulty: number | null;
+  scores_json: string | null;
 }
 
 export function getSamples(
   db: DB,
   runId: string,
-  opts: { iteration?: number; limit?: number; offset?: number } = {},
+  opts: { iteration?: number; kind?: string; limit?: number; offset?: number } = {},
 ): SampleRow[] {
-  const where = opts.iteration === undefined ? 'run_id = ?' : 'run_id = ? AND iteration = ?';
-  const params: unknown[] = opts.iteration === undefined ? [runId] : [runId, opts.iteration];
+  const conds = ['run_id = ?'];
+  const params: unknown[] = [runId];
+  if (opts.iteration !== undefined) {
+    conds.push('iteration = ?');
+    params.push(opts.iteration);
+  }
+  if (opts.kind !== undefined) {
+    conds.push('kind = ?');
+    params.push(opts.kind);
+  }
   const rows = db
     .prepare(
-      `SELECT id, iteration, question_id, split, kind, question, text, answer, gold, correct, hint_used, kept, difficulty
-       FROM samples WHERE ${where} ORDER BY id LIMIT ? OFFSET ?`,
+      `SELECT id, iteration, question_id, split, kind, question, text, answer, gold, correct, hint_used, kept, difficulty, scores_json
+       FROM samples WHERE ${conds.join(' AND ')} ORDER BY id LIMIT ? OFFSET ?`,
     )
     .all(...params, opts.limit ?? 100, opts.offset ?? 0) as SampleDbRow[];
   return rows.map((s) => ({
@@ -218,6 +227,7 @@ export function getSamples(
     hintUsed: s.hint_used === 1,
     kept: s.kept === null ? null : s.kept === 1,
     difficulty: s.difficulty,
+    scores: parseJson<Record<string, number> | null>(s.scores_json, null),
   }));
 }
 

@@ -89,6 +89,8 @@ export interface SampleRow {
   hintUsed: boolean;
   kept: boolean | null;
   difficulty: number | null;
+  /** Numeric scores of the sample (V-STaR candidates: logp, logp_norm, reward, ref_logp, orm). */
+  scores: Record<string, number> | null;
 }
 
 export interface Catalog {
@@ -141,7 +143,14 @@ export const commandArgs = {
   getLogs: z.tuple([runId, z.object({ afterId: z.number().int().min(0).optional(), limit: z.number().int().min(1).max(5000).optional() }).strict()]),
   getSamples: z.tuple([
     runId,
-    z.object({ iteration: z.number().int().min(0).optional(), limit: z.number().int().min(1).max(1000).optional(), offset: z.number().int().min(0).optional() }).strict(),
+    z
+      .object({
+        iteration: z.number().int().min(0).optional(),
+        kind: z.enum(['direct', 'rationalized', 'eval', 'candidate']).optional(),
+        limit: z.number().int().min(1).max(1000).optional(),
+        offset: z.number().int().min(0).optional(),
+      })
+      .strict(),
   ]),
   catalog: z.tuple([]),
   validateLaunch: z.tuple([launchSpecSchema]),

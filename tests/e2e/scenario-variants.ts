@@ -63,7 +63,7 @@ async function checkVStar(server: Server, shown: Shown, what: string): Promise<v
   for (const k of [1, 2, 3])
     for (const m of ['vstar/pass', 'vstar/majority', 'vstar/best_of_k/dpo', 'vstar/best_of_k/orm'])
       check((shown.metrics[`${m}@${k}`] ?? []).length === 2, `${what}: ${m}@${k} not logged for both iterations`);
-  const samples = ((await apiCall(server.url, 'getSamples', [shown.id, { iteration: 2, limit: 1000 }])).body?.result ?? []) as {
+  const samples = ((await apiCall(server.url, 'getSamples', [shown.id, { iteration: 2, kind: 'candidate', limit: 1000 }])).body?.result ?? []) as {
     kind: string;
     questionId: string;
     scores: Record<string, number> | null;

@@ -3,14 +3,25 @@ import { call } from '../transport';
 import { useLive } from '../hooks';
 
 const PAGE = 50;
+const KINDS = ['direct', 'rationalized', 'eval', 'candidate'] as const;
+type Kind = (typeof KINDS)[number];
+
+function fmtScore(v: number): string {
+  return Math.abs(v) >= 100 || (Math.abs(v) < 0.01 && v !== 0) ? v.toExponential(2) : v.toFixed(3);
+}
 
 /** Per-question samples of one iteration (rationales, answers, hint use), a page at a time. */
 export function SamplesView({ runId, iterations }: { runId: string; iterations: number[] }): ReactElement {
   const [iteration, setIteration] = useState<number | null>(iterations.length ? iterations[iterations.length - 1]! : null);
   const [offset, setOffset] = useState(0);
+  const [kind, setKind] = useState<Kind | ''>('');
   const it = iteration ?? iterations[iterations.length - 1] ?? 0;
-  const page = useLive(() => call('getSamples', runId, { iteration: it, limit: PAGE, offset }), [runId, it, offset]);
+  const page = useLive(
+    () => call('getSamples', runId, { iteration: it, limit: PAGE, offset, ...(kind ? { kind } : {}) }),
+    [runId, it, offset, kind],
+  );
   const rows = page.data ?? [];
+  const scoreKeys = [...new Set(rows.flatMap((s) => Object.keys(s.scores ?? {})))].sort();
 
   return (
     <div className="samples" data-testid="samples">
@@ -27,6 +38,24 @@ export function SamplesView({ runId, iterations }: { runId: string; iterations: 
             {(iterations.length ? iterations : [0]).map((i) => (
               <option key={i} value={i}>
                 {i}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          kind{' '}
+          <select
+            data-testid="samples-kind"
+            value={kind}
+            onChange={(e) => {
+              setKind(e.target.value as Kind | '');
+              setOffset(0);
+            }}
+          >
+            <option value="">all</option>
+            {KINDS.map((k) => (
+              <option key={k} value={k}>
+                {k}
               </option>
             ))}
           </select>
@@ -58,6 +87,11 @@ export function SamplesView({ runId, iterations }: { runId: string; iterations: 
               <th className="num">gold</th>
               <th>ok</th>
               <th>kept</th>
+              {scoreKeys.map((k) => (
+                <th key={k} className="num">
+                  {k}
+                </th>
+              ))}
             </tr>
           </thead>
           <tbody>
@@ -77,6 +111,11 @@ export function SamplesView({ runId, iterations }: { runId: string; iterations: 
                 <td className="num mono">{s.gold}</td>
                 <td className={s.correct ? 'yes' : 'no'}>{s.correct ? '✓' : '✗'}</td>
                 <td>{s.kept === null ? '' : s.kept ? 'yes' : 'no'}</td>
+                {scoreKeys.map((k) => (
+                  <td key={k} className="num mono">
+                    {s.scores?.[k] === undefined ? '' : fmtScore(s.scores[k]!)}
+                  </td>
+                ))}
               </tr>
             ))}
           </tbody>
