@@ -109,7 +109,9 @@ class Precision:
     def context(self, device: torch.device) -> contextlib.AbstractContextManager:
         if self.autocast is None:
             return contextlib.nullcontext()
-        return torch.autocast(device_type=device.type, dtype=self.autocast)
+        # no weight-cast cache: it lives until the outermost context exits, and a context around a
+        # whole training loop would keep computing with the first step's bfloat16 weights
+        return torch.autocast(device_type=device.type, dtype=self.autocast, cache_enabled=False)
 
 
 def resolve_precision(dtype: str, *, source: str, device: torch.device, finetune: str = "full") -> Precision:

@@ -40,3 +40,22 @@ def test_the_loop_runs_in_reduced_precision(tmp_path, dtype, finetune):
     losses = [e["values"]["train/loss"] for e in events if e["type"] == "metrics" and "train/loss" in e["values"]]
     assert losses and all(x == x for x in losses)  # finite, not NaN
     assert any(e["type"] == "metrics" and e["iteration"] == 1 and "eval/accuracy" in e["values"] for e in events)
+
+
+def test_mixed_precision_trains_like_float32_inside_one_long_context():
+    """A context around the whole loop (as the runners use it) must not freeze the weights the
+    forward sees: mixed precision reaches about the float32 loss."""
+    from starlab.train import finetune
+
+    def final_loss(precision):
+        model, tok = models.build({"source": "tiny", "name": "t", "n_layer": 1, "n_embd": 32, "n_head": 2,
+                                   "max_len": 64}, seed=0)
+        examples = [([tok.bos_id] + tok.encode(f"{i}+{i}:"), tok.encode(f"{2 * i}") + [tok.eos_id]) for i in range(10)]
+        with precision.context(CPU):
+            losses = finetune(model, examples, steps=40, lr=0.01, batch_size=10, pad_id=tok.pad_id, seed=0)
+        return losses[0], sum(losses[-5:]) / 5
+
+    first, fp32 = final_loss(models.resolve_precision("float32", source="tiny", device=CPU))
+    _, mixed = final_loss(models.resolve_precision("mixed", source="tiny", device=CPU))
+    assert fp32 < first / 2
+    assert mixed < first - 0.8 * (first - fp32)

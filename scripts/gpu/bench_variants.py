@@ -4,7 +4,7 @@
 For each variant (star, star-norat, v-star, quiet-star) this writes a config — the variant's
 ``tiny`` preset on GSM8K, with the model scaled up (``model.source = "tiny"``: the library's
 randomly initialised Llama with its character tokenizer, so nothing is downloaded) and
-``runtime.device`` set — and runs it as the lab does, ``python -m starlab run --config C
+``runtime.device``, ``runtime.dtype`` and ``runtime.gen_batch_size`` set — and runs it as the lab does, ``python -m starlab run --config C
 --run-dir D``, inside ``measure_run.py`` (peak GPU memory, parameter count, decoding-call
 timings). Then it reads the run's ``events.jsonl`` and prints, per variant:
 
@@ -22,6 +22,13 @@ A randomly initialised model never answers right, so a STaR-family iteration wou
 nothing and train nothing; by default the wrapper therefore counts a sample correct with
 probability 0.3 (``--simulate-accuracy``, 0 = the task's real check), which gives the
 iterations the workload of a run at that accuracy. Accuracies in the output mean nothing.
+
+Precision: ``--dtype`` sets ``runtime.dtype``. Its default, ``auto``, resolves to float32 for
+a tiny model on any device (``models.resolve_precision``), which is not what a hub model gets
+on CUDA. For the paper presets' path pass ``--dtype mixed`` (full fine-tuning: float32 weights
+under bfloat16 autocast) or ``--set loop.finetune=lora --dtype bfloat16`` (LoRA on bfloat16
+weights). ``--gen-batch-size`` sets ``runtime.gen_batch_size``; its default, 32, is what a hub
+model decodes with (0 would give a tiny model 512).
 
 A table goes to stdout and a JSON summary to ``--out``.
 
@@ -97,7 +104,8 @@ def build_config(variant: str, a: argparse.Namespace) -> tuple[dict[str, Any], l
     micro = a.size == "micro"
     lr = a.lr if a.lr is not None else (3e-3 if micro else 3e-4)
     cfg["model"].update(n_layer=n_layer, n_embd=n_embd, n_head=n_head, max_len=a.max_len)
-    cfg["runtime"] = {"device": a.device, "threads": a.threads if a.threads is not None else (1 if a.device == "cpu" else 0)}
+    cfg["runtime"].update(device=a.device, threads=a.threads if a.threads is not None else (1 if a.device == "cpu" else 0),
+                          dtype=a.dtype, gen_batch_size=a.gen_batch_size)
     cfg["task"].update(train_limit=a.train_limit, eval_limit=a.eval_limit, few_shot=False)
     cfg["warmup"].update(examples=a.warmup_examples, steps=a.warmup_steps, lr=lr, batch_size=a.batch_size)
     if "loop" in cfg:
@@ -134,8 +142,6 @@ def run_variant(variant: str, cfg: dict[str, Any], a: argparse.Namespace, work: 
     env.update(PYTHONPATH=os.pathsep.join(filter(None, [str(EXPERIMENTS), env.get("PYTHONPATH")])),
                STARLAB_DATASETS_DIR=str(a.datasets_dir), STARLAB_RUN_ID=f"bench-{variant}",
                HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1")
-    if a.dtype == "bf16":
-        env["BENCH_DTYPE"] = "bf16"
     if a.tf32:
         env["BENCH_TF32"] = "1"
     if a.simulate_accuracy > 0:
@@ -266,6 +272,7 @@ def summarize(variant: str, run_dir: Path, wall: float) -> dict[str, Any]:
         "figures": figures,
         "params": measure.get("params"),
         "model_dtype": measure.get("model_dtype"),
+        "precision": measure.get("precision"),
         "peak_gpu_allocated_gib": cuda["peak_allocated_bytes"] / GIB if "peak_allocated_bytes" in cuda else None,
         "peak_gpu_reserved_gib": cuda["peak_reserved_bytes"] / GIB if "peak_reserved_bytes" in cuda else None,
         "peak_gpu_by_phase_gib": {k: v / GIB for k, v in (cuda.get("phases") or {}).items()},
@@ -383,8 +390,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-len", type=int, default=1024, help="model.max_len")
     p.add_argument("--lr", type=float, default=None, help="every learning rate (default 3e-3 micro, 3e-4 otherwise)")
     p.add_argument("--threads", type=int, default=None, help="runtime.threads (default 1 on CPU, torch's default on CUDA)")
-    p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"],
-                   help="fp32 = what the library does with a tiny model; bf16 casts it after building (wrapper-side)")
+    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "mixed"],
+                   help="runtime.dtype (auto = float32 for a tiny model, even on CUDA; mixed = what full fine-tuning of a "
+                        "hub model gets on CUDA, bfloat16 = what LoRA gets)")
+    p.add_argument("--gen-batch-size", type=int, default=32,
+                   help="runtime.gen_batch_size: prompts decoded together (default 32, a hub model's default; "
+                        "0 = the library's default for a tiny model, 512)")
     p.add_argument("--tf32", action="store_true", help="allow TF32 matmuls (wrapper-side; off in the library)")
     p.add_argument("--simulate-accuracy", type=float, default=0.3, metavar="P",
                    help="count a sample correct with probability P (wrapper-side; a random model never is, so "
@@ -410,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     n_layer, n_embd, n_head = SIZES[a.size]
     print(f"# {a.size}: {n_layer} layers × {n_embd} wide, {n_head} heads (≈{approx_params(n_layer, n_embd) / 1e6:.1f}M params), "
-          f"device {a.device}, dtype {a.dtype}{' +tf32' if a.tf32 else ''}, simulated accuracy {a.simulate_accuracy or 'off'}; "
+          f"device {a.device}, runtime.dtype {a.dtype}{' +tf32' if a.tf32 else ''}, gen batch {a.gen_batch_size or 'default'}, simulated accuracy {a.simulate_accuracy or 'off'}; "
           f"{a.dataset} from {a.datasets_dir}; "
           f"{a.iterations} iteration(s), {a.train_limit} train / {a.eval_limit} eval questions; runs in {work}", flush=True)
 
@@ -438,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print_table(results, a.device)
     summary = {"bench": {"size": a.size, "model": dict(zip(("n_layer", "n_embd", "n_head"), SIZES[a.size])),
-                         "device": a.device, "dtype": a.dtype, "tf32": a.tf32, "dataset": a.dataset,
+                         "device": a.device, "dtype": a.dtype, "gen_batch_size": a.gen_batch_size, "tf32": a.tf32, "dataset": a.dataset,
                          "simulate_accuracy": a.simulate_accuracy,
                          "iterations": a.iterations, "train_limit": a.train_limit, "eval_limit": a.eval_limit,
                          "steps": a.steps, "batch_size": a.batch_size, "max_new_tokens": a.max_new_tokens,

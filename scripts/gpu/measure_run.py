@@ -7,7 +7,9 @@ as ``python -m starlab`` would run it), so the measured code path is the library
 in the library is edited; this wrapper only wraps a few of its functions from the outside:
 
 - ``starlab.models.build``          → the model's parameter count, dtype and device (and, when
-  asked through the environment, a cast of a ``tiny`` model to bf16 and TF32 matmuls);
+  asked through the environment, TF32 matmuls);
+- ``starlab.models.resolve_precision`` → what ``runtime.dtype`` resolved to (float32, bfloat16
+  or mixed);
 - ``EventWriter.phase_start/_end``  → the peak CUDA memory of every phase
   (``torch.cuda.reset_peak_memory_stats`` at each phase start);
 - ``starlab.generate.generate`` and ``starlab.quiet.generate`` → calls, prompts, generated
@@ -15,13 +17,13 @@ in the library is edited; this wrapper only wraps a few of its functions from th
 - ``starlab.tasks.get_task`` → only when ``BENCH_SIMULATE_ACCURACY`` is set (see below).
 
 When the command ends (normally, by ``sys.exit``, or by an exception) MEASURE.json gets:
-``{"exit_code", "wall_s", "params", "model_dtype", "model_device", "cuda": {"device_name",
+``{"exit_code", "wall_s", "params", "model_dtype", "precision", "model_device", "cuda": {"device_name",
 "peak_allocated_bytes", "peak_reserved_bytes", "phases": {"<iteration>:<phase>": bytes}},
 "generate": {"<name>": {"calls", "prompts", "tokens", "seconds"}}, "max_rss_bytes", "hooks":
 {name: "ok" | reason}}``.
 
-Environment: ``BENCH_DTYPE=bf16`` casts a ``model.source = tiny`` model to bfloat16 after it is
-built (the library builds it in float32); ``BENCH_TF32=1`` allows TF32 matmuls;
+Precision is the config's ``runtime.dtype`` (the library's own code path; this wrapper casts
+nothing). Environment: ``BENCH_TF32=1`` allows TF32 matmuls;
 ``BENCH_SIMULATE_ACCURACY=p`` (0 < p ≤ 1) makes the task's ``is_correct`` answer True with
 probability p (seeded, so repeatable) instead of comparing answers. A randomly initialised
 model never answers a GSM8K question right, so without it a STaR-family iteration keeps nothing
@@ -47,9 +49,9 @@ from typing import Any
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 RECORD: dict[str, Any] = {"exit_code": None, "wall_s": None, "params": None, "model_dtype": None,
-                          "model_device": None, "cuda": None, "generate": {}, "max_rss_bytes": None,
-                          "hooks": {}, "settings": {"dtype": os.environ.get("BENCH_DTYPE") or "library default",
-                                                    "tf32": os.environ.get("BENCH_TF32") == "1",
+                          "precision": None, "model_device": None, "cuda": None, "generate": {},
+                          "max_rss_bytes": None, "hooks": {},
+                          "settings": {"tf32": os.environ.get("BENCH_TF32") == "1",
                                                     "simulate_accuracy": float(os.environ.get("BENCH_SIMULATE_ACCURACY") or 0)}}
 _PEAK = {"running": 0, "phases": {}}
 
@@ -78,15 +80,12 @@ def _hook_build() -> None:
     orig = models.build
 
     @functools.wraps(orig)
-    def build(model_cfg, seed, alphabet=None):
-        model, tok = orig(model_cfg, seed, alphabet=alphabet)
+    def build(model_cfg, seed, *args, **kwargs):  # (…, alphabet=None, dtype=float32) as the library's
+        model, tok = orig(model_cfg, seed, *args, **kwargs)
         torch = _torch()
-        if torch is not None:
-            if RECORD["settings"]["tf32"]:
-                torch.backends.cuda.matmul.allow_tf32 = True
-                torch.backends.cudnn.allow_tf32 = True
-            if os.environ.get("BENCH_DTYPE") == "bf16" and model_cfg.get("source") == "tiny":
-                model = model.to(torch.bfloat16)
+        if torch is not None and RECORD["settings"]["tf32"]:
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
         try:
             RECORD["params"] = sum(p.numel() for p in model.parameters())
             p = next(model.parameters())
@@ -96,6 +95,20 @@ def _hook_build() -> None:
         return model, tok
 
     models.build = build
+
+
+def _hook_precision() -> None:
+    from starlab import models
+
+    orig = models.resolve_precision
+
+    @functools.wraps(orig)
+    def resolve_precision(*args, **kwargs):
+        p = orig(*args, **kwargs)
+        RECORD["precision"] = getattr(p, "name", str(p))
+        return p
+
+    models.resolve_precision = resolve_precision
 
 
 def _hook_phases() -> None:
@@ -193,7 +206,7 @@ def _hook_simulated_accuracy() -> None:
     tasks.get_task = get_task
 
 
-HOOKS = {"build": _hook_build, "phases": _hook_phases, "generate": _hook_generate,
+HOOKS = {"build": _hook_build, "precision": _hook_precision, "phases": _hook_phases, "generate": _hook_generate,
          "quiet_generate": _hook_quiet_generate, "simulate_accuracy": _hook_simulated_accuracy}
 
 

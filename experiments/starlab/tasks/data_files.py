@@ -284,7 +284,8 @@ def _from_hub(spec: DatasetSpec, looked: list[str]) -> dict[str, Path]:
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
         reasons.append(f"the hub is switched off (HF_HUB_OFFLINE={os.environ['HF_HUB_OFFLINE']})")
     if reasons:
-        raise DataError(f"{head} Not downloading: {'; '.join(reasons)}. {_how_to_import(spec, looked)}")
+        raise DataError(f"{head} Not downloading {spec.hub.repo_id} from the Hugging Face hub: {'; '.join(reasons)}. "
+                        f"{_how_to_import(spec, looked)}")
     dest = download_dir(spec.name)
     try:
         download_from_hub(spec, dest)
