@@ -4,7 +4,7 @@
  * by this app look first after an explicit task.path (STARLAB_DATA_DIR is set for them).
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { ImportResult } from '../shared/contract';
@@ -65,9 +65,9 @@ export const DATASET_FILES: Record<ImportSpec['dataset'], Record<'train' | 'eval
 export function locateDataset(
   name: string,
   opts: { taskPath?: string; dataDir: string; env?: NodeJS.ProcessEnv },
-): { dir: string | null; searched: string[] } {
+): { dir: string | null; searched: string[]; partial: string | null } {
   const files = DATASET_FILES[name as ImportSpec['dataset']];
-  if (!files) return { dir: null, searched: [] };
+  if (!files) return { dir: null, searched: [], partial: null };
   const env = opts.env ?? process.env;
   const dirs: string[] = [];
   if (opts.taskPath) {
@@ -78,6 +78,20 @@ export function locateDataset(
     dirs.push(join(opts.dataDir, 'datasets', name));
     dirs.push(join(env['XDG_CACHE_HOME'] || join(homedir(), '.cache'), 'starlab', 'datasets', name));
   }
-  const complete = (d: string) => Object.values(files).every((names) => names.some((n) => existsSync(join(d, n))));
-  return { dir: dirs.find(complete) ?? null, searched: dirs };
+  const isFile = (p: string) => {
+    try {
+      return statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  };
+  const splitsIn = (d: string) => Object.values(files).filter((names) => names.some((n) => isFile(join(d, n)))).length;
+  const nSplits = Object.keys(files).length;
+  // the loader stops at the first folder holding any of the files, and refuses it if some split is missing
+  for (const d of dirs) {
+    const n = splitsIn(d);
+    if (n === nSplits) return { dir: d, searched: dirs, partial: null };
+    if (n > 0) return { dir: null, searched: dirs, partial: d };
+  }
+  return { dir: null, searched: dirs, partial: null };
 }

@@ -116,20 +116,31 @@ export function createService(opts: ServiceOptions): Service {
 
   let catalogCache: Catalog | null = null;
 
-  /** A text dataset with no local copy: the run would try the hub (network + pyarrow). */
-  const datasetWarnings = (config: ExperimentConfig): FieldError[] => {
-    if (config.dataset === 'addition') return [];
+  /**
+   * Where a text dataset's files are, checked before launch: a task.path without them, or a
+   * folder with only some splits, would fail the run (errors); no local copy at all means the
+   * run will try the hub (a warning: it works on a connected machine).
+   */
+  const datasetCheck = (config: ExperimentConfig): { errors: FieldError[]; warnings: FieldError[] } => {
+    const none = { errors: [], warnings: [] };
+    if (config.dataset === 'addition') return none;
     const taskPath = (config.task as { path?: string }).path || undefined;
     const found = locateDataset(config.dataset, { taskPath, dataDir });
-    if (found.dir) return [];
-    return [
-      {
-        field: taskPath ? 'task.path' : 'dataset',
-        message:
-          `no local copy of ${config.dataset} (looked in ${found.searched.join(', ')}); the run will try to download it ` +
-          `from the Hugging Face hub. Import the files in Settings → Datasets or with \`npx starlab import-data\`.`,
-      },
-    ];
+    if (found.dir) return none;
+    const how = 'Import the files in Settings → Datasets or with `npx starlab import-data`.';
+    if (found.partial)
+      return { errors: [{ field: taskPath ? 'task.path' : 'dataset', message: `${found.partial} holds only some of the ${config.dataset} files. ${how}` }], warnings: [] };
+    if (taskPath)
+      return { errors: [{ field: 'task.path', message: `no ${config.dataset} files in ${found.searched.join(' or ')}. ${how}` }], warnings: [] };
+    return {
+      errors: [],
+      warnings: [
+        {
+          field: 'dataset',
+          message: `no local copy of ${config.dataset} (looked in ${found.searched.join(', ')}); the run will try to download it from the Hugging Face hub. ${how}`,
+        },
+      ],
+    };
   };
 
   const service: Service = {
@@ -166,7 +177,8 @@ export function createService(opts: ServiceOptions): Service {
     validateLaunch(spec) {
       const r = resolveConfig(spec);
       if (!r.ok) return r;
-      const warnings = datasetWarnings(r.config);
+      const { errors, warnings } = datasetCheck(r.config);
+      if (errors.length) return { ok: false, errors };
       return warnings.length ? { ...r, warnings } : r;
     },
 
@@ -182,8 +194,9 @@ export function createService(opts: ServiceOptions): Service {
           };
         }
       }
+      const { errors, warnings } = datasetCheck(r.config);
+      if (errors.length) return { ok: false, errors };
       const { id } = await supervisor.launch(r.config);
-      const warnings = datasetWarnings(r.config);
       return warnings.length ? { ok: true, id, warnings } : { ok: true, id };
     },
 

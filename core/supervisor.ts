@@ -34,12 +34,16 @@ export interface LaunchContext {
 
 /** The iteration of a run directory's checkpoint (experiments/starlab/checkpoint.py), or null. */
 export function checkpointIteration(runDir: string): number | null {
-  try {
-    const state = JSON.parse(readFileSync(join(runDir, 'checkpoint', 'state.json'), 'utf8')) as { iteration?: unknown };
-    return typeof state.iteration === 'number' ? state.iteration : null;
-  } catch {
-    return null;
+  // checkpoint.old holds the previous one only if a crash fell between the two renames of a save
+  for (const dir of ['checkpoint', 'checkpoint.old']) {
+    try {
+      const state = JSON.parse(readFileSync(join(runDir, dir, 'state.json'), 'utf8')) as { iteration?: unknown };
+      if (typeof state.iteration === 'number') return state.iteration;
+    } catch {
+      // not there (or unreadable): try the next
+    }
   }
+  return null;
 }
 
 export interface CommandSpec {
@@ -248,8 +252,8 @@ export class Supervisor {
     if (ingestTextLog(this.db, row.id, join(row.run_dir, 'stderr.log'), 'stderr') > 0) changed = true;
     if (this.children.has(row.id)) return changed; // its exit event finalises it
     if (row.pid == null) {
-      // Spawned by another process that has not recorded the pid yet; give it a moment.
-      if (nowS() - row.created_at < 30) return changed;
+      // Spawned (or resumed) by another process that has not recorded the pid yet; give it a moment.
+      if (nowS() - Math.max(row.created_at, row.resumed_at ?? 0) < 30) return changed;
       return this.finalise(row.id) || changed;
     }
     if (isSameProcess(row.pid, row.pid_start_time)) {
@@ -342,24 +346,41 @@ export class Supervisor {
       config,
       resume: true,
     };
-    // everything the old process wrote is in the database before the new one appends
-    ingestEventsFile(this.db, id, ctx.eventsPath, { maxBatches: Infinity });
+    // Claim the run in one transaction (another process may try the same): everything the old
+    // process wrote is ingested first; what it wrote after the checkpoint (a partial iteration,
+    // redone now) is dropped so nothing appears twice.
+    const previous = { status: row.status, reason: row.status_reason, endedAt: row.ended_at };
+    const claimed = this.db.transaction(() => {
+      ingestEventsFile(this.db, id, ctx.eventsPath, { maxBatches: Infinity });
+      const r = this.db
+        .prepare(
+          `UPDATE runs SET status = 'running', status_reason = NULL, ended_at = NULL, exit_code = NULL, signal = NULL,
+             stderr_tail = NULL, stop_requested_at = NULL, end_status = NULL, end_error = NULL, end_t = NULL,
+             pid = NULL, pid_start_time = NULL, resumed_at = ?, resume_count = resume_count + 1
+           WHERE id = ? AND status IN ('stopped', 'failed')`,
+        )
+        .run(nowS(), id);
+      if (r.changes !== 1) return false;
+      for (const table of ['samples', 'metrics', 'phases', 'artifacts'])
+        this.db.prepare(`DELETE FROM ${table} WHERE run_id = ? AND iteration > ?`).run(id, iteration);
+      return true;
+    }).immediate();
+    if (!claimed) return { ok: false, message: `run ${id} is no longer stopped or failed (resumed elsewhere?)` };
     const started = this.spawnRun(ctx);
     const t = nowS();
     if ('error' in started) {
       const error = started.error instanceof Error ? started.error : await started.error;
-      addLog(this.db, id, 'supervisor', 'error', `could not resume: ${error.message} (command: ${started.cmdline})`, t);
+      this.db.transaction(() => {
+        this.db
+          .prepare(`UPDATE runs SET status = ?, status_reason = ?, ended_at = ? WHERE id = ?`)
+          .run(previous.status, previous.reason, previous.endedAt, id);
+        addLog(this.db, id, 'supervisor', 'error', `could not resume: ${error.message} (command: ${started.cmdline})`, t);
+      })();
       this.notify([id]);
       return { ok: false, message: `could not start ${started.command}: ${error.message}` };
     }
     this.db.transaction(() => {
-      this.db
-        .prepare(
-          `UPDATE runs SET status = 'running', status_reason = NULL, ended_at = NULL, exit_code = NULL, signal = NULL,
-             stderr_tail = NULL, stop_requested_at = NULL, end_status = NULL, end_error = NULL, end_t = NULL,
-             pid = ?, pid_start_time = ?, python = ? WHERE id = ?`,
-        )
-        .run(started.pid, started.startTime, started.command, id);
+      this.db.prepare('UPDATE runs SET pid = ?, pid_start_time = ?, python = ? WHERE id = ?').run(started.pid, started.startTime, started.command, id);
       addLog(this.db, id, 'supervisor', 'info', `resumed after iteration ${iteration}: ${started.cmdline} (pid ${started.pid})`, t);
     })();
     this.watchChild(id, started.child, started.pid);

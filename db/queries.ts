@@ -24,6 +24,8 @@ export interface RunRow {
   status: RunStatus;
   status_reason: string | null;
   created_at: number;
+  resumed_at: number | null;
+  resume_count: number;
   started_at: number | null;
   ended_at: number | null;
   pid: number | null;

@@ -133,7 +133,7 @@ export const verifierSchema = z
     lr: learningRate,
     batch_size: posInt.max(4096),
     /** N: candidates generated per evaluation question, all stored with their scores. */
-    candidates: posInt.max(1024),
+    candidates: posInt.max(1000),
     temperature: z.number().min(0).max(5),
     /** Outcome-reward-model baseline steps (0: no ORM). */
     orm_steps: nonNegInt.max(1000000),
@@ -227,6 +227,23 @@ export function configSchemaFor(variant: Variant, dataset: Dataset) {
       const task = cfg.task as { min_digits?: number; max_digits?: number };
       if (task.min_digits !== undefined && task.max_digits !== undefined && task.min_digits > task.max_digits)
         ctx.addIssue({ code: 'custom', path: ['task', 'max_digits'], message: 'min_digits must be ≤ max_digits' });
+      if (cfg.loop?.finetune === 'lora' && !cfg.loop.restart_from_base)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['loop', 'restart_from_base'],
+          message: 'LoRA fine-tuning restarts from the base every iteration (a fresh adapter): set it true, or use finetune full',
+        });
+      // the sequence lengths of the addition format (experiments/starlab/tasks/addition.py), for tiny models
+      if (cfg.dataset === 'addition' && cfg.model.source === 'tiny' && task.max_digits !== undefined) {
+        const digits = Math.max(task.max_digits, (cfg.warmup as { max_digits?: number }).max_digits ?? 0);
+        const needLen = 9 * digits + 9;
+        if (cfg.model.max_len < needLen)
+          ctx.addIssue({ code: 'custom', path: ['model', 'max_len'], message: `must be ≥ ${needLen} for ${digits}-digit addition with hint and rationale` });
+        const gen = cfg.loop ? { section: 'loop', v: cfg.loop.max_new_tokens } : cfg.quiet ? { section: 'quiet', v: cfg.quiet.max_new_tokens } : null;
+        const needNew = 6 * task.max_digits + 3;
+        if (gen && gen.v < needNew)
+          ctx.addIssue({ code: 'custom', path: [gen.section, 'max_new_tokens'], message: `must be ≥ ${needNew} to write a ${task.max_digits}-digit rationale` });
+      }
     });
 }
 

@@ -4,12 +4,16 @@
  */
 import type { Database } from 'better-sqlite3';
 import { sql as v1 } from './001-initial';
+import { sql as v2 } from './002-resume';
 
 export interface Migration {
   name: string;
   up: string | ((db: Database) => void);
 }
 
-export const migrations: readonly Migration[] = [{ name: '001-initial', up: v1 }];
+export const migrations: readonly Migration[] = [
+  { name: '001-initial', up: v1 },
+  { name: '002-resume', up: v2 },
+];
 
 export const SCHEMA_VERSION = migrations.length;

@@ -33,8 +33,34 @@ def _base_is_reloadable(cfg: dict[str, Any]) -> bool:
     return cfg["model"]["source"] == "hub" and cfg["warmup"]["steps"] == 0
 
 
+def _check_identity(meta: dict[str, Any], cfg: dict[str, Any], identity: dict[str, str] | None) -> None:
+    """The resumed run must be the same experiment: same config, and the same data, prompts
+    and extractor (which depend on files found at run time, not only on the config)."""
+    if meta["config_hash"] != config_hash(cfg):
+        raise CheckpointError("the checkpoint was written with a different config; resume needs the run's own config")
+    saved = meta.get("identity") or {}
+    for key, value in (identity or {}).items():
+        if key in saved and saved[key] != value:
+            raise CheckpointError(f"the run's {key} changed since the checkpoint ({saved[key][:16]} → {value[:16]}): "
+                                  f"the dataset files found now differ from the ones the run started on")
+
+
+def _read_meta(run_dir: str) -> dict[str, Any] | None:
+    """state.json of the checkpoint, or of ``checkpoint.old`` when a crash fell between the two
+    renames of a save (the new one then never arrived)."""
+    for d in (DIR, DIR + ".old"):
+        path = os.path.join(run_dir, d, "state.json")
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as f:
+                meta = json.load(f)
+            meta["_dir"] = os.path.join(run_dir, d)
+            return meta
+    return None
+
+
 def save(run_dir: str, iteration: int, cfg: dict[str, Any], model: torch.nn.Module,
-         base_state: dict[str, torch.Tensor] | None, state: dict[str, Any], *, lora: bool) -> str:
+         base_state: dict[str, torch.Tensor] | None, state: dict[str, Any], *, lora: bool,
+         identity: dict[str, str] | None = None) -> str:
     final = os.path.join(run_dir, DIR)
     tmp, old = final + ".tmp", final + ".old"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -53,7 +79,8 @@ def save(run_dir: str, iteration: int, cfg: dict[str, Any], model: torch.nn.Modu
         if base_state is not None and not _base_is_reloadable(cfg):
             torch.save(base_state, os.path.join(tmp, "base.pt"))
     with open(os.path.join(tmp, "state.json"), "w", encoding="utf-8") as f:
-        json.dump({"iteration": iteration, "config_hash": config_hash(cfg), "lora": lora, "state": state}, f)
+        json.dump({"iteration": iteration, "config_hash": config_hash(cfg), "identity": identity or {}, "lora": lora,
+                   "state": state}, f)
     shutil.rmtree(old, ignore_errors=True)
     if os.path.exists(final):
         os.rename(final, old)
@@ -63,29 +90,25 @@ def save(run_dir: str, iteration: int, cfg: dict[str, Any], model: torch.nn.Modu
 
 
 def exists(run_dir: str) -> bool:
-    return os.path.isfile(os.path.join(run_dir, DIR, "state.json"))
+    return _read_meta(run_dir) is not None
 
 
 def read_state(run_dir: str) -> dict[str, Any] | None:
-    path = os.path.join(run_dir, DIR, "state.json")
-    if not os.path.isfile(path):
-        return None
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    return _read_meta(run_dir)
 
 
-def load(run_dir: str, cfg: dict[str, Any], model: torch.nn.Module, *, lora: bool):
+def load(run_dir: str, cfg: dict[str, Any], model: torch.nn.Module, *, lora: bool,
+         identity: dict[str, str] | None = None):
     """(iteration, model, base_state, runner state) from the run directory's checkpoint, or
     None when there is none. ``model`` is the freshly built model of the config (hub weights
     or a random tiny model); it is returned holding M_n."""
-    meta = read_state(run_dir)
+    meta = _read_meta(run_dir)
     if meta is None:
         return None
-    if meta["config_hash"] != config_hash(cfg):
-        raise CheckpointError("the checkpoint was written with a different config; resume needs the run's own config")
+    _check_identity(meta, cfg, identity)
     if meta["lora"] != lora:
         raise CheckpointError("the checkpoint's fine-tuning mode (full/LoRA) differs from the config's")
-    d = os.path.join(run_dir, DIR)
+    d = meta["_dir"]
     base_path = os.path.join(d, "base.pt")
     if os.path.isfile(base_path):
         model.load_state_dict(torch.load(base_path, map_location="cpu", weights_only=True))
@@ -102,7 +125,8 @@ def load(run_dir: str, cfg: dict[str, Any], model: torch.nn.Module, *, lora: boo
     return meta["iteration"], model, base_state, meta["state"]
 
 
-def save_tensors(run_dir: str, iteration: int, cfg: dict[str, Any], tensors: dict[str, Any], state: dict[str, Any]) -> str:
+def save_tensors(run_dir: str, iteration: int, cfg: dict[str, Any], tensors: dict[str, Any], state: dict[str, Any],
+                 identity: dict[str, str] | None = None) -> str:
     """A checkpoint that is one ``torch.save``d dict (model, optimizer, RNG states: Quiet-STaR)
     plus ``state.json``; written and swapped in like :func:`save`."""
     final = os.path.join(run_dir, DIR)
@@ -111,7 +135,8 @@ def save_tensors(run_dir: str, iteration: int, cfg: dict[str, Any], tensors: dic
     os.makedirs(tmp)
     torch.save(tensors, os.path.join(tmp, "state.pt"))
     with open(os.path.join(tmp, "state.json"), "w", encoding="utf-8") as f:
-        json.dump({"iteration": iteration, "config_hash": config_hash(cfg), "lora": False, "state": state}, f)
+        json.dump({"iteration": iteration, "config_hash": config_hash(cfg), "identity": identity or {}, "lora": False,
+                   "state": state}, f)
     shutil.rmtree(old, ignore_errors=True)
     if os.path.exists(final):
         os.rename(final, old)
@@ -120,14 +145,13 @@ def save_tensors(run_dir: str, iteration: int, cfg: dict[str, Any], tensors: dic
     return final
 
 
-def load_tensors(run_dir: str, cfg: dict[str, Any]):
+def load_tensors(run_dir: str, cfg: dict[str, Any], identity: dict[str, str] | None = None):
     """(iteration, tensors, state) of a :func:`save_tensors` checkpoint, or None."""
-    meta = read_state(run_dir)
+    meta = _read_meta(run_dir)
     if meta is None:
         return None
-    if meta["config_hash"] != config_hash(cfg):
-        raise CheckpointError("the checkpoint was written with a different config; resume needs the run's own config")
-    path = os.path.join(run_dir, DIR, "state.pt")
+    _check_identity(meta, cfg, identity)
+    path = os.path.join(meta["_dir"], "state.pt")
     if not os.path.isfile(path):
         raise CheckpointError(f"the checkpoint has no {path}: it was not written by this variant")
     return meta["iteration"], torch.load(path, map_location="cpu", weights_only=False), meta["state"]

@@ -181,7 +181,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "steps": non_neg_int(1000000),
         "lr": LR,
         "batch_size": pos_int(4096),
-        "candidates": pos_int(1024),
+        "candidates": pos_int(1000),
         "temperature": _Num(False, 0, 5),
         "orm_steps": non_neg_int(1000000),
         "orm_lr": LR,
@@ -240,6 +240,9 @@ _REFINES: list[tuple[str, str, tuple[str, ...], Callable[[dict[str, Any]], bool]
      "n_embd must be divisible by n_head"),
     ("task", "task.max_digits", ("min_digits", "max_digits"), lambda t: t["min_digits"] <= t["max_digits"],
      "min_digits must be ≤ max_digits"),
+    ("loop", "loop.restart_from_base", ("finetune", "restart_from_base"),
+     lambda lp: not (lp["finetune"] == "lora" and not lp["restart_from_base"]),
+     "LoRA fine-tuning restarts from the base every iteration (a fresh adapter): set it true, or use finetune full"),
 ]
 
 

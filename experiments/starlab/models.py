@@ -106,12 +106,15 @@ class Precision:
     autocast: torch.dtype | None  # bfloat16 compute over float32 weights ("mixed"), else None
     name: str
 
-    def context(self, device: torch.device) -> contextlib.AbstractContextManager:
+    def context(self, device: torch.device, *, cache: bool = False) -> contextlib.AbstractContextManager:
+        """Autocast for "mixed", else a no-op. The weight-cast cache lives until the outermost
+        context exits, so around a whole training loop it would keep computing with the first
+        step's bfloat16 weights: it is off unless the caller opens one context per optimizer
+        step (``cache=True``, e.g. Quiet-STaR, whose step runs the model many times: one set
+        of bfloat16 copies instead of one per forward)."""
         if self.autocast is None:
             return contextlib.nullcontext()
-        # no weight-cast cache: it lives until the outermost context exits, and a context around a
-        # whole training loop would keep computing with the first step's bfloat16 weights
-        return torch.autocast(device_type=device.type, dtype=self.autocast, cache_enabled=False)
+        return torch.autocast(device_type=device.type, dtype=self.autocast, cache_enabled=cache)
 
 
 def resolve_precision(dtype: str, *, source: str, device: torch.device, finetune: str = "full") -> Precision:

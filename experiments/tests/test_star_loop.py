@@ -194,3 +194,53 @@ def test_step_budget_grows_and_metrics_are_complete(tmp_path, monkeypatch, event
     assert len(evals) == 12 and all(it["split"] == "eval" for it in evals)
     assert any(e["type"] == "progress" and e["phase"] == "train" for e in events)
     assert any(e["type"] == "metrics" and set(e["values"]) == {"train/loss"} for e in events)
+
+
+def test_text_tasks_train_exactly_the_kept_text(tmp_path, monkeypatch):
+    """On GSM8K and CommonsenseQA what the optimizer sees is the kept row's `text`: the hint-free
+    question and the completion with its leading space (prompts end in "A:")."""
+    from pathlib import Path
+
+    from starlab.config import preset_config
+
+    shared = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+    real_decode, real_finetune = star.StarRun._decode, star.finetune
+    for dataset in ("gsm8k", "commonsenseqa"):
+        cfg = preset_config("star", dataset, "tiny")
+        cfg["model"].update({"n_layer": 1, "n_embd": 16, "n_head": 2})
+        cfg["task"].update({"path": str(shared), "train_limit": 6, "eval_limit": 2})
+        cfg["warmup"].update({"examples": 2, "steps": 1})
+        cfg["loop"].update({"iterations": 1, "base_steps": 2, "max_new_tokens": 8})
+        cfg["runtime"]["threads"] = 1
+        sub = tmp_path / dataset
+        sub.mkdir()
+
+        def decode(self, questions, *, hint, iteration, phase, samples=1, temperature=None):
+            if phase == "evaluate":
+                return real_decode(self, questions, hint=hint, iteration=iteration, phase=phase, samples=samples,
+                                   temperature=temperature)
+            # as generation gives it: the reference, cleaned (which strips its leading space)
+            return [self.task.clean_completion(self.task.reference(q)) for q in questions for _ in range(samples)]
+
+        monkeypatch.setattr(star.StarRun, "_decode", decode)
+        rec = Recorder()
+        seen = {}
+
+        def spy(model, examples, **kw):
+            seen.setdefault(len(seen), list(examples))
+            return real_finetune(model, examples, **kw)
+
+        monkeypatch.setattr(star, "finetune", spy)
+        w = EventWriter(sub / "events.jsonl", heartbeat_s=None)
+        r = star.StarRun(cfg, w, run_dir=str(sub), hooks=rec.hooks())
+        r.setup_data()
+        r.setup_model()
+        r.run()
+        w.close()
+        kept = rec.kept[1]
+        assert kept and all(k["text"].startswith(r.task.question_text(next(q for q in r.splits.train
+                                                                                 if q.qid == k["question_id"])) + " ")
+                            for k in kept)
+        trained = [r.tok.decode(p) + r.tok.decode(c) for p, c in seen[1]]
+        assert trained == [k["text"] for k in kept]
+        assert all(" (" not in t.split("\nA:")[0][-12:] for t in trained)  # no hint after the question

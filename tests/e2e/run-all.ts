@@ -3,7 +3,7 @@
  * renderer in Debian's Chromium via playwright-core.
  *   (a) HTTP transport: launch from the form, field errors, a run to completion, a stopped run
  *   (b) the Electron preload bridge emulated in the page over the same runs
- *   (c) every variant on every dataset through the CLI, (d) V-STaR and Quiet-STaR from the form
+ *   (c) every variant on every dataset through the CLI, (d) V-STaR, Quiet-STaR and STaR-norat from the form
  * Needs `npx electron-vite build` first and the Python venv (experiments/.venv);
  * STARLAB_E2E_PYTHON=<path> runs the experiments with another interpreter.
  * Prints one PASS/FAIL line per scenario and `E2E: N passed, M failed`; exits 1 on failure.
@@ -87,7 +87,7 @@ async function main(): Promise<number> {
         },
       ],
       ['(c) cli: every variant on every dataset (real Python), curves and V-STaR candidates stored', () => scenarioVariantsCli(server!)],
-      ['(d) ui: V-STaR and Quiet-STaR launched from the form, Best-of-k panel', () => scenarioVariantsUi(browser!, server!)],
+      ['(d) ui: V-STaR, Quiet-STaR and STaR-norat launched from the form, Best-of-k panel', () => scenarioVariantsUi(browser!, server!)],
     ];
     for (const [name, fn] of scenarios) {
       const s = Date.now();

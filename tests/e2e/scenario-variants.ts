@@ -3,7 +3,7 @@
  *   (c) through the CLI (`node bin/starlab.js launch … --wait --json`) into the server's data
  *       dir: each run completes and its curve is stored; V-STaR's candidates carry their
  *       scores and its Best-of-k / majority curves are logged.
- *   (d) through the UI: V-STaR and Quiet-STaR launched from the form run to completion, and
+ *   (d) through the UI: V-STaR, Quiet-STaR and STaR-norat launched from the form run to completion, and
  *       V-STaR's Best-of-k panel draws.
  * Micro overrides keep every run to seconds: these check the code paths, not the learning
  * (the tiny presets' learning is measured by `npm run bench:tiny`).
@@ -131,7 +131,7 @@ export async function scenarioVariantsUi(browser: Browser, server: Server): Prom
   const imported = (await page.getByTestId('import-result').textContent({ timeout: 60_000 })) ?? '';
   check(imported.includes(join(server.dataDir, 'datasets', 'commonsenseqa')) && imported.includes('9741'), `import result: "${imported}"`);
   log('Settings → Datasets: imported CommonsenseQA into the data dir');
-  for (const [variant, dataset] of [['v-star', 'addition'], ['quiet-star', 'gsm8k']] as const) {
+  for (const [variant, dataset] of [['v-star', 'addition'], ['quiet-star', 'gsm8k'], ['star-norat', 'commonsenseqa']] as const) {
     const id = await launchFromForm(page, server.url, variant, dataset);
     await page.getByTestId('run-page').waitFor();
     await waitFor(`${variant} run ${id} to complete`, async () => (await page.getByTestId('run-status').getAttribute('data-status')) === 'completed', RUN_TIMEOUT_MS, 500);

@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -64,6 +66,47 @@ describe('experiment config schema', () => {
     expect(r.config.verifier?.candidates).toBe(8); // variant layer
     expect(r.config.model.source).toBe('tiny'); // dataset layer
   });
+
+  it('refuses what the Python validator refuses (cross-field and sequence-length rules)', () => {
+    const { python } = resolvePython({ root });
+    const cases: [string, string, Record<string, string>][] = [
+      ['star', 'addition', { 'model.max_len': '30' }],
+      ['star', 'addition', { 'loop.max_new_tokens': '5' }],
+      ['quiet-star', 'addition', { 'quiet.max_new_tokens': '5', 'warmup.max_digits': '4' }],
+      ['v-star', 'addition', { 'loop.finetune': '"lora"', 'loop.restart_from_base': 'false' }],
+      ['v-star', 'gsm8k', { 'verifier.candidates': '1001' }],
+      ['star-norat', 'commonsenseqa', { 'model.n_head': '5' }],
+      ['star', 'addition', {}],
+    ];
+    const dir = mkdtempSync(join(tmpdir(), 'starlab-cfg-'));
+    try {
+      for (const [variant, dataset, overrides] of cases) {
+        // the config as the user wrote it (before zod's checks): preset + overrides
+        const raw: Record<string, unknown> = { ...presetDefaults(variant, dataset, 'tiny')!, variant, dataset, preset: 'tiny', seed: 0 };
+        for (const [k, v] of Object.entries(overrides)) {
+          const [sec, key] = k.split('.') as [string, string];
+          (raw[sec] as Record<string, unknown>)[key] = JSON.parse(v);
+        }
+        const file = join(dir, 'c.json');
+        writeFileSync(file, JSON.stringify(raw));
+        let pyOut: string;
+        try {
+          pyOut = execFileSync(python, ['-m', 'starlab', 'validate', '--config', file], {
+            env: { ...process.env, PYTHONPATH: join(root, 'experiments') },
+            encoding: 'utf8',
+          });
+        } catch (e) {
+          pyOut = (e as { stdout: string }).stdout;
+        }
+        const py = (JSON.parse(pyOut) as { errors: { field: string }[] }).errors.map((e) => e.field).sort();
+        const r = resolveConfig({ variant, dataset, preset: 'tiny', overrides });
+        const ts = (r.ok ? [] : r.errors.map((e) => e.field)).sort();
+        expect(ts, `${variant}/${dataset} ${JSON.stringify(overrides)}`).toEqual(py);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('names the fields a variant does not have', () => {
     const r = resolveConfig({

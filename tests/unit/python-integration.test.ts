@@ -69,6 +69,17 @@ describe('with the real experiment package', () => {
     expect(done.metrics['eval/accuracy']!.map((p) => p.iteration)).toEqual([0, 1, 2, 3, 4]);
     const kept = done.metrics['train/kept']!.map((p) => p.iteration);
     expect(kept).toEqual([1, 2, 3, 4]);
+    // the iteration the stop interrupted was redone: none of its rows appear twice
+    const losses = done.metrics['train/loss']!.map((p) => `${p.iteration}:${p.step}`);
+    expect(new Set(losses).size).toBe(losses.length);
+    const dupSamples = s.db
+      .prepare(`SELECT count(*) AS n FROM (SELECT iteration, question_id, kind, count(*) AS c FROM samples WHERE run_id = ?
+                GROUP BY iteration, question_id, kind HAVING c > 1)`)
+      .get(r.id) as { n: number };
+    expect(dupSamples.n).toBe(0);
+    const phases = done.phases.map((p) => `${p.iteration}:${p.phase}`);
+    expect(new Set(phases).size).toBe(phases.length);
+    expect(done.phases.filter((p) => p.phase === 'train').map((p) => p.iteration)).toEqual([1, 2, 3, 4]);
     expect(done.checkpointIteration).toBe(4);
     expect(s.getLogs(r.id, {}).some((l) => /resumed after iteration/.test(l.message))).toBe(true);
     // a completed run is not resumed again
@@ -89,11 +100,19 @@ describe('with the real experiment package', () => {
 
   it('warns before launch when a dataset has no local copy, and lists where datasets are found', async () => {
     const s = service();
-    const missing = s.validateLaunch({ variant: 'star', dataset: 'gsm8k', preset: 'tiny', overrides: { 'task.path': tempDir() } });
-    expect(missing.ok && missing.warnings?.map((w) => w.field)).toEqual(['task.path']);
-    const found = s.validateLaunch({ variant: 'star', dataset: 'gsm8k', preset: 'tiny', overrides: { 'task.path': SHARED_DATASETS } });
+    // a task.path without the files fails the run: refused before launch
+    const missing = await s.validateLaunch({ variant: 'star', dataset: 'gsm8k', preset: 'tiny', overrides: { 'task.path': tempDir() } });
+    expect(missing.ok ? [] : missing.errors.map((e) => e.field)).toEqual(['task.path']);
+    const partial = tempDir();
+    writeFileSync(join(partial, 'train.jsonl'), '');
+    const half = await s.launchRun({ variant: 'star', dataset: 'gsm8k', preset: 'tiny', overrides: { 'task.path': partial } });
+    expect(half.ok ? '' : half.errors[0]!.message).toMatch(/only some of the gsm8k files/);
+    // nowhere at all: a warning (the run would try the hub)
+    const dataDirOnly = await s.validateLaunch({ variant: 'star', dataset: 'commonsenseqa', preset: 'tiny' });
+    if (!process.env['STARLAB_DATASETS_DIR']) expect(dataDirOnly.ok && dataDirOnly.warnings?.map((w) => w.field)).toEqual(['dataset']);
+    const found = await s.validateLaunch({ variant: 'star', dataset: 'gsm8k', preset: 'tiny', overrides: { 'task.path': SHARED_DATASETS } });
     expect(found.ok && found.warnings).toBeUndefined();
-    expect(s.validateLaunch({ variant: 'star', dataset: 'addition', preset: 'tiny' })).not.toHaveProperty('warnings');
+    expect(await s.validateLaunch({ variant: 'star', dataset: 'addition', preset: 'tiny' })).not.toHaveProperty('warnings');
     const listed = await s.listDatasets();
     expect(listed.map((d) => d.id)).toEqual(['gsm8k', 'commonsenseqa']);
     expect(listed[0]!.searched).toContain(join(s.dataDir, 'datasets', 'gsm8k'));

@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase, schemaVersion } from '../../db/open';
 import { SCHEMA_VERSION } from '../../db/migrations/index';
+import { sql as v1 } from '../../db/migrations/001-initial';
 import { getLogs, getRun, getSamples, getSetting, insertRun, listRuns, setSetting } from '../../db/queries';
 import { cleanupTempDirs, tempDir } from '../fixtures/helpers';
 
@@ -45,6 +46,26 @@ describe('database', () => {
     expect(listRuns(b).map((r) => r.id)).toEqual(['r1']);
     expect(getSetting(b, 'pythonPath')).toBe('/x/python');
     b.close();
+  });
+
+  it('upgrades a version-1 database in place, keeping its runs', () => {
+    const file = join(tempDir(), 'v1.db');
+    const raw = new Database(file);
+    raw.exec(v1);
+    raw.pragma('user_version = 1');
+    raw
+      .prepare(`INSERT INTO runs (id, variant, dataset, preset, seed, model, config_json, config_hash, status, created_at, run_dir)
+                VALUES ('old', 'star', 'addition', 'tiny', 0, 'm', '{}', 'h', 'stopped', 1, '/tmp/old')`)
+      .run();
+    raw.close();
+    const db = openDatabase(file);
+    expect(schemaVersion(db)).toBe(SCHEMA_VERSION);
+    expect(db.prepare("SELECT status, resume_count, resumed_at FROM runs WHERE id = 'old'").get()).toEqual({
+      status: 'stopped',
+      resume_count: 0,
+      resumed_at: null,
+    });
+    db.close();
   });
 
   it('refuses a database from a newer version', () => {

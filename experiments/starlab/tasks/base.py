@@ -93,9 +93,20 @@ class Task(ABC):
     def question_text(self, q: Any) -> str:
         return self.prompt(q, hint=False)
 
+    def training_completion(self, q: Any, completion: str) -> str:
+        """The completion as it is trained on (after ``question_text``): a task whose prompts
+        end in ``A:`` gives back the leading space that ``clean_completion`` stripped, so the
+        first trained token is the one the model samples."""
+        return completion
+
     def training_text(self, q: Any, completion: str) -> str:
         """What a kept sample is trained on: the hint-free prompt and the completion."""
-        return self.question_text(q) + completion
+        return self.question_text(q) + self.training_completion(q, completion)
+
+    def leaks_hint(self, q: Any, completion: str) -> bool:
+        """True when a rationalized completion copies the hint's marker itself (it is then not
+        kept: the hint must never reach training text)."""
+        return False
 
     def difficulty(self, q: Any) -> int | None:
         """A per-question difficulty for per-difficulty curves (None: the task has none)."""

@@ -263,12 +263,14 @@ class CommonsenseQATask(Task):
         the paper's format and nothing else."""
         return f" Therefore, the answer is {q.choice_text(q.gold)} ({q.gold})."
 
-    def training_text(self, q: CQAQuestion, completion: str) -> str:
-        """The hint-free prompt and the completion; a completion cleaned of its leading space
-        gets it back (``A: …`` as in the prompt files)."""
+    def leaks_hint(self, q: CQAQuestion, completion: str) -> bool:
+        return HINT_MARK.strip().lower() in completion.lower()
+
+    def training_completion(self, q: CQAQuestion, completion: str) -> str:
+        """A completion cleaned of its leading space gets it back (``A: …`` as in the prompt files)."""
         if completion and not completion[0].isspace():
             completion = " " + completion
-        return self.question_text(q) + completion
+        return completion
 
     def extract_answer(self, completion: str, q: CQAQuestion | None = None) -> str | None:
         """The lower-case label the completion commits to (see the module doc); pass ``q`` to

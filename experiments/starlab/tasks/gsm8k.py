@@ -134,6 +134,7 @@ class GSM8KTask(Task):
     """GSM8K behind the Task interface (see tasks/base.py and the module doc)."""
 
     name = "gsm8k"
+    difficulty_name = "steps"
     format_version = FORMAT_VERSION
     extractor_version = EXTRACTOR_VERSION
     stop_strings = ("\n\n", "\nQ:")
@@ -150,12 +151,11 @@ class GSM8KTask(Task):
     def reference(self, q: GSM8KQuestion) -> str:
         return " " + "\n".join(q.solution + (f"#### {q.gold}",))
 
-    def training_text(self, q: GSM8KQuestion, completion: str) -> str:
-        """The hint-free prompt and the completion; a completion cleaned of its leading space
-        gets it back (``A: …`` as in the prompt files)."""
+    def training_completion(self, q: GSM8KQuestion, completion: str) -> str:
+        """A completion cleaned of its leading space gets it back (``A: …`` as in the prompt files)."""
         if completion and not completion[0].isspace():
             completion = " " + completion
-        return self.question_text(q) + completion
+        return completion
 
     def few_shot_prefix(self, seed: int = 0, hint: bool = False) -> str:
         """The shipped exemplars (``prompts/gsm8k.txt``, the same for every seed), each

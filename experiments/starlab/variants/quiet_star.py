@@ -107,6 +107,10 @@ class QuietRun:
         ids = self.tok.encode(self.prefix + text)
         return ([self.tok.bos_id] if self.tok.bos_id is not None else []) + ids
 
+    def _train_prompt_ids(self, text: str) -> list[int]:
+        """A training prompt: the question alone, never the few-shot prefix (as STaR's warm-up)."""
+        return ([self.tok.bos_id] if self.tok.bos_id is not None else []) + self.tok.encode(text)
+
     def _doc_ids(self, text: str) -> list[int]:
         bos = [self.tok.bos_id] if self.tok.bos_id is not None else []
         eos = [self.tok.eos_id] if self.tok.eos_id is not None else []
@@ -188,7 +192,8 @@ class QuietRun:
                 if ref is None:
                     continue
                 p = self.task.prompt(q, hint=hinted)
-                examples.append((self._prompt_ids(p), self.tok.encode(ref) + [self.tok.eos_id]))
+                examples.append((self._train_prompt_ids(p), self.tok.encode(self.task.training_completion(q, ref))
+                                 + [self.tok.eos_id]))
                 rows.append({"question_id": q.qid, "prompt": p, "completion": ref, "hinted": hinted})
             if rows:
                 self._artifact("artifacts/warmup.jsonl", "jsonl", 0, rows)
@@ -261,7 +266,7 @@ class QuietRun:
         q = self.q
         self.qm.train()
         ids, doc = self._batch()
-        with self.precision.context(self.device):
+        with self.precision.context(self.device, cache=True):
             out = quiet.quiet_loss(self.qm, ids, doc, n_thoughts=q["n_thoughts"], thought_len=q["thought_len"],
                                    n_ahead=q["n_ahead"], temperature=q["thought_temperature"],
                                    policy_weight=q["policy_weight"], generator=self.thought_gen)
@@ -318,13 +323,13 @@ class QuietRun:
             common = dict(max_new_tokens=q["max_new_tokens"], thought_len=q["thought_len"],
                           stop_strings=self.task.stop_strings, batch_size=self.gen_batch, stop=self.stop)
             t0 = time.perf_counter()
-            with self.precision.context(self.device):
+            with self.precision.context(self.device, cache=True):
                 gens = quiet.generate(self.qm, self.tok, prompts, use_thoughts=True, thought_temperature=0.0,
                                       on_batch=lambda d, t: self._progress(throttle, iteration, "evaluate", d, total),
                                       **common)
             t_think = time.perf_counter() - t0
             t0 = time.perf_counter()
-            with self.precision.context(self.device):
+            with self.precision.context(self.device, cache=True):
                 base = quiet.generate(self.qm, self.tok, prompts, use_thoughts=False,
                                       on_batch=lambda d, t: self._progress(throttle, iteration, "evaluate",
                                                                            len(prompts) + d, total), **common)
@@ -391,12 +396,18 @@ class QuietRun:
         state = {"results": [dataclasses.asdict(r) for r in self.results], "total_steps": self.total_steps,
                  "quiet_steps": self.quiet_steps, "tokens_generated": self.tokens_generated,
                  "tokens_trained": self.tokens_trained, "examples_trained": self.examples_trained}
-        checkpoint.save_tensors(self.run_dir, iteration, self.cfg, tensors, state)
+        checkpoint.save_tensors(self.run_dir, iteration, self.cfg, tensors, state, identity=self.identity())
+
+    def identity(self) -> dict[str, str]:
+        from .star import task_versions
+
+        h = self.hashes()
+        return {"data": h["data"], "prompt": h["prompt"], **task_versions(self.task)}
 
     def resume(self) -> int | None:
         from .. import checkpoint
 
-        ck = checkpoint.load_tensors(self.run_dir, self.cfg)
+        ck = checkpoint.load_tensors(self.run_dir, self.cfg, identity=self.identity())
         if ck is None:
             return None
         n, tensors, state = ck

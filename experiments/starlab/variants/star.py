@@ -142,8 +142,8 @@ class StarRun:
         throttle = _Throttle(PROGRESS_MIN_INTERVAL_S)
         if phase != "evaluate":
             self.ev.progress(iteration, phase, 0, len(prompts))
-        gen = torch.Generator(device=self.device).manual_seed(
-            self.seed * 100003 + iteration * 7 + (1 if hint else 0) + (3 if phase == "evaluate" else 0))
+        offset = {"sample": 0, "rationalize": 1, "evaluate": 3, "verify": 5}.get(phase, 6)  # one stream per phase
+        gen = torch.Generator(device=self.device).manual_seed(self.seed * 100003 + iteration * 11 + offset)
         with self.amp():
             outs = generate(self.model, self.tok, prompts, max_new_tokens=loop["max_new_tokens"],
                             temperature=temp, batch_size=self.gen_batch, generator=gen, stop=self.stop,
@@ -340,6 +340,7 @@ class StarRun:
                 if keep:
                     seen.add(text)
                     kept.append({"question_id": q.qid, "question": task.question_text(q), "completion": text,
+                                 "train_completion": task.training_completion(q, text),
                                  "text": task.training_text(q, text), "rationalized": False,
                                  "difficulty": task.difficulty(q)})
                 direct.append(dict(question_id=q.qid, split="train", kind="direct", question=task.question_text(q),
@@ -355,6 +356,7 @@ class StarRun:
         # 2. star only: rationalize the unsolved ones, the gold answer as a hint, saved without it
         rat_items = []
         rat_ok = 0
+        rat_leaks = 0
         rat_attempted = 0
         t_rat = 0.0
         if self.rationalize:
@@ -367,12 +369,15 @@ class StarRun:
                 for q, text in zip(qs, outs_h):
                     ans = task.extract_answer(text, q)
                     ok = task.is_correct(ans, q.gold)
+                    leak = ok and task.leaks_hint(q, text)  # copied the hint's marker: never trained on
+                    rat_leaks += leak
                     rat_items.append(dict(question_id=q.qid, split="train", kind="rationalized",
                                           question=task.prompt(q, hint=True), text=text, answer=ans, gold=q.gold,
-                                          correct=ok, hint_used=True, kept=ok, difficulty=task.difficulty(q)))
-                    if ok:
+                                          correct=ok, hint_used=True, kept=ok and not leak, difficulty=task.difficulty(q)))
+                    if ok and not leak:
                         rat_ok += 1
                         kept.append({"question_id": q.qid, "question": task.question_text(q), "completion": text,
+                                     "train_completion": task.training_completion(q, text),
                                      "text": task.training_text(q, text), "rationalized": True,
                                      "difficulty": task.difficulty(q)})
                 self._emit_samples(n, rat_items)
@@ -387,7 +392,7 @@ class StarRun:
             self._prepare_finetune(n)
             if self.hooks.on_train_start:
                 self.hooks.on_train_start(n, self.model, train_set)
-            examples = [(self._train_prompt_ids(x["question"]), self._completion_ids(x["completion"])) for x in train_set]
+            examples = [(self._train_prompt_ids(x["question"]), self._completion_ids(x["train_completion"])) for x in train_set]
             if not examples:
                 self.ev.log("warning", f"iteration {n}: nothing kept, the model is not fine-tuned this iteration")
             losses = self._train(n, examples, steps if examples else 0, loop["lr"], loop["batch_size"], "train")
@@ -401,6 +406,7 @@ class StarRun:
             "train/solved_direct": solved_direct,
             "train/rationalize_attempted": rat_attempted,
             "train/rationalized": rat_ok,
+            "train/rationalized_hint_copied": rat_leaks,
             "train/kept": len(kept),
             "train/kept_fraction": len({x["question_id"] for x in kept}) / max(1, attempted),
             "train/train_set": len(train_set),
@@ -477,13 +483,19 @@ class StarRun:
     def save_checkpoint(self, n: int) -> None:
         from .. import checkpoint
 
-        checkpoint.save(self.run_dir, n, self.cfg, self.model, self.base_state, self.checkpoint_state(), lora=self.lora)
+        checkpoint.save(self.run_dir, n, self.cfg, self.model, self.base_state, self.checkpoint_state(), lora=self.lora,
+                        identity=self.identity())
+
+    def identity(self) -> dict[str, str]:
+        """What, beyond the config, makes this the same experiment (checked on resume)."""
+        h = self.hashes()
+        return {"data": h["data"], "prompt": h["prompt"], **task_versions(self.task)}
 
     def resume(self) -> int | None:
         """Load the last iteration checkpoint of the run directory; returns its iteration."""
         from .. import checkpoint
 
-        ck = checkpoint.load(self.run_dir, self.cfg, self.model, lora=self.lora)
+        ck = checkpoint.load(self.run_dir, self.cfg, self.model, lora=self.lora, identity=self.identity())
         if ck is None:
             return None
         n, model, base_state, state = ck

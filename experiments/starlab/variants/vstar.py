@@ -72,8 +72,9 @@ class VStarRun(StarRun):
         by_id = {q.qid: q for q in self.splits.train}
         out = []
         for qid, cands in self.buffer.items():
-            p = self._train_prompt_ids(self.task.prompt(by_id[qid]))
-            out.append((p, [(self._completion_ids(c), ok) for c, ok in cands.items()]))
+            q = by_id[qid]
+            p = self._train_prompt_ids(self.task.prompt(q))
+            out.append((p, [(self._completion_ids(self.task.training_completion(q, c)), ok) for c, ok in cands.items()]))
         return out
 
     def after_iteration(self, n: int, vals: dict[str, Any]) -> None:
@@ -86,7 +87,7 @@ class VStarRun(StarRun):
             N = vcfg["candidates"]
             outs = self._decode(qs, hint=False, iteration=n, phase="verify", samples=N, temperature=vcfg["temperature"])
             # the verifier reads (question, solution) as the generator is trained on it: no few-shot prefix
-            cand_examples = [(self._train_prompt_ids(task.prompt(q)), self._completion_ids(outs[i * N + j]))
+            cand_examples = [(self._train_prompt_ids(task.prompt(q)), self._completion_ids(task.training_completion(q, outs[i * N + j])))
                              for i, q in enumerate(qs) for j in range(N)]
             sft = self._sft_copy()
             with self.amp():
