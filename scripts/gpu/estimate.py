@@ -10,15 +10,29 @@ your own run's ``eval``/``compute`` metrics) with the flags:
 
 Precision is what ``runtime.dtype = auto`` gives on CUDA (``starlab/models.py``
 ``resolve_precision``): LoRA runs on bfloat16 weights (adapters float32); full fine-tuning is
-"mixed", float32 weights under bfloat16 autocast. Checkpoints' own dtypes no longer matter.
+"mixed", float32 weights under bfloat16 autocast. ``Precision.context(device, cache=...)`` decides
+whether autocast keeps its weight-cast cache: off (the default) in the STaR-family training loops,
+which hold one context around a whole loop, so every matmul casts the current float32 weight it
+uses; on in Quiet-STaR's ``train_step`` and ``evaluate``, which open one context per optimizer
+step or per decoding pass (the weights do not change inside it), so each weight is cast once per
+step or pass. Checkpoints' own dtypes no longer matter.
 
 Memory (bytes; h = hidden size, kv = key/value width = kv_heads × head_dim, i = MLP width,
 L = layers, V = vocabulary, N = parameters, b = sequences per step, s = tokens per sequence):
 
 - weights: N × 2 (bfloat16, LoRA) or N × 4 (float32, "mixed" full fine-tuning);
-- full fine-tuning, mixed: N × (4 weights + 4 grads + 8 AdamW + 2 for the bfloat16 copies
-  autocast keeps of the weights) = 18 N; with runtime.dtype = bfloat16 instead ("pure"
-  bfloat16, loses small updates): 8 N;
+- full fine-tuning, mixed: N × (4 weights + 4 grads + 8 AdamW) = 16 N that persist, plus the
+  bfloat16 casts of the weights that a training forward's matmuls save for backward, 2 N
+  (forward-only passes such as decoding keep none across calls without the cache). ``finetune``,
+  ``train_orm`` and Quiet-STaR's ``train_step`` zero the grads after the forward, so the previous
+  step's 4 N of grads are still allocated then: 16 N + 2 N = 18 N. STaR-family steps make one
+  forward, so the cache makes no difference there. A Quiet-STaR step backpropagates through
+  (thought_len + 1) forwards of the transformer and (1 + thought_len + n_ahead) calls of the LM
+  head; with the cache they share one 2 N set (what the library does, and what the tables use).
+  With the cache off (as the STaR-family loops run) each would keep its own casts:
+  2 × ((thought_len + 1) × N_body + (1 + thought_len + n_ahead) × V·h) (N_body = N minus the
+  embedding and LM-head matrices), shown in one column for comparison only. With
+  runtime.dtype = bfloat16 instead ("pure" bfloat16, loses small updates): 8 N;
 - LoRA r on every linear layer: r × (9h + 2kv + 3i) × L adapter parameters (Llama-style
   blocks), kept in float32 with their grads and AdamW states: 16 B each;
 - activations kept for backward, HF eager with SDPA attention (no s² term):
@@ -54,16 +68,17 @@ USABLE = 74 * GIB  # of the ~78 GiB an 80 GB H100 offers, leaving room for fragm
 SEQ = 512          # padded training sequence of the memory tables (see the docstring)
 
 # Architecture figures from memory of the models' config.json files (not read here): params
-# (billions), layers, hidden, kv width (kv_heads × head_dim), MLP width, vocab.
+# (billions), layers, hidden, kv width (kv_heads × head_dim), MLP width, vocab, and whether the
+# LM head shares the input embedding's matrix (tie_word_embeddings).
 MODELS = {
-    "Qwen2.5-0.5B":    dict(N=0.494, L=24, h=896,  kv=128,  i=4864,  V=151936),
-    "Llama-3.2-1B":    dict(N=1.236, L=16, h=2048, kv=512,  i=8192,  V=128256),
-    "Qwen2.5-1.5B":    dict(N=1.544, L=28, h=1536, kv=256,  i=8960,  V=151936),
-    "Llama-3.2-3B":    dict(N=3.213, L=28, h=3072, kv=1024, i=8192,  V=128256),
-    "GPT-J-6B":        dict(N=6.053, L=28, h=4096, kv=4096, i=16384, V=50400),
-    "Llama-2-7B":      dict(N=6.738, L=32, h=4096, kv=4096, i=11008, V=32000),
-    "Mistral-7B-v0.1": dict(N=7.242, L=32, h=4096, kv=1024, i=14336, V=32000),
-    "Qwen2.5-7B":      dict(N=7.616, L=28, h=3584, kv=512,  i=18944, V=152064),
+    "Qwen2.5-0.5B":    dict(N=0.494, L=24, h=896,  kv=128,  i=4864,  V=151936, tied=True),
+    "Llama-3.2-1B":    dict(N=1.236, L=16, h=2048, kv=512,  i=8192,  V=128256, tied=True),
+    "Qwen2.5-1.5B":    dict(N=1.544, L=28, h=1536, kv=256,  i=8960,  V=151936, tied=True),
+    "Llama-3.2-3B":    dict(N=3.213, L=28, h=3072, kv=1024, i=8192,  V=128256, tied=True),
+    "GPT-J-6B":        dict(N=6.053, L=28, h=4096, kv=4096, i=16384, V=50400,  tied=False),
+    "Llama-2-7B":      dict(N=6.738, L=32, h=4096, kv=4096, i=11008, V=32000,  tied=False),
+    "Mistral-7B-v0.1": dict(N=7.242, L=32, h=4096, kv=1024, i=14336, V=32000,  tied=False),
+    "Qwen2.5-7B":      dict(N=7.616, L=28, h=3584, kv=512,  i=18944, V=152064, tied=False),
 }
 
 # Token lengths (≈ 3.5 characters per token; from the shipped prompt files and the data sets'
@@ -80,7 +95,7 @@ TASKS = {
 STAR = dict(iterations=16, base_steps=40, growth=1.2, batch=8, samples=1)
 VSTAR = dict(iterations=3, base_steps=40, growth=1.2, batch=8, samples=16, warmup_examples=10000, warmup_steps=1000,
              pairs_per_question=8, dpo_steps=1000, orm_steps=1000, verifier_batch=8, candidates=64)
-QUIET = dict(model="Qwen2.5-1.5B", batch=8, n_thoughts=2, seq_len=256, thought_len=10, n_ahead=4, steps=100,
+QUIET = dict(model="Qwen2.5-1.5B", batch=1, n_thoughts=2, seq_len=256, thought_len=10, n_ahead=4, steps=100,
              eval_every=10, max_new_tokens=256)
 GEN_BATCH_HUB = 32  # runtime.gen_batch_size = 0 for a hub model
 
@@ -110,7 +125,34 @@ def kv_per_token(m: dict) -> float:
     return 2 * m["L"] * m["kv"] * 2
 
 
-MIXED_STATES = 18  # bytes per parameter of mixed full fine-tuning (see the docstring)
+MIXED_PERSISTENT = 16  # float32 weights + grads + AdamW of mixed full fine-tuning (see the docstring)
+CAST = 2               # bfloat16 casts of the weights a backpropagated forward saves, per forward
+MIXED_STATES = MIXED_PERSISTENT + CAST  # one set of casts per step (every mixed training step in the library): 18 N
+
+
+def head_params(m: dict) -> float:
+    """The LM head's matrix (V × h)."""
+    return m["V"] * m["h"]
+
+
+def body_params(m: dict) -> float:
+    """Parameters of the transformer's matmuls: N less the embedding and (if untied) the LM head."""
+    return m["N"] * 1e9 - head_params(m) * (1 if m["tied"] else 2)
+
+
+def quiet_casts(m: dict, thought_len: int, n_ahead: int, per_forward: bool = False) -> float:
+    """Bytes of bfloat16 weight casts one quiet_loss saves for backward under mixed.
+
+    Default: what the library does. ``train_step`` opens ``Precision.context(cache=True)`` once per
+    step, so each weight is cast once and all the step's forwards reuse it: one 2 N set.
+    ``per_forward``: the cache off, as the STaR-family training loops run it (harmless there, one
+    forward per step); here each of the thought_len + 1 transformer forwards and
+    1 + thought_len + n_ahead LM-head calls would cast anew and keep its casts. For comparison only.
+    Both counts were checked on CPU with a tiny Qwen2 (tied embeddings) by tracking the casts saved
+    for backward; the mixing head's few casts are left out."""
+    if not per_forward:
+        return weights(m, CAST)
+    return CAST * ((thought_len + 1) * body_params(m) + (1 + thought_len + n_ahead) * head_params(m))
 
 
 def star_train(m: dict, mode: str, b: int, s: int, ckpt: bool) -> float:
@@ -150,13 +192,17 @@ def quiet_mask_entries(T: int, thought_len: int, n_ahead: int) -> int:
 
 
 def quiet_step(m: dict, batch: int, T: int = 256, n_thoughts: int = 2, thought_len: int = 10, n_ahead: int = 4,
-               states_bytes: float = MIXED_STATES) -> float:
+               per_forward_casts: bool = False) -> float:
+    """Peak bytes of one Quiet-STaR step under mixed. train_step zeroes the grads after the
+    forward, so the previous step's grads are still there: 16 N + the casts (quiet_casts: one 2 N
+    set per step as the library runs it; ``per_forward_casts`` for the cache-off comparison)."""
     rows = batch * n_thoughts
     positions = rows * T * (thought_len + n_ahead + 2)   # query tokens of all the forwards
     act = positions * act_per_token(m)
     lsm = (1 + thought_len + n_ahead) * rows * T * m["V"] * 4  # float32 log-softmaxes kept for backward
     mask = rows * quiet_mask_entries(T, thought_len, n_ahead) * 4  # float32 masks (mixed)
-    return weights(m, states_bytes) + act + lsm + mask
+    casts = quiet_casts(m, thought_len, n_ahead, per_forward_casts)
+    return weights(m, MIXED_PERSISTENT) + casts + act + lsm + mask
 
 
 def fmt_gb(x: float) -> str:
@@ -181,11 +227,20 @@ def memory_tables() -> None:
     q = QUIET
     print(f"\n### V-STaR verify phase (8 pairs × {SEQ}) and Quiet-STaR step (rows of {q['seq_len']}, "
           f"{q['n_thoughts']} thoughts of {q['thought_len']}, {q['n_ahead']} ahead, mixed), GiB\n")
-    print("| model | V-STaR verify, LoRA | V-STaR verify, full mixed | Quiet-STaR batch 8 | batch 2 | batch 1 |")
-    print("|---|---|---|---|---|---|")
+    print("| model | V-STaR verify, LoRA | V-STaR verify, full mixed | Quiet-STaR batch 1 (preset) | batch 2 | "
+          "batch 8 (paper) | batch 1, cache off ‡ |")
+    print("|---|---|---|---|---|---|---|")
     for name, m in MODELS.items():
         print(f"| {name} | {fit(vstar_verify(m, 8, SEQ))} | {fit(vstar_verify(m, 8, SEQ, 'full'))} | "
-              f"{fit(quiet_step(m, 8))} | {fit(quiet_step(m, 2))} | {fit(quiet_step(m, 1))} |")
+              f"{fit(quiet_step(m, 1))} | {fit(quiet_step(m, 2))} | {fit(quiet_step(m, 8))} | "
+              f"{fit(quiet_step(m, 1, per_forward_casts=True))} |")
+    qm = MODELS[q["model"]]
+    per_step = quiet_casts(qm, q["thought_len"], q["n_ahead"])
+    print(f"\nThe Quiet-STaR columns keep one 2 N set of weight casts per step ({fmt_gb(per_step)} GiB for "
+          f"{q['model']}), as train_step does with Precision.context(cache=True). ‡ For comparison only: the cache off, "
+          f"as the STaR-family training loops run, where each of the step's {q['thought_len'] + 1} transformer forwards "
+          f"and {1 + q['thought_len'] + q['n_ahead']} LM-head calls would keep its own casts, "
+          f"{quiet_casts(qm, q['thought_len'], q['n_ahead'], per_forward=True) / GIB:.0f} GiB for {q['model']}")
     print(f"\nDecoding at runtime.gen_batch_size {GEN_BATCH_HUB} (a hub model's default), GSM8K prompts of "
           f"≈ {TASKS['gsm8k']['prefix'] + TASKS['gsm8k']['question']} tokens + 256 new: KV cache ≈ "
           + ", ".join(f"{n} {GEN_BATCH_HUB * 966 * kv_per_token(MODELS[n]) / GIB:.1f} GiB"
@@ -240,7 +295,7 @@ def cost_tables(gen: float, prefill: float, train: float, solve: float) -> None:
 
 
 def quiet_cost(tflops: float, call_ms: float, disk_gb_s: float) -> None:
-    """Quiet-STaR paper preset (Qwen2.5-1.5B, batch 8, 2 thoughts of 10 tokens, 4 ahead, 256-token
+    """Quiet-STaR paper preset (Qwen2.5-1.5B, batch 1, 2 thoughts of 10 tokens, 4 ahead, 256-token
     rows, 100 steps, an evaluation every 10 steps, 256 new tokens, generation batch 32)."""
     q = QUIET
     m = MODELS[q["model"]]
@@ -251,9 +306,15 @@ def quiet_cost(tflops: float, call_ms: float, disk_gb_s: float) -> None:
     n_evals = 1 + math.ceil(q["steps"] / q["eval_every"])
     print(f"\n### Quiet-STaR paper preset ({q['model']}), at {tflops:.0f} TFLOP/s effective and {call_ms:.0f} ms per "
           f"decoding forward call (batch {GEN_BATCH_HUB})\n")
-    print(f"- training: {rows} rows × {T} tokens × {Lth + ahead + 2} blocks = {positions:,} token positions per step, "
-          f"≈ 6·N·positions = {flops:.2e} FLOP ≈ {step_s:.1f} s/step, {q['steps'] * step_s / 60:.0f} min for "
-          f"{q['steps']} steps (if it fit in memory: see above)")
+    print(f"- training at batch {q['batch']}: {rows} rows × {T} tokens × {Lth + ahead + 2} blocks = {positions:,} "
+          f"token positions per step, ≈ 6·N·positions = {flops:.2e} FLOP ≈ {step_s:.2f} s/step, "
+          f"{q['steps'] * step_s / 60:.1f} min for {q['steps']} steps (memory: see above)")
+    cast_traffic = 6 * m["N"] * 1e9  # mixed: read 4 B, write 2 B per weight per cast
+    print(f"- mixed, with the cast cache (Precision.context(cache=True) per step and per decoding pass): the float32 "
+          f"weights are cast once per training step and once per decoding pass, ≈ 6 B × N = {cast_traffic / 1e9:.1f} GB "
+          f"of memory traffic ≈ {cast_traffic / 3e12 * 1000:.0f} ms at 3 TB/s each time (cache off, as the STaR-family "
+          f"loops run, it would be that per forward call: {Lth + 1} forwards and {1 + Lth + ahead} LM-head calls per "
+          f"step, and every decoding call)")
     for ds, t in TASKS.items():
         batches = math.ceil(t["eval"] / GEN_BATCH_HUB)
         per_token = (Lth + 1) + 1  # forward calls per token: L+1 with a thought, 1 without
