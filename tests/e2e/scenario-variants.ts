@@ -136,10 +136,8 @@ export async function scenarioVariantsUi(browser: Browser, server: Server): Prom
     await page.getByTestId('run-page').waitFor();
     await waitFor(`${variant} run ${id} to complete`, async () => (await page.getByTestId('run-status').getAttribute('data-status')) === 'completed', RUN_TIMEOUT_MS, 500);
     await waitFor(`${variant}: accuracy chart at its last evaluation`, async () => (await page.getByTestId('accuracy-chart').getAttribute('data-last-iteration')) === '2', 15_000);
-    if (variant === 'v-star') {
-      await page.getByTestId('bestofk-chart').waitFor({ timeout: 15_000 });
-      await screenshot(page, 'run-page-vstar');
-    } else await screenshot(page, 'run-page-quiet-star');
+    if (variant === 'v-star') await page.getByTestId('bestofk-chart').waitFor({ timeout: 15_000 });
+    await screenshot(page, `run-page-${variant}`);
     log(`${variant} on ${dataset} launched from the form: completed`);
   }
   check(watch.problems.length === 0, `page problems: ${watch.problems.join(' | ')}`);
