@@ -7,7 +7,12 @@ import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, sep } from 'node:path';
 import type {
+  AblationPlan,
+  AblationResult,
   Catalog,
+  DatasetStatus,
+  GroupDetail,
+  GroupSummary,
   Commands,
   EventName,
   EventPayloads,
@@ -33,8 +38,9 @@ import {
 import { openDatabase, type DB } from '../db/open';
 import * as q from '../db/queries';
 import { importDataset, locateDataset } from './datasets';
+import { expandAblation, splitList, type AblationSpec } from '../shared/ablation';
 import { databasePath, repoRoot, resolvePython } from './paths';
-import { Supervisor, checkpointIteration, type CommandSpec, type LaunchContext } from './supervisor';
+import { Supervisor, checkpointIteration, newRunId, type CommandSpec, type LaunchContext } from './supervisor';
 
 export type { CommandSpec, LaunchContext } from './supervisor';
 
@@ -67,6 +73,15 @@ export interface Service extends Commands {
   stopRun(id: string): { ok: boolean; message: string };
   getSettings(): Settings;
   setPythonPath(path: string): Settings;
+  planAblation(spec: AblationSpec): AblationPlan;
+  createAblation(spec: AblationSpec): AblationResult;
+  listGroups(): GroupSummary[];
+  getGroup(id: string): GroupDetail | null;
+  cancelRun(id: string): { ok: boolean; message: string };
+  retryRun(id: string): { ok: boolean; message: string; id?: string };
+  stopGroup(id: string): { ok: boolean; message: string };
+  setQueueSettings(s: { maxConcurrent: number; gpuSlots: string[] }): Settings;
+  listDatasets(): DatasetStatus[];
 
   readonly dataDir: string;
   readonly dbPath: string;
@@ -109,10 +124,40 @@ export function createService(opts: ServiceOptions): Service {
     stopGraceMs,
     commandFor: opts.commandFor,
     pollMs: opts.pollMs,
+    maxConcurrent: () => maxConcurrent(),
+    gpuSlots: () => gpuSlots(),
     onChange: (ids) => emit('runsChanged', { ids }),
   });
 
-  const settings = (): Settings => ({ pythonPath: python(), dataDir, stopGraceMs: stopGraceMs() });
+  const maxConcurrent = (): number => {
+    const v = Number(q.getSetting(db, 'maxConcurrent') ?? '1');
+    return Number.isInteger(v) && v >= 0 ? v : 1;
+  };
+  const gpuSlots = (): string[] => splitList(q.getSetting(db, 'gpuSlots') ?? '').map((s) => s.replace(/;/g, ','));
+  const settings = (): Settings => ({
+    pythonPath: python(),
+    dataDir,
+    stopGraceMs: stopGraceMs(),
+    maxConcurrent: maxConcurrent(),
+    gpuSlots: gpuSlots(),
+  });
+
+  /** Mean duration of completed runs like this one (same variant, dataset, preset), if any. */
+  const typicalSeconds = (c: ExperimentConfig): number | null => {
+    const r = db
+      .prepare(
+        `SELECT avg(ended_at - started_at) AS s FROM runs
+         WHERE status = 'completed' AND variant = ? AND dataset = ? AND preset = ? AND started_at IS NOT NULL AND ended_at IS NOT NULL`,
+      )
+      .get(c.variant, c.dataset, c.preset) as { s: number | null };
+    return r.s;
+  };
+  const plan = (spec: AblationSpec) => {
+    const r = expandAblation(spec);
+    if (!r.ok) return r;
+    const errors = r.runs.flatMap((p) => datasetCheck(p.config).errors.map((e) => ({ ...e, message: `${p.label}: ${e.message}` })));
+    return errors.length ? { ok: false as const, errors: errors.slice(0, 20) } : r;
+  };
 
   let catalogCache: Catalog | null = null;
 
@@ -203,6 +248,70 @@ export function createService(opts: ServiceOptions): Service {
     stopRun: (id) => supervisor.stop(id),
 
     resumeRun: (id) => supervisor.resume(id),
+
+    planAblation(spec) {
+      const r = plan(spec);
+      if (!r.ok) return r;
+      const secs = r.runs.map((p) => typicalSeconds(p.config));
+      const limit = maxConcurrent();
+      const total = secs.every((s) => s !== null) ? (secs as number[]).reduce((a, b) => a + b, 0) : null;
+      return {
+        ok: true,
+        runs: r.runs.map((p) => ({ label: p.label, variant: p.config.variant, dataset: p.config.dataset, seed: p.config.seed })),
+        // run one after another, or `limit` at a time
+        estimatedSeconds: total === null ? null : limit > 0 ? total / Math.min(limit, r.runs.length) : Math.max(...(secs as number[])),
+      };
+    },
+
+    createAblation(spec) {
+      const r = plan(spec);
+      if (!r.ok) return r;
+      const id = newRunId();
+      const t = q.nowS();
+      const name = spec.name?.trim() || `${spec.variants.join(' vs ')} on ${spec.datasets.join(', ')} (${spec.seeds.length} seed${spec.seeds.length === 1 ? '' : 's'})`;
+      const ids: string[] = [];
+      db.transaction(() => {
+        q.insertGroup(db, { id, name, created_at: t, spec_json: JSON.stringify(spec) });
+        for (const p of r.runs) ids.push(supervisor.enqueue(p.config, { groupId: id }).id);
+      })();
+      if (supervisor.watching) supervisor.schedule();
+      return { ok: true, id, runs: ids };
+    },
+
+    listGroups: () => q.listGroups(db),
+
+    getGroup(id) {
+      const g = q.listGroups(db).find((x) => x.id === id);
+      if (!g) return null;
+      const ids = new Set(q.groupRunIds(db, id));
+      return { ...g, runs: q.listRuns(db).filter((r) => ids.has(r.id)).reverse() };
+    },
+
+    cancelRun: (id) => supervisor.cancel(id),
+    retryRun: (id) => supervisor.retry(id),
+
+    stopGroup(id) {
+      const ids = q.groupRunIds(db, id);
+      if (!ids.length) return { ok: false, message: `no group "${id}" (or it has no runs)` };
+      let cancelled = 0;
+      let stopped = 0;
+      for (const runId of ids) {
+        const row = q.getRunRow(db, runId);
+        if (row?.status === 'queued' && supervisor.cancel(runId).ok) cancelled++;
+      }
+      for (const runId of ids) {
+        const row = q.getRunRow(db, runId);
+        if (row?.status === 'running' && supervisor.stop(runId).ok) stopped++;
+      }
+      return { ok: true, message: `cancelled ${cancelled} queued and stopped ${stopped} running run(s)` };
+    },
+
+    setQueueSettings(s) {
+      q.setSetting(db, 'maxConcurrent', String(s.maxConcurrent));
+      q.setSetting(db, 'gpuSlots', s.gpuSlots.map((x) => x.replace(/,/g, ';')).join(','));
+      if (supervisor.watching) supervisor.schedule();
+      return settings();
+    },
 
     listDatasets: () =>
       DATASETS.filter((d) => d !== 'addition').map((id) => ({ id, label: DATASET_LABELS[id], ...locateDataset(id, { dataDir }) })),

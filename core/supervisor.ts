@@ -15,7 +15,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { ExperimentConfig } from '../shared/experiment-config';
-import { addLog, getRunRow, insertRun, nowS, runningRuns, type RunRow } from '../db/queries';
+import { addLog, getRunRow, insertRun, nowS, queuedRuns, runningRuns, type RunRow } from '../db/queries';
 import type { DB } from '../db/open';
 import { ingestEventsFile, ingestTextLog } from './tailer';
 import { isSameProcess, pidStartTime, readProcStat, signalGroup } from './process-info';
@@ -30,6 +30,8 @@ export interface LaunchContext {
   config: ExperimentConfig;
   /** Continue after the run directory's last checkpoint (python -m starlab run --resume). */
   resume?: boolean;
+  /** CUDA_VISIBLE_DEVICES for the run (a queue's GPU slot). */
+  gpuSlot?: string | null;
 }
 
 /** The iteration of a run directory's checkpoint (experiments/starlab/checkpoint.py), or null. */
@@ -62,6 +64,10 @@ export interface SupervisorOptions {
   stopGraceMs: () => number;
   /** Override the command a run is started with (tests use a fake experiment). */
   commandFor?: (ctx: LaunchContext) => CommandSpec;
+  /** The queue: at most this many runs running at once (0: no limit) … */
+  maxConcurrent?: () => number;
+  /** … and, when set, one GPU slot (a CUDA_VISIBLE_DEVICES value) per running queued run. */
+  gpuSlots?: () => string[];
   pollMs?: number;
   /** Called with the ids of runs whose rows, metrics or logs changed. */
   onChange: (ids: string[]) => void;
@@ -197,6 +203,125 @@ export class Supervisor {
     }
   }
 
+  /**
+   * Start queued runs (oldest first) while the concurrency limit and the GPU slots allow.
+   * Each start is claimed with a conditional UPDATE, so two processes on one database never
+   * start the same run. Returns the ids started.
+   */
+  schedule(): string[] {
+    const started: string[] = [];
+    if (this.closed) return started;
+    for (;;) {
+      const limit = this.opts.maxConcurrent?.() ?? 0;
+      const running = runningRuns(this.db);
+      if (limit > 0 && running.length >= limit) break;
+      const next = queuedRuns(this.db)[0];
+      if (!next) break;
+      const slots = this.opts.gpuSlots?.() ?? [];
+      let slot: string | null = null;
+      if (slots.length) {
+        const used = new Set(running.map((r) => r.gpu_slot).filter((s): s is string => s !== null));
+        slot = slots.find((s) => !used.has(s)) ?? null;
+        if (slot === null) break;
+      }
+      const t = nowS();
+      const claim = this.db
+        .prepare("UPDATE runs SET status = 'running', started_at = ?, gpu_slot = ? WHERE id = ? AND status = 'queued'")
+        .run(t, slot, next.id);
+      if (claim.changes !== 1) continue; // another process took it
+      const config = JSON.parse(next.config_json) as ExperimentConfig;
+      const ctx: LaunchContext = {
+        runId: next.id,
+        runDir: next.run_dir,
+        configPath: join(next.run_dir, 'config.json'),
+        eventsPath: eventsPathOf(next.run_dir),
+        python: this.opts.python(),
+        config,
+        gpuSlot: slot,
+      };
+      const sp = this.spawnRun(ctx);
+      if ('error' in sp) {
+        const fail = (error: Error) => {
+          if (this.closed) return;
+          const reason = `could not start ${sp.command}: ${error.message}`;
+          this.db.transaction(() => {
+            this.db
+              .prepare("UPDATE runs SET status = 'failed', status_reason = ?, ended_at = ? WHERE id = ? AND status = 'running'")
+              .run(reason, nowS(), next.id);
+            addLog(this.db, next.id, 'supervisor', 'error', `${reason} (command: ${sp.cmdline})`);
+          })();
+          this.notify([next.id]);
+        };
+        if (sp.error instanceof Error) fail(sp.error);
+        else void sp.error.then(fail);
+        started.push(next.id);
+        continue;
+      }
+      this.db.transaction(() => {
+        this.db.prepare('UPDATE runs SET pid = ?, pid_start_time = ?, python = ? WHERE id = ?').run(sp.pid, sp.startTime, sp.command, next.id);
+        addLog(this.db, next.id, 'supervisor', 'info',
+          `started from the queue: ${sp.cmdline} (pid ${sp.pid}${slot !== null ? `, CUDA_VISIBLE_DEVICES=${slot}` : ''})`, t);
+      })();
+      this.watchChild(next.id, sp.child, sp.pid);
+      started.push(next.id);
+    }
+    if (started.length) this.notify(started);
+    return started;
+  }
+
+  /** Add a run to the queue (run directory and config written, nothing started yet). */
+  enqueue(config: ExperimentConfig, extra: { groupId?: string | null; retryOf?: string | null } = {}): { id: string } {
+    let id = newRunId();
+    const base = runsDir(this.opts.dataDir);
+    while (existsSync(join(base, id)) || getRunRow(this.db, id)) id = newRunId();
+    const runDir = join(base, id);
+    mkdirSync(join(runDir, 'artifacts'), { recursive: true });
+    writeFileSync(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+    const t = nowS();
+    this.db.transaction(() => {
+      insertRun(this.db, {
+        id,
+        group_id: extra.groupId ?? null,
+        retry_of: extra.retryOf ?? null,
+        variant: config.variant,
+        dataset: config.dataset,
+        preset: config.preset,
+        seed: config.seed,
+        model: config.model.name,
+        config_json: JSON.stringify(config),
+        config_hash: configHash(config),
+        status: 'queued',
+        created_at: t,
+        run_dir: runDir,
+      });
+      addLog(this.db, id, 'supervisor', 'info', extra.retryOf ? `queued (a retry of ${extra.retryOf})` : 'queued', t);
+    })();
+    this.notify([id]);
+    return { id };
+  }
+
+  /** Take a queued run off the queue (it ends 'stopped' without having started). */
+  cancel(id: string): { ok: boolean; message: string } {
+    const t = nowS();
+    const r = this.db
+      .prepare("UPDATE runs SET status = 'stopped', status_reason = 'cancelled before it started', ended_at = ? WHERE id = ? AND status = 'queued'")
+      .run(t, id);
+    if (r.changes !== 1) return { ok: false, message: `run ${id} is not queued` };
+    addLog(this.db, id, 'supervisor', 'info', 'cancelled before it started', t);
+    this.notify([id]);
+    return { ok: true, message: `cancelled run ${id}` };
+  }
+
+  /** Queue a new run with the same config (and group) as a failed or stopped one. */
+  retry(id: string): { ok: boolean; message: string; id?: string } {
+    const row = getRunRow(this.db, id);
+    if (!row) return { ok: false, message: `no run "${id}"` };
+    if (row.status !== 'failed' && row.status !== 'stopped') return { ok: false, message: `run ${id} is ${row.status}: only failed or stopped runs are retried` };
+    const { id: newId } = this.enqueue(JSON.parse(row.config_json) as ExperimentConfig, { groupId: row.group_id, retryOf: id });
+    if (this.watching) this.schedule();
+    return { ok: true, message: `queued ${newId} (a retry of ${id})`, id: newId };
+  }
+
   private tickInner(): void {
     const changed = new Set<string>();
     const rows = runningRuns(this.db);
@@ -210,6 +335,7 @@ export class Supervisor {
       }
     }
     for (const id of this.lastRunning) if (!now.has(id)) changed.add(id); // ended (here or elsewhere)
+    for (const id of this.schedule()) changed.add(id); // slots freed: start queued runs
     // Runs created by other processes (a CLI launch), even ones that already ended.
     const fresh = this.db.prepare('SELECT rowid AS r, id FROM runs WHERE rowid > ? ORDER BY rowid').all(this.lastRowid) as { r: number; id: string }[];
     for (const f of fresh) {
@@ -253,7 +379,7 @@ export class Supervisor {
     if (this.children.has(row.id)) return changed; // its exit event finalises it
     if (row.pid == null) {
       // Spawned (or resumed) by another process that has not recorded the pid yet; give it a moment.
-      if (nowS() - Math.max(row.created_at, row.resumed_at ?? 0) < 30) return changed;
+      if (nowS() - Math.max(row.created_at, row.resumed_at ?? 0, row.started_at ?? 0) < 30) return changed;
       return this.finalise(row.id) || changed;
     }
     if (isSameProcess(row.pid, row.pid_start_time)) {
@@ -408,6 +534,7 @@ export class Supervisor {
       STARLAB_RUN_ID: ctx.runId,
       // the app's data dir: datasets imported into <dataDir>/datasets are found by the loaders
       STARLAB_DATA_DIR: this.opts.dataDir,
+      ...(ctx.gpuSlot != null ? { CUDA_VISIBLE_DEVICES: ctx.gpuSlot } : {}),
       PYTHONPATH: pyPath,
       PYTHONUNBUFFERED: '1',
     };

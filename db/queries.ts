@@ -1,5 +1,6 @@
 /** What the UI and the CLI read, plus the small writes the service makes on runs. */
 import type {
+  GroupSummary,
   LogLine,
   MetricPoint,
   PhaseRecord,
@@ -26,6 +27,8 @@ export interface RunRow {
   created_at: number;
   resumed_at: number | null;
   resume_count: number;
+  gpu_slot: string | null;
+  retry_of: string | null;
   started_at: number | null;
   ended_at: number | null;
   pid: number | null;
@@ -56,7 +59,7 @@ export type NewRun = Pick<
   RunRow,
   'id' | 'variant' | 'dataset' | 'preset' | 'seed' | 'model' | 'config_json' | 'config_hash' | 'status' | 'created_at' | 'run_dir'
 > &
-  Partial<Pick<RunRow, 'group_id' | 'status_reason' | 'started_at' | 'ended_at' | 'pid' | 'pid_start_time' | 'python'>>;
+  Partial<Pick<RunRow, 'group_id' | 'status_reason' | 'started_at' | 'ended_at' | 'pid' | 'pid_start_time' | 'python' | 'retry_of'>>;
 
 export function nowS(): number {
   return Date.now() / 1000;
@@ -65,11 +68,12 @@ export function nowS(): number {
 export function insertRun(db: DB, r: NewRun): void {
   db.prepare(
     `INSERT INTO runs (id, group_id, variant, dataset, preset, seed, model, config_json, config_hash, status, status_reason,
-                       created_at, started_at, ended_at, pid, pid_start_time, run_dir, python)
+                       created_at, started_at, ended_at, pid, pid_start_time, run_dir, python, retry_of)
      VALUES (@id, @group_id, @variant, @dataset, @preset, @seed, @model, @config_json, @config_hash, @status, @status_reason,
-             @created_at, @started_at, @ended_at, @pid, @pid_start_time, @run_dir, @python)`,
+             @created_at, @started_at, @ended_at, @pid, @pid_start_time, @run_dir, @python, @retry_of)`,
   ).run({
     group_id: null,
+    retry_of: null,
     status_reason: null,
     started_at: null,
     ended_at: null,
@@ -83,6 +87,46 @@ export function insertRun(db: DB, r: NewRun): void {
 
 export function getRunRow(db: DB, id: string): RunRow | undefined {
   return db.prepare('SELECT * FROM runs WHERE id = ?').get(id) as RunRow | undefined;
+}
+
+/** Queued runs, oldest first (the order the queue starts them). */
+export function queuedRuns(db: DB): RunRow[] {
+  return db.prepare("SELECT * FROM runs WHERE status = 'queued' ORDER BY created_at, id").all() as RunRow[];
+}
+
+export function insertGroup(db: DB, g: { id: string; name: string; created_at: number; spec_json: string }): void {
+  db.prepare('INSERT INTO experiment_groups (id, name, created_at, spec_json) VALUES (@id, @name, @created_at, @spec_json)').run(g);
+}
+
+/** Groups, newest first, with their runs counted by status. */
+export function listGroups(db: DB): GroupSummary[] {
+  const groups = db.prepare('SELECT id, name, created_at, spec_json FROM experiment_groups ORDER BY created_at DESC').all() as {
+    id: string;
+    name: string;
+    created_at: number;
+    spec_json: string | null;
+  }[];
+  const counts = db.prepare('SELECT group_id, status, count(*) AS n FROM runs WHERE group_id IS NOT NULL GROUP BY group_id, status').all() as {
+    group_id: string;
+    status: RunStatus;
+    n: number;
+  }[];
+  return groups.map((g) => {
+    const byStatus: Partial<Record<RunStatus, number>> = {};
+    for (const c of counts) if (c.group_id === g.id) byStatus[c.status] = c.n;
+    return {
+      id: g.id,
+      name: g.name,
+      createdAt: g.created_at,
+      spec: parseJson<Record<string, unknown> | null>(g.spec_json, null),
+      counts: byStatus,
+      total: Object.values(byStatus).reduce((a, b) => a + (b ?? 0), 0),
+    };
+  });
+}
+
+export function groupRunIds(db: DB, groupId: string): string[] {
+  return (db.prepare('SELECT id FROM runs WHERE group_id = ? ORDER BY created_at, id').all(groupId) as { id: string }[]).map((r) => r.id);
 }
 
 export function runningRuns(db: DB): RunRow[] {

@@ -105,6 +105,29 @@ export interface Settings {
   pythonPath: string;
   dataDir: string;
   stopGraceMs: number;
+  /** The queue: at most this many runs at once (0: no limit); GPU slots, one per queued run started. */
+  maxConcurrent: number;
+  gpuSlots: string[];
+}
+
+export interface GroupSummary {
+  id: string;
+  name: string;
+  createdAt: number;
+  /** The ablation spec the group was expanded from. */
+  spec: Record<string, unknown> | null;
+  counts: Partial<Record<RunStatus, number>>;
+  total: number;
+}
+
+/** An ablation expanded and validated, before anything is queued. */
+export type AblationPlan =
+  | { ok: true; runs: { label: string; variant: string; dataset: string; seed: number }[]; estimatedSeconds: number | null }
+  | { ok: false; errors: FieldError[] };
+export type AblationResult = { ok: true; id: string; runs: string[] } | { ok: false; errors: FieldError[] };
+
+export interface GroupDetail extends GroupSummary {
+  runs: RunSummary[];
 }
 
 /** Where runs would find a dataset's files (null: nowhere local; the run would try the hub). */
@@ -137,6 +160,19 @@ export const launchSpecSchema = z
   })
   .strict();
 
+const listOf = (max: number) => z.array(z.string().min(1).max(64)).min(1).max(max);
+export const ablationSpecSchema = z
+  .object({
+    name: z.string().max(200).optional(),
+    variants: listOf(16),
+    datasets: listOf(16),
+    seeds: z.array(z.number().int().min(0).max(2 ** 31 - 1)).min(1).max(1000),
+    preset: z.string().max(64),
+    overrides: z.record(z.string().max(200), z.string().max(10000)).optional(),
+    grid: z.record(z.string().max(200), z.array(z.string().max(10000)).max(100)).optional(),
+  })
+  .strict();
+
 export const commandArgs = {
   listRuns: z.tuple([]),
   getRun: z.tuple([runId]),
@@ -158,6 +194,21 @@ export const commandArgs = {
   stopRun: z.tuple([runId]),
   resumeRun: z.tuple([runId]),
   listDatasets: z.tuple([]),
+  planAblation: z.tuple([ablationSpecSchema]),
+  createAblation: z.tuple([ablationSpecSchema]),
+  listGroups: z.tuple([]),
+  getGroup: z.tuple([runId]),
+  cancelRun: z.tuple([runId]),
+  retryRun: z.tuple([runId]),
+  stopGroup: z.tuple([runId]),
+  setQueueSettings: z.tuple([
+    z
+      .object({
+        maxConcurrent: z.number().int().min(0).max(1024),
+        gpuSlots: z.array(z.string().regex(/^[0-9A-Za-z,:-]{1,64}$/, 'a CUDA_VISIBLE_DEVICES value')).max(64),
+      })
+      .strict(),
+  ]),
   importDataset: z.tuple([
     z
       .object({ dataset: z.enum(['gsm8k', 'commonsenseqa']), train: z.string().min(1).max(4096), eval: z.string().min(1).max(4096) })
@@ -182,6 +233,14 @@ export interface CommandResults {
   stopRun: { ok: boolean; message: string };
   resumeRun: { ok: boolean; message: string };
   listDatasets: DatasetStatus[];
+  planAblation: AblationPlan;
+  createAblation: AblationResult;
+  listGroups: GroupSummary[];
+  getGroup: GroupDetail | null;
+  cancelRun: { ok: boolean; message: string };
+  retryRun: { ok: boolean; message: string; id?: string };
+  stopGroup: { ok: boolean; message: string };
+  setQueueSettings: Settings;
   importDataset: ImportResult;
   getSettings: Settings;
   setPythonPath: Settings;

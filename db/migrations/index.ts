@@ -5,6 +5,7 @@
 import type { Database } from 'better-sqlite3';
 import { sql as v1 } from './001-initial';
 import { sql as v2 } from './002-resume';
+import { sql as v3 } from './003-queue';
 
 export interface Migration {
   name: string;
@@ -14,6 +15,7 @@ export interface Migration {
 export const migrations: readonly Migration[] = [
   { name: '001-initial', up: v1 },
   { name: '002-resume', up: v2 },
+  { name: '003-queue', up: v3 },
 ];
 
 export const SCHEMA_VERSION = migrations.length;

@@ -104,4 +104,23 @@ describe('starlab CLI', () => {
     expect(d.status).toBe('failed');
     expect(d.statusReason).toBe('process disappeared without a run_end event');
   });
+
+  it('ablate --wait --json queues the grid, runs it to the end and prints {id, runs}', async () => {
+    const dir = tempDir();
+    const args = ['ablate', '--variants', 'star,star-norat', '--datasets', 'addition', '--seeds', '0,1', '--preset', 'tiny', '--set', 'loop.iterations=2'];
+    const dry = await cli([...args, '--dry-run', '--data-dir', dir]);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain('star-norat/addition/seed 1');
+    expect(dry.stdout).toMatch(/^4 runs$/m);
+    const r = await cli([...args, '--wait', '--json', '--data-dir', dir]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout) as { id: string; runs: string[]; statuses: Record<string, string> };
+    expect(j.runs).toHaveLength(4);
+    expect(Object.values(j.statuses)).toEqual(['completed', 'completed', 'completed', 'completed']);
+    const list = JSON.parse((await cli(['list', '--json', '--data-dir', dir])).stdout) as { id: string; groupId: string }[];
+    expect(list.filter((x) => x.groupId === j.id).map((x) => x.id).sort()).toEqual([...j.runs].sort());
+    const bad = await cli(['ablate', '--variants', 'star,nope', '--datasets', 'addition', '--seeds', '0', '--preset', 'tiny', '--json', '--data-dir', dir]);
+    expect(bad.code).toBe(2);
+    expect(JSON.parse(bad.stdout).errors[0].field).toBe('variant');
+  }, 60_000);
 });
