@@ -5,10 +5,17 @@ import { RunsPage } from './pages/RunsPage';
 import { RunPage } from './pages/RunPage';
 import { LaunchPage } from './pages/LaunchPage';
 import { SettingsPage } from './pages/SettingsPage';
+import { AblatePage } from './pages/AblatePage';
+import { GroupsPage } from './pages/GroupsPage';
+import { GroupPage } from './pages/GroupPage';
 
 function route(path: string): { page: ReactElement; section: string } {
   const run = /^\/runs\/([A-Za-z0-9_-]{1,64})\/?$/.exec(path);
   if (run) return { page: <RunPage key={run[1]} id={run[1]!} />, section: 'runs' };
+  const group = /^\/groups\/([A-Za-z0-9_-]{1,64})\/?$/.exec(path);
+  if (group) return { page: <GroupPage key={group[1]} id={group[1]!} />, section: 'groups' };
+  if (path.startsWith('/groups')) return { page: <GroupsPage />, section: 'groups' };
+  if (path.startsWith('/ablate')) return { page: <AblatePage />, section: 'ablate' };
   if (path.startsWith('/launch')) return { page: <LaunchPage />, section: 'launch' };
   if (path.startsWith('/settings')) return { page: <SettingsPage />, section: 'settings' };
   return { page: <RunsPage />, section: 'runs' };
@@ -32,6 +39,8 @@ export function App(): ReactElement {
         <nav>
           {nav('runs', '#/runs', 'Runs')}
           {nav('launch', '#/launch', 'New run')}
+          {nav('ablate', '#/ablate', 'New ablation')}
+          {nav('groups', '#/groups', 'Groups')}
           {nav('settings', '#/settings', 'Settings')}
         </nav>
       </header>

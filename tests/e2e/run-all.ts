@@ -4,6 +4,7 @@
  *   (a) HTTP transport: launch from the form, field errors, a run to completion, a stopped run
  *   (b) the Electron preload bridge emulated in the page over the same runs
  *   (c) every variant on every dataset through the CLI, (d) V-STaR, Quiet-STaR and STaR-norat from the form
+ *   (e) an ablation from the GUI through the queue
  * Needs `npx electron-vite build` first and the Python venv (experiments/.venv);
  * STARLAB_E2E_PYTHON=<path> runs the experiments with another interpreter.
  * Prints one PASS/FAIL line per scenario and `E2E: N passed, M failed`; exits 1 on failure.
@@ -14,6 +15,7 @@ import { join } from 'node:path';
 import { CHROMIUM, ROOT, apiCall, launchBrowser, log, startServer, tempDir, waitFor, type Browser, type Server } from './lib';
 import { scenarioHttp } from './scenario-http';
 import { scenarioIpc } from './scenario-ipc';
+import { scenarioAblation } from './scenario-ablation';
 import { scenarioVariantsCli, scenarioVariantsUi } from './scenario-variants';
 
 /** Stop runs a failed scenario left running (they are detached from the server). */
@@ -88,8 +90,12 @@ async function main(): Promise<number> {
       ],
       ['(c) cli: every variant on every dataset (real Python), curves and V-STaR candidates stored', () => scenarioVariantsCli(server!)],
       ['(d) ui: V-STaR, Quiet-STaR and STaR-norat launched from the form, Best-of-k panel', () => scenarioVariantsUi(browser!, server!)],
+      ['(e) ui: a 2-variant × 2-seed ablation queued two at a time, followed on its group page', () => scenarioAblation(browser!, server!)],
     ];
+    // STARLAB_E2E_SCENARIOS=c,e runs only those scenarios (development)
+    const only = (process.env['STARLAB_E2E_SCENARIOS'] ?? '').split(',').filter(Boolean);
     for (const [name, fn] of scenarios) {
+      if (only.length && !only.some((k) => name.startsWith(`(${k})`))) continue;
       const s = Date.now();
       try {
         await fn();

@@ -1,4 +1,4 @@
-import type { ReactElement } from 'react';
+import { useEffect, type ReactElement } from 'react';
 import type { RunSummary } from '../../../shared/contract';
 import { call } from '../transport';
 import { navigate, useInterval, useLive, useNow, useRunsChanged } from '../hooks';
@@ -21,7 +21,15 @@ function phaseCell(r: RunSummary): ReactElement | string {
 
 export function RunsPage(): ReactElement {
   const runs = useLive(() => call('listRuns'), []);
+  const groups = useLive(() => call('listGroups'), []);
   useRunsChanged(() => runs.reload());
+  const groupNames = new Map((groups.data ?? []).map((g) => [g.id, g.name]));
+  // a run of a group we have not loaded yet (queued since): load the groups again
+  const unknownGroup = (runs.data ?? []).some((r) => r.groupId && !groupNames.has(r.groupId));
+  useEffect(() => {
+    if (unknownGroup && !groups.loading) groups.reload();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [unknownGroup, groups.loading]);
   const list = runs.data ?? [];
   const anyActive = list.some((r) => r.status === 'running' || r.status === 'queued');
   // A slow safety net in case an event is missed; events drive the normal refresh.
@@ -58,6 +66,7 @@ export function RunsPage(): ReactElement {
               <th className="num">accuracy</th>
               <th className="num">duration</th>
               <th>iteration / phase</th>
+              <th>group</th>
               <th>created</th>
             </tr>
           </thead>
@@ -96,6 +105,15 @@ export function RunsPage(): ReactElement {
                     {d === null ? '—' : formatDuration(d)}
                   </td>
                   <td>{phaseCell(r)}</td>
+                  <td className="small" data-testid="run-row-group">
+                    {r.groupId ? (
+                      <a href={`#/groups/${r.groupId}`} onClick={(e) => e.stopPropagation()}>
+                        {groupNames.get(r.groupId) ?? r.groupId}
+                      </a>
+                    ) : (
+                      <span className="muted">—</span>
+                    )}
+                  </td>
                   <td className="small muted">{formatTime(r.createdAt)}</td>
                 </tr>
               );

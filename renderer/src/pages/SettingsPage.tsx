@@ -2,6 +2,8 @@ import { useEffect, useState, type FormEvent, type ReactElement } from 'react';
 import { call } from '../transport';
 import { useLive } from '../hooks';
 import { ErrorNote, Panel } from '../components/common';
+import { parseGpuSlots, parseMaxConcurrent } from '../ablation-form';
+import type { Settings } from '../../../shared/contract';
 
 export function SettingsPage(): ReactElement {
   const settings = useLive(() => call('getSettings'), []);
@@ -55,6 +57,7 @@ export function SettingsPage(): ReactElement {
           <dd>{settings.data ? `${settings.data.stopGraceMs / 1000} s` : '—'}</dd>
         </dl>
       </Panel>
+      <QueuePanel settings={settings.data} onSaved={settings.reload} />
       <DatasetsPanel />
     </div>
   );
@@ -135,6 +138,79 @@ function DatasetsPanel(): ReactElement {
           ) : null}
         </div>
         {result && !result.ok ? <ErrorNote>{result.message}</ErrorNote> : null}
+      </form>
+    </Panel>
+  );
+}
+
+/** How many queued runs start at once, and the GPUs they are spread over. */
+function QueuePanel({ settings, onSaved }: { settings: Settings | undefined; onSaved: () => void }): ReactElement {
+  const [max, setMax] = useState('');
+  const [gpus, setGpus] = useState('');
+  const [pending, setPending] = useState(false);
+  const [message, setMessage] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    if (!settings) return;
+    setMax(String(settings.maxConcurrent ?? 0));
+    setGpus((settings.gpuSlots ?? []).join(' '));
+  }, [settings]);
+
+  const m = parseMaxConcurrent(max);
+  const g = parseGpuSlots(gpus);
+  const changed = !!settings && (m.value !== settings.maxConcurrent || g.slots.join(' ') !== (settings.gpuSlots ?? []).join(' '));
+
+  const save = async (e: FormEvent): Promise<void> => {
+    e.preventDefault();
+    if (m.error || g.error) return;
+    setPending(true);
+    setMessage(null);
+    setError(null);
+    try {
+      const s = await call('setQueueSettings', { maxConcurrent: m.value, gpuSlots: g.slots });
+      setMax(String(s.maxConcurrent));
+      setGpus(s.gpuSlots.join(' '));
+      setMessage('Saved.');
+      onSaved();
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setPending(false);
+    }
+  };
+
+  return (
+    <Panel title="Queue" testId="queue-panel">
+      <form className="settings-form" onSubmit={(e) => void save(e)} data-testid="queue-form">
+        <div className="muted small">
+          Queued runs (ablations) start while the app is open, at most this many at once. With GPU slots, each started run gets a free slot as its{' '}
+          <code>CUDA_VISIBLE_DEVICES</code>.
+        </div>
+        <label className="field">
+          <span className="field-label">
+            Runs at once <span className="muted">0: no limit</span>
+          </span>
+          <input data-testid="queue-max" type="number" min={0} max={1024} step={1} value={max} onChange={(e) => setMax(e.target.value)} />
+          {m.error ? <div className="field-error" data-testid="queue-max-error">{m.error}</div> : null}
+        </label>
+        <label className="field">
+          <span className="field-label">
+            GPU slots <span className="muted">space-separated <code>CUDA_VISIBLE_DEVICES</code> values, e.g. <code>0 1</code> or <code>0,1 2,3</code>; empty: none</span>
+          </span>
+          <input className="mono" data-testid="queue-gpus" value={gpus} onChange={(e) => setGpus(e.target.value)} spellCheck={false} />
+          {g.error ? <div className="field-error" data-testid="queue-gpus-error">{g.error}</div> : null}
+        </label>
+        <div className="form-actions">
+          <button type="submit" data-testid="queue-save" disabled={pending || !settings || !!m.error || !!g.error || !changed}>
+            {pending ? 'Saving…' : 'Save'}
+          </button>
+          {message ? (
+            <span className="muted small" data-testid="queue-saved">
+              {message}
+            </span>
+          ) : null}
+        </div>
+        {error ? <ErrorNote>{error}</ErrorNote> : null}
       </form>
     </Panel>
   );

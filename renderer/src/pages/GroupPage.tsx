@@ -1,0 +1,141 @@
+import { useState, type ReactElement } from 'react';
+import type { RunSummary } from '../../../shared/contract';
+import { call } from '../transport';
+import { navigate, useInterval, useLive, useNow, useRunsChanged } from '../hooks';
+import { formatDuration, formatPct, formatTime, runDurationMs } from '../format';
+import { countStatuses, groupProgress } from '../ablation-form';
+import { ErrorNote, StatusBadge } from '../components/common';
+import { StackedProgress, StatusCounts } from '../components/GroupProgress';
+
+export function GroupPage({ id }: { id: string }): ReactElement {
+  const group = useLive(() => call('getGroup', id), [id]);
+  // any change may concern this group (a retry adds a run we do not know yet)
+  useRunsChanged(() => group.reload());
+  const g = group.data;
+  const runs: RunSummary[] = g?.runs ?? [];
+  const anyActive = runs.some((r) => r.status === 'running' || r.status === 'queued');
+  useInterval(group.reload, 5000, anyActive);
+  const now = useNow(anyActive, 1000);
+  const [pending, setPending] = useState<string | null>(null);
+  const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
+
+  const act = async (key: string, fn: () => Promise<{ ok: boolean; message: string }>): Promise<void> => {
+    setPending(key);
+    setMessage(null);
+    try {
+      const r = await fn();
+      setMessage({ ok: r.ok, text: r.message });
+    } catch (err) {
+      setMessage({ ok: false, text: (err as Error).message });
+    } finally {
+      setPending(null);
+      group.reload();
+    }
+  };
+
+  if (group.error) return <div className="page"><ErrorNote>Could not load the group: {group.error}</ErrorNote></div>;
+  if (!g) {
+    return (
+      <div className="page">
+        {group.loading ? (
+          <div className="muted">Loading…</div>
+        ) : (
+          <div className="empty" data-testid="group-missing">
+            No group "{id}". <a href="#/groups">All groups</a>
+          </div>
+        )}
+      </div>
+    );
+  }
+
+  const counts = runs.length ? countStatuses(runs) : g.counts;
+  const total = runs.length || g.total;
+  const p = groupProgress(counts, total);
+
+  return (
+    <div className="page">
+      <div className="page-head">
+        <a href="#/groups" className="muted">
+          Groups
+        </a>
+        <span className="muted">/</span>
+        <h1 data-testid="group-name">{g.name}</h1>
+        <span className="muted small">created {formatTime(g.createdAt)}</span>
+        <div className="spacer" />
+        <button
+          type="button"
+          className="danger"
+          data-testid="stop-group"
+          disabled={pending !== null || !anyActive}
+          onClick={() => void act('stop-group', () => call('stopGroup', id))}
+        >
+          {pending === 'stop-group' ? 'Stopping…' : 'Stop group'}
+        </button>
+      </div>
+      <div className="group-summary">
+        <span className="group-ended" data-testid="group-progress">
+          {p.ended} / {p.total} ended
+        </span>
+        <StackedProgress counts={counts} total={total} testId="group-progress-bar" />
+        <StatusCounts counts={counts} total={total} />
+      </div>
+      {message ? (
+        message.ok ? (
+          <div className="muted small" data-testid="group-message">
+            {message.text}
+          </div>
+        ) : (
+          <ErrorNote>{message.text}</ErrorNote>
+        )
+      ) : null}
+      <table className="table runs-table" data-testid="group-runs-table">
+        <thead>
+          <tr>
+            <th>run</th>
+            <th>status</th>
+            <th>variant</th>
+            <th>dataset</th>
+            <th className="num">seed</th>
+            <th className="num">accuracy</th>
+            <th className="num">duration</th>
+            <th></th>
+          </tr>
+        </thead>
+        <tbody>
+          {runs.map((r) => {
+            const d = runDurationMs(r, now);
+            return (
+              <tr key={r.id} data-testid={`group-run-${r.id}`} data-status={r.status} className="clickable" onClick={() => navigate(`/runs/${r.id}`)}>
+                <td className="mono">
+                  <a href={`#/runs/${r.id}`} onClick={(e) => e.stopPropagation()}>
+                    {r.id}
+                  </a>
+                </td>
+                <td>
+                  <StatusBadge status={r.status} testId="group-run-status" />
+                </td>
+                <td>{r.variant}</td>
+                <td>{r.dataset}</td>
+                <td className="num">{r.seed}</td>
+                <td className="num">{formatPct(r.latestAccuracy)}</td>
+                <td className="num">{d === null ? '—' : formatDuration(d)}</td>
+                <td className="actions" onClick={(e) => e.stopPropagation()}>
+                  {r.status === 'queued' ? (
+                    <button type="button" className="small-button" data-testid={`cancel-${r.id}`} disabled={pending !== null} onClick={() => void act(r.id, () => call('cancelRun', r.id))}>
+                      Cancel
+                    </button>
+                  ) : null}
+                  {r.status === 'failed' || r.status === 'stopped' ? (
+                    <button type="button" className="small-button" data-testid={`retry-${r.id}`} disabled={pending !== null} onClick={() => void act(r.id, () => call('retryRun', r.id))}>
+                      Retry
+                    </button>
+                  ) : null}
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
+  );
+}
