@@ -18,6 +18,7 @@ import type {
   EventPayloads,
   LaunchResult,
   LogLine,
+  MetricPoint,
   RunDetail,
   RunSummary,
   SampleRow,
@@ -76,6 +77,8 @@ export interface Service extends Commands {
   planAblation(spec: AblationSpec): AblationPlan;
   createAblation(spec: AblationSpec): AblationResult;
   listGroups(): GroupSummary[];
+  getSeries(ids: string[], names: string[]): Record<string, Record<string, MetricPoint[]>>;
+  metricNames(ids: string[]): { name: string; runs: number }[];
   getGroup(id: string): GroupDetail | null;
   cancelRun(id: string): { ok: boolean; message: string };
   retryRun(id: string): { ok: boolean; message: string; id?: string };
@@ -279,6 +282,8 @@ export function createService(opts: ServiceOptions): Service {
     },
 
     listGroups: () => q.listGroups(db),
+    getSeries: (ids, names) => q.getSeries(db, ids, names),
+    metricNames: (ids) => q.metricNames(db, ids),
 
     getGroup(id) {
       const g = q.listGroups(db).find((x) => x.id === id);

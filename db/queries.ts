@@ -184,6 +184,34 @@ export function getMetrics(db: DB, runId: string): Record<string, MetricPoint[]>
   return out;
 }
 
+/** Only the named metrics of several runs: {runId: {name: points}} (the compare view's data). */
+export function getSeries(db: DB, runIds: string[], names: string[]): Record<string, Record<string, MetricPoint[]>> {
+  const out: Record<string, Record<string, MetricPoint[]>> = {};
+  if (!runIds.length || !names.length) return out;
+  const stmt = db.prepare(
+    `SELECT name, iteration, step, value, t FROM metrics WHERE run_id = ? AND name IN (${names.map(() => '?').join(',')})
+     ORDER BY name, step, seq`,
+  );
+  for (const id of runIds) {
+    const m: Record<string, MetricPoint[]> = {};
+    for (const r of stmt.all(id, ...names) as { name: string; iteration: number; step: number; value: number; t: number }[])
+      (m[r.name] ??= []).push({ iteration: r.iteration, step: r.step, value: r.value, t: r.t });
+    out[id] = m;
+  }
+  return out;
+}
+
+/** Every metric name of these runs, with how many of the runs have it. */
+export function metricNames(db: DB, runIds: string[]): { name: string; runs: number }[] {
+  if (!runIds.length) return [];
+  return db
+    .prepare(
+      `SELECT name, count(DISTINCT run_id) AS runs FROM metrics WHERE run_id IN (${runIds.map(() => '?').join(',')})
+       GROUP BY name ORDER BY name`,
+    )
+    .all(...runIds) as { name: string; runs: number }[];
+}
+
 export function getPhases(db: DB, runId: string): PhaseRecord[] {
   const rows = db
     .prepare('SELECT iteration, phase, started_at, ended_at, duration_s FROM phases WHERE run_id = ? ORDER BY started_at, iteration')

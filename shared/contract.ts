@@ -197,6 +197,8 @@ export const commandArgs = {
   planAblation: z.tuple([ablationSpecSchema]),
   createAblation: z.tuple([ablationSpecSchema]),
   listGroups: z.tuple([]),
+  getSeries: z.tuple([z.array(runId).min(1).max(500), z.array(z.string().min(1).max(200)).min(1).max(50)]),
+  metricNames: z.tuple([z.array(runId).min(1).max(500)]),
   getGroup: z.tuple([runId]),
   cancelRun: z.tuple([runId]),
   retryRun: z.tuple([runId]),
@@ -236,6 +238,9 @@ export interface CommandResults {
   planAblation: AblationPlan;
   createAblation: AblationResult;
   listGroups: GroupSummary[];
+  /** {runId: {metric: points}} for the named metrics only. */
+  getSeries: Record<string, Record<string, MetricPoint[]>>;
+  metricNames: { name: string; runs: number }[];
   getGroup: GroupDetail | null;
   cancelRun: { ok: boolean; message: string };
   retryRun: { ok: boolean; message: string; id?: string };

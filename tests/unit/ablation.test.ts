@@ -70,6 +70,14 @@ describe('the queue (real child processes)', () => {
     const g = s.listGroups().find((x) => x.id === r.id)!;
     expect(g).toMatchObject({ total: 4, counts: { completed: 4 } });
     expect(g.name).toBe('star vs star-norat on addition (2 seeds)');
+    // the compare view's data: only the asked metrics, per run
+    const series = s.getSeries(r.runs, ['eval/accuracy', 'no/such']);
+    expect(Object.keys(series).sort()).toEqual([...r.runs].sort());
+    for (const id of r.runs) {
+      expect(Object.keys(series[id]!)).toEqual(['eval/accuracy']);
+      expect(series[id]!['eval/accuracy']!.map((p) => p.iteration)).toEqual([0, 1]);
+    }
+    expect(s.metricNames(r.runs).find((m) => m.name === 'eval/accuracy')).toEqual({ name: 'eval/accuracy', runs: 4 });
   }, 60_000);
 
   it('gives each queued run its own GPU slot (CUDA_VISIBLE_DEVICES)', async () => {
