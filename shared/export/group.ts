@@ -1,0 +1,154 @@
+/**
+ * A group's (ablation's) paper export: per dataset a figure of held-out accuracy by
+ * iteration (mean ± sample std over seeds per variant), and a table of final / best accuracy.
+ * Pure over the service's read API (getGroup, getSeries, getRun), so any host can call it.
+ */
+import type { GroupDetail, MetricPoint, RunDetail, RunStatus } from '../contract';
+import { mean, sampleStd, type Figure, type FigureSeries, type Table, type TableRow } from './model';
+
+export const EXPORT_METRIC = 'eval/accuracy';
+
+export interface GroupExportSource {
+  getGroup(id: string): GroupDetail | null;
+  getSeries(ids: string[], names: string[]): Record<string, Record<string, MetricPoint[]>>;
+  getRun(id: string): RunDetail | null;
+}
+
+/** One run's data for aggregation. */
+export interface RunPoints {
+  id: string;
+  /** The series it belongs to: the variant, plus swept values when the group has a grid. */
+  variant: string;
+  dataset: string;
+  seed: number;
+  points: { iteration: number; value: number }[];
+}
+
+export interface GroupExport {
+  groupId: string;
+  groupName: string;
+  metric: string;
+  /** One figure per dataset, in the group's dataset order. */
+  figures: { dataset: string; figure: Figure }[];
+  table: Table;
+  /** Runs left out: not completed, or no evaluation logged. */
+  skipped: { id: string; status: RunStatus; reason: string }[];
+}
+
+/** The value at a dotted path of a config object (as text), or undefined. */
+function atPath(obj: unknown, path: string): string | undefined {
+  let cur: unknown = obj;
+  for (const k of path.split('.')) {
+    if (cur == null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[k];
+  }
+  return cur === undefined ? undefined : typeof cur === 'object' ? JSON.stringify(cur) : String(cur);
+}
+
+/** One point per iteration (the last logged wins, e.g. after a resume), sorted by iteration. */
+export function byIteration(points: MetricPoint[]): { iteration: number; value: number }[] {
+  const m = new Map<number, MetricPoint>();
+  for (const p of points) {
+    const prev = m.get(p.iteration);
+    if (!prev || p.step > prev.step || (p.step === prev.step && p.t >= prev.t)) m.set(p.iteration, p);
+  }
+  return [...m.values()].sort((a, b) => a.iteration - b.iteration).map((p) => ({ iteration: p.iteration, value: p.value }));
+}
+
+/** Aggregate runs into per-dataset figures (x = iteration) and the final/best table. Pure. */
+export function aggregateRuns(
+  runs: RunPoints[],
+  o: { datasets?: string[]; variants?: string[]; yLabel?: string; titleFor?: (dataset: string) => string; metric?: string } = {},
+): { figures: { dataset: string; figure: Figure }[]; table: Table } {
+  const datasets = unique([...(o.datasets ?? []), ...runs.map((r) => r.dataset)]).filter((d) => runs.some((r) => r.dataset === d));
+  const variantOrder = unique([...(o.variants ?? []), ...runs.map((r) => r.variant)]);
+  const rows: TableRow[] = [];
+  const figures: { dataset: string; figure: Figure }[] = [];
+  for (const dataset of datasets) {
+    const series: FigureSeries[] = [];
+    for (const variant of variantOrder) {
+      const rs = runs.filter((r) => r.dataset === dataset && r.variant === variant && r.points.length);
+      if (!rs.length) continue;
+      const xs = unique(rs.flatMap((r) => r.points.map((p) => p.iteration))).sort((a, b) => a - b);
+      const points = xs.map((x) => {
+        const vals = rs.flatMap((r) => r.points.filter((p) => p.iteration === x).map((p) => p.value));
+        const m = mean(vals);
+        const s = sampleStd(vals);
+        return s == null ? { x, mean: m } : { x, mean: m, lo: m - s, hi: m + s };
+      });
+      const base = variant.split(' ')[0]!;
+      series.push({
+        key: variant,
+        label: variant,
+        variant: base,
+        points,
+        runs: rs.map((r) => ({ id: r.id, points: r.points.map((p) => ({ x: p.iteration, y: p.value })) })),
+      });
+      const finals = rs.map((r) => r.points[r.points.length - 1]!.value);
+      const bests = rs.map((r) => Math.max(...r.points.map((p) => p.value)));
+      rows.push({ variant, dataset, n: rs.length, finalMean: mean(finals), finalStd: sampleStd(finals), bestMean: mean(bests), bestStd: sampleStd(bests) });
+    }
+    // a variant keeps its fixed style unless two series share it (swept values): then style by the full key
+    const bases = series.map((x) => x.variant!);
+    for (const x of series) if (bases.filter((b) => b === x.variant).length > 1) x.variant = x.key;
+    figures.push({
+      dataset,
+      figure: {
+        title: o.titleFor ? o.titleFor(dataset) : dataset,
+        xLabel: 'Iteration',
+        yLabel: o.yLabel ?? 'Held-out accuracy',
+        series,
+      },
+    });
+  }
+  return { figures, table: { metric: o.metric ?? EXPORT_METRIC, rows } };
+}
+
+/**
+ * The export of a group: its completed runs' eval/accuracy by iteration, aggregated per
+ * (variant [+ swept values], dataset) over seeds. Runs that are not completed or logged no
+ * evaluation are listed in `skipped`. Throws when the group does not exist.
+ */
+export function buildGroupExport(service: GroupExportSource, groupId: string, o: { metric?: string } = {}): GroupExport {
+  const metric = o.metric ?? EXPORT_METRIC;
+  const g = service.getGroup(groupId);
+  if (!g) throw new Error(`no group "${groupId}"`);
+  const spec = (g.spec ?? {}) as { variants?: unknown; datasets?: unknown; grid?: unknown };
+  const gridKeys = spec.grid && typeof spec.grid === 'object' ? Object.keys(spec.grid as object) : [];
+  const skipped: GroupExport['skipped'] = [];
+  const done = g.runs.filter((r) => {
+    if (r.status !== 'completed') skipped.push({ id: r.id, status: r.status, reason: `run is ${r.status}` });
+    return r.status === 'completed';
+  });
+  const series = service.getSeries(
+    done.map((r) => r.id),
+    [metric],
+  );
+  const runs: RunPoints[] = [];
+  for (const r of done) {
+    const pts = byIteration(series[r.id]?.[metric] ?? []);
+    if (!pts.length) {
+      skipped.push({ id: r.id, status: r.status, reason: `no ${metric} logged` });
+      continue;
+    }
+    let variant = r.variant;
+    if (gridKeys.length) {
+      const config = service.getRun(r.id)?.config;
+      variant += ` (${gridKeys.map((k) => `${k}=${atPath(config, k) ?? '?'}`).join(', ')})`;
+    }
+    runs.push({ id: r.id, variant, dataset: r.dataset, seed: r.seed, points: pts });
+  }
+  const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+  const agg = aggregateRuns(runs, {
+    datasets: strings(spec.datasets),
+    variants: gridKeys.length ? [] : strings(spec.variants),
+    metric,
+    yLabel: metric === EXPORT_METRIC ? 'Held-out accuracy' : metric,
+    titleFor: (d) => `${d}: ${metric === EXPORT_METRIC ? 'held-out accuracy' : metric}`,
+  });
+  return { groupId: g.id, groupName: g.name, metric, ...agg, skipped };
+}
+
+function unique<T>(xs: T[]): T[] {
+  return [...new Set(xs)];
+}

@@ -1,0 +1,99 @@
+/**
+ * The data a paper export is generated from: figures (mean ± band per series, optionally
+ * the individual runs) and tables (final / best metric per variant × dataset over seeds).
+ * Everything in shared/export/ is a pure text generator over these shapes.
+ */
+
+export interface FigurePoint {
+  x: number;
+  mean: number;
+  /** Lower / upper edge of the band (e.g. mean ± sample std over seeds); absent: no band here. */
+  lo?: number;
+  hi?: number;
+}
+
+export interface FigureRun {
+  id: string;
+  points: { x: number; y: number }[];
+}
+
+export interface FigureSeries {
+  /** Stable identifier (unique within the figure). */
+  key: string;
+  /** Legend text. */
+  label: string;
+  /** Experiment variant (picks the colour + dash); falls back to key. */
+  variant?: string;
+  points: FigurePoint[];
+  /** The individual runs behind the mean (drawn thin, exported as their own CSV rows). */
+  runs?: FigureRun[];
+}
+
+export interface Figure {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  yLog?: boolean;
+  series: FigureSeries[];
+}
+
+/** One (variant, dataset) cell of a results table, aggregated over n seeds. */
+export interface TableRow {
+  variant: string;
+  dataset: string;
+  /** Number of runs (seeds) aggregated. */
+  n: number;
+  /** Mean / sample std (n − 1) over runs of each run's last evaluation; std is null when n < 2. */
+  finalMean: number;
+  finalStd: number | null;
+  /** Mean / sample std over runs of each run's best (max) evaluation. */
+  bestMean: number;
+  bestStd: number | null;
+}
+
+export interface Table {
+  /** Metric the values come from (e.g. eval/accuracy). */
+  metric?: string;
+  rows: TableRow[];
+}
+
+export interface ExportPreset {
+  widthIn: number;
+  heightIn: number;
+  fontPt: number;
+  fontFamily: 'serif' | 'sans-serif';
+}
+
+export type PresetName = 'single-column' | 'double-column';
+
+export const EXPORT_PRESETS: Record<PresetName, ExportPreset> = {
+  'single-column': { widthIn: 3.25, heightIn: 2.2, fontPt: 8, fontFamily: 'serif' },
+  'double-column': { widthIn: 6.75, heightIn: 2.6, fontPt: 9, fontFamily: 'serif' },
+};
+
+export function isPresetName(s: string): s is PresetName {
+  return Object.prototype.hasOwnProperty.call(EXPORT_PRESETS, s);
+}
+
+/** A preset by name or value (default single-column). */
+export function resolvePreset(p: PresetName | ExportPreset | undefined): ExportPreset {
+  if (p === undefined) return EXPORT_PRESETS['single-column'];
+  return typeof p === 'string' ? EXPORT_PRESETS[p] : p;
+}
+
+/** Arithmetic mean (NaN for no values). */
+export function mean(xs: number[]): number {
+  if (!xs.length) return NaN;
+  let s = 0;
+  for (const x of xs) s += x;
+  return s / xs.length;
+}
+
+/** Sample standard deviation (n − 1); null for fewer than 2 values. */
+export function sampleStd(xs: number[]): number | null {
+  if (xs.length < 2) return null;
+  const m = mean(xs);
+  let s = 0;
+  for (const x of xs) s += (x - m) ** 2;
+  return Math.sqrt(s / (xs.length - 1));
+}

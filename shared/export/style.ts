@@ -1,0 +1,83 @@
+/** Colours (Okabe–Ito, colour-blind safe) and dash patterns, stable per variant across figures. */
+
+export interface PaletteColor {
+  /** A LaTeX-safe colour name (letters only), used with \definecolor. */
+  name: string;
+  hex: string;
+}
+
+export const OKABE_ITO: readonly PaletteColor[] = [
+  { name: 'OIblack', hex: '#000000' },
+  { name: 'OIorange', hex: '#E69F00' },
+  { name: 'OIskyblue', hex: '#56B4E9' },
+  { name: 'OIbluishgreen', hex: '#009E73' },
+  { name: 'OIyellow', hex: '#F0E442' },
+  { name: 'OIblue', hex: '#0072B2' },
+  { name: 'OIvermillion', hex: '#D55E00' },
+  { name: 'OIreddishpurple', hex: '#CC79A7' },
+];
+
+export type Dash = 'solid' | 'dashed' | 'dotted' | 'dashdotted' | 'densely dashed' | 'densely dotted';
+export const DASHES: readonly Dash[] = ['solid', 'dashed', 'dotted', 'dashdotted', 'densely dashed', 'densely dotted'];
+
+export interface SeriesStyle {
+  /** Hex colour, #RRGGBB. */
+  color: string;
+  /** Its LaTeX colour name. */
+  colorName: string;
+  dash: Dash;
+}
+
+const byName = (n: string) => OKABE_ITO.find((c) => c.name === n)!;
+
+const FIXED: Record<string, { color: PaletteColor; dash: Dash }> = {
+  star: { color: byName('OIblue'), dash: 'solid' },
+  'star-norat': { color: byName('OIvermillion'), dash: 'dashed' },
+  'v-star': { color: byName('OIbluishgreen'), dash: 'dashdotted' },
+  'quiet-star': { color: byName('OIreddishpurple'), dash: 'dotted' },
+};
+/** Colours left for other variants (the fixed ones are never reused; yellow is last: it is faint on white). */
+const FREE_COLORS = ['OIorange', 'OIskyblue', 'OIblack', 'OIyellow'].map(byName);
+
+/** FNV-1a, 32 bit: a hash that is the same on every platform and run. */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+/** The colour + dash of a variant: fixed for star, star-norat, v-star, quiet-star; hashed from the name otherwise. */
+export function styleForVariant(variant: string): SeriesStyle {
+  const f = FIXED[variant];
+  if (f) return { color: f.color.hex, colorName: f.color.name, dash: f.dash };
+  const h = fnv1a(variant);
+  const c = FREE_COLORS[h % FREE_COLORS.length]!;
+  const dash = DASHES[Math.floor(h / FREE_COLORS.length) % DASHES.length]!;
+  return { color: c.hex, colorName: c.name, dash };
+}
+
+/** The pgfplots / TikZ line style of a dash. */
+export function pgfDash(d: Dash): string {
+  return d; // TikZ knows all of these names
+}
+
+/** The matplotlib linestyle of a dash, as a Python literal. */
+export function mplDash(d: Dash): string {
+  switch (d) {
+    case 'solid':
+      return "'-'";
+    case 'dashed':
+      return "'--'";
+    case 'dotted':
+      return "':'";
+    case 'dashdotted':
+      return "'-.'";
+    case 'densely dashed':
+      return '(0, (3, 1))';
+    case 'densely dotted':
+      return '(0, (1, 1))';
+  }
+}
