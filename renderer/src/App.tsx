@@ -8,12 +8,14 @@ import { SettingsPage } from './pages/SettingsPage';
 import { AblatePage } from './pages/AblatePage';
 import { GroupsPage } from './pages/GroupsPage';
 import { GroupPage } from './pages/GroupPage';
+import { ComparePage } from './pages/ComparePage';
 
 function route(path: string): { page: ReactElement; section: string } {
   const run = /^\/runs\/([A-Za-z0-9_-]{1,64})\/?$/.exec(path);
   if (run) return { page: <RunPage key={run[1]} id={run[1]!} />, section: 'runs' };
   const group = /^\/groups\/([A-Za-z0-9_-]{1,64})\/?$/.exec(path);
   if (group) return { page: <GroupPage key={group[1]} id={group[1]!} />, section: 'groups' };
+  if (path.startsWith('/compare')) return { page: <ComparePage path={path} />, section: 'compare' };
   if (path.startsWith('/groups')) return { page: <GroupsPage />, section: 'groups' };
   if (path.startsWith('/ablate')) return { page: <AblatePage />, section: 'ablate' };
   if (path.startsWith('/launch')) return { page: <LaunchPage />, section: 'launch' };
@@ -41,6 +43,7 @@ export function App(): ReactElement {
           {nav('launch', '#/launch', 'New run')}
           {nav('ablate', '#/ablate', 'New ablation')}
           {nav('groups', '#/groups', 'Groups')}
+          {nav('compare', '#/compare', 'Compare')}
           {nav('settings', '#/settings', 'Settings')}
         </nav>
       </header>

@@ -18,7 +18,7 @@ export interface Series {
 /** Okabe–Ito: colour-blind-safe, stable order. */
 export const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#D55E00', '#56B4E9', '#8C6D00', '#000000'];
 
-interface LegendItem {
+export interface LegendItem {
   name: string;
   color: string;
   strokeWidth: number;
@@ -32,7 +32,7 @@ const LEGEND_ROW = 16;
 const SWATCH = 16;
 
 /** Lay legend entries out in rows across `width`; returns the items and the height used. */
-function layoutLegend(series: Series[], width: number, left: number): { items: LegendItem[]; height: number } {
+export function layoutLegend(series: Pick<Series, 'name' | 'color' | 'strokeWidth' | 'dash'>[], width: number, left: number): { items: LegendItem[]; height: number } {
   const items: LegendItem[] = [];
   let x = left;
   let row = 0;
@@ -49,7 +49,7 @@ function layoutLegend(series: Series[], width: number, left: number): { items: L
 }
 
 /** The legend drawn inside the chart's own <svg>, so an exported SVG carries it. */
-function SvgLegend({ items }: { items: LegendItem[] }): ReactElement {
+export function SvgLegend({ items }: { items: LegendItem[] }): ReactElement {
   return (
     <g className="svg-legend">
       {items.map((it) => (

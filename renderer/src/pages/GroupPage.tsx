@@ -62,6 +62,9 @@ export function GroupPage({ id }: { id: string }): ReactElement {
         <h1 data-testid="group-name">{g.name}</h1>
         <span className="muted small">created {formatTime(g.createdAt)}</span>
         <div className="spacer" />
+        <a className="button" href={`#/compare?group=${encodeURIComponent(id)}`} data-testid="group-compare">
+          Compare
+        </a>
         <button
           type="button"
           className="danger"

@@ -1,0 +1,447 @@
+/**
+ * The Compare view's pure logic: x-axis mapping, grouping, label templates, config diff,
+ * series styles and the summary table. No React, no transport: unit-tested on its own.
+ */
+import type { MetricPoint, RunSummary } from '../../shared/contract';
+import { aggregate, emaPoints, mean, sampleStd, type AggregatePoint, type Band } from '../../shared/stats';
+
+export type XKind = 'iteration' | 'step' | 'examples' | 'tokens' | 'time';
+
+export const X_OPTIONS: { id: XKind; label: string }[] = [
+  { id: 'iteration', label: 'iteration' },
+  { id: 'step', label: 'training steps' },
+  { id: 'examples', label: 'examples trained' },
+  { id: 'tokens', label: 'tokens processed' },
+  { id: 'time', label: 'wall time (s)' },
+];
+
+/** The cumulative compute metric an x axis maps iterations to, if any. */
+export function xComputeMetric(kind: XKind): string | null {
+  if (kind === 'examples') return 'compute/examples_trained';
+  if (kind === 'tokens') return 'compute/tokens';
+  return null;
+}
+
+/** Metrics to fetch for the first-metric time of each run (wall-time axis). */
+export const TIME_BASE_METRICS = ['eval/accuracy', 'train/loss', 'compute/tokens'];
+
+/** The metrics getSeries must return for metric `y` on axis `x`. */
+export function metricsToFetch(y: string, x: XKind): string[] {
+  const out = [y];
+  const c = xComputeMetric(x);
+  if (c) out.push(c);
+  if (x === 'time') out.push(...TIME_BASE_METRICS);
+  return [...new Set(out)];
+}
+
+/** A point in plot space: x on the chosen axis, y the value, k the key runs are aligned on. */
+export interface KPoint {
+  k: number;
+  x: number;
+  y: number;
+}
+
+/** The last logged point of each iteration (highest step, then latest time), by iteration. */
+export function lastPerIteration(points: readonly MetricPoint[] | undefined): Map<number, MetricPoint> {
+  const best = new Map<number, MetricPoint>();
+  for (const p of points ?? []) {
+    const b = best.get(p.iteration);
+    if (!b || p.step > b.step || (p.step === b.step && p.t >= b.t)) best.set(p.iteration, p);
+  }
+  return best;
+}
+
+function severalPerIteration(points: readonly MetricPoint[]): boolean {
+  const seen = new Set<number>();
+  for (const p of points) {
+    if (seen.has(p.iteration)) return true;
+    seen.add(p.iteration);
+  }
+  return false;
+}
+
+/** Seconds (unix seconds or ms in, seconds out). */
+function toSeconds(t: number): number {
+  return t < 1e11 ? t : t / 1000;
+}
+
+/** The earliest metric time of a run over the given series (null when it has none). */
+export function runStartT(series: Record<string, readonly MetricPoint[] | undefined> | undefined): number | null {
+  let t0 = Infinity;
+  for (const pts of Object.values(series ?? {})) for (const p of pts ?? []) if (p.t < t0) t0 = p.t;
+  return Number.isFinite(t0) ? t0 : null;
+}
+
+/**
+ * One run's metric in plot space.
+ * - iteration: one point per iteration (its last value), x = k = iteration;
+ * - step: every point, x = k = step;
+ * - examples / tokens: one point per iteration, x = the run's compute/* value at the same
+ *   iteration (iterations without one are left out), k = iteration;
+ * - time: x = t − t0 in seconds; every point when the metric is logged several times per
+ *   iteration (k = step), else one per iteration (k = iteration).
+ */
+export function mapX(points: readonly MetricPoint[] | undefined, kind: XKind, ctx: { compute?: readonly MetricPoint[]; t0?: number | null } = {}): KPoint[] {
+  const pts = points ?? [];
+  if (!pts.length) return [];
+  if (kind === 'step') {
+    return [...pts].sort((a, b) => a.step - b.step || a.iteration - b.iteration || a.t - b.t).map((p) => ({ k: p.step, x: p.step, y: p.value }));
+  }
+  if (kind === 'time') {
+    const t0 = toSeconds(ctx.t0 ?? Math.min(...pts.map((p) => p.t)));
+    if (severalPerIteration(pts)) {
+      return [...pts].sort((a, b) => a.t - b.t || a.step - b.step).map((p) => ({ k: p.step, x: toSeconds(p.t) - t0, y: p.value }));
+    }
+    return [...lastPerIteration(pts).values()].sort((a, b) => a.iteration - b.iteration).map((p) => ({ k: p.iteration, x: toSeconds(p.t) - t0, y: p.value }));
+  }
+  const per = [...lastPerIteration(pts).values()].sort((a, b) => a.iteration - b.iteration);
+  if (kind === 'iteration') return per.map((p) => ({ k: p.iteration, x: p.iteration, y: p.value }));
+  const compute = lastPerIteration(ctx.compute);
+  const out: KPoint[] = [];
+  for (const p of per) {
+    const c = compute.get(p.iteration);
+    if (c) out.push({ k: p.iteration, x: c.value, y: p.value });
+  }
+  return out;
+}
+
+export interface AlignedPoint extends AggregatePoint {
+  /** The alignment key (iteration or step). */
+  k: number;
+}
+
+/**
+ * Mean and band over runs aligned on k (shared/stats aggregate over the union of k), each
+ * point's x the mean of the runs' x at that k (the same as k on the iteration/step axes).
+ */
+export function aggregateAligned(runs: readonly (readonly KPoint[])[], band: Band): AlignedPoint[] {
+  const agg = aggregate(
+    runs.map((r) => r.map((p) => ({ x: p.k, y: p.y }))),
+    band,
+  );
+  const xs = new Map<number, number[]>();
+  for (const r of runs) {
+    const mine = new Map<number, number>();
+    for (const p of r) if (Number.isFinite(p.x)) mine.set(p.k, p.x);
+    for (const [k, x] of mine) {
+      let l = xs.get(k);
+      if (!l) xs.set(k, (l = []));
+      l.push(x);
+    }
+  }
+  const out: AlignedPoint[] = [];
+  for (const a of agg) {
+    const x = mean(xs.get(a.x) ?? []);
+    if (Number.isFinite(x)) out.push({ ...a, k: a.x, x });
+  }
+  return out.sort((a, b) => a.x - b.x || a.k - b.k);
+}
+
+/** EMA (debiased) over a run's points in k order. */
+export function smoothRun(points: readonly KPoint[], alpha: number): KPoint[] {
+  return emaPoints(points, alpha);
+}
+
+// ---------------------------------------------------------------- configs, fields
+
+/** Flatten nested plain objects to dotted keys; arrays and other values are leaves. */
+export function flattenConfig(obj: unknown, prefix = '', out: Record<string, unknown> = {}): Record<string, unknown> {
+  if (obj !== null && typeof obj === 'object' && !Array.isArray(obj)) {
+    const entries = Object.entries(obj as Record<string, unknown>);
+    if (!entries.length && prefix) out[prefix] = {};
+    for (const [k, v] of entries) flattenConfig(v, prefix ? `${prefix}.${k}` : k, out);
+  } else if (prefix) out[prefix] = obj;
+  return out;
+}
+
+/** The value at a dotted path of a nested object (undefined when absent). */
+export function getPath(obj: unknown, path: string): unknown {
+  let cur: unknown = obj;
+  for (const part of path.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+export function formatValue(v: unknown): string {
+  if (v === undefined) return '—';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  return JSON.stringify(v);
+}
+
+const SUMMARY_FIELDS = new Set(['id', 'variant', 'dataset', 'preset', 'seed', 'model', 'groupId', 'status']);
+
+export interface CompareRun {
+  summary: RunSummary;
+  /** The run's config (getRun(id).config); undefined while not loaded. */
+  config?: unknown;
+}
+
+/** A field of a run: a summary field (id, variant, dataset, preset, seed, model, …) or a dotted config key. */
+export function fieldValue(run: CompareRun, path: string): unknown {
+  if (SUMMARY_FIELDS.has(path)) return (run.summary as unknown as Record<string, unknown>)[path];
+  return getPath(run.config, path);
+}
+
+// ---------------------------------------------------------------- grouping and labels
+
+/** 'none' | 'variant' | 'dataset' | 'variant+dataset' | any other string: a dotted config key. */
+export type GroupBy = string;
+
+export const GROUP_BY_PRESETS = ['none', 'variant', 'dataset', 'variant+dataset'] as const;
+
+export function groupKey(run: CompareRun, groupBy: GroupBy): string {
+  const by = groupBy.trim();
+  if (by === '' || by === 'none') return run.summary.id;
+  if (by === 'variant') return run.summary.variant;
+  if (by === 'dataset') return run.summary.dataset;
+  if (by === 'variant+dataset') return `${run.summary.variant} / ${run.summary.dataset}`;
+  return `${by}=${formatValue(fieldValue(run, by))}`;
+}
+
+export function defaultTemplate(groupBy: GroupBy): string {
+  const by = groupBy.trim();
+  if (by === 'variant') return '{variant}';
+  if (by === '' || by === 'none') return '{id}';
+  if (by === 'dataset') return '{dataset}';
+  if (by === 'variant+dataset') return '{variant} / {dataset}';
+  return `${by}={${by}}`;
+}
+
+/**
+ * Fill `{key}` placeholders (summary fields or dotted config keys) from a group's runs: the
+ * value when the runs agree, else their distinct values joined by '|'. An empty result
+ * (or template) falls back to `fallback`.
+ */
+export function formatLabel(template: string, runs: readonly CompareRun[], fallback: string): string {
+  if (!template.trim()) return fallback;
+  const out = template.replace(/\{([^{}]+)\}/g, (_, key: string) => {
+    const vals = [...new Set(runs.map((r) => formatValue(fieldValue(r, key.trim()))))];
+    return vals.length ? vals.join('|') : '—';
+  });
+  return out.trim() || fallback;
+}
+
+/** Keys of the flattened configs whose values are not all the same ('seed' keys left out). */
+export function configDiffKeys(configs: readonly unknown[]): string[] {
+  const flats = configs.map((c) => flattenConfig(c));
+  const keys = new Set<string>();
+  for (const f of flats) for (const k of Object.keys(f)) keys.add(k);
+  const out: string[] = [];
+  for (const k of keys) {
+    if (k === 'seed' || k.endsWith('.seed')) continue;
+    const vals = new Set(flats.map((f) => formatValue(f[k])));
+    if (vals.size > 1) out.push(k);
+  }
+  return out.sort();
+}
+
+/** "key=value" for each diff key over a group's configs (distinct values joined by '|'). */
+export function diffText(keys: readonly string[], configs: readonly unknown[]): string {
+  return keys
+    .map((k) => {
+      const vals = [...new Set(configs.map((c) => formatValue(getPath(c, k))))];
+      return `${k}=${vals.join('|')}`;
+    })
+    .join(', ');
+}
+
+// ---------------------------------------------------------------- styles
+
+export const OKABE_ITO = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#D55E00', '#56B4E9', '#8C6D00', '#000000'];
+export const VARIANT_ORDER = ['star', 'star-norat', 'v-star', 'quiet-star'];
+const DASHES = [undefined, '6 3', '2 2', '8 3 2 3', '4 4', '10 2'];
+
+function variantIndex(variant: string): number {
+  const i = VARIANT_ORDER.indexOf(variant);
+  if (i >= 0) return i;
+  let h = 0;
+  for (const ch of variant) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  return VARIANT_ORDER.length + (h % (OKABE_ITO.length - VARIANT_ORDER.length));
+}
+
+/** The stable colour and dash of a variant. */
+export function variantStyle(variant: string): { color: string; dash: string | undefined } {
+  const i = variantIndex(variant);
+  return { color: OKABE_ITO[i % OKABE_ITO.length]!, dash: DASHES[i % DASHES.length] };
+}
+
+/**
+ * Styles for groups in order: a group of one variant gets that variant's dash, and its
+ * colour unless an earlier group took it (then the next free Okabe–Ito colour); a group
+ * mixing variants is solid with the next free colour.
+ */
+export function assignStyles(groups: readonly { key: string; variants: readonly string[] }[]): Map<string, { color: string; dash: string | undefined }> {
+  const used = new Set<string>();
+  const out = new Map<string, { color: string; dash: string | undefined }>();
+  let next = 0;
+  const free = (): string => {
+    for (let i = 0; i < OKABE_ITO.length; i++) {
+      const c = OKABE_ITO[(next + i) % OKABE_ITO.length]!;
+      if (!used.has(c)) {
+        next = (next + i + 1) % OKABE_ITO.length;
+        return c;
+      }
+    }
+    const c = OKABE_ITO[next % OKABE_ITO.length]!;
+    next += 1;
+    return c;
+  };
+  for (const g of groups) {
+    const single = new Set(g.variants).size === 1 ? g.variants[0]! : null;
+    const vs = single ? variantStyle(single) : null;
+    const color = vs && !used.has(vs.color) ? vs.color : free();
+    used.add(color);
+    out.set(g.key, { color, dash: vs?.dash });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- groups and table
+
+/** Metrics where lower is better (the table's "best" is a minimum for them). */
+export function lowerIsBetter(metric: string): boolean {
+  return /loss|perplexity|nll|error|(^|\/)time/i.test(metric);
+}
+
+export interface CompareGroup {
+  key: string;
+  label: string;
+  color: string;
+  dash: string | undefined;
+  runs: CompareRun[];
+  /** Per run (same order as runs): the raw points in plot space. */
+  runPoints: KPoint[][];
+  /** Per run: EMA-smoothed points. */
+  runSmoothed: KPoint[][];
+  /** Mean and band over the smoothed runs. */
+  smoothed: AlignedPoint[];
+  /** Mean and band over the raw runs. */
+  raw: AlignedPoint[];
+}
+
+export interface BuildInput {
+  runs: readonly CompareRun[];
+  /** getSeries result: runId → metric → points. */
+  series: Record<string, Record<string, MetricPoint[]>>;
+  metric: string;
+  x: XKind;
+  groupBy: GroupBy;
+  template: string;
+  smoothing: number;
+  band: Band;
+}
+
+function sortGroupKeys(a: { key: string; variants: string[] }, b: { key: string; variants: string[] }): number {
+  const va = Math.min(...a.variants.map(variantIndex));
+  const vb = Math.min(...b.variants.map(variantIndex));
+  return va - vb || a.key.localeCompare(b.key, undefined, { numeric: true });
+}
+
+/** Group the runs, map their metric to the x axis, smooth and aggregate. */
+export function buildGroups(input: BuildInput): CompareGroup[] {
+  const byKey = new Map<string, CompareRun[]>();
+  for (const r of input.runs) {
+    const k = groupKey(r, input.groupBy);
+    let l = byKey.get(k);
+    if (!l) byKey.set(k, (l = []));
+    l.push(r);
+  }
+  const order = [...byKey.entries()].map(([key, runs]) => ({ key, runs, variants: runs.map((r) => r.summary.variant) })).sort(sortGroupKeys);
+  const styles = assignStyles(order);
+  const computeMetric = xComputeMetric(input.x);
+  return order.map(({ key, runs }) => {
+    const runPoints = runs.map((r) => {
+      const s = input.series[r.summary.id] ?? {};
+      return mapX(s[input.metric], input.x, {
+        compute: computeMetric ? s[computeMetric] : undefined,
+        t0: input.x === 'time' ? runStartT(s) : undefined,
+      });
+    });
+    const runSmoothed = runPoints.map((p) => smoothRun(p, input.smoothing));
+    const st = styles.get(key)!;
+    return {
+      key,
+      label: formatLabel(input.template, runs, key),
+      color: st.color,
+      dash: st.dash,
+      runs,
+      runPoints,
+      runSmoothed,
+      smoothed: aggregateAligned(runSmoothed, input.band),
+      raw: aggregateAligned(runPoints, input.band),
+    };
+  });
+}
+
+export interface TableRow {
+  key: string;
+  label: string;
+  color: string;
+  n: number;
+  /** Mean and sample std over runs of each run's last value. */
+  finalMean: number | null;
+  finalStd: number | null;
+  /** Best of the mean-over-runs per-iteration curve, and its iteration. */
+  best: number | null;
+  bestIteration: number | null;
+  diff: string;
+}
+
+/**
+ * One row per group: n runs, the final value (mean ± std over runs of each run's last
+ * per-iteration value), the best of the mean curve by iteration (max, or min for losses)
+ * and its iteration, and the config keys that differ between all the selected runs.
+ */
+export function tableRows(groups: readonly CompareGroup[], series: BuildInput['series'], metric: string): TableRow[] {
+  const diffKeys = configDiffKeys(groups.flatMap((g) => g.runs.filter((r) => r.config !== undefined).map((r) => r.config)));
+  const lower = lowerIsBetter(metric);
+  return groups.map((g) => {
+    const perRun = g.runs.map((r) => mapX(series[r.summary.id]?.[metric], 'iteration'));
+    const finals = perRun.map((p) => p[p.length - 1]?.y).filter((v): v is number => v !== undefined && Number.isFinite(v));
+    const curve = aggregate(
+      perRun.map((p) => p.map((q) => ({ x: q.x, y: q.y }))),
+      'std',
+    );
+    let best: number | null = null;
+    let bestIteration: number | null = null;
+    for (const p of curve) {
+      if (best === null || (lower ? p.mean < best : p.mean > best)) {
+        best = p.mean;
+        bestIteration = p.x;
+      }
+    }
+    return {
+      key: g.key,
+      label: g.label,
+      color: g.color,
+      n: g.runs.length,
+      finalMean: finals.length ? mean(finals) : null,
+      finalStd: finals.length ? sampleStd(finals) : null,
+      best,
+      bestIteration,
+      diff: diffText(
+        diffKeys,
+        g.runs.filter((r) => r.config !== undefined).map((r) => r.config),
+      ),
+    };
+  });
+}
+
+/** A data-testid-safe form of a group key. */
+export function testIdKey(key: string): string {
+  return key.replace(/[^A-Za-z0-9_.=-]+/g, '_');
+}
+
+/** Parse '#/compare?group=G&runs=a,b' query parameters from a route path. */
+export function parseCompareQuery(path: string): { group: string | null; runs: string[] } {
+  const q = path.indexOf('?');
+  const params = new URLSearchParams(q >= 0 ? path.slice(q + 1) : '');
+  const runs = (params.get('runs') ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return { group: params.get('group'), runs };
+}

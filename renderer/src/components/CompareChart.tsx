@@ -1,0 +1,196 @@
+import { useMemo, type ReactElement } from 'react';
+import { Area, CartesianGrid, ComposedChart, Line, Tooltip, XAxis, YAxis } from 'recharts';
+import { createLTTB } from 'downsample';
+import { useElementWidth } from '../hooks';
+import { formatNumber } from '../format';
+import { layoutLegend, SvgLegend } from './charts';
+import type { AlignedPoint, CompareGroup, KPoint } from '../compare';
+
+interface Row {
+  x: number;
+  y: number;
+  band?: [number, number];
+}
+
+const lttbMean = createLTTB<AlignedPoint & { y: number }>({ x: 'x', y: 'y' });
+const lttbXY = createLTTB<{ x: number; y: number }>({ x: 'x', y: 'y' });
+
+function thinAggregate(points: AlignedPoint[], max: number, log: boolean): Row[] {
+  let pts = points.map((p) => ({ ...p, y: p.mean }));
+  if (log) pts = pts.filter((p) => p.mean > 0);
+  const n = Math.max(3, Math.floor(max));
+  const kept = pts.length > n ? Array.from(lttbMean(pts, n)) : pts;
+  return kept.map((p) => {
+    const lo = log && !(p.lo > 0) ? p.mean : p.lo;
+    return { x: p.x, y: p.mean, band: [lo, p.hi] };
+  });
+}
+
+function thinRun(points: KPoint[], max: number, log: boolean): Row[] {
+  let pts = points.filter((p) => Number.isFinite(p.y)).map((p) => ({ x: p.x, y: p.y }));
+  if (log) pts = pts.filter((p) => p.y > 0);
+  const n = Math.max(3, Math.floor(max));
+  return pts.length > n ? Array.from(lttbXY(pts, n)) : pts;
+}
+
+export interface CompareChartProps {
+  groups: CompareGroup[];
+  yLog: boolean;
+  smoothing: number;
+  showRuns: boolean;
+  xLabel: string;
+  yLabel: string;
+  height?: number;
+  /** A fixed width in CSS pixels (default: follow the container's width). */
+  width?: number;
+}
+
+/**
+ * Mean line per group over a shaded band (std or CI), the raw mean faint behind the
+ * smoothed one when smoothing, optionally each run thin; every series downsampled (LTTB)
+ * to about the plot width; the legend inside the SVG.
+ */
+export function CompareChart(props: CompareChartProps): ReactElement {
+  const { groups, yLog, smoothing, showRuns, xLabel, yLabel, height = 340 } = props;
+  const [ref, measured] = useElementWidth<HTMLDivElement>();
+  const width = props.width ?? measured;
+  const margin = { left: 8, right: 16, bottom: 22 };
+  const yAxisWidth = 58;
+  const plotWidth = Math.max(50, width - margin.left - margin.right - yAxisWidth);
+  // accuracies and other fractions: the whole [0, 1] range, so curves compare at a glance
+  const unitInterval =
+    !yLog && groups.every((g) => g.runPoints.every((pts) => pts.every((p) => !Number.isFinite(p.y) || (p.y >= 0 && p.y <= 1))));
+
+  const drawn = useMemo(
+    () =>
+      groups
+        .map((g) => ({
+          g,
+          mean: thinAggregate(g.smoothed, plotWidth, yLog),
+          raw: smoothing > 0 ? thinAggregate(g.raw, plotWidth, yLog) : [],
+          runs: showRuns && g.runs.length > 1 ? g.runSmoothed.map((r) => thinRun(r, plotWidth, yLog)) : [],
+          hasBand: g.smoothed.some((p) => p.n > 1 && p.hi > p.lo),
+        }))
+        .filter((d) => d.mean.length > 0),
+    [groups, plotWidth, yLog, smoothing, showRuns],
+  );
+  const legend = useMemo(
+    () => layoutLegend(drawn.map((d) => ({ name: d.g.label, color: d.g.color, dash: d.g.dash, strokeWidth: 2 })), width - margin.right, margin.left + yAxisWidth),
+    [drawn, width, margin.right, margin.left],
+  );
+  const nPoints = drawn.reduce((a, d) => a + d.mean.length, 0);
+
+  return (
+    <div ref={ref} className="chart compare-chart" data-testid="compare-chart" data-series-count={drawn.length} data-points={nPoints} data-y-scale={yLog ? 'log' : 'linear'}>
+      {drawn.length === 0 ? (
+        <div className="chart-empty" style={{ height }}>
+          No data for this metric and axis.
+        </div>
+      ) : width > 0 ? (
+        <ComposedChart width={width} height={height} margin={{ ...margin, top: legend.height + 4 }}>
+          <CartesianGrid stroke="#e6e6e6" strokeDasharray="2 3" />
+          <XAxis
+            type="number"
+            dataKey="x"
+            domain={['dataMin', 'dataMax']}
+            tick={{ fontSize: 11 }}
+            tickFormatter={(v: number) => formatNumber(v)}
+            stroke="#888"
+            label={{ value: xLabel, position: 'insideBottom', offset: -10, fontSize: 11, fill: '#555' }}
+          />
+          <YAxis
+            width={yAxisWidth}
+            scale={yLog ? 'log' : 'auto'}
+            domain={yLog ? ['dataMin', 'dataMax'] : unitInterval ? [0, 1] : ['auto', 'auto']}
+            allowDataOverflow={yLog}
+            tick={{ fontSize: 11 }}
+            stroke="#888"
+            tickFormatter={(v: number) => formatNumber(v)}
+            label={{ value: yLabel, angle: -90, position: 'insideLeft', offset: 2, fontSize: 11, fill: '#555', style: { textAnchor: 'middle' } }}
+          />
+          <Tooltip
+            isAnimationActive={false}
+            formatter={(v) => (Array.isArray(v) ? v.map((x) => (typeof x === 'number' ? formatNumber(x) : String(x))).join(' – ') : typeof v === 'number' ? formatNumber(v) : String(v))}
+            labelFormatter={(l) => `${xLabel} ${typeof l === 'number' ? formatNumber(l) : String(l)}`}
+            contentStyle={{ fontSize: 12, padding: '4px 8px' }}
+          />
+          {drawn.map((d) =>
+            d.hasBand ? (
+              <Area
+                key={`band-${d.g.key}`}
+                data={d.mean}
+                dataKey="band"
+                type="linear"
+                stroke="none"
+                fill={d.g.color}
+                fillOpacity={0.15}
+                isAnimationActive={false}
+                tooltipType="none"
+                activeDot={false}
+                legendType="none"
+                connectNulls
+              />
+            ) : null,
+          )}
+          {drawn.flatMap((d) =>
+            d.runs.map((r, i) => (
+              <Line
+                key={`run-${d.g.key}-${i}`}
+                data={r}
+                dataKey="y"
+                type="linear"
+                stroke={d.g.color}
+                strokeOpacity={0.45}
+                strokeWidth={0.8}
+                strokeDasharray={d.g.dash}
+                dot={false}
+                activeDot={false}
+                tooltipType="none"
+                legendType="none"
+                isAnimationActive={false}
+              />
+            )),
+          )}
+          {drawn.map((d) =>
+            d.raw.length ? (
+              <Line
+                key={`raw-${d.g.key}`}
+                data={d.raw}
+                dataKey="y"
+                type="linear"
+                stroke={d.g.color}
+                strokeOpacity={0.25}
+                strokeWidth={1}
+                strokeDasharray={d.g.dash}
+                dot={false}
+                activeDot={false}
+                tooltipType="none"
+                legendType="none"
+                isAnimationActive={false}
+              />
+            ) : null,
+          )}
+          {drawn.map((d) => (
+            <Line
+              key={`mean-${d.g.key}`}
+              data={d.mean}
+              dataKey="y"
+              name={d.g.label}
+              type="linear"
+              stroke={d.g.color}
+              strokeWidth={2}
+              strokeDasharray={d.g.dash}
+              dot={d.mean.length <= 12 ? { r: 2.5, strokeWidth: 0, fill: d.g.color } : false}
+              activeDot={{ r: 3 }}
+              isAnimationActive={false}
+              connectNulls
+            />
+          ))}
+          <SvgLegend items={legend.items} />
+        </ComposedChart>
+      ) : (
+        <div style={{ height }} />
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,343 @@
+import { useEffect, useMemo, useRef, useState, type ReactElement } from 'react';
+import type { RunSummary } from '../../../shared/contract';
+import type { Band } from '../../../shared/stats';
+import { call } from '../transport';
+import { useDebounced, useLive, useRunsChanged } from '../hooks';
+import { formatNumber } from '../format';
+import { ErrorNote, StatusBadge } from '../components/common';
+import { CompareChart } from '../components/CompareChart';
+import {
+  buildGroups,
+  defaultTemplate,
+  flattenConfig,
+  GROUP_BY_PRESETS,
+  metricsToFetch,
+  parseCompareQuery,
+  tableRows,
+  testIdKey,
+  X_OPTIONS,
+  type CompareRun,
+  type XKind,
+} from '../compare';
+
+const DEFAULT_METRIC = 'eval/accuracy';
+const CUSTOM = '__custom__';
+
+function matches(r: RunSummary, q: string): boolean {
+  if (!q) return true;
+  const hay = `${r.id} ${r.variant} ${r.dataset} ${r.preset} ${r.status} ${r.groupId ?? ''} seed=${r.seed}`.toLowerCase();
+  return q
+    .toLowerCase()
+    .split(/\s+/)
+    .filter(Boolean)
+    .every((w) => hay.includes(w));
+}
+
+export function ComparePage({ path }: { path: string }): ReactElement {
+  const query = useMemo(() => parseCompareQuery(path), [path]);
+  const runsLive = useLive(() => call('listRuns'), []);
+  useRunsChanged(() => runsLive.reload());
+  const allRuns = useMemo(() => runsLive.data ?? [], [runsLive.data]);
+
+  // ---- selection (from ?group= / ?runs=, then by hand)
+  const [selected, setSelected] = useState<string[]>(query.runs);
+  const [filter, setFilter] = useState('');
+  const [queryError, setQueryError] = useState<string | null>(null);
+  const initFor = useRef<string | null>(null);
+  useEffect(() => {
+    const key = `${query.group ?? ''}|${query.runs.join(',')}`;
+    if (initFor.current === key) return;
+    initFor.current = key;
+    setQueryError(null);
+    if (query.group) {
+      const gid = query.group;
+      call('getGroup', gid).then(
+        (g) => {
+          if (!g) setQueryError(`No group "${gid}".`);
+          else setSelected([...new Set([...query.runs, ...g.runs.map((r) => r.id)])]);
+        },
+        (err: unknown) => setQueryError(err instanceof Error ? err.message : String(err)),
+      );
+    } else if (query.runs.length) setSelected(query.runs);
+  }, [query]);
+
+  const byId = useMemo(() => new Map(allRuns.map((r) => [r.id, r])), [allRuns]);
+  const selectedRuns = useMemo(() => selected.map((id) => byId.get(id)).filter((r): r is RunSummary => !!r), [selected, byId]);
+  const ids = useMemo(() => selectedRuns.map((r) => r.id), [selectedRuns]);
+  const idsKey = ids.join(',');
+  const shown = useMemo(() => allRuns.filter((r) => matches(r, filter)), [allRuns, filter]);
+  const toggle = (id: string, on: boolean): void => setSelected((s) => (on ? (s.includes(id) ? s : [...s, id]) : s.filter((x) => x !== id)));
+
+  // ---- options
+  const [metric, setMetric] = useState(DEFAULT_METRIC);
+  const [x, setX] = useState<XKind>('iteration');
+  const [yLog, setYLog] = useState(false);
+  const [smoothing, setSmoothing] = useState(0);
+  const [groupBy, setGroupByRaw] = useState<string>(query.group ? 'variant' : 'none');
+  const [customKey, setCustomKey] = useState(false);
+  const [band, setBand] = useState<Band>('std');
+  const [showRuns, setShowRuns] = useState(false);
+  const [template, setTemplate] = useState<string | null>(null);
+  const setGroupBy = (g: string): void => {
+    setGroupByRaw(g);
+    setTemplate(null);
+  };
+  const groupByDeb = useDebounced(groupBy, 250);
+  const effTemplate = useDebounced(template ?? defaultTemplate(groupBy), 200);
+
+  // ---- data
+  const names = useLive(() => (ids.length ? call('metricNames', ids) : Promise.resolve([])), [idsKey]);
+  const fetchNames = metricsToFetch(metric, x);
+  const series = useLive(() => (ids.length ? call('getSeries', ids, fetchNames) : Promise.resolve({})), [idsKey, metric, x]);
+  useRunsChanged((changed) => {
+    if (changed === 'all' || changed.some((id) => ids.includes(id))) series.reload();
+  }, 1000);
+
+  // configs, fetched once per run (a run's config does not change)
+  const [configs, setConfigs] = useState<Record<string, unknown>>({});
+  const requested = useRef(new Set<string>());
+  useEffect(() => {
+    const missing = ids.filter((id) => !requested.current.has(id));
+    if (!missing.length) return;
+    for (const id of missing) requested.current.add(id);
+    let i = 0;
+    const worker = async (): Promise<void> => {
+      while (i < missing.length) {
+        const id = missing[i++]!;
+        try {
+          const d = await call('getRun', id);
+          setConfigs((c) => ({ ...c, [id]: d?.config ?? {} }));
+        } catch {
+          requested.current.delete(id);
+        }
+      }
+    };
+    for (let w = 0; w < Math.min(6, missing.length); w++) void worker();
+  }, [idsKey]); // eslint-disable-line react-hooks/exhaustive-deps
+
+  const configKeys = useMemo(() => {
+    const keys = new Set<string>();
+    for (const id of ids) for (const k of Object.keys(flattenConfig(configs[id] ?? {}))) keys.add(k);
+    return [...keys].sort();
+  }, [ids, configs]);
+
+  const compareRuns: CompareRun[] = useMemo(() => selectedRuns.map((r) => ({ summary: r, config: configs[r.id] })), [selectedRuns, configs]);
+  const groups = useMemo(
+    () =>
+      buildGroups({
+        runs: compareRuns,
+        series: series.data ?? {},
+        metric,
+        x,
+        groupBy: groupByDeb,
+        template: effTemplate,
+        smoothing,
+        band,
+      }),
+    [compareRuns, series.data, metric, x, groupByDeb, effTemplate, smoothing, band],
+  );
+  const rows = useMemo(() => tableRows(groups, series.data ?? {}, metric), [groups, series.data, metric]);
+
+  const metricOptions = useMemo(() => {
+    const list = (names.data ?? []).map((n) => n.name);
+    if (!list.includes(metric)) list.unshift(metric);
+    return list;
+  }, [names.data, metric]);
+
+  const isPreset = (GROUP_BY_PRESETS as readonly string[]).includes(groupBy);
+  const selectValue = customKey || (!isPreset && !configKeys.includes(groupBy)) ? CUSTOM : groupBy;
+  const xLabel = X_OPTIONS.find((o) => o.id === x)?.label ?? x;
+
+  return (
+    <div className="page compare-page" data-testid="compare-page">
+      <div className="page-head">
+        <h1>Compare runs</h1>
+        <span className="muted small">
+          {selectedRuns.length} selected{query.group ? ` · group ${query.group}` : ''}
+        </span>
+      </div>
+      {queryError ? <ErrorNote>{queryError}</ErrorNote> : null}
+      {runsLive.error ? <ErrorNote>Could not list runs: {runsLive.error}</ErrorNote> : null}
+      <div className="compare-grid">
+        <aside className="compare-runs">
+          <input
+            type="search"
+            className="compare-filter"
+            placeholder="filter runs (id, variant, dataset, group…)"
+            value={filter}
+            onChange={(e) => setFilter(e.target.value)}
+            data-testid="compare-filter"
+          />
+          <div className="compare-runs-actions small">
+            <button type="button" className="small-button" data-testid="compare-select-shown" onClick={() => setSelected((s) => [...new Set([...s, ...shown.map((r) => r.id)])])}>
+              Select shown
+            </button>
+            <button type="button" className="small-button" data-testid="compare-clear" onClick={() => setSelected([])}>
+              Clear
+            </button>
+          </div>
+          <div className="compare-run-list">
+            {shown.map((r) => (
+              <label key={r.id} className="compare-run" title={r.id}>
+                <input type="checkbox" data-testid={`compare-run-${r.id}`} checked={selected.includes(r.id)} onChange={(e) => toggle(r.id, e.target.checked)} />
+                <span className="mono">{r.id}</span>
+                <span className="muted small">
+                  {r.variant} · {r.dataset} · s{r.seed}
+                </span>
+                <StatusBadge status={r.status} />
+              </label>
+            ))}
+            {!shown.length ? <div className="muted small">{runsLive.loading ? 'Loading…' : 'No runs.'}</div> : null}
+          </div>
+        </aside>
+        <section className="compare-main">
+          <div className="compare-controls">
+            <label>
+              Y
+              <select value={metric} onChange={(e) => setMetric(e.target.value)} data-testid="compare-metric">
+                {metricOptions.map((m) => (
+                  <option key={m} value={m}>
+                    {m}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <label>
+              X
+              <select value={x} onChange={(e) => setX(e.target.value as XKind)} data-testid="compare-x">
+                {X_OPTIONS.map((o) => (
+                  <option key={o.id} value={o.id}>
+                    {o.label}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <label>
+              <input type="checkbox" checked={yLog} onChange={(e) => setYLog(e.target.checked)} data-testid="compare-ylog" /> log Y
+            </label>
+            <label>
+              smoothing
+              <input
+                type="range"
+                min={0}
+                max={0.99}
+                step={0.01}
+                value={smoothing}
+                onChange={(e) => setSmoothing(Number(e.target.value))}
+                data-testid="compare-smoothing"
+              />
+              <span className="mono small">{smoothing.toFixed(2)}</span>
+            </label>
+            <label>
+              group by
+              <select
+                value={selectValue}
+                onChange={(e) => {
+                  const v = e.target.value;
+                  if (v === CUSTOM) setCustomKey(true);
+                  else {
+                    setCustomKey(false);
+                    setGroupBy(v);
+                  }
+                }}
+                data-testid="compare-group-by"
+              >
+                <option value="none">none (one line per run)</option>
+                <option value="variant">variant</option>
+                <option value="dataset">dataset</option>
+                <option value="variant+dataset">variant + dataset</option>
+                {configKeys.map((k) => (
+                  <option key={k} value={k}>
+                    config: {k}
+                  </option>
+                ))}
+                <option value={CUSTOM}>config key…</option>
+              </select>
+            </label>
+            {selectValue === CUSTOM ? (
+              <label>
+                key
+                <input
+                  type="text"
+                  list="compare-config-keys"
+                  placeholder="loop.lr"
+                  value={isPreset ? '' : groupBy}
+                  onChange={(e) => setGroupBy(e.target.value.trim() || 'none')}
+                  data-testid="compare-group-by-key"
+                />
+                <datalist id="compare-config-keys">
+                  {configKeys.map((k) => (
+                    <option key={k} value={k} />
+                  ))}
+                </datalist>
+              </label>
+            ) : null}
+            <label>
+              band
+              <select value={band} onChange={(e) => setBand(e.target.value as Band)} data-testid="compare-band">
+                <option value="std">± std</option>
+                <option value="ci95">95% CI</option>
+              </select>
+            </label>
+            <label>
+              <input type="checkbox" checked={showRuns} onChange={(e) => setShowRuns(e.target.checked)} data-testid="compare-show-runs" /> show individual runs
+            </label>
+            <label className="compare-template">
+              label
+              <input
+                type="text"
+                value={template ?? defaultTemplate(groupBy)}
+                onChange={(e) => setTemplate(e.target.value)}
+                placeholder="{variant} lr={loop.lr}"
+                data-testid="compare-label-template"
+              />
+            </label>
+          </div>
+          {series.error ? <ErrorNote>Could not load the series: {series.error}</ErrorNote> : null}
+          {selectedRuns.length === 0 ? (
+            <div className="empty" data-testid="compare-empty">
+              Pick runs on the left (or open a group and press Compare).
+            </div>
+          ) : null}
+          <CompareChart groups={groups} yLog={yLog} smoothing={smoothing} showRuns={showRuns} xLabel={xLabel} yLabel={metric} />
+          <table className="table compact compare-table" data-testid="compare-table">
+            <thead>
+              <tr>
+                <th>{groupBy === 'none' ? 'run' : 'group'}</th>
+                <th className="num">n</th>
+                <th className="num">final (mean ± std)</th>
+                <th className="num">best</th>
+                <th className="num">iteration of best</th>
+                <th>config diff</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((r) => (
+                <tr key={r.key} data-testid={`compare-row-${testIdKey(r.key)}`} data-key={r.key}>
+                  <td>
+                    <span className="swatch" style={{ background: r.color }} /> {r.label}
+                  </td>
+                  <td className="num" data-testid="compare-cell-n">
+                    {r.n}
+                  </td>
+                  <td className="num" data-testid="compare-cell-final">
+                    {r.finalMean === null ? '—' : `${formatNumber(r.finalMean)} ± ${formatNumber(r.finalStd)}`}
+                  </td>
+                  <td className="num" data-testid="compare-cell-best">
+                    {formatNumber(r.best)}
+                  </td>
+                  <td className="num" data-testid="compare-cell-best-iteration">
+                    {r.bestIteration === null ? '—' : r.bestIteration}
+                  </td>
+                  <td className="mono small compare-diff" data-testid="compare-cell-diff">
+                    {r.diff || '—'}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      </div>
+    </div>
+  );
+}

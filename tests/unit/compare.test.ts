@@ -1,0 +1,184 @@
+import { describe, expect, it } from 'vitest';
+import type { ReactElement } from 'react';
+import type { MetricPoint, RunSummary } from '../../shared/contract';
+import {
+  aggregateAligned,
+  assignStyles,
+  buildGroups,
+  configDiffKeys,
+  defaultTemplate,
+  diffText,
+  flattenConfig,
+  formatLabel,
+  groupKey,
+  mapX,
+  metricsToFetch,
+  parseCompareQuery,
+  runStartT,
+  tableRows,
+  testIdKey,
+  variantStyle,
+  type CompareRun,
+} from '../../renderer/src/compare';
+
+const pt = (iteration: number, step: number, value: number, t = 1000 + iteration): MetricPoint => ({ iteration, step, value, t });
+
+function summary(id: string, variant: string, dataset: string, seed: number): RunSummary {
+  return {
+    id, groupId: 'g', status: 'completed', statusReason: null, variant, dataset, preset: 'tiny', model: 'm', seed,
+    createdAt: 0, startedAt: 0, endedAt: 1, latestAccuracy: null, currentIteration: null, currentPhase: null,
+    progressDone: null, progressTotal: null, malformedLines: 0, unknownEvents: 0,
+  };
+}
+const run = (id: string, variant: string, dataset: string, seed: number, lr: number): CompareRun => ({
+  summary: summary(id, variant, dataset, seed),
+  config: { variant, dataset, seed, loop: { lr, iterations: 3, nested: { seed: seed } }, model: { name: 'm' } },
+});
+
+describe('x mapping', () => {
+  const acc = [pt(0, 0, 0.1), pt(1, 10, 0.5), pt(2, 20, 0.7)];
+  it('iteration: last value per iteration', () => {
+    expect(mapX([pt(0, 0, 1), pt(0, 5, 2), pt(1, 9, 3)], 'iteration')).toEqual([{ k: 0, x: 0, y: 2 }, { k: 1, x: 1, y: 3 }]);
+  });
+  it('step: every point by step', () => {
+    expect(mapX([pt(1, 9, 3), pt(0, 5, 2)], 'step')).toEqual([{ k: 5, x: 5, y: 2 }, { k: 9, x: 9, y: 3 }]);
+  });
+  it('tokens / examples: the compute value at the same iteration', () => {
+    const tokens = [pt(0, 0, 100), pt(1, 10, 250)];
+    expect(mapX(acc, 'tokens', { compute: tokens })).toEqual([{ k: 0, x: 100, y: 0.1 }, { k: 1, x: 250, y: 0.5 }]);
+    expect(mapX(acc, 'examples', { compute: [pt(2, 20, 64)] })).toEqual([{ k: 2, x: 64, y: 0.7 }]);
+    expect(mapX(acc, 'tokens')).toEqual([]);
+  });
+  it('time: t minus the run start', () => {
+    expect(mapX(acc, 'time', { t0: 999 })).toEqual([{ k: 0, x: 1, y: 0.1 }, { k: 1, x: 2, y: 0.5 }, { k: 2, x: 3, y: 0.7 }]);
+    // several per iteration (train/loss): every point, aligned on step
+    const loss = [pt(0, 1, 3, 1001), pt(0, 2, 2, 1002), pt(1, 3, 1, 1005)];
+    expect(mapX(loss, 'time', { t0: 1000 })).toEqual([{ k: 1, x: 1, y: 3 }, { k: 2, x: 2, y: 2 }, { k: 3, x: 5, y: 1 }]);
+    expect(runStartT({ a: [pt(0, 0, 1, 50)], b: [pt(0, 0, 1, 20)], c: undefined })).toBe(20);
+    expect(runStartT({})).toBeNull();
+  });
+  it('fetches what the axis needs', () => {
+    expect(metricsToFetch('eval/accuracy', 'iteration')).toEqual(['eval/accuracy']);
+    expect(metricsToFetch('eval/accuracy', 'tokens')).toEqual(['eval/accuracy', 'compute/tokens']);
+    expect(metricsToFetch('train/loss', 'examples')).toEqual(['train/loss', 'compute/examples_trained']);
+    expect(metricsToFetch('eval/accuracy', 'time')).toContain('train/loss');
+  });
+  it('aligns on k, x the mean of the runs x', () => {
+    const a = [{ k: 0, x: 100, y: 1 }, { k: 1, x: 200, y: 3 }];
+    const b = [{ k: 0, x: 120, y: 3 }];
+    const out = aggregateAligned([a, b], 'std');
+    expect(out).toHaveLength(2);
+    expect(out[0]).toMatchObject({ k: 0, x: 110, mean: 2, n: 2 });
+    expect(out[1]).toMatchObject({ k: 1, x: 200, mean: 3, lo: 3, hi: 3, n: 1 });
+  });
+});
+
+describe('configs, grouping and labels', () => {
+  const r1 = run('r1', 'star', 'addition', 0, 0.001);
+  const r2 = run('r2', 'star', 'addition', 1, 0.003);
+  const r3 = run('r3', 'star-norat', 'gsm8k', 0, 0.001);
+  it('flattens to dotted keys', () => {
+    expect(flattenConfig({ a: 1, b: { c: [1, 2], d: { e: 'x' } } })).toEqual({ a: 1, 'b.c': [1, 2], 'b.d.e': 'x' });
+  });
+  it('group keys', () => {
+    expect(groupKey(r1, 'none')).toBe('r1');
+    expect(groupKey(r1, 'variant')).toBe('star');
+    expect(groupKey(r3, 'dataset')).toBe('gsm8k');
+    expect(groupKey(r3, 'variant+dataset')).toBe('star-norat / gsm8k');
+    expect(groupKey(r2, 'loop.lr')).toBe('loop.lr=0.003');
+    expect(groupKey(r2, 'loop.missing')).toBe('loop.missing=—');
+  });
+  it('label templates', () => {
+    expect(defaultTemplate('variant')).toBe('{variant}');
+    expect(defaultTemplate('none')).toBe('{id}');
+    expect(formatLabel('{variant} lr={loop.lr}', [r1], 'x')).toBe('star lr=0.001');
+    expect(formatLabel('{variant} lr={loop.lr}', [r1, r2], 'x')).toBe('star lr=0.001|0.003');
+    expect(formatLabel('{id} s{seed}', [r3], 'x')).toBe('r3 s0');
+    expect(formatLabel('', [r3], 'fallback')).toBe('fallback');
+  });
+  it('config diff leaves out seeds', () => {
+    const keys = configDiffKeys([r1.config, r2.config, r3.config]);
+    expect(keys).toEqual(['dataset', 'loop.lr', 'variant']);
+    expect(diffText(['loop.lr'], [r1.config, r2.config])).toBe('loop.lr=0.001|0.003');
+    expect(configDiffKeys([r1.config, { ...(r1.config as object), extra: 1 }])).toEqual(['extra']);
+  });
+  it('styles: stable per variant, Okabe–Ito', () => {
+    expect(variantStyle('star')).toEqual({ color: '#0072B2', dash: undefined });
+    expect(variantStyle('star-norat').color).toBe('#E69F00');
+    expect(variantStyle('star-norat').dash).toBeDefined();
+    const s = assignStyles([{ key: 'a', variants: ['star'] }, { key: 'b', variants: ['star'] }, { key: 'c', variants: ['star', 'v-star'] }]);
+    expect(s.get('a')!.color).toBe('#0072B2');
+    expect(s.get('b')!.color).not.toBe('#0072B2');
+    expect(s.get('b')!.dash).toBe(s.get('a')!.dash);
+    expect(new Set([...s.values()].map((v) => v.color)).size).toBe(3);
+  });
+  it('query and test ids', () => {
+    expect(parseCompareQuery('/compare?group=g1')).toEqual({ group: 'g1', runs: [] });
+    expect(parseCompareQuery('/compare?runs=a,b')).toEqual({ group: null, runs: ['a', 'b'] });
+    expect(parseCompareQuery('/compare')).toEqual({ group: null, runs: [] });
+    expect(testIdKey('star / gsm8k')).toBe('star_gsm8k');
+  });
+});
+
+describe('groups and table', () => {
+  const runs = [run('r1', 'star', 'addition', 0, 0.001), run('r2', 'star', 'addition', 1, 0.001), run('r3', 'star-norat', 'addition', 0, 0.003)];
+  const series: Record<string, Record<string, MetricPoint[]>> = {
+    r1: { 'eval/accuracy': [pt(0, 0, 0.2), pt(1, 5, 0.6), pt(2, 9, 0.5)], 'compute/tokens': [pt(0, 0, 10), pt(1, 5, 20), pt(2, 9, 30)] },
+    r2: { 'eval/accuracy': [pt(0, 0, 0.4), pt(1, 5, 0.8), pt(2, 9, 0.7)], 'compute/tokens': [pt(0, 0, 12), pt(1, 5, 22), pt(2, 9, 32)] },
+    r3: { 'eval/accuracy': [pt(0, 0, 0.1), pt(1, 5, 0.2)] },
+  };
+  const base = { runs, series, metric: 'eval/accuracy', x: 'iteration' as const, groupBy: 'variant', template: '{variant}', smoothing: 0, band: 'std' as const };
+  it('groups by variant, star first', () => {
+    const g = buildGroups(base);
+    expect(g.map((x) => x.key)).toEqual(['star', 'star-norat']);
+    expect(g[0]!.runs.map((r) => r.summary.id)).toEqual(['r1', 'r2']);
+    expect(g[0]!.smoothed.map((p) => p.mean)).toEqual([0.30000000000000004, 0.7, 0.6]);
+    expect(g[0]!.smoothed[0]!.hi - g[0]!.smoothed[0]!.mean).toBeCloseTo(Math.sqrt(0.02), 12);
+    expect(g[1]!.label).toBe('star-norat');
+    const none = buildGroups({ ...base, groupBy: 'none', template: '{id}' });
+    expect(none.map((x) => x.label)).toEqual(['r1', 'r2', 'r3']);
+  });
+  it('tokens axis aligns by iteration', () => {
+    const g = buildGroups({ ...base, x: 'tokens' });
+    expect(g[0]!.smoothed.map((p) => p.x)).toEqual([11, 21, 31]);
+    expect(g[1]!.smoothed).toEqual([]); // r3 logs no compute/tokens
+  });
+  it('smoothing: raw kept, smoothed debiased', () => {
+    const g = buildGroups({ ...base, groupBy: 'none', smoothing: 0.5 });
+    expect(g[0]!.raw.map((p) => p.mean)).toEqual([0.2, 0.6, 0.5]);
+    expect(g[0]!.smoothed[0]!.mean).toBeCloseTo(0.2, 12);
+    expect(g[0]!.smoothed[1]!.mean).toBeCloseTo((0.05 + 0.3) / 0.75, 12);
+  });
+  it('table rows: final mean ± std, best and its iteration, config diff', () => {
+    const g = buildGroups(base);
+    const rows = tableRows(g, series, 'eval/accuracy');
+    expect(rows[0]).toMatchObject({ key: 'star', n: 2, bestIteration: 1 });
+    expect(rows[0]!.finalMean).toBeCloseTo(0.6, 12);
+    expect(rows[0]!.finalStd).toBeCloseTo(Math.sqrt(0.02), 12);
+    expect(rows[0]!.best).toBeCloseTo(0.7, 12);
+    expect(rows[0]!.diff).toBe('loop.lr=0.001, variant=star');
+    expect(rows[1]).toMatchObject({ n: 1, finalMean: 0.2, finalStd: 0, best: 0.2, bestIteration: 1 });
+    expect(rows[1]!.diff).toBe('loop.lr=0.003, variant=star-norat');
+    // lower is better for losses
+    const loss = { r1: { 'train/loss': [pt(0, 1, 3), pt(1, 2, 1), pt(2, 3, 2)] } };
+    const lg = buildGroups({ ...base, runs: [runs[0]!], series: loss, metric: 'train/loss' });
+    expect(tableRows(lg, loss, 'train/loss')[0]).toMatchObject({ best: 1, bestIteration: 1, diff: '' });
+  });
+});
+
+describe('ComparePage renders', () => {
+  it('first render has the controls and test ids', async () => {
+    const { createElement } = await import('react');
+    const { renderToString } = await import('react-dom/server');
+    // a computed specifier: the node tsconfig (no jsx) does not follow it into the .tsx page
+    const page = new URL('../../renderer/src/pages/ComparePage.tsx', import.meta.url).pathname;
+    const { ComparePage } = (await import(/* @vite-ignore */ page)) as { ComparePage: (p: { path: string }) => ReactElement };
+    const html = renderToString(createElement(ComparePage, { path: '/compare?group=g1' }));
+    for (const id of ['compare-page', 'compare-metric', 'compare-x', 'compare-ylog', 'compare-smoothing', 'compare-group-by', 'compare-band', 'compare-show-runs', 'compare-label-template', 'compare-chart', 'compare-table']) {
+      expect(html).toContain(`data-testid="${id}"`);
+    }
+    expect(html).toContain('data-series-count="0"');
+    // grouped by variant when opened from a group
+    expect(html).toContain('value="{variant}"');
+  });
+});
