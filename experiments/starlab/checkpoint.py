@@ -58,13 +58,34 @@ def _read_meta(run_dir: str) -> dict[str, Any] | None:
     return None
 
 
+def _fresh_tmp(run_dir: str) -> str:
+    tmp = os.path.join(run_dir, DIR + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    return tmp
+
+
+def _swap_in(run_dir: str, tmp: str, iteration: int, cfg: dict[str, Any], identity: dict[str, str] | None,
+             lora: bool, state: dict[str, Any]) -> str:
+    """Write state.json into the finished temporary directory, then replace the checkpoint:
+    the old one is renamed aside first, so a crash between the renames leaves checkpoint.old."""
+    with open(os.path.join(tmp, "state.json"), "w", encoding="utf-8") as f:
+        json.dump({"iteration": iteration, "config_hash": config_hash(cfg), "identity": identity or {}, "lora": lora,
+                   "state": state}, f)
+    final = os.path.join(run_dir, DIR)
+    old = final + ".old"
+    shutil.rmtree(old, ignore_errors=True)
+    if os.path.exists(final):
+        os.rename(final, old)
+    os.rename(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
 def save(run_dir: str, iteration: int, cfg: dict[str, Any], model: torch.nn.Module,
          base_state: dict[str, torch.Tensor] | None, state: dict[str, Any], *, lora: bool,
          identity: dict[str, str] | None = None) -> str:
-    final = os.path.join(run_dir, DIR)
-    tmp, old = final + ".tmp", final + ".old"
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
+    tmp = _fresh_tmp(run_dir)
     if lora:
         model.save_pretrained(os.path.join(tmp, "adapter"))
         if not _base_is_reloadable(cfg):
@@ -78,15 +99,7 @@ def save(run_dir: str, iteration: int, cfg: dict[str, Any], model: torch.nn.Modu
         torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, os.path.join(tmp, "model.pt"))
         if base_state is not None and not _base_is_reloadable(cfg):
             torch.save(base_state, os.path.join(tmp, "base.pt"))
-    with open(os.path.join(tmp, "state.json"), "w", encoding="utf-8") as f:
-        json.dump({"iteration": iteration, "config_hash": config_hash(cfg), "identity": identity or {}, "lora": lora,
-                   "state": state}, f)
-    shutil.rmtree(old, ignore_errors=True)
-    if os.path.exists(final):
-        os.rename(final, old)
-    os.rename(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)
-    return final
+    return _swap_in(run_dir, tmp, iteration, cfg, identity, lora, state)
 
 
 def exists(run_dir: str) -> bool:
@@ -129,20 +142,9 @@ def save_tensors(run_dir: str, iteration: int, cfg: dict[str, Any], tensors: dic
                  identity: dict[str, str] | None = None) -> str:
     """A checkpoint that is one ``torch.save``d dict (model, optimizer, RNG states: Quiet-STaR)
     plus ``state.json``; written and swapped in like :func:`save`."""
-    final = os.path.join(run_dir, DIR)
-    tmp, old = final + ".tmp", final + ".old"
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
+    tmp = _fresh_tmp(run_dir)
     torch.save(tensors, os.path.join(tmp, "state.pt"))
-    with open(os.path.join(tmp, "state.json"), "w", encoding="utf-8") as f:
-        json.dump({"iteration": iteration, "config_hash": config_hash(cfg), "identity": identity or {}, "lora": False,
-                   "state": state}, f)
-    shutil.rmtree(old, ignore_errors=True)
-    if os.path.exists(final):
-        os.rename(final, old)
-    os.rename(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)
-    return final
+    return _swap_in(run_dir, tmp, iteration, cfg, identity, False, state)
 
 
 def load_tensors(run_dir: str, cfg: dict[str, Any], identity: dict[str, str] | None = None):

@@ -469,22 +469,7 @@ def run(cfg: dict[str, Any], events: EventWriter, *, run_dir: str | None = None,
     """Run Quiet-STaR: run_start (config, environment, hashes), warm-up, evaluation 0, then
     training with an evaluation every eval_every steps, checkpointed after each evaluation;
     with ``resume``, continue after the run directory's last checkpoint."""
+    from .star import drive
+
     r = QuietRun(cfg, events, run_dir=run_dir, stop=stop, hooks=hooks)
-    r.setup_data()
-    if emit_run_start:
-        from ..events import collect_env
-
-        env = collect_env(import_torch=True)
-        env["run_id"] = run_id
-        env["device"] = cfg["runtime"]["device"]
-        from .star import task_versions
-
-        env["task_versions"] = task_versions(r.task)
-        events.run_start(cfg, env, r.hashes())
-    r.setup_model()
-    if resume:
-        n = r.resume()
-        if n is None:
-            raise RuntimeError("nothing to resume: the run directory has no evaluation checkpoint")
-        events.log("info", f"resumed after evaluation {n}")
-    return r.run()
+    return drive(r, cfg, events, emit_run_start=emit_run_start, run_id=run_id, resume=resume, unit="evaluation")

@@ -511,12 +511,11 @@ def task_versions(task: Task) -> dict[str, str]:
     return {"dataset": task.name, "format": task.format_version, "extractor": task.extractor_version}
 
 
-def run(cfg: dict[str, Any], events: EventWriter, *, run_dir: str | None = None, stop: StopFlag = NEVER,
-        hooks: Hooks | None = None, emit_run_start: bool = True, run_id: str | None = None,
-        resume: bool = False, runner_cls: type[StarRun] = StarRun) -> list[IterationResult]:
-    """Run the whole loop: run_start (config, environment, hashes), warm-up, iterations.
-    With ``resume``, continue after the run directory's last completed iteration."""
-    r = runner_cls(cfg, events, run_dir=run_dir, stop=stop, hooks=hooks)
+def drive(r: Any, cfg: dict[str, Any], events: EventWriter, *, emit_run_start: bool, run_id: str | None,
+          resume: bool, unit: str = "iteration") -> list[Any]:
+    """What every runner does in the same order: data (so run_start carries its hash),
+    run_start (config, environment, hashes, task versions), the model, an optional resume
+    from the run directory's checkpoint, then the run itself."""
     r.setup_data()
     if emit_run_start:
         from ..events import collect_env
@@ -530,6 +529,15 @@ def run(cfg: dict[str, Any], events: EventWriter, *, run_dir: str | None = None,
     if resume:
         n = r.resume()
         if n is None:
-            raise RuntimeError("nothing to resume: the run directory has no iteration checkpoint")
-        events.log("info", f"resumed after iteration {n}")
+            raise RuntimeError(f"nothing to resume: the run directory has no {unit} checkpoint")
+        events.log("info", f"resumed after {unit} {n}")
     return r.run()
+
+
+def run(cfg: dict[str, Any], events: EventWriter, *, run_dir: str | None = None, stop: StopFlag = NEVER,
+        hooks: Hooks | None = None, emit_run_start: bool = True, run_id: str | None = None,
+        resume: bool = False, runner_cls: type[StarRun] = StarRun) -> list[IterationResult]:
+    """Run the whole loop: run_start (config, environment, hashes), warm-up, iterations.
+    With ``resume``, continue after the run directory's last completed iteration."""
+    r = runner_cls(cfg, events, run_dir=run_dir, stop=stop, hooks=hooks)
+    return drive(r, cfg, events, emit_run_start=emit_run_start, run_id=run_id, resume=resume)
