@@ -22,7 +22,6 @@ means); eval metrics at (iteration i, step = optimizer steps so far, warm-up inc
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -32,13 +31,11 @@ import torch
 
 from .. import models, quiet
 from ..events import EventWriter
+from .common import LOSS_EVENTS_PER_TRAIN, PROGRESS_MIN_INTERVAL_S, RunOutput, _Throttle
 from ..stopping import NEVER, StopFlag
 from ..tasks import Task, get_task
 from ..train import finetune, lr_lambda
 
-SAMPLES_PER_EVENT = 200
-PROGRESS_MIN_INTERVAL_S = 0.5
-LOSS_EVENTS_PER_TRAIN = 20
 THOUGHT_EXAMPLES = 20  # eval questions whose per-token thoughts are written to an artifact
 STEP_METRICS = ("loss", "base_loss", "mixed_loss", "policy_loss", "reward_mean", "reward_std",
                 "mix_weight_mean", "mix_weight_std", "mix_weight_min", "mix_weight_max")
@@ -63,18 +60,6 @@ class EvalResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class _Throttle:
-    def __init__(self, interval: float):
-        self.interval, self.last = interval, 0.0
-
-    def ready(self, force: bool = False) -> bool:
-        now = time.monotonic()
-        if force or now - self.last >= self.interval:
-            self.last = now
-            return True
-        return False
-
-
 def eval_schedule(steps: int, eval_every: int) -> list[int]:
     """Quiet steps after which an evaluation runs (besides step 0): every eval_every, and the last."""
     pts = list(range(eval_every, steps + 1, eval_every))
@@ -83,7 +68,7 @@ def eval_schedule(steps: int, eval_every: int) -> list[int]:
     return pts
 
 
-class QuietRun:
+class QuietRun(RunOutput):
     def __init__(self, cfg: dict[str, Any], events: EventWriter, *, run_dir: str | None = None,
                  stop: StopFlag = NEVER, hooks: Hooks | None = None):
         self.cfg = cfg
@@ -115,25 +100,6 @@ class QuietRun:
         bos = [self.tok.bos_id] if self.tok.bos_id is not None else []
         eos = [self.tok.eos_id] if self.tok.eos_id is not None else []
         return bos + self.tok.encode(text) + eos
-
-    def _progress(self, throttle: _Throttle, iteration: int, phase: str, done: int, total: int) -> None:
-        if throttle.ready(force=done >= total):
-            self.ev.progress(iteration, phase, done, total)
-
-    def _emit_samples(self, iteration: int, items: list[dict[str, Any]]) -> None:
-        for i in range(0, len(items), SAMPLES_PER_EVENT):
-            self.ev.samples(iteration, items[i: i + SAMPLES_PER_EVENT])
-
-    def _artifact(self, rel: str, kind: str, iteration: int | None, rows: list[dict[str, Any]] | dict[str, Any]) -> None:
-        path = os.path.join(self.run_dir, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as f:
-            if isinstance(rows, list):
-                for r in rows:
-                    f.write(json.dumps(r, ensure_ascii=False) + "\n")
-            else:
-                json.dump(rows, f, ensure_ascii=False, indent=1)
-        self.ev.artifact(os.path.basename(rel), kind, rel, size=os.path.getsize(path), iteration=iteration)
 
     def _by_difficulty(self, questions: list[Any], correct: list[bool]) -> dict[int, float]:
         by: dict[int, list[bool]] = {}

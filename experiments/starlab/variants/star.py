@@ -18,7 +18,6 @@ n = 1..N:    sample samples_per_question rationales per training question with M
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import random
@@ -30,14 +29,12 @@ import torch
 
 from .. import models
 from ..events import EventWriter
+from .common import LOSS_EVENTS_PER_TRAIN, PROGRESS_MIN_INTERVAL_S, RunOutput, _Throttle
 from ..generate import generate
 from ..stopping import NEVER, StopFlag
 from ..tasks import Task, get_task
 from ..train import finetune
 
-SAMPLES_PER_EVENT = 200
-PROGRESS_MIN_INTERVAL_S = 0.5
-LOSS_EVENTS_PER_TRAIN = 20
 
 
 def steps_for_iteration(base_steps: int, step_growth: float, n: int) -> int:
@@ -66,19 +63,7 @@ class IterationResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class _Throttle:
-    def __init__(self, interval: float):
-        self.interval, self.last = interval, 0.0
-
-    def ready(self, force: bool = False) -> bool:
-        now = time.monotonic()
-        if force or now - self.last >= self.interval:
-            self.last = now
-            return True
-        return False
-
-
-class StarRun:
+class StarRun(RunOutput):
     """One STaR-family run. Subclasses (V-STaR) override the marked extension points."""
 
     def __init__(self, cfg: dict[str, Any], events: EventWriter, *, run_dir: str | None = None,
@@ -112,25 +97,6 @@ class StarRun:
 
     def _completion_ids(self, completion: str) -> list[int]:
         return self.tok.encode(completion) + [self.tok.eos_id]
-
-    def _progress(self, throttle: _Throttle, iteration: int, phase: str, done: int, total: int) -> None:
-        if throttle.ready(force=done >= total):
-            self.ev.progress(iteration, phase, done, total)
-
-    def _emit_samples(self, iteration: int, items: list[dict[str, Any]]) -> None:
-        for i in range(0, len(items), SAMPLES_PER_EVENT):
-            self.ev.samples(iteration, items[i: i + SAMPLES_PER_EVENT])
-
-    def _artifact(self, rel: str, kind: str, iteration: int | None, rows: list[dict[str, Any]] | dict[str, Any]) -> None:
-        path = os.path.join(self.run_dir, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as f:
-            if isinstance(rows, list):
-                for r in rows:
-                    f.write(json.dumps(r, ensure_ascii=False) + "\n")
-            else:
-                json.dump(rows, f, ensure_ascii=False, indent=1)
-        self.ev.artifact(os.path.basename(rel), kind, rel, size=os.path.getsize(path), iteration=iteration)
 
     def _decode(self, questions: list[Any], *, hint: bool, iteration: int, phase: str, samples: int = 1,
                 temperature: float | None = None) -> list[str]:

@@ -30,7 +30,8 @@ from ..events import EventWriter
 from ..lora import add_adapter, remove_adapter
 from ..stopping import NEVER, StopFlag
 from . import star
-from .star import Hooks, IterationResult, StarRun, _Throttle, PROGRESS_MIN_INTERVAL_S
+from .common import PROGRESS_MIN_INTERVAL_S, _Throttle
+from .star import Hooks, IterationResult, StarRun
 
 #: score keys of a candidate → the metric name of their Best-of-k curve
 SCORERS = {"reward": "dpo", "logp_norm": "logp", "orm": "orm"}

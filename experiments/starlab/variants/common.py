@@ -1,0 +1,49 @@
+"""What every runner writes the same way: throttled progress, samples in batches, JSONL/JSON
+artifacts. A runner mixes in :class:`RunOutput` and provides ``self.ev`` (an EventWriter)
+and ``self.run_dir``."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+SAMPLES_PER_EVENT = 200
+PROGRESS_MIN_INTERVAL_S = 0.5
+LOSS_EVENTS_PER_TRAIN = 20
+
+
+class _Throttle:
+    def __init__(self, interval: float):
+        self.interval, self.last = interval, 0.0
+
+    def ready(self, force: bool = False) -> bool:
+        now = time.monotonic()
+        if force or now - self.last >= self.interval:
+            self.last = now
+            return True
+        return False
+
+
+class RunOutput:
+    ev: Any
+    run_dir: str
+
+    def _progress(self, throttle: _Throttle, iteration: int, phase: str, done: int, total: int) -> None:
+        if throttle.ready(force=done >= total):
+            self.ev.progress(iteration, phase, done, total)
+
+    def _emit_samples(self, iteration: int, items: list[dict[str, Any]]) -> None:
+        for i in range(0, len(items), SAMPLES_PER_EVENT):
+            self.ev.samples(iteration, items[i: i + SAMPLES_PER_EVENT])
+
+    def _artifact(self, rel: str, kind: str, iteration: int | None, rows: list[dict[str, Any]] | dict[str, Any]) -> None:
+        path = os.path.join(self.run_dir, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            if isinstance(rows, list):
+                for r in rows:
+                    f.write(json.dumps(r, ensure_ascii=False) + "\n")
+            else:
+                json.dump(rows, f, ensure_ascii=False, indent=1)
+        self.ev.artifact(os.path.basename(rel), kind, rel, size=os.path.getsize(path), iteration=iteration)
