@@ -4,17 +4,11 @@
  */
 import type { FieldError } from '../../shared/experiment-config';
 import type { RunStatus } from '../../shared/contract';
+import type { AblationSpec } from '../../shared/ablation';
 import { parseForm } from './launch-form';
 
-export interface AblationSpecOut {
-  name?: string;
-  variants: string[];
-  datasets: string[];
-  seeds: number[];
-  preset: string;
-  overrides?: Record<string, string>;
-  grid?: Record<string, string[]>;
-}
+/** The spec the form builds: the same shape the service expands (shared/ablation.ts). */
+export type AblationSpecOut = AblationSpec;
 
 export interface AblationFormState {
   name: string;

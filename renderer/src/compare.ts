@@ -2,6 +2,7 @@
  * The Compare view's pure logic: x-axis mapping, grouping, label templates, config diff,
  * series styles and the summary table. No React, no transport: unit-tested on its own.
  */
+import { OKABE_ITO as PALETTE, styleForVariant, type Dash } from '../../shared/export/style';
 import type { MetricPoint, RunSummary } from '../../shared/contract';
 import { aggregate, emaPoints, mean, sampleStd, type AggregatePoint, type Band } from '../../shared/stats';
 
@@ -250,22 +251,22 @@ export function diffText(keys: readonly string[], configs: readonly unknown[]): 
 
 // ---------------------------------------------------------------- styles
 
-export const OKABE_ITO = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#D55E00', '#56B4E9', '#8C6D00', '#000000'];
-export const VARIANT_ORDER = ['star', 'star-norat', 'v-star', 'quiet-star'];
-const DASHES = [undefined, '6 3', '2 2', '8 3 2 3', '4 4', '10 2'];
-
-function variantIndex(variant: string): number {
-  const i = VARIANT_ORDER.indexOf(variant);
-  if (i >= 0) return i;
-  let h = 0;
-  for (const ch of variant) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
-  return VARIANT_ORDER.length + (h % (OKABE_ITO.length - VARIANT_ORDER.length));
-}
+/** The palette and per-variant styles are the exports' (shared/export/style.ts), so a variant
+ * looks the same on screen and in every exported figure. */
+export const OKABE_ITO = PALETTE.map((c) => c.hex);
+const SVG_DASH: Record<Dash, string | undefined> = {
+  solid: undefined,
+  dashed: '6 3',
+  dotted: '2 2',
+  dashdotted: '8 3 2 3',
+  'densely dashed': '4 2',
+  'densely dotted': '1 1',
+};
 
 /** The stable colour and dash of a variant. */
 export function variantStyle(variant: string): { color: string; dash: string | undefined } {
-  const i = variantIndex(variant);
-  return { color: OKABE_ITO[i % OKABE_ITO.length]!, dash: DASHES[i % DASHES.length] };
+  const s = styleForVariant(variant);
+  return { color: s.color, dash: SVG_DASH[s.dash] };
 }
 
 /**
@@ -332,6 +333,13 @@ export interface BuildInput {
   template: string;
   smoothing: number;
   band: Band;
+}
+
+/** The paper's variants first, in this order; others after them, by name. */
+const VARIANT_ORDER = ['star', 'star-norat', 'v-star', 'quiet-star'];
+function variantIndex(variant: string): number {
+  const i = VARIANT_ORDER.indexOf(variant);
+  return i >= 0 ? i : VARIANT_ORDER.length;
 }
 
 function sortGroupKeys(a: { key: string; variants: string[] }, b: { key: string; variants: string[] }): number {

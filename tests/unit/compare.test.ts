@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { styleForVariant } from '../../shared/export/style';
 import type { ReactElement } from 'react';
 import type { MetricPoint, RunSummary } from '../../shared/contract';
 import {
@@ -104,7 +105,9 @@ describe('configs, grouping and labels', () => {
   });
   it('styles: stable per variant, Okabe–Ito', () => {
     expect(variantStyle('star')).toEqual({ color: '#0072B2', dash: undefined });
-    expect(variantStyle('star-norat').color).toBe('#E69F00');
+    // the exports' colour (vermillion), so a variant looks the same on screen and on paper
+    expect(variantStyle('star-norat').color).toBe(styleForVariant('star-norat').color);
+    expect(variantStyle('star-norat').color).toBe('#D55E00');
     expect(variantStyle('star-norat').dash).toBeDefined();
     const s = assignStyles([{ key: 'a', variants: ['star'] }, { key: 'b', variants: ['star'] }, { key: 'c', variants: ['star', 'v-star'] }]);
     expect(s.get('a')!.color).toBe('#0072B2');
