@@ -8,7 +8,7 @@
  *   starlab import-data --dataset gsm8k|commonsenseqa --train F --eval F [--json]
  *   starlab ablate --variants a,b --datasets d --seeds 0,1,2 --preset P [--set k=v]… [--sweep k=v1,v2]… [--wait] [--json]
  *   starlab queue [--max N] [--gpus 0,1]   run the queue until it is empty
- *   starlab export GROUP [--format csv,tex,pgf,py] --out DIR [--preset single-column|double-column] [--json]
+ *   starlab export GROUP [--format svg,pdf,png,csv,tex,pgf,py] --out DIR [--preset single-column|double-column] [--font-family serif|sans-serif] [--font-size PT] [--json]
  *   starlab serve [--host H] [--port P]
  * Every command takes --data-dir (else STARLAB_DATA_DIR, else the platform's app-data dir).
  */
@@ -20,12 +20,8 @@ import { parseSetArgs, type FieldError, type LaunchSpec } from '../shared/experi
 import { splitList } from '../shared/ablation';
 import { resolveDataDir } from '../core/paths';
 import { createService, type Service } from '../core/service';
-import { buildGroupExport } from '../shared/export/group';
-import { latexTable } from '../shared/export/latex';
-import { matplotlibScript } from '../shared/export/matplotlib';
 import { EXPORT_PRESETS, isPresetName } from '../shared/export/model';
-import { pgfplotsFigure, pgfplotsStandalone } from '../shared/export/pgfplots';
-import { toCSV } from '../shared/export/csv';
+import { EXPORT_FORMATS, exportPreset, groupFiles, type ExportFormat } from '../core/export-files';
 import { parsePort, serve } from '../server/serve';
 import { version } from '../package.json';
 
@@ -489,24 +485,28 @@ export function buildProgram(): Command {
 
   program
     .command('export')
-    .description("write a group's figures and table for a paper: CSV, pgfplots (.tex), matplotlib (.py), LaTeX table")
+    .description("write a group's figure set for a paper: SVG, PDF, PNG (2x, 3x), CSV, LaTeX table, pgfplots (.tex), matplotlib (.py)")
     .argument('<group>', 'group id (or a unique prefix)')
     .option('--format <list>', `comma-separated: ${EXPORT_FORMATS.join(', ')}`, EXPORT_FORMATS.join(','))
     .requiredOption('--out <dir>', 'directory to write into (created if missing)')
     .option('--preset <preset>', `figure size: ${Object.keys(EXPORT_PRESETS).join(' | ')}`, 'single-column')
+    .option('--font-family <family>', 'serif (Tinos, Times metrics) | sans-serif (Arimo, Arial metrics); default: the preset\'s')
+    .option('--font-size <pt>', "text size in points (5-14); default: the preset's")
     .option('--json', 'machine-readable output: {"ok": true, "group": ID, "files": [PATH, …], "skipped": […]}')
     .addOption(dataDirOption())
-    .action((group: string, o: { format: string; out: string; preset: string; json?: boolean; dataDir?: string }) => {
+    .action((group: string, o: { format: string; out: string; preset: string; fontFamily?: string; fontSize?: string; json?: boolean; dataDir?: string }) => {
       const formats = splitList(o.format);
       const errors: FieldError[] = [];
-      const later = formats.filter((f) => LATER_FORMATS.includes(f));
-      const unknown = formats.filter((f) => !EXPORT_FORMATS.includes(f as ExportFormat) && !LATER_FORMATS.includes(f));
-      if (later.length) errors.push({ field: 'format', message: `${later.join(', ')}: not available from the CLI yet (available: ${EXPORT_FORMATS.join(', ')}; the .py script renders PDF/PNG with matplotlib, the .standalone.tex with pdflatex)` });
+      const unknown = formats.filter((f) => !EXPORT_FORMATS.includes(f as ExportFormat));
       if (unknown.length) errors.push({ field: 'format', message: `unknown format ${unknown.map((f) => `"${f}"`).join(', ')} (available: ${EXPORT_FORMATS.join(', ')})` });
       if (!formats.length) errors.push({ field: 'format', message: 'no format given' });
       if (!isPresetName(o.preset)) errors.push({ field: 'preset', message: `unknown preset "${o.preset}" (${Object.keys(EXPORT_PRESETS).join(', ')})` });
+      if (o.fontFamily !== undefined && o.fontFamily !== 'serif' && o.fontFamily !== 'sans-serif')
+        errors.push({ field: 'font-family', message: `unknown font family "${o.fontFamily}" (serif, sans-serif)` });
+      const fontPt = o.fontSize === undefined ? undefined : Number(o.fontSize);
+      if (fontPt !== undefined && !(Number.isFinite(fontPt) && fontPt >= 5 && fontPt <= 14)) errors.push({ field: 'font-size', message: `font size "${o.fontSize}" is not a number of points in 5-14` });
       if (errors.length || !isPresetName(o.preset)) return refuse(errors, o.json);
-      const preset = o.preset;
+      const preset = exportPreset({ preset: o.preset, fontFamily: o.fontFamily as 'serif' | 'sans-serif' | undefined, fontPt });
       const service = openService(o.dataDir);
       try {
         service.reconcile();
@@ -520,43 +520,24 @@ export function buildProgram(): Command {
           process.exitCode = 1;
           return;
         }
-        const x = buildGroupExport(service, matches[0]!.id);
-        for (const s of x.skipped) err(`warning: run ${s.id} left out: ${s.reason}`);
-        if (!x.table.rows.length) {
-          const message = `group ${x.groupId} has no completed run with ${x.metric}: nothing to export`;
-          if (o.json) out(JSON.stringify({ ok: false, message, skipped: x.skipped }));
-          err(`starlab: ${message}`);
+        const r = groupFiles(service, matches[0]!.id, formats as ExportFormat[], preset);
+        const skipped = r.ok ? r.export.skipped : r.skipped;
+        for (const s of skipped) err(`warning: run ${s.id} left out: ${s.reason}`);
+        if (!r.ok) {
+          if (o.json) out(JSON.stringify({ ok: false, message: r.message, skipped }));
+          err(`starlab: ${r.message}`);
           process.exitCode = 1;
           return;
         }
         const dir = resolve(o.out);
         mkdirSync(dir, { recursive: true });
         const files: string[] = [];
-        const write = (name: string, text: string) => {
-          const path = join(dir, name);
-          writeFileSync(path, text);
+        for (const f of r.files) {
+          const path = join(dir, f.name);
+          writeFileSync(path, f.data);
           files.push(path);
-        };
-        const want = new Set(formats);
-        for (const { dataset, figure } of x.figures) {
-          const base = `${safeFileName(dataset)}-accuracy`;
-          // the .py script reads the CSV, so it is written with it
-          if (want.has('csv') || want.has('py')) write(`${base}.csv`, toCSV(figure));
-          if (want.has('pgf')) {
-            write(`${base}.pgf.tex`, pgfplotsFigure(figure, preset));
-            write(`${base}.standalone.tex`, pgfplotsStandalone(figure, preset));
-          }
-          if (want.has('py')) write(`${base}.py`, matplotlibScript(`${base}.csv`, figure, preset));
         }
-        if (want.has('tex'))
-          write(
-            'table.tex',
-            latexTable(x.table, {
-              caption: `${x.groupName}: held-out accuracy (%), mean and sample std over seeds of each run's final and best evaluation`,
-              label: `tab:${safeFileName(x.groupId)}`,
-            }),
-          );
-        if (o.json) out(JSON.stringify({ ok: true, group: x.groupId, files, skipped: x.skipped }));
+        if (o.json) out(JSON.stringify({ ok: true, group: r.export.groupId, files, skipped }));
         else for (const f of files) out(f);
       } finally {
         service.close();
@@ -574,16 +555,6 @@ export function buildProgram(): Command {
     });
 
   return program;
-}
-
-const EXPORT_FORMATS = ['csv', 'tex', 'pgf', 'py'] as const;
-type ExportFormat = (typeof EXPORT_FORMATS)[number];
-/** Formats users ask for that the CLI does not write yet. */
-const LATER_FORMATS = ['svg', 'pdf', 'png'];
-
-/** A file-name-safe form of a name (letters, digits, . _ - kept). */
-function safeFileName(s: string): string {
-  return s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^\.+/, '_') || '_';
 }
 
 function refuse(errors: FieldError[], json: boolean | undefined): void {

@@ -42,6 +42,7 @@ import { importDataset, locateDataset } from './datasets';
 import { expandAblation, splitList, type AblationSpec } from '../shared/ablation';
 import { databasePath, repoRoot, resolvePython } from './paths';
 import { Supervisor, checkpointIteration, newRunId, type CommandSpec, type LaunchContext } from './supervisor';
+import { exportPreset, figureFiles, groupFiles, safeFileName, toExportFiles } from './export-files';
 
 export type { CommandSpec, LaunchContext } from './supervisor';
 
@@ -328,6 +329,16 @@ export function createService(opts: ServiceOptions): Service {
     setPythonPath(path) {
       q.setSetting(db, 'pythonPath', path.trim());
       return settings();
+    },
+
+    exportGroup(id, o) {
+      const r = groupFiles(service, id, o.formats, exportPreset(o));
+      if (!r.ok) return { ok: false, message: r.message };
+      return { ok: true, files: toExportFiles(r.files), skipped: r.export.skipped.map((x) => ({ id: x.id, reason: x.reason })) };
+    },
+
+    exportFigure(figure, o) {
+      return { ok: true, files: toExportFiles(figureFiles(figure, safeFileName(o.name), o.formats, exportPreset(o))) };
     },
 
     on(event, cb) {

@@ -16,6 +16,9 @@ export type HostMessage =
 /** What an ipcMain handler returns to the preload, which unwraps it. */
 export type IpcReply = { ok: true; result: unknown } | { ok: false; error: string };
 
+/** The one IPC channel outside the command contract: save exported files through a native dialog. */
+export const SAVE_FILES_CHANNEL = 'starlab:save-files';
+
 /** `--name value` or `--name=value` from an argv list. */
 export function argValue(argv: readonly string[], name: string): string | undefined {
   for (let i = 0; i < argv.length; i++) {

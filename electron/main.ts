@@ -5,11 +5,13 @@
  *
  * Data directory: --data-dir <dir>, else $STARLAB_DATA_DIR, else app.getPath('userData').
  */
-import { app, BrowserWindow, ipcMain, session, shell, type IpcMainInvokeEvent } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, session, shell, type IpcMainInvokeEvent } from 'electron';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { COMMAND_NAMES, EVENT_NAMES, ipcChannel, parseCommandArgs } from '../shared/contract';
-import { argValue, type IpcReply } from './host-protocol';
+import { argValue, SAVE_FILES_CHANNEL, type IpcReply } from './host-protocol';
+import { parseSaveFiles, writeFilesInto, type SaveFilesResult } from './save-files';
 import { ServiceClient } from './service-client';
 
 const here = import.meta.dirname;
@@ -53,6 +55,37 @@ function registerIpc(client: ServiceClient): void {
       }
     });
   }
+}
+
+/** Exported files: one through the native save dialog, a figure set into a chosen folder. */
+function registerSaveFiles(): void {
+  ipcMain.handle(SAVE_FILES_CHANNEL, async (e, ...args: unknown[]): Promise<IpcReply> => {
+    if (!trustedSender(e)) return { ok: false, error: 'refused: the sender is not the STaR Lab window' };
+    const parsed = parseSaveFiles(args);
+    if (!parsed.ok) return parsed;
+    const win = BrowserWindow.fromWebContents(e.sender) ?? mainWindow;
+    try {
+      let result: SaveFilesResult;
+      if (parsed.files.length === 1) {
+        const f = parsed.files[0]!;
+        const ext = f.name.split('.').pop() ?? '';
+        const opts = { defaultPath: f.name, filters: [{ name: ext.toUpperCase(), extensions: [ext] }] };
+        const r = win ? await dialog.showSaveDialog(win, opts) : await dialog.showSaveDialog(opts);
+        if (r.canceled || !r.filePath) result = { cancelled: true };
+        else {
+          writeFileSync(r.filePath, Buffer.from(f.base64, 'base64'));
+          result = { saved: [r.filePath] };
+        }
+      } else {
+        const opts = { title: `Choose a folder for ${parsed.files.length} files`, buttonLabel: 'Save here', properties: ['openDirectory', 'createDirectory'] as ('openDirectory' | 'createDirectory')[] };
+        const r = win ? await dialog.showOpenDialog(win, opts) : await dialog.showOpenDialog(opts);
+        result = r.canceled || !r.filePaths[0] ? { cancelled: true } : { saved: writeFilesInto(r.filePaths[0], parsed.files) };
+      }
+      return { ok: true, result };
+    } catch (err) {
+      return { ok: false, error: `saveFiles: ${err instanceof Error ? err.message : String(err)}` };
+    }
+  });
 }
 
 function createWindow(): BrowserWindow {
@@ -119,6 +152,7 @@ if (!app.requestSingleInstanceLock()) {
     });
     service.start();
     registerIpc(service);
+    registerSaveFiles();
     mainWindow = createWindow();
     app.on('activate', () => {
       if (BrowserWindow.getAllWindows().length === 0) mainWindow = createWindow();

@@ -42,7 +42,8 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export const BODY_LIMIT = 1024 * 1024;
+/** Largest request body: a compare-view figure sent for export (up to 100 series of downsampled points) fits. */
+export const BODY_LIMIT = 8 * 1024 * 1024;
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import type { ExperimentConfig, FieldError } from './experiment-config';
+import { EXPORT_FORMATS, type ExportFormat } from './export/formats';
 
 export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'stopped'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -147,6 +148,16 @@ export type ImportResult =
 export type LaunchResult = { ok: true; id: string; warnings?: FieldError[] } | { ok: false; errors: FieldError[] };
 export type ValidateResult = { ok: true; config: ExperimentConfig; warnings?: FieldError[] } | { ok: false; errors: FieldError[] };
 
+export { EXPORT_FORMATS, type ExportFormat };
+
+/** One exported file, its bytes base64-encoded (the transports carry JSON). */
+export interface ExportFile {
+  name: string;
+  mime: string;
+  base64: string;
+}
+export type ExportResult = { ok: true; files: ExportFile[]; skipped?: { id: string; reason: string }[] } | { ok: false; message: string };
+
 // ---- argument schemas (validated in every transport before the service sees them) ----
 
 const runId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'invalid run id');
@@ -170,6 +181,54 @@ export const ablationSpecSchema = z
     preset: z.string().max(64),
     overrides: z.record(z.string().max(200), z.string().max(10000)).optional(),
     grid: z.record(z.string().max(200), z.array(z.string().max(10000)).max(100)).optional(),
+  })
+  .strict();
+
+export const exportOptionsSchema = z
+  .object({
+    formats: z.array(z.enum(EXPORT_FORMATS)).min(1).max(EXPORT_FORMATS.length),
+    preset: z.enum(['single-column', 'double-column']).optional(),
+    fontFamily: z.enum(['serif', 'sans-serif']).optional(),
+    fontPt: z.number().min(5).max(14).optional(),
+  })
+  .strict();
+export type ExportOptions = z.infer<typeof exportOptionsSchema>;
+
+const fnum = z.number().finite();
+const label = z.string().max(300);
+/** A figure as the compare view draws it (shared/export/model Figure), bounded in size. */
+export const figureSchema = z
+  .object({
+    title: label,
+    xLabel: label,
+    yLabel: label,
+    yLog: z.boolean().optional(),
+    yBounds: z.tuple([fnum, fnum]).optional(),
+    series: z
+      .array(
+        z
+          .object({
+            key: label,
+            label,
+            variant: z.string().max(200).optional(),
+            style: z
+              .object({
+                color: z.string().regex(/^#[0-9A-Fa-f]{6}$/),
+                colorName: z.string().regex(/^[A-Za-z]{1,40}$/),
+                dash: z.enum(['solid', 'dashed', 'dotted', 'dashdotted', 'densely dashed', 'densely dotted']),
+              })
+              .strict()
+              .optional(),
+            points: z.array(z.object({ x: fnum, mean: fnum, lo: fnum.optional(), hi: fnum.optional() }).strict()).max(5000),
+            runs: z
+              .array(z.object({ id: z.string().max(200), points: z.array(z.object({ x: fnum, y: fnum }).strict()).max(5000) }).strict())
+              .max(500)
+              .optional(),
+          })
+          .strict(),
+      )
+      .min(1)
+      .max(100),
   })
   .strict();
 
@@ -218,6 +277,8 @@ export const commandArgs = {
   ]),
   getSettings: z.tuple([]),
   setPythonPath: z.tuple([z.string().min(1).max(4096)]),
+  exportGroup: z.tuple([runId, exportOptionsSchema]),
+  exportFigure: z.tuple([figureSchema, exportOptionsSchema.extend({ name: z.string().min(1).max(120) })]),
 } as const;
 
 export type CommandName = keyof typeof commandArgs;
@@ -249,6 +310,10 @@ export interface CommandResults {
   importDataset: ImportResult;
   getSettings: Settings;
   setPythonPath: Settings;
+  /** A group's figure set (a figure per dataset + table.tex), in the asked formats. */
+  exportGroup: ExportResult;
+  /** One figure (the compare view's) in the asked formats, files named after `name`. */
+  exportFigure: ExportResult;
 }
 
 export type CommandArgs<C extends CommandName> = z.infer<(typeof commandArgs)[C]>;

@@ -93,6 +93,9 @@ export class FakeBrowserWindow extends EventEmitter {
   static getAllWindows(): FakeBrowserWindow[] {
     return FakeBrowserWindow.all.filter((w) => !w.destroyed);
   }
+  static fromWebContents(wc: unknown): FakeBrowserWindow | null {
+    return FakeBrowserWindow.all.find((w) => w.webContents === wc) ?? null;
+  }
   static getFocusedWindow(): FakeBrowserWindow | null {
     return FakeBrowserWindow.all[0] ?? null;
   }
@@ -241,8 +244,18 @@ export const Menu = {
 };
 
 export const dialog = {
-  showSaveDialog: () => Promise.resolve({ canceled: true }),
-  showOpenDialog: () => Promise.resolve({ canceled: true, filePaths: [] }),
+  /** What the dialogs answer (set by a test); every call is recorded. */
+  saveAnswer: { canceled: true } as { canceled: boolean; filePath?: string },
+  openAnswer: { canceled: true, filePaths: [] } as { canceled: boolean; filePaths: string[] },
+  calls: [] as { kind: 'save' | 'open'; options: Record<string, unknown> }[],
+  showSaveDialog(...a: unknown[]) {
+    this.calls.push({ kind: 'save', options: a[a.length - 1] as Record<string, unknown> });
+    return Promise.resolve(this.saveAnswer);
+  },
+  showOpenDialog(...a: unknown[]) {
+    this.calls.push({ kind: 'open', options: a[a.length - 1] as Record<string, unknown> });
+    return Promise.resolve(this.openAnswer);
+  },
   showErrorBox: (): void => {},
 };
 

@@ -2,7 +2,8 @@
  * The Compare view's pure logic: x-axis mapping, grouping, label templates, config diff,
  * series styles and the summary table. No React, no transport: unit-tested on its own.
  */
-import { OKABE_ITO as PALETTE, styleForVariant, type Dash } from '../../shared/export/style';
+import { DASHES, OKABE_ITO as PALETTE, paletteColor, styleForVariant, type Dash } from '../../shared/export/style';
+import type { Figure, FigureSeries } from '../../shared/export/model';
 import type { MetricPoint, RunSummary } from '../../shared/contract';
 import { aggregate, emaPoints, mean, sampleStd, type AggregatePoint, type Band } from '../../shared/stats';
 
@@ -263,6 +264,18 @@ const SVG_DASH: Record<Dash, string | undefined> = {
   'densely dotted': '1 1',
 };
 
+/** A group's colour, its SVG dash array, and the dash's name (what exports draw). */
+export interface GroupStyle {
+  color: string;
+  dash: string | undefined;
+  dashName: Dash;
+}
+
+/** The SVG dash array of a named dash. */
+export function svgDash(d: Dash): string | undefined {
+  return SVG_DASH[d];
+}
+
 /** The stable colour and dash of a variant. */
 export function variantStyle(variant: string): { color: string; dash: string | undefined } {
   const s = styleForVariant(variant);
@@ -274,9 +287,9 @@ export function variantStyle(variant: string): { color: string; dash: string | u
  * colour unless an earlier group took it (then the next free Okabe–Ito colour); a group
  * mixing variants is solid with the next free colour.
  */
-export function assignStyles(groups: readonly { key: string; variants: readonly string[] }[]): Map<string, { color: string; dash: string | undefined }> {
+export function assignStyles(groups: readonly { key: string; variants: readonly string[] }[]): Map<string, GroupStyle> {
   const used = new Set<string>();
-  const out = new Map<string, { color: string; dash: string | undefined }>();
+  const out = new Map<string, GroupStyle>();
   let next = 0;
   const free = (): string => {
     for (let i = 0; i < OKABE_ITO.length; i++) {
@@ -295,7 +308,7 @@ export function assignStyles(groups: readonly { key: string; variants: readonly 
     const vs = single ? variantStyle(single) : null;
     const color = vs && !used.has(vs.color) ? vs.color : free();
     used.add(color);
-    out.set(g.key, { color, dash: vs?.dash });
+    out.set(g.key, { color, dash: vs?.dash, dashName: single ? styleForVariant(single).dash : 'solid' });
   }
   return out;
 }
@@ -312,6 +325,7 @@ export interface CompareGroup {
   label: string;
   color: string;
   dash: string | undefined;
+  dashName: Dash;
   runs: CompareRun[];
   /** Per run (same order as runs): the raw points in plot space. */
   runPoints: KPoint[][];
@@ -321,6 +335,8 @@ export interface CompareGroup {
   smoothed: AlignedPoint[];
   /** Mean and band over the raw runs. */
   raw: AlignedPoint[];
+  /** The metric this group plots when it is not the view's (per-difficulty curves). */
+  metric?: string;
 }
 
 export interface BuildInput {
@@ -375,6 +391,7 @@ export function buildGroups(input: BuildInput): CompareGroup[] {
       label: formatLabel(input.template, runs, key),
       color: st.color,
       dash: st.dash,
+      dashName: st.dashName,
       runs,
       runPoints,
       runSmoothed,
@@ -407,7 +424,7 @@ export function tableRows(groups: readonly CompareGroup[], series: BuildInput['s
   const diffKeys = configDiffKeys(groups.flatMap((g) => g.runs.filter((r) => r.config !== undefined).map((r) => r.config)));
   const lower = lowerIsBetter(metric);
   return groups.map((g) => {
-    const perRun = g.runs.map((r) => mapX(series[r.summary.id]?.[metric], 'iteration'));
+    const perRun = g.runs.map((r) => mapX(series[r.summary.id]?.[g.metric ?? metric], 'iteration'));
     const finals = perRun.map((p) => p[p.length - 1]?.y).filter((v): v is number => v !== undefined && Number.isFinite(v));
     const curve = aggregate(
       perRun.map((p) => p.map((q) => ({ x: q.x, y: q.y }))),
@@ -452,4 +469,92 @@ export function parseCompareQuery(path: string): { group: string | null; runs: s
     .map((s) => s.trim())
     .filter(Boolean);
   return { group: params.get('group'), runs };
+}
+
+// ---------------------------------------------------------------- per-difficulty curves
+
+/** The per-difficulty variants of a metric that runs logged (e.g. eval/accuracy/digits_3), by difficulty. */
+export function difficultyMetrics(metric: string, names: readonly string[]): { metric: string; difficulty: number }[] {
+  const re = new RegExp(`^${metric.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/digits_(\\d+)$`);
+  return names
+    .map((n) => ({ metric: n, m: re.exec(n) }))
+    .filter((x): x is { metric: string; m: RegExpExecArray } => !!x.m)
+    .map((x) => ({ metric: x.metric, difficulty: Number(x.m[1]) }))
+    .sort((a, b) => a.difficulty - b.difficulty);
+}
+
+/**
+ * One chart of every difficulty: the groups built once per per-difficulty metric, labelled
+ * "<group> · <d> digits". With one group the difficulties take the palette's colours; with
+ * several, a group keeps its colour and the difficulties take the dashes.
+ */
+export function perDifficultyGroups(input: Omit<BuildInput, 'metric'>, metrics: readonly { metric: string; difficulty: number }[]): CompareGroup[] {
+  const per = metrics.map((m) => ({ ...m, groups: buildGroups({ ...input, metric: m.metric }) }));
+  const groupKeys = [...new Set(per.flatMap((p) => p.groups.map((g) => g.key)))];
+  const out: CompareGroup[] = [];
+  per.forEach((p, i) => {
+    for (const g of p.groups) {
+      const single = groupKeys.length === 1;
+      const color = single ? OKABE_ITO[(i + 5) % OKABE_ITO.length]! : g.color;
+      const dashName = single ? g.dashName : DASHES[i % DASHES.length]!;
+      out.push({ ...g, metric: p.metric, key: `${g.key} · ${p.difficulty}`, label: `${g.label} · ${p.difficulty} digit${p.difficulty === 1 ? '' : 's'}`, color, dashName, dash: svgDash(dashName) });
+    }
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------- export
+
+/** Points a series keeps in an exported figure (vector files stay light; the CSV is what is drawn). */
+export const EXPORT_MAX_POINTS = 1000;
+
+function thin<T>(pts: readonly T[], max: number): T[] {
+  if (pts.length <= max) return [...pts];
+  const step = (pts.length - 1) / (max - 1);
+  const out: T[] = [];
+  for (let i = 0; i < max; i++) out.push(pts[Math.round(i * step)]!);
+  return out;
+}
+
+/** Whether every plotted value lies in [0, 1] (accuracies): the axis then never leaves it. */
+export function isUnitInterval(groups: readonly CompareGroup[]): boolean {
+  return groups.every((g) => g.runPoints.every((pts) => pts.every((p) => !Number.isFinite(p.y) || (p.y >= 0 && p.y <= 1))));
+}
+
+/**
+ * The compare view's chart as an export Figure: per group the (smoothed) mean with its band
+ * where more than one run contributes, the runs when shown, the on-screen colours and dashes,
+ * at most EXPORT_MAX_POINTS points per line (evenly spaced, ends kept).
+ */
+export function compareFigure(
+  groups: readonly CompareGroup[],
+  o: { title: string; xLabel: string; yLabel: string; yLog: boolean; showRuns: boolean },
+): Figure {
+  const series: FigureSeries[] = groups
+    .filter((g) => g.smoothed.length > 0)
+    .map((g) => {
+      const points = thin(g.smoothed, EXPORT_MAX_POINTS).map((p) =>
+        p.n > 1 && Number.isFinite(p.lo) && Number.isFinite(p.hi) ? { x: p.x, mean: p.mean, lo: p.lo, hi: p.hi } : { x: p.x, mean: p.mean },
+      );
+      const runs =
+        o.showRuns && g.runs.length > 1
+          ? g.runSmoothed.map((r, i) => ({ id: g.runs[i]!.summary.id, points: thin(r, EXPORT_MAX_POINTS).filter((p) => Number.isFinite(p.y)).map((p) => ({ x: p.x, y: p.y })) }))
+          : undefined;
+      return {
+        key: g.key,
+        label: g.label,
+        variant: g.runs[0]?.summary.variant,
+        style: { color: g.color, colorName: paletteColor(g.color)?.name ?? 'OIblack', dash: g.dashName },
+        points: points.filter((p) => Number.isFinite(p.mean)),
+        ...(runs ? { runs } : {}),
+      };
+    });
+  return {
+    title: o.title,
+    xLabel: o.xLabel,
+    yLabel: o.yLabel,
+    ...(o.yLog ? { yLog: true } : {}),
+    ...(!o.yLog && isUnitInterval(groups) ? { yBounds: [0, 1] as [number, number] } : {}),
+    series,
+  };
 }

@@ -146,6 +146,9 @@ export function buildGroupExport(service: GroupExportSource, groupId: string, o:
     yLabel: metric === EXPORT_METRIC ? 'Held-out accuracy' : metric,
     titleFor: (d) => `${d}: ${metric === EXPORT_METRIC ? 'held-out accuracy' : metric}`,
   });
+  // fractions (accuracies) never plot outside [0, 1], however wide a band is
+  const fractions = runs.every((r) => r.points.every((p) => p.value >= 0 && p.value <= 1));
+  if (fractions && runs.length) for (const f of agg.figures) f.figure.yBounds = [0, 1];
   return { groupId: g.id, groupName: g.name, metric, ...agg, skipped };
 }
 

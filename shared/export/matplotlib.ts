@@ -1,6 +1,6 @@
 /** A matplotlib script that redraws a figure from its exported CSV (csv module only, no pandas). */
-import { resolvePreset, type ExportPreset, type Figure, type PresetName } from './model';
-import { mplDash, styleForVariant } from './style';
+import { resolvePreset, yLimits, type ExportPreset, type Figure, type PresetName } from './model';
+import { mplDash, styleOfSeries } from './style';
 
 /** A Python string literal (JSON string syntax is valid Python for str). */
 const py = (s: string) => JSON.stringify(s);
@@ -15,8 +15,10 @@ const py = (s: string) => JSON.stringify(s);
 export function matplotlibScript(csvFileName: string, figure: Figure, preset: PresetName | ExportPreset = 'single-column'): string {
   const p = resolvePreset(preset);
   const base = csvFileName.replace(/\.csv$/i, '');
+  const yLim = yLimits(figure);
+  const pyNum = (v: number | undefined) => (v === undefined ? 'None' : String(v));
   const styles = figure.series.map((s) => {
-    const st = styleForVariant(s.variant ?? s.key);
+    const st = styleOfSeries(s);
     return `    (${py(s.label)}, ${py(st.color)}, ${mplDash(st.dash)}),`;
   });
   return `#!/usr/bin/env python3
@@ -40,6 +42,7 @@ TITLE = ${py(figure.title)}
 XLABEL = ${py(figure.xLabel)}
 YLABEL = ${py(figure.yLabel)}
 YLOG = ${figure.yLog ? 'True' : 'False'}
+YLIM = (${pyNum(yLim.min)}, ${pyNum(yLim.max)})  # clip the axis here (None: follow the data)
 WIDTH_IN, HEIGHT_IN = ${p.widthIn}, ${p.heightIn}
 FONT_PT = ${p.fontPt}
 FONT_FAMILY = ${py(p.fontFamily)}
@@ -82,6 +85,7 @@ def main():
                 marker="o" if len(pts) == 1 else None, label=label)
     if YLOG:
         ax.set_yscale("log")
+    ax.set_ylim(bottom=YLIM[0], top=YLIM[1])
     ax.set_title(TITLE)
     ax.set_xlabel(XLABEL)
     ax.set_ylabel(YLABEL)

@@ -12,6 +12,8 @@ export interface FigurePoint {
   hi?: number;
 }
 
+import type { SeriesStyle } from './style';
+
 export interface FigureRun {
   id: string;
   points: { x: number; y: number }[];
@@ -25,6 +27,8 @@ export interface FigureSeries {
   /** Experiment variant (picks the colour + dash); falls back to key. */
   variant?: string;
   points: FigurePoint[];
+  /** An explicit colour + dash (default: the variant's fixed style). */
+  style?: SeriesStyle;
   /** The individual runs behind the mean (drawn thin, exported as their own CSV rows). */
   runs?: FigureRun[];
 }
@@ -34,6 +38,8 @@ export interface Figure {
   xLabel: string;
   yLabel: string;
   yLog?: boolean;
+  /** Hard limits of the y axis (e.g. [0, 1] for accuracies): the axis follows the data inside them, and what lies outside (a band's edge) is clipped. */
+  yBounds?: [number, number];
   series: FigureSeries[];
 }
 
@@ -79,6 +85,25 @@ export function isPresetName(s: string): s is PresetName {
 export function resolvePreset(p: PresetName | ExportPreset | undefined): ExportPreset {
   if (p === undefined) return EXPORT_PRESETS['single-column'];
   return typeof p === 'string' ? EXPORT_PRESETS[p] : p;
+}
+
+/**
+ * The y limits a plot must set so data outside figure.yBounds is clipped: a bound is
+ * returned only where the data (means, bands, runs) crosses it.
+ */
+export function yLimits(figure: Figure): { min?: number; max?: number } {
+  if (!figure.yBounds || figure.yLog) return {};
+  let lo = Infinity;
+  let hi = -Infinity;
+  const add = (v: number | undefined) => {
+    if (v !== undefined && Number.isFinite(v)) (lo = Math.min(lo, v), hi = Math.max(hi, v));
+  };
+  for (const s of figure.series) {
+    for (const p of s.points) (add(p.mean), add(p.lo), add(p.hi));
+    for (const r of s.runs ?? []) for (const p of r.points) add(p.y);
+  }
+  const [b0, b1] = figure.yBounds;
+  return { ...(lo < b0 ? { min: b0 } : {}), ...(hi > b1 ? { max: b1 } : {}) };
 }
 
 /** Arithmetic mean (NaN for no values). */

@@ -1,7 +1,7 @@
 /** pgfplots figures: a tikzpicture to \input in a paper, and a standalone document around it. */
 import { escapeLatex } from './latex';
-import { resolvePreset, type ExportPreset, type Figure, type FigureSeries, type PresetName } from './model';
-import { pgfDash, styleForVariant } from './style';
+import { resolvePreset, type ExportPreset, type Figure, type FigureSeries, type PresetName, yLimits } from './model';
+import { pgfDash, styleOfSeries } from './style';
 
 /** A number for pgfplots coordinates (finite, no exponent surprises). */
 function n(v: number): string {
@@ -12,8 +12,6 @@ function n(v: number): string {
 function coords(pts: { x: number; y: number }[]): string {
   return pts.map((p) => `(${n(p.x)},${n(p.y)})`).join(' ');
 }
-
-const variantOf = (s: FigureSeries) => s.variant ?? s.key;
 
 /** Keep only points a log axis can show. */
 function plottable(pts: { x: number; y: number }[], yLog: boolean | undefined) {
@@ -34,13 +32,14 @@ export function pgfplotsFigure(figure: Figure, preset: PresetName | ExportPreset
   L.push('% Needs \\usepackage{pgfplots}, \\pgfplotsset{compat=1.18} and \\usepgfplotslibrary{fillbetween}.');
   const colors = new Map<string, string>();
   for (const s of figure.series) {
-    const st = styleForVariant(variantOf(s));
+    const st = styleOfSeries(s);
     colors.set(st.colorName, st.color);
   }
   for (const [name, hex] of colors) L.push(`\\definecolor{${name}}{HTML}{${hex.slice(1).toUpperCase()}}`);
   const lead = Math.round(p.fontPt * 1.2 * 10) / 10;
   const font = `\\fontsize{${p.fontPt}}{${lead}}\\selectfont${p.fontFamily === 'sans-serif' ? '\\sffamily' : '\\rmfamily'}`;
   L.push(`\\begin{tikzpicture}[font=${font}]`);
+  const yLim = yLimits(figure);
   const axisOpts = [
     `width=${p.widthIn}in`,
     `height=${p.heightIn}in`,
@@ -48,6 +47,8 @@ export function pgfplotsFigure(figure: Figure, preset: PresetName | ExportPreset
     `xlabel={${escapeLatex(figure.xLabel)}}`,
     `ylabel={${escapeLatex(figure.yLabel)}}`,
     ...(figure.yLog ? ['ymode=log'] : []),
+    ...(yLim.min !== undefined ? [`ymin=${n(yLim.min)}`] : []),
+    ...(yLim.max !== undefined ? [`ymax=${n(yLim.max)}`] : []),
     'legend pos=south east',
     'legend cell align=left',
     `legend style={font=${font}, fill opacity=0.8, draw opacity=1, text opacity=1}`,
@@ -61,7 +62,7 @@ export function pgfplotsFigure(figure: Figure, preset: PresetName | ExportPreset
   for (const o of axisOpts) L.push(`  ${o},`);
   L.push(']');
   figure.series.forEach((s, i) => {
-    const st = styleForVariant(variantOf(s));
+    const st = styleOfSeries(s);
     const style = `color=${st.colorName}, ${pgfDash(st.dash)}, thick, mark=none`;
     L.push(`% series ${i + 1}: ${escapeLatex(s.label).replace(/\n/g, ' ')}`);
     const band = s.points.filter((q) => q.lo !== undefined && q.hi !== undefined);

@@ -59,6 +59,16 @@ export function styleForVariant(variant: string): SeriesStyle {
   return { color: c.hex, colorName: c.name, dash };
 }
 
+/** A series' style: its explicit one (e.g. the compare view's on-screen colours), else its variant's. */
+export function styleOfSeries(s: { style?: SeriesStyle; variant?: string; key: string }): SeriesStyle {
+  return s.style ?? styleForVariant(s.variant ?? s.key);
+}
+
+/** The palette colour with this hex value (any case), if any. */
+export function paletteColor(hex: string): PaletteColor | undefined {
+  return OKABE_ITO.find((c) => c.hex.toLowerCase() === hex.toLowerCase());
+}
+
 /** The pgfplots / TikZ line style of a dash. */
 export function pgfDash(d: Dash): string {
   return d; // TikZ knows all of these names

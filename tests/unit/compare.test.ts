@@ -6,7 +6,11 @@ import {
   aggregateAligned,
   assignStyles,
   buildGroups,
+  compareFigure,
   configDiffKeys,
+  difficultyMetrics,
+  EXPORT_MAX_POINTS,
+  perDifficultyGroups,
   defaultTemplate,
   diffText,
   flattenConfig,
@@ -166,6 +170,63 @@ describe('groups and table', () => {
     const loss = { r1: { 'train/loss': [pt(0, 1, 3), pt(1, 2, 1), pt(2, 3, 2)] } };
     const lg = buildGroups({ ...base, runs: [runs[0]!], series: loss, metric: 'train/loss' });
     expect(tableRows(lg, loss, 'train/loss')[0]).toMatchObject({ best: 1, bestIteration: 1, diff: '' });
+  });
+});
+
+describe('per-difficulty curves and the exported figure', () => {
+  const runs = [run('r1', 'star', 'addition', 0, 0.001), run('r2', 'star', 'addition', 1, 0.001), run('r3', 'star-norat', 'addition', 0, 0.001)];
+  const series: Record<string, Record<string, MetricPoint[]>> = {
+    r1: { 'eval/accuracy': [pt(0, 0, 0.2), pt(1, 5, 0.6)], 'eval/accuracy/digits_1': [pt(0, 0, 0.5), pt(1, 5, 0.9)], 'eval/accuracy/digits_2': [pt(0, 0, 0.1), pt(1, 5, 0.4)] },
+    r2: { 'eval/accuracy': [pt(0, 0, 0.4), pt(1, 5, 0.8)], 'eval/accuracy/digits_1': [pt(0, 0, 0.7), pt(1, 5, 1)], 'eval/accuracy/digits_2': [pt(0, 0, 0.3), pt(1, 5, 0.6)] },
+    r3: { 'eval/accuracy': [pt(0, 0, 0.1), pt(1, 5, 0.2)], 'eval/accuracy/digits_1': [pt(0, 0, 0.2), pt(1, 5, 0.3)], 'eval/accuracy/digits_2': [pt(0, 0, 0), pt(1, 5, 0.1)] },
+  };
+  const base = { runs, series, x: 'iteration' as const, groupBy: 'variant', template: '{variant}', smoothing: 0, band: 'std' as const };
+
+  it('finds the per-difficulty metrics of a metric, by difficulty', () => {
+    expect(difficultyMetrics('eval/accuracy', ['eval/accuracy/digits_10', 'eval/accuracy', 'eval/accuracy/digits_2', 'eval/accuracyXdigits_3', 'train/loss/digits_1'])).toEqual([
+      { metric: 'eval/accuracy/digits_2', difficulty: 2 },
+      { metric: 'eval/accuracy/digits_10', difficulty: 10 },
+    ]);
+    expect(difficultyMetrics('train/loss', ['eval/accuracy/digits_1'])).toEqual([]);
+  });
+
+  it('draws every difficulty of every group on one chart, with the table per difficulty', () => {
+    const ms = difficultyMetrics('eval/accuracy', Object.keys(series.r1!));
+    const g = perDifficultyGroups(base, ms);
+    expect(g.map((x) => x.label)).toEqual(['star · 1 digit', 'star-norat · 1 digit', 'star · 2 digits', 'star-norat · 2 digits']);
+    expect(g[0]!.smoothed.map((p) => p.mean)).toEqual([0.6, 0.95]);
+    expect(g[2]!.smoothed.map((p) => p.mean)).toEqual([0.2, 0.5]);
+    // several groups: a group keeps its colour, difficulties take the dashes
+    expect(g[0]!.color).toBe(g[2]!.color);
+    expect(g[0]!.dashName).not.toBe(g[2]!.dashName);
+    const rows = tableRows(g, series, 'eval/accuracy');
+    expect(rows[0]!.finalMean).toBeCloseTo(0.95, 12);
+    expect(rows[3]!.finalMean).toBeCloseTo(0.1, 12);
+    // one group: the difficulties take colours
+    const one = perDifficultyGroups({ ...base, runs: runs.slice(0, 2) }, ms);
+    expect(one[0]!.color).not.toBe(one[1]!.color);
+  });
+
+  it('the exported figure is the chart: same means, bands where n > 1, on-screen styles, [0, 1] bounds for fractions', () => {
+    const g = buildGroups({ ...base, metric: 'eval/accuracy' });
+    const f = compareFigure(g, { title: 't', xLabel: 'iteration', yLabel: 'eval/accuracy', yLog: false, showRuns: true });
+    expect(f.yBounds).toEqual([0, 1]);
+    expect(f.series.map((s) => s.label)).toEqual(['star', 'star-norat']);
+    expect(f.series[0]!.points[0]!.mean).toBeCloseTo(0.3, 12);
+    expect(f.series[0]!.points[0]!.hi! - 0.3).toBeCloseTo(Math.sqrt(0.02), 12);
+    expect(f.series[1]!.points[0]).toEqual({ x: 0, mean: 0.1 }); // one run: no band
+    expect(f.series[0]!.style).toEqual({ color: g[0]!.color, colorName: 'OIblue', dash: 'solid' });
+    expect(f.series[1]!.style!.dash).toBe('dashed');
+    expect(f.series[0]!.runs!.map((r) => r.id)).toEqual(['r1', 'r2']);
+    expect(f.series[1]!.runs).toBeUndefined();
+    expect(compareFigure(g, { title: 't', xLabel: 'x', yLabel: 'y', yLog: true, showRuns: false }).yBounds).toBeUndefined();
+    // long curves are thinned to EXPORT_MAX_POINTS, ends kept
+    const long = { r1: { m: Array.from({ length: 5000 }, (_, i) => pt(i, i, i)) } };
+    const lg = buildGroups({ ...base, runs: [runs[0]!], series: long, metric: 'm' });
+    const lf = compareFigure(lg, { title: 't', xLabel: 'x', yLabel: 'y', yLog: false, showRuns: false });
+    expect(lf.series[0]!.points).toHaveLength(EXPORT_MAX_POINTS);
+    expect([lf.series[0]!.points[0]!.x, lf.series[0]!.points.at(-1)!.x]).toEqual([0, 4999]);
+    expect(lf.yBounds).toBeUndefined();
   });
 });
 

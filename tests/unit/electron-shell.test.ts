@@ -4,13 +4,15 @@
  * aliased to the stub (vitest.config.ts), out/preload/index.cjs is evaluated as a
  * sandboxed preload would be, with a `require` that knows only 'electron'.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as electron from '../electron-stub';
 import { FakeEvent, app, ipcRenderer, stub, type FakeUtilityProcess } from '../electron-stub';
 import { COMMAND_NAMES, EVENT_NAMES, ipcChannel } from '../../shared/contract';
+import { SAVE_FILES_CHANNEL } from '../../electron/host-protocol';
 
 const root = resolve(import.meta.dirname, '../..');
 const built = {
@@ -51,8 +53,38 @@ describe('electron main process (out/main/index.js)', () => {
     };
   });
 
-  it('registers exactly one ipcMain handler per contract command', () => {
-    expect([...stub.handlers.keys()].sort()).toEqual(COMMAND_NAMES.map((c) => ipcChannel.command(c)).sort());
+  it('registers exactly one ipcMain handler per contract command, plus the save-files channel', () => {
+    expect([...stub.handlers.keys()].sort()).toEqual([...COMMAND_NAMES.map((c) => ipcChannel.command(c)), SAVE_FILES_CHANNEL].sort());
+  });
+
+  it('saves exported files through the native dialogs, refusing bad names and strangers', async () => {
+    const save = stub.handlers.get(SAVE_FILES_CHANNEL)!;
+    const dir = mkdtempSync(join(tmpdir(), 'starlab-save-'));
+    const file = (name: string, text: string) => ({ name, mime: 'text/plain', base64: Buffer.from(text).toString('base64') });
+    // one file: the save dialog, written where the user chose
+    electron.dialog.saveAnswer = { canceled: false, filePath: join(dir, 'chosen.svg') };
+    await expect(save(trusted, [file('fig.svg', '<svg/>')])).resolves.toEqual({ ok: true, result: { saved: [join(dir, 'chosen.svg')] } });
+    expect(readFileSync(join(dir, 'chosen.svg'), 'utf8')).toBe('<svg/>');
+    expect(electron.dialog.calls.at(-1)).toMatchObject({ kind: 'save', options: { defaultPath: 'fig.svg' } });
+    // a figure set: a folder
+    electron.dialog.openAnswer = { canceled: false, filePaths: [dir] };
+    const r = (await save(trusted, [file('a.csv', 'x'), file('b@2x.png', 'y')])) as { ok: true; result: { saved: string[] } };
+    expect(r.result.saved).toEqual([join(dir, 'a.csv'), join(dir, 'b@2x.png')]);
+    expect(electron.dialog.calls.at(-1)).toMatchObject({ kind: 'open', options: { properties: ['openDirectory', 'createDirectory'] } });
+    // cancelled
+    electron.dialog.openAnswer = { canceled: true, filePaths: [] };
+    await expect(save(trusted, [file('a.csv', 'x'), file('b.csv', 'y')])).resolves.toEqual({ ok: true, result: { cancelled: true } });
+    // nothing outside the chosen folder, no junk, not from a stranger
+    const n = electron.dialog.calls.length;
+    for (const bad of ['../evil.sh', '/etc/passwd', '.bashrc', 'a/b.csv', 'a\\b.csv', '']) {
+      const res = (await save(trusted, [file(bad, 'x')])) as { ok: boolean; error?: string };
+      expect(res.ok, bad).toBe(false);
+      expect(res.error).toMatch(/saveFiles: 0.0.name: a plain file name/);
+    }
+    expect(((await save(trusted, [{ name: 'a.csv', mime: 'x', base64: 'not base64!' }])) as { error: string }).error).toMatch(/base64/);
+    expect(((await save(trusted, [])) as { error: string }).error).toMatch(/saveFiles/);
+    expect(((await save({ senderFrame: { url: 'https://evil.example/' } }, [file('a.csv', 'x')])) as { error: string }).error).toMatch(/refused/);
+    expect(electron.dialog.calls.length).toBe(n); // no dialog opened for any of them
   });
 
   it('opens one window with secure webPreferences and the built preload and page', () => {
@@ -196,9 +228,9 @@ describe('preload (out/preload/index.cjs)', () => {
     expect([...new Set(required)]).toEqual(['electron']);
   });
 
-  it('exposes exactly window.starlab = {kind, invoke, on}', () => {
+  it('exposes exactly window.starlab = {kind, invoke, on, saveFiles}', () => {
     expect(stub.exposed.map((e) => e.key)).toEqual(['starlab']);
-    expect(Object.keys(api).sort()).toEqual(['invoke', 'kind', 'on']);
+    expect(Object.keys(api).sort()).toEqual(['invoke', 'kind', 'on', 'saveFiles']);
     expect(api.kind).toBe('electron-ipc');
     expect(api.invoke).toBeTypeOf('function');
     expect(api.on).toBeTypeOf('function');
@@ -212,6 +244,16 @@ describe('preload (out/preload/index.cjs)', () => {
       await expect(api.invoke(c, 'x', 1)).resolves.toEqual({ channel: ipcChannel.command(c), args: ['x', 1] });
     }
     expect(stub.rendererInvokes.map((i) => i.channel)).toEqual(COMMAND_NAMES.map((c) => ipcChannel.command(c)));
+  });
+
+  it('hands files to the save-files channel and unwraps the reply', async () => {
+    stub.rendererInvokes.length = 0;
+    stub.invokeReply = () => ({ ok: true, result: { saved: ['/x/a.svg'] } });
+    const files = [{ name: 'a.svg', mime: 'image/svg+xml', base64: '' }];
+    await expect((api['saveFiles'] as (f: unknown) => Promise<unknown>)(files)).resolves.toEqual({ saved: ['/x/a.svg'] });
+    expect(stub.rendererInvokes).toEqual([{ channel: SAVE_FILES_CHANNEL, args: [files] }]);
+    stub.invokeReply = () => ({ ok: false, error: 'saveFiles: 0.0.name: a plain file name' });
+    await expect((api['saveFiles'] as (f: unknown) => Promise<unknown>)(files)).rejects.toThrow(/plain file name/);
   });
 
   it('turns {ok:false} into a rejected promise with the message', async () => {

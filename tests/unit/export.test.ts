@@ -10,6 +10,8 @@ import { matplotlibScript } from '../../shared/export/matplotlib';
 import { EXPORT_PRESETS, mean, sampleStd, type Figure, type Table } from '../../shared/export/model';
 import { pgfplotsFigure, pgfplotsStandalone } from '../../shared/export/pgfplots';
 import { OKABE_ITO, styleForVariant } from '../../shared/export/style';
+import { pngSize } from '../../core/figure-render';
+import { pngInfo } from '../fixtures/png';
 import { cleanupTempDirs, FAKE_PYTHON, fakeCommand, REPO, tempDir, waitFor } from '../fixtures/helpers';
 
 const open: Service[] = [];
@@ -270,13 +272,26 @@ describe('group export', () => {
     open.splice(open.indexOf(s), 1);
 
     const outDir = join(tempDir(), 'paper');
-    const res = await cli(['export', r.id.slice(0, 12), '--format', 'csv,tex,pgf,py', '--out', outDir, '--preset', 'double-column', '--json', '--data-dir', dataDir]);
+    const res = await cli(['export', r.id.slice(0, 12), '--format', 'svg,pdf,png,csv,tex,pgf,py', '--out', outDir, '--preset', 'double-column', '--json', '--data-dir', dataDir]);
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
     const j = JSON.parse(res.stdout) as { ok: boolean; group: string; files: string[] };
     expect(j.group).toBe(r.id);
     const names = j.files.map((f) => f.slice(outDir.length + 1)).sort();
-    expect(names).toEqual(['addition-accuracy.csv', 'addition-accuracy.pgf.tex', 'addition-accuracy.py', 'addition-accuracy.standalone.tex', 'table.tex']);
+    expect(names).toEqual([
+      'addition-accuracy.csv',
+      'addition-accuracy.pdf',
+      'addition-accuracy.pgf.tex',
+      'addition-accuracy.py',
+      'addition-accuracy.standalone.tex',
+      'addition-accuracy.svg',
+      'addition-accuracy@2x.png',
+      'addition-accuracy@3x.png',
+      'table.tex',
+    ]);
+    expect(pngInfo(readFileSync(join(outDir, 'addition-accuracy@3x.png')))).toMatchObject(pngSize(EXPORT_PRESETS['double-column'], 3));
+    expect(readFileSync(join(outDir, 'addition-accuracy.svg'), 'utf8')).toContain('width="6.75in"');
+    expect(readFileSync(join(outDir, 'addition-accuracy.pdf')).subarray(0, 5).toString()).toBe('%PDF-');
     const back = readFigureCSV(readFileSync(join(outDir, 'addition-accuracy.csv'), 'utf8'));
     expect(back.series.get('star')).toEqual(x.figures[0]!.figure.series[0]!.points);
     expect(readFileSync(join(outDir, 'addition-accuracy.pgf.tex'), 'utf8')).toContain('width=6.75in');
@@ -288,10 +303,11 @@ describe('group export', () => {
     expect(text.code).toBe(0);
     expect(text.stdout.trim()).toBe(join(outDir, 'table.tex'));
 
-    const bad = await cli(['export', r.id, '--format', 'csv,svg,pdf,bmp', '--out', outDir, '--data-dir', dataDir]);
+    const bad = await cli(['export', r.id, '--format', 'csv,svg,pdf,bmp', '--out', outDir, '--font-size', '40', '--data-dir', dataDir]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/svg, pdf: not available from the CLI yet/);
     expect(bad.stderr).toMatch(/unknown format "bmp"/);
+    expect(bad.stderr).not.toMatch(/"svg"|"pdf"/);
+    expect(bad.stderr).toMatch(/font size "40"/);
     const missing = await cli(['export', 'nope', '--out', outDir, '--data-dir', dataDir]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/no group "nope"/);

@@ -6,8 +6,12 @@ import { useDebounced, useLive, useRunsChanged } from '../hooks';
 import { formatNumber } from '../format';
 import { ErrorNote, StatusBadge } from '../components/common';
 import { CompareChart } from '../components/CompareChart';
+import { ExportPanel } from '../components/ExportPanel';
 import {
   buildGroups,
+  compareFigure,
+  difficultyMetrics,
+  perDifficultyGroups,
   defaultTemplate,
   flattenConfig,
   GROUP_BY_PRESETS,
@@ -78,6 +82,7 @@ export function ComparePage({ path }: { path: string }): ReactElement {
   const [band, setBand] = useState<Band>('std');
   const [showRuns, setShowRuns] = useState(false);
   const [template, setTemplate] = useState<string | null>(null);
+  const [perDifficulty, setPerDifficulty] = useState(false);
   const setGroupBy = (g: string): void => {
     setGroupByRaw(g);
     setTemplate(null);
@@ -87,8 +92,17 @@ export function ComparePage({ path }: { path: string }): ReactElement {
 
   // ---- data
   const names = useLive(() => (ids.length ? call('metricNames', ids) : Promise.resolve([])), [idsKey]);
-  const fetchNames = metricsToFetch(metric, x);
-  const series = useLive(() => (ids.length ? call('getSeries', ids, fetchNames) : Promise.resolve({})), [idsKey, metric, x]);
+  const diffMetrics = useMemo(
+    () =>
+      difficultyMetrics(
+        metric,
+        (names.data ?? []).map((n) => n.name),
+      ).slice(0, 40),
+    [metric, names.data],
+  );
+  const byDifficulty = perDifficulty && diffMetrics.length > 0;
+  const fetchNames = [...new Set([...metricsToFetch(metric, x), ...(byDifficulty ? diffMetrics.map((d) => d.metric) : [])])];
+  const series = useLive(() => (ids.length ? call('getSeries', ids, fetchNames) : Promise.resolve({})), [idsKey, fetchNames.join('|'), x]);
   useRunsChanged((changed) => {
     if (changed === 'all' || changed.some((id) => ids.includes(id))) series.reload();
   }, 1000);
@@ -122,20 +136,10 @@ export function ComparePage({ path }: { path: string }): ReactElement {
   }, [ids, configs]);
 
   const compareRuns: CompareRun[] = useMemo(() => selectedRuns.map((r) => ({ summary: r, config: configs[r.id] })), [selectedRuns, configs]);
-  const groups = useMemo(
-    () =>
-      buildGroups({
-        runs: compareRuns,
-        series: series.data ?? {},
-        metric,
-        x,
-        groupBy: groupByDeb,
-        template: effTemplate,
-        smoothing,
-        band,
-      }),
-    [compareRuns, series.data, metric, x, groupByDeb, effTemplate, smoothing, band],
-  );
+  const groups = useMemo(() => {
+    const input = { runs: compareRuns, series: series.data ?? {}, x, groupBy: groupByDeb, template: effTemplate, smoothing, band };
+    return byDifficulty ? perDifficultyGroups(input, diffMetrics) : buildGroups({ ...input, metric });
+  }, [compareRuns, series.data, metric, x, groupByDeb, effTemplate, smoothing, band, byDifficulty, diffMetrics]);
   const rows = useMemo(() => tableRows(groups, series.data ?? {}, metric), [groups, series.data, metric]);
 
   const metricOptions = useMemo(() => {
@@ -282,6 +286,11 @@ export function ComparePage({ path }: { path: string }): ReactElement {
             <label>
               <input type="checkbox" checked={showRuns} onChange={(e) => setShowRuns(e.target.checked)} data-testid="compare-show-runs" /> show individual runs
             </label>
+            {diffMetrics.length ? (
+              <label title={`one curve per difficulty: ${diffMetrics.map((d) => d.metric).join(', ')}`}>
+                <input type="checkbox" checked={perDifficulty} onChange={(e) => setPerDifficulty(e.target.checked)} data-testid="compare-per-difficulty" /> per difficulty
+              </label>
+            ) : null}
             <label className="compare-template">
               label
               <input
@@ -300,6 +309,22 @@ export function ComparePage({ path }: { path: string }): ReactElement {
             </div>
           ) : null}
           <CompareChart groups={groups} yLog={yLog} smoothing={smoothing} showRuns={showRuns} xLabel={xLabel} yLabel={metric} />
+          {groups.length ? (
+            <details className="export-details" data-testid="compare-export">
+              <summary>Export this chart for the paper (as drawn: grouping, x axis, smoothing, band, log y)</summary>
+              <ExportPanel
+                formats={['svg', 'pdf', 'png', 'csv', 'pgf', 'py']}
+                setName="starlab-compare"
+                testId="compare-export"
+                run={(o) =>
+                  call('exportFigure', compareFigure(groups, { title: `${metric} by ${xLabel}`, xLabel, yLabel: byDifficulty ? `${metric} by difficulty` : metric, yLog, showRuns }), {
+                    ...o,
+                    name: `compare-${metric}${byDifficulty ? '-by-difficulty' : ''}`,
+                  })
+                }
+              />
+            </details>
+          ) : null}
           <table className="table compact compare-table" data-testid="compare-table">
             <thead>
               <tr>
