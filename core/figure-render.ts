@@ -12,7 +12,7 @@ import { layoutFigure, type Scene } from '../shared/export/figure-layout';
 import { sceneToSvg } from '../shared/export/svg';
 import type { ExportPreset, Figure, PresetName } from '../shared/export/model';
 
-const require = createRequire(import.meta.url);
+const resolveModule = createRequire(import.meta.url).resolve;
 
 const FONT_FILES: Record<Scene['fontFamily'], string> = {
   serif: '@expo-google-fonts/tinos/400Regular/Tinos_400Regular.ttf',
@@ -21,7 +21,7 @@ const FONT_FILES: Record<Scene['fontFamily'], string> = {
 
 /** The TTF a preset's text is set in (resolved from node_modules; in a packaged app, the unpacked copy resvg can open). */
 export function fontPath(family: Scene['fontFamily']): string {
-  return require.resolve(FONT_FILES[family]).replace(/app\.asar([\\/])/, 'app.asar.unpacked$1');
+  return resolveModule(FONT_FILES[family]).replace(/app\.asar([\\/])/, 'app.asar.unpacked$1');
 }
 
 const fontBase64 = new Map<string, string>();

@@ -1,11 +1,15 @@
 /**
  * Scenario (e): an ablation from the GUI — 2 variants × 2 seeds with the micro overrides —
  * queued two at a time (Settings → Queue), followed on its group page to the end, compared
- * (bands over seeds, regrouped, another x-axis) and exported from the CLI.
+ * (bands over seeds, regrouped, another x-axis, per-difficulty curves), exported in every
+ * format from the GUI (the group's figure set and the compare chart, as browser downloads)
+ * and from the CLI; the files are checked: SVG renders in Chromium, PDF fonts embedded
+ * (pdffonts) with its labels extractable (pdftotext), PNG sizes, CSV numbers = `starlab show`.
  */
-import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Page } from 'playwright-core';
 import { ROOT, apiCall, check, log, screenshot, waitFor, watchPage, type Browser, type Server } from './lib';
 import { microOverrides } from './scenario-variants';
 
@@ -53,18 +57,110 @@ export async function scenarioAblation(browser: Browser, server: Server): Promis
   await waitFor('one dataset group', async () => (await page.getByTestId('compare-chart').getAttribute('data-series-count')) === '1', 10_000);
   log('compare view: 2 variant groups, then 1 dataset group');
 
-  // the paper exports of the group, from the CLI
+  // per-difficulty curves: every digit count of every variant on one chart
+  await page.getByTestId('compare-group-by').selectOption('variant');
+  await page.getByTestId('compare-x').selectOption('iteration');
+  await page.getByTestId('compare-per-difficulty').check();
+  await waitFor('2 variants × 2 digit counts on the chart', async () => (await page.getByTestId('compare-chart').getAttribute('data-series-count')) === '4', 15_000);
+  await screenshot(page, 'compare-per-difficulty');
+
+  // export the compare chart in every format it offers (a .zip download in browser mode)
+  await page.getByTestId('compare-export').locator('summary').click();
+  const compareDir = await exportFromPanel(page, 'compare-export', join(server.dataDir, 'gui-compare'));
+  const compareFiles = readdirSync(compareDir).sort();
+  const cbase = 'compare-eval_accuracy-by-difficulty';
+  for (const ext of ['.svg', '.pdf', '@2x.png', '@3x.png', '.csv', '.pgf.tex', '.standalone.tex', '.py'])
+    check(compareFiles.includes(cbase + ext), `compare export lacks ${cbase}${ext}: ${compareFiles.join(', ')}`);
+  check(readFileSync(join(compareDir, `${cbase}.csv`), 'utf8').includes('\r\nstar-norat · 2 digits,'), 'compare CSV has no per-difficulty series');
+  await checkFigureFiles(browser, compareDir, cbase, ['star · 1 digit', 'star-norat · 2 digits']);
+  log(`compare chart exported from the GUI: ${compareFiles.length} files`);
+
+  // the group's whole figure set from its page, every format
+  await page.goto(`${server.url}/#/groups/${id}`);
+  await page.getByTestId('group-export').locator('summary').click();
+  const groupDir = await exportFromPanel(page, 'group-export', join(server.dataDir, 'gui-group'));
+  const groupFiles = readdirSync(groupDir).sort();
+  for (const f of ['addition-accuracy.svg', 'addition-accuracy.pdf', 'addition-accuracy@2x.png', 'addition-accuracy@3x.png', 'addition-accuracy.csv', 'table.tex', 'addition-accuracy.pgf.tex', 'addition-accuracy.py'])
+    check(groupFiles.includes(f), `group export lacks ${f}: ${groupFiles.join(', ')}`);
+  await checkFigureFiles(browser, groupDir, 'addition-accuracy', ['star', 'star-norat', 'Iteration']);
+  await screenshot(page, 'group-export');
+  log(`group figure set exported from the GUI: ${groupFiles.length} files`);
+
+  // the same from the CLI, every format; its numbers are the runs' (starlab show)
   const out = join(server.dataDir, 'export');
-  const r = await new Promise<{ code: number; stdout: string; stderr: string }>((done) =>
-    execFile(process.execPath, [join(ROOT, 'bin', 'starlab.js'), 'export', id, '--format', 'csv,tex,pgf,py', '--out', out, '--json', '--data-dir', server.dataDir],
-      { cwd: ROOT }, (err, stdout, stderr) => done({ code: err ? 1 : 0, stdout, stderr })));
+  const cli = (args: string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((done) =>
+      execFile(process.execPath, [join(ROOT, 'bin', 'starlab.js'), ...args, '--data-dir', server.dataDir], { cwd: ROOT }, (err, stdout, stderr) => done({ code: err ? 1 : 0, stdout, stderr })));
+  const r = await cli(['export', id, '--format', 'svg,pdf,png,csv,tex,pgf,py', '--out', out, '--json']);
   check(r.code === 0, `starlab export failed: ${r.stderr}`);
   const files = (JSON.parse(r.stdout) as { files: string[] }).files;
-  for (const f of ['addition-accuracy.csv', 'addition-accuracy.pgf.tex', 'addition-accuracy.py', 'table.tex'])
+  for (const f of ['addition-accuracy.svg', 'addition-accuracy.pdf', 'addition-accuracy@2x.png', 'addition-accuracy.csv', 'addition-accuracy.pgf.tex', 'addition-accuracy.py', 'table.tex'])
     check(files.some((x) => x.endsWith(f)) && existsSync(join(out, f)), `export did not write ${f}: ${JSON.stringify(files)}`);
   check(readFileSync(join(out, 'table.tex'), 'utf8').includes('\\toprule'), 'table.tex has no booktabs rule');
-  log(`exported ${files.length} files`);
+  check(readFileSync(join(out, 'addition-accuracy.csv'), 'utf8') === readFileSync(join(groupDir, 'addition-accuracy.csv'), 'utf8'), 'the CLI and the GUI exported different CSVs');
+  const finals = new Map<string, number[]>();
+  for (const run of (await apiCall(server.url, 'getGroup', [id])).body.result.runs as { id: string; variant: string }[]) {
+    const shown = await cli(['show', run.id, '--json']);
+    const acc = (JSON.parse(shown.stdout) as { metrics: Record<string, { iteration: number; value: number }[]> }).metrics['eval/accuracy']!;
+    finals.set(run.variant, [...(finals.get(run.variant) ?? []), acc[acc.length - 1]!.value]);
+  }
+  const rows = readFileSync(join(out, 'addition-accuracy.csv'), 'utf8').trim().split(/\r?\n/).slice(1).map((l) => l.split(','));
+  for (const [variant, vals] of finals) {
+    const last = rows.filter((x) => x[0] === variant && x[5] === '').at(-1)!;
+    const want = vals.reduce((a, b) => a + b, 0) / vals.length;
+    check(Math.abs(Number(last[2]) - want) < 1e-12, `${variant}: exported final mean ${last[2]} ≠ mean of starlab show's ${JSON.stringify(vals)}`);
+  }
+  log(`exported ${files.length} files from the CLI; final means agree with starlab show`);
   check(watch.problems.length === 0, `page problems: ${watch.problems.join(' | ')}`);
   log(`ablation ${id}: 4 runs completed, two at a time`);
   await page.close();
+}
+
+/** Tick every format in an export panel, export, and unpack the download into `dir`. */
+async function exportFromPanel(page: Page, testId: string, dir: string): Promise<string> {
+  const boxes = page.getByTestId(`${testId}-panel`).locator('input[type=checkbox]');
+  for (let i = 0; i < (await boxes.count()); i++) await boxes.nth(i).check();
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), page.getByTestId(`${testId}-button`).click()]);
+  mkdirSync(dir, { recursive: true });
+  const zip = join(dir, download.suggestedFilename());
+  await download.saveAs(zip);
+  check(zip.endsWith('.zip'), `a multi-file export downloads one .zip, got ${zip}`);
+  execFileSync('python3', ['-c', 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; z.extractall(sys.argv[2])', zip, dir]);
+  await waitFor('the export message', async () => (await page.getByTestId(`${testId}-message`).textContent())?.includes('Downloaded'), 10_000);
+  return dir;
+}
+
+/** SVG renders in Chromium (not blank), PDF fonts embedded and texts extractable, PNG sizes. */
+async function checkFigureFiles(browser: Browser, dir: string, base: string, texts: string[]): Promise<void> {
+  const svg = readFileSync(join(dir, `${base}.svg`));
+  const p = await browser.context.newPage();
+  try {
+    await p.setContent('<canvas id="c"></canvas>');
+    const r = await p.evaluate(async (b64: string) => {
+      const img = new Image();
+      img.src = `data:image/svg+xml;base64,${b64}`;
+      await img.decode();
+      const c = document.getElementById('c') as HTMLCanvasElement;
+      c.width = img.naturalWidth;
+      c.height = img.naturalHeight;
+      const ctx = c.getContext('2d')!;
+      ctx.drawImage(img, 0, 0);
+      const d = ctx.getImageData(0, 0, c.width, c.height).data;
+      let ink = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i]! < 200 || d[i + 1]! < 200 || d[i + 2]! < 200) ink++;
+      return { w: img.naturalWidth, h: img.naturalHeight, ink: ink / (d.length / 4) };
+    }, svg.toString('base64'));
+    check(r.w > 200 && r.h > 100 && r.ink > 0.01 && r.ink < 0.6, `${base}.svg in Chromium: ${JSON.stringify(r)}`);
+  } finally {
+    await p.close();
+  }
+  const pdf = join(dir, `${base}.pdf`);
+  const fonts = execFileSync('pdffonts', [pdf]).toString().trim().split('\n').slice(2);
+  check(fonts.length > 0 && fonts.every((l) => l.split(/\s+/).at(-5) === 'yes'), `${base}.pdf fonts not all embedded:\n${fonts.join('\n')}`);
+  const text = execFileSync('pdftotext', [pdf, '-']).toString();
+  for (const t of texts) check(text.includes(t), `${base}.pdf has no "${t}" (pdftotext: ${JSON.stringify(text.slice(0, 300))})`);
+  for (const [scale, w] of [[2, 624], [3, 936]] as const) {
+    const png = readFileSync(join(dir, `${base}@${scale}x.png`));
+    check(png.readUInt32BE(16) === w, `${base}@${scale}x.png is ${png.readUInt32BE(16)} px wide, not ${w}`);
+  }
 }
