@@ -6,6 +6,7 @@ import { DASHES, OKABE_ITO as PALETTE, paletteColor, styleForVariant, type Dash 
 import type { Figure, FigureSeries } from '../../shared/export/model';
 import type { MetricPoint, RunSummary } from '../../shared/contract';
 import { aggregate, emaPoints, mean, sampleStd, type AggregatePoint, type Band } from '../../shared/stats';
+import { aggregateCols, dedupeByK, emaCols, fromCols, toCols, type AggCols, type Cols } from './columns';
 
 export type XKind = 'iteration' | 'step' | 'examples' | 'tokens' | 'time';
 
@@ -87,7 +88,10 @@ export function mapX(points: readonly MetricPoint[] | undefined, kind: XKind, ct
   const pts = points ?? [];
   if (!pts.length) return [];
   if (kind === 'step') {
-    return [...pts].sort((a, b) => a.step - b.step || a.iteration - b.iteration || a.t - b.t).map((p) => ({ k: p.step, x: p.step, y: p.value }));
+    const byStep = (a: MetricPoint, b: MetricPoint) => a.step - b.step || a.iteration - b.iteration || a.t - b.t;
+    let sorted = true; // getSeries returns points by step already: skip the sort then
+    for (let i = 1; i < pts.length && sorted; i++) if (byStep(pts[i - 1]!, pts[i]!) > 0) sorted = false;
+    return (sorted ? pts : [...pts].sort(byStep)).map((p) => ({ k: p.step, x: p.step, y: p.value }));
   }
   if (kind === 'time') {
     const t0 = toSeconds(ctx.t0 ?? Math.min(...pts.map((p) => p.t)));
@@ -112,31 +116,19 @@ export interface AlignedPoint extends AggregatePoint {
   k: number;
 }
 
+function toAligned(a: AggCols): AlignedPoint[] {
+  const out = new Array<AlignedPoint>(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = { k: a.k[i]!, x: a.x[i]!, mean: a.mean[i]!, lo: a.lo[i]!, hi: a.hi[i]!, n: a.n[i]! };
+  return out;
+}
+
 /**
- * Mean and band over runs aligned on k (shared/stats aggregate over the union of k), each
- * point's x the mean of the runs' x at that k (the same as k on the iteration/step axes).
+ * Mean and band over runs aligned on k (the union of k where some run has a value; a run
+ * contributes its last value at a k), each point's x the mean of the runs' x at that k (the
+ * same as k on the iteration/step axes), sorted by x. The columnar merge of columns.ts.
  */
 export function aggregateAligned(runs: readonly (readonly KPoint[])[], band: Band): AlignedPoint[] {
-  const agg = aggregate(
-    runs.map((r) => r.map((p) => ({ x: p.k, y: p.y }))),
-    band,
-  );
-  const xs = new Map<number, number[]>();
-  for (const r of runs) {
-    const mine = new Map<number, number>();
-    for (const p of r) if (Number.isFinite(p.x)) mine.set(p.k, p.x);
-    for (const [k, x] of mine) {
-      let l = xs.get(k);
-      if (!l) xs.set(k, (l = []));
-      l.push(x);
-    }
-  }
-  const out: AlignedPoint[] = [];
-  for (const a of agg) {
-    const x = mean(xs.get(a.x) ?? []);
-    if (Number.isFinite(x)) out.push({ ...a, k: a.x, x });
-  }
-  return out.sort((a, b) => a.x - b.x || a.k - b.k);
+  return toAligned(aggregateCols(runs.map((r) => dedupeByK(toCols(r))), band));
 }
 
 /** EMA (debiased) over a run's points in k order. */
@@ -327,7 +319,7 @@ export interface CompareGroup {
   dash: string | undefined;
   dashName: Dash;
   runs: CompareRun[];
-  /** Per run (same order as runs): the raw points in plot space. */
+  /** Per run (same order as runs): the raw points in plot space (lazy). */
   runPoints: KPoint[][];
   /** Per run: EMA-smoothed points. */
   runSmoothed: KPoint[][];
@@ -337,6 +329,8 @@ export interface CompareGroup {
   raw: AlignedPoint[];
   /** The metric this group plots when it is not the view's (per-difficulty curves). */
   metric?: string;
+  /** The same data in columns (what the chart draws from; the arrays above are made from it on first use). */
+  cols: { runs: Cols[]; runsSmoothed: Cols[]; smoothed: AggCols; raw: AggCols };
 }
 
 export interface BuildInput {
@@ -377,28 +371,66 @@ export function buildGroups(input: BuildInput): CompareGroup[] {
   const styles = assignStyles(order);
   const computeMetric = xComputeMetric(input.x);
   return order.map(({ key, runs }) => {
-    const runPoints = runs.map((r) => {
-      const s = input.series[r.summary.id] ?? {};
-      return mapX(s[input.metric], input.x, {
-        compute: computeMetric ? s[computeMetric] : undefined,
-        t0: input.x === 'time' ? runStartT(s) : undefined,
-      });
-    });
-    const runSmoothed = runPoints.map((p) => smoothRun(p, input.smoothing));
+    const rawRuns = runs.map((r) => mappedCols(input.series[r.summary.id] ?? {}, input.metric, input.x, computeMetric));
+    const runsSmoothed = input.smoothing > 0 ? rawRuns.map((c) => emaCols(c, input.smoothing)) : rawRuns;
+    const smoothedAgg = aggregateCols(runsSmoothed.map(deduped), input.band);
+    const rawAgg = input.smoothing > 0 ? aggregateCols(rawRuns.map(deduped), input.band) : smoothedAgg;
     const st = styles.get(key)!;
-    return {
+    const g = {
       key,
       label: formatLabel(input.template, runs, key),
       color: st.color,
       dash: st.dash,
       dashName: st.dashName,
       runs,
-      runPoints,
-      runSmoothed,
-      smoothed: aggregateAligned(runSmoothed, input.band),
-      raw: aggregateAligned(runPoints, input.band),
-    };
+      cols: { runs: rawRuns, runsSmoothed, smoothed: smoothedAgg, raw: rawAgg },
+    } as CompareGroup;
+    lazy(g, 'runPoints', () => rawRuns.map(fromCols));
+    lazy(g, 'runSmoothed', () => (input.smoothing > 0 ? runsSmoothed.map(fromCols) : g.runPoints));
+    lazy(g, 'smoothed', () => toAligned(smoothedAgg));
+    lazy(g, 'raw', () => (input.smoothing > 0 ? toAligned(rawAgg) : g.smoothed));
+    return g;
   });
+}
+
+/** A property computed on first read, then kept (copied as a getter by withProps, not evaluated). */
+function lazy<T extends object, K extends keyof T>(o: T, name: K, make: () => T[K]): void {
+  Object.defineProperty(o, name, {
+    configurable: true,
+    enumerable: true,
+    get(this: T) {
+      const v = make();
+      Object.defineProperty(this, name, { value: v, enumerable: true, writable: true, configurable: true });
+      return v;
+    },
+  });
+}
+
+/** A copy of a group with some properties replaced, its lazy ones left unevaluated. */
+function withProps(g: CompareGroup, props: Partial<CompareGroup>): CompareGroup {
+  const copy = Object.defineProperties({}, Object.getOwnPropertyDescriptors(g)) as CompareGroup;
+  return Object.assign(copy, props);
+}
+
+/** A run's metric mapped to the axis, as columns; cached per getSeries record (a new fetch, a new record). */
+const mappedCache = new WeakMap<object, Map<string, Cols>>();
+function mappedCols(s: Record<string, MetricPoint[] | undefined>, metric: string, x: XKind, computeMetric: string | null): Cols {
+  let m = mappedCache.get(s);
+  if (!m) mappedCache.set(s, (m = new Map()));
+  const key = `${metric}\u0000${x}`;
+  let c = m.get(key);
+  if (!c) {
+    c = toCols(mapX(s[metric], x, { compute: computeMetric ? s[computeMetric] : undefined, t0: x === 'time' ? runStartT(s) : undefined }));
+    m.set(key, c);
+  }
+  return c;
+}
+
+const dedupeCache = new WeakMap<Cols, Cols>();
+function deduped(c: Cols): Cols {
+  let d = dedupeCache.get(c);
+  if (!d) dedupeCache.set(c, (d = dedupeByK(c)));
+  return d;
 }
 
 export interface TableRow {
@@ -497,7 +529,7 @@ export function perDifficultyGroups(input: Omit<BuildInput, 'metric'>, metrics: 
       const single = groupKeys.length === 1;
       const color = single ? OKABE_ITO[(i + 5) % OKABE_ITO.length]! : g.color;
       const dashName = single ? g.dashName : DASHES[i % DASHES.length]!;
-      out.push({ ...g, metric: p.metric, key: `${g.key} · ${p.difficulty}`, label: `${g.label} · ${p.difficulty} digit${p.difficulty === 1 ? '' : 's'}`, color, dashName, dash: svgDash(dashName) });
+      out.push(withProps(g, { metric: p.metric, key: `${g.key} · ${p.difficulty}`, label: `${g.label} · ${p.difficulty} digit${p.difficulty === 1 ? '' : 's'}`, color, dashName, dash: svgDash(dashName) }));
     }
   });
   return out;
@@ -518,7 +550,12 @@ function thin<T>(pts: readonly T[], max: number): T[] {
 
 /** Whether every plotted value lies in [0, 1] (accuracies): the axis then never leaves it. */
 export function isUnitInterval(groups: readonly CompareGroup[]): boolean {
-  return groups.every((g) => g.runPoints.every((pts) => pts.every((p) => !Number.isFinite(p.y) || (p.y >= 0 && p.y <= 1))));
+  return groups.every((g) =>
+    g.cols.runs.every((c) => {
+      for (let i = 0; i < c.length; i++) if (Number.isFinite(c.y[i]!) && (c.y[i]! < 0 || c.y[i]! > 1)) return false;
+      return true;
+    }),
+  );
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { MetricPoint } from '../../shared/contract';
-import { createLTTB } from 'downsample';
+import { lttb } from './downsample';
 
 export interface XY {
   x: number;
@@ -56,11 +56,9 @@ export function difficultyMetrics(
   return out.sort((a, b) => a.unit.localeCompare(b.unit) || a.level - b.level);
 }
 
-const lttb = createLTTB<XY>({ x: 'x', y: 'y' });
-
 /** LTTB to at most `max` points; short series pass through unchanged. */
 export function downsamplePoints(points: XY[], max: number): XY[] {
   const n = Math.max(3, Math.floor(max));
   if (points.length <= n) return points;
-  return Array.from(lttb(points, n));
+  return lttb(points, n);
 }

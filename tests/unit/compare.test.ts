@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { styleForVariant } from '../../shared/export/style';
+import { ci95HalfWidth, mean, sampleStd } from '../../shared/stats';
+import { lttb, pointsPerLine, POINT_BUDGET } from '../../renderer/src/downsample';
 import type { ReactElement } from 'react';
 import type { MetricPoint, RunSummary } from '../../shared/contract';
 import {
@@ -75,6 +77,69 @@ describe('x mapping', () => {
     expect(out).toHaveLength(2);
     expect(out[0]).toMatchObject({ k: 0, x: 110, mean: 2, n: 2 });
     expect(out[1]).toMatchObject({ k: 1, x: 200, mean: 3, lo: 3, hi: 3, n: 1 });
+  });
+});
+
+describe('aggregateAligned and LTTB at scale', () => {
+  /** The straightforward Map-based alignment the merge replaced: the reference it must equal. */
+  function reference(runs: { k: number; x: number; y: number }[][], band: 'std' | 'ci95') {
+    const ys = new Map<number, number[]>();
+    const xs = new Map<number, number[]>();
+    for (const r of runs) {
+      const my = new Map<number, number>();
+      const mx = new Map<number, number>();
+      for (const p of r) {
+        if (Number.isFinite(p.x)) mx.set(p.k, p.x);
+        if (Number.isFinite(p.x) && Number.isFinite(p.y)) my.set(p.k, p.y);
+      }
+      for (const [k, y] of my) ys.set(k, [...(ys.get(k) ?? []), y]);
+      for (const [k, x] of mx) xs.set(k, [...(xs.get(k) ?? []), x]);
+    }
+    const out = [];
+    for (const k of [...ys.keys()].sort((a, b) => a - b)) {
+      const v = ys.get(k)!;
+      const m = mean(v);
+      const h = band === 'std' ? sampleStd(v) : ci95HalfWidth(v);
+      const x = mean(xs.get(k) ?? []);
+      if (Number.isFinite(x)) out.push({ x, mean: m, lo: m - h, hi: m + h, n: v.length, k });
+    }
+    return out.sort((a, b) => a.x - b.x || a.k - b.k);
+  }
+
+  it('equals the reference on random runs (duplicates, gaps, NaN, unsorted, different x per run)', () => {
+    let s = 7;
+    const rand = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let trial = 0; trial < 200; trial++) {
+      const runs = Array.from({ length: 1 + Math.floor(rand() * 5) }, () =>
+        Array.from({ length: Math.floor(rand() * 30) }, () => {
+          const k = Math.floor(rand() * 20);
+          return { k, x: rand() < 0.05 ? NaN : k * 10 + Math.floor(rand() * 3), y: rand() < 0.1 ? NaN : rand() };
+        }),
+      );
+      for (const band of ['std', 'ci95'] as const) expect(aggregateAligned(runs, band)).toEqual(reference(runs, band));
+    }
+  });
+
+  it('a chart keeps at most POINT_BUDGET points over its lines, each at least 120, none over the plot width', () => {
+    expect(pointsPerLine(900, 1)).toBe(900);
+    expect(pointsPerLine(900, 4)).toBe(900);
+    expect(pointsPerLine(900, 50)).toBe(POINT_BUDGET / 50);
+    expect(pointsPerLine(900, 1000)).toBe(120);
+  });
+
+  it('LTTB keeps the ends and the extremes, and n points', () => {
+    const pts = Array.from({ length: 1000 }, (_, x) => ({ x, y: x === 500 ? 10 : x === 750 ? -10 : Math.sin(x / 50) }));
+    const t = lttb(pts, 100);
+    expect(t).toHaveLength(100);
+    expect(t[0]).toBe(pts[0]);
+    expect(t.at(-1)).toBe(pts[999]);
+    expect(t).toContain(pts[500]);
+    expect(t).toContain(pts[750]);
+    expect(t.map((p) => p.x)).toEqual([...t.map((p) => p.x)].sort((a, b) => a - b));
+    expect(lttb(pts.slice(0, 50), 100)).toEqual(pts.slice(0, 50));
+    // hand-computed: 5 points to 3 — the middle bucket [1, 4) keeps the point farthest from the line (0,0)–(4,0)
+    const five = [{ x: 0, y: 0 }, { x: 1, y: 1 }, { x: 2, y: 5 }, { x: 3, y: 2 }, { x: 4, y: 0 }];
+    expect(lttb(five, 3)).toEqual([five[0], five[2], five[4]]);
   });
 });
 

@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createService, type Service } from '../../core/service';
-import { startServer, type RunningServer } from '../../server/http';
+import { BODY_LIMIT, startServer, type RunningServer } from '../../server/http';
 import { cleanupTempDirs, fakeCommand, SPEC, tempDir, waitFor } from '../fixtures/helpers';
 
 let service: Service;
@@ -113,7 +113,7 @@ describe('HTTP server', () => {
     expect((await raw('POST', '/api/cmd/listRuns', '[]', { 'content-type': 'text/plain' })).status).toBe(415);
     expect((await raw('GET', '/api/cmd/listRuns')).status).toBe(405);
     expect((await raw('GET', '/api/nothing')).status).toBe(404);
-    const big = await raw('POST', '/api/cmd/listRuns', Buffer.alloc(1024 * 1024 + 10, 32), { 'content-type': 'application/json' });
+    const big = await raw('POST', '/api/cmd/listRuns', Buffer.alloc(BODY_LIMIT + 10, 32), { 'content-type': 'application/json' });
     expect(big.status).toBe(413);
     const invalid = await cmd('launchRun', [{ ...SPEC, overrides: { 'loop.lr': 'abc' } }]);
     expect(invalid.status).toBe(200);

@@ -1,36 +1,15 @@
 import { useMemo, type ReactElement } from 'react';
 import { Area, CartesianGrid, ComposedChart, Line, Tooltip, XAxis, YAxis } from 'recharts';
-import { createLTTB } from 'downsample';
 import { useElementWidth } from '../hooks';
 import { formatNumber } from '../format';
 import { layoutLegend, SvgLegend } from './charts';
-import type { AlignedPoint, CompareGroup, KPoint } from '../compare';
+import { isUnitInterval, type CompareGroup } from '../compare';
+import type { AggCols } from '../columns';
+import { pointsPerLine, thinAggregate, thinRun } from '../downsample';
 
-interface Row {
-  x: number;
-  y: number;
-  band?: [number, number];
-}
-
-const lttbMean = createLTTB<AlignedPoint & { y: number }>({ x: 'x', y: 'y' });
-const lttbXY = createLTTB<{ x: number; y: number }>({ x: 'x', y: 'y' });
-
-function thinAggregate(points: AlignedPoint[], max: number, log: boolean): Row[] {
-  let pts = points.map((p) => ({ ...p, y: p.mean }));
-  if (log) pts = pts.filter((p) => p.mean > 0);
-  const n = Math.max(3, Math.floor(max));
-  const kept = pts.length > n ? Array.from(lttbMean(pts, n)) : pts;
-  return kept.map((p) => {
-    const lo = log && !(p.lo > 0) ? p.mean : p.lo;
-    return { x: p.x, y: p.mean, band: [lo, p.hi] };
-  });
-}
-
-function thinRun(points: KPoint[], max: number, log: boolean): Row[] {
-  let pts = points.filter((p) => Number.isFinite(p.y)).map((p) => ({ x: p.x, y: p.y }));
-  if (log) pts = pts.filter((p) => p.y > 0);
-  const n = Math.max(3, Math.floor(max));
-  return pts.length > n ? Array.from(lttbXY(pts, n)) : pts;
+function hasBand(a: AggCols): boolean {
+  for (let i = 0; i < a.length; i++) if (a.n[i]! > 1 && a.hi[i]! > a.lo[i]!) return true;
+  return false;
 }
 
 export interface CompareChartProps {
@@ -48,7 +27,8 @@ export interface CompareChartProps {
 /**
  * Mean line per group over a shaded band (std or CI), the raw mean faint behind the
  * smoothed one when smoothing, optionally each run thin; every series downsampled (LTTB)
- * to about the plot width; the legend inside the SVG.
+ * to about the plot width, and further when many lines share the chart (an SVG of more
+ * than POINT_BUDGET points redraws too slowly); the legend inside the SVG.
  */
 export function CompareChart(props: CompareChartProps): ReactElement {
   const { groups, yLog, smoothing, showRuns, xLabel, yLabel, height = 340 } = props;
@@ -58,21 +38,23 @@ export function CompareChart(props: CompareChartProps): ReactElement {
   const yAxisWidth = 58;
   const plotWidth = Math.max(50, width - margin.left - margin.right - yAxisWidth);
   // accuracies and other fractions: the whole [0, 1] range, so curves compare at a glance
-  const unitInterval =
-    !yLog && groups.every((g) => g.runPoints.every((pts) => pts.every((p) => !Number.isFinite(p.y) || (p.y >= 0 && p.y <= 1))));
+  const unitInterval = !yLog && isUnitInterval(groups);
+
+  const lines = groups.reduce((n, g) => n + (smoothing > 0 ? 2 : 1) + (showRuns && g.runs.length > 1 ? g.runs.length : 0), 0);
+  const perLine = pointsPerLine(plotWidth, lines);
 
   const drawn = useMemo(
     () =>
       groups
         .map((g) => ({
           g,
-          mean: thinAggregate(g.smoothed, plotWidth, yLog),
-          raw: smoothing > 0 ? thinAggregate(g.raw, plotWidth, yLog) : [],
-          runs: showRuns && g.runs.length > 1 ? g.runSmoothed.map((r) => thinRun(r, plotWidth, yLog)) : [],
-          hasBand: g.smoothed.some((p) => p.n > 1 && p.hi > p.lo),
+          mean: thinAggregate(g.cols.smoothed, perLine, yLog),
+          raw: smoothing > 0 ? thinAggregate(g.cols.raw, perLine, yLog) : [],
+          runs: showRuns && g.runs.length > 1 ? g.cols.runsSmoothed.map((r) => thinRun(r, perLine, yLog)) : [],
+          hasBand: hasBand(g.cols.smoothed),
         }))
         .filter((d) => d.mean.length > 0),
-    [groups, plotWidth, yLog, smoothing, showRuns],
+    [groups, perLine, yLog, smoothing, showRuns],
   );
   const legend = useMemo(
     () => layoutLegend(drawn.map((d) => ({ name: d.g.label, color: d.g.color, dash: d.g.dash, strokeWidth: 2 })), width - margin.right, margin.left + yAxisWidth),
@@ -81,7 +63,7 @@ export function CompareChart(props: CompareChartProps): ReactElement {
   const nPoints = drawn.reduce((a, d) => a + d.mean.length, 0);
 
   return (
-    <div ref={ref} className="chart compare-chart" data-testid="compare-chart" data-series-count={drawn.length} data-points={nPoints} data-y-scale={yLog ? 'log' : 'linear'}>
+    <div ref={ref} className="chart compare-chart" data-testid="compare-chart" data-series-count={drawn.length} data-points={nPoints} data-y-scale={yLog ? 'log' : 'linear'} data-smoothing={smoothing} data-x-label={xLabel} data-show-runs={showRuns ? 'yes' : 'no'}>
       {drawn.length === 0 ? (
         <div className="chart-empty" style={{ height }}>
           No data for this metric and axis.

@@ -102,7 +102,7 @@ export function ComparePage({ path }: { path: string }): ReactElement {
   );
   const byDifficulty = perDifficulty && diffMetrics.length > 0;
   const fetchNames = [...new Set([...metricsToFetch(metric, x), ...(byDifficulty ? diffMetrics.map((d) => d.metric) : [])])];
-  const series = useLive(() => (ids.length ? call('getSeries', ids, fetchNames) : Promise.resolve({})), [idsKey, fetchNames.join('|'), x]);
+  const series = useLive(() => (ids.length ? call('getSeries', ids, fetchNames) : Promise.resolve({})), [idsKey, fetchNames.join('|')]);
   useRunsChanged((changed) => {
     if (changed === 'all' || changed.some((id) => ids.includes(id))) series.reload();
   }, 1000);
