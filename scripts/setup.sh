@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up STaR Lab on a fresh machine: Node dependencies, the Python environment the
 # experiments run in, and the build. `--test` also installs what the test suites need
-# (Debian's chromium for the browser tests, poppler for PDF checks).
+# (Debian's chromium for the browser tests, poppler for PDF checks, TeX Live's pgfplots,
+# booktabs and standalone so the exported LaTeX compiles in the tests).
 # Idempotent: steps whose inputs have not changed since the last run are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,9 @@ if [ "$want_test" = 1 ]; then
   need=()
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
   command -v pdffonts >/dev/null 2>&1 || need+=(poppler-utils)
+  # ~90 MB: latex-base + recommended (booktabs) + extra (standalone) + pictures (pgfplots)
+  { command -v pdflatex >/dev/null 2>&1 && kpsewhich standalone.cls pgfplots.sty booktabs.sty 2>/dev/null | grep -c . | grep -qx 3; } ||
+    need+=(texlive-latex-base texlive-latex-recommended texlive-latex-extra texlive-pictures)
   if [ ${#need[@]} -gt 0 ]; then
     step "apt-get install ${need[*]}"
     sudo_=""; [ "$(id -u)" = 0 ] || sudo_="sudo"

@@ -27,6 +27,9 @@ const VENV_PYTHON = join(REPO, 'experiments', '.venv', 'bin', 'python');
 const hasPython = existsSync(VENV_PYTHON);
 const hasMatplotlib = hasPython && spawnSync(VENV_PYTHON, ['-c', 'import matplotlib'], { stdio: 'ignore' }).status === 0;
 const hasPdflatex = spawnSync('sh', ['-c', 'command -v pdflatex'], { stdio: 'ignore' }).status === 0;
+const hasPoppler = spawnSync('sh', ['-c', 'command -v pdftotext'], { stdio: 'ignore' }).status === 0;
+// CI installs TeX Live's pgfplots, booktabs and standalone (scripts/setup.sh --test): there the compile must run
+if (process.env['CI'] && !hasPdflatex) throw new Error('pdflatex is missing: run scripts/setup.sh --test');
 
 const figure: Figure = {
   title: 'addition: held-out accuracy',
@@ -165,12 +168,26 @@ describe('pgfplots', () => {
     checkTex(doc);
   });
 
-  it.skipIf(!hasPdflatex)('compiles with pdflatex', () => {
+  it.skipIf(!hasPdflatex)('the pgfplots figure (bands clipped at the bounds, log y) and the booktabs table compile with pdflatex', () => {
     const dir = tempDir();
-    writeFileSync(join(dir, 'fig.tex'), pgfplotsStandalone(figure));
-    execFileSync('pdflatex', ['-interaction=nonstopmode', '-halt-on-error', 'fig.tex'], { cwd: dir, stdio: 'pipe', timeout: 60_000 });
+    const pdflatex = (name: string) => execFileSync('pdflatex', ['-interaction=nonstopmode', '-halt-on-error', name], { cwd: dir, stdio: 'pipe', timeout: 120_000 });
+    writeFileSync(join(dir, 'fig.tex'), pgfplotsStandalone({ ...figure, yBounds: [0, 1], series: [...figure.series, { key: 'x', label: 'below 0', points: [{ x: 0, mean: 0.02, lo: -0.1, hi: 0.14 }, { x: 1, mean: 0.05, lo: -0.02, hi: 0.12 }] }] }));
+    pdflatex('fig.tex');
     expect(existsSync(join(dir, 'fig.pdf'))).toBe(true);
-  });
+    writeFileSync(join(dir, 'log.tex'), pgfplotsStandalone({ ...figure, yLog: true }, 'double-column'));
+    pdflatex('log.tex');
+    expect(existsSync(join(dir, 'log.pdf'))).toBe(true);
+    const table = latexTable({ metric: 'eval/accuracy', rows: [
+      { variant: 'star', dataset: 'gsm8k', n: 3, finalMean: 0.1, finalStd: 0.01, bestMean: 0.12, bestStd: 0.02 },
+      { variant: 'star_norat & "x"', dataset: 'gsm8k', n: 1, finalMean: 0.05, finalStd: null, bestMean: 0.06, bestStd: null },
+    ] }, { caption: 'A 50% caption_with #specials', label: 'tab:x' });
+    writeFileSync(join(dir, 'table.tex'), `\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n${table}\n\\end{document}\n`);
+    pdflatex('table.tex');
+    if (hasPoppler) {
+      const text = execFileSync('pdftotext', [join(dir, 'table.pdf'), '-']).toString();
+      for (const t of ['Final', 'Best', 'norat', '12.0', '50% caption']) expect(text).toContain(t);
+    }
+  }, 300_000);
 });
 
 describe('styles and presets', () => {
