@@ -92,7 +92,7 @@ export function formatTick(v: number, step: number): string {
   else if (a >= 1e9 && step >= 1e8) s = scaled(1e9, 'G');
   else if (a >= 1e6 && step >= 1e5) s = scaled(1e6, 'M');
   else if (a >= 1e4 && step >= 1e3) s = scaled(1e3, 'k');
-  else if (a < 1e-3) s = a.toExponential(0).replace('e', 'e');
+  else if (a < 1e-3) s = a.toExponential(0);
   else s = a.toFixed(decimalsOf(step));
   return v < 0 ? `\u2212${s}` : s;
 }
@@ -192,7 +192,7 @@ export function layoutFigure(figure: Figure, preset: PresetName | ExportPreset =
   y1 = clampY(y1);
   if (y0 === y1) {
     const pad = yLog ? y0 * 0.5 : Math.abs(y0) * 0.1 || 1;
-    y0 -= yLog ? pad : pad;
+    y0 -= pad;
     y1 += pad;
   }
 
@@ -268,7 +268,7 @@ export function layoutFigure(figure: Figure, preset: PresetName | ExportPreset =
 
   // ---- legend inside the plot, in the corner that covers the fewest data points
   let legend: Scene['legend'] = null;
-  if (drawn.length) {
+  {
     const pad = 3;
     const sample = 14;
     const rowH = legendFs * 1.3;
