@@ -25,7 +25,7 @@ import { openDatabase } from '../db/open';
 import * as q from '../db/queries';
 import { databasePath } from '../core/paths';
 import { buildGroups, type CompareRun, type XKind } from '../renderer/src/compare';
-import { pointsPerLine, thinAggregate, thinRun } from '../renderer/src/downsample';
+import { MAX_GROUPS_WITH_RAW, pointsPerLine, thinAggregate, thinRun } from '../renderer/src/downsample';
 import type { MetricPoint, RunSummary } from '../shared/contract';
 
 function arg(name: string, dflt: string): string {
@@ -106,11 +106,12 @@ function pipelineBench(dataDir: string, ids: string[]): { timings: Timing[]; fet
     const groups = buildGroups({ runs: runsOf(sel), series, metric: 'eval/accuracy', x: o.x, groupBy: o.groupBy, template: o.groupBy === 'none' ? '{id}' : '{variant}', smoothing: o.smoothing, band: 'std' });
     let n = 0;
     // as CompareChart: every line cut to the plot width, less when many share the chart
-    const lines = groups.reduce((a, g) => a + (o.smoothing > 0 ? 2 : 1) + (o.showRuns && g.runs.length > 1 ? g.runs.length : 0), 0);
+    const withRaw = o.smoothing > 0 && groups.length <= MAX_GROUPS_WITH_RAW;
+    const lines = groups.reduce((a, g) => a + (withRaw ? 2 : 1) + (o.showRuns && g.runs.length > 1 ? g.runs.length : 0), 0);
     const per = pointsPerLine(PLOT_WIDTH, lines);
     for (const g of groups) {
       n += thinAggregate(g.cols.smoothed, per, false).length;
-      if (o.smoothing > 0) n += thinAggregate(g.cols.raw, per, false).length;
+      if (withRaw) n += thinAggregate(g.cols.raw, per, false).length;
       if (o.showRuns && g.runs.length > 1) for (const r of g.cols.runsSmoothed) n += thinRun(r, per, false).length;
     }
     pointsOut = n;

@@ -16,6 +16,9 @@ export interface Row {
 export const POINT_BUDGET = 12_000;
 const MIN_POINTS_PER_LINE = 120;
 
+/** Above this many groups the raw (unsmoothed) curves are not drawn behind the smoothed ones: they would double the lines and the redraw time. */
+export const MAX_GROUPS_WITH_RAW = 20;
+
 /** Points per line: the plot width, less when many lines share the chart (never under MIN_POINTS_PER_LINE). */
 export function pointsPerLine(plotWidth: number, lines: number): number {
   return Math.max(MIN_POINTS_PER_LINE, Math.min(Math.floor(plotWidth), Math.floor(POINT_BUDGET / Math.max(1, lines))));

@@ -5,7 +5,7 @@ import { formatNumber } from '../format';
 import { layoutLegend, SvgLegend } from './charts';
 import { isUnitInterval, type CompareGroup } from '../compare';
 import type { AggCols } from '../columns';
-import { pointsPerLine, thinAggregate, thinRun } from '../downsample';
+import { MAX_GROUPS_WITH_RAW, pointsPerLine, thinAggregate, thinRun } from '../downsample';
 
 function hasBand(a: AggCols): boolean {
   for (let i = 0; i < a.length; i++) if (a.n[i]! > 1 && a.hi[i]! > a.lo[i]!) return true;
@@ -26,7 +26,7 @@ export interface CompareChartProps {
 
 /**
  * Mean line per group over a shaded band (std or CI), the raw mean faint behind the
- * smoothed one when smoothing, optionally each run thin; every series downsampled (LTTB)
+ * smoothed one when smoothing (up to MAX_GROUPS_WITH_RAW groups), optionally each run thin; every series downsampled (LTTB)
  * to about the plot width, and further when many lines share the chart (an SVG of more
  * than POINT_BUDGET points redraws too slowly); the legend inside the SVG.
  */
@@ -40,7 +40,8 @@ export function CompareChart(props: CompareChartProps): ReactElement {
   // accuracies and other fractions: the whole [0, 1] range, so curves compare at a glance
   const unitInterval = !yLog && isUnitInterval(groups);
 
-  const lines = groups.reduce((n, g) => n + (smoothing > 0 ? 2 : 1) + (showRuns && g.runs.length > 1 ? g.runs.length : 0), 0);
+  const withRaw = smoothing > 0 && groups.length <= MAX_GROUPS_WITH_RAW;
+  const lines = groups.reduce((n, g) => n + (withRaw ? 2 : 1) + (showRuns && g.runs.length > 1 ? g.runs.length : 0), 0);
   const perLine = pointsPerLine(plotWidth, lines);
 
   const drawn = useMemo(
@@ -49,12 +50,12 @@ export function CompareChart(props: CompareChartProps): ReactElement {
         .map((g) => ({
           g,
           mean: thinAggregate(g.cols.smoothed, perLine, yLog),
-          raw: smoothing > 0 ? thinAggregate(g.cols.raw, perLine, yLog) : [],
+          raw: withRaw ? thinAggregate(g.cols.raw, perLine, yLog) : [],
           runs: showRuns && g.runs.length > 1 ? g.cols.runsSmoothed.map((r) => thinRun(r, perLine, yLog)) : [],
           hasBand: hasBand(g.cols.smoothed),
         }))
         .filter((d) => d.mean.length > 0),
-    [groups, perLine, yLog, smoothing, showRuns],
+    [groups, perLine, yLog, withRaw, showRuns],
   );
   const legend = useMemo(
     () => layoutLegend(drawn.map((d) => ({ name: d.g.label, color: d.g.color, dash: d.g.dash, strokeWidth: 2 })), width - margin.right, margin.left + yAxisWidth),
