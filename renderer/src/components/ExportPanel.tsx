@@ -1,5 +1,6 @@
 import { useState, type ReactElement } from 'react';
 import type { ExportFormat, ExportOptions, ExportResult } from '../../../shared/contract';
+import { EXPORT_PRESETS } from '../../../shared/export/model';
 import { saveFiles } from '../save-files';
 import { ErrorNote } from './common';
 
@@ -30,7 +31,9 @@ export function ExportPanel(props: {
   const [chosen, setChosen] = useState<ExportFormat[]>(formats.filter((f) => f === 'svg' || f === 'pdf' || f === 'csv'));
   const [preset, setPreset] = useState<'single-column' | 'double-column'>('single-column');
   const [fontFamily, setFontFamily] = useState<'serif' | 'sans-serif'>('serif');
-  const [fontPt, setFontPt] = useState<number>(8);
+  // null: the preset's own size (8 pt single column, 9 pt double column)
+  const [fontPt, setFontPt] = useState<number | null>(null);
+  const presetPt = EXPORT_PRESETS[preset].fontPt;
   const [busy, setBusy] = useState(false);
   const [message, setMessage] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -40,7 +43,7 @@ export function ExportPanel(props: {
     setError(null);
     setMessage(null);
     try {
-      const r = await run({ formats: chosen, preset, fontFamily, fontPt });
+      const r = await run({ formats: chosen, preset, fontFamily, ...(fontPt !== null ? { fontPt } : {}) });
       if (!r.ok) setError(r.message);
       else {
         const skipped = r.skipped?.length ? ` ${r.skipped.length} run(s) left out: ${r.skipped.map((s) => `${s.id} (${s.reason})`).join(', ')}.` : '';
@@ -89,8 +92,8 @@ export function ExportPanel(props: {
             min={5}
             max={14}
             step={0.5}
-            value={fontPt}
-            onChange={(e) => setFontPt(Math.min(14, Math.max(5, Number(e.target.value) || 8)))}
+            value={fontPt ?? presetPt}
+            onChange={(e) => setFontPt(Math.min(14, Math.max(5, Number(e.target.value) || presetPt)))}
             data-testid={`${tid}-font-size`}
             style={{ width: '4em' }}
           />{' '}
