@@ -11,7 +11,7 @@
  *     control change to the next painted frame, for x → steps, smoothing, group by variant,
  *     show individual runs, log y, with the same for a 1-run selection as the baseline.
  *
- *   npm run bench:compare -- [--runs 50] [--points 10000] [--repeat 5] [--no-browser] [--debug]
+ *   npm run bench:compare -- [--runs 50] [--points 10000] [--repeat 5] [--no-browser] [--debug] [--screenshot PREFIX]
  *
  * --debug prints every timed change from the page (its series and drawn point counts).
  *
@@ -181,8 +181,14 @@ async function browserBench(dataDir: string, ids: string[]): Promise<Timing[]> {
         ['show individual runs', () => time('compare-show-runs', 'check', '', ['data-show-runs', 'yes']), () => time('compare-show-runs', 'check', '', ['data-show-runs', 'no'])],
         ['log y', () => time('compare-ylog', 'check', '', ['data-y-scale', 'log']), () => time('compare-ylog', 'check', '', ['data-y-scale', 'linear'])],
       ];
-      // x = steps fetches nothing new (the series are by step already); wait for its data to settle first
-      out['x = steps'] = await time('compare-x', 'select', 'step', ['data-x-label', 'training steps']);
+      // x = steps fetches nothing new (the series are by step already): the first switch maps every point, later ones reuse it
+      const xs: number[] = [];
+      for (let i = 0; i < REPEAT; i++) {
+        xs.push(await time('compare-x', 'select', 'step', ['data-x-label', 'training steps']));
+        if (i < REPEAT - 1) await time('compare-x', 'select', 'iteration', ['data-x-label', 'iteration']);
+      }
+      out['x = steps (first switch)'] = xs[0]!;
+      out['x = steps (again)'] = median(xs.slice(1));
       await page.waitForTimeout(500);
       for (const [what, go, back] of runs) {
         const xs: number[] = [];
@@ -202,6 +208,13 @@ async function browserBench(dataDir: string, ids: string[]): Promise<Timing[]> {
         await page.waitForTimeout(300);
       }
       out['smoothing, grouped by variant'] = median(g);
+      const shot = arg('screenshot', '');
+      if (shot) {
+        await page.screenshot({ path: `${shot}-${sel.length}-runs.png`, fullPage: true });
+        await time('compare-group-by', 'select', 'variant');
+        await page.waitForTimeout(500);
+        await page.screenshot({ path: `${shot}-${sel.length}-runs-by-variant.png`, fullPage: true });
+      }
       return out;
     };
     const full = await measure(ids);

@@ -101,6 +101,18 @@ export function dedupeByK(c: Cols): Cols {
  * mean and sampleStd add them, so the numbers are theirs to the bit. Input: dedupeByK'd.
  */
 export function aggregateCols(cols: readonly Cols[], band: Band): AggCols {
+  if (cols.length === 1) {
+    // one run without gaps (the usual "one line per run"): its own arrays, no copy
+    const c = cols[0]!;
+    let gaps = false;
+    let sorted = true;
+    for (let i = 0; i < c.length && !gaps; i++) if (Number.isNaN(c.y[i]!) || Number.isNaN(c.x[i]!)) gaps = true;
+    for (let i = 1; i < c.length && sorted; i++) if (c.x[i]! < c.x[i - 1]!) sorted = false;
+    if (!gaps && sorted) {
+      const y = c.y.subarray(0, c.length);
+      return { k: c.k.subarray(0, c.length), x: c.x.subarray(0, c.length), mean: y, lo: y, hi: y, n: ones(c.length), length: c.length };
+    }
+  }
   const cap = cols.reduce((a, c) => a + c.length, 0);
   const out: AggCols = {
     k: new Float64Array(cap),
@@ -169,6 +181,13 @@ export function aggregateCols(cols: readonly Cols[], band: Band): AggCols {
     return { k: copy(out.k), x: copy(out.x), mean: copy(out.mean), lo: copy(out.lo), hi: copy(out.hi), n: copy(out.n), length: out.length };
   }
   return out;
+}
+
+let ONES = new Float64Array(0);
+/** A read-only array of n ones (shared). */
+function ones(n: number): Float64Array {
+  if (ONES.length < n) ONES = new Float64Array(Math.max(n, 2 * ONES.length)).fill(1);
+  return ONES.subarray(0, n);
 }
 
 /**

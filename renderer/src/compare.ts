@@ -5,7 +5,7 @@
 import { DASHES, OKABE_ITO as PALETTE, paletteColor, styleForVariant, type Dash } from '../../shared/export/style';
 import type { Figure, FigureSeries } from '../../shared/export/model';
 import type { MetricPoint, RunSummary } from '../../shared/contract';
-import { aggregate, emaPoints, mean, sampleStd, type AggregatePoint, type Band } from '../../shared/stats';
+import { mean, sampleStd, type AggregatePoint, type Band } from '../../shared/stats';
 import { aggregateCols, dedupeByK, emaCols, fromCols, toCols, type AggCols, type Cols } from './columns';
 
 export type XKind = 'iteration' | 'step' | 'examples' | 'tokens' | 'time';
@@ -129,11 +129,6 @@ function toAligned(a: AggCols): AlignedPoint[] {
  */
 export function aggregateAligned(runs: readonly (readonly KPoint[])[], band: Band): AlignedPoint[] {
   return toAligned(aggregateCols(runs.map((r) => dedupeByK(toCols(r))), band));
-}
-
-/** EMA (debiased) over a run's points in k order. */
-export function smoothRun(points: readonly KPoint[], alpha: number): KPoint[] {
-  return emaPoints(points, alpha);
 }
 
 // ---------------------------------------------------------------- configs, fields
@@ -456,18 +451,17 @@ export function tableRows(groups: readonly CompareGroup[], series: BuildInput['s
   const diffKeys = configDiffKeys(groups.flatMap((g) => g.runs.filter((r) => r.config !== undefined).map((r) => r.config)));
   const lower = lowerIsBetter(metric);
   return groups.map((g) => {
-    const perRun = g.runs.map((r) => mapX(series[r.summary.id]?.[g.metric ?? metric], 'iteration'));
-    const finals = perRun.map((p) => p[p.length - 1]?.y).filter((v): v is number => v !== undefined && Number.isFinite(v));
-    const curve = aggregate(
-      perRun.map((p) => p.map((q) => ({ x: q.x, y: q.y }))),
-      'std',
-    );
+    // per run one value per iteration (mapped once per fetch, like the chart's series)
+    const perRun = g.runs.map((r) => deduped(mappedCols(series[r.summary.id] ?? {}, g.metric ?? metric, 'iteration', null)));
+    const finals = perRun.map((c) => (c.length ? c.y[c.length - 1]! : NaN)).filter((v) => Number.isFinite(v));
+    const curve = aggregateCols(perRun, 'std');
     let best: number | null = null;
     let bestIteration: number | null = null;
-    for (const p of curve) {
-      if (best === null || (lower ? p.mean < best : p.mean > best)) {
-        best = p.mean;
-        bestIteration = p.x;
+    for (let i = 0; i < curve.length; i++) {
+      const m = curve.mean[i]!;
+      if (best === null || (lower ? m < best : m > best)) {
+        best = m;
+        bestIteration = curve.x[i]!;
       }
     }
     return {

@@ -63,6 +63,21 @@ export async function scenarioAblation(browser: Browser, server: Server): Promis
   await page.getByTestId('compare-per-difficulty').check();
   await waitFor('2 variants × 2 digit counts on the chart', async () => (await page.getByTestId('compare-chart').getAttribute('data-series-count')) === '4', 15_000);
   await screenshot(page, 'compare-per-difficulty');
+  // more than 12 lines (4 smoothed means, their 4 raw curves, 8 runs): drawn on a canvas in the plot area
+  await page.getByTestId('compare-show-runs').check();
+  await page.getByTestId('compare-smoothing').fill('0.5');
+  await waitFor('the chart to switch to canvas', async () => (await page.getByTestId('compare-chart').getAttribute('data-render')) === 'canvas', 10_000);
+  const inked = await page.getByTestId('compare-canvas').evaluate((c: HTMLCanvasElement) => {
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i]! > 0) n++;
+    return n;
+  });
+  check(inked > 500, `the canvas has ${inked} drawn pixels`);
+  await screenshot(page, 'compare-canvas');
+  await page.getByTestId('compare-show-runs').uncheck();
+  await page.getByTestId('compare-smoothing').fill('0');
+  await waitFor('the chart back to SVG', async () => (await page.getByTestId('compare-chart').getAttribute('data-render')) === 'svg', 10_000);
 
   // export the compare chart in every format it offers (a .zip download in browser mode)
   await page.getByTestId('compare-export').locator('summary').click();

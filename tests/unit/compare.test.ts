@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { styleForVariant } from '../../shared/export/style';
 import { ci95HalfWidth, mean, sampleStd } from '../../shared/stats';
 import { lttb, pointsPerLine, POINT_BUDGET } from '../../renderer/src/downsample';
+import { chartDomains } from '../../renderer/src/chart-domain';
 import type { ReactElement } from 'react';
 import type { MetricPoint, RunSummary } from '../../shared/contract';
 import {
@@ -309,5 +310,17 @@ describe('ComparePage renders', () => {
     expect(html).toContain('data-series-count="0"');
     // grouped by variant when opened from a group
     expect(html).toContain('value="{variant}"');
+  });
+});
+
+describe('chart domains for the canvas mode', () => {
+  const row = (x: number, y: number, band?: [number, number]) => (band ? { x, y, band } : { x, y });
+  it('nice linear ticks over means, bands and runs; [0, 1] for fractions; decades on log axes', () => {
+    const lines = [{ mean: [row(0, 0.12, [0.05, 0.19]), row(10, 0.43, [0.4, 0.46])], raw: [], runs: [[row(0, 0.1), row(12, 0.5)]] }];
+    expect(chartDomains(lines, { yLog: false, unitInterval: false })).toEqual({ x: [0, 12], y: [0, 0.5], yTicks: [0, 0.1, 0.2, 0.3, 0.4, 0.5] });
+    expect(chartDomains(lines, { yLog: false, unitInterval: true })).toEqual({ x: [0, 12], y: [0, 1], yTicks: [0, 0.25, 0.5, 0.75, 1] });
+    expect(chartDomains([{ mean: [row(1, 0.03), row(2, 40)], raw: [], runs: [] }], { yLog: true, unitInterval: false })).toEqual({ x: [1, 2], y: [0.01, 100], yTicks: [0.01, 0.1, 1, 10, 100] });
+    expect(chartDomains([{ mean: [row(1, 2)], raw: [], runs: [] }], { yLog: false, unitInterval: false })!.x).toEqual([0.5, 1.5]);
+    expect(chartDomains([{ mean: [], raw: [], runs: [] }], { yLog: false, unitInterval: false })).toBeNull();
   });
 });

@@ -6,6 +6,12 @@ import { layoutLegend, SvgLegend } from './charts';
 import { isUnitInterval, type CompareGroup } from '../compare';
 import type { AggCols } from '../columns';
 import { MAX_GROUPS_WITH_RAW, pointsPerLine, thinAggregate, thinRun } from '../downsample';
+import { chartDomains } from '../chart-domain';
+import { CanvasSeries } from './CanvasSeries';
+
+/** Above this many lines, or points over all lines, the chart draws them on a canvas (CanvasSeries). */
+export const CANVAS_ABOVE_LINES = 12;
+export const CANVAS_ABOVE_POINTS = 4000;
 
 function hasBand(a: AggCols): boolean {
   for (let i = 0; i < a.length; i++) if (a.n[i]! > 1 && a.hi[i]! > a.lo[i]!) return true;
@@ -62,9 +68,18 @@ export function CompareChart(props: CompareChartProps): ReactElement {
     [drawn, width, margin.right, margin.left],
   );
   const nPoints = drawn.reduce((a, d) => a + d.mean.length, 0);
+  const allPoints = drawn.reduce((a, d) => a + d.mean.length + d.raw.length + d.runs.reduce((b, r) => b + r.length, 0), 0);
+  // many lines or points: drawn on a canvas inside the plot area (recharts keeps the axes, grid
+  // and legend; the per-point tooltip is recharts' and goes with it)
+  const canvas = lines > CANVAS_ABOVE_LINES || allPoints > CANVAS_ABOVE_POINTS;
+  const domains = useMemo(() => (canvas ? chartDomains(drawn, { yLog, unitInterval }) : null), [canvas, drawn, yLog, unitInterval]);
+  const canvasLines = useMemo(
+    () => (canvas ? drawn.map((d) => ({ color: d.g.color, dash: d.g.dash, mean: d.mean, raw: d.raw, runs: d.runs, hasBand: d.hasBand })) : []),
+    [canvas, drawn],
+  );
 
   return (
-    <div ref={ref} className="chart compare-chart" data-testid="compare-chart" data-series-count={drawn.length} data-points={nPoints} data-y-scale={yLog ? 'log' : 'linear'} data-smoothing={smoothing} data-x-label={xLabel} data-show-runs={showRuns ? 'yes' : 'no'}>
+    <div ref={ref} className="chart compare-chart" data-testid="compare-chart" data-series-count={drawn.length} data-points={nPoints} data-y-scale={yLog ? 'log' : 'linear'} data-smoothing={smoothing} data-x-label={xLabel} data-show-runs={showRuns ? 'yes' : 'no'} data-render={domains ? 'canvas' : 'svg'}>
       {drawn.length === 0 ? (
         <div className="chart-empty" style={{ height }}>
           No data for this metric and axis.
@@ -75,7 +90,8 @@ export function CompareChart(props: CompareChartProps): ReactElement {
           <XAxis
             type="number"
             dataKey="x"
-            domain={['dataMin', 'dataMax']}
+            domain={domains ? domains.x : ['dataMin', 'dataMax']}
+            allowDataOverflow={!!domains}
             tick={{ fontSize: 11 }}
             tickFormatter={(v: number) => formatNumber(v)}
             stroke="#888"
@@ -84,20 +100,41 @@ export function CompareChart(props: CompareChartProps): ReactElement {
           <YAxis
             width={yAxisWidth}
             scale={yLog ? 'log' : 'auto'}
-            domain={yLog ? ['dataMin', 'dataMax'] : unitInterval ? [0, 1] : ['auto', 'auto']}
-            allowDataOverflow={yLog}
+            domain={domains ? domains.y : yLog ? ['dataMin', 'dataMax'] : unitInterval ? [0, 1] : ['auto', 'auto']}
+            ticks={domains?.yTicks}
+            // a band may reach past [0, 1]: clip it rather than stretch the axis
+            allowDataOverflow={yLog || !!domains || unitInterval}
             tick={{ fontSize: 11 }}
             stroke="#888"
             tickFormatter={(v: number) => formatNumber(v)}
             label={{ value: yLabel, angle: -90, position: 'insideLeft', offset: 2, fontSize: 11, fill: '#555', style: { textAnchor: 'middle' } }}
           />
-          <Tooltip
-            isAnimationActive={false}
-            formatter={(v) => (Array.isArray(v) ? v.map((x) => (typeof x === 'number' ? formatNumber(x) : String(x))).join(' – ') : typeof v === 'number' ? formatNumber(v) : String(v))}
-            labelFormatter={(l) => `${xLabel} ${typeof l === 'number' ? formatNumber(l) : String(l)}`}
-            contentStyle={{ fontSize: 12, padding: '4px 8px' }}
-          />
-          {drawn.map((d) =>
+          {domains ? (
+            // an invisible line spanning the domains: recharts lays out axes only around some data
+            <Line
+              data={[
+                { x: domains.x[0], y: domains.y[0] },
+                { x: domains.x[1], y: domains.y[1] },
+              ]}
+              dataKey="y"
+              stroke="none"
+              dot={false}
+              activeDot={false}
+              tooltipType="none"
+              legendType="none"
+              isAnimationActive={false}
+            />
+          ) : null}
+          {domains ? <CanvasSeries lines={canvasLines} /> : null}
+          {domains ? null : (
+            <Tooltip
+              isAnimationActive={false}
+              formatter={(v) => (Array.isArray(v) ? v.map((x) => (typeof x === 'number' ? formatNumber(x) : String(x))).join(' – ') : typeof v === 'number' ? formatNumber(v) : String(v))}
+              labelFormatter={(l) => `${xLabel} ${typeof l === 'number' ? formatNumber(l) : String(l)}`}
+              contentStyle={{ fontSize: 12, padding: '4px 8px' }}
+            />
+          )}
+          {domains ? null : drawn.map((d) =>
             d.hasBand ? (
               <Area
                 key={`band-${d.g.key}`}
@@ -115,7 +152,7 @@ export function CompareChart(props: CompareChartProps): ReactElement {
               />
             ) : null,
           )}
-          {drawn.flatMap((d) =>
+          {domains ? null : drawn.flatMap((d) =>
             d.runs.map((r, i) => (
               <Line
                 key={`run-${d.g.key}-${i}`}
@@ -134,7 +171,7 @@ export function CompareChart(props: CompareChartProps): ReactElement {
               />
             )),
           )}
-          {drawn.map((d) =>
+          {domains ? null : drawn.map((d) =>
             d.raw.length ? (
               <Line
                 key={`raw-${d.g.key}`}
@@ -153,7 +190,7 @@ export function CompareChart(props: CompareChartProps): ReactElement {
               />
             ) : null,
           )}
-          {drawn.map((d) => (
+          {domains ? null : drawn.map((d) => (
             <Line
               key={`mean-${d.g.key}`}
               data={d.mean}

@@ -52,8 +52,9 @@ export function layoutLegend(series: Pick<Series, 'name' | 'color' | 'strokeWidt
 export function SvgLegend({ items }: { items: LegendItem[] }): ReactElement {
   return (
     <g className="svg-legend">
-      {items.map((it) => (
-        <g key={it.name} transform={`translate(${it.x},${it.y})`}>
+      {items.map((it, i) => (
+        // labels can repeat (a template over a key the groups share): key by position too
+        <g key={`${i}:${it.name}`} transform={`translate(${it.x},${it.y})`}>
           <line x1={0} x2={SWATCH} y1={6} y2={6} stroke={it.color} strokeWidth={Math.max(2, it.strokeWidth)} strokeDasharray={it.dash} />
           <text x={SWATCH + 5} y={10} fontSize={LEGEND_FONT} fill="#333">
             {it.name}

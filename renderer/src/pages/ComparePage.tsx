@@ -88,7 +88,9 @@ export function ComparePage({ path }: { path: string }): ReactElement {
     setTemplate(null);
   };
   const groupByDeb = useDebounced(groupBy, 250);
-  const effTemplate = useDebounced(template ?? defaultTemplate(groupBy), 200);
+  // a typed template waits for the typing to pause; the default follows the (debounced) grouping it belongs to
+  const templateDeb = useDebounced(template, 200);
+  const effTemplate = template === null ? defaultTemplate(groupByDeb) : (templateDeb ?? defaultTemplate(groupByDeb));
 
   // ---- data
   const names = useLive(() => (ids.length ? call('metricNames', ids) : Promise.resolve([])), [idsKey]);
