@@ -8,6 +8,8 @@
  *   starlab import-data --dataset gsm8k|commonsenseqa --train F --eval F [--json]
  *   starlab ablate --variants a,b --datasets d --seeds 0,1,2 --preset P [--set k=v]… [--sweep k=v1,v2]… [--wait] [--json]
  *   starlab queue [--max N] [--gpus 0,1]   run the queue until it is empty
+ *   starlab traces RUN [--iteration N] [--filter newly-solved|forgotten|never-solved|rationalized-only] [--search TEXT] [--json]
+ *   starlab curves RUN --kind best-of-k|majority|pass-at-k [--iteration N] [--scorer dpo|orm|logp] [--json]
  *   starlab export GROUP [--format svg,pdf,png,csv,tex,pgf,py] --out DIR [--preset single-column|double-column] [--font-family serif|sans-serif] [--font-size PT] [--json]
  *   starlab serve [--host H] [--port P]
  * Every command takes --data-dir (else STARLAB_DATA_DIR, else the platform's app-data dir).
@@ -21,6 +23,7 @@ import { splitList } from '../shared/ablation';
 import { resolveDataDir } from '../core/paths';
 import { createService, type Service } from '../core/service';
 import { EXPORT_PRESETS, isPresetName } from '../shared/export/model';
+import { CURVE_KINDS, CURVE_SCORERS, TRACE_FILTERS, type TraceFilter } from '../shared/contract';
 import { EXPORT_FORMATS, exportPreset, groupFiles, type ExportFormat } from '../core/export-files';
 import { parsePort, serve } from '../server/serve';
 import { version } from '../package.json';
@@ -259,6 +262,120 @@ export function buildProgram(): Command {
           return;
         }
         out(o.json ? JSON.stringify(showObject(d), null, 2) : showText(d));
+      } finally {
+        service.close();
+      }
+    });
+
+  program
+    .command('traces')
+    .description("a run's rationale traces: per question and iteration the rationale, answer, gold, outcome and whether the hint was given")
+    .argument('<run>', 'run id (or a unique prefix)')
+    .option('--iteration <n>', 'only this iteration')
+    .option('--filter <filter>', TRACE_FILTERS.join(' | '))
+    .option('--search <text>', 'questions or rationales containing this text (case-insensitive)')
+    .option('--split <split>', 'train | eval')
+    .option('--difficulty <d>', 'only this difficulty (addition: digits)')
+    .option('--limit <n>', 'at most this many rows (1-5000)', '200')
+    .option('--offset <n>', 'skip this many rows', '0')
+    .option('--json', 'print the rows as a JSON array')
+    .addOption(dataDirOption())
+    .action(
+      (
+        run: string,
+        o: { iteration?: string; filter?: string; search?: string; split?: string; difficulty?: string; limit: string; offset: string; json?: boolean; dataDir?: string },
+      ) => {
+        const errors: FieldError[] = [];
+        const int = (field: string, v: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined => {
+          if (v === undefined) return undefined;
+          const n = Number(v);
+          if (!Number.isInteger(n) || n < min || n > max) errors.push({ field, message: `"${v}" is not an integer in ${min}..${max === Number.MAX_SAFE_INTEGER ? '' : max}` });
+          return n;
+        };
+        const iteration = int('iteration', o.iteration, 0);
+        const difficulty = int('difficulty', o.difficulty, -1_000_000);
+        const limit = int('limit', o.limit, 1, 5000);
+        const offset = int('offset', o.offset, 0);
+        if (o.filter !== undefined && !(TRACE_FILTERS as readonly string[]).includes(o.filter))
+          errors.push({ field: 'filter', message: `unknown filter "${o.filter}" (${TRACE_FILTERS.join(', ')})` });
+        if (o.split !== undefined && o.split !== 'train' && o.split !== 'eval') errors.push({ field: 'split', message: `unknown split "${o.split}" (train, eval)` });
+        if (errors.length) return refuse(errors, o.json);
+        const service = openService(o.dataDir);
+        try {
+          service.reconcile();
+          const id = resolveRunId(service, run);
+          if (!id) {
+            err(`starlab: no run "${run}"`);
+            process.exitCode = 1;
+            return;
+          }
+          const r = service.getTraces(id, {
+            ...(o.filter ? { filter: o.filter as TraceFilter } : {}),
+            ...(iteration !== undefined ? { iteration } : {}),
+            ...(o.split ? { split: o.split as 'train' | 'eval' } : {}),
+            ...(difficulty !== undefined ? { difficulty } : {}),
+            ...(o.search ? { search: o.search } : {}),
+            limit,
+            offset,
+          });
+          if (r.rows.length < r.total) err(`rows ${offset! + 1}-${offset! + r.rows.length} of ${r.total} (--limit, --offset for more)`);
+          if (o.json) {
+            out(JSON.stringify(r.rows));
+            return;
+          }
+          if (!r.rows.length) out('no matching rows');
+          for (const t of r.rows) {
+            out(
+              `${t.questionId}  iteration ${t.iteration}  ${t.split}/${t.kind}  answer ${t.answer ?? '—'}  gold ${t.gold}  ${t.correct ? 'correct' : 'wrong'}${t.viaHint ? '  via hint' : ''}`,
+            );
+            out(t.rationale.replace(/^/gm, '    '));
+          }
+        } finally {
+          service.close();
+        }
+      },
+    );
+
+  program
+    .command('curves')
+    .description("V-STaR's test-time curves for k = 1..N, recounted from the run's stored candidates")
+    .argument('<run>', 'run id (or a unique prefix)')
+    .requiredOption('--kind <kind>', CURVE_KINDS.join(' | '))
+    .option('--iteration <n>', 'iteration (default: the last with candidates)')
+    .option('--scorer <scorer>', 'for best-of-k: dpo (the verifier) | orm | logp', 'dpo')
+    .option('--json', 'print [{"k": k, "value": v}, …]')
+    .addOption(dataDirOption())
+    .action((run: string, o: { kind: string; iteration?: string; scorer: string; json?: boolean; dataDir?: string }) => {
+      const errors: FieldError[] = [];
+      if (!(CURVE_KINDS as readonly string[]).includes(o.kind)) errors.push({ field: 'kind', message: `unknown kind "${o.kind}" (${CURVE_KINDS.join(', ')})` });
+      if (!Object.hasOwn(CURVE_SCORERS, o.scorer)) errors.push({ field: 'scorer', message: `unknown scorer "${o.scorer}" (${Object.keys(CURVE_SCORERS).join(', ')})` });
+      const iteration = o.iteration === undefined ? undefined : Number(o.iteration);
+      if (iteration !== undefined && !(Number.isInteger(iteration) && iteration >= 0)) errors.push({ field: 'iteration', message: `"${o.iteration}" is not an iteration number` });
+      if (errors.length) return refuse(errors, o.json);
+      const service = openService(o.dataDir);
+      try {
+        service.reconcile();
+        const id = resolveRunId(service, run);
+        if (!id) {
+          err(`starlab: no run "${run}"`);
+          process.exitCode = 1;
+          return;
+        }
+        const r = service.getCurve(id, {
+          kind: o.kind as (typeof CURVE_KINDS)[number],
+          ...(iteration !== undefined ? { iteration } : {}),
+          ...(o.kind === 'best-of-k' ? { scorer: o.scorer as keyof typeof CURVE_SCORERS } : {}),
+        });
+        if (!r.ok) {
+          err(`starlab: ${r.message}`);
+          process.exitCode = 1;
+          return;
+        }
+        if (o.json) out(JSON.stringify(r.points));
+        else {
+          out(`${r.kind}${r.scorer ? ` (${r.scorer})` : ''}, iteration ${r.iteration}: ${r.questions} questions × ${r.candidates} candidates`);
+          for (const p of r.points) out(`k=${String(p.k).padEnd(4)} ${(p.value * 100).toFixed(2)}%`);
+        }
       } finally {
         service.close();
       }

@@ -13,8 +13,12 @@ import type {
   DatasetStatus,
   GroupDetail,
   GroupSummary,
+  CommandArgs,
   Commands,
+  CurveResult,
   EventName,
+  TraceQuery,
+  TraceRow,
   EventPayloads,
   LaunchResult,
   LogLine,
@@ -43,6 +47,9 @@ import { expandAblation, splitList, type AblationSpec } from '../shared/ablation
 import { databasePath, repoRoot, resolvePython } from './paths';
 import { Supervisor, checkpointIteration, newRunId, type CommandSpec, type LaunchContext } from './supervisor';
 import { exportPreset, figureFiles, groupFiles, safeFileName, toExportFiles } from './export-files';
+import { curveOverQuestions } from '../shared/estimators';
+import { CURVE_SCORERS } from '../shared/contract';
+import { queryTraces } from '../db/traces';
 
 export type { CommandSpec, LaunchContext } from './supervisor';
 
@@ -86,6 +93,8 @@ export interface Service extends Commands {
   stopGroup(id: string): { ok: boolean; message: string };
   setQueueSettings(s: { maxConcurrent: number; gpuSlots: string[] }): Settings;
   listDatasets(): DatasetStatus[];
+  getCurve(id: string, o: CommandArgs<'getCurve'>[1]): CurveResult;
+  getTraces(id: string, o: TraceQuery): { total: number; rows: TraceRow[] };
 
   readonly dataDir: string;
   readonly dbPath: string;
@@ -335,6 +344,24 @@ export function createService(opts: ServiceOptions): Service {
       const r = groupFiles(service, id, o.formats, exportPreset(o));
       if (!r.ok) return { ok: false, message: r.message };
       return { ok: true, files: toExportFiles(r.files), skipped: r.export.skipped.map((x) => ({ id: x.id, reason: x.reason })) };
+    },
+
+    getTraces: (id, o) => queryTraces(db, id, o),
+
+    getCurve(id, o) {
+      if (!q.getRunRow(db, id)) return { ok: false, message: `no run "${id}"` };
+      const its = q.candidateIterations(db, id);
+      if (!its.length) return { ok: false, message: `run ${id} stored no V-STaR candidates` };
+      const iteration = o.iteration ?? its[its.length - 1]!;
+      if (!its.includes(iteration)) return { ok: false, message: `run ${id} has no candidates at iteration ${iteration} (it has them at ${its.join(', ')})` };
+      const byQ = [...q.candidatesByQuestion(db, id, iteration).values()];
+      const scorer = o.kind === 'best-of-k' ? (o.scorer ?? 'dpo') : null;
+      try {
+        const points = curveOverQuestions(byQ, o.kind, scorer ? CURVE_SCORERS[scorer] : undefined);
+        return { ok: true, kind: o.kind, scorer, iteration, questions: byQ.length, candidates: byQ[0]!.length, points };
+      } catch (e) {
+        return { ok: false, message: `run ${id}, iteration ${iteration}: ${(e as Error).message}` };
+      }
     },
 
     exportFigure(figure, o) {

@@ -305,6 +305,31 @@ export function getSamples(
   }));
 }
 
+/** The iterations at which a run stored V-STaR test-time candidates, ascending. */
+export function candidateIterations(db: DB, runId: string): number[] {
+  return (db.prepare("SELECT DISTINCT iteration FROM samples WHERE run_id = ? AND kind = 'candidate' ORDER BY iteration").all(runId) as { iteration: number }[]).map(
+    (r) => r.iteration,
+  );
+}
+
+/** A run's stored candidates at one iteration, by question (in storage order within a question). */
+export function candidatesByQuestion(
+  db: DB,
+  runId: string,
+  iteration: number,
+): Map<string, { answer: string | null; correct: boolean; scores: Record<string, number> | null }[]> {
+  const rows = db
+    .prepare("SELECT question_id, answer, correct, scores_json FROM samples WHERE run_id = ? AND iteration = ? AND kind = 'candidate' ORDER BY question_id, id")
+    .all(runId, iteration) as { question_id: string; answer: string | null; correct: number; scores_json: string | null }[];
+  const out = new Map<string, { answer: string | null; correct: boolean; scores: Record<string, number> | null }[]>();
+  for (const r of rows) {
+    let l = out.get(r.question_id);
+    if (!l) out.set(r.question_id, (l = []));
+    l.push({ answer: r.answer, correct: r.correct === 1, scores: parseJson<Record<string, number> | null>(r.scores_json, null) });
+  }
+  return out;
+}
+
 export function getSetting(db: DB, key: string): string | undefined {
   const r = db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
   return r?.value;

@@ -156,6 +156,46 @@ export interface ExportFile {
   mime: string;
   base64: string;
 }
+/** Rationale trace filters over a question's outcomes across iterations (db/traces.ts defines them). */
+export const TRACE_FILTERS = ['newly-solved', 'forgotten', 'never-solved', 'rationalized-only'] as const;
+export type TraceFilter = (typeof TRACE_FILTERS)[number];
+
+export interface TraceQuery {
+  filter?: TraceFilter;
+  iteration?: number;
+  split?: 'train' | 'eval';
+  difficulty?: number;
+  /** Case-insensitive substring of the question or the rationale. */
+  search?: string;
+  limit?: number;
+  offset?: number;
+}
+
+/** One sample of a question at an iteration: its rationale, answer, gold, outcome and whether the hint was given. */
+export interface TraceRow {
+  id: number;
+  questionId: string;
+  split: string;
+  iteration: number;
+  kind: string;
+  question: string;
+  rationale: string;
+  answer: string | null;
+  gold: string;
+  correct: boolean;
+  viaHint: boolean;
+  kept: boolean | null;
+  difficulty: number | null;
+}
+
+/** V-STaR's test-time curves recounted from a run's stored candidates (shared/estimators). */
+export const CURVE_KINDS = ['best-of-k', 'majority', 'pass-at-k'] as const;
+/** Best-of-k scorers: the DPO verifier's reward, the ORM's logit, the generator's mean log-likelihood. */
+export const CURVE_SCORERS = { dpo: 'reward', orm: 'orm', logp: 'logp_norm' } as const;
+export type CurveResult =
+  | { ok: true; kind: (typeof CURVE_KINDS)[number]; scorer: keyof typeof CURVE_SCORERS | null; iteration: number; questions: number; candidates: number; points: { k: number; value: number }[] }
+  | { ok: false; message: string };
+
 export type ExportResult = { ok: true; files: ExportFile[]; skipped?: { id: string; reason: string }[] } | { ok: false; message: string };
 
 // ---- argument schemas (validated in every transport before the service sees them) ----
@@ -278,6 +318,30 @@ export const commandArgs = {
   getSettings: z.tuple([]),
   setPythonPath: z.tuple([z.string().min(1).max(4096)]),
   exportGroup: z.tuple([runId, exportOptionsSchema]),
+  getTraces: z.tuple([
+    runId,
+    z
+      .object({
+        filter: z.enum(TRACE_FILTERS).optional(),
+        iteration: z.number().int().min(0).optional(),
+        split: z.enum(['train', 'eval']).optional(),
+        difficulty: z.number().int().optional(),
+        search: z.string().max(500).optional(),
+        limit: z.number().int().min(1).max(5000).optional(),
+        offset: z.number().int().min(0).optional(),
+      })
+      .strict(),
+  ]),
+  getCurve: z.tuple([
+    runId,
+    z
+      .object({
+        kind: z.enum(CURVE_KINDS),
+        iteration: z.number().int().min(0).optional(),
+        scorer: z.enum(['dpo', 'orm', 'logp']).optional(),
+      })
+      .strict(),
+  ]),
   exportFigure: z.tuple([figureSchema, exportOptionsSchema.extend({ name: z.string().min(1).max(120) })]),
 } as const;
 
@@ -314,6 +378,10 @@ export interface CommandResults {
   exportGroup: ExportResult;
   /** One figure (the compare view's) in the asked formats, files named after `name`. */
   exportFigure: ExportResult;
+  /** A run's rationale traces matching a filter, a page of them and the total. */
+  getTraces: { total: number; rows: TraceRow[] };
+  /** pass@k / majority@k / Best-of-k for k = 1..N at an iteration (default: the last with candidates). */
+  getCurve: CurveResult;
 }
 
 export type CommandArgs<C extends CommandName> = z.infer<(typeof commandArgs)[C]>;

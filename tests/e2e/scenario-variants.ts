@@ -73,6 +73,22 @@ async function checkVStar(server: Server, shown: Shown, what: string): Promise<v
   for (const c of cands) perQ.set(c.questionId, (perQ.get(c.questionId) ?? 0) + 1);
   check(cands.length > 0 && [...perQ.values()].every((n) => n === 3), `${what}: expected 3 stored candidates per eval question, got ${JSON.stringify([...perQ.values()])}`);
   check(cands.every((c) => c.scores && ['logp', 'reward', 'orm'].every((k) => typeof c.scores![k] === 'number')), `${what}: a candidate lacks its scores`);
+  // starlab curves recounts from the stored candidates what the experiment logged
+  for (const [kind, scorer, metric] of [
+    ['pass-at-k', null, 'vstar/pass'],
+    ['majority', null, 'vstar/majority'],
+    ['best-of-k', 'dpo', 'vstar/best_of_k/dpo'],
+    ['best-of-k', 'orm', 'vstar/best_of_k/orm'],
+  ] as const) {
+    const r = await cli(['curves', shown.id, '--kind', kind, '--iteration', '2', ...(scorer ? ['--scorer', scorer] : []), '--json', '--data-dir', server.dataDir]);
+    check(r.code === 0, `${what}: starlab curves --kind ${kind} failed: ${r.stderr}`);
+    const points = JSON.parse(r.stdout) as { k: number; value: number }[];
+    check(JSON.stringify(points.map((p) => p.k)) === '[1,2,3]', `${what}: curves ${kind} has k = ${JSON.stringify(points.map((p) => p.k))}`);
+    for (const p of points) {
+      const logged = shown.metrics[`${metric}@${p.k}`]?.find((m) => m.iteration === 2)?.value;
+      check(logged !== undefined && Math.abs(logged - p.value) < 1e-9, `${what}: ${metric}@${p.k} logged ${logged}, recounted ${p.value}`);
+    }
+  }
 }
 
 export async function scenarioVariantsCli(server: Server): Promise<void> {
@@ -92,6 +108,13 @@ export async function scenarioVariantsCli(server: Server): Promise<void> {
       checkCurve(shown, what);
       check(r.code === 0, `${what}: exit code ${r.code}`);
       if (variant === 'v-star') await checkVStar(server, shown, what);
+      // every variant's per-question traces are there; star's include rationalizations (rows through the hint)
+      const tr = await cli(['traces', shown.id, '--limit', '5000', '--json', '--data-dir', server.dataDir]);
+      check(tr.code === 0, `${what}: starlab traces failed: ${tr.stderr}`);
+      const traces = JSON.parse(tr.stdout) as { split: string; viaHint: boolean; rationale: string }[];
+      check(traces.some((t) => t.split === 'eval') && (variant === 'quiet-star' || traces.some((t) => t.split === 'train')), `${what}: traces lack a split (${traces.length} rows)`);
+      if (variant === 'star') check(traces.some((t) => t.viaHint), `${what}: no rationalized trace`);
+      if (variant === 'star-norat') check(!traces.some((t) => t.viaHint), `${what}: a trace through the hint in the ablation without rationalization`);
       if (variant === 'quiet-star')
         check(['quiet/policy_loss', 'quiet/mixed_loss'].every((m) => (shown.metrics[m] ?? []).length > 0), `${what}: quiet/* losses not logged`);
       // the server (watching the same data dir) lists it too

@@ -1,0 +1,105 @@
+/**
+ * Rationale traces (db/traces.ts, getTraces, `starlab traces`) over a hand-made run: which
+ * rows each filter returns, search, iteration/split/difficulty, paging, and the CLI.
+ */
+import { execFile } from 'node:child_process';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createService } from '../../core/service';
+import * as q from '../../db/queries';
+import { cleanupTempDirs, FAKE_PYTHON, REPO, tempDir } from '../fixtures/helpers';
+
+afterAll(cleanupTempDirs);
+
+const RUN = 'star-run';
+
+function seed(dataDir: string): void {
+  const s = createService({ dataDir });
+  q.insertRun(s.db, { id: RUN, variant: 'star', dataset: 'addition', preset: 'tiny', seed: 0, model: 'm', config_json: '{}', config_hash: 'h', status: 'completed', created_at: 1, run_dir: `${dataDir}/r` });
+  const ins = s.db.prepare(
+    `INSERT INTO samples (run_id, seq, idx, iteration, split, kind, question_id, question, text, answer, gold, correct, hint_used, kept, difficulty, scores_json)
+     VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+  );
+  let seq = 0;
+  const add = (it: number, split: string, kind: string, qid: string, ok: boolean, text = `${qid} rationale ${it}`, d = 1) =>
+    ins.run(RUN, seq++, it, split, kind, qid, `What is ${qid}? 100% sure_`, text, ok ? 'g' : 'x', 'g', ok ? 1 : 0, kind === 'rationalized' ? 1 : 0, ok ? 1 : 0, d);
+  // qa: rationalized at 1, solved at 2, forgotten at 3
+  add(1, 'train', 'direct', 'qa', false);
+  add(1, 'train', 'rationalized', 'qa', true, 'qa: carry the one');
+  add(2, 'train', 'direct', 'qa', true);
+  add(3, 'train', 'direct', 'qa', false);
+  // qb: right only through the hint
+  add(1, 'train', 'direct', 'qb', false);
+  add(1, 'train', 'rationalized', 'qb', true);
+  add(2, 'train', 'direct', 'qb', false);
+  add(2, 'train', 'rationalized', 'qb', false);
+  // qc: never right, never hinted
+  add(1, 'train', 'direct', 'qc', false, 'qc rationale 1', 2);
+  add(2, 'train', 'direct', 'qc', false, 'qc rationale 2', 2);
+  // qd: solved at 1 by one of two samples
+  add(1, 'train', 'direct', 'qd', true);
+  add(1, 'train', 'direct', 'qd', false, 'qd second');
+  // e1 (held out): wrong at 0, right at 1
+  add(0, 'eval', 'eval', 'e1', false);
+  add(1, 'eval', 'eval', 'e1', true);
+  // a V-STaR candidate is not a trace
+  add(1, 'eval', 'candidate', 'e1', true);
+  s.close();
+}
+
+const key = (r: { questionId: string; iteration: number; kind: string }) => `${r.questionId}@${r.iteration}/${r.kind}`;
+
+describe('traces', () => {
+  const dataDir = tempDir();
+  seed(dataDir);
+
+  it('filters by how each question fared across iterations', () => {
+    const s = createService({ dataDir });
+    try {
+      const get = (o: Parameters<typeof s.getTraces>[1]) => s.getTraces(RUN, o).rows.map(key);
+      expect(s.getTraces(RUN, {}).total).toBe(14); // every trace, not the candidate
+      expect(get({ filter: 'newly-solved' })).toEqual(['e1@1/eval', 'qa@2/direct', 'qd@1/direct', 'qd@1/direct']);
+      expect(get({ filter: 'forgotten' })).toEqual(['qa@3/direct']);
+      expect(get({ filter: 'never-solved' })).toEqual(['qb@1/direct', 'qb@1/rationalized', 'qb@2/direct', 'qb@2/rationalized', 'qc@1/direct', 'qc@2/direct']);
+      expect(get({ filter: 'rationalized-only' })).toEqual(['qb@1/direct', 'qb@1/rationalized', 'qb@2/direct', 'qb@2/rationalized']);
+      expect(get({ filter: 'never-solved', iteration: 2 })).toEqual(['qb@2/direct', 'qb@2/rationalized', 'qc@2/direct']);
+      expect(get({ filter: 'never-solved', difficulty: 2 })).toEqual(['qc@1/direct', 'qc@2/direct']);
+      expect(get({ split: 'eval' })).toEqual(['e1@0/eval', 'e1@1/eval']);
+      // search: rationale or question, case-insensitive, LIKE wildcards taken literally
+      expect(get({ search: 'CARRY' })).toEqual(['qa@1/rationalized']);
+      expect(s.getTraces(RUN, { search: '100% sure_' }).total).toBe(14);
+      expect(s.getTraces(RUN, { search: '100%x' }).total).toBe(0);
+      expect(s.getTraces(RUN, { search: 'sure%' }).total).toBe(0);
+      // paging
+      const page = s.getTraces(RUN, { limit: 3, offset: 2 });
+      expect(page.total).toBe(14);
+      expect(page.rows.map(key)).toEqual(s.getTraces(RUN, {}).rows.slice(2, 5).map(key));
+      const row = s.getTraces(RUN, { filter: 'rationalized-only', limit: 2 }).rows[1]!;
+      expect(row).toMatchObject({ questionId: 'qb', iteration: 1, kind: 'rationalized', answer: 'g', gold: 'g', correct: true, viaHint: true, kept: true, rationale: 'qb rationale 1' });
+    } finally {
+      s.close();
+    }
+  });
+
+  it('starlab traces prints the rows (text and --json) and refuses bad options', async () => {
+    const cli = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+        execFile(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'traces', ...args, '--data-dir', dataDir], { cwd: REPO, env: { ...process.env, STARLAB_PYTHON: FAKE_PYTHON }, timeout: 30_000 }, (err, stdout, stderr) =>
+          resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+        ),
+      );
+    const j = await cli([RUN, '--filter', 'rationalized-only', '--json']);
+    expect(j.code).toBe(0);
+    const rows = JSON.parse(j.stdout) as { questionId: string; viaHint: boolean }[];
+    expect(rows.map((r) => r.questionId)).toEqual(['qb', 'qb', 'qb', 'qb']);
+    expect(rows.filter((r) => r.viaHint)).toHaveLength(2);
+    const t = await cli([RUN, '--filter', 'forgotten']);
+    expect(t.stdout).toBe('qa  iteration 3  train/direct  answer x  gold g  wrong\n    qa rationale 3\n');
+    const paged = await cli([RUN, '--limit', '2', '--json']);
+    expect(JSON.parse(paged.stdout)).toHaveLength(2);
+    expect(paged.stderr).toMatch(/rows 1-2 of 14/);
+    const bad = await cli([RUN, '--filter', 'solved', '--iteration', '-1']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/unknown filter "solved"/);
+    expect(bad.stderr).toMatch(/iteration/);
+  }, 60_000);
+});
