@@ -79,6 +79,26 @@ function resolveRunId(service: Service, arg: string): string | null {
   return null;
 }
 
+/**
+ * Open the service, reconcile, and call `body` with the run `arg` names (an id or a unique
+ * prefix); exit 1 naming it when there is none. The service is closed after.
+ */
+async function withRun(dataDir: string | undefined, arg: string, body: (service: Service, id: string) => void | Promise<void>): Promise<void> {
+  const service = openService(dataDir);
+  try {
+    service.reconcile();
+    const id = resolveRunId(service, arg);
+    if (!id) {
+      err(`starlab: no run "${arg}"`);
+      process.exitCode = 1;
+      return;
+    }
+    await body(service, id);
+  } finally {
+    service.close();
+  }
+}
+
 /** The object `show --json` prints. */
 export function showObject(d: RunDetail) {
   const metrics: Record<string, { iteration: number; step: number; value: number }[]> = {};
@@ -281,7 +301,7 @@ export function buildProgram(): Command {
     .option('--json', 'print the rows as a JSON array')
     .addOption(dataDirOption())
     .action(
-      (
+      async (
         run: string,
         o: { iteration?: string; filter?: string; search?: string; split?: string; difficulty?: string; limit: string; offset: string; json?: boolean; dataDir?: string },
       ) => {
@@ -300,15 +320,7 @@ export function buildProgram(): Command {
           errors.push({ field: 'filter', message: `unknown filter "${o.filter}" (${TRACE_FILTERS.join(', ')})` });
         if (o.split !== undefined && o.split !== 'train' && o.split !== 'eval') errors.push({ field: 'split', message: `unknown split "${o.split}" (train, eval)` });
         if (errors.length) return refuse(errors, o.json);
-        const service = openService(o.dataDir);
-        try {
-          service.reconcile();
-          const id = resolveRunId(service, run);
-          if (!id) {
-            err(`starlab: no run "${run}"`);
-            process.exitCode = 1;
-            return;
-          }
+        await withRun(o.dataDir, run, async (service, id) => {
           const r = service.getTraces(id, {
             ...(o.filter ? { filter: o.filter as TraceFilter } : {}),
             ...(iteration !== undefined ? { iteration } : {}),
@@ -330,9 +342,7 @@ export function buildProgram(): Command {
             );
             out(t.rationale.replace(/^/gm, '    '));
           }
-        } finally {
-          service.close();
-        }
+        });
       },
     );
 
@@ -345,22 +355,14 @@ export function buildProgram(): Command {
     .option('--scorer <scorer>', 'for best-of-k: dpo (the verifier) | orm | logp', 'dpo')
     .option('--json', 'print [{"k": k, "value": v}, …]')
     .addOption(dataDirOption())
-    .action((run: string, o: { kind: string; iteration?: string; scorer: string; json?: boolean; dataDir?: string }) => {
+    .action(async (run: string, o: { kind: string; iteration?: string; scorer: string; json?: boolean; dataDir?: string }) => {
       const errors: FieldError[] = [];
       if (!(CURVE_KINDS as readonly string[]).includes(o.kind)) errors.push({ field: 'kind', message: `unknown kind "${o.kind}" (${CURVE_KINDS.join(', ')})` });
       if (!Object.hasOwn(CURVE_SCORERS, o.scorer)) errors.push({ field: 'scorer', message: `unknown scorer "${o.scorer}" (${Object.keys(CURVE_SCORERS).join(', ')})` });
       const iteration = o.iteration === undefined ? undefined : Number(o.iteration);
       if (iteration !== undefined && !(Number.isInteger(iteration) && iteration >= 0)) errors.push({ field: 'iteration', message: `"${o.iteration}" is not an iteration number` });
       if (errors.length) return refuse(errors, o.json);
-      const service = openService(o.dataDir);
-      try {
-        service.reconcile();
-        const id = resolveRunId(service, run);
-        if (!id) {
-          err(`starlab: no run "${run}"`);
-          process.exitCode = 1;
-          return;
-        }
+      await withRun(o.dataDir, run, async (service, id) => {
         const r = service.getCurve(id, {
           kind: o.kind as (typeof CURVE_KINDS)[number],
           ...(iteration !== undefined ? { iteration } : {}),
@@ -376,9 +378,7 @@ export function buildProgram(): Command {
           out(`${r.kind}${r.scorer ? ` (${r.scorer})` : ''}, iteration ${r.iteration}: ${r.questions} questions × ${r.candidates} candidates`);
           for (const p of r.points) out(`k=${String(p.k).padEnd(4)} ${(p.value * 100).toFixed(2)}%`);
         }
-      } finally {
-        service.close();
-      }
+      });
     });
 
   program
@@ -389,15 +389,7 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .addOption(dataDirOption())
     .action(async (run: string, o: { wait: boolean; json?: boolean; dataDir?: string }) => {
-      const service = openService(o.dataDir);
-      try {
-        service.reconcile();
-        const id = resolveRunId(service, run);
-        if (!id) {
-          err(`starlab: no run "${run}"`);
-          process.exitCode = 1;
-          return;
-        }
+      await withRun(o.dataDir, run, async (service, id) => {
         const r = service.stopRun(id);
         if (!r.ok) {
           if (o.json) out(JSON.stringify({ ok: false, message: r.message }));
@@ -414,9 +406,7 @@ export function buildProgram(): Command {
         }
         if (o.json) out(JSON.stringify({ ok: true, id, status, message: r.message }));
         else out(`${id} ${status}`);
-      } finally {
-        service.close();
-      }
+      });
     });
 
   program
@@ -427,15 +417,7 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .addOption(dataDirOption())
     .action(async (run: string, o: { wait?: boolean; json?: boolean; dataDir?: string }) => {
-      const service = openService(o.dataDir);
-      try {
-        service.reconcile();
-        const id = resolveRunId(service, run);
-        if (!id) {
-          err(`starlab: no run "${run}"`);
-          process.exitCode = 1;
-          return;
-        }
+      await withRun(o.dataDir, run, async (service, id) => {
         const r = await service.resumeRun(id);
         if (!r.ok) {
           if (o.json) out(JSON.stringify({ ok: false, id, message: r.message }));
@@ -450,9 +432,7 @@ export function buildProgram(): Command {
         }
         if (!o.json) err(`${r.message}; waiting for it to end (Ctrl-C stops the run)`);
         await waitAndShow(service, id, o.json);
-      } finally {
-        service.close();
-      }
+      });
     });
 
   program

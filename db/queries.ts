@@ -249,7 +249,8 @@ export function getLogs(db: DB, runId: string, opts: { afterId?: number; limit?:
     .all(runId, opts.afterId ?? 0, opts.limit ?? 1000) as LogLine[];
 }
 
-interface SampleDbRow {
+/** A samples row as stored. */
+export interface SampleDbRow {
   id: number;
   iteration: number;
   question_id: string;

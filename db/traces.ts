@@ -12,6 +12,7 @@
  * V-STaR's test-time candidates are not traces (see getCurve).
  */
 import type { DB } from './open';
+import type { SampleDbRow } from './queries';
 import type { TraceFilter, TraceQuery, TraceRow } from '../shared/contract';
 
 const FILTER_SQL: Record<TraceFilter, string> = {
@@ -59,21 +60,7 @@ export function queryTraces(db: DB, runId: string, o: TraceQuery = {}): { total:
       `${from.replace('%COLS%', 's.id, s.question_id, s.split, s.iteration, s.kind, s.question, s.text, s.answer, s.gold, s.correct, s.hint_used, s.kept, s.difficulty')}
        ORDER BY s.split, s.question_id, s.iteration, s.id LIMIT @limit OFFSET @offset`,
     )
-    .all({ ...params, limit: o.limit ?? 100, offset: o.offset ?? 0 }) as {
-    id: number;
-    question_id: string;
-    split: string;
-    iteration: number;
-    kind: string;
-    question: string;
-    text: string;
-    answer: string | null;
-    gold: string;
-    correct: number;
-    hint_used: number;
-    kept: number | null;
-    difficulty: number | null;
-  }[];
+    .all({ ...params, limit: o.limit ?? 100, offset: o.offset ?? 0 }) as Omit<SampleDbRow, 'scores_json'>[];
   return {
     total,
     rows: rows.map((r) => ({
