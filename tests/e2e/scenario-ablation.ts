@@ -19,6 +19,8 @@ export async function scenarioAblation(browser: Browser, server: Server): Promis
   const page = await browser.context.newPage();
   const watch = await watchPage(page);
   await page.goto(`${server.url}/#/settings`);
+  // the form shows the stored settings first (an edit made before they arrive is kept, too)
+  await waitFor('the queue settings to load', async () => (await page.getByTestId('queue-max').inputValue()) !== '', 10_000);
   await page.getByTestId('queue-max').fill('2');
   await page.getByTestId('queue-save').click();
   await waitFor('the queue setting to be saved', async () => (await apiCall(server.url, 'getSettings', [])).body?.result?.maxConcurrent === 2, 10_000);

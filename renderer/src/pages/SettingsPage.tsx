@@ -7,12 +7,14 @@ import type { Settings } from '../../../shared/contract';
 
 export function SettingsPage(): ReactElement {
   const settings = useLive(() => call('getSettings'), []);
-  const [python, setPython] = useState('');
+  const [python, setPythonRaw] = useState('');
+  const [pythonDirty, setPythonDirty] = useState(false); // an unsaved edit: keep it when settings (re)load
+  const setPython = (v: string): void => (setPythonRaw(v), setPythonDirty(true));
   const [message, setMessage] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    if (settings.data) setPython(settings.data.pythonPath);
-  }, [settings.data]);
+    if (settings.data && !pythonDirty) setPythonRaw(settings.data.pythonPath);
+  }, [settings.data, pythonDirty]);
 
   const save = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
@@ -20,7 +22,8 @@ export function SettingsPage(): ReactElement {
     setError(null);
     try {
       const s = await call('setPythonPath', python.trim());
-      setPython(s.pythonPath);
+      setPythonRaw(s.pythonPath);
+      setPythonDirty(false);
       setMessage('Saved.');
       settings.reload();
     } catch (err) {
@@ -145,16 +148,20 @@ function DatasetsPanel(): ReactElement {
 
 /** How many queued runs start at once, and the GPUs they are spread over. */
 function QueuePanel({ settings, onSaved }: { settings: Settings | undefined; onSaved: () => void }): ReactElement {
-  const [max, setMax] = useState('');
-  const [gpus, setGpus] = useState('');
+  const [max, setMaxRaw] = useState('');
+  const [gpus, setGpusRaw] = useState('');
+  // edited and not saved yet: settings arriving (or reloading) later must not overwrite the user's input
+  const [dirty, setDirty] = useState(false);
+  const setMax = (v: string): void => (setMaxRaw(v), setDirty(true));
+  const setGpus = (v: string): void => (setGpusRaw(v), setDirty(true));
   const [pending, setPending] = useState(false);
   const [message, setMessage] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    if (!settings) return;
-    setMax(String(settings.maxConcurrent ?? 0));
-    setGpus((settings.gpuSlots ?? []).join(' '));
-  }, [settings]);
+    if (!settings || dirty) return;
+    setMaxRaw(String(settings.maxConcurrent ?? 0));
+    setGpusRaw((settings.gpuSlots ?? []).join(' '));
+  }, [settings, dirty]);
 
   const m = parseMaxConcurrent(max);
   const g = parseGpuSlots(gpus);
@@ -168,8 +175,9 @@ function QueuePanel({ settings, onSaved }: { settings: Settings | undefined; onS
     setError(null);
     try {
       const s = await call('setQueueSettings', { maxConcurrent: m.value, gpuSlots: g.slots });
-      setMax(String(s.maxConcurrent));
-      setGpus(s.gpuSlots.join(' '));
+      setMaxRaw(String(s.maxConcurrent));
+      setGpusRaw(s.gpuSlots.join(' '));
+      setDirty(false);
       setMessage('Saved.');
       onSaved();
     } catch (err) {
