@@ -241,6 +241,10 @@ class QuietOutput:
     #: tensors for inspection/tests (detached): thoughts (B,T,L), h_thought (B,n_ahead,T,d),
     #: mixed_logp / base_logp (B,n_ahead,T), valid (B,n_ahead,T), reward (B,T), advantage (B,T), w (B,n_ahead,T)
     details: dict[str, torch.Tensor] = field(default_factory=dict)
+    #: with ``record=True``: the first row's first thought at every position, as plain lists —
+    #: ids (T), doc (T), valid (T: the position has a target), thoughts (T, L) sampled token ids,
+    #: reward (T, before the baseline and negative-reward removal), w (T, talk step 0)
+    sample: dict[str, list] | None = None
 
 
 def _sample(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
@@ -263,8 +267,8 @@ def _shift(x: torch.Tensor, m: int, fill: float | int) -> torch.Tensor:
 def quiet_loss(qm: QuietModel, input_ids: torch.Tensor, doc_ids: torch.Tensor, *, n_thoughts: int,
                thought_len: int, n_ahead: int, temperature: float = 1.0, policy_weight: float = 1.0,
                remove_negative_rewards: bool = True, generator: torch.Generator | None = None,
-               thoughts: torch.Tensor | None = None, base_weight: float = 0.5, mixed_weight: float = 0.5
-               ) -> QuietOutput:
+               thoughts: torch.Tensor | None = None, base_weight: float = 0.5, mixed_weight: float = 0.5,
+               record: bool = False) -> QuietOutput:
     """One Quiet-STaR training loss on packed rows ``input_ids`` (R, T) with ``doc_ids`` (R, T).
 
     Each row is repeated ``n_thoughts`` times (independent thoughts at every position). A
@@ -277,7 +281,10 @@ def quiet_loss(qm: QuietModel, input_ids: torch.Tensor, doc_ids: torch.Tensor, *
     mean over the n_thoughts thoughts at that position (when n_thoughts > 1), clamped at 0 when
     ``remove_negative_rewards`` (the reference code's default); loss = mean over positions and
     thought tokens of −advantage·log π(token) (π at the sampling temperature).
-    ``thoughts`` (B=R·n_thoughts, T, thought_len) forces the thought tokens (for tests)."""
+    ``thoughts`` (B=R·n_thoughts, T, thought_len) forces the thought tokens (for tests).
+    ``record`` copies row 0's first thought per position, its reward and weight into
+    ``QuietOutput.sample`` (read from tensors already computed: the loss and the RNG stream are
+    the same either way)."""
     dev = qm.device
     R, T = input_ids.shape
     x = input_ids.to(dev).repeat_interleave(n_thoughts, dim=0)
@@ -382,7 +389,12 @@ def quiet_loss(qm: QuietModel, input_ids: torch.Tensor, doc_ids: torch.Tensor, *
     details = {"thoughts": torch.stack(toks, -1).detach(), "h_thought": h_th.detach(), "h_base": h_base.detach(),
                "mixed_logp": mixed_lp_t.detach(), "base_logp": base_lp_t.detach(), "valid": valid,
                "reward": reward, "advantage": adv.detach(), "w": w_t.detach()}
-    return QuietOutput(loss, stats, details)
+    sample = None
+    if record:  # rows 0..n_thoughts−1 are input row 0's thoughts; take the first
+        sample = {"ids": x[0].tolist(), "doc": doc[0].tolist(), "valid": pos_valid[0].tolist(),
+                  "thoughts": details["thoughts"][0].tolist(), "reward": reward[0].float().tolist(),
+                  "w": w_t[0, 0].float().tolist()}
+    return QuietOutput(loss, stats, details, sample)
 
 
 # --------------------------------------------------------------------------- inference

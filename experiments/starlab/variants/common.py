@@ -4,6 +4,7 @@ and ``self.run_dir``."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from typing import Any
@@ -11,6 +12,17 @@ from typing import Any
 SAMPLES_PER_EVENT = 200
 PROGRESS_MIN_INTERVAL_S = 0.5
 LOSS_EVENTS_PER_TRAIN = 20
+
+
+def _finite(v: Any) -> Any:
+    """``v`` with every non-finite float (NaN, ±inf) replaced by None, recursively."""
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_finite(x) for x in v]
+    return v
 
 
 class _Throttle:
@@ -40,10 +52,11 @@ class RunOutput:
     def _artifact(self, rel: str, kind: str, iteration: int | None, rows: list[dict[str, Any]] | dict[str, Any]) -> None:
         path = os.path.join(self.run_dir, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
+        # NaN/Infinity are not JSON: written as null, or a reader would drop the whole line
         with open(path, "w", encoding="utf-8") as f:
             if isinstance(rows, list):
                 for r in rows:
-                    f.write(json.dumps(r, ensure_ascii=False) + "\n")
+                    f.write(json.dumps(_finite(r), ensure_ascii=False, allow_nan=False) + "\n")
             else:
-                json.dump(rows, f, ensure_ascii=False, indent=1)
+                json.dump(_finite(rows), f, ensure_ascii=False, indent=1, allow_nan=False)
         self.ev.artifact(os.path.basename(rel), kind, rel, size=os.path.getsize(path), iteration=iteration)

@@ -37,6 +37,11 @@ from ..tasks import Task, get_task
 from ..train import finetune, lr_lambda
 
 THOUGHT_EXAMPLES = 20  # eval questions whose per-token thoughts are written to an artifact
+# Training thoughts with their rewards (artifacts/train_<i>/thoughts.jsonl): at most this many
+# steps of each train phase, evenly spaced and ending at its last step, each the first batch
+# row's first thought at up to TRAIN_THOUGHT_POSITIONS positions — a few KB per phase.
+TRAIN_THOUGHT_ROWS = 8
+TRAIN_THOUGHT_POSITIONS = 64
 STEP_METRICS = ("loss", "base_loss", "mixed_loss", "policy_loss", "reward_mean", "reward_std",
                 "mix_weight_mean", "mix_weight_std", "mix_weight_min", "mix_weight_max")
 
@@ -58,6 +63,14 @@ class EvalResult:
     base_accuracy: float    # the same model decoding without thoughts
     base_by_difficulty: dict[int, float]
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def record_steps(n: int, rows: int = TRAIN_THOUGHT_ROWS) -> set[int]:
+    """Steps 1..n of a train phase whose thoughts are recorded: ≤ rows, evenly spaced, ending at n."""
+    if n <= 0 or rows <= 0:
+        return set()
+    every = max(1, -(-n // rows))
+    return {n - k * every for k in range(rows) if n - k * every >= 1}
 
 
 def eval_schedule(steps: int, eval_every: int) -> list[int]:
@@ -85,6 +98,7 @@ class QuietRun(RunOutput):
         self.tokens_trained = 0       # real tokens of the training batches (warm-up included)
         self.examples_trained = 0     # warm-up examples + documents in the Quiet-STaR batches
         self.results: list[EvalResult] = []
+        self.last_sample: dict[str, list] | None = None  # the last recorded step's thoughts (train_step)
         self.start_eval = 1  # > 1 when resumed from a checkpoint
 
     # ------------------------------------------------------------------ helpers
@@ -228,14 +242,17 @@ class QuietRun(RunOutput):
         self._pos += bs
         return self.rows[idx], self.row_docs[idx]
 
-    def train_step(self) -> dict[str, float]:
+    def train_step(self, record: bool = False) -> dict[str, float]:
+        """One optimizer step; with ``record``, the first row's thoughts are kept in ``last_sample``
+        (from tensors the loss computes anyway: no extra forward, the same RNG stream)."""
         q = self.q
         self.qm.train()
         ids, doc = self._batch()
         with self.precision.context(self.device, cache=True):
             out = quiet.quiet_loss(self.qm, ids, doc, n_thoughts=q["n_thoughts"], thought_len=q["thought_len"],
                                    n_ahead=q["n_ahead"], temperature=q["thought_temperature"],
-                                   policy_weight=q["policy_weight"], generator=self.thought_gen)
+                                   policy_weight=q["policy_weight"], generator=self.thought_gen, record=record)
+        self.last_sample = out.sample
         self.opt.zero_grad(set_to_none=True)
         out.loss.backward()
         torch.nn.utils.clip_grad_norm_(self.qm.parameters(), 1.0)
@@ -248,17 +265,36 @@ class QuietRun(RunOutput):
         self.examples_trained += int(sum(len(torch.unique(d[d >= 0])) for d in doc))
         return out.stats
 
+    def _thought_row(self, sample: dict[str, list]) -> dict[str, Any]:
+        """A recorded sample as an artifact row: the window's text and, per token, the thought
+        sampled after it, its reward (null where the position has no target) and mixing weight."""
+        n = min(TRAIN_THOUGHT_POSITIONS, sum(1 for d in sample["doc"] if d >= 0))
+        ids = sample["ids"][:n]
+        tokens = []
+        for t in range(n):
+            ok = bool(sample["valid"][t])
+            tokens.append({"token": self.tok.decode([ids[t]], skip_special=False),
+                           "thought": quiet.decode_thought(self.tok, self.qm, sample["thoughts"][t]),
+                           "reward": round(float(sample["reward"][t]), 5) if ok else None,
+                           "w": round(float(sample["w"][t]), 5)})
+        # "step" is the metrics' step (warm-up included) so a row lines up with the training curves
+        return {"step": self.total_steps, "quiet_step": self.quiet_steps, "text": self.tok.decode(ids), "tokens": tokens}
+
     def train_until(self, iteration: int, target: int) -> None:
         """Quiet-STaR steps up to quiet step ``target`` (the train phase of evaluation ``iteration``)."""
         n = target - self.quiet_steps
         throttle = _Throttle(PROGRESS_MIN_INTERVAL_S)
         every = max(1, n // LOSS_EVENTS_PER_TRAIN)
         window: dict[str, list[float]] = {k: [] for k in STEP_METRICS}
+        # The whole phase reruns after a resume (checkpoints follow evaluations), and so do its rows.
+        recorded, thought_rows = record_steps(n), []
         with self.ev.phase(iteration, "train") as ph:
             self.ev.progress(iteration, "train", 0, n)
             for i in range(1, n + 1):
                 self.stop.check()
-                stats = self.train_step()
+                stats = self.train_step(record=i in recorded)
+                if i in recorded and self.last_sample is not None:
+                    thought_rows.append(self._thought_row(self.last_sample))
                 for k in STEP_METRICS:
                     window[k].append(stats[k])
                 if self.hooks.on_step:
@@ -275,6 +311,8 @@ class QuietRun(RunOutput):
                     for v in window.values():
                         v.clear()
                 self._progress(throttle, iteration, "train", i, n)
+            if thought_rows:
+                self._artifact(f"artifacts/train_{iteration}/thoughts.jsonl", "jsonl", iteration, thought_rows)
         self.last_train_s = ph.duration_s
 
     # ------------------------------------------------------------------ evaluation
