@@ -10,6 +10,7 @@
  *   starlab queue [--max N] [--gpus 0,1]   run the queue until it is empty
  *   starlab traces RUN [--iteration N] [--filter newly-solved|forgotten|never-solved|rationalized-only] [--search TEXT] [--json]
  *   starlab curves RUN --kind best-of-k|majority|pass-at-k [--iteration N] [--scorer dpo|orm|logp] [--json]
+ *   starlab ratings [--task N] [--csv FILE] [--json]   blind rationale ratings: summary and CSV
  *   starlab export GROUP [--format svg,pdf,png,csv,tex,pgf,py] --out DIR [--preset single-column|double-column] [--font-family serif|sans-serif] [--font-size PT] [--json]
  *   starlab serve [--host H] [--port P]
  * Every command takes --data-dir (else STARLAB_DATA_DIR, else the platform's app-data dir).
@@ -294,6 +295,7 @@ export function buildProgram(): Command {
     .option('--iteration <n>', 'only this iteration')
     .option('--filter <filter>', TRACE_FILTERS.join(' | '))
     .option('--search <text>', 'questions or rationales containing this text (case-insensitive)')
+    .option('--question <id>', 'one question only (its rows across iterations)')
     .option('--split <split>', 'train | eval')
     .option('--difficulty <d>', 'only this difficulty (addition: digits)')
     .option('--limit <n>', 'at most this many rows (1-5000)', '200')
@@ -303,7 +305,7 @@ export function buildProgram(): Command {
     .action(
       async (
         run: string,
-        o: { iteration?: string; filter?: string; search?: string; split?: string; difficulty?: string; limit: string; offset: string; json?: boolean; dataDir?: string },
+        o: { iteration?: string; filter?: string; search?: string; question?: string; split?: string; difficulty?: string; limit: string; offset: string; json?: boolean; dataDir?: string },
       ) => {
         const errors: FieldError[] = [];
         const int = (field: string, v: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined => {
@@ -319,6 +321,8 @@ export function buildProgram(): Command {
         if (o.filter !== undefined && !(TRACE_FILTERS as readonly string[]).includes(o.filter))
           errors.push({ field: 'filter', message: `unknown filter "${o.filter}" (${TRACE_FILTERS.join(', ')})` });
         if (o.split !== undefined && o.split !== 'train' && o.split !== 'eval') errors.push({ field: 'split', message: `unknown split "${o.split}" (train, eval)` });
+        if (o.question !== undefined && !(o.question.length >= 1 && o.question.length <= 200))
+          errors.push({ field: 'question', message: 'a question id is 1 to 200 characters' });
         if (errors.length) return refuse(errors, o.json);
         await withRun(o.dataDir, run, async (service, id) => {
           const r = service.getTraces(id, {
@@ -327,6 +331,7 @@ export function buildProgram(): Command {
             ...(o.split ? { split: o.split as 'train' | 'eval' } : {}),
             ...(difficulty !== undefined ? { difficulty } : {}),
             ...(o.search ? { search: o.search } : {}),
+            ...(o.question !== undefined ? { questionId: o.question } : {}),
             limit,
             offset,
           });
@@ -379,6 +384,44 @@ export function buildProgram(): Command {
           for (const p of r.points) out(`k=${String(p.k).padEnd(4)} ${(p.value * 100).toFixed(2)}%`);
         }
       });
+    });
+
+  program
+    .command('ratings')
+    .description('blind rationale ratings: per pair of sources the wins, win rate with its 95% CI and flagged shares; --csv writes every rating')
+    .option('--task <id>', 'one rating task only')
+    .option('--csv <file>', 'write the ratings (unblinded) as CSV to this file')
+    .option('--json', 'print the summary rows as JSON')
+    .addOption(dataDirOption())
+    .action(async (o: { task?: string; csv?: string; json?: boolean; dataDir?: string }) => {
+      const task = o.task === undefined ? undefined : Number(o.task);
+      if (task !== undefined && !(Number.isInteger(task) && task >= 1)) return refuse([{ field: 'task', message: `"${o.task}" is not a task id` }], o.json);
+      const service = openService(o.dataDir);
+      try {
+        if (task !== undefined && !(await service.listRatingTasks()).some((t) => t.id === task)) {
+          if (o.json) out(JSON.stringify({ ok: false, message: `no rating task ${task}` }));
+          err(`starlab: no rating task ${task}`);
+          process.exitCode = 1;
+          return;
+        }
+        if (o.csv) {
+          const r = await service.exportRatings(task);
+          if (!r.ok) throw new Error(r.message);
+          writeFileSync(resolve(o.csv), Buffer.from(r.files[0]!.base64, 'base64'));
+          err(`wrote ${resolve(o.csv)}`);
+        }
+        const rows = await service.ratingSummary(task);
+        if (o.json) return out(JSON.stringify(rows));
+        if (!rows.length) return out('no ratings yet');
+        const pct = (v: number | null): string => (v === null ? '—' : `${(v * 100).toFixed(1)}%`);
+        for (const r of rows)
+          out(
+            `${r.a}  vs  ${r.b} (${r.split}): ${r.n} rated, A wins ${r.winsA}, B wins ${r.winsB}, both ${r.both}, neither ${r.neither}; ` +
+              `A's win rate ${pct(r.winRateA)} [${pct(r.ciLow)}, ${pct(r.ciHigh)}]; flagged A ${pct(r.flaggedShareA)}, B ${pct(r.flaggedShareB)}; raters ${r.raters.join(', ')}`,
+          );
+      } finally {
+        service.close();
+      }
     });
 
   program

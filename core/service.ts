@@ -50,6 +50,10 @@ import { exportPreset, figureFiles, groupFiles, safeFileName, toExportFiles } fr
 import { curveOverQuestions } from '../shared/estimators';
 import { CURVE_SCORERS } from '../shared/contract';
 import { queryTraces } from '../db/traces';
+import { querySolveMatrix } from '../db/solve-matrix';
+import * as ratings from '../db/ratings';
+import { candidateQuestions, rankedCandidates, verifierStats } from '../db/verifier';
+import { readThoughts } from './thoughts';
 
 export type { CommandSpec, LaunchContext } from './supervisor';
 
@@ -347,6 +351,30 @@ export function createService(opts: ServiceOptions): Service {
     },
 
     getTraces: (id, o) => queryTraces(db, id, o),
+    getSolveMatrix(id, o) {
+      if (!q.getRunRow(db, id)) throw new Error(`no run "${id}"`);
+      return querySolveMatrix(db, id, o);
+    },
+
+    createRatingTask: (spec) => ratings.createRatingTask(db, spec),
+    listRatingTasks: () => ratings.listRatingTasks(db),
+    getRatingItem: (taskId, position) => ratings.getRatingItem(db, taskId, position),
+    rateItem: (r) => ratings.rateItem(db, r),
+    ratingSummary: (taskId) => ratings.ratingSummary(db, taskId),
+    exportRatings(taskId) {
+      if (taskId !== undefined && !ratings.listRatingTasks(db).some((t) => t.id === taskId)) return { ok: false, message: `no rating task ${taskId}` };
+      const name = taskId === undefined ? 'ratings.csv' : `ratings-task-${taskId}.csv`;
+      return { ok: true, files: toExportFiles([{ name, data: Buffer.from(ratings.ratingsCsv(db, taskId), 'utf8') }]) };
+    },
+
+    getVerifierStats: (id, o) => (q.getRunRow(db, id) ? verifierStats(db, id, o) : { ok: false, message: `no run "${id}"` }),
+    getCandidateQuestions: (id, o) => (q.getRunRow(db, id) ? candidateQuestions(db, id, o) : { ok: false, message: `no run "${id}"` }),
+    getCandidates: (id, o) => (q.getRunRow(db, id) ? rankedCandidates(db, id, o) : { ok: false, message: `no run "${id}"` }),
+    getThoughts(id, o) {
+      const row = q.getRunRow(db, id);
+      if (!row) return { ok: false, message: `no run "${id}"` };
+      return readThoughts(db, id, row.run_dir, o);
+    },
 
     getCurve(id, o) {
       if (!q.getRunRow(db, id)) return { ok: false, message: `no run "${id}"` };

@@ -17,6 +17,7 @@ import { delimiter, join } from 'node:path';
 import type { ExperimentConfig } from '../shared/experiment-config';
 import { addLog, getRunRow, insertRun, nowS, queuedRuns, runningRuns, type RunRow } from '../db/queries';
 import type { DB } from '../db/open';
+import { dropIterationsAfter } from '../db/outcomes';
 import { ingestEventsFile, ingestTextLog } from './tailer';
 import { isSameProcess, pidStartTime, readProcStat, signalGroup } from './process-info';
 import { experimentsDir, runsDir } from './paths';
@@ -487,7 +488,9 @@ export class Supervisor {
         )
         .run(nowS(), id);
       if (r.changes !== 1) return false;
-      for (const table of ['samples', 'metrics', 'phases', 'artifacts'])
+      // samples set-wise with their per-question outcomes (the per-row delete trigger is slow)
+      dropIterationsAfter(this.db, id, iteration);
+      for (const table of ['metrics', 'phases', 'artifacts'])
         this.db.prepare(`DELETE FROM ${table} WHERE run_id = ? AND iteration > ?`).run(id, iteration);
       return true;
     }).immediate();

@@ -6,6 +6,7 @@
  */
 import { parseEventLine, type ParsedLine, type RunEvent } from '../shared/protocol';
 import type { DB } from './open';
+import { MAX_ITERATION } from './outcomes';
 
 export interface RawLine {
   /** 1-based line number in events.jsonl. */
@@ -146,6 +147,11 @@ function applyEvent(s: Statements, runId: string, ev: RunEvent, stats: IngestSta
       }
       break;
     case 'samples':
+      // Triggers on samples keep the per-question outcomes and the search index (db/outcomes.ts).
+      if (ev.iteration > MAX_ITERATION) {
+        s.log.run(runId, ev.t, 'event', 'error', `samples event ${ev.seq}: iteration ${ev.iteration} is over ${MAX_ITERATION}; its ${ev.items.length} samples were not stored`);
+        break;
+      }
       ev.items.forEach((it, idx) => {
         s.sample.run({
           run_id: runId,

@@ -7,6 +7,18 @@
 import { z } from 'zod';
 import type { ExperimentConfig, FieldError } from './experiment-config';
 import { EXPORT_FORMATS, type ExportFormat } from './export/formats';
+import {
+  RATING_CHOICES,
+  SOLVE_SORTS,
+  type CandidateQuestion,
+  type RankedCandidate,
+  type RatingItem,
+  type RatingSummaryRow,
+  type RatingTaskSummary,
+  type SolveMatrix,
+  type ThoughtsResult,
+  type VerifierStats,
+} from './analysis';
 
 export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'stopped'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -167,6 +179,8 @@ export interface TraceQuery {
   difficulty?: number;
   /** Case-insensitive substring of the question or the rationale. */
   search?: string;
+  /** One question only (compare it across iterations or runs). */
+  questionId?: string;
   limit?: number;
   offset?: number;
 }
@@ -201,6 +215,7 @@ export type ExportResult = { ok: true; files: ExportFile[]; skipped?: { id: stri
 // ---- argument schemas (validated in every transport before the service sees them) ----
 
 const runId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'invalid run id');
+const ratingSource = z.object({ runId, iteration: z.number().int().min(0).nullable() }).strict();
 export const launchSpecSchema = z
   .object({
     variant: z.string().max(64),
@@ -327,8 +342,100 @@ export const commandArgs = {
         split: z.enum(['train', 'eval']).optional(),
         difficulty: z.number().int().optional(),
         search: z.string().max(500).optional(),
+        questionId: z.string().min(1).max(200).optional(),
         limit: z.number().int().min(1).max(5000).optional(),
         offset: z.number().int().min(0).optional(),
+      })
+      .strict(),
+  ]),
+  getSolveMatrix: z.tuple([
+    runId,
+    z
+      .object({
+        split: z.enum(['train', 'eval']).optional(),
+        filter: z.enum(TRACE_FILTERS).optional(),
+        difficulty: z.number().int().optional(),
+        search: z.string().max(500).optional(),
+        sort: z.enum(SOLVE_SORTS).optional(),
+        descending: z.boolean().optional(),
+        limit: z.number().int().min(1).max(5000).optional(),
+        offset: z.number().int().min(0).optional(),
+      })
+      .strict(),
+  ]),
+  createRatingTask: z.tuple([
+    z
+      .object({
+        name: z.string().trim().min(1).max(200),
+        rater: z.string().trim().min(1).max(100),
+        a: ratingSource,
+        b: ratingSource,
+        split: z.enum(['train', 'eval']),
+        /** Only questions both sources answered correctly (judge reasoning, not answers). */
+        onlyCorrect: z.boolean(),
+        limit: z.number().int().min(1).max(2000),
+        seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+      })
+      .strict(),
+  ]),
+  listRatingTasks: z.tuple([]),
+  getRatingItem: z.tuple([
+    z.number().int().min(1),
+    /** A position; omitted: the first pair not rated yet (or the last one when all are). */
+    z.number().int().min(0).optional(),
+  ]),
+  rateItem: z.tuple([
+    z
+      .object({
+        taskId: z.number().int().min(1),
+        position: z.number().int().min(0),
+        rater: z.string().trim().min(1).max(100),
+        choice: z.enum(RATING_CHOICES),
+        flagLeft: z.boolean(),
+        flagRight: z.boolean(),
+      })
+      .strict(),
+  ]),
+  ratingSummary: z.tuple([z.number().int().min(1).optional()]),
+  exportRatings: z.tuple([z.number().int().min(1).optional()]),
+  getVerifierStats: z.tuple([
+    runId,
+    z
+      .object({
+        iteration: z.number().int().min(0).optional(),
+        scorer: z.enum(['dpo', 'orm', 'logp']),
+        bins: z.number().int().min(2).max(200).optional(),
+      })
+      .strict(),
+  ]),
+  getCandidateQuestions: z.tuple([
+    runId,
+    z
+      .object({
+        iteration: z.number().int().min(0).optional(),
+        search: z.string().max(500).optional(),
+        limit: z.number().int().min(1).max(1000).optional(),
+        offset: z.number().int().min(0).optional(),
+      })
+      .strict(),
+  ]),
+  getCandidates: z.tuple([
+    runId,
+    z
+      .object({
+        iteration: z.number().int().min(0).optional(),
+        questionId: z.string().min(1).max(200),
+        scorer: z.enum(['dpo', 'orm', 'logp']),
+      })
+      .strict(),
+  ]),
+  getThoughts: z.tuple([
+    runId,
+    z
+      .object({
+        source: z.enum(['eval', 'train']),
+        iteration: z.number().int().min(0).optional(),
+        limit: z.number().int().min(1).max(500).optional(),
       })
       .strict(),
   ]),
@@ -382,6 +489,26 @@ export interface CommandResults {
   getTraces: { total: number; rows: TraceRow[] };
   /** pass@k / majority@k / Best-of-k for k = 1..N at an iteration (default: the last with candidates). */
   getCurve: CurveResult;
+  /** Questions × iterations, one outcome per cell, a page of rows in the asked order. */
+  getSolveMatrix: SolveMatrix;
+  /** A blind rating task: pairs of rationales for the same question, in a fixed random order. */
+  createRatingTask: { ok: true; id: number; items: number } | { ok: false; message: string };
+  listRatingTasks: RatingTaskSummary[];
+  getRatingItem: RatingItem | null;
+  rateItem: { ok: true; rated: number } | { ok: false; message: string };
+  /** Per pair of sources over every task (or one): wins, win rate with its 95% CI, flagged shares. */
+  ratingSummary: RatingSummaryRow[];
+  /** Every rating (or one task's), unblinded, as one CSV file. */
+  exportRatings: ExportResult;
+  /** V-STaR: a scorer's distribution over right vs wrong candidates, and its pair accuracy per iteration. */
+  getVerifierStats: VerifierStats | { ok: false; message: string };
+  getCandidateQuestions: { ok: true; iteration: number; total: number; rows: CandidateQuestion[] } | { ok: false; message: string };
+  /** One question's candidates ranked by a scorer (highest first). */
+  getCandidates:
+    | { ok: true; iteration: number; questionId: string; question: string; gold: string; candidates: RankedCandidate[] }
+    | { ok: false; message: string };
+  /** Quiet-STaR's sampled thoughts (evaluation: per question; training: with rewards). */
+  getThoughts: ThoughtsResult;
 }
 
 export type CommandArgs<C extends CommandName> = z.infer<(typeof commandArgs)[C]>;

@@ -6,6 +6,8 @@ import type { Database } from 'better-sqlite3';
 import { sql as v1 } from './001-initial';
 import { sql as v2 } from './002-resume';
 import { sql as v3 } from './003-queue';
+import { up as v4 } from './004-question-outcomes';
+import { sql as v5 } from './005-ratings';
 
 export interface Migration {
   name: string;
@@ -16,6 +18,8 @@ export const migrations: readonly Migration[] = [
   { name: '001-initial', up: v1 },
   { name: '002-resume', up: v2 },
   { name: '003-queue', up: v3 },
+  { name: '004-question-outcomes', up: v4 },
+  { name: '005-ratings', up: v5 },
 ];
 
 export const SCHEMA_VERSION = migrations.length;

@@ -6,7 +6,8 @@ import { execFile } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createService } from '../../core/service';
 import * as q from '../../db/queries';
-import { cleanupTempDirs, FAKE_PYTHON, REPO, tempDir } from '../fixtures/helpers';
+import { ingestLines } from '../../db/ingest';
+import { cleanupTempDirs, ev, FAKE_PYTHON, REPO, tempDir } from '../fixtures/helpers';
 
 afterAll(cleanupTempDirs);
 
@@ -15,13 +16,12 @@ const RUN = 'star-run';
 function seed(dataDir: string): void {
   const s = createService({ dataDir });
   q.insertRun(s.db, { id: RUN, variant: 'star', dataset: 'addition', preset: 'tiny', seed: 0, model: 'm', config_json: '{}', config_hash: 'h', status: 'completed', created_at: 1, run_dir: `${dataDir}/r` });
-  const ins = s.db.prepare(
-    `INSERT INTO samples (run_id, seq, idx, iteration, split, kind, question_id, question, text, answer, gold, correct, hint_used, kept, difficulty, scores_json)
-     VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
-  );
   let seq = 0;
+  // Through the real ingest path (one samples event per sample), which maintains the outcomes.
   const add = (it: number, split: string, kind: string, qid: string, ok: boolean, text = `${qid} rationale ${it}`, d = 1) =>
-    ins.run(RUN, seq++, it, split, kind, qid, `What is ${qid}? 100% sure_`, text, ok ? 'g' : 'x', 'g', ok ? 1 : 0, kind === 'rationalized' ? 1 : 0, ok ? 1 : 0, d);
+    ingestLines(s.db, RUN, [{ lineNo: ++seq, text: ev(seq, 'samples', { iteration: it, items: [
+      { question_id: qid, split, kind, question: `What is ${qid}? 100% sure_`, text, answer: ok ? 'g' : 'x', gold: 'g', correct: ok, hint_used: kind === 'rationalized', kept: ok, difficulty: d },
+    ] }) }], null);
   // qa: rationalized at 1, solved at 2, forgotten at 3
   add(1, 'train', 'direct', 'qa', false);
   add(1, 'train', 'rationalized', 'qa', true, 'qa: carry the one');
@@ -73,6 +73,30 @@ describe('traces', () => {
       const page = s.getTraces(RUN, { limit: 3, offset: 2 });
       expect(page.total).toBe(14);
       expect(page.rows.map(key)).toEqual(s.getTraces(RUN, {}).rows.slice(2, 5).map(key));
+      // every page of every filter is the same slice of the full list (deep pages start from the per-question counts)
+      // (at one iteration the outcome rows there drive the query: the same rows, in the same order)
+      for (const filter of [undefined, 'newly-solved', 'forgotten', 'never-solved', 'rationalized-only'] as const) {
+        for (const iteration of [undefined, 1, 2, 3]) {
+          const all = s.getTraces(RUN, { filter, iteration }).rows.map(key);
+          if (iteration !== undefined) expect(all).toEqual(s.getTraces(RUN, { filter }).rows.map(key).filter((k) => k.includes(`@${iteration}/`)));
+          for (let offset = 0; offset <= all.length; offset++) {
+            const p = s.getTraces(RUN, { filter, iteration, limit: 3, offset });
+            expect(p.total).toBe(all.length);
+            expect(p.rows.map(key)).toEqual(all.slice(offset, offset + 3));
+          }
+        }
+      }
+      expect(get({ filter: 'forgotten', iteration: 3 })).toEqual(['qa@3/direct']);
+      expect(get({ filter: 'forgotten', iteration: 2 })).toEqual([]);
+      expect(get({ iteration: 1, split: 'eval' })).toEqual(['e1@1/eval']);
+      expect(get({ iteration: 1, questionId: 'qd' })).toEqual(['qd@1/direct', 'qd@1/direct']);
+      expect(get({ iteration: 2, difficulty: 2 })).toEqual(['qc@2/direct']);
+      // one question across iterations
+      expect(get({ questionId: 'qa' })).toEqual(['qa@1/direct', 'qa@1/rationalized', 'qa@2/direct', 'qa@3/direct']);
+      expect(s.getTraces(RUN, { questionId: 'qa', filter: 'forgotten' }).total).toBe(1);
+      expect(s.getTraces(RUN, { questionId: 'nope' })).toEqual({ total: 0, rows: [] });
+      expect(get({ search: 'rationale 2', filter: 'never-solved' })).toEqual(['qb@2/direct', 'qb@2/rationalized', 'qc@2/direct']);
+      expect(get({ search: 'qd s', iteration: 1 })).toEqual(['qd@1/direct']); // 'qd second'
       const row = s.getTraces(RUN, { filter: 'rationalized-only', limit: 2 }).rows[1]!;
       expect(row).toMatchObject({ questionId: 'qb', iteration: 1, kind: 'rationalized', answer: 'g', gold: 'g', correct: true, viaHint: true, kept: true, rationale: 'qb rationale 1' });
     } finally {
