@@ -9,8 +9,13 @@ import { AblatePage } from './pages/AblatePage';
 import { GroupsPage } from './pages/GroupsPage';
 import { GroupPage } from './pages/GroupPage';
 import { ComparePage } from './pages/ComparePage';
+import { TracesPage } from './pages/TracesPage';
+import { RatePage } from './pages/RatePage';
 
 function route(path: string): { page: ReactElement; section: string } {
+  const traces = /^\/runs\/([A-Za-z0-9_-]{1,64})\/traces\/?(\?.*)?$/.exec(path);
+  if (traces) return { page: <TracesPage key={traces[1]} id={traces[1]!} query={traces[2] ?? ''} />, section: 'runs' };
+  if (path.startsWith('/rate')) return { page: <RatePage path={path} />, section: 'rate' };
   const run = /^\/runs\/([A-Za-z0-9_-]{1,64})\/?$/.exec(path);
   if (run) return { page: <RunPage key={run[1]} id={run[1]!} />, section: 'runs' };
   const group = /^\/groups\/([A-Za-z0-9_-]{1,64})\/?$/.exec(path);
@@ -44,6 +49,7 @@ export function App(): ReactElement {
           {nav('ablate', '#/ablate', 'New ablation')}
           {nav('groups', '#/groups', 'Groups')}
           {nav('compare', '#/compare', 'Compare')}
+          {nav('rate', '#/rate', 'Rate')}
           {nav('settings', '#/settings', 'Settings')}
         </nav>
       </header>

@@ -2,6 +2,7 @@ import { useEffect, useMemo, useRef, useState, type ReactElement } from 'react';
 import type { RunSummary } from '../../../shared/contract';
 import type { Band } from '../../../shared/stats';
 import { call } from '../transport';
+import { ACCOUNTING_METRICS } from '../accounting';
 import { useDebounced, useLive, useRunsChanged } from '../hooks';
 import { formatNumber } from '../format';
 import { ErrorNote, StatusBadge } from '../components/common';
@@ -144,10 +145,13 @@ export function ComparePage({ path }: { path: string }): ReactElement {
   }, [compareRuns, series.data, metric, x, groupByDeb, effTemplate, smoothing, band, byDifficulty, diffMetrics]);
   const rows = useMemo(() => tableRows(groups, series.data ?? {}, metric), [groups, series.data, metric]);
 
+  // the accounting metrics (attempted, solved, rationalized, kept, tokens, seconds per phase) under their own heading
   const metricOptions = useMemo(() => {
     const list = (names.data ?? []).map((n) => n.name);
     if (!list.includes(metric)) list.unshift(metric);
-    return list;
+    const accounting = ACCOUNTING_METRICS.filter((m) => list.includes(m.name));
+    const inAccounting = new Set(accounting.map((m) => m.name));
+    return { other: list.filter((m) => !inAccounting.has(m)), accounting };
   }, [names.data, metric]);
 
   const isPreset = (GROUP_BY_PRESETS as readonly string[]).includes(groupBy);
@@ -201,11 +205,20 @@ export function ComparePage({ path }: { path: string }): ReactElement {
             <label>
               Y
               <select value={metric} onChange={(e) => setMetric(e.target.value)} data-testid="compare-metric">
-                {metricOptions.map((m) => (
+                {metricOptions.other.map((m) => (
                   <option key={m} value={m}>
                     {m}
                   </option>
                 ))}
+                {metricOptions.accounting.length ? (
+                  <optgroup label="Accounting per iteration">
+                    {metricOptions.accounting.map((m) => (
+                      <option key={m.name} value={m.name}>
+                        {m.label} ({m.name})
+                      </option>
+                    ))}
+                  </optgroup>
+                ) : null}
               </select>
             </label>
             <label>

@@ -9,6 +9,9 @@ import { LineChartPanel, PALETTE, type Series } from '../components/charts';
 import { LogView } from '../components/LogView';
 import { SamplesView } from '../components/SamplesView';
 import { BestOfKPanel } from '../components/BestOfKPanel';
+import { AccountingPanel } from '../components/AccountingPanel';
+import { VerifierPanel } from '../components/VerifierPanel';
+import { ThoughtsPanel } from '../components/ThoughtsPanel';
 import { isVstarCurveMetric } from '../vstar';
 
 const PHASE_ORDER = ['warmup', 'sample', 'rationalize', 'train', 'evaluate', 'verify'];
@@ -389,6 +392,9 @@ export function RunPage({ id }: { id: string }): ReactElement {
         <h1 className="mono">{r.id}</h1>
         <StatusBadge status={r.status} testId="run-status" />
         <div className="spacer" />
+        <a href={`#/runs/${r.id}/traces`} className="button" data-testid="open-traces">
+          Traces
+        </a>
         <ResumeButton run={r} onDone={run.reload} />
         <StopButton run={r} onDone={run.reload} />
       </div>
@@ -446,9 +452,12 @@ export function RunPage({ id }: { id: string }): ReactElement {
         </Panel>
       </div>
       <BestOfKPanel run={r} />
+      <VerifierPanel run={r} />
       <Panel title="Training">
         <TrainMetrics run={r} />
       </Panel>
+      <AccountingPanel run={r} />
+      <ThoughtsPanel run={r} />
       <div className="grid-main">
         <Panel title="Logs">
           <LogView runId={r.id} live={live} />
