@@ -5,6 +5,7 @@
  *   (b) the Electron preload bridge emulated in the page over the same runs
  *   (c) every variant on every dataset through the CLI, (d) V-STaR, Quiet-STaR and STaR-norat from the form
  *   (e) an ablation from the GUI through the queue
+ *   (f) traces, blind rating, V-STaR and Quiet-STaR panels over real tiny runs
  * Needs `npx electron-vite build` first and the Python venv (experiments/.venv);
  * STARLAB_E2E_PYTHON=<path> runs the experiments with another interpreter.
  * Prints one PASS/FAIL line per scenario and `E2E: N passed, M failed`; exits 1 on failure.
@@ -17,6 +18,7 @@ import { scenarioHttp } from './scenario-http';
 import { scenarioIpc } from './scenario-ipc';
 import { scenarioAblation } from './scenario-ablation';
 import { scenarioVariantsCli, scenarioVariantsUi } from './scenario-variants';
+import { scenarioInspect } from './scenario-inspect';
 
 /** Stop runs a failed scenario left running (they are detached from the server). */
 async function stopLeftovers(server: Server): Promise<void> {
@@ -91,6 +93,7 @@ async function main(): Promise<number> {
       ['(c) cli: every variant on every dataset (real Python), curves and V-STaR candidates stored', () => scenarioVariantsCli(server!)],
       ['(d) ui: V-STaR, Quiet-STaR and STaR-norat launched from the form, Best-of-k panel', () => scenarioVariantsUi(browser!, server!)],
       ['(e) ui: a 2-variant × 2-seed ablation queued two at a time, followed on its group page', () => scenarioAblation(browser!, server!)],
+      ['(f) ui: traces, solve matrix, blind rating of five pairs, V-STaR verifier panel, Quiet-STaR thoughts', () => scenarioInspect(browser!, server!)],
     ];
     // STARLAB_E2E_SCENARIOS=c,e runs only those scenarios (development)
     const only = (process.env['STARLAB_E2E_SCENARIOS'] ?? '').split(',').filter(Boolean);

@@ -15,8 +15,8 @@ import { ROOT, apiCall, check, log, screenshot, waitFor, watchPage, type Browser
 
 export const VARIANTS = ['star', 'star-norat', 'v-star', 'quiet-star'] as const;
 export const DATASETS = ['addition', 'gsm8k', 'commonsenseqa'] as const;
-type Variant = (typeof VARIANTS)[number];
-type Dataset = (typeof DATASETS)[number];
+export type Variant = (typeof VARIANTS)[number];
+export type Dataset = (typeof DATASETS)[number];
 
 const RUN_TIMEOUT_MS = Number(process.env['STARLAB_E2E_RUN_TIMEOUT_MS'] ?? 240_000);
 
@@ -45,7 +45,7 @@ interface Shown {
   metrics: Record<string, { iteration: number; step: number; value: number }[]>;
 }
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(process.execPath, [join(ROOT, 'bin', 'starlab.js'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, timeout: RUN_TIMEOUT_MS },
       (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
