@@ -3,7 +3,7 @@ import type { RunDetail } from '../../../shared/contract';
 import { formatPct } from '../format';
 import { bestOfKCurves, bestOfKSummary, vstarIterations } from '../vstar';
 import { LineChartPanel, PALETTE, type Series } from './charts';
-import { Panel } from './common';
+import { IterationSelect, Panel } from './common';
 
 /** Fixed look per method, so a method keeps its colour across iterations and runs. */
 const STYLE: Record<string, { color: string; strokeWidth?: number; dash?: string }> = {
@@ -62,23 +62,7 @@ export function BestOfKPanel({ run }: { run: RunDetail }): ReactElement | null {
       testId="bestofk-panel"
       actions={
         <>
-          <label className="inline-control">
-            iteration{' '}
-            <select
-              data-testid="bestofk-iteration"
-              value={iteration}
-              onChange={(e) => {
-                const v = Number(e.target.value);
-                setPicked(v === latest ? null : v);
-              }}
-            >
-              {iterations.map((i) => (
-                <option key={i} value={i}>
-                  {i === latest ? `${i} (latest)` : i}
-                </option>
-              ))}
-            </select>
-          </label>
+          <IterationSelect label="iteration" iterations={iterations} value={iteration} onPick={setPicked} testId="bestofk-iteration" />
           <label className="inline-control">
             <input type="checkbox" data-testid="bestofk-log2" checked={log2} onChange={(e) => setLogX(e.target.checked)} /> log₂ k
           </label>

@@ -6,7 +6,7 @@ import { useLive } from '../hooks';
 import { perStep } from '../metrics';
 import { call } from '../transport';
 import { LineChartPanel, PALETTE, type Series } from './charts';
-import { Panel } from './common';
+import { IterationSelect, Panel } from './common';
 import { runDataVersion, useReloadOnNewData } from './VerifierPanel';
 import '../analysis.css';
 
@@ -235,7 +235,6 @@ function ThoughtsBody({ run }: { run: RunDetail }): ReactElement {
   useReloadOnNewData(runDataVersion(run), thoughts);
   const r = thoughts.data?.ok ? thoughts.data : null;
   const iterations = r?.iterations ?? [];
-  const latest = iterations.at(-1);
   const iteration = picked ?? r?.iteration;
   // the colour scale: the largest |reward| (training) or weight (evaluation) shown
   const { scale, negative } = useMemo(() => {
@@ -272,24 +271,7 @@ function ThoughtsBody({ run }: { run: RunDetail }): ReactElement {
               <option value="train">training (with rewards)</option>
             </select>
           </label>
-          <label className="inline-control">
-            {source === 'eval' ? 'evaluation' : 'iteration'}{' '}
-            <select
-              data-testid="thoughts-iteration"
-              value={iteration ?? ''}
-              disabled={!iterations.length}
-              onChange={(e) => {
-                const v = Number(e.target.value);
-                setPicked(v === latest ? null : v);
-              }}
-            >
-              {iterations.map((i) => (
-                <option key={i} value={i}>
-                  {i === latest ? `${i} (latest)` : i}
-                </option>
-              ))}
-            </select>
-          </label>
+          <IterationSelect label={source === 'eval' ? 'evaluation' : 'iteration'} iterations={iterations} value={iteration} onPick={setPicked} testId="thoughts-iteration" />
           <label className="inline-control">
             <input type="checkbox" data-testid="thoughts-show-all" checked={showAll} onChange={(e) => setShowAll(e.target.checked)} /> open every thought
           </label>

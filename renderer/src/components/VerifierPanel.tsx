@@ -8,7 +8,7 @@ import { perIteration } from '../metrics';
 import { call } from '../transport';
 import { vstarIterations } from '../vstar';
 import { LineChartPanel, PALETTE, type Series } from './charts';
-import { Panel } from './common';
+import { IterationSelect, Panel } from './common';
 import '../analysis.css';
 
 type Scorer = 'dpo' | 'orm' | 'logp';
@@ -436,24 +436,7 @@ function VerifierBody({ run }: { run: RunDetail }): ReactElement {
       testId="verifier-panel"
       actions={
         <>
-          <label className="inline-control">
-            iteration{' '}
-            <select
-              data-testid="verifier-iteration"
-              value={iteration ?? ''}
-              disabled={!iterations.length}
-              onChange={(e) => {
-                const v = Number(e.target.value);
-                setPicked(v === latest ? null : v);
-              }}
-            >
-              {iterations.map((i) => (
-                <option key={i} value={i}>
-                  {i === latest ? `${i} (latest)` : i}
-                </option>
-              ))}
-            </select>
-          </label>
+          <IterationSelect label="iteration" iterations={iterations} value={iteration} onPick={setPicked} testId="verifier-iteration" />
           <label className="inline-control">
             scorer{' '}
             <select data-testid="verifier-scorer" value={eff} onChange={(e) => setScorer(e.target.value as Scorer)}>

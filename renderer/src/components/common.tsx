@@ -37,3 +37,43 @@ export function ErrorNote({ children }: { children: ReactNode }): ReactElement {
     </div>
   );
 }
+
+/**
+ * An iteration picker whose "latest" entry follows the run: picking the latest iteration
+ * stores null (follow), any other stores that iteration.
+ */
+export function IterationSelect({
+  label,
+  iterations,
+  value,
+  onPick,
+  testId,
+}: {
+  label: string;
+  iterations: number[];
+  value: number | undefined;
+  onPick: (iteration: number | null) => void;
+  testId: string;
+}): ReactElement {
+  const latest = iterations.at(-1);
+  return (
+    <label className="inline-control">
+      {label}{' '}
+      <select
+        data-testid={testId}
+        value={value ?? ''}
+        disabled={!iterations.length}
+        onChange={(e) => {
+          const v = Number(e.target.value);
+          onPick(v === latest ? null : v);
+        }}
+      >
+        {iterations.map((i) => (
+          <option key={i} value={i}>
+            {i === latest ? `${i} (latest)` : i}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
