@@ -335,7 +335,8 @@ export function buildProgram(): Command {
             limit,
             offset,
           });
-          if (r.rows.length < r.total) err(`rows ${offset! + 1}-${offset! + r.rows.length} of ${r.total} (--limit, --offset for more)`);
+          if (r.rows.length < r.total || r.totalCapped)
+            err(`rows ${offset! + 1}-${offset! + r.rows.length} of ${r.total}${r.totalCapped ? '+' : ''} (--limit, --offset for more)`);
           if (o.json) {
             out(JSON.stringify(r.rows));
             return;

@@ -98,7 +98,7 @@ export interface Service extends Commands {
   setQueueSettings(s: { maxConcurrent: number; gpuSlots: string[] }): Settings;
   listDatasets(): DatasetStatus[];
   getCurve(id: string, o: CommandArgs<'getCurve'>[1]): CurveResult;
-  getTraces(id: string, o: TraceQuery): { total: number; rows: TraceRow[] };
+  getTraces(id: string, o: TraceQuery): { total: number; totalCapped?: boolean; rows: TraceRow[] };
 
   readonly dataDir: string;
   readonly dbPath: string;

@@ -14,8 +14,11 @@
  * The outcomes come from question_summary / question_outcomes (kept by triggers on samples,
  * db/migrations/004-question-outcomes.ts), so a query walks only the matching questions and
  * iterations (at one iteration: that iteration's outcome rows) and reads samples through the
- * partial index samples_trace. Search goes through the trigram index samples_fts (a superset,
- * rechecked; question text: question_summary). Difficulty is the question's (tasks define it per question).
+ * partial index samples_trace. A search (case-insensitive substring of the rationale or the
+ * question, question text: question_summary) takes one of two exact paths: few matches go through
+ * the trigram index samples_fts (a superset, rechecked), many (or a search under 3 characters)
+ * walk the rows in order and stop at the page's end (see searchByWalk for its capped total).
+ * Difficulty is the question's (tasks define it per question).
  * The joins are written CROSS JOIN to fix their order: without ANALYZE statistics SQLite
  * would start from samples and sort.
  */
@@ -62,12 +65,35 @@ const JOIN_O = 'o.run_id = qs.run_id AND o.split = qs.split AND o.question_id = 
 const JOIN_S = `s.run_id = o.run_id AND s.split = o.split AND s.question_id = o.question_id AND s.iteration = o.iteration AND s.${TRACE_KIND_SQL}`;
 const ORDER = 'qs.split, qs.question_id, o.iteration, s.id';
 
+/**
+ * How a search picks its path (defaults for 10^6 samples; tests pass small ones to force a path).
+ *   ftsMax      the trigram index drives while it has fewer candidates than this (counted up to
+ *               it) and fewer samples than this match by their question
+ *   walkBudget  otherwise the rows are walked in order, at most this many: a search matching
+ *               fewer (sparse) is then driven by its matching samples (exact total)
+ *   totalCap    the walk counts matches up to this many (or to the page's end if further)
+ */
+export interface TraceSearchTuning {
+  ftsMax?: number;
+  walkBudget?: number;
+  totalCap?: number;
+}
+const TUNING: Required<TraceSearchTuning> = { ftsMax: 20_000, walkBudget: 50_000, totalCap: 10_000 };
+
+/** A page of traces and how many match; totalCapped: more than `total` match (a lower bound). */
+export interface TracePage {
+  total: number;
+  totalCapped?: boolean;
+  rows: TraceRow[];
+}
+
 /** The matching rows (ordered by split, question, iteration, id) and how many match in all. */
-export function queryTraces(db: DB, runId: string, o: TraceQuery = {}): { total: number; rows: TraceRow[] } {
+export function queryTraces(db: DB, runId: string, o: TraceQuery = {}, tuning: TraceSearchTuning = {}): TracePage {
   const limit = o.limit ?? 100;
   const offset = o.offset ?? 0;
   if (!Number.isInteger(limit) || limit < 1) throw new Error(`traces: limit must be a positive integer, got ${limit}`);
   if (!Number.isInteger(offset) || offset < 0) throw new Error(`traces: offset must be a non-negative integer, got ${offset}`);
+  const tune = { ...TUNING, ...tuning };
   // Conditions on the question's key (either table's columns), on its summary, on the iteration.
   const keyConds = ['run_id = @run'];
   const summaryConds: string[] = [];
@@ -85,38 +111,16 @@ export function queryTraces(db: DB, runId: string, o: TraceQuery = {}): { total:
   if (o.iteration !== undefined) params['iteration'] = o.iteration;
   const where = [...qConds, ...oConds, ...(o.iteration !== undefined ? ['o.iteration = @iteration'] : [])].join(' AND ');
 
-  if (o.search) {
-    // Driven by the matching samples (few, for a selective search), then sorted.
-    params['search'] = likePattern(o.search);
-    const tri = trigramQuery(o.search);
-    if (tri) params['tri'] = tri;
-    const textHits = tri
-      ? `SELECT t.id FROM samples_fts f CROSS JOIN samples t ON t.id = f.rowid
-         WHERE samples_fts MATCH @tri AND t.run_id = @run AND t.text LIKE @search ESCAPE '\\'`
-      : `SELECT t.id FROM samples t WHERE t.run_id = @run AND t.${TRACE_KIND_SQL} AND t.text LIKE @search ESCAPE '\\'`;
-    const questionHits = `SELECT t.id FROM question_summary q CROSS JOIN samples t INDEXED BY samples_trace
-         ON t.run_id = q.run_id AND t.split = q.split AND t.question_id = q.question_id AND t.${TRACE_KIND_SQL}
-       WHERE q.run_id = @run AND q.question LIKE @search ESCAPE '\\'`;
-    const from = `WITH hits(id) AS MATERIALIZED (${textHits} UNION ${questionHits})
-      SELECT %COLS% FROM hits h CROSS JOIN samples s ON s.id = h.id
-      CROSS JOIN question_outcomes o ON o.run_id = s.run_id AND o.split = s.split AND o.question_id = s.question_id AND o.iteration = s.iteration
-      CROSS JOIN question_summary qs ON ${JOIN_O}
-      WHERE ${where}`;
-    const total = (db.prepare(from.replace('%COLS%', 'count(*) AS n')).get(params) as { n: number }).n;
-    const rows = db.prepare(`${from.replace('%COLS%', COLS)} ORDER BY ${ORDER} LIMIT @limit OFFSET @offset`).all({ ...params, limit, offset });
-    return { total, rows: (rows as DbRow[]).map(toRow) };
-  }
-
   // At one iteration the outcome rows there drive (index question_outcomes_iteration, in the
-  // traces' order), with the question's summary looked up only when a filter needs it;
-  // otherwise the matching questions drive.
+  // traces' order), with the question's summary looked up only when a filter or a search needs
+  // it; otherwise the matching questions drive.
   let from: string;
   let conds: string[];
   let groupKey: string;
   const atIteration = o.iteration !== undefined;
   if (atIteration) {
     // (a filter's conditions on the iteration read the summary too)
-    const needQs = summaryConds.length > 0;
+    const needQs = summaryConds.length > 0 || !!o.search;
     from = `question_outcomes o INDEXED BY question_outcomes_iteration${needQs ? ` CROSS JOIN question_summary qs ON ${JOIN_O}` : ''}`;
     conds = ['o.iteration = @iteration', ...keyConds.map((c) => `o.${c}`), ...summaryConds, ...oConds];
     groupKey = 'o.split, o.question_id';
@@ -131,6 +135,18 @@ export function queryTraces(db: DB, runId: string, o: TraceQuery = {}): { total:
   const total = atIteration || oConds.length
     ? (db.prepare(`SELECT coalesce(SUM(o.samples), 0) AS n FROM ${from} WHERE ${drivenWhere}`).get(params) as { n: number }).n
     : (db.prepare(`SELECT coalesce(SUM(qs.samples), 0) AS n FROM question_summary qs WHERE ${where}`).get(params) as { n: number }).n;
+  if (o.search) {
+    if (total === 0) return { total: 0, rows: [] };
+    params['search'] = likePattern(o.search);
+    const tri = trigramQuery(o.search);
+    // The trigram index pays while its candidates are few; a search matching many samples (or
+    // under 3 characters) walks the rows in order instead and stops at the page's end, unless
+    // its matches turn out sparse: then the matching samples drive after all.
+    const byMatches = () => searchByMatches(db, params, tri, where, limit, offset);
+    if (tri && total > tune.walkBudget && useIndex(db, params, tri, tune.ftsMax)) return byMatches();
+    return searchByWalk(db, params, `${from} CROSS JOIN samples s INDEXED BY samples_trace ON ${JOIN_S}`, drivenWhere,
+      `${groupKey}, o.iteration, s.id`, limit, offset, tune, byMatches);
+  }
   if (offset >= total) return { total, rows: [] };
 
   // A deep page starts at the question holding row `offset`, found from the per-question
@@ -158,6 +174,79 @@ export function queryTraces(db: DB, runId: string, o: TraceQuery = {}): { total:
     )
     .all({ ...params, limit, offset: skip }) as DbRow[];
   return { total, rows: rows.map(toRow) };
+}
+
+const SEARCH_TEXT = "s.text LIKE @search ESCAPE '\\'";
+const SEARCH_QUESTION = "qs.question LIKE @search ESCAPE '\\'";
+
+/**
+ * Whether the trigram index has fewer than `max` candidates (any run: the index has no run
+ * column) and fewer than `max` of the run's samples match by their question. Both are cheap:
+ * the candidates are counted from the index alone up to `max`, the question matches from the
+ * run's question summaries.
+ */
+function useIndex(db: DB, params: Record<string, unknown>, tri: string, max: number): boolean {
+  const byQuestion = (db.prepare(`SELECT coalesce(SUM(qs.samples), 0) AS n FROM question_summary qs WHERE qs.run_id = @run AND ${SEARCH_QUESTION}`).get(params) as { n: number }).n;
+  if (byQuestion >= max) return false;
+  const candidates = (db.prepare('SELECT count(*) AS n FROM (SELECT rowid FROM samples_fts WHERE samples_fts MATCH ? LIMIT ?)').get(tri, max) as { n: number }).n;
+  return candidates < max;
+}
+
+/**
+ * Few matches: the matching samples drive (trigram candidates, rechecked; or, under 3
+ * characters, a scan of the run's samples in storage order), then are sorted; the total is exact.
+ */
+function searchByMatches(db: DB, params: Record<string, unknown>, tri: string | null, where: string, limit: number, offset: number): TracePage {
+  const textHits = tri
+    ? `SELECT t.id FROM samples_fts f CROSS JOIN samples t ON t.id = f.rowid
+       WHERE samples_fts MATCH @tri AND t.run_id = @run AND t.text LIKE @search ESCAPE '\\'`
+    : `SELECT t.id FROM samples t INDEXED BY samples_run_iteration
+       WHERE t.run_id = @run AND t.${TRACE_KIND_SQL} AND t.text LIKE @search ESCAPE '\\'`;
+  const questionHits = `SELECT t.id FROM question_summary q CROSS JOIN samples t INDEXED BY samples_trace
+       ON t.run_id = q.run_id AND t.split = q.split AND t.question_id = q.question_id AND t.${TRACE_KIND_SQL}
+     WHERE q.run_id = @run AND q.question LIKE @search ESCAPE '\\'`;
+  const from = `WITH hits(id) AS MATERIALIZED (${textHits} UNION ${questionHits})
+    SELECT %COLS% FROM hits h CROSS JOIN samples s ON s.id = h.id
+    CROSS JOIN question_outcomes o ON o.run_id = s.run_id AND o.split = s.split AND o.question_id = s.question_id AND o.iteration = s.iteration
+    CROSS JOIN question_summary qs ON ${JOIN_O}
+    WHERE ${where}`;
+  const p = tri ? { ...params, tri } : params;
+  const total = (db.prepare(from.replace('%COLS%', 'count(*) AS n')).get(p) as { n: number }).n;
+  const rows = db.prepare(`${from.replace('%COLS%', COLS)} ORDER BY ${ORDER} LIMIT @limit OFFSET @offset`).all({ ...p, limit, offset });
+  return { total, rows: (rows as DbRow[]).map(toRow) };
+}
+
+/**
+ * Many matches (or no trigram): the rows are walked in the traces' order (through the index
+ * samples_trace, as without a search), each checked, until `totalCap` matches or the page's end
+ * if further; the cost is the rows walked, small for a common search. The total is exact when
+ * the walk ran out of rows, else a lower bound (totalCapped). A walk that reads `walkBudget` rows
+ * without getting there has sparse matches: it hands over to `sparse`.
+ */
+function searchByWalk(db: DB, params: Record<string, unknown>, from: string, where: string, order: string,
+  limit: number, offset: number, tune: Required<TraceSearchTuning>, sparse: () => TracePage): TracePage {
+  const upTo = Math.max(tune.totalCap, offset + limit);
+  const walk = db.prepare(`SELECT s.id, (${SEARCH_TEXT} OR ${SEARCH_QUESTION}) FROM ${from} WHERE ${where} ORDER BY ${order}`).raw();
+  const ids: number[] = [];
+  let walked = 0;
+  let tooSparse = false;
+  for (const [id, hit] of walk.iterate(params) as Iterable<[number, number]>) {
+    if (hit && ids.push(id) > upTo) break;
+    if (++walked >= tune.walkBudget) {
+      tooSparse = true;
+      break;
+    }
+  }
+  if (tooSparse) return sparse(); // (after the walk's statement is closed)
+  const capped = ids.length > upTo;
+  const pageIds = ids.slice(offset, offset + limit);
+  const byId = new Map<number, DbRow>();
+  if (pageIds.length) {
+    const stmt = db.prepare(`SELECT ${COLS} FROM samples s WHERE s.id IN (SELECT value FROM json_each(?))`);
+    for (const r of stmt.all(JSON.stringify(pageIds)) as DbRow[]) byId.set(r.id, r);
+  }
+  const rows = pageIds.map((id) => toRow(byId.get(id)!));
+  return capped ? { total: upTo, totalCapped: true, rows } : { total: ids.length, rows };
 }
 
 type DbRow = Omit<SampleDbRow, 'scores_json'>;

@@ -486,7 +486,7 @@ export interface CommandResults {
   /** One figure (the compare view's) in the asked formats, files named after `name`. */
   exportFigure: ExportResult;
   /** A run's rationale traces matching a filter, a page of them and the total. */
-  getTraces: { total: number; rows: TraceRow[] };
+  getTraces: { total: number; totalCapped?: boolean; rows: TraceRow[] };
   /** pass@k / majority@k / Best-of-k for k = 1..N at an iteration (default: the last with candidates). */
   getCurve: CurveResult;
   /** Questions × iterations, one outcome per cell, a page of rows in the asked order. */

@@ -148,7 +148,8 @@ async function checkRating(page: Page, server: Server, star: string, norat: stri
   const progress = async (): Promise<string> => ((await page.getByTestId('rating-progress').textContent()) ?? '').trim();
   const keys: string[][] = [['ArrowLeft'], ['ArrowRight'], ['ArrowUp'], ['f', 'ArrowLeft'], ['ArrowDown']];
   for (let i = 0; i < keys.length; i++) {
-    await waitFor(`pair ${i + 1}`, async () => (await progress()).startsWith(`${i} `), 10_000);
+    // keys pressed while a choice is being saved are dropped (by design): wait until idle
+    await waitFor(`pair ${i + 1}`, async () => (await progress()).startsWith(`${i} `) && (await page.getByTestId('rater').getAttribute('aria-busy')) === 'false', 10_000);
     for (const k of keys[i]!) await page.keyboard.press(k);
   }
   await page.getByTestId('rating-done').waitFor({ timeout: 10_000 });

@@ -3,10 +3,14 @@
  * rows each filter returns, search, iteration/split/difficulty, paging, and the CLI.
  */
 import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createService } from '../../core/service';
 import * as q from '../../db/queries';
 import { ingestLines } from '../../db/ingest';
+import { openDatabase } from '../../db/open';
+import { queryTraces, type TraceSearchTuning } from '../../db/traces';
+import type { TraceQuery, TraceRow } from '../../shared/contract';
 import { cleanupTempDirs, ev, FAKE_PYTHON, REPO, tempDir } from '../fixtures/helpers';
 
 afterAll(cleanupTempDirs);
@@ -126,4 +130,102 @@ describe('traces', () => {
     expect(bad.stderr).toMatch(/unknown filter "solved"/);
     expect(bad.stderr).toMatch(/iteration/);
   }, 60_000);
+});
+
+/**
+ * Search paths against a brute-force filter: a run of 30 questions × 3 iterations × 2 samples
+ * with a rationale vocabulary of common words ('carry' in ~3/4 of the rationales), rare ones,
+ * mixed case and LIKE wildcards. Small tunings force each path: the trigram index (few
+ * candidates), the ordered walk (capped total), and the walk handing over to the matching
+ * samples when they are sparse (a scan under 3 characters).
+ */
+describe('traces search paths', () => {
+  const SEARCH_RUN = 'search-run';
+  const db = openDatabase(join(tempDir(), 'search.db'));
+  q.insertRun(db, { id: SEARCH_RUN, variant: 'star', dataset: 'addition', preset: 'tiny', seed: 0, model: 'm', config_json: '{}', config_hash: 'h', status: 'completed', created_at: 1, run_dir: '/nonexistent' });
+  const words = ['carry', 'the', 'one', 'Tens', 'sum', 'CARRY', 'digit'];
+  let seq = 0;
+  for (let it = 1; it <= 3; it++) {
+    const items: unknown[] = [];
+    for (let qi = 0; qi < 30; qi++) {
+      const qid = `q${String(qi).padStart(2, '0')}`;
+      for (let k = 0; k < 2; k++) {
+        const n = qi * 7 + it * 3 + k;
+        const parts = [words[n % 7], words[(n * 3 + 1) % 7], String(n)];
+        if (n % 17 === 0) parts.push('zebra'); // rare
+        if (n % 23 === 0) parts.push('50%_off'); // wildcards, literally
+        if (n % 29 === 0) parts.splice(0, 3, 'zq'); // a 2-character rationale: no trigram
+        const ok = (qi + it + k) % 3 === 0;
+        items.push({ question_id: qid, split: qi % 5 === 4 ? 'eval' : 'train', kind: qi % 5 === 4 ? 'eval' : k ? 'rationalized' : 'direct',
+          question: qi % 10 === 3 ? `Zebra question ${qid}` : `What is ${qid}?`, text: parts.join(' '), answer: ok ? 'g' : 'x', gold: 'g',
+          correct: ok, hint_used: k === 1 && qi % 5 !== 4, kept: ok, difficulty: 1 + (qi % 3) });
+      }
+    }
+    ingestLines(db, SEARCH_RUN, [{ lineNo: ++seq, text: ev(seq, 'samples', { iteration: it, items }) }], null);
+  }
+  // Which path ran: the statements prepared.
+  const prepared: string[] = [];
+  const prepare = db.prepare.bind(db);
+  (db as { prepare: (sql: string) => unknown }).prepare = (sql: string) => (prepared.push(sql), prepare(sql));
+  afterAll(() => db.close());
+
+  /** ASCII case folding, like SQLite's LIKE. */
+  const fold = (x: string) => x.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  const brute = (o: TraceQuery): TraceRow[] =>
+    queryTraces(db, SEARCH_RUN, { ...o, search: undefined, limit: 100_000, offset: 0 }).rows
+      .filter((r) => fold(r.rationale).includes(fold(o.search!)) || fold(r.question).includes(fold(o.search!)));
+
+  const PATHS: { name: string; tune: TraceSearchTuning; sql: RegExp }[] = [
+    { name: 'index', tune: { walkBudget: 1, ftsMax: 1000 }, sql: /samples_fts MATCH @tri/ },
+    { name: 'walk', tune: { walkBudget: 1000, ftsMax: 1, totalCap: 12 }, sql: /\(s\.text LIKE @search .* OR qs\.question LIKE/ },
+    { name: 'walk then matches', tune: { walkBudget: 15, ftsMax: 1, totalCap: 12 }, sql: /hits\(id\) AS MATERIALIZED/ },
+  ];
+  const searches = ['carry', 'cArRy c', 'zebra', 'ZEBRA q', 'q0', '50%_', '%_o', '0%x', 'e', 'zq', '7', 'Zq', 'nothing here'];
+  const filters: TraceQuery[] = [{}, { filter: 'forgotten' }, { filter: 'never-solved' }, { iteration: 2 }, { split: 'eval' }, { difficulty: 2, filter: 'newly-solved' }, { questionId: 'q13' }];
+
+  it('every path returns exactly the brute-force rows, page by page, with an exact or capped total', () => {
+    let capped = 0;
+    const used = new Set<string>();
+    for (const path of PATHS) {
+      for (const search of searches) {
+        for (const f of filters) {
+          const o = { ...f, search };
+          const all = brute(o);
+          for (const offset of [0, 5, 10, 40]) {
+            prepared.length = 0;
+            const p = queryTraces(db, SEARCH_RUN, { ...o, limit: 5, offset }, path.tune);
+            const ctx = `${path.name} ${JSON.stringify(o)} offset ${offset}`;
+            expect(p.rows.map((r) => r.id), ctx).toEqual(all.slice(offset, offset + 5).map((r) => r.id));
+            if (p.totalCapped) {
+              capped++;
+              expect(path.name, ctx).not.toBe('index');
+              expect(p.total, ctx).toBe(Math.max(12, offset + 5));
+              expect(all.length, ctx).toBeGreaterThan(p.total);
+            } else expect(p.total, ctx).toBe(all.length);
+            if (all.length >= 3 && prepared.some((sql) => path.sql.test(sql))) used.add(`${path.name} ${search.length < 3 ? 'short' : 'long'}`);
+          }
+        }
+      }
+    }
+    expect(capped).toBeGreaterThan(10);
+    expect([...used].sort()).toEqual(['index long', 'walk long', 'walk short', 'walk then matches long', 'walk then matches short']);
+    // The brute force itself: hand-checked counts ('zq' only in the 2-character rationales: n % 29 = 0).
+    expect(brute({ search: 'zq' }).map((r) => r.rationale)).toEqual(Array(brute({ search: 'zq' }).length).fill('zq'));
+    expect(brute({ search: 'zq' }).length).toBeGreaterThan(0);
+    expect(brute({ search: '50%_' }).every((r) => r.rationale.includes('50%_off'))).toBe(true);
+    expect(brute({ search: '0%x' })).toEqual([]);
+  });
+
+  it('the defaults: a common search is capped, a rare one is exact, wildcards are literal', () => {
+    const common = queryTraces(db, SEARCH_RUN, { search: 'CARRY', limit: 3 }, { totalCap: 20 });
+    expect(common.totalCapped).toBe(true);
+    expect(common.total).toBe(20);
+    expect(common.rows.map((r) => r.id)).toEqual(brute({ search: 'carry' }).slice(0, 3).map((r) => r.id));
+    // All 180 rows walked (the default budget): exact.
+    expect(queryTraces(db, SEARCH_RUN, { search: 'carry' })).toMatchObject({ total: brute({ search: 'carry' }).length });
+    expect(queryTraces(db, SEARCH_RUN, { search: 'carry' }).totalCapped).toBeUndefined();
+    expect(queryTraces(db, SEARCH_RUN, { search: '%' }).total).toBe(brute({ search: '50%_off' }).length);
+    expect(queryTraces(db, SEARCH_RUN, { search: 'Zebra question q13' }).rows.map((r) => `${r.questionId}@${r.iteration}`))
+      .toEqual(['q13@1', 'q13@1', 'q13@2', 'q13@2', 'q13@3', 'q13@3']);
+  });
 });

@@ -747,7 +747,7 @@ function Rater({ taskId }: { taskId: number }): ReactElement {
 
   const total = item.total;
   return (
-    <div className="page" data-testid="rater">
+    <div className="page" data-testid="rater" aria-busy={busy}>
       {head(total)}
       {error ? <ErrorNote>{error}</ErrorNote> : null}
       {rs.done ? (

@@ -202,6 +202,8 @@ export function TracesPage({ id, query }: { id: string; query: string }): ReactE
   }, [state.question]);
 
   const total = list.data?.total ?? 0;
+  // a search matching very many rows is counted up to a cap: total is then a lower bound
+  const capped = list.data?.totalCapped === true;
   const rows = list.data?.rows ?? [];
   const pages = pageCount(total, PAGE);
   const noRun = runs.data !== undefined && !run;
@@ -323,15 +325,16 @@ export function TracesPage({ id, query }: { id: string; query: string }): ReactE
           actions={
             <>
               <span data-testid="traces-total" data-total={total} data-current={list.current ? '1' : '0'}>
-                {list.data === undefined && listLoading ? 'loading…' : `${total} trace${total === 1 ? '' : 's'}`}
+                {list.data === undefined && listLoading ? 'loading…' : capped ? `${total.toLocaleString('en-US')}+ traces` : `${total} trace${total === 1 ? '' : 's'}`}
               </span>
               <button type="button" className="small-button" data-testid="traces-prev" disabled={state.page === 0} onClick={() => update({ page: state.page - 1 })}>
                 ‹ prev
               </button>
               <span className="muted" data-testid="traces-page-of">
                 page {Math.min(state.page + 1, pages)} of {pages}
+                {capped ? '+' : ''}
               </span>
-              <button type="button" className="small-button" data-testid="traces-next" disabled={state.page + 1 >= pages} onClick={() => update({ page: state.page + 1 })}>
+              <button type="button" className="small-button" data-testid="traces-next" disabled={state.page + 1 >= pages && !(capped && rows.length === PAGE)} onClick={() => update({ page: state.page + 1 })}>
                 next ›
               </button>
             </>
