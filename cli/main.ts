@@ -690,9 +690,10 @@ export function buildProgram(): Command {
     .description('browser mode: serve the UI and API over HTTP')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port (0 = any free)', '5178')
+    .option('--token <token>', 'access token for the API (default $STARLAB_TOKEN; off loopback a random one is printed)')
     .addOption(dataDirOption())
-    .action(async (o: { host: string; port: string; dataDir?: string }) => {
-      await serve({ host: o.host, port: parsePort(o.port), dataDir: o.dataDir });
+    .action(async (o: { host: string; port: string; token?: string; dataDir?: string }) => {
+      await serve({ host: o.host, port: parsePort(o.port), dataDir: o.dataDir, ...(o.token ? { token: o.token } : {}) });
     });
 
   return program;

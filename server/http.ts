@@ -4,7 +4,11 @@
  *   GET  /api/events      Server-Sent Events (event: runsChanged, data: {"ids":[…]}), heartbeat comment every 15 s
  *   GET  /api/health      {"ok":true}
  *   everything else       static files of out/renderer (index.html for client routes)
+ * Bound to anything but loopback, the API needs an access token (generated when none is
+ * given): `Authorization: Bearer <token>`, or the cookie set by opening `/?token=<token>`
+ * once (the page's fetches and EventSource then carry it). Loopback may set one too.
  */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -32,10 +36,18 @@ export interface StartServerOptions {
   /** Directory of the built renderer (out/renderer); null serves the API only. */
   staticDir?: string | null;
   heartbeatMs?: number;
+  /**
+   * The access token the API requires. Off loopback one is always required: undefined (or
+   * null) generates a random one. On loopback: none unless given.
+   */
+  token?: string | null;
 }
 
 export interface RunningServer {
   url: string;
+  /** The access token the API requires (null: none), and the URL that hands it to a browser. */
+  token: string | null;
+  openUrl: string;
   host: string;
   port: number;
   server: Server;
@@ -129,6 +141,30 @@ function isLoopbackHost(h: string): boolean {
   return h === '127.0.0.1' || h === 'localhost' || h === '::1' || h === '[::1]';
 }
 
+const TOKEN_COOKIE = 'starlab_token';
+/** At least 16 characters of URL-safe text: the token travels in a query string and a cookie. */
+const TOKEN_RE = /^[A-Za-z0-9_-]{16,256}$/;
+
+export function newToken(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+/** Constant-time comparison of a presented token with the server's. */
+function tokenMatches(presented: string | null | undefined, token: string): boolean {
+  if (!presented) return false;
+  const a = Buffer.from(presented);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function cookieValue(header: string | undefined, name: string): string | null {
+  for (const part of (header ?? '').split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0 && part.slice(0, i).trim() === name) return part.slice(i + 1).trim();
+  }
+  return null;
+}
+
 function hostOf(hostHeader: string): string {
   if (hostHeader.startsWith('[')) return hostHeader.slice(0, hostHeader.indexOf(']') + 1);
   const i = hostHeader.lastIndexOf(':');
@@ -142,6 +178,16 @@ export function startServer(opts: StartServerOptions): Promise<RunningServer> {
   const heartbeatMs = opts.heartbeatMs ?? 15_000;
   const sseClients = new Set<ServerResponse>();
   const loopbackOnly = isLoopbackHost(host);
+  if (opts.token != null && !TOKEN_RE.test(opts.token))
+    return Promise.reject(new Error('the access token must be 16-256 characters of A-Z, a-z, 0-9, "_" or "-"'));
+  const token = opts.token ?? (loopbackOnly ? null : newToken());
+  /** Whether a request carries the token (header or cookie); always true without one. */
+  const authorized = (req: IncomingMessage): boolean => {
+    if (token === null) return true;
+    const auth = String(req.headers.authorization ?? '');
+    const bearer = /^Bearer\s+(\S+)$/i.exec(auth)?.[1];
+    return tokenMatches(bearer, token) || tokenMatches(cookieValue(req.headers.cookie, TOKEN_COOKIE), token);
+  };
 
   async function handleCommand(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
     if (!COMMANDS.has(name)) return sendJson(res, 404, { ok: false, error: `unknown command "${name}"` });
@@ -271,6 +317,23 @@ export function startServer(opts: StartServerOptions): Promise<RunningServer> {
       if (!ok) return sendJson(res, 403, { ok: false, error: 'cross-origin request refused' });
     }
     const p = url.pathname;
+    // Opening /?token=… once: a valid token becomes an HttpOnly cookie, and the address loses it.
+    const given = url.searchParams.get('token');
+    if (token !== null && given !== null && (req.method === 'GET' || req.method === 'HEAD') && !p.startsWith('/api/')) {
+      if (!tokenMatches(given, token)) return sendText(res, 401, 'wrong access token');
+      url.searchParams.delete('token');
+      res.writeHead(303, {
+        location: `${p}${url.search}`,
+        'set-cookie': `${TOKEN_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`,
+        'cache-control': 'no-store',
+      });
+      return void res.end();
+    }
+    if (p.startsWith('/api/') && p !== '/api/health' && !authorized(req))
+      return sendJson(res, 401, {
+        ok: false,
+        error: 'this server requires its access token: open the address it printed (…/?token=…) once, or send "Authorization: Bearer <token>"',
+      });
     if (p.startsWith('/api/')) {
       if (p.startsWith('/api/cmd/')) {
         handleCommand(req, res, p.slice('/api/cmd/'.length)).catch((e) => {
@@ -293,8 +356,11 @@ export function startServer(opts: StartServerOptions): Promise<RunningServer> {
       server.off('error', reject);
       const addr = server.address() as AddressInfo;
       const shownHost = addr.family === 'IPv6' || host.includes(':') ? `[${host}]` : host;
+      const url = `http://${shownHost}:${addr.port}/`;
       resolvePromise({
-        url: `http://${shownHost}:${addr.port}/`,
+        url,
+        token,
+        openUrl: token === null ? url : `${url}?token=${token}`,
         host,
         port: addr.port,
         server,

@@ -8,6 +8,8 @@ export interface ServeOptions {
   host?: string;
   port?: number;
   dataDir?: string;
+  /** Access token (default: $STARLAB_TOKEN; off loopback a random one when neither is set). */
+  token?: string;
 }
 
 /** Start the service and the HTTP server, print the URL line, and close both on SIGINT/SIGTERM. */
@@ -17,7 +19,8 @@ export async function serve(o: ServeOptions): Promise<void> {
   const host = o.host ?? '127.0.0.1';
   let srv;
   try {
-    srv = await startServer({ service, host, port: o.port ?? 5178, staticDir: join(repoRoot(), 'out', 'renderer') });
+    const token = o.token ?? (process.env['STARLAB_TOKEN'] || undefined);
+    srv = await startServer({ service, host, port: o.port ?? 5178, staticDir: join(repoRoot(), 'out', 'renderer'), token });
   } catch (e) {
     service.close();
     throw e;
@@ -35,6 +38,7 @@ export async function serve(o: ServeOptions): Promise<void> {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   console.log(`STaR Lab serving at ${srv.url} (data: ${dataDir})`);
+  if (srv.token !== null) console.log(`access token required: open ${srv.openUrl} once in the browser, or send "Authorization: Bearer ${srv.token}"`);
 }
 
 export function parsePort(s: string | undefined, fallback = 5178): number {

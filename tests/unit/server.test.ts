@@ -151,3 +151,69 @@ describe('HTTP server', () => {
     expect((await raw('GET', '/..%2fsecret.txt')).status).toBe(403);
   });
 });
+
+describe('access token off loopback', () => {
+  /** A request to a server bound to every address (reached here through 127.0.0.1). */
+  function to(port: number, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      });
+      req.on('error', reject);
+      if (body !== undefined) req.write(body);
+      req.end();
+    });
+  }
+  const json = { 'content-type': 'application/json' };
+
+  it('generates a token when bound to 0.0.0.0 and refuses the API without it', async () => {
+    const open = await startServer({ service, host: '0.0.0.0', port: 0, staticDir });
+    try {
+      expect(open.token).toMatch(/^[A-Za-z0-9_-]{32}$/);
+      expect(open.openUrl).toBe(`${open.url}?token=${open.token}`);
+      // no token, a wrong one, a token in the query of an API call: refused
+      for (const headers of [{}, { authorization: 'Bearer wrong-token-wrong-token-xx' }, { cookie: 'starlab_token=nope' }] as Record<string, string>[]) {
+        const r = await to(open.port, 'POST', '/api/cmd/listRuns', { ...json, ...headers }, '[]');
+        expect(r.status).toBe(401);
+        expect(JSON.parse(r.body).error).toMatch(/requires its access token/);
+      }
+      expect((await to(open.port, 'POST', `/api/cmd/listRuns?token=${open.token}`, json, '[]')).status).toBe(401);
+      expect((await to(open.port, 'GET', '/api/events')).status).toBe(401);
+      // health stays open (for monitors); the app shell is static
+      expect((await to(open.port, 'GET', '/api/health')).status).toBe(200);
+      expect((await to(open.port, 'GET', '/')).status).toBe(200);
+      // the bearer header works
+      const ok = await to(open.port, 'POST', '/api/cmd/listRuns', { ...json, authorization: `Bearer ${open.token}` }, '[]');
+      expect(ok.status).toBe(200);
+      expect(JSON.parse(ok.body).ok).toBe(true);
+      // opening /?token=… sets an HttpOnly cookie and drops the token from the address; the cookie works
+      const hand = await to(open.port, 'GET', `/runs?token=${open.token}&x=1`);
+      expect(hand.status).toBe(303);
+      expect(hand.headers.location).toBe('/runs?x=1');
+      const cookie = String(hand.headers['set-cookie']);
+      expect(cookie).toContain('HttpOnly');
+      expect(cookie).toContain('SameSite=Strict');
+      const viaCookie = await to(open.port, 'POST', '/api/cmd/listRuns', { ...json, cookie: cookie.split(';')[0]! }, '[]');
+      expect(viaCookie.status).toBe(200);
+      expect((await to(open.port, 'GET', '/?token=not-the-token-at-all')).status).toBe(401);
+    } finally {
+      await open.close();
+    }
+  });
+
+  it('takes a given token, refuses a malformed one, and needs none on loopback', async () => {
+    await expect(startServer({ service, host: '0.0.0.0', port: 0, staticDir, token: 'short' })).rejects.toThrow(/16-256 characters/);
+    const given = await startServer({ service, host: '0.0.0.0', port: 0, staticDir, token: 'a-given-token-0123456789' });
+    try {
+      expect(given.token).toBe('a-given-token-0123456789');
+      expect((await to(given.port, 'POST', '/api/cmd/listRuns', { ...json, authorization: 'Bearer a-given-token-0123456789' }, '[]')).status).toBe(200);
+      expect((await to(given.port, 'POST', '/api/cmd/listRuns', json, '[]')).status).toBe(401);
+    } finally {
+      await given.close();
+    }
+    expect(srv.token).toBeNull();
+    expect((await cmd('listRuns', [])).status).toBe(200);
+  });
+});
