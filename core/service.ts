@@ -54,6 +54,7 @@ import { querySolveMatrix } from '../db/solve-matrix';
 import * as ratings from '../db/ratings';
 import { candidateQuestions, rankedCandidates, verifierStats } from '../db/verifier';
 import { readThoughts } from './thoughts';
+import { eventIssues } from '../db/event-issues';
 
 export type { CommandSpec, LaunchContext } from './supervisor';
 
@@ -370,6 +371,7 @@ export function createService(opts: ServiceOptions): Service {
     getVerifierStats: (id, o) => (q.getRunRow(db, id) ? verifierStats(db, id, o) : { ok: false, message: `no run "${id}"` }),
     getCandidateQuestions: (id, o) => (q.getRunRow(db, id) ? candidateQuestions(db, id, o) : { ok: false, message: `no run "${id}"` }),
     getCandidates: (id, o) => (q.getRunRow(db, id) ? rankedCandidates(db, id, o) : { ok: false, message: `no run "${id}"` }),
+    getEventIssues: (id, limit) => (q.getRunRow(db, id) ? eventIssues(db, id, limit) : { ok: false, message: `no run "${id}"` }),
     getThoughts(id, o) {
       const row = q.getRunRow(db, id);
       if (!row) return { ok: false, message: `no run "${id}"` };

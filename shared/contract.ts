@@ -210,6 +210,16 @@ export type CurveResult =
   | { ok: true; kind: (typeof CURVE_KINDS)[number]; scorer: keyof typeof CURVE_SCORERS | null; iteration: number; questions: number; candidates: number; points: { k: number; value: number }[] }
   | { ok: false; message: string };
 
+/** What ingest could not interpret for a run: malformed lines and events of an unknown type or newer version. */
+export interface EventIssues {
+  malformedTotal: number;
+  malformed: { lineNo: number; reason: string; text: string }[];
+  unknownTotal: number;
+  /** Counts per (type, protocol version) over every kept event. */
+  unknownKinds: { type: string; version: number | null; count: number }[];
+  unknown: { seq: number; type: string; t: number; version: number | null; raw: string }[];
+}
+
 export type ExportResult = { ok: true; files: ExportFile[]; skipped?: { id: string; reason: string }[] } | { ok: false; message: string };
 
 // ---- argument schemas (validated in every transport before the service sees them) ----
@@ -429,6 +439,7 @@ export const commandArgs = {
       })
       .strict(),
   ]),
+  getEventIssues: z.tuple([runId, z.number().int().min(1).max(1000).optional()]),
   getThoughts: z.tuple([
     runId,
     z
@@ -509,6 +520,8 @@ export interface CommandResults {
     | { ok: false; message: string };
   /** Quiet-STaR's sampled thoughts (evaluation: per question; training: with rewards). */
   getThoughts: ThoughtsResult;
+  /** The first malformed lines and uninterpreted events of a run (up to the limit, default 100). */
+  getEventIssues: EventIssues | { ok: false; message: string };
 }
 
 export type CommandArgs<C extends CommandName> = z.infer<(typeof commandArgs)[C]>;

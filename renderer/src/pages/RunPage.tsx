@@ -12,6 +12,7 @@ import { BestOfKPanel } from '../components/BestOfKPanel';
 import { AccountingPanel } from '../components/AccountingPanel';
 import { VerifierPanel } from '../components/VerifierPanel';
 import { ThoughtsPanel } from '../components/ThoughtsPanel';
+import { EventIssuesNote } from '../components/EventIssuesNote';
 import { isVstarCurveMetric } from '../vstar';
 
 const PHASE_ORDER = ['warmup', 'sample', 'rationalize', 'train', 'evaluate', 'verify'];
@@ -434,12 +435,7 @@ export function RunPage({ id }: { id: string }): ReactElement {
           <pre data-testid="stderr-tail">{r.stderrTail}</pre>
         </details>
       ) : null}
-      {r.malformedLines > 0 || r.unknownEvents > 0 ? (
-        <div className="warning-note" data-testid="run-warnings">
-          {r.malformedLines > 0 ? `${r.malformedLines} malformed event line${r.malformedLines === 1 ? '' : 's'} skipped. ` : ''}
-          {r.unknownEvents > 0 ? `${r.unknownEvents} event${r.unknownEvents === 1 ? '' : 's'} of an unknown type or version kept but not interpreted.` : ''}
-        </div>
-      ) : null}
+      <EventIssuesNote run={r} />
       {run.error ? <ErrorNote>Refresh failed: {run.error}</ErrorNote> : null}
 
       <div className="grid-main">
