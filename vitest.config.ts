@@ -7,7 +7,7 @@ export default defineConfig({
     alias: { electron: resolve(import.meta.dirname, 'tests/electron-stub.ts') },
   },
   test: {
-    include: ['tests/unit/**/*.test.ts'],
+    include: ['tests/unit/**/*.test.ts', 'tests/property/**/*.test.ts'],
     environment: 'node',
     testTimeout: 60_000,
     hookTimeout: 60_000,

@@ -1,7 +1,9 @@
 /**
  * Importing a user's dataset files: the Python loader validates every line (errors name the
- * file and line) and copies the files into <data dir>/datasets/<dataset>/, where runs launched
- * by this app look first after an explicit task.path (STARLAB_DATA_DIR is set for them).
+ * file, line and field or column) and copies the files into <data dir>/datasets/<dataset>/,
+ * where runs launched by this app look first after an explicit task.path (STARLAB_DATA_DIR is
+ * set for them). A .csv/.tsv file (header row; columns in experiments/README.md) is converted
+ * to the canonical JSONL file of DATASET_FILES, so runs only ever read JSONL.
  */
 import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
@@ -34,23 +36,24 @@ export function importDataset(python: string, root: string, dest: string, spec: 
         resolve({ ok: false, message });
         return;
       }
-      const j = parse(stdout) as { dir?: string; splits?: Record<string, { rows: number }> } | null;
+      const j = parse(stdout) as { dir?: string; splits?: Record<string, { rows: number; converted_from?: string }> } | null;
       if (!j?.dir || !j.splits) {
         resolve({ ok: false, message: `unexpected output from the importer: ${stdout.slice(0, 500)}` });
         return;
       }
       const rows = Object.fromEntries(Object.entries(j.splits).map(([k, v]) => [k, v.rows]));
-      resolve({
-        ok: true,
-        dir: j.dir,
-        rows,
-        message: `imported ${spec.dataset} into ${j.dir} (${Object.entries(rows).map(([k, n]) => `${k}: ${n} rows`).join(', ')})`,
-      });
+      const parts = Object.entries(j.splits).map(
+        ([k, v]) => `${k}: ${v.rows} rows` + (v.converted_from ? `, converted from ${v.converted_from}` : ''),
+      );
+      resolve({ ok: true, dir: j.dir, rows, message: `imported ${spec.dataset} into ${j.dir} (${parts.join('; ')})` });
     });
   });
 }
 
-/** The JSONL files of each split, in the order the Python loader tries them (tasks/gsm8k.py, tasks/commonsenseqa.py). */
+/**
+ * The JSONL files of each split, in the order the Python loader tries them (tasks/gsm8k.py,
+ * tasks/commonsenseqa.py); an imported CSV/TSV file is written under the first name.
+ */
 export const DATASET_FILES: Record<ImportSpec['dataset'], Record<'train' | 'eval', string[]>> = {
   gsm8k: { train: ['train.jsonl'], eval: ['test.jsonl'] },
   commonsenseqa: { train: ['train_rand_split.jsonl', 'train.jsonl'], eval: ['dev_rand_split.jsonl', 'validation.jsonl', 'dev.jsonl'] },

@@ -31,6 +31,9 @@ export const DATASET_LABELS: Record<Dataset, string> = {
   commonsenseqa: 'CommonsenseQA',
 };
 
+/** Longest string a config accepts (model names, dataset paths); the Python mirror has the same limit. */
+export const MAX_CONFIG_STRING = 4096;
+
 const posInt = z.number().int().positive();
 const nonNegInt = z.number().int().min(0);
 const prob = z.number().min(0).max(1);
@@ -44,7 +47,7 @@ export const modelSchema = z
   .object({
     /** 'tiny': a randomly initialised Llama-style model built in code; 'hub': a hub id or local path. */
     source: z.enum(['tiny', 'hub']),
-    name: z.string().min(1),
+    name: z.string().min(1).max(MAX_CONFIG_STRING),
     n_layer: posInt.max(64),
     n_embd: posInt.max(8192),
     n_head: posInt.max(128),
@@ -67,7 +70,7 @@ export const additionTaskSchema = z
 export const textTaskSchema = z
   .object({
     /** Directory holding the dataset's JSONL files; '' looks in the default places (see experiments/README.md). */
-    path: z.string(),
+    path: z.string().max(MAX_CONFIG_STRING),
     /** Questions taken from the training split (0: all of them). */
     train_limit: nonNegInt.max(10000000),
     /** Questions taken from the evaluation split (GSM8K test, CommonsenseQA dev; 0: all). */
@@ -291,6 +294,11 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** obj[key] when it is the object's own key (never an inherited one such as 'constructor'). */
+function own(obj: unknown, key: string): unknown {
+  return isPlainObject(obj) && Object.hasOwn(obj, key) ? obj[key] : undefined;
+}
+
 /** Deep merge of plain objects (b wins); arrays and scalars replace. */
 export function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...a };
@@ -303,10 +311,11 @@ export function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>
  * then any override for the pair (see the file's _doc); undefined where none is defined.
  */
 export function presetDefaults(variant: string, dataset: string, preset: string): Record<string, unknown> | undefined {
-  const base = presetFile.datasets[dataset]?.[preset];
-  const forVariant = presetFile.variants[variant]?.[preset];
-  if (!base || !forVariant) return undefined;
-  const merged = deepMerge(deepMerge(base, forVariant), presetFile.overrides[variant]?.[dataset]?.[preset] ?? {});
+  const base = own(own(presetFile.datasets, dataset), preset);
+  const forVariant = own(own(presetFile.variants, variant), preset);
+  if (!isPlainObject(base) || !isPlainObject(forVariant)) return undefined;
+  const pair = own(own(own(presetFile.overrides, variant), dataset), preset);
+  const merged = deepMerge(deepMerge(base, forVariant), isPlainObject(pair) ? pair : {});
   return structuredClone(merged);
 }
 
@@ -353,16 +362,23 @@ export function resolveConfig(spec: LaunchSpec): ResolveResult {
   if (errors.length) return { ok: false, errors };
 
   const parsed = configSchemaFor(spec.variant as Variant, spec.dataset as Dataset).safeParse(cfg);
-  if (!parsed.success) {
-    return {
-      ok: false,
-      errors: parsed.error.issues.map((i) => ({
-        field: i.path.join('.') || '(config)',
-        message: i.message,
-      })),
-    };
-  }
+  if (!parsed.success) return { ok: false, errors: fieldErrors(parsed.error) };
   return { ok: true, config: parsed.data as unknown as ExperimentConfig };
+}
+
+/**
+ * zod issues as FieldErrors with dotted paths; an unrecognized-keys issue becomes one error per
+ * key, named by its full path ('model.foo'), as the Python validator names them.
+ */
+export function fieldErrors(err: z.ZodError): FieldError[] {
+  const out: FieldError[] = [];
+  for (const i of err.issues) {
+    const base = i.path.map(String).join('.');
+    if (i.code === 'unrecognized_keys') {
+      for (const k of i.keys) out.push({ field: base ? `${base}.${k}` : k, message: `unknown key "${base ? `${base}.${k}` : k}"` });
+    } else out.push({ field: base || '(config)', message: i.message });
+  }
+  return out;
 }
 
 const FIXED_KEYS = new Set(['variant', 'dataset', 'preset', 'seed']);
@@ -371,14 +387,16 @@ function applyOverride(cfg: Record<string, unknown>, path: string, value: unknow
   const parts = path.split('.');
   if (!path || parts.some((p) => p === '')) return 'empty key';
   if (FIXED_KEYS.has(parts[0]!)) return `"${parts[0]}" is set by its own option, not by an override`;
+  // Own keys only: an inherited name ('__proto__', 'constructor', 'toString') must never be walked
+  // into or assigned, or an override could rewrite Object.prototype for the whole process.
   let node: Record<string, unknown> = cfg;
   for (let i = 0; i < parts.length - 1; i++) {
-    const next = node[parts[i]!];
+    const next = Object.hasOwn(node, parts[i]!) ? node[parts[i]!] : undefined;
     if (typeof next !== 'object' || next === null || Array.isArray(next)) return `unknown key "${parts.slice(0, i + 1).join('.')}"`;
     node = next as Record<string, unknown>;
   }
   const leaf = parts[parts.length - 1]!;
-  if (!(leaf in node)) return `unknown key "${path}"`;
+  if (!Object.hasOwn(node, leaf)) return `unknown key "${path}"`;
   const old = node[leaf];
   if (typeof old === 'object' && old !== null) return `"${path}" is a section; set one of its keys`;
   node[leaf] = value;
@@ -387,7 +405,8 @@ function applyOverride(cfg: Record<string, unknown>, path: string, value: unknow
 
 /** Parse CLI-style "key=value" strings into an overrides map. */
 export function parseSetArgs(sets: string[]): { overrides: Record<string, string>; errors: FieldError[] } {
-  const overrides: Record<string, string> = {};
+  // no prototype, so a key such as "__proto__" is kept as a key (and refused by resolveConfig) rather than lost
+  const overrides = Object.create(null) as Record<string, string>;
   const errors: FieldError[] = [];
   for (const s of sets) {
     const i = s.indexOf('=');

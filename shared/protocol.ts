@@ -160,8 +160,44 @@ export type ParsedLine =
   | { kind: 'unknown'; envelope: Envelope; raw: string; reason: string }
   | { kind: 'malformed'; reason: string };
 
+/**
+ * Limits on one line. The tailer keeps at most 64 MiB of a line (core/tailer.ts); nesting is
+ * bounded because applying an event re-serialises its config with the recursive JSON.stringify,
+ * which overflows the stack at a few thousand levels (a real config is under 10 deep).
+ */
+export const MAX_EVENT_LINE_CHARS = 64 * 1024 * 1024;
+export const MAX_EVENT_DEPTH = 64;
+
+/** Deepest nesting of arrays/objects in a JSON text (strings skipped); stops counting past `limit`. */
+export function jsonDepth(text: string, limit = Infinity): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) {
+        max = depth;
+        if (max > limit) return max;
+      }
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
+}
+
 /** Parse one line of events.jsonl. Never throws. */
 export function parseEventLine(line: string): ParsedLine {
+  if (typeof line !== 'string') return { kind: 'malformed', reason: `expected a line of text, got ${typeof line}` };
+  if (line.length > MAX_EVENT_LINE_CHARS) {
+    return { kind: 'malformed', reason: `line is ${line.length} characters, over the limit of ${MAX_EVENT_LINE_CHARS}` };
+  }
+  if (jsonDepth(line, MAX_EVENT_DEPTH) > MAX_EVENT_DEPTH) {
+    return { kind: 'malformed', reason: `JSON nested deeper than ${MAX_EVENT_DEPTH} levels` };
+  }
   let json: unknown;
   try {
     json = JSON.parse(line);

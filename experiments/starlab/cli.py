@@ -5,7 +5,7 @@
     python -m starlab run --config <run_dir>/config.json --resume   continue after the last checkpointed iteration
     python -m starlab resolve --variant V --dataset D --preset tiny [--seed N] [--set loop.iterations=3 ...]
     python -m starlab schema                                 the config schemas' keys (drift test vs. zod)
-    python -m starlab import-data --dataset gsm8k --train F --eval F --dest DIR   validate and copy a user's files
+    python -m starlab import-data --dataset gsm8k --train F --eval F --dest DIR   validate and copy (CSV/TSV: convert) a user's files
 
 Exit codes of ``run``: 0 completed, 0 stopped (SIGTERM/SIGINT: the current step finishes,
 ``run_end {status: "stopped"}`` is written), 1 failed (exception: ``run_end {status:
@@ -46,8 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("schema", help="print the config schemas' key sets and sections as JSON")
     i = sub.add_parser("import-data", help="validate a user's dataset files and copy them into a datasets directory")
     i.add_argument("--dataset", required=True, choices=["gsm8k", "commonsenseqa"])
-    i.add_argument("--train", required=True, help="training split (JSONL)")
-    i.add_argument("--eval", required=True, help="evaluation split (JSONL: GSM8K test, CommonsenseQA dev)")
+    i.add_argument("--train", required=True, help="training split (JSONL, or CSV/TSV with a header row: converted to JSONL)")
+    i.add_argument("--eval", required=True, help="evaluation split (GSM8K test, CommonsenseQA dev; JSONL, CSV or TSV)")
     i.add_argument("--dest", required=True, help="datasets directory (files go to DEST/<dataset>/)")
     return p
 

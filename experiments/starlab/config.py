@@ -68,15 +68,22 @@ class _Enum:
         return v, None
 
 
+#: Longest string a config accepts (model names, dataset paths); MAX_CONFIG_STRING on the Node side.
+MAX_CONFIG_STRING = 4096
+
+
 @dataclass(frozen=True)
 class _Str:
     min_len: int = 0
+    max_len: int = MAX_CONFIG_STRING
 
     def check(self, v: Any) -> tuple[Any, str | None]:
         if not isinstance(v, str):
             return v, f"expected a string, got {_typename(v)}"
         if len(v) < self.min_len:
             return v, f"must have at least {self.min_len} character(s)"
+        if len(v) > self.max_len:
+            return v, f"must have at most {self.max_len} characters, got {len(v)}"
         return v, None
 
 
@@ -337,12 +344,19 @@ def _semantic_checks(cfg: dict[str, Any]) -> list[dict[str, str]]:
 def load_config(path: str) -> dict[str, Any]:
     """Read and validate a config file; raises ConfigError (field errors) on any problem."""
     try:
-        with open(path, encoding="utf-8") as f:
-            raw = json.load(f)
+        with open(path, "rb") as f:
+            raw = json.loads(f.read().decode("utf-8-sig"))
     except FileNotFoundError:
         raise ConfigError([{"field": "(config)", "message": f"config file not found: {path}"}]) from None
-    except ValueError as e:
-        raise ConfigError([{"field": "(config)", "message": f"config file is not valid JSON: {e}"}]) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError([{"field": "(config)", "message": f"config file {path} is not UTF-8 text: byte "
+                            f"0x{e.object[e.start]:02x} at byte offset {e.start} ({e.reason})"}]) from None
+    except ValueError as e:  # JSONDecodeError, or an integer literal over the digit limit
+        raise ConfigError([{"field": "(config)", "message": f"config file {path} is not valid JSON: {e}"}]) from None
+    except RecursionError:
+        raise ConfigError([{"field": "(config)", "message": f"config file {path} is nested too deeply"}]) from None
+    except OSError as e:
+        raise ConfigError([{"field": "(config)", "message": f"cannot read config file {path}: {e}"}]) from None
     cfg, errors = validate_config(raw)
     if errors:
         raise ConfigError(errors)

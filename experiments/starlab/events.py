@@ -26,6 +26,39 @@ SAMPLE_KINDS = ("direct", "rationalized", "eval", "candidate")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 ENV_EVENTS = "STARLAB_EVENTS"
 HEARTBEAT_S = 5.0
+#: integers in the protocol are JavaScript-safe (the schema's bounds; larger ones lose precision)
+MAX_SAFE_INT = 2**53 - 1
+_ENVELOPE = ("v", "seq", "t", "type")
+
+
+def _as_int(name: str, v: Any, lo: int | None = 0) -> int:
+    """``int(v)`` for a protocol integer field; ValueError (nothing is written) when it is not a
+    finite number, is below ``lo`` or beyond ±(2**53 - 1)."""
+    try:
+        i = int(v)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{name} must be an integer, got {v!r}") from None
+    if (lo is not None and i < lo) or abs(i) > MAX_SAFE_INT:
+        raise ValueError(f"{name} must be an integer in [{lo if lo is not None else -MAX_SAFE_INT}, {MAX_SAFE_INT}], got {i}")
+    return i
+
+
+def _finite_float(v: Any) -> float | None:
+    """``float(v)`` when it is a finite number (numpy/torch scalars included), else None."""
+    if hasattr(v, "item") and callable(v.item):
+        try:
+            v = v.item()
+        except Exception:
+            return None
+    if isinstance(v, bool):
+        return float(v)
+    if not isinstance(v, (int, float)):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:  # an int beyond the float range
+        return None
+    return f if math.isfinite(f) else None
 
 
 def _last_seq_and_tail(path: str) -> tuple[int, bool]:
@@ -101,14 +134,28 @@ class EventWriter:
         return self._fd is None
 
     def emit(self, type: str, **fields: Any) -> dict[str, Any]:
-        """Write one event; returns it. Raises ValueError for non-JSON / non-finite values."""
+        """Write one event; returns it. Raises ValueError (and writes nothing) for values JSON
+        cannot hold: NaN/inf, non-JSON types, an envelope field among ``fields``."""
+        if not isinstance(type, str) or not type:
+            raise ValueError(f"event type must be a non-empty string, got {type!r}")
+        clash = [k for k in fields if k in _ENVELOPE]
+        if clash:
+            raise ValueError(f"{', '.join(clash)} are set by the writer, not by the event")
         with self._lock:
             if self._fd is None:
                 raise RuntimeError(f"event writer for {self.path} is closed")
             event: dict[str, Any] = {"v": PROTOCOL_VERSION, "seq": self._seq + 1, "t": time.time(), "type": type}
             event.update(fields)
-            line = json.dumps(event, allow_nan=False, ensure_ascii=False, separators=(",", ":")) + "\n"
-            self._write_bytes(line.encode("utf-8"))
+            try:
+                line = json.dumps(event, allow_nan=False, ensure_ascii=False, separators=(",", ":")) + "\n"
+                data = line.encode("utf-8")
+            except UnicodeEncodeError:
+                # a lone surrogate (e.g. from decoding bytes with surrogateescape) is not UTF-8:
+                # write it as a \udXXX escape, which JSON and the ingest side accept
+                data = (json.dumps(event, allow_nan=False, ensure_ascii=True, separators=(",", ":")) + "\n").encode("ascii")
+            except (TypeError, RecursionError) as e:
+                raise ValueError(f"{type} event is not JSON-serialisable: {e}") from None
+            self._write_bytes(data)
             self._seq += 1
             return event
 
@@ -158,11 +205,14 @@ class EventWriter:
 
     def phase_start(self, iteration: int, phase: str) -> dict[str, Any]:
         _check_phase(phase)
-        return self.emit("phase_start", iteration=int(iteration), phase=phase)
+        return self.emit("phase_start", iteration=_as_int("iteration", iteration), phase=phase)
 
     def phase_end(self, iteration: int, phase: str, duration_s: float) -> dict[str, Any]:
         _check_phase(phase)
-        return self.emit("phase_end", iteration=int(iteration), phase=phase, duration_s=max(0.0, float(duration_s)))
+        d = _finite_float(duration_s)
+        if d is None:
+            raise ValueError(f"phase_end duration_s must be a finite number, got {duration_s!r}")
+        return self.emit("phase_end", iteration=_as_int("iteration", iteration), phase=phase, duration_s=max(0.0, d))
 
     def phase(self, iteration: int, phase: str) -> "_Phase":
         """Context manager: phase_start, then phase_end with the measured duration."""
@@ -170,41 +220,41 @@ class EventWriter:
 
     def progress(self, iteration: int, phase: str, done: int, total: int) -> dict[str, Any]:
         _check_phase(phase)
-        return self.emit("progress", iteration=int(iteration), phase=phase, done=max(0, int(done)), total=max(0, int(total)))
+        return self.emit("progress", iteration=_as_int("iteration", iteration), phase=phase,
+                         done=max(0, _as_int("done", done, None)), total=max(0, _as_int("total", total, None)))
 
     def metrics(self, iteration: int, step: int, values: Mapping[str, Any]) -> dict[str, Any] | None:
         """Scalar metrics at (iteration, step). Non-finite or non-numeric values are dropped
         (the protocol allows finite numbers only) and reported in a warning log event."""
+        iteration, step = _as_int("iteration", iteration), max(0, _as_int("step", step, None))
         clean: dict[str, float | int] = {}
         dropped: list[str] = []
         for k, v in values.items():
-            if hasattr(v, "item") and callable(v.item):  # numpy / torch scalars
-                try:
-                    v = v.item()
-                except Exception:
-                    pass
-            if isinstance(v, bool):
-                v = int(v)
-            if isinstance(v, (int, float)) and math.isfinite(v) and str(k):
-                clean[str(k)] = v
+            f = _finite_float(v)
+            if f is not None and str(k):
+                # integers stay integers where a float holds them exactly
+                clean[str(k)] = int(v) if isinstance(v, int) and not isinstance(v, bool) and abs(v) <= MAX_SAFE_INT else f
             else:
                 dropped.append(str(k))
         if dropped:
             self.log("warning", f"dropped non-finite or non-numeric metrics at step {step}: {', '.join(sorted(dropped))}")
         if not clean:
             return None
-        return self.emit("metrics", iteration=int(iteration), step=max(0, int(step)), values=clean)
+        return self.emit("metrics", iteration=iteration, step=step, values=clean)
 
     def samples(self, iteration: int, items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-        return self.emit("samples", iteration=int(iteration), items=[make_sample(**dict(it)) for it in items])
+        return self.emit("samples", iteration=_as_int("iteration", iteration), items=[make_sample(**dict(it)) for it in items])
 
     def artifact(self, name: str, kind: str, path: str, size: int | None = None,
                  iteration: int | None = None) -> dict[str, Any]:
+        for what, v in (("name", name), ("kind", kind), ("path", path)):
+            if not isinstance(v, str) or not v:
+                raise ValueError(f"artifact {what} must be a non-empty string, got {v!r}")
         fields: dict[str, Any] = {"name": name, "kind": kind, "path": path}
         if size is not None:
-            fields["size"] = int(size)
+            fields["size"] = _as_int("artifact size", size)
         if iteration is not None:
-            fields["iteration"] = int(iteration)
+            fields["iteration"] = _as_int("iteration", iteration)
         return self.emit("artifact", **fields)
 
     def heartbeat(self) -> dict[str, Any]:
@@ -225,7 +275,7 @@ class EventWriter:
             self.ended = True
             self.end_status = status
         self.stop_heartbeat()
-        return self.emit("run_end", status=status, error=error)
+        return self.emit("run_end", status=status, error=None if error is None else str(error))
 
 
 class _Phase:
@@ -267,9 +317,10 @@ def make_sample(*, question_id: str, split: str, kind: str, question: str, text:
     if kept is not None:
         item["kept"] = bool(kept)
     if difficulty is not None:
-        item["difficulty"] = int(difficulty)
+        item["difficulty"] = _as_int("sample difficulty", difficulty, None)
     if scores:
-        item["scores"] = {str(k): float(v) for k, v in scores.items() if math.isfinite(float(v))}
+        # non-finite or non-numeric scores are left out (the protocol allows finite numbers only)
+        item["scores"] = {str(k): f for k, v in scores.items() if (f := _finite_float(v)) is not None}
     return item
 
 

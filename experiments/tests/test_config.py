@@ -111,3 +111,15 @@ def test_resolve_command():
     assert cfg["seed"] == 2 and cfg["loop"]["iterations"] == 2 and validate_config(cfg)[1] == []
     r = _cli("resolve", "--set", "loop.nope=1")
     assert r.returncode == 2 and "loop.nope" in r.stderr
+
+
+def test_strings_over_the_limit_and_unreadable_files_are_named(tmp_path):
+    assert _fields(micro_config(model={"name": "m" * 4097})) == ["model.name"]
+    bad = tmp_path / "c.json"
+    for data, msg in [(b"\xff{}", "not UTF-8 text: byte 0xff at byte offset 0"), (b"[" * 100000, "nested too deeply"),
+                      (b"1" * 5000, "not valid JSON")]:
+        bad.write_bytes(data)
+        with pytest.raises(ConfigError, match=re.escape(msg)):
+            load_config(str(bad))
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_config(str(tmp_path))

@@ -3,6 +3,8 @@
 malformed files, selection/hash, path resolution and import_dataset."""
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
@@ -463,7 +465,7 @@ def test_import_dataset(tmp_path):
     b = CommonsenseQATask().load(cfg(CQA_DIR, train_limit=20, eval_limit=10), 3)
     assert a.hash == b.hash  # the same data and selection, wherever it lives
     # a bad file: DataError with file and line, nothing copied
-    bad = write_lines(tmp_path / "bad.jsonl", [GOOD_GSM, json.dumps({"question": "q", "answer": "5"})])
+    bad = write_lines(tmp_path / "bad.jsonl", [GOOD_GSM, json.dumps({"question": "q", "answer": "five"})])
     with pytest.raises(DataError, match=re.escape(f"{bad}:2: ")):
         import_dataset("gsm8k", {"train": GSM_DIR / "train.jsonl", "test": bad}, dest)
     assert not (dest / "gsm8k" / "train.jsonl").exists()
@@ -498,3 +500,171 @@ def test_huggingface_style_commonsenseqa(tmp_path):
         t.load(cfg(d), 0)
     out = import_dataset("commonsenseqa", {"train": d / "train.jsonl"}, tmp_path / "dest")
     assert out["splits"]["train"]["file"].endswith("commonsenseqa/train_rand_split.jsonl")
+
+
+# ------------------------------------------------------------------------------- CSV import
+def write_csv(path: Path, header: list[str], rows: list[list[str]], delimiter: str = ",", bom: bool = False,
+              terminator: str = "\r\n") -> Path:
+    """A file as Python's csv writer (and so pandas and most spreadsheets) writes it."""
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=delimiter, lineterminator=terminator)
+    w.writerow(header)
+    w.writerows(rows)
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + buf.getvalue().encode("utf-8"))
+    return path
+
+
+def jsonl_rows(path: Path) -> list[dict]:
+    # split("\n"), not splitlines(): a raw U+2028 inside a JSON string is not a line end
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+
+
+def test_gsm8k_csv_import_gives_the_jsonl_rows(tmp_path):
+    train, test = jsonl_rows(GSM_DIR / "train.jsonl"), jsonl_rows(GSM_DIR / "test.jsonl")
+    # Excel-style (BOM, CRLF, comma) for train; TSV with LF and the columns swapped for test
+    train_csv = write_csv(tmp_path / "my-train.csv", ["question", "answer"], [[r["question"], r["answer"]] for r in train],
+                          bom=True)
+    test_tsv = write_csv(tmp_path / "my-test.tsv", ["answer", "question"], [[r["answer"], r["question"]] for r in test],
+                         delimiter="\t", terminator="\n")
+    dest = tmp_path / "app" / "datasets"
+    out = import_dataset("gsm8k", {"train": train_csv, "test": test_tsv}, dest)
+    tr, ev = out["splits"]["train"], out["splits"]["eval"]
+    assert (tr["rows"], ev["rows"]) == (7473, 1319)
+    assert (tr["converted_from"], ev["converted_from"]) == ("CSV", "TSV")
+    assert tr["file"] == str(dest / "gsm8k" / "train.jsonl") and ev["file"] == str(dest / "gsm8k" / "test.jsonl")
+    assert tr["source_sha256"] == data_files.file_sha256(train_csv)
+    assert tr["sha256"] == data_files.file_sha256(dest / "gsm8k" / "train.jsonl")
+    assert jsonl_rows(dest / "gsm8k" / "train.jsonl") == [{"question": r["question"], "answer": r["answer"]} for r in train]
+    for split, name in (("train", "train.jsonl"), ("eval", "test.jsonl")):
+        got, _ = data_files.read_jsonl(dest / "gsm8k" / name, gsm_mod.parse_row, split)
+        want, _ = data_files.read_jsonl(GSM_DIR / name, gsm_mod.parse_row, split)
+        assert got == want  # ids, questions, solutions, golds
+    a, b = GSM8KTask().load(cfg(dest, train_limit=50, eval_limit=20), 1), GSM8KTask().load(cfg(GSM_DIR, train_limit=50, eval_limit=20), 1)
+    assert [q.qid for q in a.train] == [q.qid for q in b.train] and [q.gold for q in a.eval] == [q.gold for q in b.eval]
+
+
+def test_commonsenseqa_csv_import_gives_the_jsonl_rows(tmp_path):
+    dev, train = jsonl_rows(CQA_DIR / "dev_rand_split.jsonl"), jsonl_rows(CQA_DIR / "train_rand_split.jsonl")
+    assert all([c["label"] for c in r["question"]["choices"]] == list("ABCDE") for r in dev + train)
+    # the flat export: a column per choice
+    flat = write_csv(tmp_path / "dev.csv", ["id", "question", "question_concept", "answerKey", *"ABCDE"],
+                     [[r["id"], r["question"]["stem"], r["question"]["question_concept"], r["answerKey"],
+                       *(c["text"] for c in r["question"]["choices"])] for r in dev])
+    # the Hugging Face export: one 'choices' column holding the JSON object
+    hf = write_csv(tmp_path / "train.csv", ["id", "question", "question_concept", "choices", "answerKey"],
+                   [[r["id"], r["question"]["stem"], r["question"]["question_concept"],
+                     json.dumps({"label": [c["label"] for c in r["question"]["choices"]],
+                                 "text": [c["text"] for c in r["question"]["choices"]]}), r["answerKey"]] for r in train])
+    dest = tmp_path / "datasets"
+    out = import_dataset("commonsenseqa", {"train": hf, "dev": flat}, dest)
+    assert out["splits"]["train"]["rows"] == 9741 and out["splits"]["eval"]["rows"] == 1221
+    for split, name in (("train", "train_rand_split.jsonl"), ("eval", "dev_rand_split.jsonl")):
+        got, _ = data_files.read_jsonl(dest / "commonsenseqa" / name, cqa_mod.parse_row, split)
+        want, _ = data_files.read_jsonl(CQA_DIR / name, cqa_mod.parse_row, split)
+        assert got == want  # ids, stems, choices, golds, concepts
+    # the flat shape is written as the original row shape, byte for byte where the fields agree
+    assert jsonl_rows(dest / "commonsenseqa" / "dev_rand_split.jsonl")[0] == {
+        "id": dev[0]["id"], "answerKey": dev[0]["answerKey"], "question": dev[0]["question"]}
+
+
+GSM_HEAD = "question,answer\n"
+
+
+@pytest.mark.parametrize("name,text,msg", [
+    ("t.csv", "question,solution\nq,1\n", "{p}:1: column 'answer' missing in header: found question, solution"),
+    ("t.csv", "question,Answer\nq,1\n", "{p}:1: column 'answer' missing in header: found question, Answer (column "
+                                         "names are case-sensitive: rename 'Answer' to 'answer')"),
+    ("t.csv", "question,answer,question\nq,1,q\n", "{p}:1: column 'question' appears twice in the header (columns 1 and 3)"),
+    ("t.csv", GSM_HEAD + "q,1\n\n\"two\nlines\",\n", "{p}:4: column 'answer' is empty"),
+    ("t.csv", GSM_HEAD + "q,1\nq\n", "{p}:3: column 'answer' is empty (the row has 1 of the header's 2 cells)"),
+    ("t.csv", GSM_HEAD + "q, with a comma,1\n", "{p}:2: cell 3 is beyond the header's 2 columns (it holds '1'; an unquoted "
+                                                "comma inside a cell?)"),
+    ("t.tsv", "question\tanswer\nq\t1\tx\n", "{p}:2: cell 3 is beyond the header's 2 columns (it holds 'x'; an "
+                                                 "unquoted tab inside a cell?)"),
+    ("t.csv", GSM_HEAD + 'q,"1\n', "{p}:2: not valid CSV (unexpected end of data: a quoted cell starting in this record is "
+                                   "never closed)"),
+    ("t.csv", GSM_HEAD + '"q"x,1\n', "{p}:2: not valid CSV (',' expected after '\"': a quote inside a quoted cell must be "
+                                     'doubled (""))'),
+    ("t.csv", GSM_HEAD + "q,five\n", "{p}:2: field 'answer' has no final '#### N' line and is not a bare number"),
+    ("t.csv", GSM_HEAD, "{p}: no rows (only a header, on line 1)"),
+    ("t.csv", "\r\n", "{p}: no rows (the file is empty)"),
+])
+def test_gsm8k_csv_errors_name_file_line_and_column(tmp_path, name, text, msg):
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8", newline="")
+    with pytest.raises(DataError) as e:
+        import_dataset("gsm8k", {"train": p}, tmp_path / "dest")
+    assert str(e.value) == msg.format(p=p)
+    assert not (tmp_path / "dest" / "gsm8k" / "train.jsonl").exists()
+
+
+def test_csv_encoding_bom_and_crlf(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_bytes(b"\xef\xbb\xbfquestion,answer\r\nok,1\r\n\"caf\xe9\",1\r\n")
+    with pytest.raises(DataError, match=re.escape(f"{p}:3: not UTF-8 text: byte 0xe9 at byte offset 30 (column 5)")):  # 3 + 17 + 6 + 4
+        import_dataset("gsm8k", {"train": p}, tmp_path / "dest")
+    p.write_bytes(b"\xef\xbb\xbfquestion,answer\r\n\"How many,\r\nreally?\",\"1+1=2\r\n#### 2\"\r\nBare?,7,,\r\n")  # empty trailing cells: fine
+    out = import_dataset("gsm8k", {"train": p}, tmp_path / "dest")
+    assert out["splits"]["train"]["rows"] == 2
+    assert jsonl_rows(tmp_path / "dest" / "gsm8k" / "train.jsonl") == [
+        {"question": "How many,\r\nreally?", "answer": "1+1=2\r\n#### 2"}, {"question": "Bare?", "answer": "7"}]
+    rows, _ = data_files.read_jsonl(tmp_path / "dest" / "gsm8k" / "train.jsonl", gsm_mod.parse_row, "train")
+    assert [(q.question, q.solution, q.gold) for q in rows] == [("How many, really?", ("1+1=2",), "2"), ("Bare?", (), "7")]
+
+
+CQA_HEAD = "id,question,answerKey,A,B,C\n"
+
+
+@pytest.mark.parametrize("text,msg", [
+    ("id,question,answerKey\nq,s,A\n", "{p}:1: no answer choices in header: expected columns A, B, C, D, E (one per "
+                                        "choice) or one 'choices' column (JSON {{\"label\": [...], \"text\": [...]}}): found "
+                                        "id, question, answerKey"),
+    ("id,question,answerKey,A,C\nq,s,A,x,y\n", "{p}:1: choice columns must be A, B, C, … without a gap: found A, C, "
+                                               "column 'B' missing"),
+    ("id,question,answerKey,A,a\nq,s,A,x,y\n", "{p}:1: choice column 'A' appears twice in the header (as 'A' and 'a')"),
+    ("id,question,answerKey,A,B,choices\nq,s,A,x,y,z\n", "{p}:1: the header has both a 'choices' column and choice "
+                                                        "columns (A, B): keep one"),
+    (CQA_HEAD + "q1,s,A,x,y,z\nq2,s,F,x,y,z\n", "{p}:3: answerKey 'F' is not among the labels ['A', 'B', 'C']"),
+    (CQA_HEAD + "q1,s,A,x,,z\n", "{p}:2: column 'B' is empty"),
+    (CQA_HEAD + ",s,A,x,y,z\n", "{p}:2: column 'id' is empty"),
+    ("id,question,answerKey,choices\nq,s,A,\"{label: 1}\"\n", "{p}:2: column 'choices' is not JSON (Expecting property name "
+                                                              "enclosed in double quotes); expected an object like "
+                                                              '{{"label": ["A", "B"], "text": ["bank", "park"]}}'),
+    ("id,question,answerKey,choices\nq,s,A,\"{\"\"label\"\": [\"\"A\"\"]}\"\n",
+     "{p}:2: field 'choices' must be an object with lists 'label' and 'text'"),
+])
+def test_commonsenseqa_csv_errors_name_file_line_and_column(tmp_path, text, msg):
+    p = tmp_path / "dev.csv"
+    p.write_text(text, encoding="utf-8")
+    with pytest.raises(DataError) as e:
+        import_dataset("commonsenseqa", {"eval": p}, tmp_path / "dest")
+    assert str(e.value) == msg.format(p=p)
+
+
+def test_csv_import_writes_nothing_unless_every_file_is_valid(tmp_path):
+    good = write_csv(tmp_path / "train.csv", ["question", "answer"], [["q", "#### 1"]])
+    bad = write_csv(tmp_path / "test.csv", ["question", "answer"], [["q", "1"], ["q", "one"]])
+    with pytest.raises(DataError, match=re.escape(f"{bad}:3: ")):
+        import_dataset("gsm8k", {"train": good, "eval": bad}, tmp_path / "dest")
+    assert not (tmp_path / "dest" / "gsm8k").exists() or not any((tmp_path / "dest" / "gsm8k").iterdir())
+
+
+def test_runs_read_jsonl_only_and_point_csv_folders_to_import(tmp_path):
+    d = tmp_path / "mine"
+    write_csv(d.mkdir() or d / "train.csv", ["question", "answer"], [["q", "1"]])
+    write_csv(d / "test.csv", ["question", "answer"], [["q", "1"]])
+    with pytest.raises(DataError, match=re.escape("It holds test.csv, train.csv: runs read JSONL only; `starlab "
+                                                  "import-data --dataset gsm8k --train FILE --eval FILE` converts")):
+        GSM8KTask().load(cfg(d), 0)
+    import_dataset("gsm8k", {"train": d / "train.csv", "eval": d / "test.csv"}, d)
+    s = GSM8KTask().load(cfg(d), 0)  # d/gsm8k/ now holds the JSONL files
+    assert [(q.qid, q.gold) for q in s.train] == [("train-00000", "1")]
+
+
+def test_gsm8k_bare_number_answer_is_the_gold(tmp_path):
+    """One rule for JSONL and CSV: 'answer' is a solution ending '#### N' or a bare number."""
+    q = gsm_mod.parse_row({"question": "q", "answer": " $1,234.50 "}, "eval", 3)
+    assert (q.qid, q.gold, q.solution) == ("test-00003", "1234.5", ())
+    assert GSM8KTask().reference(q) == " #### 1234.5"
+    with pytest.raises(ValueError, match="no final '#### N' line and is not a bare number"):
+        gsm_mod.parse_row({"question": "q", "answer": "5 apples"}, "eval", 0)

@@ -10,6 +10,7 @@ import {
   PRESETS,
   SECTION_SCHEMAS,
   VARIANTS,
+  parseSetArgs,
   presetDefaults,
   resolveConfig,
   sectionsFor,
@@ -119,5 +120,14 @@ describe('experiment config schema', () => {
     if (!r.ok) expect(r.errors.map((e) => e.field).sort()).toEqual(['overrides.loop.p_rationalization', 'overrides.quiet.steps']);
     const bad = resolveConfig({ variant: 'v-star', dataset: 'gsm8k', preset: 'tiny', overrides: { 'verifier.beta': '0' } });
     expect(bad.ok ? [] : bad.errors.map((e) => e.field)).toEqual(['verifier.beta']);
+  });
+
+  it('refuses overrides of inherited names and never touches Object.prototype', () => {
+    for (const key of ['__proto__.toString', 'model.constructor', 'constructor.name', 'loop.hasOwnProperty']) {
+      const r = resolveConfig({ variant: 'star', dataset: 'addition', preset: 'tiny', overrides: { [key]: '1' } });
+      expect(r.ok ? [] : r.errors.map((e) => e.field), key).toEqual([`overrides.${key}`]);
+    }
+    expect(typeof {}.toString).toBe('function');
+    expect(Object.hasOwn(parseSetArgs(['__proto__=1']).overrides, '__proto__')).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseEventLine } from '../../shared/protocol';
+import { MAX_EVENT_DEPTH, parseEventLine } from '../../shared/protocol';
 import { ev, RUN_START_FIELDS } from '../fixtures/helpers';
 
 describe('parseEventLine', () => {
@@ -41,5 +41,12 @@ describe('parseEventLine', () => {
     const b = parseEventLine(JSON.stringify({ v: 2, seq: 3, t: 1, type: 'metrics', whatever: true }));
     expect(b.kind).toBe('unknown');
     if (b.kind === 'unknown') expect(b.reason).toMatch(/newer/);
+  });
+
+  it('refuses nesting past the depth limit (ingest re-serialises configs recursively)', () => {
+    const at = (n: number) => ev(1, 'run_start', { ...RUN_START_FIELDS, config: { a: 0 } }).replace('"a":0', `"a":${'['.repeat(n)}${']'.repeat(n)}`);
+    expect(parseEventLine(at(MAX_EVENT_DEPTH - 2)).kind).toBe('event'); // the line, config and a: 2 levels
+    const r = parseEventLine(at(MAX_EVENT_DEPTH - 1));
+    expect(r).toEqual({ kind: 'malformed', reason: `JSON nested deeper than ${MAX_EVENT_DEPTH} levels` });
   });
 });

@@ -6,7 +6,11 @@ test split has no labels), rows ``{"id", "answerKey", "question": {"stem", "choi
 ``train.jsonl`` and ``validation.jsonl`` (or ``dev.jsonl``), and the Hugging Face row shape
 of ``tau/commonsense_qa`` (``question`` a string, ``choices: {"label": [...], "text":
 [...]}``, ``question_concept`` and ``answerKey`` at the top). See ``data_files`` for where
-the files are looked for.
+the files are looked for. CSV/TSV files are imported by converting them to these files
+(``csv_layout``): columns ``question`` (the stem), ``answerKey``, optional ``id`` and
+``question_concept``, and the choices either as columns ``A``, ``B``, … (one per choice,
+``A``–``E`` in the usual flat export) or as one ``choices`` column holding the Hugging Face
+JSON object ``{"label": [...], "text": [...]}``.
 
 Format (version ``FORMAT_VERSION``)::
 
@@ -32,12 +36,14 @@ be labels of ``q`` (a–e without ``q``).
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .base import Splits, Task
+from .csv_files import CsvLayout, need_columns
 from .data_files import DatasetSpec, HubSource, fold_text, load_splits, one_line, split_exemplars
 
 FORMAT_VERSION = "commonsenseqa-star-v1"
@@ -155,11 +161,56 @@ def _hub_row(r: dict[str, Any]) -> dict[str, Any]:
                          "stem": r.get("question", "")}}
 
 
+def csv_layout(header: list[str]) -> CsvLayout:
+    """The CSV columns (see the module doc) as a row of the original shape (choice columns) or
+    of the Hugging Face shape (a ``choices`` column), for ``parse_row``."""
+    need_columns(header, ("question", "answerKey"))
+    letters = [h for h in header if len(h) == 1 and h.isascii() and h.isalpha()]
+    if "choices" in header and letters:
+        raise ValueError(f"the header has both a 'choices' column and choice columns ({', '.join(letters)}): keep one")
+    optional = tuple(k for k in ("id", "question_concept") if k in header)
+    if "choices" in header:
+        def hf_row(c: dict[str, str]) -> dict[str, Any]:
+            try:
+                choices = json.loads(c["choices"])
+            except (ValueError, RecursionError) as e:
+                raise ValueError(f"column 'choices' is not JSON ({getattr(e, 'msg', e)}); expected an object like "
+                                 f'{{"label": ["A", "B"], "text": ["bank", "park"]}}') from None
+            return {**{k: c[k] for k in optional}, "question": c["question"], "choices": choices,
+                    "answerKey": c["answerKey"]}
+        return CsvLayout(required=("id",) * ("id" in optional) + ("question", "answerKey", "choices"), to_row=hf_row)
+    if not letters:
+        found = ", ".join(h for h in header if h)
+        raise ValueError(f"no answer choices in header: expected columns A, B, C, D, E (one per choice) or one "
+                         f"'choices' column (JSON {{\"label\": [...], \"text\": [...]}}): found {found}")
+    upper = [x.upper() for x in letters]
+    for x in upper:
+        if upper.count(x) > 1:
+            raise ValueError(f"choice column {x!r} appears twice in the header (as {' and '.join(repr(h) for h in letters if h.upper() == x)})")
+    want = [chr(ord("A") + i) for i in range(len(upper))]
+    if sorted(upper) != want:
+        gap = next(x for x in want if x not in upper)
+        raise ValueError(f"choice columns must be A, B, C, … without a gap: found {', '.join(sorted(upper))}, "
+                         f"column {gap!r} missing")
+    if len(letters) < 2:
+        raise ValueError(f"needs at least 2 choice columns (A, B, …), found {', '.join(letters)}")
+    cols = sorted(letters, key=str.upper)
+
+    def flat_row(c: dict[str, str]) -> dict[str, Any]:
+        row: dict[str, Any] = {"id": c["id"]} if "id" in optional else {}
+        row["answerKey"] = c["answerKey"]
+        row["question"] = {"question_concept": c.get("question_concept", ""), "stem": c["question"],
+                           "choices": [{"label": col.upper(), "text": c[col]} for col in cols]}
+        return row
+    return CsvLayout(required=("id",) * ("id" in optional) + ("question", "answerKey") + tuple(cols), to_row=flat_row)
+
+
 SPEC = DatasetSpec(
     name="commonsenseqa",
     files={"train": ("train_rand_split.jsonl", "train.jsonl"),
            "eval": ("dev_rand_split.jsonl", "validation.jsonl", "dev.jsonl")},
     parse=parse_row,
+    csv=csv_layout,
     hub=HubSource(repo_id="tau/commonsense_qa", pattern="data/*.parquet",
                   splits={"train": "train", "eval": "validation"}, convert=_hub_row),
     notes="The test split has no labels and is not used (dev is the evaluation split).",

@@ -21,6 +21,9 @@ of them is an error (the missing one is named), not a silent fall-through.
 
 Every line of a file is validated when it is read; a bad line raises :class:`DataError`
 ``"<file>:<line>: <what is wrong>"`` (1-based line numbers; blank lines are skipped).
+
+Runs read JSONL only; :func:`import_dataset` also takes ``.csv``/``.tsv`` files and converts
+them to the canonical JSONL file (``csv_files``; each spec's ``csv`` maps the columns).
 """
 from __future__ import annotations
 
@@ -108,6 +111,9 @@ class DatasetSpec:
     #: (parsed JSON object, split, 0-based row index) -> question; raises ValueError on a bad row
     parse: Callable[[Any, str, int], Any]
     hub: HubSource | None = None
+    #: header column names -> ``csv_files.CsvLayout`` (ValueError names a missing or bad column);
+    #: None: no CSV import
+    csv: Callable[[list[str]], Any] | None = None
     #: extra words for error messages (e.g. where to get the files)
     notes: str = ""
 
@@ -138,10 +144,86 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+#: Limits on a dataset file, far above the real ones (GSM8K train: 4 MB, longest line about 1.5 kB).
+MAX_FILE_BYTES = 512 * 1024 * 1024
+MAX_LINE_BYTES = 1024 * 1024
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _decode(p: Path, data: bytes) -> str:
+    """The file as text; DataError naming the line, column and byte offset of the first byte that
+    is not UTF-8 (a leading BOM is dropped; nothing is guessed or replaced)."""
+    bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    try:
+        # not "utf-8-sig": its error offsets do not count the BOM
+        return data[bom:].decode("utf-8")
+    except UnicodeDecodeError as err:
+        at = bom + err.start
+        start = data.rfind(b"\n", 0, at) + 1
+        line = data.count(b"\n", 0, at) + 1
+        col = len(data[max(start, bom):at].decode("utf-8", errors="replace")) + 1
+        e = err
+        hint = ""
+        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            hint = " (the file starts with a UTF-16 byte-order mark: save it as UTF-8)"
+        elif e.reason.startswith("invalid"):
+            hint = " (Latin-1 or Windows-1252 text? save the file as UTF-8)"
+        raise DataError(f"{p}:{line}: not UTF-8 text: byte 0x{data[at]:02x} at byte offset {at} "
+                        f"(column {col}): {e.reason}{hint}") from None
+
+
+def _surrogate_field(obj: Any, path: str = "") -> str | None:
+    """The dotted path of the first string (key or value) holding a lone UTF-16 surrogate."""
+    if isinstance(obj, str):
+        return path or "(row)" if any("\ud800" <= c <= "\udfff" for c in obj) else None
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            sub = f"{path}.{k}" if path else str(k)
+            if any("\ud800" <= c <= "\udfff" for c in k):
+                return sub
+            hit = _surrogate_field(v, sub)
+            if hit:
+                return hit
+    if isinstance(obj, list):
+        for i, v in enumerate(obj):
+            hit = _surrogate_field(v, f"{path}[{i}]")
+            if hit:
+                return hit
+    return None
+
+
+def parse_line(p: Path, lineno: int, line: str) -> Any:
+    """One non-blank line as JSON; DataError ``<file>:<line>: …`` for anything JSON or Unicode
+    cannot represent (bad syntax, nesting beyond the interpreter's limit, an integer of more than
+    4300 digits, an escaped lone surrogate)."""
+    n = len(line) if len(line) * 4 <= MAX_LINE_BYTES else len(line.encode("utf-8", errors="surrogatepass"))
+    if n > MAX_LINE_BYTES:
+        raise DataError(f"{p}:{lineno}: line is {n} bytes, over the limit of {MAX_LINE_BYTES} bytes per row")
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise DataError(f"{p}:{lineno}: not valid JSON ({e.msg} at column {e.colno})") from None
+    except RecursionError:
+        raise DataError(f"{p}:{lineno}: not a dataset row: JSON nested too deeply") from None
+    except ValueError as e:  # e.g. an integer literal over sys.get_int_max_str_digits()
+        raise DataError(f"{p}:{lineno}: not valid JSON ({e})") from None
+    if _SURROGATE_ESCAPE.search(line):
+        try:
+            field = _surrogate_field(obj)
+        except RecursionError:
+            raise DataError(f"{p}:{lineno}: not a dataset row: JSON nested too deeply") from None
+        if field:
+            raise DataError(f"{p}:{lineno}: field {field!r} holds an unpaired UTF-16 surrogate escape (\\ud800–\\udfff), "
+                            f"which is not Unicode text")
+    return obj
+
+
 def read_jsonl(path: str | os.PathLike, parse: Callable[[Any, str, int], Any], split: str) -> tuple[list[Any], str]:
     """Every row of a JSONL file parsed by ``parse`` (rows in file order) and the file's
     sha256. Blank lines are skipped; anything else that fails raises DataError with the file
-    and the 1-based line number. Results are cached per (path, size, mtime)."""
+    and the 1-based line number (and the field, where one field is wrong). The file must be
+    UTF-8 (a BOM is allowed), at most ``MAX_FILE_BYTES``, each line at most ``MAX_LINE_BYTES``.
+    Results are cached per (path, size, mtime)."""
     p = Path(path)
     try:
         st = p.stat()
@@ -151,26 +233,27 @@ def read_jsonl(path: str | os.PathLike, parse: Callable[[Any, str, int], Any], s
         raise DataError(f"{p}: cannot read: {e}") from None
     if not p.is_file():
         raise DataError(f"{p}: not a file")
+    if p.suffix.lower() in (".csv", ".tsv"):
+        raise DataError(f"{p}: {p.suffix[1:].upper()} files are read only by import: `starlab import-data` (or "
+                        f"Settings → Datasets) converts them to the JSONL files runs read")
+    if st.st_size > MAX_FILE_BYTES:
+        raise DataError(f"{p}: file is {st.st_size} bytes, over the limit of {MAX_FILE_BYTES} bytes")
     parser = f"{getattr(parse, '__module__', '')}.{getattr(parse, '__qualname__', '')}"
     key = (str(p.resolve()), st.st_size, st.st_mtime_ns, f"{parser}:{split}")
     hit = _PARSED.get(key)
     if hit is not None:
         return hit
-    data = p.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise DataError(f"{p}:{line}: not UTF-8 text") from None
+        data = p.read_bytes()
+    except OSError as e:
+        raise DataError(f"{p}: cannot read: {e}") from None
+    digest = hashlib.sha256(data).hexdigest()
+    text = _decode(p, data)
     rows: list[Any] = []
     for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{p}:{lineno}: not valid JSON ({e.msg} at column {e.colno})") from None
+        obj = parse_line(p, lineno, line)
         try:
             rows.append(parse(obj, split, len(rows)))
         except (ValueError, TypeError, KeyError) as e:
@@ -252,7 +335,7 @@ def locate(spec: DatasetSpec, path: str = "") -> dict[str, Path]:
                 return got
         where = str(p) if not p.exists() else f"{p} (or {p / spec.name})"
         why = "does not exist" if not p.exists() else "holds none of the files"
-        raise DataError(f"{spec.name}: task.path {where} {why}; expected {expected_files(spec)}")
+        raise DataError(f"{spec.name}: task.path {where} {why}; expected {expected_files(spec)}{_csv_hint(p, spec)}")
     looked = []
     for d, origin in search_dirs(spec.name):
         got = _check_dir(spec, d)
@@ -260,6 +343,16 @@ def locate(spec: DatasetSpec, path: str = "") -> dict[str, Path]:
             return got
         looked.append(f"{d} ({origin})")
     return _from_hub(spec, looked)
+
+
+def _csv_hint(p: Path, spec: DatasetSpec) -> str:
+    """A pointer to import for a folder that holds CSV/TSV files instead of the JSONL ones."""
+    found = sorted({f.name for d in (p, p / spec.name) if d.is_dir() for f in d.iterdir()
+                    if f.suffix.lower() in (".csv", ".tsv")})
+    if not found:
+        return ""
+    return (f". It holds {', '.join(found[:4])}: runs read JSONL only; `starlab import-data --dataset {spec.name} "
+            f"--train FILE --eval FILE` converts CSV/TSV files to it")
 
 
 def _how_to_import(spec: DatasetSpec, looked: list[str]) -> str:
@@ -397,9 +490,13 @@ def import_dataset(name: str, files: dict[str, str | os.PathLike], dest_dir: str
     """Validate every line of the user's files and copy them to ``dest_dir/<name>/`` under the
     canonical names (GSM8K: train.jsonl, test.jsonl; CommonsenseQA: train_rand_split.jsonl,
     dev_rand_split.jsonl). ``files`` maps a split to a path; splits are ``train`` and
-    ``eval`` (aliases: test, dev, validation). Nothing is copied unless every file is valid;
-    each copy is written atomically. Returns ``{"dataset", "dir", "splits": {split: {"file",
-    "source", "rows", "sha256"}}}``."""
+    ``eval`` (aliases: test, dev, validation). A ``.csv``/``.tsv`` file (see ``csv_files``) is
+    converted to that JSONL file instead of copied. Nothing is written unless every file is
+    valid; each file is written atomically. Returns ``{"dataset", "dir", "splits": {split:
+    {"file", "source", "rows", "sha256"}}}`` (sha256 of the file written); a converted split
+    also has ``"converted_from": "CSV"`` (or ``"TSV"``) and ``"source_sha256"``."""
+    from . import csv_files
+
     try:
         spec = get_spec(name)
     except KeyError as e:
@@ -414,10 +511,16 @@ def import_dataset(name: str, files: dict[str, str | os.PathLike], dest_dir: str
         if s in wanted:
             raise DataError(f"{name}: two files given for the {s} split")
         wanted[s] = Path(os.path.expanduser(str(p)))
-    checked = {}
+    checked: dict[str, tuple[Path, int, str]] = {}
+    converted: dict[str, Any] = {}
     for split, src in wanted.items():
-        rows, digest = read_jsonl(src, spec.parse, split)
-        checked[split] = (src, len(rows), digest)
+        if csv_files.is_csv(src):
+            rows, got = csv_files.read_csv_rows(src, spec, split)
+            converted[split] = got
+            checked[split] = (src, len(rows), got.sha256)
+        else:
+            rows, digest = read_jsonl(src, spec.parse, split)
+            checked[split] = (src, len(rows), digest)
     out_dir = Path(dest_dir) / name
     out_dir.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {"dataset": name, "dir": str(out_dir), "splits": {}}
@@ -425,13 +528,26 @@ def import_dataset(name: str, files: dict[str, str | os.PathLike], dest_dir: str
         target = out_dir / spec.files[split][0]  # looked for before any alternative name
         fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{target.name}.", suffix=".tmp")
         os.close(fd)
+        extra: dict[str, Any] = {}
         try:
-            shutil.copyfile(src, tmp)
-            if file_sha256(Path(tmp)) != digest:
-                raise DataError(f"{src}: the file changed while it was being imported")
+            if split in converted:
+                got = converted[split]
+                with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+                    for _, _, line in got.rows:
+                        f.write(line + "\n")
+                # the converted file is read back exactly as a run will read it
+                again, written = read_jsonl(tmp, spec.parse, split)
+                if len(again) != n:
+                    raise DataError(f"{src}: converting to JSONL gave {len(again)} rows, not {n}")
+                extra = {"converted_from": got.kind, "source_sha256": digest}
+                digest = written
+            else:
+                shutil.copyfile(src, tmp)
+                if file_sha256(Path(tmp)) != digest:
+                    raise DataError(f"{src}: the file changed while it was being imported")
             os.replace(tmp, target)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-        summary["splits"][split] = {"file": str(target), "source": str(src), "rows": n, "sha256": digest}
+        summary["splits"][split] = {"file": str(target), "source": str(src), "rows": n, "sha256": digest, **extra}
     return summary

@@ -1,10 +1,13 @@
 """GSM8K (Cobbe et al., 2021) in the STaR paper's format.
 
 Files (JSONL, one row per line: ``question``; ``answer`` = worked solution with calculator
-annotations ``<<expr=value>>`` and a last line ``#### N``): ``train.jsonl`` (train) and
+annotations ``<<expr=value>>`` and a last line ``#### N``, or a bare number ``N`` (a row with
+no solution: its reference is just ``#### N``)): ``train.jsonl`` (train) and
 ``test.jsonl`` (eval); the Hugging Face copy ``openai/gsm8k`` (config ``main``) has the same
 names and rows. See ``data_files`` for where they are looked for. Question ids are
-``train-NNNNN`` / ``test-NNNNN`` (0-based row index in the file; the rows have no ids).
+``train-NNNNN`` / ``test-NNNNN`` (0-based row index in the file; the rows have no ids). CSV/TSV files with the
+columns ``question`` and ``answer`` (same contents) are imported by converting them to these
+files (``csv_layout``, ``csv_files``).
 
 Format (version ``FORMAT_VERSION``)::
 
@@ -22,7 +25,8 @@ string: the first number after the first ``####``; failing that the first number
 last "answer is" / "answer:" / "answer =", or in ``\\boxed{…}``. A bare number with no marker
 is not an answer (a kept rationale must commit to one). Numbers are normalised: ``$``,
 thousands commas, a trailing period or text are dropped, ``18.00`` → ``18``, ``0.50`` →
-``0.5``, a leading ``-`` kept. Gold is the number after ``####`` normalised the same way.
+``0.5``, a leading ``-`` kept. Gold is the number after ``####`` (or the bare number)
+normalised the same way.
 """
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from .base import Splits, Task
+from .csv_files import CsvLayout, need_columns
 from .data_files import (DatasetSpec, HubSource, clean_lines, fold_text, load_splits, one_line,
                          split_exemplars)
 
@@ -49,20 +54,29 @@ _ANSWER_IS = re.compile(r"\banswer\s*(?:is\b|:|=)", re.IGNORECASE)
 _BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
 
 
+#: Longest number (digits, commas and point) read as an answer; longer ones are no answer (a
+#: gold over it is refused). GSM8K's largest answer has 9 digits.
+MAX_NUMBER_CHARS = 64
+
+
 def _norm_decimal(num: str, negative: bool) -> str | None:
+    if len(num) > MAX_NUMBER_CHARS:
+        return None
     try:
         d = Decimal(num.replace(",", ""))
     except InvalidOperation:
         return None
+    if d == 0:
+        return "0"  # never "-0"
     if negative:
         d = -d
-    if d == d.to_integral_value():
-        return str(int(d))
+    # format(…, "f") rather than int(): no exponent, and no int-to-str digit limit
     return format(d.normalize(), "f")
 
 
 def normalize_number(text: str) -> str | None:
-    """The first number in ``text``, normalised (``"$1,234.00."`` → ``"1234"``), or None."""
+    """The first number in ``text``, normalised (``"$1,234.00."`` → ``"1234"``), or None (also
+    when it is longer than ``MAX_NUMBER_CHARS``)."""
     m = _NUMBER.search(fold_text(text))
     if not m:
         return None
@@ -101,13 +115,20 @@ def parse_row(obj: Any, split: str, index: int) -> GSM8KQuestion:
     if not question:
         raise ValueError("field 'question' is empty")
     answer = obj["answer"]
-    if "####" not in answer:
-        raise ValueError("field 'answer' has no final '#### N' line")
-    body, _, final = answer.rpartition("####")
+    if "####" in answer:
+        body, _, final = answer.rpartition("####")
+    elif _FULL_NUMBER.fullmatch(fold_text(answer)):  # a bare number: the gold, no solution
+        body, final = "", answer
+    else:
+        raise ValueError("field 'answer' has no final '#### N' line and is not a bare number")
     final = fold_text(final)
     if not _FULL_NUMBER.fullmatch(final):
         raise ValueError(f"field 'answer' must end with '#### N' (a number), got '#### {final.strip()[:40]}'")
     gold = normalize_number(final)
+    m = _NUMBER.search(final)
+    if gold is None and m and len(m.group("num")) > MAX_NUMBER_CHARS:
+        raise ValueError(f"field 'answer': the number after '####' has {len(m.group('num'))} characters, over the "
+                         f"limit of {MAX_NUMBER_CHARS}")
     if gold is None:
         raise ValueError(f"cannot read the number after '####': {final.strip()[:40]!r}")
     prefix = "train" if split == "train" else "test"
@@ -120,10 +141,18 @@ def _hub_row(r: dict[str, Any]) -> dict[str, Any]:
     return {"question": r["question"], "answer": r["answer"]}
 
 
+def csv_layout(header: list[str]) -> CsvLayout:
+    """CSV columns ``question`` and ``answer``: the JSONL row's fields, cell for field."""
+    need_columns(header, ("question", "answer"))
+    return CsvLayout(required=("question", "answer"),
+                     to_row=lambda c: {"question": c["question"], "answer": c["answer"]})
+
+
 SPEC = DatasetSpec(
     name="gsm8k",
     files={"train": ("train.jsonl",), "eval": ("test.jsonl",)},
     parse=parse_row,
+    csv=csv_layout,
     hub=HubSource(repo_id="openai/gsm8k", pattern="main/*.parquet", splits={"train": "train", "eval": "test"},
                   convert=_hub_row),
     notes="The original files are train.jsonl and test.jsonl of github.com/openai/grade-school-math.",

@@ -66,7 +66,7 @@ export function SettingsPage(): ReactElement {
   );
 }
 
-/** Where GSM8K and CommonsenseQA are found, and importing a user's JSONL files. */
+/** Where GSM8K and CommonsenseQA are found, and importing a user's JSONL or CSV files. */
 function DatasetsPanel(): ReactElement {
   const datasets = useLive(() => call('listDatasets'), []);
   const [dataset, setDataset] = useState<'gsm8k' | 'commonsenseqa'>('gsm8k');
@@ -112,8 +112,10 @@ function DatasetsPanel(): ReactElement {
       </table>
       <form className="settings-form" onSubmit={(e) => void submit(e)} data-testid="import-form">
         <div className="muted small">
-          Import JSONL files (GSM8K: <code>train.jsonl</code> + <code>test.jsonl</code>; CommonsenseQA: <code>train_rand_split.jsonl</code> +{' '}
-          <code>dev_rand_split.jsonl</code>). Every line is checked; the files are copied into the data directory.
+          Import JSONL or CSV files (GSM8K: <code>train.jsonl</code> + <code>test.jsonl</code>; CommonsenseQA: <code>train_rand_split.jsonl</code> +{' '}
+          <code>dev_rand_split.jsonl</code>; CSV/TSV with a header row: GSM8K <code>question</code>, <code>answer</code>;
+          CommonsenseQA <code>id</code>, <code>question</code>, <code>answerKey</code>, <code>A</code>…<code>E</code> or{' '}
+          <code>choices</code>). Every line is checked; the files are copied (CSV converted to JSONL) into the data directory.
         </div>
         <label className="field">
           <span className="field-label">Dataset</span>

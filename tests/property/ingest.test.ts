@@ -1,0 +1,146 @@
+/**
+ * Property tests of ingest (db/ingest.ts) on a real SQLite database: random mixes of valid,
+ * malformed, duplicate, newer-version and unknown-type lines never make ingestLines throw, the
+ * counts add up exactly, nothing malformed reaches metrics/samples, and every unknown or newer
+ * event is kept (run_events.payload holds its raw line) and counted on the run.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ingestLines, type RawLine } from '../../db/ingest';
+import { openDatabase, type DB } from '../../db/open';
+import { insertRun } from '../../db/queries';
+import { EVENT_TYPES } from '../../shared/protocol';
+import { validEvent } from './arbitraries';
+
+const RUN = 'r1';
+/** A small seq pool, so duplicates within and across batches are common. */
+const seq = fc.integer({ min: 1, max: 40 });
+const finite = fc.double({ noNaN: true, noDefaultInfinity: true });
+
+type Kind = 'event' | 'unknown' | 'malformed' | 'blank';
+interface Line {
+  text: string;
+  kind: Kind;
+  /** For event/unknown lines. */
+  seq?: number;
+  type?: string;
+  items?: number;
+  metricNames?: number;
+}
+
+const extra = fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 });
+const unknownType = fc.string({ minLength: 1, maxLength: 12 }).filter((t) => !(EVENT_TYPES as readonly string[]).includes(t));
+
+const line: fc.Arbitrary<Line> = fc.oneof(
+  { weight: 5, arbitrary: validEvent(seq).map((e): Line => ({
+    text: JSON.stringify(e),
+    kind: 'event',
+    seq: e.seq as number,
+    type: e.type,
+    items: e.type === 'samples' ? (e.items as unknown[]).length : 0,
+    metricNames: e.type === 'metrics' ? Object.keys(e.values as object).length : 0,
+  })) },
+  // a newer protocol version, of any type (known names included)
+  { weight: 2, arbitrary: fc.tuple(fc.integer({ min: 2, max: 99 }), seq, finite, fc.oneof(unknownType, fc.constantFrom(...EVENT_TYPES)), extra)
+    .map(([v, s, t, type, x]): Line => ({ text: JSON.stringify({ ...x, v, seq: s, t, type }), kind: 'unknown', seq: s, type })) },
+  // this version, a type it does not know
+  { weight: 2, arbitrary: fc.tuple(seq, finite, unknownType, extra)
+    .map(([s, t, type, x]): Line => ({ text: JSON.stringify({ ...x, v: 1, seq: s, t, type }), kind: 'unknown', seq: s, type })) },
+  // a proper prefix of a valid line is never valid JSON
+  { weight: 2, arbitrary: fc.tuple(validEvent(seq), fc.nat())
+    .map(([e, n]) => { const s = JSON.stringify(e); return s.slice(0, 1 + (n % (s.length - 1))); })
+    .map((text): Line => ({ text, kind: text.trim() ? 'malformed' : 'blank' })) },
+  // a known type with a body that breaks the schema
+  { weight: 2, arbitrary: fc.tuple(seq, fc.constantFrom('metrics', 'samples', 'progress', 'phase_start', 'log'), fc.constantFrom('x', -1, null, 1.5, [1]))
+    .map(([s, type, bad]): Line => ({ text: JSON.stringify({ v: 1, seq: s, t: 1, type, iteration: bad, step: bad, values: { a: bad }, items: [{ question_id: bad }], phase: bad, level: bad }), kind: 'malformed' })) },
+  // bad envelopes and plain garbage
+  { weight: 1, arbitrary: fc.oneof(fc.constant('[1,2]'), fc.constant('{"v":1,"seq":0,"t":1,"type":"heartbeat"}'), fc.constant('not json'), fc.constant('{"v":1,"seq":1.5,"t":1,"type":"x"}'))
+    .map((text): Line => ({ text, kind: 'malformed' })) },
+  { weight: 1, arbitrary: fc.constantFrom('', '   ', '\t', '\r').map((text): Line => ({ text, kind: 'blank' })) },
+);
+
+function freshDb(): DB {
+  const db = openDatabase(':memory:');
+  insertRun(db, {
+    id: RUN, variant: 'star', dataset: 'addition', preset: 'tiny', seed: 0, model: 'm',
+    config_json: '{}', config_hash: 'h', status: 'running', created_at: 1, run_dir: '/tmp/x',
+  });
+  return db;
+}
+
+const one = <T>(db: DB, sql: string): T => db.prepare(sql).get(RUN) as T;
+
+describe('ingestLines (properties, real SQLite)', () => {
+  it('never throws; applied/duplicates/malformed/unknown add up; unknowns are kept; nothing malformed is stored', () => {
+    fc.assert(
+      fc.property(fc.array(line, { maxLength: 60 }), fc.nat(), (lines, cut) => {
+        const db = freshDb();
+        try {
+          const raw: RawLine[] = lines.map((l, i) => ({ lineNo: i + 1, text: l.text }));
+          const at = lines.length ? cut % (lines.length + 1) : 0;
+          // two batches: duplicates across batches count the same as within one
+          const a = ingestLines(db, RUN, raw.slice(0, at), null);
+          const b = ingestLines(db, RUN, raw.slice(at), { offset: 1, lineNo: raw.length });
+          const total = {
+            applied: a.applied + b.applied,
+            duplicates: a.duplicates + b.duplicates,
+            malformed: a.malformed + b.malformed,
+            unknown: a.unknown + b.unknown,
+          };
+
+          // the model: first line with a seq wins; later ones with that seq are duplicates
+          const seen = new Set<number>();
+          const first: Line[] = [];
+          let duplicates = 0;
+          for (const l of lines) {
+            if (l.kind === 'event' || l.kind === 'unknown') {
+              if (seen.has(l.seq!)) duplicates++;
+              else {
+                seen.add(l.seq!);
+                first.push(l);
+              }
+            }
+          }
+          const malformed = lines.filter((l) => l.kind === 'malformed').length;
+          const unknown = first.filter((l) => l.kind === 'unknown');
+          const nonBlank = lines.filter((l) => l.kind !== 'blank').length;
+          expect(total).toEqual({ applied: first.length, duplicates, malformed, unknown: unknown.length });
+          expect(total.applied + total.duplicates + total.malformed).toBe(nonBlank);
+
+          // run_events: one row per applied seq; unknowns keep their raw line, known events none
+          const rows = db.prepare('SELECT seq, type, payload FROM run_events WHERE run_id = ? ORDER BY seq').all(RUN) as { seq: number; type: string; payload: string | null }[];
+          expect(rows.map((r) => r.seq)).toEqual(first.map((l) => l.seq!).sort((x, y) => x - y));
+          const bySeq = new Map(rows.map((r) => [r.seq, r]));
+          for (const l of first) {
+            const r = bySeq.get(l.seq!)!;
+            expect(r.type).toBe(l.type);
+            expect(r.payload).toBe(l.kind === 'unknown' ? l.text : null);
+          }
+          const run = one<{ unknown_events: number; malformed_lines: number }>(db, 'SELECT unknown_events, malformed_lines FROM runs WHERE id = ?');
+          expect(run).toEqual({ unknown_events: unknown.length, malformed_lines: malformed });
+          expect(one<{ n: number }>(db, 'SELECT count(*) AS n FROM rejected_lines WHERE run_id = ?').n).toBe(malformed);
+
+          // metrics and samples hold exactly what the applied known events carried
+          const applied = first.filter((l) => l.kind === 'event');
+          const metricSeqs = applied.filter((l) => l.type === 'metrics').map((l) => l.seq!);
+          const sampleSeqs = applied.filter((l) => l.type === 'samples').map((l) => l.seq!);
+          expect(one<{ n: number }>(db, 'SELECT count(*) AS n FROM metrics WHERE run_id = ?').n)
+            .toBe(applied.reduce((n, l) => n + (l.metricNames ?? 0), 0));
+          expect(one<{ n: number }>(db, 'SELECT count(*) AS n FROM samples WHERE run_id = ?').n)
+            .toBe(applied.reduce((n, l) => n + (l.items ?? 0), 0));
+          for (const [table, seqs] of [['metrics', metricSeqs], ['samples', sampleSeqs]] as const) {
+            const stored = (db.prepare(`SELECT DISTINCT seq FROM ${table} WHERE run_id = ?`).all(RUN) as { seq: number }[]).map((r) => r.seq);
+            for (const s of stored) expect(seqs).toContain(s);
+          }
+
+          // re-reading everything adds nothing
+          const again = ingestLines(db, RUN, raw, null);
+          expect(again).toMatchObject({ applied: 0, unknown: 0, malformed: 0, duplicates: first.length + duplicates });
+        } finally {
+          db.close();
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
