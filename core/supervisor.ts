@@ -5,20 +5,26 @@
  *   record pid and pid start time, status 'running'.
  * - watch: every pollMs, ingest the events of every 'running' run in the database (also runs
  *   started by other processes), copy stdout/stderr lines into logs, and finalise runs whose
- *   process is gone. A child spawned here reports its exit code/signal directly.
+ *   process is gone. A child spawned here reports its exit code/signal directly. The process
+ *   that watches also answers the UI, so a tick ingests in bounded batches, one run after the
+ *   other (round-robin, resuming where the last tick stopped), yields to the event loop between
+ *   batches and stops after a time budget; a backlog is continued on the next tick.
  * - finalise: ingest the rest, then the run_end event's status if any; else 'stopped' if a
  *   stop was requested; else 'failed' with the reason and the tail of stderr.log.
  * - stop: stop_requested_at, SIGTERM to the process group, SIGKILL after the grace period.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { delimiter, join } from 'node:path';
 import type { ExperimentConfig } from '../shared/experiment-config';
+import { getCursor } from '../db/ingest';
 import { addLog, getRunRow, insertRun, nowS, queuedRuns, runningRuns, type RunRow } from '../db/queries';
 import type { DB } from '../db/open';
 import { dropIterationsAfter } from '../db/outcomes';
-import { ingestEventsFile, ingestTextLog } from './tailer';
+import { EVENTS_INCIDENT_PREFIX, ingestEventsFile, ingestTextLog, tornTailBytes } from './tailer';
+import { cachedPythonCheck, checkPython, type PythonCheck } from './python-check';
 import { isSameProcess, pidStartTime, readProcStat, signalGroup } from './process-info';
 import { experimentsDir, runsDir } from './paths';
 
@@ -70,11 +76,33 @@ export interface SupervisorOptions {
   /** … and, when set, one GPU slot (a CUDA_VISIBLE_DEVICES value) per running queued run. */
   gpuSlots?: () => string[];
   pollMs?: number;
+  /**
+   * Ingest work per poll tick (ms, default 50): the tick yields to the event loop between
+   * batches and, once the budget is spent, leaves the rest for the next tick (which follows
+   * after the same time again rather than after pollMs, so a backlog gets about half the loop).
+   */
+  ingestBudgetMs?: number;
+  /** Lines / bytes of events.jsonl per batch (one transaction) in a poll tick (default 500 / 1 MiB). */
+  ingestBatchLines?: number;
+  ingestBatchBytes?: number;
+  /**
+   * Check the interpreter (version, torch/transformers/peft) before a launch, resume or
+   * queue start, refusing with a message that names it (core/python-check.ts). Default:
+   * on unless commandFor replaces the interpreter command.
+   */
+  pythonCheck?: boolean;
   /** Called with the ids of runs whose rows, metrics or logs changed. */
   onChange: (ids: string[]) => void;
 }
 
 export const STDERR_TAIL_BYTES = 4096;
+export const DEFAULT_INGEST_BUDGET_MS = 50;
+export const DEFAULT_INGEST_BATCH_LINES = 200;
+export const DEFAULT_INGEST_BATCH_BYTES = 1024 * 1024;
+/** A child that exits with more unread events than this is finalised by the ticks once they are in, not inline. */
+const INLINE_FINALISE_BYTES = 256 * 1024;
+/** Text-log bytes per run and tick (stdout/stderr into logs). */
+const TICK_TEXT_LOG_BYTES = 256 * 1024;
 /** A zombie (exited, parent not yet reaped it) is given this long for its parent to finalise it with the exit code. */
 const ZOMBIE_GRACE_MS = 1500;
 
@@ -134,9 +162,39 @@ export function readTail(file: string, bytes = STDERR_TAIL_BYTES): string | null
   }
 }
 
+/** better-sqlite3's error for a database locked by another connection (SQLITE_BUSY and its extended codes). */
+export function isBusyError(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
+
+/**
+ * A launch refused because another process held the database locked past the busy timeout
+ * while the run's row was written: nothing was started and the run directory was removed.
+ */
+export class DatabaseLockedError extends Error {
+  readonly field = 'database';
+  constructor(readonly sqliteError: Error) {
+    super(
+      `the database is locked by another process (${sqliteError.message}: a write waited past the busy timeout); ` +
+        'nothing was started: try again when the other process has finished',
+    );
+    this.name = 'DatabaseLockedError';
+  }
+}
+
 interface ExitInfo {
   code: number | null;
   signal: NodeJS.Signals | null;
+}
+
+/** A launch refused by the interpreter preflight (nothing was created or started). */
+export class PythonPreflightError extends Error {
+  readonly field = 'python';
+  constructor(readonly check: Extract<PythonCheck, { ok: false }>) {
+    super(check.message);
+    this.name = 'PythonPreflightError';
+  }
 }
 
 export class Supervisor {
@@ -145,20 +203,42 @@ export class Supervisor {
   private readonly killTimers = new Map<string, NodeJS.Timeout>();
   private readonly zombieSince = new Map<string, number>();
   private readonly reported = new Set<string>();
+  /** Exit codes/signals of children whose finalise failed (database busy or full): used on retry. */
+  private readonly exits = new Map<string, ExitInfo>();
+  private preflightRunning = false;
   private timer: NodeJS.Timeout | null = null;
+  private ticking = false;
+  /** The run a budgeted tick stopped at: the next tick starts with it (round-robin). */
+  private nextRun: string | null = null;
+  /** Launched runs whose pid could not be recorded yet (database locked): retried every tick. */
+  private readonly pendingPids = new Map<string, { pid: number; startTime: number | null; command: string; message: string }>();
   private lastRunning = new Set<string>();
   /** Highest runs.rowid seen, to notice runs created by other processes. */
   private lastRowid = 0;
   private closed = false;
   readonly pollMs: number;
+  private readonly budgetMs: number;
+  private readonly batch: { maxLines: number; maxBytes: number };
 
   constructor(private readonly opts: SupervisorOptions) {
     this.db = opts.db;
     this.pollMs = opts.pollMs ?? 250;
+    this.budgetMs = opts.ingestBudgetMs ?? DEFAULT_INGEST_BUDGET_MS;
+    this.batch = { maxLines: opts.ingestBatchLines ?? DEFAULT_INGEST_BATCH_LINES, maxBytes: opts.ingestBatchBytes ?? DEFAULT_INGEST_BATCH_BYTES };
   }
 
   get watching(): boolean {
     return this.timer !== null;
+  }
+
+  private get checksPython(): boolean {
+    return this.opts.pythonCheck ?? !this.opts.commandFor;
+  }
+
+  /** The interpreter preflight for this python (null when checks are off). */
+  async preflight(python = this.opts.python()): Promise<PythonCheck | null> {
+    if (!this.checksPython) return null;
+    return checkPython(python, { requirements: join(experimentsDir(this.opts.root), 'requirements.txt') });
   }
 
   /** Reconcile, then poll every pollMs until close(). */
@@ -175,7 +255,12 @@ export class Supervisor {
     }
     this.lastRunning = new Set(runningRuns(this.db).map((r) => r.id));
     this.lastRowid = this.maxRowid();
-    this.timer = setInterval(() => this.tick(), this.pollMs);
+    this.armTimer(this.pollMs);
+  }
+
+  private armTimer(ms: number): void {
+    if (this.closed) return;
+    this.timer = setTimeout(() => this.tick(), ms);
   }
 
   /**
@@ -186,7 +271,7 @@ export class Supervisor {
     const changed: string[] = [];
     for (const row of runningRuns(this.db)) {
       try {
-        if (this.pollRow(row, Infinity, false)) changed.push(row.id);
+        if (this.pollRow(row, Infinity, false).changed) changed.push(row.id);
       } catch (e) {
         this.report(row.id, e);
       }
@@ -195,13 +280,18 @@ export class Supervisor {
     return changed;
   }
 
+  /** One poll tick (async: it yields between batches); the next is armed when it is done. */
   private tick(): void {
-    if (this.closed) return;
-    try {
-      this.tickInner();
-    } catch (e) {
-      this.report('(poll)', e);
-    }
+    if (this.closed || this.ticking) return;
+    this.ticking = true;
+    let backlog = false;
+    this.tickInner()
+      .then((b) => (backlog = b))
+      .catch((e: unknown) => this.report('(poll)', e))
+      .finally(() => {
+        this.ticking = false;
+        if (this.timer) this.armTimer(backlog ? Math.min(this.pollMs, this.budgetMs) : this.pollMs);
+      });
   }
 
   /**
@@ -225,11 +315,38 @@ export class Supervisor {
         slot = slots.find((s) => !used.has(s)) ?? null;
         if (slot === null) break;
       }
+      let verdict: PythonCheck | undefined | null = null;
+      if (this.checksPython) {
+        const python = this.opts.python();
+        verdict = cachedPythonCheck(python);
+        if (verdict === undefined) {
+          // Importing torch takes seconds: check in the background, schedule again when known.
+          if (!this.preflightRunning) {
+            this.preflightRunning = true;
+            void this.preflight(python)
+              .catch((e: unknown) => this.report('(python check)', e))
+              .finally(() => {
+                this.preflightRunning = false;
+                if (this.watching && !this.closed) this.schedule();
+              });
+          }
+          break;
+        }
+      }
       const t = nowS();
       const claim = this.db
         .prepare("UPDATE runs SET status = 'running', started_at = ?, gpu_slot = ? WHERE id = ? AND status = 'queued'")
         .run(t, slot, next.id);
       if (claim.changes !== 1) continue; // another process took it
+      if (verdict && !verdict.ok) {
+        const reason = `not started: ${verdict.message}`;
+        this.db.transaction(() => {
+          this.db.prepare("UPDATE runs SET status = 'failed', status_reason = ?, ended_at = ? WHERE id = ?").run(reason, t, next.id);
+          addLog(this.db, next.id, 'supervisor', 'error', reason, t);
+        })();
+        started.push(next.id);
+        continue;
+      }
       const config = JSON.parse(next.config_json) as ExperimentConfig;
       const ctx: LaunchContext = {
         runId: next.id,
@@ -323,18 +440,15 @@ export class Supervisor {
     return { ok: true, message: `queued ${newId} (a retry of ${id})`, id: newId };
   }
 
-  private tickInner(): void {
+  /** Returns whether events were left for the next tick (the budget ran out). */
+  private async tickInner(): Promise<boolean> {
     const changed = new Set<string>();
+    this.recordPendingPids();
     const rows = runningRuns(this.db);
-    const now = new Set(rows.map((r) => r.id));
-    for (const row of rows) {
-      if (!this.lastRunning.has(row.id)) changed.add(row.id); // launched by another process
-      try {
-        if (this.pollRow(row, 5, true)) changed.add(row.id);
-      } catch (e) {
-        this.report(row.id, e);
-      }
-    }
+    for (const row of rows) if (!this.lastRunning.has(row.id)) changed.add(row.id); // launched by another process
+    const backlog = await this.ingestRound(rows, changed);
+    if (this.closed) return false;
+    const now = new Set(runningRuns(this.db).map((r) => r.id));
     for (const id of this.lastRunning) if (!now.has(id)) changed.add(id); // ended (here or elsewhere)
     for (const id of this.schedule()) changed.add(id); // slots freed: start queued runs
     // Runs created by other processes (a CLI launch), even ones that already ended.
@@ -345,6 +459,69 @@ export class Supervisor {
     }
     this.lastRunning = new Set(runningRuns(this.db).map((r) => r.id));
     if (changed.size) this.notify([...changed]);
+    return backlog;
+  }
+
+  /**
+   * Round-robin over the running runs, one bounded batch each per pass, yielding to the event
+   * loop after every batch, until no run has complete lines left or the time budget is spent.
+   * The first pass also copies the text logs and checks each run's process (finalising it once
+   * its events are all in). Returns true if the budget ran out with work left; the next tick
+   * starts with the run this one could not serve.
+   */
+  private async ingestRound(rows: RunRow[], changed: Set<string>): Promise<boolean> {
+    const deadline = performance.now() + this.budgetMs;
+    const start = rows.findIndex((r) => r.id === this.nextRun);
+    let active = start > 0 ? [...rows.slice(start), ...rows.slice(0, start)] : rows;
+    this.nextRun = null;
+    let first = true;
+    while (active.length) {
+      const more: RunRow[] = [];
+      for (const stale of active) {
+        if (performance.now() >= deadline) {
+          this.nextRun = stale.id;
+          return true;
+        }
+        const row = getRunRow(this.db, stale.id); // the snapshot may be stale after a yield
+        if (!row || row.status !== 'running') continue;
+        try {
+          const r = first ? this.pollRow(row, 1, true, this.batch) : this.ingestBatch(row);
+          if (r.changed) changed.add(row.id);
+          if (r.more) more.push(row);
+        } catch (e) {
+          this.report(row.id, e);
+          // Locked by another process: each further run would wait out the busy timeout too.
+          if (isBusyError(e)) return false;
+        }
+        await yieldToLoop();
+        if (this.closed) return false;
+      }
+      active = more;
+      first = false;
+    }
+    return false;
+  }
+
+  /** One bounded batch of a run's events (a later pass of a tick). */
+  private ingestBatch(row: RunRow): { changed: boolean; more: boolean } {
+    const st = ingestEventsFile(this.db, row.id, eventsPathOf(row.run_dir), { ...this.batch, maxBatches: 1 });
+    return { changed: st.applied + st.malformed + st.duplicates > 0 || st.truncated, more: st.more };
+  }
+
+  /** Record pids of launched runs whose pid update failed (database locked at that moment). */
+  private recordPendingPids(): void {
+    for (const [id, p] of this.pendingPids) {
+      try {
+        this.db.transaction(() => {
+          this.db.prepare('UPDATE runs SET pid = ?, pid_start_time = ?, python = ? WHERE id = ? AND pid IS NULL').run(p.pid, p.startTime, p.command, id);
+          addLog(this.db, id, 'supervisor', 'info', p.message);
+        }).immediate();
+        this.pendingPids.delete(id);
+      } catch (e) {
+        this.report(id, e);
+        return; // still locked: try again next tick
+      }
+    }
   }
 
   private notify(ids: string[]): void {
@@ -371,80 +548,120 @@ export class Supervisor {
    * anything changed. deferZombies: give an exited-but-unreaped process's parent (another
    * starlab process, which knows the exit code) a moment to finalise it first.
    */
-  private pollRow(row: RunRow, maxBatches: number, deferZombies: boolean): boolean {
+  private pollRow(
+    row: RunRow,
+    maxBatches: number,
+    deferZombies: boolean,
+    limits: { maxLines?: number; maxBytes?: number } = {},
+  ): { changed: boolean; more: boolean } {
     let changed = false;
-    const st = ingestEventsFile(this.db, row.id, eventsPathOf(row.run_dir), { maxBatches });
+    const st = ingestEventsFile(this.db, row.id, eventsPathOf(row.run_dir), { ...limits, maxBatches });
     if (st.applied || st.malformed || st.truncated || st.duplicates) changed = true;
-    if (ingestTextLog(this.db, row.id, join(row.run_dir, 'stdout.log'), 'stdout') > 0) changed = true;
-    if (ingestTextLog(this.db, row.id, join(row.run_dir, 'stderr.log'), 'stderr') > 0) changed = true;
-    if (this.children.has(row.id)) return changed; // its exit event finalises it
+    const textOpts = maxBatches === Infinity ? {} : { maxBytes: TICK_TEXT_LOG_BYTES };
+    if (ingestTextLog(this.db, row.id, join(row.run_dir, 'stdout.log'), 'stdout', textOpts) > 0) changed = true;
+    if (ingestTextLog(this.db, row.id, join(row.run_dir, 'stderr.log'), 'stderr', textOpts) > 0) changed = true;
+    const result = (c: boolean) => ({ changed: c, more: st.more });
+    if (this.children.has(row.id)) return result(changed); // its exit event finalises it
+    // Finalised only once its events are in (finalise drains the rest in one transaction; a
+    // big backlog is taken batch by batch first so the drain does not block the event loop).
+    if (st.more) return result(changed);
     if (row.pid == null) {
       // Spawned (or resumed) by another process that has not recorded the pid yet; give it a moment.
-      if (nowS() - Math.max(row.created_at, row.resumed_at ?? 0, row.started_at ?? 0) < 30) return changed;
-      return this.finalise(row.id) || changed;
+      if (this.pendingPids.has(row.id) || nowS() - Math.max(row.created_at, row.resumed_at ?? 0, row.started_at ?? 0) < 30) return result(changed);
+      return result(this.finalise(row.id) || changed);
     }
     if (isSameProcess(row.pid, row.pid_start_time)) {
       this.zombieSince.delete(row.id);
-      return changed;
+      return result(changed);
     }
     const ps = readProcStat(row.pid);
     if (deferZombies && ps && ps.state === 'Z' && ps.ppid !== 1 && (row.pid_start_time == null || ps.startTime === row.pid_start_time)) {
       // Exited, and its parent (another process of ours) is about to report the exit code.
       const since = this.zombieSince.get(row.id) ?? Date.now();
       this.zombieSince.set(row.id, since);
-      if (Date.now() - since < ZOMBIE_GRACE_MS) return changed;
+      if (Date.now() - since < ZOMBIE_GRACE_MS) return result(changed);
     }
     this.zombieSince.delete(row.id);
-    return this.finalise(row.id) || changed;
+    return result(this.finalise(row.id) || changed);
   }
 
   /** Poll one run now (ingest; finalise if its process is gone). */
   pollRun(id: string): boolean {
     const row = getRunRow(this.db, id);
     if (!row || row.status !== 'running') return false;
-    return this.pollRow(row, Infinity, false);
+    return this.pollRow(row, Infinity, false).changed;
   }
 
+  /**
+   * Start a run now. The row is written (status 'running', no pid yet) before the process is
+   * spawned, so a process is never started for a run the database does not know. Throws
+   * PythonPreflightError if the interpreter check fails, and DatabaseLockedError if another
+   * process holds the database locked past the busy timeout; in both cases nothing was
+   * started and no run directory is left behind.
+   */
   async launch(config: ExperimentConfig, extra: { groupId?: string | null } = {}): Promise<{ id: string }> {
+    const verdict = await this.preflight();
+    if (verdict && !verdict.ok) throw new PythonPreflightError(verdict);
     let id = newRunId();
     const base = runsDir(this.opts.dataDir);
     while (existsSync(join(base, id)) || getRunRow(this.db, id)) id = newRunId();
     const runDir = join(base, id);
-    mkdirSync(join(runDir, 'artifacts'), { recursive: true });
     const configPath = join(runDir, 'config.json');
-    writeFileSync(configPath, JSON.stringify(config, null, 2) + '\n');
     const ctx: LaunchContext = { runId: id, runDir, configPath, eventsPath: eventsPathOf(runDir), python: this.opts.python(), config };
+    const t = nowS();
+    try {
+      mkdirSync(join(runDir, 'artifacts'), { recursive: true });
+      writeFileSync(configPath, JSON.stringify(config, null, 2) + '\n');
+      this.db.transaction(() => {
+        insertRun(this.db, {
+          id,
+          group_id: extra.groupId ?? null,
+          variant: config.variant,
+          dataset: config.dataset,
+          preset: config.preset,
+          seed: config.seed,
+          model: config.model.name,
+          config_json: JSON.stringify(config),
+          config_hash: configHash(config),
+          created_at: t,
+          run_dir: runDir,
+          status: 'running',
+          started_at: t,
+          python: ctx.python,
+        });
+      }).immediate();
+    } catch (e) {
+      // Nothing was started: leave no directory without a row behind.
+      rmSync(runDir, { recursive: true, force: true });
+      if (isBusyError(e)) throw new DatabaseLockedError(e as Error);
+      throw e;
+    }
     const started = this.spawnRun(ctx);
-    const row = {
-      id,
-      group_id: extra.groupId ?? null,
-      variant: config.variant,
-      dataset: config.dataset,
-      preset: config.preset,
-      seed: config.seed,
-      model: config.model.name,
-      config_json: JSON.stringify(config),
-      config_hash: configHash(config),
-      created_at: nowS(),
-      run_dir: runDir,
-      python: started.command,
-    };
     if ('error' in started) {
       const error = started.error instanceof Error ? started.error : await started.error;
       const reason = `could not start ${started.command}: ${error.message}`;
-      const t = nowS();
+      const tf = nowS();
       this.db.transaction(() => {
-        insertRun(this.db, { ...row, status: 'failed', status_reason: reason, started_at: null, ended_at: t });
-        addLog(this.db, id, 'supervisor', 'error', `${reason} (command: ${started.cmdline})`, t);
+        this.db
+          .prepare("UPDATE runs SET status = 'failed', status_reason = ?, started_at = NULL, ended_at = ?, python = ? WHERE id = ? AND status = 'running'")
+          .run(reason, tf, started.command, id);
+        addLog(this.db, id, 'supervisor', 'error', `${reason} (command: ${started.cmdline})`, tf);
       })();
       this.notify([id]);
       return { id };
     }
-    const t = nowS();
-    this.db.transaction(() => {
-      insertRun(this.db, { ...row, status: 'running', started_at: t, pid: started.pid, pid_start_time: started.startTime });
-      addLog(this.db, id, 'supervisor', 'info', `started: ${started.cmdline} (pid ${started.pid}, cwd ${runDir})`, t);
-    })();
+    const message = `started: ${started.cmdline} (pid ${started.pid}, cwd ${runDir})`;
+    try {
+      this.db.transaction(() => {
+        this.db.prepare('UPDATE runs SET pid = ?, pid_start_time = ?, python = ? WHERE id = ?').run(started.pid, started.startTime, started.command, id);
+        addLog(this.db, id, 'supervisor', 'info', message, t);
+      })();
+    } catch (e) {
+      // Locked again between the row and the pid (or the disk is full): the process runs and is
+      // watched here; the pid is recorded by a later tick (other processes wait for it meanwhile).
+      this.report(id, e);
+      this.pendingPids.set(id, { pid: started.pid, startTime: started.startTime, command: started.command, message });
+    }
     this.watchChild(id, started.child, started.pid);
     return { id };
   }
@@ -461,6 +678,8 @@ export class Supervisor {
     const iteration = checkpointIteration(row.run_dir);
     if (iteration === null)
       return { ok: false, message: `run ${id} has no iteration checkpoint to resume from (it ended before its first iteration did)` };
+    const verdict = await this.preflight();
+    if (verdict && !verdict.ok) return { ok: false, message: verdict.message };
     const config = JSON.parse(row.config_json) as ExperimentConfig;
     const configPath = join(row.run_dir, 'config.json');
     if (!existsSync(configPath)) writeFileSync(configPath, JSON.stringify(config, null, 2) + '\n');
@@ -495,6 +714,13 @@ export class Supervisor {
       return true;
     }).immediate();
     if (!claimed) return { ok: false, message: `run ${id} is no longer stopped or failed (resumed elsewhere?)` };
+    // A line torn by the old process's death is ended here, so the new process's first event
+    // does not land on the same line (the emitter does this too; a writer that does not is safe).
+    const torn = tornTailBytes(this.db, id, ctx.eventsPath);
+    if (torn > 0) {
+      appendFileSync(ctx.eventsPath, '\n');
+      addLog(this.db, id, 'supervisor', 'warning', `events.jsonl ended with an incomplete line of ${torn} bytes (the previous process died while writing it): terminated it before resuming; it is counted as malformed`);
+    }
     const started = this.spawnRun(ctx);
     const t = nowS();
     if ('error' in started) {
@@ -568,8 +794,13 @@ export class Supervisor {
       this.children.delete(id);
       this.clearKillTimer(id);
       if (this.closed) return;
+      // Kept until finalise succeeds: with the database locked or the disk full it fails now,
+      // and the next poll finalises with the real exit code instead of "process disappeared".
+      this.exits.set(id, { code, signal });
       try {
-        this.finalise(id, { code, signal });
+        // A big backlog is left to the budgeted ticks (they finalise once it is in, with this
+        // exit code): draining it here in one go would block the event loop for seconds.
+        if (!this.watching || this.unreadBytes(id) <= INLINE_FINALISE_BYTES) this.finalise(id, { code, signal });
       } catch (e) {
         this.report(id, e);
       }
@@ -585,6 +816,17 @@ export class Supervisor {
     });
     if (!this.watching) child.unref();
     this.notify([id]);
+  }
+
+  /** Bytes of a run's events file after the ingest cursor (0 if unknown). */
+  private unreadBytes(id: string): number {
+    const row = getRunRow(this.db, id);
+    if (!row) return 0;
+    try {
+      return Math.max(0, statSync(eventsPathOf(row.run_dir)).size - getCursor(this.db, id).offset);
+    } catch {
+      return 0;
+    }
   }
 
   /** Request a stop: SIGTERM to the process group now, SIGKILL after the grace period. */
@@ -635,8 +877,9 @@ export class Supervisor {
    * Decide a run's final status once its process is gone. Ingests everything left first.
    * Returns false if the run was not 'running' (already finalised, possibly elsewhere).
    */
-  finalise(id: string, exit?: ExitInfo): boolean {
+  finalise(id: string, exitArg?: ExitInfo): boolean {
     const db = this.db;
+    const exit = exitArg ?? this.exits.get(id);
     let done = false;
     db.transaction(() => {
       let row = getRunRow(db, id);
@@ -647,6 +890,7 @@ export class Supervisor {
       }
       row = getRunRow(db, id)!;
       const t = nowS();
+      const notes = this.eventsAccount(row);
       let status: 'completed' | 'failed' | 'stopped';
       let reason: string | null;
       const exitDesc = exit
@@ -673,6 +917,7 @@ export class Supervisor {
             : exitDesc
           : 'process disappeared without a run_end event';
       }
+      if (notes.length) reason = reason ? `${reason}; ${notes.join('; ')}` : notes.join('; ');
       const tail = status === 'completed' ? null : readTail(join(row.run_dir, 'stderr.log'));
       const r = db
         .prepare(
@@ -684,11 +929,33 @@ export class Supervisor {
       addLog(db, id, 'supervisor', status === 'failed' ? 'error' : 'info', `run ${status}${reason ? `: ${reason}` : ''}`, t);
       done = true;
     }).immediate();
-    if (done) {
+    if (done || getRunRow(db, id)?.status !== 'running') {
       this.lastRunning.delete(id);
       this.zombieSince.delete(id);
+      this.exits.delete(id);
+      this.pendingPids.delete(id);
     }
     return done;
+  }
+
+  /**
+   * What happened to the run's events file, for the final status reason: no event at all, a
+   * torn last line left by a killed writer, the file truncated/replaced/deleted under the run
+   * (the tailer's warnings since this process started).
+   */
+  private eventsAccount(row: RunRow): string[] {
+    const notes: string[] = [];
+    const file = eventsPathOf(row.run_dir);
+    const events = (this.db.prepare('SELECT count(*) AS n FROM run_events WHERE run_id = ?').get(row.id) as { n: number }).n;
+    const since = Math.max(row.started_at ?? 0, row.resumed_at ?? 0);
+    const incidents = this.db
+      .prepare(`SELECT message FROM logs WHERE run_id = ? AND source = 'supervisor' AND level = 'warning' AND t >= ? AND message LIKE ? ORDER BY id`)
+      .all(row.id, since - 1, `${EVENTS_INCIDENT_PREFIX}%`) as { message: string }[];
+    for (const i of incidents) notes.push(i.message.split(':')[0]!);
+    if (events === 0 && !incidents.length) notes.push(existsSync(file) ? 'no complete event line was written' : 'no event was written (there is no events.jsonl)');
+    const torn = tornTailBytes(this.db, row.id, file);
+    if (torn > 0) notes.push(`events.jsonl ends with an incomplete line of ${torn} bytes (the writer died mid-line; not ingested)`);
+    return notes;
   }
 
   /** Resolve when the run is no longer running (polling it here if nobody else does). */
@@ -721,7 +988,7 @@ export class Supervisor {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     for (const t of this.killTimers.values()) clearTimeout(t);
     this.killTimers.clear();

@@ -109,15 +109,97 @@ function scanLongLine(fd: number, head: Buffer, pos: number, size: number): { ke
 
 export interface TailStats extends IngestStats {
   batches: number;
-  /** The file was found shorter than the cursor (and re-read from the start). */
+  /** The file was found truncated, replaced or rewritten under the cursor (and re-read from the start). */
   truncated: boolean;
   /** Complete lines are left for a later call (maxBatches reached). */
   more: boolean;
 }
 
+/** Bytes before the cursor remembered to notice a file rewritten under it. */
+const FINGERPRINT_BYTES = 64;
+
+interface Fingerprint {
+  offset: number;
+  dev: number;
+  ino: number;
+  /** The FINGERPRINT_BYTES (or fewer) bytes just before offset. */
+  before: Buffer;
+}
+
+/** Per database and run: what the file looked like at the cursor after the last batch. */
+const fingerprints = new WeakMap<DB, Map<string, Fingerprint>>();
+/** Runs whose events file was reported missing after events had been read (report once). */
+const missingReported = new WeakMap<DB, Set<string>>();
+
+function fingerprintsOf(db: DB): Map<string, Fingerprint> {
+  let m = fingerprints.get(db);
+  if (!m) fingerprints.set(db, (m = new Map()));
+  return m;
+}
+
+/** Prefix of the warnings logged for events-file incidents (finalise summarises them). */
+export const EVENTS_INCIDENT_PREFIX = 'events.jsonl was ';
+
+type CursorCheck = { ok: true } | { ok: false; size: number | null; what: string };
+
+/**
+ * Is the file still the one the cursor points into? Shorter than the cursor: truncated.
+ * Otherwise the byte before the cursor must be the newline of the last consumed line, and
+ * (when this process read it) the file's identity and the bytes before the cursor must be
+ * unchanged: a file deleted and recreated, or truncated and refilled past the cursor by a
+ * fast writer, is not mistaken for the old one (reading on mid-line would lose events).
+ */
+function checkCursor(db: DB, runId: string, file: string, offset: number): CursorCheck {
+  if (offset === 0) return { ok: true };
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { ok: false, size: null, what: 'deleted' };
+    throw e;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (st.size < offset) return { ok: false, size: st.size, what: `truncated at byte ${st.size} (the ingest cursor was at byte ${offset})` };
+    const k = Math.min(offset, FINGERPRINT_BYTES);
+    const before = Buffer.alloc(k);
+    readSync(fd, before, 0, k, offset - k);
+    const fp = fingerprintsOf(db).get(runId);
+    if (fp && fp.offset === offset && (fp.dev !== st.dev || fp.ino !== st.ino))
+      return { ok: false, size: st.size, what: `replaced by a new file of ${st.size} bytes (deleted and recreated? the ingest cursor was at byte ${offset})` };
+    if (before[k - 1] !== 0x0a || (fp && fp.offset === offset && !fp.before.equals(before)))
+      return { ok: false, size: st.size, what: `truncated or rewritten before the ingest cursor at byte ${offset} (now ${st.size} bytes)` };
+    return { ok: true };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function remember(db: DB, runId: string, file: string, offset: number): void {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    fingerprintsOf(db).delete(runId);
+    return;
+  }
+  try {
+    const st = fstatSync(fd);
+    const k = Math.min(offset, FINGERPRINT_BYTES);
+    const before = Buffer.alloc(k);
+    readSync(fd, before, 0, k, Math.max(0, offset - k));
+    fingerprintsOf(db).set(runId, { offset, dev: st.dev, ino: st.ino, before });
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * Ingest new complete lines of a run's events file, batch by batch, each batch in one
- * transaction with its cursor. Stops after maxBatches (pass Infinity to drain).
+ * transaction with its cursor. Stops after maxBatches (pass Infinity to drain). A file
+ * truncated, replaced or rewritten under the cursor is logged (a warning starting with
+ * EVENTS_INCIDENT_PREFIX) and re-read from the start: the (run, seq) gate skips what was
+ * already ingested, and whatever the writer appended since is taken.
  */
 export function ingestEventsFile(
   db: DB,
@@ -129,25 +211,41 @@ export function ingestEventsFile(
   const maxBatches = opts.maxBatches ?? 5;
   for (let b = 0; b < maxBatches; b++) {
     let again = false;
+    let consumed: number | null = null;
     db.transaction(() => {
       const c = getCursor(db, runId);
-      const r = readCompleteLines(file, c.offset, c.lineNo, opts);
-      if (r.truncated) {
+      const check = checkCursor(db, runId, file, c.offset);
+      if (!check.ok) {
+        if (check.size === null) {
+          // Deleted: nothing to read. Say so once; a writer that reopens by path recreates it.
+          let seen = missingReported.get(db);
+          if (!seen) missingReported.set(db, (seen = new Set()));
+          if (!seen.has(runId)) {
+            seen.add(runId);
+            addLog(db, runId, 'supervisor', 'warning',
+              `${EVENTS_INCIDENT_PREFIX}deleted after ${c.offset} bytes had been ingested: events written to it and not yet read are gone; waiting for it to reappear`);
+          }
+          return;
+        }
         if (total.truncated) return; // at most one reset per call
         total.truncated = true;
-        addLog(
-          db,
-          runId,
-          'supervisor',
-          'warning',
-          `events.jsonl is ${r.size} bytes, shorter than the ingest cursor (${c.offset} bytes): the file was truncated or replaced; re-reading it from the start (events already ingested are skipped)`,
-        );
+        missingReported.get(db)?.delete(runId);
+        addLog(db, runId, 'supervisor', 'warning',
+          `${EVENTS_INCIDENT_PREFIX}${check.what}: re-reading it from the start (events already ingested are skipped; events that were in the lost bytes and not yet read are gone)`);
         setCursor(db, runId, { offset: 0, lineNo: 0 });
+        fingerprintsOf(db).delete(runId);
         again = true;
+        return;
+      }
+      const r = readCompleteLines(file, c.offset, c.lineNo, opts);
+      if (r.truncated) {
+        // shrank between the check and the read: the next call re-checks
+        again = false;
         return;
       }
       if (!r.lines.length) return;
       const st = ingestLines(db, runId, r.lines, { offset: r.offset, lineNo: r.lineNo });
+      consumed = r.offset;
       total.batches++;
       total.applied += st.applied;
       total.duplicates += st.duplicates;
@@ -156,6 +254,7 @@ export function ingestEventsFile(
       if (st.runEnd) total.runEnd = st.runEnd;
       again = r.more;
     }).immediate();
+    if (consumed !== null) remember(db, runId, file, consumed);
     if (!again) {
       total.more = false;
       return total;
@@ -163,6 +262,28 @@ export function ingestEventsFile(
     total.more = true;
   }
   return total;
+}
+
+/** Bytes after the cursor that do not end in a newline: a torn last line (0 if none). */
+export function tornTailBytes(db: DB, runId: string, file: string): number {
+  const { offset } = getCursor(db, runId);
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return 0;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size <= offset) return 0;
+    const n = Math.min(size - offset, 1024 * 1024);
+    const buf = Buffer.alloc(n);
+    readSync(fd, buf, 0, n, size - n);
+    const nl = buf.lastIndexOf(0x0a);
+    return nl < 0 ? (n === size - offset ? n : 0) : n - nl - 1;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 const TEXT_LINE_MAX = 4000;

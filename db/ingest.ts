@@ -72,8 +72,39 @@ export function setCursor(db: DB, runId: string, c: Partial<CursorRow>): void {
 export function ingestLines(db: DB, runId: string, lines: RawLine[], cursor: Cursor | null): IngestStats {
   const parsed = lines
     .filter((l) => l.text.trim() !== '')
-    .map((l) => ({ lineNo: l.lineNo, text: l.text, parsed: parseEventLine(l.text) }));
+    .flatMap((l) => {
+      const p = parseEventLine(l.text);
+      if (p.kind !== 'malformed') return [{ lineNo: l.lineNo, text: l.text, parsed: p }];
+      return splitTornLine(l.lineNo, l.text) ?? [{ lineNo: l.lineNo, text: l.text, parsed: p }];
+    });
   return ingestParsed(db, runId, parsed, cursor);
+}
+
+/** Where an event object starts: `{"v":` (JSON.stringify) or `{"v": ` (Python's json.dumps). */
+const EVENT_START = /\{\s*"v"\s*:/g;
+
+/**
+ * A line that is a torn fragment followed by a whole event: what a file holds when a writer
+ * died mid-line (or the file was truncated mid-line) and a writer appended again without
+ * terminating the fragment. The event is kept; the fragment is rejected as malformed.
+ */
+export function splitTornLine(lineNo: number, text: string): { lineNo: number; text: string; parsed: ParsedLine }[] | null {
+  for (const m of text.matchAll(EVENT_START)) {
+    if (m.index === 0) continue;
+    const rest = text.slice(m.index);
+    const p = parseEventLine(rest);
+    if (p.kind === 'malformed') continue;
+    const fragment = text.slice(0, m.index);
+    return [
+      {
+        lineNo,
+        text: fragment,
+        parsed: { kind: 'malformed', reason: `torn fragment of ${Buffer.byteLength(fragment)} bytes before event ${p.kind === 'event' ? p.event.seq : p.envelope.seq} on the same line (a write cut off by a crash or a truncation)` },
+      },
+      { lineNo, text: rest, parsed: p },
+    ];
+  }
+  return null;
 }
 
 export function ingestParsed(

@@ -1,8 +1,8 @@
-import { appendFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type DB } from '../../db/open';
-import { getCursor, ingestLines } from '../../db/ingest';
+import { getCursor, ingestLines, splitTornLine } from '../../db/ingest';
 import { getLogs, getRun, getRunRow, getSamples, insertRun } from '../../db/queries';
 import { ingestEventsFile, ingestTextLog, readCompleteLines } from '../../core/tailer';
 import { cleanupTempDirs, ev, RUN_START_FIELDS, tempDir } from '../fixtures/helpers';
@@ -155,6 +155,52 @@ describe('ingest', () => {
     appendFileSync(file, ev(4, 'metrics', { iteration: 0, step: 4, values: { x: 4 } }) + '\n');
     expect(ingestEventsFile(db, RUN, file).applied).toBe(1);
     expect(count('metrics')).toBe(4);
+  });
+
+  it('notices a file truncated mid-line and refilled past the cursor, and loses no appended event', () => {
+    const m = (q: number) => ev(q, 'metrics', { iteration: 0, step: q, values: { x: q } });
+    const first = [1, 2, 3, 4].map(m).join('\n') + '\n';
+    writeFileSync(file, first);
+    expect(ingestEventsFile(db, RUN, file).applied).toBe(4);
+    // cut in the middle of line 3; an O_APPEND writer goes on at the new end, quickly passing the cursor
+    const cut = first.indexOf(m(3)) + 10;
+    truncateSync(file, cut);
+    appendFileSync(file, [5, 6, 7, 8, 9].map(m).join('\n') + '\n');
+    expect(statSync(file).size).toBeGreaterThan(first.length);
+    const st = ingestEventsFile(db, RUN, file, { maxBatches: Infinity });
+    expect(st.truncated).toBe(true);
+    expect(st.applied).toBe(5); // 5..9: event 5 shares its line with the fragment of 3
+    expect(st.malformed).toBe(1);
+    expect(count('metrics')).toBe(9);
+    expect(db.prepare('SELECT reason FROM rejected_lines WHERE run_id = ?').get(RUN)).toEqual({
+      reason: 'torn fragment of 10 bytes before event 5 on the same line (a write cut off by a crash or a truncation)',
+    });
+    const warn = getLogs(db, RUN).filter((l) => l.source === 'supervisor').map((l) => l.message);
+    expect(warn).toEqual([expect.stringMatching(/^events\.jsonl was truncated or rewritten before the ingest cursor at byte \d+/)]);
+  });
+
+  it('notices a deleted and recreated events file even when the new one is already longer', () => {
+    const m = (q: number) => ev(q, 'metrics', { iteration: 0, step: q, values: { x: q } });
+    writeFileSync(file, [1, 2].map(m).join('\n') + '\n');
+    expect(ingestEventsFile(db, RUN, file).applied).toBe(2);
+    unlinkSync(file);
+    expect(ingestEventsFile(db, RUN, file).applied).toBe(0);
+    expect(getLogs(db, RUN).at(-1)!.message).toMatch(/^events\.jsonl was deleted after \d+ bytes had been ingested/);
+    // recreated by a writer that reopens by path: longer than the old file, ends in a newline at the old cursor's byte too
+    writeFileSync(file, [3, 4, 5, 6].map(m).join('\n') + '\n');
+    const st = ingestEventsFile(db, RUN, file, { maxBatches: Infinity });
+    expect(st.truncated).toBe(true);
+    expect(st.applied).toBe(4);
+    expect(count('metrics')).toBe(6);
+  });
+
+  it('splits a torn fragment from the event that follows it on the same line', () => {
+    expect(splitTornLine(7, '{"v":1,"se' + ev(3, 'heartbeat'))?.map((x) => [x.text.length, x.parsed.kind])).toEqual([
+      [10, 'malformed'],
+      [ev(3, 'heartbeat').length, 'event'],
+    ]);
+    expect(splitTornLine(7, 'garbage {"v": 1, "no": "event"}')).toBeNull();
+    expect(splitTornLine(7, ev(3, 'heartbeat'))).toBeNull(); // a whole event is not split
   });
 
   it('copies stdout/stderr lines into logs, keeping the last state of \\r progress bars', () => {

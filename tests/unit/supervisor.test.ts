@@ -1,12 +1,14 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createService, type Service, type ServiceOptions } from '../../core/service';
 import { isAlive, pidStartTime } from '../../core/process-info';
 import { openDatabase } from '../../db/open';
 import { insertRun } from '../../db/queries';
-import { cleanupTempDirs, ev, FAKE_PYTHON, fakeCommand, RUN_START_FIELDS, SPEC, tempDir, waitFor } from '../fixtures/helpers';
+import { clearPythonCheckCache } from '../../core/python-check';
+import { cleanupTempDirs, ev, FAKE_PYTHON, fakeCommand, REPO, RUN_START_FIELDS, SPEC, tempDir, waitFor } from '../fixtures/helpers';
 
 const open: Service[] = [];
 const pids: number[] = [];
@@ -33,6 +35,35 @@ async function launch(s: Service, overrides?: Record<string, string>): Promise<s
   const pid = s.getRun(r.id)?.pid;
   if (pid) pids.push(pid);
   return r.id;
+}
+
+/** The message a refused launch gives: {ok: false} errors, or the preflight's exception. */
+async function refusal(s: Service): Promise<string> {
+  try {
+    const r = await s.launchRun({ ...SPEC });
+    if (r.ok) throw new Error(`launched ${r.id}`);
+    expect(r.errors[0]!.field).toBe('python');
+    return r.errors[0]!.message;
+  } catch (e) {
+    expect((e as Error).name).toBe('PythonPreflightError');
+    return (e as Error).message;
+  }
+}
+
+/** Pids of live processes whose environment has key=value (read from /proc). */
+function processesWithEnv(key: string, value: string): number[] {
+  const found: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const env = readFileSync(`/proc/${p}/environ`, 'utf8').split('\0');
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      if (env.includes(`${key}=${value}`) && !/^\d+ \(.*\) [ZX]/.test(stat)) found.push(Number(p));
+    } catch {
+      // gone, or not ours
+    }
+  }
+  return found;
 }
 
 const metricCount = (s: Service, id: string) => (s.db.prepare('SELECT count(*) AS n FROM metrics WHERE run_id = ?').get(id) as { n: number }).n;
@@ -215,13 +246,128 @@ describe('supervisor', () => {
     expect(s.listRuns()).toEqual([]);
     expect(s.validateLaunch({ ...SPEC, seed: 1 }).ok).toBe(true);
     s.setPythonPath('definitely-not-a-python-binary-xyz');
-    const r = await s.launchRun({ ...SPEC });
-    expect(r.ok).toBe(true);
-    if (r.ok) {
-      const d = s.getRun(r.id)!;
-      expect(d.status).toBe('failed');
-      expect(d.statusReason).toMatch(/could not start/);
+    expect(await refusal(s)).toBe('Python interpreter not found: definitely-not-a-python-binary-xyz (not found on PATH; set it in Settings or $STARLAB_PYTHON)');
+    expect(s.listRuns()).toEqual([]);
+  });
+
+  describe('the interpreter preflight (fake-python answers the check)', () => {
+    const saved = { ...process.env };
+    beforeEach(() => clearPythonCheckCache());
+    afterEach(() => {
+      for (const k of ['STARLAB_FAKE_PY_VERSION', 'STARLAB_FAKE_PY_MISSING']) {
+        if (saved[k] === undefined) delete process.env[k];
+        else process.env[k] = saved[k];
+      }
+      clearPythonCheckCache();
+    });
+
+    it('refuses a launch on Python 3.9 before anything is created', async () => {
+      process.env.STARLAB_FAKE_PY_VERSION = '3.9.2';
+      const s = service({ dataDir: tempDir(), pythonPath: FAKE_PYTHON });
+      expect(await refusal(s)).toBe(`Python interpreter ${FAKE_PYTHON} is 3.9.2; STaR Lab needs Python >= 3.10 (set it in Settings or $STARLAB_PYTHON)`);
+      expect(s.listRuns()).toEqual([]);
+    });
+
+    it('refuses a launch when torch cannot be imported, naming the pip command', async () => {
+      process.env.STARLAB_FAKE_PY_MISSING = 'torch';
+      const s = service({ dataDir: tempDir(), pythonPath: FAKE_PYTHON });
+      expect(await refusal(s)).toBe(
+        `Python interpreter ${FAKE_PYTHON} (3.11.0) cannot import torch (ModuleNotFoundError: No module named 'torch'): ` +
+          `install the experiment requirements: ${FAKE_PYTHON} -m pip install -r ${join(REPO, 'experiments', 'requirements.txt')}`,
+      );
+    });
+
+    it('fails queued runs with the reason instead of starting them', async () => {
+      process.env.STARLAB_FAKE_PY_VERSION = '3.8.10';
+      const s = service({ dataDir: tempDir(), pythonPath: FAKE_PYTHON });
+      const g = s.createAblation({ variants: ['star'], datasets: ['addition'], preset: 'tiny', seeds: [1, 2] });
+      if (!g.ok) throw new Error(JSON.stringify(g.errors));
+      await waitFor(() => g.runs.every((id) => s.getRun(id)!.status === 'failed'), 10_000, 'queued runs failed');
+      for (const id of g.runs) expect(s.getRun(id)!.statusReason).toMatch(/^not started: Python interpreter .* is 3\.8\.10; STaR Lab needs Python >= 3\.10/);
+    });
+  });
+
+  it('says when the experiment was SIGKILLed mid-line, and ingests every complete line', async () => {
+    const s = service({ dataDir: tempDir(), commandFor: fakeCommand('partial') });
+    const id = await launch(s);
+    const d0 = await waitFor(() => s.getRun(id)!.metrics['eval/accuracy'] && s.getRun(id), 5000, 'first iteration');
+    const file = join(d0.runDir, 'events.jsonl');
+    await waitFor(() => !readFileSync(file, 'utf8').endsWith('\n'), 5000, 'the torn line');
+    const text = readFileSync(file, 'utf8');
+    const torn = Buffer.byteLength(text.slice(text.lastIndexOf('\n') + 1));
+    process.kill(d0.pid!, 'SIGKILL');
+    const d = (await s.waitForRun(id, { timeoutMs: 10_000 }))!;
+    expect(d.status).toBe('failed');
+    expect(d.statusReason).toBe(`killed by SIGKILL; events.jsonl ends with an incomplete line of ${torn} bytes (the writer died mid-line; not ingested)`);
+    const n = (s.db.prepare('SELECT count(*) AS n FROM run_events WHERE run_id = ?').get(id) as { n: number }).n;
+    expect(n).toBe(text.split('\n').length - 1); // run_start + 7 events of iteration 0
+    expect(n).toBe(8);
+  });
+
+  it('says when the experiment was killed before its first event', async () => {
+    const s = service({ dataDir: tempDir(), commandFor: fakeCommand('silent') });
+    const id = await launch(s);
+    await waitFor(() => s.getLogs(id, {}).some((l) => l.source === 'stdout'), 5000, 'the process to start');
+    process.kill(s.getRun(id)!.pid!, 'SIGKILL');
+    const d = (await s.waitForRun(id, { timeoutMs: 10_000 }))!;
+    expect(d.status).toBe('failed');
+    expect(d.statusReason).toBe('killed by SIGKILL; no event was written (there is no events.jsonl)');
+  });
+
+  it('refuses a launch while another process holds the database locked, starting nothing', async () => {
+    const dataDir = tempDir();
+    const s = service({ dataDir, commandFor: fakeCommand('hang') });
+    s.db.pragma('busy_timeout = 300'); // the production 5 s, shortened for the test
+    const locker = new Database(join(dataDir, 'starlab.db'));
+    locker.exec('BEGIN EXCLUSIVE');
+    let message: string;
+    try {
+      const r = await s.launchRun({ ...SPEC, seed: 3 });
+      // core/service.ts may turn the error into a refusal (like the preflight's)
+      if (r.ok) throw new Error(`launched ${r.id}`);
+      expect(r.errors[0]!.field).toBe('database');
+      message = r.errors[0]!.message;
+    } catch (e) {
+      expect((e as Error).name).toBe('DatabaseLockedError');
+      message = (e as Error).message;
+    } finally {
+      locker.exec('COMMIT');
+      locker.close();
     }
+    expect(message).toMatch(/^the database is locked by another process \(database is locked: .*\); nothing was started/);
+    // no row, no run directory, no process (an experiment spawned before the row would be an orphan)
+    expect(s.listRuns()).toEqual([]);
+    const runs = join(dataDir, 'runs');
+    expect(existsSync(runs) ? readdirSync(runs) : []).toEqual([]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(processesWithEnv('STARLAB_DATA_DIR', dataDir)).toEqual([]);
+    // with the lock gone the same launch goes through
+    const id = await launch(s);
+    expect(s.getRun(id)!.status).toBe('running');
+    expect(processesWithEnv('STARLAB_DATA_DIR', dataDir)).toEqual([s.getRun(id)!.pid]);
+  });
+
+  it('ingests a big backlog in bounded batches, letting the event loop run, and finalises after the last event', async () => {
+    const dataDir = tempDir();
+    const s = service({ dataDir, commandFor: fakeCommand('flood', { STARLAB_FAKE_EVENTS: '6000', STARLAB_FAKE_PACE_MS: '0' }) });
+    const id = await launch(s);
+    // Sampled between event-loop turns: a synchronous drain would show one or two counts.
+    const seen = new Set<number>();
+    const count = () => (s.db.prepare('SELECT count(*) AS n FROM run_events WHERE run_id = ?').get(id) as { n: number }).n;
+    const lastSeq = s.db.prepare('SELECT max(seq) FROM run_events WHERE run_id = ?').pluck();
+    const status = s.db.prepare('SELECT status FROM runs WHERE id = ?').pluck();
+    while (status.get(id) === 'running') {
+      seen.add((lastSeq.get(id) as number | null) ?? 0);
+      await new Promise((r) => setImmediate(r));
+    }
+    const d = s.getRun(id)!;
+    expect(d.status).toBe('completed');
+    expect(d.exitCode).toBe(0);
+    const written = readFileSync(join(d.runDir, 'events.jsonl'), 'utf8').trim().split('\n').length;
+    expect(written).toBe(6002); // run_start + 6000 + run_end
+    expect(count()).toBe(written);
+    expect(seen.size).toBeGreaterThan(10);
+    expect(s.getLogs(id, {}).filter((l) => l.source === 'supervisor' && l.message === 'run completed')).toHaveLength(1);
   });
 
   it('provides the catalog and settings', () => {
