@@ -12,22 +12,27 @@
  *   starlab curves RUN --kind best-of-k|majority|pass-at-k [--iteration N] [--scorer dpo|orm|logp] [--json]
  *   starlab ratings [--task N] [--csv FILE] [--json]   blind rationale ratings: summary and CSV
  *   starlab export GROUP [--format svg,pdf,png,csv,tex,pgf,py] --out DIR [--preset single-column|double-column] [--font-family serif|sans-serif] [--font-size PT] [--json]
+ *   starlab bundle export RUN… -o FILE [--all] [--no-checkpoints] [--force] [--json]   runs (rows + directories) to one portable file
+ *   starlab bundle import FILE [--json]   add a bundle's runs (those already present are skipped)
+ *   starlab backup FILE [--force] [--json]   an online, checked copy of the database
  *   starlab serve [--host H] [--port P]
  * Every command takes --data-dir (else STARLAB_DATA_DIR, else the platform's app-data dir).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import type { RunDetail, RunSummary } from '../shared/contract';
 import { parseSetArgs, type FieldError, type LaunchSpec } from '../shared/experiment-config';
 import { splitList } from '../shared/ablation';
-import { resolveDataDir } from '../core/paths';
+import { databasePath, resolveDataDir } from '../core/paths';
+import { checkIntegrityInBackground, DatabaseDamagedError } from '../db/open';
 import { createService, type Service } from '../core/service';
 import { EXPORT_PRESETS, isPresetName } from '../shared/export/model';
 import { CURVE_KINDS, CURVE_SCORERS, TRACE_FILTERS, type TraceFilter } from '../shared/contract';
 import { EXPORT_FORMATS, exportPreset, groupFiles, type ExportFormat } from '../core/export-files';
 import { parsePort, serve } from '../server/serve';
 import { version } from '../package.json';
+import { backupDatabase, exportBundle, importBundle } from '../core/bundle';
 
 /** Exit status for a refused (invalid) launch. */
 export const EXIT_INVALID = 2;
@@ -602,8 +607,8 @@ export function buildProgram(): Command {
     .command('import-data')
     .description("validate a dataset's JSONL files and copy them into the data dir, where runs find them")
     .requiredOption('--dataset <name>', 'gsm8k or commonsenseqa')
-    .requiredOption('--train <file>', 'training split (JSONL)')
-    .requiredOption('--eval <file>', 'evaluation split (JSONL: GSM8K test, CommonsenseQA dev)')
+    .requiredOption('--train <file>', 'training split (JSONL, CSV or TSV)')
+    .requiredOption('--eval <file>', 'evaluation split (JSONL, CSV or TSV: GSM8K test, CommonsenseQA dev)')
     .option('--json', 'machine-readable output')
     .addOption(dataDirOption())
     .action(async (o: { dataset: string; train: string; eval: string; json?: boolean; dataDir?: string }) => {
@@ -685,6 +690,113 @@ export function buildProgram(): Command {
       }
     });
 
+  const bundle = program.command('bundle').description('portable run bundles: export runs (database rows and run directories) to one file, import them elsewhere');
+  bundle
+    .command('export')
+    .description('write runs (rows, groups, run directories) to one bundle file (a tar archive)')
+    .argument('[runs...]', 'run ids (or unique prefixes)')
+    .requiredOption('-o, --out <file>', 'bundle file to write')
+    .option('--all', 'export every run')
+    .option('--no-checkpoints', 'leave out checkpoint/ (model weights); the runs cannot be resumed from the bundle')
+    .option('--force', 'overwrite the output file if it exists')
+    .option('--json', 'machine-readable output')
+    .addOption(dataDirOption())
+    .action((runs: string[], o: { out: string; all?: boolean; checkpoints: boolean; force?: boolean; json?: boolean; dataDir?: string }) => {
+      if (!o.all && !runs.length) {
+        err('starlab: name the runs to export, or --all');
+        process.exitCode = EXIT_INVALID;
+        return;
+      }
+      const service = openService(o.dataDir);
+      try {
+        service.reconcile();
+        let ids: string[];
+        if (o.all) ids = service.listRuns().map((r) => r.id).reverse();
+        else {
+          const resolved = runs.map((a) => resolveRunId(service, a));
+          const unknown = runs.filter((_, i) => !resolved[i]);
+          if (unknown.length) {
+            err(`starlab: no run ${unknown.map((u) => `"${u}"`).join(', ')}`);
+            process.exitCode = 1;
+            return;
+          }
+          ids = resolved as string[];
+        }
+        if (!ids.length) {
+          err('starlab: there are no runs to export');
+          process.exitCode = 1;
+          return;
+        }
+        const r = exportBundle(service.db, service.dataDir, ids, resolve(o.out), { checkpoints: o.checkpoints, overwrite: o.force });
+        for (const id of r.missingDirs) err(`warning: run ${id} has no run directory; only its database rows are in the bundle`);
+        for (const f of r.skippedFiles) err(`warning: ${f} left out (not a regular file)`);
+        for (const w of r.warnings) err(`warning: ${w}`);
+        if (o.json) out(JSON.stringify({ ok: true, ...r }));
+        else out(`${r.file}: ${r.runIds.length} run(s), ${r.files} file(s), ${fmtBytes(r.bytes)}${o.checkpoints ? '' : ' (without checkpoints)'}`);
+      } finally {
+        service.close();
+      }
+    });
+  bundle
+    .command('import')
+    .description("add a bundle's runs to this data dir; runs already present are skipped, so importing twice adds nothing")
+    .argument('<file>', 'bundle file')
+    .option('--json', 'machine-readable output')
+    .addOption(dataDirOption())
+    .action((file: string, o: { json?: boolean; dataDir?: string }) => {
+      const service = openService(o.dataDir);
+      try {
+        const r = importBundle(service.db, service.dataDir, resolve(file));
+        if (o.json) out(JSON.stringify({ ok: true, ...r }));
+        else {
+          for (const id of r.imported) out(`imported ${id}`);
+          for (const s of r.skipped) out(`skipped ${s.id}: ${s.reason}`);
+          err(`${r.imported.length} run(s) imported, ${r.skipped.length} skipped, ${r.files} file(s)`);
+        }
+      } finally {
+        service.close();
+      }
+    });
+
+  program
+    .command('backup')
+    .description('copy the database (consistent while runs write) to FILE and check the copy; run directories are not included (use `bundle export --all`)')
+    .argument('<file>', 'backup file to write')
+    .option('--force', 'overwrite FILE if it exists')
+    .option('--json', 'machine-readable output')
+    .addOption(dataDirOption())
+    .action(async (file: string, o: { force?: boolean; json?: boolean; dataDir?: string }) => {
+      const service = openService(o.dataDir);
+      try {
+        const r = await backupDatabase(service.db, resolve(file), { overwrite: o.force });
+        if (o.json) out(JSON.stringify({ ok: true, ...r }));
+        else out(`${r.file}: ${fmtBytes(r.bytes)}, schema v${r.schemaVersion}, checked (${r.seconds.toFixed(1)} s)`);
+      } finally {
+        service.close();
+      }
+    });
+
+  program
+    .command('check')
+    .description('check the database for damage (PRAGMA quick_check and foreign_key_check); exit code 1 when damaged')
+    .option('--json', 'machine-readable output')
+    .addOption(dataDirOption())
+    .action(async (o: { json?: boolean; dataDir?: string }) => {
+      const file = databasePath(resolveDataDir(o.dataDir));
+      if (!existsSync(file)) {
+        console.error(`no database at ${file}`);
+        process.exitCode = 1;
+        return;
+      }
+      const started = Date.now();
+      const problems = await checkIntegrityInBackground(file);
+      const seconds = (Date.now() - started) / 1000;
+      if (o.json) out(JSON.stringify({ ok: problems.length === 0, file, problems, seconds }));
+      else if (problems.length) console.error(new DatabaseDamagedError(file, problems).message);
+      else out(`${file}: ok (${seconds.toFixed(1)} s)`);
+      if (problems.length) process.exitCode = 1;
+    });
+
   program
     .command('serve')
     .description('browser mode: serve the UI and API over HTTP')
@@ -697,6 +809,10 @@ export function buildProgram(): Command {
     });
 
   return program;
+}
+
+function fmtBytes(n: number): string {
+  return n < 1024 ? `${n} B` : n < 2 ** 20 ? `${(n / 1024).toFixed(1)} KiB` : n < 2 ** 30 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${(n / 2 ** 30).toFixed(2)} GiB`;
 }
 
 function refuse(errors: FieldError[], json: boolean | undefined): void {

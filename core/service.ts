@@ -4,12 +4,13 @@
  * call this; it never imports electron.
  */
 import { EventEmitter } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, join, sep } from 'node:path';
 import type {
   AblationPlan,
   AblationResult,
   Catalog,
+  DatabaseHealth,
   DatasetStatus,
   GroupDetail,
   GroupSummary,
@@ -40,12 +41,12 @@ import {
   type FieldError,
   type LaunchSpec,
 } from '../shared/experiment-config';
-import { openDatabase, type DB } from '../db/open';
+import { checkIntegrityInBackground, DatabaseDamagedError, openDatabase, SYNC_CHECK_MAX_BYTES, type DB } from '../db/open';
 import * as q from '../db/queries';
 import { importDataset, locateDataset } from './datasets';
 import { expandAblation, splitList, type AblationSpec } from '../shared/ablation';
 import { databasePath, repoRoot, resolvePython } from './paths';
-import { Supervisor, checkpointIteration, newRunId, type CommandSpec, type LaunchContext } from './supervisor';
+import { DatabaseLockedError, PythonPreflightError, Supervisor, checkpointIteration, newRunId, type CommandSpec, type LaunchContext } from './supervisor';
 import { exportPreset, figureFiles, groupFiles, safeFileName, toExportFiles } from './export-files';
 import { curveOverQuestions } from '../shared/estimators';
 import { CURVE_SCORERS } from '../shared/contract';
@@ -74,6 +75,12 @@ export interface ServiceOptions {
   commandFor?: (ctx: LaunchContext) => CommandSpec;
   /** Repository root (defaults to the one found from this module). */
   root?: string;
+  /**
+   * Integrity check of the database (default 'auto'): files up to SYNC_CHECK_MAX_BYTES are
+   * checked on open (a damaged one throws DatabaseDamagedError); larger ones in a worker
+   * thread right after open when watching, else not at all (a one-shot CLI command).
+   */
+  integrityCheck?: 'auto' | false;
 }
 
 export interface Service extends Commands {
@@ -101,6 +108,8 @@ export interface Service extends Commands {
   getCurve(id: string, o: CommandArgs<'getCurve'>[1]): CurveResult;
   getTraces(id: string, o: TraceQuery): { total: number; totalCapped?: boolean; rows: TraceRow[] };
 
+  getDatabaseHealth(): DatabaseHealth;
+
   readonly dataDir: string;
   readonly dbPath: string;
   /** The open database (read-mostly use by hosts and tests). */
@@ -115,10 +124,32 @@ export interface Service extends Commands {
   close(): void;
 }
 
+function fileSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0; // a new database
+  }
+}
+
 export function createService(opts: ServiceOptions): Service {
   const dataDir = opts.dataDir;
   const dbPath = databasePath(dataDir);
-  const db = openDatabase(dbPath);
+  const checkStarted = Date.now();
+  const checkOnOpen = opts.integrityCheck !== false && fileSize(dbPath) <= SYNC_CHECK_MAX_BYTES;
+  const db = openDatabase(dbPath, { check: checkOnOpen });
+  let health: DatabaseHealth = checkOnOpen
+    ? { file: dbPath, state: 'ok', problems: [], message: null, checkedAt: q.nowS(), seconds: (Date.now() - checkStarted) / 1000 }
+    : {
+        file: dbPath,
+        state: 'unchecked',
+        problems: [],
+        message: opts.integrityCheck === false ? 'integrity check turned off' : 'a large database is checked in the background by the app, or with `starlab check`',
+        checkedAt: null,
+        seconds: null,
+      };
+  /** Refuse to start work that writes to a damaged database. */
+  const damaged = (): string | null => (health.state === 'damaged' ? health.message : null);
   const root = opts.root ?? repoRoot();
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);
@@ -246,6 +277,7 @@ export function createService(opts: ServiceOptions): Service {
     },
 
     async launchRun(spec) {
+      if (damaged()) return { ok: false, errors: [{ field: 'database', message: damaged()! }] };
       const r = resolveConfig(spec);
       if (!r.ok) return r;
       if (!opts.commandFor) {
@@ -259,13 +291,22 @@ export function createService(opts: ServiceOptions): Service {
       }
       const { errors, warnings } = datasetCheck(r.config);
       if (errors.length) return { ok: false, errors };
-      const { id } = await supervisor.launch(r.config);
+      let id: string;
+      try {
+        ({ id } = await supervisor.launch(r.config));
+      } catch (e) {
+        // Python missing, too old, or without torch/transformers: refused before anything started
+        if (e instanceof PythonPreflightError) return { ok: false, errors: [{ field: 'python', message: e.message }] };
+        // another process held the database past the busy timeout: nothing was started
+        if (e instanceof DatabaseLockedError) return { ok: false, errors: [{ field: 'database', message: e.message }] };
+        throw e;
+      }
       return warnings.length ? { ok: true, id, warnings } : { ok: true, id };
     },
 
     stopRun: (id) => supervisor.stop(id),
 
-    resumeRun: (id) => supervisor.resume(id),
+    resumeRun: (id) => (damaged() ? { ok: false, message: damaged()! } : supervisor.resume(id)),
 
     planAblation(spec) {
       const r = plan(spec);
@@ -282,6 +323,7 @@ export function createService(opts: ServiceOptions): Service {
     },
 
     createAblation(spec) {
+      if (damaged()) return { ok: false, errors: [{ field: 'database', message: damaged()! }] };
       const r = plan(spec);
       if (!r.ok) return r;
       const id = newRunId();
@@ -308,7 +350,7 @@ export function createService(opts: ServiceOptions): Service {
     },
 
     cancelRun: (id) => supervisor.cancel(id),
-    retryRun: (id) => supervisor.retry(id),
+    retryRun: (id) => (damaged() ? { ok: false, message: damaged()! } : supervisor.retry(id)),
 
     stopGroup(id) {
       const ids = q.groupRunIds(db, id);
@@ -371,6 +413,7 @@ export function createService(opts: ServiceOptions): Service {
     getVerifierStats: (id, o) => (q.getRunRow(db, id) ? verifierStats(db, id, o) : { ok: false, message: `no run "${id}"` }),
     getCandidateQuestions: (id, o) => (q.getRunRow(db, id) ? candidateQuestions(db, id, o) : { ok: false, message: `no run "${id}"` }),
     getCandidates: (id, o) => (q.getRunRow(db, id) ? rankedCandidates(db, id, o) : { ok: false, message: `no run "${id}"` }),
+    getDatabaseHealth: () => health,
     getEventIssues: (id, limit) => (q.getRunRow(db, id) ? eventIssues(db, id, limit) : { ok: false, message: `no run "${id}"` }),
     getThoughts(id, o) {
       const row = q.getRunRow(db, id);
@@ -419,6 +462,23 @@ export function createService(opts: ServiceOptions): Service {
     },
   };
 
+  if ((opts.watch ?? true) && health.state === 'unchecked' && opts.integrityCheck !== false) {
+    health = { ...health, state: 'checking', message: null };
+    const started = Date.now();
+    const done = (problems: string[], note?: string): void => {
+      if (closed) return;
+      const seconds = (Date.now() - started) / 1000;
+      health = problems.length
+        ? { file: dbPath, state: 'damaged', problems, message: new DatabaseDamagedError(dbPath, problems).message, checkedAt: q.nowS(), seconds }
+        : { file: dbPath, state: note ? 'unchecked' : 'ok', problems: [], message: note ?? null, checkedAt: note ? null : q.nowS(), seconds };
+      if (health.state === 'damaged') console.error(`starlab: ${health.message}`);
+      emit('databaseHealth', health);
+    };
+    checkIntegrityInBackground(dbPath).then(
+      (p) => done(p),
+      (e: unknown) => done([], `the background integrity check could not run: ${e instanceof Error ? e.message : String(e)}`),
+    );
+  }
   if (opts.watch ?? true) supervisor.start();
   return service;
 }

@@ -6,6 +6,7 @@
  *   argv: --data-dir <dir> [--python <path>]
  */
 import { createService } from '../core/service';
+import { EVENT_NAMES } from '../shared/contract';
 import { argValue, type HostMessage, type HostRequest } from './host-protocol';
 
 const port = process.parentPort;
@@ -18,7 +19,7 @@ async function main(): Promise<void> {
   const service = await createService({ dataDir, pythonPath, watch: true });
   const table = service as unknown as Record<string, (...args: unknown[]) => unknown>;
 
-  service.on('runsChanged', (payload) => send({ type: 'event', event: 'runsChanged', payload }));
+  for (const event of EVENT_NAMES) service.on(event, (payload) => send({ type: 'event', event, payload }));
 
   let closing = false;
   port.on('message', (e: Electron.MessageEvent) => {

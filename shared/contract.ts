@@ -210,6 +210,18 @@ export type CurveResult =
   | { ok: true; kind: (typeof CURVE_KINDS)[number]; scorer: keyof typeof CURVE_SCORERS | null; iteration: number; questions: number; candidates: number; points: { k: number; value: number }[] }
   | { ok: false; message: string };
 
+/** The result of the database's integrity check (PRAGMA quick_check + foreign_key_check). */
+export interface DatabaseHealth {
+  file: string;
+  /** unchecked: not checked by this process (a one-shot CLI command on a large file). */
+  state: 'ok' | 'checking' | 'damaged' | 'unchecked';
+  problems: string[];
+  /** What to do, when damaged; why not, when unchecked. */
+  message: string | null;
+  checkedAt: number | null;
+  seconds: number | null;
+}
+
 /** What ingest could not interpret for a run: malformed lines and events of an unknown type or newer version. */
 export interface EventIssues {
   malformedTotal: number;
@@ -439,6 +451,7 @@ export const commandArgs = {
       })
       .strict(),
   ]),
+  getDatabaseHealth: z.tuple([]),
   getEventIssues: z.tuple([runId, z.number().int().min(1).max(1000).optional()]),
   getThoughts: z.tuple([
     runId,
@@ -522,6 +535,8 @@ export interface CommandResults {
   getThoughts: ThoughtsResult;
   /** The first malformed lines and uninterpreted events of a run (up to the limit, default 100). */
   getEventIssues: EventIssues | { ok: false; message: string };
+  /** The integrity check of the database: done on open (small files) or in the background. */
+  getDatabaseHealth: DatabaseHealth;
 }
 
 export type CommandArgs<C extends CommandName> = z.infer<(typeof commandArgs)[C]>;
@@ -535,9 +550,11 @@ export type Commands = {
 export interface EventPayloads {
   /** Runs whose rows, metrics or logs changed since the last notice. */
   runsChanged: { ids: string[] };
+  /** The integrity check finished (or found damage). */
+  databaseHealth: DatabaseHealth;
 }
 export type EventName = keyof EventPayloads;
-export const EVENT_NAMES: EventName[] = ['runsChanged'];
+export const EVENT_NAMES: EventName[] = ['runsChanged', 'databaseHealth'];
 
 /** The shape both transports present to the renderer (window.starlab in Electron). */
 export interface Transport {

@@ -11,6 +11,7 @@ import { GroupPage } from './pages/GroupPage';
 import { ComparePage } from './pages/ComparePage';
 import { TracesPage } from './pages/TracesPage';
 import { RatePage } from './pages/RatePage';
+import { DatabaseHealthBanner } from './components/DatabaseHealthBanner';
 
 function route(path: string): { page: ReactElement; section: string } {
   const traces = /^\/runs\/([A-Za-z0-9_-]{1,64})\/traces\/?(\?.*)?$/.exec(path);
@@ -53,6 +54,7 @@ export function App(): ReactElement {
           {nav('settings', '#/settings', 'Settings')}
         </nav>
       </header>
+      <DatabaseHealthBanner />
       <main>{page}</main>
       <footer className="footer">
         <span>

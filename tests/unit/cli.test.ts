@@ -1,4 +1,9 @@
 import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { databasePath, runsDir } from '../../core/paths';
+import { openDatabase } from '../../db/open';
+import { insertRun } from '../../db/queries';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupTempDirs, FAKE_PYTHON, REPO, tempDir } from '../fixtures/helpers';
 
@@ -122,5 +127,59 @@ describe('starlab CLI', () => {
     const bad = await cli(['ablate', '--variants', 'star,nope', '--datasets', 'addition', '--seeds', '0', '--preset', 'tiny', '--json', '--data-dir', dir]);
     expect(bad.code).toBe(2);
     expect(JSON.parse(bad.stdout).errors[0].field).toBe('variant');
+  }, 60_000);
+
+  it('bundle export / import (twice) and backup, with exit codes', async () => {
+    const a = tempDir();
+    const db = openDatabase(databasePath(a));
+    for (const id of ['20240101-000000-aaaa', '20240101-000000-bbbb']) {
+      const runDir = join(runsDir(a), id);
+      mkdirSync(join(runDir, 'checkpoint'), { recursive: true });
+      writeFileSync(join(runDir, 'config.json'), '{}\n');
+      writeFileSync(join(runDir, 'checkpoint', 'weights.bin'), 'w'.repeat(5000));
+      insertRun(db, { id, variant: 'star', dataset: 'addition', preset: 'tiny', seed: 0, model: 'm', config_json: '{}', config_hash: 'h', status: 'completed', created_at: 1, run_dir: runDir });
+    }
+    db.close();
+    const file = join(tempDir(), 'runs.tar');
+    const none = await cli(['bundle', 'export', '-o', file, '--data-dir', a]);
+    expect(none.code).toBe(2);
+    const unknown = await cli(['bundle', 'export', 'zzz', '-o', file, '--data-dir', a]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/no run "zzz"/);
+    const ex = await cli(['bundle', 'export', '20240101-000000-a', '20240101-000000-bbbb', '-o', file, '--no-checkpoints', '--json', '--data-dir', a]);
+    expect(ex.stderr).toBe('');
+    expect(ex.code).toBe(0);
+    expect(JSON.parse(ex.stdout)).toMatchObject({ ok: true, runIds: ['20240101-000000-aaaa', '20240101-000000-bbbb'], files: 2 });
+
+    const b = tempDir();
+    const im = await cli(['bundle', 'import', file, '--data-dir', b]);
+    expect(im.code).toBe(0);
+    expect(im.stdout).toBe('imported 20240101-000000-aaaa\nimported 20240101-000000-bbbb\n');
+    expect(existsSync(join(runsDir(b), '20240101-000000-aaaa', 'config.json'))).toBe(true);
+    expect(existsSync(join(runsDir(b), '20240101-000000-aaaa', 'checkpoint'))).toBe(false);
+    const again = await cli(['bundle', 'import', file, '--json', '--data-dir', b]);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ imported: [], skipped: [{ id: '20240101-000000-aaaa', reason: 'already present' }, { id: '20240101-000000-bbbb', reason: 'already present' }] });
+    const list = await cli(['list', '--json', '--data-dir', b]);
+    expect(JSON.parse(list.stdout)).toHaveLength(2);
+
+    const damaged = join(tempDir(), 'damaged.tar');
+    const bytes = readFileSync(file);
+    bytes[bytes.indexOf('{}\n') + 1] = 0x41;
+    writeFileSync(damaged, bytes);
+    const bad = await cli(['bundle', 'import', damaged, '--data-dir', tempDir()]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/starlab: .*damaged.tar is damaged: runs\/20240101-000000-aaaa\/config.json does not match its checksum/);
+
+    const backup = join(tempDir(), 'starlab-backup.db');
+    const bk = await cli(['backup', backup, '--json', '--data-dir', b]);
+    expect(bk.code).toBe(0);
+    expect(JSON.parse(bk.stdout)).toMatchObject({ ok: true, file: backup });
+    const copy = openDatabase(backup, { check: true });
+    expect(copy.prepare('SELECT count(*) AS n FROM runs').get()).toEqual({ n: 2 });
+    copy.close();
+    const exists = await cli(['backup', backup, '--data-dir', b]);
+    expect(exists.code).toBe(1);
+    expect(exists.stderr).toMatch(/exists/);
   }, 60_000);
 });
