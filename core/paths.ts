@@ -1,7 +1,7 @@
 /** Where things are: the data directory, the database, the repository, the Python interpreter. */
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const APP_DIR_NAME = 'STaR Lab';
@@ -77,6 +77,9 @@ function moduleDir(): string | null {
 }
 
 export function experimentsDir(root = repoRoot()): string {
+  // In the packaged app the root is resources/app.asar; the Python package is unpacked
+  // beside it (extraResources: resources/experiments), where the interpreter can read it.
+  if (basename(root) === 'app.asar') return join(dirname(root), 'experiments');
   return join(root, 'experiments');
 }
 

@@ -28,11 +28,25 @@ function dataDir(): string {
   return argValue(process.argv, '--data-dir') ?? process.env['STARLAB_DATA_DIR'] ?? app.getPath('userData');
 }
 
-/** Only our own page may call the service. */
-function trustedSender(e: IpcMainInvokeEvent): boolean {
-  const url = e.senderFrame?.url ?? '';
+/** Our own page (the built index.html, any #route; the dev server in development). */
+function isOwnPage(url: string): boolean {
   if (devUrl) return url.startsWith(devUrl);
   return url === rendererFileUrl || url.startsWith(`${rendererFileUrl}#`);
+}
+
+/** Only our own page may call the service. */
+function trustedSender(e: IpcMainInvokeEvent): boolean {
+  return isOwnPage(e.senderFrame?.url ?? '');
+}
+
+/** Links the page opens go to the system browser, and only https ones. */
+function externalHttpsUrl(url: string): string | null {
+  try {
+    const u = new URL(url);
+    return u.protocol === 'https:' && u.username === '' && u.password === '' ? u.href : null;
+  } catch {
+    return null;
+  }
 }
 
 let mainWindow: BrowserWindow | null = null;
@@ -102,7 +116,12 @@ function createWindow(): BrowserWindow {
       contextIsolation: true,
       sandbox: true,
       nodeIntegration: false,
+      nodeIntegrationInWorker: false,
+      nodeIntegrationInSubFrames: false,
       webSecurity: true,
+      allowRunningInsecureContent: false,
+      experimentalFeatures: false,
+      navigateOnDragDrop: false,
       webviewTag: false,
       spellcheck: false,
     },
@@ -116,13 +135,19 @@ function createWindow(): BrowserWindow {
   return win;
 }
 
-// Every web contents, present and future: no navigation away, no new windows, no webviews.
+// Every web contents, present and future: no navigation away from our page, no new
+// windows (https links go to the system browser), no webviews.
 app.on('web-contents-created', (_e, contents) => {
-  contents.on('will-navigate', (ev) => ev.preventDefault());
-  contents.on('will-redirect', (ev) => ev.preventDefault());
+  contents.on('will-navigate', (ev) => {
+    if (!isOwnPage(ev.url)) ev.preventDefault();
+  });
+  contents.on('will-redirect', (ev) => {
+    if (!isOwnPage(ev.url)) ev.preventDefault();
+  });
   contents.on('will-attach-webview', (ev) => ev.preventDefault());
   contents.setWindowOpenHandler(({ url }) => {
-    if (/^https:\/\//i.test(url)) void shell.openExternal(url);
+    const external = externalHttpsUrl(url);
+    if (external) void shell.openExternal(external);
     return { action: 'deny' };
   });
 });
@@ -138,7 +163,9 @@ if (!app.requestSingleInstanceLock()) {
   });
 
   void app.whenReady().then(() => {
+    // The page needs no permission (camera, notifications, clipboard-read, …): refuse all.
     session.defaultSession.setPermissionRequestHandler((_wc, _permission, cb) => cb(false));
+    session.defaultSession.setPermissionCheckHandler(() => false);
     const python = argValue(process.argv, '--python') ?? process.env['STARLAB_PYTHON'];
     service = new ServiceClient({
       modulePath: paths.serviceHost,

@@ -10,6 +10,8 @@ type Fn = (...args: any[]) => any;
 
 export class FakeEvent {
   defaultPrevented = false;
+  /** Navigation events carry the target on the event (details.url), as Electron 45 does. */
+  url?: string;
   preventDefault(): void {
     this.defaultPrevented = true;
   }
@@ -34,6 +36,7 @@ export class FakeWebContents extends EventEmitter {
   /** Emit `name` with a FakeEvent first, as Electron does; returns the event. */
   fire(name: string, ...args: unknown[]): FakeEvent {
     const ev = new FakeEvent();
+    if (typeof args[0] === 'string') ev.url = args[0];
     this.emit(name, ev, ...args);
     return ev;
   }
@@ -160,6 +163,7 @@ export const stub = {
   /** Called for every message main posts to a utility process (set by a test to answer). */
   onHostMessage: null as null | ((child: FakeUtilityProcess, m: unknown) => void),
   permissionHandler: null as Fn | null,
+  permissionCheckHandler: null as Fn | null,
   openedExternal: [] as string[],
   reset(): void {
     this.windows.length = 0;
@@ -171,6 +175,7 @@ export const stub = {
     this.invokeReply = () => ({ ok: true, result: null });
     this.onHostMessage = null;
     this.permissionHandler = null;
+    this.permissionCheckHandler = null;
     this.openedExternal.length = 0;
     ipcRenderer.removeAllListeners();
     ipcMain.removeAllListeners();
@@ -222,7 +227,9 @@ export const session = {
     setPermissionRequestHandler(h: Fn): void {
       stub.permissionHandler = h;
     },
-    setPermissionCheckHandler(): void {},
+    setPermissionCheckHandler(h: Fn): void {
+      stub.permissionCheckHandler = h;
+    },
     webRequest: { onHeadersReceived(): void {} },
   },
 };

@@ -28,7 +28,22 @@ function requireBuilt(): void {
 }
 
 const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
-const trusted = { senderFrame: { url: `${pathToFileURL(join(root, 'out/renderer/index.html')).href}#/runs` } };
+const ownPage = pathToFileURL(join(root, 'out/renderer/index.html')).href;
+const trusted = { senderFrame: { url: `${ownPage}#/runs` } };
+/** URLs that are not our page: remote, other local files, look-alikes of our own path, schemes. */
+const foreignUrls = [
+  'https://example.invalid/',
+  'http://localhost:5173/',
+  'file:///etc/passwd',
+  'file:///tmp/other.html',
+  `${ownPage}.evil.html`,
+  `${ownPage}/../../index.html`,
+  `${ownPage}?x=1`,
+  'javascript:alert(1)',
+  'data:text/html,<script>alert(1)</script>',
+  'about:blank',
+  '',
+];
 const DATA_DIR = '/tmp/starlab-electron-shell-test';
 
 describe('electron main process (out/main/index.js)', () => {
@@ -90,11 +105,21 @@ describe('electron main process (out/main/index.js)', () => {
   it('opens one window with secure webPreferences and the built preload and page', () => {
     expect(stub.windows).toHaveLength(1);
     const wp = stub.windows[0]!.options['webPreferences'] as Record<string, unknown>;
-    expect(wp).toMatchObject({ contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true });
-    expect(wp['nodeIntegrationInWorker']).not.toBe(true);
-    expect(wp['nodeIntegrationInSubFrames']).not.toBe(true);
-    expect(wp['allowRunningInsecureContent']).not.toBe(true);
-    expect(wp['experimentalFeatures']).not.toBe(true);
+    expect(wp).toMatchObject({
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      nodeIntegrationInWorker: false,
+      nodeIntegrationInSubFrames: false,
+      webSecurity: true,
+      allowRunningInsecureContent: false,
+      experimentalFeatures: false,
+      webviewTag: false,
+    });
+    // no remote module, no opt-outs of isolation
+    expect(wp).not.toHaveProperty('enableRemoteModule');
+    expect(wp).not.toHaveProperty('enableBlinkFeatures');
+    expect(wp).not.toHaveProperty('additionalArguments');
     expect(wp['preload']).toBe(built.preload);
     expect(stub.windows[0]!.loaded.file).toBe(built.renderer);
   });
@@ -107,30 +132,46 @@ describe('electron main process (out/main/index.js)', () => {
     expect(host.args[i + 1]).toBe(DATA_DIR);
   });
 
-  it('blocks navigation, redirects, webviews and new windows', () => {
+  it('blocks navigation and redirects away from its own page, and webviews', () => {
     const wc = stub.windows[0]!.webContents;
     for (const ev of ['will-navigate', 'will-redirect']) {
       expect(wc.listenerCount(ev)).toBeGreaterThan(0);
-      expect(wc.fire(ev, 'https://example.invalid/').defaultPrevented).toBe(true);
-      expect(wc.fire(ev, 'file:///etc/passwd').defaultPrevented).toBe(true);
+      for (const url of foreignUrls) expect(wc.fire(ev, url).defaultPrevented, `${ev} ${url}`).toBe(true);
+      // our own page (a reload, a route) stays allowed
+      for (const url of [ownPage, `${ownPage}#/runs/run_1`]) expect(wc.fire(ev, url).defaultPrevented, `${ev} ${url}`).toBe(false);
     }
     expect(wc.fire('will-attach-webview', {}, {}).defaultPrevented).toBe(true);
+  });
+
+  it('denies every new window; only https links go to the system browser', () => {
+    const wc = stub.windows[0]!.webContents;
     expect(wc.windowOpenHandler).toBeTypeOf('function');
-    for (const url of ['https://example.invalid/', 'file:///etc/passwd', 'javascript:alert(1)', 'about:blank'])
-      expect(wc.windowOpenHandler!({ url, frameName: '', features: '', disposition: 'new-window' })).toEqual({ action: 'deny' });
+    stub.openedExternal.length = 0;
+    const open = (url: string) => wc.windowOpenHandler!({ url, frameName: '', features: '', disposition: 'new-window' });
+    for (const url of [...foreignUrls, ownPage, 'https://user:pw@example.invalid/', 'mailto:a@b.c', 'smb://host/share', 'https//x'])
+      expect(open(url), url).toEqual({ action: 'deny' });
+    expect(stub.openedExternal).toEqual(['https://example.invalid/']);
+    expect(open('https://arxiv.org/abs/2203.14465')).toEqual({ action: 'deny' });
+    expect(stub.openedExternal).toEqual(['https://example.invalid/', 'https://arxiv.org/abs/2203.14465']);
   });
 
   it('applies the same guards to web contents created later', () => {
     const wc = new electron.FakeWebContents();
     app.emit('web-contents-created', new FakeEvent(), wc);
     expect(wc.fire('will-navigate', 'https://example.invalid/').defaultPrevented).toBe(true);
-    expect(wc.windowOpenHandler!({ url: 'https://example.invalid/' })).toEqual({ action: 'deny' });
+    expect(wc.fire('will-redirect', 'file:///etc/passwd').defaultPrevented).toBe(true);
+    expect(wc.fire('will-attach-webview', {}, {}).defaultPrevented).toBe(true);
+    expect(wc.windowOpenHandler!({ url: 'file:///etc/passwd' })).toEqual({ action: 'deny' });
   });
 
-  it('denies every permission request', () => {
-    let granted: boolean | undefined;
-    stub.permissionHandler!(stub.windows[0]!.webContents, 'media', (g: boolean) => (granted = g), {});
-    expect(granted).toBe(false);
+  it('denies every permission request and permission check', () => {
+    const wc = stub.windows[0]!.webContents;
+    for (const permission of ['media', 'geolocation', 'notifications', 'clipboard-read', 'openExternal', 'fileSystem']) {
+      let granted: boolean | undefined;
+      stub.permissionHandler!(wc, permission, (g: boolean) => (granted = g), { requestingUrl: trusted.senderFrame.url });
+      expect(granted, permission).toBe(false);
+      expect(stub.permissionCheckHandler!(wc, permission, trusted.senderFrame.url, {}), permission).toBe(false);
+    }
   });
 
   it('forwards valid commands to the service host and returns {ok, result}', async () => {
@@ -142,34 +183,60 @@ describe('electron main process (out/main/index.js)', () => {
     expect(host.posted.length).toBe(before + 2);
   });
 
-  it('refuses invalid arguments without reaching the service', async () => {
+  it('refuses invalid arguments without reaching the service, naming the argument', async () => {
     const before = host.posted.length;
-    const cases: [string, unknown[]][] = [
-      ['getRun', ['../../etc/passwd']],
-      ['getRun', []],
-      ['getRun', [42]],
-      ['listRuns', ['extra']],
-      ['getLogs', ['run_1', { afterId: -1 }]],
-      ['getLogs', ['run_1', { evil: true }]],
-      ['launchRun', [{ variant: 'star', dataset: 'addition', preset: 'tiny', extra: 1 }]],
-      ['setPythonPath', ['']],
+    // [command, arguments, the error after "<command>: " (argument path, then the problem)]
+    const cases: [string, unknown[], RegExp][] = [
+      ['getRun', ['../../etc/passwd'], /^0: invalid run id/],
+      ['getRun', [], /^args: Too small/],
+      ['getRun', [42], /^0: .*expected string, received number/],
+      ['stopRun', [null], /^0: .*expected string, received null/],
+      ['listRuns', ['extra'], /^args: Too big/],
+      ['getLogs', ['run_1', { afterId: -1 }], /^1\.afterId: Too small/],
+      ['getLogs', ['run_1', { evil: true }], /^1: Unrecognized key: "evil"/],
+      ['getTraces', ['run_1', { limit: 1e9 }], /^1\.limit: Too big/],
+      ['getSeries', [['run_1'], ['x'.repeat(10_000)]], /^1\.0: Too big/],
+      ['launchRun', [{ variant: 'star', dataset: 'addition', preset: 'tiny', extra: 1 }], /^0: Unrecognized key: "extra"/],
+      ['importDataset', ['x'], /^0: .*expected object, received string/],
+      ['exportGroup', ['g', 'exe'], /^1: .*expected object/],
+      ['setPythonPath', [''], /^0: Too small/],
     ];
-    for (const [cmd, args] of cases) {
+    for (const [cmd, args, error] of cases) {
       const r = (await stub.handlers.get(ipcChannel.command(cmd as (typeof COMMAND_NAMES)[number]))!(trusted, ...args)) as {
         ok: boolean;
         error?: string;
       };
-      expect(r.ok, `${cmd}(${JSON.stringify(args)})`).toBe(false);
-      expect(r.error).toMatch(new RegExp(`^${cmd}: `));
+      expect(r.ok, `${cmd}(${JSON.stringify(args).slice(0, 60)})`).toBe(false);
+      expect(r.error!.startsWith(`${cmd}: `), r.error).toBe(true);
+      expect(r.error!.slice(cmd.length + 2)).toMatch(error);
+    }
+    expect(host.posted.length).toBe(before);
+  });
+
+  it('validates sender and arguments in every command handler', async () => {
+    const before = host.posted.length;
+    for (const cmd of COMMAND_NAMES) {
+      const handler = stub.handlers.get(ipcChannel.command(cmd))!;
+      // no command takes 40 arguments: the schema, not the service, must say so
+      const tooMany = (await handler(trusted, ...Array.from({ length: 40 }, () => ({})))) as { ok: boolean; error?: string };
+      expect(tooMany.ok, cmd).toBe(false);
+      expect(tooMany.error, cmd).toMatch(new RegExp(`^${cmd}: args: Too big`));
+      const stranger = (await handler({ senderFrame: { url: 'https://evil.example/' } })) as { ok: boolean; error?: string };
+      expect(stranger, cmd).toEqual({ ok: false, error: 'refused: the sender is not the STaR Lab window' });
     }
     expect(host.posted.length).toBe(before);
   });
 
   it('refuses calls from any page but its own', async () => {
     const before = host.posted.length;
-    for (const url of ['https://example.invalid/', 'file:///tmp/other.html', '']) {
-      const r = (await stub.handlers.get(ipcChannel.command('listRuns'))!({ senderFrame: { url } })) as { ok: boolean };
-      expect(r.ok).toBe(false);
+    for (const cmd of ['listRuns', 'getRun', 'launchRun', 'setPythonPath'] as const) {
+      const args = cmd === 'listRuns' ? [] : cmd === 'launchRun' ? [{ variant: 'star', dataset: 'addition', preset: 'tiny' }] : ['run_1'];
+      for (const url of foreignUrls) {
+        const r = (await stub.handlers.get(ipcChannel.command(cmd))!({ senderFrame: { url } }, ...args)) as { ok: boolean; error?: string };
+        expect(r, `${cmd} from ${url}`).toEqual({ ok: false, error: 'refused: the sender is not the STaR Lab window' });
+      }
+      // a destroyed frame (senderFrame null) is a stranger too
+      expect(((await stub.handlers.get(ipcChannel.command(cmd))!({ senderFrame: null }, ...args)) as { ok: boolean }).ok).toBe(false);
     }
     expect(host.posted.length).toBe(before);
   });
@@ -289,10 +356,29 @@ describe('renderer page (out/renderer/index.html)', () => {
   it('carries the strict CSP and no inline script or style', () => {
     requireBuilt();
     const html = readFileSync(built.renderer, 'utf8');
-    const csp = /<meta\s+http-equiv="Content-Security-Policy"\s+content="([^"]+)"/i.exec(html)?.[1];
-    expect(csp).toBe(
-      "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'",
+    const metas = [...html.matchAll(/<meta\s+http-equiv="Content-Security-Policy"\s+content="([^"]+)"/gi)];
+    expect(metas).toHaveLength(1);
+    const csp = metas[0]![1]!;
+    const directives = new Map(
+      csp.split(';').map((d) => {
+        const [name, ...sources] = d.trim().split(/\s+/);
+        return [name!, sources] as const;
+      }),
     );
+    expect(Object.fromEntries(directives)).toEqual({
+      'default-src': ["'self'"],
+      'script-src': ["'self'"],
+      'style-src': ["'self'"],
+      'img-src': ["'self'", 'data:', 'blob:'], // PNG export draws an SVG blob onto a canvas
+      'font-src': ["'self'", 'data:'],
+      'connect-src': ["'self'"],
+      'object-src': ["'none'"],
+      'frame-src': ["'none'"],
+      'form-action': ["'none'"],
+      'base-uri': ["'none'"],
+    });
+    // nothing that re-opens script injection or remote loading
+    expect(csp).not.toMatch(/unsafe-eval|unsafe-inline|unsafe-hashes|wasm-unsafe-eval|\*|https?:|strict-dynamic/);
     expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/i);
     expect(html).not.toMatch(/<style/i);
     expect(html).not.toMatch(/\sstyle=/i);

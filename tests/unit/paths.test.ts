@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { databasePath, defaultDataDir, repoRoot, resolveDataDir, resolvePython, venvPython } from '../../core/paths';
+import { databasePath, defaultDataDir, experimentsDir, repoRoot, resolveDataDir, resolvePython, venvPython } from '../../core/paths';
 import { isAlive, isSameProcess, pidStartTime, readProcStat } from '../../core/process-info';
 import { newRunId, configHash } from '../../core/supervisor';
 import { REPO } from '../fixtures/helpers';
@@ -54,5 +54,12 @@ describe('process info and ids', () => {
     expect(newRunId(new Date(Date.UTC(2027, 0, 1))) > a).toBe(true);
     expect(configHash({ b: 1, a: { d: [1, 2], c: null } })).toBe(configHash({ a: { c: null, d: [1, 2] }, b: 1 }));
     expect(configHash({ a: 1 })).not.toBe(configHash({ a: 2 }));
+  });
+});
+
+describe('experimentsDir', () => {
+  it('is beside app.asar in the packaged app (extraResources), inside the checkout otherwise', () => {
+    expect(experimentsDir('/opt/STaR Lab/resources/app.asar')).toBe('/opt/STaR Lab/resources/experiments');
+    expect(experimentsDir('/home/me/starlab')).toBe('/home/me/starlab/experiments');
   });
 });
