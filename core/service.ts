@@ -4,13 +4,14 @@
  * call this; it never imports electron.
  */
 import { EventEmitter } from 'node:events';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, sep } from 'node:path';
 import type {
   AblationPlan,
   AblationResult,
   Catalog,
   DatabaseHealth,
+  DataFile,
   DatasetStatus,
   GroupDetail,
   GroupSummary,
@@ -45,7 +46,9 @@ import { checkIntegrityInBackground, DatabaseDamagedError, openDatabase, SYNC_CH
 import * as q from '../db/queries';
 import { importDataset, locateDataset } from './datasets';
 import { expandAblation, splitList, type AblationSpec } from '../shared/ablation';
-import { databasePath, repoRoot, resolvePython } from './paths';
+import { databasePath, experimentsDir, repoRoot, resolvePython } from './paths';
+import { checkPython } from './python-check';
+import { backupDatabase, exportBundle, importBundle } from './bundle';
 import { DatabaseLockedError, PythonPreflightError, Supervisor, checkpointIteration, newRunId, type CommandSpec, type LaunchContext } from './supervisor';
 import { exportPreset, figureFiles, groupFiles, safeFileName, toExportFiles } from './export-files';
 import { curveOverQuestions } from '../shared/estimators';
@@ -122,6 +125,29 @@ export interface Service extends Commands {
   waitForRun(id: string, opts?: { timeoutMs?: number }): Promise<RunDetail | null>;
   /** Stop watching and close the database. Running experiments keep running. */
   close(): void;
+}
+
+/** 2026-11-26T18-20-05Z: sortable, and valid in file names everywhere. */
+const fileStamp = (): string => new Date().toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+
+function dataFile(file: string): DataFile {
+  const st = statSync(file, { throwIfNoEntry: false });
+  return { file, bytes: st?.size ?? 0, modifiedAt: st ? Math.floor(st.mtimeMs / 1000) : 0 };
+}
+
+/** The regular files with this extension in dir, newest first. */
+function dataFiles(dir: string, ext: string): DataFile[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => n.endsWith(ext))
+    .map((n) => dataFile(join(dir, n)))
+    .filter((f) => f.modifiedAt > 0)
+    .sort((a, b) => b.modifiedAt - a.modifiedAt || b.file.localeCompare(a.file));
 }
 
 function fileSize(file: string): number {
@@ -414,6 +440,51 @@ export function createService(opts: ServiceOptions): Service {
     getCandidateQuestions: (id, o) => (q.getRunRow(db, id) ? candidateQuestions(db, id, o) : { ok: false, message: `no run "${id}"` }),
     getCandidates: (id, o) => (q.getRunRow(db, id) ? rankedCandidates(db, id, o) : { ok: false, message: `no run "${id}"` }),
     getDatabaseHealth: () => health,
+    getDataInfo: () => ({
+      dataDir,
+      database: { ...dataFile(dbPath), walBytes: fileSize(`${dbPath}-wal`) },
+      health,
+      backups: dataFiles(join(dataDir, 'backups'), '.db'),
+      bundles: dataFiles(join(dataDir, 'exports'), '.tar'),
+    }),
+    checkPython: () => checkPython(python(), { requirements: join(experimentsDir(root), 'requirements.txt') }),
+    async backupNow() {
+      try {
+        const r = await backupDatabase(db, join(dataDir, 'backups', `starlab-${fileStamp()}.db`));
+        return { ok: true, file: r.file, bytes: r.bytes, seconds: r.seconds };
+      } catch (e) {
+        return { ok: false, message: e instanceof Error ? e.message : String(e) };
+      }
+    },
+    exportRunBundle(ids, o) {
+      const missing = ids.filter((id) => !q.getRunRow(db, id));
+      if (missing.length) return { ok: false, message: `no run ${missing.map((id) => `"${id}"`).join(', ')}` };
+      try {
+        mkdirSync(join(dataDir, 'exports'), { recursive: true });
+        // Synchronous: checkpoints (GBs) are left out unless asked for, so the service stays responsive.
+        const r = exportBundle(db, dataDir, ids, join(dataDir, 'exports', `runs-${fileStamp()}.tar`), { checkpoints: o.checkpoints ?? false });
+        const warnings = [
+          ...r.missingDirs.map((id) => `run ${id} has no run directory; only its database rows are in the bundle`),
+          ...r.skippedFiles.map((f) => `${f} left out (not a regular file)`),
+          ...r.warnings,
+        ];
+        return { ok: true, file: r.file, runs: r.runIds.length, files: r.files, bytes: r.bytes, warnings };
+      } catch (e) {
+        return { ok: false, message: e instanceof Error ? e.message : String(e) };
+      }
+    },
+    importRunBundle(file) {
+      if (damaged()) return { ok: false, message: damaged()! };
+      if (!isAbsolute(file)) return { ok: false, message: `give the bundle's absolute path (on the machine STaR Lab runs on), not "${file}"` };
+      try {
+        const r = importBundle(db, dataDir, file);
+        if (r.imported.length) emit('runsChanged', { ids: r.imported });
+        const rows = Object.values(r.rows).reduce((a, b) => a + b, 0);
+        return { ok: true, file: r.file, imported: r.imported, skipped: r.skipped, rows, files: r.files, bytes: r.bytes };
+      } catch (e) {
+        return { ok: false, message: e instanceof Error ? e.message : String(e) };
+      }
+    },
     getEventIssues: (id, limit) => (q.getRunRow(db, id) ? eventIssues(db, id, limit) : { ok: false, message: `no run "${id}"` }),
     getThoughts(id, o) {
       const row = q.getRunRow(db, id);

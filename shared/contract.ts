@@ -222,6 +222,30 @@ export interface DatabaseHealth {
   seconds: number | null;
 }
 
+/** A file the app wrote into the data directory (a backup or a run bundle). */
+export interface DataFile {
+  file: string;
+  bytes: number;
+  /** Unix seconds (the file's modification time). */
+  modifiedAt: number;
+}
+
+/** The data directory at a glance: the database, its health, backups and exported bundles. */
+export interface DataInfo {
+  dataDir: string;
+  database: DataFile & { walBytes: number };
+  health: DatabaseHealth;
+  /** <data dir>/backups, newest first. */
+  backups: DataFile[];
+  /** <data dir>/exports, newest first. */
+  bundles: DataFile[];
+}
+
+/** The interpreter check run before every launch (version, torch, transformers, peft). */
+export type PythonCheckResult =
+  | { ok: true; python: string; executable: string; version: string; modules: Record<string, string> }
+  | { ok: false; python: string; message: string };
+
 /** What ingest could not interpret for a run: malformed lines and events of an unknown type or newer version. */
 export interface EventIssues {
   malformedTotal: number;
@@ -452,6 +476,11 @@ export const commandArgs = {
       .strict(),
   ]),
   getDatabaseHealth: z.tuple([]),
+  getDataInfo: z.tuple([]),
+  checkPython: z.tuple([]),
+  backupNow: z.tuple([]),
+  exportRunBundle: z.tuple([z.array(runId).min(1).max(1000), z.object({ checkpoints: z.boolean().optional() }).strict()]),
+  importRunBundle: z.tuple([z.string().min(1).max(4096)]),
   getEventIssues: z.tuple([runId, z.number().int().min(1).max(1000).optional()]),
   getThoughts: z.tuple([
     runId,
@@ -537,6 +566,19 @@ export interface CommandResults {
   getEventIssues: EventIssues | { ok: false; message: string };
   /** The integrity check of the database: done on open (small files) or in the background. */
   getDatabaseHealth: DatabaseHealth;
+  getDataInfo: DataInfo;
+  /** Check the interpreter new runs use (cached per interpreter file; failures re-checked). */
+  checkPython: PythonCheckResult;
+  /** Back the database up into <data dir>/backups (online, checked). */
+  backupNow: { ok: true; file: string; bytes: number; seconds: number } | { ok: false; message: string };
+  /** Export runs as one bundle into <data dir>/exports. */
+  exportRunBundle:
+    | { ok: true; file: string; runs: number; files: number; bytes: number; warnings: string[] }
+    | { ok: false; message: string };
+  /** Import a bundle file (a path on the machine the service runs on); runs already present are skipped. */
+  importRunBundle:
+    | { ok: true; file: string; imported: string[]; skipped: { id: string; reason: string }[]; rows: number; files: number; bytes: number }
+    | { ok: false; message: string };
 }
 
 export type CommandArgs<C extends CommandName> = z.infer<(typeof commandArgs)[C]>;
