@@ -3,7 +3,8 @@
  * form (after checking field errors), watch it to the last iteration and `completed`,
  * then launch a second run and stop it from its page.
  */
-import type { Page } from 'playwright-core';
+import { existsSync } from 'node:fs';
+import type { Locator, Page } from 'playwright-core';
 import { apiCall, check, cspViolations, log, screenshot, waitFor, watchPage, type Browser, type Server } from './lib';
 
 /** Small enough to finish in well under a minute on two idle cores (a few minutes when busy). */
@@ -45,6 +46,65 @@ async function launchFromForm(page: Page, base: string, seed: string, overrides:
   const id = decodeURIComponent(/#\/runs\/([A-Za-z0-9_-]+)$/.exec(page.url())![1]!);
   await page.getByTestId('run-page').waitFor();
   return id;
+}
+
+/**
+ * Issue 6 from the GUI: tick the completed run, export it as a bundle, back the database
+ * up, import the bundle again (the run is present: skipped), check the interpreter.
+ */
+async function dataKeeping(page: Page, base: string, row: Locator, runId: string): Promise<void> {
+  await row.getByTestId('run-row-select').check();
+  await page.waitForTimeout(200);
+  check(page.url().endsWith('#/runs'), `ticking a run's checkbox navigated to ${page.url()}`);
+  const exportButton = page.getByTestId('export-bundle');
+  check((await exportButton.textContent()) === 'Export 1 run as a bundle', `export button reads "${await exportButton.textContent()}"`);
+  await exportButton.click();
+  const exported = page.getByTestId('export-bundle-result');
+  await exported.waitFor({ timeout: 60_000 });
+  const bundle = (await exported.getAttribute('data-file')) ?? '';
+  check((await exported.getAttribute('data-ok')) === 'true' && bundle.endsWith('.tar'), `bundle export: ${await exported.textContent()}`);
+  check((await exported.textContent())?.includes(bundle), 'the export note does not show the written path');
+  log(`exported ${runId} to ${bundle}`);
+  await screenshot(page, 'http-runs-export');
+
+  await page.getByTestId('nav-settings').click();
+  await page.getByTestId('data-panel').waitFor();
+  await page.getByTestId('backup-now').click();
+  const backedUp = page.getByTestId('backup-result');
+  await backedUp.waitFor({ timeout: 60_000 });
+  const backup = (await backedUp.getAttribute('data-file')) ?? '';
+  check(backup.endsWith('.db') && (await backedUp.textContent())?.includes(backup), `backup: ${await backedUp.textContent()}`);
+  log(`backed up to ${backup}`);
+
+  await page.getByTestId('bundle-path').fill(bundle);
+  await page.getByTestId('bundle-import').click();
+  const imported = page.getByTestId('bundle-import-result');
+  await imported.waitFor({ timeout: 60_000 });
+  const importText = (await imported.textContent()) ?? '';
+  check(
+    (await imported.getAttribute('data-ok')) === 'true' && (await imported.getAttribute('data-imported')) === '0' && /skipped 1 already present/.test(importText),
+    `re-importing the bundle into the same data dir: "${importText}"`,
+  );
+
+  const info = (await apiCall(base, 'getDataInfo', [])).body?.result as { backups: { file: string; bytes: number }[]; bundles: { file: string; bytes: number }[] } | undefined;
+  check(info?.backups.some((f) => f.file === backup && f.bytes > 0), `getDataInfo lists no backup ${backup}: ${JSON.stringify(info?.backups)}`);
+  check(info?.bundles.some((f) => f.file === bundle && f.bytes > 0), `getDataInfo lists no bundle ${bundle}: ${JSON.stringify(info?.bundles)}`);
+  check(existsSync(backup) && existsSync(bundle), 'the backup or the bundle is not on disk');
+  await waitFor('the panel to list the backup and the bundle', async () => {
+    const b = await page.getByTestId('backups-list').textContent();
+    const e = await page.getByTestId('bundles-list').textContent();
+    return b?.includes(backup) && e?.includes(bundle);
+  }, 5000);
+
+  await page.getByTestId('python-check').click();
+  const py = page.getByTestId('python-check-result');
+  await py.waitFor({ timeout: 130_000 });
+  const pyText = await py.textContent();
+  check((await py.getAttribute('data-ok')) === 'true' && /^Python 3\.\d+\.\d+ \(.+\), torch .+, transformers .+, peft .+$/.test(pyText ?? ''), `interpreter check: "${pyText}"`);
+  log(`interpreter: ${pyText}`);
+  await screenshot(page, 'http-settings-data');
+  await page.getByTestId('nav-runs').click();
+  await row.waitFor();
 }
 
 export async function scenarioHttp(browser: Browser, server: Server): Promise<{ completedId: string; stoppedId: string }> {
@@ -115,6 +175,7 @@ export async function scenarioHttp(browser: Browser, server: Server): Promise<{ 
   await row.waitFor();
   check((await row.getAttribute('data-status')) === 'completed', 'runs table does not show the run as completed');
   check((await row.getByTestId('run-row-accuracy').textContent()) !== '—', 'runs table shows no accuracy');
+  await dataKeeping(page, base, row, completedId);
 
   // --- a second run, stopped from its page
   const stoppedId = await launchFromForm(page, base, '2', ['loop.iterations=3']);

@@ -1,8 +1,8 @@
-import { useEffect, type ReactElement } from 'react';
-import type { RunSummary } from '../../../shared/contract';
+import { useEffect, useState, type ReactElement } from 'react';
+import type { CommandResults, RunSummary } from '../../../shared/contract';
 import { call } from '../transport';
 import { navigate, useInterval, useLive, useNow, useRunsChanged } from '../hooks';
-import { formatDuration, formatPct, formatTime, runDurationMs } from '../format';
+import { formatBytes, formatDuration, formatPct, formatTime, runDurationMs } from '../format';
 import { ErrorNote, ProgressBar, StatusBadge } from '../components/common';
 
 function phaseCell(r: RunSummary): ReactElement | string {
@@ -36,6 +36,25 @@ export function RunsPage(): ReactElement {
   useInterval(runs.reload, 5000, anyActive);
   const now = useNow(anyActive, 1000);
 
+  // Selection for the bundle export: ids, kept across live refreshes; ids that left the list are dropped.
+  const [selected, setSelected] = useState<ReadonlySet<string>>(() => new Set());
+  const listedIds = list.map((r) => r.id).join('\n');
+  useEffect(() => {
+    if (!runs.data) return;
+    const present = new Set(runs.data.map((r) => r.id));
+    setSelected((prev) => ([...prev].every((id) => present.has(id)) ? prev : new Set([...prev].filter((id) => present.has(id)))));
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [listedIds]);
+  const toggle = (id: string, on: boolean): void =>
+    setSelected((prev) => {
+      const next = new Set(prev);
+      if (on) next.add(id);
+      else next.delete(id);
+      return next;
+    });
+  const allSelected = list.length > 0 && list.every((r) => selected.has(r.id));
+  const someSelected = list.some((r) => selected.has(r.id));
+
   return (
     <div className="page">
       <div className="page-head">
@@ -52,10 +71,23 @@ export function RunsPage(): ReactElement {
           No runs yet. <a href="#/launch">Launch one</a>.
         </div>
       ) : null}
+      {selected.size > 0 ? <ExportBar ids={list.filter((r) => selected.has(r.id)).map((r) => r.id)} onClear={() => setSelected(new Set())} /> : null}
       {list.length > 0 ? (
         <table className="table runs-table" data-testid="runs-table">
           <thead>
             <tr>
+              <th className="select-cell">
+                <input
+                  type="checkbox"
+                  data-testid="runs-select-all"
+                  aria-label="select all runs"
+                  checked={allSelected}
+                  ref={(el) => {
+                    if (el) el.indeterminate = someSelected && !allSelected;
+                  }}
+                  onChange={(e) => setSelected(e.target.checked ? new Set(list.map((r) => r.id)) : new Set())}
+                />
+              </th>
               <th>id</th>
               <th>status</th>
               <th>variant</th>
@@ -85,6 +117,15 @@ export function RunsPage(): ReactElement {
                     if (e.key === 'Enter') navigate(`/runs/${r.id}`);
                   }}
                 >
+                  <td className="select-cell" onClick={(e) => e.stopPropagation()} onKeyDown={(e) => e.stopPropagation()}>
+                    <input
+                      type="checkbox"
+                      data-testid="run-row-select"
+                      aria-label={`select run ${r.id}`}
+                      checked={selected.has(r.id)}
+                      onChange={(e) => toggle(r.id, e.target.checked)}
+                    />
+                  </td>
                   <td className="mono">
                     <a href={`#/runs/${r.id}`} onClick={(e) => e.stopPropagation()}>
                       {r.id}
@@ -120,6 +161,63 @@ export function RunsPage(): ReactElement {
             })}
           </tbody>
         </table>
+      ) : null}
+    </div>
+  );
+}
+
+type BundleResult = CommandResults['exportRunBundle'];
+
+/** Shown while runs are ticked: export them as one bundle into <data dir>/exports. */
+function ExportBar({ ids, onClear }: { ids: string[]; onClear: () => void }): ReactElement {
+  const [checkpoints, setCheckpoints] = useState(false);
+  const [pending, setPending] = useState(false);
+  const [result, setResult] = useState<BundleResult | null>(null);
+  const n = ids.length;
+  const exportBundle = async (): Promise<void> => {
+    setPending(true);
+    setResult(null);
+    try {
+      setResult(await call('exportRunBundle', ids, { checkpoints }));
+    } catch (err) {
+      setResult({ ok: false, message: (err as Error).message });
+    } finally {
+      setPending(false);
+    }
+  };
+  return (
+    <div className="runs-action-bar" data-testid="runs-action-bar">
+      <div className="form-actions">
+        <span className="small">
+          {n} run{n === 1 ? '' : 's'} selected
+        </span>
+        <button type="button" className="primary" data-testid="export-bundle" disabled={pending || n === 0} onClick={() => void exportBundle()}>
+          {pending ? 'Exporting…' : `Export ${n} run${n === 1 ? '' : 's'} as a bundle`}
+        </button>
+        <label className="inline-control small" title="Model checkpoints can be gigabytes per run; the export then takes long and the bundle is large. Off: rows, configs, logs and results only.">
+          <input type="checkbox" data-testid="export-checkpoints" checked={checkpoints} onChange={(e) => setCheckpoints(e.target.checked)} /> include checkpoints
+        </label>
+        <button type="button" className="small-button" onClick={onClear}>
+          clear selection
+        </button>
+      </div>
+      {result?.ok ? (
+        <div className="small runs-export-note" data-testid="export-bundle-result" data-ok="true" data-file={result.file}>
+          wrote <span className="mono">{result.file}</span> ({result.runs} run{result.runs === 1 ? '' : 's'}, {result.files} files,{' '}
+          {formatBytes(result.bytes)}); import it on another machine in Settings → Data.
+          {result.warnings.length ? (
+            <ul className="runs-export-warnings" data-testid="export-bundle-warnings">
+              {result.warnings.map((w, i) => (
+                <li key={i}>{w}</li>
+              ))}
+            </ul>
+          ) : null}
+        </div>
+      ) : null}
+      {result && !result.ok ? (
+        <div data-testid="export-bundle-result" data-ok="false">
+          <ErrorNote>Export failed: {result.message}</ErrorNote>
+        </div>
       ) : null}
     </div>
   );

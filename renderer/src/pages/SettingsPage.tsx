@@ -2,8 +2,9 @@ import { useEffect, useState, type FormEvent, type ReactElement } from 'react';
 import { call } from '../transport';
 import { useLive } from '../hooks';
 import { ErrorNote, Panel } from '../components/common';
+import { DataPanel } from '../components/DataPanel';
 import { parseGpuSlots, parseMaxConcurrent } from '../ablation-form';
-import type { Settings } from '../../../shared/contract';
+import type { PythonCheckResult, Settings } from '../../../shared/contract';
 
 export function SettingsPage(): ReactElement {
   const settings = useLive(() => call('getSettings'), []);
@@ -51,6 +52,7 @@ export function SettingsPage(): ReactElement {
           </div>
           {error ? <ErrorNote>{error}</ErrorNote> : null}
         </form>
+        <PythonCheck />
         <dl className="kv">
           <dt>data directory</dt>
           <dd className="mono" data-testid="data-dir">
@@ -61,7 +63,54 @@ export function SettingsPage(): ReactElement {
         </dl>
       </Panel>
       <QueuePanel settings={settings.data} onSaved={settings.reload} />
+      <DataPanel />
       <DatasetsPanel />
+    </div>
+  );
+}
+
+/** "Python 3.11.2 (/usr/bin/python3), torch 2.4.0, transformers 4.46.0, peft 0.13.0" */
+export function describePythonCheck(r: Extract<PythonCheckResult, { ok: true }>): string {
+  const modules = Object.entries(r.modules).map(([name, version]) => `${name} ${version}`);
+  return [`Python ${r.version} (${r.executable})`, ...modules].join(', ');
+}
+
+/**
+ * The interpreter preflight on demand: the saved interpreter, as new runs will use it.
+ * Only on click: importing torch takes seconds the first time.
+ */
+function PythonCheck(): ReactElement {
+  const [pending, setPending] = useState(false);
+  const [result, setResult] = useState<PythonCheckResult | null>(null);
+  const check = async (): Promise<void> => {
+    setPending(true);
+    setResult(null);
+    try {
+      setResult(await call('checkPython'));
+    } catch (err) {
+      setResult({ ok: false, python: '', message: (err as Error).message });
+    } finally {
+      setPending(false);
+    }
+  };
+  return (
+    <div className="python-check">
+      <div className="form-actions">
+        <button type="button" data-testid="python-check" disabled={pending} onClick={() => void check()} title="Run the saved interpreter and import torch, transformers and peft">
+          Check interpreter
+        </button>
+        {pending ? <span className="muted small">checking…</span> : null}
+        {result?.ok ? (
+          <span className="small python-check-ok" data-testid="python-check-result" data-ok="true">
+            {describePythonCheck(result)}
+          </span>
+        ) : null}
+      </div>
+      {result && !result.ok ? (
+        <div data-testid="python-check-result" data-ok="false" className="python-check-error">
+          {result.message}
+        </div>
+      ) : null}
     </div>
   );
 }
