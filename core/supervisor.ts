@@ -15,7 +15,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { delimiter, join } from 'node:path';
 import type { ExperimentConfig } from '../shared/experiment-config';
@@ -205,6 +205,8 @@ export class Supervisor {
   private readonly reported = new Set<string>();
   /** Exit codes/signals of children whose finalise failed (database busy or full): used on retry. */
   private readonly exits = new Map<string, ExitInfo>();
+  /** Free bytes on a run's disk when its child exited with an error, if it was (nearly) full. */
+  private readonly diskFullAtExit = new Map<string, number>();
   private preflightRunning = false;
   private timer: NodeJS.Timeout | null = null;
   private ticking = false;
@@ -797,6 +799,12 @@ export class Supervisor {
       // Kept until finalise succeeds: with the database locked or the disk full it fails now,
       // and the next poll finalises with the real exit code instead of "process disappeared".
       this.exits.set(id, { code, signal });
+      // Look at the disk now: finalising may only succeed once space was freed again.
+      if (code !== 0) {
+        const dir = this.runDirOf(id);
+        const free = dir ? freeBytes(dir) : null;
+        if (free !== null && free < DISK_FULL_BYTES) this.diskFullAtExit.set(id, free);
+      }
       try {
         // A big backlog is left to the budgeted ticks (they finalise once it is in, with this
         // exit code): draining it here in one go would block the event loop for seconds.
@@ -816,6 +824,14 @@ export class Supervisor {
     });
     if (!this.watching) child.unref();
     this.notify([id]);
+  }
+
+  private runDirOf(id: string): string | null {
+    try {
+      return getRunRow(this.db, id)?.run_dir ?? null;
+    } catch {
+      return null;
+    }
   }
 
   /** Bytes of a run's events file after the ingest cursor (0 if unknown). */
@@ -933,6 +949,7 @@ export class Supervisor {
       this.lastRunning.delete(id);
       this.zombieSince.delete(id);
       this.exits.delete(id);
+      this.diskFullAtExit.delete(id);
       this.pendingPids.delete(id);
     }
     return done;
@@ -955,6 +972,10 @@ export class Supervisor {
     if (events === 0 && !incidents.length) notes.push(existsSync(file) ? 'no complete event line was written' : 'no event was written (there is no events.jsonl)');
     const torn = tornTailBytes(this.db, row.id, file);
     if (torn > 0) notes.push(`events.jsonl ends with an incomplete line of ${torn} bytes (the writer died mid-line; not ingested)`);
+    // A full disk also swallows the experiment's own stderr, so say it here.
+    const now = freeBytes(row.run_dir);
+    const free = this.diskFullAtExit.get(row.id) ?? (now !== null && now < DISK_FULL_BYTES ? now : null);
+    if (free !== null) notes.push(`the disk holding the run directory was full when the experiment exited (${free} bytes free)`);
     return notes;
   }
 
@@ -997,6 +1018,19 @@ export class Supervisor {
       c.unref();
     }
     this.children.clear();
+  }
+}
+
+/** Below this much free space the run's disk counts as full in the status reason. */
+const DISK_FULL_BYTES = 1024 * 1024;
+
+/** Bytes available to this user on the file system holding dir (null when unknown). */
+function freeBytes(dir: string): number | null {
+  try {
+    const st = statfsSync(dir);
+    return st.bavail * st.bsize;
+  } catch {
+    return null;
   }
 }
 

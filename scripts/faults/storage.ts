@@ -79,7 +79,8 @@ export async function diskFull(): Promise<Row> {
     const problems = [...m.mismatches];
     const rows = runsOf(dbFile).filter((r) => ids.includes(r.id));
     for (const r of rows)
-      if (r.status !== 'failed' || !/^exited with code 1/.test(r.status_reason ?? '')) problems.push(`${r.id}: ${r.status}: ${r.status_reason}`);
+      if (r.status !== 'failed' || !/^exited with code 1/.test(r.status_reason ?? '') || !/the disk holding the run directory was full/.test(r.status_reason ?? ''))
+        problems.push(`${r.id}: ${r.status}: ${r.status_reason}`);
     const enospc = rows.filter((r) => /ENOSPC|no space/i.test(r.stderr_tail ?? '')).length;
     return {
       fault,
