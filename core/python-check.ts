@@ -56,20 +56,27 @@ export function clearPythonCheckCache(): void {
   cache.clear();
 }
 
-/** The interpreter file: the path itself, or the first executable match on PATH for a bare name. */
-export function locateInterpreter(python: string, env: NodeJS.ProcessEnv = process.env): string | null {
+/**
+ * The interpreter file: the path itself, or the first executable match on PATH for a bare name.
+ * On Windows a name without extension is also tried with each of PATHEXT's (python → python.exe).
+ */
+export function locateInterpreter(python: string, env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string | null {
   const executable = (f: string) => {
     try {
       if (!statSync(f).isFile()) return false;
-      accessSync(f, constants.X_OK);
+      if (platform !== 'win32') accessSync(f, constants.X_OK);
       return true;
     } catch {
       return false;
     }
   };
-  if (isAbsolute(python) || python.includes('/') || python.includes('\\')) return executable(python) ? python : null;
-  for (const dir of (env.PATH ?? '').split(delimiter)) {
-    if (dir && executable(join(dir, python))) return join(dir, python);
+  // (lower case: Windows file names ignore case)
+  const exts = platform === 'win32' && !/\.[^\\/.]+$/.test(python) ? ['', ...(env.PATHEXT ?? '.COM;.EXE;.BAT;.CMD').toLowerCase().split(';').filter(Boolean)] : [''];
+  const first = (base: string): string | null => exts.map((e) => base + e).find(executable) ?? null;
+  if (isAbsolute(python) || python.includes('/') || python.includes('\\')) return first(python);
+  for (const dir of (env.PATH ?? '').split(platform === 'win32' ? ';' : delimiter)) {
+    const hit = dir ? first(join(dir, python)) : null;
+    if (hit) return hit;
   }
   return null;
 }

@@ -201,6 +201,8 @@ export function createService(opts: ServiceOptions): Service {
     pollMs: opts.pollMs,
     maxConcurrent: () => maxConcurrent(),
     gpuSlots: () => gpuSlots(),
+    // queued runs wait for the integrity check, and a damaged database starts none (they stay queued)
+    canStart: () => (health.state === 'checking' ? 'the database integrity check is running' : damaged()),
     onChange: (ids) => emit('runsChanged', { ids }),
   });
 

@@ -91,6 +91,8 @@ export interface SupervisorOptions {
    * on unless commandFor replaces the interpreter command.
    */
   pythonCheck?: boolean;
+  /** Why no queued run may start now (null: they may), e.g. a damaged database. */
+  canStart?: () => string | null;
   /** Called with the ids of runs whose rows, metrics or logs changed. */
   onChange: (ids: string[]) => void;
 }
@@ -304,6 +306,7 @@ export class Supervisor {
   schedule(): string[] {
     const started: string[] = [];
     if (this.closed) return started;
+    if (this.opts.canStart?.()) return started; // e.g. the database is damaged: leave the queue as it is
     for (;;) {
       const limit = this.opts.maxConcurrent?.() ?? 0;
       const running = runningRuns(this.db);
@@ -329,7 +332,11 @@ export class Supervisor {
               .catch((e: unknown) => this.report('(python check)', e))
               .finally(() => {
                 this.preflightRunning = false;
-                if (this.watching && !this.closed) this.schedule();
+                try {
+                  if (this.watching && !this.closed) this.schedule();
+                } catch (e) {
+                  this.report('(queue)', e);
+                }
               });
           }
           break;
@@ -373,7 +380,7 @@ export class Supervisor {
           this.notify([next.id]);
         };
         if (sp.error instanceof Error) fail(sp.error);
-        else void sp.error.then(fail);
+        else void sp.error.then(fail).catch((e: unknown) => this.report(next.id, e));
         started.push(next.id);
         continue;
       }
@@ -770,17 +777,20 @@ export class Supervisor {
       PYTHONUNBUFFERED: '1',
     };
     const cmdline = [cmd.command, ...cmd.args].map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(' ');
-    const out = openSync(join(ctx.runDir, 'stdout.log'), 'a');
-    const err = openSync(join(ctx.runDir, 'stderr.log'), 'a');
+    let out: number | null = null;
+    let err: number | null = null;
     let child: ChildProcess | null = null;
     let syncError: Error | null = null;
     try {
+      // (inside the try: a run directory that vanished is a failed start, not an exception)
+      out = openSync(join(ctx.runDir, 'stdout.log'), 'a');
+      err = openSync(join(ctx.runDir, 'stderr.log'), 'a');
       child = spawn(cmd.command, cmd.args, { cwd: ctx.runDir, detached: true, stdio: ['ignore', out, err], env, windowsHide: true });
     } catch (e) {
       syncError = e as Error;
     } finally {
-      closeSync(out);
-      closeSync(err);
+      if (out !== null) closeSync(out);
+      if (err !== null) closeSync(err);
     }
     if (!child || child.pid === undefined)
       return { command: cmd.command, cmdline, error: syncError ?? (child ? spawnError(child) : new Error('spawn failed')) };
@@ -973,9 +983,8 @@ export class Supervisor {
     const torn = tornTailBytes(this.db, row.id, file);
     if (torn > 0) notes.push(`events.jsonl ends with an incomplete line of ${torn} bytes (the writer died mid-line; not ingested)`);
     // A full disk also swallows the experiment's own stderr, so say it here.
-    const now = freeBytes(row.run_dir);
-    const free = this.diskFullAtExit.get(row.id) ?? (now !== null && now < DISK_FULL_BYTES ? now : null);
-    if (free !== null) notes.push(`the disk holding the run directory was full when the experiment exited (${free} bytes free)`);
+    const free = this.diskFullAtExit.get(row.id);
+    if (free !== undefined) notes.push(`the disk holding the run directory was full when the experiment exited (${free} bytes free)`);
     return notes;
   }
 

@@ -80,6 +80,9 @@ export function ingestLines(db: DB, runId: string, lines: RawLine[], cursor: Cur
   return ingestParsed(db, runId, parsed, cursor);
 }
 
+const MAX_SPLIT_CHARS = 1024 * 1024;
+const MAX_SPLIT_TRIES = 4;
+
 /** Where an event object starts: `{"v":` (JSON.stringify) or `{"v": ` (Python's json.dumps). */
 const EVENT_START = /\{\s*"v"\s*:/g;
 
@@ -89,8 +92,14 @@ const EVENT_START = /\{\s*"v"\s*:/g;
  * terminating the fragment. The event is kept; the fragment is rejected as malformed.
  */
 export function splitTornLine(lineNo: number, text: string): { lineNo: number; text: string; parsed: ParsedLine }[] | null {
+  // A torn write leaves one fragment: the event is at one of the first few candidates, and it
+  // ends the line. Bounded so a long line of glued events (a writer that drops newlines) costs
+  // a few parses, not one per event.
+  if (text.length > MAX_SPLIT_CHARS || !text.trimEnd().endsWith('}')) return null;
+  let tries = 0;
   for (const m of text.matchAll(EVENT_START)) {
     if (m.index === 0) continue;
+    if (++tries > MAX_SPLIT_TRIES) break;
     const rest = text.slice(m.index);
     const p = parseEventLine(rest);
     if (p.kind === 'malformed') continue;

@@ -59,8 +59,11 @@ describe('database health in the service', () => {
     const { bad } = damagedDatabase(dir, 40_000);
     expect(statSync(bad).size).toBeGreaterThan(SYNC_CHECK_MAX_BYTES);
     // a one-shot command does not check a large file
-    const once = createService({ dataDir: join(dir, 'data'), watch: false });
+    const once = createService({ dataDir: join(dir, 'data'), watch: false, commandFor: fakeCommand('complete') });
     expect(once.getDatabaseHealth().state).toBe('unchecked');
+    // a run queued before anyone found the damage
+    const queued = once.createAblation({ variants: ['star'], datasets: ['addition'], seeds: [0], preset: 'tiny' });
+    if (!queued.ok) throw new Error(JSON.stringify(queued.errors));
     once.close();
 
     const s = createService({ dataDir: join(dir, 'data'), watch: true, pollMs: 50, commandFor: fakeCommand('complete') });
@@ -76,6 +79,9 @@ describe('database health in the service', () => {
     expect(launched.ok).toBe(false);
     expect(JSON.stringify(launched)).toContain('is damaged');
     expect(s.resumeRun('r1')).toMatchObject({ ok: false, message: expect.stringContaining('is damaged') });
+    // the queue waited for the check and starts nothing on a damaged database
+    await new Promise((r) => setTimeout(r, 300));
+    expect(s.getRun(queued.runs[0]!)!.status).toBe('queued');
     s.close();
   });
 });

@@ -104,3 +104,13 @@ describe('checkPython', () => {
     else expect(r.message).toMatch(/^Python interpreter \/usr\/bin\/python3 /);
   });
 });
+
+describe('locateInterpreter on Windows', () => {
+  it('finds python as python.exe through PATHEXT, with ; between PATH entries', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'python.exe'), ''); // Windows has no execute bit to check
+    expect(locateInterpreter('python', { PATH: `C:\\nowhere;${dir}`, PATHEXT: '.COM;.EXE;.BAT' }, 'win32')).toBe(join(dir, 'python.exe'));
+    expect(locateInterpreter(join(dir, 'python'), { PATHEXT: '.EXE' }, 'win32')).toBe(join(dir, 'python.exe'));
+    expect(locateInterpreter('python', { PATH: dir }, 'linux')).toBeNull();
+  });
+});
