@@ -248,9 +248,11 @@ export class Supervisor {
   /** Reconcile, then poll every pollMs until close(). */
   start(): void {
     if (this.timer || this.closed) return;
-    this.reconcile();
+    // One batch per run here: a big backlog left by a crash is taken by the budgeted ticks,
+    // so a restarted app answers at once (a dead run is finalised once its events are in).
+    this.reconcile({ bounded: true });
     for (const r of runningRuns(this.db)) {
-      if (this.children.has(r.id)) continue;
+      if (this.children.has(r.id) || r.pid == null || !isSameProcess(r.pid, r.pid_start_time)) continue;
       try {
         addLog(this.db, r.id, 'supervisor', 'info', `watching pid ${r.pid} (still alive with the same start time): re-attached`);
       } catch (e) {
@@ -268,14 +270,15 @@ export class Supervisor {
   }
 
   /**
-   * Ingest everything pending for every 'running' run; re-attach those whose process is
-   * alive with the same start time, finalise the others. Returns the changed run ids.
+   * Ingest everything pending for every 'running' run (bounded: one batch each, the rest is
+   * left to the ticks); re-attach those whose process is alive with the same start time,
+   * finalise the others once their events are in. Returns the changed run ids.
    */
-  reconcile(): string[] {
+  reconcile(opts: { bounded?: boolean } = {}): string[] {
     const changed: string[] = [];
     for (const row of runningRuns(this.db)) {
       try {
-        if (this.pollRow(row, Infinity, false).changed) changed.push(row.id);
+        if ((opts.bounded ? this.pollRow(row, 1, false, this.batch) : this.pollRow(row, Infinity, false)).changed) changed.push(row.id);
       } catch (e) {
         this.report(row.id, e);
       }
@@ -809,6 +812,13 @@ export class Supervisor {
       // Kept until finalise succeeds: with the database locked or the disk full it fails now,
       // and the next poll finalises with the real exit code instead of "process disappeared".
       this.exits.set(id, { code, signal });
+      // On the row too, so a finalise by a later process (after this one closed with a backlog
+      // unread) still knows how the experiment ended.
+      try {
+        this.db.prepare("UPDATE runs SET exit_code = ?, signal = ? WHERE id = ? AND status = 'running'").run(code, signal, id);
+      } catch {
+        // locked or full: this process still has it in memory
+      }
       // Look at the disk now: finalising may only succeed once space was freed again.
       if (code !== 0) {
         const dir = this.runDirOf(id);
@@ -905,11 +915,13 @@ export class Supervisor {
    */
   finalise(id: string, exitArg?: ExitInfo): boolean {
     const db = this.db;
-    const exit = exitArg ?? this.exits.get(id);
+    let exit = exitArg ?? this.exits.get(id);
     let done = false;
     db.transaction(() => {
       let row = getRunRow(db, id);
       if (!row || row.status !== 'running') return;
+      // recorded at the child's exit by the process that spawned it (which may have closed since)
+      if (!exit && (row.exit_code !== null || row.signal !== null)) exit = { code: row.exit_code, signal: row.signal as NodeJS.Signals | null };
       ingestEventsFile(db, id, eventsPathOf(row.run_dir), { maxBatches: Infinity });
       for (const s of ['stdout', 'stderr'] as const) {
         for (let i = 0; i < 1000 && ingestTextLog(db, id, join(row.run_dir, `${s}.log`), s, { flush: true }) > 0; i++);

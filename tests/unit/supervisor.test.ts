@@ -208,10 +208,14 @@ describe('supervisor', () => {
     };
     mk('lost', [ev(1, 'run_start', RUN_START_FIELDS), ev(2, 'metrics', { iteration: 0, step: 0, values: { 'eval/accuracy': 0.1 } })]);
     mk('finished', [ev(1, 'run_start', RUN_START_FIELDS), ev(2, 'run_end', { status: 'completed' })]);
+    // its spawner saw it exit with code 3 and closed before finalising (a backlog was unread)
+    mk('exited', [ev(1, 'run_start', RUN_START_FIELDS)]);
+    db.prepare("UPDATE runs SET exit_code = 3 WHERE id = 'exited'").run();
     db.close();
 
     const s = service({ dataDir, watch: false });
-    expect(s.reconcile().sort()).toEqual(['finished', 'lost']);
+    expect(s.reconcile().sort()).toEqual(['exited', 'finished', 'lost']);
+    expect(s.getRun('exited')).toMatchObject({ status: 'failed', statusReason: 'exited with code 3', exitCode: 3 });
     const lost = s.getRun('lost')!;
     expect(lost.status).toBe('failed');
     expect(lost.statusReason).toBe('process disappeared without a run_end event');
@@ -219,6 +223,31 @@ describe('supervisor', () => {
     expect(lost.metrics['eval/accuracy']).toHaveLength(1);
     expect(s.getRun('finished')!.status).toBe('completed');
     expect(s.reconcile()).toEqual([]);
+  });
+
+  it('after a restart, a dead run with a big backlog is ingested by the ticks, not while starting', async () => {
+    const dataDir = tempDir();
+    const db = openDatabase(join(dataDir, 'starlab.db'));
+    const dead = spawn(process.execPath, ['-e', '']);
+    await new Promise((r) => dead.on('exit', r));
+    const runDir = join(dataDir, 'runs', 'big');
+    mkdirSync(runDir, { recursive: true });
+    const lines = [ev(1, 'run_start', RUN_START_FIELDS)];
+    for (let i = 2; i <= 3000; i++) lines.push(ev(i, 'metrics', { iteration: 0, step: i, values: { 'train/loss': 1 / i } }));
+    writeFileSync(join(runDir, 'events.jsonl'), lines.join('\n') + '\n');
+    insertRun(db, {
+      id: 'big', variant: 'star', dataset: 'addition', preset: 'tiny', seed: 0, model: 'm', config_json: '{}', config_hash: 'h',
+      status: 'running', created_at: 1, started_at: 1, run_dir: runDir, pid: dead.pid!, pid_start_time: 12345,
+    });
+    db.close();
+    const s = service({ dataDir, pollMs: 50 });
+    // starting took one batch; the rest comes in the ticks
+    expect(s.getRun('big')!.status).toBe('running');
+    expect(metricCount(s, 'big')).toBeLessThan(3000);
+    const d = await waitFor(() => (s.getRun('big')!.status !== 'running' ? s.getRun('big') : null), 20_000, 'the run to be finalised');
+    expect(d!.status).toBe('failed');
+    expect(d!.statusReason).toBe('process disappeared without a run_end event');
+    expect(metricCount(s, 'big')).toBe(2999);
   });
 
   it('starts the default command <python> -m starlab run --config with PYTHONPATH', async () => {
