@@ -413,13 +413,7 @@ export class Supervisor {
         id,
         group_id: extra.groupId ?? null,
         retry_of: extra.retryOf ?? null,
-        variant: config.variant,
-        dataset: config.dataset,
-        preset: config.preset,
-        seed: config.seed,
-        model: config.model.name,
-        config_json: JSON.stringify(config),
-        config_hash: configHash(config),
+        ...configColumns(config),
         status: 'queued',
         created_at: t,
         run_dir: runDir,
@@ -628,13 +622,7 @@ export class Supervisor {
         insertRun(this.db, {
           id,
           group_id: extra.groupId ?? null,
-          variant: config.variant,
-          dataset: config.dataset,
-          preset: config.preset,
-          seed: config.seed,
-          model: config.model.name,
-          config_json: JSON.stringify(config),
-          config_hash: configHash(config),
+          ...configColumns(config),
           created_at: t,
           run_dir: runDir,
           status: 'running',
@@ -1053,6 +1041,19 @@ function freeBytes(dir: string): number | null {
   } catch {
     return null;
   }
+}
+
+/** The run row's columns that come from its config (launch and enqueue write the same). */
+function configColumns(config: ExperimentConfig) {
+  return {
+    variant: config.variant,
+    dataset: config.dataset,
+    preset: config.preset,
+    seed: config.seed,
+    model: config.model.name,
+    config_json: JSON.stringify(config),
+    config_hash: configHash(config),
+  };
 }
 
 function spawnError(child: ChildProcess): Promise<Error> {

@@ -1,6 +1,7 @@
 /** Fault family 1: the experiment process killed with SIGKILL (mid-line, before its first event, mid-iteration). */
 import { join } from 'node:path';
 import { createService, type Service } from '../../core/service';
+import { MICRO_STAR } from '../../tests/fixtures/micro-star';
 import { FAKE_PYTHON, killRunsOf, measure, type Row, tempDir, VENV_PYTHON, waitFor, writtenSeqs } from './lib';
 
 const SPEC = { variant: 'star', dataset: 'addition', preset: 'tiny' } as const;
@@ -68,24 +69,8 @@ export async function killBeforeFirstEvent(): Promise<Row> {
   });
 }
 
-/** A 1-layer model on 1-2 digit sums (tests/unit/python-integration.test.ts): seconds per iteration. */
-const MICRO = {
-  'model.n_layer': '1',
-  'model.n_embd': '16',
-  'model.n_head': '2',
-  'model.max_len': '64',
-  'task.max_digits': '2',
-  'task.train_per_digit': '12',
-  'task.eval_per_digit': '6',
-  'warmup.examples': '24',
-  'warmup.max_digits': '2',
-  'warmup.steps': '8',
-  'loop.max_new_tokens': '20',
-  'runtime.threads': '1',
-  'loop.iterations': '2',
-  'loop.base_steps': '40',
-  'loop.step_growth': '1',
-};
+/** A real STaR run that takes seconds per iteration (tests/fixtures/micro-star.ts), two iterations. */
+const MICRO = { ...MICRO_STAR, 'loop.iterations': '2', 'loop.base_steps': '40', 'loop.step_growth': '1' };
 
 /**
  * A real `python -m starlab run` killed inside iteration 1 (after its first checkpoint), then

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createService, type Service } from '../../core/service';
 import { cleanupTempDirs, REPO, tempDir, waitFor } from '../fixtures/helpers';
+import { MICRO_STAR } from '../fixtures/micro-star';
 
 const SHARED_DATASETS = join(REPO, '..', 'shared', 'datasets');
 const open: Service[] = [];
@@ -24,21 +25,6 @@ function service(): Service {
   return s;
 }
 
-/** A 1-layer, 16-wide model on 1–2 digit sums: each iteration takes a few seconds on one core. */
-const MICRO = {
-  'model.n_layer': '1',
-  'model.n_embd': '16',
-  'model.n_head': '2',
-  'model.max_len': '64',
-  'task.max_digits': '2',
-  'task.train_per_digit': '12',
-  'task.eval_per_digit': '6',
-  'warmup.examples': '24',
-  'warmup.max_digits': '2',
-  'warmup.steps': '8',
-  'loop.max_new_tokens': '20',
-  'runtime.threads': '1',
-};
 
 describe('with the real experiment package', () => {
   it('resumes a stopped run after its last checkpoint, with no duplicated metric', async () => {
@@ -48,7 +34,7 @@ describe('with the real experiment package', () => {
       dataset: 'addition',
       preset: 'tiny',
       seed: 1,
-      overrides: { ...MICRO, 'loop.iterations': '4', 'loop.base_steps': '400', 'loop.step_growth': '1' },
+      overrides: { ...MICRO_STAR, 'loop.iterations': '4', 'loop.base_steps': '400', 'loop.step_growth': '1' },
     });
     if (!r.ok) throw new Error(JSON.stringify(r.errors));
     expect(s.getRun(r.id)?.checkpointIteration).toBeNull();
@@ -88,7 +74,7 @@ describe('with the real experiment package', () => {
 
   it('refuses to resume a run that has no checkpoint', async () => {
     const s = service();
-    const r = await s.launchRun({ variant: 'star', dataset: 'addition', preset: 'tiny', overrides: { ...MICRO, 'warmup.steps': '100000' } });
+    const r = await s.launchRun({ variant: 'star', dataset: 'addition', preset: 'tiny', overrides: { ...MICRO_STAR, 'warmup.steps': '100000' } });
     if (!r.ok) throw new Error(JSON.stringify(r.errors));
     await waitFor(() => s.getRun(r.id)?.currentPhase === 'warmup', 60_000, 'the warm-up to start');
     s.stopRun(r.id);
