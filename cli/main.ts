@@ -10,18 +10,20 @@
  *   starlab queue [--max N] [--gpus 0,1]   run the queue until it is empty
  *   starlab traces RUN [--iteration N] [--filter newly-solved|forgotten|never-solved|rationalized-only] [--search TEXT] [--json]
  *   starlab curves RUN --kind best-of-k|majority|pass-at-k [--iteration N] [--scorer dpo|orm|logp] [--json]
- *   starlab ratings [--task N] [--csv FILE] [--json]   blind rationale ratings: summary and CSV
- *   starlab export GROUP [--format svg,pdf,png,csv,tex,pgf,py] --out DIR [--preset single-column|double-column] [--font-family serif|sans-serif] [--font-size PT] [--json]
+ *   starlab ratings [--task N] [--csv FILE [--force]] [--json]   blind rationale ratings: summary and CSV
+ *   starlab export GROUP [--format svg,pdf,png,csv,tex,pgf,py] --out DIR [--force] [--preset single-column|double-column] [--font-family serif|sans-serif] [--font-size PT] [--json]
  *   starlab bundle export RUN… -o FILE [--all] [--no-checkpoints] [--force] [--json]   runs (rows + directories) to one portable file
  *   starlab bundle import FILE [--json]   add a bundle's runs (those already present are skipped)
  *   starlab backup FILE [--force] [--json]   an online, checked copy of the database
+ *   starlab check [--json]                   integrity, and run directories the database does not know
+ *   starlab reindex [--json]                 put those run directories back (the normal ingest)
  *   starlab serve [--host H] [--port P]
  * Every command takes --data-dir (else STARLAB_DATA_DIR, else the platform's app-data dir).
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import type { RunDetail, RunSummary } from '../shared/contract';
+import type { MetricPoint, RunDetail, RunSummary } from '../shared/contract';
 import { parseSetArgs, type FieldError, type LaunchSpec } from '../shared/experiment-config';
 import { splitList } from '../shared/ablation';
 import { databasePath, resolveDataDir } from '../core/paths';
@@ -33,6 +35,11 @@ import { EXPORT_FORMATS, exportPreset, groupFiles, type ExportFormat } from '../
 import { parsePort, serve } from '../server/serve';
 import { version } from '../package.json';
 import { backupDatabase, exportBundle, importBundle } from '../core/bundle';
+import { unindexedRunDirs } from '../core/reindex';
+import { transientDbError } from '../core/supervisor';
+import Database from 'better-sqlite3';
+import { fsErrorMessage } from '../core/fs-errors';
+import { writeFileSafely, writeFilesSafely } from '../core/safe-write';
 
 /** Exit status for a refused (invalid) launch. */
 export const EXIT_INVALID = 2;
@@ -55,12 +62,19 @@ async function waitAndShow(service: Service, id: string, json: boolean | undefin
     }
   };
   process.on('SIGINT', onInt);
+  // A lock held by another process or a full disk does not end the wait: say so once per cause
+  // and keep following (the child's exit code is kept until it can be recorded).
+  const onWait = (why: string) => err(`waiting: ${why}; the run goes on and is still followed (Ctrl-C stops it)`);
   const progress = json ? null : setInterval(() => reportProgress(service, id), 1000);
-  const d = await service.waitForRun(id);
-  if (progress) clearInterval(progress);
-  process.off('SIGINT', onInt);
+  let d: RunDetail | null;
+  try {
+    d = await service.waitForRun(id, { onWait });
+  } finally {
+    if (progress) clearInterval(progress);
+    process.off('SIGINT', onInt);
+  }
   if (!d) throw new Error(`run ${id} vanished`);
-  out(json ? JSON.stringify(showObject(d), null, 2) : showText(d));
+  out(json ? JSON.stringify(showObject(d, allMetricPoints(service, id)), null, 2) : showText(d));
   process.exitCode = d.status === 'completed' ? 0 : 1;
 }
 
@@ -105,10 +119,30 @@ async function withRun(dataDir: string | undefined, arg: string, body: (service:
   }
 }
 
-/** The object `show --json` prints. */
-export function showObject(d: RunDetail) {
+/**
+ * Every point of every metric of a run, exact: getRun's metrics are bounded (downsampled past
+ * 2,000 points a name), so `show --json` pages through getMetricPoints instead (local, no limit).
+ */
+export function allMetricPoints(service: Pick<Service, 'metricNames' | 'getMetricPoints'>, id: string): Record<string, MetricPoint[]> {
+  const out: Record<string, MetricPoint[]> = {};
+  for (const { name } of service.metricNames([id])) {
+    const pts: MetricPoint[] = [];
+    let after: { step: number; seq: number } | undefined;
+    do {
+      const page = service.getMetricPoints(id, { name, ...(after ? { after } : {}) });
+      if (!page) break;
+      pts.push(...page.points);
+      after = page.next ?? undefined;
+    } while (after);
+    out[name] = pts;
+  }
+  return out;
+}
+
+/** The object `show --json` prints; `metrics`: every point (allMetricPoints), else the detail's (bounded) ones. */
+export function showObject(d: RunDetail, allPoints: Record<string, MetricPoint[]> = d.metrics) {
   const metrics: Record<string, { iteration: number; step: number; value: number }[]> = {};
-  for (const [name, pts] of Object.entries(d.metrics)) metrics[name] = pts.map((p) => ({ iteration: p.iteration, step: p.step, value: p.value }));
+  for (const [name, pts] of Object.entries(allPoints)) metrics[name] = pts.map((p) => ({ iteration: p.iteration, step: p.step, value: p.value }));
   const end = d.endedAt ?? (d.status === 'running' ? Date.now() / 1000 : null);
   return {
     id: d.id,
@@ -167,8 +201,9 @@ function showText(d: RunDetail): string {
     for (const n of names) {
       const pts = o.metrics[n]!;
       const last = pts[pts.length - 1]!;
-      lines.push(`  ${n.padEnd(w)}  ${fmtNum(last.value)}  (iteration ${last.iteration}, step ${last.step}; ${pts.length} points)`);
+      lines.push(`  ${n.padEnd(w)}  ${fmtNum(last.value)}  (iteration ${last.iteration}, step ${last.step}; ${d.metricCounts?.[n] ?? pts.length} points)`);
     }
+    if (d.metricNamesOmitted) lines.push(`  … and ${d.metricNamesOmitted} more metrics (show --json prints them all)`);
   }
   if (o.artifacts.length) {
     lines.push('artifacts');
@@ -265,6 +300,8 @@ export function buildProgram(): Command {
         service.reconcile();
         const runs = service.listRuns();
         out(o.json ? JSON.stringify(runs, null, 2) : listText(runs));
+        const missing = service.getDataInfo().unindexedRuns.total;
+        if (missing) err(`note: ${missing} run director${missing === 1 ? 'y is' : 'ies are'} in ${service.dataDir} but not in the database: \`starlab reindex\` puts them back`);
       } finally {
         service.close();
       }
@@ -287,7 +324,7 @@ export function buildProgram(): Command {
           process.exitCode = 1;
           return;
         }
-        out(o.json ? JSON.stringify(showObject(d), null, 2) : showText(d));
+        out(o.json ? JSON.stringify(showObject(d, allMetricPoints(service, d.id)), null, 2) : showText(d));
       } finally {
         service.close();
       }
@@ -397,9 +434,10 @@ export function buildProgram(): Command {
     .description('blind rationale ratings: per pair of sources the wins, win rate with its 95% CI and flagged shares; --csv writes every rating')
     .option('--task <id>', 'one rating task only')
     .option('--csv <file>', 'write the ratings (unblinded) as CSV to this file')
+    .option('--force', 'replace the --csv file if it exists')
     .option('--json', 'print the summary rows as JSON')
     .addOption(dataDirOption())
-    .action(async (o: { task?: string; csv?: string; json?: boolean; dataDir?: string }) => {
+    .action(async (o: { task?: string; csv?: string; force?: boolean; json?: boolean; dataDir?: string }) => {
       const task = o.task === undefined ? undefined : Number(o.task);
       if (task !== undefined && !(Number.isInteger(task) && task >= 1)) return refuse([{ field: 'task', message: `"${o.task}" is not a task id` }], o.json);
       const service = openService(o.dataDir);
@@ -413,7 +451,11 @@ export function buildProgram(): Command {
         if (o.csv) {
           const r = await service.exportRatings(task);
           if (!r.ok) throw new Error(r.message);
-          writeFileSync(resolve(o.csv), Buffer.from(r.files[0]!.base64, 'base64'));
+          try {
+            writeFileSafely(resolve(o.csv), Buffer.from(r.files[0]!.base64, 'base64'), { overwrite: o.force, force: '--force', suggest: 'ratings.csv' });
+          } catch (e) {
+            throw new Error(fsErrorMessage(e, { action: 'write the ratings CSV', path: resolve(o.csv), suggest: 'ratings.csv', force: '--force' }));
+          }
           err(`wrote ${resolve(o.csv)}`);
         }
         const rows = await service.ratingSummary(task);
@@ -480,7 +522,11 @@ export function buildProgram(): Command {
           return;
         }
         if (!o.json) err(`${r.message}; waiting for it to end (Ctrl-C stops the run)`);
+        const since = (service.db.prepare('SELECT coalesce(max(id), 0) AS m FROM logs WHERE run_id = ?').get(id) as { m: number }).m;
         await waitAndShow(service, id, o.json);
+        // a resume that failed before loading its checkpoint leaves the run as it was: say why
+        const failed = service.getLogs(id, { afterId: since, limit: 5000 }).find((l) => l.source === 'supervisor' && l.message.startsWith('resume failed'));
+        if (failed) err(`starlab: ${failed.message}`);
       });
     });
 
@@ -517,7 +563,8 @@ export function buildProgram(): Command {
         if (seeds.some((s) => !Number.isInteger(s) || s < 0)) errors.push({ field: 'seeds', message: `seeds must be integers ≥ 0, got "${o.seeds}"` });
         const sets = parseSetArgs(o.set);
         errors.push(...sets.errors);
-        const grid: Record<string, string[]> = {};
+        // no prototype, as parseSetArgs: a key such as "__proto__" is kept (and refused by resolveConfig) rather than lost
+        const grid = Object.create(null) as Record<string, string[]>;
         for (const s of o.sweep) {
           const i = s.indexOf('=');
           if (i <= 0) errors.push({ field: 'sweep', message: `expected key=v1,v2, got "${s}"` });
@@ -638,9 +685,10 @@ export function buildProgram(): Command {
     .option('--preset <preset>', `figure size: ${Object.keys(EXPORT_PRESETS).join(' | ')}`, 'single-column')
     .option('--font-family <family>', 'serif (Tinos, Times metrics) | sans-serif (Arimo, Arial metrics); default: the preset\'s')
     .option('--font-size <pt>', "text size in points (5-14); default: the preset's")
+    .option('--force', 'replace files of the same names in DIR (default: refuse, writing nothing)')
     .option('--json', 'machine-readable output: {"ok": true, "group": ID, "files": [PATH, …], "skipped": […]}')
     .addOption(dataDirOption())
-    .action((group: string, o: { format: string; out: string; preset: string; fontFamily?: string; fontSize?: string; json?: boolean; dataDir?: string }) => {
+    .action((group: string, o: { format: string; out: string; preset: string; fontFamily?: string; fontSize?: string; force?: boolean; json?: boolean; dataDir?: string }) => {
       const formats = splitList(o.format);
       const errors: FieldError[] = [];
       const unknown = formats.filter((f) => !EXPORT_FORMATS.includes(f as ExportFormat));
@@ -676,12 +724,16 @@ export function buildProgram(): Command {
           return;
         }
         const dir = resolve(o.out);
-        mkdirSync(dir, { recursive: true });
-        const files: string[] = [];
-        for (const f of r.files) {
-          const path = join(dir, f.name);
-          writeFileSync(path, f.data);
-          files.push(path);
+        let files: string[];
+        try {
+          // no link inside DIR is written through; existing files only with --force; each file complete or not at all
+          files = writeFilesSafely(dir, r.files, { overwrite: o.force, force: '--force' });
+        } catch (e) {
+          const message = fsErrorMessage(e, { action: 'export the figures', path: dir, want: 'folder', force: '--force' });
+          if (o.json) out(JSON.stringify({ ok: false, message, skipped }));
+          err(`starlab: ${message}`);
+          process.exitCode = 1;
+          return;
         }
         if (o.json) out(JSON.stringify({ ok: true, group: r.export.groupId, files, skipped }));
         else for (const f of files) out(f);
@@ -727,7 +779,7 @@ export function buildProgram(): Command {
           process.exitCode = 1;
           return;
         }
-        const r = exportBundle(service.db, service.dataDir, ids, resolve(o.out), { checkpoints: o.checkpoints, overwrite: o.force });
+        const r = exportBundle(service.db, service.dataDir, ids, resolve(o.out), { checkpoints: o.checkpoints, overwrite: o.force, forceOption: '--force' });
         for (const id of r.missingDirs) err(`warning: run ${id} has no run directory; only its database rows are in the bundle`);
         for (const f of r.skippedFiles) err(`warning: ${f} left out (not a regular file)`);
         for (const w of r.warnings) err(`warning: ${w}`);
@@ -762,13 +814,13 @@ export function buildProgram(): Command {
     .command('backup')
     .description('copy the database (consistent while runs write) to FILE and check the copy; run directories are not included (use `bundle export --all`)')
     .argument('<file>', 'backup file to write')
-    .option('--force', 'overwrite FILE if it exists')
+    .option('--force', 'overwrite FILE if it is an existing regular file (a link, folder, FIFO or device is refused regardless)')
     .option('--json', 'machine-readable output')
     .addOption(dataDirOption())
     .action(async (file: string, o: { force?: boolean; json?: boolean; dataDir?: string }) => {
       const service = openService(o.dataDir);
       try {
-        const r = await backupDatabase(service.db, resolve(file), { overwrite: o.force });
+        const r = await backupDatabase(service.db, resolve(file), { overwrite: o.force, forceOption: '--force' });
         if (o.json) out(JSON.stringify({ ok: true, ...r }));
         else out(`${r.file}: ${fmtBytes(r.bytes)}, schema v${r.schemaVersion}, checked (${r.seconds.toFixed(1)} s)`);
       } finally {
@@ -778,23 +830,70 @@ export function buildProgram(): Command {
 
   program
     .command('check')
-    .description('check the database for damage (PRAGMA quick_check and foreign_key_check); exit code 1 when damaged')
+    .description(
+      'check the database for damage (PRAGMA quick_check and foreign_key_check) and for run directories it does not know; exit code 1 when damaged or when runs are missing from it',
+    )
     .option('--json', 'machine-readable output')
     .addOption(dataDirOption())
     .action(async (o: { json?: boolean; dataDir?: string }) => {
-      const file = databasePath(resolveDataDir(o.dataDir));
-      if (!existsSync(file)) {
-        console.error(`no database at ${file}`);
-        process.exitCode = 1;
-        return;
-      }
+      const dataDir = resolveDataDir(o.dataDir);
+      const file = databasePath(dataDir);
       const started = Date.now();
-      const problems = await checkIntegrityInBackground(file);
+      const exists = existsSync(file);
+      const problems = exists ? await checkIntegrityInBackground(file) : [];
       const seconds = (Date.now() - started) / 1000;
-      if (o.json) out(JSON.stringify({ ok: problems.length === 0, file, problems, seconds }));
-      else if (problems.length) console.error(new DatabaseDamagedError(file, problems).message);
-      else out(`${file}: ok (${seconds.toFixed(1)} s)`);
-      if (problems.length) process.exitCode = 1;
+      // run directories the database has no row for (all of them when there is no database)
+      let unindexed: string[] = [];
+      if (!problems.length) {
+        const db = exists ? new Database(file, { readonly: true, fileMustExist: true }) : new Database(':memory:');
+        try {
+          if (!exists || db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'").get() === undefined)
+            db.exec('CREATE TEMP TABLE runs (id TEXT PRIMARY KEY)'); // an empty or new file: it knows no run
+          unindexed = unindexedRunDirs(db, dataDir);
+        } finally {
+          db.close();
+        }
+      }
+      const ok = exists && problems.length === 0 && unindexed.length === 0;
+      const missing = unindexed.length
+        ? `${unindexed.length} run director${unindexed.length === 1 ? 'y is' : 'ies are'} not in the database (${unindexed.slice(0, 5).join(', ')}${unindexed.length > 5 ? ', …' : ''}): run \`starlab reindex\` to put them back`
+        : null;
+      if (o.json) out(JSON.stringify({ ok, file, exists, problems, unindexedRuns: unindexed, seconds }));
+      else {
+        if (!exists) err(`no database at ${file}`);
+        else if (problems.length) err(new DatabaseDamagedError(file, problems).message);
+        else if (!missing) out(`${file}: ok (${seconds.toFixed(1)} s)`);
+        if (missing) err(`${file}: ${missing}`);
+      }
+      if (!ok) process.exitCode = 1;
+    });
+
+  program
+    .command('reindex')
+    .description(
+      'rebuild the database from the run directories: every runs/<id>/ it does not know is put back through the normal ingest (config.json, run.json, events.jsonl, logs)',
+    )
+    .option('--json', 'machine-readable output')
+    .addOption(dataDirOption())
+    .action(async (o: { json?: boolean; dataDir?: string }) => {
+      const service = openService(o.dataDir);
+      try {
+        const r = await service.reindexRuns();
+        if (!r.ok) {
+          if (o.json) out(JSON.stringify(r));
+          err(`starlab: ${r.message}`);
+          process.exitCode = 1;
+          return;
+        }
+        if (o.json) out(JSON.stringify(r));
+        else {
+          for (const id of r.added) out(`reindexed ${id}${r.running.includes(id) ? ' (still running: watched again)' : ''}`);
+          for (const s of r.skipped) err(`skipped ${s.id}: ${s.reason}`);
+          err(`${r.added.length} run(s) put back (${r.events} events, ${r.groupsAdded.length} group(s)), ${r.skipped.length} skipped, ${r.seconds.toFixed(1)} s`);
+        }
+      } finally {
+        service.close();
+      }
     });
 
   program
@@ -802,10 +901,12 @@ export function buildProgram(): Command {
     .description('browser mode: serve the UI and API over HTTP')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port (0 = any free)', '5178')
-    .option('--token <token>', 'access token for the API (default $STARLAB_TOKEN; off loopback a random one is printed)')
+    .option('--token <token>', 'access token the API requires on every interface (default $STARLAB_TOKEN, else a random one is printed)')
+    .option('--no-token', 'no access token (loopback --host only): any local process or user could then run programs as you')
     .addOption(dataDirOption())
-    .action(async (o: { host: string; port: string; token?: string; dataDir?: string }) => {
-      await serve({ host: o.host, port: parsePort(o.port), dataDir: o.dataDir, ...(o.token ? { token: o.token } : {}) });
+    .action(async (o: { host: string; port: string; token?: string | false; dataDir?: string }) => {
+      // commander: --token T gives a string, --no-token gives false (the later of the two wins)
+      await serve({ host: o.host, port: parsePort(o.port), dataDir: o.dataDir, ...(o.token === false ? { noToken: true } : o.token ? { token: o.token } : {}) });
     });
 
   return program;
@@ -823,7 +924,15 @@ function refuse(errors: FieldError[], json: boolean | undefined): void {
 
 let lastProgress = '';
 function reportProgress(service: Service, id: string): void {
-  const r = service.listRuns().find((x) => x.id === id);
+  let r: RunSummary | undefined;
+  try {
+    r = service.listRuns().find((x) => x.id === id);
+  } catch (e) {
+    // locked or full: the follower waits it out and says so; a progress line can wait too
+    const why = transientDbError(e);
+    if (why === null) throw e;
+    return;
+  }
   if (!r || r.status !== 'running') return;
   const line = `iteration ${r.currentIteration ?? '-'} ${r.currentPhase ?? ''}${r.progressTotal ? ` ${r.progressDone}/${r.progressTotal}` : ''}${
     r.latestAccuracy != null ? `  eval/accuracy ${fmtNum(r.latestAccuracy)}` : ''
@@ -835,6 +944,7 @@ function reportProgress(service: Service, id: string): void {
 buildProgram()
   .parseAsync(process.argv)
   .catch((e: unknown) => {
-    err(`starlab: ${(e as Error)?.message ?? String(e)}`);
+    // one sentence, no stack trace: file-system errors (EISDIR, ENOENT, ENOSPC, …) name the path and what to do
+    err(`starlab: ${fsErrorMessage(e, { action: `run ${process.argv.slice(2).find((a) => !a.startsWith('-')) ?? 'the command'}` })}`);
     process.exitCode = 1;
   });

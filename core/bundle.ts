@@ -20,17 +20,19 @@
  * place (a failed rename moves the others back and rolls the rows back). Runs already present (same id) are skipped with all their rows and files, so
  * importing a bundle twice adds nothing the second time; groups are merged by id.
  */
-import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, fsyncSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { version as APP_VERSION } from '../package.json';
 import { SCHEMA_VERSION } from '../db/migrations/index';
 import { integrityProblems, schemaVersion, type DB } from '../db/open';
 import { encodeRow, groupRows, rowInserter, runRows, runTables, type Row } from '../db/bundle-rows';
-import { runsDir } from './paths';
-import { TarWriter, forEachChunk, readEntry, readTarEntries, sha256OfEntry, type TarEntry } from './tar';
+import { RUN_ID_RE, runsDir } from './paths';
+import { NotRegularFileError, TarWriter, forEachChunk, looksLikeTar, openRegularFile, readEntry, readTarEntries, sha256OfEntry, type TarEntry } from './tar';
+import { describeFsError, fsErrorMessage } from './fs-errors';
+import { checkOutputTarget, commitTemp, createTempBeside, removeTemp } from './safe-write';
 import { createHash } from 'node:crypto';
 
 export const BUNDLE_FORMAT = 'starlab-run-bundle';
@@ -43,12 +45,25 @@ const CHECKPOINT_TMP = 'checkpoint.tmp';
 const VOLATILE_DIRS: readonly string[] = ['checkpoint.old', CHECKPOINT_TMP];
 /** The largest manifest.json read (it is parsed in memory; a real one is a few hundred bytes per file). */
 export const MAX_MANIFEST_BYTES = 64 << 20;
-/** Run ids become directory names on import: only these characters, never "." or "..". */
-const RUN_ID_RE = /^(?!\.{1,2}$)[A-Za-z0-9._-]{1,200}$/;
 
 /** A bundle that cannot be written or read: the message says what is wrong and where. */
 export class BundleError extends Error {
   override name = 'BundleError';
+}
+
+/**
+ * A file-system error met while writing `target` (a bundle, a backup) as a BundleError with
+ * one sentence (core/fs-errors.ts); errors about other paths (a run's file being read) name
+ * those. Anything else is returned unchanged.
+ */
+function asBundleError(e: unknown, action: string, target: string, temp: string | null, opts: { suggest?: string; force?: string } = {}): unknown {
+  if (e instanceof BundleError) return e;
+  const own = (e as NodeJS.ErrnoException | null)?.path;
+  // the target itself, its temporary file (createTempBeside's name) or SQLite's sidecars of it
+  const ours = (p: string) => p === target || p.startsWith(join(dirname(target), `.${basename(target)}.tmp-`)) || (temp !== null && p.startsWith(temp));
+  const other = typeof own === 'string' && !ours(own);
+  const sentence = describeFsError(e, { action, path: other ? own : target, mode: other ? 'read' : 'write', want: 'file', ...opts });
+  return sentence ? new BundleError(sentence, { cause: e }) : e;
 }
 
 const manifestSchema = z.object({
@@ -70,8 +85,10 @@ export type BundleManifest = z.infer<typeof manifestSchema>;
 export interface ExportOptions {
   /** Include the checkpoint directories (model weights; can be GBs). Default true: a bundle is the whole run and can be resumed. */
   checkpoints?: boolean;
-  /** Replace `outFile` if it exists (default: refuse). */
+  /** Replace `outFile` if it exists (default: refuse). A link or a non-regular file there is refused regardless. */
   overwrite?: boolean;
+  /** The option that allows overwriting, named in the refusal (the CLI's "--force"). */
+  forceOption?: string;
 }
 
 export interface ExportReport {
@@ -123,6 +140,12 @@ function walkRunDir(root: string, leave: (topName: string) => boolean): Walk {
   const walk = (rel: string) => {
     let entries;
     try {
+      // a directory swapped for a link after it was listed is not followed
+      if (rel && !lstatSync(join(root, rel)).isDirectory()) {
+        w.dirs.splice(w.dirs.indexOf(rel), 1);
+        w.skipped.push(rel);
+        return;
+      }
       entries = readdirSync(join(root, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     } catch (e) {
       if (rel && isENOENT(e) && VOLATILE_DIRS.includes(rel.split('/')[0]!)) {
@@ -149,10 +172,10 @@ function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-/** A directory's identity: a rename into its place or an entry added or removed changes it. */
+/** A directory's identity: a rename into its place or an entry added or removed changes it. Null for a link (never followed). */
 function dirIdentity(path: string): string | null {
   try {
-    const st = statSync(path);
+    const st = lstatSync(path);
     return st.isDirectory() ? `${st.dev}:${st.ino}:${st.ctimeMs}:${st.mtimeMs}` : null;
   } catch (e) {
     if (isENOENT(e)) return null;
@@ -179,7 +202,14 @@ function openCheckpoint(dir: string, tries = 5): OpenCheckpoint | null {
       const before = dirIdentity(dir);
       if (before === null) continue; // between the two renames of a swap
       const walk = walkRunDir(dir, () => false);
-      for (const f of walk.files) fds.set(f, openSync(join(dir, ...f.split('/')), 'r'));
+      for (const f of walk.files) {
+        try {
+          fds.set(f, openRegularFile(join(dir, ...f.split('/'))));
+        } catch (e) {
+          if (!(e instanceof NotRegularFileError)) throw e;
+          walk.skipped.push(f); // became a link or a special file after it was listed
+        }
+      }
       if (dirIdentity(dir) === before) return { walk, fds };
     } catch (e) {
       if (!isENOENT(e)) {
@@ -206,13 +236,20 @@ export function exportBundle(db: DB, dataDir: string, runIds: string[], outFile:
   if (badIds.length)
     throw new BundleError(`run id${badIds.length > 1 ? 's' : ''} ${badIds.map((id) => JSON.stringify(id)).join(', ')} cannot be exported: a bundle's run ids must be 1–200 letters, digits, ".", "_" or "-" (not "." or ".."), or no import would accept it`);
   const out = resolve(outFile);
-  if (existsSync(out) && !opts.overwrite) throw new BundleError(`${out} exists; choose another file name or remove it first`);
+  const target = { overwrite: opts.overwrite, force: opts.forceOption, suggest: 'runs.tar' };
+  try {
+    // a link, a folder, a FIFO or a device there is refused, with or without overwrite
+    checkOutputTarget(out, target);
+  } catch (e) {
+    throw asBundleError(e, 'write the bundle', out, null, target);
+  }
   const tables = runTables(db);
   const rowCounts: Record<string, number> = {};
   const runDirs: Record<string, string> = {};
-  const work = mkdtempSync(join(tmpdir(), 'starlab-bundle-'));
-  const partial = `${out}.partial-${process.pid}`;
+  let partial: string | null = null;
+  let work: string | null = null;
   try {
+    work = mkdtempSync(join(tmpdir(), 'starlab-bundle-'));
     // 1. the rows, in one snapshot, to temp JSONL files
     let groupIds: string[] = [];
     db.transaction(() => {
@@ -223,7 +260,7 @@ export function exportBundle(db: DB, dataDir: string, runIds: string[], outFile:
       for (const r of found) runDirs[r!.id] = r!.run_dir;
       groupIds = [...new Set(found.map((r) => r!.group_id).filter((g): g is string => g !== null))].sort();
       const dump = (name: string, rows: Iterable<Row>) => {
-        const fd = openSync(join(work, `${name}.jsonl`), 'w');
+        const fd = openSync(join(work!, `${name}.jsonl`), 'w');
         let n = 0;
         let buf = '';
         try {
@@ -247,7 +284,10 @@ export function exportBundle(db: DB, dataDir: string, runIds: string[], outFile:
 
     // 2. the archive: tables, run directories, manifest
     const files: BundleManifest['files'] = {};
-    const fd = openSync(partial, 'w');
+    // a new temporary file beside `out` (O_EXCL|O_NOFOLLOW), renamed into place when complete
+    const temp = createTempBeside(out);
+    partial = temp.tmp;
+    const fd = temp.fd;
     const missingDirs: string[] = [];
     const skippedFiles: string[] = [];
     const warnings: string[] = [];
@@ -257,16 +297,23 @@ export function exportBundle(db: DB, dataDir: string, runIds: string[], outFile:
       tar.addDir('tables');
       for (const name of Object.keys(rowCounts)) {
         const path = `tables/${name}.jsonl`;
-        files[path] = tar.addFile(path, join(work, `${name}.jsonl`));
+        files[path] = tar.addFile(path, join(work!, `${name}.jsonl`));
       }
       tar.addDir('runs');
       for (const id of ids) {
-        let dir = runDirs[id]!;
-        if (!existsSync(dir)) dir = join(runsDir(dataDir), id);
-        if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+        const where = locateRunDir(dataDir, id, runDirs[id]!);
+        if ('refused' in where) {
+          warnings.push(`runs/${id} left out: ${where.refused}; only the run's database rows are in the bundle`);
+          continue;
+        }
+        if ('missing' in where) {
           missingDirs.push(id);
           continue;
         }
+        const dir = where.dir;
+        // a checkpoint/ that is a link (or not a folder) is left out, never followed
+        const ckStat = lstatSync(join(dir, 'checkpoint'), { throwIfNoEntry: false });
+        if (checkpoints && ckStat && !ckStat.isDirectory()) skippedFiles.push(`runs/${id}/checkpoint`);
         // checkpoint/ is opened whole before anything is streamed (one iteration, see openCheckpoint)
         const w = walkRunDir(dir, (name) => name === CHECKPOINT_TMP || (!checkpoints && CHECKPOINT_DIRS.includes(name)) || (checkpoints && name === 'checkpoint'));
         const hasCheckpoint = checkpoints && dirIdentity(join(dir, 'checkpoint')) !== null;
@@ -281,6 +328,11 @@ export function exportBundle(db: DB, dataDir: string, runIds: string[], outFile:
             try {
               files[p] = tar.addFile(p, join(dir, ...f.split('/')));
             } catch (e) {
+              // swapped for a link or a special file after it was listed: left out, not followed
+              if (e instanceof NotRegularFileError) {
+                skippedFiles.push(p);
+                continue;
+              }
               // the runner deletes checkpoint.old/ as it saves; addFile writes nothing before its file is open
               if (!isENOENT(e) || !VOLATILE_DIRS.includes(f.split('/')[0]!)) throw e;
               warnings.push(`${p} vanished while it was being exported (the run removed it); left out`);
@@ -318,17 +370,63 @@ export function exportBundle(db: DB, dataDir: string, runIds: string[], outFile:
       };
       tar.addBuffer('manifest.json', Buffer.from(JSON.stringify(manifest, null, 1) + '\n'));
       tar.finish();
+      fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
-    renameSync(partial, out);
-    return { file: out, runIds: ids, groupIds, rows: rowCounts, files: nFiles, bytes: statSync(out).size, missingDirs, skippedFiles, warnings };
+    const bytes = statSync(partial).size;
+    commitTemp(partial, out, target);
+    partial = null;
+    return { file: out, runIds: ids, groupIds, rows: rowCounts, files: nFiles, bytes, missingDirs, skippedFiles, warnings };
   } catch (e) {
-    rmSync(partial, { force: true });
-    throw e;
+    if (partial) removeTemp(partial);
+    throw asBundleError(e, 'write the bundle', out, partial, target);
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    if (work) rmSync(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * Where run `id`'s directory is, for an export: its recorded run_dir, else <dataDir>/runs/<id>.
+ * A directory that is a symbolic link, or that lies outside <dataDir>/runs once links in its
+ * path are resolved, is refused (never followed: it could lead anywhere, /etc or another
+ * user's files); the reason says why.
+ */
+function locateRunDir(dataDir: string, id: string, recorded: string): { dir: string } | { missing: true } | { refused: string } {
+  const runsRoot = runsDir(dataDir);
+  let rootReal: string;
+  try {
+    rootReal = realpathSync(runsRoot);
+  } catch {
+    rootReal = resolve(runsRoot);
+  }
+  const inside = (p: string) => {
+    const r = relative(rootReal, p);
+    return r !== '' && !r.startsWith('..') && !isAbsolute(r);
+  };
+  let refused: string | null = null;
+  for (const candidate of [...new Set([resolve(recorded), join(runsRoot, id)])]) {
+    let st;
+    try {
+      st = lstatSync(candidate);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') continue;
+      throw e;
+    }
+    if (st.isSymbolicLink()) {
+      refused ??= `its run directory ${candidate} is a symbolic link, which a bundle does not follow`;
+      continue;
+    }
+    if (!st.isDirectory()) continue;
+    const real = realpathSync(candidate);
+    if (!inside(real)) {
+      refused ??= `its run directory ${candidate} is outside ${runsRoot} (a link on its path leads elsewhere), and a bundle takes only run directories inside it`;
+      continue;
+    }
+    return { dir: real };
+  }
+  return refused ? { refused } : { missing: true };
 }
 
 /** Why an archive path is unsafe or unexpected in a bundle, or null when it is fine. */
@@ -375,28 +473,29 @@ interface ReadBundle {
 
 /** Read and check a bundle completely: paths, manifest, versions, sizes and checksums. Writes nothing. */
 function readBundle(file: string): ReadBundle {
+  // Until the manifest says this is a bundle, no message quotes anything read from the file
+  // (entry names, header fields, manifest values): importRunBundle takes any path over HTTP,
+  // and its errors must not hand out pieces of files that are not bundles.
   let fd: number;
   try {
-    fd = openSync(file, 'r');
+    // O_NONBLOCK: a FIFO given as the bundle must not hang the open
+    fd = openSync(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch (e) {
-    throw new BundleError(`cannot read ${file}: ${(e as Error).message}`);
+    throw new BundleError(fsErrorMessage(e, { action: 'read the bundle', path: file, mode: 'read' }));
   }
   try {
-    if (!fstatSync(fd).isFile()) throw new BundleError(`${file} is not a file`);
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw new BundleError(`${file} is a folder, not a bundle file; give the path of a .tar file made by \`starlab bundle export\``);
+    if (!st.isFile()) throw new BundleError(`${file} is not a regular file, so not a STaR Lab run bundle`);
+    if (!looksLikeTar(fd)) throw new BundleError(`${file} is not a valid bundle: it is not a tar archive, so not a STaR Lab run bundle`);
     let entries: TarEntry[];
     try {
       entries = [...readTarEntries(fd)];
     } catch (e) {
+      // (core/tar.ts's messages give byte offsets and field names, never the bytes themselves)
       throw new BundleError(`${file} is not a valid bundle: ${(e as Error).message}`);
     }
-    const byPath = new Map<string, TarEntry>();
-    for (const e of entries) {
-      const bad = badEntryPath(e.path);
-      if (bad) throw new BundleError(`${file} is refused: entry "${e.path}" has ${bad}`);
-      if (byPath.has(e.path)) throw new BundleError(`${file} is refused: entry "${e.path}" appears twice`);
-      byPath.set(e.path, e);
-    }
-    const me = byPath.get('manifest.json');
+    const me = entries.find((e) => e.path === 'manifest.json');
     if (!me || me.type !== 'file') throw new BundleError(`${file} is not a STaR Lab run bundle (no manifest.json)`);
     if (me.size > MAX_MANIFEST_BYTES) throw new BundleError(`${file} is refused: its manifest.json is ${me.size} bytes; at most ${MAX_MANIFEST_BYTES} are allowed`);
     let raw: unknown;
@@ -406,7 +505,14 @@ function readBundle(file: string): ReadBundle {
       throw new BundleError(`${file}: manifest.json is not valid JSON (the bundle is damaged)`);
     }
     const head = raw as { format?: unknown; formatVersion?: unknown; schemaVersion?: unknown; appVersion?: unknown };
-    if (head?.format !== BUNDLE_FORMAT) throw new BundleError(`${file} is not a STaR Lab run bundle (format "${String(head?.format)}")`);
+    if (head?.format !== BUNDLE_FORMAT) throw new BundleError(`${file} is not a STaR Lab run bundle (its manifest.json is not a bundle manifest)`);
+    const byPath = new Map<string, TarEntry>();
+    for (const e of entries) {
+      const bad = badEntryPath(e.path);
+      if (bad) throw new BundleError(`${file} is refused: entry "${e.path}" has ${bad}`);
+      if (byPath.has(e.path)) throw new BundleError(`${file} is refused: entry "${e.path}" appears twice`);
+      byPath.set(e.path, e);
+    }
     if (typeof head.formatVersion === 'number' && head.formatVersion > BUNDLE_FORMAT_VERSION)
       throw new BundleError(`${file} was made by a newer STaR Lab (${String(head.appVersion)}, bundle format v${head.formatVersion}); this version (${APP_VERSION}) reads format v${BUNDLE_FORMAT_VERSION} and older: upgrade STaR Lab to import it`);
     if (typeof head.schemaVersion === 'number' && head.schemaVersion > SCHEMA_VERSION)
@@ -661,14 +767,20 @@ function refuseLiveDatabase(db: DB, out: string): void {
  * writes. One step reads one snapshot (WAL: the writers go on meanwhile) and blocks this
  * thread for its length (about a second per few hundred MiB).
  */
-export async function backupDatabase(db: DB, outFile: string, opts: { overwrite?: boolean } = {}): Promise<BackupReport> {
+export async function backupDatabase(db: DB, outFile: string, opts: { overwrite?: boolean; forceOption?: string } = {}): Promise<BackupReport> {
   const out = resolve(outFile);
+  const target = { overwrite: opts.overwrite, force: opts.forceOption, suggest: 'starlab-backup.db' };
   refuseLiveDatabase(db, out);
-  if (existsSync(out) && !opts.overwrite) throw new BundleError(`${out} exists; choose another file name or remove it first`);
-  mkdirSync(dirname(out), { recursive: true });
-  const partial = join(dirname(out), `.${basename(out)}.partial-${process.pid}`);
+  let partial: string | null = null;
   const t0 = performance.now();
   try {
+    // a link, a folder, a FIFO or a device there is refused, even with overwrite (it would be replaced by, or written through to, a regular file)
+    checkOutputTarget(out, target);
+    mkdirSync(dirname(out), { recursive: true });
+    // reserve a new temporary name (O_EXCL|O_NOFOLLOW: not a link planted there); SQLite fills the empty file
+    const temp = createTempBeside(out);
+    closeSync(temp.fd);
+    partial = temp.tmp;
     await db.backup(partial, { progress: () => 0x7fffffff });
     const copy = new Database(partial);
     let version: number;
@@ -682,10 +794,12 @@ export async function backupDatabase(db: DB, outFile: string, opts: { overwrite?
     }
     // an older database's journal or WAL left beside `out` would be applied to the new file
     for (const f of [`${out}-wal`, `${out}-shm`, `${out}-journal`]) rmSync(f, { force: true });
-    renameSync(partial, out);
-    return { file: out, bytes: statSync(out).size, schemaVersion: version, seconds: (performance.now() - t0) / 1000 };
+    const bytes = statSync(partial).size;
+    commitTemp(partial, out, target);
+    partial = null;
+    return { file: out, bytes, schemaVersion: version, seconds: (performance.now() - t0) / 1000 };
   } catch (e) {
-    for (const f of [partial, `${partial}-journal`, `${partial}-wal`, `${partial}-shm`]) if (existsSync(f)) unlinkSync(f);
-    throw e;
+    if (partial) for (const f of [partial, `${partial}-journal`, `${partial}-wal`, `${partial}-shm`]) if (existsSync(f)) unlinkSync(f);
+    throw asBundleError(e, 'write the backup', out, partial, target);
   }
 }

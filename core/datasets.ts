@@ -8,7 +8,7 @@
 import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
 import type { ImportResult } from '../shared/contract';
 import { experimentsDir } from './paths';
 
@@ -19,10 +19,11 @@ export interface ImportSpec {
 }
 
 export function importDataset(python: string, root: string, dest: string, spec: ImportSpec): Promise<ImportResult> {
-  const args = ['-m', 'starlab', 'import-data', '--dataset', spec.dataset, '--train', spec.train, '--eval', spec.eval, '--dest', dest];
+  const args = ['-m', 'starlab', 'import-data', '--dataset', spec.dataset, '--train', resolve(spec.train), '--eval', resolve(spec.eval), '--dest', resolve(dest)];
   const env = { ...process.env, PYTHONPATH: [experimentsDir(root), process.env.PYTHONPATH].filter(Boolean).join(delimiter) };
-  return new Promise((resolve) => {
-    execFile(python, args, { env, timeout: 300_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+  return new Promise((resolvePromise) => {
+    // cwd: `python -m` imports from the working directory first; only this installation's code is there
+    execFile(python, args, { cwd: experimentsDir(root), env, timeout: 300_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       const parse = (text: string): Record<string, unknown> | null => {
         try {
           return JSON.parse(text.trim().split('\n').pop() ?? '') as Record<string, unknown>;
@@ -33,19 +34,19 @@ export function importDataset(python: string, root: string, dest: string, spec: 
       if (err) {
         const j = parse(stderr);
         const message = typeof j?.error === 'string' ? j.error : (stderr.trim() || err.message).slice(-2000);
-        resolve({ ok: false, message });
+        resolvePromise({ ok: false, message });
         return;
       }
       const j = parse(stdout) as { dir?: string; splits?: Record<string, { rows: number; converted_from?: string }> } | null;
       if (!j?.dir || !j.splits) {
-        resolve({ ok: false, message: `unexpected output from the importer: ${stdout.slice(0, 500)}` });
+        resolvePromise({ ok: false, message: `unexpected output from the importer: ${stdout.slice(0, 500)}` });
         return;
       }
       const rows = Object.fromEntries(Object.entries(j.splits).map(([k, v]) => [k, v.rows]));
       const parts = Object.entries(j.splits).map(
         ([k, v]) => `${k}: ${v.rows} rows` + (v.converted_from ? `, converted from ${v.converted_from}` : ''),
       );
-      resolve({ ok: true, dir: j.dir, rows, message: `imported ${spec.dataset} into ${j.dir} (${parts.join('; ')})` });
+      resolvePromise({ ok: true, dir: j.dir, rows, message: `imported ${spec.dataset} into ${j.dir} (${parts.join('; ')})` });
     });
   });
 }

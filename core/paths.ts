@@ -30,6 +30,9 @@ export function runsDir(dataDir: string): string {
   return join(dataDir, 'runs');
 }
 
+/** What a run id (a directory name under runs/) may be: these characters, never "." or "..". */
+export const RUN_ID_RE = /^(?!\.{1,2}$)[A-Za-z0-9._-]{1,200}$/;
+
 function isRepoRoot(dir: string): boolean {
   const pj = join(dir, 'package.json');
   if (!existsSync(pj)) return false;

@@ -10,6 +10,7 @@
 import { execFile } from 'node:child_process';
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
+import { experimentsDir } from './paths';
 
 export const MIN_PYTHON: readonly [number, number] = [3, 10];
 /** What `python -m starlab run` imports (experiments/requirements.txt). */
@@ -81,6 +82,34 @@ export function locateInterpreter(python: string, env: NodeJS.ProcessEnv = proce
   return null;
 }
 
+/**
+ * Why `python` cannot be saved as the interpreter setting, or null when it may be checked: every
+ * launch runs the setting, so it must be an absolute path to an existing regular file that
+ * this user may execute. A symbolic link (a venv's bin/python) is judged by the file it
+ * resolves to; the path itself is what gets saved (the venv needs it).
+ */
+export function interpreterPathProblem(python: string, platform: NodeJS.Platform = process.platform): string | null {
+  if (!isAbsolute(python)) return `the interpreter must be an absolute path (such as /home/you/venv/bin/python), not "${python}"`;
+  let st;
+  try {
+    st = statSync(python);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return `no such file: ${python}`;
+    if (code === 'ELOOP') return `${python} is a loop of symbolic links`;
+    return `cannot read ${python}: ${(e as Error).message}`;
+  }
+  if (!st.isFile()) return `${python} is not a regular file${st.isDirectory() ? ' (it is a directory)' : ''}`;
+  if (platform !== 'win32') {
+    try {
+      accessSync(python, constants.X_OK);
+    } catch {
+      return `${python} is not executable by this user`;
+    }
+  }
+  return null;
+}
+
 /** Identity of the interpreter file: a replaced or upgraded interpreter invalidates the cache. */
 function fileKey(file: string): string {
   const real = realpathSync(file);
@@ -145,7 +174,9 @@ function askInterpreter(python: string, opts: CheckOptions, env: NodeJS.ProcessE
     execFile(
       python,
       ['-c', CHECK_SCRIPT],
-      { timeout: timeoutMs, killSignal: 'SIGKILL', env, maxBuffer: 1024 * 1024, windowsHide: true },
+      // cwd: `-c` puts the working directory first on sys.path, so it is the experiments
+      // directory (this installation's code), never wherever the app was started from
+      { cwd: experimentsDir(), timeout: timeoutMs, killSignal: 'SIGKILL', env, maxBuffer: 1024 * 1024, windowsHide: true },
       (err, stdout, stderr) => {
         const line = String(stdout).split('\n').find((l) => l.startsWith('{"starlab_check"'));
         if (!line) {

@@ -12,6 +12,7 @@ import type {
   Catalog,
   DatabaseHealth,
   DataFile,
+  DataInfo,
   DatasetStatus,
   GroupDetail,
   GroupSummary,
@@ -25,9 +26,11 @@ import type {
   LaunchResult,
   LogLine,
   MetricPoint,
+  MetricPointsPage,
   RunDetail,
   RunSummary,
   SampleRow,
+  SetPythonPathResult,
   Settings,
   ValidateResult,
 } from '../shared/contract';
@@ -47,9 +50,11 @@ import * as q from '../db/queries';
 import { importDataset, locateDataset } from './datasets';
 import { expandAblation, splitList, type AblationSpec } from '../shared/ablation';
 import { databasePath, experimentsDir, repoRoot, resolvePython } from './paths';
-import { checkPython } from './python-check';
+import { checkPython, interpreterPathProblem } from './python-check';
 import { backupDatabase, exportBundle, importBundle } from './bundle';
-import { DatabaseLockedError, PythonPreflightError, Supervisor, checkpointIteration, newRunId, type CommandSpec, type LaunchContext } from './supervisor';
+import { fsErrorMessage } from './fs-errors';
+import { localModelProblem } from './model-path';
+import { DatabaseLockedError, PythonPreflightError, Supervisor, checkpointIteration, newRunId, transientDbError, type CommandSpec, type LaunchContext } from './supervisor';
 import { exportPreset, figureFiles, groupFiles, safeFileName, toExportFiles } from './export-files';
 import { curveOverQuestions } from '../shared/estimators';
 import { CURVE_SCORERS } from '../shared/contract';
@@ -59,6 +64,7 @@ import * as ratings from '../db/ratings';
 import { candidateQuestions, rankedCandidates, verifierStats } from '../db/verifier';
 import { readThoughts } from './thoughts';
 import { eventIssues } from '../db/event-issues';
+import { reindexRuns, unindexedRunDirs } from './reindex';
 
 export type { CommandSpec, LaunchContext } from './supervisor';
 
@@ -89,6 +95,7 @@ export interface ServiceOptions {
 export interface Service extends Commands {
   listRuns(): RunSummary[];
   getRun(id: string): RunDetail | null;
+  getMetricPoints(id: string, o: CommandArgs<'getMetricPoints'>[1]): MetricPointsPage | null;
   getLogs(id: string, opts: { afterId?: number; limit?: number }): LogLine[];
   getSamples(id: string, opts: { iteration?: number; limit?: number; offset?: number }): SampleRow[];
   catalog(): Catalog;
@@ -96,7 +103,8 @@ export interface Service extends Commands {
   launchRun(spec: LaunchSpec): Promise<LaunchResult>;
   stopRun(id: string): { ok: boolean; message: string };
   getSettings(): Settings;
-  setPythonPath(path: string): Settings;
+  /** Saved only after the interpreter passes the path checks and the Python preflight; '' (after trimming): back to the default. */
+  setPythonPath(path: string): Promise<SetPythonPathResult>;
   planAblation(spec: AblationSpec): AblationPlan;
   createAblation(spec: AblationSpec): AblationResult;
   listGroups(): GroupSummary[];
@@ -112,6 +120,7 @@ export interface Service extends Commands {
   getTraces(id: string, o: TraceQuery): { total: number; totalCapped?: boolean; rows: TraceRow[] };
 
   getDatabaseHealth(): DatabaseHealth;
+  getDataInfo(): DataInfo;
 
   readonly dataDir: string;
   readonly dbPath: string;
@@ -122,7 +131,7 @@ export interface Service extends Commands {
   /** Ingest pending events of running runs and finalise those whose process is gone. Returns changed ids. */
   reconcile(): string[];
   /** Resolve once the run is no longer running (or the timeout passes), with its detail. */
-  waitForRun(id: string, opts?: { timeoutMs?: number }): Promise<RunDetail | null>;
+  waitForRun(id: string, opts?: { timeoutMs?: number; onWait?: (why: string) => void }): Promise<RunDetail | null>;
   /** Stop watching and close the database. Running experiments keep running. */
   close(): void;
 }
@@ -232,11 +241,22 @@ export function createService(opts: ServiceOptions): Service {
   const plan = (spec: AblationSpec) => {
     const r = expandAblation(spec);
     if (!r.ok) return r;
-    const errors = r.runs.flatMap((p) => datasetCheck(p.config).errors.map((e) => ({ ...e, message: `${p.label}: ${e.message}` })));
+    const errors = r.runs.flatMap((p) => [...modelCheck(p.config), ...datasetCheck(p.config).errors].map((e) => ({ ...e, message: `${p.label}: ${e.message}` })));
     return errors.length ? { ok: false as const, errors: errors.slice(0, 20) } : r;
   };
 
   let catalogCache: Catalog | null = null;
+  let reindexing = false;
+
+  /**
+   * A hub model named by a local path (absolute, ./ ../ ~/) that is not a model folder is refused
+   * before launch (core/model-path.ts), not when the run fails to load it after starting.
+   */
+  const modelCheck = (config: ExperimentConfig): FieldError[] => {
+    if (config.model.source !== 'hub') return [];
+    const problem = localModelProblem(config.model.name);
+    return problem ? [{ field: 'model.name', message: problem }] : [];
+  };
 
   /**
    * Where a text dataset's files are, checked before launch: a task.path without them, or a
@@ -275,6 +295,7 @@ export function createService(opts: ServiceOptions): Service {
       const run = q.getRun(db, id);
       return run && { ...run, checkpointIteration: checkpointIteration(run.runDir) };
     },
+    getMetricPoints: (id, o) => (q.getRunRow(db, id) ? q.getMetricPoints(db, id, o) : null),
     getLogs: (id, o) => q.getLogs(db, id, o ?? {}),
     getSamples: (id, o) => q.getSamples(db, id, o ?? {}),
 
@@ -299,7 +320,8 @@ export function createService(opts: ServiceOptions): Service {
     validateLaunch(spec) {
       const r = resolveConfig(spec);
       if (!r.ok) return r;
-      const { errors, warnings } = datasetCheck(r.config);
+      const { errors: dataErrors, warnings } = datasetCheck(r.config);
+      const errors = [...modelCheck(r.config), ...dataErrors];
       if (errors.length) return { ok: false, errors };
       return warnings.length ? { ...r, warnings } : r;
     },
@@ -317,7 +339,8 @@ export function createService(opts: ServiceOptions): Service {
           };
         }
       }
-      const { errors, warnings } = datasetCheck(r.config);
+      const { errors: dataErrors, warnings } = datasetCheck(r.config);
+      const errors = [...modelCheck(r.config), ...dataErrors];
       if (errors.length) return { ok: false, errors };
       let id: string;
       try {
@@ -410,9 +433,18 @@ export function createService(opts: ServiceOptions): Service {
 
     getSettings: settings,
 
-    setPythonPath(path) {
-      q.setSetting(db, 'pythonPath', path.trim());
-      return settings();
+    async setPythonPath(path) {
+      const wanted = path.trim();
+      // '' clears the setting: back to the host's option, $STARLAB_PYTHON, the venv or python3 on PATH.
+      // Anything else is run by every launch, so it is vetted (and run once, by the preflight) before it is saved.
+      if (wanted !== '') {
+        const problem = interpreterPathProblem(wanted);
+        if (problem) return { ok: false, errors: [{ field: 'pythonPath', message: problem }] };
+        const check = await checkPython(wanted, { requirements: join(experimentsDir(root), 'requirements.txt') });
+        if (!check.ok) return { ok: false, errors: [{ field: 'pythonPath', message: check.message }] };
+      }
+      q.setSetting(db, 'pythonPath', wanted);
+      return { ok: true, settings: settings() };
     },
 
     exportGroup(id, o) {
@@ -448,14 +480,29 @@ export function createService(opts: ServiceOptions): Service {
       health,
       backups: dataFiles(join(dataDir, 'backups'), '.db'),
       bundles: dataFiles(join(dataDir, 'exports'), '.tar'),
+      unindexedRuns: (() => {
+        const ids = unindexedRunDirs(db, dataDir);
+        return { total: ids.length, ids: ids.slice(0, 100) };
+      })(),
     }),
+    async reindexRuns() {
+      if (damaged()) return { ok: false, message: damaged()! };
+      if (reindexing) return { ok: false, message: 'a reindex is already running' };
+      reindexing = true;
+      try {
+        const r = await reindexRuns(db, dataDir, { onRun: (id) => emit('runsChanged', { ids: [id] }) });
+        return { ok: true, ...r };
+      } finally {
+        reindexing = false;
+      }
+    },
     checkPython: () => checkPython(python(), { requirements: join(experimentsDir(root), 'requirements.txt') }),
     async backupNow() {
       try {
         const r = await backupDatabase(db, join(dataDir, 'backups', `starlab-${fileStamp()}.db`));
         return { ok: true, file: r.file, bytes: r.bytes, seconds: r.seconds };
       } catch (e) {
-        return { ok: false, message: e instanceof Error ? e.message : String(e) };
+        return { ok: false, message: fsErrorMessage(e, { action: 'write the backup', path: join(dataDir, 'backups'), want: 'folder' }) };
       }
     },
     exportRunBundle(ids, o) {
@@ -472,7 +519,7 @@ export function createService(opts: ServiceOptions): Service {
         ];
         return { ok: true, file: r.file, runs: r.runIds.length, files: r.files, bytes: r.bytes, warnings };
       } catch (e) {
-        return { ok: false, message: e instanceof Error ? e.message : String(e) };
+        return { ok: false, message: fsErrorMessage(e, { action: 'write the bundle', path: join(dataDir, 'exports'), want: 'folder' }) };
       }
     },
     importRunBundle(file) {
@@ -484,7 +531,9 @@ export function createService(opts: ServiceOptions): Service {
         const rows = Object.values(r.rows).reduce((a, b) => a + b, 0);
         return { ok: true, file: r.file, imported: r.imported, skipped: r.skipped, rows, files: r.files, bytes: r.bytes };
       } catch (e) {
-        return { ok: false, message: e instanceof Error ? e.message : String(e) };
+        // (a bundle that cannot be read is a BundleError naming it; what is left is writing runs/ or the database)
+        const own = (e as NodeJS.ErrnoException | null)?.path;
+        return { ok: false, message: fsErrorMessage(e, { action: 'import the bundle', path: typeof own === 'string' ? own : join(dataDir, 'runs'), again: 'import again' }) };
       }
     },
     getEventIssues: (id, limit) => (q.getRunRow(db, id) ? eventIssues(db, id, limit) : { ok: false, message: `no run "${id}"` }),
@@ -522,8 +571,20 @@ export function createService(opts: ServiceOptions): Service {
     reconcile: () => supervisor.reconcile(),
 
     async waitForRun(id, o = {}) {
+      const deadline = o.timeoutMs === undefined ? Infinity : Date.now() + o.timeoutMs;
       await supervisor.waitForEnd(id, o);
-      return closed ? null : service.getRun(id);
+      // the run's detail once the database can be read (a lock or a full disk is waited out)
+      for (;;) {
+        if (closed) return null;
+        try {
+          return service.getRun(id);
+        } catch (e) {
+          const why = transientDbError(e);
+          if (why === null || Date.now() >= deadline) throw e;
+          o.onWait?.(why);
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
     },
 
     close() {

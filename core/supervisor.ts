@@ -15,18 +15,19 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, constants as fsConstants, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { delimiter, join } from 'node:path';
 import type { ExperimentConfig } from '../shared/experiment-config';
 import { getCursor } from '../db/ingest';
 import { addLog, getRunRow, insertRun, nowS, queuedRuns, runningRuns, type RunRow } from '../db/queries';
 import type { DB } from '../db/open';
-import { dropIterationsAfter } from '../db/outcomes';
 import { EVENTS_INCIDENT_PREFIX, ingestEventsFile, ingestTextLog, tornTailBytes } from './tailer';
 import { cachedPythonCheck, checkPython, type PythonCheck } from './python-check';
 import { isSameProcess, pidStartTime, readProcStat, signalGroup } from './process-info';
 import { experimentsDir, runsDir } from './paths';
+import { asFsProblem } from './fs-errors';
+import { writeRunRecord, type RunRecord } from './run-record';
 
 export interface LaunchContext {
   runId: string;
@@ -41,19 +42,52 @@ export interface LaunchContext {
   gpuSlot?: string | null;
 }
 
-/** The iteration of a run directory's checkpoint (experiments/starlab/checkpoint.py), or null. */
-export function checkpointIteration(runDir: string): number | null {
+/** The checkpoint format experiments/starlab/checkpoint.py writes (safetensors and JSON only). */
+export const CHECKPOINT_FORMAT = 2;
+
+/**
+ * A run directory's checkpoint (experiments/starlab/checkpoint.py): its iteration and format
+ * (state.json's "format"; absent before format 2, which held pickles), or null when none.
+ */
+export function checkpointInfo(runDir: string): { iteration: number; format: number } | null {
   // checkpoint.old holds the previous one only if a crash fell between the two renames of a save
   for (const dir of ['checkpoint', 'checkpoint.old']) {
     try {
-      const state = JSON.parse(readFileSync(join(runDir, dir, 'state.json'), 'utf8')) as { iteration?: unknown };
-      if (typeof state.iteration === 'number') return state.iteration;
+      const state = JSON.parse(readFileSync(join(runDir, dir, 'state.json'), 'utf8')) as { iteration?: unknown; format?: unknown };
+      if (typeof state.iteration === 'number') return { iteration: state.iteration, format: typeof state.format === 'number' ? state.format : 1 };
     } catch {
       // not there (or unreadable): try the next
     }
   }
   return null;
 }
+
+/** The iteration of a run directory's checkpoint, or null. */
+export function checkpointIteration(runDir: string): number | null {
+  return checkpointInfo(runDir)?.iteration ?? null;
+}
+
+/** How a run had ended before a resume claimed it: put back when the resume fails before loading its checkpoint. */
+interface Ending {
+  status: string;
+  status_reason: string | null;
+  ended_at: number | null;
+  exit_code: number | null;
+  signal: string | null;
+  stderr_tail: string | null;
+  stop_requested_at: number | null;
+  end_status: string | null;
+  end_error: string | null;
+  end_t: number | null;
+  current_iteration: number | null;
+  current_phase: string | null;
+  progress_done: number | null;
+  progress_total: number | null;
+}
+const ENDING_COLUMNS: readonly (keyof Ending)[] = [
+  'status', 'status_reason', 'ended_at', 'exit_code', 'signal', 'stderr_tail', 'stop_requested_at',
+  'end_status', 'end_error', 'end_t', 'current_iteration', 'current_phase', 'progress_done', 'progress_total',
+];
 
 export interface CommandSpec {
   command: string;
@@ -168,6 +202,19 @@ export function readTail(file: string, bytes = STDERR_TAIL_BYTES): string | null
 export function isBusyError(e: unknown): boolean {
   const code = (e as { code?: unknown })?.code;
   return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
+
+/**
+ * Why a database error is worth waiting out (another process holds a lock; the disk is full
+ * or failing for now), or null when it is not. better-sqlite3 reports the SQLite result code.
+ */
+export function transientDbError(e: unknown): string | null {
+  const code = (e as { code?: unknown })?.code;
+  if (typeof code !== 'string') return null;
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return 'the database is locked by another process';
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC') return 'the disk holding the database is full';
+  if (code.startsWith('SQLITE_IOERR')) return `the database cannot be written (${code})`;
+  return null;
 }
 
 /**
@@ -408,6 +455,7 @@ export class Supervisor {
     mkdirSync(join(runDir, 'artifacts'), { recursive: true });
     writeFileSync(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
     const t = nowS();
+    writeRunRecord(runDir, { id, createdAt: t, group: this.groupRecord(extra.groupId ?? null), retryOf: extra.retryOf ?? null });
     this.db.transaction(() => {
       insertRun(this.db, {
         id,
@@ -422,6 +470,15 @@ export class Supervisor {
     })();
     this.notify([id]);
     return { id };
+  }
+
+  /** A group as runs/<id>/run.json keeps it (so a reindex can put the run back in its group). */
+  private groupRecord(groupId: string | null): RunRecord['group'] {
+    if (groupId === null) return null;
+    const g = this.db.prepare('SELECT id, name, created_at, spec_json FROM experiment_groups WHERE id = ?').get(groupId) as
+      | { id: string; name: string; created_at: number; spec_json: string | null }
+      | undefined;
+    return g ? { id: g.id, name: g.name, createdAt: g.created_at, spec: g.spec_json } : null;
   }
 
   /** Take a queued run off the queue (it ends 'stopped' without having started). */
@@ -511,7 +568,7 @@ export class Supervisor {
   /** One bounded batch of a run's events (a later pass of a tick). */
   private ingestBatch(row: RunRow): { changed: boolean; more: boolean } {
     const st = ingestEventsFile(this.db, row.id, eventsPathOf(row.run_dir), { ...this.batch, maxBatches: 1 });
-    return { changed: st.applied + st.malformed + st.duplicates > 0 || st.truncated, more: st.more };
+    return { changed: st.applied + st.malformed + st.ignored + st.duplicates > 0 || st.truncated, more: st.more };
   }
 
   /** Record pids of launched runs whose pid update failed (database locked at that moment). */
@@ -562,7 +619,7 @@ export class Supervisor {
   ): { changed: boolean; more: boolean } {
     let changed = false;
     const st = ingestEventsFile(this.db, row.id, eventsPathOf(row.run_dir), { ...limits, maxBatches });
-    if (st.applied || st.malformed || st.truncated || st.duplicates) changed = true;
+    if (st.applied || st.malformed || st.ignored || st.truncated || st.duplicates) changed = true;
     const textOpts = maxBatches === Infinity ? {} : { maxBytes: TICK_TEXT_LOG_BYTES };
     if (ingestTextLog(this.db, row.id, join(row.run_dir, 'stdout.log'), 'stdout', textOpts) > 0) changed = true;
     if (ingestTextLog(this.db, row.id, join(row.run_dir, 'stderr.log'), 'stderr', textOpts) > 0) changed = true;
@@ -618,6 +675,7 @@ export class Supervisor {
     try {
       mkdirSync(join(runDir, 'artifacts'), { recursive: true });
       writeFileSync(configPath, JSON.stringify(config, null, 2) + '\n');
+      writeRunRecord(runDir, { id, createdAt: t, group: this.groupRecord(extra.groupId ?? null), retryOf: null });
       this.db.transaction(() => {
         insertRun(this.db, {
           id,
@@ -632,9 +690,15 @@ export class Supervisor {
       }).immediate();
     } catch (e) {
       // Nothing was started: leave no directory without a row behind.
-      rmSync(runDir, { recursive: true, force: true });
+      try {
+        rmSync(runDir, { recursive: true, force: true });
+      } catch {
+        // (runs/ unusable, e.g. a file: there is no directory to remove, and the error below says why)
+      }
       if (isBusyError(e)) throw new DatabaseLockedError(e as Error);
-      throw e;
+      // a full disk, a read-only or unwritable data dir: one sentence naming where (runs/ or the database)
+      const onDisk = typeof (e as NodeJS.ErrnoException | null)?.path === 'string'; // else the row insert (SQLite)
+      throw asFsProblem(e, { action: 'start the run', path: onDisk || !this.db.name ? base : this.db.name, again: 'launch again' });
     }
     const started = this.spawnRun(ctx);
     if ('error' in started) {
@@ -650,7 +714,7 @@ export class Supervisor {
       this.notify([id]);
       return { id };
     }
-    const message = `started: ${started.cmdline} (pid ${started.pid}, cwd ${runDir})`;
+    const message = `started: ${started.cmdline} (pid ${started.pid}, run dir ${runDir})`;
     try {
       this.db.transaction(() => {
         this.db.prepare('UPDATE runs SET pid = ?, pid_start_time = ?, python = ? WHERE id = ?').run(started.pid, started.startTime, started.command, id);
@@ -675,9 +739,18 @@ export class Supervisor {
     if (!row) return { ok: false, message: `no run "${id}"` };
     if (row.status === 'running' || row.status === 'queued') return { ok: false, message: `run ${id} is ${row.status}` };
     if (row.status === 'completed') return { ok: false, message: `run ${id} completed: there is nothing to resume` };
-    const iteration = checkpointIteration(row.run_dir);
-    if (iteration === null)
+    const ck = checkpointInfo(row.run_dir);
+    if (ck === null)
       return { ok: false, message: `run ${id} has no iteration checkpoint to resume from (it ended before its first iteration did)` };
+    if (ck.format < CHECKPOINT_FORMAT)
+      return {
+        ok: false,
+        message:
+          `run ${id}'s checkpoint was written by an older STaR Lab in PyTorch's pickle format, which can run code when it is loaded; ` +
+          'STaR Lab no longer loads pickles from run directories (a run directory may come from someone else\'s bundle). ' +
+          'Retry the run (a new run with the same config), or resume it with the STaR Lab version that wrote it',
+      };
+    const iteration = ck.iteration;
     const verdict = await this.preflight();
     if (verdict && !verdict.ok) return { ok: false, message: verdict.message };
     const config = JSON.parse(row.config_json) as ExperimentConfig;
@@ -693,25 +766,24 @@ export class Supervisor {
       resume: true,
     };
     // Claim the run in one transaction (another process may try the same): everything the old
-    // process wrote is ingested first; what it wrote after the checkpoint (a partial iteration,
-    // redone now) is dropped so nothing appears twice.
-    const previous = { status: row.status, reason: row.status_reason, endedAt: row.ended_at };
+    // process wrote is ingested first. Nothing is deleted here: what the old process stored
+    // after the checkpoint (a partial iteration, redone now) is dropped when the new process
+    // reports it has loaded the checkpoint (its `resumed` event, db/ingest.ts). Until then the
+    // run's ending is kept aside, and a resume that fails first puts it back (finalise).
     const claimed = this.db.transaction(() => {
       ingestEventsFile(this.db, id, ctx.eventsPath, { maxBatches: Infinity });
+      const now = getRunRow(this.db, id);
+      if (!now || (now.status !== 'stopped' && now.status !== 'failed')) return false;
+      const ending = Object.fromEntries(ENDING_COLUMNS.map((c) => [c, now[c]])) as unknown as Ending;
       const r = this.db
         .prepare(
           `UPDATE runs SET status = 'running', status_reason = NULL, ended_at = NULL, exit_code = NULL, signal = NULL,
              stderr_tail = NULL, stop_requested_at = NULL, end_status = NULL, end_error = NULL, end_t = NULL,
-             pid = NULL, pid_start_time = NULL, resumed_at = ?, resume_count = resume_count + 1
+             pid = NULL, pid_start_time = NULL, resumed_at = ?, resume_count = resume_count + 1, resume_prev_json = ?
            WHERE id = ? AND status IN ('stopped', 'failed')`,
         )
-        .run(nowS(), id);
-      if (r.changes !== 1) return false;
-      // samples set-wise with their per-question outcomes (the per-row delete trigger is slow)
-      dropIterationsAfter(this.db, id, iteration);
-      for (const table of ['metrics', 'phases', 'artifacts'])
-        this.db.prepare(`DELETE FROM ${table} WHERE run_id = ? AND iteration > ?`).run(id, iteration);
-      return true;
+        .run(nowS(), JSON.stringify(ending), id);
+      return r.changes === 1;
     }).immediate();
     if (!claimed) return { ok: false, message: `run ${id} is no longer stopped or failed (resumed elsewhere?)` };
     // A line torn by the old process's death is ended here, so the new process's first event
@@ -726,10 +798,8 @@ export class Supervisor {
     if ('error' in started) {
       const error = started.error instanceof Error ? started.error : await started.error;
       this.db.transaction(() => {
-        this.db
-          .prepare(`UPDATE runs SET status = ?, status_reason = ?, ended_at = ? WHERE id = ?`)
-          .run(previous.status, previous.reason, previous.endedAt, id);
-        addLog(this.db, id, 'supervisor', 'error', `could not resume: ${error.message} (command: ${started.cmdline})`, t);
+        this.restoreEnding(id);
+        addLog(this.db, id, 'supervisor', 'error', `could not resume: ${error.message} (command: ${started.cmdline}); the run is as it was`, t);
       })();
       this.notify([id]);
       return { ok: false, message: `could not start ${started.command}: ${error.message}` };
@@ -774,9 +844,13 @@ export class Supervisor {
     let syncError: Error | null = null;
     try {
       // (inside the try: a run directory that vanished is a failed start, not an exception)
-      out = openSync(join(ctx.runDir, 'stdout.log'), 'a');
-      err = openSync(join(ctx.runDir, 'stderr.log'), 'a');
-      child = spawn(cmd.command, cmd.args, { cwd: ctx.runDir, detached: true, stdio: ['ignore', out, err], env, windowsHide: true });
+      out = openSync(join(ctx.runDir, 'stdout.log'), APPEND_NO_LINKS);
+      err = openSync(join(ctx.runDir, 'stderr.log'), APPEND_NO_LINKS);
+      // Never the run directory as the working directory: `python -m` puts the working
+      // directory first on sys.path, so a run directory from someone else's bundle holding a
+      // starlab/ or torch.py would be imported (and run). The experiments directory is this
+      // installation's own code; the run directory reaches the child as STARLAB_RUN_DIR.
+      child = spawn(cmd.command, cmd.args, { cwd: experimentsDir(this.opts.root), detached: true, stdio: ['ignore', out, err], env, windowsHide: true });
     } catch (e) {
       syncError = e as Error;
     } finally {
@@ -916,6 +990,17 @@ export class Supervisor {
       }
       row = getRunRow(db, id)!;
       const t = nowS();
+      if (row.resume_prev_json !== null) {
+        // A resume that ended before its process loaded the checkpoint (no `resumed` event):
+        // nothing was dropped, and the run gets its ending back.
+        const exitDesc = exit ? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`) : 'the process disappeared';
+        const why = [row.end_error, exitDesc, ...this.eventsAccount(row)].filter(Boolean).join('; ');
+        const tail = readTail(join(row.run_dir, 'stderr.log'), 1024)?.trim().split('\n').slice(-3).join(' | ');
+        if (!this.restoreEnding(id)) return;
+        addLog(db, id, 'supervisor', 'error', `resume failed before the checkpoint was loaded (${why})${tail ? `; stderr: ${tail}` : ''}; nothing was dropped: the run is as it was before the resume`, t);
+        done = true;
+        return;
+      }
       const notes = this.eventsAccount(row);
       let status: 'completed' | 'failed' | 'stopped';
       let reason: string | null;
@@ -966,6 +1051,21 @@ export class Supervisor {
   }
 
   /**
+   * Put back the ending a resume claimed the run from (runs.resume_prev_json). Returns false when
+   * there is none, or the run is no longer running.
+   */
+  private restoreEnding(id: string): boolean {
+    const row = getRunRow(this.db, id);
+    if (!row || row.status !== 'running' || row.resume_prev_json === null) return false;
+    const ending = JSON.parse(row.resume_prev_json) as Ending;
+    const sets = ENDING_COLUMNS.map((c) => `${c} = @${c}`).join(', ');
+    const r = this.db
+      .prepare(`UPDATE runs SET ${sets}, pid = NULL, pid_start_time = NULL, resume_prev_json = NULL WHERE id = @id AND status = 'running'`)
+      .run({ ...ending, id });
+    return r.changes === 1;
+  }
+
+  /**
    * What happened to the run's events file, for the final status reason: no event at all, a
    * torn last line left by a killed writer, the file truncated/replaced/deleted under the run
    * (the tailer's warnings since this process started).
@@ -988,9 +1088,15 @@ export class Supervisor {
     return notes;
   }
 
-  /** Resolve when the run is no longer running (polling it here if nobody else does). */
-  waitForEnd(id: string, opts: { timeoutMs?: number } = {}): Promise<RunRow | undefined> {
+  /**
+   * Resolve when the run is no longer running (polling it here if nobody else does). A database
+   * locked by another process, or a full disk, does not end the wait: the follower keeps
+   * following (onWait hears why, once per cause) and finalises the run with the exit code its
+   * child reported once the database can be written again.
+   */
+  waitForEnd(id: string, opts: { timeoutMs?: number; onWait?: (why: string) => void } = {}): Promise<RunRow | undefined> {
     const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
+    let told: string | null = null;
     return new Promise((resolve, reject) => {
       const check = () => {
         if (this.closed) return resolve(undefined);
@@ -1000,10 +1106,16 @@ export class Supervisor {
             this.pollRun(id);
             row = getRunRow(this.db, id);
           }
+          told = null;
           if (!row || row.status !== 'running' || Date.now() >= deadline) return resolve(row);
           setTimeout(check, this.pollMs);
         } catch (e) {
-          reject(e);
+          const why = transientDbError(e);
+          if (why === null) return reject(e);
+          if (why !== told) opts.onWait?.(why);
+          told = why;
+          if (Date.now() >= deadline) return resolve(undefined);
+          setTimeout(check, Math.max(this.pollMs, 500));
         }
       };
       check();
@@ -1030,6 +1142,9 @@ export class Supervisor {
   }
 }
 
+/** The run's log files are appended to, never through a symbolic link planted in their place. */
+const APPEND_NO_LINKS = fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | (fsConstants.O_NOFOLLOW ?? 0);
+
 /** Below this much free space the run's disk counts as full in the status reason. */
 const DISK_FULL_BYTES = 1024 * 1024;
 
@@ -1043,8 +1158,8 @@ function freeBytes(dir: string): number | null {
   }
 }
 
-/** The run row's columns that come from its config (launch and enqueue write the same). */
-function configColumns(config: ExperimentConfig) {
+/** The run row's columns that come from its config (launch, enqueue and reindex write the same). */
+export function configColumns(config: ExperimentConfig) {
   return {
     variant: config.variant,
     dataset: config.dataset,

@@ -5,16 +5,25 @@
  * one IMMEDIATE transaction together with the new cursor, so two processes following the
  * same run (the server and a CLI) never apply a line twice.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { addLog, nowS } from '../db/queries';
 import { getCursor, ingestLines, setCursor, type IngestStats, type RawLine } from '../db/ingest';
 import type { DB } from '../db/open';
+import { MAX_EVENT_LINE_BYTES } from '../shared/protocol';
 
 export const DEFAULT_MAX_LINES = 2000;
 export const DEFAULT_MAX_BYTES = 4 * 1024 * 1024;
-/** Longest single line kept in memory; longer ones are consumed (and rejected as malformed). */
-const MAX_LINE_BYTES = 64 * 1024 * 1024;
+/**
+ * Bytes of a line longer than a batch that one call scans for its end (the rest on the next
+ * calls, each a batch of the tick): a few ms of reading and searching (1-10 ms measured from
+ * the page cache, transaction included), so a 1 GB line never blocks the loop in one pass.
+ * Only a line within MAX_EVENT_LINE_BYTES is then read whole; a longer one is skipped, its
+ * first bytes kept for the malformed-line report.
+ */
+export const DEFAULT_MAX_SCAN_BYTES = 8 * 1024 * 1024;
 const SCAN_CHUNK = 1024 * 1024;
+/** Bytes of a skipped over-long line kept for the report (rejected_lines keeps 2,000 characters). */
+const SKIPPED_HEAD_BYTES = 4096;
 
 export interface ReadResult {
   lines: RawLine[];
@@ -34,7 +43,7 @@ export function readCompleteLines(
   file: string,
   offset: number,
   lineNo: number,
-  opts: { maxLines?: number; maxBytes?: number } = {},
+  opts: { maxLines?: number; maxBytes?: number; maxScanBytes?: number } = {},
 ): ReadResult {
   const maxLines = opts.maxLines ?? DEFAULT_MAX_LINES;
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
@@ -47,7 +56,8 @@ export function readCompleteLines(
     throw e;
   }
   try {
-    const size = fstatSync(fd).size;
+    const st = fstatSync(fd);
+    const size = st.size;
     if (size < offset) return none(size, true);
     const avail = size - offset;
     if (avail === 0) return none(size);
@@ -58,18 +68,27 @@ export function readCompleteLines(
     let last = buf.lastIndexOf(0x0a);
     if (last < 0) {
       if (n >= avail) return none(size); // torn last line: wait for its newline
-      // One line longer than maxBytes: scan on for its end.
-      const found = scanLongLine(fd, buf, offset + n, size);
-      if (!found) return none(size);
-      const text = found.kept.toString('utf8', 0, Math.max(0, found.kept.length - 1)).replace(/\r$/, '');
-      return {
-        lines: [{ lineNo: lineNo + 1, text }],
-        offset: found.end,
-        lineNo: lineNo + 1,
-        size,
-        truncated: false,
-        more: found.end < size,
-      };
+      // One line longer than maxBytes: scan on for its end, a bounded stretch per call.
+      const nl = scanLongLine(fd, file, st, offset, offset + n, size, opts.maxScanBytes ?? DEFAULT_MAX_SCAN_BYTES);
+      // not found yet: `more` while unscanned bytes remain (the caller's next batch scans on)
+      if (typeof nl !== 'number') return { ...none(size), more: nl.scanned < size };
+      let end = nl;
+      if (end > offset) {
+        const cr = Buffer.alloc(1);
+        readSync(fd, cr, 0, 1, end - 1);
+        if (cr[0] === 0x0d) end--;
+      }
+      const bytes = end - offset;
+      let line: RawLine;
+      if (bytes > MAX_EVENT_LINE_BYTES) {
+        // never held: its head only, for the report
+        line = { lineNo: lineNo + 1, text: buf.toString('utf8', 0, Math.min(n, SKIPPED_HEAD_BYTES)), overLimitBytes: bytes };
+      } else {
+        const whole = Buffer.allocUnsafe(bytes);
+        const got = readSync(fd, whole, 0, bytes, offset);
+        line = { lineNo: lineNo + 1, text: whole.toString('utf8', 0, got) };
+      }
+      return { lines: [line], offset: nl + 1, lineNo: lineNo + 1, size, truncated: false, more: nl + 1 < size };
     }
     const lines: RawLine[] = [];
     let start = 0;
@@ -78,7 +97,10 @@ export function readCompleteLines(
       const nl = buf.indexOf(0x0a, start);
       let end = nl;
       if (end > start && buf[end - 1] === 0x0d) end--;
-      lines.push({ lineNo: ++ln, text: buf.toString('utf8', start, end) });
+      // a batch larger than the line limit (maxBytes over MAX_EVENT_LINE_BYTES) holds such lines whole: refuse them all the same
+      if (end - start > MAX_EVENT_LINE_BYTES)
+        lines.push({ lineNo: ++ln, text: buf.toString('utf8', start, start + SKIPPED_HEAD_BYTES), overLimitBytes: end - start });
+      else lines.push({ lineNo: ++ln, text: buf.toString('utf8', start, end) });
       start = nl + 1;
     }
     const newOffset = offset + start;
@@ -88,23 +110,39 @@ export function readCompleteLines(
   }
 }
 
-function scanLongLine(fd: number, head: Buffer, pos: number, size: number): { kept: Buffer; end: number } | null {
-  const chunks: Buffer[] = [head];
-  let keptBytes = head.length;
-  while (pos < size) {
-    const b = Buffer.allocUnsafe(Math.min(SCAN_CHUNK, size - pos));
-    const n = readSync(fd, b, 0, b.length, pos);
-    if (n <= 0) return null;
+/**
+ * Per events file: a long line starting at `offset` was scanned up to `scanned` without
+ * finding its newline. The next call resumes there, so a huge line (or one a writer is still
+ * writing) is read once in bounded steps, never again from its start. Lost on restart: the
+ * scan then starts over, which costs time, not events.
+ */
+const longLineScans = new Map<string, { dev: number; ino: number; offset: number; scanned: number }>();
+const MAX_TRACKED_SCANS = 1000;
+
+/**
+ * The position of the newline ending the line that starts at `offset`, searching from `from`
+ * (nothing before it is a newline) for at most `budget` bytes; else how far it got. Nothing
+ * of the line is kept: one SCAN_CHUNK buffer is reused.
+ */
+function scanLongLine(fd: number, file: string, st: Stats, offset: number, from: number, size: number, budget: number): number | { scanned: number } {
+  const known = longLineScans.get(file);
+  let pos = from;
+  if (known && known.dev === st.dev && known.ino === st.ino && known.offset === offset && known.scanned <= size) pos = Math.max(pos, known.scanned);
+  const stop = Math.min(size, pos + Math.max(SCAN_CHUNK, budget));
+  const b = Buffer.allocUnsafe(SCAN_CHUNK);
+  while (pos < stop) {
+    const n = readSync(fd, b, 0, Math.min(SCAN_CHUNK, stop - pos), pos);
+    if (n <= 0) break;
     const nl = b.subarray(0, n).indexOf(0x0a);
-    const part = nl >= 0 ? b.subarray(0, nl + 1) : b.subarray(0, n);
-    if (keptBytes + part.length <= MAX_LINE_BYTES) {
-      chunks.push(part);
-      keptBytes += part.length;
+    if (nl >= 0) {
+      longLineScans.delete(file);
+      return pos + nl;
     }
-    pos += part.length;
-    if (nl >= 0) return { kept: Buffer.concat(chunks), end: pos };
+    pos += n;
   }
-  return null;
+  if (!longLineScans.has(file) && longLineScans.size >= MAX_TRACKED_SCANS) longLineScans.clear();
+  longLineScans.set(file, { dev: st.dev, ino: st.ino, offset, scanned: pos });
+  return { scanned: pos };
 }
 
 export interface TailStats extends IngestStats {
@@ -205,9 +243,9 @@ export function ingestEventsFile(
   db: DB,
   runId: string,
   file: string,
-  opts: { maxLines?: number; maxBytes?: number; maxBatches?: number } = {},
+  opts: { maxLines?: number; maxBytes?: number; maxScanBytes?: number; maxBatches?: number } = {},
 ): TailStats {
-  const total: TailStats = { applied: 0, duplicates: 0, malformed: 0, unknown: 0, runEnd: null, batches: 0, truncated: false, more: false };
+  const total: TailStats = { applied: 0, duplicates: 0, malformed: 0, unknown: 0, ignored: 0, runEnd: null, batches: 0, truncated: false, more: false };
   const maxBatches = opts.maxBatches ?? 5;
   for (let b = 0; b < maxBatches; b++) {
     let again = false;
@@ -234,6 +272,7 @@ export function ingestEventsFile(
           `${EVENTS_INCIDENT_PREFIX}${check.what}: re-reading it from the start (events already ingested are skipped; events that were in the lost bytes and not yet read are gone)`);
         setCursor(db, runId, { offset: 0, lineNo: 0 });
         fingerprintsOf(db).delete(runId);
+        longLineScans.delete(file); // a scan of the old content says nothing about the new
         again = true;
         return;
       }
@@ -243,7 +282,10 @@ export function ingestEventsFile(
         again = false;
         return;
       }
-      if (!r.lines.length) return;
+      if (!r.lines.length) {
+        again = r.more; // a long line scanned part of the way: the next batch scans on
+        return;
+      }
       const st = ingestLines(db, runId, r.lines, { offset: r.offset, lineNo: r.lineNo });
       consumed = r.offset;
       total.batches++;
@@ -251,6 +293,7 @@ export function ingestEventsFile(
       total.duplicates += st.duplicates;
       total.malformed += st.malformed;
       total.unknown += st.unknown;
+      total.ignored += st.ignored;
       if (st.runEnd) total.runEnd = st.runEnd;
       again = r.more;
     }).immediate();

@@ -9,7 +9,7 @@
  * The files are plain tar: `tar tf bundle.tar` lists them, `tar xf` unpacks them.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 
 const BLOCK = 512;
 const CHUNK = 1 << 20;
@@ -67,6 +67,32 @@ function fitsUstar(name: string): boolean {
   return name.length <= 100 && /^[\x20-\x7e]*$/.test(name);
 }
 
+/** A file that is not a regular file where one was listed (swapped for a link, a FIFO, a device meanwhile): left out, never followed or read. */
+export class NotRegularFileError extends Error {
+  override name = 'NotRegularFileError';
+  readonly code = 'ENOTREG';
+}
+
+/**
+ * Open `path` for reading only if it is a regular file: O_NOFOLLOW (a file swapped for a link
+ * between listing and opening is not followed) and O_NONBLOCK (a FIFO put there does not block
+ * the open), then fstat. Throws NotRegularFileError for a link or a non-regular file.
+ */
+export function openRegularFile(path: string): number {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw new NotRegularFileError(`${path} is a symbolic link`);
+    throw e;
+  }
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    throw new NotRegularFileError(`${path} is not a regular file`);
+  }
+  return fd;
+}
+
 /** Writes a tar archive to a file descriptor, sequentially. */
 export class TarWriter {
   private pos = 0;
@@ -120,7 +146,7 @@ export class TarWriter {
    * Returns the size and sha256 of what was written.
    */
   addFile(name: string, src: string): { size: number; sha256: string } {
-    const fd = openSync(src, 'r');
+    const fd = openRegularFile(src);
     try {
       return this.addFd(name, fd, src);
     } finally {
@@ -174,9 +200,24 @@ function parseNumber(field: Buffer, what: string, at: number): number {
   }
   const s = field.toString('ascii').replace(/[\0 ]+$/, '').replace(/^ +/, '');
   if (s === '') return 0;
-  if (!/^[0-7]+$/.test(s)) throw new Error(`damaged tar header at byte ${at}: ${what} field "${s}" is not an octal number`);
+  // (the field's bytes are not quoted: for a file that is not an archive they are its content)
+  if (!/^[0-7]+$/.test(s)) throw new Error(`damaged tar header at byte ${at}: its ${what} field is not an octal number`);
   return parseInt(s, 8);
 }
+
+/** Names of the tar entry types a bundle refuses (errors name the type, never the raw header bytes). */
+const ENTRY_TYPES: Record<string, string> = {
+  '1': 'hard link',
+  '2': 'symbolic link',
+  '3': 'character device',
+  '4': 'block device',
+  '6': 'FIFO',
+  K: 'GNU long link name',
+  D: 'GNU directory dump',
+  M: 'GNU multi-volume continuation',
+  S: 'GNU sparse file',
+  V: 'GNU volume label',
+};
 
 function cstring(field: Buffer): string {
   const end = field.indexOf(0);
@@ -247,11 +288,32 @@ export function* readTarEntries(fd: number): Generator<TarEntry> {
     let kind: TarEntryType;
     if (type === '0' || type === '\0' || type === '7') kind = 'file';
     else if (type === '5') kind = 'dir';
-    else throw new Error(`the archive has an entry of unsupported type "${type}" (${path}): only files and directories are allowed`);
+    else throw new Error(`the archive has an entry at byte ${pos} of unsupported type (${ENTRY_TYPES[type] ?? 'unknown'}): only files and directories are allowed`);
     if (kind === 'dir') path = path.replace(/\/+$/, '');
     yield { path, type: kind, size: realSize, dataOffset, mode: parseNumber(h.subarray(100, 108), 'mode', pos), mtime: parseNumber(h.subarray(136, 148), 'mtime', pos) };
     pos = realSize === size ? next : dataOffset + Math.ceil(realSize / BLOCK) * BLOCK;
   }
+}
+
+/**
+ * Whether the file open at `fd` starts like a tar archive: a first header block whose checksum
+ * is right (or the end marker). Nothing of the file is kept or reported.
+ */
+export function looksLikeTar(fd: number): boolean {
+  if (fstatSync(fd).size < BLOCK) return false;
+  const h = readExactly(fd, BLOCK, 0);
+  if (h.every((b) => b === 0)) return true;
+  const field = h.subarray(148, 156).toString('ascii').replace(/[\0 ]+$/, '').replace(/^ +/, '');
+  if (!/^[0-7]{1,8}$/.test(field)) return false;
+  const stored = parseInt(field, 8);
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < BLOCK; i++) {
+    const b = i >= 148 && i < 156 ? 0x20 : h[i]!;
+    unsigned += b;
+    signed += b > 127 ? b - 256 : b;
+  }
+  return stored === unsigned || stored === signed;
 }
 
 /** Read an entry's data in chunks (for hashing or copying) without holding it in memory. */

@@ -4,14 +4,17 @@
  * run_events(run_id, seq); an event already there is skipped whole, so re-reading a file
  * after a crash or restart adds nothing twice. Never throws on bad lines.
  */
-import { parseEventLine, type ParsedLine, type RunEvent } from '../shared/protocol';
+import { createHash } from 'node:crypto';
+import { lineTooLongReason, parseEventLine, type ParsedLine, type RunEvent } from '../shared/protocol';
 import type { DB } from './open';
-import { MAX_ITERATION } from './outcomes';
+import { dropIterationsAfter, MAX_ITERATION } from './outcomes';
 
 export interface RawLine {
   /** 1-based line number in events.jsonl. */
   lineNo: number;
   text: string;
+  /** A line over the protocol's limit that the tailer skipped: its length in bytes (text is its head only). */
+  overLimitBytes?: number;
 }
 
 export interface Cursor {
@@ -34,6 +37,11 @@ export interface IngestStats {
   duplicates: number;
   malformed: number;
   unknown: number;
+  /**
+   * Kept but not applied: events after the run's run_end, a run_start of another run, and
+   * lines repeating an ingested seq with other content (see noteFor).
+   */
+  ignored: number;
   /** The run_end event, if this batch applied one. */
   runEnd: { status: string; error: string | null; t: number } | null;
 }
@@ -73,6 +81,7 @@ export function ingestLines(db: DB, runId: string, lines: RawLine[], cursor: Cur
   const parsed = lines
     .filter((l) => l.text.trim() !== '')
     .flatMap((l) => {
+      if (l.overLimitBytes !== undefined) return [{ lineNo: l.lineNo, text: l.text, parsed: { kind: 'malformed', reason: lineTooLongReason(l.overLimitBytes) } as ParsedLine }];
       const p = parseEventLine(l.text);
       if (p.kind !== 'malformed') return [{ lineNo: l.lineNo, text: l.text, parsed: p }];
       return splitTornLine(l.lineNo, l.text) ?? [{ lineNo: l.lineNo, text: l.text, parsed: p }];
@@ -123,23 +132,39 @@ export function ingestParsed(
   cursor: Cursor | null,
 ): IngestStats {
   const s = statements(db);
-  const stats: IngestStats = { applied: 0, duplicates: 0, malformed: 0, unknown: 0, runEnd: null };
+  const stats: IngestStats = { applied: 0, duplicates: 0, malformed: 0, unknown: 0, ignored: 0, runEnd: null };
   db.transaction(() => {
     let maxSeq = 0;
+    const run = s.runState.get(runId) as RunState | undefined;
+    const state: RunState = run ?? { end_status: null, hashes_json: null };
+    /** A seq already in run_events: the same line read again, or another line reusing its seq. */
+    const repeated = (lineNo: number, text: string, seq: number, type: string, hash: number) => {
+      const first = s.eventHash.get(runId, seq) as { hash: number | null; type: string } | undefined;
+      if (first && first.hash !== null && first.hash !== hash) {
+        const reason = `seq ${seq} was already ingested from another line with different content (a ${first.type} event); this ${type} line was not applied`;
+        if (s.reject.run(runId, lineNo, reason, truncate(text, REJECTED_TEXT_MAX), 'conflict').changes > 0) {
+          stats.ignored++;
+          s.bumpIgnored.run(runId);
+          return;
+        }
+      }
+      stats.duplicates++; // the same line read again (or a conflict already recorded)
+    };
     for (const item of items) {
       const p = item.parsed;
       if (p.kind === 'malformed') {
-        const r = s.reject.run(runId, item.lineNo, p.reason, truncate(item.text, REJECTED_TEXT_MAX));
+        const r = s.reject.run(runId, item.lineNo, p.reason, truncate(item.text, REJECTED_TEXT_MAX), 'malformed');
         if (r.changes > 0) {
           stats.malformed++;
           s.bumpMalformed.run(runId);
         }
         continue;
       }
+      const hash = lineHash(item.text);
       if (p.kind === 'unknown') {
-        const r = s.gate.run(runId, p.envelope.seq, p.envelope.type, p.envelope.t, p.raw);
+        const r = s.gate.run(runId, p.envelope.seq, p.envelope.type, p.envelope.t, p.raw, hash, null);
         if (r.changes === 0) {
-          stats.duplicates++;
+          repeated(item.lineNo, item.text, p.envelope.seq, p.envelope.type, hash);
           continue;
         }
         stats.unknown++;
@@ -149,15 +174,24 @@ export function ingestParsed(
         continue;
       }
       const ev = p.event;
-      const r = s.gate.run(runId, ev.seq, ev.type, ev.t, null);
+      const note = noteFor(ev, runId, state);
+      const r = s.gate.run(runId, ev.seq, ev.type, ev.t, note ? item.text : null, hash, note);
       if (r.changes === 0) {
-        stats.duplicates++;
+        repeated(item.lineNo, item.text, ev.seq, ev.type, hash);
+        continue;
+      }
+      maxSeq = Math.max(maxSeq, ev.seq);
+      if (note) {
+        // kept whole in run_events (so it is read once and listed on the run page), not applied
+        stats.ignored++;
+        s.bumpIgnored.run(runId);
         continue;
       }
       stats.applied++;
-      maxSeq = Math.max(maxSeq, ev.seq);
       s.touch.run(ev.t, runId);
-      applyEvent(s, runId, ev, stats);
+      applyEvent(db, s, runId, ev, stats);
+      if (ev.type === 'run_end') state.end_status = ev.status;
+      if (ev.type === 'run_start') state.hashes_json = JSON.stringify(ev.hashes ?? {});
     }
     if (cursor) setCursor(db, runId, { offset: cursor.offset, lineNo: cursor.lineNo, lastSeq: maxSeq });
     else if (maxSeq) setCursor(db, runId, { lastSeq: maxSeq });
@@ -165,7 +199,35 @@ export function ingestParsed(
   return stats;
 }
 
-function applyEvent(s: Statements, runId: string, ev: RunEvent, stats: IngestStats): void {
+interface RunState {
+  end_status: string | null;
+  hashes_json: string | null;
+}
+
+/** 48 bits of the line's sha1: tells a repeated seq with other content from the same line read twice. */
+export function lineHash(text: string): number {
+  return createHash('sha1').update(text.trim()).digest().readUIntBE(0, 6);
+}
+
+/**
+ * Why a well-formed event is kept but not applied, or null to apply it. After run_end the run
+ * has ended (until a resume, which clears the ending): later events would overwrite what it
+ * reported. A run_start naming another run (its env.run_id) or another config (hashes.config)
+ * would replace this run's config and environment.
+ */
+export function noteFor(ev: RunEvent, runId: string, state: RunState): string | null {
+  if (state.end_status !== null) return `after the run's run_end (${state.end_status}): not applied`;
+  if (ev.type !== 'run_start') return null;
+  const envRun = (ev.env as Record<string, unknown>)['run_id'];
+  if (typeof envRun === 'string' && envRun !== '' && envRun !== runId) return `run_start of another run (env.run_id "${envRun.slice(0, 100)}"): not applied`;
+  const had = state.hashes_json ? (JSON.parse(state.hashes_json) as Record<string, unknown>)['config'] : undefined;
+  const now = ev.hashes?.['config'];
+  if (typeof had === 'string' && typeof now === 'string' && had !== now)
+    return `run_start with another config (hash ${now.slice(0, 12)}, the run's is ${had.slice(0, 12)}): not applied`;
+  return null;
+}
+
+function applyEvent(db: DB, s: Statements, runId: string, ev: RunEvent, stats: IngestStats): void {
   switch (ev.type) {
     case 'run_start':
       s.runStart.run(JSON.stringify(ev.config), JSON.stringify(ev.env), JSON.stringify(ev.hashes ?? {}), runId);
@@ -221,6 +283,17 @@ function applyEvent(s: Statements, runId: string, ev: RunEvent, stats: IngestSta
     case 'log':
       s.log.run(runId, ev.t, 'event', ev.level, truncate(ev.message, LOG_MESSAGE_MAX));
       break;
+    case 'resumed': {
+      // The resumed process loaded its checkpoint: what the run stored after it is redone now.
+      // Samples go set-wise with their per-question outcomes (the per-row delete trigger is slow).
+      const samples = dropIterationsAfter(db, runId, ev.iteration);
+      let rows = samples;
+      for (const del of [s.dropMetrics, s.dropPhases, s.dropArtifacts]) rows += del.run(runId, ev.iteration).changes;
+      s.latestAccuracy.run(runId, runId);
+      s.resumeDone.run(runId);
+      s.log.run(runId, ev.t, 'supervisor', 'info', `the resumed process loaded its checkpoint of iteration ${ev.iteration}: ${rows} rows of later iterations dropped (they are redone)`);
+      break;
+    }
     case 'run_end':
       s.runEnd.run(ev.status, ev.error ?? null, ev.t, runId);
       if (ev.status !== 'completed' && ev.error) s.log.run(runId, ev.t, 'event', 'error', truncate(`run ended ${ev.status}: ${ev.error}`, LOG_MESSAGE_MAX));
@@ -247,9 +320,20 @@ function statements(db: DB): Statements {
 
 function prepare(db: DB) {
   return {
-    gate: db.prepare('INSERT OR IGNORE INTO run_events (run_id, seq, type, t, payload) VALUES (?, ?, ?, ?, ?)'),
-    reject: db.prepare('INSERT OR IGNORE INTO rejected_lines (run_id, line_no, reason, text) VALUES (?, ?, ?, ?)'),
+    gate: db.prepare('INSERT OR IGNORE INTO run_events (run_id, seq, type, t, payload, hash, note) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    eventHash: db.prepare('SELECT hash, type FROM run_events WHERE run_id = ? AND seq = ?'),
+    runState: db.prepare('SELECT end_status, hashes_json FROM runs WHERE id = ?'),
+    reject: db.prepare('INSERT OR IGNORE INTO rejected_lines (run_id, line_no, reason, text, kind) VALUES (?, ?, ?, ?, ?)'),
     bumpMalformed: db.prepare('UPDATE runs SET malformed_lines = malformed_lines + 1 WHERE id = ?'),
+    bumpIgnored: db.prepare('UPDATE runs SET ignored_events = ignored_events + 1 WHERE id = ?'),
+    dropMetrics: db.prepare('DELETE FROM metrics WHERE run_id = ? AND iteration > ?'),
+    dropPhases: db.prepare('DELETE FROM phases WHERE run_id = ? AND iteration > ?'),
+    dropArtifacts: db.prepare('DELETE FROM artifacts WHERE run_id = ? AND iteration > ?'),
+    latestAccuracy: db.prepare(
+      `UPDATE runs SET latest_accuracy = (SELECT value FROM metrics WHERE run_id = ? AND name = 'eval/accuracy' ORDER BY iteration DESC, step DESC, seq DESC LIMIT 1)
+       WHERE id = ?`,
+    ),
+    resumeDone: db.prepare('UPDATE runs SET resume_prev_json = NULL WHERE id = ?'),
     bumpUnknown: db.prepare('UPDATE runs SET unknown_events = unknown_events + 1, last_event_at = max(coalesce(last_event_at, 0), ?) WHERE id = ?'),
     touch: db.prepare('UPDATE runs SET last_event_at = max(coalesce(last_event_at, 0), ?) WHERE id = ?'),
     runStart: db.prepare('UPDATE runs SET start_config_json = ?, env_json = ?, hashes_json = ? WHERE id = ?'),

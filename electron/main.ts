@@ -6,12 +6,11 @@
  * Data directory: --data-dir <dir>, else $STARLAB_DATA_DIR, else app.getPath('userData').
  */
 import { app, BrowserWindow, dialog, ipcMain, session, shell, type IpcMainInvokeEvent } from 'electron';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { COMMAND_NAMES, EVENT_NAMES, ipcChannel, parseCommandArgs } from '../shared/contract';
 import { argValue, SAVE_FILES_CHANNEL, type IpcReply } from './host-protocol';
-import { parseSaveFiles, writeFilesInto, type SaveFilesResult } from './save-files';
+import { parseSaveFiles, writeFilesInto, writeSavedFile, type SaveFilesResult } from './save-files';
 import { ServiceClient } from './service-client';
 
 const here = import.meta.dirname;
@@ -87,8 +86,7 @@ function registerSaveFiles(): void {
         const r = win ? await dialog.showSaveDialog(win, opts) : await dialog.showSaveDialog(opts);
         if (r.canceled || !r.filePath) result = { cancelled: true };
         else {
-          writeFileSync(r.filePath, Buffer.from(f.base64, 'base64'));
-          result = { saved: [r.filePath] };
+          result = { saved: [writeSavedFile(r.filePath, f)] };
         }
       } else {
         const opts = { title: `Choose a folder for ${parsed.files.length} files`, buttonLabel: 'Save here', properties: ['openDirectory', 'createDirectory'] as ('openDirectory' | 'createDirectory')[] };

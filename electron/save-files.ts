@@ -3,9 +3,9 @@
  * produced, main asks where (native save dialog for one file, a folder for a figure set)
  * and writes them. Names must be plain file names: nothing is written outside the folder.
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { z } from 'zod';
+import { asFsProblem } from '../core/fs-errors';
+import { writeFileSafely, writeFilesSafely } from '../core/safe-write';
 
 const exportFile = z
   .object({
@@ -32,11 +32,33 @@ export function parseSaveFiles(args: unknown[]): { ok: true; files: SaveFile[] }
   return { ok: false, error: `saveFiles: ${i.path.join('.') || 'args'}: ${i.message}` };
 }
 
-/** Write the files into `dir`; returns their paths. */
+/**
+ * Write the files into `dir` (the folder the user chose); returns their paths. Files of the
+ * same names are replaced (a re-export into the same folder), but never through a link planted
+ * there, and never a folder, FIFO or device (core/safe-write.ts): such a name refuses the whole
+ * set before anything is written.
+ */
 export function writeFilesInto(dir: string, files: readonly SaveFile[]): string[] {
-  return files.map((f) => {
-    const path = join(dir, f.name);
-    writeFileSync(path, Buffer.from(f.base64, 'base64'));
-    return path;
-  });
+  try {
+    return writeFilesSafely(
+      dir,
+      files.map((f) => ({ name: f.name, data: Buffer.from(f.base64, 'base64') })),
+      { overwrite: true },
+    );
+  } catch (e) {
+    throw asFsProblem(e, { action: 'save the files', path: dir, want: 'folder' });
+  }
+}
+
+/**
+ * Write one file where the save dialog said (it asked before replacing an existing file), by a
+ * temporary file renamed into place: a link there is refused, not written through.
+ */
+export function writeSavedFile(path: string, file: SaveFile): string {
+  try {
+    writeFileSafely(path, Buffer.from(file.base64, 'base64'), { overwrite: true });
+  } catch (e) {
+    throw asFsProblem(e, { action: 'save the file', path });
+  }
+  return path;
 }

@@ -140,7 +140,7 @@ function pipelineBench(dataDir: string, ids: string[]): { timings: Timing[]; fet
 async function browserBench(dataDir: string, ids: string[]): Promise<Timing[]> {
   const { launchBrowser, startServer } = await import('../tests/e2e/lib');
   const server = await startServer(dataDir);
-  const browser = await launchBrowser();
+  const browser = await launchBrowser(server); // holds the server's token cookie
   try {
     const page = await browser.context.newPage();
     // tsx (esbuild keepNames) wraps named functions in __name(), also those sent to page.evaluate

@@ -4,9 +4,11 @@
  *   GET  /api/events      Server-Sent Events (event: runsChanged, data: {"ids":[…]}), heartbeat comment every 15 s
  *   GET  /api/health      {"ok":true}
  *   everything else       static files of out/renderer (index.html for client routes)
- * Bound to anything but loopback, the API needs an access token (generated when none is
- * given): `Authorization: Bearer <token>`, or the cookie set by opening `/?token=<token>`
- * once (the page's fetches and EventSource then carry it). Loopback may set one too.
+ * The API needs an access token on every interface, loopback included (a random one when
+ * none is given): `Authorization: Bearer <token>`, or the cookie set by opening
+ * `/?token=<token>` once (the page's fetches and EventSource then carry it). Whoever holds it
+ * can launch runs, i.e. run programs as the server's user. `token: null` turns it off, and
+ * only on a loopback address (`--no-token`). /api/health and the static app shell stay open.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
@@ -37,8 +39,9 @@ export interface StartServerOptions {
   staticDir?: string | null;
   heartbeatMs?: number;
   /**
-   * The access token the API requires. Off loopback one is always required: undefined (or
-   * null) generates a random one. On loopback: none unless given.
+   * The access token the API requires, on every interface: undefined generates a random one
+   * (the default); a string is that token (16-256 URL-safe characters); null means none,
+   * which only a loopback host accepts (startServer refuses null on any other address).
    */
   token?: string | null;
 }
@@ -136,8 +139,8 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
   });
 }
 
-/** Host names a request may be addressed to (DNS-rebinding guard) when bound to loopback. */
-function isLoopbackHost(h: string): boolean {
+/** Loopback host names: a server bound to one only serves requests addressed to one (DNS-rebinding guard). */
+export function isLoopbackHost(h: string): boolean {
   return h === '127.0.0.1' || h === 'localhost' || h === '::1' || h === '[::1]';
 }
 
@@ -180,7 +183,9 @@ export function startServer(opts: StartServerOptions): Promise<RunningServer> {
   const loopbackOnly = isLoopbackHost(host);
   if (opts.token != null && !TOKEN_RE.test(opts.token))
     return Promise.reject(new Error('the access token must be 16-256 characters of A-Z, a-z, 0-9, "_" or "-"'));
-  const token = opts.token ?? (loopbackOnly ? null : newToken());
+  if (opts.token === null && !loopbackOnly)
+    return Promise.reject(new Error(`a server without an access token may only listen on a loopback address (127.0.0.1, ::1, localhost), not on ${host}`));
+  const token = opts.token === undefined ? newToken() : opts.token;
   /** Whether a request carries the token (header or cookie); always true without one. */
   const authorized = (req: IncomingMessage): boolean => {
     if (token === null) return true;

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import type { ExperimentConfig, FieldError } from './experiment-config';
 import { EXPORT_FORMATS, type ExportFormat } from './export/formats';
+import { RESERVED_KEYS, reservedKeyMessage } from './reserved-keys';
 import {
   RATING_CHOICES,
   SOLVE_SORTS,
@@ -51,6 +52,8 @@ export interface RunSummary {
   progressTotal: number | null;
   malformedLines: number;
   unknownEvents: number;
+  /** Events kept but not applied: after the run's run_end, a run_start of another run, a seq repeated with other content. */
+  ignoredEvents: number;
 }
 
 export interface PhaseRecord {
@@ -72,12 +75,42 @@ export interface RunDetail extends RunSummary {
   signal: string | null;
   stderrTail: string | null;
   lastEventAt: number | null;
+  /**
+   * Each metric's points in (step, seq) order, bounded (RUN_DETAIL_METRIC_LIMITS): at most
+   * pointsPerName per name (the first, last, lowest and highest of each bucket kept; fewer
+   * when many names share the total budget), at most `names` names (by name; the rest only
+   * counted in metricNamesOmitted). Exact values: getMetricPoints (paged) or getSeries.
+   */
   metrics: Record<string, MetricPoint[]>;
+  /** Some name's points in `metrics` are a subset, or names were left out. */
+  metricsDownsampled: boolean;
+  /** Points stored per name in `metrics` (its full count, before any downsampling). */
+  metricCounts: Record<string, number>;
+  /** Names the run has that `metrics` leaves out (0 unless over RUN_DETAIL_METRIC_LIMITS.names). */
+  metricNamesOmitted: number;
   phases: PhaseRecord[];
   /** The latest progress reported by the experiment. */
   artifacts: { name: string; kind: string; path: string; size: number | null; iteration: number | null }[];
   /** The iteration a resume would continue after (its checkpoint), or null when there is none. */
   checkpointIteration: number | null;
+}
+
+/**
+ * What getRun's metrics may hold: about 65 bytes of JSON a point, so a run's detail stays
+ * under ~7 MB whatever it logged. No real run has 2,000 names (V-STaR at 64 candidates: ~400).
+ */
+export const RUN_DETAIL_METRIC_LIMITS = { pointsPerName: 2_000, names: 2_000, totalPoints: 100_000 } as const;
+/** Largest page of getMetricPoints. */
+export const METRIC_POINTS_PAGE_MAX = 10_000;
+
+/** A page of one metric's exact points, in (step, seq) order. */
+export interface MetricPointsPage {
+  name: string;
+  /** Points the run has for this name. */
+  total: number;
+  points: MetricPoint[];
+  /** Pass as `after` for the next page; null: this was the last. */
+  next: { step: number; seq: number } | null;
 }
 
 export interface LogLine {
@@ -122,6 +155,12 @@ export interface Settings {
   maxConcurrent: number;
   gpuSlots: string[];
 }
+
+/**
+ * setPythonPath: saved only if the interpreter is an absolute path to an executable file that
+ * passes the Python preflight; else nothing is saved and errors[0] (field "pythonPath") says why.
+ */
+export type SetPythonPathResult = { ok: true; settings: Settings } | { ok: false; errors: FieldError[] };
 
 export interface GroupSummary {
   id: string;
@@ -239,6 +278,22 @@ export interface DataInfo {
   backups: DataFile[];
   /** <data dir>/exports, newest first. */
   bundles: DataFile[];
+  /** Run directories under <data dir>/runs the database does not know (Reindex puts them back); at most 100 listed. */
+  unindexedRuns: { total: number; ids: string[] };
+}
+
+/** What Reindex put back from the run directories (core/reindex.ts). */
+export interface ReindexResult {
+  ok: true;
+  /** Runs put back, in the order found. */
+  added: string[];
+  /** Of those, the ones whose process is still alive (watched again). */
+  running: string[];
+  groupsAdded: string[];
+  skipped: { id: string; reason: string }[];
+  /** Events ingested for the added runs. */
+  events: number;
+  seconds: number;
 }
 
 /** The interpreter check run before every launch (version, torch, transformers, peft). */
@@ -254,6 +309,9 @@ export interface EventIssues {
   /** Counts per (type, protocol version) over every kept event. */
   unknownKinds: { type: string; version: number | null; count: number }[];
   unknown: { seq: number; type: string; t: number; version: number | null; raw: string }[];
+  /** Kept but not applied, each with the reason: events after run_end, a foreign run_start (seq set), lines repeating a seq with other content (lineNo set). */
+  ignoredTotal: number;
+  ignored: { seq: number | null; lineNo: number | null; type: string | null; reason: string; raw: string }[];
 }
 
 export type ExportResult = { ok: true; files: ExportFile[]; skipped?: { id: string; reason: string }[] } | { ok: false; message: string };
@@ -261,6 +319,22 @@ export type ExportResult = { ok: true; files: ExportFile[]; skipped?: { id: stri
 // ---- argument schemas (validated in every transport before the service sees them) ----
 
 const runId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'invalid run id');
+
+/**
+ * A record whose keys the user names (config paths). zod's record skips an own "__proto__"
+ * key of its input before the key schema sees it (zod 4's $ZodRecord), so an override
+ * `{"__proto__": "1"}` would arrive as `{}` and launch the default config: the raw input is
+ * checked first, and each reserved key refused with its path (overrides.__proto__).
+ */
+function userKeyed<V extends z.ZodType>(value: V) {
+  return z.preprocess((input, ctx) => {
+    if (typeof input === 'object' && input !== null && !Array.isArray(input))
+      for (const k of RESERVED_KEYS)
+        if (Object.hasOwn(input, k))
+          ctx.addIssue({ code: 'custom', path: [k], input, message: reservedKeyMessage(k) });
+    return input;
+  }, z.record(z.string().max(200), value));
+}
 const ratingSource = z.object({ runId, iteration: z.number().int().min(0).nullable() }).strict();
 export const launchSpecSchema = z
   .object({
@@ -268,7 +342,7 @@ export const launchSpecSchema = z
     dataset: z.string().max(64),
     preset: z.string().max(64),
     seed: z.number().int().optional(),
-    overrides: z.record(z.string().max(200), z.string().max(10000)).optional(),
+    overrides: userKeyed(z.string().max(10000)).optional(),
   })
   .strict();
 
@@ -280,8 +354,8 @@ export const ablationSpecSchema = z
     datasets: listOf(16),
     seeds: z.array(z.number().int().min(0).max(2 ** 31 - 1)).min(1).max(1000),
     preset: z.string().max(64),
-    overrides: z.record(z.string().max(200), z.string().max(10000)).optional(),
-    grid: z.record(z.string().max(200), z.array(z.string().max(10000)).max(100)).optional(),
+    overrides: userKeyed(z.string().max(10000)).optional(),
+    grid: userKeyed(z.array(z.string().max(10000)).max(100)).optional(),
   })
   .strict();
 
@@ -336,6 +410,17 @@ export const figureSchema = z
 export const commandArgs = {
   listRuns: z.tuple([]),
   getRun: z.tuple([runId]),
+  getMetricPoints: z.tuple([
+    runId,
+    z
+      .object({
+        name: z.string().min(1).max(10_000),
+        /** The `next` of the previous page. */
+        after: z.object({ step: z.number().int(), seq: z.number().int() }).strict().optional(),
+        limit: z.number().int().min(1).max(METRIC_POINTS_PAGE_MAX).optional(),
+      })
+      .strict(),
+  ]),
   getLogs: z.tuple([runId, z.object({ afterId: z.number().int().min(0).optional(), limit: z.number().int().min(1).max(5000).optional() }).strict()]),
   getSamples: z.tuple([
     runId,
@@ -481,6 +566,7 @@ export const commandArgs = {
   backupNow: z.tuple([]),
   exportRunBundle: z.tuple([z.array(runId).min(1).max(1000), z.object({ checkpoints: z.boolean().optional() }).strict()]),
   importRunBundle: z.tuple([z.string().min(1).max(4096)]),
+  reindexRuns: z.tuple([]),
   getEventIssues: z.tuple([runId, z.number().int().min(1).max(1000).optional()]),
   getThoughts: z.tuple([
     runId,
@@ -512,6 +598,8 @@ export const COMMAND_NAMES = Object.keys(commandArgs) as CommandName[];
 export interface CommandResults {
   listRuns: RunSummary[];
   getRun: RunDetail | null;
+  /** One metric's exact points, a page at a time (default and most: METRIC_POINTS_PAGE_MAX); null: no such run. */
+  getMetricPoints: MetricPointsPage | null;
   getLogs: LogLine[];
   getSamples: SampleRow[];
   catalog: Catalog;
@@ -533,7 +621,7 @@ export interface CommandResults {
   setQueueSettings: Settings;
   importDataset: ImportResult;
   getSettings: Settings;
-  setPythonPath: Settings;
+  setPythonPath: SetPythonPathResult;
   /** A group's figure set (a figure per dataset + table.tex), in the asked formats. */
   exportGroup: ExportResult;
   /** One figure (the compare view's) in the asked formats, files named after `name`. */
@@ -579,6 +667,8 @@ export interface CommandResults {
   importRunBundle:
     | { ok: true; file: string; imported: string[]; skipped: { id: string; reason: string }[]; rows: number; files: number; bytes: number }
     | { ok: false; message: string };
+  /** Put back every run directory the database does not know, through the normal ingest. */
+  reindexRuns: ReindexResult | { ok: false; message: string };
 }
 
 export type CommandArgs<C extends CommandName> = z.infer<(typeof commandArgs)[C]>;

@@ -5,8 +5,26 @@
  * which the Python emitter's tests validate against.
  */
 import { z } from 'zod';
+import limitsJson from '../experiments/starlab/limits.json';
 
 export const PROTOCOL_VERSION = 1;
+
+/**
+ * Limits on one line of events.jsonl, from experiments/starlab/limits.json (the Python emitter
+ * reads the same file and refuses to write what ingest would refuse). A line over one of them
+ * is refused as malformed with the reason: what one line may cost the app stays bounded.
+ */
+export const EVENT_LIMITS = {
+  /** Bytes of one line (UTF-8, without its newline); the tailer skips a longer line without holding it. */
+  maxLineBytes: limitsJson.max_line_bytes,
+  /** Object members in one event, all levels together (counted before parsing). */
+  maxMembers: limitsJson.max_members,
+  /** Names in one metrics event's `values`. */
+  maxMetricNames: limitsJson.max_metric_names,
+  /** Nesting of objects and arrays. */
+  maxDepth: limitsJson.max_depth,
+} as const;
+export const MAX_EVENT_LINE_BYTES = EVENT_LIMITS.maxLineBytes;
 
 export const PHASES = ['warmup', 'sample', 'rationalize', 'train', 'evaluate', 'verify'] as const;
 export const phaseSchema = z.enum(PHASES);
@@ -78,7 +96,14 @@ export const metricsSchema = z.object({
   type: z.literal('metrics'),
   iteration,
   step: z.number().int().min(0),
-  values: z.record(z.string().min(1), finite),
+  values: z
+    .record(z.string().min(1), finite)
+    .superRefine((v, ctx) => {
+      const n = Object.keys(v).length;
+      if (n > EVENT_LIMITS.maxMetricNames)
+        ctx.addIssue({ code: 'custom', message: `${fmtInt(n)} metric names, over the limit of ${fmtInt(EVENT_LIMITS.maxMetricNames)}` });
+    })
+    .meta({ maxProperties: EVENT_LIMITS.maxMetricNames }),
 });
 
 export const SAMPLE_SPLITS = ['train', 'eval'] as const;
@@ -136,6 +161,17 @@ export const runEndSchema = z.object({
   error: z.string().nullable().optional(),
 });
 
+/**
+ * A resumed process has loaded its checkpoint of `iteration` and continues after it. Only
+ * then does ingest drop what the run stored for later iterations (a partial iteration, which
+ * is redone): a resume that fails before this event leaves every row as it was.
+ */
+export const resumedSchema = z.object({
+  ...base,
+  type: z.literal('resumed'),
+  iteration,
+});
+
 export const runEventSchema = z.discriminatedUnion('type', [
   runStartSchema,
   phaseStartSchema,
@@ -146,6 +182,7 @@ export const runEventSchema = z.discriminatedUnion('type', [
   artifactSchema,
   heartbeatSchema,
   logSchema,
+  resumedSchema,
   runEndSchema,
 ]);
 export type RunEvent = z.infer<typeof runEventSchema>;
@@ -161,42 +198,91 @@ export type ParsedLine =
   | { kind: 'malformed'; reason: string };
 
 /**
- * Limits on one line. The tailer keeps at most 64 MiB of a line (core/tailer.ts); nesting is
- * bounded because applying an event re-serialises its config with the recursive JSON.stringify,
- * which overflows the stack at a few thousand levels (a real config is under 10 deep).
+ * Nesting is bounded (EVENT_LIMITS.maxDepth) because applying an event re-serialises its config
+ * with the recursive JSON.stringify, which overflows the stack at a few thousand levels (a real
+ * config is under 10 deep); members and bytes because parsing, validating and storing an
+ * event costs time and memory in proportion (a 42 MB line of 1.8 million metric names held
+ * the server for 20 s).
  */
-export const MAX_EVENT_LINE_CHARS = 64 * 1024 * 1024;
-export const MAX_EVENT_DEPTH = 64;
+export const MAX_EVENT_DEPTH = EVENT_LIMITS.maxDepth;
 
-/** Deepest nesting of arrays/objects in a JSON text (strings skipped); stops counting past `limit`. */
-export function jsonDepth(text: string, limit = Infinity): number {
+/** 16,777,216: integers in reasons, with thousands separators. */
+export function fmtInt(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** The reason a line over EVENT_LIMITS.maxLineBytes is refused (the tailer gives it for a line it skipped). */
+export function lineTooLongReason(bytes: number): string {
+  return `line is ${fmtInt(bytes)} bytes, over the limit of ${fmtInt(EVENT_LIMITS.maxLineBytes)}`;
+}
+
+/** UTF-8 length of a string (Node's native count where there is one: ~2 ms for 16 MB). */
+export function utf8Length(text: string): number {
+  const B = (globalThis as { Buffer?: { byteLength(s: string, enc: 'utf8'): number } }).Buffer;
+  return B ? B.byteLength(text, 'utf8') : new TextEncoder().encode(text).length;
+}
+
+export interface JsonShape {
+  /** Deepest nesting of arrays/objects. */
+  depth: number;
+  /** Object members at every level: one per ':' outside strings (in valid JSON, exactly the keys). */
+  members: number;
+}
+
+/**
+ * The nesting depth and member count of a JSON text in one pass, without parsing (strings
+ * skipped); stops early once the depth passes `depthLimit`. Cheaper than JSON.parse (strings
+ * are skipped with indexOf; about 4 ns a character of structure), so it runs before it on
+ * every line.
+ */
+export function jsonShape(text: string, depthLimit = Infinity): JsonShape {
   let depth = 0;
   let max = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
+  let members = 0;
+  const len = text.length;
+  for (let i = 0; i < len; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
+    if (c === 0x22) {
+      // a string: jump to its closing quote (one not escaped by an odd run of backslashes)
+      let j = i;
+      for (;;) {
+        j = text.indexOf('"', j + 1);
+        if (j < 0) return { depth: max, members };
+        let k = j - 1;
+        while (text.charCodeAt(k) === 0x5c) k--;
+        if ((j - 1 - k) % 2 === 0) break;
+      }
+      i = j;
+    } else if (c === 0x3a) members++;
     else if (c === 0x7b || c === 0x5b) {
       if (++depth > max) {
         max = depth;
-        if (max > limit) return max;
+        if (max > depthLimit) return { depth: max, members };
       }
     } else if (c === 0x7d || c === 0x5d) depth--;
   }
-  return max;
+  return { depth: max, members };
+}
+
+/** Deepest nesting of arrays/objects in a JSON text (strings skipped); stops counting past `limit`. */
+export function jsonDepth(text: string, limit = Infinity): number {
+  return jsonShape(text, limit).depth;
 }
 
 /** Parse one line of events.jsonl. Never throws. */
 export function parseEventLine(line: string): ParsedLine {
   if (typeof line !== 'string') return { kind: 'malformed', reason: `expected a line of text, got ${typeof line}` };
-  if (line.length > MAX_EVENT_LINE_CHARS) {
-    return { kind: 'malformed', reason: `line is ${line.length} characters, over the limit of ${MAX_EVENT_LINE_CHARS}` };
+  // UTF-8 takes at least a byte per UTF-16 unit and at most 3: count only where it could matter
+  if (line.length > EVENT_LIMITS.maxLineBytes / 3) {
+    const bytes = line.length > EVENT_LIMITS.maxLineBytes ? line.length : utf8Length(line);
+    if (bytes > EVENT_LIMITS.maxLineBytes) return { kind: 'malformed', reason: lineTooLongReason(bytes) };
   }
-  if (jsonDepth(line, MAX_EVENT_DEPTH) > MAX_EVENT_DEPTH) {
+  const shape = jsonShape(line, MAX_EVENT_DEPTH);
+  if (shape.depth > MAX_EVENT_DEPTH) {
     return { kind: 'malformed', reason: `JSON nested deeper than ${MAX_EVENT_DEPTH} levels` };
+  }
+  if (shape.members > EVENT_LIMITS.maxMembers) {
+    return { kind: 'malformed', reason: `event has ${fmtInt(shape.members)} keys, over the limit of ${fmtInt(EVENT_LIMITS.maxMembers)}` };
   }
   let json: unknown;
   try {
@@ -230,5 +316,7 @@ export function formatIssues(err: z.ZodError): string {
 
 /** JSON Schema of one event line, for the Python emitter's tests and third-party writers. */
 export function runEventJsonSchema(): unknown {
-  return z.toJSONSchema(runEventSchema, { target: 'draft-2020-12', io: 'input' });
+  const schema = z.toJSONSchema(runEventSchema, { target: 'draft-2020-12', io: 'input' });
+  // the per-line limits JSON Schema cannot state (bytes, members over all levels), for other writers
+  return { ...schema, 'x-starlab-limits': Object.fromEntries(Object.entries(limitsJson).filter(([k]) => !k.startsWith('_'))) };
 }

@@ -8,6 +8,7 @@ import { sql as v2 } from './002-resume';
 import { sql as v3 } from './003-queue';
 import { up as v4 } from './004-question-outcomes';
 import { sql as v5 } from './005-ratings';
+import { sql as v6 } from './006-event-integrity';
 
 export interface Migration {
   name: string;
@@ -20,6 +21,7 @@ export const migrations: readonly Migration[] = [
   { name: '003-queue', up: v3 },
   { name: '004-question-outcomes', up: v4 },
   { name: '005-ratings', up: v5 },
+  { name: '006-event-integrity', up: v6 },
 ];
 
 export const SCHEMA_VERSION = migrations.length;

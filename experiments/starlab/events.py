@@ -30,6 +30,53 @@ HEARTBEAT_S = 5.0
 MAX_SAFE_INT = 2**53 - 1
 _ENVELOPE = ("v", "seq", "t", "type")
 
+# Limits on one event line, shared with the ingest side (shared/protocol.ts reads the same file):
+# an event over one of them is refused here (ValueError, nothing written), as ingest would refuse it.
+with open(os.path.join(os.path.dirname(__file__), "limits.json"), encoding="utf-8") as _f:
+    LIMITS: dict[str, int] = {k: int(v) for k, v in json.load(_f).items() if not k.startswith("_")}
+#: bytes of one line, UTF-8, without its newline
+MAX_LINE_BYTES = LIMITS["max_line_bytes"]
+#: object members in one event, every level counted (the envelope's four included)
+MAX_MEMBERS = LIMITS["max_members"]
+#: names in one metrics event's values
+MAX_METRIC_NAMES = LIMITS["max_metric_names"]
+#: nesting of objects and arrays (the event object itself is level 1)
+MAX_DEPTH = LIMITS["max_depth"]
+#: samples per samples event written by the variants and the SDK (fewer when their size needs it)
+SAMPLES_PER_EVENT = 200
+
+
+def _json_sizes(objs: list[Any]) -> list[int]:
+    """Bytes of each of ``objs`` as the writer serialises them in one event: UTF-8, or all as
+    \\u escapes when one holds a lone surrogate (emit then escapes the whole line)."""
+    try:
+        return [len(json.dumps(o, allow_nan=False, ensure_ascii=False, separators=(",", ":")).encode("utf-8")) for o in objs]
+    except UnicodeEncodeError:
+        return [len(json.dumps(o, allow_nan=False, ensure_ascii=True, separators=(",", ":"))) for o in objs]
+
+
+def _shape(obj: Any, max_depth: int = MAX_DEPTH) -> tuple[int, int]:
+    """(members, depth) of a JSON value as ingest counts them: a key of any object at any level is
+    a member, objects and arrays nest. Stops early once deeper than ``max_depth`` (a cycle
+    included; the counts are then lower bounds)."""
+    members = 0
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(obj, 1)]
+    while stack:
+        o, d = stack.pop()
+        if isinstance(o, Mapping):
+            members += len(o)
+            children: Iterable[Any] = o.values()
+        elif isinstance(o, (list, tuple)):
+            children = o
+        else:
+            continue
+        deepest = max(deepest, d)
+        if deepest > max_depth:
+            break
+        stack.extend((c, d + 1) for c in children if isinstance(c, (Mapping, list, tuple)))
+    return members, deepest
+
 
 def _as_int(name: str, v: Any, lo: int | None = 0) -> int:
     """``int(v)`` for a protocol integer field; ValueError (nothing is written) when it is not a
@@ -135,12 +182,22 @@ class EventWriter:
 
     def emit(self, type: str, **fields: Any) -> dict[str, Any]:
         """Write one event; returns it. Raises ValueError (and writes nothing) for values JSON
-        cannot hold: NaN/inf, non-JSON types, an envelope field among ``fields``."""
+        cannot hold: NaN/inf, non-JSON types, an envelope field among ``fields``; and for an
+        event the ingest side would refuse: over one of ``LIMITS`` (limits.json)."""
         if not isinstance(type, str) or not type:
             raise ValueError(f"event type must be a non-empty string, got {type!r}")
         clash = [k for k in fields if k in _ENVELOPE]
         if clash:
             raise ValueError(f"{', '.join(clash)} are set by the writer, not by the event")
+        values = fields.get("values")
+        if type == "metrics" and isinstance(values, Mapping) and len(values) > MAX_METRIC_NAMES:
+            raise ValueError(f"metrics event has {len(values):,} metric names, over the limit of {MAX_METRIC_NAMES:,}")
+        members, depth = _shape(fields)  # the fields are the event object's members: the same depth
+        members += len(_ENVELOPE)
+        if depth > MAX_DEPTH:
+            raise ValueError(f"{type} event is nested deeper than {MAX_DEPTH} levels")
+        if members > MAX_MEMBERS:
+            raise ValueError(f"{type} event has {members:,} keys, over the limit of {MAX_MEMBERS:,}")
         with self._lock:
             if self._fd is None:
                 raise RuntimeError(f"event writer for {self.path} is closed")
@@ -155,6 +212,8 @@ class EventWriter:
                 data = (json.dumps(event, allow_nan=False, ensure_ascii=True, separators=(",", ":")) + "\n").encode("ascii")
             except (TypeError, RecursionError) as e:
                 raise ValueError(f"{type} event is not JSON-serialisable: {e}") from None
+            if len(data) - 1 > MAX_LINE_BYTES:
+                raise ValueError(f"{type} event is {len(data) - 1:,} bytes, over the limit of {MAX_LINE_BYTES:,}")
             self._write_bytes(data)
             self._seq += 1
             return event
@@ -243,7 +302,34 @@ class EventWriter:
         return self.emit("metrics", iteration=iteration, step=step, values=clean)
 
     def samples(self, iteration: int, items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+        """One samples event (ValueError if it would be over the line limits: see samples_batches)."""
         return self.emit("samples", iteration=_as_int("iteration", iteration), items=[make_sample(**dict(it)) for it in items])
+
+    def samples_batches(self, iteration: int, items: Iterable[Mapping[str, Any]],
+                        per_event: int = SAMPLES_PER_EVENT) -> list[dict[str, Any]]:
+        """Samples as as many events as they need: at most ``per_event`` items each, and few
+        enough that every line stays within the limits (bytes, members), so any number of
+        samples of any size can be logged. Only a single item over a limit by itself is refused
+        (ValueError; the items before it are written)."""
+        it_n = _as_int("iteration", iteration)
+        checked = [make_sample(**dict(it)) for it in items]
+        # room for the envelope and the event's own fields, and a margin for the separators
+        budget_bytes, budget_members = MAX_LINE_BYTES - 256, MAX_MEMBERS - 16
+        events: list[dict[str, Any]] = []
+        batch: list[dict[str, Any]] = []
+        size = members = 0
+        for item, item_bytes in zip(checked, _json_sizes(checked)):
+            b = item_bytes + 1
+            m = _shape(item)[0]
+            if batch and (len(batch) >= per_event or size + b > budget_bytes or members + m > budget_members):
+                events.append(self.emit("samples", iteration=it_n, items=batch))
+                batch, size, members = [], 0, 0
+            batch.append(item)
+            size += b
+            members += m
+        if batch:
+            events.append(self.emit("samples", iteration=it_n, items=batch))
+        return events
 
     def artifact(self, name: str, kind: str, path: str, size: int | None = None,
                  iteration: int | None = None) -> dict[str, Any]:
@@ -264,6 +350,11 @@ class EventWriter:
         if level not in LOG_LEVELS:
             raise ValueError(f"log level must be one of {LOG_LEVELS}, got {level!r}")
         return self.emit("log", level=level, message=str(message))
+
+    def resumed(self, iteration: int) -> dict[str, Any]:
+        """The checkpoint of ``iteration`` is loaded and the run continues after it: only now does
+        the lab drop what the run stored for later iterations (they are redone)."""
+        return self.emit("resumed", iteration=_as_int("iteration", iteration))
 
     def run_end(self, status: str, error: str | None = None) -> dict[str, Any] | None:
         """The last event of a run. Only the first call writes; later calls return None."""

@@ -80,7 +80,8 @@ class Run:
         self.events.metrics(iteration, int(step), values)
 
     def log_samples(self, items: Iterable[Mapping[str, Any]], iteration: int = 0) -> None:
-        self.events.samples(iteration, items)
+        """Samples, any number: written as as many events as the protocol's line limits need."""
+        self.events.samples_batches(iteration, items)
 
     def log_artifact(self, path: str, name: str | None = None, kind: str = "file", iteration: int | None = None) -> None:
         size = os.path.getsize(path) if os.path.isfile(path) else None

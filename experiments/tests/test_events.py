@@ -30,6 +30,7 @@ def _every_event_type(w: EventWriter) -> None:
     w.heartbeat()
     w.log("info", "hello")
     w.log("warning", "careful")
+    w.resumed(1)
     with w.phase(1, "evaluate"):
         pass
     w.run_end("completed")
@@ -43,7 +44,7 @@ def test_every_event_type_validates(tmp_path, event_validator):
     assert_valid_stream(events, event_validator)
     types = {e["type"] for e in events}
     assert types == {"run_start", "phase_start", "phase_end", "progress", "metrics", "samples", "artifact",
-                     "heartbeat", "log", "run_end"}
+                     "heartbeat", "log", "resumed", "run_end"}
     assert all(e["v"] == 1 and isinstance(e["t"], float) for e in events)
     env = events[0]["env"]
     for key in ("python", "torch", "transformers", "cuda", "gpus", "host", "platform", "pid", "git_commit"):
@@ -153,3 +154,98 @@ def test_events_path_from_environment(tmp_path, monkeypatch):
     monkeypatch.delenv("STARLAB_EVENTS")
     with pytest.raises(ValueError):
         EventWriter(heartbeat_s=None)
+
+
+# ---------------------------------------------------------------------- limits on one line
+from conftest import REPO, SCHEMA_PATH  # noqa: E402
+from starlab import events as events_mod  # noqa: E402
+
+
+def _members(line: str) -> int:
+    """Object members of a JSON line, as the ingest side counts them (one per key, every level)."""
+    n = 0
+
+    def hook(pairs):
+        nonlocal n
+        n += len(pairs)
+        return dict(pairs)
+
+    json.loads(line, object_pairs_hook=hook)
+    return n
+
+
+def test_limits_come_from_one_file_that_the_schema_carries():
+    limits = json.loads((REPO / "experiments" / "starlab" / "limits.json").read_text())
+    schema = json.loads(SCHEMA_PATH.read_text())
+    assert events_mod.LIMITS == {k: v for k, v in limits.items() if not k.startswith("_")}
+    assert schema["x-starlab-limits"] == events_mod.LIMITS
+    metrics = next(s for s in schema["oneOf"] if s["properties"]["type"].get("const") == "metrics")
+    assert metrics["properties"]["values"]["maxProperties"] == events_mod.MAX_METRIC_NAMES
+
+
+def _refused(w: EventWriter, path, call, match: str) -> None:
+    before, seq = path.read_bytes(), w.seq
+    with pytest.raises(ValueError, match=match):
+        call()
+    assert path.read_bytes() == before and w.seq == seq  # nothing written
+
+
+def test_emit_refuses_what_ingest_would_refuse(tmp_path):
+    path = tmp_path / "events.jsonl"
+    w = EventWriter(path, heartbeat_s=None)
+    w.log("info", "first")
+    # bytes: counted in UTF-8 (fewer characters than the limit, more bytes)
+    big = "é" * (events_mod.MAX_LINE_BYTES // 2 + 10)
+    _refused(w, path, lambda: w.log("info", big), r"log event is [\d,]+ bytes, over the limit of 8,388,608")
+    # metric names in one metrics event
+    names = {f"m{i}": i for i in range(events_mod.MAX_METRIC_NAMES + 1)}
+    _refused(w, path, lambda: w.metrics(0, 1, names), r"10,001 metric names, over the limit of 10,000")
+    # members at every level
+    config = {f"k{i}": {"a": 1} for i in range(events_mod.MAX_MEMBERS // 2)}
+    _refused(w, path, lambda: w.run_start(config, {}), r"run_start event has 50,00\d keys, over the limit of 50,000")
+    # nesting
+    deep: dict = {}
+    node = deep
+    for _ in range(events_mod.MAX_DEPTH):
+        node["a"] = {}
+        node = node["a"]
+    _refused(w, path, lambda: w.emit("custom", x=deep), r"nested deeper than 64 levels")
+    # at the limits: written, and counted as ingest counts them
+    ok = w.metrics(0, 2, {f"m{i}": i for i in range(events_mod.MAX_METRIC_NAMES)})
+    assert ok is not None
+    shallow: dict = {}
+    node = shallow
+    for _ in range(events_mod.MAX_DEPTH - 2):
+        node["a"] = {}
+        node = node["a"]
+    w.emit("custom", x=shallow)  # the event object, x, then 62 more levels: 64
+    w.close()
+    lines = path.read_text().splitlines()
+    assert len(lines) == 3
+    assert _members(lines[1]) == 4 + 2 + 1 + events_mod.MAX_METRIC_NAMES  # envelope, iteration/step, values, names
+    assert len(lines[1].encode()) < events_mod.MAX_LINE_BYTES
+
+
+def test_samples_batches_splits_by_count_and_size(tmp_path, event_validator):
+    path = tmp_path / "events.jsonl"
+    w = EventWriter(path, heartbeat_s=None)
+    w.run_start({"seed": 0}, collect_env())
+    items = [dict(question_id=f"q{i}", split="train", kind="direct", question="Q" * 1000, text=f"{i}:" + "é" * 40_000,
+                  answer="1", gold="1", correct=True, hint_used=False) for i in range(700)]
+    written = w.samples_batches(3, items)
+    w.close()
+    events = read_events(path)
+    assert_valid_stream(events, event_validator)
+    batches = [e for e in events if e["type"] == "samples"]
+    assert len(batches) == len(written) > 700 // 200  # more events than the count alone needs
+    assert [it["question_id"] for b in batches for it in b["items"]] == [f"q{i}" for i in range(700)]
+    assert all(b["iteration"] == 3 and 0 < len(b["items"]) <= 200 for b in batches)
+    for line in path.read_bytes().splitlines():
+        assert len(line) <= events_mod.MAX_LINE_BYTES
+    # small samples: batches of 200
+    w2 = EventWriter(tmp_path / "small.jsonl", heartbeat_s=None)
+    small = w2.samples_batches(0, [dict(items[0], text="t", question="q")] * 450)
+    assert [len(e["items"]) for e in small] == [200, 200, 50]
+    # one item over the line limit by itself is refused
+    with pytest.raises(ValueError, match="over the limit"):
+        w2.samples_batches(0, [dict(items[0], text="x" * (events_mod.MAX_LINE_BYTES + 1))])

@@ -9,6 +9,7 @@ import torch
 
 from conftest import micro_config, read_events
 from starlab import checkpoint
+from starlab.safe_state import load_weights
 from starlab.events import EventWriter
 from starlab.stopping import StopFlag, StopRequested
 from starlab.variants import star
@@ -128,7 +129,7 @@ def test_lora_trains_only_a_fresh_adapter_per_iteration(tmp_path, monkeypatch):
     # the checkpoint holds an adapter and the (warm-up) base weights
     state = json.loads((run_dir / "checkpoint" / "state.json").read_text())
     assert state["lora"] is True and (run_dir / "checkpoint" / "adapter").is_dir()
-    base = torch.load(run_dir / "checkpoint" / "base.pt", weights_only=True)
+    base = load_weights(str(run_dir / "checkpoint" / "base.safetensors"))  # tied names come back too
     assert set(base) == set(seen["base"]) and all(torch.equal(base[k], seen["base"][k]) for k in base)
 
 

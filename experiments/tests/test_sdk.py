@@ -91,3 +91,20 @@ def test_import_starlab_does_not_import_torch(tmp_path):
     """, tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_log_samples_chunks_any_number_of_any_size(tmp_path, event_validator):
+    from starlab.events import MAX_LINE_BYTES
+
+    path = tmp_path / "events.jsonl"
+    run = starlab.init(config={}, events_path=str(path), heartbeat=False)
+    items = [dict(question_id=f"q{i}", split="eval", kind="eval", question="Q", text="x" * 100_000, answer=None,
+                  gold="1", correct=False, hint_used=False) for i in range(500)]  # 50 MB in all
+    run.log_samples(items, iteration=2)
+    run.finish()
+    events = read_events(path)
+    assert_valid_stream(events, event_validator)
+    batches = [e for e in events if e["type"] == "samples"]
+    assert len(batches) > 5
+    assert sum(len(b["items"]) for b in batches) == 500
+    assert all(len(line) <= MAX_LINE_BYTES for line in path.read_bytes().splitlines())

@@ -3,6 +3,7 @@
  * fields into an AblationSpec, formatting the plan's estimate, and group progress fractions.
  */
 import type { FieldError } from '../../shared/experiment-config';
+import { RESERVED_KEYS, reservedKeyMessage } from '../../shared/reserved-keys';
 import type { RunStatus } from '../../shared/contract';
 import type { AblationSpec } from '../../shared/ablation';
 import { parseForm } from './launch-form';
@@ -69,7 +70,7 @@ export function parseSeeds(text: string): { seeds: number[]; errors: FieldError[
  * field "grid" (syntax) or "grid.<key>" (a key's values).
  */
 export function parseSweeps(text: string): { grid: Record<string, string[]>; errors: FieldError[]; lines: Map<string, number> } {
-  const grid: Record<string, string[]> = {};
+  const grid = Object.create(null) as Record<string, string[]>; // "__proto__" stays a key (refused below), not a prototype
   const errors: FieldError[] = [];
   const lines = new Map<string, number>();
   text.split('\n').forEach((raw, i) => {
@@ -85,7 +86,11 @@ export function parseSweeps(text: string): { grid: Record<string, string[]>; err
       errors.push({ field: 'grid', message: `line ${i + 1}: key too long` });
       return;
     }
-    if (key in grid) {
+    if (RESERVED_KEYS.includes(key)) {
+      errors.push({ field: `grid.${key}`, message: `line ${i + 1}: ${reservedKeyMessage(key)}` });
+      return;
+    }
+    if (Object.hasOwn(grid, key)) {
       errors.push({ field: `grid.${key}`, message: `line ${i + 1}: "${key}" is swept twice` });
       return;
     }

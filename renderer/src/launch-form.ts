@@ -1,4 +1,5 @@
 import type { FieldError, LaunchSpec } from '../../shared/experiment-config';
+import { RESERVED_KEYS, reservedKeyMessage } from '../../shared/reserved-keys';
 
 export interface FormState {
   variant: string;
@@ -26,7 +27,7 @@ export function parseForm(f: FormState): Parsed {
     if (!/^\d+$/.test(seed) || !Number.isSafeInteger(Number(seed))) local.push({ field: 'seed', message: 'seed must be a non-negative integer' });
     else spec.seed = Number(seed);
   }
-  const overrides: Record<string, string> = {};
+  const overrides = Object.create(null) as Record<string, string>; // "__proto__" stays a key (refused below), not a prototype
   f.overrides.split('\n').forEach((raw, i) => {
     const line = raw.trim();
     if (!line || line.startsWith('#')) return;
@@ -40,7 +41,11 @@ export function parseForm(f: FormState): Parsed {
       local.push({ field: `overrides.${key.slice(0, 40)}…`, message: `line ${i + 1}: key too long` });
       return;
     }
-    if (key in overrides) {
+    if (RESERVED_KEYS.includes(key)) {
+      local.push({ field: `overrides.${key}`, message: `line ${i + 1}: ${reservedKeyMessage(key)}` });
+      return;
+    }
+    if (Object.hasOwn(overrides, key)) {
       local.push({ field: `overrides.${key}`, message: `line ${i + 1}: "${key}" is set twice` });
       return;
     }

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { eventsFilesOf, FAKE_PYTHON, killGroup, killRunsOf, measure, processesWithEnv, type Row, ROOT, runsOf, Server, sleep, supervisorLogs, tempDir, waitFor, writtenSeqs } from './lib';
+import { eventsFilesOf, FAKE_PYTHON, killGroup, killRunsOf, lockDatabase, measure, processesWithEnv, type Row, ROOT, runsOf, Server, sleep, supervisorLogs, tempDir, waitFor, writtenSeqs } from './lib';
 
 const SPEC = { variant: 'star', dataset: 'addition', preset: 'tiny' } as const;
 
@@ -158,23 +158,6 @@ export async function floodWithQueries(): Promise<Row> {
   }
 }
 
-/** Hold the database in a write transaction (BEGIN EXCLUSIVE) from another process; resolves when it is held. */
-async function lockFrom(dbFile: string, holdMs: number): Promise<{ child: ReturnType<typeof spawn>; exited: Promise<unknown> }> {
-  const script = `
-    const Database = require('better-sqlite3');
-    const db = new Database(process.argv[1]);
-    db.pragma('busy_timeout = 10000');
-    db.exec('BEGIN EXCLUSIVE');
-    process.stdout.write('locked\\n');
-    setTimeout(() => { db.exec('COMMIT'); db.close(); }, ${holdMs});`;
-  const child = spawn(process.execPath, ['-e', script, dbFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise((r) => child.once('exit', r));
-  let out = '';
-  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  await waitFor(() => out.includes('locked'), 20_000, 'the lock');
-  return { child, exited };
-}
-
 /**
  * A launch while another process holds the lock past the 5 s busy timeout: it must be refused
  * with a message saying so, and leave nothing behind (no row, no run directory, no process).
@@ -184,7 +167,7 @@ async function launchWhileLocked(server: Server, dataDir: string, known: string[
   const dbFile = join(dataDir, 'starlab.db');
   const dirs = () => (existsSync(join(dataDir, 'runs')) ? readdirSync(join(dataDir, 'runs')) : []);
   const dirsBefore = dirs().length;
-  const lock = await lockFrom(dbFile, 8000);
+  const lock = await lockDatabase(dbFile, 8000);
   const t0 = Date.now();
   let answer: string;
   try {
@@ -225,7 +208,7 @@ export async function databaseLocked(): Promise<Row> {
     await server.start();
     const ids = await launchVia(server, [1, 2, 3]);
     await waitFor(() => ids.every((id) => ingestedOf(dbFile, id) >= 8), 60_000, 'ingest under way');
-    const lock = await lockFrom(dbFile, holdMs);
+    const lock = await lockDatabase(dbFile, holdMs);
     locker = lock.child;
     const tLock = Date.now();
     await lock.exited;

@@ -1,6 +1,6 @@
 /** Shared machinery of the fault suite: counting written/ingested events, the server, cleanup. */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -192,6 +192,8 @@ export function supervisorLogs(dbFile: string, id: string): string[] {
 export class Server {
   child: ChildProcess | null = null;
   url = '';
+  /** The access token the server printed (a new one each start); cmd() sends it. */
+  token = '';
   output = '';
 
   constructor(
@@ -211,13 +213,22 @@ export class Server {
     this.output = '';
     child.stdout!.on('data', (b: Buffer) => (this.output += b.toString()));
     child.stderr!.on('data', (b: Buffer) => (this.output += b.toString()));
-    const m = await waitFor(() => /serving at (http:\/\/\S+)/.exec(this.output) ?? (child.exitCode !== null && 'exit'), 60_000, 'the server to listen');
+    const m = await waitFor(
+      () => (/serving at (http:\/\/\S+)/.test(this.output) && /Authorization: Bearer ([A-Za-z0-9_-]+)"/.test(this.output) ? this.output : child.exitCode !== null && 'exit'),
+      60_000,
+      'the server to listen',
+    );
     if (m === 'exit') throw new Error(`the server exited: ${this.output}`);
-    this.url = m[1]!.replace(/\/$/, '');
+    this.url = /serving at (http:\/\/\S+)/.exec(m)![1]!.replace(/\/$/, '');
+    this.token = /Authorization: Bearer ([A-Za-z0-9_-]+)"/.exec(m)![1]!;
   }
 
   async cmd<T>(name: string, ...args: unknown[]): Promise<T> {
-    const res = await fetch(`${this.url}/api/cmd/${name}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(args) });
+    const res = await fetch(`${this.url}/api/cmd/${name}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${this.token}` },
+      body: JSON.stringify(args),
+    });
     const body = (await res.json()) as { ok: boolean; result?: T; error?: string };
     if (!body.ok) throw new Error(`${name}: HTTP ${res.status}: ${body.error}`);
     return body.result as T;
@@ -265,4 +276,57 @@ export function eventsFilesOf(dataDir: string): Map<string, string> {
   if (!existsSync(runs)) return m;
   for (const id of readdirSync(runs)) m.set(id, join(runs, id, 'events.jsonl'));
   return m;
+}
+
+/** A fault's row from what was measured: ok (with what happened) unless there are problems. */
+export function faultRow(fault: string, runs: number, written: number, m: Pick<Measured, 'ingested' | 'duplicates' | 'lost'>, problems: string[], ok: string): Row {
+  return {
+    fault,
+    runs,
+    written,
+    ingested: m.ingested,
+    duplicates: m.duplicates,
+    lost: m.lost,
+    status: problems.length ? `FAIL: ${problems.slice(0, 3).join('; ')}` : `ok: ${ok}`,
+  };
+}
+
+/** Hold the database with BEGIN EXCLUSIVE from another process for holdMs (resolves once it holds it). */
+export async function lockDatabase(dbFile: string, holdMs: number): Promise<{ child: ChildProcess; exited: Promise<unknown> }> {
+  const script = `
+    const Database = require('better-sqlite3');
+    const db = new Database(process.argv[1]);
+    db.pragma('busy_timeout = 10000');
+    db.exec('BEGIN EXCLUSIVE');
+    process.stdout.write('locked\\n');
+    setTimeout(() => { db.exec('COMMIT'); db.close(); }, ${holdMs});`;
+  const child = spawn(process.execPath, ['-e', script, dbFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise((r) => child.once('exit', r));
+  let out = '';
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  await waitFor(() => out.includes('locked'), 20_000, 'the lock');
+  return { child, exited };
+}
+
+/**
+ * A small tmpfs (root only: the disk-full faults), or the row saying why there is none (a
+ * skipped row fails the suite). `unmount` is lazy, so open files do not keep it busy.
+ */
+export function mountTmpfs(fault: string, size = '16m'): { mnt: string; unmount: () => void } | { skipped: Row } {
+  const mnt = join(tempDir(), 'mnt');
+  mkdirSync(mnt);
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mnt], { stdio: 'pipe' });
+  } catch (e) {
+    const why = String((e as { stderr?: Buffer }).stderr ?? (e as Error).message).trim().split('\n')[0];
+    return { skipped: { fault, runs: 0, written: 0, ingested: 0, duplicates: 0, lost: 0, status: `skipped: mount -t tmpfs failed: ${why}` } };
+  }
+  const unmount = () => {
+    try {
+      execFileSync('umount', ['-l', mnt], { stdio: 'pipe' });
+    } catch (e) {
+      console.error(`faults: could not unmount ${mnt}: ${(e as Error).message}`);
+    }
+  };
+  return { mnt, unmount };
 }

@@ -7,6 +7,8 @@ import { killMidLine, killBeforeFirstEvent, killRealMidIteration } from './exper
 import { databaseLocked, floodWithQueries, serverKilled } from './host';
 import { diskFull, eventsDeleted, eventsTruncated } from './storage';
 import { pythonFaults } from './python';
+import { hugeEventLine } from './bounds';
+import { databaseEmptiedThenReindex, diskFullDuringLaunchWait, lockDuringLaunchWait, resumeFailsToLoad } from './keep';
 import { removeTempDirs, type Row } from './lib';
 
 const FAULTS: [string, () => Promise<Row | Row[]>][] = [
@@ -20,6 +22,11 @@ const FAULTS: [string, () => Promise<Row | Row[]>][] = [
   ['events file truncated mid-line', eventsTruncated],
   ['events file deleted', eventsDeleted],
   ['python preflight', pythonFaults],
+  ['a 50 MB event line', hugeEventLine],
+  ['resume whose checkpoint fails to load', resumeFailsToLoad],
+  ['database emptied, then reindex', databaseEmptiedThenReindex],
+  ['lock held 20 s during launch --wait', lockDuringLaunchWait],
+  ['disk full during launch --wait', diskFullDuringLaunchWait],
 ];
 
 const only = process.argv.slice(2);

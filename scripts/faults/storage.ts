@@ -1,9 +1,9 @@
 /** Fault family 3c/3d: the disk full (a small tmpfs as the data directory); the events file truncated or deleted under a running run. */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, truncateSync, unlinkSync, writeFileSync, statSync, readFileSync, existsSync } from 'node:fs';
+import { rmSync, truncateSync, unlinkSync, writeFileSync, statSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createService } from '../../core/service';
-import { eventsFilesOf, FAKE_PYTHON, killRunsOf, measure, type Row, runsOf, Server, supervisorLogs, tempDir, waitFor, writerCount, writtenSeqs } from './lib';
+import { eventsFilesOf, FAKE_PYTHON, killRunsOf, measure, mountTmpfs, type Row, runsOf, Server, supervisorLogs, tempDir, waitFor, writerCount, writtenSeqs } from './lib';
 
 const SPEC = { variant: 'star', dataset: 'addition', preset: 'tiny' } as const;
 
@@ -15,17 +15,9 @@ const SPEC = { variant: 'star', dataset: 'addition', preset: 'tiny' } as const;
  */
 export async function diskFull(): Promise<Row> {
   const fault = 'disk full (16 MiB tmpfs data dir)';
-  const base = tempDir();
-  const mnt = join(base, 'mnt');
-  const side = join(base, 'side');
-  mkdirSync(mnt);
-  mkdirSync(side);
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', mnt], { stdio: 'pipe' });
-  } catch (e) {
-    const why = String((e as { stderr?: Buffer }).stderr ?? (e as Error).message).trim().split('\n')[0];
-    return { fault, runs: 0, written: 0, ingested: 0, duplicates: 0, lost: 0, status: `skipped: mount -t tmpfs failed: ${why}` };
-  }
+  const fs = mountTmpfs(fault);
+  if ('skipped' in fs) return fs.skipped;
+  const { mnt } = fs;
   const dataDir = join(mnt, 'data');
   const server = new Server(dataDir, {
     STARLAB_PYTHON: FAKE_PYTHON,
@@ -96,11 +88,7 @@ export async function diskFull(): Promise<Row> {
   } finally {
     await server.stop();
     killRunsOf(dataDir);
-    try {
-      execFileSync('umount', ['-l', mnt], { stdio: 'pipe' });
-    } catch (e) {
-      console.error(`faults: could not unmount ${mnt}: ${(e as Error).message}`);
-    }
+    fs.unmount();
   }
 }
 

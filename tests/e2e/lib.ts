@@ -23,14 +23,29 @@ export function tempDir(prefix: string): string {
 }
 
 export interface Server {
+  /** The server's address, without the token (pages are opened under it once the browser holds the cookie). */
   url: string;
+  /** The access token it printed, and the address that hands it to a browser (`/?token=…`). */
+  token: string;
+  openUrl: string;
   dataDir: string;
   child: ChildProcess;
   output: () => string;
   stop: () => Promise<void>;
 }
 
-/** Start `node out/main/server.js --port 0 --data-dir <dir>` and read its URL line. */
+/** The access token of each server this process started, by its URL: apiCall and followEvents send it. */
+const tokens = new Map<string, string>();
+function authHeaders(base: string): Record<string, string> {
+  const token = tokens.get(base.replace(/\/$/, ''));
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+/** The lines `serve` prints: the address, then the address with the access token. */
+const SERVING_RE = /serving at (https?:\/\/\S+?)\/? \(data: /;
+const TOKEN_RE = /access token required: open (https?:\/\/\S+\?token=([A-Za-z0-9_-]+)) once/;
+
+/** Start `node out/main/server.js --port 0 --data-dir <dir>` and read its URL and token lines. */
 export async function startServer(dataDir: string, timeoutMs = 20_000): Promise<Server> {
   const child = spawn(process.execPath, [join(ROOT, 'out/main/server.js'), '--port', '0', '--data-dir', dataDir], {
     cwd: ROOT,
@@ -41,14 +56,15 @@ export async function startServer(dataDir: string, timeoutMs = 20_000): Promise<
   child.stdout!.setEncoding('utf8');
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (d: string) => (out += d));
-  const url = await new Promise<string>((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server printed no URL in ${timeoutMs} ms:\n${out}`)), timeoutMs);
+  const { url, token, openUrl } = await new Promise<{ url: string; token: string; openUrl: string }>((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server printed no URL and token in ${timeoutMs} ms:\n${out}`)), timeoutMs);
     child.stdout!.on('data', (d: string) => {
       out += d;
-      const m = /(https?:\/\/[^\s)]+)/.exec(out);
-      if (m) {
+      const m = SERVING_RE.exec(out);
+      const t = TOKEN_RE.exec(out);
+      if (m && t) {
         clearTimeout(timer);
-        resolveUrl(m[1]!.replace(/\/$/, ''));
+        resolveUrl({ url: m[1]!, token: t[2]!, openUrl: t[1]! });
       }
     });
     child.once('exit', (code) => {
@@ -64,14 +80,15 @@ export async function startServer(dataDir: string, timeoutMs = 20_000): Promise<
     await exited;
     clearTimeout(timer);
   };
-  return { url, dataDir, child, output: () => out, stop };
+  tokens.set(url, token);
+  return { url, token, openUrl, dataDir, child, output: () => out, stop };
 }
 
 /** POST /api/cmd/<cmd> with a JSON array; returns the parsed body and the HTTP status. */
 export async function apiCall(base: string, cmd: string, args: unknown[]): Promise<{ status: number; body: any }> {
   const res = await fetch(`${base}/api/cmd/${encodeURIComponent(cmd)}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...authHeaders(base) },
     body: JSON.stringify(args),
   });
   let body: any = null;
@@ -85,7 +102,7 @@ export async function apiCall(base: string, cmd: string, args: unknown[]): Promi
 
 /** Follow GET /api/events and call `onEvent` for every event; returns a closer. */
 export function followEvents(base: string, onEvent: (event: string, data: unknown) => void): () => void {
-  const req = request(`${base}/api/events`, { headers: { accept: 'text/event-stream' } }, (res) => {
+  const req = request(`${base}/api/events`, { headers: { accept: 'text/event-stream', ...authHeaders(base) } }, (res) => {
     res.setEncoding('utf8');
     let buf = '';
     res.on('data', (chunk: string) => {
@@ -119,7 +136,12 @@ export interface Browser {
   close: () => Promise<void>;
 }
 
-export async function launchBrowser(): Promise<Browser> {
+/**
+ * A fresh Chromium profile. Given a server, the browser opens its `/?token=…` address once, as
+ * a user would: the server answers with its HttpOnly cookie, which the pages' fetches and
+ * EventSource then carry.
+ */
+export async function launchBrowser(server?: Server): Promise<Browser> {
   const profile = tempDir('starlab-e2e-profile-');
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -135,13 +157,27 @@ export async function launchBrowser(): Promise<Browser> {
       '--disable-quic',
     ],
   });
-  return {
-    context,
-    close: async () => {
-      await context.close().catch(() => {});
-      rmSync(profile, { recursive: true, force: true });
-    },
+  const close = async (): Promise<void> => {
+    await context.close().catch(() => {});
+    rmSync(profile, { recursive: true, force: true });
   };
+  if (server) {
+    try {
+      const page = await context.newPage();
+      await page.goto(server.openUrl);
+      check(!page.url().includes('token='), `the server kept the token in the address: ${page.url()}`);
+      const cookies = await context.cookies(server.url);
+      check(
+        cookies.some((c) => c.name === 'starlab_token' && c.value === server.token && c.httpOnly),
+        `opening ${server.openUrl} set no HttpOnly token cookie (cookies: ${cookies.map((c) => c.name).join(', ') || 'none'})`,
+      );
+      await page.close();
+    } catch (e) {
+      await close();
+      throw e;
+    }
+  }
+  return { context, close };
 }
 
 /** Collect page errors, console errors and CSP violations. */

@@ -69,10 +69,10 @@ async function main(): Promise<number> {
     const python = process.env['STARLAB_E2E_PYTHON'];
     if (python) {
       const r = await apiCall(server.url, 'setPythonPath', [python]);
-      if (r.body?.ok !== true) throw new Error(`setPythonPath failed: ${JSON.stringify(r.body)}`);
+      if (r.body?.ok !== true || r.body.result?.ok !== true) throw new Error(`setPythonPath failed: ${JSON.stringify(r.body)}`);
       log(`python for runs: ${python}`);
     }
-    browser = await launchBrowser();
+    browser = await launchBrowser(server); // opens the printed ?token= address once: the cookie
     log('chromium up');
 
     let known: { completedId: string; stoppedId: string } | null = null;

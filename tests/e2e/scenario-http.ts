@@ -4,6 +4,7 @@
  * then launch a second run and stop it from its page.
  */
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { apiCall, check, cspViolations, log, screenshot, waitFor, watchPage, type Browser, type Server } from './lib';
 
@@ -194,6 +195,15 @@ export async function scenarioHttp(browser: Browser, server: Server): Promise<{ 
   await page.getByTestId('nav-settings').click();
   await waitFor('the settings page', async () => (await page.getByTestId('python-path').inputValue()) !== '', 5000);
   check((await page.getByTestId('data-dir').textContent()) === server.dataDir, 'settings page shows another data directory');
+  // the interpreter is checked before it is saved: a file that is not executable is refused next to the field
+  const savedPython = await page.getByTestId('python-path').inputValue();
+  const notPython = join(server.dataDir, 'starlab.db');
+  await page.getByTestId('python-path').fill(notPython);
+  await page.getByTestId('python-save').click();
+  const refused = (await page.getByTestId('python-path-error').textContent({ timeout: 10_000 })) ?? '';
+  check(refused === `${notPython} is not executable by this user`, `python path error: "${refused}"`);
+  check((await apiCall(base, 'getSettings', [])).body?.result?.pythonPath === savedPython, 'a refused interpreter was saved');
+  await page.getByTestId('python-path').fill(savedPython);
   await screenshot(page, 'http-settings');
 
   const csp = await cspViolations(page);

@@ -56,6 +56,7 @@ const bodies: Record<RunEvent['type'], fc.Arbitrary<Record<string, unknown>>> = 
   ),
   heartbeat: fc.constant({}),
   log: fc.record({ level: fc.constantFrom(...LOG_LEVELS), message: fc.string({ maxLength: 200 }) }),
+  resumed: fc.record({ iteration }),
   run_end: fc.record({ status: fc.constantFrom(...RUN_END_STATUSES), error: fc.option(text, { nil: null }) }, { requiredKeys: ['status'] }),
 };
 

@@ -1,8 +1,10 @@
 /**
  * Property tests of ingest (db/ingest.ts) on a real SQLite database: random mixes of valid,
  * malformed, duplicate, newer-version and unknown-type lines never make ingestLines throw, the
- * counts add up exactly, nothing malformed reaches metrics/samples, and every unknown or newer
- * event is kept (run_events.payload holds its raw line) and counted on the run.
+ * counts add up exactly, nothing malformed reaches metrics/samples, every unknown or newer
+ * event is kept (run_events.payload holds its raw line) and counted on the run, events after
+ * the run's run_end are kept but not applied, a seq repeated with other content is recorded
+ * as a conflict, and `resumed` drops what later iterations stored.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -26,6 +28,9 @@ interface Line {
   type?: string;
   items?: number;
   metricNames?: number;
+  iteration?: number;
+  /** run_start's hashes.config, when it has one. */
+  configHash?: string;
 }
 
 const extra = fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 });
@@ -39,6 +44,8 @@ const line: fc.Arbitrary<Line> = fc.oneof(
     type: e.type,
     items: e.type === 'samples' ? (e.items as unknown[]).length : 0,
     metricNames: e.type === 'metrics' ? Object.keys(e.values as object).length : 0,
+    iteration: typeof e.iteration === 'number' ? e.iteration : undefined,
+    configHash: e.type === 'run_start' ? ((e.hashes as Record<string, string>)['config'] ?? undefined) : undefined,
   })) },
   // a newer protocol version, of any type (known names included)
   { weight: 2, arbitrary: fc.tuple(fc.integer({ min: 2, max: 99 }), seq, finite, fc.oneof(unknownType, fc.constantFrom(...EVENT_TYPES)), extra)
@@ -86,48 +93,70 @@ describe('ingestLines (properties, real SQLite)', () => {
             duplicates: a.duplicates + b.duplicates,
             malformed: a.malformed + b.malformed,
             unknown: a.unknown + b.unknown,
+            ignored: a.ignored + b.ignored,
           };
 
-          // the model: first line with a seq wins; later ones with that seq are duplicates
-          const seen = new Set<number>();
+          // the model: the first line with a seq wins; a later one with that seq is a duplicate
+          // when it is the same text, a conflict (kept, not applied) otherwise. Known events
+          // after the first applied run_end, and a run_start with another config hash, are kept
+          // but not applied; `resumed` drops the metrics and samples of later iterations.
+          const firstText = new Map<number, string>();
           const first: Line[] = [];
+          const notApplied = new Set<Line>();
+          let live: Line[] = []; // applied metrics/samples events still stored
           let duplicates = 0;
+          let conflicts = 0;
+          let ended = false;
+          let configHash: string | undefined;
           for (const l of lines) {
-            if (l.kind === 'event' || l.kind === 'unknown') {
-              if (seen.has(l.seq!)) duplicates++;
-              else {
-                seen.add(l.seq!);
-                first.push(l);
-              }
+            if (l.kind !== 'event' && l.kind !== 'unknown') continue;
+            const seen = firstText.get(l.seq!);
+            if (seen !== undefined) {
+              if (seen === l.text.trim()) duplicates++;
+              else conflicts++;
+              continue;
             }
+            firstText.set(l.seq!, l.text.trim());
+            first.push(l);
+            if (l.kind === 'unknown') continue;
+            const foreign = l.type === 'run_start' && configHash !== undefined && l.configHash !== undefined && l.configHash !== configHash;
+            if (ended || foreign) {
+              notApplied.add(l);
+              continue;
+            }
+            if (l.type === 'run_end') ended = true;
+            if (l.type === 'run_start') configHash = l.configHash;
+            if (l.type === 'metrics' || l.type === 'samples') live.push(l);
+            if (l.type === 'resumed') live = live.filter((x) => x.iteration! <= l.iteration!);
           }
           const malformed = lines.filter((l) => l.kind === 'malformed').length;
           const unknown = first.filter((l) => l.kind === 'unknown');
           const nonBlank = lines.filter((l) => l.kind !== 'blank').length;
-          expect(total).toEqual({ applied: first.length, duplicates, malformed, unknown: unknown.length });
-          expect(total.applied + total.duplicates + total.malformed).toBe(nonBlank);
+          expect(total).toEqual({ applied: first.length - notApplied.size, duplicates, malformed, unknown: unknown.length, ignored: notApplied.size + conflicts });
+          expect(total.applied + total.duplicates + total.malformed + total.ignored).toBe(nonBlank);
 
-          // run_events: one row per applied seq; unknowns keep their raw line, known events none
-          const rows = db.prepare('SELECT seq, type, payload FROM run_events WHERE run_id = ? ORDER BY seq').all(RUN) as { seq: number; type: string; payload: string | null }[];
+          // run_events: one row per first seq; unknowns and events not applied keep their raw line, applied ones none
+          const rows = db.prepare('SELECT seq, type, payload, note FROM run_events WHERE run_id = ? ORDER BY seq').all(RUN) as { seq: number; type: string; payload: string | null; note: string | null }[];
           expect(rows.map((r) => r.seq)).toEqual(first.map((l) => l.seq!).sort((x, y) => x - y));
           const bySeq = new Map(rows.map((r) => [r.seq, r]));
           for (const l of first) {
             const r = bySeq.get(l.seq!)!;
             expect(r.type).toBe(l.type);
-            expect(r.payload).toBe(l.kind === 'unknown' ? l.text : null);
+            expect(r.payload).toBe(l.kind === 'unknown' || notApplied.has(l) ? l.text : null);
+            expect(r.note !== null).toBe(notApplied.has(l));
           }
-          const run = one<{ unknown_events: number; malformed_lines: number }>(db, 'SELECT unknown_events, malformed_lines FROM runs WHERE id = ?');
-          expect(run).toEqual({ unknown_events: unknown.length, malformed_lines: malformed });
-          expect(one<{ n: number }>(db, 'SELECT count(*) AS n FROM rejected_lines WHERE run_id = ?').n).toBe(malformed);
+          const run = one<{ unknown_events: number; malformed_lines: number; ignored_events: number }>(db, 'SELECT unknown_events, malformed_lines, ignored_events FROM runs WHERE id = ?');
+          expect(run).toEqual({ unknown_events: unknown.length, malformed_lines: malformed, ignored_events: notApplied.size + conflicts });
+          expect(one<{ n: number }>(db, "SELECT count(*) AS n FROM rejected_lines WHERE run_id = ? AND kind = 'malformed'").n).toBe(malformed);
+          expect(one<{ n: number }>(db, "SELECT count(*) AS n FROM rejected_lines WHERE run_id = ? AND kind = 'conflict'").n).toBe(conflicts);
 
-          // metrics and samples hold exactly what the applied known events carried
-          const applied = first.filter((l) => l.kind === 'event');
-          const metricSeqs = applied.filter((l) => l.type === 'metrics').map((l) => l.seq!);
-          const sampleSeqs = applied.filter((l) => l.type === 'samples').map((l) => l.seq!);
+          // metrics and samples hold exactly what the applied known events carried (and no resume dropped)
+          const metricSeqs = live.filter((l) => l.type === 'metrics').map((l) => l.seq!);
+          const sampleSeqs = live.filter((l) => l.type === 'samples').map((l) => l.seq!);
           expect(one<{ n: number }>(db, 'SELECT count(*) AS n FROM metrics WHERE run_id = ?').n)
-            .toBe(applied.reduce((n, l) => n + (l.metricNames ?? 0), 0));
+            .toBe(live.reduce((n, l) => n + (l.metricNames ?? 0), 0));
           expect(one<{ n: number }>(db, 'SELECT count(*) AS n FROM samples WHERE run_id = ?').n)
-            .toBe(applied.reduce((n, l) => n + (l.items ?? 0), 0));
+            .toBe(live.reduce((n, l) => n + (l.items ?? 0), 0));
           for (const [table, seqs] of [['metrics', metricSeqs], ['samples', sampleSeqs]] as const) {
             const stored = (db.prepare(`SELECT DISTINCT seq FROM ${table} WHERE run_id = ?`).all(RUN) as { seq: number }[]).map((r) => r.seq);
             for (const s of stored) expect(seqs).toContain(s);
@@ -135,7 +164,7 @@ describe('ingestLines (properties, real SQLite)', () => {
 
           // re-reading everything adds nothing
           const again = ingestLines(db, RUN, raw, null);
-          expect(again).toMatchObject({ applied: 0, unknown: 0, malformed: 0, duplicates: first.length + duplicates });
+          expect(again).toMatchObject({ applied: 0, unknown: 0, malformed: 0, ignored: 0, duplicates: first.length + duplicates + conflicts });
         } finally {
           db.close();
         }

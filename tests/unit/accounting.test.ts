@@ -11,9 +11,10 @@ function makeRun(variant: string, metrics: Record<string, [number, number, numbe
   return {
     id: 'r1', groupId: null, status: 'completed', statusReason: null, variant, dataset: 'addition', preset: 'tiny', model: 'tiny',
     seed: 0, createdAt: 0, startedAt: 0, endedAt: 1, latestAccuracy: null, currentIteration: 2, currentPhase: null,
-    progressDone: null, progressTotal: null, malformedLines: 0, unknownEvents: 0, config: {}, configHash: '', env: null,
+    progressDone: null, progressTotal: null, malformedLines: 0, unknownEvents: 0, ignoredEvents: 0, config: {}, configHash: '', env: null,
     hashes: {}, runDir: '/tmp/r1', pid: null, exitCode: 0, signal: null, stderrTail: null, lastEventAt: null,
-    metrics: m, phases, artifacts: [], checkpointIteration: null,
+    metrics: m, metricsDownsampled: false, metricCounts: Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v.length])), metricNamesOmitted: 0,
+    phases, artifacts: [], checkpointIteration: null,
   };
 }
 

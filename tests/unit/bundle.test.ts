@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { backupDatabase, BundleError, CHECKPOINT_DIRS, exportBundle, importBundle, inspectBundle } from '../../core/bundle';
 import { databasePath, runsDir } from '../../core/paths';
-import { TarWriter, readEntry, readTarEntries } from '../../core/tar';
+import { NotRegularFileError, TarWriter, readEntry, readTarEntries } from '../../core/tar';
 import { runTables } from '../../db/bundle-rows';
 import { integrityProblems, openDatabase, type DB } from '../../db/open';
 import { insertRun } from '../../db/queries';
@@ -608,4 +608,190 @@ describe('bundle and backup regressions', () => {
       db.close();
     }
   }, 90_000);
+});
+
+describe('paths and messages (issue 13)', () => {
+  /** The paths a bundle lists (`tar tf`), and every byte of it as text. */
+  const listing = (f: string) => execFileSync('tar', ['-tf', f], { encoding: 'utf8' }).split('\n').filter(Boolean);
+
+  it('leaves out a run directory that is a symbolic link out of the data dir: rows exported, directory not followed, a warning says why', () => {
+    const { dir, db, runDir } = oneRun('r1');
+    // runs/r1 → a folder elsewhere holding something that must not travel
+    const elsewhere = tempDir();
+    writeFileSync(join(elsewhere, 'id_rsa'), 'PRIVATE-KEY-MATERIAL');
+    rmSync(runDir, { recursive: true });
+    fs.symlinkSync(elsewhere, runDir);
+    const f = join(tempDir(), 'b.tar');
+    const r = exportBundle(db, dir, ['r1'], f);
+    expect(r.missingDirs).toEqual([]);
+    expect(r.warnings).toEqual([`runs/r1 left out: its run directory ${runDir} is a symbolic link, which a bundle does not follow; only the run's database rows are in the bundle`]);
+    expect(listing(f).filter((p) => p.startsWith('runs/r1'))).toEqual([]);
+    expect(readFileSync(f).includes('PRIVATE-KEY-MATERIAL')).toBe(false);
+    expect(inspectBundle(f).tables.runs!.rows).toBe(1);
+    // the rows import elsewhere (without a directory)
+    const dst = tempDir();
+    const db2 = openDatabase(databasePath(dst));
+    expect(importBundle(db2, dst, f).imported).toEqual(['r1']);
+    db2.close();
+
+    // a run_dir recorded outside <dataDir>/runs (and none inside) is not followed either
+    const outside = tempDir();
+    writeFileSync(join(outside, 'config.json'), 'ELSEWHERE');
+    rmSync(runDir);
+    db.prepare("UPDATE runs SET run_dir = ? WHERE id = 'r1'").run(outside);
+    const g = join(tempDir(), 'c.tar');
+    const r2 = exportBundle(db, dir, ['r1'], g);
+    expect(r2.warnings).toEqual([expect.stringMatching(/^runs\/r1 left out: its run directory .* is outside .*runs/)]);
+    expect(listing(g).filter((p) => p.startsWith('runs/r1'))).toEqual([]);
+    expect(readFileSync(g).includes('ELSEWHERE')).toBe(false);
+    db.close();
+  });
+
+  it('never follows links inside a run directory: a checkpoint/ link and a file swapped for a link after listing', () => {
+    const { dir, db, runDir } = oneRun('r1');
+    const elsewhere = tempDir();
+    writeFileSync(join(elsewhere, 'model.pt'), 'FOREIGN-WEIGHTS');
+    fs.symlinkSync(elsewhere, join(runDir, 'checkpoint'));
+    writeFileSync(join(runDir, 'stdout.log'), 'hello');
+    const secret = join(tempDir(), 'secret.txt');
+    writeFileSync(secret, 'SWAPPED-IN-SECRET');
+    const f = join(tempDir(), 'b.tar');
+    // stdout.log becomes a link between the walk (a regular file) and its open
+    let swapped = false;
+    patchFs('openSync', (orig) => ((...args: Parameters<typeof fs.openSync>) => {
+      if (!swapped && String(args[0]).endsWith('stdout.log')) {
+        swapped = true;
+        rmSync(join(runDir, 'stdout.log'));
+        fs.symlinkSync(secret, join(runDir, 'stdout.log'));
+      }
+      return (orig as (...x: unknown[]) => number)(...args);
+    }) as typeof fs.openSync, () => {
+      const r = exportBundle(db, dir, ['r1'], f);
+      expect(r.skippedFiles.sort()).toEqual(['runs/r1/checkpoint', 'runs/r1/stdout.log']);
+    });
+    expect(swapped).toBe(true);
+    const bytes = readFileSync(f);
+    expect(bytes.includes('FOREIGN-WEIGHTS')).toBe(false);
+    expect(bytes.includes('SWAPPED-IN-SECRET')).toBe(false);
+    expect(listing(f).filter((p) => p.startsWith('runs/r1/') && !p.endsWith('/'))).toEqual(['runs/r1/config.json']);
+    db.close();
+  });
+
+  it('TarWriter.addFile refuses a link or a FIFO instead of following or blocking on it', () => {
+    const d = tempDir();
+    const target = join(d, 'target');
+    writeFileSync(target, 'x');
+    fs.symlinkSync(target, join(d, 'link'));
+    execFileSync('mkfifo', [join(d, 'fifo')]);
+    const fd = openSync(join(d, 'out.tar'), 'w');
+    const tar = new TarWriter(fd);
+    expect(() => tar.addFile('a', join(d, 'link'))).toThrow(NotRegularFileError);
+    expect(() => tar.addFile('b', join(d, 'fifo'))).toThrow(NotRegularFileError);
+    closeSync(fd);
+  });
+
+  it('never quotes the content of a file that is not a bundle in its error', () => {
+    const SECRET = 'hunter2!';
+    const d = tempDir();
+    const cases: string[] = [];
+    // a text file (its bytes land in the header's numeric fields: the old message quoted them)
+    const text = join(d, 'shadow');
+    writeFileSync(text, SECRET.repeat(200));
+    cases.push(text);
+    // a header whose checksum field is the secret
+    const hdr = Buffer.alloc(1024, 0);
+    hdr.write('x', 0);
+    hdr.write(SECRET, 148, 'ascii');
+    const h2 = join(d, 'hdr');
+    writeFileSync(h2, hdr);
+    cases.push(h2);
+    for (const f of cases) {
+      const dir = tempDir();
+      const db = openDatabase(databasePath(dir));
+      let message = '';
+      try {
+        importBundle(db, dir, f);
+      } catch (e) {
+        message = (e as Error).message;
+      }
+      expect(message).toBe(`${f} is not a valid bundle: it is not a tar archive, so not a STaR Lab run bundle`);
+      db.close();
+    }
+    // a real tar that is not a bundle: its entry names are not listed
+    const inner = tempDir();
+    writeFileSync(join(inner, `${SECRET}.txt`), SECRET);
+    const plain = join(d, 'plain.tar');
+    execFileSync('tar', ['-cf', plain, '-C', inner, `${SECRET}.txt`]);
+    expectRefused(plain, /^(?!.*hunter2).*is not a STaR Lab run bundle \(no manifest\.json\)$/);
+    // one with a symbolic link entry
+    fs.symlinkSync('/etc/passwd', join(inner, 'hunter2-link'));
+    const withLink = join(d, 'link.tar');
+    execFileSync('tar', ['-cf', withLink, '-C', inner, 'hunter2-link']);
+    expectRefused(withLink, /^(?!.*hunter2).*unsupported type \(symbolic link\)/);
+    // one with a manifest.json that is not a bundle manifest: its values are not quoted
+    writeFileSync(join(inner, 'manifest.json'), JSON.stringify({ format: SECRET }));
+    const fake = join(d, 'fake.tar');
+    execFileSync('tar', ['-cf', fake, '-C', inner, 'manifest.json', `${SECRET}.txt`]);
+    expectRefused(fake, /^(?!.*hunter2).*is not a STaR Lab run bundle \(its manifest\.json is not a bundle manifest\)$/);
+  });
+
+  it('says in one sentence when the bundle path does not exist, is a folder or a FIFO (without hanging on it)', () => {
+    const d = tempDir();
+    const dir = tempDir();
+    const db = openDatabase(databasePath(dir));
+    expect(() => importBundle(db, dir, join(d, 'nope.tar'))).toThrow(new BundleError(`cannot read the bundle: ${join(d, 'nope.tar')} does not exist; check the path`));
+    expect(() => importBundle(db, dir, d)).toThrow(`${d} is a folder, not a bundle file`);
+    execFileSync('mkfifo', [join(d, 'fifo.tar')]);
+    expect(() => importBundle(db, dir, join(d, 'fifo.tar'))).toThrow(`${join(d, 'fifo.tar')} is not a regular file, so not a STaR Lab run bundle`);
+    db.close();
+  });
+
+  it('writes a bundle only to a new or regular file: a planted link, a folder or a FIFO is refused', () => {
+    const { dir, db } = oneRun('r1');
+    const d = tempDir();
+    const victim = join(tempDir(), 'bashrc');
+    writeFileSync(victim, 'keep me');
+    fs.symlinkSync(victim, join(d, 'b.tar'));
+    for (const overwrite of [false, true]) {
+      expect(() => exportBundle(db, dir, ['r1'], join(d, 'b.tar'), { overwrite })).toThrow(BundleError);
+      expect(() => exportBundle(db, dir, ['r1'], join(d, 'b.tar'), { overwrite })).toThrow(`cannot write the bundle: ${join(d, 'b.tar')} is a symbolic link`);
+    }
+    expect(readFileSync(victim, 'utf8')).toBe('keep me');
+    expect(() => exportBundle(db, dir, ['r1'], d, { overwrite: true })).toThrow(`cannot write the bundle: ${d} is a folder; give a file name such as ${join(d, 'runs.tar')}`);
+    execFileSync('mkfifo', [join(d, 'pipe.tar')]);
+    expect(() => exportBundle(db, dir, ['r1'], join(d, 'pipe.tar'), { overwrite: true })).toThrow(/pipe\.tar is a FIFO \(named pipe\), not a regular file/);
+    expect(() => exportBundle(db, dir, ['r1'], join(d, 'no', 'such', 'b.tar'))).toThrow(`cannot write the bundle: a folder on the way to ${join(d, 'no', 'such', 'b.tar')} does not exist`);
+    // the existing-file refusal names --force when the CLI says so; nothing temporary is left
+    writeFileSync(join(d, 'old.tar'), 'old');
+    expect(() => exportBundle(db, dir, ['r1'], join(d, 'old.tar'), { forceOption: '--force' })).toThrow(/old\.tar already exists; choose another name, or pass --force to replace it/);
+    exportBundle(db, dir, ['r1'], join(d, 'old.tar'), { overwrite: true });
+    expect(inspectBundle(join(d, 'old.tar')).runIds).toEqual(['r1']);
+    expect(readdirSync(d).filter((n) => n.includes('.tmp-'))).toEqual([]);
+    db.close();
+  });
+
+  it('backs up only onto a new or regular file: a FIFO, a device, a link or a folder is refused even with overwrite', async () => {
+    const { db } = oneRun('r1');
+    const d = tempDir();
+    const fifo = join(d, 'pipe.db');
+    execFileSync('mkfifo', [fifo]);
+    await expect(backupDatabase(db, fifo, { overwrite: true })).rejects.toThrow(`cannot write the backup: ${fifo} is a FIFO (named pipe), not a regular file; choose another name`);
+    expect(fs.lstatSync(fifo).isFIFO()).toBe(true);
+    await expect(backupDatabase(db, '/dev/null', { overwrite: true })).rejects.toThrow('cannot write the backup: /dev/null is a device, not a regular file');
+    const victim = join(tempDir(), 'bashrc');
+    writeFileSync(victim, 'keep me');
+    fs.symlinkSync(victim, join(d, 'link.db'));
+    await expect(backupDatabase(db, join(d, 'link.db'), { overwrite: true })).rejects.toThrow(`cannot write the backup: ${join(d, 'link.db')} is a symbolic link`);
+    expect(readFileSync(victim, 'utf8')).toBe('keep me');
+    for (const overwrite of [false, true])
+      await expect(backupDatabase(db, d, { overwrite })).rejects.toThrow(`cannot write the backup: ${d} is a folder; give a file name such as ${join(d, 'starlab-backup.db')}`);
+    // a file where a folder of the path should be: one sentence, not ENOTDIR/EEXIST
+    writeFileSync(join(d, 'file'), 'x');
+    const under = join(d, 'file', 'b.db');
+    const e = await backupDatabase(db, under).catch((x: unknown) => x as Error);
+    expect(e).toBeInstanceOf(BundleError);
+    expect((e as Error).message).toMatch(new RegExp(`^cannot write the backup: .*${join(d, 'file')}.*; choose another location$`));
+    expect(readdirSync(d).filter((n) => n.includes('.tmp-'))).toEqual([]);
+    db.close();
+  });
 });

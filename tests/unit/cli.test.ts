@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { databasePath, runsDir } from '../../core/paths';
 import { openDatabase } from '../../db/open';
@@ -181,5 +181,66 @@ describe('starlab CLI', () => {
     const exists = await cli(['backup', backup, '--data-dir', b]);
     expect(exists.code).toBe(1);
     expect(exists.stderr).toMatch(/exists/);
+  }, 60_000);
+
+  it('paths: backup/bundle/ratings refuse FIFOs, folders and planted links in one sentence, exit 1, no raw errno or stack', async () => {
+    const data = tempDir();
+    const d = tempDir();
+    const oneLine = (r: Out) => {
+      expect(r.code).toBe(1);
+      expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/^starlab: cannot /);
+      expect(r.stderr).not.toMatch(/^starlab: E[A-Z]+:|\n\s+at /);
+    };
+    // backup --force onto a FIFO: refused, the FIFO stays a FIFO
+    const fifo = join(d, 'pipe');
+    execFileSync('mkfifo', [fifo]);
+    const onFifo = await cli(['backup', fifo, '--force', '--data-dir', data]);
+    oneLine(onFifo);
+    expect(onFifo.stderr).toBe(`starlab: cannot write the backup: ${fifo} is a FIFO (named pipe), not a regular file; choose another name\n`);
+    expect(lstatSync(fifo).isFIFO()).toBe(true);
+    // backup onto a folder
+    const onDir = await cli(['backup', d, '--force', '--data-dir', data]);
+    oneLine(onDir);
+    expect(onDir.stderr).toBe(`starlab: cannot write the backup: ${d} is a folder; give a file name such as ${join(d, 'starlab-backup.db')}\n`);
+    // an existing backup without --force names the option
+    const old = join(d, 'old.db');
+    writeFileSync(old, 'x');
+    const noForce = await cli(['backup', old, '--data-dir', data]);
+    oneLine(noForce);
+    expect(noForce.stderr).toMatch(/old\.db already exists; choose another name, or pass --force to replace it/);
+    // bundle import of a path that does not exist
+    const nope = await cli(['bundle', 'import', join(d, 'nope.tar'), '--data-dir', data]);
+    oneLine(nope);
+    expect(nope.stderr).toBe(`starlab: cannot read the bundle: ${join(d, 'nope.tar')} does not exist; check the path\n`);
+    // bundle export -o through a planted link: refused even with --force, the link target untouched
+    const db = openDatabase(databasePath(data));
+    const runDir = join(runsDir(data), '20240101-000000-aaaa');
+    mkdirSync(runDir, { recursive: true });
+    writeFileSync(join(runDir, 'config.json'), '{}\n');
+    insertRun(db, { id: '20240101-000000-aaaa', variant: 'star', dataset: 'addition', preset: 'tiny', seed: 0, model: 'm', config_json: '{}', config_hash: 'h', status: 'completed', created_at: 1, run_dir: runDir });
+    db.close();
+    const victim = join(tempDir(), 'bashrc');
+    writeFileSync(victim, 'alias ls=ls\n');
+    symlinkSync(victim, join(d, 'runs.tar'));
+    const viaLink = await cli(['bundle', 'export', '--all', '-o', join(d, 'runs.tar'), '--force', '--data-dir', data]);
+    oneLine(viaLink);
+    expect(viaLink.stderr).toMatch(/runs\.tar is a symbolic link; STaR Lab does not write through links/);
+    expect(readFileSync(victim, 'utf8')).toBe('alias ls=ls\n');
+    // ratings --csv: an existing file needs --force; a planted link never
+    const csv = join(d, 'ratings.csv');
+    writeFileSync(csv, 'mine');
+    const csvExists = await cli(['ratings', '--csv', csv, '--data-dir', data]);
+    oneLine(csvExists);
+    expect(csvExists.stderr).toMatch(/ratings\.csv already exists; choose another name, or pass --force to replace it/);
+    expect(readFileSync(csv, 'utf8')).toBe('mine');
+    const csvForced = await cli(['ratings', '--csv', csv, '--force', '--data-dir', data]);
+    expect(csvForced.code).toBe(0);
+    expect(readFileSync(csv, 'utf8')).not.toBe('mine');
+    symlinkSync(victim, join(d, 'linked.csv'));
+    const csvLink = await cli(['ratings', '--csv', join(d, 'linked.csv'), '--force', '--data-dir', data]);
+    oneLine(csvLink);
+    expect(readFileSync(victim, 'utf8')).toBe('alias ls=ls\n');
+    expect(readdirSync(d).filter((n) => n.includes('.tmp-'))).toEqual([]);
   }, 60_000);
 });

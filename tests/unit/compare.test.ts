@@ -35,7 +35,7 @@ function summary(id: string, variant: string, dataset: string, seed: number): Ru
   return {
     id, groupId: 'g', status: 'completed', statusReason: null, variant, dataset, preset: 'tiny', model: 'm', seed,
     createdAt: 0, startedAt: 0, endedAt: 1, latestAccuracy: null, currentIteration: null, currentPhase: null,
-    progressDone: null, progressTotal: null, malformedLines: 0, unknownEvents: 0,
+    progressDone: null, progressTotal: null, malformedLines: 0, unknownEvents: 0, ignoredEvents: 0,
   };
 }
 const run = (id: string, variant: string, dataset: string, seed: number, lr: number): CompareRun => ({

@@ -1,5 +1,5 @@
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createService, type Service } from '../../core/service';
@@ -316,9 +316,36 @@ describe('group export', () => {
     expect(table).toContain('star-norat & ');
     checkTex(table);
 
-    const text = await cli(['export', r.id, '--format', 'tex', '--out', outDir, '--data-dir', dataDir]);
+    // table.tex exists now: refused (nothing written) without --force, replaced with it
+    writeFileSync(join(outDir, 'table.tex'), 'my edited table');
+    const again = await cli(['export', r.id, '--format', 'tex', '--out', outDir, '--data-dir', dataDir]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toBe(`starlab: cannot export the figures: ${join(outDir, 'table.tex')} already exists; choose another name, or pass --force to replace it\n`);
+    expect(readFileSync(join(outDir, 'table.tex'), 'utf8')).toBe('my edited table');
+    const text = await cli(['export', r.id, '--format', 'tex', '--out', outDir, '--force', '--data-dir', dataDir]);
     expect(text.code).toBe(0);
     expect(text.stdout.trim()).toBe(join(outDir, 'table.tex'));
+    expect(readFileSync(join(outDir, 'table.tex'), 'utf8')).toContain('\\toprule');
+
+    // a link planted in the output folder is never written through, not even with --force
+    const victim = join(tempDir(), 'bashrc');
+    writeFileSync(victim, 'export PATH=/usr/bin\n');
+    rmSync(join(outDir, 'table.tex'));
+    symlinkSync(victim, join(outDir, 'table.tex'));
+    for (const force of [[], ['--force']]) {
+      const planted = await cli(['export', r.id, '--format', 'tex', '--out', outDir, ...force, '--data-dir', dataDir]);
+      expect(planted.code).toBe(1);
+      expect(planted.stderr).toMatch(/^starlab: cannot export the figures: .*table\.tex is a symbolic link; STaR Lab does not write through links/);
+      expect(readFileSync(victim, 'utf8')).toBe('export PATH=/usr/bin\n');
+      expect(lstatSync(join(outDir, 'table.tex')).isSymbolicLink()).toBe(true);
+    }
+    // --out naming an existing file: one sentence, not a raw EEXIST
+    const notDir = join(tempDir(), 'figures.pdf');
+    writeFileSync(notDir, 'x');
+    const onFile = await cli(['export', r.id, '--format', 'tex', '--out', notDir, '--json', '--data-dir', dataDir]);
+    expect(onFile.code).toBe(1);
+    expect(onFile.stderr).toBe(`starlab: cannot export the figures: ${notDir} exists and is not a folder; give a folder (it is created if missing) or remove that file\n`);
+    expect(JSON.parse(onFile.stdout)).toMatchObject({ ok: false, message: expect.stringContaining('is not a folder') });
 
     const bad = await cli(['export', r.id, '--format', 'csv,svg,pdf,bmp', '--out', outDir, '--font-size', '40', '--data-dir', dataDir]);
     expect(bad.code).toBe(2);

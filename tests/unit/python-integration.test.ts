@@ -2,7 +2,7 @@
  * The service against the real Python package (experiments/.venv): resume after a stop, and
  * dataset import. These run real (micro) training, so they take seconds, not milliseconds.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createService, type Service } from '../../core/service';
@@ -71,6 +71,34 @@ describe('with the real experiment package', () => {
     // a completed run is not resumed again
     expect((await s.resumeRun(r.id)).ok).toBe(false);
   }, 300_000);
+
+  it('never imports code planted in a run directory: the child does not run in it', async () => {
+    const marker = join(tempDir(), 'planted-code-ran');
+    const payload = `open(${JSON.stringify(marker)}, "w").write("ran")\nraise SystemExit(3)\n`;
+    const python = join(REPO, 'experiments', '.venv', 'bin', 'python');
+    const s = createService({
+      dataDir: tempDir(),
+      pollMs: 100,
+      stopGraceMs: 20_000,
+      // as a bundle could leave them: a package named like ours, and a module named like torch
+      commandFor: (ctx) => {
+        mkdirSync(join(ctx.runDir, 'starlab'), { recursive: true });
+        for (const f of ['starlab/__init__.py', 'starlab/__main__.py', 'torch.py']) writeFileSync(join(ctx.runDir, f), payload);
+        return { command: python, args: ['-m', 'starlab', 'run', '--config', ctx.configPath] };
+      },
+    });
+    open.push(s);
+    const r = await s.launchRun({ variant: 'star', dataset: 'addition', preset: 'tiny', overrides: { ...MICRO_STAR, 'warmup.steps': '100000' } });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    // the real package started (its run_start names the real torch) and is warming up
+    await waitFor(() => s.getRun(r.id)?.currentPhase === 'warmup' || s.getRun(r.id)?.status !== 'running', 60_000, 'the warm-up to start');
+    const d = s.getRun(r.id)!;
+    expect(d.status).toBe('running');
+    expect(String(d.env?.torch)).toMatch(/^\d+\.\d+/);
+    s.stopRun(r.id);
+    await s.waitForRun(r.id, { timeoutMs: 60_000 });
+    expect(existsSync(marker)).toBe(false);
+  }, 120_000);
 
   it('refuses to resume a run that has no checkpoint', async () => {
     const s = service();

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createService, type Service } from '../../core/service';
 import { BODY_LIMIT, startServer, type RunningServer } from '../../server/http';
+import { NO_TOKEN_WARNING, serveToken, servingLines } from '../../server/serve';
+import { getSetting } from '../../db/queries';
 import { cleanupTempDirs, fakeCommand, SPEC, tempDir, waitFor } from '../fixtures/helpers';
 
 let service: Service;
@@ -31,8 +33,12 @@ interface Res {
   headers: Record<string, string | string[] | undefined>;
   body: string;
 }
-/** Raw request (the path is sent exactly as given). */
+/** Raw request to srv with its token (the path is sent exactly as given). */
 function raw(method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<Res> {
+  return anon(method, path, body, { authorization: `Bearer ${srv.token}`, ...headers });
+}
+/** Raw request to srv as any local process could send it: no token. */
+function anon(method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<Res> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port: srv.port, method, path, headers }, (res) => {
       const chunks: Buffer[] = [];
@@ -60,7 +66,7 @@ describe('HTTP server', () => {
   it('runs commands and pushes runsChanged over SSE', async () => {
     const events: string[] = [];
     let heartbeats = 0;
-    const sse = request({ host: '127.0.0.1', port: srv.port, path: '/api/events' });
+    const sse = request({ host: '127.0.0.1', port: srv.port, path: '/api/events', headers: { authorization: `Bearer ${srv.token}` } });
     const connected = new Promise<void>((resolve) => {
       sse.on('response', (res) => {
         expect(res.headers['content-type']).toMatch(/text\/event-stream/);
@@ -203,7 +209,7 @@ describe('access token off loopback', () => {
     }
   });
 
-  it('takes a given token, refuses a malformed one, and needs none on loopback', async () => {
+  it('takes a given token, refuses a malformed one, and needs one on loopback too', async () => {
     await expect(startServer({ service, host: '0.0.0.0', port: 0, staticDir, token: 'short' })).rejects.toThrow(/16-256 characters/);
     const given = await startServer({ service, host: '0.0.0.0', port: 0, staticDir, token: 'a-given-token-0123456789' });
     try {
@@ -213,7 +219,85 @@ describe('access token off loopback', () => {
     } finally {
       await given.close();
     }
-    expect(srv.token).toBeNull();
+    expect(srv.token).toMatch(/^[A-Za-z0-9_-]{32}$/);
     expect((await cmd('listRuns', [])).status).toBe(200);
+    expect((await anon('POST', '/api/cmd/listRuns', '[]', json)).status).toBe(401);
+  });
+});
+
+describe('access token on loopback (the default)', () => {
+  const json = { 'content-type': 'application/json' };
+
+  it('generates a token when none is given, so a local process cannot set the interpreter', async () => {
+    expect(srv.host).toBe('127.0.0.1');
+    expect(srv.token).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(srv.openUrl).toBe(`${srv.url}?token=${srv.token}`);
+    const before = service.getSettings().pythonPath;
+    // the attack: any local process points the interpreter at its own program, then asks for a check
+    const set = await anon('POST', '/api/cmd/setPythonPath', JSON.stringify(['/tmp/evil-program']), json);
+    expect(set.status).toBe(401);
+    expect(JSON.parse(set.body)).toMatchObject({ ok: false, error: expect.stringMatching(/requires its access token/) });
+    expect((await anon('POST', '/api/cmd/checkPython', '[]', json)).status).toBe(401);
+    expect((await anon('POST', '/api/cmd/launchRun', JSON.stringify([SPEC]), json)).status).toBe(401);
+    expect((await anon('GET', '/api/events')).status).toBe(401);
+    expect(service.getSettings().pythonPath).toBe(before);
+    expect(getSetting(service.db, 'pythonPath')).toBeUndefined();
+    // a wrong token, and a token in an API call's query, do not help
+    expect((await anon('POST', '/api/cmd/listRuns', '[]', { ...json, authorization: 'Bearer wrong-token-wrong-token-xx' })).status).toBe(401);
+    expect((await anon('POST', `/api/cmd/listRuns?token=${srv.token}`, '[]', json)).status).toBe(401);
+    // health and the static shell stay open; opening ?token= hands the browser its cookie
+    expect((await anon('GET', '/api/health')).status).toBe(200);
+    expect((await anon('GET', '/')).status).toBe(200);
+    const hand = await anon('GET', `/?token=${srv.token}`);
+    expect(hand.status).toBe(303);
+    const cookie = String(hand.headers['set-cookie']).split(';')[0]!;
+    expect((await anon('POST', '/api/cmd/listRuns', '[]', { ...json, cookie })).status).toBe(200);
+  });
+
+  it('runs open only when asked for (token: null), and only on loopback', async () => {
+    const open = await startServer({ service, host: '127.0.0.1', port: 0, staticDir, token: null });
+    try {
+      expect(open.token).toBeNull();
+      expect(open.openUrl).toBe(open.url);
+      const r = await new Promise<number>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: open.port, method: 'POST', path: '/api/cmd/listRuns', headers: json }, (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        });
+        req.on('error', reject);
+        req.end('[]');
+      });
+      expect(r).toBe(200);
+    } finally {
+      await open.close();
+    }
+    for (const host of ['0.0.0.0', '::', '192.0.2.1'])
+      await expect(startServer({ service, host, port: 0, staticDir, token: null })).rejects.toThrow(/only listen on a loopback address/);
+  });
+});
+
+describe('serve options', () => {
+  it('requires a token by default, takes --token or $STARLAB_TOKEN, and allows --no-token on loopback only', () => {
+    expect(serveToken({}, {})).toBeUndefined(); // startServer generates one
+    expect(serveToken({ host: '0.0.0.0' }, {})).toBeUndefined();
+    expect(serveToken({}, { STARLAB_TOKEN: 'from-the-environment-123' })).toBe('from-the-environment-123');
+    expect(serveToken({ token: 'given-token-0123456789' }, { STARLAB_TOKEN: 'from-the-environment-123' })).toBe('given-token-0123456789');
+    for (const host of [undefined, '127.0.0.1', '::1', 'localhost']) expect(serveToken({ host, noToken: true }, { STARLAB_TOKEN: 'from-the-environment-123' })).toBeNull();
+    for (const host of ['0.0.0.0', '::', '10.0.0.5', 'gpu-box'])
+      expect(() => serveToken({ host, noToken: true }, {})).toThrow(`--no-token is for a loopback address only (127.0.0.1, ::1, localhost), not --host ${host}`);
+    expect(() => serveToken({ noToken: true, token: 'given-token-0123456789' }, {})).toThrow(/contradict/);
+  });
+
+  it('prints the address with the token, or a warning without one', () => {
+    const url = 'http://127.0.0.1:5178/';
+    expect(servingLines({ url, token: 'abcdefghijklmnop0123', openUrl: `${url}?token=abcdefghijklmnop0123` }, '/data')).toEqual({
+      stdout: [
+        'STaR Lab serving at http://127.0.0.1:5178/ (data: /data)',
+        'access token required: open http://127.0.0.1:5178/?token=abcdefghijklmnop0123 once in the browser, or send "Authorization: Bearer abcdefghijklmnop0123"',
+      ],
+      stderr: [],
+    });
+    expect(servingLines({ url, token: null, openUrl: url }, '/data')).toEqual({ stdout: ['STaR Lab serving at http://127.0.0.1:5178/ (data: /data)'], stderr: [NO_TOKEN_WARNING] });
+    expect(NO_TOKEN_WARNING).toMatch(/^WARNING: --no-token: any process or user on this machine can use this server/);
   });
 });

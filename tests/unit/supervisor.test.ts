@@ -84,7 +84,8 @@ describe('supervisor', () => {
     expect(d.metrics['eval/accuracy']).toHaveLength(2);
     expect(d.latestAccuracy).toBeCloseTo(0.6);
     expect(d.env?.run_id).toBe(id);
-    expect(d.env?.cwd).toBe(d.runDir);
+    // never the run directory: `python -m` would import code planted there (see python-integration.test.ts)
+    expect(d.env?.cwd).toBe(join(REPO, 'experiments'));
     expect(d.artifacts).toHaveLength(1);
     expect(s.getSamples(id, { iteration: 1 })).toHaveLength(2);
     const logs = s.getLogs(id, {});
@@ -274,9 +275,15 @@ describe('supervisor', () => {
     expect(noPy).toEqual({ ok: false, errors: [{ field: 'python', message: expect.stringMatching(/not found/) }] });
     expect(s.listRuns()).toEqual([]);
     expect(s.validateLaunch({ ...SPEC, seed: 1 }).ok).toBe(true);
-    s.setPythonPath('definitely-not-a-python-binary-xyz');
-    expect(await refusal(s)).toBe('Python interpreter not found: definitely-not-a-python-binary-xyz (not found on PATH; set it in Settings or $STARLAB_PYTHON)');
+    // the setting takes absolute paths only; a bare name still reaches a launch from the host's option
+    expect(await s.setPythonPath('definitely-not-a-python-binary-xyz')).toEqual({
+      ok: false,
+      errors: [{ field: 'pythonPath', message: expect.stringMatching(/must be an absolute path/) }],
+    });
+    const bare = service({ dataDir: tempDir(), pythonPath: 'definitely-not-a-python-binary-xyz' });
+    expect(await refusal(bare)).toBe('Python interpreter not found: definitely-not-a-python-binary-xyz (not found on PATH; set it in Settings or $STARLAB_PYTHON)');
     expect(s.listRuns()).toEqual([]);
+    expect(bare.listRuns()).toEqual([]);
   });
 
   describe('the interpreter preflight (fake-python answers the check)', () => {
@@ -399,7 +406,7 @@ describe('supervisor', () => {
     expect(s.getLogs(id, {}).filter((l) => l.source === 'supervisor' && l.message === 'run completed')).toHaveLength(1);
   });
 
-  it('provides the catalog and settings', () => {
+  it('provides the catalog and settings', async () => {
     const s = service({ dataDir: tempDir(), watch: false, stopGraceMs: 1234 });
     const c = s.catalog();
     expect(c.variants.map((v) => v.id)).toContain('star');
@@ -407,6 +414,7 @@ describe('supervisor', () => {
     expect(c.presets).toEqual(expect.arrayContaining(['tiny', 'paper']));
     expect((c.defaults.star!.addition!.tiny as { model: { name: string } }).model.name).toBe('tiny-llama');
     expect(s.getSettings().stopGraceMs).toBe(1234);
-    expect(s.setPythonPath('/opt/py/bin/python3').pythonPath).toBe('/opt/py/bin/python3');
+    expect(await s.setPythonPath(FAKE_PYTHON)).toEqual({ ok: true, settings: expect.objectContaining({ pythonPath: FAKE_PYTHON }) });
+    expect(s.getSettings().pythonPath).toBe(FAKE_PYTHON);
   });
 });

@@ -46,8 +46,8 @@ class RunOutput:
             self.ev.progress(iteration, phase, done, total)
 
     def _emit_samples(self, iteration: int, items: list[dict[str, Any]]) -> None:
-        for i in range(0, len(items), SAMPLES_PER_EVENT):
-            self.ev.samples(iteration, items[i: i + SAMPLES_PER_EVENT])
+        # batches of SAMPLES_PER_EVENT, smaller where long texts would pass the line limit
+        self.ev.samples_batches(iteration, items, SAMPLES_PER_EVENT)
 
     def _artifact(self, rel: str, kind: str, iteration: int | None, rows: list[dict[str, Any]] | dict[str, Any]) -> None:
         path = os.path.join(self.run_dir, rel)

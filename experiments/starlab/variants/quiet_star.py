@@ -22,6 +22,7 @@ means); eval metrics at (iteration i, step = optimizer steps so far, warm-up inc
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -390,10 +391,12 @@ class QuietRun(RunOutput):
     # ------------------------------------------------------------------ resume
     def save_checkpoint(self, iteration: int) -> None:
         """Everything the next training step depends on: the model with its thought embeddings and
-        mixing head, the optimizer and schedule, the data order and both RNG streams."""
+        mixing head, the optimizer and schedule, the data order and both RNG streams — tensors
+        and plain values only (checkpoint.save_tensors writes them without pickle; the tensors
+        are stored detached, on the CPU, tied weights once)."""
         from .. import checkpoint
 
-        tensors = {"qm": {k: v.detach().cpu() for k, v in self.qm.state_dict().items()},
+        tensors = {"qm": self.qm.state_dict(),
                    "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
                    "data_gen": self.data_gen.get_state(), "thought_gen": self.thought_gen.get_state(),
                    "perm": self._perm, "pos": self._pos}
@@ -461,8 +464,12 @@ class QuietRun(RunOutput):
             path = os.path.join(self.run_dir, rel)
             self.qm.lm.save_pretrained(path)
             self.tok.save_pretrained(path)
-            torch.save({"head": self.qm.head.state_dict(), "start_id": self.qm.start_id, "end_id": self.qm.end_id},
-                       os.path.join(path, "quiet_head.pt"))
+            # safetensors + JSON, like the checkpoints: nothing in a run directory is a pickle
+            from ..safe_state import save_weights
+
+            save_weights(dict(self.qm.head.state_dict()), os.path.join(path, "quiet_head.safetensors"))
+            with open(os.path.join(path, "quiet_head.json"), "w", encoding="utf-8") as f:
+                json.dump({"start_id": self.qm.start_id, "end_id": self.qm.end_id}, f)
             self.ev.artifact("final_model", "model", rel, iteration=len(self.results) - 1)
         return self.results
 

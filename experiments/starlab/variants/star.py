@@ -497,6 +497,7 @@ def drive(r: Any, cfg: dict[str, Any], events: EventWriter, *, emit_run_start: b
         if n is None:
             raise RuntimeError(f"nothing to resume: the run directory has no {unit} checkpoint")
         events.log("info", f"resumed after {unit} {n}")
+        events.resumed(n)
     return r.run()
 
 

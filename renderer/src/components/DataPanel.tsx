@@ -1,7 +1,8 @@
 /**
- * Settings → Data: where the database is, whether it passed its integrity check, backups
- * (with a "Back up now" button), exported run bundles, and importing a bundle by path.
- * Every action has a command line equivalent, named at the bottom.
+ * Settings → Data: where the database is, whether it passed its integrity check, run
+ * directories it does not know (with "Reindex", which puts them back), backups (with a
+ * "Back up now" button), exported run bundles, and importing a bundle by path. Every action
+ * has a command line equivalent, named at the bottom.
  */
 import { useEffect, useState, type FormEvent, type ReactElement } from 'react';
 import type { CommandResults, DataFile, DatabaseHealth } from '../../../shared/contract';
@@ -15,6 +16,7 @@ const LATEST = 5;
 
 type BackupResult = CommandResults['backupNow'];
 type ImportResult = CommandResults['importRunBundle'];
+type ReindexResult = CommandResults['reindexRuns'];
 
 export function DataPanel(): ReactElement {
   const info = useLive(() => call('getDataInfo'), []);
@@ -34,6 +36,21 @@ export function DataPanel(): ReactElement {
       setBackup({ ok: false, message: (err as Error).message });
     } finally {
       setBackingUp(false);
+      info.reload();
+    }
+  };
+
+  const [reindexing, setReindexing] = useState(false);
+  const [reindexed, setReindexed] = useState<ReindexResult | null>(null);
+  const reindex = async (): Promise<void> => {
+    setReindexing(true);
+    setReindexed(null);
+    try {
+      setReindexed(await call('reindexRuns'));
+    } catch (err) {
+      setReindexed({ ok: false, message: (err as Error).message });
+    } finally {
+      setReindexing(false);
       info.reload();
     }
   };
@@ -79,7 +96,44 @@ export function DataPanel(): ReactElement {
         <dd data-testid="data-health" data-state={health?.state ?? ''}>
           {health ? <HealthLine health={health} /> : '—'}
         </dd>
+        <dt>run directories</dt>
+        <dd data-testid="data-unindexed" data-count={d?.unindexedRuns.total ?? ''}>
+          {!d ? (
+            '—'
+          ) : d.unindexedRuns.total === 0 ? (
+            <span className="muted">every run directory is in the database</span>
+          ) : (
+            <span className="data-damaged">
+              {d.unindexedRuns.total} run director{d.unindexedRuns.total === 1 ? 'y is' : 'ies are'} not in the database (
+              <span className="mono">
+                {d.unindexedRuns.ids.slice(0, 3).join(', ')}
+                {d.unindexedRuns.total > 3 ? ', …' : ''}
+              </span>
+              ): the database was emptied, replaced or restored from an older backup.
+            </span>
+          )}
+        </dd>
       </dl>
+      <div className="form-actions">
+        <button
+          type="button"
+          data-testid="reindex"
+          disabled={reindexing || !d || d.unindexedRuns.total === 0}
+          onClick={() => void reindex()}
+          title="Put every run directory the database does not know back into it, through the normal ingest of its config and events"
+        >
+          {reindexing ? 'Reindexing…' : 'Reindex'}
+        </button>
+        {reindexed?.ok ? (
+          <span className="small" data-testid="reindex-result" data-added={reindexed.added.length} data-skipped={reindexed.skipped.length}>
+            put back {reindexed.added.length} run{reindexed.added.length === 1 ? '' : 's'} ({reindexed.events} events
+            {reindexed.running.length ? `, ${reindexed.running.length} still running` : ''}
+            {reindexed.groupsAdded.length ? `, ${reindexed.groupsAdded.length} group${reindexed.groupsAdded.length === 1 ? '' : 's'}` : ''})
+            {reindexed.skipped.map((x) => `; skipped ${x.id}: ${x.reason}`).join('')}
+          </span>
+        ) : null}
+      </div>
+      {reindexed && !reindexed.ok ? <ErrorNote>Reindex failed: {reindexed.message}</ErrorNote> : null}
 
       <h3 className="data-subhead">Backups</h3>
       <div className="form-actions">
@@ -127,7 +181,7 @@ export function DataPanel(): ReactElement {
       </form>
 
       <div className="muted small data-cli">
-        Command line: <code>starlab backup FILE</code>, <code>starlab bundle export|import</code>, <code>starlab check</code>
+        Command line: <code>starlab backup FILE</code>, <code>starlab bundle export|import</code>, <code>starlab check</code>, <code>starlab reindex</code>
       </div>
     </Panel>
   );

@@ -1,7 +1,9 @@
 /**
- * The run page's account of what ingest could not interpret: malformed lines (skipped) and
- * events of an unknown type or a newer protocol version (kept, not interpreted). The counts
- * come with the run; the lines themselves load when the note is opened.
+ * The run page's account of what ingest could not interpret or would not apply: malformed
+ * lines (skipped), events of an unknown type or a newer protocol version (kept, not
+ * interpreted) and events kept but not applied (after run_end, another run's run_start, a seq
+ * repeated with other content). The counts come with the run; the lines load when the note is
+ * opened.
  */
 import { useState, type ReactElement } from 'react';
 import type { EventIssues, RunDetail } from '../../../shared/contract';
@@ -12,7 +14,7 @@ const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n =
 export function EventIssuesNote({ run }: { run: RunDetail }): ReactElement | null {
   const [issues, setIssues] = useState<EventIssues | null>(null);
   const [error, setError] = useState<string | null>(null);
-  if (run.malformedLines === 0 && run.unknownEvents === 0) return null;
+  if (run.malformedLines === 0 && run.unknownEvents === 0 && run.ignoredEvents === 0) return null;
 
   const load = (): void => {
     call('getEventIssues', run.id)
@@ -24,7 +26,8 @@ export function EventIssuesNote({ run }: { run: RunDetail }): ReactElement | nul
     <details className="warning-note" data-testid="run-warnings" onToggle={(e) => (e.currentTarget.open && !issues ? load() : undefined)}>
       <summary>
         {run.malformedLines > 0 ? `${plural(run.malformedLines, 'malformed event line')} skipped. ` : ''}
-        {run.unknownEvents > 0 ? `${plural(run.unknownEvents, 'event')} of an unknown type or version kept but not interpreted.` : ''}
+        {run.unknownEvents > 0 ? `${plural(run.unknownEvents, 'event')} of an unknown type or version kept but not interpreted. ` : ''}
+        {run.ignoredEvents > 0 ? `${plural(run.ignoredEvents, 'event line')} kept but not applied (after the run ended, from another run, or repeating a seq).` : ''}
       </summary>
       {error ? <p className="error">{error}</p> : null}
       {issues ? (
@@ -84,6 +87,29 @@ export function EventIssuesNote({ run }: { run: RunDetail }): ReactElement | nul
             </table>
           ) : null}
           {issues.unknownTotal > issues.unknown.length ? <p>… and {issues.unknownTotal - issues.unknown.length} more kept events.</p> : null}
+          {issues.ignored.length ? (
+            <table className="data" data-testid="ignored-events">
+              <thead>
+                <tr>
+                  <th>seq / line</th>
+                  <th>why not applied</th>
+                  <th>event</th>
+                </tr>
+              </thead>
+              <tbody>
+                {issues.ignored.map((g) => (
+                  <tr key={g.seq !== null ? `s${g.seq}` : `l${g.lineNo}`}>
+                    <td>{g.seq !== null ? `seq ${g.seq}` : `line ${g.lineNo}`}</td>
+                    <td>{g.reason}</td>
+                    <td>
+                      <code>{g.raw}</code>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          ) : null}
+          {issues.ignoredTotal > issues.ignored.length ? <p>… and {issues.ignoredTotal - issues.ignored.length} more events not applied.</p> : null}
         </div>
       ) : null}
     </details>

@@ -280,8 +280,16 @@ function TrainMetrics({ run }: { run: RunDetail }): ReactElement {
     .filter((n) => n !== 'eval/accuracy' && !isDifficultyMetric(n) && !GROUPED.has(n) && !isVstarCurveMetric(n))
     .sort();
   if (!groups.length && !others.length) return <div className="muted">No training metrics yet.</div>;
+  const cut = Object.keys(run.metrics).filter((n) => (run.metricCounts?.[n] ?? 0) > run.metrics[n]!.length).length;
   return (
     <>
+      {run.metricsDownsampled ? (
+        <div className="muted small" data-testid="metrics-downsampled">
+          {cut ? `${cut} metric${cut === 1 ? ' is' : 's are'} drawn from a subset of their points (each stretch's first, last, lowest and highest). ` : ''}
+          {run.metricNamesOmitted ? `${formatNumber(run.metricNamesOmitted)} more metric names are not shown. ` : ''}
+          <code>starlab show --json</code> prints every point.
+        </div>
+      ) : null}
       {groups.map((g) => (
         <div key={g.id} className="metric-group" data-testid={`metric-group-${g.id}`}>
           {g.title ? <h3 className="metric-group-title">{g.title}</h3> : null}
@@ -309,7 +317,7 @@ function TrainMetrics({ run }: { run: RunDetail }): ReactElement {
               return (
                 <tr key={n}>
                   <td className="mono">{n}</td>
-                  <td className="num">{pts.length}</td>
+                  <td className="num">{run.metricCounts?.[n] ?? pts.length}</td>
                   <td className="num">{lastP?.iteration ?? '—'}</td>
                   <td className="num mono">{formatNumber(lastP?.value)}</td>
                 </tr>

@@ -22,6 +22,9 @@ function phaseCell(r: RunSummary): ReactElement | string {
 export function RunsPage(): ReactElement {
   const runs = useLive(() => call('listRuns'), []);
   const groups = useLive(() => call('listGroups'), []);
+  // run directories the database does not know (emptied, replaced or restored): say so, point at Reindex
+  const dataInfo = useLive(() => call('getDataInfo'), []);
+  const unindexed = dataInfo.data?.unindexedRuns.total ?? 0;
   useRunsChanged(() => runs.reload());
   const groupNames = new Map((groups.data ?? []).map((g) => [g.id, g.name]));
   // a run of a group we have not loaded yet (queued since): load the groups again
@@ -66,6 +69,12 @@ export function RunsPage(): ReactElement {
         </a>
       </div>
       {runs.error ? <ErrorNote>Could not load runs: {runs.error}</ErrorNote> : null}
+      {unindexed > 0 ? (
+        <div className="warning-note" data-testid="runs-unindexed">
+          {unindexed} run director{unindexed === 1 ? 'y is' : 'ies are'} in the data directory but not in the database. Put them back with{' '}
+          <a href="#/settings">Settings → Data → Reindex</a> (or <code>starlab reindex</code>).
+        </div>
+      ) : null}
       {!runs.loading && list.length === 0 && !runs.error ? (
         <div className="empty" data-testid="runs-empty">
           No runs yet. <a href="#/launch">Launch one</a>.

@@ -10,7 +10,9 @@ export function SettingsPage(): ReactElement {
   const settings = useLive(() => call('getSettings'), []);
   const [python, setPythonRaw] = useState('');
   const [pythonDirty, setPythonDirty] = useState(false); // an unsaved edit: keep it when settings (re)load
-  const setPython = (v: string): void => (setPythonRaw(v), setPythonDirty(true));
+  const [pythonError, setPythonError] = useState<string | null>(null); // why the interpreter was refused (nothing saved)
+  const setPython = (v: string): void => (setPythonRaw(v), setPythonDirty(true), setPythonError(null));
+  const [pythonPending, setPythonPending] = useState(false);
   const [message, setMessage] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
@@ -21,14 +23,23 @@ export function SettingsPage(): ReactElement {
     e.preventDefault();
     setMessage(null);
     setError(null);
+    setPythonError(null);
+    setPythonPending(true);
     try {
-      const s = await call('setPythonPath', python.trim());
-      setPythonRaw(s.pythonPath);
+      // the interpreter is checked (run once, importing torch) before it is saved
+      const r = await call('setPythonPath', python.trim());
+      if (!r.ok) {
+        setPythonError(r.errors.map((x) => x.message).join('; '));
+        return;
+      }
+      setPythonRaw(r.settings.pythonPath);
       setPythonDirty(false);
       setMessage('Saved.');
       settings.reload();
     } catch (err) {
       setError((err as Error).message);
+    } finally {
+      setPythonPending(false);
     }
   };
 
@@ -43,10 +54,20 @@ export function SettingsPage(): ReactElement {
           <label className="field">
             <span className="field-label">Python interpreter used for new runs</span>
             <input className="mono" data-testid="python-path" value={python} onChange={(e) => setPython(e.target.value)} spellCheck={false} />
+            {pythonError ? (
+              <div className="field-error" data-testid="python-path-error">
+                {pythonError}
+              </div>
+            ) : null}
           </label>
           <div className="form-actions">
-            <button type="submit" disabled={!python.trim() || python === settings.data?.pythonPath}>
-              Save
+            <button
+              type="submit"
+              data-testid="python-save"
+              disabled={pythonPending || !python.trim() || python === settings.data?.pythonPath}
+              title="An absolute path to an executable interpreter; it is checked (torch, transformers, peft) before it is saved"
+            >
+              {pythonPending ? 'Checking…' : 'Save'}
             </button>
             {message ? <span className="muted small">{message}</span> : null}
           </div>

@@ -1,0 +1,222 @@
+/**
+ * The run directories are the source of truth; the database indexes them. `starlab reindex`
+ * (and Settings → Data → Reindex) puts back every run directory the database does not know —
+ * after the database was emptied, removed or restored from an older backup — through the
+ * normal ingest: a row from config.json (and run.json: creation time, group, retry), then
+ * events.jsonl and the logs from their first byte, then the status the events say.
+ *
+ * Nothing is followed or executed: a run directory or events file that is a symbolic link is
+ * skipped with the reason, config.json and run.json are parsed as JSON, and a run whose
+ * process is still alive is only re-attached when that process's environment names the run.
+ */
+import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { ReindexResult } from '../shared/contract';
+import type { ExperimentConfig } from '../shared/experiment-config';
+import type { DB } from '../db/open';
+import { addLog, getRunRow, insertRun, nowS } from '../db/queries';
+import { ingestEventsFile, ingestTextLog } from './tailer';
+import { pidStartTime, isAlive } from './process-info';
+import { RUN_ID_RE, runsDir } from './paths';
+import { readRunRecord } from './run-record';
+import { configColumns, eventsPathOf } from './supervisor';
+
+/** A run directory without events or logs younger than this may be a launch in progress: left alone. */
+const CREATING_GRACE_S = 60;
+const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+/** What a reindex did (the contract's ReindexResult without its ok). */
+export type ReindexReport = Omit<ReindexResult, 'ok'>;
+
+/** Names under runs/ that look like run directories and that the database has no row for. */
+export function unindexedRunDirs(db: DB, dataDir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(runsDir(dataDir));
+  } catch {
+    return [];
+  }
+  const known = db.prepare('SELECT 1 FROM runs WHERE id = ?').pluck();
+  return names.filter((n) => RUN_ID_RE.test(n) && !n.startsWith('.') && !known.get(n)).sort();
+}
+
+/** Why a run directory cannot be reindexed (null: it can), and its config. */
+function examine(dir: string, id: string, now: number): { reason: string } | { config: ExperimentConfig } {
+  let st;
+  try {
+    st = lstatSync(dir);
+  } catch (e) {
+    return { reason: `cannot read ${dir}: ${(e as Error).message}` };
+  }
+  if (st.isSymbolicLink()) return { reason: `${dir} is a symbolic link: not followed` };
+  if (!st.isDirectory()) return { reason: `${dir} is not a directory` };
+  const events = eventsPathOf(dir);
+  const ev = lstatOrNull(events);
+  if (ev && !ev.isFile()) return { reason: `${events} is not a regular file (a link or a special file): not read` };
+  const configFile = join(dir, 'config.json');
+  const cf = lstatOrNull(configFile);
+  if (!cf) return { reason: `${id} has no config.json, so its experiment is unknown` };
+  if (!cf.isFile()) return { reason: `${configFile} is not a regular file: not read` };
+  if (cf.size > MAX_CONFIG_BYTES) return { reason: `${configFile} is ${cf.size} bytes: not a run config` };
+  // A launch writes the directory, then the row, then starts the process (which opens
+  // stdout.log): a young directory with neither events nor logs may be one in progress.
+  if (!ev && !lstatOrNull(join(dir, 'stdout.log')) && now - cf.mtimeMs / 1000 < CREATING_GRACE_S)
+    return { reason: `${id} is being created (no events or logs yet): left alone` };
+  let config: unknown;
+  try {
+    config = JSON.parse(readFileSync(configFile, 'utf8'));
+  } catch (e) {
+    return { reason: `${configFile} is not valid JSON (${(e as Error).message})` };
+  }
+  const bad = configProblem(config);
+  if (bad) return { reason: `${configFile} is not a run config: ${bad}` };
+  return { config: config as ExperimentConfig };
+}
+
+/** The fields the run row needs from a config, checked (the rest is the experiment's business). */
+function configProblem(c: unknown): string | null {
+  if (!c || typeof c !== 'object' || Array.isArray(c)) return 'not an object';
+  const o = c as Record<string, unknown>;
+  for (const k of ['variant', 'dataset', 'preset'] as const) if (typeof o[k] !== 'string' || !o[k]) return `${k} is not a string`;
+  if (!Number.isInteger(o.seed)) return 'seed is not an integer';
+  const model = o.model as Record<string, unknown> | undefined;
+  if (!model || typeof model !== 'object' || typeof model.name !== 'string') return 'model.name is not a string';
+  return null;
+}
+
+function lstatOrNull(p: string) {
+  try {
+    return lstatSync(p);
+  } catch {
+    return null;
+  }
+}
+
+/** unix seconds of a run id's stamp (yyyymmdd-hhmmss-…), or null. */
+function idTime(id: string): number | null {
+  const m = /^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})-/.exec(id);
+  if (!m) return null;
+  const t = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!) / 1000;
+  return Number.isFinite(t) ? t : null;
+}
+
+/** Whether a live pid is this run's experiment: its environment names the run (Linux); elsewhere it cannot be told, so no. */
+function isRunProcess(pid: number, id: string, runDir: string): boolean {
+  if (!isAlive(pid)) return false;
+  try {
+    const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    return env.includes(`STARLAB_RUN_ID=${id}`) || env.includes(`STARLAB_RUN_DIR=${runDir}`);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Put back every run directory the database does not know. Async: between ingest batches it
+ * yields to the event loop, so the app keeps answering while a large run is read back.
+ */
+export async function reindexRuns(db: DB, dataDir: string, opts: { onRun?: (id: string) => void } = {}): Promise<ReindexReport> {
+  const t0 = performance.now();
+  const report: ReindexReport = { added: [], running: [], groupsAdded: [], skipped: [], events: 0, seconds: 0 };
+  const base = runsDir(dataDir);
+  for (const id of unindexedRunDirs(db, dataDir)) {
+    const dir = join(base, id);
+    const found = examine(dir, id, nowS());
+    if ('reason' in found) {
+      report.skipped.push({ id, reason: found.reason });
+      continue;
+    }
+    const record = readRunRecord(dir);
+    const created = record?.id === id ? record.createdAt : (idTime(id) ?? statSync(dir).mtimeMs / 1000);
+    // Inserted as ended (never 'running' without a process: the supervisor would finalise it
+    // mid-ingest); the status the events say is set once they are in.
+    const inserted = db.transaction(() => {
+      if (getRunRow(db, id)) return false;
+      let groupId: string | null = null;
+      const g = record?.id === id ? record.group : null;
+      if (g) {
+        if (!db.prepare('SELECT 1 FROM experiment_groups WHERE id = ?').get(g.id)) {
+          db.prepare('INSERT INTO experiment_groups (id, name, created_at, spec_json) VALUES (?, ?, ?, ?)').run(g.id, g.name, g.createdAt, g.spec);
+          report.groupsAdded.push(g.id);
+        }
+        groupId = g.id;
+      }
+      const retryOf = record?.id === id ? record.retryOf : null;
+      insertRun(db, {
+        id,
+        group_id: groupId,
+        retry_of: retryOf !== null && getRunRow(db, retryOf) ? retryOf : null,
+        ...configColumns(found.config),
+        status: 'failed',
+        status_reason: 'being reindexed from its run directory',
+        created_at: created,
+        run_dir: dir,
+      });
+      return true;
+    }).immediate();
+    if (!inserted) {
+      report.skipped.push({ id, reason: 'already in the database (added meanwhile)' });
+      continue;
+    }
+    let events = 0;
+    for (;;) {
+      const st = ingestEventsFile(db, id, eventsPathOf(dir), { maxBatches: 1 });
+      events += st.applied + st.ignored;
+      if (!st.more) break;
+      await yieldToLoop();
+    }
+    for (const s of ['stdout', 'stderr'] as const) {
+      for (let i = 0; i < 10_000 && ingestTextLog(db, id, join(dir, `${s}.log`), s, { flush: true }) > 0; i++) await yieldToLoop();
+    }
+    report.events += events;
+    const alive = settle(db, id, dir, events);
+    report.added.push(id);
+    if (alive) report.running.push(id);
+    opts.onRun?.(id);
+    await yieldToLoop();
+  }
+  report.seconds = (performance.now() - t0) / 1000;
+  return report;
+}
+
+/** The status a reindexed run's events give it; returns whether its process is still alive (re-attached). */
+function settle(db: DB, id: string, dir: string, events: number): boolean {
+  return db.transaction(() => {
+    const row = getRunRow(db, id)!;
+    const span = db.prepare('SELECT min(t) AS first, max(t) AS last FROM run_events WHERE run_id = ?').get(id) as { first: number | null; last: number | null };
+    const env = row.env_json ? (JSON.parse(row.env_json) as Record<string, unknown>) : {};
+    const pid = typeof env.pid === 'number' ? env.pid : null;
+    const note = `reindexed from ${dir}: ${events} events`;
+    if (row.end_status === null && pid !== null && isRunProcess(pid, id, dir)) {
+      db.prepare("UPDATE runs SET status = 'running', status_reason = NULL, started_at = ?, ended_at = NULL, pid = ?, pid_start_time = ? WHERE id = ?").run(
+        span.first ?? row.created_at,
+        pid,
+        pidStartTime(pid),
+        id,
+      );
+      addLog(db, id, 'supervisor', 'info', `${note}; its process (pid ${pid}) is alive: watching it again`);
+      return true;
+    }
+    const ended = row.end_status === 'completed' || row.end_status === 'failed' || row.end_status === 'stopped';
+    // A run without events was queued or never started: 'stopped', so nothing starts it by itself.
+    const status = ended ? row.end_status! : events === 0 ? 'stopped' : 'failed';
+    const reason =
+      status === 'completed'
+        ? null
+        : ended
+          ? (row.end_error ?? (status === 'stopped' ? 'stopped' : 'the experiment reported failure'))
+          : events === 0
+            ? 'reindexed from its run directory, which holds no event: it was queued or never started (retry it to run it)'
+            : 'reindexed from its run directory: it has no run_end event, so it did not end normally (its process is gone)';
+    db.prepare('UPDATE runs SET status = ?, status_reason = ?, started_at = ?, ended_at = ? WHERE id = ?').run(
+      status,
+      reason,
+      span.first,
+      row.end_t ?? span.last ?? row.created_at,
+      id,
+    );
+    addLog(db, id, 'supervisor', 'info', `${note}; ${status}${reason ? `: ${reason}` : ''}`);
+    return false;
+  }).immediate();
+}

@@ -1,0 +1,35 @@
+/**
+ * runs/<id>/run.json: what the database knows of a run that its config and events do not say
+ * (its id, when it was created, its ablation group, the run it retries). Written when a run is
+ * created; read by `starlab reindex`, which rebuilds the database from the run directories.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+
+export const RUN_RECORD_FILE = 'run.json';
+
+const recordSchema = z.object({
+  format: z.literal(1),
+  id: z.string().max(200),
+  createdAt: z.number().finite(),
+  group: z
+    .object({ id: z.string().max(200), name: z.string().max(10_000), createdAt: z.number().finite(), spec: z.string().max(1_000_000).nullable() })
+    .nullable(),
+  retryOf: z.string().max(200).nullable(),
+});
+export type RunRecord = z.infer<typeof recordSchema>;
+
+export function writeRunRecord(runDir: string, r: Omit<RunRecord, 'format'>): void {
+  writeFileSync(join(runDir, RUN_RECORD_FILE), JSON.stringify({ format: 1, ...r }, null, 2) + '\n');
+}
+
+/** The run's record, or null when there is none or it is not one (a reindex then does without). */
+export function readRunRecord(runDir: string): RunRecord | null {
+  try {
+    const r = recordSchema.safeParse(JSON.parse(readFileSync(join(runDir, RUN_RECORD_FILE), 'utf8')));
+    return r.success ? r.data : null;
+  } catch {
+    return null;
+  }
+}
