@@ -69,8 +69,12 @@ export async function killBeforeFirstEvent(): Promise<Row> {
   });
 }
 
-/** A real STaR run that takes seconds per iteration (tests/fixtures/micro-star.ts), two iterations. */
-const MICRO = { ...MICRO_STAR, 'loop.iterations': '2', 'loop.base_steps': '40', 'loop.step_growth': '1' };
+/**
+ * A real STaR run that takes seconds per iteration (tests/fixtures/micro-star.ts), two
+ * iterations; the second trains 4× longer, so the kill has a wide window inside it (with equal
+ * iterations a fast machine finished it between two polls once).
+ */
+const MICRO = { ...MICRO_STAR, 'loop.iterations': '2', 'loop.base_steps': '40', 'loop.step_growth': '4' };
 
 /**
  * A real `python -m starlab run` killed inside iteration 1 (after its first checkpoint), then
