@@ -18,6 +18,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, closeSync, constants as fsConstants, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { delimiter, join } from 'node:path';
+import { canonicalJson } from '../shared/canonical-json';
 import type { ExperimentConfig } from '../shared/experiment-config';
 import { getCursor } from '../db/ingest';
 import { addLog, getRunRow, insertRun, nowS, queuedRuns, runningRuns, type RunRow } from '../db/queries';
@@ -155,21 +156,10 @@ export function newRunId(date = new Date()): string {
   return `${stamp}-${randomBytes(2).toString('hex')}`;
 }
 
-/** sha256 of the config's canonical JSON (keys sorted). */
+/** sha256 of the config's canonical JSON (shared/canonical-json.ts: the same text, hence the
+ * same hash, as experiments/starlab/config.py config_hash). */
 export function configHash(config: unknown): string {
   return createHash('sha256').update(canonicalJson(config)).digest('hex');
-}
-
-function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    return `{${Object.keys(o)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v) ?? 'null';
 }
 
 /** The last `bytes` of a file as text (a partial first character dropped), or null. */

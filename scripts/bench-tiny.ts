@@ -78,6 +78,10 @@ async function main(): Promise<number> {
         const aN = last(acc);
         let extra = '';
         const n = shown.config.verifier?.candidates;
+        // Quiet-STaR's eval/accuracy is the paper's teacher-forced metric; its exact match is eval/exact_match
+        if (variant === 'quiet-star')
+          extra = `eval/accuracy is teacher-forced; without thoughts ${pct(last(shown.metrics['eval/base_accuracy']))}, ` +
+            `greedy exact match ${pct(shown.metrics['eval/exact_match']?.[0]?.value)} → ${pct(last(shown.metrics['eval/exact_match']))}`;
         if (n)
           extra = `pass@1 ${pct(last(shown.metrics['vstar/pass@1']))}, majority@${n} ${pct(last(shown.metrics[`vstar/majority@${n}`]))}, ` +
             `best-of-${n} dpo ${pct(last(shown.metrics[`vstar/best_of_k/dpo@${n}`]))} orm ${pct(last(shown.metrics[`vstar/best_of_k/orm@${n}`]))}`;

@@ -15,6 +15,10 @@ export const FINETUNE_MODES = ['full', 'lora'] as const;
 /** Weights and compute: auto = float32 for tiny models and on CPU; on CUDA, bfloat16 weights for LoRA and
  * mixed (float32 weights, bfloat16 autocast) for full fine-tuning. float16 is not offered: AdamW overflows. */
 export const DTYPES = ['auto', 'float32', 'bfloat16', 'mixed'] as const;
+/** The fine-tune's learning-rate schedule: 'cosine' = 5% linear warm-up then cosine to 0 over the
+ * iteration's steps; 'constant' = the STaR reference's (gpt3_schedule with end_lr = lr): linear
+ * warm-up from 0 over loop.warmup_steps, then constant. */
+export const LR_SCHEDULES = ['cosine', 'constant'] as const;
 export type Variant = (typeof VARIANTS)[number];
 export type Dataset = (typeof DATASETS)[number];
 
@@ -39,7 +43,9 @@ const nonNegInt = z.number().int().min(0);
 const prob = z.number().min(0).max(1);
 const learningRate = z.number().positive().max(1);
 
-// Every section is strict (unknown keys are errors) and every key is required. The Python
+// Every section is strict (unknown keys are errors) and every key is required, except the loop's
+// packing and schedule keys and V-STaR's generator keys (`.optional()`: added after configs were stored, absent meaning the
+// behaviour from before them, so stored configs keep their hash). The Python
 // mirror (experiments/starlab/config.py) has the same schemas under the same names; a unit
 // test compares the two key by key.
 
@@ -100,7 +106,7 @@ export const textWarmupSchema = z
   })
   .strict();
 
-/** The STaR loop without rationalization: star-norat, and V-STaR's generator. */
+/** The STaR loop without rationalization: star-norat (V-STaR's generator extends it, vstarLoopSchema). */
 export const loopSchema = z
   .object({
     iterations: posInt.max(1000),
@@ -116,6 +122,16 @@ export const loopSchema = z
     finetune: z.enum(FINETUNE_MODES),
     lora_r: posInt.max(1024),
     lora_alpha: z.number().positive().max(4096),
+    // How an iteration's fine-tune batches and schedules (experiments/starlab/train.py). The
+    // star/star-norat presets set them; absent: unpacked batches, 'cosine', one forward a step.
+    /** Pack whole examples into rows of at most pack_len tokens, each example attending only to itself. */
+    pack: z.boolean().optional(),
+    pack_len: posInt.max(1048576).optional(),
+    /** Rows per forward, gradients accumulated over the step's batch_size rows (0: all in one forward). */
+    micro_batch_size: nonNegInt.max(4096).optional(),
+    lr_schedule: z.enum(LR_SCHEDULES).optional(),
+    /** Linear warm-up steps of the 'constant' schedule ('cosine' warms up over 5% of the steps). */
+    warmup_steps: nonNegInt.max(1000000).optional(),
   })
   .strict();
 
@@ -124,6 +140,16 @@ export const starLoopSchema = loopSchema
   .extend({
     /** Share of the wrong questions retried with the gold answer as a hint. */
     p_rationalization: prob,
+  })
+  .strict();
+
+/** V-STaR's generator: the loop, plus how G_t is fine-tuned on D_GEN each iteration (`.optional()`: absent means the behaviour from before them). */
+export const vstarLoopSchema = loopSchema
+  .extend({
+    /** Epochs over D_GEN per iteration, as the paper trains its generator (absent or 0: loop.base_steps · step_growth^(n−1) steps). */
+    epochs: z.number().min(0).max(1000).optional(),
+    /** D_GEN starts as D_SFT, the warm-up examples, as the paper's Algorithm 1 (absent: false, the correct samples only). */
+    include_sft: z.boolean().optional(),
   })
   .strict();
 
@@ -163,6 +189,24 @@ export const quietSchema = z
     /** Evaluate every this many steps (each evaluation is one point of the curve). */
     eval_every: posInt.max(10000000),
     max_new_tokens: posInt.max(4096),
+    // Optimisation as the reference code (`.optional()`: absent means the behaviour before them,
+    // starlab/variants/quiet_star.py QUIET_DEFAULTS).
+    /** Micro-batches of batch_size rows per optimizer step (absent: 1). */
+    grad_accum: posInt.max(4096).optional(),
+    /** Start/end-of-thought embeddings stored ÷ and used × this: ≈ their learning-rate multiplier (reference 100; absent: 1). */
+    embedding_scale: z.number().positive().max(10000).optional(),
+    /** Temperature of the REINFORCE log-probs (reference 3; absent: thought_temperature). */
+    reinforce_temperature: z.number().positive().max(100).optional(),
+    /** full, or LoRA adapters on the LM's linear layers (absent: full); the mixing head and thought embeddings always train. */
+    finetune: z.enum(FINETUNE_MODES).optional(),
+    lora_r: posInt.max(1024).optional(),
+    lora_alpha: z.number().positive().max(4096).optional(),
+    /** Learning rate of the LoRA adapters (absent: lr); the head and thought embeddings use lr. */
+    lora_lr: learningRate.optional(),
+    /** Recompute each transformer forward of a training step in backward (absent: false). */
+    grad_checkpoint: z.boolean().optional(),
+    /** Eval questions (evenly spaced) also decoded greedily for the exact-match metrics (absent: all); the teacher-forced metric covers all. */
+    exact_match_limit: posInt.max(10000000).optional(),
   })
   .strict();
 
@@ -185,6 +229,7 @@ export const SECTION_SCHEMAS = {
   textWarmupSchema,
   loopSchema,
   starLoopSchema,
+  vstarLoopSchema,
   verifierSchema,
   quietSchema,
   runtimeSchema,
@@ -205,7 +250,7 @@ export function sectionsFor(variant: Variant, dataset: Dataset): Record<string, 
     case 'star-norat':
       return { ...common, loop: 'loopSchema', runtime: 'runtimeSchema' };
     case 'v-star':
-      return { ...common, loop: 'loopSchema', verifier: 'verifierSchema', runtime: 'runtimeSchema' };
+      return { ...common, loop: 'vstarLoopSchema', verifier: 'verifierSchema', runtime: 'runtimeSchema' };
     case 'quiet-star':
       return { ...common, quiet: 'quietSchema', runtime: 'runtimeSchema' };
   }
@@ -236,6 +281,8 @@ export function configSchemaFor(variant: Variant, dataset: Dataset) {
           path: ['loop', 'restart_from_base'],
           message: 'LoRA fine-tuning restarts from the base every iteration (a fresh adapter): set it true, or use finetune full',
         });
+      if (cfg.loop?.pack && cfg.loop.pack_len === undefined)
+        ctx.addIssue({ code: 'custom', path: ['loop', 'pack_len'], message: 'packing (loop.pack true) needs loop.pack_len, the tokens of a packed row' });
       // the sequence lengths of the addition format (experiments/starlab/tasks/addition.py), for tiny models
       if (cfg.dataset === 'addition' && cfg.model.source === 'tiny' && task.max_digits !== undefined) {
         const digits = Math.max(task.max_digits, (cfg.warmup as { max_digits?: number }).max_digits ?? 0);
@@ -259,7 +306,7 @@ export interface ExperimentConfig {
   model: z.infer<typeof modelSchema>;
   task: z.infer<typeof additionTaskSchema> | z.infer<typeof textTaskSchema>;
   warmup: z.infer<typeof additionWarmupSchema> | z.infer<typeof textWarmupSchema>;
-  loop?: z.infer<typeof starLoopSchema> | z.infer<typeof loopSchema>;
+  loop?: z.infer<typeof starLoopSchema> | z.infer<typeof loopSchema> | z.infer<typeof vstarLoopSchema>;
   verifier?: z.infer<typeof verifierSchema>;
   quiet?: z.infer<typeof quietSchema>;
   runtime: z.infer<typeof runtimeSchema>;

@@ -35,7 +35,7 @@ from typing import Any
 import torch
 
 from . import safe_state
-from .config import config_hash
+from .config import config_hash, legacy_config_hash
 
 DIR = "checkpoint"
 FORMAT = 2  # state.json's "format"; the app reads it too, to refuse older checkpoints up front
@@ -65,7 +65,8 @@ def _base_is_reloadable(cfg: dict[str, Any]) -> bool:
 def _check_identity(meta: dict[str, Any], cfg: dict[str, Any], identity: dict[str, str] | None) -> None:
     """The resumed run must be the same experiment: same config, and the same data, prompts
     and extractor (which depend on files found at run time, not only on the config)."""
-    if meta.get("config_hash") != config_hash(cfg):
+    # (a checkpoint written before the canonical form stores the older hash of the same config)
+    if meta.get("config_hash") not in (config_hash(cfg), legacy_config_hash(cfg)):
         raise CheckpointError("the checkpoint was written with a different config; resume needs the run's own config")
     saved = meta.get("identity") or {}
     if not isinstance(saved, dict):

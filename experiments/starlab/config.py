@@ -1,7 +1,10 @@
 """Strict validation of a resolved experiment config.
 
 Mirrors ``experimentConfigSchema`` in shared/experiment-config.ts (keep the two in step):
-every section is strict (unknown keys are errors), every key is required. Errors name the
+every section is strict (unknown keys are errors), every key is required except the few
+marked ``_Optional`` (the loop's packing and schedule keys, V-STaR's loop.epochs and
+loop.include_sft, added after configs were stored;
+absent means the behaviour from before them, so stored configs keep their hash). Errors name the
 offending field by its dotted path, like the Node side's FieldError.
 
 No torch import here: ``python -m starlab validate`` must stay cheap.
@@ -12,6 +15,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -21,6 +25,7 @@ PRESETS = ("tiny", "paper")
 DEVICES = ("auto", "cpu", "cuda")
 FINETUNE_MODES = ("full", "lora")
 DTYPES = ("auto", "float32", "bfloat16", "mixed")
+LR_SCHEDULES = ("cosine", "constant")  # train.LR_SCHEDULES (not imported: no torch here)
 
 PRESETS_PATH = os.path.join(os.path.dirname(__file__), "presets.json")
 
@@ -95,6 +100,17 @@ class _Bool:
         return v, None
 
 
+@dataclass(frozen=True)
+class _Optional:
+    """A key that may be absent (zod ``.optional()``): the few added after configs were stored
+    (runs, checkpoints whose config hash a resume checks), absent meaning the behaviour from
+    before them. Present, it is checked as ``spec``; absent, it stays absent."""
+    spec: Any
+
+    def check(self, v: Any) -> tuple[Any, str | None]:
+        return self.spec.check(v)
+
+
 def _typename(v: Any) -> str:
     if v is None:
         return "null"
@@ -149,6 +165,13 @@ _LOOP = {
     "finetune": _Enum(FINETUNE_MODES),
     "lora_r": pos_int(1024),
     "lora_alpha": _Num(False, 0, 4096, lo_exclusive=True),
+    # how an iteration's fine-tune batches and schedules (star/star-norat presets set them; absent:
+    # unpacked batches, cosine, one forward a step — configs written before them, V-STaR's presets)
+    "pack": _Optional(_Bool()),
+    "pack_len": _Optional(pos_int(1048576)),
+    "micro_batch_size": _Optional(non_neg_int(4096)),
+    "lr_schedule": _Optional(_Enum(LR_SCHEDULES)),
+    "warmup_steps": _Optional(non_neg_int(1000000)),
 }
 SCHEMAS: dict[str, dict[str, Any]] = {
     "modelSchema": _MODEL,
@@ -182,6 +205,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "loopSchema": _LOOP,
     "starLoopSchema": {**_LOOP, "p_rationalization": PROB},
+    # V-STaR's generator: epochs over D_GEN per iteration and whether D_GEN starts as D_SFT
+    # (absent: loop.base_steps · step_growth^(n−1) steps on the correct samples only, as before them)
+    "vstarLoopSchema": {**_LOOP, "epochs": _Optional(_Num(False, 0, 1000)), "include_sft": _Optional(_Bool())},
     "verifierSchema": {
         "beta": _Num(False, 0, 100, lo_exclusive=True),
         "pairs_per_question": pos_int(10000),
@@ -205,6 +231,20 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "policy_weight": _Num(False, 0, 1e7),
         "eval_every": pos_int(10000000),
         "max_new_tokens": pos_int(4096),
+        # optimisation as the reference code (absent: the behaviour before them, see
+        # variants/quiet_star.QUIET_DEFAULTS): micro-batches per optimizer step, the thought
+        # embeddings' scale (≈ their learning-rate multiplier), the REINFORCE log-probs'
+        # temperature, LoRA on the LM with its own learning rate, gradient checkpointing
+        "grad_accum": _Optional(pos_int(4096)),
+        "embedding_scale": _Optional(_Num(False, 0, 10000, lo_exclusive=True)),
+        "reinforce_temperature": _Optional(_Num(False, 0, 100, lo_exclusive=True)),
+        "finetune": _Optional(_Enum(FINETUNE_MODES)),
+        "lora_r": _Optional(pos_int(1024)),
+        "lora_alpha": _Optional(_Num(False, 0, 4096, lo_exclusive=True)),
+        "lora_lr": _Optional(LR),
+        "grad_checkpoint": _Optional(_Bool()),
+        # eval questions also decoded greedily for exact match (absent: all)
+        "exact_match_limit": _Optional(pos_int(10000000)),
     },
     "runtimeSchema": {
         "device": _Enum(DEVICES),
@@ -227,7 +267,7 @@ def sections_for(variant: str, dataset: str) -> dict[str, str]:
     if variant == "star-norat":
         return {**common, "loop": "loopSchema", "runtime": "runtimeSchema"}
     if variant == "v-star":
-        return {**common, "loop": "loopSchema", "verifier": "verifierSchema", "runtime": "runtimeSchema"}
+        return {**common, "loop": "vstarLoopSchema", "verifier": "verifierSchema", "runtime": "runtimeSchema"}
     if variant == "quiet-star":
         return {**common, "quiet": "quietSchema", "runtime": "runtimeSchema"}
     raise KeyError(variant)
@@ -250,6 +290,8 @@ _REFINES: list[tuple[str, str, tuple[str, ...], Callable[[dict[str, Any]], bool]
     ("loop", "loop.restart_from_base", ("finetune", "restart_from_base"),
      lambda lp: not (lp["finetune"] == "lora" and not lp["restart_from_base"]),
      "LoRA fine-tuning restarts from the base every iteration (a fresh adapter): set it true, or use finetune full"),
+    ("loop", "loop.pack_len", ("pack",), lambda lp: not lp["pack"] or "pack_len" in lp,
+     "packing (loop.pack true) needs loop.pack_len, the tokens of a packed row"),
 ]
 
 
@@ -295,6 +337,8 @@ def validate_config(cfg: Any) -> tuple[dict[str, Any] | None, list[dict[str, str
         for key, spec in fields.items():
             path = f"{sec}.{key}"
             if key not in node:
+                if isinstance(spec, _Optional):
+                    continue
                 err(path, f'missing required key "{path}"')
                 sec_ok = False
                 continue
@@ -391,8 +435,57 @@ def preset_config(variant: str, dataset: str, preset: str, seed: int = 0) -> dic
     return cfg
 
 
+def _canonical_number(x: Any) -> str:
+    """A number as shared/canonical-json.ts ``canonicalNumber`` writes it: compared as a double
+    (an int is its double), an integral value below 1e16 in magnitude as an integer (1.0 → ``1``,
+    -0.0 → ``0``: JavaScript cannot tell 1.0 from 1), anything else as ``repr(float)``
+    (``5e-05``, ``1e-07``, ``0.30000000000000004``, ``1e+21``)."""
+    f = float(x)  # OverflowError for an int beyond a double, as JSON.parse would give Infinity
+    if not math.isfinite(f):
+        raise ValueError(f"canonical JSON has no form for {x!r}")
+    if f.is_integer() and abs(f) < 1e16:
+        return str(int(f))
+    return repr(f)
+
+
+def _canonical_string(s: str) -> str:
+    # json.dumps(ensure_ascii=False) escapes what JSON.stringify escapes, except lone surrogates
+    # (a Python str holds no surrogate pairs, so any surrogate is lone): \udxxx as JavaScript writes them
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(s, ensure_ascii=False))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def canonical_json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """The text a config hash is taken over, identical to shared/canonical-json.ts
+    ``canonicalJson`` (see there): keys sorted by UTF-16 code units, no spaces, numbers in one
+    form both languages write the same way. Not json.dumps: it writes 1.0 where JavaScript
+    writes 1, and 5e-05 where JSON.stringify writes 5e-5."""
+    if obj is None:
+        return "null"
+    if obj is True:
+        return "true"
+    if obj is False:
+        return "false"
+    if isinstance(obj, (int, float)):
+        return _canonical_number(obj)
+    if isinstance(obj, str):
+        return _canonical_string(obj)
+    if isinstance(obj, (list, tuple)):
+        return "[" + ",".join(canonical_json(v) for v in obj) + "]"
+    if isinstance(obj, dict):
+        if not all(isinstance(k, str) for k in obj):
+            raise TypeError("canonical JSON needs string keys")
+        keys = sorted(obj, key=lambda k: k.encode("utf-16-be", "surrogatepass"))
+        return "{" + ",".join(_canonical_string(k) + ":" + canonical_json(obj[k]) for k in keys) + "}"
+    raise TypeError(f"canonical JSON has no form for a {type(obj).__name__}")
+
+
+def legacy_config_hash(cfg: dict[str, Any]) -> str:
+    """The config hash before the canonical form above (json.dumps with sorted keys), which
+    checkpoints written by earlier versions store."""
+    return sha256_text(json.dumps(cfg, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
 
 
 def sha256_text(text: str) -> str:

@@ -7,7 +7,10 @@ What it adds to a model (``QuietModel(lm, tok)``):
   of "---"/"-" where the tokenizer has it, else to the mean embedding). The tokenizer itself is
   not touched: it never produces these ids, and :func:`decode_thought` renders them, so
   ``tok.encode``/``tok.decode`` keep working (the char tokenizer already skips unknown ids).
-  Generation masks them (and any id ≥ ``tok.vocab_size``) out of normal text.
+  Generation masks them (and any id ≥ ``tok.vocab_size``) out of normal text. Their INPUT
+  embeddings are a separate parameter, ``thought_embeddings`` (2, d), stored ÷ and used ×
+  ``embedding_scale`` as the reference code does (1e2 there: under Adam, a learning rate 100×
+  the rest's); every forward reads token embeddings through :meth:`QuietModel.embed`.
 - a mixing head: MLP ``[h_base ; h_thought]`` (2d) → d → ReLU → d → ReLU → 1 (no bias), last
   layer initialised to zero, so that at initialisation ``w = 0`` and the mixed prediction
   ``lm_head((1 − w)·h_base + w·h_thought)`` is exactly the base prediction. As in the reference
@@ -32,6 +35,16 @@ elsewhere) in the model's dtype: a bool mask would be inverted/added wrongly on 
 path. Flash-attention/flex ignore or reject such a mask, so :class:`QuietModel` switches those
 to "sdpa". The cache is a plain ``DynamicCache()`` (no config), i.e. full-attention layers
 even for sliding-window models (the windows are far longer than a Quiet-STaR sequence).
+
+Gradient checkpointing (``QuietModel.grad_checkpoint``): each forward of a training step runs
+under ``torch.utils.checkpoint`` with the earlier blocks' keys/values as explicit inputs
+(:class:`BlockCache`; HF's own checkpointing turns the cache off), so backward keeps only the
+blocks' keys/values and hidden states and recomputes one forward (one block of T tokens) at a
+time. Same loss and gradients (a test compares them).
+
+Teacher-forced evaluation (:func:`answer_logits`, :func:`score_answer`): the reference's
+``compute_metrics`` — the gold answer's tokens scored under teacher forcing, base and after a
+greedy thought at each answer position.
 
 Inference (:func:`generate`): greedy decoding in which every new token is predicted by the
 mixed head after a greedy (or low-temperature) thought at the last position only (earlier
@@ -73,7 +86,7 @@ class MixingHead(nn.Module):
 class QuietModel(nn.Module):
     """An HF causal LM with start/end-of-thought tokens and a mixing head."""
 
-    def __init__(self, lm: nn.Module, tok: Any, *, head_hidden: int | None = None):
+    def __init__(self, lm: nn.Module, tok: Any, *, head_hidden: int | None = None, embedding_scale: float = 1.0):
         super().__init__()
         impl = getattr(lm.config, "_attn_implementation", None)
         if impl not in ("eager", "sdpa"):
@@ -96,7 +109,19 @@ class QuietModel(nn.Module):
         self.vocab = n_old + 2
         self.pad_id = tok.pad_id if tok.pad_id is not None else 0
         d = int(w_in.shape[1])
-        self.head = MixingHead(d, head_hidden).to(device=w_in.device, dtype=w_in.dtype)
+        # The new parameters train in float32 even over bfloat16 weights (LoRA): an AdamW step of
+        # ~lr is below bfloat16's resolution for most weights (docs/paper-presets.md §3.4).
+        pdtype = torch.float32 if w_in.dtype in (torch.bfloat16, torch.float16) else w_in.dtype
+        self.head = MixingHead(d, head_hidden).to(device=w_in.device, dtype=pdtype)
+        # The start/end-of-thought INPUT embeddings are their own parameter (rows 0 and 1), stored
+        # ÷ embedding_scale and used × embedding_scale, as the reference code does (embedding_scale
+        # 1e2): under Adam that is a learning rate embedding_scale × the rest's. The matrix rows
+        # start_id/end_id hold the same initial vector but are not read as inputs (see embed()).
+        self.embedding_scale = float(embedding_scale)
+        self.thought_embeddings = nn.Parameter(
+            (torch.stack([init, init]).to(device=w_in.device, dtype=pdtype) / self.embedding_scale))
+        #: checkpoint every transformer forward of a training step (set_grad_checkpointing)
+        self.grad_checkpoint = False
         self._cache_kw = cache_kwarg(self.base)
 
     # ------------------------------------------------------------------ pieces
@@ -116,12 +141,66 @@ class QuietModel(nn.Module):
     def lm_head(self, h: torch.Tensor) -> torch.Tensor:
         return self.lm.get_output_embeddings()(h)
 
+    def thought_vectors(self) -> torch.Tensor:
+        """(2, d): the start- and end-of-thought input embeddings as the model reads them."""
+        return self.thought_embeddings * self.embedding_scale
+
+    def embed(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Input embeddings of ``input_ids``: the embedding matrix's rows, except start/end-of-thought,
+        which come from :attr:`thought_embeddings` (× embedding_scale)."""
+        e = self.lm.get_input_embeddings()(input_ids)
+        tv = self.thought_vectors().to(e.dtype)
+        e = torch.where((input_ids == self.start_id).unsqueeze(-1), tv[0], e)
+        return torch.where((input_ids == self.end_id).unsqueeze(-1), tv[1], e)
+
+    def new_cache(self) -> Any:
+        """An empty KV cache for :meth:`hidden`: a ``DynamicCache``, or with gradient checkpointing
+        on and gradients enabled a :class:`BlockCache` (one checkpointed forward per call)."""
+        if self.grad_checkpoint and torch.is_grad_enabled():
+            return BlockCache()
+        from transformers import DynamicCache
+
+        return DynamicCache()
+
     def hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, position_ids: torch.Tensor,
                cache: Any) -> torch.Tensor:
         """Final-layer hidden states (after the final norm) of ``input_ids``, appending to ``cache``."""
-        out = self.base(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                        use_cache=True, **{self._cache_kw: cache})
+        if isinstance(cache, BlockCache):
+            return self._hidden_checkpointed(input_ids, attention_mask, position_ids, cache)
+        out = self.base(inputs_embeds=self.embed(input_ids), attention_mask=attention_mask,
+                        position_ids=position_ids, use_cache=True, **{self._cache_kw: cache})
         return out.last_hidden_state
+
+    def _hidden_checkpointed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
+                             position_ids: torch.Tensor, cache: "BlockCache") -> torch.Tensor:
+        """:meth:`hidden` as one checkpointed forward: it keeps only its inputs (embeddings, mask,
+        the earlier blocks' keys/values) and outputs (hidden states, this block's keys/values) and
+        runs again in backward. The earlier blocks are passed as separate tensors and joined inside,
+        so no concatenated copy of the cache outlives the call."""
+        from torch.utils.checkpoint import checkpoint
+        from transformers import DynamicCache
+
+        n_blocks, n_layers = len(cache.blocks), cache.n_layers
+        n_new = int(input_ids.shape[1])
+
+        def run(emb: torch.Tensor, mask: Any, pos: torch.Tensor, *past: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            c = DynamicCache()
+            for layer in range(n_layers if n_blocks else 0):
+                ks = [past[b * 2 * n_layers + 2 * layer] for b in range(n_blocks)]
+                vs = [past[b * 2 * n_layers + 2 * layer + 1] for b in range(n_blocks)]
+                c.update(torch.cat(ks, -2), torch.cat(vs, -2), layer)
+            out = self.base(inputs_embeds=emb, attention_mask=mask, position_ids=pos, use_cache=True,
+                            **{self._cache_kw: c})
+            new: list[torch.Tensor] = []
+            for lay in c.layers:
+                new += [lay.keys[..., -n_new:, :].clone(), lay.values[..., -n_new:, :].clone()]
+            return (out.last_hidden_state, *new)
+
+        past = [t for blk in cache.blocks for t in blk]
+        res = checkpoint(run, self.embed(input_ids), attention_mask, position_ids, *past, use_reentrant=False)
+        cache.blocks.append(tuple(res[1:]))
+        cache.n_layers = (len(res) - 1) // 2
+        return res[0]
 
     def mix(self, h_base: torch.Tensor, h_thought: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(mixed hidden, w): ``h_base + w·(h_thought − h_base)``; exactly h_base where w = 0."""
@@ -141,6 +220,18 @@ class QuietModel(nn.Module):
         m = torch.zeros(self.vocab, device=self.device)
         m[self.text_vocab:] = -math.inf
         return m
+
+
+class BlockCache:
+    """The keys/values of a training step's forwards under gradient checkpointing: one tuple
+    (k_0, v_0, …, k_{n−1}, v_{n−1}) per forward (block), as the checkpointed forwards return them."""
+
+    def __init__(self) -> None:
+        self.blocks: list[tuple[torch.Tensor, ...]] = []
+        self.n_layers = 0
+
+    def get_seq_length(self) -> int:
+        return sum(int(b[0].shape[-2]) for b in self.blocks) if self.blocks else 0
 
 
 def _init_vector(weight: torch.Tensor, tok: Any) -> torch.Tensor:
@@ -239,7 +330,8 @@ class QuietOutput:
     loss: torch.Tensor
     stats: dict[str, float]
     #: tensors for inspection/tests (detached): thoughts (B,T,L), h_thought (B,n_ahead,T,d),
-    #: mixed_logp / base_logp (B,n_ahead,T), valid (B,n_ahead,T), reward (B,T), advantage (B,T), w (B,n_ahead,T)
+    #: mixed_logp / base_logp (B,n_ahead,T), valid (B,n_ahead,T), reward (B,T), advantage (B,T), w (B,n_ahead,T),
+    #: thought_logp (B,T,L): the REINFORCE log-probs of the thought tokens
     details: dict[str, torch.Tensor] = field(default_factory=dict)
     #: with ``record=True``: the first row's first thought at every position, as plain lists —
     #: ids (T), doc (T), valid (T: the position has a target), thoughts (T, L) sampled token ids,
@@ -268,7 +360,7 @@ def quiet_loss(qm: QuietModel, input_ids: torch.Tensor, doc_ids: torch.Tensor, *
                thought_len: int, n_ahead: int, temperature: float = 1.0, policy_weight: float = 1.0,
                remove_negative_rewards: bool = True, generator: torch.Generator | None = None,
                thoughts: torch.Tensor | None = None, base_weight: float = 0.5, mixed_weight: float = 0.5,
-               record: bool = False) -> QuietOutput:
+               record: bool = False, reinforce_temperature: float | None = None) -> QuietOutput:
     """One Quiet-STaR training loss on packed rows ``input_ids`` (R, T) with ``doc_ids`` (R, T).
 
     Each row is repeated ``n_thoughts`` times (independent thoughts at every position). A
@@ -280,7 +372,8 @@ def quiet_loss(qm: QuietModel, input_ids: torch.Tensor, doc_ids: torch.Tensor, *
     REINFORCE: reward r = Σ_m [log p_mix(x_{t+m+1}) − log p_base(x_{t+m+1})] (detached), minus the
     mean over the n_thoughts thoughts at that position (when n_thoughts > 1), clamped at 0 when
     ``remove_negative_rewards`` (the reference code's default); loss = mean over positions and
-    thought tokens of −advantage·log π(token) (π at the sampling temperature).
+    thought tokens of −advantage·log π(token), π at ``reinforce_temperature`` (the reference
+    code's 3: log softmax(logits / 3)) or, when None, at the sampling temperature.
     ``thoughts`` (B=R·n_thoughts, T, thought_len) forces the thought tokens (for tests).
     ``record`` copies row 0's first thought per position, its reward and weight into
     ``QuietOutput.sample`` (read from tensors already computed: the loss and the RNG stream are
@@ -294,9 +387,7 @@ def quiet_loss(qm: QuietModel, input_ids: torch.Tensor, doc_ids: torch.Tensor, *
     pos0 = positions_in_doc(doc)
     n_blocks_total = L + 2 + n_ahead
     dtype = qm.dtype
-    from transformers import DynamicCache
-
-    cache = DynamicCache()
+    cache = qm.new_cache()
     tmask = qm.thought_logit_mask()
 
     # validity of the target x_{t+m+1} for a thought at t (same document, not padding)
@@ -315,12 +406,14 @@ def quiet_loss(qm: QuietModel, input_ids: torch.Tensor, doc_ids: torch.Tensor, *
     # 2. thought tokens, one batched forward each (block 1+k holds token k)
     toks, logps = [], []
     for k in range(1, L + 1):
-        logits = qm.lm_head(h_cur).float() / max(temperature, 1e-5) + tmask
+        raw = qm.lm_head(h_cur).float()
+        logits = raw / max(temperature, 1e-5) + tmask
         if thoughts is not None:
             tk = thoughts[:, :, k - 1].to(dev)
         else:
             tk = _sample(logits.detach(), 1.0, generator)  # logits are already ÷ temperature
-        logps.append(torch.log_softmax(logits, dim=-1).gather(-1, tk.unsqueeze(-1)).squeeze(-1))
+        pol = logits if reinforce_temperature is None else raw / max(reinforce_temperature, 1e-5) + tmask
+        logps.append(torch.log_softmax(pol, dim=-1).gather(-1, tk.unsqueeze(-1)).squeeze(-1))
         toks.append(tk)
         if k < L:
             j = 1 + k
@@ -328,9 +421,13 @@ def quiet_loss(qm: QuietModel, input_ids: torch.Tensor, doc_ids: torch.Tensor, *
     # 3. last thought token, end token, n_ahead−1 true tokens (blocks L+1 .. L+1+n_ahead)
     feed = [toks[-1], torch.full_like(x, qm.end_id)] + [_shift(x, m, qm.pad_id) for m in range(1, n_ahead)]
     j0 = L + 1
-    pos = torch.cat([pos0 + j0 + i for i in range(len(feed))], 1)
-    Hf = qm.hidden(torch.cat(feed, 1), float_mask(block_allowed(doc, (j0, n_blocks_total), n_blocks_total), dtype),
-                   pos, cache)
+    if isinstance(cache, BlockCache):  # checkpointed: one block per forward, so backward recomputes one block at a time
+        Hf = torch.cat([qm.hidden(f, float_mask(block_allowed(doc, (j0 + i, j0 + i + 1), j0 + i + 1), dtype),
+                                  pos0 + j0 + i, cache) for i, f in enumerate(feed)], 1)
+    else:
+        pos = torch.cat([pos0 + j0 + i for i in range(len(feed))], 1)
+        Hf = qm.hidden(torch.cat(feed, 1), float_mask(block_allowed(doc, (j0, n_blocks_total), n_blocks_total), dtype),
+                       pos, cache)
     h_th = Hf[:, T:].reshape(B, n_ahead, T, -1)  # stream after <end>, then after each true token
 
     # 4. mixed predictions, talk steps m = 0..n_ahead−1
@@ -388,13 +485,109 @@ def quiet_loss(qm: QuietModel, input_ids: torch.Tensor, doc_ids: torch.Tensor, *
         }
     details = {"thoughts": torch.stack(toks, -1).detach(), "h_thought": h_th.detach(), "h_base": h_base.detach(),
                "mixed_logp": mixed_lp_t.detach(), "base_logp": base_lp_t.detach(), "valid": valid,
-               "reward": reward, "advantage": adv.detach(), "w": w_t.detach()}
+               "reward": reward, "advantage": adv.detach(), "w": w_t.detach(), "thought_logp": logp_thought.detach()}
     sample = None
     if record:  # rows 0..n_thoughts−1 are input row 0's thoughts; take the first
         sample = {"ids": x[0].tolist(), "doc": doc[0].tolist(), "valid": pos_valid[0].tolist(),
                   "thoughts": details["thoughts"][0].tolist(), "reward": reward[0].float().tolist(),
                   "w": w_t[0, 0].float().tolist()}
     return QuietOutput(loss, stats, details, sample)
+
+
+# --------------------------------------------------------------------------- teacher-forced evaluation
+@torch.no_grad()
+def answer_logits(qm: QuietModel, input_ids: torch.Tensor, lengths: torch.Tensor, query_pos: torch.Tensor, *,
+                  thought_len: int, use_thoughts: bool = True) -> dict[str, torch.Tensor]:
+    """Teacher-forced next-token logits at chosen positions, the paper's evaluation forward.
+
+    ``input_ids`` (B, T) are right-padded sequences (<bos> in place) of ``lengths`` real tokens;
+    ``query_pos`` (B, S) are positions t whose prediction of token t+1 is wanted (pad the rows
+    with 0). Returns float32 logits over the whole vocabulary, (B, S, V):
+
+    - ``base``: ``lm_head(h_base[t])``, the model without thoughts;
+    - ``mixed`` (with ``use_thoughts``): the mixed prediction after a GREEDY thought at t —
+      <start>, ``thought_len`` argmax tokens (start/end/pad masked), <end>, then
+      ``lm_head((1−w)·h_base[t] + w·h_thought[t])`` — as the reference evaluates (gumbel
+      temperature 0.001, one thought, ``n_ahead_talk`` 1); also ``w`` (B, S) and ``thoughts``
+      (B, S, thought_len).
+
+    A thought is computed only at the query positions (the reference thinks at every position;
+    a thought never sees another position's, so the query positions' thoughts and predictions
+    are the same either way): block 0 is the real tokens (causal), block j ≥ 1 holds the j-th
+    thought token of every query, which sees the real tokens ≤ t and its own thought, at
+    position t + j (as :func:`quiet_loss` and :func:`generate`)."""
+    dev = qm.device
+    ids = input_ids.to(dev)
+    B, T = ids.shape
+    qp = query_pos.to(dev).long()
+    S = int(qp.shape[1])
+    dtype = qm.dtype
+    ar = torch.arange(T, device=dev)
+    real = ar[None, :] < lengths.to(dev)[:, None]                       # (B, T)
+    allowed0 = (ar[:, None] >= ar[None, :])[None] & real[:, None, :]    # causal over real keys
+    cache = qm.new_cache()
+    h0 = qm.hidden(ids, float_mask(allowed0, dtype), ar.expand(B, T), cache)
+    hb = h0.gather(1, qp.unsqueeze(-1).expand(B, S, h0.shape[-1]))
+    out = {"base": qm.lm_head(hb).float()}
+    if not use_thoughts:
+        return out
+    seen = (ar[None, None, :] <= qp[:, :, None]) & real[:, None, :]   # (B, S, T)
+    eye = torch.eye(S, dtype=torch.bool, device=dev).expand(B, S, S)
+    tmask = qm.thought_logit_mask()
+    feed = torch.full((B, S), qm.start_id, dtype=torch.long, device=dev)
+    toks: list[torch.Tensor] = []
+    L = thought_len
+    h = hb
+    for j in range(1, L + 3):  # block 1: <start>; 2..L+1: thought tokens 1..L; L+2: <end>
+        h = qm.hidden(feed, float_mask(torch.cat([seen] + [eye] * j, -1), dtype), qp + j, cache)
+        if j <= L:
+            feed = (qm.lm_head(h).float() + tmask).argmax(-1)
+            toks.append(feed)
+        elif j == L + 1:
+            feed = torch.full((B, S), qm.end_id, dtype=torch.long, device=dev)
+    hm, w = qm.mix(hb, h)
+    out["mixed"] = qm.lm_head(hm).float()
+    out["w"] = w.float()
+    out["thoughts"] = torch.stack(toks, -1) if toks else torch.zeros(B, S, 0, dtype=torch.long, device=dev)
+    return out
+
+
+@dataclass
+class AnswerScore:
+    """One question's gold answer scored under teacher forcing (see :func:`score_answer`)."""
+    prob: float      # Π_j p(g_j | V): the reference's per-question "accuracy" term
+    logprob: float   # Σ_j log p(g_j) over the text vocabulary (nats, ≤ 0)
+    argmax: bool     # every scored g_j is the argmax of the logits restricted to V
+    n_tokens: int    # scored tokens
+
+
+def score_answer(logits: torch.Tensor, targets: Sequence[int], valid: Sequence[int] | None,
+                 text_mask: torch.Tensor | None = None) -> AnswerScore:
+    """Score gold tokens ``targets`` (n) from the logits that predict them (n, V), as the
+    reference's ``eval_helpers.compute_metrics``: at each scored position the probability of the
+    gold token renormalised over the valid answer tokens ``valid`` (p(g) / Σ_{v∈V} p(v)), and the
+    product over positions. ``valid`` None: no renormalisation (the reference's
+    ``filter_numbers=False``). ``logprob`` is the unrenormalised log-probability (softmax over the
+    vocabulary after ``text_mask``, which excludes the thought tokens) summed over the same
+    positions; ``argmax`` whether every gold token is the most likely valid token."""
+    n = len(targets)
+    if n == 0:
+        return AnswerScore(1.0, 0.0, True, 0)
+    z = logits.float()
+    if text_mask is not None:
+        z = z + text_mask.to(z.device)
+    lp = torch.log_softmax(z, dim=-1)
+    tgt = torch.tensor(list(targets), dtype=torch.long, device=lp.device)
+    g = lp.gather(-1, tgt[:, None]).squeeze(-1)
+    if valid is None:
+        renorm = g
+        am = lp.argmax(-1) == tgt
+    else:
+        vid = torch.tensor(sorted(set(int(v) for v in valid)), dtype=torch.long, device=lp.device)
+        lv = lp[:, vid]
+        renorm = g - torch.logsumexp(lv, dim=-1)
+        am = vid[lv.argmax(-1)] == tgt
+    return AnswerScore(float(renorm.sum().exp()), float(g.sum()), bool(am.all()), n)
 
 
 # --------------------------------------------------------------------------- inference

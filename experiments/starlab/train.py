@@ -1,16 +1,48 @@
 """Supervised fine-tuning with the loss masked to the completion (rationale + answer + <eos>),
-as in STaR's device_train.py (loss only after the question). AdamW, linear warm-up then
-cosine decay, gradient clipping."""
+as STaR's device_train.py computes its mask (loss only after the question). AdamW, gradient
+clipping, and one of two learning-rate schedules:
+
+- ``cosine``: linear warm-up over 5% of the steps, then cosine decay to 0 (the default);
+- ``constant``: the STaR reference's schedule, ``mesh_transformer/util.py`` ``gpt3_schedule``
+  with ``lr = end_lr`` as its configs set it: linear warm-up from 0 over ``warmup_steps``
+  optimizer steps, then constant.
+
+Batches are either unpacked examples, right-padded to the batch's longest (the default), or
+packed sequences (``pack_len`` > 0): whole examples concatenated into rows of at most
+``pack_len`` tokens, as the reference trains on 1,536-token sequences of about ten examples
+each. Position ids restart at 0 for every example and no attention mask is passed, which is
+transformers' packed-sequence format (``masking_utils.find_packed_sequence_indices``): the
+causal mask becomes block-diagonal, so an example never attends to another and a packed row
+computes what each of its examples computes alone. ``assert_packing_isolated`` checks that
+for the model at hand before a packed fine-tune starts."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
+import torch.nn.functional as F
 
 from .stopping import NEVER, StopFlag
 
 IGNORE = -100
+LR_SCHEDULES = ("cosine", "constant")
+
+Example = tuple[Sequence[int], Sequence[int]]
+
+
+@dataclass
+class TrainStats:
+    """What one ``finetune`` call really trained, summed over its steps (examples repeat
+    across epochs). ``tokens`` are real tokens (prompt + completion, no padding);
+    ``padded_tokens`` is what the forwards computed (rows × their padded length)."""
+    steps: int = 0
+    examples: int = 0
+    sequences: int = 0
+    tokens: int = 0
+    completion_tokens: int = 0
+    padded_tokens: int = 0
 
 
 def pack(examples: Sequence[tuple[Sequence[int], Sequence[int]]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -39,23 +71,155 @@ def lr_lambda(steps: int, warmup_frac: float = 0.05, min_ratio: float = 0.0) -> 
     return f
 
 
+def gpt3_lr_lambda(warmup_steps: int, anneal_steps: int = 1, end_ratio: float = 1.0) -> Callable[[int], float]:
+    """The STaR reference's ``gpt3_schedule(warmup_steps, anneal_steps, peak_lr, end_lr)``
+    (``mesh_transformer/util.py``) as a multiplier of the peak lr, ``end_ratio = end_lr /
+    peak_lr``: at k optimizer steps taken,
+
+        min(k, W)/W − (1 − end_ratio) · (1 − cos(π · clip(k − W, 0, A)/A)) / 2.
+
+    optax counts the updates before the current one, as ``LambdaLR`` does, so the first
+    update runs at 0. The reference's configs set end_lr = lr: a linear warm-up, then
+    constant. ``warmup_steps`` 0 starts at the peak (the reference divides by zero)."""
+    if warmup_steps < 0 or anneal_steps <= 0:
+        raise ValueError("warmup_steps must be ≥ 0 and anneal_steps > 0")
+
+    def f(step: int) -> float:
+        warm = 1.0 if warmup_steps == 0 else min(max(step, 0), warmup_steps) / warmup_steps
+        anneal = min(max(step - warmup_steps, 0), anneal_steps) / anneal_steps
+        return warm - (1.0 - end_ratio) * (1.0 - math.cos(math.pi * anneal)) / 2.0
+
+    return f
+
+
+def schedule_lambda(schedule: str, steps: int, *, warmup_steps: int = 0,
+                    warmup_frac: float = 0.05) -> Callable[[int], float]:
+    """``cosine``: ``lr_lambda(steps, warmup_frac)``; ``constant``: the reference's schedule
+    (``gpt3_lr_lambda`` with end_lr = lr) warming up over ``warmup_steps``."""
+    if schedule == "cosine":
+        return lr_lambda(steps, warmup_frac)
+    if schedule == "constant":
+        return gpt3_lr_lambda(warmup_steps)
+    raise ValueError(f"unknown lr schedule {schedule!r} (known: {', '.join(LR_SCHEDULES)})")
+
+
+def pack_sequences(lengths: Sequence[int], order: Sequence[int], pack_len: int) -> list[list[int]]:
+    """Example indices grouped into packed rows: next-fit in ``order`` (a row takes the next
+    example while its tokens stay ≤ ``pack_len``, else a new row starts), as the reference
+    concatenates its shuffled examples. Examples are never split; one longer than
+    ``pack_len`` gets a row of its own."""
+    rows: list[list[int]] = []
+    cur: list[int] = []
+    used = 0
+    for i in order:
+        n = int(lengths[i])
+        if cur and used + n > pack_len:
+            rows.append(cur)
+            cur, used = [], 0
+        cur.append(int(i))
+        used += n
+    if cur:
+        rows.append(cur)
+    return rows
+
+
+def packed_batch(examples: Sequence[Example], rows: Sequence[Sequence[int]],
+                 pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(input_ids, labels, position_ids) of packed rows (each a list of example indices),
+    right-padded to the longest row. Labels are the completion tokens and IGNORE elsewhere —
+    on prompts, padding, and the first token of every example, which nothing inside its
+    example predicts. Position ids restart at 0 for every example and for the padding."""
+    seqs = [[tok for i in row for tok in list(examples[i][0]) + list(examples[i][1])] for row in rows]
+    L = max((len(s) for s in seqs), default=0)
+    ids = torch.full((len(rows), L), pad_id, dtype=torch.long)
+    labels = torch.full((len(rows), L), IGNORE, dtype=torch.long)
+    pos = torch.zeros((len(rows), L), dtype=torch.long)
+    for r, row in enumerate(rows):
+        at = 0
+        for i in row:
+            p, c = examples[i]
+            n = len(p) + len(c)
+            ids[r, at:at + n] = torch.tensor(list(p) + list(c), dtype=torch.long)
+            if c:
+                labels[r, at + len(p):at + n] = torch.tensor(list(c), dtype=torch.long)
+            labels[r, at] = IGNORE
+            pos[r, at:at + n] = torch.arange(n)
+            at += n
+        pos[r, at:] = torch.arange(L - at)
+    return ids, labels, pos
+
+
+def packed_loss_sum(model: torch.nn.Module, ids: torch.Tensor, labels: torch.Tensor,
+                    pos: torch.Tensor) -> torch.Tensor:
+    """Summed next-token cross-entropy over the labelled tokens of packed rows (float32)."""
+    logits = model(input_ids=ids, position_ids=pos, use_cache=False).logits
+    return F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
+                           ignore_index=IGNORE, reduction="sum")
+
+
+def assert_packing_isolated(model: torch.nn.Module, a: Sequence[int], b: Sequence[int]) -> None:
+    """Raise unless the model keeps two packed examples apart: the gradient of b's outputs
+    with respect to a's input embeddings, in the row a ⊕ b with restarted position ids, must
+    be exactly zero (masked attention weights are exact zeros in every dtype). It fails for a
+    model or attention implementation that ignores transformers' packed-sequence format.
+    Runs in eval mode (no dropout draws) and leaves the parameters' gradients alone."""
+    a, b = list(a)[:16], list(b)[:16]
+    if not a or not b:
+        return
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        ids = torch.tensor([a + b], dtype=torch.long, device=device)
+        pos = torch.tensor([list(range(len(a))) + list(range(len(b)))], dtype=torch.long, device=device)
+        x = model.get_input_embeddings()(ids).detach().requires_grad_(True)
+        out = model(inputs_embeds=x, position_ids=pos, use_cache=False).logits
+        (grad,) = torch.autograd.grad(out[0, len(a):].float().sum(), x)
+    finally:
+        model.train(was_training)
+    leak = float(grad[0, :len(a)].abs().max())
+    if leak != 0.0:
+        raise RuntimeError(f"packed training needs a model whose attention keeps packed examples apart "
+                           f"(transformers' packed-sequence format: restarted position ids, no attention mask); "
+                           f"this one ({type(model).__name__}, attention "
+                           f"{getattr(getattr(model, 'config', None), '_attn_implementation', '?')}) lets one "
+                           f"example see another (gradient {leak:.3g}). Set loop.pack false.")
+
+
 def finetune(model: torch.nn.Module, examples: Sequence[tuple[Sequence[int], Sequence[int]]], *, steps: int,
              lr: float, batch_size: int, pad_id: int, seed: int, stop: StopFlag = NEVER,
              on_step: Callable[[int, float], None] | None = None, weight_decay: float = 0.0,
-             clip: float = 1.0, warmup_frac: float = 0.05) -> list[float]:
+             clip: float = 1.0, warmup_frac: float = 0.05, pack_len: int = 0, lr_schedule: str = "cosine",
+             warmup_steps: int = 0, micro_batch_size: int = 0, stats: TrainStats | None = None) -> list[float]:
     """Train ``model`` in place for ``steps`` optimizer steps on ``examples`` (prompt ids,
     completion ids), sampling batches by shuffled epochs. Returns the loss of every step.
-    ``on_step(step, loss)`` is called after each step (1-based)."""
+    ``on_step(step, loss)`` is called after each step (1-based).
+
+    A step is ``batch_size`` rows: unpacked examples, or with ``pack_len`` > 0 packed rows of
+    whole examples (``pack_sequences``, re-shuffled and re-packed every epoch). An epoch's
+    remainder smaller than a batch is dropped; a data set that packs into fewer rows than
+    ``batch_size`` trains on all of its rows every step. ``micro_batch_size`` > 0 runs a step
+    in forwards of that many rows, accumulating gradients; the loss is the mean over the
+    step's completion tokens either way. ``lr_schedule``: see ``schedule_lambda``. ``stats``,
+    when given, is filled with what was trained."""
     if steps <= 0 or not examples:
         return []
-    device = next(model.parameters()).device
-    ids, labels, lengths = pack(examples, pad_id)
+    if pack_len < 0 or micro_batch_size < 0:
+        raise ValueError("pack_len and micro_batch_size must be ≥ 0")
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr,
                             betas=(0.9, 0.99), weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(steps, warmup_frac))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule_lambda(lr_schedule, steps, warmup_steps=warmup_steps,
+                                                                   warmup_frac=warmup_frac))
+    if pack_len > 0 or (0 < micro_batch_size < min(batch_size, len(examples))):
+        return _finetune_rows(model, examples, opt, sched, steps=steps, batch_size=batch_size, pad_id=pad_id,
+                              seed=seed, stop=stop, on_step=on_step, clip=clip, pack_len=pack_len,
+                              micro_batch_size=micro_batch_size, stats=stats)
+    device = next(model.parameters()).device
+    ids, labels, lengths = pack(examples, pad_id)
     g = torch.Generator().manual_seed(seed)
     n = len(examples)
     bs = min(batch_size, n)
+    comp = torch.tensor([len(c) for _, c in examples], dtype=torch.long)
     perm = torch.randperm(n, generator=g)
     pos = 0
     losses: list[float] = []
@@ -80,6 +244,73 @@ def finetune(model: torch.nn.Module, examples: Sequence[tuple[Sequence[int], Seq
         sched.step()
         lv = float(loss.detach())
         losses.append(lv)
+        if stats is not None:
+            stats.steps += 1
+            stats.examples += len(idx)
+            stats.sequences += len(idx)
+            stats.tokens += int(lengths[idx].sum())
+            stats.completion_tokens += int(comp[idx].sum())
+            stats.padded_tokens += len(idx) * L
+        if on_step is not None:
+            on_step(step, lv)
+    model.eval()
+    return losses
+
+
+def _finetune_rows(model: torch.nn.Module, examples: Sequence[Example], opt: torch.optim.Optimizer,
+                   sched: torch.optim.lr_scheduler.LRScheduler, *, steps: int, batch_size: int, pad_id: int,
+                   seed: int, stop: StopFlag, on_step: Callable[[int, float], None] | None, clip: float,
+                   pack_len: int, micro_batch_size: int, stats: TrainStats | None) -> list[float]:
+    """``finetune``'s loop over rows (packed, or unpacked in micro-batches): the loss of a step
+    is its summed completion-token cross-entropy over its completion-token count, each
+    micro-batch's share backpropagated as it goes."""
+    device = next(model.parameters()).device
+    n = len(examples)
+    lengths = [len(p) + len(c) for p, c in examples]
+    g = torch.Generator().manual_seed(seed)
+    if pack_len > 0:
+        a, b = examples[0], examples[1 % n]
+        assert_packing_isolated(model, list(a[0]) + list(a[1]), list(b[0]) + list(b[1]))
+
+    def epoch() -> list[list[int]]:
+        order = torch.randperm(n, generator=g).tolist()
+        return pack_sequences(lengths, order, pack_len) if pack_len > 0 else [[i] for i in order]
+
+    rows = epoch()
+    pos = 0
+    losses: list[float] = []
+    params = [p for p in model.parameters() if p.requires_grad]
+    model.train()
+    for step in range(1, steps + 1):
+        stop.check()
+        if pos + min(batch_size, len(rows)) > len(rows):
+            rows = epoch()
+            pos = 0
+        batch = rows[pos: pos + min(batch_size, len(rows))]
+        pos += len(batch)
+        mb = micro_batch_size or len(batch)
+        parts = [packed_batch(examples, batch[k:k + mb], pad_id) for k in range(0, len(batch), mb)]
+        n_tok = sum(int((labels != IGNORE).sum()) for _, labels, _ in parts)
+        opt.zero_grad(set_to_none=True)
+        total = torch.zeros((), device=device)
+        for ids, labels, pids in parts:
+            part = packed_loss_sum(model, ids.to(device), labels.to(device), pids.to(device)) / max(1, n_tok)
+            part.backward()
+            total += part.detach()
+            if stats is not None:
+                stats.padded_tokens += ids.numel()
+        if clip:
+            torch.nn.utils.clip_grad_norm_(params, clip)
+        opt.step()
+        sched.step()
+        lv = float(total)
+        losses.append(lv)
+        if stats is not None:
+            stats.steps += 1
+            stats.sequences += len(batch)
+            stats.examples += sum(len(row) for row in batch)
+            stats.tokens += sum(lengths[i] for row in batch for i in row)
+            stats.completion_tokens += n_tok
         if on_step is not None:
             on_step(step, lv)
     model.eval()

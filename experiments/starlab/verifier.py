@@ -216,13 +216,25 @@ def _ref_tensors(ref_logps: Any, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     return rc, rr
 
 
-def _pair_metrics(loss: float, cr: torch.Tensor, rr: torch.Tensor) -> dict[str, float]:
+def pair_accuracy(chosen: Any, rejected: Any, tie: float = 0.0) -> float:
+    """The share of pairs whose chosen score is above the rejected one; a tie counts ``tie``.
+    ``tie`` 0 is TRL's ``rewards/accuracies`` (chosen > rejected); 0.5 is how the app recounts
+    pair accuracy from stored candidate scores (db/verifier.ts ``pairAccuracy``), so that a
+    verifier that scores everything alike (V_SFT: every reward 0) reads as chance."""
+    c = torch.as_tensor(chosen, dtype=torch.float32).reshape(-1)
+    r = torch.as_tensor(rejected, dtype=torch.float32).reshape(-1)
+    if len(c) != len(r) or len(c) == 0:
+        raise ValueError(f"pair_accuracy needs as many chosen as rejected scores (and some): {len(c)} vs {len(r)}")
+    return float(((c > r).double() + tie * (c == r).double()).mean())  # float64: wins / pairs as counted
+
+
+def _pair_metrics(loss: float, cr: torch.Tensor, rr: torch.Tensor, tie: float = 0.0) -> dict[str, float]:
     return {
         "loss": loss,
         "reward_margin": float((cr - rr).mean()),
         "chosen_reward": float(cr.mean()),
         "rejected_reward": float(rr.mean()),
-        "accuracy": float((cr > rr).float().mean()),
+        "accuracy": pair_accuracy(cr, rr, tie),
     }
 
 
@@ -285,14 +297,49 @@ def train_dpo(model: torch.nn.Module, pairs: Sequence[Pair], *, ref_logps: Any =
 
 
 def evaluate_pairs(model: torch.nn.Module, pairs: Sequence[Pair], ref_logps: Any, *, beta: float, pad_id: int,
-                   batch_size: int = 16) -> dict[str, float]:
-    """DPO loss, pair accuracy and rewards of ``model`` over all ``pairs`` (no gradients)."""
+                   batch_size: int = 16, tie: float = 0.0) -> dict[str, float]:
+    """DPO loss, pair accuracy (a tie counts ``tie``, see ``pair_accuracy``) and rewards of
+    ``model`` over all ``pairs`` (no gradients); ``ref_logps`` = (log V_ref(chosen), log
+    V_ref(rejected)) per pair. ``pair_metrics`` is the same without the forward passes."""
     if not pairs:
         raise ValueError("no pairs")
     ref_c, ref_r = _ref_tensors(ref_logps, len(pairs))
     pc, pr = reference_logprobs(model, pairs, pad_id, batch_size)
+    return pair_metrics(pc, pr, ref_c, ref_r, beta=beta, tie=tie)
+
+
+def pair_metrics(policy_chosen: Any, policy_rejected: Any, ref_chosen: Any, ref_rejected: Any, *, beta: float,
+                 tie: float = 0.0) -> dict[str, float]:
+    """``evaluate_pairs`` from log-probs already computed (summed over each completion):
+    log V and log V_ref of every pair's chosen and rejected completion. V-STaR uses it on the
+    test candidates, whose log V and log V_SFT ``score_candidates`` has already computed, so
+    the held-out pair accuracy costs no forward pass and uses exactly the stored scores."""
+    as_t = lambda x: torch.as_tensor(x, dtype=torch.float32).reshape(-1)  # noqa: E731
+    pc, pr = as_t(policy_chosen), as_t(policy_rejected)
+    if len(pc) == 0 or len(pr) != len(pc):
+        raise ValueError(f"pair_metrics needs as many chosen as rejected log-probs (and some): {len(pc)} vs {len(pr)}")
+    ref_c, ref_r = _ref_tensors((ref_chosen, ref_rejected), len(pc))
     loss, cr, rr = dpo_loss(pc, pr, ref_c, ref_r, beta)
-    return _pair_metrics(float(loss), cr, rr)
+    return _pair_metrics(float(loss), cr, rr, tie)
+
+
+def pair_indices(correct_by_group: Iterable[Sequence[Any]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(right index, wrong index) of every (right, wrong) pair within each group, as int64
+    tensors of flat indices into the groups laid end to end (group 0's items first). Every
+    item counts, duplicates included: the pairs db/verifier.ts recounts from stored candidates."""
+    chosen, rejected = [], []
+    start = 0
+    for group in correct_by_group:
+        flags = torch.tensor([bool(z) for z in group], dtype=torch.bool)
+        idx = torch.arange(start, start + len(flags))
+        right, wrong = idx[flags], idx[~flags]
+        if len(right) and len(wrong):
+            chosen.append(right.repeat_interleave(len(wrong)))
+            rejected.append(wrong.repeat(len(right)))
+        start += len(flags)
+    if not chosen:
+        return torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long)
+    return torch.cat(chosen), torch.cat(rejected)
 
 
 # ---------------------------------------------------------------------------- ORM baseline

@@ -145,7 +145,7 @@ def test_parallel_thoughts_equal_sequential_forward():
             e = int((doc[0] == doc[0, t]).nonzero()[-1])
             seq = ids[0, s:t + 1].tolist() + [qm.start_id] + th[0, t].tolist() + [qm.end_id] + ids[0, t + 1:min(t + A, e + 1)].tolist()
             x = torch.tensor([seq])
-            h = qm.base(input_ids=x, position_ids=torch.arange(len(seq))[None]).last_hidden_state[0]
+            h = qm.base(inputs_embeds=qm.embed(x), position_ids=torch.arange(len(seq))[None]).last_hidden_state[0]
             k = (t - s + 1) + 1 + L  # index of <end>
             for m in range(A):
                 if k + m < len(seq):
@@ -211,12 +211,12 @@ def test_decoder_batched_equals_single_and_never_writes_thought_tokens():
     p = prompts[1]
     with torch.no_grad():
         seq = list(p) + [qm.start_id]
-        for _ in range(2):
-            h = qm.base(input_ids=torch.tensor([seq])).last_hidden_state[0, -1]
+        for _ in range(2):  # the thought tokens' input embeddings are qm.thought_embeddings (qm.embed)
+            h = qm.base(inputs_embeds=qm.embed(torch.tensor([seq]))).last_hidden_state[0, -1]
             logits = qm.lm_head(h) + qm.thought_logit_mask()
             seq.append(int(logits.argmax()))
         seq.append(qm.end_id)
-        hs = qm.base(input_ids=torch.tensor([seq])).last_hidden_state[0]
+        hs = qm.base(inputs_embeds=qm.embed(torch.tensor([seq]))).last_hidden_state[0]
         hm, _ = qm.mix(hs[len(p) - 1], hs[-1])
         first = int((qm.lm_head(hm) + qm.text_logit_mask()).argmax())
     assert batched[1].ids[0] == first
@@ -264,9 +264,11 @@ def test_runner_end_to_end(tmp_path, event_validator):
     for e in evals:
         v = e["values"]
         assert {"eval/accuracy/digits_1", "eval/accuracy/digits_2", "eval/base_accuracy", "time/evaluate_s",
+                "eval/exact_match", "eval/exact_match/digits_1", "eval/base_exact_match", "eval/answer_logprob",
                 "compute/tokens_generated", "compute/tokens_trained"} <= set(v)
-        assert 0 <= v["eval/accuracy"] <= 1
-    assert evals[0]["values"]["eval/accuracy"] == evals[0]["values"]["eval/base_accuracy"]  # w = 0 at eval 0
+        assert 0 <= v["eval/accuracy"] <= 1 and 0 <= v["eval/exact_match"] <= 1
+    for k in ("accuracy", "exact_match", "answer_logprob"):  # w = 0 at eval 0: the mixed prediction is the base one
+        assert evals[0]["values"][f"eval/{k}"] == evals[0]["values"][f"eval/base_{k}"]
     steps = [e for e in metrics if "quiet/base_loss" in e["values"]]
     assert steps and all({"train/loss", "quiet/mixed_loss", "quiet/policy_loss", "quiet/reward_mean",
                           "quiet/reward_std", "quiet/mix_weight_mean", "quiet/mix_weight_std", "tokens/trained",

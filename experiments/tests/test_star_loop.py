@@ -65,7 +65,7 @@ class Recorder:
 
 
 def _same(a, b):
-    return all(torch.equal(a[k], b[k]) for k in b)
+    return all(k in a and torch.equal(a[k], b[k]) for k in b)  # a LoRA model's names differ: not the same
 
 
 def _run(tmp_path, monkeypatch, cfg, script=True):
@@ -244,3 +244,76 @@ def test_text_tasks_train_exactly_the_kept_text(tmp_path, monkeypatch):
         trained = [r.tok.decode(p) + r.tok.decode(c) for p, c in seen[1]]
         assert trained == [k["text"] for k in kept]
         assert all(" (" not in t.split("\nA:")[0][-12:] for t in trained)  # no hint after the question
+
+
+@pytest.mark.parametrize("finetune", ["full", "lora"])
+def test_packed_iterations_train_several_examples_per_row_and_count_them(tmp_path, monkeypatch, finetune):
+    """loop.pack: an iteration's fine-tune packs whole examples into rows of loop.pack_len
+    tokens (the warm-up stays unpacked), and the metrics count the examples and tokens the
+    rows really held."""
+    from starlab import train as T
+
+    rows_calls = []
+    real_rows = T._finetune_rows
+
+    def spy_rows(model, examples, opt, sched, **kw):
+        rows_calls.append((kw["pack_len"], kw["micro_batch_size"], sched.lr_lambdas[0](0), sched.lr_lambdas[0](5)))
+        return real_rows(model, examples, opt, sched, **kw)
+
+    monkeypatch.setattr(T, "_finetune_rows", spy_rows)
+    cfg = micro_config(loop={"iterations": 2, "finetune": finetune, "pack": True, "pack_len": 64, "batch_size": 2,
+                             "micro_batch_size": 1, "lr_schedule": "constant", "warmup_steps": 2})
+    r, rec, results, events, _ = _run(tmp_path, monkeypatch, cfg)
+    assert rows_calls == [(64, 1, 0.0, 1.0)] * 2  # the iterations only, at the reference's schedule
+    per_iter = {e["iteration"]: e["values"] for e in events if e["type"] == "metrics" and "train/kept" in e["values"]}
+    w = cfg["warmup"]
+    trained = {0: w["steps"] * w["batch_size"]}  # the warm-up: unpacked batches of 8
+    start = [e["values"] for e in events if e["type"] == "metrics" and e["iteration"] == 0
+             and "compute/examples_trained" in e["values"]][0]
+    assert start["compute/examples_trained"] == trained[0]
+    for n in (1, 2):
+        v = per_iter[n]
+        lengths = [len(p) + len(c) for p, c in rec.train_examples[n]]
+        assert v["train/examples_per_sequence"] > 2 and v["train/examples_per_sequence"] <= 64 / min(lengths)
+        assert v["train/examples_per_step"] == pytest.approx(2 * v["train/examples_per_sequence"])
+        trained[n] = trained[n - 1] + v["train/steps"] * v["train/examples_per_step"]
+        assert v["compute/examples_trained"] == pytest.approx(trained[n])
+        assert v["train/tokens_per_step"] <= 2 * 64
+
+
+def test_a_packed_run_resumes_bit_identically(tmp_path, monkeypatch):
+    from starlab.stopping import StopFlag, StopRequested
+
+    real_decode = star.StarRun._decode
+
+    def decode(self, questions, *, hint, iteration, phase, samples=1, temperature=None):
+        if phase == "evaluate":
+            return real_decode(self, questions, hint=hint, iteration=iteration, phase=phase, samples=samples,
+                               temperature=temperature)
+        return [self.task.reference(q) for q in questions for _ in range(samples)]
+
+    monkeypatch.setattr(star.StarRun, "_decode", decode)
+    cfg = micro_config(loop={"iterations": 3, "lr": 0.01, "pack": True, "pack_len": 48, "batch_size": 2,
+                             "lr_schedule": "constant", "warmup_steps": 2})
+
+    def run(run_dir, **kw):
+        w = EventWriter(run_dir / "events.jsonl", heartbeat_s=None)
+        try:
+            star.run(cfg, w, run_dir=str(run_dir), emit_run_start=False, **kw)
+        finally:
+            w.close()
+        return read_events(run_dir / "events.jsonl")
+
+    def trace(events, after=0):
+        return [(e["iteration"], e["step"], sorted(e["values"].items())) for e in events
+                if e["type"] == "metrics" and e["iteration"] > after
+                and ("train/loss" in e["values"] or "eval/accuracy" in e["values"])
+                and not any(k.startswith("time/") for k in e["values"])]
+
+    straight = run(tmp_path / "a")
+    stop = StopFlag()
+    with pytest.raises(StopRequested):
+        run(tmp_path / "b", stop=stop, hooks=star.Hooks(on_iteration_end=lambda n, v: stop.request() if n == 1 else None))
+    first = read_events(tmp_path / "b" / "events.jsonl")
+    resumed = run(tmp_path / "b", resume=True)[len(first):]
+    assert trace(resumed, 1) == trace(straight, 1) and len(trace(straight, 1)) > 4  # losses, accuracies, counters

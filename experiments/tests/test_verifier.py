@@ -264,6 +264,52 @@ def test_score_candidates():
     assert [set(r) for r in only_orm] == [{"orm"}] * len(cands)
 
 
+# ---------------------------------------------------------------------------- held-out pairs
+
+def test_pair_accuracy_ties_and_pair_indices():
+    assert V.pair_accuracy([2.0, 1.0, 1.0], [1.0, 1.0, 3.0]) == pytest.approx(1 / 3)           # TRL: strict
+    assert V.pair_accuracy([2.0, 1.0, 1.0], [1.0, 1.0, 3.0], tie=0.5) == pytest.approx(1.5 / 3)
+    assert V.pair_accuracy([0.0] * 4, [0.0] * 4, tie=0.5) == 0.5                             # V_SFT: chance
+    with pytest.raises(ValueError):
+        V.pair_accuracy([], [])
+    # every (right, wrong) pair within a group, duplicates included; one-class groups give none
+    ci, ri = V.pair_indices([[True, False, True], [True, True], [False], [False, True, False]])
+    assert list(zip(ci.tolist(), ri.tolist())) == [(0, 1), (2, 1), (7, 6), (7, 8)]
+    ci, ri = V.pair_indices([[True], []])
+    assert ci.tolist() == [] and ri.tolist() == []
+
+
+def test_pair_metrics_is_evaluate_pairs_without_the_forward_passes():
+    model, tok = tiny()
+    qs = addition_candidates(tok, 5, n_correct=2, n_wrong=3)
+    reference = copy.deepcopy(model)
+    V.train_dpo(model, V.make_pairs(qs, 3, 0), beta=0.1, steps=5, lr=1e-2, batch_size=4, pad_id=tok.pad_id, seed=0)
+    # the test candidates: scored once (log V, log V_SFT), then every (right, wrong) pair per question
+    cands = [(p, c) for p, cs in qs for c, _ in cs]
+    rows = V.score_candidates(model, cands, pad_id=tok.pad_id, beta=0.1, reference=reference)
+    ci, ri = V.pair_indices([[ok for _, ok in cs] for _, cs in qs])
+    assert len(ci) == 5 * 2 * 3
+    pairs = [(cands[i][0], cands[i][1], cands[j][1]) for i, j in zip(ci.tolist(), ri.tolist())]
+    ref = V.reference_logprobs(reference, pairs, tok.pad_id)
+    want = V.evaluate_pairs(model, pairs, ref, beta=0.1, pad_id=tok.pad_id, tie=0.5)
+    logp = torch.tensor([r["logp"] for r in rows])
+    ref_logp = torch.tensor([r["ref_logp"] for r in rows])
+    got = V.pair_metrics(logp[ci], logp[ri], ref_logp[ci], ref_logp[ri], beta=0.1, tie=0.5)
+    assert set(got) == set(want) == {"loss", "reward_margin", "chosen_reward", "rejected_reward", "accuracy"}
+    for k in want:
+        assert got[k] == pytest.approx(want[k], abs=1e-5), k
+    # the accuracy is the stored rewards' ordering, ties half (as the app recounts it)
+    reward = torch.tensor([r["reward"] for r in rows])
+    assert got["accuracy"] == V.pair_accuracy(reward[ci], reward[ri], tie=0.5)
+    assert 0.5 < got["accuracy"] <= 1.0 and got["loss"] < math.log(2)  # trained on these preferences
+    # before training (policy = reference) every reward is 0: loss log 2, accuracy 0 (TRL) or ½ (ties half)
+    at_ref = V.evaluate_pairs(reference, pairs, ref, beta=0.1, pad_id=tok.pad_id)
+    assert at_ref["loss"] == pytest.approx(math.log(2)) and at_ref["accuracy"] == 0.0
+    assert V.evaluate_pairs(reference, pairs, ref, beta=0.1, pad_id=tok.pad_id, tie=0.5)["accuracy"] == 0.5
+    with pytest.raises(ValueError):
+        V.pair_metrics([], [], [], [], beta=0.1)
+
+
 # ---------------------------------------------------------------------------- any HF causal LM
 
 def test_works_with_a_hub_architecture_with_dropout():

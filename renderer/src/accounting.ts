@@ -29,6 +29,7 @@ export const ACCOUNTING_METRICS: readonly AccountingMetric[] = [
   { name: 'train/kept_fraction', label: 'share of training questions used', unit: 'fraction' },
   { name: 'train/train_set', label: 'training set size', unit: 'count' },
   { name: 'train/steps', label: 'training steps', unit: 'count' },
+  { name: 'train/examples', label: 'examples trained this iteration (V-STaR generator)', unit: 'count' },
   { name: 'compute/tokens_generated', label: 'tokens generated (cumulative)', unit: 'tokens', cumulative: true },
   { name: 'compute/tokens_trained', label: 'tokens trained (cumulative)', unit: 'tokens', cumulative: true },
   { name: 'compute/tokens', label: 'tokens generated + trained (cumulative)', unit: 'tokens', cumulative: true },

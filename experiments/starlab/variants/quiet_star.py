@@ -11,9 +11,22 @@ training:    quiet.steps optimizer steps on a corpus of the TRAIN questions' ref
              attention never crossing a document), each step on batch_size rows × n_thoughts
              thoughts of thought_len tokens at every position; evaluation every eval_every
              steps (and after the last one) — evaluation i is "iteration" i of the events.
-evaluation:  greedy decoding where every token comes from the mixed head after a greedy
-             thought (eval/accuracy, per difficulty as STaR names it), and the same model
-             without thoughts for comparison (eval/base_accuracy).
+evaluation:  the paper's metric (eval_helpers.compute_metrics of the reference code), zero-shot
+             unless task.few_shot: the gold answer teacher-forced after each held-out question
+             (direct_answer), its scored tokens' probabilities renormalised over the valid answer
+             tokens and multiplied; the mean over questions is eval/accuracy (the mixed prediction
+             after a greedy thought at each answer position; per difficulty as STaR names it) and
+             eval/base_accuracy (the same model without thoughts); eval/answer_logprob and
+             eval/base_answer_logprob are the mean gold-answer log-probabilities (whole
+             vocabulary), eval/argmax_accuracy / eval/base_argmax_accuracy the share of questions
+             whose every scored token is the most likely valid one. Then greedy decoding where
+             every token comes from the mixed head after a greedy thought, scored by exact match
+             (eval/exact_match, per difficulty; the samples' "correct"), and without thoughts
+             (eval/base_exact_match).
+optimisation: quiet.grad_accum micro-batches per step; the thought embeddings at
+             quiet.embedding_scale × the learning rate; REINFORCE log-probs at
+             quiet.reinforce_temperature; optional LoRA (quiet.finetune) and gradient
+             checkpointing (quiet.grad_checkpoint) — see QUIET_DEFAULTS.
 
 Events: phases warmup (iteration 0), evaluate (iteration i), train (iteration i ≥ 1: the steps
 leading to evaluation i); per-step metrics throttled to about 20 per train phase (window
@@ -24,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -43,6 +57,18 @@ THOUGHT_EXAMPLES = 20  # eval questions whose per-token thoughts are written to 
 # row's first thought at up to TRAIN_THOUGHT_POSITIONS positions — a few KB per phase.
 TRAIN_THOUGHT_ROWS = 8
 TRAIN_THOUGHT_POSITIONS = 64
+#: Optional quiet.* keys and what their absence means (the behaviour before they existed):
+#: grad_accum — micro-batches per optimizer step; embedding_scale — start/end-of-thought
+#: embeddings stored ÷ and used × it (the reference's 100 ≈ 100× their learning rate);
+#: reinforce_temperature — the REINFORCE log-probs' temperature (None: the sampling
+#: temperature; the reference's 3); finetune/lora_r/lora_alpha/lora_lr — LoRA on the LM's linear
+#: layers (lora_lr None: quiet.lr) while the mixing head and thought embeddings train at quiet.lr;
+#: grad_checkpoint — recompute each transformer forward of a step in backward; exact_match_limit —
+#: eval questions also decoded greedily for exact match (None: all; the teacher-forced metric
+#: always covers all of them).
+QUIET_DEFAULTS: dict[str, Any] = {"grad_accum": 1, "embedding_scale": 1.0, "reinforce_temperature": None,
+                                  "finetune": "full", "lora_r": 16, "lora_alpha": 32.0, "lora_lr": None,
+                                  "grad_checkpoint": False, "exact_match_limit": None}
 STEP_METRICS = ("loss", "base_loss", "mixed_loss", "policy_loss", "reward_mean", "reward_std",
                 "mix_weight_mean", "mix_weight_std", "mix_weight_min", "mix_weight_max")
 
@@ -59,11 +85,90 @@ class Hooks:
 class EvalResult:
     iteration: int          # evaluation index 0, 1, 2, …
     step: int               # Quiet-STaR optimizer steps so far (warm-up not included)
-    accuracy: float         # thought-mixed model
+    #: the paper's metric (eval/accuracy): mean over questions of the teacher-forced gold-answer
+    #: probability, renormalised over the valid answer tokens (see TF_METRIC), thought-mixed model
+    accuracy: float
     by_difficulty: dict[int, float]
-    base_accuracy: float    # the same model decoding without thoughts
+    base_accuracy: float    # the same, without thoughts (eval/base_accuracy)
     base_by_difficulty: dict[int, float]
     extra: dict[str, Any] = field(default_factory=dict)
+    #: greedy decoding scored by exact match (eval/exact_match, eval/base_exact_match)
+    exact_match: float = 0.0
+    em_by_difficulty: dict[int, float] = field(default_factory=dict)
+    base_exact_match: float = 0.0
+    base_em_by_difficulty: dict[int, float] = field(default_factory=dict)
+    #: mean over questions of the gold answer's log-probability (eval/answer_logprob, …)
+    answer_logprob: float = 0.0
+    base_answer_logprob: float = 0.0
+    #: share of questions whose every scored gold token is the argmax over the valid tokens
+    argmax_accuracy: float = 0.0
+    base_argmax_accuracy: float = 0.0
+
+
+_DICT_FIELDS = ("by_difficulty", "base_by_difficulty", "em_by_difficulty", "base_em_by_difficulty")
+
+
+def eval_result_from_dict(r: dict[str, Any]) -> EvalResult:
+    """An EvalResult from ``dataclasses.asdict`` (a checkpoint's state): difficulty keys back to int."""
+    names = {f.name for f in dataclasses.fields(EvalResult)}
+    kw = {k: v for k, v in r.items() if k in names}
+    for k in _DICT_FIELDS:
+        if k in kw:
+            kw[k] = {int(d): a for d, a in kw[k].items()}
+    return EvalResult(**kw)
+
+
+#: What eval/accuracy is (also written to artifacts/summary.json).
+TF_METRIC = ("teacher-forced gold answer after the question, zero-shot unless task.few_shot (the reference's "
+             "compute_metrics): per "
+             "question the product over the answer's scored tokens of p(gold) renormalised over the valid "
+             "answer tokens (digits + end for numbers, the choice labels + end for multiple choice), "
+             "averaged over questions; with thoughts = the mixed prediction after a greedy thought")
+
+
+@dataclass(frozen=True)
+class DirectAnswer:
+    """How a gold answer is written straight after its prompt for the teacher-forced evaluation:
+    ``text`` then ``end`` (a newline, or "" for <eos>); ``kind`` picks the valid tokens the
+    probabilities are renormalised over: "number" (every digit token), "choice" (the question's
+    ``labels`` as they follow the prompt) or "text" (no renormalisation)."""
+    text: str
+    end: str
+    kind: str
+    labels: tuple[str, ...] = ()
+
+
+def direct_answer(task: Task, q: Any) -> DirectAnswer:
+    """The reference's direct answer formats: GSM8K ``"Q: …⏎A:" + " 72" + "⏎"``, CQA
+    ``"…⏎A:" + " b" + "⏎"`` (⏎ a newline; this project's lower-case labels); addition (no paper format) the
+    answer part of its own completions, ``"374+982:" + "=267"`` + <eos> (reversed digits, the
+    end of every training document)."""
+    gold = str(q.gold)
+    if task.name == "addition":
+        return DirectAnswer("=" + str(int(gold))[::-1], "", "number")
+    if task.name == "commonsenseqa":
+        return DirectAnswer(" " + gold, "\n", "choice", tuple(q.labels))
+    if task.name == "gsm8k" or re.fullmatch(r"-?\d+(\.\d+)?", gold):
+        return DirectAnswer(" " + gold, "\n", "number")
+    return DirectAnswer(" " + gold, "\n", "text")
+
+
+@dataclass
+class TFItem:
+    """One eval question tokenized for the teacher-forced metric."""
+    ids: list[int]              # prompt (with the prefix, if any) + answer + end, <bos> first
+    n_prompt: int               # tokens of the prompt
+    query: list[int]            # positions whose next token is scored
+    targets: list[int]          # the scored gold tokens (ids[query[i] + 1])
+    valid: list[int] | None     # the ids the probabilities are renormalised over (None: none)
+
+
+def em_subset(n: int, limit: int | None) -> list[int]:
+    """Indices of the eval questions decoded for exact match: all, or ``limit`` evenly spaced
+    ones (the eval split is ordered by difficulty for addition, so not the first ``limit``)."""
+    if limit is None or limit >= n:
+        return list(range(n))
+    return sorted({(i * n) // limit for i in range(limit)})
 
 
 def record_steps(n: int, rows: int = TRAIN_THOUGHT_ROWS) -> set[int]:
@@ -125,10 +230,17 @@ class QuietRun(RunOutput):
         return {d: sum(v) / len(v) for d, v in sorted(by.items())}
 
     def _eval_metrics(self, res: EvalResult) -> dict[str, float]:
+        """eval/accuracy (the headline) is the paper's teacher-forced metric with thoughts;
+        eval/exact_match is greedy decoding's exact match (eval/accuracy before this metric)."""
         name = getattr(self.task, "difficulty_name", "difficulty")
-        vals = {"eval/accuracy": res.accuracy, "eval/base_accuracy": res.base_accuracy}
-        for d, acc in res.by_difficulty.items():
-            vals[f"eval/accuracy/{name}_{d}"] = acc
+        vals = {"eval/accuracy": res.accuracy, "eval/base_accuracy": res.base_accuracy,
+                "eval/answer_logprob": res.answer_logprob, "eval/base_answer_logprob": res.base_answer_logprob,
+                "eval/argmax_accuracy": res.argmax_accuracy, "eval/base_argmax_accuracy": res.base_argmax_accuracy,
+                "eval/exact_match": res.exact_match, "eval/base_exact_match": res.base_exact_match}
+        for metric, by in (("accuracy", res.by_difficulty), ("base_accuracy", res.base_by_difficulty),
+                           ("exact_match", res.em_by_difficulty), ("base_exact_match", res.base_em_by_difficulty)):
+            for d, acc in by.items():
+                vals[f"eval/{metric}/{name}_{d}"] = acc
         return vals
 
     def _compute_metrics(self) -> dict[str, float]:
@@ -157,11 +269,16 @@ class QuietRun(RunOutput):
         models.set_threads(cfg["runtime"]["threads"])
         self.device = models.pick_device(cfg["runtime"]["device"])
         self.precision = models.resolve_precision(cfg["runtime"]["dtype"], source=cfg["model"]["source"],
-                                                  device=self.device, finetune="full")
+                                                  device=self.device, finetune=self.qkey("finetune"))
         self.model, self.tok = models.build(cfg["model"], self.seed, alphabet=self.task.alphabet or None,
                                             dtype=self.precision.weights)
         self.model.to(self.device)
         self.model.eval()
+
+    def qkey(self, key: str) -> Any:
+        """A quiet.* key added after configs were stored: its value, or QUIET_DEFAULTS' (the
+        behaviour before the key) where the config has none."""
+        return self.q.get(key, QUIET_DEFAULTS[key])
 
     # ------------------------------------------------------------------ warm-up (as STaR's)
     def warmup(self) -> None:
@@ -173,8 +290,8 @@ class QuietRun(RunOutput):
                 if ref is None:
                     continue
                 p = self.task.prompt(q, hint=hinted)
-                examples.append((self._train_prompt_ids(p), self.tok.encode(self.task.training_completion(q, ref))
-                                 + [self.tok.eos_id]))
+                examples.append((self._train_prompt_ids(p),  # the completion's ids as they follow the prompt's
+                                 self.tok.encode_continuation(p, self.task.training_completion(q, ref)) + [self.tok.eos_id]))
                 rows.append({"question_id": q.qid, "prompt": p, "completion": ref, "hinted": hinted})
             if rows:
                 self._artifact("artifacts/warmup.jsonl", "jsonl", 0, rows)
@@ -211,8 +328,17 @@ class QuietRun(RunOutput):
     # ------------------------------------------------------------------ Quiet-STaR
     def setup_quiet(self) -> None:
         """Thought tokens + mixing head, the training corpus and the optimizer."""
-        self.qm = quiet.QuietModel(self.model, self.tok)
+        self.qm = quiet.QuietModel(self.model, self.tok, embedding_scale=self.qkey("embedding_scale"))
         self.qm.to(self.device)
+        self.peft = None
+        if self.qkey("finetune") == "lora":
+            # adapters on every linear layer of the LM (peft, in place: qm.lm keeps its class); the
+            # LM's own weights freeze, the mixing head and thought embeddings (outside qm.lm) train
+            from .. import lora
+
+            self.peft = lora.add_adapter(self.qm.lm, r=self.qkey("lora_r"), alpha=self.qkey("lora_alpha"),
+                                         seed=self.seed * 31 + 7)
+        self.qm.grad_checkpoint = bool(self.qkey("grad_checkpoint"))
         docs = []
         for q in self.splits.train:
             ref = self.task.reference(q)
@@ -223,8 +349,13 @@ class QuietRun(RunOutput):
         order = torch.randperm(len(docs), generator=torch.Generator().manual_seed(self.seed * 7919 + 1)).tolist()
         self.rows, self.row_docs = quiet.pack_documents([docs[i] for i in order], self.q["seq_len"], self.qm.pad_id)
         self.n_docs = len(docs)
-        self.opt = torch.optim.AdamW([p for p in self.qm.parameters() if p.requires_grad], lr=self.q["lr"],
-                                     betas=(0.9, 0.99), weight_decay=0.001)
+        own = [p for p in (*self.qm.head.parameters(), self.qm.thought_embeddings) if p.requires_grad]
+        own_ids = {id(p) for p in own}
+        lm_params = [p for p in self.qm.parameters() if p.requires_grad and id(p) not in own_ids]
+        lm_lr = self.q["lr"] if self.qkey("lora_lr") is None or self.peft is None else self.qkey("lora_lr")
+        groups = [{"params": lm_params, "lr": lm_lr}, {"params": own, "lr": self.q["lr"]}]
+        self.opt = torch.optim.AdamW(groups if self.peft is not None else [p for p in self.qm.parameters() if p.requires_grad],
+                                     lr=self.q["lr"], betas=(0.9, 0.99), weight_decay=0.001)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lr_lambda(self.q["steps"]))
         self.data_gen = torch.Generator().manual_seed(self.seed * 1009 + 17)
         self.thought_gen = torch.Generator(device=self.device).manual_seed(self.seed * 100003 + 5)
@@ -248,23 +379,39 @@ class QuietRun(RunOutput):
         (from tensors the loss computes anyway: no extra forward, the same RNG stream)."""
         q = self.q
         self.qm.train()
-        ids, doc = self._batch()
-        with self.precision.context(self.device, cache=True):
-            out = quiet.quiet_loss(self.qm, ids, doc, n_thoughts=q["n_thoughts"], thought_len=q["thought_len"],
-                                   n_ahead=q["n_ahead"], temperature=q["thought_temperature"],
-                                   policy_weight=q["policy_weight"], generator=self.thought_gen, record=record)
-        self.last_sample = out.sample
+        accum = int(self.qkey("grad_accum"))
         self.opt.zero_grad(set_to_none=True)
-        out.loss.backward()
+        parts: list[dict[str, float]] = []
+        for a in range(accum):  # quiet.grad_accum micro-batches of quiet.batch_size rows, one optimizer step
+            ids, doc = self._batch()
+            with self.precision.context(self.device, cache=True):
+                out = quiet.quiet_loss(self.qm, ids, doc, n_thoughts=q["n_thoughts"], thought_len=q["thought_len"],
+                                       n_ahead=q["n_ahead"], temperature=q["thought_temperature"],
+                                       policy_weight=q["policy_weight"], generator=self.thought_gen,
+                                       record=record and a == 0,
+                                       reinforce_temperature=self.qkey("reinforce_temperature"))
+            if a == 0:
+                self.last_sample = out.sample
+            # the mean of the micro-batches' losses, as the reference's Trainer (loss ÷ accumulation steps)
+            (out.loss / accum if accum > 1 else out.loss).backward()
+            parts.append(out.stats)
+            self.tokens_trained += out.stats["tokens_trained"]
+            self.tokens_generated += out.stats["tokens_generated"]
+            self.examples_trained += int(sum(len(torch.unique(d[d >= 0])) for d in doc))
+            del out
         torch.nn.utils.clip_grad_norm_(self.qm.parameters(), 1.0)
         self.opt.step()
         self.sched.step()
         self.total_steps += 1
         self.quiet_steps += 1
-        self.tokens_trained += out.stats["tokens_trained"]
-        self.tokens_generated += out.stats["tokens_generated"]
-        self.examples_trained += int(sum(len(torch.unique(d[d >= 0])) for d in doc))
-        return out.stats
+        if accum == 1:
+            return parts[0]
+        stats = {k: sum(p[k] for p in parts) / accum for k in parts[0]}
+        stats["mix_weight_min"] = min(p["mix_weight_min"] for p in parts)
+        stats["mix_weight_max"] = max(p["mix_weight_max"] for p in parts)
+        for k in ("tokens_trained", "tokens_generated"):
+            stats[k] = sum(p[k] for p in parts)
+        return stats
 
     def _thought_row(self, sample: dict[str, list]) -> dict[str, Any]:
         """A recorded sample as an artifact row: the window's text and, per token, the thought
@@ -317,30 +464,126 @@ class QuietRun(RunOutput):
         self.last_train_s = ph.duration_s
 
     # ------------------------------------------------------------------ evaluation
+    def _digit_ids(self) -> list[int]:
+        """Every text token that is only digits (with surrounding spaces): the valid tokens of a
+        numeric answer. For Mistral/Llama/Qwen tokenizers these are the ten single digits — the
+        reference's list; for a tokenizer with multi-digit tokens (GPT-2 BPE) those count too."""
+        if getattr(self, "_digits", None) is None:
+            n = self.qm.text_vocab
+            inner = getattr(self.tok, "tok", None)
+            if inner is not None and hasattr(inner, "batch_decode"):
+                texts = inner.batch_decode([[i] for i in range(n)], skip_special_tokens=True)
+            else:
+                texts = [self.tok.decode([i]) for i in range(n)]
+            self._digits = [i for i, t in enumerate(texts) if t.strip() and all(c in "0123456789" for c in t.strip())]
+        return self._digits
+
+    def tf_item(self, x: Any) -> TFItem:
+        """A question tokenized for the teacher-forced metric: <bos>, prefix (task.few_shot, else
+        none: zero-shot), prompt, then the gold answer written as :func:`direct_answer` says, its
+        ids as they follow the prompt's (``encode_continuation``). Scored are the answer's tokens
+        that are valid tokens — digits (and the end) of a number, the label (and the end) of a
+        choice — as the reference scores the digits and newline after " " and the letter and newline;
+        the rest (a space token, "=", "-", ".") is skipped like the reference's non-valid tokens."""
+        da = direct_answer(self.task, x)
+        prompt = self.task.prompt(x)
+        head = self.prefix + prompt
+        p_ids = self._prompt_ids(prompt)
+        body = self.tok.encode_continuation(head, da.text)
+        if da.end:
+            ans = self.tok.encode_continuation(head, da.text + da.end)
+        else:
+            ans = body + [self.tok.eos_id]
+        k = 0
+        while k < min(len(ans), len(body)) and ans[k] == body[k]:
+            k += 1
+        end_ids = ans[k:]
+        valid: list[int] | None
+        if da.kind == "number":
+            valid = sorted(set(self._digit_ids()) | set(end_ids))
+        elif da.kind == "choice":
+            labs = {i for lab in da.labels for i in self.tok.encode_continuation(head, " " + lab)
+                    if self.tok.decode([i]).strip()}
+            valid = sorted(labs | set(end_ids))
+        else:
+            valid = None
+        vset = None if valid is None else set(valid)
+        scored = [j for j, t in enumerate(ans) if vset is None or t in vset]
+        if not scored:  # nothing valid (an unusual tokenizer): score every answer token, unrenormalised
+            scored, valid = list(range(len(ans))), None
+        n = len(p_ids)
+        return TFItem(p_ids + ans, n, [n + j - 1 for j in scored], [ans[j] for j in scored], valid)
+
+    def _teacher_forced(self, items: list[TFItem], on_batch: Callable[[int], None] | None = None) -> list[dict[str, float]]:
+        """Each item's scores with and without thoughts (quiet.answer_logits + quiet.score_answer),
+        in batches of gen_batch sequences sorted by length."""
+        order = sorted(range(len(items)), key=lambda i: len(items[i].ids))
+        out: list[dict[str, float]] = [{} for _ in items]
+        text_mask = self.qm.text_logit_mask()
+        done = 0
+        for s0 in range(0, len(order), self.gen_batch):
+            self.stop.check()
+            idx = order[s0:s0 + self.gen_batch]
+            T = max(len(items[i].ids) for i in idx)
+            S = max(len(items[i].query) for i in idx)
+            ids = torch.full((len(idx), T), self.qm.pad_id, dtype=torch.long)
+            qp = torch.zeros((len(idx), S), dtype=torch.long)
+            for r, i in enumerate(idx):
+                ids[r, :len(items[i].ids)] = torch.tensor(items[i].ids, dtype=torch.long)
+                qp[r, :len(items[i].query)] = torch.tensor(items[i].query, dtype=torch.long)
+            lengths = torch.tensor([len(items[i].ids) for i in idx], dtype=torch.long)
+            with self.precision.context(self.device, cache=True):
+                lg = quiet.answer_logits(self.qm, ids, lengths, qp, thought_len=self.q["thought_len"])
+            for r, i in enumerate(idx):
+                it, n = items[i], len(items[i].query)
+                m = quiet.score_answer(lg["mixed"][r, :n], it.targets, it.valid, text_mask)
+                b = quiet.score_answer(lg["base"][r, :n], it.targets, it.valid, text_mask)
+                out[i] = {"answer_prob": m.prob, "base_answer_prob": b.prob, "answer_logprob": m.logprob,
+                          "base_answer_logprob": b.logprob, "argmax": float(m.argmax), "base_argmax": float(b.argmax),
+                          "answer_mix_weight": float(lg["w"][r, :n].mean()), "n_tokens": n}
+            done += len(idx)
+            if on_batch is not None:
+                on_batch(done)
+        return out
+
     def evaluate(self, iteration: int) -> EvalResult:
+        """The paper's zero-shot teacher-forced metric on every eval question (eval/accuracy with
+        thoughts, eval/base_accuracy without; see TF_METRIC), then greedy decoding with and
+        without thoughts scored by exact match (eval/exact_match, eval/base_exact_match). The
+        prompts carry the task's few-shot prefix only where task.few_shot is set."""
         q = self.q
         qs = self.splits.eval
         with self.ev.phase(iteration, "evaluate") as ph:
-            prompts = [self._prompt_ids(self.task.prompt(x)) for x in qs]
+            # greedy decoding (exact match) on all of them, or on quiet.exact_match_limit evenly spaced ones
+            sel = em_subset(len(qs), self.qkey("exact_match_limit"))
+            gq = [qs[i] for i in sel]
+            prompts = [self._prompt_ids(self.task.prompt(x)) for x in gq]
             throttle = _Throttle(PROGRESS_MIN_INTERVAL_S)
-            total = 2 * len(prompts)
+            n_tf, n_q = len(qs), len(prompts)
+            total = n_tf + 2 * n_q
             self.ev.progress(iteration, "evaluate", 0, total)
+            t0 = time.perf_counter()
+            if getattr(self, "_tf_items", None) is None:  # the same sequences at every evaluation
+                self._tf_items = [self.tf_item(x) for x in qs]
+            tf = self._teacher_forced(self._tf_items,
+                                      on_batch=lambda d: self._progress(throttle, iteration, "evaluate", d, total))
+            t_tf = time.perf_counter() - t0
             common = dict(max_new_tokens=q["max_new_tokens"], thought_len=q["thought_len"],
                           stop_strings=self.task.stop_strings, batch_size=self.gen_batch, stop=self.stop)
             t0 = time.perf_counter()
             with self.precision.context(self.device, cache=True):
                 gens = quiet.generate(self.qm, self.tok, prompts, use_thoughts=True, thought_temperature=0.0,
-                                      on_batch=lambda d, t: self._progress(throttle, iteration, "evaluate", d, total),
+                                      on_batch=lambda d, t: self._progress(throttle, iteration, "evaluate", n_tf + d, total),
                                       **common)
             t_think = time.perf_counter() - t0
             t0 = time.perf_counter()
             with self.precision.context(self.device, cache=True):
                 base = quiet.generate(self.qm, self.tok, prompts, use_thoughts=False,
                                       on_batch=lambda d, t: self._progress(throttle, iteration, "evaluate",
-                                                                           len(prompts) + d, total), **common)
+                                                                           n_tf + n_q + d, total), **common)
             t_base = time.perf_counter() - t0
             items, correct, base_correct, thought_rows, all_w = [], [], [], [], []
-            for i, (x, g, b) in enumerate(zip(qs, gens, base)):
+            for i, (x, g, b) in enumerate(zip(gq, gens, base)):
                 text = self.task.clean_completion(self.tok.decode(g.ids))
                 ans = self.task.extract_answer(text, x)
                 ok = self.task.is_correct(ans, x.gold)
@@ -349,7 +592,11 @@ class QuietRun(RunOutput):
                 correct.append(ok)
                 base_correct.append(bok)
                 all_w.extend(g.weights)
+                # "correct" (the sample's) is the generated text's exact match; the teacher-forced
+                # scores of the gold answer are beside it
                 scores = {"base_correct": float(bok)}
+                scores.update({k: float(tf[sel[i]][k]) for k in ("answer_prob", "base_answer_prob", "answer_logprob",
+                                                                 "base_answer_logprob")})
                 if g.weights:
                     scores["mix_weight_mean"] = sum(g.weights) / len(g.weights)
                 items.append(dict(question_id=x.qid, split="eval", kind="eval", question=self.task.question_text(x),
@@ -365,13 +612,26 @@ class QuietRun(RunOutput):
             self._artifact(f"artifacts/eval_{iteration}/thoughts.jsonl", "jsonl", iteration, thought_rows)
         n_text = sum(len(g.ids) for g in gens) + sum(len(b.ids) for b in base)
         n_thought = sum(len(g.ids) * (q["thought_len"] + 2) for g in gens)
-        self.tokens_generated += n_text + n_thought
-        res = EvalResult(iteration, self.quiet_steps, sum(correct) / max(1, len(correct)),
-                         self._by_difficulty(qs, correct), sum(base_correct) / max(1, len(base_correct)),
-                         self._by_difficulty(qs, base_correct))
-        res.extra = {"time/evaluate_s": ph.duration_s,
+        n_tf = sum(int(r["n_tokens"]) for r in tf) * (q["thought_len"] + 2)  # thoughts at the scored positions
+        self.tokens_generated += n_text + n_thought + n_tf
+        nq = max(1, len(qs))
+
+        def mean(key: str) -> float:
+            return sum(float(r[key]) for r in tf) / nq
+
+        res = EvalResult(iteration, self.quiet_steps, mean("answer_prob"),
+                         self._by_difficulty(qs, [r["answer_prob"] for r in tf]), mean("base_answer_prob"),
+                         self._by_difficulty(qs, [r["base_answer_prob"] for r in tf]),
+                         exact_match=sum(correct) / max(1, len(gq)), em_by_difficulty=self._by_difficulty(gq, correct),
+                         base_exact_match=sum(base_correct) / max(1, len(gq)),
+                         base_em_by_difficulty=self._by_difficulty(gq, base_correct),
+                         answer_logprob=mean("answer_logprob"), base_answer_logprob=mean("base_answer_logprob"),
+                         argmax_accuracy=mean("argmax"), base_argmax_accuracy=mean("base_argmax"))
+        res.extra = {"time/evaluate_s": ph.duration_s, "time/evaluate_teacher_forced_s": t_tf,
                      "eval/tokens_per_s": sum(len(g.ids) for g in gens) / max(t_think, 1e-9),
                      "eval/base_tokens_per_s": sum(len(b.ids) for b in base) / max(t_base, 1e-9)}
+        if tf:
+            res.extra["eval/answer_mix_weight_mean"] = mean("answer_mix_weight")
         if all_w:
             res.extra["eval/mix_weight_mean"] = sum(all_w) / len(all_w)
         return res
@@ -383,8 +643,11 @@ class QuietRun(RunOutput):
             vals["time/train_s"] = self.last_train_s
         self.ev.metrics(res.iteration, self.total_steps, vals)
         by = ", ".join(f"{d}: {a:.2f}" for d, a in res.by_difficulty.items())
-        self.ev.log("info", f"evaluation {res.iteration} (quiet step {res.step}): accuracy {res.accuracy:.3f}"
-                            + (f" ({by})" if by else "") + f", without thoughts {res.base_accuracy:.3f}")
+        self.ev.log("info", f"evaluation {res.iteration} (quiet step {res.step}): teacher-forced accuracy "
+                            f"{res.accuracy:.3f}" + (f" ({by})" if by else "")
+                            + f", without thoughts {res.base_accuracy:.3f}; answer log-prob {res.answer_logprob:.3f} "
+                            f"(without {res.base_answer_logprob:.3f}); greedy exact match {res.exact_match:.3f} "
+                            f"(without {res.base_exact_match:.3f})")
         if self.hooks.on_eval_end:
             self.hooks.on_eval_end(res.iteration, res)
 
@@ -427,9 +690,7 @@ class QuietRun(RunOutput):
         self._perm, self._pos = tensors["perm"], tensors["pos"]
         for k in ("total_steps", "quiet_steps", "tokens_generated", "tokens_trained", "examples_trained"):
             setattr(self, k, state[k])
-        self.results = [EvalResult(r["iteration"], r["step"], r["accuracy"], {int(d): a for d, a in r["by_difficulty"].items()},
-                                   r["base_accuracy"], {int(d): a for d, a in r["base_by_difficulty"].items()},
-                                   r.get("extra", {})) for r in state["results"]]
+        self.results = [eval_result_from_dict(r) for r in state["results"]]
         self.start_eval = n + 1
         return n
 
@@ -450,9 +711,15 @@ class QuietRun(RunOutput):
             self._record_eval(self.evaluate(i))
             self.save_checkpoint(i)
         summary = {
+            "accuracy_metric": TF_METRIC,
             "accuracy": [r.accuracy for r in self.results],
             "base_accuracy": [r.base_accuracy for r in self.results],
             "by_difficulty": [{str(d): a for d, a in r.by_difficulty.items()} for r in self.results],
+            "answer_logprob": [r.answer_logprob for r in self.results],
+            "base_answer_logprob": [r.base_answer_logprob for r in self.results],
+            "exact_match": [r.exact_match for r in self.results],
+            "base_exact_match": [r.base_exact_match for r in self.results],
+            "few_shot": bool(self.prefix),
             "steps": [r.step for r in self.results],
             "thought_tokens": [self.qm.start_id, self.qm.end_id],
             "corpus": {"documents": self.n_docs, "rows": len(self.rows), "seq_len": self.q["seq_len"]},
@@ -462,6 +729,13 @@ class QuietRun(RunOutput):
         if os.environ.get("STARLAB_SAVE_MODEL") == "1":
             rel = "artifacts/final_model"
             path = os.path.join(self.run_dir, rel)
+            if self.peft is not None:  # LoRA: the adapters merged into the weights
+                self.peft.merge_and_unload()
+            with torch.no_grad():  # the trained thought embeddings in the saved matrix's rows
+                w_in = self.qm.lm.get_input_embeddings().weight
+                tv = self.qm.thought_vectors().to(w_in.dtype)
+                w_in[self.qm.start_id] = tv[0]
+                w_in[self.qm.end_id] = tv[1]
             self.qm.lm.save_pretrained(path)
             self.tok.save_pretrained(path)
             # safetensors + JSON, like the checkpoints: nothing in a run directory is a pickle

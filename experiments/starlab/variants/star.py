@@ -10,7 +10,9 @@ n = 1..N:    sample samples_per_question rationales per training question with M
              the gold answer as a hint and keep it if it reaches the gold — saved WITHOUT the
              hint; fine-tune from the base weights (restart_from_base) on the kept set for
              steps_n = round_half_up(base_steps · step_growth^(n−1)) steps, fully or with a
-             fresh LoRA adapter; evaluate M_n on the held-out split.
+             fresh LoRA adapter — a step being loop.batch_size examples, or with loop.pack
+             that many rows of whole examples packed to loop.pack_len tokens, as the reference
+             (train.py), at loop.lr_schedule; evaluate M_n on the held-out split.
 
 ``star-norat`` is the same loop without the rationalization step; V-STaR's generator
 (variants/vstar.py) subclasses this runner.
@@ -33,7 +35,7 @@ from .common import LOSS_EVENTS_PER_TRAIN, PROGRESS_MIN_INTERVAL_S, RunOutput, _
 from ..generate import generate
 from ..stopping import NEVER, StopFlag
 from ..tasks import Task, get_task
-from ..train import finetune
+from ..train import TrainStats, finetune
 
 
 
@@ -80,6 +82,7 @@ class StarRun(RunOutput):
         self.tokens_generated = 0  # compute counters for the compare view's x-axes
         self.tokens_trained = 0
         self.examples_trained = 0
+        self.last_train_stats: TrainStats | None = None  # what the last fine-tune trained
         self.results: list[IterationResult] = []
         self.start_iteration = 1  # > 1 when resumed from a checkpoint
 
@@ -95,8 +98,10 @@ class StarRun(RunOutput):
         ids = self.tok.encode(text)
         return ([self.tok.bos_id] if self.tok.bos_id is not None else []) + ids
 
-    def _completion_ids(self, completion: str) -> list[int]:
-        return self.tok.encode(completion) + [self.tok.eos_id]
+    def _completion_ids(self, prompt: str, completion: str) -> list[int]:
+        """A completion's ids as they follow the prompt's (``tok.encode_continuation``: the tokens
+        a sampler emits for it, never a separately encoded completion), then <eos>."""
+        return self.tok.encode_continuation(prompt, completion) + [self.tok.eos_id]
 
     def _decode(self, questions: list[Any], *, hint: bool, iteration: int, phase: str, samples: int = 1,
                 temperature: float | None = None) -> list[str]:
@@ -118,8 +123,25 @@ class StarRun(RunOutput):
         self.tokens_generated += sum(len(o) for o in outs)
         return [self.task.clean_completion(self.tok.decode(o)) for o in outs]
 
+    def _fit_options(self, phase: str) -> dict[str, Any]:
+        """How ``finetune`` batches and schedules a fine-tune of this phase. The iterations'
+        ("train"): loop.pack / pack_len / lr_schedule / warmup_steps / micro_batch_size; a loop
+        without those keys (a config written before them, V-STaR's generator) and the warm-up
+        train as before: unpacked batches, 5% warm-up then cosine to 0, one forward a step."""
+        loop = self.cfg["loop"]
+        if phase != "train":
+            return {"pack_len": 0, "lr_schedule": "cosine", "warmup_steps": 0, "micro_batch_size": 0}
+        return {"pack_len": int(loop["pack_len"]) if loop.get("pack", False) else 0,
+                "lr_schedule": loop.get("lr_schedule", "cosine"), "warmup_steps": int(loop.get("warmup_steps", 0)),
+                "micro_batch_size": int(loop.get("micro_batch_size", 0))}
+
     def _train(self, iteration: int, examples: list[tuple[list[int], list[int]]], steps: int, lr: float,
-               batch_size: int, phase: str) -> list[float]:
+               batch_size: int, phase: str, **options: Any) -> list[float]:
+        """Fine-tune for ``steps`` steps (``finetune``), logging the loss and progress, and count
+        what was trained. ``options`` (finetune's pack_len, lr_schedule, warmup_steps,
+        micro_batch_size) override ``_fit_options(phase)``."""
+        opts = {**self._fit_options(phase), **options}
+        stats = TrainStats()
         start = self.total_steps
         throttle = _Throttle(PROGRESS_MIN_INTERVAL_S)
         every = max(1, steps // LOSS_EVENTS_PER_TRAIN)
@@ -135,15 +157,25 @@ class StarRun(RunOutput):
 
         with self.amp():
             losses = finetune(self.model, examples, steps=steps, lr=lr, batch_size=batch_size,
-                              pad_id=self.tok.pad_id, seed=self.seed * 1009 + iteration, stop=self.stop, on_step=on_step)
+                              pad_id=self.tok.pad_id, seed=self.seed * 1009 + iteration, stop=self.stop, on_step=on_step,
+                              stats=stats, **opts)
         self.total_steps += len(losses)
-        if losses and examples:
-            # batches draw from the examples in shuffled epochs: tokens ≈ steps × batch × mean length
-            mean_len = sum(len(p) + len(c) for p, c in examples) / len(examples)
-            n_seen = len(losses) * min(batch_size, len(examples))
-            self.examples_trained += n_seen
-            self.tokens_trained += int(round(n_seen * mean_len))
+        # what the batches really held (packed rows hold several examples; tokens without padding)
+        self.examples_trained += stats.examples
+        self.tokens_trained += stats.tokens
+        self.last_train_stats = stats
         return losses
+
+    @staticmethod
+    def _train_stat_metrics(stats: TrainStats | None) -> dict[str, float]:
+        """Per-step averages of the last fine-tune: examples and real tokens a step trained on,
+        and (packed) examples per sequence."""
+        if stats is None or stats.steps == 0:
+            return {}
+        out = {"train/examples_per_step": stats.examples / stats.steps, "train/tokens_per_step": stats.tokens / stats.steps}
+        if stats.sequences:
+            out["train/examples_per_sequence"] = stats.examples / stats.sequences
+        return out
 
     def _difficulty_metrics(self, prefix: str, questions: list[Any], correct: list[bool]) -> dict[str, float]:
         """``{prefix}/{name}_{d}``: accuracy per difficulty level (addition: digits_1, …)."""
@@ -222,17 +254,22 @@ class StarRun(RunOutput):
         return {"config": config_hash(self.cfg), "data": self.splits.data_hash(),
                 "prompt": self.task.prompt_spec_hash(example, self.prefix + self.prefix_hint)}
 
+    def warmup_pairs(self) -> list[tuple[Any, bool, str, str]]:
+        """The warm-up's (question, hinted, prompt, reference) — what it trains on, and V-STaR's D_SFT."""
+        out = []
+        for q, hinted in self.splits.warmup:
+            ref = self.task.reference(q)
+            if ref is not None:
+                out.append((q, hinted, self.task.prompt(q, hint=hinted), ref))
+        return out
+
     def warmup(self) -> None:
         w = self.cfg["warmup"]
         with self.ev.phase(0, "warmup") as ph:
             examples = []
             rows = []
-            for q, hinted in self.splits.warmup:
-                ref = self.task.reference(q)
-                if ref is None:
-                    continue
-                p = self.task.prompt(q, hint=hinted)
-                examples.append((self._train_prompt_ids(p), self._completion_ids(ref)))
+            for q, hinted, p, ref in self.warmup_pairs():
+                examples.append((self._train_prompt_ids(p), self._completion_ids(p, ref)))
                 rows.append({"question_id": q.qid, "prompt": p, "completion": ref, "hinted": hinted})
             if rows:
                 self._artifact("artifacts/warmup.jsonl", "jsonl", 0, rows)
@@ -358,7 +395,8 @@ class StarRun(RunOutput):
             self._prepare_finetune(n)
             if self.hooks.on_train_start:
                 self.hooks.on_train_start(n, self.model, train_set)
-            examples = [(self._train_prompt_ids(x["question"]), self._completion_ids(x["train_completion"])) for x in train_set]
+            examples = [(self._train_prompt_ids(x["question"]), self._completion_ids(x["question"], x["train_completion"]))
+                        for x in train_set]
             if not examples:
                 self.ev.log("warning", f"iteration {n}: nothing kept, the model is not fine-tuned this iteration")
             losses = self._train(n, examples, steps if examples else 0, loop["lr"], loop["batch_size"], "train")
@@ -385,6 +423,7 @@ class StarRun(RunOutput):
         }
         if losses:
             vals["train/loss"] = sum(losses[-10:]) / len(losses[-10:])
+            vals.update(self._train_stat_metrics(self.last_train_stats))
         vals.update(self._difficulty_metrics("train/solved_direct", train_qs, solved))
         self.after_iteration(n, vals)
         vals["time/iteration_s"] = time.perf_counter() - t_iter

@@ -3,8 +3,11 @@
 Per iteration t (on top of the STaR loop in star.py, whose warm-up model is G_SFT = V_SFT):
   generator  sample loop.samples_per_question completions per training question from G_{t−1}
              at loop.temperature; every one, right or wrong, enters the verifier buffer D_VER;
-             the correct ones are added to D_GEN (accumulated across iterations) and G_t is
-             fine-tuned from the base on all of D_GEN.
+             the correct ones are added to D_GEN (accumulated across iterations; with
+             loop.include_sft D_GEN starts as D_SFT, the warm-up examples, as Algorithm 1)
+             and G_t is fine-tuned from the base on all of D_GEN for loop.epochs epochs
+             (``generator_steps``; absent or 0: STaR's loop.base_steps · loop.step_growth^(t−1)
+             steps). The base is the warm-up model G_SFT, not the pretrained G_base of the paper.
   verifier   V starts as V_SFT and is trained with DPO (β = verifier.beta) on (right, wrong)
              pairs per question from all of D_VER (capped at verifier.pairs_per_question),
              with V_SFT as the reference; beside it an outcome reward model (a scalar head on
@@ -12,12 +15,16 @@ Per iteration t (on top of the STaR loop in star.py, whose warm-up model is G_SF
   test time  verifier.candidates (N) completions per held-out question from G_t, each stored
              with its scores (log V, length-normalised log V, DPO reward β·log V/V_SFT, ORM
              logit); Pass@k, majority vote@k and Best-of-k by each score for k = 1..N with the
-             unbiased estimators in estimators.py, logged as vstar/* metrics.
+             unbiased estimators in estimators.py, logged as vstar/* metrics; and the held-out
+             pair accuracy: every (right, wrong) pair of one question's candidates, ordered by
+             the DPO reward (verifier/test_pair_accuracy) and by the ORM (orm/test_pair_accuracy),
+             ties counting half, as db/verifier.ts recounts it from the stored scores.
 ``eval/accuracy`` stays the generator's greedy Pass@1, as for the other variants.
 """
 from __future__ import annotations
 
 import copy
+import math
 import os
 import time
 from typing import Any
@@ -37,6 +44,18 @@ from .star import Hooks, IterationResult, StarRun
 SCORERS = {"reward": "dpo", "logp_norm": "logp", "orm": "orm"}
 
 
+def generator_steps(n_examples: int, batch_size: int, epochs: float) -> int:
+    """Optimizer steps for ``epochs`` epochs over ``n_examples`` at ``batch_size`` a step
+    (``train.finetune``'s batches: min(batch_size, n) rows drawn in shuffled epochs; a row is an
+    example, or with packing a packed row and ``n_examples`` the rows): ceil(epochs · n /
+    batch), at least 1. Unpacked, the examples seen, steps × batch, are then at least
+    epochs · n and fewer than epochs · n + batch."""
+    if n_examples <= 0 or epochs <= 0:
+        return 0
+    bs = max(1, min(int(batch_size), n_examples))
+    return max(1, math.ceil(epochs * n_examples / bs - 1e-9))
+
+
 class VStarRun(StarRun):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -44,6 +63,7 @@ class VStarRun(StarRun):
         self.gen_data: dict[tuple[str, str], dict[str, Any]] = {}  # D_GEN: (question id, completion) → row
         self.verifier_steps = 0
         self.orm_steps = 0
+        self.gen_budget: dict[str, int] = {}  # this iteration's generator fine-tune: examples seen, |D_GEN|
 
     # ---------------------------------------------------------------- generator
     def on_samples(self, n: int, questions: list[Any], outs: list[str], correct: list[bool]) -> None:
@@ -54,9 +74,46 @@ class VStarRun(StarRun):
                 seen.setdefault(outs[j], correct[j])
 
     def training_set(self, n: int, kept: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """D_GEN: D_SFT (loop.include_sft) ∪ every correct sample so far, distinct."""
         for row in kept:
             self.gen_data.setdefault((row["question_id"], row["completion"]), row)
-        return list(self.gen_data.values())
+        sft = self.sft_rows() if self.cfg["loop"].get("include_sft", False) else []
+        # a sample identical to its question's (unhinted) reference is already in D_SFT
+        refs = {(r["question_id"], r["train_completion"]) for r in sft if not r["hinted"]}
+        return sft + [r for r in self.gen_data.values() if (r["question_id"], r["train_completion"]) not in refs]
+
+    def sft_rows(self) -> list[dict[str, Any]]:
+        """D_SFT as rows of the training set: the warm-up examples exactly as the warm-up trains
+        on them (``task.prompt(q, hint)`` ⊕ ``task.reference(q)``), the same questions and hints."""
+        rows = []
+        for q, hinted, p, ref in self.warmup_pairs():
+            rows.append({"question_id": q.qid, "question": p, "completion": ref, "train_completion": ref,
+                         "text": p + ref, "rationalized": False, "hinted": hinted, "sft": True,
+                         "difficulty": self.task.difficulty(q)})
+        return rows
+
+    def _train(self, iteration: int, examples: list[tuple[list[int], list[int]]], steps: int, lr: float,
+               batch_size: int, phase: str, **options: Any) -> list[float]:
+        """The generator's fine-tune (phase "train") runs loop.epochs epochs over D_GEN in place
+        of the STaR step budget it is called with (kept when loop.epochs is absent or 0); the
+        warm-up passes through. With loop.pack an epoch is D_GEN's packed rows (packed in order
+        here; ``finetune`` re-packs each shuffled epoch, to about as many rows). Records the
+        examples the fine-tune saw, as ``_train`` counts them (``gen_budget``)."""
+        loop = self.cfg["loop"]
+        epochs = loop.get("epochs", 0)
+        if phase == "train" and epochs > 0 and examples:
+            units = len(examples)
+            pack_len = int(options.get("pack_len", loop["pack_len"] if loop.get("pack", False) else 0))
+            if pack_len > 0:
+                from ..train import pack_sequences
+
+                units = len(pack_sequences([len(p) + len(c) for p, c in examples], range(len(examples)), pack_len))
+            steps = generator_steps(units, batch_size, epochs)
+        before = self.examples_trained
+        losses = super()._train(iteration, examples, steps, lr, batch_size, phase, **options)
+        if phase == "train":
+            self.gen_budget = {"examples": self.examples_trained - before, "train_set": len(examples)}
+        return losses
 
     # ---------------------------------------------------------------- verifier
     def _sft_copy(self) -> torch.nn.Module:
@@ -74,8 +131,9 @@ class VStarRun(StarRun):
         out = []
         for qid, cands in self.buffer.items():
             q = by_id[qid]
-            p = self._train_prompt_ids(self.task.prompt(q))
-            out.append((p, [(self._completion_ids(self.task.training_completion(q, c)), ok) for c, ok in cands.items()]))
+            text = self.task.prompt(q)
+            p = self._train_prompt_ids(text)
+            out.append((p, [(self._completion_ids(text, self.task.training_completion(q, c)), ok) for c, ok in cands.items()]))
         return out
 
     def after_iteration(self, n: int, vals: dict[str, Any]) -> None:
@@ -88,7 +146,8 @@ class VStarRun(StarRun):
             N = vcfg["candidates"]
             outs = self._decode(qs, hint=False, iteration=n, phase="verify", samples=N, temperature=vcfg["temperature"])
             # the verifier reads (question, solution) as the generator is trained on it: no few-shot prefix
-            cand_examples = [(self._train_prompt_ids(task.prompt(q)), self._completion_ids(task.training_completion(q, outs[i * N + j])))
+            cand_examples = [(self._train_prompt_ids(task.prompt(q)),
+                              self._completion_ids(task.prompt(q), task.training_completion(q, outs[i * N + j])))
                              for i, q in enumerate(qs) for j in range(N)]
             sft = self._sft_copy()
             with self.amp():
@@ -143,7 +202,14 @@ class VStarRun(StarRun):
             curves = estimators.all_curves(per_question, range(1, N + 1), score_keys=score_keys)
             self._artifact(f"artifacts/iter_{n}/vstar_curves.json", "json", n,
                            {name: {str(k): v for k, v in c.items()} for name, c in curves.items()})
+            held_out = self._held_out_pair_metrics(n, per_question)
         vals.update(self._curve_metrics(curves))
+        vals.update(held_out)
+        if self.gen_budget:  # the generator's fine-tune of this iteration (train/steps is its step count)
+            seen, size = self.gen_budget["examples"], self.gen_budget["train_set"]
+            vals.update({"train/examples": seen, "train/epochs": seen / size if size else 0.0,
+                         "train/sft_examples": len(self.sft_rows()) if self.cfg["loop"].get("include_sft", False) else 0})
+            self.gen_budget = {}
         vals.update({"verifier/pairs": len(pairs), "verifier/buffer": sum(len(c) for c in self.buffer.values()),
                      "verifier/buffer_correct": sum(sum(c.values()) for c in self.buffer.values()),
                      "time/verify_s": ph.duration_s})
@@ -154,6 +220,33 @@ class VStarRun(StarRun):
         if orm_hist:
             last = orm_hist[-min(10, len(orm_hist)):]
             vals["orm/final_loss"] = sum(h["loss"] for h in last) / len(last)
+
+    def _held_out_pair_metrics(self, n: int, per_question: list[list[dict[str, Any]]]) -> dict[str, float]:
+        """The trained verifier on held-out pairs: every (right, wrong) pair of one test
+        question's N candidates (the Best-of-k pool, duplicates included), from the candidates'
+        stored log V and log V_SFT (``verifier.pair_metrics``: evaluate_pairs without the
+        forward passes), ties counting half. verifier/test_pair_accuracy is therefore the
+        Verifier panel's test-candidate pair accuracy for the DPO scorer (db/verifier.ts
+        recounts it from the same stored rewards), and orm/test_pair_accuracy for the ORM."""
+        flat = [c for g in per_question for c in g]
+        ci, ri = V.pair_indices([[c["correct"] for c in g] for g in per_question])
+        out: dict[str, float] = {"verifier/test_pairs": len(ci)}
+        if len(ci) == 0:
+            self.ev.log("warning", f"iteration {n}: no test question has both a right and a wrong candidate; "
+                                   "no held-out pair accuracy")
+            return out
+
+        def col(key: str) -> torch.Tensor:
+            return torch.tensor([c[key] for c in flat], dtype=torch.float32)
+
+        logp, ref = col("logp"), col("ref_logp")
+        m = V.pair_metrics(logp[ci], logp[ri], ref[ci], ref[ri], beta=self.cfg["verifier"]["beta"], tie=0.5)
+        out.update({"verifier/test_pair_accuracy": m["accuracy"], "verifier/test_loss": m["loss"],
+                    "verifier/test_reward_margin": m["reward_margin"]})
+        if all("orm" in c for c in flat):
+            orm = col("orm")
+            out["orm/test_pair_accuracy"] = V.pair_accuracy(orm[ci], orm[ri], tie=0.5)
+        return out
 
     @staticmethod
     def _curve_metrics(curves: dict[str, dict[int, float]]) -> dict[str, float]:

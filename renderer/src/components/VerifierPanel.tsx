@@ -483,7 +483,9 @@ function VerifierBody({ run }: { run: RunDetail }): ReactElement {
             data={{ scorer: s?.scorer ?? '' }}
           />
           <div className="muted small analysis-caption">
-            Test candidates: the share of (right, wrong) candidate pairs of the same held-out question the scorer orders correctly (ties count half).
+            Test candidates: the share of (right, wrong) candidate pairs of the same held-out question the scorer orders correctly (ties count half),
+            recounted from the stored scores; for the DPO and ORM scorers it equals the logged verifier/test_pair_accuracy and orm/test_pair_accuracy.
+            Training pairs: the DPO batches of the last steps (ties count as wrong).
           </div>
         </div>
         <div>

@@ -318,6 +318,12 @@ export function ComparePage({ path }: { path: string }): ReactElement {
             </label>
           </div>
           {series.error ? <ErrorNote>Could not load the series: {series.error}</ErrorNote> : null}
+          {/^eval\/(base_)?accuracy(\/|$)/.test(metric) && selectedRuns.some((r) => r.variant === 'quiet-star') ? (
+            <div className="muted small" data-testid="compare-quiet-metric-note">
+              Quiet-STaR&apos;s <code>{metric}</code> is the paper&apos;s teacher-forced gold-answer probability, not exact match (that is{' '}
+              <code>eval/exact_match</code>); Quiet-STaR runs without <code>eval/exact_match</code> predate it and logged exact match here.
+            </div>
+          ) : null}
           {selectedRuns.length === 0 ? (
             <div className="empty" data-testid="compare-empty">
               Pick runs on the left (or open a group and press Compare).

@@ -33,7 +33,7 @@ const TRAIN_METRICS: MetricSpec[] = [
 /** V-STaR's verifier training (DPO) and its ORM baseline; step = cumulative verifier (ORM) steps. */
 const VERIFIER_METRICS: MetricSpec[] = [
   { name: 'verifier/loss', label: 'DPO loss' },
-  { name: 'verifier/pair_accuracy', label: 'pair accuracy' },
+  { name: 'verifier/pair_accuracy', label: 'pair accuracy (training batches)' },
   { name: 'verifier/reward_margin', label: 'reward margin' },
   { name: 'orm/loss', label: 'ORM loss' },
 ];
@@ -49,14 +49,42 @@ const QUIET_METRICS: MetricSpec[] = [
   { name: 'quiet/mix_weight_std', label: 'mix weight std' },
 ];
 
+/**
+ * Quiet-STaR's evaluation besides the headline eval/accuracy (the paper's teacher-forced gold-answer
+ * accuracy with thoughts): the same without thoughts, the gold answer's log-probability, and greedy
+ * decoding's exact match. Runs logged before the teacher-forced metric (no eval/exact_match) used
+ * eval/accuracy and eval/base_accuracy for greedy exact match: see quietEvalMetrics.
+ */
+const QUIET_EVAL_METRICS: MetricSpec[] = [
+  { name: 'eval/base_accuracy', label: 'teacher-forced accuracy, no thoughts' },
+  { name: 'eval/answer_logprob', label: 'gold answer log-prob, thoughts' },
+  { name: 'eval/base_answer_logprob', label: 'gold answer log-prob, no thoughts' },
+  { name: 'eval/exact_match', label: 'greedy exact match, thoughts' },
+  { name: 'eval/base_exact_match', label: 'greedy exact match, no thoughts' },
+];
+
 /** Small-multiples groups of the Training panel; a group shows when any of its metrics has points. */
 const METRIC_GROUPS: { id: string; title: string | null; metrics: MetricSpec[]; byStep?: boolean }[] = [
   { id: 'training', title: null, metrics: TRAIN_METRICS },
   { id: 'verifier', title: 'Verifier', metrics: VERIFIER_METRICS, byStep: true },
   { id: 'quiet', title: 'Quiet-STaR', metrics: QUIET_METRICS, byStep: true },
+  { id: 'quiet-eval', title: 'Quiet-STaR evaluation', metrics: QUIET_EVAL_METRICS },
 ];
 
 const GROUPED = new Set(METRIC_GROUPS.flatMap((g) => g.metrics.map((m) => m.name)));
+
+/** A Quiet-STaR run logged before the teacher-forced metric: its eval/accuracy is greedy exact match. */
+function legacyQuietEval(run: RunDetail): boolean {
+  return run.variant === 'quiet-star' && !!run.metrics['eval/accuracy']?.length && !run.metrics['eval/exact_match']?.length;
+}
+
+/** The groups with labels that say what this run's metrics are (legacy Quiet-STaR runs: exact match). */
+function metricGroups(run: RunDetail): typeof METRIC_GROUPS {
+  if (!legacyQuietEval(run)) return METRIC_GROUPS;
+  return METRIC_GROUPS.map((g) =>
+    g.id !== 'quiet-eval' ? g : { ...g, metrics: g.metrics.map((m) => (m.name === 'eval/base_accuracy' ? { ...m, label: 'greedy exact match, no thoughts (older run)' } : m)) },
+  );
+}
 
 /** Evaluations the run will make after iteration 0 (Quiet-STaR: one every eval_every steps). */
 function totalIterations(run: RunDetail): number | null {
@@ -146,7 +174,10 @@ function isQuiet(run: RunDetail): boolean {
 function accuracyTitle(run: RunDetail): string {
   if (!isQuiet(run)) return 'Evaluation accuracy by iteration';
   const every = (run.config as { quiet?: { eval_every?: unknown } }).quiet?.eval_every;
-  return typeof every === 'number' ? `Evaluation accuracy (an evaluation every ${every} steps)` : 'Evaluation accuracy by evaluation';
+  const when = typeof every === 'number' ? `an evaluation every ${every} steps` : 'by evaluation';
+  // eval/accuracy of a Quiet-STaR run is the paper's metric; older runs logged greedy exact match under it
+  const what = legacyQuietEval(run) ? 'Greedy exact-match accuracy with thoughts' : 'Teacher-forced gold-answer accuracy with thoughts (the paper’s metric)';
+  return `${what} (${when})`;
 }
 
 function IterationProgress({ run }: { run: RunDetail }): ReactElement {
@@ -275,7 +306,7 @@ function SmallMultiple({ run, m, color, forceStep }: { run: RunDetail; m: Metric
 }
 
 function TrainMetrics({ run }: { run: RunDetail }): ReactElement {
-  const groups = METRIC_GROUPS.map((g) => ({ ...g, present: g.metrics.filter((m) => run.metrics[m.name]?.length) })).filter((g) => g.present.length);
+  const groups = metricGroups(run).map((g) => ({ ...g, present: g.metrics.filter((m) => run.metrics[m.name]?.length) })).filter((g) => g.present.length);
   const others = Object.keys(run.metrics)
     .filter((n) => n !== 'eval/accuracy' && !isDifficultyMetric(n) && !GROUPED.has(n) && !isVstarCurveMetric(n))
     .sort();
