@@ -162,7 +162,15 @@ export async function lockDuringLaunchWait(): Promise<Row> {
   const dbFile = join(dataDir, 'starlab.db');
   const cli = launchWait(dataDir, { STARLAB_FAKE_MODE: 'flood', STARLAB_FAKE_EVENTS: '3000', STARLAB_FAKE_BURST: '100', STARLAB_FAKE_PACE_MS: '800' });
   try {
-    await waitFor(() => existsSync(dbFile) && runsOf(dbFile)[0]?.pid, 30_000, 'the run to start');
+    // (the CLI creates the file, then its tables: until then there is no run to see)
+    const started = () => {
+      try {
+        return existsSync(dbFile) && runsOf(dbFile)[0]?.pid;
+      } catch {
+        return false;
+      }
+    };
+    await waitFor(started, 30_000, 'the run to start');
     const id = runsOf(dbFile)[0]!.id;
     await waitFor(() => measure(dbFile, new Map([[id, []]])).ingested >= 50, 30_000, 'ingest under way');
     const t = Date.now();
