@@ -255,15 +255,7 @@ export function* readTarEntries(fd: number): Generator<TarEntry> {
     if (pos + BLOCK > fileSize) throw new Error(`the archive is truncated (no end marker after byte ${pos})`);
     const h = readExactly(fd, BLOCK, pos);
     if (h.every((b) => b === 0)) return;
-    const stored = parseNumber(h.subarray(148, 156), 'checksum', pos);
-    let unsigned = 0;
-    let signed = 0;
-    for (let i = 0; i < BLOCK; i++) {
-      const b = i >= 148 && i < 156 ? 0x20 : h[i]!;
-      unsigned += b;
-      signed += b > 127 ? b - 256 : b;
-    }
-    if (stored !== unsigned && stored !== signed) throw new Error(`damaged tar header at byte ${pos} (checksum mismatch)`);
+    if (!checksumMatches(h, parseNumber(h.subarray(148, 156), 'checksum', pos))) throw new Error(`damaged tar header at byte ${pos} (checksum mismatch)`);
     const type = String.fromCharCode(h[156]!);
     const size = parseNumber(h.subarray(124, 136), 'size', pos);
     const dataOffset = pos + BLOCK;
@@ -305,7 +297,11 @@ export function looksLikeTar(fd: number): boolean {
   if (h.every((b) => b === 0)) return true;
   const field = h.subarray(148, 156).toString('ascii').replace(/[\0 ]+$/, '').replace(/^ +/, '');
   if (!/^[0-7]{1,8}$/.test(field)) return false;
-  const stored = parseInt(field, 8);
+  return checksumMatches(h, parseInt(field, 8));
+}
+
+/** A header block's checksum: its bytes summed with the checksum field as spaces (unsigned, or signed as old tars wrote it). */
+function checksumMatches(h: Buffer, stored: number): boolean {
   let unsigned = 0;
   let signed = 0;
   for (let i = 0; i < BLOCK; i++) {

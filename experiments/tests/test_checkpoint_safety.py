@@ -42,12 +42,22 @@ def _plant(path: Path, marker: Path) -> None:
     torch.save({"weights": _Payload(marker)}, path)  # what a crafted model.pt / state.pt looks like
 
 
-def test_the_planted_pickle_really_runs_code_when_unpickled(tmp_path):
-    """The control: what the older loader did (torch.load, weights_only=False) runs the payload."""
+def test_the_planted_pickle_calls_code_when_unpickled(tmp_path):
+    """The control, read without unpickling (pickletools only parses opcodes): the planted file
+    imports open (pickled as "io open") and calls it on the marker (REDUCE), so an unpickler
+    would create the marker file."""
+    import pickletools
+    import zipfile
+
     marker = tmp_path / "pwned"
     _plant(tmp_path / "state.pt", marker)
-    torch.load(tmp_path / "state.pt", map_location="cpu", weights_only=False)
-    assert marker.exists()
+    with zipfile.ZipFile(tmp_path / "state.pt") as z:
+        data = z.read(next(n for n in z.namelist() if n.endswith("data.pkl")))
+    ops = [(op.name, arg) for op, arg, _ in pickletools.genops(data)]
+    assert ("GLOBAL", "io open") in ops  # torch.save writes pickle protocol 2
+    assert ("BINUNICODE", str(marker)) in ops
+    assert any(name == "REDUCE" for name, _ in ops)
+    assert not marker.exists()
 
 
 def _tiny(seed: int = 0):

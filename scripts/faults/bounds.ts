@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MAX_EVENT_LINE_BYTES } from '../../shared/protocol';
-import { eventsFilesOf, FAKE_PYTHON, killRunsOf, measure, type Row, runsOf, Server, sleep, tempDir, waitFor } from './lib';
+import { faultRow, eventsFilesOf, FAKE_PYTHON, killRunsOf, measure, type Row, runsOf, Server, sleep, tempDir, waitFor } from './lib';
 
 const SPEC = { variant: 'star', dataset: 'addition', preset: 'tiny', seed: 1 } as const;
 const HEALTH_EVERY_MS = 100;
@@ -105,15 +105,7 @@ export async function hugeEventLine(): Promise<Row> {
     if (!res.ok || getRunBytes > 1024 * 1024) problems.push(`getRun: HTTP ${res.status}, ${getRunBytes} bytes`);
     const note = `health max ${Math.round(maxMs)} ms over ${latencies.length} polls; huge line: ${rejected[0]?.reason ?? 'not rejected'}; getRun ${getRunBytes} bytes in ${Math.round(getRunMs)} ms`;
     console.log(`  ${note}`);
-    return {
-      fault,
-      runs: 1,
-      written: seqs.length,
-      ingested: m.ingested,
-      duplicates: m.duplicates,
-      lost: m.lost,
-      status: problems.length ? `FAIL: ${problems.slice(0, 3).join('; ')} (${note})` : `ok: ${run.status}; ${note}`,
-    };
+    return faultRow(fault, 1, seqs.length, m, problems.length ? [...problems.slice(0, 3), note] : [], `${run.status}; ${note}`);
   } finally {
     polling = false;
     await server.stop();

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { createService, type Service } from '../../core/service';
 import { MICRO_STAR } from '../../tests/fixtures/micro-star';
-import { FAKE_PYTHON, killRunsOf, measure, type Row, tempDir, VENV_PYTHON, waitFor, writtenSeqs } from './lib';
+import { faultRow, FAKE_PYTHON, killRunsOf, measure, type Row, tempDir, VENV_PYTHON, waitFor, writtenSeqs } from './lib';
 
 const SPEC = { variant: 'star', dataset: 'addition', preset: 'tiny' } as const;
 
@@ -42,15 +42,7 @@ async function killAndJudge(s: Service, dataDir: string, fault: string, id: stri
   const m = measure(join(dataDir, 'starlab.db'), new Map([[id, seqs]]), new Map([[id, file]]));
   const problems = [...m.mismatches];
   if (d.status !== 'failed' || !want.test(d.statusReason ?? '')) problems.push(`status ${d.status}: ${d.statusReason}`);
-  return {
-    fault,
-    runs: 1,
-    written: seqs.length,
-    ingested: m.ingested,
-    duplicates: m.duplicates,
-    lost: m.lost,
-    status: problems.length ? `FAIL: ${problems.join('; ')}` : `ok: ${d.status}, "${d.statusReason}"`,
-  };
+  return faultRow(fault, 1, seqs.length, m, problems, `${d.status}, "${d.statusReason}"`);
 }
 
 export async function killMidLine(): Promise<Row> {
@@ -101,14 +93,6 @@ export async function killRealMidIteration(): Promise<Row> {
     if (d.status !== 'completed') problems.push(`after resume: ${d.status}: ${d.statusReason}`);
     // the resume drops what the killed iteration stored and redoes it: rows of the interrupted
     // iteration that are still in run_events but not in metrics are expected, so lost counts seqs only
-    return {
-      fault: 'real STaR run SIGKILL mid-iteration + resume',
-      runs: 1,
-      written: seqs.length,
-      ingested: m.ingested,
-      duplicates: m.duplicates,
-      lost: m.lost,
-      status: problems.length ? `FAIL: ${problems.join('; ')}` : `ok: killed (${afterKill.replace(/^ok: failed, /, '')}), resumed, completed`,
-    };
+    return faultRow('real STaR run SIGKILL mid-iteration + resume', 1, seqs.length, m, problems, `killed (${afterKill.replace(/^ok: failed, /, '')}), resumed, completed`);
   });
 }
