@@ -5,8 +5,8 @@
  * desktop app, downloads in browser mode). One code path, so every host exports the same.
  */
 import { toCSV } from '../shared/export/csv';
-import { buildGroupExport, type GroupExport, type GroupExportSource } from '../shared/export/group';
-import { latexTable } from '../shared/export/latex';
+import { buildGroupExport, EXPORT_METRIC, type GroupExport, type GroupExportSource } from '../shared/export/group';
+import { escapeLatex, latexTable } from '../shared/export/latex';
 import { matplotlibScript } from '../shared/export/matplotlib';
 import { EXPORT_PRESETS, type ExportPreset, type Figure } from '../shared/export/model';
 import { pgfplotsFigure, pgfplotsStandalone } from '../shared/export/pgfplots';
@@ -65,18 +65,31 @@ export type GroupFiles = { ok: true; export: GroupExport; files: FileOut[] } | {
  * final / best mean ± std over seeds, best in bold) when tex is asked for. Refused (ok:
  * false) when no run of the group completed with an evaluation.
  */
-export function groupFiles(source: GroupExportSource, groupId: string, formats: readonly ExportFormat[], preset: ExportPreset): GroupFiles {
-  const x = buildGroupExport(source, groupId);
+export function groupFiles(
+  source: GroupExportSource,
+  groupId: string,
+  formats: readonly ExportFormat[],
+  preset: ExportPreset,
+  o: { metric?: string } = {},
+): GroupFiles {
+  const x = buildGroupExport(source, groupId, o);
   if (!x.table.rows.length) return { ok: false, message: `group ${x.groupId} has no completed run with ${x.metric}: nothing to export`, skipped: x.skipped };
   const files: FileOut[] = [];
-  for (const { dataset, figure } of x.figures) files.push(...figureFiles(figure, `${safeFileName(dataset)}-accuracy`, formats, preset));
+  const stem = x.metric === EXPORT_METRIC ? 'accuracy' : safeFileName(x.metric);
+  for (const { dataset, figure } of x.figures) files.push(...figureFiles(figure, `${safeFileName(dataset)}-${stem}`, formats, preset));
+  // another metric prints as a percentage only where every value is a fraction (an accuracy)
+  const isDefault = x.metric === EXPORT_METRIC;
+  const percent = isDefault || x.table.rows.every((r) => [r.finalMean, r.bestMean].every((v) => v >= 0 && v <= 1));
+  const what = isDefault ? 'held-out accuracy' : x.metric;
   if (formats.includes('tex'))
     files.push({
       name: 'table.tex',
       data: Buffer.from(
         latexTable(x.table, {
-          caption: `${x.groupName}: held-out accuracy (%), mean and sample std over seeds of each run's final and best evaluation`,
+          caption: `${x.groupName}: ${what}${percent ? ' (%)' : ''}, mean and sample std over seeds of each run's final and best evaluation`,
           label: `tab:${safeFileName(x.groupId)}`,
+          percent,
+          ...(isDefault ? {} : { metricLabel: `${escapeLatex(x.metric)}${percent ? ' (\\%)' : ''}` }),
         }),
         'utf8',
       ),

@@ -20,7 +20,7 @@ import { ingestEventsFile, ingestTextLog } from './tailer';
 import { pidStartTime, isAlive } from './process-info';
 import { RUN_ID_RE, runsDir } from './paths';
 import { readRunRecord } from './run-record';
-import { configColumns, eventsPathOf } from './supervisor';
+import { configColumns, eventsPathOf } from './run-files';
 
 /** A run directory without events or logs younger than this may be a launch in progress: left alone. */
 const CREATING_GRACE_S = 60;

@@ -7,32 +7,17 @@ import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, sep } from 'node:path';
 import type {
-  AblationPlan,
-  AblationResult,
   Catalog,
   DatabaseHealth,
   DataFile,
   DataInfo,
-  DatasetStatus,
-  GroupDetail,
-  GroupSummary,
   CommandArgs,
-  Commands,
-  CurveResult,
+  CommandName,
+  CommandResults,
   EventName,
-  TraceQuery,
-  TraceRow,
   EventPayloads,
-  LaunchResult,
-  LogLine,
-  MetricPoint,
-  MetricPointsPage,
   RunDetail,
-  RunSummary,
-  SampleRow,
-  SetPythonPathResult,
   Settings,
-  ValidateResult,
 } from '../shared/contract';
 import {
   DATASETS,
@@ -43,7 +28,6 @@ import {
   resolveConfig,
   type ExperimentConfig,
   type FieldError,
-  type LaunchSpec,
 } from '../shared/experiment-config';
 import { checkIntegrityInBackground, DatabaseDamagedError, openDatabase, SYNC_CHECK_MAX_BYTES, type DB } from '../db/open';
 import * as q from '../db/queries';
@@ -54,7 +38,10 @@ import { checkPython, interpreterPathProblem } from './python-check';
 import { backupDatabase, exportBundle, importBundle } from './bundle';
 import { fsErrorMessage } from './fs-errors';
 import { localModelProblem } from './model-path';
-import { DatabaseLockedError, PythonPreflightError, Supervisor, checkpointIteration, newRunId, transientDbError, type CommandSpec, type LaunchContext } from './supervisor';
+import { PythonPreflightError, Supervisor } from './supervisor';
+import { DatabaseLockedError, transientDbError } from './db-errors';
+import { checkpointIteration, newRunId } from './run-files';
+import type { CommandSpec, LaunchContext } from './executor';
 import { exportPreset, figureFiles, groupFiles, safeFileName, toExportFiles } from './export-files';
 import { curveOverQuestions } from '../shared/estimators';
 import { CURVE_SCORERS } from '../shared/contract';
@@ -66,7 +53,7 @@ import { readThoughts } from './thoughts';
 import { eventIssues } from '../db/event-issues';
 import { reindexRuns, unindexedRunDirs } from './reindex';
 
-export type { CommandSpec, LaunchContext } from './supervisor';
+export type { CommandSpec, LaunchContext } from './executor';
 
 export const DEFAULT_STOP_GRACE_MS = 10_000;
 
@@ -92,33 +79,21 @@ export interface ServiceOptions {
   integrityCheck?: 'auto' | false;
 }
 
-export interface Service extends Commands {
-  listRuns(): RunSummary[];
-  getRun(id: string): RunDetail | null;
-  getMetricPoints(id: string, o: CommandArgs<'getMetricPoints'>[1]): MetricPointsPage | null;
-  getLogs(id: string, opts: { afterId?: number; limit?: number }): LogLine[];
-  getSamples(id: string, opts: { iteration?: number; limit?: number; offset?: number }): SampleRow[];
-  catalog(): Catalog;
-  validateLaunch(spec: LaunchSpec): ValidateResult;
-  launchRun(spec: LaunchSpec): Promise<LaunchResult>;
-  stopRun(id: string): { ok: boolean; message: string };
-  getSettings(): Settings;
-  /** Saved only after the interpreter passes the path checks and the Python preflight; '' (after trimming): back to the default. */
-  setPythonPath(path: string): Promise<SetPythonPathResult>;
-  planAblation(spec: AblationSpec): AblationPlan;
-  createAblation(spec: AblationSpec): AblationResult;
-  listGroups(): GroupSummary[];
-  getSeries(ids: string[], names: string[]): Record<string, Record<string, MetricPoint[]>>;
-  metricNames(ids: string[]): { name: string; runs: number }[];
-  getGroup(id: string): GroupDetail | null;
-  cancelRun(id: string): { ok: boolean; message: string };
-  retryRun(id: string): { ok: boolean; message: string; id?: string };
-  stopGroup(id: string): { ok: boolean; message: string };
-  setQueueSettings(s: { maxConcurrent: number; gpuSlots: string[] }): Settings;
-  listDatasets(): DatasetStatus[];
-  getCurve(id: string, o: CommandArgs<'getCurve'>[1]): CurveResult;
-  getTraces(id: string, o: TraceQuery): { total: number; totalCapped?: boolean; rows: TraceRow[] };
+/**
+ * The contract's commands that the service answers with a promise (they start a process, wait
+ * for one, or do file work off the event loop); every other command answers synchronously
+ * (better-sqlite3), which the CLI and hosts rely on.
+ */
+type AsyncCommand = 'launchRun' | 'resumeRun' | 'setPythonPath' | 'importDataset' | 'reindexRuns' | 'backupNow' | 'checkPython';
 
+/** The contract's commands with the service's own (synchronous where it can) return types: derived, never re-declared. */
+export type ServiceCommands = {
+  [C in CommandName]: C extends AsyncCommand
+    ? (...args: CommandArgs<C>) => Promise<CommandResults[C]>
+    : (...args: CommandArgs<C>) => CommandResults[C];
+};
+
+export interface Service extends ServiceCommands {
   getDatabaseHealth(): DatabaseHealth;
   getDataInfo(): DataInfo;
 
@@ -189,6 +164,9 @@ export function createService(opts: ServiceOptions): Service {
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);
   let closed = false;
+  /** The answer of a command about a run the database does not know. */
+  const noRun = (id: string) => ({ ok: false as const, message: `no run "${id}"` });
+  const ifRun = <T,>(id: string, answer: () => T): T | ReturnType<typeof noRun> => (q.getRunRow(db, id) ? answer() : noRun(id));
 
   const python = () => resolvePython({ setting: q.getSetting(db, 'pythonPath'), option: opts.pythonPath, root }).python;
   const stopGraceMs = () => {
@@ -357,7 +335,7 @@ export function createService(opts: ServiceOptions): Service {
 
     stopRun: (id) => supervisor.stop(id),
 
-    resumeRun: (id) => (damaged() ? { ok: false, message: damaged()! } : supervisor.resume(id)),
+    resumeRun: async (id) => (damaged() ? { ok: false, message: damaged()! } : supervisor.resume(id)),
 
     planAblation(spec) {
       const r = plan(spec);
@@ -470,9 +448,9 @@ export function createService(opts: ServiceOptions): Service {
       return { ok: true, files: toExportFiles([{ name, data: Buffer.from(ratings.ratingsCsv(db, taskId), 'utf8') }]) };
     },
 
-    getVerifierStats: (id, o) => (q.getRunRow(db, id) ? verifierStats(db, id, o) : { ok: false, message: `no run "${id}"` }),
-    getCandidateQuestions: (id, o) => (q.getRunRow(db, id) ? candidateQuestions(db, id, o) : { ok: false, message: `no run "${id}"` }),
-    getCandidates: (id, o) => (q.getRunRow(db, id) ? rankedCandidates(db, id, o) : { ok: false, message: `no run "${id}"` }),
+    getVerifierStats: (id, o) => ifRun(id, () => verifierStats(db, id, o)),
+    getCandidateQuestions: (id, o) => ifRun(id, () => candidateQuestions(db, id, o)),
+    getCandidates: (id, o) => ifRun(id, () => rankedCandidates(db, id, o)),
     getDatabaseHealth: () => health,
     getDataInfo: () => ({
       dataDir,
@@ -536,15 +514,15 @@ export function createService(opts: ServiceOptions): Service {
         return { ok: false, message: fsErrorMessage(e, { action: 'import the bundle', path: typeof own === 'string' ? own : join(dataDir, 'runs'), again: 'import again' }) };
       }
     },
-    getEventIssues: (id, limit) => (q.getRunRow(db, id) ? eventIssues(db, id, limit) : { ok: false, message: `no run "${id}"` }),
+    getEventIssues: (id, limit) => ifRun(id, () => eventIssues(db, id, limit)),
     getThoughts(id, o) {
       const row = q.getRunRow(db, id);
-      if (!row) return { ok: false, message: `no run "${id}"` };
+      if (!row) return noRun(id);
       return readThoughts(db, id, row.run_dir, o);
     },
 
     getCurve(id, o) {
-      if (!q.getRunRow(db, id)) return { ok: false, message: `no run "${id}"` };
+      if (!q.getRunRow(db, id)) return noRun(id);
       const its = q.candidateIterations(db, id);
       if (!its.length) return { ok: false, message: `run ${id} stored no V-STaR candidates` };
       const iteration = o.iteration ?? its[its.length - 1]!;

@@ -1,8 +1,12 @@
 /**
- * Spawns, watches, stops and reconciles experiment processes (the local executor).
+ * Decides what runs and when, follows what each run writes, and decides how it ended. Where
+ * the process lives is the executor's business (core/executor.ts; this machine by default,
+ * core/local-executor.ts); the run row's transitions are named writes in db/run-writes.ts and
+ * the final status is the pure decideFinalStatus (core/final-status.ts).
  *
- * - launch: run dir + config.json, spawn detached (own process group) with stdio to files,
- *   record pid and pid start time, status 'running'.
+ * - launch: run dir + config.json, the row (status 'running'), then the executor starts the
+ *   process; its pid and pid start time are recorded.
+ * - schedule: queued runs start (oldest first) while the concurrency limit and GPU slots allow.
  * - watch: every pollMs, ingest the events of every 'running' run in the database (also runs
  *   started by other processes), copy stdout/stderr lines into logs, and finalise runs whose
  *   process is gone. A child spawned here reports its exit code/signal directly. The process
@@ -13,89 +17,32 @@
  *   stop was requested; else 'failed' with the reason and the tail of stderr.log.
  * - stop: stop_requested_at, SIGTERM to the process group, SIGKILL after the grace period.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, closeSync, constants as fsConstants, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { appendFileSync, existsSync, rmSync, statSync } from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { delimiter, join } from 'node:path';
-import { canonicalJson } from '../shared/canonical-json';
+import { join } from 'node:path';
 import type { ExperimentConfig } from '../shared/experiment-config';
 import { getCursor } from '../db/ingest';
 import { addLog, getRunRow, insertRun, nowS, queuedRuns, runningRuns, type RunRow } from '../db/queries';
+import {
+  cancelQueuedRun, claimForResume, claimQueuedRun, markStartFailed, recordExit, recordProcess, recordStopRequest, restoreEnding, writeEnding,
+  type RunProcessRecord,
+} from '../db/run-writes';
 import type { DB } from '../db/open';
 import { EVENTS_INCIDENT_PREFIX, ingestEventsFile, ingestTextLog, tornTailBytes } from './tailer';
 import { cachedPythonCheck, checkPython, type PythonCheck } from './python-check';
-import { isSameProcess, pidStartTime, readProcStat, signalGroup } from './process-info';
 import { experimentsDir, runsDir } from './paths';
 import { asFsProblem } from './fs-errors';
 import { writeRunRecord, type RunRecord } from './run-record';
+import { DatabaseLockedError, isBusyError, transientDbError } from './db-errors';
+import { startFailed, type CommandSpec, type Executor, type LaunchContext, type Started } from './executor';
+import { LocalExecutor } from './local-executor';
+import { decideFinalStatus, describeExit, type ExitInfo } from './final-status';
+import {
+  CHECKPOINT_FORMAT, DISK_FULL_BYTES, checkpointInfo, configColumns, createRunDir, eventsPathOf, freeBytes, readTail, writeConfigFile,
+} from './run-files';
 
-export interface LaunchContext {
-  runId: string;
-  runDir: string;
-  configPath: string;
-  eventsPath: string;
-  python: string;
-  config: ExperimentConfig;
-  /** Continue after the run directory's last checkpoint (python -m starlab run --resume). */
-  resume?: boolean;
-  /** CUDA_VISIBLE_DEVICES for the run (a queue's GPU slot). */
-  gpuSlot?: string | null;
-}
-
-/** The checkpoint format experiments/starlab/checkpoint.py writes (safetensors and JSON only). */
-export const CHECKPOINT_FORMAT = 2;
-
-/**
- * A run directory's checkpoint (experiments/starlab/checkpoint.py): its iteration and format
- * (state.json's "format"; absent before format 2, which held pickles), or null when none.
- */
-export function checkpointInfo(runDir: string): { iteration: number; format: number } | null {
-  // checkpoint.old holds the previous one only if a crash fell between the two renames of a save
-  for (const dir of ['checkpoint', 'checkpoint.old']) {
-    try {
-      const state = JSON.parse(readFileSync(join(runDir, dir, 'state.json'), 'utf8')) as { iteration?: unknown; format?: unknown };
-      if (typeof state.iteration === 'number') return { iteration: state.iteration, format: typeof state.format === 'number' ? state.format : 1 };
-    } catch {
-      // not there (or unreadable): try the next
-    }
-  }
-  return null;
-}
-
-/** The iteration of a run directory's checkpoint, or null. */
-export function checkpointIteration(runDir: string): number | null {
-  return checkpointInfo(runDir)?.iteration ?? null;
-}
-
-/** How a run had ended before a resume claimed it: put back when the resume fails before loading its checkpoint. */
-interface Ending {
-  status: string;
-  status_reason: string | null;
-  ended_at: number | null;
-  exit_code: number | null;
-  signal: string | null;
-  stderr_tail: string | null;
-  stop_requested_at: number | null;
-  end_status: string | null;
-  end_error: string | null;
-  end_t: number | null;
-  current_iteration: number | null;
-  current_phase: string | null;
-  progress_done: number | null;
-  progress_total: number | null;
-}
-const ENDING_COLUMNS: readonly (keyof Ending)[] = [
-  'status', 'status_reason', 'ended_at', 'exit_code', 'signal', 'stderr_tail', 'stop_requested_at',
-  'end_status', 'end_error', 'end_t', 'current_iteration', 'current_phase', 'progress_done', 'progress_total',
-];
-
-export interface CommandSpec {
-  command: string;
-  args: string[];
-  /** Extra environment variables (the STARLAB_* ones are always set). */
-  env?: Record<string, string>;
-}
+export type { CommandSpec, LaunchContext } from './executor';
 
 export interface SupervisorOptions {
   db: DB;
@@ -104,8 +51,10 @@ export interface SupervisorOptions {
   root: string;
   python: () => string;
   stopGraceMs: () => number;
-  /** Override the command a run is started with (tests use a fake experiment). */
+  /** Override the command a run is started with (tests use a fake experiment); ignored with `executor`. */
   commandFor?: (ctx: LaunchContext) => CommandSpec;
+  /** Where runs' processes live (default: this machine, core/local-executor.ts). */
+  executor?: Executor;
   /** The queue: at most this many runs running at once (0: no limit) … */
   maxConcurrent?: () => number;
   /** … and, when set, one GPU slot (a CUDA_VISIBLE_DEVICES value) per running queued run. */
@@ -132,7 +81,6 @@ export interface SupervisorOptions {
   onChange: (ids: string[]) => void;
 }
 
-export const STDERR_TAIL_BYTES = 4096;
 export const DEFAULT_INGEST_BUDGET_MS = 50;
 export const DEFAULT_INGEST_BATCH_LINES = 200;
 export const DEFAULT_INGEST_BATCH_BYTES = 1024 * 1024;
@@ -142,90 +90,6 @@ const INLINE_FINALISE_BYTES = 256 * 1024;
 const TICK_TEXT_LOG_BYTES = 256 * 1024;
 /** A zombie (exited, parent not yet reaped it) is given this long for its parent to finalise it with the exit code. */
 const ZOMBIE_GRACE_MS = 1500;
-
-export function eventsPathOf(runDir: string): string {
-  return join(runDir, 'events.jsonl');
-}
-
-/** Sortable run id: UTC yyyymmdd-hhmmss-xxxx. */
-export function newRunId(date = new Date()): string {
-  const p = (n: number, w = 2) => String(n).padStart(w, '0');
-  const stamp =
-    `${date.getUTCFullYear()}${p(date.getUTCMonth() + 1)}${p(date.getUTCDate())}-` +
-    `${p(date.getUTCHours())}${p(date.getUTCMinutes())}${p(date.getUTCSeconds())}`;
-  return `${stamp}-${randomBytes(2).toString('hex')}`;
-}
-
-/** sha256 of the config's canonical JSON (shared/canonical-json.ts: the same text, hence the
- * same hash, as experiments/starlab/config.py config_hash). */
-export function configHash(config: unknown): string {
-  return createHash('sha256').update(canonicalJson(config)).digest('hex');
-}
-
-/** The last `bytes` of a file as text (a partial first character dropped), or null. */
-export function readTail(file: string, bytes = STDERR_TAIL_BYTES): string | null {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch {
-    return null;
-  }
-  try {
-    const size = fstatSync(fd).size;
-    if (size === 0) return null;
-    const start = Math.max(0, size - bytes);
-    const buf = Buffer.alloc(size - start);
-    const n = readSync(fd, buf, 0, buf.length, start);
-    let b = buf.subarray(0, n);
-    if (start > 0) {
-      let i = 0;
-      while (i < b.length && i < 4 && (b[i]! & 0xc0) === 0x80) i++; // skip UTF-8 continuation bytes
-      b = b.subarray(i);
-    }
-    return b.toString('utf8');
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** better-sqlite3's error for a database locked by another connection (SQLITE_BUSY and its extended codes). */
-export function isBusyError(e: unknown): boolean {
-  const code = (e as { code?: unknown })?.code;
-  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
-}
-
-/**
- * Why a database error is worth waiting out (another process holds a lock; the disk is full
- * or failing for now), or null when it is not. better-sqlite3 reports the SQLite result code.
- */
-export function transientDbError(e: unknown): string | null {
-  const code = (e as { code?: unknown })?.code;
-  if (typeof code !== 'string') return null;
-  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return 'the database is locked by another process';
-  if (code === 'SQLITE_FULL' || code === 'ENOSPC') return 'the disk holding the database is full';
-  if (code.startsWith('SQLITE_IOERR')) return `the database cannot be written (${code})`;
-  return null;
-}
-
-/**
- * A launch refused because another process held the database locked past the busy timeout
- * while the run's row was written: nothing was started and the run directory was removed.
- */
-export class DatabaseLockedError extends Error {
-  readonly field = 'database';
-  constructor(readonly sqliteError: Error) {
-    super(
-      `the database is locked by another process (${sqliteError.message}: a write waited past the busy timeout); ` +
-        'nothing was started: try again when the other process has finished',
-    );
-    this.name = 'DatabaseLockedError';
-  }
-}
-
-interface ExitInfo {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
 
 /** A launch refused by the interpreter preflight (nothing was created or started). */
 export class PythonPreflightError extends Error {
@@ -252,7 +116,7 @@ export class Supervisor {
   /** The run a budgeted tick stopped at: the next tick starts with it (round-robin). */
   private nextRun: string | null = null;
   /** Launched runs whose pid could not be recorded yet (database locked): retried every tick. */
-  private readonly pendingPids = new Map<string, { pid: number; startTime: number | null; command: string; message: string }>();
+  private readonly pendingPids = new Map<string, RunProcessRecord & { message: string }>();
   private lastRunning = new Set<string>();
   /** Highest runs.rowid seen, to notice runs created by other processes. */
   private lastRowid = 0;
@@ -260,9 +124,11 @@ export class Supervisor {
   readonly pollMs: number;
   private readonly budgetMs: number;
   private readonly batch: { maxLines: number; maxBytes: number };
+  private readonly executor: Executor;
 
   constructor(private readonly opts: SupervisorOptions) {
     this.db = opts.db;
+    this.executor = opts.executor ?? new LocalExecutor({ root: opts.root, dataDir: opts.dataDir, commandFor: opts.commandFor });
     this.pollMs = opts.pollMs ?? 250;
     this.budgetMs = opts.ingestBudgetMs ?? DEFAULT_INGEST_BUDGET_MS;
     this.batch = { maxLines: opts.ingestBatchLines ?? DEFAULT_INGEST_BATCH_LINES, maxBytes: opts.ingestBatchBytes ?? DEFAULT_INGEST_BATCH_BYTES };
@@ -289,7 +155,7 @@ export class Supervisor {
     // so a restarted app answers at once (a dead run is finalised once its events are in).
     this.reconcile({ bounded: true });
     for (const r of runningRuns(this.db)) {
-      if (this.children.has(r.id) || r.pid == null || !isSameProcess(r.pid, r.pid_start_time)) continue;
+      if (this.children.has(r.id) || r.pid == null || !this.executor.alive(r.pid, r.pid_start_time)) continue;
       try {
         addLog(this.db, r.id, 'supervisor', 'info', `watching pid ${r.pid} (still alive with the same start time): re-attached`);
       } catch (e) {
@@ -315,7 +181,8 @@ export class Supervisor {
     const changed: string[] = [];
     for (const row of runningRuns(this.db)) {
       try {
-        if ((opts.bounded ? this.pollRow(row, 1, false, this.batch) : this.pollRow(row, Infinity, false)).changed) changed.push(row.id);
+        const poll = opts.bounded ? { maxBatches: 1, limits: this.batch } : { maxBatches: Infinity };
+        if (this.pollRow(row, poll).changed) changed.push(row.id);
       } catch (e) {
         this.report(row.id, e);
       }
@@ -383,16 +250,10 @@ export class Supervisor {
         }
       }
       const t = nowS();
-      const claim = this.db
-        .prepare("UPDATE runs SET status = 'running', started_at = ?, gpu_slot = ? WHERE id = ? AND status = 'queued'")
-        .run(t, slot, next.id);
-      if (claim.changes !== 1) continue; // another process took it
+      if (!claimQueuedRun(this.db, next.id, t, slot)) continue; // another process took it
       if (verdict && !verdict.ok) {
         const reason = `not started: ${verdict.message}`;
-        this.db.transaction(() => {
-          this.db.prepare("UPDATE runs SET status = 'failed', status_reason = ?, ended_at = ? WHERE id = ?").run(reason, t, next.id);
-          addLog(this.db, next.id, 'supervisor', 'error', reason, t);
-        })();
+        this.db.transaction(() => markStartFailed(this.db, next.id, reason, { t }))();
         started.push(next.id);
         continue;
       }
@@ -406,17 +267,11 @@ export class Supervisor {
         config,
         gpuSlot: slot,
       };
-      const sp = this.spawnRun(ctx);
-      if ('error' in sp) {
+      const sp = this.executor.start(ctx);
+      if (startFailed(sp)) {
         const fail = (error: Error) => {
           if (this.closed) return;
-          const reason = `could not start ${sp.command}: ${error.message}`;
-          this.db.transaction(() => {
-            this.db
-              .prepare("UPDATE runs SET status = 'failed', status_reason = ?, ended_at = ? WHERE id = ? AND status = 'running'")
-              .run(reason, nowS(), next.id);
-            addLog(this.db, next.id, 'supervisor', 'error', `${reason} (command: ${sp.cmdline})`);
-          })();
+          this.db.transaction(() => this.recordStartFailure(next.id, sp, error))();
           this.notify([next.id]);
         };
         if (sp.error instanceof Error) fail(sp.error);
@@ -425,11 +280,11 @@ export class Supervisor {
         continue;
       }
       this.db.transaction(() => {
-        this.db.prepare('UPDATE runs SET pid = ?, pid_start_time = ?, python = ? WHERE id = ?').run(sp.pid, sp.startTime, sp.command, next.id);
+        recordProcess(this.db, next.id, sp);
         addLog(this.db, next.id, 'supervisor', 'info',
           `started from the queue: ${sp.cmdline} (pid ${sp.pid}${slot !== null ? `, CUDA_VISIBLE_DEVICES=${slot}` : ''})`, t);
       })();
-      this.watchChild(next.id, sp.child, sp.pid);
+      this.watch(next.id, sp);
       started.push(next.id);
     }
     if (started.length) this.notify(started);
@@ -438,12 +293,7 @@ export class Supervisor {
 
   /** Add a run to the queue (run directory and config written, nothing started yet). */
   enqueue(config: ExperimentConfig, extra: { groupId?: string | null; retryOf?: string | null } = {}): { id: string } {
-    let id = newRunId();
-    const base = runsDir(this.opts.dataDir);
-    while (existsSync(join(base, id)) || getRunRow(this.db, id)) id = newRunId();
-    const runDir = join(base, id);
-    mkdirSync(join(runDir, 'artifacts'), { recursive: true });
-    writeFileSync(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+    const { id, runDir } = createRunDir(runsDir(this.opts.dataDir), config, (x) => !!getRunRow(this.db, x));
     const t = nowS();
     writeRunRecord(runDir, { id, createdAt: t, group: this.groupRecord(extra.groupId ?? null), retryOf: extra.retryOf ?? null });
     this.db.transaction(() => {
@@ -474,10 +324,7 @@ export class Supervisor {
   /** Take a queued run off the queue (it ends 'stopped' without having started). */
   cancel(id: string): { ok: boolean; message: string } {
     const t = nowS();
-    const r = this.db
-      .prepare("UPDATE runs SET status = 'stopped', status_reason = 'cancelled before it started', ended_at = ? WHERE id = ? AND status = 'queued'")
-      .run(t, id);
-    if (r.changes !== 1) return { ok: false, message: `run ${id} is not queued` };
+    if (!cancelQueuedRun(this.db, id, t)) return { ok: false, message: `run ${id} is not queued` };
     addLog(this.db, id, 'supervisor', 'info', 'cancelled before it started', t);
     this.notify([id]);
     return { ok: true, message: `cancelled run ${id}` };
@@ -538,7 +385,7 @@ export class Supervisor {
         const row = getRunRow(this.db, stale.id); // the snapshot may be stale after a yield
         if (!row || row.status !== 'running') continue;
         try {
-          const r = first ? this.pollRow(row, 1, true, this.batch) : this.ingestBatch(row);
+          const r = first ? this.pollRow(row, { maxBatches: 1, limits: this.batch, deferZombies: true }) : this.ingestBatch(row);
           if (r.changed) changed.add(row.id);
           if (r.more) more.push(row);
         } catch (e) {
@@ -566,7 +413,7 @@ export class Supervisor {
     for (const [id, p] of this.pendingPids) {
       try {
         this.db.transaction(() => {
-          this.db.prepare('UPDATE runs SET pid = ?, pid_start_time = ?, python = ? WHERE id = ? AND pid IS NULL').run(p.pid, p.startTime, p.command, id);
+          recordProcess(this.db, id, p, { onlyIfUnset: true });
           addLog(this.db, id, 'supervisor', 'info', p.message);
         }).immediate();
         this.pendingPids.delete(id);
@@ -598,15 +445,15 @@ export class Supervisor {
 
   /**
    * Ingest one running run's files; finalise it if its process is gone. Returns whether
-   * anything changed. deferZombies: give an exited-but-unreaped process's parent (another
+   * anything changed. maxBatches: event batches to ingest (Infinity: all; then the text logs
+   * are copied whole too). deferZombies: give an exited-but-unreaped process's parent (another
    * starlab process, which knows the exit code) a moment to finalise it first.
    */
   private pollRow(
     row: RunRow,
-    maxBatches: number,
-    deferZombies: boolean,
-    limits: { maxLines?: number; maxBytes?: number } = {},
+    o: { maxBatches: number; limits?: { maxLines?: number; maxBytes?: number }; deferZombies?: boolean },
   ): { changed: boolean; more: boolean } {
+    const { maxBatches, limits = {}, deferZombies = false } = o;
     let changed = false;
     const st = ingestEventsFile(this.db, row.id, eventsPathOf(row.run_dir), { ...limits, maxBatches });
     if (st.applied || st.malformed || st.ignored || st.truncated || st.duplicates) changed = true;
@@ -623,12 +470,11 @@ export class Supervisor {
       if (this.pendingPids.has(row.id) || nowS() - Math.max(row.created_at, row.resumed_at ?? 0, row.started_at ?? 0) < 30) return result(changed);
       return result(this.finalise(row.id) || changed);
     }
-    if (isSameProcess(row.pid, row.pid_start_time)) {
+    if (this.executor.alive(row.pid, row.pid_start_time)) {
       this.zombieSince.delete(row.id);
       return result(changed);
     }
-    const ps = readProcStat(row.pid);
-    if (deferZombies && ps && ps.state === 'Z' && ps.ppid !== 1 && (row.pid_start_time == null || ps.startTime === row.pid_start_time)) {
+    if (deferZombies && this.executor.awaitingParent(row.pid, row.pid_start_time)) {
       // Exited, and its parent (another process of ours) is about to report the exit code.
       const since = this.zombieSince.get(row.id) ?? Date.now();
       this.zombieSince.set(row.id, since);
@@ -642,7 +488,7 @@ export class Supervisor {
   pollRun(id: string): boolean {
     const row = getRunRow(this.db, id);
     if (!row || row.status !== 'running') return false;
-    return this.pollRow(row, Infinity, false).changed;
+    return this.pollRow(row, { maxBatches: Infinity }).changed;
   }
 
   /**
@@ -655,16 +501,12 @@ export class Supervisor {
   async launch(config: ExperimentConfig, extra: { groupId?: string | null } = {}): Promise<{ id: string }> {
     const verdict = await this.preflight();
     if (verdict && !verdict.ok) throw new PythonPreflightError(verdict);
-    let id = newRunId();
     const base = runsDir(this.opts.dataDir);
-    while (existsSync(join(base, id)) || getRunRow(this.db, id)) id = newRunId();
-    const runDir = join(base, id);
-    const configPath = join(runDir, 'config.json');
-    const ctx: LaunchContext = { runId: id, runDir, configPath, eventsPath: eventsPathOf(runDir), python: this.opts.python(), config };
+    let dir: { id: string; runDir: string; configPath: string } | null = null;
     const t = nowS();
     try {
-      mkdirSync(join(runDir, 'artifacts'), { recursive: true });
-      writeFileSync(configPath, JSON.stringify(config, null, 2) + '\n');
+      dir = createRunDir(base, config, (x) => !!getRunRow(this.db, x));
+      const { id, runDir } = dir;
       writeRunRecord(runDir, { id, createdAt: t, group: this.groupRecord(extra.groupId ?? null), retryOf: null });
       this.db.transaction(() => {
         insertRun(this.db, {
@@ -675,13 +517,13 @@ export class Supervisor {
           run_dir: runDir,
           status: 'running',
           started_at: t,
-          python: ctx.python,
+          python: this.opts.python(),
         });
       }).immediate();
     } catch (e) {
       // Nothing was started: leave no directory without a row behind.
       try {
-        rmSync(runDir, { recursive: true, force: true });
+        if (dir) rmSync(dir.runDir, { recursive: true, force: true });
       } catch {
         // (runs/ unusable, e.g. a file: there is no directory to remove, and the error below says why)
       }
@@ -690,24 +532,19 @@ export class Supervisor {
       const onDisk = typeof (e as NodeJS.ErrnoException | null)?.path === 'string'; // else the row insert (SQLite)
       throw asFsProblem(e, { action: 'start the run', path: onDisk || !this.db.name ? base : this.db.name, again: 'launch again' });
     }
-    const started = this.spawnRun(ctx);
-    if ('error' in started) {
+    const { id, runDir, configPath } = dir;
+    const ctx: LaunchContext = { runId: id, runDir, configPath, eventsPath: eventsPathOf(runDir), python: this.opts.python(), config };
+    const started = this.executor.start(ctx);
+    if (startFailed(started)) {
       const error = started.error instanceof Error ? started.error : await started.error;
-      const reason = `could not start ${started.command}: ${error.message}`;
-      const tf = nowS();
-      this.db.transaction(() => {
-        this.db
-          .prepare("UPDATE runs SET status = 'failed', status_reason = ?, started_at = NULL, ended_at = ?, python = ? WHERE id = ? AND status = 'running'")
-          .run(reason, tf, started.command, id);
-        addLog(this.db, id, 'supervisor', 'error', `${reason} (command: ${started.cmdline})`, tf);
-      })();
+      this.db.transaction(() => this.recordStartFailure(id, started, error))();
       this.notify([id]);
       return { id };
     }
     const message = `started: ${started.cmdline} (pid ${started.pid}, run dir ${runDir})`;
     try {
       this.db.transaction(() => {
-        this.db.prepare('UPDATE runs SET pid = ?, pid_start_time = ?, python = ? WHERE id = ?').run(started.pid, started.startTime, started.command, id);
+        recordProcess(this.db, id, started);
         addLog(this.db, id, 'supervisor', 'info', message, t);
       })();
     } catch (e) {
@@ -716,8 +553,14 @@ export class Supervisor {
       this.report(id, e);
       this.pendingPids.set(id, { pid: started.pid, startTime: started.startTime, command: started.command, message });
     }
-    this.watchChild(id, started.child, started.pid);
+    this.watch(id, started);
     return { id };
+  }
+
+  /** A run whose process could not be started: failed, with what was tried (inside a transaction). */
+  private recordStartFailure(id: string, s: { command: string; cmdline: string }, error: Error): void {
+    const reason = `could not start ${s.command}: ${error.message}`;
+    markStartFailed(this.db, id, reason, { t: nowS(), command: s.command, log: `${reason} (command: ${s.cmdline})` });
   }
 
   /**
@@ -745,7 +588,7 @@ export class Supervisor {
     if (verdict && !verdict.ok) return { ok: false, message: verdict.message };
     const config = JSON.parse(row.config_json) as ExperimentConfig;
     const configPath = join(row.run_dir, 'config.json');
-    if (!existsSync(configPath)) writeFileSync(configPath, JSON.stringify(config, null, 2) + '\n');
+    if (!existsSync(configPath)) writeConfigFile(configPath, config);
     const ctx: LaunchContext = {
       runId: id,
       runDir: row.run_dir,
@@ -762,18 +605,7 @@ export class Supervisor {
     // run's ending is kept aside, and a resume that fails first puts it back (finalise).
     const claimed = this.db.transaction(() => {
       ingestEventsFile(this.db, id, ctx.eventsPath, { maxBatches: Infinity });
-      const now = getRunRow(this.db, id);
-      if (!now || (now.status !== 'stopped' && now.status !== 'failed')) return false;
-      const ending = Object.fromEntries(ENDING_COLUMNS.map((c) => [c, now[c]])) as unknown as Ending;
-      const r = this.db
-        .prepare(
-          `UPDATE runs SET status = 'running', status_reason = NULL, ended_at = NULL, exit_code = NULL, signal = NULL,
-             stderr_tail = NULL, stop_requested_at = NULL, end_status = NULL, end_error = NULL, end_t = NULL,
-             pid = NULL, pid_start_time = NULL, resumed_at = ?, resume_count = resume_count + 1, resume_prev_json = ?
-           WHERE id = ? AND status IN ('stopped', 'failed')`,
-        )
-        .run(nowS(), JSON.stringify(ending), id);
-      return r.changes === 1;
+      return claimForResume(this.db, id, nowS());
     }).immediate();
     if (!claimed) return { ok: false, message: `run ${id} is no longer stopped or failed (resumed elsewhere?)` };
     // A line torn by the old process's death is ended here, so the new process's first event
@@ -783,73 +615,35 @@ export class Supervisor {
       appendFileSync(ctx.eventsPath, '\n');
       addLog(this.db, id, 'supervisor', 'warning', `events.jsonl ended with an incomplete line of ${torn} bytes (the previous process died while writing it): terminated it before resuming; it is counted as malformed`);
     }
-    const started = this.spawnRun(ctx);
+    const started = this.executor.start(ctx);
     const t = nowS();
-    if ('error' in started) {
+    if (startFailed(started)) {
       const error = started.error instanceof Error ? started.error : await started.error;
       this.db.transaction(() => {
-        this.restoreEnding(id);
+        restoreEnding(this.db, id);
         addLog(this.db, id, 'supervisor', 'error', `could not resume: ${error.message} (command: ${started.cmdline}); the run is as it was`, t);
       })();
       this.notify([id]);
       return { ok: false, message: `could not start ${started.command}: ${error.message}` };
     }
     this.db.transaction(() => {
-      this.db.prepare('UPDATE runs SET pid = ?, pid_start_time = ?, python = ? WHERE id = ?').run(started.pid, started.startTime, started.command, id);
+      recordProcess(this.db, id, started);
       addLog(this.db, id, 'supervisor', 'info', `resumed after iteration ${iteration}: ${started.cmdline} (pid ${started.pid})`, t);
     })();
-    this.watchChild(id, started.child, started.pid);
+    this.watch(id, started);
     return { ok: true, message: `resumed run ${id} after iteration ${iteration} (pid ${started.pid})` };
   }
 
-  /** Spawn the experiment process of a run (detached: its own process group; stdio appended to files). */
-  private spawnRun(
-    ctx: LaunchContext,
-  ):
-    | { command: string; cmdline: string; child: ChildProcess; pid: number; startTime: number | null }
-    | { command: string; cmdline: string; error: Error | Promise<Error> } {
-    const cmd = this.opts.commandFor
-      ? this.opts.commandFor(ctx)
-      : {
-          command: ctx.python,
-          args: ['-m', 'starlab', 'run', '--config', ctx.configPath, ...(ctx.resume ? ['--resume'] : [])],
-        };
-    const pyPath = [experimentsDir(this.opts.root), process.env.PYTHONPATH].filter(Boolean).join(delimiter);
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      ...cmd.env,
-      STARLAB_EVENTS: ctx.eventsPath,
-      STARLAB_RUN_DIR: ctx.runDir,
-      STARLAB_RUN_ID: ctx.runId,
-      // the app's data dir: datasets imported into <dataDir>/datasets are found by the loaders
-      STARLAB_DATA_DIR: this.opts.dataDir,
-      ...(ctx.gpuSlot != null ? { CUDA_VISIBLE_DEVICES: ctx.gpuSlot } : {}),
-      PYTHONPATH: pyPath,
-      PYTHONUNBUFFERED: '1',
-    };
-    const cmdline = [cmd.command, ...cmd.args].map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(' ');
-    let out: number | null = null;
-    let err: number | null = null;
-    let child: ChildProcess | null = null;
-    let syncError: Error | null = null;
-    try {
-      // (inside the try: a run directory that vanished is a failed start, not an exception)
-      out = openSync(join(ctx.runDir, 'stdout.log'), APPEND_NO_LINKS);
-      err = openSync(join(ctx.runDir, 'stderr.log'), APPEND_NO_LINKS);
-      // Never the run directory as the working directory: `python -m` puts the working
-      // directory first on sys.path, so a run directory from someone else's bundle holding a
-      // starlab/ or torch.py would be imported (and run). The experiments directory is this
-      // installation's own code; the run directory reaches the child as STARLAB_RUN_DIR.
-      child = spawn(cmd.command, cmd.args, { cwd: experimentsDir(this.opts.root), detached: true, stdio: ['ignore', out, err], env, windowsHide: true });
-    } catch (e) {
-      syncError = e as Error;
-    } finally {
-      if (out !== null) closeSync(out);
-      if (err !== null) closeSync(err);
+  /**
+   * Follow a started run: where this process is its parent, its exit is reported here (and the
+   * run finalised with the exit code); otherwise the ticks notice it is gone.
+   */
+  private watch(id: string, s: Started): void {
+    if (s.child) this.watchChild(id, s.child, s.pid);
+    else {
+      this.lastRunning.add(id);
+      this.notify([id]);
     }
-    if (!child || child.pid === undefined)
-      return { command: cmd.command, cmdline, error: syncError ?? (child ? spawnError(child) : new Error('spawn failed')) };
-    return { command: cmd.command, cmdline, child, pid: child.pid, startTime: pidStartTime(child.pid) };
   }
 
   /** Finalise the run when its child exits, and clean up what the process group left behind. */
@@ -867,7 +661,7 @@ export class Supervisor {
       // On the row too, so a finalise by a later process (after this one closed with a backlog
       // unread) still knows how the experiment ended.
       try {
-        this.db.prepare("UPDATE runs SET exit_code = ?, signal = ? WHERE id = ? AND status = 'running'").run(code, signal, id);
+        recordExit(this.db, id, code, signal);
       } catch {
         // locked or full: this process still has it in memory
       }
@@ -884,14 +678,7 @@ export class Supervisor {
       } catch (e) {
         this.report(id, e);
       }
-      // Leftover members of the run's process group (e.g. data loader workers).
-      if (process.platform !== 'win32') {
-        try {
-          process.kill(-pid, 'SIGKILL');
-        } catch {
-          // the group is empty: nothing left behind
-        }
-      }
+      this.executor.cleanUp(pid);
       this.notify([id]);
     });
     if (!this.watching) child.unref();
@@ -923,30 +710,30 @@ export class Supervisor {
     if (!row) return { ok: false, message: `no run "${id}"` };
     if (row.status !== 'running') return { ok: false, message: `run ${id} is not running (${row.status})` };
     const t = nowS();
-    this.db.prepare('UPDATE runs SET stop_requested_at = coalesce(stop_requested_at, ?) WHERE id = ?').run(t, id);
+    recordStopRequest(this.db, id, t);
     const child = this.children.get(id);
     const pid = row.pid;
-    if (pid == null || (!child && !isSameProcess(pid, row.pid_start_time))) {
+    if (pid == null || (!child && !this.executor.alive(pid, row.pid_start_time))) {
       this.finalise(id);
       this.notify([id]);
       return { ok: true, message: `run ${id} had already exited` };
     }
     const grace = this.opts.stopGraceMs();
     addLog(this.db, id, 'supervisor', 'info', `stop requested: SIGTERM to process group ${pid}; SIGKILL in ${grace / 1000} s if still running`, t);
-    signalGroup(pid, 'SIGTERM');
+    this.executor.signal(pid, 'SIGTERM');
     if (!this.killTimers.has(id)) {
       const startTime = row.pid_start_time;
       const timer = setTimeout(() => {
         this.killTimers.delete(id);
         if (this.closed) return;
-        const still = child ? child.exitCode === null && child.signalCode === null : isSameProcess(pid, startTime);
+        const still = child ? child.exitCode === null && child.signalCode === null : this.executor.alive(pid, startTime);
         if (!still) return;
         try {
           addLog(this.db, id, 'supervisor', 'warning', `still running ${grace / 1000} s after SIGTERM: SIGKILL to process group ${pid}`);
         } catch {
           // the database may be busy; the kill matters more
         }
-        signalGroup(pid, 'SIGKILL');
+        this.executor.signal(pid, 'SIGKILL');
         this.notify([id]);
       }, grace);
       this.killTimers.set(id, timer);
@@ -983,50 +770,24 @@ export class Supervisor {
       if (row.resume_prev_json !== null) {
         // A resume that ended before its process loaded the checkpoint (no `resumed` event):
         // nothing was dropped, and the run gets its ending back.
-        const exitDesc = exit ? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`) : 'the process disappeared';
-        const why = [row.end_error, exitDesc, ...this.eventsAccount(row)].filter(Boolean).join('; ');
+        const why = [row.end_error, describeExit(exit) ?? 'the process disappeared', ...this.eventsAccount(row)].filter(Boolean).join('; ');
         const tail = readTail(join(row.run_dir, 'stderr.log'), 1024)?.trim().split('\n').slice(-3).join(' | ');
-        if (!this.restoreEnding(id)) return;
+        if (!restoreEnding(db, id)) return;
         addLog(db, id, 'supervisor', 'error', `resume failed before the checkpoint was loaded (${why})${tail ? `; stderr: ${tail}` : ''}; nothing was dropped: the run is as it was before the resume`, t);
         done = true;
         return;
       }
-      const notes = this.eventsAccount(row);
-      let status: 'completed' | 'failed' | 'stopped';
-      let reason: string | null;
-      const exitDesc = exit
-        ? exit.signal
-          ? `killed by ${exit.signal}`
-          : `exited with code ${exit.code}`
-        : null;
-      if (row.end_status === 'completed' || row.end_status === 'failed' || row.end_status === 'stopped') {
-        status = row.end_status;
-        reason =
-          status === 'completed'
-            ? null
-            : row.end_error ?? (status === 'stopped' ? (row.stop_requested_at ? 'stopped by user' : 'stopped') : exitDesc ?? 'the experiment reported failure');
-        if (status === 'completed' && exit && (exit.code !== 0 || exit.signal))
-          addLog(db, id, 'supervisor', 'warning', `run_end reported completed but the process ${exitDesc}`, t);
-      } else if (row.stop_requested_at) {
-        status = 'stopped';
-        reason = `stopped by user${exitDesc ? ` (${exitDesc})` : ''}`;
-      } else {
-        status = 'failed';
-        reason = exitDesc
-          ? exit!.code === 0
-            ? 'exited with code 0 without a run_end event'
-            : exitDesc
-          : 'process disappeared without a run_end event';
-      }
-      if (notes.length) reason = reason ? `${reason}; ${notes.join('; ')}` : notes.join('; ');
+      const { status, reason, warning } = decideFinalStatus({
+        endStatus: row.end_status,
+        endError: row.end_error,
+        stopRequested: row.stop_requested_at !== null,
+        exit,
+        notes: this.eventsAccount(row),
+      });
+      if (warning) addLog(db, id, 'supervisor', 'warning', warning, t);
       const tail = status === 'completed' ? null : readTail(join(row.run_dir, 'stderr.log'));
-      const r = db
-        .prepare(
-          `UPDATE runs SET status = ?, status_reason = ?, ended_at = ?, exit_code = ?, signal = ?, stderr_tail = ?
-           WHERE id = ? AND status = 'running'`,
-        )
-        .run(status, reason, row.end_t ?? t, exit?.code ?? null, exit?.signal ?? null, tail, id);
-      if (r.changes === 0) return;
+      const ended = writeEnding(db, id, { status, reason, endedAt: row.end_t ?? t, exitCode: exit?.code ?? null, signal: exit?.signal ?? null, stderrTail: tail });
+      if (!ended) return;
       addLog(db, id, 'supervisor', status === 'failed' ? 'error' : 'info', `run ${status}${reason ? `: ${reason}` : ''}`, t);
       done = true;
     }).immediate();
@@ -1038,21 +799,6 @@ export class Supervisor {
       this.pendingPids.delete(id);
     }
     return done;
-  }
-
-  /**
-   * Put back the ending a resume claimed the run from (runs.resume_prev_json). Returns false when
-   * there is none, or the run is no longer running.
-   */
-  private restoreEnding(id: string): boolean {
-    const row = getRunRow(this.db, id);
-    if (!row || row.status !== 'running' || row.resume_prev_json === null) return false;
-    const ending = JSON.parse(row.resume_prev_json) as Ending;
-    const sets = ENDING_COLUMNS.map((c) => `${c} = @${c}`).join(', ');
-    const r = this.db
-      .prepare(`UPDATE runs SET ${sets}, pid = NULL, pid_start_time = NULL, resume_prev_json = NULL WHERE id = @id AND status = 'running'`)
-      .run({ ...ending, id });
-    return r.changes === 1;
   }
 
   /**
@@ -1112,10 +858,6 @@ export class Supervisor {
     });
   }
 
-  isChild(id: string): boolean {
-    return this.children.has(id);
-  }
-
   /** Stop watching. Running experiments keep running; a later service re-attaches to them. */
   close(): void {
     if (this.closed) return;
@@ -1130,40 +872,4 @@ export class Supervisor {
     }
     this.children.clear();
   }
-}
-
-/** The run's log files are appended to, never through a symbolic link planted in their place. */
-const APPEND_NO_LINKS = fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | (fsConstants.O_NOFOLLOW ?? 0);
-
-/** Below this much free space the run's disk counts as full in the status reason. */
-const DISK_FULL_BYTES = 1024 * 1024;
-
-/** Bytes available to this user on the file system holding dir (null when unknown). */
-function freeBytes(dir: string): number | null {
-  try {
-    const st = statfsSync(dir);
-    return st.bavail * st.bsize;
-  } catch {
-    return null;
-  }
-}
-
-/** The run row's columns that come from its config (launch, enqueue and reindex write the same). */
-export function configColumns(config: ExperimentConfig) {
-  return {
-    variant: config.variant,
-    dataset: config.dataset,
-    preset: config.preset,
-    seed: config.seed,
-    model: config.model.name,
-    config_json: JSON.stringify(config),
-    config_hash: configHash(config),
-  };
-}
-
-function spawnError(child: ChildProcess): Promise<Error> {
-  return new Promise((resolve) => {
-    child.once('error', resolve);
-    setTimeout(() => resolve(new Error('the process did not start')), 2000).unref();
-  });
 }

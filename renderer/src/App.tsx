@@ -10,7 +10,7 @@ import { GroupsPage } from './pages/GroupsPage';
 import { GroupPage } from './pages/GroupPage';
 import { ComparePage } from './pages/ComparePage';
 import { TracesPage } from './pages/TracesPage';
-import { RatePage } from './pages/RatePage';
+import { RatePage } from './pages/rate';
 import { DatabaseHealthBanner } from './components/DatabaseHealthBanner';
 
 function route(path: string): { page: ReactElement; section: string } {

@@ -166,3 +166,69 @@ export function useElementWidth<E extends HTMLElement>(): [(el: E | null) => voi
   }, []);
   return [ref, width];
 }
+
+/**
+ * Check `input` with the service as the user edits: `ms` after the last change `check` runs
+ * (returning null means there is nothing to check yet: the result is cleared); an answer that
+ * arrives after a newer check started is dropped. `stale`: the input changed since the last
+ * check was started, so its result does not describe what is on screen.
+ */
+export function useCheckAsYouType<I, R>(
+  input: I,
+  check: (input: I) => Promise<R> | null,
+  ms = 300,
+): { result: R | null; checking: boolean; error: string | null; stale: boolean } {
+  const debounced = useDebounced(input, ms);
+  const [result, setResult] = useState<R | null>(null);
+  const [checking, setChecking] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const seq = useRef(0);
+  const checkRef = useRef(check);
+  checkRef.current = check;
+  useEffect(() => {
+    const s = ++seq.current;
+    const pending = checkRef.current(debounced);
+    if (!pending) {
+      setResult(null);
+      setChecking(false);
+      return;
+    }
+    setChecking(true);
+    pending.then(
+      (r) => {
+        if (s !== seq.current) return;
+        setResult(r);
+        setChecking(false);
+        setError(null);
+      },
+      (err: unknown) => {
+        if (s !== seq.current) return;
+        setResult(null);
+        setChecking(false);
+        setError((err as Error).message);
+      },
+    );
+  }, [debounced]);
+  return { result, checking, error, stale: debounced !== input };
+}
+
+/**
+ * A button's action on a run (stop, resume): `pending` while it runs, `message` when the
+ * service refused it or the call failed; `onDone` after an answer either way.
+ */
+export function useRunAction(action: () => Promise<{ ok: boolean; message: string }>, onDone: () => void): { pending: boolean; message: string | null; run: () => void } {
+  const [pending, setPending] = useState(false);
+  const [message, setMessage] = useState<string | null>(null);
+  const run = (): void => {
+    setPending(true);
+    setMessage(null);
+    action()
+      .then((r) => {
+        if (!r.ok) setMessage(r.message);
+        onDone();
+      })
+      .catch((err: unknown) => setMessage((err as Error).message))
+      .finally(() => setPending(false));
+  };
+  return { pending, message, run };
+}

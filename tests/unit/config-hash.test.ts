@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { configHash } from '../../core/supervisor';
+import { configHash } from '../../core/run-files';
 import { repoRoot, resolvePython } from '../../core/paths';
 import { canonicalJson, canonicalNumber } from '../../shared/canonical-json';
 import { DATASETS, PRESETS, VARIANTS, resolveConfig } from '../../shared/experiment-config';

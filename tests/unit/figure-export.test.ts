@@ -182,6 +182,33 @@ describe('a figure set', () => {
     expect(r).toMatchObject({ ok: false, message: expect.stringMatching(/no completed run/), skipped: [{ id: 'r1', reason: 'run is failed' }] });
   });
 
+  it('exports another metric under its own file names, as a percentage only where it is a fraction', () => {
+    const pts = (vals: number[]) => vals.map((value, iteration) => ({ iteration, step: iteration, t: iteration, value }));
+    const series: Record<string, Record<string, ReturnType<typeof pts>>> = {
+      r1: { 'eval/accuracy/digits_3': pts([0, 0.25]), 'eval/answer_logprob': pts([-3, -2]) },
+      r2: { 'eval/accuracy/digits_3': pts([0, 0.5]), 'eval/answer_logprob': pts([-2.5, -1.5]) },
+    };
+    const source = {
+      getGroup: () => ({
+        id: 'g1', name: 'g', createdAt: 0, spec: { variants: ['star'], datasets: ['addition'] }, counts: {}, total: 2,
+        runs: ['r1', 'r2'].map((id, seed) => ({ id, status: 'completed', variant: 'star', dataset: 'addition', seed }) as never),
+      }),
+      getSeries: (ids: string[], names: string[]) => Object.fromEntries(ids.map((id) => [id, Object.fromEntries(names.map((n) => [n, series[id]![n]!]))])),
+      getRun: () => null,
+    };
+    const digits = groupFiles(source, 'g1', ['svg', 'tex'], exportPreset({}), { metric: 'eval/accuracy/digits_3' });
+    if (!digits.ok) throw new Error(digits.message);
+    expect(digits.files.map((f) => f.name)).toEqual(['addition-eval_accuracy_digits_3.svg', 'table.tex']);
+    const tex = digits.files[1]!.data.toString();
+    expect(tex).toContain('eval/accuracy/digits\\_3 (\\%)');
+    expect(tex).toContain('37.5 \\pm 17.7'); // final: mean and sample std of 0.25 and 0.5, in percent
+    const logp = groupFiles(source, 'g1', ['tex'], exportPreset({}), { metric: 'eval/answer_logprob' });
+    if (!logp.ok) throw new Error(logp.message);
+    const t2 = logp.files[0]!.data.toString();
+    expect(t2).toContain('-1.8 \\pm 0.4'); // not multiplied by 100
+    expect(t2).not.toContain('\\%');
+  });
+
   it('zipStore writes an archive Python reads back byte for byte', () => {
     expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926); // the standard check value
     const entries = [

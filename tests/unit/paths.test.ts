@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { databasePath, defaultDataDir, experimentsDir, repoRoot, resolveDataDir, resolvePython, venvPython } from '../../core/paths';
 import { isAlive, isSameProcess, pidStartTime, readProcStat } from '../../core/process-info';
-import { newRunId, configHash } from '../../core/supervisor';
+import { newRunId, configHash } from '../../core/run-files';
 import { REPO } from '../fixtures/helpers';
 
 describe('paths', () => {

@@ -9,7 +9,7 @@ import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createService, type Service } from '../../core/service';
-import type { LaunchContext } from '../../core/supervisor';
+import type { LaunchContext } from '../../core/executor';
 import { databasePath, runsDir } from '../../core/paths';
 import { cleanupTempDirs, FAKE_PYTHON, fakeCommand, REPO, SPEC, tempDir, waitFor } from '../fixtures/helpers';
 

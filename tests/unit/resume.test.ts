@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createService, type Service } from '../../core/service';
-import type { LaunchContext } from '../../core/supervisor';
+import type { LaunchContext } from '../../core/executor';
 import { cleanupTempDirs, fakeCommand, SPEC, tempDir } from '../fixtures/helpers';
 
 const open: Service[] = [];

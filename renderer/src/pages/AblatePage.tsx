@@ -1,9 +1,9 @@
-import { useEffect, useMemo, useRef, useState, type FormEvent, type ReactElement } from 'react';
-import type { AblationPlan, Catalog } from '../../../shared/contract';
+import { useEffect, useMemo, useState, type FormEvent, type ReactElement } from 'react';
+import type { Catalog } from '../../../shared/contract';
 import type { FieldError } from '../../../shared/experiment-config';
 import { countRuns, formatEstimate, parseAblationForm, type AblationFormState } from '../ablation-form';
 import { call } from '../transport';
-import { navigate, useDebounced, useLive } from '../hooks';
+import { navigate, useCheckAsYouType, useLive } from '../hooks';
 import { ErrorNote, Panel } from '../components/common';
 
 const OWN_FIELDS = ['name', 'variants', 'datasets', 'seeds', 'preset'];
@@ -36,12 +36,9 @@ function toggle(list: string[], id: string, on: boolean, order: string[]): strin
 export function AblatePage(): ReactElement {
   const catalog = useLive(() => call('catalog'), []);
   const [form, setForm] = useState<AblationFormState>({ name: '', variants: [], datasets: [], seeds: '0,1,2', preset: '', overrides: '', sweeps: '' });
-  const [plan, setPlan] = useState<AblationPlan | null>(null);
-  const [planning, setPlanning] = useState(false);
   const [submitErrors, setSubmitErrors] = useState<FieldError[] | null>(null);
-  const [failure, setFailure] = useState<string | null>(null);
+  const [submitFailure, setSubmitFailure] = useState<string | null>(null);
   const [submitting, setSubmitting] = useState(false);
-  const seq = useRef(0);
 
   useEffect(() => {
     const c = catalog.data;
@@ -50,34 +47,11 @@ export function AblatePage(): ReactElement {
   }, [catalog.data]);
 
   const parsed = useMemo(() => parseAblationForm(form), [form]);
-  const debounced = useDebounced(parsed, 300);
-
   // Plan as the user edits (debounced); only specs without local errors go to the service.
-  useEffect(() => {
-    const s = ++seq.current;
-    if (debounced.local.length || !debounced.spec.preset) {
-      setPlan(null);
-      setPlanning(false);
-      return;
-    }
-    setPlanning(true);
-    call('planAblation', debounced.spec).then(
-      (r) => {
-        if (s !== seq.current) return;
-        setPlan(r);
-        setPlanning(false);
-        setFailure(null);
-      },
-      (err: unknown) => {
-        if (s !== seq.current) return;
-        setPlan(null);
-        setPlanning(false);
-        setFailure((err as Error).message);
-      },
-    );
-  }, [debounced]);
-
-  const stale = debounced !== parsed;
+  const { result: plan, checking: planning, error: checkError, stale } = useCheckAsYouType(parsed, (p) =>
+    p.local.length || !p.spec.preset ? null : call('planAblation', p.spec),
+  );
+  const failure = submitFailure ?? checkError;
   const remote = submitErrors ?? (plan && !plan.ok && !stale ? plan.errors : []);
   const errors = [...parsed.local, ...remote];
   const gridKeys = new Set(Object.keys(parsed.spec.grid ?? {}));
@@ -92,20 +66,21 @@ export function AblatePage(): ReactElement {
 
   const update = (patch: Partial<AblationFormState>): void => {
     setSubmitErrors(null);
+    setSubmitFailure(null);
     setForm((f) => ({ ...f, ...patch }));
   };
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
     if (submitting || parsed.local.length) return;
-    setFailure(null);
+    setSubmitFailure(null);
     setSubmitting(true);
     try {
       const r = await call('createAblation', parsed.spec);
       if (r.ok) navigate(`/groups/${r.id}`);
       else setSubmitErrors(r.errors);
     } catch (err) {
-      setFailure((err as Error).message);
+      setSubmitFailure((err as Error).message);
     } finally {
       setSubmitting(false);
     }

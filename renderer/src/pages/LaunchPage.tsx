@@ -1,9 +1,9 @@
-import { useEffect, useMemo, useRef, useState, type FormEvent, type ReactElement } from 'react';
-import type { Catalog, ValidateResult } from '../../../shared/contract';
+import { useEffect, useMemo, useState, type FormEvent, type ReactElement } from 'react';
+import type { Catalog } from '../../../shared/contract';
 import type { FieldError } from '../../../shared/experiment-config';
 import { parseForm, type FormState } from '../launch-form';
 import { call } from '../transport';
-import { navigate, useDebounced, useLive } from '../hooks';
+import { navigate, useCheckAsYouType, useLive } from '../hooks';
 import { ErrorNote, Panel } from '../components/common';
 import { ConfigTable } from '../components/ConfigTable';
 
@@ -26,12 +26,9 @@ function ErrorsFor({ errors, field }: { errors: FieldError[]; field: string }): 
 export function LaunchPage(): ReactElement {
   const catalog = useLive(() => call('catalog'), []);
   const [form, setForm] = useState<FormState>({ variant: '', dataset: '', preset: '', seed: '0', overrides: '' });
-  const [validation, setValidation] = useState<ValidateResult | null>(null);
-  const [validating, setValidating] = useState(false);
   const [submitErrors, setSubmitErrors] = useState<FieldError[] | null>(null);
-  const [failure, setFailure] = useState<string | null>(null);
+  const [submitFailure, setSubmitFailure] = useState<string | null>(null);
   const [submitting, setSubmitting] = useState(false);
-  const validationSeq = useRef(0);
 
   // Choose defaults once the catalog is there.
   useEffect(() => {
@@ -46,35 +43,18 @@ export function LaunchPage(): ReactElement {
   }, [catalog.data]);
 
   const parsed = useMemo(() => parseForm(form), [form]);
-  const debounced = useDebounced(parsed, 300);
-
-  // Validate as the user edits (debounced); drop answers that arrive out of order.
-  useEffect(() => {
-    if (!debounced.spec.variant) return;
-    const seq = ++validationSeq.current;
-    setValidating(true);
-    call('validateLaunch', debounced.spec).then(
-      (r) => {
-        if (seq !== validationSeq.current) return;
-        setValidation(r);
-        setValidating(false);
-        setFailure(null);
-      },
-      (err: unknown) => {
-        if (seq !== validationSeq.current) return;
-        setValidating(false);
-        setFailure((err as Error).message);
-      },
-    );
-  }, [debounced]);
-
-  const stale = debounced !== parsed;
+  // Validate as the user edits (debounced; nothing to validate before the catalog picked a variant).
+  const { result: validation, checking: validating, error: checkError, stale } = useCheckAsYouType(parsed, (p) =>
+    p.spec.variant ? call('validateLaunch', p.spec) : null,
+  );
+  const failure = submitFailure ?? checkError;
   const remoteErrors = submitErrors ?? (validation && !validation.ok ? validation.errors : []);
   const errors = [...parsed.local, ...remoteErrors];
   const overrideErrors = errors.filter((e) => !(OWN_FIELDS as readonly string[]).includes(e.field));
 
   const update = (patch: Partial<FormState>): void => {
     setSubmitErrors(null);
+    setSubmitFailure(null);
     setForm((f) => ({ ...f, ...patch }));
   };
 
@@ -88,7 +68,7 @@ export function LaunchPage(): ReactElement {
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
     if (submitting) return;
-    setFailure(null);
+    setSubmitFailure(null);
     if (parsed.local.length) {
       setSubmitErrors([]);
       return;
@@ -104,7 +84,7 @@ export function LaunchPage(): ReactElement {
       if (r.ok) navigate(`/runs/${r.id}`);
       else setSubmitErrors(r.errors);
     } catch (err) {
-      setFailure((err as Error).message);
+      setSubmitFailure((err as Error).message);
     } finally {
       setSubmitting(false);
     }

@@ -1,7 +1,7 @@
 import { Fragment, useMemo, useState, type ReactElement, type ReactNode } from 'react';
 import type { PhaseRecord, RunDetail } from '../../../shared/contract';
 import { call } from '../transport';
-import { useInterval, useLive, useNow, useRunsChanged } from '../hooks';
+import { useInterval, useLive, useNow, useRunAction, useRunsChanged } from '../hooks';
 import { formatBytes, formatDuration, formatNumber, formatPct, formatTime, runDurationMs, toMs } from '../format';
 import { difficultyMetrics, hasSeveralPerIteration, isDifficultyMetric, perIteration, perStep } from '../metrics';
 import { ErrorNote, Panel, ProgressBar, StatusBadge } from '../components/common';
@@ -108,25 +108,11 @@ function Meta({ label, children, testId }: { label: string; children: ReactNode;
 }
 
 function StopButton({ run, onDone }: { run: RunDetail; onDone: () => void }): ReactElement | null {
-  const [pending, setPending] = useState(false);
-  const [message, setMessage] = useState<string | null>(null);
+  const { pending, message, run: stop } = useRunAction(() => call('stopRun', run.id), onDone);
   if (run.status !== 'running' && run.status !== 'queued') return null;
-  const stop = async (): Promise<void> => {
-    setPending(true);
-    setMessage(null);
-    try {
-      const r = await call('stopRun', run.id);
-      if (!r.ok) setMessage(r.message);
-      onDone();
-    } catch (err) {
-      setMessage((err as Error).message);
-    } finally {
-      setPending(false);
-    }
-  };
   return (
     <span className="stop">
-      <button type="button" className="danger" data-testid="stop-button" disabled={pending} onClick={() => void stop()}>
+      <button type="button" className="danger" data-testid="stop-button" disabled={pending} onClick={stop}>
         {pending ? 'Stopping…' : 'Stop'}
       </button>
       {message ? <span className="field-error">{message}</span> : null}
@@ -136,26 +122,12 @@ function StopButton({ run, onDone }: { run: RunDetail; onDone: () => void }): Re
 
 /** Continue a failed or stopped run after its last checkpointed iteration (same run id). */
 function ResumeButton({ run, onDone }: { run: RunDetail; onDone: () => void }): ReactElement | null {
-  const [pending, setPending] = useState(false);
-  const [message, setMessage] = useState<string | null>(null);
+  const { pending, message, run: resume } = useRunAction(() => call('resumeRun', run.id), onDone);
   const n = run.checkpointIteration;
   if ((run.status !== 'failed' && run.status !== 'stopped') || typeof n !== 'number') return null;
-  const resume = async (): Promise<void> => {
-    setPending(true);
-    setMessage(null);
-    try {
-      const r = await call('resumeRun', run.id);
-      if (!r.ok) setMessage(r.message);
-      onDone();
-    } catch (err) {
-      setMessage((err as Error).message);
-    } finally {
-      setPending(false);
-    }
-  };
   return (
     <span className="stop">
-      <button type="button" className="primary" data-testid="resume-button" data-iteration={n} disabled={pending} onClick={() => void resume()}>
+      <button type="button" className="primary" data-testid="resume-button" data-iteration={n} disabled={pending} onClick={resume}>
         {pending ? 'Resuming…' : `Resume from iteration ${n}`}
       </button>
       {message ? (

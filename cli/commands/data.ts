@@ -1,0 +1,179 @@
+/** `starlab` commands: import-data, bundle, backup, check, reindex (registered by cli/main.ts). */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Command } from 'commander';
+import { databasePath, resolveDataDir } from '../../core/paths';
+import { checkIntegrityInBackground, DatabaseDamagedError } from '../../db/open';
+import { backupDatabase, exportBundle, importBundle } from '../../core/bundle';
+import { unindexedRunDirs } from '../../core/reindex';
+import Database from 'better-sqlite3';
+import { out, err, refuse, dataDirOption, fmtBytes, EXIT_INVALID } from '../io';
+import { resolveRunId, withService } from '../service-scope';
+
+export function register(program: Command): void {
+  program
+    .command('import-data')
+    .description("validate a dataset's JSONL files and copy them into the data dir, where runs find them")
+    .requiredOption('--dataset <name>', 'gsm8k or commonsenseqa')
+    .requiredOption('--train <file>', 'training split (JSONL, CSV or TSV)')
+    .requiredOption('--eval <file>', 'evaluation split (JSONL, CSV or TSV: GSM8K test, CommonsenseQA dev)')
+    .option('--json', 'machine-readable output')
+    .addOption(dataDirOption())
+    .action(async (o: { dataset: string; train: string; eval: string; json?: boolean; dataDir?: string }) => {
+      const dataset = o.dataset;
+      if (dataset !== 'gsm8k' && dataset !== 'commonsenseqa') {
+        refuse([{ field: 'dataset', message: `"${dataset}" cannot be imported (gsm8k, commonsenseqa)` }], o.json);
+        return;
+      }
+      await withService(o.dataDir, async (service) => {
+        const r = await service.importDataset({ dataset, train: resolve(o.train), eval: resolve(o.eval) });
+        if (o.json) out(JSON.stringify(r));
+        if (!r.ok) {
+          err(`starlab: ${r.message}`);
+          process.exitCode = 1;
+        } else if (!o.json) out(r.message);
+      });
+    });
+
+  const bundle = program.command('bundle').description('portable run bundles: export runs (database rows and run directories) to one file, import them elsewhere');
+  bundle
+    .command('export')
+    .description('write runs (rows, groups, run directories) to one bundle file (a tar archive)')
+    .argument('[runs...]', 'run ids (or unique prefixes)')
+    .requiredOption('-o, --out <file>', 'bundle file to write')
+    .option('--all', 'export every run')
+    .option('--no-checkpoints', 'leave out checkpoint/ (model weights); the runs cannot be resumed from the bundle')
+    .option('--force', 'overwrite the output file if it exists')
+    .option('--json', 'machine-readable output')
+    .addOption(dataDirOption())
+    .action(async (runs: string[], o: { out: string; all?: boolean; checkpoints: boolean; force?: boolean; json?: boolean; dataDir?: string }) => {
+      if (!o.all && !runs.length) {
+        err('starlab: name the runs to export, or --all');
+        process.exitCode = EXIT_INVALID;
+        return;
+      }
+      await withService(o.dataDir, async (service) => {
+        service.reconcile();
+        let ids: string[];
+        if (o.all) ids = service.listRuns().map((r) => r.id).reverse();
+        else {
+          const resolved = runs.map((a) => resolveRunId(service, a));
+          const unknown = runs.filter((_, i) => !resolved[i]);
+          if (unknown.length) {
+            err(`starlab: no run ${unknown.map((u) => `"${u}"`).join(', ')}`);
+            process.exitCode = 1;
+            return;
+          }
+          ids = resolved as string[];
+        }
+        if (!ids.length) {
+          err('starlab: there are no runs to export');
+          process.exitCode = 1;
+          return;
+        }
+        const r = exportBundle(service.db, service.dataDir, ids, resolve(o.out), { checkpoints: o.checkpoints, overwrite: o.force, forceOption: '--force' });
+        for (const id of r.missingDirs) err(`warning: run ${id} has no run directory; only its database rows are in the bundle`);
+        for (const f of r.skippedFiles) err(`warning: ${f} left out (not a regular file)`);
+        for (const w of r.warnings) err(`warning: ${w}`);
+        if (o.json) out(JSON.stringify({ ok: true, ...r }));
+        else out(`${r.file}: ${r.runIds.length} run(s), ${r.files} file(s), ${fmtBytes(r.bytes)}${o.checkpoints ? '' : ' (without checkpoints)'}`);
+      });
+    });
+  bundle
+    .command('import')
+    .description("add a bundle's runs to this data dir; runs already present are skipped, so importing twice adds nothing")
+    .argument('<file>', 'bundle file')
+    .option('--json', 'machine-readable output')
+    .addOption(dataDirOption())
+    .action(async (file: string, o: { json?: boolean; dataDir?: string }) => {
+      await withService(o.dataDir, async (service) => {
+        const r = importBundle(service.db, service.dataDir, resolve(file));
+        if (o.json) out(JSON.stringify({ ok: true, ...r }));
+        else {
+          for (const id of r.imported) out(`imported ${id}`);
+          for (const s of r.skipped) out(`skipped ${s.id}: ${s.reason}`);
+          err(`${r.imported.length} run(s) imported, ${r.skipped.length} skipped, ${r.files} file(s)`);
+        }
+      });
+    });
+
+  program
+    .command('backup')
+    .description('copy the database (consistent while runs write) to FILE and check the copy; run directories are not included (use `bundle export --all`)')
+    .argument('<file>', 'backup file to write')
+    .option('--force', 'overwrite FILE if it is an existing regular file (a link, folder, FIFO or device is refused regardless)')
+    .option('--json', 'machine-readable output')
+    .addOption(dataDirOption())
+    .action(async (file: string, o: { force?: boolean; json?: boolean; dataDir?: string }) => {
+      await withService(o.dataDir, async (service) => {
+        const r = await backupDatabase(service.db, resolve(file), { overwrite: o.force, forceOption: '--force' });
+        if (o.json) out(JSON.stringify({ ok: true, ...r }));
+        else out(`${r.file}: ${fmtBytes(r.bytes)}, schema v${r.schemaVersion}, checked (${r.seconds.toFixed(1)} s)`);
+      });
+    });
+
+  program
+    .command('check')
+    .description(
+      'check the database for damage (PRAGMA quick_check and foreign_key_check) and for run directories it does not know; exit code 1 when damaged or when runs are missing from it',
+    )
+    .option('--json', 'machine-readable output')
+    .addOption(dataDirOption())
+    .action(async (o: { json?: boolean; dataDir?: string }) => {
+      const dataDir = resolveDataDir(o.dataDir);
+      const file = databasePath(dataDir);
+      const started = Date.now();
+      const exists = existsSync(file);
+      const problems = exists ? await checkIntegrityInBackground(file) : [];
+      const seconds = (Date.now() - started) / 1000;
+      // run directories the database has no row for (all of them when there is no database)
+      let unindexed: string[] = [];
+      if (!problems.length) {
+        const db = exists ? new Database(file, { readonly: true, fileMustExist: true }) : new Database(':memory:');
+        try {
+          if (!exists || db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'").get() === undefined)
+            db.exec('CREATE TEMP TABLE runs (id TEXT PRIMARY KEY)'); // an empty or new file: it knows no run
+          unindexed = unindexedRunDirs(db, dataDir);
+        } finally {
+          db.close();
+        }
+      }
+      const ok = exists && problems.length === 0 && unindexed.length === 0;
+      const missing = unindexed.length
+        ? `${unindexed.length} run director${unindexed.length === 1 ? 'y is' : 'ies are'} not in the database (${unindexed.slice(0, 5).join(', ')}${unindexed.length > 5 ? ', …' : ''}): run \`starlab reindex\` to put them back`
+        : null;
+      if (o.json) out(JSON.stringify({ ok, file, exists, problems, unindexedRuns: unindexed, seconds }));
+      else {
+        if (!exists) err(`no database at ${file}`);
+        else if (problems.length) err(new DatabaseDamagedError(file, problems).message);
+        else if (!missing) out(`${file}: ok (${seconds.toFixed(1)} s)`);
+        if (missing) err(`${file}: ${missing}`);
+      }
+      if (!ok) process.exitCode = 1;
+    });
+
+  program
+    .command('reindex')
+    .description(
+      'rebuild the database from the run directories: every runs/<id>/ it does not know is put back through the normal ingest (config.json, run.json, events.jsonl, logs)',
+    )
+    .option('--json', 'machine-readable output')
+    .addOption(dataDirOption())
+    .action(async (o: { json?: boolean; dataDir?: string }) => {
+      await withService(o.dataDir, async (service) => {
+        const r = await service.reindexRuns();
+        if (!r.ok) {
+          if (o.json) out(JSON.stringify(r));
+          err(`starlab: ${r.message}`);
+          process.exitCode = 1;
+          return;
+        }
+        if (o.json) out(JSON.stringify(r));
+        else {
+          for (const id of r.added) out(`reindexed ${id}${r.running.includes(id) ? ' (still running: watched again)' : ''}`);
+          for (const s of r.skipped) err(`skipped ${s.id}: ${s.reason}`);
+          err(`${r.added.length} run(s) put back (${r.events} events, ${r.groupsAdded.length} group(s)), ${r.skipped.length} skipped, ${r.seconds.toFixed(1)} s`);
+        }
+      });
+    });
+}

@@ -1,0 +1,136 @@
+/** `starlab` commands: launch, list, show, stop, resume (registered by cli/main.ts). */
+import { Command } from 'commander';
+import { parseSetArgs, type FieldError, type LaunchSpec } from '../../shared/experiment-config';
+import { out, err, refuse, collect, dataDirOption } from '../io';
+import { resolveRunId, withRun, withService } from '../service-scope';
+import { allMetricPoints, listText, showObject, showText, waitAndShow } from '../run-output';
+
+export function register(program: Command): void {
+  program
+    .command('launch')
+    .description('validate a config and start a run; prints the run id')
+    .requiredOption('--variant <variant>', 'experiment variant (e.g. star)')
+    .requiredOption('--dataset <dataset>', 'dataset (e.g. addition)')
+    .requiredOption('--preset <preset>', 'preset (e.g. tiny, paper)')
+    .option('--seed <n>', 'random seed')
+    .option('--set <key=value>', 'override a config value by dotted path (repeatable)', collect, [] as string[])
+    .option('--wait', 'wait for the run to end, then print what `show` prints; exit 0 only if it completed')
+    .option('--json', 'machine-readable output')
+    .addOption(dataDirOption())
+    .action(async (o: { variant: string; dataset: string; preset: string; seed?: string; set: string[]; wait?: boolean; json?: boolean; dataDir?: string }) => {
+      const errors: FieldError[] = [];
+      let seed: number | undefined;
+      if (o.seed !== undefined) {
+        seed = Number(o.seed);
+        if (o.seed.trim() === '' || !Number.isInteger(seed)) errors.push({ field: 'seed', message: `seed must be an integer, got "${o.seed}"` });
+      }
+      const sets = parseSetArgs(o.set);
+      errors.push(...sets.errors);
+      if (errors.length) return refuse(errors, o.json);
+      const spec: LaunchSpec = { variant: o.variant, dataset: o.dataset, preset: o.preset, seed, overrides: sets.overrides };
+      await withService(o.dataDir, async (service) => {
+        const r = await service.launchRun(spec);
+        if (!r.ok) return refuse(r.errors, o.json);
+        for (const w of r.warnings ?? []) err(`warning: ${w.field}: ${w.message}`);
+        if (!o.wait) {
+          out(o.json ? JSON.stringify({ id: r.id }) : r.id);
+          return;
+        }
+        if (!o.json) err(`launched ${r.id}; waiting for it to end (Ctrl-C stops the run)`);
+        await waitAndShow(service, r.id, o.json);
+      });
+    });
+
+  program
+    .command('list')
+    .description('list runs (newest first)')
+    .option('--json', 'machine-readable output')
+    .addOption(dataDirOption())
+    .action(async (o: { json?: boolean; dataDir?: string }) => {
+      await withService(o.dataDir, async (service) => {
+        service.reconcile();
+        const runs = service.listRuns();
+        out(o.json ? JSON.stringify(runs, null, 2) : listText(runs));
+        const missing = service.getDataInfo().unindexedRuns.total;
+        if (missing) err(`note: ${missing} run director${missing === 1 ? 'y is' : 'ies are'} in ${service.dataDir} but not in the database: \`starlab reindex\` puts them back`);
+      });
+    });
+
+  program
+    .command('show')
+    .description('show one run: status, config, metrics, timing')
+    .argument('<run>', 'run id (or a unique prefix)')
+    .option('--json', 'machine-readable output')
+    .addOption(dataDirOption())
+    .action(async (run: string, o: { json?: boolean; dataDir?: string }) => {
+      await withService(o.dataDir, async (service) => {
+        service.reconcile();
+        const id = resolveRunId(service, run);
+        const d = id ? service.getRun(id) : null;
+        if (!d) {
+          err(`starlab: no run "${run}"`);
+          process.exitCode = 1;
+          return;
+        }
+        out(o.json ? JSON.stringify(showObject(d, allMetricPoints(service, d.id)), null, 2) : showText(d));
+      });
+    });
+
+  program
+    .command('stop')
+    .description('stop a running run: SIGTERM to its process group, SIGKILL after the grace period')
+    .argument('<run>', 'run id (or a unique prefix)')
+    .option('--no-wait', 'return right after sending SIGTERM')
+    .option('--json', 'machine-readable output')
+    .addOption(dataDirOption())
+    .action(async (run: string, o: { wait: boolean; json?: boolean; dataDir?: string }) => {
+      await withRun(o.dataDir, run, async (service, id) => {
+        const r = service.stopRun(id);
+        if (!r.ok) {
+          if (o.json) out(JSON.stringify({ ok: false, message: r.message }));
+          err(`starlab: ${r.message}`);
+          process.exitCode = 1;
+          return;
+        }
+        if (!o.json) err(r.message);
+        let status = service.getRun(id)?.status ?? null;
+        if (o.wait) {
+          const grace = service.getSettings().stopGraceMs;
+          const d = await service.waitForRun(id, { timeoutMs: grace + 5000 });
+          status = d?.status ?? null;
+        }
+        if (o.json) out(JSON.stringify({ ok: true, id, status, message: r.message }));
+        else out(`${id} ${status}`);
+      });
+    });
+
+  program
+    .command('resume')
+    .description('continue a stopped or failed run after its last completed iteration (same run, same config)')
+    .argument('<run>', 'run id (or a unique prefix)')
+    .option('--wait', 'wait for the run to end, then print what `show` prints; exit 0 only if it completed')
+    .option('--json', 'machine-readable output')
+    .addOption(dataDirOption())
+    .action(async (run: string, o: { wait?: boolean; json?: boolean; dataDir?: string }) => {
+      await withRun(o.dataDir, run, async (service, id) => {
+        const r = await service.resumeRun(id);
+        if (!r.ok) {
+          if (o.json) out(JSON.stringify({ ok: false, id, message: r.message }));
+          err(`starlab: ${r.message}`);
+          process.exitCode = 1;
+          return;
+        }
+        if (!o.wait) {
+          if (o.json) out(JSON.stringify({ ok: true, id, message: r.message }));
+          else out(r.message);
+          return;
+        }
+        if (!o.json) err(`${r.message}; waiting for it to end (Ctrl-C stops the run)`);
+        const since = (service.db.prepare('SELECT coalesce(max(id), 0) AS m FROM logs WHERE run_id = ?').get(id) as { m: number }).m;
+        await waitAndShow(service, id, o.json);
+        // a resume that failed before loading its checkpoint leaves the run as it was: say why
+        const failed = service.getLogs(id, { afterId: since, limit: 5000 }).find((l) => l.source === 'supervisor' && l.message.startsWith('resume failed'));
+        if (failed) err(`starlab: ${failed.message}`);
+      });
+    });
+}

@@ -1,0 +1,96 @@
+/**
+ * The local executor: each run a detached process group on this machine, stdout/stderr
+ * appended to the run directory's log files, the working directory this installation's
+ * experiments directory.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import type { CommandSpec, Executor, FailedStart, LaunchContext, Started } from './executor';
+import { experimentsDir } from './paths';
+import { isSameProcess, pidStartTime, readProcStat, signalGroup } from './process-info';
+import { APPEND_NO_LINKS } from './run-files';
+
+export interface LocalExecutorOptions {
+  /** Repository root (for PYTHONPATH=<root>/experiments and the working directory). */
+  root: string;
+  /** The app's data dir: datasets imported into <dataDir>/datasets are found by the loaders. */
+  dataDir: string;
+  /** Override the command a run is started with (tests use a fake experiment). */
+  commandFor?: (ctx: LaunchContext) => CommandSpec;
+}
+
+export class LocalExecutor implements Executor {
+  constructor(private readonly opts: LocalExecutorOptions) {}
+
+  start(ctx: LaunchContext): Started | FailedStart {
+    const cmd = this.opts.commandFor
+      ? this.opts.commandFor(ctx)
+      : { command: ctx.python, args: ['-m', 'starlab', 'run', '--config', ctx.configPath, ...(ctx.resume ? ['--resume'] : [])] };
+    const pyPath = [experimentsDir(this.opts.root), process.env.PYTHONPATH].filter(Boolean).join(delimiter);
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...cmd.env,
+      STARLAB_EVENTS: ctx.eventsPath,
+      STARLAB_RUN_DIR: ctx.runDir,
+      STARLAB_RUN_ID: ctx.runId,
+      STARLAB_DATA_DIR: this.opts.dataDir,
+      ...(ctx.gpuSlot != null ? { CUDA_VISIBLE_DEVICES: ctx.gpuSlot } : {}),
+      PYTHONPATH: pyPath,
+      PYTHONUNBUFFERED: '1',
+    };
+    const cmdline = [cmd.command, ...cmd.args].map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(' ');
+    let out: number | null = null;
+    let err: number | null = null;
+    let child: ChildProcess | null = null;
+    let syncError: Error | null = null;
+    try {
+      // (inside the try: a run directory that vanished is a failed start, not an exception)
+      out = openSync(join(ctx.runDir, 'stdout.log'), APPEND_NO_LINKS);
+      err = openSync(join(ctx.runDir, 'stderr.log'), APPEND_NO_LINKS);
+      // Never the run directory as the working directory: `python -m` puts the working
+      // directory first on sys.path, so a run directory from someone else's bundle holding a
+      // starlab/ or torch.py would be imported (and run). The experiments directory is this
+      // installation's own code; the run directory reaches the child as STARLAB_RUN_DIR.
+      child = spawn(cmd.command, cmd.args, { cwd: experimentsDir(this.opts.root), detached: true, stdio: ['ignore', out, err], env, windowsHide: true });
+    } catch (e) {
+      syncError = e as Error;
+    } finally {
+      if (out !== null) closeSync(out);
+      if (err !== null) closeSync(err);
+    }
+    if (!child || child.pid === undefined)
+      return { command: cmd.command, cmdline, error: syncError ?? (child ? spawnError(child) : new Error('spawn failed')) };
+    return { command: cmd.command, cmdline, child, pid: child.pid, startTime: pidStartTime(child.pid) };
+  }
+
+  alive(pid: number | null, startTime: number | null): boolean {
+    return isSameProcess(pid, startTime);
+  }
+
+  awaitingParent(pid: number, startTime: number | null): boolean {
+    const ps = readProcStat(pid);
+    // a zombie whose parent is not init: another process of ours that is about to report the exit code
+    return !!ps && ps.state === 'Z' && ps.ppid !== 1 && (startTime == null || ps.startTime === startTime);
+  }
+
+  signal(pid: number, signal: 'SIGTERM' | 'SIGKILL'): boolean {
+    return signalGroup(pid, signal);
+  }
+
+  cleanUp(pid: number): void {
+    if (process.platform === 'win32') return;
+    try {
+      process.kill(-pid, 'SIGKILL'); // leftover members of the run's process group
+    } catch {
+      // the group is empty: nothing left behind
+    }
+  }
+}
+
+function spawnError(child: ChildProcess): Promise<Error> {
+  return new Promise((resolve) => {
+    child.once('error', resolve);
+    setTimeout(() => resolve(new Error('the process did not start')), 2000).unref();
+  });
+}
