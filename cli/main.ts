@@ -9,7 +9,7 @@
  *   starlab ablate --variants a,b --datasets d --seeds 0,1,2 --preset P [--set k=v]… [--sweep k=v1,v2]… [--wait] [--json]
  *   starlab queue [--max N] [--gpus 0,1]   run the queue until it is empty
  *   starlab traces RUN [--iteration N] [--filter newly-solved|forgotten|never-solved|rationalized-only] [--search TEXT] [--json]
- *   starlab curves RUN --kind best-of-k|majority|pass-at-k [--iteration N] [--scorer dpo|orm|logp] [--json]
+ *   starlab curves RUN --kind best-of-k|majority|pass-at-k [--iteration N] [--scorer dpo|orm|logp|likelihood] [--json]
  *   starlab ratings [--task N] [--csv FILE [--force]] [--json]   blind rationale ratings: summary and CSV
  *   starlab export GROUP [--format svg,pdf,png,csv,tex,pgf,py] --out DIR [--force] [--preset single-column|double-column] [--font-family serif|sans-serif] [--font-size PT] [--metric NAME] [--json]
  *   starlab bundle export RUN… -o FILE [--all] [--no-checkpoints] [--force] [--json]   runs (rows + directories) to one portable file

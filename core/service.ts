@@ -22,6 +22,7 @@ import type {
 import {
   DATASETS,
   DATASET_LABELS,
+  SYNTHETIC_DATASETS,
   PRESETS,
   VARIANTS,
   VARIANT_LABELS,
@@ -243,7 +244,7 @@ export function createService(opts: ServiceOptions): Service {
    */
   const datasetCheck = (config: ExperimentConfig): { errors: FieldError[]; warnings: FieldError[] } => {
     const none = { errors: [], warnings: [] };
-    if (config.dataset === 'addition') return none;
+    if (SYNTHETIC_DATASETS.includes(config.dataset)) return none;
     const taskPath = (config.task as { path?: string }).path || undefined;
     const found = locateDataset(config.dataset, { taskPath, dataDir });
     if (found.dir) return none;
@@ -405,7 +406,7 @@ export function createService(opts: ServiceOptions): Service {
     },
 
     listDatasets: () =>
-      DATASETS.filter((d) => d !== 'addition').map((id) => ({ id, label: DATASET_LABELS[id], ...locateDataset(id, { dataDir }) })),
+      DATASETS.filter((d) => !SYNTHETIC_DATASETS.includes(d)).map((id) => ({ id, label: DATASET_LABELS[id], ...locateDataset(id, { dataDir }) })),
 
     importDataset: (spec) => importDataset(python(), root, join(dataDir, 'datasets'), spec),
 

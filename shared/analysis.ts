@@ -130,7 +130,7 @@ export interface VerifierStats {
   /** Iterations with stored test-time candidates. */
   iterations: number[];
   iteration: number;
-  scorer: 'dpo' | 'orm' | 'logp';
+  scorer: 'dpo' | 'orm' | 'logp' | 'likelihood';
   /** Histogram of the scorer's value over the iteration's candidates, right vs wrong. */
   bins: { lo: number; hi: number; right: number; wrong: number }[];
   right: { n: number; mean: number | null };

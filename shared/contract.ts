@@ -135,7 +135,7 @@ export interface SampleRow {
   hintUsed: boolean;
   kept: boolean | null;
   difficulty: number | null;
-  /** Numeric scores of the sample (V-STaR candidates: logp, logp_norm, reward, ref_logp, orm). */
+  /** Numeric scores of the sample (V-STaR candidates: logp, logp_norm, reward, ref_logp, orm, gen_logp, gen_logp_norm). */
   scores: Record<string, number> | null;
 }
 
@@ -243,8 +243,9 @@ export interface TraceRow {
 
 /** V-STaR's test-time curves recounted from a run's stored candidates (shared/estimators). */
 export const CURVE_KINDS = ['best-of-k', 'majority', 'pass-at-k'] as const;
-/** Best-of-k scorers: the DPO verifier's reward, the ORM's logit, the generator's mean log-likelihood. */
-export const CURVE_SCORERS = { dpo: 'reward', orm: 'orm', logp: 'logp_norm' } as const;
+/** Best-of-k scorers: the DPO verifier's reward, the ORM's logit, the trained verifier's mean log-likelihood (logp),
+ * and the control, the generator's own mean log-likelihood of its sample (likelihood; runs before it lack the score). */
+export const CURVE_SCORERS = { dpo: 'reward', orm: 'orm', logp: 'logp_norm', likelihood: 'gen_logp_norm' } as const;
 export type CurveResult =
   | { ok: true; kind: (typeof CURVE_KINDS)[number]; scorer: keyof typeof CURVE_SCORERS | null; iteration: number; questions: number; candidates: number; points: { k: number; value: number }[] }
   | { ok: false; message: string };
@@ -534,7 +535,7 @@ export const commandArgs = {
     z
       .object({
         iteration: z.number().int().min(0).optional(),
-        scorer: z.enum(['dpo', 'orm', 'logp']),
+        scorer: z.enum(['dpo', 'orm', 'logp', 'likelihood']),
         bins: z.number().int().min(2).max(200).optional(),
       })
       .strict(),
@@ -556,7 +557,7 @@ export const commandArgs = {
       .object({
         iteration: z.number().int().min(0).optional(),
         questionId: z.string().min(1).max(200),
-        scorer: z.enum(['dpo', 'orm', 'logp']),
+        scorer: z.enum(['dpo', 'orm', 'logp', 'likelihood']),
       })
       .strict(),
   ]),
@@ -584,7 +585,7 @@ export const commandArgs = {
       .object({
         kind: z.enum(CURVE_KINDS),
         iteration: z.number().int().min(0).optional(),
-        scorer: z.enum(['dpo', 'orm', 'logp']).optional(),
+        scorer: z.enum(['dpo', 'orm', 'logp', 'likelihood']).optional(),
       })
       .strict(),
   ]),

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import presetsJson from '../experiments/starlab/presets.json';
 
 export const VARIANTS = ['star', 'star-norat', 'v-star', 'quiet-star'] as const;
-export const DATASETS = ['addition', 'gsm8k', 'commonsenseqa'] as const;
+export const DATASETS = ['addition', 'gsm8k', 'commonsenseqa', 'pair-sum'] as const;
 export const PRESETS = ['tiny', 'paper'] as const;
 export const DEVICES = ['auto', 'cpu', 'cuda'] as const;
 export const FINETUNE_MODES = ['full', 'lora'] as const;
@@ -33,7 +33,11 @@ export const DATASET_LABELS: Record<Dataset, string> = {
   addition: 'n-digit addition (synthetic)',
   gsm8k: 'GSM8K',
   commonsenseqa: 'CommonsenseQA',
+  'pair-sum': 'pair sum: the pair of a list that adds up to a target (synthetic)',
 };
+
+/** Datasets generated in code from the seed: no files to import or locate. */
+export const SYNTHETIC_DATASETS: readonly Dataset[] = ['addition', 'pair-sum'];
 
 /** Longest string a config accepts (model names, dataset paths); the Python mirror has the same limit. */
 export const MAX_CONFIG_STRING = 4096;
@@ -68,6 +72,20 @@ export const additionTaskSchema = z
     train_per_digit: posInt.max(100000),
     eval_per_digit: posInt.max(100000),
     /** Put few-shot exemplars before every prompt (for a pretrained model without warm-up). */
+    few_shot: z.boolean(),
+  })
+  .strict();
+
+/** pair-sum (experiments/starlab/tasks/pair_sum.py): lists of min_numbers..max_numbers distinct two-digit
+ * numbers, exactly one pair of which sums to the target; per_length questions of each list length. */
+export const pairSumTaskSchema = z
+  .object({
+    min_numbers: z.number().int().min(2).max(64),
+    max_numbers: z.number().int().min(2).max(64),
+    /** Digits of every number: 1 (0–9) or more (10–99 for 2). */
+    digits: posInt.max(4),
+    train_per_length: posInt.max(100000),
+    eval_per_length: posInt.max(100000),
     few_shot: z.boolean(),
   })
   .strict();
@@ -170,6 +188,9 @@ export const verifierSchema = z
   })
   .strict();
 
+/** Quiet-STaR training corpus sources (quiet.corpus; experiments/starlab/corpus.py). */
+export const QUIET_CORPUS_SOURCES = ['task', 'direct', 'file', 'hub'] as const;
+
 /** Quiet-STaR: thoughts after every token, a mixing head, REINFORCE on the lookahead gain. */
 export const quietSchema = z
   .object({
@@ -207,6 +228,18 @@ export const quietSchema = z
     grad_checkpoint: z.boolean().optional(),
     /** Eval questions (evenly spaced) also decoded greedily for the exact-match metrics (absent: all); the teacher-forced metric covers all. */
     exact_match_limit: posInt.max(10000000).optional(),
+    /** Training corpus (experiments/starlab/corpus.py; absent: the task's references, a long one split): task | direct | file | hub. */
+    corpus: z.enum(QUIET_CORPUS_SOURCES).optional(),
+    /** The corpus file (file: JSONL or text) or hub dataset id (hub). */
+    corpus_path: z.string().max(MAX_CONFIG_STRING).optional(),
+    /** The JSONL / hub field holding a document's text (absent: "text"). */
+    corpus_field: z.string().min(1).max(256).optional(),
+    /** Documents read from a file or the hub (0 or absent: all; the hub at most 10000). */
+    corpus_limit: nonNegInt.max(100000000).optional(),
+    /** Warm-up completions: reference (the task's, absent) or direct (the gold answer straight after the prompt). */
+    warmup_format: z.enum(['reference', 'direct']).optional(),
+    /** Share of the direct warm-up lines written with their work between thought markers (addition; absent: 0). */
+    warmup_thoughts: prob.optional(),
   })
   .strict();
 
@@ -224,6 +257,7 @@ export const runtimeSchema = z
 export const SECTION_SCHEMAS = {
   modelSchema,
   additionTaskSchema,
+  pairSumTaskSchema,
   textTaskSchema,
   additionWarmupSchema,
   textWarmupSchema,
@@ -241,7 +275,7 @@ export function sectionsFor(variant: Variant, dataset: Dataset): Record<string, 
   const addition = dataset === 'addition';
   const common: Record<string, SectionSchemaName> = {
     model: 'modelSchema',
-    task: addition ? 'additionTaskSchema' : 'textTaskSchema',
+    task: addition ? 'additionTaskSchema' : dataset === 'pair-sum' ? 'pairSumTaskSchema' : 'textTaskSchema',
     warmup: addition ? 'additionWarmupSchema' : 'textWarmupSchema',
   };
   switch (variant) {
@@ -275,6 +309,19 @@ export function configSchemaFor(variant: Variant, dataset: Dataset) {
       const task = cfg.task as { min_digits?: number; max_digits?: number };
       if (task.min_digits !== undefined && task.max_digits !== undefined && task.min_digits > task.max_digits)
         ctx.addIssue({ code: 'custom', path: ['task', 'max_digits'], message: 'min_digits must be ≤ max_digits' });
+      const pairs = cfg.task as { min_numbers?: number; max_numbers?: number; digits?: number };
+      if (pairs.min_numbers !== undefined && pairs.max_numbers !== undefined && pairs.min_numbers > pairs.max_numbers)
+        ctx.addIssue({ code: 'custom', path: ['task', 'max_numbers'], message: 'min_numbers must be ≤ max_numbers' });
+      // the sequence lengths of the pair-sum format (experiments/starlab/tasks/pair_sum.py), for tiny models
+      if (cfg.dataset === 'pair-sum' && cfg.model.source === 'tiny' && pairs.max_numbers !== undefined && pairs.digits !== undefined) {
+        const d = pairs.digits;
+        const needLen = pairs.max_numbers * (d + 1) + 6 * d + 10;
+        if (cfg.model.max_len < needLen)
+          ctx.addIssue({ code: 'custom', path: ['model', 'max_len'], message: `must be ≥ ${needLen} for lists of ${pairs.max_numbers} numbers with hint and completion` });
+        const gen = cfg.loop ? { section: 'loop', v: cfg.loop.max_new_tokens } : cfg.quiet ? { section: 'quiet', v: cfg.quiet.max_new_tokens } : null;
+        if (gen && gen.v < 3 * d + 4)
+          ctx.addIssue({ code: 'custom', path: [gen.section, 'max_new_tokens'], message: `must be ≥ ${3 * d + 4} to write a pair and its sum` });
+      }
       if (cfg.loop?.finetune === 'lora' && !cfg.loop.restart_from_base)
         ctx.addIssue({
           code: 'custom',
@@ -304,7 +351,7 @@ export interface ExperimentConfig {
   preset: (typeof PRESETS)[number];
   seed: number;
   model: z.infer<typeof modelSchema>;
-  task: z.infer<typeof additionTaskSchema> | z.infer<typeof textTaskSchema>;
+  task: z.infer<typeof additionTaskSchema> | z.infer<typeof pairSumTaskSchema> | z.infer<typeof textTaskSchema>;
   warmup: z.infer<typeof additionWarmupSchema> | z.infer<typeof textWarmupSchema>;
   loop?: z.infer<typeof starLoopSchema> | z.infer<typeof loopSchema> | z.infer<typeof vstarLoopSchema>;
   verifier?: z.infer<typeof verifierSchema>;

@@ -79,7 +79,7 @@ export function register(program: Command): void {
     .argument('<run>', 'run id (or a unique prefix)')
     .requiredOption('--kind <kind>', CURVE_KINDS.join(' | '))
     .option('--iteration <n>', 'iteration (default: the last with candidates)')
-    .option('--scorer <scorer>', 'for best-of-k: dpo (the verifier) | orm | logp', 'dpo')
+    .option('--scorer <scorer>', 'for best-of-k: dpo (the verifier) | orm | logp (the verifier\'s likelihood) | likelihood (the generator\'s own, the control)', 'dpo')
     .option('--json', 'print [{"k": k, "value": v}, …]')
     .addOption(dataDirOption())
     .action(async (run: string, o: { kind: string; iteration?: string; scorer: string; json?: boolean; dataDir?: string }) => {

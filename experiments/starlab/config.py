@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 VARIANTS = ("star", "star-norat", "v-star", "quiet-star")
-DATASETS = ("addition", "gsm8k", "commonsenseqa")
+DATASETS = ("addition", "gsm8k", "commonsenseqa", "pair-sum")
 PRESETS = ("tiny", "paper")
 DEVICES = ("auto", "cpu", "cuda")
 FINETUNE_MODES = ("full", "lora")
@@ -182,6 +182,15 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "eval_per_digit": pos_int(100000),
         "few_shot": _Bool(),
     },
+    # pair-sum (tasks/pair_sum.py): lists of min_numbers..max_numbers distinct numbers of task.digits digits
+    "pairSumTaskSchema": {
+        "min_numbers": _Num(True, 2, 64),
+        "max_numbers": _Num(True, 2, 64),
+        "digits": pos_int(4),
+        "train_per_length": pos_int(100000),
+        "eval_per_length": pos_int(100000),
+        "few_shot": _Bool(),
+    },
     "textTaskSchema": {
         "path": _Str(0),
         "train_limit": non_neg_int(10000000),
@@ -245,6 +254,14 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "grad_checkpoint": _Optional(_Bool()),
         # eval questions also decoded greedily for exact match (absent: all)
         "exact_match_limit": _Optional(pos_int(10000000)),
+        # the training corpus (starlab/corpus.py; absent: the task's references, a long one split)
+        "corpus": _Optional(_Enum(("task", "direct", "file", "hub"))),
+        "corpus_path": _Optional(_Str()),
+        "corpus_field": _Optional(_Str(1, 256)),
+        "corpus_limit": _Optional(non_neg_int(100000000)),
+        # warm-up completions (absent: reference) and the share of direct ones with marked work
+        "warmup_format": _Optional(_Enum(("reference", "direct"))),
+        "warmup_thoughts": _Optional(PROB),
     },
     "runtimeSchema": {
         "device": _Enum(DEVICES),
@@ -260,7 +277,7 @@ def sections_for(variant: str, dataset: str) -> dict[str, str]:
     ``sectionsFor`` in shared/experiment-config.ts)."""
     addition = dataset == "addition"
     common = {"model": "modelSchema",
-              "task": "additionTaskSchema" if addition else "textTaskSchema",
+              "task": "additionTaskSchema" if addition else "pairSumTaskSchema" if dataset == "pair-sum" else "textTaskSchema",
               "warmup": "additionWarmupSchema" if addition else "textWarmupSchema"}
     if variant == "star":
         return {**common, "loop": "starLoopSchema", "runtime": "runtimeSchema"}
@@ -287,6 +304,8 @@ _REFINES: list[tuple[str, str, tuple[str, ...], Callable[[dict[str, Any]], bool]
      "n_embd must be divisible by n_head"),
     ("task", "task.max_digits", ("min_digits", "max_digits"), lambda t: t["min_digits"] <= t["max_digits"],
      "min_digits must be ≤ max_digits"),
+    ("task", "task.max_numbers", ("min_numbers", "max_numbers"), lambda t: t["min_numbers"] <= t["max_numbers"],
+     "min_numbers must be ≤ max_numbers"),
     ("loop", "loop.restart_from_base", ("finetune", "restart_from_base"),
      lambda lp: not (lp["finetune"] == "lora" and not lp["restart_from_base"]),
      "LoRA fine-tuning restarts from the base every iteration (a fresh adapter): set it true, or use finetune full"),
@@ -368,6 +387,18 @@ def schema_description() -> dict[str, Any]:
 def _semantic_checks(cfg: dict[str, Any]) -> list[dict[str, str]]:
     """Checks the zod schema cannot express because they depend on the task's format."""
     errors: list[dict[str, str]] = []
+    if cfg["dataset"] == "pair-sum" and cfg["model"]["source"] == "tiny":
+        from .tasks import pair_sum
+
+        need = pair_sum.max_sequence_length(cfg["task"]["max_numbers"], cfg["task"]["digits"])
+        if cfg["model"]["max_len"] < need:
+            errors.append({"field": "model.max_len",
+                           "message": f"must be ≥ {need} for lists of {cfg['task']['max_numbers']} numbers with hint and completion"})
+        need_new = pair_sum.max_completion_length(cfg["task"]["digits"])
+        gen = cfg.get("loop") or cfg.get("quiet")
+        if gen is not None and gen["max_new_tokens"] < need_new:
+            section = "loop" if "loop" in cfg else "quiet"
+            errors.append({"field": f"{section}.max_new_tokens", "message": f"must be ≥ {need_new} to write a pair and its sum"})
     if cfg["dataset"] == "addition" and cfg["model"]["source"] == "tiny":
         from .tasks import addition
 

@@ -290,13 +290,21 @@ def float_mask(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------- corpus
-def pack_documents(docs: Sequence[Sequence[int]], seq_len: int, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+def pack_documents(docs: Sequence[Sequence[int]], seq_len: int, pad_id: int, *,
+                   skipped: list[int] | None = None, split_long: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Pack whole documents (token lists) into rows of ``seq_len`` in order; a document longer
-    than seq_len is split into seq_len chunks (separate documents). Returns (ids, doc_ids),
-    doc_ids = −1 on padding; attention never crosses a document boundary."""
+    than seq_len is split into seq_len chunks (separate documents) — or, with ``split_long``
+    False (a question + answer document, which must never be cut between the two), truncated
+    from the front to its last seq_len tokens (the answer and the end of its question stay
+    together) and its index appended to ``skipped``. Returns (ids, doc_ids), doc_ids = −1 on
+    padding; attention never crosses a document boundary."""
     pieces: list[list[int]] = []
-    for d in docs:
+    for n, d in enumerate(docs):
         d = list(d)
+        if not split_long and len(d) > seq_len:
+            if skipped is not None:
+                skipped.append(n)
+            d = d[len(d) - seq_len:]
         for i in range(0, len(d), seq_len):
             if len(d[i:i + seq_len]) >= 2:
                 pieces.append(d[i:i + seq_len])

@@ -88,7 +88,8 @@ def test_buffer_generator_data_candidates_and_curves(tmp_path, monkeypatch, even
         cands = [it for e in events if e["type"] == "samples" and e["iteration"] == n for it in e["items"]
                  if it["kind"] == "candidate"]
         assert len(cands) == N * len(r.splits.eval)
-        assert all({"logp", "logp_norm", "reward", "ref_logp", "orm"} <= set(c["scores"]) for c in cands)
+        assert all({"logp", "logp_norm", "reward", "ref_logp", "orm", "gen_logp", "gen_logp_norm"} <= set(c["scores"])
+                   for c in cands)
         # the logged curves are the estimators over exactly these stored candidates
         by_q: dict[str, list] = {}
         for c in cands:
@@ -102,6 +103,8 @@ def test_buffer_generator_data_candidates_and_curves(tmp_path, monkeypatch, even
             assert vals[f"vstar/best_of_k/orm@{k}"] == pytest.approx(
                 estimators.curves_over_questions(qs, [k], method="best_of_k", score_key="orm")[k])
             assert vals[f"vstar/majority@{k}"] == pytest.approx(estimators.curves_over_questions(qs, [k], method="majority")[k])
+            assert vals[f"vstar/best_of_k/likelihood@{k}"] == pytest.approx(
+                estimators.curves_over_questions(qs, [k], method="best_of_k", score_key="gen_logp_norm")[k])
         assert vals["vstar/pass@1"] == pytest.approx(sum(c["correct"] for c in cands) / len(cands))
         assert vals["verifier/pairs"] > 0 and "verifier/final_pair_accuracy" in vals
         assert (tmp_path / f"artifacts/iter_{n}/vstar_curves.json").exists()
@@ -276,3 +279,25 @@ def test_held_out_pair_accuracy_is_evaluate_pairs_on_the_stored_candidates(tmp_p
         assert m["accuracy"] == pytest.approx(v["verifier/test_pair_accuracy"], abs=1e-12)
         assert m["loss"] == pytest.approx(v["verifier/test_loss"], rel=1e-4, abs=1e-6)
         assert m["reward_margin"] == pytest.approx(v["verifier/test_reward_margin"], rel=1e-4, abs=1e-6)
+
+
+def test_likelihood_control_is_the_generators_own_likelihood(tmp_path, monkeypatch):
+    """gen_logp is log G_n(candidate | prompt) under the generator that sampled the final
+    iteration's candidates (not V_SFT, not the trained verifier); gen_logp_norm divides by the
+    completion's tokens."""
+    _scripted(monkeypatch)
+    r, events = _run(tmp_path, vstar_config())
+    cands = [it for e in events if e["type"] == "samples" and e["iteration"] == 2 for it in e["items"]
+             if it["kind"] == "candidate"]
+    by_id = {q.qid: q for q in r.splits.eval}
+    examples = []
+    for c in cands:
+        q = by_id[c["question_id"]]
+        p = r.task.prompt(q)
+        examples.append((r._prompt_ids(p), r._completion_ids(p, r.task.training_completion(q, c["text"]))))
+    lp, cnt = V.sequence_logprobs(r.model, examples, r.tok.pad_id)
+    for c, l, n in zip(cands, lp.tolist(), cnt.tolist()):
+        assert c["scores"]["gen_logp"] == pytest.approx(l, abs=1e-4)
+        assert c["scores"]["gen_logp_norm"] == pytest.approx(l / n, abs=1e-5)
+    # a different model (V_SFT, the verifier's reference) scores them differently
+    assert any(abs(c["scores"]["gen_logp"] - c["scores"]["ref_logp"]) > 1e-3 for c in cands)

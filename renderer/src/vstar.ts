@@ -5,7 +5,8 @@
  *   vstar/pass@k                 at least one of k candidates is right (an oracle bound)
  *   vstar/majority@k             majority vote over k candidates' answers
  *   vstar/best_of_k/<scorer>@k   the highest-scored of k candidates, by the DPO verifier's
- *                                reward (dpo), the ORM (orm) or the verifier's likelihood (logp)
+ *                                reward (dpo), the ORM (orm), the verifier's likelihood (logp) or
+ *                                the generator's own likelihood of its sample (likelihood, the control)
  *
  * all as fractions in [0, 1] (unbiased estimators over subsets of the N candidates).
  */
@@ -13,7 +14,7 @@ import type { MetricPoint } from '../../shared/contract';
 import type { XY } from './metrics';
 
 export interface BestOfKSeries {
-  /** Stable id of the method: 'pass', 'majority', 'dpo', 'orm', 'logp' (or another scorer's name). */
+  /** Stable id of the method: 'pass', 'majority', 'dpo', 'orm', 'logp', 'likelihood' (or another scorer's name). */
   key: string;
   label: string;
   /** x = k (candidates), y = accuracy in [0, 1]; sorted by k. */
@@ -28,7 +29,8 @@ export const BEST_OF_K_METHODS: { key: string; label: string; short: string }[] 
   { key: 'majority', label: 'majority', short: 'majority' },
   { key: 'dpo', label: 'Best-of-k (DPO verifier)', short: 'best-of (DPO verifier)' },
   { key: 'orm', label: 'Best-of-k (ORM)', short: 'best-of (ORM)' },
-  { key: 'logp', label: 'Best-of-k (likelihood)', short: 'best-of (likelihood)' },
+  { key: 'logp', label: 'Best-of-k (verifier likelihood)', short: 'best-of (verifier likelihood)' },
+  { key: 'likelihood', label: 'Best-of-k (generator likelihood)', short: 'best-of (generator likelihood)' },
 ];
 
 /** The method and k of a vstar curve metric (vstar/pass@4 → {method: 'pass', k: 4}), or null. */

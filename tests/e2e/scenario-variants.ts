@@ -14,7 +14,7 @@ import type { Page } from 'playwright-core';
 import { ROOT, apiCall, check, log, screenshot, waitFor, watchPage, type Browser, type Server } from './lib';
 
 export const VARIANTS = ['star', 'star-norat', 'v-star', 'quiet-star'] as const;
-export const DATASETS = ['addition', 'gsm8k', 'commonsenseqa'] as const;
+export const DATASETS = ['addition', 'gsm8k', 'commonsenseqa', 'pair-sum'] as const;
 export type Variant = (typeof VARIANTS)[number];
 export type Dataset = (typeof DATASETS)[number];
 
@@ -23,10 +23,11 @@ const RUN_TIMEOUT_MS = Number(process.env['STARLAB_E2E_RUN_TIMEOUT_MS'] ?? 240_0
 /** Overrides that shrink a tiny preset to a few seconds of work for (variant, dataset). */
 export function microOverrides(variant: Variant, dataset: Dataset): string[] {
   const sets = ['model.n_layer=1', 'model.n_embd=32', 'model.n_head=2', 'runtime.threads=1'];
-  const newTokens = dataset === 'addition' ? 20 : 24;
+  const newTokens = dataset === 'addition' ? 20 : dataset === 'pair-sum' ? 12 : 24;
   if (dataset === 'addition')
     sets.push('model.max_len=64', 'task.max_digits=2', 'task.train_per_digit=10', 'task.eval_per_digit=5',
       'warmup.examples=20', 'warmup.max_digits=2', 'warmup.steps=10');
+  else if (dataset === 'pair-sum') sets.push('task.train_per_length=4', 'task.eval_per_length=2', 'warmup.examples=20', 'warmup.steps=10');
   else sets.push('task.train_limit=4', 'task.eval_limit=4', 'warmup.examples=4', 'warmup.steps=2');
   if (variant === 'quiet-star')
     sets.push('quiet.steps=4', 'quiet.eval_every=2', 'quiet.batch_size=2', 'quiet.seq_len=32', `quiet.max_new_tokens=${newTokens}`);

@@ -78,6 +78,10 @@ describe('experiment config schema', () => {
       ['v-star', 'gsm8k', { 'verifier.candidates': '1001' }],
       ['star-norat', 'commonsenseqa', { 'model.n_head': '5' }],
       ['star', 'addition', {}],
+      ['v-star', 'pair-sum', { 'model.max_len': '29' }],
+      ['star', 'pair-sum', { 'loop.max_new_tokens': '6', 'task.digits': '2' }],
+      ['quiet-star', 'pair-sum', { 'task.min_numbers': '8' }],
+      ['star-norat', 'pair-sum', {}],
     ];
     const dir = mkdtempSync(join(tmpdir(), 'starlab-cfg-'));
     try {

@@ -410,7 +410,7 @@ describe('supervisor', () => {
     const s = service({ dataDir: tempDir(), watch: false, stopGraceMs: 1234 });
     const c = s.catalog();
     expect(c.variants.map((v) => v.id)).toContain('star');
-    expect(c.datasets.map((d) => d.id)).toEqual(['addition', 'gsm8k', 'commonsenseqa']);
+    expect(c.datasets.map((d) => d.id)).toEqual(['addition', 'gsm8k', 'commonsenseqa', 'pair-sum']);
     expect(c.presets).toEqual(expect.arrayContaining(['tiny', 'paper']));
     expect((c.defaults.star!.addition!.tiny as { model: { name: string } }).model.name).toBe('tiny-llama');
     expect(s.getSettings().stopGraceMs).toBe(1234);

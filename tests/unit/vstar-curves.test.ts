@@ -19,6 +19,7 @@ function merge(...ms: Record<string, MetricPoint[]>[]): Record<string, MetricPoi
 }
 
 const ALL = {
+  'vstar/best_of_k/likelihood': (k: number) => 0.3 + 0.002 * k,
   'vstar/best_of_k/logp': (k: number) => 0.3 + 0.001 * k,
   'vstar/majority': (k: number) => 0.3 + 0.01 * k,
   'vstar/best_of_k/orm': (k: number) => 0.3 + 0.015 * k,
@@ -59,8 +60,15 @@ describe('bestOfKCurves', () => {
     expect(latest[2]!.points.every((p) => p.y === 0.7)).toBe(true);
 
     const first = bestOfKCurves(m, 1);
-    expect(first.map((s) => s.key)).toEqual(['pass', 'majority', 'dpo', 'orm', 'logp']);
-    expect(first.map((s) => s.label)).toEqual(['pass@k', 'majority', 'Best-of-k (DPO verifier)', 'Best-of-k (ORM)', 'Best-of-k (likelihood)']);
+    expect(first.map((s) => s.key)).toEqual(['pass', 'majority', 'dpo', 'orm', 'logp', 'likelihood']);
+    expect(first.map((s) => s.label)).toEqual([
+      'pass@k',
+      'majority',
+      'Best-of-k (DPO verifier)',
+      'Best-of-k (ORM)',
+      'Best-of-k (verifier likelihood)',
+      'Best-of-k (generator likelihood)',
+    ]);
     const dpo = first[2]!;
     expect(dpo.points[0]).toEqual({ x: 1, y: 0.3 + 0.02 });
     expect(dpo.points[15]).toEqual({ x: 16, y: 0.3 + 0.02 * 16 });
@@ -91,7 +99,7 @@ describe('bestOfKSummary', () => {
     const m = iterationMetrics(3, 64, ALL);
     const { n, rows } = bestOfKSummary(bestOfKCurves(m));
     expect(n).toBe(64);
-    expect(rows.map((r) => r.key)).toEqual(['pass', 'majority', 'dpo', 'orm', 'logp']);
+    expect(rows.map((r) => r.key)).toEqual(['pass', 'majority', 'dpo', 'orm', 'logp', 'likelihood']);
     const dpo = rows.find((r) => r.key === 'dpo')!;
     expect(dpo.at1).toBeCloseTo(0.32);
     expect(dpo.kMax).toBe(64);

@@ -9,6 +9,10 @@ def get_task(name: str) -> Task:
         from .addition import AdditionTask
 
         return AdditionTask()
+    if name == "pair-sum":
+        from .pair_sum import PairSumTask
+
+        return PairSumTask()
     if name == "gsm8k":
         from .gsm8k import GSM8KTask
 

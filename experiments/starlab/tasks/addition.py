@@ -22,7 +22,7 @@ import json
 import random
 import re
 from dataclasses import asdict, dataclass
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from .base import Splits as TaskSplits, Task
 
@@ -77,6 +77,39 @@ def rationale(q: Question) -> str:
         steps.append(f"{da}{db}{carry}{s % 10}")
         carry = s // 10
     return ";".join(steps) + ";=" + _rev(q.a + q.b)
+
+
+#: What a thought-marked completion writes around each digit's work (Quiet-STaR's warm-up,
+#: quiet.warmup_thoughts): "-", the character the start/end-of-thought tokens' embeddings start
+#: from with the char tokenizer (quiet._init_vector: "---" where it is one token, else "-").
+THOUGHT_MARK = "-"
+
+
+def thought_completion(q: Question, marked: Sequence[bool] | None = None, mark: str = THOUGHT_MARK) -> str:
+    """The direct answer with the work of each step before it between thought markers: ``=``
+    then, per digit position (least significant first, a final carry included) and for the end,
+    ``-abc-`` (digit of a, digit of b, carry in; ``000`` for the end, which <eos> follows) and
+    the sum's digit. ``marked`` (one bool per digit, then one for the end; None: all) says which
+    steps show their work — for 473 + 289 all marked: ``=-390-2-781-6-421-7-000-``, none marked:
+    the direct answer ``=267``."""
+    ra, rb, rs = _rev(q.a), _rev(q.b), _rev(q.a + q.b)
+    if marked is None:
+        marked = [True] * (len(rs) + 1)
+    if len(marked) != len(rs) + 1:
+        raise ValueError(f"marked needs {len(rs) + 1} flags (digits + end), got {len(marked)}")
+    out, carry = ["="], 0
+    for i, d in enumerate(rs + " "):
+        da = int(ra[i]) if i < len(ra) else 0
+        db = int(rb[i]) if i < len(rb) else 0
+        work = f"{mark}{da}{db}{carry}{mark}" if marked[i] else ""
+        out.append(work + d.strip())
+        carry = (da + db + carry) // 10
+    return "".join(out)
+
+
+def answer_steps(q: Question) -> int:
+    """Steps of a thought-marked completion: the sum's digits, then the end."""
+    return len(str(q.a + q.b)) + 1
 
 
 def training_text(q: Question, completion: str) -> str:
@@ -258,6 +291,12 @@ class AdditionTask(Task):
 
     def reference(self, q: Question) -> str:
         return rationale(q)
+
+    def thought_completion(self, q: Question, marked: Sequence[bool] | None = None) -> str:
+        return thought_completion(q, marked)
+
+    def answer_steps(self, q: Question) -> int:
+        return answer_steps(q)
 
     def extract_answer(self, completion: str, q: Question | None = None) -> str | None:
         return extract_answer(completion)

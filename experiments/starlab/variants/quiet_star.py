@@ -6,9 +6,14 @@ warm-up:     as STaR's — a tiny model is fine-tuned on the warm-up questions' 
              few-shot prefix in its eval prompts when task.few_shot).
 eval 0:      the model with the start/end-of-thought tokens and a zero-initialised mixing
              head (so it predicts exactly as the base model), on the held-out questions.
+             quiet.warmup_format "direct": the gold answers written straight after the prompts
+             instead, each step's work between thought markers with probability
+             quiet.warmup_thoughts (the task's thought_completion; addition).
 training:    quiet.steps optimizer steps on a corpus of the TRAIN questions' reference texts
              (prompt + reference completion, <bos> … <eos>, packed into rows of seq_len,
-             attention never crossing a document), each step on batch_size rows × n_thoughts
+             attention never crossing a document) — or, with quiet.corpus, their direct answers,
+             a local JSONL/text file or a hub dataset (starlab/corpus.py; _corpus_docs) — each
+             step on batch_size rows × n_thoughts
              thoughts of thought_len tokens at every position; evaluation every eval_every
              steps (and after the last one) — evaluation i is "iteration" i of the events.
 evaluation:  the paper's metric (eval_helpers.compute_metrics of the reference code), zero-shot
@@ -37,6 +42,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import random
 import re
 import time
 from dataclasses import dataclass, field
@@ -68,7 +74,14 @@ TRAIN_THOUGHT_POSITIONS = 64
 #: always covers all of them).
 QUIET_DEFAULTS: dict[str, Any] = {"grad_accum": 1, "embedding_scale": 1.0, "reinforce_temperature": None,
                                   "finetune": "full", "lora_r": 16, "lora_alpha": 32.0, "lora_lr": None,
-                                  "grad_checkpoint": False, "exact_match_limit": None}
+                                  "grad_checkpoint": False, "exact_match_limit": None,
+                                  # the training corpus (starlab/corpus.py; None: the task's references, a long
+                                  # one split into seq_len chunks, as before)
+                                  "corpus": None, "corpus_path": "", "corpus_field": "text", "corpus_limit": 0,
+                                  # warm-up completions: "reference" (the task's, as before) or "direct" (the gold
+                                  # answer straight after the prompt), warmup_thoughts of the direct ones written with
+                                  # the work between thought markers (the task's thought_completion)
+                                  "warmup_format": "reference", "warmup_thoughts": 0.0}
 STEP_METRICS = ("loss", "base_loss", "mixed_loss", "policy_loss", "reward_mean", "reward_std",
                 "mix_weight_mean", "mix_weight_std", "mix_weight_min", "mix_weight_max")
 
@@ -146,6 +159,8 @@ def direct_answer(task: Task, q: Any) -> DirectAnswer:
     gold = str(q.gold)
     if task.name == "addition":
         return DirectAnswer("=" + str(int(gold))[::-1], "", "number")
+    if task.name == "pair-sum":  # the completion as trained (the pair in list order, its sum), then <eos>
+        return DirectAnswer(task.reference(q), "", "text")
     if task.name == "commonsenseqa":
         return DirectAnswer(" " + gold, "\n", "choice", tuple(q.labels))
     if task.name == "gsm8k" or re.fullmatch(r"-?\d+(\.\d+)?", gold):
@@ -285,8 +300,24 @@ class QuietRun(RunOutput):
         w = self.cfg["warmup"]
         with self.ev.phase(0, "warmup") as ph:
             examples, rows = [], []
+            direct = self.qkey("warmup_format") == "direct"
+            thought_share = float(self.qkey("warmup_thoughts"))
+            if thought_share > 0 and not direct:
+                raise ValueError("quiet.warmup_thoughts > 0 needs quiet.warmup_format \"direct\" (direct answers whose "
+                                 "steps show their work between thought markers with that probability)")
+            if thought_share > 0 and not hasattr(self.task, "thought_completion"):
+                raise ValueError(f"quiet.warmup_thoughts: the {self.task.name} task cannot write its work "
+                                 f"between thought markers (addition can)")
+            rng = random.Random(f"quiet-warmup:{self.seed}")
             for q, hinted in self.splits.warmup:
-                ref = self.task.reference(q)
+                if not direct:
+                    ref = self.task.reference(q)
+                elif thought_share > 0:  # each step's work (digits, end) marked with probability warmup_thoughts
+                    marked = [rng.random() < thought_share for _ in range(self.task.answer_steps(q))]
+                    ref = self.task.thought_completion(q, marked)
+                else:
+                    da = direct_answer(self.task, q)
+                    ref = da.text + da.end
                 if ref is None:
                     continue
                 p = self.task.prompt(q, hint=hinted)
@@ -339,16 +370,25 @@ class QuietRun(RunOutput):
             self.peft = lora.add_adapter(self.qm.lm, r=self.qkey("lora_r"), alpha=self.qkey("lora_alpha"),
                                          seed=self.seed * 31 + 7)
         self.qm.grad_checkpoint = bool(self.qkey("grad_checkpoint"))
-        docs = []
-        for q in self.splits.train:
-            ref = self.task.reference(q)
-            if ref is not None:
-                docs.append(self._doc_ids(self.task.training_text(q, ref)))
-        if not docs:
-            raise RuntimeError("quiet-star needs reference completions of the train questions; the task has none")
+        docs, split_long, source, notes = self._corpus_docs()
         order = torch.randperm(len(docs), generator=torch.Generator().manual_seed(self.seed * 7919 + 1)).tolist()
-        self.rows, self.row_docs = quiet.pack_documents([docs[i] for i in order], self.q["seq_len"], self.qm.pad_id)
+        skipped: list[int] = []
+        self.rows, self.row_docs = quiet.pack_documents([docs[i] for i in order], self.q["seq_len"], self.qm.pad_id,
+                                                        skipped=skipped, split_long=split_long)
+        long_docs = sum(1 for d in docs if len(d) > self.q["seq_len"])
         self.n_docs = len(docs)
+        n_tokens = int((self.row_docs >= 0).sum())
+        self.corpus_info = {"source": source, "documents": self.n_docs, "tokens": n_tokens,
+                            "truncated_from_front": len(skipped), "split_long": long_docs if split_long else 0}
+        for note in notes:
+            self.ev.log("warning", f"quiet-star corpus: {note}")
+        if skipped:
+            self.ev.log("warning", f"quiet-star corpus: {len(skipped)} document(s) longer than quiet.seq_len = "
+                                   f"{self.q['seq_len']} tokens truncated from the front to their last seq_len tokens "
+                                   f"(the answer is never cut from its question's end)")
+        elif split_long and long_docs:
+            self.ev.log("warning", f"quiet-star corpus: {long_docs} document(s) longer than quiet.seq_len = "
+                                   f"{self.q['seq_len']} tokens split into seq_len chunks")
         own = [p for p in (*self.qm.head.parameters(), self.qm.thought_embeddings) if p.requires_grad]
         own_ids = {id(p) for p in own}
         lm_params = [p for p in self.qm.parameters() if p.requires_grad and id(p) not in own_ids]
@@ -361,8 +401,47 @@ class QuietRun(RunOutput):
         self.thought_gen = torch.Generator(device=self.device).manual_seed(self.seed * 100003 + 5)
         self._perm = torch.randperm(len(self.rows), generator=self.data_gen)
         self._pos = 0
-        self.ev.log("info", f"quiet-star corpus: {len(docs)} documents packed into {len(self.rows)} rows of "
-                            f"{self.q['seq_len']} tokens; thought tokens {self.qm.start_id}/{self.qm.end_id}")
+        self.ev.log("info", f"quiet-star corpus ({source}): {self.n_docs} documents, {n_tokens} tokens packed into "
+                            f"{len(self.rows)} rows of {self.q['seq_len']} tokens; thought tokens "
+                            f"{self.qm.start_id}/{self.qm.end_id}")
+
+    def _corpus_docs(self) -> tuple[list[list[int]], bool, str, list[str]]:
+        """The training corpus (quiet.corpus, see starlab/corpus.py) as token lists, whether a
+        document longer than seq_len is split into chunks (True: text corpora and configs from
+        before quiet.corpus) or truncated from the front (a task's question + answer documents,
+        never cut between the two), its source and log notes."""
+        from .. import corpus
+
+        src = self.qkey("corpus")
+        if src in (None, "task"):
+            docs = []
+            for q in self.splits.train:
+                ref = self.task.reference(q)
+                if ref is not None:
+                    docs.append(self._doc_ids(self.task.training_text(q, ref)))
+            if not docs:
+                raise RuntimeError("quiet-star needs reference completions of the train questions; the task has none "
+                                   "(set quiet.corpus to \"direct\", \"file\" or \"hub\")")
+            return docs, src is None, "task", []
+        if src == "direct":
+            docs = [self._doc_ids(self._direct_text(q)) for q in self.splits.train]
+            if not docs:
+                raise RuntimeError("quiet-star corpus \"direct\": the task has no train questions")
+            return docs, False, "direct", []
+        limit = int(self.qkey("corpus_limit"))
+        if src == "file":
+            tc = corpus.read_file(self.qkey("corpus_path"), self.qkey("corpus_field"), limit)
+        elif src == "hub":
+            tc = corpus.read_hub(self.qkey("corpus_path"), self.qkey("corpus_field"), limit)
+        else:
+            raise ValueError(f"unknown quiet.corpus {src!r} (known: {', '.join(corpus.CORPUS_SOURCES)})")
+        return [self._doc_ids(d) for d in tc.docs], True, tc.source, tc.notes
+
+    def _direct_text(self, q: Any) -> str:
+        """A question with its gold answer straight after the prompt, as the evaluation writes it
+        (direct_answer: its text, then its end where the end is text; <eos> is _doc_ids')."""
+        da = direct_answer(self.task, q)
+        return self.task.prompt(q) + da.text + da.end
 
     def _batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         n = len(self.rows)
@@ -722,7 +801,7 @@ class QuietRun(RunOutput):
             "few_shot": bool(self.prefix),
             "steps": [r.step for r in self.results],
             "thought_tokens": [self.qm.start_id, self.qm.end_id],
-            "corpus": {"documents": self.n_docs, "rows": len(self.rows), "seq_len": self.q["seq_len"]},
+            "corpus": {**self.corpus_info, "rows": len(self.rows), "seq_len": self.q["seq_len"]},
             "elapsed_s": time.perf_counter() - t0,
         }
         self._artifact("artifacts/summary.json", "json", None, summary)

@@ -14,10 +14,11 @@ Per iteration t (on top of the STaR loop in star.py, whose warm-up model is G_SF
              a copy of V_SFT, verifier.orm_steps of BCE on the same candidates' labels).
   test time  verifier.candidates (N) completions per held-out question from G_t, each stored
              with its scores (log V, length-normalised log V, DPO reward β·log V/V_SFT, ORM
-             logit); Pass@k, majority vote@k and Best-of-k by each score for k = 1..N with the
-             unbiased estimators in estimators.py, logged as vstar/* metrics; and the held-out
-             pair accuracy: every (right, wrong) pair of one question's candidates, ordered by
-             the DPO reward (verifier/test_pair_accuracy) and by the ORM (orm/test_pair_accuracy),
+             logit, and log G_t and its length-normalised form, the generator's own likelihood
+             gen_logp, gen_logp_norm: the control); Pass@k, majority vote@k and Best-of-k by
+             each score for k = 1..N with the unbiased estimators in estimators.py, logged as
+             vstar/* metrics; and the held-out pair accuracy: every (right, wrong) pair of one
+             question's candidates, ordered by the DPO reward (verifier/test_pair_accuracy) and by the ORM (orm/test_pair_accuracy),
              ties counting half, as db/verifier.ts recounts it from the stored scores.
 ``eval/accuracy`` stays the generator's greedy Pass@1, as for the other variants.
 """
@@ -40,8 +41,11 @@ from . import star
 from .common import PROGRESS_MIN_INTERVAL_S, _Throttle
 from .star import Hooks, IterationResult, StarRun
 
-#: score keys of a candidate → the metric name of their Best-of-k curve
-SCORERS = {"reward": "dpo", "logp_norm": "logp", "orm": "orm"}
+#: score keys of a candidate → the metric name of their Best-of-k curve: the DPO verifier's reward,
+#: the trained verifier's own length-normalised log-likelihood (logp), the ORM, and the control
+#: the paper's claim is measured against, the generator G_t's length-normalised log-likelihood
+#: of its own sample (likelihood: ranking by the sampler's confidence, no verifier at all)
+SCORERS = {"reward": "dpo", "logp_norm": "logp", "orm": "orm", "gen_logp_norm": "likelihood"}
 
 
 def generator_steps(n_examples: int, batch_size: int, epochs: float) -> int:
@@ -149,6 +153,12 @@ class VStarRun(StarRun):
             cand_examples = [(self._train_prompt_ids(task.prompt(q)),
                               self._completion_ids(task.prompt(q), task.training_completion(q, outs[i * N + j])))
                              for i, q in enumerate(qs) for j in range(N)]
+            # the generator's own likelihood of each candidate (the control ranking): G_n, under
+            # the prompt it sampled from (with the few-shot prefix, if any)
+            gen_examples = [(self._prompt_ids(task.prompt(q)), cand_examples[i * N + j][1])
+                            for i, q in enumerate(qs) for j in range(N)]
+            with self.amp():
+                gen_logps, gen_counts = V.sequence_logprobs(self.model, gen_examples, pad, vcfg["batch_size"])
             sft = self._sft_copy()
             with self.amp():
                 sft_logps, _ = V.sequence_logprobs(sft, cand_examples, pad, vcfg["batch_size"])
@@ -165,6 +175,8 @@ class VStarRun(StarRun):
                 rows = V.score_candidates(verifier, cand_examples, pad_id=pad, batch_size=vcfg["batch_size"],
                                           beta=vcfg["beta"], ref_logps=sft_logps)
             del verifier, sft
+            for row, lp, c in zip(rows, gen_logps.tolist(), gen_counts.tolist()):
+                row.update(gen_logp=float(lp), gen_logp_norm=float(lp) / max(1, int(c)))
 
             # the outcome-reward-model baseline on the same candidates
             orm_hist: list[dict[str, float]] = []

@@ -11,11 +11,11 @@ import { LineChartPanel, PALETTE, type Series } from './charts';
 import { IterationSelect, Panel } from './common';
 import '../analysis.css';
 
-type Scorer = 'dpo' | 'orm' | 'logp';
-const SCORERS: readonly Scorer[] = ['dpo', 'orm', 'logp'];
-const SCORER_LABEL: Record<Scorer, string> = { dpo: 'DPO verifier', orm: 'ORM', logp: 'likelihood' };
+type Scorer = 'dpo' | 'orm' | 'logp' | 'likelihood';
+const SCORERS: readonly Scorer[] = ['dpo', 'orm', 'logp', 'likelihood'];
+const SCORER_LABEL: Record<Scorer, string> = { dpo: 'DPO verifier', orm: 'ORM', logp: 'verifier likelihood', likelihood: 'generator likelihood' };
 /** The stored score each scorer ranks by (the same map as CURVE_SCORERS in shared/contract.ts, which the renderer must not import: zod). */
-const SCORE_KEY: Record<Scorer, string> = { dpo: 'reward', orm: 'orm', logp: 'logp_norm' };
+const SCORE_KEY: Record<Scorer, string> = { dpo: 'reward', orm: 'orm', logp: 'logp_norm', likelihood: 'gen_logp_norm' };
 
 const PAGE = 20;
 const BINS = 24;
@@ -63,7 +63,8 @@ interface CurveSpec {
 const CURVES: CurveSpec[] = [
   { key: 'dpo', label: 'Best-of-k (DPO verifier)', kind: 'best-of-k', scorer: 'dpo', color: PALETTE[0]!, strokeWidth: 2.25 },
   { key: 'orm', label: 'Best-of-k (ORM)', kind: 'best-of-k', scorer: 'orm', color: PALETTE[2]! },
-  { key: 'logp', label: 'Best-of-k (likelihood)', kind: 'best-of-k', scorer: 'logp', color: PALETTE[3]! },
+  { key: 'logp', label: 'Best-of-k (verifier likelihood)', kind: 'best-of-k', scorer: 'logp', color: PALETTE[3]! },
+  { key: 'likelihood', label: 'Best-of-k (generator likelihood)', kind: 'best-of-k', scorer: 'likelihood', color: PALETTE[4]! },
   { key: 'majority', label: 'majority vote', kind: 'majority', color: PALETTE[1]! },
   { key: 'pass', label: 'pass@k (oracle)', kind: 'pass-at-k', color: '#777777', dash: '5 3' },
 ];
