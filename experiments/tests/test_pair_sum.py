@@ -145,4 +145,4 @@ def test_the_star_loops_run_on_pair_sum(tmp_path, variant):
     finally:
         w.close()
     assert [r.iteration for r in results][-1] == 1
-    assert set(results[-1].by_digits) <= {5, 6, 7}
+    assert set(results[-1].by_difficulty) <= {5, 6, 7}

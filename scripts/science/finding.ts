@@ -9,6 +9,7 @@
  * every seed — a sign test the reader can check in the per-seed column, not a p-value.
  */
 import { mean, sampleStd, type Figure } from '../../shared/export/model';
+import { DASHES, OKABE_ITO, type SeriesStyle } from '../../shared/export/style';
 
 /** What `starlab show RUN --json` prints, as far as the findings read it. */
 export interface ShownRun {
@@ -127,28 +128,29 @@ export function summarise(values: (number | null)[]): { effect: number | null; s
 export function overKFigure(
   seeds: SeedRuns[],
   key: string,
-  series: { prefix: string; label: string; variant?: string }[],
-  o: { title: string; kMax: number },
+  series: { prefix: string; label: string }[],
+  o: { title: string; kMax: number; withRuns?: boolean },
 ): Figure {
   return {
     title: o.title,
     xLabel: 'k (candidates per question)',
     yLabel: 'Held-out accuracy',
     yBounds: [0, 1],
-    series: series.map((s) => {
+    series: series.map((s, i) => {
       const runs = seeds.flatMap((r) => (r[key] ? [{ id: r[key].id, curve: overK(r[key], s.prefix, o.kMax) }] : []));
       const ks = [...new Set(runs.flatMap((r) => r.curve.map(([k]) => k)))].sort((a, b) => a - b);
       return {
         key: s.prefix,
         label: s.label,
-        ...(s.variant ? { variant: s.variant } : {}),
+        style: seriesStyle(i),
         points: ks.map((k) => {
           const vals = runs.flatMap((r) => r.curve.filter(([kk]) => kk === k).map(([, v]) => v));
           const m = mean(vals);
           const sd = sampleStd(vals);
           return sd === null ? { x: k, mean: m } : { x: k, mean: m, lo: m - sd, hi: m + sd };
         }),
-        runs: runs.map((r) => ({ id: r.id, points: r.curve.map(([x, y]) => ({ x, y })) })),
+        // each seed's curve stays in the CSV (runs are drawn only where a figure asks: five bands are enough here)
+        ...(o.withRuns ? { runs: runs.map((r) => ({ id: r.id, points: r.curve.map(([x, y]) => ({ x, y })) })) } : {}),
       };
     }),
   };
@@ -169,13 +171,14 @@ export function byIterationFigure(
     xLabel: 'Iteration',
     yLabel: o.yLabel,
     yBounds: [0, 1],
-    series: series.map((s) => {
+    series: series.map((s, i) => {
       const runs = seeds.flatMap((r) => { const run = r[s.key]; return run ? [run] : []; });
       const curves = runs.map((r) => ({ id: r.id, points: (r.metrics[metric] ?? []).map((p) => ({ x: p.iteration, y: p.value })) }));
       const xs = [...new Set(curves.flatMap((c) => c.points.map((p) => p.x)))].sort((a, b) => a - b);
       return {
         key: s.key,
         label: s.label,
+        style: seriesStyle(i),
         points: xs.map((x) => {
           const vals = curves.flatMap((c) => c.points.filter((p) => p.x === x).map((p) => p.y));
           const m = mean(vals);
@@ -186,4 +189,11 @@ export function byIterationFigure(
       };
     }),
   };
+}
+
+/** The i-th series' style in a comparison's own figure: distinct colour-blind-safe colours (yellow, faint on white, never), then dashes. */
+export function seriesStyle(i: number): SeriesStyle {
+  const order = ['OIblue', 'OIvermillion', 'OIbluishgreen', 'OIreddishpurple', 'OIorange', 'OIskyblue', 'OIblack'];
+  const c = OKABE_ITO.find((x) => x.name === order[i % order.length])!;
+  return { color: c.hex, colorName: c.name, dash: DASHES[i % DASHES.length]! };
 }

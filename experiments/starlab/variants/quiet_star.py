@@ -51,6 +51,7 @@ from typing import Any, Callable
 import torch
 
 from .. import models, quiet
+from .. import seeds
 from ..events import EventWriter
 from .common import LOSS_EVENTS_PER_TRAIN, PROGRESS_MIN_INTERVAL_S, RunOutput, _Throttle
 from ..stopping import NEVER, StopFlag
@@ -342,7 +343,7 @@ class QuietRun(RunOutput):
 
             with self.precision.context(self.device):
                 losses = finetune(self.model, examples, steps=steps, lr=w["lr"], batch_size=w["batch_size"],
-                                  pad_id=self.tok.pad_id, seed=self.seed * 1009, stop=self.stop, on_step=on_step)
+                                  pad_id=self.tok.pad_id, seed=seeds.derive(self.seed, "quiet_warmup"), stop=self.stop, on_step=on_step)
         self.total_steps += len(losses)
         if losses:
             mean_len = sum(len(p) + len(c) for p, c in examples) / len(examples)
@@ -368,10 +369,10 @@ class QuietRun(RunOutput):
             from .. import lora
 
             self.peft = lora.add_adapter(self.qm.lm, r=self.qkey("lora_r"), alpha=self.qkey("lora_alpha"),
-                                         seed=self.seed * 31 + 7)
+                                         seed=seeds.derive(self.seed, "quiet_lora"))
         self.qm.grad_checkpoint = bool(self.qkey("grad_checkpoint"))
         docs, split_long, source, notes = self._corpus_docs()
-        order = torch.randperm(len(docs), generator=torch.Generator().manual_seed(self.seed * 7919 + 1)).tolist()
+        order = torch.randperm(len(docs), generator=torch.Generator().manual_seed(seeds.derive(self.seed, "quiet_doc_order"))).tolist()
         skipped: list[int] = []
         self.rows, self.row_docs = quiet.pack_documents([docs[i] for i in order], self.q["seq_len"], self.qm.pad_id,
                                                         skipped=skipped, split_long=split_long)
@@ -397,8 +398,8 @@ class QuietRun(RunOutput):
         self.opt = torch.optim.AdamW(groups if self.peft is not None else [p for p in self.qm.parameters() if p.requires_grad],
                                      lr=self.q["lr"], betas=(0.9, 0.99), weight_decay=0.001)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lr_lambda(self.q["steps"]))
-        self.data_gen = torch.Generator().manual_seed(self.seed * 1009 + 17)
-        self.thought_gen = torch.Generator(device=self.device).manual_seed(self.seed * 100003 + 5)
+        self.data_gen = torch.Generator().manual_seed(seeds.derive(self.seed, "quiet_batches"))
+        self.thought_gen = torch.Generator(device=self.device).manual_seed(seeds.derive(self.seed, "quiet_thoughts"))
         self._perm = torch.randperm(len(self.rows), generator=self.data_gen)
         self._pos = 0
         self.ev.log("info", f"quiet-star corpus ({source}): {self.n_docs} documents, {n_tokens} tokens packed into "

@@ -31,6 +31,7 @@ import torch
 
 from .. import models
 from ..events import EventWriter
+from .. import seeds
 from .common import LOSS_EVENTS_PER_TRAIN, PROGRESS_MIN_INTERVAL_S, RunOutput, _Throttle
 from ..generate import generate
 from ..stopping import NEVER, StopFlag
@@ -59,7 +60,7 @@ class Hooks:
 class IterationResult:
     iteration: int
     accuracy: float
-    by_digits: dict[int, float]
+    by_difficulty: dict[int, float]  # accuracy per task.difficulty (digits for addition)
     kept: int = 0
     steps: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -113,8 +114,7 @@ class StarRun(RunOutput):
         throttle = _Throttle(PROGRESS_MIN_INTERVAL_S)
         if phase != "evaluate":
             self.ev.progress(iteration, phase, 0, len(prompts))
-        offset = {"sample": 0, "rationalize": 1, "evaluate": 3, "verify": 5}.get(phase, 6)  # one stream per phase
-        gen = torch.Generator(device=self.device).manual_seed(self.seed * 100003 + iteration * 11 + offset)
+        gen = torch.Generator(device=self.device).manual_seed(seeds.sample_seed(self.seed, iteration, phase))  # one stream per phase
         with self.amp():
             outs = generate(self.model, self.tok, prompts, max_new_tokens=loop["max_new_tokens"],
                             temperature=temp, batch_size=self.gen_batch, generator=gen, stop=self.stop,
@@ -157,7 +157,7 @@ class StarRun(RunOutput):
 
         with self.amp():
             losses = finetune(self.model, examples, steps=steps, lr=lr, batch_size=batch_size,
-                              pad_id=self.tok.pad_id, seed=self.seed * 1009 + iteration, stop=self.stop, on_step=on_step,
+                              pad_id=self.tok.pad_id, seed=seeds.derive(self.seed, "finetune", iteration), stop=self.stop, on_step=on_step,
                               stats=stats, **opts)
         self.total_steps += len(losses)
         # what the batches really held (packed rows hold several examples; tokens without padding)
@@ -207,7 +207,7 @@ class StarRun(RunOutput):
 
     def _eval_metrics(self, res: IterationResult) -> dict[str, float]:
         vals = {"eval/accuracy": res.accuracy}
-        for d, acc in res.by_digits.items():
+        for d, acc in res.by_difficulty.items():
             vals[f"eval/accuracy/{self.task.difficulty_name}_{d}"] = acc
         return vals
 
@@ -278,7 +278,7 @@ class StarRun(RunOutput):
                 from ..lora import add_adapter
 
                 loop = self.cfg["loop"]
-                self.model = add_adapter(self.model, r=loop["lora_r"], alpha=loop["lora_alpha"], seed=self.seed * 29)
+                self.model = add_adapter(self.model, r=loop["lora_r"], alpha=loop["lora_alpha"], seed=seeds.derive(self.seed, "lora_warmup"))
             losses = self._train(0, examples, w["steps"], w["lr"], w["batch_size"], "warmup")
             if lora_warmup:
                 self.model = self.model.merge_and_unload()  # the SFT model is the new base
@@ -304,7 +304,7 @@ class StarRun(RunOutput):
             from ..lora import add_adapter
 
             loop = self.cfg["loop"]
-            self.model = add_adapter(self.model, r=loop["lora_r"], alpha=loop["lora_alpha"], seed=self.seed * 31 + n)
+            self.model = add_adapter(self.model, r=loop["lora_r"], alpha=loop["lora_alpha"], seed=seeds.derive(self.seed, "lora", n))
 
     # ----------------------------------------------------- extension points (V-STaR)
     def on_samples(self, n: int, questions: list[Any], outs: list[str], correct: list[bool]) -> None:
@@ -452,12 +452,12 @@ class StarRun(RunOutput):
             res = self.iteration(n)
             self.results.append(res)
             self.ev.log("info", f"iteration {n}: eval accuracy {res.accuracy:.3f}"
-                                + (f" ({', '.join(f'{d}: {a:.2f}' for d, a in res.by_digits.items())})" if res.by_digits else "")
+                                + (f" ({', '.join(f'{d}: {a:.2f}' for d, a in res.by_difficulty.items())})" if res.by_difficulty else "")
                                 + f", kept {res.kept}")
             self.save_checkpoint(n)
         summary = {
             "accuracy": [r.accuracy for r in self.results],
-            "by_difficulty": [{str(d): a for d, a in r.by_digits.items()} for r in self.results],
+            "by_difficulty": [{str(d): a for d, a in r.by_difficulty.items()} for r in self.results],
             "kept": [r.kept for r in self.results],
             "steps": [r.steps for r in self.results],
             "elapsed_s": time.perf_counter() - t0,
@@ -478,7 +478,7 @@ class StarRun(RunOutput):
                 "examples_trained": self.examples_trained}
 
     def load_checkpoint_state(self, state: dict[str, Any]) -> None:
-        self.results = [IterationResult(r["iteration"], r["accuracy"], {int(k): v for k, v in r["by_digits"].items()},
+        self.results = [IterationResult(r["iteration"], r["accuracy"], {int(k): v for k, v in r.get("by_difficulty", r.get("by_digits", {})).items()},
                                         r["kept"], r["steps"], r.get("extra", {})) for r in state["results"]]
         self.total_steps = state["total_steps"]
         self.tokens_generated = state["tokens_generated"]

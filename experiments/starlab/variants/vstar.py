@@ -38,6 +38,7 @@ from ..events import EventWriter
 from ..lora import add_adapter, remove_adapter
 from ..stopping import NEVER, StopFlag
 from . import star
+from .. import seeds
 from .common import PROGRESS_MIN_INTERVAL_S, _Throttle
 from .star import Hooks, IterationResult, StarRun
 
@@ -165,11 +166,11 @@ class VStarRun(StarRun):
 
             # DPO verifier from V_SFT on all of D_VER
             sets = self._candidate_sets()
-            pairs = V.make_pairs(sets, vcfg["pairs_per_question"], self.seed * 7919 + n)
+            pairs = V.make_pairs(sets, vcfg["pairs_per_question"], seeds.derive(self.seed, "dpo_pairs", n))
             verifier = sft
             if self.lora:
                 loop = self.cfg["loop"]
-                verifier = add_adapter(verifier, r=loop["lora_r"], alpha=loop["lora_alpha"], seed=self.seed * 37 + n)
+                verifier = add_adapter(verifier, r=loop["lora_r"], alpha=loop["lora_alpha"], seed=seeds.derive(self.seed, "verifier_lora", n))
             with self.amp():
                 hist = self._train_verifier(n, verifier, pairs)
                 rows = V.score_candidates(verifier, cand_examples, pad_id=pad, batch_size=vcfg["batch_size"],
@@ -186,8 +187,8 @@ class VStarRun(StarRun):
                 base = self._sft_copy()
                 if self.lora:  # a LoRA adapter (and the head) train; the copied base stays frozen
                     loop = self.cfg["loop"]
-                    base = add_adapter(base, r=loop["lora_r"], alpha=loop["lora_alpha"], seed=self.seed * 41 + n)
-                orm = V.OutcomeRewardModel(base, copy_base=False, seed=self.seed * 13 + n)
+                    base = add_adapter(base, r=loop["lora_r"], alpha=loop["lora_alpha"], seed=seeds.derive(self.seed, "orm_lora", n))
+                orm = V.OutcomeRewardModel(base, copy_base=False, seed=seeds.derive(self.seed, "orm_head", n))
                 with self.amp():
                     orm_hist = self._train_orm(n, orm, examples, labels)
                     scores = V.orm_scores(orm, cand_examples, pad, vcfg["batch_size"]).tolist()
@@ -293,7 +294,7 @@ class VStarRun(StarRun):
                 self.ev.progress(n, "verify", step, steps)
 
         hist = V.train_dpo(model, pairs, beta=vcfg["beta"], steps=steps, lr=vcfg["lr"], batch_size=vcfg["batch_size"],
-                           pad_id=self.tok.pad_id, seed=self.seed * 101 + n, stop=self.stop, on_step=on_step)
+                           pad_id=self.tok.pad_id, seed=seeds.derive(self.seed, "dpo_batches", n), stop=self.stop, on_step=on_step)
         self.verifier_steps += len(hist)
         return hist
 
@@ -308,7 +309,7 @@ class VStarRun(StarRun):
                 self.ev.metrics(n, start + step, {"orm/loss": m["loss"], "orm/accuracy": m["accuracy"]})
 
         hist = V.train_orm(orm, examples, labels, steps=steps, lr=vcfg["orm_lr"], batch_size=vcfg["batch_size"],
-                           pad_id=self.tok.pad_id, seed=self.seed * 103 + n, stop=self.stop, on_step=on_step)
+                           pad_id=self.tok.pad_id, seed=seeds.derive(self.seed, "orm_batches", n), stop=self.stop, on_step=on_step)
         self.orm_steps += len(hist)
         return hist
 
