@@ -78,7 +78,7 @@ describe('database health in the service', () => {
     const launched = await s.launchRun(SPEC);
     expect(launched.ok).toBe(false);
     expect(JSON.stringify(launched)).toContain('is damaged');
-    expect(s.resumeRun('r1')).toMatchObject({ ok: false, message: expect.stringContaining('is damaged') });
+    expect(await s.resumeRun('r1')).toMatchObject({ ok: false, message: expect.stringContaining('is damaged') });
     // the queue waited for the check and starts nothing on a damaged database
     await new Promise((r) => setTimeout(r, 300));
     expect(s.getRun(queued.runs[0]!)!.status).toBe('queued');
