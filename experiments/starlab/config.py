@@ -387,32 +387,28 @@ def schema_description() -> dict[str, Any]:
 def _semantic_checks(cfg: dict[str, Any]) -> list[dict[str, str]]:
     """Checks the zod schema cannot express because they depend on the task's format."""
     errors: list[dict[str, str]] = []
-    if cfg["dataset"] == "pair-sum" and cfg["model"]["source"] == "tiny":
-        from .tasks import pair_sum
+    if cfg["model"]["source"] == "tiny" and cfg["dataset"] in ("pair-sum", "addition"):
+        if cfg["dataset"] == "pair-sum":
+            from .tasks import pair_sum
 
-        need = pair_sum.max_sequence_length(cfg["task"]["max_numbers"], cfg["task"]["digits"])
+            t = cfg["task"]
+            need = pair_sum.max_sequence_length(t["max_numbers"], t["digits"])
+            need_new = pair_sum.max_completion_length(t["digits"])
+            for_len, for_new = f"for lists of {t['max_numbers']} numbers with hint and completion", "to write a pair and its sum"
+        else:
+            from .tasks import addition
+
+            digits = max(cfg["task"]["max_digits"], cfg["warmup"]["max_digits"])
+            need = addition.max_sequence_length(digits)
+            need_new = addition.max_completion_length(cfg["task"]["max_digits"])
+            for_len = f"for {digits}-digit addition with hint and rationale"
+            for_new = f"to write a {cfg['task']['max_digits']}-digit rationale"
         if cfg["model"]["max_len"] < need:
-            errors.append({"field": "model.max_len",
-                           "message": f"must be ≥ {need} for lists of {cfg['task']['max_numbers']} numbers with hint and completion"})
-        need_new = pair_sum.max_completion_length(cfg["task"]["digits"])
+            errors.append({"field": "model.max_len", "message": f"must be ≥ {need} {for_len}"})
         gen = cfg.get("loop") or cfg.get("quiet")
         if gen is not None and gen["max_new_tokens"] < need_new:
             section = "loop" if "loop" in cfg else "quiet"
-            errors.append({"field": f"{section}.max_new_tokens", "message": f"must be ≥ {need_new} to write a pair and its sum"})
-    if cfg["dataset"] == "addition" and cfg["model"]["source"] == "tiny":
-        from .tasks import addition
-
-        digits = max(cfg["task"]["max_digits"], cfg["warmup"]["max_digits"])
-        need = addition.max_sequence_length(digits)
-        if cfg["model"]["max_len"] < need:
-            errors.append({"field": "model.max_len",
-                           "message": f"must be ≥ {need} for {digits}-digit addition with hint and rationale"})
-        need_new = addition.max_completion_length(cfg["task"]["max_digits"])
-        gen = cfg.get("loop") or cfg.get("quiet")
-        if gen is not None and gen["max_new_tokens"] < need_new:
-            section = "loop" if "loop" in cfg else "quiet"
-            errors.append({"field": f"{section}.max_new_tokens",
-                           "message": f"must be ≥ {need_new} to write a {cfg['task']['max_digits']}-digit rationale"})
+            errors.append({"field": f"{section}.max_new_tokens", "message": f"must be ≥ {need_new} {for_new}"})
     return errors
 
 

@@ -218,13 +218,9 @@ def parse_line(p: Path, lineno: int, line: str) -> Any:
     return obj
 
 
-def read_jsonl(path: str | os.PathLike, parse: Callable[[Any, str, int], Any], split: str) -> tuple[list[Any], str]:
-    """Every row of a JSONL file parsed by ``parse`` (rows in file order) and the file's
-    sha256. Blank lines are skipped; anything else that fails raises DataError with the file
-    and the 1-based line number (and the field, where one field is wrong). The file must be
-    UTF-8 (a BOM is allowed), at most ``MAX_FILE_BYTES``, each line at most ``MAX_LINE_BYTES``.
-    Results are cached per (path, size, mtime)."""
-    p = Path(path)
+def stat_file(p: Path) -> os.stat_result:
+    """A data file's stat: DataError (naming the file) when it is missing, unreadable, not a
+    regular file or over MAX_FILE_BYTES."""
     try:
         st = p.stat()
     except FileNotFoundError:
@@ -233,11 +229,22 @@ def read_jsonl(path: str | os.PathLike, parse: Callable[[Any, str, int], Any], s
         raise DataError(f"{p}: cannot read: {e}") from None
     if not p.is_file():
         raise DataError(f"{p}: not a file")
+    if st.st_size > MAX_FILE_BYTES:
+        raise DataError(f"{p}: file is {st.st_size} bytes, over the limit of {MAX_FILE_BYTES} bytes")
+    return st
+
+
+def read_jsonl(path: str | os.PathLike, parse: Callable[[Any, str, int], Any], split: str) -> tuple[list[Any], str]:
+    """Every row of a JSONL file parsed by ``parse`` (rows in file order) and the file's
+    sha256. Blank lines are skipped; anything else that fails raises DataError with the file
+    and the 1-based line number (and the field, where one field is wrong). The file must be
+    UTF-8 (a BOM is allowed), at most ``MAX_FILE_BYTES``, each line at most ``MAX_LINE_BYTES``.
+    Results are cached per (path, size, mtime)."""
+    p = Path(path)
+    st = stat_file(p)
     if p.suffix.lower() in (".csv", ".tsv"):
         raise DataError(f"{p}: {p.suffix[1:].upper()} files are read only by import: `starlab import-data` (or "
                         f"Settings → Datasets) converts them to the JSONL files runs read")
-    if st.st_size > MAX_FILE_BYTES:
-        raise DataError(f"{p}: file is {st.st_size} bytes, over the limit of {MAX_FILE_BYTES} bytes")
     parser = f"{getattr(parse, '__module__', '')}.{getattr(parse, '__qualname__', '')}"
     key = (str(p.resolve()), st.st_size, st.st_mtime_ns, f"{parser}:{split}")
     hit = _PARSED.get(key)
