@@ -5,7 +5,7 @@
  * desktop app, downloads in browser mode). One code path, so every host exports the same.
  */
 import { toCSV } from '../shared/export/csv';
-import { buildGroupExport, EXPORT_METRIC, type GroupExport, type GroupExportSource } from '../shared/export/group';
+import { buildGroupExport, EXPORT_METRIC, labelOf, type GroupExport, type GroupExportSource } from '../shared/export/group';
 import { escapeLatex, latexTable } from '../shared/export/latex';
 import { matplotlibScript } from '../shared/export/matplotlib';
 import { EXPORT_PRESETS, type ExportPreset, type Figure } from '../shared/export/model';
@@ -80,7 +80,7 @@ export function groupFiles(
   // another metric prints as a percentage only where every value is a fraction (an accuracy)
   const isDefault = x.metric === EXPORT_METRIC;
   const percent = isDefault || x.table.rows.every((r) => [r.finalMean, r.bestMean].every((v) => v >= 0 && v <= 1));
-  const what = isDefault ? 'held-out accuracy' : x.metric;
+  const what = isDefault ? labelOf(EXPORT_METRIC) : x.metric;
   if (formats.includes('tex'))
     files.push({
       name: 'table.tex',

@@ -259,11 +259,11 @@ function toRow(r: DbRow): TraceRow {
     iteration: r.iteration,
     kind: r.kind,
     question: r.question,
-    rationale: r.text,
+    text: r.text,
     answer: r.answer,
     gold: r.gold,
     correct: r.correct === 1,
-    viaHint: r.hint_used === 1,
+    hintUsed: r.hint_used === 1,
     kept: r.kept === null ? null : r.kept === 1,
     difficulty: r.difficulty,
   };

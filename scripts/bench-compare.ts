@@ -27,6 +27,7 @@ import { databasePath } from '../core/paths';
 import { buildGroups, type CompareRun, type XKind } from '../renderer/src/compare';
 import { MAX_GROUPS_WITH_RAW, pointsPerLine, thinAggregate, thinRun } from '../renderer/src/downsample';
 import type { MetricPoint, RunSummary } from '../shared/contract';
+import { VARIANTS } from '../shared/catalogue';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -37,7 +38,6 @@ const N_POINTS = Number(arg('points', '10000'));
 const REPEAT = Number(arg('repeat', '5'));
 const BUDGET_MS = Number(arg('budget-ms', '300'));
 const BROWSER = !process.argv.includes('--no-browser');
-const VARIANTS = ['star', 'star-norat', 'v-star', 'quiet-star'];
 const PLOT_WIDTH = 1000;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

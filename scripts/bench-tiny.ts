@@ -15,6 +15,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { VARIANTS } from '../shared/catalogue';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
@@ -53,7 +54,7 @@ const pct = (v: number | undefined) => (v === undefined ? '—' : `${(100 * v).t
 const last = (pts: { value: number }[] | undefined) => pts?.[pts.length - 1]?.value;
 
 async function main(): Promise<number> {
-  const variants = arg('variants', 'star,star-norat,v-star,quiet-star').split(',');
+  const variants = arg('variants', VARIANTS.join(',')).split(',');
   const dataset = arg('dataset', 'addition');
   const seeds = arg('seeds', '0').split(',').map(Number);
   const budget = Number(arg('budget-s', '300'));

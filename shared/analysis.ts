@@ -3,6 +3,7 @@
  * ratings, V-STaR verifier statistics and Quiet-STaR thoughts. The argument schemas live in
  * contract.ts with every other command; the shapes they return live here.
  */
+import type { Scorer } from './catalogue';
 import type { TraceFilter } from './contract';
 
 // ---------------------------------------------------------------- solve matrix
@@ -130,7 +131,7 @@ export interface VerifierStats {
   /** Iterations with stored test-time candidates. */
   iterations: number[];
   iteration: number;
-  scorer: 'dpo' | 'orm' | 'logp' | 'likelihood';
+  scorer: Scorer;
   /** Histogram of the scorer's value over the iteration's candidates, right vs wrong. */
   bins: { lo: number; hi: number; right: number; wrong: number }[];
   right: { n: number; mean: number | null };

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { ExperimentConfig, FieldError } from './experiment-config';
 import { EXPORT_FORMATS, type ExportFormat } from './export/formats';
 import { RESERVED_KEYS, reservedKeyMessage } from './reserved-keys';
+import { SCORERS, SCORE_KEYS, type Scorer } from './catalogue';
 import {
   RATING_CHOICES,
   SOLVE_SORTS,
@@ -232,22 +233,25 @@ export interface TraceRow {
   iteration: number;
   kind: string;
   question: string;
-  rationale: string;
+  /** The rationale (samples.text, as SampleRow.text). */
+  text: string;
   answer: string | null;
   gold: string;
   correct: boolean;
-  viaHint: boolean;
+  /** Sampled with the gold answer as a hint (samples.hint_used, as SampleRow.hintUsed). */
+  hintUsed: boolean;
   kept: boolean | null;
   difficulty: number | null;
 }
 
 /** V-STaR's test-time curves recounted from a run's stored candidates (shared/estimators). */
 export const CURVE_KINDS = ['best-of-k', 'majority', 'pass-at-k'] as const;
-/** Best-of-k scorers: the DPO verifier's reward, the ORM's logit, the trained verifier's mean log-likelihood (logp),
- * and the control, the generator's own mean log-likelihood of its sample (likelihood; runs before it lack the score). */
-export const CURVE_SCORERS = { dpo: 'reward', orm: 'orm', logp: 'logp_norm', likelihood: 'gen_logp_norm' } as const;
+/** Best-of-k scorers → the stored candidate score each ranks by (experiments/starlab/catalogue.json's scorers): the DPO
+ * verifier's reward, the ORM's logit, the trained verifier's mean log-likelihood (logp), and the control, the
+ * generator's own mean log-likelihood of its sample (likelihood; runs before it lack the score). */
+export const CURVE_SCORERS: Readonly<Record<Scorer, string>> = SCORE_KEYS;
 export type CurveResult =
-  | { ok: true; kind: (typeof CURVE_KINDS)[number]; scorer: keyof typeof CURVE_SCORERS | null; iteration: number; questions: number; candidates: number; points: { k: number; value: number }[] }
+  | { ok: true; kind: (typeof CURVE_KINDS)[number]; scorer: Scorer | null; iteration: number; questions: number; candidates: number; points: { k: number; value: number }[] }
   | { ok: false; message: string };
 
 /** The result of the database's integrity check (PRAGMA quick_check + foreign_key_check). */
@@ -535,7 +539,7 @@ export const commandArgs = {
     z
       .object({
         iteration: z.number().int().min(0).optional(),
-        scorer: z.enum(['dpo', 'orm', 'logp', 'likelihood']),
+        scorer: z.enum(SCORERS),
         bins: z.number().int().min(2).max(200).optional(),
       })
       .strict(),
@@ -557,7 +561,7 @@ export const commandArgs = {
       .object({
         iteration: z.number().int().min(0).optional(),
         questionId: z.string().min(1).max(200),
-        scorer: z.enum(['dpo', 'orm', 'logp', 'likelihood']),
+        scorer: z.enum(SCORERS),
       })
       .strict(),
   ]),
@@ -585,7 +589,7 @@ export const commandArgs = {
       .object({
         kind: z.enum(CURVE_KINDS),
         iteration: z.number().int().min(0).optional(),
-        scorer: z.enum(['dpo', 'orm', 'logp', 'likelihood']).optional(),
+        scorer: z.enum(SCORERS).optional(),
       })
       .strict(),
   ]),

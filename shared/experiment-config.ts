@@ -6,8 +6,10 @@
  */
 import { z } from 'zod';
 import presetsJson from '../experiments/starlab/presets.json';
+import { VARIANTS, VARIANT_LABELS, type Variant } from './catalogue';
 
-export const VARIANTS = ['star', 'star-norat', 'v-star', 'quiet-star'] as const;
+/** The variants and their labels come from experiments/starlab/catalogue.json. */
+export { VARIANTS, VARIANT_LABELS, type Variant };
 export const DATASETS = ['addition', 'gsm8k', 'commonsenseqa', 'pair-sum'] as const;
 export const PRESETS = ['tiny', 'paper'] as const;
 export const DEVICES = ['auto', 'cpu', 'cuda'] as const;
@@ -19,15 +21,7 @@ export const DTYPES = ['auto', 'float32', 'bfloat16', 'mixed'] as const;
  * iteration's steps; 'constant' = the STaR reference's (gpt3_schedule with end_lr = lr): linear
  * warm-up from 0 over loop.warmup_steps, then constant. */
 export const LR_SCHEDULES = ['cosine', 'constant'] as const;
-export type Variant = (typeof VARIANTS)[number];
 export type Dataset = (typeof DATASETS)[number];
-
-export const VARIANT_LABELS: Record<Variant, string> = {
-  star: 'STaR (with rationalization)',
-  'star-norat': 'STaR without rationalization (ablation)',
-  'v-star': 'V-STaR (generator + DPO verifier)',
-  'quiet-star': 'Quiet-STaR (thoughts at every token)',
-};
 
 export const DATASET_LABELS: Record<Dataset, string> = {
   addition: 'n-digit addition (synthetic)',

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import limitsJson from '../experiments/starlab/limits.json';
+import { PHASES } from './catalogue';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -26,7 +27,8 @@ export const EVENT_LIMITS = {
 } as const;
 export const MAX_EVENT_LINE_BYTES = EVENT_LIMITS.maxLineBytes;
 
-export const PHASES = ['warmup', 'sample', 'rationalize', 'train', 'evaluate', 'verify'] as const;
+/** The phases of an iteration, in the order they run (experiments/starlab/catalogue.json). */
+export { PHASES };
 export const phaseSchema = z.enum(PHASES);
 export type Phase = z.infer<typeof phaseSchema>;
 

@@ -65,9 +65,9 @@ export function register(program: Command): void {
           if (!r.rows.length) out('no matching rows');
           for (const t of r.rows) {
             out(
-              `${t.questionId}  iteration ${t.iteration}  ${t.split}/${t.kind}  answer ${t.answer ?? '—'}  gold ${t.gold}  ${t.correct ? 'correct' : 'wrong'}${t.viaHint ? '  via hint' : ''}`,
+              `${t.questionId}  iteration ${t.iteration}  ${t.split}/${t.kind}  answer ${t.answer ?? '—'}  gold ${t.gold}  ${t.correct ? 'correct' : 'wrong'}${t.hintUsed ? '  via hint' : ''}`,
             );
-            out(t.rationale.replace(/^/gm, '    '));
+            out(t.text.replace(/^/gm, '    '));
           }
         });
       },

@@ -6,8 +6,9 @@
  * and vstar.py log them once per iteration) and its phase records.
  */
 import type { MetricPoint, PhaseRecord, RunDetail } from '../../shared/contract';
+import { ACCOUNTING_METRICS as CATALOGUE_ACCOUNTING, sortPhases, variantInfo, type MetricUnit } from '../../shared/catalogue';
 
-export type AccountingUnit = 'count' | 'fraction' | 'tokens' | 'seconds';
+export type AccountingUnit = MetricUnit;
 
 export interface AccountingMetric {
   name: string;
@@ -17,43 +18,20 @@ export interface AccountingMetric {
   cumulative?: boolean;
 }
 
-/** The accounting metrics, for the compare view's metric picker (every one is logged once per iteration). */
-export const ACCOUNTING_METRICS: readonly AccountingMetric[] = [
-  { name: 'train/attempted', label: 'questions attempted', unit: 'count' },
-  { name: 'train/samples', label: 'rationales sampled', unit: 'count' },
-  { name: 'train/solved_direct', label: 'questions solved directly', unit: 'count' },
-  { name: 'train/rationalize_attempted', label: 'rationalizations attempted', unit: 'count' },
-  { name: 'train/rationalized', label: 'questions rationalized', unit: 'count' },
-  { name: 'train/rationalized_hint_copied', label: 'rationalizations dropped (hint copied)', unit: 'count' },
-  { name: 'train/kept', label: 'rationales kept', unit: 'count' },
-  { name: 'train/kept_fraction', label: 'share of training questions used', unit: 'fraction' },
-  { name: 'train/train_set', label: 'training set size', unit: 'count' },
-  { name: 'train/steps', label: 'training steps', unit: 'count' },
-  { name: 'train/examples', label: 'examples trained this iteration (V-STaR generator)', unit: 'count' },
-  { name: 'compute/tokens_generated', label: 'tokens generated (cumulative)', unit: 'tokens', cumulative: true },
-  { name: 'compute/tokens_trained', label: 'tokens trained (cumulative)', unit: 'tokens', cumulative: true },
-  { name: 'compute/tokens', label: 'tokens generated + trained (cumulative)', unit: 'tokens', cumulative: true },
-  { name: 'compute/examples_trained', label: 'examples trained (cumulative)', unit: 'count', cumulative: true },
-  { name: 'time/iteration_s', label: 'wall time per iteration (s)', unit: 'seconds' },
-  { name: 'time/sample_s', label: 'wall time: sample (s)', unit: 'seconds' },
-  { name: 'time/rationalize_s', label: 'wall time: rationalize (s)', unit: 'seconds' },
-  { name: 'time/train_s', label: 'wall time: train (s)', unit: 'seconds' },
-  { name: 'time/evaluate_s', label: 'wall time: evaluate (s)', unit: 'seconds' },
-  { name: 'time/verify_s', label: 'wall time: verify (s, V-STaR)', unit: 'seconds' },
-  { name: 'time/warmup_s', label: 'wall time: warm-up (s, iteration 0)', unit: 'seconds' },
-  { name: 'warmup/examples', label: 'warm-up examples (iteration 0)', unit: 'count' },
-  { name: 'verifier/pairs', label: 'verifier preference pairs (V-STaR)', unit: 'count' },
-  { name: 'verifier/buffer', label: 'verifier candidate buffer (V-STaR)', unit: 'count' },
-];
+/**
+ * The accounting metrics, for the compare view's metric picker (every one is logged once per
+ * iteration): the catalogue's metrics marked `accounting`, in its order (experiments/starlab/catalogue.json).
+ */
+export const ACCOUNTING_METRICS: readonly AccountingMetric[] = CATALOGUE_ACCOUNTING.map((m) => ({
+  name: m.name!,
+  label: m.label,
+  unit: m.unit,
+  ...(m.cumulative ? { cumulative: true } : {}),
+}));
 
-/** Phases in the order they run within an iteration; others follow by name. */
-export const PHASE_ORDER = ['warmup', 'sample', 'rationalize', 'train', 'evaluate', 'verify'] as const;
-
-const STAR_FAMILY = new Set(['star', 'star-norat', 'v-star']);
-
-/** True for the variants that log this accounting (or any run that logged train/attempted). */
+/** True for the variants that log this accounting (the catalogue's STaR family) or any run that logged train/attempted. */
 export function isStarFamily(run: Pick<RunDetail, 'variant' | 'metrics'>): boolean {
-  return STAR_FAMILY.has(run.variant) || (run.metrics['train/attempted']?.length ?? 0) > 0;
+  return variantInfo(run.variant)?.family === 'star' || (run.metrics['train/attempted']?.length ?? 0) > 0;
 }
 
 export interface AccountingRow {
@@ -100,7 +78,7 @@ export interface AccountingTable {
   totals: AccountingTotals;
   /** Iterations where a cumulative compute/* counter dropped and was counted as restarted from zero. */
   counterRestarts: number[];
-  /** The phases with a duration at some iteration, in PHASE_ORDER then by name. */
+  /** The phases with a duration at some iteration, in the catalogue's phase order then by name. */
   phases: string[];
 }
 
@@ -116,15 +94,6 @@ function lastPerIteration(points: MetricPoint[] | undefined): Map<number, number
 }
 
 const TIME_RE = /^time\/(.+)_s$/;
-
-function phaseRank(name: string): number {
-  const i = (PHASE_ORDER as readonly string[]).indexOf(name);
-  return i < 0 ? PHASE_ORDER.length : i;
-}
-
-export function sortPhases(names: Iterable<string>): string[] {
-  return [...new Set(names)].sort((a, b) => phaseRank(a) - phaseRank(b) || a.localeCompare(b));
-}
 
 /** Finished phase durations per iteration; a phase run twice (a resumed iteration) counts its latest run. */
 function phaseDurations(phases: readonly PhaseRecord[]): Map<number, Map<string, number>> {

@@ -5,6 +5,7 @@
 import { DASHES, OKABE_ITO as PALETTE, paletteColor, styleForVariant, type Dash } from '../../shared/export/style';
 import type { Figure, FigureSeries } from '../../shared/export/model';
 import type { MetricPoint, RunSummary } from '../../shared/contract';
+import { VARIANTS, metricInfo } from '../../shared/catalogue';
 import { mean, sampleStd, type AggregatePoint, type Band } from '../../shared/stats';
 import { aggregateCols, dedupeByK, emaCols, fromCols, toCols, type AggCols, type Cols } from './columns';
 
@@ -302,9 +303,12 @@ export function assignStyles(groups: readonly { key: string; variants: readonly 
 
 // ---------------------------------------------------------------- groups and table
 
-/** Metrics where lower is better (the table's "best" is a minimum for them). */
+/**
+ * Metrics where lower is better (the table's "best" is a minimum for them): the catalogue's flag
+ * (experiments/starlab/catalogue.json); for a metric outside it (an SDK run's own), a guess from the name.
+ */
 export function lowerIsBetter(metric: string): boolean {
-  return /loss|perplexity|nll|error|(^|\/)time/i.test(metric);
+  return metricInfo(metric)?.info.lowerIsBetter ?? /loss|perplexity|nll|error|(^|\/)time/i.test(metric);
 }
 
 export interface CompareGroup {
@@ -340,11 +344,10 @@ export interface BuildInput {
   band: Band;
 }
 
-/** The paper's variants first, in this order; others after them, by name. */
-const VARIANT_ORDER = ['star', 'star-norat', 'v-star', 'quiet-star'];
+/** The catalogue's variants first, in its order; others after them, by name. */
 function variantIndex(variant: string): number {
-  const i = VARIANT_ORDER.indexOf(variant);
-  return i >= 0 ? i : VARIANT_ORDER.length;
+  const i = (VARIANTS as readonly string[]).indexOf(variant);
+  return i >= 0 ? i : VARIANTS.length;
 }
 
 function sortGroupKeys(a: { key: string; variants: string[] }, b: { key: string; variants: string[] }): number {

@@ -11,10 +11,11 @@
  * all as fractions in [0, 1] (unbiased estimators over subsets of the N candidates).
  */
 import type { MetricPoint } from '../../shared/contract';
+import { SCORERS, SCORER_INFO } from '../../shared/catalogue';
 import type { XY } from './metrics';
 
 export interface BestOfKSeries {
-  /** Stable id of the method: 'pass', 'majority', 'dpo', 'orm', 'logp', 'likelihood' (or another scorer's name). */
+  /** Stable id of the method: 'pass', 'majority', or a scorer's id (the catalogue's SCORERS, or another scorer's name). */
   key: string;
   label: string;
   /** x = k (candidates), y = accuracy in [0, 1]; sorted by k. */
@@ -23,15 +24,31 @@ export interface BestOfKSeries {
 
 const CURVE_RE = /^vstar\/(pass|majority|best_of_k\/([A-Za-z0-9_.-]+))@(\d+)$/;
 
-/** The methods in display order, with their labels; unknown scorers follow these. */
+/** The Best-of-k label of a scorer: "Best-of-k (DPO verifier)"; its short form "best-of (DPO verifier)". */
+export function bestOfKLabel(scorerLabel: string): string {
+  return `Best-of-k (${scorerLabel})`;
+}
+
+/** The methods in display order, with their labels (the scorers': experiments/starlab/catalogue.json); unknown scorers follow these. */
 export const BEST_OF_K_METHODS: { key: string; label: string; short: string }[] = [
   { key: 'pass', label: 'pass@k', short: 'pass' },
   { key: 'majority', label: 'majority', short: 'majority' },
-  { key: 'dpo', label: 'Best-of-k (DPO verifier)', short: 'best-of (DPO verifier)' },
-  { key: 'orm', label: 'Best-of-k (ORM)', short: 'best-of (ORM)' },
-  { key: 'logp', label: 'Best-of-k (verifier likelihood)', short: 'best-of (verifier likelihood)' },
-  { key: 'likelihood', label: 'Best-of-k (generator likelihood)', short: 'best-of (generator likelihood)' },
+  ...SCORER_INFO.map((s) => ({ key: s.id, label: bestOfKLabel(s.label), short: `best-of (${s.label})` })),
 ];
+
+/**
+ * A method's fixed look, the same in both V-STaR panels (BestOfKPanel, VerifierPanel): a palette
+ * slot (null: pass@k's grey), line width and dash. Majority takes slot 1, the catalogue's scorers
+ * slots 0, 2, 3, 4, … in their order (the first, the DPO verifier, drawn thicker); null for a
+ * scorer outside the catalogue.
+ */
+export function methodLook(key: string): { slot: number | null; strokeWidth?: number; dash?: string } | null {
+  if (key === 'pass') return { slot: null, dash: '5 3' };
+  if (key === 'majority') return { slot: 1 };
+  const i = (SCORERS as readonly string[]).indexOf(key);
+  if (i < 0) return null;
+  return i === 0 ? { slot: 0, strokeWidth: 2.25 } : { slot: i + 1 };
+}
 
 /** The method and k of a vstar curve metric (vstar/pass@4 → {method: 'pass', k: 4}), or null. */
 export function parseVstarMetric(name: string): { method: string; k: number } | null {
@@ -63,7 +80,7 @@ function methodOrder(key: string): number {
 }
 
 function methodLabel(key: string): string {
-  return BEST_OF_K_METHODS.find((m) => m.key === key)?.label ?? `Best-of-k (${key})`;
+  return BEST_OF_K_METHODS.find((m) => m.key === key)?.label ?? bestOfKLabel(key);
 }
 
 /**

@@ -61,6 +61,7 @@ MEASURE = HERE / "measure_run.py"
 sys.path.insert(0, str(EXPERIMENTS))
 
 from starlab.config import preset_config, validate_config  # noqa: E402  (no torch import)
+from starlab import catalogue  # noqa: E402  (stdlib only)
 
 VARIANTS = ("star", "star-norat", "v-star", "quiet-star")
 #: model sizes: (n_layer, n_embd, n_head); the tiny Llama has a gated MLP of width 4·n_embd,
@@ -237,7 +238,7 @@ def summarize(variant: str, run_dir: Path, wall: float) -> dict[str, Any]:
         figures["sample_tok_s"] = sum(tps) / len(tps) if tps else None
         figures["sample_tok_s_source"] = "mean eval/tokens_per_s (decoding with a thought before every token)"
         figures["base_decode_tok_s"] = sum(base) / len(base) if base else None
-        # thought tokens sampled in training: cumulative tokens/generated at the end of each train phase
+        # thought tokens sampled in training: cumulative compute/tokens_generated at the end of each train phase
         thought = _train_thought_tokens(events)
         if thought is not None and phases.get("train"):
             figures["train_thought_tokens"] = thought
@@ -285,9 +286,22 @@ def summarize(variant: str, run_dir: Path, wall: float) -> dict[str, Any]:
     }
 
 
+#: the one name of the cumulative generated-token counter; its catalogue aliases (Quiet-STaR's
+#: train steps logged it as ``tokens/generated``) are read for event files that still have them
+TOKENS_GENERATED = "compute/tokens_generated"
+TOKENS_GENERATED_NAMES = (TOKENS_GENERATED, *(catalogue.metric_entry(TOKENS_GENERATED) or {}).get("aliases", []))
+
+
+def _tokens_generated(values: dict[str, Any]) -> Any:
+    for k in TOKENS_GENERATED_NAMES:
+        if k in values:
+            return values[k]
+    return None
+
+
 def _train_thought_tokens(events: list[dict[str, Any]]) -> int | None:
     """Quiet-STaR thought tokens sampled in training: the increase of the cumulative
-    ``tokens/generated`` across each train phase (its metrics are logged inside the phase)."""
+    ``compute/tokens_generated`` across each train phase (its metrics are logged inside the phase)."""
     total, found = 0, False
     before = 0
     in_train, last_in = False, None
@@ -300,11 +314,13 @@ def _train_thought_tokens(events: list[dict[str, Any]]) -> int | None:
                 found = True
             in_train = False
         elif e["type"] == "metrics":
-            v = e["values"]
-            if in_train and "tokens/generated" in v:
-                last_in = v["tokens/generated"]
-            elif not in_train and "compute/tokens_generated" in v:
-                before = v["compute/tokens_generated"]
+            n = _tokens_generated(e["values"])
+            if n is None:
+                continue
+            if in_train:
+                last_in = n
+            else:
+                before = n
     return total if found else None
 
 

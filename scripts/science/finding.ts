@@ -8,6 +8,7 @@
  * bench reports mean ± std over seeds and says a finding holds when the effect is positive in
  * every seed — a sign test the reader can check in the per-seed column, not a p-value.
  */
+import { axisLabelOf, EXPORT_METRIC } from '../../shared/export/group';
 import { mean, sampleStd, type Figure } from '../../shared/export/model';
 import { DASHES, OKABE_ITO, type SeriesStyle } from '../../shared/export/style';
 
@@ -134,7 +135,7 @@ export function overKFigure(
   return {
     title: o.title,
     xLabel: 'k (candidates per question)',
-    yLabel: 'Held-out accuracy',
+    yLabel: axisLabelOf(EXPORT_METRIC),
     yBounds: [0, 1],
     series: series.map((s, i) => {
       const runs = seeds.flatMap((r) => (r[key] ? [{ id: r[key].id, curve: overK(r[key], s.prefix, o.kMax) }] : []));

@@ -4,9 +4,20 @@
  * Pure over the service's read API (getGroup, getSeries, getRun), so any host can call it.
  */
 import type { GroupDetail, MetricPoint, RunDetail, RunStatus } from '../contract';
+import { metricLabel } from '../catalogue';
 import { mean, sampleStd, type Figure, type FigureSeries, type Table, type TableRow } from './model';
 
 export const EXPORT_METRIC = 'eval/accuracy';
+
+/** A metric's label from experiments/starlab/catalogue.json (eval/accuracy: "held-out accuracy"), else its name. */
+export function labelOf(metric: string): string {
+  return metricLabel(metric) ?? metric;
+}
+
+const capitalized = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+/** A metric's label as an axis title: "Held-out accuracy". */
+export const axisLabelOf = (metric: string): string => capitalized(labelOf(metric));
 
 export interface GroupExportSource {
   getGroup(id: string): GroupDetail | null;
@@ -96,7 +107,7 @@ export function aggregateRuns(
       figure: {
         title: o.titleFor ? o.titleFor(dataset) : dataset,
         xLabel: 'Iteration',
-        yLabel: o.yLabel ?? 'Held-out accuracy',
+        yLabel: o.yLabel ?? axisLabelOf(EXPORT_METRIC),
         series,
       },
     });
@@ -143,8 +154,8 @@ export function buildGroupExport(service: GroupExportSource, groupId: string, o:
     datasets: strings(spec.datasets),
     variants: gridKeys.length ? [] : strings(spec.variants),
     metric,
-    yLabel: metric === EXPORT_METRIC ? 'Held-out accuracy' : metric,
-    titleFor: (d) => `${d}: ${metric === EXPORT_METRIC ? 'held-out accuracy' : metric}`,
+    yLabel: metric === EXPORT_METRIC ? axisLabelOf(metric) : metric,
+    titleFor: (d) => `${d}: ${metric === EXPORT_METRIC ? labelOf(metric) : metric}`,
   });
   // fractions (accuracies) never plot outside [0, 1], however wide a band is
   const fractions = runs.every((r) => r.points.every((p) => p.value >= 0 && p.value <= 1));

@@ -1,4 +1,5 @@
 /** Colours (Okabe–Ito, colour-blind safe) and dash patterns, stable per variant across figures. */
+import { VARIANT_INFO } from '../catalogue';
 
 export interface PaletteColor {
   /** A LaTeX-safe colour name (letters only), used with \definecolor. */
@@ -30,12 +31,15 @@ export interface SeriesStyle {
 
 const byName = (n: string) => OKABE_ITO.find((c) => c.name === n)!;
 
-const FIXED: Record<string, { color: PaletteColor; dash: Dash }> = {
-  star: { color: byName('OIblue'), dash: 'solid' },
-  'star-norat': { color: byName('OIvermillion'), dash: 'dashed' },
-  'v-star': { color: byName('OIbluishgreen'), dash: 'dashdotted' },
-  'quiet-star': { color: byName('OIreddishpurple'), dash: 'dotted' },
-};
+/** The catalogue's variants' fixed styles (experiments/starlab/catalogue.json: style.color is a palette name). */
+const FIXED: Record<string, { color: PaletteColor; dash: Dash }> = Object.fromEntries(
+  VARIANT_INFO.map((v) => {
+    const color = byName(v.style.color);
+    if (!color || !(DASHES as readonly string[]).includes(v.style.dash))
+      throw new Error(`catalogue.json: variant ${v.id}'s style ${JSON.stringify(v.style)} is not a palette colour and a dash of shared/export/style.ts`);
+    return [v.id, { color, dash: v.style.dash as Dash }];
+  }),
+);
 /** Colours left for other variants (the fixed ones are never reused; yellow is last: it is faint on white). */
 const FREE_COLORS = ['OIorange', 'OIskyblue', 'OIblack', 'OIyellow'].map(byName);
 
@@ -49,7 +53,7 @@ function fnv1a(s: string): number {
   return h >>> 0;
 }
 
-/** The colour + dash of a variant: fixed for star, star-norat, v-star, quiet-star; hashed from the name otherwise. */
+/** The colour + dash of a variant: fixed for the catalogue's variants; hashed from the name otherwise. */
 export function styleForVariant(variant: string): SeriesStyle {
   const f = FIXED[variant];
   if (f) return { color: f.color.hex, colorName: f.color.name, dash: f.dash };

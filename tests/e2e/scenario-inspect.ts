@@ -56,8 +56,8 @@ async function call<T>(server: Server, cmd: string, args: unknown[]): Promise<T>
 interface Trace {
   questionId: string;
   iteration: number;
-  rationale: string;
-  viaHint: boolean;
+  text: string;
+  hintUsed: boolean;
   split: string;
 }
 
@@ -93,8 +93,8 @@ async function checkTraces(page: Page, server: Server, star: string, norat: stri
   if (its.length >= 2) {
     await page.getByTestId('compare-iteration-a').selectOption(String(its[0]));
     await page.getByTestId('compare-iteration-b').selectOption(String(its.at(-1)));
-    const a = all.find((t) => t.iteration === its[0])!.rationale;
-    const b = all.find((t) => t.iteration === its.at(-1))!.rationale;
+    const a = all.find((t) => t.iteration === its[0])!.text;
+    const b = all.find((t) => t.iteration === its.at(-1))!.text;
     if (a !== b)
       await waitFor(
         'diff marks between two iterations',
@@ -108,7 +108,7 @@ async function checkTraces(page: Page, server: Server, star: string, norat: stri
   if (other.length)
     await waitFor(
       "star-norat's rationale beside star's",
-      async () => ((await page.getByTestId('trace-compare').textContent()) ?? '').includes(other.at(-1)!.rationale.trim().slice(0, 20)),
+      async () => ((await page.getByTestId('trace-compare').textContent()) ?? '').includes(other.at(-1)!.text.trim().slice(0, 20)),
       10_000,
     );
   await screenshot(page, 'inspect-trace-compare');

@@ -112,10 +112,10 @@ export async function scenarioVariantsCli(server: Server): Promise<void> {
       // every variant's per-question traces are there; star's include rationalizations (rows through the hint)
       const tr = await cli(['traces', shown.id, '--limit', '5000', '--json', '--data-dir', server.dataDir]);
       check(tr.code === 0, `${what}: starlab traces failed: ${tr.stderr}`);
-      const traces = JSON.parse(tr.stdout) as { split: string; viaHint: boolean; rationale: string }[];
+      const traces = JSON.parse(tr.stdout) as { split: string; hintUsed: boolean; text: string }[];
       check(traces.some((t) => t.split === 'eval') && (variant === 'quiet-star' || traces.some((t) => t.split === 'train')), `${what}: traces lack a split (${traces.length} rows)`);
-      if (variant === 'star') check(traces.some((t) => t.viaHint), `${what}: no rationalized trace`);
-      if (variant === 'star-norat') check(!traces.some((t) => t.viaHint), `${what}: a trace through the hint in the ablation without rationalization`);
+      if (variant === 'star') check(traces.some((t) => t.hintUsed), `${what}: no rationalized trace`);
+      if (variant === 'star-norat') check(!traces.some((t) => t.hintUsed), `${what}: a trace through the hint in the ablation without rationalization`);
       if (variant === 'quiet-star')
         check(['quiet/policy_loss', 'quiet/mixed_loss'].every((m) => (shown.metrics[m] ?? []).length > 0), `${what}: quiet/* losses not logged`);
       // the server (watching the same data dir) lists it too

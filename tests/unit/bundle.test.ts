@@ -158,7 +158,7 @@ describe('run bundles', () => {
     for (const t of ['question_summary', 'question_outcomes', 'question_counts']) expect(derived(db, t)).toEqual(derived(src.db, t));
     expect(derived(db, 'question_summary')).toHaveLength(2);
     const page = queryTraces(db, 'r1', { search: 'zebra' });
-    expect(page.rows.map((x) => x.rationale)).toEqual(['the zebra ate 3 apples']);
+    expect(page.rows.map((x) => x.text)).toEqual(['the zebra ate 3 apples']);
     // files byte-identical
     for (const id of ['r1', 'r2']) {
       const a = filesUnder(join(runsDir(src.dir), id));

@@ -143,7 +143,7 @@ describe('migrations from every earlier schema version', () => {
       expect(db.prepare("SELECT rowid AS id FROM samples_fts WHERE samples_fts MATCH 'zeb AND ebr AND bra'").all()).toEqual([zebra]);
       const page = queryTraces(db, 'r1', { search: 'zebra' });
       expect(page.total).toBe(1);
-      expect(page.rows.map((r) => r.rationale)).toEqual(['the zebra ate 3 apples so 5 remain']);
+      expect(page.rows.map((r) => r.text)).toEqual(['the zebra ate 3 apples so 5 remain']);
       expect(db.prepare("SELECT count(*) AS n FROM samples_fts WHERE samples_fts MATCH 'can AND did AND ate'").get()).toEqual({ n: 0 });
 
       // the rating tables (v5) exist, start empty and are usable with the migrated samples

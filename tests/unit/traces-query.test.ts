@@ -266,11 +266,11 @@ describe('compare panel samples', () => {
     iteration,
     kind,
     question: '1+1',
-    rationale: `r${id}`,
+    text: `r${id}`,
     answer: '2',
     gold: '2',
     correct: kind === 'rationalized',
-    viaHint: kind === 'rationalized',
+    hintUsed: kind === 'rationalized',
     kept: null,
     difficulty: 1,
   });

@@ -102,7 +102,7 @@ describe('traces', () => {
       expect(get({ search: 'rationale 2', filter: 'never-solved' })).toEqual(['qb@2/direct', 'qb@2/rationalized', 'qc@2/direct']);
       expect(get({ search: 'qd s', iteration: 1 })).toEqual(['qd@1/direct']); // 'qd second'
       const row = s.getTraces(RUN, { filter: 'rationalized-only', limit: 2 }).rows[1]!;
-      expect(row).toMatchObject({ questionId: 'qb', iteration: 1, kind: 'rationalized', answer: 'g', gold: 'g', correct: true, viaHint: true, kept: true, rationale: 'qb rationale 1' });
+      expect(row).toMatchObject({ questionId: 'qb', iteration: 1, kind: 'rationalized', answer: 'g', gold: 'g', correct: true, hintUsed: true, kept: true, text: 'qb rationale 1' });
     } finally {
       s.close();
     }
@@ -117,9 +117,9 @@ describe('traces', () => {
       );
     const j = await cli([RUN, '--filter', 'rationalized-only', '--json']);
     expect(j.code).toBe(0);
-    const rows = JSON.parse(j.stdout) as { questionId: string; viaHint: boolean }[];
+    const rows = JSON.parse(j.stdout) as { questionId: string; hintUsed: boolean }[];
     expect(rows.map((r) => r.questionId)).toEqual(['qb', 'qb', 'qb', 'qb']);
-    expect(rows.filter((r) => r.viaHint)).toHaveLength(2);
+    expect(rows.filter((r) => r.hintUsed)).toHaveLength(2);
     const t = await cli([RUN, '--filter', 'forgotten']);
     expect(t.stdout).toBe('qa  iteration 3  train/direct  answer x  gold g  wrong\n    qa rationale 3\n');
     const paged = await cli([RUN, '--limit', '2', '--json']);
@@ -173,7 +173,7 @@ describe('traces search paths', () => {
   const fold = (x: string) => x.replace(/[A-Z]/g, (c) => c.toLowerCase());
   const brute = (o: TraceQuery): TraceRow[] =>
     queryTraces(db, SEARCH_RUN, { ...o, search: undefined, limit: 100_000, offset: 0 }).rows
-      .filter((r) => fold(r.rationale).includes(fold(o.search!)) || fold(r.question).includes(fold(o.search!)));
+      .filter((r) => fold(r.text).includes(fold(o.search!)) || fold(r.question).includes(fold(o.search!)));
 
   const PATHS: { name: string; tune: TraceSearchTuning; sql: RegExp }[] = [
     { name: 'index', tune: { walkBudget: 1, ftsMax: 1000 }, sql: /samples_fts MATCH @tri/ },
@@ -210,9 +210,9 @@ describe('traces search paths', () => {
     expect(capped).toBeGreaterThan(10);
     expect([...used].sort()).toEqual(['index long', 'walk long', 'walk short', 'walk then matches long', 'walk then matches short']);
     // The brute force itself: hand-checked counts ('zq' only in the 2-character rationales: n % 29 = 0).
-    expect(brute({ search: 'zq' }).map((r) => r.rationale)).toEqual(Array(brute({ search: 'zq' }).length).fill('zq'));
+    expect(brute({ search: 'zq' }).map((r) => r.text)).toEqual(Array(brute({ search: 'zq' }).length).fill('zq'));
     expect(brute({ search: 'zq' }).length).toBeGreaterThan(0);
-    expect(brute({ search: '50%_' }).every((r) => r.rationale.includes('50%_off'))).toBe(true);
+    expect(brute({ search: '50%_' }).every((r) => r.text.includes('50%_off'))).toBe(true);
     expect(brute({ search: '0%x' })).toEqual([]);
   });
 

@@ -1,19 +1,19 @@
 import { useMemo, useState, type ReactElement } from 'react';
 import type { RunDetail } from '../../../shared/contract';
 import { formatPct } from '../format';
-import { bestOfKCurves, bestOfKSummary, vstarIterations } from '../vstar';
+import { SCORERS } from '../../../shared/catalogue';
+import { bestOfKCurves, bestOfKSummary, methodLook, vstarIterations } from '../vstar';
 import { LineChartPanel, PALETTE, type Series } from './charts';
 import { IterationSelect, Panel } from './common';
 
-/** Fixed look per method, so a method keeps its colour across iterations and runs. */
-const STYLE: Record<string, { color: string; strokeWidth?: number; dash?: string }> = {
-  pass: { color: '#777777', dash: '5 3' },
-  majority: { color: PALETTE[1]! },
-  dpo: { color: PALETTE[0]!, strokeWidth: 2.25 },
-  orm: { color: PALETTE[2]! },
-  logp: { color: PALETTE[3]! },
-};
-const EXTRA = [PALETTE[4]!, PALETTE[5]!, PALETTE[6]!, PALETTE[7]!];
+/** Fixed look per method (vstar.ts methodLook), so a method keeps its colour across iterations, runs and panels. */
+function fixedStyle(key: string): { color: string; strokeWidth?: number; dash?: string } | null {
+  const look = methodLook(key);
+  return look ? { color: look.slot === null ? PASS_GREY : PALETTE[look.slot]!, strokeWidth: look.strokeWidth, dash: look.dash } : null;
+}
+const PASS_GREY = '#777777';
+/** Colours of scorers outside the catalogue: the palette's slots no method takes. */
+const EXTRA = PALETTE.filter((_, i) => i !== 1 && !SCORERS.some((s) => methodLook(s)?.slot === i));
 
 /** Linear-axis ticks for k = 1..n: 1, then multiples of a power of two (at most ~9), and n. */
 function linearTicks(n: number): number[] {
@@ -45,7 +45,7 @@ export function BestOfKPanel({ run }: { run: RunDetail }): ReactElement | null {
   const series = useMemo<Series[]>(() => {
     let extra = 0;
     return curves.map((c) => {
-      const st = STYLE[c.key] ?? { color: EXTRA[extra++ % EXTRA.length]! };
+      const st = fixedStyle(c.key) ?? { color: EXTRA[extra++ % EXTRA.length]! };
       return { key: c.key, name: c.label, color: st.color, strokeWidth: st.strokeWidth, dash: st.dash, points: c.points };
     });
   }, [curves]);
@@ -101,7 +101,7 @@ export function BestOfKPanel({ run }: { run: RunDetail }): ReactElement | null {
               return (
                 <tr key={r.key} data-testid={`bestofk-row-${r.key}`} data-at1={r.at1 ?? ''} data-atn={r.atMax} data-n={r.kMax}>
                   <td>
-                    <span className="swatch" style={{ background: (STYLE[r.key] ?? series.find((s) => s.key === r.key))?.color }} />
+                    <span className="swatch" style={{ background: (fixedStyle(r.key) ?? series.find((s) => s.key === r.key))?.color }} />
                     {name}
                   </td>
                   <td className="num mono">{formatPct(r.at1)}</td>

@@ -89,7 +89,7 @@ function runLabel(r: RunSummary): string {
 }
 
 function sampleLabel(row: TraceRow): string {
-  return `it ${row.iteration} · ${row.kind}${row.viaHint ? ' (hint)' : ''} · ${row.correct ? '✓' : '✗'} ${row.answer ?? '—'}`;
+  return `it ${row.iteration} · ${row.kind}${row.hintUsed ? ' (hint)' : ''} · ${row.correct ? '✓' : '✗'} ${row.answer ?? '—'}`;
 }
 
 function DiffText({ parts, side }: { parts: DiffPart[]; side: 'a' | 'b' }): ReactElement {
@@ -122,7 +122,7 @@ function SideHead({ title, row }: { title: string; row: TraceRow }): ReactElemen
       <span className="muted">
         it {row.iteration} · {row.kind}
       </span>{' '}
-      {row.viaHint ? <span className="trace-hint">hint</span> : null}{' '}
+      {row.hintUsed ? <span className="trace-hint">hint</span> : null}{' '}
       <span className={row.correct ? 'trace-ok' : 'trace-wrong'}>
         {row.correct ? '✓' : '✗'} {row.answer ?? '—'}
       </span>
@@ -137,13 +137,13 @@ function SideHead({ title, row }: { title: string; row: TraceRow }): ReactElemen
  */
 export const DiffPair = memo(function DiffPair({ left, right, leftTitle, rightTitle, testId }: { left: TraceRow; right: TraceRow; leftTitle: string; rightTitle: string; testId?: string }): ReactElement {
   const { diff, stats } = useMemo(() => {
-    const d = diffWords(left.rationale, right.rationale);
+    const d = diffWords(left.text, right.text);
     return { diff: d, stats: diffStats(d.parts) };
-  }, [left.rationale, right.rationale]);
+  }, [left.text, right.text]);
   return (
     <div className="diff-pair-wrap" data-testid={testId}>
       <div className="muted small diff-stats">
-        {left.rationale === right.rationale ? 'identical rationales' : `−${stats.deleted} / +${stats.inserted} words`}
+        {left.text === right.text ? 'identical rationales' : `−${stats.deleted} / +${stats.inserted} words`}
         {diff.mode === 'lines' ? ' · long texts: compared line by line' : diff.mode === 'coarse' ? ' · long texts: only the common start and end are matched' : ''}
       </div>
       <div className="diff-pair">
@@ -249,7 +249,7 @@ export function TraceCompare(p: TraceCompareProps): ReactElement {
                   <td className="num">{s.row.iteration}</td>
                   <td>
                     {s.row.kind}
-                    {s.row.viaHint ? <span className="trace-hint">hint</span> : null}
+                    {s.row.hintUsed ? <span className="trace-hint">hint</span> : null}
                   </td>
                   <td className="num mono">{s.row.answer ?? '—'}</td>
                   <td className={s.row.correct ? 'trace-ok' : 'trace-wrong'}>{s.row.correct ? '✓' : '✗'}</td>

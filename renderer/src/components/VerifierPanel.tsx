@@ -6,16 +6,11 @@ import { formatNumber, formatPct } from '../format';
 import { useDebounced, useElementWidth, useLive, type Live } from '../hooks';
 import { perIteration } from '../metrics';
 import { call } from '../transport';
-import { vstarIterations } from '../vstar';
+import { SCORERS, SCORER_LABELS, SCORE_KEYS, type Scorer } from '../../../shared/catalogue';
+import { bestOfKLabel, methodLook, vstarIterations } from '../vstar';
 import { LineChartPanel, PALETTE, type Series } from './charts';
 import { IterationSelect, Panel } from './common';
 import '../analysis.css';
-
-type Scorer = 'dpo' | 'orm' | 'logp' | 'likelihood';
-const SCORERS: readonly Scorer[] = ['dpo', 'orm', 'logp', 'likelihood'];
-const SCORER_LABEL: Record<Scorer, string> = { dpo: 'DPO verifier', orm: 'ORM', logp: 'verifier likelihood', likelihood: 'generator likelihood' };
-/** The stored score each scorer ranks by (the same map as CURVE_SCORERS in shared/contract.ts, which the renderer must not import: zod). */
-const SCORE_KEY: Record<Scorer, string> = { dpo: 'reward', orm: 'orm', logp: 'logp_norm', likelihood: 'gen_logp_norm' };
 
 const PAGE = 20;
 const BINS = 24;
@@ -59,14 +54,16 @@ interface CurveSpec {
   dash?: string;
 }
 
-/** The same looks as BestOfKPanel, so a method keeps its colour across the two panels. */
+/** The look of a method: the same as BestOfKPanel's (vstar.ts methodLook), so a method keeps its colour across the two panels. */
+function look(key: string): Pick<CurveSpec, 'color' | 'strokeWidth' | 'dash'> {
+  const l = methodLook(key);
+  return { color: !l || l.slot === null ? '#777777' : PALETTE[l.slot]!, strokeWidth: l?.strokeWidth, dash: l?.dash };
+}
+
 const CURVES: CurveSpec[] = [
-  { key: 'dpo', label: 'Best-of-k (DPO verifier)', kind: 'best-of-k', scorer: 'dpo', color: PALETTE[0]!, strokeWidth: 2.25 },
-  { key: 'orm', label: 'Best-of-k (ORM)', kind: 'best-of-k', scorer: 'orm', color: PALETTE[2]! },
-  { key: 'logp', label: 'Best-of-k (verifier likelihood)', kind: 'best-of-k', scorer: 'logp', color: PALETTE[3]! },
-  { key: 'likelihood', label: 'Best-of-k (generator likelihood)', kind: 'best-of-k', scorer: 'likelihood', color: PALETTE[4]! },
-  { key: 'majority', label: 'majority vote', kind: 'majority', color: PALETTE[1]! },
-  { key: 'pass', label: 'pass@k (oracle)', kind: 'pass-at-k', color: '#777777', dash: '5 3' },
+  ...SCORERS.map((scorer): CurveSpec => ({ key: scorer, label: bestOfKLabel(SCORER_LABELS[scorer]), kind: 'best-of-k', scorer, ...look(scorer) })),
+  { key: 'majority', label: 'majority vote', kind: 'majority', ...look('majority') },
+  { key: 'pass', label: 'pass@k (oracle)', kind: 'pass-at-k', ...look('pass') },
 ];
 
 interface CurveOutcome {
@@ -159,7 +156,7 @@ function Histogram({ stats, normalized }: { stats: VerifierStats; normalized: bo
             tick={{ fontSize: 10 }}
             stroke="#888"
             interval="preserveStartEnd"
-            label={{ value: `${SCORER_LABEL[stats.scorer]} score`, position: 'insideBottom', offset: -8, fontSize: 11, fill: '#555' }}
+            label={{ value: `${SCORER_LABELS[stats.scorer]} score`, position: 'insideBottom', offset: -8, fontSize: 11, fill: '#555' }}
           />
           {/* a second, hidden category axis: the wrong bars sit on the right bars instead of beside them */}
           <XAxis xAxisId="wrong" dataKey="mid" hide />
@@ -249,7 +246,7 @@ function QuestionBrowser({
   const rows = q?.ok ? q.rows : [];
   const total = q?.ok ? q.total : 0;
   const c = candidates.data;
-  const scoreKeys = c?.ok ? [...new Set(c.candidates.flatMap((x) => Object.keys(x.scores ?? {})))].sort((a, b) => (a === SCORE_KEY[scorer] ? -1 : b === SCORE_KEY[scorer] ? 1 : a.localeCompare(b))) : [];
+  const scoreKeys = c?.ok ? [...new Set(c.candidates.flatMap((x) => Object.keys(x.scores ?? {})))].sort((a, b) => (a === SCORE_KEYS[scorer] ? -1 : b === SCORE_KEYS[scorer] ? 1 : a.localeCompare(b))) : [];
 
   return (
     <div className="verifier-browser">
@@ -321,7 +318,7 @@ function QuestionBrowser({
                 <span className="mono">{c.gold}</span>
                 <span className="muted">
                   {' '}
-                  · ranked by {SCORER_LABEL[scorer]} (<code>{SCORE_KEY[scorer]}</code>), highest first; click a row for the full text
+                  · ranked by {SCORER_LABELS[scorer]} (<code>{SCORE_KEYS[scorer]}</code>), highest first; click a row for the full text
                 </span>
               </div>
               <div className="analysis-scroll">
@@ -332,7 +329,7 @@ function QuestionBrowser({
                       <th className="num">answer</th>
                       <th>ok</th>
                       {scoreKeys.map((k) => (
-                        <th key={k} className={`num ${k === SCORE_KEY[scorer] ? 'sorted' : ''}`}>
+                        <th key={k} className={`num ${k === SCORE_KEYS[scorer] ? 'sorted' : ''}`}>
                           {k}
                         </th>
                       ))}
@@ -349,7 +346,7 @@ function QuestionBrowser({
                           data-testid="verifier-candidate"
                           data-rank={x.rank}
                           data-correct={x.correct ? 1 : 0}
-                          data-score={x.scores?.[SCORE_KEY[scorer]] ?? ''}
+                          data-score={x.scores?.[SCORE_KEYS[scorer]] ?? ''}
                           onClick={() => {
                             const next = new Set(expanded);
                             if (open) next.delete(x.rank);
@@ -421,7 +418,7 @@ function VerifierBody({ run }: { run: RunDetail }): ReactElement {
     if (s)
       out.push({
         key: 'test',
-        name: `test candidates (${SCORER_LABEL[s.scorer]})`,
+        name: `test candidates (${SCORER_LABELS[s.scorer]})`,
         color: PALETTE[0]!,
         strokeWidth: 2,
         points: s.pairAccuracy.filter((p) => p.value !== null).map((p) => ({ x: p.iteration, y: p.value! })),
@@ -443,7 +440,7 @@ function VerifierBody({ run }: { run: RunDetail }): ReactElement {
             <select data-testid="verifier-scorer" value={eff} onChange={(e) => setScorer(e.target.value as Scorer)}>
               {available.map((x) => (
                 <option key={x} value={x}>
-                  {SCORER_LABEL[x]}
+                  {SCORER_LABELS[x]}
                 </option>
               ))}
             </select>

@@ -14,8 +14,7 @@ import { VerifierPanel } from '../components/VerifierPanel';
 import { ThoughtsPanel } from '../components/ThoughtsPanel';
 import { EventIssuesNote } from '../components/EventIssuesNote';
 import { isVstarCurveMetric } from '../vstar';
-
-const PHASE_ORDER = ['warmup', 'sample', 'rationalize', 'train', 'evaluate', 'verify'];
+import { metricLabel, sortPhases } from '../../../shared/catalogue';
 
 interface MetricSpec {
   name: string;
@@ -23,31 +22,26 @@ interface MetricSpec {
   pct?: boolean;
 }
 
-const TRAIN_METRICS: MetricSpec[] = [
-  { name: 'train/kept', label: 'kept' },
-  { name: 'train/rationalized', label: 'rationalized' },
-  { name: 'train/solved_direct', label: 'solved directly' },
-  { name: 'train/loss', label: 'train loss' },
-];
+/** Metrics with their labels from experiments/starlab/catalogue.json. */
+function specs(names: string[]): MetricSpec[] {
+  return names.map((name) => ({ name, label: metricLabel(name) ?? name }));
+}
+
+const TRAIN_METRICS: MetricSpec[] = specs(['train/kept', 'train/rationalized', 'train/solved_direct', 'train/loss']);
 
 /** V-STaR's verifier training (DPO) and its ORM baseline; step = cumulative verifier (ORM) steps. */
-const VERIFIER_METRICS: MetricSpec[] = [
-  { name: 'verifier/loss', label: 'DPO loss' },
-  { name: 'verifier/pair_accuracy', label: 'pair accuracy (training batches)' },
-  { name: 'verifier/reward_margin', label: 'reward margin' },
-  { name: 'orm/loss', label: 'ORM loss' },
-];
+const VERIFIER_METRICS: MetricSpec[] = specs(['verifier/loss', 'verifier/pair_accuracy', 'verifier/reward_margin', 'orm/loss']);
 
 /** Quiet-STaR's per-step training signals. */
-const QUIET_METRICS: MetricSpec[] = [
-  { name: 'quiet/base_loss', label: 'base loss' },
-  { name: 'quiet/mixed_loss', label: 'mixed loss' },
-  { name: 'quiet/policy_loss', label: 'policy loss' },
-  { name: 'quiet/reward_mean', label: 'reward mean' },
-  { name: 'quiet/reward_std', label: 'reward std' },
-  { name: 'quiet/mix_weight_mean', label: 'mix weight mean' },
-  { name: 'quiet/mix_weight_std', label: 'mix weight std' },
-];
+const QUIET_METRICS: MetricSpec[] = specs([
+  'quiet/base_loss',
+  'quiet/mixed_loss',
+  'quiet/policy_loss',
+  'quiet/reward_mean',
+  'quiet/reward_std',
+  'quiet/mix_weight_mean',
+  'quiet/mix_weight_std',
+]);
 
 /**
  * Quiet-STaR's evaluation besides the headline eval/accuracy (the paper's teacher-forced gold-answer
@@ -55,13 +49,7 @@ const QUIET_METRICS: MetricSpec[] = [
  * decoding's exact match. Runs logged before the teacher-forced metric (no eval/exact_match) used
  * eval/accuracy and eval/base_accuracy for greedy exact match: see quietEvalMetrics.
  */
-const QUIET_EVAL_METRICS: MetricSpec[] = [
-  { name: 'eval/base_accuracy', label: 'teacher-forced accuracy, no thoughts' },
-  { name: 'eval/answer_logprob', label: 'gold answer log-prob, thoughts' },
-  { name: 'eval/base_answer_logprob', label: 'gold answer log-prob, no thoughts' },
-  { name: 'eval/exact_match', label: 'greedy exact match, thoughts' },
-  { name: 'eval/base_exact_match', label: 'greedy exact match, no thoughts' },
-];
+const QUIET_EVAL_METRICS: MetricSpec[] = specs(['eval/base_accuracy', 'eval/answer_logprob', 'eval/base_answer_logprob', 'eval/exact_match', 'eval/base_exact_match']);
 
 /** Small-multiples groups of the Training panel; a group shows when any of its metrics has points. */
 const METRIC_GROUPS: { id: string; title: string | null; metrics: MetricSpec[]; byStep?: boolean }[] = [
@@ -184,7 +172,7 @@ function IterationProgress({ run }: { run: RunDetail }): ReactElement {
 function PhaseTable({ phases, until }: { phases: PhaseRecord[]; until: number | null }): ReactElement | null {
   if (!phases.length) return null;
   const seen = new Set(phases.map((p) => p.phase));
-  const names = [...PHASE_ORDER.filter((p) => seen.has(p)), ...[...seen].filter((p) => !PHASE_ORDER.includes(p))];
+  const names = sortPhases(seen);
   const iters = [...new Set(phases.map((p) => p.iteration))].sort((a, b) => a - b);
   const at = new Map(phases.map((p) => [`${p.iteration}:${p.phase}`, p]));
   return (

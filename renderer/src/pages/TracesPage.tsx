@@ -87,7 +87,7 @@ function TraceTableRow({ row, selected, expanded, onToggle, onSelect }: { row: T
         {row.kind}
         {row.split === 'eval' ? <span className="muted"> (eval)</span> : null}
       </td>
-      <td>{row.viaHint ? <span className="trace-hint" data-testid="trace-hint">hint</span> : null}</td>
+      <td>{row.hintUsed ? <span className="trace-hint" data-testid="trace-hint">hint</span> : null}</td>
       <td className="num mono">
         <span className={row.correct ? 'trace-ok' : 'trace-wrong'}>{row.answer ?? '—'}</span>
         <span className="muted"> / {row.gold}</span>
@@ -96,7 +96,7 @@ function TraceTableRow({ row, selected, expanded, onToggle, onSelect }: { row: T
         {row.correct ? '✓' : '✗'}
       </td>
       <td className="trace-rationale-cell">
-        <Rationale text={row.rationale} expanded={expanded} onToggle={onToggle} />
+        <Rationale text={row.text} expanded={expanded} onToggle={onToggle} />
       </td>
     </tr>
   );
