@@ -16,6 +16,8 @@ export default defineConfig({
           'service-host': resolve(root, 'electron/service-host.ts'),
           server: resolve(root, 'server/main.ts'),
           cli: resolve(root, 'cli/main.ts'),
+          // a worker thread's own file (db/open.ts checkIntegrityInBackground)
+          'integrity-worker': resolve(root, 'db/integrity-worker.ts'),
         },
         external: ['better-sqlite3', 'electron'],
       },

@@ -23,6 +23,13 @@ export function refuse(errors: FieldError[], json: boolean | undefined): void {
   process.exitCode = EXIT_INVALID;
 }
 
+/** A command's failure as the service said it: `starlab: <message>` (and the answer as JSON with --json), exit status 1. */
+export function fail(r: { ok: false; message: string }, json: boolean | undefined): void {
+  if (json) out(JSON.stringify(r));
+  err(`starlab: ${r.message}`);
+  process.exitCode = 1;
+}
+
 /** commander's collector for a repeatable option. */
 export function collect(v: string, prev: string[]): string[] {
   return [...prev, v];

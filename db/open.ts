@@ -1,10 +1,15 @@
 /** Opening the database: pragmas, migrations (PRAGMA user_version), integrity check. */
-import { mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { migrations, SCHEMA_VERSION } from './migrations/index';
+import { integrityProblems } from './integrity';
+import type { IntegrityWorkerData } from './integrity-worker';
+
+export { integrityProblems };
 
 export type DB = Database.Database;
 
@@ -81,25 +86,6 @@ export class DatabaseDamagedError extends Error {
   }
 }
 
-/**
- * What is wrong with the database: PRAGMA quick_check (b-tree structure, page and record
- * format, NOT NULL/CHECK; not the index contents, which integrity_check would verify at several
- * times the cost) and foreign_key_check. Empty when it is fine. A file too damaged to read
- * at all counts as one problem.
- */
-export function integrityProblems(db: DB): string[] {
-  try {
-    const rows = db.pragma('quick_check') as { quick_check: string }[];
-    const problems = rows.map((r) => r.quick_check).filter((m) => m !== 'ok');
-    const fk = db.pragma('foreign_key_check') as { table: string; rowid: number | null; parent: string }[];
-    for (const r of fk.slice(0, 5)) problems.push(`row ${r.rowid ?? '?'} of ${r.table} refers to a missing row of ${r.parent}`);
-    if (fk.length > 5) problems.push(`${fk.length - 5} more rows refer to missing rows`);
-    return problems;
-  } catch (e) {
-    return [(e as Error).message];
-  }
-}
-
 /** Throw a DatabaseDamagedError naming `file` when integrityProblems finds anything. */
 export function checkIntegrity(db: DB, file: string = db.name): void {
   const problems = integrityProblems(db);
@@ -118,39 +104,36 @@ function fileSize(file: string): number {
 }
 
 /**
- * integrityProblems on a read-only connection in a worker thread, so that a large database is
- * checked while the app is already usable (better-sqlite3 blocks the thread it runs on).
- * Resolves to the problems (empty: fine); a file SQLite cannot read resolves to one problem.
+ * integrityProblems on a read-only connection in a worker thread (db/integrity-worker.ts), so
+ * that a large database is checked while the app is already usable. Resolves to the problems
+ * (empty: fine); a file SQLite cannot read resolves to one problem.
  */
 export function checkIntegrityInBackground(file: string): Promise<string[]> {
-  // (import.meta.url in the ESM build; a CommonJS bundle has __filename)
-  const from = typeof __filename === 'string' ? __filename : import.meta.url;
-  const modulePath = createRequire(from).resolve('better-sqlite3');
-  // An eval'd CommonJS worker: no separate file to bundle. Same checks as integrityProblems.
-  const code = `
-    const { parentPort, workerData } = require('node:worker_threads');
-    const Database = require(workerData.modulePath);
-    let problems;
-    try {
-      const db = new Database(workerData.file, { readonly: true, fileMustExist: true });
-      db.pragma('busy_timeout = 5000');
-      try {
-        problems = db.pragma('quick_check').map((r) => r.quick_check).filter((m) => m !== 'ok');
-        const fk = db.pragma('foreign_key_check');
-        for (const r of fk.slice(0, 5)) problems.push('row ' + (r.rowid ?? '?') + ' of ' + r.table + ' refers to a missing row of ' + r.parent);
-        if (fk.length > 5) problems.push((fk.length - 5) + ' more rows refer to missing rows');
-      } finally {
-        db.close();
-      }
-    } catch (e) {
-      problems = [String(e && e.message || e)];
-    }
-    parentPort.postMessage(problems);
-  `;
+  const data: IntegrityWorkerData = { file };
   return new Promise((resolve, reject) => {
-    const w = new Worker(code, { eval: true, workerData: { file, modulePath } });
+    const w = integrityWorker(data);
     w.once('message', (m: string[]) => resolve(m));
     w.once('error', reject);
     w.once('exit', (c) => c !== 0 && reject(new Error(`the integrity check of ${file} stopped (exit code ${c})`)));
   });
+}
+
+/**
+ * The built worker is out/main/integrity-worker.js, beside the entry points (out/main/*.js) or
+ * one level above the shared chunk this code may be bundled into (out/main/chunks/). From the
+ * sources (vitest, tsx) the .ts entry runs through tsx's require hook, which a worker does not
+ * inherit from its parent.
+ */
+function integrityWorker(workerData: IntegrityWorkerData): Worker {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.ts')) {
+    const tsx = createRequire(here).resolve('tsx/cjs/api');
+    const entry = join(dirname(here), 'integrity-worker.ts');
+    return new Worker(`require(${JSON.stringify(tsx)}).register(); require(${JSON.stringify(entry)});`, { eval: true, workerData });
+  }
+  for (const dir of [dirname(here), dirname(dirname(here))]) {
+    const built = join(dir, 'integrity-worker.js');
+    if (existsSync(built)) return new Worker(built, { workerData });
+  }
+  throw new Error(`the integrity-check worker (integrity-worker.js) is missing next to ${here}; rebuild the app`);
 }

@@ -11,6 +11,7 @@ import type {
   SampleRow,
 } from '../shared/contract';
 import { METRIC_POINTS_PAGE_MAX, RUN_DETAIL_METRIC_LIMITS } from '../shared/contract';
+import { METRIC_NAMESPACES } from '../shared/catalogue';
 import type { DB } from './open';
 
 /** A row of `runs` as stored. */
@@ -248,8 +249,12 @@ export function metricCaps(counts: number[], limits: { pointsPerName: number; to
   return caps;
 }
 
-/** The metric families the variants write and the run page draws: kept first when a run has too many names. */
-const APP_METRIC_PREFIXES = ['eval', 'train', 'warmup', 'verifier', 'orm', 'vstar', 'quiet', 'compute', 'time', 'tokens'];
+/**
+ * The metric families the variants write and the run page draws (the namespaces of
+ * experiments/starlab/catalogue.json's metrics: lower-case words, safe inside the GLOB below):
+ * kept first when a run has too many names.
+ */
+const APP_METRIC_PREFIXES = METRIC_NAMESPACES;
 
 /**
  * A run's metrics as getRun returns them: bounded by RUN_DETAIL_METRIC_LIMITS (over the name
@@ -369,6 +374,11 @@ export function getRun(db: DB, id: string): Omit<RunDetail, 'checkpointIteration
     phases: getPhases(db, id),
     artifacts,
   };
+}
+
+/** The id of the run's newest log line (0: none): where a follower starts reading. */
+export function lastLogId(db: DB, runId: string): number {
+  return (db.prepare('SELECT coalesce(max(id), 0) AS m FROM logs WHERE run_id = ?').get(runId) as { m: number }).m;
 }
 
 export function getLogs(db: DB, runId: string, opts: { afterId?: number; limit?: number } = {}): LogLine[] {

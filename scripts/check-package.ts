@@ -60,7 +60,7 @@ export function inspectApp(appOutDir: string, pkg: ProjectPackage, maxAsarMb = D
   const entries = asarEntries(asarPath);
   const has = new Set(entries.map((e) => e.path));
 
-  const required = ['package.json', 'out/main/index.js', 'out/main/service-host.js', 'out/preload/index.cjs', 'out/renderer/index.html'];
+  const required = ['package.json', 'out/main/index.js', 'out/main/service-host.js', 'out/main/integrity-worker.js', 'out/preload/index.cjs', 'out/renderer/index.html'];
   const missing = required.filter((p) => !has.has(p));
   add('built app inside', missing.length === 0, missing.length ? `missing: ${missing.join(', ')}` : required.join(', '));
 

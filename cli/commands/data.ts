@@ -1,13 +1,10 @@
 /** `starlab` commands: import-data, bundle, backup, check, reindex (registered by cli/main.ts). */
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import { databasePath, resolveDataDir } from '../../core/paths';
-import { checkIntegrityInBackground, DatabaseDamagedError } from '../../db/open';
-import { backupDatabase, exportBundle, importBundle } from '../../core/bundle';
-import { unindexedRunDirs } from '../../core/reindex';
-import Database from 'better-sqlite3';
-import { out, err, refuse, dataDirOption, fmtBytes, EXIT_INVALID } from '../io';
+import { resolveDataDir } from '../../core/paths';
+import { checkDataDir } from '../../core/service';
+import { DatabaseDamagedError } from '../../db/open';
+import { out, err, fail, refuse, dataDirOption, fmtBytes, EXIT_INVALID } from '../io';
 import { resolveRunId, withService } from '../service-scope';
 
 export function register(program: Command): void {
@@ -27,11 +24,8 @@ export function register(program: Command): void {
       }
       await withService(o.dataDir, async (service) => {
         const r = await service.importDataset({ dataset, train: resolve(o.train), eval: resolve(o.eval) });
-        if (o.json) out(JSON.stringify(r));
-        if (!r.ok) {
-          err(`starlab: ${r.message}`);
-          process.exitCode = 1;
-        } else if (!o.json) out(r.message);
+        if (!r.ok) return fail(r, o.json);
+        out(o.json ? JSON.stringify(r) : r.message);
       });
     });
 
@@ -71,12 +65,12 @@ export function register(program: Command): void {
           process.exitCode = 1;
           return;
         }
-        const r = exportBundle(service.db, service.dataDir, ids, resolve(o.out), { checkpoints: o.checkpoints, overwrite: o.force, forceOption: '--force' });
-        for (const id of r.missingDirs) err(`warning: run ${id} has no run directory; only its database rows are in the bundle`);
-        for (const f of r.skippedFiles) err(`warning: ${f} left out (not a regular file)`);
+        const r = service.exportBundleTo(ids, resolve(o.out), { checkpoints: o.checkpoints, overwrite: o.force, forceOption: '--force' });
+        if (!r.ok) return fail(r, o.json);
         for (const w of r.warnings) err(`warning: ${w}`);
-        if (o.json) out(JSON.stringify({ ok: true, ...r }));
-        else out(`${r.file}: ${r.runIds.length} run(s), ${r.files} file(s), ${fmtBytes(r.bytes)}${o.checkpoints ? '' : ' (without checkpoints)'}`);
+        const x = r.report;
+        if (o.json) out(JSON.stringify({ ok: true, ...x }));
+        else out(`${x.file}: ${x.runIds.length} run(s), ${x.files} file(s), ${fmtBytes(x.bytes)}${o.checkpoints ? '' : ' (without checkpoints)'}`);
       });
     });
   bundle
@@ -87,12 +81,14 @@ export function register(program: Command): void {
     .addOption(dataDirOption())
     .action(async (file: string, o: { json?: boolean; dataDir?: string }) => {
       await withService(o.dataDir, async (service) => {
-        const r = importBundle(service.db, service.dataDir, resolve(file));
-        if (o.json) out(JSON.stringify({ ok: true, ...r }));
+        const r = service.importBundleFrom(resolve(file));
+        if (!r.ok) return fail(r, o.json);
+        const x = r.report;
+        if (o.json) out(JSON.stringify({ ok: true, ...x }));
         else {
-          for (const id of r.imported) out(`imported ${id}`);
-          for (const s of r.skipped) out(`skipped ${s.id}: ${s.reason}`);
-          err(`${r.imported.length} run(s) imported, ${r.skipped.length} skipped, ${r.files} file(s)`);
+          for (const id of x.imported) out(`imported ${id}`);
+          for (const s of x.skipped) out(`skipped ${s.id}: ${s.reason}`);
+          err(`${x.imported.length} run(s) imported, ${x.skipped.length} skipped, ${x.files} file(s)`);
         }
       });
     });
@@ -106,9 +102,11 @@ export function register(program: Command): void {
     .addOption(dataDirOption())
     .action(async (file: string, o: { force?: boolean; json?: boolean; dataDir?: string }) => {
       await withService(o.dataDir, async (service) => {
-        const r = await backupDatabase(service.db, resolve(file), { overwrite: o.force, forceOption: '--force' });
-        if (o.json) out(JSON.stringify({ ok: true, ...r }));
-        else out(`${r.file}: ${fmtBytes(r.bytes)}, schema v${r.schemaVersion}, checked (${r.seconds.toFixed(1)} s)`);
+        const r = await service.backupTo(resolve(file), { overwrite: o.force, forceOption: '--force' });
+        if (!r.ok) return fail(r, o.json);
+        const x = r.report;
+        if (o.json) out(JSON.stringify({ ok: true, ...x }));
+        else out(`${x.file}: ${fmtBytes(x.bytes)}, schema v${x.schemaVersion}, checked (${x.seconds.toFixed(1)} s)`);
       });
     });
 
@@ -120,29 +118,14 @@ export function register(program: Command): void {
     .option('--json', 'machine-readable output')
     .addOption(dataDirOption())
     .action(async (o: { json?: boolean; dataDir?: string }) => {
-      const dataDir = resolveDataDir(o.dataDir);
-      const file = databasePath(dataDir);
-      const started = Date.now();
-      const exists = existsSync(file);
-      const problems = exists ? await checkIntegrityInBackground(file) : [];
-      const seconds = (Date.now() - started) / 1000;
-      // run directories the database has no row for (all of them when there is no database)
-      let unindexed: string[] = [];
-      if (!problems.length) {
-        const db = exists ? new Database(file, { readonly: true, fileMustExist: true }) : new Database(':memory:');
-        try {
-          if (!exists || db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'").get() === undefined)
-            db.exec('CREATE TEMP TABLE runs (id TEXT PRIMARY KEY)'); // an empty or new file: it knows no run
-          unindexed = unindexedRunDirs(db, dataDir);
-        } finally {
-          db.close();
-        }
-      }
-      const ok = exists && problems.length === 0 && unindexed.length === 0;
+      // (not through an open service: opening migrates the file, and a damaged one refuses to open)
+      const r = await checkDataDir(resolveDataDir(o.dataDir));
+      const { ok, file, exists, problems, seconds } = r;
+      const unindexed = r.unindexedRuns;
       const missing = unindexed.length
         ? `${unindexed.length} run director${unindexed.length === 1 ? 'y is' : 'ies are'} not in the database (${unindexed.slice(0, 5).join(', ')}${unindexed.length > 5 ? ', …' : ''}): run \`starlab reindex\` to put them back`
         : null;
-      if (o.json) out(JSON.stringify({ ok, file, exists, problems, unindexedRuns: unindexed, seconds }));
+      if (o.json) out(JSON.stringify(r));
       else {
         if (!exists) err(`no database at ${file}`);
         else if (problems.length) err(new DatabaseDamagedError(file, problems).message);
@@ -162,12 +145,7 @@ export function register(program: Command): void {
     .action(async (o: { json?: boolean; dataDir?: string }) => {
       await withService(o.dataDir, async (service) => {
         const r = await service.reindexRuns();
-        if (!r.ok) {
-          if (o.json) out(JSON.stringify(r));
-          err(`starlab: ${r.message}`);
-          process.exitCode = 1;
-          return;
-        }
+        if (!r.ok) return fail(r, o.json);
         if (o.json) out(JSON.stringify(r));
         else {
           for (const id of r.added) out(`reindexed ${id}${r.running.includes(id) ? ' (still running: watched again)' : ''}`);

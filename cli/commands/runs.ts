@@ -126,7 +126,7 @@ export function register(program: Command): void {
           return;
         }
         if (!o.json) err(`${r.message}; waiting for it to end (Ctrl-C stops the run)`);
-        const since = (service.db.prepare('SELECT coalesce(max(id), 0) AS m FROM logs WHERE run_id = ?').get(id) as { m: number }).m;
+        const since = service.lastLogId(id);
         await waitAndShow(service, id, o.json);
         // a resume that failed before loading its checkpoint leaves the run as it was: say why
         const failed = service.getLogs(id, { afterId: since, limit: 5000 }).find((l) => l.source === 'supervisor' && l.message.startsWith('resume failed'));

@@ -213,6 +213,10 @@ describe('starlab CLI', () => {
     const nope = await cli(['bundle', 'import', join(d, 'nope.tar'), '--data-dir', data]);
     oneLine(nope);
     expect(nope.stderr).toBe(`starlab: cannot read the bundle: ${join(d, 'nope.tar')} does not exist; check the path\n`);
+    // with --json the service's answer is on stdout too (as import-data and reindex print theirs)
+    const nopeJson = await cli(['bundle', 'import', join(d, 'nope.tar'), '--json', '--data-dir', data]);
+    oneLine(nopeJson);
+    expect(JSON.parse(nopeJson.stdout)).toEqual({ ok: false, message: `cannot read the bundle: ${join(d, 'nope.tar')} does not exist; check the path` });
     // bundle export -o through a planted link: refused even with --force, the link target untouched
     const db = openDatabase(databasePath(data));
     const runDir = join(runsDir(data), '20240101-000000-aaaa');

@@ -168,6 +168,7 @@ describe('scripts/check-package.ts layout checks', () => {
     'package.json': JSON.stringify({ name: 'starlab', main: 'out/main/index.js', dependencies: pkg.dependencies }),
     'out/main/index.js': 'x',
     'out/main/service-host.js': 'x',
+    'out/main/integrity-worker.js': 'x',
     'out/preload/index.cjs': 'x',
     'out/renderer/index.html': 'x',
     'node_modules/better-sqlite3/package.json': '{}',

@@ -1,4 +1,5 @@
-import { closeSync, copyFileSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { closeSync, copyFileSync, existsSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -6,7 +7,7 @@ import { checkIntegrityInBackground, DatabaseDamagedError, integrityProblems, op
 import { SCHEMA_VERSION } from '../../db/migrations/index';
 import { sql as v1 } from '../../db/migrations/001-initial';
 import { getLogs, getRun, getSamples, getSetting, insertRun, listRuns, setSetting } from '../../db/queries';
-import { cleanupTempDirs, tempDir } from '../fixtures/helpers';
+import { cleanupTempDirs, REPO, tempDir } from '../fixtures/helpers';
 
 afterAll(cleanupTempDirs);
 
@@ -195,5 +196,30 @@ describe('background integrity check', () => {
     // 'auto' checks a file this small on open
     expect(statSync(bad).size).toBeLessThan(SYNC_CHECK_MAX_BYTES);
     expect(() => openDatabase(bad, { check: 'auto' })).toThrow(DatabaseDamagedError);
+  });
+
+  it('the built CLI checks in its own worker file (out/main/integrity-worker.js)', async () => {
+    expect(existsSync(join(REPO, 'out', 'main', 'integrity-worker.js')), 'run `npm run build` first').toBe(true);
+    const dataDir = tempDir();
+    const file = join(dataDir, 'starlab.db');
+    const db = openDatabase(file);
+    insertRun(db, newRun('r1'));
+    db.close();
+    const check = (): Promise<{ code: number; stdout: string; stderr: string }> =>
+      new Promise((resolve) =>
+        execFile(process.execPath, ['bin/starlab.js', 'check', '--data-dir', dataDir], { cwd: REPO, timeout: 60_000 }, (e, stdout, stderr) =>
+          resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, stdout, stderr }),
+        ),
+      );
+    const ok = await check();
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/: ok \(/);
+    const pages = statSync(file).size / 4096;
+    const fd = openSync(file, 'r+');
+    writeSync(fd, Buffer.alloc(64, 0xff), 0, 64, Math.floor(pages / 2) * 4096);
+    closeSync(fd);
+    const damaged = await check();
+    expect(damaged.code).toBe(1);
+    expect(damaged.stderr).toMatch(/is damaged/);
   });
 });

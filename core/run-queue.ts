@@ -1,0 +1,161 @@
+/**
+ * The queue: queued runs (run directory and config written, nothing started) start oldest
+ * first while the concurrency limit and the GPU slots allow; each start is claimed with a
+ * conditional UPDATE, so two processes on one database never start the same run.
+ */
+import { join } from 'node:path';
+import type { ExperimentConfig } from '../shared/experiment-config';
+import { addLog, getRunRow, insertRun, nowS, queuedRuns, runningRuns } from '../db/queries';
+import { cancelQueuedRun, claimQueuedRun, markStartFailed, recordProcess } from '../db/run-writes';
+import { startFailed, type LaunchContext } from './executor';
+import { runsDir } from './paths';
+import { cachedPythonCheck, type PythonCheck } from './python-check';
+import { configColumns, createRunDir, eventsPathOf } from './run-files';
+import { groupRecord, recordStartFailure } from './run-launch';
+import { writeRunRecord } from './run-record';
+import { watch } from './run-watch';
+import type { SupervisorContext } from './supervisor-context';
+
+export class RunQueue {
+  /** An interpreter check started by schedule() is under way (it schedules again when done). */
+  private preflightRunning = false;
+
+  constructor(private readonly ctx: SupervisorContext) {}
+
+  /**
+   * Start queued runs (oldest first) while the concurrency limit and the GPU slots allow.
+   * Each start is claimed with a conditional UPDATE, so two processes on one database never
+   * start the same run. Returns the ids started.
+   */
+  schedule(): string[] {
+    const { ctx } = this;
+    const { db, opts } = ctx;
+    const started: string[] = [];
+    if (ctx.closed) return started;
+    if (opts.canStart?.()) return started; // e.g. the database is damaged: leave the queue as it is
+    for (;;) {
+      const limit = opts.maxConcurrent?.() ?? 0;
+      const running = runningRuns(db);
+      if (limit > 0 && running.length >= limit) break;
+      const next = queuedRuns(db)[0];
+      if (!next) break;
+      const slots = opts.gpuSlots?.() ?? [];
+      let slot: string | null = null;
+      if (slots.length) {
+        const used = new Set(running.map((r) => r.gpu_slot).filter((s): s is string => s !== null));
+        slot = slots.find((s) => !used.has(s)) ?? null;
+        if (slot === null) break;
+      }
+      let verdict: PythonCheck | undefined | null = null;
+      if (ctx.checksPython) {
+        const python = opts.python();
+        verdict = cachedPythonCheck(python);
+        if (verdict === undefined) {
+          // Importing torch takes seconds: check in the background, schedule again when known.
+          this.preflightInBackground(python);
+          break;
+        }
+      }
+      const t = nowS();
+      if (!claimQueuedRun(db, next.id, t, slot)) continue; // another process took it
+      if (verdict && !verdict.ok) {
+        const reason = `not started: ${verdict.message}`;
+        db.transaction(() => markStartFailed(db, next.id, reason, { t }))();
+        started.push(next.id);
+        continue;
+      }
+      const config = JSON.parse(next.config_json) as ExperimentConfig;
+      const launchCtx: LaunchContext = {
+        runId: next.id,
+        runDir: next.run_dir,
+        configPath: join(next.run_dir, 'config.json'),
+        eventsPath: eventsPathOf(next.run_dir),
+        python: opts.python(),
+        config,
+        gpuSlot: slot,
+      };
+      const sp = ctx.executor.start(launchCtx);
+      if (startFailed(sp)) {
+        const fail = (error: Error) => {
+          if (ctx.closed) return;
+          db.transaction(() => recordStartFailure(ctx, next.id, sp, error))();
+          ctx.notify([next.id]);
+        };
+        if (sp.error instanceof Error) fail(sp.error);
+        else void sp.error.then(fail).catch((e: unknown) => ctx.report(next.id, e));
+        started.push(next.id);
+        continue;
+      }
+      db.transaction(() => {
+        recordProcess(db, next.id, sp);
+        addLog(db, next.id, 'supervisor', 'info',
+          `started from the queue: ${sp.cmdline} (pid ${sp.pid}${slot !== null ? `, CUDA_VISIBLE_DEVICES=${slot}` : ''})`, t);
+      })();
+      watch(ctx, next.id, sp);
+      started.push(next.id);
+    }
+    if (started.length) ctx.notify(started);
+    return started;
+  }
+
+  /** One interpreter check at a time; the queue is scheduled again once it is known. */
+  private preflightInBackground(python: string): void {
+    if (this.preflightRunning) return;
+    const { ctx } = this;
+    this.preflightRunning = true;
+    void ctx
+      .preflight(python)
+      .catch((e: unknown) => ctx.report('(python check)', e))
+      .finally(() => {
+        this.preflightRunning = false;
+        try {
+          if (ctx.watching && !ctx.closed) this.schedule();
+        } catch (e) {
+          ctx.report('(queue)', e);
+        }
+      });
+  }
+
+  /** Add a run to the queue (run directory and config written, nothing started yet). */
+  enqueue(config: ExperimentConfig, extra: { groupId?: string | null; retryOf?: string | null } = {}): { id: string } {
+    const { ctx } = this;
+    const { db } = ctx;
+    const { id, runDir } = createRunDir(runsDir(ctx.opts.dataDir), config, (x) => !!getRunRow(db, x));
+    const t = nowS();
+    writeRunRecord(runDir, { id, createdAt: t, group: groupRecord(ctx, extra.groupId ?? null), retryOf: extra.retryOf ?? null });
+    db.transaction(() => {
+      insertRun(db, {
+        id,
+        group_id: extra.groupId ?? null,
+        retry_of: extra.retryOf ?? null,
+        ...configColumns(config),
+        status: 'queued',
+        created_at: t,
+        run_dir: runDir,
+      });
+      addLog(db, id, 'supervisor', 'info', extra.retryOf ? `queued (a retry of ${extra.retryOf})` : 'queued', t);
+    })();
+    ctx.notify([id]);
+    return { id };
+  }
+
+  /** Take a queued run off the queue (it ends 'stopped' without having started). */
+  cancel(id: string): { ok: boolean; message: string } {
+    const { db } = this.ctx;
+    const t = nowS();
+    if (!cancelQueuedRun(db, id, t)) return { ok: false, message: `run ${id} is not queued` };
+    addLog(db, id, 'supervisor', 'info', 'cancelled before it started', t);
+    this.ctx.notify([id]);
+    return { ok: true, message: `cancelled run ${id}` };
+  }
+
+  /** Queue a new run with the same config (and group) as a failed or stopped one. */
+  retry(id: string): { ok: boolean; message: string; id?: string } {
+    const row = getRunRow(this.ctx.db, id);
+    if (!row) return { ok: false, message: `no run "${id}"` };
+    if (row.status !== 'failed' && row.status !== 'stopped') return { ok: false, message: `run ${id} is ${row.status}: only failed or stopped runs are retried` };
+    const { id: newId } = this.enqueue(JSON.parse(row.config_json) as ExperimentConfig, { groupId: row.group_id, retryOf: id });
+    if (this.ctx.watching) this.schedule();
+    return { ok: true, message: `queued ${newId} (a retry of ${id})`, id: newId };
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Stopping a running run: stop_requested_at, SIGTERM to the process group now, SIGKILL after
+ * the grace period if it is still there (one kill timer per run, however often stop is asked).
+ */
+import { addLog, getRunRow, nowS } from '../db/queries';
+import { recordStopRequest } from '../db/run-writes';
+import { finaliseRun } from './run-finalise';
+import type { SupervisorContext } from './supervisor-context';
+
+/** Request a stop: SIGTERM to the process group now, SIGKILL after the grace period. */
+export function stopRun(ctx: SupervisorContext, id: string): { ok: boolean; message: string } {
+  const row = getRunRow(ctx.db, id);
+  if (!row) return { ok: false, message: `no run "${id}"` };
+  if (row.status !== 'running') return { ok: false, message: `run ${id} is not running (${row.status})` };
+  const t = nowS();
+  recordStopRequest(ctx.db, id, t);
+  const child = ctx.children.get(id);
+  const pid = row.pid;
+  if (pid == null || (!child && !ctx.executor.alive(pid, row.pid_start_time))) {
+    finaliseRun(ctx, id);
+    ctx.notify([id]);
+    return { ok: true, message: `run ${id} had already exited` };
+  }
+  const grace = ctx.opts.stopGraceMs();
+  addLog(ctx.db, id, 'supervisor', 'info', `stop requested: SIGTERM to process group ${pid}; SIGKILL in ${grace / 1000} s if still running`, t);
+  ctx.executor.signal(pid, 'SIGTERM');
+  if (!ctx.killTimers.has(id)) {
+    const startTime = row.pid_start_time;
+    const timer = setTimeout(() => {
+      ctx.killTimers.delete(id);
+      if (ctx.closed) return;
+      const still = child ? child.exitCode === null && child.signalCode === null : ctx.executor.alive(pid, startTime);
+      if (!still) return;
+      try {
+        addLog(ctx.db, id, 'supervisor', 'warning', `still running ${grace / 1000} s after SIGTERM: SIGKILL to process group ${pid}`);
+      } catch {
+        // the database may be busy; the kill matters more
+      }
+      ctx.executor.signal(pid, 'SIGKILL');
+      ctx.notify([id]);
+    }, grace);
+    ctx.killTimers.set(id, timer);
+  }
+  ctx.notify([id]);
+  return { ok: true, message: `sent SIGTERM to run ${id} (pid ${pid}); SIGKILL follows in ${grace / 1000} s if it does not exit` };
+}
+
+/** The run's process exited: no SIGKILL follows. */
+export function clearKillTimer(ctx: SupervisorContext, id: string): void {
+  const t = ctx.killTimers.get(id);
+  if (t) clearTimeout(t);
+  ctx.killTimers.delete(id);
+}
+
+/** On close: no SIGKILL follows for any run (their processes keep running). */
+export function clearKillTimers(ctx: SupervisorContext): void {
+  for (const t of ctx.killTimers.values()) clearTimeout(t);
+  ctx.killTimers.clear();
+}
