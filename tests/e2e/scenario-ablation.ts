@@ -59,6 +59,20 @@ export async function scenarioAblation(browser: Browser, server: Server): Promis
   await waitFor('one dataset group', async () => (await page.getByTestId('compare-chart').getAttribute('data-series-count')) === '1', 10_000);
   log('compare view: 2 variant groups, then 1 dataset group');
 
+  // the view lives in the URL (replaced, not pushed): a reload shows the same view, another compare hash its own
+  const historyLength = () => page.evaluate(() => window.history.length);
+  const lengthBefore = await historyLength();
+  await waitFor('the view in the URL', () => ['x=tokens', 'band=ci95', 'by=dataset'].every((p) => page.url().includes(p)), 5_000);
+  check((await historyLength()) === lengthBefore, 'changing the compare view added history entries');
+  await page.reload();
+  await waitFor('one dataset group after the reload', async () => (await page.getByTestId('compare-chart').getAttribute('data-series-count')) === '1', 15_000);
+  const controls = async () => [await page.getByTestId('compare-x').inputValue(), await page.getByTestId('compare-band').inputValue(), await page.getByTestId('compare-group-by').inputValue()].join(' ');
+  check((await controls()) === 'tokens ci95 dataset', `the reloaded compare view shows ${await controls()}`);
+  await page.evaluate((h) => (window.location.hash = h), `#/compare?group=${id}&x=step`);
+  await waitFor('the view of the new hash', async () => (await controls()) === 'step std variant', 10_000);
+  await waitFor('two variant groups again', async () => (await page.getByTestId('compare-chart').getAttribute('data-series-count')) === '2', 15_000);
+  log('compare view: restored by a reload, followed a hash change');
+
   // per-difficulty curves: every digit count of every variant on one chart
   await page.getByTestId('compare-group-by').selectOption('variant');
   await page.getByTestId('compare-x').selectOption('iteration');

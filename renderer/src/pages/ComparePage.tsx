@@ -1,9 +1,10 @@
-import { useEffect, useMemo, useRef, useState, type ReactElement } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState, type ReactElement } from 'react';
 import type { RunSummary } from '../../../shared/contract';
 import type { Band } from '../../../shared/stats';
 import { call } from '../transport';
 import { ACCOUNTING_METRICS } from '../accounting';
 import { useDebounced, useLive, useRunsChanged } from '../hooks';
+import { useHashState, type HashCodec } from '../hash-state';
 import { formatNumber } from '../format';
 import { ErrorNote, StatusBadge } from '../components/common';
 import { CompareChart } from '../components/CompareChart';
@@ -17,16 +18,25 @@ import {
   flattenConfig,
   GROUP_BY_PRESETS,
   metricsToFetch,
-  parseCompareQuery,
   tableRows,
   testIdKey,
   X_OPTIONS,
   type CompareRun,
   type XKind,
 } from '../compare';
+import { compareViewFromHash, compareViewToHash, isCompareHash, updateCompareView, type CompareView } from '../compare-state';
 
-const DEFAULT_METRIC = 'eval/accuracy';
 const CUSTOM = '__custom__';
+/** The URL follows the view this long after its last change (a dragged slider, typing). */
+const URL_WRITE_DELAY_MS = 150;
+const CHART_HEIGHT = 340;
+const NO_RUNS: readonly string[] = [];
+
+/** The view <-> `#/compare?…` (compare-state.ts); other pages' hashes are not the view's. */
+const HASH_CODEC: HashCodec<CompareView> = {
+  toHash: compareViewToHash,
+  fromHash: (hash) => (isCompareHash(hash) ? compareViewFromHash(hash) : null),
+};
 
 function matches(r: RunSummary, q: string): boolean {
   if (!q) return true;
@@ -39,73 +49,57 @@ function matches(r: RunSummary, q: string): boolean {
 }
 
 export function ComparePage({ path }: { path: string }): ReactElement {
-  const query = useMemo(() => parseCompareQuery(path), [path]);
+  // ---- the view: one object, kept in the URL (#/compare?group=…&runs=…&metric=…: compare-state.ts)
+  const [view, setView] = useHashState<CompareView>(() => compareViewFromHash(path), HASH_CODEC, URL_WRITE_DELAY_MS);
+  const update = useCallback((patch: Partial<CompareView>) => setView((v) => updateCompareView(v, patch)), [setView]);
+  const { group: groupId, metric, x, yLog, smoothing, groupBy, band, showRuns, template, perDifficulty, filter } = view;
+  // the "config key…" entry of the group-by select was picked (the key is typed next to it)
+  const [customKey, setCustomKey] = useState(false);
+
   const runsLive = useLive(() => call('listRuns'), []);
   useRunsChanged(() => runsLive.reload());
   const allRuns = useMemo(() => runsLive.data ?? [], [runsLive.data]);
 
-  // ---- selection (from ?group= / ?runs=, then by hand)
-  const [selected, setSelected] = useState<string[]>(query.runs);
-  const [filter, setFilter] = useState('');
-  const [queryError, setQueryError] = useState<string | null>(null);
-  const initFor = useRef<string | null>(null);
-  useEffect(() => {
-    const key = `${query.group ?? ''}|${query.runs.join(',')}`;
-    if (initFor.current === key) return;
-    initFor.current = key;
-    setQueryError(null);
-    if (query.group) {
-      const gid = query.group;
-      call('getGroup', gid).then(
-        (g) => {
-          if (!g) setQueryError(`No group "${gid}".`);
-          else setSelected([...new Set([...query.runs, ...g.runs.map((r) => r.id)])]);
-        },
-        (err: unknown) => setQueryError(err instanceof Error ? err.message : String(err)),
-      );
-    } else if (query.runs.length) setSelected(query.runs);
-  }, [query]);
+  // ---- selection: the URL's runs; opened from a group (?group=), the group's runs until picked by hand
+  const groupLive = useLive(() => (groupId === null ? Promise.resolve(null) : call('getGroup', groupId).then((g) => ({ id: groupId, g }))), [groupId]);
+  // undefined while the answer for this group is not in; g null: no such group
+  const groupAnswer = groupId !== null && groupLive.data?.id === groupId ? groupLive.data : undefined;
+  const groupRunIds = useMemo(() => groupAnswer?.g?.runs.map((r) => r.id) ?? null, [groupAnswer]);
+  const queryError = groupId === null ? null : (groupLive.error ?? (groupAnswer && !groupAnswer.g ? `No group "${groupId}".` : null));
+  const selected: readonly string[] = view.runs ?? groupRunIds ?? NO_RUNS;
+  const setSelected = (runs: readonly string[]): void => update({ runs });
 
   const byId = useMemo(() => new Map(allRuns.map((r) => [r.id, r])), [allRuns]);
   const selectedRuns = useMemo(() => selected.map((id) => byId.get(id)).filter((r): r is RunSummary => !!r), [selected, byId]);
   const ids = useMemo(() => selectedRuns.map((r) => r.id), [selectedRuns]);
   const idsKey = ids.join(',');
   const shown = useMemo(() => allRuns.filter((r) => matches(r, filter)), [allRuns, filter]);
-  const toggle = (id: string, on: boolean): void => setSelected((s) => (on ? (s.includes(id) ? s : [...s, id]) : s.filter((x) => x !== id)));
+  const toggle = (id: string, on: boolean): void => setSelected(on ? (selected.includes(id) ? selected : [...selected, id]) : selected.filter((s) => s !== id));
 
   // ---- options
-  const [metric, setMetric] = useState(DEFAULT_METRIC);
-  const [x, setX] = useState<XKind>('iteration');
-  const [yLog, setYLog] = useState(false);
-  const [smoothing, setSmoothing] = useState(0);
-  const [groupBy, setGroupByRaw] = useState<string>(query.group ? 'variant' : 'none');
-  const [customKey, setCustomKey] = useState(false);
-  const [band, setBand] = useState<Band>('std');
-  const [showRuns, setShowRuns] = useState(false);
-  const [template, setTemplate] = useState<string | null>(null);
-  const [perDifficulty, setPerDifficulty] = useState(false);
-  const setGroupBy = (g: string): void => {
-    setGroupByRaw(g);
-    setTemplate(null);
-  };
+  const setGroupBy = (g: string): void => update({ groupBy: g, template: null });
   const groupByDeb = useDebounced(groupBy, 250);
   // a typed template waits for the typing to pause; the default follows the (debounced) grouping it belongs to
   const templateDeb = useDebounced(template, 200);
   const effTemplate = template === null ? defaultTemplate(groupByDeb) : (templateDeb ?? defaultTemplate(groupByDeb));
 
-  // ---- data
-  const names = useLive(() => (ids.length ? call('metricNames', ids) : Promise.resolve([])), [idsKey]);
+  // ---- data; each answer carries the key it was asked for, so an answer for other runs or
+  // metrics (before the new one is in) is never drawn and the page can say it is loading
+  const names = useLive(() => (ids.length ? call('metricNames', ids) : Promise.resolve([])).then((d) => ({ key: idsKey, d })), [idsKey]);
+  const nameList = names.data?.key === idsKey ? names.data.d : undefined;
   const diffMetrics = useMemo(
     () =>
       difficultyMetrics(
         metric,
-        (names.data ?? []).map((n) => n.name),
+        (nameList ?? []).map((n) => n.name),
       ).slice(0, 40),
-    [metric, names.data],
+    [metric, nameList],
   );
   const byDifficulty = perDifficulty && diffMetrics.length > 0;
   const fetchNames = [...new Set([...metricsToFetch(metric, x), ...(byDifficulty ? diffMetrics.map((d) => d.metric) : [])])];
-  const series = useLive(() => (ids.length ? call('getSeries', ids, fetchNames) : Promise.resolve({})), [idsKey, fetchNames.join('|')]);
+  const seriesKey = JSON.stringify([idsKey, fetchNames]);
+  const series = useLive(() => (ids.length ? call('getSeries', ids, fetchNames) : Promise.resolve({})).then((d) => ({ key: seriesKey, d })), [seriesKey]);
+  const seriesData = series.data?.key === seriesKey ? series.data.d : undefined;
   useRunsChanged((changed) => {
     if (changed === 'all' || changed.some((id) => ids.includes(id))) series.reload();
   }, 1000);
@@ -140,19 +134,29 @@ export function ComparePage({ path }: { path: string }): ReactElement {
 
   const compareRuns: CompareRun[] = useMemo(() => selectedRuns.map((r) => ({ summary: r, config: configs[r.id] })), [selectedRuns, configs]);
   const groups = useMemo(() => {
-    const input = { runs: compareRuns, series: series.data ?? {}, x, groupBy: groupByDeb, template: effTemplate, smoothing, band };
+    const input = { runs: compareRuns, series: seriesData ?? {}, x, groupBy: groupByDeb, template: effTemplate, smoothing, band };
     return byDifficulty ? perDifficultyGroups(input, diffMetrics) : buildGroups({ ...input, metric });
-  }, [compareRuns, series.data, metric, x, groupByDeb, effTemplate, smoothing, band, byDifficulty, diffMetrics]);
-  const rows = useMemo(() => tableRows(groups, series.data ?? {}, metric), [groups, series.data, metric]);
+  }, [compareRuns, seriesData, metric, x, groupByDeb, effTemplate, smoothing, band, byDifficulty, diffMetrics]);
+  const rows = useMemo(() => tableRows(groups, seriesData ?? {}, metric), [groups, seriesData, metric]);
+
+  // what is still loading: until it is in, neither "pick runs" nor "no data" is true yet
+  const loading =
+    runsLive.data === undefined && !runsLive.error
+      ? 'Loading the runs…'
+      : view.runs === null && groupId !== null && groupAnswer === undefined && !groupLive.error
+        ? 'Loading the group…'
+        : ids.length > 0 && ((seriesData === undefined && !series.error) || (perDifficulty && nameList === undefined && !names.error))
+          ? 'Loading the series…'
+          : null;
 
   // the accounting metrics (attempted, solved, rationalized, kept, tokens, seconds per phase) under their own heading
   const metricOptions = useMemo(() => {
-    const list = (names.data ?? []).map((n) => n.name);
+    const list = (nameList ?? []).map((n) => n.name);
     if (!list.includes(metric)) list.unshift(metric);
     const accounting = ACCOUNTING_METRICS.filter((m) => list.includes(m.name));
     const inAccounting = new Set(accounting.map((m) => m.name));
     return { other: list.filter((m) => !inAccounting.has(m)), accounting };
-  }, [names.data, metric]);
+  }, [nameList, metric]);
 
   const isPreset = (GROUP_BY_PRESETS as readonly string[]).includes(groupBy);
   const selectValue = customKey || (!isPreset && !configKeys.includes(groupBy)) ? CUSTOM : groupBy;
@@ -163,7 +167,7 @@ export function ComparePage({ path }: { path: string }): ReactElement {
       <div className="page-head">
         <h1>Compare runs</h1>
         <span className="muted small">
-          {selectedRuns.length} selected{query.group ? ` · group ${query.group}` : ''}
+          {selectedRuns.length} selected{groupId ? ` · group ${groupId}` : ''}
         </span>
       </div>
       {queryError ? <ErrorNote>{queryError}</ErrorNote> : null}
@@ -175,11 +179,11 @@ export function ComparePage({ path }: { path: string }): ReactElement {
             className="compare-filter"
             placeholder="filter runs (id, variant, dataset, group…)"
             value={filter}
-            onChange={(e) => setFilter(e.target.value)}
+            onChange={(e) => update({ filter: e.target.value })}
             data-testid="compare-filter"
           />
           <div className="compare-runs-actions small">
-            <button type="button" className="small-button" data-testid="compare-select-shown" onClick={() => setSelected((s) => [...new Set([...s, ...shown.map((r) => r.id)])])}>
+            <button type="button" className="small-button" data-testid="compare-select-shown" onClick={() => setSelected([...selected, ...shown.map((r) => r.id)])}>
               Select shown
             </button>
             <button type="button" className="small-button" data-testid="compare-clear" onClick={() => setSelected([])}>
@@ -204,7 +208,7 @@ export function ComparePage({ path }: { path: string }): ReactElement {
           <div className="compare-controls">
             <label>
               Y
-              <select value={metric} onChange={(e) => setMetric(e.target.value)} data-testid="compare-metric">
+              <select value={metric} onChange={(e) => update({ metric: e.target.value })} data-testid="compare-metric">
                 {metricOptions.other.map((m) => (
                   <option key={m} value={m}>
                     {m}
@@ -223,7 +227,7 @@ export function ComparePage({ path }: { path: string }): ReactElement {
             </label>
             <label>
               X
-              <select value={x} onChange={(e) => setX(e.target.value as XKind)} data-testid="compare-x">
+              <select value={x} onChange={(e) => update({ x: e.target.value as XKind })} data-testid="compare-x">
                 {X_OPTIONS.map((o) => (
                   <option key={o.id} value={o.id}>
                     {o.label}
@@ -232,7 +236,7 @@ export function ComparePage({ path }: { path: string }): ReactElement {
               </select>
             </label>
             <label>
-              <input type="checkbox" checked={yLog} onChange={(e) => setYLog(e.target.checked)} data-testid="compare-ylog" /> log Y
+              <input type="checkbox" checked={yLog} onChange={(e) => update({ yLog: e.target.checked })} data-testid="compare-ylog" /> log Y
             </label>
             <label>
               smoothing
@@ -242,7 +246,7 @@ export function ComparePage({ path }: { path: string }): ReactElement {
                 max={0.99}
                 step={0.01}
                 value={smoothing}
-                onChange={(e) => setSmoothing(Number(e.target.value))}
+                onChange={(e) => update({ smoothing: Number(e.target.value) })}
                 data-testid="compare-smoothing"
               />
               <span className="mono small">{smoothing.toFixed(2)}</span>
@@ -293,17 +297,17 @@ export function ComparePage({ path }: { path: string }): ReactElement {
             ) : null}
             <label>
               band
-              <select value={band} onChange={(e) => setBand(e.target.value as Band)} data-testid="compare-band">
+              <select value={band} onChange={(e) => update({ band: e.target.value as Band })} data-testid="compare-band">
                 <option value="std">± std</option>
                 <option value="ci95">95% CI</option>
               </select>
             </label>
             <label>
-              <input type="checkbox" checked={showRuns} onChange={(e) => setShowRuns(e.target.checked)} data-testid="compare-show-runs" /> show individual runs
+              <input type="checkbox" checked={showRuns} onChange={(e) => update({ showRuns: e.target.checked })} data-testid="compare-show-runs" /> show individual runs
             </label>
             {diffMetrics.length ? (
               <label title={`one curve per difficulty: ${diffMetrics.map((d) => d.metric).join(', ')}`}>
-                <input type="checkbox" checked={perDifficulty} onChange={(e) => setPerDifficulty(e.target.checked)} data-testid="compare-per-difficulty" /> per difficulty
+                <input type="checkbox" checked={perDifficulty} onChange={(e) => update({ perDifficulty: e.target.checked })} data-testid="compare-per-difficulty" /> per difficulty
               </label>
             ) : null}
             <label className="compare-template">
@@ -311,7 +315,7 @@ export function ComparePage({ path }: { path: string }): ReactElement {
               <input
                 type="text"
                 value={template ?? defaultTemplate(groupBy)}
-                onChange={(e) => setTemplate(e.target.value)}
+                onChange={(e) => update({ template: e.target.value })}
                 placeholder="{variant} lr={loop.lr}"
                 data-testid="compare-label-template"
               />
@@ -324,12 +328,21 @@ export function ComparePage({ path }: { path: string }): ReactElement {
               <code>eval/exact_match</code>); Quiet-STaR runs without <code>eval/exact_match</code> predate it and logged exact match here.
             </div>
           ) : null}
-          {selectedRuns.length === 0 ? (
+          {!loading && selectedRuns.length === 0 ? (
             <div className="empty" data-testid="compare-empty">
               Pick runs on the left (or open a group and press Compare).
             </div>
           ) : null}
-          <CompareChart groups={groups} yLog={yLog} smoothing={smoothing} showRuns={showRuns} xLabel={xLabel} yLabel={metric} />
+          {loading ? (
+            // in place of the chart (which would say "No data" while there is none yet), same size
+            <div className="chart compare-chart" data-testid="compare-chart" data-series-count={0} data-loading="yes">
+              <div className="chart-empty" style={{ height: CHART_HEIGHT }} data-testid="compare-loading">
+                {loading}
+              </div>
+            </div>
+          ) : (
+            <CompareChart groups={groups} yLog={yLog} smoothing={smoothing} showRuns={showRuns} xLabel={xLabel} yLabel={metric} height={CHART_HEIGHT} />
+          )}
           {groups.length ? (
             <details className="export-details" data-testid="compare-export">
               <summary>Export this chart for the paper (as drawn: grouping, x axis, smoothing, band, log y)</summary>
