@@ -19,7 +19,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-VARIANTS = ("star", "star-norat", "v-star", "quiet-star")
+from . import catalogue
+
+VARIANTS = catalogue.VARIANTS
 DATASETS = ("addition", "gsm8k", "commonsenseqa", "pair-sum")
 PRESETS = ("tiny", "paper")
 DEVICES = ("auto", "cpu", "cuda")

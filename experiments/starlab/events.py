@@ -16,10 +16,12 @@ import socket
 import sys
 import threading
 import time
+
+from . import catalogue
 from typing import Any, Iterable, Mapping
 
 PROTOCOL_VERSION = 1
-PHASES = ("warmup", "sample", "rationalize", "train", "evaluate", "verify")
+PHASES = catalogue.PHASES
 RUN_END_STATUSES = ("completed", "failed", "stopped")
 SAMPLE_SPLITS = ("train", "eval")
 SAMPLE_KINDS = ("direct", "rationalized", "eval", "candidate")

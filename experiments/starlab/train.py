@@ -24,6 +24,8 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from . import optim
+from .batches import EpochBatches
 from .stopping import NEVER, StopFlag
 
 IGNORE = -100
@@ -206,31 +208,22 @@ def finetune(model: torch.nn.Module, examples: Sequence[tuple[Sequence[int], Seq
         return []
     if pack_len < 0 or micro_batch_size < 0:
         raise ValueError("pack_len and micro_batch_size must be ≥ 0")
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr,
-                            betas=(0.9, 0.99), weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule_lambda(lr_schedule, steps, warmup_steps=warmup_steps,
-                                                                   warmup_frac=warmup_frac))
+    opt, sched = optim.adamw(model.parameters(), lr=lr, weight_decay=weight_decay,
+                             schedule=schedule_lambda(lr_schedule, steps, warmup_steps=warmup_steps,
+                                                      warmup_frac=warmup_frac))
     if pack_len > 0 or (0 < micro_batch_size < min(batch_size, len(examples))):
         return _finetune_rows(model, examples, opt, sched, steps=steps, batch_size=batch_size, pad_id=pad_id,
                               seed=seed, stop=stop, on_step=on_step, clip=clip, pack_len=pack_len,
                               micro_batch_size=micro_batch_size, stats=stats)
     device = next(model.parameters()).device
     ids, labels, lengths = pack(examples, pad_id)
-    g = torch.Generator().manual_seed(seed)
-    n = len(examples)
-    bs = min(batch_size, n)
     comp = torch.tensor([len(c) for _, c in examples], dtype=torch.long)
-    perm = torch.randperm(n, generator=g)
-    pos = 0
+    batches = EpochBatches(len(examples), batch_size, seed)
     losses: list[float] = []
     model.train()
     for step in range(1, steps + 1):
         stop.check()
-        if pos + bs > n:
-            perm = torch.randperm(n, generator=g)
-            pos = 0
-        idx = perm[pos: pos + bs]
-        pos += bs
+        idx = batches.next()
         L = int(lengths[idx].max())
         x = ids[idx, :L].to(device)
         y = labels[idx, :L].to(device)
@@ -267,27 +260,20 @@ def _finetune_rows(model: torch.nn.Module, examples: Sequence[Example], opt: tor
     device = next(model.parameters()).device
     n = len(examples)
     lengths = [len(p) + len(c) for p, c in examples]
-    g = torch.Generator().manual_seed(seed)
     if pack_len > 0:
         a, b = examples[0], examples[1 % n]
         assert_packing_isolated(model, list(a[0]) + list(a[1]), list(b[0]) + list(b[1]))
 
-    def epoch() -> list[list[int]]:
-        order = torch.randperm(n, generator=g).tolist()
+    def rows_of(order: list[int]) -> list[list[int]]:  # an epoch's rows, each a list of example indices
         return pack_sequences(lengths, order, pack_len) if pack_len > 0 else [[i] for i in order]
 
-    rows = epoch()
-    pos = 0
+    batches = EpochBatches(n, batch_size, seed, arrange=rows_of)
     losses: list[float] = []
     params = [p for p in model.parameters() if p.requires_grad]
     model.train()
     for step in range(1, steps + 1):
         stop.check()
-        if pos + min(batch_size, len(rows)) > len(rows):
-            rows = epoch()
-            pos = 0
-        batch = rows[pos: pos + min(batch_size, len(rows))]
-        pos += len(batch)
+        batch = batches.next()
         mb = micro_batch_size or len(batch)
         parts = [packed_batch(examples, batch[k:k + mb], pad_id) for k in range(0, len(batch), mb)]
         n_tok = sum(int((labels != IGNORE).sum()) for _, labels, _ in parts)

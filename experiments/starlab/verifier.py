@@ -22,6 +22,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 import torch
 import torch.nn.functional as F
 
+from . import optim
+from .batches import EpochBatches
 from .stopping import NEVER, StopFlag
 from .train import IGNORE, lr_lambda, pack
 
@@ -104,31 +106,6 @@ def _batches_by_length(examples: Sequence[Example], batch_size: int) -> Iterator
     bs = max(1, int(batch_size))
     for s in range(0, len(order), bs):
         yield order[s: s + bs]
-
-
-def _make_optimizer(params: Iterable[torch.nn.Parameter], lr: float, weight_decay: float, steps: int,
-                    warmup_frac: float):
-    opt = torch.optim.AdamW([p for p in params if p.requires_grad], lr=lr, betas=(0.9, 0.99),
-                            weight_decay=weight_decay)
-    return opt, torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(steps, warmup_frac))
-
-
-class _EpochSampler:
-    """Shuffled epochs of fixed-size batches, as in ``finetune``."""
-
-    def __init__(self, n: int, batch_size: int, seed: int):
-        self.n, self.bs = n, min(max(1, int(batch_size)), n)
-        self.g = torch.Generator().manual_seed(seed)
-        self.perm = torch.randperm(n, generator=self.g)
-        self.pos = 0
-
-    def next(self) -> torch.Tensor:
-        if self.pos + self.bs > self.n:
-            self.perm = torch.randperm(self.n, generator=self.g)
-            self.pos = 0
-        idx = self.perm[self.pos: self.pos + self.bs]
-        self.pos += self.bs
-        return idx
 
 
 def _chunks(idx: torch.Tensor, size: int | None) -> list[torch.Tensor]:
@@ -260,15 +237,15 @@ def train_dpo(model: torch.nn.Module, pairs: Sequence[Pair], *, ref_logps: Any =
         ref_logps = reference_logprobs(model, pairs, pad_id, ref_batch_size or batch_size)
     ref_c, ref_r = _ref_tensors(ref_logps, len(pairs))
     dev = _device(model)
-    opt, sched = _make_optimizer(model.parameters(), lr, weight_decay, steps, warmup_frac)
-    sampler = _EpochSampler(len(pairs), batch_size, seed)
+    opt, sched = optim.adamw(model.parameters(), lr=lr, weight_decay=weight_decay, schedule=lr_lambda(steps, warmup_frac))
+    batches = EpochBatches(len(pairs), batch_size, seed)
     history: list[dict[str, float]] = []
     model.train()
     try:
         with _dropout_off(model, enabled=not dropout):
             for step in range(1, steps + 1):
                 stop.check()
-                idx = sampler.next()
+                idx = batches.next()
                 bs = len(idx)
                 opt.zero_grad(set_to_none=True)
                 loss_sum, crs, rrs = 0.0, [], []
@@ -409,15 +386,15 @@ def train_orm(orm: OutcomeRewardModel, examples: Sequence[Example], labels: Sequ
     y_all = torch.tensor([float(z) for z in labels], dtype=torch.float32)
     dev = _device(orm)
     pw = torch.tensor(float(pos_weight), device=dev) if pos_weight is not None else None
-    opt, sched = _make_optimizer(orm.parameters(), lr, weight_decay, steps, warmup_frac)
-    sampler = _EpochSampler(len(examples), batch_size, seed)
+    opt, sched = optim.adamw(orm.parameters(), lr=lr, weight_decay=weight_decay, schedule=lr_lambda(steps, warmup_frac))
+    batches = EpochBatches(len(examples), batch_size, seed)
     history: list[dict[str, float]] = []
     orm.train()
     try:
         with _dropout_off(orm, enabled=not dropout):
             for step in range(1, steps + 1):
                 stop.check()
-                idx = sampler.next()
+                idx = batches.next()
                 y = y_all[idx].to(dev)
                 scores, logits, lab = _orm_forward(orm, [examples[i] for i in idx.tolist()], pad_id)
                 bce = F.binary_cross_entropy_with_logits(scores, y, pos_weight=pw)

@@ -135,7 +135,8 @@ def _setup(tmp_path, cfg):
 
 def test_gradient_accumulation_averages_the_micro_batches(tmp_path):
     run = _setup(tmp_path, _cfg(grad_accum=2))
-    state = (run._perm.clone(), run._pos, run.data_gen.get_state(), run.thought_gen.get_state())
+    gen, perm, pos = run.batches.state()
+    state = (gen, perm.clone(), pos, run.thought_gen.get_state())
     seen = {}
 
     def capture():
@@ -143,10 +144,9 @@ def test_gradient_accumulation_averages_the_micro_batches(tmp_path):
 
     run.opt.step = capture  # type: ignore[method-assign]  # (the scheduler warns that step was replaced)
     stats = run.train_step()
-    assert run.quiet_steps == 1 and run._pos == 4  # two micro-batches of 2 rows
+    assert run.quiet_steps == 1 and run.batches.pos == 4  # two micro-batches of 2 rows
     # by hand: the two micro-batches' gradients, averaged, then clipped to norm 1
-    run._perm, run._pos = state[0], state[1]
-    run.data_gen.set_state(state[2])
+    run.batches.load_state(*state[:3])
     run.thought_gen.set_state(state[3])
     grads, parts = {}, []
     for _ in range(2):

@@ -271,9 +271,9 @@ def test_runner_end_to_end(tmp_path, event_validator):
         assert evals[0]["values"][f"eval/{k}"] == evals[0]["values"][f"eval/base_{k}"]
     steps = [e for e in metrics if "quiet/base_loss" in e["values"]]
     assert steps and all({"train/loss", "quiet/mixed_loss", "quiet/policy_loss", "quiet/reward_mean",
-                          "quiet/reward_std", "quiet/mix_weight_mean", "quiet/mix_weight_std", "tokens/trained",
-                          "tokens/generated"} <= set(e["values"]) for e in steps)
-    gen = [e["values"]["tokens/generated"] for e in steps]
+                          "quiet/reward_std", "quiet/mix_weight_mean", "quiet/mix_weight_std", "compute/tokens_trained",
+                          "compute/tokens_generated"} <= set(e["values"]) for e in steps)
+    gen = [e["values"]["compute/tokens_generated"] for e in steps]
     assert gen == sorted(gen) and gen[0] > 0
     items = [it for e in events if e["type"] == "samples" for it in e["items"]]
     assert len(items) == 3 * 12 and all(it["kind"] == "eval" and it["split"] == "eval" for it in items)

@@ -10,7 +10,7 @@ import torch
 from conftest import assert_valid_stream, micro_config, read_events
 from starlab.events import EventWriter
 from starlab.tasks import addition as A
-from starlab.variants import star
+from starlab.variants import runner, star
 
 
 def test_steps_for_iteration():
@@ -81,14 +81,14 @@ def _run(tmp_path, monkeypatch, cfg, script=True):
         outcome = _hinted_outcome if hint else _direct_outcome
         return [_completion(q, outcome(q)) for q in questions for _ in range(samples)]
 
-    real_finetune = star.finetune
+    real_finetune = runner.finetune
 
     def spy_finetune(model, examples, **kw):
         rec.train_examples.setdefault(len(rec.train_examples), list(examples))
         return real_finetune(model, examples, **kw)
 
     monkeypatch.setattr(star.StarRun, "_decode", scripted)
-    monkeypatch.setattr(star, "finetune", spy_finetune)
+    monkeypatch.setattr(runner, "finetune", spy_finetune)
     ev_path = tmp_path / "events.jsonl"
     w = EventWriter(ev_path, heartbeat_s=None)
     r = star.StarRun(cfg, w, run_dir=str(tmp_path), hooks=rec.hooks())
@@ -196,6 +196,7 @@ def test_step_budget_grows_and_metrics_are_complete(tmp_path, monkeypatch, event
     assert any(e["type"] == "metrics" and set(e["values"]) == {"train/loss"} for e in events)
 
 
+@pytest.mark.needs_datasets
 def test_text_tasks_train_exactly_the_kept_text(tmp_path, monkeypatch):
     """On GSM8K and CommonsenseQA what the optimizer sees is the kept row's `text`: the hint-free
     question and the completion with its leading space (prompts end in "A:")."""
@@ -204,7 +205,7 @@ def test_text_tasks_train_exactly_the_kept_text(tmp_path, monkeypatch):
     from starlab.config import preset_config
 
     shared = Path(__file__).resolve().parents[3] / "shared" / "datasets"
-    real_decode, real_finetune = star.StarRun._decode, star.finetune
+    real_decode, real_finetune = star.StarRun._decode, runner.finetune
     for dataset in ("gsm8k", "commonsenseqa"):
         cfg = preset_config("star", dataset, "tiny")
         cfg["model"].update({"n_layer": 1, "n_embd": 16, "n_head": 2})
@@ -230,7 +231,7 @@ def test_text_tasks_train_exactly_the_kept_text(tmp_path, monkeypatch):
             seen.setdefault(len(seen), list(examples))
             return real_finetune(model, examples, **kw)
 
-        monkeypatch.setattr(star, "finetune", spy)
+        monkeypatch.setattr(runner, "finetune", spy)
         w = EventWriter(sub / "events.jsonl", heartbeat_s=None)
         r = star.StarRun(cfg, w, run_dir=str(sub), hooks=rec.hooks())
         r.setup_data()

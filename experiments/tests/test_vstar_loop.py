@@ -15,7 +15,7 @@ from starlab import verifier as V
 from starlab.config import validate_config
 from starlab.events import EventWriter
 from starlab.stopping import StopFlag, StopRequested
-from starlab.variants import star, vstar
+from starlab.variants import runner, star, vstar
 
 N = 4
 
@@ -136,7 +136,7 @@ def _finetune_spy(monkeypatch):
     iteration): the examples passed, the steps asked for, and the rows its forward passes
     actually trained on (counted on the model, not derived from the step count)."""
     calls = []
-    real = star.finetune
+    real = runner.finetune
 
     def spy(model, examples, *, steps, batch_size, **kw):
         rows = []
@@ -151,7 +151,7 @@ def _finetune_spy(monkeypatch):
                       "lengths": [len(p) + len(c) for p, c in examples]})
         return out
 
-    monkeypatch.setattr(star, "finetune", spy)
+    monkeypatch.setattr(runner, "finetune", spy)
     return calls
 
 

@@ -50,13 +50,15 @@ from typing import Any, Callable
 
 import torch
 
-from .. import models, quiet
+from .. import optim, quiet
 from .. import seeds
+from ..batches import EpochBatches
 from ..events import EventWriter
-from .common import LOSS_EVENTS_PER_TRAIN, PROGRESS_MIN_INTERVAL_S, RunOutput, _Throttle
+from .common import LOSS_EVENTS_PER_TRAIN, PROGRESS_MIN_INTERVAL_S, _Throttle
+from .runner import Runner, drive
 from ..stopping import NEVER, StopFlag
-from ..tasks import Task, get_task
-from ..train import finetune, lr_lambda
+from ..tasks import Task
+from ..train import lr_lambda
 
 THOUGHT_EXAMPLES = 20  # eval questions whose per-token thoughts are written to an artifact
 # Training thoughts with their rewards (artifacts/train_<i>/thoughts.jsonl): at most this many
@@ -203,93 +205,40 @@ def eval_schedule(steps: int, eval_every: int) -> list[int]:
     return pts
 
 
-class QuietRun(RunOutput):
+class QuietRun(Runner):
+    unit = "evaluation"
+    COUNTERS = ("total_steps", "quiet_steps", "tokens_generated", "tokens_trained", "examples_trained")
+
     def __init__(self, cfg: dict[str, Any], events: EventWriter, *, run_dir: str | None = None,
                  stop: StopFlag = NEVER, hooks: Hooks | None = None):
-        self.cfg = cfg
+        super().__init__(cfg, events, run_dir=run_dir, stop=stop, hooks=hooks or Hooks())
+        # total_steps counts the warm-up's optimizer steps too; tokens_generated: thought tokens in
+        # training + text and thought tokens at eval; tokens_trained: real tokens of the training
+        # batches (warm-up included); examples_trained: warm-up examples + documents in the batches
         self.q = cfg["quiet"]
-        self.ev = events
-        self.run_dir = os.path.abspath(run_dir or os.environ.get("STARLAB_RUN_DIR") or os.getcwd())
-        self.stop = stop
-        self.hooks = hooks or Hooks()
-        self.seed = int(cfg["seed"])
-        self.task: Task = get_task(cfg["dataset"])
-        self.total_steps = 0          # optimizer steps, warm-up included (the metrics' step)
         self.quiet_steps = 0          # Quiet-STaR optimizer steps
-        self.tokens_generated = 0     # thought tokens in training + text and thought tokens at eval
-        self.tokens_trained = 0       # real tokens of the training batches (warm-up included)
-        self.examples_trained = 0     # warm-up examples + documents in the Quiet-STaR batches
-        self.results: list[EvalResult] = []
         self.last_sample: dict[str, list] | None = None  # the last recorded step's thoughts (train_step)
-        self.start_eval = 1  # > 1 when resumed from a checkpoint
 
     # ------------------------------------------------------------------ helpers
-    def _prompt_ids(self, text: str) -> list[int]:
-        ids = self.tok.encode(self.prefix + text)
-        return ([self.tok.bos_id] if self.tok.bos_id is not None else []) + ids
-
-    def _train_prompt_ids(self, text: str) -> list[int]:
-        """A training prompt: the question alone, never the few-shot prefix (as STaR's warm-up)."""
-        return ([self.tok.bos_id] if self.tok.bos_id is not None else []) + self.tok.encode(text)
-
     def _doc_ids(self, text: str) -> list[int]:
-        bos = [self.tok.bos_id] if self.tok.bos_id is not None else []
         eos = [self.tok.eos_id] if self.tok.eos_id is not None else []
-        return bos + self.tok.encode(text) + eos
-
-    def _by_difficulty(self, questions: list[Any], correct: list[bool]) -> dict[int, float]:
-        by: dict[int, list[bool]] = {}
-        for q, ok in zip(questions, correct):
-            d = self.task.difficulty(q)
-            if d is not None:
-                by.setdefault(int(d), []).append(ok)
-        return {d: sum(v) / len(v) for d, v in sorted(by.items())}
+        return self._bos() + self.tok.encode(text) + eos
 
     def _eval_metrics(self, res: EvalResult) -> dict[str, float]:
         """eval/accuracy (the headline) is the paper's teacher-forced metric with thoughts;
         eval/exact_match is greedy decoding's exact match (eval/accuracy before this metric)."""
-        name = getattr(self.task, "difficulty_name", "difficulty")
         vals = {"eval/accuracy": res.accuracy, "eval/base_accuracy": res.base_accuracy,
                 "eval/answer_logprob": res.answer_logprob, "eval/base_answer_logprob": res.base_answer_logprob,
                 "eval/argmax_accuracy": res.argmax_accuracy, "eval/base_argmax_accuracy": res.base_argmax_accuracy,
                 "eval/exact_match": res.exact_match, "eval/base_exact_match": res.base_exact_match}
         for metric, by in (("accuracy", res.by_difficulty), ("base_accuracy", res.base_by_difficulty),
                            ("exact_match", res.em_by_difficulty), ("base_exact_match", res.base_em_by_difficulty)):
-            for d, acc in by.items():
-                vals[f"eval/{metric}/{name}_{d}"] = acc
+            vals.update(self.difficulty_metrics(f"eval/{metric}", by))
         return vals
 
-    def _compute_metrics(self) -> dict[str, float]:
-        return {"compute/tokens_generated": self.tokens_generated, "compute/tokens_trained": self.tokens_trained,
-                "compute/tokens": self.tokens_generated + self.tokens_trained,
-                "compute/examples_trained": self.examples_trained}
-
     # ------------------------------------------------------------------ setup
-    def setup_data(self) -> None:
-        cfg = self.cfg
-        models.seed_everything(self.seed)
-        self.splits = self.task.load(cfg, self.seed)
-        self.prefix = self.task.few_shot_prefix(self.seed) if cfg["task"].get("few_shot") else ""
-        self.hub = cfg["model"]["source"] == "hub"
-        self.gen_batch = cfg["runtime"]["gen_batch_size"] or (32 if self.hub else 512)
-
-    def hashes(self) -> dict[str, str]:
-        from ..config import config_hash
-
-        example = self.splits.eval[0] if self.splits.eval else self.splits.train[0]
-        return {"config": config_hash(self.cfg), "data": self.splits.data_hash(),
-                "prompt": self.task.prompt_spec_hash(example, self.prefix)}
-
-    def setup_model(self) -> None:
-        cfg = self.cfg
-        models.set_threads(cfg["runtime"]["threads"])
-        self.device = models.pick_device(cfg["runtime"]["device"])
-        self.precision = models.resolve_precision(cfg["runtime"]["dtype"], source=cfg["model"]["source"],
-                                                  device=self.device, finetune=self.qkey("finetune"))
-        self.model, self.tok = models.build(cfg["model"], self.seed, alphabet=self.task.alphabet or None,
-                                            dtype=self.precision.weights)
-        self.model.to(self.device)
-        self.model.eval()
+    def finetune_mode(self) -> str:
+        return self.qkey("finetune")
 
     def qkey(self, key: str) -> Any:
         """A quiet.* key added after configs were stored: its value, or QUIET_DEFAULTS' (the
@@ -297,65 +246,48 @@ class QuietRun(RunOutput):
         return self.q.get(key, QUIET_DEFAULTS[key])
 
     # ------------------------------------------------------------------ warm-up (as STaR's)
-    def warmup(self) -> None:
+    def warmup_examples(self) -> tuple[list[tuple[list[int], list[int]]], list[dict[str, Any]]]:
+        """The warm-up questions with their reference completions, or with quiet.warmup_format
+        "direct" their gold answers (some steps' work between thought markers: warmup_thoughts)."""
+        examples, rows = [], []
+        direct = self.qkey("warmup_format") == "direct"
+        thought_share = float(self.qkey("warmup_thoughts"))
+        if thought_share > 0 and not direct:
+            raise ValueError("quiet.warmup_thoughts > 0 needs quiet.warmup_format \"direct\" (direct answers whose "
+                             "steps show their work between thought markers with that probability)")
+        if thought_share > 0 and not hasattr(self.task, "thought_completion"):
+            raise ValueError(f"quiet.warmup_thoughts: the {self.task.name} task cannot write its work "
+                             f"between thought markers (addition can)")
+        rng = random.Random(f"quiet-warmup:{self.seed}")
+        for q, hinted in self.splits.warmup:
+            if not direct:
+                ref = self.task.reference(q)
+            elif thought_share > 0:  # each step's work (digits, end) marked with probability warmup_thoughts
+                marked = [rng.random() < thought_share for _ in range(self.task.answer_steps(q))]
+                ref = self.task.thought_completion(q, marked)
+            else:
+                da = direct_answer(self.task, q)
+                ref = da.text + da.end
+            if ref is None:
+                continue
+            p = self.task.prompt(q, hint=hinted)
+            examples.append((self._train_prompt_ids(p), self._completion_ids(p, self.task.training_completion(q, ref))))
+            rows.append({"question_id": q.qid, "prompt": p, "completion": ref, "hinted": hinted})
+        return examples, rows
+
+    def warmup_finetune(self, examples: list[tuple[list[int], list[int]]]) -> list[float]:
         w = self.cfg["warmup"]
-        with self.ev.phase(0, "warmup") as ph:
-            examples, rows = [], []
-            direct = self.qkey("warmup_format") == "direct"
-            thought_share = float(self.qkey("warmup_thoughts"))
-            if thought_share > 0 and not direct:
-                raise ValueError("quiet.warmup_thoughts > 0 needs quiet.warmup_format \"direct\" (direct answers whose "
-                                 "steps show their work between thought markers with that probability)")
-            if thought_share > 0 and not hasattr(self.task, "thought_completion"):
-                raise ValueError(f"quiet.warmup_thoughts: the {self.task.name} task cannot write its work "
-                                 f"between thought markers (addition can)")
-            rng = random.Random(f"quiet-warmup:{self.seed}")
-            for q, hinted in self.splits.warmup:
-                if not direct:
-                    ref = self.task.reference(q)
-                elif thought_share > 0:  # each step's work (digits, end) marked with probability warmup_thoughts
-                    marked = [rng.random() < thought_share for _ in range(self.task.answer_steps(q))]
-                    ref = self.task.thought_completion(q, marked)
-                else:
-                    da = direct_answer(self.task, q)
-                    ref = da.text + da.end
-                if ref is None:
-                    continue
-                p = self.task.prompt(q, hint=hinted)
-                examples.append((self._train_prompt_ids(p),  # the completion's ids as they follow the prompt's
-                                 self.tok.encode_continuation(p, self.task.training_completion(q, ref)) + [self.tok.eos_id]))
-                rows.append({"question_id": q.qid, "prompt": p, "completion": ref, "hinted": hinted})
-            if rows:
-                self._artifact("artifacts/warmup.jsonl", "jsonl", 0, rows)
-            steps = w["steps"] if examples else 0
-            throttle = _Throttle(PROGRESS_MIN_INTERVAL_S)
-            every = max(1, steps // LOSS_EVENTS_PER_TRAIN)
-            window: list[float] = []
-            if steps:
-                self.ev.progress(0, "warmup", 0, steps)
-
-            def on_step(step: int, loss: float) -> None:
-                window.append(loss)
-                if step % every == 0 or step == steps:
-                    self.ev.metrics(0, step, {"train/loss": sum(window) / len(window)})
-                    window.clear()
-                self._progress(throttle, 0, "warmup", step, steps)
-
-            with self.precision.context(self.device):
-                losses = finetune(self.model, examples, steps=steps, lr=w["lr"], batch_size=w["batch_size"],
-                                  pad_id=self.tok.pad_id, seed=seeds.derive(self.seed, "quiet_warmup"), stop=self.stop, on_step=on_step)
-        self.total_steps += len(losses)
-        if losses:
+        steps = w["steps"] if examples else 0
+        if steps:
+            self.ev.progress(0, "warmup", 0, steps)
+        losses = self._finetune_logged(0, "warmup", examples, steps=steps, lr=w["lr"], batch_size=w["batch_size"],
+                                       seed=seeds.derive(self.seed, "quiet_warmup"))
+        if losses:  # estimated from the mean example length (STaR counts the batches' own tokens)
             mean_len = sum(len(p) + len(c) for p, c in examples) / len(examples)
             n_seen = len(losses) * min(w["batch_size"], len(examples))
             self.examples_trained += n_seen
             self.tokens_trained += int(round(n_seen * mean_len))
-        vals = {"time/warmup_s": ph.duration_s, "warmup/examples": len(examples), "train/steps": len(losses)}
-        if losses:
-            vals["warmup/final_loss"] = sum(losses[-10:]) / len(losses[-10:])
-        self.ev.metrics(0, self.total_steps, vals)
-        if self.hooks.on_warmup_end:
-            self.hooks.on_warmup_end(self.model)
+        return losses
 
     # ------------------------------------------------------------------ Quiet-STaR
     def setup_quiet(self) -> None:
@@ -390,18 +322,16 @@ class QuietRun(RunOutput):
         elif split_long and long_docs:
             self.ev.log("warning", f"quiet-star corpus: {long_docs} document(s) longer than quiet.seq_len = "
                                    f"{self.q['seq_len']} tokens split into seq_len chunks")
-        own = [p for p in (*self.qm.head.parameters(), self.qm.thought_embeddings) if p.requires_grad]
-        own_ids = {id(p) for p in own}
-        lm_params = [p for p in self.qm.parameters() if p.requires_grad and id(p) not in own_ids]
-        lm_lr = self.q["lr"] if self.qkey("lora_lr") is None or self.peft is None else self.qkey("lora_lr")
-        groups = [{"params": lm_params, "lr": lm_lr}, {"params": own, "lr": self.q["lr"]}]
-        self.opt = torch.optim.AdamW(groups if self.peft is not None else [p for p in self.qm.parameters() if p.requires_grad],
-                                     lr=self.q["lr"], betas=(0.9, 0.99), weight_decay=0.001)
-        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lr_lambda(self.q["steps"]))
-        self.data_gen = torch.Generator().manual_seed(seeds.derive(self.seed, "quiet_batches"))
+        params: Any = self.qm.parameters()
+        if self.peft is not None:  # the adapters at quiet.lora_lr (None: quiet.lr), the head and thought embeddings at quiet.lr
+            own = [p for p in (*self.qm.head.parameters(), self.qm.thought_embeddings) if p.requires_grad]
+            own_ids = {id(p) for p in own}
+            lm_params = [p for p in self.qm.parameters() if p.requires_grad and id(p) not in own_ids]
+            lm_lr = self.q["lr"] if self.qkey("lora_lr") is None else self.qkey("lora_lr")
+            params = [{"params": lm_params, "lr": lm_lr}, {"params": own, "lr": self.q["lr"]}]
+        self.opt, self.sched = optim.adamw(params, lr=self.q["lr"], weight_decay=0.001, schedule=lr_lambda(self.q["steps"]))
+        self.batches = EpochBatches(len(self.rows), self.q["batch_size"], seeds.derive(self.seed, "quiet_batches"))
         self.thought_gen = torch.Generator(device=self.device).manual_seed(seeds.derive(self.seed, "quiet_thoughts"))
-        self._perm = torch.randperm(len(self.rows), generator=self.data_gen)
-        self._pos = 0
         self.ev.log("info", f"quiet-star corpus ({source}): {self.n_docs} documents, {n_tokens} tokens packed into "
                             f"{len(self.rows)} rows of {self.q['seq_len']} tokens; thought tokens "
                             f"{self.qm.start_id}/{self.qm.end_id}")
@@ -445,13 +375,7 @@ class QuietRun(RunOutput):
         return self.task.prompt(q) + da.text + da.end
 
     def _batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        n = len(self.rows)
-        bs = min(self.q["batch_size"], n)
-        if self._pos + bs > n:
-            self._perm = torch.randperm(n, generator=self.data_gen)
-            self._pos = 0
-        idx = self._perm[self._pos: self._pos + bs]
-        self._pos += bs
+        idx = self.batches.next()
         return self.rows[idx], self.row_docs[idx]
 
     def train_step(self, record: bool = False) -> dict[str, float]:
@@ -530,7 +454,7 @@ class QuietRun(RunOutput):
                 if i % every == 0 or i == n:
                     mean = {k: sum(v) / len(v) for k, v in window.items() if v}
                     vals = {"train/loss": mean["loss"], "quiet/step": self.quiet_steps,
-                            "tokens/trained": self.tokens_trained, "tokens/generated": self.tokens_generated,
+                            "compute/tokens_trained": self.tokens_trained, "compute/tokens_generated": self.tokens_generated,
                             "train/lr": self.sched.get_last_lr()[0]}
                     vals.update({f"quiet/{k}": v for k, v in mean.items() if k != "loss"})
                     vals["quiet/mix_weight_min"] = min(window["mix_weight_min"])
@@ -700,11 +624,11 @@ class QuietRun(RunOutput):
             return sum(float(r[key]) for r in tf) / nq
 
         res = EvalResult(iteration, self.quiet_steps, mean("answer_prob"),
-                         self._by_difficulty(qs, [r["answer_prob"] for r in tf]), mean("base_answer_prob"),
-                         self._by_difficulty(qs, [r["base_answer_prob"] for r in tf]),
-                         exact_match=sum(correct) / max(1, len(gq)), em_by_difficulty=self._by_difficulty(gq, correct),
+                         self.by_difficulty(qs, [r["answer_prob"] for r in tf]), mean("base_answer_prob"),
+                         self.by_difficulty(qs, [r["base_answer_prob"] for r in tf]),
+                         exact_match=sum(correct) / max(1, len(gq)), em_by_difficulty=self.by_difficulty(gq, correct),
                          base_exact_match=sum(base_correct) / max(1, len(gq)),
-                         base_em_by_difficulty=self._by_difficulty(gq, base_correct),
+                         base_em_by_difficulty=self.by_difficulty(gq, base_correct),
                          answer_logprob=mean("answer_logprob"), base_answer_logprob=mean("base_answer_logprob"),
                          argmax_accuracy=mean("argmax"), base_argmax_accuracy=mean("base_argmax"))
         res.extra = {"time/evaluate_s": ph.duration_s, "time/evaluate_teacher_forced_s": t_tf,
@@ -731,66 +655,25 @@ class QuietRun(RunOutput):
         if self.hooks.on_eval_end:
             self.hooks.on_eval_end(res.iteration, res)
 
-    # ------------------------------------------------------------------ resume
-    def save_checkpoint(self, iteration: int) -> None:
-        """Everything the next training step depends on: the model with its thought embeddings and
-        mixing head, the optimizer and schedule, the data order and both RNG streams — tensors
-        and plain values only (checkpoint.save_tensors writes them without pickle; the tensors
-        are stored detached, on the CPU, tied weights once)."""
-        from .. import checkpoint
+    # ------------------------------------------------------------------ the run
+    def evaluate_start(self) -> None:
+        """Evaluation 0: the warmed-up model with the thought tokens and a zero-initialised mixing
+        head, which predicts exactly as the model alone."""
+        self.setup_quiet()
+        self._record_eval(self.evaluate(0))
 
-        tensors = {"qm": self.qm.state_dict(),
-                   "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
-                   "data_gen": self.data_gen.get_state(), "thought_gen": self.thought_gen.get_state(),
-                   "perm": self._perm, "pos": self._pos}
-        state = {"results": [dataclasses.asdict(r) for r in self.results], "total_steps": self.total_steps,
-                 "quiet_steps": self.quiet_steps, "tokens_generated": self.tokens_generated,
-                 "tokens_trained": self.tokens_trained, "examples_trained": self.examples_trained}
-        checkpoint.save_tensors(self.run_dir, iteration, self.cfg, tensors, state, identity=self.identity())
+    def iterations(self) -> int:
+        return len(eval_schedule(self.q["steps"], self.q["eval_every"]))
 
-    def identity(self) -> dict[str, str]:
-        from .star import task_versions
+    def iteration(self, n: int) -> EvalResult:
+        """Quiet-STaR steps up to evaluation n's point of the schedule, then evaluation n."""
+        self.train_until(n, eval_schedule(self.q["steps"], self.q["eval_every"])[n - 1])
+        res = self.evaluate(n)
+        self._record_eval(res)
+        return res
 
-        h = self.hashes()
-        return {"data": h["data"], "prompt": h["prompt"], **task_versions(self.task)}
-
-    def resume(self) -> int | None:
-        from .. import checkpoint
-
-        ck = checkpoint.load_tensors(self.run_dir, self.cfg, identity=self.identity())
-        if ck is None:
-            return None
-        n, tensors, state = ck
-        self.setup_quiet()  # the same thought tokens, corpus and optimizer shapes as the first process
-        self.qm.load_state_dict(tensors["qm"])
-        self.opt.load_state_dict(tensors["opt"])
-        self.sched.load_state_dict(tensors["sched"])
-        self.data_gen.set_state(tensors["data_gen"])
-        self.thought_gen.set_state(tensors["thought_gen"])
-        self._perm, self._pos = tensors["perm"], tensors["pos"]
-        for k in ("total_steps", "quiet_steps", "tokens_generated", "tokens_trained", "examples_trained"):
-            setattr(self, k, state[k])
-        self.results = [eval_result_from_dict(r) for r in state["results"]]
-        self.start_eval = n + 1
-        return n
-
-    # ------------------------------------------------------------------ main
-    def run(self) -> list[EvalResult]:
-        t0 = time.perf_counter()
-        if self.start_eval == 1:
-            self.warmup()
-            self.setup_quiet()
-            self._record_eval(self.evaluate(0))
-            self._artifact("artifacts/data/eval.jsonl", "jsonl", None, [self.task.question_record(x) for x in self.splits.eval])
-            self._artifact("artifacts/data/train.jsonl", "jsonl", None, [self.task.question_record(x) for x in self.splits.train])
-        for i, target in enumerate(eval_schedule(self.q["steps"], self.q["eval_every"]), start=1):
-            if i < self.start_eval:
-                continue
-            self.stop.check()
-            self.train_until(i, target)
-            self._record_eval(self.evaluate(i))
-            self.save_checkpoint(i)
-        summary = {
+    def summary(self) -> dict[str, Any]:
+        return {
             "accuracy_metric": TF_METRIC,
             "accuracy": [r.accuracy for r in self.results],
             "base_accuracy": [r.base_accuracy for r in self.results],
@@ -803,29 +686,61 @@ class QuietRun(RunOutput):
             "steps": [r.step for r in self.results],
             "thought_tokens": [self.qm.start_id, self.qm.end_id],
             "corpus": {**self.corpus_info, "rows": len(self.rows), "seq_len": self.q["seq_len"]},
-            "elapsed_s": time.perf_counter() - t0,
         }
-        self._artifact("artifacts/summary.json", "json", None, summary)
-        if os.environ.get("STARLAB_SAVE_MODEL") == "1":
-            rel = "artifacts/final_model"
-            path = os.path.join(self.run_dir, rel)
-            if self.peft is not None:  # LoRA: the adapters merged into the weights
-                self.peft.merge_and_unload()
-            with torch.no_grad():  # the trained thought embeddings in the saved matrix's rows
-                w_in = self.qm.lm.get_input_embeddings().weight
-                tv = self.qm.thought_vectors().to(w_in.dtype)
-                w_in[self.qm.start_id] = tv[0]
-                w_in[self.qm.end_id] = tv[1]
-            self.qm.lm.save_pretrained(path)
-            self.tok.save_pretrained(path)
-            # safetensors + JSON, like the checkpoints: nothing in a run directory is a pickle
-            from ..safe_state import save_weights
 
-            save_weights(dict(self.qm.head.state_dict()), os.path.join(path, "quiet_head.safetensors"))
-            with open(os.path.join(path, "quiet_head.json"), "w", encoding="utf-8") as f:
-                json.dump({"start_id": self.qm.start_id, "end_id": self.qm.end_id}, f)
-            self.ev.artifact("final_model", "model", rel, iteration=len(self.results) - 1)
-        return self.results
+    def save_model(self, rel: str) -> None:
+        path = os.path.join(self.run_dir, rel)
+        if self.peft is not None:  # LoRA: the adapters merged into the weights
+            self.peft.merge_and_unload()
+        with torch.no_grad():  # the trained thought embeddings in the saved matrix's rows
+            w_in = self.qm.lm.get_input_embeddings().weight
+            tv = self.qm.thought_vectors().to(w_in.dtype)
+            w_in[self.qm.start_id] = tv[0]
+            w_in[self.qm.end_id] = tv[1]
+        self.qm.lm.save_pretrained(path)
+        self.tok.save_pretrained(path)
+        # safetensors + JSON, like the checkpoints: nothing in a run directory is a pickle
+        from ..safe_state import save_weights
+
+        save_weights(dict(self.qm.head.state_dict()), os.path.join(path, "quiet_head.safetensors"))
+        with open(os.path.join(path, "quiet_head.json"), "w", encoding="utf-8") as f:
+            json.dump({"start_id": self.qm.start_id, "end_id": self.qm.end_id}, f)
+        self.ev.artifact("final_model", "model", rel, iteration=len(self.results) - 1)
+
+    # ------------------------------------------------------------------ resume
+    def save_checkpoint(self, iteration: int) -> None:
+        """Everything the next training step depends on: the model with its thought embeddings and
+        mixing head, the optimizer and schedule, the data order and both RNG streams — tensors
+        and plain values only (checkpoint.save_tensors writes them without pickle; the tensors
+        are stored detached, on the CPU, tied weights once)."""
+        from .. import checkpoint
+
+        data_gen, perm, pos = self.batches.state()
+        tensors = {"qm": self.qm.state_dict(),
+                   "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
+                   "data_gen": data_gen, "thought_gen": self.thought_gen.get_state(),
+                   "perm": perm, "pos": pos}
+        checkpoint.save_tensors(self.run_dir, iteration, self.cfg, tensors, self.checkpoint_state(), identity=self.identity())
+
+    def result_from_dict(self, r: dict[str, Any]) -> EvalResult:
+        return eval_result_from_dict(r)
+
+    def resume(self) -> int | None:
+        from .. import checkpoint
+
+        ck = checkpoint.load_tensors(self.run_dir, self.cfg, identity=self.identity())
+        if ck is None:
+            return None
+        n, tensors, state = ck
+        self.setup_quiet()  # the same thought tokens, corpus and optimizer shapes as the first process
+        self.qm.load_state_dict(tensors["qm"])
+        self.opt.load_state_dict(tensors["opt"])
+        self.sched.load_state_dict(tensors["sched"])
+        self.batches.load_state(tensors["data_gen"], tensors["perm"], tensors["pos"])
+        self.thought_gen.set_state(tensors["thought_gen"])
+        self.load_checkpoint_state(state)
+        self.start_iteration = n + 1
+        return n
 
 
 def run(cfg: dict[str, Any], events: EventWriter, *, run_dir: str | None = None, stop: StopFlag = NEVER,
@@ -834,7 +749,5 @@ def run(cfg: dict[str, Any], events: EventWriter, *, run_dir: str | None = None,
     """Run Quiet-STaR: run_start (config, environment, hashes), warm-up, evaluation 0, then
     training with an evaluation every eval_every steps, checkpointed after each evaluation;
     with ``resume``, continue after the run directory's last checkpoint."""
-    from .star import drive
-
     r = QuietRun(cfg, events, run_dir=run_dir, stop=stop, hooks=hooks)
-    return drive(r, cfg, events, emit_run_start=emit_run_start, run_id=run_id, resume=resume, unit="evaluation")
+    return drive(r, cfg, events, emit_run_start=emit_run_start, run_id=run_id, resume=resume)

@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import copy
 import math
-import os
-import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from .. import estimators
+from .. import catalogue, estimators
 from .. import verifier as V
 from ..events import EventWriter
 from ..lora import add_adapter, remove_adapter
@@ -46,7 +45,7 @@ from .star import Hooks, IterationResult, StarRun
 #: the trained verifier's own length-normalised log-likelihood (logp), the ORM, and the control
 #: the paper's claim is measured against, the generator G_t's length-normalised log-likelihood
 #: of its own sample (likelihood: ranking by the sampler's confidence, no verifier at all)
-SCORERS = {"reward": "dpo", "logp_norm": "logp", "orm": "orm", "gen_logp_norm": "likelihood"}
+SCORERS = catalogue.SCORER_BY_SCORE_KEY
 
 
 def generator_steps(n_examples: int, batch_size: int, epochs: float) -> int:
@@ -59,6 +58,30 @@ def generator_steps(n_examples: int, batch_size: int, epochs: float) -> int:
         return 0
     bs = max(1, min(int(batch_size), n_examples))
     return max(1, math.ceil(epochs * n_examples / bs - 1e-9))
+
+
+#: D_VER tokenized: per training question (prompt ids, [(completion ids, correct), …])
+VerifierData = list[tuple[list[int], list[tuple[list[int], bool]]]]
+
+
+@dataclass
+class Candidates:
+    """One iteration's test-time candidates, N per held-out question in question order, and
+    their scores as the scoring steps fill them in."""
+    texts: list[str]
+    examples: list[V.Example]        # (question, completion) ids as the verifier reads them
+    gen_logps: list[float]           # log G_n of each, under the prompt it was sampled from
+    gen_counts: list[int]            # its tokens
+    verifier: list[dict[str, float]] = field(default_factory=list)  # V.score_candidates' rows
+    orm: list[float] | None = None   # the ORM's logits (verifier.orm_steps > 0)
+
+    def scores(self, i: int) -> dict[str, float]:
+        """Candidate i's stored scores: the verifier's, the generator's likelihood, the ORM's."""
+        lp, c = self.gen_logps[i], self.gen_counts[i]
+        row = {**self.verifier[i], "gen_logp": float(lp), "gen_logp_norm": float(lp) / max(1, int(c))}
+        if self.orm is not None:
+            row["orm"] = self.orm[i]
+        return {k: float(v) for k, v in row.items()}
 
 
 class VStarRun(StarRun):
@@ -121,103 +144,24 @@ class VStarRun(StarRun):
         return losses
 
     # ---------------------------------------------------------------- verifier
-    def _sft_copy(self) -> torch.nn.Module:
-        """A fresh copy of V_SFT = G_SFT (the base weights every iteration restarts from)."""
-        m = copy.deepcopy(self.model)
-        if self.lora:
-            m = remove_adapter(m)
-        else:
-            m.load_state_dict(self.base_state)
-        m.eval()
-        return m
-
-    def _candidate_sets(self) -> list[tuple[list[int], list[tuple[list[int], bool]]]]:
-        by_id = {q.qid: q for q in self.splits.train}
-        out = []
-        for qid, cands in self.buffer.items():
-            q = by_id[qid]
-            text = self.task.prompt(q)
-            p = self._train_prompt_ids(text)
-            out.append((p, [(self._completion_ids(text, self.task.training_completion(q, c)), ok) for c, ok in cands.items()]))
-        return out
-
     def after_iteration(self, n: int, vals: dict[str, Any]) -> None:
-        vcfg = self.cfg["verifier"]
-        task = self.task
-        pad = self.tok.pad_id
+        """After the generator's steps, the verifier's: ``verify``, its metrics in the iteration's."""
+        vals.update(self.verify(n))
+
+    def verify(self, n: int) -> dict[str, Any]:
+        """The verifier steps of iteration n (phase "verify"), in the paper's order: N test
+        candidates from G_n; D_pref from all of D_VER; V ← DPO(V_SFT, D_pref) scoring the
+        candidates; the ORM baseline scoring them; the candidates stored with their scores; the
+        Pass@k / majority / Best-of-k curves and the held-out pair accuracy. Returns the metrics."""
         with self.ev.phase(n, "verify") as ph:
-            # test-time candidates from G_n, and their log-likelihood under V_SFT (the reference)
-            qs = self.splits.eval
-            N = vcfg["candidates"]
-            outs = self._decode(qs, hint=False, iteration=n, phase="verify", samples=N, temperature=vcfg["temperature"])
-            # the verifier reads (question, solution) as the generator is trained on it: no few-shot prefix
-            cand_examples = [(self._train_prompt_ids(task.prompt(q)),
-                              self._completion_ids(task.prompt(q), task.training_completion(q, outs[i * N + j])))
-                             for i, q in enumerate(qs) for j in range(N)]
-            # the generator's own likelihood of each candidate (the control ranking): G_n, under
-            # the prompt it sampled from (with the few-shot prefix, if any)
-            gen_examples = [(self._prompt_ids(task.prompt(q)), cand_examples[i * N + j][1])
-                            for i, q in enumerate(qs) for j in range(N)]
-            with self.amp():
-                gen_logps, gen_counts = V.sequence_logprobs(self.model, gen_examples, pad, vcfg["batch_size"])
-            sft = self._sft_copy()
-            with self.amp():
-                sft_logps, _ = V.sequence_logprobs(sft, cand_examples, pad, vcfg["batch_size"])
-
-            # DPO verifier from V_SFT on all of D_VER
+            cands = self.sample_candidates(n)
             sets = self._candidate_sets()
-            pairs = V.make_pairs(sets, vcfg["pairs_per_question"], seeds.derive(self.seed, "dpo_pairs", n))
-            verifier = sft
-            if self.lora:
-                loop = self.cfg["loop"]
-                verifier = add_adapter(verifier, r=loop["lora_r"], alpha=loop["lora_alpha"], seed=seeds.derive(self.seed, "verifier_lora", n))
-            with self.amp():
-                hist = self._train_verifier(n, verifier, pairs)
-                rows = V.score_candidates(verifier, cand_examples, pad_id=pad, batch_size=vcfg["batch_size"],
-                                          beta=vcfg["beta"], ref_logps=sft_logps)
-            del verifier, sft
-            for row, lp, c in zip(rows, gen_logps.tolist(), gen_counts.tolist()):
-                row.update(gen_logp=float(lp), gen_logp_norm=float(lp) / max(1, int(c)))
-
-            # the outcome-reward-model baseline on the same candidates
-            orm_hist: list[dict[str, float]] = []
-            if vcfg["orm_steps"] > 0:
-                examples = [(p, c) for p, cands in sets for c, _ in cands]
-                labels = [ok for _, cands in sets for _, ok in cands]
-                base = self._sft_copy()
-                if self.lora:  # a LoRA adapter (and the head) train; the copied base stays frozen
-                    loop = self.cfg["loop"]
-                    base = add_adapter(base, r=loop["lora_r"], alpha=loop["lora_alpha"], seed=seeds.derive(self.seed, "orm_lora", n))
-                orm = V.OutcomeRewardModel(base, copy_base=False, seed=seeds.derive(self.seed, "orm_head", n))
-                with self.amp():
-                    orm_hist = self._train_orm(n, orm, examples, labels)
-                    scores = V.orm_scores(orm, cand_examples, pad, vcfg["batch_size"]).tolist()
-                for row, s in zip(rows, scores):
-                    row["orm"] = s
-                del orm
-
-            # store every candidate with its scores, and the curves
-            items, per_question = [], []
-            for i, q in enumerate(qs):
-                group = []
-                for j in range(N):
-                    text = outs[i * N + j]
-                    ans = task.extract_answer(text, q)
-                    ok = task.is_correct(ans, q.gold)
-                    scores = {k: float(v) for k, v in rows[i * N + j].items()}
-                    items.append(dict(question_id=q.qid, split="eval", kind="candidate", question=task.question_text(q),
-                                      text=text, answer=ans, gold=q.gold, correct=ok, hint_used=False,
-                                      difficulty=task.difficulty(q), scores=scores))
-                    group.append({"answer": ans, "correct": ok, **scores})
-                per_question.append(group)
-            self._emit_samples(n, items)
-            score_keys = [k for k in SCORERS if all(k in c for g in per_question for c in g)]
-            curves = estimators.all_curves(per_question, range(1, N + 1), score_keys=score_keys)
-            self._artifact(f"artifacts/iter_{n}/vstar_curves.json", "json", n,
-                           {name: {str(k): v for k, v in c.items()} for name, c in curves.items()})
-            held_out = self._held_out_pair_metrics(n, per_question)
-        vals.update(self._curve_metrics(curves))
-        vals.update(held_out)
+            pairs = self.preference_pairs(n, sets)
+            hist = self.train_verifier(n, pairs, cands)
+            orm_hist = self.train_orm_baseline(n, sets, cands)
+            per_question = self.store_candidates(n, cands)
+            vals = self.best_of_k(n, per_question)
+            vals.update(self._held_out_pair_metrics(n, per_question))
         if self.gen_budget:  # the generator's fine-tune of this iteration (train/steps is its step count)
             seen, size = self.gen_budget["examples"], self.gen_budget["train_set"]
             vals.update({"train/examples": seen, "train/epochs": seen / size if size else 0.0,
@@ -233,6 +177,114 @@ class VStarRun(StarRun):
         if orm_hist:
             last = orm_hist[-min(10, len(orm_hist)):]
             vals["orm/final_loss"] = sum(h["loss"] for h in last) / len(last)
+        return vals
+
+    def sample_candidates(self, n: int) -> Candidates:
+        """verifier.candidates (N) completions per held-out question from G_n at
+        verifier.temperature, with G_n's own log-likelihood of each (the control ranking)."""
+        vcfg, task = self.cfg["verifier"], self.task
+        qs, N = self.splits.eval, vcfg["candidates"]
+        texts = self._decode(qs, hint=False, iteration=n, phase="verify", samples=N, temperature=vcfg["temperature"])
+        # the verifier reads (question, solution) as the generator is trained on it: no few-shot prefix
+        examples = [(self._train_prompt_ids(task.prompt(q)),
+                     self._completion_ids(task.prompt(q), task.training_completion(q, texts[i * N + j])))
+                    for i, q in enumerate(qs) for j in range(N)]
+        # G_n's likelihood under the prompt it sampled from (with the few-shot prefix, if any)
+        gen_examples = [(self._prompt_ids(task.prompt(q)), examples[i * N + j][1]) for i, q in enumerate(qs) for j in range(N)]
+        with self.amp():
+            logps, counts = V.sequence_logprobs(self.model, gen_examples, self.tok.pad_id, vcfg["batch_size"])
+        return Candidates(texts, examples, logps.tolist(), counts.tolist())
+
+    def _candidate_sets(self) -> VerifierData:
+        """D_VER as (prompt ids, [(completion ids, correct)]) per training question."""
+        by_id = {q.qid: q for q in self.splits.train}
+        out = []
+        for qid, cands in self.buffer.items():
+            q = by_id[qid]
+            text = self.task.prompt(q)
+            p = self._train_prompt_ids(text)
+            out.append((p, [(self._completion_ids(text, self.task.training_completion(q, c)), ok) for c, ok in cands.items()]))
+        return out
+
+    def preference_pairs(self, n: int, sets: VerifierData) -> list[V.Pair]:
+        """D_pref: each training question's (correct, wrong) pairs from D_VER, at most
+        verifier.pairs_per_question of them."""
+        return V.make_pairs(sets, self.cfg["verifier"]["pairs_per_question"], seeds.derive(self.seed, "dpo_pairs", n))
+
+    def _sft_copy(self) -> torch.nn.Module:
+        """A fresh copy of V_SFT = G_SFT (the base weights every iteration restarts from)."""
+        m = copy.deepcopy(self.model)
+        if self.lora:
+            m = remove_adapter(m)
+        else:
+            m.load_state_dict(self.base_state)
+        m.eval()
+        return m
+
+    def train_verifier(self, n: int, pairs: list[V.Pair], cands: Candidates) -> list[dict[str, float]]:
+        """V ← DPO(V_SFT, D_pref), V_SFT the reference; then the candidates' log V and DPO
+        reward β·log V/V_SFT. Returns the training history."""
+        vcfg, pad = self.cfg["verifier"], self.tok.pad_id
+        verifier = self._sft_copy()
+        with self.amp():
+            ref_logps, _ = V.sequence_logprobs(verifier, cands.examples, pad, vcfg["batch_size"])  # under V_SFT
+        if self.lora:
+            loop = self.cfg["loop"]
+            verifier = add_adapter(verifier, r=loop["lora_r"], alpha=loop["lora_alpha"], seed=seeds.derive(self.seed, "verifier_lora", n))
+        with self.amp():
+            hist = self._fit_dpo(n, verifier, pairs)
+            cands.verifier = V.score_candidates(verifier, cands.examples, pad_id=pad, batch_size=vcfg["batch_size"],
+                                                beta=vcfg["beta"], ref_logps=ref_logps)
+        return hist
+
+    def train_orm_baseline(self, n: int, sets: VerifierData, cands: Candidates) -> list[dict[str, float]]:
+        """The outcome reward model on the same data (verifier.orm_steps > 0): a scalar head on a
+        copy of V_SFT, trained with BCE on D_VER's correctness labels; then the candidates' ORM
+        logits. Returns the training history."""
+        vcfg = self.cfg["verifier"]
+        if vcfg["orm_steps"] <= 0:
+            return []
+        examples = [(p, c) for p, group in sets for c, _ in group]
+        labels = [ok for _, group in sets for _, ok in group]
+        base = self._sft_copy()
+        if self.lora:  # a LoRA adapter (and the head) train; the copied base stays frozen
+            loop = self.cfg["loop"]
+            base = add_adapter(base, r=loop["lora_r"], alpha=loop["lora_alpha"], seed=seeds.derive(self.seed, "orm_lora", n))
+        orm = V.OutcomeRewardModel(base, copy_base=False, seed=seeds.derive(self.seed, "orm_head", n))
+        with self.amp():
+            hist = self._fit_orm(n, orm, examples, labels)
+            cands.orm = V.orm_scores(orm, cands.examples, self.tok.pad_id, vcfg["batch_size"]).tolist()
+        return hist
+
+    def store_candidates(self, n: int, cands: Candidates) -> list[list[dict[str, Any]]]:
+        """Every candidate as a sample with its scores; returns them per question (answer,
+        correct and scores of each), the pool the curves are computed from."""
+        task, N = self.task, self.cfg["verifier"]["candidates"]
+        items, per_question = [], []
+        for i, q in enumerate(self.splits.eval):
+            group = []
+            for j in range(N):
+                text = cands.texts[i * N + j]
+                ans = task.extract_answer(text, q)
+                ok = task.is_correct(ans, q.gold)
+                scores = cands.scores(i * N + j)
+                items.append(dict(question_id=q.qid, split="eval", kind="candidate", question=task.question_text(q),
+                                  text=text, answer=ans, gold=q.gold, correct=ok, hint_used=False,
+                                  difficulty=task.difficulty(q), scores=scores))
+                group.append({"answer": ans, "correct": ok, **scores})
+            per_question.append(group)
+        self._emit_samples(n, items)
+        return per_question
+
+    def best_of_k(self, n: int, per_question: list[list[dict[str, Any]]]) -> dict[str, float]:
+        """Pass@k, majority vote@k and Best-of-k by each score for k = 1..N (the unbiased
+        estimators of estimators.py), stored as an artifact; returns them as vstar/* metrics."""
+        N = self.cfg["verifier"]["candidates"]
+        score_keys = [k for k in SCORERS if all(k in c for g in per_question for c in g)]
+        curves = estimators.all_curves(per_question, range(1, N + 1), score_keys=score_keys)
+        self._artifact(f"artifacts/iter_{n}/vstar_curves.json", "json", n,
+                       {name: {str(k): v for k, v in c.items()} for name, c in curves.items()})
+        return self._curve_metrics(curves)
 
     def _held_out_pair_metrics(self, n: int, per_question: list[list[dict[str, Any]]]) -> dict[str, float]:
         """The trained verifier on held-out pairs: every (right, wrong) pair of one test
@@ -275,7 +327,7 @@ class VStarRun(StarRun):
                 out[f"{prefix}@{k}"] = v
         return out
 
-    def _train_verifier(self, n: int, model: torch.nn.Module, pairs: list[Any]) -> list[dict[str, float]]:
+    def _fit_dpo(self, n: int, model: torch.nn.Module, pairs: list[V.Pair]) -> list[dict[str, float]]:
         vcfg = self.cfg["verifier"]
         steps = vcfg["steps"] if pairs else 0
         if not pairs:
@@ -298,7 +350,7 @@ class VStarRun(StarRun):
         self.verifier_steps += len(hist)
         return hist
 
-    def _train_orm(self, n: int, orm: V.OutcomeRewardModel, examples: list[Any], labels: list[bool]) -> list[dict[str, float]]:
+    def _fit_orm(self, n: int, orm: V.OutcomeRewardModel, examples: list[Any], labels: list[bool]) -> list[dict[str, float]]:
         vcfg = self.cfg["verifier"]
         steps = vcfg["orm_steps"]
         every = max(1, steps // 20)
