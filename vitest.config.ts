@@ -12,5 +12,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // the JSON report feeds scripts/test-summary.ts (skipped tests, counted at the end of npm test)
+    reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
   },
 });

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 import os
 import sys
@@ -12,6 +13,8 @@ import pytest
 EXPERIMENTS = Path(__file__).resolve().parents[1]
 REPO = EXPERIMENTS.parent
 SCHEMA_PATH = REPO / "shared" / "schema" / "run-events.v1.json"
+# GSM8K and CommonsenseQA, read by path from beside the project (never copied into it)
+DATASETS = REPO.parent / "shared" / "datasets"
 
 if str(EXPERIMENTS) not in sys.path:
     sys.path.insert(0, str(EXPERIMENTS))
@@ -43,9 +46,37 @@ def micro_config(**sections) -> dict:
     return cfg
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "needs_datasets: reads GSM8K/CommonsenseQA from ../shared/datasets "
+                            "(external data: skipped, and counted at the end of npm test, where it is absent)")
+
+
+def datasets_present() -> bool:
+    return (DATASETS / "gsm8k" / "train.jsonl").is_file() and (DATASETS / "commonsenseqa" / "dev_rand_split.jsonl").is_file()
+
+
+def pytest_collection_modifyitems(config, items):
+    if datasets_present():
+        return
+    skip = pytest.mark.skip(reason=f"external data: {DATASETS} is not present")
+    for item in items:
+        if "needs_datasets" in item.keywords:
+            item.add_marker(skip)
+
+
+def require(module: str):
+    """Import a test dependency. One that is missing fails the test naming what to install,
+    rather than skipping it: every test dependency is in experiments/requirements.txt."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        pytest.fail(f"{module} is not installed ({e}); install the test requirements: "
+                    "experiments/.venv/bin/pip install -r experiments/requirements.txt", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def event_validator():
-    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema = require("jsonschema")
     schema = json.loads(SCHEMA_PATH.read_text())
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)

@@ -14,7 +14,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import EXPERIMENTS, micro_config
+from conftest import EXPERIMENTS, micro_config, require
 from starlab import checkpoint, models, safe_state
 from starlab.config import config_hash
 from starlab.events import EventWriter
@@ -321,7 +321,7 @@ def test_unsupported_values_are_refused_with_a_type_error_and_nothing_is_written
 
 
 def test_numpy_values_and_subclasses_are_refused():
-    np = pytest.importorskip("numpy")
+    np = require("numpy")
 
     class MyInt(int):
         pass

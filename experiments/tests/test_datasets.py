@@ -25,8 +25,9 @@ GSM_DIR = SHARED / "gsm8k"
 CQA_DIR = SHARED / "commonsenseqa"
 STAR_PROMPTS = SHARED / "star-prompts"
 
-pytestmark = pytest.mark.skipif(not (GSM_DIR / "train.jsonl").is_file() or not (CQA_DIR / "dev_rand_split.jsonl").is_file(),
-                                reason="../shared/datasets is not present")
+# Tests that read the real files carry needs_datasets (conftest.py skips and counts them where
+# ../shared/datasets is absent); the rest need only a temporary folder and always run.
+needs_datasets = pytest.mark.needs_datasets
 
 
 def cfg(path="", train_limit=0, eval_limit=0, examples=0, hinted_fraction=0.0, seed=0):
@@ -80,6 +81,7 @@ def test_get_task_names_and_versions():
         assert t.alphabet == "".join(chr(i) for i in range(32, 127)) + "\n"
 
 
+@needs_datasets
 def test_gsm8k_real_rows(gsm):
     t, s = gsm
     assert (len(s.train), len(s.eval)) == (7473, 1319)
@@ -107,6 +109,7 @@ def test_gsm8k_real_rows(gsm):
     json.dumps(rec)
 
 
+@needs_datasets
 def test_commonsenseqa_real_rows(cqa):
     t, s = cqa
     assert (len(s.train), len(s.eval)) == (9741, 1221)
@@ -126,6 +129,7 @@ def test_commonsenseqa_real_rows(cqa):
     assert not any("\t" in q.stem or "  " in q.stem for q in s.train + s.eval)
 
 
+@needs_datasets
 def test_prompts_match_the_papers_format(gsm, cqa):
     """Rows the STaR repository's prompt files also show render exactly as there (CQA choices
     in the same order in the data: fountain pen, Google Maps, divorce)."""
@@ -145,6 +149,7 @@ def test_prompts_match_the_papers_format(gsm, cqa):
     assert matched >= 3
 
 
+@needs_datasets
 def test_hints_only_with_hint_true(gsm, cqa):
     gt, gs = gsm
     for q in gs.train[:300]:
@@ -242,6 +247,7 @@ def test_commonsenseqa_extraction(text, q, want):
     assert CommonsenseQATask().extract_answer(text, q) == want
 
 
+@needs_datasets
 def test_extraction_on_the_papers_prompt_files():
     """Every exemplar completion in the STaR repository's prompt files extracts to the answer it
     states. (The repository's ``gsm8k_prompts_direct_answer_key.txt`` holds CommonsenseQA
@@ -274,6 +280,7 @@ def test_extraction_on_the_papers_prompt_files():
 
 
 # ------------------------------------------------------------------------------- our prompt files
+@needs_datasets
 def test_shipped_prompt_files(gsm, cqa):
     paper_questions = {p.split("\n")[0] for name in ("gsm8k_prompts.txt", "commonsenseqa_prompts.txt")
                        for p, _ in paper_blocks(name)}
@@ -345,6 +352,7 @@ def test_commonsenseqa_malformed_lines(tmp_path, bad, msg):
     assert f"{d / 'dev_rand_split.jsonl'}:3: " in str(e.value) and msg in str(e.value)
 
 
+@needs_datasets
 def test_missing_and_partial_files(tmp_path):
     with pytest.raises(DataError, match=re.escape(str(tmp_path / "nowhere")) + ".*does not exist.*train.jsonl"):
         GSM8KTask().load(cfg(tmp_path / "nowhere"), 0)
@@ -367,6 +375,7 @@ def test_missing_and_partial_files(tmp_path):
 
 
 # ------------------------------------------------------------------------------- selection and hash
+@needs_datasets
 def test_limits_determinism_and_hash(gsm):
     t = GSM8KTask()
     a = t.load(cfg(GSM_DIR, train_limit=50, eval_limit=20, examples=30, hinted_fraction=0.5), 0)
@@ -417,6 +426,7 @@ def test_hash_follows_file_contents(tmp_path):
 
 
 # ------------------------------------------------------------------------------- where data is found
+@needs_datasets
 def test_search_order(tmp_path, monkeypatch):
     one = tmp_path / "one" / "gsm8k"
     write_lines(one / "train.jsonl", [GOOD_GSM])
@@ -453,6 +463,7 @@ def test_nothing_found_names_the_places(tmp_path, monkeypatch):
 
 
 # ------------------------------------------------------------------------------- import
+@needs_datasets
 def test_import_dataset(tmp_path):
     dest = tmp_path / "app" / "datasets"
     out = import_dataset("commonsenseqa", {"train": CQA_DIR / "train_rand_split.jsonl",
@@ -478,6 +489,7 @@ def test_import_dataset(tmp_path):
                                       "rows": 1319, "sha256": data_files.file_sha256(GSM_DIR / "test.jsonl")}}
 
 
+@needs_datasets
 def test_huggingface_style_commonsenseqa(tmp_path):
     """The Hugging Face names (train.jsonl, validation.jsonl) and row shape are read too."""
     rows = [json.loads(line) for line in (CQA_DIR / "dev_rand_split.jsonl").read_text().splitlines()[:12]]
@@ -519,6 +531,7 @@ def jsonl_rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
 
 
+@needs_datasets
 def test_gsm8k_csv_import_gives_the_jsonl_rows(tmp_path):
     train, test = jsonl_rows(GSM_DIR / "train.jsonl"), jsonl_rows(GSM_DIR / "test.jsonl")
     # Excel-style (BOM, CRLF, comma) for train; TSV with LF and the columns swapped for test
@@ -543,6 +556,7 @@ def test_gsm8k_csv_import_gives_the_jsonl_rows(tmp_path):
     assert [q.qid for q in a.train] == [q.qid for q in b.train] and [q.gold for q in a.eval] == [q.gold for q in b.eval]
 
 
+@needs_datasets
 def test_commonsenseqa_csv_import_gives_the_jsonl_rows(tmp_path):
     dev, train = jsonl_rows(CQA_DIR / "dev_rand_split.jsonl"), jsonl_rows(CQA_DIR / "train_rand_split.jsonl")
     assert all([c["label"] for c in r["question"]["choices"]] == list("ABCDE") for r in dev + train)

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from conftest import MICRO_CONFIG, SCHEMA_PATH, micro_config
+from conftest import MICRO_CONFIG, SCHEMA_PATH, micro_config, require
 from starlab.config import ConfigError, load_config, validate_config
 from starlab.events import EventWriter
 from starlab.tasks import DataError
@@ -425,7 +425,7 @@ floats = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-
 
 @pytest.fixture(scope="module")
 def validator():
-    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema = require("jsonschema")
     schema = json.loads(SCHEMA_PATH.read_text())
     return jsonschema.validators.validator_for(schema)(schema)
 

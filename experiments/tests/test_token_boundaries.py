@@ -31,8 +31,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-spm = pytest.importorskip("sentencepiece", reason="test dependency (experiments/requirements.txt)")
-pytest.importorskip("google.protobuf", reason="transformers reads a SentencePiece .model with protobuf")
+from conftest import require  # noqa: E402
+
+spm = require("sentencepiece")
+require("google.protobuf")  # transformers reads a SentencePiece .model with protobuf
 
 from tokenizers import Regex, Tokenizer, decoders, models as tk_models, normalizers, pre_tokenizers, trainers  # noqa: E402
 from transformers import AutoTokenizer, LlamaTokenizer, LlamaTokenizerFast, PreTrainedTokenizerFast  # noqa: E402
