@@ -65,7 +65,7 @@ export function readCompleteLines(
     let buf = Buffer.allocUnsafe(want);
     const n = readSync(fd, buf, 0, want, offset);
     buf = buf.subarray(0, n);
-    let last = buf.lastIndexOf(0x0a);
+    const last = buf.lastIndexOf(0x0a);
     if (last < 0) {
       if (n >= avail) return none(size); // torn last line: wait for its newline
       // One line longer than maxBytes: scan on for its end, a bounded stretch per call.
