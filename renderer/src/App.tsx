@@ -2,7 +2,7 @@ import type { ReactElement } from 'react';
 import { useHashRoute } from './hooks';
 import { getTransport } from './transport';
 import { RunsPage } from './pages/RunsPage';
-import { RunPage } from './pages/RunPage';
+import { RunPage } from './pages/run';
 import { LaunchPage } from './pages/LaunchPage';
 import { SettingsPage } from './pages/SettingsPage';
 import { AblatePage } from './pages/AblatePage';

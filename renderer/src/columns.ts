@@ -154,8 +154,14 @@ export function aggregateCols(cols: readonly Cols[], band: Band): AggCols {
         if (i < c.length && c.k[i] === k) {
           at[r] = i;
           pos[r] = i + 1;
-          if (!Number.isNaN(c.y[i]!)) (n++, (sy += c.y[i]!));
-          if (!Number.isNaN(c.x[i]!)) (nx++, (sx += c.x[i]!));
+          if (!Number.isNaN(c.y[i]!)) {
+            n++;
+            sy += c.y[i]!;
+          }
+          if (!Number.isNaN(c.x[i]!)) {
+            nx++;
+            sx += c.x[i]!;
+          }
         }
       }
       if (!n || !nx) continue;
@@ -207,7 +213,10 @@ export function lttbIndices(xs: ArrayLike<number>, ys: ArrayLike<number>, idx: A
     const nEnd = Math.min(Math.floor((b + 2) * every) + 1, len);
     let ax = 0;
     let ay = 0;
-    for (let j = end; j < nEnd; j++) (ax += xs[idx[j]!]!, ay += ys[idx[j]!]!);
+    for (let j = end; j < nEnd; j++) {
+      ax += xs[idx[j]!]!;
+      ay += ys[idx[j]!]!;
+    }
     const cnt = nEnd - end || 1;
     ax /= cnt;
     ay /= cnt;
@@ -217,7 +226,10 @@ export function lttbIndices(xs: ArrayLike<number>, ys: ArrayLike<number>, idx: A
     let pick = start;
     for (let j = start; j < end; j++) {
       const area = Math.abs((px - ax) * (ys[idx[j]!]! - py) - (px - xs[idx[j]!]!) * (ay - py));
-      if (area > best) (best = area, pick = j);
+      if (area > best) {
+        best = area;
+        pick = j;
+      }
     }
     out.push(idx[pick]!);
     a = pick;

@@ -59,6 +59,7 @@ export const MAX_FILTER_CHARS = 200;
 export const MAX_SMOOTHING = 0.99;
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
+// control characters are what this matches: a URL value holding one is refused
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const BANDS: readonly Band[] = ['std', 'ci95'];

@@ -111,6 +111,7 @@ export function useLive<T>(fetcher: () => Promise<T>, deps: unknown[]): Live<T> 
     setError(null);
     setLoading(true);
     run();
+    // deps is the caller's dependency list, passed through as useEffect's own; the rule cannot see into it (run is stable)
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, deps);
 

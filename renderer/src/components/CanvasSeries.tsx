@@ -48,7 +48,10 @@ export function CanvasSeries({ lines }: { lines: CanvasLine[] }): ReactElement |
           continue;
         }
         if (started) ctx.lineTo(x, y);
-        else (ctx.moveTo(x, y), (started = true));
+        else {
+          ctx.moveTo(x, y);
+          started = true;
+        }
       }
       ctx.globalAlpha = alpha;
       ctx.strokeStyle = color;

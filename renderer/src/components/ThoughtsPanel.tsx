@@ -7,7 +7,7 @@ import { perStep } from '../metrics';
 import { call } from '../transport';
 import { LineChartPanel, PALETTE, type Series } from './charts';
 import { IterationSelect, Panel } from './common';
-import { runDataVersion, useReloadOnNewData } from './VerifierPanel';
+import { runDataVersion, useReloadOnNewData } from './verifier/data-version';
 import '../analysis.css';
 
 type Source = 'eval' | 'train';

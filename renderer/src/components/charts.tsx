@@ -137,7 +137,7 @@ export function LineChartPanel(props: LineChartPanelProps): ReactElement {
   const showLegend = props.legend ?? series.length > 1;
   const legend = useMemo(
     () => (showLegend ? layoutLegend(series, width - margin.right, margin.left + yAxisWidth) : { items: [], height: 4 }),
-    [series, width, margin.right, margin.left, showLegend],
+    [series, width, margin.right, margin.left, yAxisWidth, showLegend],
   );
   const plotWidth = Math.max(50, width - margin.left - margin.right - yAxisWidth);
   const shown = useMemo(

@@ -1,12 +1,10 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type ReactElement } from 'react';
 import type { RunSummary } from '../../../shared/contract';
-import type { Band } from '../../../shared/stats';
 import { call } from '../transport';
 import { ACCOUNTING_METRICS } from '../accounting';
 import { useDebounced, useLive, useRunsChanged } from '../hooks';
 import { useHashState, type HashCodec } from '../hash-state';
-import { formatNumber } from '../format';
-import { ErrorNote, StatusBadge } from '../components/common';
+import { ErrorNote } from '../components/common';
 import { CompareChart } from '../components/CompareChart';
 import { ExportPanel } from '../components/ExportPanel';
 import {
@@ -16,17 +14,16 @@ import {
   perDifficultyGroups,
   defaultTemplate,
   flattenConfig,
-  GROUP_BY_PRESETS,
   metricsToFetch,
   tableRows,
-  testIdKey,
   X_OPTIONS,
   type CompareRun,
-  type XKind,
 } from '../compare';
 import { compareViewFromHash, compareViewToHash, isCompareHash, updateCompareView, type CompareView } from '../compare-state';
+import { CompareRunList } from './compare/run-list';
+import { CompareControls, type MetricOptions } from './compare/controls';
+import { CompareTable } from './compare/table';
 
-const CUSTOM = '__custom__';
 /** The URL follows the view this long after its last change (a dragged slider, typing). */
 const URL_WRITE_DELAY_MS = 150;
 const CHART_HEIGHT = 340;
@@ -38,23 +35,11 @@ const HASH_CODEC: HashCodec<CompareView> = {
   fromHash: (hash) => (isCompareHash(hash) ? compareViewFromHash(hash) : null),
 };
 
-function matches(r: RunSummary, q: string): boolean {
-  if (!q) return true;
-  const hay = `${r.id} ${r.variant} ${r.dataset} ${r.preset} ${r.status} ${r.groupId ?? ''} seed=${r.seed}`.toLowerCase();
-  return q
-    .toLowerCase()
-    .split(/\s+/)
-    .filter(Boolean)
-    .every((w) => hay.includes(w));
-}
-
 export function ComparePage({ path }: { path: string }): ReactElement {
   // ---- the view: one object, kept in the URL (#/compare?group=…&runs=…&metric=…: compare-state.ts)
   const [view, setView] = useHashState<CompareView>(() => compareViewFromHash(path), HASH_CODEC, URL_WRITE_DELAY_MS);
   const update = useCallback((patch: Partial<CompareView>) => setView((v) => updateCompareView(v, patch)), [setView]);
   const { group: groupId, metric, x, yLog, smoothing, groupBy, band, showRuns, template, perDifficulty, filter } = view;
-  // the "config key…" entry of the group-by select was picked (the key is typed next to it)
-  const [customKey, setCustomKey] = useState(false);
 
   const runsLive = useLive(() => call('listRuns'), []);
   useRunsChanged(() => runsLive.reload());
@@ -73,11 +58,8 @@ export function ComparePage({ path }: { path: string }): ReactElement {
   const selectedRuns = useMemo(() => selected.map((id) => byId.get(id)).filter((r): r is RunSummary => !!r), [selected, byId]);
   const ids = useMemo(() => selectedRuns.map((r) => r.id), [selectedRuns]);
   const idsKey = ids.join(',');
-  const shown = useMemo(() => allRuns.filter((r) => matches(r, filter)), [allRuns, filter]);
-  const toggle = (id: string, on: boolean): void => setSelected(on ? (selected.includes(id) ? selected : [...selected, id]) : selected.filter((s) => s !== id));
 
   // ---- options
-  const setGroupBy = (g: string): void => update({ groupBy: g, template: null });
   const groupByDeb = useDebounced(groupBy, 250);
   // a typed template waits for the typing to pause; the default follows the (debounced) grouping it belongs to
   const templateDeb = useDebounced(template, 200);
@@ -104,11 +86,14 @@ export function ComparePage({ path }: { path: string }): ReactElement {
     if (changed === 'all' || changed.some((id) => ids.includes(id))) series.reload();
   }, 1000);
 
-  // configs, fetched once per run (a run's config does not change)
+  // configs, fetched once per run (a run's config does not change); looked for when the ids
+  // change, not on every refresh of the list (a failed fetch is tried again with the next ids)
   const [configs, setConfigs] = useState<Record<string, unknown>>({});
   const requested = useRef(new Set<string>());
+  const idsRef = useRef(ids);
+  idsRef.current = ids;
   useEffect(() => {
-    const missing = ids.filter((id) => !requested.current.has(id));
+    const missing = idsRef.current.filter((id) => !requested.current.has(id));
     if (!missing.length) return;
     for (const id of missing) requested.current.add(id);
     let i = 0;
@@ -124,7 +109,7 @@ export function ComparePage({ path }: { path: string }): ReactElement {
       }
     };
     for (let w = 0; w < Math.min(6, missing.length); w++) void worker();
-  }, [idsKey]); // eslint-disable-line react-hooks/exhaustive-deps
+  }, [idsKey]);
 
   const configKeys = useMemo(() => {
     const keys = new Set<string>();
@@ -150,7 +135,7 @@ export function ComparePage({ path }: { path: string }): ReactElement {
           : null;
 
   // the accounting metrics (attempted, solved, rationalized, kept, tokens, seconds per phase) under their own heading
-  const metricOptions = useMemo(() => {
+  const metricOptions = useMemo((): MetricOptions => {
     const list = (nameList ?? []).map((n) => n.name);
     if (!list.includes(metric)) list.unshift(metric);
     const accounting = ACCOUNTING_METRICS.filter((m) => list.includes(m.name));
@@ -158,8 +143,6 @@ export function ComparePage({ path }: { path: string }): ReactElement {
     return { other: list.filter((m) => !inAccounting.has(m)), accounting };
   }, [nameList, metric]);
 
-  const isPreset = (GROUP_BY_PRESETS as readonly string[]).includes(groupBy);
-  const selectValue = customKey || (!isPreset && !configKeys.includes(groupBy)) ? CUSTOM : groupBy;
   const xLabel = X_OPTIONS.find((o) => o.id === x)?.label ?? x;
 
   return (
@@ -173,154 +156,9 @@ export function ComparePage({ path }: { path: string }): ReactElement {
       {queryError ? <ErrorNote>{queryError}</ErrorNote> : null}
       {runsLive.error ? <ErrorNote>Could not list runs: {runsLive.error}</ErrorNote> : null}
       <div className="compare-grid">
-        <aside className="compare-runs">
-          <input
-            type="search"
-            className="compare-filter"
-            placeholder="filter runs (id, variant, dataset, group…)"
-            value={filter}
-            onChange={(e) => update({ filter: e.target.value })}
-            data-testid="compare-filter"
-          />
-          <div className="compare-runs-actions small">
-            <button type="button" className="small-button" data-testid="compare-select-shown" onClick={() => setSelected([...selected, ...shown.map((r) => r.id)])}>
-              Select shown
-            </button>
-            <button type="button" className="small-button" data-testid="compare-clear" onClick={() => setSelected([])}>
-              Clear
-            </button>
-          </div>
-          <div className="compare-run-list">
-            {shown.map((r) => (
-              <label key={r.id} className="compare-run" title={r.id}>
-                <input type="checkbox" data-testid={`compare-run-${r.id}`} checked={selected.includes(r.id)} onChange={(e) => toggle(r.id, e.target.checked)} />
-                <span className="mono">{r.id}</span>
-                <span className="muted small">
-                  {r.variant} · {r.dataset} · s{r.seed}
-                </span>
-                <StatusBadge status={r.status} />
-              </label>
-            ))}
-            {!shown.length ? <div className="muted small">{runsLive.loading ? 'Loading…' : 'No runs.'}</div> : null}
-          </div>
-        </aside>
+        <CompareRunList runs={allRuns} loading={runsLive.loading} filter={filter} onFilter={(f) => update({ filter: f })} selected={selected} setSelected={setSelected} />
         <section className="compare-main">
-          <div className="compare-controls">
-            <label>
-              Y
-              <select value={metric} onChange={(e) => update({ metric: e.target.value })} data-testid="compare-metric">
-                {metricOptions.other.map((m) => (
-                  <option key={m} value={m}>
-                    {m}
-                  </option>
-                ))}
-                {metricOptions.accounting.length ? (
-                  <optgroup label="Accounting per iteration">
-                    {metricOptions.accounting.map((m) => (
-                      <option key={m.name} value={m.name}>
-                        {m.label} ({m.name})
-                      </option>
-                    ))}
-                  </optgroup>
-                ) : null}
-              </select>
-            </label>
-            <label>
-              X
-              <select value={x} onChange={(e) => update({ x: e.target.value as XKind })} data-testid="compare-x">
-                {X_OPTIONS.map((o) => (
-                  <option key={o.id} value={o.id}>
-                    {o.label}
-                  </option>
-                ))}
-              </select>
-            </label>
-            <label>
-              <input type="checkbox" checked={yLog} onChange={(e) => update({ yLog: e.target.checked })} data-testid="compare-ylog" /> log Y
-            </label>
-            <label>
-              smoothing
-              <input
-                type="range"
-                min={0}
-                max={0.99}
-                step={0.01}
-                value={smoothing}
-                onChange={(e) => update({ smoothing: Number(e.target.value) })}
-                data-testid="compare-smoothing"
-              />
-              <span className="mono small">{smoothing.toFixed(2)}</span>
-            </label>
-            <label>
-              group by
-              <select
-                value={selectValue}
-                onChange={(e) => {
-                  const v = e.target.value;
-                  if (v === CUSTOM) setCustomKey(true);
-                  else {
-                    setCustomKey(false);
-                    setGroupBy(v);
-                  }
-                }}
-                data-testid="compare-group-by"
-              >
-                <option value="none">none (one line per run)</option>
-                <option value="variant">variant</option>
-                <option value="dataset">dataset</option>
-                <option value="variant+dataset">variant + dataset</option>
-                {configKeys.map((k) => (
-                  <option key={k} value={k}>
-                    config: {k}
-                  </option>
-                ))}
-                <option value={CUSTOM}>config key…</option>
-              </select>
-            </label>
-            {selectValue === CUSTOM ? (
-              <label>
-                key
-                <input
-                  type="text"
-                  list="compare-config-keys"
-                  placeholder="loop.lr"
-                  value={isPreset ? '' : groupBy}
-                  onChange={(e) => setGroupBy(e.target.value.trim() || 'none')}
-                  data-testid="compare-group-by-key"
-                />
-                <datalist id="compare-config-keys">
-                  {configKeys.map((k) => (
-                    <option key={k} value={k} />
-                  ))}
-                </datalist>
-              </label>
-            ) : null}
-            <label>
-              band
-              <select value={band} onChange={(e) => update({ band: e.target.value as Band })} data-testid="compare-band">
-                <option value="std">± std</option>
-                <option value="ci95">95% CI</option>
-              </select>
-            </label>
-            <label>
-              <input type="checkbox" checked={showRuns} onChange={(e) => update({ showRuns: e.target.checked })} data-testid="compare-show-runs" /> show individual runs
-            </label>
-            {diffMetrics.length ? (
-              <label title={`one curve per difficulty: ${diffMetrics.map((d) => d.metric).join(', ')}`}>
-                <input type="checkbox" checked={perDifficulty} onChange={(e) => update({ perDifficulty: e.target.checked })} data-testid="compare-per-difficulty" /> per difficulty
-              </label>
-            ) : null}
-            <label className="compare-template">
-              label
-              <input
-                type="text"
-                value={template ?? defaultTemplate(groupBy)}
-                onChange={(e) => update({ template: e.target.value })}
-                placeholder="{variant} lr={loop.lr}"
-                data-testid="compare-label-template"
-              />
-            </label>
-          </div>
+          <CompareControls view={view} update={update} metricOptions={metricOptions} configKeys={configKeys} diffMetrics={diffMetrics} />
           {series.error ? <ErrorNote>Could not load the series: {series.error}</ErrorNote> : null}
           {/^eval\/(base_)?accuracy(\/|$)/.test(metric) && selectedRuns.some((r) => r.variant === 'quiet-star') ? (
             <div className="muted small" data-testid="compare-quiet-metric-note">
@@ -359,42 +197,7 @@ export function ComparePage({ path }: { path: string }): ReactElement {
               />
             </details>
           ) : null}
-          <table className="table compact compare-table" data-testid="compare-table">
-            <thead>
-              <tr>
-                <th>{groupBy === 'none' ? 'run' : 'group'}</th>
-                <th className="num">n</th>
-                <th className="num">final (mean ± std)</th>
-                <th className="num">best</th>
-                <th className="num">iteration of best</th>
-                <th>config diff</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((r) => (
-                <tr key={r.key} data-testid={`compare-row-${testIdKey(r.key)}`} data-key={r.key}>
-                  <td>
-                    <span className="swatch" style={{ background: r.color }} /> {r.label}
-                  </td>
-                  <td className="num" data-testid="compare-cell-n">
-                    {r.n}
-                  </td>
-                  <td className="num" data-testid="compare-cell-final">
-                    {r.finalMean === null ? '—' : `${formatNumber(r.finalMean)} ± ${formatNumber(r.finalStd)}`}
-                  </td>
-                  <td className="num" data-testid="compare-cell-best">
-                    {formatNumber(r.best)}
-                  </td>
-                  <td className="num" data-testid="compare-cell-best-iteration">
-                    {r.bestIteration === null ? '—' : r.bestIteration}
-                  </td>
-                  <td className="mono small compare-diff" data-testid="compare-cell-diff">
-                    {r.diff || '—'}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <CompareTable rows={rows} byRun={groupBy === 'none'} />
         </section>
       </div>
     </div>

@@ -29,10 +29,10 @@ export function RunsPage(): ReactElement {
   const groupNames = new Map((groups.data ?? []).map((g) => [g.id, g.name]));
   // a run of a group we have not loaded yet (queued since): load the groups again
   const unknownGroup = (runs.data ?? []).some((r) => r.groupId && !groupNames.has(r.groupId));
+  const { loading: groupsLoading, reload: reloadGroups } = groups;
   useEffect(() => {
-    if (unknownGroup && !groups.loading) groups.reload();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [unknownGroup, groups.loading]);
+    if (unknownGroup && !groupsLoading) reloadGroups();
+  }, [unknownGroup, groupsLoading, reloadGroups]);
   const list = runs.data ?? [];
   const anyActive = list.some((r) => r.status === 'running' || r.status === 'queued');
   // A slow safety net in case an event is missed; events drive the normal refresh.
@@ -41,12 +41,12 @@ export function RunsPage(): ReactElement {
 
   // Selection for the bundle export: ids, kept across live refreshes; ids that left the list are dropped.
   const [selected, setSelected] = useState<ReadonlySet<string>>(() => new Set());
-  const listedIds = list.map((r) => r.id).join('\n');
+  // null until the list is in (the selection is kept until then)
+  const listedIds = runs.data ? runs.data.map((r) => r.id).join('\n') : null;
   useEffect(() => {
-    if (!runs.data) return;
-    const present = new Set(runs.data.map((r) => r.id));
+    if (listedIds === null) return;
+    const present = new Set(listedIds.split('\n'));
     setSelected((prev) => ([...prev].every((id) => present.has(id)) ? prev : new Set([...prev].filter((id) => present.has(id)))));
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [listedIds]);
   const toggle = (id: string, on: boolean): void =>
     setSelected((prev) => {

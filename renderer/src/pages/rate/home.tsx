@@ -97,9 +97,9 @@ export function RateHome(): ReactElement {
   // Preselect two different runs once the list is in (the researcher usually changes them).
   const runList = runs.data ?? [];
   useEffect(() => {
-    if (!runList.length) return;
-    setForm((f) => (f.aRun || f.bRun ? f : { ...f, aRun: runList[0]!.id, bRun: (runList[1] ?? runList[0]!).id }));
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    const list = runs.data;
+    if (!list?.length) return;
+    setForm((f) => (f.aRun || f.bRun ? f : { ...f, aRun: list[0]!.id, bRun: (list[1] ?? list[0]!).id }));
   }, [runs.data]);
 
   const create = async (): Promise<void> => {

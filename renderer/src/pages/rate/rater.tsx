@@ -57,19 +57,17 @@ export function Rater({ taskId }: { taskId: number }): ReactElement {
     };
   }, [taskId]);
 
-  const fetchItem = async (position?: number): Promise<RatingItem> => {
-    const it = position === undefined ? await call('getRatingItem', taskId) : await call('getRatingItem', taskId, position);
-    if (!it) throw new Error(position === undefined ? 'the next pair could not be loaded' : `pair ${position + 1} could not be loaded`);
-    return it;
-  };
-
   /** Load a pair and show it (`remember`: a forward move, so `back` can return). */
-  const goTo = async (base: RaterState, position: number | undefined, remember: boolean): Promise<void> => {
-    const it = await fetchItem(position);
-    setItem(it);
-    setRated(it.rated);
-    setRs(arriveAt(base, it, remember));
-  };
+  const goTo = useCallback(
+    async (base: RaterState, position: number | undefined, remember: boolean): Promise<void> => {
+      const it = position === undefined ? await call('getRatingItem', taskId) : await call('getRatingItem', taskId, position);
+      if (!it) throw new Error(position === undefined ? 'the next pair could not be loaded' : `pair ${position + 1} could not be loaded`);
+      setItem(it);
+      setRated(it.rated);
+      setRs(arriveAt(base, it, remember));
+    },
+    [taskId],
+  );
 
   const dispatch = useCallback(
     async (action: RatingAction): Promise<void> => {
@@ -123,8 +121,7 @@ export function Rater({ taskId }: { taskId: number }): ReactElement {
         setBusy(false);
       }
     },
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-    [taskId],
+    [taskId, goTo],
   );
 
   useEffect(() => {

@@ -1,0 +1,66 @@
+/** The compare page's sidebar: the runs to pick from, filtered by the view's filter text. */
+import { useMemo, type ReactElement } from 'react';
+import type { RunSummary } from '../../../../shared/contract';
+import { StatusBadge } from '../../components/common';
+
+function matches(r: RunSummary, q: string): boolean {
+  if (!q) return true;
+  const hay = `${r.id} ${r.variant} ${r.dataset} ${r.preset} ${r.status} ${r.groupId ?? ''} seed=${r.seed}`.toLowerCase();
+  return q
+    .toLowerCase()
+    .split(/\s+/)
+    .filter(Boolean)
+    .every((w) => hay.includes(w));
+}
+
+export function CompareRunList({
+  runs,
+  loading,
+  filter,
+  onFilter,
+  selected,
+  setSelected,
+}: {
+  runs: readonly RunSummary[];
+  loading: boolean;
+  filter: string;
+  onFilter: (filter: string) => void;
+  selected: readonly string[];
+  setSelected: (runs: readonly string[]) => void;
+}): ReactElement {
+  const shown = useMemo(() => runs.filter((r) => matches(r, filter)), [runs, filter]);
+  const toggle = (id: string, on: boolean): void => setSelected(on ? (selected.includes(id) ? selected : [...selected, id]) : selected.filter((s) => s !== id));
+  return (
+    <aside className="compare-runs">
+      <input
+        type="search"
+        className="compare-filter"
+        placeholder="filter runs (id, variant, dataset, group…)"
+        value={filter}
+        onChange={(e) => onFilter(e.target.value)}
+        data-testid="compare-filter"
+      />
+      <div className="compare-runs-actions small">
+        <button type="button" className="small-button" data-testid="compare-select-shown" onClick={() => setSelected([...selected, ...shown.map((r) => r.id)])}>
+          Select shown
+        </button>
+        <button type="button" className="small-button" data-testid="compare-clear" onClick={() => setSelected([])}>
+          Clear
+        </button>
+      </div>
+      <div className="compare-run-list">
+        {shown.map((r) => (
+          <label key={r.id} className="compare-run" title={r.id}>
+            <input type="checkbox" data-testid={`compare-run-${r.id}`} checked={selected.includes(r.id)} onChange={(e) => toggle(r.id, e.target.checked)} />
+            <span className="mono">{r.id}</span>
+            <span className="muted small">
+              {r.variant} · {r.dataset} · s{r.seed}
+            </span>
+            <StatusBadge status={r.status} />
+          </label>
+        ))}
+        {!shown.length ? <div className="muted small">{loading ? 'Loading…' : 'No runs.'}</div> : null}
+      </div>
+    </aside>
+  );
+}
