@@ -43,7 +43,8 @@ function targetOf(context) {
     (packager && packager.info && packager.info.framework && packager.info.framework.version);
   if (!electronVersion) throw new Error('beforePack: the packager context names no Electron version (config.electronVersion)');
   const arch = typeof context.arch === 'number' ? ARCH_NAMES[context.arch] : context.arch;
-  if (!arch || arch === 'universal') throw new Error(`beforePack: cannot rebuild ${MODULE} for arch ${String(arch ?? context.arch)} (pack one arch at a time)`);
+  if (!arch || arch === 'universal')
+    throw new Error(`beforePack: cannot rebuild ${MODULE} for arch ${String(arch ?? context.arch)} (pack one arch at a time)`);
   const projectDir = (packager && packager.info && packager.info.projectDir) || process.cwd();
   return { electronVersion, arch, platform: context.electronPlatformName, projectDir };
 }
@@ -67,12 +68,16 @@ async function defaultRebuild(opts) {
 async function beforePack(context, deps = {}) {
   const log = deps.log || ((m) => console.log(`  • ${m}`));
   if (process.env.STARLAB_SKIP_NATIVE_REBUILD === '1') {
-    log(`skipping ${MODULE} rebuild for Electron (stand-in dist): STARLAB_SKIP_NATIVE_REBUILD=1, the packed app keeps the Node-ABI build and is for layout checks only`);
+    log(
+      `skipping ${MODULE} rebuild for Electron (stand-in dist): STARLAB_SKIP_NATIVE_REBUILD=1, the packed app keeps the Node-ABI build and is for layout checks only`,
+    );
     return { skipped: true };
   }
   const t = targetOf(context);
   if (t.platform !== process.platform)
-    throw new Error(`beforePack: ${MODULE} cannot be cross-compiled: packing for ${t.platform} on ${process.platform}; build each platform on its own OS`);
+    throw new Error(
+      `beforePack: ${MODULE} cannot be cross-compiled: packing for ${t.platform} on ${process.platform}; build each platform on its own OS`,
+    );
   const moduleDir = deps.moduleDir || join(t.projectDir, 'node_modules', MODULE);
   const binary = join(moduleDir, BINARY);
   const want = electronAbi(t.electronVersion);
@@ -99,11 +104,15 @@ async function beforePack(context, deps = {}) {
     const gypi = join(moduleDir, 'build', 'config.gypi');
     const got = existsSync(gypi) ? configGypiAbi(readFileSync(gypi, 'utf8')) : null;
     if (got !== want)
-      throw new Error(`${MODULE} was compiled for ABI ${got ?? 'unknown'} but Electron ${t.electronVersion} needs ${want} (is npm's nodedir set?)`);
+      throw new Error(
+        `${MODULE} was compiled for ABI ${got ?? 'unknown'} but Electron ${t.electronVersion} needs ${want} (is npm's nodedir set?)`,
+      );
     if (!existsSync(binary)) throw new Error(`${MODULE} rebuild produced no ${BINARY}`);
   } catch (err) {
     restoreNodeBuild(log);
-    throw new Error(`beforePack: ${MODULE} rebuild for Electron ${t.electronVersion} failed: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(
+      `beforePack: ${MODULE} rebuild for Electron ${t.electronVersion} failed: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   return { skipped: false, abi: want };
 }

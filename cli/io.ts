@@ -35,11 +35,18 @@ export function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
 }
 
-export const dataDirOption = () => new Option('--data-dir <dir>', 'data directory (default: $STARLAB_DATA_DIR or the platform app-data dir)');
+export const dataDirOption = () =>
+  new Option('--data-dir <dir>', 'data directory (default: $STARLAB_DATA_DIR or the platform app-data dir)');
 
 export const fmtTime = (t: number | null) => (t == null ? '-' : new Date(t * 1000).toISOString().replace('T', ' ').slice(0, 19));
 export const fmtNum = (v: number | null | undefined, digits = 4) => (v == null ? '-' : Number.isInteger(v) ? String(v) : v.toFixed(digits));
 
 export function fmtBytes(n: number): string {
-  return n < 1024 ? `${n} B` : n < 2 ** 20 ? `${(n / 1024).toFixed(1)} KiB` : n < 2 ** 30 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${(n / 2 ** 30).toFixed(2)} GiB`;
+  return n < 1024
+    ? `${n} B`
+    : n < 2 ** 20
+      ? `${(n / 1024).toFixed(1)} KiB`
+      : n < 2 ** 30
+        ? `${(n / 2 ** 20).toFixed(1)} MiB`
+        : `${(n / 2 ** 30).toFixed(2)} GiB`;
 }

@@ -35,11 +35,7 @@ export { EXIT_INVALID } from './io';
 
 export function buildProgram(): Command {
   const program = new Command();
-  program
-    .name('starlab')
-    .description('STaR Lab: launch and track self-taught-reasoning experiments')
-    .version(version)
-    .showHelpAfterError();
+  program.name('starlab').description('STaR Lab: launch and track self-taught-reasoning experiments').version(version).showHelpAfterError();
   registerRuns(program); // launch, list, show, stop, resume
   registerInspect(program); // traces, curves, ratings
   registerQueue(program); // ablate, queue

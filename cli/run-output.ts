@@ -57,7 +57,8 @@ export function allMetricPoints(service: Pick<Service, 'metricNames' | 'getMetri
 /** The object `show --json` prints; `metrics`: every point (allMetricPoints), else the detail's (bounded) ones. */
 export function showObject(d: RunDetail, allPoints: Record<string, MetricPoint[]> = d.metrics) {
   const metrics: Record<string, { iteration: number; step: number; value: number }[]> = {};
-  for (const [name, pts] of Object.entries(allPoints)) metrics[name] = pts.map((p) => ({ iteration: p.iteration, step: p.step, value: p.value }));
+  for (const [name, pts] of Object.entries(allPoints))
+    metrics[name] = pts.map((p) => ({ iteration: p.iteration, step: p.step, value: p.value }));
   const end = d.endedAt ?? (d.status === 'running' ? Date.now() / 1000 : null);
   return {
     id: d.id,
@@ -103,7 +104,9 @@ export function showText(d: RunDetail): string {
     `created    ${fmtTime(o.createdAt)}   started ${fmtTime(o.startedAt)}   ended ${fmtTime(o.endedAt)}   duration ${o.durationS == null ? '-' : `${o.durationS.toFixed(1)} s`}`,
   ];
   if (o.status === 'running')
-    lines.push(`position   iteration ${o.currentIteration ?? '-'} ${o.currentPhase ?? ''} ${o.progressTotal ? `${o.progressDone}/${o.progressTotal}` : ''}`.trimEnd());
+    lines.push(
+      `position   iteration ${o.currentIteration ?? '-'} ${o.currentPhase ?? ''} ${o.progressTotal ? `${o.progressDone}/${o.progressTotal}` : ''}`.trimEnd(),
+    );
   lines.push(`run dir    ${o.runDir}`);
   if (o.malformedLines || o.unknownEvents) lines.push(`ingest     ${o.malformedLines} malformed lines, ${o.unknownEvents} unknown events`);
   const names = Object.keys(o.metrics);
@@ -113,7 +116,9 @@ export function showText(d: RunDetail): string {
     for (const n of names) {
       const pts = o.metrics[n]!;
       const last = pts[pts.length - 1]!;
-      lines.push(`  ${n.padEnd(w)}  ${fmtNum(last.value)}  (iteration ${last.iteration}, step ${last.step}; ${d.metricCounts?.[n] ?? pts.length} points)`);
+      lines.push(
+        `  ${n.padEnd(w)}  ${fmtNum(last.value)}  (iteration ${last.iteration}, step ${last.step}; ${d.metricCounts?.[n] ?? pts.length} points)`,
+      );
     }
     if (d.metricNamesOmitted) lines.push(`  … and ${d.metricNamesOmitted} more metrics (show --json prints them all)`);
   }
@@ -146,7 +151,14 @@ export function listText(runs: RunSummary[]): string {
     ]),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 let lastProgress = '';
@@ -167,4 +179,3 @@ export function reportProgress(service: Service, id: string): void {
   if (line !== lastProgress) err(line);
   lastProgress = line;
 }
-

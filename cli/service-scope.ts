@@ -11,7 +11,11 @@ export function openService(dataDir: string | undefined): Service {
  * Open the service (watching runs with `watch`: a command that runs or follows them), call
  * `body`, and close the service after, whatever happens.
  */
-export async function withService<T>(dataDir: string | undefined, body: (service: Service) => T | Promise<T>, o: { watch?: boolean } = {}): Promise<T> {
+export async function withService<T>(
+  dataDir: string | undefined,
+  body: (service: Service) => T | Promise<T>,
+  o: { watch?: boolean } = {},
+): Promise<T> {
   const service = o.watch ? createService({ dataDir: resolveDataDir(dataDir), watch: true }) : openService(dataDir);
   try {
     return await body(service);
@@ -26,7 +30,13 @@ export function resolveRunId(service: Service, arg: string): string | null {
   if (runs.some((r) => r.id === arg)) return arg;
   const matches = runs.filter((r) => r.id.startsWith(arg));
   if (matches.length === 1) return matches[0]!.id;
-  if (matches.length > 1) err(`"${arg}" matches ${matches.length} runs: ${matches.slice(0, 5).map((r) => r.id).join(', ')}…`);
+  if (matches.length > 1)
+    err(
+      `"${arg}" matches ${matches.length} runs: ${matches
+        .slice(0, 5)
+        .map((r) => r.id)
+        .join(', ')}…`,
+    );
   return null;
 }
 
@@ -34,7 +44,11 @@ export function resolveRunId(service: Service, arg: string): string | null {
  * Open the service, reconcile, and call `body` with the run `arg` names (an id or a unique
  * prefix); exit 1 naming it when there is none. The service is closed after.
  */
-export async function withRun(dataDir: string | undefined, arg: string, body: (service: Service, id: string) => void | Promise<void>): Promise<void> {
+export async function withRun(
+  dataDir: string | undefined,
+  arg: string,
+  body: (service: Service, id: string) => void | Promise<void>,
+): Promise<void> {
   await withService(dataDir, async (service) => {
     service.reconcile();
     const id = resolveRunId(service, arg);
@@ -46,4 +60,3 @@ export async function withRun(dataDir: string | undefined, arg: string, body: (s
     await body(service, id);
   });
 }
-

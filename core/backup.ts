@@ -55,7 +55,11 @@ function refuseLiveDatabase(db: DB, out: string): void {
  * writes. One step reads one snapshot (WAL: the writers go on meanwhile) and blocks this
  * thread for its length (about a second per few hundred MiB).
  */
-export async function backupDatabase(db: DB, outFile: string, opts: { overwrite?: boolean; forceOption?: string } = {}): Promise<BackupReport> {
+export async function backupDatabase(
+  db: DB,
+  outFile: string,
+  opts: { overwrite?: boolean; forceOption?: string } = {},
+): Promise<BackupReport> {
   const out = resolve(outFile);
   const target = { overwrite: opts.overwrite, force: opts.forceOption, suggest: 'starlab-backup.db' };
   refuseLiveDatabase(db, out);
@@ -75,7 +79,8 @@ export async function backupDatabase(db: DB, outFile: string, opts: { overwrite?
     try {
       copy.pragma('journal_mode = DELETE');
       const problems = integrityProblems(copy);
-      if (problems.length) throw new BundleError(`the backup copy failed its integrity check (${problems.slice(0, 3).join('; ')}); ${out} was not written`);
+      if (problems.length)
+        throw new BundleError(`the backup copy failed its integrity check (${problems.slice(0, 3).join('; ')}); ${out} was not written`);
       version = schemaVersion(copy);
     } finally {
       copy.close();

@@ -53,7 +53,9 @@ export function exportBundle(db: DB, dataDir: string, runIds: string[], outFile:
   // import refuses these (they become directory names): a bundle holding one would be useless
   const badIds = ids.filter((id) => !RUN_ID_RE.test(id));
   if (badIds.length)
-    throw new BundleError(`run id${badIds.length > 1 ? 's' : ''} ${badIds.map((id) => JSON.stringify(id)).join(', ')} cannot be exported: a bundle's run ids must be 1–200 letters, digits, ".", "_" or "-" (not "." or ".."), or no import would accept it`);
+    throw new BundleError(
+      `run id${badIds.length > 1 ? 's' : ''} ${badIds.map((id) => JSON.stringify(id)).join(', ')} cannot be exported: a bundle's run ids must be 1–200 letters, digits, ".", "_" or "-" (not "." or ".."), or no import would accept it`,
+    );
   const out = resolve(outFile);
   const target = { overwrite: opts.overwrite, force: opts.forceOption, suggest: 'runs.tar' };
   try {
@@ -98,7 +100,13 @@ export function exportBundle(db: DB, dataDir: string, runIds: string[], outFile:
         rowCounts[name] = n;
       };
       dump('experiment_groups', groupRows(db, groupIds));
-      for (const t of tables) dump(t.name, (function* () { for (const id of ids) yield* runRows(db, t, id); })());
+      for (const t of tables)
+        dump(
+          t.name,
+          (function* () {
+            for (const id of ids) yield* runRows(db, t, id);
+          })(),
+        );
     })();
 
     // 2. the archive: tables, run directories, manifest
@@ -134,10 +142,16 @@ export function exportBundle(db: DB, dataDir: string, runIds: string[], outFile:
         const ckStat = lstatSync(join(dir, 'checkpoint'), { throwIfNoEntry: false });
         if (checkpoints && ckStat && !ckStat.isDirectory()) skippedFiles.push(`runs/${id}/checkpoint`);
         // checkpoint/ is opened whole before anything is streamed (one iteration, see openCheckpoint)
-        const w = walkRunDir(dir, (name) => name === CHECKPOINT_TMP || (!checkpoints && CHECKPOINT_DIRS.includes(name)) || (checkpoints && name === 'checkpoint'));
+        const w = walkRunDir(
+          dir,
+          (name) => name === CHECKPOINT_TMP || (!checkpoints && CHECKPOINT_DIRS.includes(name)) || (checkpoints && name === 'checkpoint'),
+        );
         const hasCheckpoint = checkpoints && dirIdentity(join(dir, 'checkpoint')) !== null;
         const ck = hasCheckpoint ? openCheckpoint(join(dir, 'checkpoint')) : null;
-        if (hasCheckpoint && !ck) warnings.push(`runs/${id}/checkpoint left out: the run kept replacing it while it was being exported (export again, or once the run has ended)`);
+        if (hasCheckpoint && !ck)
+          warnings.push(
+            `runs/${id}/checkpoint left out: the run kept replacing it while it was being exported (export again, or once the run has ended)`,
+          );
         try {
           tar.addDir(`runs/${id}`);
           for (const d of w.dirs) tar.addDir(`runs/${id}/${d}`);

@@ -43,11 +43,15 @@ export function importBundle(db: DB, dataDir: string, file: string): ImportRepor
     const present = new Set(manifest.runIds.filter((id) => exists.get(id)));
     const fresh = manifest.runIds.filter((id) => !present.has(id));
     for (const id of fresh) {
-      if (existsSync(join(root, id))) throw new BundleError(`cannot import run ${id}: its directory ${join(root, id)} exists but the database has no such run; move that directory away and import again`);
+      if (existsSync(join(root, id)))
+        throw new BundleError(
+          `cannot import run ${id}: its directory ${join(root, id)} exists but the database has no such run; move that directory away and import again`,
+        );
     }
     const local = new Map(runTables(db).map((t) => [t.name, t]));
     for (const name of Object.keys(manifest.tables)) {
-      if (name !== 'experiment_groups' && !local.has(name)) throw new BundleError(`${path}: table ${name} holds no run rows in this database`);
+      if (name !== 'experiment_groups' && !local.has(name))
+        throw new BundleError(`${path}: table ${name} holds no run rows in this database`);
     }
 
     // 1. unpack the new runs' directories into a staging directory next to runs/ (same file system: renames are atomic)
@@ -77,7 +81,8 @@ export function importBundle(db: DB, dataDir: string, file: string): ImportRepor
       } finally {
         closeSync(out);
       }
-      if (hash.digest('hex') !== manifest.files[e.path]!.sha256) throw new BundleError(`${path} changed while it was being imported (${e.path})`);
+      if (hash.digest('hex') !== manifest.files[e.path]!.sha256)
+        throw new BundleError(`${path} changed while it was being imported (${e.path})`);
       nFiles++;
       bytes += e.size;
     }
@@ -118,7 +123,8 @@ export function importBundle(db: DB, dataDir: string, file: string): ImportRepor
             } catch {
               throw new BundleError(`${path}: ${where} is not valid JSON`);
             }
-            if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new BundleError(`${path}: ${where} is not a row object`);
+            if (typeof row !== 'object' || row === null || Array.isArray(row))
+              throw new BundleError(`${path}: ${where} is not a row object`);
             fn(row, where);
             n++;
           }
@@ -135,14 +141,23 @@ export function importBundle(db: DB, dataDir: string, file: string): ImportRepor
         const insRun = rowInserter(db, 'runs');
         each('runs', (row, where) => {
           const id = row.id;
-          if (typeof id !== 'string' || !wanted.has(id)) throw new BundleError(`${path}: ${where} is a run (${String(id)}) the manifest does not list`);
+          if (typeof id !== 'string' || !wanted.has(id))
+            throw new BundleError(`${path}: ${where} is a run (${String(id)}) the manifest does not list`);
           if (present.has(id)) return;
           const fixed: Row = { ...row, run_dir: join(root, id), pid: null, pid_start_time: null };
           // an imported run has no process here: one in progress when exported must not look alive
           if (row.status === 'running') {
-            Object.assign(fixed, { status: 'failed', status_reason: 'imported while running: the bundle was made before the run ended', ended_at: row.ended_at ?? row.last_event_at ?? endedAt });
+            Object.assign(fixed, {
+              status: 'failed',
+              status_reason: 'imported while running: the bundle was made before the run ended',
+              ended_at: row.ended_at ?? row.last_event_at ?? endedAt,
+            });
           } else if (row.status === 'queued') {
-            Object.assign(fixed, { status: 'stopped', status_reason: 'imported while queued: never started here (retry it to run it)', ended_at: endedAt });
+            Object.assign(fixed, {
+              status: 'stopped',
+              status_reason: 'imported while queued: never started here (retry it to run it)',
+              ended_at: endedAt,
+            });
           }
           insRun(fixed, where);
           imported.push(id);
@@ -155,10 +170,16 @@ export function importBundle(db: DB, dataDir: string, file: string): ImportRepor
           rows[name] = 0;
           each(name, (row, where) => {
             const id = row[t.runColumn];
-            if (typeof id !== 'string' || !wanted.has(id)) throw new BundleError(`${path}: ${where} belongs to a run (${String(id)}) the manifest does not list`);
+            if (typeof id !== 'string' || !wanted.has(id))
+              throw new BundleError(`${path}: ${where} belongs to a run (${String(id)}) the manifest does not list`);
             if (present.has(id)) return;
             const old = manifest.runDirs[id];
-            if (name === 'artifacts' && old && typeof row.path === 'string' && (row.path === old || row.path.startsWith(old + sep) || row.path.startsWith(old + '/')))
+            if (
+              name === 'artifacts' &&
+              old &&
+              typeof row.path === 'string' &&
+              (row.path === old || row.path.startsWith(old + sep) || row.path.startsWith(old + '/'))
+            )
               row = { ...row, path: join(root, id, row.path.slice(old.length + 1)) };
             ins(row, where);
             rows[name]!++;
@@ -171,7 +192,10 @@ export function importBundle(db: DB, dataDir: string, file: string): ImportRepor
           for (const id of imported) {
             const to = join(root, id);
             // (a rename would silently replace an empty directory)
-            if (existsSync(to)) throw new BundleError(`cannot import run ${id}: its directory ${to} exists (it appeared during the import) but the database has no such run; move that directory away and import again`);
+            if (existsSync(to))
+              throw new BundleError(
+                `cannot import run ${id}: its directory ${to} exists (it appeared during the import) but the database has no such run; move that directory away and import again`,
+              );
             renameSync(join(staging!, id), to);
             moved.push(id);
           }

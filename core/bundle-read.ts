@@ -69,7 +69,8 @@ export function readBundle(file: string): ReadBundle {
   }
   try {
     const st = fstatSync(fd);
-    if (st.isDirectory()) throw new BundleError(`${file} is a folder, not a bundle file; give the path of a .tar file made by \`starlab bundle export\``);
+    if (st.isDirectory())
+      throw new BundleError(`${file} is a folder, not a bundle file; give the path of a .tar file made by \`starlab bundle export\``);
     if (!st.isFile()) throw new BundleError(`${file} is not a regular file, so not a STaR Lab run bundle`);
     if (!looksLikeTar(fd)) throw new BundleError(`${file} is not a valid bundle: it is not a tar archive, so not a STaR Lab run bundle`);
     let entries: TarEntry[];
@@ -81,7 +82,8 @@ export function readBundle(file: string): ReadBundle {
     }
     const me = entries.find((e) => e.path === 'manifest.json');
     if (!me || me.type !== 'file') throw new BundleError(`${file} is not a STaR Lab run bundle (no manifest.json)`);
-    if (me.size > MAX_MANIFEST_BYTES) throw new BundleError(`${file} is refused: its manifest.json is ${me.size} bytes; at most ${MAX_MANIFEST_BYTES} are allowed`);
+    if (me.size > MAX_MANIFEST_BYTES)
+      throw new BundleError(`${file} is refused: its manifest.json is ${me.size} bytes; at most ${MAX_MANIFEST_BYTES} are allowed`);
     let raw: unknown;
     try {
       raw = JSON.parse(readEntry(fd, me).toString('utf8'));
@@ -89,7 +91,8 @@ export function readBundle(file: string): ReadBundle {
       throw new BundleError(`${file}: manifest.json is not valid JSON (the bundle is damaged)`);
     }
     const head = raw as { format?: unknown; formatVersion?: unknown; schemaVersion?: unknown; appVersion?: unknown };
-    if (head?.format !== BUNDLE_FORMAT) throw new BundleError(`${file} is not a STaR Lab run bundle (its manifest.json is not a bundle manifest)`);
+    if (head?.format !== BUNDLE_FORMAT)
+      throw new BundleError(`${file} is not a STaR Lab run bundle (its manifest.json is not a bundle manifest)`);
     const byPath = new Map<string, TarEntry>();
     for (const e of entries) {
       const bad = badEntryPath(e.path);
@@ -98,13 +101,24 @@ export function readBundle(file: string): ReadBundle {
       byPath.set(e.path, e);
     }
     if (typeof head.formatVersion === 'number' && head.formatVersion > BUNDLE_FORMAT_VERSION)
-      throw new BundleError(`${file} was made by a newer STaR Lab (${String(head.appVersion)}, bundle format v${head.formatVersion}); this version (${APP_VERSION}) reads format v${BUNDLE_FORMAT_VERSION} and older: upgrade STaR Lab to import it`);
+      throw new BundleError(
+        `${file} was made by a newer STaR Lab (${String(head.appVersion)}, bundle format v${head.formatVersion}); this version (${APP_VERSION}) reads format v${BUNDLE_FORMAT_VERSION} and older: upgrade STaR Lab to import it`,
+      );
     if (typeof head.schemaVersion === 'number' && head.schemaVersion > SCHEMA_VERSION)
-      throw new BundleError(`${file} was made by a newer STaR Lab (${String(head.appVersion)}, database schema v${head.schemaVersion}); this version (${APP_VERSION}) has schema v${SCHEMA_VERSION}: upgrade STaR Lab to import it`);
+      throw new BundleError(
+        `${file} was made by a newer STaR Lab (${String(head.appVersion)}, database schema v${head.schemaVersion}); this version (${APP_VERSION}) has schema v${SCHEMA_VERSION}: upgrade STaR Lab to import it`,
+      );
     const parsed = manifestSchema.safeParse(raw);
-    if (!parsed.success) throw new BundleError(`${file}: manifest.json is invalid: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (!parsed.success)
+      throw new BundleError(
+        `${file}: manifest.json is invalid: ${parsed.error.issues
+          .slice(0, 3)
+          .map((i) => `${i.path.join('.')}: ${i.message}`)
+          .join('; ')}`,
+      );
     const manifest = parsed.data;
-    for (const id of manifest.runIds) if (!RUN_ID_RE.test(id)) throw new BundleError(`${file} is refused: run id "${id}" is not a valid run id`);
+    for (const id of manifest.runIds)
+      if (!RUN_ID_RE.test(id)) throw new BundleError(`${file} is refused: run id "${id}" is not a valid run id`);
     for (const [path, want] of Object.entries(manifest.files)) {
       const e = byPath.get(path);
       if (!e || e.type !== 'file') throw new BundleError(`${file} is damaged: ${path} is listed in the manifest but missing`);
@@ -112,12 +126,15 @@ export function readBundle(file: string): ReadBundle {
       if (sha256OfEntry(fd, e) !== want.sha256) throw new BundleError(`${file} is damaged: ${path} does not match its checksum`);
     }
     for (const e of entries) {
-      if (e.type === 'file' && e.path !== 'manifest.json' && !manifest.files[e.path]) throw new BundleError(`${file} is refused: ${e.path} is not listed in the manifest`);
+      if (e.type === 'file' && e.path !== 'manifest.json' && !manifest.files[e.path])
+        throw new BundleError(`${file} is refused: ${e.path} is not listed in the manifest`);
       const parts = e.path.split('/');
-      if (parts[0] === 'runs' && parts[1] && !manifest.runIds.includes(parts[1])) throw new BundleError(`${file} is refused: ${e.path} belongs to no run of the manifest`);
+      if (parts[0] === 'runs' && parts[1] && !manifest.runIds.includes(parts[1]))
+        throw new BundleError(`${file} is refused: ${e.path} belongs to no run of the manifest`);
     }
     for (const [name, t] of Object.entries(manifest.tables)) {
-      if (t.file !== `tables/${name}.jsonl` || !manifest.files[t.file]) throw new BundleError(`${file} is damaged: table ${name}'s file ${t.file} is missing`);
+      if (t.file !== `tables/${name}.jsonl` || !manifest.files[t.file])
+        throw new BundleError(`${file} is damaged: table ${name}'s file ${t.file} is missing`);
     }
     if (!manifest.tables.runs) throw new BundleError(`${file} is damaged: it has no runs table`);
     return { fd, manifest, entries, byPath };

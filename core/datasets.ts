@@ -19,7 +19,19 @@ export interface ImportSpec {
 }
 
 export function importDataset(python: string, root: string, dest: string, spec: ImportSpec): Promise<ImportResult> {
-  const args = ['-m', 'starlab', 'import-data', '--dataset', spec.dataset, '--train', resolve(spec.train), '--eval', resolve(spec.eval), '--dest', resolve(dest)];
+  const args = [
+    '-m',
+    'starlab',
+    'import-data',
+    '--dataset',
+    spec.dataset,
+    '--train',
+    resolve(spec.train),
+    '--eval',
+    resolve(spec.eval),
+    '--dest',
+    resolve(dest),
+  ];
   const env = { ...process.env, PYTHONPATH: [experimentsDir(root), process.env.PYTHONPATH].filter(Boolean).join(delimiter) };
   return new Promise((resolvePromise) => {
     // cwd: `python -m` imports from the working directory first; only this installation's code is there

@@ -58,7 +58,8 @@ export function figureFiles(figure: Figure, base: string, formats: readonly Expo
   return out;
 }
 
-export type GroupFiles = { ok: true; export: GroupExport; files: FileOut[] } | { ok: false; message: string; skipped: GroupExport['skipped'] };
+export type GroupFiles =
+  { ok: true; export: GroupExport; files: FileOut[] } | { ok: false; message: string; skipped: GroupExport['skipped'] };
 
 /**
  * A group's figure set: per dataset `<dataset>-accuracy.*`, and `table.tex` (booktabs,
@@ -73,7 +74,8 @@ export function groupFiles(
   o: { metric?: string } = {},
 ): GroupFiles {
   const x = buildGroupExport(source, groupId, o);
-  if (!x.table.rows.length) return { ok: false, message: `group ${x.groupId} has no completed run with ${x.metric}: nothing to export`, skipped: x.skipped };
+  if (!x.table.rows.length)
+    return { ok: false, message: `group ${x.groupId} has no completed run with ${x.metric}: nothing to export`, skipped: x.skipped };
   const files: FileOut[] = [];
   const stem = x.metric === EXPORT_METRIC ? 'accuracy' : safeFileName(x.metric);
   for (const { dataset, figure } of x.figures) files.push(...figureFiles(figure, `${safeFileName(dataset)}-${stem}`, formats, preset));
@@ -99,5 +101,9 @@ export function groupFiles(
 
 /** Files for the contract (base64 payloads with a MIME type). */
 export function toExportFiles(files: FileOut[]): ExportFile[] {
-  return files.map((f) => ({ name: f.name, mime: MIME[f.name.split('.').pop()!.toLowerCase()] ?? 'application/octet-stream', base64: f.data.toString('base64') }));
+  return files.map((f) => ({
+    name: f.name,
+    mime: MIME[f.name.split('.').pop()!.toLowerCase()] ?? 'application/octet-stream',
+    base64: f.data.toString('base64'),
+  }));
 }

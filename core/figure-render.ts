@@ -33,7 +33,13 @@ function fontData(family: Scene['fontFamily']): string {
 
 /** A scene painted into a PDF page of its size: vector paths, text in the embedded TTF. */
 export function sceneToPdf(scene: Scene): Buffer {
-  const doc = new jsPDF({ unit: 'pt', format: [scene.width, scene.height], orientation: scene.width >= scene.height ? 'landscape' : 'portrait', compress: true, putOnlyUsedFonts: true });
+  const doc = new jsPDF({
+    unit: 'pt',
+    format: [scene.width, scene.height],
+    orientation: scene.width >= scene.height ? 'landscape' : 'portrait',
+    compress: true,
+    putOnlyUsedFonts: true,
+  });
   doc.setProperties({ title: scene.title, creator: 'STaR Lab' });
   const file = `${scene.fontName}.ttf`;
   doc.addFileToVFS(file, fontData(scene.fontFamily));

@@ -46,14 +46,20 @@ export function decideFinalStatus(i: FinalStatusInput): FinalStatusDecision {
     reason =
       status === 'completed'
         ? null
-        : i.endError ?? (status === 'stopped' ? (i.stopRequested ? 'stopped by user' : 'stopped') : exitDesc ?? 'the experiment reported failure');
-    if (status === 'completed' && i.exit && (i.exit.code !== 0 || i.exit.signal)) warning = `run_end reported completed but the process ${exitDesc}`;
+        : (i.endError ??
+          (status === 'stopped' ? (i.stopRequested ? 'stopped by user' : 'stopped') : (exitDesc ?? 'the experiment reported failure')));
+    if (status === 'completed' && i.exit && (i.exit.code !== 0 || i.exit.signal))
+      warning = `run_end reported completed but the process ${exitDesc}`;
   } else if (i.stopRequested) {
     status = 'stopped';
     reason = `stopped by user${exitDesc ? ` (${exitDesc})` : ''}`;
   } else {
     status = 'failed';
-    reason = exitDesc ? (i.exit!.code === 0 ? 'exited with code 0 without a run_end event' : exitDesc) : 'process disappeared without a run_end event';
+    reason = exitDesc
+      ? i.exit!.code === 0
+        ? 'exited with code 0 without a run_end event'
+        : exitDesc
+      : 'process disappeared without a run_end event';
   }
   if (i.notes.length) reason = reason ? `${reason}; ${i.notes.join('; ')}` : i.notes.join('; ');
   return { status, reason, warning };

@@ -73,7 +73,9 @@ export function describeFsError(e: unknown, ctx: FsErrorContext): string | null 
   let what: string;
   switch (code.startsWith('SQLITE_IOERR') ? 'SQLITE_IOERR' : code) {
     case 'ENOENT':
-      what = reading ? `${path} does not exist; check the path` : `a folder on the way to ${path} does not exist (or vanished meanwhile); create it or choose another location`;
+      what = reading
+        ? `${path} does not exist; check the path`
+        : `a folder on the way to ${path} does not exist (or vanished meanwhile); create it or choose another location`;
       break;
     case 'EISDIR':
       what =
@@ -96,7 +98,9 @@ export function describeFsError(e: unknown, ctx: FsErrorContext): string | null 
     case 'EACCES':
     case 'EPERM':
     case 'SQLITE_PERM':
-      what = reading ? `permission denied reading ${path}; check its permissions` : `permission denied writing ${path}; choose a location you can write to`;
+      what = reading
+        ? `permission denied reading ${path}; check its permissions`
+        : `permission denied writing ${path}; choose a location you can write to`;
       break;
     case 'EROFS':
     case 'SQLITE_READONLY':

@@ -52,7 +52,13 @@ export class LocalExecutor implements Executor {
       // directory first on sys.path, so a run directory from someone else's bundle holding a
       // starlab/ or torch.py would be imported (and run). The experiments directory is this
       // installation's own code; the run directory reaches the child as STARLAB_RUN_DIR.
-      child = spawn(cmd.command, cmd.args, { cwd: experimentsDir(this.opts.root), detached: true, stdio: ['ignore', out, err], env, windowsHide: true });
+      child = spawn(cmd.command, cmd.args, {
+        cwd: experimentsDir(this.opts.root),
+        detached: true,
+        stdio: ['ignore', out, err],
+        env,
+        windowsHide: true,
+      });
     } catch (e) {
       syncError = e as Error;
     } finally {

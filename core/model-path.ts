@@ -23,9 +23,12 @@ function folderProblem(path: string): string | null {
   } catch (e) {
     return `the local model path ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'}); check its permissions`;
   }
-  if (!st) return `the local model path ${path} does not exist; give the folder holding the model (config.json and the weights) or a hub id such as "org/name"`;
-  if (!st.isDirectory()) return `the local model path ${path} is a file, not a folder; give the folder holding the model's config.json and weights`;
-  if (!existsSync(join(path, 'config.json'))) return `the local model folder ${path} has no config.json, so it is not a Hugging Face model folder; give the folder that holds config.json and the weights`;
+  if (!st)
+    return `the local model path ${path} does not exist; give the folder holding the model (config.json and the weights) or a hub id such as "org/name"`;
+  if (!st.isDirectory())
+    return `the local model path ${path} is a file, not a folder; give the folder holding the model's config.json and weights`;
+  if (!existsSync(join(path, 'config.json')))
+    return `the local model folder ${path} has no config.json, so it is not a Hugging Face model folder; give the folder that holds config.json and the weights`;
   return null;
 }
 

@@ -99,9 +99,10 @@ export type PythonSource = 'option' | 'setting' | 'env' | 'venv' | 'path';
  * The pythonPath setting, else the host's option, else STARLAB_PYTHON, else
  * experiments/.venv's interpreter, else python3 on PATH.
  */
-export function resolvePython(
-  opts: { option?: string | null; setting?: string | null; env?: NodeJS.ProcessEnv; root?: string } = {},
-): { python: string; source: PythonSource } {
+export function resolvePython(opts: { option?: string | null; setting?: string | null; env?: NodeJS.ProcessEnv; root?: string } = {}): {
+  python: string;
+  source: PythonSource;
+} {
   const env = opts.env ?? process.env;
   if (opts.setting) return { python: opts.setting, source: 'setting' };
   if (opts.option) return { python: opts.option, source: 'option' };

@@ -24,7 +24,10 @@ export function readProcStat(pid: number): ProcStat | null {
   // "pid (comm) state ppid pgrp ..." — comm may contain spaces and parentheses.
   const close = text.lastIndexOf(')');
   if (close < 0) return null;
-  const rest = text.slice(close + 2).trim().split(/\s+/);
+  const rest = text
+    .slice(close + 2)
+    .trim()
+    .split(/\s+/);
   // rest[0] is field 3 (state); field n is rest[n - 3].
   const state = rest[0];
   const ppid = Number(rest[4 - 3]);

@@ -61,7 +61,11 @@ export function clearPythonCheckCache(): void {
  * The interpreter file: the path itself, or the first executable match on PATH for a bare name.
  * On Windows a name without extension is also tried with each of PATHEXT's (python → python.exe).
  */
-export function locateInterpreter(python: string, env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string | null {
+export function locateInterpreter(
+  python: string,
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+): string | null {
   const executable = (f: string) => {
     try {
       if (!statSync(f).isFile()) return false;
@@ -72,7 +76,10 @@ export function locateInterpreter(python: string, env: NodeJS.ProcessEnv = proce
     }
   };
   // (lower case: Windows file names ignore case)
-  const exts = platform === 'win32' && !/\.[^\\/.]+$/.test(python) ? ['', ...(env.PATHEXT ?? '.COM;.EXE;.BAT;.CMD').toLowerCase().split(';').filter(Boolean)] : [''];
+  const exts =
+    platform === 'win32' && !/\.[^\\/.]+$/.test(python)
+      ? ['', ...(env.PATHEXT ?? '.COM;.EXE;.BAT;.CMD').toLowerCase().split(';').filter(Boolean)]
+      : [''];
   const first = (base: string): string | null => exts.map((e) => base + e).find(executable) ?? null;
   if (isAbsolute(python) || python.includes('/') || python.includes('\\')) return first(python);
   for (const dir of (env.PATH ?? '').split(platform === 'win32' ? ';' : delimiter)) {
@@ -178,7 +185,9 @@ function askInterpreter(python: string, opts: CheckOptions, env: NodeJS.ProcessE
       // directory (this installation's code), never wherever the app was started from
       { cwd: experimentsDir(), timeout: timeoutMs, killSignal: 'SIGKILL', env, maxBuffer: 1024 * 1024, windowsHide: true },
       (err, stdout, stderr) => {
-        const line = String(stdout).split('\n').find((l) => l.startsWith('{"starlab_check"'));
+        const line = String(stdout)
+          .split('\n')
+          .find((l) => l.startsWith('{"starlab_check"'));
         if (!line) {
           const e = err as (NodeJS.ErrnoException & { killed?: boolean }) | null;
           const why = e?.killed

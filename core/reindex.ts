@@ -131,30 +131,37 @@ export async function reindexRuns(db: DB, dataDir: string, opts: { onRun?: (id: 
     const created = record?.id === id ? record.createdAt : (idTime(id) ?? statSync(dir).mtimeMs / 1000);
     // Inserted as ended (never 'running' without a process: the supervisor would finalise it
     // mid-ingest); the status the events say is set once they are in.
-    const inserted = db.transaction(() => {
-      if (getRunRow(db, id)) return false;
-      let groupId: string | null = null;
-      const g = record?.id === id ? record.group : null;
-      if (g) {
-        if (!db.prepare('SELECT 1 FROM experiment_groups WHERE id = ?').get(g.id)) {
-          db.prepare('INSERT INTO experiment_groups (id, name, created_at, spec_json) VALUES (?, ?, ?, ?)').run(g.id, g.name, g.createdAt, g.spec);
-          report.groupsAdded.push(g.id);
+    const inserted = db
+      .transaction(() => {
+        if (getRunRow(db, id)) return false;
+        let groupId: string | null = null;
+        const g = record?.id === id ? record.group : null;
+        if (g) {
+          if (!db.prepare('SELECT 1 FROM experiment_groups WHERE id = ?').get(g.id)) {
+            db.prepare('INSERT INTO experiment_groups (id, name, created_at, spec_json) VALUES (?, ?, ?, ?)').run(
+              g.id,
+              g.name,
+              g.createdAt,
+              g.spec,
+            );
+            report.groupsAdded.push(g.id);
+          }
+          groupId = g.id;
         }
-        groupId = g.id;
-      }
-      const retryOf = record?.id === id ? record.retryOf : null;
-      insertRun(db, {
-        id,
-        group_id: groupId,
-        retry_of: retryOf !== null && getRunRow(db, retryOf) ? retryOf : null,
-        ...configColumns(found.config),
-        status: 'failed',
-        status_reason: 'being reindexed from its run directory',
-        created_at: created,
-        run_dir: dir,
-      });
-      return true;
-    }).immediate();
+        const retryOf = record?.id === id ? record.retryOf : null;
+        insertRun(db, {
+          id,
+          group_id: groupId,
+          retry_of: retryOf !== null && getRunRow(db, retryOf) ? retryOf : null,
+          ...configColumns(found.config),
+          status: 'failed',
+          status_reason: 'being reindexed from its run directory',
+          created_at: created,
+          run_dir: dir,
+        });
+        return true;
+      })
+      .immediate();
     if (!inserted) {
       report.skipped.push({ id, reason: 'already in the database (added meanwhile)' });
       continue;
@@ -182,41 +189,43 @@ export async function reindexRuns(db: DB, dataDir: string, opts: { onRun?: (id: 
 
 /** The status a reindexed run's events give it; returns whether its process is still alive (re-attached). */
 function settle(db: DB, id: string, dir: string, events: number): boolean {
-  return db.transaction(() => {
-    const row = getRunRow(db, id)!;
-    const span = db.prepare('SELECT min(t) AS first, max(t) AS last FROM run_events WHERE run_id = ?').get(id) as { first: number | null; last: number | null };
-    const env = row.env_json ? (JSON.parse(row.env_json) as Record<string, unknown>) : {};
-    const pid = typeof env.pid === 'number' ? env.pid : null;
-    const note = `reindexed from ${dir}: ${events} events`;
-    if (row.end_status === null && pid !== null && isRunProcess(pid, id, dir)) {
-      db.prepare("UPDATE runs SET status = 'running', status_reason = NULL, started_at = ?, ended_at = NULL, pid = ?, pid_start_time = ? WHERE id = ?").run(
-        span.first ?? row.created_at,
-        pid,
-        pidStartTime(pid),
+  return db
+    .transaction(() => {
+      const row = getRunRow(db, id)!;
+      const span = db.prepare('SELECT min(t) AS first, max(t) AS last FROM run_events WHERE run_id = ?').get(id) as {
+        first: number | null;
+        last: number | null;
+      };
+      const env = row.env_json ? (JSON.parse(row.env_json) as Record<string, unknown>) : {};
+      const pid = typeof env.pid === 'number' ? env.pid : null;
+      const note = `reindexed from ${dir}: ${events} events`;
+      if (row.end_status === null && pid !== null && isRunProcess(pid, id, dir)) {
+        db.prepare(
+          "UPDATE runs SET status = 'running', status_reason = NULL, started_at = ?, ended_at = NULL, pid = ?, pid_start_time = ? WHERE id = ?",
+        ).run(span.first ?? row.created_at, pid, pidStartTime(pid), id);
+        addLog(db, id, 'supervisor', 'info', `${note}; its process (pid ${pid}) is alive: watching it again`);
+        return true;
+      }
+      const ended = row.end_status === 'completed' || row.end_status === 'failed' || row.end_status === 'stopped';
+      // A run without events was queued or never started: 'stopped', so nothing starts it by itself.
+      const status = ended ? row.end_status! : events === 0 ? 'stopped' : 'failed';
+      const reason =
+        status === 'completed'
+          ? null
+          : ended
+            ? (row.end_error ?? (status === 'stopped' ? 'stopped' : 'the experiment reported failure'))
+            : events === 0
+              ? 'reindexed from its run directory, which holds no event: it was queued or never started (retry it to run it)'
+              : 'reindexed from its run directory: it has no run_end event, so it did not end normally (its process is gone)';
+      db.prepare('UPDATE runs SET status = ?, status_reason = ?, started_at = ?, ended_at = ? WHERE id = ?').run(
+        status,
+        reason,
+        span.first,
+        row.end_t ?? span.last ?? row.created_at,
         id,
       );
-      addLog(db, id, 'supervisor', 'info', `${note}; its process (pid ${pid}) is alive: watching it again`);
-      return true;
-    }
-    const ended = row.end_status === 'completed' || row.end_status === 'failed' || row.end_status === 'stopped';
-    // A run without events was queued or never started: 'stopped', so nothing starts it by itself.
-    const status = ended ? row.end_status! : events === 0 ? 'stopped' : 'failed';
-    const reason =
-      status === 'completed'
-        ? null
-        : ended
-          ? (row.end_error ?? (status === 'stopped' ? 'stopped' : 'the experiment reported failure'))
-          : events === 0
-            ? 'reindexed from its run directory, which holds no event: it was queued or never started (retry it to run it)'
-            : 'reindexed from its run directory: it has no run_end event, so it did not end normally (its process is gone)';
-    db.prepare('UPDATE runs SET status = ?, status_reason = ?, started_at = ?, ended_at = ? WHERE id = ?').run(
-      status,
-      reason,
-      span.first,
-      row.end_t ?? span.last ?? row.created_at,
-      id,
-    );
-    addLog(db, id, 'supervisor', 'info', `${note}; ${status}${reason ? `: ${reason}` : ''}`);
-    return false;
-  }).immediate();
+      addLog(db, id, 'supervisor', 'info', `${note}; ${status}${reason ? `: ${reason}` : ''}`);
+      return false;
+    })
+    .immediate();
 }

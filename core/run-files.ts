@@ -3,7 +3,19 @@
  * ids, config.json, events.jsonl, the checkpoint's state.json, the tail of stderr.log.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants as fsConstants, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants as fsConstants,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statfsSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { canonicalJson } from '../shared/canonical-json';
 import type { ExperimentConfig } from '../shared/experiment-config';
@@ -29,7 +41,8 @@ export function checkpointInfo(runDir: string): { iteration: number; format: num
   for (const dir of ['checkpoint', 'checkpoint.old']) {
     try {
       const state = JSON.parse(readFileSync(join(runDir, dir, 'state.json'), 'utf8')) as { iteration?: unknown; format?: unknown };
-      if (typeof state.iteration === 'number') return { iteration: state.iteration, format: typeof state.format === 'number' ? state.format : 1 };
+      if (typeof state.iteration === 'number')
+        return { iteration: state.iteration, format: typeof state.format === 'number' ? state.format : 1 };
     } catch {
       // not there (or unreadable): try the next
     }
@@ -79,7 +92,11 @@ export function configColumns(config: ExperimentConfig) {
  * id that neither a directory nor (per `taken`) a database row has. Throws (leaving nothing)
  * when the directory or its config cannot be written.
  */
-export function createRunDir(runsDir: string, config: ExperimentConfig, taken: (id: string) => boolean): { id: string; runDir: string; configPath: string } {
+export function createRunDir(
+  runsDir: string,
+  config: ExperimentConfig,
+  taken: (id: string) => boolean,
+): { id: string; runDir: string; configPath: string } {
   let id = newRunId();
   while (existsSync(join(runsDir, id)) || taken(id)) id = newRunId();
   const runDir = join(runsDir, id);

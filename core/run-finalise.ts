@@ -25,7 +25,8 @@ export function finaliseRun(ctx: SupervisorContext, id: string, exitArg?: ExitIn
     let row = getRunRow(db, id);
     if (!row || row.status !== 'running') return;
     // recorded at the child's exit by the process that spawned it (which may have closed since)
-    if (!exit && (row.exit_code !== null || row.signal !== null)) exit = { code: row.exit_code, signal: row.signal as NodeJS.Signals | null };
+    if (!exit && (row.exit_code !== null || row.signal !== null))
+      exit = { code: row.exit_code, signal: row.signal as NodeJS.Signals | null };
     ingestEventsFile(db, id, eventsPathOf(row.run_dir), { maxBatches: Infinity });
     for (const s of ['stdout', 'stderr'] as const) {
       for (let i = 0; i < 1000 && ingestTextLog(db, id, join(row.run_dir, `${s}.log`), s, { flush: true }) > 0; i++);
@@ -38,7 +39,14 @@ export function finaliseRun(ctx: SupervisorContext, id: string, exitArg?: ExitIn
       const why = [row.end_error, describeExit(exit) ?? 'the process disappeared', ...eventsAccount(ctx, row)].filter(Boolean).join('; ');
       const tail = readTail(join(row.run_dir, 'stderr.log'), 1024)?.trim().split('\n').slice(-3).join(' | ');
       if (!restoreEnding(db, id)) return;
-      addLog(db, id, 'supervisor', 'error', `resume failed before the checkpoint was loaded (${why})${tail ? `; stderr: ${tail}` : ''}; nothing was dropped: the run is as it was before the resume`, t);
+      addLog(
+        db,
+        id,
+        'supervisor',
+        'error',
+        `resume failed before the checkpoint was loaded (${why})${tail ? `; stderr: ${tail}` : ''}; nothing was dropped: the run is as it was before the resume`,
+        t,
+      );
       done = true;
       return;
     }
@@ -51,7 +59,14 @@ export function finaliseRun(ctx: SupervisorContext, id: string, exitArg?: ExitIn
     });
     if (warning) addLog(db, id, 'supervisor', 'warning', warning, t);
     const tail = status === 'completed' ? null : readTail(join(row.run_dir, 'stderr.log'));
-    const ended = writeEnding(db, id, { status, reason, endedAt: row.end_t ?? t, exitCode: exit?.code ?? null, signal: exit?.signal ?? null, stderrTail: tail });
+    const ended = writeEnding(db, id, {
+      status,
+      reason,
+      endedAt: row.end_t ?? t,
+      exitCode: exit?.code ?? null,
+      signal: exit?.signal ?? null,
+      stderrTail: tail,
+    });
     if (!ended) return;
     addLog(db, id, 'supervisor', status === 'failed' ? 'error' : 'info', `run ${status}${reason ? `: ${reason}` : ''}`, t);
     done = true;
@@ -77,10 +92,13 @@ function eventsAccount(ctx: SupervisorContext, row: RunRow): string[] {
   const events = (ctx.db.prepare('SELECT count(*) AS n FROM run_events WHERE run_id = ?').get(row.id) as { n: number }).n;
   const since = Math.max(row.started_at ?? 0, row.resumed_at ?? 0);
   const incidents = ctx.db
-    .prepare(`SELECT message FROM logs WHERE run_id = ? AND source = 'supervisor' AND level = 'warning' AND t >= ? AND message LIKE ? ORDER BY id`)
+    .prepare(
+      `SELECT message FROM logs WHERE run_id = ? AND source = 'supervisor' AND level = 'warning' AND t >= ? AND message LIKE ? ORDER BY id`,
+    )
     .all(row.id, since - 1, `${EVENTS_INCIDENT_PREFIX}%`) as { message: string }[];
   for (const i of incidents) notes.push(i.message.split(':')[0]!);
-  if (events === 0 && !incidents.length) notes.push(existsSync(file) ? 'no complete event line was written' : 'no event was written (there is no events.jsonl)');
+  if (events === 0 && !incidents.length)
+    notes.push(existsSync(file) ? 'no complete event line was written' : 'no event was written (there is no events.jsonl)');
   const torn = tornTailBytes(ctx.db, row.id, file);
   if (torn > 0) notes.push(`events.jsonl ends with an incomplete line of ${torn} bytes (the writer died mid-line; not ingested)`);
   // A full disk also swallows the experiment's own stderr, so say it here.

@@ -33,7 +33,11 @@ export class PythonPreflightError extends Error {
  * process holds the database locked past the busy timeout; in both cases nothing was
  * started and no run directory is left behind.
  */
-export async function launchRun(ctx: SupervisorContext, config: ExperimentConfig, extra: { groupId?: string | null } = {}): Promise<{ id: string }> {
+export async function launchRun(
+  ctx: SupervisorContext,
+  config: ExperimentConfig,
+  extra: { groupId?: string | null } = {},
+): Promise<{ id: string }> {
   const { db, opts } = ctx;
   const verdict = await ctx.preflight();
   if (verdict && !verdict.ok) throw new PythonPreflightError(verdict);
@@ -103,7 +107,6 @@ export function recordStartFailure(ctx: SupervisorContext, id: string, s: { comm
 export function groupRecord(ctx: SupervisorContext, groupId: string | null): RunRecord['group'] {
   if (groupId === null) return null;
   const g = ctx.db.prepare('SELECT id, name, created_at, spec_json FROM experiment_groups WHERE id = ?').get(groupId) as
-    | { id: string; name: string; created_at: number; spec_json: string | null }
-    | undefined;
+    { id: string; name: string; created_at: number; spec_json: string | null } | undefined;
   return g ? { id: g.id, name: g.name, createdAt: g.created_at, spec: g.spec_json } : null;
 }

@@ -88,8 +88,14 @@ export class RunQueue {
       }
       db.transaction(() => {
         recordProcess(db, next.id, sp);
-        addLog(db, next.id, 'supervisor', 'info',
-          `started from the queue: ${sp.cmdline} (pid ${sp.pid}${slot !== null ? `, CUDA_VISIBLE_DEVICES=${slot}` : ''})`, t);
+        addLog(
+          db,
+          next.id,
+          'supervisor',
+          'info',
+          `started from the queue: ${sp.cmdline} (pid ${sp.pid}${slot !== null ? `, CUDA_VISIBLE_DEVICES=${slot}` : ''})`,
+          t,
+        );
       })();
       watch(ctx, next.id, sp);
       started.push(next.id);
@@ -153,7 +159,8 @@ export class RunQueue {
   retry(id: string): { ok: boolean; message: string; id?: string } {
     const row = getRunRow(this.ctx.db, id);
     if (!row) return { ok: false, message: `no run "${id}"` };
-    if (row.status !== 'failed' && row.status !== 'stopped') return { ok: false, message: `run ${id} is ${row.status}: only failed or stopped runs are retried` };
+    if (row.status !== 'failed' && row.status !== 'stopped')
+      return { ok: false, message: `run ${id} is ${row.status}: only failed or stopped runs are retried` };
     const { id: newId } = this.enqueue(JSON.parse(row.config_json) as ExperimentConfig, { groupId: row.group_id, retryOf: id });
     if (this.ctx.watching) this.schedule();
     return { ok: true, message: `queued ${newId} (a retry of ${id})`, id: newId };

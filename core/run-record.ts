@@ -14,7 +14,12 @@ const recordSchema = z.object({
   id: z.string().max(200),
   createdAt: z.number().finite(),
   group: z
-    .object({ id: z.string().max(200), name: z.string().max(10_000), createdAt: z.number().finite(), spec: z.string().max(1_000_000).nullable() })
+    .object({
+      id: z.string().max(200),
+      name: z.string().max(10_000),
+      createdAt: z.number().finite(),
+      spec: z.string().max(1_000_000).nullable(),
+    })
     .nullable(),
   retryOf: z.string().max(200).nullable(),
 });

@@ -33,7 +33,7 @@ export async function resumeRun(ctx: SupervisorContext, id: string): Promise<{ o
       ok: false,
       message:
         `run ${id}'s checkpoint was written by an older STaR Lab in PyTorch's pickle format, which can run code when it is loaded; ` +
-        'STaR Lab no longer loads pickles from run directories (a run directory may come from someone else\'s bundle). ' +
+        "STaR Lab no longer loads pickles from run directories (a run directory may come from someone else's bundle). " +
         'Retry the run (a new run with the same config), or resume it with the STaR Lab version that wrote it',
     };
   const iteration = ck.iteration;
@@ -56,17 +56,25 @@ export async function resumeRun(ctx: SupervisorContext, id: string): Promise<{ o
   // after the checkpoint (a partial iteration, redone now) is dropped when the new process
   // reports it has loaded the checkpoint (its `resumed` event, db/ingest.ts). Until then the
   // run's ending is kept aside, and a resume that fails first puts it back (finalise).
-  const claimed = db.transaction(() => {
-    ingestEventsFile(db, id, launchCtx.eventsPath, { maxBatches: Infinity });
-    return claimForResume(db, id, nowS());
-  }).immediate();
+  const claimed = db
+    .transaction(() => {
+      ingestEventsFile(db, id, launchCtx.eventsPath, { maxBatches: Infinity });
+      return claimForResume(db, id, nowS());
+    })
+    .immediate();
   if (!claimed) return { ok: false, message: `run ${id} is no longer stopped or failed (resumed elsewhere?)` };
   // A line torn by the old process's death is ended here, so the new process's first event
   // does not land on the same line (the emitter does this too; a writer that does not is safe).
   const torn = tornTailBytes(db, id, launchCtx.eventsPath);
   if (torn > 0) {
     appendFileSync(launchCtx.eventsPath, '\n');
-    addLog(db, id, 'supervisor', 'warning', `events.jsonl ended with an incomplete line of ${torn} bytes (the previous process died while writing it): terminated it before resuming; it is counted as malformed`);
+    addLog(
+      db,
+      id,
+      'supervisor',
+      'warning',
+      `events.jsonl ended with an incomplete line of ${torn} bytes (the previous process died while writing it): terminated it before resuming; it is counted as malformed`,
+    );
   }
   const started = ctx.executor.start(launchCtx);
   const t = nowS();

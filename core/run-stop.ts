@@ -22,7 +22,14 @@ export function stopRun(ctx: SupervisorContext, id: string): { ok: boolean; mess
     return { ok: true, message: `run ${id} had already exited` };
   }
   const grace = ctx.opts.stopGraceMs();
-  addLog(ctx.db, id, 'supervisor', 'info', `stop requested: SIGTERM to process group ${pid}; SIGKILL in ${grace / 1000} s if still running`, t);
+  addLog(
+    ctx.db,
+    id,
+    'supervisor',
+    'info',
+    `stop requested: SIGTERM to process group ${pid}; SIGKILL in ${grace / 1000} s if still running`,
+    t,
+  );
   ctx.executor.signal(pid, 'SIGTERM');
   if (!ctx.killTimers.has(id)) {
     const startTime = row.pid_start_time;

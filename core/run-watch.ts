@@ -124,7 +124,8 @@ export function pollRow(
   if (st.more) return result(changed);
   if (row.pid == null) {
     // Spawned (or resumed) by another process that has not recorded the pid yet; give it a moment.
-    if (ctx.pendingPids.has(row.id) || nowS() - Math.max(row.created_at, row.resumed_at ?? 0, row.started_at ?? 0) < 30) return result(changed);
+    if (ctx.pendingPids.has(row.id) || nowS() - Math.max(row.created_at, row.resumed_at ?? 0, row.started_at ?? 0) < 30)
+      return result(changed);
     return result(finaliseRun(ctx, row.id) || changed);
   }
   if (ctx.executor.alive(row.pid, row.pid_start_time)) {
@@ -155,7 +156,12 @@ export function pollRunNow(ctx: SupervisorContext, id: string): boolean {
  * its events are all in). startAt: the run the last round could not serve, served first now.
  * Returns the run this round could not serve (the budget ran out with work left), else null.
  */
-export async function ingestRound(ctx: SupervisorContext, rows: RunRow[], changed: Set<string>, startAt: string | null): Promise<string | null> {
+export async function ingestRound(
+  ctx: SupervisorContext,
+  rows: RunRow[],
+  changed: Set<string>,
+  startAt: string | null,
+): Promise<string | null> {
   const deadline = performance.now() + ctx.budgetMs;
   const start = rows.findIndex((r) => r.id === startAt);
   let active = start > 0 ? [...rows.slice(start), ...rows.slice(0, start)] : rows;
@@ -194,10 +200,12 @@ function ingestBatch(ctx: SupervisorContext, row: RunRow): Polled {
 export function recordPendingPids(ctx: SupervisorContext): void {
   for (const [id, p] of ctx.pendingPids) {
     try {
-      ctx.db.transaction(() => {
-        recordProcess(ctx.db, id, p, { onlyIfUnset: true });
-        addLog(ctx.db, id, 'supervisor', 'info', p.message);
-      }).immediate();
+      ctx.db
+        .transaction(() => {
+          recordProcess(ctx.db, id, p, { onlyIfUnset: true });
+          addLog(ctx.db, id, 'supervisor', 'info', p.message);
+        })
+        .immediate();
       ctx.pendingPids.delete(id);
     } catch (e) {
       ctx.report(id, e);

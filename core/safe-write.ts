@@ -17,7 +17,20 @@
  * are guarded. Refusals throw FsProblem (core/fs-errors.ts) with a sentence naming the path.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fsyncSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { FsProblem } from './fs-errors';
 
@@ -58,12 +71,19 @@ export function checkOutputTarget(path: string, opts: SafeWriteOptions = {}): bo
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw e;
   }
-  if (st.isSymbolicLink()) throw new FsProblem(`${path} is a symbolic link; STaR Lab does not write through links: remove it or choose another name`, 'ELOOP');
+  if (st.isSymbolicLink())
+    throw new FsProblem(`${path} is a symbolic link; STaR Lab does not write through links: remove it or choose another name`, 'ELOOP');
   if (st.isDirectory())
-    throw new FsProblem(`${path} is a folder; give a file name${opts.suggest ? ` such as ${join(path, opts.suggest)}` : ' inside it'}`, 'EISDIR');
+    throw new FsProblem(
+      `${path} is a folder; give a file name${opts.suggest ? ` such as ${join(path, opts.suggest)}` : ' inside it'}`,
+      'EISDIR',
+    );
   if (!st.isFile()) throw new FsProblem(`${path} is ${kindOf(st)}, not a regular file; choose another name`, 'ENOTREG');
   if (!opts.overwrite)
-    throw new FsProblem(`${path} already exists; choose another name${opts.force ? `, or pass ${opts.force} to replace it` : ' or remove it first'}`, 'EEXIST');
+    throw new FsProblem(
+      `${path} already exists; choose another name${opts.force ? `, or pass ${opts.force} to replace it` : ' or remove it first'}`,
+      'EEXIST',
+    );
   return true;
 }
 
@@ -75,7 +95,8 @@ export function ensureOutputFolder(dir: string): void {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
-  if (st && !st.isDirectory()) throw new FsProblem(`${dir} exists and is not a folder; give a folder (it is created if missing) or remove that file`, 'EEXIST');
+  if (st && !st.isDirectory())
+    throw new FsProblem(`${dir} exists and is not a folder; give a folder (it is created if missing) or remove that file`, 'EEXIST');
   if (!st) mkdirSync(dir, { recursive: true });
 }
 
@@ -123,7 +144,8 @@ export function commitTemp(tmp: string, path: string, opts: SafeWriteOptions = {
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'EEXIST') checkOutputTarget(path, opts); // throws the refusal naming what is there
         // no hard links on this file system (FAT, some network shares): a checked rename
-        if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS' && code !== 'EXDEV' && code !== 'EMLINK') throw e;
+        if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS' && code !== 'EXDEV' && code !== 'EMLINK')
+          throw e;
       }
     }
     checkOutputTarget(path, { ...opts, overwrite: opts.overwrite ?? false });
@@ -166,8 +188,14 @@ export function writeFileSafely(path: string, data: Buffer | string, opts: SafeW
  * link the user named). Every target is checked before the first is written, so a refusal
  * (an existing file without `overwrite`, a planted link) writes nothing. Returns the paths.
  */
-export function writeFilesSafely(dir: string, files: readonly { name: string; data: Buffer | string }[], opts: SafeWriteOptions = {}): string[] {
-  for (const f of files) if (f.name !== basename(f.name) || f.name === '.' || f.name === '..') throw new FsProblem(`"${f.name}" is not a plain file name`, 'EINVAL');
+export function writeFilesSafely(
+  dir: string,
+  files: readonly { name: string; data: Buffer | string }[],
+  opts: SafeWriteOptions = {},
+): string[] {
+  for (const f of files)
+    if (f.name !== basename(f.name) || f.name === '.' || f.name === '..')
+      throw new FsProblem(`"${f.name}" is not a plain file name`, 'EINVAL');
   ensureOutputFolder(dir);
   const paths = files.map((f) => join(dir, f.name));
   for (const p of paths) checkOutputTarget(p, opts);

@@ -28,7 +28,15 @@ import { traceCommands } from './service/traces';
 import type { Service, ServiceOptions } from './service/types';
 
 export type { CommandSpec, LaunchContext } from './executor';
-export { DEFAULT_STOP_GRACE_MS, type AsyncCommand, type DataFileCommands, type Failure, type Service, type ServiceCommands, type ServiceOptions } from './service/types';
+export {
+  DEFAULT_STOP_GRACE_MS,
+  type AsyncCommand,
+  type DataFileCommands,
+  type Failure,
+  type Service,
+  type ServiceCommands,
+  type ServiceOptions,
+} from './service/types';
 export { checkDataDir, type DataDirCheck } from './service/check';
 
 export function createService(opts: ServiceOptions): Service {

@@ -85,7 +85,10 @@ export class SupervisorContext {
     this.executor = opts.executor ?? new LocalExecutor({ root: opts.root, dataDir: opts.dataDir, commandFor: opts.commandFor });
     this.pollMs = opts.pollMs ?? 250;
     this.budgetMs = opts.ingestBudgetMs ?? DEFAULT_INGEST_BUDGET_MS;
-    this.batch = { maxLines: opts.ingestBatchLines ?? DEFAULT_INGEST_BATCH_LINES, maxBytes: opts.ingestBatchBytes ?? DEFAULT_INGEST_BATCH_BYTES };
+    this.batch = {
+      maxLines: opts.ingestBatchLines ?? DEFAULT_INGEST_BATCH_LINES,
+      maxBytes: opts.ingestBatchBytes ?? DEFAULT_INGEST_BATCH_BYTES,
+    };
   }
 
   get watching(): boolean {

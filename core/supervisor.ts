@@ -36,7 +36,12 @@ import { SupervisorContext, type SupervisorOptions } from './supervisor-context'
 
 export type { CommandSpec, LaunchContext } from './executor';
 export { PythonPreflightError } from './run-launch';
-export { DEFAULT_INGEST_BATCH_BYTES, DEFAULT_INGEST_BATCH_LINES, DEFAULT_INGEST_BUDGET_MS, type SupervisorOptions } from './supervisor-context';
+export {
+  DEFAULT_INGEST_BATCH_BYTES,
+  DEFAULT_INGEST_BATCH_LINES,
+  DEFAULT_INGEST_BUDGET_MS,
+  type SupervisorOptions,
+} from './supervisor-context';
 
 export class Supervisor {
   private readonly ctx: SupervisorContext;
@@ -114,7 +119,10 @@ export class Supervisor {
     for (const id of ctx.lastRunning) if (!now.has(id)) changed.add(id); // ended (here or elsewhere)
     for (const id of this.schedule()) changed.add(id); // slots freed: start queued runs
     // Runs created by other processes (a CLI launch), even ones that already ended.
-    const fresh = ctx.db.prepare('SELECT rowid AS r, id FROM runs WHERE rowid > ? ORDER BY rowid').all(this.lastRowid) as { r: number; id: string }[];
+    const fresh = ctx.db.prepare('SELECT rowid AS r, id FROM runs WHERE rowid > ? ORDER BY rowid').all(this.lastRowid) as {
+      r: number;
+      id: string;
+    }[];
     for (const f of fresh) {
       changed.add(f.id);
       this.lastRowid = Math.max(this.lastRowid, f.r);

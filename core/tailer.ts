@@ -104,7 +104,7 @@ export function readCompleteLines(
       start = nl + 1;
     }
     const newOffset = offset + start;
-    return { lines, offset: newOffset, lineNo: ln, size, truncated: false, more: start <= last || newOffset < size && n < avail };
+    return { lines, offset: newOffset, lineNo: ln, size, truncated: false, more: start <= last || (newOffset < size && n < avail) };
   } finally {
     closeSync(fd);
   }
@@ -124,10 +124,19 @@ const MAX_TRACKED_SCANS = 1000;
  * (nothing before it is a newline) for at most `budget` bytes; else how far it got. Nothing
  * of the line is kept: one SCAN_CHUNK buffer is reused.
  */
-function scanLongLine(fd: number, file: string, st: Stats, offset: number, from: number, size: number, budget: number): number | { scanned: number } {
+function scanLongLine(
+  fd: number,
+  file: string,
+  st: Stats,
+  offset: number,
+  from: number,
+  size: number,
+  budget: number,
+): number | { scanned: number } {
   const known = longLineScans.get(file);
   let pos = from;
-  if (known && known.dev === st.dev && known.ino === st.ino && known.offset === offset && known.scanned <= size) pos = Math.max(pos, known.scanned);
+  if (known && known.dev === st.dev && known.ino === st.ino && known.offset === offset && known.scanned <= size)
+    pos = Math.max(pos, known.scanned);
   const stop = Math.min(size, pos + Math.max(SCAN_CHUNK, budget));
   const b = Buffer.allocUnsafe(SCAN_CHUNK);
   while (pos < stop) {
@@ -198,13 +207,18 @@ function checkCursor(db: DB, runId: string, file: string, offset: number): Curso
   }
   try {
     const st = fstatSync(fd);
-    if (st.size < offset) return { ok: false, size: st.size, what: `truncated at byte ${st.size} (the ingest cursor was at byte ${offset})` };
+    if (st.size < offset)
+      return { ok: false, size: st.size, what: `truncated at byte ${st.size} (the ingest cursor was at byte ${offset})` };
     const k = Math.min(offset, FINGERPRINT_BYTES);
     const before = Buffer.alloc(k);
     readSync(fd, before, 0, k, offset - k);
     const fp = fingerprintsOf(db).get(runId);
     if (fp && fp.offset === offset && (fp.dev !== st.dev || fp.ino !== st.ino))
-      return { ok: false, size: st.size, what: `replaced by a new file of ${st.size} bytes (deleted and recreated? the ingest cursor was at byte ${offset})` };
+      return {
+        ok: false,
+        size: st.size,
+        what: `replaced by a new file of ${st.size} bytes (deleted and recreated? the ingest cursor was at byte ${offset})`,
+      };
     if (before[k - 1] !== 0x0a || (fp && fp.offset === offset && !fp.before.equals(before)))
       return { ok: false, size: st.size, what: `truncated or rewritten before the ingest cursor at byte ${offset} (now ${st.size} bytes)` };
     return { ok: true };
@@ -245,7 +259,17 @@ export function ingestEventsFile(
   file: string,
   opts: { maxLines?: number; maxBytes?: number; maxScanBytes?: number; maxBatches?: number } = {},
 ): TailStats {
-  const total: TailStats = { applied: 0, duplicates: 0, malformed: 0, unknown: 0, ignored: 0, runEnd: null, batches: 0, truncated: false, more: false };
+  const total: TailStats = {
+    applied: 0,
+    duplicates: 0,
+    malformed: 0,
+    unknown: 0,
+    ignored: 0,
+    runEnd: null,
+    batches: 0,
+    truncated: false,
+    more: false,
+  };
   const maxBatches = opts.maxBatches ?? 5;
   for (let b = 0; b < maxBatches; b++) {
     let again = false;
@@ -260,16 +284,26 @@ export function ingestEventsFile(
           if (!seen) missingReported.set(db, (seen = new Set()));
           if (!seen.has(runId)) {
             seen.add(runId);
-            addLog(db, runId, 'supervisor', 'warning',
-              `${EVENTS_INCIDENT_PREFIX}deleted after ${c.offset} bytes had been ingested: events written to it and not yet read are gone; waiting for it to reappear`);
+            addLog(
+              db,
+              runId,
+              'supervisor',
+              'warning',
+              `${EVENTS_INCIDENT_PREFIX}deleted after ${c.offset} bytes had been ingested: events written to it and not yet read are gone; waiting for it to reappear`,
+            );
           }
           return;
         }
         if (total.truncated) return; // at most one reset per call
         total.truncated = true;
         missingReported.get(db)?.delete(runId);
-        addLog(db, runId, 'supervisor', 'warning',
-          `${EVENTS_INCIDENT_PREFIX}${check.what}: re-reading it from the start (events already ingested are skipped; events that were in the lost bytes and not yet read are gone)`);
+        addLog(
+          db,
+          runId,
+          'supervisor',
+          'warning',
+          `${EVENTS_INCIDENT_PREFIX}${check.what}: re-reading it from the start (events already ingested are skipped; events that were in the lost bytes and not yet read are gone)`,
+        );
         setCursor(db, runId, { offset: 0, lineNo: 0 });
         fingerprintsOf(db).delete(runId);
         longLineScans.delete(file); // a scan of the old content says nothing about the new

@@ -198,7 +198,10 @@ function parseNumber(field: Buffer, what: string, at: number): number {
     for (let i = 1; i < field.length; i++) n = n * 256 + field[i]!;
     return n;
   }
-  const s = field.toString('ascii').replace(/[\0 ]+$/, '').replace(/^ +/, '');
+  const s = field
+    .toString('ascii')
+    .replace(/[\0 ]+$/, '')
+    .replace(/^ +/, '');
   if (s === '') return 0;
   // (the field's bytes are not quoted: for a file that is not an archive they are its content)
   if (!/^[0-7]+$/.test(s)) throw new Error(`damaged tar header at byte ${at}: its ${what} field is not an octal number`);
@@ -255,7 +258,8 @@ export function* readTarEntries(fd: number): Generator<TarEntry> {
     if (pos + BLOCK > fileSize) throw new Error(`the archive is truncated (no end marker after byte ${pos})`);
     const h = readExactly(fd, BLOCK, pos);
     if (h.every((b) => b === 0)) return;
-    if (!checksumMatches(h, parseNumber(h.subarray(148, 156), 'checksum', pos))) throw new Error(`damaged tar header at byte ${pos} (checksum mismatch)`);
+    if (!checksumMatches(h, parseNumber(h.subarray(148, 156), 'checksum', pos)))
+      throw new Error(`damaged tar header at byte ${pos} (checksum mismatch)`);
     const type = String.fromCharCode(h[156]!);
     const size = parseNumber(h.subarray(124, 136), 'size', pos);
     const dataOffset = pos + BLOCK;
@@ -263,7 +267,10 @@ export function* readTarEntries(fd: number): Generator<TarEntry> {
     if (dataOffset + size > fileSize) throw new Error(`the archive is truncated (an entry at byte ${pos} runs past its end)`);
     if (type === 'x' || type === 'g' || type === 'L') {
       // read into memory: a hostile archive must not make us allocate gigabytes
-      if (size > MAX_HEADER_DATA) throw new Error(`the ${type === 'L' ? 'long-name' : 'pax'} header at byte ${pos} is ${size} bytes; at most ${MAX_HEADER_DATA} are allowed`);
+      if (size > MAX_HEADER_DATA)
+        throw new Error(
+          `the ${type === 'L' ? 'long-name' : 'pax'} header at byte ${pos} is ${size} bytes; at most ${MAX_HEADER_DATA} are allowed`,
+        );
       const data = readExactly(fd, size, dataOffset);
       if (type === 'x') pax = parsePax(data, pos);
       else if (type === 'L') longName = cstring(data);
@@ -274,15 +281,26 @@ export function* readTarEntries(fd: number): Generator<TarEntry> {
     let path = pax?.get('path') ?? longName ?? (prefix ? `${prefix}/${cstring(h.subarray(0, 100))}` : cstring(h.subarray(0, 100)));
     const realSize = pax?.has('size') ? Number(pax.get('size')) : size;
     if (!Number.isSafeInteger(realSize) || realSize < 0) throw new Error(`damaged pax header at byte ${pos} (size)`);
-    if (realSize !== size && dataOffset + realSize > fileSize) throw new Error(`the archive is truncated (an entry at byte ${pos} runs past its end)`);
+    if (realSize !== size && dataOffset + realSize > fileSize)
+      throw new Error(`the archive is truncated (an entry at byte ${pos} runs past its end)`);
     pax = null;
     longName = null;
     let kind: TarEntryType;
     if (type === '0' || type === '\0' || type === '7') kind = 'file';
     else if (type === '5') kind = 'dir';
-    else throw new Error(`the archive has an entry at byte ${pos} of unsupported type (${ENTRY_TYPES[type] ?? 'unknown'}): only files and directories are allowed`);
+    else
+      throw new Error(
+        `the archive has an entry at byte ${pos} of unsupported type (${ENTRY_TYPES[type] ?? 'unknown'}): only files and directories are allowed`,
+      );
     if (kind === 'dir') path = path.replace(/\/+$/, '');
-    yield { path, type: kind, size: realSize, dataOffset, mode: parseNumber(h.subarray(100, 108), 'mode', pos), mtime: parseNumber(h.subarray(136, 148), 'mtime', pos) };
+    yield {
+      path,
+      type: kind,
+      size: realSize,
+      dataOffset,
+      mode: parseNumber(h.subarray(100, 108), 'mode', pos),
+      mtime: parseNumber(h.subarray(136, 148), 'mtime', pos),
+    };
     pos = realSize === size ? next : dataOffset + Math.ceil(realSize / BLOCK) * BLOCK;
   }
 }
@@ -295,7 +313,11 @@ export function looksLikeTar(fd: number): boolean {
   if (fstatSync(fd).size < BLOCK) return false;
   const h = readExactly(fd, BLOCK, 0);
   if (h.every((b) => b === 0)) return true;
-  const field = h.subarray(148, 156).toString('ascii').replace(/[\0 ]+$/, '').replace(/^ +/, '');
+  const field = h
+    .subarray(148, 156)
+    .toString('ascii')
+    .replace(/[\0 ]+$/, '')
+    .replace(/^ +/, '');
   if (!/^[0-7]{1,8}$/.test(field)) return false;
   return checksumMatches(h, parseInt(field, 8));
 }

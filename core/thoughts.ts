@@ -24,9 +24,10 @@ export type ThoughtsReply = ThoughtsResult;
 /** Iteration → relative (or absolute) path of the thoughts file of one source. */
 function thoughtFiles(db: DB, runId: string, runDir: string, source: Source): Map<number, string> {
   const files = new Map<number, string>();
-  const rows = db
-    .prepare("SELECT path, iteration FROM artifacts WHERE run_id = ? AND name = 'thoughts.jsonl' ORDER BY seq")
-    .all(runId) as { path: string; iteration: number | null }[];
+  const rows = db.prepare("SELECT path, iteration FROM artifacts WHERE run_id = ? AND name = 'thoughts.jsonl' ORDER BY seq").all(runId) as {
+    path: string;
+    iteration: number | null;
+  }[];
   for (const r of rows) {
     const m = PATH_RE.exec(r.path);
     if (!m || m[1] !== source) continue;
@@ -100,7 +101,9 @@ function readLines(path: string, cap: number, onLine: (line: string) => boolean)
       const chunk = buf.subarray(0, got);
       let start = 0;
       for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
-        const line = pending.length ? Buffer.concat([...pending, chunk.subarray(start, nl)]).toString('utf8') : chunk.toString('utf8', start, nl);
+        const line = pending.length
+          ? Buffer.concat([...pending, chunk.subarray(start, nl)]).toString('utf8')
+          : chunk.toString('utf8', start, nl);
         pending = [];
         start = nl + 1;
         if (!onLine(line)) return { cut: false };
@@ -146,7 +149,13 @@ export function toThoughtRow(v: unknown, source: Source): ThoughtRow | null {
 type Parsed = { rows: ThoughtRow[]; notes: string[] };
 
 /** Up to `limit` rows of one thoughts file, or why it cannot be read. */
-function parseFile(runDir: string, rel: string, source: Source, limit: number, maxBytes: number): ({ ok: true } & Parsed) | { ok: false; message: string } {
+function parseFile(
+  runDir: string,
+  rel: string,
+  source: Source,
+  limit: number,
+  maxBytes: number,
+): ({ ok: true } & Parsed) | { ok: false; message: string } {
   const where = resolveInside(runDir, rel);
   if (!where.ok) return where;
   const rows: ThoughtRow[] = [];
@@ -193,7 +202,10 @@ export function readThoughts(
   if (iterations.length === 0)
     return { ok: false, message: `run ${runId} has no Quiet-STaR ${o.source === 'eval' ? 'evaluation' : 'training'} thoughts` };
   if (o.iteration !== undefined && !files.has(o.iteration))
-    return { ok: false, message: `run ${runId} has no ${o.source} thoughts at iteration ${o.iteration} (iterations: ${iterations.join(', ')})` };
+    return {
+      ok: false,
+      message: `run ${runId} has no ${o.source} thoughts at iteration ${o.iteration} (iterations: ${iterations.join(', ')})`,
+    };
   const limit = o.limit ?? DEFAULT_LIMIT;
   const maxBytes = o.maxBytes ?? MAX_THOUGHT_BYTES;
   const tries = o.iteration !== undefined ? [o.iteration] : [...iterations].reverse();

@@ -13,7 +13,12 @@ import type { Statement } from 'better-sqlite3';
 import type { DB } from './open';
 
 /** Kept by triggers on samples or by the ingest of samples; rebuilt on import, never copied. */
-export const DERIVED_TABLES: ReadonlySet<string> = new Set(['question_outcomes', 'question_summary', 'question_counts', 'outcome_bulk_delete']);
+export const DERIVED_TABLES: ReadonlySet<string> = new Set([
+  'question_outcomes',
+  'question_summary',
+  'question_counts',
+  'outcome_bulk_delete',
+]);
 
 export interface RunTable {
   name: string;
@@ -50,20 +55,26 @@ function rowidAlias(db: DB, table: string, cols: XInfo[], withoutRowid: boolean)
 }
 
 function isWithoutRowid(db: DB, table: string): boolean {
-  const sql = (db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) as { sql: string } | undefined)?.sql ?? '';
+  const sql =
+    (db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) as { sql: string } | undefined)?.sql ?? '';
   return /WITHOUT\s+ROWID\s*;?\s*$/i.test(sql);
 }
 
 /** The tables whose rows belong to a run (runs first), from this database's schema. */
 export function runTables(db: DB): RunTable[] {
-  const names = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+  const names = (
+    db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[]
+  ).map((r) => r.name);
   const out: RunTable[] = [];
   for (const name of ['runs', ...names.filter((n) => n !== 'runs')]) {
     if (DERIVED_TABLES.has(name)) continue;
     let runColumn: string;
     if (name === 'runs') runColumn = 'id';
     else {
-      const fks = db.prepare('SELECT "table" AS target, "from" AS col FROM pragma_foreign_key_list(?)').all(name) as { target: string; col: string }[];
+      const fks = db.prepare('SELECT "table" AS target, "from" AS col FROM pragma_foreign_key_list(?)').all(name) as {
+        target: string;
+        col: string;
+      }[];
       const fk = fks.find((f) => f.target === 'runs');
       if (!fk) continue;
       runColumn = fk.col;
@@ -87,11 +98,17 @@ export type Row = Record<string, unknown>;
 /** A run's rows of one table, in insertion order; INTEGERs as BigInt (exact beyond 2^53; encodeRow writes them). */
 export function runRows(db: DB, t: RunTable, runId: string): IterableIterator<Row> {
   const cols = t.columns.map(quote).join(', ');
-  return db.prepare(`SELECT ${cols} FROM ${quote(t.name)} WHERE ${quote(t.runColumn)} = ? ${t.order}`).safeIntegers(true).iterate(runId) as IterableIterator<Row>;
+  return db
+    .prepare(`SELECT ${cols} FROM ${quote(t.name)} WHERE ${quote(t.runColumn)} = ? ${t.order}`)
+    .safeIntegers(true)
+    .iterate(runId) as IterableIterator<Row>;
 }
 
 export function groupRows(db: DB, ids: string[]): Row[] {
-  const cols = xinfo(db, 'experiment_groups').filter((c) => c.hidden === 0).map((c) => quote(c.name)).join(', ');
+  const cols = xinfo(db, 'experiment_groups')
+    .filter((c) => c.hidden === 0)
+    .map((c) => quote(c.name))
+    .join(', ');
   const get = db.prepare(`SELECT ${cols} FROM experiment_groups WHERE id = ?`).safeIntegers(true);
   return ids.flatMap((id): Row[] => {
     const row = get.get(id) as Row | undefined;
@@ -127,7 +144,8 @@ function decodeValue(v: unknown, where: string): unknown {
     if (typeof o.$base64 === 'string') return Buffer.from(o.$base64, 'base64');
     if (typeof o.$int === 'string') {
       const n = /^-?[0-9]{1,19}$/.test(o.$int) ? BigInt(o.$int) : null;
-      if (n === null || n < INT64_MIN || n > INT64_MAX) throw new Error(`${where}: {"$int": ${JSON.stringify(o.$int)}} is not a 64-bit integer`);
+      if (n === null || n < INT64_MIN || n > INT64_MAX)
+        throw new Error(`${where}: {"$int": ${JSON.stringify(o.$int)}} is not a 64-bit integer`);
       return n;
     }
     if (typeof o.$real === 'string') {

@@ -15,7 +15,9 @@ export function eventIssues(db: DB, runId: string, limit = 100): EventIssues {
   const malformed = db
     .prepare("SELECT line_no AS lineNo, reason, text FROM rejected_lines WHERE run_id = ? AND kind = 'malformed' ORDER BY line_no LIMIT ?")
     .all(runId, limit) as { lineNo: number; reason: string; text: string }[];
-  const malformedTotal = (db.prepare("SELECT count(*) AS n FROM rejected_lines WHERE run_id = ? AND kind = 'malformed'").get(runId) as { n: number }).n;
+  const malformedTotal = (
+    db.prepare("SELECT count(*) AS n FROM rejected_lines WHERE run_id = ? AND kind = 'malformed'").get(runId) as { n: number }
+  ).n;
   // Kept lines can be megabytes each: only their head leaves SQLite (clipped, with the length).
   const rows = db
     .prepare(
@@ -24,7 +26,9 @@ export function eventIssues(db: DB, runId: string, limit = 100): EventIssues {
        FROM run_events WHERE run_id = ? AND payload IS NOT NULL AND note IS NULL ORDER BY seq LIMIT ?`,
     )
     .all(runId, limit) as { seq: number; type: string; t: number; payload: string; len: number; v: unknown }[];
-  const unknownTotal = (db.prepare('SELECT count(*) AS n FROM run_events WHERE run_id = ? AND payload IS NOT NULL AND note IS NULL').get(runId) as { n: number }).n;
+  const unknownTotal = (
+    db.prepare('SELECT count(*) AS n FROM run_events WHERE run_id = ? AND payload IS NOT NULL AND note IS NULL').get(runId) as { n: number }
+  ).n;
   const byKind = db
     .prepare(
       `SELECT type, json_extract(payload, '$.v') AS v, count(*) AS n FROM run_events
@@ -32,7 +36,9 @@ export function eventIssues(db: DB, runId: string, limit = 100): EventIssues {
     )
     .all(runId) as { type: string; v: unknown; n: number }[];
   const notes = db
-    .prepare(`SELECT seq, type, note, substr(payload, 1, ${TEXT_MAX}) AS payload, length(payload) AS len FROM run_events WHERE run_id = ? AND note IS NOT NULL ORDER BY seq LIMIT ?`)
+    .prepare(
+      `SELECT seq, type, note, substr(payload, 1, ${TEXT_MAX}) AS payload, length(payload) AS len FROM run_events WHERE run_id = ? AND note IS NOT NULL ORDER BY seq LIMIT ?`,
+    )
     .all(runId, limit) as { seq: number; type: string; note: string; payload: string | null; len: number | null }[];
   const conflicts = db
     .prepare("SELECT line_no AS lineNo, reason, text FROM rejected_lines WHERE run_id = ? AND kind = 'conflict' ORDER BY line_no LIMIT ?")
@@ -50,7 +56,13 @@ export function eventIssues(db: DB, runId: string, limit = 100): EventIssues {
     malformed: malformed.map((m) => ({ ...m, text: clip(m.text) })),
     unknownTotal,
     unknownKinds: byKind.map((k) => ({ type: k.type, version: typeof k.v === 'number' ? k.v : null, count: k.n })),
-    unknown: rows.map((r) => ({ seq: r.seq, type: r.type, t: r.t, version: typeof r.v === 'number' ? r.v : null, raw: clip(r.payload, r.len) })),
+    unknown: rows.map((r) => ({
+      seq: r.seq,
+      type: r.type,
+      t: r.t,
+      version: typeof r.v === 'number' ? r.v : null,
+      raw: clip(r.payload, r.len),
+    })),
   };
 }
 

@@ -50,9 +50,8 @@ const REJECTED_TEXT_MAX = 2000;
 const LOG_MESSAGE_MAX = 20000;
 
 export function getCursor(db: DB, runId: string): CursorRow {
-  const r = db
-    .prepare('SELECT offset, line_no, last_seq, stdout_offset, stderr_offset FROM ingest_cursors WHERE run_id = ?')
-    .get(runId) as { offset: number; line_no: number; last_seq: number; stdout_offset: number; stderr_offset: number } | undefined;
+  const r = db.prepare('SELECT offset, line_no, last_seq, stdout_offset, stderr_offset FROM ingest_cursors WHERE run_id = ?').get(runId) as
+    { offset: number; line_no: number; last_seq: number; stdout_offset: number; stderr_offset: number } | undefined;
   if (!r) return { offset: 0, lineNo: 0, lastSeq: 0, stdoutOffset: 0, stderrOffset: 0 };
   return { offset: r.offset, lineNo: r.line_no, lastSeq: r.last_seq, stdoutOffset: r.stdout_offset, stderrOffset: r.stderr_offset };
 }
@@ -81,7 +80,10 @@ export function ingestLines(db: DB, runId: string, lines: RawLine[], cursor: Cur
   const parsed = lines
     .filter((l) => l.text.trim() !== '')
     .flatMap((l) => {
-      if (l.overLimitBytes !== undefined) return [{ lineNo: l.lineNo, text: l.text, parsed: { kind: 'malformed', reason: lineTooLongReason(l.overLimitBytes) } as ParsedLine }];
+      if (l.overLimitBytes !== undefined)
+        return [
+          { lineNo: l.lineNo, text: l.text, parsed: { kind: 'malformed', reason: lineTooLongReason(l.overLimitBytes) } as ParsedLine },
+        ];
       const p = parseEventLine(l.text);
       if (p.kind !== 'malformed') return [{ lineNo: l.lineNo, text: l.text, parsed: p }];
       return splitTornLine(l.lineNo, l.text) ?? [{ lineNo: l.lineNo, text: l.text, parsed: p }];
@@ -117,7 +119,10 @@ export function splitTornLine(lineNo: number, text: string): { lineNo: number; t
       {
         lineNo,
         text: fragment,
-        parsed: { kind: 'malformed', reason: `torn fragment of ${Buffer.byteLength(fragment)} bytes before event ${p.kind === 'event' ? p.event.seq : p.envelope.seq} on the same line (a write cut off by a crash or a truncation)` },
+        parsed: {
+          kind: 'malformed',
+          reason: `torn fragment of ${Buffer.byteLength(fragment)} bytes before event ${p.kind === 'event' ? p.event.seq : p.envelope.seq} on the same line (a write cut off by a crash or a truncation)`,
+        },
       },
       { lineNo, text: rest, parsed: p },
     ];
@@ -219,7 +224,8 @@ export function noteFor(ev: RunEvent, runId: string, state: RunState): string | 
   if (state.end_status !== null) return `after the run's run_end (${state.end_status}): not applied`;
   if (ev.type !== 'run_start') return null;
   const envRun = (ev.env as Record<string, unknown>)['run_id'];
-  if (typeof envRun === 'string' && envRun !== '' && envRun !== runId) return `run_start of another run (env.run_id "${envRun.slice(0, 100)}"): not applied`;
+  if (typeof envRun === 'string' && envRun !== '' && envRun !== runId)
+    return `run_start of another run (env.run_id "${envRun.slice(0, 100)}"): not applied`;
   const had = state.hashes_json ? (JSON.parse(state.hashes_json) as Record<string, unknown>)['config'] : undefined;
   const now = ev.hashes?.['config'];
   if (typeof had === 'string' && typeof now === 'string' && had !== now)
@@ -251,7 +257,13 @@ function applyEvent(db: DB, s: Statements, runId: string, ev: RunEvent, stats: I
     case 'samples':
       // Triggers on samples keep the per-question outcomes and the search index (db/outcomes.ts).
       if (ev.iteration > MAX_ITERATION) {
-        s.log.run(runId, ev.t, 'event', 'error', `samples event ${ev.seq}: iteration ${ev.iteration} is over ${MAX_ITERATION}; its ${ev.items.length} samples were not stored`);
+        s.log.run(
+          runId,
+          ev.t,
+          'event',
+          'error',
+          `samples event ${ev.seq}: iteration ${ev.iteration} is over ${MAX_ITERATION}; its ${ev.items.length} samples were not stored`,
+        );
         break;
       }
       ev.items.forEach((it, idx) => {
@@ -291,12 +303,19 @@ function applyEvent(db: DB, s: Statements, runId: string, ev: RunEvent, stats: I
       for (const del of [s.dropMetrics, s.dropPhases, s.dropArtifacts]) rows += del.run(runId, ev.iteration).changes;
       s.latestAccuracy.run(runId, runId);
       s.resumeDone.run(runId);
-      s.log.run(runId, ev.t, 'supervisor', 'info', `the resumed process loaded its checkpoint of iteration ${ev.iteration}: ${rows} rows of later iterations dropped (they are redone)`);
+      s.log.run(
+        runId,
+        ev.t,
+        'supervisor',
+        'info',
+        `the resumed process loaded its checkpoint of iteration ${ev.iteration}: ${rows} rows of later iterations dropped (they are redone)`,
+      );
       break;
     }
     case 'run_end':
       s.runEnd.run(ev.status, ev.error ?? null, ev.t, runId);
-      if (ev.status !== 'completed' && ev.error) s.log.run(runId, ev.t, 'event', 'error', truncate(`run ended ${ev.status}: ${ev.error}`, LOG_MESSAGE_MAX));
+      if (ev.status !== 'completed' && ev.error)
+        s.log.run(runId, ev.t, 'event', 'error', truncate(`run ended ${ev.status}: ${ev.error}`, LOG_MESSAGE_MAX));
       stats.runEnd = { status: ev.status, error: ev.error ?? null, t: ev.t };
       break;
   }
@@ -334,7 +353,9 @@ function prepare(db: DB) {
        WHERE id = ?`,
     ),
     resumeDone: db.prepare('UPDATE runs SET resume_prev_json = NULL WHERE id = ?'),
-    bumpUnknown: db.prepare('UPDATE runs SET unknown_events = unknown_events + 1, last_event_at = max(coalesce(last_event_at, 0), ?) WHERE id = ?'),
+    bumpUnknown: db.prepare(
+      'UPDATE runs SET unknown_events = unknown_events + 1, last_event_at = max(coalesce(last_event_at, 0), ?) WHERE id = ?',
+    ),
     touch: db.prepare('UPDATE runs SET last_event_at = max(coalesce(last_event_at, 0), ?) WHERE id = ?'),
     runStart: db.prepare('UPDATE runs SET start_config_json = ?, env_json = ?, hashes_json = ? WHERE id = ?'),
     phaseStart: db.prepare(
@@ -348,12 +369,8 @@ function prepare(db: DB) {
     position: db.prepare(
       'UPDATE runs SET current_iteration = ?, current_phase = ?, progress_done = NULL, progress_total = NULL WHERE id = ?',
     ),
-    progress: db.prepare(
-      'UPDATE runs SET current_iteration = ?, current_phase = ?, progress_done = ?, progress_total = ? WHERE id = ?',
-    ),
-    metric: db.prepare(
-      'INSERT OR IGNORE INTO metrics (run_id, seq, name, iteration, step, value, t) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    ),
+    progress: db.prepare('UPDATE runs SET current_iteration = ?, current_phase = ?, progress_done = ?, progress_total = ? WHERE id = ?'),
+    metric: db.prepare('INSERT OR IGNORE INTO metrics (run_id, seq, name, iteration, step, value, t) VALUES (?, ?, ?, ?, ?, ?, ?)'),
     accuracy: db.prepare('UPDATE runs SET latest_accuracy = ? WHERE id = ?'),
     sample: db.prepare(
       `INSERT OR IGNORE INTO samples (run_id, seq, idx, iteration, split, kind, question_id, question, text, answer, gold,

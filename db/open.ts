@@ -36,7 +36,8 @@ export function openDatabase(file: string, opts: OpenOptions = {}): DB {
     db.pragma('foreign_keys = ON');
     if (opts.check === true || (opts.check === 'auto' && fileSize(file) <= SYNC_CHECK_MAX_BYTES)) checkIntegrity(db, file);
     if (!opts.readonly) migrate(db);
-    else if (schemaVersion(db) !== SCHEMA_VERSION) throw new Error(`database ${file} is at schema v${schemaVersion(db)}, expected v${SCHEMA_VERSION}`);
+    else if (schemaVersion(db) !== SCHEMA_VERSION)
+      throw new Error(`database ${file} is at schema v${schemaVersion(db)}, expected v${SCHEMA_VERSION}`);
     return db;
   } catch (e) {
     db.close();

@@ -42,10 +42,13 @@ const OUTCOME_CELL = "CASE WHEN solved = 1 THEN '3' WHEN hinted = 1 THEN '2' ELS
  * (a savepoint when called inside one).
  */
 export function dropIterationsAfter(db: DB, runId: string, iteration: number): number {
-  if (!Number.isInteger(iteration) || iteration < -1) throw new Error(`dropIterationsAfter: iteration must be an integer >= -1, got ${iteration}`);
+  if (!Number.isInteger(iteration) || iteration < -1)
+    throw new Error(`dropIterationsAfter: iteration must be an integer >= -1, got ${iteration}`);
   const p = { run: runId, it: iteration };
   return db.transaction(() => {
-    db.prepare(`DELETE FROM samples_fts WHERE rowid IN (SELECT id FROM samples WHERE run_id = @run AND iteration > @it AND ${TRACE_KIND_SQL})`).run(p);
+    db.prepare(
+      `DELETE FROM samples_fts WHERE rowid IN (SELECT id FROM samples WHERE run_id = @run AND iteration > @it AND ${TRACE_KIND_SQL})`,
+    ).run(p);
     db.prepare('INSERT INTO outcome_bulk_delete (run_id, after_iteration) VALUES (@run, @it)').run(p);
     const n = db.prepare('DELETE FROM samples WHERE run_id = @run AND iteration > @it').run(p).changes;
     db.prepare('DELETE FROM outcome_bulk_delete WHERE run_id = @run').run(p);

@@ -112,7 +112,9 @@ export function listGroups(db: DB): GroupSummary[] {
     created_at: number;
     spec_json: string | null;
   }[];
-  const counts = db.prepare('SELECT group_id, status, count(*) AS n FROM runs WHERE group_id IS NOT NULL GROUP BY group_id, status').all() as {
+  const counts = db
+    .prepare('SELECT group_id, status, count(*) AS n FROM runs WHERE group_id IS NOT NULL GROUP BY group_id, status')
+    .all() as {
     group_id: string;
     status: RunStatus;
     n: number;
@@ -261,16 +263,22 @@ const APP_METRIC_PREFIXES = METRIC_NAMESPACES;
  * limit, the app's own families first, then by name; a name over its cap cut by
  * minMaxBuckets), with the full count of every name returned.
  */
-export function getMetricsBounded(db: DB, runId: string): Pick<RunDetail, 'metrics' | 'metricsDownsampled' | 'metricCounts' | 'metricNamesOmitted'> {
+export function getMetricsBounded(
+  db: DB,
+  runId: string,
+): Pick<RunDetail, 'metrics' | 'metricsDownsampled' | 'metricCounts' | 'metricNamesOmitted'> {
   const L = RUN_DETAIL_METRIC_LIMITS;
   const ours = APP_METRIC_PREFIXES.map((p) => `name GLOB '${p}/*'`).join(' OR ');
   const names = db
-    .prepare(`SELECT name, count(*) AS n FROM metrics WHERE run_id = ? GROUP BY name ORDER BY (CASE WHEN ${ours} THEN 0 ELSE 1 END), name LIMIT ?`)
+    .prepare(
+      `SELECT name, count(*) AS n FROM metrics WHERE run_id = ? GROUP BY name ORDER BY (CASE WHEN ${ours} THEN 0 ELSE 1 END), name LIMIT ?`,
+    )
     .all(runId, L.names + 1) as { name: string; n: number }[];
   let omitted = 0;
   if (names.length > L.names) {
     names.length = L.names;
-    const all = (db.prepare('SELECT count(*) AS n FROM (SELECT DISTINCT name FROM metrics WHERE run_id = ?)').get(runId) as { n: number }).n;
+    const all = (db.prepare('SELECT count(*) AS n FROM (SELECT DISTINCT name FROM metrics WHERE run_id = ?)').get(runId) as { n: number })
+      .n;
     omitted = all - L.names;
   }
   const stmt = db.prepare('SELECT iteration, step, value, t FROM metrics WHERE run_id = ? AND name = ? ORDER BY step, seq');
@@ -309,7 +317,9 @@ export function getMetricPoints(
             'SELECT iteration, step, value, t, seq FROM metrics WHERE run_id = ? AND name = ? AND (step > ? OR (step = ? AND seq > ?)) ORDER BY step, seq LIMIT ?',
           )
           .all(runId, o.name, o.after.step, o.after.step, o.after.seq, limit + 1)
-      : db.prepare('SELECT iteration, step, value, t, seq FROM metrics WHERE run_id = ? AND name = ? ORDER BY step, seq LIMIT ?').all(runId, o.name, limit + 1)
+      : db
+          .prepare('SELECT iteration, step, value, t, seq FROM metrics WHERE run_id = ? AND name = ? ORDER BY step, seq LIMIT ?')
+          .all(runId, o.name, limit + 1)
   ) as (MetricRow & { seq: number })[];
   const more = rows.length > limit;
   if (more) rows.length = limit;
@@ -349,7 +359,13 @@ export function getPhases(db: DB, runId: string): PhaseRecord[] {
   const rows = db
     .prepare('SELECT iteration, phase, started_at, ended_at, duration_s FROM phases WHERE run_id = ? ORDER BY started_at, iteration')
     .all(runId) as { iteration: number; phase: string; started_at: number; ended_at: number | null; duration_s: number | null }[];
-  return rows.map((p) => ({ iteration: p.iteration, phase: p.phase, startedAt: p.started_at, endedAt: p.ended_at, durationS: p.duration_s }));
+  return rows.map((p) => ({
+    iteration: p.iteration,
+    phase: p.phase,
+    startedAt: p.started_at,
+    endedAt: p.ended_at,
+    durationS: p.duration_s,
+  }));
 }
 
 export function getRun(db: DB, id: string): Omit<RunDetail, 'checkpointIteration'> | null {
@@ -446,9 +462,11 @@ export function getSamples(
 
 /** The iterations at which a run stored V-STaR test-time candidates, ascending. */
 export function candidateIterations(db: DB, runId: string): number[] {
-  return (db.prepare("SELECT DISTINCT iteration FROM samples WHERE run_id = ? AND kind = 'candidate' ORDER BY iteration").all(runId) as { iteration: number }[]).map(
-    (r) => r.iteration,
-  );
+  return (
+    db.prepare("SELECT DISTINCT iteration FROM samples WHERE run_id = ? AND kind = 'candidate' ORDER BY iteration").all(runId) as {
+      iteration: number;
+    }[]
+  ).map((r) => r.iteration);
 }
 
 /** A run's stored candidates at one iteration, by question (in storage order within a question). */
@@ -458,7 +476,9 @@ export function candidatesByQuestion(
   iteration: number,
 ): Map<string, { answer: string | null; correct: boolean; scores: Record<string, number> | null }[]> {
   const rows = db
-    .prepare("SELECT question_id, answer, correct, scores_json FROM samples WHERE run_id = ? AND iteration = ? AND kind = 'candidate' ORDER BY question_id, id")
+    .prepare(
+      "SELECT question_id, answer, correct, scores_json FROM samples WHERE run_id = ? AND iteration = ? AND kind = 'candidate' ORDER BY question_id, id",
+    )
     .all(runId, iteration) as { question_id: string; answer: string | null; correct: number; scores_json: string | null }[];
   const out = new Map<string, { answer: string | null; correct: boolean; scores: Record<string, number> | null }[]>();
   for (const r of rows) {

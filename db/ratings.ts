@@ -138,12 +138,19 @@ export function createRatingTask(
       }
       const ta = textOf.get(pa.id) as SampleText;
       const tb = textOf.get(pb.id) as SampleText;
-      if (ta.text === tb.text) identical++; // nothing to judge
-      else pairs.push([{ ...pa, ...ta }, { ...pb, ...tb }]);
+      if (ta.text === tb.text)
+        identical++; // nothing to judge
+      else
+        pairs.push([
+          { ...pa, ...ta },
+          { ...pb, ...tb },
+        ]);
     }
     // Only reached after walking every common question (nothing was kept), so the counts are complete.
     if (!pairs.length) {
-      const why = [notCorrect && `${notCorrect} not answered correctly by both`, identical && `${identical} with identical rationales`].filter(Boolean).join(', ');
+      const why = [notCorrect && `${notCorrect} not answered correctly by both`, identical && `${identical} with identical rationales`]
+        .filter(Boolean)
+        .join(', ');
       return { message: `nothing to rate: of ${common.length} common questions, ${why}` };
     }
     return { pairs };
@@ -153,28 +160,60 @@ export function createRatingTask(
   // Sides after the order, from the same generator: a seed fixes both.
   const aLeft = chosen.map(() => rand() < 0.5);
 
-  const id = db.transaction(() => {
-    const taskId = Number(
-      db
-        .prepare(
-          `INSERT INTO rating_tasks (name, rater, created_at, split, only_correct, seed, a_run_id, a_iteration, a_label, b_run_id, b_iteration, b_label)
+  const id = db
+    .transaction(() => {
+      const taskId = Number(
+        db
+          .prepare(
+            `INSERT INTO rating_tasks (name, rater, created_at, split, only_correct, seed, a_run_id, a_iteration, a_label, b_run_id, b_iteration, b_label)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(spec.name, spec.rater, now, split, spec.onlyCorrect ? 1 : 0, seed, a.runId, a.iteration, labelA, b.runId, b.iteration, labelB).lastInsertRowid,
-    );
-    const ins = db.prepare(
-      `INSERT INTO rating_items (task_id, position, question_id, question, gold, a_left,
+          )
+          .run(
+            spec.name,
+            spec.rater,
+            now,
+            split,
+            spec.onlyCorrect ? 1 : 0,
+            seed,
+            a.runId,
+            a.iteration,
+            labelA,
+            b.runId,
+            b.iteration,
+            labelB,
+          ).lastInsertRowid,
+      );
+      const ins = db.prepare(
+        `INSERT INTO rating_items (task_id, position, question_id, question, gold, a_left,
          a_sample_id, a_iteration, a_text, a_answer, a_correct, a_hint_used,
          b_sample_id, b_iteration, b_text, b_answer, b_correct, b_hint_used)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    chosen.forEach(([pa, pb], pos) => {
-      ins.run(taskId, pos, pa.question_id, pa.question, pa.gold, aLeft[pos] ? 1 : 0,
-        pa.id, pa.iteration, pa.text, pa.answer, pa.correct, pa.hint_used,
-        pb.id, pb.iteration, pb.text, pb.answer, pb.correct, pb.hint_used);
-    });
-    return taskId;
-  }).immediate();
+      );
+      chosen.forEach(([pa, pb], pos) => {
+        ins.run(
+          taskId,
+          pos,
+          pa.question_id,
+          pa.question,
+          pa.gold,
+          aLeft[pos] ? 1 : 0,
+          pa.id,
+          pa.iteration,
+          pa.text,
+          pa.answer,
+          pa.correct,
+          pa.hint_used,
+          pb.id,
+          pb.iteration,
+          pb.text,
+          pb.answer,
+          pb.correct,
+          pb.hint_used,
+        );
+      });
+      return taskId;
+    })
+    .immediate();
   return { ok: true, id, items: chosen.length };
 }
 
@@ -285,10 +324,15 @@ export function getRatingItem(db: DB, taskId: number, position?: number): Rating
 }
 
 /** Store (or overwrite) the judgement of one pair, as the rater saw it. */
-export function rateItem(db: DB, args: RateItemArgs, now = Date.now() / 1000): { ok: true; rated: number } | { ok: false; message: string } {
+export function rateItem(
+  db: DB,
+  args: RateItemArgs,
+  now = Date.now() / 1000,
+): { ok: true; rated: number } | { ok: false; message: string } {
   const { total } = progress(db, args.taskId);
   if (!total) return { ok: false, message: `no rating task ${args.taskId}` };
-  if (args.position >= total) return { ok: false, message: `position ${args.position} is out of range: task ${args.taskId} has ${total} pairs (0..${total - 1})` };
+  if (args.position >= total)
+    return { ok: false, message: `position ${args.position} is out of range: task ${args.taskId} has ${total} pairs (0..${total - 1})` };
   db.prepare(
     `INSERT INTO ratings (task_id, position, rater, choice, flag_left, flag_right, rated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (task_id, position) DO UPDATE SET
@@ -316,7 +360,8 @@ export function ratingSummary(db: DB, taskId?: number): RatingSummaryRow[] {
     b: { runId: r.bRun, iteration: r.bIt, label: baseLabel(r.bLabel, r.bRun) },
     split: r.split,
   });
-  const cols = 't.a_run_id AS aRun, t.a_iteration AS aIt, t.a_label AS aLabel, t.b_run_id AS bRun, t.b_iteration AS bIt, t.b_label AS bLabel, t.split';
+  const cols =
+    't.a_run_id AS aRun, t.a_iteration AS aIt, t.a_label AS aLabel, t.b_run_id AS bRun, t.b_iteration AS bIt, t.b_label AS bLabel, t.split';
   const tasks = db.prepare(`SELECT ${cols} FROM rating_tasks t ${filter} ORDER BY t.id`).all({ task: taskId }) as PairRow[];
   const rows = db
     .prepare(
@@ -328,7 +373,14 @@ export function ratingSummary(db: DB, taskId?: number): RatingSummaryRow[] {
     .all({ task: taskId }) as (PairRow & { aLeft: number; choice: RatingChoice; flagLeft: number; flagRight: number; rater: string })[];
   return summarizeRatings(
     tasks.map(pairOf),
-    rows.map((r) => ({ ...pairOf(r), aLeft: r.aLeft === 1, choice: r.choice, flagLeft: r.flagLeft === 1, flagRight: r.flagRight === 1, rater: r.rater })),
+    rows.map((r) => ({
+      ...pairOf(r),
+      aLeft: r.aLeft === 1,
+      choice: r.choice,
+      flagLeft: r.flagLeft === 1,
+      flagRight: r.flagRight === 1,
+      rater: r.rater,
+    })),
   );
 }
 
@@ -351,10 +403,30 @@ export function csvCell(v: string | number | null): string {
 }
 
 export const RATINGS_CSV_HEADER = [
-  'task_id', 'task_name', 'rater', 'position', 'question_id', 'source_a', 'source_b', 'a_shown_on', 'choice',
-  'flag_a', 'flag_b', 'rated_at', 'question', 'gold',
-  'a_iteration', 'a_answer', 'a_correct', 'a_via_hint', 'a_text',
-  'b_iteration', 'b_answer', 'b_correct', 'b_via_hint', 'b_text',
+  'task_id',
+  'task_name',
+  'rater',
+  'position',
+  'question_id',
+  'source_a',
+  'source_b',
+  'a_shown_on',
+  'choice',
+  'flag_a',
+  'flag_b',
+  'rated_at',
+  'question',
+  'gold',
+  'a_iteration',
+  'a_answer',
+  'a_correct',
+  'a_via_hint',
+  'a_text',
+  'b_iteration',
+  'b_answer',
+  'b_correct',
+  'b_via_hint',
+  'b_text',
 ] as const;
 
 /**
@@ -374,19 +446,59 @@ export function ratingsCsv(db: DB, taskId?: number): string {
        ORDER BY t.id, i.position`,
     )
     .all({ task: taskId }) as {
-    task_id: number; name: string; rater: string; position: number; question_id: string; a_label: string; b_label: string;
-    a_left: number; choice: RatingChoice; flag_left: number; flag_right: number; rated_at: number; question: string; gold: string;
-    a_iteration: number; a_answer: string | null; a_correct: number; a_hint_used: number; a_text: string;
-    b_iteration: number; b_answer: string | null; b_correct: number; b_hint_used: number; b_text: string;
+    task_id: number;
+    name: string;
+    rater: string;
+    position: number;
+    question_id: string;
+    a_label: string;
+    b_label: string;
+    a_left: number;
+    choice: RatingChoice;
+    flag_left: number;
+    flag_right: number;
+    rated_at: number;
+    question: string;
+    gold: string;
+    a_iteration: number;
+    a_answer: string | null;
+    a_correct: number;
+    a_hint_used: number;
+    a_text: string;
+    b_iteration: number;
+    b_answer: string | null;
+    b_correct: number;
+    b_hint_used: number;
+    b_text: string;
   }[];
   const lines = [RATINGS_CSV_HEADER.join(',')];
   for (const r of rows) {
     const aLeft = r.a_left === 1;
     const cells: (string | number | null)[] = [
-      r.task_id, r.name, r.rater, r.position, r.question_id, r.a_label, r.b_label, aLeft ? 'left' : 'right', unblindChoice(r.choice, aLeft),
-      aLeft ? r.flag_left : r.flag_right, aLeft ? r.flag_right : r.flag_left, new Date(r.rated_at * 1000).toISOString(), r.question, r.gold,
-      r.a_iteration, r.a_answer, r.a_correct, r.a_hint_used, r.a_text,
-      r.b_iteration, r.b_answer, r.b_correct, r.b_hint_used, r.b_text,
+      r.task_id,
+      r.name,
+      r.rater,
+      r.position,
+      r.question_id,
+      r.a_label,
+      r.b_label,
+      aLeft ? 'left' : 'right',
+      unblindChoice(r.choice, aLeft),
+      aLeft ? r.flag_left : r.flag_right,
+      aLeft ? r.flag_right : r.flag_left,
+      new Date(r.rated_at * 1000).toISOString(),
+      r.question,
+      r.gold,
+      r.a_iteration,
+      r.a_answer,
+      r.a_correct,
+      r.a_hint_used,
+      r.a_text,
+      r.b_iteration,
+      r.b_answer,
+      r.b_correct,
+      r.b_hint_used,
+      r.b_text,
     ];
     lines.push(cells.map(csvCell).join(','));
   }

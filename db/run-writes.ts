@@ -25,8 +25,20 @@ export interface Ending {
   progress_total: number | null;
 }
 const ENDING_COLUMNS: readonly (keyof Ending)[] = [
-  'status', 'status_reason', 'ended_at', 'exit_code', 'signal', 'stderr_tail', 'stop_requested_at',
-  'end_status', 'end_error', 'end_t', 'current_iteration', 'current_phase', 'progress_done', 'progress_total',
+  'status',
+  'status_reason',
+  'ended_at',
+  'exit_code',
+  'signal',
+  'stderr_tail',
+  'stop_requested_at',
+  'end_status',
+  'end_error',
+  'end_t',
+  'current_iteration',
+  'current_phase',
+  'progress_done',
+  'progress_total',
 ];
 
 /** The process a run was started as (the interpreter or command, its pid and the pid's start time). */
@@ -38,7 +50,10 @@ export interface RunProcessRecord {
 
 /** The queue takes a queued run: running, on this GPU slot. False if another process took it first. */
 export function claimQueuedRun(db: DB, id: string, t: number, gpuSlot: string | null): boolean {
-  return db.prepare("UPDATE runs SET status = 'running', started_at = ?, gpu_slot = ? WHERE id = ? AND status = 'queued'").run(t, gpuSlot, id).changes === 1;
+  return (
+    db.prepare("UPDATE runs SET status = 'running', started_at = ?, gpu_slot = ? WHERE id = ? AND status = 'queued'").run(t, gpuSlot, id)
+      .changes === 1
+  );
 }
 
 /**
@@ -46,7 +61,12 @@ export function claimQueuedRun(db: DB, id: string, t: number, gpuSlot: string | 
  * (the database was locked) does not overwrite a pid recorded since.
  */
 export function recordProcess(db: DB, id: string, p: RunProcessRecord, o: { onlyIfUnset?: boolean } = {}): void {
-  db.prepare(`UPDATE runs SET pid = ?, pid_start_time = ?, python = ? WHERE id = ?${o.onlyIfUnset ? ' AND pid IS NULL' : ''}`).run(p.pid, p.startTime, p.command, id);
+  db.prepare(`UPDATE runs SET pid = ?, pid_start_time = ?, python = ? WHERE id = ?${o.onlyIfUnset ? ' AND pid IS NULL' : ''}`).run(
+    p.pid,
+    p.startTime,
+    p.command,
+    id,
+  );
 }
 
 /**
@@ -56,7 +76,9 @@ export function recordProcess(db: DB, id: string, p: RunProcessRecord, o: { only
  */
 export function markStartFailed(db: DB, id: string, reason: string, o: { t: number; command?: string; log?: string }): boolean {
   const r = db
-    .prepare("UPDATE runs SET status = 'failed', status_reason = ?, started_at = NULL, ended_at = ?, python = coalesce(?, python) WHERE id = ? AND status = 'running'")
+    .prepare(
+      "UPDATE runs SET status = 'failed', status_reason = ?, started_at = NULL, ended_at = ?, python = coalesce(?, python) WHERE id = ? AND status = 'running'",
+    )
     .run(reason, o.t, o.command ?? null, id);
   addLog(db, id, 'supervisor', 'error', o.log ?? reason, o.t);
   return r.changes === 1;
@@ -64,7 +86,13 @@ export function markStartFailed(db: DB, id: string, reason: string, o: { t: numb
 
 /** Take a queued run off the queue: stopped, never started. False if it is not queued. */
 export function cancelQueuedRun(db: DB, id: string, t: number): boolean {
-  return db.prepare("UPDATE runs SET status = 'stopped', status_reason = 'cancelled before it started', ended_at = ? WHERE id = ? AND status = 'queued'").run(t, id).changes === 1;
+  return (
+    db
+      .prepare(
+        "UPDATE runs SET status = 'stopped', status_reason = 'cancelled before it started', ended_at = ? WHERE id = ? AND status = 'queued'",
+      )
+      .run(t, id).changes === 1
+  );
 }
 
 /** The exit code / signal a run's process ended with, kept on the row until the run is finalised. */
@@ -81,11 +109,20 @@ export function recordStopRequest(db: DB, id: string, t: number): void {
 export function writeEnding(
   db: DB,
   id: string,
-  e: { status: 'completed' | 'failed' | 'stopped'; reason: string | null; endedAt: number; exitCode: number | null; signal: string | null; stderrTail: string | null },
+  e: {
+    status: 'completed' | 'failed' | 'stopped';
+    reason: string | null;
+    endedAt: number;
+    exitCode: number | null;
+    signal: string | null;
+    stderrTail: string | null;
+  },
 ): boolean {
   return (
     db
-      .prepare("UPDATE runs SET status = ?, status_reason = ?, ended_at = ?, exit_code = ?, signal = ?, stderr_tail = ? WHERE id = ? AND status = 'running'")
+      .prepare(
+        "UPDATE runs SET status = ?, status_reason = ?, ended_at = ?, exit_code = ?, signal = ?, stderr_tail = ? WHERE id = ? AND status = 'running'",
+      )
       .run(e.status, e.reason, e.endedAt, e.exitCode, e.signal, e.stderrTail, id).changes === 1
   );
 }

@@ -33,23 +33,34 @@ export function querySolveMatrix(db: DB, runId: string, o: SolveMatrixQuery = {}
   if (!Number.isInteger(limit) || limit < 1) throw new Error(`solve matrix: limit must be a positive integer, got ${limit}`);
   if (!Number.isInteger(offset) || offset < 0) throw new Error(`solve matrix: offset must be a non-negative integer, got ${offset}`);
   const sort = o.sort ?? 'question';
-  if (!['question', 'first-solved', 'solved-count', 'difficulty'].includes(sort)) throw new Error(`solve matrix: unknown sort "${String(sort)}"`);
+  if (!['question', 'first-solved', 'solved-count', 'difficulty'].includes(sort))
+    throw new Error(`solve matrix: unknown sort "${String(sort)}"`);
   if (o.filter !== undefined && !(o.filter in FILTER_SQL)) throw new Error(`solve matrix: unknown filter "${String(o.filter)}"`);
 
   const conds = ['qs.run_id = @run'];
   const params: Record<string, unknown> = { run: runId };
-  if (o.split) (conds.push('qs.split = @split'), (params['split'] = o.split));
+  if (o.split) {
+    conds.push('qs.split = @split');
+    params['split'] = o.split;
+  }
   const narrowed = o.filter !== undefined || o.difficulty !== undefined || !!o.search;
   if (o.filter) conds.push(FILTER_SQL[o.filter].q);
-  if (o.difficulty !== undefined) (conds.push('qs.difficulty = @difficulty'), (params['difficulty'] = o.difficulty));
-  if (o.search) (conds.push("qs.question LIKE @search ESCAPE '\\'"), (params['search'] = likePattern(o.search)));
+  if (o.difficulty !== undefined) {
+    conds.push('qs.difficulty = @difficulty');
+    params['difficulty'] = o.difficulty;
+  }
+  if (o.search) {
+    conds.push("qs.question LIKE @search ESCAPE '\\'");
+    params['search'] = likePattern(o.search);
+  }
   const where = conds.join(' AND ');
 
   // Columns: the iterations with a counted cell (question_counts: a few rows per iteration).
   const splitCond = o.split ? ' AND split = @split' : '';
-  const iterations = (
-    db.prepare(`SELECT DISTINCT iteration FROM question_counts WHERE run_id = @run${splitCond} ORDER BY iteration`).pluck().all(params) as number[]
-  );
+  const iterations = db
+    .prepare(`SELECT DISTINCT iteration FROM question_counts WHERE run_id = @run${splitCond} ORDER BY iteration`)
+    .pluck()
+    .all(params) as number[];
 
   // Each question's cells are one string in its summary row (char i+1 = iteration i), so a
   // page needs no per-row lookups.
@@ -58,7 +69,14 @@ export function querySolveMatrix(db: DB, runId: string, o: SolveMatrixQuery = {}
       `SELECT qs.split, qs.question_id, qs.difficulty, qs.first_solved, qs.solved_count, qs.cells FROM question_summary qs
        WHERE ${where} ORDER BY ${orderBy(sort, o.descending ?? false)} LIMIT @limit OFFSET @offset`,
     )
-    .all({ ...params, limit, offset }) as { split: string; question_id: string; difficulty: number | null; first_solved: number | null; solved_count: number; cells: string }[];
+    .all({ ...params, limit, offset }) as {
+    split: string;
+    question_id: string;
+    difficulty: number | null;
+    first_solved: number | null;
+    solved_count: number;
+    cells: string;
+  }[];
   const rows: SolveMatrixRow[] = page.map((q) => ({
     questionId: q.question_id,
     split: q.split,

@@ -60,7 +60,8 @@ export function trigramQuery(s: string): string | null {
 }
 
 /** Columns of a trace row (the samples row s). */
-const COLS = 's.id, s.question_id, s.split, s.iteration, s.kind, s.question, s.text, s.answer, s.gold, s.correct, s.hint_used, s.kept, s.difficulty';
+const COLS =
+  's.id, s.question_id, s.split, s.iteration, s.kind, s.question, s.text, s.answer, s.gold, s.correct, s.hint_used, s.kept, s.difficulty';
 const JOIN_O = 'o.run_id = qs.run_id AND o.split = qs.split AND o.question_id = qs.question_id';
 const JOIN_S = `s.run_id = o.run_id AND s.split = o.split AND s.question_id = o.question_id AND s.iteration = o.iteration AND s.${TRACE_KIND_SQL}`;
 const ORDER = 'qs.split, qs.question_id, o.iteration, s.id';
@@ -99,9 +100,18 @@ export function queryTraces(db: DB, runId: string, o: TraceQuery = {}, tuning: T
   const summaryConds: string[] = [];
   const oConds: string[] = [];
   const params: Record<string, unknown> = { run: runId };
-  if (o.split) (keyConds.push('split = @split'), (params['split'] = o.split));
-  if (o.questionId !== undefined) (keyConds.push('question_id = @qid'), (params['qid'] = o.questionId));
-  if (o.difficulty !== undefined) (summaryConds.push('qs.difficulty = @difficulty'), (params['difficulty'] = o.difficulty));
+  if (o.split) {
+    keyConds.push('split = @split');
+    params['split'] = o.split;
+  }
+  if (o.questionId !== undefined) {
+    keyConds.push('question_id = @qid');
+    params['qid'] = o.questionId;
+  }
+  if (o.difficulty !== undefined) {
+    summaryConds.push('qs.difficulty = @difficulty');
+    params['difficulty'] = o.difficulty;
+  }
   if (o.filter) {
     const f = FILTER_SQL[o.filter];
     summaryConds.push(f.q);
@@ -132,9 +142,10 @@ export function queryTraces(db: DB, runId: string, o: TraceQuery = {}, tuning: T
   const drivenWhere = conds.join(' AND ');
 
   // Totals from the outcome counts, without touching samples.
-  const total = atIteration || oConds.length
-    ? (db.prepare(`SELECT coalesce(SUM(o.samples), 0) AS n FROM ${from} WHERE ${drivenWhere}`).get(params) as { n: number }).n
-    : (db.prepare(`SELECT coalesce(SUM(qs.samples), 0) AS n FROM question_summary qs WHERE ${where}`).get(params) as { n: number }).n;
+  const total =
+    atIteration || oConds.length
+      ? (db.prepare(`SELECT coalesce(SUM(o.samples), 0) AS n FROM ${from} WHERE ${drivenWhere}`).get(params) as { n: number }).n
+      : (db.prepare(`SELECT coalesce(SUM(qs.samples), 0) AS n FROM question_summary qs WHERE ${where}`).get(params) as { n: number }).n;
   if (o.search) {
     if (total === 0) return { total: 0, rows: [] };
     params['search'] = likePattern(o.search);
@@ -144,8 +155,17 @@ export function queryTraces(db: DB, runId: string, o: TraceQuery = {}, tuning: T
     // its matches turn out sparse: then the matching samples drive after all.
     const byMatches = () => searchByMatches(db, params, tri, where, limit, offset);
     if (tri && total > tune.walkBudget && useIndex(db, params, tri, tune.ftsMax)) return byMatches();
-    return searchByWalk(db, params, `${from} CROSS JOIN samples s INDEXED BY samples_trace ON ${JOIN_S}`, drivenWhere,
-      `${groupKey}, o.iteration, s.id`, limit, offset, tune, byMatches);
+    return searchByWalk(
+      db,
+      params,
+      `${from} CROSS JOIN samples s INDEXED BY samples_trace ON ${JOIN_S}`,
+      drivenWhere,
+      `${groupKey}, o.iteration, s.id`,
+      limit,
+      offset,
+      tune,
+      byMatches,
+    );
   }
   if (offset >= total) return { total, rows: [] };
 
@@ -154,9 +174,10 @@ export function queryTraces(db: DB, runId: string, o: TraceQuery = {}, tuning: T
   let skip = offset;
   const start: string[] = [];
   if (offset > 0) {
-    const groups = atIteration || oConds.length
-      ? `SELECT ${groupKey}, SUM(o.samples) FROM ${from} WHERE ${drivenWhere} GROUP BY ${groupKey} ORDER BY ${groupKey}`
-      : `SELECT qs.split, qs.question_id, qs.samples FROM question_summary qs WHERE ${where} ORDER BY qs.split, qs.question_id`;
+    const groups =
+      atIteration || oConds.length
+        ? `SELECT ${groupKey}, SUM(o.samples) FROM ${from} WHERE ${drivenWhere} GROUP BY ${groupKey} ORDER BY ${groupKey}`
+        : `SELECT qs.split, qs.question_id, qs.samples FROM question_summary qs WHERE ${where} ORDER BY qs.split, qs.question_id`;
     for (const [split, qid, n] of db.prepare(groups).raw().iterate(params) as Iterable<[string, string, number]>) {
       if (skip < n) {
         start.push(`(${groupKey}) >= (@startSplit, @startQid)`);
@@ -186,9 +207,15 @@ const SEARCH_QUESTION = "qs.question LIKE @search ESCAPE '\\'";
  * run's question summaries.
  */
 function useIndex(db: DB, params: Record<string, unknown>, tri: string, max: number): boolean {
-  const byQuestion = (db.prepare(`SELECT coalesce(SUM(qs.samples), 0) AS n FROM question_summary qs WHERE qs.run_id = @run AND ${SEARCH_QUESTION}`).get(params) as { n: number }).n;
+  const byQuestion = (
+    db
+      .prepare(`SELECT coalesce(SUM(qs.samples), 0) AS n FROM question_summary qs WHERE qs.run_id = @run AND ${SEARCH_QUESTION}`)
+      .get(params) as { n: number }
+  ).n;
   if (byQuestion >= max) return false;
-  const candidates = (db.prepare('SELECT count(*) AS n FROM (SELECT rowid FROM samples_fts WHERE samples_fts MATCH ? LIMIT ?)').get(tri, max) as { n: number }).n;
+  const candidates = (
+    db.prepare('SELECT count(*) AS n FROM (SELECT rowid FROM samples_fts WHERE samples_fts MATCH ? LIMIT ?)').get(tri, max) as { n: number }
+  ).n;
   return candidates < max;
 }
 
@@ -196,7 +223,14 @@ function useIndex(db: DB, params: Record<string, unknown>, tri: string, max: num
  * Few matches: the matching samples drive (trigram candidates, rechecked; or, under 3
  * characters, a scan of the run's samples in storage order), then are sorted; the total is exact.
  */
-function searchByMatches(db: DB, params: Record<string, unknown>, tri: string | null, where: string, limit: number, offset: number): TracePage {
+function searchByMatches(
+  db: DB,
+  params: Record<string, unknown>,
+  tri: string | null,
+  where: string,
+  limit: number,
+  offset: number,
+): TracePage {
   const textHits = tri
     ? `SELECT t.id FROM samples_fts f CROSS JOIN samples t ON t.id = f.rowid
        WHERE samples_fts MATCH @tri AND t.run_id = @run AND t.text LIKE @search ESCAPE '\\'`
@@ -223,8 +257,17 @@ function searchByMatches(db: DB, params: Record<string, unknown>, tri: string | 
  * the walk ran out of rows, else a lower bound (totalCapped). A walk that reads `walkBudget` rows
  * without getting there has sparse matches: it hands over to `sparse`.
  */
-function searchByWalk(db: DB, params: Record<string, unknown>, from: string, where: string, order: string,
-  limit: number, offset: number, tune: Required<TraceSearchTuning>, sparse: () => TracePage): TracePage {
+function searchByWalk(
+  db: DB,
+  params: Record<string, unknown>,
+  from: string,
+  where: string,
+  order: string,
+  limit: number,
+  offset: number,
+  tune: Required<TraceSearchTuning>,
+  sparse: () => TracePage,
+): TracePage {
   const upTo = Math.max(tune.totalCap, offset + limit);
   const walk = db.prepare(`SELECT s.id, (${SEARCH_TEXT} OR ${SEARCH_QUESTION}) FROM ${from} WHERE ${where} ORDER BY ${order}`).raw();
   const ids: number[] = [];

@@ -26,7 +26,10 @@ function pickIteration(db: DB, runId: string, iteration: number | undefined): { 
   if (iterations.length === 0) return { ok: false, message: `run ${runId} has no V-STaR test-time candidates` };
   if (iteration === undefined) return { iterations, iteration: iterations[iterations.length - 1]! };
   if (!iterations.includes(iteration))
-    return { ok: false, message: `run ${runId} has no candidates at iteration ${iteration} (iterations with candidates: ${iterations.join(', ')})` };
+    return {
+      ok: false,
+      message: `run ${runId} has no candidates at iteration ${iteration} (iterations with candidates: ${iterations.join(', ')})`,
+    };
   return { iterations, iteration };
 }
 
@@ -72,13 +75,17 @@ export function histogram(right: number[], wrong: number[], bins: number): Verif
   // A loop, not Math.min(...v): tens of thousands of candidates would overflow the call stack.
   let lo = Infinity;
   let hi = -Infinity;
-  for (const v of right) if (Number.isFinite(v)) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
-  for (const v of wrong) if (Number.isFinite(v)) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
+  for (const v of [...right, ...wrong]) {
+    if (!Number.isFinite(v)) continue;
+    lo = Math.min(lo, v);
+    hi = Math.max(hi, v);
+  }
   if (lo === Infinity) return [];
   if (!(hi > lo)) {
     // lo - 0.5 === lo once |lo| > 2^53: widen relative to the value instead.
     const pad = Math.max(0.5, Math.abs(lo) * 1e-9);
-    (lo -= pad), (hi += pad);
+    lo -= pad;
+    hi += pad;
   }
   const width = (hi - lo) / bins;
   if (!(width > 0 && Number.isFinite(width))) {
@@ -88,7 +95,12 @@ export function histogram(right: number[], wrong: number[], bins: number): Verif
     for (const v of wrong) if (Number.isFinite(v)) out[0]!.wrong++;
     return out;
   }
-  const out = Array.from({ length: bins }, (_, i) => ({ lo: lo + i * width, hi: i === bins - 1 ? hi : lo + (i + 1) * width, right: 0, wrong: 0 }));
+  const out = Array.from({ length: bins }, (_, i) => ({
+    lo: lo + i * width,
+    hi: i === bins - 1 ? hi : lo + (i + 1) * width,
+    right: 0,
+    wrong: 0,
+  }));
   const index = (v: number) => {
     let i = Math.min(bins - 1, Math.max(0, Math.floor((v - lo) / width)));
     // floor((v - lo) / width) and lo + i * width round differently: trust the stored edges.
@@ -111,7 +123,11 @@ const mean = (v: number[]): number | null => (v.length ? v.reduce((a, b) => a + 
  * Rows come ordered by iteration and question, so each question's group is complete when the
  * next one starts. Uses samples_run_iteration(run_id, iteration).
  */
-function scoredGroups(db: DB, runId: string, key: string): Map<number, { groups: { right: number[]; wrong: number[] }[]; unscored: number }> {
+function scoredGroups(
+  db: DB,
+  runId: string,
+  key: string,
+): Map<number, { groups: { right: number[]; wrong: number[] }[]; unscored: number }> {
   const rows = db
     .prepare(
       `SELECT iteration, question_id, correct,
@@ -148,11 +164,7 @@ function scoredGroups(db: DB, runId: string, key: string): Map<number, { groups:
  * pair accuracy at every candidate iteration. Candidates without the score are left out of
  * every count (`unscored` says how many at the chosen iteration).
  */
-export function verifierStats(
-  db: DB,
-  runId: string,
-  o: { iteration?: number; scorer: Scorer; bins?: number },
-): VerifierStats | Fail {
+export function verifierStats(db: DB, runId: string, o: { iteration?: number; scorer: Scorer; bins?: number }): VerifierStats | Fail {
   const key = CURVE_SCORERS[o.scorer];
   if (!key) return { ok: false, message: `unknown scorer ${String(o.scorer)} (known: ${Object.keys(CURVE_SCORERS).join(', ')})` };
   const bins = o.bins ?? DEFAULT_BINS;
@@ -197,9 +209,12 @@ export function candidateQuestions(
 ): { ok: true; iteration: number; total: number; rows: CandidateQuestion[] } | Fail {
   const pick = pickIteration(db, runId, o.iteration);
   if ('ok' in pick) return pick;
-  const where = ["run_id = @run", 'iteration = @iteration', "kind = 'candidate'"];
+  const where = ['run_id = @run', 'iteration = @iteration', "kind = 'candidate'"];
   const params: Record<string, unknown> = { run: runId, iteration: pick.iteration };
-  if (o.search) (where.push("question LIKE @search ESCAPE '\\'"), (params['search'] = likePattern(o.search)));
+  if (o.search) {
+    where.push("question LIKE @search ESCAPE '\\'");
+    params['search'] = likePattern(o.search);
+  }
   const w = where.join(' AND ');
   const total = (db.prepare(`SELECT COUNT(DISTINCT question_id) AS n FROM samples WHERE ${w}`).get(params) as { n: number }).n;
   const rows = db
@@ -207,12 +222,24 @@ export function candidateQuestions(
       `SELECT question_id, MIN(question) AS question, MIN(gold) AS gold, COUNT(*) AS candidates, SUM(correct) AS correct
        FROM samples WHERE ${w} GROUP BY question_id ORDER BY question_id LIMIT @limit OFFSET @offset`,
     )
-    .all({ ...params, limit: o.limit ?? 100, offset: o.offset ?? 0 }) as { question_id: string; question: string; gold: string; candidates: number; correct: number }[];
+    .all({ ...params, limit: o.limit ?? 100, offset: o.offset ?? 0 }) as {
+    question_id: string;
+    question: string;
+    gold: string;
+    candidates: number;
+    correct: number;
+  }[];
   return {
     ok: true,
     iteration: pick.iteration,
     total,
-    rows: rows.map((r) => ({ questionId: r.question_id, question: r.question, gold: r.gold, candidates: r.candidates, correct: r.correct })),
+    rows: rows.map((r) => ({
+      questionId: r.question_id,
+      question: r.question,
+      gold: r.gold,
+      candidates: r.candidates,
+      correct: r.correct,
+    })),
   };
 }
 
@@ -234,8 +261,16 @@ export function rankedCandidates(
       `SELECT question, gold, text, answer, correct, scores_json FROM samples
        WHERE run_id = ? AND iteration = ? AND kind = 'candidate' AND question_id = ? ORDER BY id`,
     )
-    .all(runId, pick.iteration, o.questionId) as { question: string; gold: string; text: string; answer: string | null; correct: number; scores_json: string | null }[];
-  if (rows.length === 0) return { ok: false, message: `question ${o.questionId} has no candidates in run ${runId} at iteration ${pick.iteration}` };
+    .all(runId, pick.iteration, o.questionId) as {
+    question: string;
+    gold: string;
+    text: string;
+    answer: string | null;
+    correct: number;
+    scores_json: string | null;
+  }[];
+  if (rows.length === 0)
+    return { ok: false, message: `question ${o.questionId} has no candidates in run ${runId} at iteration ${pick.iteration}` };
   const items = rows.map((r, i) => {
     const scores = parseScores(r.scores_json);
     return { i, score: scoreOf(scores, key), r, scores };
@@ -248,7 +283,13 @@ export function rankedCandidates(
     questionId: o.questionId,
     question: rows[0]!.question,
     gold: rows[0]!.gold,
-    candidates: items.map((it, k) => ({ rank: k + 1, text: it.r.text, answer: it.r.answer, correct: it.r.correct === 1, scores: it.scores })),
+    candidates: items.map((it, k) => ({
+      rank: k + 1,
+      text: it.r.text,
+      answer: it.r.answer,
+      correct: it.r.correct === 1,
+      scores: it.scores,
+    })),
   };
 }
 

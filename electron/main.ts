@@ -89,7 +89,11 @@ function registerSaveFiles(): void {
           result = { saved: [writeSavedFile(r.filePath, f)] };
         }
       } else {
-        const opts = { title: `Choose a folder for ${parsed.files.length} files`, buttonLabel: 'Save here', properties: ['openDirectory', 'createDirectory'] as ('openDirectory' | 'createDirectory')[] };
+        const opts = {
+          title: `Choose a folder for ${parsed.files.length} files`,
+          buttonLabel: 'Save here',
+          properties: ['openDirectory', 'createDirectory'] as ('openDirectory' | 'createDirectory')[],
+        };
         const r = win ? await dialog.showOpenDialog(win, opts) : await dialog.showOpenDialog(opts);
         result = r.canceled || !r.filePaths[0] ? { cancelled: true } : { saved: writeFilesInto(r.filePaths[0], parsed.files) };
       }

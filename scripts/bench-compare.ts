@@ -68,7 +68,7 @@ function seed(dataDir: string, nRuns: number, nPoints: number): string[] {
         run_dir: join(dataDir, 'runs', id),
       });
       let rng = 1234 + r;
-      const rand = () => ((rng = (rng * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+      const rand = () => (rng = (rng * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
       const ceiling = 0.5 + 0.1 * (r % VARIANTS.length);
       for (let s = 0; s < nPoints; s++) {
         const v = ceiling * (1 - Math.exp(-s / (nPoints / 5))) + (rand() - 0.5) * 0.05;
@@ -86,7 +86,10 @@ interface Timing {
   baseline: number;
 }
 
-function pipelineBench(dataDir: string, ids: string[]): { timings: Timing[]; fetchMs: number; fetchBaseMs: number; pointsIn: number; pointsOut: number } {
+function pipelineBench(
+  dataDir: string,
+  ids: string[],
+): { timings: Timing[]; fetchMs: number; fetchBaseMs: number; pointsIn: number; pointsOut: number } {
   const db = openDatabase(databasePath(dataDir));
   const summaries = new Map(q.listRuns(db).map((r) => [r.id, r]));
   const fetch = (sel: string[]) => {
@@ -101,9 +104,22 @@ function pipelineBench(dataDir: string, ids: string[]): { timings: Timing[]; fet
   db.close();
   const runsOf = (sel: string[]): CompareRun[] => sel.map((id) => ({ summary: summaries.get(id) as RunSummary, config: {} }));
   let pointsOut = 0;
-  const update = (sel: string[], series: Record<string, Record<string, MetricPoint[]>>, o: { x: XKind; groupBy: string; smoothing: number; showRuns: boolean }) => {
+  const update = (
+    sel: string[],
+    series: Record<string, Record<string, MetricPoint[]>>,
+    o: { x: XKind; groupBy: string; smoothing: number; showRuns: boolean },
+  ) => {
     const t = performance.now();
-    const groups = buildGroups({ runs: runsOf(sel), series, metric: 'eval/accuracy', x: o.x, groupBy: o.groupBy, template: o.groupBy === 'none' ? '{id}' : '{variant}', smoothing: o.smoothing, band: 'std' });
+    const groups = buildGroups({
+      runs: runsOf(sel),
+      series,
+      metric: 'eval/accuracy',
+      x: o.x,
+      groupBy: o.groupBy,
+      template: o.groupBy === 'none' ? '{id}' : '{variant}',
+      smoothing: o.smoothing,
+      band: 'std',
+    });
     let n = 0;
     // as CompareChart: every line cut to the plot width, less when many share the chart
     const withRaw = o.smoothing > 0 && groups.length <= MAX_GROUPS_WITH_RAW;
@@ -125,14 +141,22 @@ function pipelineBench(dataDir: string, ids: string[]): { timings: Timing[]; fet
     ['x = iteration', { x: 'iteration', groupBy: 'variant', smoothing: 0, showRuns: false }],
   ];
   // the first draw after a fetch maps every point to the axis (later updates reuse that, cached per fetched record)
-  const fresh = (series: Record<string, Record<string, MetricPoint[]>>) => Object.fromEntries(Object.entries(series).map(([k, v]) => [k, { ...v }]));
+  const fresh = (series: Record<string, Record<string, MetricPoint[]>>) =>
+    Object.fromEntries(Object.entries(series).map(([k, v]) => [k, { ...v }]));
   const cold = (sel: string[], series: Record<string, Record<string, MetricPoint[]>>) =>
     median(Array.from({ length: REPEAT }, () => update(sel, fresh(series), cases[0]![1])));
   const coldRow = { what: 'first draw after a fetch', full: cold(ids, full.series), baseline: cold(ids.slice(0, 1), base.series) };
-  const timings = [coldRow, ...cases.map(([what, o]) => {
-    update(ids, full.series, o); // warm
-    return { what, full: median(Array.from({ length: REPEAT }, () => update(ids, full.series, o))), baseline: median(Array.from({ length: REPEAT }, () => update(ids.slice(0, 1), base.series, o))) };
-  })];
+  const timings = [
+    coldRow,
+    ...cases.map(([what, o]) => {
+      update(ids, full.series, o); // warm
+      return {
+        what,
+        full: median(Array.from({ length: REPEAT }, () => update(ids, full.series, o))),
+        baseline: median(Array.from({ length: REPEAT }, () => update(ids.slice(0, 1), base.series, o))),
+      };
+    }),
+  ];
   update(ids, full.series, cases[3]![1]);
   return { timings, fetchMs, fetchBaseMs, pointsIn: ids.length * N_POINTS, pointsOut };
 }
@@ -149,7 +173,11 @@ async function browserBench(dataDir: string, ids: string[]): Promise<Timing[]> {
     const measure = async (sel: string[]): Promise<Record<string, number>> => {
       await page.goto(`${server.url}/#/compare?runs=${sel.join(',')}`);
       await page.getByTestId('compare-chart').waitFor();
-      await page.waitForFunction((n) => document.querySelector('[data-testid=compare-chart]')?.getAttribute('data-series-count') === String(n), sel.length, { timeout: 60_000 });
+      await page.waitForFunction(
+        (n) => document.querySelector('[data-testid=compare-chart]')?.getAttribute('data-series-count') === String(n),
+        sel.length,
+        { timeout: 60_000 },
+      );
       // one control change, timed from the event until the chart shows it (its data-* attribute) and the next frame is painted
       const time = (testId: string, action: 'select' | 'check' | 'range', value: string, attr?: [string, string]) =>
         page.evaluate(
@@ -170,16 +198,31 @@ async function browserBench(dataDir: string, ids: string[]): Promise<Timing[]> {
               await frame();
             }
             const took = performance.now() - t0;
-            if ((globalThis as { __benchDebug?: boolean }).__benchDebug) console.log(`${testId}=${value}: ${took.toFixed(1)} ms, series ${chart()?.getAttribute('data-series-count')}, points ${chart()?.getAttribute('data-points')}`);
+            if ((globalThis as { __benchDebug?: boolean }).__benchDebug)
+              console.log(
+                `${testId}=${value}: ${took.toFixed(1)} ms, series ${chart()?.getAttribute('data-series-count')}, points ${chart()?.getAttribute('data-points')}`,
+              );
             return took;
           },
           { testId, action, value, attr },
         );
       const out: Record<string, number> = {};
       const runs: [string, () => Promise<number>, () => Promise<unknown>][] = [
-        ['smoothing 0.9', () => time('compare-smoothing', 'range', '0.9', ['data-smoothing', '0.9']), () => time('compare-smoothing', 'range', '0', ['data-smoothing', '0'])],
-        ['show individual runs', () => time('compare-show-runs', 'check', '', ['data-show-runs', 'yes']), () => time('compare-show-runs', 'check', '', ['data-show-runs', 'no'])],
-        ['log y', () => time('compare-ylog', 'check', '', ['data-y-scale', 'log']), () => time('compare-ylog', 'check', '', ['data-y-scale', 'linear'])],
+        [
+          'smoothing 0.9',
+          () => time('compare-smoothing', 'range', '0.9', ['data-smoothing', '0.9']),
+          () => time('compare-smoothing', 'range', '0', ['data-smoothing', '0']),
+        ],
+        [
+          'show individual runs',
+          () => time('compare-show-runs', 'check', '', ['data-show-runs', 'yes']),
+          () => time('compare-show-runs', 'check', '', ['data-show-runs', 'no']),
+        ],
+        [
+          'log y',
+          () => time('compare-ylog', 'check', '', ['data-y-scale', 'log']),
+          () => time('compare-ylog', 'check', '', ['data-y-scale', 'linear']),
+        ],
       ];
       // x = steps fetches nothing new (the series are by step already): the first switch maps every point, later ones reuse it
       const xs: number[] = [];
@@ -236,9 +279,13 @@ const dataDir = mkdtempSync(join(tmpdir(), 'starlab-bench-compare-'));
 try {
   const t = performance.now();
   const ids = seed(dataDir, N_RUNS, N_POINTS);
-  console.log(`seeded ${N_RUNS} runs × ${N_POINTS} points of eval/accuracy in ${((performance.now() - t) / 1000).toFixed(1)} s (${dataDir})`);
+  console.log(
+    `seeded ${N_RUNS} runs × ${N_POINTS} points of eval/accuracy in ${((performance.now() - t) / 1000).toFixed(1)} s (${dataDir})`,
+  );
   const p = pipelineBench(dataDir, ids);
-  console.log(`getSeries (SQLite): ${p.fetchMs.toFixed(1)} ms for ${N_RUNS} runs, ${p.fetchBaseMs.toFixed(1)} ms for 1 run (median of ${REPEAT})`);
+  console.log(
+    `getSeries (SQLite): ${p.fetchMs.toFixed(1)} ms for ${N_RUNS} runs, ${p.fetchBaseMs.toFixed(1)} ms for 1 run (median of ${REPEAT})`,
+  );
   console.log(`points: ${p.pointsIn} stored → ${p.pointsOut} drawn (group by variant + runs, ${PLOT_WIDTH} px plot)`);
   table(`pipeline (Node, median of ${REPEAT}): buildGroups + downsampling`, p.timings);
   let worst = Math.max(...p.timings.map((x) => x.full));

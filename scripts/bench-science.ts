@@ -40,10 +40,15 @@ const log = (s: string) => process.stderr.write(s + '\n');
 /** `starlab ARGS…` (the real CLI); resolves with its exit code and output. */
 function starlab(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, [join(ROOT, 'bin', 'starlab.js'), ...args], { cwd: ROOT, maxBuffer: 512 * 1024 * 1024 }, (e, stdout, stderr) => {
-      const code = e ? (typeof e.code === 'number' ? e.code : 1) : 0;
-      done({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [join(ROOT, 'bin', 'starlab.js'), ...args],
+      { cwd: ROOT, maxBuffer: 512 * 1024 * 1024 },
+      (e, stdout, stderr) => {
+        const code = e ? (typeof e.code === 'number' ? e.code : 1) : 0;
+        done({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -65,15 +70,34 @@ export interface FindingResult {
   errors: string[];
 }
 
-async function runComparison(c: Comparison, seeds: number[], dataDir: string): Promise<{ runs: SeedRuns[]; groups: string[]; failed: string[]; wallS: number }> {
+async function runComparison(
+  c: Comparison,
+  seeds: number[],
+  dataDir: string,
+): Promise<{ runs: SeedRuns[]; groups: string[]; failed: string[]; wallS: number }> {
   const t0 = Date.now();
   const failed: string[] = [];
   const groups: string[] = [];
   const bySeed = new Map<number, SeedRuns>();
   const arms = c.arms ?? [c.sweep];
   for (const [i, sweep] of arms.entries()) {
-    const args = ['ablate', '--variants', c.variants.join(','), '--datasets', c.dataset, '--seeds', seeds.join(','), '--preset', c.preset,
-      '--name', `science: ${c.id}${arms.length > 1 ? ` (${i + 1}/${arms.length})` : ''}`, '--wait', '--json', '--data-dir', dataDir];
+    const args = [
+      'ablate',
+      '--variants',
+      c.variants.join(','),
+      '--datasets',
+      c.dataset,
+      '--seeds',
+      seeds.join(','),
+      '--preset',
+      c.preset,
+      '--name',
+      `science: ${c.id}${arms.length > 1 ? ` (${i + 1}/${arms.length})` : ''}`,
+      '--wait',
+      '--json',
+      '--data-dir',
+      dataDir,
+    ];
     for (const s of c.set) args.push('--set', s);
     for (const s of sweep) args.push('--sweep', s);
     log(`[${c.id}] starlab ${args.join(' ')}`);
@@ -117,7 +141,10 @@ async function exportFigures(c: Comparison, groups: string[], runs: SeedRuns[], 
     }
   }
   for (const { name, figure } of c.figures?.(runs) ?? []) {
-    const files = [...renderFigureFiles(figure, name, ['svg']), { name: `${name}.csv`, data: Buffer.from(toCSV(figure, { runs: true }), 'utf8') }];
+    const files = [
+      ...renderFigureFiles(figure, name, ['svg']),
+      { name: `${name}.csv`, data: Buffer.from(toCSV(figure, { runs: true }), 'utf8') },
+    ];
     written.push(...writeFilesSafely(out, files, { overwrite: true, force: '--force' }));
   }
   return written;
@@ -147,7 +174,9 @@ async function main(): Promise<number> {
       const r = await runComparison(c, seeds, dataDir);
       bad += r.failed.length;
       for (const f of r.failed) log(`[${c.id}] FAILED ${f}`);
-      log(`[${c.id}] ${r.runs.reduce((n, s) => n + Object.keys(s).length, 0)} runs in ${(r.wallS / 60).toFixed(1)} min (group ${r.groups.join(', ')})`);
+      log(
+        `[${c.id}] ${r.runs.reduce((n, s) => n + Object.keys(s).length, 0)} runs in ${(r.wallS / 60).toFixed(1)} min (group ${r.groups.join(', ')})`,
+      );
       for (const f of c.findings) {
         const errors: string[] = [];
         const vals = r.runs.map((runs, i) => {
@@ -170,14 +199,23 @@ async function main(): Promise<number> {
   console.log(`bench:science — seeds ${seeds.join(',')}, ${minutes.toFixed(1)} min on this machine (budget ${budgetMin} min)`);
   console.log(['finding', 'effect (mean ± std)', 'per seed', 'holds', 'what'].join('\t'));
   for (const r of results) {
-    console.log([r.finding, `${fmt(r.effect)} ± ${fmt(r.std)}`, r.seeds.map((v) => fmt(v)).join(' '), r.holds ? 'yes' : 'NO', `${r.claim} [${r.unit}]`].join('\t'));
+    console.log(
+      [
+        r.finding,
+        `${fmt(r.effect)} ± ${fmt(r.std)}`,
+        r.seeds.map((v) => fmt(v)).join(' '),
+        r.holds ? 'yes' : 'NO',
+        `${r.claim} [${r.unit}]`,
+      ].join('\t'),
+    );
     for (const e of r.errors) console.log(`  ! ${e}`);
   }
   if (minutes > budgetMin) {
     log(`bench:science took ${minutes.toFixed(1)} min, over the ${budgetMin} min budget`);
     bad++;
   }
-  if (flag('json')) console.log(JSON.stringify(results.map(({ finding, holds, effect, std, seeds: s }) => ({ finding, holds, effect, std, seeds: s }))));
+  if (flag('json'))
+    console.log(JSON.stringify(results.map(({ finding, holds, effect, std, seeds: s }) => ({ finding, holds, effect, std, seeds: s }))));
   return bad ? 1 : 0;
 }
 

@@ -33,10 +33,29 @@ interface Shown {
   metrics: Record<string, { iteration: number; value: number }[]>;
 }
 
-function launch(variant: string, dataset: string, seed: number, dataDir: string): Promise<{ shown: Shown | null; wallS: number; stderr: string }> {
+function launch(
+  variant: string,
+  dataset: string,
+  seed: number,
+  dataDir: string,
+): Promise<{ shown: Shown | null; wallS: number; stderr: string }> {
   const t = Date.now();
-  const args = [join(ROOT, 'bin', 'starlab.js'), 'launch', '--variant', variant, '--dataset', dataset, '--preset', 'tiny',
-    '--seed', String(seed), '--wait', '--json', '--data-dir', dataDir];
+  const args = [
+    join(ROOT, 'bin', 'starlab.js'),
+    'launch',
+    '--variant',
+    variant,
+    '--dataset',
+    dataset,
+    '--preset',
+    'tiny',
+    '--seed',
+    String(seed),
+    '--wait',
+    '--json',
+    '--data-dir',
+    dataDir,
+  ];
   return new Promise((done) => {
     execFile(process.execPath, args, { cwd: ROOT, maxBuffer: 256 * 1024 * 1024 }, (_err, stdout, stderr) => {
       let shown: Shown | null = null;
@@ -81,15 +100,19 @@ async function main(): Promise<number> {
         const n = shown.config.verifier?.candidates;
         // Quiet-STaR's eval/accuracy is the paper's teacher-forced metric; its exact match is eval/exact_match
         if (variant === 'quiet-star')
-          extra = `eval/accuracy is teacher-forced; without thoughts ${pct(last(shown.metrics['eval/base_accuracy']))}, ` +
+          extra =
+            `eval/accuracy is teacher-forced; without thoughts ${pct(last(shown.metrics['eval/base_accuracy']))}, ` +
             `greedy exact match ${pct(shown.metrics['eval/exact_match']?.[0]?.value)} → ${pct(last(shown.metrics['eval/exact_match']))}`;
         if (n)
-          extra = `pass@1 ${pct(last(shown.metrics['vstar/pass@1']))}, majority@${n} ${pct(last(shown.metrics[`vstar/majority@${n}`]))}, ` +
+          extra =
+            `pass@1 ${pct(last(shown.metrics['vstar/pass@1']))}, majority@${n} ${pct(last(shown.metrics[`vstar/majority@${n}`]))}, ` +
             `best-of-${n} dpo ${pct(last(shown.metrics[`vstar/best_of_k/dpo@${n}`]))} orm ${pct(last(shown.metrics[`vstar/best_of_k/orm@${n}`]))}`;
         const over = wallS > budget;
         if (over) bad++;
         const gain = a0 !== undefined && aN !== undefined ? 100 * (aN - a0) : undefined;
-        console.log([variant, seed, wallS.toFixed(0) + (over ? ' OVER BUDGET' : ''), pct(a0), pct(aN), gain?.toFixed(1) ?? '—', extra].join('\t'));
+        console.log(
+          [variant, seed, wallS.toFixed(0) + (over ? ' OVER BUDGET' : ''), pct(a0), pct(aN), gain?.toFixed(1) ?? '—', extra].join('\t'),
+        );
         rows.push({ variant, dataset, seed, wallS, accuracy: acc.map((p) => p.value), gainPts: gain, extra });
       }
   } finally {

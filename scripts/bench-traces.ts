@@ -49,9 +49,11 @@ function rng(seed: number): () => number {
   };
 }
 
-const WORDS = ('first we add the ones digit and carry the one then the tens digit so the sum is therefore we get ' +
+const WORDS = (
+  'first we add the ones digit and carry the one then the tens digit so the sum is therefore we get ' +
   'next step multiply subtract remaining apples each friend has total of more than less half twice left ' +
-  'because since which means answer equals number result check again').split(' ');
+  'because since which means answer equals number result check again'
+).split(' ');
 
 function rationale(r: () => number, qid: string): string {
   const parts: string[] = [];
@@ -68,7 +70,19 @@ function rationale(r: () => number, qid: string): string {
 
 /** One run's events through ingestLines; returns the samples written. */
 function fill(db: DB, runId: string, nq: number, seed: number): number {
-  insertRun(db, { id: runId, variant: 'star', dataset: 'addition', preset: 'bench', seed, model: 'm', config_json: '{}', config_hash: 'h', status: 'completed', created_at: 1, run_dir: '/nonexistent' });
+  insertRun(db, {
+    id: runId,
+    variant: 'star',
+    dataset: 'addition',
+    preset: 'bench',
+    seed,
+    model: 'm',
+    config_json: '{}',
+    config_hash: 'h',
+    status: 'completed',
+    created_at: 1,
+    run_dir: '/nonexistent',
+  });
   const r = rng(seed);
   const difficulty = Array.from({ length: nq }, () => 1 + Math.floor(r() * 5));
   let seq = 0;
@@ -81,7 +95,10 @@ function fill(db: DB, runId: string, nq: number, seed: number): number {
     pending.push({ lineNo: seq, text: JSON.stringify({ v: 1, seq, t: 1_700_000_000 + seq, type: 'samples', iteration, items }) });
     written += items.length;
     items = [];
-    if (pending.length >= 20) (ingestLines(db, runId, pending, null), (pending = []));
+    if (pending.length >= 20) {
+      ingestLines(db, runId, pending, null);
+      pending = [];
+    }
   };
   for (let it = 1; it <= iterations; it++) {
     for (let qi = 0; qi < nq; qi++) {
@@ -91,11 +108,36 @@ function fill(db: DB, runId: string, nq: number, seed: number): number {
       const pSolve = Math.min(0.9, 0.1 + (0.6 * it) / iterations - 0.08 * d + 0.2);
       const ok = r() < pSolve;
       const base = { question_id: qid, split: 'train', question, gold: String(qi), difficulty: d };
-      items.push({ ...base, kind: 'direct', text: rationale(r, qid), answer: ok ? String(qi) : 'x', correct: ok, hint_used: false, kept: ok });
-      if (ok) items.push({ ...base, kind: 'direct', text: rationale(r, qid), answer: String(qi), correct: r() < 0.8, hint_used: false, kept: false });
+      items.push({
+        ...base,
+        kind: 'direct',
+        text: rationale(r, qid),
+        answer: ok ? String(qi) : 'x',
+        correct: ok,
+        hint_used: false,
+        kept: ok,
+      });
+      if (ok)
+        items.push({
+          ...base,
+          kind: 'direct',
+          text: rationale(r, qid),
+          answer: String(qi),
+          correct: r() < 0.8,
+          hint_used: false,
+          kept: false,
+        });
       else {
         const hinted = r() < 0.7;
-        items.push({ ...base, kind: 'rationalized', text: rationale(r, qid), answer: hinted ? String(qi) : 'x', correct: hinted, hint_used: true, kept: hinted });
+        items.push({
+          ...base,
+          kind: 'rationalized',
+          text: rationale(r, qid),
+          answer: hinted ? String(qi) : 'x',
+          correct: hinted,
+          hint_used: true,
+          kept: hinted,
+        });
       }
       if (items.length >= 1000) flushEvent(it);
     }
@@ -133,15 +175,23 @@ try {
   const nSmall = fill(db, SMALL, Math.max(1, Math.round((questions * 10_000) / nBig)), 2);
   db.pragma('wal_checkpoint(TRUNCATE)');
   const size = statSync(file).size;
-  console.log(`fill: ${nBig} samples (${questions} questions × ${iterations} iterations × 2) in ${fillS.toFixed(1)} s ` +
-    `(${Math.round(nBig / fillS)} samples/s); baseline run ${nSmall} samples; database ${(size / 2 ** 20).toFixed(0)} MiB`);
-  const sizes = db.prepare("SELECT name, SUM(pgsize) AS b FROM dbstat WHERE name IN ('samples', 'samples_trace', 'question_outcomes', 'question_outcomes_iteration', 'question_summary', 'question_counts') OR name LIKE 'samples_fts%' GROUP BY name ORDER BY b DESC").all() as { name: string; b: number }[];
+  console.log(
+    `fill: ${nBig} samples (${questions} questions × ${iterations} iterations × 2) in ${fillS.toFixed(1)} s ` +
+      `(${Math.round(nBig / fillS)} samples/s); baseline run ${nSmall} samples; database ${(size / 2 ** 20).toFixed(0)} MiB`,
+  );
+  const sizes = db
+    .prepare(
+      "SELECT name, SUM(pgsize) AS b FROM dbstat WHERE name IN ('samples', 'samples_trace', 'question_outcomes', 'question_outcomes_iteration', 'question_summary', 'question_counts') OR name LIKE 'samples_fts%' GROUP BY name ORDER BY b DESC",
+    )
+    .all() as { name: string; b: number }[];
   console.log(`  ${sizes.map((s) => `${s.name} ${(s.b / 2 ** 20).toFixed(0)} MiB`).join(', ')}`);
 
   const total = queryTraces(db, BIG, { limit: 1 }).total;
   const cases: { name: string; checked: boolean; run: (run: string) => unknown }[] = [];
-  const tr = (name: string, o: TraceQuery, checked = true) => cases.push({ name: `traces ${name}`, checked, run: (run) => queryTraces(db, run, o) });
-  const sm = (name: string, o: SolveMatrixQuery) => cases.push({ name: `solve matrix ${name}`, checked: true, run: (run) => querySolveMatrix(db, run, o) });
+  const tr = (name: string, o: TraceQuery, checked = true) =>
+    cases.push({ name: `traces ${name}`, checked, run: (run) => queryTraces(db, run, o) });
+  const sm = (name: string, o: SolveMatrixQuery) =>
+    cases.push({ name: `solve matrix ${name}`, checked: true, run: (run) => querySolveMatrix(db, run, o) });
   tr('first page', {});
   tr('newly-solved', { filter: 'newly-solved' });
   tr('forgotten', { filter: 'forgotten' });
@@ -184,21 +234,31 @@ try {
   for (const r of rows) {
     const ok = r.big <= TARGET_MS;
     if (r.checked && !ok) failed = true;
-    console.log(`${r.name.padEnd(w)}  ${r.big.toFixed(1).padStart(9)}  ${r.small.toFixed(1).padStart(9)}  ${ok ? 'ok' : r.checked ? 'OVER' : 'over (reported only)'}`);
+    console.log(
+      `${r.name.padEnd(w)}  ${r.big.toFixed(1).padStart(9)}  ${r.small.toFixed(1).padStart(9)}  ${ok ? 'ok' : r.checked ? 'OVER' : 'over (reported only)'}`,
+    );
   }
   // Search totals: a walk's is capped (a lower bound) when it stopped before the last row.
-  console.log(['carry', 'e', 'carry carry', 'zq', 'zebra crossing'].map((search) => {
-    const r = queryTraces(db, BIG, { search, limit: 1 });
-    return `"${search}" ${r.total}${r.totalCapped ? '+' : ''}`;
-  }).join(', ').replace(/^/, 'search totals (10^6): '));
+  console.log(
+    ['carry', 'e', 'carry carry', 'zq', 'zebra crossing']
+      .map((search) => {
+        const r = queryTraces(db, BIG, { search, limit: 1 });
+        return `"${search}" ${r.total}${r.totalCapped ? '+' : ''}`;
+      })
+      .join(', ')
+      .replace(/^/, 'search totals (10^6): '),
+  );
 
   // The resume path (core/supervisor.ts): drop the last iteration set-wise.
-  const outcomesNow = () => JSON.stringify([
-    db.prepare('SELECT * FROM question_summary WHERE run_id = ? ORDER BY split, question_id').all(BIG),
-    db.prepare('SELECT count(*) AS n, SUM(samples) AS s, SUM(solved) AS v, SUM(hinted) AS h FROM question_outcomes WHERE run_id = ?').get(BIG),
-    db.prepare('SELECT * FROM question_counts WHERE run_id = ? ORDER BY split, iteration').all(BIG),
-    queryTraces(db, BIG, { search: 'zebra crossing' }).total,
-  ]);
+  const outcomesNow = () =>
+    JSON.stringify([
+      db.prepare('SELECT * FROM question_summary WHERE run_id = ? ORDER BY split, question_id').all(BIG),
+      db
+        .prepare('SELECT count(*) AS n, SUM(samples) AS s, SUM(solved) AS v, SUM(hinted) AS h FROM question_outcomes WHERE run_id = ?')
+        .get(BIG),
+      db.prepare('SELECT * FROM question_counts WHERE run_id = ? ORDER BY split, iteration').all(BIG),
+      queryTraces(db, BIG, { search: 'zebra crossing' }).total,
+    ]);
   t = Date.now();
   const deleted = db.transaction(() => dropIterationsAfter(db, BIG, iterations - 1))();
   const delS = (Date.now() - t) / 1000;
@@ -207,7 +267,9 @@ try {
   db.transaction(() => rebuildOutcomes(db))();
   const rebuildS = (Date.now() - t) / 1000;
   const same = outcomesNow() === afterDelete;
-  console.log(`\nresume delete of the last iteration: ${deleted} samples in ${delS.toFixed(1)} s; outcomes ${same ? 'match' : 'DIFFER FROM'} a rebuild (${rebuildS.toFixed(1)} s)`);
+  console.log(
+    `\nresume delete of the last iteration: ${deleted} samples in ${delS.toFixed(1)} s; outcomes ${same ? 'match' : 'DIFFER FROM'} a rebuild (${rebuildS.toFixed(1)} s)`,
+  );
   if (!same) failed = true;
   const integrity = (db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check).join('; ');
   let fts = 'ok';

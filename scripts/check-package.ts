@@ -21,9 +21,26 @@ const ROOT = resolve(import.meta.dirname, '..');
 /** app.asar holds out/ (~2.5 MB) and the production node_modules (~10 MB); 90 MB is what leaking React & co. into dependencies did. */
 export const DEFAULT_MAX_ASAR_MB = 20;
 /** Packages that must never be in the app even if someone moves them to dependencies. */
-export const NEVER_PACKED = ['electron', 'electron-builder', 'electron-vite', 'vite', 'vitest', 'react', 'react-dom', 'recharts', 'typescript', 'playwright-core', 'tsx', 'fast-check', '@electron/rebuild'];
+export const NEVER_PACKED = [
+  'electron',
+  'electron-builder',
+  'electron-vite',
+  'vite',
+  'vitest',
+  'react',
+  'react-dom',
+  'recharts',
+  'typescript',
+  'playwright-core',
+  'tsx',
+  'fast-check',
+  '@electron/rebuild',
+];
 /** The native modules the app may carry, all unpacked. */
-const ALLOWED_NATIVE = [/^node_modules\/better-sqlite3\/build\/Release\/better_sqlite3\.node$/, /^node_modules\/@resvg\/resvg-js-[^/]+\/[^/]+\.node$/];
+const ALLOWED_NATIVE = [
+  /^node_modules\/better-sqlite3\/build\/Release\/better_sqlite3\.node$/,
+  /^node_modules\/@resvg\/resvg-js-[^/]+\/[^/]+\.node$/,
+];
 
 export type Row = { check: string; ok: boolean; detail: string };
 type Entry = { path: string; size: number; unpacked: boolean };
@@ -60,7 +77,14 @@ export function inspectApp(appOutDir: string, pkg: ProjectPackage, maxAsarMb = D
   const entries = asarEntries(asarPath);
   const has = new Set(entries.map((e) => e.path));
 
-  const required = ['package.json', 'out/main/index.js', 'out/main/service-host.js', 'out/main/integrity-worker.js', 'out/preload/index.cjs', 'out/renderer/index.html'];
+  const required = [
+    'package.json',
+    'out/main/index.js',
+    'out/main/service-host.js',
+    'out/main/integrity-worker.js',
+    'out/preload/index.cjs',
+    'out/renderer/index.html',
+  ];
   const missing = required.filter((p) => !has.has(p));
   add('built app inside', missing.length === 0, missing.length ? `missing: ${missing.join(', ')}` : required.join(', '));
 
@@ -72,15 +96,29 @@ export function inspectApp(appOutDir: string, pkg: ProjectPackage, maxAsarMb = D
   const sqlite = 'node_modules/better-sqlite3/build/Release/better_sqlite3.node';
   const sqliteEntry = entries.find((e) => e.path === sqlite);
   const onDisk = join(resources, 'app.asar.unpacked', sqlite);
-  add('better_sqlite3.node unpacked', !!sqliteEntry?.unpacked && existsSync(onDisk), existsSync(onDisk) ? `app.asar.unpacked/${sqlite} (${(statSync(onDisk).size / 1e6).toFixed(1)} MB)` : `${onDisk} missing`);
+  add(
+    'better_sqlite3.node unpacked',
+    !!sqliteEntry?.unpacked && existsSync(onDisk),
+    existsSync(onDisk) ? `app.asar.unpacked/${sqlite} (${(statSync(onDisk).size / 1e6).toFixed(1)} MB)` : `${onDisk} missing`,
+  );
   const natives = entries.filter((e) => e.path.endsWith('.node'));
   const badNative = natives.filter((e) => !e.unpacked || !ALLOWED_NATIVE.some((r) => r.test(e.path))).map((e) => e.path);
-  add('only the app’s native modules, all unpacked', badNative.length === 0, badNative.length ? badNative.join(', ') : natives.map((e) => e.path.split('/').pop()).join(', '));
+  add(
+    'only the app’s native modules, all unpacked',
+    badNative.length === 0,
+    badNative.length ? badNative.join(', ') : natives.map((e) => e.path.split('/').pop()).join(', '),
+  );
 
   const packages = new Set(entries.map((e) => /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(e.path)?.[1]).filter((x): x is string => !!x));
-  const dev = [...new Set([...Object.keys(pkg.devDependencies ?? {}), ...NEVER_PACKED])].filter((d) => !(pkg.dependencies ?? {})[d] || NEVER_PACKED.includes(d));
+  const dev = [...new Set([...Object.keys(pkg.devDependencies ?? {}), ...NEVER_PACKED])].filter(
+    (d) => !(pkg.dependencies ?? {})[d] || NEVER_PACKED.includes(d),
+  );
   const leaked = dev.filter((d) => packages.has(d));
-  add('no devDependencies', leaked.length === 0, leaked.length ? `inside: ${leaked.join(', ')}` : `${dev.length} checked, ${packages.size} packages inside`);
+  add(
+    'no devDependencies',
+    leaked.length === 0,
+    leaked.length ? `inside: ${leaked.join(', ')}` : `${dev.length} checked, ${packages.size} packages inside`,
+  );
   const prod = Object.keys(pkg.dependencies ?? {});
   const absent = prod.filter((d) => !has.has(`node_modules/${d}/package.json`));
   add('every dependency inside', absent.length === 0, absent.length ? `missing: ${absent.join(', ')}` : prod.join(', '));
@@ -88,7 +126,11 @@ export function inspectApp(appOutDir: string, pkg: ProjectPackage, maxAsarMb = D
   if (has.has('package.json')) {
     const packedPkg = JSON.parse(extractFile(asarPath, 'package.json').toString('utf8')) as Record<string, unknown>;
     const extra = ['devDependencies', 'scripts'].filter((k) => k in packedPkg);
-    add('packed package.json has no devDependencies/scripts', extra.length === 0, extra.length ? `has ${extra.join(', ')}` : `main: ${String(packedPkg['main'])}`);
+    add(
+      'packed package.json has no devDependencies/scripts',
+      extra.length === 0,
+      extra.length ? `has ${extra.join(', ')}` : `main: ${String(packedPkg['main'])}`,
+    );
   }
 
   const exp = join(resources, 'experiments');
@@ -118,7 +160,11 @@ export function loadFromPackage(appOutDir: string, work: string): Row {
     console.log('ok');`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
   const ok = r.status === 0 && r.stdout.trim() === 'ok';
-  return { check: 'packed dependencies load (Node ABI copy)', ok, detail: ok ? 'better-sqlite3, jspdf, @resvg/resvg-js, zod, commander' : (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ') };
+  return {
+    check: 'packed dependencies load (Node ABI copy)',
+    ok,
+    detail: ok ? 'better-sqlite3, jspdf, @resvg/resvg-js, zod, commander' : (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | '),
+  };
 }
 
 /** @electron/fuses' marker before the fuse wire in an Electron binary. */
@@ -145,7 +191,15 @@ export function readFuseWire(binary: Buffer): string | null {
 export function makeStandInDist(dir: string, version: string): string {
   mkdirSync(join(dir, 'resources'), { recursive: true });
   const script = '#!/bin/sh\necho "stand-in Electron dist: layout check only" >&2\nexit 1\n';
-  writeFileSync(join(dir, 'electron'), Buffer.concat([Buffer.from(`${script}# `), Buffer.from(FUSE_SENTINEL), Buffer.from([1, STOCK_FUSES.length]), Buffer.from(`${STOCK_FUSES}\n`)]));
+  writeFileSync(
+    join(dir, 'electron'),
+    Buffer.concat([
+      Buffer.from(`${script}# `),
+      Buffer.from(FUSE_SENTINEL),
+      Buffer.from([1, STOCK_FUSES.length]),
+      Buffer.from(`${STOCK_FUSES}\n`),
+    ]),
+  );
   chmodSync(join(dir, 'electron'), 0o755);
   writeFileSync(join(dir, 'version'), `v${version}`);
   writeFileSync(join(dir, 'LICENSE'), 'stand-in for the Electron LICENSE\n');
@@ -165,7 +219,8 @@ async function main(): Promise<number> {
   if (!Number.isFinite(maxMb) || maxMb <= 0) throw new Error(`--max-asar-mb: a positive number, got ${argv[i + 1]}`);
   if (!existsSync(join(ROOT, 'out/main/index.js'))) throw new Error('out/main/index.js is missing: run "npx electron-vite build" first');
 
-  const electronVersion = (JSON.parse(readFileSync(join(ROOT, 'node_modules/electron/package.json'), 'utf8')) as { version: string }).version;
+  const electronVersion = (JSON.parse(readFileSync(join(ROOT, 'node_modules/electron/package.json'), 'utf8')) as { version: string })
+    .version;
   const work = mkdtempSync(join(tmpdir(), 'starlab-package-'));
   const dist = makeStandInDist(join(work, 'electron-dist'), electronVersion);
   const output = join(work, 'release');
@@ -190,8 +245,16 @@ async function main(): Promise<number> {
   const packSeconds = (performance.now() - t0) / 1000;
   const log = `${r.stdout}${r.stderr}`;
   const rows: Row[] = [];
-  rows.push({ check: 'electron-builder --dir', ok: r.status === 0, detail: `exit ${r.status ?? r.signal}, ${packSeconds.toFixed(1)} s, Electron ${electronVersion} (stand-in dist)` });
-  rows.push({ check: 'native rebuild skipped by the explicit switch', ok: log.includes('skipping better-sqlite3 rebuild for Electron (stand-in dist)'), detail: 'STARLAB_SKIP_NATIVE_REBUILD=1' });
+  rows.push({
+    check: 'electron-builder --dir',
+    ok: r.status === 0,
+    detail: `exit ${r.status ?? r.signal}, ${packSeconds.toFixed(1)} s, Electron ${electronVersion} (stand-in dist)`,
+  });
+  rows.push({
+    check: 'native rebuild skipped by the explicit switch',
+    ok: log.includes('skipping better-sqlite3 rebuild for Electron (stand-in dist)'),
+    detail: 'STARLAB_SKIP_NATIVE_REBUILD=1',
+  });
   const appOutDir = join(output, 'linux-unpacked');
   if (r.status === 0) {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as ProjectPackage;
@@ -199,14 +262,20 @@ async function main(): Promise<number> {
     rows.push(...layout);
     const exe = join(appOutDir, 'starlab');
     const wire = existsSync(exe) ? readFuseWire(readFileSync(exe)) : null;
-    rows.push({ check: 'Electron fuses flipped', ok: wire === EXPECTED_FUSES, detail: `wire ${wire ?? 'missing'} (want ${EXPECTED_FUSES}: RunAsNode, NODE_OPTIONS, --inspect off; cookie encryption, app only from asar on)` });
+    rows.push({
+      check: 'Electron fuses flipped',
+      ok: wire === EXPECTED_FUSES,
+      detail: `wire ${wire ?? 'missing'} (want ${EXPECTED_FUSES}: RunAsNode, NODE_OPTIONS, --inspect off; cookie encryption, app only from asar on)`,
+    });
     if (layout.every((x) => x.ok)) rows.push(loadFromPackage(appOutDir, work));
     const biggest = Object.entries(
-      entries.filter((e) => !e.unpacked).reduce<Record<string, number>>((acc, e) => {
-        const k = /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(e.path)?.[1] ?? e.path.split('/').slice(0, 2).join('/');
-        acc[k] = (acc[k] ?? 0) + e.size;
-        return acc;
-      }, {}),
+      entries
+        .filter((e) => !e.unpacked)
+        .reduce<Record<string, number>>((acc, e) => {
+          const k = /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(e.path)?.[1] ?? e.path.split('/').slice(0, 2).join('/');
+          acc[k] = (acc[k] ?? 0) + e.size;
+          return acc;
+        }, {}),
     )
       .sort((a, b) => b[1] - a[1])
       .slice(0, 6);

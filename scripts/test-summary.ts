@@ -33,7 +33,12 @@ export function vitestSkips(report: VitestReport): Skip[] {
 }
 
 const unescapeXml = (s: string): string =>
-  s.replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  s
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
 
 /** <testcase classname=… name=…><skipped message=…/> in pytest's JUnit XML. */
 export function pytestSkips(xml: string): Skip[] {

@@ -104,7 +104,11 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 }
 
 function sendText(res: ServerResponse, status: number, text: string): void {
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text), 'x-content-type-options': 'nosniff' });
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'x-content-type-options': 'nosniff',
+  });
   res.end(text);
 }
 
@@ -184,7 +188,9 @@ export function startServer(opts: StartServerOptions): Promise<RunningServer> {
   if (opts.token != null && !TOKEN_RE.test(opts.token))
     return Promise.reject(new Error('the access token must be 16-256 characters of A-Z, a-z, 0-9, "_" or "-"'));
   if (opts.token === null && !loopbackOnly)
-    return Promise.reject(new Error(`a server without an access token may only listen on a loopback address (127.0.0.1, ::1, localhost), not on ${host}`));
+    return Promise.reject(
+      new Error(`a server without an access token may only listen on a loopback address (127.0.0.1, ::1, localhost), not on ${host}`),
+    );
   const token = opts.token === undefined ? newToken() : opts.token;
   /** Whether a request carries the token (header or cookie); always true without one. */
   const authorized = (req: IncomingMessage): boolean => {
@@ -282,14 +288,19 @@ export function startServer(opts: StartServerOptions): Promise<RunningServer> {
         st = statOrNull(target);
       }
       if (!st || !st.isFile()) {
-        return sendText(res, 404, st === null && !statOrNull(join(staticDir, 'index.html')) ? 'the UI is not built: run "npm run build"' : 'not found');
+        return sendText(
+          res,
+          404,
+          st === null && !statOrNull(join(staticDir, 'index.html')) ? 'the UI is not built: run "npm run build"' : 'not found',
+        );
       }
     }
     const ext = extname(target).toLowerCase();
     res.writeHead(200, {
       'content-type': CONTENT_TYPES[ext] ?? 'application/octet-stream',
       'content-length': st.size,
-      'cache-control': ext === '.html' ? 'no-cache' : target.includes(`${sep}assets${sep}`) ? 'public, max-age=31536000, immutable' : 'no-cache',
+      'cache-control':
+        ext === '.html' ? 'no-cache' : target.includes(`${sep}assets${sep}`) ? 'public, max-age=31536000, immutable' : 'no-cache',
       'x-content-type-options': 'nosniff',
     });
     if (req.method === 'HEAD') return void res.end();
@@ -337,7 +348,8 @@ export function startServer(opts: StartServerOptions): Promise<RunningServer> {
     if (p.startsWith('/api/') && p !== '/api/health' && !authorized(req))
       return sendJson(res, 401, {
         ok: false,
-        error: 'this server requires its access token: open the address it printed (…/?token=…) once, or send "Authorization: Bearer <token>"',
+        error:
+          'this server requires its access token: open the address it printed (…/?token=…) once, or send "Authorization: Bearer <token>"',
       });
     if (p.startsWith('/api/')) {
       if (p.startsWith('/api/cmd/')) {

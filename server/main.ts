@@ -29,7 +29,13 @@ async function main(): Promise<void> {
     );
     return;
   }
-  await serve({ host: values.host, port: parsePort(values.port), dataDir: values['data-dir'], token: values.token, noToken: values['no-token'] });
+  await serve({
+    host: values.host,
+    port: parsePort(values.port),
+    dataDir: values['data-dir'],
+    token: values.token,
+    noToken: values['no-token'],
+  });
 }
 
 main().catch((e) => {

@@ -18,12 +18,17 @@ export const NO_TOKEN_WARNING =
   'WARNING: --no-token: any process or user on this machine can use this server, which amounts to running programs as you';
 
 /** The token startServer gets (undefined: generate one; null: none), or an error for a refused combination. */
-export function serveToken(o: Pick<ServeOptions, 'host' | 'token' | 'noToken'>, env: NodeJS.ProcessEnv = process.env): string | null | undefined {
+export function serveToken(
+  o: Pick<ServeOptions, 'host' | 'token' | 'noToken'>,
+  env: NodeJS.ProcessEnv = process.env,
+): string | null | undefined {
   const host = o.host ?? '127.0.0.1';
   if (o.noToken) {
     if (o.token !== undefined) throw new Error('--no-token and --token contradict each other: give one');
     if (!isLoopbackHost(host))
-      throw new Error(`--no-token is for a loopback address only (127.0.0.1, ::1, localhost), not --host ${host}: anyone who can reach the port could run programs as you`);
+      throw new Error(
+        `--no-token is for a loopback address only (127.0.0.1, ::1, localhost), not --host ${host}: anyone who can reach the port could run programs as you`,
+      );
     return null;
   }
   return o.token ?? (env['STARLAB_TOKEN'] || undefined);
@@ -60,7 +65,10 @@ export async function serve(o: ServeOptions): Promise<void> {
 }
 
 /** What `serve` prints once listening: the address, and the address with the token to open (or the --no-token warning). */
-export function servingLines(srv: Pick<RunningServer, 'url' | 'token' | 'openUrl'>, dataDir: string): { stdout: string[]; stderr: string[] } {
+export function servingLines(
+  srv: Pick<RunningServer, 'url' | 'token' | 'openUrl'>,
+  dataDir: string,
+): { stdout: string[]; stderr: string[] } {
   const stdout = [`STaR Lab serving at ${srv.url} (data: ${dataDir})`];
   if (srv.token === null) return { stdout, stderr: [NO_TOKEN_WARNING] };
   stdout.push(`access token required: open ${srv.openUrl} once in the browser, or send "Authorization: Bearer ${srv.token}"`);

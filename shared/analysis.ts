@@ -188,5 +188,12 @@ export interface ThoughtRow {
 }
 
 export type ThoughtsResult =
-  | { ok: true; source: 'eval' | 'train'; iterations: number[]; iteration: number; rows: ThoughtRow[]; /** e.g. malformed lines skipped */ message?: string }
+  | {
+      ok: true;
+      source: 'eval' | 'train';
+      iterations: number[];
+      iteration: number;
+      rows: ThoughtRow[];
+      /** e.g. malformed lines skipped */ message?: string;
+    }
   | { ok: false; message: string };

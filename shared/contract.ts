@@ -192,9 +192,7 @@ export interface DatasetStatus {
 }
 
 /** Importing a user's dataset files into <data dir>/datasets/<dataset>/, where runs find them. */
-export type ImportResult =
-  | { ok: true; message: string; dir: string; rows: Record<string, number> }
-  | { ok: false; message: string };
+export type ImportResult = { ok: true; message: string; dir: string; rows: Record<string, number> } | { ok: false; message: string };
 
 /** warnings: the config is valid but something will likely go wrong (e.g. no local copy of the dataset). */
 export type LaunchResult = { ok: true; id: string; warnings?: FieldError[] } | { ok: false; errors: FieldError[] };
@@ -251,7 +249,15 @@ export const CURVE_KINDS = ['best-of-k', 'majority', 'pass-at-k'] as const;
  * generator's own mean log-likelihood of its sample (likelihood; runs before it lack the score). */
 export const CURVE_SCORERS: Readonly<Record<Scorer, string>> = SCORE_KEYS;
 export type CurveResult =
-  | { ok: true; kind: (typeof CURVE_KINDS)[number]; scorer: Scorer | null; iteration: number; questions: number; candidates: number; points: { k: number; value: number }[] }
+  | {
+      ok: true;
+      kind: (typeof CURVE_KINDS)[number];
+      scorer: Scorer | null;
+      iteration: number;
+      questions: number;
+      candidates: number;
+      points: { k: number; value: number }[];
+    }
   | { ok: false; message: string };
 
 /** The result of the database's integrity check (PRAGMA quick_check + foreign_key_check). */
@@ -332,13 +338,15 @@ const runId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'invalid run id');
  * checked first, and each reserved key refused with its path (overrides.__proto__).
  */
 function userKeyed<V extends z.ZodType>(value: V) {
-  return z.preprocess((input, ctx) => {
-    if (typeof input === 'object' && input !== null && !Array.isArray(input))
-      for (const k of RESERVED_KEYS)
-        if (Object.hasOwn(input, k))
-          ctx.addIssue({ code: 'custom', path: [k], input, message: reservedKeyMessage(k) });
-    return input;
-  }, z.record(z.string().max(200), value));
+  return z.preprocess(
+    (input, ctx) => {
+      if (typeof input === 'object' && input !== null && !Array.isArray(input))
+        for (const k of RESERVED_KEYS)
+          if (Object.hasOwn(input, k)) ctx.addIssue({ code: 'custom', path: [k], input, message: reservedKeyMessage(k) });
+      return input;
+    },
+    z.record(z.string().max(200), value),
+  );
 }
 const ratingSource = z.object({ runId, iteration: z.number().int().min(0).nullable() }).strict();
 export const launchSpecSchema = z
@@ -357,7 +365,16 @@ export const ablationSpecSchema = z
     name: z.string().max(200).optional(),
     variants: listOf(16),
     datasets: listOf(16),
-    seeds: z.array(z.number().int().min(0).max(2 ** 31 - 1)).min(1).max(1000),
+    seeds: z
+      .array(
+        z
+          .number()
+          .int()
+          .min(0)
+          .max(2 ** 31 - 1),
+      )
+      .min(1)
+      .max(1000),
     preset: z.string().max(64),
     overrides: userKeyed(z.string().max(10000)).optional(),
     grid: userKeyed(z.array(z.string().max(10000)).max(100)).optional(),
@@ -426,7 +443,10 @@ export const commandArgs = {
       })
       .strict(),
   ]),
-  getLogs: z.tuple([runId, z.object({ afterId: z.number().int().min(0).optional(), limit: z.number().int().min(1).max(5000).optional() }).strict()]),
+  getLogs: z.tuple([
+    runId,
+    z.object({ afterId: z.number().int().min(0).optional(), limit: z.number().int().min(1).max(5000).optional() }).strict(),
+  ]),
   getSamples: z.tuple([
     runId,
     z
@@ -510,7 +530,12 @@ export const commandArgs = {
         /** Only questions both sources answered correctly (judge reasoning, not answers). */
         onlyCorrect: z.boolean(),
         limit: z.number().int().min(1).max(2000),
-        seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+        seed: z
+          .number()
+          .int()
+          .min(0)
+          .max(2 ** 31 - 1)
+          .optional(),
       })
       .strict(),
   ]),
@@ -666,8 +691,7 @@ export interface CommandResults {
   backupNow: { ok: true; file: string; bytes: number; seconds: number } | { ok: false; message: string };
   /** Export runs as one bundle into <data dir>/exports. */
   exportRunBundle:
-    | { ok: true; file: string; runs: number; files: number; bytes: number; warnings: string[] }
-    | { ok: false; message: string };
+    { ok: true; file: string; runs: number; files: number; bytes: number; warnings: string[] } | { ok: false; message: string };
   /** Import a bundle file (a path on the machine the service runs on); runs already present are skipped. */
   importRunBundle:
     | { ok: true; file: string; imported: string[]; skipped: { id: string; reason: string }[]; rows: number; files: number; bytes: number }

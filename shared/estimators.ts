@@ -169,10 +169,15 @@ export type CurveKind = 'pass-at-k' | 'majority' | 'best-of-k';
  * question has; every question must have the same N, as the run stored them). For best-of-k,
  * `scorer` names the candidates' score (reward = the DPO verifier, orm, logp_norm).
  */
-export function curveOverQuestions(questions: readonly (readonly Candidate[])[], kind: CurveKind, scorer?: string): { k: number; value: number }[] {
+export function curveOverQuestions(
+  questions: readonly (readonly Candidate[])[],
+  kind: CurveKind,
+  scorer?: string,
+): { k: number; value: number }[] {
   if (!questions.length) throw new Error('no questions');
   const n = questions[0]!.length;
-  for (const [i, q] of questions.entries()) if (q.length !== n) throw new Error(`question ${i} has ${q.length} candidates, the first has ${n}`);
+  for (const [i, q] of questions.entries())
+    if (q.length !== n) throw new Error(`question ${i} has ${q.length} candidates, the first has ${n}`);
   const ks = Array.from({ length: n }, (_, i) => i + 1);
   const sums = new Array<number>(n + 1).fill(0);
   for (const q of questions) {
@@ -182,7 +187,12 @@ export function curveOverQuestions(questions: readonly (readonly Candidate[])[],
       if (corr.some((x) => x !== 0 && x !== 1)) throw new Error('pass@k needs 0/1 correctness');
       const c = corr.reduce((a, b) => a + b, 0);
       curve = new Map(ks.map((k) => [k, passAtK(n, c, k)]));
-    } else if (kind === 'majority') curve = majorityCurve(q.map((c) => c.answer), corr, ks);
+    } else if (kind === 'majority')
+      curve = majorityCurve(
+        q.map((c) => c.answer),
+        corr,
+        ks,
+      );
     else {
       if (!scorer) throw new Error('best-of-k needs a scorer');
       const missing = q.find((c) => !c.scores || typeof c.scores[scorer] !== 'number');

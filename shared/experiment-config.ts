@@ -311,10 +311,22 @@ export function configSchemaFor(variant: Variant, dataset: Dataset) {
         const d = pairs.digits;
         const needLen = pairs.max_numbers * (d + 1) + 6 * d + 10;
         if (cfg.model.max_len < needLen)
-          ctx.addIssue({ code: 'custom', path: ['model', 'max_len'], message: `must be ≥ ${needLen} for lists of ${pairs.max_numbers} numbers with hint and completion` });
-        const gen = cfg.loop ? { section: 'loop', v: cfg.loop.max_new_tokens } : cfg.quiet ? { section: 'quiet', v: cfg.quiet.max_new_tokens } : null;
+          ctx.addIssue({
+            code: 'custom',
+            path: ['model', 'max_len'],
+            message: `must be ≥ ${needLen} for lists of ${pairs.max_numbers} numbers with hint and completion`,
+          });
+        const gen = cfg.loop
+          ? { section: 'loop', v: cfg.loop.max_new_tokens }
+          : cfg.quiet
+            ? { section: 'quiet', v: cfg.quiet.max_new_tokens }
+            : null;
         if (gen && gen.v < 3 * d + 4)
-          ctx.addIssue({ code: 'custom', path: [gen.section, 'max_new_tokens'], message: `must be ≥ ${3 * d + 4} to write a pair and its sum` });
+          ctx.addIssue({
+            code: 'custom',
+            path: [gen.section, 'max_new_tokens'],
+            message: `must be ≥ ${3 * d + 4} to write a pair and its sum`,
+          });
       }
       if (cfg.loop?.finetune === 'lora' && !cfg.loop.restart_from_base)
         ctx.addIssue({
@@ -323,17 +335,33 @@ export function configSchemaFor(variant: Variant, dataset: Dataset) {
           message: 'LoRA fine-tuning restarts from the base every iteration (a fresh adapter): set it true, or use finetune full',
         });
       if (cfg.loop?.pack && cfg.loop.pack_len === undefined)
-        ctx.addIssue({ code: 'custom', path: ['loop', 'pack_len'], message: 'packing (loop.pack true) needs loop.pack_len, the tokens of a packed row' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['loop', 'pack_len'],
+          message: 'packing (loop.pack true) needs loop.pack_len, the tokens of a packed row',
+        });
       // the sequence lengths of the addition format (experiments/starlab/tasks/addition.py), for tiny models
       if (cfg.dataset === 'addition' && cfg.model.source === 'tiny' && task.max_digits !== undefined) {
         const digits = Math.max(task.max_digits, (cfg.warmup as { max_digits?: number }).max_digits ?? 0);
         const needLen = 9 * digits + 9;
         if (cfg.model.max_len < needLen)
-          ctx.addIssue({ code: 'custom', path: ['model', 'max_len'], message: `must be ≥ ${needLen} for ${digits}-digit addition with hint and rationale` });
-        const gen = cfg.loop ? { section: 'loop', v: cfg.loop.max_new_tokens } : cfg.quiet ? { section: 'quiet', v: cfg.quiet.max_new_tokens } : null;
+          ctx.addIssue({
+            code: 'custom',
+            path: ['model', 'max_len'],
+            message: `must be ≥ ${needLen} for ${digits}-digit addition with hint and rationale`,
+          });
+        const gen = cfg.loop
+          ? { section: 'loop', v: cfg.loop.max_new_tokens }
+          : cfg.quiet
+            ? { section: 'quiet', v: cfg.quiet.max_new_tokens }
+            : null;
         const needNew = 6 * task.max_digits + 3;
         if (gen && gen.v < needNew)
-          ctx.addIssue({ code: 'custom', path: [gen.section, 'max_new_tokens'], message: `must be ≥ ${needNew} to write a ${task.max_digits}-digit rationale` });
+          ctx.addIssue({
+            code: 'custom',
+            path: [gen.section, 'max_new_tokens'],
+            message: `must be ≥ ${needNew} to write a ${task.max_digits}-digit rationale`,
+          });
       }
     });
 }

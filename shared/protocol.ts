@@ -189,9 +189,7 @@ export const runEventSchema = z.discriminatedUnion('type', [
 ]);
 export type RunEvent = z.infer<typeof runEventSchema>;
 export type RunEventType = RunEvent['type'];
-export const EVENT_TYPES: readonly RunEventType[] = runEventSchema.options.map(
-  (o) => o.shape.type.value,
-);
+export const EVENT_TYPES: readonly RunEventType[] = runEventSchema.options.map((o) => o.shape.type.value);
 
 export type ParsedLine =
   | { kind: 'event'; event: RunEvent }

@@ -122,7 +122,19 @@ export function summarizeRatings(tasks: readonly SummaryPair[], ratings: readonl
     if (same) return { acc: same, swap: false };
     const rev = rows.get(key(p.b, p.a, p.split));
     if (rev) return { acc: rev, swap: true };
-    const acc: Acc = { a: p.a, b: p.b, split: p.split, n: 0, winsA: 0, winsB: 0, both: 0, neither: 0, flaggedA: 0, flaggedB: 0, raters: new Set() };
+    const acc: Acc = {
+      a: p.a,
+      b: p.b,
+      split: p.split,
+      n: 0,
+      winsA: 0,
+      winsB: 0,
+      both: 0,
+      neither: 0,
+      flaggedA: 0,
+      flaggedB: 0,
+      raters: new Set(),
+    };
     rows.set(key(p.a, p.b, p.split), acc);
     return { acc, swap: false };
   };

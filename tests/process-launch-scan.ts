@@ -62,7 +62,8 @@ export function scanSource(code: string, file = 'source.ts'): Finding[] {
       if (ts.isIdentifier(node.name)) modules.add(node.name.text);
       else if (ts.isObjectBindingPattern(node.name))
         for (const el of node.name.elements)
-          if (ts.isIdentifier(el.name)) members.set(el.name.text, el.propertyName && ts.isIdentifier(el.propertyName) ? el.propertyName.text : el.name.text);
+          if (ts.isIdentifier(el.name))
+            members.set(el.name.text, el.propertyName && ts.isIdentifier(el.propertyName) ? el.propertyName.text : el.name.text);
     }
     ts.forEachChild(node, bind);
   };
@@ -70,7 +71,8 @@ export function scanSource(code: string, file = 'source.ts'): Finding[] {
 
   const memberCalled = (callee: ts.Expression): string | undefined => {
     if (ts.isIdentifier(callee)) return members.get(callee.text);
-    if (ts.isPropertyAccessExpression(callee) && ts.isIdentifier(callee.expression) && modules.has(callee.expression.text)) return callee.name.text;
+    if (ts.isPropertyAccessExpression(callee) && ts.isIdentifier(callee.expression) && modules.has(callee.expression.text))
+      return callee.name.text;
     if (ts.isPropertyAccessExpression(callee) && isRequireOfChildProcess(callee.expression)) return callee.name.text;
     return undefined;
   };
@@ -84,14 +86,16 @@ export function scanSource(code: string, file = 'source.ts'): Finding[] {
       if (m && SHELL_ALWAYS.has(m)) add(node, `child_process.${m} runs a shell command string: use execFile/spawn with an argument array`);
       if (m && ARGV_CALLS.has(m)) {
         const [program, args] = node.arguments;
-        if (program && isCommandLineString(program)) add(program, `child_process.${m} given a command line as one string: pass the program and an argument array`);
+        if (program && isCommandLineString(program))
+          add(program, `child_process.${m} given a command line as one string: pass the program and an argument array`);
         if (args && (ts.isStringLiteralLike(args) || ts.isTemplateExpression(args)))
           add(args, `child_process.${m} given its arguments as a string: pass an array`);
       }
     }
     // `shell: <anything but false>` in any options object, also `{ shell }`
     if (ts.isPropertyAssignment(node) && (ts.isIdentifier(node.name) || ts.isStringLiteral(node.name)) && node.name.text === 'shell') {
-      if (node.initializer.kind !== ts.SyntaxKind.FalseKeyword) add(node, 'a `shell` option other than false: processes are started without a shell');
+      if (node.initializer.kind !== ts.SyntaxKind.FalseKeyword)
+        add(node, 'a `shell` option other than false: processes are started without a shell');
     }
     if (ts.isShorthandPropertyAssignment(node) && node.name.text === 'shell')
       add(node, 'a `shell` option other than false: processes are started without a shell');

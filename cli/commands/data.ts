@@ -1,6 +1,6 @@
 /** `starlab` commands: import-data, bundle, backup, check, reindex (registered by cli/main.ts). */
 import { resolve } from 'node:path';
-import { Command } from 'commander';
+import { type Command } from 'commander';
 import { resolveDataDir } from '../../core/paths';
 import { checkDataDir } from '../../core/service';
 import { DatabaseDamagedError } from '../../db/open';
@@ -29,7 +29,9 @@ export function register(program: Command): void {
       });
     });
 
-  const bundle = program.command('bundle').description('portable run bundles: export runs (database rows and run directories) to one file, import them elsewhere');
+  const bundle = program
+    .command('bundle')
+    .description('portable run bundles: export runs (database rows and run directories) to one file, import them elsewhere');
   bundle
     .command('export')
     .description('write runs (rows, groups, run directories) to one bundle file (a tar archive)')
@@ -40,39 +42,51 @@ export function register(program: Command): void {
     .option('--force', 'overwrite the output file if it exists')
     .option('--json', 'machine-readable output')
     .addOption(dataDirOption())
-    .action(async (runs: string[], o: { out: string; all?: boolean; checkpoints: boolean; force?: boolean; json?: boolean; dataDir?: string }) => {
-      if (!o.all && !runs.length) {
-        err('starlab: name the runs to export, or --all');
-        process.exitCode = EXIT_INVALID;
-        return;
-      }
-      await withService(o.dataDir, async (service) => {
-        service.reconcile();
-        let ids: string[];
-        if (o.all) ids = service.listRuns().map((r) => r.id).reverse();
-        else {
-          const resolved = runs.map((a) => resolveRunId(service, a));
-          const unknown = runs.filter((_, i) => !resolved[i]);
-          if (unknown.length) {
-            err(`starlab: no run ${unknown.map((u) => `"${u}"`).join(', ')}`);
+    .action(
+      async (
+        runs: string[],
+        o: { out: string; all?: boolean; checkpoints: boolean; force?: boolean; json?: boolean; dataDir?: string },
+      ) => {
+        if (!o.all && !runs.length) {
+          err('starlab: name the runs to export, or --all');
+          process.exitCode = EXIT_INVALID;
+          return;
+        }
+        await withService(o.dataDir, async (service) => {
+          service.reconcile();
+          let ids: string[];
+          if (o.all)
+            ids = service
+              .listRuns()
+              .map((r) => r.id)
+              .reverse();
+          else {
+            const resolved = runs.map((a) => resolveRunId(service, a));
+            const unknown = runs.filter((_, i) => !resolved[i]);
+            if (unknown.length) {
+              err(`starlab: no run ${unknown.map((u) => `"${u}"`).join(', ')}`);
+              process.exitCode = 1;
+              return;
+            }
+            ids = resolved as string[];
+          }
+          if (!ids.length) {
+            err('starlab: there are no runs to export');
             process.exitCode = 1;
             return;
           }
-          ids = resolved as string[];
-        }
-        if (!ids.length) {
-          err('starlab: there are no runs to export');
-          process.exitCode = 1;
-          return;
-        }
-        const r = service.exportBundleTo(ids, resolve(o.out), { checkpoints: o.checkpoints, overwrite: o.force, forceOption: '--force' });
-        if (!r.ok) return fail(r, o.json);
-        for (const w of r.warnings) err(`warning: ${w}`);
-        const x = r.report;
-        if (o.json) out(JSON.stringify({ ok: true, ...x }));
-        else out(`${x.file}: ${x.runIds.length} run(s), ${x.files} file(s), ${fmtBytes(x.bytes)}${o.checkpoints ? '' : ' (without checkpoints)'}`);
-      });
-    });
+          const r = service.exportBundleTo(ids, resolve(o.out), { checkpoints: o.checkpoints, overwrite: o.force, forceOption: '--force' });
+          if (!r.ok) return fail(r, o.json);
+          for (const w of r.warnings) err(`warning: ${w}`);
+          const x = r.report;
+          if (o.json) out(JSON.stringify({ ok: true, ...x }));
+          else
+            out(
+              `${x.file}: ${x.runIds.length} run(s), ${x.files} file(s), ${fmtBytes(x.bytes)}${o.checkpoints ? '' : ' (without checkpoints)'}`,
+            );
+        });
+      },
+    );
   bundle
     .command('import')
     .description("add a bundle's runs to this data dir; runs already present are skipped, so importing twice adds nothing")
@@ -95,7 +109,9 @@ export function register(program: Command): void {
 
   program
     .command('backup')
-    .description('copy the database (consistent while runs write) to FILE and check the copy; run directories are not included (use `bundle export --all`)')
+    .description(
+      'copy the database (consistent while runs write) to FILE and check the copy; run directories are not included (use `bundle export --all`)',
+    )
     .argument('<file>', 'backup file to write')
     .option('--force', 'overwrite FILE if it is an existing regular file (a link, folder, FIFO or device is refused regardless)')
     .option('--json', 'machine-readable output')
@@ -150,7 +166,9 @@ export function register(program: Command): void {
         else {
           for (const id of r.added) out(`reindexed ${id}${r.running.includes(id) ? ' (still running: watched again)' : ''}`);
           for (const s of r.skipped) err(`skipped ${s.id}: ${s.reason}`);
-          err(`${r.added.length} run(s) put back (${r.events} events, ${r.groupsAdded.length} group(s)), ${r.skipped.length} skipped, ${r.seconds.toFixed(1)} s`);
+          err(
+            `${r.added.length} run(s) put back (${r.events} events, ${r.groupsAdded.length} group(s)), ${r.skipped.length} skipped, ${r.seconds.toFixed(1)} s`,
+          );
         }
       });
     });

@@ -1,6 +1,6 @@
 /** `starlab` commands: traces, curves, ratings (registered by cli/main.ts). */
 import { resolve } from 'node:path';
-import { Command } from 'commander';
+import { type Command } from 'commander';
 import { type FieldError } from '../../shared/experiment-config';
 import { CURVE_KINDS, CURVE_SCORERS, TRACE_FILTERS, type TraceFilter } from '../../shared/contract';
 import { fsErrorMessage } from '../../core/fs-errors';
@@ -26,13 +26,25 @@ export function register(program: Command): void {
     .action(
       async (
         run: string,
-        o: { iteration?: string; filter?: string; search?: string; question?: string; split?: string; difficulty?: string; limit: string; offset: string; json?: boolean; dataDir?: string },
+        o: {
+          iteration?: string;
+          filter?: string;
+          search?: string;
+          question?: string;
+          split?: string;
+          difficulty?: string;
+          limit: string;
+          offset: string;
+          json?: boolean;
+          dataDir?: string;
+        },
       ) => {
         const errors: FieldError[] = [];
         const int = (field: string, v: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined => {
           if (v === undefined) return undefined;
           const n = Number(v);
-          if (!Number.isInteger(n) || n < min || n > max) errors.push({ field, message: `"${v}" is not an integer in ${min}..${max === Number.MAX_SAFE_INTEGER ? '' : max}` });
+          if (!Number.isInteger(n) || n < min || n > max)
+            errors.push({ field, message: `"${v}" is not an integer in ${min}..${max === Number.MAX_SAFE_INTEGER ? '' : max}` });
           return n;
         };
         const iteration = int('iteration', o.iteration, 0);
@@ -41,7 +53,8 @@ export function register(program: Command): void {
         const offset = int('offset', o.offset, 0);
         if (o.filter !== undefined && !(TRACE_FILTERS as readonly string[]).includes(o.filter))
           errors.push({ field: 'filter', message: `unknown filter "${o.filter}" (${TRACE_FILTERS.join(', ')})` });
-        if (o.split !== undefined && o.split !== 'train' && o.split !== 'eval') errors.push({ field: 'split', message: `unknown split "${o.split}" (train, eval)` });
+        if (o.split !== undefined && o.split !== 'train' && o.split !== 'eval')
+          errors.push({ field: 'split', message: `unknown split "${o.split}" (train, eval)` });
         if (o.question !== undefined && !(o.question.length >= 1 && o.question.length <= 200))
           errors.push({ field: 'question', message: 'a question id is 1 to 200 characters' });
         if (errors.length) return refuse(errors, o.json);
@@ -79,15 +92,22 @@ export function register(program: Command): void {
     .argument('<run>', 'run id (or a unique prefix)')
     .requiredOption('--kind <kind>', CURVE_KINDS.join(' | '))
     .option('--iteration <n>', 'iteration (default: the last with candidates)')
-    .option('--scorer <scorer>', 'for best-of-k: dpo (the verifier) | orm | logp (the verifier\'s likelihood) | likelihood (the generator\'s own, the control)', 'dpo')
+    .option(
+      '--scorer <scorer>',
+      "for best-of-k: dpo (the verifier) | orm | logp (the verifier's likelihood) | likelihood (the generator's own, the control)",
+      'dpo',
+    )
     .option('--json', 'print [{"k": k, "value": v}, …]')
     .addOption(dataDirOption())
     .action(async (run: string, o: { kind: string; iteration?: string; scorer: string; json?: boolean; dataDir?: string }) => {
       const errors: FieldError[] = [];
-      if (!(CURVE_KINDS as readonly string[]).includes(o.kind)) errors.push({ field: 'kind', message: `unknown kind "${o.kind}" (${CURVE_KINDS.join(', ')})` });
-      if (!Object.hasOwn(CURVE_SCORERS, o.scorer)) errors.push({ field: 'scorer', message: `unknown scorer "${o.scorer}" (${Object.keys(CURVE_SCORERS).join(', ')})` });
+      if (!(CURVE_KINDS as readonly string[]).includes(o.kind))
+        errors.push({ field: 'kind', message: `unknown kind "${o.kind}" (${CURVE_KINDS.join(', ')})` });
+      if (!Object.hasOwn(CURVE_SCORERS, o.scorer))
+        errors.push({ field: 'scorer', message: `unknown scorer "${o.scorer}" (${Object.keys(CURVE_SCORERS).join(', ')})` });
       const iteration = o.iteration === undefined ? undefined : Number(o.iteration);
-      if (iteration !== undefined && !(Number.isInteger(iteration) && iteration >= 0)) errors.push({ field: 'iteration', message: `"${o.iteration}" is not an iteration number` });
+      if (iteration !== undefined && !(Number.isInteger(iteration) && iteration >= 0))
+        errors.push({ field: 'iteration', message: `"${o.iteration}" is not an iteration number` });
       if (errors.length) return refuse(errors, o.json);
       await withRun(o.dataDir, run, async (service, id) => {
         const r = service.getCurve(id, {
@@ -102,7 +122,9 @@ export function register(program: Command): void {
         }
         if (o.json) out(JSON.stringify(r.points));
         else {
-          out(`${r.kind}${r.scorer ? ` (${r.scorer})` : ''}, iteration ${r.iteration}: ${r.questions} questions × ${r.candidates} candidates`);
+          out(
+            `${r.kind}${r.scorer ? ` (${r.scorer})` : ''}, iteration ${r.iteration}: ${r.questions} questions × ${r.candidates} candidates`,
+          );
           for (const p of r.points) out(`k=${String(p.k).padEnd(4)} ${(p.value * 100).toFixed(2)}%`);
         }
       });
@@ -110,7 +132,9 @@ export function register(program: Command): void {
 
   program
     .command('ratings')
-    .description('blind rationale ratings: per pair of sources the wins, win rate with its 95% CI and flagged shares; --csv writes every rating')
+    .description(
+      'blind rationale ratings: per pair of sources the wins, win rate with its 95% CI and flagged shares; --csv writes every rating',
+    )
     .option('--task <id>', 'one rating task only')
     .option('--csv <file>', 'write the ratings (unblinded) as CSV to this file')
     .option('--force', 'replace the --csv file if it exists')
@@ -118,7 +142,8 @@ export function register(program: Command): void {
     .addOption(dataDirOption())
     .action(async (o: { task?: string; csv?: string; force?: boolean; json?: boolean; dataDir?: string }) => {
       const task = o.task === undefined ? undefined : Number(o.task);
-      if (task !== undefined && !(Number.isInteger(task) && task >= 1)) return refuse([{ field: 'task', message: `"${o.task}" is not a task id` }], o.json);
+      if (task !== undefined && !(Number.isInteger(task) && task >= 1))
+        return refuse([{ field: 'task', message: `"${o.task}" is not a task id` }], o.json);
       await withService(o.dataDir, async (service) => {
         if (task !== undefined && !(await service.listRatingTasks()).some((t) => t.id === task)) {
           if (o.json) out(JSON.stringify({ ok: false, message: `no rating task ${task}` }));
@@ -130,9 +155,15 @@ export function register(program: Command): void {
           const r = await service.exportRatings(task);
           if (!r.ok) throw new Error(r.message);
           try {
-            writeFileSafely(resolve(o.csv), Buffer.from(r.files[0]!.base64, 'base64'), { overwrite: o.force, force: '--force', suggest: 'ratings.csv' });
+            writeFileSafely(resolve(o.csv), Buffer.from(r.files[0]!.base64, 'base64'), {
+              overwrite: o.force,
+              force: '--force',
+              suggest: 'ratings.csv',
+            });
           } catch (e) {
-            throw new Error(fsErrorMessage(e, { action: 'write the ratings CSV', path: resolve(o.csv), suggest: 'ratings.csv', force: '--force' }));
+            throw new Error(
+              fsErrorMessage(e, { action: 'write the ratings CSV', path: resolve(o.csv), suggest: 'ratings.csv', force: '--force' }),
+            );
           }
           err(`wrote ${resolve(o.csv)}`);
         }

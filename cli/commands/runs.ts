@@ -1,5 +1,5 @@
 /** `starlab` commands: launch, list, show, stop, resume (registered by cli/main.ts). */
-import { Command } from 'commander';
+import { type Command } from 'commander';
 import { parseSetArgs, type FieldError, type LaunchSpec } from '../../shared/experiment-config';
 import { out, err, refuse, collect, dataDirOption } from '../io';
 import { resolveRunId, withRun, withService } from '../service-scope';
@@ -17,29 +17,41 @@ export function register(program: Command): void {
     .option('--wait', 'wait for the run to end, then print what `show` prints; exit 0 only if it completed')
     .option('--json', 'machine-readable output')
     .addOption(dataDirOption())
-    .action(async (o: { variant: string; dataset: string; preset: string; seed?: string; set: string[]; wait?: boolean; json?: boolean; dataDir?: string }) => {
-      const errors: FieldError[] = [];
-      let seed: number | undefined;
-      if (o.seed !== undefined) {
-        seed = Number(o.seed);
-        if (o.seed.trim() === '' || !Number.isInteger(seed)) errors.push({ field: 'seed', message: `seed must be an integer, got "${o.seed}"` });
-      }
-      const sets = parseSetArgs(o.set);
-      errors.push(...sets.errors);
-      if (errors.length) return refuse(errors, o.json);
-      const spec: LaunchSpec = { variant: o.variant, dataset: o.dataset, preset: o.preset, seed, overrides: sets.overrides };
-      await withService(o.dataDir, async (service) => {
-        const r = await service.launchRun(spec);
-        if (!r.ok) return refuse(r.errors, o.json);
-        for (const w of r.warnings ?? []) err(`warning: ${w.field}: ${w.message}`);
-        if (!o.wait) {
-          out(o.json ? JSON.stringify({ id: r.id }) : r.id);
-          return;
+    .action(
+      async (o: {
+        variant: string;
+        dataset: string;
+        preset: string;
+        seed?: string;
+        set: string[];
+        wait?: boolean;
+        json?: boolean;
+        dataDir?: string;
+      }) => {
+        const errors: FieldError[] = [];
+        let seed: number | undefined;
+        if (o.seed !== undefined) {
+          seed = Number(o.seed);
+          if (o.seed.trim() === '' || !Number.isInteger(seed))
+            errors.push({ field: 'seed', message: `seed must be an integer, got "${o.seed}"` });
         }
-        if (!o.json) err(`launched ${r.id}; waiting for it to end (Ctrl-C stops the run)`);
-        await waitAndShow(service, r.id, o.json);
-      });
-    });
+        const sets = parseSetArgs(o.set);
+        errors.push(...sets.errors);
+        if (errors.length) return refuse(errors, o.json);
+        const spec: LaunchSpec = { variant: o.variant, dataset: o.dataset, preset: o.preset, seed, overrides: sets.overrides };
+        await withService(o.dataDir, async (service) => {
+          const r = await service.launchRun(spec);
+          if (!r.ok) return refuse(r.errors, o.json);
+          for (const w of r.warnings ?? []) err(`warning: ${w.field}: ${w.message}`);
+          if (!o.wait) {
+            out(o.json ? JSON.stringify({ id: r.id }) : r.id);
+            return;
+          }
+          if (!o.json) err(`launched ${r.id}; waiting for it to end (Ctrl-C stops the run)`);
+          await waitAndShow(service, r.id, o.json);
+        });
+      },
+    );
 
   program
     .command('list')
@@ -52,7 +64,10 @@ export function register(program: Command): void {
         const runs = service.listRuns();
         out(o.json ? JSON.stringify(runs, null, 2) : listText(runs));
         const missing = service.getDataInfo().unindexedRuns.total;
-        if (missing) err(`note: ${missing} run director${missing === 1 ? 'y is' : 'ies are'} in ${service.dataDir} but not in the database: \`starlab reindex\` puts them back`);
+        if (missing)
+          err(
+            `note: ${missing} run director${missing === 1 ? 'y is' : 'ies are'} in ${service.dataDir} but not in the database: \`starlab reindex\` puts them back`,
+          );
       });
     });
 
@@ -129,7 +144,9 @@ export function register(program: Command): void {
         const since = service.lastLogId(id);
         await waitAndShow(service, id, o.json);
         // a resume that failed before loading its checkpoint leaves the run as it was: say why
-        const failed = service.getLogs(id, { afterId: since, limit: 5000 }).find((l) => l.source === 'supervisor' && l.message.startsWith('resume failed'));
+        const failed = service
+          .getLogs(id, { afterId: since, limit: 5000 })
+          .find((l) => l.source === 'supervisor' && l.message.startsWith('resume failed'));
         if (failed) err(`starlab: ${failed.message}`);
       });
     });

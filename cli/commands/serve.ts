@@ -1,5 +1,5 @@
 /** `starlab` commands: serve (registered by cli/main.ts). */
-import { Command } from 'commander';
+import { type Command } from 'commander';
 import { parsePort, serve } from '../../server/serve';
 import { dataDirOption } from '../io';
 
@@ -14,6 +14,11 @@ export function register(program: Command): void {
     .addOption(dataDirOption())
     .action(async (o: { host: string; port: string; token?: string | false; dataDir?: string }) => {
       // commander: --token T gives a string, --no-token gives false (the later of the two wins)
-      await serve({ host: o.host, port: parsePort(o.port), dataDir: o.dataDir, ...(o.token === false ? { noToken: true } : o.token ? { token: o.token } : {}) });
+      await serve({
+        host: o.host,
+        port: parsePort(o.port),
+        dataDir: o.dataDir,
+        ...(o.token === false ? { noToken: true } : o.token ? { token: o.token } : {}),
+      });
     });
 }

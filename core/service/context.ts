@@ -71,7 +71,10 @@ export function openServiceCore(opts: ServiceOptions): ServiceCore {
         file: dbPath,
         state: 'unchecked',
         problems: [],
-        message: opts.integrityCheck === false ? 'integrity check turned off' : 'a large database is checked in the background by the app, or with `starlab check`',
+        message:
+          opts.integrityCheck === false
+            ? 'integrity check turned off'
+            : 'a large database is checked in the background by the app, or with `starlab check`',
         checkedAt: null,
         seconds: null,
       };
@@ -144,8 +147,22 @@ export function openServiceCore(opts: ServiceOptions): ServiceCore {
         if (closed) return;
         const seconds = (Date.now() - started) / 1000;
         health = problems.length
-          ? { file: dbPath, state: 'damaged', problems, message: new DatabaseDamagedError(dbPath, problems).message, checkedAt: q.nowS(), seconds }
-          : { file: dbPath, state: note ? 'unchecked' : 'ok', problems: [], message: note ?? null, checkedAt: note ? null : q.nowS(), seconds };
+          ? {
+              file: dbPath,
+              state: 'damaged',
+              problems,
+              message: new DatabaseDamagedError(dbPath, problems).message,
+              checkedAt: q.nowS(),
+              seconds,
+            }
+          : {
+              file: dbPath,
+              state: note ? 'unchecked' : 'ok',
+              problems: [],
+              message: note ?? null,
+              checkedAt: note ? null : q.nowS(),
+              seconds,
+            };
         if (health.state === 'damaged') console.error(`starlab: ${health.message}`);
         emit('databaseHealth', health);
       };

@@ -21,12 +21,23 @@ import type { DataFileCommands, ServiceCommands } from './types';
 
 export type DataCommands = Pick<
   ServiceCommands,
-  'getDatabaseHealth' | 'getDataInfo' | 'listDatasets' | 'importDataset' | 'reindexRuns' | 'backupNow' | 'exportRunBundle' | 'importRunBundle'
+  | 'getDatabaseHealth'
+  | 'getDataInfo'
+  | 'listDatasets'
+  | 'importDataset'
+  | 'reindexRuns'
+  | 'backupNow'
+  | 'exportRunBundle'
+  | 'importRunBundle'
 > &
   DataFileCommands;
 
 /** 2026-11-26T18-20-05Z: sortable, and valid in file names everywhere. */
-const fileStamp = (): string => new Date().toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+const fileStamp = (): string =>
+  new Date()
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replace(/:/g, '-');
 
 function dataFile(file: string): DataFile {
   const st = statSync(file, { throwIfNoEntry: false });
@@ -55,7 +66,11 @@ export function dataCommands(ctx: ServiceContext): DataCommands {
   let reindexing = false;
 
   /** A backup of the database to `file`; what goes wrong is said in `where`'s terms (core/bundle.ts words its own). */
-  const backup = async (file: string, o: { overwrite?: boolean; forceOption?: string }, where: FsErrorContext): ReturnType<DataFileCommands['backupTo']> => {
+  const backup = async (
+    file: string,
+    o: { overwrite?: boolean; forceOption?: string },
+    where: FsErrorContext,
+  ): ReturnType<DataFileCommands['backupTo']> => {
     try {
       return { ok: true, report: await backupDatabase(db, file, o) };
     } catch (e) {
@@ -64,7 +79,12 @@ export function dataCommands(ctx: ServiceContext): DataCommands {
   };
 
   /** A bundle of the runs `ids` written to `file`, with what was left out as one list of warnings. */
-  const writeBundle = (ids: string[], file: string, o: ExportOptions, where: FsErrorContext): ReturnType<DataFileCommands['exportBundleTo']> => {
+  const writeBundle = (
+    ids: string[],
+    file: string,
+    o: ExportOptions,
+    where: FsErrorContext,
+  ): ReturnType<DataFileCommands['exportBundleTo']> => {
     try {
       const report = exportBundle(db, dataDir, ids, file, o);
       const warnings = [
@@ -82,7 +102,8 @@ export function dataCommands(ctx: ServiceContext): DataCommands {
   const importFrom = (file: string, o: { absoluteOnly: boolean }): ReturnType<DataFileCommands['importBundleFrom']> => {
     const damaged = ctx.damaged();
     if (damaged) return { ok: false, message: damaged };
-    if (o.absoluteOnly && !isAbsolute(file)) return { ok: false, message: `give the bundle's absolute path (on the machine STaR Lab runs on), not "${file}"` };
+    if (o.absoluteOnly && !isAbsolute(file))
+      return { ok: false, message: `give the bundle's absolute path (on the machine STaR Lab runs on), not "${file}"` };
     try {
       const report = importBundle(db, dataDir, file);
       if (report.imported.length) ctx.emit('runsChanged', { ids: report.imported });
@@ -90,7 +111,14 @@ export function dataCommands(ctx: ServiceContext): DataCommands {
     } catch (e) {
       // (a bundle that cannot be read is a BundleError naming it; what is left is writing runs/ or the database)
       const own = (e as NodeJS.ErrnoException | null)?.path;
-      return { ok: false, message: fsErrorMessage(e, { action: 'import the bundle', path: typeof own === 'string' ? own : join(dataDir, 'runs'), again: 'import again' }) };
+      return {
+        ok: false,
+        message: fsErrorMessage(e, {
+          action: 'import the bundle',
+          path: typeof own === 'string' ? own : join(dataDir, 'runs'),
+          again: 'import again',
+        }),
+      };
     }
   };
 
@@ -109,7 +137,11 @@ export function dataCommands(ctx: ServiceContext): DataCommands {
     }),
 
     listDatasets: () =>
-      DATASETS.filter((d) => !SYNTHETIC_DATASETS.includes(d)).map((id) => ({ id, label: DATASET_LABELS[id], ...locateDataset(id, { dataDir }) })),
+      DATASETS.filter((d) => !SYNTHETIC_DATASETS.includes(d)).map((id) => ({
+        id,
+        label: DATASET_LABELS[id],
+        ...locateDataset(id, { dataDir }),
+      })),
     importDataset: (spec) => importDataset(ctx.python(), ctx.root, join(dataDir, 'datasets'), spec),
 
     async reindexRuns() {
@@ -126,14 +158,30 @@ export function dataCommands(ctx: ServiceContext): DataCommands {
     },
 
     backupTo: (file, o = {}) =>
-      backup(resolve(file), o, { action: 'write the backup', path: resolve(file), want: 'file', suggest: 'starlab-backup.db', force: o.forceOption }),
+      backup(resolve(file), o, {
+        action: 'write the backup',
+        path: resolve(file),
+        want: 'file',
+        suggest: 'starlab-backup.db',
+        force: o.forceOption,
+      }),
     async backupNow() {
-      const r = await backup(join(backupsDir, `starlab-${fileStamp()}.db`), {}, { action: 'write the backup', path: backupsDir, want: 'folder' });
+      const r = await backup(
+        join(backupsDir, `starlab-${fileStamp()}.db`),
+        {},
+        { action: 'write the backup', path: backupsDir, want: 'folder' },
+      );
       return r.ok ? { ok: true, file: r.report.file, bytes: r.report.bytes, seconds: r.report.seconds } : r;
     },
 
     exportBundleTo: (ids, file, o = {}) =>
-      writeBundle(ids, resolve(file), o, { action: 'write the bundle', path: resolve(file), want: 'file', suggest: 'runs.tar', force: o.forceOption }),
+      writeBundle(ids, resolve(file), o, {
+        action: 'write the bundle',
+        path: resolve(file),
+        want: 'file',
+        suggest: 'runs.tar',
+        force: o.forceOption,
+      }),
     exportRunBundle(ids, o) {
       const missing = ids.filter((id) => !q.getRunRow(db, id));
       if (missing.length) return { ok: false, message: `no run ${missing.map((id) => `"${id}"`).join(', ')}` };
@@ -145,7 +193,16 @@ export function dataCommands(ctx: ServiceContext): DataCommands {
       }
       // Synchronous: checkpoints (GBs) are left out unless asked for, so the service stays responsive.
       const r = writeBundle(ids, join(exportsDir, `runs-${fileStamp()}.tar`), { checkpoints: o.checkpoints ?? false }, where);
-      return r.ok ? { ok: true, file: r.report.file, runs: r.report.runIds.length, files: r.report.files, bytes: r.report.bytes, warnings: r.warnings } : r;
+      return r.ok
+        ? {
+            ok: true,
+            file: r.report.file,
+            runs: r.report.runIds.length,
+            files: r.report.files,
+            bytes: r.report.bytes,
+            warnings: r.warnings,
+          }
+        : r;
     },
 
     importBundleFrom: (file) => importFrom(file, { absoluteOnly: false }),
@@ -154,7 +211,15 @@ export function dataCommands(ctx: ServiceContext): DataCommands {
       if (!r.ok) return r;
       const { report } = r;
       const rows = Object.values(report.rows).reduce((a, b) => a + b, 0);
-      return { ok: true, file: report.file, imported: report.imported, skipped: report.skipped, rows, files: report.files, bytes: report.bytes };
+      return {
+        ok: true,
+        file: report.file,
+        imported: report.imported,
+        skipped: report.skipped,
+        rows,
+        files: report.files,
+        bytes: report.bytes,
+      };
     },
   };
 }

@@ -7,7 +7,10 @@ import type { ServiceContext } from './context';
 import { launchChecks } from './launch-checks';
 import type { ServiceCommands } from './types';
 
-export type GroupCommands = Pick<ServiceCommands, 'planAblation' | 'createAblation' | 'listGroups' | 'getGroup' | 'stopGroup' | 'getSeries' | 'metricNames'>;
+export type GroupCommands = Pick<
+  ServiceCommands,
+  'planAblation' | 'createAblation' | 'listGroups' | 'getGroup' | 'stopGroup' | 'getSeries' | 'metricNames'
+>;
 
 export function groupCommands(ctx: ServiceContext): GroupCommands {
   const { db, supervisor, dataDir } = ctx;
@@ -16,7 +19,9 @@ export function groupCommands(ctx: ServiceContext): GroupCommands {
   const plan = (spec: AblationSpec) => {
     const r = expandAblation(spec);
     if (!r.ok) return r;
-    const errors = r.runs.flatMap((p) => launchChecks(p.config, dataDir).errors.map((e) => ({ ...e, message: `${p.label}: ${e.message}` })));
+    const errors = r.runs.flatMap((p) =>
+      launchChecks(p.config, dataDir).errors.map((e) => ({ ...e, message: `${p.label}: ${e.message}` })),
+    );
     return errors.length ? { ok: false as const, errors: errors.slice(0, 20) } : r;
   };
 
@@ -42,7 +47,9 @@ export function groupCommands(ctx: ServiceContext): GroupCommands {
       if (!r.ok) return r;
       const id = newRunId();
       const t = q.nowS();
-      const name = spec.name?.trim() || `${spec.variants.join(' vs ')} on ${spec.datasets.join(', ')} (${spec.seeds.length} seed${spec.seeds.length === 1 ? '' : 's'})`;
+      const name =
+        spec.name?.trim() ||
+        `${spec.variants.join(' vs ')} on ${spec.datasets.join(', ')} (${spec.seeds.length} seed${spec.seeds.length === 1 ? '' : 's'})`;
       const ids: string[] = [];
       db.transaction(() => {
         q.insertGroup(db, { id, name, created_at: t, spec_json: JSON.stringify(spec) });
@@ -58,7 +65,13 @@ export function groupCommands(ctx: ServiceContext): GroupCommands {
       const g = q.listGroups(db).find((x) => x.id === id);
       if (!g) return null;
       const ids = new Set(q.groupRunIds(db, id));
-      return { ...g, runs: q.listRuns(db).filter((r) => ids.has(r.id)).reverse() };
+      return {
+        ...g,
+        runs: q
+          .listRuns(db)
+          .filter((r) => ids.has(r.id))
+          .reverse(),
+      };
     },
 
     stopGroup(id) {

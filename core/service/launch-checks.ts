@@ -29,9 +29,17 @@ export function datasetCheck(config: ExperimentConfig, dataDir: string): { error
   if (found.dir) return none;
   const how = 'Import the files in Settings → Datasets or with `npx starlab import-data`.';
   if (found.partial)
-    return { errors: [{ field: taskPath ? 'task.path' : 'dataset', message: `${found.partial} holds only some of the ${config.dataset} files. ${how}` }], warnings: [] };
+    return {
+      errors: [
+        { field: taskPath ? 'task.path' : 'dataset', message: `${found.partial} holds only some of the ${config.dataset} files. ${how}` },
+      ],
+      warnings: [],
+    };
   if (taskPath)
-    return { errors: [{ field: 'task.path', message: `no ${config.dataset} files in ${found.searched.join(' or ')}. ${how}` }], warnings: [] };
+    return {
+      errors: [{ field: 'task.path', message: `no ${config.dataset} files in ${found.searched.join(' or ')}. ${how}` }],
+      warnings: [],
+    };
   return {
     errors: [],
     warnings: [

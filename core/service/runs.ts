@@ -14,7 +14,7 @@ import type { Service, ServiceCommands } from './types';
 
 export type RunCommands = Pick<
   ServiceCommands,
-    | 'listRuns'
+  | 'listRuns'
   | 'getRun'
   | 'getMetricPoints'
   | 'getLogs'

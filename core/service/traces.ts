@@ -32,7 +32,8 @@ export function traceCommands(ctx: ServiceContext): TraceCommands {
       const its = q.candidateIterations(db, id);
       if (!its.length) return { ok: false, message: `run ${id} stored no V-STaR candidates` };
       const iteration = o.iteration ?? its[its.length - 1]!;
-      if (!its.includes(iteration)) return { ok: false, message: `run ${id} has no candidates at iteration ${iteration} (it has them at ${its.join(', ')})` };
+      if (!its.includes(iteration))
+        return { ok: false, message: `run ${id} has no candidates at iteration ${iteration} (it has them at ${its.join(', ')})` };
       const byQ = [...q.candidatesByQuestion(db, id, iteration).values()];
       const scorer = o.kind === 'best-of-k' ? (o.scorer ?? 'dpo') : null;
       try {

@@ -2,7 +2,16 @@
  * The service's types: its options, the contract's commands with the service's own return
  * types (derived from shared/contract.ts, never re-declared), and the Service the hosts hold.
  */
-import type { CommandArgs, CommandName, CommandResults, DatabaseHealth, DataInfo, EventName, EventPayloads, RunDetail } from '../../shared/contract';
+import type {
+  CommandArgs,
+  CommandName,
+  CommandResults,
+  DatabaseHealth,
+  DataInfo,
+  EventName,
+  EventPayloads,
+  RunDetail,
+} from '../../shared/contract';
 import type { DB } from '../../db/open';
 import type { BackupReport, ExportReport, ImportReport } from '../bundle';
 import type { CommandSpec, LaunchContext } from '../executor';

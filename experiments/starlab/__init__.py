@@ -2,6 +2,7 @@
 
 ``import starlab`` is cheap: torch/transformers are imported only by the experiments.
 """
+
 from .sdk import Run, init
 
 __all__ = ["init", "Run", "__version__"]

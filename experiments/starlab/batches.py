@@ -1,5 +1,6 @@
 """Batches drawn by shuffled epochs: the one sampler behind every trainer here (``train.finetune``
 and its packed rows, the verifier's DPO and ORM, Quiet-STaR's packed rows)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -17,8 +18,7 @@ class EpochBatches:
     order (a list of indices) into units, e.g. packed rows of example indices, and a batch is a
     list of them. ``state``/``load_state`` let a checkpoint continue the same sequence."""
 
-    def __init__(self, n: int, batch_size: int, seed: int,
-                 arrange: Callable[[list[int]], Sequence[Any]] | None = None):
+    def __init__(self, n: int, batch_size: int, seed: int, arrange: Callable[[list[int]], Sequence[Any]] | None = None):
         self.n, self.batch_size, self.arrange = n, max(1, int(batch_size)), arrange
         self.generator = torch.Generator().manual_seed(seed)
         self.epoch = self._shuffle()
@@ -31,7 +31,7 @@ class EpochBatches:
     def next(self) -> Any:
         if self.pos + min(self.batch_size, len(self.epoch)) > len(self.epoch):
             self.epoch, self.pos = self._shuffle(), 0
-        batch = self.epoch[self.pos: self.pos + self.batch_size]
+        batch = self.epoch[self.pos : self.pos + self.batch_size]
         self.pos += len(batch)
         return batch
 

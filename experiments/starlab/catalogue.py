@@ -4,6 +4,7 @@ metrics the variants log (name or pattern, label, unit, lower-is-better, cumulat
 
 Standard library only (no torch): cheap to import anywhere.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,12 +44,12 @@ def _pattern_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(f"^{src}$")
 
 
-_PATTERNS: tuple[tuple[re.Pattern[str], dict[str, Any]], ...] = tuple(
-    (_pattern_regex(m["pattern"]), m) for m in METRICS if "pattern" in m)
+_PATTERNS: tuple[tuple[re.Pattern[str], dict[str, Any]], ...] = tuple((_pattern_regex(m["pattern"]), m) for m in METRICS if "pattern" in m)
 
 #: metric namespaces (the first segment of every catalogued name, aliases included)
-METRIC_NAMESPACES: tuple[str, ...] = tuple(dict.fromkeys(
-    n.split("/", 1)[0] for m in METRICS for n in [m.get("name") or m["pattern"], *m.get("aliases", [])]))
+METRIC_NAMESPACES: tuple[str, ...] = tuple(
+    dict.fromkeys(n.split("/", 1)[0] for m in METRICS for n in [m.get("name") or m["pattern"], *m.get("aliases", [])])
+)
 
 
 def metric_entry(name: str) -> dict[str, Any] | None:

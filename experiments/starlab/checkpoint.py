@@ -25,6 +25,7 @@ fall back to ``adapter_model.bin`` through torch.load).
 The directory is written beside the old one and swapped in with renames, so a crash while
 saving leaves the previous checkpoint intact. Only the latest iteration is kept.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,9 +50,11 @@ ADAPTER_CONFIG = "adapter_config.json"
 # Files of a pickle format (torch.save, pickle, peft/transformers' .bin): never loaded.
 PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".pkl", ".pickle", ".ckpt")
 
-_OLD_FORMAT_ADVICE = ("STaR Lab no longer loads pickles from run directories, since a run directory may come from "
-                      "someone else's bundle. Start the run again (a new run with the same config), or resume it "
-                      "with the STaR Lab version that wrote it.")
+_OLD_FORMAT_ADVICE = (
+    "STaR Lab no longer loads pickles from run directories, since a run directory may come from "
+    "someone else's bundle. Start the run again (a new run with the same config), or resume it "
+    "with the STaR Lab version that wrote it."
+)
 
 
 class CheckpointError(RuntimeError):
@@ -73,8 +76,10 @@ def _check_identity(meta: dict[str, Any], cfg: dict[str, Any], identity: dict[st
         raise CheckpointError("the checkpoint's state.json is malformed: its identity is not an object")
     for key, value in (identity or {}).items():
         if key in saved and saved[key] != value:
-            raise CheckpointError(f"the run's {key} changed since the checkpoint ({str(saved[key])[:16]} → {value[:16]}): "
-                                  f"the dataset files found now differ from the ones the run started on")
+            raise CheckpointError(
+                f"the run's {key} changed since the checkpoint ({str(saved[key])[:16]} → {value[:16]}): "
+                f"the dataset files found now differ from the ones the run started on"
+            )
 
 
 def _pickles(d: str) -> list[str]:
@@ -92,16 +97,21 @@ def _check_format(meta: dict[str, Any]) -> None:
     d = meta["_dir"]
     pickles = _pickles(d)
     if pickles:
-        raise CheckpointError(f"this checkpoint was written by an older STaR Lab in PyTorch's pickle format "
-                              f"({', '.join(pickles)}), which can run code when loaded; {_OLD_FORMAT_ADVICE}")
+        raise CheckpointError(
+            f"this checkpoint was written by an older STaR Lab in PyTorch's pickle format "
+            f"({', '.join(pickles)}), which can run code when loaded; {_OLD_FORMAT_ADVICE}"
+        )
     fmt = meta.get("format")
     if fmt is None:
-        raise CheckpointError("this checkpoint was written by an older STaR Lab (its state.json has no \"format\": 2), "
-                              "whose checkpoints are in PyTorch's pickle format, which can run code when loaded; "
-                              + _OLD_FORMAT_ADVICE)
+        raise CheckpointError(
+            'this checkpoint was written by an older STaR Lab (its state.json has no "format": 2), '
+            "whose checkpoints are in PyTorch's pickle format, which can run code when loaded; " + _OLD_FORMAT_ADVICE
+        )
     if type(fmt) is int and fmt > FORMAT:
-        raise CheckpointError(f"this checkpoint was written by a newer STaR Lab (format {fmt}; this version reads "
-                              f"format {FORMAT}): resume it with that version")
+        raise CheckpointError(
+            f"this checkpoint was written by a newer STaR Lab (format {fmt}; this version reads "
+            f"format {FORMAT}): resume it with that version"
+        )
     if fmt != FORMAT:
         raise CheckpointError(f"the checkpoint's state.json has an unknown format {fmt!r} (this version reads format {FORMAT})")
 
@@ -144,13 +154,23 @@ def _fresh_tmp(run_dir: str) -> str:
     return tmp
 
 
-def _swap_in(run_dir: str, tmp: str, iteration: int, cfg: dict[str, Any], identity: dict[str, str] | None,
-             lora: bool, state: dict[str, Any]) -> str:
+def _swap_in(
+    run_dir: str, tmp: str, iteration: int, cfg: dict[str, Any], identity: dict[str, str] | None, lora: bool, state: dict[str, Any]
+) -> str:
     """Write state.json into the finished temporary directory, then replace the checkpoint:
     the old one is renamed aside first, so a crash between the renames leaves checkpoint.old."""
     with open(os.path.join(tmp, "state.json"), "w", encoding="utf-8") as f:
-        json.dump({"format": FORMAT, "iteration": iteration, "config_hash": config_hash(cfg), "identity": identity or {},
-                   "lora": lora, "state": state}, f)
+        json.dump(
+            {
+                "format": FORMAT,
+                "iteration": iteration,
+                "config_hash": config_hash(cfg),
+                "identity": identity or {},
+                "lora": lora,
+                "state": state,
+            },
+            f,
+        )
     final = os.path.join(run_dir, DIR)
     old = final + ".old"
     shutil.rmtree(old, ignore_errors=True)
@@ -176,16 +196,26 @@ def _check_adapter_dir(d: str) -> None:
         raise CheckpointError(f"the LoRA checkpoint has no {ADAPTER}/ directory")
     pickles = _pickles(d)
     if pickles:
-        raise CheckpointError(f"the checkpoint's {ADAPTER}/ holds PyTorch pickle files ({', '.join(pickles)}), which "
-                              f"can run code when loaded; only {ADAPTER_WEIGHTS} is accepted. {_OLD_FORMAT_ADVICE}")
+        raise CheckpointError(
+            f"the checkpoint's {ADAPTER}/ holds PyTorch pickle files ({', '.join(pickles)}), which "
+            f"can run code when loaded; only {ADAPTER_WEIGHTS} is accepted. {_OLD_FORMAT_ADVICE}"
+        )
     for name in (ADAPTER_WEIGHTS, ADAPTER_CONFIG):
         if not os.path.isfile(os.path.join(d, name)):
             raise CheckpointError(f"the checkpoint's {ADAPTER}/ has no {name}")
 
 
-def save(run_dir: str, iteration: int, cfg: dict[str, Any], model: torch.nn.Module,
-         base_state: dict[str, torch.Tensor] | None, state: dict[str, Any], *, lora: bool,
-         identity: dict[str, str] | None = None) -> str:
+def save(
+    run_dir: str,
+    iteration: int,
+    cfg: dict[str, Any],
+    model: torch.nn.Module,
+    base_state: dict[str, torch.Tensor] | None,
+    state: dict[str, Any],
+    *,
+    lora: bool,
+    identity: dict[str, str] | None = None,
+) -> str:
     tmp = _fresh_tmp(run_dir)
     if lora:
         model.save_pretrained(os.path.join(tmp, ADAPTER), safe_serialization=True)
@@ -210,8 +240,7 @@ def read_state(run_dir: str) -> dict[str, Any] | None:
     return _read_meta(run_dir)
 
 
-def load(run_dir: str, cfg: dict[str, Any], model: torch.nn.Module, *, lora: bool,
-         identity: dict[str, str] | None = None):
+def load(run_dir: str, cfg: dict[str, Any], model: torch.nn.Module, *, lora: bool, identity: dict[str, str] | None = None):
     """(iteration, model, base_state, runner state) from the run directory's checkpoint, or
     None when there is none. ``model`` is the freshly built model of the config (hub weights
     or a random tiny model); it is returned holding M_n."""
@@ -243,8 +272,14 @@ def load(run_dir: str, cfg: dict[str, Any], model: torch.nn.Module, *, lora: boo
     return meta["iteration"], model, base_state, meta["state"]
 
 
-def save_tensors(run_dir: str, iteration: int, cfg: dict[str, Any], tensors: dict[str, Any], state: dict[str, Any],
-                 identity: dict[str, str] | None = None) -> str:
+def save_tensors(
+    run_dir: str,
+    iteration: int,
+    cfg: dict[str, Any],
+    tensors: dict[str, Any],
+    state: dict[str, Any],
+    identity: dict[str, str] | None = None,
+) -> str:
     """A checkpoint that is one nested state of tensors and plain values (model, optimizer,
     schedule, RNG states: Quiet-STaR) in state.safetensors + state.skeleton.json (see
     starlab/safe_state.py), plus ``state.json``; written and swapped in like :func:`save`."""

@@ -13,6 +13,7 @@ Exit codes of ``run``: 0 completed, 0 stopped (SIGTERM/SIGINT: the current step 
 naming the field). ``validate`` exits 0 when the config is valid, 2 when not (the JSON is
 printed either way). Neither ``validate`` nor ``resolve`` imports torch.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,7 +21,8 @@ import json
 import os
 import sys
 import traceback
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -109,8 +111,7 @@ def cmd_resolve(args: argparse.Namespace) -> int:
         for part in parts[:-1]:
             node = node.get(part) if isinstance(node, dict) else None
         if not sep or not isinstance(node, dict) or parts[-1] not in node:
-            print(json.dumps({"ok": False, "errors": [{"field": f"overrides.{key}", "message": f'unknown key "{key}"'}]}),
-                  file=sys.stderr)
+            print(json.dumps({"ok": False, "errors": [{"field": f"overrides.{key}", "message": f'unknown key "{key}"'}]}), file=sys.stderr)
             return EXIT_INVALID
         try:
             node[parts[-1]] = json.loads(raw)

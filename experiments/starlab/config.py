@@ -9,6 +9,7 @@ offending field by its dotted path, like the Node side's FieldError.
 
 No torch import here: ``python -m starlab validate`` must stay cheap.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -16,8 +17,9 @@ import json
 import math
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from . import catalogue
 
@@ -107,6 +109,7 @@ class _Optional:
     """A key that may be absent (zod ``.optional()``): the few added after configs were stored
     (runs, checkpoints whose config hash a resume checks), absent meaning the behaviour from
     before them. Present, it is checked as ``spec``; absent, it stays absent."""
+
     spec: Any
 
     def check(self, v: Any) -> tuple[Any, str | None]:
@@ -278,9 +281,11 @@ def sections_for(variant: str, dataset: str) -> dict[str, str]:
     """Which sections a (variant, dataset) config has, and each one's schema name (as
     ``sectionsFor`` in shared/experiment-config.ts)."""
     addition = dataset == "addition"
-    common = {"model": "modelSchema",
-              "task": "additionTaskSchema" if addition else "pairSumTaskSchema" if dataset == "pair-sum" else "textTaskSchema",
-              "warmup": "additionWarmupSchema" if addition else "textWarmupSchema"}
+    common = {
+        "model": "modelSchema",
+        "task": "additionTaskSchema" if addition else "pairSumTaskSchema" if dataset == "pair-sum" else "textTaskSchema",
+        "warmup": "additionWarmupSchema" if addition else "textWarmupSchema",
+    }
     if variant == "star":
         return {**common, "loop": "starLoopSchema", "runtime": "runtimeSchema"}
     if variant == "star-norat":
@@ -302,17 +307,35 @@ TOP: dict[str, Any] = {
 # Cross-field rules, as in the zod schema: (section, field path, predicate, message); a rule
 # applies where its section has every key the predicate reads.
 _REFINES: list[tuple[str, str, tuple[str, ...], Callable[[dict[str, Any]], bool], str]] = [
-    ("model", "model.n_head", ("n_embd", "n_head"), lambda m: m["n_embd"] % m["n_head"] == 0,
-     "n_embd must be divisible by n_head"),
-    ("task", "task.max_digits", ("min_digits", "max_digits"), lambda t: t["min_digits"] <= t["max_digits"],
-     "min_digits must be ≤ max_digits"),
-    ("task", "task.max_numbers", ("min_numbers", "max_numbers"), lambda t: t["min_numbers"] <= t["max_numbers"],
-     "min_numbers must be ≤ max_numbers"),
-    ("loop", "loop.restart_from_base", ("finetune", "restart_from_base"),
-     lambda lp: not (lp["finetune"] == "lora" and not lp["restart_from_base"]),
-     "LoRA fine-tuning restarts from the base every iteration (a fresh adapter): set it true, or use finetune full"),
-    ("loop", "loop.pack_len", ("pack",), lambda lp: not lp["pack"] or "pack_len" in lp,
-     "packing (loop.pack true) needs loop.pack_len, the tokens of a packed row"),
+    ("model", "model.n_head", ("n_embd", "n_head"), lambda m: m["n_embd"] % m["n_head"] == 0, "n_embd must be divisible by n_head"),
+    (
+        "task",
+        "task.max_digits",
+        ("min_digits", "max_digits"),
+        lambda t: t["min_digits"] <= t["max_digits"],
+        "min_digits must be ≤ max_digits",
+    ),
+    (
+        "task",
+        "task.max_numbers",
+        ("min_numbers", "max_numbers"),
+        lambda t: t["min_numbers"] <= t["max_numbers"],
+        "min_numbers must be ≤ max_numbers",
+    ),
+    (
+        "loop",
+        "loop.restart_from_base",
+        ("finetune", "restart_from_base"),
+        lambda lp: not (lp["finetune"] == "lora" and not lp["restart_from_base"]),
+        "LoRA fine-tuning restarts from the base every iteration (a fresh adapter): set it true, or use finetune full",
+    ),
+    (
+        "loop",
+        "loop.pack_len",
+        ("pack",),
+        lambda lp: not lp["pack"] or "pack_len" in lp,
+        "packing (loop.pack true) needs loop.pack_len, the tokens of a packed row",
+    ),
 ]
 
 
@@ -381,9 +404,13 @@ def validate_config(cfg: Any) -> tuple[dict[str, Any] | None, list[dict[str, str
 def schema_description() -> dict[str, Any]:
     """Key sets of every schema and the sections of every (variant, dataset): what
     ``python -m starlab schema`` prints for the drift test against the zod schema."""
-    return {"schemas": {name: sorted(fields) for name, fields in SCHEMAS.items()},
-            "sections": {v: {d: sections_for(v, d) for d in DATASETS} for v in VARIANTS},
-            "variants": list(VARIANTS), "datasets": list(DATASETS), "presets": list(PRESETS)}
+    return {
+        "schemas": {name: sorted(fields) for name, fields in SCHEMAS.items()},
+        "sections": {v: {d: sections_for(v, d) for d in DATASETS} for v in VARIANTS},
+        "variants": list(VARIANTS),
+        "datasets": list(DATASETS),
+        "presets": list(PRESETS),
+    }
 
 
 def _semantic_checks(cfg: dict[str, Any]) -> list[dict[str, str]]:
@@ -422,8 +449,15 @@ def load_config(path: str) -> dict[str, Any]:
     except FileNotFoundError:
         raise ConfigError([{"field": "(config)", "message": f"config file not found: {path}"}]) from None
     except UnicodeDecodeError as e:
-        raise ConfigError([{"field": "(config)", "message": f"config file {path} is not UTF-8 text: byte "
-                            f"0x{e.object[e.start]:02x} at byte offset {e.start} ({e.reason})"}]) from None
+        raise ConfigError(
+            [
+                {
+                    "field": "(config)",
+                    "message": f"config file {path} is not UTF-8 text: byte "
+                    f"0x{e.object[e.start]:02x} at byte offset {e.start} ({e.reason})",
+                }
+            ]
+        ) from None
     except ValueError as e:  # JSONDecodeError, or an integer literal over the digit limit
         raise ConfigError([{"field": "(config)", "message": f"config file {path} is not valid JSON: {e}"}]) from None
     except RecursionError:

@@ -23,12 +23,14 @@ train on the evaluation task's own train references. ``quiet.corpus`` picks the 
 
 quiet.corpus_limit caps the documents read (0: all; "hub" reads at most HUB_DEFAULT_LIMIT then).
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .tasks.data_files import MAX_FILE_BYTES, MAX_LINE_BYTES, DataError, _decode
 
@@ -48,14 +50,14 @@ class CorpusError(ValueError):
 class TextCorpus:
     docs: list[str]
     source: str
-    skipped: int = 0                      # lines/rows left out (bad JSON, no text field, too long)
+    skipped: int = 0  # lines/rows left out (bad JSON, no text field, too long)
     notes: list[str] = field(default_factory=list)
 
 
 def read_file(path: str, text_field: str = "text", limit: int = 0) -> TextCorpus:
     """Documents of a local JSONL or text file (see the module doc)."""
     if not path:
-        raise CorpusError("quiet.corpus \"file\" needs quiet.corpus_path, the corpus file (JSONL or text)")
+        raise CorpusError('quiet.corpus "file" needs quiet.corpus_path, the corpus file (JSONL or text)')
     p = Path(path).expanduser()
     try:
         st = p.stat()
@@ -66,8 +68,9 @@ def read_file(path: str, text_field: str = "text", limit: int = 0) -> TextCorpus
     if not p.is_file():
         raise CorpusError(f"{p}: the corpus path is not a file")
     if st.st_size > MAX_FILE_BYTES:
-        raise CorpusError(f"{p}: corpus file is {st.st_size} bytes, over the limit of {MAX_FILE_BYTES} bytes "
-                          f"(take a shard, or a first part of it)")
+        raise CorpusError(
+            f"{p}: corpus file is {st.st_size} bytes, over the limit of {MAX_FILE_BYTES} bytes (take a shard, or a first part of it)"
+        )
     try:
         text = _decode(p, p.read_bytes())
     except DataError as e:
@@ -102,8 +105,7 @@ def read_file(path: str, text_field: str = "text", limit: int = 0) -> TextCorpus
                 if len(bad) < LOG_BAD_LINES:
                     bad.append(f"line {lineno}: {why}")
         if out.skipped:
-            out.notes.append(f"{p}: {out.skipped} line(s) skipped — " + "; ".join(bad)
-                             + (" …" if out.skipped > len(bad) else ""))
+            out.notes.append(f"{p}: {out.skipped} line(s) skipped — " + "; ".join(bad) + (" …" if out.skipped > len(bad) else ""))
     else:
         for para in text.replace("\r\n", "\n").split("\n\n"):
             if limit and len(out.docs) >= limit:
@@ -111,24 +113,25 @@ def read_file(path: str, text_field: str = "text", limit: int = 0) -> TextCorpus
             if para.strip():
                 out.docs.append(para.strip("\n"))
     if not out.docs:
-        raise CorpusError(f"{p}: no documents in the corpus file"
-                          + (f" ({out.skipped} line(s) skipped: {out.notes[0]})" if out.skipped else ""))
+        raise CorpusError(
+            f"{p}: no documents in the corpus file" + (f" ({out.skipped} line(s) skipped: {out.notes[0]})" if out.skipped else "")
+        )
     return out
 
 
-def read_hub(name: str, text_field: str = "text", limit: int = 0,
-             loader: Callable[..., Any] | None = None) -> TextCorpus:
+def read_hub(name: str, text_field: str = "text", limit: int = 0, loader: Callable[..., Any] | None = None) -> TextCorpus:
     """The first ``limit`` documents of hub dataset ``name``'s train split, streamed."""
     if not name:
-        raise CorpusError("quiet.corpus \"hub\" needs quiet.corpus_path, a hub dataset id "
-                          "(e.g. open-web-math/open-web-math)")
+        raise CorpusError('quiet.corpus "hub" needs quiet.corpus_path, a hub dataset id (e.g. open-web-math/open-web-math)')
     if loader is None:
         try:
             from datasets import load_dataset as loader  # type: ignore[import-not-found,no-redef]
         except ImportError:
-            raise CorpusError("quiet.corpus \"hub\" needs the `datasets` package (pip install datasets; it is not "
-                              "in the requirements) and a connection; or download a shard and use "
-                              "quiet.corpus \"file\"") from None
+            raise CorpusError(
+                'quiet.corpus "hub" needs the `datasets` package (pip install datasets; it is not '
+                "in the requirements) and a connection; or download a shard and use "
+                'quiet.corpus "file"'
+            ) from None
     n = limit or HUB_DEFAULT_LIMIT
     out = TextCorpus([], f"hub:{name}")
     try:
@@ -145,8 +148,9 @@ def read_hub(name: str, text_field: str = "text", limit: int = 0,
     except CorpusError:
         raise
     except Exception as e:  # network, unknown dataset, auth: the library's own message
-        raise CorpusError(f"hub corpus {name!r} could not be read ({type(e).__name__}: {e}); offline, download a "
-                          f"shard and use quiet.corpus \"file\"") from None
+        raise CorpusError(
+            f'hub corpus {name!r} could not be read ({type(e).__name__}: {e}); offline, download a shard and use quiet.corpus "file"'
+        ) from None
     if out.skipped:
         out.notes.append(f"{name}: {out.skipped} row(s) without a string field {text_field!r} skipped")
     if not out.docs:

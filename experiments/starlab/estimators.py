@@ -14,11 +14,13 @@ N candidates (without replacement), of a quantity computed on the subset:
 Correctness values may be 0/1 (bool) or fractional in [0, 1] (e.g. the fraction of unit tests
 passed); every formula is linear in them.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from fractions import Fraction
-from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence, Union
+from typing import Any
 
 import numpy as np
 
@@ -38,6 +40,7 @@ def _check_k(n: int, k: int) -> None:
 
 # ---------------------------------------------------------------------------- pass@k
 
+
 def pass_at_k(n: int, c: int, k: int) -> float:
     """Unbiased pass@k (Chen et al. 2021): 1 − C(n−c, k)/C(n, k), with n samples of which c
     are correct. Exact integer binomials, so it is correct for any n."""
@@ -54,6 +57,7 @@ def pass_at_k_curve(n: int, c: int, ks: Iterable[int]) -> dict[int, float]:
 
 
 # ---------------------------------------------------------------------------- Best-of-k
+
 
 def _score_key(s: Any) -> float:
     """None / NaN scores rank below every real score (and tie among themselves)."""
@@ -122,6 +126,7 @@ def best_of_k_curve(scores: Sequence[Any], correct: Sequence[Any], ks: Iterable[
 
 
 # ---------------------------------------------------------------------------- majority vote
+
 
 def _answer_groups(answers: Sequence[Hashable | None], correct: Sequence[Any]) -> tuple[list[int], list[float], int]:
     """(sizes, mean correctness, number of None answers) of the answer groups."""
@@ -220,16 +225,22 @@ def majority_at_k(answers: Sequence[Hashable | None], correct: Sequence[Any], k:
 # ---------------------------------------------------------------------------- over questions
 
 Candidate = Mapping[str, Any]
-ScoreKey = Union[str, Callable[[Candidate], Any]]
+ScoreKey = str | Callable[[Candidate], Any]
 
 
 def _get(c: Candidate, key: ScoreKey) -> Any:
     return key(c) if callable(key) else c[key]
 
 
-def question_curve(candidates: Sequence[Candidate], ks: Sequence[int], *, method: str = "best_of_k",
-                   score_key: ScoreKey = "score", answer_key: str = "answer",
-                   correct_key: str = "correct") -> dict[int, float]:
+def question_curve(
+    candidates: Sequence[Candidate],
+    ks: Sequence[int],
+    *,
+    method: str = "best_of_k",
+    score_key: ScoreKey = "score",
+    answer_key: str = "answer",
+    correct_key: str = "correct",
+) -> dict[int, float]:
     """One question's curve. ``method``: "best_of_k" (by ``score_key``, a key or a function of
     the candidate dict), "majority" (by ``answer_key``) or "pass@k"."""
     corr = [float(c[correct_key]) for c in candidates]
@@ -245,9 +256,15 @@ def question_curve(candidates: Sequence[Candidate], ks: Sequence[int], *, method
     raise ValueError(f"unknown method {method!r} (best_of_k, majority, pass@k)")
 
 
-def curves_over_questions(per_question_candidates: Iterable[Sequence[Candidate]], ks: Iterable[int], *,
-                          method: str = "best_of_k", score_key: ScoreKey = "score",
-                          answer_key: str = "answer", correct_key: str = "correct") -> dict[int, float]:
+def curves_over_questions(
+    per_question_candidates: Iterable[Sequence[Candidate]],
+    ks: Iterable[int],
+    *,
+    method: str = "best_of_k",
+    score_key: ScoreKey = "score",
+    answer_key: str = "answer",
+    correct_key: str = "correct",
+) -> dict[int, float]:
     """{k: mean over questions of the per-question estimate}. Each question is a sequence of
     candidate dicts (e.g. {"answer": "42", "correct": True, "logp": -3.1, "reward": 0.4}).
     Every question must have at least max(ks) candidates (ValueError otherwise): dropping the
@@ -258,8 +275,7 @@ def curves_over_questions(per_question_candidates: Iterable[Sequence[Candidate]]
     for i, cands in enumerate(per_question_candidates):
         if ks and len(cands) < ks[-1]:
             raise ValueError(f"question {i} has {len(cands)} candidates, fewer than k = {ks[-1]}")
-        curve = question_curve(cands, ks, method=method, score_key=score_key,
-                               answer_key=answer_key, correct_key=correct_key)
+        curve = question_curve(cands, ks, method=method, score_key=score_key, answer_key=answer_key, correct_key=correct_key)
         for k in ks:
             sums[k] += curve[k]
         nq += 1
@@ -268,18 +284,22 @@ def curves_over_questions(per_question_candidates: Iterable[Sequence[Candidate]]
     return {k: sums[k] / nq for k in ks}
 
 
-def all_curves(per_question_candidates: Sequence[Sequence[Candidate]], ks: Iterable[int], *,
-               score_keys: Sequence[str] = (), majority: bool = True, answer_key: str = "answer",
-               correct_key: str = "correct") -> dict[str, dict[int, float]]:
+def all_curves(
+    per_question_candidates: Sequence[Sequence[Candidate]],
+    ks: Iterable[int],
+    *,
+    score_keys: Sequence[str] = (),
+    majority: bool = True,
+    answer_key: str = "answer",
+    correct_key: str = "correct",
+) -> dict[str, dict[int, float]]:
     """pass@k, majority@k and Best-of-k for each score key, as
     {"pass@k": {k: v}, "majority": {...}, "best_of_k:<key>": {...}}."""
     qs = list(per_question_candidates)
     ks = list(ks)
     out = {"pass@k": curves_over_questions(qs, ks, method="pass@k", correct_key=correct_key)}
     if majority:
-        out["majority"] = curves_over_questions(qs, ks, method="majority", answer_key=answer_key,
-                                                correct_key=correct_key)
+        out["majority"] = curves_over_questions(qs, ks, method="majority", answer_key=answer_key, correct_key=correct_key)
     for key in score_keys:
-        out[f"best_of_k:{key}"] = curves_over_questions(qs, ks, method="best_of_k", score_key=key,
-                                                        correct_key=correct_key)
+        out[f"best_of_k:{key}"] = curves_over_questions(qs, ks, method="best_of_k", score_key=key, correct_key=correct_key)
     return out

@@ -6,6 +6,7 @@ stdout/stderr, so library prints cannot corrupt the stream.
 
 This module imports nothing heavy (no torch): ``import starlab`` stays fast.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,9 +17,10 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from . import catalogue
-from typing import Any, Iterable, Mapping
 
 PROTOCOL_VERSION = 1
 PHASES = catalogue.PHASES
@@ -248,18 +250,23 @@ class EventWriter:
                 os.close(self._fd)
                 self._fd = None
 
-    def __enter__(self) -> "EventWriter":
+    def __enter__(self) -> EventWriter:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
     # ------------------------------------------------------------------ event helpers
-    def run_start(self, config: Mapping[str, Any], env: Mapping[str, Any] | None = None,
-                  hashes: Mapping[str, str] | None = None) -> dict[str, Any]:
+    def run_start(
+        self, config: Mapping[str, Any], env: Mapping[str, Any] | None = None, hashes: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
         """The first event of a run; also starts the heartbeat thread (every ``heartbeat_s``)."""
-        ev = self.emit("run_start", config=dict(config), env=dict(env if env is not None else collect_env()),
-                       hashes={str(k): str(v) for k, v in (hashes or {}).items()})
+        ev = self.emit(
+            "run_start",
+            config=dict(config),
+            env=dict(env if env is not None else collect_env()),
+            hashes={str(k): str(v) for k, v in (hashes or {}).items()},
+        )
         if self.heartbeat_s:
             self.start_heartbeat(self.heartbeat_s)
         return ev
@@ -275,14 +282,19 @@ class EventWriter:
             raise ValueError(f"phase_end duration_s must be a finite number, got {duration_s!r}")
         return self.emit("phase_end", iteration=_as_int("iteration", iteration), phase=phase, duration_s=max(0.0, d))
 
-    def phase(self, iteration: int, phase: str) -> "_Phase":
+    def phase(self, iteration: int, phase: str) -> _Phase:
         """Context manager: phase_start, then phase_end with the measured duration."""
         return _Phase(self, iteration, phase)
 
     def progress(self, iteration: int, phase: str, done: int, total: int) -> dict[str, Any]:
         _check_phase(phase)
-        return self.emit("progress", iteration=_as_int("iteration", iteration), phase=phase,
-                         done=max(0, _as_int("done", done, None)), total=max(0, _as_int("total", total, None)))
+        return self.emit(
+            "progress",
+            iteration=_as_int("iteration", iteration),
+            phase=phase,
+            done=max(0, _as_int("done", done, None)),
+            total=max(0, _as_int("total", total, None)),
+        )
 
     def metrics(self, iteration: int, step: int, values: Mapping[str, Any]) -> dict[str, Any] | None:
         """Scalar metrics at (iteration, step). Non-finite or non-numeric values are dropped
@@ -307,8 +319,9 @@ class EventWriter:
         """One samples event (ValueError if it would be over the line limits: see samples_batches)."""
         return self.emit("samples", iteration=_as_int("iteration", iteration), items=[make_sample(**dict(it)) for it in items])
 
-    def samples_batches(self, iteration: int, items: Iterable[Mapping[str, Any]],
-                        per_event: int = SAMPLES_PER_EVENT) -> list[dict[str, Any]]:
+    def samples_batches(
+        self, iteration: int, items: Iterable[Mapping[str, Any]], per_event: int = SAMPLES_PER_EVENT
+    ) -> list[dict[str, Any]]:
         """Samples as as many events as they need: at most ``per_event`` items each, and few
         enough that every line stays within the limits (bytes, members), so any number of
         samples of any size can be logged. Only a single item over a limit by itself is refused
@@ -333,8 +346,7 @@ class EventWriter:
             events.append(self.emit("samples", iteration=it_n, items=batch))
         return events
 
-    def artifact(self, name: str, kind: str, path: str, size: int | None = None,
-                 iteration: int | None = None) -> dict[str, Any]:
+    def artifact(self, name: str, kind: str, path: str, size: int | None = None, iteration: int | None = None) -> dict[str, Any]:
         for what, v in (("name", name), ("kind", kind), ("path", path)):
             if not isinstance(v, str) or not v:
                 raise ValueError(f"artifact {what} must be a non-empty string, got {v!r}")
@@ -376,7 +388,7 @@ class _Phase:
         self.writer, self.iteration, self.phase = writer, iteration, phase
         self.duration_s = 0.0
 
-    def __enter__(self) -> "_Phase":
+    def __enter__(self) -> _Phase:
         self.t0 = time.perf_counter()
         self.writer.phase_start(self.iteration, self.phase)
         return self
@@ -392,9 +404,21 @@ def _check_phase(phase: str) -> None:
         raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
 
 
-def make_sample(*, question_id: str, split: str, kind: str, question: str, text: str, answer: str | None,
-                gold: str, correct: bool, hint_used: bool, kept: bool | None = None,
-                difficulty: int | None = None, scores: Mapping[str, float] | None = None) -> dict[str, Any]:
+def make_sample(
+    *,
+    question_id: str,
+    split: str,
+    kind: str,
+    question: str,
+    text: str,
+    answer: str | None,
+    gold: str,
+    correct: bool,
+    hint_used: bool,
+    kept: bool | None = None,
+    difficulty: int | None = None,
+    scores: Mapping[str, float] | None = None,
+) -> dict[str, Any]:
     """One item of a ``samples`` event, checked against the protocol's field types."""
     if split not in SAMPLE_SPLITS:
         raise ValueError(f"sample split must be one of {SAMPLE_SPLITS}, got {split!r}")
@@ -403,9 +427,15 @@ def make_sample(*, question_id: str, split: str, kind: str, question: str, text:
     if not question_id:
         raise ValueError("sample question_id must be non-empty")
     item: dict[str, Any] = {
-        "question_id": str(question_id), "split": split, "kind": kind, "question": str(question),
-        "text": str(text), "answer": None if answer is None else str(answer), "gold": str(gold),
-        "correct": bool(correct), "hint_used": bool(hint_used),
+        "question_id": str(question_id),
+        "split": split,
+        "kind": kind,
+        "question": str(question),
+        "text": str(text),
+        "answer": None if answer is None else str(answer),
+        "gold": str(gold),
+        "correct": bool(correct),
+        "hint_used": bool(hint_used),
     }
     if kept is not None:
         item["kept"] = bool(kept)

@@ -4,10 +4,11 @@ Prompts are sorted by length and batched, so batches of equal-length prompts (th
 case for a synthetic task) need no padding at all; mixed lengths are left-padded with an
 attention mask and explicit position ids.
 """
+
 from __future__ import annotations
 
 import inspect
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -16,10 +17,19 @@ from .stopping import NEVER, StopFlag
 
 
 @torch.no_grad()
-def generate(model: torch.nn.Module, tok, prompts: Sequence[Sequence[int]], *, max_new_tokens: int,
-             temperature: float = 0.0, batch_size: int = 256, generator: torch.Generator | None = None,
-             stop: StopFlag = NEVER, on_batch: Callable[[int, int], None] | None = None,
-             stop_strings: Sequence[str] | None = None) -> list[list[int]]:
+def generate(
+    model: torch.nn.Module,
+    tok,
+    prompts: Sequence[Sequence[int]],
+    *,
+    max_new_tokens: int,
+    temperature: float = 0.0,
+    batch_size: int = 256,
+    generator: torch.Generator | None = None,
+    stop: StopFlag = NEVER,
+    on_batch: Callable[[int, int], None] | None = None,
+    stop_strings: Sequence[str] | None = None,
+) -> list[list[int]]:
     """Completions (token ids, without the stop token) for each prompt (token ids, with any
     <bos> already in place). ``on_batch(done, total)`` is called after each batch.
 
@@ -43,7 +53,7 @@ def generate(model: torch.nn.Module, tok, prompts: Sequence[Sequence[int]], *, m
     try:
         for start in range(0, len(order), batch_size):
             stop.check()
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             lens = [len(prompts[i]) for i in idx]
             L = max(lens)
             B = len(idx)
@@ -51,8 +61,8 @@ def generate(model: torch.nn.Module, tok, prompts: Sequence[Sequence[int]], *, m
             mask = torch.zeros((B, L), dtype=torch.long)
             for r, i in enumerate(idx):
                 p = prompts[i]
-                ids[r, L - len(p):] = torch.tensor(list(p), dtype=torch.long)
-                mask[r, L - len(p):] = 1
+                ids[r, L - len(p) :] = torch.tensor(list(p), dtype=torch.long)
+                mask[r, L - len(p) :] = 1
             ids, mask = ids.to(device), mask.to(device)
             padded = min(lens) != L
             kwargs = {"use_cache": True}

@@ -1,5 +1,6 @@
 """LoRA fine-tuning (peft): a fresh adapter per iteration on top of the base weights, so
 "restart from the base model" costs no weight copy — the adapter is simply unloaded."""
+
 from __future__ import annotations
 
 import torch

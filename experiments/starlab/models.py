@@ -1,5 +1,6 @@
 """Model construction: a tiny randomly initialised Llama (rotary positions) with the
 character tokenizer, or a hub model loaded unchanged with AutoModelForCausalLM/AutoTokenizer."""
+
 from __future__ import annotations
 
 import contextlib
@@ -89,8 +90,9 @@ def load_hub(name: str, dtype: torch.dtype = torch.float32) -> tuple[torch.nn.Mo
     return model, HFTokenizer(tok)
 
 
-def build(model_cfg: dict[str, Any], seed: int, alphabet: str | None = None,
-          dtype: torch.dtype = torch.float32) -> tuple[torch.nn.Module, Any]:
+def build(
+    model_cfg: dict[str, Any], seed: int, alphabet: str | None = None, dtype: torch.dtype = torch.float32
+) -> tuple[torch.nn.Module, Any]:
     """The model and tokenizer of a config, weights in ``dtype``; a tiny model's character
     tokenizer covers ``alphabet`` (the task's characters)."""
     if model_cfg["source"] == "tiny":
@@ -102,6 +104,7 @@ def build(model_cfg: dict[str, Any], seed: int, alphabet: str | None = None,
 @dataclass(frozen=True)
 class Precision:
     """How weights are stored and how the forward computes (runtime.dtype resolved)."""
+
     weights: torch.dtype
     autocast: torch.dtype | None  # bfloat16 compute over float32 weights ("mixed"), else None
     name: str

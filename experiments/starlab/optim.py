@@ -1,5 +1,6 @@
 """The one optimiser behind every trainer here (``train.finetune``, the verifier's DPO and ORM,
 Quiet-STaR): AdamW with betas (0.9, 0.99) and a ``LambdaLR`` learning-rate schedule."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -8,8 +9,9 @@ from typing import Any
 import torch
 
 
-def adamw(params: Iterable[Any], *, lr: float, schedule: Callable[[int], float],
-          weight_decay: float = 0.0) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
+def adamw(
+    params: Iterable[Any], *, lr: float, schedule: Callable[[int], float], weight_decay: float = 0.0
+) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
     """(optimizer, scheduler) over ``params``: parameters, of which those that do not require a
     gradient are left out, or parameter groups (dicts with their "params" and their own "lr",
     as Quiet-STaR's LoRA adapters beside its mixing head and thought embeddings). ``schedule``

@@ -51,11 +51,13 @@ mixed head after a greedy (or low-temperature) thought at the last position only
 positions' thoughts cannot influence it). The thought's keys/values are cropped from the
 KV cache after each token. ``use_thoughts=False`` decodes the base model (same masking).
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -118,8 +120,7 @@ class QuietModel(nn.Module):
         # 1e2): under Adam that is a learning rate embedding_scale × the rest's. The matrix rows
         # start_id/end_id hold the same initial vector but are not read as inputs (see embed()).
         self.embedding_scale = float(embedding_scale)
-        self.thought_embeddings = nn.Parameter(
-            (torch.stack([init, init]).to(device=w_in.device, dtype=pdtype) / self.embedding_scale))
+        self.thought_embeddings = nn.Parameter(torch.stack([init, init]).to(device=w_in.device, dtype=pdtype) / self.embedding_scale)
         #: checkpoint every transformer forward of a training step (set_grad_checkpointing)
         self.grad_checkpoint = False
         self._cache_kw = cache_kwarg(self.base)
@@ -162,17 +163,22 @@ class QuietModel(nn.Module):
 
         return DynamicCache()
 
-    def hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, position_ids: torch.Tensor,
-               cache: Any) -> torch.Tensor:
+    def hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, position_ids: torch.Tensor, cache: Any) -> torch.Tensor:
         """Final-layer hidden states (after the final norm) of ``input_ids``, appending to ``cache``."""
         if isinstance(cache, BlockCache):
             return self._hidden_checkpointed(input_ids, attention_mask, position_ids, cache)
-        out = self.base(inputs_embeds=self.embed(input_ids), attention_mask=attention_mask,
-                        position_ids=position_ids, use_cache=True, **{self._cache_kw: cache})
+        out = self.base(
+            inputs_embeds=self.embed(input_ids),
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            use_cache=True,
+            **{self._cache_kw: cache},
+        )
         return out.last_hidden_state
 
-    def _hidden_checkpointed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
-                             position_ids: torch.Tensor, cache: "BlockCache") -> torch.Tensor:
+    def _hidden_checkpointed(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, position_ids: torch.Tensor, cache: BlockCache
+    ) -> torch.Tensor:
         """:meth:`hidden` as one checkpointed forward: it keeps only its inputs (embeddings, mask,
         the earlier blocks' keys/values) and outputs (hidden states, this block's keys/values) and
         runs again in backward. The earlier blocks are passed as separate tensors and joined inside,
@@ -189,8 +195,7 @@ class QuietModel(nn.Module):
                 ks = [past[b * 2 * n_layers + 2 * layer] for b in range(n_blocks)]
                 vs = [past[b * 2 * n_layers + 2 * layer + 1] for b in range(n_blocks)]
                 c.update(torch.cat(ks, -2), torch.cat(vs, -2), layer)
-            out = self.base(inputs_embeds=emb, attention_mask=mask, position_ids=pos, use_cache=True,
-                            **{self._cache_kw: c})
+            out = self.base(inputs_embeds=emb, attention_mask=mask, position_ids=pos, use_cache=True, **{self._cache_kw: c})
             new: list[torch.Tensor] = []
             for lay in c.layers:
                 new += [lay.keys[..., -n_new:, :].clone(), lay.values[..., -n_new:, :].clone()]
@@ -211,14 +216,14 @@ class QuietModel(nn.Module):
         """Additive mask over the vocabulary for sampling thought tokens: no start/end, no pad,
         nothing the tokenizer cannot produce."""
         m = torch.zeros(self.vocab, device=self.device)
-        m[self.text_vocab:] = -math.inf
+        m[self.text_vocab :] = -math.inf
         m[self.pad_id] = -math.inf
         return m
 
     def text_logit_mask(self) -> torch.Tensor:
         """Additive mask for normal text: never a thought token (nor an id beyond the tokenizer)."""
         m = torch.zeros(self.vocab, device=self.device)
-        m[self.text_vocab:] = -math.inf
+        m[self.text_vocab :] = -math.inf
         return m
 
 
@@ -290,8 +295,9 @@ def float_mask(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------- corpus
-def pack_documents(docs: Sequence[Sequence[int]], seq_len: int, pad_id: int, *,
-                   skipped: list[int] | None = None, split_long: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+def pack_documents(
+    docs: Sequence[Sequence[int]], seq_len: int, pad_id: int, *, skipped: list[int] | None = None, split_long: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Pack whole documents (token lists) into rows of ``seq_len`` in order; a document longer
     than seq_len is split into seq_len chunks (separate documents) — or, with ``split_long``
     False (a question + answer document, which must never be cut between the two), truncated
@@ -304,10 +310,10 @@ def pack_documents(docs: Sequence[Sequence[int]], seq_len: int, pad_id: int, *,
         if not split_long and len(d) > seq_len:
             if skipped is not None:
                 skipped.append(n)
-            d = d[len(d) - seq_len:]
+            d = d[len(d) - seq_len :]
         for i in range(0, len(d), seq_len):
-            if len(d[i:i + seq_len]) >= 2:
-                pieces.append(d[i:i + seq_len])
+            if len(d[i : i + seq_len]) >= 2:
+                pieces.append(d[i : i + seq_len])
     rows: list[list[list[int]]] = []
     cur: list[list[int]] = []
     used = 0
@@ -325,8 +331,8 @@ def pack_documents(docs: Sequence[Sequence[int]], seq_len: int, pad_id: int, *,
     for r, row in enumerate(rows):
         pos = 0
         for p in row:
-            ids[r, pos:pos + len(p)] = torch.tensor(p, dtype=torch.long)
-            doc[r, pos:pos + len(p)] = n
+            ids[r, pos : pos + len(p)] = torch.tensor(p, dtype=torch.long)
+            doc[r, pos : pos + len(p)] = n
             n += 1
             pos += len(p)
     return ids, doc
@@ -364,11 +370,24 @@ def _shift(x: torch.Tensor, m: int, fill: float | int) -> torch.Tensor:
     return out
 
 
-def quiet_loss(qm: QuietModel, input_ids: torch.Tensor, doc_ids: torch.Tensor, *, n_thoughts: int,
-               thought_len: int, n_ahead: int, temperature: float = 1.0, policy_weight: float = 1.0,
-               remove_negative_rewards: bool = True, generator: torch.Generator | None = None,
-               thoughts: torch.Tensor | None = None, base_weight: float = 0.5, mixed_weight: float = 0.5,
-               record: bool = False, reinforce_temperature: float | None = None) -> QuietOutput:
+def quiet_loss(
+    qm: QuietModel,
+    input_ids: torch.Tensor,
+    doc_ids: torch.Tensor,
+    *,
+    n_thoughts: int,
+    thought_len: int,
+    n_ahead: int,
+    temperature: float = 1.0,
+    policy_weight: float = 1.0,
+    remove_negative_rewards: bool = True,
+    generator: torch.Generator | None = None,
+    thoughts: torch.Tensor | None = None,
+    base_weight: float = 0.5,
+    mixed_weight: float = 0.5,
+    record: bool = False,
+    reinforce_temperature: float | None = None,
+) -> QuietOutput:
     """One Quiet-STaR training loss on packed rows ``input_ids`` (R, T) with ``doc_ids`` (R, T).
 
     Each row is repeated ``n_thoughts`` times (independent thoughts at every position). A
@@ -402,12 +421,11 @@ def quiet_loss(qm: QuietModel, input_ids: torch.Tensor, doc_ids: torch.Tensor, *
     valid = torch.zeros(B, n_ahead, T, dtype=torch.bool, device=dev)
     for m in range(n_ahead):
         if m + 1 < T:
-            valid[:, m, : T - m - 1] = (doc[:, m + 1:] == doc[:, : T - m - 1]) & (doc[:, : T - m - 1] >= 0)
+            valid[:, m, : T - m - 1] = (doc[:, m + 1 :] == doc[:, : T - m - 1]) & (doc[:, : T - m - 1] >= 0)
 
     # 1. real tokens + all start tokens (blocks 0 and 1)
     start = torch.full_like(x, qm.start_id)
-    H = qm.hidden(torch.cat([x, start], 1), float_mask(block_allowed(doc, (0, 2), 2), dtype),
-                  torch.cat([pos0, pos0 + 1], 1), cache)
+    H = qm.hidden(torch.cat([x, start], 1), float_mask(block_allowed(doc, (0, 2), 2), dtype), torch.cat([pos0, pos0 + 1], 1), cache)
     h_base, h_cur = H[:, :T], H[:, T:]
     x_next = _shift(x, 1, qm.pad_id)
     base_next = torch.log_softmax(qm.lm_head(h_base).float(), dim=-1).gather(-1, x_next.unsqueeze(-1)).squeeze(-1)
@@ -430,12 +448,16 @@ def quiet_loss(qm: QuietModel, input_ids: torch.Tensor, doc_ids: torch.Tensor, *
     feed = [toks[-1], torch.full_like(x, qm.end_id)] + [_shift(x, m, qm.pad_id) for m in range(1, n_ahead)]
     j0 = L + 1
     if isinstance(cache, BlockCache):  # checkpointed: one block per forward, so backward recomputes one block at a time
-        Hf = torch.cat([qm.hidden(f, float_mask(block_allowed(doc, (j0 + i, j0 + i + 1), j0 + i + 1), dtype),
-                                  pos0 + j0 + i, cache) for i, f in enumerate(feed)], 1)
+        Hf = torch.cat(
+            [
+                qm.hidden(f, float_mask(block_allowed(doc, (j0 + i, j0 + i + 1), j0 + i + 1), dtype), pos0 + j0 + i, cache)
+                for i, f in enumerate(feed)
+            ],
+            1,
+        )
     else:
         pos = torch.cat([pos0 + j0 + i for i in range(len(feed))], 1)
-        Hf = qm.hidden(torch.cat(feed, 1), float_mask(block_allowed(doc, (j0, n_blocks_total), n_blocks_total), dtype),
-                       pos, cache)
+        Hf = qm.hidden(torch.cat(feed, 1), float_mask(block_allowed(doc, (j0, n_blocks_total), n_blocks_total), dtype), pos, cache)
     h_th = Hf[:, T:].reshape(B, n_ahead, T, -1)  # stream after <end>, then after each true token
 
     # 4. mixed predictions, talk steps m = 0..n_ahead−1
@@ -491,21 +513,36 @@ def quiet_loss(qm: QuietModel, input_ids: torch.Tensor, doc_ids: torch.Tensor, *
             "tokens_trained": n_rows_tokens,
             "tokens_generated": int(pos_valid.sum()) * L,
         }
-    details = {"thoughts": torch.stack(toks, -1).detach(), "h_thought": h_th.detach(), "h_base": h_base.detach(),
-               "mixed_logp": mixed_lp_t.detach(), "base_logp": base_lp_t.detach(), "valid": valid,
-               "reward": reward, "advantage": adv.detach(), "w": w_t.detach(), "thought_logp": logp_thought.detach()}
+    details = {
+        "thoughts": torch.stack(toks, -1).detach(),
+        "h_thought": h_th.detach(),
+        "h_base": h_base.detach(),
+        "mixed_logp": mixed_lp_t.detach(),
+        "base_logp": base_lp_t.detach(),
+        "valid": valid,
+        "reward": reward,
+        "advantage": adv.detach(),
+        "w": w_t.detach(),
+        "thought_logp": logp_thought.detach(),
+    }
     sample = None
     if record:  # rows 0..n_thoughts−1 are input row 0's thoughts; take the first
-        sample = {"ids": x[0].tolist(), "doc": doc[0].tolist(), "valid": pos_valid[0].tolist(),
-                  "thoughts": details["thoughts"][0].tolist(), "reward": reward[0].float().tolist(),
-                  "w": w_t[0, 0].float().tolist()}
+        sample = {
+            "ids": x[0].tolist(),
+            "doc": doc[0].tolist(),
+            "valid": pos_valid[0].tolist(),
+            "thoughts": details["thoughts"][0].tolist(),
+            "reward": reward[0].float().tolist(),
+            "w": w_t[0, 0].float().tolist(),
+        }
     return QuietOutput(loss, stats, details, sample)
 
 
 # --------------------------------------------------------------------------- teacher-forced evaluation
 @torch.no_grad()
-def answer_logits(qm: QuietModel, input_ids: torch.Tensor, lengths: torch.Tensor, query_pos: torch.Tensor, *,
-                  thought_len: int, use_thoughts: bool = True) -> dict[str, torch.Tensor]:
+def answer_logits(
+    qm: QuietModel, input_ids: torch.Tensor, lengths: torch.Tensor, query_pos: torch.Tensor, *, thought_len: int, use_thoughts: bool = True
+) -> dict[str, torch.Tensor]:
     """Teacher-forced next-token logits at chosen positions, the paper's evaluation forward.
 
     ``input_ids`` (B, T) are right-padded sequences (<bos> in place) of ``lengths`` real tokens;
@@ -531,15 +568,15 @@ def answer_logits(qm: QuietModel, input_ids: torch.Tensor, lengths: torch.Tensor
     S = int(qp.shape[1])
     dtype = qm.dtype
     ar = torch.arange(T, device=dev)
-    real = ar[None, :] < lengths.to(dev)[:, None]                       # (B, T)
-    allowed0 = (ar[:, None] >= ar[None, :])[None] & real[:, None, :]    # causal over real keys
+    real = ar[None, :] < lengths.to(dev)[:, None]  # (B, T)
+    allowed0 = (ar[:, None] >= ar[None, :])[None] & real[:, None, :]  # causal over real keys
     cache = qm.new_cache()
     h0 = qm.hidden(ids, float_mask(allowed0, dtype), ar.expand(B, T), cache)
     hb = h0.gather(1, qp.unsqueeze(-1).expand(B, S, h0.shape[-1]))
     out = {"base": qm.lm_head(hb).float()}
     if not use_thoughts:
         return out
-    seen = (ar[None, None, :] <= qp[:, :, None]) & real[:, None, :]   # (B, S, T)
+    seen = (ar[None, None, :] <= qp[:, :, None]) & real[:, None, :]  # (B, S, T)
     eye = torch.eye(S, dtype=torch.bool, device=dev).expand(B, S, S)
     tmask = qm.thought_logit_mask()
     feed = torch.full((B, S), qm.start_id, dtype=torch.long, device=dev)
@@ -563,14 +600,16 @@ def answer_logits(qm: QuietModel, input_ids: torch.Tensor, lengths: torch.Tensor
 @dataclass
 class AnswerScore:
     """One question's gold answer scored under teacher forcing (see :func:`score_answer`)."""
-    prob: float      # Π_j p(g_j | V): the reference's per-question "accuracy" term
-    logprob: float   # Σ_j log p(g_j) over the text vocabulary (nats, ≤ 0)
-    argmax: bool     # every scored g_j is the argmax of the logits restricted to V
-    n_tokens: int    # scored tokens
+
+    prob: float  # Π_j p(g_j | V): the reference's per-question "accuracy" term
+    logprob: float  # Σ_j log p(g_j) over the text vocabulary (nats, ≤ 0)
+    argmax: bool  # every scored g_j is the argmax of the logits restricted to V
+    n_tokens: int  # scored tokens
 
 
-def score_answer(logits: torch.Tensor, targets: Sequence[int], valid: Sequence[int] | None,
-                 text_mask: torch.Tensor | None = None) -> AnswerScore:
+def score_answer(
+    logits: torch.Tensor, targets: Sequence[int], valid: Sequence[int] | None, text_mask: torch.Tensor | None = None
+) -> AnswerScore:
     """Score gold tokens ``targets`` (n) from the logits that predict them (n, V), as the
     reference's ``eval_helpers.compute_metrics``: at each scored position the probability of the
     gold token renormalised over the valid answer tokens ``valid`` (p(g) / Σ_{v∈V} p(v)), and the
@@ -601,9 +640,9 @@ def score_answer(logits: torch.Tensor, targets: Sequence[int], valid: Sequence[i
 # --------------------------------------------------------------------------- inference
 @dataclass
 class Generation:
-    ids: list[int]                                            # completion ids (without the stop token)
-    thoughts: list[list[int]] = field(default_factory=list)   # the thought before each generated token
-    weights: list[float] = field(default_factory=list)        # mixing weight of each generated token
+    ids: list[int]  # completion ids (without the stop token)
+    thoughts: list[list[int]] = field(default_factory=list)  # the thought before each generated token
+    weights: list[float] = field(default_factory=list)  # mixing weight of each generated token
 
 
 def _crop(cache: Any, n_remove: int) -> None:
@@ -616,10 +655,21 @@ def _crop(cache: Any, n_remove: int) -> None:
 
 
 @torch.no_grad()
-def generate(qm: QuietModel, tok: Any, prompts: Sequence[Sequence[int]], *, max_new_tokens: int, thought_len: int,
-             use_thoughts: bool = True, thought_temperature: float = 0.0, stop_strings: Sequence[str] = (),
-             batch_size: int = 256, generator: torch.Generator | None = None, stop: StopFlag = NEVER,
-             on_batch: Callable[[int, int], None] | None = None) -> list[Generation]:
+def generate(
+    qm: QuietModel,
+    tok: Any,
+    prompts: Sequence[Sequence[int]],
+    *,
+    max_new_tokens: int,
+    thought_len: int,
+    use_thoughts: bool = True,
+    thought_temperature: float = 0.0,
+    stop_strings: Sequence[str] = (),
+    batch_size: int = 256,
+    generator: torch.Generator | None = None,
+    stop: StopFlag = NEVER,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> list[Generation]:
     """Greedy decoding of each prompt (token ids, <bos> in place). With ``use_thoughts`` every
     token is the argmax of the mixed prediction after a thought (<start>, ``thought_len``
     tokens at ``thought_temperature`` — 0: greedy — , <end>) at the last position; otherwise
@@ -640,15 +690,15 @@ def generate(qm: QuietModel, tok: Any, prompts: Sequence[Sequence[int]], *, max_
     try:
         for s0 in range(0, len(order), batch_size):
             stop.check()
-            idx = order[s0:s0 + batch_size]
+            idx = order[s0 : s0 + batch_size]
             B = len(idx)
             P = max(len(prompts[i]) for i in idx)
             ids = torch.full((B, P), pad, dtype=torch.long)
             mask = torch.zeros((B, P), dtype=torch.long)
             for r, i in enumerate(idx):
                 p = list(prompts[i])
-                ids[r, P - len(p):] = torch.tensor(p, dtype=torch.long)
-                mask[r, P - len(p):] = 1
+                ids[r, P - len(p) :] = torch.tensor(p, dtype=torch.long)
+                mask[r, P - len(p) :] = 1
             ids, mask = ids.to(dev), mask.to(dev)
             pos = (mask.cumsum(-1) - 1).clamp(min=0)
             last = pos[:, -1]  # position of the last real token
@@ -660,8 +710,8 @@ def generate(qm: QuietModel, tok: Any, prompts: Sequence[Sequence[int]], *, max_
             real_mask = mask[:, :0]  # 2-D mask of the real tokens in the cache
             feed, feed_mask, feed_pos = ids, mask, pos
 
-            def ones(n: int) -> torch.Tensor:
-                return torch.ones((B, n), dtype=mask.dtype, device=dev)
+            def ones(n: int) -> torch.Tensor:  # noqa: B023 (used only within this batch)
+                return torch.ones((B, n), dtype=mask.dtype, device=dev)  # noqa: B023
 
             for step in range(max_new_tokens):
                 real_mask = torch.cat([real_mask, feed_mask], 1)
@@ -677,8 +727,7 @@ def generate(qm: QuietModel, tok: Any, prompts: Sequence[Sequence[int]], *, max_
                         th.append(tk)
                         if k < L:
                             extra = cache.get_seq_length() - n_real + 1
-                            h_cur = qm.hidden(tk[:, None], torch.cat([real_mask, ones(extra)], 1),
-                                              (last + 1 + k)[:, None], cache)[:, -1]
+                            h_cur = qm.hidden(tk[:, None], torch.cat([real_mask, ones(extra)], 1), (last + 1 + k)[:, None], cache)[:, -1]
                     extra = cache.get_seq_length() - n_real + 2
                     inp2 = torch.stack([th[-1], torch.full_like(th[-1], qm.end_id)], 1)
                     pos2 = torch.stack([last + 1 + L, last + 2 + L], 1)

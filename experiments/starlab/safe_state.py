@@ -38,6 +38,7 @@ Loading is bounded: a skeleton nested deeper than :data:`MAX_DEPTH`, a reference
 file does not hold, a tensor no reference names, an unknown node kind or a malformed node is
 refused with :class:`StateFormatError`.
 """
+
 from __future__ import annotations
 
 import json
@@ -64,10 +65,28 @@ class StateFormatError(ValueError):
 
 # ---------------------------------------------------------------------------- tensors
 
+
 def _dtypes() -> frozenset:
-    names = ("float64", "float32", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool",
-             "complex64", "uint16", "uint32", "uint64", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2",
-             "float8_e5m2fnuz")
+    names = (
+        "float64",
+        "float32",
+        "float16",
+        "bfloat16",
+        "int64",
+        "int32",
+        "int16",
+        "int8",
+        "uint8",
+        "bool",
+        "complex64",
+        "uint16",
+        "uint32",
+        "uint64",
+        "float8_e4m3fn",
+        "float8_e4m3fnuz",
+        "float8_e5m2",
+        "float8_e5m2fnuz",
+    )
     return frozenset(getattr(torch, n) for n in names if hasattr(torch, n))
 
 
@@ -90,8 +109,8 @@ class _TensorTable:
 
     def __init__(self) -> None:
         self.tensors: dict[str, torch.Tensor] = {}
-        self._keys: dict[tuple, str] = {}      # identity of an original view -> its key
-        self._storages: set[tuple] = set()     # (device, storage pointer) of what is written
+        self._keys: dict[tuple, str] = {}  # identity of an original view -> its key
+        self._storages: set[tuple] = set()  # (device, storage pointer) of what is written
 
     def add(self, t: torch.Tensor, key: str) -> str:
         _check_storable(t, key)
@@ -142,6 +161,7 @@ def _read_safetensors(path: str) -> tuple[dict[str, torch.Tensor], dict[str, str
 
 # ---------------------------------------------------------------------------- flat weights
 
+
 def save_weights(state_dict: dict[str, torch.Tensor], path: str) -> None:
     """A flat ``{name: tensor}`` (a model's state dict) as one safetensors file; tied names are
     stored once and recorded as aliases (see the module's docstring)."""
@@ -180,6 +200,7 @@ def load_weights(path: str) -> dict[str, torch.Tensor]:
 
 # ---------------------------------------------------------------------------- nested state
 
+
 def flatten(obj: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """(skeleton, tensors) of a nested state; TypeError for anything that is not supported."""
     table = _TensorTable()
@@ -204,8 +225,7 @@ def flatten(obj: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
             pairs = []
             for k, v in x.items():
                 if type(k) not in (str, int):
-                    raise TypeError(f"{path or '<root>'}: dict key {k!r} is a {type(k).__name__}; "
-                                    "only str and int keys can be saved")
+                    raise TypeError(f"{path or '<root>'}: dict key {k!r} is a {type(k).__name__}; only str and int keys can be saved")
                 pairs.append([k, enc(v, f"{path}/{k}", depth + 1)])
             return {"dict": pairs}
         if isinstance(x, torch.Tensor):
@@ -213,8 +233,10 @@ def flatten(obj: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
             if key in table.tensors:
                 key = _unique(key, table.tensors)
             return {"tensor": table.add(x, key)}
-        raise TypeError(f"{path or '<root>'}: a {t.__module__}.{t.__qualname__} cannot be saved in a checkpoint "
-                        "(supported: dict with str/int keys, list, tuple, tensor, None, bool, int, float, str)")
+        raise TypeError(
+            f"{path or '<root>'}: a {t.__module__}.{t.__qualname__} cannot be saved in a checkpoint "
+            "(supported: dict with str/int keys, list, tuple, tensor, None, bool, int, float, str)"
+        )
 
     root = enc(obj, "", 0)
     return {"format": SKELETON_FORMAT, "version": SKELETON_VERSION, "root": root}, table.tensors
@@ -247,7 +269,7 @@ def unflatten(skeleton: Any, tensors: dict[str, torch.Tensor]) -> Any:
             raise StateFormatError(f"{where}: unexpected {t.__name__} in the skeleton")
         if len(n) != 1:
             raise StateFormatError(f"{where}: a skeleton node must have exactly one of {', '.join(_KINDS)}, got {sorted(n)}")
-        (kind, v), = n.items()
+        ((kind, v),) = n.items()
         if kind == "tuple":
             if type(v) is not list:
                 raise StateFormatError(f"{where}: a tuple node holds a {type(v).__name__}, not a list")
@@ -291,7 +313,7 @@ def _parse_json(text: str | bytes) -> Any:
     """Strict JSON: no NaN/Infinity literals, no duplicate object keys, bounded nesting."""
 
     def constant(name: str) -> Any:
-        raise StateFormatError(f"{name} is not allowed in a skeleton (non-finite floats are written as {{\"float\": …}})")
+        raise StateFormatError(f'{name} is not allowed in a skeleton (non-finite floats are written as {{"float": …}})')
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         d: dict[str, Any] = {}

@@ -10,6 +10,7 @@
 exception ends the run as "failed" with its message. Used as a context manager, an
 exception inside the block does the same.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -18,11 +19,12 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from .events import ENV_EVENTS, EventWriter, collect_env
 
-_active: list["Run"] = []
+_active: list[Run] = []
 _hook_lock = threading.Lock()
 _hook_installed = False
 
@@ -61,9 +63,15 @@ def _install_excepthook() -> None:
 class Run:
     """One run's event stream. Create it with :func:`init`."""
 
-    def __init__(self, config: Mapping[str, Any] | None = None, events_path: str | None = None, *,
-                 heartbeat: bool = True, hashes: Mapping[str, str] | None = None,
-                 env: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        config: Mapping[str, Any] | None = None,
+        events_path: str | None = None,
+        *,
+        heartbeat: bool = True,
+        hashes: Mapping[str, str] | None = None,
+        env: Mapping[str, Any] | None = None,
+    ):
         self.events_path = events_path or _default_events_path()
         self.events = EventWriter(self.events_path, heartbeat_s=5.0 if heartbeat else None)
         self.config = dict(config or {})
@@ -114,7 +122,7 @@ class Run:
             if self in _active:
                 _active.remove(self)
 
-    def __enter__(self) -> "Run":
+    def __enter__(self) -> Run:
         return self
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:

@@ -10,27 +10,28 @@ this module existed, so a run's numbers are unchanged by it; a hash-based deriva
 remove the coincidences and change every run's numbers. The table below is the one place
 they are written.
 """
+
 from __future__ import annotations
 
 #: name → (multiplier, offset). n is added on top (the iteration, or as the stream's doc says).
 STREAMS: dict[str, tuple[int, int]] = {
     # STaR / V-STaR generator
-    "finetune": (1009, 0),          # train.finetune's batch order; n = iteration (0: the warm-up)
-    "sample": (100003, 0),          # generation; n = iteration × 11 + SAMPLE_PHASES[phase]
-    "lora_warmup": (29, 0),         # the warm-up's LoRA adapter (merged after it)
-    "lora": (31, 0),                # the iteration's LoRA adapter; n = iteration
+    "finetune": (1009, 0),  # train.finetune's batch order; n = iteration (0: the warm-up)
+    "sample": (100003, 0),  # generation; n = iteration × 11 + SAMPLE_PHASES[phase]
+    "lora_warmup": (29, 0),  # the warm-up's LoRA adapter (merged after it)
+    "lora": (31, 0),  # the iteration's LoRA adapter; n = iteration
     # V-STaR verifier
-    "dpo_pairs": (7919, 0),         # which (right, wrong) pairs; n = iteration
+    "dpo_pairs": (7919, 0),  # which (right, wrong) pairs; n = iteration
     "verifier_lora": (37, 0),
     "dpo_batches": (101, 0),
     "orm_lora": (41, 0),
     "orm_head": (13, 0),
     "orm_batches": (103, 0),
     # Quiet-STaR
-    "quiet_warmup": (1009, 0),      # the warm-up fine-tune (as the generator's iteration 0)
+    "quiet_warmup": (1009, 0),  # the warm-up fine-tune (as the generator's iteration 0)
     "quiet_lora": (31, 7),
-    "quiet_doc_order": (7919, 1),   # the corpus's document order before packing
-    "quiet_batches": (1009, 17),    # the packed rows' batch order
+    "quiet_doc_order": (7919, 1),  # the corpus's document order before packing
+    "quiet_batches": (1009, 17),  # the packed rows' batch order
     "quiet_thoughts": (100003, 5),  # the thoughts sampled in training
 }
 

@@ -1,5 +1,6 @@
 """Cooperative stop: SIGTERM/SIGINT set a flag that long loops poll between steps; a
 second signal raises at once."""
+
 from __future__ import annotations
 
 import signal

@@ -10,11 +10,13 @@ Both have ``encode_continuation(prompt, completion)``: the ids of a completion a
 (prompt, completion) pair that is trained or scored goes through it; encoding the completion
 on its own is wrong for subword tokenizers (see :func:`continuation_ids`).
 """
+
 from __future__ import annotations
 
 import json
 import os
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 DEFAULT_ALPHABET = "0123456789+-*=:;()., \n"
@@ -50,8 +52,8 @@ def continuation_ids(encode: Callable[[str], list[int]], prompt: str, completion
         return []
     head = encode(prompt)
     joint = encode(prompt + completion)
-    if joint[:len(head)] == head:
-        return joint[len(head):]
+    if joint[: len(head)] == head:
+        return joint[len(head) :]
     return fragment_ids(encode, completion)
 
 
@@ -63,8 +65,8 @@ def fragment_ids(encode: Callable[[str], list[int]], text: str) -> list[int]:
     for anchor in FRAGMENT_ANCHORS:
         head = encode(anchor)
         ids = encode(anchor + text)
-        if head and ids[:len(head)] == head:
-            return ids[len(head):]
+        if head and ids[: len(head)] == head:
+            return ids[len(head) :]
     return encode(text)
 
 
@@ -120,7 +122,7 @@ class CharTokenizer:
             json.dump({"type": "char", "alphabet": self.alphabet, "specials": list(self.specials)}, f)
 
     @classmethod
-    def from_pretrained(cls, path: str) -> "CharTokenizer":
+    def from_pretrained(cls, path: str) -> CharTokenizer:
         with open(os.path.join(path, "starlab_char_tokenizer.json"), encoding="utf-8") as f:
             d = json.load(f)
         return cls(d["alphabet"])

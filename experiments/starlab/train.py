@@ -15,11 +15,12 @@ transformers' packed-sequence format (``masking_utils.find_packed_sequence_indic
 causal mask becomes block-diagonal, so an example never attends to another and a packed row
 computes what each of its examples computes alone. ``assert_packing_isolated`` checks that
 for the model at hand before a packed fine-tune starts."""
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -39,6 +40,7 @@ class TrainStats:
     """What one ``finetune`` call really trained, summed over its steps (examples repeat
     across epochs). ``tokens`` are real tokens (prompt + completion, no padding);
     ``padded_tokens`` is what the forwards computed (rows × their padded length)."""
+
     steps: int = 0
     examples: int = 0
     sequences: int = 0
@@ -57,7 +59,7 @@ def pack(examples: Sequence[tuple[Sequence[int], Sequence[int]]], pad_id: int) -
     for i, (p, c) in enumerate(examples):
         seq = list(p) + list(c)
         ids[i, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-        labels[i, len(p): len(seq)] = torch.tensor(list(c), dtype=torch.long)
+        labels[i, len(p) : len(seq)] = torch.tensor(list(c), dtype=torch.long)
     return ids, labels, lengths
 
 
@@ -94,8 +96,7 @@ def gpt3_lr_lambda(warmup_steps: int, anneal_steps: int = 1, end_ratio: float = 
     return f
 
 
-def schedule_lambda(schedule: str, steps: int, *, warmup_steps: int = 0,
-                    warmup_frac: float = 0.05) -> Callable[[int], float]:
+def schedule_lambda(schedule: str, steps: int, *, warmup_steps: int = 0, warmup_frac: float = 0.05) -> Callable[[int], float]:
     """``cosine``: ``lr_lambda(steps, warmup_frac)``; ``constant``: the reference's schedule
     (``gpt3_lr_lambda`` with end_lr = lr) warming up over ``warmup_steps``."""
     if schedule == "cosine":
@@ -125,8 +126,9 @@ def pack_sequences(lengths: Sequence[int], order: Sequence[int], pack_len: int) 
     return rows
 
 
-def packed_batch(examples: Sequence[Example], rows: Sequence[Sequence[int]],
-                 pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def packed_batch(
+    examples: Sequence[Example], rows: Sequence[Sequence[int]], pad_id: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(input_ids, labels, position_ids) of packed rows (each a list of example indices),
     right-padded to the longest row. Labels are the completion tokens and IGNORE elsewhere —
     on prompts, padding, and the first token of every example, which nothing inside its
@@ -141,22 +143,22 @@ def packed_batch(examples: Sequence[Example], rows: Sequence[Sequence[int]],
         for i in row:
             p, c = examples[i]
             n = len(p) + len(c)
-            ids[r, at:at + n] = torch.tensor(list(p) + list(c), dtype=torch.long)
+            ids[r, at : at + n] = torch.tensor(list(p) + list(c), dtype=torch.long)
             if c:
-                labels[r, at + len(p):at + n] = torch.tensor(list(c), dtype=torch.long)
+                labels[r, at + len(p) : at + n] = torch.tensor(list(c), dtype=torch.long)
             labels[r, at] = IGNORE
-            pos[r, at:at + n] = torch.arange(n)
+            pos[r, at : at + n] = torch.arange(n)
             at += n
         pos[r, at:] = torch.arange(L - at)
     return ids, labels, pos
 
 
-def packed_loss_sum(model: torch.nn.Module, ids: torch.Tensor, labels: torch.Tensor,
-                    pos: torch.Tensor) -> torch.Tensor:
+def packed_loss_sum(model: torch.nn.Module, ids: torch.Tensor, labels: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
     """Summed next-token cross-entropy over the labelled tokens of packed rows (float32)."""
     logits = model(input_ids=ids, position_ids=pos, use_cache=False).logits
-    return F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
-                           ignore_index=IGNORE, reduction="sum")
+    return F.cross_entropy(
+        logits[:, :-1].float().reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1), ignore_index=IGNORE, reduction="sum"
+    )
 
 
 def assert_packing_isolated(model: torch.nn.Module, a: Sequence[int], b: Sequence[int]) -> None:
@@ -176,23 +178,40 @@ def assert_packing_isolated(model: torch.nn.Module, a: Sequence[int], b: Sequenc
         pos = torch.tensor([list(range(len(a))) + list(range(len(b)))], dtype=torch.long, device=device)
         x = model.get_input_embeddings()(ids).detach().requires_grad_(True)
         out = model(inputs_embeds=x, position_ids=pos, use_cache=False).logits
-        (grad,) = torch.autograd.grad(out[0, len(a):].float().sum(), x)
+        (grad,) = torch.autograd.grad(out[0, len(a) :].float().sum(), x)
     finally:
         model.train(was_training)
-    leak = float(grad[0, :len(a)].abs().max())
+    leak = float(grad[0, : len(a)].abs().max())
     if leak != 0.0:
-        raise RuntimeError(f"packed training needs a model whose attention keeps packed examples apart "
-                           f"(transformers' packed-sequence format: restarted position ids, no attention mask); "
-                           f"this one ({type(model).__name__}, attention "
-                           f"{getattr(getattr(model, 'config', None), '_attn_implementation', '?')}) lets one "
-                           f"example see another (gradient {leak:.3g}). Set loop.pack false.")
+        raise RuntimeError(
+            f"packed training needs a model whose attention keeps packed examples apart "
+            f"(transformers' packed-sequence format: restarted position ids, no attention mask); "
+            f"this one ({type(model).__name__}, attention "
+            f"{getattr(getattr(model, 'config', None), '_attn_implementation', '?')}) lets one "
+            f"example see another (gradient {leak:.3g}). Set loop.pack false."
+        )
 
 
-def finetune(model: torch.nn.Module, examples: Sequence[tuple[Sequence[int], Sequence[int]]], *, steps: int,
-             lr: float, batch_size: int, pad_id: int, seed: int, stop: StopFlag = NEVER,
-             on_step: Callable[[int, float], None] | None = None, weight_decay: float = 0.0,
-             clip: float = 1.0, warmup_frac: float = 0.05, pack_len: int = 0, lr_schedule: str = "cosine",
-             warmup_steps: int = 0, micro_batch_size: int = 0, stats: TrainStats | None = None) -> list[float]:
+def finetune(
+    model: torch.nn.Module,
+    examples: Sequence[tuple[Sequence[int], Sequence[int]]],
+    *,
+    steps: int,
+    lr: float,
+    batch_size: int,
+    pad_id: int,
+    seed: int,
+    stop: StopFlag = NEVER,
+    on_step: Callable[[int, float], None] | None = None,
+    weight_decay: float = 0.0,
+    clip: float = 1.0,
+    warmup_frac: float = 0.05,
+    pack_len: int = 0,
+    lr_schedule: str = "cosine",
+    warmup_steps: int = 0,
+    micro_batch_size: int = 0,
+    stats: TrainStats | None = None,
+) -> list[float]:
     """Train ``model`` in place for ``steps`` optimizer steps on ``examples`` (prompt ids,
     completion ids), sampling batches by shuffled epochs. Returns the loss of every step.
     ``on_step(step, loss)`` is called after each step (1-based).
@@ -208,13 +227,29 @@ def finetune(model: torch.nn.Module, examples: Sequence[tuple[Sequence[int], Seq
         return []
     if pack_len < 0 or micro_batch_size < 0:
         raise ValueError("pack_len and micro_batch_size must be ≥ 0")
-    opt, sched = optim.adamw(model.parameters(), lr=lr, weight_decay=weight_decay,
-                             schedule=schedule_lambda(lr_schedule, steps, warmup_steps=warmup_steps,
-                                                      warmup_frac=warmup_frac))
+    opt, sched = optim.adamw(
+        model.parameters(),
+        lr=lr,
+        weight_decay=weight_decay,
+        schedule=schedule_lambda(lr_schedule, steps, warmup_steps=warmup_steps, warmup_frac=warmup_frac),
+    )
     if pack_len > 0 or (0 < micro_batch_size < min(batch_size, len(examples))):
-        return _finetune_rows(model, examples, opt, sched, steps=steps, batch_size=batch_size, pad_id=pad_id,
-                              seed=seed, stop=stop, on_step=on_step, clip=clip, pack_len=pack_len,
-                              micro_batch_size=micro_batch_size, stats=stats)
+        return _finetune_rows(
+            model,
+            examples,
+            opt,
+            sched,
+            steps=steps,
+            batch_size=batch_size,
+            pad_id=pad_id,
+            seed=seed,
+            stop=stop,
+            on_step=on_step,
+            clip=clip,
+            pack_len=pack_len,
+            micro_batch_size=micro_batch_size,
+            stats=stats,
+        )
     device = next(model.parameters()).device
     ids, labels, lengths = pack(examples, pad_id)
     comp = torch.tensor([len(c) for _, c in examples], dtype=torch.long)
@@ -250,10 +285,23 @@ def finetune(model: torch.nn.Module, examples: Sequence[tuple[Sequence[int], Seq
     return losses
 
 
-def _finetune_rows(model: torch.nn.Module, examples: Sequence[Example], opt: torch.optim.Optimizer,
-                   sched: torch.optim.lr_scheduler.LRScheduler, *, steps: int, batch_size: int, pad_id: int,
-                   seed: int, stop: StopFlag, on_step: Callable[[int, float], None] | None, clip: float,
-                   pack_len: int, micro_batch_size: int, stats: TrainStats | None) -> list[float]:
+def _finetune_rows(
+    model: torch.nn.Module,
+    examples: Sequence[Example],
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler,
+    *,
+    steps: int,
+    batch_size: int,
+    pad_id: int,
+    seed: int,
+    stop: StopFlag,
+    on_step: Callable[[int, float], None] | None,
+    clip: float,
+    pack_len: int,
+    micro_batch_size: int,
+    stats: TrainStats | None,
+) -> list[float]:
     """``finetune``'s loop over rows (packed, or unpacked in micro-batches): the loss of a step
     is its summed completion-token cross-entropy over its completion-token count, each
     micro-batch's share backpropagated as it goes."""
@@ -275,7 +323,7 @@ def _finetune_rows(model: torch.nn.Module, examples: Sequence[Example], opt: tor
         stop.check()
         batch = batches.next()
         mb = micro_batch_size or len(batch)
-        parts = [packed_batch(examples, batch[k:k + mb], pad_id) for k in range(0, len(batch), mb)]
+        parts = [packed_batch(examples, batch[k : k + mb], pad_id) for k in range(0, len(batch), mb)]
         n_tok = sum(int((labels != IGNORE).sum()) for _, labels, _ in parts)
         opt.zero_grad(set_to_none=True)
         total = torch.zeros((), device=device)

@@ -12,12 +12,14 @@ HF causal LM called as ``model(input_ids=..., attention_mask=...)``.
 Dropout is switched off while training (as TRL's DPOTrainer does by default): with dropout
 the policy would differ from the reference at step 0 and the implicit rewards would be noisy.
 """
+
 from __future__ import annotations
 
 import contextlib
 import copy
 import random
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -28,11 +30,12 @@ from .stopping import NEVER, StopFlag
 from .train import IGNORE, lr_lambda, pack
 
 Ids = Sequence[int]
-Example = tuple[Ids, Ids]                  # (prompt ids, completion ids)
-Pair = tuple[Any, Ids, Ids]                # (prompt ids, chosen completion, rejected completion)
+Example = tuple[Ids, Ids]  # (prompt ids, completion ids)
+Pair = tuple[Any, Ids, Ids]  # (prompt ids, chosen completion, rejected completion)
 
 
 # ---------------------------------------------------------------------------- helpers
+
 
 def _device(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
@@ -41,8 +44,9 @@ def _device(model: torch.nn.Module) -> torch.device:
 def _check_examples(examples: Sequence[Example]) -> None:
     for i, (p, _) in enumerate(examples):
         if len(p) == 0:
-            raise ValueError(f"example {i} has an empty prompt: the first completion token needs a "
-                             "preceding token (start prompts with <bos>)")
+            raise ValueError(
+                f"example {i} has an empty prompt: the first completion token needs a preceding token (start prompts with <bos>)"
+            )
 
 
 def _attention_mask(lengths: torch.Tensor, L: int) -> torch.Tensor:
@@ -105,7 +109,7 @@ def _batches_by_length(examples: Sequence[Example], batch_size: int) -> Iterator
     order = sorted(range(len(examples)), key=lambda i: len(examples[i][0]) + len(examples[i][1]))
     bs = max(1, int(batch_size))
     for s in range(0, len(order), bs):
-        yield order[s: s + bs]
+        yield order[s : s + bs]
 
 
 def _chunks(idx: torch.Tensor, size: int | None) -> list[torch.Tensor]:
@@ -116,8 +120,10 @@ def _chunks(idx: torch.Tensor, size: int | None) -> list[torch.Tensor]:
 
 # ---------------------------------------------------------------------------- log-probs
 
-def sequence_logprobs(model: torch.nn.Module, examples: Sequence[Example], pad_id: int,
-                      batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+
+def sequence_logprobs(
+    model: torch.nn.Module, examples: Sequence[Example], pad_id: int, batch_size: int = 16
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(summed log p(completion | prompt), completion token count) per example, as float32 /
     int64 CPU tensors in the order of ``examples``. No gradients; eval mode (restored after).
     Length-normalised = sums / counts.clamp(min=1)."""
@@ -133,8 +139,9 @@ def sequence_logprobs(model: torch.nn.Module, examples: Sequence[Example], pad_i
     return sums, counts
 
 
-def reference_logprobs(model: torch.nn.Module, pairs: Sequence[Pair], pad_id: int,
-                       batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+def reference_logprobs(
+    model: torch.nn.Module, pairs: Sequence[Pair], pad_id: int, batch_size: int = 16
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(log V_ref(chosen | x), log V_ref(rejected | x)) for DPO; call with the SFT model
     before DPO training (the verifier starts as, and is regularised towards, V_SFT)."""
     chosen, _ = sequence_logprobs(model, [(p, c) for p, c, _ in pairs], pad_id, batch_size)
@@ -144,8 +151,10 @@ def reference_logprobs(model: torch.nn.Module, pairs: Sequence[Pair], pad_id: in
 
 # ---------------------------------------------------------------------------- DPO
 
-def dpo_loss(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, ref_chosen: torch.Tensor,
-             ref_rejected: torch.Tensor, beta: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+
+def dpo_loss(
+    policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, ref_chosen: torch.Tensor, ref_rejected: torch.Tensor, beta: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """L = −mean log σ(β·(log π(y⁺)/π_ref(y⁺)) − β·(log π(y⁻)/π_ref(y⁻))). Returns (loss,
     chosen_rewards, rejected_rewards) with rewards = β·(log π − log π_ref), detached."""
     chosen = beta * (policy_chosen - ref_chosen)
@@ -154,8 +163,7 @@ def dpo_loss(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, ref_cho
     return loss, chosen.detach(), rejected.detach()
 
 
-def make_pairs(candidates_by_question: Any, pairs_per_question: int | None = None,
-               rng: random.Random | int | None = None) -> list[Pair]:
+def make_pairs(candidates_by_question: Any, pairs_per_question: int | None = None, rng: random.Random | int | None = None) -> list[Pair]:
     """Preference pairs (prompt, chosen, rejected): per question the Cartesian product of its
     correct × incorrect candidates (V-STaR's D_pref), subsampled without replacement to
     ``pairs_per_question`` (None or ≤ 0: no cap) with ``rng`` — a random.Random or a seed
@@ -175,8 +183,7 @@ def make_pairs(candidates_by_question: Any, pairs_per_question: int | None = Non
         for cand in cands:
             comp, ok = (cand["completion"], cand["correct"]) if isinstance(cand, Mapping) else cand
             (pos if bool(ok) else neg).append(comp)
-        valid = [(i, j) for i in range(len(pos)) for j in range(len(neg))
-                 if list(pos[i]) != list(neg[j])]
+        valid = [(i, j) for i in range(len(pos)) for j in range(len(neg)) if list(pos[i]) != list(neg[j])]
         if pairs_per_question is not None and 0 < pairs_per_question < len(valid):
             keep = sorted(rng.sample(range(len(valid)), int(pairs_per_question)))
             valid = [valid[t] for t in keep]
@@ -215,11 +222,26 @@ def _pair_metrics(loss: float, cr: torch.Tensor, rr: torch.Tensor, tie: float = 
     }
 
 
-def train_dpo(model: torch.nn.Module, pairs: Sequence[Pair], *, ref_logps: Any = None, beta: float = 0.1,
-              steps: int, lr: float, batch_size: int, pad_id: int, seed: int, stop: StopFlag = NEVER,
-              on_step: Callable[[int, dict[str, float]], None] | None = None, weight_decay: float = 0.0,
-              clip: float = 1.0, warmup_frac: float = 0.05, micro_batch_size: int | None = None,
-              ref_batch_size: int | None = None, dropout: bool = False) -> list[dict[str, float]]:
+def train_dpo(
+    model: torch.nn.Module,
+    pairs: Sequence[Pair],
+    *,
+    ref_logps: Any = None,
+    beta: float = 0.1,
+    steps: int,
+    lr: float,
+    batch_size: int,
+    pad_id: int,
+    seed: int,
+    stop: StopFlag = NEVER,
+    on_step: Callable[[int, dict[str, float]], None] | None = None,
+    weight_decay: float = 0.0,
+    clip: float = 1.0,
+    warmup_frac: float = 0.05,
+    micro_batch_size: int | None = None,
+    ref_batch_size: int | None = None,
+    dropout: bool = False,
+) -> list[dict[str, float]]:
     """DPO-train ``model`` in place on (prompt, chosen, rejected) ``pairs`` for ``steps``
     optimizer steps, batches drawn by shuffled epochs. ``ref_logps`` = (ref_chosen,
     ref_rejected) per pair from the reference (V_SFT); None computes them with ``model``
@@ -273,8 +295,9 @@ def train_dpo(model: torch.nn.Module, pairs: Sequence[Pair], *, ref_logps: Any =
     return history
 
 
-def evaluate_pairs(model: torch.nn.Module, pairs: Sequence[Pair], ref_logps: Any, *, beta: float, pad_id: int,
-                   batch_size: int = 16, tie: float = 0.0) -> dict[str, float]:
+def evaluate_pairs(
+    model: torch.nn.Module, pairs: Sequence[Pair], ref_logps: Any, *, beta: float, pad_id: int, batch_size: int = 16, tie: float = 0.0
+) -> dict[str, float]:
     """DPO loss, pair accuracy (a tie counts ``tie``, see ``pair_accuracy``) and rewards of
     ``model`` over all ``pairs`` (no gradients); ``ref_logps`` = (log V_ref(chosen), log
     V_ref(rejected)) per pair. ``pair_metrics`` is the same without the forward passes."""
@@ -285,8 +308,9 @@ def evaluate_pairs(model: torch.nn.Module, pairs: Sequence[Pair], ref_logps: Any
     return pair_metrics(pc, pr, ref_c, ref_r, beta=beta, tie=tie)
 
 
-def pair_metrics(policy_chosen: Any, policy_rejected: Any, ref_chosen: Any, ref_rejected: Any, *, beta: float,
-                 tie: float = 0.0) -> dict[str, float]:
+def pair_metrics(
+    policy_chosen: Any, policy_rejected: Any, ref_chosen: Any, ref_rejected: Any, *, beta: float, tie: float = 0.0
+) -> dict[str, float]:
     """``evaluate_pairs`` from log-probs already computed (summed over each completion):
     log V and log V_ref of every pair's chosen and rejected completion. V-STaR uses it on the
     test candidates, whose log V and log V_SFT ``score_candidates`` has already computed, so
@@ -321,6 +345,7 @@ def pair_indices(correct_by_group: Iterable[Sequence[Any]]) -> tuple[torch.Tenso
 
 # ---------------------------------------------------------------------------- ORM baseline
 
+
 def _hidden_size(model: torch.nn.Module) -> int:
     out = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     w = getattr(out, "weight", None)
@@ -339,8 +364,7 @@ class OutcomeRewardModel(torch.nn.Module):
     model is untouched) plus a scalar head, a linear layer on the final hidden state of the
     last non-pad token. ``forward`` returns (scores = logits of P(correct), LM logits)."""
 
-    def __init__(self, base: torch.nn.Module, *, copy_base: bool = True, seed: int = 0,
-                 init_std: float = 0.02):
+    def __init__(self, base: torch.nn.Module, *, copy_base: bool = True, seed: int = 0, init_std: float = 0.02):
         super().__init__()
         self.base = copy.deepcopy(base) if copy_base else base
         hidden = _hidden_size(self.base)
@@ -368,11 +392,25 @@ def _orm_forward(orm: OutcomeRewardModel, examples: Sequence[Example], pad_id: i
     return scores, logits, labels
 
 
-def train_orm(orm: OutcomeRewardModel, examples: Sequence[Example], labels: Sequence[Any], *, steps: int,
-              lr: float, batch_size: int, pad_id: int, seed: int, lm_weight: float = 0.0,
-              pos_weight: float | None = None, stop: StopFlag = NEVER,
-              on_step: Callable[[int, dict[str, float]], None] | None = None, weight_decay: float = 0.0,
-              clip: float = 1.0, warmup_frac: float = 0.05, dropout: bool = False) -> list[dict[str, float]]:
+def train_orm(
+    orm: OutcomeRewardModel,
+    examples: Sequence[Example],
+    labels: Sequence[Any],
+    *,
+    steps: int,
+    lr: float,
+    batch_size: int,
+    pad_id: int,
+    seed: int,
+    lm_weight: float = 0.0,
+    pos_weight: float | None = None,
+    stop: StopFlag = NEVER,
+    on_step: Callable[[int, dict[str, float]], None] | None = None,
+    weight_decay: float = 0.0,
+    clip: float = 1.0,
+    warmup_frac: float = 0.05,
+    dropout: bool = False,
+) -> list[dict[str, float]]:
     """Train the ORM in place: BCE of the head's score against the correctness ``labels``
     (0/1 per (prompt, completion) example), plus ``lm_weight`` × the completion-masked LM loss
     on the correct examples (Cobbe et al.'s joint objective; 0 = classifier only).
@@ -402,8 +440,7 @@ def train_orm(orm: OutcomeRewardModel, examples: Sequence[Example], labels: Sequ
                 if lm_weight and bool((y > 0.5).any()):
                     lab = lab.masked_fill((y <= 0.5)[:, None], IGNORE)  # LM loss on correct ones only
                     shift_logits = logits[:, :-1].float()
-                    lm = F.cross_entropy(shift_logits.reshape(-1, shift_logits.shape[-1]), lab[:, 1:].reshape(-1),
-                                         ignore_index=IGNORE)
+                    lm = F.cross_entropy(shift_logits.reshape(-1, shift_logits.shape[-1]), lab[:, 1:].reshape(-1), ignore_index=IGNORE)
                 loss = bce + lm_weight * lm
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -412,9 +449,13 @@ def train_orm(orm: OutcomeRewardModel, examples: Sequence[Example], labels: Sequ
                 lr_now = opt.param_groups[0]["lr"]
                 opt.step()
                 sched.step()
-                metrics = {"loss": float(loss.detach()), "bce": float(bce.detach()), "lm": float(lm.detach()),
-                           "accuracy": float(((scores.detach() > 0).float() == (y > 0.5).float()).float().mean()),
-                           "lr": lr_now}
+                metrics = {
+                    "loss": float(loss.detach()),
+                    "bce": float(bce.detach()),
+                    "lm": float(lm.detach()),
+                    "accuracy": float(((scores.detach() > 0).float() == (y > 0.5).float()).float().mean()),
+                    "lr": lr_now,
+                }
                 history.append(metrics)
                 if on_step is not None:
                     on_step(step, metrics)
@@ -423,8 +464,7 @@ def train_orm(orm: OutcomeRewardModel, examples: Sequence[Example], labels: Sequ
     return history
 
 
-def orm_scores(orm: OutcomeRewardModel, examples: Sequence[Example], pad_id: int,
-               batch_size: int = 16) -> torch.Tensor:
+def orm_scores(orm: OutcomeRewardModel, examples: Sequence[Example], pad_id: int, batch_size: int = 16) -> torch.Tensor:
     """The ORM's score (logit of P(correct)) per example, float32 CPU tensor, in order."""
     _check_examples(examples)
     out = torch.zeros(len(examples), dtype=torch.float32)
@@ -437,9 +477,18 @@ def orm_scores(orm: OutcomeRewardModel, examples: Sequence[Example], pad_id: int
 
 # ---------------------------------------------------------------------------- test-time scoring
 
-def score_candidates(verifier: torch.nn.Module | None, examples: Sequence[Example], *, pad_id: int,
-                     batch_size: int = 16, beta: float = 0.1, reference: torch.nn.Module | None = None,
-                     ref_logps: Any = None, orm: OutcomeRewardModel | None = None) -> list[dict[str, float]]:
+
+def score_candidates(
+    verifier: torch.nn.Module | None,
+    examples: Sequence[Example],
+    *,
+    pad_id: int,
+    batch_size: int = 16,
+    beta: float = 0.1,
+    reference: torch.nn.Module | None = None,
+    ref_logps: Any = None,
+    orm: OutcomeRewardModel | None = None,
+) -> list[dict[str, float]]:
     """Scores of each candidate (prompt, completion), as one dict per candidate:
 
     - ``logp``: log V(ŷ|x) (summed over the completion, <eos> included), ``n_tokens``,

@@ -1,4 +1,5 @@
 """Shared helpers for the starlab tests. Test-only micro configs live here, not in presets."""
+
 from __future__ import annotations
 
 import copy
@@ -21,13 +22,28 @@ if str(EXPERIMENTS) not in sys.path:
 
 # A micro config: a 1-layer, 16-wide Llama on 1–2 digit sums; seconds on a CPU.
 MICRO_CONFIG = {
-    "variant": "star", "dataset": "addition", "preset": "tiny", "seed": 0,
+    "variant": "star",
+    "dataset": "addition",
+    "preset": "tiny",
+    "seed": 0,
     "model": {"source": "tiny", "name": "micro-llama", "n_layer": 1, "n_embd": 16, "n_head": 2, "max_len": 64},
     "task": {"min_digits": 1, "max_digits": 2, "train_per_digit": 12, "eval_per_digit": 6, "few_shot": False},
     "warmup": {"examples": 24, "max_digits": 2, "hinted_fraction": 0.5, "steps": 8, "lr": 0.003, "batch_size": 8},
-    "loop": {"iterations": 2, "p_rationalization": 1.0, "base_steps": 3, "step_growth": 1.5,
-             "lr": 0.003, "batch_size": 8, "restart_from_base": True, "temperature": 0.0, "samples_per_question": 1,
-             "max_new_tokens": 20, "finetune": "full", "lora_r": 4, "lora_alpha": 8},
+    "loop": {
+        "iterations": 2,
+        "p_rationalization": 1.0,
+        "base_steps": 3,
+        "step_growth": 1.5,
+        "lr": 0.003,
+        "batch_size": 8,
+        "restart_from_base": True,
+        "temperature": 0.0,
+        "samples_per_question": 1,
+        "max_new_tokens": 20,
+        "finetune": "full",
+        "lora_r": 4,
+        "lora_alpha": 8,
+    },
     "runtime": {"device": "cpu", "threads": 1, "dtype": "auto", "gen_batch_size": 0},
 }
 
@@ -47,8 +63,11 @@ def micro_config(**sections) -> dict:
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "needs_datasets: reads GSM8K/CommonsenseQA from ../shared/datasets "
-                            "(external data: skipped, and counted at the end of npm test, where it is absent)")
+    config.addinivalue_line(
+        "markers",
+        "needs_datasets: reads GSM8K/CommonsenseQA from ../shared/datasets "
+        "(external data: skipped, and counted at the end of npm test, where it is absent)",
+    )
 
 
 def datasets_present() -> bool:
@@ -70,8 +89,11 @@ def require(module: str):
     try:
         return importlib.import_module(module)
     except ImportError as e:
-        pytest.fail(f"{module} is not installed ({e}); install the test requirements: "
-                    "experiments/.venv/bin/pip install -r experiments/requirements.txt", pytrace=False)
+        pytest.fail(
+            f"{module} is not installed ({e}); install the test requirements: "
+            "experiments/.venv/bin/pip install -r experiments/requirements.txt",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(scope="session")

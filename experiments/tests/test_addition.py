@@ -1,4 +1,5 @@
 """The addition task: formats, hint, answer extraction, data splits."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,7 +17,7 @@ def test_prompt_rationale_and_hint_format():
     assert A.prompt(x) == "374+982:"
     assert A.prompt(x, hint=True) == "374+982(267):"
     assert A.rationale(x) == "3902;7816;4217;=267"
-    assert A.rationale(q(5, 7)) == "5702;=21"          # final carry adds a digit
+    assert A.rationale(q(5, 7)) == "5702;=21"  # final carry adds a digit
     assert A.rationale(q(0, 0)) == "0000;=0"
     assert A.rationale(q(999, 1, 3)) == "9100;9010;9010;=0001"  # (a, b, carry in, digit out)
     assert x.gold == "762" and q(5, 7).gold == "12"
@@ -29,20 +30,23 @@ def test_reference_rationale_extracts_to_gold(a, b):
     assert A.is_correct(A.extract_answer(A.rationale(x)), x.gold)
 
 
-@pytest.mark.parametrize("completion,expected", [
-    ("3902;7816;4217;=267", "762"),
-    ("=267", "762"),
-    ("=2670", "762"),              # leading zeros of the (reversed) answer are ignored
-    ("=0", "0"),
-    (" 12;=21 ", "12"),
-    ("1;=21\nQ: more text", "12"),  # one line only
-    ("3902;=2;=21", "12"),         # the last '=' counts
-    ("3902;7816", None),           # no answer
-    ("=", None),
-    ("=26a", None),                # the answer must end the completion
-    ("=267;", None),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    "completion,expected",
+    [
+        ("3902;7816;4217;=267", "762"),
+        ("=267", "762"),
+        ("=2670", "762"),  # leading zeros of the (reversed) answer are ignored
+        ("=0", "0"),
+        (" 12;=21 ", "12"),
+        ("1;=21\nQ: more text", "12"),  # one line only
+        ("3902;=2;=21", "12"),  # the last '=' counts
+        ("3902;7816", None),  # no answer
+        ("=", None),
+        ("=26a", None),  # the answer must end the completion
+        ("=267;", None),
+        ("", None),
+    ],
+)
 def test_extract_answer(completion, expected):
     assert A.extract_answer(completion) == expected
 
@@ -68,8 +72,9 @@ def test_lengths_cover_the_longest_sequence():
 
 
 def test_splits_are_deterministic_disjoint_and_sized():
-    kw = dict(min_digits=1, max_digits=3, train_per_digit=80, eval_per_digit=40, warmup_examples=90,
-              warmup_max_digits=2, hinted_fraction=0.5)
+    kw = dict(
+        min_digits=1, max_digits=3, train_per_digit=80, eval_per_digit=40, warmup_examples=90, warmup_max_digits=2, hinted_fraction=0.5
+    )
     s1, s2 = A.make_splits(seed=7, **kw), A.make_splits(seed=7, **kw)
     assert s1.data_hash() == s2.data_hash() and s1.train == s2.train
     assert A.make_splits(seed=8, **kw).data_hash() != s1.data_hash()

@@ -1,4 +1,5 @@
 """The one batch sampler (starlab/batches.py) and the one optimiser factory (starlab/optim.py)."""
+
 from __future__ import annotations
 
 import torch
@@ -17,7 +18,7 @@ def test_batches_are_shuffled_epochs_whose_remainder_is_dropped():
 
 
 def test_arranged_epochs_batch_their_units_and_a_state_continues_the_sequence():
-    pairs = lambda order: [order[i:i + 2] for i in range(0, len(order), 2)]  # noqa: E731
+    pairs = lambda order: [order[i : i + 2] for i in range(0, len(order), 2)]  # noqa: E731
     b = EpochBatches(6, 2, seed=1, arrange=pairs)
     assert all(len(row) == 2 for row in b.next())
     b.next()
@@ -34,7 +35,6 @@ def test_adamw_leaves_out_frozen_parameters_and_keeps_groups():
     opt, sched = optim.adamw([a, frozen, b], lr=0.1, schedule=lambda step: 0.5)
     assert opt.param_groups[0]["params"] == [a, b] and opt.param_groups[0]["betas"] == (0.9, 0.99)
     assert opt.param_groups[0]["lr"] == 0.05 and sched.get_last_lr() == [0.05]
-    opt, _ = optim.adamw([{"params": [a, frozen], "lr": 0.2}, {"params": [b]}], lr=0.1, weight_decay=0.01,
-                         schedule=lambda step: 1.0)
+    opt, _ = optim.adamw([{"params": [a, frozen], "lr": 0.2}, {"params": [b]}], lr=0.1, weight_decay=0.01, schedule=lambda step: 1.0)
     assert [g["params"] for g in opt.param_groups] == [[a], [b]]
     assert [g["initial_lr"] for g in opt.param_groups] == [0.2, 0.1] and opt.param_groups[1]["weight_decay"] == 0.01

@@ -7,14 +7,13 @@ catalogue's or the string is used as a dict key. f-string holes stand for one na
 string may also be a prefix that code completes (``vstar/pass`` + ``@k``). f-strings that begin
 with a hole (``f"{prefix}/{name}_{d}"``) cannot be checked this way and are left out.
 """
+
 from __future__ import annotations
 
 import ast
 import json
 import re
 from pathlib import Path
-
-import pytest
 
 from conftest import REPO, SCHEMA_PATH
 from starlab import catalogue as C
@@ -125,8 +124,14 @@ def test_every_catalogued_name_is_written_somewhere():
 def test_quiet_step_metrics_are_catalogued():
     """quiet_star.py writes quiet/<k> for k in STEP_METRICS (but loss, written as train/loss)."""
     tree = ast.parse((STARLAB / "variants" / "quiet_star.py").read_text(encoding="utf-8"))
-    step = next((n.value for n in tree.body if isinstance(n, ast.Assign)
-                 and any(isinstance(t, ast.Name) and t.id == "STEP_METRICS" for t in n.targets)), None)
+    step = next(
+        (
+            n.value
+            for n in tree.body
+            if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "STEP_METRICS" for t in n.targets)
+        ),
+        None,
+    )
     assert step is not None, "quiet_star.py has no module-level STEP_METRICS any more: update this test"
     names = [f"quiet/{e.value}" for e in step.elts if isinstance(e, ast.Constant) and e.value != "loss"]
     assert names and all(C.metric_entry(n) is not None for n in names), [n for n in names if C.metric_entry(n) is None]
@@ -150,6 +155,7 @@ def test_patterns_match_the_names_they_stand_for():
 def test_python_lists_are_the_catalogue():
     from starlab import config, events
     from starlab.variants import vstar
+
     assert config.VARIANTS is C.VARIANTS
     assert events.PHASES is C.PHASES
     assert vstar.SCORERS is C.SCORER_BY_SCORE_KEY

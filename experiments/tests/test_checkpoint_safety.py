@@ -1,6 +1,7 @@
 """Checkpoints load nothing that can run code: no pickle, no torch.load, from a run directory
 (which may come from someone else's bundle). Old pickle checkpoints are refused with a message
 that says why; the safetensors + JSON state round-trips exactly."""
+
 from __future__ import annotations
 
 import ast
@@ -19,13 +20,13 @@ from starlab import checkpoint, models, safe_state
 from starlab.config import config_hash
 from starlab.events import EventWriter
 from starlab.stopping import StopFlag, StopRequested
-from starlab.tokenizer import CharTokenizer
 from starlab.train import lr_lambda
 
 OLD_FORMAT = r"older STaR Lab in PyTorch's pickle format \({}\), which can run code when loaded; STaR Lab no longer loads pickles"
 
 
 # --------------------------------------------------------------------------- a malicious pickle
+
 
 class _Payload:
     """Unpickling this calls open(marker, "w"): the file appearing means code ran."""
@@ -74,6 +75,7 @@ def _write_meta(ck: Path, cfg, *, fmt: int | None, lora: bool = False) -> None:
 
 
 # --------------------------------------------------------------------------- (a) old format refused
+
 
 @pytest.mark.parametrize("fmt", [None, 2])
 @pytest.mark.parametrize("name", ["model.pt", "base.pt"])
@@ -161,17 +163,33 @@ def test_resuming_a_quiet_star_run_whose_state_was_swapped_for_a_pickle_is_refus
     cfg = copy.deepcopy(MICRO_CONFIG)
     cfg.pop("loop")
     cfg["variant"] = "quiet-star"
-    cfg["quiet"] = {"steps": 2, "lr": 0.003, "batch_size": 2, "seq_len": 32, "n_thoughts": 1, "thought_len": 2,
-                    "n_ahead": 2, "thought_temperature": 1.0, "policy_weight": 1.0, "eval_every": 1,
-                    "max_new_tokens": 16}
+    cfg["quiet"] = {
+        "steps": 2,
+        "lr": 0.003,
+        "batch_size": 2,
+        "seq_len": 32,
+        "n_thoughts": 1,
+        "thought_len": 2,
+        "n_ahead": 2,
+        "thought_temperature": 1.0,
+        "policy_weight": 1.0,
+        "eval_every": 1,
+        "max_new_tokens": 16,
+    }
     cfg["warmup"]["steps"] = 2
     cfg, errors = validate_config(cfg)
     assert not errors, errors
     stop = StopFlag()
     w = EventWriter(tmp_path / "events.jsonl", heartbeat_s=None)
     with pytest.raises(StopRequested):
-        quiet_star.run(cfg, w, run_dir=str(tmp_path), emit_run_start=False, stop=stop,
-                       hooks=quiet_star.Hooks(on_eval_end=lambda i, r: stop.request() if i == 1 else None))
+        quiet_star.run(
+            cfg,
+            w,
+            run_dir=str(tmp_path),
+            emit_run_start=False,
+            stop=stop,
+            hooks=quiet_star.Hooks(on_eval_end=lambda i, r: stop.request() if i == 1 else None),
+        )
     w.close()
     ck = tmp_path / "checkpoint"
     assert sorted(p.name for p in ck.iterdir()) == ["state.json", "state.safetensors", "state.skeleton.json"]
@@ -190,6 +208,7 @@ def test_resuming_a_quiet_star_run_whose_state_was_swapped_for_a_pickle_is_refus
 
 
 # --------------------------------------------------------------------------- (b) adapters
+
 
 def _lora_checkpoint(tmp_path: Path):
     from starlab.lora import add_adapter
@@ -233,6 +252,7 @@ def test_an_adapter_without_its_safetensors_file_is_refused_before_peft(tmp_path
 
 
 # --------------------------------------------------------------------------- (c) round trips
+
 
 def _same(a, b, path="root"):
     """Equal, with exactly the same types (tuple vs list, int vs str keys, nan)."""
@@ -280,8 +300,14 @@ def test_optimizer_scheduler_and_generator_state_round_trip_and_continue_bit_for
     model, opt, sched, gen = setup()
     _train(model, opt, sched, gen, 3)
     perm = torch.randperm(7, generator=gen)
-    state = {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-             "gen": gen.get_state(), "pos": 5, "perm": perm}
+    state = {
+        "model": model.state_dict(),
+        "opt": opt.state_dict(),
+        "sched": sched.state_dict(),
+        "gen": gen.get_state(),
+        "pos": 5,
+        "perm": perm,
+    }
     back = _roundtrip(state, tmp_path)
     _same({**state, "model": dict(state["model"])}, back)
     assert isinstance(back["opt"]["param_groups"][0]["betas"], tuple)
@@ -301,10 +327,15 @@ def test_optimizer_scheduler_and_generator_state_round_trip_and_continue_bit_for
 
 def test_types_keys_and_special_floats_round_trip(tmp_path):
     x = torch.arange(12.0).reshape(3, 4)
-    obj = {0: "int key", "0": "str key", 7: (1, [2, (3.5,)], ()), "floats": [math.nan, math.inf, -math.inf, -0.0, 1e-310],
-           "nested": {"t": x, "view": x[1:], "transposed": x.t(), "same": x, "empty": torch.zeros(0, 3)},
-           "scalars": [None, True, False, 2**70, -1, ""], "tensors": [torch.tensor(True), torch.tensor(3, dtype=torch.int16),
-                                                                     torch.randn(2).to(torch.bfloat16)]}
+    obj = {
+        0: "int key",
+        "0": "str key",
+        7: (1, [2, (3.5,)], ()),
+        "floats": [math.nan, math.inf, -math.inf, -0.0, 1e-310],
+        "nested": {"t": x, "view": x[1:], "transposed": x.t(), "same": x, "empty": torch.zeros(0, 3)},
+        "scalars": [None, True, False, 2**70, -1, ""],
+        "tensors": [torch.tensor(True), torch.tensor(3, dtype=torch.int16), torch.randn(2).to(torch.bfloat16)],
+    }
     back = _roundtrip(obj, tmp_path)
     _same(obj, back)
     assert back["nested"]["same"] is back["nested"]["t"]  # one tensor, stored once
@@ -312,8 +343,7 @@ def test_types_keys_and_special_floats_round_trip(tmp_path):
     assert "NaN" not in text and "Infinity" not in text
 
 
-@pytest.mark.parametrize("bad", [{1, 2}, b"bytes", object(), {(1, 2): 3}, {True: 1}, {1.5: 2},
-                                 [complex(1, 2)], torch.zeros(2).to_sparse()])
+@pytest.mark.parametrize("bad", [{1, 2}, b"bytes", object(), {(1, 2): 3}, {True: 1}, {1.5: 2}, [complex(1, 2)], torch.zeros(2).to_sparse()])
 def test_unsupported_values_are_refused_with_a_type_error_and_nothing_is_written(tmp_path, bad):
     with pytest.raises(TypeError, match="cannot be saved|only str and int keys|dense tensors"):
         safe_state.save_state({"x": bad}, str(tmp_path / "s.safetensors"), str(tmp_path / "s.skeleton.json"))
@@ -343,8 +373,18 @@ def test_saving_refuses_cycles_and_deep_nesting():
         safe_state.flatten(deep)
 
 
-_dtypes = [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64, torch.int32, torch.int16,
-           torch.int8, torch.uint8, torch.bool]
+_dtypes = [
+    torch.float32,
+    torch.float64,
+    torch.float16,
+    torch.bfloat16,
+    torch.int64,
+    torch.int32,
+    torch.int16,
+    torch.int8,
+    torch.uint8,
+    torch.bool,
+]
 
 
 @st.composite
@@ -365,12 +405,16 @@ def _tensors(draw):
     return t
 
 
-_leaves = (st.none() | st.booleans() | st.integers(-2**80, 2**80) | st.floats() | st.text(max_size=6) | _tensors())
+_leaves = st.none() | st.booleans() | st.integers(-(2**80), 2**80) | st.floats() | st.text(max_size=6) | _tensors()
 _states = st.recursive(
     _leaves,
-    lambda ch: (st.lists(ch, max_size=4) | st.lists(ch, max_size=4).map(tuple)
-                | st.dictionaries(st.text(max_size=6) | st.integers(-3, 2**40), ch, max_size=4)),
-    max_leaves=25)
+    lambda ch: (
+        st.lists(ch, max_size=4)
+        | st.lists(ch, max_size=4).map(tuple)
+        | st.dictionaries(st.text(max_size=6) | st.integers(-3, 2**40), ch, max_size=4)
+    ),
+    max_leaves=25,
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -380,6 +424,7 @@ def test_any_supported_state_round_trips_exactly(tmp_path, obj):
 
 
 # --------------------------------------------------------------------------- (d) bounded loading
+
 
 def _files(tmp_path: Path, obj=None):
     ts, sk = tmp_path / "s.safetensors", tmp_path / "s.skeleton.json"
@@ -393,17 +438,20 @@ def _edit_root(sk: Path, root) -> None:
     sk.write_text(json.dumps(skel))
 
 
-@pytest.mark.parametrize("root,message", [
-    ({"dict": [["a", {"tensor": "missing"}], ["b", [1, 2]]]}, "references tensor 'missing', which the tensor file does not hold"),
-    ({"dict": [["a", {"pickle": "a"}]]}, "unknown skeleton node kind 'pickle'"),
-    ({"dict": [["a", {"tensor": "a", "float": "nan"}]]}, "exactly one of"),
-    ({"dict": [["a", {"tensor": 3}]]}, "tensor reference must be a string"),
-    ({"dict": [["a", {"float": "1e999"}]]}, "float node must be one of"),
-    ({"dict": [["a", {"tensor": "a"}], ["a", 1]]}, "appears twice"),
-    ({"dict": [[1.5, {"tensor": "a"}]]}, "must be \\[str or int key, node\\]"),
-    ({"dict": [["b", [1]]]}, "does not reference"),
-    ({"tuple": {"x": 1}}, "not a list"),
-])
+@pytest.mark.parametrize(
+    "root,message",
+    [
+        ({"dict": [["a", {"tensor": "missing"}], ["b", [1, 2]]]}, "references tensor 'missing', which the tensor file does not hold"),
+        ({"dict": [["a", {"pickle": "a"}]]}, "unknown skeleton node kind 'pickle'"),
+        ({"dict": [["a", {"tensor": "a", "float": "nan"}]]}, "exactly one of"),
+        ({"dict": [["a", {"tensor": 3}]]}, "tensor reference must be a string"),
+        ({"dict": [["a", {"float": "1e999"}]]}, "float node must be one of"),
+        ({"dict": [["a", {"tensor": "a"}], ["a", 1]]}, "appears twice"),
+        ({"dict": [[1.5, {"tensor": "a"}]]}, "must be \\[str or int key, node\\]"),
+        ({"dict": [["b", [1]]]}, "does not reference"),
+        ({"tuple": {"x": 1}}, "not a list"),
+    ],
+)
 def test_a_malformed_skeleton_is_refused(tmp_path, root, message):
     ts, sk = _files(tmp_path)
     _edit_root(sk, root)
@@ -456,6 +504,7 @@ def test_a_malformed_quiet_star_checkpoint_is_a_checkpoint_error(tmp_path):
 
 # --------------------------------------------------------------------------- (e) tied weights
 
+
 def _logits(model, ids):
     with torch.no_grad():
         return model(input_ids=ids).logits
@@ -493,14 +542,19 @@ def test_weights_with_bad_aliases_are_refused(tmp_path):
     from safetensors.torch import save_file
 
     p = str(tmp_path / "m.safetensors")
-    for aliases, message in [('{"b": "nope"}', "does not hold"), ('{"a": "a"}', "also a stored tensor"),
-                             ('["a"]', "not a JSON object"), ("{", "not valid JSON")]:
+    for aliases, message in [
+        ('{"b": "nope"}', "does not hold"),
+        ('{"a": "a"}', "also a stored tensor"),
+        ('["a"]', "not a JSON object"),
+        ("{", "not valid JSON"),
+    ]:
         save_file({"a": torch.ones(1)}, p, metadata={"starlab.aliases": aliases})
         with pytest.raises(safe_state.StateFormatError, match=message):
             safe_state.load_weights(p)
 
 
 # --------------------------------------------------------------------------- the package itself
+
 
 def test_the_package_never_unpickles():
     """No torch.load / pickle / numpy load with pickles anywhere in starlab/ (a run directory's

@@ -1,14 +1,14 @@
 """`python -m starlab run` end to end, as the Node side spawns it."""
+
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
 
-from conftest import EXPERIMENTS, assert_valid_stream, micro_config, read_events, subprocess_env
+from conftest import assert_valid_stream, micro_config, read_events, subprocess_env
 
 
 def _start(tmp_path, cfg, **env):
@@ -18,10 +18,13 @@ def _start(tmp_path, cfg, **env):
     cfg_path.write_text(json.dumps(cfg) if not isinstance(cfg, str) else cfg)
     events = run_dir / "events.jsonl"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "starlab", "run", "--config", str(cfg_path)], cwd=run_dir,
-        env=subprocess_env(STARLAB_EVENTS=events, STARLAB_RUN_DIR=run_dir, STARLAB_RUN_ID="test-run",
-                           HF_HUB_OFFLINE=1, **env),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [sys.executable, "-m", "starlab", "run", "--config", str(cfg_path)],
+        cwd=run_dir,
+        env=subprocess_env(STARLAB_EVENTS=events, STARLAB_RUN_DIR=run_dir, STARLAB_RUN_ID="test-run", HF_HUB_OFFLINE=1, **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     return proc, run_dir, events
 
 
@@ -37,8 +40,7 @@ def test_run_end_to_end(tmp_path, event_validator):
     assert start["env"]["torch"] and start["env"]["transformers"] and start["env"]["pid"] == proc.pid
     assert set(start["hashes"]) == {"config", "data", "prompt"} and all(len(h) == 64 for h in start["hashes"].values())
     assert events[-1]["type"] == "run_end" and events[-1]["status"] == "completed" and not events[-1].get("error")
-    accs = {e["iteration"]: e["values"]["eval/accuracy"] for e in events
-            if e["type"] == "metrics" and "eval/accuracy" in e["values"]}
+    accs = {e["iteration"]: e["values"]["eval/accuracy"] for e in events if e["type"] == "metrics" and "eval/accuracy" in e["values"]}
     assert sorted(accs) == [0, 1, 2]
     arts = [e for e in events if e["type"] == "artifact"]
     assert {"artifacts/iter_1/kept.jsonl", "artifacts/iter_2/kept.jsonl", "artifacts/summary.json"} <= {a["path"] for a in arts}
@@ -59,8 +61,7 @@ def test_sigterm_stops_cleanly(tmp_path, event_validator):
     proc, _, events_path = _start(tmp_path, cfg)
     deadline = time.time() + 120
     while time.time() < deadline:  # wait until training is under way
-        if events_path.exists() and any(e["type"] == "progress" and e["phase"] == "warmup"
-                                        for e in _complete_lines(events_path)):
+        if events_path.exists() and any(e["type"] == "progress" and e["phase"] == "warmup" for e in _complete_lines(events_path)):
             break
         assert proc.poll() is None, proc.stderr.read()
         time.sleep(0.2)

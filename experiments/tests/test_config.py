@@ -1,4 +1,5 @@
 """Config validation mirrors shared/experiment-config.ts; presets validate; errors name fields."""
+
 from __future__ import annotations
 
 import json
@@ -8,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import EXPERIMENTS, MICRO_CONFIG, REPO, micro_config, subprocess_env
+from conftest import EXPERIMENTS, MICRO_CONFIG, micro_config, subprocess_env
 from starlab.config import DATASETS, VARIANTS, ConfigError, load_config, preset_config, sections_for, validate_config
 
 
@@ -59,12 +60,25 @@ def test_unknown_and_missing_keys_are_named():
     assert _fields(cfg) == ["runtime"]
 
 
-@pytest.mark.parametrize("section,key,value", [
-    ("loop", "lr", 0), ("loop", "lr", 2), ("loop", "iterations", 0), ("loop", "iterations", 1.5),
-    ("loop", "finetune", "qlora"), ("loop", "p_rationalization", 1.1), ("loop", "step_growth", 0.9),
-    ("model", "source", "gguf"), ("model", "name", ""), ("model", "n_layer", True), ("runtime", "device", "tpu"),
-    ("runtime", "threads", -1), ("task", "min_digits", 0), ("warmup", "hinted_fraction", "half"),
-])
+@pytest.mark.parametrize(
+    "section,key,value",
+    [
+        ("loop", "lr", 0),
+        ("loop", "lr", 2),
+        ("loop", "iterations", 0),
+        ("loop", "iterations", 1.5),
+        ("loop", "finetune", "qlora"),
+        ("loop", "p_rationalization", 1.1),
+        ("loop", "step_growth", 0.9),
+        ("model", "source", "gguf"),
+        ("model", "name", ""),
+        ("model", "n_layer", True),
+        ("runtime", "device", "tpu"),
+        ("runtime", "threads", -1),
+        ("task", "min_digits", 0),
+        ("warmup", "hinted_fraction", "half"),
+    ],
+)
 def test_bad_values_are_rejected_with_their_field(section, key, value):
     cfg = micro_config(**{section: {key: value}})
     assert _fields(cfg) == [f"{section}.{key}"]
@@ -89,8 +103,9 @@ def test_load_config_errors(tmp_path):
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "starlab", *args], env=subprocess_env(), capture_output=True,
-                          text=True, timeout=60, cwd=EXPERIMENTS)
+    return subprocess.run(
+        [sys.executable, "-m", "starlab", *args], env=subprocess_env(), capture_output=True, text=True, timeout=60, cwd=EXPERIMENTS
+    )
 
 
 def test_validate_command(tmp_path):
@@ -116,8 +131,11 @@ def test_resolve_command():
 def test_strings_over_the_limit_and_unreadable_files_are_named(tmp_path):
     assert _fields(micro_config(model={"name": "m" * 4097})) == ["model.name"]
     bad = tmp_path / "c.json"
-    for data, msg in [(b"\xff{}", "not UTF-8 text: byte 0xff at byte offset 0"), (b"[" * 100000, "nested too deeply"),
-                      (b"1" * 5000, "not valid JSON")]:
+    for data, msg in [
+        (b"\xff{}", "not UTF-8 text: byte 0xff at byte offset 0"),
+        (b"[" * 100000, "nested too deeply"),
+        (b"1" * 5000, "not valid JSON"),
+    ]:
         bad.write_bytes(data)
         with pytest.raises(ConfigError, match=re.escape(msg)):
             load_config(str(bad))

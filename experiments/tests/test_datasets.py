@@ -1,6 +1,7 @@
 """GSM8K and CommonsenseQA behind the Task interface: loading the real files (read by path from
 ../shared/datasets, never copied into the project), prompt formats, hints, answer extraction,
 malformed files, selection/hash, path resolution and import_dataset."""
+
 from __future__ import annotations
 
 import csv
@@ -12,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from starlab.tasks import DataError, get_task
+from starlab.tasks import DataError, data_files, get_task
 from starlab.tasks import commonsenseqa as cqa_mod
-from starlab.tasks import data_files
 from starlab.tasks import gsm8k as gsm_mod
 from starlab.tasks.commonsenseqa import CommonsenseQATask, CQAQuestion, parse_prompt_block
 from starlab.tasks.data_files import import_dataset, split_exemplars
@@ -31,8 +31,11 @@ needs_datasets = pytest.mark.needs_datasets
 
 
 def cfg(path="", train_limit=0, eval_limit=0, examples=0, hinted_fraction=0.0, seed=0):
-    return {"seed": seed, "task": {"path": str(path), "train_limit": train_limit, "eval_limit": eval_limit, "few_shot": False},
-            "warmup": {"examples": examples, "hinted_fraction": hinted_fraction, "steps": 0, "lr": 1e-3, "batch_size": 4}}
+    return {
+        "seed": seed,
+        "task": {"path": str(path), "train_limit": train_limit, "eval_limit": eval_limit, "few_shot": False},
+        "warmup": {"examples": examples, "hinted_fraction": hinted_fraction, "steps": 0, "lr": 1e-3, "batch_size": 4},
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -87,16 +90,18 @@ def test_gsm8k_real_rows(gsm):
     assert (len(s.train), len(s.eval)) == (7473, 1319)
     q = by_qid(s.train)["train-00000"]
     assert q.gold == "72" and t.difficulty(q) == 2
-    assert t.prompt(q) == ("Q: Natalia sold clips to 48 of her friends in April, and then she sold half as many clips "
-                           "in May. How many clips did Natalia sell altogether in April and May?\nA:")
+    assert t.prompt(q) == (
+        "Q: Natalia sold clips to 48 of her friends in April, and then she sold half as many clips "
+        "in May. How many clips did Natalia sell altogether in April and May?\nA:"
+    )
     assert t.prompt(q, hint=True) == t.prompt(q)[:-3] + " (72)\nA:"
-    assert t.reference(q) == (" Natalia sold 48/2 = 24 clips in May.\n"
-                              "Natalia sold 48+24 = 72 clips altogether in April and May.\n#### 72")
+    assert t.reference(q) == (" Natalia sold 48/2 = 24 clips in May.\nNatalia sold 48+24 = 72 clips altogether in April and May.\n#### 72")
     # the eval split is test.jsonl; curly quotes folded to ASCII, annotations stripped
     e = by_qid(s.eval)["test-00000"]
     assert t.prompt(e).startswith("Q: Janet's ducks lay 16 eggs per day.") and t.prompt(e).endswith("farmers' market?\nA:")
-    assert t.reference(e) == (" Janet sells 16 - 3 - 4 = 9 duck eggs a day.\n"
-                              "She makes 9 * 2 = $18 every day at the farmer's market.\n#### 18")
+    assert t.reference(e) == (
+        " Janet sells 16 - 3 - 4 = 9 duck eggs a day.\nShe makes 9 * 2 = $18 every day at the farmer's market.\n#### 18"
+    )
     # a thousands comma in the gold: normalised; a unicode minus in a solution: ASCII
     assert by_qid(s.train)["train-02583"].gold == "1200"
     assert t.reference(by_qid(s.train)["train-00020"]).splitlines()[1] == "The number of rose stamps is 20 - 13 = 7."
@@ -114,9 +119,11 @@ def test_commonsenseqa_real_rows(cqa):
     t, s = cqa
     assert (len(s.train), len(s.eval)) == (9741, 1221)
     e = by_qid(s.eval)["1afa02df02c908a558b4036e80242fac"]
-    assert t.prompt(e) == ("Q: A revolving door is convenient for two direction travel, but it also serves as a security "
-                           "measure at a what?\nAnswer Choices:\n(a) bank\n(b) library\n(c) department store\n(d) mall\n"
-                           "(e) new york\nA:")
+    assert t.prompt(e) == (
+        "Q: A revolving door is convenient for two direction travel, but it also serves as a security "
+        "measure at a what?\nAnswer Choices:\n(a) bank\n(b) library\n(c) department store\n(d) mall\n"
+        "(e) new york\nA:"
+    )
     assert t.prompt(e, hint=True) == t.prompt(e).replace("(a) bank\n", "(a) bank (CORRECT)\n")
     assert e.gold == "a" and t.difficulty(e) is None
     assert t.reference(e) == " Therefore, the answer is bank (a)."
@@ -173,76 +180,96 @@ def test_hints_only_with_hint_true(gsm, cqa):
 
 
 # ------------------------------------------------------------------------------- extraction
-@pytest.mark.parametrize("text,want", [
-    (" She pays 3 * 6 = 18 dollars.\n#### 18", "18"),
-    (" #### 1,234", "1234"),
-    ("#### $1,234.00.", "1234"),
-    ("#### 18.00", "18"),
-    ("#### 0.50", "0.5"),
-    ("#### -5", "-5"),
-    ("#### \u22125", "-5"),
-    ("#### 18 dollars", "18"),
-    ("####18", "18"),
-    (" The total is 6 + 12 = 18.\nThe answer is 18.", "18"),
-    ("So the answer is: $42 apples", "42"),
-    ("Answer: 1,000,000", "1000000"),
-    ("the final answer is \\boxed{250}", "250"),
-    ("She has 3 left. \\boxed{1,500}", "1500"),
-    ("#### 18\n\nQ: Tom has 5 apples.\nA: #### 99", "18"),  # cut at the blank line
-    ("#### 24\nQ: next question", "24"),  # cut at a new question
-    ("#### 5\n#### 7", "5"),  # the first #### line, as the paper's extractor
-    (" The total is 18.", None),  # a number without a marker is no answer
-    ("", None),
-    ("#### ", None),
-    ("The answer is unknown.", None),
-])
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        (" She pays 3 * 6 = 18 dollars.\n#### 18", "18"),
+        (" #### 1,234", "1234"),
+        ("#### $1,234.00.", "1234"),
+        ("#### 18.00", "18"),
+        ("#### 0.50", "0.5"),
+        ("#### -5", "-5"),
+        ("#### \u22125", "-5"),
+        ("#### 18 dollars", "18"),
+        ("####18", "18"),
+        (" The total is 6 + 12 = 18.\nThe answer is 18.", "18"),
+        ("So the answer is: $42 apples", "42"),
+        ("Answer: 1,000,000", "1000000"),
+        ("the final answer is \\boxed{250}", "250"),
+        ("She has 3 left. \\boxed{1,500}", "1500"),
+        ("#### 18\n\nQ: Tom has 5 apples.\nA: #### 99", "18"),  # cut at the blank line
+        ("#### 24\nQ: next question", "24"),  # cut at a new question
+        ("#### 5\n#### 7", "5"),  # the first #### line, as the paper's extractor
+        (" The total is 18.", None),  # a number without a marker is no answer
+        ("", None),
+        ("#### ", None),
+        ("The answer is unknown.", None),
+    ],
+)
 def test_gsm8k_extraction(text, want):
     assert GSM8KTask().extract_answer(text) == want
 
 
 def test_number_normalisation():
-    assert [normalize_number(s) for s in ["72", "1,200", "$5", "-3", "0.25", "007", "-0", ".5", "3.10", "x"]] == \
-        ["72", "1200", "5", "-3", "0.25", "7", "0", "0.5", "3.1", None]
+    assert [normalize_number(s) for s in ["72", "1,200", "$5", "-3", "0.25", "007", "-0", ".5", "3.10", "x"]] == [
+        "72",
+        "1200",
+        "5",
+        "-3",
+        "0.25",
+        "7",
+        "0",
+        "0.5",
+        "3.1",
+        None,
+    ]
     t = GSM8KTask()
     assert t.is_correct("18", "18") and not t.is_correct(None, "18") and not t.is_correct("18.5", "18")
 
 
-FOUNTAIN = CQAQuestion("x", "What do people use to absorb extra ink from a fountain pen?",
-                       (("a", "shirt pocket"), ("b", "calligrapher's hand"), ("c", "inkwell"), ("d", "desk drawer"),
-                        ("e", "blotter")), "e")
-JEWELRY = CQAQuestion("y", "Where would you go?", (("a", "jewelry store"), ("b", "neck"), ("c", "jewelry box"),
-                                                   ("d", "the desert"), ("e", "boutique")), "a")
+FOUNTAIN = CQAQuestion(
+    "x",
+    "What do people use to absorb extra ink from a fountain pen?",
+    (("a", "shirt pocket"), ("b", "calligrapher's hand"), ("c", "inkwell"), ("d", "desk drawer"), ("e", "blotter")),
+    "e",
+)
+JEWELRY = CQAQuestion(
+    "y", "Where would you go?", (("a", "jewelry store"), ("b", "neck"), ("c", "jewelry box"), ("d", "the desert"), ("e", "boutique")), "a"
+)
 
 
-@pytest.mark.parametrize("text,q,want", [
-    (" The answer must absorb ink. Blotters absorb liquids. Therefore, the answer is blotter (e).", None, "e"),
-    (" Therefore, the answer is blotter (E).", None, "e"),
-    ("the answer is (B)", None, "b"),
-    ("the answer is b", None, "b"),
-    ("The answer is B.", None, "b"),
-    ("The answer is B, populated areas.", None, "b"),
-    ("Answer: C", None, "c"),
-    ("The answer is option (d).", None, "d"),
-    ("(d).", None, "d"),
-    ("D", None, "d"),
-    (" blotter (e).", None, "e"),
-    (" Therefore, the answer is a bank (c).", None, "c"),
-    (" Choice (a) is wrong because pockets hold pens. Therefore, the answer is blotter (e).", None, "e"),
-    (" Therefore, the answer is blotter (e).\n\nQ: What is red?\nA: Therefore, the answer is inkwell (c).", None, "e"),
-    (" Therefore, the answer is blotter.", FOUNTAIN, "e"),
-    (" Therefore, the answer is blotter.", None, None),  # text needs the question's choices
-    (" Therefore, the answer is Blotter (f).", FOUNTAIN, "e"),  # (f) is no label; the text decides
-    (" Therefore, the answer is blotter (f).", None, None),
-    ("The answer is a place with many people.", None, None),  # "a" is an article here
-    ("The answer is a place with many people.", FOUNTAIN, None),
-    (" blotter", FOUNTAIN, "e"),
-    (" The answer must be something that absorbs ink.", FOUNTAIN, None),
-    ("Therefore, the answer is jewelry.", JEWELRY, None),  # two choices say "jewelry": ambiguous
-    ("Therefore, the answer is the jewelry store.", JEWELRY, "a"),
-    ("Therefore, the answer is desert.", JEWELRY, "d"),
-    ("Therefore, the answer is jewelry store or jewelry box.", JEWELRY, None),
-    ("", None, None),
-])
+@pytest.mark.parametrize(
+    "text,q,want",
+    [
+        (" The answer must absorb ink. Blotters absorb liquids. Therefore, the answer is blotter (e).", None, "e"),
+        (" Therefore, the answer is blotter (E).", None, "e"),
+        ("the answer is (B)", None, "b"),
+        ("the answer is b", None, "b"),
+        ("The answer is B.", None, "b"),
+        ("The answer is B, populated areas.", None, "b"),
+        ("Answer: C", None, "c"),
+        ("The answer is option (d).", None, "d"),
+        ("(d).", None, "d"),
+        ("D", None, "d"),
+        (" blotter (e).", None, "e"),
+        (" Therefore, the answer is a bank (c).", None, "c"),
+        (" Choice (a) is wrong because pockets hold pens. Therefore, the answer is blotter (e).", None, "e"),
+        (" Therefore, the answer is blotter (e).\n\nQ: What is red?\nA: Therefore, the answer is inkwell (c).", None, "e"),
+        (" Therefore, the answer is blotter.", FOUNTAIN, "e"),
+        (" Therefore, the answer is blotter.", None, None),  # text needs the question's choices
+        (" Therefore, the answer is Blotter (f).", FOUNTAIN, "e"),  # (f) is no label; the text decides
+        (" Therefore, the answer is blotter (f).", None, None),
+        ("The answer is a place with many people.", None, None),  # "a" is an article here
+        ("The answer is a place with many people.", FOUNTAIN, None),
+        (" blotter", FOUNTAIN, "e"),
+        (" The answer must be something that absorbs ink.", FOUNTAIN, None),
+        ("Therefore, the answer is jewelry.", JEWELRY, None),  # two choices say "jewelry": ambiguous
+        ("Therefore, the answer is the jewelry store.", JEWELRY, "a"),
+        ("Therefore, the answer is desert.", JEWELRY, "d"),
+        ("Therefore, the answer is jewelry store or jewelry box.", JEWELRY, None),
+        ("", None, None),
+    ],
+)
 def test_commonsenseqa_extraction(text, q, want):
     assert CommonsenseQATask().extract_answer(text, q) == want
 
@@ -258,7 +285,7 @@ def test_extraction_on_the_papers_prompt_files():
     g = paper_blocks("gsm8k_prompts.txt")
     gh = paper_blocks("gsm8k_prompts_answer_key.txt")
     assert len(g) == len(gh) == 6
-    for (p, c), (ph, _) in zip(g, gh):
+    for (_p, c), (ph, _) in zip(g, gh):
         stated = re.search(r"#### (\S+)\s*$", c).group(1)
         assert gt.extract_answer(c) == normalize_number(stated)
         assert gt.extract_answer(c) == re.search(r" \(([^()]*)\)\nA:$", ph).group(1)  # the hint shows the same number
@@ -282,8 +309,7 @@ def test_extraction_on_the_papers_prompt_files():
 # ------------------------------------------------------------------------------- our prompt files
 @needs_datasets
 def test_shipped_prompt_files(gsm, cqa):
-    paper_questions = {p.split("\n")[0] for name in ("gsm8k_prompts.txt", "commonsenseqa_prompts.txt")
-                       for p, _ in paper_blocks(name)}
+    paper_questions = {p.split("\n")[0] for name in ("gsm8k_prompts.txt", "commonsenseqa_prompts.txt") for p, _ in paper_blocks(name)}
     for (t, s), n_range in ((gsm, (4, 6)), (cqa, (5, 7))):
         mod = gsm_mod if isinstance(t, GSM8KTask) else cqa_mod
         text = mod.PROMPT_FILE.read_text(encoding="utf-8")
@@ -309,18 +335,30 @@ def test_shipped_prompt_files(gsm, cqa):
 
 # ------------------------------------------------------------------------------- malformed files
 GOOD_GSM = json.dumps({"question": "Tom has 2 apples and buys 3. How many?", "answer": "2+3=<<2+3=5>>5\n#### 5"})
-GOOD_CQA = json.dumps({"answerKey": "B", "id": "q1", "question": {"question_concept": "c", "stem": "Pick b?", "choices": [
-    {"label": "A", "text": "x"}, {"label": "B", "text": "y"}, {"label": "C", "text": "z"}]}})
+GOOD_CQA = json.dumps(
+    {
+        "answerKey": "B",
+        "id": "q1",
+        "question": {
+            "question_concept": "c",
+            "stem": "Pick b?",
+            "choices": [{"label": "A", "text": "x"}, {"label": "B", "text": "y"}, {"label": "C", "text": "z"}],
+        },
+    }
+)
 
 
-@pytest.mark.parametrize("bad,msg", [
-    ("{not json", "not valid JSON"),
-    ("[1, 2]", "expected a JSON object"),
-    (json.dumps({"question": "Q?"}), "missing field 'answer'"),
-    (json.dumps({"question": 3, "answer": "#### 3"}), "'question' must be a string"),
-    (json.dumps({"question": "Q?", "answer": "it is 5"}), "no final '#### N'"),
-    (json.dumps({"question": "Q?", "answer": "so\n#### five"}), "must end with '#### N'"),
-])
+@pytest.mark.parametrize(
+    "bad,msg",
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "expected a JSON object"),
+        (json.dumps({"question": "Q?"}), "missing field 'answer'"),
+        (json.dumps({"question": 3, "answer": "#### 3"}), "'question' must be a string"),
+        (json.dumps({"question": "Q?", "answer": "it is 5"}), "no final '#### N'"),
+        (json.dumps({"question": "Q?", "answer": "so\n#### five"}), "must end with '#### N'"),
+    ],
+)
 def test_gsm8k_malformed_lines(tmp_path, bad, msg):
     d = tmp_path / "gsm8k"
     write_lines(d / "train.jsonl", [GOOD_GSM, "", bad, GOOD_GSM])
@@ -330,19 +368,32 @@ def test_gsm8k_malformed_lines(tmp_path, bad, msg):
     assert f"{d / 'train.jsonl'}:3: " in str(e.value) and msg in str(e.value)
 
 
-@pytest.mark.parametrize("bad,msg", [
-    ("{\"answerKey\": ", "not valid JSON"),
-    (json.dumps({"answerKey": "F", "question": {"stem": "s", "choices": [{"label": "A", "text": "x"}, {"label": "B", "text": "y"}]}}),
-     "answerKey 'F' is not among the labels"),
-    (json.dumps({"id": "t", "question": {"stem": "s", "choices": [{"label": "A", "text": "x"}, {"label": "B", "text": "y"}]}}),
-     "missing field 'answerKey' (the CommonsenseQA test split has no labels"),
-    (json.dumps({"answerKey": "A", "question": {"choices": []}}), "missing field 'question.stem'"),
-    (json.dumps({"answerKey": "A", "question": {"stem": "s", "choices": "A x"}}), "'question.choices' must be a list"),
-    (json.dumps({"answerKey": "A", "question": {"stem": "s", "choices": [{"label": "A"}, {"label": "B", "text": "y"}]}}),
-     "missing field 'question.choices[0].text'"),
-    (json.dumps({"answerKey": "A", "question": {"stem": "s", "choices": [{"label": "A", "text": 1}, {"label": "B", "text": "y"}]}}),
-     "must be a string"),
-])
+@pytest.mark.parametrize(
+    "bad,msg",
+    [
+        ('{"answerKey": ', "not valid JSON"),
+        (
+            json.dumps(
+                {"answerKey": "F", "question": {"stem": "s", "choices": [{"label": "A", "text": "x"}, {"label": "B", "text": "y"}]}}
+            ),
+            "answerKey 'F' is not among the labels",
+        ),
+        (
+            json.dumps({"id": "t", "question": {"stem": "s", "choices": [{"label": "A", "text": "x"}, {"label": "B", "text": "y"}]}}),
+            "missing field 'answerKey' (the CommonsenseQA test split has no labels",
+        ),
+        (json.dumps({"answerKey": "A", "question": {"choices": []}}), "missing field 'question.stem'"),
+        (json.dumps({"answerKey": "A", "question": {"stem": "s", "choices": "A x"}}), "'question.choices' must be a list"),
+        (
+            json.dumps({"answerKey": "A", "question": {"stem": "s", "choices": [{"label": "A"}, {"label": "B", "text": "y"}]}}),
+            "missing field 'question.choices[0].text'",
+        ),
+        (
+            json.dumps({"answerKey": "A", "question": {"stem": "s", "choices": [{"label": "A", "text": 1}, {"label": "B", "text": "y"}]}}),
+            "must be a string",
+        ),
+    ],
+)
 def test_commonsenseqa_malformed_lines(tmp_path, bad, msg):
     d = tmp_path / "cqa"
     write_lines(d / "train_rand_split.jsonl", [GOOD_CQA])
@@ -421,8 +472,9 @@ def test_hash_follows_file_contents(tmp_path):
     s2 = t.load(cfg(d, train_limit=5), 0)
     assert s2.hash != h1 and s2.data_hash() == s2.hash
     # the format version is part of the hash
-    assert data_files.splits_hash(name="gsm8k", format_version="v1", digests={}, train=[], eval=[], warmup=[]) != \
-        data_files.splits_hash(name="gsm8k", format_version="v2", digests={}, train=[], eval=[], warmup=[])
+    assert data_files.splits_hash(name="gsm8k", format_version="v1", digests={}, train=[], eval=[], warmup=[]) != data_files.splits_hash(
+        name="gsm8k", format_version="v2", digests={}, train=[], eval=[], warmup=[]
+    )
 
 
 # ------------------------------------------------------------------------------- where data is found
@@ -449,8 +501,11 @@ def test_nothing_found_names_the_places(tmp_path, monkeypatch):
     with pytest.raises(DataError) as e:
         CommonsenseQATask().load(cfg(), 0)
     msg = str(e.value)
-    for place in (tmp_path / "ds" / "commonsenseqa", tmp_path / "app" / "datasets" / "commonsenseqa",
-                  tmp_path / "xdg-cache" / "starlab" / "datasets" / "commonsenseqa"):
+    for place in (
+        tmp_path / "ds" / "commonsenseqa",
+        tmp_path / "app" / "datasets" / "commonsenseqa",
+        tmp_path / "xdg-cache" / "starlab" / "datasets" / "commonsenseqa",
+    ):
         assert str(place) in msg
     assert "tau/commonsense_qa" in msg and "HF_HUB_OFFLINE" in msg
     assert "train_rand_split.jsonl" in msg and "starlab import-data" in msg
@@ -466,8 +521,9 @@ def test_nothing_found_names_the_places(tmp_path, monkeypatch):
 @needs_datasets
 def test_import_dataset(tmp_path):
     dest = tmp_path / "app" / "datasets"
-    out = import_dataset("commonsenseqa", {"train": CQA_DIR / "train_rand_split.jsonl",
-                                           "validation": CQA_DIR / "dev_rand_split.jsonl"}, dest)
+    out = import_dataset(
+        "commonsenseqa", {"train": CQA_DIR / "train_rand_split.jsonl", "validation": CQA_DIR / "dev_rand_split.jsonl"}, dest
+    )
     assert out["dir"] == str(dest / "commonsenseqa")
     assert out["splits"]["train"]["rows"] == 9741 and out["splits"]["eval"]["rows"] == 1221
     assert out["splits"]["eval"]["sha256"] == data_files.file_sha256(CQA_DIR / "dev_rand_split.jsonl")
@@ -485,17 +541,30 @@ def test_import_dataset(tmp_path):
     with pytest.raises(DataError, match="unknown dataset"):
         import_dataset("mmlu", {"train": GSM_DIR / "train.jsonl"}, dest)
     out = import_dataset("gsm8k", {"test": GSM_DIR / "test.jsonl"}, dest)
-    assert out["splits"] == {"eval": {"file": str(dest / "gsm8k" / "test.jsonl"), "source": str(GSM_DIR / "test.jsonl"),
-                                      "rows": 1319, "sha256": data_files.file_sha256(GSM_DIR / "test.jsonl")}}
+    assert out["splits"] == {
+        "eval": {
+            "file": str(dest / "gsm8k" / "test.jsonl"),
+            "source": str(GSM_DIR / "test.jsonl"),
+            "rows": 1319,
+            "sha256": data_files.file_sha256(GSM_DIR / "test.jsonl"),
+        }
+    }
 
 
 @needs_datasets
 def test_huggingface_style_commonsenseqa(tmp_path):
     """The Hugging Face names (train.jsonl, validation.jsonl) and row shape are read too."""
     rows = [json.loads(line) for line in (CQA_DIR / "dev_rand_split.jsonl").read_text().splitlines()[:12]]
-    hf = [{"id": r["id"], "question": r["question"]["stem"], "question_concept": r["question"]["question_concept"],
-           "choices": {"label": [c["label"] for c in r["question"]["choices"]],
-                       "text": [c["text"] for c in r["question"]["choices"]]}, "answerKey": r["answerKey"]} for r in rows]
+    hf = [
+        {
+            "id": r["id"],
+            "question": r["question"]["stem"],
+            "question_concept": r["question"]["question_concept"],
+            "choices": {"label": [c["label"] for c in r["question"]["choices"]], "text": [c["text"] for c in r["question"]["choices"]]},
+            "answerKey": r["answerKey"],
+        }
+        for r in rows
+    ]
     d = tmp_path / "hf"
     write_lines(d / "train.jsonl", [json.dumps(r) for r in hf])
     write_lines(d / "validation.jsonl", [json.dumps(r) for r in hf[:4]])
@@ -515,8 +584,9 @@ def test_huggingface_style_commonsenseqa(tmp_path):
 
 
 # ------------------------------------------------------------------------------- CSV import
-def write_csv(path: Path, header: list[str], rows: list[list[str]], delimiter: str = ",", bom: bool = False,
-              terminator: str = "\r\n") -> Path:
+def write_csv(
+    path: Path, header: list[str], rows: list[list[str]], delimiter: str = ",", bom: bool = False, terminator: str = "\r\n"
+) -> Path:
     """A file as Python's csv writer (and so pandas and most spreadsheets) writes it."""
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=delimiter, lineterminator=terminator)
@@ -535,10 +605,10 @@ def jsonl_rows(path: Path) -> list[dict]:
 def test_gsm8k_csv_import_gives_the_jsonl_rows(tmp_path):
     train, test = jsonl_rows(GSM_DIR / "train.jsonl"), jsonl_rows(GSM_DIR / "test.jsonl")
     # Excel-style (BOM, CRLF, comma) for train; TSV with LF and the columns swapped for test
-    train_csv = write_csv(tmp_path / "my-train.csv", ["question", "answer"], [[r["question"], r["answer"]] for r in train],
-                          bom=True)
-    test_tsv = write_csv(tmp_path / "my-test.tsv", ["answer", "question"], [[r["answer"], r["question"]] for r in test],
-                         delimiter="\t", terminator="\n")
+    train_csv = write_csv(tmp_path / "my-train.csv", ["question", "answer"], [[r["question"], r["answer"]] for r in train], bom=True)
+    test_tsv = write_csv(
+        tmp_path / "my-test.tsv", ["answer", "question"], [[r["answer"], r["question"]] for r in test], delimiter="\t", terminator="\n"
+    )
     dest = tmp_path / "app" / "datasets"
     out = import_dataset("gsm8k", {"train": train_csv, "test": test_tsv}, dest)
     tr, ev = out["splits"]["train"], out["splits"]["eval"]
@@ -561,14 +631,37 @@ def test_commonsenseqa_csv_import_gives_the_jsonl_rows(tmp_path):
     dev, train = jsonl_rows(CQA_DIR / "dev_rand_split.jsonl"), jsonl_rows(CQA_DIR / "train_rand_split.jsonl")
     assert all([c["label"] for c in r["question"]["choices"]] == list("ABCDE") for r in dev + train)
     # the flat export: a column per choice
-    flat = write_csv(tmp_path / "dev.csv", ["id", "question", "question_concept", "answerKey", *"ABCDE"],
-                     [[r["id"], r["question"]["stem"], r["question"]["question_concept"], r["answerKey"],
-                       *(c["text"] for c in r["question"]["choices"])] for r in dev])
+    flat = write_csv(
+        tmp_path / "dev.csv",
+        ["id", "question", "question_concept", "answerKey", *"ABCDE"],
+        [
+            [
+                r["id"],
+                r["question"]["stem"],
+                r["question"]["question_concept"],
+                r["answerKey"],
+                *(c["text"] for c in r["question"]["choices"]),
+            ]
+            for r in dev
+        ],
+    )
     # the Hugging Face export: one 'choices' column holding the JSON object
-    hf = write_csv(tmp_path / "train.csv", ["id", "question", "question_concept", "choices", "answerKey"],
-                   [[r["id"], r["question"]["stem"], r["question"]["question_concept"],
-                     json.dumps({"label": [c["label"] for c in r["question"]["choices"]],
-                                 "text": [c["text"] for c in r["question"]["choices"]]}), r["answerKey"]] for r in train])
+    hf = write_csv(
+        tmp_path / "train.csv",
+        ["id", "question", "question_concept", "choices", "answerKey"],
+        [
+            [
+                r["id"],
+                r["question"]["stem"],
+                r["question"]["question_concept"],
+                json.dumps(
+                    {"label": [c["label"] for c in r["question"]["choices"]], "text": [c["text"] for c in r["question"]["choices"]]}
+                ),
+                r["answerKey"],
+            ]
+            for r in train
+        ],
+    )
     dest = tmp_path / "datasets"
     out = import_dataset("commonsenseqa", {"train": hf, "dev": flat}, dest)
     assert out["splits"]["train"]["rows"] == 9741 and out["splits"]["eval"]["rows"] == 1221
@@ -578,31 +671,53 @@ def test_commonsenseqa_csv_import_gives_the_jsonl_rows(tmp_path):
         assert got == want  # ids, stems, choices, golds, concepts
     # the flat shape is written as the original row shape, byte for byte where the fields agree
     assert jsonl_rows(dest / "commonsenseqa" / "dev_rand_split.jsonl")[0] == {
-        "id": dev[0]["id"], "answerKey": dev[0]["answerKey"], "question": dev[0]["question"]}
+        "id": dev[0]["id"],
+        "answerKey": dev[0]["answerKey"],
+        "question": dev[0]["question"],
+    }
 
 
 GSM_HEAD = "question,answer\n"
 
 
-@pytest.mark.parametrize("name,text,msg", [
-    ("t.csv", "question,solution\nq,1\n", "{p}:1: column 'answer' missing in header: found question, solution"),
-    ("t.csv", "question,Answer\nq,1\n", "{p}:1: column 'answer' missing in header: found question, Answer (column "
-                                         "names are case-sensitive: rename 'Answer' to 'answer')"),
-    ("t.csv", "question,answer,question\nq,1,q\n", "{p}:1: column 'question' appears twice in the header (columns 1 and 3)"),
-    ("t.csv", GSM_HEAD + "q,1\n\n\"two\nlines\",\n", "{p}:4: column 'answer' is empty"),
-    ("t.csv", GSM_HEAD + "q,1\nq\n", "{p}:3: column 'answer' is empty (the row has 1 of the header's 2 cells)"),
-    ("t.csv", GSM_HEAD + "q, with a comma,1\n", "{p}:2: cell 3 is beyond the header's 2 columns (it holds '1'; an unquoted "
-                                                "comma inside a cell?)"),
-    ("t.tsv", "question\tanswer\nq\t1\tx\n", "{p}:2: cell 3 is beyond the header's 2 columns (it holds 'x'; an "
-                                                 "unquoted tab inside a cell?)"),
-    ("t.csv", GSM_HEAD + 'q,"1\n', "{p}:2: not valid CSV (unexpected end of data: a quoted cell starting in this record is "
-                                   "never closed)"),
-    ("t.csv", GSM_HEAD + '"q"x,1\n', "{p}:2: not valid CSV (',' expected after '\"': a quote inside a quoted cell must be "
-                                     'doubled (""))'),
-    ("t.csv", GSM_HEAD + "q,five\n", "{p}:2: field 'answer' has no final '#### N' line and is not a bare number"),
-    ("t.csv", GSM_HEAD, "{p}: no rows (only a header, on line 1)"),
-    ("t.csv", "\r\n", "{p}: no rows (the file is empty)"),
-])
+@pytest.mark.parametrize(
+    "name,text,msg",
+    [
+        ("t.csv", "question,solution\nq,1\n", "{p}:1: column 'answer' missing in header: found question, solution"),
+        (
+            "t.csv",
+            "question,Answer\nq,1\n",
+            "{p}:1: column 'answer' missing in header: found question, Answer (column "
+            "names are case-sensitive: rename 'Answer' to 'answer')",
+        ),
+        ("t.csv", "question,answer,question\nq,1,q\n", "{p}:1: column 'question' appears twice in the header (columns 1 and 3)"),
+        ("t.csv", GSM_HEAD + 'q,1\n\n"two\nlines",\n', "{p}:4: column 'answer' is empty"),
+        ("t.csv", GSM_HEAD + "q,1\nq\n", "{p}:3: column 'answer' is empty (the row has 1 of the header's 2 cells)"),
+        (
+            "t.csv",
+            GSM_HEAD + "q, with a comma,1\n",
+            "{p}:2: cell 3 is beyond the header's 2 columns (it holds '1'; an unquoted comma inside a cell?)",
+        ),
+        (
+            "t.tsv",
+            "question\tanswer\nq\t1\tx\n",
+            "{p}:2: cell 3 is beyond the header's 2 columns (it holds 'x'; an unquoted tab inside a cell?)",
+        ),
+        (
+            "t.csv",
+            GSM_HEAD + 'q,"1\n',
+            "{p}:2: not valid CSV (unexpected end of data: a quoted cell starting in this record is never closed)",
+        ),
+        (
+            "t.csv",
+            GSM_HEAD + '"q"x,1\n',
+            "{p}:2: not valid CSV (',' expected after '\"': a quote inside a quoted cell must be doubled (\"\"))",
+        ),
+        ("t.csv", GSM_HEAD + "q,five\n", "{p}:2: field 'answer' has no final '#### N' line and is not a bare number"),
+        ("t.csv", GSM_HEAD, "{p}: no rows (only a header, on line 1)"),
+        ("t.csv", "\r\n", "{p}: no rows (the file is empty)"),
+    ],
+)
 def test_gsm8k_csv_errors_name_file_line_and_column(tmp_path, name, text, msg):
     p = tmp_path / name
     p.write_text(text, encoding="utf-8", newline="")
@@ -614,14 +729,16 @@ def test_gsm8k_csv_errors_name_file_line_and_column(tmp_path, name, text, msg):
 
 def test_csv_encoding_bom_and_crlf(tmp_path):
     p = tmp_path / "t.csv"
-    p.write_bytes(b"\xef\xbb\xbfquestion,answer\r\nok,1\r\n\"caf\xe9\",1\r\n")
+    p.write_bytes(b'\xef\xbb\xbfquestion,answer\r\nok,1\r\n"caf\xe9",1\r\n')
     with pytest.raises(DataError, match=re.escape(f"{p}:3: not UTF-8 text: byte 0xe9 at byte offset 30 (column 5)")):  # 3 + 17 + 6 + 4
         import_dataset("gsm8k", {"train": p}, tmp_path / "dest")
-    p.write_bytes(b"\xef\xbb\xbfquestion,answer\r\n\"How many,\r\nreally?\",\"1+1=2\r\n#### 2\"\r\nBare?,7,,\r\n")  # empty trailing cells: fine
+    p.write_bytes(b'\xef\xbb\xbfquestion,answer\r\n"How many,\r\nreally?","1+1=2\r\n#### 2"\r\nBare?,7,,\r\n')  # empty trailing cells: fine
     out = import_dataset("gsm8k", {"train": p}, tmp_path / "dest")
     assert out["splits"]["train"]["rows"] == 2
     assert jsonl_rows(tmp_path / "dest" / "gsm8k" / "train.jsonl") == [
-        {"question": "How many,\r\nreally?", "answer": "1+1=2\r\n#### 2"}, {"question": "Bare?", "answer": "7"}]
+        {"question": "How many,\r\nreally?", "answer": "1+1=2\r\n#### 2"},
+        {"question": "Bare?", "answer": "7"},
+    ]
     rows, _ = data_files.read_jsonl(tmp_path / "dest" / "gsm8k" / "train.jsonl", gsm_mod.parse_row, "train")
     assert [(q.question, q.solution, q.gold) for q in rows] == [("How many, really?", ("1+1=2",), "2"), ("Bare?", (), "7")]
 
@@ -629,24 +746,39 @@ def test_csv_encoding_bom_and_crlf(tmp_path):
 CQA_HEAD = "id,question,answerKey,A,B,C\n"
 
 
-@pytest.mark.parametrize("text,msg", [
-    ("id,question,answerKey\nq,s,A\n", "{p}:1: no answer choices in header: expected columns A, B, C, D, E (one per "
-                                        "choice) or one 'choices' column (JSON {{\"label\": [...], \"text\": [...]}}): found "
-                                        "id, question, answerKey"),
-    ("id,question,answerKey,A,C\nq,s,A,x,y\n", "{p}:1: choice columns must be A, B, C, … without a gap: found A, C, "
-                                               "column 'B' missing"),
-    ("id,question,answerKey,A,a\nq,s,A,x,y\n", "{p}:1: choice column 'A' appears twice in the header (as 'A' and 'a')"),
-    ("id,question,answerKey,A,B,choices\nq,s,A,x,y,z\n", "{p}:1: the header has both a 'choices' column and choice "
-                                                        "columns (A, B): keep one"),
-    (CQA_HEAD + "q1,s,A,x,y,z\nq2,s,F,x,y,z\n", "{p}:3: answerKey 'F' is not among the labels ['A', 'B', 'C']"),
-    (CQA_HEAD + "q1,s,A,x,,z\n", "{p}:2: column 'B' is empty"),
-    (CQA_HEAD + ",s,A,x,y,z\n", "{p}:2: column 'id' is empty"),
-    ("id,question,answerKey,choices\nq,s,A,\"{label: 1}\"\n", "{p}:2: column 'choices' is not JSON (Expecting property name "
-                                                              "enclosed in double quotes); expected an object like "
-                                                              '{{"label": ["A", "B"], "text": ["bank", "park"]}}'),
-    ("id,question,answerKey,choices\nq,s,A,\"{\"\"label\"\": [\"\"A\"\"]}\"\n",
-     "{p}:2: field 'choices' must be an object with lists 'label' and 'text'"),
-])
+@pytest.mark.parametrize(
+    "text,msg",
+    [
+        (
+            "id,question,answerKey\nq,s,A\n",
+            "{p}:1: no answer choices in header: expected columns A, B, C, D, E (one per "
+            'choice) or one \'choices\' column (JSON {{"label": [...], "text": [...]}}): found '
+            "id, question, answerKey",
+        ),
+        (
+            "id,question,answerKey,A,C\nq,s,A,x,y\n",
+            "{p}:1: choice columns must be A, B, C, … without a gap: found A, C, column 'B' missing",
+        ),
+        ("id,question,answerKey,A,a\nq,s,A,x,y\n", "{p}:1: choice column 'A' appears twice in the header (as 'A' and 'a')"),
+        (
+            "id,question,answerKey,A,B,choices\nq,s,A,x,y,z\n",
+            "{p}:1: the header has both a 'choices' column and choice columns (A, B): keep one",
+        ),
+        (CQA_HEAD + "q1,s,A,x,y,z\nq2,s,F,x,y,z\n", "{p}:3: answerKey 'F' is not among the labels ['A', 'B', 'C']"),
+        (CQA_HEAD + "q1,s,A,x,,z\n", "{p}:2: column 'B' is empty"),
+        (CQA_HEAD + ",s,A,x,y,z\n", "{p}:2: column 'id' is empty"),
+        (
+            'id,question,answerKey,choices\nq,s,A,"{label: 1}"\n',
+            "{p}:2: column 'choices' is not JSON (Expecting property name "
+            "enclosed in double quotes); expected an object like "
+            '{{"label": ["A", "B"], "text": ["bank", "park"]}}',
+        ),
+        (
+            'id,question,answerKey,choices\nq,s,A,"{""label"": [""A""]}"\n',
+            "{p}:2: field 'choices' must be an object with lists 'label' and 'text'",
+        ),
+    ],
+)
 def test_commonsenseqa_csv_errors_name_file_line_and_column(tmp_path, text, msg):
     p = tmp_path / "dev.csv"
     p.write_text(text, encoding="utf-8")
@@ -667,8 +799,12 @@ def test_runs_read_jsonl_only_and_point_csv_folders_to_import(tmp_path):
     d = tmp_path / "mine"
     write_csv(d.mkdir() or d / "train.csv", ["question", "answer"], [["q", "1"]])
     write_csv(d / "test.csv", ["question", "answer"], [["q", "1"]])
-    with pytest.raises(DataError, match=re.escape("It holds test.csv, train.csv: runs read JSONL only; `starlab "
-                                                  "import-data --dataset gsm8k --train FILE --eval FILE` converts")):
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            "It holds test.csv, train.csv: runs read JSONL only; `starlab import-data --dataset gsm8k --train FILE --eval FILE` converts"
+        ),
+    ):
         GSM8KTask().load(cfg(d), 0)
     import_dataset("gsm8k", {"train": d / "train.csv", "eval": d / "test.csv"}, d)
     s = GSM8KTask().load(cfg(d), 0)  # d/gsm8k/ now holds the JSONL files

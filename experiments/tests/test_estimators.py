@@ -1,4 +1,5 @@
 """The k-subset estimators equal brute-force enumeration over all k-subsets."""
+
 from __future__ import annotations
 
 import itertools
@@ -10,11 +11,19 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from starlab.estimators import (all_curves, best_of_k, best_of_k_curve, curves_over_questions,
-                                majority_at_k, majority_curve, pass_at_k, pass_at_k_curve)
-
+from starlab.estimators import (
+    all_curves,
+    best_of_k,
+    best_of_k_curve,
+    curves_over_questions,
+    majority_at_k,
+    majority_curve,
+    pass_at_k,
+    pass_at_k_curve,
+)
 
 # --------------------------------------------------------------------------- brute force
+
 
 def _key(s):
     return -math.inf if s is None or (isinstance(s, float) and math.isnan(s)) else float(s)
@@ -77,6 +86,7 @@ def random_case(rng: random.Random, n: int, consistent: bool = True):
 
 # --------------------------------------------------------------------------- pass@k
 
+
 def test_pass_at_k_matches_enumeration():
     for n in range(1, 9):
         for c in range(0, n + 1):
@@ -104,6 +114,7 @@ def test_pass_at_k_sanity():
 
 
 # --------------------------------------------------------------------------- Best-of-k
+
 
 def test_best_of_k_no_ties_is_the_paper_formula():
     rng = random.Random(1)
@@ -137,8 +148,7 @@ def test_best_of_k_fractional_correctness_and_numpy_inputs():
         scores = np.array([rng.randint(0, 3) for _ in range(n)], dtype=np.float32)
         correct = np.array([rng.random() for _ in range(n)])
         for k in range(1, n + 1):
-            assert best_of_k(scores, correct, k) == pytest.approx(
-                brute_best_of_k(list(scores), list(correct), k), abs=1e-12)
+            assert best_of_k(scores, correct, k) == pytest.approx(brute_best_of_k(list(scores), list(correct), k), abs=1e-12)
 
 
 def test_best_of_k_edge_cases():
@@ -182,6 +192,7 @@ def test_best_of_k_never_exceeds_pass_at_k():
 
 
 # --------------------------------------------------------------------------- majority vote
+
 
 def test_majority_equals_brute_force():
     rng = random.Random(0)
@@ -248,8 +259,8 @@ def test_majority_bounded_by_pass_at_k_and_converges():
 def test_majority_is_fast_for_n64():
     rng = random.Random(11)
     cases = [
-        [f"x{i}" for i in range(64)],                                    # 64 distinct answers
-        [rng.choice(["1", "2", "3", None]) for _ in range(64)],         # few answers
+        [f"x{i}" for i in range(64)],  # 64 distinct answers
+        [rng.choice(["1", "2", "3", None]) for _ in range(64)],  # few answers
         [f"{rng.randint(0, 20)}" if rng.random() > 0.1 else None for _ in range(64)],
         ["a"] * 64,
     ]
@@ -261,11 +272,12 @@ def test_majority_is_fast_for_n64():
         assert all(0.0 <= v <= 1.0 + 1e-12 for v in curve.values())
     # 64 distinct answers: every vote is a uniform tie → always mean correctness
     curve = majority_curve([f"x{i}" for i in range(64)], [i == 0 for i in range(64)], range(1, 65))
-    for k, v in curve.items():
+    for _k, v in curve.items():
         assert v == pytest.approx(1 / 64, abs=1e-12)
 
 
 # --------------------------------------------------------------------------- over questions
+
 
 def test_curves_over_questions():
     rng = random.Random(2)
@@ -273,18 +285,19 @@ def test_curves_over_questions():
     for _ in range(5):
         n = 6
         _, answers, correct = random_case(rng, n)
-        questions.append([{"answer": a, "correct": c, "logp": rng.random(), "reward": rng.randint(0, 2)}
-                          for a, c in zip(answers, correct)])
+        questions.append([{"answer": a, "correct": c, "logp": rng.random(), "reward": rng.randint(0, 2)} for a, c in zip(answers, correct)])
     ks = [1, 2, 4, 6]
     bok = curves_over_questions(questions, ks, score_key="reward")
     maj = curves_over_questions(questions, ks, method="majority")
     pas = curves_over_questions(questions, ks, method="pass@k")
     fn = curves_over_questions(questions, ks, score_key=lambda c: c["reward"])
     for k in ks:
-        assert bok[k] == pytest.approx(np.mean([brute_best_of_k([c["reward"] for c in q], [c["correct"] for c in q], k)
-                                                for q in questions]), abs=1e-12)
-        assert maj[k] == pytest.approx(np.mean([brute_majority([c["answer"] for c in q], [c["correct"] for c in q], k)
-                                                for q in questions]), abs=1e-12)
+        assert bok[k] == pytest.approx(
+            np.mean([brute_best_of_k([c["reward"] for c in q], [c["correct"] for c in q], k) for q in questions]), abs=1e-12
+        )
+        assert maj[k] == pytest.approx(
+            np.mean([brute_majority([c["answer"] for c in q], [c["correct"] for c in q], k) for q in questions]), abs=1e-12
+        )
         assert pas[k] == pytest.approx(np.mean([pass_at_k(6, sum(c["correct"] for c in q), k) for q in questions]))
         assert fn[k] == bok[k]
     allc = all_curves(questions, ks, score_keys=["logp", "reward"])

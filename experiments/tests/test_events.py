@@ -1,5 +1,6 @@
 """The emitter: every event type validates against shared/schema/run-events.v1.json, seq is
 consecutive, lines are complete, concurrent writers never interleave."""
+
 from __future__ import annotations
 
 import json
@@ -17,14 +18,48 @@ def _every_event_type(w: EventWriter) -> None:
     w.progress(0, "warmup", 5, 10)
     w.metrics(0, 10, {"train/loss": 0.5, "eval/accuracy": 1, "flag": True})
     w.phase_end(0, "warmup", 1.25)
-    w.samples(1, [
-        dict(question_id="q1", split="train", kind="direct", question="374+982:", text="3902;=21", answer="12",
-             gold="762", correct=False, hint_used=False, kept=False, difficulty=3),
-        dict(question_id="q1", split="train", kind="rationalized", question="374+982(267):", text="3902;=267",
-             answer="762", gold="762", correct=True, hint_used=True, kept=True, difficulty=3),
-        dict(question_id="e1", split="eval", kind="eval", question="1+2:", text="garbage", answer=None,
-             gold="3", correct=False, hint_used=False),
-    ])
+    w.samples(
+        1,
+        [
+            dict(
+                question_id="q1",
+                split="train",
+                kind="direct",
+                question="374+982:",
+                text="3902;=21",
+                answer="12",
+                gold="762",
+                correct=False,
+                hint_used=False,
+                kept=False,
+                difficulty=3,
+            ),
+            dict(
+                question_id="q1",
+                split="train",
+                kind="rationalized",
+                question="374+982(267):",
+                text="3902;=267",
+                answer="762",
+                gold="762",
+                correct=True,
+                hint_used=True,
+                kept=True,
+                difficulty=3,
+            ),
+            dict(
+                question_id="e1",
+                split="eval",
+                kind="eval",
+                question="1+2:",
+                text="garbage",
+                answer=None,
+                gold="3",
+                correct=False,
+                hint_used=False,
+            ),
+        ],
+    )
     w.artifact("kept.jsonl", "jsonl", "artifacts/iter_1/kept.jsonl", size=123, iteration=1)
     w.artifact("summary.json", "json", "artifacts/summary.json")
     w.heartbeat()
@@ -43,8 +78,19 @@ def test_every_event_type_validates(tmp_path, event_validator):
     events = read_events(path)
     assert_valid_stream(events, event_validator)
     types = {e["type"] for e in events}
-    assert types == {"run_start", "phase_start", "phase_end", "progress", "metrics", "samples", "artifact",
-                     "heartbeat", "log", "resumed", "run_end"}
+    assert types == {
+        "run_start",
+        "phase_start",
+        "phase_end",
+        "progress",
+        "metrics",
+        "samples",
+        "artifact",
+        "heartbeat",
+        "log",
+        "resumed",
+        "run_end",
+    }
     assert all(e["v"] == 1 and isinstance(e["t"], float) for e in events)
     env = events[0]["env"]
     for key in ("python", "torch", "transformers", "cuda", "gpus", "host", "platform", "pid", "git_commit"):
@@ -56,8 +102,7 @@ def test_schema_rejects_what_the_protocol_forbids(event_validator):
     """Guards the test itself: the validator does reject bad events."""
     good = {"v": 1, "seq": 1, "t": 1.0, "type": "progress", "iteration": 0, "phase": "train", "done": 1, "total": 2}
     assert not list(event_validator.iter_errors(good))
-    for bad in ({**good, "phase": "nope"}, {**good, "done": -1}, {**good, "v": 2},
-                {k: v for k, v in good.items() if k != "seq"}):
+    for bad in ({**good, "phase": "nope"}, {**good, "done": -1}, {**good, "v": 2}, {k: v for k, v in good.items() if k != "seq"}):
         assert list(event_validator.iter_errors(bad)), bad
 
 
@@ -81,8 +126,9 @@ def test_invalid_enum_values_raise_instead_of_writing(tmp_path):
         with pytest.raises(ValueError):
             w.run_end("exploded")
         with pytest.raises(ValueError):
-            make_sample(question_id="q", split="test", kind="eval", question="", text="", answer=None, gold="1",
-                        correct=False, hint_used=False)
+            make_sample(
+                question_id="q", split="test", kind="eval", question="", text="", answer=None, gold="1", correct=False, hint_used=False
+            )
     assert path.read_text() == ""
 
 
@@ -230,8 +276,20 @@ def test_samples_batches_splits_by_count_and_size(tmp_path, event_validator):
     path = tmp_path / "events.jsonl"
     w = EventWriter(path, heartbeat_s=None)
     w.run_start({"seed": 0}, collect_env())
-    items = [dict(question_id=f"q{i}", split="train", kind="direct", question="Q" * 1000, text=f"{i}:" + "é" * 40_000,
-                  answer="1", gold="1", correct=True, hint_used=False) for i in range(700)]
+    items = [
+        dict(
+            question_id=f"q{i}",
+            split="train",
+            kind="direct",
+            question="Q" * 1000,
+            text=f"{i}:" + "é" * 40_000,
+            answer="1",
+            gold="1",
+            correct=True,
+            hint_used=False,
+        )
+        for i in range(700)
+    ]
     written = w.samples_batches(3, items)
     w.close()
     events = read_events(path)

@@ -2,6 +2,7 @@
 only completion tokens, a packed step trains about examples_per_sequence × batch examples
 and counts them, micro-batches give the same step, and the learning-rate schedules follow
 their formulas (the reference's gpt3_schedule among them)."""
+
 from __future__ import annotations
 
 import math
@@ -19,9 +20,17 @@ def _llama(attn: str = "sdpa", seed: int = 0, vocab: int = 40):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
-    cfg = LlamaConfig(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=64,
-                      tie_word_embeddings=True, attn_implementation=attn)
+    cfg = LlamaConfig(
+        vocab_size=vocab,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=64,
+        tie_word_embeddings=True,
+        attn_implementation=attn,
+    )
     return LlamaForCausalLM(cfg).eval()
 
 
@@ -30,8 +39,17 @@ def _gptj(attn: str = "sdpa", seed: int = 0, vocab: int = 40):
     from transformers import GPTJConfig, GPTJForCausalLM
 
     torch.manual_seed(seed)
-    cfg = GPTJConfig(vocab_size=vocab, n_positions=64, n_embd=32, n_layer=2, n_head=4, rotary_dim=4,
-                     bos_token_id=1, eos_token_id=2, attn_implementation=attn)
+    cfg = GPTJConfig(
+        vocab_size=vocab,
+        n_positions=64,
+        n_embd=32,
+        n_layer=2,
+        n_head=4,
+        rotary_dim=4,
+        bos_token_id=1,
+        eos_token_id=2,
+        attn_implementation=attn,
+    )
     return GPTJForCausalLM(cfg).eval()
 
 
@@ -61,7 +79,7 @@ def test_packed_rows_compute_what_each_example_computes_alone(arch, attn):
             for i in row:
                 seq = ex[i][0] + ex[i][1]
                 alone = model(input_ids=torch.tensor([seq])).logits[0]
-                worst = max(worst, float((packed[r, at:at + len(seq)] - alone).abs().max()))
+                worst = max(worst, float((packed[r, at : at + len(seq)] - alone).abs().max()))
                 at += len(seq)
     assert worst < 1e-5
 
@@ -99,8 +117,7 @@ def test_packed_training_runs_in_reduced_precision(dtype):
     for model in (_llama(), _gptj()):
         model.to(precision.weights)
         with precision.context(cpu):
-            losses = T.finetune(model, _examples(30), steps=2, lr=1e-3, batch_size=2, pad_id=0, seed=0,
-                                pack_len=60, micro_batch_size=1)
+            losses = T.finetune(model, _examples(30), steps=2, lr=1e-3, batch_size=2, pad_id=0, seed=0, pack_len=60, micro_batch_size=1)
         assert len(losses) == 2 and all(math.isfinite(x) for x in losses)
 
 
@@ -114,8 +131,8 @@ def test_labels_are_the_completion_tokens_only():
         expect = []
         for i in row:
             p, c = ex[i]
-            assert ids[r, at:at + len(p) + len(c)].tolist() == p + c
-            assert pos[r, at:at + len(p) + len(c)].tolist() == list(range(len(p) + len(c)))
+            assert ids[r, at : at + len(p) + len(c)].tolist() == p + c
+            assert pos[r, at : at + len(p) + len(c)].tolist() == list(range(len(p) + len(c)))
             expect += [T.IGNORE] * len(p) + c
             at += len(p) + len(c)
         expect += [T.IGNORE] * (ids.shape[1] - at)  # padding
@@ -188,8 +205,7 @@ def test_micro_batches_make_the_same_step():
     runs = []
     for micro in (0, 1, 3):
         model = _llama(seed=1)
-        losses = T.finetune(model, ex, steps=2, lr=1e-2, batch_size=4, pad_id=0, seed=0, pack_len=60,
-                            micro_batch_size=micro, clip=0.0)
+        losses = T.finetune(model, ex, steps=2, lr=1e-2, batch_size=4, pad_id=0, seed=0, pack_len=60, micro_batch_size=micro, clip=0.0)
         runs.append((losses, torch.cat([p.grad.flatten() for p in model.parameters()])))
     (l0, g0), *rest = runs
     for losses, grad in rest:
@@ -213,7 +229,7 @@ def _reference_gpt3(step, warmup, total, peak, end):
 
 def test_schedules_follow_their_formulas():
     const = T.schedule_lambda("constant", 40, warmup_steps=100)
-    for k in (0, 1, 39, 99, 100, 101, 616, 10 ** 6):
+    for k in (0, 1, 39, 99, 100, 101, 616, 10**6):
         assert const(k) * 1e-6 == pytest.approx(_reference_gpt3(k, 100, 300000, 1e-6, 1e-6), abs=1e-18)
         assert const(k) == min(k, 100) / 100
     assert T.schedule_lambda("constant", 5, warmup_steps=0)(0) == 1.0
@@ -236,8 +252,9 @@ def test_the_optimizer_runs_at_the_scheduled_rate(monkeypatch, pack_len):
         return real(self, *a, **kw)
 
     monkeypatch.setattr(torch.optim.AdamW, "step", step)
-    T.finetune(_llama(), _examples(20), steps=6, lr=0.5, batch_size=4, pad_id=0, seed=0, pack_len=pack_len,
-               lr_schedule="constant", warmup_steps=4)
+    T.finetune(
+        _llama(), _examples(20), steps=6, lr=0.5, batch_size=4, pad_id=0, seed=0, pack_len=pack_len, lr_schedule="constant", warmup_steps=4
+    )
     assert seen == pytest.approx([0.0, 0.125, 0.25, 0.375, 0.5, 0.5])  # update k at lr · min(k, 4)/4, the first at 0
 
 
@@ -256,9 +273,13 @@ def test_config_keys():
     assert "pack" not in MICRO_CONFIG["loop"]
     out, errors = validate_config(MICRO_CONFIG)
     assert errors == [] and "pack" not in out["loop"]
-    fields = lambda cfg: [e["field"] for e in validate_config(cfg)[1]]
+
+    def fields(cfg):
+        return [e["field"] for e in validate_config(cfg)[1]]
+
     assert fields(micro_config(loop={"pack": True})) == ["loop.pack_len"]
     assert fields(micro_config(loop={"lr_schedule": "linear"})) == ["loop.lr_schedule"]
     assert fields(micro_config(loop={"pack": True, "pack_len": 0})) == ["loop.pack_len"]
-    assert fields(micro_config(loop={"pack": True, "pack_len": 64, "micro_batch_size": 2,
-                                     "lr_schedule": "constant", "warmup_steps": 3})) == []
+    assert (
+        fields(micro_config(loop={"pack": True, "pack_len": 64, "micro_batch_size": 2, "lr_schedule": "constant", "warmup_steps": 3})) == []
+    )

@@ -1,6 +1,7 @@
 """The pair-sum task (tasks/pair_sum.py): questions with exactly one pair summing to the target,
 deterministic disjoint splits, answer extraction, sequence lengths, and every STaR-family loop
 launching on it."""
+
 from __future__ import annotations
 
 import copy
@@ -15,8 +16,19 @@ TINY = {"min_numbers": 5, "max_numbers": 7, "digits": 1, "train_per_length": 30,
 
 
 def splits(seed=0, digits=1, **kw):
-    args = dict(seed=seed, min_numbers=5, max_numbers=7, train_per_length=30, eval_per_length=10, digits=digits,
-                warmup_examples=40, hinted_fraction=0.25) | kw
+    args = (
+        dict(
+            seed=seed,
+            min_numbers=5,
+            max_numbers=7,
+            train_per_length=30,
+            eval_per_length=10,
+            digits=digits,
+            warmup_examples=40,
+            hinted_fraction=0.25,
+        )
+        | kw
+    )
     return P.make_splits(**args)
 
 
@@ -43,7 +55,12 @@ def test_splits_are_deterministic_disjoint_and_hinted_as_asked():
     key = lambda q: (q.numbers, q.target)  # noqa: E731
     held = {key(q) for q in a.eval}
     assert not held & {key(q) for q in a.train}
-    assert not held & {key(q, ) for q, _ in a.warmup}
+    assert not held & {
+        key(
+            q,
+        )
+        for q, _ in a.warmup
+    }
     assert len({key(q) for q in a.train}) == len(a.train)
     assert sum(h for _, h in a.warmup) == 10 and len(a.warmup) == 40
     assert splits(seed=3, digits=2, min_numbers=6, max_numbers=8).hash != a.hash
@@ -57,8 +74,16 @@ def test_prompts_completions_and_answers():
     assert t.reference(q) == "63+15=78" and q.gold == "15+63"
     assert t.training_text(q, t.reference(q)) == "41 27 63 15 58 32|78:63+15=78"
     # the answer is the pair, in either order; the written sum is rationale
-    for text, ok in [("63+15=78", True), ("15+63=78\nmore", True), (" 15+63=79 ", True), ("41+27=78", False),
-                     ("63+15", None), ("63+15=", None), ("x63+15=78", None), ("63+15=78(", None)]:
+    for text, ok in [
+        ("63+15=78", True),
+        ("15+63=78\nmore", True),
+        (" 15+63=79 ", True),
+        ("41+27=78", False),
+        ("63+15", None),
+        ("63+15=", None),
+        ("x63+15=78", None),
+        ("63+15=78(", None),
+    ]:
         ans = t.extract_answer(t.clean_completion(text), q)
         if ok is None:
             assert ans is None, text
@@ -82,7 +107,7 @@ def test_max_lengths_are_the_longest_sequences(digits, n):
     assert P.max_completion_length(digits) == len(P.reference(q)) + 1 == 3 * digits + 4
     # and no real question is longer
     s = splits(digits=digits, min_numbers=n, max_numbers=n, train_per_length=5, eval_per_length=5) if digits < 3 else None
-    for qq in (s.train + s.eval if s else []):
+    for qq in s.train + s.eval if s else []:
         assert 1 + len(P.prompt(qq, hint=True)) + len(P.reference(qq)) + 1 <= longest
 
 
@@ -122,8 +147,11 @@ def _micro(variant):
     cfg["warmup"].update({"examples": 12, "steps": 4, "batch_size": 4})
     cfg["runtime"]["threads"] = 1
     if "loop" in cfg:
-        cfg["loop"].update({"iterations": 1, "base_steps": 2, "batch_size": 4, "max_new_tokens": 8, "epochs": 0.5}
-                           if variant == "v-star" else {"iterations": 1, "base_steps": 2, "batch_size": 4, "max_new_tokens": 8})
+        cfg["loop"].update(
+            {"iterations": 1, "base_steps": 2, "batch_size": 4, "max_new_tokens": 8, "epochs": 0.5}
+            if variant == "v-star"
+            else {"iterations": 1, "base_steps": 2, "batch_size": 4, "max_new_tokens": 8}
+        )
     if "verifier" in cfg:
         cfg["verifier"].update({"steps": 2, "orm_steps": 2, "batch_size": 4, "candidates": 3})
     if "quiet" in cfg:

@@ -1,5 +1,6 @@
 """runtime.dtype: what 'auto' resolves to, and that bfloat16 weights and mixed precision
 (float32 weights under bfloat16 autocast) run the loop end to end (on the CPU here)."""
+
 from __future__ import annotations
 
 import pytest
@@ -48,8 +49,7 @@ def test_mixed_precision_trains_like_float32_inside_one_long_context():
     from starlab.train import finetune
 
     def final_loss(precision):
-        model, tok = models.build({"source": "tiny", "name": "t", "n_layer": 1, "n_embd": 32, "n_head": 2,
-                                   "max_len": 64}, seed=0)
+        model, tok = models.build({"source": "tiny", "name": "t", "n_layer": 1, "n_embd": 32, "n_head": 2, "max_len": 64}, seed=0)
         examples = [([tok.bos_id] + tok.encode(f"{i}+{i}:"), tok.encode(f"{2 * i}") + [tok.eos_id]) for i in range(10)]
         with precision.context(CPU):
             losses = finetune(model, examples, steps=40, lr=0.01, batch_size=10, pad_id=tok.pad_id, seed=0)

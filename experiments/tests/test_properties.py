@@ -1,6 +1,7 @@
 """Property tests (hypothesis) of bad input: answer extraction, dataset files, config validation
 and the event emitter. Random and adversarial input never raises anything but the documented
 error, and every refusal names the file, the line and the field."""
+
 from __future__ import annotations
 
 import csv
@@ -19,8 +20,7 @@ from hypothesis import strategies as st
 from conftest import MICRO_CONFIG, SCHEMA_PATH, micro_config, require
 from starlab.config import ConfigError, load_config, validate_config
 from starlab.events import EventWriter
-from starlab.tasks import DataError
-from starlab.tasks import csv_files, data_files
+from starlab.tasks import DataError, csv_files, data_files
 from starlab.tasks.commonsenseqa import SPEC as CQA_SPEC
 from starlab.tasks.commonsenseqa import CommonsenseQATask, CQAQuestion
 from starlab.tasks.commonsenseqa import parse_row as cqa_row
@@ -86,7 +86,9 @@ def test_gsm8k_huge_numbers_are_no_answer_and_a_huge_gold_is_refused(n):
 
 
 @SETTINGS
-@given(st.sampled_from("abcdeABCDE"), st.sampled_from(["the answer is ({})", "So the answer is {}.", "answer: ({}) bank", "({})"]), any_text)
+@given(
+    st.sampled_from("abcdeABCDE"), st.sampled_from(["the answer is ({})", "So the answer is {}.", "answer: ({}) bank", "({})"]), any_text
+)
 def test_commonsenseqa_reads_the_letter(letter, template, before):
     assume("answer" not in before.lower())
     text = " Therefore, " + template.format(letter)
@@ -104,9 +106,11 @@ def test_commonsenseqa_extraction_never_raises_and_returns_a_label(text):
 
 # --------------------------------------------------------------------------- dataset files
 GOOD_GSM = {"question": "How many?", "answer": "2 + 2 = 4\n#### 4"}
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-                           lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=5), kids, max_size=3),
-                           max_leaves=8)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=5), kids, max_size=3),
+    max_leaves=8,
+)
 
 
 @st.composite
@@ -114,7 +118,10 @@ def gsm_lines(draw):
     """(raw bytes of one line, kind): ok, blank, bad (a row the parser refuses), bytes (not UTF-8)."""
     kind = draw(st.sampled_from(["ok", "ok", "blank", "bad_field", "bad_json", "bytes", "deep", "bigint", "surrogate"]))
     if kind == "ok":
-        row = dict(GOOD_GSM, question=draw(st.text(min_size=1, max_size=50).filter(lambda s: s.split() and not any("\ud800" <= c <= "\udfff" for c in s))))
+        row = dict(
+            GOOD_GSM,
+            question=draw(st.text(min_size=1, max_size=50).filter(lambda s: s.split() and not any("\ud800" <= c <= "\udfff" for c in s))),
+        )
         return json.dumps(row, ensure_ascii=draw(st.booleans())).encode("utf-8"), "ok", None
     if kind == "blank":
         return draw(st.sampled_from([b"", b"  ", b"\t", b"\r"])), "blank", None
@@ -179,9 +186,11 @@ def test_random_rows_are_rows_or_value_errors(obj):
             parse(obj, "train", 0)
         except ValueError as e:
             assert str(e)
-    for parse, shape in ((cqa_row, {"question": {"stem": "s", "choices": obj}, "answerKey": "A"}),
-                         (cqa_row, {"question": "s", "choices": obj, "answerKey": obj}),
-                         (gsm_row, {"question": obj, "answer": obj})):
+    for parse, shape in (
+        (cqa_row, {"question": {"stem": "s", "choices": obj}, "answerKey": "A"}),
+        (cqa_row, {"question": "s", "choices": obj, "answerKey": obj}),
+        (gsm_row, {"question": obj, "answer": obj}),
+    ):
         try:
             parse(shape, "eval", 0)
         except ValueError as e:
@@ -218,8 +227,10 @@ def test_csv_files_are_read_only_by_import(tmp_path):
 # --------------------------------------------------------------------------- CSV / TSV files
 LINE_END = re.compile(r"\r\n|\r|\n")  # the csv module's line ends (not U+2028 and friends)
 csv_text = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), max_size=40)  # unicode, controls
-csv_cell = st.one_of(csv_text, st.sampled_from(['', ' ', 'a,b', 'say "hi"', '"', 'two\nlines', 'cr\r\nlf', '\t',
-                                                '\ufeffbom', '\u200b', 'café ½ 北京', '=1+1']))
+csv_cell = st.one_of(
+    csv_text,
+    st.sampled_from(["", " ", "a,b", 'say "hi"', '"', "two\nlines", "cr\r\nlf", "\t", "\ufeffbom", "\u200b", "café ½ 北京", "=1+1"]),
+)
 filled = csv_cell.map(lambda s: "x " + s)  # never blank
 
 
@@ -228,23 +239,23 @@ def mostly(good, bad, n=6):
     return st.one_of(*[good] * n, bad)
 
 
-gsm_answer = mostly(st.one_of(filled.map(lambda s: s + "\n#### 5"), st.sampled_from(["#### 5", " 1,234.00 ", "-7"])),
-                    st.one_of(csv_cell, st.sampled_from(["#### five", "it is 5", "#### " + "9" * (MAX_NUMBER_CHARS + 1)])))
+gsm_answer = mostly(
+    st.one_of(filled.map(lambda s: s + "\n#### 5"), st.sampled_from(["#### 5", " 1,234.00 ", "-7"])),
+    st.one_of(csv_cell, st.sampled_from(["#### five", "it is 5", "#### " + "9" * (MAX_NUMBER_CHARS + 1)])),
+)
 
 
 def _blank(cell: str) -> bool:
     return not " ".join(data_files.fold_text(cell).split())
 
 
-def _write_csv(path: Path, header: list[str], rows: list[list[str] | None], delimiter: str, terminator: str,
-               bom: bool) -> list[int]:
+def _write_csv(path: Path, header: list[str], rows: list[list[str] | None], delimiter: str, terminator: str, bom: bool) -> list[int]:
     """The file written with Python's csv writer (None: a blank line); the line each row starts on."""
     buf = io.StringIO()
     # QUOTE_MINIMAL quotes only the lineterminator's characters: with "\n" a bare "\r" in a cell
     # would go out unquoted and end the record (the csv module's limit, not the loader's)
     lone_cr = terminator == "\n" and any("\r" in c for r in rows if r for c in r)
-    w = csv.writer(buf, delimiter=delimiter, lineterminator=terminator,
-                   quoting=csv.QUOTE_ALL if lone_cr else csv.QUOTE_MINIMAL)
+    w = csv.writer(buf, delimiter=delimiter, lineterminator=terminator, quoting=csv.QUOTE_ALL if lone_cr else csv.QUOTE_MINIMAL)
     w.writerow(header)
     starts = []
     for r in rows:
@@ -254,8 +265,7 @@ def _write_csv(path: Path, header: list[str], rows: list[list[str] | None], deli
     return starts
 
 
-def _expect(path: Path, starts: list[int], rows: list[list[str] | None], required: list[str], header: list[str],
-            to_obj, parse):
+def _expect(path: Path, starts: list[int], rows: list[list[str] | None], required: list[str], header: list[str], to_obj, parse):
     """What the loader must do, worked out row by row: (objects, None) or (None, the error message)."""
     objs = []
     for line, r in zip(starts, rows):
@@ -277,8 +287,13 @@ def _expect(path: Path, starts: list[int], rows: list[list[str] | None], require
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(st.lists(st.one_of(st.none(), st.tuples(mostly(filled, csv_cell), gsm_answer, csv_cell)), min_size=1, max_size=6),
-       st.booleans(), st.sampled_from(["\r\n", "\n"]), st.sampled_from([".csv", ".tsv"]), st.permutations([0, 1, 2]))
+@given(
+    st.lists(st.one_of(st.none(), st.tuples(mostly(filled, csv_cell), gsm_answer, csv_cell)), min_size=1, max_size=6),
+    st.booleans(),
+    st.sampled_from(["\r\n", "\n"]),
+    st.sampled_from([".csv", ".tsv"]),
+    st.permutations([0, 1, 2]),
+)
 def test_gsm8k_csv_round_trips_or_names_file_line_and_column(rows, bom, terminator, ext, order):
     names = ["question", "answer", "notes"]  # 'notes': an unknown column, ignored
     header = [names[i] for i in order]
@@ -286,8 +301,9 @@ def test_gsm8k_csv_round_trips_or_names_file_line_and_column(rows, bom, terminat
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / f"train{ext}"
         starts = _write_csv(path, header, written, "\t" if ext == ".tsv" else ",", terminator, bom)
-        want, err = _expect(path, starts, written, ["question", "answer"], header,
-                            lambda c: {"question": c["question"], "answer": c["answer"]}, gsm_row)
+        want, err = _expect(
+            path, starts, written, ["question", "answer"], header, lambda c: {"question": c["question"], "answer": c["answer"]}, gsm_row
+        )
         try:
             parsed, got = csv_files.read_csv_rows(path, GSM_SPEC, "train")
         except DataError as e:
@@ -302,24 +318,45 @@ def test_gsm8k_csv_round_trips_or_names_file_line_and_column(rows, bom, terminat
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.one_of(st.none(), st.tuples(mostly(filled, csv_cell), mostly(st.sampled_from("ABCDEabcde "), st.sampled_from(["F", "", "AB"])),
-                                               st.lists(mostly(filled, csv_cell, 20), min_size=5, max_size=5))), min_size=1, max_size=5),
-       st.booleans(), st.booleans())
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.tuples(
+                mostly(filled, csv_cell),
+                mostly(st.sampled_from("ABCDEabcde "), st.sampled_from(["F", "", "AB"])),
+                st.lists(mostly(filled, csv_cell, 20), min_size=5, max_size=5),
+            ),
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    st.booleans(),
+    st.booleans(),
+)
 def test_commonsenseqa_csv_round_trips_or_names_file_line_and_column(rows, bom, hf):
     """Flat choice columns A..E or one 'choices' column with the Hugging Face JSON object."""
     if hf:
         header = ["id", "question", "choices", "answerKey"]
-        written = [None if r is None else [f"id{i}", r[0], json.dumps({"label": list("ABCDE"), "text": r[2]}), r[1]]
-                   for i, r in enumerate(rows)]
+        written = [
+            None if r is None else [f"id{i}", r[0], json.dumps({"label": list("ABCDE"), "text": r[2]}), r[1]] for i, r in enumerate(rows)
+        ]
         required = ["id", "question", "answerKey", "choices"]
-        to_obj = lambda c: {"id": c["id"], "question": c["question"], "choices": json.loads(c["choices"]),  # noqa: E731
-                            "answerKey": c["answerKey"]}
+
+        def to_obj(c):
+            return {"id": c["id"], "question": c["question"], "choices": json.loads(c["choices"]), "answerKey": c["answerKey"]}
     else:
         header = ["id", "question", "answerKey", "A", "B", "C", "D", "E"]
         written = [None if r is None else [f"id{i}", r[0], r[1], *r[2]] for i, r in enumerate(rows)]
         required = ["id", "question", "answerKey", *"ABCDE"]
-        to_obj = lambda c: {"id": c["id"], "answerKey": c["answerKey"], "question": {  # noqa: E731
-            "question_concept": "", "stem": c["question"], "choices": [{"label": x, "text": c[x]} for x in "ABCDE"]}}
+
+        def to_obj(c):
+            return {
+                "id": c["id"],
+                "answerKey": c["answerKey"],
+                "question": {"question_concept": "", "stem": c["question"], "choices": [{"label": x, "text": c[x]} for x in "ABCDE"]},
+            }
+
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "dev.csv"
         starts = _write_csv(path, header, written, ",", "\r\n", bom)
@@ -340,10 +377,15 @@ GOOD_CSV = b'question,answer\r\n"How many, in all?","2+2=4\n#### 4"\r\nSo?,7\r\n
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(st.binary(max_size=300),
-                 st.tuples(st.integers(0, len(GOOD_CSV)), st.binary(min_size=1, max_size=8)).map(
-                     lambda t: GOOD_CSV[:t[0]] + t[1] + GOOD_CSV[t[0]:])),
-       st.sampled_from([".csv", ".tsv"]))
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.tuples(st.integers(0, len(GOOD_CSV)), st.binary(min_size=1, max_size=8)).map(
+            lambda t: GOOD_CSV[: t[0]] + t[1] + GOOD_CSV[t[0] :]
+        ),
+    ),
+    st.sampled_from([".csv", ".tsv"]),
+)
 def test_csv_of_garbage_bytes_loads_or_names_file_and_line(data, ext):
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / f"train{ext}"
@@ -368,8 +410,12 @@ def test_csv_limits_are_named(tmp_path, monkeypatch):
     big = "q" * (data_files.MAX_LINE_BYTES + 1)  # over the csv module's default cell cap (131072) too
     p.write_text(f'question,answer\nok,1\n"{big}\nsecond line",#### 1\n', encoding="utf-8")
     # {"question": "<1048577 q>\\nsecond line", "answer": "#### 1"}: 14 + 1048590 + 14 + 6 + 2 bytes
-    with pytest.raises(DataError, match=re.escape(f"{p}:3: row is 1048626 bytes as JSONL, over the limit of 1048576 "
-                                                  f"bytes per row (column 'question' holds 1048589 bytes)")):
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            f"{p}:3: row is 1048626 bytes as JSONL, over the limit of 1048576 bytes per row (column 'question' holds 1048589 bytes)"
+        ),
+    ):
         csv_files.read_csv(p, GSM_SPEC)
     assert csv.field_size_limit() == cap  # the module-wide cap is put back
     fine = "q" * 200_000  # over the csv module's default cap, under ours
@@ -397,8 +443,10 @@ CROSS_FIELD = {"model.n_head", "model.max_len", "task.max_digits", "loop.restart
 
 
 @SETTINGS
-@given(st.sampled_from([(s, k) for s, body in MICRO_CONFIG.items() if isinstance(body, dict) for k in body]),
-       st.one_of(config_values, st.integers(-10, 10**9), st.floats(allow_nan=True)))
+@given(
+    st.sampled_from([(s, k) for s, body in MICRO_CONFIG.items() if isinstance(body, dict) for k in body]),
+    st.one_of(config_values, st.integers(-10, 10**9), st.floats(allow_nan=True)),
+)
 def test_a_wrong_value_is_refused_naming_its_field(where, value):
     section, key = where
     out, errors = validate_config(micro_config(**{section: {key: value}}))
@@ -431,8 +479,14 @@ def validator():
 
 
 @SETTINGS
-@given(st.dictionaries(st.text(max_size=8), floats, max_size=5), floats, floats, floats,
-       st.dictionaries(st.text(max_size=5), floats, max_size=3), any_text)
+@given(
+    st.dictionaries(st.text(max_size=8), floats, max_size=5),
+    floats,
+    floats,
+    floats,
+    st.dictionaries(st.text(max_size=5), floats, max_size=3),
+    any_text,
+)
 def test_the_emitter_writes_only_schema_valid_lines(validator, values, a, b, c, scores, text):
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "events.jsonl")
@@ -443,8 +497,24 @@ def test_the_emitter_writes_only_schema_valid_lines(validator, values, a, b, c, 
                 lambda: w.phase_end(a, "train", b),
                 lambda: w.progress(a, "sample", b, c),
                 lambda: w.artifact("m", "checkpoint", "a/m", size=a, iteration=b),
-                lambda: w.samples(a, [dict(question_id="q", split="train", kind="direct", question=text, text=text,
-                                           answer=None, gold="1", correct=False, hint_used=False, difficulty=b, scores=scores)]),
+                lambda: w.samples(
+                    a,
+                    [
+                        dict(
+                            question_id="q",
+                            split="train",
+                            kind="direct",
+                            question=text,
+                            text=text,
+                            answer=None,
+                            gold="1",
+                            correct=False,
+                            hint_used=False,
+                            difficulty=b,
+                            scores=scores,
+                        )
+                    ],
+                ),
                 lambda: w.log("info", text),
                 lambda: w.run_end("failed", error=text),
             ]

@@ -1,26 +1,25 @@
 """Quiet-STaR's training corpus (starlab/corpus.py, quiet.corpus*) and warm-up formats
 (quiet.warmup_format / warmup_thoughts): reading files safely, packing a task corpus without
 cutting an answer from its question, and the runner's use of them."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
-import torch
+from test_quiet_star import _quiet_micro
 
 from starlab import corpus, quiet
 from starlab.config import validate_config
 from starlab.events import EventWriter
 from starlab.tasks.addition import AdditionTask, Question, thought_completion
 from starlab.variants import quiet_star
-from test_quiet_star import _quiet_micro
 
 
 # ------------------------------------------------------------------ reading
 def test_jsonl_bad_lines_are_counted_skipped_and_named(tmp_path):
     p = tmp_path / "c.jsonl"
-    p.write_text('{"text": "one"}\n{not json\n\n{"content": "no text field"}\n{"text": 3}\n{"text": "two"}\n',
-                 encoding="utf-8")
+    p.write_text('{"text": "one"}\n{not json\n\n{"content": "no text field"}\n{"text": 3}\n{"text": "two"}\n', encoding="utf-8")
     c = corpus.read_file(str(p))
     assert c.docs == ["one", "two"]
     assert c.skipped == 3
@@ -135,8 +134,9 @@ def test_direct_corpus_and_warmup_use_the_evaluation_format(tmp_path):
     assert all(c.startswith("=") for c in comps)
     assert any("-" in c for c in comps) and any("-" not in c for c in comps)  # marked and direct lines
     assert r.corpus_info["source"] == "direct" and r.corpus_info["documents"] == len(r.splits.train)
-    texts = [r.tok.decode(r.rows[i][r.row_docs[i] == d].tolist())
-             for i in range(len(r.rows)) for d in r.row_docs[i].unique().tolist() if d >= 0]
+    texts = [
+        r.tok.decode(r.rows[i][r.row_docs[i] == d].tolist()) for i in range(len(r.rows)) for d in r.row_docs[i].unique().tolist() if d >= 0
+    ]
     q = r.splits.train[0]
     want = quiet_star.direct_answer(r.task, q)
     assert any(t == r.task.prompt(q) + want.text for t in texts)
@@ -169,10 +169,15 @@ def test_warmup_thoughts_need_the_direct_format():
 
 def test_config_accepts_and_refuses_corpus_keys():
     cfg = _quiet_micro()
-    cfg["quiet"].update(corpus="hub", corpus_path="open-web-math/open-web-math", corpus_field="text",
-                        corpus_limit=100, warmup_format="direct", warmup_thoughts=0.25)
+    cfg["quiet"].update(
+        corpus="hub",
+        corpus_path="open-web-math/open-web-math",
+        corpus_field="text",
+        corpus_limit=100,
+        warmup_format="direct",
+        warmup_thoughts=0.25,
+    )
     assert not validate_config(cfg)[1]
-    for k, v in (("corpus", "web"), ("corpus_limit", -1), ("warmup_thoughts", 1.5), ("warmup_format", "x"),
-                 ("corpus_field", "")):
+    for k, v in (("corpus", "web"), ("corpus_limit", -1), ("warmup_thoughts", 1.5), ("warmup_format", "x"), ("corpus_field", "")):
         bad = dict(cfg, quiet=dict(cfg["quiet"], **{k: v}))
         assert validate_config(bad)[1], k

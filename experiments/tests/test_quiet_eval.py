@@ -3,6 +3,7 @@ zero-shot, the gold answer teacher-forced after the question, each scored token'
 renormalised over the valid answer tokens and multiplied — base and with thoughts (the mixed
 prediction after a greedy thought) — against hand computations; the direct-answer formats and
 the zero-shot prompt; and a run of the tiny preset emitting the metric names."""
+
 from __future__ import annotations
 
 import copy
@@ -11,18 +12,18 @@ import math
 
 import pytest
 import torch
+from test_quiet_star import MICRO, _model
 
 from conftest import MICRO_CONFIG, read_events
 from starlab import models, quiet
 from starlab.config import preset_config, validate_config
 from starlab.events import EventWriter
 from starlab.tasks import get_task
-from starlab.tasks.addition import AdditionTask, prompt
+from starlab.tasks.addition import prompt
 from starlab.tasks.commonsenseqa import CQAQuestion
 from starlab.tasks.gsm8k import GSM8KQuestion
 from starlab.tokenizer import CharTokenizer
 from starlab.variants import quiet_star
-from test_quiet_star import MICRO, _model
 
 
 # --------------------------------------------------------------------------- the score itself
@@ -91,9 +92,19 @@ def _micro_run(tmp_path, dataset: str = "addition"):
     cfg = copy.deepcopy(MICRO_CONFIG)
     cfg.pop("loop")
     cfg["variant"] = "quiet-star"
-    cfg["quiet"] = {"steps": 2, "lr": 0.003, "batch_size": 2, "seq_len": 32, "n_thoughts": 1, "thought_len": 2,
-                    "n_ahead": 2, "thought_temperature": 1.0, "policy_weight": 1.0, "eval_every": 1,
-                    "max_new_tokens": 16}
+    cfg["quiet"] = {
+        "steps": 2,
+        "lr": 0.003,
+        "batch_size": 2,
+        "seq_len": 32,
+        "n_thoughts": 1,
+        "thought_len": 2,
+        "n_ahead": 2,
+        "thought_temperature": 1.0,
+        "policy_weight": 1.0,
+        "eval_every": 1,
+        "max_new_tokens": 16,
+    }
     cfg, errors = validate_config(cfg)
     assert not errors, errors
     run = quiet_star.QuietRun(cfg, EventWriter(tmp_path / "events.jsonl", heartbeat_s=None), run_dir=str(tmp_path))
@@ -159,8 +170,9 @@ def test_answer_logits_equal_the_training_forward_at_the_same_thoughts():
     th = torch.full((1, T, L), tok.encode("5")[0], dtype=torch.long)
     th[0, query] = out["thoughts"][0]
     with torch.no_grad():
-        d = quiet.quiet_loss(qm, torch.tensor([seq]), torch.zeros(1, T, dtype=torch.long), n_thoughts=1,
-                             thought_len=L, n_ahead=1, thoughts=th).details
+        d = quiet.quiet_loss(
+            qm, torch.tensor([seq]), torch.zeros(1, T, dtype=torch.long), n_thoughts=1, thought_len=L, n_ahead=1, thoughts=th
+        ).details
     for s, t in enumerate(query):
         gold = seq[t + 1]
         mixed = torch.log_softmax(out["mixed"][0, s], -1)[gold]
@@ -169,7 +181,7 @@ def test_answer_logits_equal_the_training_forward_at_the_same_thoughts():
         assert float(base) == pytest.approx(float(d["base_logp"][0, 0, t]), abs=1e-5)
         assert float(out["w"][0, s]) == pytest.approx(float(d["w"][0, 0, t]), abs=1e-5)
     # the greedy thought is the one the decoder thinks before writing token t + 1
-    g = quiet.generate(qm, tok, [seq[:query[0] + 1]], max_new_tokens=1, thought_len=L)[0]
+    g = quiet.generate(qm, tok, [seq[: query[0] + 1]], max_new_tokens=1, thought_len=L)[0]
     assert g.thoughts[0] == out["thoughts"][0, 0].tolist()
     # padding rows and unused query slots change nothing
     two = torch.full((2, T + 3), tok.pad_id, dtype=torch.long)
@@ -184,8 +196,7 @@ def test_answer_logits_equal_the_training_forward_at_the_same_thoughts():
 def test_mixed_equals_base_when_the_mixing_weight_is_zero():
     qm, tok = _model()  # the zero-initialised head: w = 0
     seq = [tok.bos_id] + tok.encode("12+34:=64") + [tok.eos_id]
-    out = quiet.answer_logits(qm, torch.tensor([seq]), torch.tensor([len(seq)]), torch.tensor([[6, 7, 8, 9]]),
-                              thought_len=2)
+    out = quiet.answer_logits(qm, torch.tensor([seq]), torch.tensor([len(seq)]), torch.tensor([[6, 7, 8, 9]]), thought_len=2)
     assert torch.equal(out["mixed"], out["base"]) and torch.count_nonzero(out["w"]) == 0
 
 
@@ -249,8 +260,7 @@ def test_tiny_preset_run_emits_the_paper_metric(tmp_path):
     evals = [e["values"] for e in events if e["type"] == "metrics" and "eval/accuracy" in e["values"]]
     assert len(evals) == 3 and len(results) == 3
     for v in evals:
-        for k in ("accuracy", "base_accuracy", "argmax_accuracy", "base_argmax_accuracy", "exact_match",
-                  "base_exact_match"):
+        for k in ("accuracy", "base_accuracy", "argmax_accuracy", "base_argmax_accuracy", "exact_match", "base_exact_match"):
             assert 0 <= v[f"eval/{k}"] <= 1, k
         assert v["eval/answer_logprob"] <= 0 and v["eval/base_answer_logprob"] <= 0
         for d in (1, 2, 3):
@@ -259,8 +269,7 @@ def test_tiny_preset_run_emits_the_paper_metric(tmp_path):
         assert v["eval/accuracy"] == pytest.approx(sum(v[f"eval/accuracy/digits_{d}"] for d in (1, 2, 3)) / 3)
     assert evals[0]["eval/accuracy"] == evals[0]["eval/base_accuracy"]  # w = 0 before training
     items = [it for e in events if e["type"] == "samples" for it in e["items"]]
-    assert items and all({"answer_prob", "base_answer_prob", "answer_logprob", "base_correct"} <= set(it["scores"])
-                         for it in items)
+    assert items and all({"answer_prob", "base_answer_prob", "answer_logprob", "base_correct"} <= set(it["scores"]) for it in items)
     # the per-question scores average to the metric
     last = [it for e in events if e["type"] == "samples" and e["iteration"] == 2 for it in e["items"]]
     assert sum(it["scores"]["answer_prob"] for it in last) / len(last) == pytest.approx(evals[2]["eval/accuracy"])
@@ -276,9 +285,20 @@ def test_exact_match_on_an_evenly_spaced_subset(tmp_path):
     cfg = copy.deepcopy(MICRO_CONFIG)  # 12 eval questions, 6 of 1 digit then 6 of 2
     cfg.pop("loop")
     cfg["variant"] = "quiet-star"
-    cfg["quiet"] = {"steps": 1, "lr": 0.003, "batch_size": 2, "seq_len": 32, "n_thoughts": 1, "thought_len": 2,
-                    "n_ahead": 2, "thought_temperature": 1.0, "policy_weight": 1.0, "eval_every": 1,
-                    "max_new_tokens": 16, "exact_match_limit": 4}
+    cfg["quiet"] = {
+        "steps": 1,
+        "lr": 0.003,
+        "batch_size": 2,
+        "seq_len": 32,
+        "n_thoughts": 1,
+        "thought_len": 2,
+        "n_ahead": 2,
+        "thought_temperature": 1.0,
+        "policy_weight": 1.0,
+        "eval_every": 1,
+        "max_new_tokens": 16,
+        "exact_match_limit": 4,
+    }
     cfg["warmup"]["steps"] = 2
     cfg, errors = validate_config(cfg)
     assert not errors, errors

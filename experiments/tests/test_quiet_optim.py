@@ -1,6 +1,7 @@
 """Quiet-STaR's optimisation as the reference code: thought embeddings at embedding_scale × the
 learning rate, REINFORCE log-probs at their own temperature, gradient accumulation, gradient
 checkpointing (same loss and gradients) and LoRA (base weights frozen; resume exact)."""
+
 from __future__ import annotations
 
 import copy
@@ -8,6 +9,7 @@ import json
 
 import pytest
 import torch
+from test_quiet_star import MICRO, _docs, _model
 
 from conftest import MICRO_CONFIG, read_events
 from starlab import models, quiet
@@ -16,7 +18,6 @@ from starlab.events import EventWriter
 from starlab.tasks.addition import AdditionTask
 from starlab.tokenizer import CharTokenizer
 from starlab.variants import quiet_star
-from test_quiet_star import MICRO, _docs, _model
 
 
 def _batch(tok, n=6, seq_len=40):
@@ -66,12 +67,13 @@ def test_reinforce_log_probs_at_their_own_temperature():
     qm, tok = _model(head=True)
     ids, doc = _batch(tok)
     with torch.no_grad():
-        plain = quiet.quiet_loss(qm, ids, doc, n_thoughts=1, thought_len=2, n_ahead=2,
-                                 generator=torch.Generator().manual_seed(1))
-        same = quiet.quiet_loss(qm, ids, doc, n_thoughts=1, thought_len=2, n_ahead=2, reinforce_temperature=1.0,
-                                generator=torch.Generator().manual_seed(1))
-        hot = quiet.quiet_loss(qm, ids, doc, n_thoughts=1, thought_len=2, n_ahead=2, reinforce_temperature=3.0,
-                               generator=torch.Generator().manual_seed(1))
+        plain = quiet.quiet_loss(qm, ids, doc, n_thoughts=1, thought_len=2, n_ahead=2, generator=torch.Generator().manual_seed(1))
+        same = quiet.quiet_loss(
+            qm, ids, doc, n_thoughts=1, thought_len=2, n_ahead=2, reinforce_temperature=1.0, generator=torch.Generator().manual_seed(1)
+        )
+        hot = quiet.quiet_loss(
+            qm, ids, doc, n_thoughts=1, thought_len=2, n_ahead=2, reinforce_temperature=3.0, generator=torch.Generator().manual_seed(1)
+        )
     # None = the sampling temperature (1 here): bit-identical; the thoughts are sampled the same either way
     assert torch.equal(plain.loss, same.loss)
     assert torch.equal(plain.details["thoughts"], hot.details["thoughts"])
@@ -79,7 +81,7 @@ def test_reinforce_log_probs_at_their_own_temperature():
     # by hand at one position: the first thought token's log π is log softmax(logits / 3) (reference line 1972)
     t = 5
     s = int((doc[0] == doc[0, t]).nonzero()[0])
-    seq = ids[0, s:t + 1].tolist() + [qm.start_id]
+    seq = ids[0, s : t + 1].tolist() + [qm.start_id]
     with torch.no_grad():
         h = qm.base(inputs_embeds=qm.embed(torch.tensor([seq])), position_ids=torch.arange(len(seq))[None]).last_hidden_state[0, -1]
         z = qm.lm_head(h).float() + qm.thought_logit_mask()
@@ -116,9 +118,20 @@ def _cfg(**quiet_keys):
     cfg = copy.deepcopy(MICRO_CONFIG)
     cfg.pop("loop")
     cfg["variant"] = "quiet-star"
-    cfg["quiet"] = {"steps": 4, "lr": 0.003, "batch_size": 2, "seq_len": 32, "n_thoughts": 2, "thought_len": 2,
-                    "n_ahead": 2, "thought_temperature": 1.0, "policy_weight": 1.0, "eval_every": 2,
-                    "max_new_tokens": 16, **quiet_keys}
+    cfg["quiet"] = {
+        "steps": 4,
+        "lr": 0.003,
+        "batch_size": 2,
+        "seq_len": 32,
+        "n_thoughts": 2,
+        "thought_len": 2,
+        "n_ahead": 2,
+        "thought_temperature": 1.0,
+        "policy_weight": 1.0,
+        "eval_every": 2,
+        "max_new_tokens": 16,
+        **quiet_keys,
+    }
     cfg["warmup"]["steps"] = 4
     out, errors = validate_config(cfg)
     assert not errors, errors
@@ -152,8 +165,9 @@ def test_gradient_accumulation_averages_the_micro_batches(tmp_path):
     for _ in range(2):
         ids, doc = run._batch()
         run.qm.zero_grad(set_to_none=True)
-        out = quiet.quiet_loss(run.qm, ids, doc, n_thoughts=2, thought_len=2, n_ahead=2, temperature=1.0,
-                               policy_weight=1.0, generator=run.thought_gen)
+        out = quiet.quiet_loss(
+            run.qm, ids, doc, n_thoughts=2, thought_len=2, n_ahead=2, temperature=1.0, policy_weight=1.0, generator=run.thought_gen
+        )
         out.loss.backward()
         parts.append(out.stats)
         for n, p in run.qm.named_parameters():
@@ -170,8 +184,10 @@ def test_gradient_accumulation_averages_the_micro_batches(tmp_path):
 
 
 def test_lora_freezes_the_model_and_trains_adapters_head_and_thought_embeddings(tmp_path):
-    run = _setup(tmp_path, _cfg(finetune="lora", lora_r=4, lora_alpha=8, lora_lr=0.01, grad_checkpoint=True,
-                                embedding_scale=100.0, reinforce_temperature=3.0))
+    run = _setup(
+        tmp_path,
+        _cfg(finetune="lora", lora_r=4, lora_alpha=8, lora_lr=0.01, grad_checkpoint=True, embedding_scale=100.0, reinforce_temperature=3.0),
+    )
     named = dict(run.qm.named_parameters())
     train = {n for n, p in named.items() if p.requires_grad}
     assert train and all("lora_" in n or n.startswith("head.") or n == "thought_embeddings" for n in train)
@@ -190,12 +206,23 @@ def test_lora_freezes_the_model_and_trains_adapters_head_and_thought_embeddings(
 def test_lora_checkpointed_accumulated_run_resumes_exactly(tmp_path, monkeypatch):
     from starlab.stopping import StopFlag, StopRequested
 
-    cfg = _cfg(finetune="lora", lora_r=4, lora_alpha=8, lora_lr=0.01, grad_checkpoint=True, grad_accum=2,
-               embedding_scale=100.0, reinforce_temperature=3.0)
+    cfg = _cfg(
+        finetune="lora",
+        lora_r=4,
+        lora_alpha=8,
+        lora_lr=0.01,
+        grad_checkpoint=True,
+        grad_accum=2,
+        embedding_scale=100.0,
+        reinforce_temperature=3.0,
+    )
 
     def evals(events):
-        return {e["iteration"]: (e["values"]["eval/accuracy"], e["values"]["eval/answer_logprob"])
-                for e in events if e["type"] == "metrics" and "eval/accuracy" in e["values"]}
+        return {
+            e["iteration"]: (e["values"]["eval/accuracy"], e["values"]["eval/answer_logprob"])
+            for e in events
+            if e["type"] == "metrics" and "eval/accuracy" in e["values"]
+        }
 
     w = EventWriter(tmp_path / "a" / "events.jsonl", heartbeat_s=None)
     monkeypatch.setenv("STARLAB_SAVE_MODEL", "1")

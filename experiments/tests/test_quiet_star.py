@@ -2,6 +2,7 @@
 the mixed prediction equals the base one at initialisation, no position sees another
 position's thought, parallel thoughts equal sequential ones, the REINFORCE baseline, the
 decoder, and a short end-to-end run."""
+
 from __future__ import annotations
 
 import copy
@@ -89,22 +90,22 @@ def test_mask_structure():
     T = 6
     allowed = quiet.block_allowed(doc, (0, 4), 4)[0]  # (4T, 4T)
     assert allowed.shape == (4 * T, 4 * T)
-    blk = lambda qj, kj: allowed[qj * T:(qj + 1) * T, kj * T:(kj + 1) * T]  # noqa: E731
+    blk = lambda qj, kj: allowed[qj * T : (qj + 1) * T, kj * T : (kj + 1) * T]  # noqa: E731
     same = doc[0][:, None] == doc[0][None, :]
     real = same & torch.ones(T, T, dtype=torch.bool).tril()
     eye = torch.eye(T, dtype=torch.bool)
-    assert torch.equal(blk(0, 0), real)                      # causal, within a document
+    assert torch.equal(blk(0, 0), real)  # causal, within a document
     for kj in (1, 2, 3):
-        assert not blk(0, kj).any()                          # real tokens never see a thought
+        assert not blk(0, kj).any()  # real tokens never see a thought
     for qj in (1, 2, 3):
-        assert torch.equal(blk(qj, 0), real)                 # a thought sees its real prefix ≤ t
+        assert torch.equal(blk(qj, 0), real)  # a thought sees its real prefix ≤ t
         for kj in (1, 2, 3):
             # its own earlier thought tokens (same position) only; never another position's
             assert torch.equal(blk(qj, kj), eye if kj <= qj else torch.zeros(T, T, dtype=torch.bool))
     assert not blk(1, 0)[3, :3].any()  # position 3 starts document 1: nothing of document 0
     # the query-block slice used by one forward is the same rows
     part = quiet.block_allowed(doc, (2, 4), 4)[0]
-    assert torch.equal(part, allowed[2 * T:, :])
+    assert torch.equal(part, allowed[2 * T :, :])
     fm = quiet.float_mask(quiet.block_allowed(doc, (0, 2), 2), torch.float32)
     assert fm.shape == (1, 1, 2 * T, 2 * T)
     assert set(fm.unique().tolist()) == {0.0, torch.finfo(torch.float32).min}
@@ -143,7 +144,7 @@ def test_parallel_thoughts_equal_sequential_forward():
                 continue
             s = int((doc[0] == doc[0, t]).nonzero()[0])
             e = int((doc[0] == doc[0, t]).nonzero()[-1])
-            seq = ids[0, s:t + 1].tolist() + [qm.start_id] + th[0, t].tolist() + [qm.end_id] + ids[0, t + 1:min(t + A, e + 1)].tolist()
+            seq = ids[0, s : t + 1].tolist() + [qm.start_id] + th[0, t].tolist() + [qm.end_id] + ids[0, t + 1 : min(t + A, e + 1)].tolist()
             x = torch.tensor([seq])
             h = qm.base(inputs_embeds=qm.embed(x), position_ids=torch.arange(len(seq))[None]).last_hidden_state[0]
             k = (t - s + 1) + 1 + L  # index of <end>
@@ -187,8 +188,17 @@ def test_loss_decreases_on_the_tiny_model():
         losses.append(out.stats["loss"])
         stats = out.stats
     assert sum(losses[-3:]) / 3 < 0.75 * sum(losses[:3]) / 3
-    assert set(stats) >= {"base_loss", "mixed_loss", "policy_loss", "reward_mean", "reward_std", "mix_weight_mean",
-                          "mix_weight_std", "mix_weight_min", "mix_weight_max"}
+    assert set(stats) >= {
+        "base_loss",
+        "mixed_loss",
+        "policy_loss",
+        "reward_mean",
+        "reward_std",
+        "mix_weight_mean",
+        "mix_weight_std",
+        "mix_weight_min",
+        "mix_weight_max",
+    }
     assert stats["mix_weight_max"] != 0.0  # the mixing head learns
     assert all(v == v for v in stats.values())  # no NaN
 
@@ -220,7 +230,7 @@ def test_decoder_batched_equals_single_and_never_writes_thought_tokens():
         hm, _ = qm.mix(hs[len(p) - 1], hs[-1])
         first = int((qm.lm_head(hm) + qm.text_logit_mask()).argmax())
     assert batched[1].ids[0] == first
-    assert batched[1].thoughts[0] == seq[len(p) + 1:len(p) + 3]
+    assert batched[1].thoughts[0] == seq[len(p) + 1 : len(p) + 3]
 
 
 # --------------------------------------------------------------------------- runner
@@ -228,9 +238,19 @@ def _quiet_micro():
     cfg = copy.deepcopy(MICRO_CONFIG)
     cfg.pop("loop")
     cfg["variant"] = "quiet-star"
-    cfg["quiet"] = {"steps": 4, "lr": 0.003, "batch_size": 4, "seq_len": 32, "n_thoughts": 2, "thought_len": 2,
-                    "n_ahead": 2, "thought_temperature": 1.0, "policy_weight": 1.0, "eval_every": 3,
-                    "max_new_tokens": 16}
+    cfg["quiet"] = {
+        "steps": 4,
+        "lr": 0.003,
+        "batch_size": 4,
+        "seq_len": 32,
+        "n_thoughts": 2,
+        "thought_len": 2,
+        "n_ahead": 2,
+        "thought_temperature": 1.0,
+        "policy_weight": 1.0,
+        "eval_every": 3,
+        "max_new_tokens": 16,
+    }
     cfg["warmup"]["steps"] = 4
     out, errors = validate_config(cfg)
     assert not errors, errors
@@ -242,16 +262,18 @@ def test_runner_end_to_end(tmp_path, event_validator):
     path = tmp_path / "events.jsonl"
     w = EventWriter(path, heartbeat_s=None)
     seen = []
-    results = quiet_star.run(cfg, w, run_dir=str(tmp_path), run_id="r1",
-                             hooks=quiet_star.Hooks(on_step=lambda s, st: seen.append(s)))
+    results = quiet_star.run(cfg, w, run_dir=str(tmp_path), run_id="r1", hooks=quiet_star.Hooks(on_step=lambda s, st: seen.append(s)))
     w.run_end("completed")
     w.close()
     events = read_events(path)
     assert_valid_stream(events, event_validator)
     assert events[0]["type"] == "run_start" and events[-1]["type"] == "run_end"
     assert set(events[0]["hashes"]) == {"config", "data", "prompt"}
-    assert events[0]["env"]["task_versions"] == {"dataset": "addition", "format": "addition-rev-scratch-v1",
-                                                 "extractor": "addition-extract-v1"}
+    assert events[0]["env"]["task_versions"] == {
+        "dataset": "addition",
+        "format": "addition-rev-scratch-v1",
+        "extractor": "addition-extract-v1",
+    }
     assert seen == [1, 2, 3, 4]
     # evaluations at quiet steps 0, 3 (eval_every) and 4 (the last)
     assert [r.step for r in results] == [0, 3, 4] and [r.iteration for r in results] == [0, 1, 2]
@@ -263,16 +285,37 @@ def test_runner_end_to_end(tmp_path, event_validator):
     assert [e["step"] for e in evals] == [4, 7, 8]  # optimizer steps so far, warm-up (4) included
     for e in evals:
         v = e["values"]
-        assert {"eval/accuracy/digits_1", "eval/accuracy/digits_2", "eval/base_accuracy", "time/evaluate_s",
-                "eval/exact_match", "eval/exact_match/digits_1", "eval/base_exact_match", "eval/answer_logprob",
-                "compute/tokens_generated", "compute/tokens_trained"} <= set(v)
+        assert {
+            "eval/accuracy/digits_1",
+            "eval/accuracy/digits_2",
+            "eval/base_accuracy",
+            "time/evaluate_s",
+            "eval/exact_match",
+            "eval/exact_match/digits_1",
+            "eval/base_exact_match",
+            "eval/answer_logprob",
+            "compute/tokens_generated",
+            "compute/tokens_trained",
+        } <= set(v)
         assert 0 <= v["eval/accuracy"] <= 1 and 0 <= v["eval/exact_match"] <= 1
     for k in ("accuracy", "exact_match", "answer_logprob"):  # w = 0 at eval 0: the mixed prediction is the base one
         assert evals[0]["values"][f"eval/{k}"] == evals[0]["values"][f"eval/base_{k}"]
     steps = [e for e in metrics if "quiet/base_loss" in e["values"]]
-    assert steps and all({"train/loss", "quiet/mixed_loss", "quiet/policy_loss", "quiet/reward_mean",
-                          "quiet/reward_std", "quiet/mix_weight_mean", "quiet/mix_weight_std", "compute/tokens_trained",
-                          "compute/tokens_generated"} <= set(e["values"]) for e in steps)
+    assert steps and all(
+        {
+            "train/loss",
+            "quiet/mixed_loss",
+            "quiet/policy_loss",
+            "quiet/reward_mean",
+            "quiet/reward_std",
+            "quiet/mix_weight_mean",
+            "quiet/mix_weight_std",
+            "compute/tokens_trained",
+            "compute/tokens_generated",
+        }
+        <= set(e["values"])
+        for e in steps
+    )
     gen = [e["values"]["compute/tokens_generated"] for e in steps]
     assert gen == sorted(gen) and gen[0] > 0
     items = [it for e in events if e["type"] == "samples" for it in e["items"]]
@@ -294,8 +337,11 @@ def test_resume_after_a_stop_continues_exactly(tmp_path):
     cfg["quiet"].update({"steps": 6, "eval_every": 2})
 
     def accuracies(events):
-        return {e["iteration"]: (e["values"]["eval/accuracy"], e["values"]["eval/mix_weight_mean"])
-                for e in events if e["type"] == "metrics" and "eval/mix_weight_mean" in e["values"]}
+        return {
+            e["iteration"]: (e["values"]["eval/accuracy"], e["values"]["eval/mix_weight_mean"])
+            for e in events
+            if e["type"] == "metrics" and "eval/mix_weight_mean" in e["values"]
+        }
 
     def losses(events):
         return [e["values"]["quiet/policy_loss"] for e in events if e["type"] == "metrics" and "quiet/policy_loss" in e["values"]]
@@ -317,7 +363,7 @@ def test_resume_after_a_stop_continues_exactly(tmp_path):
     quiet_star.run(cfg, w, run_dir=str(tmp_path / "b"), emit_run_start=False, resume=True)
     w.close()
     events = read_events(tmp_path / "b" / "events.jsonl")
-    rest = events[len(first):]
+    rest = events[len(first) :]
     assert not any(e["type"] == "phase_start" and e["phase"] == "warmup" for e in rest)
     assert set(accuracies(rest)) == {2, 3}
     assert accuracies(rest) == {k: v for k, v in accuracies(straight).items() if k in (2, 3)}

@@ -2,6 +2,7 @@
 first thought, reward and weight per position without changing the loss, gradients or RNG
 stream; the runner writes them as artifacts/train_<i>/thoughts.jsonl, announced as artifacts,
 small, and rewritten the same after a resume."""
+
 from __future__ import annotations
 
 import json
@@ -9,12 +10,12 @@ import math
 
 import pytest
 import torch
+from test_quiet_star import _docs, _model, _quiet_micro
 
 from conftest import read_events
 from starlab import quiet
 from starlab.events import EventWriter
 from starlab.variants import quiet_star
-from test_quiet_star import _docs, _model, _quiet_micro
 
 
 def _loss_and_grads(record: bool):
@@ -32,10 +33,10 @@ def test_recording_changes_nothing_and_returns_row_zero():
     a, ga, sa, ids, doc = _loss_and_grads(False)
     b, gb, sb, _, _ = _loss_and_grads(True)
     assert a.sample is None
-    assert torch.equal(a.loss, b.loss)                       # bit-identical
+    assert torch.equal(a.loss, b.loss)  # bit-identical
     assert a.stats == b.stats
     assert len(ga) == len(gb) and all(torch.equal(x, y) for x, y in zip(ga, gb))
-    assert torch.equal(sa, sb)                               # the generator advanced the same
+    assert torch.equal(sa, sb)  # the generator advanced the same
     s = b.sample
     T = ids.shape[1]
     assert s["ids"] == ids[0].tolist() and s["doc"] == doc[0].tolist()
@@ -50,7 +51,7 @@ def test_recording_changes_nothing_and_returns_row_zero():
     t = next(i for i, ok in enumerate(s["valid"]) if ok)
     by_hand = float(((d["mixed_logp"][0, :, t] - d["base_logp"][0, :, t]) * d["valid"][0, :, t].float()).sum())
     assert s["reward"][t] == pytest.approx(by_hand, abs=1e-6)
-    assert any(r != 0 for r in s["reward"])                  # a non-zero head: thoughts matter
+    assert any(r != 0 for r in s["reward"])  # a non-zero head: thoughts matter
 
 
 def test_record_steps():
@@ -74,7 +75,9 @@ def test_runner_writes_training_thoughts(tmp_path, monkeypatch):
     seen, events = _run(tmp_path, "rec", cfg)
     arts = [e for e in events if e["type"] == "artifact" and e["path"].startswith("artifacts/train_")]
     assert [(a["path"], a["iteration"], a["name"]) for a in arts] == [
-        ("artifacts/train_1/thoughts.jsonl", 1, "thoughts.jsonl"), ("artifacts/train_2/thoughts.jsonl", 2, "thoughts.jsonl")]
+        ("artifacts/train_1/thoughts.jsonl", 1, "thoughts.jsonl"),
+        ("artifacts/train_2/thoughts.jsonl", 2, "thoughts.jsonl"),
+    ]
     for it, steps in ((1, [1, 2, 3]), (2, [4])):
         f = tmp_path / "rec" / f"artifacts/train_{it}/thoughts.jsonl"
         assert f.stat().st_size < 64 * 1024
@@ -120,6 +123,7 @@ def test_training_thoughts_survive_a_resume(tmp_path):
 
 def test_artifact_rows_write_non_finite_floats_as_null(tmp_path):
     from starlab.variants.common import _finite
+
     row = {"tokens": [{"reward": float("nan"), "w": float("inf")}, {"reward": 0.5, "w": -float("inf")}], "step": 3}
     assert _finite(row) == {"tokens": [{"reward": None, "w": None}, {"reward": 0.5, "w": None}], "step": 3}
     json.dumps(_finite(row), allow_nan=False)  # valid JSON now

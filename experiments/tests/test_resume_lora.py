@@ -1,5 +1,6 @@
 """Resuming at iteration boundaries gives the same run as never stopping; LoRA fine-tuning
 trains a fresh adapter per iteration and leaves the base weights alone."""
+
 from __future__ import annotations
 
 import json
@@ -9,26 +10,36 @@ import torch
 
 from conftest import micro_config, read_events
 from starlab import checkpoint
-from starlab.safe_state import load_weights
 from starlab.events import EventWriter
+from starlab.safe_state import load_weights
 from starlab.stopping import StopFlag, StopRequested
 from starlab.variants import star
 
-ENV = {"python": "3", "torch": None, "transformers": None, "cuda": None, "gpus": [], "host": "h", "platform": "p",
-       "pid": 1, "git_commit": None}
+ENV = {
+    "python": "3",
+    "torch": None,
+    "transformers": None,
+    "cuda": None,
+    "gpus": [],
+    "host": "h",
+    "platform": "p",
+    "pid": 1,
+    "git_commit": None,
+}
 
 
 def _accuracies(events):
-    return {e["iteration"]: e["values"]["eval/accuracy"] for e in events
-            if e["type"] == "metrics" and "eval/accuracy" in e["values"]}
+    return {e["iteration"]: e["values"]["eval/accuracy"] for e in events if e["type"] == "metrics" and "eval/accuracy" in e["values"]}
 
 
 def _losses(events, after_iteration=0):
     """Every logged training loss of the iterations after ``after_iteration`` (a resumed run
     must reproduce them exactly: same weights, same data, same RNG streams)."""
-    return [(e["iteration"], e["step"], e["values"]["train/loss"]) for e in events
-            if e["type"] == "metrics" and "train/loss" in e["values"] and "train/kept" not in e["values"]
-            and e["iteration"] > after_iteration]
+    return [
+        (e["iteration"], e["step"], e["values"]["train/loss"])
+        for e in events
+        if e["type"] == "metrics" and "train/loss" in e["values"] and "train/kept" not in e["values"] and e["iteration"] > after_iteration
+    ]
 
 
 def _solve_all(monkeypatch):
@@ -38,8 +49,7 @@ def _solve_all(monkeypatch):
 
     def decode(self, questions, *, hint, iteration, phase, samples=1, temperature=None):
         if phase == "evaluate":
-            return real_decode(self, questions, hint=hint, iteration=iteration, phase=phase, samples=samples,
-                               temperature=temperature)
+            return real_decode(self, questions, hint=hint, iteration=iteration, phase=phase, samples=samples, temperature=temperature)
         return [self.task.reference(q) for q in questions for _ in range(samples)]
 
     monkeypatch.setattr(star.StarRun, "_decode", decode)
@@ -48,8 +58,7 @@ def _solve_all(monkeypatch):
 def _run(run_dir, cfg, *, stop=None, hooks=None, resume=False):
     w = EventWriter(run_dir / "events.jsonl", heartbeat_s=None)
     try:
-        star.run(cfg, w, run_dir=str(run_dir), stop=stop or StopFlag(), hooks=hooks, emit_run_start=False,
-                 resume=resume)
+        star.run(cfg, w, run_dir=str(run_dir), stop=stop or StopFlag(), hooks=hooks, emit_run_start=False, resume=resume)
     finally:
         w.close()
     return read_events(run_dir / "events.jsonl")
@@ -75,16 +84,19 @@ def test_resume_after_a_stop_matches_an_uninterrupted_run(tmp_path, monkeypatch,
 
     events = _run(run_dir, cfg, resume=True)
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))  # seq continues in the same file
-    resumed = _accuracies(events[len(first):])
+    resumed = _accuracies(events[len(first) :])
     assert set(resumed) == {2, 3}  # no warm-up, no repeated iteration
-    assert not any(e["type"] == "phase_start" and e["phase"] == "warmup" for e in events[len(first):])
+    assert not any(e["type"] == "phase_start" and e["phase"] == "warmup" for e in events[len(first) :])
     assert resumed == {n: straight[n] for n in (2, 3)}
-    resumed_losses, straight_losses = _losses(events[len(first):], 1), _losses(straight_events, 1)
+    resumed_losses, straight_losses = _losses(events[len(first) :], 1), _losses(straight_events, 1)
     assert [x[:2] for x in resumed_losses] == [x[:2] for x in straight_losses]
     assert [x[2] for x in resumed_losses] == pytest.approx([x[2] for x in straight_losses], rel=1e-5)
     assert len(_losses(straight_events, 1)) > 4
+
     # cumulative counters continue: the optimizer step of iteration 2 equals the straight run's
-    steps = lambda evs: {e["iteration"]: e["step"] for e in evs if e["type"] == "metrics" and "train/kept" in e["values"]}
+    def steps(evs):
+        return {e["iteration"]: e["step"] for e in evs if e["type"] == "metrics" and "train/kept" in e["values"]}
+
     assert steps(events)[2] == steps(_run(tmp_path / "c", cfg))[2]
     assert checkpoint.read_state(str(run_dir))["iteration"] == 3
 

@@ -1,5 +1,6 @@
 """Mechanics of the STaR loop on a micro model: what is kept, hints never reach training
 text, restart from the base weights, the step budget."""
+
 from __future__ import annotations
 
 import json
@@ -60,8 +61,7 @@ class Recorder:
         def on_iteration_end(n, vals):
             self.end_equal_base[n] = _same(self.model.state_dict(), self.base)
 
-        return star.Hooks(on_warmup_end=on_warmup_end, on_train_start=on_train_start,
-                          on_iteration_end=on_iteration_end)
+        return star.Hooks(on_warmup_end=on_warmup_end, on_train_start=on_train_start, on_iteration_end=on_iteration_end)
 
 
 def _same(a, b):
@@ -76,8 +76,7 @@ def _run(tmp_path, monkeypatch, cfg, script=True):
     def scripted(self, questions, *, hint, iteration, phase, samples=1, temperature=None):
         calls.append((iteration, phase, hint, len(questions)))
         if phase == "evaluate" or not script:
-            return real_decode(self, questions, hint=hint, iteration=iteration, phase=phase, samples=samples,
-                               temperature=temperature)
+            return real_decode(self, questions, hint=hint, iteration=iteration, phase=phase, samples=samples, temperature=temperature)
         outcome = _hinted_outcome if hint else _direct_outcome
         return [_completion(q, outcome(q)) for q in questions for _ in range(samples)]
 
@@ -93,8 +92,21 @@ def _run(tmp_path, monkeypatch, cfg, script=True):
     w = EventWriter(ev_path, heartbeat_s=None)
     r = star.StarRun(cfg, w, run_dir=str(tmp_path), hooks=rec.hooks())
     r.setup_data()
-    w.run_start(cfg, {"python": "3", "torch": None, "transformers": None, "cuda": None, "gpus": [], "host": "h",
-                      "platform": "p", "pid": 1, "git_commit": None}, r.hashes())
+    w.run_start(
+        cfg,
+        {
+            "python": "3",
+            "torch": None,
+            "transformers": None,
+            "cuda": None,
+            "gpus": [],
+            "host": "h",
+            "platform": "p",
+            "pid": 1,
+            "git_commit": None,
+        },
+        r.hashes(),
+    )
     r.setup_model()
     results = r.run()
     w.run_end("completed")
@@ -110,8 +122,7 @@ def test_keeps_only_correct_and_saves_rationalizations_without_hint(tmp_path, mo
     for n in (1, 2):
         kept = {k["question_id"]: k for k in rec.kept[n]}
         expect_direct = {qid for qid, q in train.items() if _direct_outcome(q) == "right"}
-        expect_rat = {qid for qid, q in train.items()
-                      if _direct_outcome(q) != "right" and _hinted_outcome(q) == "right"}
+        expect_rat = {qid for qid, q in train.items() if _direct_outcome(q) != "right" and _hinted_outcome(q) == "right"}
         assert expect_direct and expect_rat and len(expect_direct | expect_rat) < len(train)  # a real filter
         assert set(kept) == expect_direct | expect_rat
         for qid, k in kept.items():
@@ -146,8 +157,10 @@ def test_keeps_only_correct_and_saves_rationalizations_without_hint(tmp_path, mo
 
 
 def test_no_rationalization_in_the_ablation_or_when_disabled(tmp_path, monkeypatch):
-    for name, cfg in (("norat", micro_config(variant="star-norat", loop={"iterations": 1})),
-                      ("p0", micro_config(loop={"iterations": 1, "p_rationalization": 0.0}))):
+    for name, cfg in (
+        ("norat", micro_config(variant="star-norat", loop={"iterations": 1})),
+        ("p0", micro_config(loop={"iterations": 1, "p_rationalization": 0.0})),
+    ):
         sub = tmp_path / name
         sub.mkdir(parents=True)
         r, rec, _, events, calls = _run(sub, monkeypatch, cfg)
@@ -178,9 +191,21 @@ def test_step_budget_grows_and_metrics_are_complete(tmp_path, monkeypatch, event
     for n in (1, 2, 3):
         cum += per_iter[n]["values"]["train/steps"]
         assert per_iter[n]["step"] == cum
-    required = {"train/attempted", "train/solved_direct", "train/rationalized", "train/rationalize_attempted",
-                "train/kept", "train/kept_fraction", "train/steps", "eval/accuracy", "eval/accuracy/digits_1",
-                "eval/accuracy/digits_2", "time/sample_s", "time/train_s", "time/evaluate_s"}
+    required = {
+        "train/attempted",
+        "train/solved_direct",
+        "train/rationalized",
+        "train/rationalize_attempted",
+        "train/kept",
+        "train/kept_fraction",
+        "train/steps",
+        "eval/accuracy",
+        "eval/accuracy/digits_1",
+        "eval/accuracy/digits_2",
+        "time/sample_s",
+        "time/train_s",
+        "time/evaluate_s",
+    }
     for n in (1, 2, 3):
         assert required <= set(per_iter[n]["values"])
         assert 0.0 <= per_iter[n]["values"]["eval/accuracy"] <= 1.0
@@ -189,8 +214,7 @@ def test_step_budget_grows_and_metrics_are_complete(tmp_path, monkeypatch, event
     phases = [(e["iteration"], e["phase"]) for e in events if e["type"] == "phase_start"]
     assert phases[:2] == [(0, "warmup"), (0, "evaluate")]
     assert phases[2:6] == [(1, "sample"), (1, "rationalize"), (1, "train"), (1, "evaluate")]
-    evals = [it for e in events if e["type"] == "samples" and e["iteration"] == 3 for it in e["items"]
-             if it["kind"] == "eval"]
+    evals = [it for e in events if e["type"] == "samples" and e["iteration"] == 3 for it in e["items"] if it["kind"] == "eval"]
     assert len(evals) == 12 and all(it["split"] == "eval" for it in evals)
     assert any(e["type"] == "progress" and e["phase"] == "train" for e in events)
     assert any(e["type"] == "metrics" and set(e["values"]) == {"train/loss"} for e in events)
@@ -218,8 +242,7 @@ def test_text_tasks_train_exactly_the_kept_text(tmp_path, monkeypatch):
 
         def decode(self, questions, *, hint, iteration, phase, samples=1, temperature=None):
             if phase == "evaluate":
-                return real_decode(self, questions, hint=hint, iteration=iteration, phase=phase, samples=samples,
-                                   temperature=temperature)
+                return real_decode(self, questions, hint=hint, iteration=iteration, phase=phase, samples=samples, temperature=temperature)
             # as generation gives it: the reference, cleaned (which strips its leading space)
             return [self.task.clean_completion(self.task.reference(q)) for q in questions for _ in range(samples)]
 
@@ -228,7 +251,7 @@ def test_text_tasks_train_exactly_the_kept_text(tmp_path, monkeypatch):
         seen = {}
 
         def spy(model, examples, **kw):
-            seen.setdefault(len(seen), list(examples))
+            seen.setdefault(len(seen), list(examples))  # noqa: B023 (this dataset's run)
             return real_finetune(model, examples, **kw)
 
         monkeypatch.setattr(runner, "finetune", spy)
@@ -239,9 +262,9 @@ def test_text_tasks_train_exactly_the_kept_text(tmp_path, monkeypatch):
         r.run()
         w.close()
         kept = rec.kept[1]
-        assert kept and all(k["text"].startswith(r.task.question_text(next(q for q in r.splits.train
-                                                                                 if q.qid == k["question_id"])) + " ")
-                            for k in kept)
+        assert kept and all(
+            k["text"].startswith(r.task.question_text(next(q for q in r.splits.train if q.qid == k["question_id"])) + " ") for k in kept
+        )
         trained = [r.tok.decode(p) + r.tok.decode(c) for p, c in seen[1]]
         assert trained == [k["text"] for k in kept]
         assert all(" (" not in t.split("\nA:")[0][-12:] for t in trained)  # no hint after the question
@@ -262,15 +285,24 @@ def test_packed_iterations_train_several_examples_per_row_and_count_them(tmp_pat
         return real_rows(model, examples, opt, sched, **kw)
 
     monkeypatch.setattr(T, "_finetune_rows", spy_rows)
-    cfg = micro_config(loop={"iterations": 2, "finetune": finetune, "pack": True, "pack_len": 64, "batch_size": 2,
-                             "micro_batch_size": 1, "lr_schedule": "constant", "warmup_steps": 2})
+    cfg = micro_config(
+        loop={
+            "iterations": 2,
+            "finetune": finetune,
+            "pack": True,
+            "pack_len": 64,
+            "batch_size": 2,
+            "micro_batch_size": 1,
+            "lr_schedule": "constant",
+            "warmup_steps": 2,
+        }
+    )
     r, rec, results, events, _ = _run(tmp_path, monkeypatch, cfg)
     assert rows_calls == [(64, 1, 0.0, 1.0)] * 2  # the iterations only, at the reference's schedule
     per_iter = {e["iteration"]: e["values"] for e in events if e["type"] == "metrics" and "train/kept" in e["values"]}
     w = cfg["warmup"]
     trained = {0: w["steps"] * w["batch_size"]}  # the warm-up: unpacked batches of 8
-    start = [e["values"] for e in events if e["type"] == "metrics" and e["iteration"] == 0
-             and "compute/examples_trained" in e["values"]][0]
+    start = [e["values"] for e in events if e["type"] == "metrics" and e["iteration"] == 0 and "compute/examples_trained" in e["values"]][0]
     assert start["compute/examples_trained"] == trained[0]
     for n in (1, 2):
         v = per_iter[n]
@@ -289,13 +321,13 @@ def test_a_packed_run_resumes_bit_identically(tmp_path, monkeypatch):
 
     def decode(self, questions, *, hint, iteration, phase, samples=1, temperature=None):
         if phase == "evaluate":
-            return real_decode(self, questions, hint=hint, iteration=iteration, phase=phase, samples=samples,
-                               temperature=temperature)
+            return real_decode(self, questions, hint=hint, iteration=iteration, phase=phase, samples=samples, temperature=temperature)
         return [self.task.reference(q) for q in questions for _ in range(samples)]
 
     monkeypatch.setattr(star.StarRun, "_decode", decode)
-    cfg = micro_config(loop={"iterations": 3, "lr": 0.01, "pack": True, "pack_len": 48, "batch_size": 2,
-                             "lr_schedule": "constant", "warmup_steps": 2})
+    cfg = micro_config(
+        loop={"iterations": 3, "lr": 0.01, "pack": True, "pack_len": 48, "batch_size": 2, "lr_schedule": "constant", "warmup_steps": 2}
+    )
 
     def run(run_dir, **kw):
         w = EventWriter(run_dir / "events.jsonl", heartbeat_s=None)
@@ -306,15 +338,19 @@ def test_a_packed_run_resumes_bit_identically(tmp_path, monkeypatch):
         return read_events(run_dir / "events.jsonl")
 
     def trace(events, after=0):
-        return [(e["iteration"], e["step"], sorted(e["values"].items())) for e in events
-                if e["type"] == "metrics" and e["iteration"] > after
-                and ("train/loss" in e["values"] or "eval/accuracy" in e["values"])
-                and not any(k.startswith("time/") for k in e["values"])]
+        return [
+            (e["iteration"], e["step"], sorted(e["values"].items()))
+            for e in events
+            if e["type"] == "metrics"
+            and e["iteration"] > after
+            and ("train/loss" in e["values"] or "eval/accuracy" in e["values"])
+            and not any(k.startswith("time/") for k in e["values"])
+        ]
 
     straight = run(tmp_path / "a")
     stop = StopFlag()
     with pytest.raises(StopRequested):
         run(tmp_path / "b", stop=stop, hooks=star.Hooks(on_iteration_end=lambda n, v: stop.request() if n == 1 else None))
     first = read_events(tmp_path / "b" / "events.jsonl")
-    resumed = run(tmp_path / "b", resume=True)[len(first):]
+    resumed = run(tmp_path / "b", resume=True)[len(first) :]
     assert trace(resumed, 1) == trace(straight, 1) and len(trace(straight, 1)) > 4  # losses, accuracies, counters

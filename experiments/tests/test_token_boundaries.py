@@ -18,6 +18,7 @@ The tokenizers are built here, from the tasks' own texts (no hub download):
 Prompts and completions come from the real task formats (addition, GSM8K and CommonsenseQA
 from ../shared/datasets when present, and the shipped few-shot exemplars).
 """
+
 from __future__ import annotations
 
 import io
@@ -30,25 +31,26 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, trainers
+from tokenizers import models as tk_models
+from transformers import AutoTokenizer, LlamaTokenizer, LlamaTokenizerFast, PreTrainedTokenizerFast
 
-from conftest import require  # noqa: E402
+from conftest import require
+from starlab.generate import generate
+from starlab.tasks import addition, commonsenseqa, get_task, gsm8k
+from starlab.tokenizer import CharTokenizer, HFTokenizer, continuation_ids, fragment_ids
 
 spm = require("sentencepiece")
 require("google.protobuf")  # transformers reads a SentencePiece .model with protobuf
-
-from tokenizers import Regex, Tokenizer, decoders, models as tk_models, normalizers, pre_tokenizers, trainers  # noqa: E402
-from transformers import AutoTokenizer, LlamaTokenizer, LlamaTokenizerFast, PreTrainedTokenizerFast  # noqa: E402
-
-from starlab.generate import generate  # noqa: E402
-from starlab.tasks import addition, commonsenseqa, get_task, gsm8k  # noqa: E402
-from starlab.tokenizer import CharTokenizer, HFTokenizer, continuation_ids, fragment_ids  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets"
 GSM_TRAIN = SHARED / "gsm8k" / "train.jsonl"
 CQA_TRAIN = SHARED / "commonsenseqa" / "train_rand_split.jsonl"
 
-QWEN_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-                r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+QWEN_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
 
 
 # ------------------------------------------------------------------------------- data
@@ -73,7 +75,7 @@ def task_pairs() -> list[tuple[str, object, str, str]]:
     add = get_task("addition")
     for i in range(40):
         d = 1 + i % 5
-        lo, hi = 10 ** (d - 1) if d > 1 else 0, 10 ** d - 1
+        lo, hi = 10 ** (d - 1) if d > 1 else 0, 10**d - 1
         q = addition.Question(f"a{i}", rng.randint(lo, hi), rng.randint(lo, hi), d)
         pairs.append(("addition", q, add.prompt(q, hint=i % 3 == 0), add.reference(q)))
         pairs.append(("addition", q, add.prompt(q), add.clean_completion(add.reference(q)[:-1] + "0\n")))
@@ -107,10 +109,25 @@ def corpus() -> list[str]:
 def _sentencepiece_model(lines: list[str]) -> bytes:
     buf = io.BytesIO()
     spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(lines), model_writer=buf, vocab_size=1200, model_type="bpe", byte_fallback=True,
-        split_digits=True, add_dummy_prefix=True, allow_whitespace_only_pieces=True, remove_extra_whitespaces=False,
-        normalization_rule_name="identity", unk_id=0, bos_id=1, eos_id=2, pad_id=-1, hard_vocab_limit=False,
-        character_coverage=1.0, minloglevel=2, num_threads=1)
+        sentence_iterator=iter(lines),
+        model_writer=buf,
+        vocab_size=1200,
+        model_type="bpe",
+        byte_fallback=True,
+        split_digits=True,
+        add_dummy_prefix=True,
+        allow_whitespace_only_pieces=True,
+        remove_extra_whitespaces=False,
+        normalization_rule_name="identity",
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=-1,
+        hard_vocab_limit=False,
+        character_coverage=1.0,
+        minloglevel=2,
+        num_threads=1,
+    )
     return buf.getvalue()
 
 
@@ -118,9 +135,12 @@ def _byte_bpe(docs: list[str], pre: object) -> Tokenizer:
     tk = Tokenizer(tk_models.BPE())
     tk.pre_tokenizer = pre
     tk.decoder = decoders.ByteLevel()
-    tk.train_from_iterator(docs, trainers.BpeTrainer(vocab_size=1500, special_tokens=["<|endoftext|>"],
-                                                     initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                                     show_progress=False))
+    tk.train_from_iterator(
+        docs,
+        trainers.BpeTrainer(
+            vocab_size=1500, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+        ),
+    )
     return tk
 
 
@@ -141,24 +161,45 @@ def toks(tmp_path_factory) -> dict[str, HFTokenizer]:
     tk = Tokenizer.from_str(llama.backend_tokenizer.to_str())
     tk.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
     tk.pre_tokenizer = None
-    tk.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
-                                    decoders.Strip(" ", 1, 0)])
-    out["llama-hub-json"] = HFTokenizer(PreTrainedTokenizerFast(
-        tokenizer_object=tk, bos_token="<s>", eos_token="</s>", unk_token="<unk>", clean_up_tokenization_spaces=False))
+    tk.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(), decoders.Strip(" ", 1, 0)])
+    out["llama-hub-json"] = HFTokenizer(
+        PreTrainedTokenizerFast(
+            tokenizer_object=tk, bos_token="<s>", eos_token="</s>", unk_token="<unk>", clean_up_tokenization_spaces=False
+        )
+    )
     d2 = tmp_path_factory.mktemp("llama-hub")
     tk.save(str(d2 / "tokenizer.json"))
-    (d2 / "tokenizer_config.json").write_text(json.dumps({
-        "tokenizer_class": "LlamaTokenizer", "legacy": True, "bos_token": "<s>", "eos_token": "</s>",
-        "unk_token": "<unk>", "add_bos_token": True, "clean_up_tokenization_spaces": False}))
+    (d2 / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "tokenizer_class": "LlamaTokenizer",
+                "legacy": True,
+                "bos_token": "<s>",
+                "eos_token": "</s>",
+                "unk_token": "<unk>",
+                "add_bos_token": True,
+                "clean_up_tokenization_spaces": False,
+            }
+        )
+    )
     out["llama-auto"] = HFTokenizer(AutoTokenizer.from_pretrained(str(d2)))
 
-    for name, pre in (("gpt2", pre_tokenizers.ByteLevel(add_prefix_space=False)),
-                      ("bpe-prefix-space", pre_tokenizers.ByteLevel(add_prefix_space=True)),
-                      ("qwen-like", pre_tokenizers.Sequence([
-                          pre_tokenizers.Split(Regex(QWEN_PATTERN), behavior="isolated"),
-                          pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)]))):
-        out[name] = HFTokenizer(PreTrainedTokenizerFast(
-            tokenizer_object=_byte_bpe(docs, pre), eos_token="<|endoftext|>", clean_up_tokenization_spaces=False))
+    for name, pre in (
+        ("gpt2", pre_tokenizers.ByteLevel(add_prefix_space=False)),
+        ("bpe-prefix-space", pre_tokenizers.ByteLevel(add_prefix_space=True)),
+        (
+            "qwen-like",
+            pre_tokenizers.Sequence(
+                [
+                    pre_tokenizers.Split(Regex(QWEN_PATTERN), behavior="isolated"),
+                    pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+                ]
+            ),
+        ),
+    ):
+        out[name] = HFTokenizer(
+            PreTrainedTokenizerFast(tokenizer_object=_byte_bpe(docs, pre), eos_token="<|endoftext|>", clean_up_tokenization_spaces=False)
+        )
     return out
 
 
@@ -196,11 +237,10 @@ def sample_round_trip(tok: HFTokenizer, task, q, prompt: str, completion: str) -
     stop = fragment_ids(tok.encode, task.stop_strings[0])
     prompt_ids = ([tok.bos_id] if tok.bos_id is not None else []) + tok.encode(prompt)
     model = ForcedLM(tok.vocab_size, want + stop + [tok.eos_id])
-    out = generate(model, tok, [prompt_ids], max_new_tokens=len(want) + len(stop) + 1,
-                   stop_strings=task.stop_strings)[0]
+    out = generate(model, tok, [prompt_ids], max_new_tokens=len(want) + len(stop) + 1, stop_strings=task.stop_strings)[0]
     text = task.clean_completion(tok.decode(out))
     trained = tok.encode_continuation(task.question_text(q), task.training_completion(q, text))
-    return out[:len(want)], trained
+    return out[: len(want)], trained
 
 
 # ------------------------------------------------------------------------------- tests
@@ -213,7 +253,7 @@ def test_the_pairs_cover_the_three_tasks():
 def test_char_tokenizer_is_unchanged():
     tok = CharTokenizer()
     add = get_task("addition")
-    for name, q, p, c in PAIRS:
+    for name, _q, p, c in PAIRS:
         if name == "addition":
             assert tok.encode_continuation(p, c) == tok.encode(c)
             assert tok.encode(p) + tok.encode_continuation(p, c) == tok.encode(p + c)
@@ -232,8 +272,8 @@ def test_training_ids_are_the_sampled_ids(toks, name):
     for i, (tname, q, p, c) in enumerate(PAIRS):
         P, C = tok.encode(p), tok.encode_continuation(p, c)
         J = tok.encode(p + c)
-        assert J[:len(P)] == P, (name, p[-20:], c[:20])
-        assert C == J[len(P):]
+        assert J[: len(P)] == P, (name, p[-20:], c[:20])
+        assert C == J[len(P) :]
         assert tok.decode(P + C) == tok.decode(J) == LEAD.get(name, "") + p + c
         if i % 4 == 0 and p == tasks[tname].question_text(q):  # the forced sampler (slower): a quarter of the pairs
             sampled, trained = sample_round_trip(tok, tasks[tname], q, p, c)
@@ -279,21 +319,23 @@ def test_a_merge_across_the_boundary_falls_back_to_a_fragment(toks):
     completion's first word in GPT-2's BPE ("Ġ42") — no sampler fed the prompt's ids can produce
     the joint ids. The completion is then encoded as a fragment that starts at the boundary
     (what the sampler emits after the prompt's last token), and still decodes to the text."""
-    for name, p, c in (("qwen-like", "Q: Natalia sold clips.", "\nA: She sold 48 clips."),
-                       ("gpt2", "Q: Natalia sold clips.\nA: ", "48 clips."),
-                       ("llama-hub-json", "Q: Natalia sold clips.\nA: ", "48 clips.")):
+    for name, p, c in (
+        ("qwen-like", "Q: Natalia sold clips.", "\nA: She sold 48 clips."),
+        ("gpt2", "Q: Natalia sold clips.\nA: ", "48 clips."),
+        ("llama-hub-json", "Q: Natalia sold clips.\nA: ", "48 clips."),
+    ):
         tok = toks[name]
         P, J = tok.encode(p), tok.encode(p + c)
         C = tok.encode_continuation(p, c)
         assert tok.decode(P + C) == p + c, name
-        if J[:len(P)] != P:  # the merge crosses the boundary
+        if J[: len(P)] != P:  # the merge crosses the boundary
             assert C == fragment_ids(tok.encode, c), name
         else:
-            assert C == J[len(P):]
+            assert C == J[len(P) :]
     for name, p in (("qwen-like", "Q: Natalia sold clips."), ("gpt2", "Q: Natalia sold clips.\nA: ")):
         tok = toks[name]
         c = "\nA: She sold 48 clips." if name == "qwen-like" else "48 clips."
-        assert tok.encode(p + c)[:len(tok.encode(p))] != tok.encode(p), name  # these do cross
+        assert tok.encode(p + c)[: len(tok.encode(p))] != tok.encode(p), name  # these do cross
         assert tok.encode(p) + tok.encode_continuation(p, c) != tok.encode(p + c)
     # a leading space attaches to the following word, as the sampler emits it ("Ġ42", not "Ġ", "42")
     tok = toks["gpt2"]
@@ -330,8 +372,8 @@ def test_continuation_property(toks, prompt, completion):
         C = tok.encode_continuation(prompt, completion)
         if not completion:
             assert C == []
-        elif J[:len(P)] == P:
-            assert C == J[len(P):], name
+        elif J[: len(P)] == P:
+            assert C == J[len(P) :], name
         else:
             assert C == fragment_ids(tok.encode, completion), name
         assert C == continuation_ids(tok.encode, prompt, completion)
@@ -339,4 +381,4 @@ def test_continuation_property(toks, prompt, completion):
         assert text == LEAD.get(name, "") + prompt + completion, name
         head = tok.decode(P)
         assert text.startswith(head)
-        assert tok.encode_continuation(prompt, text[len(head):]) == C, name
+        assert tok.encode_continuation(prompt, text[len(head) :]) == C, name

@@ -1,4 +1,5 @@
 """V-STaR verifier pieces on a tiny random model: sequence log-probs, DPO, pairs, ORM, scoring."""
+
 from __future__ import annotations
 
 import copy
@@ -49,14 +50,17 @@ def manual_logprob(model, prompt, completion):
 
 # ---------------------------------------------------------------------------- log-probs
 
+
 def test_sequence_logprobs_equals_manual_computation():
     model, tok = tiny()
     model.eval()
-    examples = [([tok.bos_id] + tok.encode("1+2="), tok.encode("3") + [tok.eos_id]),
-                ([tok.bos_id] + tok.encode("12+34="), tok.encode("46") + [tok.eos_id]),
-                ([tok.bos_id], tok.encode("7") + [tok.eos_id]),
-                ([tok.bos_id] + tok.encode("5+5="), tok.encode("1 0, 10") + [tok.eos_id]),
-                ([tok.bos_id] + tok.encode("9="), [])]
+    examples = [
+        ([tok.bos_id] + tok.encode("1+2="), tok.encode("3") + [tok.eos_id]),
+        ([tok.bos_id] + tok.encode("12+34="), tok.encode("46") + [tok.eos_id]),
+        ([tok.bos_id], tok.encode("7") + [tok.eos_id]),
+        ([tok.bos_id] + tok.encode("5+5="), tok.encode("1 0, 10") + [tok.eos_id]),
+        ([tok.bos_id] + tok.encode("9="), []),
+    ]
     want = [manual_logprob(model, p, c) for p, c in examples]
     for bs in (1, 2, 16):
         sums, counts = V.sequence_logprobs(model, examples, tok.pad_id, batch_size=bs)
@@ -71,14 +75,17 @@ def test_sequence_logprobs_equals_manual_computation():
 def test_sequence_logprobs_padding_with_eos_as_pad():
     """Hub tokenizers often pad with <eos>: the mask must come from the lengths, not the ids."""
     model, tok = tiny()
-    examples = [([tok.bos_id] + tok.encode("1+2="), tok.encode("3") + [tok.eos_id]),
-                ([tok.bos_id] + tok.encode("12+34="), tok.encode("46") + [tok.eos_id])]
+    examples = [
+        ([tok.bos_id] + tok.encode("1+2="), tok.encode("3") + [tok.eos_id]),
+        ([tok.bos_id] + tok.encode("12+34="), tok.encode("46") + [tok.eos_id]),
+    ]
     a, _ = V.sequence_logprobs(model, examples, pad_id=tok.pad_id, batch_size=2)
     b, _ = V.sequence_logprobs(model, examples, pad_id=tok.eos_id, batch_size=2)
     assert a.tolist() == pytest.approx(b.tolist(), abs=1e-5)
 
 
 # ---------------------------------------------------------------------------- DPO loss, pairs
+
 
 def test_dpo_loss_formula_and_reference_point():
     pc, pr = torch.tensor([-3.0, -5.0]), torch.tensor([-4.0, -2.0])
@@ -93,20 +100,29 @@ def test_dpo_loss_formula_and_reference_point():
 
 
 def test_make_pairs_caps_and_labels():
-    qs = [("q1", [([1], True), ([2], True), ([3], False), ([4], False), ([5], False)]),
-          ("q2", [([6], True), ([7], True)]),                       # no incorrect: no pairs
-          ("q3", [([8], False)]),                                   # no correct: no pairs
-          ("q4", [([9], True), ([9], False), ([10], False)])]       # identical completions skipped
+    qs = [
+        ("q1", [([1], True), ([2], True), ([3], False), ([4], False), ([5], False)]),
+        ("q2", [([6], True), ([7], True)]),  # no incorrect: no pairs
+        ("q3", [([8], False)]),  # no correct: no pairs
+        ("q4", [([9], True), ([9], False), ([10], False)]),
+    ]  # identical completions skipped
     full = V.make_pairs(qs, None)
     assert [(p, c[0], r[0]) for p, c, r in full] == [
-        ("q1", 1, 3), ("q1", 1, 4), ("q1", 1, 5), ("q1", 2, 3), ("q1", 2, 4), ("q1", 2, 5), ("q4", 9, 10)]
+        ("q1", 1, 3),
+        ("q1", 1, 4),
+        ("q1", 1, 5),
+        ("q1", 2, 3),
+        ("q1", 2, 4),
+        ("q1", 2, 5),
+        ("q4", 9, 10),
+    ]
     capped = V.make_pairs(qs, 4, random.Random(1))
     by_q = {}
     for p, c, r in capped:
         by_q.setdefault(p, []).append((c[0], r[0]))
     assert len(by_q["q1"]) == 4 and len(set(by_q["q1"])) == 4 and len(by_q["q4"]) == 1
     correct = {1, 2, 6, 7, 9}
-    for p, c, r in capped + full:
+    for _p, c, r in capped + full:
         assert c[0] in correct and r[0] not in correct
     # deterministic for a given seed / Random state, and a subset of the full product
     assert capped == V.make_pairs(qs, 4, random.Random(1)) == V.make_pairs(qs, 4, 1)
@@ -128,6 +144,7 @@ def test_make_pairs_caps_and_labels():
 
 # ---------------------------------------------------------------------------- DPO training
 
+
 def test_train_dpo_learns_the_preferences():
     model, tok = tiny()
     pairs = V.make_pairs(addition_candidates(tok, 8), 3, 0)
@@ -135,8 +152,18 @@ def test_train_dpo_learns_the_preferences():
     before = V.evaluate_pairs(model, pairs, ref, beta=0.1, pad_id=tok.pad_id)
     assert before["loss"] == pytest.approx(math.log(2), abs=1e-6) and before["accuracy"] == 0.0
     seen = []
-    hist = V.train_dpo(model, pairs, ref_logps=ref, beta=0.1, steps=40, lr=1e-2, batch_size=8,
-                       pad_id=tok.pad_id, seed=0, on_step=lambda s, m: seen.append((s, m)))
+    hist = V.train_dpo(
+        model,
+        pairs,
+        ref_logps=ref,
+        beta=0.1,
+        steps=40,
+        lr=1e-2,
+        batch_size=8,
+        pad_id=tok.pad_id,
+        seed=0,
+        on_step=lambda s, m: seen.append((s, m)),
+    )
     assert [s for s, _ in seen] == list(range(1, 41)) and len(hist) == 40
     assert set(hist[0]) >= {"loss", "reward_margin", "chosen_reward", "rejected_reward", "accuracy", "lr"}
     # step 1: the policy is the reference → rewards 0, loss log 2
@@ -155,8 +182,7 @@ def test_train_dpo_learns_the_preferences():
 def test_train_dpo_computes_reference_when_not_given_and_stops():
     model, tok = tiny(1)
     pairs = V.make_pairs(addition_candidates(tok, 3), 2, 0)
-    hist = V.train_dpo(model, pairs, beta=0.1, steps=2, lr=1e-2, batch_size=4, pad_id=tok.pad_id, seed=0,
-                       micro_batch_size=2)
+    hist = V.train_dpo(model, pairs, beta=0.1, steps=2, lr=1e-2, batch_size=4, pad_id=tok.pad_id, seed=0, micro_batch_size=2)
     assert hist[0]["loss"] == pytest.approx(math.log(2), abs=1e-4)
     assert V.train_dpo(model, [], steps=3, lr=1e-2, batch_size=4, pad_id=tok.pad_id, seed=0) == []
     flag = StopFlag()
@@ -168,12 +194,10 @@ def test_train_dpo_computes_reference_when_not_given_and_stops():
             flag.request()
 
     with pytest.raises(StopRequested):
-        V.train_dpo(model, pairs, beta=0.1, steps=10, lr=1e-2, batch_size=4, pad_id=tok.pad_id, seed=0,
-                    stop=flag, on_step=on_step)
+        V.train_dpo(model, pairs, beta=0.1, steps=10, lr=1e-2, batch_size=4, pad_id=tok.pad_id, seed=0, stop=flag, on_step=on_step)
     assert calls == [1, 2] and model.training is False
     with pytest.raises(ValueError):
-        V.train_dpo(model, pairs, ref_logps=(torch.zeros(1), torch.zeros(1)), steps=1, lr=1e-2,
-                    batch_size=4, pad_id=tok.pad_id, seed=0)
+        V.train_dpo(model, pairs, ref_logps=(torch.zeros(1), torch.zeros(1)), steps=1, lr=1e-2, batch_size=4, pad_id=tok.pad_id, seed=0)
 
 
 def test_micro_batches_give_the_same_step():
@@ -182,13 +206,15 @@ def test_micro_batches_give_the_same_step():
     results = []
     for micro in (None, 2):
         model, _ = tiny(3)
-        V.train_dpo(model, pairs, beta=0.5, steps=1, lr=1e-2, batch_size=6, pad_id=tok.pad_id, seed=0,
-                    micro_batch_size=micro, warmup_frac=0.0)
+        V.train_dpo(
+            model, pairs, beta=0.5, steps=1, lr=1e-2, batch_size=6, pad_id=tok.pad_id, seed=0, micro_batch_size=micro, warmup_frac=0.0
+        )
         results.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
     assert torch.allclose(results[0], results[1], atol=1e-5)
 
 
 # ---------------------------------------------------------------------------- ORM
+
 
 def orm_data(tok, n_questions=4):
     ex, labels = [], []
@@ -228,8 +254,7 @@ def test_orm_with_lm_loss_and_last_token_pooling():
     model, tok = tiny(2)
     ex, labels = orm_data(tok)
     orm = V.OutcomeRewardModel(model, seed=1)
-    hist = V.train_orm(orm, ex, labels, steps=40, lr=1e-2, batch_size=8, pad_id=tok.pad_id, seed=0,
-                       lm_weight=0.5, pos_weight=1.0)
+    hist = V.train_orm(orm, ex, labels, steps=40, lr=1e-2, batch_size=8, pad_id=tok.pad_id, seed=0, lm_weight=0.5, pos_weight=1.0)
     assert all(m["lm"] > 0 for m in hist)
     assert sum(m["loss"] for m in hist[-5:]) < sum(m["loss"] for m in hist[:5])
     # the score of an example does not depend on its padding (last non-pad token pooling)
@@ -241,6 +266,7 @@ def test_orm_with_lm_loss_and_last_token_pooling():
 
 
 # ---------------------------------------------------------------------------- scoring
+
 
 def test_score_candidates():
     model, tok = tiny()
@@ -266,10 +292,11 @@ def test_score_candidates():
 
 # ---------------------------------------------------------------------------- held-out pairs
 
+
 def test_pair_accuracy_ties_and_pair_indices():
-    assert V.pair_accuracy([2.0, 1.0, 1.0], [1.0, 1.0, 3.0]) == pytest.approx(1 / 3)           # TRL: strict
+    assert V.pair_accuracy([2.0, 1.0, 1.0], [1.0, 1.0, 3.0]) == pytest.approx(1 / 3)  # TRL: strict
     assert V.pair_accuracy([2.0, 1.0, 1.0], [1.0, 1.0, 3.0], tie=0.5) == pytest.approx(1.5 / 3)
-    assert V.pair_accuracy([0.0] * 4, [0.0] * 4, tie=0.5) == 0.5                             # V_SFT: chance
+    assert V.pair_accuracy([0.0] * 4, [0.0] * 4, tie=0.5) == 0.5  # V_SFT: chance
     with pytest.raises(ValueError):
         V.pair_accuracy([], [])
     # every (right, wrong) pair within a group, duplicates included; one-class groups give none
@@ -312,14 +339,16 @@ def test_pair_metrics_is_evaluate_pairs_without_the_forward_passes():
 
 # ---------------------------------------------------------------------------- any HF causal LM
 
+
 def test_works_with_a_hub_architecture_with_dropout():
     """GPT-2 (learned positions, nn.Dropout everywhere, dropout 0.1): dropout is off while
     training so step 1 still has policy = reference; dropout settings are restored after."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config(vocab_size=30, n_positions=64, n_embd=32, n_layer=1, n_head=2,
-                                       resid_pdrop=0.1, embd_pdrop=0.1, attn_pdrop=0.1))
+    model = GPT2LMHeadModel(
+        GPT2Config(vocab_size=30, n_positions=64, n_embd=32, n_layer=1, n_head=2, resid_pdrop=0.1, embd_pdrop=0.1, attn_pdrop=0.1)
+    )
     _, tok = tiny()
     pairs = V.make_pairs(addition_candidates(tok, 4), 2, 0)
     pad = tok.eos_id  # as HFTokenizer does when a tokenizer has no pad token
@@ -328,6 +357,5 @@ def test_works_with_a_hub_architecture_with_dropout():
     assert {m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)} == {0.1}
     ex = [(p, c) for p, c, _ in pairs]
     orm = V.OutcomeRewardModel(model)
-    V.train_orm(orm, ex, [i % 2 == 0 for i in range(len(ex))], steps=2, lr=1e-3, batch_size=4, pad_id=pad,
-                seed=0, lm_weight=0.1)
+    V.train_orm(orm, ex, [i % 2 == 0 for i in range(len(ex))], steps=2, lr=1e-3, batch_size=4, pad_id=pad, seed=0, lm_weight=0.1)
     assert V.orm_scores(orm, ex, pad).shape == (len(ex),)

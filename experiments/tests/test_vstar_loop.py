@@ -1,6 +1,7 @@
 """V-STaR's loop on a micro model: the verifier buffer keeps every sample (right and wrong),
 the generator's data accumulates, every test-time candidate is stored with its scores, and
 the Pass@k / majority / Best-of-k curves are the estimators over those stored candidates."""
+
 from __future__ import annotations
 
 import copy
@@ -24,10 +25,18 @@ def vstar_config(**loop):
     cfg = copy.deepcopy(MICRO_CONFIG)
     cfg["variant"] = "v-star"
     cfg["loop"].pop("p_rationalization")
-    cfg["loop"].update({"iterations": 2, "samples_per_question": 3, "temperature": 1.0, "epochs": 1,
-                        "include_sft": True, **loop})
-    cfg["verifier"] = {"beta": 0.1, "pairs_per_question": 2, "steps": 4, "lr": 0.001, "batch_size": 4,
-                       "candidates": N, "temperature": 1.0, "orm_steps": 3, "orm_lr": 0.001}
+    cfg["loop"].update({"iterations": 2, "samples_per_question": 3, "temperature": 1.0, "epochs": 1, "include_sft": True, **loop})
+    cfg["verifier"] = {
+        "beta": 0.1,
+        "pairs_per_question": 2,
+        "steps": 4,
+        "lr": 0.001,
+        "batch_size": 4,
+        "candidates": N,
+        "temperature": 1.0,
+        "orm_steps": 3,
+        "orm_lr": 0.001,
+    }
     assert validate_config(cfg)[1] == []
     return cfg
 
@@ -41,8 +50,7 @@ def _scripted(monkeypatch, verify=False):
 
     def decode(self, questions, *, hint, iteration, phase, samples=1, temperature=None):
         if phase not in phases:
-            return real(self, questions, hint=hint, iteration=iteration, phase=phase, samples=samples,
-                        temperature=temperature)
+            return real(self, questions, hint=hint, iteration=iteration, phase=phase, samples=samples, temperature=temperature)
         out = []
         for q in questions:
             for j in range(samples):
@@ -78,18 +86,17 @@ def test_buffer_generator_data_candidates_and_curves(tmp_path, monkeypatch, even
     assert set(r.buffer) == {q.qid for q in train}
     assert all(True in c.values() and False in c.values() for c in r.buffer.values())
     # D_GEN: correct samples only, accumulated (iteration 2 trains on iteration 1's too)
-    assert r.gen_data and all(row["completion"] == r.task.reference(
-        next(q for q in train if q.qid == row["question_id"])) for row in r.gen_data.values())
+    assert r.gen_data and all(
+        row["completion"] == r.task.reference(next(q for q in train if q.qid == row["question_id"])) for row in r.gen_data.values()
+    )
     sets = {e["iteration"]: e["values"] for e in events if e["type"] == "metrics" and "train/train_set" in e["values"]}
     assert sets[2]["train/train_set"] >= sets[2]["train/kept"] and sets[2]["train/train_set"] >= sets[1]["train/train_set"]
     assert not any(e["type"] == "phase_start" and e["phase"] == "rationalize" for e in events)
 
     for n in (1, 2):
-        cands = [it for e in events if e["type"] == "samples" and e["iteration"] == n for it in e["items"]
-                 if it["kind"] == "candidate"]
+        cands = [it for e in events if e["type"] == "samples" and e["iteration"] == n for it in e["items"] if it["kind"] == "candidate"]
         assert len(cands) == N * len(r.splits.eval)
-        assert all({"logp", "logp_norm", "reward", "ref_logp", "orm", "gen_logp", "gen_logp_norm"} <= set(c["scores"])
-                   for c in cands)
+        assert all({"logp", "logp_norm", "reward", "ref_logp", "orm", "gen_logp", "gen_logp_norm"} <= set(c["scores"]) for c in cands)
         # the logged curves are the estimators over exactly these stored candidates
         by_q: dict[str, list] = {}
         for c in cands:
@@ -99,12 +106,15 @@ def test_buffer_generator_data_candidates_and_curves(tmp_path, monkeypatch, even
         qs = list(by_q.values())
         for k in range(1, N + 1):
             assert vals[f"vstar/best_of_k/dpo@{k}"] == pytest.approx(
-                estimators.curves_over_questions(qs, [k], method="best_of_k", score_key="reward")[k])
+                estimators.curves_over_questions(qs, [k], method="best_of_k", score_key="reward")[k]
+            )
             assert vals[f"vstar/best_of_k/orm@{k}"] == pytest.approx(
-                estimators.curves_over_questions(qs, [k], method="best_of_k", score_key="orm")[k])
+                estimators.curves_over_questions(qs, [k], method="best_of_k", score_key="orm")[k]
+            )
             assert vals[f"vstar/majority@{k}"] == pytest.approx(estimators.curves_over_questions(qs, [k], method="majority")[k])
             assert vals[f"vstar/best_of_k/likelihood@{k}"] == pytest.approx(
-                estimators.curves_over_questions(qs, [k], method="best_of_k", score_key="gen_logp_norm")[k])
+                estimators.curves_over_questions(qs, [k], method="best_of_k", score_key="gen_logp_norm")[k]
+            )
         assert vals["vstar/pass@1"] == pytest.approx(sum(c["correct"] for c in cands) / len(cands))
         assert vals["verifier/pairs"] > 0 and "verifier/final_pair_accuracy" in vals
         assert (tmp_path / f"artifacts/iter_{n}/vstar_curves.json").exists()
@@ -131,6 +141,7 @@ def test_resume_restores_the_buffers(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------- the generator's budget, held-out pairs
 
+
 def _finetune_spy(monkeypatch):
     """Every ``train.finetune`` call of StarRun._train (the warm-up first, then one per
     iteration): the examples passed, the steps asked for, and the rows its forward passes
@@ -141,14 +152,21 @@ def _finetune_spy(monkeypatch):
     def spy(model, examples, *, steps, batch_size, **kw):
         rows = []
         h = model.register_forward_pre_hook(
-            lambda m, args, kwargs: rows.append(kwargs["input_ids"].shape[0]) if "input_ids" in kwargs else None,
-            with_kwargs=True)
+            lambda m, args, kwargs: rows.append(kwargs["input_ids"].shape[0]) if "input_ids" in kwargs else None, with_kwargs=True
+        )
         try:
             out = real(model, examples, steps=steps, batch_size=batch_size, **kw)
         finally:
             h.remove()
-        calls.append({"n": len(examples), "steps": steps, "batch_size": batch_size, "seen": sum(rows),
-                      "lengths": [len(p) + len(c) for p, c in examples]})
+        calls.append(
+            {
+                "n": len(examples),
+                "steps": steps,
+                "batch_size": batch_size,
+                "seen": sum(rows),
+                "lengths": [len(p) + len(c) for p, c in examples],
+            }
+        )
         return out
 
     monkeypatch.setattr(runner, "finetune", spy)
@@ -178,8 +196,8 @@ def test_generator_trains_epochs_over_d_gen_and_logs_its_budget(tmp_path, monkey
         # D_GEN = D_SFT (the warm-up examples as the warm-up trained on them) ∪ every distinct
         # correct sample so far (scripted: the reference), growing with the iterations
         sft = [x for x in rows if x.get("sft")]
-        assert [x["question_id"] for x in sft] == warm == [x["question_id"] for x in rows[:len(warm)]]
-        gen = rows[len(sft):]
+        assert [x["question_id"] for x in sft] == warm == [x["question_id"] for x in rows[: len(warm)]]
+        gen = rows[len(sft) :]
         assert gen and all(x["completion"] == refs[x["question_id"]] for x in gen) and len(gen) >= n_gen
         n_gen = len(gen)
         # the fine-tune: ceil(epochs · |D_GEN| / batch) steps of min(batch, |D_GEN|) examples
@@ -252,18 +270,16 @@ def test_held_out_pair_accuracy_is_evaluate_pairs_on_the_stored_candidates(tmp_p
     assert sorted(vals) == [1, 2] and len(scored) == 2
     for n in (1, 2):
         v = vals[n]
-        cands = [it for e in events if e["type"] == "samples" and e["iteration"] == n for it in e["items"]
-                 if it["kind"] == "candidate"]
+        cands = [it for e in events if e["type"] == "samples" and e["iteration"] == n for it in e["items"] if it["kind"] == "candidate"]
         groups: dict[str, list[int]] = {}
         for i, c in enumerate(cands):
             groups.setdefault(c["question_id"], []).append(i)
-        pairs_idx = [(i, j) for idx in groups.values() for i in idx if cands[i]["correct"]
-                     for j in idx if not cands[j]["correct"]]
+        pairs_idx = [(i, j) for idx in groups.values() for i in idx if cands[i]["correct"] for j in idx if not cands[j]["correct"]]
         assert pairs_idx and v["verifier/test_pairs"] == len(pairs_idx)
 
         # as db/verifier.ts recounts it from the stored scores: right above wrong, ties half
         def recount(key):
-            s = [cands[i]["scores"][key] - cands[j]["scores"][key] for i, j in pairs_idx]
+            s = [cands[i]["scores"][key] - cands[j]["scores"][key] for i, j in pairs_idx]  # noqa: B023
             return sum(1.0 if d > 0 else 0.5 if d == 0 else 0.0 for d in s) / len(s)
 
         assert 0.0 <= v["verifier/test_pair_accuracy"] <= 1.0 and 0.0 <= v["orm/test_pair_accuracy"] <= 1.0
@@ -287,8 +303,7 @@ def test_likelihood_control_is_the_generators_own_likelihood(tmp_path, monkeypat
     completion's tokens."""
     _scripted(monkeypatch)
     r, events = _run(tmp_path, vstar_config())
-    cands = [it for e in events if e["type"] == "samples" and e["iteration"] == 2 for it in e["items"]
-             if it["kind"] == "candidate"]
+    cands = [it for e in events if e["type"] == "samples" and e["iteration"] == 2 for it in e["items"] if it["kind"] == "candidate"]
     by_id = {q.qid: q for q in r.splits.eval}
     examples = []
     for c in cands:
@@ -296,8 +311,8 @@ def test_likelihood_control_is_the_generators_own_likelihood(tmp_path, monkeypat
         p = r.task.prompt(q)
         examples.append((r._prompt_ids(p), r._completion_ids(p, r.task.training_completion(q, c["text"]))))
     lp, cnt = V.sequence_logprobs(r.model, examples, r.tok.pad_id)
-    for c, l, n in zip(cands, lp.tolist(), cnt.tolist()):
-        assert c["scores"]["gen_logp"] == pytest.approx(l, abs=1e-4)
-        assert c["scores"]["gen_logp_norm"] == pytest.approx(l / n, abs=1e-5)
+    for c, logp, n in zip(cands, lp.tolist(), cnt.tolist()):
+        assert c["scores"]["gen_logp"] == pytest.approx(logp, abs=1e-4)
+        assert c["scores"]["gen_logp_norm"] == pytest.approx(logp / n, abs=1e-5)
     # a different model (V_SFT, the verifier's reference) scores them differently
     assert any(abs(c["scores"]["gen_logp"] - c["scores"]["ref_logp"]) > 1e-3 for c in cands)

@@ -140,7 +140,8 @@ export function parseAblationForm(f: AblationFormState): { spec: AblationSpecOut
   local.push(...sw.errors);
   if (Object.keys(sw.grid).length) spec.grid = sw.grid;
   for (const key of Object.keys(sw.grid))
-    if (spec.overrides && key in spec.overrides) local.push({ field: `grid.${key}`, message: `"${key}" is both a common override and swept` });
+    if (spec.overrides && key in spec.overrides)
+      local.push({ field: `grid.${key}`, message: `"${key}" is both a common override and swept` });
   return { spec, local };
 }
 
@@ -173,7 +174,10 @@ export interface ProgressSegment {
 }
 
 /** Segments (non-empty, in PROGRESS_ORDER) and the number of ended runs of a group. */
-export function groupProgress(counts: Partial<Record<RunStatus, number>>, total: number): { segments: ProgressSegment[]; ended: number; total: number } {
+export function groupProgress(
+  counts: Partial<Record<RunStatus, number>>,
+  total: number,
+): { segments: ProgressSegment[]; ended: number; total: number } {
   const sum = PROGRESS_ORDER.reduce((a, s) => a + Math.max(0, counts[s] ?? 0), 0);
   const denom = Math.max(total, sum);
   const segments = PROGRESS_ORDER.filter((s) => (counts[s] ?? 0) > 0).map((status) => ({

@@ -183,7 +183,8 @@ export function buildAccounting(run: Pick<RunDetail, 'metrics' | 'phases'>): Acc
   const recorded = phaseDurations(run.phases);
 
   const iterations = new Set<number>(recorded.keys());
-  for (const s of [...Object.values(series), generated, trained, iterationS, ...timeMetrics.values()]) for (const i of s.keys()) iterations.add(i);
+  for (const s of [...Object.values(series), generated, trained, iterationS, ...timeMetrics.values()])
+    for (const i of s.keys()) iterations.add(i);
   const sorted = [...iterations].sort((a, b) => a - b);
 
   const phaseNames = new Set<string>();

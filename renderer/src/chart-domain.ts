@@ -12,7 +12,10 @@ export interface ChartDomains {
 }
 
 /** Domains over every drawn point (bands included): y [0, 1] for fractions, decades on log axes. Null: nothing to draw. */
-export function chartDomains(lines: readonly { mean: Row[]; raw: Row[]; runs: Row[][] }[], o: { yLog: boolean; unitInterval: boolean }): ChartDomains | null {
+export function chartDomains(
+  lines: readonly { mean: Row[]; raw: Row[]; runs: Row[][] }[],
+  o: { yLog: boolean; unitInterval: boolean },
+): ChartDomains | null {
   let x0 = Infinity;
   let x1 = -Infinity;
   let y0 = Infinity;

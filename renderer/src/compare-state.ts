@@ -218,7 +218,20 @@ export function compareViewToHash(view: CompareView): string {
 
 // ---------------------------------------------------------------- updating
 
-const KEYS: readonly (keyof CompareView)[] = ['group', 'runs', 'metric', 'x', 'yLog', 'smoothing', 'groupBy', 'band', 'showRuns', 'perDifficulty', 'template', 'filter'];
+const KEYS: readonly (keyof CompareView)[] = [
+  'group',
+  'runs',
+  'metric',
+  'x',
+  'yLog',
+  'smoothing',
+  'groupBy',
+  'band',
+  'showRuns',
+  'perDifficulty',
+  'template',
+  'filter',
+];
 
 function sameRuns(a: readonly string[] | null, b: readonly string[] | null): boolean {
   if (a === b) return true;

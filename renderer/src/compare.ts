@@ -85,7 +85,11 @@ export function runStartT(series: Record<string, readonly MetricPoint[] | undefi
  * - time: x = t − t0 in seconds; every point when the metric is logged several times per
  *   iteration (k = step), else one per iteration (k = iteration).
  */
-export function mapX(points: readonly MetricPoint[] | undefined, kind: XKind, ctx: { compute?: readonly MetricPoint[]; t0?: number | null } = {}): KPoint[] {
+export function mapX(
+  points: readonly MetricPoint[] | undefined,
+  kind: XKind,
+  ctx: { compute?: readonly MetricPoint[]; t0?: number | null } = {},
+): KPoint[] {
   const pts = points ?? [];
   if (!pts.length) return [];
   if (kind === 'step') {
@@ -99,7 +103,9 @@ export function mapX(points: readonly MetricPoint[] | undefined, kind: XKind, ct
     if (severalPerIteration(pts)) {
       return [...pts].sort((a, b) => a.t - b.t || a.step - b.step).map((p) => ({ k: p.step, x: toSeconds(p.t) - t0, y: p.value }));
     }
-    return [...lastPerIteration(pts).values()].sort((a, b) => a.iteration - b.iteration).map((p) => ({ k: p.iteration, x: toSeconds(p.t) - t0, y: p.value }));
+    return [...lastPerIteration(pts).values()]
+      .sort((a, b) => a.iteration - b.iteration)
+      .map((p) => ({ k: p.iteration, x: toSeconds(p.t) - t0, y: p.value }));
   }
   const per = [...lastPerIteration(pts).values()].sort((a, b) => a.iteration - b.iteration);
   if (kind === 'iteration') return per.map((p) => ({ k: p.iteration, x: p.iteration, y: p.value }));
@@ -129,7 +135,12 @@ function toAligned(a: AggCols): AlignedPoint[] {
  * same as k on the iteration/step axes), sorted by x. The columnar merge of columns.ts.
  */
 export function aggregateAligned(runs: readonly (readonly KPoint[])[], band: Band): AlignedPoint[] {
-  return toAligned(aggregateCols(runs.map((r) => dedupeByK(toCols(r))), band));
+  return toAligned(
+    aggregateCols(
+      runs.map((r) => dedupeByK(toCols(r))),
+      band,
+    ),
+  );
 }
 
 // ---------------------------------------------------------------- configs, fields
@@ -365,7 +376,9 @@ export function buildGroups(input: BuildInput): CompareGroup[] {
     if (!l) byKey.set(k, (l = []));
     l.push(r);
   }
-  const order = [...byKey.entries()].map(([key, runs]) => ({ key, runs, variants: runs.map((r) => r.summary.variant) })).sort(sortGroupKeys);
+  const order = [...byKey.entries()]
+    .map(([key, runs]) => ({ key, runs, variants: runs.map((r) => r.summary.variant) }))
+    .sort(sortGroupKeys);
   const styles = assignStyles(order);
   const computeMetric = xComputeMetric(input.x);
   return order.map(({ key, runs }) => {
@@ -517,7 +530,10 @@ export function difficultyMetrics(metric: string, names: readonly string[]): { m
  * "<group> · <d> digits". With one group the difficulties take the palette's colours; with
  * several, a group keeps its colour and the difficulties take the dashes.
  */
-export function perDifficultyGroups(input: Omit<BuildInput, 'metric'>, metrics: readonly { metric: string; difficulty: number }[]): CompareGroup[] {
+export function perDifficultyGroups(
+  input: Omit<BuildInput, 'metric'>,
+  metrics: readonly { metric: string; difficulty: number }[],
+): CompareGroup[] {
   const per = metrics.map((m) => ({ ...m, groups: buildGroups({ ...input, metric: m.metric }) }));
   const groupKeys = [...new Set(per.flatMap((p) => p.groups.map((g) => g.key)))];
   const out: CompareGroup[] = [];
@@ -526,7 +542,16 @@ export function perDifficultyGroups(input: Omit<BuildInput, 'metric'>, metrics: 
       const single = groupKeys.length === 1;
       const color = single ? OKABE_ITO[(i + 5) % OKABE_ITO.length]! : g.color;
       const dashName = single ? g.dashName : DASHES[i % DASHES.length]!;
-      out.push(withProps(g, { metric: p.metric, key: `${g.key} · ${p.difficulty}`, label: `${g.label} · ${p.difficulty} digit${p.difficulty === 1 ? '' : 's'}`, color, dashName, dash: svgDash(dashName) }));
+      out.push(
+        withProps(g, {
+          metric: p.metric,
+          key: `${g.key} · ${p.difficulty}`,
+          label: `${g.label} · ${p.difficulty} digit${p.difficulty === 1 ? '' : 's'}`,
+          color,
+          dashName,
+          dash: svgDash(dashName),
+        }),
+      );
     }
   });
   return out;
@@ -572,7 +597,12 @@ export function compareFigure(
       );
       const runs =
         o.showRuns && g.runs.length > 1
-          ? g.runSmoothed.map((r, i) => ({ id: g.runs[i]!.summary.id, points: thin(r, EXPORT_MAX_POINTS).filter((p) => Number.isFinite(p.y)).map((p) => ({ x: p.x, y: p.y })) }))
+          ? g.runSmoothed.map((r, i) => ({
+              id: g.runs[i]!.summary.id,
+              points: thin(r, EXPORT_MAX_POINTS)
+                .filter((p) => Number.isFinite(p.y))
+                .map((p) => ({ x: p.x, y: p.y })),
+            }))
           : undefined;
       return {
         key: g.key,

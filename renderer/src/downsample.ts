@@ -29,7 +29,12 @@ export function lttb<P extends { x: number; y: number }>(points: readonly P[], n
   if (n >= points.length || n < 3) return [...points];
   const xs = Float64Array.from(points, (p) => p.x);
   const ys = Float64Array.from(points, (p) => p.y);
-  return lttbIndices(xs, ys, positions(points.length, () => true), n).map((i) => points[i]!);
+  return lttbIndices(
+    xs,
+    ys,
+    positions(points.length, () => true),
+    n,
+  ).map((i) => points[i]!);
 }
 
 /** A group's mean and band cut to about `max` points (LTTB on the mean; log axes drop non-positive means). */

@@ -217,7 +217,10 @@ export function useCheckAsYouType<I, R>(
  * A button's action on a run (stop, resume): `pending` while it runs, `message` when the
  * service refused it or the call failed; `onDone` after an answer either way.
  */
-export function useRunAction(action: () => Promise<{ ok: boolean; message: string }>, onDone: () => void): { pending: boolean; message: string | null; run: () => void } {
+export function useRunAction(
+  action: () => Promise<{ ok: boolean; message: string }>,
+  onDone: () => void,
+): { pending: boolean; message: string | null; run: () => void } {
   const [pending, setPending] = useState(false);
   const [message, setMessage] = useState<string | null>(null);
   const run = (): void => {

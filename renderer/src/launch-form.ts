@@ -24,7 +24,8 @@ export function parseForm(f: FormState): Parsed {
   const spec: LaunchSpec = { variant: f.variant, dataset: f.dataset, preset: f.preset };
   const seed = f.seed.trim();
   if (seed !== '') {
-    if (!/^\d+$/.test(seed) || !Number.isSafeInteger(Number(seed))) local.push({ field: 'seed', message: 'seed must be a non-negative integer' });
+    if (!/^\d+$/.test(seed) || !Number.isSafeInteger(Number(seed)))
+      local.push({ field: 'seed', message: 'seed must be a non-negative integer' });
     else spec.seed = Number(seed);
   }
   const overrides = Object.create(null) as Record<string, string>; // "__proto__" stays a key (refused below), not a prototype
@@ -55,4 +56,3 @@ export function parseForm(f: FormState): Parsed {
   if (Object.keys(overrides).length) spec.overrides = overrides;
   return { spec, local, lines };
 }
-

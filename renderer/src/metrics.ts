@@ -41,9 +41,7 @@ export function isDifficultyMetric(name: string): boolean {
 }
 
 /** The per-difficulty accuracy metrics (addition: digits; GSM8K: solution steps), ordered by level. */
-export function difficultyMetrics(
-  metrics: Record<string, MetricPoint[]>,
-): { name: string; unit: string; level: number; label: string }[] {
+export function difficultyMetrics(metrics: Record<string, MetricPoint[]>): { name: string; unit: string; level: number; label: string }[] {
   const out: { name: string; unit: string; level: number; label: string }[] = [];
   for (const name of Object.keys(metrics)) {
     const m = DIFFICULTY_RE.exec(name);

@@ -134,18 +134,25 @@ export function reduceRating(state: RaterState, action: RatingAction, total: num
     case 'choose': {
       if (state.done) return none;
       const next = { ...state, choice: action.choice };
-      return { state: next, effect: { kind: 'save', choice: action.choice, flagLeft: state.flagLeft, flagRight: state.flagRight, advance: true } };
+      return {
+        state: next,
+        effect: { kind: 'save', choice: action.choice, flagLeft: state.flagLeft, flagRight: state.flagRight, advance: true },
+      };
     }
     case 'toggleFlag': {
       if (state.done) return none;
       const next = action.side === 'left' ? { ...state, flagLeft: !state.flagLeft } : { ...state, flagRight: !state.flagRight };
       // An unrated pair keeps the flag until its choice is saved; a rated one is re-saved now.
       if (next.choice === null) return { state: next, effect: { kind: 'none' } };
-      return { state: next, effect: { kind: 'save', choice: next.choice, flagLeft: next.flagLeft, flagRight: next.flagRight, advance: false } };
+      return {
+        state: next,
+        effect: { kind: 'save', choice: next.choice, flagLeft: next.flagLeft, flagRight: next.flagRight, advance: false },
+      };
     }
     case 'back': {
       const prev = state.history[state.history.length - 1];
-      if (prev !== undefined) return { state: { ...state, history: state.history.slice(0, -1) }, effect: { kind: 'goto', position: prev, remember: false } };
+      if (prev !== undefined)
+        return { state: { ...state, history: state.history.slice(0, -1) }, effect: { kind: 'goto', position: prev, remember: false } };
       if (state.done) return { state, effect: { kind: 'goto', position: state.position, remember: false } };
       if (state.position > 0) return { state, effect: { kind: 'goto', position: state.position - 1, remember: false } };
       return none;
@@ -179,7 +186,12 @@ export function arriveAt(state: RaterState, item: PairJudgement, remember: boole
  * rated the last unrated pair or the pair is the last one; otherwise (re-judging an already
  * rated pair while reviewing) the next position, so a review walks through the task.
  */
-export function afterSave(rated: number, total: number, position: number, wasUnrated: boolean): 'next-unrated' | 'finish' | 'next-position' {
+export function afterSave(
+  rated: number,
+  total: number,
+  position: number,
+  wasUnrated: boolean,
+): 'next-unrated' | 'finish' | 'next-position' {
   if (rated < total) return 'next-unrated';
   if (wasUnrated || position >= total - 1) return 'finish';
   return 'next-position';
@@ -245,7 +257,8 @@ export function parseRatingTaskForm(f: RatingTaskForm): { args: CreateRatingTask
   }
   const lt = f.limit.trim();
   const limit = Number(lt);
-  if (!/^\d+$/.test(lt) || limit < 1 || limit > MAX_PAIRS) errors.push({ field: 'limit', message: `the number of pairs must be a whole number from 1 to ${MAX_PAIRS}` });
+  if (!/^\d+$/.test(lt) || limit < 1 || limit > MAX_PAIRS)
+    errors.push({ field: 'limit', message: `the number of pairs must be a whole number from 1 to ${MAX_PAIRS}` });
   if (errors.length || !a || !b) return { args: null, errors };
   return { args: { name, rater, a, b, split: f.split, onlyCorrect: f.onlyCorrect, limit }, errors };
 }
@@ -259,7 +272,10 @@ function pct(x: number): number {
 /** "62% [48–74]": A's win rate with its 95% interval; "—" when no pair was decided. */
 export function formatWinRate(r: { winRateA: number | null; ciLow: number | null; ciHigh: number | null }): string {
   if (r.winRateA === null || !Number.isFinite(r.winRateA)) return '—';
-  const ci = r.ciLow !== null && r.ciHigh !== null && Number.isFinite(r.ciLow) && Number.isFinite(r.ciHigh) ? ` [${pct(r.ciLow)}–${pct(r.ciHigh)}]` : '';
+  const ci =
+    r.ciLow !== null && r.ciHigh !== null && Number.isFinite(r.ciLow) && Number.isFinite(r.ciHigh)
+      ? ` [${pct(r.ciLow)}–${pct(r.ciHigh)}]`
+      : '';
   return `${pct(r.winRateA)}%${ci}`;
 }
 

@@ -108,7 +108,23 @@ export function parseTracesQuery(query: string): { state: TracesState; errors: s
   const bad = (key: string, value: string, expected: string): void => {
     errors.push(`${key}=${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)} is not valid (expected ${expected})`);
   };
-  const known = new Set(['filter', 'it', 'split', 'diff', 'search', 'page', 'sort', 'desc', 'mpage', 'q', 'qsplit', 'a', 'b', 'vs', 'vsample']);
+  const known = new Set([
+    'filter',
+    'it',
+    'split',
+    'diff',
+    'search',
+    'page',
+    'sort',
+    'desc',
+    'mpage',
+    'q',
+    'qsplit',
+    'a',
+    'b',
+    'vs',
+    'vsample',
+  ]);
   for (const key of new Set(params.keys())) if (!known.has(key)) errors.push(`unknown query key "${key}"`);
 
   const get = (key: string): string | null => params.get(key);
@@ -232,7 +248,8 @@ export function updateTracesState(s: TracesState, patch: Partial<TracesState>): 
     if (!('page' in patch)) next.page = 0;
     if (!('mpage' in patch)) next.mpage = 0;
   }
-  if ((('sort' in patch && patch.sort !== s.sort) || ('descending' in patch && patch.descending !== s.descending)) && !('mpage' in patch)) next.mpage = 0;
+  if ((('sort' in patch && patch.sort !== s.sort) || ('descending' in patch && patch.descending !== s.descending)) && !('mpage' in patch))
+    next.mpage = 0;
   if (('question' in patch && patch.question !== s.question) || ('qsplit' in patch && patch.qsplit !== s.qsplit)) {
     for (const k of COMPARE_KEYS) if (!(k in patch)) next[k] = null;
   }

@@ -40,7 +40,11 @@ export async function hugeEventLine(): Promise<Row> {
   const dataDir = tempDir();
   const dbFile = join(dataDir, 'starlab.db');
   const hugeSeqFile = join(dataDir, 'huge-seq');
-  const server = new Server(dataDir, { STARLAB_PYTHON: FAKE_PYTHON, STARLAB_FAKE_MODE: 'huge-line', STARLAB_FAKE_HUGE_SEQ_FILE: hugeSeqFile });
+  const server = new Server(dataDir, {
+    STARLAB_PYTHON: FAKE_PYTHON,
+    STARLAB_FAKE_MODE: 'huge-line',
+    STARLAB_FAKE_HUGE_SEQ_FILE: hugeSeqFile,
+  });
   let polling = true;
   const latencies: number[] = [];
   const healthErrors: string[] = [];
@@ -63,7 +67,11 @@ export async function hugeEventLine(): Promise<Row> {
     const launched = await server.cmd<{ ok: boolean; id?: string; errors?: unknown }>('launchRun', SPEC);
     if (!launched.ok || !launched.id) throw new Error(`launch refused: ${JSON.stringify(launched.errors)}`);
     const id = launched.id;
-    await waitFor(() => runsOf(dbFile).find((r) => r.id === id && r.status !== 'running' && r.status !== 'queued'), 180_000, 'the run to end');
+    await waitFor(
+      () => runsOf(dbFile).find((r) => r.id === id && r.status !== 'running' && r.status !== 'queued'),
+      180_000,
+      'the run to end',
+    );
     await sleep(500); // a few more health answers after the run ended
     polling = false;
     await poller;

@@ -49,7 +49,13 @@ export async function killMidLine(): Promise<Row> {
   return withService(FAKE_PYTHON, { STARLAB_FAKE_MODE: 'partial' }, async (s, dataDir) => {
     const id = await launch(s);
     await waitFor(() => s.getLogs(id, {}).some((l) => /wrote half a line/.test(l.message)), 20_000, 'the torn line');
-    return killAndJudge(s, dataDir, 'experiment SIGKILL mid-line', id, /^killed by SIGKILL; events\.jsonl ends with an incomplete line of \d+ bytes/);
+    return killAndJudge(
+      s,
+      dataDir,
+      'experiment SIGKILL mid-line',
+      id,
+      /^killed by SIGKILL; events\.jsonl ends with an incomplete line of \d+ bytes/,
+    );
   });
 }
 
@@ -75,11 +81,19 @@ const MICRO = { ...MICRO_STAR, 'loop.iterations': '2', 'loop.base_steps': '40', 
 export async function killRealMidIteration(): Promise<Row> {
   return withService(VENV_PYTHON, {}, async (s, dataDir) => {
     const id = await launch(s, MICRO);
-    await waitFor(() => {
-      const d = s.getRun(id);
-      if (!d || d.status !== 'running') throw new Error(`run ended early: ${d?.status} ${d?.statusReason} ${d?.stderrTail}`);
-      return (d.checkpointIteration ?? -1) >= 0 && (d.currentIteration ?? 0) >= 1 && d.phases.some((p) => p.iteration >= 1 && p.endedAt === null);
-    }, 150_000, 'the run to be inside iteration 1');
+    await waitFor(
+      () => {
+        const d = s.getRun(id);
+        if (!d || d.status !== 'running') throw new Error(`run ended early: ${d?.status} ${d?.statusReason} ${d?.stderrTail}`);
+        return (
+          (d.checkpointIteration ?? -1) >= 0 &&
+          (d.currentIteration ?? 0) >= 1 &&
+          d.phases.some((p) => p.iteration >= 1 && p.endedAt === null)
+        );
+      },
+      150_000,
+      'the run to be inside iteration 1',
+    );
     const killed = await killAndJudge(s, dataDir, '', id, /^killed by SIGKILL/);
     const afterKill = killed.status;
     const r = await s.resumeRun(id);
@@ -93,6 +107,13 @@ export async function killRealMidIteration(): Promise<Row> {
     if (d.status !== 'completed') problems.push(`after resume: ${d.status}: ${d.statusReason}`);
     // the resume drops what the killed iteration stored and redoes it: rows of the interrupted
     // iteration that are still in run_events but not in metrics are expected, so lost counts seqs only
-    return faultRow('real STaR run SIGKILL mid-iteration + resume', 1, seqs.length, m, problems, `killed (${afterKill.replace(/^ok: failed, /, '')}), resumed, completed`);
+    return faultRow(
+      'real STaR run SIGKILL mid-iteration + resume',
+      1,
+      seqs.length,
+      m,
+      problems,
+      `killed (${afterKill.replace(/^ok: failed, /, '')}), resumed, completed`,
+    );
   });
 }

@@ -3,10 +3,26 @@
  * SIGKILLed while ingesting and restarted; eight runs flooding events while the UI queries;
  * the database held by another process's write transaction.
  */
-import { spawn } from 'node:child_process';
+import { type spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { eventsFilesOf, FAKE_PYTHON, killGroup, killRunsOf, lockDatabase, measure, processesWithEnv, type Row, ROOT, runsOf, Server, sleep, supervisorLogs, tempDir, waitFor, writtenSeqs } from './lib';
+import {
+  eventsFilesOf,
+  FAKE_PYTHON,
+  killGroup,
+  killRunsOf,
+  lockDatabase,
+  measure,
+  processesWithEnv,
+  type Row,
+  runsOf,
+  Server,
+  sleep,
+  supervisorLogs,
+  tempDir,
+  waitFor,
+  writtenSeqs,
+} from './lib';
 
 const SPEC = { variant: 'star', dataset: 'addition', preset: 'tiny' } as const;
 
@@ -29,7 +45,13 @@ function ingestedOf(dbFile: string, id: string): number {
 }
 
 /** Count and judge a finished set of runs: all must end as `want` (status or per-run check). */
-function judge(fault: string, dataDir: string, ids: string[], check: (r: ReturnType<typeof runsOf>[number]) => string | null, note = ''): Row {
+function judge(
+  fault: string,
+  dataDir: string,
+  ids: string[],
+  check: (r: ReturnType<typeof runsOf>[number]) => string | null,
+  note = '',
+): Row {
   const dbFile = join(dataDir, 'starlab.db');
   const files = eventsFilesOf(dataDir);
   const expected = new Map(ids.map((id) => [id, writtenSeqs(files.get(id)!)]));
@@ -53,7 +75,8 @@ function judge(fault: string, dataDir: string, ids: string[], check: (r: ReturnT
   };
 }
 
-const completed = (r: { status: string; status_reason: string | null }) => (r.status === 'completed' ? null : `${r.status}: ${r.status_reason}`);
+const completed = (r: { status: string; status_reason: string | null }) =>
+  r.status === 'completed' ? null : `${r.status}: ${r.status_reason}`;
 
 /** The server SIGKILLed while three runs flood events, then restarted: it re-attaches and ingests the rest once. */
 export async function serverKilled(): Promise<Row> {
@@ -73,14 +96,18 @@ export async function serverKilled(): Promise<Row> {
     await server.start();
     await waitFor(() => runsOf(dbFile).every((r) => r.status !== 'running'), 90_000, 'the runs to end');
     const reattached = ids.filter((id) => supervisorLogs(dbFile, id).some((m) => /re-attached/.test(m))).length;
-    return judge('server SIGKILL mid-ingest + restart', dataDir, ids, completed,
-      `killed at ${atKill.join('+')} ingested, ${stillRunning} running; restart re-attached ${reattached}`);
+    return judge(
+      'server SIGKILL mid-ingest + restart',
+      dataDir,
+      ids,
+      completed,
+      `killed at ${atKill.join('+')} ingested, ${stillRunning} running; restart re-attached ${reattached}`,
+    );
   } finally {
     await server.stop();
     killRunsOf(dataDir);
   }
 }
-
 
 /** p50 / p95 / max of a list of durations (ms), nearest-rank. */
 export function latencyStats(ms: number[]): { n: number; p50: number; p95: number; max: number } {
@@ -171,7 +198,10 @@ async function launchWhileLocked(server: Server, dataDir: string, known: string[
   const t0 = Date.now();
   let answer: string;
   try {
-    const r = await server.cmd<{ ok: boolean; id?: string; errors?: { field: string; message: string }[] }>('launchRun', { ...SPEC, seed: 9 });
+    const r = await server.cmd<{ ok: boolean; id?: string; errors?: { field: string; message: string }[] }>('launchRun', {
+      ...SPEC,
+      seed: 9,
+    });
     answer = r.ok ? `launched ${r.id}` : `refused: ${r.errors?.map((e) => e.message).join('; ')}`;
   } catch (e) {
     answer = `refused: ${(e as Error).message}`; // thrown through the server (HTTP 500) if the service does not catch it
@@ -181,7 +211,8 @@ async function launchWhileLocked(server: Server, dataDir: string, known: string[
   await lock.exited;
   const rows = runsOf(dbFile).filter((r) => !known.includes(r.id));
   const problems: string[] = [];
-  if (!/refused: .*the database is locked by another process .*nothing was started/.test(answer)) problems.push(`launch answered "${answer}"`);
+  if (!/refused: .*the database is locked by another process .*nothing was started/.test(answer))
+    problems.push(`launch answered "${answer}"`);
   if (rows.length) problems.push(`${rows.length} new run row(s): ${rows.map((r) => `${r.id} ${r.status}`).join(', ')}`);
   if (dirs().length !== dirsBefore) problems.push(`${dirs().length - dirsBefore} new run director(y/ies) without a row`);
   if (strays.length) problems.push(`experiment process(es) started: pid ${strays.join(', ')}`);
@@ -201,7 +232,16 @@ async function launchWhileLocked(server: Server, dataDir: string, known: string[
 export async function databaseLocked(): Promise<Row> {
   const dataDir = tempDir();
   const dbFile = join(dataDir, 'starlab.db');
-  const server = new Server(dataDir, fakeEnv({ STARLAB_FAKE_EVENTS: '3000', STARLAB_FAKE_BURST: '300', STARLAB_FAKE_PACE_MS: '100', STARLAB_FAKE_MODE_SEED_3: 'fail', STARLAB_FAKE_FAIL_AFTER_MS: '2500' }));
+  const server = new Server(
+    dataDir,
+    fakeEnv({
+      STARLAB_FAKE_EVENTS: '3000',
+      STARLAB_FAKE_BURST: '300',
+      STARLAB_FAKE_PACE_MS: '100',
+      STARLAB_FAKE_MODE_SEED_3: 'fail',
+      STARLAB_FAKE_FAIL_AFTER_MS: '2500',
+    }),
+  );
   const holdMs = 7000;
   let locker: ReturnType<typeof spawn> | null = null;
   try {
@@ -216,10 +256,20 @@ export async function databaseLocked(): Promise<Row> {
     const f = { id: ids[2]! };
     await waitFor(() => runsOf(dbFile).every((r) => r.status !== 'running'), 90_000, 'the runs to end');
     const launch = await launchWhileLocked(server, dataDir, ids);
-    const row = judge('database locked 7 s by another process', dataDir, ids, (r) =>
-      r.id === f.id ? (r.status === 'failed' && r.status_reason === 'exited with code 1' ? null : `${r.status}: ${r.status_reason}`) : completed(r),
-      `lock held ${(heldMs / 1000).toFixed(1)} s; the failing run says "exited with code 1"; ${launch.note}`);
-    if (launch.problem) return { ...row, status: row.status.startsWith('ok') ? `FAIL: ${launch.problem}` : `${row.status}; ${launch.problem}` };
+    const row = judge(
+      'database locked 7 s by another process',
+      dataDir,
+      ids,
+      (r) =>
+        r.id === f.id
+          ? r.status === 'failed' && r.status_reason === 'exited with code 1'
+            ? null
+            : `${r.status}: ${r.status_reason}`
+          : completed(r),
+      `lock held ${(heldMs / 1000).toFixed(1)} s; the failing run says "exited with code 1"; ${launch.note}`,
+    );
+    if (launch.problem)
+      return { ...row, status: row.status.startsWith('ok') ? `FAIL: ${launch.problem}` : `${row.status}; ${launch.problem}` };
     return row;
   } finally {
     locker?.kill('SIGKILL');

@@ -214,7 +214,10 @@ export class Server {
     child.stdout!.on('data', (b: Buffer) => (this.output += b.toString()));
     child.stderr!.on('data', (b: Buffer) => (this.output += b.toString()));
     const m = await waitFor(
-      () => (/serving at (http:\/\/\S+)/.test(this.output) && /Authorization: Bearer ([A-Za-z0-9_-]+)"/.test(this.output) ? this.output : child.exitCode !== null && 'exit'),
+      () =>
+        /serving at (http:\/\/\S+)/.test(this.output) && /Authorization: Bearer ([A-Za-z0-9_-]+)"/.test(this.output)
+          ? this.output
+          : child.exitCode !== null && 'exit',
       60_000,
       'the server to listen',
     );
@@ -279,7 +282,14 @@ export function eventsFilesOf(dataDir: string): Map<string, string> {
 }
 
 /** A fault's row from what was measured: ok (with what happened) unless there are problems. */
-export function faultRow(fault: string, runs: number, written: number, m: Pick<Measured, 'ingested' | 'duplicates' | 'lost'>, problems: string[], ok: string): Row {
+export function faultRow(
+  fault: string,
+  runs: number,
+  written: number,
+  m: Pick<Measured, 'ingested' | 'duplicates' | 'lost'>,
+  problems: string[],
+  ok: string,
+): Row {
   return {
     fault,
     runs,
@@ -318,8 +328,12 @@ export function mountTmpfs(fault: string, size = '16m'): { mnt: string; unmount:
   try {
     execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mnt], { stdio: 'pipe' });
   } catch (e) {
-    const why = String((e as { stderr?: Buffer }).stderr ?? (e as Error).message).trim().split('\n')[0];
-    return { skipped: { fault, runs: 0, written: 0, ingested: 0, duplicates: 0, lost: 0, status: `skipped: mount -t tmpfs failed: ${why}` } };
+    const why = String((e as { stderr?: Buffer }).stderr ?? (e as Error).message)
+      .trim()
+      .split('\n')[0];
+    return {
+      skipped: { fault, runs: 0, written: 0, ingested: 0, duplicates: 0, lost: 0, status: `skipped: mount -t tmpfs failed: ${why}` },
+    };
   }
   const unmount = () => {
     try {

@@ -22,7 +22,15 @@ async function refused(fault: string, python: string, want: RegExp): Promise<Row
     const created = s.listRuns().length;
     const ok = want.test(message) && created === 0;
     console.log(`  ${fault}: ${message}`);
-    return { fault, runs: created, written: 0, ingested: 0, duplicates: 0, lost: 0, status: ok ? `ok: refused before launch` : `FAIL: ${message} (${created} runs created)` };
+    return {
+      fault,
+      runs: created,
+      written: 0,
+      ingested: 0,
+      duplicates: 0,
+      lost: 0,
+      status: ok ? `ok: refused before launch` : `FAIL: ${message} (${created} runs created)`,
+    };
   } finally {
     s.close();
   }
@@ -41,8 +49,17 @@ export async function pythonFaults(): Promise<Row[]> {
   // a real interpreter without torch: the system Python when it lacks it
   const system = '/usr/bin/python3';
   if (existsSync(system)) {
-    const r = await refused('python without torch (/usr/bin/python3)', system, /cannot import torch.*-m pip install -r .*requirements\.txt/);
-    rows.push(r.status.startsWith('FAIL') && /LAUNCHED|runs created/.test(r.status) ? { ...r, status: `skipped: ${system} has torch installed` } : r);
-  } else rows.push({ fault: 'python without torch', runs: 0, written: 0, ingested: 0, duplicates: 0, lost: 0, status: `skipped: no ${system}` });
+    const r = await refused(
+      'python without torch (/usr/bin/python3)',
+      system,
+      /cannot import torch.*-m pip install -r .*requirements\.txt/,
+    );
+    rows.push(
+      r.status.startsWith('FAIL') && /LAUNCHED|runs created/.test(r.status)
+        ? { ...r, status: `skipped: ${system} has torch installed` }
+        : r,
+    );
+  } else
+    rows.push({ fault: 'python without torch', runs: 0, written: 0, ingested: 0, duplicates: 0, lost: 0, status: `skipped: no ${system}` });
   return rows;
 }

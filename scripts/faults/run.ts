@@ -52,7 +52,8 @@ try {
 const cols = ['fault', 'runs', 'written', 'ingested', 'duplicates', 'lost', 'status'] as const;
 const cell = (r: Row, c: (typeof cols)[number]) => String(r[c]);
 const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => (c === 'status' ? 0 : cell(r, c).length))));
-const line = (vals: string[]) => vals.map((v, i) => (i === cols.length - 1 ? v : i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join(' | ');
+const line = (vals: string[]) =>
+  vals.map((v, i) => (i === cols.length - 1 ? v : i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join(' | ');
 console.log('');
 console.log(line([...cols]));
 console.log(widths.map((w, i) => '-'.repeat(i === cols.length - 1 ? 6 : w)).join('-|-'));

@@ -3,7 +3,21 @@ import { execFileSync } from 'node:child_process';
 import { rmSync, truncateSync, unlinkSync, writeFileSync, statSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createService } from '../../core/service';
-import { eventsFilesOf, FAKE_PYTHON, killRunsOf, measure, mountTmpfs, type Row, runsOf, Server, supervisorLogs, tempDir, waitFor, writerCount, writtenSeqs } from './lib';
+import {
+  eventsFilesOf,
+  FAKE_PYTHON,
+  killRunsOf,
+  measure,
+  mountTmpfs,
+  type Row,
+  runsOf,
+  Server,
+  supervisorLogs,
+  tempDir,
+  waitFor,
+  writerCount,
+  writtenSeqs,
+} from './lib';
 
 const SPEC = { variant: 'star', dataset: 'addition', preset: 'tiny' } as const;
 
@@ -42,17 +56,25 @@ export async function diskFull(): Promise<Row> {
     }
     const dbFile = join(dataDir, 'starlab.db');
     // both writers die of ENOSPC (or finish, if the space sufficed: then the fault did not happen)
-    await waitFor(() => ids.every((id) => {
-      const pid = runPid(dbFile, id);
-      return pid !== null && !alive(pid);
-    }), 90_000, 'the writers to stop');
+    await waitFor(
+      () =>
+        ids.every((id) => {
+          const pid = runPid(dbFile, id);
+          return pid !== null && !alive(pid);
+        }),
+      90_000,
+      'the writers to stop',
+    );
     const fullAt = free();
     rmSync(ballast);
     try {
       await waitFor(() => runsOf(dbFile).every((r) => r.status !== 'running'), 30_000, 'the runs to be finalised after space was freed');
     } catch (e) {
       const stuck = runsOf(dbFile).filter((r) => r.status === 'running');
-      const detail = stuck.map((r) => `${r.id} pid ${r.pid} ${r.pid && existsSync(`/proc/${r.pid}/stat`) ? readFileSync(`/proc/${r.pid}/stat`, 'utf8').slice(0, 60) : 'gone'} logs: ${supervisorLogs(dbFile, r.id).slice(-3).join(' | ')}`);
+      const detail = stuck.map(
+        (r) =>
+          `${r.id} pid ${r.pid} ${r.pid && existsSync(`/proc/${r.pid}/stat`) ? readFileSync(`/proc/${r.pid}/stat`, 'utf8').slice(0, 60) : 'gone'} logs: ${supervisorLogs(dbFile, r.id).slice(-3).join(' | ')}`,
+      );
       let probe = 'write ok';
       try {
         const Database = (await import('better-sqlite3')).default;
@@ -71,7 +93,11 @@ export async function diskFull(): Promise<Row> {
     const problems = [...m.mismatches];
     const rows = runsOf(dbFile).filter((r) => ids.includes(r.id));
     for (const r of rows)
-      if (r.status !== 'failed' || !/^exited with code 1/.test(r.status_reason ?? '') || !/the disk holding the run directory was full/.test(r.status_reason ?? ''))
+      if (
+        r.status !== 'failed' ||
+        !/^exited with code 1/.test(r.status_reason ?? '') ||
+        !/the disk holding the run directory was full/.test(r.status_reason ?? '')
+      )
         problems.push(`${r.id}: ${r.status}: ${r.status_reason}`);
     const enospc = rows.filter((r) => /ENOSPC|no space/i.test(r.stderr_tail ?? '')).length;
     return {
@@ -137,7 +163,11 @@ async function fileFault(kind: 'truncate' | 'delete'): Promise<Row> {
     const file = join(s.getRun(id)!.runDir, 'events.jsonl');
     await waitFor(() => existsSync(`${gate}.waiting`), 30_000, 'the writer to pause');
     const before = Number(readFileSync(`${gate}.waiting`, 'utf8'));
-    await waitFor(() => measure(join(dataDir, 'starlab.db'), new Map([[id, []]])).ingested === before, 30_000, 'everything written so far to be ingested');
+    await waitFor(
+      () => measure(join(dataDir, 'starlab.db'), new Map([[id, []]])).ingested === before,
+      30_000,
+      'everything written so far to be ingested',
+    );
     const size = statSync(file).size;
     let what: string;
     if (kind === 'truncate') {
@@ -171,7 +201,9 @@ async function fileFault(kind: 'truncate' | 'delete'): Promise<Row> {
       ingested: m.ingested,
       duplicates: m.duplicates,
       lost: m.lost,
-      status: problems.length ? `FAIL: ${problems.join('; ')}` : `ok: ${d.status}, "${d.statusReason}" (${what}; ${warned} warning(s) logged)`,
+      status: problems.length
+        ? `FAIL: ${problems.join('; ')}`
+        : `ok: ${d.status}, "${d.statusReason}" (${what}; ${warned} warning(s) logged)`,
     };
   } finally {
     s.close();

@@ -40,6 +40,7 @@ A table goes to stdout and a JSON summary to ``--out``.
 
 This script itself needs no torch (only the Python that runs the experiments, ``--python``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,22 +61,26 @@ EXPERIMENTS = REPO / "experiments"
 MEASURE = HERE / "measure_run.py"
 sys.path.insert(0, str(EXPERIMENTS))
 
-from starlab.config import preset_config, validate_config  # noqa: E402  (no torch import)
 from starlab import catalogue  # noqa: E402  (stdlib only)
+from starlab.config import preset_config, validate_config  # noqa: E402  (no torch import)
 
 VARIANTS = ("star", "star-norat", "v-star", "quiet-star")
 #: model sizes: (n_layer, n_embd, n_head); the tiny Llama has a gated MLP of width 4·n_embd,
 #: so ≈ 16·n_layer·n_embd² parameters (+ a ~100-token embedding, tied)
 SIZES = {
-    "micro": (2, 64, 4),        # ≈ 0.1 M: the tiny preset itself (CPU smoke test)
-    "small": (12, 1024, 16),    # ≈ 201 M
-    "medium": (24, 1024, 16),   # ≈ 403 M
+    "micro": (2, 64, 4),  # ≈ 0.1 M: the tiny preset itself (CPU smoke test)
+    "small": (12, 1024, 16),  # ≈ 201 M
+    "medium": (24, 1024, 16),  # ≈ 403 M
 }
-GEN_PHASES = {"star": ("sample", "rationalize", "evaluate"), "star-norat": ("sample", "evaluate"),
-              "v-star": ("sample", "evaluate", "verify"), "quiet-star": ("evaluate",)}
+GEN_PHASES = {
+    "star": ("sample", "rationalize", "evaluate"),
+    "star-norat": ("sample", "evaluate"),
+    "v-star": ("sample", "evaluate", "verify"),
+    "quiet-star": ("evaluate",),
+}
 TRAIN_PHASES = ("warmup", "train")
 PHASE_ORDER = ("warmup", "sample", "rationalize", "train", "evaluate", "verify")
-GIB = 1024 ** 3
+GIB = 1024**3
 
 
 # ---------------------------------------------------------------------------------- config
@@ -105,20 +110,28 @@ def build_config(variant: str, a: argparse.Namespace) -> tuple[dict[str, Any], l
     micro = a.size == "micro"
     lr = a.lr if a.lr is not None else (3e-3 if micro else 3e-4)
     cfg["model"].update(n_layer=n_layer, n_embd=n_embd, n_head=n_head, max_len=a.max_len)
-    cfg["runtime"].update(device=a.device, threads=a.threads if a.threads is not None else (1 if a.device == "cpu" else 0),
-                          dtype=a.dtype, gen_batch_size=a.gen_batch_size)
+    cfg["runtime"].update(
+        device=a.device,
+        threads=a.threads if a.threads is not None else (1 if a.device == "cpu" else 0),
+        dtype=a.dtype,
+        gen_batch_size=a.gen_batch_size,
+    )
     cfg["task"].update(train_limit=a.train_limit, eval_limit=a.eval_limit, few_shot=False)
     cfg["warmup"].update(examples=a.warmup_examples, steps=a.warmup_steps, lr=lr, batch_size=a.batch_size)
     if "loop" in cfg:
-        cfg["loop"].update(iterations=a.iterations, base_steps=a.steps, lr=lr, batch_size=a.batch_size,
-                           max_new_tokens=a.max_new_tokens)
+        cfg["loop"].update(iterations=a.iterations, base_steps=a.steps, lr=lr, batch_size=a.batch_size, max_new_tokens=a.max_new_tokens)
     if variant == "v-star":
         cfg["loop"]["samples_per_question"] = a.samples
-        cfg["verifier"].update(steps=a.steps, orm_steps=a.steps, lr=lr, orm_lr=lr, batch_size=a.batch_size,
-                               candidates=a.candidates)
+        cfg["verifier"].update(steps=a.steps, orm_steps=a.steps, lr=lr, orm_lr=lr, batch_size=a.batch_size, candidates=a.candidates)
     if "quiet" in cfg:
-        cfg["quiet"].update(steps=a.iterations * a.steps, eval_every=a.steps, lr=lr, batch_size=a.batch_size,
-                            seq_len=a.quiet_seq_len, max_new_tokens=a.max_new_tokens)
+        cfg["quiet"].update(
+            steps=a.iterations * a.steps,
+            eval_every=a.steps,
+            lr=lr,
+            batch_size=a.batch_size,
+            seq_len=a.quiet_seq_len,
+            max_new_tokens=a.max_new_tokens,
+        )
     notes = []
     for path, val in parse_sets(a.set):
         node: Any = cfg
@@ -140,9 +153,14 @@ def run_variant(variant: str, cfg: dict[str, Any], a: argparse.Namespace, work: 
     cfg_path.write_text(json.dumps(cfg, indent=2))
     measure_path = run_dir / "measure.json"
     env = {k: v for k, v in os.environ.items() if k not in ("STARLAB_EVENTS", "STARLAB_RUN_DIR", "STARLAB_RUN_ID")}
-    env.update(PYTHONPATH=os.pathsep.join(filter(None, [str(EXPERIMENTS), env.get("PYTHONPATH")])),
-               STARLAB_DATASETS_DIR=str(a.datasets_dir), STARLAB_RUN_ID=f"bench-{variant}",
-               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1")
+    env.update(
+        PYTHONPATH=os.pathsep.join(filter(None, [str(EXPERIMENTS), env.get("PYTHONPATH")])),
+        STARLAB_DATASETS_DIR=str(a.datasets_dir),
+        STARLAB_RUN_ID=f"bench-{variant}",
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        PYTHONUNBUFFERED="1",
+    )
     if a.tf32:
         env["BENCH_TF32"] = "1"
     if a.simulate_accuracy > 0:
@@ -220,8 +238,10 @@ def summarize(variant: str, run_dir: Path, wall: float) -> dict[str, Any]:
     gen_s = sum(phases.get(p, 0.0) for p in GEN_PHASES[variant])
     train_s = sum(phases.get(p, 0.0) for p in TRAIN_PHASES)
     figures: dict[str, Any] = {
-        "tokens_generated": gen_tokens, "tokens_trained": train_tokens,
-        "decode_seconds": gen_s, "train_seconds": train_s,
+        "tokens_generated": gen_tokens,
+        "tokens_trained": train_tokens,
+        "decode_seconds": gen_s,
+        "train_seconds": train_s,
         "train_tok_s": train_tokens / train_s if train_tokens and train_s > 0 else None,
     }
     # the iterations' own training (warm-up excluded: its sequences are the reference
@@ -245,8 +265,11 @@ def summarize(variant: str, run_dir: Path, wall: float) -> dict[str, Any]:
             figures["train_thought_tok_s"] = thought / phases["train"]
     else:
         figures["sample_tok_s"] = gen_tokens / gen_s if gen_tokens and gen_s > 0 else None
-        figures["sample_tok_s_source"] = ("compute/tokens_generated / seconds of " + "+".join(GEN_PHASES[variant])
-                                          + (" (verify includes DPO/ORM training: a lower bound)" if variant == "v-star" else ""))
+        figures["sample_tok_s_source"] = (
+            "compute/tokens_generated / seconds of "
+            + "+".join(GEN_PHASES[variant])
+            + (" (verify includes DPO/ORM training: a lower bound)" if variant == "v-star" else "")
+        )
     calls = measure.get("generate") or {}
     if calls:
         tok = sum(s["tokens"] for s in calls.values())
@@ -255,8 +278,7 @@ def summarize(variant: str, run_dir: Path, wall: float) -> dict[str, Any]:
         thoughts = calls.get("quiet.generate[thoughts]")
         if thoughts and thoughts["seconds"] > 0:  # quiet-star: the decoding with thoughts, as its table entry
             figures["generate_call_tok_s"] = thoughts["tokens"] / thoughts["seconds"]
-        figures["generate_calls"] = {k: {**s, "tok_s": s["tokens"] / s["seconds"] if s["seconds"] else None}
-                                     for k, s in calls.items()}
+        figures["generate_calls"] = {k: {**s, "tok_s": s["tokens"] / s["seconds"] if s["seconds"] else None} for k, s in calls.items()}
     iters = sorted({p["iteration"] for p in per_iter if p["iteration"] >= 1})
     figures["optimizer_steps"] = max((e["step"] for e in events if e["type"] == "metrics"), default=None)
     cuda = measure.get("cuda") or {}
@@ -344,17 +366,27 @@ def _f(x: Any, nd: int = 1) -> str:
 
 
 def print_table(results: list[dict[str, Any]], device: str) -> None:
-    cols = ["variant", "status", "params", "wall s"] + [f"{p} s" for p in PHASE_ORDER] + \
-           ["opt steps", "gen tok/s", "gen() tok/s", "train tok/s", "peak GiB" if device == "cuda" else "RSS GiB"]
+    cols = (
+        ["variant", "status", "params", "wall s"]
+        + [f"{p} s" for p in PHASE_ORDER]
+        + ["opt steps", "gen tok/s", "gen() tok/s", "train tok/s", "peak GiB" if device == "cuda" else "RSS GiB"]
+    )
     rows = []
     for r in results:
         fg = r.get("figures", {})
         ph = r.get("phases_s", {})
         peak = r.get("peak_gpu_allocated_gib") if device == "cuda" else r.get("max_rss_gib")
-        rows.append([r["variant"], r["status"], f"{r['params'] / 1e6:.1f}M" if r.get("params") else "-",
-                     _f(r.get("wall_s"))] + [_f(ph.get(p)) if p in ph else "-" for p in PHASE_ORDER] +
-                    [_f(fg.get("optimizer_steps"), 0), _f(fg.get("sample_tok_s"), 0), _f(fg.get("generate_call_tok_s"), 0), _f(fg.get("train_tok_s"), 0),
-                     _f(peak, 2)])
+        rows.append(
+            [r["variant"], r["status"], f"{r['params'] / 1e6:.1f}M" if r.get("params") else "-", _f(r.get("wall_s"))]
+            + [_f(ph.get(p)) if p in ph else "-" for p in PHASE_ORDER]
+            + [
+                _f(fg.get("optimizer_steps"), 0),
+                _f(fg.get("sample_tok_s"), 0),
+                _f(fg.get("generate_call_tok_s"), 0),
+                _f(fg.get("train_tok_s"), 0),
+                _f(peak, 2),
+            ]
+        )
     widths = [max(len(c), *(len(row[i]) for row in rows)) if rows else len(c) for i, c in enumerate(cols)]
     line = "  ".join(c.ljust(w) for c, w in zip(cols, widths))
     print(line)
@@ -386,16 +418,29 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated, from " + ", ".join(VARIANTS))
     p.add_argument("--dataset", default="gsm8k", choices=["gsm8k", "commonsenseqa"])
-    p.add_argument("--datasets", default=os.environ.get("STARLAB_DATASETS_DIR"),
-                   help="folder holding gsm8k/{train,test}.jsonl (sets STARLAB_DATASETS_DIR for the runs)")
-    p.add_argument("--size", default="small", choices=list(SIZES), help="model size: " +
-                   ", ".join(f"{k} = {v[0]} layers × {v[1]} wide, ≈{approx_params(v[0], v[1]) / 1e6:.0f}M" for k, v in SIZES.items()))
+    p.add_argument(
+        "--datasets",
+        default=os.environ.get("STARLAB_DATASETS_DIR"),
+        help="folder holding gsm8k/{train,test}.jsonl (sets STARLAB_DATASETS_DIR for the runs)",
+    )
+    p.add_argument(
+        "--size",
+        default="small",
+        choices=list(SIZES),
+        help="model size: "
+        + ", ".join(f"{k} = {v[0]} layers × {v[1]} wide, ≈{approx_params(v[0], v[1]) / 1e6:.0f}M" for k, v in SIZES.items()),
+    )
     p.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     p.add_argument("--iterations", type=int, default=2, help="STaR-family iterations; quiet-star: evaluations after the first")
     p.add_argument("--train-limit", type=int, default=64, help="training questions (task.train_limit)")
     p.add_argument("--eval-limit", type=int, default=32, help="held-out questions (task.eval_limit)")
-    p.add_argument("--steps", type=int, default=20, help="optimizer steps of iteration 1 (loop.base_steps, growing ×1.2); "
-                   "v-star: also DPO and ORM steps; quiet-star: steps between evaluations")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=20,
+        help="optimizer steps of iteration 1 (loop.base_steps, growing ×1.2); "
+        "v-star: also DPO and ORM steps; quiet-star: steps between evaluations",
+    )
     p.add_argument("--warmup-steps", type=int, default=20)
     p.add_argument("--warmup-examples", type=int, default=32)
     p.add_argument("--batch-size", type=int, default=8)
@@ -406,18 +451,36 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-len", type=int, default=1024, help="model.max_len")
     p.add_argument("--lr", type=float, default=None, help="every learning rate (default 3e-3 micro, 3e-4 otherwise)")
     p.add_argument("--threads", type=int, default=None, help="runtime.threads (default 1 on CPU, torch's default on CUDA)")
-    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "mixed"],
-                   help="runtime.dtype (auto = float32 for a tiny model, even on CUDA; mixed = what full fine-tuning of a "
-                        "hub model gets on CUDA, bfloat16 = what LoRA gets)")
-    p.add_argument("--gen-batch-size", type=int, default=32,
-                   help="runtime.gen_batch_size: prompts decoded together (default 32, a hub model's default; "
-                        "0 = the library's default for a tiny model, 512)")
+    p.add_argument(
+        "--dtype",
+        default="auto",
+        choices=["auto", "float32", "bfloat16", "mixed"],
+        help="runtime.dtype (auto = float32 for a tiny model, even on CUDA; mixed = what full fine-tuning of a "
+        "hub model gets on CUDA, bfloat16 = what LoRA gets)",
+    )
+    p.add_argument(
+        "--gen-batch-size",
+        type=int,
+        default=32,
+        help="runtime.gen_batch_size: prompts decoded together (default 32, a hub model's default; "
+        "0 = the library's default for a tiny model, 512)",
+    )
     p.add_argument("--tf32", action="store_true", help="allow TF32 matmuls (wrapper-side; off in the library)")
-    p.add_argument("--simulate-accuracy", type=float, default=0.3, metavar="P",
-                   help="count a sample correct with probability P (wrapper-side; a random model never is, so "
-                        "without it nothing is kept and the STaR-family train phase does no work); 0 = real checking")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="extra config override for every variant that has the key, e.g. quiet.thought_len=10")
+    p.add_argument(
+        "--simulate-accuracy",
+        type=float,
+        default=0.3,
+        metavar="P",
+        help="count a sample correct with probability P (wrapper-side; a random model never is, so "
+        "without it nothing is kept and the STaR-family train phase does no work); 0 = real checking",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra config override for every variant that has the key, e.g. quiet.thought_len=10",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--timeout", type=float, default=600, help="seconds per variant (SIGTERM, then SIGKILL after 30 s)")
     p.add_argument("--python", default=default_python(), help="interpreter with torch + transformers (+ peft)")
@@ -436,10 +499,13 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(a.work_dir or tempfile.mkdtemp(prefix="starlab-bench-")).resolve()
     work.mkdir(parents=True, exist_ok=True)
     n_layer, n_embd, n_head = SIZES[a.size]
-    print(f"# {a.size}: {n_layer} layers × {n_embd} wide, {n_head} heads (≈{approx_params(n_layer, n_embd) / 1e6:.1f}M params), "
-          f"device {a.device}, runtime.dtype {a.dtype}{' +tf32' if a.tf32 else ''}, gen batch {a.gen_batch_size or 'default'}, simulated accuracy {a.simulate_accuracy or 'off'}; "
-          f"{a.dataset} from {a.datasets_dir}; "
-          f"{a.iterations} iteration(s), {a.train_limit} train / {a.eval_limit} eval questions; runs in {work}", flush=True)
+    print(
+        f"# {a.size}: {n_layer} layers × {n_embd} wide, {n_head} heads (≈{approx_params(n_layer, n_embd) / 1e6:.1f}M params), "
+        f"device {a.device}, runtime.dtype {a.dtype}{' +tf32' if a.tf32 else ''}, gen batch {a.gen_batch_size or 'default'}, simulated accuracy {a.simulate_accuracy or 'off'}; "
+        f"{a.dataset} from {a.datasets_dir}; "
+        f"{a.iterations} iteration(s), {a.train_limit} train / {a.eval_limit} eval questions; runs in {work}",
+        flush=True,
+    )
 
     results = []
     for v in variants:
@@ -464,13 +530,28 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print_table(results, a.device)
-    summary = {"bench": {"size": a.size, "model": dict(zip(("n_layer", "n_embd", "n_head"), SIZES[a.size])),
-                         "device": a.device, "dtype": a.dtype, "gen_batch_size": a.gen_batch_size, "tf32": a.tf32, "dataset": a.dataset,
-                         "simulate_accuracy": a.simulate_accuracy,
-                         "iterations": a.iterations, "train_limit": a.train_limit, "eval_limit": a.eval_limit,
-                         "steps": a.steps, "batch_size": a.batch_size, "max_new_tokens": a.max_new_tokens,
-                         "python": a.python, "work_dir": str(work), "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
-               "variants": {r["variant"]: r for r in results}}
+    summary = {
+        "bench": {
+            "size": a.size,
+            "model": dict(zip(("n_layer", "n_embd", "n_head"), SIZES[a.size])),
+            "device": a.device,
+            "dtype": a.dtype,
+            "gen_batch_size": a.gen_batch_size,
+            "tf32": a.tf32,
+            "dataset": a.dataset,
+            "simulate_accuracy": a.simulate_accuracy,
+            "iterations": a.iterations,
+            "train_limit": a.train_limit,
+            "eval_limit": a.eval_limit,
+            "steps": a.steps,
+            "batch_size": a.batch_size,
+            "max_new_tokens": a.max_new_tokens,
+            "python": a.python,
+            "work_dir": str(work),
+            "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        },
+        "variants": {r["variant"]: r for r in results},
+    }
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         Path(a.out).write_text(json.dumps(summary, indent=1))

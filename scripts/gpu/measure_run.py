@@ -34,6 +34,7 @@ would under the lab.
 A hook whose target is missing (the library changed) is skipped and reported in ``hooks``;
 the run itself is never affected by a failing hook.
 """
+
 from __future__ import annotations
 
 import functools
@@ -48,11 +49,19 @@ from typing import Any
 # Before anything imports torch (as starlab's cli does; see cmd_run).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-RECORD: dict[str, Any] = {"exit_code": None, "wall_s": None, "params": None, "model_dtype": None,
-                          "precision": None, "model_device": None, "cuda": None, "generate": {},
-                          "max_rss_bytes": None, "hooks": {},
-                          "settings": {"tf32": os.environ.get("BENCH_TF32") == "1",
-                                                    "simulate_accuracy": float(os.environ.get("BENCH_SIMULATE_ACCURACY") or 0)}}
+RECORD: dict[str, Any] = {
+    "exit_code": None,
+    "wall_s": None,
+    "params": None,
+    "model_dtype": None,
+    "precision": None,
+    "model_device": None,
+    "cuda": None,
+    "generate": {},
+    "max_rss_bytes": None,
+    "hooks": {},
+    "settings": {"tf32": os.environ.get("BENCH_TF32") == "1", "simulate_accuracy": float(os.environ.get("BENCH_SIMULATE_ACCURACY") or 0)},
+}
 _PEAK = {"running": 0, "phases": {}}
 
 
@@ -206,8 +215,14 @@ def _hook_simulated_accuracy() -> None:
     tasks.get_task = get_task
 
 
-HOOKS = {"build": _hook_build, "precision": _hook_precision, "phases": _hook_phases, "generate": _hook_generate,
-         "quiet_generate": _hook_quiet_generate, "simulate_accuracy": _hook_simulated_accuracy}
+HOOKS = {
+    "build": _hook_build,
+    "precision": _hook_precision,
+    "phases": _hook_phases,
+    "generate": _hook_generate,
+    "quiet_generate": _hook_quiet_generate,
+    "simulate_accuracy": _hook_simulated_accuracy,
+}
 
 
 def _install_hooks() -> None:
@@ -234,8 +249,7 @@ def _finish(path: str, t0: float) -> None:
             RECORD["cuda"] = {
                 "device_name": torch.cuda.get_device_name(dev),
                 "total_bytes": torch.cuda.get_device_properties(dev).total_memory,
-                "peak_allocated_bytes": max(_PEAK["running"], torch.cuda.max_memory_allocated(),
-                                            *(_PEAK["phases"].values() or [0])),
+                "peak_allocated_bytes": max(_PEAK["running"], torch.cuda.max_memory_allocated(), *(_PEAK["phases"].values() or [0])),
                 "peak_reserved_bytes": torch.cuda.max_memory_reserved(),
                 "phases": dict(_PEAK["phases"]),
             }

@@ -173,7 +173,10 @@ export function byIterationFigure(
     yLabel: o.yLabel,
     yBounds: [0, 1],
     series: series.map((s, i) => {
-      const runs = seeds.flatMap((r) => { const run = r[s.key]; return run ? [run] : []; });
+      const runs = seeds.flatMap((r) => {
+        const run = r[s.key];
+        return run ? [run] : [];
+      });
       const curves = runs.map((r) => ({ id: r.id, points: (r.metrics[metric] ?? []).map((p) => ({ x: p.iteration, y: p.value })) }));
       const xs = [...new Set(curves.flatMap((c) => c.points.map((p) => p.x)))].sort((a, b) => a - b);
       return {

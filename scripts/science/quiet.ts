@@ -38,7 +38,8 @@ function gain(runs: SeedRuns, pw: number, len: number): number {
 
 export const comparison: Comparison = {
   id: 'quiet',
-  source: 'Quiet-STaR (Zelikman et al. 2024) §5–6: thoughts raise the gold answer probability, beyond the base and policy weight 0, more with longer thoughts',
+  source:
+    'Quiet-STaR (Zelikman et al. 2024) §5–6: thoughts raise the gold answer probability, beyond the base and policy weight 0, more with longer thoughts',
   variants: ['quiet-star'],
   dataset: 'addition',
   preset: 'tiny',
@@ -79,10 +80,15 @@ export const comparison: Comparison = {
     },
     {
       name: 'addition-base',
-      figure: byIterationFigure(seeds, 'eval/base_accuracy', [{ key: key(1, LONG), label: `without thoughts (the same model, ${LONG}-token run)` }], {
-        title: 'addition: the same metric without thoughts',
-        yLabel: 'Gold answer probability',
-      }),
+      figure: byIterationFigure(
+        seeds,
+        'eval/base_accuracy',
+        [{ key: key(1, LONG), label: `without thoughts (the same model, ${LONG}-token run)` }],
+        {
+          title: 'addition: the same metric without thoughts',
+          yLabel: 'Gold answer probability',
+        },
+      ),
     },
   ],
   findings: [
@@ -96,8 +102,7 @@ export const comparison: Comparison = {
       id: 'quiet-beats-policy-weight-0',
       finding: 'Training the thoughts with REINFORCE (policy weight 1) beats the control without it (policy weight 0)',
       effect: `final eval/accuracy, policy weight 1 − policy weight 0, thought_len ${LONG}, pts`,
-      measure: (runs) =>
-        100 * (final(pick(runs, key(1, LONG)), 'eval/accuracy') - final(pick(runs, key(0, LONG)), 'eval/accuracy')),
+      measure: (runs) => 100 * (final(pick(runs, key(1, LONG)), 'eval/accuracy') - final(pick(runs, key(0, LONG)), 'eval/accuracy')),
     },
     {
       id: 'quiet-gain-grows-with-thought-length',

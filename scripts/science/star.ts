@@ -19,7 +19,13 @@ const PER_DIGITS = /^eval\/accuracy\/digits_(\d+)$/;
 
 /** The digit counts both runs evaluated on, ascending (throws if they have none in common). */
 export function digitLevels(a: ShownRun, b: ShownRun): number[] {
-  const levels = (r: ShownRun) => new Set(Object.keys(r.metrics).flatMap((k) => { const m = PER_DIGITS.exec(k); return m ? [Number(m[1])] : []; }));
+  const levels = (r: ShownRun) =>
+    new Set(
+      Object.keys(r.metrics).flatMap((k) => {
+        const m = PER_DIGITS.exec(k);
+        return m ? [Number(m[1])] : [];
+      }),
+    );
   const lb = levels(b);
   const both = [...levels(a)].filter((d) => lb.has(d)).sort((x, y) => x - y);
   if (both.length === 0) throw new Error(`runs ${a.id} and ${b.id} logged no common "eval/accuracy/digits_d"`);

@@ -33,7 +33,8 @@ export function toCSV(figure: Figure, opts: { runs?: boolean } = {}): string {
   }
   if (withRuns)
     for (const s of figure.series)
-      for (const r of s.runs ?? []) for (const p of r.points) lines.push([field(runSeriesName(s.label, r.id)), num(p.x), '', '', '', num(p.y)].join(','));
+      for (const r of s.runs ?? [])
+        for (const p of r.points) lines.push([field(runSeriesName(s.label, r.id)), num(p.x), '', '', '', num(p.y)].join(','));
   return lines.join('\r\n') + '\r\n';
 }
 

@@ -18,7 +18,16 @@ export type SceneItem =
   | { kind: 'clip-begin'; x: number; y: number; w: number; h: number }
   | { kind: 'clip-end' }
   /** Text on its alphabetic baseline at (x, y); `rotate` turns it 90° counter-clockwise about that point. */
-  | { kind: 'text'; x: number; y: number; text: string; size: number; anchor: 'start' | 'middle' | 'end'; rotate?: boolean; color?: string };
+  | {
+      kind: 'text';
+      x: number;
+      y: number;
+      text: string;
+      size: number;
+      anchor: 'start' | 'middle' | 'end';
+      rotate?: boolean;
+      color?: string;
+    };
 
 export interface Scene {
   /** Size in points. */
@@ -130,7 +139,6 @@ interface Drawn {
 
 const finite = (v: number | undefined): v is number => v !== undefined && Number.isFinite(v);
 
-
 function prepare(figure: Figure): Drawn[] {
   const yLog = !!figure.yLog;
   const ok = (y: number | undefined): y is number => finite(y) && (!yLog || y > 0);
@@ -177,13 +185,23 @@ export function layoutFigure(figure: Figure, preset: PresetName | ExportPreset =
   const xs: number[] = [];
   const ys: number[] = [];
   for (const d of drawn) {
-    for (const q of d.mean) (xs.push(q.x), ys.push(q.y));
+    for (const q of d.mean) {
+      xs.push(q.x);
+      ys.push(q.y);
+    }
     for (const b of d.bands) for (const q of b) ys.push(q.lo, q.hi);
-    for (const r of d.runs) for (const q of r) (xs.push(q.x), ys.push(q.y));
+    for (const r of d.runs)
+      for (const q of r) {
+        xs.push(q.x);
+        ys.push(q.y);
+      }
   }
   let x0 = Math.min(...xs);
   let x1 = Math.max(...xs);
-  if (x0 === x1) (x0 -= 0.5, x1 += 0.5);
+  if (x0 === x1) {
+    x0 -= 0.5;
+    x1 += 0.5;
+  }
   let y0 = Math.min(...ys);
   let y1 = Math.max(...ys);
   const bounds = !yLog && figure.yBounds ? figure.yBounds : null;
@@ -238,14 +256,28 @@ export function layoutFigure(figure: Figure, preset: PresetName | ExportPreset =
   items.push({ kind: 'clip-begin', x: r2(plot.x), y: r2(plot.y), w: r2(plot.w), h: r2(plot.h) });
   for (const d of drawn)
     for (const b of d.bands)
-      items.push({ kind: 'area', points: [...b.map((q) => P(q.x, q.hi)), ...[...b].reverse().map((q) => P(q.x, q.lo))], fill: d.color, opacity: 0.18 });
-  for (const d of drawn) for (const r of d.runs) if (r.length > 1) items.push({ kind: 'line', points: r.map((q) => P(q.x, q.y)), stroke: d.color, width: 0.5, opacity: 0.4 });
+      items.push({
+        kind: 'area',
+        points: [...b.map((q) => P(q.x, q.hi)), ...[...b].reverse().map((q) => P(q.x, q.lo))],
+        fill: d.color,
+        opacity: 0.18,
+      });
+  for (const d of drawn)
+    for (const r of d.runs)
+      if (r.length > 1) items.push({ kind: 'line', points: r.map((q) => P(q.x, q.y)), stroke: d.color, width: 0.5, opacity: 0.4 });
   const meanWidth = 1.2;
   for (const d of drawn) {
     if (d.mean.length === 1) {
       const [cx, cy] = P(d.mean[0]!.x, d.mean[0]!.y);
       items.push({ kind: 'circle', cx, cy, r: 1.6, fill: d.color });
-    } else items.push({ kind: 'line', points: d.mean.map((q) => P(q.x, q.y)), stroke: d.color, width: meanWidth, dash: dashArray(d.dash, meanWidth) });
+    } else
+      items.push({
+        kind: 'line',
+        points: d.mean.map((q) => P(q.x, q.y)),
+        stroke: d.color,
+        width: meanWidth,
+        dash: dashArray(d.dash, meanWidth),
+      });
   }
 
   items.push({ kind: 'clip-end' });
@@ -255,16 +287,40 @@ export function layoutFigure(figure: Figure, preset: PresetName | ExportPreset =
   const tickLen = 3;
   yTicks.forEach((t, i) => {
     const y = r2(sy(t));
-    items.push({ kind: 'line', points: [[plot.x, y], [plot.x + tickLen, y]], stroke: '#000000', width: 0.5 });
+    items.push({
+      kind: 'line',
+      points: [
+        [plot.x, y],
+        [plot.x + tickLen, y],
+      ],
+      stroke: '#000000',
+      width: 0.5,
+    });
     items.push({ kind: 'text', x: r2(plot.x - 3), y: r2(y + tickFs * 0.33), text: yLabels[i]!, size: tickFs, anchor: 'end' });
   });
   xTicks.forEach((t) => {
     const x = r2(sx(t));
-    items.push({ kind: 'line', points: [[x, plot.y + plot.h], [x, plot.y + plot.h - tickLen]], stroke: '#000000', width: 0.5 });
+    items.push({
+      kind: 'line',
+      points: [
+        [x, plot.y + plot.h],
+        [x, plot.y + plot.h - tickLen],
+      ],
+      stroke: '#000000',
+      width: 0.5,
+    });
     items.push({ kind: 'text', x, y: r2(plot.y + plot.h + 2 + tickFs * 0.8), text: formatTick(t, xStep), size: tickFs, anchor: 'middle' });
   });
   items.push({ kind: 'text', x: r2(plot.x + plot.w / 2), y: r2(H - 3 - fs * 0.2), text: figure.xLabel, size: fs, anchor: 'middle' });
-  items.push({ kind: 'text', x: r2(2 + fs * 0.8), y: r2(plot.y + plot.h / 2), text: figure.yLabel + (yLog ? ' (log)' : ''), size: fs, anchor: 'middle', rotate: true });
+  items.push({
+    kind: 'text',
+    x: r2(2 + fs * 0.8),
+    y: r2(plot.y + plot.h / 2),
+    text: figure.yLabel + (yLog ? ' (log)' : ''),
+    size: fs,
+    anchor: 'middle',
+    rotate: true,
+  });
 
   // ---- legend inside the plot, in the corner that covers the fewest data points
   let legend: Scene['legend'] = null;
@@ -290,7 +346,9 @@ export function layoutFigure(figure: Figure, preset: PresetName | ExportPreset =
     const dense = (pts: Pt[]) => {
       for (let i = 0; i < pts.length; i++) {
         probe.push(pts[i]!);
-        if (i + 1 < pts.length) for (let k = 1; k < 8; k++) probe.push([pts[i]![0] + ((pts[i + 1]![0] - pts[i]![0]) * k) / 8, pts[i]![1] + ((pts[i + 1]![1] - pts[i]![1]) * k) / 8]);
+        if (i + 1 < pts.length)
+          for (let k = 1; k < 8; k++)
+            probe.push([pts[i]![0] + ((pts[i + 1]![0] - pts[i]![0]) * k) / 8, pts[i]![1] + ((pts[i + 1]![1] - pts[i]![1]) * k) / 8]);
       }
     };
     for (const it of items) if (it.kind === 'line' && it.stroke !== '#E0E0E0' && it.stroke !== '#000000') dense(it.points);
@@ -301,18 +359,40 @@ export function layoutFigure(figure: Figure, preset: PresetName | ExportPreset =
     for (const c of order) {
       const [lx, ly] = at[c];
       const score = probe.filter(([x, y]) => x >= lx - 1 && x <= lx + w + 1 && y >= ly - 1 && y <= ly + h + 1).length;
-      if (score < bestScore) (bestScore = score, corner = c);
+      if (score < bestScore) {
+        bestScore = score;
+        corner = c;
+      }
     }
     const [lx, ly] = at[corner];
     legend = { corner, x: r2(lx), y: r2(ly), w: r2(w), h: r2(h) };
-    items.push({ kind: 'rect', x: r2(lx), y: r2(ly), w: r2(w), h: r2(h), fill: '#FFFFFF', fillOpacity: 0.85, stroke: '#9E9E9E', width: 0.4 });
+    items.push({
+      kind: 'rect',
+      x: r2(lx),
+      y: r2(ly),
+      w: r2(w),
+      h: r2(h),
+      fill: '#FFFFFF',
+      fillOpacity: 0.85,
+      stroke: '#9E9E9E',
+      width: 0.4,
+    });
     drawn.forEach((d, i) => {
       const col = Math.floor(i / rows);
       const row = i % rows;
       const bx = lx + pad + col * (colW + 6);
       const base = ly + pad + row * rowH + legendFs * 0.85;
       const mid = r2(base - legendFs * 0.3);
-      items.push({ kind: 'line', points: [[r2(bx), mid], [r2(bx + sample), mid]], stroke: d.color, width: meanWidth, dash: dashArray(d.dash, meanWidth) });
+      items.push({
+        kind: 'line',
+        points: [
+          [r2(bx), mid],
+          [r2(bx + sample), mid],
+        ],
+        stroke: d.color,
+        width: meanWidth,
+        dash: dashArray(d.dash, meanWidth),
+      });
       items.push({ kind: 'text', x: r2(bx + sample + 3), y: r2(base), text: d.s.label, size: legendFs, anchor: 'start' });
     });
   }

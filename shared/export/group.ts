@@ -97,7 +97,15 @@ export function aggregateRuns(
       });
       const finals = rs.map((r) => r.points[r.points.length - 1]!.value);
       const bests = rs.map((r) => Math.max(...r.points.map((p) => p.value)));
-      rows.push({ variant, dataset, n: rs.length, finalMean: mean(finals), finalStd: sampleStd(finals), bestMean: mean(bests), bestStd: sampleStd(bests) });
+      rows.push({
+        variant,
+        dataset,
+        n: rs.length,
+        finalMean: mean(finals),
+        finalStd: sampleStd(finals),
+        bestMean: mean(bests),
+        bestStd: sampleStd(bests),
+      });
     }
     // a variant keeps its fixed style unless two series share it (swept values): then style by the full key
     const bases = series.map((x) => x.variant!);

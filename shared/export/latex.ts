@@ -60,7 +60,10 @@ export function latexTable(table: Table, opts: LatexTableOptions = {}): string {
   const best = new Map<string, number>();
   for (const d of datasets)
     for (const c of ['final', 'best'] as Col[]) {
-      const vals = variants.map((v) => at(v, d)).filter((r): r is TableRow => !!r && Number.isFinite(value(r, c))).map((r) => rounded(value(r, c)));
+      const vals = variants
+        .map((v) => at(v, d))
+        .filter((r): r is TableRow => !!r && Number.isFinite(value(r, c)))
+        .map((r) => rounded(value(r, c)));
       if (vals.length) best.set(`${d}\u0000${c}`, Math.max(...vals));
     }
 
@@ -73,9 +76,7 @@ export function latexTable(table: Table, opts: LatexTableOptions = {}): string {
   if (opts.label !== undefined) lines.push(`\\label{${opts.label.replace(/[\\{}%#$&~^]/g, '')}}`);
   lines.push(`\\begin{tabular}{l${'cc'.repeat(datasets.length)}}`);
   lines.push('\\toprule');
-  lines.push(
-    ['Variant', ...datasets.map((d) => `\\multicolumn{2}{c}{${escapeLatex(d)}}`)].join(' & ') + ' \\\\',
-  );
+  lines.push(['Variant', ...datasets.map((d) => `\\multicolumn{2}{c}{${escapeLatex(d)}}`)].join(' & ') + ' \\\\');
   lines.push(datasets.map((_, i) => `\\cmidrule(lr){${2 + 2 * i}-${3 + 2 * i}}`).join(' '));
   lines.push([metric, ...datasets.flatMap(() => ['Final', 'Best'])].join(' & ') + ' \\\\');
   lines.push('\\midrule');

@@ -96,10 +96,17 @@ export function yLimits(figure: Figure): { min?: number; max?: number } {
   let lo = Infinity;
   let hi = -Infinity;
   const add = (v: number | undefined) => {
-    if (v !== undefined && Number.isFinite(v)) (lo = Math.min(lo, v), hi = Math.max(hi, v));
+    if (v !== undefined && Number.isFinite(v)) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
   };
   for (const s of figure.series) {
-    for (const p of s.points) (add(p.mean), add(p.lo), add(p.hi));
+    for (const p of s.points) {
+      add(p.mean);
+      add(p.lo);
+      add(p.hi);
+    }
     for (const r of s.runs ?? []) for (const p of r.points) add(p.y);
   }
   const [b0, b1] = figure.yBounds;

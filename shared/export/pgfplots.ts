@@ -1,6 +1,6 @@
 /** pgfplots figures: a tikzpicture to \input in a paper, and a standalone document around it. */
 import { escapeLatex } from './latex';
-import { resolvePreset, type ExportPreset, type Figure, type FigureSeries, type PresetName, yLimits } from './model';
+import { resolvePreset, type ExportPreset, type Figure, type PresetName, yLimits } from './model';
 import { pgfDash, styleOfSeries } from './style';
 
 /** A number for pgfplots coordinates (finite, no exponent surprises). */
@@ -66,8 +66,14 @@ export function pgfplotsFigure(figure: Figure, preset: PresetName | ExportPreset
     const style = `color=${st.colorName}, ${pgfDash(st.dash)}, thick, mark=none`;
     L.push(`% series ${i + 1}: ${escapeLatex(s.label).replace(/\n/g, ' ')}`);
     const band = s.points.filter((q) => q.lo !== undefined && q.hi !== undefined);
-    const lo = plottable(band.map((q) => ({ x: q.x, y: q.lo! })), figure.yLog);
-    const hi = plottable(band.map((q) => ({ x: q.x, y: q.hi! })), figure.yLog);
+    const lo = plottable(
+      band.map((q) => ({ x: q.x, y: q.lo! })),
+      figure.yLog,
+    );
+    const hi = plottable(
+      band.map((q) => ({ x: q.x, y: q.hi! })),
+      figure.yLog,
+    );
     if (lo.length >= 2 && hi.length >= 2) {
       L.push(`\\addplot[name path=s${i}lo, draw=none, forget plot] coordinates {${coords(lo)}};`);
       L.push(`\\addplot[name path=s${i}hi, draw=none, forget plot] coordinates {${coords(hi)}};`);
@@ -75,9 +81,15 @@ export function pgfplotsFigure(figure: Figure, preset: PresetName | ExportPreset
     }
     for (const r of s.runs ?? []) {
       const pts = plottable(r.points, figure.yLog);
-      if (pts.length) L.push(`\\addplot[color=${st.colorName}, ${pgfDash(st.dash)}, very thin, opacity=0.35, mark=none, forget plot] coordinates {${coords(pts)}};`);
+      if (pts.length)
+        L.push(
+          `\\addplot[color=${st.colorName}, ${pgfDash(st.dash)}, very thin, opacity=0.35, mark=none, forget plot] coordinates {${coords(pts)}};`,
+        );
     }
-    const mean = plottable(s.points.map((q) => ({ x: q.x, y: q.mean })), figure.yLog);
+    const mean = plottable(
+      s.points.map((q) => ({ x: q.x, y: q.mean })),
+      figure.yLog,
+    );
     L.push(`\\addplot[${style}${mean.length === 1 ? ', mark=*' : ''}] coordinates {${coords(mean)}};`);
     L.push(`\\addlegendentry{${escapeLatex(s.label)}}`);
   });

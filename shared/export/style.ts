@@ -36,7 +36,9 @@ const FIXED: Record<string, { color: PaletteColor; dash: Dash }> = Object.fromEn
   VARIANT_INFO.map((v) => {
     const color = byName(v.style.color);
     if (!color || !(DASHES as readonly string[]).includes(v.style.dash))
-      throw new Error(`catalogue.json: variant ${v.id}'s style ${JSON.stringify(v.style)} is not a palette colour and a dash of shared/export/style.ts`);
+      throw new Error(
+        `catalogue.json: variant ${v.id}'s style ${JSON.stringify(v.style)} is not a palette colour and a dash of shared/export/style.ts`,
+      );
     return [v.id, { color, dash: v.style.dash as Dash }];
   }),
 );

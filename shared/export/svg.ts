@@ -17,7 +17,8 @@ const FALLBACK: Record<Scene['fontFamily'], string> = {
 };
 
 const num = (v: number) => String(Math.round(v * 100) / 100);
-const pts = (p: SceneItem & { points: readonly (readonly [number, number])[] }) => p.points.map(([x, y]) => `${num(x)},${num(y)}`).join(' ');
+const pts = (p: SceneItem & { points: readonly (readonly [number, number])[] }) =>
+  p.points.map(([x, y]) => `${num(x)},${num(y)}`).join(' ');
 
 function item(it: SceneItem, font: string): string {
   switch (it.kind) {
@@ -42,7 +43,13 @@ function item(it: SceneItem, font: string): string {
     case 'clip-end':
       return '</g>';
     case 'text': {
-      const a = [`x="${num(it.x)}"`, `y="${num(it.y)}"`, `font-family="${font}"`, `font-size="${num(it.size)}"`, `fill="${it.color ?? '#000000'}"`];
+      const a = [
+        `x="${num(it.x)}"`,
+        `y="${num(it.y)}"`,
+        `font-family="${font}"`,
+        `font-size="${num(it.size)}"`,
+        `fill="${it.color ?? '#000000'}"`,
+      ];
       if (it.anchor !== 'start') a.push(`text-anchor="${it.anchor}"`);
       if (it.rotate) a.push(`transform="rotate(-90 ${num(it.x)} ${num(it.y)})"`);
       return `<text ${a.join(' ')}>${xmlEscape(it.text)}</text>`;

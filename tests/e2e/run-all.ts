@@ -93,7 +93,10 @@ async function main(): Promise<number> {
       ['(c) cli: every variant on every dataset (real Python), curves and V-STaR candidates stored', () => scenarioVariantsCli(server!)],
       ['(d) ui: V-STaR, Quiet-STaR and STaR-norat launched from the form, Best-of-k panel', () => scenarioVariantsUi(browser!, server!)],
       ['(e) ui: a 2-variant × 2-seed ablation queued two at a time, followed on its group page', () => scenarioAblation(browser!, server!)],
-      ['(f) ui: traces, solve matrix, blind rating of five pairs, V-STaR verifier panel, Quiet-STaR thoughts', () => scenarioInspect(browser!, server!)],
+      [
+        '(f) ui: traces, solve matrix, blind rating of five pairs, V-STaR verifier panel, Quiet-STaR thoughts',
+        () => scenarioInspect(browser!, server!),
+      ],
     ];
     // STARLAB_E2E_SCENARIOS=c,e runs only those scenarios (development)
     const only = (process.env['STARLAB_E2E_SCENARIOS'] ?? '').split(',').filter(Boolean);

@@ -23,7 +23,11 @@ export async function scenarioAblation(browser: Browser, server: Server): Promis
   await waitFor('the queue settings to load', async () => (await page.getByTestId('queue-max').inputValue()) !== '', 10_000);
   await page.getByTestId('queue-max').fill('2');
   await page.getByTestId('queue-save').click();
-  await waitFor('the queue setting to be saved', async () => (await apiCall(server.url, 'getSettings', [])).body?.result?.maxConcurrent === 2, 10_000);
+  await waitFor(
+    'the queue setting to be saved',
+    async () => (await apiCall(server.url, 'getSettings', [])).body?.result?.maxConcurrent === 2,
+    10_000,
+  );
 
   await page.goto(`${server.url}/#/ablate`);
   await page.getByTestId('ablate-form').waitFor();
@@ -38,9 +42,17 @@ export async function scenarioAblation(browser: Browser, server: Server): Promis
   await page.getByTestId('ablate-submit').click();
   await page.waitForURL(/#\/groups\/[A-Za-z0-9_-]+$/, { timeout: 15_000 });
   const id = decodeURIComponent(/#\/groups\/([A-Za-z0-9_-]+)$/.exec(page.url())![1]!);
-  await waitFor('all 4 runs to end', async () => (await page.getByTestId('group-progress').textContent())?.includes('4 / 4'), RUN_TIMEOUT_MS, 500);
+  await waitFor(
+    'all 4 runs to end',
+    async () => (await page.getByTestId('group-progress').textContent())?.includes('4 / 4'),
+    RUN_TIMEOUT_MS,
+    500,
+  );
   await screenshot(page, 'group-page');
-  const g = (await apiCall(server.url, 'getGroup', [id])).body?.result as { name: string; runs: { status: string; variant: string; seed: number }[] };
+  const g = (await apiCall(server.url, 'getGroup', [id])).body?.result as {
+    name: string;
+    runs: { status: string; variant: string; seed: number }[];
+  };
   check(g.name === 'e2e ablation', `group name "${g.name}"`);
   check(g.runs.length === 4 && g.runs.every((r) => r.status === 'completed'), `statuses ${JSON.stringify(g.runs.map((r) => r.status))}`);
   check(new Set(g.runs.map((r) => `${r.variant}/${r.seed}`)).size === 4, 'the 4 runs are not the 4 combinations');
@@ -50,13 +62,21 @@ export async function scenarioAblation(browser: Browser, server: Server): Promis
   // the compare view over the group: one mean line (with its band) per variant, then regrouped
   await page.goto(`${server.url}/#/compare?group=${id}`);
   await page.getByTestId('compare-page').waitFor();
-  await waitFor('two variant groups on the chart', async () => (await page.getByTestId('compare-chart').getAttribute('data-series-count')) === '2', 15_000);
+  await waitFor(
+    'two variant groups on the chart',
+    async () => (await page.getByTestId('compare-chart').getAttribute('data-series-count')) === '2',
+    15_000,
+  );
   await page.getByTestId('compare-x').selectOption('tokens');
   await page.getByTestId('compare-band').selectOption('ci95');
   await page.getByTestId('compare-table').waitFor();
   await screenshot(page, 'compare-group');
   await page.getByTestId('compare-group-by').selectOption('dataset');
-  await waitFor('one dataset group', async () => (await page.getByTestId('compare-chart').getAttribute('data-series-count')) === '1', 10_000);
+  await waitFor(
+    'one dataset group',
+    async () => (await page.getByTestId('compare-chart').getAttribute('data-series-count')) === '1',
+    10_000,
+  );
   log('compare view: 2 variant groups, then 1 dataset group');
 
   // the view lives in the URL (replaced, not pushed): a reload shows the same view, another compare hash its own
@@ -65,24 +85,45 @@ export async function scenarioAblation(browser: Browser, server: Server): Promis
   await waitFor('the view in the URL', () => ['x=tokens', 'band=ci95', 'by=dataset'].every((p) => page.url().includes(p)), 5_000);
   check((await historyLength()) === lengthBefore, 'changing the compare view added history entries');
   await page.reload();
-  await waitFor('one dataset group after the reload', async () => (await page.getByTestId('compare-chart').getAttribute('data-series-count')) === '1', 15_000);
-  const controls = async () => [await page.getByTestId('compare-x').inputValue(), await page.getByTestId('compare-band').inputValue(), await page.getByTestId('compare-group-by').inputValue()].join(' ');
+  await waitFor(
+    'one dataset group after the reload',
+    async () => (await page.getByTestId('compare-chart').getAttribute('data-series-count')) === '1',
+    15_000,
+  );
+  const controls = async () =>
+    [
+      await page.getByTestId('compare-x').inputValue(),
+      await page.getByTestId('compare-band').inputValue(),
+      await page.getByTestId('compare-group-by').inputValue(),
+    ].join(' ');
   check((await controls()) === 'tokens ci95 dataset', `the reloaded compare view shows ${await controls()}`);
   await page.evaluate((h) => (window.location.hash = h), `#/compare?group=${id}&x=step`);
   await waitFor('the view of the new hash', async () => (await controls()) === 'step std variant', 10_000);
-  await waitFor('two variant groups again', async () => (await page.getByTestId('compare-chart').getAttribute('data-series-count')) === '2', 15_000);
+  await waitFor(
+    'two variant groups again',
+    async () => (await page.getByTestId('compare-chart').getAttribute('data-series-count')) === '2',
+    15_000,
+  );
   log('compare view: restored by a reload, followed a hash change');
 
   // per-difficulty curves: every digit count of every variant on one chart
   await page.getByTestId('compare-group-by').selectOption('variant');
   await page.getByTestId('compare-x').selectOption('iteration');
   await page.getByTestId('compare-per-difficulty').check();
-  await waitFor('2 variants × 2 digit counts on the chart', async () => (await page.getByTestId('compare-chart').getAttribute('data-series-count')) === '4', 15_000);
+  await waitFor(
+    '2 variants × 2 digit counts on the chart',
+    async () => (await page.getByTestId('compare-chart').getAttribute('data-series-count')) === '4',
+    15_000,
+  );
   await screenshot(page, 'compare-per-difficulty');
   // more than 12 lines (4 smoothed means, their 4 raw curves, 8 runs): drawn on a canvas in the plot area
   await page.getByTestId('compare-show-runs').check();
   await page.getByTestId('compare-smoothing').fill('0.5');
-  await waitFor('the chart to switch to canvas', async () => (await page.getByTestId('compare-chart').getAttribute('data-render')) === 'canvas', 10_000);
+  await waitFor(
+    'the chart to switch to canvas',
+    async () => (await page.getByTestId('compare-chart').getAttribute('data-render')) === 'canvas',
+    10_000,
+  );
   const inked = await page.getByTestId('compare-canvas').evaluate((c: HTMLCanvasElement) => {
     const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
     let n = 0;
@@ -93,7 +134,11 @@ export async function scenarioAblation(browser: Browser, server: Server): Promis
   await screenshot(page, 'compare-canvas');
   await page.getByTestId('compare-show-runs').uncheck();
   await page.getByTestId('compare-smoothing').fill('0');
-  await waitFor('the chart back to SVG', async () => (await page.getByTestId('compare-chart').getAttribute('data-render')) === 'svg', 10_000);
+  await waitFor(
+    'the chart back to SVG',
+    async () => (await page.getByTestId('compare-chart').getAttribute('data-render')) === 'svg',
+    10_000,
+  );
 
   // export the compare chart in every format it offers (a .zip download in browser mode)
   await page.getByTestId('compare-export').locator('summary').click();
@@ -102,7 +147,10 @@ export async function scenarioAblation(browser: Browser, server: Server): Promis
   const cbase = 'compare-eval_accuracy-by-difficulty';
   for (const ext of ['.svg', '.pdf', '@2x.png', '@3x.png', '.csv', '.pgf.tex', '.standalone.tex', '.py'])
     check(compareFiles.includes(cbase + ext), `compare export lacks ${cbase}${ext}: ${compareFiles.join(', ')}`);
-  check(readFileSync(join(compareDir, `${cbase}.csv`), 'utf8').includes('\r\nstar-norat · 2 digits,'), 'compare CSV has no per-difficulty series');
+  check(
+    readFileSync(join(compareDir, `${cbase}.csv`), 'utf8').includes('\r\nstar-norat · 2 digits,'),
+    'compare CSV has no per-difficulty series',
+  );
   await checkFigureFiles(browser, compareDir, cbase, ['star · 1 digit', 'star-norat · 2 digits']);
   log(`compare chart exported from the GUI: ${compareFiles.length} files`);
 
@@ -111,7 +159,16 @@ export async function scenarioAblation(browser: Browser, server: Server): Promis
   await page.getByTestId('group-export').locator('summary').click();
   const groupDir = await exportFromPanel(page, 'group-export', join(server.dataDir, 'gui-group'));
   const groupFiles = readdirSync(groupDir).sort();
-  for (const f of ['addition-accuracy.svg', 'addition-accuracy.pdf', 'addition-accuracy@2x.png', 'addition-accuracy@3x.png', 'addition-accuracy.csv', 'table.tex', 'addition-accuracy.pgf.tex', 'addition-accuracy.py'])
+  for (const f of [
+    'addition-accuracy.svg',
+    'addition-accuracy.pdf',
+    'addition-accuracy@2x.png',
+    'addition-accuracy@3x.png',
+    'addition-accuracy.csv',
+    'table.tex',
+    'addition-accuracy.pgf.tex',
+    'addition-accuracy.py',
+  ])
     check(groupFiles.includes(f), `group export lacks ${f}: ${groupFiles.join(', ')}`);
   await checkFigureFiles(browser, groupDir, 'addition-accuracy', ['star', 'star-norat', 'Iteration']);
   await screenshot(page, 'group-export');
@@ -121,25 +178,49 @@ export async function scenarioAblation(browser: Browser, server: Server): Promis
   const out = join(server.dataDir, 'export');
   const cli = (args: string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((done) =>
-      execFile(process.execPath, [join(ROOT, 'bin', 'starlab.js'), ...args, '--data-dir', server.dataDir], { cwd: ROOT }, (err, stdout, stderr) => done({ code: err ? 1 : 0, stdout, stderr })));
+      execFile(
+        process.execPath,
+        [join(ROOT, 'bin', 'starlab.js'), ...args, '--data-dir', server.dataDir],
+        { cwd: ROOT },
+        (err, stdout, stderr) => done({ code: err ? 1 : 0, stdout, stderr }),
+      ),
+    );
   const r = await cli(['export', id, '--format', 'svg,pdf,png,csv,tex,pgf,py', '--out', out, '--json']);
   check(r.code === 0, `starlab export failed: ${r.stderr}`);
   const files = (JSON.parse(r.stdout) as { files: string[] }).files;
-  for (const f of ['addition-accuracy.svg', 'addition-accuracy.pdf', 'addition-accuracy@2x.png', 'addition-accuracy.csv', 'addition-accuracy.pgf.tex', 'addition-accuracy.py', 'table.tex'])
+  for (const f of [
+    'addition-accuracy.svg',
+    'addition-accuracy.pdf',
+    'addition-accuracy@2x.png',
+    'addition-accuracy.csv',
+    'addition-accuracy.pgf.tex',
+    'addition-accuracy.py',
+    'table.tex',
+  ])
     check(files.some((x) => x.endsWith(f)) && existsSync(join(out, f)), `export did not write ${f}: ${JSON.stringify(files)}`);
   check(readFileSync(join(out, 'table.tex'), 'utf8').includes('\\toprule'), 'table.tex has no booktabs rule');
-  check(readFileSync(join(out, 'addition-accuracy.csv'), 'utf8') === readFileSync(join(groupDir, 'addition-accuracy.csv'), 'utf8'), 'the CLI and the GUI exported different CSVs');
+  check(
+    readFileSync(join(out, 'addition-accuracy.csv'), 'utf8') === readFileSync(join(groupDir, 'addition-accuracy.csv'), 'utf8'),
+    'the CLI and the GUI exported different CSVs',
+  );
   const finals = new Map<string, number[]>();
   for (const run of (await apiCall(server.url, 'getGroup', [id])).body.result.runs as { id: string; variant: string }[]) {
     const shown = await cli(['show', run.id, '--json']);
     const acc = (JSON.parse(shown.stdout) as { metrics: Record<string, { iteration: number; value: number }[]> }).metrics['eval/accuracy']!;
     finals.set(run.variant, [...(finals.get(run.variant) ?? []), acc[acc.length - 1]!.value]);
   }
-  const rows = readFileSync(join(out, 'addition-accuracy.csv'), 'utf8').trim().split(/\r?\n/).slice(1).map((l) => l.split(','));
+  const rows = readFileSync(join(out, 'addition-accuracy.csv'), 'utf8')
+    .trim()
+    .split(/\r?\n/)
+    .slice(1)
+    .map((l) => l.split(','));
   for (const [variant, vals] of finals) {
     const last = rows.filter((x) => x[0] === variant && x[5] === '').at(-1)!;
     const want = vals.reduce((a, b) => a + b, 0) / vals.length;
-    check(Math.abs(Number(last[2]) - want) < 1e-12, `${variant}: exported final mean ${last[2]} ≠ mean of starlab show's ${JSON.stringify(vals)}`);
+    check(
+      Math.abs(Number(last[2]) - want) < 1e-12,
+      `${variant}: exported final mean ${last[2]} ≠ mean of starlab show's ${JSON.stringify(vals)}`,
+    );
   }
   log(`exported ${files.length} files from the CLI; final means agree with starlab show`);
   check(watch.problems.length === 0, `page problems: ${watch.problems.join(' | ')}`);
@@ -156,8 +237,17 @@ async function exportFromPanel(page: Page, testId: string, dir: string): Promise
   const zip = join(dir, download.suggestedFilename());
   await download.saveAs(zip);
   check(zip.endsWith('.zip'), `a multi-file export downloads one .zip, got ${zip}`);
-  execFileSync('python3', ['-c', 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; z.extractall(sys.argv[2])', zip, dir]);
-  await waitFor('the export message', async () => (await page.getByTestId(`${testId}-message`).textContent())?.includes('Downloaded'), 10_000);
+  execFileSync('python3', [
+    '-c',
+    'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; z.extractall(sys.argv[2])',
+    zip,
+    dir,
+  ]);
+  await waitFor(
+    'the export message',
+    async () => (await page.getByTestId(`${testId}-message`).textContent())?.includes('Downloaded'),
+    10_000,
+  );
   return dir;
 }
 
@@ -187,10 +277,16 @@ async function checkFigureFiles(browser: Browser, dir: string, base: string, tex
   }
   const pdf = join(dir, `${base}.pdf`);
   const fonts = execFileSync('pdffonts', [pdf]).toString().trim().split('\n').slice(2);
-  check(fonts.length > 0 && fonts.every((l) => l.split(/\s+/).at(-5) === 'yes'), `${base}.pdf fonts not all embedded:\n${fonts.join('\n')}`);
+  check(
+    fonts.length > 0 && fonts.every((l) => l.split(/\s+/).at(-5) === 'yes'),
+    `${base}.pdf fonts not all embedded:\n${fonts.join('\n')}`,
+  );
   const text = execFileSync('pdftotext', [pdf, '-']).toString();
   for (const t of texts) check(text.includes(t), `${base}.pdf has no "${t}" (pdftotext: ${JSON.stringify(text.slice(0, 300))})`);
-  for (const [scale, w] of [[2, 624], [3, 936]] as const) {
+  for (const [scale, w] of [
+    [2, 624],
+    [3, 936],
+  ] as const) {
     const png = readFileSync(join(dir, `${base}@${scale}x.png`));
     check(png.readUInt32BE(16) === w, `${base}@${scale}x.png is ${png.readUInt32BE(16)} px wide, not ${w}`);
   }

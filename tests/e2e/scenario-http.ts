@@ -40,7 +40,11 @@ async function launchFromForm(page: Page, base: string, seed: string, overrides:
   const shown = await page.getByTestId('config-row-seed').getAttribute('data-value');
   check(shown === seed, `the resolved config preview shows seed ${shown}, expected ${seed}`);
   const iters = /^loop\.iterations=(\d+)$/m.exec(overrides.join('\n'))?.[1];
-  if (iters) check((await page.getByTestId('config-row-loop.iterations').getAttribute('data-value')) === iters, 'the preview does not show the loop.iterations override');
+  if (iters)
+    check(
+      (await page.getByTestId('config-row-loop.iterations').getAttribute('data-value')) === iters,
+      'the preview does not show the loop.iterations override',
+    );
   if (shot) await screenshot(page, shot);
   await page.getByTestId('launch-submit').click();
   await page.waitForURL(/#\/runs\/[A-Za-z0-9_-]+$/, { timeout: 15_000 });
@@ -83,25 +87,41 @@ async function dataKeeping(page: Page, base: string, row: Locator, runId: string
   await imported.waitFor({ timeout: 60_000 });
   const importText = (await imported.textContent()) ?? '';
   check(
-    (await imported.getAttribute('data-ok')) === 'true' && (await imported.getAttribute('data-imported')) === '0' && /skipped 1 already present/.test(importText),
+    (await imported.getAttribute('data-ok')) === 'true' &&
+      (await imported.getAttribute('data-imported')) === '0' &&
+      /skipped 1 already present/.test(importText),
     `re-importing the bundle into the same data dir: "${importText}"`,
   );
 
-  const info = (await apiCall(base, 'getDataInfo', [])).body?.result as { backups: { file: string; bytes: number }[]; bundles: { file: string; bytes: number }[] } | undefined;
-  check(info?.backups.some((f) => f.file === backup && f.bytes > 0), `getDataInfo lists no backup ${backup}: ${JSON.stringify(info?.backups)}`);
-  check(info?.bundles.some((f) => f.file === bundle && f.bytes > 0), `getDataInfo lists no bundle ${bundle}: ${JSON.stringify(info?.bundles)}`);
+  const info = (await apiCall(base, 'getDataInfo', [])).body?.result as
+    { backups: { file: string; bytes: number }[]; bundles: { file: string; bytes: number }[] } | undefined;
+  check(
+    info?.backups.some((f) => f.file === backup && f.bytes > 0),
+    `getDataInfo lists no backup ${backup}: ${JSON.stringify(info?.backups)}`,
+  );
+  check(
+    info?.bundles.some((f) => f.file === bundle && f.bytes > 0),
+    `getDataInfo lists no bundle ${bundle}: ${JSON.stringify(info?.bundles)}`,
+  );
   check(existsSync(backup) && existsSync(bundle), 'the backup or the bundle is not on disk');
-  await waitFor('the panel to list the backup and the bundle', async () => {
-    const b = await page.getByTestId('backups-list').textContent();
-    const e = await page.getByTestId('bundles-list').textContent();
-    return b?.includes(backup) && e?.includes(bundle);
-  }, 5000);
+  await waitFor(
+    'the panel to list the backup and the bundle',
+    async () => {
+      const b = await page.getByTestId('backups-list').textContent();
+      const e = await page.getByTestId('bundles-list').textContent();
+      return b?.includes(backup) && e?.includes(bundle);
+    },
+    5000,
+  );
 
   await page.getByTestId('python-check').click();
   const py = page.getByTestId('python-check-result');
   await py.waitFor({ timeout: 130_000 });
   const pyText = await py.textContent();
-  check((await py.getAttribute('data-ok')) === 'true' && /^Python 3\.\d+\.\d+ \(.+\), torch .+, transformers .+, peft .+$/.test(pyText ?? ''), `interpreter check: "${pyText}"`);
+  check(
+    (await py.getAttribute('data-ok')) === 'true' && /^Python 3\.\d+\.\d+ \(.+\), torch .+, transformers .+, peft .+$/.test(pyText ?? ''),
+    `interpreter check: "${pyText}"`,
+  );
   log(`interpreter: ${pyText}`);
   await screenshot(page, 'http-settings-data');
   await page.getByTestId('nav-runs').click();
@@ -152,8 +172,14 @@ export async function scenarioHttp(browser: Browser, server: Server): Promise<{ 
   );
   const final = await status(page);
   if (final !== 'completed') {
-    const reason = await page.getByTestId('status-reason').textContent().catch(() => '');
-    const tail = await page.getByTestId('stderr-tail').textContent().catch(() => '');
+    const reason = await page
+      .getByTestId('status-reason')
+      .textContent()
+      .catch(() => '');
+    const tail = await page
+      .getByTestId('stderr-tail')
+      .textContent()
+      .catch(() => '');
     await screenshot(page, 'http-run-failed');
     throw new Error(`run ${completedId} ended "${final}": ${reason}\n${tail}`);
   }
@@ -181,14 +207,22 @@ export async function scenarioHttp(browser: Browser, server: Server): Promise<{ 
   // --- a second run, stopped from its page
   const stoppedId = await launchFromForm(page, base, '2', ['loop.iterations=3']);
   log(`launched ${stoppedId}; stopping it once it reports progress`);
-  await waitFor('the run to be running with a phase', async () => (await status(page)) === 'running' && (await page.getByTestId('iteration-progress').getAttribute('data-phase')), 60_000);
+  await waitFor(
+    'the run to be running with a phase',
+    async () => (await status(page)) === 'running' && (await page.getByTestId('iteration-progress').getAttribute('data-phase')),
+    60_000,
+  );
   await page.getByTestId('stop-button').click();
   await waitFor(`${stoppedId} to be stopped`, async () => (await status(page)) === 'stopped', 30_000, 250);
   check((await page.getByTestId('stop-button').count()) === 0, 'stop button still shown after the run stopped');
   await screenshot(page, 'http-run-stopped');
   await page.getByTestId('nav-runs').click();
   await page.getByTestId(`run-row-${stoppedId}`).waitFor();
-  await waitFor('runs table to show stopped', async () => (await page.getByTestId(`run-row-${stoppedId}`).getAttribute('data-status')) === 'stopped', 5000);
+  await waitFor(
+    'runs table to show stopped',
+    async () => (await page.getByTestId(`run-row-${stoppedId}`).getAttribute('data-status')) === 'stopped',
+    5000,
+  );
   await screenshot(page, 'http-runs');
 
   // --- settings

@@ -28,12 +28,33 @@ interface RunLite {
  * enough to use hints (about 20 s a run; seed 0 gives rationalized-only rows).
  */
 const INSPECT_STAR = [
-  'runtime.threads=1', 'task.max_digits=2', 'task.train_per_digit=30', 'task.eval_per_digit=10',
-  'warmup.examples=200', 'warmup.steps=250', 'loop.iterations=2', 'loop.base_steps=20', 'loop.max_new_tokens=24',
+  'runtime.threads=1',
+  'task.max_digits=2',
+  'task.train_per_digit=30',
+  'task.eval_per_digit=10',
+  'warmup.examples=200',
+  'warmup.steps=250',
+  'loop.iterations=2',
+  'loop.base_steps=20',
+  'loop.max_new_tokens=24',
 ];
 
 async function launch(server: Server, variant: Variant, sets: string[]): Promise<string> {
-  const args = ['launch', '--variant', variant, '--dataset', 'addition', '--preset', 'tiny', '--seed', '0', '--wait', '--json', '--data-dir', server.dataDir];
+  const args = [
+    'launch',
+    '--variant',
+    variant,
+    '--dataset',
+    'addition',
+    '--preset',
+    'tiny',
+    '--seed',
+    '0',
+    '--wait',
+    '--json',
+    '--data-dir',
+    server.dataDir,
+  ];
   for (const s of sets) args.push('--set', s);
   const r = await cli(args);
   check(r.code === 0, `launching ${variant} failed: ${r.stderr.slice(-2000)}`);
@@ -98,7 +119,10 @@ async function checkTraces(page: Page, server: Server, star: string, norat: stri
     if (a !== b)
       await waitFor(
         'diff marks between two iterations',
-        async () => (await page.getByTestId('trace-compare').getByTestId('diff-ins').count()) + (await page.getByTestId('trace-compare').getByTestId('diff-del').count()) > 0,
+        async () =>
+          (await page.getByTestId('trace-compare').getByTestId('diff-ins').count()) +
+            (await page.getByTestId('trace-compare').getByTestId('diff-del').count()) >
+          0,
         10_000,
       );
   }
@@ -124,7 +148,11 @@ async function checkRating(page: Page, server: Server, star: string, norat: stri
   await page.getByTestId('rating-task-form').waitFor({ timeout: 10_000 });
   await page.getByTestId('rating-name').fill('e2e blind rating');
   await page.getByTestId('rating-rater').fill('e2e rater');
-  await waitFor('runs in the source pickers', async () => (await page.getByTestId('rating-source-a-run').locator(`option[value="${star}"]`).count()) > 0, 10_000);
+  await waitFor(
+    'runs in the source pickers',
+    async () => (await page.getByTestId('rating-source-a-run').locator(`option[value="${star}"]`).count()) > 0,
+    10_000,
+  );
   await page.getByTestId('rating-source-a-run').selectOption(star);
   await page.getByTestId('rating-source-b-run').selectOption(norat);
   await page.getByTestId('rating-split').selectOption('train');
@@ -141,25 +169,41 @@ async function checkRating(page: Page, server: Server, star: string, norat: stri
   // blind: neither run id nor variant appears while rating
   const text = (await page.getByTestId('rater').textContent()) ?? '';
   const html = await page.getByTestId('rater').innerHTML();
-  for (const s of [star, norat, 'star-norat'])
-    check(!text.includes(s) && !html.includes(s), `the rater shows an origin (${s})`);
+  for (const s of [star, norat, 'star-norat']) check(!text.includes(s) && !html.includes(s), `the rater shows an origin (${s})`);
 
   // five pairs with the keyboard: left, right, both, flag-left + left, neither
   const progress = async (): Promise<string> => ((await page.getByTestId('rating-progress').textContent()) ?? '').trim();
   const keys: string[][] = [['ArrowLeft'], ['ArrowRight'], ['ArrowUp'], ['f', 'ArrowLeft'], ['ArrowDown']];
   for (let i = 0; i < keys.length; i++) {
     // keys pressed while a choice is being saved are dropped (by design): wait until idle
-    await waitFor(`pair ${i + 1}`, async () => (await progress()).startsWith(`${i} `) && (await page.getByTestId('rater').getAttribute('aria-busy')) === 'false', 10_000);
+    await waitFor(
+      `pair ${i + 1}`,
+      async () => (await progress()).startsWith(`${i} `) && (await page.getByTestId('rater').getAttribute('aria-busy')) === 'false',
+      10_000,
+    );
     for (const k of keys[i]!) await page.keyboard.press(k);
   }
   await page.getByTestId('rating-done').waitFor({ timeout: 10_000 });
   await screenshot(page, 'inspect-rating-done');
-  const summary = (await call<{ a: string; b: string; n: number; winsA: number; winsB: number; both: number; neither: number; flaggedShareA: number | null; flaggedShareB: number | null }[]>(
-    server,
-    'ratingSummary',
-    [taskId],
-  ))[0];
-  check(summary && summary.n === 5 && summary.both === 1 && summary.neither === 1 && summary.winsA + summary.winsB === 3, `summary ${JSON.stringify(summary)}`);
+  const summary = (
+    await call<
+      {
+        a: string;
+        b: string;
+        n: number;
+        winsA: number;
+        winsB: number;
+        both: number;
+        neither: number;
+        flaggedShareA: number | null;
+        flaggedShareB: number | null;
+      }[]
+    >(server, 'ratingSummary', [taskId])
+  )[0];
+  check(
+    summary && summary.n === 5 && summary.both === 1 && summary.neither === 1 && summary.winsA + summary.winsB === 3,
+    `summary ${JSON.stringify(summary)}`,
+  );
   check(((summary.flaggedShareA ?? 0) + (summary.flaggedShareB ?? 0)) * 5 === 1, `one flag expected: ${JSON.stringify(summary)}`);
   // resumable: reopening the task shows it done, with the same counts
   await page.reload();
@@ -172,10 +216,21 @@ async function checkRating(page: Page, server: Server, star: string, norat: stri
 async function checkVerifier(page: Page, server: Server, vstar: string): Promise<void> {
   await page.goto(`${server.url}/#/runs/${vstar}`);
   await page.getByTestId('verifier-panel').waitFor({ timeout: 15_000 });
-  const curve = await call<{ ok: boolean; points: { k: number; value: number }[] }>(server, 'getCurve', [vstar, { kind: 'best-of-k', scorer: 'dpo' }]);
+  const curve = await call<{ ok: boolean; points: { k: number; value: number }[] }>(server, 'getCurve', [
+    vstar,
+    { kind: 'best-of-k', scorer: 'dpo' },
+  ]);
   check(curve.ok && curve.points.length === 3, `getCurve: ${JSON.stringify(curve)}`);
-  await waitFor('the recounted Best-of-k chart', async () => (await page.getByTestId('verifier-curve-chart').locator('path.recharts-curve').count()) >= 2, 15_000);
-  await waitFor('the score histogram', async () => (await page.getByTestId('verifier-histogram').locator('.recharts-bar-rectangle').count()) > 0, 15_000);
+  await waitFor(
+    'the recounted Best-of-k chart',
+    async () => (await page.getByTestId('verifier-curve-chart').locator('path.recharts-curve').count()) >= 2,
+    15_000,
+  );
+  await waitFor(
+    'the score histogram',
+    async () => (await page.getByTestId('verifier-histogram').locator('.recharts-bar-rectangle').count()) > 0,
+    15_000,
+  );
   await page.getByTestId('verifier-question').first().click();
   await waitFor('ranked candidates', async () => (await page.getByTestId('verifier-candidate').count()) === 3, 10_000);
   await page.getByTestId('verifier-panel').scrollIntoViewIfNeeded();

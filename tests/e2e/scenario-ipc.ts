@@ -96,7 +96,11 @@ export async function scenarioIpc(browser: Browser, server: Server, known: { com
     await page.getByTestId(`run-row-${known.completedId}`).click();
     await page.getByTestId('run-page').waitFor();
     check((await status(page)) === 'completed', 'run page status is not completed');
-    await waitFor('the accuracy chart', async () => (await page.getByTestId('accuracy-chart').getAttribute('data-last-iteration')) === '2', 10_000);
+    await waitFor(
+      'the accuracy chart',
+      async () => (await page.getByTestId('accuracy-chart').getAttribute('data-last-iteration')) === '2',
+      10_000,
+    );
     await waitFor('log lines', async () => Number(await page.getByTestId('run-logs').getAttribute('data-lines')) > 0, 10_000);
     await screenshot(page, 'ipc-run-page');
 

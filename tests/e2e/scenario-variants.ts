@@ -25,8 +25,15 @@ export function microOverrides(variant: Variant, dataset: Dataset): string[] {
   const sets = ['model.n_layer=1', 'model.n_embd=32', 'model.n_head=2', 'runtime.threads=1'];
   const newTokens = dataset === 'addition' ? 20 : dataset === 'pair-sum' ? 12 : 24;
   if (dataset === 'addition')
-    sets.push('model.max_len=64', 'task.max_digits=2', 'task.train_per_digit=10', 'task.eval_per_digit=5',
-      'warmup.examples=20', 'warmup.max_digits=2', 'warmup.steps=10');
+    sets.push(
+      'model.max_len=64',
+      'task.max_digits=2',
+      'task.train_per_digit=10',
+      'task.eval_per_digit=5',
+      'warmup.examples=20',
+      'warmup.max_digits=2',
+      'warmup.steps=10',
+    );
   else if (dataset === 'pair-sum') sets.push('task.train_per_length=4', 'task.eval_per_length=2', 'warmup.examples=20', 'warmup.steps=10');
   else sets.push('task.train_limit=4', 'task.eval_limit=4', 'warmup.examples=4', 'warmup.steps=2');
   if (variant === 'quiet-star')
@@ -48,8 +55,12 @@ interface Shown {
 
 export function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'bin', 'starlab.js'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, timeout: RUN_TIMEOUT_MS },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
+    execFile(
+      process.execPath,
+      [join(ROOT, 'bin', 'starlab.js'), ...args],
+      { cwd: ROOT, env: { ...process.env, ...env }, timeout: RUN_TIMEOUT_MS },
+      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -64,7 +75,8 @@ async function checkVStar(server: Server, shown: Shown, what: string): Promise<v
   for (const k of [1, 2, 3])
     for (const m of ['vstar/pass', 'vstar/majority', 'vstar/best_of_k/dpo', 'vstar/best_of_k/orm'])
       check((shown.metrics[`${m}@${k}`] ?? []).length === 2, `${what}: ${m}@${k} not logged for both iterations`);
-  const samples = ((await apiCall(server.url, 'getSamples', [shown.id, { iteration: 2, kind: 'candidate', limit: 1000 }])).body?.result ?? []) as {
+  const samples = ((await apiCall(server.url, 'getSamples', [shown.id, { iteration: 2, kind: 'candidate', limit: 1000 }])).body?.result ??
+    []) as {
     kind: string;
     questionId: string;
     scores: Record<string, number> | null;
@@ -72,8 +84,14 @@ async function checkVStar(server: Server, shown: Shown, what: string): Promise<v
   const cands = samples.filter((s) => s.kind === 'candidate');
   const perQ = new Map<string, number>();
   for (const c of cands) perQ.set(c.questionId, (perQ.get(c.questionId) ?? 0) + 1);
-  check(cands.length > 0 && [...perQ.values()].every((n) => n === 3), `${what}: expected 3 stored candidates per eval question, got ${JSON.stringify([...perQ.values()])}`);
-  check(cands.every((c) => c.scores && ['logp', 'reward', 'orm'].every((k) => typeof c.scores![k] === 'number')), `${what}: a candidate lacks its scores`);
+  check(
+    cands.length > 0 && [...perQ.values()].every((n) => n === 3),
+    `${what}: expected 3 stored candidates per eval question, got ${JSON.stringify([...perQ.values()])}`,
+  );
+  check(
+    cands.every((c) => c.scores && ['logp', 'reward', 'orm'].every((k) => typeof c.scores![k] === 'number')),
+    `${what}: a candidate lacks its scores`,
+  );
   // starlab curves recounts from the stored candidates what the experiment logged
   for (const [kind, scorer, metric] of [
     ['pass-at-k', null, 'vstar/pass'],
@@ -81,10 +99,24 @@ async function checkVStar(server: Server, shown: Shown, what: string): Promise<v
     ['best-of-k', 'dpo', 'vstar/best_of_k/dpo'],
     ['best-of-k', 'orm', 'vstar/best_of_k/orm'],
   ] as const) {
-    const r = await cli(['curves', shown.id, '--kind', kind, '--iteration', '2', ...(scorer ? ['--scorer', scorer] : []), '--json', '--data-dir', server.dataDir]);
+    const r = await cli([
+      'curves',
+      shown.id,
+      '--kind',
+      kind,
+      '--iteration',
+      '2',
+      ...(scorer ? ['--scorer', scorer] : []),
+      '--json',
+      '--data-dir',
+      server.dataDir,
+    ]);
     check(r.code === 0, `${what}: starlab curves --kind ${kind} failed: ${r.stderr}`);
     const points = JSON.parse(r.stdout) as { k: number; value: number }[];
-    check(JSON.stringify(points.map((p) => p.k)) === '[1,2,3]', `${what}: curves ${kind} has k = ${JSON.stringify(points.map((p) => p.k))}`);
+    check(
+      JSON.stringify(points.map((p) => p.k)) === '[1,2,3]',
+      `${what}: curves ${kind} has k = ${JSON.stringify(points.map((p) => p.k))}`,
+    );
     for (const p of points) {
       const logged = shown.metrics[`${metric}@${p.k}`]?.find((m) => m.iteration === 2)?.value;
       check(logged !== undefined && Math.abs(logged - p.value) < 1e-9, `${what}: ${metric}@${p.k} logged ${logged}, recounted ${p.value}`);
@@ -97,7 +129,21 @@ export async function scenarioVariantsCli(server: Server): Promise<void> {
     for (const variant of VARIANTS) {
       const what = `${variant} on ${dataset}`;
       const t = Date.now();
-      const args = ['launch', '--variant', variant, '--dataset', dataset, '--preset', 'tiny', '--seed', '1', '--wait', '--json', '--data-dir', server.dataDir];
+      const args = [
+        'launch',
+        '--variant',
+        variant,
+        '--dataset',
+        dataset,
+        '--preset',
+        'tiny',
+        '--seed',
+        '1',
+        '--wait',
+        '--json',
+        '--data-dir',
+        server.dataDir,
+      ];
       for (const s of microOverrides(variant, dataset)) args.push('--set', s);
       const r = await cli(args);
       let shown: Shown;
@@ -113,11 +159,22 @@ export async function scenarioVariantsCli(server: Server): Promise<void> {
       const tr = await cli(['traces', shown.id, '--limit', '5000', '--json', '--data-dir', server.dataDir]);
       check(tr.code === 0, `${what}: starlab traces failed: ${tr.stderr}`);
       const traces = JSON.parse(tr.stdout) as { split: string; hintUsed: boolean; text: string }[];
-      check(traces.some((t) => t.split === 'eval') && (variant === 'quiet-star' || traces.some((t) => t.split === 'train')), `${what}: traces lack a split (${traces.length} rows)`);
-      if (variant === 'star') check(traces.some((t) => t.hintUsed), `${what}: no rationalized trace`);
-      if (variant === 'star-norat') check(!traces.some((t) => t.hintUsed), `${what}: a trace through the hint in the ablation without rationalization`);
+      check(
+        traces.some((t) => t.split === 'eval') && (variant === 'quiet-star' || traces.some((t) => t.split === 'train')),
+        `${what}: traces lack a split (${traces.length} rows)`,
+      );
+      if (variant === 'star')
+        check(
+          traces.some((t) => t.hintUsed),
+          `${what}: no rationalized trace`,
+        );
+      if (variant === 'star-norat')
+        check(!traces.some((t) => t.hintUsed), `${what}: a trace through the hint in the ablation without rationalization`);
       if (variant === 'quiet-star')
-        check(['quiet/policy_loss', 'quiet/mixed_loss'].every((m) => (shown.metrics[m] ?? []).length > 0), `${what}: quiet/* losses not logged`);
+        check(
+          ['quiet/policy_loss', 'quiet/mixed_loss'].every((m) => (shown.metrics[m] ?? []).length > 0),
+          `${what}: quiet/* losses not logged`,
+        );
       // the server (watching the same data dir) lists it too
       const d = (await apiCall(server.url, 'getRun', [shown.id])).body?.result as Shown | null;
       check(d?.status === 'completed', `${what}: the server shows ${d?.status}`);
@@ -134,7 +191,11 @@ async function launchFromForm(page: Page, base: string, variant: Variant, datase
   await page.getByTestId('field-preset').selectOption('tiny');
   await page.getByTestId('field-seed').fill('2');
   await page.getByTestId('field-overrides').fill(microOverrides(variant, dataset).join('\n'));
-  await waitFor(`"config is valid" for ${variant}`, async () => (await page.getByTestId('launch-state').textContent()) === 'config is valid', 10_000);
+  await waitFor(
+    `"config is valid" for ${variant}`,
+    async () => (await page.getByTestId('launch-state').textContent()) === 'config is valid',
+    10_000,
+  );
   await page.getByTestId('launch-submit').click();
   await page.waitForURL(/#\/runs\/[A-Za-z0-9_-]+$/, { timeout: 15_000 });
   return decodeURIComponent(/#\/runs\/([A-Za-z0-9_-]+)$/.exec(page.url())![1]!);
@@ -146,7 +207,10 @@ export async function scenarioVariantsUi(browser: Browser, server: Server): Prom
   // Settings → Datasets: found through $STARLAB_DATASETS_DIR; import CommonsenseQA into the data dir
   await page.goto(`${server.url}/#/settings`);
   await page.getByTestId('dataset-row-gsm8k').waitFor({ timeout: 10_000 });
-  check((await page.getByTestId('dataset-row-gsm8k').getAttribute('data-found')) === 'yes', 'GSM8K is not found through $STARLAB_DATASETS_DIR');
+  check(
+    (await page.getByTestId('dataset-row-gsm8k').getAttribute('data-found')) === 'yes',
+    'GSM8K is not found through $STARLAB_DATASETS_DIR',
+  );
   const shared = process.env['STARLAB_DATASETS_DIR']!;
   await page.getByTestId('import-dataset').selectOption('commonsenseqa');
   await page.getByTestId('import-train').fill(join(shared, 'commonsenseqa', 'train_rand_split.jsonl'));
@@ -155,11 +219,24 @@ export async function scenarioVariantsUi(browser: Browser, server: Server): Prom
   const imported = (await page.getByTestId('import-result').textContent({ timeout: 60_000 })) ?? '';
   check(imported.includes(join(server.dataDir, 'datasets', 'commonsenseqa')) && imported.includes('9741'), `import result: "${imported}"`);
   log('Settings → Datasets: imported CommonsenseQA into the data dir');
-  for (const [variant, dataset] of [['v-star', 'addition'], ['quiet-star', 'gsm8k'], ['star-norat', 'commonsenseqa']] as const) {
+  for (const [variant, dataset] of [
+    ['v-star', 'addition'],
+    ['quiet-star', 'gsm8k'],
+    ['star-norat', 'commonsenseqa'],
+  ] as const) {
     const id = await launchFromForm(page, server.url, variant, dataset);
     await page.getByTestId('run-page').waitFor();
-    await waitFor(`${variant} run ${id} to complete`, async () => (await page.getByTestId('run-status').getAttribute('data-status')) === 'completed', RUN_TIMEOUT_MS, 500);
-    await waitFor(`${variant}: accuracy chart at its last evaluation`, async () => (await page.getByTestId('accuracy-chart').getAttribute('data-last-iteration')) === '2', 15_000);
+    await waitFor(
+      `${variant} run ${id} to complete`,
+      async () => (await page.getByTestId('run-status').getAttribute('data-status')) === 'completed',
+      RUN_TIMEOUT_MS,
+      500,
+    );
+    await waitFor(
+      `${variant}: accuracy chart at its last evaluation`,
+      async () => (await page.getByTestId('accuracy-chart').getAttribute('data-last-iteration')) === '2',
+      15_000,
+    );
     if (variant === 'v-star') await page.getByTestId('bestofk-chart').waitFor({ timeout: 15_000 });
     await screenshot(page, `run-page-${variant}`);
     log(`${variant} on ${dataset} launched from the form: completed`);

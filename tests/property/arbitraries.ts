@@ -61,10 +61,10 @@ const bodies: Record<RunEvent['type'], fc.Arbitrary<Record<string, unknown>>> = 
 };
 
 /** A valid event with the given seq (or a random one). */
-export function validEvent(seq: fc.Arbitrary<number> = fc.integer({ min: 1, max: 1e9 })): fc.Arbitrary<Record<string, unknown> & { type: string }> {
+export function validEvent(
+  seq: fc.Arbitrary<number> = fc.integer({ min: 1, max: 1e9 }),
+): fc.Arbitrary<Record<string, unknown> & { type: string }> {
   return fc.oneof(
-    ...Object.entries(bodies).map(([type, body]) =>
-      fc.tuple(seq, finite, body).map(([s, t, b]) => ({ v: 1, seq: s, t, type, ...b })),
-    ),
+    ...Object.entries(bodies).map(([type, body]) => fc.tuple(seq, finite, body).map(([s, t, b]) => ({ v: 1, seq: s, t, type, ...b }))),
   );
 }

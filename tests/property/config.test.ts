@@ -25,7 +25,15 @@ const variant = fc.constantFrom(...VARIANTS);
 const dataset = fc.constantFrom(...DATASETS);
 const preset = fc.constantFrom(...PRESETS);
 /** Where the cross-field rules of configSchemaFor report (a change elsewhere can trip them). */
-const CROSS_FIELD = ['model.n_head', 'model.max_len', 'task.max_digits', 'loop.restart_from_base', 'loop.max_new_tokens', 'quiet.max_new_tokens'];
+const CROSS_FIELD = [
+  'model.n_head',
+  'model.max_len',
+  'task.max_digits',
+  'task.max_numbers', // pair-sum: min_numbers ≤ max_numbers
+  'loop.restart_from_base',
+  'loop.max_new_tokens',
+  'quiet.max_new_tokens',
+];
 const DANGEROUS = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf'];
 
 /** Every dotted leaf path of a resolved preset config. */
@@ -109,16 +117,22 @@ describe('resolveConfig (properties)', () => {
 
   it('parseSetArgs keeps every key=value (prototype names included) and names what is not key=value', () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(fc.string(), fc.constantFrom('__proto__=1', 'constructor=2', '=x', 'noequals')), { maxLength: 6 }), (sets) => {
-        const { overrides, errors } = parseSetArgs(sets);
-        const good = sets.filter((s) => s.indexOf('=') > 0);
-        expect(errors.length).toBe(sets.length - good.length);
-        for (const e of errors) expect(e.field).toBe('overrides');
-        for (const s of good) expect(Object.hasOwn(overrides, s.slice(0, s.indexOf('=')).trim())).toBe(true);
-      }),
+      fc.property(
+        fc.array(fc.oneof(fc.string(), fc.constantFrom('__proto__=1', 'constructor=2', '=x', 'noequals')), { maxLength: 6 }),
+        (sets) => {
+          const { overrides, errors } = parseSetArgs(sets);
+          const good = sets.filter((s) => s.indexOf('=') > 0);
+          expect(errors.length).toBe(sets.length - good.length);
+          for (const e of errors) expect(e.field).toBe('overrides');
+          for (const s of good) expect(Object.hasOwn(overrides, s.slice(0, s.indexOf('=')).trim())).toBe(true);
+        },
+      ),
       RUNS,
     );
-    const r = resolveConfig({ ...{ variant: 'star', dataset: 'addition', preset: 'tiny' }, overrides: parseSetArgs(['__proto__.toString=1']).overrides });
+    const r = resolveConfig({
+      ...{ variant: 'star', dataset: 'addition', preset: 'tiny' },
+      overrides: parseSetArgs(['__proto__.toString=1']).overrides,
+    });
     expect(r.ok ? [] : r.errors.map((e) => e.field)).toEqual(['overrides.__proto__.toString']);
   });
 });
@@ -146,7 +160,7 @@ describe('configSchemaFor (properties on mutated configs)', () => {
             continue;
           }
           const keys = Object.keys(body);
-          const key = m.op === 'add' ? m.name : keys[m.target % Math.max(1, keys.length)] ?? m.name;
+          const key = m.op === 'add' ? m.name : (keys[m.target % Math.max(1, keys.length)] ?? m.name);
           const copy: Record<string, unknown> = { ...(body as Record<string, unknown>) };
           if (m.op === 'delete') delete copy[key];
           else Object.defineProperty(copy, key, { value: m.value, enumerable: true, writable: true, configurable: true });
@@ -165,7 +179,13 @@ describe('configSchemaFor (properties on mutated configs)', () => {
   });
 
   it('names unknown keys by their full path', () => {
-    const cfg: Record<string, unknown> = { ...presetDefaults('star', 'gsm8k', 'tiny')!, variant: 'star', dataset: 'gsm8k', preset: 'tiny', seed: 0 };
+    const cfg: Record<string, unknown> = {
+      ...presetDefaults('star', 'gsm8k', 'tiny')!,
+      variant: 'star',
+      dataset: 'gsm8k',
+      preset: 'tiny',
+      seed: 0,
+    };
     (cfg.model as Record<string, unknown>).mystery = 1;
     const r = configSchemaFor('star', 'gsm8k').safeParse(cfg);
     expect(r.success).toBe(false);
@@ -173,7 +193,12 @@ describe('configSchemaFor (properties on mutated configs)', () => {
   });
 
   it('refuses strings over the limit', () => {
-    const r = resolveConfig({ variant: 'star', dataset: 'gsm8k', preset: 'tiny', overrides: { 'task.path': JSON.stringify('p'.repeat(MAX_CONFIG_STRING + 1)) } });
+    const r = resolveConfig({
+      variant: 'star',
+      dataset: 'gsm8k',
+      preset: 'tiny',
+      overrides: { 'task.path': JSON.stringify('p'.repeat(MAX_CONFIG_STRING + 1)) },
+    });
     expect(r.ok ? [] : r.errors.map((e) => e.field)).toEqual(['task.path']);
   });
 });

@@ -37,40 +37,94 @@ const extra = fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth
 const unknownType = fc.string({ minLength: 1, maxLength: 12 }).filter((t) => !(EVENT_TYPES as readonly string[]).includes(t));
 
 const line: fc.Arbitrary<Line> = fc.oneof(
-  { weight: 5, arbitrary: validEvent(seq).map((e): Line => ({
-    text: JSON.stringify(e),
-    kind: 'event',
-    seq: e.seq as number,
-    type: e.type,
-    items: e.type === 'samples' ? (e.items as unknown[]).length : 0,
-    metricNames: e.type === 'metrics' ? Object.keys(e.values as object).length : 0,
-    iteration: typeof e.iteration === 'number' ? e.iteration : undefined,
-    configHash: e.type === 'run_start' ? ((e.hashes as Record<string, string>)['config'] ?? undefined) : undefined,
-  })) },
+  {
+    weight: 5,
+    arbitrary: validEvent(seq).map((e): Line => ({
+      text: JSON.stringify(e),
+      kind: 'event',
+      seq: e.seq as number,
+      type: e.type,
+      items: e.type === 'samples' ? (e.items as unknown[]).length : 0,
+      metricNames: e.type === 'metrics' ? Object.keys(e.values as object).length : 0,
+      iteration: typeof e.iteration === 'number' ? e.iteration : undefined,
+      configHash: e.type === 'run_start' ? ((e.hashes as Record<string, string>)['config'] ?? undefined) : undefined,
+    })),
+  },
   // a newer protocol version, of any type (known names included)
-  { weight: 2, arbitrary: fc.tuple(fc.integer({ min: 2, max: 99 }), seq, finite, fc.oneof(unknownType, fc.constantFrom(...EVENT_TYPES)), extra)
-    .map(([v, s, t, type, x]): Line => ({ text: JSON.stringify({ ...x, v, seq: s, t, type }), kind: 'unknown', seq: s, type })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(fc.integer({ min: 2, max: 99 }), seq, finite, fc.oneof(unknownType, fc.constantFrom(...EVENT_TYPES)), extra)
+      .map(([v, s, t, type, x]): Line => ({ text: JSON.stringify({ ...x, v, seq: s, t, type }), kind: 'unknown', seq: s, type })),
+  },
   // this version, a type it does not know
-  { weight: 2, arbitrary: fc.tuple(seq, finite, unknownType, extra)
-    .map(([s, t, type, x]): Line => ({ text: JSON.stringify({ ...x, v: 1, seq: s, t, type }), kind: 'unknown', seq: s, type })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(seq, finite, unknownType, extra)
+      .map(([s, t, type, x]): Line => ({ text: JSON.stringify({ ...x, v: 1, seq: s, t, type }), kind: 'unknown', seq: s, type })),
+  },
   // a proper prefix of a valid line is never valid JSON
-  { weight: 2, arbitrary: fc.tuple(validEvent(seq), fc.nat())
-    .map(([e, n]) => { const s = JSON.stringify(e); return s.slice(0, 1 + (n % (s.length - 1))); })
-    .map((text): Line => ({ text, kind: text.trim() ? 'malformed' : 'blank' })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(validEvent(seq), fc.nat())
+      .map(([e, n]) => {
+        const s = JSON.stringify(e);
+        return s.slice(0, 1 + (n % (s.length - 1)));
+      })
+      .map((text): Line => ({ text, kind: text.trim() ? 'malformed' : 'blank' })),
+  },
   // a known type with a body that breaks the schema
-  { weight: 2, arbitrary: fc.tuple(seq, fc.constantFrom('metrics', 'samples', 'progress', 'phase_start', 'log'), fc.constantFrom('x', -1, null, 1.5, [1]))
-    .map(([s, type, bad]): Line => ({ text: JSON.stringify({ v: 1, seq: s, t: 1, type, iteration: bad, step: bad, values: { a: bad }, items: [{ question_id: bad }], phase: bad, level: bad }), kind: 'malformed' })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(seq, fc.constantFrom('metrics', 'samples', 'progress', 'phase_start', 'log'), fc.constantFrom('x', -1, null, 1.5, [1]))
+      .map(([s, type, bad]): Line => ({
+        text: JSON.stringify({
+          v: 1,
+          seq: s,
+          t: 1,
+          type,
+          iteration: bad,
+          step: bad,
+          values: { a: bad },
+          items: [{ question_id: bad }],
+          phase: bad,
+          level: bad,
+        }),
+        kind: 'malformed',
+      })),
+  },
   // bad envelopes and plain garbage
-  { weight: 1, arbitrary: fc.oneof(fc.constant('[1,2]'), fc.constant('{"v":1,"seq":0,"t":1,"type":"heartbeat"}'), fc.constant('not json'), fc.constant('{"v":1,"seq":1.5,"t":1,"type":"x"}'))
-    .map((text): Line => ({ text, kind: 'malformed' })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .oneof(
+        fc.constant('[1,2]'),
+        fc.constant('{"v":1,"seq":0,"t":1,"type":"heartbeat"}'),
+        fc.constant('not json'),
+        fc.constant('{"v":1,"seq":1.5,"t":1,"type":"x"}'),
+      )
+      .map((text): Line => ({ text, kind: 'malformed' })),
+  },
   { weight: 1, arbitrary: fc.constantFrom('', '   ', '\t', '\r').map((text): Line => ({ text, kind: 'blank' })) },
 );
 
 function freshDb(): DB {
   const db = openDatabase(':memory:');
   insertRun(db, {
-    id: RUN, variant: 'star', dataset: 'addition', preset: 'tiny', seed: 0, model: 'm',
-    config_json: '{}', config_hash: 'h', status: 'running', created_at: 1, run_dir: '/tmp/x',
+    id: RUN,
+    variant: 'star',
+    dataset: 'addition',
+    preset: 'tiny',
+    seed: 0,
+    model: 'm',
+    config_json: '{}',
+    config_hash: 'h',
+    status: 'running',
+    created_at: 1,
+    run_dir: '/tmp/x',
   });
   return db;
 }
@@ -132,11 +186,22 @@ describe('ingestLines (properties, real SQLite)', () => {
           const malformed = lines.filter((l) => l.kind === 'malformed').length;
           const unknown = first.filter((l) => l.kind === 'unknown');
           const nonBlank = lines.filter((l) => l.kind !== 'blank').length;
-          expect(total).toEqual({ applied: first.length - notApplied.size, duplicates, malformed, unknown: unknown.length, ignored: notApplied.size + conflicts });
+          expect(total).toEqual({
+            applied: first.length - notApplied.size,
+            duplicates,
+            malformed,
+            unknown: unknown.length,
+            ignored: notApplied.size + conflicts,
+          });
           expect(total.applied + total.duplicates + total.malformed + total.ignored).toBe(nonBlank);
 
           // run_events: one row per first seq; unknowns and events not applied keep their raw line, applied ones none
-          const rows = db.prepare('SELECT seq, type, payload, note FROM run_events WHERE run_id = ? ORDER BY seq').all(RUN) as { seq: number; type: string; payload: string | null; note: string | null }[];
+          const rows = db.prepare('SELECT seq, type, payload, note FROM run_events WHERE run_id = ? ORDER BY seq').all(RUN) as {
+            seq: number;
+            type: string;
+            payload: string | null;
+            note: string | null;
+          }[];
           expect(rows.map((r) => r.seq)).toEqual(first.map((l) => l.seq!).sort((x, y) => x - y));
           const bySeq = new Map(rows.map((r) => [r.seq, r]));
           for (const l of first) {
@@ -145,26 +210,46 @@ describe('ingestLines (properties, real SQLite)', () => {
             expect(r.payload).toBe(l.kind === 'unknown' || notApplied.has(l) ? l.text : null);
             expect(r.note !== null).toBe(notApplied.has(l));
           }
-          const run = one<{ unknown_events: number; malformed_lines: number; ignored_events: number }>(db, 'SELECT unknown_events, malformed_lines, ignored_events FROM runs WHERE id = ?');
+          const run = one<{ unknown_events: number; malformed_lines: number; ignored_events: number }>(
+            db,
+            'SELECT unknown_events, malformed_lines, ignored_events FROM runs WHERE id = ?',
+          );
           expect(run).toEqual({ unknown_events: unknown.length, malformed_lines: malformed, ignored_events: notApplied.size + conflicts });
-          expect(one<{ n: number }>(db, "SELECT count(*) AS n FROM rejected_lines WHERE run_id = ? AND kind = 'malformed'").n).toBe(malformed);
-          expect(one<{ n: number }>(db, "SELECT count(*) AS n FROM rejected_lines WHERE run_id = ? AND kind = 'conflict'").n).toBe(conflicts);
+          expect(one<{ n: number }>(db, "SELECT count(*) AS n FROM rejected_lines WHERE run_id = ? AND kind = 'malformed'").n).toBe(
+            malformed,
+          );
+          expect(one<{ n: number }>(db, "SELECT count(*) AS n FROM rejected_lines WHERE run_id = ? AND kind = 'conflict'").n).toBe(
+            conflicts,
+          );
 
           // metrics and samples hold exactly what the applied known events carried (and no resume dropped)
           const metricSeqs = live.filter((l) => l.type === 'metrics').map((l) => l.seq!);
           const sampleSeqs = live.filter((l) => l.type === 'samples').map((l) => l.seq!);
-          expect(one<{ n: number }>(db, 'SELECT count(*) AS n FROM metrics WHERE run_id = ?').n)
-            .toBe(live.reduce((n, l) => n + (l.metricNames ?? 0), 0));
-          expect(one<{ n: number }>(db, 'SELECT count(*) AS n FROM samples WHERE run_id = ?').n)
-            .toBe(live.reduce((n, l) => n + (l.items ?? 0), 0));
-          for (const [table, seqs] of [['metrics', metricSeqs], ['samples', sampleSeqs]] as const) {
-            const stored = (db.prepare(`SELECT DISTINCT seq FROM ${table} WHERE run_id = ?`).all(RUN) as { seq: number }[]).map((r) => r.seq);
+          expect(one<{ n: number }>(db, 'SELECT count(*) AS n FROM metrics WHERE run_id = ?').n).toBe(
+            live.reduce((n, l) => n + (l.metricNames ?? 0), 0),
+          );
+          expect(one<{ n: number }>(db, 'SELECT count(*) AS n FROM samples WHERE run_id = ?').n).toBe(
+            live.reduce((n, l) => n + (l.items ?? 0), 0),
+          );
+          for (const [table, seqs] of [
+            ['metrics', metricSeqs],
+            ['samples', sampleSeqs],
+          ] as const) {
+            const stored = (db.prepare(`SELECT DISTINCT seq FROM ${table} WHERE run_id = ?`).all(RUN) as { seq: number }[]).map(
+              (r) => r.seq,
+            );
             for (const s of stored) expect(seqs).toContain(s);
           }
 
           // re-reading everything adds nothing
           const again = ingestLines(db, RUN, raw, null);
-          expect(again).toMatchObject({ applied: 0, unknown: 0, malformed: 0, ignored: 0, duplicates: first.length + duplicates + conflicts });
+          expect(again).toMatchObject({
+            applied: 0,
+            unknown: 0,
+            malformed: 0,
+            ignored: 0,
+            duplicates: first.length + duplicates + conflicts,
+          });
         } finally {
           db.close();
         }

@@ -5,14 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  EVENT_TYPES,
-  MAX_EVENT_DEPTH,
-  jsonDepth,
-  parseEventLine,
-  runEventSchema,
-  type ParsedLine,
-} from '../../shared/protocol';
+import { EVENT_TYPES, MAX_EVENT_DEPTH, jsonDepth, parseEventLine, runEventSchema, type ParsedLine } from '../../shared/protocol';
 import { validEvent } from './arbitraries';
 
 const RUNS = { numRuns: 300 };
@@ -74,10 +67,13 @@ describe('parseEventLine (properties)', () => {
         const r = parse(line);
         const o = JSON.parse(line) as Record<string, unknown>;
         const goodEnvelope =
-          Number.isSafeInteger(o.v) && (o.v as number) >= 1 &&
-          Number.isSafeInteger(o.seq) && (o.seq as number) >= 1 &&
+          Number.isSafeInteger(o.v) &&
+          (o.v as number) >= 1 &&
+          Number.isSafeInteger(o.seq) &&
+          (o.seq as number) >= 1 &&
           typeof o.t === 'number' &&
-          typeof o.type === 'string' && o.type.length > 0;
+          typeof o.type === 'string' &&
+          o.type.length > 0;
         if (!goodEnvelope) expect(r.kind).toBe('malformed');
         const newerOrUnknown = goodEnvelope && ((o.v as number) > 1 || !(EVENT_TYPES as readonly string[]).includes(o.type as string));
         expect(r.kind === 'unknown').toBe(newerOrUnknown);
@@ -100,10 +96,7 @@ describe('parseEventLine (properties)', () => {
   });
 
   it('mutated valid events: a wrong field value is malformed with the field named, or still a valid event', () => {
-    const wrong = fc.oneof(
-      fc.jsonValue(),
-      fc.constantFrom(-1, 1.5, 2 ** 60, 1e308, -1e308, '', 'x', null, true, [], {}),
-    );
+    const wrong = fc.oneof(fc.jsonValue(), fc.constantFrom(-1, 1.5, 2 ** 60, 1e308, -1e308, '', 'x', null, true, [], {}));
     fc.assert(
       fc.property(validEvent(), fc.nat(), wrong, (e, pick, value) => {
         const keys = Object.keys(e).filter((k) => k !== 'v' && k !== 'type');
@@ -121,7 +114,8 @@ describe('parseEventLine (properties)', () => {
   it('mutated valid events: a deleted required field is malformed and named', () => {
     fc.assert(
       fc.property(validEvent(), fc.nat(), (e, pick) => {
-        const optional = e.type === 'artifact' ? ['size', 'iteration'] : e.type === 'run_end' ? ['error'] : e.type === 'run_start' ? ['hashes'] : [];
+        const optional =
+          e.type === 'artifact' ? ['size', 'iteration'] : e.type === 'run_end' ? ['error'] : e.type === 'run_start' ? ['hashes'] : [];
         const keys = Object.keys(e).filter((k) => k !== 'v' && k !== 'type' && !optional.includes(k));
         if (!keys.length) return; // heartbeat: only the envelope
         const key = keys[pick % keys.length]!;
@@ -164,7 +158,10 @@ describe('parseEventLine (properties)', () => {
     expect(jsonDepth('{"a":"[[[[{{{{","b":[1]}')).toBe(2);
     expect(jsonDepth('{"a":"\\"[[[[","b":{}}')).toBe(2);
     // the deep line that used to pass the parser and crash ingest's JSON.stringify
-    const deep = JSON.stringify({ v: 1, seq: 1, t: 1, type: 'log', level: 'info', message: 'm', x: 0 }).replace('0', '['.repeat(200_000) + ']'.repeat(200_000));
+    const deep = JSON.stringify({ v: 1, seq: 1, t: 1, type: 'log', level: 'info', message: 'm', x: 0 }).replace(
+      '0',
+      '['.repeat(200_000) + ']'.repeat(200_000),
+    );
     expect(parse(deep).kind).toBe('malformed');
   });
 });

@@ -43,7 +43,15 @@ describe('parseSweeps', () => {
 });
 
 describe('parseAblationForm', () => {
-  const base = { name: '', variants: ['star', 'star-norat'], datasets: ['addition'], seeds: '0,1', preset: 'tiny', overrides: '', sweeps: '' };
+  const base = {
+    name: '',
+    variants: ['star', 'star-norat'],
+    datasets: ['addition'],
+    seeds: '0,1',
+    preset: 'tiny',
+    overrides: '',
+    sweeps: '',
+  };
   it('builds a spec the contract accepts', () => {
     const { spec, local } = parseAblationForm({ ...base, name: ' rat ', overrides: 'loop.iterations=2', sweeps: 'loop.lr=1,2' });
     expect(local).toEqual([]);

@@ -28,13 +28,21 @@ describe('ablation expansion', () => {
     if (!r.ok) return;
     expect(r.runs).toHaveLength(2 * 1 * 2 * 3);
     expect(r.runs[0]!.label).toBe('star/addition/seed 0/loop.lr=0.001');
-    expect(r.runs.map((p) => p.config.loop!.lr)).toEqual([0.001, 0.001, 0.001, 0.003, 0.003, 0.003, 0.001, 0.001, 0.001, 0.003, 0.003, 0.003]);
+    expect(r.runs.map((p) => p.config.loop!.lr)).toEqual([
+      0.001, 0.001, 0.001, 0.003, 0.003, 0.003, 0.001, 0.001, 0.001, 0.003, 0.003, 0.003,
+    ]);
     expect(r.runs.every((p) => p.config.loop!.iterations === 2)).toBe(true);
     expect(new Set(r.runs.map((p) => p.label)).size).toBe(12);
   });
 
   it('refuses the whole ablation when one run is invalid, naming the run', () => {
-    const r = expandAblation({ variants: ['star', 'star-norat'], datasets: ['addition'], seeds: [0], preset: 'tiny', grid: { 'loop.p_rationalization': ['0.5'] } });
+    const r = expandAblation({
+      variants: ['star', 'star-norat'],
+      datasets: ['addition'],
+      seeds: [0],
+      preset: 'tiny',
+      grid: { 'loop.p_rationalization': ['0.5'] },
+    });
     expect(r.ok).toBe(false);
     if (!r.ok) {
       expect(r.errors).toHaveLength(1);
@@ -61,11 +69,15 @@ describe('the queue (real child processes)', () => {
     if (!r.ok) throw new Error(JSON.stringify(r.errors));
     expect(r.runs).toHaveLength(4);
     let peak = 0;
-    await waitFor(() => {
-      const runs = s.getGroup(r.id)!.runs;
-      peak = Math.max(peak, runs.filter((x) => x.status === 'running').length);
-      return runs.every((x) => x.status === 'completed');
-    }, 30_000, 'the group to complete');
+    await waitFor(
+      () => {
+        const runs = s.getGroup(r.id)!.runs;
+        peak = Math.max(peak, runs.filter((x) => x.status === 'running').length);
+        return runs.every((x) => x.status === 'completed');
+      },
+      30_000,
+      'the group to complete',
+    );
     expect(peak).toBe(2);
     const g = s.listGroups().find((x) => x.id === r.id)!;
     expect(g).toMatchObject({ total: 4, counts: { completed: 4 } });
@@ -87,13 +99,20 @@ describe('the queue (real child processes)', () => {
     const r = s.createAblation(spec);
     if (!r.ok) throw new Error(JSON.stringify(r.errors));
     let peak = 0;
-    await waitFor(() => {
-      const runs = s.getGroup(r.id)!.runs;
-      const live = runs.filter((x) => x.status === 'running').map((x) => s.getRun(x.id)!.env?.cuda_visible_devices).filter(Boolean);
-      expect(new Set(live).size).toBe(live.length); // no slot shared
-      peak = Math.max(peak, runs.filter((x) => x.status === 'running').length);
-      return runs.every((x) => x.status === 'completed');
-    }, 30_000, 'the group to complete');
+    await waitFor(
+      () => {
+        const runs = s.getGroup(r.id)!.runs;
+        const live = runs
+          .filter((x) => x.status === 'running')
+          .map((x) => s.getRun(x.id)!.env?.cuda_visible_devices)
+          .filter(Boolean);
+        expect(new Set(live).size).toBe(live.length); // no slot shared
+        peak = Math.max(peak, runs.filter((x) => x.status === 'running').length);
+        return runs.every((x) => x.status === 'completed');
+      },
+      30_000,
+      'the group to complete',
+    );
     expect(peak).toBeLessThanOrEqual(2);
     const slots = s.getGroup(r.id)!.runs.map((x) => s.getRun(x.id)!.env?.cuda_visible_devices);
     expect(new Set(slots)).toEqual(new Set(['0', '1,2']));

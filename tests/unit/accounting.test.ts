@@ -7,14 +7,46 @@ import { ACCOUNTING_METRICS, CounterDeltas, buildAccounting, isStarFamily, phase
 /** A run with the given metrics ({name: [[iteration, step, value], …]}) and phases. */
 function makeRun(variant: string, metrics: Record<string, [number, number, number][]>, phases: PhaseRecord[] = []): RunDetail {
   const m: Record<string, MetricPoint[]> = {};
-  for (const [name, pts] of Object.entries(metrics)) m[name] = pts.map(([iteration, step, value], i) => ({ iteration, step, value, t: 1000 + i }));
+  for (const [name, pts] of Object.entries(metrics))
+    m[name] = pts.map(([iteration, step, value], i) => ({ iteration, step, value, t: 1000 + i }));
   return {
-    id: 'r1', groupId: null, status: 'completed', statusReason: null, variant, dataset: 'addition', preset: 'tiny', model: 'tiny',
-    seed: 0, createdAt: 0, startedAt: 0, endedAt: 1, latestAccuracy: null, currentIteration: 2, currentPhase: null,
-    progressDone: null, progressTotal: null, malformedLines: 0, unknownEvents: 0, ignoredEvents: 0, config: {}, configHash: '', env: null,
-    hashes: {}, runDir: '/tmp/r1', pid: null, exitCode: 0, signal: null, stderrTail: null, lastEventAt: null,
-    metrics: m, metricsDownsampled: false, metricCounts: Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v.length])), metricNamesOmitted: 0,
-    phases, artifacts: [], checkpointIteration: null,
+    id: 'r1',
+    groupId: null,
+    status: 'completed',
+    statusReason: null,
+    variant,
+    dataset: 'addition',
+    preset: 'tiny',
+    model: 'tiny',
+    seed: 0,
+    createdAt: 0,
+    startedAt: 0,
+    endedAt: 1,
+    latestAccuracy: null,
+    currentIteration: 2,
+    currentPhase: null,
+    progressDone: null,
+    progressTotal: null,
+    malformedLines: 0,
+    unknownEvents: 0,
+    ignoredEvents: 0,
+    config: {},
+    configHash: '',
+    env: null,
+    hashes: {},
+    runDir: '/tmp/r1',
+    pid: null,
+    exitCode: 0,
+    signal: null,
+    stderrTail: null,
+    lastEventAt: null,
+    metrics: m,
+    metricsDownsampled: false,
+    metricCounts: Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v.length])),
+    metricNamesOmitted: 0,
+    phases,
+    artifacts: [],
+    checkpointIteration: null,
   };
 }
 
@@ -29,25 +61,85 @@ const star = makeRun(
   {
     'time/warmup_s': [[0, 20, 5]],
     'warmup/examples': [[0, 20, 40]],
-    'train/steps': [[0, 20, 20], [1, 60, 40], [2, 105, 45]],
-    'compute/tokens_generated': [[0, 20, 1000], [1, 60, 5000], [2, 105, 9000]],
-    'compute/tokens_trained': [[0, 20, 3000], [1, 60, 8000], [2, 105, 15000]],
-    'time/evaluate_s': [[0, 20, 2], [1, 60, 3], [2, 105, 3]],
-    'train/attempted': [[1, 60, 100], [2, 105, 100]],
-    'train/samples': [[1, 60, 100], [2, 105, 100]],
-    'train/solved_direct': [[1, 60, 30], [2, 105, 50]],
-    'train/rationalize_attempted': [[1, 60, 70], [2, 105, 50]],
-    'train/rationalized': [[1, 60, 20], [2, 105, 10]],
-    'train/rationalized_hint_copied': [[1, 60, 2], [2, 105, 1]],
-    'train/kept': [[1, 60, 50], [2, 105, 60]],
+    'train/steps': [
+      [0, 20, 20],
+      [1, 60, 40],
+      [2, 105, 45],
+    ],
+    'compute/tokens_generated': [
+      [0, 20, 1000],
+      [1, 60, 5000],
+      [2, 105, 9000],
+    ],
+    'compute/tokens_trained': [
+      [0, 20, 3000],
+      [1, 60, 8000],
+      [2, 105, 15000],
+    ],
+    'time/evaluate_s': [
+      [0, 20, 2],
+      [1, 60, 3],
+      [2, 105, 3],
+    ],
+    'train/attempted': [
+      [1, 60, 100],
+      [2, 105, 100],
+    ],
+    'train/samples': [
+      [1, 60, 100],
+      [2, 105, 100],
+    ],
+    'train/solved_direct': [
+      [1, 60, 30],
+      [2, 105, 50],
+    ],
+    'train/rationalize_attempted': [
+      [1, 60, 70],
+      [2, 105, 50],
+    ],
+    'train/rationalized': [
+      [1, 60, 20],
+      [2, 105, 10],
+    ],
+    'train/rationalized_hint_copied': [
+      [1, 60, 2],
+      [2, 105, 1],
+    ],
+    'train/kept': [
+      [1, 60, 50],
+      [2, 105, 60],
+    ],
     // iteration 2 logged twice (a resumed run repeating it): the higher step counts
-    'train/kept_fraction': [[1, 60, 0.5], [2, 80, 0.9], [2, 105, 0.6]],
-    'train/train_set': [[1, 60, 50], [2, 105, 60]],
-    'time/sample_s': [[1, 60, 10], [2, 105, 11]],
-    'time/rationalize_s': [[1, 60, 4], [2, 105, 5]],
-    'time/train_s': [[1, 60, 20], [2, 105, 21]],
-    'time/iteration_s': [[1, 60, 38], [2, 105, 40]],
-    'eval/accuracy': [[0, 20, 0.1], [1, 60, 0.2], [2, 105, 0.3]],
+    'train/kept_fraction': [
+      [1, 60, 0.5],
+      [2, 80, 0.9],
+      [2, 105, 0.6],
+    ],
+    'train/train_set': [
+      [1, 60, 50],
+      [2, 105, 60],
+    ],
+    'time/sample_s': [
+      [1, 60, 10],
+      [2, 105, 11],
+    ],
+    'time/rationalize_s': [
+      [1, 60, 4],
+      [2, 105, 5],
+    ],
+    'time/train_s': [
+      [1, 60, 20],
+      [2, 105, 21],
+    ],
+    'time/iteration_s': [
+      [1, 60, 38],
+      [2, 105, 40],
+    ],
+    'eval/accuracy': [
+      [0, 20, 0.1],
+      [1, 60, 0.2],
+      [2, 105, 0.3],
+    ],
   },
   [
     phase(0, 'warmup', 100, 5.5),
@@ -68,13 +160,32 @@ describe('buildAccounting', () => {
     expect(t.rows.map((r) => r.iteration)).toEqual([0, 1, 2]);
     const [r0, r1, r2] = t.rows;
     expect(r0).toMatchObject({ attempted: null, kept: null, steps: 20, warmupExamples: 40, keptFraction: null });
-    expect(r1).toMatchObject({ attempted: 100, samples: 100, solvedDirect: 30, rationalizeAttempted: 70, rationalized: 20, hintCopied: 2, kept: 50, keptFraction: 0.5, trainSet: 50, steps: 40 });
+    expect(r1).toMatchObject({
+      attempted: 100,
+      samples: 100,
+      solvedDirect: 30,
+      rationalizeAttempted: 70,
+      rationalized: 20,
+      hintCopied: 2,
+      kept: 50,
+      keptFraction: 0.5,
+      trainSet: 50,
+      steps: 40,
+    });
     expect(r2).toMatchObject({ solvedDirect: 50, rationalized: 10, kept: 60, keptFraction: 0.6 });
   });
 
   it('turns the cumulative token counters into per-iteration deltas and keeps the running totals', () => {
-    expect(t.rows.map((r) => [r.tokensGenerated, r.tokensTrained])).toEqual([[1000, 3000], [4000, 5000], [4000, 7000]]);
-    expect(t.rows.map((r) => [r.tokensGeneratedTotal, r.tokensTrainedTotal])).toEqual([[1000, 3000], [5000, 8000], [9000, 15000]]);
+    expect(t.rows.map((r) => [r.tokensGenerated, r.tokensTrained])).toEqual([
+      [1000, 3000],
+      [4000, 5000],
+      [4000, 7000],
+    ]);
+    expect(t.rows.map((r) => [r.tokensGeneratedTotal, r.tokensTrainedTotal])).toEqual([
+      [1000, 3000],
+      [5000, 8000],
+      [9000, 15000],
+    ]);
   });
 
   it('records no counter restart for counters that only grow', () => {
@@ -86,8 +197,17 @@ describe('buildAccounting', () => {
     // tokens_trained keeps growing; iteration 2 skips it (no reading, no delta).
     const r = buildAccounting(
       makeRun('star', {
-        'compute/tokens_generated': [[0, 1, 1000], [1, 2, 5000], [2, 3, 1500], [3, 4, 4000]],
-        'compute/tokens_trained': [[0, 1, 300], [1, 2, 800], [3, 4, 900]],
+        'compute/tokens_generated': [
+          [0, 1, 1000],
+          [1, 2, 5000],
+          [2, 3, 1500],
+          [3, 4, 4000],
+        ],
+        'compute/tokens_trained': [
+          [0, 1, 300],
+          [1, 2, 800],
+          [3, 4, 900],
+        ],
       }),
     );
     expect(r.rows.map((x) => x.tokensGenerated)).toEqual([1000, 4000, 1500, 2500]);
@@ -100,7 +220,14 @@ describe('buildAccounting', () => {
   });
 
   it('marks the iteration where the trained counter alone dropped', () => {
-    const r = buildAccounting(makeRun('star', { 'compute/tokens_trained': [[1, 1, 800], [2, 2, 200]] }));
+    const r = buildAccounting(
+      makeRun('star', {
+        'compute/tokens_trained': [
+          [1, 1, 800],
+          [2, 2, 200],
+        ],
+      }),
+    );
     expect(r.rows.map((x) => x.tokensTrained)).toEqual([800, 200]);
     expect(r.counterRestarts).toEqual([2]);
   });
@@ -146,11 +273,26 @@ describe('buildAccounting', () => {
       makeRun(
         'v-star',
         {
-          'verifier/pairs': [[1, 10, 12], [2, 20, 30]],
-          'verifier/buffer': [[1, 10, 64], [2, 20, 128]],
-          'time/verify_s': [[1, 10, 7], [2, 20, 9]],
-          'time/sample_s': [[1, 10, 1], [2, 20, 2]],
-          'time/rationalize_s': [[1, 10, 0], [2, 20, 0]],
+          'verifier/pairs': [
+            [1, 10, 12],
+            [2, 20, 30],
+          ],
+          'verifier/buffer': [
+            [1, 10, 64],
+            [2, 20, 128],
+          ],
+          'time/verify_s': [
+            [1, 10, 7],
+            [2, 20, 9],
+          ],
+          'time/sample_s': [
+            [1, 10, 1],
+            [2, 20, 2],
+          ],
+          'time/rationalize_s': [
+            [1, 10, 0],
+            [2, 20, 0],
+          ],
         },
         [phase(2, 'verify', 50, 8.5), phase(2, 'custom', 40, 1), phase(2, 'evaluate', 45, 2), phase(2, 'sample', 30, 2)],
       ),
@@ -211,10 +353,23 @@ describe('ACCOUNTING_METRICS', () => {
   it('names only metrics the STaR-family experiments log, each once', () => {
     // star.py and vstar.py, and the runner they share with Quiet-STaR (its compute counters) where the code has one
     const dir = resolve(__dirname, '../../experiments/starlab/variants');
-    const src = ['star.py', 'vstar.py', 'runner.py'].filter((f, i) => i < 2 || existsSync(resolve(dir, f))).map((f) => readFileSync(resolve(dir, f), 'utf8')).join('\n');
+    const src = ['star.py', 'vstar.py', 'runner.py']
+      .filter((f, i) => i < 2 || existsSync(resolve(dir, f)))
+      .map((f) => readFileSync(resolve(dir, f), 'utf8'))
+      .join('\n');
     const names = ACCOUNTING_METRICS.map((m) => m.name);
     expect(new Set(names).size).toBe(names.length);
     for (const n of names) expect(src, n).toContain(`"${n}"`);
-    expect(names).toEqual(expect.arrayContaining(['train/attempted', 'train/solved_direct', 'train/rationalized', 'train/kept', 'train/kept_fraction', 'compute/tokens_generated', 'compute/tokens_trained']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'train/attempted',
+        'train/solved_direct',
+        'train/rationalized',
+        'train/kept',
+        'train/kept_fraction',
+        'compute/tokens_generated',
+        'compute/tokens_trained',
+      ]),
+    );
   });
 });

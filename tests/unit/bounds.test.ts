@@ -34,16 +34,28 @@ beforeEach(() => {
   file = join(dir, 'events.jsonl');
   db = openDatabase(join(dir, 'starlab.db'));
   insertRun(db, {
-    id: RUN, variant: 'star', dataset: 'addition', preset: 'tiny', seed: 0, model: 'm',
-    config_json: '{}', config_hash: 'h', status: 'running', created_at: 1, run_dir: dir,
+    id: RUN,
+    variant: 'star',
+    dataset: 'addition',
+    preset: 'tiny',
+    seed: 0,
+    model: 'm',
+    config_json: '{}',
+    config_hash: 'h',
+    status: 'running',
+    created_at: 1,
+    run_dir: dir,
   });
 });
 
 /** The CLI from source, as its own process. */
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: REPO, env: { ...process.env, STARLAB_PYTHON: FAKE_PYTHON }, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'cli/main.ts', ...args],
+      { cwd: REPO, env: { ...process.env, STARLAB_PYTHON: FAKE_PYTHON }, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -59,9 +71,19 @@ function metricsLine(seq: number, n: number): string {
 
 describe('limits on one event line', () => {
   it('come from experiments/starlab/limits.json, and the JSON Schema carries them', () => {
-    expect(EVENT_LIMITS).toEqual({ maxLineBytes: limits.max_line_bytes, maxMembers: limits.max_members, maxMetricNames: limits.max_metric_names, maxDepth: limits.max_depth });
+    expect(EVENT_LIMITS).toEqual({
+      maxLineBytes: limits.max_line_bytes,
+      maxMembers: limits.max_members,
+      maxMetricNames: limits.max_metric_names,
+      maxDepth: limits.max_depth,
+    });
     const schema = runEventJsonSchema() as Record<string, unknown>;
-    expect(schema['x-starlab-limits']).toEqual({ max_line_bytes: limits.max_line_bytes, max_members: limits.max_members, max_metric_names: limits.max_metric_names, max_depth: limits.max_depth });
+    expect(schema['x-starlab-limits']).toEqual({
+      max_line_bytes: limits.max_line_bytes,
+      max_members: limits.max_members,
+      max_metric_names: limits.max_metric_names,
+      max_depth: limits.max_depth,
+    });
     // the committed schema file is the generated one
     const committed = JSON.parse(readFileSync(join(REPO, 'shared', 'schema', 'run-events.v1.json'), 'utf8')) as Record<string, unknown>;
     expect(committed['x-starlab-limits']).toEqual(schema['x-starlab-limits']);
@@ -69,9 +91,17 @@ describe('limits on one event line', () => {
 
   it('counts members and depth before parsing exactly as the parsed value has them (strings, escapes, unicode)', () => {
     const count = (v: unknown, d = 1): { depth: number; members: number } => {
-      if (Array.isArray(v)) return v.map((x) => count(x, d + 1)).reduce((a, b) => ({ depth: Math.max(a.depth, b.depth), members: a.members + b.members }), { depth: d, members: 0 });
+      if (Array.isArray(v))
+        return v
+          .map((x) => count(x, d + 1))
+          .reduce((a, b) => ({ depth: Math.max(a.depth, b.depth), members: a.members + b.members }), { depth: d, members: 0 });
       if (v && typeof v === 'object')
-        return Object.values(v).map((x) => count(x, d + 1)).reduce((a, b) => ({ depth: Math.max(a.depth, b.depth), members: a.members + b.members }), { depth: d, members: Object.keys(v).length });
+        return Object.values(v)
+          .map((x) => count(x, d + 1))
+          .reduce((a, b) => ({ depth: Math.max(a.depth, b.depth), members: a.members + b.members }), {
+            depth: d,
+            members: Object.keys(v).length,
+          });
       return { depth: d - 1, members: 0 };
     };
     fc.assert(
@@ -89,7 +119,10 @@ describe('limits on one event line', () => {
     const line = ev(1, 'log', { level: 'info', message: pad });
     expect(line.length).toBeLessThan(MAX_EVENT_LINE_BYTES);
     const p = parseEventLine(line);
-    expect(p).toEqual({ kind: 'malformed', reason: `line is ${Buffer.byteLength(line).toLocaleString('en-US')} bytes, over the limit of ${MAX_EVENT_LINE_BYTES.toLocaleString('en-US')}` });
+    expect(p).toEqual({
+      kind: 'malformed',
+      reason: `line is ${Buffer.byteLength(line).toLocaleString('en-US')} bytes, over the limit of ${MAX_EVENT_LINE_BYTES.toLocaleString('en-US')}`,
+    });
     expect(parseEventLine(ev(1, 'log', { level: 'info', message: 'é'.repeat(1000) })).kind).toBe('event');
   });
 
@@ -102,19 +135,48 @@ describe('limits on one event line', () => {
     // keys inside strings are not members
     expect(parseEventLine(ev(1, 'log', { level: 'info', message: '{"a":1,"b":2}'.repeat(50_000) })).kind).toBe('event');
     const names = parseEventLine(metricsLine(2, EVENT_LIMITS.maxMetricNames + 1));
-    expect(names).toEqual({ kind: 'malformed', reason: 'bad metrics event (seq 2): values: 10,001 metric names, over the limit of 10,000' });
+    expect(names).toEqual({
+      kind: 'malformed',
+      reason: 'bad metrics event (seq 2): values: 10,001 metric names, over the limit of 10,000',
+    });
     expect(parseEventLine(metricsLine(3, EVENT_LIMITS.maxMetricNames)).kind).toBe('event');
     // a samples event as the variants write it (200 samples, ~14 fields each) is far inside the limits
-    const item = { question_id: 'q', split: 'train', kind: 'direct', question: 'Q'.repeat(4000), text: 'T'.repeat(8000), answer: '1', gold: '1', correct: true, hint_used: false, kept: true, difficulty: 3, scores: { a: 1, b: 2, c: 3 } };
+    const item = {
+      question_id: 'q',
+      split: 'train',
+      kind: 'direct',
+      question: 'Q'.repeat(4000),
+      text: 'T'.repeat(8000),
+      answer: '1',
+      gold: '1',
+      correct: true,
+      hint_used: false,
+      kept: true,
+      difficulty: 3,
+      scores: { a: 1, b: 2, c: 3 },
+    };
     expect(parseEventLine(ev(4, 'samples', { iteration: 0, items: Array.from({ length: 200 }, () => item) })).kind).toBe('event');
   });
 });
 
 describe('what a maximal line costs', () => {
   it('a line at the limits (bytes, then members) is parsed and validated in well under a second', () => {
-    const item = { question_id: 'q', split: 'train', kind: 'direct', question: 'Q'.repeat(1000), text: 'é "x"\n'.repeat(2000), answer: '1', gold: '1', correct: true, hint_used: false };
+    const item = {
+      question_id: 'q',
+      split: 'train',
+      kind: 'direct',
+      question: 'Q'.repeat(1000),
+      text: 'é "x"\n'.repeat(2000),
+      answer: '1',
+      gold: '1',
+      correct: true,
+      hint_used: false,
+    };
     const itemBytes = Buffer.byteLength(JSON.stringify(item)) + 1;
-    const bytesLine = ev(2, 'samples', { iteration: 0, items: Array.from({ length: Math.floor((MAX_EVENT_LINE_BYTES - 200) / itemBytes) }, () => item) });
+    const bytesLine = ev(2, 'samples', {
+      iteration: 0,
+      items: Array.from({ length: Math.floor((MAX_EVENT_LINE_BYTES - 200) / itemBytes) }, () => item),
+    });
     expect(Buffer.byteLength(bytesLine)).toBeGreaterThan(MAX_EVENT_LINE_BYTES * 0.95);
     const config: Record<string, string> = {};
     for (let i = 0; i < EVENT_LIMITS.maxMembers - 30; i++) config[`k${i}`] = 'v'.repeat(40);
@@ -130,13 +192,20 @@ describe('what a maximal line costs', () => {
 
 describe('the tailer and a huge line', () => {
   it('skips a 50 MB line in bounded steps, never holding it, and ingests every other event', () => {
-    writeFileSync(file, [ev(1, 'run_start', RUN_START_FIELDS), ev(2, 'metrics', { iteration: 0, step: 1, values: { 'train/loss': 1 } })].join('\n') + '\n');
+    writeFileSync(
+      file,
+      [ev(1, 'run_start', RUN_START_FIELDS), ev(2, 'metrics', { iteration: 0, step: 1, values: { 'train/loss': 1 } })].join('\n') + '\n',
+    );
     const values: Record<string, number> = {};
     for (let i = 0; i < 2_000_000; i++) values[`train/m${i}`] = i;
     const huge = ev(3, 'metrics', { iteration: 0, step: 3, values }); // ~48 MB, 2 million names
     expect(Buffer.byteLength(huge)).toBeGreaterThan(45_000_000);
     appendFileSync(file, huge + '\n');
-    appendFileSync(file, [ev(4, 'metrics', { iteration: 0, step: 2, values: { 'train/loss': 0.5 } }), ev(5, 'run_end', { status: 'completed' })].join('\n') + '\n');
+    appendFileSync(
+      file,
+      [ev(4, 'metrics', { iteration: 0, step: 2, values: { 'train/loss': 0.5 } }), ev(5, 'run_end', { status: 'completed' })].join('\n') +
+        '\n',
+    );
     // the supervisor's tick batches: 200 lines / 1 MiB, one batch per call
     const calls: number[] = [];
     const heldChars: number[] = [];
@@ -151,13 +220,26 @@ describe('the tailer and a huge line', () => {
     expect(total).toEqual({ applied: 4, malformed: 1 });
     expect(calls.length).toBeGreaterThan(3); // in steps, not one pass
     expect(Math.max(...calls)).toBeLessThan(250);
-    const rejected = db.prepare('SELECT line_no, reason, length(text) AS n FROM rejected_lines WHERE run_id = ?').all(RUN) as { line_no: number; reason: string; n: number }[];
+    const rejected = db.prepare('SELECT line_no, reason, length(text) AS n FROM rejected_lines WHERE run_id = ?').all(RUN) as {
+      line_no: number;
+      reason: string;
+      n: number;
+    }[];
     expect(rejected).toHaveLength(1);
     expect(rejected[0]!.line_no).toBe(3);
-    expect(rejected[0]!.reason).toBe(`line is ${Buffer.byteLength(huge).toLocaleString('en-US')} bytes, over the limit of ${MAX_EVENT_LINE_BYTES.toLocaleString('en-US')}`);
+    expect(rejected[0]!.reason).toBe(
+      `line is ${Buffer.byteLength(huge).toLocaleString('en-US')} bytes, over the limit of ${MAX_EVENT_LINE_BYTES.toLocaleString('en-US')}`,
+    );
     expect(getRun(db, RUN)!.metrics['train/loss']!.map((p) => p.value)).toEqual([1, 0.5]);
     // what a read hands over for the skipped line: its head only
-    const r = readCompleteLines(file, Buffer.byteLength([ev(1, 'run_start', RUN_START_FIELDS), ev(2, 'metrics', { iteration: 0, step: 1, values: { 'train/loss': 1 } })].join('\n') + '\n'), 2, { maxBytes: 1024 * 1024, maxScanBytes: 1024 * 1024 * 1024 });
+    const r = readCompleteLines(
+      file,
+      Buffer.byteLength(
+        [ev(1, 'run_start', RUN_START_FIELDS), ev(2, 'metrics', { iteration: 0, step: 1, values: { 'train/loss': 1 } })].join('\n') + '\n',
+      ),
+      2,
+      { maxBytes: 1024 * 1024, maxScanBytes: 1024 * 1024 * 1024 },
+    );
     heldChars.push(...r.lines.map((l) => l.text.length));
     expect(r.lines).toHaveLength(1);
     expect(r.lines[0]!.overLimitBytes).toBe(Buffer.byteLength(huge));
@@ -165,7 +247,17 @@ describe('the tailer and a huge line', () => {
   });
 
   it('reads a line longer than a batch but within the limit whole, even when its end is found over several calls', () => {
-    const item = { question_id: 'q', split: 'train', kind: 'direct', question: 'Q', text: 'x'.repeat(10_000), answer: '1', gold: '1', correct: true, hint_used: false };
+    const item = {
+      question_id: 'q',
+      split: 'train',
+      kind: 'direct',
+      question: 'Q',
+      text: 'x'.repeat(10_000),
+      answer: '1',
+      gold: '1',
+      correct: true,
+      hint_used: false,
+    };
     const big = ev(2, 'samples', { iteration: 0, items: Array.from({ length: 300 }, (_, i) => ({ ...item, question_id: `q${i}` })) }); // ~3 MB
     writeFileSync(file, [ev(1, 'run_start', RUN_START_FIELDS), big, ev(3, 'heartbeat')].join('\n') + '\n');
     let applied = 0;
@@ -194,8 +286,10 @@ describe('getRun is bounded; getMetricPoints pages the exact points', () => {
   function fill(): void {
     const ins = db.prepare('INSERT INTO metrics (run_id, seq, name, iteration, step, value, t) VALUES (?, ?, ?, ?, ?, ?, ?)');
     db.transaction(() => {
-      for (let i = 0; i < 50_000; i++) ins.run(RUN, 10 + i, 'train/loss', 0, i, i === 31_337 ? 99 : i === 4242 ? -99 : Math.sin(i / 100), i);
-      for (let n = 0; n < RUN_DETAIL_METRIC_LIMITS.names + 500; n++) ins.run(RUN, 100_000 + n, `a/custom_${String(n).padStart(5, '0')}`, 0, 1, n, 1);
+      for (let i = 0; i < 50_000; i++)
+        ins.run(RUN, 10 + i, 'train/loss', 0, i, i === 31_337 ? 99 : i === 4242 ? -99 : Math.sin(i / 100), i);
+      for (let n = 0; n < RUN_DETAIL_METRIC_LIMITS.names + 500; n++)
+        ins.run(RUN, 100_000 + n, `a/custom_${String(n).padStart(5, '0')}`, 0, 1, n, 1);
       for (let i = 0; i < 5; i++) ins.run(RUN, 200_000 + i, 'eval/accuracy', i, i, i / 10, i);
     })();
   }
@@ -225,7 +319,13 @@ describe('getRun is bounded; getMetricPoints pages the exact points', () => {
   });
 
   it('a small run is returned whole, not marked downsampled', () => {
-    writeFileSync(file, [ev(1, 'run_start', RUN_START_FIELDS), ev(2, 'metrics', { iteration: 0, step: 1, values: { 'train/loss': 1, 'eval/accuracy': 0.5 } })].join('\n') + '\n');
+    writeFileSync(
+      file,
+      [
+        ev(1, 'run_start', RUN_START_FIELDS),
+        ev(2, 'metrics', { iteration: 0, step: 1, values: { 'train/loss': 1, 'eval/accuracy': 0.5 } }),
+      ].join('\n') + '\n',
+    );
     ingestEventsFile(db, RUN, file);
     const d = getRun(db, RUN)!;
     expect(d.metricsDownsampled).toBe(false);
@@ -255,12 +355,21 @@ describe('getRun is bounded; getMetricPoints pages the exact points', () => {
 });
 
 describe('starlab show --json keeps its promise of every point', () => {
-  it('pages through getMetricPoints past getRun\'s bound', async () => {
+  it("pages through getMetricPoints past getRun's bound", async () => {
     const dataDir = join(dir, 'show');
     const sdb = openDatabase(databasePath(dataDir));
     insertRun(sdb, {
-      id: 'r-show', variant: 'star', dataset: 'addition', preset: 'tiny', seed: 0, model: 'm',
-      config_json: '{}', config_hash: 'h', status: 'completed', created_at: 1, run_dir: join(dataDir, 'runs', 'r-show'),
+      id: 'r-show',
+      variant: 'star',
+      dataset: 'addition',
+      preset: 'tiny',
+      seed: 0,
+      model: 'm',
+      config_json: '{}',
+      config_hash: 'h',
+      status: 'completed',
+      created_at: 1,
+      run_dir: join(dataDir, 'runs', 'r-show'),
     });
     const ins = sdb.prepare('INSERT INTO metrics (run_id, seq, name, iteration, step, value, t) VALUES (?, ?, ?, ?, ?, ?, ?)');
     const n = RUN_DETAIL_METRIC_LIMITS.pointsPerName * 2 + METRIC_POINTS_PAGE_MAX + 7;
@@ -301,7 +410,13 @@ describe('"__proto__" as an override or sweep key', () => {
   });
 
   it('is refused by the launch and ablation forms as typed, with the same field', () => {
-    const launch = parseForm({ variant: 'star', dataset: 'addition', preset: 'tiny', seed: '0', overrides: '__proto__=1\nloop.iterations=2\nconstructor=3' });
+    const launch = parseForm({
+      variant: 'star',
+      dataset: 'addition',
+      preset: 'tiny',
+      seed: '0',
+      overrides: '__proto__=1\nloop.iterations=2\nconstructor=3',
+    });
     expect(launch.local.map((e) => e.field)).toEqual(['overrides.__proto__', 'overrides.constructor']);
     expect(launch.local[0]!.message).toMatch(/cannot be a config key/);
     const sweeps = parseSweeps('__proto__=1,2\nloop.lr=0.1,0.2');
@@ -316,7 +431,13 @@ describe('"__proto__" as an override or sweep key', () => {
       const post = (name: string, body: string) =>
         new Promise<{ status: number; json: { ok: boolean; error?: string; result?: unknown } }>((resolve, reject) => {
           const req = request(
-            { host: '127.0.0.1', port: srv.port, method: 'POST', path: `/api/cmd/${name}`, headers: { 'content-type': 'application/json', authorization: 'Bearer bounds-test-token' } },
+            {
+              host: '127.0.0.1',
+              port: srv.port,
+              method: 'POST',
+              path: `/api/cmd/${name}`,
+              headers: { 'content-type': 'application/json', authorization: 'Bearer bounds-test-token' },
+            },
             (res) => {
               const chunks: Buffer[] = [];
               res.on('data', (c: Buffer) => chunks.push(c));
@@ -330,7 +451,10 @@ describe('"__proto__" as an override or sweep key', () => {
       const r = await post('launchRun', `[{"variant":"star","dataset":"addition","preset":"tiny","overrides":{"__proto__":"1"}}]`);
       expect(r.status).toBe(400);
       expect(r.json.error).toMatch(/overrides\.__proto__: /);
-      const g = await post('planAblation', `[{"variants":["star"],"datasets":["addition"],"seeds":[0],"preset":"tiny","grid":{"__proto__":["1","2"]}}]`);
+      const g = await post(
+        'planAblation',
+        `[{"variants":["star"],"datasets":["addition"],"seeds":[0],"preset":"tiny","grid":{"__proto__":["1","2"]}}]`,
+      );
       expect(g.status).toBe(400);
       expect(g.json.error).toMatch(/grid\.__proto__: /);
       expect((await post('listRuns', '[]')).json.result).toEqual([]);
@@ -343,7 +467,22 @@ describe('"__proto__" as an override or sweep key', () => {
   });
 
   it('is refused by the CLI: ablate --sweep __proto__=1,2 --dry-run exits 2 naming overrides.__proto__', async () => {
-    const out = await cli(['ablate', '--variants', 'star', '--datasets', 'addition', '--seeds', '0', '--preset', 'tiny', '--sweep', '__proto__=1,2', '--dry-run', '--data-dir', join(dir, 'cli')]);
+    const out = await cli([
+      'ablate',
+      '--variants',
+      'star',
+      '--datasets',
+      'addition',
+      '--seeds',
+      '0',
+      '--preset',
+      'tiny',
+      '--sweep',
+      '__proto__=1,2',
+      '--dry-run',
+      '--data-dir',
+      join(dir, 'cli'),
+    ]);
     expect(out.code).toBe(2);
     expect(out.stderr).toMatch(/overrides\.__proto__: .*unknown key "__proto__"/);
     expect(out.stdout).not.toMatch(/runs/);

@@ -5,7 +5,21 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import fs, { closeSync, copyFileSync, existsSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import fs, {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { join, relative } from 'node:path';
 import Database from 'better-sqlite3';
@@ -29,11 +43,27 @@ function seed(): { dir: string; db: DB } {
   const dir = tempDir();
   const db = openDatabase(databasePath(dir));
   db.prepare("INSERT INTO experiment_groups (id, name, created_at, spec_json) VALUES ('g1', 'ablation', 10, '{}')").run();
-  for (const [id, status] of [['r1', 'completed'], ['r2', 'running']] as const) {
+  for (const [id, status] of [
+    ['r1', 'completed'],
+    ['r2', 'running'],
+  ] as const) {
     const runDir = join(runsDir(dir), id);
     insertRun(db, {
-      id, group_id: 'g1', variant: 'star', dataset: 'addition', preset: 'tiny', seed: 0, model: 'm', config_json: '{"seed":0}', config_hash: 'h',
-      status, created_at: 100, started_at: 101, ended_at: status === 'completed' ? 200 : null, pid: status === 'running' ? 4242 : null, run_dir: runDir,
+      id,
+      group_id: 'g1',
+      variant: 'star',
+      dataset: 'addition',
+      preset: 'tiny',
+      seed: 0,
+      model: 'm',
+      config_json: '{"seed":0}',
+      config_hash: 'h',
+      status,
+      created_at: 100,
+      started_at: 101,
+      ended_at: status === 'completed' ? 200 : null,
+      pid: status === 'running' ? 4242 : null,
+      run_dir: runDir,
     });
     mkdirSync(join(runDir, 'artifacts'), { recursive: true });
     mkdirSync(join(runDir, 'checkpoint'), { recursive: true });
@@ -47,9 +77,12 @@ function seed(): { dir: string; db: DB } {
     db.prepare("INSERT INTO run_events (run_id, seq, type, t) VALUES (?, 1, 'run_start', 101)").run(id);
     db.prepare("INSERT INTO metrics (run_id, seq, name, iteration, step, value, t) VALUES (?, 2, 'eval/accuracy', 0, 0, 0.5, 102)").run(id);
     db.prepare("INSERT INTO logs (run_id, t, source, level, message) VALUES (?, 101, 'stdout', 'info', 'hello')").run(id);
-    db.prepare("INSERT INTO artifacts (run_id, seq, name, kind, path, size, iteration, t) VALUES (?, 3, 'long', 'json', ?, 14, 0, 103)").run(id, join(runDir, 'artifacts', LONG));
+    db.prepare(
+      "INSERT INTO artifacts (run_id, seq, name, kind, path, size, iteration, t) VALUES (?, 3, 'long', 'json', ?, 14, 0, 103)",
+    ).run(id, join(runDir, 'artifacts', LONG));
   }
-  const smp = db.prepare(`INSERT INTO samples (run_id, seq, idx, iteration, split, kind, question_id, question, text, answer, gold, correct, hint_used, kept, difficulty)
+  const smp =
+    db.prepare(`INSERT INTO samples (run_id, seq, idx, iteration, split, kind, question_id, question, text, answer, gold, correct, hint_used, kept, difficulty)
     VALUES ('r1', ?, ?, ?, 'train', ?, ?, ?, ?, '8', '8', ?, ?, ?, 3)`);
   const rows: [number, string, string, string, number, number][] = [
     [0, 'direct', 'q1', 'we add the digits: 7', 0, 0],
@@ -89,14 +122,19 @@ function filesUnder(root: string): Map<string, Buffer> {
 }
 
 /** Rewrite a bundle entry by entry (files as buffers), for the damaged / unsafe variants. */
-function rewrite(src: string, dst: string, edit: (entries: { path: string; data: Buffer | null }[]) => { path: string; data: Buffer | null }[]): void {
+function rewrite(
+  src: string,
+  dst: string,
+  edit: (entries: { path: string; data: Buffer | null }[]) => { path: string; data: Buffer | null }[],
+): void {
   const fd = openSync(src, 'r');
   const entries = [...readTarEntries(fd)].map((e) => ({ path: e.path, data: e.type === 'dir' ? null : readEntry(fd, e) }));
   closeSync(fd);
   const out = openSync(dst, 'w');
   const tar = new TarWriter(out);
-  for (const e of edit(entries)) if (e.data) tar.addBuffer(e.path, e.data);
-  else tar.addDir(e.path);
+  for (const e of edit(entries))
+    if (e.data) tar.addBuffer(e.path, e.data);
+    else tar.addDir(e.path);
   tar.finish();
   closeSync(out);
 }
@@ -133,7 +171,17 @@ describe('run bundles', () => {
 
   it('exports rows, groups and run directories with a manifest', () => {
     expect(report).toMatchObject({ runIds: ['r1', 'r2'], groupIds: ['g1'], files: 14, missingDirs: [], skippedFiles: [] });
-    expect(report.rows).toMatchObject({ runs: 2, samples: 5, run_events: 2, metrics: 2, logs: 2, artifacts: 2, phases: 1, ingest_cursors: 2, experiment_groups: 1 });
+    expect(report.rows).toMatchObject({
+      runs: 2,
+      samples: 5,
+      run_events: 2,
+      metrics: 2,
+      logs: 2,
+      artifacts: 2,
+      phases: 1,
+      ingest_cursors: 2,
+      experiment_groups: 1,
+    });
     expect(report.rows).not.toHaveProperty('question_summary');
     const m = inspectBundle(bundle);
     expect(m).toMatchObject({ format: 'starlab-run-bundle', formatVersion: 1, runIds: ['r1', 'r2'], checkpoints: true });
@@ -168,19 +216,37 @@ describe('run bundles', () => {
     }
     expect(readdirSync(runsDir(dst)).sort()).toEqual(['r1', 'r2']); // no staging left
     // paths point into the new data dir; the running run does not look alive
-    expect(db.prepare("SELECT run_dir, status, pid FROM runs WHERE id = 'r1'").get()).toEqual({ run_dir: join(runsDir(dst), 'r1'), status: 'completed', pid: null });
-    expect(db.prepare("SELECT status, status_reason, pid, ended_at FROM runs WHERE id = 'r2'").get()).toMatchObject({
-      status: 'failed', status_reason: expect.stringMatching(/^imported while running/), pid: null, ended_at: expect.any(Number),
+    expect(db.prepare("SELECT run_dir, status, pid FROM runs WHERE id = 'r1'").get()).toEqual({
+      run_dir: join(runsDir(dst), 'r1'),
+      status: 'completed',
+      pid: null,
     });
-    expect(db.prepare("SELECT path FROM artifacts WHERE run_id = 'r2'").get()).toEqual({ path: join(runsDir(dst), 'r2', 'artifacts', LONG) });
+    expect(db.prepare("SELECT status, status_reason, pid, ended_at FROM runs WHERE id = 'r2'").get()).toMatchObject({
+      status: 'failed',
+      status_reason: expect.stringMatching(/^imported while running/),
+      pid: null,
+      ended_at: expect.any(Number),
+    });
+    expect(db.prepare("SELECT path FROM artifacts WHERE run_id = 'r2'").get()).toEqual({
+      path: join(runsDir(dst), 'r2', 'artifacts', LONG),
+    });
     expect(integrityProblems(db)).toEqual([]);
 
     // importing again adds nothing
-    const counts = () => Object.fromEntries(['runs', 'samples', 'metrics', 'logs', 'experiment_groups', 'question_summary'].map((t) => [t, (db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n]));
+    const counts = () =>
+      Object.fromEntries(
+        ['runs', 'samples', 'metrics', 'logs', 'experiment_groups', 'question_summary'].map((t) => [
+          t,
+          (db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n,
+        ]),
+      );
     const before = counts();
     const again = importBundle(db, dst, bundle);
     expect(again.imported).toEqual([]);
-    expect(again.skipped).toEqual([{ id: 'r1', reason: 'already present' }, { id: 'r2', reason: 'already present' }]);
+    expect(again.skipped).toEqual([
+      { id: 'r1', reason: 'already present' },
+      { id: 'r2', reason: 'already present' },
+    ]);
     expect(again.groupsAdded).toEqual([]);
     expect(counts()).toEqual(before);
     expect(readdirSync(runsDir(dst)).sort()).toEqual(['r1', 'r2']);
@@ -267,7 +333,8 @@ describe('run bundles', () => {
 describe('backupDatabase', () => {
   it('copies a consistent, checked database while another connection writes', async () => {
     const { dir, db } = seed();
-    const ins = db.prepare(`INSERT INTO samples (run_id, seq, idx, iteration, split, kind, question_id, question, text, answer, gold, correct, hint_used)
+    const ins =
+      db.prepare(`INSERT INTO samples (run_id, seq, idx, iteration, split, kind, question_id, question, text, answer, gold, correct, hint_used)
       VALUES ('r1', 100, ?, 2, 'train', 'direct', ?, 'q?', ?, '1', '1', 1, 0)`);
     db.transaction(() => {
       for (let i = 0; i < 4000; i++) ins.run(i, `b${i}`, `bulk rationale ${i} `.repeat(10));
@@ -308,7 +375,11 @@ it('refuses a file that is not a tar archive', () => {
 });
 
 /** Replace one function of node:fs for the length of `body` (named ESM imports see it too). */
-function patchFs<K extends 'renameSync' | 'openSync' | 'readSync'>(name: K, make: (orig: (typeof fs)[K]) => (typeof fs)[K], body: () => void): void {
+function patchFs<K extends 'renameSync' | 'openSync' | 'readSync'>(
+  name: K,
+  make: (orig: (typeof fs)[K]) => (typeof fs)[K],
+  body: () => void,
+): void {
   const orig = fs[name];
   (fs as Record<K, unknown>)[name] = make(orig);
   syncBuiltinESMExports();
@@ -353,8 +424,21 @@ function oneRun(id: string, status = 'completed'): { dir: string; db: DB; runDir
   const db = openDatabase(databasePath(dir));
   const runDir = join(runsDir(dir), id);
   insertRun(db, {
-    id, group_id: null, variant: 'star', dataset: 'addition', preset: 'tiny', seed: 0, model: 'm', config_json: '{}', config_hash: 'h',
-    status, created_at: 100, started_at: 101, ended_at: status === 'running' ? null : 200, pid: null, run_dir: runDir,
+    id,
+    group_id: null,
+    variant: 'star',
+    dataset: 'addition',
+    preset: 'tiny',
+    seed: 0,
+    model: 'm',
+    config_json: '{}',
+    config_hash: 'h',
+    status,
+    created_at: 100,
+    started_at: 101,
+    ended_at: status === 'running' ? null : 200,
+    pid: null,
+    run_dir: runDir,
   } as Parameters<typeof insertRun>[1]);
   mkdirSync(runDir, { recursive: true });
   writeFileSync(join(runDir, 'config.json'), '{}');
@@ -381,7 +465,8 @@ function bundledCheckpoint(file: string, id: string): { state: number | null; mo
   const fd = openSync(file, 'r');
   const out: { state: number | null; model: number | null } = { state: null, model: null };
   for (const e of readTarEntries(fd)) {
-    if (e.path === `runs/${id}/checkpoint/state.json`) out.state = (JSON.parse(readEntry(fd, e).toString()) as { iteration: number }).iteration;
+    if (e.path === `runs/${id}/checkpoint/state.json`)
+      out.state = (JSON.parse(readEntry(fd, e).toString()) as { iteration: number }).iteration;
     if (e.path === `runs/${id}/checkpoint/model.pt`) out.model = readEntry(fd, e)[0]!;
   }
   closeSync(fd);
@@ -397,12 +482,17 @@ describe('bundle and backup regressions', () => {
     const db = openDatabase(databasePath(dst));
     const target = join(runsDir(dst), 'r2');
     let failed = 0;
-    patchFs('renameSync', (orig) => (a, b) => {
-      if (b === target && !failed++) throw Object.assign(new Error(`EXDEV: simulated, rename '${String(a)}' -> '${String(b)}'`), { code: 'EXDEV' });
-      return orig(a, b);
-    }, () => {
-      expect(() => importBundle(db, dst, f)).toThrow(/EXDEV: simulated/);
-    });
+    patchFs(
+      'renameSync',
+      (orig) => (a, b) => {
+        if (b === target && !failed++)
+          throw Object.assign(new Error(`EXDEV: simulated, rename '${String(a)}' -> '${String(b)}'`), { code: 'EXDEV' });
+        return orig(a, b);
+      },
+      () => {
+        expect(() => importBundle(db, dst, f)).toThrow(/EXDEV: simulated/);
+      },
+    );
     expect(failed).toBe(1);
     expect(db.prepare('SELECT count(*) AS n FROM runs').get()).toEqual({ n: 0 });
     expect(db.prepare('SELECT count(*) AS n FROM samples').get()).toEqual({ n: 0 });
@@ -421,13 +511,17 @@ describe('bundle and backup regressions', () => {
     const dst = tempDir();
     const db = openDatabase(databasePath(dst));
     const target = join(runsDir(dst), 'r2');
-    patchFs('renameSync', (orig) => (a, b) => {
-      const r = orig(a, b);
-      if (b === join(runsDir(dst), 'r1')) mkdirSync(target); // r2's appears meanwhile, empty: a plain rename would replace it
-      return r;
-    }, () => {
-      expect(() => importBundle(db, dst, f)).toThrow(/r2 exists/);
-    });
+    patchFs(
+      'renameSync',
+      (orig) => (a, b) => {
+        const r = orig(a, b);
+        if (b === join(runsDir(dst), 'r1')) mkdirSync(target); // r2's appears meanwhile, empty: a plain rename would replace it
+        return r;
+      },
+      () => {
+        expect(() => importBundle(db, dst, f)).toThrow(/r2 exists/);
+      },
+    );
     expect(db.prepare('SELECT count(*) AS n FROM runs').get()).toEqual({ n: 0 });
     expect(readdirSync(runsDir(dst))).toEqual(['r2']);
     expect(readdirSync(target)).toEqual([]);
@@ -445,56 +539,74 @@ describe('bundle and backup regressions', () => {
       exportBundle(db, dir, ['r1'], f, { checkpoints });
       const paths = Object.keys(inspectBundle(f).files).sort();
       expect(paths.filter((p) => p.includes('checkpoint.tmp'))).toEqual([]);
-      expect(paths.filter((p) => p.startsWith('runs/'))).toEqual(checkpoints ? ['runs/r1/checkpoint/model.pt', 'runs/r1/checkpoint/state.json', 'runs/r1/config.json'] : ['runs/r1/config.json']);
+      expect(paths.filter((p) => p.startsWith('runs/'))).toEqual(
+        checkpoints ? ['runs/r1/checkpoint/model.pt', 'runs/r1/checkpoint/state.json', 'runs/r1/config.json'] : ['runs/r1/config.json'],
+      );
     }
     db.close();
   });
 
-  it("exports one checkpoint iteration of a running run while the run swaps in the next", () => {
+  it('exports one checkpoint iteration of a running run while the run swaps in the next', () => {
     const { dir, db, runDir } = oneRun('r1', 'running');
     writeCheckpoint(join(runDir, 'checkpoint'), 1);
     // (a) the swap happens while model.pt is being streamed: the files opened before are kept
     const a = join(tempDir(), 'a.tar');
     let swapped = false;
-    patchFs('readSync', (orig) => ((...args: Parameters<typeof fs.readSync>) => {
-      const n = (orig as (...x: unknown[]) => number)(...args);
-      if (!swapped && (args[1] as Buffer).length === 1 << 20) {
-        swapped = true;
-        swapIn(runDir, 2);
-      }
-      return n;
-    }) as typeof fs.readSync, () => {
-      exportBundle(db, dir, ['r1'], a);
-    });
+    patchFs(
+      'readSync',
+      (orig) =>
+        ((...args: Parameters<typeof fs.readSync>) => {
+          const n = (orig as (...x: unknown[]) => number)(...args);
+          if (!swapped && (args[1] as Buffer).length === 1 << 20) {
+            swapped = true;
+            swapIn(runDir, 2);
+          }
+          return n;
+        }) as typeof fs.readSync,
+      () => {
+        exportBundle(db, dir, ['r1'], a);
+      },
+    );
     expect(swapped).toBe(true);
     expect(bundledCheckpoint(a, 'r1')).toEqual({ state: 1, model: 1 });
     // (b) the swap happens while the checkpoint's files are being opened: walked again, iteration 3 whole
     const b = join(tempDir(), 'b.tar');
     swapped = false;
-    patchFs('openSync', (orig) => ((p: fs.PathLike, ...rest: unknown[]) => {
-      if (!swapped && String(p).endsWith(join('checkpoint', 'model.pt'))) {
-        const fd = (orig as (...x: unknown[]) => number)(p, ...rest);
-        swapped = true;
-        swapIn(runDir, 3);
-        return fd;
-      }
-      return (orig as (...x: unknown[]) => number)(p, ...rest);
-    }) as typeof fs.openSync, () => {
-      const r = exportBundle(db, dir, ['r1'], b);
-      expect(r.warnings).toEqual([]);
-    });
+    patchFs(
+      'openSync',
+      (orig) =>
+        ((p: fs.PathLike, ...rest: unknown[]) => {
+          if (!swapped && String(p).endsWith(join('checkpoint', 'model.pt'))) {
+            const fd = (orig as (...x: unknown[]) => number)(p, ...rest);
+            swapped = true;
+            swapIn(runDir, 3);
+            return fd;
+          }
+          return (orig as (...x: unknown[]) => number)(p, ...rest);
+        }) as typeof fs.openSync,
+      () => {
+        const r = exportBundle(db, dir, ['r1'], b);
+        expect(r.warnings).toEqual([]);
+      },
+    );
     expect(swapped).toBe(true);
     expect(bundledCheckpoint(b, 'r1')).toEqual({ state: 3, model: 3 });
     // (c) checkpoint.old vanishing under the export (the runner's rmtree) is reported, not fatal
     writeCheckpoint(join(runDir, 'checkpoint.old'), 2);
     const c = join(tempDir(), 'c.tar');
-    patchFs('openSync', (orig) => ((p: fs.PathLike, ...rest: unknown[]) => {
-      if (String(p).includes(`checkpoint.old`) && existsSync(join(runDir, 'checkpoint.old'))) rmSync(join(runDir, 'checkpoint.old'), { recursive: true });
-      return (orig as (...x: unknown[]) => number)(p, ...rest);
-    }) as typeof fs.openSync, () => {
-      const r = exportBundle(db, dir, ['r1'], c);
-      expect(r.warnings.join('\n')).toMatch(/runs\/r1\/checkpoint\.old\/model\.pt vanished/);
-    });
+    patchFs(
+      'openSync',
+      (orig) =>
+        ((p: fs.PathLike, ...rest: unknown[]) => {
+          if (String(p).includes(`checkpoint.old`) && existsSync(join(runDir, 'checkpoint.old')))
+            rmSync(join(runDir, 'checkpoint.old'), { recursive: true });
+          return (orig as (...x: unknown[]) => number)(p, ...rest);
+        }) as typeof fs.openSync,
+      () => {
+        const r = exportBundle(db, dir, ['r1'], c);
+        expect(r.warnings.join('\n')).toMatch(/runs\/r1\/checkpoint\.old\/model\.pt vanished/);
+      },
+    );
     expect(Object.keys(inspectBundle(c).files).filter((p) => p.includes('checkpoint.old'))).toEqual([]);
     expect(bundledCheckpoint(c, 'r1')).toEqual({ state: 3, model: 3 });
     db.close();
@@ -515,11 +627,16 @@ describe('bundle and backup regressions', () => {
     const db2 = openDatabase(databasePath(dst));
     expect(importBundle(db2, dst, f).rows).toMatchObject({ runs: 1, metrics: 3, run_events: 1 });
     db2.defaultSafeIntegers(true);
-    expect(db2.prepare("SELECT exit_code, progress_total FROM runs WHERE id = 'r1'").get()).toEqual({ exit_code: big, progress_total: -(2n ** 62n) - 3n });
+    expect(db2.prepare("SELECT exit_code, progress_total FROM runs WHERE id = 'r1'").get()).toEqual({
+      exit_code: big,
+      progress_total: -(2n ** 62n) - 3n,
+    });
     expect(db2.prepare("SELECT seq FROM run_events WHERE run_id = 'r1'").all()).toEqual([{ seq: 2n ** 53n + 1n }]);
     db2.defaultSafeIntegers(false);
-    expect(db2.prepare("SELECT value, typeof(value) AS ty, t FROM metrics ORDER BY seq").all()).toEqual([
-      { value: Infinity, ty: 'real', t: 5.5 }, { value: -Infinity, ty: 'real', t: 5.5 }, { value: 0.1, ty: 'real', t: 5.5 },
+    expect(db2.prepare('SELECT value, typeof(value) AS ty, t FROM metrics ORDER BY seq').all()).toEqual([
+      { value: Infinity, ty: 'real', t: 5.5 },
+      { value: -Infinity, ty: 'real', t: 5.5 },
+      { value: 0.1, ty: 'real', t: 5.5 },
     ]);
     db2.close();
     db.close();
@@ -577,14 +694,25 @@ describe('bundle and backup regressions', () => {
       for (let i = 0; i < 60_000; i++) ins.run(i, `line ${i} `.padEnd(1000, 'x'));
     })();
     const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
-    const writer = spawn(process.execPath, ['-e', `
+    const writer = spawn(
+      process.execPath,
+      [
+        '-e',
+        `
       const db = new (require(${JSON.stringify(sqlite)}))(${JSON.stringify(databasePath(dir))});
       db.pragma('busy_timeout = 5000');
       const s = db.prepare("INSERT INTO logs (run_id, t, source, level, message) VALUES ('r1', ?, 'stdout', 'info', 'tick')");
       let n = 0;
-      setInterval(() => s.run(++n), 50);`], { stdio: 'inherit' });
+      setInterval(() => s.run(++n), 50);`,
+      ],
+      { stdio: 'inherit' },
+    );
     try {
-      const ticks = () => (db.prepare("SELECT count(*) AS n, coalesce(max(t), 0) AS last FROM logs WHERE message = 'tick'").get() as { n: number; last: number });
+      const ticks = () =>
+        db.prepare("SELECT count(*) AS n, coalesce(max(t), 0) AS last FROM logs WHERE message = 'tick'").get() as {
+          n: number;
+          last: number;
+        };
       for (let i = 0; i < 200 && ticks().n < 3; i++) await new Promise((r) => setTimeout(r, 50));
       const before = ticks();
       expect(before.n).toBeGreaterThanOrEqual(3);
@@ -592,7 +720,10 @@ describe('bundle and backup regressions', () => {
       let timer: NodeJS.Timeout | undefined;
       const r = await Promise.race([
         backupDatabase(db, out),
-        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('the backup did not finish in 40 s with a writer every 50 ms')), 40_000))),
+        new Promise<never>(
+          (_, reject) =>
+            (timer = setTimeout(() => reject(new Error('the backup did not finish in 40 s with a writer every 50 ms')), 40_000)),
+        ),
       ]);
       clearTimeout(timer);
       expect(ticks().n).toBeGreaterThan(before.n); // the writer kept writing meanwhile
@@ -624,7 +755,9 @@ describe('paths and messages (issue 13)', () => {
     const f = join(tempDir(), 'b.tar');
     const r = exportBundle(db, dir, ['r1'], f);
     expect(r.missingDirs).toEqual([]);
-    expect(r.warnings).toEqual([`runs/r1 left out: its run directory ${runDir} is a symbolic link, which a bundle does not follow; only the run's database rows are in the bundle`]);
+    expect(r.warnings).toEqual([
+      `runs/r1 left out: its run directory ${runDir} is a symbolic link, which a bundle does not follow; only the run's database rows are in the bundle`,
+    ]);
     expect(listing(f).filter((p) => p.startsWith('runs/r1'))).toEqual([]);
     expect(readFileSync(f).includes('PRIVATE-KEY-MATERIAL')).toBe(false);
     expect(inspectBundle(f).tables.runs!.rows).toBe(1);
@@ -658,17 +791,22 @@ describe('paths and messages (issue 13)', () => {
     const f = join(tempDir(), 'b.tar');
     // stdout.log becomes a link between the walk (a regular file) and its open
     let swapped = false;
-    patchFs('openSync', (orig) => ((...args: Parameters<typeof fs.openSync>) => {
-      if (!swapped && String(args[0]).endsWith('stdout.log')) {
-        swapped = true;
-        rmSync(join(runDir, 'stdout.log'));
-        fs.symlinkSync(secret, join(runDir, 'stdout.log'));
-      }
-      return (orig as (...x: unknown[]) => number)(...args);
-    }) as typeof fs.openSync, () => {
-      const r = exportBundle(db, dir, ['r1'], f);
-      expect(r.skippedFiles.sort()).toEqual(['runs/r1/checkpoint', 'runs/r1/stdout.log']);
-    });
+    patchFs(
+      'openSync',
+      (orig) =>
+        ((...args: Parameters<typeof fs.openSync>) => {
+          if (!swapped && String(args[0]).endsWith('stdout.log')) {
+            swapped = true;
+            rmSync(join(runDir, 'stdout.log'));
+            fs.symlinkSync(secret, join(runDir, 'stdout.log'));
+          }
+          return (orig as (...x: unknown[]) => number)(...args);
+        }) as typeof fs.openSync,
+      () => {
+        const r = exportBundle(db, dir, ['r1'], f);
+        expect(r.skippedFiles.sort()).toEqual(['runs/r1/checkpoint', 'runs/r1/stdout.log']);
+      },
+    );
     expect(swapped).toBe(true);
     const bytes = readFileSync(f);
     expect(bytes.includes('FOREIGN-WEIGHTS')).toBe(false);
@@ -739,10 +877,14 @@ describe('paths and messages (issue 13)', () => {
     const d = tempDir();
     const dir = tempDir();
     const db = openDatabase(databasePath(dir));
-    expect(() => importBundle(db, dir, join(d, 'nope.tar'))).toThrow(new BundleError(`cannot read the bundle: ${join(d, 'nope.tar')} does not exist; check the path`));
+    expect(() => importBundle(db, dir, join(d, 'nope.tar'))).toThrow(
+      new BundleError(`cannot read the bundle: ${join(d, 'nope.tar')} does not exist; check the path`),
+    );
     expect(() => importBundle(db, dir, d)).toThrow(`${d} is a folder, not a bundle file`);
     execFileSync('mkfifo', [join(d, 'fifo.tar')]);
-    expect(() => importBundle(db, dir, join(d, 'fifo.tar'))).toThrow(`${join(d, 'fifo.tar')} is not a regular file, so not a STaR Lab run bundle`);
+    expect(() => importBundle(db, dir, join(d, 'fifo.tar'))).toThrow(
+      `${join(d, 'fifo.tar')} is not a regular file, so not a STaR Lab run bundle`,
+    );
     db.close();
   });
 
@@ -754,16 +896,26 @@ describe('paths and messages (issue 13)', () => {
     fs.symlinkSync(victim, join(d, 'b.tar'));
     for (const overwrite of [false, true]) {
       expect(() => exportBundle(db, dir, ['r1'], join(d, 'b.tar'), { overwrite })).toThrow(BundleError);
-      expect(() => exportBundle(db, dir, ['r1'], join(d, 'b.tar'), { overwrite })).toThrow(`cannot write the bundle: ${join(d, 'b.tar')} is a symbolic link`);
+      expect(() => exportBundle(db, dir, ['r1'], join(d, 'b.tar'), { overwrite })).toThrow(
+        `cannot write the bundle: ${join(d, 'b.tar')} is a symbolic link`,
+      );
     }
     expect(readFileSync(victim, 'utf8')).toBe('keep me');
-    expect(() => exportBundle(db, dir, ['r1'], d, { overwrite: true })).toThrow(`cannot write the bundle: ${d} is a folder; give a file name such as ${join(d, 'runs.tar')}`);
+    expect(() => exportBundle(db, dir, ['r1'], d, { overwrite: true })).toThrow(
+      `cannot write the bundle: ${d} is a folder; give a file name such as ${join(d, 'runs.tar')}`,
+    );
     execFileSync('mkfifo', [join(d, 'pipe.tar')]);
-    expect(() => exportBundle(db, dir, ['r1'], join(d, 'pipe.tar'), { overwrite: true })).toThrow(/pipe\.tar is a FIFO \(named pipe\), not a regular file/);
-    expect(() => exportBundle(db, dir, ['r1'], join(d, 'no', 'such', 'b.tar'))).toThrow(`cannot write the bundle: a folder on the way to ${join(d, 'no', 'such', 'b.tar')} does not exist`);
+    expect(() => exportBundle(db, dir, ['r1'], join(d, 'pipe.tar'), { overwrite: true })).toThrow(
+      /pipe\.tar is a FIFO \(named pipe\), not a regular file/,
+    );
+    expect(() => exportBundle(db, dir, ['r1'], join(d, 'no', 'such', 'b.tar'))).toThrow(
+      `cannot write the bundle: a folder on the way to ${join(d, 'no', 'such', 'b.tar')} does not exist`,
+    );
     // the existing-file refusal names --force when the CLI says so; nothing temporary is left
     writeFileSync(join(d, 'old.tar'), 'old');
-    expect(() => exportBundle(db, dir, ['r1'], join(d, 'old.tar'), { forceOption: '--force' })).toThrow(/old\.tar already exists; choose another name, or pass --force to replace it/);
+    expect(() => exportBundle(db, dir, ['r1'], join(d, 'old.tar'), { forceOption: '--force' })).toThrow(
+      /old\.tar already exists; choose another name, or pass --force to replace it/,
+    );
     exportBundle(db, dir, ['r1'], join(d, 'old.tar'), { overwrite: true });
     expect(inspectBundle(join(d, 'old.tar')).runIds).toEqual(['r1']);
     expect(readdirSync(d).filter((n) => n.includes('.tmp-'))).toEqual([]);
@@ -775,16 +927,24 @@ describe('paths and messages (issue 13)', () => {
     const d = tempDir();
     const fifo = join(d, 'pipe.db');
     execFileSync('mkfifo', [fifo]);
-    await expect(backupDatabase(db, fifo, { overwrite: true })).rejects.toThrow(`cannot write the backup: ${fifo} is a FIFO (named pipe), not a regular file; choose another name`);
+    await expect(backupDatabase(db, fifo, { overwrite: true })).rejects.toThrow(
+      `cannot write the backup: ${fifo} is a FIFO (named pipe), not a regular file; choose another name`,
+    );
     expect(fs.lstatSync(fifo).isFIFO()).toBe(true);
-    await expect(backupDatabase(db, '/dev/null', { overwrite: true })).rejects.toThrow('cannot write the backup: /dev/null is a device, not a regular file');
+    await expect(backupDatabase(db, '/dev/null', { overwrite: true })).rejects.toThrow(
+      'cannot write the backup: /dev/null is a device, not a regular file',
+    );
     const victim = join(tempDir(), 'bashrc');
     writeFileSync(victim, 'keep me');
     fs.symlinkSync(victim, join(d, 'link.db'));
-    await expect(backupDatabase(db, join(d, 'link.db'), { overwrite: true })).rejects.toThrow(`cannot write the backup: ${join(d, 'link.db')} is a symbolic link`);
+    await expect(backupDatabase(db, join(d, 'link.db'), { overwrite: true })).rejects.toThrow(
+      `cannot write the backup: ${join(d, 'link.db')} is a symbolic link`,
+    );
     expect(readFileSync(victim, 'utf8')).toBe('keep me');
     for (const overwrite of [false, true])
-      await expect(backupDatabase(db, d, { overwrite })).rejects.toThrow(`cannot write the backup: ${d} is a folder; give a file name such as ${join(d, 'starlab-backup.db')}`);
+      await expect(backupDatabase(db, d, { overwrite })).rejects.toThrow(
+        `cannot write the backup: ${d} is a folder; give a file name such as ${join(d, 'starlab-backup.db')}`,
+      );
     // a file where a folder of the path should be: one sentence, not ENOTDIR/EEXIST
     writeFileSync(join(d, 'file'), 'x');
     const under = join(d, 'file', 'b.db');

@@ -55,7 +55,15 @@ describe('starlab CLI', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const shown = JSON.parse(r.stdout);
-    expect(shown).toMatchObject({ status: 'completed', variant: 'star', dataset: 'addition', preset: 'tiny', seed: 7, model: 'tiny-llama', statusReason: null });
+    expect(shown).toMatchObject({
+      status: 'completed',
+      variant: 'star',
+      dataset: 'addition',
+      preset: 'tiny',
+      seed: 7,
+      model: 'tiny-llama',
+      statusReason: null,
+    });
     expect(shown.config.loop.iterations).toBe(2);
     expect(shown.metrics['eval/accuracy']).toEqual([
       { iteration: 0, step: 0, value: 0.5 },
@@ -112,7 +120,19 @@ describe('starlab CLI', () => {
 
   it('ablate --wait --json queues the grid, runs it to the end and prints {id, runs}', async () => {
     const dir = tempDir();
-    const args = ['ablate', '--variants', 'star,star-norat', '--datasets', 'addition', '--seeds', '0,1', '--preset', 'tiny', '--set', 'loop.iterations=2'];
+    const args = [
+      'ablate',
+      '--variants',
+      'star,star-norat',
+      '--datasets',
+      'addition',
+      '--seeds',
+      '0,1',
+      '--preset',
+      'tiny',
+      '--set',
+      'loop.iterations=2',
+    ];
     const dry = await cli([...args, '--dry-run', '--data-dir', dir]);
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain('star-norat/addition/seed 1');
@@ -123,8 +143,26 @@ describe('starlab CLI', () => {
     expect(j.runs).toHaveLength(4);
     expect(Object.values(j.statuses)).toEqual(['completed', 'completed', 'completed', 'completed']);
     const list = JSON.parse((await cli(['list', '--json', '--data-dir', dir])).stdout) as { id: string; groupId: string }[];
-    expect(list.filter((x) => x.groupId === j.id).map((x) => x.id).sort()).toEqual([...j.runs].sort());
-    const bad = await cli(['ablate', '--variants', 'star,nope', '--datasets', 'addition', '--seeds', '0', '--preset', 'tiny', '--json', '--data-dir', dir]);
+    expect(
+      list
+        .filter((x) => x.groupId === j.id)
+        .map((x) => x.id)
+        .sort(),
+    ).toEqual([...j.runs].sort());
+    const bad = await cli([
+      'ablate',
+      '--variants',
+      'star,nope',
+      '--datasets',
+      'addition',
+      '--seeds',
+      '0',
+      '--preset',
+      'tiny',
+      '--json',
+      '--data-dir',
+      dir,
+    ]);
     expect(bad.code).toBe(2);
     expect(JSON.parse(bad.stdout).errors[0].field).toBe('variant');
   }, 60_000);
@@ -137,7 +175,19 @@ describe('starlab CLI', () => {
       mkdirSync(join(runDir, 'checkpoint'), { recursive: true });
       writeFileSync(join(runDir, 'config.json'), '{}\n');
       writeFileSync(join(runDir, 'checkpoint', 'weights.bin'), 'w'.repeat(5000));
-      insertRun(db, { id, variant: 'star', dataset: 'addition', preset: 'tiny', seed: 0, model: 'm', config_json: '{}', config_hash: 'h', status: 'completed', created_at: 1, run_dir: runDir });
+      insertRun(db, {
+        id,
+        variant: 'star',
+        dataset: 'addition',
+        preset: 'tiny',
+        seed: 0,
+        model: 'm',
+        config_json: '{}',
+        config_hash: 'h',
+        status: 'completed',
+        created_at: 1,
+        run_dir: runDir,
+      });
     }
     db.close();
     const file = join(tempDir(), 'runs.tar');
@@ -146,7 +196,18 @@ describe('starlab CLI', () => {
     const unknown = await cli(['bundle', 'export', 'zzz', '-o', file, '--data-dir', a]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/no run "zzz"/);
-    const ex = await cli(['bundle', 'export', '20240101-000000-a', '20240101-000000-bbbb', '-o', file, '--no-checkpoints', '--json', '--data-dir', a]);
+    const ex = await cli([
+      'bundle',
+      'export',
+      '20240101-000000-a',
+      '20240101-000000-bbbb',
+      '-o',
+      file,
+      '--no-checkpoints',
+      '--json',
+      '--data-dir',
+      a,
+    ]);
     expect(ex.stderr).toBe('');
     expect(ex.code).toBe(0);
     expect(JSON.parse(ex.stdout)).toMatchObject({ ok: true, runIds: ['20240101-000000-aaaa', '20240101-000000-bbbb'], files: 2 });
@@ -159,7 +220,13 @@ describe('starlab CLI', () => {
     expect(existsSync(join(runsDir(b), '20240101-000000-aaaa', 'checkpoint'))).toBe(false);
     const again = await cli(['bundle', 'import', file, '--json', '--data-dir', b]);
     expect(again.code).toBe(0);
-    expect(JSON.parse(again.stdout)).toMatchObject({ imported: [], skipped: [{ id: '20240101-000000-aaaa', reason: 'already present' }, { id: '20240101-000000-bbbb', reason: 'already present' }] });
+    expect(JSON.parse(again.stdout)).toMatchObject({
+      imported: [],
+      skipped: [
+        { id: '20240101-000000-aaaa', reason: 'already present' },
+        { id: '20240101-000000-bbbb', reason: 'already present' },
+      ],
+    });
     const list = await cli(['list', '--json', '--data-dir', b]);
     expect(JSON.parse(list.stdout)).toHaveLength(2);
 
@@ -197,12 +264,16 @@ describe('starlab CLI', () => {
     execFileSync('mkfifo', [fifo]);
     const onFifo = await cli(['backup', fifo, '--force', '--data-dir', data]);
     oneLine(onFifo);
-    expect(onFifo.stderr).toBe(`starlab: cannot write the backup: ${fifo} is a FIFO (named pipe), not a regular file; choose another name\n`);
+    expect(onFifo.stderr).toBe(
+      `starlab: cannot write the backup: ${fifo} is a FIFO (named pipe), not a regular file; choose another name\n`,
+    );
     expect(lstatSync(fifo).isFIFO()).toBe(true);
     // backup onto a folder
     const onDir = await cli(['backup', d, '--force', '--data-dir', data]);
     oneLine(onDir);
-    expect(onDir.stderr).toBe(`starlab: cannot write the backup: ${d} is a folder; give a file name such as ${join(d, 'starlab-backup.db')}\n`);
+    expect(onDir.stderr).toBe(
+      `starlab: cannot write the backup: ${d} is a folder; give a file name such as ${join(d, 'starlab-backup.db')}\n`,
+    );
     // an existing backup without --force names the option
     const old = join(d, 'old.db');
     writeFileSync(old, 'x');
@@ -216,13 +287,28 @@ describe('starlab CLI', () => {
     // with --json the service's answer is on stdout too (as import-data and reindex print theirs)
     const nopeJson = await cli(['bundle', 'import', join(d, 'nope.tar'), '--json', '--data-dir', data]);
     oneLine(nopeJson);
-    expect(JSON.parse(nopeJson.stdout)).toEqual({ ok: false, message: `cannot read the bundle: ${join(d, 'nope.tar')} does not exist; check the path` });
+    expect(JSON.parse(nopeJson.stdout)).toEqual({
+      ok: false,
+      message: `cannot read the bundle: ${join(d, 'nope.tar')} does not exist; check the path`,
+    });
     // bundle export -o through a planted link: refused even with --force, the link target untouched
     const db = openDatabase(databasePath(data));
     const runDir = join(runsDir(data), '20240101-000000-aaaa');
     mkdirSync(runDir, { recursive: true });
     writeFileSync(join(runDir, 'config.json'), '{}\n');
-    insertRun(db, { id: '20240101-000000-aaaa', variant: 'star', dataset: 'addition', preset: 'tiny', seed: 0, model: 'm', config_json: '{}', config_hash: 'h', status: 'completed', created_at: 1, run_dir: runDir });
+    insertRun(db, {
+      id: '20240101-000000-aaaa',
+      variant: 'star',
+      dataset: 'addition',
+      preset: 'tiny',
+      seed: 0,
+      model: 'm',
+      config_json: '{}',
+      config_hash: 'h',
+      status: 'completed',
+      created_at: 1,
+      run_dir: runDir,
+    });
     db.close();
     const victim = join(tempDir(), 'bashrc');
     writeFileSync(victim, 'alias ls=ls\n');

@@ -21,7 +21,20 @@ import {
 import { X_OPTIONS } from '../../renderer/src/compare';
 
 const view = (patch: Partial<CompareView> = {}): CompareView => ({ ...defaultCompareView(), ...patch });
-const KEYS = ['group', 'runs', 'metric', 'x', 'yLog', 'smoothing', 'groupBy', 'band', 'showRuns', 'perDifficulty', 'template', 'filter'].sort();
+const KEYS = [
+  'group',
+  'runs',
+  'metric',
+  'x',
+  'yLog',
+  'smoothing',
+  'groupBy',
+  'band',
+  'showRuns',
+  'perDifficulty',
+  'template',
+  'filter',
+].sort();
 
 describe('compare view defaults', () => {
   it('the bare route and a group route', () => {
@@ -94,6 +107,7 @@ describe('compareViewToHash / compareViewFromHash', () => {
 
   it('round trips any valid view (property)', () => {
     const id = fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/);
+    // eslint-disable-next-line no-control-regex -- the property: no control characters
     const safeText = (max: number) => fc.string({ maxLength: max, unit: 'grapheme' }).filter((s) => !/[\u0000-\u001f\u007f]/.test(s));
     const arb = fc.record({
       group: fc.option(id, { nil: null }),
@@ -103,7 +117,10 @@ describe('compareViewToHash / compareViewFromHash', () => {
       x: fc.constantFrom(...X_OPTIONS.map((o) => o.id)),
       yLog: fc.boolean(),
       smoothing: fc.integer({ min: 0, max: 99 }).map((n) => n / 100),
-      groupBy: fc.oneof(fc.constantFrom('none', 'variant', 'dataset', 'variant+dataset'), fc.stringMatching(/^[a-z_]{1,10}(\.[a-z_]{1,10}){0,3}$/)),
+      groupBy: fc.oneof(
+        fc.constantFrom('none', 'variant', 'dataset', 'variant+dataset'),
+        fc.stringMatching(/^[a-z_]{1,10}(\.[a-z_]{1,10}){0,3}$/),
+      ),
       band: fc.constantFrom('std' as const, 'ci95' as const),
       showRuns: fc.boolean(),
       perDifficulty: fc.boolean(),
@@ -152,7 +169,11 @@ describe('malformed and hostile URLs', () => {
   });
 
   it('booleans: 1/0 and true/false', () => {
-    expect(compareViewFromHash('#/compare?ylog=true&showruns=1&perdiff=false')).toMatchObject({ yLog: true, showRuns: true, perDifficulty: false });
+    expect(compareViewFromHash('#/compare?ylog=true&showruns=1&perdiff=false')).toMatchObject({
+      yLog: true,
+      showRuns: true,
+      perDifficulty: false,
+    });
   });
 
   it('smoothing is clamped to [0, 0.99] and rounded to the slider step', () => {
@@ -191,7 +212,7 @@ describe('malformed and hostile URLs', () => {
     expect(compareViewFromHash(compareViewToHash(view({ runs: ids }))).runs).toHaveLength(MAX_URL_RUNS);
   });
 
-  it('no prototype pollution, no keys but the view\'s', () => {
+  it("no prototype pollution, no keys but the view's", () => {
     const hostile = [
       '#/compare?__proto__=x&constructor=y&prototype=z&__proto__[polluted]=1&toString=1&hasOwnProperty=1',
       '#/compare?__proto__.polluted=1&constructor.prototype.polluted=1',
@@ -215,7 +236,25 @@ describe('malformed and hostile URLs', () => {
   it('never throws on arbitrary text, and what it reads is canonical (property)', () => {
     const chunk = fc.oneof(
       fc.string({ maxLength: 30, unit: 'binary' }),
-      fc.constantFrom('?', '&', '=', '%', '%zz', '%E0%A4%A', '#', ',', '+', 'runs=', 'group=', 'x=', 'smooth=', 'by=', 'label=', '__proto__', '/compare'),
+      fc.constantFrom(
+        '?',
+        '&',
+        '=',
+        '%',
+        '%zz',
+        '%E0%A4%A',
+        '#',
+        ',',
+        '+',
+        'runs=',
+        'group=',
+        'x=',
+        'smooth=',
+        'by=',
+        'label=',
+        '__proto__',
+        '/compare',
+      ),
     );
     fc.assert(
       fc.property(fc.array(chunk, { maxLength: 30 }), (parts) => {
@@ -241,7 +280,8 @@ describe('writing odd strings', () => {
 
 describe('isCompareHash', () => {
   it('the compare page only', () => {
-    for (const h of ['#/compare', '#/compare/', '#/compare?x=step', '/compare?runs=a', '#/compare/?x=step']) expect(isCompareHash(h), h).toBe(true);
+    for (const h of ['#/compare', '#/compare/', '#/compare?x=step', '/compare?runs=a', '#/compare/?x=step'])
+      expect(isCompareHash(h), h).toBe(true);
     for (const h of ['', '#/', '#/runs', '#/runs/x/traces?q=1', '#/comparex', '#/groups/compare']) expect(isCompareHash(h), h).toBe(false);
   });
 });
@@ -261,7 +301,7 @@ describe('updateCompareView', () => {
     expect(updateCompareView(v, { yLog: true }).template).toBe('mine {variant}');
   });
 
-  it('the run list loses duplicates and keeps its order; selecting by hand leaves the group\'s runs', () => {
+  it("the run list loses duplicates and keeps its order; selecting by hand leaves the group's runs", () => {
     expect(updateCompareView(view(), { runs: ['b', 'a', 'b'] }).runs).toEqual(['b', 'a']);
     const g = defaultCompareView('g');
     const picked = updateCompareView(g, { runs: ['r1'] });
@@ -287,8 +327,10 @@ describe('ComparePage opened from a URL', () => {
     return renderToString(createElement(ComparePage as never, { path }));
   };
 
-  it('shows the URL\'s view in its controls', async () => {
-    const html = await render('/compare?runs=a,b&x=tokens&ylog=1&smooth=0.5&band=ci95&showruns=1&by=dataset&label=L%20{dataset}&filter=seed%3D1');
+  it("shows the URL's view in its controls", async () => {
+    const html = await render(
+      '/compare?runs=a,b&x=tokens&ylog=1&smooth=0.5&band=ci95&showruns=1&by=dataset&label=L%20{dataset}&filter=seed%3D1',
+    );
     expect(html).toMatch(/<option value="tokens" selected="">/);
     expect(html).toMatch(/<option value="ci95" selected="">/);
     expect(html).toMatch(/<option value="dataset" selected="">/);

@@ -33,9 +33,26 @@ const pt = (iteration: number, step: number, value: number, t = 1000 + iteration
 
 function summary(id: string, variant: string, dataset: string, seed: number): RunSummary {
   return {
-    id, groupId: 'g', status: 'completed', statusReason: null, variant, dataset, preset: 'tiny', model: 'm', seed,
-    createdAt: 0, startedAt: 0, endedAt: 1, latestAccuracy: null, currentIteration: null, currentPhase: null,
-    progressDone: null, progressTotal: null, malformedLines: 0, unknownEvents: 0, ignoredEvents: 0,
+    id,
+    groupId: 'g',
+    status: 'completed',
+    statusReason: null,
+    variant,
+    dataset,
+    preset: 'tiny',
+    model: 'm',
+    seed,
+    createdAt: 0,
+    startedAt: 0,
+    endedAt: 1,
+    latestAccuracy: null,
+    currentIteration: null,
+    currentPhase: null,
+    progressDone: null,
+    progressTotal: null,
+    malformedLines: 0,
+    unknownEvents: 0,
+    ignoredEvents: 0,
   };
 }
 const run = (id: string, variant: string, dataset: string, seed: number, lr: number): CompareRun => ({
@@ -46,22 +63,39 @@ const run = (id: string, variant: string, dataset: string, seed: number, lr: num
 describe('x mapping', () => {
   const acc = [pt(0, 0, 0.1), pt(1, 10, 0.5), pt(2, 20, 0.7)];
   it('iteration: last value per iteration', () => {
-    expect(mapX([pt(0, 0, 1), pt(0, 5, 2), pt(1, 9, 3)], 'iteration')).toEqual([{ k: 0, x: 0, y: 2 }, { k: 1, x: 1, y: 3 }]);
+    expect(mapX([pt(0, 0, 1), pt(0, 5, 2), pt(1, 9, 3)], 'iteration')).toEqual([
+      { k: 0, x: 0, y: 2 },
+      { k: 1, x: 1, y: 3 },
+    ]);
   });
   it('step: every point by step', () => {
-    expect(mapX([pt(1, 9, 3), pt(0, 5, 2)], 'step')).toEqual([{ k: 5, x: 5, y: 2 }, { k: 9, x: 9, y: 3 }]);
+    expect(mapX([pt(1, 9, 3), pt(0, 5, 2)], 'step')).toEqual([
+      { k: 5, x: 5, y: 2 },
+      { k: 9, x: 9, y: 3 },
+    ]);
   });
   it('tokens / examples: the compute value at the same iteration', () => {
     const tokens = [pt(0, 0, 100), pt(1, 10, 250)];
-    expect(mapX(acc, 'tokens', { compute: tokens })).toEqual([{ k: 0, x: 100, y: 0.1 }, { k: 1, x: 250, y: 0.5 }]);
+    expect(mapX(acc, 'tokens', { compute: tokens })).toEqual([
+      { k: 0, x: 100, y: 0.1 },
+      { k: 1, x: 250, y: 0.5 },
+    ]);
     expect(mapX(acc, 'examples', { compute: [pt(2, 20, 64)] })).toEqual([{ k: 2, x: 64, y: 0.7 }]);
     expect(mapX(acc, 'tokens')).toEqual([]);
   });
   it('time: t minus the run start', () => {
-    expect(mapX(acc, 'time', { t0: 999 })).toEqual([{ k: 0, x: 1, y: 0.1 }, { k: 1, x: 2, y: 0.5 }, { k: 2, x: 3, y: 0.7 }]);
+    expect(mapX(acc, 'time', { t0: 999 })).toEqual([
+      { k: 0, x: 1, y: 0.1 },
+      { k: 1, x: 2, y: 0.5 },
+      { k: 2, x: 3, y: 0.7 },
+    ]);
     // several per iteration (train/loss): every point, aligned on step
     const loss = [pt(0, 1, 3, 1001), pt(0, 2, 2, 1002), pt(1, 3, 1, 1005)];
-    expect(mapX(loss, 'time', { t0: 1000 })).toEqual([{ k: 1, x: 1, y: 3 }, { k: 2, x: 2, y: 2 }, { k: 3, x: 5, y: 1 }]);
+    expect(mapX(loss, 'time', { t0: 1000 })).toEqual([
+      { k: 1, x: 1, y: 3 },
+      { k: 2, x: 2, y: 2 },
+      { k: 3, x: 5, y: 1 },
+    ]);
     expect(runStartT({ a: [pt(0, 0, 1, 50)], b: [pt(0, 0, 1, 20)], c: undefined })).toBe(20);
     expect(runStartT({})).toBeNull();
   });
@@ -72,7 +106,10 @@ describe('x mapping', () => {
     expect(metricsToFetch('eval/accuracy', 'time')).toContain('train/loss');
   });
   it('aligns on k, x the mean of the runs x', () => {
-    const a = [{ k: 0, x: 100, y: 1 }, { k: 1, x: 200, y: 3 }];
+    const a = [
+      { k: 0, x: 100, y: 1 },
+      { k: 1, x: 200, y: 3 },
+    ];
     const b = [{ k: 0, x: 120, y: 3 }];
     const out = aggregateAligned([a, b], 'std');
     expect(out).toHaveLength(2);
@@ -109,7 +146,7 @@ describe('aggregateAligned and LTTB at scale', () => {
 
   it('equals the reference on random runs (duplicates, gaps, NaN, unsorted, different x per run)', () => {
     let s = 7;
-    const rand = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let trial = 0; trial < 200; trial++) {
       const runs = Array.from({ length: 1 + Math.floor(rand() * 5) }, () =>
         Array.from({ length: Math.floor(rand() * 30) }, () => {
@@ -139,7 +176,13 @@ describe('aggregateAligned and LTTB at scale', () => {
     expect(t.map((p) => p.x)).toEqual([...t.map((p) => p.x)].sort((a, b) => a - b));
     expect(lttb(pts.slice(0, 50), 100)).toEqual(pts.slice(0, 50));
     // hand-computed: 5 points to 3 — the middle bucket [1, 4) keeps the point farthest from the line (0,0)–(4,0)
-    const five = [{ x: 0, y: 0 }, { x: 1, y: 1 }, { x: 2, y: 5 }, { x: 3, y: 2 }, { x: 4, y: 0 }];
+    const five = [
+      { x: 0, y: 0 },
+      { x: 1, y: 1 },
+      { x: 2, y: 5 },
+      { x: 3, y: 2 },
+      { x: 4, y: 0 },
+    ];
     expect(lttb(five, 3)).toEqual([five[0], five[2], five[4]]);
   });
 });
@@ -179,7 +222,11 @@ describe('configs, grouping and labels', () => {
     expect(variantStyle('star-norat').color).toBe(styleForVariant('star-norat').color);
     expect(variantStyle('star-norat').color).toBe('#D55E00');
     expect(variantStyle('star-norat').dash).toBeDefined();
-    const s = assignStyles([{ key: 'a', variants: ['star'] }, { key: 'b', variants: ['star'] }, { key: 'c', variants: ['star', 'v-star'] }]);
+    const s = assignStyles([
+      { key: 'a', variants: ['star'] },
+      { key: 'b', variants: ['star'] },
+      { key: 'c', variants: ['star', 'v-star'] },
+    ]);
     expect(s.get('a')!.color).toBe('#0072B2');
     expect(s.get('b')!.color).not.toBe('#0072B2');
     expect(s.get('b')!.dash).toBe(s.get('a')!.dash);
@@ -194,13 +241,26 @@ describe('configs, grouping and labels', () => {
 });
 
 describe('groups and table', () => {
-  const runs = [run('r1', 'star', 'addition', 0, 0.001), run('r2', 'star', 'addition', 1, 0.001), run('r3', 'star-norat', 'addition', 0, 0.003)];
+  const runs = [
+    run('r1', 'star', 'addition', 0, 0.001),
+    run('r2', 'star', 'addition', 1, 0.001),
+    run('r3', 'star-norat', 'addition', 0, 0.003),
+  ];
   const series: Record<string, Record<string, MetricPoint[]>> = {
     r1: { 'eval/accuracy': [pt(0, 0, 0.2), pt(1, 5, 0.6), pt(2, 9, 0.5)], 'compute/tokens': [pt(0, 0, 10), pt(1, 5, 20), pt(2, 9, 30)] },
     r2: { 'eval/accuracy': [pt(0, 0, 0.4), pt(1, 5, 0.8), pt(2, 9, 0.7)], 'compute/tokens': [pt(0, 0, 12), pt(1, 5, 22), pt(2, 9, 32)] },
     r3: { 'eval/accuracy': [pt(0, 0, 0.1), pt(1, 5, 0.2)] },
   };
-  const base = { runs, series, metric: 'eval/accuracy', x: 'iteration' as const, groupBy: 'variant', template: '{variant}', smoothing: 0, band: 'std' as const };
+  const base = {
+    runs,
+    series,
+    metric: 'eval/accuracy',
+    x: 'iteration' as const,
+    groupBy: 'variant',
+    template: '{variant}',
+    smoothing: 0,
+    band: 'std' as const,
+  };
   it('groups by variant, star first', () => {
     const g = buildGroups(base);
     expect(g.map((x) => x.key)).toEqual(['star', 'star-norat']);
@@ -240,16 +300,40 @@ describe('groups and table', () => {
 });
 
 describe('per-difficulty curves and the exported figure', () => {
-  const runs = [run('r1', 'star', 'addition', 0, 0.001), run('r2', 'star', 'addition', 1, 0.001), run('r3', 'star-norat', 'addition', 0, 0.001)];
+  const runs = [
+    run('r1', 'star', 'addition', 0, 0.001),
+    run('r2', 'star', 'addition', 1, 0.001),
+    run('r3', 'star-norat', 'addition', 0, 0.001),
+  ];
   const series: Record<string, Record<string, MetricPoint[]>> = {
-    r1: { 'eval/accuracy': [pt(0, 0, 0.2), pt(1, 5, 0.6)], 'eval/accuracy/digits_1': [pt(0, 0, 0.5), pt(1, 5, 0.9)], 'eval/accuracy/digits_2': [pt(0, 0, 0.1), pt(1, 5, 0.4)] },
-    r2: { 'eval/accuracy': [pt(0, 0, 0.4), pt(1, 5, 0.8)], 'eval/accuracy/digits_1': [pt(0, 0, 0.7), pt(1, 5, 1)], 'eval/accuracy/digits_2': [pt(0, 0, 0.3), pt(1, 5, 0.6)] },
-    r3: { 'eval/accuracy': [pt(0, 0, 0.1), pt(1, 5, 0.2)], 'eval/accuracy/digits_1': [pt(0, 0, 0.2), pt(1, 5, 0.3)], 'eval/accuracy/digits_2': [pt(0, 0, 0), pt(1, 5, 0.1)] },
+    r1: {
+      'eval/accuracy': [pt(0, 0, 0.2), pt(1, 5, 0.6)],
+      'eval/accuracy/digits_1': [pt(0, 0, 0.5), pt(1, 5, 0.9)],
+      'eval/accuracy/digits_2': [pt(0, 0, 0.1), pt(1, 5, 0.4)],
+    },
+    r2: {
+      'eval/accuracy': [pt(0, 0, 0.4), pt(1, 5, 0.8)],
+      'eval/accuracy/digits_1': [pt(0, 0, 0.7), pt(1, 5, 1)],
+      'eval/accuracy/digits_2': [pt(0, 0, 0.3), pt(1, 5, 0.6)],
+    },
+    r3: {
+      'eval/accuracy': [pt(0, 0, 0.1), pt(1, 5, 0.2)],
+      'eval/accuracy/digits_1': [pt(0, 0, 0.2), pt(1, 5, 0.3)],
+      'eval/accuracy/digits_2': [pt(0, 0, 0), pt(1, 5, 0.1)],
+    },
   };
   const base = { runs, series, x: 'iteration' as const, groupBy: 'variant', template: '{variant}', smoothing: 0, band: 'std' as const };
 
   it('finds the per-difficulty metrics of a metric, by difficulty', () => {
-    expect(difficultyMetrics('eval/accuracy', ['eval/accuracy/digits_10', 'eval/accuracy', 'eval/accuracy/digits_2', 'eval/accuracyXdigits_3', 'train/loss/digits_1'])).toEqual([
+    expect(
+      difficultyMetrics('eval/accuracy', [
+        'eval/accuracy/digits_10',
+        'eval/accuracy',
+        'eval/accuracy/digits_2',
+        'eval/accuracyXdigits_3',
+        'train/loss/digits_1',
+      ]),
+    ).toEqual([
       { metric: 'eval/accuracy/digits_2', difficulty: 2 },
       { metric: 'eval/accuracy/digits_10', difficulty: 10 },
     ]);
@@ -304,7 +388,19 @@ describe('ComparePage renders', () => {
     const page = new URL('../../renderer/src/pages/ComparePage.tsx', import.meta.url).pathname;
     const { ComparePage } = (await import(/* @vite-ignore */ page)) as { ComparePage: (p: { path: string }) => ReactElement };
     const html = renderToString(createElement(ComparePage, { path: '/compare?group=g1' }));
-    for (const id of ['compare-page', 'compare-metric', 'compare-x', 'compare-ylog', 'compare-smoothing', 'compare-group-by', 'compare-band', 'compare-show-runs', 'compare-label-template', 'compare-chart', 'compare-table']) {
+    for (const id of [
+      'compare-page',
+      'compare-metric',
+      'compare-x',
+      'compare-ylog',
+      'compare-smoothing',
+      'compare-group-by',
+      'compare-band',
+      'compare-show-runs',
+      'compare-label-template',
+      'compare-chart',
+      'compare-table',
+    ]) {
       expect(html).toContain(`data-testid="${id}"`);
     }
     expect(html).toContain('data-series-count="0"');
@@ -317,9 +413,17 @@ describe('chart domains for the canvas mode', () => {
   const row = (x: number, y: number, band?: [number, number]) => (band ? { x, y, band } : { x, y });
   it('nice linear ticks over means, bands and runs; [0, 1] for fractions; decades on log axes', () => {
     const lines = [{ mean: [row(0, 0.12, [0.05, 0.19]), row(10, 0.43, [0.4, 0.46])], raw: [], runs: [[row(0, 0.1), row(12, 0.5)]] }];
-    expect(chartDomains(lines, { yLog: false, unitInterval: false })).toEqual({ x: [0, 12], y: [0, 0.5], yTicks: [0, 0.1, 0.2, 0.3, 0.4, 0.5] });
+    expect(chartDomains(lines, { yLog: false, unitInterval: false })).toEqual({
+      x: [0, 12],
+      y: [0, 0.5],
+      yTicks: [0, 0.1, 0.2, 0.3, 0.4, 0.5],
+    });
     expect(chartDomains(lines, { yLog: false, unitInterval: true })).toEqual({ x: [0, 12], y: [0, 1], yTicks: [0, 0.25, 0.5, 0.75, 1] });
-    expect(chartDomains([{ mean: [row(1, 0.03), row(2, 40)], raw: [], runs: [] }], { yLog: true, unitInterval: false })).toEqual({ x: [1, 2], y: [0.01, 100], yTicks: [0.01, 0.1, 1, 10, 100] });
+    expect(chartDomains([{ mean: [row(1, 0.03), row(2, 40)], raw: [], runs: [] }], { yLog: true, unitInterval: false })).toEqual({
+      x: [1, 2],
+      y: [0.01, 100],
+      yTicks: [0.01, 0.1, 1, 10, 100],
+    });
     expect(chartDomains([{ mean: [row(1, 2)], raw: [], runs: [] }], { yLog: false, unitInterval: false })!.x).toEqual([0.5, 1.5]);
     expect(chartDomains([{ mean: [], raw: [], runs: [] }], { yLog: false, unitInterval: false })).toBeNull();
   });

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import { type z } from 'zod';
 import { repoRoot, resolvePython } from '../../core/paths';
 import {
   DATASETS,
@@ -39,9 +39,7 @@ describe('experiment config schema', () => {
     expect(py.variants).toEqual([...VARIANTS]);
     expect(py.datasets).toEqual([...DATASETS]);
     expect(py.presets).toEqual([...PRESETS]);
-    const ts = Object.fromEntries(
-      Object.entries(SECTION_SCHEMAS).map(([name, s]) => [name, Object.keys((s as z.ZodObject).shape).sort()]),
-    );
+    const ts = Object.fromEntries(Object.entries(SECTION_SCHEMAS).map(([name, s]) => [name, Object.keys((s as z.ZodObject).shape).sort()]));
     expect(py.schemas).toEqual(ts);
     for (const v of VARIANTS) for (const d of DATASETS) expect(py.sections[v]![d]).toEqual(sectionsFor(v, d));
   }, 60_000);
@@ -53,9 +51,10 @@ describe('experiment config schema', () => {
           expect(presetDefaults(variant, dataset, preset), `${variant}/${dataset}/${preset}`).toBeDefined();
           const r = resolveConfig({ variant, dataset, preset, seed: 1 });
           expect(r.ok ? [] : r.errors, `${variant}/${dataset}/${preset}`).toEqual([]);
-          if (r.ok) expect(Object.keys(r.config).sort()).toEqual(
-            ['variant', 'dataset', 'preset', 'seed', ...Object.keys(sectionsFor(variant, dataset))].sort(),
-          );
+          if (r.ok)
+            expect(Object.keys(r.config).sort()).toEqual(
+              ['variant', 'dataset', 'preset', 'seed', ...Object.keys(sectionsFor(variant, dataset))].sort(),
+            );
         }
   });
 

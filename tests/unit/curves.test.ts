@@ -12,9 +12,14 @@ afterAll(cleanupTempDirs);
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: REPO, env: { ...process.env, STARLAB_PYTHON: FAKE_PYTHON }, timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'cli/main.ts', ...args],
+      { cwd: REPO, env: { ...process.env, STARLAB_PYTHON: FAKE_PYTHON }, timeout: 30_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -73,7 +78,11 @@ describe('curves from stored candidates', () => {
       expect(pv[1]!.value).toBeCloseTo((1 + 2 / 3) / 2, 12);
       expect(pv[2]!.value).toBeCloseTo(1, 12);
       // best-of-k by the DPO reward: q1 → k=3: top (3) right = 1; q2 → top tie (2, 2): one right → 1/2
-      const best = s.getCurve(id, { kind: 'best-of-k', scorer: 'dpo' }) as { ok: true; scorer: string; points: { k: number; value: number }[] };
+      const best = s.getCurve(id, { kind: 'best-of-k', scorer: 'dpo' }) as {
+        ok: true;
+        scorer: string;
+        points: { k: number; value: number }[];
+      };
       expect(best.scorer).toBe('dpo');
       expect(best.points[2]!.value).toBeCloseTo((1 + 0.5) / 2, 12);
       // by the ORM: q1 top is the wrong 8 (0.9); q2 top is the null answer (0.3, wrong) → 0 at k = 3
@@ -82,7 +91,10 @@ describe('curves from stored candidates', () => {
       expect((s.getCurve(id, { kind: 'majority' }) as { points: { value: number }[] }).points[2]!.value).toBeCloseTo(0.75, 12);
       // another iteration; refusals name the problem
       expect(s.getCurve(id, { kind: 'pass-at-k', iteration: 0 })).toMatchObject({ ok: true, iteration: 0, questions: 1 });
-      expect(s.getCurve(id, { kind: 'pass-at-k', iteration: 5 })).toEqual({ ok: false, message: 'run vstar-run has no candidates at iteration 5 (it has them at 0, 1)' });
+      expect(s.getCurve(id, { kind: 'pass-at-k', iteration: 5 })).toEqual({
+        ok: false,
+        message: 'run vstar-run has no candidates at iteration 5 (it has them at 0, 1)',
+      });
       expect(s.getCurve('nope', { kind: 'majority' })).toEqual({ ok: false, message: 'no run "nope"' });
     } finally {
       s.close();

@@ -97,7 +97,11 @@ describe('data commands', () => {
     const r = await s.exportRunBundle([launched.id], {});
     if (!r.ok) throw new Error(r.message);
     expect(r.files).toBe(0);
-    expect(r.warnings).toEqual([expect.stringMatching(new RegExp(`^runs/${launched.id} left out: its run directory .* is a symbolic link, which a bundle does not follow`))]);
+    expect(r.warnings).toEqual([
+      expect.stringMatching(
+        new RegExp(`^runs/${launched.id} left out: its run directory .* is a symbolic link, which a bundle does not follow`),
+      ),
+    ]);
     expect(readFileSync(r.file).includes('root:x:0:0')).toBe(false);
     s.close();
   });
@@ -107,12 +111,18 @@ describe('data commands', () => {
     const s = createService({ dataDir, pollMs: 50, commandFor: fakeCommand('complete') });
     const orig = fs.writeFileSync;
     fs.writeFileSync = ((...args: Parameters<typeof fs.writeFileSync>) => {
-      if (String(args[0]).endsWith('config.json')) throw Object.assign(new Error(`ENOSPC: no space left on device, open '${String(args[0])}'`), { code: 'ENOSPC', path: String(args[0]) });
+      if (String(args[0]).endsWith('config.json'))
+        throw Object.assign(new Error(`ENOSPC: no space left on device, open '${String(args[0])}'`), {
+          code: 'ENOSPC',
+          path: String(args[0]),
+        });
       return orig(...args);
     }) as typeof fs.writeFileSync;
     syncBuiltinESMExports();
     try {
-      await expect(s.launchRun(SPEC)).rejects.toThrow(`cannot start the run: the disk holding ${join(dataDir, 'runs')} is full (ENOSPC); free space and launch again`);
+      await expect(s.launchRun(SPEC)).rejects.toThrow(
+        `cannot start the run: the disk holding ${join(dataDir, 'runs')} is full (ENOSPC); free space and launch again`,
+      );
     } finally {
       fs.writeFileSync = orig;
       syncBuiltinESMExports();
@@ -126,7 +136,9 @@ describe('data commands', () => {
       return prepare(sql);
     }) as typeof s.db.prepare;
     try {
-      await expect(s.launchRun(SPEC)).rejects.toThrow(`cannot start the run: the disk holding ${s.dbPath} is full (database or disk is full); free space and launch again`);
+      await expect(s.launchRun(SPEC)).rejects.toThrow(
+        `cannot start the run: the disk holding ${s.dbPath} is full (database or disk is full); free space and launch again`,
+      );
     } finally {
       s.db.prepare = prepare;
     }
@@ -135,7 +147,9 @@ describe('data commands', () => {
     const other = tempDir();
     writeFileSync(join(other, 'runs'), 'x');
     const s2 = createService({ dataDir: other, pollMs: 50, commandFor: fakeCommand('complete') });
-    await expect(s2.launchRun(SPEC)).rejects.toThrow(`cannot start the run: a part of ${join(other, 'runs')} is a file, not a folder; choose another location`);
+    await expect(s2.launchRun(SPEC)).rejects.toThrow(
+      `cannot start the run: a part of ${join(other, 'runs')} is a file, not a folder; choose another location`,
+    );
     s2.close();
     s.close();
   });
@@ -145,26 +159,48 @@ describe('data commands', () => {
     const hub = (name: string) => ({ ...SPEC, overrides: { 'model.source': 'hub', 'model.name': name } });
     const missing = join(tempDir(), 'no-such-model');
     const v = s.validateLaunch(hub(missing));
-    expect(v).toMatchObject({ ok: false, errors: [{ field: 'model.name', message: expect.stringContaining(`${missing} does not exist`) }] });
+    expect(v).toMatchObject({
+      ok: false,
+      errors: [{ field: 'model.name', message: expect.stringContaining(`${missing} does not exist`) }],
+    });
     const l = await s.launchRun(hub(missing));
     expect(l).toMatchObject({ ok: false, errors: [{ field: 'model.name' }] });
     expect(s.listRuns()).toEqual([]);
     const empty = tempDir();
-    expect(s.validateLaunch(hub(empty))).toMatchObject({ ok: false, errors: [{ field: 'model.name', message: expect.stringContaining('has no config.json') }] });
+    expect(s.validateLaunch(hub(empty))).toMatchObject({
+      ok: false,
+      errors: [{ field: 'model.name', message: expect.stringContaining('has no config.json') }],
+    });
     const file = join(empty, 'weights.bin');
     writeFileSync(file, 'x');
-    expect(s.validateLaunch(hub(file))).toMatchObject({ ok: false, errors: [{ field: 'model.name', message: expect.stringContaining('is a file, not a folder') }] });
+    expect(s.validateLaunch(hub(file))).toMatchObject({
+      ok: false,
+      errors: [{ field: 'model.name', message: expect.stringContaining('is a file, not a folder') }],
+    });
     for (const rel of ['./models/llama', '../llama', '~/models/llama'])
-      expect(s.validateLaunch(hub(rel))).toMatchObject({ ok: false, errors: [{ field: 'model.name', message: expect.stringContaining('absolute path') }] });
+      expect(s.validateLaunch(hub(rel))).toMatchObject({
+        ok: false,
+        errors: [{ field: 'model.name', message: expect.stringContaining('absolute path') }],
+      });
     // a model folder, and hub ids ("org/name" is not a path), pass this check
     writeFileSync(join(empty, 'config.json'), '{}');
     for (const ok of [empty, 'Qwen/Qwen2.5-0.5B', 'gpt2']) {
       const r = s.validateLaunch(hub(ok));
       if (!r.ok) expect(r.errors.filter((e) => e.field === 'model.name')).toEqual([]);
     }
-    const plan = s.planAblation({ variants: ['star'], datasets: ['addition'], seeds: [0, 1], preset: 'tiny', overrides: { 'model.source': 'hub', 'model.name': missing } });
+    const plan = s.planAblation({
+      variants: ['star'],
+      datasets: ['addition'],
+      seeds: [0, 1],
+      preset: 'tiny',
+      overrides: { 'model.source': 'hub', 'model.name': missing },
+    });
     expect(plan.ok).toBe(false);
-    if (!plan.ok) expect(plan.errors).toEqual([expect.objectContaining({ field: 'model.name', message: expect.stringMatching(/seed 0: .*does not exist/) }), expect.objectContaining({ field: 'model.name' })]);
+    if (!plan.ok)
+      expect(plan.errors).toEqual([
+        expect.objectContaining({ field: 'model.name', message: expect.stringMatching(/seed 0: .*does not exist/) }),
+        expect.objectContaining({ field: 'model.name' }),
+      ]);
     s.close();
   });
 

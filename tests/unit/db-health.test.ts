@@ -11,8 +11,17 @@ import { cleanupTempDirs, fakeCommand, SPEC, tempDir, waitFor } from '../fixture
 afterAll(cleanupTempDirs);
 
 const run = (id: string, dir: string) => ({
-  id, variant: 'star', dataset: 'addition', preset: 'tiny', seed: 0, model: 'm',
-  config_json: '{}', config_hash: 'h', status: 'completed' as const, created_at: 1, run_dir: dir,
+  id,
+  variant: 'star',
+  dataset: 'addition',
+  preset: 'tiny',
+  seed: 0,
+  model: 'm',
+  config_json: '{}',
+  config_hash: 'h',
+  status: 'completed' as const,
+  created_at: 1,
+  run_dir: dir,
 });
 
 /** A database of `rows` log lines of ~1 KiB, closed; then the page header in the middle overwritten. */

@@ -98,7 +98,9 @@ describe('electron main process (out/main/index.js)', () => {
     }
     expect(((await save(trusted, [{ name: 'a.csv', mime: 'x', base64: 'not base64!' }])) as { error: string }).error).toMatch(/base64/);
     expect(((await save(trusted, [])) as { error: string }).error).toMatch(/saveFiles/);
-    expect(((await save({ senderFrame: { url: 'https://evil.example/' } }, [file('a.csv', 'x')])) as { error: string }).error).toMatch(/refused/);
+    expect(((await save({ senderFrame: { url: 'https://evil.example/' } }, [file('a.csv', 'x')])) as { error: string }).error).toMatch(
+      /refused/,
+    );
     expect(electron.dialog.calls.length).toBe(n); // no dialog opened for any of them
   });
 
@@ -286,7 +288,6 @@ describe('preload (out/preload/index.cjs)', () => {
       throw new Error(`a sandboxed preload cannot require "${name}": bundle it into the preload`);
     };
     const module = { exports: {} };
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval
     new Function('require', 'module', 'exports', code)(sandboxRequire, module, module.exports);
     api = stub.exposed[0]!.api as typeof api;
   });

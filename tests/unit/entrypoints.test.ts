@@ -7,7 +7,11 @@ import { cleanupTempDirs, REPO, tempDir } from '../fixtures/helpers';
 afterAll(cleanupTempDirs);
 
 /** Start a process, collect stdout until `until` matches (or it exits), then SIGTERM it. */
-function runUntil(args: string[], until: RegExp, env: NodeJS.ProcessEnv = process.env): Promise<{ stdout: string; stderr: string; code: number | null }> {
+function runUntil(
+  args: string[],
+  until: RegExp,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ stdout: string; stderr: string; code: number | null }> {
   return new Promise((resolve) => {
     // Own process group, so a timeout can take down the server that start.mjs spawns too.
     const child = spawn(process.execPath, args, { cwd: REPO, env, detached: true });
@@ -34,7 +38,8 @@ function runUntil(args: string[], until: RegExp, env: NodeJS.ProcessEnv = proces
 
 const SERVING = /^STaR Lab serving at http:\/\/127\.0\.0\.1:(\d+)\/ \(data: (.+)\)$/m;
 /** The second line: the address with the token (required on loopback too), and the header for scripts. */
-const TOKEN_LINE = /^access token required: open http:\/\/127\.0\.0\.1:(\d+)\/\?token=([A-Za-z0-9_-]{32}) once in the browser, or send "Authorization: Bearer ([A-Za-z0-9_-]{32})"$/m;
+const TOKEN_LINE =
+  /^access token required: open http:\/\/127\.0\.0\.1:(\d+)\/\?token=([A-Za-z0-9_-]{32}) once in the browser, or send "Authorization: Bearer ([A-Za-z0-9_-]{32})"$/m;
 const noTokenEnv = (): NodeJS.ProcessEnv => {
   const env = { ...process.env };
   delete env.STARLAB_TOKEN;
@@ -62,13 +67,19 @@ describe('entry points', () => {
     const dir = tempDir();
     const r = await runUntil(['--import', 'tsx', 'server/main.ts', '--port', '0', '--data-dir', dir, '--no-token'], SERVING, noTokenEnv());
     expect(r.stdout.trim().split('\n'), r.stdout).toEqual([expect.stringMatching(SERVING)]);
-    expect(r.stderr).toContain('WARNING: --no-token: any process or user on this machine can use this server, which amounts to running programs as you');
+    expect(r.stderr).toContain(
+      'WARNING: --no-token: any process or user on this machine can use this server, which amounts to running programs as you',
+    );
     expect(r.code).toBe(0);
   });
 
   it('server/main.ts refuses --no-token with a non-loopback --host before touching anything', async () => {
     const dir = join(tempDir(), 'data');
-    const r = await runUntil(['--import', 'tsx', 'server/main.ts', '--port', '0', '--data-dir', dir, '--host', '0.0.0.0', '--no-token'], /$^/, noTokenEnv());
+    const r = await runUntil(
+      ['--import', 'tsx', 'server/main.ts', '--port', '0', '--data-dir', dir, '--host', '0.0.0.0', '--no-token'],
+      /$^/,
+      noTokenEnv(),
+    );
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr.trim()).toBe(

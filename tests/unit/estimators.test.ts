@@ -45,10 +45,17 @@ describe('estimators, by hand', () => {
   });
 
   it('over questions: k = 1..N, refuses uneven pools and missing scores', () => {
-    const q = (answers: string[], right: string, scores: number[]): Candidate[] => answers.map((a, i) => ({ answer: a, correct: a === right, scores: { reward: scores[i]! } }));
+    const q = (answers: string[], right: string, scores: number[]): Candidate[] =>
+      answers.map((a, i) => ({ answer: a, correct: a === right, scores: { reward: scores[i]! } }));
     const qs = [q(['1', '2'], '1', [0.9, 0.1]), q(['3', '3'], '4', [0.5, 0.2])];
-    expect(curveOverQuestions(qs, 'pass-at-k')).toEqual([{ k: 1, value: 0.25 }, { k: 2, value: 0.5 }]);
-    expect(curveOverQuestions(qs, 'best-of-k', 'reward')).toEqual([{ k: 1, value: 0.25 }, { k: 2, value: 0.5 }]);
+    expect(curveOverQuestions(qs, 'pass-at-k')).toEqual([
+      { k: 1, value: 0.25 },
+      { k: 2, value: 0.5 },
+    ]);
+    expect(curveOverQuestions(qs, 'best-of-k', 'reward')).toEqual([
+      { k: 1, value: 0.25 },
+      { k: 2, value: 0.5 },
+    ]);
     expect(() => curveOverQuestions([qs[0]!, [qs[1]![0]!]], 'majority')).toThrow(/question 1 has 1 candidates/);
     expect(() => curveOverQuestions(qs, 'best-of-k', 'orm')).toThrow(/no "orm" score/);
   });
@@ -58,7 +65,7 @@ describe('agreement with experiments/starlab/estimators.py', () => {
   it('pass@k, majority and best-of-k on random pools (ties, null answers) agree to 1e-12', () => {
     expect(existsSync(VENV_PYTHON), `${VENV_PYTHON} is missing: bash scripts/setup.sh --test makes the experiments environment`).toBe(true);
     let s = 11;
-    const rand = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const pools: Candidate[][][] = [];
     for (let trial = 0; trial < 25; trial++) {
       const n = 1 + Math.floor(rand() * 12);
@@ -86,7 +93,10 @@ for qs in pools:
 print(json.dumps(out))
 `;
     const flat = pools.map((qs) => qs.map((q) => q.map((c) => ({ answer: c.answer, correct: c.correct, ...c.scores }))));
-    const want = JSON.parse(execFileSync(VENV_PYTHON, ['-c', py], { input: JSON.stringify(flat), encoding: 'utf8' })) as Record<string, number[]>[];
+    const want = JSON.parse(execFileSync(VENV_PYTHON, ['-c', py], { input: JSON.stringify(flat), encoding: 'utf8' })) as Record<
+      string,
+      number[]
+    >[];
     pools.forEach((qs, i) => {
       const got = {
         'pass@k': curveOverQuestions(qs, 'pass-at-k'),

@@ -45,12 +45,42 @@ const figure: Figure = {
         { x: 2, mean: 0.5 + 1e-9, lo: 0.45, hi: 0.55 },
       ],
       runs: [
-        { id: 'r1', points: [{ x: 0, y: 0.05 }, { x: 1, y: 0.2 }, { x: 2, y: 0.45 }] },
-        { id: 'r2', points: [{ x: 0, y: 0.15 }, { x: 1, y: 0.4 }, { x: 2, y: 0.55 }] },
+        {
+          id: 'r1',
+          points: [
+            { x: 0, y: 0.05 },
+            { x: 1, y: 0.2 },
+            { x: 2, y: 0.45 },
+          ],
+        },
+        {
+          id: 'r2',
+          points: [
+            { x: 0, y: 0.15 },
+            { x: 1, y: 0.4 },
+            { x: 2, y: 0.55 },
+          ],
+        },
       ],
     },
-    { key: 'star-norat', label: 'no rationalization\nablation', variant: 'star-norat', points: [{ x: 0, mean: 0.1, lo: 0.09, hi: 0.11 }, { x: 1, mean: 0.2, lo: 0.1, hi: 0.3 }] },
-    { key: 'v-star', label: 'V-STaR_100%', variant: 'v-star', points: [{ x: 0, mean: 0.2 }, { x: 1, mean: 0.25 }] },
+    {
+      key: 'star-norat',
+      label: 'no rationalization\nablation',
+      variant: 'star-norat',
+      points: [
+        { x: 0, mean: 0.1, lo: 0.09, hi: 0.11 },
+        { x: 1, mean: 0.2, lo: 0.1, hi: 0.3 },
+      ],
+    },
+    {
+      key: 'v-star',
+      label: 'V-STaR_100%',
+      variant: 'v-star',
+      points: [
+        { x: 0, mean: 0.2 },
+        { x: 1, mean: 0.25 },
+      ],
+    },
   ],
 };
 const noRuns: Figure = { ...figure, series: figure.series.map(({ runs: _r, ...s }) => s) };
@@ -97,8 +127,14 @@ describe('CSV', () => {
     // no runs: five columns
     const plain = toCSV(noRuns);
     expect(parseCSV(plain)[0]).toEqual(['series', 'x', 'mean', 'lo', 'hi']);
-    expect(readFigureCSV(plain).series.get('V-STaR_100%')).toEqual([{ x: 0, mean: 0.2 }, { x: 1, mean: 0.25 }]);
-    expect(parseCSV('a,"b\r\nc",d\r\n,,\r\n')).toEqual([['a', 'b\r\nc', 'd'], ['', '', '']]);
+    expect(readFigureCSV(plain).series.get('V-STaR_100%')).toEqual([
+      { x: 0, mean: 0.2 },
+      { x: 1, mean: 0.25 },
+    ]);
+    expect(parseCSV('a,"b\r\nc",d\r\n,,\r\n')).toEqual([
+      ['a', 'b\r\nc', 'd'],
+      ['', '', ''],
+    ]);
   });
 });
 
@@ -114,7 +150,9 @@ describe('LaTeX table', () => {
   const tex = latexTable(table, { caption: 'Results: 50% of runs & more', label: 'tab:main', metricLabel: 'Acc. (\\%)' });
 
   it('escapes names, bolds the best per column, uses booktabs and balanced braces', () => {
-    expect(escapeLatex('a_b&c%d#e$f{g}h~i^j\\k')).toBe('a\\_b\\&c\\%d\\#e\\$f\\{g\\}h\\textasciitilde{}i\\textasciicircum{}j\\textbackslash{}k');
+    expect(escapeLatex('a_b&c%d#e$f{g}h~i^j\\k')).toBe(
+      'a\\_b\\&c\\%d\\#e\\$f\\{g\\}h\\textasciitilde{}i\\textasciicircum{}j\\textbackslash{}k',
+    );
     for (const rule of ['\\toprule', '\\midrule', '\\bottomrule']) expect(tex.split(rule).length - 1).toBe(1);
     expect(tex).toContain('my\\_var\\&co \\%\\#\\$');
     expect(tex).toContain('\\multicolumn{2}{c}{gsm\\_8k}');
@@ -124,7 +162,9 @@ describe('LaTeX table', () => {
     expect(tex).toContain('Acc. (\\%) & Final & Best & Final & Best');
     const line = (v: string) => tex.split('\n').find((l) => l.startsWith(v + ' &'))!;
     // gsm_8k final: star best; gsm_8k best: star-norat best; csqa: star only (bold, and -- for the others)
-    expect(line('star')).toBe('star & $\\mathbf{44.2 \\pm 3.1}$ & $45.0 \\pm 2.0$ & $\\mathbf{60.0 \\pm 5.0}$ & $\\mathbf{70.0 \\pm 1.0}$ \\\\');
+    expect(line('star')).toBe(
+      'star & $\\mathbf{44.2 \\pm 3.1}$ & $45.0 \\pm 2.0$ & $\\mathbf{60.0 \\pm 5.0}$ & $\\mathbf{70.0 \\pm 1.0}$ \\\\',
+    );
     expect(line('star-norat')).toBe('star-norat & $40.1 \\pm 1.0$ & $\\mathbf{47.0 \\pm 1.5}$ & -- & -- \\\\');
     expect(line('my\\_var\\&co \\%\\#\\$')).toContain('& $30.0$ & $31.0$ &');
     expect(tex.match(/\\mathbf/g)).toHaveLength(4);
@@ -156,13 +196,34 @@ describe('pgfplots', () => {
   });
 
   it('ymode=log when set (non-positive values left out); standalone has the preamble', () => {
-    const log: Figure = { ...noRuns, yLog: true, series: [{ key: 'x', label: 'loss', points: [{ x: 0, mean: 1, lo: -0.5, hi: 2 }, { x: 1, mean: 0.5, lo: 0.25, hi: 1 }, { x: 2, mean: 0.25, lo: 0.1, hi: 0.5 }] }] };
+    const log: Figure = {
+      ...noRuns,
+      yLog: true,
+      series: [
+        {
+          key: 'x',
+          label: 'loss',
+          points: [
+            { x: 0, mean: 1, lo: -0.5, hi: 2 },
+            { x: 1, mean: 0.5, lo: 0.25, hi: 1 },
+            { x: 2, mean: 0.25, lo: 0.1, hi: 0.5 },
+          ],
+        },
+      ],
+    };
     const tex = pgfplotsFigure(log);
     expect(tex).toContain('ymode=log');
     expect(tex).toContain('name path=s0lo, draw=none, forget plot] coordinates {(1,0.25) (2,0.1)}');
     checkTex(tex);
     const doc = pgfplotsStandalone(figure);
-    for (const s of ['\\documentclass[border=2pt]{standalone}', '\\usepackage{pgfplots}', '\\pgfplotsset{compat=1.18}', '\\usepgfplotslibrary{fillbetween}', '\\begin{document}', '\\end{document}'])
+    for (const s of [
+      '\\documentclass[border=2pt]{standalone}',
+      '\\usepackage{pgfplots}',
+      '\\pgfplotsset{compat=1.18}',
+      '\\usepgfplotslibrary{fillbetween}',
+      '\\begin{document}',
+      '\\end{document}',
+    ])
       expect(doc).toContain(s);
     checkTex(doc);
   });
@@ -171,18 +232,45 @@ describe('pgfplots', () => {
     expect(hasPdflatex, 'pdflatex (TeX Live with pgfplots) is missing: bash scripts/setup.sh --test installs it').toBe(true);
     expect(hasPoppler, 'pdftotext (poppler-utils) is missing: bash scripts/setup.sh --test installs it').toBe(true);
     const dir = tempDir();
-    const pdflatex = (name: string) => execFileSync('pdflatex', ['-interaction=nonstopmode', '-halt-on-error', name], { cwd: dir, stdio: 'pipe', timeout: 120_000 });
-    writeFileSync(join(dir, 'fig.tex'), pgfplotsStandalone({ ...figure, yBounds: [0, 1], series: [...figure.series, { key: 'x', label: 'below 0', points: [{ x: 0, mean: 0.02, lo: -0.1, hi: 0.14 }, { x: 1, mean: 0.05, lo: -0.02, hi: 0.12 }] }] }));
+    const pdflatex = (name: string) =>
+      execFileSync('pdflatex', ['-interaction=nonstopmode', '-halt-on-error', name], { cwd: dir, stdio: 'pipe', timeout: 120_000 });
+    writeFileSync(
+      join(dir, 'fig.tex'),
+      pgfplotsStandalone({
+        ...figure,
+        yBounds: [0, 1],
+        series: [
+          ...figure.series,
+          {
+            key: 'x',
+            label: 'below 0',
+            points: [
+              { x: 0, mean: 0.02, lo: -0.1, hi: 0.14 },
+              { x: 1, mean: 0.05, lo: -0.02, hi: 0.12 },
+            ],
+          },
+        ],
+      }),
+    );
     pdflatex('fig.tex');
     expect(existsSync(join(dir, 'fig.pdf'))).toBe(true);
     writeFileSync(join(dir, 'log.tex'), pgfplotsStandalone({ ...figure, yLog: true }, 'double-column'));
     pdflatex('log.tex');
     expect(existsSync(join(dir, 'log.pdf'))).toBe(true);
-    const table = latexTable({ metric: 'eval/accuracy', rows: [
-      { variant: 'star', dataset: 'gsm8k', n: 3, finalMean: 0.1, finalStd: 0.01, bestMean: 0.12, bestStd: 0.02 },
-      { variant: 'star_norat & "x"', dataset: 'gsm8k', n: 1, finalMean: 0.05, finalStd: null, bestMean: 0.06, bestStd: null },
-    ] }, { caption: 'A 50% caption_with #specials', label: 'tab:x' });
-    writeFileSync(join(dir, 'table.tex'), `\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n${table}\n\\end{document}\n`);
+    const table = latexTable(
+      {
+        metric: 'eval/accuracy',
+        rows: [
+          { variant: 'star', dataset: 'gsm8k', n: 3, finalMean: 0.1, finalStd: 0.01, bestMean: 0.12, bestStd: 0.02 },
+          { variant: 'star_norat & "x"', dataset: 'gsm8k', n: 1, finalMean: 0.05, finalStd: null, bestMean: 0.06, bestStd: null },
+        ],
+      },
+      { caption: 'A 50% caption_with #specials', label: 'tab:x' },
+    );
+    writeFileSync(
+      join(dir, 'table.tex'),
+      `\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n${table}\n\\end{document}\n`,
+    );
     pdflatex('table.tex');
     const text = execFileSync('pdftotext', [join(dir, 'table.pdf'), '-']).toString();
     for (const t of ['Final', 'Best', 'norat', '12.0', '50% caption']) expect(text).toContain(t);
@@ -226,7 +314,9 @@ describe('matplotlib script', () => {
     // the CSV reader part works without matplotlib
     const probe = `import sys, types\nmpl = types.ModuleType('matplotlib'); mpl.use = lambda *a: None; mpl.pyplot = types.ModuleType('matplotlib.pyplot')\nsys.modules['matplotlib'] = mpl; sys.modules['matplotlib.pyplot'] = mpl.pyplot\nimport importlib.util\nspec = importlib.util.spec_from_file_location('fig', sys.argv[1])\nm = importlib.util.module_from_spec(spec)\nspec.loader.exec_module(m)\nmeans, runs = m.read(m.CSV_FILE)\nprint(sorted(means), sorted(runs), means['V-STaR_100%'])`;
     const out = execFileSync(VENV_PYTHON, ['-c', probe, join(dir, 'fig.py')], { encoding: 'utf8' });
-    expect(out.trim()).toBe("['STaR, \"full\"', 'V-STaR_100%', 'no rationalization\\nablation'] ['STaR, \"full\"/run r1', 'STaR, \"full\"/run r2'] [(0.0, 0.2, None, None), (1.0, 0.25, None, None)]");
+    expect(out.trim()).toBe(
+      "['STaR, \"full\"', 'V-STaR_100%', 'no rationalization\\nablation'] ['STaR, \"full\"/run r1', 'STaR, \"full\"/run r2'] [(0.0, 0.2, None, None), (1.0, 0.25, None, None)]",
+    );
     if (hasMatplotlib) {
       execFileSync(VENV_PYTHON, [join(dir, 'fig.py')], { timeout: 60_000 });
       expect(existsSync(join(dir, 'fig.pdf')) && existsSync(join(dir, 'fig.png'))).toBe(true);
@@ -237,8 +327,28 @@ describe('matplotlib script', () => {
 describe('group export', () => {
   it('aggregates mean ± sample std by iteration and final/best per run (pure)', () => {
     const r = aggregateRuns([
-      { id: 'a', variant: 'star', dataset: 'd', seed: 0, points: [{ iteration: 0, value: 0.1 }, { iteration: 1, value: 0.5 }, { iteration: 2, value: 0.4 }] },
-      { id: 'b', variant: 'star', dataset: 'd', seed: 1, points: [{ iteration: 0, value: 0.3 }, { iteration: 1, value: 0.2 }, { iteration: 2, value: 0.6 }] },
+      {
+        id: 'a',
+        variant: 'star',
+        dataset: 'd',
+        seed: 0,
+        points: [
+          { iteration: 0, value: 0.1 },
+          { iteration: 1, value: 0.5 },
+          { iteration: 2, value: 0.4 },
+        ],
+      },
+      {
+        id: 'b',
+        variant: 'star',
+        dataset: 'd',
+        seed: 1,
+        points: [
+          { iteration: 0, value: 0.3 },
+          { iteration: 1, value: 0.2 },
+          { iteration: 2, value: 0.6 },
+        ],
+      },
       { id: 'c', variant: 'star-norat', dataset: 'd', seed: 0, points: [{ iteration: 0, value: 0.2 }] },
     ]);
     expect(r.table.rows).toHaveLength(2);
@@ -288,7 +398,19 @@ describe('group export', () => {
     open.splice(open.indexOf(s), 1);
 
     const outDir = join(tempDir(), 'paper');
-    const res = await cli(['export', r.id.slice(0, 12), '--format', 'svg,pdf,png,csv,tex,pgf,py', '--out', outDir, '--preset', 'double-column', '--json', '--data-dir', dataDir]);
+    const res = await cli([
+      'export',
+      r.id.slice(0, 12),
+      '--format',
+      'svg,pdf,png,csv,tex,pgf,py',
+      '--out',
+      outDir,
+      '--preset',
+      'double-column',
+      '--json',
+      '--data-dir',
+      dataDir,
+    ]);
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
     const j = JSON.parse(res.stdout) as { ok: boolean; group: string; files: string[] };
@@ -319,7 +441,9 @@ describe('group export', () => {
     writeFileSync(join(outDir, 'table.tex'), 'my edited table');
     const again = await cli(['export', r.id, '--format', 'tex', '--out', outDir, '--data-dir', dataDir]);
     expect(again.code).toBe(1);
-    expect(again.stderr).toBe(`starlab: cannot export the figures: ${join(outDir, 'table.tex')} already exists; choose another name, or pass --force to replace it\n`);
+    expect(again.stderr).toBe(
+      `starlab: cannot export the figures: ${join(outDir, 'table.tex')} already exists; choose another name, or pass --force to replace it\n`,
+    );
     expect(readFileSync(join(outDir, 'table.tex'), 'utf8')).toBe('my edited table');
     const text = await cli(['export', r.id, '--format', 'tex', '--out', outDir, '--force', '--data-dir', dataDir]);
     expect(text.code).toBe(0);
@@ -334,7 +458,9 @@ describe('group export', () => {
     for (const force of [[], ['--force']]) {
       const planted = await cli(['export', r.id, '--format', 'tex', '--out', outDir, ...force, '--data-dir', dataDir]);
       expect(planted.code).toBe(1);
-      expect(planted.stderr).toMatch(/^starlab: cannot export the figures: .*table\.tex is a symbolic link; STaR Lab does not write through links/);
+      expect(planted.stderr).toMatch(
+        /^starlab: cannot export the figures: .*table\.tex is a symbolic link; STaR Lab does not write through links/,
+      );
       expect(readFileSync(victim, 'utf8')).toBe('export PATH=/usr/bin\n');
       expect(lstatSync(join(outDir, 'table.tex')).isSymbolicLink()).toBe(true);
     }
@@ -343,7 +469,9 @@ describe('group export', () => {
     writeFileSync(notDir, 'x');
     const onFile = await cli(['export', r.id, '--format', 'tex', '--out', notDir, '--json', '--data-dir', dataDir]);
     expect(onFile.code).toBe(1);
-    expect(onFile.stderr).toBe(`starlab: cannot export the figures: ${notDir} exists and is not a folder; give a folder (it is created if missing) or remove that file\n`);
+    expect(onFile.stderr).toBe(
+      `starlab: cannot export the figures: ${notDir} exists and is not a folder; give a folder (it is created if missing) or remove that file\n`,
+    );
     expect(JSON.parse(onFile.stdout)).toMatchObject({ ok: false, message: expect.stringContaining('is not a folder') });
 
     const bad = await cli(['export', r.id, '--format', 'csv,svg,pdf,bmp', '--out', outDir, '--font-size', '40', '--data-dir', dataDir]);
@@ -359,8 +487,13 @@ describe('group export', () => {
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: REPO, env: { ...process.env, STARLAB_PYTHON: FAKE_PYTHON }, timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'cli/main.ts', ...args],
+      { cwd: REPO, env: { ...process.env, STARLAB_PYTHON: FAKE_PYTHON }, timeout: 30_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }

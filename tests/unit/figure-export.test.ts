@@ -26,7 +26,10 @@ const rising = (v: string, base: number, n = 6): Figure['series'][number] => ({
   label: v,
   variant: v,
   points: Array.from({ length: n }, (_, x) => ({ x, mean: base + x * 0.07, lo: base + x * 0.07 - 0.04, hi: base + x * 0.07 + 0.04 })),
-  runs: [0, 1].map((s) => ({ id: `${v}-${s}`, points: Array.from({ length: n }, (_, x) => ({ x, y: base + x * 0.07 + (s ? 0.03 : -0.03) })) })),
+  runs: [0, 1].map((s) => ({
+    id: `${v}-${s}`,
+    points: Array.from({ length: n }, (_, x) => ({ x, y: base + x * 0.07 + (s ? 0.03 : -0.03) })),
+  })),
 });
 
 const figure: Figure = {
@@ -34,7 +37,19 @@ const figure: Figure = {
   xLabel: 'Iteration',
   yLabel: 'Held-out accuracy',
   yBounds: [0, 1],
-  series: [rising('star', 0.07), rising('star-norat', 0.02), { key: 'v', label: 'V-STaR <best-of-8> & "DPO"', variant: 'v-star', points: [{ x: 0, mean: 0.12 }, { x: 5, mean: 0.2 }] }],
+  series: [
+    rising('star', 0.07),
+    rising('star-norat', 0.02),
+    {
+      key: 'v',
+      label: 'V-STaR <best-of-8> & "DPO"',
+      variant: 'v-star',
+      points: [
+        { x: 0, mean: 0.12 },
+        { x: 5, mean: 0.2 },
+      ],
+    },
+  ],
 };
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'starlab-fig-'));
@@ -70,7 +85,8 @@ describe('layoutFigure', () => {
     expect(kinds.indexOf('clip-end')).toBeGreaterThan(kinds.lastIndexOf('area'));
     for (const t of ['Iteration', 'Held-out accuracy', 'star', 'star-norat', 'V-STaR <best-of-8> & "DPO"']) expect(texts).toContain(t);
     // every item inside the page
-    for (const it of s.items) if (it.kind === 'text') expect(it.x >= 0 && it.x <= s.width && it.y >= 0 && it.y <= s.height, it.text).toBe(true);
+    for (const it of s.items)
+      if (it.kind === 'text') expect(it.x >= 0 && it.x <= s.width && it.y >= 0 && it.y <= s.height, it.text).toBe(true);
   });
 
   it('puts the legend in a corner no curve passes through', () => {
@@ -78,26 +94,42 @@ describe('layoutFigure', () => {
     const L = s.legend!;
     expect(['top-left', 'bottom-right']).toContain(L.corner); // rising curves leave these free
     for (const it of s.items)
-      if (it.kind === 'line' && it.width > 1 && !(it.points.every(([x, y]) => x >= L.x && x <= L.x + L.w && y >= L.y && y <= L.y + L.h)))
+      if (it.kind === 'line' && it.width > 1 && !it.points.every(([x, y]) => x >= L.x && x <= L.x + L.w && y >= L.y && y <= L.y + L.h))
         for (const [x, y] of it.points) expect(x >= L.x && x <= L.x + L.w && y >= L.y && y <= L.y + L.h).toBe(false);
     // a falling curve (a loss) moves it
-    const falling: Figure = { ...figure, yBounds: undefined, series: [{ key: 'star', label: 'star', variant: 'star', points: [0, 1, 2, 3, 4, 5].map((x) => ({ x, mean: 1 - x * 0.18 })) }] };
+    const falling: Figure = {
+      ...figure,
+      yBounds: undefined,
+      series: [{ key: 'star', label: 'star', variant: 'star', points: [0, 1, 2, 3, 4, 5].map((x) => ({ x, mean: 1 - x * 0.18 })) }],
+    };
     expect(['top-right', 'bottom-left']).toContain(layoutFigure(falling).legend!.corner);
   });
 
   it('draws each variant in its fixed colour and dash, one point as a dot, log axes by decade', () => {
     const s = layoutFigure(figure);
-    const strokes = s.items.filter((i) => i.kind === 'line' && i.width === 1.2).map((i) => (i as { stroke: string; dash?: number[] }).stroke);
+    const strokes = s.items
+      .filter((i) => i.kind === 'line' && i.width === 1.2)
+      .map((i) => (i as { stroke: string; dash?: number[] }).stroke);
     expect(strokes).toContain(styleForVariant('star').color);
     expect(strokes).toContain(styleForVariant('star-norat').color);
-    const dashed = s.items.find((i) => i.kind === 'line' && i.stroke === styleForVariant('star-norat').color && i.width === 1.2) as { dash?: number[] };
+    const dashed = s.items.find((i) => i.kind === 'line' && i.stroke === styleForVariant('star-norat').color && i.width === 1.2) as {
+      dash?: number[];
+    };
     expect(dashed.dash).toEqual([3, 3]);
     const one: Figure = { ...figure, series: [{ key: 'q', label: 'q', variant: 'quiet-star', points: [{ x: 2, mean: 0.4 }] }] };
     expect(layoutFigure(one).items.some((i) => i.kind === 'circle')).toBe(true);
-    const log = layoutFigure({ title: 'loss', xLabel: 'step', yLabel: 'loss', yLog: true, series: [{ key: 'a', label: 'a', points: [1, 10, 100, 1000].map((x, i) => ({ x, mean: 10 / (i + 1) ** 2 })) }] });
+    const log = layoutFigure({
+      title: 'loss',
+      xLabel: 'step',
+      yLabel: 'loss',
+      yLog: true,
+      series: [{ key: 'a', label: 'a', points: [1, 10, 100, 1000].map((x, i) => ({ x, mean: 10 / (i + 1) ** 2 })) }],
+    });
     const labels = log.items.filter((i) => i.kind === 'text').map((i) => (i as { text: string }).text);
     expect(labels).toEqual(expect.arrayContaining(['0.1', '1', '10', 'loss (log)']));
-    expect(() => layoutFigure({ ...figure, yLog: true, series: [{ key: 'z', label: 'z', points: [{ x: 0, mean: 0 }] }] })).toThrow(/no point to plot.*log axis/);
+    expect(() => layoutFigure({ ...figure, yLog: true, series: [{ key: 'z', label: 'z', points: [{ x: 0, mean: 0 }] }] })).toThrow(
+      /no point to plot.*log axis/,
+    );
   });
 });
 
@@ -107,7 +139,11 @@ describe('SVG', () => {
     const dir = tmp();
     writeFileSync(join(dir, 'f.svg'), svg);
     // a real XML parser (Python's), not a regex
-    const out = execFileSync('python3', ['-c', 'import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); print(r.tag, r.get("width"), r.get("height"), len(list(r.iter())))', join(dir, 'f.svg')]).toString();
+    const out = execFileSync('python3', [
+      '-c',
+      'import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); print(r.tag, r.get("width"), r.get("height"), len(list(r.iter())))',
+      join(dir, 'f.svg'),
+    ]).toString();
     expect(out).toMatch(/^\{http:\/\/www.w3.org\/2000\/svg\}svg 6.75in 2.6in \d+/);
     expect(svg).not.toMatch(/\sstyle=|\sclass=|<style/);
     expect(svg).toContain('V-STaR &lt;best-of-8&gt; &amp; &quot;DPO&quot;');
@@ -157,7 +193,12 @@ describe('PDF and PNG', () => {
 
 describe('a figure set', () => {
   it('names every format’s files and writes the .py with its CSV', () => {
-    const files = figureFiles(figure, 'addition-accuracy', ['svg', 'pdf', 'png', 'csv', 'pgf', 'py'], exportPreset({ preset: 'single-column' }));
+    const files = figureFiles(
+      figure,
+      'addition-accuracy',
+      ['svg', 'pdf', 'png', 'csv', 'pgf', 'py'],
+      exportPreset({ preset: 'single-column' }),
+    );
     expect(files.map((f) => f.name)).toEqual([
       'addition-accuracy.svg',
       'addition-accuracy.pdf',
@@ -169,17 +210,34 @@ describe('a figure set', () => {
       'addition-accuracy.py',
     ]);
     expect(figureFiles(figure, 'f', ['py'], exportPreset({})).map((f) => f.name)).toEqual(['f.csv', 'f.py']);
-    expect(exportPreset({ preset: 'double-column', fontFamily: 'sans-serif', fontPt: 10 })).toEqual({ widthIn: 6.75, heightIn: 2.6, fontPt: 10, fontFamily: 'sans-serif' });
+    expect(exportPreset({ preset: 'double-column', fontFamily: 'sans-serif', fontPt: 10 })).toEqual({
+      widthIn: 6.75,
+      heightIn: 2.6,
+      fontPt: 10,
+      fontFamily: 'sans-serif',
+    });
   });
 
   it('a group with nothing completed is refused, naming why', () => {
     const source = {
-      getGroup: () => ({ id: 'g1', name: 'g', createdAt: 0, spec: null, counts: {}, total: 1, runs: [{ id: 'r1', status: 'failed' } as never] }),
+      getGroup: () => ({
+        id: 'g1',
+        name: 'g',
+        createdAt: 0,
+        spec: null,
+        counts: {},
+        total: 1,
+        runs: [{ id: 'r1', status: 'failed' } as never],
+      }),
       getSeries: () => ({}),
       getRun: () => null,
     };
     const r = groupFiles(source, 'g1', ['svg'], exportPreset({}));
-    expect(r).toMatchObject({ ok: false, message: expect.stringMatching(/no completed run/), skipped: [{ id: 'r1', reason: 'run is failed' }] });
+    expect(r).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/no completed run/),
+      skipped: [{ id: 'r1', reason: 'run is failed' }],
+    });
   });
 
   it('exports another metric under its own file names, as a percentage only where it is a fraction', () => {
@@ -190,10 +248,16 @@ describe('a figure set', () => {
     };
     const source = {
       getGroup: () => ({
-        id: 'g1', name: 'g', createdAt: 0, spec: { variants: ['star'], datasets: ['addition'] }, counts: {}, total: 2,
+        id: 'g1',
+        name: 'g',
+        createdAt: 0,
+        spec: { variants: ['star'], datasets: ['addition'] },
+        counts: {},
+        total: 2,
         runs: ['r1', 'r2'].map((id, seed) => ({ id, status: 'completed', variant: 'star', dataset: 'addition', seed }) as never),
       }),
-      getSeries: (ids: string[], names: string[]) => Object.fromEntries(ids.map((id) => [id, Object.fromEntries(names.map((n) => [n, series[id]![n]!]))])),
+      getSeries: (ids: string[], names: string[]) =>
+        Object.fromEntries(ids.map((id) => [id, Object.fromEntries(names.map((n) => [n, series[id]![n]!]))])),
       getRun: () => null,
     };
     const digits = groupFiles(source, 'g1', ['svg', 'tex'], exportPreset({}), { metric: 'eval/accuracy/digits_3' });

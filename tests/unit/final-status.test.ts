@@ -1,12 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { decideFinalStatus, describeExit, type FinalStatusInput } from '../../core/final-status';
 
-const input = (o: Partial<FinalStatusInput> = {}): FinalStatusInput => ({ endStatus: null, endError: null, stopRequested: false, exit: null, notes: [], ...o });
+const input = (o: Partial<FinalStatusInput> = {}): FinalStatusInput => ({
+  endStatus: null,
+  endError: null,
+  stopRequested: false,
+  exit: null,
+  notes: [],
+  ...o,
+});
 
 describe('how a run ended', () => {
   it("believes the experiment's own run_end first", () => {
-    expect(decideFinalStatus(input({ endStatus: 'completed', exit: { code: 0, signal: null } }))).toEqual({ status: 'completed', reason: null, warning: null });
-    expect(decideFinalStatus(input({ endStatus: 'failed', endError: 'CUDA out of memory', exit: { code: 1, signal: null } }))).toMatchObject({
+    expect(decideFinalStatus(input({ endStatus: 'completed', exit: { code: 0, signal: null } }))).toEqual({
+      status: 'completed',
+      reason: null,
+      warning: null,
+    });
+    expect(
+      decideFinalStatus(input({ endStatus: 'failed', endError: 'CUDA out of memory', exit: { code: 1, signal: null } })),
+    ).toMatchObject({
       status: 'failed',
       reason: 'CUDA out of memory',
     });
@@ -25,18 +38,26 @@ describe('how a run ended', () => {
   });
 
   it('without run_end: stopped if a stop was asked for, else failed with the exit', () => {
-    expect(decideFinalStatus(input({ stopRequested: true, exit: { code: null, signal: 'SIGTERM' } }))).toMatchObject({ status: 'stopped', reason: 'stopped by user (killed by SIGTERM)' });
+    expect(decideFinalStatus(input({ stopRequested: true, exit: { code: null, signal: 'SIGTERM' } }))).toMatchObject({
+      status: 'stopped',
+      reason: 'stopped by user (killed by SIGTERM)',
+    });
     expect(decideFinalStatus(input({ stopRequested: true })).reason).toBe('stopped by user');
     expect(decideFinalStatus(input({ exit: { code: 0, signal: null } })).reason).toBe('exited with code 0 without a run_end event');
-    expect(decideFinalStatus(input({ exit: { code: 137, signal: null } }))).toMatchObject({ status: 'failed', reason: 'exited with code 137' });
+    expect(decideFinalStatus(input({ exit: { code: 137, signal: null } }))).toMatchObject({
+      status: 'failed',
+      reason: 'exited with code 137',
+    });
     expect(decideFinalStatus(input()).reason).toBe('process disappeared without a run_end event');
   });
 
-  it("appends what happened to the events file to the reason, even for a completed run", () => {
+  it('appends what happened to the events file to the reason, even for a completed run', () => {
     expect(decideFinalStatus(input({ exit: { code: 1, signal: null }, notes: ['no event was written', 'the disk was full'] })).reason).toBe(
       'exited with code 1; no event was written; the disk was full',
     );
-    expect(decideFinalStatus(input({ endStatus: 'completed', notes: ['events.jsonl was truncated'] })).reason).toBe('events.jsonl was truncated');
+    expect(decideFinalStatus(input({ endStatus: 'completed', notes: ['events.jsonl was truncated'] })).reason).toBe(
+      'events.jsonl was truncated',
+    );
     expect(describeExit(null)).toBeNull();
   });
 });

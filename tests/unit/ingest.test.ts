@@ -19,12 +19,31 @@ beforeEach(() => {
   file = join(dir, 'events.jsonl');
   db = openDatabase(join(dir, 'starlab.db'));
   insertRun(db, {
-    id: RUN, variant: 'star', dataset: 'addition', preset: 'tiny', seed: 0, model: 'm',
-    config_json: '{}', config_hash: 'h', status: 'running', created_at: 1, run_dir: dir,
+    id: RUN,
+    variant: 'star',
+    dataset: 'addition',
+    preset: 'tiny',
+    seed: 0,
+    model: 'm',
+    config_json: '{}',
+    config_hash: 'h',
+    status: 'running',
+    created_at: 1,
+    run_dir: dir,
   });
 });
 
-const sample = (q: string) => ({ question_id: q, split: 'train', kind: 'direct', question: 'Q', text: 'T', answer: '1', gold: '1', correct: true, hint_used: false });
+const sample = (q: string) => ({
+  question_id: q,
+  split: 'train',
+  kind: 'direct',
+  question: 'Q',
+  text: 'T',
+  answer: '1',
+  gold: '1',
+  correct: true,
+  hint_used: false,
+});
 
 function fullRun(): string[] {
   return [
@@ -67,7 +86,11 @@ describe('ingest', () => {
     expect(getRunRow(db, RUN)!.end_status).toBe('completed');
     expect(getSamples(db, RUN, { iteration: 0 }).map((s) => s.questionId)).toEqual(['a', 'b', 'c']);
     expect(getLogs(db, RUN).map((l) => [l.source, l.level, l.message])).toEqual([['event', 'warning', 'careful']]);
-    const rej = db.prepare('SELECT line_no, reason, text FROM rejected_lines WHERE run_id = ?').all(RUN) as { line_no: number; reason: string; text: string }[];
+    const rej = db.prepare('SELECT line_no, reason, text FROM rejected_lines WHERE run_id = ?').all(RUN) as {
+      line_no: number;
+      reason: string;
+      text: string;
+    }[];
     expect(rej).toEqual([{ line_no: 10, reason: expect.stringMatching(/invalid JSON/), text: 'this is not json' }]);
     const unk = db.prepare('SELECT payload FROM run_events WHERE run_id = ? AND seq = 10').get(RUN) as { payload: string };
     expect(JSON.parse(unk.payload).type).toBe('gpu_stats');
@@ -175,7 +198,9 @@ describe('ingest', () => {
     expect(db.prepare('SELECT reason FROM rejected_lines WHERE run_id = ?').get(RUN)).toEqual({
       reason: 'torn fragment of 10 bytes before event 5 on the same line (a write cut off by a crash or a truncation)',
     });
-    const warn = getLogs(db, RUN).filter((l) => l.source === 'supervisor').map((l) => l.message);
+    const warn = getLogs(db, RUN)
+      .filter((l) => l.source === 'supervisor')
+      .map((l) => l.message);
     expect(warn).toEqual([expect.stringMatching(/^events\.jsonl was truncated or rewritten before the ingest cursor at byte \d+/)]);
   });
 

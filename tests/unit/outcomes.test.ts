@@ -18,15 +18,51 @@ import { cleanupTempDirs, ev, tempDir } from '../fixtures/helpers';
 afterAll(cleanupTempDirs);
 
 const RUN = 'r';
-const newRun = { id: RUN, variant: 'star', dataset: 'addition', preset: 'tiny', seed: 0, model: 'm', config_json: '{}', config_hash: 'h', status: 'completed' as const, created_at: 1, run_dir: '/x' };
+const newRun = {
+  id: RUN,
+  variant: 'star',
+  dataset: 'addition',
+  preset: 'tiny',
+  seed: 0,
+  model: 'm',
+  config_json: '{}',
+  config_hash: 'h',
+  status: 'completed' as const,
+  created_at: 1,
+  run_dir: '/x',
+};
 const item = (qid: string, kind: string, correct: boolean, hint: boolean, difficulty: number | null = 1) => ({
-  question_id: qid, split: kind === 'eval' ? 'eval' : 'train', kind, question: `What is ${qid}?`, text: `${qid} ${kind} ${correct}`, answer: 'a', gold: 'a', correct, hint_used: hint, difficulty,
+  question_id: qid,
+  split: kind === 'eval' ? 'eval' : 'train',
+  kind,
+  question: `What is ${qid}?`,
+  text: `${qid} ${kind} ${correct}`,
+  answer: 'a',
+  gold: 'a',
+  correct,
+  hint_used: hint,
+  difficulty,
 });
 /** qa: iteration 1 right through the hint, 2 solved, 3 wrong; qb: only wrong; a candidate (not a trace). */
 const LINES: RawLine[] = [
-  { lineNo: 1, text: ev(1, 'samples', { iteration: 1, items: [item('qa', 'direct', false, false, null), item('qa', 'rationalized', true, true, 4), item('qb', 'direct', false, false)] }) },
-  { lineNo: 2, text: ev(2, 'samples', { iteration: 2, items: [item('qa', 'direct', true, false), item('qa', 'direct', false, false), item('qb', 'direct', false, false)] }) },
-  { lineNo: 3, text: ev(3, 'samples', { iteration: 3, items: [item('qa', 'direct', false, false), item('qa', 'candidate', true, false)] }) },
+  {
+    lineNo: 1,
+    text: ev(1, 'samples', {
+      iteration: 1,
+      items: [item('qa', 'direct', false, false, null), item('qa', 'rationalized', true, true, 4), item('qb', 'direct', false, false)],
+    }),
+  },
+  {
+    lineNo: 2,
+    text: ev(2, 'samples', {
+      iteration: 2,
+      items: [item('qa', 'direct', true, false), item('qa', 'direct', false, false), item('qb', 'direct', false, false)],
+    }),
+  },
+  {
+    lineNo: 3,
+    text: ev(3, 'samples', { iteration: 3, items: [item('qa', 'direct', false, false), item('qa', 'candidate', true, false)] }),
+  },
 ];
 const EXPECTED_OUTCOMES = [
   ['qa', 1, 0, 1, 2],
@@ -42,11 +78,16 @@ const EXPECTED_SUMMARY = [
 ];
 
 function outcomes(db: DB) {
-  return db.prepare('SELECT question_id, iteration, solved, hinted, samples FROM question_outcomes WHERE run_id = ? ORDER BY 1, 2').raw().all(RUN);
+  return db
+    .prepare('SELECT question_id, iteration, solved, hinted, samples FROM question_outcomes WHERE run_id = ? ORDER BY 1, 2')
+    .raw()
+    .all(RUN);
 }
 function summary(db: DB) {
   return db
-    .prepare('SELECT question_id, question, difficulty, first_solved, solved_count, ever_hinted, last_unsolved, samples FROM question_summary WHERE run_id = ? ORDER BY 1')
+    .prepare(
+      'SELECT question_id, question, difficulty, first_solved, solved_count, ever_hinted, last_unsolved, samples FROM question_summary WHERE run_id = ? ORDER BY 1',
+    )
     .raw()
     .all(RUN);
 }
@@ -67,7 +108,10 @@ function checkIntegrity(db: DB): void {
   expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
   db.exec("INSERT INTO samples_fts (samples_fts) VALUES ('integrity-check')");
   // every trace sample's text is found through the index, and nothing else is
-  const traces = db.prepare(`SELECT id, text FROM samples WHERE kind IN ('direct', 'rationalized', 'eval') ORDER BY id`).all() as { id: number; text: string }[];
+  const traces = db.prepare(`SELECT id, text FROM samples WHERE kind IN ('direct', 'rationalized', 'eval') ORDER BY id`).all() as {
+    id: number;
+    text: string;
+  }[];
   const find = db.prepare('SELECT rowid FROM samples_fts WHERE samples_fts MATCH ? ORDER BY rowid').pluck();
   for (const t of traces) expect(find.all(trigramQuery(t.text))).toContain(t.id);
   expect(db.prepare('SELECT count(*) FROM samples_fts_docsize').pluck().get()).toBe(traces.length);
@@ -80,7 +124,9 @@ function insertDirectly(db: DB, run = RUN): void {
   );
   for (const [seq, l] of LINES.entries()) {
     const e = JSON.parse(l.text) as { iteration: number; items: ReturnType<typeof item>[] };
-    e.items.forEach((it, idx) => ins.run({ run, seq, idx, iteration: e.iteration, ...it, correct: it.correct ? 1 : 0, hint: it.hint_used ? 1 : 0 }));
+    e.items.forEach((it, idx) =>
+      ins.run({ run, seq, idx, iteration: e.iteration, ...it, correct: it.correct ? 1 : 0, hint: it.hint_used ? 1 : 0 }),
+    );
   }
 }
 
@@ -161,19 +207,33 @@ describe('question outcomes', () => {
     expect(matrix()).toMatchObject({
       iterations: [1, 2, 3],
       total: 2,
-      rows: [{ questionId: 'qa', cells: 'HSW', firstSolved: 2, solvedCount: 1 }, { questionId: 'qb', cells: 'WW.', firstSolved: null }],
-      counts: [{ solved: 0, hinted: 1, wrong: 1 }, { solved: 1, hinted: 0, wrong: 1 }, { solved: 0, hinted: 0, wrong: 1 }],
+      rows: [
+        { questionId: 'qa', cells: 'HSW', firstSolved: 2, solvedCount: 1 },
+        { questionId: 'qb', cells: 'WW.', firstSolved: null },
+      ],
+      counts: [
+        { solved: 0, hinted: 1, wrong: 1 },
+        { solved: 1, hinted: 0, wrong: 1 },
+        { solved: 0, hinted: 0, wrong: 1 },
+      ],
     });
     checkIntegrity(db);
     // qa's only solving sample: iteration 2 turns wrong
     db.prepare("DELETE FROM samples WHERE question_id = 'qa' AND iteration = 2 AND correct = 1").run();
-    expect(matrix().rows.map((r) => [r.questionId, r.cells, r.firstSolved])).toEqual([['qa', 'HWW', null], ['qb', 'WW.', null]]);
+    expect(matrix().rows.map((r) => [r.questionId, r.cells, r.firstSolved])).toEqual([
+      ['qa', 'HWW', null],
+      ['qb', 'WW.', null],
+    ]);
     expect(queryTraces(db, RUN, { filter: 'rationalized-only' }).total).toBe(4); // qa's rows: 2 at 1, 1 at 2, 1 at 3
     // all of qb, and the candidate (not a trace)
     db.prepare("DELETE FROM samples WHERE question_id = 'qb' OR kind = 'candidate'").run();
     expect(matrix()).toMatchObject({
       total: 1,
-      counts: [{ solved: 0, hinted: 1, wrong: 0 }, { solved: 0, hinted: 0, wrong: 1 }, { solved: 0, hinted: 0, wrong: 1 }],
+      counts: [
+        { solved: 0, hinted: 1, wrong: 0 },
+        { solved: 0, hinted: 0, wrong: 1 },
+        { solved: 0, hinted: 0, wrong: 1 },
+      ],
     });
     expect(queryTraces(db, RUN, { search: 'direct false' }).total).toBe(3);
     checkIntegrity(db);
@@ -228,7 +288,9 @@ describe('question outcomes', () => {
     const db = openDatabase(':memory:');
     insertRun(db, newRun);
     insertDirectly(db);
-    expect(() => db.prepare("UPDATE samples SET text = 'x' WHERE kind = 'direct'").run()).toThrow(/cannot be updated \(delete it and insert it again\)/);
+    expect(() => db.prepare("UPDATE samples SET text = 'x' WHERE kind = 'direct'").run()).toThrow(
+      /cannot be updated \(delete it and insert it again\)/,
+    );
     expect(() => db.prepare("UPDATE samples SET kind = 'direct' WHERE kind = 'candidate'").run()).toThrow(/cannot be updated/);
     expect(db.prepare("UPDATE samples SET kept = 1, text = text WHERE kind = 'direct'").run().changes).toBe(6);
     checkIntegrity(db);
@@ -238,7 +300,12 @@ describe('question outcomes', () => {
   it('are not fed samples of an absurd iteration: ingest logs them instead', () => {
     const db = openDatabase(':memory:');
     insertRun(db, newRun);
-    ingestLines(db, RUN, [{ lineNo: 1, text: ev(1, 'samples', { iteration: MAX_ITERATION + 1, items: [item('qa', 'direct', true, false)] }) }], null);
+    ingestLines(
+      db,
+      RUN,
+      [{ lineNo: 1, text: ev(1, 'samples', { iteration: MAX_ITERATION + 1, items: [item('qa', 'direct', true, false)] }) }],
+      null,
+    );
     expect(db.prepare('SELECT count(*) FROM samples').pluck().get()).toBe(0);
     expect(db.prepare("SELECT message FROM logs WHERE level = 'error'").pluck().all()).toEqual([
       `samples event 1: iteration ${MAX_ITERATION + 1} is over ${MAX_ITERATION}; its 1 samples were not stored`,

@@ -67,8 +67,17 @@ describe('build/pack-hooks.cjs', () => {
   });
 
   it('reads version, arch and platform from the packager context', () => {
-    expect(hooks.targetOf(ctx({ arch: 3, electronPlatformName: 'darwin' }))).toEqual({ electronVersion: '45.5.0', arch: 'arm64', platform: 'darwin', projectDir: work });
-    const framework = { packager: { config: {}, info: { projectDir: work, framework: { version: '44.0.1' } } }, electronPlatformName: 'linux', arch: 0 };
+    expect(hooks.targetOf(ctx({ arch: 3, electronPlatformName: 'darwin' }))).toEqual({
+      electronVersion: '45.5.0',
+      arch: 'arm64',
+      platform: 'darwin',
+      projectDir: work,
+    });
+    const framework = {
+      packager: { config: {}, info: { projectDir: work, framework: { version: '44.0.1' } } },
+      electronPlatformName: 'linux',
+      arch: 0,
+    };
     expect(hooks.targetOf(framework)).toMatchObject({ electronVersion: '44.0.1', arch: 'ia32' });
     expect(() => hooks.targetOf({ packager: { config: {}, info: {} }, arch: 1 })).toThrow(/names no Electron version/);
     expect(() => hooks.targetOf(ctx({ arch: 4 }))).toThrow(/arch universal/);
@@ -128,14 +137,18 @@ describe('build/pack-hooks.cjs', () => {
   it('skips only by the explicit switch, and says so', async () => {
     process.env['STARLAB_SKIP_NATIVE_REBUILD'] = '1';
     const calls: RebuildOpts[] = [];
-    await expect(hooks.beforePack(ctx(), { rebuild: fakeRebuild(150, calls), moduleDir, log: (m) => logs.push(m) })).resolves.toEqual({ skipped: true });
+    await expect(hooks.beforePack(ctx(), { rebuild: fakeRebuild(150, calls), moduleDir, log: (m) => logs.push(m) })).resolves.toEqual({
+      skipped: true,
+    });
     expect(calls).toHaveLength(0);
     expect(logs).toHaveLength(1);
     expect(logs[0]).toMatch(/^skipping better-sqlite3 rebuild for Electron \(stand-in dist\): STARLAB_SKIP_NATIVE_REBUILD=1/);
     expect(binary()).toBe('node build');
     // any other value is not the switch
     process.env['STARLAB_SKIP_NATIVE_REBUILD'] = 'yes';
-    await expect(hooks.beforePack(ctx(), { rebuild: fakeRebuild(150, calls), moduleDir, log: (m) => logs.push(m) })).resolves.toMatchObject({ skipped: false });
+    await expect(hooks.beforePack(ctx(), { rebuild: fakeRebuild(150, calls), moduleDir, log: (m) => logs.push(m) })).resolves.toMatchObject(
+      { skipped: false },
+    );
     expect(calls).toHaveLength(1);
     await hooks.afterPack(ctx(), { log: () => {} });
   });
@@ -184,7 +197,9 @@ describe('scripts/check-package.ts layout checks', () => {
 
   it('passes a good layout', async () => {
     const app = await makeApp(good);
-    expect(existsSync(join(app, 'resources', 'app.asar.unpacked', 'node_modules/better-sqlite3/build/Release/better_sqlite3.node'))).toBe(true);
+    expect(existsSync(join(app, 'resources', 'app.asar.unpacked', 'node_modules/better-sqlite3/build/Release/better_sqlite3.node'))).toBe(
+      true,
+    );
     const { rows, entries } = inspectApp(app, pkg);
     expect(failed(rows)).toEqual([]);
     expect(entries.find((e) => e.path.endsWith('better_sqlite3.node'))).toMatchObject({ unpacked: true, size: 6 });

@@ -62,7 +62,9 @@ describe('the app sources', () => {
     expect(dirs).toEqual(expect.arrayContaining(['core', 'electron', 'server', 'cli']));
     const { files, findings } = scanTree(root, dirs);
     // the tree really was read: the supervisor's spawn and the dataset preparation's execFile are in it
-    expect(files.map((f) => f.slice(root.length + 1))).toEqual(expect.arrayContaining(['core/local-executor.ts', 'core/datasets.ts', 'electron/main.ts']));
+    expect(files.map((f) => f.slice(root.length + 1))).toEqual(
+      expect.arrayContaining(['core/local-executor.ts', 'core/datasets.ts', 'electron/main.ts']),
+    );
     expect(findings.map((f) => `${f.file}:${f.line}: ${f.problem}`)).toEqual([]);
   });
 });

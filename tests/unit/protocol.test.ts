@@ -44,7 +44,8 @@ describe('parseEventLine', () => {
   });
 
   it('refuses nesting past the depth limit (ingest re-serialises configs recursively)', () => {
-    const at = (n: number) => ev(1, 'run_start', { ...RUN_START_FIELDS, config: { a: 0 } }).replace('"a":0', `"a":${'['.repeat(n)}${']'.repeat(n)}`);
+    const at = (n: number) =>
+      ev(1, 'run_start', { ...RUN_START_FIELDS, config: { a: 0 } }).replace('"a":0', `"a":${'['.repeat(n)}${']'.repeat(n)}`);
     expect(parseEventLine(at(MAX_EVENT_DEPTH - 2)).kind).toBe('event'); // the line, config and a: 2 levels
     const r = parseEventLine(at(MAX_EVENT_DEPTH - 1));
     expect(r).toEqual({ kind: 'malformed', reason: `JSON nested deeper than ${MAX_EVENT_DEPTH} levels` });

@@ -54,7 +54,13 @@ describe('checkPython', () => {
   });
 
   it('names every module it cannot import and the pip command', async () => {
-    const py = script(answer([3, 11, 1], { torch: null, transformers: '5.0.0', peft: null }, { torch: 'ModuleNotFoundError: No module named torch', peft: 'ImportError: boom' }));
+    const py = script(
+      answer(
+        [3, 11, 1],
+        { torch: null, transformers: '5.0.0', peft: null },
+        { torch: 'ModuleNotFoundError: No module named torch', peft: 'ImportError: boom' },
+      ),
+    );
     const r = await checkPython(py.path, { requirements: REQ });
     expect(r.ok).toBe(false);
     if (!r.ok)
@@ -94,7 +100,10 @@ describe('checkPython', () => {
   it('is answered by tests/fixtures/fake-python, as configured by its environment', async () => {
     const env = { ...process.env, STARLAB_FAKE_PY_MISSING: 'transformers' };
     const r = await checkPython(FAKE_PYTHON, { requirements: REQ, env });
-    expect(r).toMatchObject({ ok: false, message: expect.stringContaining("cannot import transformers (ModuleNotFoundError: No module named 'transformers')") });
+    expect(r).toMatchObject({
+      ok: false,
+      message: expect.stringContaining("cannot import transformers (ModuleNotFoundError: No module named 'transformers')"),
+    });
   });
 
   it.runIf(existsSync('/usr/bin/python3'))('runs the real check script on /usr/bin/python3', async () => {

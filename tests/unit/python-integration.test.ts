@@ -25,7 +25,6 @@ function service(): Service {
   return s;
 }
 
-
 describe('with the real experiment package', () => {
   it('resumes a stopped run after its last checkpoint, with no duplicated metric', async () => {
     const s = service();
@@ -59,8 +58,10 @@ describe('with the real experiment package', () => {
     const losses = done.metrics['train/loss']!.map((p) => `${p.iteration}:${p.step}`);
     expect(new Set(losses).size).toBe(losses.length);
     const dupSamples = s.db
-      .prepare(`SELECT count(*) AS n FROM (SELECT iteration, question_id, kind, count(*) AS c FROM samples WHERE run_id = ?
-                GROUP BY iteration, question_id, kind HAVING c > 1)`)
+      .prepare(
+        `SELECT count(*) AS n FROM (SELECT iteration, question_id, kind, count(*) AS c FROM samples WHERE run_id = ?
+                GROUP BY iteration, question_id, kind HAVING c > 1)`,
+      )
       .get(r.id) as { n: number };
     expect(dupSamples.n).toBe(0);
     const phases = done.phases.map((p) => `${p.iteration}:${p.phase}`);
@@ -88,7 +89,12 @@ describe('with the real experiment package', () => {
       },
     });
     open.push(s);
-    const r = await s.launchRun({ variant: 'star', dataset: 'addition', preset: 'tiny', overrides: { ...MICRO_STAR, 'warmup.steps': '100000' } });
+    const r = await s.launchRun({
+      variant: 'star',
+      dataset: 'addition',
+      preset: 'tiny',
+      overrides: { ...MICRO_STAR, 'warmup.steps': '100000' },
+    });
     if (!r.ok) throw new Error(JSON.stringify(r.errors));
     // the real package started (its run_start names the real torch) and is warming up
     await waitFor(() => s.getRun(r.id)?.currentPhase === 'warmup' || s.getRun(r.id)?.status !== 'running', 60_000, 'the warm-up to start');
@@ -102,7 +108,12 @@ describe('with the real experiment package', () => {
 
   it('refuses to resume a run that has no checkpoint', async () => {
     const s = service();
-    const r = await s.launchRun({ variant: 'star', dataset: 'addition', preset: 'tiny', overrides: { ...MICRO_STAR, 'warmup.steps': '100000' } });
+    const r = await s.launchRun({
+      variant: 'star',
+      dataset: 'addition',
+      preset: 'tiny',
+      overrides: { ...MICRO_STAR, 'warmup.steps': '100000' },
+    });
     if (!r.ok) throw new Error(JSON.stringify(r.errors));
     await waitFor(() => s.getRun(r.id)?.currentPhase === 'warmup', 60_000, 'the warm-up to start');
     s.stopRun(r.id);
@@ -124,7 +135,12 @@ describe('with the real experiment package', () => {
     // nowhere at all: a warning (the run would try the hub)
     const dataDirOnly = await s.validateLaunch({ variant: 'star', dataset: 'commonsenseqa', preset: 'tiny' });
     if (!process.env['STARLAB_DATASETS_DIR']) expect(dataDirOnly.ok && dataDirOnly.warnings?.map((w) => w.field)).toEqual(['dataset']);
-    const found = await s.validateLaunch({ variant: 'star', dataset: 'gsm8k', preset: 'tiny', overrides: { 'task.path': SHARED_DATASETS } });
+    const found = await s.validateLaunch({
+      variant: 'star',
+      dataset: 'gsm8k',
+      preset: 'tiny',
+      overrides: { 'task.path': SHARED_DATASETS },
+    });
     expect(found.ok && found.warnings).toBeUndefined();
     expect(await s.validateLaunch({ variant: 'star', dataset: 'addition', preset: 'tiny' })).not.toHaveProperty('warnings');
     const listed = await s.listDatasets();

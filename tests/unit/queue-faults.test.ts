@@ -30,10 +30,14 @@ describe('queue faults', () => {
       a.close();
       const s = createService({ dataDir, pollMs: 50, pythonPath: FAKE_PYTHON });
       open.push(s);
-      const run = await waitFor(() => {
-        const r = s.getRun(id);
-        return r && r.status === 'failed' ? r : null;
-      }, 20_000, 'the run to fail');
+      const run = await waitFor(
+        () => {
+          const r = s.getRun(id);
+          return r && r.status === 'failed' ? r : null;
+        },
+        20_000,
+        'the run to fail',
+      );
       expect(run.statusReason).toMatch(/could not start .*ENOENT/);
       await new Promise((r) => setTimeout(r, 100));
       expect(rejections).toEqual([]);

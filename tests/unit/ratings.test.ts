@@ -30,16 +30,49 @@ const L1 = 'star · gsm8k · seed 0 · latest';
 const L2 = 'star · gsm8k · seed 1 · latest';
 
 function addRun(db: DB, id: string, seed: number): void {
-  q.insertRun(db, { id, variant: 'star', dataset: 'gsm8k', preset: 'tiny', seed, model: 'm', config_json: '{}', config_hash: 'h', status: 'completed', created_at: 1, run_dir: `/tmp/${id}` });
+  q.insertRun(db, {
+    id,
+    variant: 'star',
+    dataset: 'gsm8k',
+    preset: 'tiny',
+    seed,
+    model: 'm',
+    config_json: '{}',
+    config_hash: 'h',
+    status: 'completed',
+    created_at: 1,
+    run_dir: `/tmp/${id}`,
+  });
 }
 
 let seqNo = 0;
-function addSample(db: DB, run: string, it: number, kind: string, qid: string, ok: boolean, text: string, o: { answer?: string; question?: string } = {}): void {
+function addSample(
+  db: DB,
+  run: string,
+  it: number,
+  kind: string,
+  qid: string,
+  ok: boolean,
+  text: string,
+  o: { answer?: string; question?: string } = {},
+): void {
   const split = kind === 'eval' || kind === 'candidate' ? 'eval' : 'train';
   db.prepare(
     `INSERT INTO samples (run_id, seq, idx, iteration, split, kind, question_id, question, text, answer, gold, correct, hint_used, kept, difficulty, scores_json)
      VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?, 'g', ?, ?, NULL, NULL, NULL)`,
-  ).run(run, seqNo++, it, split, kind, qid, o.question ?? `What is ${qid}?`, text, o.answer ?? (ok ? 'g' : 'x'), ok ? 1 : 0, kind === 'rationalized' ? 1 : 0);
+  ).run(
+    run,
+    seqNo++,
+    it,
+    split,
+    kind,
+    qid,
+    o.question ?? `What is ${qid}?`,
+    text,
+    o.answer ?? (ok ? 'g' : 'x'),
+    ok ? 1 : 0,
+    kind === 'rationalized' ? 1 : 0,
+  );
 }
 
 /**
@@ -108,7 +141,9 @@ function create(db: DB, o: Partial<RatingTaskSpec> = {}): number {
 
 /** The stored (unblinded) items of a task, by position. */
 const stored = (db: DB, task: number) =>
-  db.prepare('SELECT position, question_id AS q, a_left, a_text, b_text FROM rating_items WHERE task_id = ? ORDER BY position').all(task) as {
+  db
+    .prepare('SELECT position, question_id AS q, a_left, a_text, b_text FROM rating_items WHERE task_id = ? ORDER BY position')
+    .all(task) as {
     position: number;
     q: string;
     a_left: number;
@@ -156,11 +191,16 @@ describe('creating a task', () => {
     // item records that (q1 prefers the correct sample without the hint)
     const correctOnly = create(db, { onlyCorrect: true });
     expect(Object.keys(byQuestion(db, correctOnly)).sort()).toEqual(['q1', 'q3']);
-    expect(db.prepare('SELECT question_id AS q, a_hint_used AS a, b_hint_used AS b FROM rating_items WHERE task_id = ? ORDER BY q').all(correctOnly)).toEqual([
+    expect(
+      db
+        .prepare('SELECT question_id AS q, a_hint_used AS a, b_hint_used AS b FROM rating_items WHERE task_id = ? ORDER BY q')
+        .all(correctOnly),
+    ).toEqual([
       { q: 'q1', a: 0, b: 0 },
       { q: 'q3', a: 1, b: 0 },
     ]);
-    for (let p = 0; p < 2; p++) rateItem(db, { taskId: correctOnly, position: p, rater: 'ann', choice: 'both', flagLeft: false, flagRight: false });
+    for (let p = 0; p < 2; p++)
+      rateItem(db, { taskId: correctOnly, position: p, rater: 'ann', choice: 'both', flagLeft: false, flagRight: false });
     const [head, ...csvRows] = parseCSV(ratingsCsv(db, correctOnly)).filter((r) => r.length > 1);
     const col = (name: string) => head!.indexOf(name);
     expect(csvRows.map((r) => [r[col('question_id')], r[col('a_via_hint')], r[col('b_via_hint')]]).sort()).toEqual([
@@ -202,7 +242,9 @@ describe('creating a task', () => {
     expect(msg({ b: { runId: 'r1', iteration: null } })).toMatch(/source A and source B are the same \(run 'r1' \(latest\)\)/);
     expect(msg({ b: { runId: 'nope', iteration: null } })).toBe("source B: unknown run 'nope'");
     expect(msg({ a: { runId: 'nope', iteration: 2 } })).toBe("source A: unknown run 'nope'");
-    expect(msg({ a: { runId: 'r1', iteration: 7 } })).toBe('source A (star · gsm8k · seed 0 · it 7) has no training rationales at iteration 7');
+    expect(msg({ a: { runId: 'r1', iteration: 7 } })).toBe(
+      'source A (star · gsm8k · seed 0 · it 7) has no training rationales at iteration 7',
+    );
     expect(msg({ b: { runId: 'r4', iteration: null } })).toMatch(/^no question has a training rationale in both sources/);
     expect(msg({ a: { runId: 'r1', iteration: 1 }, onlyCorrect: true })).toBe(
       'nothing to rate: of 2 common questions, 1 not answered correctly by both, 1 with identical rationales',
@@ -275,7 +317,10 @@ describe('reading texts', () => {
 
     // A full walk with the same seed starts with the same pairs on the same sides.
     const full = create(db, { ...ab, limit: 2000 });
-    const head = (t: number, k: number) => stored(db, t).slice(0, k).map(({ q, a_left }) => ({ q, a_left }));
+    const head = (t: number, k: number) =>
+      stored(db, t)
+        .slice(0, k)
+        .map(({ q, a_left }) => ({ q, a_left }));
     expect(stored(db, full)).toHaveLength(judgeable.length);
     expect(head(small, 5)).toEqual(head(full, 5));
     expect(head(one, 1)).toEqual(head(full, 1));
@@ -292,8 +337,14 @@ describe('reading texts', () => {
       addSample(db, 'rB', 1, 'direct', `q${i}`, true, `t ${i}`);
     }
     const counter = countTextReads(db);
-    const r = createRatingTask(db, spec({ a: { runId: 'rA', iteration: null }, b: { runId: 'rB', iteration: null }, onlyCorrect: true, limit: 1 }));
-    expect(r).toEqual({ ok: false, message: 'nothing to rate: of 6 common questions, 2 not answered correctly by both, 4 with identical rationales' });
+    const r = createRatingTask(
+      db,
+      spec({ a: { runId: 'rA', iteration: null }, b: { runId: 'rB', iteration: null }, onlyCorrect: true, limit: 1 }),
+    );
+    expect(r).toEqual({
+      ok: false,
+      message: 'nothing to rate: of 6 common questions, 2 not answered correctly by both, 4 with identical rationales',
+    });
     expect(counter.reads).toBe(8); // the 4 both-correct questions, none of the others
     vi.restoreAllMocks();
     db.close();
@@ -325,8 +376,20 @@ describe('the blind order', () => {
     db.prepare('UPDATE rating_items SET a_left = (position != 1) WHERE task_id = ?').run(id);
     const rows = stored(db, id);
     const item0 = getRatingItem(db, id, 0)!;
-    expect(Object.keys(item0).sort()).toEqual(['choice', 'flagLeft', 'flagRight', 'gold', 'left', 'position', 'question', 'questionId', 'rated', 'right', 'taskId', 'total'].sort());
-    expect(item0).toMatchObject({ taskId: id, position: 0, total: 3, rated: 0, questionId: rows[0]!.q, gold: 'g', choice: null, flagLeft: false, flagRight: false });
+    expect(Object.keys(item0).sort()).toEqual(
+      ['choice', 'flagLeft', 'flagRight', 'gold', 'left', 'position', 'question', 'questionId', 'rated', 'right', 'taskId', 'total'].sort(),
+    );
+    expect(item0).toMatchObject({
+      taskId: id,
+      position: 0,
+      total: 3,
+      rated: 0,
+      questionId: rows[0]!.q,
+      gold: 'g',
+      choice: null,
+      flagLeft: false,
+      flagRight: false,
+    });
     expect([item0.left.text, item0.right.text]).toEqual([rows[0]!.a_text, rows[0]!.b_text]);
     const item1 = getRatingItem(db, id, 1)!;
     expect([item1.left.text, item1.right.text]).toEqual([rows[1]!.b_text, rows[1]!.a_text]);
@@ -341,20 +404,35 @@ describe('rating', () => {
     const { db } = freshDb();
     const id = create(db);
     expect(getRatingItem(db, id)!.position).toBe(0);
-    expect(rateItem(db, { taskId: id, position: 0, rater: 'ann', choice: 'left', flagLeft: false, flagRight: false }, 10)).toEqual({ ok: true, rated: 1 });
-    expect(rateItem(db, { taskId: id, position: 2, rater: 'ann', choice: 'both', flagLeft: false, flagRight: false }, 11)).toEqual({ ok: true, rated: 2 });
+    expect(rateItem(db, { taskId: id, position: 0, rater: 'ann', choice: 'left', flagLeft: false, flagRight: false }, 10)).toEqual({
+      ok: true,
+      rated: 1,
+    });
+    expect(rateItem(db, { taskId: id, position: 2, rater: 'ann', choice: 'both', flagLeft: false, flagRight: false }, 11)).toEqual({
+      ok: true,
+      rated: 2,
+    });
     expect(getRatingItem(db, id)!.position).toBe(1);
     // re-rating overwrites: still 2 rated, the new choice, rater and time
-    expect(rateItem(db, { taskId: id, position: 0, rater: 'bob', choice: 'right', flagLeft: true, flagRight: false }, 12)).toEqual({ ok: true, rated: 2 });
+    expect(rateItem(db, { taskId: id, position: 0, rater: 'bob', choice: 'right', flagLeft: true, flagRight: false }, 12)).toEqual({
+      ok: true,
+      rated: 2,
+    });
     expect(getRatingItem(db, id, 0)).toMatchObject({ choice: 'right', flagLeft: true, flagRight: false, rated: 2 });
-    expect(db.prepare('SELECT rater, rated_at FROM ratings WHERE task_id = ? AND position = 0').get(id)).toEqual({ rater: 'bob', rated_at: 12 });
+    expect(db.prepare('SELECT rater, rated_at FROM ratings WHERE task_id = ? AND position = 0').get(id)).toEqual({
+      rater: 'bob',
+      rated_at: 12,
+    });
     rateItem(db, { taskId: id, position: 1, rater: 'ann', choice: 'neither', flagLeft: false, flagRight: false }, 13);
     expect(getRatingItem(db, id)).toMatchObject({ position: 2, rated: 3, choice: 'both' }); // all rated: the last
     expect(rateItem(db, { taskId: id, position: 3, rater: 'ann', choice: 'left', flagLeft: false, flagRight: false })).toEqual({
       ok: false,
       message: `position 3 is out of range: task ${id} has 3 pairs (0..2)`,
     });
-    expect(rateItem(db, { taskId: 999, position: 0, rater: 'ann', choice: 'left', flagLeft: false, flagRight: false })).toEqual({ ok: false, message: 'no rating task 999' });
+    expect(rateItem(db, { taskId: 999, position: 0, rater: 'ann', choice: 'left', flagLeft: false, flagRight: false })).toEqual({
+      ok: false,
+      message: 'no rating task 999',
+    });
     db.close();
   });
 });
@@ -362,8 +440,14 @@ describe('rating', () => {
 describe('the summary', () => {
   it('maps sides through the stored assignment and merges reversed pairs', () => {
     const { db } = freshDb();
-    const rate = (taskId: number, position: number, rater: string, choice: 'left' | 'right' | 'both' | 'neither', flagLeft = false, flagRight = false) =>
-      rateItem(db, { taskId, position, rater, choice, flagLeft, flagRight });
+    const rate = (
+      taskId: number,
+      position: number,
+      rater: string,
+      choice: 'left' | 'right' | 'both' | 'neither',
+      flagLeft = false,
+      flagRight = false,
+    ) => rateItem(db, { taskId, position, rater, choice, flagLeft, flagRight });
     // T1: A = r1, B = r2; A shown left at 0 and 2, right at 1
     const t1 = create(db);
     db.prepare('UPDATE rating_items SET a_left = (position != 1) WHERE task_id = ?').run(t1);
@@ -388,12 +472,36 @@ describe('the summary', () => {
     expect(merged.flaggedShareA).toBeCloseTo(1 / 6, 10);
     expect(merged.flaggedShareB).toBeCloseTo(2 / 6, 10);
     expect(empty).toEqual({
-      a: 'star · gsm8k · seed 0 · it 1', b: L2, split: 'train', n: 0, winsA: 0, winsB: 0, both: 0, neither: 0,
-      winRateA: null, ciLow: null, ciHigh: null, flaggedShareA: null, flaggedShareB: null, raters: [],
+      a: 'star · gsm8k · seed 0 · it 1',
+      b: L2,
+      split: 'train',
+      n: 0,
+      winsA: 0,
+      winsB: 0,
+      both: 0,
+      neither: 0,
+      winRateA: null,
+      ciLow: null,
+      ciHigh: null,
+      flaggedShareA: null,
+      flaggedShareB: null,
+      raters: [],
     });
     // one task alone, from its own point of view
     expect(ratingSummary(db, t2)).toEqual([
-      expect.objectContaining({ a: L2, b: L1, n: 3, winsA: 1, winsB: 1, both: 0, neither: 1, winRateA: 0.5, flaggedShareA: 0, flaggedShareB: 1 / 3, raters: ['bob'] }),
+      expect.objectContaining({
+        a: L2,
+        b: L1,
+        n: 3,
+        winsA: 1,
+        winsB: 1,
+        both: 0,
+        neither: 1,
+        winRateA: 0.5,
+        flaggedShareA: 0,
+        flaggedShareB: 1 / 3,
+        raters: ['bob'],
+      }),
     ]);
     expect(ratingSummary(db, 999)).toEqual([]);
     db.close();
@@ -549,7 +657,9 @@ describe('deleting a run under a task', () => {
     db.prepare("DELETE FROM runs WHERE id = 'r2'").run();
     expect(db.prepare("SELECT count(*) AS n FROM samples WHERE run_id = 'r2'").get()).toEqual({ n: 0 });
     expect(db.pragma('foreign_key_check')).toEqual([]);
-    expect(db.prepare('SELECT count(a_sample_id) AS a, count(b_sample_id) AS b, count(*) AS n FROM rating_items WHERE task_id = ?').get(id)).toEqual({ a: 3, b: 0, n: 3 });
+    expect(
+      db.prepare('SELECT count(a_sample_id) AS a, count(b_sample_id) AS b, count(*) AS n FROM rating_items WHERE task_id = ?').get(id),
+    ).toEqual({ a: 3, b: 0, n: 3 });
     expect(getRatingItem(db, id, 0)).toEqual(before);
     expect(listRatingTasks(db)[0]).toMatchObject({ id, b: { runId: 'r2', label: L2 }, items: 3, rated: 1 });
     expect(ratingSummary(db)[0]).toMatchObject({ a: L1, b: L2, n: 1, both: 1 });

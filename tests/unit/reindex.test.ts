@@ -30,7 +30,13 @@ afterAll(cleanupTempDirs);
 /** Seed 1 completes, 2 fails, 3 hangs until stopped. */
 const MODES: Record<number, string> = { 1: 'complete', 2: 'fail', 3: 'hang' };
 function service(dataDir: string, watch = true): Service {
-  const s = createService({ dataDir, pollMs: 50, watch, stopGraceMs: 5000, commandFor: fakeCommand((ctx: LaunchContext) => MODES[ctx.config.seed] ?? 'complete') });
+  const s = createService({
+    dataDir,
+    pollMs: 50,
+    watch,
+    stopGraceMs: 5000,
+    commandFor: fakeCommand((ctx: LaunchContext) => MODES[ctx.config.seed] ?? 'complete'),
+  });
   open.push(s);
   return s;
 }
@@ -60,8 +66,11 @@ function state(s: Service, id: string) {
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: REPO, env: { ...process.env, STARLAB_PYTHON: FAKE_PYTHON }, timeout: 60_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'cli/main.ts', ...args],
+      { cwd: REPO, env: { ...process.env, STARLAB_PYTHON: FAKE_PYTHON }, timeout: 60_000 },
+      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -109,7 +118,12 @@ describe('reindex', () => {
     expect(reasonsBefore[2]).toBe('stopped by user');
     expect(b.getRun(ids[2]!)!.statusReason).toBe('stopped'); // its run_end says stopped; who asked is only in the database
     expect(b.getRun(ids[1]!)!.statusReason).toMatch(/reindexed from its run directory: it has no run_end event/);
-    expect(b.getGroup(group.id)!.runs.map((x) => x.id).sort()).toEqual([...group.runs].sort());
+    expect(
+      b
+        .getGroup(group.id)!
+        .runs.map((x) => x.id)
+        .sort(),
+    ).toEqual([...group.runs].sort());
     expect(b.getDataInfo().unindexedRuns.total).toBe(0);
     expect((await cli(['check', '--data-dir', dataDir])).code).toBe(0);
     // a second reindex finds nothing to do
@@ -144,7 +158,10 @@ describe('reindex', () => {
     mkdirSync(runs, { recursive: true });
     // a link to a folder elsewhere: never followed
     mkdirSync(join(outside, 'victim'));
-    writeFileSync(join(outside, 'victim', 'config.json'), JSON.stringify({ variant: 'star', dataset: 'addition', preset: 'tiny', seed: 0, model: { name: 'm' } }));
+    writeFileSync(
+      join(outside, 'victim', 'config.json'),
+      JSON.stringify({ variant: 'star', dataset: 'addition', preset: 'tiny', seed: 0, model: { name: 'm' } }),
+    );
     symlinkSync(join(outside, 'victim'), join(runs, '20260101-000000-0001'));
     // an events file that is a link
     mkdirSync(join(runs, '20260101-000000-0002'));
@@ -156,7 +173,10 @@ describe('reindex', () => {
     writeFileSync(join(runs, '20260101-000000-0003', 'events.jsonl'), '');
     // a launch in progress: config written a moment ago, no events yet
     mkdirSync(join(runs, '20260101-000000-0004'));
-    writeFileSync(join(runs, '20260101-000000-0004', 'config.json'), JSON.stringify({ variant: 'star', dataset: 'addition', preset: 'tiny', seed: 0, model: { name: 'm' } }));
+    writeFileSync(
+      join(runs, '20260101-000000-0004', 'config.json'),
+      JSON.stringify({ variant: 'star', dataset: 'addition', preset: 'tiny', seed: 0, model: { name: 'm' } }),
+    );
     // not a run directory name at all, and the bundle import's staging folder
     mkdirSync(join(runs, '.import-abc'));
     const r = await s.reindexRuns();

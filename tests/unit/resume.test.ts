@@ -41,10 +41,18 @@ async function failedRun(s: Service, checkpoint: Record<string, unknown>): Promi
 function snapshot(s: Service, id: string) {
   const n = (t: string) => (s.db.prepare(`SELECT count(*) AS n FROM ${t} WHERE run_id = ?`).get(id) as { n: number }).n;
   const row = s.db
-    .prepare('SELECT status, status_reason, ended_at, exit_code, signal, stderr_tail, end_status, end_error, latest_accuracy, current_iteration, resume_prev_json FROM runs WHERE id = ?')
+    .prepare(
+      'SELECT status, status_reason, ended_at, exit_code, signal, stderr_tail, end_status, end_error, latest_accuracy, current_iteration, resume_prev_json FROM runs WHERE id = ?',
+    )
     .get(id);
   return {
-    rows: { metrics: n('metrics'), samples: n('samples'), phases: n('phases'), question_outcomes: n('question_outcomes'), question_summary: n('question_summary') },
+    rows: {
+      metrics: n('metrics'),
+      samples: n('samples'),
+      phases: n('phases'),
+      question_outcomes: n('question_outcomes'),
+      question_summary: n('question_summary'),
+    },
     row,
   };
 }
@@ -83,7 +91,9 @@ describe('resume', () => {
     const samples = s.db.prepare('SELECT iteration, count(*) AS n FROM samples WHERE run_id = ? GROUP BY iteration').all(id);
     expect(samples).toEqual([0, 1, 2].map((iteration) => ({ iteration, n: 2 })));
     expect(snapshot(s, id).row).toMatchObject({ resume_prev_json: null, status: 'completed' });
-    expect(s.getLogs(id, {}).some((l) => /loaded its checkpoint of iteration 1: \d+ rows of later iterations dropped/.test(l.message))).toBe(true);
+    expect(
+      s.getLogs(id, {}).some((l) => /loaded its checkpoint of iteration 1: \d+ rows of later iterations dropped/.test(l.message)),
+    ).toBe(true);
   });
 
   it('refuses a checkpoint in the old pickle format before starting anything', async () => {

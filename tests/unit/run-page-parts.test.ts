@@ -10,7 +10,8 @@ import type { RunDetail } from '../../shared/contract';
 const RENDERER_SRC = new URL('../../renderer/src/', import.meta.url).pathname;
 
 // a computed specifier: the node tsconfig (no jsx) does not follow it into the .tsx modules
-const load = async <T>(path: string): Promise<T> => (await import(/* @vite-ignore */ new URL(`../../renderer/src/${path}`, import.meta.url).pathname)) as T;
+const load = async <T>(path: string): Promise<T> =>
+  (await import(/* @vite-ignore */ new URL(`../../renderer/src/${path}`, import.meta.url).pathname)) as T;
 
 type Component = (props: never) => unknown;
 
@@ -68,7 +69,16 @@ describe('run page parts', () => {
   it('the header shows the run, its facts, why it ended and the resume button', async () => {
     const { RunHeader } = await load<{ RunHeader: Component }>('pages/run/header.tsx');
     const html = await render(RunHeader, { run: run(), now: Date.now(), live: false, onChanged: () => undefined });
-    for (const id of ['run-status', 'open-traces', 'resume-button', 'run-accuracy', 'run-duration', 'run-checkpoint', 'status-reason', 'stderr-tail']) {
+    for (const id of [
+      'run-status',
+      'open-traces',
+      'resume-button',
+      'run-accuracy',
+      'run-duration',
+      'run-checkpoint',
+      'status-reason',
+      'stderr-tail',
+    ]) {
       expect(html, id).toContain(`data-testid="${id}"`);
     }
     expect(html).not.toContain('data-testid="stop-button"');
@@ -77,7 +87,12 @@ describe('run page parts', () => {
   });
 
   it('progress, accuracy, training metrics, artifacts and config keep their test ids', async () => {
-    const progress = await load<{ IterationProgress: Component; PhaseTable: Component; AccuracyChart: Component; accuracyTitle: (r: RunDetail) => string }>('pages/run/progress.tsx');
+    const progress = await load<{
+      IterationProgress: Component;
+      PhaseTable: Component;
+      AccuracyChart: Component;
+      accuracyTitle: (r: RunDetail) => string;
+    }>('pages/run/progress.tsx');
     const { TrainMetrics } = await load<{ TrainMetrics: Component }>('pages/run/training-panel.tsx');
     const details = await load<{ Artifacts: Component; RunConfig: Component; SamplesPanel: Component }>('pages/run/details.tsx');
     const r = run();
@@ -100,7 +115,15 @@ describe('run page parts', () => {
     const { VerifierPanel } = await load<{ VerifierPanel: Component }>('components/verifier/index.tsx');
     expect(await render(VerifierPanel, { run: run() })).toBe('');
     const html = await render(VerifierPanel, { run: run({ variant: 'v-star' }) });
-    for (const id of ['verifier-panel', 'verifier-iteration', 'verifier-scorer', 'verifier-normalized', 'verifier-curve-chart', 'verifier-pair-accuracy', 'verifier-search']) {
+    for (const id of [
+      'verifier-panel',
+      'verifier-iteration',
+      'verifier-scorer',
+      'verifier-normalized',
+      'verifier-curve-chart',
+      'verifier-pair-accuracy',
+      'verifier-search',
+    ]) {
       expect(html, id).toContain(`data-testid="${id}"`);
     }
   });

@@ -6,11 +6,23 @@ import { comparison, LONG, SHORT } from '../../scripts/science/quiet';
 /** A quiet-star run whose first evaluation logs 0.99 (never read) and final one the given values. */
 function run(pw: number, len: number, acc: number, base: number): ShownRun {
   return {
-    id: `r-${pw}-${len}`, variant: 'quiet-star', dataset: 'addition', seed: 0, status: 'completed', statusReason: null, durationS: 1,
+    id: `r-${pw}-${len}`,
+    variant: 'quiet-star',
+    dataset: 'addition',
+    seed: 0,
+    status: 'completed',
+    statusReason: null,
+    durationS: 1,
     config: { quiet: { policy_weight: pw, thought_len: len } },
     metrics: {
-      'eval/accuracy': [{ iteration: 0, value: 0.99 }, { iteration: 1, value: acc }],
-      'eval/base_accuracy': [{ iteration: 0, value: 0.99 }, { iteration: 1, value: base }],
+      'eval/accuracy': [
+        { iteration: 0, value: 0.99 },
+        { iteration: 1, value: acc },
+      ],
+      'eval/base_accuracy': [
+        { iteration: 0, value: 0.99 },
+        { iteration: 1, value: base },
+      ],
     },
   };
 }
@@ -26,10 +38,17 @@ describe('the quiet comparison', () => {
     expect(comparison).toMatchObject({ variants: ['quiet-star'], dataset: 'addition', preset: 'tiny' });
     expect(comparison.sweep).toEqual(['quiet.policy_weight=0,1', `quiet.thought_len=${SHORT},${LONG}`]);
     // the three runs the findings read, in two ablations over the sweep's keys
-    expect(comparison.arms).toEqual([['quiet.policy_weight=1', `quiet.thought_len=${SHORT},${LONG}`], ['quiet.policy_weight=0', `quiet.thought_len=${LONG}`]]);
+    expect(comparison.arms).toEqual([
+      ['quiet.policy_weight=1', `quiet.thought_len=${SHORT},${LONG}`],
+      ['quiet.policy_weight=0', `quiet.thought_len=${LONG}`],
+    ]);
     expect(SHORT).toBeLessThan(LONG);
     expect(comparison.set).toContain('quiet.corpus=direct');
-    expect(comparison.findings.map((f) => f.id)).toEqual(['quiet-thoughts-beat-base', 'quiet-beats-policy-weight-0', 'quiet-gain-grows-with-thought-length']);
+    expect(comparison.findings.map((f) => f.id)).toEqual([
+      'quiet-thoughts-beat-base',
+      'quiet-beats-policy-weight-0',
+      'quiet-gain-grows-with-thought-length',
+    ]);
   });
 
   it('reads the final evaluation of the right runs, in points', () => {

@@ -7,8 +7,22 @@ import { comparison, ks } from '../../scripts/science/vstar';
 function run(n: number, curves: Record<string, (k: number) => number>): ShownRun {
   const metrics: ShownRun['metrics'] = {};
   for (const [prefix, f] of Object.entries(curves))
-    for (let k = 1; k <= n; k++) metrics[`${prefix}@${k}`] = [{ iteration: 1, value: 0.99 }, { iteration: 3, value: f(k) }];
-  return { id: 'r1', variant: 'v-star', dataset: 'pair-sum', seed: 0, status: 'completed', statusReason: null, durationS: 1, config: { verifier: { candidates: n } }, metrics };
+    for (let k = 1; k <= n; k++)
+      metrics[`${prefix}@${k}`] = [
+        { iteration: 1, value: 0.99 },
+        { iteration: 3, value: f(k) },
+      ];
+  return {
+    id: 'r1',
+    variant: 'v-star',
+    dataset: 'pair-sum',
+    seed: 0,
+    status: 'completed',
+    statusReason: null,
+    durationS: 1,
+    config: { verifier: { candidates: n } },
+    metrics,
+  };
 }
 
 const measure = (id: string, r: ShownRun) => comparison.findings.find((f) => f.id === id)!.measure({ 'v-star': r });

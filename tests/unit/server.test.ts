@@ -149,10 +149,20 @@ describe('HTTP server', () => {
   });
 
   it('refuses path traversal', async () => {
-    for (const p of ['/../secret.txt', '/..%2fsecret.txt', '/assets/..%2f..%2fsecret.txt', '/%2e%2e/secret.txt', '/..\\secret.txt', '/%00']) {
+    for (const p of [
+      '/../secret.txt',
+      '/..%2fsecret.txt',
+      '/assets/..%2f..%2fsecret.txt',
+      '/%2e%2e/secret.txt',
+      '/..\\secret.txt',
+      '/%00',
+    ]) {
       const r = await raw('GET', p);
       expect(r.body, p).not.toContain('TOP SECRET');
-      expect(r.status === 403 || r.status === 404 || r.status === 400 || (r.status === 200 && r.body.includes('STaR Lab')), `${p} → ${r.status}`).toBe(true);
+      expect(
+        r.status === 403 || r.status === 404 || r.status === 400 || (r.status === 200 && r.body.includes('STaR Lab')),
+        `${p} → ${r.status}`,
+      ).toBe(true);
     }
     expect((await raw('GET', '/..%2fsecret.txt')).status).toBe(403);
   });
@@ -180,7 +190,10 @@ describe('access token off loopback', () => {
       expect(open.token).toMatch(/^[A-Za-z0-9_-]{32}$/);
       expect(open.openUrl).toBe(`${open.url}?token=${open.token}`);
       // no token, a wrong one, a token in the query of an API call: refused
-      for (const headers of [{}, { authorization: 'Bearer wrong-token-wrong-token-xx' }, { cookie: 'starlab_token=nope' }] as Record<string, string>[]) {
+      for (const headers of [{}, { authorization: 'Bearer wrong-token-wrong-token-xx' }, { cookie: 'starlab_token=nope' }] as Record<
+        string,
+        string
+      >[]) {
         const r = await to(open.port, 'POST', '/api/cmd/listRuns', { ...json, ...headers }, '[]');
         expect(r.status).toBe(401);
         expect(JSON.parse(r.body).error).toMatch(/requires its access token/);
@@ -214,7 +227,9 @@ describe('access token off loopback', () => {
     const given = await startServer({ service, host: '0.0.0.0', port: 0, staticDir, token: 'a-given-token-0123456789' });
     try {
       expect(given.token).toBe('a-given-token-0123456789');
-      expect((await to(given.port, 'POST', '/api/cmd/listRuns', { ...json, authorization: 'Bearer a-given-token-0123456789' }, '[]')).status).toBe(200);
+      expect(
+        (await to(given.port, 'POST', '/api/cmd/listRuns', { ...json, authorization: 'Bearer a-given-token-0123456789' }, '[]')).status,
+      ).toBe(200);
       expect((await to(given.port, 'POST', '/api/cmd/listRuns', json, '[]')).status).toBe(401);
     } finally {
       await given.close();
@@ -243,7 +258,9 @@ describe('access token on loopback (the default)', () => {
     expect(service.getSettings().pythonPath).toBe(before);
     expect(getSetting(service.db, 'pythonPath')).toBeUndefined();
     // a wrong token, and a token in an API call's query, do not help
-    expect((await anon('POST', '/api/cmd/listRuns', '[]', { ...json, authorization: 'Bearer wrong-token-wrong-token-xx' })).status).toBe(401);
+    expect((await anon('POST', '/api/cmd/listRuns', '[]', { ...json, authorization: 'Bearer wrong-token-wrong-token-xx' })).status).toBe(
+      401,
+    );
     expect((await anon('POST', `/api/cmd/listRuns?token=${srv.token}`, '[]', json)).status).toBe(401);
     // health and the static shell stay open; opening ?token= hands the browser its cookie
     expect((await anon('GET', '/api/health')).status).toBe(200);
@@ -282,9 +299,12 @@ describe('serve options', () => {
     expect(serveToken({ host: '0.0.0.0' }, {})).toBeUndefined();
     expect(serveToken({}, { STARLAB_TOKEN: 'from-the-environment-123' })).toBe('from-the-environment-123');
     expect(serveToken({ token: 'given-token-0123456789' }, { STARLAB_TOKEN: 'from-the-environment-123' })).toBe('given-token-0123456789');
-    for (const host of [undefined, '127.0.0.1', '::1', 'localhost']) expect(serveToken({ host, noToken: true }, { STARLAB_TOKEN: 'from-the-environment-123' })).toBeNull();
+    for (const host of [undefined, '127.0.0.1', '::1', 'localhost'])
+      expect(serveToken({ host, noToken: true }, { STARLAB_TOKEN: 'from-the-environment-123' })).toBeNull();
     for (const host of ['0.0.0.0', '::', '10.0.0.5', 'gpu-box'])
-      expect(() => serveToken({ host, noToken: true }, {})).toThrow(`--no-token is for a loopback address only (127.0.0.1, ::1, localhost), not --host ${host}`);
+      expect(() => serveToken({ host, noToken: true }, {})).toThrow(
+        `--no-token is for a loopback address only (127.0.0.1, ::1, localhost), not --host ${host}`,
+      );
     expect(() => serveToken({ noToken: true, token: 'given-token-0123456789' }, {})).toThrow(/contradict/);
   });
 
@@ -297,7 +317,10 @@ describe('serve options', () => {
       ],
       stderr: [],
     });
-    expect(servingLines({ url, token: null, openUrl: url }, '/data')).toEqual({ stdout: ['STaR Lab serving at http://127.0.0.1:5178/ (data: /data)'], stderr: [NO_TOKEN_WARNING] });
+    expect(servingLines({ url, token: null, openUrl: url }, '/data')).toEqual({
+      stdout: ['STaR Lab serving at http://127.0.0.1:5178/ (data: /data)'],
+      stderr: [NO_TOKEN_WARNING],
+    });
     expect(NO_TOKEN_WARNING).toMatch(/^WARNING: --no-token: any process or user on this machine can use this server/);
   });
 });

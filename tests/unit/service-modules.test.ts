@@ -26,8 +26,21 @@ function dataDirWith(runs: { id: string; noDir?: boolean; started?: number; ende
       mkdirSync(runDir, { recursive: true });
       writeFileSync(join(runDir, 'config.json'), '{}\n');
     }
-    insertRun(db, { id: r.id, variant: 'star', dataset: 'addition', preset: 'tiny', seed: 0, model: 'm', config_json: '{}', config_hash: 'h', status: 'completed', created_at: 1, run_dir: runDir });
-    if (r.started !== undefined) db.prepare('UPDATE runs SET started_at = ?, ended_at = ? WHERE id = ?').run(r.started, r.ended ?? null, r.id);
+    insertRun(db, {
+      id: r.id,
+      variant: 'star',
+      dataset: 'addition',
+      preset: 'tiny',
+      seed: 0,
+      model: 'm',
+      config_json: '{}',
+      config_hash: 'h',
+      status: 'completed',
+      created_at: 1,
+      run_dir: runDir,
+    });
+    if (r.started !== undefined)
+      db.prepare('UPDATE runs SET started_at = ?, ended_at = ? WHERE id = ?').run(r.started, r.ended ?? null, r.id);
   }
   db.close();
   return dir;
@@ -38,7 +51,8 @@ describe('the service combined from its modules', () => {
     const s = createService({ dataDir: tempDir(), watch: false });
     try {
       expect(COMMAND_NAMES.filter((c) => typeof (s as unknown as Record<string, unknown>)[c] !== 'function')).toEqual([]);
-      for (const m of ['on', 'reconcile', 'waitForRun', 'close', 'backupTo', 'exportBundleTo', 'importBundleFrom'] as const) expect(typeof s[m]).toBe('function');
+      for (const m of ['on', 'reconcile', 'waitForRun', 'close', 'backupTo', 'exportBundleTo', 'importBundleFrom'] as const)
+        expect(typeof s[m]).toBe('function');
     } finally {
       s.close();
     }
@@ -67,14 +81,25 @@ describe('data commands at a named path', () => {
     const file = join(tempDir(), 'runs.tar');
     const r = s.exportBundleTo(['20240101-000000-aaaa', '20240101-000000-bbbb'], file, { forceOption: '--force' });
     if (!r.ok) throw new Error(r.message);
-    expect(r.report).toMatchObject({ file, runIds: ['20240101-000000-aaaa', '20240101-000000-bbbb'], files: 1, missingDirs: ['20240101-000000-bbbb'] });
+    expect(r.report).toMatchObject({
+      file,
+      runIds: ['20240101-000000-aaaa', '20240101-000000-bbbb'],
+      files: 1,
+      missingDirs: ['20240101-000000-bbbb'],
+    });
     expect(r.warnings).toEqual(['run 20240101-000000-bbbb has no run directory; only its database rows are in the bundle']);
     // an existing file: refused in one sentence naming the option, replaced with overwrite
     const again = s.exportBundleTo(['20240101-000000-aaaa'], file, { forceOption: '--force' });
-    expect(again).toEqual({ ok: false, message: expect.stringMatching(/runs\.tar already exists; choose another name, or pass --force to replace it$/) });
+    expect(again).toEqual({
+      ok: false,
+      message: expect.stringMatching(/runs\.tar already exists; choose another name, or pass --force to replace it$/),
+    });
     expect(s.exportBundleTo(['20240101-000000-aaaa'], file, { overwrite: true }).ok).toBe(true);
     // a run the database does not know is refused by the bundle itself
-    expect(s.exportBundleTo(['nosuchrun'], join(tempDir(), 'x.tar'))).toEqual({ ok: false, message: 'no run "nosuchrun" in this database' });
+    expect(s.exportBundleTo(['nosuchrun'], join(tempDir(), 'x.tar'))).toEqual({
+      ok: false,
+      message: 'no run "nosuchrun" in this database',
+    });
     s.close();
 
     const b = createService({ dataDir: tempDir(), watch: false });
@@ -85,7 +110,10 @@ describe('data commands at a named path', () => {
     if (!im.ok) throw new Error(im.message);
     expect(im.report).toMatchObject({ file, imported: ['20240101-000000-aaaa'], skipped: [] });
     expect(changed).toEqual([['20240101-000000-aaaa']]);
-    expect(b.importBundleFrom(file)).toMatchObject({ ok: true, report: { imported: [], skipped: [{ id: '20240101-000000-aaaa', reason: 'already present' }] } });
+    expect(b.importBundleFrom(file)).toMatchObject({
+      ok: true,
+      report: { imported: [], skipped: [{ id: '20240101-000000-aaaa', reason: 'already present' }] },
+    });
     const nope = join(tempDir(), 'nope.tar');
     expect(b.importBundleFrom(nope)).toEqual({ ok: false, message: `cannot read the bundle: ${nope} does not exist; check the path` });
     expect(b.importBundleFrom(nope)).toEqual(b.importRunBundle(nope));
@@ -102,11 +130,20 @@ describe('data commands at a named path', () => {
     const copy = openDatabase(file, { check: true });
     expect(copy.prepare('SELECT count(*) AS n FROM runs').get()).toEqual({ n: 1 });
     copy.close();
-    expect(await s.backupTo(file, { forceOption: '--force' })).toEqual({ ok: false, message: expect.stringMatching(/copy\.db already exists; choose another name, or pass --force to replace it$/) });
+    expect(await s.backupTo(file, { forceOption: '--force' })).toEqual({
+      ok: false,
+      message: expect.stringMatching(/copy\.db already exists; choose another name, or pass --force to replace it$/),
+    });
     expect((await s.backupTo(file, { overwrite: true })).ok).toBe(true);
-    expect(await s.backupTo(d, { overwrite: true })).toEqual({ ok: false, message: `cannot write the backup: ${d} is a folder; give a file name such as ${join(d, 'starlab-backup.db')}` });
+    expect(await s.backupTo(d, { overwrite: true })).toEqual({
+      ok: false,
+      message: `cannot write the backup: ${d} is a folder; give a file name such as ${join(d, 'starlab-backup.db')}`,
+    });
     // onto the live database: refused, the database intact
-    expect(await s.backupTo(s.dbPath, { overwrite: true })).toMatchObject({ ok: false, message: expect.stringContaining('is the live database') });
+    expect(await s.backupTo(s.dbPath, { overwrite: true })).toMatchObject({
+      ok: false,
+      message: expect.stringContaining('is the live database'),
+    });
     expect(s.listRuns()).toHaveLength(1);
     s.close();
   });

@@ -14,24 +14,83 @@ afterAll(cleanupTempDirs);
 
 const RUN = 'r';
 const db = openDatabase(`${tempDir()}/db.sqlite`);
-insertRun(db, { id: RUN, variant: 'star', dataset: 'addition', preset: 'tiny', seed: 0, model: 'm', config_json: '{}', config_hash: 'h', status: 'completed', created_at: 1, run_dir: '/x' });
+insertRun(db, {
+  id: RUN,
+  variant: 'star',
+  dataset: 'addition',
+  preset: 'tiny',
+  seed: 0,
+  model: 'm',
+  config_json: '{}',
+  config_hash: 'h',
+  status: 'completed',
+  created_at: 1,
+  run_dir: '/x',
+});
 let seq = 0;
 /** One sample; outcome d = wrong direct, S = right direct, H = right through the hint, h = wrong through the hint. */
 function add(it: number, qid: string, o: 'd' | 'S' | 'H' | 'h', difficulty: number | null, split = 'train') {
   const hint = o === 'H' || o === 'h';
   const kind = split === 'eval' ? 'eval' : hint ? 'rationalized' : 'direct';
-  const item = { question_id: qid, split, kind, question: `What is ${qid}?`, text: `${qid} at ${it}`, answer: 'a', gold: 'a', correct: o === 'S' || o === 'H', hint_used: hint, difficulty };
+  const item = {
+    question_id: qid,
+    split,
+    kind,
+    question: `What is ${qid}?`,
+    text: `${qid} at ${it}`,
+    answer: 'a',
+    gold: 'a',
+    correct: o === 'S' || o === 'H',
+    hint_used: hint,
+    difficulty,
+  };
   ingestLines(db, RUN, [{ lineNo: ++seq, text: ev(seq, 'samples', { iteration: it, items: [item] }) }], null);
 }
 // qa (d2): H S W     qb (d2): H W .     qc (d3): W W .     qd (d1): S . S     qe (none): . S W
-add(1, 'qa', 'd', 2), add(1, 'qa', 'H', 2), add(2, 'qa', 'S', 2), add(3, 'qa', 'd', 2);
-add(1, 'qb', 'd', 2), add(1, 'qb', 'H', 2), add(2, 'qb', 'd', 2), add(2, 'qb', 'h', 2);
-add(1, 'qc', 'd', 3), add(2, 'qc', 'd', 3);
-add(1, 'qd', 'S', 1), add(1, 'qd', 'H', 1), add(3, 'qd', 'S', 1);
-add(3, 'qe', 'd', null), add(2, 'qe', 'S', null); // out of order on purpose
+add(1, 'qa', 'd', 2);
+add(1, 'qa', 'H', 2);
+add(2, 'qa', 'S', 2);
+add(3, 'qa', 'd', 2);
+add(1, 'qb', 'd', 2);
+add(1, 'qb', 'H', 2);
+add(2, 'qb', 'd', 2);
+add(2, 'qb', 'h', 2);
+add(1, 'qc', 'd', 3);
+add(2, 'qc', 'd', 3);
+add(1, 'qd', 'S', 1);
+add(1, 'qd', 'H', 1);
+add(3, 'qd', 'S', 1);
+add(3, 'qe', 'd', null);
+add(2, 'qe', 'S', null); // out of order on purpose
 // a V-STaR candidate is not a cell
-ingestLines(db, RUN, [{ lineNo: ++seq, text: ev(seq, 'samples', { iteration: 4, items: [{ question_id: 'qa', split: 'train', kind: 'candidate', question: 'q', text: 't', answer: 'a', gold: 'a', correct: true, hint_used: false }] }) }], null);
-add(0, 'e1', 'd', null, 'eval'), add(1, 'e1', 'S', null, 'eval');
+ingestLines(
+  db,
+  RUN,
+  [
+    {
+      lineNo: ++seq,
+      text: ev(seq, 'samples', {
+        iteration: 4,
+        items: [
+          {
+            question_id: 'qa',
+            split: 'train',
+            kind: 'candidate',
+            question: 'q',
+            text: 't',
+            answer: 'a',
+            gold: 'a',
+            correct: true,
+            hint_used: false,
+          },
+        ],
+      }),
+    },
+  ],
+  null,
+);
+add(0, 'e1', 'd', null, 'eval');
+add(1, 'e1', 'S', null, 'eval');
 
 const m = (o: SolveMatrixQuery) => querySolveMatrix(db, RUN, { split: 'train', ...o });
 const ids = (o: SolveMatrixQuery) => m(o).rows.map((r) => r.questionId);
@@ -56,7 +115,14 @@ describe('solve matrix', () => {
     // both splits: the held-out question too, over the union of the iterations
     const both = querySolveMatrix(db, RUN, {});
     expect(both.iterations).toEqual([0, 1, 2, 3]);
-    expect(both.rows.map((r) => `${r.split}/${r.questionId} ${r.cells}`)).toEqual(['eval/e1 WS..', 'train/qa .HSW', 'train/qb .HW.', 'train/qc .WW.', 'train/qd .S.S', 'train/qe ..SW']);
+    expect(both.rows.map((r) => `${r.split}/${r.questionId} ${r.cells}`)).toEqual([
+      'eval/e1 WS..',
+      'train/qa .HSW',
+      'train/qb .HW.',
+      'train/qc .WW.',
+      'train/qd .S.S',
+      'train/qe ..SW',
+    ]);
     expect(both.counts[0]).toEqual({ solved: 0, hinted: 0, wrong: 1 });
     expect(both.counts[1]).toEqual({ solved: 2, hinted: 2, wrong: 1 });
   });

@@ -44,12 +44,29 @@ describe('stats', () => {
     const n = ema([1, NaN, 3], 0.5);
     expect(Number.isNaN(n[1])).toBe(true);
     expect(n[2]).toBeCloseTo(7 / 3, 12);
-    expect(emaPoints([{ x: 10, y: 1 }, { x: 20, y: 3 }], 0.5)).toEqual([{ x: 10, y: 1 }, { x: 20, y: (0.25 + 1.5) / 0.75 }]);
+    expect(
+      emaPoints(
+        [
+          { x: 10, y: 1 },
+          { x: 20, y: 3 },
+        ],
+        0.5,
+      ),
+    ).toEqual([
+      { x: 10, y: 1 },
+      { x: 20, y: (0.25 + 1.5) / 0.75 },
+    ]);
   });
 
   it('aggregates runs on the union of x', () => {
-    const a = [{ x: 0, y: 1 }, { x: 1, y: 3 }];
-    const b = [{ x: 0, y: 3 }, { x: 2, y: 5 }];
+    const a = [
+      { x: 0, y: 1 },
+      { x: 1, y: 3 },
+    ];
+    const b = [
+      { x: 0, y: 3 },
+      { x: 2, y: 5 },
+    ];
     const std = aggregate([a, b], 'std');
     expect(std.map((p) => p.x)).toEqual([0, 1, 2]);
     expect(std.map((p) => p.n)).toEqual([2, 1, 1]);
@@ -63,7 +80,17 @@ describe('stats', () => {
     expect(ci[0]!.hi).toBeCloseTo(2 + 12.706, 9);
     expect(aggregate([], 'std')).toEqual([]);
     // non-finite y skipped; three runs at x = 0: 1, 2, 6 → mean 3, s = sqrt(7)
-    const three = aggregate([[{ x: 0, y: 1 }], [{ x: 0, y: 2 }], [{ x: 0, y: 6 }, { x: 1, y: NaN }]], 'std');
+    const three = aggregate(
+      [
+        [{ x: 0, y: 1 }],
+        [{ x: 0, y: 2 }],
+        [
+          { x: 0, y: 6 },
+          { x: 1, y: NaN },
+        ],
+      ],
+      'std',
+    );
     expect(three).toHaveLength(1);
     expect(three[0]!.mean).toBe(3);
     expect(three[0]!.hi).toBeCloseTo(3 + Math.sqrt(7), 12);

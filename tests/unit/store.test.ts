@@ -3,7 +3,14 @@ import { closeSync, copyFileSync, existsSync, openSync, statSync, writeFileSync,
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkIntegrityInBackground, DatabaseDamagedError, integrityProblems, openDatabase, schemaVersion, SYNC_CHECK_MAX_BYTES } from '../../db/open';
+import {
+  checkIntegrityInBackground,
+  DatabaseDamagedError,
+  integrityProblems,
+  openDatabase,
+  schemaVersion,
+  SYNC_CHECK_MAX_BYTES,
+} from '../../db/open';
 import { SCHEMA_VERSION } from '../../db/migrations/index';
 import { sql as v1 } from '../../db/migrations/001-initial';
 import { getLogs, getRun, getSamples, getSetting, insertRun, listRuns, setSetting } from '../../db/queries';
@@ -12,13 +19,32 @@ import { cleanupTempDirs, REPO, tempDir } from '../fixtures/helpers';
 afterAll(cleanupTempDirs);
 
 const TABLES = [
-  'experiment_groups', 'runs', 'run_events', 'metrics', 'samples', 'phases', 'artifacts', 'logs', 'ingest_cursors', 'rejected_lines', 'settings',
+  'experiment_groups',
+  'runs',
+  'run_events',
+  'metrics',
+  'samples',
+  'phases',
+  'artifacts',
+  'logs',
+  'ingest_cursors',
+  'rejected_lines',
+  'settings',
 ];
 
 function newRun(id: string, createdAt = 1000) {
   return {
-    id, variant: 'star', dataset: 'addition', preset: 'tiny', seed: 0, model: 'tiny-llama',
-    config_json: '{"seed":0}', config_hash: 'h', status: 'running' as const, created_at: createdAt, run_dir: `/tmp/${id}`,
+    id,
+    variant: 'star',
+    dataset: 'addition',
+    preset: 'tiny',
+    seed: 0,
+    model: 'tiny-llama',
+    config_json: '{"seed":0}',
+    config_hash: 'h',
+    status: 'running' as const,
+    created_at: createdAt,
+    run_dir: `/tmp/${id}`,
   };
 }
 
@@ -56,8 +82,10 @@ describe('database', () => {
     raw.exec(v1);
     raw.pragma('user_version = 1');
     raw
-      .prepare(`INSERT INTO runs (id, variant, dataset, preset, seed, model, config_json, config_hash, status, created_at, run_dir)
-                VALUES ('old', 'star', 'addition', 'tiny', 0, 'm', '{}', 'h', 'stopped', 1, '/tmp/old')`)
+      .prepare(
+        `INSERT INTO runs (id, variant, dataset, preset, seed, model, config_json, config_hash, status, created_at, run_dir)
+                VALUES ('old', 'star', 'addition', 'tiny', 0, 'm', '{}', 'h', 'stopped', 1, '/tmp/old')`,
+      )
       .run();
     raw.close();
     const db = openDatabase(file);
@@ -99,7 +127,8 @@ describe('integrity check on open', () => {
   function filledDatabase(file: string): void {
     const db = openDatabase(file);
     insertRun(db, newRun('r1'));
-    const ins = db.prepare(`INSERT INTO samples (run_id, seq, idx, iteration, split, kind, question_id, question, text, answer, gold, correct, hint_used)
+    const ins =
+      db.prepare(`INSERT INTO samples (run_id, seq, idx, iteration, split, kind, question_id, question, text, answer, gold, correct, hint_used)
       VALUES ('r1', ?, 0, 0, 'train', 'direct', ?, 'q?', ?, '1', '1', 1, 0)`);
     db.transaction(() => {
       for (let i = 0; i < 3000; i++) ins.run(i, `q${i}`, `rationale number ${i} with some words to fill the page`);
@@ -207,8 +236,11 @@ describe('background integrity check', () => {
     db.close();
     const check = (): Promise<{ code: number; stdout: string; stderr: string }> =>
       new Promise((resolve) =>
-        execFile(process.execPath, ['bin/starlab.js', 'check', '--data-dir', dataDir], { cwd: REPO, timeout: 60_000 }, (e, stdout, stderr) =>
-          resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, stdout, stderr }),
+        execFile(
+          process.execPath,
+          ['bin/starlab.js', 'check', '--data-dir', dataDir],
+          { cwd: REPO, timeout: 60_000 },
+          (e, stdout, stderr) => resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, stdout, stderr }),
         ),
       );
     const ok = await check();

@@ -66,7 +66,8 @@ function processesWithEnv(key: string, value: string): number[] {
   return found;
 }
 
-const metricCount = (s: Service, id: string) => (s.db.prepare('SELECT count(*) AS n FROM metrics WHERE run_id = ?').get(id) as { n: number }).n;
+const metricCount = (s: Service, id: string) =>
+  (s.db.prepare('SELECT count(*) AS n FROM metrics WHERE run_id = ?').get(id) as { n: number }).n;
 
 describe('supervisor', () => {
   it('runs an experiment to completion and ingests its events', async () => {
@@ -203,8 +204,20 @@ describe('supervisor', () => {
       writeFileSync(join(runDir, 'events.jsonl'), lines.join('\n') + '\n');
       writeFileSync(join(runDir, 'stderr.log'), 'Killed\n');
       insertRun(db, {
-        id, variant: 'star', dataset: 'addition', preset: 'tiny', seed: 0, model: 'm', config_json: '{}', config_hash: 'h',
-        status: 'running', created_at: 1, started_at: 1, run_dir: runDir, pid: dead.pid!, pid_start_time: 12345,
+        id,
+        variant: 'star',
+        dataset: 'addition',
+        preset: 'tiny',
+        seed: 0,
+        model: 'm',
+        config_json: '{}',
+        config_hash: 'h',
+        status: 'running',
+        created_at: 1,
+        started_at: 1,
+        run_dir: runDir,
+        pid: dead.pid!,
+        pid_start_time: 12345,
       });
     };
     mk('lost', [ev(1, 'run_start', RUN_START_FIELDS), ev(2, 'metrics', { iteration: 0, step: 0, values: { 'eval/accuracy': 0.1 } })]);
@@ -237,8 +250,20 @@ describe('supervisor', () => {
     for (let i = 2; i <= 3000; i++) lines.push(ev(i, 'metrics', { iteration: 0, step: i, values: { 'train/loss': 1 / i } }));
     writeFileSync(join(runDir, 'events.jsonl'), lines.join('\n') + '\n');
     insertRun(db, {
-      id: 'big', variant: 'star', dataset: 'addition', preset: 'tiny', seed: 0, model: 'm', config_json: '{}', config_hash: 'h',
-      status: 'running', created_at: 1, started_at: 1, run_dir: runDir, pid: dead.pid!, pid_start_time: 12345,
+      id: 'big',
+      variant: 'star',
+      dataset: 'addition',
+      preset: 'tiny',
+      seed: 0,
+      model: 'm',
+      config_json: '{}',
+      config_hash: 'h',
+      status: 'running',
+      created_at: 1,
+      started_at: 1,
+      run_dir: runDir,
+      pid: dead.pid!,
+      pid_start_time: 12345,
     });
     db.close();
     const s = service({ dataDir, pollMs: 50 });
@@ -281,7 +306,9 @@ describe('supervisor', () => {
       errors: [{ field: 'pythonPath', message: expect.stringMatching(/must be an absolute path/) }],
     });
     const bare = service({ dataDir: tempDir(), pythonPath: 'definitely-not-a-python-binary-xyz' });
-    expect(await refusal(bare)).toBe('Python interpreter not found: definitely-not-a-python-binary-xyz (not found on PATH; set it in Settings or $STARLAB_PYTHON)');
+    expect(await refusal(bare)).toBe(
+      'Python interpreter not found: definitely-not-a-python-binary-xyz (not found on PATH; set it in Settings or $STARLAB_PYTHON)',
+    );
     expect(s.listRuns()).toEqual([]);
     expect(bare.listRuns()).toEqual([]);
   });
@@ -300,7 +327,9 @@ describe('supervisor', () => {
     it('refuses a launch on Python 3.9 before anything is created', async () => {
       process.env.STARLAB_FAKE_PY_VERSION = '3.9.2';
       const s = service({ dataDir: tempDir(), pythonPath: FAKE_PYTHON });
-      expect(await refusal(s)).toBe(`Python interpreter ${FAKE_PYTHON} is 3.9.2; STaR Lab needs Python >= 3.10 (set it in Settings or $STARLAB_PYTHON)`);
+      expect(await refusal(s)).toBe(
+        `Python interpreter ${FAKE_PYTHON} is 3.9.2; STaR Lab needs Python >= 3.10 (set it in Settings or $STARLAB_PYTHON)`,
+      );
       expect(s.listRuns()).toEqual([]);
     });
 
@@ -319,7 +348,8 @@ describe('supervisor', () => {
       const g = s.createAblation({ variants: ['star'], datasets: ['addition'], preset: 'tiny', seeds: [1, 2] });
       if (!g.ok) throw new Error(JSON.stringify(g.errors));
       await waitFor(() => g.runs.every((id) => s.getRun(id)!.status === 'failed'), 10_000, 'queued runs failed');
-      for (const id of g.runs) expect(s.getRun(id)!.statusReason).toMatch(/^not started: Python interpreter .* is 3\.8\.10; STaR Lab needs Python >= 3\.10/);
+      for (const id of g.runs)
+        expect(s.getRun(id)!.statusReason).toMatch(/^not started: Python interpreter .* is 3\.8\.10; STaR Lab needs Python >= 3\.10/);
     });
   });
 
@@ -334,7 +364,9 @@ describe('supervisor', () => {
     process.kill(d0.pid!, 'SIGKILL');
     const d = (await s.waitForRun(id, { timeoutMs: 10_000 }))!;
     expect(d.status).toBe('failed');
-    expect(d.statusReason).toBe(`killed by SIGKILL; events.jsonl ends with an incomplete line of ${torn} bytes (the writer died mid-line; not ingested)`);
+    expect(d.statusReason).toBe(
+      `killed by SIGKILL; events.jsonl ends with an incomplete line of ${torn} bytes (the writer died mid-line; not ingested)`,
+    );
     const n = (s.db.prepare('SELECT count(*) AS n FROM run_events WHERE run_id = ?').get(id) as { n: number }).n;
     expect(n).toBe(text.split('\n').length - 1); // run_start + 7 events of iteration 0
     expect(n).toBe(8);

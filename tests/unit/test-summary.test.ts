@@ -8,7 +8,9 @@ describe('the skipped-tests summary at the end of npm test', () => {
       <testcase classname="tests.test_datasets" name="test_csv[a&amp;b]" time="0.01" />
       <testcase classname="tests.test_cli" name="test_fails" time="0.01"><failure message="boom">tb</failure></testcase>
     </testsuite></testsuites>`;
-    expect(pytestSkips(xml)).toEqual([{ suite: 'pytest', test: 'tests.test_datasets::test_loads_gsm8k', reason: 'external data: /x/shared/datasets is not present' }]);
+    expect(pytestSkips(xml)).toEqual([
+      { suite: 'pytest', test: 'tests.test_datasets::test_loads_gsm8k', reason: 'external data: /x/shared/datasets is not present' },
+    ]);
   });
 
   it("reads vitest's JSON report: skipped and todo tests", () => {

@@ -29,7 +29,6 @@ vi.mock('node:fs', async (importOriginal) => {
   return { ...fs, default: { ...fs, readSync }, readSync };
 });
 
-
 const RUN = 'quiet-run';
 
 const evalRow = (qid: string, correct: boolean) => ({
@@ -78,7 +77,19 @@ function setup(): { db: DB; runDir: string; outside: string } {
     }),
   ]);
   const db = openDatabase(':memory:');
-  insertRun(db, { id: RUN, variant: 'quiet-star', dataset: 'addition', preset: 'tiny', seed: 0, model: 'm', config_json: '{}', config_hash: 'h', status: 'completed', created_at: 1, run_dir: runDir });
+  insertRun(db, {
+    id: RUN,
+    variant: 'quiet-star',
+    dataset: 'addition',
+    preset: 'tiny',
+    seed: 0,
+    model: 'm',
+    config_json: '{}',
+    config_hash: 'h',
+    status: 'completed',
+    created_at: 1,
+    run_dir: runDir,
+  });
   const art = db.prepare('INSERT INTO artifacts (run_id, seq, name, kind, path, size, iteration, t) VALUES (?, ?, ?, ?, ?, NULL, ?, 0)');
   let seq = 0;
   art.run(RUN, seq++, 'warmup.jsonl', 'jsonl', 'artifacts/warmup.jsonl', 0);
@@ -165,13 +176,21 @@ describe('readThoughts', () => {
 
   it('says clearly what is missing', () => {
     const { db, runDir } = setup();
-    expect(readThoughts(db, 'other', runDir + '-none', { source: 'eval' })).toEqual({ ok: false, message: 'run other has no Quiet-STaR evaluation thoughts' });
-    expect(readThoughts(db, RUN, runDir, { source: 'train', iteration: 2 })).toEqual({ ok: false, message: 'run quiet-run has no train thoughts at iteration 2 (iterations: 1)' });
+    expect(readThoughts(db, 'other', runDir + '-none', { source: 'eval' })).toEqual({
+      ok: false,
+      message: 'run other has no Quiet-STaR evaluation thoughts',
+    });
+    expect(readThoughts(db, RUN, runDir, { source: 'train', iteration: 2 })).toEqual({
+      ok: false,
+      message: 'run quiet-run has no train thoughts at iteration 2 (iterations: 1)',
+    });
   });
 
   it('refuses paths that leave the run directory', () => {
     const { db, runDir, outside } = setup();
-    const art = db.prepare("INSERT INTO artifacts (run_id, seq, name, kind, path, size, iteration, t) VALUES (?, ?, 'thoughts.jsonl', 'jsonl', ?, NULL, ?, 0)");
+    const art = db.prepare(
+      "INSERT INTO artifacts (run_id, seq, name, kind, path, size, iteration, t) VALUES (?, ?, 'thoughts.jsonl', 'jsonl', ?, NULL, ?, 0)",
+    );
     // a relative path climbing out with ..
     art.run(RUN, 10, '../secret/eval_5/thoughts.jsonl', 5);
     write(join(outside, 'eval_5/thoughts.jsonl'), [JSON.stringify(evalRow('stolen', true))]);
@@ -190,7 +209,10 @@ describe('readThoughts', () => {
     if (!link.ok) expect(link.message).toMatch(/outside the run directory/);
     // an announced file that is gone
     art.run(RUN, 13, 'artifacts/eval_8/thoughts.jsonl', 8);
-    expect(readThoughts(db, RUN, runDir, { source: 'eval', iteration: 8 })).toEqual({ ok: false, message: 'thoughts file artifacts/eval_8/thoughts.jsonl is missing from the run directory' });
+    expect(readThoughts(db, RUN, runDir, { source: 'eval', iteration: 8 })).toEqual({
+      ok: false,
+      message: 'thoughts file artifacts/eval_8/thoughts.jsonl is missing from the run directory',
+    });
     // an absolute path inside the run directory is fine
     expect(resolveInside(runDir, join(runDir, 'artifacts/eval_0/thoughts.jsonl')).ok).toBe(true);
     expect(resolveInside(runDir, '.').ok).toBe(false);
@@ -198,10 +220,15 @@ describe('readThoughts', () => {
 
   it('refuses a FIFO or a directory instead of blocking on it', { timeout: 5000 }, (ctx) => {
     const { db, runDir } = setup();
-    const art = db.prepare("INSERT INTO artifacts (run_id, seq, name, kind, path, size, iteration, t) VALUES (?, ?, 'thoughts.jsonl', 'jsonl', ?, NULL, ?, 0)");
+    const art = db.prepare(
+      "INSERT INTO artifacts (run_id, seq, name, kind, path, size, iteration, t) VALUES (?, ?, 'thoughts.jsonl', 'jsonl', ?, NULL, ?, 0)",
+    );
     mkdirSync(join(runDir, 'artifacts/eval_4/thoughts.jsonl'), { recursive: true });
     art.run(RUN, 20, 'artifacts/eval_4/thoughts.jsonl', 4);
-    expect(readThoughts(db, RUN, runDir, { source: 'eval', iteration: 4 })).toEqual({ ok: false, message: 'cannot read artifacts/eval_4/thoughts.jsonl: not a regular file' });
+    expect(readThoughts(db, RUN, runDir, { source: 'eval', iteration: 4 })).toEqual({
+      ok: false,
+      message: 'cannot read artifacts/eval_4/thoughts.jsonl: not a regular file',
+    });
     if (process.platform === 'win32') return ctx.skip(); // no FIFOs there
     mkdirSync(join(runDir, 'artifacts/eval_9'), { recursive: true });
     const made = spawnSync('mkfifo', [join(runDir, 'artifacts/eval_9/thoughts.jsonl')]);
@@ -209,9 +236,14 @@ describe('readThoughts', () => {
     art.run(RUN, 21, 'artifacts/eval_9/thoughts.jsonl', 9);
     // Opening a FIFO with no writer blocks the (synchronous) reader. So that a regression fails
     // rather than hangs, a child opens the writing end after 2 s, which would unblock it.
-    const writer = spawn('timeout', ['10', 'sh', '-c', 'sleep 2; : > "$1"', 'sh', join(runDir, 'artifacts/eval_9/thoughts.jsonl')], { stdio: 'ignore' });
+    const writer = spawn('timeout', ['10', 'sh', '-c', 'sleep 2; : > "$1"', 'sh', join(runDir, 'artifacts/eval_9/thoughts.jsonl')], {
+      stdio: 'ignore',
+    });
     try {
-      expect(readThoughts(db, RUN, runDir, { source: 'eval', iteration: 9 })).toEqual({ ok: false, message: 'cannot read artifacts/eval_9/thoughts.jsonl: not a regular file' });
+      expect(readThoughts(db, RUN, runDir, { source: 'eval', iteration: 9 })).toEqual({
+        ok: false,
+        message: 'cannot read artifacts/eval_9/thoughts.jsonl: not a regular file',
+      });
     } finally {
       writer.kill();
     }
@@ -229,7 +261,10 @@ describe('readThoughts', () => {
     const { db, runDir } = setup();
     // ~2,000 rows of ~330 bytes (≈ 650 KiB) with multi-byte characters, so rows and characters straddle 64 KiB chunks
     const rows = Array.from({ length: 2000 }, (_, i) => ({ ...evalRow(`q${i}`, i % 2 === 0), question: `é思${'ü'.repeat(i % 37)} #${i}` }));
-    write(join(runDir, 'artifacts/eval_1/thoughts.jsonl'), rows.map((r) => JSON.stringify(r)));
+    write(
+      join(runDir, 'artifacts/eval_1/thoughts.jsonl'),
+      rows.map((r) => JSON.stringify(r)),
+    );
     io.bytes = 0;
     const few = readThoughts(db, RUN, runDir, { source: 'eval', limit: 3 });
     expect(few.ok && few.rows.map((x) => x.questionId)).toEqual(['q0', 'q1', 'q2']);
@@ -244,16 +279,24 @@ describe('readThoughts', () => {
     // the byte cap still holds when the limit is not reached
     const two = Buffer.byteLength(JSON.stringify(rows[0])) + Buffer.byteLength(JSON.stringify(rows[1])) + 2;
     const capped = readThoughts(db, RUN, runDir, { source: 'eval', limit: 5000, maxBytes: two + 5 });
-    expect(capped.ok && [capped.rows.length, capped.message]).toEqual([2, `only the first ${two + 5} bytes of artifacts/eval_1/thoughts.jsonl read`]);
+    expect(capped.ok && [capped.rows.length, capped.message]).toEqual([
+      2,
+      `only the first ${two + 5} bytes of artifacts/eval_1/thoughts.jsonl read`,
+    ]);
     // a cap that ends exactly at a newline cuts nothing when the file ends there too
-    write(join(runDir, 'artifacts/eval_1/thoughts.jsonl'), rows.slice(0, 2).map((r) => JSON.stringify(r)));
+    write(
+      join(runDir, 'artifacts/eval_1/thoughts.jsonl'),
+      rows.slice(0, 2).map((r) => JSON.stringify(r)),
+    );
     const exact = readThoughts(db, RUN, runDir, { source: 'eval', maxBytes: two });
     expect(exact.ok && [exact.rows.length, 'message' in exact]).toEqual([2, false]);
   });
 
   it('falls back from an unreadable latest iteration to the newest readable one', () => {
     const { db, runDir, outside } = setup();
-    const art = db.prepare("INSERT INTO artifacts (run_id, seq, name, kind, path, size, iteration, t) VALUES (?, ?, 'thoughts.jsonl', 'jsonl', ?, NULL, ?, 0)");
+    const art = db.prepare(
+      "INSERT INTO artifacts (run_id, seq, name, kind, path, size, iteration, t) VALUES (?, ?, 'thoughts.jsonl', 'jsonl', ?, NULL, ?, 0)",
+    );
     art.run(RUN, 30, 'artifacts/eval_2/thoughts.jsonl', 2); // announced, never written
     write(join(outside, 'eval_3/thoughts.jsonl'), [JSON.stringify(evalRow('stolen', true))]);
     art.run(RUN, 31, '../secret/eval_3/thoughts.jsonl', 3); // a bad row pointing out
@@ -265,7 +308,10 @@ describe('readThoughts', () => {
         'iteration 2 (thoughts file artifacts/eval_2/thoughts.jsonl is missing from the run directory); 2 malformed lines skipped',
     );
     // an explicit iteration never falls back
-    expect(readThoughts(db, RUN, runDir, { source: 'eval', iteration: 2 })).toEqual({ ok: false, message: 'thoughts file artifacts/eval_2/thoughts.jsonl is missing from the run directory' });
+    expect(readThoughts(db, RUN, runDir, { source: 'eval', iteration: 2 })).toEqual({
+      ok: false,
+      message: 'thoughts file artifacts/eval_2/thoughts.jsonl is missing from the run directory',
+    });
     // the same for training thoughts
     art.run(RUN, 32, 'artifacts/train_5/thoughts.jsonl', 5);
     const t = readThoughts(db, RUN, runDir, { source: 'train' });
@@ -277,8 +323,22 @@ describe('readThoughts', () => {
     ]);
     // nothing readable at all: every reason is given
     const none = openDatabase(':memory:');
-    const a2 = none.prepare("INSERT INTO artifacts (run_id, seq, name, kind, path, size, iteration, t) VALUES (?, ?, 'thoughts.jsonl', 'jsonl', ?, NULL, ?, 0)");
-    insertRun(none, { id: RUN, variant: 'quiet-star', dataset: 'addition', preset: 'tiny', seed: 0, model: 'm', config_json: '{}', config_hash: 'h', status: 'completed', created_at: 1, run_dir: runDir });
+    const a2 = none.prepare(
+      "INSERT INTO artifacts (run_id, seq, name, kind, path, size, iteration, t) VALUES (?, ?, 'thoughts.jsonl', 'jsonl', ?, NULL, ?, 0)",
+    );
+    insertRun(none, {
+      id: RUN,
+      variant: 'quiet-star',
+      dataset: 'addition',
+      preset: 'tiny',
+      seed: 0,
+      model: 'm',
+      config_json: '{}',
+      config_hash: 'h',
+      status: 'completed',
+      created_at: 1,
+      run_dir: runDir,
+    });
     a2.run(RUN, 0, 'artifacts/eval_7/thoughts.jsonl', 7);
     a2.run(RUN, 1, 'artifacts/eval_8/thoughts.jsonl', 8);
     expect(readThoughts(none, RUN, runDir, { source: 'eval' })).toEqual({

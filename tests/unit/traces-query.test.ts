@@ -61,7 +61,9 @@ describe('parseTracesQuery / formatTracesQuery', () => {
   });
 
   it('keeps defaults for bad values and names each problem', () => {
-    const { state: s, errors } = parseTracesQuery('?filter=solved&it=-1&split=test&diff=x&page=0&sort=size&desc=yes&a=three&vs=../etc&zoom=2');
+    const { state: s, errors } = parseTracesQuery(
+      '?filter=solved&it=-1&split=test&diff=x&page=0&sort=size&desc=yes&a=three&vs=../etc&zoom=2',
+    );
     expect(s).toEqual(DEFAULT_TRACES_STATE);
     expect(errors).toEqual([
       'unknown query key "zoom"',
@@ -129,9 +131,22 @@ describe('updateTracesState', () => {
 
   it('forgets the compared samples for another question, and the second sample for another run', () => {
     const s = state({ question: 'q1', qsplit: 'train', a: '0:direct', b: '2:direct', vs: 'r2', vsample: '2:direct' });
-    expect(updateTracesState(s, { question: 'q2', qsplit: 'train' })).toMatchObject({ question: 'q2', a: null, b: null, vsample: null, vs: 'r2' });
+    expect(updateTracesState(s, { question: 'q2', qsplit: 'train' })).toMatchObject({
+      question: 'q2',
+      a: null,
+      b: null,
+      vsample: null,
+      vs: 'r2',
+    });
     expect(updateTracesState(s, { vs: 'r3' })).toMatchObject({ a: '0:direct', vs: 'r3', vsample: null });
-    expect(updateTracesState(s, { question: null })).toMatchObject({ question: null, qsplit: null, a: null, b: null, vsample: null, vs: 'r2' });
+    expect(updateTracesState(s, { question: null })).toMatchObject({
+      question: null,
+      qsplit: null,
+      a: null,
+      b: null,
+      vsample: null,
+      vs: 'r2',
+    });
   });
 });
 
@@ -142,9 +157,36 @@ describe('command arguments', () => {
   });
 
   it('passes the shared filters to both, the iteration only to the list', () => {
-    const s = state({ filter: 'rationalized-only', iteration: 2, split: 'train', difficulty: 3, search: '  carry ', page: 2, mpage: 1, sort: 'first-solved', descending: true });
-    expect(traceArgs(s, 50)).toEqual({ filter: 'rationalized-only', iteration: 2, split: 'train', difficulty: 3, search: 'carry', limit: 50, offset: 100 });
-    expect(matrixArgs(s, 200)).toEqual({ filter: 'rationalized-only', split: 'train', difficulty: 3, search: 'carry', sort: 'first-solved', descending: true, limit: 200, offset: 200 });
+    const s = state({
+      filter: 'rationalized-only',
+      iteration: 2,
+      split: 'train',
+      difficulty: 3,
+      search: '  carry ',
+      page: 2,
+      mpage: 1,
+      sort: 'first-solved',
+      descending: true,
+    });
+    expect(traceArgs(s, 50)).toEqual({
+      filter: 'rationalized-only',
+      iteration: 2,
+      split: 'train',
+      difficulty: 3,
+      search: 'carry',
+      limit: 50,
+      offset: 100,
+    });
+    expect(matrixArgs(s, 200)).toEqual({
+      filter: 'rationalized-only',
+      split: 'train',
+      difficulty: 3,
+      search: 'carry',
+      sort: 'first-solved',
+      descending: true,
+      limit: 200,
+      offset: 200,
+    });
   });
 
   it('counts pages and reads sample keys', () => {
@@ -276,7 +318,13 @@ describe('compare panel samples', () => {
   });
 
   it('keys an iteration by its number and further samples there by kind', () => {
-    const keyed = keySamples([row(9, 2, 'rationalized'), row(3, 0, 'direct'), row(8, 2, 'direct'), row(10, 2, 'rationalized'), row(5, 1, 'direct')]);
+    const keyed = keySamples([
+      row(9, 2, 'rationalized'),
+      row(3, 0, 'direct'),
+      row(8, 2, 'direct'),
+      row(10, 2, 'rationalized'),
+      row(5, 1, 'direct'),
+    ]);
     expect(keyed.map((k) => [k.key, k.row.id])).toEqual([
       ['0', 3],
       ['1', 5],
@@ -298,7 +346,13 @@ describe('compare panel samples', () => {
     const run = (id: string, variant: string, dataset: string, createdAt: number): RunSummary =>
       ({ id, variant, dataset, createdAt }) as RunSummary;
     const self = run('me', 'star', 'addition', 5);
-    const runs = [self, run('g1', 'star-norat', 'gsm8k', 9), run('a-star', 'star', 'addition', 8), run('a-norat-old', 'star-norat', 'addition', 1), run('a-norat', 'star-norat', 'addition', 7)];
+    const runs = [
+      self,
+      run('g1', 'star-norat', 'gsm8k', 9),
+      run('a-star', 'star', 'addition', 8),
+      run('a-norat-old', 'star-norat', 'addition', 1),
+      run('a-norat', 'star-norat', 'addition', 7),
+    ];
     expect(rankCompareRuns(runs, self, 'me').map((r) => r.id)).toEqual(['a-norat', 'a-norat-old', 'a-star', 'g1']);
   });
 });

@@ -19,13 +19,50 @@ const RUN = 'star-run';
 
 function seed(dataDir: string): void {
   const s = createService({ dataDir });
-  q.insertRun(s.db, { id: RUN, variant: 'star', dataset: 'addition', preset: 'tiny', seed: 0, model: 'm', config_json: '{}', config_hash: 'h', status: 'completed', created_at: 1, run_dir: `${dataDir}/r` });
+  q.insertRun(s.db, {
+    id: RUN,
+    variant: 'star',
+    dataset: 'addition',
+    preset: 'tiny',
+    seed: 0,
+    model: 'm',
+    config_json: '{}',
+    config_hash: 'h',
+    status: 'completed',
+    created_at: 1,
+    run_dir: `${dataDir}/r`,
+  });
   let seq = 0;
   // Through the real ingest path (one samples event per sample), which maintains the outcomes.
   const add = (it: number, split: string, kind: string, qid: string, ok: boolean, text = `${qid} rationale ${it}`, d = 1) =>
-    ingestLines(s.db, RUN, [{ lineNo: ++seq, text: ev(seq, 'samples', { iteration: it, items: [
-      { question_id: qid, split, kind, question: `What is ${qid}? 100% sure_`, text, answer: ok ? 'g' : 'x', gold: 'g', correct: ok, hint_used: kind === 'rationalized', kept: ok, difficulty: d },
-    ] }) }], null);
+    ingestLines(
+      s.db,
+      RUN,
+      [
+        {
+          lineNo: ++seq,
+          text: ev(seq, 'samples', {
+            iteration: it,
+            items: [
+              {
+                question_id: qid,
+                split,
+                kind,
+                question: `What is ${qid}? 100% sure_`,
+                text,
+                answer: ok ? 'g' : 'x',
+                gold: 'g',
+                correct: ok,
+                hint_used: kind === 'rationalized',
+                kept: ok,
+                difficulty: d,
+              },
+            ],
+          }),
+        },
+      ],
+      null,
+    );
   // qa: rationalized at 1, solved at 2, forgotten at 3
   add(1, 'train', 'direct', 'qa', false);
   add(1, 'train', 'rationalized', 'qa', true, 'qa: carry the one');
@@ -63,7 +100,14 @@ describe('traces', () => {
       expect(s.getTraces(RUN, {}).total).toBe(14); // every trace, not the candidate
       expect(get({ filter: 'newly-solved' })).toEqual(['e1@1/eval', 'qa@2/direct', 'qd@1/direct', 'qd@1/direct']);
       expect(get({ filter: 'forgotten' })).toEqual(['qa@3/direct']);
-      expect(get({ filter: 'never-solved' })).toEqual(['qb@1/direct', 'qb@1/rationalized', 'qb@2/direct', 'qb@2/rationalized', 'qc@1/direct', 'qc@2/direct']);
+      expect(get({ filter: 'never-solved' })).toEqual([
+        'qb@1/direct',
+        'qb@1/rationalized',
+        'qb@2/direct',
+        'qb@2/rationalized',
+        'qc@1/direct',
+        'qc@2/direct',
+      ]);
       expect(get({ filter: 'rationalized-only' })).toEqual(['qb@1/direct', 'qb@1/rationalized', 'qb@2/direct', 'qb@2/rationalized']);
       expect(get({ filter: 'never-solved', iteration: 2 })).toEqual(['qb@2/direct', 'qb@2/rationalized', 'qc@2/direct']);
       expect(get({ filter: 'never-solved', difficulty: 2 })).toEqual(['qc@1/direct', 'qc@2/direct']);
@@ -82,7 +126,13 @@ describe('traces', () => {
       for (const filter of [undefined, 'newly-solved', 'forgotten', 'never-solved', 'rationalized-only'] as const) {
         for (const iteration of [undefined, 1, 2, 3]) {
           const all = s.getTraces(RUN, { filter, iteration }).rows.map(key);
-          if (iteration !== undefined) expect(all).toEqual(s.getTraces(RUN, { filter }).rows.map(key).filter((k) => k.includes(`@${iteration}/`)));
+          if (iteration !== undefined)
+            expect(all).toEqual(
+              s
+                .getTraces(RUN, { filter })
+                .rows.map(key)
+                .filter((k) => k.includes(`@${iteration}/`)),
+            );
           for (let offset = 0; offset <= all.length; offset++) {
             const p = s.getTraces(RUN, { filter, iteration, limit: 3, offset });
             expect(p.total).toBe(all.length);
@@ -102,7 +152,17 @@ describe('traces', () => {
       expect(get({ search: 'rationale 2', filter: 'never-solved' })).toEqual(['qb@2/direct', 'qb@2/rationalized', 'qc@2/direct']);
       expect(get({ search: 'qd s', iteration: 1 })).toEqual(['qd@1/direct']); // 'qd second'
       const row = s.getTraces(RUN, { filter: 'rationalized-only', limit: 2 }).rows[1]!;
-      expect(row).toMatchObject({ questionId: 'qb', iteration: 1, kind: 'rationalized', answer: 'g', gold: 'g', correct: true, hintUsed: true, kept: true, text: 'qb rationale 1' });
+      expect(row).toMatchObject({
+        questionId: 'qb',
+        iteration: 1,
+        kind: 'rationalized',
+        answer: 'g',
+        gold: 'g',
+        correct: true,
+        hintUsed: true,
+        kept: true,
+        text: 'qb rationale 1',
+      });
     } finally {
       s.close();
     }
@@ -111,8 +171,11 @@ describe('traces', () => {
   it('starlab traces prints the rows (text and --json) and refuses bad options', async () => {
     const cli = (args: string[]) =>
       new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-        execFile(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'traces', ...args, '--data-dir', dataDir], { cwd: REPO, env: { ...process.env, STARLAB_PYTHON: FAKE_PYTHON }, timeout: 30_000 }, (err, stdout, stderr) =>
-          resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+        execFile(
+          process.execPath,
+          ['--import', 'tsx', 'cli/main.ts', 'traces', ...args, '--data-dir', dataDir],
+          { cwd: REPO, env: { ...process.env, STARLAB_PYTHON: FAKE_PYTHON }, timeout: 30_000 },
+          (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
         ),
       );
     const j = await cli([RUN, '--filter', 'rationalized-only', '--json']);
@@ -142,7 +205,19 @@ describe('traces', () => {
 describe('traces search paths', () => {
   const SEARCH_RUN = 'search-run';
   const db = openDatabase(join(tempDir(), 'search.db'));
-  q.insertRun(db, { id: SEARCH_RUN, variant: 'star', dataset: 'addition', preset: 'tiny', seed: 0, model: 'm', config_json: '{}', config_hash: 'h', status: 'completed', created_at: 1, run_dir: '/nonexistent' });
+  q.insertRun(db, {
+    id: SEARCH_RUN,
+    variant: 'star',
+    dataset: 'addition',
+    preset: 'tiny',
+    seed: 0,
+    model: 'm',
+    config_json: '{}',
+    config_hash: 'h',
+    status: 'completed',
+    created_at: 1,
+    run_dir: '/nonexistent',
+  });
   const words = ['carry', 'the', 'one', 'Tens', 'sum', 'CARRY', 'digit'];
   let seq = 0;
   for (let it = 1; it <= 3; it++) {
@@ -156,9 +231,19 @@ describe('traces search paths', () => {
         if (n % 23 === 0) parts.push('50%_off'); // wildcards, literally
         if (n % 29 === 0) parts.splice(0, 3, 'zq'); // a 2-character rationale: no trigram
         const ok = (qi + it + k) % 3 === 0;
-        items.push({ question_id: qid, split: qi % 5 === 4 ? 'eval' : 'train', kind: qi % 5 === 4 ? 'eval' : k ? 'rationalized' : 'direct',
-          question: qi % 10 === 3 ? `Zebra question ${qid}` : `What is ${qid}?`, text: parts.join(' '), answer: ok ? 'g' : 'x', gold: 'g',
-          correct: ok, hint_used: k === 1 && qi % 5 !== 4, kept: ok, difficulty: 1 + (qi % 3) });
+        items.push({
+          question_id: qid,
+          split: qi % 5 === 4 ? 'eval' : 'train',
+          kind: qi % 5 === 4 ? 'eval' : k ? 'rationalized' : 'direct',
+          question: qi % 10 === 3 ? `Zebra question ${qid}` : `What is ${qid}?`,
+          text: parts.join(' '),
+          answer: ok ? 'g' : 'x',
+          gold: 'g',
+          correct: ok,
+          hint_used: k === 1 && qi % 5 !== 4,
+          kept: ok,
+          difficulty: 1 + (qi % 3),
+        });
       }
     }
     ingestLines(db, SEARCH_RUN, [{ lineNo: ++seq, text: ev(seq, 'samples', { iteration: it, items }) }], null);
@@ -172,8 +257,9 @@ describe('traces search paths', () => {
   /** ASCII case folding, like SQLite's LIKE. */
   const fold = (x: string) => x.replace(/[A-Z]/g, (c) => c.toLowerCase());
   const brute = (o: TraceQuery): TraceRow[] =>
-    queryTraces(db, SEARCH_RUN, { ...o, search: undefined, limit: 100_000, offset: 0 }).rows
-      .filter((r) => fold(r.text).includes(fold(o.search!)) || fold(r.question).includes(fold(o.search!)));
+    queryTraces(db, SEARCH_RUN, { ...o, search: undefined, limit: 100_000, offset: 0 }).rows.filter(
+      (r) => fold(r.text).includes(fold(o.search!)) || fold(r.question).includes(fold(o.search!)),
+    );
 
   const PATHS: { name: string; tune: TraceSearchTuning; sql: RegExp }[] = [
     { name: 'index', tune: { walkBudget: 1, ftsMax: 1000 }, sql: /samples_fts MATCH @tri/ },
@@ -181,7 +267,15 @@ describe('traces search paths', () => {
     { name: 'walk then matches', tune: { walkBudget: 15, ftsMax: 1, totalCap: 12 }, sql: /hits\(id\) AS MATERIALIZED/ },
   ];
   const searches = ['carry', 'cArRy c', 'zebra', 'ZEBRA q', 'q0', '50%_', '%_o', '0%x', 'e', 'zq', '7', 'Zq', 'nothing here'];
-  const filters: TraceQuery[] = [{}, { filter: 'forgotten' }, { filter: 'never-solved' }, { iteration: 2 }, { split: 'eval' }, { difficulty: 2, filter: 'newly-solved' }, { questionId: 'q13' }];
+  const filters: TraceQuery[] = [
+    {},
+    { filter: 'forgotten' },
+    { filter: 'never-solved' },
+    { iteration: 2 },
+    { split: 'eval' },
+    { difficulty: 2, filter: 'newly-solved' },
+    { questionId: 'q13' },
+  ];
 
   it('every path returns exactly the brute-force rows, page by page, with an exact or capped total', () => {
     let capped = 0;
@@ -195,14 +289,18 @@ describe('traces search paths', () => {
             prepared.length = 0;
             const p = queryTraces(db, SEARCH_RUN, { ...o, limit: 5, offset }, path.tune);
             const ctx = `${path.name} ${JSON.stringify(o)} offset ${offset}`;
-            expect(p.rows.map((r) => r.id), ctx).toEqual(all.slice(offset, offset + 5).map((r) => r.id));
+            expect(
+              p.rows.map((r) => r.id),
+              ctx,
+            ).toEqual(all.slice(offset, offset + 5).map((r) => r.id));
             if (p.totalCapped) {
               capped++;
               expect(path.name, ctx).not.toBe('index');
               expect(p.total, ctx).toBe(Math.max(12, offset + 5));
               expect(all.length, ctx).toBeGreaterThan(p.total);
             } else expect(p.total, ctx).toBe(all.length);
-            if (all.length >= 3 && prepared.some((sql) => path.sql.test(sql))) used.add(`${path.name} ${search.length < 3 ? 'short' : 'long'}`);
+            if (all.length >= 3 && prepared.some((sql) => path.sql.test(sql)))
+              used.add(`${path.name} ${search.length < 3 ? 'short' : 'long'}`);
           }
         }
       }
@@ -220,12 +318,22 @@ describe('traces search paths', () => {
     const common = queryTraces(db, SEARCH_RUN, { search: 'CARRY', limit: 3 }, { totalCap: 20 });
     expect(common.totalCapped).toBe(true);
     expect(common.total).toBe(20);
-    expect(common.rows.map((r) => r.id)).toEqual(brute({ search: 'carry' }).slice(0, 3).map((r) => r.id));
+    expect(common.rows.map((r) => r.id)).toEqual(
+      brute({ search: 'carry' })
+        .slice(0, 3)
+        .map((r) => r.id),
+    );
     // All 180 rows walked (the default budget): exact.
     expect(queryTraces(db, SEARCH_RUN, { search: 'carry' })).toMatchObject({ total: brute({ search: 'carry' }).length });
     expect(queryTraces(db, SEARCH_RUN, { search: 'carry' }).totalCapped).toBeUndefined();
     expect(queryTraces(db, SEARCH_RUN, { search: '%' }).total).toBe(brute({ search: '50%_off' }).length);
-    expect(queryTraces(db, SEARCH_RUN, { search: 'Zebra question q13' }).rows.map((r) => `${r.questionId}@${r.iteration}`))
-      .toEqual(['q13@1', 'q13@1', 'q13@2', 'q13@2', 'q13@3', 'q13@3']);
+    expect(queryTraces(db, SEARCH_RUN, { search: 'Zebra question q13' }).rows.map((r) => `${r.questionId}@${r.iteration}`)).toEqual([
+      'q13@1',
+      'q13@1',
+      'q13@2',
+      'q13@2',
+      'q13@3',
+      'q13@3',
+    ]);
   });
 });

@@ -13,8 +13,32 @@ const RUN = 'vstar-run';
 /** A fully migrated database in memory (real SQLite). */
 function makeDb(): DB {
   const db = openDatabase(':memory:');
-  insertRun(db, { id: RUN, variant: 'v-star', dataset: 'addition', preset: 'tiny', seed: 0, model: 'm', config_json: '{}', config_hash: 'h', status: 'completed', created_at: 1, run_dir: '/nonexistent' });
-  insertRun(db, { id: 'empty', variant: 'star', dataset: 'addition', preset: 'tiny', seed: 0, model: 'm', config_json: '{}', config_hash: 'h', status: 'completed', created_at: 1, run_dir: '/nonexistent' });
+  insertRun(db, {
+    id: RUN,
+    variant: 'v-star',
+    dataset: 'addition',
+    preset: 'tiny',
+    seed: 0,
+    model: 'm',
+    config_json: '{}',
+    config_hash: 'h',
+    status: 'completed',
+    created_at: 1,
+    run_dir: '/nonexistent',
+  });
+  insertRun(db, {
+    id: 'empty',
+    variant: 'star',
+    dataset: 'addition',
+    preset: 'tiny',
+    seed: 0,
+    model: 'm',
+    config_json: '{}',
+    config_hash: 'h',
+    status: 'completed',
+    created_at: 1,
+    run_dir: '/nonexistent',
+  });
   const ins = db.prepare(
     `INSERT INTO samples (run_id, seq, idx, iteration, split, kind, question_id, question, text, answer, gold, correct, hint_used, kept, difficulty, scores_json)
      VALUES (?, ?, 0, ?, 'eval', ?, ?, ?, ?, ?, 'g', ?, 0, NULL, NULL, ?)`,
@@ -89,7 +113,11 @@ describe('verifierStats', () => {
   it('gives sane bins for a single value and counts a tie as half a pair', () => {
     const r = verifierStats(db, RUN, { scorer: 'orm', iteration: 1, bins: 3 });
     if (!r.ok) throw new Error(r.message);
-    expect(r.bins.map((b) => [b.right, b.wrong])).toEqual([[0, 0], [2, 1], [0, 0]]);
+    expect(r.bins.map((b) => [b.right, b.wrong])).toEqual([
+      [0, 0],
+      [2, 1],
+      [0, 0],
+    ]);
     expect(r.bins[0]!.lo).toBe(1.5);
     expect(r.bins[2]!.hi).toBe(2.5);
     for (const b of r.bins) expect(b.hi).toBeGreaterThan(b.lo);
@@ -117,7 +145,12 @@ describe('verifierStats', () => {
 describe('pairAccuracy and histogram', () => {
   it('counts every right/wrong pair of a question, ties half', () => {
     expect(pairAccuracy([{ right: [1, 1, 3], wrong: [1, 2] }])).toEqual({ value: (0.5 + 0 + 0.5 + 0 + 1 + 1) / 6, pairs: 6 });
-    expect(pairAccuracy([{ right: [], wrong: [1] }, { right: [1], wrong: [] }])).toEqual({ value: null, pairs: 0 });
+    expect(
+      pairAccuracy([
+        { right: [], wrong: [1] },
+        { right: [1], wrong: [] },
+      ]),
+    ).toEqual({ value: null, pairs: 0 });
   });
   it('puts each value in the bin that holds it', () => {
     const h = histogram([0, 9.99], [10, 5], 2);
@@ -153,7 +186,18 @@ describe('pairAccuracy and histogram', () => {
     expect(h[0]!.lo).toBe(1e17 - 1e8);
     expect(h[9]!.hi).toBe(1e17 + 1e8);
     for (const b of h) expect(b.hi).toBeGreaterThan(b.lo);
-    expect(h.map((b) => [b.right, b.wrong])).toEqual([[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [1, 1], [0, 0], [0, 0], [0, 0], [0, 0]]);
+    expect(h.map((b) => [b.right, b.wrong])).toEqual([
+      [0, 0],
+      [0, 0],
+      [0, 0],
+      [0, 0],
+      [0, 0],
+      [1, 1],
+      [0, 0],
+      [0, 0],
+      [0, 0],
+      [0, 0],
+    ]);
     expect(h[5]!.lo).toBe(1e17);
     // NaN and ±Infinity are not placed (and do not stretch the range)
     expect(histogram([0, NaN, Infinity], [2, -Infinity], 2)).toEqual([
@@ -171,7 +215,19 @@ describe('pairAccuracy and histogram', () => {
 describe('verifierStats with odd stored scores', () => {
   it('counts malformed JSON, non-numeric and non-finite scores as unscored', () => {
     const db = openDatabase(':memory:');
-    insertRun(db, { id: RUN, variant: 'v-star', dataset: 'addition', preset: 'tiny', seed: 0, model: 'm', config_json: '{}', config_hash: 'h', status: 'completed', created_at: 1, run_dir: '/nonexistent' });
+    insertRun(db, {
+      id: RUN,
+      variant: 'v-star',
+      dataset: 'addition',
+      preset: 'tiny',
+      seed: 0,
+      model: 'm',
+      config_json: '{}',
+      config_hash: 'h',
+      status: 'completed',
+      created_at: 1,
+      run_dir: '/nonexistent',
+    });
     const ins = db.prepare(
       `INSERT INTO samples (run_id, seq, idx, iteration, split, kind, question_id, question, text, answer, gold, correct, hint_used, kept, difficulty, scores_json)
        VALUES (?, ?, 0, 0, 'eval', 'candidate', ?, 'q', 't', 'a', 'g', ?, 0, NULL, NULL, ?)`,

@@ -8,7 +8,8 @@ const pt = (iteration: number, value: number, step = 0, t = 0): MetricPoint => (
 /** The metrics one V-STaR iteration logs for k = 1..n, from per-method value functions. */
 function iterationMetrics(iteration: number, n: number, methods: Record<string, (k: number) => number>): Record<string, MetricPoint[]> {
   const out: Record<string, MetricPoint[]> = {};
-  for (const [prefix, f] of Object.entries(methods)) for (let k = 1; k <= n; k++) out[`${prefix}@${k}`] = [pt(iteration, f(k), 100 * iteration)];
+  for (const [prefix, f] of Object.entries(methods))
+    for (let k = 1; k <= n; k++) out[`${prefix}@${k}`] = [pt(iteration, f(k), 100 * iteration)];
   return out;
 }
 
@@ -82,7 +83,16 @@ describe('bestOfKCurves', () => {
       'vstar/pass@1': [pt(1, 0.2, 10, 1), pt(1, 0.25, 10, 2), pt(0, 0.9, 0, 3)],
       'vstar/pass@2': [pt(1, 0.4, 11, 1), pt(1, 0.3, 10, 5)],
     };
-    expect(bestOfKCurves(m, 1)).toEqual([{ key: 'pass', label: 'pass@k', points: [{ x: 1, y: 0.25 }, { x: 2, y: 0.4 }] }]);
+    expect(bestOfKCurves(m, 1)).toEqual([
+      {
+        key: 'pass',
+        label: 'pass@k',
+        points: [
+          { x: 1, y: 0.25 },
+          { x: 2, y: 0.4 },
+        ],
+      },
+    ]);
   });
 
   it('labels an unknown scorer and puts it after the known ones', () => {

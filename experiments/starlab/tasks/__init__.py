@@ -1,4 +1,5 @@
 """Tasks (datasets) behind one interface (tasks/base.py); ``get_task(name)`` returns one."""
+
 from __future__ import annotations
 
 from .base import DataError, Splits, Task

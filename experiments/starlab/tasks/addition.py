@@ -15,16 +15,18 @@ The hint only ever appears in the prompt; the training text of a kept sample is 
 Difficulty = digit count; both operands of a d-digit question have exactly d digits
 (1-digit operands are 0–9).
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import random
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Iterable, Sequence
 
-from .base import Splits as TaskSplits, Task
+from .base import Splits as TaskSplits
+from .base import Task
 
 FORMAT_VERSION = "addition-rev-scratch-v1"
 EXTRACTOR_VERSION = "addition-extract-v1"
@@ -197,8 +199,17 @@ class Splits:
         return h.hexdigest()
 
 
-def make_splits(*, seed: int, min_digits: int, max_digits: int, train_per_digit: int, eval_per_digit: int,
-                warmup_examples: int = 0, warmup_max_digits: int = 1, hinted_fraction: float = 0.0) -> Splits:
+def make_splits(
+    *,
+    seed: int,
+    min_digits: int,
+    max_digits: int,
+    train_per_digit: int,
+    eval_per_digit: int,
+    warmup_examples: int = 0,
+    warmup_max_digits: int = 1,
+    hinted_fraction: float = 0.0,
+) -> Splits:
     """Held-out eval questions first (per digit count), then training questions and warm-up
     examples drawn from what is left (never an eval pair). Where a digit count has fewer
     pairs than asked for (1-digit: 100), eval takes at most half of them and the train split
@@ -254,8 +265,14 @@ def prompt_spec_hash(prefix: str = "") -> str:
     """Hash of what defines the prompts: format and extractor versions, an example of each
     prompt kind, and the few-shot prefix (if any)."""
     q = Question("x", 473, 289, 3)
-    spec = {"format": FORMAT_VERSION, "extractor": EXTRACTOR_VERSION, "prompt": prompt(q),
-            "hinted": prompt(q, hint=True), "rationale": rationale(q), "prefix": prefix}
+    spec = {
+        "format": FORMAT_VERSION,
+        "extractor": EXTRACTOR_VERSION,
+        "prompt": prompt(q),
+        "hinted": prompt(q, hint=True),
+        "rationale": rationale(q),
+        "prefix": prefix,
+    }
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
 
@@ -280,10 +297,16 @@ class AdditionTask(Task):
 
     def load(self, cfg: dict, seed: int) -> TaskSplits:
         t, w = cfg["task"], cfg["warmup"]
-        s = make_splits(seed=seed, min_digits=t["min_digits"], max_digits=t["max_digits"],
-                        train_per_digit=t["train_per_digit"], eval_per_digit=t["eval_per_digit"],
-                        warmup_examples=w["examples"], warmup_max_digits=w["max_digits"],
-                        hinted_fraction=w["hinted_fraction"])
+        s = make_splits(
+            seed=seed,
+            min_digits=t["min_digits"],
+            max_digits=t["max_digits"],
+            train_per_digit=t["train_per_digit"],
+            eval_per_digit=t["eval_per_digit"],
+            warmup_examples=w["examples"],
+            warmup_max_digits=w["max_digits"],
+            hinted_fraction=w["hinted_fraction"],
+        )
         return TaskSplits(train=s.train, eval=s.eval, warmup=s.warmup, hash=s.data_hash())
 
     def prompt(self, q: Question, hint: bool = False) -> str:

@@ -12,6 +12,7 @@ Prompt conventions shared by all tasks:
   by ``clean_completion`` before extraction.
 - ``gold`` is already normalised; ``is_correct(extract_answer(text), gold)`` decides.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,6 +34,7 @@ class Splits:
     """The questions of one run: ``train`` (sampled each iteration), ``eval`` (held out),
     ``warmup`` ((question, hinted) pairs whose reference completions fine-tune a tiny model
     before iteration 0, standing in for the few-shot prompt)."""
+
     train: list[Any]
     eval: list[Any]
     warmup: list[tuple[Any, bool]] = field(default_factory=list)
@@ -123,8 +125,12 @@ class Task(ABC):
 
     def prompt_spec(self, q: Any) -> dict[str, Any]:
         """What defines this task's prompts, shown on one example question."""
-        return {"format": self.format_version, "extractor": self.extractor_version,
-                "prompt": self.prompt(q), "hinted": self.prompt(q, hint=True)}
+        return {
+            "format": self.format_version,
+            "extractor": self.extractor_version,
+            "prompt": self.prompt(q),
+            "hinted": self.prompt(q, hint=True),
+        }
 
     def prompt_spec_hash(self, example: Any, prefix: str = "") -> str:
         spec = self.prompt_spec(example) | {"prefix": prefix}

@@ -34,6 +34,7 @@ not count; two named choices → no answer). Without any such phrase: a completi
 with ``(x)`` or is only a letter, or (with ``q``) is exactly a choice's text. Letters must
 be labels of ``q`` (a–e without ``q``).
 """
+
 from __future__ import annotations
 
 import json
@@ -138,8 +139,9 @@ def parse_row(obj: Any, split: str, index: int) -> CQAQuestion:
     if len(set(labels)) != len(labels):
         raise ValueError(f"repeated choice labels {labels}")
     if "answerKey" not in obj or obj["answerKey"] in ("", None):
-        raise ValueError("missing field 'answerKey'" + (" (the CommonsenseQA test split has no labels: evaluate on dev)"
-                                                         if split == "eval" else ""))
+        raise ValueError(
+            "missing field 'answerKey'" + (" (the CommonsenseQA test split has no labels: evaluate on dev)" if split == "eval" else "")
+        )
     key = obj["answerKey"]
     if not isinstance(key, str):
         raise ValueError(f"field 'answerKey' must be a string, got {type(key).__name__}")
@@ -149,16 +151,22 @@ def parse_row(obj: Any, split: str, index: int) -> CQAQuestion:
     qid = obj.get("id")
     if not isinstance(qid, str) or not qid:
         qid = f"{'train' if split == 'train' else 'dev'}-{index:05d}"
-    return CQAQuestion(qid=qid, stem=stem, choices=tuple(choices), gold=gold,
-                       concept=concept if isinstance(concept, str) else "", split=split)
+    return CQAQuestion(
+        qid=qid, stem=stem, choices=tuple(choices), gold=gold, concept=concept if isinstance(concept, str) else "", split=split
+    )
 
 
 def _hub_row(r: dict[str, Any]) -> dict[str, Any]:
     ch = r.get("choices") or {}
-    return {"answerKey": r.get("answerKey", ""), "id": r.get("id", ""),
-            "question": {"question_concept": r.get("question_concept", ""),
-                         "choices": [{"label": lab, "text": txt} for lab, txt in zip(ch.get("label", []), ch.get("text", []))],
-                         "stem": r.get("question", "")}}
+    return {
+        "answerKey": r.get("answerKey", ""),
+        "id": r.get("id", ""),
+        "question": {
+            "question_concept": r.get("question_concept", ""),
+            "choices": [{"label": lab, "text": txt} for lab, txt in zip(ch.get("label", []), ch.get("text", []))],
+            "stem": r.get("question", ""),
+        },
+    }
 
 
 def csv_layout(header: list[str]) -> CsvLayout:
@@ -170,28 +178,34 @@ def csv_layout(header: list[str]) -> CsvLayout:
         raise ValueError(f"the header has both a 'choices' column and choice columns ({', '.join(letters)}): keep one")
     optional = tuple(k for k in ("id", "question_concept") if k in header)
     if "choices" in header:
+
         def hf_row(c: dict[str, str]) -> dict[str, Any]:
             try:
                 choices = json.loads(c["choices"])
             except (ValueError, RecursionError) as e:
-                raise ValueError(f"column 'choices' is not JSON ({getattr(e, 'msg', e)}); expected an object like "
-                                 f'{{"label": ["A", "B"], "text": ["bank", "park"]}}') from None
-            return {**{k: c[k] for k in optional}, "question": c["question"], "choices": choices,
-                    "answerKey": c["answerKey"]}
+                raise ValueError(
+                    f"column 'choices' is not JSON ({getattr(e, 'msg', e)}); expected an object like "
+                    f'{{"label": ["A", "B"], "text": ["bank", "park"]}}'
+                ) from None
+            return {**{k: c[k] for k in optional}, "question": c["question"], "choices": choices, "answerKey": c["answerKey"]}
+
         return CsvLayout(required=("id",) * ("id" in optional) + ("question", "answerKey", "choices"), to_row=hf_row)
     if not letters:
         found = ", ".join(h for h in header if h)
-        raise ValueError(f"no answer choices in header: expected columns A, B, C, D, E (one per choice) or one "
-                         f"'choices' column (JSON {{\"label\": [...], \"text\": [...]}}): found {found}")
+        raise ValueError(
+            f"no answer choices in header: expected columns A, B, C, D, E (one per choice) or one "
+            f'\'choices\' column (JSON {{"label": [...], "text": [...]}}): found {found}'
+        )
     upper = [x.upper() for x in letters]
     for x in upper:
         if upper.count(x) > 1:
-            raise ValueError(f"choice column {x!r} appears twice in the header (as {' and '.join(repr(h) for h in letters if h.upper() == x)})")
+            raise ValueError(
+                f"choice column {x!r} appears twice in the header (as {' and '.join(repr(h) for h in letters if h.upper() == x)})"
+            )
     want = [chr(ord("A") + i) for i in range(len(upper))]
     if sorted(upper) != want:
         gap = next(x for x in want if x not in upper)
-        raise ValueError(f"choice columns must be A, B, C, … without a gap: found {', '.join(sorted(upper))}, "
-                         f"column {gap!r} missing")
+        raise ValueError(f"choice columns must be A, B, C, … without a gap: found {', '.join(sorted(upper))}, column {gap!r} missing")
     if len(letters) < 2:
         raise ValueError(f"needs at least 2 choice columns (A, B, …), found {', '.join(letters)}")
     cols = sorted(letters, key=str.upper)
@@ -199,20 +213,24 @@ def csv_layout(header: list[str]) -> CsvLayout:
     def flat_row(c: dict[str, str]) -> dict[str, Any]:
         row: dict[str, Any] = {"id": c["id"]} if "id" in optional else {}
         row["answerKey"] = c["answerKey"]
-        row["question"] = {"question_concept": c.get("question_concept", ""), "stem": c["question"],
-                           "choices": [{"label": col.upper(), "text": c[col]} for col in cols]}
+        row["question"] = {
+            "question_concept": c.get("question_concept", ""),
+            "stem": c["question"],
+            "choices": [{"label": col.upper(), "text": c[col]} for col in cols],
+        }
         return row
+
     return CsvLayout(required=("id",) * ("id" in optional) + ("question", "answerKey") + tuple(cols), to_row=flat_row)
 
 
 SPEC = DatasetSpec(
     name="commonsenseqa",
-    files={"train": ("train_rand_split.jsonl", "train.jsonl"),
-           "eval": ("dev_rand_split.jsonl", "validation.jsonl", "dev.jsonl")},
+    files={"train": ("train_rand_split.jsonl", "train.jsonl"), "eval": ("dev_rand_split.jsonl", "validation.jsonl", "dev.jsonl")},
     parse=parse_row,
     csv=csv_layout,
-    hub=HubSource(repo_id="tau/commonsense_qa", pattern="data/*.parquet",
-                  splits={"train": "train", "eval": "validation"}, convert=_hub_row),
+    hub=HubSource(
+        repo_id="tau/commonsense_qa", pattern="data/*.parquet", splits={"train": "train", "eval": "validation"}, convert=_hub_row
+    ),
     notes="The test split has no labels and is not used (dev is the evaluation split).",
 )
 
@@ -220,8 +238,7 @@ SPEC = DatasetSpec(
 # ------------------------------------------------------------------------------- extraction
 _ANSWER_IS = re.compile(r"\banswer\s*(?:is\b|:|=)", re.IGNORECASE)
 _PAREN_LETTER = re.compile(r"\(\s*([A-Za-z])\s*\)")
-_LONE_LETTER = re.compile(r"\s*(?:(?:option|choice|letter)\s+)?\(?\s*([A-Za-z])\s*\)?(?=\s*$|[.,;:!?)])",
-                          re.IGNORECASE)
+_LONE_LETTER = re.compile(r"\s*(?:(?:option|choice|letter)\s+)?\(?\s*([A-Za-z])\s*\)?(?=\s*$|[.,;:!?)])", re.IGNORECASE)
 _TRAILING_PAREN = re.compile(r"\(\s*([A-Za-z])\s*\)[\s.!?]*$")
 _ONLY_LETTER = re.compile(r"[\s(]*([A-Za-z])[\s).!?]*")
 _ARTICLES = ("the ", "a ", "an ")
@@ -234,7 +251,7 @@ def _norm(s: str) -> str:
 def _strip_article(s: str) -> str:
     for a in _ARTICLES:
         if s.startswith(a):
-            return s[len(a):]
+            return s[len(a) :]
     return s
 
 
@@ -263,7 +280,7 @@ def extract_choice(text: str, q: CQAQuestion | None = None) -> str | None:
         return letter if letter in labels else None
 
     for m in reversed(list(_ANSWER_IS.finditer(text))):
-        seg = text[m.end():].split("\n", 1)[0]
+        seg = text[m.end() :].split("\n", 1)[0]
         sentence = _first_sentence(seg)
         pm = _PAREN_LETTER.search(sentence)
         if pm and ok(pm.group(1)):
@@ -342,8 +359,11 @@ class CommonsenseQATask(Task):
 
     def question_record(self, q: CQAQuestion) -> dict[str, Any]:
         return super().question_record(q) | {
-            "stem": q.stem, "choices": [{"label": lab, "text": txt} for lab, txt in q.choices],
-            "concept": q.concept, "split": q.split}
+            "stem": q.stem,
+            "choices": [{"label": lab, "text": txt} for lab, txt in q.choices],
+            "concept": q.concept,
+            "split": q.split,
+        }
 
     def prompt_spec(self, q: CQAQuestion) -> dict[str, Any]:
         return super().prompt_spec(q) | {"reference": self.reference(q)}

@@ -11,15 +11,17 @@ cell, a non-empty cell beyond the header, bad quoting, non-UTF-8 bytes (with the
 row whose JSONL line would be over ``MAX_LINE_BYTES``, a file over ``MAX_FILE_BYTES``. A UTF-8
 BOM and CRLF line ends are fine; blank rows are skipped.
 """
+
 from __future__ import annotations
 
 import csv
 import hashlib
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from . import data_files
 from .base import DataError
@@ -34,6 +36,7 @@ def is_csv(path: str | Path) -> bool:
 @dataclass(frozen=True)
 class CsvLayout:
     """How the rows under one header become rows of the dataset's JSONL shape."""
+
     #: columns whose cell must hold text in every row ("column 'answer' is empty")
     required: tuple[str, ...]
     #: a row's cells by column name ('' where the row is short) -> a row in the JSONL shape;
@@ -69,8 +72,7 @@ def _blank(cell: str) -> bool:
 def _records(p: Path, text: str, delimiter: str, kind: str):
     """(line where the record starts, cells) for every record, blank lines included."""
     # newline="": the csv module sees the line ends itself (quoted cells keep theirs; CRLF is one end)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', doublequote=True,
-                        strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', doublequote=True, strict=True)
     while True:
         start = reader.line_num + 1
         try:
@@ -87,7 +89,7 @@ def _records(p: Path, text: str, delimiter: str, kind: str):
         yield start, cells
 
 
-def read_csv(path: str | Path, spec: "data_files.DatasetSpec", split: str | None = None) -> CsvRows:
+def read_csv(path: str | Path, spec: data_files.DatasetSpec, split: str | None = None) -> CsvRows:
     """Every row of a CSV/TSV file in the dataset's JSONL shape; with ``split``, each one also
     validated by ``spec.parse`` as it is read (so the first bad record in the file is the one
     named, whatever is wrong with it)."""
@@ -123,13 +125,14 @@ def read_csv(path: str | Path, spec: "data_files.DatasetSpec", split: str | None
     return CsvRows(rows=rows, sha256=hashlib.sha256(data).hexdigest(), kind=kind, parsed=parsed)
 
 
-def _rows(p: Path, text: str, delimiter: str, kind: str, spec: "data_files.DatasetSpec",
-          split: str | None) -> tuple[list[tuple[int, dict[str, Any], str]], list[Any]]:
+def _rows(
+    p: Path, text: str, delimiter: str, kind: str, spec: data_files.DatasetSpec, split: str | None
+) -> tuple[list[tuple[int, dict[str, Any], str]], list[Any]]:
     assert spec.csv is not None
     records = _records(p, text, delimiter, kind)
     header: list[str] | None = None
     header_line = 0
-    for header_line, cells in records:
+    for header_line, cells in records:  # noqa: B007 (read after the loop: the header's line)
         if any(not _blank(c) for c in cells):
             header = [c.strip() for c in cells]
             break
@@ -138,8 +141,7 @@ def _rows(p: Path, text: str, delimiter: str, kind: str, spec: "data_files.Datas
     seen: dict[str, int] = {}
     for i, name in enumerate(header):
         if name and name in seen:
-            raise DataError(f"{p}:{header_line}: column {name!r} appears twice in the header (columns {seen[name] + 1} "
-                            f"and {i + 1})")
+            raise DataError(f"{p}:{header_line}: column {name!r} appears twice in the header (columns {seen[name] + 1} and {i + 1})")
         seen[name] = i
     try:
         layout = spec.csv(header)
@@ -154,8 +156,10 @@ def _rows(p: Path, text: str, delimiter: str, kind: str, spec: "data_files.Datas
             continue
         for j in range(len(header), len(cells)):
             if cells[j].strip():
-                raise DataError(f"{p}:{line}: cell {j + 1} is beyond the header's {len(header)} columns (it holds "
-                                f"{cells[j][:40]!r}; an unquoted {sep} inside a cell?)")
+                raise DataError(
+                    f"{p}:{line}: cell {j + 1} is beyond the header's {len(header)} columns (it holds "
+                    f"{cells[j][:40]!r}; an unquoted {sep} inside a cell?)"
+                )
         row = {h: (cells[i] if i < len(cells) else "") for i, h in named}
         for col in layout.required:
             if _blank(row[col]):
@@ -175,15 +179,17 @@ def _rows(p: Path, text: str, delimiter: str, kind: str, spec: "data_files.Datas
         n = len(jline) if len(jline) * 4 <= data_files.MAX_LINE_BYTES else len(jline.encode("utf-8"))
         if n > data_files.MAX_LINE_BYTES:
             big = max(named, key=lambda ih: len(row[ih[1]].encode("utf-8")))[1]
-            raise DataError(f"{p}:{line}: row is {n} bytes as JSONL, over the limit of {data_files.MAX_LINE_BYTES} "
-                            f"bytes per row (column {big!r} holds {len(row[big].encode('utf-8'))} bytes)")
+            raise DataError(
+                f"{p}:{line}: row is {n} bytes as JSONL, over the limit of {data_files.MAX_LINE_BYTES} "
+                f"bytes per row (column {big!r} holds {len(row[big].encode('utf-8'))} bytes)"
+            )
         out.append((line, obj, jline))
     if not out:
         raise DataError(f"{p}: no rows (only a header, on line {header_line})")
     return out, parsed
 
 
-def read_csv_rows(path: str | Path, spec: "data_files.DatasetSpec", split: str) -> tuple[list[Any], CsvRows]:
+def read_csv_rows(path: str | Path, spec: data_files.DatasetSpec, split: str) -> tuple[list[Any], CsvRows]:
     """The file's rows validated by the dataset's row parser (errors ``<file>:<line>: …``), and
     the raw :class:`CsvRows`."""
     got = read_csv(path, spec, split)

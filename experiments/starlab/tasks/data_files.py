@@ -25,6 +25,7 @@ Every line of a file is validated when it is read; a bad line raises :class:`Dat
 Runs read JSONL only; :func:`import_dataset` also takes ``.csv``/``.tsv`` files and converts
 them to the canonical JSONL file (``csv_files``; each spec's ``csv`` maps the columns).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,9 +34,10 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .base import DataError, Splits
 
@@ -46,15 +48,43 @@ SELECTION_VERSION = "select-v1"
 # ------------------------------------------------------------------------------- text
 # Punctuation and whitespace folded to ASCII in every question, choice and solution (letters
 # such as é, and symbols such as € or £, are kept as they are).
-_FOLD = str.maketrans({
-    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
-    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"',
-    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
-    "\u00d7": "x", "\u00f7": "/", "\u2026": "...",
-    "\t": " ", "\u00a0": " ", "\u2002": " ", "\u2003": " ", "\u2009": " ", "\u202f": " ", "\u3000": " ",
-    "\u2028": "\n", "\u2029": "\n", "\r": "\n",
-    "\u200b": "", "\u200c": "", "\u200d": "", "\ufeff": "",
-})
+_FOLD = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u2032": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u2033": '"',
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u2012": "-",
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2015": "-",
+        "\u2212": "-",
+        "\u00d7": "x",
+        "\u00f7": "/",
+        "\u2026": "...",
+        "\t": " ",
+        "\u00a0": " ",
+        "\u2002": " ",
+        "\u2003": " ",
+        "\u2009": " ",
+        "\u202f": " ",
+        "\u3000": " ",
+        "\u2028": "\n",
+        "\u2029": "\n",
+        "\r": "\n",
+        "\u200b": "",
+        "\u200c": "",
+        "\u200d": "",
+        "\ufeff": "",
+    }
+)
 _SPACES = re.compile(r"[ \x0b\x0c]+")
 
 
@@ -86,7 +116,7 @@ def split_exemplars(text: str) -> list[tuple[str, str]]:
         i = block.find("\nA:")
         if not block.startswith("Q:") or i == -1:
             raise ValueError(f"not a 'Q: … A: …' exemplar: {block[:60]!r}")
-        out.append((block[: i + 3], block[i + 3:]))
+        out.append((block[: i + 3], block[i + 3 :]))
     return out
 
 
@@ -105,6 +135,7 @@ class HubSource:
 @dataclass(frozen=True)
 class DatasetSpec:
     """What one dataset's files look like."""
+
     name: str
     #: split ("train", "eval") -> accepted file names, the canonical one first
     files: dict[str, tuple[str, ...]]
@@ -121,15 +152,25 @@ class DatasetSpec:
 def get_spec(name: str) -> DatasetSpec:
     if name == "gsm8k":
         from .gsm8k import SPEC
+
         return SPEC
     if name == "commonsenseqa":
         from .commonsenseqa import SPEC
+
         return SPEC
     raise KeyError(f"unknown dataset {name!r} (known: gsm8k, commonsenseqa)")
 
 
-_SPLIT_ALIASES = {"train": "train", "training": "train", "eval": "eval", "test": "eval", "dev": "eval",
-                  "validation": "eval", "valid": "eval", "val": "eval"}
+_SPLIT_ALIASES = {
+    "train": "train",
+    "training": "train",
+    "eval": "eval",
+    "test": "eval",
+    "dev": "eval",
+    "validation": "eval",
+    "valid": "eval",
+    "val": "eval",
+}
 
 
 # ------------------------------------------------------------------------------- reading
@@ -161,15 +202,14 @@ def _decode(p: Path, data: bytes) -> str:
         at = bom + err.start
         start = data.rfind(b"\n", 0, at) + 1
         line = data.count(b"\n", 0, at) + 1
-        col = len(data[max(start, bom):at].decode("utf-8", errors="replace")) + 1
+        col = len(data[max(start, bom) : at].decode("utf-8", errors="replace")) + 1
         e = err
         hint = ""
         if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
             hint = " (the file starts with a UTF-16 byte-order mark: save it as UTF-8)"
         elif e.reason.startswith("invalid"):
             hint = " (Latin-1 or Windows-1252 text? save the file as UTF-8)"
-        raise DataError(f"{p}:{line}: not UTF-8 text: byte 0x{data[at]:02x} at byte offset {at} "
-                        f"(column {col}): {e.reason}{hint}") from None
+        raise DataError(f"{p}:{line}: not UTF-8 text: byte 0x{data[at]:02x} at byte offset {at} (column {col}): {e.reason}{hint}") from None
 
 
 def _surrogate_field(obj: Any, path: str = "") -> str | None:
@@ -213,8 +253,9 @@ def parse_line(p: Path, lineno: int, line: str) -> Any:
         except RecursionError:
             raise DataError(f"{p}:{lineno}: not a dataset row: JSON nested too deeply") from None
         if field:
-            raise DataError(f"{p}:{lineno}: field {field!r} holds an unpaired UTF-16 surrogate escape (\\ud800–\\udfff), "
-                            f"which is not Unicode text")
+            raise DataError(
+                f"{p}:{lineno}: field {field!r} holds an unpaired UTF-16 surrogate escape (\\ud800–\\udfff), which is not Unicode text"
+            )
     return obj
 
 
@@ -243,8 +284,10 @@ def read_jsonl(path: str | os.PathLike, parse: Callable[[Any, str, int], Any], s
     p = Path(path)
     st = stat_file(p)
     if p.suffix.lower() in (".csv", ".tsv"):
-        raise DataError(f"{p}: {p.suffix[1:].upper()} files are read only by import: `starlab import-data` (or "
-                        f"Settings → Datasets) converts them to the JSONL files runs read")
+        raise DataError(
+            f"{p}: {p.suffix[1:].upper()} files are read only by import: `starlab import-data` (or "
+            f"Settings → Datasets) converts them to the JSONL files runs read"
+        )
     parser = f"{getattr(parse, '__module__', '')}.{getattr(parse, '__qualname__', '')}"
     key = (str(p.resolve()), st.st_size, st.st_mtime_ns, f"{parser}:{split}")
     hit = _PARSED.get(key)
@@ -323,8 +366,9 @@ def _check_dir(spec: DatasetSpec, d: Path) -> dict[str, Path] | None:
         return None
     if missing:
         need = "; ".join(f"{s}: {_alts(spec, s)}" for s in missing)
-        raise DataError(f"{spec.name}: {d} holds {', '.join(p.name for p in found.values())} but not the "
-                        f"{' and '.join(missing)} split ({need})")
+        raise DataError(
+            f"{spec.name}: {d} holds {', '.join(p.name for p in found.values())} but not the {' and '.join(missing)} split ({need})"
+        )
     return found
 
 
@@ -354,21 +398,23 @@ def locate(spec: DatasetSpec, path: str = "") -> dict[str, Path]:
 
 def _csv_hint(p: Path, spec: DatasetSpec) -> str:
     """A pointer to import for a folder that holds CSV/TSV files instead of the JSONL ones."""
-    found = sorted({f.name for d in (p, p / spec.name) if d.is_dir() for f in d.iterdir()
-                    if f.suffix.lower() in (".csv", ".tsv")})
+    found = sorted({f.name for d in (p, p / spec.name) if d.is_dir() for f in d.iterdir() if f.suffix.lower() in (".csv", ".tsv")})
     if not found:
         return ""
-    return (f". It holds {', '.join(found[:4])}: runs read JSONL only; `starlab import-data --dataset {spec.name} "
-            f"--train FILE --eval FILE` converts CSV/TSV files to it")
+    return (
+        f". It holds {', '.join(found[:4])}: runs read JSONL only; `starlab import-data --dataset {spec.name} "
+        f"--train FILE --eval FILE` converts CSV/TSV files to it"
+    )
 
 
 def _how_to_import(spec: DatasetSpec, looked: list[str]) -> str:
     dest = download_dir(spec.name)
-    return (f"To use local copies, put the JSONL files ({expected_files(spec)}) in {dest}, or set "
-            f"task.path or $STARLAB_DATASETS_DIR to a folder that holds them, or import them: "
-            f"`npx starlab import-data --dataset {spec.name} --train FILE --eval FILE` (or Settings → Datasets "
-            f"in the app) validates every line and copies them where runs look."
-            + (f" {spec.notes}" if spec.notes else ""))
+    return (
+        f"To use local copies, put the JSONL files ({expected_files(spec)}) in {dest}, or set "
+        f"task.path or $STARLAB_DATASETS_DIR to a folder that holds them, or import them: "
+        f"`npx starlab import-data --dataset {spec.name} --train FILE --eval FILE` (or Settings → Datasets "
+        f"in the app) validates every line and copies them where runs look." + (f" {spec.notes}" if spec.notes else "")
+    )
 
 
 def _from_hub(spec: DatasetSpec, looked: list[str]) -> dict[str, Path]:
@@ -379,21 +425,25 @@ def _from_hub(spec: DatasetSpec, looked: list[str]) -> dict[str, Path]:
     try:
         import pyarrow.parquet  # noqa: F401
     except ImportError:
-        reasons.append(f"downloading {spec.hub.repo_id} from the Hugging Face hub needs pyarrow, which is not "
-                       f"installed (pip install pyarrow)")
+        reasons.append(
+            f"downloading {spec.hub.repo_id} from the Hugging Face hub needs pyarrow, which is not installed (pip install pyarrow)"
+        )
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
         reasons.append(f"the hub is switched off (HF_HUB_OFFLINE={os.environ['HF_HUB_OFFLINE']})")
     if reasons:
-        raise DataError(f"{head} Not downloading {spec.hub.repo_id} from the Hugging Face hub: {'; '.join(reasons)}. "
-                        f"{_how_to_import(spec, looked)}")
+        raise DataError(
+            f"{head} Not downloading {spec.hub.repo_id} from the Hugging Face hub: {'; '.join(reasons)}. {_how_to_import(spec, looked)}"
+        )
     dest = download_dir(spec.name)
     try:
         download_from_hub(spec, dest)
     except DataError:
         raise
     except Exception as e:  # network, auth, layout: say what happened and how to do it by hand
-        raise DataError(f"{head} Downloading {spec.hub.repo_id} from the Hugging Face hub failed: "
-                        f"{type(e).__name__}: {e}. {_how_to_import(spec, looked)}") from e
+        raise DataError(
+            f"{head} Downloading {spec.hub.repo_id} from the Hugging Face hub failed: "
+            f"{type(e).__name__}: {e}. {_how_to_import(spec, looked)}"
+        ) from e
     got = _check_dir(spec, dest)
     if not got:
         raise DataError(f"{head} The hub download left no files in {dest}. {_how_to_import(spec, looked)}")
@@ -476,19 +526,31 @@ def load_splits(spec: DatasetSpec, cfg: dict[str, Any], seed: int, format_versio
     train = [train_rows[i] for i in sorted(chosen)]
     evals = [eval_rows[i] for i in ev]
     warm = [(train_rows[i], h) for i, h in zip(warm_idx, hinted)]
-    digest = splits_hash(name=spec.name, format_version=format_version,
-                         digests={"train": train_sha, "eval": eval_sha},
-                         train=[q.qid for q in train], eval=[q.qid for q in evals],
-                         warmup=[(q.qid, h) for q, h in warm])
+    digest = splits_hash(
+        name=spec.name,
+        format_version=format_version,
+        digests={"train": train_sha, "eval": eval_sha},
+        train=[q.qid for q in train],
+        eval=[q.qid for q in evals],
+        warmup=[(q.qid, h) for q, h in warm],
+    )
     return Splits(train=train, eval=evals, warmup=warm, hash=digest)
 
 
-def splits_hash(*, name: str, format_version: str, digests: dict[str, str], train: list[str], eval: list[str],
-                warmup: list[tuple[str, bool]]) -> str:
+def splits_hash(
+    *, name: str, format_version: str, digests: dict[str, str], train: list[str], eval: list[str], warmup: list[tuple[str, bool]]
+) -> str:
     """sha256 over the files' digests, the selected question ids (in order), the warm-up
     (id, hinted) pairs and the format version."""
-    spec = {"dataset": name, "format": format_version, "selection": SELECTION_VERSION, "files": digests,
-            "train": train, "eval": eval, "warmup": [[q, bool(h)] for q, h in warmup]}
+    spec = {
+        "dataset": name,
+        "format": format_version,
+        "selection": SELECTION_VERSION,
+        "files": digests,
+        "train": train,
+        "eval": eval,
+        "warmup": [[q, bool(h)] for q, h in warmup],
+    }
     return hashlib.sha256(json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 

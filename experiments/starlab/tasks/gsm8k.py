@@ -28,6 +28,7 @@ thousands commas, a trailing period or text are dropped, ``18.00`` → ``18``, `
 ``0.5``, a leading ``-`` kept. Gold is the number after ``####`` (or the bare number)
 normalised the same way.
 """
+
 from __future__ import annotations
 
 import re
@@ -38,8 +39,7 @@ from typing import Any
 
 from .base import Splits, Task
 from .csv_files import CsvLayout, need_columns
-from .data_files import (DatasetSpec, HubSource, clean_lines, fold_text, load_splits, one_line,
-                         split_exemplars)
+from .data_files import DatasetSpec, HubSource, clean_lines, fold_text, load_splits, one_line, split_exemplars
 
 FORMAT_VERSION = "gsm8k-star-v1"
 EXTRACTOR_VERSION = "gsm8k-extract-v1"
@@ -47,8 +47,7 @@ PROMPT_FILE = Path(__file__).resolve().parent.parent / "prompts" / "gsm8k.txt"
 ALPHABET = "".join(chr(i) for i in range(32, 127)) + "\n"
 
 _ANNOTATION = re.compile(r"<<[^<>]*>>")
-_NUMBER = re.compile(
-    r"(?<![\w.])(?P<s1>-)?\$?(?P<s2>-)?(?P<num>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)(?!\d)")
+_NUMBER = re.compile(r"(?<![\w.])(?P<s1>-)?\$?(?P<s2>-)?(?P<num>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)(?!\d)")
 _FULL_NUMBER = re.compile(r"\s*-?\$?-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?\s*\.?\s*|\s*-?\$?-?\.\d+\s*")
 _ANSWER_IS = re.compile(r"\banswer\s*(?:is\b|:|=)", re.IGNORECASE)
 _BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
@@ -127,14 +126,20 @@ def parse_row(obj: Any, split: str, index: int) -> GSM8KQuestion:
     gold = normalize_number(final)
     m = _NUMBER.search(final)
     if gold is None and m and len(m.group("num")) > MAX_NUMBER_CHARS:
-        raise ValueError(f"field 'answer': the number after '####' has {len(m.group('num'))} characters, over the "
-                         f"limit of {MAX_NUMBER_CHARS}")
+        raise ValueError(
+            f"field 'answer': the number after '####' has {len(m.group('num'))} characters, over the limit of {MAX_NUMBER_CHARS}"
+        )
     if gold is None:
         raise ValueError(f"cannot read the number after '####': {final.strip()[:40]!r}")
     prefix = "train" if split == "train" else "test"
-    return GSM8KQuestion(qid=f"{prefix}-{index:05d}", question=question,
-                         solution=tuple(clean_lines(strip_annotations(body))), gold=gold,
-                         annotations=len(_ANNOTATION.findall(body)), split=split)
+    return GSM8KQuestion(
+        qid=f"{prefix}-{index:05d}",
+        question=question,
+        solution=tuple(clean_lines(strip_annotations(body))),
+        gold=gold,
+        annotations=len(_ANNOTATION.findall(body)),
+        split=split,
+    )
 
 
 def _hub_row(r: dict[str, Any]) -> dict[str, Any]:
@@ -144,8 +149,7 @@ def _hub_row(r: dict[str, Any]) -> dict[str, Any]:
 def csv_layout(header: list[str]) -> CsvLayout:
     """CSV columns ``question`` and ``answer``: the JSONL row's fields, cell for field."""
     need_columns(header, ("question", "answer"))
-    return CsvLayout(required=("question", "answer"),
-                     to_row=lambda c: {"question": c["question"], "answer": c["answer"]})
+    return CsvLayout(required=("question", "answer"), to_row=lambda c: {"question": c["question"], "answer": c["answer"]})
 
 
 SPEC = DatasetSpec(
@@ -153,8 +157,7 @@ SPEC = DatasetSpec(
     files={"train": ("train.jsonl",), "eval": ("test.jsonl",)},
     parse=parse_row,
     csv=csv_layout,
-    hub=HubSource(repo_id="openai/gsm8k", pattern="main/*.parquet", splits={"train": "train", "eval": "test"},
-                  convert=_hub_row),
+    hub=HubSource(repo_id="openai/gsm8k", pattern="main/*.parquet", splits={"train": "train", "eval": "test"}, convert=_hub_row),
     notes="The original files are train.jsonl and test.jsonl of github.com/openai/grade-school-math.",
 )
 
@@ -200,11 +203,11 @@ class GSM8KTask(Task):
         text = fold_text(self.clean_completion(completion))
         i = text.find("####")
         if i != -1:
-            n = normalize_number(text[i + 4:].split("\n", 1)[0])
+            n = normalize_number(text[i + 4 :].split("\n", 1)[0])
             if n is not None:
                 return n
         for m in reversed(list(_ANSWER_IS.finditer(text))):
-            n = normalize_number(text[m.end():].split("\n", 1)[0])
+            n = normalize_number(text[m.end() :].split("\n", 1)[0])
             if n is not None:
                 return n
         for m in reversed(list(_BOXED.finditer(text))):
@@ -243,7 +246,6 @@ def exemplars() -> list[tuple[GSM8KQuestion, str]]:
             if gold is None or not p.startswith("Q: ") or not p.endswith("\nA:"):
                 raise ValueError(f"{PROMPT_FILE}: exemplar {i + 1} is not 'Q: …\\nA: … #### N'")
             lines = c.strip().split("\n")
-            out.append((GSM8KQuestion(qid=f"shot-{i}", question=p[3:-3], solution=tuple(lines[:-1]), gold=gold,
-                                      split="prompt"), c))
+            out.append((GSM8KQuestion(qid=f"shot-{i}", question=p[3:-3], solution=tuple(lines[:-1]), gold=gold, split="prompt"), c))
         _EXEMPLARS = out
     return _EXEMPLARS

@@ -19,6 +19,7 @@ writes is its rationale, not part of the answer. The hint only ever appears in t
 Difficulty = the list's length (``numbers_6`` … in metric names): more numbers, more pairs to
 search, while checking a pair stays one addition.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -126,8 +127,17 @@ def _key(q: Question) -> tuple[tuple[int, ...], int]:
     return q.numbers, q.target
 
 
-def make_splits(*, seed: int, min_numbers: int, max_numbers: int, train_per_length: int, eval_per_length: int,
-                digits: int = 2, warmup_examples: int = 0, hinted_fraction: float = 0.0) -> Splits:
+def make_splits(
+    *,
+    seed: int,
+    min_numbers: int,
+    max_numbers: int,
+    train_per_length: int,
+    eval_per_length: int,
+    digits: int = 2,
+    warmup_examples: int = 0,
+    hinted_fraction: float = 0.0,
+) -> Splits:
     """Held-out eval questions per list length first, then training questions and warm-up
     examples (spread evenly over the lengths, a ``hinted_fraction`` of them hinted), none of
     them an eval question (same list and target)."""
@@ -190,9 +200,16 @@ class PairSumTask(Task):
         t, w = cfg["task"], cfg["warmup"]
         self.digits = t["digits"]
         self.lengths = tuple(range(t["min_numbers"], t["max_numbers"] + 1))
-        return make_splits(seed=seed, min_numbers=t["min_numbers"], max_numbers=t["max_numbers"],
-                           train_per_length=t["train_per_length"], eval_per_length=t["eval_per_length"],
-                           digits=t["digits"], warmup_examples=w["examples"], hinted_fraction=w["hinted_fraction"])
+        return make_splits(
+            seed=seed,
+            min_numbers=t["min_numbers"],
+            max_numbers=t["max_numbers"],
+            train_per_length=t["train_per_length"],
+            eval_per_length=t["eval_per_length"],
+            digits=t["digits"],
+            warmup_examples=w["examples"],
+            hinted_fraction=w["hinted_fraction"],
+        )
 
     def prompt(self, q: Question, hint: bool = False) -> str:
         return prompt(q, hint=hint)
@@ -217,8 +234,15 @@ class PairSumTask(Task):
         return few_shot_prefix(seed, hint=hint, digits=getattr(self, "digits", 2), lengths=getattr(self, "lengths", (6, 7, 8)))
 
     def question_record(self, q: Question) -> dict[str, Any]:
-        return {"qid": q.qid, "question": prompt(q), "gold": q.gold, "difficulty": len(q.numbers),
-                "numbers": list(q.numbers), "target": q.target, "positions": [q.i, q.j]}
+        return {
+            "qid": q.qid,
+            "question": prompt(q),
+            "gold": q.gold,
+            "difficulty": len(q.numbers),
+            "numbers": list(q.numbers),
+            "target": q.target,
+            "positions": [q.i, q.j],
+        }
 
     def prompt_spec(self, q: Question) -> dict[str, Any]:
         return super().prompt_spec(q) | {"reference": reference(q)}

@@ -1,6 +1,7 @@
 """What every runner writes the same way: throttled progress, samples in batches, JSONL/JSON
 artifacts. :class:`RunOutput` is the output half of every runner (runner.Runner), which
 provides ``self.ev`` (an EventWriter) and ``self.run_dir``."""
+
 from __future__ import annotations
 
 import json

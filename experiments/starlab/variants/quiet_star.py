@@ -37,6 +37,7 @@ Events: phases warmup (iteration 0), evaluate (iteration i), train (iteration i 
 leading to evaluation i); per-step metrics throttled to about 20 per train phase (window
 means); eval metrics at (iteration i, step = optimizer steps so far, warm-up included).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -45,20 +46,20 @@ import os
 import random
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
-from .. import optim, quiet
-from .. import seeds
+from .. import optim, quiet, seeds
 from ..batches import EpochBatches
 from ..events import EventWriter
-from .common import LOSS_EVENTS_PER_TRAIN, PROGRESS_MIN_INTERVAL_S, _Throttle
-from .runner import Runner, drive
 from ..stopping import NEVER, StopFlag
 from ..tasks import Task
 from ..train import lr_lambda
+from .common import LOSS_EVENTS_PER_TRAIN, PROGRESS_MIN_INTERVAL_S, _Throttle
+from .runner import Runner, drive
 
 THOUGHT_EXAMPLES = 20  # eval questions whose per-token thoughts are written to an artifact
 # Training thoughts with their rewards (artifacts/train_<i>/thoughts.jsonl): at most this many
@@ -75,37 +76,60 @@ TRAIN_THOUGHT_POSITIONS = 64
 #: grad_checkpoint — recompute each transformer forward of a step in backward; exact_match_limit —
 #: eval questions also decoded greedily for exact match (None: all; the teacher-forced metric
 #: always covers all of them).
-QUIET_DEFAULTS: dict[str, Any] = {"grad_accum": 1, "embedding_scale": 1.0, "reinforce_temperature": None,
-                                  "finetune": "full", "lora_r": 16, "lora_alpha": 32.0, "lora_lr": None,
-                                  "grad_checkpoint": False, "exact_match_limit": None,
-                                  # the training corpus (starlab/corpus.py; None: the task's references, a long
-                                  # one split into seq_len chunks, as before)
-                                  "corpus": None, "corpus_path": "", "corpus_field": "text", "corpus_limit": 0,
-                                  # warm-up completions: "reference" (the task's, as before) or "direct" (the gold
-                                  # answer straight after the prompt), warmup_thoughts of the direct ones written with
-                                  # the work between thought markers (the task's thought_completion)
-                                  "warmup_format": "reference", "warmup_thoughts": 0.0}
-STEP_METRICS = ("loss", "base_loss", "mixed_loss", "policy_loss", "reward_mean", "reward_std",
-                "mix_weight_mean", "mix_weight_std", "mix_weight_min", "mix_weight_max")
+QUIET_DEFAULTS: dict[str, Any] = {
+    "grad_accum": 1,
+    "embedding_scale": 1.0,
+    "reinforce_temperature": None,
+    "finetune": "full",
+    "lora_r": 16,
+    "lora_alpha": 32.0,
+    "lora_lr": None,
+    "grad_checkpoint": False,
+    "exact_match_limit": None,
+    # the training corpus (starlab/corpus.py; None: the task's references, a long
+    # one split into seq_len chunks, as before)
+    "corpus": None,
+    "corpus_path": "",
+    "corpus_field": "text",
+    "corpus_limit": 0,
+    # warm-up completions: "reference" (the task's, as before) or "direct" (the gold
+    # answer straight after the prompt), warmup_thoughts of the direct ones written with
+    # the work between thought markers (the task's thought_completion)
+    "warmup_format": "reference",
+    "warmup_thoughts": 0.0,
+}
+STEP_METRICS = (
+    "loss",
+    "base_loss",
+    "mixed_loss",
+    "policy_loss",
+    "reward_mean",
+    "reward_std",
+    "mix_weight_mean",
+    "mix_weight_std",
+    "mix_weight_min",
+    "mix_weight_max",
+)
 
 
 @dataclass
 class Hooks:
     """Optional callbacks (tests and embedders)."""
+
     on_warmup_end: Callable[[torch.nn.Module], None] | None = None
-    on_step: Callable[[int, dict[str, float]], None] | None = None        # (quiet step, stats)
-    on_eval_end: Callable[[int, "EvalResult"], None] | None = None        # (evaluation index, result)
+    on_step: Callable[[int, dict[str, float]], None] | None = None  # (quiet step, stats)
+    on_eval_end: Callable[[int, EvalResult], None] | None = None  # (evaluation index, result)
 
 
 @dataclass
 class EvalResult:
-    iteration: int          # evaluation index 0, 1, 2, …
-    step: int               # Quiet-STaR optimizer steps so far (warm-up not included)
+    iteration: int  # evaluation index 0, 1, 2, …
+    step: int  # Quiet-STaR optimizer steps so far (warm-up not included)
     #: the paper's metric (eval/accuracy): mean over questions of the teacher-forced gold-answer
     #: probability, renormalised over the valid answer tokens (see TF_METRIC), thought-mixed model
     accuracy: float
     by_difficulty: dict[int, float]
-    base_accuracy: float    # the same, without thoughts (eval/base_accuracy)
+    base_accuracy: float  # the same, without thoughts (eval/base_accuracy)
     base_by_difficulty: dict[int, float]
     extra: dict[str, Any] = field(default_factory=dict)
     #: greedy decoding scored by exact match (eval/exact_match, eval/base_exact_match)
@@ -135,11 +159,13 @@ def eval_result_from_dict(r: dict[str, Any]) -> EvalResult:
 
 
 #: What eval/accuracy is (also written to artifacts/summary.json).
-TF_METRIC = ("teacher-forced gold answer after the question, zero-shot unless task.few_shot (the reference's "
-             "compute_metrics): per "
-             "question the product over the answer's scored tokens of p(gold) renormalised over the valid "
-             "answer tokens (digits + end for numbers, the choice labels + end for multiple choice), "
-             "averaged over questions; with thoughts = the mixed prediction after a greedy thought")
+TF_METRIC = (
+    "teacher-forced gold answer after the question, zero-shot unless task.few_shot (the reference's "
+    "compute_metrics): per "
+    "question the product over the answer's scored tokens of p(gold) renormalised over the valid "
+    "answer tokens (digits + end for numbers, the choice labels + end for multiple choice), "
+    "averaged over questions; with thoughts = the mixed prediction after a greedy thought"
+)
 
 
 @dataclass(frozen=True)
@@ -148,6 +174,7 @@ class DirectAnswer:
     ``text`` then ``end`` (a newline, or "" for <eos>); ``kind`` picks the valid tokens the
     probabilities are renormalised over: "number" (every digit token), "choice" (the question's
     ``labels`` as they follow the prompt) or "text" (no renormalisation)."""
+
     text: str
     end: str
     kind: str
@@ -174,11 +201,12 @@ def direct_answer(task: Task, q: Any) -> DirectAnswer:
 @dataclass
 class TFItem:
     """One eval question tokenized for the teacher-forced metric."""
-    ids: list[int]              # prompt (with the prefix, if any) + answer + end, <bos> first
-    n_prompt: int               # tokens of the prompt
-    query: list[int]            # positions whose next token is scored
-    targets: list[int]          # the scored gold tokens (ids[query[i] + 1])
-    valid: list[int] | None     # the ids the probabilities are renormalised over (None: none)
+
+    ids: list[int]  # prompt (with the prefix, if any) + answer + end, <bos> first
+    n_prompt: int  # tokens of the prompt
+    query: list[int]  # positions whose next token is scored
+    targets: list[int]  # the scored gold tokens (ids[query[i] + 1])
+    valid: list[int] | None  # the ids the probabilities are renormalised over (None: none)
 
 
 def em_subset(n: int, limit: int | None) -> list[int]:
@@ -209,14 +237,15 @@ class QuietRun(Runner):
     unit = "evaluation"
     COUNTERS = ("total_steps", "quiet_steps", "tokens_generated", "tokens_trained", "examples_trained")
 
-    def __init__(self, cfg: dict[str, Any], events: EventWriter, *, run_dir: str | None = None,
-                 stop: StopFlag = NEVER, hooks: Hooks | None = None):
+    def __init__(
+        self, cfg: dict[str, Any], events: EventWriter, *, run_dir: str | None = None, stop: StopFlag = NEVER, hooks: Hooks | None = None
+    ):
         super().__init__(cfg, events, run_dir=run_dir, stop=stop, hooks=hooks or Hooks())
         # total_steps counts the warm-up's optimizer steps too; tokens_generated: thought tokens in
         # training + text and thought tokens at eval; tokens_trained: real tokens of the training
         # batches (warm-up included); examples_trained: warm-up examples + documents in the batches
         self.q = cfg["quiet"]
-        self.quiet_steps = 0          # Quiet-STaR optimizer steps
+        self.quiet_steps = 0  # Quiet-STaR optimizer steps
         self.last_sample: dict[str, list] | None = None  # the last recorded step's thoughts (train_step)
 
     # ------------------------------------------------------------------ helpers
@@ -227,12 +256,22 @@ class QuietRun(Runner):
     def _eval_metrics(self, res: EvalResult) -> dict[str, float]:
         """eval/accuracy (the headline) is the paper's teacher-forced metric with thoughts;
         eval/exact_match is greedy decoding's exact match (eval/accuracy before this metric)."""
-        vals = {"eval/accuracy": res.accuracy, "eval/base_accuracy": res.base_accuracy,
-                "eval/answer_logprob": res.answer_logprob, "eval/base_answer_logprob": res.base_answer_logprob,
-                "eval/argmax_accuracy": res.argmax_accuracy, "eval/base_argmax_accuracy": res.base_argmax_accuracy,
-                "eval/exact_match": res.exact_match, "eval/base_exact_match": res.base_exact_match}
-        for metric, by in (("accuracy", res.by_difficulty), ("base_accuracy", res.base_by_difficulty),
-                           ("exact_match", res.em_by_difficulty), ("base_exact_match", res.base_em_by_difficulty)):
+        vals = {
+            "eval/accuracy": res.accuracy,
+            "eval/base_accuracy": res.base_accuracy,
+            "eval/answer_logprob": res.answer_logprob,
+            "eval/base_answer_logprob": res.base_answer_logprob,
+            "eval/argmax_accuracy": res.argmax_accuracy,
+            "eval/base_argmax_accuracy": res.base_argmax_accuracy,
+            "eval/exact_match": res.exact_match,
+            "eval/base_exact_match": res.base_exact_match,
+        }
+        for metric, by in (
+            ("accuracy", res.by_difficulty),
+            ("base_accuracy", res.base_by_difficulty),
+            ("exact_match", res.em_by_difficulty),
+            ("base_exact_match", res.base_em_by_difficulty),
+        ):
             vals.update(self.difficulty_metrics(f"eval/{metric}", by))
         return vals
 
@@ -253,11 +292,14 @@ class QuietRun(Runner):
         direct = self.qkey("warmup_format") == "direct"
         thought_share = float(self.qkey("warmup_thoughts"))
         if thought_share > 0 and not direct:
-            raise ValueError("quiet.warmup_thoughts > 0 needs quiet.warmup_format \"direct\" (direct answers whose "
-                             "steps show their work between thought markers with that probability)")
+            raise ValueError(
+                'quiet.warmup_thoughts > 0 needs quiet.warmup_format "direct" (direct answers whose '
+                "steps show their work between thought markers with that probability)"
+            )
         if thought_share > 0 and not hasattr(self.task, "thought_completion"):
-            raise ValueError(f"quiet.warmup_thoughts: the {self.task.name} task cannot write its work "
-                             f"between thought markers (addition can)")
+            raise ValueError(
+                f"quiet.warmup_thoughts: the {self.task.name} task cannot write its work between thought markers (addition can)"
+            )
         rng = random.Random(f"quiet-warmup:{self.seed}")
         for q, hinted in self.splits.warmup:
             if not direct:
@@ -280,8 +322,9 @@ class QuietRun(Runner):
         steps = w["steps"] if examples else 0
         if steps:
             self.ev.progress(0, "warmup", 0, steps)
-        losses = self._finetune_logged(0, "warmup", examples, steps=steps, lr=w["lr"], batch_size=w["batch_size"],
-                                       seed=seeds.derive(self.seed, "quiet_warmup"))
+        losses = self._finetune_logged(
+            0, "warmup", examples, steps=steps, lr=w["lr"], batch_size=w["batch_size"], seed=seeds.derive(self.seed, "quiet_warmup")
+        )
         if losses:  # estimated from the mean example length (STaR counts the batches' own tokens)
             mean_len = sum(len(p) + len(c) for p, c in examples) / len(examples)
             n_seen = len(losses) * min(w["batch_size"], len(examples))
@@ -300,28 +343,41 @@ class QuietRun(Runner):
             # LM's own weights freeze, the mixing head and thought embeddings (outside qm.lm) train
             from .. import lora
 
-            self.peft = lora.add_adapter(self.qm.lm, r=self.qkey("lora_r"), alpha=self.qkey("lora_alpha"),
-                                         seed=seeds.derive(self.seed, "quiet_lora"))
+            self.peft = lora.add_adapter(
+                self.qm.lm, r=self.qkey("lora_r"), alpha=self.qkey("lora_alpha"), seed=seeds.derive(self.seed, "quiet_lora")
+            )
         self.qm.grad_checkpoint = bool(self.qkey("grad_checkpoint"))
         docs, split_long, source, notes = self._corpus_docs()
         order = torch.randperm(len(docs), generator=torch.Generator().manual_seed(seeds.derive(self.seed, "quiet_doc_order"))).tolist()
         skipped: list[int] = []
-        self.rows, self.row_docs = quiet.pack_documents([docs[i] for i in order], self.q["seq_len"], self.qm.pad_id,
-                                                        skipped=skipped, split_long=split_long)
+        self.rows, self.row_docs = quiet.pack_documents(
+            [docs[i] for i in order], self.q["seq_len"], self.qm.pad_id, skipped=skipped, split_long=split_long
+        )
         long_docs = sum(1 for d in docs if len(d) > self.q["seq_len"])
         self.n_docs = len(docs)
         n_tokens = int((self.row_docs >= 0).sum())
-        self.corpus_info = {"source": source, "documents": self.n_docs, "tokens": n_tokens,
-                            "truncated_from_front": len(skipped), "split_long": long_docs if split_long else 0}
+        self.corpus_info = {
+            "source": source,
+            "documents": self.n_docs,
+            "tokens": n_tokens,
+            "truncated_from_front": len(skipped),
+            "split_long": long_docs if split_long else 0,
+        }
         for note in notes:
             self.ev.log("warning", f"quiet-star corpus: {note}")
         if skipped:
-            self.ev.log("warning", f"quiet-star corpus: {len(skipped)} document(s) longer than quiet.seq_len = "
-                                   f"{self.q['seq_len']} tokens truncated from the front to their last seq_len tokens "
-                                   f"(the answer is never cut from its question's end)")
+            self.ev.log(
+                "warning",
+                f"quiet-star corpus: {len(skipped)} document(s) longer than quiet.seq_len = "
+                f"{self.q['seq_len']} tokens truncated from the front to their last seq_len tokens "
+                f"(the answer is never cut from its question's end)",
+            )
         elif split_long and long_docs:
-            self.ev.log("warning", f"quiet-star corpus: {long_docs} document(s) longer than quiet.seq_len = "
-                                   f"{self.q['seq_len']} tokens split into seq_len chunks")
+            self.ev.log(
+                "warning",
+                f"quiet-star corpus: {long_docs} document(s) longer than quiet.seq_len = "
+                f"{self.q['seq_len']} tokens split into seq_len chunks",
+            )
         params: Any = self.qm.parameters()
         if self.peft is not None:  # the adapters at quiet.lora_lr (None: quiet.lr), the head and thought embeddings at quiet.lr
             own = [p for p in (*self.qm.head.parameters(), self.qm.thought_embeddings) if p.requires_grad]
@@ -332,9 +388,12 @@ class QuietRun(Runner):
         self.opt, self.sched = optim.adamw(params, lr=self.q["lr"], weight_decay=0.001, schedule=lr_lambda(self.q["steps"]))
         self.batches = EpochBatches(len(self.rows), self.q["batch_size"], seeds.derive(self.seed, "quiet_batches"))
         self.thought_gen = torch.Generator(device=self.device).manual_seed(seeds.derive(self.seed, "quiet_thoughts"))
-        self.ev.log("info", f"quiet-star corpus ({source}): {self.n_docs} documents, {n_tokens} tokens packed into "
-                            f"{len(self.rows)} rows of {self.q['seq_len']} tokens; thought tokens "
-                            f"{self.qm.start_id}/{self.qm.end_id}")
+        self.ev.log(
+            "info",
+            f"quiet-star corpus ({source}): {self.n_docs} documents, {n_tokens} tokens packed into "
+            f"{len(self.rows)} rows of {self.q['seq_len']} tokens; thought tokens "
+            f"{self.qm.start_id}/{self.qm.end_id}",
+        )
 
     def _corpus_docs(self) -> tuple[list[list[int]], bool, str, list[str]]:
         """The training corpus (quiet.corpus, see starlab/corpus.py) as token lists, whether a
@@ -351,13 +410,15 @@ class QuietRun(Runner):
                 if ref is not None:
                     docs.append(self._doc_ids(self.task.training_text(q, ref)))
             if not docs:
-                raise RuntimeError("quiet-star needs reference completions of the train questions; the task has none "
-                                   "(set quiet.corpus to \"direct\", \"file\" or \"hub\")")
+                raise RuntimeError(
+                    "quiet-star needs reference completions of the train questions; the task has none "
+                    '(set quiet.corpus to "direct", "file" or "hub")'
+                )
             return docs, src is None, "task", []
         if src == "direct":
             docs = [self._doc_ids(self._direct_text(q)) for q in self.splits.train]
             if not docs:
-                raise RuntimeError("quiet-star corpus \"direct\": the task has no train questions")
+                raise RuntimeError('quiet-star corpus "direct": the task has no train questions')
             return docs, False, "direct", []
         limit = int(self.qkey("corpus_limit"))
         if src == "file":
@@ -389,11 +450,19 @@ class QuietRun(Runner):
         for a in range(accum):  # quiet.grad_accum micro-batches of quiet.batch_size rows, one optimizer step
             ids, doc = self._batch()
             with self.precision.context(self.device, cache=True):
-                out = quiet.quiet_loss(self.qm, ids, doc, n_thoughts=q["n_thoughts"], thought_len=q["thought_len"],
-                                       n_ahead=q["n_ahead"], temperature=q["thought_temperature"],
-                                       policy_weight=q["policy_weight"], generator=self.thought_gen,
-                                       record=record and a == 0,
-                                       reinforce_temperature=self.qkey("reinforce_temperature"))
+                out = quiet.quiet_loss(
+                    self.qm,
+                    ids,
+                    doc,
+                    n_thoughts=q["n_thoughts"],
+                    thought_len=q["thought_len"],
+                    n_ahead=q["n_ahead"],
+                    temperature=q["thought_temperature"],
+                    policy_weight=q["policy_weight"],
+                    generator=self.thought_gen,
+                    record=record and a == 0,
+                    reinforce_temperature=self.qkey("reinforce_temperature"),
+                )
             if a == 0:
                 self.last_sample = out.sample
             # the mean of the micro-batches' losses, as the reference's Trainer (loss ÷ accumulation steps)
@@ -425,10 +494,14 @@ class QuietRun(Runner):
         tokens = []
         for t in range(n):
             ok = bool(sample["valid"][t])
-            tokens.append({"token": self.tok.decode([ids[t]], skip_special=False),
-                           "thought": quiet.decode_thought(self.tok, self.qm, sample["thoughts"][t]),
-                           "reward": round(float(sample["reward"][t]), 5) if ok else None,
-                           "w": round(float(sample["w"][t]), 5)})
+            tokens.append(
+                {
+                    "token": self.tok.decode([ids[t]], skip_special=False),
+                    "thought": quiet.decode_thought(self.tok, self.qm, sample["thoughts"][t]),
+                    "reward": round(float(sample["reward"][t]), 5) if ok else None,
+                    "w": round(float(sample["w"][t]), 5),
+                }
+            )
         # "step" is the metrics' step (warm-up included) so a row lines up with the training curves
         return {"step": self.total_steps, "quiet_step": self.quiet_steps, "text": self.tok.decode(ids), "tokens": tokens}
 
@@ -453,9 +526,13 @@ class QuietRun(Runner):
                     self.hooks.on_step(self.quiet_steps, stats)
                 if i % every == 0 or i == n:
                     mean = {k: sum(v) / len(v) for k, v in window.items() if v}
-                    vals = {"train/loss": mean["loss"], "quiet/step": self.quiet_steps,
-                            "compute/tokens_trained": self.tokens_trained, "compute/tokens_generated": self.tokens_generated,
-                            "train/lr": self.sched.get_last_lr()[0]}
+                    vals = {
+                        "train/loss": mean["loss"],
+                        "quiet/step": self.quiet_steps,
+                        "compute/tokens_trained": self.tokens_trained,
+                        "compute/tokens_generated": self.tokens_generated,
+                        "train/lr": self.sched.get_last_lr()[0],
+                    }
                     vals.update({f"quiet/{k}": v for k, v in mean.items() if k != "loss"})
                     vals["quiet/mix_weight_min"] = min(window["mix_weight_min"])
                     vals["quiet/mix_weight_max"] = max(window["mix_weight_max"])
@@ -506,8 +583,7 @@ class QuietRun(Runner):
         if da.kind == "number":
             valid = sorted(set(self._digit_ids()) | set(end_ids))
         elif da.kind == "choice":
-            labs = {i for lab in da.labels for i in self.tok.encode_continuation(head, " " + lab)
-                    if self.tok.decode([i]).strip()}
+            labs = {i for lab in da.labels for i in self.tok.encode_continuation(head, " " + lab) if self.tok.decode([i]).strip()}
             valid = sorted(labs | set(end_ids))
         else:
             valid = None
@@ -527,14 +603,14 @@ class QuietRun(Runner):
         done = 0
         for s0 in range(0, len(order), self.gen_batch):
             self.stop.check()
-            idx = order[s0:s0 + self.gen_batch]
+            idx = order[s0 : s0 + self.gen_batch]
             T = max(len(items[i].ids) for i in idx)
             S = max(len(items[i].query) for i in idx)
             ids = torch.full((len(idx), T), self.qm.pad_id, dtype=torch.long)
             qp = torch.zeros((len(idx), S), dtype=torch.long)
             for r, i in enumerate(idx):
-                ids[r, :len(items[i].ids)] = torch.tensor(items[i].ids, dtype=torch.long)
-                qp[r, :len(items[i].query)] = torch.tensor(items[i].query, dtype=torch.long)
+                ids[r, : len(items[i].ids)] = torch.tensor(items[i].ids, dtype=torch.long)
+                qp[r, : len(items[i].query)] = torch.tensor(items[i].query, dtype=torch.long)
             lengths = torch.tensor([len(items[i].ids) for i in idx], dtype=torch.long)
             with self.precision.context(self.device, cache=True):
                 lg = quiet.answer_logits(self.qm, ids, lengths, qp, thought_len=self.q["thought_len"])
@@ -542,9 +618,16 @@ class QuietRun(Runner):
                 it, n = items[i], len(items[i].query)
                 m = quiet.score_answer(lg["mixed"][r, :n], it.targets, it.valid, text_mask)
                 b = quiet.score_answer(lg["base"][r, :n], it.targets, it.valid, text_mask)
-                out[i] = {"answer_prob": m.prob, "base_answer_prob": b.prob, "answer_logprob": m.logprob,
-                          "base_answer_logprob": b.logprob, "argmax": float(m.argmax), "base_argmax": float(b.argmax),
-                          "answer_mix_weight": float(lg["w"][r, :n].mean()), "n_tokens": n}
+                out[i] = {
+                    "answer_prob": m.prob,
+                    "base_answer_prob": b.prob,
+                    "answer_logprob": m.logprob,
+                    "base_answer_logprob": b.logprob,
+                    "argmax": float(m.argmax),
+                    "base_argmax": float(b.argmax),
+                    "answer_mix_weight": float(lg["w"][r, :n].mean()),
+                    "n_tokens": n,
+                }
             done += len(idx)
             if on_batch is not None:
                 on_batch(done)
@@ -569,22 +652,37 @@ class QuietRun(Runner):
             t0 = time.perf_counter()
             if getattr(self, "_tf_items", None) is None:  # the same sequences at every evaluation
                 self._tf_items = [self.tf_item(x) for x in qs]
-            tf = self._teacher_forced(self._tf_items,
-                                      on_batch=lambda d: self._progress(throttle, iteration, "evaluate", d, total))
+            tf = self._teacher_forced(self._tf_items, on_batch=lambda d: self._progress(throttle, iteration, "evaluate", d, total))
             t_tf = time.perf_counter() - t0
-            common = dict(max_new_tokens=q["max_new_tokens"], thought_len=q["thought_len"],
-                          stop_strings=self.task.stop_strings, batch_size=self.gen_batch, stop=self.stop)
+            common = dict(
+                max_new_tokens=q["max_new_tokens"],
+                thought_len=q["thought_len"],
+                stop_strings=self.task.stop_strings,
+                batch_size=self.gen_batch,
+                stop=self.stop,
+            )
             t0 = time.perf_counter()
             with self.precision.context(self.device, cache=True):
-                gens = quiet.generate(self.qm, self.tok, prompts, use_thoughts=True, thought_temperature=0.0,
-                                      on_batch=lambda d, t: self._progress(throttle, iteration, "evaluate", n_tf + d, total),
-                                      **common)
+                gens = quiet.generate(
+                    self.qm,
+                    self.tok,
+                    prompts,
+                    use_thoughts=True,
+                    thought_temperature=0.0,
+                    on_batch=lambda d, t: self._progress(throttle, iteration, "evaluate", n_tf + d, total),
+                    **common,
+                )
             t_think = time.perf_counter() - t0
             t0 = time.perf_counter()
             with self.precision.context(self.device, cache=True):
-                base = quiet.generate(self.qm, self.tok, prompts, use_thoughts=False,
-                                      on_batch=lambda d, t: self._progress(throttle, iteration, "evaluate",
-                                                                           n_tf + n_q + d, total), **common)
+                base = quiet.generate(
+                    self.qm,
+                    self.tok,
+                    prompts,
+                    use_thoughts=False,
+                    on_batch=lambda d, t: self._progress(throttle, iteration, "evaluate", n_tf + n_q + d, total),
+                    **common,
+                )
             t_base = time.perf_counter() - t0
             items, correct, base_correct, thought_rows, all_w = [], [], [], [], []
             for i, (x, g, b) in enumerate(zip(gq, gens, base)):
@@ -599,19 +697,42 @@ class QuietRun(Runner):
                 # "correct" (the sample's) is the generated text's exact match; the teacher-forced
                 # scores of the gold answer are beside it
                 scores = {"base_correct": float(bok)}
-                scores.update({k: float(tf[sel[i]][k]) for k in ("answer_prob", "base_answer_prob", "answer_logprob",
-                                                                 "base_answer_logprob")})
+                scores.update(
+                    {k: float(tf[sel[i]][k]) for k in ("answer_prob", "base_answer_prob", "answer_logprob", "base_answer_logprob")}
+                )
                 if g.weights:
                     scores["mix_weight_mean"] = sum(g.weights) / len(g.weights)
-                items.append(dict(question_id=x.qid, split="eval", kind="eval", question=self.task.question_text(x),
-                                  text=text, answer=ans, gold=x.gold, correct=ok, hint_used=False,
-                                  difficulty=self.task.difficulty(x), scores=scores))
+                items.append(
+                    dict(
+                        question_id=x.qid,
+                        split="eval",
+                        kind="eval",
+                        question=self.task.question_text(x),
+                        text=text,
+                        answer=ans,
+                        gold=x.gold,
+                        correct=ok,
+                        hint_used=False,
+                        difficulty=self.task.difficulty(x),
+                        scores=scores,
+                    )
+                )
                 if i < THOUGHT_EXAMPLES:
-                    thought_rows.append({
-                        "question_id": x.qid, "question": self.task.question_text(x), "gold": x.gold,
-                        "completion": text, "correct": ok, "base_completion": btext, "base_correct": bok,
-                        "tokens": [{"token": self.tok.decode([t]), "thought": quiet.decode_thought(self.tok, self.qm, th),
-                                    "w": round(w, 5)} for t, th, w in zip(g.ids, g.thoughts, g.weights)]})
+                    thought_rows.append(
+                        {
+                            "question_id": x.qid,
+                            "question": self.task.question_text(x),
+                            "gold": x.gold,
+                            "completion": text,
+                            "correct": ok,
+                            "base_completion": btext,
+                            "base_correct": bok,
+                            "tokens": [
+                                {"token": self.tok.decode([t]), "thought": quiet.decode_thought(self.tok, self.qm, th), "w": round(w, 5)}
+                                for t, th, w in zip(g.ids, g.thoughts, g.weights)
+                            ],
+                        }
+                    )
             self._emit_samples(iteration, items)
             self._artifact(f"artifacts/eval_{iteration}/thoughts.jsonl", "jsonl", iteration, thought_rows)
         n_text = sum(len(g.ids) for g in gens) + sum(len(b.ids) for b in base)
@@ -623,17 +744,28 @@ class QuietRun(Runner):
         def mean(key: str) -> float:
             return sum(float(r[key]) for r in tf) / nq
 
-        res = EvalResult(iteration, self.quiet_steps, mean("answer_prob"),
-                         self.by_difficulty(qs, [r["answer_prob"] for r in tf]), mean("base_answer_prob"),
-                         self.by_difficulty(qs, [r["base_answer_prob"] for r in tf]),
-                         exact_match=sum(correct) / max(1, len(gq)), em_by_difficulty=self.by_difficulty(gq, correct),
-                         base_exact_match=sum(base_correct) / max(1, len(gq)),
-                         base_em_by_difficulty=self.by_difficulty(gq, base_correct),
-                         answer_logprob=mean("answer_logprob"), base_answer_logprob=mean("base_answer_logprob"),
-                         argmax_accuracy=mean("argmax"), base_argmax_accuracy=mean("base_argmax"))
-        res.extra = {"time/evaluate_s": ph.duration_s, "time/evaluate_teacher_forced_s": t_tf,
-                     "eval/tokens_per_s": sum(len(g.ids) for g in gens) / max(t_think, 1e-9),
-                     "eval/base_tokens_per_s": sum(len(b.ids) for b in base) / max(t_base, 1e-9)}
+        res = EvalResult(
+            iteration,
+            self.quiet_steps,
+            mean("answer_prob"),
+            self.by_difficulty(qs, [r["answer_prob"] for r in tf]),
+            mean("base_answer_prob"),
+            self.by_difficulty(qs, [r["base_answer_prob"] for r in tf]),
+            exact_match=sum(correct) / max(1, len(gq)),
+            em_by_difficulty=self.by_difficulty(gq, correct),
+            base_exact_match=sum(base_correct) / max(1, len(gq)),
+            base_em_by_difficulty=self.by_difficulty(gq, base_correct),
+            answer_logprob=mean("answer_logprob"),
+            base_answer_logprob=mean("base_answer_logprob"),
+            argmax_accuracy=mean("argmax"),
+            base_argmax_accuracy=mean("base_argmax"),
+        )
+        res.extra = {
+            "time/evaluate_s": ph.duration_s,
+            "time/evaluate_teacher_forced_s": t_tf,
+            "eval/tokens_per_s": sum(len(g.ids) for g in gens) / max(t_think, 1e-9),
+            "eval/base_tokens_per_s": sum(len(b.ids) for b in base) / max(t_base, 1e-9),
+        }
         if tf:
             res.extra["eval/answer_mix_weight_mean"] = mean("answer_mix_weight")
         if all_w:
@@ -647,11 +779,15 @@ class QuietRun(Runner):
             vals["time/train_s"] = self.last_train_s
         self.ev.metrics(res.iteration, self.total_steps, vals)
         by = ", ".join(f"{d}: {a:.2f}" for d, a in res.by_difficulty.items())
-        self.ev.log("info", f"evaluation {res.iteration} (quiet step {res.step}): teacher-forced accuracy "
-                            f"{res.accuracy:.3f}" + (f" ({by})" if by else "")
-                            + f", without thoughts {res.base_accuracy:.3f}; answer log-prob {res.answer_logprob:.3f} "
-                            f"(without {res.base_answer_logprob:.3f}); greedy exact match {res.exact_match:.3f} "
-                            f"(without {res.base_exact_match:.3f})")
+        self.ev.log(
+            "info",
+            f"evaluation {res.iteration} (quiet step {res.step}): teacher-forced accuracy "
+            f"{res.accuracy:.3f}"
+            + (f" ({by})" if by else "")
+            + f", without thoughts {res.base_accuracy:.3f}; answer log-prob {res.answer_logprob:.3f} "
+            f"(without {res.base_answer_logprob:.3f}); greedy exact match {res.exact_match:.3f} "
+            f"(without {res.base_exact_match:.3f})",
+        )
         if self.hooks.on_eval_end:
             self.hooks.on_eval_end(res.iteration, res)
 
@@ -716,10 +852,15 @@ class QuietRun(Runner):
         from .. import checkpoint
 
         data_gen, perm, pos = self.batches.state()
-        tensors = {"qm": self.qm.state_dict(),
-                   "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
-                   "data_gen": data_gen, "thought_gen": self.thought_gen.get_state(),
-                   "perm": perm, "pos": pos}
+        tensors = {
+            "qm": self.qm.state_dict(),
+            "opt": self.opt.state_dict(),
+            "sched": self.sched.state_dict(),
+            "data_gen": data_gen,
+            "thought_gen": self.thought_gen.get_state(),
+            "perm": perm,
+            "pos": pos,
+        }
         checkpoint.save_tensors(self.run_dir, iteration, self.cfg, tensors, self.checkpoint_state(), identity=self.identity())
 
     def result_from_dict(self, r: dict[str, Any]) -> EvalResult:
@@ -743,9 +884,17 @@ class QuietRun(Runner):
         return n
 
 
-def run(cfg: dict[str, Any], events: EventWriter, *, run_dir: str | None = None, stop: StopFlag = NEVER,
-        hooks: Hooks | None = None, emit_run_start: bool = True, run_id: str | None = None,
-        resume: bool = False) -> list[EvalResult]:
+def run(
+    cfg: dict[str, Any],
+    events: EventWriter,
+    *,
+    run_dir: str | None = None,
+    stop: StopFlag = NEVER,
+    hooks: Hooks | None = None,
+    emit_run_start: bool = True,
+    run_id: str | None = None,
+    resume: bool = False,
+) -> list[EvalResult]:
     """Run Quiet-STaR: run_start (config, environment, hashes), warm-up, evaluation 0, then
     training with an evaluation every eval_every steps, checkpointed after each evaluation;
     with ``resume``, continue after the run directory's last checkpoint."""

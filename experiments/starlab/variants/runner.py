@@ -3,6 +3,7 @@ data and model, its identity (hashes, task versions), the warm-up that makes the
 the metrics per difficulty level and of compute, the counters a checkpoint carries, and the order
 of a run — ``drive`` (data, run_start, model, resume) and ``Runner.run`` (iteration 0: warm-up and
 evaluation; then iterations 1..N, each checkpointed; the summary)."""
+
 from __future__ import annotations
 
 import abc
@@ -33,8 +34,7 @@ class Runner(RunOutput, abc.ABC):
     #: the counters a checkpoint carries, in state.json's order
     COUNTERS: tuple[str, ...] = ("total_steps", "tokens_generated", "tokens_trained", "examples_trained")
 
-    def __init__(self, cfg: dict[str, Any], events: EventWriter, *, run_dir: str | None, stop: StopFlag,
-                 hooks: Any):
+    def __init__(self, cfg: dict[str, Any], events: EventWriter, *, run_dir: str | None, stop: StopFlag, hooks: Any):
         self.cfg = cfg
         self.ev = events
         self.run_dir = os.path.abspath(run_dir or os.environ.get("STARLAB_RUN_DIR") or os.getcwd())
@@ -61,16 +61,16 @@ class Runner(RunOutput, abc.ABC):
 
     @abc.abstractmethod
     def finetune_mode(self) -> str:
-        """"full" or "lora": how this run fine-tunes (it decides the weights' dtype)."""
+        """ "full" or "lora": how this run fine-tunes (it decides the weights' dtype)."""
 
     def setup_model(self) -> None:
         cfg = self.cfg
         models.set_threads(cfg["runtime"]["threads"])
         self.device = models.pick_device(cfg["runtime"]["device"])
-        self.precision = models.resolve_precision(cfg["runtime"]["dtype"], source=cfg["model"]["source"],
-                                                  device=self.device, finetune=self.finetune_mode())
-        self.model, self.tok = models.build(cfg["model"], self.seed, alphabet=self.task.alphabet or None,
-                                            dtype=self.precision.weights)
+        self.precision = models.resolve_precision(
+            cfg["runtime"]["dtype"], source=cfg["model"]["source"], device=self.device, finetune=self.finetune_mode()
+        )
+        self.model, self.tok = models.build(cfg["model"], self.seed, alphabet=self.task.alphabet or None, dtype=self.precision.weights)
         self.model.to(self.device)
         self.model.eval()
 
@@ -82,8 +82,11 @@ class Runner(RunOutput, abc.ABC):
         from ..config import config_hash
 
         example = self.splits.eval[0] if self.splits.eval else self.splits.train[0]
-        return {"config": config_hash(self.cfg), "data": self.splits.data_hash(),
-                "prompt": self.task.prompt_spec_hash(example, self.prefix + self.prefix_hint)}
+        return {
+            "config": config_hash(self.cfg),
+            "data": self.splits.data_hash(),
+            "prompt": self.task.prompt_spec_hash(example, self.prefix + self.prefix_hint),
+        }
 
     def identity(self) -> dict[str, str]:
         """What, beyond the config, makes this the same experiment (checked on resume)."""
@@ -133,8 +136,9 @@ class Runner(RunOutput, abc.ABC):
         if self.hooks.on_warmup_end:
             self.hooks.on_warmup_end(self.model)
 
-    def _finetune_logged(self, iteration: int, phase: str, examples: list[tuple[list[int], list[int]]], *,
-                         steps: int, seed: int, **kw: Any) -> list[float]:
+    def _finetune_logged(
+        self, iteration: int, phase: str, examples: list[tuple[list[int], list[int]]], *, steps: int, seed: int, **kw: Any
+    ) -> list[float]:
         """``train.finetune`` of the model for ``steps`` steps (``kw``: its lr, batch_size, stats
         and batching options), its loss logged as window means about LOSS_EVENTS_PER_TRAIN times
         at the run's cumulative step, with throttled progress. Returns the losses."""
@@ -151,8 +155,7 @@ class Runner(RunOutput, abc.ABC):
             self._progress(throttle, iteration, phase, step, steps)
 
         with self.amp():
-            losses = finetune(self.model, examples, steps=steps, pad_id=self.tok.pad_id, seed=seed, stop=self.stop,
-                              on_step=on_step, **kw)
+            losses = finetune(self.model, examples, steps=steps, pad_id=self.tok.pad_id, seed=seed, stop=self.stop, on_step=on_step, **kw)
         self.total_steps += len(losses)
         return losses
 
@@ -171,9 +174,12 @@ class Runner(RunOutput, abc.ABC):
         return {f"{prefix}/{self.task.difficulty_name}_{d}": v for d, v in by.items()}
 
     def _compute_metrics(self) -> dict[str, float]:
-        return {"compute/tokens_generated": self.tokens_generated, "compute/tokens_trained": self.tokens_trained,
-                "compute/tokens": self.tokens_generated + self.tokens_trained,
-                "compute/examples_trained": self.examples_trained}
+        return {
+            "compute/tokens_generated": self.tokens_generated,
+            "compute/tokens_trained": self.tokens_trained,
+            "compute/tokens": self.tokens_generated + self.tokens_trained,
+            "compute/examples_trained": self.examples_trained,
+        }
 
     # ------------------------------------------------------------------ the run
     @abc.abstractmethod
@@ -241,8 +247,7 @@ class Runner(RunOutput, abc.ABC):
             setattr(self, k, state[k])
 
 
-def drive(r: Runner, cfg: dict[str, Any], events: EventWriter, *, emit_run_start: bool, run_id: str | None,
-          resume: bool) -> list[Any]:
+def drive(r: Runner, cfg: dict[str, Any], events: EventWriter, *, emit_run_start: bool, run_id: str | None, resume: bool) -> list[Any]:
     """What every runner does in the same order: data (so run_start carries its hash),
     run_start (config, environment, hashes, task versions), the model, an optional resume
     from the run directory's checkpoint, then the run itself."""

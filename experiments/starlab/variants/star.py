@@ -17,18 +17,19 @@ n = 1..N:    sample samples_per_question rationales per training question with M
 ``star-norat`` is the same loop without the rationalization step; V-STaR's generator
 (variants/vstar.py) subclasses this runner.
 """
+
 from __future__ import annotations
 
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
-from .. import models
-from .. import seeds
+from .. import models, seeds
 from ..events import EventWriter
 from ..generate import generate
 from ..stopping import NEVER, StopFlag
@@ -48,6 +49,7 @@ def steps_for_iteration(base_steps: int, step_growth: float, n: int) -> int:
 @dataclass
 class Hooks:
     """Optional callbacks (used by tests and embedders)."""
+
     on_warmup_end: Callable[[torch.nn.Module], None] | None = None
     on_train_start: Callable[[int, torch.nn.Module, list[dict[str, Any]]], None] | None = None
     on_iteration_end: Callable[[int, dict[str, Any]], None] | None = None
@@ -66,9 +68,10 @@ class IterationResult:
 @dataclass
 class Samples:
     """Step 1's outcome: k rationales per training question from M_{n−1}, checked."""
-    texts: list[str]                 # every sample, k per question in question order
-    solved: list[bool]               # per question: some sample correct
-    kept: list[dict[str, Any]]       # the distinct correct rationales
+
+    texts: list[str]  # every sample, k per question in question order
+    solved: list[bool]  # per question: some sample correct
+    kept: list[dict[str, Any]]  # the distinct correct rationales
     duration_s: float
 
     def unsolved(self) -> list[int]:
@@ -78,17 +81,19 @@ class Samples:
 @dataclass
 class Rationalizations:
     """Step 2's outcome: the hinted samples of unsolved questions that reached the gold answer."""
+
     attempted: int = 0
     kept: list[dict[str, Any]] = field(default_factory=list)
-    hint_copied: int = 0             # correct, but copying the hint's marker: never trained on
+    hint_copied: int = 0  # correct, but copying the hint's marker: never trained on
     duration_s: float = 0.0
 
 
 class StarRun(Runner):
     """One STaR-family run. Subclasses (V-STaR) override the marked extension points."""
 
-    def __init__(self, cfg: dict[str, Any], events: EventWriter, *, run_dir: str | None = None,
-                 stop: StopFlag = NEVER, hooks: Hooks | None = None):
+    def __init__(
+        self, cfg: dict[str, Any], events: EventWriter, *, run_dir: str | None = None, stop: StopFlag = NEVER, hooks: Hooks | None = None
+    ):
         super().__init__(cfg, events, run_dir=run_dir, stop=stop, hooks=hooks or Hooks())
         self.rationalizes = cfg["variant"] == "star"
         self.lora = cfg["loop"]["finetune"] == "lora"
@@ -106,12 +111,16 @@ class StarRun(Runner):
     def setup_model(self) -> None:
         super().setup_model()
         if self.precision.weights == torch.bfloat16 and not self.lora:
-            self.ev.log("warning", "full fine-tuning with bfloat16 weights: AdamW loses updates smaller than about "
-                                   "1/256 of a weight (runtime.dtype 'mixed' keeps float32 weights)")
+            self.ev.log(
+                "warning",
+                "full fine-tuning with bfloat16 weights: AdamW loses updates smaller than about "
+                "1/256 of a weight (runtime.dtype 'mixed' keeps float32 weights)",
+            )
 
     # ------------------------------------------------------------------ helpers
-    def _decode(self, questions: list[Any], *, hint: bool, iteration: int, phase: str, samples: int = 1,
-                temperature: float | None = None) -> list[str]:
+    def _decode(
+        self, questions: list[Any], *, hint: bool, iteration: int, phase: str, samples: int = 1, temperature: float | None = None
+    ) -> list[str]:
         """Completions for each question, ``samples`` per question in question order
         (q0 s0, q0 s1, …, q1 s0, …), cleaned by the task."""
         loop = self.cfg["loop"]
@@ -122,19 +131,33 @@ class StarRun(Runner):
             self.ev.progress(iteration, phase, 0, len(prompts))
         gen = torch.Generator(device=self.device).manual_seed(seeds.sample_seed(self.seed, iteration, phase))  # one stream per phase
         with self.amp():
-            outs = generate(self.model, self.tok, prompts, max_new_tokens=loop["max_new_tokens"],
-                            temperature=temp, batch_size=self.gen_batch, generator=gen, stop=self.stop,
-                            stop_strings=self.task.stop_strings,
-                            on_batch=lambda d, t: self._progress(throttle, iteration, phase, d, t) if phase != "evaluate" else None)
+            outs = generate(
+                self.model,
+                self.tok,
+                prompts,
+                max_new_tokens=loop["max_new_tokens"],
+                temperature=temp,
+                batch_size=self.gen_batch,
+                generator=gen,
+                stop=self.stop,
+                stop_strings=self.task.stop_strings,
+                on_batch=lambda d, t: self._progress(throttle, iteration, phase, d, t) if phase != "evaluate" else None,
+            )
         self.tokens_generated += sum(len(o) for o in outs)
         return [self.task.clean_completion(self.tok.decode(o)) for o in outs]
 
     def _kept_row(self, q: Any, text: str, rationalized: bool) -> dict[str, Any]:
         """A correct rationale as the fine-tune trains on it: the hint-free question, then the completion."""
         task = self.task
-        return {"question_id": q.qid, "question": task.question_text(q), "completion": text,
-                "train_completion": task.training_completion(q, text), "text": task.training_text(q, text),
-                "rationalized": rationalized, "difficulty": task.difficulty(q)}
+        return {
+            "question_id": q.qid,
+            "question": task.question_text(q),
+            "completion": text,
+            "train_completion": task.training_completion(q, text),
+            "text": task.training_text(q, text),
+            "rationalized": rationalized,
+            "difficulty": task.difficulty(q),
+        }
 
     def _fit_options(self, phase: str) -> dict[str, Any]:
         """How ``finetune`` batches and schedules a fine-tune of this phase. The iterations'
@@ -144,20 +167,39 @@ class StarRun(Runner):
         loop = self.cfg["loop"]
         if phase != "train":
             return {"pack_len": 0, "lr_schedule": "cosine", "warmup_steps": 0, "micro_batch_size": 0}
-        return {"pack_len": int(loop["pack_len"]) if loop.get("pack", False) else 0,
-                "lr_schedule": loop.get("lr_schedule", "cosine"), "warmup_steps": int(loop.get("warmup_steps", 0)),
-                "micro_batch_size": int(loop.get("micro_batch_size", 0))}
+        return {
+            "pack_len": int(loop["pack_len"]) if loop.get("pack", False) else 0,
+            "lr_schedule": loop.get("lr_schedule", "cosine"),
+            "warmup_steps": int(loop.get("warmup_steps", 0)),
+            "micro_batch_size": int(loop.get("micro_batch_size", 0)),
+        }
 
-    def _train(self, iteration: int, examples: list[tuple[list[int], list[int]]], steps: int, lr: float,
-               batch_size: int, phase: str, **options: Any) -> list[float]:
+    def _train(
+        self,
+        iteration: int,
+        examples: list[tuple[list[int], list[int]]],
+        steps: int,
+        lr: float,
+        batch_size: int,
+        phase: str,
+        **options: Any,
+    ) -> list[float]:
         """Fine-tune for ``steps`` steps, logging the loss and progress, and count what was
         trained. ``options`` (finetune's pack_len, lr_schedule, warmup_steps,
         micro_batch_size) override ``_fit_options(phase)``."""
         stats = TrainStats()
         self.ev.progress(iteration, phase, 0, steps)
-        losses = self._finetune_logged(iteration, phase, examples, steps=steps, lr=lr, batch_size=batch_size,
-                                       seed=seeds.derive(self.seed, "finetune", iteration), stats=stats,
-                                       **{**self._fit_options(phase), **options})
+        losses = self._finetune_logged(
+            iteration,
+            phase,
+            examples,
+            steps=steps,
+            lr=lr,
+            batch_size=batch_size,
+            seed=seeds.derive(self.seed, "finetune", iteration),
+            stats=stats,
+            **{**self._fit_options(phase), **options},
+        )
         # what the batches really held (packed rows hold several examples; tokens without padding)
         self.examples_trained += stats.examples
         self.tokens_trained += stats.tokens
@@ -252,7 +294,7 @@ class StarRun(Runner):
         for i, q in enumerate(train_qs):
             seen: set[str] = set()
             any_ok = False
-            for text in texts[i * k:(i + 1) * k]:
+            for text in texts[i * k : (i + 1) * k]:
                 ans = task.extract_answer(text, q)
                 ok = task.is_correct(ans, q.gold)
                 correct.append(ok)
@@ -260,9 +302,21 @@ class StarRun(Runner):
                 if keep:
                     seen.add(text)
                     kept.append(self._kept_row(q, text, rationalized=False))
-                items.append(dict(question_id=q.qid, split="train", kind="direct", question=task.question_text(q),
-                                  text=text, answer=ans, gold=q.gold, correct=ok, hint_used=False, kept=keep,
-                                  difficulty=task.difficulty(q)))
+                items.append(
+                    dict(
+                        question_id=q.qid,
+                        split="train",
+                        kind="direct",
+                        question=task.question_text(q),
+                        text=text,
+                        answer=ans,
+                        gold=q.gold,
+                        correct=ok,
+                        hint_used=False,
+                        kept=keep,
+                        difficulty=task.difficulty(q),
+                    )
+                )
                 any_ok = any_ok or ok
             solved.append(any_ok)
         self._emit_samples(n, items)
@@ -286,9 +340,21 @@ class StarRun(Runner):
                 ok = task.is_correct(ans, q.gold)
                 leak = ok and task.leaks_hint(q, text)  # copied the hint's marker: never trained on
                 out.hint_copied += leak
-                items.append(dict(question_id=q.qid, split="train", kind="rationalized",
-                                  question=task.prompt(q, hint=True), text=text, answer=ans, gold=q.gold,
-                                  correct=ok, hint_used=True, kept=ok and not leak, difficulty=task.difficulty(q)))
+                items.append(
+                    dict(
+                        question_id=q.qid,
+                        split="train",
+                        kind="rationalized",
+                        question=task.prompt(q, hint=True),
+                        text=text,
+                        answer=ans,
+                        gold=q.gold,
+                        correct=ok,
+                        hint_used=True,
+                        kept=ok and not leak,
+                        difficulty=task.difficulty(q),
+                    )
+                )
                 if ok and not leak:
                     out.kept.append(self._kept_row(q, text, rationalized=True))
             self._emit_samples(n, items)
@@ -306,8 +372,9 @@ class StarRun(Runner):
             self._prepare_finetune(n)
             if self.hooks.on_train_start:
                 self.hooks.on_train_start(n, self.model, train_set)
-            examples = [(self._train_prompt_ids(x["question"]), self._completion_ids(x["question"], x["train_completion"]))
-                        for x in train_set]
+            examples = [
+                (self._train_prompt_ids(x["question"]), self._completion_ids(x["question"], x["train_completion"])) for x in train_set
+            ]
             if not examples:
                 self.ev.log("warning", f"iteration {n}: nothing kept, the model is not fine-tuned this iteration")
             losses = self._train(n, examples, steps if examples else 0, loop["lr"], loop["batch_size"], "train")
@@ -324,9 +391,20 @@ class StarRun(Runner):
                 ans = task.extract_answer(text, q)
                 ok = task.is_correct(ans, q.gold)
                 correct.append(ok)
-                items.append(dict(question_id=q.qid, split="eval", kind="eval", question=task.question_text(q),
-                                  text=text, answer=ans, gold=q.gold, correct=ok, hint_used=False,
-                                  difficulty=task.difficulty(q)))
+                items.append(
+                    dict(
+                        question_id=q.qid,
+                        split="eval",
+                        kind="eval",
+                        question=task.question_text(q),
+                        text=text,
+                        answer=ans,
+                        gold=q.gold,
+                        correct=ok,
+                        hint_used=False,
+                        difficulty=task.difficulty(q),
+                    )
+                )
             self._emit_samples(iteration, items)
         res = IterationResult(iteration, sum(correct) / max(1, len(correct)), self.by_difficulty(qs, correct))
         res.extra["time/evaluate_s"] = ph.duration_s
@@ -339,8 +417,9 @@ class StarRun(Runner):
     def evaluate_start(self) -> None:
         res0 = self.evaluate(0)
         self.results.append(res0)
-        self.ev.metrics(0, self.total_steps, {**self._eval_metrics(res0), "time/evaluate_s": res0.extra["time/evaluate_s"],
-                                              **self._compute_metrics()})
+        self.ev.metrics(
+            0, self.total_steps, {**self._eval_metrics(res0), "time/evaluate_s": res0.extra["time/evaluate_s"], **self._compute_metrics()}
+        )
 
     def iteration(self, n: int) -> IterationResult:
         """Iteration n of Algorithm 1: sample with M_{n−1}, rationalize the unsolved (``star``),
@@ -368,13 +447,23 @@ class StarRun(Runner):
         if self.hooks.on_iteration_end:
             self.hooks.on_iteration_end(n, vals)
         self.results.append(res)
-        self.ev.log("info", f"iteration {n}: eval accuracy {res.accuracy:.3f}"
-                            + (f" ({', '.join(f'{d}: {a:.2f}' for d, a in res.by_difficulty.items())})" if res.by_difficulty else "")
-                            + f", kept {res.kept}")
+        self.ev.log(
+            "info",
+            f"iteration {n}: eval accuracy {res.accuracy:.3f}"
+            + (f" ({', '.join(f'{d}: {a:.2f}' for d, a in res.by_difficulty.items())})" if res.by_difficulty else "")
+            + f", kept {res.kept}",
+        )
 
-    def _iteration_metrics(self, res: IterationResult, sampled: Samples, rationalized: Rationalizations,
-                           kept: list[dict[str, Any]], train_set: list[dict[str, Any]], losses: list[float],
-                           t_train: float) -> dict[str, Any]:
+    def _iteration_metrics(
+        self,
+        res: IterationResult,
+        sampled: Samples,
+        rationalized: Rationalizations,
+        kept: list[dict[str, Any]],
+        train_set: list[dict[str, Any]],
+        losses: list[float],
+        t_train: float,
+    ) -> dict[str, Any]:
         train_qs = self.splits.train
         vals = {
             "train/attempted": len(train_qs),
@@ -410,14 +499,21 @@ class StarRun(Runner):
     # ------------------------------------------------------------------ resume
     def result_from_dict(self, r: dict[str, Any]) -> IterationResult:
         # "by_digits": a checkpoint written before by_difficulty
-        return IterationResult(r["iteration"], r["accuracy"], {int(k): v for k, v in r.get("by_difficulty", r.get("by_digits", {})).items()},
-                               r["kept"], r["steps"], r.get("extra", {}))
+        return IterationResult(
+            r["iteration"],
+            r["accuracy"],
+            {int(k): v for k, v in r.get("by_difficulty", r.get("by_digits", {})).items()},
+            r["kept"],
+            r["steps"],
+            r.get("extra", {}),
+        )
 
     def save_checkpoint(self, n: int) -> None:
         from .. import checkpoint
 
-        checkpoint.save(self.run_dir, n, self.cfg, self.model, self.base_state, self.checkpoint_state(), lora=self.lora,
-                        identity=self.identity())
+        checkpoint.save(
+            self.run_dir, n, self.cfg, self.model, self.base_state, self.checkpoint_state(), lora=self.lora, identity=self.identity()
+        )
 
     def resume(self) -> int | None:
         """Load the last iteration checkpoint of the run directory; returns its iteration."""
@@ -434,9 +530,18 @@ class StarRun(Runner):
         return n
 
 
-def run(cfg: dict[str, Any], events: EventWriter, *, run_dir: str | None = None, stop: StopFlag = NEVER,
-        hooks: Hooks | None = None, emit_run_start: bool = True, run_id: str | None = None,
-        resume: bool = False, runner_cls: type[StarRun] = StarRun) -> list[IterationResult]:
+def run(
+    cfg: dict[str, Any],
+    events: EventWriter,
+    *,
+    run_dir: str | None = None,
+    stop: StopFlag = NEVER,
+    hooks: Hooks | None = None,
+    emit_run_start: bool = True,
+    run_id: str | None = None,
+    resume: bool = False,
+    runner_cls: type[StarRun] = StarRun,
+) -> list[IterationResult]:
     """Run the whole loop: run_start (config, environment, hashes), warm-up, iterations.
     With ``resume``, continue after the run directory's last completed iteration."""
     r = runner_cls(cfg, events, run_dir=run_dir, stop=stop, hooks=hooks)

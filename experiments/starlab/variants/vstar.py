@@ -22,6 +22,7 @@ Per iteration t (on top of the STaR loop in star.py, whose warm-up model is G_SF
              ties counting half, as db/verifier.ts recounts it from the stored scores.
 ``eval/accuracy`` stays the generator's greedy Pass@1, as for the other variants.
 """
+
 from __future__ import annotations
 
 import copy
@@ -31,13 +32,12 @@ from typing import Any
 
 import torch
 
-from .. import catalogue, estimators
+from .. import catalogue, estimators, seeds
 from .. import verifier as V
 from ..events import EventWriter
 from ..lora import add_adapter, remove_adapter
 from ..stopping import NEVER, StopFlag
 from . import star
-from .. import seeds
 from .common import PROGRESS_MIN_INTERVAL_S, _Throttle
 from .star import Hooks, IterationResult, StarRun
 
@@ -68,12 +68,13 @@ VerifierData = list[tuple[list[int], list[tuple[list[int], bool]]]]
 class Candidates:
     """One iteration's test-time candidates, N per held-out question in question order, and
     their scores as the scoring steps fill them in."""
+
     texts: list[str]
-    examples: list[V.Example]        # (question, completion) ids as the verifier reads them
-    gen_logps: list[float]           # log G_n of each, under the prompt it was sampled from
-    gen_counts: list[int]            # its tokens
+    examples: list[V.Example]  # (question, completion) ids as the verifier reads them
+    gen_logps: list[float]  # log G_n of each, under the prompt it was sampled from
+    gen_counts: list[int]  # its tokens
     verifier: list[dict[str, float]] = field(default_factory=list)  # V.score_candidates' rows
-    orm: list[float] | None = None   # the ORM's logits (verifier.orm_steps > 0)
+    orm: list[float] | None = None  # the ORM's logits (verifier.orm_steps > 0)
 
     def scores(self, i: int) -> dict[str, float]:
         """Candidate i's stored scores: the verifier's, the generator's likelihood, the ORM's."""
@@ -115,13 +116,31 @@ class VStarRun(StarRun):
         on them (``task.prompt(q, hint)`` ⊕ ``task.reference(q)``), the same questions and hints."""
         rows = []
         for q, hinted, p, ref in self.warmup_pairs():
-            rows.append({"question_id": q.qid, "question": p, "completion": ref, "train_completion": ref,
-                         "text": p + ref, "rationalized": False, "hinted": hinted, "sft": True,
-                         "difficulty": self.task.difficulty(q)})
+            rows.append(
+                {
+                    "question_id": q.qid,
+                    "question": p,
+                    "completion": ref,
+                    "train_completion": ref,
+                    "text": p + ref,
+                    "rationalized": False,
+                    "hinted": hinted,
+                    "sft": True,
+                    "difficulty": self.task.difficulty(q),
+                }
+            )
         return rows
 
-    def _train(self, iteration: int, examples: list[tuple[list[int], list[int]]], steps: int, lr: float,
-               batch_size: int, phase: str, **options: Any) -> list[float]:
+    def _train(
+        self,
+        iteration: int,
+        examples: list[tuple[list[int], list[int]]],
+        steps: int,
+        lr: float,
+        batch_size: int,
+        phase: str,
+        **options: Any,
+    ) -> list[float]:
         """The generator's fine-tune (phase "train") runs loop.epochs epochs over D_GEN in place
         of the STaR step budget it is called with (kept when loop.epochs is absent or 0); the
         warm-up passes through. With loop.pack an epoch is D_GEN's packed rows (packed in order
@@ -164,18 +183,28 @@ class VStarRun(StarRun):
             vals.update(self._held_out_pair_metrics(n, per_question))
         if self.gen_budget:  # the generator's fine-tune of this iteration (train/steps is its step count)
             seen, size = self.gen_budget["examples"], self.gen_budget["train_set"]
-            vals.update({"train/examples": seen, "train/epochs": seen / size if size else 0.0,
-                         "train/sft_examples": len(self.sft_rows()) if self.cfg["loop"].get("include_sft", False) else 0})
+            vals.update(
+                {
+                    "train/examples": seen,
+                    "train/epochs": seen / size if size else 0.0,
+                    "train/sft_examples": len(self.sft_rows()) if self.cfg["loop"].get("include_sft", False) else 0,
+                }
+            )
             self.gen_budget = {}
-        vals.update({"verifier/pairs": len(pairs), "verifier/buffer": sum(len(c) for c in self.buffer.values()),
-                     "verifier/buffer_correct": sum(sum(c.values()) for c in self.buffer.values()),
-                     "time/verify_s": ph.duration_s})
+        vals.update(
+            {
+                "verifier/pairs": len(pairs),
+                "verifier/buffer": sum(len(c) for c in self.buffer.values()),
+                "verifier/buffer_correct": sum(sum(c.values()) for c in self.buffer.values()),
+                "time/verify_s": ph.duration_s,
+            }
+        )
         if hist:
-            last = hist[-min(10, len(hist)):]
+            last = hist[-min(10, len(hist)) :]
             vals["verifier/final_loss"] = sum(h["loss"] for h in last) / len(last)
             vals["verifier/final_pair_accuracy"] = sum(h["accuracy"] for h in last) / len(last)
         if orm_hist:
-            last = orm_hist[-min(10, len(orm_hist)):]
+            last = orm_hist[-min(10, len(orm_hist)) :]
             vals["orm/final_loss"] = sum(h["loss"] for h in last) / len(last)
         return vals
 
@@ -186,9 +215,11 @@ class VStarRun(StarRun):
         qs, N = self.splits.eval, vcfg["candidates"]
         texts = self._decode(qs, hint=False, iteration=n, phase="verify", samples=N, temperature=vcfg["temperature"])
         # the verifier reads (question, solution) as the generator is trained on it: no few-shot prefix
-        examples = [(self._train_prompt_ids(task.prompt(q)),
-                     self._completion_ids(task.prompt(q), task.training_completion(q, texts[i * N + j])))
-                    for i, q in enumerate(qs) for j in range(N)]
+        examples = [
+            (self._train_prompt_ids(task.prompt(q)), self._completion_ids(task.prompt(q), task.training_completion(q, texts[i * N + j])))
+            for i, q in enumerate(qs)
+            for j in range(N)
+        ]
         # G_n's likelihood under the prompt it sampled from (with the few-shot prefix, if any)
         gen_examples = [(self._prompt_ids(task.prompt(q)), examples[i * N + j][1]) for i, q in enumerate(qs) for j in range(N)]
         with self.amp():
@@ -233,8 +264,9 @@ class VStarRun(StarRun):
             verifier = add_adapter(verifier, r=loop["lora_r"], alpha=loop["lora_alpha"], seed=seeds.derive(self.seed, "verifier_lora", n))
         with self.amp():
             hist = self._fit_dpo(n, verifier, pairs)
-            cands.verifier = V.score_candidates(verifier, cands.examples, pad_id=pad, batch_size=vcfg["batch_size"],
-                                                beta=vcfg["beta"], ref_logps=ref_logps)
+            cands.verifier = V.score_candidates(
+                verifier, cands.examples, pad_id=pad, batch_size=vcfg["batch_size"], beta=vcfg["beta"], ref_logps=ref_logps
+            )
         return hist
 
     def train_orm_baseline(self, n: int, sets: VerifierData, cands: Candidates) -> list[dict[str, float]]:
@@ -268,9 +300,21 @@ class VStarRun(StarRun):
                 ans = task.extract_answer(text, q)
                 ok = task.is_correct(ans, q.gold)
                 scores = cands.scores(i * N + j)
-                items.append(dict(question_id=q.qid, split="eval", kind="candidate", question=task.question_text(q),
-                                  text=text, answer=ans, gold=q.gold, correct=ok, hint_used=False,
-                                  difficulty=task.difficulty(q), scores=scores))
+                items.append(
+                    dict(
+                        question_id=q.qid,
+                        split="eval",
+                        kind="candidate",
+                        question=task.question_text(q),
+                        text=text,
+                        answer=ans,
+                        gold=q.gold,
+                        correct=ok,
+                        hint_used=False,
+                        difficulty=task.difficulty(q),
+                        scores=scores,
+                    )
+                )
                 group.append({"answer": ans, "correct": ok, **scores})
             per_question.append(group)
         self._emit_samples(n, items)
@@ -282,8 +326,9 @@ class VStarRun(StarRun):
         N = self.cfg["verifier"]["candidates"]
         score_keys = [k for k in SCORERS if all(k in c for g in per_question for c in g)]
         curves = estimators.all_curves(per_question, range(1, N + 1), score_keys=score_keys)
-        self._artifact(f"artifacts/iter_{n}/vstar_curves.json", "json", n,
-                       {name: {str(k): v for k, v in c.items()} for name, c in curves.items()})
+        self._artifact(
+            f"artifacts/iter_{n}/vstar_curves.json", "json", n, {name: {str(k): v for k, v in c.items()} for name, c in curves.items()}
+        )
         return self._curve_metrics(curves)
 
     def _held_out_pair_metrics(self, n: int, per_question: list[list[dict[str, Any]]]) -> dict[str, float]:
@@ -297,8 +342,7 @@ class VStarRun(StarRun):
         ci, ri = V.pair_indices([[c["correct"] for c in g] for g in per_question])
         out: dict[str, float] = {"verifier/test_pairs": len(ci)}
         if len(ci) == 0:
-            self.ev.log("warning", f"iteration {n}: no test question has both a right and a wrong candidate; "
-                                   "no held-out pair accuracy")
+            self.ev.log("warning", f"iteration {n}: no test question has both a right and a wrong candidate; no held-out pair accuracy")
             return out
 
         def col(key: str) -> torch.Tensor:
@@ -306,8 +350,13 @@ class VStarRun(StarRun):
 
         logp, ref = col("logp"), col("ref_logp")
         m = V.pair_metrics(logp[ci], logp[ri], ref[ci], ref[ri], beta=self.cfg["verifier"]["beta"], tie=0.5)
-        out.update({"verifier/test_pair_accuracy": m["accuracy"], "verifier/test_loss": m["loss"],
-                    "verifier/test_reward_margin": m["reward_margin"]})
+        out.update(
+            {
+                "verifier/test_pair_accuracy": m["accuracy"],
+                "verifier/test_loss": m["loss"],
+                "verifier/test_reward_margin": m["reward_margin"],
+            }
+        )
         if all("orm" in c for c in flat):
             orm = col("orm")
             out["orm/test_pair_accuracy"] = V.pair_accuracy(orm[ci], orm[ri], tie=0.5)
@@ -338,15 +387,32 @@ class VStarRun(StarRun):
 
         def on_step(step: int, m: dict[str, float]) -> None:
             if step % every == 0 or step == steps:
-                self.ev.metrics(n, start + step, {"verifier/loss": m["loss"], "verifier/reward_margin": m["reward_margin"],
-                                                  "verifier/chosen_reward": m["chosen_reward"],
-                                                  "verifier/rejected_reward": m["rejected_reward"],
-                                                  "verifier/pair_accuracy": m["accuracy"]})
+                self.ev.metrics(
+                    n,
+                    start + step,
+                    {
+                        "verifier/loss": m["loss"],
+                        "verifier/reward_margin": m["reward_margin"],
+                        "verifier/chosen_reward": m["chosen_reward"],
+                        "verifier/rejected_reward": m["rejected_reward"],
+                        "verifier/pair_accuracy": m["accuracy"],
+                    },
+                )
             if throttle.ready(force=step == steps):
                 self.ev.progress(n, "verify", step, steps)
 
-        hist = V.train_dpo(model, pairs, beta=vcfg["beta"], steps=steps, lr=vcfg["lr"], batch_size=vcfg["batch_size"],
-                           pad_id=self.tok.pad_id, seed=seeds.derive(self.seed, "dpo_batches", n), stop=self.stop, on_step=on_step)
+        hist = V.train_dpo(
+            model,
+            pairs,
+            beta=vcfg["beta"],
+            steps=steps,
+            lr=vcfg["lr"],
+            batch_size=vcfg["batch_size"],
+            pad_id=self.tok.pad_id,
+            seed=seeds.derive(self.seed, "dpo_batches", n),
+            stop=self.stop,
+            on_step=on_step,
+        )
         self.verifier_steps += len(hist)
         return hist
 
@@ -360,8 +426,18 @@ class VStarRun(StarRun):
             if step % every == 0 or step == steps:
                 self.ev.metrics(n, start + step, {"orm/loss": m["loss"], "orm/accuracy": m["accuracy"]})
 
-        hist = V.train_orm(orm, examples, labels, steps=steps, lr=vcfg["orm_lr"], batch_size=vcfg["batch_size"],
-                           pad_id=self.tok.pad_id, seed=seeds.derive(self.seed, "orm_batches", n), stop=self.stop, on_step=on_step)
+        hist = V.train_orm(
+            orm,
+            examples,
+            labels,
+            steps=steps,
+            lr=vcfg["orm_lr"],
+            batch_size=vcfg["batch_size"],
+            pad_id=self.tok.pad_id,
+            seed=seeds.derive(self.seed, "orm_batches", n),
+            stop=self.stop,
+            on_step=on_step,
+        )
         self.orm_steps += len(hist)
         return hist
 
@@ -370,7 +446,9 @@ class VStarRun(StarRun):
         return super().checkpoint_state() | {
             "buffer": {qid: [[c, ok] for c, ok in cands.items()] for qid, cands in self.buffer.items()},
             "gen_data": list(self.gen_data.values()),
-            "verifier_steps": self.verifier_steps, "orm_steps": self.orm_steps}
+            "verifier_steps": self.verifier_steps,
+            "orm_steps": self.orm_steps,
+        }
 
     def load_checkpoint_state(self, state: dict[str, Any]) -> None:
         super().load_checkpoint_state(state)
@@ -379,8 +457,25 @@ class VStarRun(StarRun):
         self.verifier_steps, self.orm_steps = state["verifier_steps"], state["orm_steps"]
 
 
-def run(cfg: dict[str, Any], events: EventWriter, *, run_dir: str | None = None, stop: StopFlag = NEVER,
-        hooks: Hooks | None = None, emit_run_start: bool = True, run_id: str | None = None,
-        resume: bool = False) -> list[IterationResult]:
-    return star.run(cfg, events, run_dir=run_dir, stop=stop, hooks=hooks, emit_run_start=emit_run_start,
-                    run_id=run_id, resume=resume, runner_cls=VStarRun)
+def run(
+    cfg: dict[str, Any],
+    events: EventWriter,
+    *,
+    run_dir: str | None = None,
+    stop: StopFlag = NEVER,
+    hooks: Hooks | None = None,
+    emit_run_start: bool = True,
+    run_id: str | None = None,
+    resume: bool = False,
+) -> list[IterationResult]:
+    return star.run(
+        cfg,
+        events,
+        run_dir=run_dir,
+        stop=stop,
+        hooks=hooks,
+        emit_run_start=emit_run_start,
+        run_id=run_id,
+        resume=resume,
+        runner_cls=VStarRun,
+    )

@@ -46,10 +46,21 @@ function trainSetTitle(trainSet: number | null, total: boolean): string | undefi
   return total ? `training sets summed over iterations: ${trainSet} examples` : `training set: ${trainSet} examples`;
 }
 
-function Cells({ r, phases, tokens, total = false }: { r: AccountingTotals; phases: string[]; tokens: boolean; total?: boolean }): ReactElement {
+function Cells({
+  r,
+  phases,
+  tokens,
+  total = false,
+}: {
+  r: AccountingTotals;
+  phases: string[];
+  tokens: boolean;
+  total?: boolean;
+}): ReactElement {
   const ratTitle =
     r.rationalizeAttempted !== null
-      ? `${r.rationalized ?? 0} of ${r.rationalizeAttempted} attempted` + (r.hintCopied ? `; ${r.hintCopied} more copied the hint (dropped)` : '')
+      ? `${r.rationalized ?? 0} of ${r.rationalizeAttempted} attempted` +
+        (r.hintCopied ? `; ${r.hintCopied} more copied the hint (dropped)` : '')
       : undefined;
   return (
     <>
@@ -104,7 +115,15 @@ function PhaseChart({ data, phases }: { data: Record<string, number>[]; phases: 
             tick={{ fontSize: 11 }}
             stroke="#888"
             tickFormatter={(v: number) => formatSeconds(v)}
-            label={{ value: 'wall time', angle: -90, position: 'insideLeft', offset: 2, fontSize: 11, fill: '#555', style: { textAnchor: 'middle' } }}
+            label={{
+              value: 'wall time',
+              angle: -90,
+              position: 'insideLeft',
+              offset: 2,
+              fontSize: 11,
+              fill: '#555',
+              style: { textAnchor: 'middle' },
+            }}
           />
           <Tooltip
             isAnimationActive={false}
@@ -195,12 +214,23 @@ export function AccountingPanel({ run }: { run: RunDetail }): ReactElement | nul
           </thead>
           <tbody>
             {rows.map((r) => (
-              <tr key={r.iteration} data-testid="accounting-row" data-iteration={r.iteration} data-kept={r.kept ?? ''} data-kept-fraction={r.keptFraction ?? ''}>
+              <tr
+                key={r.iteration}
+                data-testid="accounting-row"
+                data-iteration={r.iteration}
+                data-kept={r.kept ?? ''}
+                data-kept-fraction={r.keptFraction ?? ''}
+              >
                 <td className="num">{iterationLabel(r)}</td>
                 <Cells r={r} phases={phases} tokens={tokens} />
               </tr>
             ))}
-            <tr className="totals" data-testid="accounting-totals" data-kept={totals.kept ?? ''} data-kept-fraction={totals.keptFraction ?? ''}>
+            <tr
+              className="totals"
+              data-testid="accounting-totals"
+              data-kept={totals.kept ?? ''}
+              data-kept-fraction={totals.keptFraction ?? ''}
+            >
               <td>total</td>
               <Cells r={totals} phases={phases} tokens={tokens} total />
             </tr>

@@ -91,12 +91,15 @@ export function BestOfKPanel({ run }: { run: RunDetail }): ReactElement | null {
               <th>method</th>
               <th className="num">k = 1</th>
               <th className="num">k = {n}</th>
-              <th className="num" title={`at k = ${n}, in percentage points, against pass@1`}>vs pass@1</th>
+              <th className="num" title={`at k = ${n}, in percentage points, against pass@1`}>
+                vs pass@1
+              </th>
             </tr>
           </thead>
           <tbody>
             {summary.rows.map((r) => {
-              const name = r.key === 'pass' ? 'pass@k (oracle)' : r.key === 'majority' ? 'majority vote' : r.label.replace('Best-of-k', 'best-of-k');
+              const name =
+                r.key === 'pass' ? 'pass@k (oracle)' : r.key === 'majority' ? 'majority vote' : r.label.replace('Best-of-k', 'best-of-k');
               const gain = pass1 !== null && r.key !== 'pass' ? (r.atMax - pass1) * 100 : null;
               return (
                 <tr key={r.key} data-testid={`bestofk-row-${r.key}`} data-at1={r.at1 ?? ''} data-atn={r.atMax} data-n={r.kMax}>
@@ -116,8 +119,8 @@ export function BestOfKPanel({ run }: { run: RunDetail }): ReactElement | null {
           </tbody>
         </table>
         <div className="muted small">
-          N = {n} candidates per held-out question at iteration {iteration}; unbiased estimates over subsets of size k. pass@k counts a question
-          solved when any of k candidates is right (an upper bound for any selector).
+          N = {n} candidates per held-out question at iteration {iteration}; unbiased estimates over subsets of size k. pass@k counts a
+          question solved when any of k candidates is right (an upper bound for any selector).
         </div>
       </div>
     </Panel>

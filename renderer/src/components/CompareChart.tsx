@@ -64,7 +64,12 @@ export function CompareChart(props: CompareChartProps): ReactElement {
     [groups, perLine, yLog, withRaw, showRuns],
   );
   const legend = useMemo(
-    () => layoutLegend(drawn.map((d) => ({ name: d.g.label, color: d.g.color, dash: d.g.dash, strokeWidth: 2 })), width - margin.right, margin.left + yAxisWidth),
+    () =>
+      layoutLegend(
+        drawn.map((d) => ({ name: d.g.label, color: d.g.color, dash: d.g.dash, strokeWidth: 2 })),
+        width - margin.right,
+        margin.left + yAxisWidth,
+      ),
     [drawn, width, margin.right, margin.left],
   );
   const nPoints = drawn.reduce((a, d) => a + d.mean.length, 0);
@@ -74,12 +79,24 @@ export function CompareChart(props: CompareChartProps): ReactElement {
   const canvas = lines > CANVAS_ABOVE_LINES || allPoints > CANVAS_ABOVE_POINTS;
   const domains = useMemo(() => (canvas ? chartDomains(drawn, { yLog, unitInterval }) : null), [canvas, drawn, yLog, unitInterval]);
   const canvasLines = useMemo(
-    () => (canvas ? drawn.map((d) => ({ color: d.g.color, dash: d.g.dash, mean: d.mean, raw: d.raw, runs: d.runs, hasBand: d.hasBand })) : []),
+    () =>
+      canvas ? drawn.map((d) => ({ color: d.g.color, dash: d.g.dash, mean: d.mean, raw: d.raw, runs: d.runs, hasBand: d.hasBand })) : [],
     [canvas, drawn],
   );
 
   return (
-    <div ref={ref} className="chart compare-chart" data-testid="compare-chart" data-series-count={drawn.length} data-points={nPoints} data-y-scale={yLog ? 'log' : 'linear'} data-smoothing={smoothing} data-x-label={xLabel} data-show-runs={showRuns ? 'yes' : 'no'} data-render={domains ? 'canvas' : 'svg'}>
+    <div
+      ref={ref}
+      className="chart compare-chart"
+      data-testid="compare-chart"
+      data-series-count={drawn.length}
+      data-points={nPoints}
+      data-y-scale={yLog ? 'log' : 'linear'}
+      data-smoothing={smoothing}
+      data-x-label={xLabel}
+      data-show-runs={showRuns ? 'yes' : 'no'}
+      data-render={domains ? 'canvas' : 'svg'}
+    >
       {drawn.length === 0 ? (
         <div className="chart-empty" style={{ height }}>
           No data for this metric and axis.
@@ -107,7 +124,15 @@ export function CompareChart(props: CompareChartProps): ReactElement {
             tick={{ fontSize: 11 }}
             stroke="#888"
             tickFormatter={(v: number) => formatNumber(v)}
-            label={{ value: yLabel, angle: -90, position: 'insideLeft', offset: 2, fontSize: 11, fill: '#555', style: { textAnchor: 'middle' } }}
+            label={{
+              value: yLabel,
+              angle: -90,
+              position: 'insideLeft',
+              offset: 2,
+              fontSize: 11,
+              fill: '#555',
+              style: { textAnchor: 'middle' },
+            }}
           />
           {domains ? (
             // an invisible line spanning the domains: recharts lays out axes only around some data
@@ -129,83 +154,97 @@ export function CompareChart(props: CompareChartProps): ReactElement {
           {domains ? null : (
             <Tooltip
               isAnimationActive={false}
-              formatter={(v) => (Array.isArray(v) ? v.map((x) => (typeof x === 'number' ? formatNumber(x) : String(x))).join(' – ') : typeof v === 'number' ? formatNumber(v) : String(v))}
+              formatter={(v) =>
+                Array.isArray(v)
+                  ? v.map((x) => (typeof x === 'number' ? formatNumber(x) : String(x))).join(' – ')
+                  : typeof v === 'number'
+                    ? formatNumber(v)
+                    : String(v)
+              }
               labelFormatter={(l) => `${xLabel} ${typeof l === 'number' ? formatNumber(l) : String(l)}`}
               contentStyle={{ fontSize: 12, padding: '4px 8px' }}
             />
           )}
-          {domains ? null : drawn.map((d) =>
-            d.hasBand ? (
-              <Area
-                key={`band-${d.g.key}`}
-                data={d.mean}
-                dataKey="band"
-                type="linear"
-                stroke="none"
-                fill={d.g.color}
-                fillOpacity={0.15}
-                isAnimationActive={false}
-                tooltipType="none"
-                activeDot={false}
-                legendType="none"
-                connectNulls
-              />
-            ) : null,
-          )}
-          {domains ? null : drawn.flatMap((d) =>
-            d.runs.map((r, i) => (
-              <Line
-                key={`run-${d.g.key}-${i}`}
-                data={r}
-                dataKey="y"
-                type="linear"
-                stroke={d.g.color}
-                strokeOpacity={0.45}
-                strokeWidth={0.8}
-                strokeDasharray={d.g.dash}
-                dot={false}
-                activeDot={false}
-                tooltipType="none"
-                legendType="none"
-                isAnimationActive={false}
-              />
-            )),
-          )}
-          {domains ? null : drawn.map((d) =>
-            d.raw.length ? (
-              <Line
-                key={`raw-${d.g.key}`}
-                data={d.raw}
-                dataKey="y"
-                type="linear"
-                stroke={d.g.color}
-                strokeOpacity={0.25}
-                strokeWidth={1}
-                strokeDasharray={d.g.dash}
-                dot={false}
-                activeDot={false}
-                tooltipType="none"
-                legendType="none"
-                isAnimationActive={false}
-              />
-            ) : null,
-          )}
-          {domains ? null : drawn.map((d) => (
-            <Line
-              key={`mean-${d.g.key}`}
-              data={d.mean}
-              dataKey="y"
-              name={d.g.label}
-              type="linear"
-              stroke={d.g.color}
-              strokeWidth={2}
-              strokeDasharray={d.g.dash}
-              dot={d.mean.length <= 12 ? { r: 2.5, strokeWidth: 0, fill: d.g.color } : false}
-              activeDot={{ r: 3 }}
-              isAnimationActive={false}
-              connectNulls
-            />
-          ))}
+          {domains
+            ? null
+            : drawn.map((d) =>
+                d.hasBand ? (
+                  <Area
+                    key={`band-${d.g.key}`}
+                    data={d.mean}
+                    dataKey="band"
+                    type="linear"
+                    stroke="none"
+                    fill={d.g.color}
+                    fillOpacity={0.15}
+                    isAnimationActive={false}
+                    tooltipType="none"
+                    activeDot={false}
+                    legendType="none"
+                    connectNulls
+                  />
+                ) : null,
+              )}
+          {domains
+            ? null
+            : drawn.flatMap((d) =>
+                d.runs.map((r, i) => (
+                  <Line
+                    key={`run-${d.g.key}-${i}`}
+                    data={r}
+                    dataKey="y"
+                    type="linear"
+                    stroke={d.g.color}
+                    strokeOpacity={0.45}
+                    strokeWidth={0.8}
+                    strokeDasharray={d.g.dash}
+                    dot={false}
+                    activeDot={false}
+                    tooltipType="none"
+                    legendType="none"
+                    isAnimationActive={false}
+                  />
+                )),
+              )}
+          {domains
+            ? null
+            : drawn.map((d) =>
+                d.raw.length ? (
+                  <Line
+                    key={`raw-${d.g.key}`}
+                    data={d.raw}
+                    dataKey="y"
+                    type="linear"
+                    stroke={d.g.color}
+                    strokeOpacity={0.25}
+                    strokeWidth={1}
+                    strokeDasharray={d.g.dash}
+                    dot={false}
+                    activeDot={false}
+                    tooltipType="none"
+                    legendType="none"
+                    isAnimationActive={false}
+                  />
+                ) : null,
+              )}
+          {domains
+            ? null
+            : drawn.map((d) => (
+                <Line
+                  key={`mean-${d.g.key}`}
+                  data={d.mean}
+                  dataKey="y"
+                  name={d.g.label}
+                  type="linear"
+                  stroke={d.g.color}
+                  strokeWidth={2}
+                  strokeDasharray={d.g.dash}
+                  dot={d.mean.length <= 12 ? { r: 2.5, strokeWidth: 0, fill: d.g.color } : false}
+                  activeDot={{ r: 3 }}
+                  isAnimationActive={false}
+                  connectNulls
+                />
+              ))}
           <SvgLegend items={legend.items} />
         </ComposedChart>
       ) : (

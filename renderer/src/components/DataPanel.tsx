@@ -181,7 +181,8 @@ export function DataPanel(): ReactElement {
       </form>
 
       <div className="muted small data-cli">
-        Command line: <code>starlab backup FILE</code>, <code>starlab bundle export|import</code>, <code>starlab check</code>, <code>starlab reindex</code>
+        Command line: <code>starlab backup FILE</code>, <code>starlab bundle export|import</code>, <code>starlab check</code>,{' '}
+        <code>starlab reindex</code>
       </div>
     </Panel>
   );
@@ -236,7 +237,12 @@ function ImportSummary({ result }: { result: Extract<ImportResult, { ok: true }>
       {n ? ')' : ''}
       {present ? `, skipped ${present} already present` : ''}
       {other.map((s) => `, skipped ${s.id}: ${s.reason}`).join('')}
-      {n ? <span className="muted"> ({result.rows} rows, {result.files} files, {formatBytes(result.bytes)})</span> : null}
+      {n ? (
+        <span className="muted">
+          {' '}
+          ({result.rows} rows, {result.files} files, {formatBytes(result.bytes)})
+        </span>
+      ) : null}
     </span>
   );
 }

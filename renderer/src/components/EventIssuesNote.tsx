@@ -27,7 +27,9 @@ export function EventIssuesNote({ run }: { run: RunDetail }): ReactElement | nul
       <summary>
         {run.malformedLines > 0 ? `${plural(run.malformedLines, 'malformed event line')} skipped. ` : ''}
         {run.unknownEvents > 0 ? `${plural(run.unknownEvents, 'event')} of an unknown type or version kept but not interpreted. ` : ''}
-        {run.ignoredEvents > 0 ? `${plural(run.ignoredEvents, 'event line')} kept but not applied (after the run ended, from another run, or repeating a seq).` : ''}
+        {run.ignoredEvents > 0
+          ? `${plural(run.ignoredEvents, 'event line')} kept but not applied (after the run ended, from another run, or repeating a seq).`
+          : ''}
       </summary>
       {error ? <p className="error">{error}</p> : null}
       {issues ? (
@@ -63,7 +65,9 @@ export function EventIssuesNote({ run }: { run: RunDetail }): ReactElement | nul
               </tbody>
             </table>
           ) : null}
-          {issues.malformedTotal > issues.malformed.length ? <p>… and {issues.malformedTotal - issues.malformed.length} more malformed lines.</p> : null}
+          {issues.malformedTotal > issues.malformed.length ? (
+            <p>… and {issues.malformedTotal - issues.malformed.length} more malformed lines.</p>
+          ) : null}
           {issues.unknown.length ? (
             <table className="data">
               <thead>
@@ -86,7 +90,9 @@ export function EventIssuesNote({ run }: { run: RunDetail }): ReactElement | nul
               </tbody>
             </table>
           ) : null}
-          {issues.unknownTotal > issues.unknown.length ? <p>… and {issues.unknownTotal - issues.unknown.length} more kept events.</p> : null}
+          {issues.unknownTotal > issues.unknown.length ? (
+            <p>… and {issues.unknownTotal - issues.unknown.length} more kept events.</p>
+          ) : null}
           {issues.ignored.length ? (
             <table className="data" data-testid="ignored-events">
               <thead>
@@ -109,7 +115,9 @@ export function EventIssuesNote({ run }: { run: RunDetail }): ReactElement | nul
               </tbody>
             </table>
           ) : null}
-          {issues.ignoredTotal > issues.ignored.length ? <p>… and {issues.ignoredTotal - issues.ignored.length} more events not applied.</p> : null}
+          {issues.ignoredTotal > issues.ignored.length ? (
+            <p>… and {issues.ignoredTotal - issues.ignored.length} more events not applied.</p>
+          ) : null}
         </div>
       ) : null}
     </details>

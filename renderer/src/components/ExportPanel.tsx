@@ -46,7 +46,9 @@ export function ExportPanel(props: {
       const r = await run({ formats: chosen, preset, fontFamily, ...(fontPt !== null ? { fontPt } : {}) });
       if (!r.ok) setError(r.message);
       else {
-        const skipped = r.skipped?.length ? ` ${r.skipped.length} run(s) left out: ${r.skipped.map((s) => `${s.id} (${s.reason})`).join(', ')}.` : '';
+        const skipped = r.skipped?.length
+          ? ` ${r.skipped.length} run(s) left out: ${r.skipped.map((s) => `${s.id} (${s.reason})`).join(', ')}.`
+          : '';
         setMessage((await saveFiles(r.files, setName)) + skipped);
       }
     } catch (err) {
@@ -99,7 +101,13 @@ export function ExportPanel(props: {
           />{' '}
           pt
         </label>
-        <button type="button" className="primary" disabled={disabled || busy || !chosen.length} onClick={() => void go()} data-testid={`${tid}-button`}>
+        <button
+          type="button"
+          className="primary"
+          disabled={disabled || busy || !chosen.length}
+          onClick={() => void go()}
+          data-testid={`${tid}-button`}
+        >
           {busy ? 'Exporting…' : 'Export'}
         </button>
       </div>

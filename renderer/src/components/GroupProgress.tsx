@@ -3,7 +3,15 @@ import type { RunStatus } from '../../../shared/contract';
 import { groupProgress } from '../ablation-form';
 
 /** A bar stacked by run status (completed, running, failed, stopped, queued). */
-export function StackedProgress({ counts, total, testId }: { counts: Partial<Record<RunStatus, number>>; total: number; testId?: string }): ReactElement {
+export function StackedProgress({
+  counts,
+  total,
+  testId,
+}: {
+  counts: Partial<Record<RunStatus, number>>;
+  total: number;
+  testId?: string;
+}): ReactElement {
   const p = groupProgress(counts, total);
   return (
     <div

@@ -60,9 +60,7 @@ export function SamplesView({ runId, iterations }: { runId: string; iterations: 
             ))}
           </select>
         </label>
-        <span className="muted small">
-          {rows.length ? `${offset + 1}–${offset + rows.length}` : page.loading ? '' : 'no samples'}
-        </span>
+        <span className="muted small">{rows.length ? `${offset + 1}–${offset + rows.length}` : page.loading ? '' : 'no samples'}</span>
         <div className="spacer" />
         <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
           ‹ prev
@@ -77,49 +75,49 @@ export function SamplesView({ runId, iterations }: { runId: string; iterations: 
       {page.error ? <div className="field-error">{page.error}</div> : null}
       {rows.length ? (
         <div className="samples-scroll">
-        <table className="table compact samples-table">
-          <thead>
-            <tr>
-              <th>question</th>
-              <th>kind</th>
-              <th>rationale</th>
-              <th className="num">answer</th>
-              <th className="num">gold</th>
-              <th>ok</th>
-              <th>kept</th>
-              {scoreKeys.map((k) => (
-                <th key={k} className="num">
-                  {k}
-                </th>
-              ))}
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((s) => (
-              <tr key={s.id} className={s.correct ? 'ok' : 'wrong'}>
-                <td className="mono" title={s.questionId}>
-                  {s.question}
-                </td>
-                <td>
-                  {s.kind}
-                  {s.hintUsed ? <span className="muted"> (hint)</span> : null}
-                </td>
-                <td className="mono rationale" title={s.text}>
-                  {s.text}
-                </td>
-                <td className="num mono">{s.answer ?? '—'}</td>
-                <td className="num mono">{s.gold}</td>
-                <td className={s.correct ? 'yes' : 'no'}>{s.correct ? '✓' : '✗'}</td>
-                <td>{s.kept === null ? '' : s.kept ? 'yes' : 'no'}</td>
+          <table className="table compact samples-table">
+            <thead>
+              <tr>
+                <th>question</th>
+                <th>kind</th>
+                <th>rationale</th>
+                <th className="num">answer</th>
+                <th className="num">gold</th>
+                <th>ok</th>
+                <th>kept</th>
                 {scoreKeys.map((k) => (
-                  <td key={k} className="num mono">
-                    {s.scores?.[k] === undefined ? '' : fmtScore(s.scores[k]!)}
-                  </td>
+                  <th key={k} className="num">
+                    {k}
+                  </th>
                 ))}
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {rows.map((s) => (
+                <tr key={s.id} className={s.correct ? 'ok' : 'wrong'}>
+                  <td className="mono" title={s.questionId}>
+                    {s.question}
+                  </td>
+                  <td>
+                    {s.kind}
+                    {s.hintUsed ? <span className="muted"> (hint)</span> : null}
+                  </td>
+                  <td className="mono rationale" title={s.text}>
+                    {s.text}
+                  </td>
+                  <td className="num mono">{s.answer ?? '—'}</td>
+                  <td className="num mono">{s.gold}</td>
+                  <td className={s.correct ? 'yes' : 'no'}>{s.correct ? '✓' : '✗'}</td>
+                  <td>{s.kept === null ? '' : s.kept ? 'yes' : 'no'}</td>
+                  {scoreKeys.map((k) => (
+                    <td key={k} className="num mono">
+                      {s.scores?.[k] === undefined ? '' : fmtScore(s.scores[k]!)}
+                    </td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
+          </table>
         </div>
       ) : null}
     </div>

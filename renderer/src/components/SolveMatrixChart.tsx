@@ -182,7 +182,14 @@ export function SolveMatrixChart(p: SolveMatrixChartProps): ReactElement {
 
   return (
     <Panel title="Solve matrix" actions={actions} testId="solve-matrix">
-      <div ref={ref} className={`sm${p.stale ? ' traces-stale' : ''}`} data-iterations={n} data-rows={rows.length} aria-busy={p.stale ? true : undefined} data-current={p.stale || p.loading ? '0' : '1'}>
+      <div
+        ref={ref}
+        className={`sm${p.stale ? ' traces-stale' : ''}`}
+        data-iterations={n}
+        data-rows={rows.length}
+        aria-busy={p.stale ? true : undefined}
+        data-current={p.stale || p.loading ? '0' : '1'}
+      >
         <div className="sm-legend" data-testid="solve-matrix-legend">
           {(['S', 'H', 'W', '.'] as const).map((c) => (
             <span key={c} className="sm-legend-item">
@@ -229,7 +236,14 @@ export function SolveMatrixChart(p: SolveMatrixChartProps): ReactElement {
               </span>
             </div>
             <div className="sm-body" style={{ ['--sm-row-h' as string]: `${ROW_H}px` }}>
-              <Rows rows={rows} cellW={cellW} selected={p.selected} selectedSplit={p.selectedSplit} onSelect={p.onSelect} onHover={onHover} />
+              <Rows
+                rows={rows}
+                cellW={cellW}
+                selected={p.selected}
+                selectedSplit={p.selectedSplit}
+                onSelect={p.onSelect}
+                onHover={onHover}
+              />
             </div>
           </>
         ) : (

@@ -61,7 +61,9 @@ function Legend({ source, scale, negative }: { source: Source; scale: number; ne
         reward <span className="mono">−{formatNumber(scale)}</span>
         <span
           className="ramp"
-          style={{ background: `linear-gradient(to right, rgba(${NEG_RGB}, ${MAX_ALPHA}), rgba(${NEG_RGB}, 0) 50%, rgba(${POS_RGB}, 0) 50%, rgba(${POS_RGB}, ${MAX_ALPHA}))` }}
+          style={{
+            background: `linear-gradient(to right, rgba(${NEG_RGB}, ${MAX_ALPHA}), rgba(${NEG_RGB}, 0) 50%, rgba(${POS_RGB}, 0) 50%, rgba(${POS_RGB}, ${MAX_ALPHA}))`,
+          }}
         />
         <span className="mono">+{formatNumber(scale)}</span>
         <span>(the largest |reward| shown)</span>
@@ -111,7 +113,9 @@ const TokenView = memo(function TokenView({
         {t.token}
       </span>
     );
-  const facts = [t.w !== null ? `w = ${formatNumber(t.w)}` : null, t.reward !== null ? `reward = ${formatNumber(t.reward)}` : null].filter(Boolean).join(', ');
+  const facts = [t.w !== null ? `w = ${formatNumber(t.w)}` : null, t.reward !== null ? `reward = ${formatNumber(t.reward)}` : null]
+    .filter(Boolean)
+    .join(', ');
   return (
     <>
       <span
@@ -139,7 +143,19 @@ const TokenView = memo(function TokenView({
   );
 });
 
-function RowView({ row, index, source, scale, showAll }: { row: ThoughtRow; index: number; source: Source; scale: number; showAll: boolean }): ReactElement {
+function RowView({
+  row,
+  index,
+  source,
+  scale,
+  showAll,
+}: {
+  row: ThoughtRow;
+  index: number;
+  source: Source;
+  scale: number;
+  showAll: boolean;
+}): ReactElement {
   const [open, setOpen] = useState<Set<number>>(new Set());
   const [allTokens, setAllTokens] = useState(false);
   const toggle = useCallback((i: number): void => {
@@ -191,8 +207,19 @@ function ThoughtCharts({ run }: { run: RunDetail }): ReactElement {
   const mix = useMemo<Series[]>(
     () =>
       [
-        { key: 'train', name: 'training (quiet/mix_weight_mean)', color: PALETTE[0]!, points: perStep(run.metrics['quiet/mix_weight_mean']) },
-        { key: 'eval', name: 'evaluation (eval/mix_weight_mean)', color: PALETTE[1]!, strokeWidth: 2, points: perStep(run.metrics['eval/mix_weight_mean']) },
+        {
+          key: 'train',
+          name: 'training (quiet/mix_weight_mean)',
+          color: PALETTE[0]!,
+          points: perStep(run.metrics['quiet/mix_weight_mean']),
+        },
+        {
+          key: 'eval',
+          name: 'evaluation (eval/mix_weight_mean)',
+          color: PALETTE[1]!,
+          strokeWidth: 2,
+          points: perStep(run.metrics['eval/mix_weight_mean']),
+        },
       ].filter((s) => s.points.length),
     [run.metrics],
   );
@@ -213,11 +240,29 @@ function ThoughtCharts({ run }: { run: RunDetail }): ReactElement {
     <div className="analysis-grid" data-testid="thoughts-chart">
       <div>
         <div className="analysis-section-title">Mixing weight over training</div>
-        <LineChartPanel testId="thoughts-chart-mix" series={mix} height={200} xLabel="step" yLabel="mixing weight" integerX legend empty="No mixing weights logged yet." />
+        <LineChartPanel
+          testId="thoughts-chart-mix"
+          series={mix}
+          height={200}
+          xLabel="step"
+          yLabel="mixing weight"
+          integerX
+          legend
+          empty="No mixing weights logged yet."
+        />
       </div>
       <div>
         <div className="analysis-section-title">Thought reward over training</div>
-        <LineChartPanel testId="thoughts-chart-reward" series={reward} height={200} xLabel="step" yLabel="reward" integerX legend empty="No rewards logged yet." />
+        <LineChartPanel
+          testId="thoughts-chart-reward"
+          series={reward}
+          height={200}
+          xLabel="step"
+          yLabel="reward"
+          integerX
+          legend
+          empty="No rewards logged yet."
+        />
       </div>
     </div>
   );
@@ -271,9 +316,16 @@ function ThoughtsBody({ run }: { run: RunDetail }): ReactElement {
               <option value="train">training (with rewards)</option>
             </select>
           </label>
-          <IterationSelect label={source === 'eval' ? 'evaluation' : 'iteration'} iterations={iterations} value={iteration} onPick={setPicked} testId="thoughts-iteration" />
+          <IterationSelect
+            label={source === 'eval' ? 'evaluation' : 'iteration'}
+            iterations={iterations}
+            value={iteration}
+            onPick={setPicked}
+            testId="thoughts-iteration"
+          />
           <label className="inline-control">
-            <input type="checkbox" data-testid="thoughts-show-all" checked={showAll} onChange={(e) => setShowAll(e.target.checked)} /> open every thought
+            <input type="checkbox" data-testid="thoughts-show-all" checked={showAll} onChange={(e) => setShowAll(e.target.checked)} /> open
+            every thought
           </label>
         </>
       }
@@ -297,7 +349,9 @@ function ThoughtsBody({ run }: { run: RunDetail }): ReactElement {
           {r.message}
         </div>
       ) : null}
-      {r && !r.rows.length ? <div className="muted">No thoughts stored at this {source === 'eval' ? 'evaluation' : 'iteration'}.</div> : null}
+      {r && !r.rows.length ? (
+        <div className="muted">No thoughts stored at this {source === 'eval' ? 'evaluation' : 'iteration'}.</div>
+      ) : null}
       {r?.rows.length ? (
         <div className="thought-rows" data-testid="thought-rows" data-source={r.source} data-iteration={r.iteration}>
           {r.rows.map((row, i) => (

@@ -135,7 +135,19 @@ function SideHead({ title, row }: { title: string; row: TraceRow }): ReactElemen
  * Memoized: the rows keep their identity between renders (the compare panel's samples are
  * memoized on the loaded data), so typing elsewhere on the page does not re-diff.
  */
-export const DiffPair = memo(function DiffPair({ left, right, leftTitle, rightTitle, testId }: { left: TraceRow; right: TraceRow; leftTitle: string; rightTitle: string; testId?: string }): ReactElement {
+export const DiffPair = memo(function DiffPair({
+  left,
+  right,
+  leftTitle,
+  rightTitle,
+  testId,
+}: {
+  left: TraceRow;
+  right: TraceRow;
+  leftTitle: string;
+  rightTitle: string;
+  testId?: string;
+}): ReactElement {
   const { diff, stats } = useMemo(() => {
     const d = diffWords(left.text, right.text);
     return { diff: d, stats: diffStats(d.parts) };
@@ -144,7 +156,11 @@ export const DiffPair = memo(function DiffPair({ left, right, leftTitle, rightTi
     <div className="diff-pair-wrap" data-testid={testId}>
       <div className="muted small diff-stats">
         {left.text === right.text ? 'identical rationales' : `−${stats.deleted} / +${stats.inserted} words`}
-        {diff.mode === 'lines' ? ' · long texts: compared line by line' : diff.mode === 'coarse' ? ' · long texts: only the common start and end are matched' : ''}
+        {diff.mode === 'lines'
+          ? ' · long texts: compared line by line'
+          : diff.mode === 'coarse'
+            ? ' · long texts: only the common start and end are matched'
+            : ''}
       </div>
       <div className="diff-pair">
         <div className="diff-side">
@@ -160,7 +176,17 @@ export const DiffPair = memo(function DiffPair({ left, right, leftTitle, rightTi
   );
 });
 
-function SampleSelect({ samples, value, onChange, testId }: { samples: KeyedSample[]; value: string; onChange: (key: string) => void; testId: string }): ReactElement {
+function SampleSelect({
+  samples,
+  value,
+  onChange,
+  testId,
+}: {
+  samples: KeyedSample[];
+  value: string;
+  onChange: (key: string) => void;
+  testId: string;
+}): ReactElement {
   return (
     <select data-testid={testId} value={value} onChange={(e) => onChange(e.target.value)}>
       {samples.map((s) => (
@@ -211,7 +237,13 @@ export function TraceCompare(p: TraceCompareProps): ReactElement {
       <div className="trace-compare-head">
         <div className="trace-compare-title">
           <span className="mono">{p.questionId}</span>
-          {first ? <span className="muted small"> · {first.split}{first.difficulty !== null ? ` · difficulty ${first.difficulty}` : ''}</span> : null}
+          {first ? (
+            <span className="muted small">
+              {' '}
+              · {first.split}
+              {first.difficulty !== null ? ` · difficulty ${first.difficulty}` : ''}
+            </span>
+          ) : null}
         </div>
         <button type="button" className="small-button" data-testid="trace-compare-close" onClick={p.onClose}>
           close
@@ -254,10 +286,18 @@ export function TraceCompare(p: TraceCompareProps): ReactElement {
                   <td className="num mono">{s.row.answer ?? '—'}</td>
                   <td className={s.row.correct ? 'trace-ok' : 'trace-wrong'}>{s.row.correct ? '✓' : '✗'}</td>
                   <td>
-                    <button type="button" className={`small-button${a?.key === s.key ? ' picked' : ''}`} onClick={() => p.onChange({ a: s.key })}>
+                    <button
+                      type="button"
+                      className={`small-button${a?.key === s.key ? ' picked' : ''}`}
+                      onClick={() => p.onChange({ a: s.key })}
+                    >
                       A
                     </button>{' '}
-                    <button type="button" className={`small-button${b?.key === s.key ? ' picked' : ''}`} onClick={() => p.onChange({ b: s.key })}>
+                    <button
+                      type="button"
+                      className={`small-button${b?.key === s.key ? ' picked' : ''}`}
+                      onClick={() => p.onChange({ b: s.key })}
+                    >
                       B
                     </button>
                   </td>
@@ -288,7 +328,11 @@ export function TraceCompare(p: TraceCompareProps): ReactElement {
         <div className="compare-controls">
           <label>
             run{' '}
-            <select data-testid="compare-run" value={p.vs ?? ''} onChange={(e) => p.onChange({ vs: e.target.value || null, vsample: null })}>
+            <select
+              data-testid="compare-run"
+              value={p.vs ?? ''}
+              onChange={(e) => p.onChange({ vs: e.target.value || null, vsample: null })}
+            >
               <option value="">— pick a run —</option>
               {sameDataset.length ? (
                 <optgroup label={`same dataset (${self?.dataset ?? ''})`}>
@@ -313,7 +357,13 @@ export function TraceCompare(p: TraceCompareProps): ReactElement {
           </label>
           {p.vs && other.length ? (
             <label>
-              its sample <SampleSelect samples={other} value={v?.key ?? ''} onChange={(k) => p.onChange({ vsample: k })} testId="compare-run-iteration" />
+              its sample{' '}
+              <SampleSelect
+                samples={other}
+                value={v?.key ?? ''}
+                onChange={(k) => p.onChange({ vsample: k })}
+                testId="compare-run-iteration"
+              />
             </label>
           ) : null}
         </div>
@@ -324,7 +374,9 @@ export function TraceCompare(p: TraceCompareProps): ReactElement {
             {p.split ? ` (${p.split})` : ''}.
           </div>
         ) : null}
-        {b && v ? <DiffPair left={b.row} right={v.row} leftTitle="this run (B)" rightTitle={p.vs ?? 'other run'} testId="compare-runs-diff" /> : null}
+        {b && v ? (
+          <DiffPair left={b.row} right={v.row} leftTitle="this run (B)" rightTitle={p.vs ?? 'other run'} testId="compare-runs-diff" />
+        ) : null}
       </section>
     </div>
   );

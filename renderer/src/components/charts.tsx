@@ -32,7 +32,11 @@ const LEGEND_ROW = 16;
 const SWATCH = 16;
 
 /** Lay legend entries out in rows across `width`; returns the items and the height used. */
-export function layoutLegend(series: Pick<Series, 'name' | 'color' | 'strokeWidth' | 'dash'>[], width: number, left: number): { items: LegendItem[]; height: number } {
+export function layoutLegend(
+  series: Pick<Series, 'name' | 'color' | 'strokeWidth' | 'dash'>[],
+  width: number,
+  left: number,
+): { items: LegendItem[]; height: number } {
   const items: LegendItem[] = [];
   let x = left;
   let row = 0;
@@ -108,10 +112,16 @@ export function LineChartPanel(props: LineChartPanelProps): ReactElement {
   const log2 = props.xScale === 'log2';
   // On a log scale, plot log2(x) on a linear axis: ticks land on the powers of two.
   const plotted = useMemo(
-    () => (log2 ? series.map((s) => ({ ...s, points: s.points.filter((p) => p.x > 0).map((p) => ({ x: Math.log2(p.x), y: p.y })) })) : series),
+    () =>
+      log2 ? series.map((s) => ({ ...s, points: s.points.filter((p) => p.x > 0).map((p) => ({ x: Math.log2(p.x), y: p.y })) })) : series,
     [series, log2],
   );
-  const xAxis = useMemo((): { domain: NonNullable<LineChartPanelProps['xDomain']>; ticks: number[] | undefined; toData: (v: number) => number; fmt: (v: number) => string } => {
+  const xAxis = useMemo((): {
+    domain: NonNullable<LineChartPanelProps['xDomain']>;
+    ticks: number[] | undefined;
+    toData: (v: number) => number;
+    fmt: (v: number) => string;
+  } => {
     // linear without xFormat: recharts' own tick labels, as before
     const fmt = props.xFormat ?? (log2 ? (v: number) => formatNumber(v) : (v: number) => String(v));
     if (!log2) return { domain: props.xDomain ?? ['dataMin', 'dataMax'], ticks: props.xTicks, toData: (v: number) => v, fmt };
@@ -140,10 +150,7 @@ export function LineChartPanel(props: LineChartPanelProps): ReactElement {
     [series, width, margin.right, margin.left, yAxisWidth, showLegend],
   );
   const plotWidth = Math.max(50, width - margin.left - margin.right - yAxisWidth);
-  const shown = useMemo(
-    () => plotted.map((s) => ({ ...s, points: downsamplePoints(s.points, plotWidth) })),
-    [plotted, plotWidth],
-  );
+  const shown = useMemo(() => plotted.map((s) => ({ ...s, points: downsamplePoints(s.points, plotWidth) })), [plotted, plotWidth]);
   const nPoints = plotted.reduce((a, s) => a + s.points.length, 0);
   const attrs: Record<string, string | number> = {};
   for (const [k, v] of Object.entries(props.data ?? {})) attrs[`data-${k}`] = v;
@@ -174,7 +181,19 @@ export function LineChartPanel(props: LineChartPanelProps): ReactElement {
             tick={{ fontSize: 11 }}
             stroke="#888"
             tickFormatter={yFormat ?? ((v: number) => formatNumber(v))}
-            label={yLabel ? { value: yLabel, angle: -90, position: 'insideLeft', offset: 2, fontSize: 11, fill: '#555', style: { textAnchor: 'middle' } } : undefined}
+            label={
+              yLabel
+                ? {
+                    value: yLabel,
+                    angle: -90,
+                    position: 'insideLeft',
+                    offset: 2,
+                    fontSize: 11,
+                    fill: '#555',
+                    style: { textAnchor: 'middle' },
+                  }
+                : undefined
+            }
           />
           <Tooltip
             isAnimationActive={false}

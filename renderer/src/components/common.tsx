@@ -12,13 +12,30 @@ export function StatusBadge({ status, testId }: { status: RunStatus | string; te
 export function ProgressBar({ done, total, testId }: { done: number | null; total: number | null; testId?: string }): ReactElement {
   const frac = done !== null && total ? Math.max(0, Math.min(1, done / total)) : 0;
   return (
-    <div className="progress" data-testid={testId} role="progressbar" aria-valuemin={0} aria-valuemax={total ?? 0} aria-valuenow={done ?? 0}>
+    <div
+      className="progress"
+      data-testid={testId}
+      role="progressbar"
+      aria-valuemin={0}
+      aria-valuemax={total ?? 0}
+      aria-valuenow={done ?? 0}
+    >
       <div className="progress-fill" style={{ width: `${(frac * 100).toFixed(1)}%` }} />
     </div>
   );
 }
 
-export function Panel({ title, children, actions, testId }: { title: ReactNode; children: ReactNode; actions?: ReactNode; testId?: string }): ReactElement {
+export function Panel({
+  title,
+  children,
+  actions,
+  testId,
+}: {
+  title: ReactNode;
+  children: ReactNode;
+  actions?: ReactNode;
+  testId?: string;
+}): ReactElement {
   return (
     <section className="panel" data-testid={testId}>
       <header className="panel-head">

@@ -35,7 +35,15 @@ function toggle(list: string[], id: string, on: boolean, order: string[]): strin
 
 export function AblatePage(): ReactElement {
   const catalog = useLive(() => call('catalog'), []);
-  const [form, setForm] = useState<AblationFormState>({ name: '', variants: [], datasets: [], seeds: '0,1,2', preset: '', overrides: '', sweeps: '' });
+  const [form, setForm] = useState<AblationFormState>({
+    name: '',
+    variants: [],
+    datasets: [],
+    seeds: '0,1,2',
+    preset: '',
+    overrides: '',
+    sweeps: '',
+  });
   const [submitErrors, setSubmitErrors] = useState<FieldError[] | null>(null);
   const [submitFailure, setSubmitFailure] = useState<string | null>(null);
   const [submitting, setSubmitting] = useState(false);
@@ -48,16 +56,21 @@ export function AblatePage(): ReactElement {
 
   const parsed = useMemo(() => parseAblationForm(form), [form]);
   // Plan as the user edits (debounced); only specs without local errors go to the service.
-  const { result: plan, checking: planning, error: checkError, stale } = useCheckAsYouType(parsed, (p) =>
-    p.local.length || !p.spec.preset ? null : call('planAblation', p.spec),
-  );
+  const {
+    result: plan,
+    checking: planning,
+    error: checkError,
+    stale,
+  } = useCheckAsYouType(parsed, (p) => (p.local.length || !p.spec.preset ? null : call('planAblation', p.spec)));
   const failure = submitFailure ?? checkError;
   const remote = submitErrors ?? (plan && !plan.ok && !stale ? plan.errors : []);
   const errors = [...parsed.local, ...remote];
   const gridKeys = new Set(Object.keys(parsed.spec.grid ?? {}));
   const bare = (f: string): string => f.replace(/^(overrides|grid)\./, '');
   const errorsFor = (field: string): FieldError[] => errors.filter((e) => e.field === field);
-  const sweepErrors = errors.filter((e) => e.field === 'grid' || e.field.startsWith('grid.') || (!OWN_FIELDS.includes(e.field) && gridKeys.has(bare(e.field))));
+  const sweepErrors = errors.filter(
+    (e) => e.field === 'grid' || e.field.startsWith('grid.') || (!OWN_FIELDS.includes(e.field) && gridKeys.has(bare(e.field))),
+  );
   const overrideErrors = errors.filter((e) => !OWN_FIELDS.includes(e.field) && !sweepErrors.includes(e));
 
   const count = countRuns(parsed.spec);
@@ -103,7 +116,12 @@ export function AblatePage(): ReactElement {
             <span className="field-label">
               Name <span className="muted">optional</span>
             </span>
-            <input data-testid="ablate-name" value={form.name} placeholder="e.g. rationalization ablation" onChange={(e) => update({ name: e.target.value })} />
+            <input
+              data-testid="ablate-name"
+              value={form.name}
+              placeholder="e.g. rationalization ablation"
+              onChange={(e) => update({ name: e.target.value })}
+            />
             <FieldErrors errors={errorsFor('name')} />
           </label>
           <fieldset className="field checks">
@@ -138,7 +156,10 @@ export function AblatePage(): ReactElement {
           </fieldset>
           <label className="field">
             <span className="field-label">
-              Seeds <span className="muted">e.g. <code>0,1,2</code> or <code>0-4</code></span>
+              Seeds{' '}
+              <span className="muted">
+                e.g. <code>0,1,2</code> or <code>0-4</code>
+              </span>
             </span>
             <input data-testid="ablate-seeds" inputMode="numeric" value={form.seeds} onChange={(e) => update({ seeds: e.target.value })} />
             <FieldErrors errors={errorsFor('seeds')} />
@@ -156,7 +177,10 @@ export function AblatePage(): ReactElement {
           </label>
           <label className="field">
             <span className="field-label">
-              Common overrides <span className="muted">one <code>key=value</code> per line, applied to every run</span>
+              Common overrides{' '}
+              <span className="muted">
+                one <code>key=value</code> per line, applied to every run
+              </span>
             </span>
             <textarea
               data-testid="ablate-overrides"
@@ -171,7 +195,10 @@ export function AblatePage(): ReactElement {
           </label>
           <label className="field">
             <span className="field-label">
-              Sweeps <span className="muted">one <code>key=v1,v2</code> per line; every combination multiplies the runs</span>
+              Sweeps{' '}
+              <span className="muted">
+                one <code>key=v1,v2</code> per line; every combination multiplies the runs
+              </span>
             </span>
             <textarea
               data-testid="ablate-sweeps"
@@ -189,7 +216,13 @@ export function AblatePage(): ReactElement {
               {submitting ? 'Queueing…' : `Queue ${count} run${count === 1 ? '' : 's'}`}
             </button>
             <span className="muted small" data-testid="ablate-state">
-              {planning || stale ? 'checking…' : okPlan ? 'plan is valid' : errors.length ? `${errors.length} error${errors.length === 1 ? '' : 's'}` : ''}
+              {planning || stale
+                ? 'checking…'
+                : okPlan
+                  ? 'plan is valid'
+                  : errors.length
+                    ? `${errors.length} error${errors.length === 1 ? '' : 's'}`
+                    : ''}
             </span>
           </div>
           {failure ? <ErrorNote>{failure}</ErrorNote> : null}

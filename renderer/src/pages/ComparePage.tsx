@@ -46,7 +46,10 @@ export function ComparePage({ path }: { path: string }): ReactElement {
   const allRuns = useMemo(() => runsLive.data ?? [], [runsLive.data]);
 
   // ---- selection: the URL's runs; opened from a group (?group=), the group's runs until picked by hand
-  const groupLive = useLive(() => (groupId === null ? Promise.resolve(null) : call('getGroup', groupId).then((g) => ({ id: groupId, g }))), [groupId]);
+  const groupLive = useLive(
+    () => (groupId === null ? Promise.resolve(null) : call('getGroup', groupId).then((g) => ({ id: groupId, g }))),
+    [groupId],
+  );
   // undefined while the answer for this group is not in; g null: no such group
   const groupAnswer = groupId !== null && groupLive.data?.id === groupId ? groupLive.data : undefined;
   const groupRunIds = useMemo(() => groupAnswer?.g?.runs.map((r) => r.id) ?? null, [groupAnswer]);
@@ -80,7 +83,10 @@ export function ComparePage({ path }: { path: string }): ReactElement {
   const byDifficulty = perDifficulty && diffMetrics.length > 0;
   const fetchNames = [...new Set([...metricsToFetch(metric, x), ...(byDifficulty ? diffMetrics.map((d) => d.metric) : [])])];
   const seriesKey = JSON.stringify([idsKey, fetchNames]);
-  const series = useLive(() => (ids.length ? call('getSeries', ids, fetchNames) : Promise.resolve({})).then((d) => ({ key: seriesKey, d })), [seriesKey]);
+  const series = useLive(
+    () => (ids.length ? call('getSeries', ids, fetchNames) : Promise.resolve({})).then((d) => ({ key: seriesKey, d })),
+    [seriesKey],
+  );
   const seriesData = series.data?.key === seriesKey ? series.data.d : undefined;
   useRunsChanged((changed) => {
     if (changed === 'all' || changed.some((id) => ids.includes(id))) series.reload();
@@ -117,7 +123,10 @@ export function ComparePage({ path }: { path: string }): ReactElement {
     return [...keys].sort();
   }, [ids, configs]);
 
-  const compareRuns: CompareRun[] = useMemo(() => selectedRuns.map((r) => ({ summary: r, config: configs[r.id] })), [selectedRuns, configs]);
+  const compareRuns: CompareRun[] = useMemo(
+    () => selectedRuns.map((r) => ({ summary: r, config: configs[r.id] })),
+    [selectedRuns, configs],
+  );
   const groups = useMemo(() => {
     const input = { runs: compareRuns, series: seriesData ?? {}, x, groupBy: groupByDeb, template: effTemplate, smoothing, band };
     return byDifficulty ? perDifficultyGroups(input, diffMetrics) : buildGroups({ ...input, metric });
@@ -156,7 +165,14 @@ export function ComparePage({ path }: { path: string }): ReactElement {
       {queryError ? <ErrorNote>{queryError}</ErrorNote> : null}
       {runsLive.error ? <ErrorNote>Could not list runs: {runsLive.error}</ErrorNote> : null}
       <div className="compare-grid">
-        <CompareRunList runs={allRuns} loading={runsLive.loading} filter={filter} onFilter={(f) => update({ filter: f })} selected={selected} setSelected={setSelected} />
+        <CompareRunList
+          runs={allRuns}
+          loading={runsLive.loading}
+          filter={filter}
+          onFilter={(f) => update({ filter: f })}
+          selected={selected}
+          setSelected={setSelected}
+        />
         <section className="compare-main">
           <CompareControls view={view} update={update} metricOptions={metricOptions} configKeys={configKeys} diffMetrics={diffMetrics} />
           {series.error ? <ErrorNote>Could not load the series: {series.error}</ErrorNote> : null}
@@ -179,7 +195,15 @@ export function ComparePage({ path }: { path: string }): ReactElement {
               </div>
             </div>
           ) : (
-            <CompareChart groups={groups} yLog={yLog} smoothing={smoothing} showRuns={showRuns} xLabel={xLabel} yLabel={metric} height={CHART_HEIGHT} />
+            <CompareChart
+              groups={groups}
+              yLog={yLog}
+              smoothing={smoothing}
+              showRuns={showRuns}
+              xLabel={xLabel}
+              yLabel={metric}
+              height={CHART_HEIGHT}
+            />
           )}
           {groups.length ? (
             <details className="export-details" data-testid="compare-export">
@@ -189,10 +213,20 @@ export function ComparePage({ path }: { path: string }): ReactElement {
                 setName="starlab-compare"
                 testId="compare-export"
                 run={(o) =>
-                  call('exportFigure', compareFigure(groups, { title: `${metric} by ${xLabel}`, xLabel, yLabel: byDifficulty ? `${metric} by difficulty` : metric, yLog, showRuns }), {
-                    ...o,
-                    name: `compare-${metric}${byDifficulty ? '-by-difficulty' : ''}`,
-                  })
+                  call(
+                    'exportFigure',
+                    compareFigure(groups, {
+                      title: `${metric} by ${xLabel}`,
+                      xLabel,
+                      yLabel: byDifficulty ? `${metric} by difficulty` : metric,
+                      yLog,
+                      showRuns,
+                    }),
+                    {
+                      ...o,
+                      name: `compare-${metric}${byDifficulty ? '-by-difficulty' : ''}`,
+                    },
+                  )
                 }
               />
             </details>

@@ -35,7 +35,12 @@ export function GroupPage({ id }: { id: string }): ReactElement {
     }
   };
 
-  if (group.error) return <div className="page"><ErrorNote>Could not load the group: {group.error}</ErrorNote></div>;
+  if (group.error)
+    return (
+      <div className="page">
+        <ErrorNote>Could not load the group: {group.error}</ErrorNote>
+      </div>
+    );
   if (!g) {
     return (
       <div className="page">
@@ -94,7 +99,9 @@ export function GroupPage({ id }: { id: string }): ReactElement {
         )
       ) : null}
       <details className="export-details" data-testid="group-export">
-        <summary>Export for the paper: a figure per dataset (mean ± std over seeds), the results table, the data and the figures as code</summary>
+        <summary>
+          Export for the paper: a figure per dataset (mean ± std over seeds), the results table, the data and the figures as code
+        </summary>
         <ExportPanel
           formats={EXPORT_FORMATS}
           setName={`starlab-${id}`}
@@ -120,7 +127,13 @@ export function GroupPage({ id }: { id: string }): ReactElement {
           {runs.map((r) => {
             const d = runDurationMs(r, now);
             return (
-              <tr key={r.id} data-testid={`group-run-${r.id}`} data-status={r.status} className="clickable" onClick={() => navigate(`/runs/${r.id}`)}>
+              <tr
+                key={r.id}
+                data-testid={`group-run-${r.id}`}
+                data-status={r.status}
+                className="clickable"
+                onClick={() => navigate(`/runs/${r.id}`)}
+              >
                 <td className="mono">
                   <a href={`#/runs/${r.id}`} onClick={(e) => e.stopPropagation()}>
                     {r.id}
@@ -136,12 +149,24 @@ export function GroupPage({ id }: { id: string }): ReactElement {
                 <td className="num">{d === null ? '—' : formatDuration(d)}</td>
                 <td className="actions" onClick={(e) => e.stopPropagation()}>
                   {r.status === 'queued' ? (
-                    <button type="button" className="small-button" data-testid={`cancel-${r.id}`} disabled={pending !== null} onClick={() => void act(r.id, () => call('cancelRun', r.id))}>
+                    <button
+                      type="button"
+                      className="small-button"
+                      data-testid={`cancel-${r.id}`}
+                      disabled={pending !== null}
+                      onClick={() => void act(r.id, () => call('cancelRun', r.id))}
+                    >
                       Cancel
                     </button>
                   ) : null}
                   {r.status === 'failed' || r.status === 'stopped' ? (
-                    <button type="button" className="small-button" data-testid={`retry-${r.id}`} disabled={pending !== null} onClick={() => void act(r.id, () => call('retryRun', r.id))}>
+                    <button
+                      type="button"
+                      className="small-button"
+                      data-testid={`retry-${r.id}`}
+                      disabled={pending !== null}
+                      onClick={() => void act(r.id, () => call('retryRun', r.id))}
+                    >
                       Retry
                     </button>
                   ) : null}

@@ -44,9 +44,12 @@ export function LaunchPage(): ReactElement {
 
   const parsed = useMemo(() => parseForm(form), [form]);
   // Validate as the user edits (debounced; nothing to validate before the catalog picked a variant).
-  const { result: validation, checking: validating, error: checkError, stale } = useCheckAsYouType(parsed, (p) =>
-    p.spec.variant ? call('validateLaunch', p.spec) : null,
-  );
+  const {
+    result: validation,
+    checking: validating,
+    error: checkError,
+    stale,
+  } = useCheckAsYouType(parsed, (p) => (p.spec.variant ? call('validateLaunch', p.spec) : null));
   const failure = submitFailure ?? checkError;
   const remoteErrors = submitErrors ?? (validation && !validation.ok ? validation.errors : []);
   const errors = [...parsed.local, ...remoteErrors];
@@ -142,7 +145,10 @@ export function LaunchPage(): ReactElement {
           </label>
           <label className="field">
             <span className="field-label">
-              Overrides <span className="muted">one <code>key=value</code> per line, e.g. <code>loop.iterations=3</code></span>
+              Overrides{' '}
+              <span className="muted">
+                one <code>key=value</code> per line, e.g. <code>loop.iterations=3</code>
+              </span>
             </span>
             <textarea
               data-testid="field-overrides"
@@ -171,7 +177,13 @@ export function LaunchPage(): ReactElement {
               {submitting ? 'Launching…' : 'Launch'}
             </button>
             <span className="muted small" data-testid="launch-state">
-              {validating || stale ? 'checking…' : valid ? 'config is valid' : errors.length ? `${errors.length} error${errors.length === 1 ? '' : 's'}` : ''}
+              {validating || stale
+                ? 'checking…'
+                : valid
+                  ? 'config is valid'
+                  : errors.length
+                    ? `${errors.length} error${errors.length === 1 ? '' : 's'}`
+                    : ''}
             </span>
           </div>
           {valid && validation?.ok && validation.warnings?.length ? (
@@ -187,11 +199,20 @@ export function LaunchPage(): ReactElement {
         </form>
         <Panel title={valid ? 'Resolved config' : 'Preset defaults'} testId="config-preview">
           <div className="muted small config-hint">
-            {valid ? 'Changed from the preset: highlighted. ' : presetDefaults ? "The launch is not valid yet; these are the preset's values. " : ''}
+            {valid
+              ? 'Changed from the preset: highlighted. '
+              : presetDefaults
+                ? "The launch is not valid yet; these are the preset's values. "
+                : ''}
             Click a key to add it to the overrides.
           </div>
           {valid && validation?.ok ? (
-            <ConfigTable config={validation.config as unknown as Record<string, unknown>} base={presetDefaults} onPick={addOverride} testId="config-preview-table" />
+            <ConfigTable
+              config={validation.config as unknown as Record<string, unknown>}
+              base={presetDefaults}
+              onPick={addOverride}
+              testId="config-preview-table"
+            />
           ) : presetDefaults ? (
             <ConfigTable config={presetDefaults} onPick={addOverride} testId="config-preview-table" />
           ) : null}

@@ -80,7 +80,9 @@ export function RunsPage(): ReactElement {
           No runs yet. <a href="#/launch">Launch one</a>.
         </div>
       ) : null}
-      {selected.size > 0 ? <ExportBar ids={list.filter((r) => selected.has(r.id)).map((r) => r.id)} onClear={() => setSelected(new Set())} /> : null}
+      {selected.size > 0 ? (
+        <ExportBar ids={list.filter((r) => selected.has(r.id)).map((r) => r.id)} onClear={() => setSelected(new Set())} />
+      ) : null}
       {list.length > 0 ? (
         <table className="table runs-table" data-testid="runs-table">
           <thead>
@@ -200,11 +202,26 @@ function ExportBar({ ids, onClear }: { ids: string[]; onClear: () => void }): Re
         <span className="small">
           {n} run{n === 1 ? '' : 's'} selected
         </span>
-        <button type="button" className="primary" data-testid="export-bundle" disabled={pending || n === 0} onClick={() => void exportBundle()}>
+        <button
+          type="button"
+          className="primary"
+          data-testid="export-bundle"
+          disabled={pending || n === 0}
+          onClick={() => void exportBundle()}
+        >
           {pending ? 'Exporting…' : `Export ${n} run${n === 1 ? '' : 's'} as a bundle`}
         </button>
-        <label className="inline-control small" title="Model checkpoints can be gigabytes per run; the export then takes long and the bundle is large. Off: rows, configs, logs and results only.">
-          <input type="checkbox" data-testid="export-checkpoints" checked={checkpoints} onChange={(e) => setCheckpoints(e.target.checked)} /> include checkpoints
+        <label
+          className="inline-control small"
+          title="Model checkpoints can be gigabytes per run; the export then takes long and the bundle is large. Off: rows, configs, logs and results only."
+        >
+          <input
+            type="checkbox"
+            data-testid="export-checkpoints"
+            checked={checkpoints}
+            onChange={(e) => setCheckpoints(e.target.checked)}
+          />{' '}
+          include checkpoints
         </label>
         <button type="button" className="small-button" onClick={onClear}>
           clear selection

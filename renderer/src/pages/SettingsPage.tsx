@@ -53,7 +53,13 @@ export function SettingsPage(): ReactElement {
         <form className="settings-form" onSubmit={(e) => void save(e)}>
           <label className="field">
             <span className="field-label">Python interpreter used for new runs</span>
-            <input className="mono" data-testid="python-path" value={python} onChange={(e) => setPython(e.target.value)} spellCheck={false} />
+            <input
+              className="mono"
+              data-testid="python-path"
+              value={python}
+              onChange={(e) => setPython(e.target.value)}
+              spellCheck={false}
+            />
             {pythonError ? (
               <div className="field-error" data-testid="python-path-error">
                 {pythonError}
@@ -117,7 +123,13 @@ function PythonCheck(): ReactElement {
   return (
     <div className="python-check">
       <div className="form-actions">
-        <button type="button" data-testid="python-check" disabled={pending} onClick={() => void check()} title="Run the saved interpreter and import torch, transformers and peft">
+        <button
+          type="button"
+          data-testid="python-check"
+          disabled={pending}
+          onClick={() => void check()}
+          title="Run the saved interpreter and import torch, transformers and peft"
+        >
           Check interpreter
         </button>
         {pending ? <span className="muted small">checking…</span> : null}
@@ -182,10 +194,10 @@ function DatasetsPanel(): ReactElement {
       </table>
       <form className="settings-form" onSubmit={(e) => void submit(e)} data-testid="import-form">
         <div className="muted small">
-          Import JSONL or CSV files (GSM8K: <code>train.jsonl</code> + <code>test.jsonl</code>; CommonsenseQA: <code>train_rand_split.jsonl</code> +{' '}
-          <code>dev_rand_split.jsonl</code>; CSV/TSV with a header row: GSM8K <code>question</code>, <code>answer</code>;
-          CommonsenseQA <code>id</code>, <code>question</code>, <code>answerKey</code>, <code>A</code>…<code>E</code> or{' '}
-          <code>choices</code>). Every line is checked; the files are copied (CSV converted to JSONL) into the data directory.
+          Import JSONL or CSV files (GSM8K: <code>train.jsonl</code> + <code>test.jsonl</code>; CommonsenseQA:{' '}
+          <code>train_rand_split.jsonl</code> + <code>dev_rand_split.jsonl</code>; CSV/TSV with a header row: GSM8K <code>question</code>,{' '}
+          <code>answer</code>; CommonsenseQA <code>id</code>, <code>question</code>, <code>answerKey</code>, <code>A</code>…<code>E</code>{' '}
+          or <code>choices</code>). Every line is checked; the files are copied (CSV converted to JSONL) into the data directory.
         </div>
         <label className="field">
           <span className="field-label">Dataset</span>
@@ -200,7 +212,13 @@ function DatasetsPanel(): ReactElement {
         </label>
         <label className="field">
           <span className="field-label">Evaluation split (GSM8K test, CommonsenseQA dev)</span>
-          <input className="mono" data-testid="import-eval" value={evalPath} onChange={(e) => setEvalPath(e.target.value)} spellCheck={false} />
+          <input
+            className="mono"
+            data-testid="import-eval"
+            value={evalPath}
+            onChange={(e) => setEvalPath(e.target.value)}
+            spellCheck={false}
+          />
         </label>
         <div className="form-actions">
           <button type="submit" data-testid="import-submit" disabled={pending || !train.trim() || !evalPath.trim()}>
@@ -263,22 +281,33 @@ function QueuePanel({ settings, onSaved }: { settings: Settings | undefined; onS
     <Panel title="Queue" testId="queue-panel">
       <form className="settings-form" onSubmit={(e) => void save(e)} data-testid="queue-form">
         <div className="muted small">
-          Queued runs (ablations) start while the app is open, at most this many at once. With GPU slots, each started run gets a free slot as its{' '}
-          <code>CUDA_VISIBLE_DEVICES</code>.
+          Queued runs (ablations) start while the app is open, at most this many at once. With GPU slots, each started run gets a free slot
+          as its <code>CUDA_VISIBLE_DEVICES</code>.
         </div>
         <label className="field">
           <span className="field-label">
             Runs at once <span className="muted">0: no limit</span>
           </span>
           <input data-testid="queue-max" type="number" min={0} max={1024} step={1} value={max} onChange={(e) => setMax(e.target.value)} />
-          {m.error ? <div className="field-error" data-testid="queue-max-error">{m.error}</div> : null}
+          {m.error ? (
+            <div className="field-error" data-testid="queue-max-error">
+              {m.error}
+            </div>
+          ) : null}
         </label>
         <label className="field">
           <span className="field-label">
-            GPU slots <span className="muted">space-separated <code>CUDA_VISIBLE_DEVICES</code> values, e.g. <code>0 1</code> or <code>0,1 2,3</code>; empty: none</span>
+            GPU slots{' '}
+            <span className="muted">
+              space-separated <code>CUDA_VISIBLE_DEVICES</code> values, e.g. <code>0 1</code> or <code>0,1 2,3</code>; empty: none
+            </span>
           </span>
           <input className="mono" data-testid="queue-gpus" value={gpus} onChange={(e) => setGpus(e.target.value)} spellCheck={false} />
-          {g.error ? <div className="field-error" data-testid="queue-gpus-error">{g.error}</div> : null}
+          {g.error ? (
+            <div className="field-error" data-testid="queue-gpus-error">
+              {g.error}
+            </div>
+          ) : null}
         </label>
         <div className="form-actions">
           <button type="submit" data-testid="queue-save" disabled={pending || !settings || !!m.error || !!g.error || !changed}>

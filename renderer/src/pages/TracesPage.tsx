@@ -65,7 +65,19 @@ function Rationale({ text, expanded, onToggle }: { text: string; expanded: boole
   );
 }
 
-function TraceTableRow({ row, selected, expanded, onToggle, onSelect }: { row: TraceRow; selected: boolean; expanded: boolean; onToggle: () => void; onSelect: () => void }): ReactElement {
+function TraceTableRow({
+  row,
+  selected,
+  expanded,
+  onToggle,
+  onSelect,
+}: {
+  row: TraceRow;
+  selected: boolean;
+  expanded: boolean;
+  onToggle: () => void;
+  onSelect: () => void;
+}): ReactElement {
   return (
     <tr
       className={`clickable${selected ? ' selected' : ''}`}
@@ -87,7 +99,13 @@ function TraceTableRow({ row, selected, expanded, onToggle, onSelect }: { row: T
         {row.kind}
         {row.split === 'eval' ? <span className="muted"> (eval)</span> : null}
       </td>
-      <td>{row.hintUsed ? <span className="trace-hint" data-testid="trace-hint">hint</span> : null}</td>
+      <td>
+        {row.hintUsed ? (
+          <span className="trace-hint" data-testid="trace-hint">
+            hint
+          </span>
+        ) : null}
+      </td>
       <td className="num mono">
         <span className={row.correct ? 'trace-ok' : 'trace-wrong'}>{row.answer ?? '—'}</span>
         <span className="muted"> / {row.gold}</span>
@@ -173,8 +191,10 @@ export function TracesPage({ id, query }: { id: string; query: string }): ReactE
   const matrixTotal = matrix.current ? matrix.data?.total : undefined;
   useEffect(() => {
     const patch: Partial<TracesState> = {};
-    if (listTotal !== undefined && clampPage(state.page, listTotal, PAGE) !== state.page) patch.page = clampPage(state.page, listTotal, PAGE);
-    if (matrixTotal !== undefined && clampPage(state.mpage, matrixTotal, MATRIX_PAGE) !== state.mpage) patch.mpage = clampPage(state.mpage, matrixTotal, MATRIX_PAGE);
+    if (listTotal !== undefined && clampPage(state.page, listTotal, PAGE) !== state.page)
+      patch.page = clampPage(state.page, listTotal, PAGE);
+    if (matrixTotal !== undefined && clampPage(state.mpage, matrixTotal, MATRIX_PAGE) !== state.mpage)
+      patch.mpage = clampPage(state.mpage, matrixTotal, MATRIX_PAGE);
     if (Object.keys(patch).length) update(patch);
   }, [listTotal, matrixTotal, state.page, state.mpage, update]);
 
@@ -186,9 +206,12 @@ export function TracesPage({ id, query }: { id: string; query: string }): ReactE
       return next;
     });
 
-  const selectQuestion = useCallback((questionId: string, split: string) => {
-    update({ question: questionId, qsplit: split === 'train' || split === 'eval' ? split : null });
-  }, [update]);
+  const selectQuestion = useCallback(
+    (questionId: string, split: string) => {
+      update({ question: questionId, qsplit: split === 'train' || split === 'eval' ? split : null });
+    },
+    [update],
+  );
   const onMatrixSelect = useCallback((r: SolveMatrixRow) => selectQuestion(r.questionId, r.split), [selectQuestion]);
   const onCompareChange = useCallback((patch: Partial<CompareSelection>) => update(patch), [update]);
 
@@ -264,7 +287,11 @@ export function TracesPage({ id, query }: { id: string; query: string }): ReactE
         </label>
         <label>
           split
-          <select data-testid="traces-split" value={state.split ?? ''} onChange={(e) => update({ split: (e.target.value || null) as Split | null })}>
+          <select
+            data-testid="traces-split"
+            value={state.split ?? ''}
+            onChange={(e) => update({ split: (e.target.value || null) as Split | null })}
+          >
             <option value="">train + eval</option>
             <option value="train">train</option>
             <option value="eval">eval</option>
@@ -325,16 +352,32 @@ export function TracesPage({ id, query }: { id: string; query: string }): ReactE
           actions={
             <>
               <span data-testid="traces-total" data-total={total} data-current={list.current ? '1' : '0'}>
-                {list.data === undefined && listLoading ? 'loading…' : capped ? `${total.toLocaleString('en-US')}+ traces` : `${total} trace${total === 1 ? '' : 's'}`}
+                {list.data === undefined && listLoading
+                  ? 'loading…'
+                  : capped
+                    ? `${total.toLocaleString('en-US')}+ traces`
+                    : `${total} trace${total === 1 ? '' : 's'}`}
               </span>
-              <button type="button" className="small-button" data-testid="traces-prev" disabled={state.page === 0} onClick={() => update({ page: state.page - 1 })}>
+              <button
+                type="button"
+                className="small-button"
+                data-testid="traces-prev"
+                disabled={state.page === 0}
+                onClick={() => update({ page: state.page - 1 })}
+              >
                 ‹ prev
               </button>
               <span className="muted" data-testid="traces-page-of">
                 page {Math.min(state.page + 1, pages)} of {pages}
                 {capped ? '+' : ''}
               </span>
-              <button type="button" className="small-button" data-testid="traces-next" disabled={state.page + 1 >= pages && !(capped && rows.length === PAGE)} onClick={() => update({ page: state.page + 1 })}>
+              <button
+                type="button"
+                className="small-button"
+                data-testid="traces-next"
+                disabled={state.page + 1 >= pages && !(capped && rows.length === PAGE)}
+                onClick={() => update({ page: state.page + 1 })}
+              >
                 next ›
               </button>
             </>
@@ -370,7 +413,9 @@ export function TracesPage({ id, query }: { id: string; query: string }): ReactE
               </table>
             </div>
           ) : (
-            <div className="muted small traces-empty">{listLoading ? 'loading…' : state.page > 0 && total > 0 ? 'No traces on this page.' : 'No traces match these filters.'}</div>
+            <div className="muted small traces-empty">
+              {listLoading ? 'loading…' : state.page > 0 && total > 0 ? 'No traces on this page.' : 'No traces match these filters.'}
+            </div>
           )}
         </Panel>
 

@@ -27,7 +27,13 @@ function look(key: string): Pick<CurveSpec, 'color' | 'strokeWidth' | 'dash'> {
 }
 
 const CURVES: CurveSpec[] = [
-  ...SCORERS.map((scorer): CurveSpec => ({ key: scorer, label: bestOfKLabel(SCORER_LABELS[scorer]), kind: 'best-of-k', scorer, ...look(scorer) })),
+  ...SCORERS.map((scorer): CurveSpec => ({
+    key: scorer,
+    label: bestOfKLabel(SCORER_LABELS[scorer]),
+    kind: 'best-of-k',
+    scorer,
+    ...look(scorer),
+  })),
   { key: 'majority', label: 'majority vote', kind: 'majority', ...look('majority') },
   { key: 'pass', label: 'pass@k (oracle)', kind: 'pass-at-k', ...look('pass') },
 ];
@@ -65,7 +71,14 @@ export function CurveChart({ outcomes }: { outcomes: CurveOutcome[] }): ReactEle
     const r = o.result;
     info ??= { iteration: r.iteration, questions: r.questions, candidates: r.candidates };
     n = Math.max(n, ...r.points.map((p) => p.k));
-    series.push({ key: o.spec.key, name: o.spec.label, color: o.spec.color, strokeWidth: o.spec.strokeWidth, dash: o.spec.dash, points: r.points.map((p) => ({ x: p.k, y: p.value })) });
+    series.push({
+      key: o.spec.key,
+      name: o.spec.label,
+      color: o.spec.color,
+      strokeWidth: o.spec.strokeWidth,
+      dash: o.spec.dash,
+      points: r.points.map((p) => ({ x: p.k, y: p.value })),
+    });
   }
   const errors = outcomes.filter((o) => o.error !== null);
   const notOk = outcomes.find((o) => o.result && !o.result.ok);
@@ -87,7 +100,9 @@ export function CurveChart({ outcomes }: { outcomes: CurveOutcome[] }): ReactEle
         data={{ methods: series.map((s) => s.key).join(' '), n, iteration: info?.iteration ?? '' }}
       />
       <div className="muted small analysis-caption">
-        {info ? `Recounted from ${info.candidates} stored candidates of ${info.questions} held-out questions at iteration ${info.iteration}. ` : ''}
+        {info
+          ? `Recounted from ${info.candidates} stored candidates of ${info.questions} held-out questions at iteration ${info.iteration}. `
+          : ''}
         {errors.length ? <span className="field-error">{errors[0]!.error}</span> : null}
       </div>
     </div>

@@ -19,7 +19,15 @@ export function Histogram({ stats, normalized }: { stats: VerifierStats; normali
   }));
   const fmt = (v: number): string => (normalized ? formatPct(v, 0) : formatNumber(v));
   return (
-    <div ref={ref} className="chart" data-testid="verifier-histogram" data-bins={stats.bins.length} data-right={stats.right.n} data-wrong={stats.wrong.n} data-scorer={stats.scorer}>
+    <div
+      ref={ref}
+      className="chart"
+      data-testid="verifier-histogram"
+      data-bins={stats.bins.length}
+      data-right={stats.right.n}
+      data-wrong={stats.wrong.n}
+      data-scorer={stats.scorer}
+    >
       {!stats.bins.length ? (
         <div className="chart-empty" style={{ height: 200 }}>
           No scored candidates at this iteration.
@@ -42,7 +50,15 @@ export function Histogram({ stats, normalized }: { stats: VerifierStats; normali
             tick={{ fontSize: 11 }}
             stroke="#888"
             tickFormatter={fmt}
-            label={{ value: normalized ? 'share of class' : 'candidates', angle: -90, position: 'insideLeft', offset: 2, fontSize: 11, fill: '#555', style: { textAnchor: 'middle' } }}
+            label={{
+              value: normalized ? 'share of class' : 'candidates',
+              angle: -90,
+              position: 'insideLeft',
+              offset: 2,
+              fontSize: 11,
+              fill: '#555',
+              style: { textAnchor: 'middle' },
+            }}
           />
           <Tooltip
             isAnimationActive={false}
@@ -54,8 +70,22 @@ export function Histogram({ stats, normalized }: { stats: VerifierStats; normali
             contentStyle={{ fontSize: 12, padding: '4px 8px' }}
           />
           <Legend verticalAlign="top" height={22} iconSize={10} itemSorter={null} wrapperStyle={{ fontSize: 11 }} />
-          <Bar xAxisId="right" dataKey="right" name={`right (n=${stats.right.n})`} fill={PALETTE[2]!} fillOpacity={0.55} isAnimationActive={false} />
-          <Bar xAxisId="wrong" dataKey="wrong" name={`wrong (n=${stats.wrong.n})`} fill={PALETTE[4]!} fillOpacity={0.55} isAnimationActive={false} />
+          <Bar
+            xAxisId="right"
+            dataKey="right"
+            name={`right (n=${stats.right.n})`}
+            fill={PALETTE[2]!}
+            fillOpacity={0.55}
+            isAnimationActive={false}
+          />
+          <Bar
+            xAxisId="wrong"
+            dataKey="wrong"
+            name={`wrong (n=${stats.wrong.n})`}
+            fill={PALETTE[4]!}
+            fillOpacity={0.55}
+            isAnimationActive={false}
+          />
         </BarChart>
       ) : (
         <div style={{ height: 220 }} />

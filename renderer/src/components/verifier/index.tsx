@@ -59,7 +59,8 @@ function VerifierBody({ run }: { run: RunDetail }): ReactElement {
         points: s.pairAccuracy.filter((p) => p.value !== null).map((p) => ({ x: p.iteration, y: p.value! })),
       });
     const train = perIteration(run.metrics['verifier/final_pair_accuracy']);
-    if (train.length) out.push({ key: 'train', name: 'training pairs (verifier/final_pair_accuracy)', color: PALETTE[1]!, dash: '5 3', points: train });
+    if (train.length)
+      out.push({ key: 'train', name: 'training pairs (verifier/final_pair_accuracy)', color: PALETTE[1]!, dash: '5 3', points: train });
     return out;
   }, [s, run.metrics]);
 
@@ -93,11 +94,21 @@ function VerifierBody({ run }: { run: RunDetail }): ReactElement {
           <div className="analysis-section-title">
             Scores of right vs wrong candidates
             <label className="inline-control muted">
-              <input type="checkbox" data-testid="verifier-normalized" checked={normalized} onChange={(e) => setNormalized(e.target.checked)} /> share per class
+              <input
+                type="checkbox"
+                data-testid="verifier-normalized"
+                checked={normalized}
+                onChange={(e) => setNormalized(e.target.checked)}
+              />{' '}
+              share per class
             </label>
           </div>
           {stats.error ? <div className="field-error">{stats.error}</div> : null}
-          {stats.data && !stats.data.ok ? <div className="muted" data-testid="verifier-histogram">{stats.data.message}</div> : null}
+          {stats.data && !stats.data.ok ? (
+            <div className="muted" data-testid="verifier-histogram">
+              {stats.data.message}
+            </div>
+          ) : null}
           {s ? <Histogram stats={s} normalized={normalized} /> : null}
         </div>
         <div>
@@ -116,9 +127,9 @@ function VerifierBody({ run }: { run: RunDetail }): ReactElement {
             data={{ scorer: s?.scorer ?? '' }}
           />
           <div className="muted small analysis-caption">
-            Test candidates: the share of (right, wrong) candidate pairs of the same held-out question the scorer orders correctly (ties count half),
-            recounted from the stored scores; for the DPO and ORM scorers it equals the logged verifier/test_pair_accuracy and orm/test_pair_accuracy.
-            Training pairs: the DPO batches of the last steps (ties count as wrong).
+            Test candidates: the share of (right, wrong) candidate pairs of the same held-out question the scorer orders correctly (ties
+            count half), recounted from the stored scores; for the DPO and ORM scorers it equals the logged verifier/test_pair_accuracy and
+            orm/test_pair_accuracy. Training pairs: the DPO batches of the last steps (ties count as wrong).
           </div>
         </div>
         <div>

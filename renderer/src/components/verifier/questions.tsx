@@ -52,7 +52,11 @@ export function QuestionBrowser({
   const rows = q?.ok ? q.rows : [];
   const total = q?.ok ? q.total : 0;
   const c = candidates.data;
-  const scoreKeys = c?.ok ? [...new Set(c.candidates.flatMap((x) => Object.keys(x.scores ?? {})))].sort((a, b) => (a === SCORE_KEYS[scorer] ? -1 : b === SCORE_KEYS[scorer] ? 1 : a.localeCompare(b))) : [];
+  const scoreKeys = c?.ok
+    ? [...new Set(c.candidates.flatMap((x) => Object.keys(x.scores ?? {})))].sort((a, b) =>
+        a === SCORE_KEYS[scorer] ? -1 : b === SCORE_KEYS[scorer] ? 1 : a.localeCompare(b),
+      )
+    : [];
 
   return (
     <div className="verifier-browser">
@@ -128,7 +132,12 @@ export function QuestionBrowser({
                 </span>
               </div>
               <div className="analysis-scroll">
-                <table className="table compact analysis-table" data-testid="verifier-candidates" data-question-id={c.questionId} data-scorer={scorer}>
+                <table
+                  className="table compact analysis-table"
+                  data-testid="verifier-candidates"
+                  data-question-id={c.questionId}
+                  data-scorer={scorer}
+                >
                   <thead>
                     <tr>
                       <th className="num">rank</th>

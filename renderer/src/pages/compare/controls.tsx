@@ -132,11 +132,23 @@ export function CompareControls({
         </select>
       </label>
       <label>
-        <input type="checkbox" checked={showRuns} onChange={(e) => update({ showRuns: e.target.checked })} data-testid="compare-show-runs" /> show individual runs
+        <input
+          type="checkbox"
+          checked={showRuns}
+          onChange={(e) => update({ showRuns: e.target.checked })}
+          data-testid="compare-show-runs"
+        />{' '}
+        show individual runs
       </label>
       {diffMetrics.length ? (
         <label title={`one curve per difficulty: ${diffMetrics.map((d) => d.metric).join(', ')}`}>
-          <input type="checkbox" checked={perDifficulty} onChange={(e) => update({ perDifficulty: e.target.checked })} data-testid="compare-per-difficulty" /> per difficulty
+          <input
+            type="checkbox"
+            checked={perDifficulty}
+            onChange={(e) => update({ perDifficulty: e.target.checked })}
+            data-testid="compare-per-difficulty"
+          />{' '}
+          per difficulty
         </label>
       ) : null}
       <label className="compare-template">

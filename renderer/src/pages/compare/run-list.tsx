@@ -29,7 +29,8 @@ export function CompareRunList({
   setSelected: (runs: readonly string[]) => void;
 }): ReactElement {
   const shown = useMemo(() => runs.filter((r) => matches(r, filter)), [runs, filter]);
-  const toggle = (id: string, on: boolean): void => setSelected(on ? (selected.includes(id) ? selected : [...selected, id]) : selected.filter((s) => s !== id));
+  const toggle = (id: string, on: boolean): void =>
+    setSelected(on ? (selected.includes(id) ? selected : [...selected, id]) : selected.filter((s) => s !== id));
   return (
     <aside className="compare-runs">
       <input
@@ -41,7 +42,12 @@ export function CompareRunList({
         data-testid="compare-filter"
       />
       <div className="compare-runs-actions small">
-        <button type="button" className="small-button" data-testid="compare-select-shown" onClick={() => setSelected([...selected, ...shown.map((r) => r.id)])}>
+        <button
+          type="button"
+          className="small-button"
+          data-testid="compare-select-shown"
+          onClick={() => setSelected([...selected, ...shown.map((r) => r.id)])}
+        >
           Select shown
         </button>
         <button type="button" className="small-button" data-testid="compare-clear" onClick={() => setSelected([])}>
@@ -51,7 +57,12 @@ export function CompareRunList({
       <div className="compare-run-list">
         {shown.map((r) => (
           <label key={r.id} className="compare-run" title={r.id}>
-            <input type="checkbox" data-testid={`compare-run-${r.id}`} checked={selected.includes(r.id)} onChange={(e) => toggle(r.id, e.target.checked)} />
+            <input
+              type="checkbox"
+              data-testid={`compare-run-${r.id}`}
+              checked={selected.includes(r.id)}
+              onChange={(e) => toggle(r.id, e.target.checked)}
+            />
             <span className="mono">{r.id}</span>
             <span className="muted small">
               {r.variant} · {r.dataset} · s{r.seed}

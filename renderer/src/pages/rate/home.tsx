@@ -43,7 +43,12 @@ export function SourcePicker(props: {
         Source {side.toUpperCase()} <span className="muted">run · iteration (a number, or "latest" per question)</span>
       </span>
       <div className="rate-source">
-        <select value={run} onChange={(e) => props.onRun(e.target.value)} data-testid={`rating-source-${side}-run`} aria-label={`source ${side.toUpperCase()} run`}>
+        <select
+          value={run}
+          onChange={(e) => props.onRun(e.target.value)}
+          data-testid={`rating-source-${side}-run`}
+          aria-label={`source ${side.toUpperCase()} run`}
+        >
           {run === '' ? <option value="">choose a run…</option> : null}
           {runs.map((r) => (
             <option key={r.id} value={r.id}>
@@ -152,7 +157,14 @@ export function RateHome(): ReactElement {
             <span className="field-label">
               Rater <span className="muted">stored with every rating</span>
             </span>
-            <input type="text" value={form.rater} onChange={(e) => set('rater', e.target.value)} data-testid="rating-rater" maxLength={100} placeholder="your name" />
+            <input
+              type="text"
+              value={form.rater}
+              onChange={(e) => set('rater', e.target.value)}
+              data-testid="rating-rater"
+              maxLength={100}
+              placeholder="your name"
+            />
             <FieldErrors errors={errors} field="rater" />
           </label>
           {runs.error ? <ErrorNote>Could not load the runs: {runs.error}</ErrorNote> : null}
@@ -188,7 +200,12 @@ export function RateHome(): ReactElement {
           </label>
           <div className="field">
             <label className="check">
-              <input type="checkbox" checked={form.onlyCorrect} onChange={(e) => set('onlyCorrect', e.target.checked)} data-testid="rating-only-correct" />
+              <input
+                type="checkbox"
+                checked={form.onlyCorrect}
+                onChange={(e) => set('onlyCorrect', e.target.checked)}
+                data-testid="rating-only-correct"
+              />
               <span>
                 only questions both sources answered correctly <span className="muted">(judge the reasoning, not the answer)</span>
               </span>
@@ -198,7 +215,15 @@ export function RateHome(): ReactElement {
             <span className="field-label">
               Number of pairs <span className="muted">at most 2000, drawn at random</span>
             </span>
-            <input type="number" min={1} max={2000} step={1} value={form.limit} onChange={(e) => set('limit', e.target.value)} data-testid="rating-limit" />
+            <input
+              type="number"
+              min={1}
+              max={2000}
+              step={1}
+              value={form.limit}
+              onChange={(e) => set('limit', e.target.value)}
+              data-testid="rating-limit"
+            />
             <FieldErrors errors={errors} field="limit" />
           </label>
           <div className="form-actions">

@@ -4,7 +4,18 @@ import type { RatingChoice, RatingItem } from '../../../../shared/analysis';
 import { call } from '../../transport';
 import { useLive } from '../../hooks';
 import { ErrorNote, ProgressBar } from '../../components/common';
-import { KEY_HINTS, afterSave, arriveAt, finishRating, initialRaterState, isTypingTarget, keyToAction, reduceRating, type RaterState, type RatingAction } from '../../rating-keys';
+import {
+  KEY_HINTS,
+  afterSave,
+  arriveAt,
+  finishRating,
+  initialRaterState,
+  isTypingTarget,
+  keyToAction,
+  reduceRating,
+  type RaterState,
+  type RatingAction,
+} from '../../rating-keys';
 import { SummaryTable, ExportRatings } from './summary';
 import { loadRater, storeRater, message, Key } from './common';
 
@@ -103,7 +114,11 @@ export function Rater({ taskId }: { taskId: number }): ReactElement {
           storeRater(name);
           setRated(r.rated);
           // Keep the loaded item in step with what is stored (a later flag toggle re-saves from it).
-          setItem((it) => (it && it.position === next.position ? { ...it, choice: effect.choice, flagLeft: effect.flagLeft, flagRight: effect.flagRight, rated: r.rated } : it));
+          setItem((it) =>
+            it && it.position === next.position
+              ? { ...it, choice: effect.choice, flagLeft: effect.flagLeft, flagRight: effect.flagRight, rated: r.rated }
+              : it,
+          );
           if (effect.advance) {
             const where = afterSave(r.rated, total, next.position, before.choice === null);
             if (where === 'finish') setRs(finishRating(next));
@@ -129,7 +144,9 @@ export function Rater({ taskId }: { taskId: number }): ReactElement {
       const t = e.target instanceof HTMLElement ? e.target : null;
       const action = keyToAction({
         key: e.key,
-        typing: e.isComposing || isTypingTarget(t ? { tagName: t.tagName, type: (t as HTMLInputElement).type, isContentEditable: t.isContentEditable } : null),
+        typing:
+          e.isComposing ||
+          isTypingTarget(t ? { tagName: t.tagName, type: (t as HTMLInputElement).type, isContentEditable: t.isContentEditable } : null),
         ctrlKey: e.ctrlKey,
         metaKey: e.metaKey,
         altKey: e.altKey,
@@ -201,7 +218,9 @@ export function Rater({ taskId }: { taskId: number }): ReactElement {
     return (
       <div className="page" data-testid="rater">
         {head(null)}
-        <ErrorNote>Could not open rating task {taskId}: {loadError}</ErrorNote>
+        <ErrorNote>
+          Could not open rating task {taskId}: {loadError}
+        </ErrorNote>
       </div>
     );
   }
@@ -230,13 +249,20 @@ export function Rater({ taskId }: { taskId: number }): ReactElement {
       {head(total)}
       {error ? <ErrorNote>{error}</ErrorNote> : null}
       {rs.done ? (
-        <RatingDone taskId={taskId} total={total} busy={busy} onBack={() => void dispatch({ type: 'back' })} onReview={() => void reviewFromStart()} />
+        <RatingDone
+          taskId={taskId}
+          total={total}
+          busy={busy}
+          onBack={() => void dispatch({ type: 'back' })}
+          onReview={() => void reviewFromStart()}
+        />
       ) : (
         <PairView item={item} rs={rs} dispatch={(a) => void dispatch(a)} />
       )}
       <div className="muted small rate-help">
-        Keys: <Key>← 1</Key> left better, <Key>→ 2</Key> right better, <Key>↑ 3 b</Key> both good, <Key>↓ 4 n</Key> neither, <Key>f</Key>/<Key>j</Key> flag left/right
-        "right answer, flawed reasoning", <Key>⌫ u</Key> back, <Key>[</Key>/<Key>]</Key> previous/next without rating. Choosing saves and moves to the next unrated pair.
+        Keys: <Key>← 1</Key> left better, <Key>→ 2</Key> right better, <Key>↑ 3 b</Key> both good, <Key>↓ 4 n</Key> neither, <Key>f</Key>/
+        <Key>j</Key> flag left/right "right answer, flawed reasoning", <Key>⌫ u</Key> back, <Key>[</Key>/<Key>]</Key> previous/next without
+        rating. Choosing saves and moves to the next unrated pair.
       </div>
     </div>
   );
@@ -277,7 +303,13 @@ export function PairView({ item, rs, dispatch }: { item: RatingItem; rs: RaterSt
       </section>
       <div className="rate-pair">
         <RationaleCard side="left" item={item} rs={rs} dispatch={dispatch} choose={choiceButton('left', 'Left better', KEY_HINTS.left)} />
-        <RationaleCard side="right" item={item} rs={rs} dispatch={dispatch} choose={choiceButton('right', 'Right better', KEY_HINTS.right)} />
+        <RationaleCard
+          side="right"
+          item={item}
+          rs={rs}
+          dispatch={dispatch}
+          choose={choiceButton('right', 'Right better', KEY_HINTS.right)}
+        />
       </div>
       <div className="rate-actions">
         {choiceButton('both', 'Both good', KEY_HINTS.both)}
@@ -291,7 +323,12 @@ export function PairView({ item, rs, dispatch }: { item: RatingItem; rs: RaterSt
           Previous
           <Key>{KEY_HINTS.prev}</Key>
         </button>
-        <button type="button" data-testid="rating-next" disabled={item.position >= item.total - 1} onClick={() => dispatch({ type: 'next' })}>
+        <button
+          type="button"
+          data-testid="rating-next"
+          disabled={item.position >= item.total - 1}
+          onClick={() => dispatch({ type: 'next' })}
+        >
           Next
           <Key>{KEY_HINTS.next}</Key>
         </button>
@@ -300,7 +337,13 @@ export function PairView({ item, rs, dispatch }: { item: RatingItem; rs: RaterSt
   );
 }
 
-export function RationaleCard(props: { side: 'left' | 'right'; item: RatingItem; rs: RaterState; dispatch: (a: RatingAction) => void; choose: ReactElement }): ReactElement {
+export function RationaleCard(props: {
+  side: 'left' | 'right';
+  item: RatingItem;
+  rs: RaterState;
+  dispatch: (a: RatingAction) => void;
+  choose: ReactElement;
+}): ReactElement {
   const { side, item, rs, dispatch } = props;
   const r = item[side];
   const flagged = side === 'left' ? rs.flagLeft : rs.flagRight;
@@ -340,7 +383,13 @@ export function RationaleCard(props: { side: 'left' | 'right'; item: RatingItem;
   );
 }
 
-export function RatingDone(props: { taskId: number; total: number; busy: boolean; onBack: () => void; onReview: () => void }): ReactElement {
+export function RatingDone(props: {
+  taskId: number;
+  total: number;
+  busy: boolean;
+  onBack: () => void;
+  onReview: () => void;
+}): ReactElement {
   // Mounted only once every pair is rated, so the unblinded summary is never on screen while rating.
   const summary = useLive(() => call('ratingSummary', props.taskId), [props.taskId]);
   const rows = summary.data ?? [];

@@ -28,8 +28,12 @@ export function SummaryTable({ rows, taskLabels }: { rows: RatingSummaryRow[]; t
             <th className="num" title="A's wins over the decided pairs (both/neither left out), with its Wilson 95% interval">
               win rate A [95% CI]
             </th>
-            <th className="num" title="share of A's rated rationales flagged 'right answer, flawed reasoning'">flagged A</th>
-            <th className="num" title="share of B's rated rationales flagged 'right answer, flawed reasoning'">flagged B</th>
+            <th className="num" title="share of A's rated rationales flagged 'right answer, flawed reasoning'">
+              flagged A
+            </th>
+            <th className="num" title="share of B's rated rationales flagged 'right answer, flawed reasoning'">
+              flagged B
+            </th>
             <th>raters</th>
           </tr>
         </thead>
@@ -94,7 +98,13 @@ export function ExportRatings({ scope, disabled }: { scope: number | number[] | 
     try {
       const files = await exportFiles(typeof scope === 'number' ? [scope] : scope);
       if (!files.length) setError('Export failed: the service returned no file.');
-      else setNote(await saveFiles(files, typeof scope === 'number' ? `starlab-ratings-${scope}` : scope === 'all' ? 'starlab-ratings' : 'starlab-ratings-finished'));
+      else
+        setNote(
+          await saveFiles(
+            files,
+            typeof scope === 'number' ? `starlab-ratings-${scope}` : scope === 'all' ? 'starlab-ratings' : 'starlab-ratings-finished',
+          ),
+        );
     } catch (err) {
       setError(`Export failed: ${message(err)}`);
     } finally {
@@ -163,13 +173,25 @@ export async function loadSummary(reveal: boolean): Promise<SummaryData> {
   return now.kind === 'finished' ? perTaskSummary(again, now) : { scope, rows };
 }
 
-export function SummaryView({ view, reveal, onReveal }: { view: SummaryData; reveal: boolean; onReveal: (v: boolean) => void }): ReactElement {
+export function SummaryView({
+  view,
+  reveal,
+  onReveal,
+}: {
+  view: SummaryData;
+  reveal: boolean;
+  onReveal: (v: boolean) => void;
+}): ReactElement {
   const { scope, rows } = view;
   const pending = scope.kind === 'finished' ? scope.hidden : scope.unfinished;
   return (
     <>
       {pending > 0 ? (
-        <div className={`small ${scope.kind === 'finished' ? 'muted' : 'warning-note'}`} style={{ marginBottom: 8 }} data-testid="rating-hidden-note">
+        <div
+          className={`small ${scope.kind === 'finished' ? 'muted' : 'warning-note'}`}
+          style={{ marginBottom: 8 }}
+          data-testid="rating-hidden-note"
+        >
           {scope.kind === 'finished'
             ? `${pending} task${pending === 1 ? '' : 's'} still being rated ${pending === 1 ? 'is' : 'are'} hidden until finished (a rater could see the counts move); rows are per finished task. `
             : `Includes ${pending} task${pending === 1 ? '' : 's'} still being rated: keep it from ${pending === 1 ? 'its rater' : 'their raters'}. `}
@@ -179,7 +201,11 @@ export function SummaryView({ view, reveal, onReveal }: { view: SummaryData; rev
           </label>
         </div>
       ) : null}
-      {!rows.length ? <div className="muted">{scope.kind === 'finished' && !scope.taskIds.length ? 'No finished rating task yet.' : 'No ratings yet.'}</div> : null}
+      {!rows.length ? (
+        <div className="muted">
+          {scope.kind === 'finished' && !scope.taskIds.length ? 'No finished rating task yet.' : 'No ratings yet.'}
+        </div>
+      ) : null}
       {rows.length ? <SummaryTable rows={rows} taskLabels={view.taskLabels} /> : null}
       <ExportRatings scope={scope.kind === 'all' ? 'all' : scope.taskIds} disabled={!rows.length} />
     </>

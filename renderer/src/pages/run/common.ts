@@ -15,7 +15,6 @@ export function totalIterations(run: RunDetail): number | null {
   const cfg = run.config as { loop?: { iterations?: unknown }; quiet?: { steps?: unknown; eval_every?: unknown } };
   if (typeof cfg.loop?.iterations === 'number') return cfg.loop.iterations;
   const q = cfg.quiet;
-  if (typeof q?.steps === 'number' && typeof q.eval_every === 'number' && q.eval_every > 0)
-    return Math.ceil(q.steps / q.eval_every);
+  if (typeof q?.steps === 'number' && typeof q.eval_every === 'number' && q.eval_every > 0) return Math.ceil(q.steps / q.eval_every);
   return null;
 }

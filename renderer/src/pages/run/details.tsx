@@ -5,7 +5,12 @@ import { formatBytes } from '../../format';
 import { SamplesView } from '../../components/SamplesView';
 
 export function Artifacts({ run }: { run: RunDetail }): ReactElement {
-  if (!run.artifacts.length) return <div className="muted" data-testid="artifacts">None yet.</div>;
+  if (!run.artifacts.length)
+    return (
+      <div className="muted" data-testid="artifacts">
+        None yet.
+      </div>
+    );
   return (
     <table className="table compact" data-testid="artifacts">
       <thead>

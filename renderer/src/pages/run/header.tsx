@@ -50,7 +50,17 @@ function ResumeButton({ run, onDone }: { run: RunDetail; onDone: () => void }): 
   );
 }
 
-export function RunHeader({ run: r, now, live, onChanged }: { run: RunDetail; now: number; live: boolean; onChanged: () => void }): ReactElement {
+export function RunHeader({
+  run: r,
+  now,
+  live,
+  onChanged,
+}: {
+  run: RunDetail;
+  now: number;
+  live: boolean;
+  onChanged: () => void;
+}): ReactElement {
   const d = runDurationMs(r, now);
   return (
     <>

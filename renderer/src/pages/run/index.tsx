@@ -28,7 +28,12 @@ export function RunPage({ id }: { id: string }): ReactElement {
   useInterval(run.reload, 5000, live);
   const now = useNow(live, 1000);
 
-  if (run.error && !r) return <ErrorNote>Could not load run {id}: {run.error}</ErrorNote>;
+  if (run.error && !r)
+    return (
+      <ErrorNote>
+        Could not load run {id}: {run.error}
+      </ErrorNote>
+    );
   if (run.loading && !r) return <div className="page muted">Loading…</div>;
   if (!r)
     return (

@@ -13,7 +13,9 @@ export function accuracyTitle(run: RunDetail): string {
   const every = (run.config as { quiet?: { eval_every?: unknown } }).quiet?.eval_every;
   const when = typeof every === 'number' ? `an evaluation every ${every} steps` : 'by evaluation';
   // eval/accuracy of a Quiet-STaR run is the paper's metric; older runs logged greedy exact match under it
-  const what = legacyQuietEval(run) ? 'Greedy exact-match accuracy with thoughts' : 'Teacher-forced gold-answer accuracy with thoughts (the paper’s metric)';
+  const what = legacyQuietEval(run)
+    ? 'Greedy exact-match accuracy with thoughts'
+    : 'Teacher-forced gold-answer accuracy with thoughts (the paper’s metric)';
   return `${what} (${when})`;
 }
 
@@ -22,7 +24,13 @@ export function IterationProgress({ run }: { run: RunDetail }): ReactElement {
   const it = run.currentIteration;
   const live = run.status === 'running' || run.status === 'queued';
   return (
-    <div className="iteration-progress" data-testid="iteration-progress" data-iteration={it ?? ''} data-total={total ?? ''} data-phase={run.currentPhase ?? ''}>
+    <div
+      className="iteration-progress"
+      data-testid="iteration-progress"
+      data-iteration={it ?? ''}
+      data-total={total ?? ''}
+      data-phase={run.currentPhase ?? ''}
+    >
       <div className="progress-line">
         <span className="big">
           {isQuiet(run) ? 'Evaluation' : 'Iteration'} {it ?? '—'} <span className="muted">/ {total ?? '?'}</span>

@@ -41,7 +41,13 @@ const QUIET_METRICS: MetricSpec[] = specs([
  * decoding's exact match. Runs logged before the teacher-forced metric (no eval/exact_match) used
  * eval/accuracy and eval/base_accuracy for greedy exact match: see quietEvalMetrics.
  */
-const QUIET_EVAL_METRICS: MetricSpec[] = specs(['eval/base_accuracy', 'eval/answer_logprob', 'eval/base_answer_logprob', 'eval/exact_match', 'eval/base_exact_match']);
+const QUIET_EVAL_METRICS: MetricSpec[] = specs([
+  'eval/base_accuracy',
+  'eval/answer_logprob',
+  'eval/base_answer_logprob',
+  'eval/exact_match',
+  'eval/base_exact_match',
+]);
 
 /** Small-multiples groups of the Training panel; a group shows when any of its metrics has points. */
 const METRIC_GROUPS: { id: string; title: string | null; metrics: MetricSpec[]; byStep?: boolean }[] = [
@@ -57,7 +63,14 @@ const GROUPED = new Set(METRIC_GROUPS.flatMap((g) => g.metrics.map((m) => m.name
 function metricGroups(run: RunDetail): typeof METRIC_GROUPS {
   if (!legacyQuietEval(run)) return METRIC_GROUPS;
   return METRIC_GROUPS.map((g) =>
-    g.id !== 'quiet-eval' ? g : { ...g, metrics: g.metrics.map((m) => (m.name === 'eval/base_accuracy' ? { ...m, label: 'greedy exact match, no thoughts (older run)' } : m)) },
+    g.id !== 'quiet-eval'
+      ? g
+      : {
+          ...g,
+          metrics: g.metrics.map((m) =>
+            m.name === 'eval/base_accuracy' ? { ...m, label: 'greedy exact match, no thoughts (older run)' } : m,
+          ),
+        },
   );
 }
 
@@ -82,7 +95,9 @@ function SmallMultiple({ run, m, color, forceStep }: { run: RunDetail; m: Metric
 }
 
 export function TrainMetrics({ run }: { run: RunDetail }): ReactElement {
-  const groups = metricGroups(run).map((g) => ({ ...g, present: g.metrics.filter((m) => run.metrics[m.name]?.length) })).filter((g) => g.present.length);
+  const groups = metricGroups(run)
+    .map((g) => ({ ...g, present: g.metrics.filter((m) => run.metrics[m.name]?.length) }))
+    .filter((g) => g.present.length);
   const others = Object.keys(run.metrics)
     .filter((n) => n !== 'eval/accuracy' && !isDifficultyMetric(n) && !GROUPED.has(n) && !isVstarCurveMetric(n))
     .sort();
@@ -92,7 +107,9 @@ export function TrainMetrics({ run }: { run: RunDetail }): ReactElement {
     <>
       {run.metricsDownsampled ? (
         <div className="muted small" data-testid="metrics-downsampled">
-          {cut ? `${cut} metric${cut === 1 ? ' is' : 's are'} drawn from a subset of their points (each stretch's first, last, lowest and highest). ` : ''}
+          {cut
+            ? `${cut} metric${cut === 1 ? ' is' : 's are'} drawn from a subset of their points (each stretch's first, last, lowest and highest). `
+            : ''}
           {run.metricNamesOmitted ? `${formatNumber(run.metricNamesOmitted)} more metric names are not shown. ` : ''}
           <code>starlab show --json</code> prints every point.
         </div>
