@@ -5,7 +5,6 @@
  */
 import { useCallback, useEffect, useMemo, useRef, useState, type ReactElement } from 'react';
 import type { SolveMatrixRow } from '../../../shared/analysis';
-import type { TraceRow } from '../../../shared/contract';
 import { call } from '../transport';
 import { useDebounced, useLive, useRunsChanged } from '../hooks';
 import { ErrorNote, Panel, StatusBadge } from '../components/common';
@@ -14,11 +13,9 @@ import { TraceCompare, useKeptLive, type CompareSelection } from '../components/
 import {
   FILTER_OPTIONS,
   clampPage,
-  isSelectedQuestion,
   MAX_SEARCH,
   formatTracesQuery,
   matrixArgs,
-  pageCount,
   parseTracesQuery,
   queryOfHash,
   traceArgs,
@@ -28,14 +25,12 @@ import {
   type Split,
   type TracesState,
 } from '../traces-query';
+import { TraceList } from './traces/list';
 import '../traces.css';
 
 const PAGE = 50;
 const MATRIX_PAGE = 200;
 const SEARCH_DEBOUNCE_MS = 250;
-/** Rationales longer than this start collapsed. */
-const COLLAPSE_CHARS = 240;
-
 const FILTER_LABELS: Record<FilterOption, string> = {
   all: 'all traces',
   'newly-solved': 'newly solved',
@@ -43,82 +38,6 @@ const FILTER_LABELS: Record<FilterOption, string> = {
   'never-solved': 'never solved',
   'rationalized-only': 'rationalized only',
 };
-
-function Rationale({ text, expanded, onToggle }: { text: string; expanded: boolean; onToggle: () => void }): ReactElement {
-  const long = text.length > COLLAPSE_CHARS || text.split('\n').length > 4;
-  if (!long) return <div className="trace-rationale mono">{text}</div>;
-  return (
-    <div className={`trace-rationale mono${expanded ? '' : ' collapsed'}`}>
-      {expanded ? text : `${text.slice(0, COLLAPSE_CHARS).split('\n').slice(0, 4).join('\n')}…`}{' '}
-      <button
-        type="button"
-        className="linkish trace-more"
-        data-testid="trace-toggle"
-        onClick={(e) => {
-          e.stopPropagation();
-          onToggle();
-        }}
-      >
-        {expanded ? 'less' : `more (${text.length} chars)`}
-      </button>
-    </div>
-  );
-}
-
-function TraceTableRow({
-  row,
-  selected,
-  expanded,
-  onToggle,
-  onSelect,
-}: {
-  row: TraceRow;
-  selected: boolean;
-  expanded: boolean;
-  onToggle: () => void;
-  onSelect: () => void;
-}): ReactElement {
-  return (
-    <tr
-      className={`clickable${selected ? ' selected' : ''}`}
-      data-testid="trace-row"
-      data-question-id={row.questionId}
-      data-iteration={row.iteration}
-      data-kind={row.kind}
-      data-correct={row.correct ? '1' : '0'}
-      onClick={onSelect}
-    >
-      <td className="trace-q">
-        <div className="mono">{row.questionId}</div>
-        <div className="muted small ellipsis" title={row.question}>
-          {row.question}
-        </div>
-      </td>
-      <td className="num">{row.iteration}</td>
-      <td>
-        {row.kind}
-        {row.split === 'eval' ? <span className="muted"> (eval)</span> : null}
-      </td>
-      <td>
-        {row.hintUsed ? (
-          <span className="trace-hint" data-testid="trace-hint">
-            hint
-          </span>
-        ) : null}
-      </td>
-      <td className="num mono">
-        <span className={row.correct ? 'trace-ok' : 'trace-wrong'}>{row.answer ?? '—'}</span>
-        <span className="muted"> / {row.gold}</span>
-      </td>
-      <td className={row.correct ? 'trace-ok' : 'trace-wrong'} data-testid="trace-correct">
-        {row.correct ? '✓' : '✗'}
-      </td>
-      <td className="trace-rationale-cell">
-        <Rationale text={row.text} expanded={expanded} onToggle={onToggle} />
-      </td>
-    </tr>
-  );
-}
 
 export function TracesPage({ id, query }: { id: string; query: string }): ReactElement {
   const initial = useMemo(() => parseTracesQuery(query), [query]);
@@ -198,14 +117,6 @@ export function TracesPage({ id, query }: { id: string; query: string }): ReactE
     if (Object.keys(patch).length) update(patch);
   }, [listTotal, matrixTotal, state.page, state.mpage, update]);
 
-  const [expanded, setExpanded] = useState<ReadonlySet<number>>(new Set());
-  const toggle = (rowId: number): void =>
-    setExpanded((s) => {
-      const next = new Set(s);
-      if (!next.delete(rowId)) next.add(rowId);
-      return next;
-    });
-
   const selectQuestion = useCallback(
     (questionId: string, split: string) => {
       update({ question: questionId, qsplit: split === 'train' || split === 'eval' ? split : null });
@@ -224,14 +135,7 @@ export function TracesPage({ id, query }: { id: string; query: string }): ReactE
     if (top < 0 || top > window.innerHeight - 80) el.scrollIntoView({ block: 'start', behavior: 'smooth' });
   }, [state.question]);
 
-  const total = list.data?.total ?? 0;
-  // a search matching very many rows is counted up to a cap: total is then a lower bound
-  const capped = list.data?.totalCapped === true;
-  const rows = list.data?.rows ?? [];
-  const pages = pageCount(total, PAGE);
   const noRun = runs.data !== undefined && !run;
-  const listStale = list.data !== undefined && !list.current;
-  const listLoading = !list.current && list.error === null;
 
   return (
     <div className="traces-page" data-testid="traces-page" data-query={formatTracesQuery(state)}>
@@ -346,78 +250,15 @@ export function TracesPage({ id, query }: { id: string; query: string }): ReactE
       />
 
       <div className={`traces-grid${state.question !== null ? ' with-compare' : ''}`}>
-        <Panel
-          title="Traces"
-          testId="traces-list"
-          actions={
-            <>
-              <span data-testid="traces-total" data-total={total} data-current={list.current ? '1' : '0'}>
-                {list.data === undefined && listLoading
-                  ? 'loading…'
-                  : capped
-                    ? `${total.toLocaleString('en-US')}+ traces`
-                    : `${total} trace${total === 1 ? '' : 's'}`}
-              </span>
-              <button
-                type="button"
-                className="small-button"
-                data-testid="traces-prev"
-                disabled={state.page === 0}
-                onClick={() => update({ page: state.page - 1 })}
-              >
-                ‹ prev
-              </button>
-              <span className="muted" data-testid="traces-page-of">
-                page {Math.min(state.page + 1, pages)} of {pages}
-                {capped ? '+' : ''}
-              </span>
-              <button
-                type="button"
-                className="small-button"
-                data-testid="traces-next"
-                disabled={state.page + 1 >= pages && !(capped && rows.length === PAGE)}
-                onClick={() => update({ page: state.page + 1 })}
-              >
-                next ›
-              </button>
-            </>
-          }
-        >
-          {list.error ? <div className="field-error">{list.error}</div> : null}
-          {rows.length ? (
-            <div className={`traces-scroll${listStale ? ' traces-stale' : ''}`} aria-busy={listStale ? true : undefined}>
-              <table className="table compact traces-table">
-                <thead>
-                  <tr>
-                    <th>question</th>
-                    <th className="num">it</th>
-                    <th>kind</th>
-                    <th>hint</th>
-                    <th className="num">answer / gold</th>
-                    <th>ok</th>
-                    <th>rationale</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {rows.map((r) => (
-                    <TraceTableRow
-                      key={r.id}
-                      row={r}
-                      selected={isSelectedQuestion(state.question, state.qsplit, r)}
-                      expanded={expanded.has(r.id)}
-                      onToggle={() => toggle(r.id)}
-                      onSelect={() => selectQuestion(r.questionId, r.split)}
-                    />
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          ) : (
-            <div className="muted small traces-empty">
-              {listLoading ? 'loading…' : state.page > 0 && total > 0 ? 'No traces on this page.' : 'No traces match these filters.'}
-            </div>
-          )}
-        </Panel>
+        <TraceList
+          list={list}
+          page={state.page}
+          pageSize={PAGE}
+          question={state.question}
+          qsplit={state.qsplit}
+          onPage={(page) => update({ page })}
+          onSelect={selectQuestion}
+        />
 
         {state.question !== null ? (
           <div className="traces-compare-col" ref={compareRef}>
