@@ -15,6 +15,7 @@ import { groupRecord, recordStartFailure } from './run-launch';
 import { writeRunRecord } from './run-record';
 import { watch } from './run-watch';
 import type { SupervisorContext } from './supervisor-context';
+import { noRun } from './failure';
 
 export class RunQueue {
   /** An interpreter check started by schedule() is under way (it schedules again when done). */
@@ -158,7 +159,7 @@ export class RunQueue {
   /** Queue a new run with the same config (and group) as a failed or stopped one. */
   retry(id: string): { ok: boolean; message: string; id?: string } {
     const row = getRunRow(this.ctx.db, id);
-    if (!row) return { ok: false, message: `no run "${id}"` };
+    if (!row) return noRun(id);
     if (row.status !== 'failed' && row.status !== 'stopped')
       return { ok: false, message: `run ${id} is ${row.status}: only failed or stopped runs are retried` };
     const { id: newId } = this.enqueue(JSON.parse(row.config_json) as ExperimentConfig, { groupId: row.group_id, retryOf: id });

@@ -14,6 +14,7 @@ import { CHECKPOINT_FORMAT, checkpointInfo, eventsPathOf, writeConfigFile } from
 import { watch } from './run-watch';
 import type { SupervisorContext } from './supervisor-context';
 import { ingestEventsFile, tornTailBytes } from './tailer';
+import { noRun } from './failure';
 
 /**
  * Continue a stopped or failed run after its last checkpointed iteration: the same run
@@ -22,7 +23,7 @@ import { ingestEventsFile, tornTailBytes } from './tailer';
 export async function resumeRun(ctx: SupervisorContext, id: string): Promise<{ ok: boolean; message: string }> {
   const { db } = ctx;
   const row = getRunRow(db, id);
-  if (!row) return { ok: false, message: `no run "${id}"` };
+  if (!row) return noRun(id);
   if (row.status === 'running' || row.status === 'queued') return { ok: false, message: `run ${id} is ${row.status}` };
   if (row.status === 'completed') return { ok: false, message: `run ${id} completed: there is nothing to resume` };
   const ck = checkpointInfo(row.run_dir);

@@ -6,11 +6,12 @@ import { addLog, getRunRow, nowS } from '../db/queries';
 import { recordStopRequest } from '../db/run-writes';
 import { finaliseRun } from './run-finalise';
 import type { SupervisorContext } from './supervisor-context';
+import { noRun } from './failure';
 
 /** Request a stop: SIGTERM to the process group now, SIGKILL after the grace period. */
 export function stopRun(ctx: SupervisorContext, id: string): { ok: boolean; message: string } {
   const row = getRunRow(ctx.db, id);
-  if (!row) return { ok: false, message: `no run "${id}"` };
+  if (!row) return noRun(id);
   if (row.status !== 'running') return { ok: false, message: `run ${id} is not running (${row.status})` };
   const t = nowS();
   recordStopRequest(ctx.db, id, t);

@@ -12,6 +12,7 @@ import * as q from '../../db/queries';
 import { databasePath, repoRoot, resolvePython } from '../paths';
 import { Supervisor } from '../supervisor';
 import { DEFAULT_STOP_GRACE_MS, type Failure, type Service, type ServiceOptions } from './types';
+import { noRun } from '../failure';
 
 export interface ServiceContext {
   readonly opts: ServiceOptions;
@@ -37,8 +38,7 @@ export interface ServiceContext {
   ifRun<T>(id: string, answer: () => T): T | Failure;
 }
 
-/** The answer of a command about a run the database does not know. */
-export const noRun = (id: string): Failure => ({ ok: false as const, message: `no run "${id}"` });
+export { noRun };
 
 /** The context and what only the service itself does with it. */
 export interface ServiceCore {

@@ -19,7 +19,7 @@ export function traceCommands(ctx: ServiceContext): TraceCommands {
   return {
     getTraces: (id, o) => queryTraces(db, id, o),
     getSolveMatrix(id, o) {
-      if (!q.getRunRow(db, id)) throw new Error(`no run "${id}"`);
+      if (!q.getRunRow(db, id)) throw new Error(noRun(id).message);
       return querySolveMatrix(db, id, o);
     },
 

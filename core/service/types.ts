@@ -15,6 +15,7 @@ import type {
 import type { DB } from '../../db/open';
 import type { BackupReport, ExportReport, ImportReport } from '../bundle';
 import type { CommandSpec, LaunchContext } from '../executor';
+import type { Failure } from '../failure';
 
 export const DEFAULT_STOP_GRACE_MS = 10_000;
 
@@ -54,8 +55,7 @@ export type ServiceCommands = {
     : (...args: CommandArgs<C>) => CommandResults[C];
 };
 
-/** A refusal or a failure, said in one sentence. */
-export type Failure = { ok: false; message: string };
+export type { Failure };
 
 /**
  * The data commands at a path the caller names (the CLI's `backup`, `bundle export`,
