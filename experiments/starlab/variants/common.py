@@ -26,6 +26,28 @@ def _finite(v: Any) -> Any:
     return v
 
 
+def sample_item(
+    task: Any, q: Any, text: str, answer: Any, correct: bool, *, split: str, kind: str, question: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """One row of a ``samples`` event (the catalogue's SampleRow): ``q`` answered by ``text``.
+    ``question`` is the prompt shown when it is not the plain question (a rationalization's
+    hinted prompt); ``extra`` adds ``hint_used``, ``kept`` or ``scores``."""
+    item = dict(
+        question_id=q.qid,
+        split=split,
+        kind=kind,
+        question=task.question_text(q) if question is None else question,
+        text=text,
+        answer=answer,
+        gold=q.gold,
+        correct=correct,
+        hint_used=False,
+        difficulty=task.difficulty(q),
+    )
+    item.update(extra)
+    return item
+
+
 class _Throttle:
     def __init__(self, interval: float):
         self.interval, self.last = interval, 0.0

@@ -58,7 +58,7 @@ from ..events import EventWriter
 from ..stopping import NEVER, StopFlag
 from ..tasks import Task
 from ..train import lr_lambda
-from .common import LOSS_EVENTS_PER_TRAIN, PROGRESS_MIN_INTERVAL_S, _Throttle
+from .common import LOSS_EVENTS_PER_TRAIN, PROGRESS_MIN_INTERVAL_S, _Throttle, sample_item
 from .runner import Runner, drive
 
 THOUGHT_EXAMPLES = 20  # eval questions whose per-token thoughts are written to an artifact
@@ -702,21 +702,7 @@ class QuietRun(Runner):
                 )
                 if g.weights:
                     scores["mix_weight_mean"] = sum(g.weights) / len(g.weights)
-                items.append(
-                    dict(
-                        question_id=x.qid,
-                        split="eval",
-                        kind="eval",
-                        question=self.task.question_text(x),
-                        text=text,
-                        answer=ans,
-                        gold=x.gold,
-                        correct=ok,
-                        hint_used=False,
-                        difficulty=self.task.difficulty(x),
-                        scores=scores,
-                    )
-                )
+                items.append(sample_item(self.task, x, text, ans, ok, split="eval", kind="eval", scores=scores))
                 if i < THOUGHT_EXAMPLES:
                     thought_rows.append(
                         {

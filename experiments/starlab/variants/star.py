@@ -34,7 +34,7 @@ from ..events import EventWriter
 from ..generate import generate
 from ..stopping import NEVER, StopFlag
 from ..train import TrainStats
-from .common import PROGRESS_MIN_INTERVAL_S, _Throttle
+from .common import PROGRESS_MIN_INTERVAL_S, _Throttle, sample_item
 from .runner import Runner, drive
 
 
@@ -302,21 +302,7 @@ class StarRun(Runner):
                 if keep:
                     seen.add(text)
                     kept.append(self._kept_row(q, text, rationalized=False))
-                items.append(
-                    dict(
-                        question_id=q.qid,
-                        split="train",
-                        kind="direct",
-                        question=task.question_text(q),
-                        text=text,
-                        answer=ans,
-                        gold=q.gold,
-                        correct=ok,
-                        hint_used=False,
-                        kept=keep,
-                        difficulty=task.difficulty(q),
-                    )
-                )
+                items.append(sample_item(task, q, text, ans, ok, split="train", kind="direct", kept=keep))
                 any_ok = any_ok or ok
             solved.append(any_ok)
         self._emit_samples(n, items)
@@ -341,18 +327,17 @@ class StarRun(Runner):
                 leak = ok and task.leaks_hint(q, text)  # copied the hint's marker: never trained on
                 out.hint_copied += leak
                 items.append(
-                    dict(
-                        question_id=q.qid,
+                    sample_item(
+                        task,
+                        q,
+                        text,
+                        ans,
+                        ok,
                         split="train",
                         kind="rationalized",
                         question=task.prompt(q, hint=True),
-                        text=text,
-                        answer=ans,
-                        gold=q.gold,
-                        correct=ok,
                         hint_used=True,
                         kept=ok and not leak,
-                        difficulty=task.difficulty(q),
                     )
                 )
                 if ok and not leak:
@@ -391,20 +376,7 @@ class StarRun(Runner):
                 ans = task.extract_answer(text, q)
                 ok = task.is_correct(ans, q.gold)
                 correct.append(ok)
-                items.append(
-                    dict(
-                        question_id=q.qid,
-                        split="eval",
-                        kind="eval",
-                        question=task.question_text(q),
-                        text=text,
-                        answer=ans,
-                        gold=q.gold,
-                        correct=ok,
-                        hint_used=False,
-                        difficulty=task.difficulty(q),
-                    )
-                )
+                items.append(sample_item(task, q, text, ans, ok, split="eval", kind="eval"))
             self._emit_samples(iteration, items)
         res = IterationResult(iteration, sum(correct) / max(1, len(correct)), self.by_difficulty(qs, correct))
         res.extra["time/evaluate_s"] = ph.duration_s

@@ -38,7 +38,7 @@ from ..events import EventWriter
 from ..lora import add_adapter, remove_adapter
 from ..stopping import NEVER, StopFlag
 from . import star
-from .common import PROGRESS_MIN_INTERVAL_S, _Throttle
+from .common import PROGRESS_MIN_INTERVAL_S, _Throttle, sample_item
 from .star import Hooks, IterationResult, StarRun
 
 #: score keys of a candidate → the metric name of their Best-of-k curve: the DPO verifier's reward,
@@ -300,21 +300,7 @@ class VStarRun(StarRun):
                 ans = task.extract_answer(text, q)
                 ok = task.is_correct(ans, q.gold)
                 scores = cands.scores(i * N + j)
-                items.append(
-                    dict(
-                        question_id=q.qid,
-                        split="eval",
-                        kind="candidate",
-                        question=task.question_text(q),
-                        text=text,
-                        answer=ans,
-                        gold=q.gold,
-                        correct=ok,
-                        hint_used=False,
-                        difficulty=task.difficulty(q),
-                        scores=scores,
-                    )
-                )
+                items.append(sample_item(task, q, text, ans, ok, split="eval", kind="candidate", scores=scores))
                 group.append({"answer": ans, "correct": ok, **scores})
             per_question.append(group)
         self._emit_samples(n, items)
