@@ -17,6 +17,8 @@
  *   starlab backup FILE [--force] [--json]   an online, checked copy of the database
  *   starlab check [--json]                   integrity, and run directories the database does not know
  *   starlab reindex [--json]                 put those run directories back (the normal ingest)
+ *   starlab verifier export RUN --out DIR [--iteration N] [--json]   a V-STaR run's verifier as a folder of its own
+ *   starlab rerank --verifier DIR --candidates FILE.jsonl [--device D] [--json]   score any generator's candidates with it
  *   starlab serve [--host H] [--port P]
  * Every command takes --data-dir (else STARLAB_DATA_DIR, else the platform's app-data dir).
  */
@@ -30,6 +32,7 @@ import { register as registerQueue } from './commands/queue';
 import { register as registerData } from './commands/data';
 import { register as registerExport } from './commands/export';
 import { register as registerServe } from './commands/serve';
+import { register as registerVerifier } from './commands/verifier';
 
 export { EXIT_INVALID } from './io';
 
@@ -41,6 +44,7 @@ export function buildProgram(): Command {
   registerQueue(program); // ablate, queue
   registerData(program); // import-data, bundle export/import, backup, check, reindex
   registerExport(program); // export
+  registerVerifier(program); // verifier export, rerank
   registerServe(program); // serve
   return program;
 }

@@ -5,12 +5,11 @@
  * set for them). A .csv/.tsv file (header row; columns in experiments/README.md) is converted
  * to the canonical JSONL file of DATASET_FILES, so runs only ever read JSONL.
  */
-import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { delimiter, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { ImportResult } from '../shared/contract';
-import { experimentsDir } from './paths';
+import { runPythonTool } from './python-tool';
 
 export interface ImportSpec {
   dataset: 'gsm8k' | 'commonsenseqa';
@@ -18,10 +17,8 @@ export interface ImportSpec {
   eval: string;
 }
 
-export function importDataset(python: string, root: string, dest: string, spec: ImportSpec): Promise<ImportResult> {
+export async function importDataset(python: string, root: string, dest: string, spec: ImportSpec): Promise<ImportResult> {
   const args = [
-    '-m',
-    'starlab',
     'import-data',
     '--dataset',
     spec.dataset,
@@ -32,35 +29,15 @@ export function importDataset(python: string, root: string, dest: string, spec: 
     '--dest',
     resolve(dest),
   ];
-  const env = { ...process.env, PYTHONPATH: [experimentsDir(root), process.env.PYTHONPATH].filter(Boolean).join(delimiter) };
-  return new Promise((resolvePromise) => {
-    // cwd: `python -m` imports from the working directory first; only this installation's code is there
-    execFile(python, args, { cwd: experimentsDir(root), env, timeout: 300_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const parse = (text: string): Record<string, unknown> | null => {
-        try {
-          return JSON.parse(text.trim().split('\n').pop() ?? '') as Record<string, unknown>;
-        } catch {
-          return null;
-        }
-      };
-      if (err) {
-        const j = parse(stderr);
-        const message = typeof j?.error === 'string' ? j.error : (stderr.trim() || err.message).slice(-2000);
-        resolvePromise({ ok: false, message });
-        return;
-      }
-      const j = parse(stdout) as { dir?: string; splits?: Record<string, { rows: number; converted_from?: string }> } | null;
-      if (!j?.dir || !j.splits) {
-        resolvePromise({ ok: false, message: `unexpected output from the importer: ${stdout.slice(0, 500)}` });
-        return;
-      }
-      const rows = Object.fromEntries(Object.entries(j.splits).map(([k, v]) => [k, v.rows]));
-      const parts = Object.entries(j.splits).map(
-        ([k, v]) => `${k}: ${v.rows} rows` + (v.converted_from ? `, converted from ${v.converted_from}` : ''),
-      );
-      resolvePromise({ ok: true, dir: j.dir, rows, message: `imported ${spec.dataset} into ${j.dir} (${parts.join('; ')})` });
-    });
-  });
+  const r = await runPythonTool(python, root, args);
+  if (r.error !== null) return { ok: false, message: r.error };
+  const j = r.json as { dir?: string; splits?: Record<string, { rows: number; converted_from?: string }> } | null;
+  if (!j?.dir || !j.splits) return { ok: false, message: `unexpected output from the importer: ${r.stdout.slice(0, 500)}` };
+  const rows = Object.fromEntries(Object.entries(j.splits).map(([k, v]) => [k, v.rows]));
+  const parts = Object.entries(j.splits).map(
+    ([k, v]) => `${k}: ${v.rows} rows` + (v.converted_from ? `, converted from ${v.converted_from}` : ''),
+  );
+  return { ok: true, dir: j.dir, rows, message: `imported ${spec.dataset} into ${j.dir} (${parts.join('; ')})` };
 }
 
 /**

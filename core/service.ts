@@ -12,6 +12,7 @@
  *   settings.ts  queue settings, the Python interpreter
  *   data.ts      data info and health, backups, bundles, reindex, datasets
  *   export.ts    figure and table export
+ *   verifier.ts  a V-STaR run's deployable verifier: export it, rerank candidates with it
  *   check.ts     `starlab check` of a data dir, without opening the service
  * with types.ts (Service, ServiceCommands, ServiceOptions) and launch-checks.ts (model and
  * dataset checks shared by launches and ablations). SQL lives in db/; this file only
@@ -25,6 +26,7 @@ import { ratingCommands } from './service/ratings';
 import { runCommands } from './service/runs';
 import { settingCommands } from './service/settings';
 import { traceCommands } from './service/traces';
+import { verifierCommands } from './service/verifier';
 import type { Service, ServiceOptions } from './service/types';
 
 export type { CommandSpec, LaunchContext } from './executor';
@@ -54,6 +56,7 @@ export function createService(opts: ServiceOptions): Service {
     ...ratingCommands(ctx),
     ...settingCommands(ctx),
     ...dataCommands(ctx),
+    ...verifierCommands(ctx),
     ...exportCommands({ getGroup: groups.getGroup, getSeries: groups.getSeries, getRun: runs.getRun }),
     on: core.on,
     close: core.close,

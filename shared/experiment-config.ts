@@ -179,6 +179,8 @@ export const verifierSchema = z
     /** Outcome-reward-model baseline steps (0: no ORM). */
     orm_steps: nonNegInt.max(1000000),
     orm_lr: learningRate,
+    /** Which iterations' verifiers the run keeps as deployable folders (verifier/iter_N; absent: the last). */
+    save: z.enum(['last', 'every', 'none']).optional(),
   })
   .strict();
 

@@ -16,6 +16,7 @@ import type { DB } from '../../db/open';
 import type { BackupReport, ExportReport, ImportReport } from '../bundle';
 import type { CommandSpec, LaunchContext } from '../executor';
 import type { Failure } from '../failure';
+import type { VerifierCommands } from './verifier';
 
 export const DEFAULT_STOP_GRACE_MS = 10_000;
 
@@ -78,7 +79,7 @@ export interface DataFileCommands {
   importBundleFrom(file: string): { ok: true; report: ImportReport } | Failure;
 }
 
-export interface Service extends ServiceCommands, DataFileCommands {
+export interface Service extends ServiceCommands, DataFileCommands, VerifierCommands {
   getDatabaseHealth(): DatabaseHealth;
   getDataInfo(): DataInfo;
 

@@ -61,7 +61,7 @@ class CheckpointError(RuntimeError):
     pass
 
 
-def _base_is_reloadable(cfg: dict[str, Any]) -> bool:
+def base_is_reloadable(cfg: dict[str, Any]) -> bool:
     return cfg["model"]["source"] == "hub" and cfg["warmup"]["steps"] == 0
 
 
@@ -82,7 +82,7 @@ def _check_identity(meta: dict[str, Any], cfg: dict[str, Any], identity: dict[st
             )
 
 
-def _pickles(d: str) -> list[str]:
+def pickle_files(d: str) -> list[str]:
     """Files under ``d`` (relative paths) whose name says pickle: what older versions wrote."""
     found = []
     for root, _dirs, files in os.walk(d):
@@ -95,7 +95,7 @@ def _pickles(d: str) -> list[str]:
 def _check_format(meta: dict[str, Any]) -> None:
     """Refuse checkpoints this version does not write: older ones (PyTorch pickles) and newer ones."""
     d = meta["_dir"]
-    pickles = _pickles(d)
+    pickles = pickle_files(d)
     if pickles:
         raise CheckpointError(
             f"this checkpoint was written by an older STaR Lab in PyTorch's pickle format "
@@ -194,7 +194,7 @@ def _check_adapter_dir(d: str) -> None:
     pickle, or lacking the safetensors file, is refused before peft sees it."""
     if not os.path.isdir(d):
         raise CheckpointError(f"the LoRA checkpoint has no {ADAPTER}/ directory")
-    pickles = _pickles(d)
+    pickles = pickle_files(d)
     if pickles:
         raise CheckpointError(
             f"the checkpoint's {ADAPTER}/ holds PyTorch pickle files ({', '.join(pickles)}), which "
@@ -219,7 +219,7 @@ def save(
     tmp = _fresh_tmp(run_dir)
     if lora:
         model.save_pretrained(os.path.join(tmp, ADAPTER), safe_serialization=True)
-        if not _base_is_reloadable(cfg):
+        if not base_is_reloadable(cfg):
             from .lora import base_model
 
             # the base weights are the model's own without the adapter layers
@@ -227,7 +227,7 @@ def save(
             safe_state.save_weights({k.replace("base_layer.", ""): v for k, v in base.items()}, os.path.join(tmp, BASE))
     else:
         safe_state.save_weights(model.state_dict(), os.path.join(tmp, MODEL))
-        if base_state is not None and not _base_is_reloadable(cfg):
+        if base_state is not None and not base_is_reloadable(cfg):
             safe_state.save_weights(base_state, os.path.join(tmp, BASE))
     return _swap_in(run_dir, tmp, iteration, cfg, identity, lora, state)
 

@@ -6,6 +6,8 @@
     python -m starlab resolve --variant V --dataset D --preset tiny [--seed N] [--set loop.iterations=3 ...]
     python -m starlab schema                                 the config schemas' keys (drift test vs. zod)
     python -m starlab import-data --dataset gsm8k --train F --eval F --dest DIR   validate and copy (CSV/TSV: convert) a user's files
+    python -m starlab export-verifier --run-dir D [--iteration N] --out DIR   a V-STaR run's verifier as a folder of its own
+    python -m starlab rerank --verifier DIR --candidates F.jsonl [--json]     score any generator's candidates with it
 
 Exit codes of ``run``: 0 completed, 0 stopped (SIGTERM/SIGINT: the current step finishes,
 ``run_end {status: "stopped"}`` is written), 1 failed (exception: ``run_end {status:
@@ -51,6 +53,15 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--train", required=True, help="training split (JSONL, or CSV/TSV with a header row: converted to JSONL)")
     i.add_argument("--eval", required=True, help="evaluation split (GSM8K test, CommonsenseQA dev; JSONL, CSV or TSV)")
     i.add_argument("--dest", required=True, help="datasets directory (files go to DEST/<dataset>/)")
+    e = sub.add_parser("export-verifier", help="copy a V-STaR run's saved verifier to a folder of its own")
+    e.add_argument("--run-dir", required=True)
+    e.add_argument("--iteration", type=int, default=None, help="default: the last iteration whose verifier the run kept")
+    e.add_argument("--out", required=True, help="a new (or empty) folder")
+    k = sub.add_parser("rerank", help="score candidates from any generator with a saved verifier")
+    k.add_argument("--verifier", required=True, help="a verifier folder (export-verifier, or <run dir>/verifier/iter_N)")
+    k.add_argument("--candidates", required=True, help='JSONL: {"question", "candidates": [...], "gold"?} per line')
+    k.add_argument("--json", action="store_true", help="one JSON object: chosen, scores, curves (with gold)")
+    k.add_argument("--device", default=None, help="cpu, cuda, … (default: cuda when available)")
     return p
 
 
@@ -67,6 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     if args.cmd == "import-data":
         return cmd_import(args)
+    if args.cmd == "export-verifier":
+        return cmd_export_verifier(args)
+    if args.cmd == "rerank":
+        return cmd_rerank(args)
     return cmd_run(args.config, events_path=args.events, run_dir=args.run_dir, resume=args.resume)
 
 
@@ -80,6 +95,51 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(json.dumps({"ok": False, "error": str(e)}), file=sys.stderr)
         return EXIT_INVALID
     print(json.dumps({"ok": True, **summary}))
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- verifier
+def _refuse(message: str) -> int:
+    print(json.dumps({"ok": False, "error": message}, ensure_ascii=False), file=sys.stderr)
+    return EXIT_INVALID
+
+
+def cmd_export_verifier(args: argparse.Namespace) -> int:
+    from . import verifier_dir as VD
+
+    kept = VD.saved_iterations(args.run_dir)
+    if not kept:
+        return _refuse(f"{args.run_dir} has no saved verifier (a V-STaR run keeps one unless verifier.save is none)")
+    n = kept[-1] if args.iteration is None else args.iteration
+    if n not in kept:
+        return _refuse(f"no verifier of iteration {n} in {args.run_dir}; kept: {', '.join(map(str, kept))}")
+    try:
+        files = VD.export(VD.iteration_dir(args.run_dir, n), args.out)
+    except (VD.VerifierDirError, OSError) as e:
+        return _refuse(str(e))
+    print(json.dumps({"ok": True, "dir": os.path.abspath(args.out), "iteration": n, "files": files}))
+    return EXIT_OK
+
+
+def cmd_rerank(args: argparse.Namespace) -> int:
+    from . import verifier_dir as VD
+
+    try:
+        rows = VD.read_candidates(args.candidates)
+        result = VD.rerank(VD.Verifier.load(args.verifier, device=args.device), rows)
+    except (VD.VerifierDirError, OSError) as e:
+        return _refuse(str(e))
+    if args.json:
+        print(json.dumps({"ok": True, **result}, ensure_ascii=False))
+        return EXIT_OK
+    for i, c in enumerate(result["chosen"]):
+        mark = "" if "correct" not in c else (" ✓" if c["correct"] else " ✗")
+        print(f"{i}\tcandidate {c['index']}\treward {c['reward']:.4f}\tanswer {c['answer']}{mark}")
+    if "curves" in result:
+        cv = result["curves"]
+        print("k\tpass@k\tmajority@k\tbest-of-k")
+        for k in cv["pass"]:
+            print(f"{k}\t{cv['pass'][k]:.4f}\t{cv['majority'][k]:.4f}\t{cv['best_of_k'][k]:.4f}")
     return EXIT_OK
 
 

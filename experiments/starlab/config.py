@@ -232,6 +232,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "temperature": _Num(False, 0, 5),
         "orm_steps": non_neg_int(1000000),
         "orm_lr": LR,
+        # which iterations' verifiers the run keeps as deployable folders (absent: the last)
+        "save": _Optional(_Enum(("last", "every", "none"))),
     },
     "quietSchema": {
         "steps": pos_int(10000000),

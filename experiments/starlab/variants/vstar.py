@@ -27,16 +27,18 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from .. import catalogue, estimators, seeds
+from .. import catalogue, checkpoint, estimators, seeds, verifier_dir
 from .. import verifier as V
 from ..events import EventWriter
-from ..lora import add_adapter, remove_adapter
+from ..lora import add_adapter, base_model, remove_adapter
 from ..stopping import NEVER, StopFlag
+from ..tokenizer import CharTokenizer
 from . import star
 from .common import PROGRESS_MIN_INTERVAL_S, _Throttle, sample_item
 from .star import Hooks, IterationResult, StarRun
@@ -267,7 +269,44 @@ class VStarRun(StarRun):
             cands.verifier = V.score_candidates(
                 verifier, cands.examples, pad_id=pad, batch_size=vcfg["batch_size"], beta=vcfg["beta"], ref_logps=ref_logps
             )
+        self.save_verifier(n, verifier)
         return hist
+
+    def save_verifier(self, n: int, verifier: torch.nn.Module) -> None:
+        """V_n with its reference V_SFT as a directory that scores candidates apart from this run
+        (verifier_dir.py; `starlab verifier export`, `starlab rerank`), per verifier.save: the
+        last iteration's (default), every iteration's, or none."""
+        keep = self.cfg["verifier"].get("save", "last")
+        if keep == "none":
+            return
+        cfg, reloadable = self.cfg, checkpoint.base_is_reloadable(self.cfg)
+        if reloadable:
+            reference = None
+        elif self.lora:  # V_SFT is the verifier's own base weights, without the adapter's layers
+            base = {k: v for k, v in base_model(verifier).state_dict().items() if "lora_" not in k}
+            reference = {k.replace("base_layer.", ""): v for k, v in base.items()}
+        else:
+            reference = self.base_state
+        manifest = {
+            "run_id": os.path.basename(os.path.normpath(self.run_dir)),
+            "iteration": n,
+            "variant": cfg["variant"],
+            "task": cfg["dataset"],
+            "model": {"source": cfg["model"]["source"], "name": cfg["model"]["name"]},
+            "beta": cfg["verifier"]["beta"],
+            "batch_size": cfg["verifier"]["batch_size"],
+            "score": "reward",
+            "score_formula": "beta * (log V(y|x) - log V_SFT(y|x)), summed over the completion's tokens and <eos>",
+            "tokenizer": "char" if isinstance(self.tok, CharTokenizer) else "hf",
+            "prompt": {
+                "question": "the task's question text, no few-shot prefix, after <bos> when the tokenizer has one",
+                "completion": "the task's training_completion of the candidate, encoded as it follows the question, then <eos>",
+            },
+            **({"reference_hub": cfg["model"]["name"]} if reloadable else {}),
+        }
+        verifier_dir.save(
+            self.run_dir, n, verifier=verifier, reference_state=reference, tokenizer=self.tok, lora=self.lora, manifest=manifest, keep=keep
+        )
 
     def train_orm_baseline(self, n: int, sets: VerifierData, cands: Candidates) -> list[dict[str, float]]:
         """The outcome reward model on the same data (verifier.orm_steps > 0): a scalar head on a
