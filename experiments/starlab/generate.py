@@ -2,7 +2,9 @@
 
 Prompts are sorted by length and batched, so batches of equal-length prompts (the usual
 case for a synthetic task) need no padding at all; mixed lengths are left-padded with an
-attention mask and explicit position ids.
+attention mask and explicit position ids. A row that finishes leaves the batch (its KV cache
+rows are dropped), so a batch costs what its unfinished rows cost; the samples are those of
+decoding every row to the end (see ``_pick``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ def generate(
     stop: StopFlag = NEVER,
     on_batch: Callable[[int, int], None] | None = None,
     stop_strings: Sequence[str] | None = None,
+    compact: bool = True,
 ) -> list[list[int]]:
     """Completions (token ids, without the stop token) for each prompt (token ids, with any
     <bos> already in place). ``on_batch(done, total)`` is called after each batch.
@@ -36,7 +39,9 @@ def generate(
     A row finishes at <eos>, at a token whose text contains one of ``stop_strings``, or when
     its decoded tail contains one (a stop string split across tokens, e.g. "\n" + "\n");
     without ``stop_strings`` the tokenizer's own ``stop_ids()`` decide. The caller cuts the
-    decoded text at the stop strings."""
+    decoded text at the stop strings. ``compact`` False keeps finished rows in the batch,
+    decoding padding, until every row has finished (the samples are the same; it is the
+    baseline of scripts/gpu/bench_sampling.py)."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -76,33 +81,54 @@ def generate(
                 out = model(input_ids=ids, **kwargs)
                 last_pos = None
             cache = output_cache(out)
-            finished = torch.zeros(B, dtype=torch.bool, device=device)
-            gen = torch.empty((B, 0), dtype=torch.long, device=device)
             logits = out.logits[:, -1, :]
+            active = torch.arange(B, device=device)  # the batch rows still generating
+            gen = torch.empty((B, 0), dtype=torch.long, device=device)  # their tokens so far
+            rows: list[list[int]] = [[] for _ in range(B)]
+            ended: torch.Tensor | None = None  # without compaction: the rows that have finished
             for step in range(max_new_tokens):
-                nxt = _pick(logits, temperature, generator)
-                nxt = torch.where(finished, torch.full_like(nxt, pad), nxt)
+                nxt = _pick(logits, temperature, generator, active, B)
+                if ended is not None:  # without compaction a finished row decodes padding
+                    nxt = torch.where(ended, torch.full_like(nxt, pad), nxt)
                 gen = torch.cat([gen, nxt[:, None]], dim=1)
-                finished |= torch.isin(nxt, stop_ids)
+                finished = torch.isin(nxt, stop_ids)
                 if multi and step % 4 == 3:
                     finished |= _tails_stopped(tok, gen, finished, multi)
-                if bool(finished.all()) or step == max_new_tokens - 1:
+                if step == max_new_tokens - 1:
                     break
+                # one host sync per step, as the step count must be known to draw the same noise
+                if not compact:
+                    ended = finished if ended is None else ended | finished
+                    if bool(ended.all()):
+                        break
+                elif bool(finished.any()):
+                    # finished rows leave the batch: their tokens are kept, the cache drops them
+                    for r in finished.nonzero().flatten().tolist():
+                        rows[int(active[r])] = gen[r].tolist()
+                    keep = (~finished).nonzero().flatten()
+                    if keep.numel() == 0:
+                        break
+                    active, gen, nxt = active[keep], gen[keep], nxt[keep]
+                    cache.batch_select_indices(keep)
+                    if padded:
+                        mask, last_pos = mask[keep], last_pos[keep]
                 if step % 8 == 7:
                     stop.check()
                 step_kwargs = {"use_cache": True, ck: cache}
                 if keep_kw:
                     step_kwargs["logits_to_keep"] = 1
                 if padded:
-                    mask = torch.cat([mask, torch.ones((B, 1), dtype=mask.dtype, device=device)], dim=1)
+                    mask = torch.cat([mask, torch.ones((len(active), 1), dtype=mask.dtype, device=device)], dim=1)
                     last_pos = last_pos + 1
                     out = model(input_ids=nxt[:, None], attention_mask=mask, position_ids=last_pos, **step_kwargs)
                 else:
                     out = model(input_ids=nxt[:, None], **step_kwargs)
                 cache = output_cache(out)
                 logits = out.logits[:, -1, :]
+            for r, row in zip(active.tolist(), gen.tolist()):
+                rows[r] = row
             for r, i in enumerate(idx):
-                row = gen[r].tolist()
+                row = rows[r]
                 cut = len(row)
                 for j, t in enumerate(row):
                     if t in stop_set:
@@ -143,8 +169,14 @@ def _tails_stopped(tok, gen: torch.Tensor, finished: torch.Tensor, stops: list[s
     return out
 
 
-def _pick(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+def _pick(logits: torch.Tensor, temperature: float, generator: torch.Generator | None, rows: torch.Tensor, batch: int) -> torch.Tensor:
+    """The next token of each active row (``logits``: one row per entry of ``rows``, the
+    active rows' positions in a batch of ``batch``). Sampling is torch.multinomial's own
+    single-draw rule, argmax(p / E) with E ~ Exp(1) drawn for the whole (batch, vocab) as
+    multinomial draws it for a full batch: a row's token and the generator's state after the
+    step do not depend on which other rows have already finished."""
     if temperature <= 1e-5:
         return logits.argmax(dim=-1)
     probs = torch.softmax(logits.float() / temperature, dim=-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    noise = torch.empty((batch, probs.shape[-1]), dtype=probs.dtype, device=probs.device).exponential_(generator=generator)
+    return (probs / noise[rows]).argmax(dim=-1)

@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Sampling speed of the lab's decoder against transformers' own ``model.generate``, in one run.
+
+On a randomly initialised model of a real architecture (nothing is downloaded), it decodes the
+same prompts three ways and prints generated tokens per second and each one's ratio to
+``model.generate`` measured in the same run:
+
+- ``model.generate``: transformers' sampler (do_sample, temperature 1, no top-k/top-p);
+- ``starlab, full batch``: the lab's ``generate`` with ``compact=False``, every row decoded
+  until the batch's last one finishes (what it did before finished rows left the batch);
+- ``starlab``: the lab's ``generate`` as runs use it, finished rows leaving the batch.
+
+Completion lengths vary as rationales do: an <eos> logit offset (a forward hook on the LM head,
+the same for all three) gives a random model's near-uniform output a 1/``--mean-len`` chance
+of <eos> per token. Both lab rows produce the same tokens (tests/test_generate.py); the
+transformers row samples its own. From the lab's tokens/s it projects one full GSM8K STaR
+iteration: every training question sampled, the wrong share rationalized, the test set
+evaluated, each ``--mean-len`` tokens.
+
+    experiments/.venv/bin/python scripts/gpu/bench_sampling.py --arch tiny --prompts 64   # CPU
+    python3 scripts/gpu/bench_sampling.py --arch 0.5b --prompts 512 --batch 128           # one GPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "experiments"))
+
+from starlab.generate import generate  # noqa: E402
+
+#: architectures of real models (random weights): Qwen2.5-0.5B's and Llama-2-7B's shapes
+ARCHS = {
+    "tiny": dict(
+        hidden_size=256, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=4, intermediate_size=688, vocab_size=32000
+    ),
+    "0.5b": dict(
+        hidden_size=896, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2, intermediate_size=4864, vocab_size=151936
+    ),
+    "7b": dict(
+        hidden_size=4096, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32, intermediate_size=11008, vocab_size=32000
+    ),
+}
+GSM8K = {"train": 7473, "test": 1319}
+EOS, PAD = 2, 0
+
+
+class Tok:
+    """What ``generate`` needs of a tokenizer, for random token ids."""
+
+    pad_id, eos_id, bos_id = PAD, EOS, 1
+
+    def stop_ids(self) -> set[int]:
+        return {EOS}
+
+
+def build(arch: str, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(**ARCHS[arch], max_position_embeddings=4096, bos_token_id=1, eos_token_id=EOS, pad_token_id=PAD)
+    return LlamaForCausalLM(cfg).to(device=device, dtype=dtype).eval()
+
+
+def eos_offset(model: torch.nn.Module, mean_len: float) -> None:
+    """Raise the <eos> logit so that a near-uniform distribution ends a row with p = 1/mean_len."""
+    v = model.config.vocab_size
+    p = 1.0 / mean_len
+    bias = math.log(p * (v - 1) / (1 - p))
+
+    def hook(_m, _inp, out):
+        out[..., EOS] += bias
+        return out
+
+    model.lm_head.register_forward_hook(hook)
+
+
+def prompts_of(n: int, lo: int, hi: int, vocab: int, seed: int) -> list[list[int]]:
+    g = torch.Generator().manual_seed(seed)
+    lens = torch.randint(lo, hi + 1, (n,), generator=g).tolist()
+    return [[1] + torch.randint(3, vocab, (k - 1,), generator=g).tolist() for k in lens]
+
+
+def hf_generate(model, prompts, batch: int, max_new: int, device) -> tuple[int, float]:
+    tokens, t0 = 0, time.perf_counter()
+    for s in range(0, len(prompts), batch):
+        chunk = prompts[s : s + batch]
+        L = max(map(len, chunk))
+        ids = torch.tensor([[PAD] * (L - len(p)) + p for p in chunk], device=device)
+        mask = torch.tensor([[0] * (L - len(p)) + [1] * len(p) for p in chunk], device=device)
+        with torch.no_grad():
+            out = model.generate(
+                input_ids=ids,
+                attention_mask=mask,
+                do_sample=True,
+                temperature=1.0,
+                top_k=0,
+                top_p=1.0,
+                max_new_tokens=max_new,
+                eos_token_id=EOS,
+                pad_token_id=PAD,
+            )
+        for row in out[:, L:].tolist():
+            tokens += next((i + 1 for i, t in enumerate(row) if t == EOS), len(row))
+    _sync(device)
+    return tokens, time.perf_counter() - t0
+
+
+def lab_generate(model, prompts, batch: int, max_new: int, compact: bool, device) -> tuple[int, float]:
+    g = torch.Generator(device=device).manual_seed(0)
+    t0 = time.perf_counter()
+    outs = generate(model, Tok(), prompts, max_new_tokens=max_new, temperature=1.0, batch_size=batch, generator=g, compact=compact)
+    _sync(device)
+    # the <eos> that ended a row is a generated token too (as model.generate counts it)
+    return sum(min(len(o) + 1, max_new) for o in outs), time.perf_counter() - t0
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--arch", choices=sorted(ARCHS), default="tiny")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--dtype", choices=["float32", "bfloat16"], default=None, help="default: bfloat16 on CUDA, float32 on CPU")
+    ap.add_argument("--prompts", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--prompt-len", default="60,160", help="prompt lengths drawn from LO,HI tokens (GSM8K questions)")
+    ap.add_argument("--max-new-tokens", type=int, default=256)
+    ap.add_argument("--mean-len", type=float, default=150, help="mean completion length the <eos> offset aims at")
+    ap.add_argument("--wrong-fraction", type=float, default=0.7, help="share of training questions rationalized (projection)")
+    ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    a = ap.parse_args()
+
+    device = torch.device(a.device)
+    dtype = getattr(torch, a.dtype) if a.dtype else (torch.bfloat16 if device.type == "cuda" else torch.float32)
+    lo, hi = map(int, a.prompt_len.split(","))
+    model = build(a.arch, device, dtype)
+    eos_offset(model, a.mean_len)
+    prompts = prompts_of(a.prompts, lo, hi, model.config.vocab_size, seed=0)
+    lab_generate(model, prompts[: min(4, len(prompts))], a.batch, 4, True, device)  # warm the kernels
+
+    rows = []
+    for name, fn in (
+        ("model.generate", lambda: hf_generate(model, prompts, a.batch, a.max_new_tokens, device)),
+        ("starlab, full batch", lambda: lab_generate(model, prompts, a.batch, a.max_new_tokens, False, device)),
+        ("starlab", lambda: lab_generate(model, prompts, a.batch, a.max_new_tokens, True, device)),
+    ):
+        tokens, secs = fn()
+        rows.append({"sampler": name, "tokens": tokens, "seconds": secs, "tok_s": tokens / secs})
+    base = rows[0]["tok_s"]
+    for r in rows:
+        r["vs_model_generate"] = r["tok_s"] / base
+    lab = rows[-1]["tok_s"]
+    iteration_tokens = (GSM8K["train"] * (1 + a.wrong_fraction) + GSM8K["test"]) * a.mean_len
+    result = {
+        "arch": a.arch,
+        "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
+        "dtype": str(dtype).replace("torch.", ""),
+        "prompts": a.prompts,
+        "batch": a.batch,
+        "rows": rows,
+        "gsm8k_iteration_tokens": iteration_tokens,
+        "gsm8k_iteration_minutes": iteration_tokens / lab / 60,
+        "peak_gib": torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None,
+    }
+    if a.json:
+        print(json.dumps(result))
+        return 0
+    print(
+        f"{a.arch} ({result['params_m']:.0f} M parameters, {result['dtype']}) on {result['device']}: {a.prompts} prompts, batch {a.batch}"
+    )
+    print(f"{'sampler':<22}{'tokens':>9}{'seconds':>10}{'tok/s':>10}{'× model.generate':>18}")
+    for r in rows:
+        print(f"{r['sampler']:<22}{r['tokens']:>9}{r['seconds']:>10.2f}{r['tok_s']:>10.0f}{r['vs_model_generate']:>18.2f}")
+    print(
+        f"one GSM8K STaR iteration ≈ {iteration_tokens / 1e6:.2f} M tokens → {result['gsm8k_iteration_minutes']:.1f} min at the lab's rate"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
