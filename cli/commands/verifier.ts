@@ -41,6 +41,7 @@ export function register(program: Command): void {
           const mark = c.correct === undefined ? '' : c.correct ? ' ✓' : ' ✗';
           out(`${i}\tcandidate ${c.index}\treward ${c.reward.toFixed(4)}\tanswer ${c.answer ?? '-'}${mark}`);
         });
+        if (r.note) out(r.note);
         if (r.curves) {
           out('k\tpass@k\tmajority@k\tbest-of-k');
           for (const k of Object.keys(r.curves.pass))

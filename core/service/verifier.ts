@@ -23,6 +23,8 @@ export interface RerankResult {
   questions: number;
   chosen: { index: number; text: string; reward: number; answer: string | null; correct?: boolean }[];
   scores: number[][];
+  /** Why there are no curves when some lines have a gold answer and others not. */
+  note?: string;
   curves?: Record<'pass' | 'majority' | 'best_of_k', Record<string, number>>;
 }
 

@@ -129,12 +129,16 @@ def cmd_rerank(args: argparse.Namespace) -> int:
         result = VD.rerank(VD.Verifier.load(args.verifier, device=args.device), rows)
     except (VD.VerifierDirError, OSError) as e:
         return _refuse(str(e))
+    except (RuntimeError, ValueError, TypeError) as e:  # a hub reference not found, a bad --device, weights that do not fit
+        return _refuse(f"{type(e).__name__}: {e}")
     if args.json:
         print(json.dumps({"ok": True, **result}, ensure_ascii=False))
         return EXIT_OK
     for i, c in enumerate(result["chosen"]):
         mark = "" if "correct" not in c else (" ✓" if c["correct"] else " ✗")
         print(f"{i}\tcandidate {c['index']}\treward {c['reward']:.4f}\tanswer {c['answer']}{mark}")
+    if result.get("note"):
+        print(result["note"])
     if "curves" in result:
         cv = result["curves"]
         print("k\tpass@k\tmajority@k\tbest-of-k")

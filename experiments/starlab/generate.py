@@ -3,8 +3,10 @@
 Prompts are sorted by length and batched, so batches of equal-length prompts (the usual
 case for a synthetic task) need no padding at all; mixed lengths are left-padded with an
 attention mask and explicit position ids. A row that finishes leaves the batch (its KV cache
-rows are dropped), so a batch costs what its unfinished rows cost; the samples are those of
-decoding every row to the end (see ``_pick``).
+rows are dropped), so a batch costs what its unfinished rows cost. The random draws are those
+of decoding every row to the end (see ``_pick``), so on the CPU the samples are identical
+(tests/test_generate.py); on a GPU a smaller batch may change the logits in the last bits
+(matrix products are not batch-invariant there), so a rare sample may differ.
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ def generate(
                 last_pos = None
             cache = output_cache(out)
             logits = out.logits[:, -1, :]
+            compacting = compact and _compactable(cache)
             active = torch.arange(B, device=device)  # the batch rows still generating
             gen = torch.empty((B, 0), dtype=torch.long, device=device)  # their tokens so far
             rows: list[list[int]] = [[] for _ in range(B)]
@@ -97,14 +100,15 @@ def generate(
                 if step == max_new_tokens - 1:
                     break
                 # one host sync per step, as the step count must be known to draw the same noise
-                if not compact:
+                if not compacting:
                     ended = finished if ended is None else ended | finished
                     if bool(ended.all()):
                         break
                 elif bool(finished.any()):
                     # finished rows leave the batch: their tokens are kept, the cache drops them
-                    for r in finished.nonzero().flatten().tolist():
-                        rows[int(active[r])] = gen[r].tolist()
+                    done_rows = finished.nonzero().flatten()
+                    for r, row in zip(active[done_rows].tolist(), gen[done_rows].tolist()):
+                        rows[r] = row
                     keep = (~finished).nonzero().flatten()
                     if keep.numel() == 0:
                         break
@@ -144,6 +148,18 @@ def generate(
     return results
 
 
+def _compactable(cache) -> bool:
+    """Whether finished rows can be dropped from this KV cache: plain (and sliding-window)
+    attention layers only. Linear-attention or convolution layers keep recurrent states that
+    batch_select_indices does not trim (or has no method for): those decode the full batch."""
+    layers = getattr(cache, "layers", None)
+    return (
+        hasattr(cache, "batch_select_indices")
+        and layers is not None
+        and all(type(layer).__name__ in ("DynamicLayer", "DynamicSlidingWindowLayer") for layer in layers)
+    )
+
+
 def stop_token_ids(tok, stop_strings: tuple[str, ...]) -> set[int]:
     """<eos> plus every token whose text contains a stop string (cached per tokenizer)."""
     cache = tok.__dict__.setdefault("_starlab_stop_cache", {})
@@ -178,5 +194,7 @@ def _pick(logits: torch.Tensor, temperature: float, generator: torch.Generator |
     if temperature <= 1e-5:
         return logits.argmax(dim=-1)
     probs = torch.softmax(logits.float() / temperature, dim=-1)
+    if not bool(torch.isfinite(probs).all()):  # torch.multinomial refuses these too
+        raise RuntimeError("probability tensor contains either inf or nan (the model's logits are not finite)")
     noise = torch.empty((batch, probs.shape[-1]), dtype=probs.dtype, device=probs.device).exponential_(generator=generator)
     return (probs / noise[rows]).argmax(dim=-1)

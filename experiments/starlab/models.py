@@ -74,14 +74,16 @@ def build_tiny(model_cfg: dict[str, Any], tokenizer: CharTokenizer, seed: int) -
     return model
 
 
-def load_hub(name: str, dtype: torch.dtype = torch.float32) -> tuple[torch.nn.Module, HFTokenizer]:
+def load_hub(name: str, dtype: torch.dtype = torch.float32, *, safetensors_only: bool = False) -> tuple[torch.nn.Module, HFTokenizer]:
     """Load a hub id or local path unchanged, with weights in ``dtype``. Raises ModelLoadError
-    with a clear message when the weights are not available (no network, not cached)."""
+    with a clear message when the weights are not available (no network, not cached).
+    ``safetensors_only``: never a pickled checkpoint (a name read from a file, not typed by the user)."""
     try:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         tok = AutoTokenizer.from_pretrained(name)
-        model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype)
+        extra = {"use_safetensors": True} if safetensors_only else {}
+        model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype, **extra)
     except Exception as e:  # OSError / HF hub errors / missing files
         raise ModelLoadError(
             f"could not load hub model '{name}': {type(e).__name__}: {e}. "

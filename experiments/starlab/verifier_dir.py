@@ -13,12 +13,15 @@ The score is the DPO implicit reward β·(log V(y|x) − log V_SFT(y|x)), summed
 completion's tokens and <eos> (verifier.score_candidates), where x is the question as the lab
 stores it (the task's question text, no few-shot prefix) and y the candidate as the generator
 is trained on it (the task's training_completion), encoded as the generator samples it after x.
-Loading reads JSON and safetensors only: a directory holding a pickle is refused, transformers
-is never allowed remote code (its default; the package never passes trust_remote_code).
+Loading reads JSON, safetensors and the tokenizer's own files (a vocabulary, merges, a
+SentencePiece model): a folder holding a pickle is refused, a hub reference is loaded from
+safetensors only, and transformers is never allowed remote code (its default; the package
+never passes trust_remote_code).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -82,8 +85,16 @@ def save(
 
     root = os.path.join(run_dir, RUN_SUBDIR)
     os.makedirs(root, exist_ok=True)
-    for name in os.listdir(root):  # a save a killed process left half-written
-        if name.startswith(".iter_"):
+    if os.path.islink(root):
+        raise VerifierDirError(f"{root} is a link; the verifier is not written through it")
+    for name in os.listdir(root):
+        if name.endswith(".old") and name.startswith(".iter_"):
+            # a save killed between its renames: the previous folder is the only complete copy
+            kept = os.path.join(root, name[1:-4])
+            if not os.path.exists(kept):
+                os.rename(os.path.join(root, name), kept)
+                continue
+        if name.startswith(".iter_"):  # a save a killed process left half-written
             shutil.rmtree(os.path.join(root, name), ignore_errors=True)
     tmp = tempfile.mkdtemp(prefix=f".iter_{iteration}.", dir=root)
     try:
@@ -200,10 +211,13 @@ class Verifier:
             from transformers import AutoTokenizer
 
             tok = HFTokenizer(AutoTokenizer.from_pretrained(path))
+        if m["weights"] == MODEL:
+            model = _plain_model(path, MODEL, dtype)
+            dtype = dtype or next(p.dtype for p in model.parameters() if p.is_floating_point())
         if m["reference"]:
             reference = _plain_model(path, m["reference"], dtype)
-        else:
-            reference, _ = load_hub(m["reference_hub"], dtype or torch.float32)
+        else:  # the unchanged hub checkpoint, at V's precision; never a pickled one
+            reference, _ = load_hub(m["reference_hub"], dtype or torch.float32, safetensors_only=True)
             reference.eval()
         if m["weights"] == ADAPTER:
             import copy
@@ -211,8 +225,6 @@ class Verifier:
             from peft import PeftModel
 
             model = PeftModel.from_pretrained(copy.deepcopy(reference), os.path.join(path, ADAPTER), is_trainable=False).eval()
-        else:
-            model = _plain_model(path, MODEL, dtype)
         dev = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
         return cls(m, model.to(dev), reference.to(dev), tok, task)
 
@@ -235,13 +247,21 @@ class Verifier:
         from .verifier import score_candidates
 
         examples = [e for q, cands in items for e in self.examples(q, cands)]
-        rows = (
-            score_candidates(
-                self.model, examples, pad_id=self.tok.pad_id, batch_size=self.batch_size, beta=self.beta, reference=self.reference
-            )
-            if examples
-            else []
+        device = next(self.model.parameters()).device
+        # as the run scored: under bfloat16 autocast when its runtime.dtype was "mixed"
+        amp = (
+            torch.autocast(device_type=device.type, dtype=torch.bfloat16, cache_enabled=False)
+            if self.manifest.get("precision") == "mixed" and device.type == "cuda"
+            else contextlib.nullcontext()
         )
+        with amp:
+            rows = (
+                score_candidates(
+                    self.model, examples, pad_id=self.tok.pad_id, batch_size=self.batch_size, beta=self.beta, reference=self.reference
+                )
+                if examples
+                else []
+            )
         out, i = [], 0
         for _, cands in items:
             out.append(rows[i : i + len(cands)])
@@ -310,6 +330,8 @@ def rerank(verifier: Verifier, rows: Sequence[dict[str, Any]]) -> dict[str, Any]
             pick["correct"] = group[best]["correct"]
         chosen.append(pick)
     out: dict[str, Any] = {"questions": len(rows), "chosen": chosen, "scores": [[s["reward"] for s in sc] for sc in scores]}
+    if not graded and any("gold" in r for r in rows):
+        out["note"] = "no curves: only some lines have a gold answer (curves need it on every line)"
     if graded:
         kmax = min(len(r["candidates"]) for r in rows)
         curves = estimators.all_curves(per_question, range(1, kmax + 1), score_keys=["reward"])
@@ -324,14 +346,22 @@ def export(src: str, dest: str) -> list[str]:
     """Copy the verifier folder ``src`` to ``dest``, which must not exist or be an empty folder:
     regular files only (a link inside ``src`` is refused, never followed), into a temporary
     folder beside ``dest`` renamed into place when complete. Returns the files copied."""
+    if os.path.islink(src):
+        raise VerifierDirError(f"{src} is a link; refused")
     m = _read_manifest(src)
     _check_files(src, m)
     dest = os.path.abspath(dest)
     if os.path.lexists(dest) and not (os.path.isdir(dest) and not os.path.islink(dest) and not os.listdir(dest)):
         raise VerifierDirError(f"{dest} already exists; name a new folder (or an empty one)")
+    real_src = os.path.realpath(src)
+    if os.path.commonpath([real_src, os.path.realpath(dest)]) == real_src:
+        raise VerifierDirError(f"{dest} is inside the verifier folder {src}; name a folder outside it")
     parent = os.path.dirname(dest)
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(dest)}.", dir=parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 is for its own privacy, not the user's folder
     copied = []
     try:
         for root, dirs, files in os.walk(src):
@@ -342,7 +372,8 @@ def export(src: str, dest: str) -> list[str]:
                 os.makedirs(os.path.join(tmp, rel_root, d), exist_ok=True)
             for name in files:
                 rel = os.path.normpath(os.path.join(rel_root, name))
-                fd = os.open(os.path.join(src, rel), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+                # no link followed, and a FIFO planted there cannot block the open
+                fd = os.open(os.path.join(src, rel), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
                 with os.fdopen(fd, "rb") as fin:
                     if not stat.S_ISREG(os.fstat(fin.fileno()).st_mode):
                         raise VerifierDirError(f"{os.path.join(src, rel)} is not a regular file; refused")

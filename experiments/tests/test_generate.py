@@ -59,3 +59,25 @@ def test_sampling_rule_is_torch_multinomials():
     got = _pick(probs_logits[rows], 0.7, g2, rows, 6)
     assert got.tolist() == want[rows].tolist()
     assert torch.equal(g1.get_state(), g2.get_state())
+
+
+def test_caches_with_recurrent_state_are_not_compacted():
+    from transformers.cache_utils import DynamicCache
+
+    from starlab.generate import _compactable
+
+    class LinearAttentionLayer:  # a layer type whose recurrent state batch_select_indices would not trim
+        pass
+
+    cache = DynamicCache()
+    assert _compactable(cache)
+    cache.layers.append(LinearAttentionLayer())
+    assert not _compactable(cache)
+    assert not _compactable(object())
+
+
+def test_non_finite_logits_are_refused_as_torch_multinomial_refuses_them():
+    logits = torch.zeros(2, 5)
+    logits[1, 2] = float("nan")
+    with pytest.raises(RuntimeError, match="inf or nan"):
+        _pick(logits, 0.7, torch.Generator().manual_seed(0), torch.tensor([0, 1]), 2)

@@ -13,7 +13,8 @@ same prompts three ways and prints generated tokens per second and each one's ra
 Completion lengths vary as rationales do: an <eos> logit offset (a forward hook on the LM head,
 the same for all three) gives a random model's near-uniform output a 1/``--mean-len`` chance
 of <eos> per token. Both lab rows produce the same tokens (tests/test_generate.py); the
-transformers row samples its own. From the lab's tokens/s it projects one full GSM8K STaR
+transformers row samples its own (its lengths vary by chance). Each sampler is warmed at the
+full batch shape, then run ``--reps`` times in rotating order; tokens/s is the median. From the lab's tokens/s it projects one full GSM8K STaR
 iteration: every training question sampled, the wrong share rationalized, the test set
 evaluated, each ``--mean-len`` tokens.
 
@@ -138,6 +139,7 @@ def main() -> int:
     ap.add_argument("--max-new-tokens", type=int, default=256)
     ap.add_argument("--mean-len", type=float, default=150, help="mean completion length the <eos> offset aims at")
     ap.add_argument("--wrong-fraction", type=float, default=0.7, help="share of training questions rationalized (projection)")
+    ap.add_argument("--reps", type=int, default=3, help="repetitions per sampler (tok/s is the median)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     a = ap.parse_args()
 
@@ -147,16 +149,24 @@ def main() -> int:
     model = build(a.arch, device, dtype)
     eos_offset(model, a.mean_len)
     prompts = prompts_of(a.prompts, lo, hi, model.config.vocab_size, seed=0)
-    lab_generate(model, prompts[: min(4, len(prompts))], a.batch, 4, True, device)  # warm the kernels
-
+    samplers = {
+        "model.generate": lambda ps, n: hf_generate(model, ps, a.batch, n, device),
+        "starlab, full batch": lambda ps, n: lab_generate(model, ps, a.batch, n, False, device),
+        "starlab": lambda ps, n: lab_generate(model, ps, a.batch, n, True, device),
+    }
+    for fn in samplers.values():  # warm each one's kernels at the full batch shape
+        fn(prompts[: a.batch], 8)
+    runs: dict[str, list[tuple[int, float]]] = {name: [] for name in samplers}
+    for rep in range(a.reps):  # the order rotates, so no sampler always runs first (or last)
+        names = list(samplers)[rep % 3 :] + list(samplers)[: rep % 3]
+        for name in names:
+            torch.manual_seed(rep)  # model.generate draws from the global generator
+            runs[name].append(samplers[name](prompts, a.max_new_tokens))
     rows = []
-    for name, fn in (
-        ("model.generate", lambda: hf_generate(model, prompts, a.batch, a.max_new_tokens, device)),
-        ("starlab, full batch", lambda: lab_generate(model, prompts, a.batch, a.max_new_tokens, False, device)),
-        ("starlab", lambda: lab_generate(model, prompts, a.batch, a.max_new_tokens, True, device)),
-    ):
-        tokens, secs = fn()
-        rows.append({"sampler": name, "tokens": tokens, "seconds": secs, "tok_s": tokens / secs})
+    for name, rs in runs.items():
+        rates = sorted(t / s for t, s in rs)
+        tokens, secs = rs[0]
+        rows.append({"sampler": name, "tokens": tokens, "seconds": secs, "tok_s": rates[len(rates) // 2], "reps": len(rs)})
     base = rows[0]["tok_s"]
     for r in rows:
         r["vs_model_generate"] = r["tok_s"] / base
@@ -180,7 +190,7 @@ def main() -> int:
     print(
         f"{a.arch} ({result['params_m']:.0f} M parameters, {result['dtype']}) on {result['device']}: {a.prompts} prompts, batch {a.batch}"
     )
-    print(f"{'sampler':<22}{'tokens':>9}{'seconds':>10}{'tok/s':>10}{'× model.generate':>18}")
+    print(f"{'sampler':<22}{'tokens':>9}{'seconds':>10}{'tok/s':>10}{'× model.generate':>18}   (tok/s: median of {a.reps})")
     for r in rows:
         print(f"{r['sampler']:<22}{r['tokens']:>9}{r['seconds']:>10.2f}{r['tok_s']:>10.0f}{r['vs_model_generate']:>18.2f}")
     print(

@@ -298,15 +298,27 @@ class VStarRun(StarRun):
             "score": "reward",
             "score_formula": "beta * (log V(y|x) - log V_SFT(y|x)), summed over the completion's tokens and <eos>",
             "tokenizer": "char" if isinstance(self.tok, CharTokenizer) else "hf",
+            # runtime.dtype as resolved: "mixed" scored under bfloat16 autocast, and so does the loaded verifier
+            "precision": self.precision.name,
             "prompt": {
                 "question": "the task's question text, no few-shot prefix, after <bos> when the tokenizer has one",
                 "completion": "the task's training_completion of the candidate, encoded as it follows the question, then <eos>",
             },
             **({"reference_hub": cfg["model"]["name"]} if reloadable else {}),
         }
-        verifier_dir.save(
-            self.run_dir, n, verifier=verifier, reference_state=reference, tokenizer=self.tok, lora=self.lora, manifest=manifest, keep=keep
-        )
+        try:
+            verifier_dir.save(
+                self.run_dir,
+                n,
+                verifier=verifier,
+                reference_state=reference,
+                tokenizer=self.tok,
+                lora=self.lora,
+                manifest=manifest,
+                keep=keep,
+            )
+        except (OSError, verifier_dir.VerifierDirError) as e:  # a full disk costs the folder, not the run's curves
+            self.ev.log("warning", f"iteration {n}: the verifier was not saved ({type(e).__name__}: {e})")
 
     def train_orm_baseline(self, n: int, sets: VerifierData, cands: Candidates) -> list[dict[str, float]]:
         """The outcome reward model on the same data (verifier.orm_steps > 0): a scalar head on a
