@@ -592,7 +592,8 @@ export const commandArgs = {
   ]),
   getDatabaseHealth: z.tuple([]),
   getDataInfo: z.tuple([]),
-  checkPython: z.tuple([]),
+  /** Check an interpreter: the one typed in (not saved yet), else the saved one new runs use. */
+  checkPython: z.tuple([z.string().min(1).max(4096).optional()]),
   backupNow: z.tuple([]),
   exportRunBundle: z.tuple([z.array(runId).min(1).max(1000), z.object({ checkpoints: z.boolean().optional() }).strict()]),
   importRunBundle: z.tuple([z.string().min(1).max(4096)]),

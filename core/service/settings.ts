@@ -35,6 +35,14 @@ export function settingCommands(ctx: ServiceContext): SettingCommands {
       return { ok: true, settings: ctx.settings() };
     },
 
-    checkPython: () => checkPython(ctx.python(), { requirements: requirements() }),
+    async checkPython(path) {
+      // a path typed in Settings and not saved yet is checked as setPythonPath would vet it
+      const wanted = path?.trim() || ctx.python();
+      if (path?.trim()) {
+        const problem = interpreterPathProblem(wanted);
+        if (problem) return { ok: false, python: wanted, message: problem };
+      }
+      return checkPython(wanted, { requirements: requirements() });
+    },
   };
 }

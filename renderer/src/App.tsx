@@ -26,7 +26,20 @@ function route(path: string): { page: ReactElement; section: string } {
   if (path.startsWith('/ablate')) return { page: <AblatePage />, section: 'ablate' };
   if (path.startsWith('/launch')) return { page: <LaunchPage />, section: 'launch' };
   if (path.startsWith('/settings')) return { page: <SettingsPage />, section: 'settings' };
-  return { page: <RunsPage />, section: 'runs' };
+  if (path === '' || path === '/' || /^\/runs\/?(\?.*)?$/.test(path)) return { page: <RunsPage />, section: 'runs' };
+  return { page: <NotFound path={path} />, section: '' };
+}
+
+/** A link to a page that does not exist (a typo, a link from a newer version): said, not the runs list. */
+function NotFound({ path }: { path: string }): ReactElement {
+  return (
+    <div className="not-found" data-testid="not-found">
+      <h1>Not found</h1>
+      <p className="muted">
+        There is no page at <span className="mono">#{path}</span>. <a href="#/runs">All runs</a>
+      </p>
+    </div>
+  );
 }
 
 export function App(): ReactElement {
@@ -39,7 +52,8 @@ export function App(): ReactElement {
     </a>
   );
   return (
-    <div className="app">
+    // the transport (electron-ipc or http) is for the tests and for bug reports, not the screen
+    <div className="app" data-transport={kind} data-testid="app">
       <header className="topbar">
         <a className="brand" href="#/runs">
           STaR Lab
@@ -56,11 +70,6 @@ export function App(): ReactElement {
       </header>
       <DatabaseHealthBanner />
       <main>{page}</main>
-      <footer className="footer">
-        <span>
-          transport <span data-testid="transport-kind">{kind}</span>
-        </span>
-      </footer>
     </div>
   );
 }

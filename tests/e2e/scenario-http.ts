@@ -134,8 +134,12 @@ export async function scenarioHttp(browser: Browser, server: Server): Promise<{ 
   const base = server.url;
 
   await page.goto(`${base}/#/runs`);
-  const kind = await page.getByTestId('transport-kind').textContent();
-  check(kind === 'http', `footer transport is "${kind}", expected "http"`);
+  const kind = await page.getByTestId('app').getAttribute('data-transport');
+  check(kind === 'http', `transport is "${kind}", expected "http"`);
+  // a link to a page that does not exist says so (it used to show the runs list)
+  await page.goto(`${base}/#/no-such-page`);
+  await page.getByTestId('not-found').waitFor();
+  check((await page.getByTestId('runs-table').count()) === 0, 'an unknown route showed the runs list');
 
   // --- field errors, by field, before anything launches
   await page.goto(`${base}/#/launch`);
@@ -213,6 +217,11 @@ export async function scenarioHttp(browser: Browser, server: Server): Promise<{ 
     60_000,
   );
   await page.getByTestId('stop-button').click();
+  // asks first: Cancel leaves the run running, Stop run stops it
+  await page.getByTestId('stop-cancel').click();
+  check((await status(page)) !== 'stopped', 'Cancel stopped the run');
+  await page.getByTestId('stop-button').click();
+  await page.getByTestId('stop-confirm').click();
   await waitFor(`${stoppedId} to be stopped`, async () => (await status(page)) === 'stopped', 30_000, 250);
   check((await page.getByTestId('stop-button').count()) === 0, 'stop button still shown after the run stopped');
   await screenshot(page, 'http-run-stopped');

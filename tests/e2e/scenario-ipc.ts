@@ -70,8 +70,8 @@ export async function scenarioIpc(browser: Browser, server: Server, known: { com
 
   try {
     await page.goto(`${server.url}/#/runs`);
-    const kind = await page.getByTestId('transport-kind').textContent();
-    check(kind === 'electron-ipc', `footer transport is "${kind}", expected "electron-ipc"`);
+    const kind = await page.getByTestId('app').getAttribute('data-transport');
+    check(kind === 'electron-ipc', `transport is "${kind}", expected "electron-ipc"`);
     const shape = await page.evaluate(() => Object.keys((globalThis as any).starlab).sort());
     check(JSON.stringify(shape) === '["invoke","kind","on"]', `window.starlab keys ${JSON.stringify(shape)}`);
     const refused = await page.evaluate(() =>
@@ -120,6 +120,7 @@ export async function scenarioIpc(browser: Browser, server: Server, known: { com
     await page.getByTestId(`run-row-${id}`).click();
     await waitFor('the run to be running', async () => (await status(page)) === 'running', 60_000);
     await page.getByTestId('stop-button').click();
+    await page.getByTestId('stop-confirm').click();
     await waitFor(`${id} to be stopped`, async () => (await status(page)) === 'stopped', 30_000);
     check(forwarded.includes('stopRun'), 'stopRun did not go through the bridge');
 

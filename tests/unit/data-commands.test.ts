@@ -214,4 +214,17 @@ describe('data commands', () => {
     expect(await s.checkPython()).toMatchObject({ ok: true, python: FAKE_PYTHON });
     s.close();
   });
+
+  it('checks the path typed in Settings, not the saved one (issue 17)', async () => {
+    const s = createService({ dataDir: tempDir(), watch: false, pythonPath: FAKE_PYTHON });
+    // a bogus typed path is reported as such, even though the saved interpreter works
+    expect(await s.checkPython('/nonexistent/python3')).toEqual({
+      ok: false,
+      python: '/nonexistent/python3',
+      message: 'no such file: /nonexistent/python3',
+    });
+    expect(await s.checkPython('  ')).toMatchObject({ ok: true, python: FAKE_PYTHON }); // blank: the saved one
+    expect(await s.checkPython(FAKE_PYTHON)).toMatchObject({ ok: true, python: FAKE_PYTHON });
+    s.close();
+  });
 });

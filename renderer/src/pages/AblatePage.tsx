@@ -2,6 +2,7 @@ import { useEffect, useMemo, useState, type FormEvent, type ReactElement } from 
 import type { Catalog } from '../../../shared/contract';
 import type { FieldError } from '../../../shared/experiment-config';
 import { countRuns, formatEstimate, parseAblationForm, type AblationFormState } from '../ablation-form';
+import { ABLATION_OVERRIDES_EXAMPLE, ABLATION_SWEEPS_EXAMPLE } from '../form-examples';
 import { call } from '../transport';
 import { navigate, useCheckAsYouType, useLive } from '../hooks';
 import { ErrorNote, Panel } from '../components/common';
@@ -186,7 +187,7 @@ export function AblatePage(): ReactElement {
               data-testid="ablate-overrides"
               rows={4}
               spellCheck={false}
-              placeholder={'loop.iterations=3'}
+              placeholder={ABLATION_OVERRIDES_EXAMPLE}
               value={form.overrides}
               onChange={(e) => update({ overrides: e.target.value })}
               className={overrideErrors.length ? 'invalid' : undefined}
@@ -204,7 +205,7 @@ export function AblatePage(): ReactElement {
               data-testid="ablate-sweeps"
               rows={4}
               spellCheck={false}
-              placeholder={'train.lr=1e-4,3e-4'}
+              placeholder={ABLATION_SWEEPS_EXAMPLE}
               value={form.sweeps}
               onChange={(e) => update({ sweeps: e.target.value })}
               className={sweepErrors.length ? 'invalid' : undefined}

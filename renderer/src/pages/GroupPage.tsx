@@ -19,6 +19,7 @@ export function GroupPage({ id }: { id: string }): ReactElement {
   useInterval(group.reload, 5000, anyActive);
   const now = useNow(anyActive, 1000);
   const [pending, setPending] = useState<string | null>(null);
+  const [confirmStop, setConfirmStop] = useState(false); // Stop group asks first
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
 
   const act = async (key: string, fn: () => Promise<{ ok: boolean; message: string }>): Promise<void> => {
@@ -72,15 +73,36 @@ export function GroupPage({ id }: { id: string }): ReactElement {
         <a className="button" href={`#/compare?group=${encodeURIComponent(id)}`} data-testid="group-compare">
           Compare
         </a>
-        <button
-          type="button"
-          className="danger"
-          data-testid="stop-group"
-          disabled={pending !== null || !anyActive}
-          onClick={() => void act('stop-group', () => call('stopGroup', id))}
-        >
-          {pending === 'stop-group' ? 'Stopping…' : 'Stop group'}
-        </button>
+        {confirmStop && pending === null ? (
+          <span className="stop-confirm" data-testid="stop-group-confirm-box">
+            Stop every running run and take the queued ones out of the queue?
+            <button
+              type="button"
+              className="danger"
+              data-testid="stop-group-confirm"
+              autoFocus
+              onClick={() => {
+                setConfirmStop(false);
+                void act('stop-group', () => call('stopGroup', id));
+              }}
+            >
+              Stop group
+            </button>
+            <button type="button" data-testid="stop-group-cancel" onClick={() => setConfirmStop(false)}>
+              Cancel
+            </button>
+          </span>
+        ) : (
+          <button
+            type="button"
+            className="danger"
+            data-testid="stop-group"
+            disabled={pending !== null || !anyActive}
+            onClick={() => setConfirmStop(true)}
+          >
+            {pending === 'stop-group' ? 'Stopping…' : 'Stop group'}
+          </button>
+        )}
       </div>
       <div className="group-summary">
         <span className="group-ended" data-testid="group-progress">

@@ -79,7 +79,7 @@ export function SettingsPage(): ReactElement {
           </div>
           {error ? <ErrorNote>{error}</ErrorNote> : null}
         </form>
-        <PythonCheck />
+        <PythonCheck path={python.trim()} />
         <dl className="kv">
           <dt>data directory</dt>
           <dd className="mono" data-testid="data-dir">
@@ -103,17 +103,17 @@ export function describePythonCheck(r: Extract<PythonCheckResult, { ok: true }>)
 }
 
 /**
- * The interpreter preflight on demand: the saved interpreter, as new runs will use it.
- * Only on click: importing torch takes seconds the first time.
+ * The interpreter preflight on demand: the path in the box (saved or not; empty: the
+ * interpreter new runs use now). Only on click: importing torch takes seconds the first time.
  */
-function PythonCheck(): ReactElement {
+function PythonCheck({ path }: { path: string }): ReactElement {
   const [pending, setPending] = useState(false);
   const [result, setResult] = useState<PythonCheckResult | null>(null);
   const check = async (): Promise<void> => {
     setPending(true);
     setResult(null);
     try {
-      setResult(await call('checkPython'));
+      setResult(await call('checkPython', ...(path ? [path] : [])));
     } catch (err) {
       setResult({ ok: false, python: '', message: (err as Error).message });
     } finally {
@@ -128,7 +128,7 @@ function PythonCheck(): ReactElement {
           data-testid="python-check"
           disabled={pending}
           onClick={() => void check()}
-          title="Run the saved interpreter and import torch, transformers and peft"
+          title="Run the interpreter in the box (empty: the one new runs use) and import torch, transformers and peft"
         >
           Check interpreter
         </button>

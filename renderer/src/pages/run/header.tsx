@@ -1,5 +1,5 @@
 /** The top of a run's page: its id, status, buttons (traces, resume, stop), the facts about it, why it ended. */
-import { type ReactElement, type ReactNode } from 'react';
+import { useState, type ReactElement, type ReactNode } from 'react';
 import type { RunDetail } from '../../../../shared/contract';
 import { call } from '../../transport';
 import { useRunAction } from '../../hooks';
@@ -18,14 +18,37 @@ function Meta({ label, children, testId }: { label: string; children: ReactNode;
   );
 }
 
+/** Stop, after a confirmation in place: a stopped run can be resumed only from its last checkpoint. */
 function StopButton({ run, onDone }: { run: RunDetail; onDone: () => void }): ReactElement | null {
   const { pending, message, run: stop } = useRunAction(() => call('stopRun', run.id), onDone);
+  const [asking, setAsking] = useState(false);
   if (run.status !== 'running' && run.status !== 'queued') return null;
   return (
     <span className="stop">
-      <button type="button" className="danger" data-testid="stop-button" disabled={pending} onClick={stop}>
-        {pending ? 'Stopping…' : 'Stop'}
-      </button>
+      {asking && !pending ? (
+        <span className="stop-confirm" data-testid="stop-confirm-box">
+          {run.status === 'queued' ? 'Take it out of the queue?' : 'Stop this run? It can be resumed from its last checkpoint.'}
+          <button
+            type="button"
+            className="danger"
+            data-testid="stop-confirm"
+            autoFocus
+            onClick={() => {
+              setAsking(false);
+              stop();
+            }}
+          >
+            Stop run
+          </button>
+          <button type="button" data-testid="stop-cancel" onClick={() => setAsking(false)}>
+            Cancel
+          </button>
+        </span>
+      ) : (
+        <button type="button" className="danger" data-testid="stop-button" disabled={pending} onClick={() => setAsking(true)}>
+          {pending ? 'Stopping…' : 'Stop'}
+        </button>
+      )}
       {message ? <span className="field-error">{message}</span> : null}
     </span>
   );
