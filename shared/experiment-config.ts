@@ -473,8 +473,14 @@ export function resolveConfig(spec: LaunchSpec): ResolveResult {
     preset: spec.preset,
     seed: spec.seed ?? 0,
   };
+  const sections = sectionsFor(spec.variant as Variant, spec.dataset as Dataset) as Record<string, SectionSchemaName | undefined>;
+  const schemaKeys = (section: string): readonly string[] => {
+    const name = sections[section];
+    const schema = name ? (SECTION_SCHEMAS[name] as unknown as { shape?: Record<string, unknown> }) : undefined;
+    return schema?.shape ? Object.keys(schema.shape) : [];
+  };
   for (const [path, raw] of Object.entries(spec.overrides ?? {})) {
-    const err = applyOverride(cfg, path, parseOverrideValue(raw));
+    const err = applyOverride(cfg, path, parseOverrideValue(raw), schemaKeys);
     if (err) errors.push({ field: `overrides.${path}`, message: err });
   }
   if (errors.length) return { ok: false, errors };
@@ -501,7 +507,38 @@ export function fieldErrors(err: z.ZodError): FieldError[] {
 
 const FIXED_KEYS = new Set(['variant', 'dataset', 'preset', 'seed']);
 
-function applyOverride(cfg: Record<string, unknown>, path: string, value: unknown): string | undefined {
+/** Edit distance (insertions, deletions, substitutions) between two short strings. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur.push(Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/** `unknown key "p"`, with the nearest of `known` (at most 2 edits away, fewer for short names) as a suggestion. */
+function unknownKey(path: string, name: string, known: readonly string[], prefix: string): string {
+  const limit = name.length <= 4 ? 1 : 2;
+  const near = known
+    .map((k) => ({ k, d: editDistance(name.toLowerCase(), k.toLowerCase()) }))
+    .filter((x) => x.d <= limit)
+    .sort((x, y) => x.d - y.d || x.k.localeCompare(y.k))[0];
+  return `unknown key "${path}"${near ? ` (did you mean "${prefix}${near.k}"?)` : ''}`;
+}
+
+/**
+ * Set `path` in `cfg`. A key the preset leaves out is allowed where the section's schema has it
+ * (`schemaKeys(section)`: an optional key such as verifier.save); anything else is an unknown
+ * key, with the nearest known name suggested for a typo.
+ */
+function applyOverride(
+  cfg: Record<string, unknown>,
+  path: string,
+  value: unknown,
+  schemaKeys: (section: string) => readonly string[] = () => [],
+): string | undefined {
   const parts = path.split('.');
   if (!path || parts.some((p) => p === '')) return 'empty key';
   if (FIXED_KEYS.has(parts[0]!)) return `"${parts[0]}" is set by its own option, not by an override`;
@@ -510,11 +547,25 @@ function applyOverride(cfg: Record<string, unknown>, path: string, value: unknow
   let node: Record<string, unknown> = cfg;
   for (let i = 0; i < parts.length - 1; i++) {
     const next = Object.hasOwn(node, parts[i]!) ? node[parts[i]!] : undefined;
-    if (typeof next !== 'object' || next === null || Array.isArray(next)) return `unknown key "${parts.slice(0, i + 1).join('.')}"`;
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) {
+      const sections = Object.keys(node).filter((k) => typeof node[k] === 'object' && node[k] !== null);
+      return unknownKey(
+        parts.slice(0, i + 1).join('.'),
+        parts[i]!,
+        sections,
+        parts
+          .slice(0, i)
+          .map((p) => `${p}.`)
+          .join(''),
+      );
+    }
     node = next as Record<string, unknown>;
   }
   const leaf = parts[parts.length - 1]!;
-  if (!Object.hasOwn(node, leaf)) return `unknown key "${path}"`;
+  const section = parts.slice(0, -1).join('.');
+  const optional = parts.length === 2 ? schemaKeys(section) : [];
+  if (!Object.hasOwn(node, leaf) && !optional.includes(leaf))
+    return unknownKey(path, leaf, [...new Set([...Object.keys(node), ...optional])], section ? `${section}.` : '');
   const old = node[leaf];
   if (typeof old === 'object' && old !== null) return `"${path}" is a section; set one of its keys`;
   node[leaf] = value;

@@ -134,3 +134,30 @@ describe('experiment config schema', () => {
     expect(Object.hasOwn(parseSetArgs(['__proto__=1']).overrides, '__proto__')).toBe(true);
   });
 });
+
+describe('overrides (issue 17)', () => {
+  it('suggest the nearest key for a typo', () => {
+    const r = resolveConfig({
+      variant: 'star',
+      dataset: 'addition',
+      preset: 'tiny',
+      overrides: { 'loop.itrations': '3', 'lop.lr': '1e-4' },
+    });
+    expect(r.ok ? [] : r.errors).toEqual([
+      { field: 'overrides.loop.itrations', message: 'unknown key "loop.itrations" (did you mean "loop.iterations"?)' },
+      { field: 'overrides.lop.lr', message: 'unknown key "lop" (did you mean "loop"?)' },
+    ]);
+    const far = resolveConfig({ variant: 'star', dataset: 'addition', preset: 'tiny', overrides: { 'loop.zzzzzz': '3' } });
+    expect(far.ok ? [] : far.errors).toEqual([{ field: 'overrides.loop.zzzzzz', message: 'unknown key "loop.zzzzzz"' }]);
+  });
+
+  it('may set a key the schema has and the preset leaves out', () => {
+    const r = resolveConfig({ variant: 'v-star', dataset: 'addition', preset: 'tiny', overrides: { 'verifier.save': 'every' } });
+    expect(r.ok && r.config.verifier?.save).toBe('every');
+    const bad = resolveConfig({ variant: 'v-star', dataset: 'addition', preset: 'tiny', overrides: { 'verifier.save': 'sometimes' } });
+    expect(bad.ok ? [] : bad.errors.map((e) => e.field)).toEqual(['verifier.save']);
+    // not a schema key of star's sections
+    const star = resolveConfig({ variant: 'star', dataset: 'addition', preset: 'tiny', overrides: { 'verifier.save': 'every' } });
+    expect(star.ok).toBe(false);
+  });
+});
