@@ -87,6 +87,8 @@ export function showObject(d: RunDetail, allPoints: Record<string, MetricPoint[]
     hashes: d.hashes,
     runDir: d.runDir,
     pid: d.pid,
+    executor: d.executor,
+    jobId: d.jobId,
     exitCode: d.exitCode,
     signal: d.signal,
     stderrTail: d.stderrTail,
@@ -108,6 +110,7 @@ export function showText(d: RunDetail): string {
       `position   iteration ${o.currentIteration ?? '-'} ${o.currentPhase ?? ''} ${o.progressTotal ? `${o.progressDone}/${o.progressTotal}` : ''}`.trimEnd(),
     );
   lines.push(`run dir    ${o.runDir}`);
+  if (o.executor === 'slurm') lines.push(`slurm job  ${o.jobId ?? 'not submitted'}`);
   if (o.malformedLines || o.unknownEvents) lines.push(`ingest     ${o.malformedLines} malformed lines, ${o.unknownEvents} unknown events`);
   const names = Object.keys(o.metrics);
   if (names.length) {

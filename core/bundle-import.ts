@@ -144,7 +144,7 @@ export function importBundle(db: DB, dataDir: string, file: string): ImportRepor
           if (typeof id !== 'string' || !wanted.has(id))
             throw new BundleError(`${path}: ${where} is a run (${String(id)}) the manifest does not list`);
           if (present.has(id)) return;
-          const fixed: Row = { ...row, run_dir: join(root, id), pid: null, pid_start_time: null };
+          const fixed: Row = { ...row, run_dir: join(root, id), pid: null, pid_start_time: null, job_id: null };
           // an imported run has no process here: one in progress when exported must not look alive
           if (row.status === 'running') {
             Object.assign(fixed, {

@@ -7,6 +7,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import type { ExperimentConfig } from '../shared/experiment-config';
+import type { SlurmOptions } from '../shared/executor-spec';
 
 export interface LaunchContext {
   runId: string;
@@ -19,6 +20,8 @@ export interface LaunchContext {
   resume?: boolean;
   /** CUDA_VISIBLE_DEVICES for the run (a queue's GPU slot). */
   gpuSlot?: string | null;
+  /** The job's resources when the run goes to Slurm. */
+  slurm?: SlurmOptions;
 }
 
 export interface CommandSpec {
@@ -32,10 +35,28 @@ export interface CommandSpec {
 export interface Started {
   command: string;
   cmdline: string;
-  pid: number;
+  /** A local process's pid and start time; null for a batch job. */
+  pid: number | null;
   startTime: number | null;
+  /** A batch job's id (Slurm). */
+  jobId?: string;
   child?: ChildProcess;
 }
+
+/** What identifies a run's process, as its row records it. */
+export interface RunHandle {
+  pid: number | null;
+  startTime: number | null;
+  jobId: string | null;
+}
+
+/** The handle a run row records. */
+export function handleOf(row: { pid: number | null; pid_start_time: number | null; job_id: string | null }): RunHandle {
+  return { pid: row.pid, startTime: row.pid_start_time, jobId: row.job_id };
+}
+
+/** Where a run's process lives: this machine, or a Slurm cluster (runs.executor). */
+export type ExecutorKind = 'local' | 'slurm';
 
 /** A start that failed: the error now, or once the spawn reports it. */
 export interface FailedStart {
@@ -46,19 +67,35 @@ export interface FailedStart {
 
 export interface Executor {
   start(ctx: LaunchContext): Started | FailedStart;
-  /** Whether the process recorded as (pid, start time) is still the run's process. */
-  alive(pid: number | null, startTime: number | null): boolean;
+  /** Whether the process the handle names is still the run's process (a job: still queued or running). */
+  alive(h: RunHandle): boolean;
   /**
    * Whether it has exited but its parent (another starlab process, which knows the exit code)
    * has not reaped it yet: the supervisor then gives that parent a moment to finalise the run.
    */
-  awaitingParent(pid: number, startTime: number | null): boolean;
+  awaitingParent(h: RunHandle): boolean;
   /** Signal the run's process (and what it started). False if there was nothing to signal. */
-  signal(pid: number, signal: 'SIGTERM' | 'SIGKILL'): boolean;
+  signal(h: RunHandle, signal: 'SIGTERM' | 'SIGKILL'): boolean;
   /** After the run's process exited: end whatever it left behind (e.g. data loader workers). */
-  cleanUp(pid: number): void;
+  cleanUp(h: RunHandle): void;
 }
 
 export function startFailed(s: Started | FailedStart): s is FailedStart {
   return 'error' in s;
+}
+
+/** "pid 123" or "Slurm job 45", for log lines. */
+export function describeStarted(s: { pid: number | null; jobId?: string | null }): string {
+  return s.jobId != null ? `Slurm job ${s.jobId}` : `pid ${s.pid}`;
+}
+
+/** The Slurm options a run row was submitted with (runs.executor_json), if any. */
+export function slurmOptionsOf(row: { executor_json: string | null }): SlurmOptions | undefined {
+  if (!row.executor_json) return undefined;
+  try {
+    const spec = JSON.parse(row.executor_json) as { slurm?: SlurmOptions };
+    return spec.slurm;
+  } catch {
+    return undefined;
+  }
 }

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import type { CommandSpec, Executor, FailedStart, LaunchContext, Started } from './executor';
+import type { CommandSpec, Executor, FailedStart, LaunchContext, RunHandle, Started } from './executor';
 import { experimentsDir } from './paths';
 import { isSameProcess, pidStartTime, readProcStat, signalGroup } from './process-info';
 import { APPEND_NO_LINKS } from './run-files';
@@ -70,22 +70,23 @@ export class LocalExecutor implements Executor {
     return { command: cmd.command, cmdline, child, pid: child.pid, startTime: pidStartTime(child.pid) };
   }
 
-  alive(pid: number | null, startTime: number | null): boolean {
+  alive({ pid, startTime }: RunHandle): boolean {
     return isSameProcess(pid, startTime);
   }
 
-  awaitingParent(pid: number, startTime: number | null): boolean {
+  awaitingParent({ pid, startTime }: RunHandle): boolean {
+    if (pid == null) return false;
     const ps = readProcStat(pid);
     // a zombie whose parent is not init: another process of ours that is about to report the exit code
     return !!ps && ps.state === 'Z' && ps.ppid !== 1 && (startTime == null || ps.startTime === startTime);
   }
 
-  signal(pid: number, signal: 'SIGTERM' | 'SIGKILL'): boolean {
-    return signalGroup(pid, signal);
+  signal({ pid }: RunHandle, signal: 'SIGTERM' | 'SIGKILL'): boolean {
+    return pid != null && signalGroup(pid, signal);
   }
 
-  cleanUp(pid: number): void {
-    if (process.platform === 'win32') return;
+  cleanUp({ pid }: RunHandle): void {
+    if (process.platform === 'win32' || pid == null) return;
     try {
       process.kill(-pid, 'SIGKILL'); // leftover members of the run's process group
     } catch {

@@ -8,7 +8,8 @@ import type { ExperimentConfig } from '../shared/experiment-config';
 import { addLog, getRunRow, insertRun, nowS } from '../db/queries';
 import { markStartFailed, recordProcess } from '../db/run-writes';
 import { DatabaseLockedError, isBusyError } from './db-errors';
-import { startFailed, type LaunchContext } from './executor';
+import { describeStarted, startFailed, type LaunchContext } from './executor';
+import type { ExecutorSpec } from '../shared/executor-spec';
 import { asFsProblem } from './fs-errors';
 import { runsDir } from './paths';
 import type { PythonCheck } from './python-check';
@@ -36,7 +37,7 @@ export class PythonPreflightError extends Error {
 export async function launchRun(
   ctx: SupervisorContext,
   config: ExperimentConfig,
-  extra: { groupId?: string | null } = {},
+  extra: { groupId?: string | null; executor?: ExecutorSpec } = {},
 ): Promise<{ id: string }> {
   const { db, opts } = ctx;
   const verdict = await ctx.preflight();
@@ -58,6 +59,7 @@ export async function launchRun(
         status: 'running',
         started_at: t,
         python: opts.python(),
+        ...executorColumns(extra.executor),
       });
     }).immediate();
   } catch (e) {
@@ -73,15 +75,23 @@ export async function launchRun(
     throw asFsProblem(e, { action: 'start the run', path: onDisk || !db.name ? base : db.name, again: 'launch again' });
   }
   const { id, runDir, configPath } = dir;
-  const launchCtx: LaunchContext = { runId: id, runDir, configPath, eventsPath: eventsPathOf(runDir), python: opts.python(), config };
-  const started = ctx.executor.start(launchCtx);
+  const launchCtx: LaunchContext = {
+    runId: id,
+    runDir,
+    configPath,
+    eventsPath: eventsPathOf(runDir),
+    python: opts.python(),
+    config,
+    ...(extra.executor?.slurm ? { slurm: extra.executor.slurm } : {}),
+  };
+  const started = ctx.executorOf({ executor: extra.executor?.kind ?? 'local' }).start(launchCtx);
   if (startFailed(started)) {
     const error = started.error instanceof Error ? started.error : await started.error;
     db.transaction(() => recordStartFailure(ctx, id, started, error))();
     ctx.notify([id]);
     return { id };
   }
-  const message = `started: ${started.cmdline} (pid ${started.pid}, run dir ${runDir})`;
+  const message = `started: ${started.cmdline} (${describeStarted(started)}, run dir ${runDir})`;
   try {
     db.transaction(() => {
       recordProcess(db, id, started);
@@ -91,7 +101,13 @@ export async function launchRun(
     // Locked again between the row and the pid (or the disk is full): the process runs and is
     // watched here; the pid is recorded by a later tick (other processes wait for it meanwhile).
     ctx.report(id, e);
-    ctx.pendingPids.set(id, { pid: started.pid, startTime: started.startTime, command: started.command, message });
+    ctx.pendingPids.set(id, {
+      pid: started.pid,
+      startTime: started.startTime,
+      jobId: started.jobId ?? null,
+      command: started.command,
+      message,
+    });
   }
   watch(ctx, id, started);
   return { id };
@@ -109,4 +125,9 @@ export function groupRecord(ctx: SupervisorContext, groupId: string | null): Run
   const g = ctx.db.prepare('SELECT id, name, created_at, spec_json FROM experiment_groups WHERE id = ?').get(groupId) as
     { id: string; name: string; created_at: number; spec_json: string | null } | undefined;
   return g ? { id: g.id, name: g.name, createdAt: g.created_at, spec: g.spec_json } : null;
+}
+
+/** The row columns that say where a run goes (nothing for this machine, the default). */
+export function executorColumns(spec: ExecutorSpec | undefined): { executor?: string; executor_json?: string } {
+  return spec && spec.kind !== 'local' ? { executor: spec.kind, executor_json: JSON.stringify(spec) } : {};
 }

@@ -7,11 +7,12 @@ import { join } from 'node:path';
 import type { ExperimentConfig } from '../shared/experiment-config';
 import { addLog, getRunRow, insertRun, nowS, queuedRuns, runningRuns } from '../db/queries';
 import { cancelQueuedRun, claimQueuedRun, markStartFailed, recordProcess } from '../db/run-writes';
-import { startFailed, type LaunchContext } from './executor';
+import { describeStarted, slurmOptionsOf, startFailed, type LaunchContext } from './executor';
 import { runsDir } from './paths';
 import { cachedPythonCheck, type PythonCheck } from './python-check';
 import { configColumns, createRunDir, eventsPathOf } from './run-files';
-import { groupRecord, recordStartFailure } from './run-launch';
+import { executorColumns, groupRecord, recordStartFailure } from './run-launch';
+import type { ExecutorSpec } from '../shared/executor-spec';
 import { writeRunRecord } from './run-record';
 import { watch } from './run-watch';
 import type { SupervisorContext } from './supervisor-context';
@@ -36,11 +37,13 @@ export class RunQueue {
     if (opts.canStart?.()) return started; // e.g. the database is damaged: leave the queue as it is
     for (;;) {
       const limit = opts.maxConcurrent?.() ?? 0;
-      const running = runningRuns(db);
-      if (limit > 0 && running.length >= limit) break;
-      const next = queuedRuns(db)[0];
+      // the concurrency limit and the GPU slots are this machine's: Slurm jobs wait in the
+      // cluster's own queue, so they are submitted at once and do not count here
+      const running = runningRuns(db).filter((r) => r.executor !== 'slurm');
+      const queued = queuedRuns(db);
+      const next = queued.find((r) => r.executor === 'slurm') ?? (limit > 0 && running.length >= limit ? undefined : queued[0]);
       if (!next) break;
-      const slots = opts.gpuSlots?.() ?? [];
+      const slots = next.executor === 'slurm' ? [] : (opts.gpuSlots?.() ?? []);
       let slot: string | null = null;
       if (slots.length) {
         const used = new Set(running.map((r) => r.gpu_slot).filter((s): s is string => s !== null));
@@ -74,8 +77,9 @@ export class RunQueue {
         python: opts.python(),
         config,
         gpuSlot: slot,
+        ...(slurmOptionsOf(next) ? { slurm: slurmOptionsOf(next) } : {}),
       };
-      const sp = ctx.executor.start(launchCtx);
+      const sp = ctx.executorOf(next).start(launchCtx);
       if (startFailed(sp)) {
         const fail = (error: Error) => {
           if (ctx.closed) return;
@@ -94,7 +98,7 @@ export class RunQueue {
           next.id,
           'supervisor',
           'info',
-          `started from the queue: ${sp.cmdline} (pid ${sp.pid}${slot !== null ? `, CUDA_VISIBLE_DEVICES=${slot}` : ''})`,
+          `started from the queue: ${sp.cmdline} (${describeStarted(sp)}${slot !== null ? `, CUDA_VISIBLE_DEVICES=${slot}` : ''})`,
           t,
         );
       })();
@@ -124,7 +128,10 @@ export class RunQueue {
   }
 
   /** Add a run to the queue (run directory and config written, nothing started yet). */
-  enqueue(config: ExperimentConfig, extra: { groupId?: string | null; retryOf?: string | null } = {}): { id: string } {
+  enqueue(
+    config: ExperimentConfig,
+    extra: { groupId?: string | null; retryOf?: string | null; executor?: ExecutorSpec } = {},
+  ): { id: string } {
     const { ctx } = this;
     const { db } = ctx;
     const { id, runDir } = createRunDir(runsDir(ctx.opts.dataDir), config, (x) => !!getRunRow(db, x));
@@ -135,6 +142,7 @@ export class RunQueue {
         id,
         group_id: extra.groupId ?? null,
         retry_of: extra.retryOf ?? null,
+        ...executorColumns(extra.executor),
         ...configColumns(config),
         status: 'queued',
         created_at: t,
@@ -162,7 +170,12 @@ export class RunQueue {
     if (!row) return noRun(id);
     if (row.status !== 'failed' && row.status !== 'stopped')
       return { ok: false, message: `run ${id} is ${row.status}: only failed or stopped runs are retried` };
-    const { id: newId } = this.enqueue(JSON.parse(row.config_json) as ExperimentConfig, { groupId: row.group_id, retryOf: id });
+    const executor = row.executor_json ? (JSON.parse(row.executor_json) as ExecutorSpec) : undefined;
+    const { id: newId } = this.enqueue(JSON.parse(row.config_json) as ExperimentConfig, {
+      groupId: row.group_id,
+      retryOf: id,
+      ...(executor ? { executor } : {}),
+    });
     if (this.ctx.watching) this.schedule();
     return { ok: true, message: `queued ${newId} (a retry of ${id})`, id: newId };
   }

@@ -6,6 +6,7 @@
 import { addLog, runningRuns } from '../db/queries';
 import { pollRow } from './run-watch';
 import type { SupervisorContext } from './supervisor-context';
+import { handleOf } from './executor';
 
 /**
  * Ingest everything pending for every 'running' run (bounded: one batch each, the rest is
@@ -32,9 +33,11 @@ export function reattach(ctx: SupervisorContext): void {
   // so a restarted app answers at once (a dead run is finalised once its events are in).
   reconcileRuns(ctx, { bounded: true });
   for (const r of runningRuns(ctx.db)) {
-    if (ctx.children.has(r.id) || r.pid == null || !ctx.executor.alive(r.pid, r.pid_start_time)) continue;
+    if (ctx.children.has(r.id) || (r.pid == null && r.job_id == null) || !ctx.executorOf(r).alive(handleOf(r))) continue;
     try {
-      addLog(ctx.db, r.id, 'supervisor', 'info', `watching pid ${r.pid} (still alive with the same start time): re-attached`);
+      const what =
+        r.job_id != null ? `Slurm job ${r.job_id} (still queued or running)` : `pid ${r.pid} (still alive with the same start time)`;
+      addLog(ctx.db, r.id, 'supervisor', 'info', `watching ${what}: re-attached`);
     } catch (e) {
       ctx.report(r.id, e);
     }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { ExperimentConfig } from '../shared/experiment-config';
 import { addLog, getRunRow, nowS } from '../db/queries';
 import { claimForResume, recordProcess, restoreEnding } from '../db/run-writes';
-import { startFailed, type LaunchContext } from './executor';
+import { describeStarted, slurmOptionsOf, startFailed, type LaunchContext } from './executor';
 import { CHECKPOINT_FORMAT, checkpointInfo, eventsPathOf, writeConfigFile } from './run-files';
 import { watch } from './run-watch';
 import type { SupervisorContext } from './supervisor-context';
@@ -51,6 +51,7 @@ export async function resumeRun(ctx: SupervisorContext, id: string): Promise<{ o
     python: ctx.opts.python(),
     config,
     resume: true,
+    ...(slurmOptionsOf(row) ? { slurm: slurmOptionsOf(row) } : {}),
   };
   // Claim the run in one transaction (another process may try the same): everything the old
   // process wrote is ingested first. Nothing is deleted here: what the old process stored
@@ -77,7 +78,7 @@ export async function resumeRun(ctx: SupervisorContext, id: string): Promise<{ o
       `events.jsonl ended with an incomplete line of ${torn} bytes (the previous process died while writing it): terminated it before resuming; it is counted as malformed`,
     );
   }
-  const started = ctx.executor.start(launchCtx);
+  const started = ctx.executorOf(row).start(launchCtx);
   const t = nowS();
   if (startFailed(started)) {
     const error = started.error instanceof Error ? started.error : await started.error;
@@ -90,8 +91,8 @@ export async function resumeRun(ctx: SupervisorContext, id: string): Promise<{ o
   }
   db.transaction(() => {
     recordProcess(db, id, started);
-    addLog(db, id, 'supervisor', 'info', `resumed after iteration ${iteration}: ${started.cmdline} (pid ${started.pid})`, t);
+    addLog(db, id, 'supervisor', 'info', `resumed after iteration ${iteration}: ${started.cmdline} (${describeStarted(started)})`, t);
   })();
   watch(ctx, id, started);
-  return { ok: true, message: `resumed run ${id} after iteration ${iteration} (pid ${started.pid})` };
+  return { ok: true, message: `resumed run ${id} after iteration ${iteration} (${describeStarted(started)})` };
 }

@@ -7,6 +7,7 @@ import { recordStopRequest } from '../db/run-writes';
 import { finaliseRun } from './run-finalise';
 import type { SupervisorContext } from './supervisor-context';
 import { noRun } from './failure';
+import { handleOf } from './executor';
 
 /** Request a stop: SIGTERM to the process group now, SIGKILL after the grace period. */
 export function stopRun(ctx: SupervisorContext, id: string): { ok: boolean; message: string } {
@@ -16,41 +17,35 @@ export function stopRun(ctx: SupervisorContext, id: string): { ok: boolean; mess
   const t = nowS();
   recordStopRequest(ctx.db, id, t);
   const child = ctx.children.get(id);
-  const pid = row.pid;
-  if (pid == null || (!child && !ctx.executor.alive(pid, row.pid_start_time))) {
+  const ex = ctx.executorOf(row);
+  const h = handleOf(row);
+  if ((h.pid == null && h.jobId == null) || (!child && !ex.alive(h))) {
     finaliseRun(ctx, id);
     ctx.notify([id]);
     return { ok: true, message: `run ${id} had already exited` };
   }
   const grace = ctx.opts.stopGraceMs();
-  addLog(
-    ctx.db,
-    id,
-    'supervisor',
-    'info',
-    `stop requested: SIGTERM to process group ${pid}; SIGKILL in ${grace / 1000} s if still running`,
-    t,
-  );
-  ctx.executor.signal(pid, 'SIGTERM');
+  const what = h.jobId != null ? `Slurm job ${h.jobId}` : `process group ${h.pid}`;
+  addLog(ctx.db, id, 'supervisor', 'info', `stop requested: SIGTERM to ${what}; SIGKILL in ${grace / 1000} s if still running`, t);
+  ex.signal(h, 'SIGTERM');
   if (!ctx.killTimers.has(id)) {
-    const startTime = row.pid_start_time;
     const timer = setTimeout(() => {
       ctx.killTimers.delete(id);
       if (ctx.closed) return;
-      const still = child ? child.exitCode === null && child.signalCode === null : ctx.executor.alive(pid, startTime);
+      const still = child ? child.exitCode === null && child.signalCode === null : ex.alive(h);
       if (!still) return;
       try {
-        addLog(ctx.db, id, 'supervisor', 'warning', `still running ${grace / 1000} s after SIGTERM: SIGKILL to process group ${pid}`);
+        addLog(ctx.db, id, 'supervisor', 'warning', `still running ${grace / 1000} s after SIGTERM: SIGKILL to ${what}`);
       } catch {
         // the database may be busy; the kill matters more
       }
-      ctx.executor.signal(pid, 'SIGKILL');
+      ex.signal(h, 'SIGKILL');
       ctx.notify([id]);
     }, grace);
     ctx.killTimers.set(id, timer);
   }
   ctx.notify([id]);
-  return { ok: true, message: `sent SIGTERM to run ${id} (pid ${pid}); SIGKILL follows in ${grace / 1000} s if it does not exit` };
+  return { ok: true, message: `sent SIGTERM to run ${id} (${what}); SIGKILL follows in ${grace / 1000} s if it does not exit` };
 }
 
 /** The run's process exited: no SIGKILL follows. */

@@ -13,7 +13,7 @@ import { getCursor } from '../db/ingest';
 import { addLog, getRunRow, nowS, type RunRow } from '../db/queries';
 import { recordExit, recordProcess } from '../db/run-writes';
 import { isBusyError } from './db-errors';
-import type { Started } from './executor';
+import { handleOf, type Started } from './executor';
 import { DISK_FULL_BYTES, eventsPathOf, freeBytes } from './run-files';
 import { finaliseRun } from './run-finalise';
 import { clearKillTimer } from './run-stop';
@@ -34,7 +34,7 @@ type Polled = { changed: boolean; more: boolean };
  * run finalised with the exit code); otherwise the ticks notice it is gone.
  */
 export function watch(ctx: SupervisorContext, id: string, s: Started): void {
-  if (s.child) watchChild(ctx, id, s.child, s.pid);
+  if (s.child && s.pid != null) watchChild(ctx, id, s.child, s.pid);
   else {
     ctx.lastRunning.add(id);
     ctx.notify([id]);
@@ -73,7 +73,7 @@ function watchChild(ctx: SupervisorContext, id: string, child: ChildProcess, pid
     } catch (e) {
       ctx.report(id, e);
     }
-    ctx.executor.cleanUp(pid);
+    ctx.executor.cleanUp({ pid, startTime: null, jobId: null }); // a child is always this machine's
     ctx.notify([id]);
   });
   if (!ctx.watching) child.unref();
@@ -122,17 +122,18 @@ export function pollRow(
   // Finalised only once its events are in (finalise drains the rest in one transaction; a
   // big backlog is taken batch by batch first so the drain does not block the event loop).
   if (st.more) return result(changed);
-  if (row.pid == null) {
+  if (row.pid == null && row.job_id == null) {
     // Spawned (or resumed) by another process that has not recorded the pid yet; give it a moment.
     if (ctx.pendingPids.has(row.id) || nowS() - Math.max(row.created_at, row.resumed_at ?? 0, row.started_at ?? 0) < 30)
       return result(changed);
     return result(finaliseRun(ctx, row.id) || changed);
   }
-  if (ctx.executor.alive(row.pid, row.pid_start_time)) {
+  const ex = ctx.executorOf(row);
+  if (ex.alive(handleOf(row))) {
     ctx.zombieSince.delete(row.id);
     return result(changed);
   }
-  if (deferZombies && ctx.executor.awaitingParent(row.pid, row.pid_start_time)) {
+  if (deferZombies && ex.awaitingParent(handleOf(row))) {
     // Exited, and its parent (another process of ours) is about to report the exit code.
     const since = ctx.zombieSince.get(row.id) ?? Date.now();
     ctx.zombieSince.set(row.id, since);

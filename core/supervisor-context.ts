@@ -7,9 +7,10 @@ import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { DB } from '../db/open';
 import type { RunProcessRecord } from '../db/run-writes';
-import type { CommandSpec, Executor, LaunchContext } from './executor';
+import type { CommandSpec, Executor, ExecutorKind, LaunchContext } from './executor';
 import type { ExitInfo } from './final-status';
 import { LocalExecutor } from './local-executor';
+import { SlurmExecutor } from './slurm-executor';
 import { experimentsDir } from './paths';
 import { checkPython, type PythonCheck } from './python-check';
 
@@ -59,7 +60,10 @@ export type PendingPid = RunProcessRecord & { message: string };
 
 export class SupervisorContext {
   readonly db: DB;
+  /** This machine's executor (or the one the options give). */
   readonly executor: Executor;
+  /** Every executor, by the runs.executor value that names it. */
+  readonly executors: Record<ExecutorKind, Executor>;
   readonly pollMs: number;
   readonly budgetMs: number;
   readonly batch: { maxLines: number; maxBytes: number };
@@ -83,12 +87,21 @@ export class SupervisorContext {
   constructor(readonly opts: SupervisorOptions) {
     this.db = opts.db;
     this.executor = opts.executor ?? new LocalExecutor({ root: opts.root, dataDir: opts.dataDir, commandFor: opts.commandFor });
+    this.executors = {
+      local: this.executor,
+      slurm: new SlurmExecutor({ root: opts.root, dataDir: opts.dataDir, commandFor: opts.commandFor }),
+    };
     this.pollMs = opts.pollMs ?? 250;
     this.budgetMs = opts.ingestBudgetMs ?? DEFAULT_INGEST_BUDGET_MS;
     this.batch = {
       maxLines: opts.ingestBatchLines ?? DEFAULT_INGEST_BATCH_LINES,
       maxBytes: opts.ingestBatchBytes ?? DEFAULT_INGEST_BATCH_BYTES,
     };
+  }
+
+  /** The executor a run's row names (an unknown name, from a newer version: this machine's). */
+  executorOf(row: { executor: string }): Executor {
+    return row.executor === 'slurm' ? this.executors.slurm : this.executor;
   }
 
   get watching(): boolean {

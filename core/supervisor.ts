@@ -20,6 +20,7 @@
  * - stop (core/run-stop.ts): stop_requested_at, SIGTERM to the process group, SIGKILL after the grace period.
  * - resume (core/run-resume.ts): continue a stopped or failed run after its last checkpoint.
  */
+import type { ExecutorSpec } from '../shared/executor-spec';
 import type { ExperimentConfig } from '../shared/experiment-config';
 import { getRunRow, runningRuns, type RunRow } from '../db/queries';
 import { transientDbError } from './db-errors';
@@ -145,7 +146,10 @@ export class Supervisor {
   }
 
   /** Add a run to the queue (run directory and config written, nothing started yet). */
-  enqueue(config: ExperimentConfig, extra: { groupId?: string | null; retryOf?: string | null } = {}): { id: string } {
+  enqueue(
+    config: ExperimentConfig,
+    extra: { groupId?: string | null; retryOf?: string | null; executor?: ExecutorSpec } = {},
+  ): { id: string } {
     return this.queue.enqueue(config, extra);
   }
 
@@ -165,7 +169,7 @@ export class Supervisor {
   }
 
   /** Start a run now (core/run-launch.ts): throws PythonPreflightError or DatabaseLockedError, having started nothing. */
-  launch(config: ExperimentConfig, extra: { groupId?: string | null } = {}): Promise<{ id: string }> {
+  launch(config: ExperimentConfig, extra: { groupId?: string | null; executor?: ExecutorSpec } = {}): Promise<{ id: string }> {
     return launchRun(this.ctx, config, extra);
   }
 

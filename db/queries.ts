@@ -1,18 +1,9 @@
 /** What the UI and the CLI read, plus the small writes the service makes on runs. */
-import type {
-  GroupSummary,
-  LogLine,
-  MetricPoint,
-  MetricPointsPage,
-  PhaseRecord,
-  RunDetail,
-  RunStatus,
-  RunSummary,
-  SampleRow,
-} from '../shared/contract';
-import { METRIC_POINTS_PAGE_MAX, RUN_DETAIL_METRIC_LIMITS } from '../shared/contract';
-import { METRIC_NAMESPACES } from '../shared/catalogue';
+import type { GroupSummary, LogLine, PhaseRecord, RunDetail, RunStatus, RunSummary, SampleRow } from '../shared/contract';
 import type { DB } from './open';
+import { getMetricsBounded } from './metric-reads';
+
+export { minMaxBuckets, metricCaps, getMetricsBounded, getMetricPoints, getSeries, metricNames } from './metric-reads';
 
 /** A row of `runs` as stored. */
 export interface RunRow {
@@ -36,6 +27,12 @@ export interface RunRow {
   ended_at: number | null;
   pid: number | null;
   pid_start_time: number | null;
+  /** Where the process lives: 'local' or 'slurm' (core/executor.ts). */
+  executor: string;
+  /** The Slurm job id of a 'slurm' run. */
+  job_id: string | null;
+  /** The executor options it was submitted with (JSON), or null. */
+  executor_json: string | null;
   exit_code: number | null;
   signal: string | null;
   stderr_tail: string | null;
@@ -65,7 +62,21 @@ export type NewRun = Pick<
   RunRow,
   'id' | 'variant' | 'dataset' | 'preset' | 'seed' | 'model' | 'config_json' | 'config_hash' | 'status' | 'created_at' | 'run_dir'
 > &
-  Partial<Pick<RunRow, 'group_id' | 'status_reason' | 'started_at' | 'ended_at' | 'pid' | 'pid_start_time' | 'python' | 'retry_of'>>;
+  Partial<
+    Pick<
+      RunRow,
+      | 'group_id'
+      | 'status_reason'
+      | 'started_at'
+      | 'ended_at'
+      | 'pid'
+      | 'pid_start_time'
+      | 'python'
+      | 'retry_of'
+      | 'executor'
+      | 'executor_json'
+    >
+  >;
 
 export function nowS(): number {
   return Date.now() / 1000;
@@ -74,10 +85,12 @@ export function nowS(): number {
 export function insertRun(db: DB, r: NewRun): void {
   db.prepare(
     `INSERT INTO runs (id, group_id, variant, dataset, preset, seed, model, config_json, config_hash, status, status_reason,
-                       created_at, started_at, ended_at, pid, pid_start_time, run_dir, python, retry_of)
+                       created_at, started_at, ended_at, pid, pid_start_time, run_dir, python, retry_of, executor, executor_json)
      VALUES (@id, @group_id, @variant, @dataset, @preset, @seed, @model, @config_json, @config_hash, @status, @status_reason,
-             @created_at, @started_at, @ended_at, @pid, @pid_start_time, @run_dir, @python, @retry_of)`,
+             @created_at, @started_at, @ended_at, @pid, @pid_start_time, @run_dir, @python, @retry_of, @executor, @executor_json)`,
   ).run({
+    executor: 'local',
+    executor_json: null,
     group_id: null,
     retry_of: null,
     status_reason: null,
@@ -184,177 +197,6 @@ export function listRuns(db: DB): RunSummary[] {
   return rows.map(toSummary);
 }
 
-interface MetricRow {
-  iteration: number;
-  step: number;
-  value: number;
-  t: number;
-}
-const toPoint = (r: MetricRow): MetricPoint => ({ iteration: r.iteration, step: r.step, value: r.value, t: r.t });
-
-/**
- * Keep at most `max` of `n` points arriving in order: n split into max/4 buckets of
- * consecutive points, of each the first, the last, the lowest and the highest (in their
- * order). The curve's extent, spikes and ends survive; the last point is always kept.
- */
-export function minMaxBuckets(n: number, max: number): { add(p: MetricPoint): void; done(): MetricPoint[] } {
-  const buckets = Math.max(1, Math.floor(max / 4));
-  const out: MetricPoint[] = [];
-  type At = { p: MetricPoint; i: number };
-  let i = 0;
-  let cur = -1;
-  let first: At | null = null;
-  let last: At | null = null;
-  let lo: At | null = null;
-  let hi: At | null = null;
-  const flush = () => {
-    if (!first) return;
-    const kept = [first, lo!, hi!, last!].sort((a, b) => a.i - b.i);
-    kept.forEach((k, j) => {
-      if (j === 0 || k.i !== kept[j - 1]!.i) out.push(k.p);
-    });
-    first = last = lo = hi = null;
-  };
-  return {
-    add(p) {
-      const b = Math.min(buckets - 1, Math.floor((i * buckets) / n));
-      if (b !== cur) {
-        flush();
-        cur = b;
-      }
-      const at = { p, i: i++ };
-      if (!first) first = lo = hi = at;
-      if (p.value < lo!.p.value) lo = at;
-      if (p.value > hi!.p.value) hi = at;
-      last = at;
-    },
-    done() {
-      flush();
-      return out;
-    },
-  };
-}
-
-/**
- * Points per name for getRun within RUN_DETAIL_METRIC_LIMITS: names with few points keep
- * them all, the rest share what is left of the total budget (at most pointsPerName each).
- */
-export function metricCaps(counts: number[], limits: { pointsPerName: number; totalPoints: number } = RUN_DETAIL_METRIC_LIMITS): number[] {
-  const order = counts.map((c, i) => [c, i] as const).sort((a, b) => a[0] - b[0]);
-  const caps = new Array<number>(counts.length);
-  let left = limits.totalPoints;
-  order.forEach(([c, i], k) => {
-    const share = Math.max(4, Math.min(limits.pointsPerName, Math.floor(left / (order.length - k))));
-    caps[i] = Math.min(c, share);
-    left = Math.max(0, left - caps[i]);
-  });
-  return caps;
-}
-
-/**
- * The metric families the variants write and the run page draws (the namespaces of
- * experiments/starlab/catalogue.json's metrics: lower-case words, safe inside the GLOB below):
- * kept first when a run has too many names.
- */
-const APP_METRIC_PREFIXES = METRIC_NAMESPACES;
-
-/**
- * A run's metrics as getRun returns them: bounded by RUN_DETAIL_METRIC_LIMITS (over the name
- * limit, the app's own families first, then by name; a name over its cap cut by
- * minMaxBuckets), with the full count of every name returned.
- */
-export function getMetricsBounded(
-  db: DB,
-  runId: string,
-): Pick<RunDetail, 'metrics' | 'metricsDownsampled' | 'metricCounts' | 'metricNamesOmitted'> {
-  const L = RUN_DETAIL_METRIC_LIMITS;
-  const ours = APP_METRIC_PREFIXES.map((p) => `name GLOB '${p}/*'`).join(' OR ');
-  const names = db
-    .prepare(
-      `SELECT name, count(*) AS n FROM metrics WHERE run_id = ? GROUP BY name ORDER BY (CASE WHEN ${ours} THEN 0 ELSE 1 END), name LIMIT ?`,
-    )
-    .all(runId, L.names + 1) as { name: string; n: number }[];
-  let omitted = 0;
-  if (names.length > L.names) {
-    names.length = L.names;
-    const all = (db.prepare('SELECT count(*) AS n FROM (SELECT DISTINCT name FROM metrics WHERE run_id = ?)').get(runId) as { n: number })
-      .n;
-    omitted = all - L.names;
-  }
-  const stmt = db.prepare('SELECT iteration, step, value, t FROM metrics WHERE run_id = ? AND name = ? ORDER BY step, seq');
-  const metrics: Record<string, MetricPoint[]> = {};
-  const metricCounts: Record<string, number> = {};
-  let downsampled = omitted > 0;
-  names.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const caps = metricCaps(names.map((x) => x.n));
-  names.forEach(({ name, n }, k) => {
-    metricCounts[name] = n;
-    const cap = caps[k]!;
-    if (n <= cap) {
-      metrics[name] = (stmt.all(runId, name) as MetricRow[]).map(toPoint);
-      return;
-    }
-    downsampled = true;
-    const b = minMaxBuckets(n, cap);
-    for (const r of stmt.iterate(runId, name) as IterableIterator<MetricRow>) b.add(toPoint(r));
-    metrics[name] = b.done();
-  });
-  return { metrics, metricsDownsampled: downsampled, metricCounts, metricNamesOmitted: omitted };
-}
-
-/** A page of one metric's exact points in (step, seq) order, after the cursor `after` (the previous page's `next`). */
-export function getMetricPoints(
-  db: DB,
-  runId: string,
-  o: { name: string; after?: { step: number; seq: number }; limit?: number },
-): MetricPointsPage {
-  const limit = Math.max(1, Math.min(METRIC_POINTS_PAGE_MAX, o.limit ?? METRIC_POINTS_PAGE_MAX));
-  const total = (db.prepare('SELECT count(*) AS n FROM metrics WHERE run_id = ? AND name = ?').get(runId, o.name) as { n: number }).n;
-  const rows = (
-    o.after
-      ? db
-          .prepare(
-            'SELECT iteration, step, value, t, seq FROM metrics WHERE run_id = ? AND name = ? AND (step > ? OR (step = ? AND seq > ?)) ORDER BY step, seq LIMIT ?',
-          )
-          .all(runId, o.name, o.after.step, o.after.step, o.after.seq, limit + 1)
-      : db
-          .prepare('SELECT iteration, step, value, t, seq FROM metrics WHERE run_id = ? AND name = ? ORDER BY step, seq LIMIT ?')
-          .all(runId, o.name, limit + 1)
-  ) as (MetricRow & { seq: number })[];
-  const more = rows.length > limit;
-  if (more) rows.length = limit;
-  const lastRow = rows[rows.length - 1];
-  return { name: o.name, total, points: rows.map(toPoint), next: more && lastRow ? { step: lastRow.step, seq: lastRow.seq } : null };
-}
-
-/** Only the named metrics of several runs: {runId: {name: points}} (the compare view's data). */
-export function getSeries(db: DB, runIds: string[], names: string[]): Record<string, Record<string, MetricPoint[]>> {
-  const out: Record<string, Record<string, MetricPoint[]>> = {};
-  if (!runIds.length || !names.length) return out;
-  const stmt = db.prepare(
-    `SELECT name, iteration, step, value, t FROM metrics WHERE run_id = ? AND name IN (${names.map(() => '?').join(',')})
-     ORDER BY name, step, seq`,
-  );
-  for (const id of runIds) {
-    const m: Record<string, MetricPoint[]> = {};
-    for (const r of stmt.all(id, ...names) as { name: string; iteration: number; step: number; value: number; t: number }[])
-      (m[r.name] ??= []).push({ iteration: r.iteration, step: r.step, value: r.value, t: r.t });
-    out[id] = m;
-  }
-  return out;
-}
-
-/** Every metric name of these runs, with how many of the runs have it. */
-export function metricNames(db: DB, runIds: string[]): { name: string; runs: number }[] {
-  if (!runIds.length) return [];
-  return db
-    .prepare(
-      `SELECT name, count(DISTINCT run_id) AS runs FROM metrics WHERE run_id IN (${runIds.map(() => '?').join(',')})
-       GROUP BY name ORDER BY name`,
-    )
-    .all(...runIds) as { name: string; runs: number }[];
-}
-
 export function getPhases(db: DB, runId: string): PhaseRecord[] {
   const rows = db
     .prepare('SELECT iteration, phase, started_at, ended_at, duration_s FROM phases WHERE run_id = ? ORDER BY started_at, iteration')
@@ -382,6 +224,8 @@ export function getRun(db: DB, id: string): Omit<RunDetail, 'checkpointIteration
     hashes: parseJson<Record<string, string>>(r.hashes_json, {}),
     runDir: r.run_dir,
     pid: r.pid,
+    executor: r.executor,
+    jobId: r.job_id,
     exitCode: r.exit_code,
     signal: r.signal,
     stderrTail: r.stderr_tail,

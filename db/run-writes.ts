@@ -43,8 +43,11 @@ const ENDING_COLUMNS: readonly (keyof Ending)[] = [
 
 /** The process a run was started as (the interpreter or command, its pid and the pid's start time). */
 export interface RunProcessRecord {
-  pid: number;
+  /** A local process; null for a batch job. */
+  pid: number | null;
   startTime: number | null;
+  /** A Slurm job id; absent for a local process. */
+  jobId?: string | null;
   command: string;
 }
 
@@ -61,12 +64,9 @@ export function claimQueuedRun(db: DB, id: string, t: number, gpuSlot: string | 
  * (the database was locked) does not overwrite a pid recorded since.
  */
 export function recordProcess(db: DB, id: string, p: RunProcessRecord, o: { onlyIfUnset?: boolean } = {}): void {
-  db.prepare(`UPDATE runs SET pid = ?, pid_start_time = ?, python = ? WHERE id = ?${o.onlyIfUnset ? ' AND pid IS NULL' : ''}`).run(
-    p.pid,
-    p.startTime,
-    p.command,
-    id,
-  );
+  db.prepare(
+    `UPDATE runs SET pid = ?, pid_start_time = ?, job_id = ?, python = ? WHERE id = ?${o.onlyIfUnset ? ' AND pid IS NULL AND job_id IS NULL' : ''}`,
+  ).run(p.pid, p.startTime, p.jobId ?? null, p.command, id);
 }
 
 /**
@@ -139,7 +139,7 @@ export function claimForResume(db: DB, id: string, t: number): boolean {
     .prepare(
       `UPDATE runs SET status = 'running', status_reason = NULL, ended_at = NULL, exit_code = NULL, signal = NULL,
          stderr_tail = NULL, stop_requested_at = NULL, end_status = NULL, end_error = NULL, end_t = NULL,
-         pid = NULL, pid_start_time = NULL, resumed_at = ?, resume_count = resume_count + 1, resume_prev_json = ?
+         pid = NULL, pid_start_time = NULL, job_id = NULL, resumed_at = ?, resume_count = resume_count + 1, resume_prev_json = ?
        WHERE id = ? AND status IN ('stopped', 'failed')`,
     )
     .run(t, JSON.stringify(ending), id);
@@ -156,7 +156,9 @@ export function restoreEnding(db: DB, id: string): boolean {
   const ending = JSON.parse(row.resume_prev_json) as Ending;
   const sets = ENDING_COLUMNS.map((c) => `${c} = @${c}`).join(', ');
   const r = db
-    .prepare(`UPDATE runs SET ${sets}, pid = NULL, pid_start_time = NULL, resume_prev_json = NULL WHERE id = @id AND status = 'running'`)
+    .prepare(
+      `UPDATE runs SET ${sets}, pid = NULL, pid_start_time = NULL, job_id = NULL, resume_prev_json = NULL WHERE id = @id AND status = 'running'`,
+    )
     .run({ ...ending, id });
   return r.changes === 1;
 }

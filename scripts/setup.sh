@@ -2,7 +2,8 @@
 # Set up STaR Lab on a fresh machine: Node dependencies, the Python environment the
 # experiments run in, and the build. `--test` also installs what the test suites need
 # (Debian's chromium for the browser tests, poppler for PDF checks, TeX Live's pgfplots,
-# booktabs and standalone so the exported LaTeX compiles in the tests).
+# booktabs and standalone so the exported LaTeX compiles in the tests, Slurm and munge for a
+# single-node cluster on loopback that the Slurm executor's tests submit to).
 # Idempotent: steps whose inputs have not changed since the last run are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,7 @@ if [ "$want_test" = 1 ]; then
   # ~90 MB: latex-base + recommended (booktabs) + extra (standalone) + pictures (pgfplots)
   { command -v pdflatex >/dev/null 2>&1 && kpsewhich standalone.cls pgfplots.sty booktabs.sty 2>/dev/null | grep -c . | grep -qx 3; } ||
     need+=(texlive-latex-base texlive-latex-recommended texlive-latex-extra texlive-pictures)
+  { command -v slurmctld >/dev/null 2>&1 && command -v munged >/dev/null 2>&1; } || need+=(slurm-wlm munge)
   if [ ${#need[@]} -gt 0 ]; then
     step "apt-get install ${need[*]}"
     sudo_=""; [ "$(id -u)" = 0 ] || sudo_="sudo"
@@ -58,4 +60,15 @@ fi
 # 4. Build main, preload, renderer, server and CLI bundles.
 step "build"
 npm run build --silent >/dev/null
+
+# 5. The tests' Slurm cluster: one node on loopback (scripts/slurm/local-cluster.sh; needs root).
+if [ "$want_test" = 1 ]; then
+  step "slurm cluster"
+  if [ "$(id -u)" = 0 ]; then
+    bash scripts/slurm/local-cluster.sh up >/dev/null
+  else
+    echo "not root: start the tests' Slurm cluster yourself with: sudo bash scripts/slurm/local-cluster.sh up" >&2
+  fi
+fi
+
 echo "setup done in ${SECONDS}s (python: $root/$venv/bin/python)"

@@ -4,6 +4,7 @@
  * preload allow-list are generated from COMMAND_NAMES / EVENT_NAMES and the argument
  * schemas below: a new command is one entry here plus one method on the service.
  */
+import { executorSpecSchema } from './executor-spec';
 import { z } from 'zod';
 import type { ExperimentConfig, FieldError } from './experiment-config';
 import { EXPORT_FORMATS, type ExportFormat } from './export/formats';
@@ -72,6 +73,9 @@ export interface RunDetail extends RunSummary {
   hashes: Record<string, string>;
   runDir: string;
   pid: number | null;
+  /** Where its process lives: 'local' (this machine) or 'slurm' (a batch job, jobId). */
+  executor: string;
+  jobId: string | null;
   exitCode: number | null;
   signal: string | null;
   stderrTail: string | null;
@@ -356,6 +360,8 @@ export const launchSpecSchema = z
     preset: z.string().max(64),
     seed: z.number().int().optional(),
     overrides: userKeyed(z.string().max(10000)).optional(),
+    /** Where it runs: this machine (default) or a Slurm job with these resources. */
+    executor: executorSpecSchema.optional(),
   })
   .strict();
 
@@ -378,6 +384,8 @@ export const ablationSpecSchema = z
     preset: z.string().max(64),
     overrides: userKeyed(z.string().max(10000)).optional(),
     grid: userKeyed(z.array(z.string().max(10000)).max(100)).optional(),
+    /** Where its runs run: this machine (default) or Slurm jobs with these resources. */
+    executor: executorSpecSchema.optional(),
   })
   .strict();
 

@@ -1,4 +1,5 @@
 /** `starlab` commands: ablate, queue (registered by cli/main.ts). */
+import { addExecutorOptions, executorSpecOf, type ExecutorFlags } from '../executor-options';
 import { type Command } from 'commander';
 import { parseSetArgs, type FieldError } from '../../shared/experiment-config';
 import { splitList } from '../../shared/ablation';
@@ -6,8 +7,7 @@ import { out, err, refuse, collect, dataDirOption } from '../io';
 import { withService } from '../service-scope';
 
 export function register(program: Command): void {
-  program
-    .command('ablate')
+  addExecutorOptions(program.command('ablate'))
     .description('queue an ablation: variants × datasets × seeds (× swept values), each config validated first')
     .requiredOption('--variants <list>', 'comma-separated variants, e.g. star,star-norat')
     .requiredOption('--datasets <list>', 'comma-separated datasets')
@@ -21,19 +21,21 @@ export function register(program: Command): void {
     .option('--json', 'machine-readable output: {"id": GROUP, "runs": [RUN, …]}')
     .addOption(dataDirOption())
     .action(
-      async (o: {
-        variants: string;
-        datasets: string;
-        seeds: string;
-        preset: string;
-        name?: string;
-        set: string[];
-        sweep: string[];
-        dryRun?: boolean;
-        wait?: boolean;
-        json?: boolean;
-        dataDir?: string;
-      }) => {
+      async (
+        o: {
+          variants: string;
+          datasets: string;
+          seeds: string;
+          preset: string;
+          name?: string;
+          set: string[];
+          sweep: string[];
+          dryRun?: boolean;
+          wait?: boolean;
+          json?: boolean;
+          dataDir?: string;
+        } & ExecutorFlags,
+      ) => {
         const errors: FieldError[] = [];
         const seeds = splitList(o.seeds).map(Number);
         if (seeds.some((s) => !Number.isInteger(s) || s < 0))
@@ -47,8 +49,11 @@ export function register(program: Command): void {
           if (i <= 0) errors.push({ field: 'sweep', message: `expected key=v1,v2, got "${s}"` });
           else grid[s.slice(0, i).trim()] = splitList(s.slice(i + 1));
         }
+        const executor = executorSpecOf(o);
+        errors.push(...executor.errors);
         if (errors.length) return refuse(errors, o.json);
         const spec = {
+          ...(executor.spec ? { executor: executor.spec } : {}),
           name: o.name,
           variants: splitList(o.variants),
           datasets: splitList(o.datasets),

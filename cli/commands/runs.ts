@@ -1,4 +1,6 @@
 /** `starlab` commands: launch, list, show, stop, resume (registered by cli/main.ts). */
+import { addExecutorOptions, executorSpecOf, type ExecutorFlags } from '../executor-options';
+import type { ExecutorSpec } from '../../shared/executor-spec';
 import { type Command } from 'commander';
 import { parseSetArgs, type FieldError, type LaunchSpec } from '../../shared/experiment-config';
 import { out, err, refuse, collect, dataDirOption } from '../io';
@@ -6,8 +8,7 @@ import { resolveRunId, withRun, withService } from '../service-scope';
 import { allMetricPoints, listText, showObject, showText, waitAndShow } from '../run-output';
 
 export function register(program: Command): void {
-  program
-    .command('launch')
+  addExecutorOptions(program.command('launch'))
     .description('validate a config and start a run; prints the run id')
     .requiredOption('--variant <variant>', 'experiment variant (e.g. star)')
     .requiredOption('--dataset <dataset>', 'dataset (e.g. addition)')
@@ -18,16 +19,18 @@ export function register(program: Command): void {
     .option('--json', 'machine-readable output')
     .addOption(dataDirOption())
     .action(
-      async (o: {
-        variant: string;
-        dataset: string;
-        preset: string;
-        seed?: string;
-        set: string[];
-        wait?: boolean;
-        json?: boolean;
-        dataDir?: string;
-      }) => {
+      async (
+        o: {
+          variant: string;
+          dataset: string;
+          preset: string;
+          seed?: string;
+          set: string[];
+          wait?: boolean;
+          json?: boolean;
+          dataDir?: string;
+        } & ExecutorFlags,
+      ) => {
         const errors: FieldError[] = [];
         let seed: number | undefined;
         if (o.seed !== undefined) {
@@ -37,8 +40,17 @@ export function register(program: Command): void {
         }
         const sets = parseSetArgs(o.set);
         errors.push(...sets.errors);
+        const executor = executorSpecOf(o);
+        errors.push(...executor.errors);
         if (errors.length) return refuse(errors, o.json);
-        const spec: LaunchSpec = { variant: o.variant, dataset: o.dataset, preset: o.preset, seed, overrides: sets.overrides };
+        const spec: LaunchSpec & { executor?: ExecutorSpec } = {
+          variant: o.variant,
+          dataset: o.dataset,
+          preset: o.preset,
+          seed,
+          overrides: sets.overrides,
+          ...(executor.spec ? { executor: executor.spec } : {}),
+        };
         await withService(o.dataDir, async (service) => {
           const r = await service.launchRun(spec);
           if (!r.ok) return refuse(r.errors, o.json);

@@ -53,7 +53,8 @@ export function groupCommands(ctx: ServiceContext): GroupCommands {
       const ids: string[] = [];
       db.transaction(() => {
         q.insertGroup(db, { id, name, created_at: t, spec_json: JSON.stringify(spec) });
-        for (const p of r.runs) ids.push(supervisor.enqueue(p.config, { groupId: id }).id);
+        for (const p of r.runs)
+          ids.push(supervisor.enqueue(p.config, { groupId: id, ...(spec.executor ? { executor: spec.executor } : {}) }).id);
       })();
       if (supervisor.watching) supervisor.schedule();
       return { ok: true, id, runs: ids };

@@ -91,7 +91,7 @@ export function runCommands(ctx: ServiceContext): RunCommands {
       if (errors.length) return { ok: false, errors };
       let id: string;
       try {
-        ({ id } = await supervisor.launch(r.config));
+        ({ id } = await supervisor.launch(r.config, spec.executor ? { executor: spec.executor } : {}));
       } catch (e) {
         // Python missing, too old, or without torch/transformers: refused before anything started
         if (e instanceof PythonPreflightError) return { ok: false, errors: [{ field: 'python', message: e.message }] };

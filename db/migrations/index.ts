@@ -9,6 +9,7 @@ import { sql as v3 } from './003-queue';
 import { up as v4 } from './004-question-outcomes';
 import { sql as v5 } from './005-ratings';
 import { sql as v6 } from './006-event-integrity';
+import { sql as v7 } from './007-executor';
 
 export interface Migration {
   name: string;
@@ -22,6 +23,7 @@ export const migrations: readonly Migration[] = [
   { name: '004-question-outcomes', up: v4 },
   { name: '005-ratings', up: v5 },
   { name: '006-event-integrity', up: v6 },
+  { name: '007-executor', up: v7 },
 ];
 
 export const SCHEMA_VERSION = migrations.length;

@@ -36,6 +36,8 @@ function makeRun(variant: string, metrics: Record<string, [number, number, numbe
     hashes: {},
     runDir: '/tmp/r1',
     pid: null,
+    executor: 'local',
+    jobId: null,
     exitCode: 0,
     signal: null,
     stderrTail: null,

@@ -161,7 +161,15 @@ describe('question outcomes', () => {
     const old = new Database(file);
     for (const m of migrations.slice(0, 3)) old.exec(m.up as string);
     old.pragma('user_version = 3');
-    insertRun(old, newRun);
+    // the row as a v3 database holds it (insertRun writes today's columns)
+    old
+      .prepare(
+        `INSERT INTO runs (${Object.keys(newRun).join(', ')}) VALUES (${Object.keys(newRun)
+          .map((k) => `@${k}`)
+          .join(', ')})`,
+      )
+      .run(newRun);
+    old.prepare('INSERT OR IGNORE INTO ingest_cursors (run_id) VALUES (?)').run(RUN);
     insertDirectly(old);
     old.close();
     const db = openDatabase(file);

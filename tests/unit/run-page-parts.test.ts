@@ -52,6 +52,8 @@ function run(over: Partial<RunDetail> = {}): RunDetail {
     hashes: { dataset: 'def456' },
     runDir: '/data/runs/r1',
     pid: null,
+    executor: 'local',
+    jobId: null,
     exitCode: 1,
     signal: null,
     stderrTail: 'Traceback …',

@@ -118,6 +118,11 @@ export function RunHeader({
         <Meta label="started">{formatTime(r.startedAt ?? r.createdAt)}</Meta>
         {r.endedAt !== null ? <Meta label="ended">{formatTime(r.endedAt)}</Meta> : null}
         {r.pid !== null && live ? <Meta label="pid">{r.pid}</Meta> : null}
+        {r.executor === 'slurm' ? (
+          <Meta label="Slurm job" testId="run-slurm-job">
+            {r.jobId ?? 'not submitted'}
+          </Meta>
+        ) : null}
         {r.exitCode !== null || r.signal ? <Meta label="exit">{r.signal ?? r.exitCode}</Meta> : null}
         {r.groupId ? <Meta label="group">{r.groupId}</Meta> : null}
         {typeof r.checkpointIteration === 'number' ? (

@@ -1,0 +1,206 @@
+/**
+ * The Slurm executor against a real single-node cluster (scripts/slurm/local-cluster.sh up;
+ * .ci/run starts it): runs submitted with sbatch, followed through the shared run directory,
+ * stopped with scancel, a job killed under the lab, a run found again by a later process (the
+ * host "restarted"), an ablation, and bad options refused before anything is submitted. The
+ * experiment is the fake one (tests/fixtures/fake-python), run by Slurm as the real one would be.
+ */
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanupTempDirs, FAKE_PYTHON, REPO, tempDir } from '../fixtures/helpers';
+
+/** The hanging fake experiment has its SIGTERM handler once it beats (so a stop is a clean one). */
+const beating = (s: Shown): boolean => {
+  try {
+    return readFileSync(join(s.runDir, 'events.jsonl'), 'utf8').includes('"heartbeat"');
+  } catch {
+    return false;
+  }
+};
+
+/** Jobs these tests submitted: any still there at the end (a failed test) are cancelled. */
+const submitted = new Set<string>();
+afterAll(() => {
+  for (const job of submitted) spawnSync('scancel', [job]);
+  cleanupTempDirs();
+});
+
+interface Out {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], env: Record<string, string> = {}, timeout = 90_000): Promise<Out> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'cli/main.ts', ...args],
+      { cwd: REPO, env: { ...process.env, STARLAB_PYTHON: FAKE_PYTHON, ...env }, timeout },
+      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+interface Shown {
+  id: string;
+  status: string;
+  statusReason: string | null;
+  executor: string;
+  jobId: string | null;
+  runDir: string;
+}
+
+async function show(dir: string, id: string): Promise<Shown> {
+  const r = await cli(['show', id, '--json', '--data-dir', dir]);
+  expect(r.code, r.stderr).toBe(0);
+  const s = JSON.parse(r.stdout) as Shown;
+  if (s.jobId) submitted.add(s.jobId);
+  return s;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+const jobState = (job: string): string => {
+  try {
+    return execFileSync('squeue', ['--noheader', '--jobs', job, '--format=%T'], { encoding: 'utf8' }).trim();
+  } catch {
+    return ''; // no longer known
+  }
+};
+
+const launch = ['launch', '--variant', 'star', '--dataset', 'addition', '--preset', 'tiny'];
+
+describe('Slurm executor (a real single-node cluster)', () => {
+  beforeAll(() => {
+    let nodes = '';
+    try {
+      nodes = execFileSync('sinfo', ['--noheader', '--format=%T'], { encoding: 'utf8', timeout: 10_000 });
+    } catch (e) {
+      throw new Error(`no Slurm cluster answers (${(e as Error).message}); start one with: bash scripts/slurm/local-cluster.sh up`);
+    }
+    expect(nodes, 'the cluster has no idle node: bash scripts/slurm/local-cluster.sh up').toMatch(/idle|mixed|allocated/);
+  });
+
+  it('a run submitted with sbatch completes, with its job id recorded', async () => {
+    const dir = tempDir();
+    const r = await cli([...launch, '--executor', 'slurm', '--time', '5', '--wait', '--json', '--data-dir', dir]);
+    expect(r.code, r.stderr).toBe(0);
+    const id = (JSON.parse(r.stdout) as { id: string }).id;
+    const s = await show(dir, id);
+    expect(s).toMatchObject({ status: 'completed', executor: 'slurm' });
+    expect(s.jobId).toMatch(/^\d+$/);
+    // the job wrote the run's logs where a local run writes them
+    expect(readFileSync(join(s.runDir, 'stdout.log'), 'utf8')).toMatch(/fake experiment complete running/);
+    const text = await cli(['show', id, '--data-dir', dir]);
+    expect(text.stdout).toMatch(new RegExp(`slurm job  ${s.jobId}`));
+  }, 90_000);
+
+  it('a later process finds the job again and stops it with scancel', async () => {
+    const dir = tempDir();
+    const r = await cli([...launch, '--executor', 'slurm', '--json', '--data-dir', dir], { STARLAB_FAKE_MODE: 'hang' });
+    expect(r.code, r.stderr).toBe(0);
+    const id = (JSON.parse(r.stdout) as { id: string }).id;
+    // the launching process has exited (as a restarted host would): a new one reads the job's state
+    const running = await until('the job to run', async () => {
+      const s = await show(dir, id);
+      return s.status === 'running' && s.jobId && jobState(s.jobId) === 'RUNNING' && beating(s) ? s : null;
+    });
+    const stop = await cli(['stop', id, '--data-dir', dir]);
+    expect(stop.code, stop.stderr).toBe(0);
+    const stopped = await until('the run to stop', async () => {
+      const s = await show(dir, id);
+      return s.status !== 'running' ? s : null;
+    });
+    expect(stopped.status).toBe('stopped'); // SIGTERM reached the experiment, which wrote run_end stopped
+    expect(jobState(running.jobId!)).not.toBe('RUNNING');
+  }, 90_000);
+
+  it('a job cancelled or killed under the lab ends its run as it ended', async () => {
+    const dir = tempDir();
+    const running = async (): Promise<Shown & { pid: number }> => {
+      const r = await cli([...launch, '--executor', 'slurm', '--json', '--data-dir', dir], { STARLAB_FAKE_MODE: 'hang' });
+      const id = (JSON.parse(r.stdout) as { id: string }).id;
+      return until('the job to run', async () => {
+        const x = await show(dir, id);
+        const pid = /running as pid (\d+)/.exec(readFileSync(join(x.runDir, 'stdout.log'), 'utf8'))?.[1];
+        return x.jobId && jobState(x.jobId) === 'RUNNING' && pid && beating(x) ? { ...x, pid: Number(pid) } : null;
+      });
+    };
+    const ended = (id: string) =>
+      until('the run to end', async () => {
+        const x = await show(dir, id);
+        return x.status !== 'running' ? x : null;
+      });
+    // scancel from outside: Slurm sends SIGTERM first, so the experiment stops cleanly
+    const a = await running();
+    execFileSync('scancel', [a.jobId!]);
+    expect((await ended(a.id)).status).toBe('stopped');
+    // the process killed outright (out of memory, a node fault): no run_end, the job is gone
+    const b = await running();
+    process.kill(b.pid, 'SIGKILL');
+    const gone = await ended(b.id);
+    expect(gone.status).toBe('failed');
+    expect(gone.statusReason).toBeTruthy();
+  }, 120_000);
+
+  it('an ablation submits one job per run, whatever the local concurrency limit', async () => {
+    const dir = tempDir();
+    const r = await cli(
+      [
+        'ablate',
+        '--variants',
+        'star,star-norat',
+        '--datasets',
+        'addition',
+        '--seeds',
+        '0,1',
+        '--preset',
+        'tiny',
+        '--executor',
+        'slurm',
+        '--wait',
+        '--json',
+        '--data-dir',
+        dir,
+      ],
+      {},
+      170_000,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const { runs } = JSON.parse(r.stdout) as { runs: string[] };
+    expect(runs).toHaveLength(4);
+    const shown = await Promise.all(runs.map((id) => show(dir, id)));
+    expect(shown.map((s) => s.status)).toEqual(['completed', 'completed', 'completed', 'completed']);
+    expect(new Set(shown.map((s) => s.jobId)).size).toBe(4);
+  }, 180_000);
+
+  it('bad options are refused before anything is submitted; a job sbatch refuses fails its run with the reason', async () => {
+    const dir = tempDir();
+    const bad = await cli([...launch, '--executor', 'slurm', '--time', 'soon', '--cpus', 'x', '--json', '--data-dir', dir]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/cpus: --cpus must be a whole number/);
+    const notSlurm = await cli([...launch, '--partition', 'gpu', '--data-dir', dir]);
+    expect(notSlurm.code).toBe(2);
+    expect(notSlurm.stderr).toMatch(/partition: --partition needs --executor slurm/);
+    const badTime = await cli([...launch, '--executor', 'slurm', '--time', 'soon', '--data-dir', dir]);
+    expect(badTime.stderr).toMatch(/time: a Slurm time limit/);
+    expect(JSON.parse((await cli(['list', '--json', '--data-dir', dir])).stdout)).toEqual([]);
+
+    const refused = await cli([...launch, '--executor', 'slurm', '--partition', 'nosuch', '--json', '--data-dir', dir]);
+    const id = (JSON.parse(refused.stdout) as { id: string }).id;
+    const s = await show(dir, id);
+    expect(s.status).toBe('failed');
+    expect(s.statusReason).toMatch(/sbatch refused the job: .*partition/i);
+  }, 90_000);
+});
