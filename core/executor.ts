@@ -7,7 +7,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import type { ExperimentConfig } from '../shared/experiment-config';
-import type { SlurmOptions } from '../shared/executor-spec';
+import { executorSpecSchema, type ExecutorSpec, type SlurmOptions } from '../shared/executor-spec';
 
 export interface LaunchContext {
   runId: string;
@@ -48,11 +48,13 @@ export interface RunHandle {
   pid: number | null;
   startTime: number | null;
   jobId: string | null;
+  /** The run's id: a job is the run's only while its name says so (job ids are reused). */
+  runId?: string;
 }
 
 /** The handle a run row records. */
-export function handleOf(row: { pid: number | null; pid_start_time: number | null; job_id: string | null }): RunHandle {
-  return { pid: row.pid, startTime: row.pid_start_time, jobId: row.job_id };
+export function handleOf(row: { id: string; pid: number | null; pid_start_time: number | null; job_id: string | null }): RunHandle {
+  return { pid: row.pid, startTime: row.pid_start_time, jobId: row.job_id, runId: row.id };
 }
 
 /** Where a run's process lives: this machine, or a Slurm cluster (runs.executor). */
@@ -89,13 +91,21 @@ export function describeStarted(s: { pid: number | null; jobId?: string | null }
   return s.jobId != null ? `Slurm job ${s.jobId}` : `pid ${s.pid}`;
 }
 
-/** The Slurm options a run row was submitted with (runs.executor_json), if any. */
-export function slurmOptionsOf(row: { executor_json: string | null }): SlurmOptions | undefined {
+/**
+ * Where and how a run row was submitted (runs.executor_json), checked again: a row may come
+ * from someone else's bundle, and only options a launch would accept reach sbatch.
+ */
+export function executorSpecOfRow(row: { executor_json: string | null }): ExecutorSpec | undefined {
   if (!row.executor_json) return undefined;
   try {
-    const spec = JSON.parse(row.executor_json) as { slurm?: SlurmOptions };
-    return spec.slurm;
+    const spec = executorSpecSchema.safeParse(JSON.parse(row.executor_json));
+    return spec.success ? spec.data : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** The Slurm options of a run row (executorSpecOfRow's). */
+export function slurmOptionsOf(row: { executor_json: string | null }): SlurmOptions | undefined {
+  return executorSpecOfRow(row)?.slurm;
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { ExperimentConfig } from '../shared/experiment-config';
 import { addLog, getRunRow, insertRun, nowS, queuedRuns, runningRuns } from '../db/queries';
 import { cancelQueuedRun, claimQueuedRun, markStartFailed, recordProcess } from '../db/run-writes';
-import { describeStarted, slurmOptionsOf, startFailed, type LaunchContext } from './executor';
+import { describeStarted, executorSpecOfRow, slurmOptionsOf, startFailed, type LaunchContext } from './executor';
 import { runsDir } from './paths';
 import { cachedPythonCheck, type PythonCheck } from './python-check';
 import { configColumns, createRunDir, eventsPathOf } from './run-files';
@@ -170,7 +170,7 @@ export class RunQueue {
     if (!row) return noRun(id);
     if (row.status !== 'failed' && row.status !== 'stopped')
       return { ok: false, message: `run ${id} is ${row.status}: only failed or stopped runs are retried` };
-    const executor = row.executor_json ? (JSON.parse(row.executor_json) as ExecutorSpec) : undefined;
+    const executor = executorSpecOfRow(row);
     const { id: newId } = this.enqueue(JSON.parse(row.config_json) as ExperimentConfig, {
       groupId: row.group_id,
       retryOf: id,

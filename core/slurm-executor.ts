@@ -5,7 +5,7 @@
  * system, which the supervisor follows as it follows a local run. Accounting (`sacct`) is never
  * needed: a job squeue no longer lists has ended, and the run's events say how.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { delimiter, join } from 'node:path';
 import type { SlurmOptions } from '../shared/executor-spec';
 import type { CommandSpec, Executor, FailedStart, LaunchContext, RunHandle, Started } from './executor';
@@ -18,9 +18,30 @@ export interface SlurmExecutorOptions {
 }
 
 /** Job states in which the job may still run (squeue's long names). */
-const ACTIVE = new Set(['PENDING', 'CONFIGURING', 'RUNNING', 'COMPLETING', 'SUSPENDED', 'REQUEUED', 'RESIZING', 'SIGNALING', 'STAGE_OUT']);
-/** One squeue answer serves every run's poll for this long. */
+const ACTIVE = new Set([
+  'PENDING',
+  'CONFIGURING',
+  'RUNNING',
+  'COMPLETING',
+  'SUSPENDED',
+  'STOPPED',
+  'REQUEUED',
+  'REQUEUE_HOLD',
+  'REQUEUE_FED',
+  'RESV_DEL_HOLD',
+  'SPECIAL_EXIT',
+  'RESIZING',
+  'SIGNALING',
+  'STAGE_OUT',
+]);
+/** One squeue answer serves every run's poll for this long; a failed one is not asked again for longer. */
 const STATES_TTL_MS = 1000;
+const FAILED_TTL_MS = 10_000;
+
+/** sbatch expands %j, %x … in file names: a literal % in the data directory's path is doubled. */
+const slurmPath = (p: string): string => p.replace(/%/g, '%%');
+
+type JobState = { state: string; name: string };
 
 /** A word for a POSIX shell, quoted unless it is plainly safe. */
 export function shellQuote(s: string): string {
@@ -33,10 +54,13 @@ export function sbatchArgs(ctx: LaunchContext, o: SlurmOptions, cwd: string): st
     '--parsable',
     `--job-name=starlab-${ctx.runId}`,
     `--chdir=${cwd}`,
-    `--output=${join(ctx.runDir, 'stdout.log')}`,
-    `--error=${join(ctx.runDir, 'stderr.log')}`,
+    `--output=${slurmPath(join(ctx.runDir, 'stdout.log'))}`,
+    `--error=${slurmPath(join(ctx.runDir, 'stderr.log'))}`,
     '--open-mode=append',
     '--export=ALL',
+    // after a node failure Slurm would rerun the command from scratch in the same run
+    // directory while the run looks alive; the user resumes it from its checkpoint instead
+    '--no-requeue',
   ];
   if (o.partition) args.push(`--partition=${o.partition}`);
   if (o.account) args.push(`--account=${o.account}`);
@@ -49,7 +73,7 @@ export function sbatchArgs(ctx: LaunchContext, o: SlurmOptions, cwd: string): st
 }
 
 export class SlurmExecutor implements Executor {
-  private states: { at: number; map: Map<string, string> } | null = null;
+  private states: { at: number; map: Map<string, JobState> | null } | null = null;
 
   constructor(private readonly opts: SlurmExecutorOptions) {}
 
@@ -82,30 +106,43 @@ export class SlurmExecutor implements Executor {
     return { command: cmd.command, cmdline, pid: null, startTime: null, jobId };
   }
 
-  /** The state of each of this user's jobs squeue lists (cached for a second across all runs). */
-  private jobStates(): Map<string, string> | null {
-    if (this.states && Date.now() - this.states.at < STATES_TTL_MS) return this.states.map;
-    try {
-      const out = execFileSync('squeue', ['--noheader', '--me', '--format=%i %T'], { encoding: 'utf8', timeout: 20_000 });
-      const map = new Map<string, string>();
-      for (const line of out.split('\n')) {
-        const [id, state] = line.trim().split(/\s+/);
-        if (id && state) map.set(id, state);
-      }
-      this.states = { at: Date.now(), map };
-      return map;
-    } catch {
-      return null; // the controller did not answer: unknown, not ended
+  /** squeue's answer for these arguments: job id → state and name; null when it did not answer. */
+  private squeue(args: string[]): Map<string, JobState> | null {
+    const r = spawnSync('squeue', ['--noheader', '--all', '--format=%i %T %j', ...args], { encoding: 'utf8', timeout: 10_000 });
+    // a job the controller no longer knows (ended, purged after MinJobAge) is an answer: not listed
+    if (r.status !== 0) return /invalid job id/i.test(r.stderr ?? '') ? new Map() : null;
+    const map = new Map<string, JobState>();
+    for (const line of (r.stdout ?? '').split('\n')) {
+      const [id, state, name] = line.trim().split(/\s+/);
+      if (id && state) map.set(id, { state, name: name ?? '' });
     }
+    return map;
   }
 
-  alive({ jobId }: RunHandle): boolean {
+  /** Every job of this user (one squeue for all runs, cached for a second; a failure for longer). */
+  private jobStates(): Map<string, JobState> | null {
+    const ttl = this.states?.map === null ? FAILED_TTL_MS : STATES_TTL_MS;
+    if (this.states && Date.now() - this.states.at < ttl) return this.states.map;
+    const map = this.squeue(['--me']);
+    this.states = { at: Date.now(), map };
+    return map;
+  }
+
+  alive({ jobId, runId }: RunHandle): boolean {
     if (jobId == null) return false;
     const states = this.jobStates();
-    // squeue unreachable: keep the run (finalising it would be a guess); the next poll asks again
+    // squeue unreachable: keep the run (finalising it would be a guess); a later poll asks again
     if (states === null) return true;
-    const state = states.get(jobId);
-    return state !== undefined && ACTIVE.has(state);
+    let job = states.get(jobId);
+    // not in the snapshot: it may be newer than it (submitted by another process), so ask for it alone
+    if (job === undefined) {
+      const one = this.squeue(['--jobs', jobId]);
+      if (one === null) return true;
+      job = one.get(jobId);
+    }
+    // a job id Slurm reused for another job is not this run's
+    if (job !== undefined && runId !== undefined && job.name !== `starlab-${runId}`) return false;
+    return job !== undefined && ACTIVE.has(job.state);
   }
 
   awaitingParent(): boolean {
@@ -114,10 +151,12 @@ export class SlurmExecutor implements Executor {
 
   signal({ jobId }: RunHandle, signal: 'SIGTERM' | 'SIGKILL'): boolean {
     if (jobId == null) return false;
-    const state = this.jobStates()?.get(jobId);
-    // SIGTERM to the batch script and its children: the run stops at its next step and writes
-    // run_end; a job still pending has nothing to signal, so it is cancelled outright
-    const args = signal === 'SIGTERM' && state !== 'PENDING' ? ['--signal=TERM', '--full', jobId] : [jobId];
+    const state = this.jobStates()?.get(jobId)?.state;
+    // a job that is not running yet has nothing to signal: it is cancelled outright. A running
+    // one gets the signal in its batch script and children: SIGTERM stops the run at its next
+    // step (it writes run_end), SIGKILL ends it at once
+    const args =
+      state === 'PENDING' || state === undefined ? [jobId] : [`--signal=${signal === 'SIGTERM' ? 'TERM' : 'KILL'}`, '--full', jobId];
     const r = spawnSync('scancel', args, { encoding: 'utf8', timeout: 20_000 });
     this.states = null;
     return r.status === 0;

@@ -4,11 +4,13 @@
 #   scripts/slurm/local-cluster.sh down   stop them
 #   scripts/slurm/local-cluster.sh status sinfo
 # Debian's slurm-wlm (22.05) and munge; no accounting database (sacct is never required);
-# proctrack/linuxproc and task/none, so it needs no cgroups. State lives in $STARLAB_SLURM_DIR
+# proctrack/linuxproc and task/none, so it needs no cgroups; CPUs are the consumable resource
+# (a job without --mem would otherwise hold all the memory, and the node one job at a time). State lives in $STARLAB_SLURM_DIR
 # (default /tmp/starlab-slurm). Needs root (the daemons), as a CI machine or a container has.
 set -euo pipefail
 DIR=${STARLAB_SLURM_DIR:-/tmp/starlab-slurm}
 CONF=/etc/slurm/slurm.conf
+MARK="# written by STaR Lab's scripts/slurm/local-cluster.sh"
 
 install() {
   command -v slurmctld >/dev/null && command -v munged >/dev/null && return
@@ -17,6 +19,15 @@ install() {
 }
 
 up() {
+  # a machine with its own Slurm keeps it: this script never rewrites a configuration it did not write
+  if [ -e "$CONF" ] && ! head -1 "$CONF" | grep -qF "$MARK"; then
+    if sinfo -h -o %T 2>/dev/null | grep -qE '^(idle|mixed|allocated)'; then
+      echo "local-cluster: $CONF is not this script's; using the cluster it configures" >&2
+      return
+    fi
+    echo "local-cluster: $CONF exists and is not this script's; not touching it" >&2
+    exit 1
+  fi
   install
   mkdir -p "$DIR"/{ctld,d,log} /etc/slurm /run/munge /var/log/munge /etc/munge
   chown -R munge:munge /run/munge /var/log/munge /etc/munge
@@ -29,6 +40,7 @@ up() {
   cpus=$(nproc)
   mem=$(($(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 1024))
   cat >"$CONF" <<CONF
+$MARK
 ClusterName=starlab
 SlurmctldHost=localhost(127.0.0.1)
 SlurmUser=root
@@ -43,7 +55,7 @@ SlurmdLogFile=$DIR/log/slurmd.log
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
-SelectTypeParameters=CR_CPU_Memory
+SelectTypeParameters=CR_CPU
 SchedulerType=sched/backfill
 ReturnToService=2
 MpiDefault=none
@@ -69,11 +81,20 @@ CONF
 }
 
 down() {
-  pkill -x slurmd || true
-  pkill -x slurmctld || true
-  pkill -x munged || true
+  # only the daemons this script started (their pid files are in $DIR), and munged only
+  # when the configuration is this script's
+  local pids=""
+  for f in "$DIR/slurmd.pid" "$DIR/slurmctld.pid"; do
+    [ -s "$f" ] && pids="$pids $(cat "$f")"
+  done
+  if [ -e "$CONF" ] && head -1 "$CONF" | grep -qF "$MARK"; then
+    pids="$pids $(pgrep -x munged || true)"
+  fi
+  for p in $pids; do kill "$p" 2>/dev/null || true; done
   for _ in $(seq 1 40); do # an "up" right after must not find them still exiting
-    pgrep -x 'slurmd|slurmctld|munged' >/dev/null || return 0
+    local alive=0
+    for p in $pids; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && return 0
     sleep 0.25
   done
 }

@@ -11,14 +11,17 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupTempDirs, FAKE_PYTHON, REPO, tempDir } from '../fixtures/helpers';
 
-/** The hanging fake experiment has its SIGTERM handler once it beats (so a stop is a clean one). */
-const beating = (s: Shown): boolean => {
+/** A file's text, or '' while it does not exist (Slurm creates a job's logs when it starts). */
+const readOrEmpty = (path: string): string => {
   try {
-    return readFileSync(join(s.runDir, 'events.jsonl'), 'utf8').includes('"heartbeat"');
+    return readFileSync(path, 'utf8');
   } catch {
-    return false;
+    return '';
   }
 };
+
+/** The hanging fake experiment has its SIGTERM handler once it beats (so a stop is a clean one). */
+const beating = (s: Shown): boolean => readOrEmpty(join(s.runDir, 'events.jsonl')).includes('"heartbeat"');
 
 /** Jobs these tests submitted: any still there at the end (a failed test) are cancelled. */
 const submitted = new Set<string>();
@@ -133,7 +136,7 @@ describe('Slurm executor (a real single-node cluster)', () => {
       const id = (JSON.parse(r.stdout) as { id: string }).id;
       return until('the job to run', async () => {
         const x = await show(dir, id);
-        const pid = /running as pid (\d+)/.exec(readFileSync(join(x.runDir, 'stdout.log'), 'utf8'))?.[1];
+        const pid = /running as pid (\d+)/.exec(readOrEmpty(join(x.runDir, 'stdout.log')))?.[1];
         return x.jobId && jobState(x.jobId) === 'RUNNING' && pid && beating(x) ? { ...x, pid: Number(pid) } : null;
       });
     };
@@ -203,4 +206,26 @@ describe('Slurm executor (a real single-node cluster)', () => {
     expect(s.status).toBe('failed');
     expect(s.statusReason).toMatch(/sbatch refused the job: .*partition/i);
   }, 90_000);
+});
+
+describe('sbatch arguments', () => {
+  it('quote every word so the shell gives it back unchanged', async () => {
+    const { shellQuote } = await import('../../core/slurm-executor');
+    for (const w of ['plain', "it's", '$(touch /tmp/x)', 'a b\nc', '~', '*', '', "'", '--flag=va lue'])
+      expect(execFileSync('sh', ['-c', `printf %s ${shellQuote(w)}`], { encoding: 'utf8' })).toBe(w);
+  });
+
+  it('escape % in log paths, never requeue, and pass only the resources asked for', async () => {
+    const { sbatchArgs } = await import('../../core/slurm-executor');
+    const ctx = { runId: 'r1', runDir: '/data/100%/runs/r1', configPath: '', eventsPath: '', python: 'python3', config: {} as never };
+    const args = sbatchArgs(ctx, { partition: 'gpu', gpus: 2, time: '1-00:00:00' }, '/opt/starlab/experiments');
+    expect(args).toContain('--output=/data/100%%/runs/r1/stdout.log');
+    expect(args).toContain('--no-requeue');
+    expect(args).toContain('--job-name=starlab-r1');
+    expect(args.filter((a) => /^--(partition|gpus|time|account|qos|mem|cpus-per-task)=/.test(a))).toEqual([
+      '--partition=gpu',
+      '--time=1-00:00:00',
+      '--gpus=2',
+    ]);
+  });
 });
