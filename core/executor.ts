@@ -6,6 +6,7 @@
  * interface, not a fork of the supervisor.
  */
 import type { ChildProcess } from 'node:child_process';
+import { delimiter } from 'node:path';
 import type { ExperimentConfig } from '../shared/experiment-config';
 import { executorSpecSchema, type ExecutorSpec, type SlurmOptions } from '../shared/executor-spec';
 
@@ -108,4 +109,25 @@ export function executorSpecOfRow(row: { executor_json: string | null }): Execut
 /** The Slurm options of a run row (executorSpecOfRow's). */
 export function slurmOptionsOf(row: { executor_json: string | null }): SlurmOptions | undefined {
   return executorSpecOfRow(row)?.slurm;
+}
+
+/** The command a run is started with: `python -m starlab run --config …` unless a test replaces it. */
+export function runCommand(ctx: LaunchContext, commandFor?: (ctx: LaunchContext) => CommandSpec): CommandSpec {
+  return commandFor
+    ? commandFor(ctx)
+    : { command: ctx.python, args: ['-m', 'starlab', 'run', '--config', ctx.configPath, ...(ctx.resume ? ['--resume'] : [])] };
+}
+
+/** A run's environment, wherever it runs: this one, the command's extras, the run's STARLAB_* variables. */
+export function runEnv(ctx: LaunchContext, cmd: CommandSpec, o: { dataDir: string; experimentsDir: string }): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    ...cmd.env,
+    STARLAB_EVENTS: ctx.eventsPath,
+    STARLAB_RUN_DIR: ctx.runDir,
+    STARLAB_RUN_ID: ctx.runId,
+    STARLAB_DATA_DIR: o.dataDir,
+    PYTHONPATH: [o.experimentsDir, process.env.PYTHONPATH].filter(Boolean).join(delimiter),
+    PYTHONUNBUFFERED: '1',
+  };
 }

@@ -5,8 +5,17 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
-import type { CommandSpec, Executor, FailedStart, LaunchContext, RunHandle, Started } from './executor';
+import { join } from 'node:path';
+import {
+  runCommand,
+  runEnv,
+  type CommandSpec,
+  type Executor,
+  type FailedStart,
+  type LaunchContext,
+  type RunHandle,
+  type Started,
+} from './executor';
 import { experimentsDir } from './paths';
 import { isSameProcess, pidStartTime, readProcStat, signalGroup } from './process-info';
 import { APPEND_NO_LINKS } from './run-files';
@@ -24,20 +33,10 @@ export class LocalExecutor implements Executor {
   constructor(private readonly opts: LocalExecutorOptions) {}
 
   start(ctx: LaunchContext): Started | FailedStart {
-    const cmd = this.opts.commandFor
-      ? this.opts.commandFor(ctx)
-      : { command: ctx.python, args: ['-m', 'starlab', 'run', '--config', ctx.configPath, ...(ctx.resume ? ['--resume'] : [])] };
-    const pyPath = [experimentsDir(this.opts.root), process.env.PYTHONPATH].filter(Boolean).join(delimiter);
+    const cmd = runCommand(ctx, this.opts.commandFor);
     const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      ...cmd.env,
-      STARLAB_EVENTS: ctx.eventsPath,
-      STARLAB_RUN_DIR: ctx.runDir,
-      STARLAB_RUN_ID: ctx.runId,
-      STARLAB_DATA_DIR: this.opts.dataDir,
+      ...runEnv(ctx, cmd, { dataDir: this.opts.dataDir, experimentsDir: experimentsDir(this.opts.root) }),
       ...(ctx.gpuSlot != null ? { CUDA_VISIBLE_DEVICES: ctx.gpuSlot } : {}),
-      PYTHONPATH: pyPath,
-      PYTHONUNBUFFERED: '1',
     };
     const cmdline = [cmd.command, ...cmd.args].map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(' ');
     let out: number | null = null;

@@ -6,9 +6,18 @@
  * needed: a job squeue no longer lists has ended, and the run's events say how.
  */
 import { spawnSync } from 'node:child_process';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import type { SlurmOptions } from '../shared/executor-spec';
-import type { CommandSpec, Executor, FailedStart, LaunchContext, RunHandle, Started } from './executor';
+import {
+  runCommand,
+  runEnv,
+  type CommandSpec,
+  type Executor,
+  type FailedStart,
+  type LaunchContext,
+  type RunHandle,
+  type Started,
+} from './executor';
 import { experimentsDir } from './paths';
 
 export interface SlurmExecutorOptions {
@@ -78,21 +87,10 @@ export class SlurmExecutor implements Executor {
   constructor(private readonly opts: SlurmExecutorOptions) {}
 
   start(ctx: LaunchContext): Started | FailedStart {
-    const cmd = this.opts.commandFor
-      ? this.opts.commandFor(ctx)
-      : { command: ctx.python, args: ['-m', 'starlab', 'run', '--config', ctx.configPath, ...(ctx.resume ? ['--resume'] : [])] };
+    const cmd = runCommand(ctx, this.opts.commandFor);
     const cwd = experimentsDir(this.opts.root);
     // the job's environment is this one's (sbatch --export=ALL) plus the run's variables
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      ...cmd.env,
-      STARLAB_EVENTS: ctx.eventsPath,
-      STARLAB_RUN_DIR: ctx.runDir,
-      STARLAB_RUN_ID: ctx.runId,
-      STARLAB_DATA_DIR: this.opts.dataDir,
-      PYTHONPATH: [cwd, process.env.PYTHONPATH].filter(Boolean).join(delimiter),
-      PYTHONUNBUFFERED: '1',
-    };
+    const env = runEnv(ctx, cmd, { dataDir: this.opts.dataDir, experimentsDir: cwd });
     const wrap = [cmd.command, ...cmd.args].map(shellQuote).join(' ');
     const args = [...sbatchArgs(ctx, ctx.slurm ?? {}, cwd), `--wrap=exec ${wrap}`];
     const cmdline = ['sbatch', ...args].map(shellQuote).join(' ');
