@@ -32,6 +32,16 @@ export interface CommandSpec {
   env?: Record<string, string>;
 }
 
+/** What every executor is built with. */
+export interface ExecutorOptions {
+  /** Repository root (for PYTHONPATH=<root>/experiments and the working directory). */
+  root: string;
+  /** The app's data dir: datasets imported into <dataDir>/datasets are found by the loaders. */
+  dataDir: string;
+  /** Override the command a run is started with (tests use a fake experiment). */
+  commandFor?: (ctx: LaunchContext) => CommandSpec;
+}
+
 /** A started process: `child` where this process is its parent (its exit is then reported directly). */
 export interface Started {
   command: string;

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import {
   runCommand,
   runEnv,
-  type CommandSpec,
   type Executor,
+  type ExecutorOptions,
   type FailedStart,
   type LaunchContext,
   type RunHandle,
@@ -20,17 +20,8 @@ import { experimentsDir } from './paths';
 import { isSameProcess, pidStartTime, readProcStat, signalGroup } from './process-info';
 import { APPEND_NO_LINKS } from './run-files';
 
-export interface LocalExecutorOptions {
-  /** Repository root (for PYTHONPATH=<root>/experiments and the working directory). */
-  root: string;
-  /** The app's data dir: datasets imported into <dataDir>/datasets are found by the loaders. */
-  dataDir: string;
-  /** Override the command a run is started with (tests use a fake experiment). */
-  commandFor?: (ctx: LaunchContext) => CommandSpec;
-}
-
 export class LocalExecutor implements Executor {
-  constructor(private readonly opts: LocalExecutorOptions) {}
+  constructor(private readonly opts: ExecutorOptions) {}
 
   start(ctx: LaunchContext): Started | FailedStart {
     const cmd = runCommand(ctx, this.opts.commandFor);

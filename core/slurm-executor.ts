@@ -11,20 +11,14 @@ import type { SlurmOptions } from '../shared/executor-spec';
 import {
   runCommand,
   runEnv,
-  type CommandSpec,
   type Executor,
+  type ExecutorOptions,
   type FailedStart,
   type LaunchContext,
   type RunHandle,
   type Started,
 } from './executor';
 import { experimentsDir } from './paths';
-
-export interface SlurmExecutorOptions {
-  root: string;
-  dataDir: string;
-  commandFor?: (ctx: LaunchContext) => CommandSpec;
-}
 
 /** Job states in which the job may still run (squeue's long names). */
 const ACTIVE = new Set([
@@ -84,7 +78,7 @@ export function sbatchArgs(ctx: LaunchContext, o: SlurmOptions, cwd: string): st
 export class SlurmExecutor implements Executor {
   private states: { at: number; map: Map<string, JobState> | null } | null = null;
 
-  constructor(private readonly opts: SlurmExecutorOptions) {}
+  constructor(private readonly opts: ExecutorOptions) {}
 
   start(ctx: LaunchContext): Started | FailedStart {
     const cmd = runCommand(ctx, this.opts.commandFor);
