@@ -108,7 +108,25 @@ def event_validator():
 def read_events(path) -> list[dict]:
     data = Path(path).read_bytes()
     assert data.endswith(b"\n"), "the last line of the events file is incomplete"
-    return [json.loads(line) for line in data.decode("utf-8").splitlines()]
+    events = [json.loads(line) for line in data.decode("utf-8").splitlines()]
+    assert_metrics_written_once(events)
+    return events
+
+
+def assert_metrics_written_once(events: list[dict]) -> None:
+    """No metric is written twice at one (iteration, step) by one process: two values at one
+    point are two points on a curve at the same x. A resume starts a new process that redoes
+    the interrupted iteration, so the check restarts at its ``resumed`` event."""
+    seen: set[tuple] = set()
+    for ev in events:
+        if ev.get("type") == "resumed":
+            seen.clear()
+        if ev.get("type") != "metrics":
+            continue
+        for name in ev.get("values", {}):
+            key = (name, ev.get("iteration"), ev.get("step"))
+            assert key not in seen, f"metric {name} written twice at iteration {key[1]}, step {key[2]}"
+            seen.add(key)
 
 
 def assert_valid_stream(events: list[dict], validator, start_seq: int = 1) -> None:

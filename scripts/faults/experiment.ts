@@ -68,11 +68,18 @@ export async function killBeforeFirstEvent(): Promise<Row> {
 }
 
 /**
- * A real STaR run that takes seconds per iteration (tests/fixtures/micro-star.ts), two
- * iterations; the second trains 4× longer, so the kill has a wide window inside it (with equal
- * iterations a fast machine finished it between two polls once).
+ * A real STaR run (tests/fixtures/micro-star.ts), two iterations; the second trains 10× longer
+ * (1,200 steps, seconds), so the kill has a wide window inside it. The longer warm-up makes the
+ * model keep rationales: a STaR iteration that keeps nothing has nothing to train on and ends in
+ * milliseconds, which is how a CI run once finished the whole run between two polls.
  */
-const MICRO = { ...MICRO_STAR, 'loop.iterations': '2', 'loop.base_steps': '40', 'loop.step_growth': '4' };
+const MICRO = {
+  ...MICRO_STAR,
+  'warmup.steps': '300',
+  'loop.iterations': '2',
+  'loop.base_steps': '120',
+  'loop.step_growth': '10',
+};
 
 /**
  * A real `python -m starlab run` killed inside iteration 1 (after its first checkpoint), then

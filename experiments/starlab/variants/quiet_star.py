@@ -526,13 +526,15 @@ class QuietRun(Runner):
                     self.hooks.on_step(self.quiet_steps, stats)
                 if i % every == 0 or i == n:
                     mean = {k: sum(v) / len(v) for k, v in window.items() if v}
-                    vals = {
-                        "train/loss": mean["loss"],
-                        "quiet/step": self.quiet_steps,
-                        "compute/tokens_trained": self.tokens_trained,
-                        "compute/tokens_generated": self.tokens_generated,
-                        "train/lr": self.sched.get_last_lr()[0],
-                    }
+                    vals = {"train/loss": mean["loss"], "train/lr": self.sched.get_last_lr()[0]}
+                    if i < n:  # the last window shares its step with the evaluation's row, which writes these
+                        vals.update(
+                            {
+                                "quiet/step": self.quiet_steps,
+                                "compute/tokens_trained": self.tokens_trained,
+                                "compute/tokens_generated": self.tokens_generated,
+                            }
+                        )
                     vals.update({f"quiet/{k}": v for k, v in mean.items() if k != "loss"})
                     vals["quiet/mix_weight_min"] = min(window["mix_weight_min"])
                     vals["quiet/mix_weight_max"] = max(window["mix_weight_max"])

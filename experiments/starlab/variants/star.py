@@ -454,8 +454,7 @@ class StarRun(Runner):
             "time/evaluate_s": res.extra["time/evaluate_s"],
             **self._eval_metrics(res),
         }
-        if losses:
-            vals["train/loss"] = sum(losses[-10:]) / len(losses[-10:])
+        if losses:  # train/loss itself is logged per window at its step (a second value here would share that step)
             vals.update(self._train_stat_metrics(self.last_train_stats))
         vals.update(self.difficulty_metrics("train/solved_direct", self.by_difficulty(train_qs, sampled.solved)))
         return vals
