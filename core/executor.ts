@@ -121,11 +121,18 @@ export function slurmOptionsOf(row: { executor_json: string | null }): SlurmOpti
   return executorSpecOfRow(row)?.slurm;
 }
 
-/** The command a run is started with: `python -m starlab run --config …` unless a test replaces it. */
+/**
+ * The command a run is started with: `python -m starlab run --config …` unless a test replaces
+ * it; with runtime.nproc > 1, the same module under torchrun (`python -m torch.distributed.run
+ * --standalone`: one node, a free rendezvous port, so runs side by side do not collide), one
+ * process per device (experiments/starlab/dist.py).
+ */
 export function runCommand(ctx: LaunchContext, commandFor?: (ctx: LaunchContext) => CommandSpec): CommandSpec {
-  return commandFor
-    ? commandFor(ctx)
-    : { command: ctx.python, args: ['-m', 'starlab', 'run', '--config', ctx.configPath, ...(ctx.resume ? ['--resume'] : [])] };
+  if (commandFor) return commandFor(ctx);
+  const run = ['-m', 'starlab', 'run', '--config', ctx.configPath, ...(ctx.resume ? ['--resume'] : [])];
+  const nproc = ctx.config.runtime.nproc ?? 1;
+  if (nproc <= 1) return { command: ctx.python, args: run };
+  return { command: ctx.python, args: ['-m', 'torch.distributed.run', '--standalone', `--nproc-per-node=${nproc}`, ...run] };
 }
 
 /** A run's environment, wherever it runs: this one, the command's extras, the run's STARLAB_* variables. */

@@ -48,6 +48,8 @@ export interface VariantInfo {
   /** 'star': the STaR loop (star, star-norat, v-star; they log the per-iteration accounting); 'quiet-star'. */
   family: VariantFamily;
   description: string;
+  /** Whether it runs under torchrun with runtime.nproc > 1 (experiments/starlab/dist.py). */
+  multiProcess: boolean;
   /** Its fixed figure style: an Okabe–Ito colour name of shared/export/style.ts and a dash. */
   style: { color: string; dash: string };
 }
@@ -132,8 +134,9 @@ export function validateCatalogue(raw: unknown): string[] {
   const variants = list('variants');
   variants.forEach((v, i) => {
     const w = `variants[${i}]`;
-    keys(w, v, ['id', 'label', 'family', 'description', 'style']);
+    keys(w, v, ['id', 'label', 'family', 'description', 'multiProcess', 'style']);
     for (const k of ['id', 'label', 'description']) if (!isStr(v[k])) errors.push(`${w}.${k} is not a non-empty string`);
+    if (typeof v['multiProcess'] !== 'boolean') errors.push(`${w}.multiProcess is not true or false`);
     if (!(VARIANT_FAMILIES as readonly unknown[]).includes(v['family']))
       errors.push(`${w}.family is not one of ${VARIANT_FAMILIES.join(', ')}`);
     const s = v['style'];
@@ -221,6 +224,7 @@ function load(raw: unknown): CatalogueJson {
       label: v.label,
       family: v.family,
       description: v.description,
+      multiProcess: v.multiProcess,
       style: { color: v.style.color, dash: v.style.dash },
     })),
     phases: c.phases.map((p) => ({ id: p.id, description: p.description })),

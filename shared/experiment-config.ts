@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import presetsJson from '../experiments/starlab/presets.json';
-import { VARIANTS, VARIANT_LABELS, type Variant } from './catalogue';
+import { VARIANTS, VARIANT_INFO, VARIANT_LABELS, type Variant } from './catalogue';
 
 /** The variants and their labels come from experiments/starlab/catalogue.json. */
 export { VARIANTS, VARIANT_LABELS, type Variant };
@@ -35,6 +35,8 @@ export const SYNTHETIC_DATASETS: readonly Dataset[] = ['addition', 'pair-sum'];
 
 /** Longest string a config accepts (model names, dataset paths); the Python mirror has the same limit. */
 export const MAX_CONFIG_STRING = 4096;
+/** runtime.nproc's bound (MAX_NPROC of experiments/starlab/config.py). */
+export const MAX_NPROC = 64;
 
 const posInt = z.number().int().positive();
 const nonNegInt = z.number().int().min(0);
@@ -246,6 +248,8 @@ export const runtimeSchema = z
     dtype: z.enum(DTYPES),
     /** Prompts decoded together (0: 512 for tiny models, 32 for hub models). */
     gen_batch_size: nonNegInt.max(65536),
+    /** Processes under torchrun, one per device (absent: 1; experiments/starlab/dist.py). */
+    nproc: posInt.max(MAX_NPROC).optional(),
   })
   .strict();
 
@@ -329,6 +333,16 @@ export function configSchemaFor(variant: Variant, dataset: Dataset) {
             path: [gen.section, 'max_new_tokens'],
             message: `must be ≥ ${3 * d + 4} to write a pair and its sum`,
           });
+      }
+      if ((cfg.runtime.nproc ?? 1) > 1 && !VARIANT_INFO.find((v) => v.id === cfg.variant)?.multiProcess) {
+        const runs = VARIANT_INFO.filter((v) => v.multiProcess)
+          .map((v) => v.id)
+          .join(' and ');
+        ctx.addIssue({
+          code: 'custom',
+          path: ['runtime', 'nproc'],
+          message: `${cfg.variant} runs in one process (runtime.nproc > 1, torchrun, runs ${runs}): set it to 1`,
+        });
       }
       if (cfg.loop?.finetune === 'lora' && !cfg.loop.restart_from_base)
         ctx.addIssue({

@@ -22,6 +22,8 @@ VARIANTS: tuple[str, ...] = tuple(v["id"] for v in CATALOGUE["variants"])
 #: variant id -> "star" (the STaR loop: star, star-norat, v-star) or "quiet-star"
 VARIANT_FAMILIES: dict[str, str] = {v["id"]: v["family"] for v in CATALOGUE["variants"]}
 VARIANT_LABELS: dict[str, str] = {v["id"]: v["label"] for v in CATALOGUE["variants"]}
+#: variants that run under torchrun with runtime.nproc > 1 (starlab/dist.py)
+MULTI_PROCESS_VARIANTS: tuple[str, ...] = tuple(v["id"] for v in CATALOGUE["variants"] if v["multiProcess"])
 #: phases of an iteration, in the order they run
 PHASES: tuple[str, ...] = tuple(p["id"] for p in CATALOGUE["phases"])
 #: Best-of-k scorer ids, in display order

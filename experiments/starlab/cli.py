@@ -196,16 +196,18 @@ def _events_path(explicit: str | None, run_dir: str) -> str:
 
 def cmd_run(config_path: str, events_path: str | None = None, run_dir: str | None = None, resume: bool = False) -> int:
     from .config import ConfigError, load_config
-    from .events import EventWriter, collect_env
+    from .events import HEARTBEAT_S, EventWriter, collect_env
     from .stopping import StopFlag, StopRequested
 
     run_dir = os.path.abspath(run_dir or os.environ.get("STARLAB_RUN_DIR") or os.getcwd())
     # Before torch loads OpenMP: busy-waiting worker threads slow training down ~8x when the
     # CPU is shared with other processes (measured here: 2.25 s vs 0.30 s per step).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # under torchrun (runtime.nproc > 1; starlab/dist.py) rank 0 alone writes the run's events
+    world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
     stop = StopFlag()
-    stop.install()  # SIGTERM/SIGINT from here on end the run as "stopped"
-    ev = EventWriter(_events_path(events_path, run_dir))
+    stop.install(escalate=world <= 1)  # SIGTERM/SIGINT from here on end the run as "stopped"
+    ev = EventWriter(_events_path(events_path, run_dir) if rank == 0 else os.devnull, heartbeat_s=None if rank else HEARTBEAT_S)
     try:
         try:
             cfg = load_config(config_path)
@@ -229,7 +231,7 @@ def cmd_run(config_path: str, events_path: str | None = None, run_dir: str | Non
 
         try:
             runner = _dispatch(cfg)
-            runner(cfg, ev, run_dir=run_dir, stop=stop, resume=resume)
+            runner(cfg, ev, run_dir=run_dir, stop=stop, resume=resume, world=world)
         except StopRequested as e:
             ev.log("info", f"{e}: stopped cleanly")
             ev.run_end("stopped", None)
@@ -269,7 +271,16 @@ def _dispatch(cfg: dict[str, Any]):
     else:
         raise NotImplementedError(f"variant {variant!r} is not implemented")
 
-    def runner(cfg: dict[str, Any], ev: Any, *, run_dir: str, stop: Any, resume: bool = False) -> None:
-        module.run(cfg, ev, run_dir=run_dir, stop=stop, run_id=run_id, resume=resume)
+    def runner(cfg: dict[str, Any], ev: Any, *, run_dir: str, stop: Any, resume: bool = False, world: int = 1) -> None:
+        if world <= 1:
+            module.run(cfg, ev, run_dir=run_dir, stop=stop, run_id=run_id, resume=resume)
+            return
+        from . import dist
+
+        d = dist.from_env(cfg["runtime"]["device"])
+        try:
+            module.run(cfg, ev, run_dir=run_dir, stop=stop, run_id=run_id, resume=resume, dist=d)
+        finally:
+            dist.close(d)
 
     return runner

@@ -29,6 +29,9 @@ PRESETS = ("tiny", "paper")
 DEVICES = ("auto", "cpu", "cuda")
 FINETUNE_MODES = ("full", "lora")
 DTYPES = ("auto", "float32", "bfloat16", "mixed")
+#: runtime.nproc: processes under torchrun (one per GPU; several per CPU machine only for tests)
+MAX_NPROC = 64
+MULTI_PROCESS_VARIANTS = catalogue.MULTI_PROCESS_VARIANTS
 LR_SCHEDULES = ("cosine", "constant")  # train.LR_SCHEDULES (not imported: no torch here)
 
 PRESETS_PATH = os.path.join(os.path.dirname(__file__), "presets.json")
@@ -275,6 +278,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "threads": non_neg_int(1024),
         "dtype": _Enum(DTYPES),
         "gen_batch_size": non_neg_int(65536),
+        # processes under torchrun, one per device (absent: 1; starlab/dist.py)
+        "nproc": _Optional(pos_int(MAX_NPROC)),
     },
 }
 
@@ -418,6 +423,14 @@ def schema_description() -> dict[str, Any]:
 def _semantic_checks(cfg: dict[str, Any]) -> list[dict[str, str]]:
     """Checks the zod schema cannot express because they depend on the task's format."""
     errors: list[dict[str, str]] = []
+    if cfg["runtime"].get("nproc", 1) > 1 and cfg["variant"] not in MULTI_PROCESS_VARIANTS:
+        runs = " and ".join(MULTI_PROCESS_VARIANTS)
+        errors.append(
+            {
+                "field": "runtime.nproc",
+                "message": f"{cfg['variant']} runs in one process (runtime.nproc > 1, torchrun, runs {runs}): set it to 1",
+            }
+        )
     if cfg["model"]["source"] == "tiny" and cfg["dataset"] in ("pair-sum", "addition"):
         if cfg["dataset"] == "pair-sum":
             from .tasks import pair_sum

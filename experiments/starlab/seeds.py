@@ -33,7 +33,11 @@ STREAMS: dict[str, tuple[int, int]] = {
     "quiet_doc_order": (7919, 1),  # the corpus's document order before packing
     "quiet_batches": (1009, 17),  # the packed rows' batch order
     "quiet_thoughts": (100003, 5),  # the thoughts sampled in training
+    # torchrun: rank r ≥ 1 samples from derive(phase seed, "rank", r · RANK_STRIDE), beyond every
+    # stream above (their seeds stay under 2^48 for a seed < 2^31); rank 0 keeps the phase seed
+    "rank": (1, 0),
 }
+RANK_STRIDE = 2**52
 
 #: Sub-streams of "sample": one per phase that generates.
 SAMPLE_PHASES: dict[str, int] = {"sample": 0, "rationalize": 1, "evaluate": 3, "verify": 5}
@@ -49,3 +53,8 @@ def derive(seed: int, stream: str, n: int = 0) -> int:
 def sample_seed(seed: int, iteration: int, phase: str) -> int:
     """The generator seed of one phase's sampling in one iteration."""
     return derive(seed, "sample", iteration * 11 + SAMPLE_PHASES.get(phase, OTHER_PHASE))
+
+
+def rank_seed(seed: int, rank: int) -> int:
+    """The sampling seed of ``rank`` for a phase seeded ``seed`` (rank 0: ``seed`` itself)."""
+    return derive(seed, "rank", rank * RANK_STRIDE)

@@ -29,11 +29,14 @@ class StopFlag:
         if self._event.is_set():
             raise StopRequested(f"stop requested (signal {self.signum})" if self.signum else "stop requested")
 
-    def install(self, signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> None:
-        """Install handlers (main thread only): first signal sets the flag, a second raises."""
+    def install(self, signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT), *, escalate: bool = True) -> None:
+        """Install handlers (main thread only): first signal sets the flag, a second raises
+        (``escalate``). Under torchrun the signal comes twice (the process group's, then the
+        agent's), and raising inside a collective would leave the other ranks waiting: there
+        repeats only set the flag."""
 
         def handler(signum: int, frame: Any) -> None:
-            if self._event.is_set():
+            if self._event.is_set() and escalate:
                 raise StopRequested(f"stop requested again (signal {signum})")
             self.request(signum)
 

@@ -18,6 +18,7 @@ for the model at hand before a packed fine-tune starts."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ import torch.nn.functional as F
 
 from . import optim
 from .batches import EpochBatches
+from .dist import SINGLE, Dist
 from .stopping import NEVER, StopFlag
 
 IGNORE = -100
@@ -153,6 +155,17 @@ def packed_batch(
     return ids, labels, pos
 
 
+def labelled_tokens(examples: Sequence[Example], rows: Sequence[Sequence[int]]) -> int:
+    """The tokens ``packed_batch`` labels in ``rows``: every completion token but an example's
+    first token, which nothing inside its example predicts (a completion without a prompt)."""
+    total = 0
+    for row in rows:
+        for i in row:
+            p, c = examples[i]
+            total += len(c) - (1 if c and not p else 0)
+    return total
+
+
 def packed_loss_sum(model: torch.nn.Module, ids: torch.Tensor, labels: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
     """Summed next-token cross-entropy over the labelled tokens of packed rows (float32)."""
     logits = model(input_ids=ids, position_ids=pos, use_cache=False).logits
@@ -211,6 +224,7 @@ def finetune(
     warmup_steps: int = 0,
     micro_batch_size: int = 0,
     stats: TrainStats | None = None,
+    dist: Dist = SINGLE,
 ) -> list[float]:
     """Train ``model`` in place for ``steps`` optimizer steps on ``examples`` (prompt ids,
     completion ids), sampling batches by shuffled epochs. Returns the loss of every step.
@@ -222,7 +236,9 @@ def finetune(
     ``batch_size`` trains on all of its rows every step. ``micro_batch_size`` > 0 runs a step
     in forwards of that many rows, accumulating gradients; the loss is the mean over the
     step's completion tokens either way. ``lr_schedule``: see ``schedule_lambda``. ``stats``,
-    when given, is filled with what was trained."""
+    when given, is filled with what was trained. ``dist`` (under torchrun): every rank draws the
+    same batch and trains its rows of it under DistributedDataParallel (``_finetune_rows``); the
+    losses and stats are the whole batch's, as one process would log them."""
     if steps <= 0 or not examples:
         return []
     if pack_len < 0 or micro_batch_size < 0:
@@ -233,7 +249,7 @@ def finetune(
         weight_decay=weight_decay,
         schedule=schedule_lambda(lr_schedule, steps, warmup_steps=warmup_steps, warmup_frac=warmup_frac),
     )
-    if pack_len > 0 or (0 < micro_batch_size < min(batch_size, len(examples))):
+    if pack_len > 0 or (0 < micro_batch_size < min(batch_size, len(examples))) or dist.enabled:
         return _finetune_rows(
             model,
             examples,
@@ -249,6 +265,7 @@ def finetune(
             pack_len=pack_len,
             micro_batch_size=micro_batch_size,
             stats=stats,
+            dist=dist,
         )
     device = next(model.parameters()).device
     ids, labels, lengths = pack(examples, pad_id)
@@ -301,10 +318,17 @@ def _finetune_rows(
     pack_len: int,
     micro_batch_size: int,
     stats: TrainStats | None,
+    dist: Dist = SINGLE,
 ) -> list[float]:
     """``finetune``'s loop over rows (packed, or unpacked in micro-batches): the loss of a step
     is its summed completion-token cross-entropy over its completion-token count, each
-    micro-batch's share backpropagated as it goes."""
+    micro-batch's share backpropagated as it goes.
+
+    Under torchrun, rank r computes rows r, r + W, … of the step's batch (the same on every
+    rank), each divided by the whole batch's completion-token count and multiplied by W, so the
+    gradient DistributedDataParallel averages is the one-process gradient; a rank without a row
+    (a batch of fewer rows than ranks) backpropagates a zero-weighted row so that every rank
+    joins the all-reduce."""
     device = next(model.parameters()).device
     n = len(examples)
     lengths = [len(p) + len(c) for p, c in examples]
@@ -318,28 +342,41 @@ def _finetune_rows(
     batches = EpochBatches(n, batch_size, seed, arrange=rows_of)
     losses: list[float] = []
     params = [p for p in model.parameters() if p.requires_grad]
+    net: torch.nn.Module = model
+    if dist.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     model.train()
     for step in range(1, steps + 1):
         stop.check()
         batch = batches.next()
-        mb = micro_batch_size or len(batch)
-        parts = [packed_batch(examples, batch[k : k + mb], pad_id) for k in range(0, len(batch), mb)]
-        n_tok = sum(int((labels != IGNORE).sum()) for _, labels, _ in parts)
+        n_tok = labelled_tokens(examples, batch)
+        mine, weight = batch, 1.0
+        if dist.enabled:
+            mine = batch[dist.rank :: dist.world] or batch[:1]
+            weight = dist.world if len(batch) > dist.rank else 0.0
+        mb = micro_batch_size or len(mine)
+        parts = [packed_batch(examples, mine[k : k + mb], pad_id) for k in range(0, len(mine), mb)]
         opt.zero_grad(set_to_none=True)
         total = torch.zeros((), device=device)
-        for ids, labels, pids in parts:
-            part = packed_loss_sum(model, ids.to(device), labels.to(device), pids.to(device)) / max(1, n_tok)
-            part.backward()
-            total += part.detach()
-            if stats is not None:
-                stats.padded_tokens += ids.numel()
+        padded = 0
+        for j, (ids, labels, pids) in enumerate(parts):
+            # DDP all-reduces on the step's last backward only
+            sync = contextlib.nullcontext() if not dist.enabled or j == len(parts) - 1 else net.no_sync()
+            with sync:
+                part = packed_loss_sum(net, ids.to(device), labels.to(device), pids.to(device)) / max(1, n_tok)
+                (part * weight).backward()
+            total += part.detach() * (weight / dist.world)
+            padded += ids.numel() if weight else 0
         if clip:
             torch.nn.utils.clip_grad_norm_(params, clip)
         opt.step()
         sched.step()
-        lv = float(total)
+        lv, padded = dist.sums([float(total), float(padded)])
         losses.append(lv)
         if stats is not None:
+            stats.padded_tokens += int(padded)
             stats.steps += 1
             stats.sequences += len(batch)
             stats.examples += sum(len(row) for row in batch)

@@ -81,6 +81,11 @@ describe('experiment config schema', () => {
       ['star', 'pair-sum', { 'loop.max_new_tokens': '6', 'task.digits': '2' }],
       ['quiet-star', 'pair-sum', { 'task.min_numbers': '8' }],
       ['star-norat', 'pair-sum', {}],
+      ['v-star', 'addition', { 'runtime.nproc': '2' }],
+      ['quiet-star', 'gsm8k', { 'runtime.nproc': '4' }],
+      ['star-norat', 'addition', { 'runtime.nproc': '2' }],
+      ['star', 'gsm8k', { 'runtime.nproc': '0' }],
+      ['star', 'gsm8k', { 'runtime.nproc': '65' }],
     ];
     const dir = mkdtempSync(join(tmpdir(), 'starlab-cfg-'));
     try {

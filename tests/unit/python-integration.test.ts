@@ -2,6 +2,7 @@
  * The service against the real Python package (experiments/.venv): resume after a stop, and
  * dataset import. These run real (micro) training, so they take seconds, not milliseconds.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -72,6 +73,40 @@ describe('with the real experiment package', () => {
     // a completed run is not resumed again
     expect((await s.resumeRun(r.id)).ok).toBe(false);
   }, 300_000);
+
+  it('runs a STaR run under torchrun with runtime.nproc 2 and stops every rank through the supervisor', async () => {
+    const s = service();
+    const r = await s.launchRun({
+      variant: 'star',
+      dataset: 'addition',
+      preset: 'tiny',
+      seed: 1,
+      overrides: { ...MICRO_STAR, 'runtime.nproc': '2', 'loop.iterations': '2', 'loop.base_steps': '2000', 'loop.step_growth': '1' },
+    });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    const run = s.getRun(r.id)!;
+    const pid = run.pid!;
+    await waitFor(() => s.getRun(r.id)?.phases.some((p) => p.phase === 'train' && p.iteration === 1), 120_000, "iteration 1's fine-tune");
+    // torchrun's agent and its two ranks (each rank in a session of its own)
+    const processes = () => {
+      try {
+        return execFileSync('pgrep', ['-f', join(run.runDir, 'config.json')], { encoding: 'utf8' })
+          .trim()
+          .split('\n')
+          .map(Number);
+      } catch {
+        return []; // pgrep exits 1 when nothing matches
+      }
+    };
+    expect(processes()).toHaveLength(3);
+    expect(processes()).toContain(pid);
+    expect(s.stopRun(r.id).ok).toBe(true);
+    const stopped = (await s.waitForRun(r.id, { timeoutMs: 60_000 }))!;
+    expect(stopped.status).toBe('stopped');
+    expect(stopped.statusReason).toBe('stopped by user');
+    expect(s.getLogs(r.id, {}).some((l) => /stopped cleanly/.test(l.message))).toBe(true);
+    await waitFor(() => processes().length === 0, 10_000, 'every rank to exit');
+  }, 180_000);
 
   it('never imports code planted in a run directory: the child does not run in it', async () => {
     const marker = join(tempDir(), 'planted-code-ran');

@@ -63,6 +63,8 @@ class _Throttle:
 class RunOutput:
     ev: Any
     run_dir: str
+    #: False on every rank but 0 of a torchrun run: those write no files (their events go nowhere)
+    is_main: bool = True
 
     def _progress(self, throttle: _Throttle, iteration: int, phase: str, done: int, total: int) -> None:
         if throttle.ready(force=done >= total):
@@ -73,6 +75,8 @@ class RunOutput:
         self.ev.samples_batches(iteration, items, SAMPLES_PER_EVENT)
 
     def _artifact(self, rel: str, kind: str, iteration: int | None, rows: list[dict[str, Any]] | dict[str, Any]) -> None:
+        if not self.is_main:
+            return
         path = os.path.join(self.run_dir, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         # NaN/Infinity are not JSON: written as null, or a reader would drop the whole line

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from .. import models
+from ..dist import SINGLE, CollectiveStop, Dist, device_for
 from ..events import EventWriter
 from ..stopping import StopFlag
 from ..tasks import Task, get_task
@@ -34,11 +35,19 @@ class Runner(RunOutput, abc.ABC):
     #: the counters a checkpoint carries, in state.json's order
     COUNTERS: tuple[str, ...] = ("total_steps", "tokens_generated", "tokens_trained", "examples_trained")
 
-    def __init__(self, cfg: dict[str, Any], events: EventWriter, *, run_dir: str | None, stop: StopFlag, hooks: Any):
+    def __init__(
+        self, cfg: dict[str, Any], events: EventWriter, *, run_dir: str | None, stop: StopFlag, hooks: Any, dist: Dist | None = None
+    ):
         self.cfg = cfg
         self.ev = events
         self.run_dir = os.path.abspath(run_dir or os.environ.get("STARLAB_RUN_DIR") or os.getcwd())
-        self.stop = stop
+        self.dist = dist or SINGLE
+        self.is_main = self.dist.main  # only rank 0 writes files (RunOutput._artifact, checkpoints)
+        # under torchrun, the loop's and training's stop checks are collective (every rank makes
+        # them once per step); sampling, where ranks take different numbers of steps, reads
+        # ``local_stop`` and reports a stop in its gather
+        self.local_stop = stop
+        self.stop = CollectiveStop(stop, self.dist) if self.dist.enabled else stop
         self.hooks = hooks
         self.seed = int(cfg["seed"])
         self.task: Task = get_task(cfg["dataset"])
@@ -66,7 +75,7 @@ class Runner(RunOutput, abc.ABC):
     def setup_model(self) -> None:
         cfg = self.cfg
         models.set_threads(cfg["runtime"]["threads"])
-        self.device = models.pick_device(cfg["runtime"]["device"])
+        self.device = device_for(self.dist, models.pick_device(cfg["runtime"]["device"]))
         self.precision = models.resolve_precision(
             cfg["runtime"]["dtype"], source=cfg["model"]["source"], device=self.device, finetune=self.finetune_mode()
         )
@@ -155,7 +164,9 @@ class Runner(RunOutput, abc.ABC):
             self._progress(throttle, iteration, phase, step, steps)
 
         with self.amp():
-            losses = finetune(self.model, examples, steps=steps, pad_id=self.tok.pad_id, seed=seed, stop=self.stop, on_step=on_step, **kw)
+            losses = finetune(
+                self.model, examples, steps=steps, pad_id=self.tok.pad_id, seed=seed, stop=self.stop, on_step=on_step, dist=self.dist, **kw
+            )
         self.total_steps += len(losses)
         return losses
 
@@ -220,6 +231,8 @@ class Runner(RunOutput, abc.ABC):
 
     def save_model(self, rel: str) -> None:
         """The final model and tokenizer, in transformers' format, under the run directory."""
+        if not self.is_main:
+            return
         self.model.save_pretrained(os.path.join(self.run_dir, rel))
         self.tok.save_pretrained(os.path.join(self.run_dir, rel))
         self.ev.artifact("final_model", "model", rel, iteration=len(self.results) - 1)

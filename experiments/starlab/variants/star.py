@@ -30,9 +30,10 @@ from typing import Any
 import torch
 
 from .. import models, seeds
+from ..dist import Dist
 from ..events import EventWriter
 from ..generate import generate
-from ..stopping import NEVER, StopFlag
+from ..stopping import NEVER, StopFlag, StopRequested
 from ..train import TrainStats
 from .common import PROGRESS_MIN_INTERVAL_S, _Throttle, sample_item
 from .runner import Runner, drive
@@ -92,9 +93,16 @@ class StarRun(Runner):
     """One STaR-family run. Subclasses (V-STaR) override the marked extension points."""
 
     def __init__(
-        self, cfg: dict[str, Any], events: EventWriter, *, run_dir: str | None = None, stop: StopFlag = NEVER, hooks: Hooks | None = None
+        self,
+        cfg: dict[str, Any],
+        events: EventWriter,
+        *,
+        run_dir: str | None = None,
+        stop: StopFlag = NEVER,
+        hooks: Hooks | None = None,
+        dist: Dist | None = None,
     ):
-        super().__init__(cfg, events, run_dir=run_dir, stop=stop, hooks=hooks or Hooks())
+        super().__init__(cfg, events, run_dir=run_dir, stop=stop, hooks=hooks or Hooks(), dist=dist)
         self.rationalizes = cfg["variant"] == "star"
         self.lora = cfg["loop"]["finetune"] == "lora"
         self.last_train_stats: TrainStats | None = None  # what the last fine-tune trained
@@ -129,20 +137,35 @@ class StarRun(Runner):
         throttle = _Throttle(PROGRESS_MIN_INTERVAL_S)
         if phase != "evaluate":
             self.ev.progress(iteration, phase, 0, len(prompts))
-        gen = torch.Generator(device=self.device).manual_seed(seeds.sample_seed(self.seed, iteration, phase))  # one stream per phase
-        with self.amp():
-            outs = generate(
-                self.model,
-                self.tok,
-                prompts,
-                max_new_tokens=loop["max_new_tokens"],
-                temperature=temp,
-                batch_size=self.gen_batch,
-                generator=gen,
-                stop=self.stop,
-                stop_strings=self.task.stop_strings,
-                on_batch=lambda d, t: self._progress(throttle, iteration, phase, d, t) if phase != "evaluate" else None,
-            )
+        # one stream per phase; under torchrun each rank decodes its share of the prompts with a
+        # stream of its own (so temperature samples differ from one process's; greedy ones do not)
+        d, seed = self.dist, seeds.sample_seed(self.seed, iteration, phase)
+        gen = torch.Generator(device=self.device).manual_seed(seeds.rank_seed(seed, d.rank))
+        mine = [prompts[i] for i in d.shard(len(prompts))]
+        stopped = False
+        try:
+            with self.amp():
+                local = generate(
+                    self.model,
+                    self.tok,
+                    mine,
+                    max_new_tokens=loop["max_new_tokens"],
+                    temperature=temp,
+                    batch_size=self.gen_batch,
+                    generator=gen,
+                    stop=self.local_stop,
+                    stop_strings=self.task.stop_strings,
+                    on_batch=lambda k, t: (
+                        self._progress(throttle, iteration, phase, min(len(prompts), k * d.world), len(prompts))
+                        if phase != "evaluate"
+                        else None
+                    ),
+                )
+        except StopRequested:
+            if not d.enabled:
+                raise
+            local, stopped = [], True
+        outs = d.gather(local, len(prompts), stopped=stopped)
         self.tokens_generated += sum(len(o) for o in outs)
         return [self.task.clean_completion(self.tok.decode(o)) for o in outs]
 
@@ -482,6 +505,8 @@ class StarRun(Runner):
     def save_checkpoint(self, n: int) -> None:
         from .. import checkpoint
 
+        if not self.is_main:
+            return
         checkpoint.save(
             self.run_dir, n, self.cfg, self.model, self.base_state, self.checkpoint_state(), lora=self.lora, identity=self.identity()
         )
@@ -512,8 +537,10 @@ def run(
     run_id: str | None = None,
     resume: bool = False,
     runner_cls: type[StarRun] = StarRun,
+    dist: Dist | None = None,
 ) -> list[IterationResult]:
     """Run the whole loop: run_start (config, environment, hashes), warm-up, iterations.
-    With ``resume``, continue after the run directory's last completed iteration."""
-    r = runner_cls(cfg, events, run_dir=run_dir, stop=stop, hooks=hooks)
+    With ``resume``, continue after the run directory's last completed iteration. ``dist``:
+    this process's rank under torchrun (starlab/dist.py)."""
+    r = runner_cls(cfg, events, run_dir=run_dir, stop=stop, hooks=hooks, dist=dist)
     return drive(r, cfg, events, emit_run_start=emit_run_start, run_id=run_id, resume=resume)

@@ -1,0 +1,52 @@
+/** The command a run starts with, one process or several under torchrun (runtime.nproc). */
+import { describe, expect, it } from 'vitest';
+import { runCommand, type LaunchContext } from '../../core/executor';
+import { resolveConfig } from '../../shared/experiment-config';
+
+function ctx(overrides: Record<string, string>, resume = false): LaunchContext {
+  const r = resolveConfig({ variant: 'star', dataset: 'addition', preset: 'tiny', overrides });
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  return {
+    runId: 'r1',
+    runDir: '/d/r1',
+    configPath: '/d/r1/config.json',
+    eventsPath: '/d/r1/events.jsonl',
+    python: '/py',
+    config: r.config,
+    resume,
+  };
+}
+
+describe('runCommand', () => {
+  it('starts one process by default', () => {
+    expect(runCommand(ctx({}))).toEqual({ command: '/py', args: ['-m', 'starlab', 'run', '--config', '/d/r1/config.json'] });
+    expect(runCommand(ctx({ 'runtime.nproc': '1' }), undefined).args).not.toContain('torch.distributed.run');
+  });
+
+  it('starts runtime.nproc processes under torchrun, on one node with a free rendezvous port', () => {
+    expect(runCommand(ctx({ 'runtime.nproc': '2' }, true))).toEqual({
+      command: '/py',
+      args: [
+        '-m',
+        'torch.distributed.run',
+        '--standalone',
+        '--nproc-per-node=2',
+        '-m',
+        'starlab',
+        'run',
+        '--config',
+        '/d/r1/config.json',
+        '--resume',
+      ],
+    });
+  });
+
+  it('refuses runtime.nproc > 1 for a variant that runs in one process', () => {
+    const r = resolveConfig({ variant: 'v-star', dataset: 'addition', preset: 'tiny', overrides: { 'runtime.nproc': '2' } });
+    expect(r.ok).toBe(false);
+    if (!r.ok)
+      expect(r.errors).toEqual([
+        { field: 'runtime.nproc', message: expect.stringMatching(/^v-star runs in one process .*star and star-norat/) },
+      ]);
+  });
+});
