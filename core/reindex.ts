@@ -21,6 +21,8 @@ import { pidStartTime, isAlive } from './process-info';
 import { RUN_ID_RE, runsDir } from './paths';
 import { readRunRecord } from './run-record';
 import { configColumns, eventsPathOf } from './run-files';
+import type { RunHandle } from './executor';
+import { executorColumns } from './run-launch';
 
 /** A run directory without events or logs younger than this may be a launch in progress: left alone. */
 const CREATING_GRACE_S = 60;
@@ -116,7 +118,13 @@ function isRunProcess(pid: number, id: string, runDir: string): boolean {
  * Put back every run directory the database does not know. Async: between ingest batches it
  * yields to the event loop, so the app keeps answering while a large run is read back.
  */
-export async function reindexRuns(db: DB, dataDir: string, opts: { onRun?: (id: string) => void } = {}): Promise<ReindexReport> {
+export interface ReindexOptions {
+  onRun?: (id: string) => void;
+  /** Whether a Slurm job is still this run's, queued or running (the Slurm executor's answer). */
+  jobAlive?: (h: RunHandle) => boolean;
+}
+
+export async function reindexRuns(db: DB, dataDir: string, opts: ReindexOptions = {}): Promise<ReindexReport> {
   const t0 = performance.now();
   const report: ReindexReport = { added: [], running: [], groupsAdded: [], skipped: [], events: 0, seconds: 0 };
   const base = runsDir(dataDir);
@@ -154,6 +162,7 @@ export async function reindexRuns(db: DB, dataDir: string, opts: { onRun?: (id: 
           group_id: groupId,
           retry_of: retryOf !== null && getRunRow(db, retryOf) ? retryOf : null,
           ...configColumns(found.config),
+          ...executorColumns(record?.id === id ? record.executor : undefined),
           status: 'failed',
           status_reason: 'being reindexed from its run directory',
           created_at: created,
@@ -177,7 +186,7 @@ export async function reindexRuns(db: DB, dataDir: string, opts: { onRun?: (id: 
       for (let i = 0; i < 10_000 && ingestTextLog(db, id, join(dir, `${s}.log`), s, { flush: true }) > 0; i++) await yieldToLoop();
     }
     report.events += events;
-    const alive = settle(db, id, dir, events);
+    const alive = settle(db, id, dir, events, opts.jobAlive);
     report.added.push(id);
     if (alive) report.running.push(id);
     opts.onRun?.(id);
@@ -188,7 +197,7 @@ export async function reindexRuns(db: DB, dataDir: string, opts: { onRun?: (id: 
 }
 
 /** The status a reindexed run's events give it; returns whether its process is still alive (re-attached). */
-function settle(db: DB, id: string, dir: string, events: number): boolean {
+function settle(db: DB, id: string, dir: string, events: number, jobAlive?: (h: RunHandle) => boolean): boolean {
   return db
     .transaction(() => {
       const row = getRunRow(db, id)!;
@@ -199,7 +208,16 @@ function settle(db: DB, id: string, dir: string, events: number): boolean {
       const env = row.env_json ? (JSON.parse(row.env_json) as Record<string, unknown>) : {};
       const pid = typeof env.pid === 'number' ? env.pid : null;
       const note = `reindexed from ${dir}: ${events} events`;
-      if (row.end_status === null && pid !== null && isRunProcess(pid, id, dir)) {
+      // a Slurm run names its job in run_start (the experiment reads SLURM_JOB_ID); its pid is the compute node's
+      const jobId = row.executor === 'slurm' && typeof env.slurm_job_id === 'string' ? env.slurm_job_id : null;
+      if (row.end_status === null && jobId !== null && jobAlive?.({ pid: null, startTime: null, jobId, runId: id })) {
+        db.prepare(
+          "UPDATE runs SET status = 'running', status_reason = NULL, started_at = ?, ended_at = NULL, job_id = ? WHERE id = ?",
+        ).run(span.first ?? row.created_at, jobId, id);
+        addLog(db, id, 'supervisor', 'info', `${note}; its Slurm job ${jobId} is still queued or running: watching it again`);
+        return true;
+      }
+      if (row.end_status === null && row.executor !== 'slurm' && pid !== null && isRunProcess(pid, id, dir)) {
         db.prepare(
           "UPDATE runs SET status = 'running', status_reason = NULL, started_at = ?, ended_at = NULL, pid = ?, pid_start_time = ? WHERE id = ?",
         ).run(span.first ?? row.created_at, pid, pidStartTime(pid), id);

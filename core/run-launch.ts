@@ -48,7 +48,13 @@ export async function launchRun(
   try {
     dir = createRunDir(base, config, (x) => !!getRunRow(db, x));
     const { id, runDir } = dir;
-    writeRunRecord(runDir, { id, createdAt: t, group: groupRecord(ctx, extra.groupId ?? null), retryOf: null });
+    writeRunRecord(runDir, {
+      id,
+      createdAt: t,
+      group: groupRecord(ctx, extra.groupId ?? null),
+      retryOf: null,
+      ...recordedExecutor(extra.executor),
+    });
     db.transaction(() => {
       insertRun(db, {
         id,
@@ -130,4 +136,9 @@ export function groupRecord(ctx: SupervisorContext, groupId: string | null): Run
 /** The row columns that say where a run goes (nothing for this machine, the default). */
 export function executorColumns(spec: ExecutorSpec | undefined): { executor?: string; executor_json?: string } {
   return spec && spec.kind !== 'local' ? { executor: spec.kind, executor_json: JSON.stringify(spec) } : {};
+}
+
+/** The executor as run.json keeps it: only where it is not this machine. */
+export function recordedExecutor(spec: ExecutorSpec | undefined): { executor?: ExecutorSpec } {
+  return spec && spec.kind !== 'local' ? { executor: spec } : {};
 }

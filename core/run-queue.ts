@@ -11,7 +11,7 @@ import { describeStarted, executorSpecOfRow, slurmOptionsOf, startFailed, type L
 import { runsDir } from './paths';
 import { cachedPythonCheck, type PythonCheck } from './python-check';
 import { configColumns, createRunDir, eventsPathOf } from './run-files';
-import { executorColumns, groupRecord, recordStartFailure } from './run-launch';
+import { executorColumns, groupRecord, recordedExecutor, recordStartFailure } from './run-launch';
 import type { ExecutorSpec } from '../shared/executor-spec';
 import { writeRunRecord } from './run-record';
 import { watch } from './run-watch';
@@ -136,7 +136,13 @@ export class RunQueue {
     const { db } = ctx;
     const { id, runDir } = createRunDir(runsDir(ctx.opts.dataDir), config, (x) => !!getRunRow(db, x));
     const t = nowS();
-    writeRunRecord(runDir, { id, createdAt: t, group: groupRecord(ctx, extra.groupId ?? null), retryOf: extra.retryOf ?? null });
+    writeRunRecord(runDir, {
+      id,
+      createdAt: t,
+      group: groupRecord(ctx, extra.groupId ?? null),
+      retryOf: extra.retryOf ?? null,
+      ...recordedExecutor(extra.executor),
+    });
     db.transaction(() => {
       insertRun(db, {
         id,

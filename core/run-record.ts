@@ -1,11 +1,13 @@
 /**
  * runs/<id>/run.json: what the database knows of a run that its config and events do not say
- * (its id, when it was created, its ablation group, the run it retries). Written when a run is
- * created; read by `starlab reindex`, which rebuilds the database from the run directories.
+ * (its id, when it was created, its ablation group, the run it retries, where it was asked to
+ * run). Written when a run is created; read by `starlab reindex`, which rebuilds the database
+ * from the run directories.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { executorSpecSchema } from '../shared/executor-spec';
 
 export const RUN_RECORD_FILE = 'run.json';
 
@@ -22,6 +24,8 @@ const recordSchema = z.object({
     })
     .nullable(),
   retryOf: z.string().max(200).nullable(),
+  /** A Slurm run's executor and options (absent: this machine), as runs.executor_json holds them. */
+  executor: executorSpecSchema.optional(),
 });
 export type RunRecord = z.infer<typeof recordSchema>;
 

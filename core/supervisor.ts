@@ -26,6 +26,7 @@ import { getRunRow, runningRuns, type RunRow } from '../db/queries';
 import { transientDbError } from './db-errors';
 import type { ExitInfo } from './final-status';
 import type { PythonCheck } from './python-check';
+import type { RunHandle } from './executor';
 import { finaliseRun } from './run-finalise';
 import { launchRun } from './run-launch';
 import { RunQueue } from './run-queue';
@@ -227,6 +228,11 @@ export class Supervisor {
   }
 
   /** Stop watching. Running experiments keep running; a later service re-attaches to them. */
+  /** Whether a Slurm job is still the run's (queued or running): a reindex re-attaches such a run. */
+  jobAlive(h: RunHandle): boolean {
+    return this.ctx.executors.slurm.alive(h);
+  }
+
   close(): void {
     const { ctx } = this;
     if (ctx.closed) return;

@@ -150,7 +150,10 @@ export function dataCommands(ctx: ServiceContext): DataCommands {
       if (reindexing) return { ok: false, message: 'a reindex is already running' };
       reindexing = true;
       try {
-        const r = await reindexRunDirs(db, dataDir, { onRun: (id) => ctx.emit('runsChanged', { ids: [id] }) });
+        const r = await reindexRunDirs(db, dataDir, {
+          onRun: (id) => ctx.emit('runsChanged', { ids: [id] }),
+          jobAlive: (h) => ctx.supervisor.jobAlive(h),
+        });
         return { ok: true, ...r };
       } finally {
         reindexing = false;

@@ -537,6 +537,9 @@ def collect_env(import_torch: bool = False) -> dict[str, Any]:
         "host": socket.gethostname(),
         "platform": platform.platform(),
         "pid": os.getpid(),
+        # a batch job's id (a reindex finds the job again by it) and torchrun's process count
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+        "world_size": int(os.environ.get("WORLD_SIZE", "1") or 1),
         "git_commit": git_commit(),
         "executable": sys.executable,
         # every library whose version can change a result

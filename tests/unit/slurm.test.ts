@@ -6,7 +6,7 @@
  * experiment is the fake one (tests/fixtures/fake-python), run by Slurm as the real one would be.
  */
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupTempDirs, FAKE_PYTHON, REPO, tempDir } from '../fixtures/helpers';
@@ -127,6 +127,37 @@ describe('Slurm executor (a real single-node cluster)', () => {
     });
     expect(stopped.status).toBe('stopped'); // SIGTERM reached the experiment, which wrote run_end stopped
     expect(jobState(running.jobId!)).not.toBe('RUNNING');
+  }, 90_000);
+
+  it('a reindex puts a Slurm run back as a Slurm run and watches its job again', async () => {
+    const dir = tempDir();
+    const r = await cli([...launch, '--executor', 'slurm', '--partition', 'debug', '--json', '--data-dir', dir], {
+      STARLAB_FAKE_MODE: 'hang',
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const id = (JSON.parse(r.stdout) as { id: string }).id;
+    const before = await until('the job to run', async () => {
+      const s = await show(dir, id);
+      return s.status === 'running' && s.jobId && jobState(s.jobId) === 'RUNNING' && beating(s) ? s : null;
+    });
+    // the database is lost; the run directory (run.json, events.jsonl) is all there is
+    for (const f of ['starlab.db', 'starlab.db-wal', 'starlab.db-shm']) rmSync(join(dir, f), { force: true });
+    const re = await cli(['reindex', '--json', '--data-dir', dir]);
+    expect(re.code, re.stderr).toBe(0);
+    expect(JSON.parse(re.stdout)).toMatchObject({ added: [id], running: [id] });
+    const back = await show(dir, id);
+    expect(back).toMatchObject({ status: 'running', executor: 'slurm', jobId: before.jobId });
+    expect(JSON.parse(readFileSync(join(back.runDir, 'run.json'), 'utf8')).executor).toEqual({
+      kind: 'slurm',
+      slurm: { partition: 'debug' },
+    });
+    const stop = await cli(['stop', id, '--data-dir', dir]);
+    expect(stop.code, stop.stderr).toBe(0);
+    const stopped = await until('the run to stop', async () => {
+      const s = await show(dir, id);
+      return s.status !== 'running' ? s : null;
+    });
+    expect(stopped.status).toBe('stopped'); // scancel reached the job the reindex found again
   }, 90_000);
 
   it('a job cancelled or killed under the lab ends its run as it ended', async () => {
