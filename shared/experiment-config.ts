@@ -250,6 +250,8 @@ export const runtimeSchema = z
     gen_batch_size: nonNegInt.max(65536),
     /** Processes under torchrun, one per device (absent: 1; experiments/starlab/dist.py). */
     nproc: posInt.max(MAX_NPROC).optional(),
+    /** Where samples come from (absent: hf; experiments/starlab/engines.py). */
+    engine: z.enum(['hf', 'vllm', 'auto']).optional(),
   })
   .strict();
 
@@ -344,6 +346,19 @@ export function configSchemaFor(variant: Variant, dataset: Dataset) {
           message: `${cfg.variant} runs in one process (runtime.nproc > 1, torchrun, runs ${runs}): set it to 1`,
         });
       }
+      const engine = cfg.runtime.engine ?? 'hf';
+      if (engine !== 'hf' && VARIANT_INFO.find((v) => v.id === cfg.variant)?.family !== 'star')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['runtime', 'engine'],
+          message: `${cfg.variant} samples its thoughts itself: runtime.engine must be hf`,
+        });
+      else if (engine !== 'hf' && (cfg.runtime.nproc ?? 1) > 1)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['runtime', 'engine'],
+          message: 'a vLLM engine with runtime.nproc > 1 is not supported yet: use one of them',
+        });
       if (cfg.loop?.finetune === 'lora' && !cfg.loop.restart_from_base)
         ctx.addIssue({
           code: 'custom',

@@ -32,6 +32,8 @@ DTYPES = ("auto", "float32", "bfloat16", "mixed")
 #: runtime.nproc: processes under torchrun (one per GPU; several per CPU machine only for tests)
 MAX_NPROC = 64
 MULTI_PROCESS_VARIANTS = catalogue.MULTI_PROCESS_VARIANTS
+#: runtime.engine (starlab/engines.py; no torch import here)
+ENGINES = ("hf", "vllm", "auto")
 LR_SCHEDULES = ("cosine", "constant")  # train.LR_SCHEDULES (not imported: no torch here)
 
 PRESETS_PATH = os.path.join(os.path.dirname(__file__), "presets.json")
@@ -280,6 +282,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "gen_batch_size": non_neg_int(65536),
         # processes under torchrun, one per device (absent: 1; starlab/dist.py)
         "nproc": _Optional(pos_int(MAX_NPROC)),
+        # where samples come from (absent: hf; starlab/engines.py)
+        "engine": _Optional(_Enum(ENGINES)),
     },
 }
 
@@ -431,6 +435,11 @@ def _semantic_checks(cfg: dict[str, Any]) -> list[dict[str, str]]:
                 "message": f"{cfg['variant']} runs in one process (runtime.nproc > 1, torchrun, runs {runs}): set it to 1",
             }
         )
+    engine = cfg["runtime"].get("engine", "hf")
+    if engine != "hf" and catalogue.VARIANT_FAMILIES[cfg["variant"]] != "star":
+        errors.append({"field": "runtime.engine", "message": f"{cfg['variant']} samples its thoughts itself: runtime.engine must be hf"})
+    elif engine != "hf" and cfg["runtime"].get("nproc", 1) > 1:
+        errors.append({"field": "runtime.engine", "message": "a vLLM engine with runtime.nproc > 1 is not supported yet: use one of them"})
     if cfg["model"]["source"] == "tiny" and cfg["dataset"] in ("pair-sum", "addition"):
         if cfg["dataset"] == "pair-sum":
             from .tasks import pair_sum

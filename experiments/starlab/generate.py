@@ -50,7 +50,7 @@ def generate(
     ck = cache_kwarg(model)
     get_base = getattr(model, "get_base_model", None)  # peft: inspect the wrapped model
     keep_kw = "logits_to_keep" in inspect.signature((get_base() if callable(get_base) else model).forward).parameters
-    stop_set = tok.stop_ids() if stop_strings is None else stop_token_ids(tok, tuple(stop_strings))
+    stop_set = stop_id_set(tok, stop_strings)
     stop_ids = torch.tensor(sorted(stop_set), device=device)
     multi = [s for s in (stop_strings or ()) if len(s) > 1]
     pad = tok.pad_id if tok.pad_id is not None else 0
@@ -158,6 +158,12 @@ def _compactable(cache) -> bool:
         and layers is not None
         and all(type(layer).__name__ in ("DynamicLayer", "DynamicSlidingWindowLayer") for layer in layers)
     )
+
+
+def stop_id_set(tok, stop_strings: Sequence[str] | None) -> set[int]:
+    """The token ids that end a completion: ``stop_token_ids`` of the stop strings, else the
+    tokenizer's own ``stop_ids()`` (what ``generate`` stops at)."""
+    return set(tok.stop_ids()) if stop_strings is None else stop_token_ids(tok, tuple(stop_strings))
 
 
 def stop_token_ids(tok, stop_strings: tuple[str, ...]) -> set[int]:

@@ -86,6 +86,10 @@ describe('experiment config schema', () => {
       ['star-norat', 'addition', { 'runtime.nproc': '2' }],
       ['star', 'gsm8k', { 'runtime.nproc': '0' }],
       ['star', 'gsm8k', { 'runtime.nproc': '65' }],
+      ['quiet-star', 'addition', { 'runtime.engine': '"vllm"' }],
+      ['star', 'addition', { 'runtime.engine': '"vllm"', 'runtime.nproc': '2' }],
+      ['v-star', 'addition', { 'runtime.engine': '"auto"' }],
+      ['star', 'addition', { 'runtime.engine': '"sglang"' }],
     ];
     const dir = mkdtempSync(join(tmpdir(), 'starlab-cfg-'));
     try {

@@ -56,6 +56,7 @@ class Runner(RunOutput, abc.ABC):
         self.tokens_trained = 0
         self.examples_trained = 0
         self.results: list[Any] = []  # one per evaluation, iteration 0 first
+        self.weights_version = 0  # bumped whenever the model's weights change (a sampling engine re-syncs)
         self.start_iteration = 1  # > 1 when resumed from a checkpoint
 
     # ------------------------------------------------------------------ setup
@@ -168,6 +169,7 @@ class Runner(RunOutput, abc.ABC):
                 self.model, examples, steps=steps, pad_id=self.tok.pad_id, seed=seed, stop=self.stop, on_step=on_step, dist=self.dist, **kw
             )
         self.total_steps += len(losses)
+        self.weights_version += 1
         return losses
 
     # ------------------------------------------------------------------ metrics
@@ -229,6 +231,9 @@ class Runner(RunOutput, abc.ABC):
             self.save_model("artifacts/final_model")
         return self.results
 
+    def close(self) -> None:
+        """Release what the run holds beyond this process (a sampling engine's process)."""
+
     def save_model(self, rel: str) -> None:
         """The final model and tokenizer, in transformers' format, under the run directory."""
         if not self.is_main:
@@ -280,4 +285,7 @@ def drive(r: Runner, cfg: dict[str, Any], events: EventWriter, *, emit_run_start
             raise RuntimeError(f"nothing to resume: the run directory has no {r.unit} checkpoint")
         events.log("info", f"resumed after {r.unit} {n}")
         events.resumed(n)
-    return r.run()
+    try:
+        return r.run()
+    finally:
+        r.close()

@@ -29,10 +29,11 @@ from typing import Any
 
 import torch
 
-from .. import models, seeds
+from .. import engines, models, seeds
 from ..dist import Dist
+from ..engines import VllmEngine
 from ..events import EventWriter
-from ..generate import generate
+from ..generate import generate, stop_id_set
 from ..stopping import NEVER, StopFlag, StopRequested
 from ..train import TrainStats
 from .common import PROGRESS_MIN_INTERVAL_S, _Throttle, sample_item
@@ -118,6 +119,10 @@ class StarRun(Runner):
 
     def setup_model(self) -> None:
         super().setup_model()
+        self.engine: VllmEngine | None = None
+        if engines.resolve(self.cfg["runtime"].get("engine", "hf")) == "vllm":
+            m = self.cfg["model"]
+            self.engine = VllmEngine(self.run_dir, seed=self.seed, max_model_len=m["max_len"] if m["source"] == "tiny" else None)
         if self.precision.weights == torch.bfloat16 and not self.lora:
             self.ev.log(
                 "warning",
@@ -140,6 +145,8 @@ class StarRun(Runner):
         # one stream per phase; under torchrun each rank decodes its share of the prompts with a
         # stream of its own (so temperature samples differ from one process's; greedy ones do not)
         d, seed = self.dist, seeds.sample_seed(self.seed, iteration, phase)
+        if self.engine is not None:
+            return self._decode_vllm(prompts, temp, seed)
         gen = torch.Generator(device=self.device).manual_seed(seeds.rank_seed(seed, d.rank))
         mine = [prompts[i] for i in d.shard(len(prompts))]
         stopped = False
@@ -168,6 +175,30 @@ class StarRun(Runner):
         outs = d.gather(local, len(prompts), stopped=stopped)
         self.tokens_generated += sum(len(o) for o in outs)
         return [self.task.clean_completion(self.tok.decode(o)) for o in outs]
+
+    def _decode_vllm(self, prompts: list[list[int]], temperature: float, seed: int) -> list[str]:
+        """``_decode`` through the vLLM engine, handed the model's current weights first."""
+        first = self.engine.proc is None
+        self.engine.sync(self.model, self.weights_version)
+        if first:
+            self.ev.log(
+                "info", f"sampling with vLLM {self.engine.version} (runtime.engine), weights handed over in place after each fine-tune"
+            )
+        stops = stop_id_set(self.tok, self.task.stop_strings)
+        outs = self.engine.generate(
+            prompts,
+            max_new_tokens=self.cfg["loop"]["max_new_tokens"],
+            temperature=temperature,
+            seed=seed,
+            stop_ids=stops,
+            stop=self.local_stop,
+        )
+        self.tokens_generated += sum(len(o) for o in outs)
+        return [self.task.clean_completion(self.tok.decode(o)) for o in outs]
+
+    def close(self) -> None:
+        if getattr(self, "engine", None) is not None:
+            self.engine.close()
 
     def _kept_row(self, q: Any, text: str, rationalized: bool) -> dict[str, Any]:
         """A correct rationale as the fine-tune trains on it: the hint-free question, then the completion."""
@@ -277,6 +308,7 @@ class StarRun(Runner):
 
     def _restore_base(self) -> None:
         """Back to the base (warm-up) weights before an iteration's fine-tune."""
+        self.weights_version += 1
         if self.lora:
             from ..lora import remove_adapter
 
@@ -475,6 +507,7 @@ class StarRun(Runner):
             "time/rationalize_s": rationalized.duration_s,
             "time/train_s": t_train,
             "time/evaluate_s": res.extra["time/evaluate_s"],
+            **({"time/engine_sync_s": self.engine.sync_s} if self.engine is not None else {}),
             **self._eval_metrics(res),
         }
         if losses:  # train/loss itself is logged per window at its step (a second value here would share that step)
@@ -522,6 +555,7 @@ class StarRun(Runner):
         self.model, self.base_state = model, base_state
         self.model.to(self.device)
         self.load_checkpoint_state(state)
+        self.weights_version += 1
         self.start_iteration = n + 1
         return n
 

@@ -1,0 +1,205 @@
+"""Where samples come from: ``runtime.engine``.
+
+- ``hf`` (the default): ``starlab.generate`` in the experiment's own process, on the model it
+  trains.
+- ``vllm``: a vLLM engine (continuous batching, paged KV cache) in a process of its own
+  (``starlab/vllm_server.py``), run by the Python of vLLM's environment:
+  ``$STARLAB_VLLM_PYTHON``, else ``experiments/.venv-vllm/bin/python`` (``scripts/setup.sh
+  --vllm`` makes it; vLLM pins a torch and transformers of its own). Token ids go in and come
+  out: the experiment's tokenizer encodes and decodes, as for ``hf``.
+- ``auto``: ``vllm`` where that Python exists, else ``hf``.
+
+The weights' hand-off (``VllmEngine.sync``): after each fine-tune the runner's model is saved
+in transformers' format (safetensors; a LoRA adapter merged into a copy of the weights) to
+``<run dir>/engine/``, and the engine reloads them in place (vLLM's ``reload_weights``, then its
+prefix cache is dropped) — the engine starts once per run. The folder is removed when the run
+ends. What it costs is logged as ``time/engine_sync_s``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from .config import ENGINES  # noqa: F401 (the one list of runtime.engine values)
+
+EXPERIMENTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SERVER = os.path.join(EXPERIMENTS, "starlab", "vllm_server.py")
+
+
+class EngineError(RuntimeError):
+    """The vLLM engine refused a request, or its process is gone."""
+
+
+def vllm_python() -> str | None:
+    """The Python of vLLM's environment, or None where there is none."""
+    explicit = os.environ.get("STARLAB_VLLM_PYTHON")
+    if explicit:
+        return explicit
+    default = os.path.join(EXPERIMENTS, ".venv-vllm", "bin", "python")
+    return default if os.path.isfile(default) and os.access(default, os.X_OK) else None
+
+
+def resolve(engine: str) -> str:
+    """``hf`` or ``vllm`` for a config's runtime.engine (absent: hf)."""
+    if engine == "auto":
+        return "vllm" if vllm_python() else "hf"
+    if engine == "vllm" and not vllm_python():
+        raise EngineError(
+            "runtime.engine is vllm but vLLM's environment was not found: run scripts/setup.sh --vllm, "
+            "or point STARLAB_VLLM_PYTHON at a Python that imports vllm"
+        )
+    return engine
+
+
+class VllmEngine:
+    """A vLLM engine process fed token ids; ``sync`` hands it the runner's current weights."""
+
+    def __init__(self, run_dir: str, *, seed: int, max_model_len: int | None, log: Any = None):
+        self.dir = os.path.join(run_dir, "engine")
+        self.seed, self.max_model_len, self.log = seed, max_model_len, log
+        self.proc: subprocess.Popen[str] | None = None
+        self.version: str | None = None
+        self.synced: Any = None  # the runner's weights version the engine holds
+        self.sync_s = 0.0  # time spent handing weights over (cumulative)
+
+    # ------------------------------------------------------------------ process
+    def _request(self, **req: Any) -> dict[str, Any]:
+        assert self.proc is not None and self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            self.proc.stdin.write(json.dumps(req) + "\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        except (BrokenPipeError, OSError) as e:
+            raise EngineError(f"the vLLM engine process is gone ({e})") from None
+        if not line:
+            raise EngineError(f"the vLLM engine process exited (code {self.proc.poll()}); its messages are in the run's stderr")
+        rep = json.loads(line)
+        if not rep.get("ok"):
+            raise EngineError(f"vLLM refused {req['op']}: {rep.get('error')}")
+        return rep
+
+    def _start(self, dtype: str) -> None:
+        python = vllm_python()
+        if python is None:
+            raise EngineError("vLLM's environment was not found (scripts/setup.sh --vllm, or STARLAB_VLLM_PYTHON)")
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+        env.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")  # GiB, on a CPU machine (vLLM's default is larger)
+        # the server is started by path from experiments/ (never a run directory) and imports only vllm
+        self.proc = subprocess.Popen(
+            [python, SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, text=True, env=env, cwd=EXPERIMENTS
+        )
+        gpu_share = float(os.environ.get("STARLAB_VLLM_GPU_MEMORY", "0.35"))  # the rest is the trainer's
+        rep = self._request(
+            op="start", model=self.dir, dtype=dtype, seed=self.seed, max_model_len=self.max_model_len, gpu_memory_utilization=gpu_share
+        )
+        self.version = rep.get("vllm")
+
+    def close(self) -> None:
+        if self.proc is not None:
+            try:
+                self._request(op="exit")
+            except EngineError:
+                pass
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+            self.proc = None
+        if os.path.isdir(self.dir) and not os.path.islink(self.dir):
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    # ------------------------------------------------------------------ weights
+    def sync(self, model: Any, version: Any) -> None:
+        """Hand the engine ``model``'s weights unless it holds ``version`` already."""
+        if self.synced == version and self.proc is not None:
+            return
+        t0 = time.perf_counter()
+        if os.path.islink(self.dir):
+            raise EngineError(f"{self.dir} is a symbolic link: the engine's weights are not written through it")
+        os.makedirs(self.dir, exist_ok=True)
+        plain = _merged(model)
+        save_untied(plain, self.dir)
+        if self.proc is None:
+            import torch
+
+            dtype = {torch.float32: "float32", torch.bfloat16: "bfloat16", torch.float16: "float16"}.get(
+                next(plain.parameters()).dtype, "auto"
+            )
+            self._start(dtype)
+        else:
+            self._request(op="reload", path=self.dir)
+        self.synced = version
+        self.sync_s += time.perf_counter() - t0
+
+    # ------------------------------------------------------------------ sampling
+    def generate(
+        self,
+        prompts: Sequence[Sequence[int]],
+        *,
+        max_new_tokens: int,
+        temperature: float,
+        seed: int,
+        stop_ids: set[int],
+        stop: Any = None,
+    ) -> list[list[int]]:
+        """Completions (token ids, without the stop token), as ``starlab.generate`` returns them.
+        Temperature samples draw from a seed per prompt (``seed`` + its index). A stop request
+        is honoured between chunks of prompts."""
+        out: list[list[int]] = []
+        chunk = 4096
+        for start in range(0, len(prompts), chunk):
+            if stop is not None:
+                stop.check()
+            part = [list(map(int, p)) for p in prompts[start : start + chunk]]
+            rep = self._request(
+                op="generate",
+                prompts=part,
+                max_tokens=max_new_tokens,
+                temperature=temperature,
+                seeds=[seed + start + i for i in range(len(part))],
+                stop_token_ids=sorted(stop_ids),
+            )
+            for ids in rep["outputs"]:
+                cut = next((j for j, t in enumerate(ids) if t in stop_ids), len(ids))
+                out.append(ids[:cut])
+        return out
+
+
+def save_untied(model: Any, folder: str) -> None:
+    """``model`` in transformers' format (config.json, model.safetensors) with its output layer
+    written out even where it is tied to the input embeddings, and the config saying untied:
+    vLLM's in-place reload leaves a tied output layer with the weights it started with. The
+    values are the model's own, so the engine computes what the model computes."""
+    from safetensors.torch import save_file
+
+    config = copy.deepcopy(model.config)
+    tied = bool(getattr(config, "tie_word_embeddings", False))
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    if tied:
+        out = model.get_output_embeddings()
+        if out is not None:
+            state["lm_head.weight"] = out.weight.detach().clone().contiguous()
+        config.tie_word_embeddings = False
+    seen: dict[int, str] = {}
+    for k, v in list(state.items()):  # safetensors refuses tensors that share memory
+        if v.data_ptr() in seen:
+            state[k] = v.clone()
+        seen[v.data_ptr()] = k
+    tmp = os.path.join(folder, "model.safetensors.tmp")
+    save_file(state, tmp, metadata={"format": "pt"})
+    os.replace(tmp, os.path.join(folder, "model.safetensors"))
+    config.save_pretrained(folder)
+
+
+def _merged(model: Any) -> Any:
+    """The plain transformers model to save: a peft model's adapter merged into a copy."""
+    if hasattr(model, "merge_and_unload") and hasattr(model, "peft_config"):
+        return copy.deepcopy(model).merge_and_unload()
+    return model
