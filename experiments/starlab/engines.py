@@ -7,10 +7,11 @@
   ``$STARLAB_VLLM_PYTHON``, else ``experiments/.venv-vllm/bin/python`` (``scripts/setup.sh
   --vllm`` makes it; vLLM pins a torch and transformers of its own). Token ids go in and come
   out: the experiment's tokenizer encodes and decodes, as for ``hf``.
-- ``auto``: ``vllm`` where that Python exists, else ``hf``.
+- ``auto``: ``vllm`` on a GPU where that Python exists, else ``hf`` (on a CPU the hf engine is
+  the faster one for the tiny models, and vLLM's CPU build refuses their head size of 16).
 
 The weights' hand-off (``VllmEngine.sync``): after each fine-tune the runner's model is saved
-in transformers' format (safetensors; a LoRA adapter merged into a copy of the weights) to
+in transformers' format (safetensors; a LoRA adapter's delta added to the weights it adapts) to
 ``<run dir>/engine/``, and the engine reloads them in place (vLLM's ``reload_weights``, then its
 prefix cache is dropped) — the engine starts once per run. The folder is removed when the run
 ends. What it costs is logged as ``time/engine_sync_s``.
@@ -46,10 +47,10 @@ def vllm_python() -> str | None:
     return default if os.path.isfile(default) and os.access(default, os.X_OK) else None
 
 
-def resolve(engine: str) -> str:
-    """``hf`` or ``vllm`` for a config's runtime.engine (absent: hf)."""
+def resolve(engine: str, device_type: str) -> str:
+    """``hf`` or ``vllm`` for a config's runtime.engine (absent: hf) on a device of this type."""
     if engine == "auto":
-        return "vllm" if vllm_python() else "hf"
+        return "vllm" if device_type == "cuda" and vllm_python() else "hf"
     if engine == "vllm" and not vllm_python():
         raise EngineError(
             "runtime.engine is vllm but vLLM's environment was not found: run scripts/setup.sh --vllm, "
@@ -66,6 +67,7 @@ class VllmEngine:
         self.seed, self.max_model_len, self.log = seed, max_model_len, log
         self.proc: subprocess.Popen[str] | None = None
         self.version: str | None = None
+        self.seeded = False
         self.synced: Any = None  # the runner's weights version the engine holds
         self.sync_s = 0.0  # time spent handing weights over (cumulative)
 
@@ -91,15 +93,28 @@ class VllmEngine:
             raise EngineError("vLLM's environment was not found (scripts/setup.sh --vllm, or STARLAB_VLLM_PYTHON)")
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
         env.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")  # GiB, on a CPU machine (vLLM's default is larger)
-        # the server is started by path from experiments/ (never a run directory) and imports only vllm
+        # started by path from experiments/ (never a run directory); it imports only vllm. In a session
+        # of its own: a stop's SIGTERM to the run's process group is the experiment's to act on (it
+        # finishes the request in flight, then closes the engine); the server dies with the
+        # experiment (PR_SET_PDEATHSIG, and end of input)
         self.proc = subprocess.Popen(
-            [python, SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, text=True, env=env, cwd=EXPERIMENTS
+            [python, SERVER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=None,
+            text=True,
+            env=env,
+            cwd=EXPERIMENTS,
+            start_new_session=True,
         )
         gpu_share = float(os.environ.get("STARLAB_VLLM_GPU_MEMORY", "0.35"))  # the rest is the trainer's
         rep = self._request(
             op="start", model=self.dir, dtype=dtype, seed=self.seed, max_model_len=self.max_model_len, gpu_memory_utilization=gpu_share
         )
         self.version = rep.get("vllm")
+        # False on vLLM's CPU build, which cannot seed a request: temperature samples then come from
+        # the engine's one stream and depend on the batch they are in
+        self.seeded = bool(rep.get("seeded"))
 
     def close(self) -> None:
         if self.proc is not None:
@@ -124,13 +139,12 @@ class VllmEngine:
         if os.path.islink(self.dir):
             raise EngineError(f"{self.dir} is a symbolic link: the engine's weights are not written through it")
         os.makedirs(self.dir, exist_ok=True)
-        plain = _merged(model)
-        save_untied(plain, self.dir)
+        save_untied(model, self.dir)
         if self.proc is None:
             import torch
 
             dtype = {torch.float32: "float32", torch.bfloat16: "bfloat16", torch.float16: "float16"}.get(
-                next(plain.parameters()).dtype, "auto"
+                next(model.parameters()).dtype, "auto"
             )
             self._start(dtype)
         else:
@@ -143,25 +157,27 @@ class VllmEngine:
         self,
         prompts: Sequence[Sequence[int]],
         *,
-        max_new_tokens: int,
+        max_new_tokens: int | Sequence[int],
         temperature: float,
         seed: int,
         stop_ids: set[int],
         stop: Any = None,
     ) -> list[list[int]]:
         """Completions (token ids, without the stop token), as ``starlab.generate`` returns them.
-        Temperature samples draw from a seed per prompt (``seed`` + its index). A stop request
-        is honoured between chunks of prompts."""
+        Temperature samples draw from a seed per prompt (``seed`` + its index) where the engine
+        can seed a request (not on vLLM's CPU build: ``seeded``). A stop request
+        is honoured between chunks of prompts. ``max_new_tokens`` may be one per prompt."""
         out: list[list[int]] = []
-        chunk = 4096
+        chunk = 1024  # a stop waits for the chunk in flight
         for start in range(0, len(prompts), chunk):
             if stop is not None:
                 stop.check()
             part = [list(map(int, p)) for p in prompts[start : start + chunk]]
+            limit = max_new_tokens if isinstance(max_new_tokens, int) else list(max_new_tokens[start : start + chunk])
             rep = self._request(
                 op="generate",
                 prompts=part,
-                max_tokens=max_new_tokens,
+                max_tokens=limit,
                 temperature=temperature,
                 seeds=[seed + start + i for i in range(len(part))],
                 stop_token_ids=sorted(stop_ids),
@@ -173,33 +189,48 @@ class VllmEngine:
 
 
 def save_untied(model: Any, folder: str) -> None:
-    """``model`` in transformers' format (config.json, model.safetensors) with its output layer
-    written out even where it is tied to the input embeddings, and the config saying untied:
-    vLLM's in-place reload leaves a tied output layer with the weights it started with. The
-    values are the model's own, so the engine computes what the model computes."""
+    """``model`` in transformers' format (config.json, model.safetensors), as plain weights: a
+    LoRA adapter's delta added to each weight it adapts (the base model is not touched), and the
+    output layer written out even where it is tied to the input embeddings, with the config
+    saying untied (vLLM's in-place reload leaves a tied output layer with the weights it started
+    with). The values are the model's own, so the engine computes what the model computes."""
     from safetensors.torch import save_file
 
-    config = copy.deepcopy(model.config)
-    tied = bool(getattr(config, "tie_word_embeddings", False))
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    if tied:
-        out = model.get_output_embeddings()
+    base = model.get_base_model() if hasattr(model, "peft_config") else model
+    state = merged_state(model)
+    config = copy.deepcopy(base.config)
+    if getattr(config, "tie_word_embeddings", False):
+        out = base.get_output_embeddings()
         if out is not None:
-            state["lm_head.weight"] = out.weight.detach().clone().contiguous()
+            state["lm_head.weight"] = out.weight.detach().to("cpu", copy=True).contiguous()
         config.tie_word_embeddings = False
-    seen: dict[int, str] = {}
-    for k, v in list(state.items()):  # safetensors refuses tensors that share memory
-        if v.data_ptr() in seen:
-            state[k] = v.clone()
-        seen[v.data_ptr()] = k
     tmp = os.path.join(folder, "model.safetensors.tmp")
     save_file(state, tmp, metadata={"format": "pt"})
     os.replace(tmp, os.path.join(folder, "model.safetensors"))
     config.save_pretrained(folder)
 
 
-def _merged(model: Any) -> Any:
-    """The plain transformers model to save: a peft model's adapter merged into a copy."""
-    if hasattr(model, "merge_and_unload") and hasattr(model, "peft_config"):
-        return copy.deepcopy(model).merge_and_unload()
-    return model
+def merged_state(model: Any) -> dict[str, Any]:
+    """The weights of ``model`` as a plain transformers model's state dict, on the CPU, each
+    tensor its own copy: for a peft model, W + ΔW of every LoRA layer under the base layer's
+    name, the adapter's own tensors left out."""
+    if not hasattr(model, "peft_config"):
+        return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
+    from peft.tuners.lora import LoraLayer
+
+    base = model.get_base_model()
+    merged: dict[str, Any] = {}
+    for name, mod in base.named_modules():
+        if isinstance(mod, LoraLayer):
+            w = mod.base_layer.weight.detach()
+            for a in mod.active_adapters:
+                if a in mod.lora_A:
+                    w = w + mod.get_delta_weight(a).to(w.dtype)
+            merged[f"{name}.weight"] = w.to("cpu", copy=True).contiguous()
+    state = {}
+    for k, v in base.state_dict().items():
+        if ".lora_" in k:
+            continue
+        plain = k.replace(".base_layer.", ".")
+        state[plain] = merged[plain] if plain in merged else v.detach().to("cpu", copy=True).contiguous()
+    return state

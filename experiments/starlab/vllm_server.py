@@ -6,10 +6,10 @@ imports nothing of the starlab package. One JSON request per line on stdin, one 
 line on the original stdout; everything else printed (vLLM's logs, warnings) goes to stderr.
 
     {"op": "start", "model": DIR, "dtype": "float32", "seed": 0, "max_model_len": 64 | null,
-     "gpu_memory_utilization": 0.35}                        -> {"ok": true, "vllm": "0.32.0"}
+     "gpu_memory_utilization": 0.35}                        -> {"ok": true, "vllm": "0.32.0", "seeded": bool}
     {"op": "reload", "path": DIR}                           -> {"ok": true}   new weights, in place
-    {"op": "generate", "prompts": [[ids]], "max_tokens": N, "temperature": T, "seeds": [s] | null,
-     "stop_token_ids": [ids]}                               -> {"ok": true, "outputs": [[ids]]}
+    {"op": "generate", "prompts": [[ids]], "max_tokens": N | [N per prompt], "temperature": T,
+     "seeds": [s] | null, "stop_token_ids": [ids]}          -> {"ok": true, "outputs": [[ids]]}
     {"op": "exit"}
 
 Prompts and completions are token ids (the engine starts without a tokenizer: the experiment's
@@ -25,10 +25,22 @@ import sys
 from typing import Any
 
 
+def _die_with_parent() -> None:
+    """The experiment that started this process may be killed (SIGKILL): then so is this one
+    (Linux: PR_SET_PDEATHSIG; elsewhere the closed stdin ends the loop)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
 def main() -> None:
+    _die_with_parent()
     reply_to = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)  # whatever vLLM or its libraries print must not mix with the replies
     llm: Any = None
+    seeded = True  # per-prompt seeds (vLLM's CPU build refuses them: "CPU Generator does not use offset")
 
     def reply(**fields: Any) -> None:
         reply_to.write(json.dumps(fields) + "\n")
@@ -58,7 +70,10 @@ def main() -> None:
                     enable_prefix_caching=False,
                     **kw,
                 )
-                reply(ok=True, vllm=vllm.__version__)
+                from vllm.platforms import current_platform
+
+                seeded = not current_platform.is_cpu()
+                reply(ok=True, vllm=vllm.__version__, seeded=seeded)
             elif op == "reload":
                 llm.collective_rpc("reload_weights", kwargs={"weights_path": req["path"]})
                 llm.reset_prefix_cache()
@@ -69,15 +84,18 @@ def main() -> None:
 
                 prompts = req["prompts"]
                 seeds = req.get("seeds")
+                max_tokens = req["max_tokens"]
+                if not isinstance(max_tokens, list):
+                    max_tokens = [max_tokens] * len(prompts)
                 temperature = float(req["temperature"])
                 params = [
                     SamplingParams(
                         n=1,
                         temperature=temperature,
-                        max_tokens=int(req["max_tokens"]),
+                        max_tokens=int(max_tokens[i]),
                         stop_token_ids=list(req["stop_token_ids"]),
                         # a seed per prompt: its sample does not depend on the batch it is in
-                        seed=None if seeds is None or temperature == 0 else int(seeds[i]),
+                        seed=None if seeds is None or temperature == 0 or not seeded else int(seeds[i]),
                         detokenize=False,
                     )
                     for i in range(len(prompts))

@@ -18,6 +18,19 @@ from starlab.events import EventWriter
 from starlab.variants import star
 
 
+class _Probe(star.StarRun):
+    """Also samples a few questions at temperature 1 after each iteration (the greedy run
+    cannot show that the engine's sampling path works): their completions are kept."""
+
+    probes: list[list[str]] = []
+
+    def after_iteration(self, n, vals):
+        if self.engine is not None:
+            type(self).probes.append(
+                self._decode(self.splits.train[:6], hint=False, iteration=n, phase="evaluate", samples=2, temperature=1.0)
+            )
+
+
 def _run(tmp_path, engine: str):
     # head_dim 32 (vLLM's CPU attention refuses 16); greedy sampling; a model that keeps rationales
     cfg = micro_config(
@@ -30,7 +43,7 @@ def _run(tmp_path, engine: str):
     d = tmp_path / engine
     d.mkdir()
     w = EventWriter(d / "events.jsonl", heartbeat_s=None)
-    star.run(cfg, w, run_dir=str(d), emit_run_start=False)
+    star.run(cfg, w, run_dir=str(d), emit_run_start=False, runner_cls=_Probe)
     w.close()
     return d, read_events(d / "events.jsonl")
 
@@ -54,3 +67,33 @@ def test_vllm_samples_what_hf_samples(tmp_path):
     sync = [e["values"]["time/engine_sync_s"] for e in vl if e["type"] == "metrics" and "time/engine_sync_s" in e["values"]]
     assert len(sync) == 2 and sync == sorted(sync)
     assert not (vl_dir / "engine").exists()  # the handed-over weights are removed with the engine
+    assert len(_Probe.probes) == 2 and all(len(p) == 12 for p in _Probe.probes)  # temperature sampling works too
+
+
+@pytest.mark.parametrize("lora", [False, True])
+def test_the_weights_handed_to_the_engine_compute_what_the_model_computes(tmp_path, lora):
+    """save_untied: plain transformers weights (a LoRA adapter's delta added, the tied output
+    layer written out) that load as a model giving the same logits; the trained model is left
+    as it was."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from starlab import models
+    from starlab.lora import add_adapter
+
+    model, tok = models.build({"source": "tiny", "name": "t", "n_layer": 1, "n_embd": 64, "n_head": 2, "max_len": 64}, seed=0)
+    if lora:
+        model = add_adapter(model, r=4, alpha=8, seed=0)
+        with torch.no_grad():  # a trained adapter: B is zero at initialisation
+            for n, p in model.named_parameters():
+                if "lora_B" in n:
+                    p.normal_(0, 0.05)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    engines.save_untied(model, str(tmp_path))
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    loaded = AutoModelForCausalLM.from_pretrained(str(tmp_path))
+    assert not loaded.config.tie_word_embeddings
+    ids = torch.tensor([[tok.bos_id] + tok.encode("12+34=")])
+    with torch.no_grad():
+        want, got = model(input_ids=ids).logits, loaded(input_ids=ids).logits
+    assert torch.allclose(want, got, atol=1e-5), float((want - got).abs().max())

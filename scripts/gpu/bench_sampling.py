@@ -8,7 +8,12 @@ same prompts three ways and prints generated tokens per second and each one's ra
 - ``model.generate``: transformers' sampler (do_sample, temperature 1, no top-k/top-p);
 - ``starlab, full batch``: the lab's ``generate`` with ``compact=False``, every row decoded
   until the batch's last one finishes (what it did before finished rows left the batch);
-- ``starlab``: the lab's ``generate`` as runs use it, finished rows leaving the batch.
+- ``starlab``: the lab's ``generate`` as runs use it, finished rows leaving the batch;
+- ``vllm``: the lab's vLLM engine (``runtime.engine=vllm``: starlab/engines.py) where vLLM's
+  environment exists (``--no-vllm`` leaves it out). vLLM runs the model without the <eos> hook,
+  so each prompt gets the length the hook would give it on average, drawn once (geometric with
+  mean ``--mean-len``, at most ``--max-new-tokens``) and asked as its ``max_tokens``, <eos>
+  ignored. Its engine start and the weights' hand-off are timed apart, not in tokens/s.
 
 Completion lengths vary as rationales do: an <eos> logit offset (a forward hook on the LM head,
 the same for all three) gives a random model's near-uniform output a 1/``--mean-len`` chance
@@ -35,6 +40,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "experiments"))
 
+from starlab import engines  # noqa: E402
 from starlab.generate import generate  # noqa: E402
 
 #: architectures of real models (random weights): Qwen2.5-0.5B's and Llama-2-7B's shapes
@@ -123,6 +129,27 @@ def lab_generate(model, prompts, batch: int, max_new: int, compact: bool, device
     return sum(min(len(o) + 1, max_new) for o in outs), time.perf_counter() - t0
 
 
+def vllm_lengths(n: int, mean_len: float, max_new: int, seed: int) -> list[int]:
+    """Completion lengths as the <eos> offset gives them: geometric, mean ``mean_len``, capped."""
+    g = torch.Generator().manual_seed(seed)
+    u = torch.rand(n, generator=g, dtype=torch.float64)
+    return [min(max_new, 1 + int(math.log(x) / math.log(1 - 1 / mean_len))) for x in u.tolist()]
+
+
+def vllm_engine(model, folder: str):
+    """The lab's vLLM engine holding ``model``'s weights; returns it and its start time (s)."""
+    e = engines.VllmEngine(folder, seed=0, max_model_len=None)
+    t0 = time.perf_counter()
+    e.sync(model, version=1)
+    return e, time.perf_counter() - t0
+
+
+def vllm_generate(e, prompts, lengths: list[int]) -> tuple[int, float]:
+    t0 = time.perf_counter()
+    outs = e.generate(prompts, max_new_tokens=lengths, temperature=1.0, seed=0, stop_ids=set())
+    return sum(map(len, outs)), time.perf_counter() - t0
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -141,6 +168,7 @@ def main() -> int:
     ap.add_argument("--wrong-fraction", type=float, default=0.7, help="share of training questions rationalized (projection)")
     ap.add_argument("--reps", type=int, default=3, help="repetitions per sampler (tok/s is the median)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    ap.add_argument("--no-vllm", action="store_true", help="leave the vLLM engine out even where its environment exists")
     a = ap.parse_args()
 
     device = torch.device(a.device)
@@ -154,11 +182,20 @@ def main() -> int:
         "starlab, full batch": lambda ps, n: lab_generate(model, ps, a.batch, n, False, device),
         "starlab": lambda ps, n: lab_generate(model, ps, a.batch, n, True, device),
     }
+    engine, engine_start_s = None, None
+    if not a.no_vllm and engines.vllm_python():
+        import tempfile
+
+        tmp = tempfile.mkdtemp(prefix="starlab-bench-vllm-")
+        engine, engine_start_s = vllm_engine(model, tmp)
+        lengths = vllm_lengths(len(prompts), a.mean_len, a.max_new_tokens, seed=0)
+        samplers["vllm"] = lambda ps, n: vllm_generate(engine, ps, lengths if n == a.max_new_tokens else [n] * len(ps))
     for fn in samplers.values():  # warm each one's kernels at the full batch shape
         fn(prompts[: a.batch], 8)
     runs: dict[str, list[tuple[int, float]]] = {name: [] for name in samplers}
     for rep in range(a.reps):  # the order rotates, so no sampler always runs first (or last)
-        names = list(samplers)[rep % 3 :] + list(samplers)[: rep % 3]
+        k = rep % len(samplers)
+        names = list(samplers)[k:] + list(samplers)[:k]
         for name in names:
             torch.manual_seed(rep)  # model.generate draws from the global generator
             runs[name].append(samplers[name](prompts, a.max_new_tokens))
@@ -167,10 +204,12 @@ def main() -> int:
         rates = sorted(t / s for t, s in rs)
         tokens, secs = rs[0]
         rows.append({"sampler": name, "tokens": tokens, "seconds": secs, "tok_s": rates[len(rates) // 2], "reps": len(rs)})
+    if engine is not None:
+        engine.close()
     base = rows[0]["tok_s"]
     for r in rows:
         r["vs_model_generate"] = r["tok_s"] / base
-    lab = rows[-1]["tok_s"]
+    lab = next(r for r in rows if r["sampler"] == "starlab")["tok_s"]
     iteration_tokens = (GSM8K["train"] * (1 + a.wrong_fraction) + GSM8K["test"]) * a.mean_len
     result = {
         "arch": a.arch,
@@ -182,6 +221,8 @@ def main() -> int:
         "rows": rows,
         "gsm8k_iteration_tokens": iteration_tokens,
         "gsm8k_iteration_minutes": iteration_tokens / lab / 60,
+        "vllm": {"version": engine.version, "engine_start_s": engine_start_s} if engine is not None else None,
+        "gsm8k_iteration_minutes_vllm": iteration_tokens / rows[-1]["tok_s"] / 60 if engine is not None else None,
         "peak_gib": torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None,
     }
     if a.json:
@@ -195,7 +236,12 @@ def main() -> int:
         print(f"{r['sampler']:<22}{r['tokens']:>9}{r['seconds']:>10.2f}{r['tok_s']:>10.0f}{r['vs_model_generate']:>18.2f}")
     print(
         f"one GSM8K STaR iteration ≈ {iteration_tokens / 1e6:.2f} M tokens → {result['gsm8k_iteration_minutes']:.1f} min at the lab's rate"
+        + (f", {result['gsm8k_iteration_minutes_vllm']:.1f} min with vLLM" if engine is not None else "")
     )
+    if engine is not None:
+        print(f"vLLM {engine.version}: engine start and first weights {engine_start_s:.0f} s (once per run), not in tok/s")
+    elif not a.no_vllm:
+        print("vLLM: its environment was not found (scripts/setup.sh --vllm, or STARLAB_VLLM_PYTHON): no vllm row")
     return 0
 
 

@@ -120,7 +120,7 @@ class StarRun(Runner):
     def setup_model(self) -> None:
         super().setup_model()
         self.engine: VllmEngine | None = None
-        if engines.resolve(self.cfg["runtime"].get("engine", "hf")) == "vllm":
+        if engines.resolve(self.cfg["runtime"].get("engine", "hf"), self.device.type) == "vllm":
             m = self.cfg["model"]
             self.engine = VllmEngine(self.run_dir, seed=self.seed, max_model_len=m["max_len"] if m["source"] == "tiny" else None)
         if self.precision.weights == torch.bfloat16 and not self.lora:
