@@ -5,7 +5,7 @@
  * system, which the supervisor follows as it follows a local run. Accounting (`sacct`) is never
  * needed: a job squeue no longer lists has ended, and the run's events say how.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { SlurmOptions } from '../shared/executor-spec';
 import {
@@ -37,7 +37,12 @@ const ACTIVE = new Set([
   'SIGNALING',
   'STAGE_OUT',
 ]);
-/** One squeue answer serves every run's poll for this long; a failed one is not asked again for longer. */
+/**
+ * One squeue answer serves every run's poll for this long; a failed one is not asked again for
+ * longer. An older answer is renewed in the background while the polls go on with it (squeue
+ * on a busy controller takes seconds, which must not stall the app): only the first question,
+ * and the first after a submission or a signal, waits for squeue.
+ */
 const STATES_TTL_MS = 1000;
 const FAILED_TTL_MS = 10_000;
 
@@ -45,6 +50,19 @@ const FAILED_TTL_MS = 10_000;
 const slurmPath = (p: string): string => p.replace(/%/g, '%%');
 
 type JobState = { state: string; name: string };
+
+const SQUEUE_FORMAT = ['--noheader', '--all', '--format=%i %T %j'];
+
+/** squeue's output: job id → state and name; a job the controller no longer knows is an answer (not listed). */
+function parseSqueue(status: number | null, stdout: string, stderr: string): Map<string, JobState> | null {
+  if (status !== 0) return /invalid job id/i.test(stderr) ? new Map() : null;
+  const map = new Map<string, JobState>();
+  for (const line of stdout.split('\n')) {
+    const [id, state, name] = line.trim().split(/\s+/);
+    if (id && state) map.set(id, { state, name: name ?? '' });
+  }
+  return map;
+}
 
 /** A word for a POSIX shell, quoted unless it is plainly safe. */
 export function shellQuote(s: string): string {
@@ -77,6 +95,10 @@ export function sbatchArgs(ctx: LaunchContext, o: SlurmOptions, cwd: string): st
 
 export class SlurmExecutor implements Executor {
   private states: { at: number; map: Map<string, JobState> | null } | null = null;
+  /** A background squeue is under way (its answer replaces `states`). */
+  private renewing = false;
+  /** Bumped by whatever makes the snapshot stale at once (a submission, a signal): an older renewal's answer is dropped. */
+  private generation = 0;
 
   constructor(private readonly opts: ExecutorOptions) {}
 
@@ -94,30 +116,40 @@ export class SlurmExecutor implements Executor {
       return { command: 'sbatch', cmdline, error: new Error(`sbatch refused the job: ${(r.stderr || '').trim() || `exit ${r.status}`}`) };
     const jobId = r.stdout.trim().split(';')[0]!; // --parsable: "ID" or "ID;cluster"
     if (!/^\d+$/.test(jobId)) return { command: 'sbatch', cmdline, error: new Error(`sbatch answered "${r.stdout.trim()}", not a job id`) };
-    this.states = null; // the next poll asks squeue again
+    this.forget(); // the next poll asks squeue again
     return { command: cmd.command, cmdline, pid: null, startTime: null, jobId };
   }
 
-  /** squeue's answer for these arguments: job id → state and name; null when it did not answer. */
+  /** squeue's answer for these arguments, waited for: job id → state and name; null when it did not answer. */
   private squeue(args: string[]): Map<string, JobState> | null {
-    const r = spawnSync('squeue', ['--noheader', '--all', '--format=%i %T %j', ...args], { encoding: 'utf8', timeout: 10_000 });
-    // a job the controller no longer knows (ended, purged after MinJobAge) is an answer: not listed
-    if (r.status !== 0) return /invalid job id/i.test(r.stderr ?? '') ? new Map() : null;
-    const map = new Map<string, JobState>();
-    for (const line of (r.stdout ?? '').split('\n')) {
-      const [id, state, name] = line.trim().split(/\s+/);
-      if (id && state) map.set(id, { state, name: name ?? '' });
-    }
-    return map;
+    const r = spawnSync('squeue', [...SQUEUE_FORMAT, ...args], { encoding: 'utf8', timeout: 10_000 });
+    return parseSqueue(r.status, r.stdout ?? '', r.stderr ?? '');
   }
 
-  /** Every job of this user (one squeue for all runs, cached for a second; a failure for longer). */
+  private forget(): void {
+    this.states = null;
+    this.generation++;
+  }
+
+  /** Every job of this user: one squeue for all runs, renewed in the background once it is a second old (a failed one after ten). */
   private jobStates(): Map<string, JobState> | null {
-    const ttl = this.states?.map === null ? FAILED_TTL_MS : STATES_TTL_MS;
-    if (this.states && Date.now() - this.states.at < ttl) return this.states.map;
-    const map = this.squeue(['--me']);
-    this.states = { at: Date.now(), map };
-    return map;
+    if (this.states === null) {
+      const map = this.squeue(['--me']);
+      this.states = { at: Date.now(), map };
+      return map;
+    }
+    const ttl = this.states.map === null ? FAILED_TTL_MS : STATES_TTL_MS;
+    if (Date.now() - this.states.at >= ttl && !this.renewing) {
+      this.renewing = true;
+      const gen = this.generation;
+      execFile('squeue', [...SQUEUE_FORMAT, '--me'], { encoding: 'utf8', timeout: 10_000 }, (err, stdout, stderr) => {
+        this.renewing = false;
+        if (gen !== this.generation) return; // a submission or signal since: that snapshot is asked for afresh
+        const status = err ? (typeof err.code === 'number' ? err.code : null) : 0;
+        this.states = { at: Date.now(), map: parseSqueue(status, stdout ?? '', stderr ?? '') };
+      });
+    }
+    return this.states.map;
   }
 
   alive({ jobId, runId }: RunHandle): boolean {
@@ -150,7 +182,7 @@ export class SlurmExecutor implements Executor {
     const args =
       state === 'PENDING' || state === undefined ? [jobId] : [`--signal=${signal === 'SIGTERM' ? 'TERM' : 'KILL'}`, '--full', jobId];
     const r = spawnSync('scancel', args, { encoding: 'utf8', timeout: 20_000 });
-    this.states = null;
+    this.forget();
     return r.status === 0;
   }
 

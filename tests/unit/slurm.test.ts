@@ -10,6 +10,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupTempDirs, FAKE_PYTHON, REPO, tempDir } from '../fixtures/helpers';
+import { MICRO_STAR } from '../fixtures/micro-star';
 
 /** A file's text, or '' while it does not exist (Slurm creates a job's logs when it starts). */
 const readOrEmpty = (path: string): string => {
@@ -159,6 +160,26 @@ describe('Slurm executor (a real single-node cluster)', () => {
     });
     expect(stopped.status).toBe('stopped'); // scancel reached the job the reindex found again
   }, 90_000);
+
+  it('a run with runtime.nproc 2 runs torchrun inside its job (the real experiment)', async () => {
+    const dir = tempDir();
+    const micro = Object.entries({ ...MICRO_STAR, 'loop.iterations': '1', 'runtime.nproc': '2' }).flatMap(([k, v]) => [
+      '--set',
+      `${k}=${v}`,
+    ]);
+    const r = await cli(
+      [...launch, ...micro, '--executor', 'slurm', '--cpus', '2', '--time', '10', '--wait', '--json', '--data-dir', dir],
+      {
+        STARLAB_PYTHON: join(REPO, 'experiments', '.venv', 'bin', 'python'),
+      },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const id = (JSON.parse(r.stdout) as { id: string }).id;
+    const s = await show(dir, id);
+    expect(s).toMatchObject({ status: 'completed', executor: 'slurm' });
+    const start = JSON.parse(readFileSync(join(s.runDir, 'events.jsonl'), 'utf8').split('\n')[0]!) as { env: Record<string, unknown> };
+    expect(start.env).toMatchObject({ slurm_job_id: s.jobId, world_size: 2 });
+  }, 120_000);
 
   it('a job cancelled or killed under the lab ends its run as it ended', async () => {
     const dir = tempDir();
