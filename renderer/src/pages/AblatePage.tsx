@@ -2,6 +2,8 @@ import { useEffect, useMemo, useState, type FormEvent, type ReactElement } from 
 import type { Catalog } from '../../../shared/contract';
 import type { FieldError } from '../../../shared/experiment-config';
 import { countRuns, formatEstimate, parseAblationForm, type AblationFormState } from '../ablation-form';
+import { ExecutorFields } from '../components/ExecutorFields';
+import { parseExecutorForm, rememberedExecutor, rememberExecutor, type ExecutorFormState } from '../executor-form';
 import { ABLATION_OVERRIDES_EXAMPLE, ABLATION_SWEEPS_EXAMPLE } from '../form-examples';
 import { call } from '../transport';
 import { navigate, useCheckAsYouType, useLive } from '../hooks';
@@ -48,6 +50,7 @@ export function AblatePage(): ReactElement {
   const [submitErrors, setSubmitErrors] = useState<FieldError[] | null>(null);
   const [submitFailure, setSubmitFailure] = useState<string | null>(null);
   const [submitting, setSubmitting] = useState(false);
+  const [executor, setExecutor] = useState<ExecutorFormState>(() => rememberedExecutor());
 
   useEffect(() => {
     const c = catalog.data;
@@ -55,7 +58,11 @@ export function AblatePage(): ReactElement {
     setForm((f) => ({ ...f, preset: f.preset || (c.presets.includes('tiny') ? 'tiny' : (c.presets[0] ?? '')) }));
   }, [catalog.data]);
 
-  const parsed = useMemo(() => parseAblationForm(form), [form]);
+  const parsed = useMemo(() => {
+    const p = parseAblationForm(form);
+    const x = parseExecutorForm(executor);
+    return { spec: x.spec ? { ...p.spec, executor: x.spec } : p.spec, local: [...p.local, ...x.errors] };
+  }, [form, executor]);
   // Plan as the user edits (debounced); only specs without local errors go to the service.
   const {
     result: plan,
@@ -72,7 +79,7 @@ export function AblatePage(): ReactElement {
   const sweepErrors = errors.filter(
     (e) => e.field === 'grid' || e.field.startsWith('grid.') || (!OWN_FIELDS.includes(e.field) && gridKeys.has(bare(e.field))),
   );
-  const overrideErrors = errors.filter((e) => !OWN_FIELDS.includes(e.field) && !sweepErrors.includes(e));
+  const overrideErrors = errors.filter((e) => !OWN_FIELDS.includes(e.field) && !sweepErrors.includes(e) && !e.field.startsWith('executor'));
 
   const count = countRuns(parsed.spec);
   const okPlan = plan?.ok && !stale && !planning ? plan : null;
@@ -91,8 +98,10 @@ export function AblatePage(): ReactElement {
     setSubmitting(true);
     try {
       const r = await call('createAblation', parsed.spec);
-      if (r.ok) navigate(`/groups/${r.id}`);
-      else setSubmitErrors(r.errors);
+      if (r.ok) {
+        rememberExecutor(executor);
+        navigate(`/groups/${r.id}`);
+      } else setSubmitErrors(r.errors);
     } catch (err) {
       setSubmitFailure((err as Error).message);
     } finally {
@@ -212,6 +221,14 @@ export function AblatePage(): ReactElement {
             />
             <FieldErrors errors={sweepErrors} />
           </label>
+          <ExecutorFields
+            value={executor}
+            onChange={(v) => {
+              setSubmitErrors(null);
+              setExecutor(v);
+            }}
+            errors={errors}
+          />
           <div className="form-actions">
             <button type="submit" className="primary" data-testid="ablate-submit" disabled={!canSubmit}>
               {submitting ? 'Queueing…' : `Queue ${count} run${count === 1 ? '' : 's'}`}

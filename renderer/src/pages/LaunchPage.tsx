@@ -7,6 +7,8 @@ import { call } from '../transport';
 import { navigate, useCheckAsYouType, useLive } from '../hooks';
 import { ErrorNote, Panel } from '../components/common';
 import { ConfigTable } from '../components/ConfigTable';
+import { ExecutorFields } from '../components/ExecutorFields';
+import { parseExecutorForm, rememberedExecutor, rememberExecutor, type ExecutorFormState } from '../executor-form';
 
 const OWN_FIELDS = ['variant', 'dataset', 'preset', 'seed'] as const;
 
@@ -30,6 +32,7 @@ export function LaunchPage(): ReactElement {
   const [submitErrors, setSubmitErrors] = useState<FieldError[] | null>(null);
   const [submitFailure, setSubmitFailure] = useState<string | null>(null);
   const [submitting, setSubmitting] = useState(false);
+  const [executor, setExecutor] = useState<ExecutorFormState>(() => rememberedExecutor());
 
   // Choose defaults once the catalog is there.
   useEffect(() => {
@@ -43,7 +46,11 @@ export function LaunchPage(): ReactElement {
     });
   }, [catalog.data]);
 
-  const parsed = useMemo(() => parseForm(form), [form]);
+  const parsed = useMemo(() => {
+    const p = parseForm(form);
+    const x = parseExecutorForm(executor);
+    return { ...p, spec: x.spec ? { ...p.spec, executor: x.spec } : p.spec, local: [...p.local, ...x.errors] };
+  }, [form, executor]);
   // Validate as the user edits (debounced; nothing to validate before the catalog picked a variant).
   const {
     result: validation,
@@ -54,7 +61,7 @@ export function LaunchPage(): ReactElement {
   const failure = submitFailure ?? checkError;
   const remoteErrors = submitErrors ?? (validation && !validation.ok ? validation.errors : []);
   const errors = [...parsed.local, ...remoteErrors];
-  const overrideErrors = errors.filter((e) => !(OWN_FIELDS as readonly string[]).includes(e.field));
+  const overrideErrors = errors.filter((e) => !(OWN_FIELDS as readonly string[]).includes(e.field) && !e.field.startsWith('executor'));
 
   const update = (patch: Partial<FormState>): void => {
     setSubmitErrors(null);
@@ -85,8 +92,10 @@ export function LaunchPage(): ReactElement {
         return;
       }
       const r = await call('launchRun', parsed.spec);
-      if (r.ok) navigate(`/runs/${r.id}`);
-      else setSubmitErrors(r.errors);
+      if (r.ok) {
+        rememberExecutor(executor);
+        navigate(`/runs/${r.id}`);
+      } else setSubmitErrors(r.errors);
     } catch (err) {
       setSubmitFailure((err as Error).message);
     } finally {
@@ -173,6 +182,14 @@ export function LaunchPage(): ReactElement {
               );
             })}
           </label>
+          <ExecutorFields
+            value={executor}
+            onChange={(v) => {
+              setSubmitErrors(null);
+              setExecutor(v);
+            }}
+            errors={errors}
+          />
           <div className="form-actions">
             <button type="submit" className="primary" data-testid="launch-submit" disabled={submitting || !c}>
               {submitting ? 'Launching…' : 'Launch'}
