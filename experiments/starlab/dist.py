@@ -93,10 +93,6 @@ class Dist:
         D.all_reduce(t, op=D.ReduceOp.SUM)
         return [float(x) for x in t.tolist()]
 
-    def barrier(self) -> None:
-        if self.enabled:
-            D.barrier()
-
 
 SINGLE = Dist()
 

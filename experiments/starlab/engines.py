@@ -7,8 +7,9 @@
   ``$STARLAB_VLLM_PYTHON``, else ``experiments/.venv-vllm/bin/python`` (``scripts/setup.sh
   --vllm`` makes it; vLLM pins a torch and transformers of its own). Token ids go in and come
   out: the experiment's tokenizer encodes and decodes, as for ``hf``.
-- ``auto``: ``vllm`` on a GPU where that Python exists, else ``hf`` (on a CPU the hf engine is
-  the faster one for the tiny models, and vLLM's CPU build refuses their head size of 16).
+- ``auto``: ``vllm`` on a GPU where that Python exists, else ``hf`` (vLLM's CPU build refuses
+  the tiny presets' head size of 16, and a tiny run spends longer starting the engine than
+  sampling).
 
 The weights' hand-off (``VllmEngine.sync``): after each fine-tune the runner's model is saved
 in transformers' format (safetensors; a LoRA adapter's delta added to the weights it adapts) to
@@ -27,8 +28,6 @@ import subprocess
 import time
 from collections.abc import Sequence
 from typing import Any
-
-from .config import ENGINES  # noqa: F401 (the one list of runtime.engine values)
 
 EXPERIMENTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVER = os.path.join(EXPERIMENTS, "starlab", "vllm_server.py")
