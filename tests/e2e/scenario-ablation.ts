@@ -70,6 +70,15 @@ export async function scenarioAblation(browser: Browser, server: Server): Promis
   await page.getByTestId('compare-x').selectOption('tokens');
   await page.getByTestId('compare-band').selectOption('ci95');
   await page.getByTestId('compare-table').waitFor();
+  // the axis as drawn: token counts with SI prefixes (400k, 1.2M), no label twice
+  const xTickTexts = () =>
+    page.locator('[data-testid=compare-chart] .recharts-xAxis .recharts-cartesian-axis-tick-value').allTextContents();
+  await waitFor('token ticks', async () => (await xTickTexts()).length >= 2, 10_000);
+  const tokenTicks = await xTickTexts();
+  check(
+    tokenTicks.every((t) => /^\d+(\.\d+)?[kMG]?$/.test(t)) && new Set(tokenTicks).size === tokenTicks.length,
+    `token axis ticks: ${tokenTicks.join(', ')}`,
+  );
   await screenshot(page, 'compare-group');
   await page.getByTestId('compare-group-by').selectOption('dataset');
   await waitFor(
@@ -115,6 +124,12 @@ export async function scenarioAblation(browser: Browser, server: Server): Promis
     async () => (await page.getByTestId('compare-chart').getAttribute('data-series-count')) === '4',
     15_000,
   );
+  const iterationTicks = await xTickTexts();
+  check(
+    iterationTicks.length >= 2 && iterationTicks.every((t, i) => t === String(i)),
+    `an iteration axis ticks every iteration from 0: ${iterationTicks.join(', ')}`,
+  );
+  log(`compare view: x ticks ${tokenTicks.join(' ')} (tokens), ${iterationTicks.join(' ')} (iterations)`);
   await screenshot(page, 'compare-per-difficulty');
   // more than 12 lines (4 smoothed means, their 4 raw curves, 8 runs): drawn on a canvas in the plot area
   await page.getByTestId('compare-show-runs').check();

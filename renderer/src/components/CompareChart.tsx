@@ -8,6 +8,7 @@ import type { AggCols } from '../columns';
 import { MAX_GROUPS_WITH_RAW, pointsPerLine, thinAggregate, thinRun } from '../downsample';
 import { chartDomains } from '../chart-domain';
 import { CanvasSeries } from './CanvasSeries';
+import { niceTicks, type AxisKind } from '../axis-ticks';
 
 /** Above this many lines, or points over all lines, the chart draws them on a canvas (CanvasSeries). */
 export const CANVAS_ABOVE_LINES = 12;
@@ -24,6 +25,8 @@ export interface CompareChartProps {
   smoothing: number;
   showRuns: boolean;
   xLabel: string;
+  /** What the x axis counts, for its ticks: whole counts (iterations, tokens …), a duration (s), or plain values. */
+  xKind?: AxisKind;
   yLabel: string;
   height?: number;
   /** A fixed width in CSS pixels (default: follow the container's width). */
@@ -78,6 +81,18 @@ export function CompareChart(props: CompareChartProps): ReactElement {
   // and legend; the per-point tooltip is recharts' and goes with it)
   const canvas = lines > CANVAS_ABOVE_LINES || allPoints > CANVAS_ABOVE_POINTS;
   const domains = useMemo(() => (canvas ? chartDomains(drawn, { yLog, unitInterval }) : null), [canvas, drawn, yLog, unitInterval]);
+  const xTicks = useMemo(() => {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const d of drawn)
+      for (const rows of [d.mean, d.raw, ...d.runs])
+        for (const p of rows)
+          if (Number.isFinite(p.x)) {
+            lo = Math.min(lo, p.x);
+            hi = Math.max(hi, p.x);
+          }
+    return niceTicks(props.xKind ?? 'value', lo, hi, Math.max(2, Math.min(8, Math.floor(plotWidth / 90))));
+  }, [drawn, props.xKind, plotWidth]);
   const canvasLines = useMemo(
     () =>
       canvas ? drawn.map((d) => ({ color: d.g.color, dash: d.g.dash, mean: d.mean, raw: d.raw, runs: d.runs, hasBand: d.hasBand })) : [],
@@ -94,6 +109,7 @@ export function CompareChart(props: CompareChartProps): ReactElement {
       data-y-scale={yLog ? 'log' : 'linear'}
       data-smoothing={smoothing}
       data-x-label={xLabel}
+      data-x-ticks={xTicks.ticks.map(xTicks.format).join(' | ')}
       data-show-runs={showRuns ? 'yes' : 'no'}
       data-render={domains ? 'canvas' : 'svg'}
     >
@@ -109,8 +125,10 @@ export function CompareChart(props: CompareChartProps): ReactElement {
             dataKey="x"
             domain={domains ? domains.x : ['dataMin', 'dataMax']}
             allowDataOverflow={!!domains}
+            ticks={xTicks.ticks}
+            interval={0}
             tick={{ fontSize: 11 }}
-            tickFormatter={(v: number) => formatNumber(v)}
+            tickFormatter={xTicks.format}
             stroke="#888"
             label={{ value: xLabel, position: 'insideBottom', offset: -10, fontSize: 11, fill: '#555' }}
           />
@@ -161,7 +179,7 @@ export function CompareChart(props: CompareChartProps): ReactElement {
                     ? formatNumber(v)
                     : String(v)
               }
-              labelFormatter={(l) => `${xLabel} ${typeof l === 'number' ? formatNumber(l) : String(l)}`}
+              labelFormatter={(l) => `${xLabel} ${typeof l === 'number' ? xTicks.format(l) : String(l)}`}
               contentStyle={{ fontSize: 12, padding: '4px 8px' }}
             />
           )}

@@ -201,6 +201,7 @@ export function ComparePage({ path }: { path: string }): ReactElement {
               smoothing={smoothing}
               showRuns={showRuns}
               xLabel={xLabel}
+              xKind={x === 'time' ? 'duration' : 'count'}
               yLabel={metric}
               height={CHART_HEIGHT}
             />

@@ -1,0 +1,69 @@
+/**
+ * Ticks people can read, for the compare chart's x axis (issue 17): whole numbers on count axes
+ * (iterations, steps, examples, tokens) with SI prefixes (400k, 1.2M), durations in ms / s / min
+ * / h on the wall-time axis, 1-2-5 steps elsewhere, and never two ticks with one label.
+ */
+import { niceStep, formatTick, ticksBetween } from '../../shared/export/figure-layout';
+
+export type AxisKind = 'count' | 'duration' | 'value';
+
+export interface Ticks {
+  ticks: number[];
+  format: (v: number) => string;
+}
+
+/** Nice durations in seconds: 1-2-5 below a minute, then the clock's own steps. */
+const DURATION_STEPS = [
+  0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200,
+  86400,
+];
+
+/** A number without trailing zeros, at most `decimals` places. */
+function trim(v: number, decimals: number): string {
+  return String(Number(v.toFixed(decimals)));
+}
+
+function decimalsFor(step: number): number {
+  return step >= 1 ? 0 : Math.min(6, Math.ceil(-Math.log10(step) - 1e-9));
+}
+
+/** A count with an SI prefix once it is large: 950, 12k, 1.2M, 3G. */
+export function formatCount(v: number, step: number): string {
+  const a = Math.abs(v);
+  const sign = v < 0 ? '\u2212' : '';
+  for (const [div, suffix] of [
+    [1e9, 'G'],
+    [1e6, 'M'],
+    [1e3, 'k'],
+  ] as const) {
+    if (a >= div && (a >= 1e4 || div > 1e3)) return `${sign}${trim(a / div, decimalsFor(step / div))}${suffix}`;
+  }
+  return `${sign}${trim(a, decimalsFor(step))}`;
+}
+
+/** A duration on an axis whose ticks are `step` seconds apart, in the unit that step reads in. */
+export function formatDuration(v: number, step: number): string {
+  if (v === 0) return '0';
+  if (step < 1) return `${trim(v * 1000, decimalsFor(step * 1000))} ms`;
+  if (step < 60) return `${trim(v, decimalsFor(step))} s`;
+  if (step < 3600) return `${trim(v / 60, decimalsFor(step / 60))} min`;
+  return `${trim(v / 3600, decimalsFor(step / 3600))} h`;
+}
+
+/** About `target` ticks over [lo, hi] for an axis of this kind, and their format. */
+export function niceTicks(kind: AxisKind, lo: number, hi: number, target = 6): Ticks {
+  if (!Number.isFinite(lo) || !Number.isFinite(hi)) return { ticks: [], format: String };
+  if (hi < lo) [lo, hi] = [hi, lo];
+  const range = hi - lo || Math.abs(hi) || 1;
+  if (kind === 'duration') {
+    const raw = range / target;
+    const step = DURATION_STEPS.find((s) => s >= raw) ?? niceStep(range, target);
+    return { ticks: ticksBetween(lo, hi, step), format: (v) => formatDuration(v, step) };
+  }
+  if (kind === 'count') {
+    const step = Math.max(1, niceStep(range, target)); // whole numbers: no tick between two iterations
+    return { ticks: ticksBetween(lo, hi, step), format: (v) => formatCount(v, step) };
+  }
+  const step = niceStep(range, target);
+  return { ticks: ticksBetween(lo, hi, step), format: (v) => formatTick(v, step) };
+}
