@@ -17,6 +17,7 @@
  *   starlab backup FILE [--force] [--json]   an online, checked copy of the database
  *   starlab check [--json]                   integrity, and run directories the database does not know
  *   starlab reindex [--json]                 put those run directories back (the normal ingest)
+ *   starlab sync DIR… [--json]               runs written elsewhere (offline scripts, other machines) into the lab
  *   starlab verifier export RUN --out DIR [--iteration N] [--json]   a V-STaR run's verifier as a folder of its own
  *   starlab rerank --verifier DIR --candidates FILE.jsonl [--device D] [--json]   score any generator's candidates with it
  *   starlab serve [--host H] [--port P]
@@ -42,7 +43,7 @@ export function buildProgram(): Command {
   registerRuns(program); // launch, list, show, stop, resume
   registerInspect(program); // traces, curves, ratings
   registerQueue(program); // ablate, queue
-  registerData(program); // import-data, bundle export/import, backup, check, reindex
+  registerData(program); // import-data, bundle export/import, backup, check, reindex, sync
   registerExport(program); // export
   registerVerifier(program); // verifier export, rerank
   registerServe(program); // serve

@@ -61,15 +61,23 @@ export interface RunHandle {
   jobId: string | null;
   /** The run's id: a job is the run's only while its name says so (job ids are reused). */
   runId?: string;
+  /** The run's directory: a script's process is the run's only while it holds the run's events file open. */
+  runDir?: string;
 }
 
 /** The handle a run row records. */
-export function handleOf(row: { id: string; pid: number | null; pid_start_time: number | null; job_id: string | null }): RunHandle {
-  return { pid: row.pid, startTime: row.pid_start_time, jobId: row.job_id, runId: row.id };
+export function handleOf(row: {
+  id: string;
+  pid: number | null;
+  pid_start_time: number | null;
+  job_id: string | null;
+  run_dir?: string;
+}): RunHandle {
+  return { pid: row.pid, startTime: row.pid_start_time, jobId: row.job_id, runId: row.id, runDir: row.run_dir };
 }
 
-/** Where a run's process lives: this machine, or a Slurm cluster (runs.executor). */
-export type ExecutorKind = 'local' | 'slurm';
+/** Where a run's process lives: this machine, a Slurm cluster, or a script that registered itself (runs.executor). */
+export type ExecutorKind = 'local' | 'slurm' | 'script';
 
 /** A start that failed: the error now, or once the spawn reports it. */
 export interface FailedStart {

@@ -19,7 +19,8 @@ import { addLog, getRunRow, insertRun, nowS } from '../db/queries';
 import { ingestEventsFile, ingestTextLog } from './tailer';
 import { pidStartTime, isAlive } from './process-info';
 import { RUN_ID_RE, runsDir } from './paths';
-import { readRunRecord } from './run-record';
+import { readRunRecord, type ScriptRecord } from './run-record';
+import { projectGroup, scriptColumns, scriptProcessAlive } from './script-runs';
 import { configColumns, eventsPathOf } from './run-files';
 import type { RunHandle } from './executor';
 import { executorColumns } from './run-launch';
@@ -44,7 +45,7 @@ export function unindexedRunDirs(db: DB, dataDir: string): string[] {
 }
 
 /** Why a run directory cannot be reindexed (null: it can), and its config. */
-function examine(dir: string, id: string, now: number): { reason: string } | { config: ExperimentConfig } {
+function examine(dir: string, id: string, now: number, script: boolean): { reason: string } | { config: unknown } {
   let st;
   try {
     st = lstatSync(dir);
@@ -63,7 +64,7 @@ function examine(dir: string, id: string, now: number): { reason: string } | { c
   if (cf.size > MAX_CONFIG_BYTES) return { reason: `${configFile} is ${cf.size} bytes: not a run config` };
   // A launch writes the directory, then the row, then starts the process (which opens
   // stdout.log): a young directory with neither events nor logs may be one in progress.
-  if (!ev && !lstatOrNull(join(dir, 'stdout.log')) && now - cf.mtimeMs / 1000 < CREATING_GRACE_S)
+  if (!script && !ev && !lstatOrNull(join(dir, 'stdout.log')) && now - cf.mtimeMs / 1000 < CREATING_GRACE_S)
     return { reason: `${id} is being created (no events or logs yet): left alone` };
   let config: unknown;
   try {
@@ -71,9 +72,10 @@ function examine(dir: string, id: string, now: number): { reason: string } | { c
   } catch (e) {
     return { reason: `${configFile} is not valid JSON (${(e as Error).message})` };
   }
-  const bad = configProblem(config);
+  // a script's config is whatever the script passed (an object); a lab run's names its experiment
+  const bad = script ? (config && typeof config === 'object' && !Array.isArray(config) ? null : 'not an object') : configProblem(config);
   if (bad) return { reason: `${configFile} is not a run config: ${bad}` };
-  return { config: config as ExperimentConfig };
+  return { config };
 }
 
 /** The fields the run row needs from a config, checked (the rest is the experiment's business). */
@@ -122,82 +124,105 @@ export interface ReindexOptions {
   onRun?: (id: string) => void;
   /** Whether a Slurm job is still this run's, queued or running (the Slurm executor's answer). */
   jobAlive?: (h: RunHandle) => boolean;
+  /**
+   * Why the directory is being indexed (its log line says so): a reindex; a script's
+   * announcement (core/inbox.ts); or a copy (`starlab sync`), which whatever process wrote it
+   * does not write, so it is never watched as running and without a run_end waits for the next sync.
+   */
+  source?: 'reindex' | 'inbox' | 'sync';
 }
 
 export async function reindexRuns(db: DB, dataDir: string, opts: ReindexOptions = {}): Promise<ReindexReport> {
   const t0 = performance.now();
   const report: ReindexReport = { added: [], running: [], groupsAdded: [], skipped: [], events: 0, seconds: 0 };
-  const base = runsDir(dataDir);
   for (const id of unindexedRunDirs(db, dataDir)) {
-    const dir = join(base, id);
-    const found = examine(dir, id, nowS());
-    if ('reason' in found) {
-      report.skipped.push({ id, reason: found.reason });
-      continue;
-    }
-    const record = readRunRecord(dir);
-    const created = record?.id === id ? record.createdAt : (idTime(id) ?? statSync(dir).mtimeMs / 1000);
-    // Inserted as ended (never 'running' without a process: the supervisor would finalise it
-    // mid-ingest); the status the events say is set once they are in.
-    const inserted = db
-      .transaction(() => {
-        if (getRunRow(db, id)) return false;
-        let groupId: string | null = null;
-        const g = record?.id === id ? record.group : null;
-        if (g) {
-          if (!db.prepare('SELECT 1 FROM experiment_groups WHERE id = ?').get(g.id)) {
-            db.prepare('INSERT INTO experiment_groups (id, name, created_at, spec_json) VALUES (?, ?, ?, ?)').run(
-              g.id,
-              g.name,
-              g.createdAt,
-              g.spec,
-            );
-            report.groupsAdded.push(g.id);
-          }
-          groupId = g.id;
-        }
-        const retryOf = record?.id === id ? record.retryOf : null;
-        insertRun(db, {
-          id,
-          group_id: groupId,
-          retry_of: retryOf !== null && getRunRow(db, retryOf) ? retryOf : null,
-          ...configColumns(found.config),
-          ...executorColumns(record?.id === id ? record.executor : undefined),
-          status: 'failed',
-          status_reason: 'being reindexed from its run directory',
-          created_at: created,
-          run_dir: dir,
-        });
-        return true;
-      })
-      .immediate();
-    if (!inserted) {
-      report.skipped.push({ id, reason: 'already in the database (added meanwhile)' });
-      continue;
-    }
-    let events = 0;
-    for (;;) {
-      const st = ingestEventsFile(db, id, eventsPathOf(dir), { maxBatches: 1 });
-      events += st.applied + st.ignored;
-      if (!st.more) break;
-      await yieldToLoop();
-    }
-    for (const s of ['stdout', 'stderr'] as const) {
-      for (let i = 0; i < 10_000 && ingestTextLog(db, id, join(dir, `${s}.log`), s, { flush: true }) > 0; i++) await yieldToLoop();
-    }
-    report.events += events;
-    const alive = settle(db, id, dir, events, opts.jobAlive);
-    report.added.push(id);
-    if (alive) report.running.push(id);
-    opts.onRun?.(id);
+    await reindexRun(db, dataDir, id, report, opts);
     await yieldToLoop();
   }
   report.seconds = (performance.now() - t0) / 1000;
   return report;
 }
 
+/** Put back one run directory the database does not know, adding what happened to `report`; returns whether it was added. */
+export async function reindexRun(db: DB, dataDir: string, id: string, report: ReindexReport, opts: ReindexOptions = {}): Promise<boolean> {
+  const dir = join(runsDir(dataDir), id);
+  const record = RUN_ID_RE.test(id) ? readRunRecord(join(runsDir(dataDir), id)) : null;
+  const mine = record?.id === id ? record : null;
+  const found = examine(dir, id, nowS(), mine?.script !== undefined);
+  if ('reason' in found) {
+    report.skipped.push({ id, reason: found.reason });
+    return false;
+  }
+  const created = mine ? mine.createdAt : (idTime(id) ?? statSync(dir).mtimeMs / 1000);
+  // Inserted as ended (never 'running' without a process: the supervisor would finalise it
+  // mid-ingest); the status the events say is set once they are in.
+  const inserted = db
+    .transaction(() => {
+      if (getRunRow(db, id)) return false;
+      let groupId: string | null = null;
+      const g = mine?.group ?? (mine?.script ? projectGroup(mine.script.project, created) : null);
+      if (g) {
+        if (!db.prepare('SELECT 1 FROM experiment_groups WHERE id = ?').get(g.id)) {
+          db.prepare('INSERT INTO experiment_groups (id, name, created_at, spec_json) VALUES (?, ?, ?, ?)').run(
+            g.id,
+            g.name,
+            g.createdAt,
+            g.spec,
+          );
+          report.groupsAdded.push(g.id);
+        }
+        groupId = g.id;
+      }
+      const retryOf = mine ? mine.retryOf : null;
+      insertRun(db, {
+        id,
+        group_id: groupId,
+        retry_of: retryOf !== null && getRunRow(db, retryOf) ? retryOf : null,
+        ...(mine?.script ? scriptColumns(found.config, mine.script) : configColumns(found.config as ExperimentConfig)),
+        ...executorColumns(mine?.executor),
+        status: 'failed',
+        status_reason: 'being reindexed from its run directory',
+        created_at: created,
+        run_dir: dir,
+      });
+      return true;
+    })
+    .immediate();
+  if (!inserted) {
+    report.skipped.push({ id, reason: 'already in the database (added meanwhile)' });
+    return false;
+  }
+  let events = 0;
+  for (;;) {
+    const st = ingestEventsFile(db, id, eventsPathOf(dir), { maxBatches: 1 });
+    events += st.applied + st.ignored;
+    if (!st.more) break;
+    await yieldToLoop();
+  }
+  for (const s of ['stdout', 'stderr'] as const) {
+    for (let i = 0; i < 10_000 && ingestTextLog(db, id, join(dir, `${s}.log`), s, { flush: true }) > 0; i++) await yieldToLoop();
+  }
+  report.events += events;
+  const alive = settle(db, id, dir, events, { jobAlive: opts.jobAlive, script: mine?.script, source: opts.source ?? 'reindex' });
+  report.added.push(id);
+  if (alive) report.running.push(id);
+  opts.onRun?.(id);
+  return true;
+}
+
 /** The status a reindexed run's events give it; returns whether its process is still alive (re-attached). */
-function settle(db: DB, id: string, dir: string, events: number, jobAlive?: (h: RunHandle) => boolean): boolean {
+function settle(
+  db: DB,
+  id: string,
+  dir: string,
+  events: number,
+  {
+    jobAlive,
+    script,
+    source,
+  }: { jobAlive?: (h: RunHandle) => boolean; script?: ScriptRecord; source: NonNullable<ReindexOptions['source']> },
+): boolean {
+  const copy = source === 'sync';
   return db
     .transaction(() => {
       const row = getRunRow(db, id)!;
@@ -207,9 +232,9 @@ function settle(db: DB, id: string, dir: string, events: number, jobAlive?: (h: 
       };
       const env = row.env_json ? (JSON.parse(row.env_json) as Record<string, unknown>) : {};
       const pid = typeof env.pid === 'number' ? env.pid : null;
-      const note = `reindexed from ${dir}: ${events} events`;
+      const note = `${source === 'sync' ? 'synced' : source === 'inbox' ? 'registered by its script' : 'reindexed'} from ${dir}: ${events} events`;
       // a Slurm run names its job in run_start (the experiment reads SLURM_JOB_ID); its pid is the compute node's
-      const jobId = row.executor === 'slurm' && typeof env.slurm_job_id === 'string' ? env.slurm_job_id : null;
+      const jobId = !copy && row.executor === 'slurm' && typeof env.slurm_job_id === 'string' ? env.slurm_job_id : null;
       if (row.end_status === null && jobId !== null && jobAlive?.({ pid: null, startTime: null, jobId, runId: id })) {
         db.prepare(
           "UPDATE runs SET status = 'running', status_reason = NULL, started_at = ?, ended_at = NULL, job_id = ? WHERE id = ?",
@@ -217,7 +242,15 @@ function settle(db: DB, id: string, dir: string, events: number, jobAlive?: (h: 
         addLog(db, id, 'supervisor', 'info', `${note}; its Slurm job ${jobId} is still queued or running: watching it again`);
         return true;
       }
-      if (row.end_status === null && row.executor !== 'slurm' && pid !== null && isRunProcess(pid, id, dir)) {
+      // a script's run: the process that registered it, on this host, with the start time it recorded
+      if (!copy && row.end_status === null && script && scriptProcessAlive(script, env.host, dir)) {
+        db.prepare(
+          "UPDATE runs SET status = 'running', status_reason = NULL, started_at = ?, ended_at = NULL, pid = ?, pid_start_time = ? WHERE id = ?",
+        ).run(span.first ?? row.created_at, script.pid, script.startTime, id);
+        addLog(db, id, 'supervisor', 'info', `${note}; its script (pid ${script.pid}) is running: watching it`);
+        return true;
+      }
+      if (!copy && row.end_status === null && row.executor === 'local' && pid !== null && isRunProcess(pid, id, dir)) {
         db.prepare(
           "UPDATE runs SET status = 'running', status_reason = NULL, started_at = ?, ended_at = NULL, pid = ?, pid_start_time = ? WHERE id = ?",
         ).run(span.first ?? row.created_at, pid, pidStartTime(pid), id);
@@ -232,9 +265,11 @@ function settle(db: DB, id: string, dir: string, events: number, jobAlive?: (h: 
           ? null
           : ended
             ? (row.end_error ?? (status === 'stopped' ? 'stopped' : 'the experiment reported failure'))
-            : events === 0
-              ? 'reindexed from its run directory, which holds no event: it was queued or never started (retry it to run it)'
-              : 'reindexed from its run directory: it has no run_end event, so it did not end normally (its process is gone)';
+            : copy
+              ? 'synced without a run_end: it had not ended when it was copied (sync it again for the rest), or its process died'
+              : events === 0
+                ? 'reindexed from its run directory, which holds no event: it was queued or never started (retry it to run it)'
+                : 'reindexed from its run directory: it has no run_end event, so it did not end normally (its process is gone)';
       db.prepare('UPDATE runs SET status = ?, status_reason = ?, started_at = ?, ended_at = ? WHERE id = ?').run(
         status,
         reason,

@@ -17,6 +17,7 @@ import { writeRunRecord } from './run-record';
 import { watch } from './run-watch';
 import type { SupervisorContext } from './supervisor-context';
 import { noRun } from './failure';
+import { SCRIPT_EXECUTOR, SCRIPT_NOT_RUNNABLE } from './script-runs';
 
 export class RunQueue {
   /** An interpreter check started by schedule() is under way (it schedules again when done). */
@@ -176,6 +177,7 @@ export class RunQueue {
     if (!row) return noRun(id);
     if (row.status !== 'failed' && row.status !== 'stopped')
       return { ok: false, message: `run ${id} is ${row.status}: only failed or stopped runs are retried` };
+    if (row.executor === SCRIPT_EXECUTOR) return { ok: false, message: `run ${id} cannot be retried: ${SCRIPT_NOT_RUNNABLE}` };
     const executor = executorSpecOfRow(row);
     const { id: newId } = this.enqueue(JSON.parse(row.config_json) as ExperimentConfig, {
       groupId: row.group_id,

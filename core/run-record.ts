@@ -11,6 +11,16 @@ import { executorSpecSchema } from '../shared/executor-spec';
 
 export const RUN_RECORD_FILE = 'run.json';
 
+const scriptRecordSchema = z.object({
+  project: z.string().max(200).nullable(),
+  name: z.string().max(200).nullable(),
+  pid: z.number().int().positive(),
+  startTime: z.number().int().nonnegative().nullable(),
+  argv: z.array(z.string().max(10_000)).max(50).optional(),
+  cwd: z.string().max(10_000).optional(),
+});
+export type ScriptRecord = z.infer<typeof scriptRecordSchema>;
+
 const recordSchema = z.object({
   format: z.literal(1),
   id: z.string().max(200),
@@ -26,6 +36,11 @@ const recordSchema = z.object({
   retryOf: z.string().max(200).nullable(),
   /** A Slurm run's executor and options (absent: this machine), as runs.executor_json holds them. */
   executor: executorSpecSchema.optional(),
+  /**
+   * A run a script registered itself (experiments/starlab/lab_dir.py): its project and name,
+   * and the process that writes it (pid with its start time, so a reused pid is not taken for it).
+   */
+  script: scriptRecordSchema.optional(),
 });
 export type RunRecord = z.infer<typeof recordSchema>;
 

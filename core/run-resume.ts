@@ -4,6 +4,7 @@
  * that fails puts the ending back (restoreEnding), as does finalise for a resume whose process
  * ends before it loaded the checkpoint (core/run-finalise.ts).
  */
+import { SCRIPT_EXECUTOR, SCRIPT_NOT_RUNNABLE } from './script-runs';
 import { appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExperimentConfig } from '../shared/experiment-config';
@@ -26,6 +27,7 @@ export async function resumeRun(ctx: SupervisorContext, id: string): Promise<{ o
   if (!row) return noRun(id);
   if (row.status === 'running' || row.status === 'queued') return { ok: false, message: `run ${id} is ${row.status}` };
   if (row.status === 'completed') return { ok: false, message: `run ${id} completed: there is nothing to resume` };
+  if (row.executor === SCRIPT_EXECUTOR) return { ok: false, message: `run ${id} cannot be resumed: ${SCRIPT_NOT_RUNNABLE}` };
   const ck = checkpointInfo(row.run_dir);
   if (ck === null)
     return { ok: false, message: `run ${id} has no iteration checkpoint to resume from (it ended before its first iteration did)` };

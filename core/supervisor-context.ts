@@ -10,6 +10,7 @@ import type { RunProcessRecord } from '../db/run-writes';
 import type { CommandSpec, Executor, ExecutorKind, LaunchContext } from './executor';
 import type { ExitInfo } from './final-status';
 import { LocalExecutor } from './local-executor';
+import { ScriptExecutor } from './script-runs';
 import { SlurmExecutor } from './slurm-executor';
 import { experimentsDir } from './paths';
 import { checkPython, type PythonCheck } from './python-check';
@@ -90,6 +91,7 @@ export class SupervisorContext {
     this.executors = {
       local: this.executor,
       slurm: new SlurmExecutor({ root: opts.root, dataDir: opts.dataDir, commandFor: opts.commandFor }),
+      script: new ScriptExecutor(),
     };
     this.pollMs = opts.pollMs ?? 250;
     this.budgetMs = opts.ingestBudgetMs ?? DEFAULT_INGEST_BUDGET_MS;
@@ -101,7 +103,7 @@ export class SupervisorContext {
 
   /** The executor a run's row names (an unknown name, from a newer version: this machine's). */
   executorOf(row: { executor: string }): Executor {
-    return row.executor === 'slurm' ? this.executors.slurm : this.executor;
+    return row.executor === 'slurm' || row.executor === 'script' ? this.executors[row.executor] : this.executor;
   }
 
   get watching(): boolean {

@@ -15,6 +15,7 @@
  *   finalise runs whose process is gone; in bounded batches within a time budget per tick. A
  *   child spawned here reports its exit code/signal directly.
  * - reattach (core/run-reattach.ts): on start, runs left running by an earlier process.
+ * - inbox (core/inbox.ts): every poll, runs that scripts registered themselves (starlab.init).
  * - finalise (core/run-finalise.ts): ingest the rest, then the run_end event's status if any;
  *   else 'stopped' if a stop was requested; else 'failed' with the reason and the tail of stderr.log.
  * - stop (core/run-stop.ts): stop_requested_at, SIGTERM to the process group, SIGKILL after the grace period.
@@ -27,6 +28,7 @@ import { transientDbError } from './db-errors';
 import type { ExitInfo } from './final-status';
 import type { PythonCheck } from './python-check';
 import type { RunHandle } from './executor';
+import { adoptAnnouncedRuns } from './inbox';
 import { finaliseRun } from './run-finalise';
 import { launchRun } from './run-launch';
 import { RunQueue } from './run-queue';
@@ -113,6 +115,8 @@ export class Supervisor {
     const { ctx } = this;
     const changed = new Set<string>();
     recordPendingPids(ctx);
+    // runs scripts registered themselves (starlab.init): they show up like runs launched elsewhere
+    await adoptAnnouncedRuns(ctx.db, ctx.opts.dataDir);
     const rows = runningRuns(ctx.db);
     for (const row of rows) if (!ctx.lastRunning.has(row.id)) changed.add(row.id); // launched by another process
     this.nextRun = await ingestRound(ctx, rows, changed, this.nextRun);

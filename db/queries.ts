@@ -27,12 +27,14 @@ export interface RunRow {
   ended_at: number | null;
   pid: number | null;
   pid_start_time: number | null;
-  /** Where the process lives: 'local' or 'slurm' (core/executor.ts). */
+  /** Where the process lives: 'local', 'slurm' or 'script' (core/executor.ts). */
   executor: string;
   /** The Slurm job id of a 'slurm' run. */
   job_id: string | null;
   /** The executor options it was submitted with (JSON), or null. */
   executor_json: string | null;
+  /** The name its author gave it (NULL: the name made from variant, dataset and seed). */
+  name: string | null;
   exit_code: number | null;
   signal: string | null;
   stderr_tail: string | null;
@@ -75,6 +77,7 @@ export type NewRun = Pick<
       | 'retry_of'
       | 'executor'
       | 'executor_json'
+      | 'name'
     >
   >;
 
@@ -85,12 +88,13 @@ export function nowS(): number {
 export function insertRun(db: DB, r: NewRun): void {
   db.prepare(
     `INSERT INTO runs (id, group_id, variant, dataset, preset, seed, model, config_json, config_hash, status, status_reason,
-                       created_at, started_at, ended_at, pid, pid_start_time, run_dir, python, retry_of, executor, executor_json)
+                       created_at, started_at, ended_at, pid, pid_start_time, run_dir, python, retry_of, executor, executor_json, name)
      VALUES (@id, @group_id, @variant, @dataset, @preset, @seed, @model, @config_json, @config_hash, @status, @status_reason,
-             @created_at, @started_at, @ended_at, @pid, @pid_start_time, @run_dir, @python, @retry_of, @executor, @executor_json)`,
+             @created_at, @started_at, @ended_at, @pid, @pid_start_time, @run_dir, @python, @retry_of, @executor, @executor_json, @name)`,
   ).run({
     executor: 'local',
     executor_json: null,
+    name: null,
     group_id: null,
     retry_of: null,
     status_reason: null,
@@ -161,6 +165,7 @@ export function addLog(db: DB, runId: string, source: LogLine['source'], level: 
 function toSummary(r: RunRow): RunSummary {
   return {
     id: r.id,
+    name: r.name,
     groupId: r.group_id,
     status: r.status,
     statusReason: r.status_reason,
@@ -230,6 +235,9 @@ export function getRun(db: DB, id: string): Omit<RunDetail, 'checkpointIteration
     signal: r.signal,
     stderrTail: r.stderr_tail,
     lastEventAt: r.last_event_at,
+    groupName: r.group_id
+      ? ((db.prepare('SELECT name FROM experiment_groups WHERE id = ?').pluck().get(r.group_id) as string | undefined) ?? null)
+      : null,
     ...getMetricsBounded(db, id),
     phases: getPhases(db, id),
     artifacts,

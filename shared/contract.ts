@@ -35,6 +35,8 @@ export interface MetricPoint {
 
 export interface RunSummary {
   id: string;
+  /** The name its author gave it (a script's starlab.init(name=…)); null: shared/run-name.ts makes one. */
+  name: string | null;
   groupId: string | null;
   status: RunStatus;
   statusReason: string | null;
@@ -73,13 +75,15 @@ export interface RunDetail extends RunSummary {
   hashes: Record<string, string>;
   runDir: string;
   pid: number | null;
-  /** Where its process lives: 'local' (this machine) or 'slurm' (a batch job, jobId). */
+  /** Where its process lives: 'local' (this machine), 'slurm' (a batch job, jobId) or 'script' (a script that registered itself). */
   executor: string;
   jobId: string | null;
   exitCode: number | null;
   signal: string | null;
   stderrTail: string | null;
   lastEventAt: number | null;
+  /** Its group's name (an ablation's, a script's project), or null. */
+  groupName: string | null;
   /**
    * Each metric's points in (step, seq) order, bounded (RUN_DETAIL_METRIC_LIMITS): at most
    * pointsPerName per name (the first, last, lowest and highest of each bucket kept; fewer

@@ -172,4 +172,28 @@ export function register(program: Command): void {
         }
       });
     });
+
+  program
+    .command('sync')
+    .description(
+      'bring runs written away from the lab into it: run directories of scripts in offline mode (starlab.init(mode="offline") → ./starlab-runs/<id>/) or copied from another machine; syncing a run again adds what its script wrote since',
+    )
+    .argument('<dir...>', 'a run directory, or a folder of them')
+    .option('--json', 'machine-readable output')
+    .addOption(dataDirOption())
+    .action(async (dirs: string[], o: { json?: boolean; dataDir?: string }) => {
+      await withService(o.dataDir, async (service) => {
+        const r = await service.syncRuns(dirs);
+        if (!r.ok) return fail(r, o.json);
+        const { report } = r;
+        if (o.json) out(JSON.stringify({ ok: true, ...report }));
+        else {
+          for (const id of report.added) out(`synced ${id}`);
+          for (const u of report.updated) out(`synced ${u.id}: ${u.events} new event(s)`);
+          for (const id of report.unchanged) out(`${id}: already in the lab, nothing new`);
+          for (const s of report.skipped) err(`skipped ${s.path}: ${s.reason}`);
+        }
+        if (report.skipped.length && !report.added.length && !report.updated.length && !report.unchanged.length) process.exitCode = 1;
+      });
+    });
 }

@@ -72,6 +72,7 @@ export function register(program: Command): void {
     .addOption(dataDirOption())
     .action(async (o: { json?: boolean; dataDir?: string }) => {
       await withService(o.dataDir, async (service) => {
+        await service.adoptAnnouncedRuns(); // runs scripts registered (starlab.init)
         service.reconcile();
         const runs = service.listRuns();
         out(o.json ? JSON.stringify(runs, null, 2) : listText(runs));
@@ -91,6 +92,7 @@ export function register(program: Command): void {
     .addOption(dataDirOption())
     .action(async (run: string, o: { json?: boolean; dataDir?: string }) => {
       await withService(o.dataDir, async (service) => {
+        await service.adoptAnnouncedRuns();
         service.reconcile();
         const id = resolveRunId(service, run);
         const d = id ? service.getRun(id) : null;

@@ -15,7 +15,9 @@ import * as q from '../../db/queries';
 import { backupDatabase, exportBundle, importBundle, type ExportOptions } from '../bundle';
 import { importDataset, locateDataset } from '../datasets';
 import { fsErrorMessage, type FsErrorContext } from '../fs-errors';
+import { adoptAnnouncedRuns } from '../inbox';
 import { reindexRuns as reindexRunDirs, unindexedRunDirs } from '../reindex';
+import { syncRunDirs } from '../run-sync';
 import { fileSize, type ServiceContext } from './context';
 import type { DataFileCommands, ServiceCommands } from './types';
 
@@ -158,6 +160,16 @@ export function dataCommands(ctx: ServiceContext): DataCommands {
       } finally {
         reindexing = false;
       }
+    },
+
+    adoptAnnouncedRuns: () => adoptAnnouncedRuns(db, dataDir),
+    async syncRuns(paths) {
+      const damaged = ctx.damaged();
+      if (damaged) return { ok: false, message: damaged };
+      const report = await syncRunDirs(db, dataDir, paths);
+      const ids = [...report.added, ...report.updated.map((u) => u.id)];
+      if (ids.length) ctx.emit('runsChanged', { ids });
+      return { ok: true, report };
     },
 
     backupTo: (file, o = {}) =>

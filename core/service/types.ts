@@ -16,6 +16,8 @@ import type { DB } from '../../db/open';
 import type { BackupReport, ExportReport, ImportReport } from '../bundle';
 import type { CommandSpec, LaunchContext } from '../executor';
 import type { Failure } from '../failure';
+import type { ReindexReport } from '../reindex';
+import type { SyncReport } from '../run-sync';
 import type { VerifierCommands } from './verifier';
 
 export const DEFAULT_STOP_GRACE_MS = 10_000;
@@ -77,6 +79,10 @@ export interface DataFileCommands {
   ): { ok: true; report: ExportReport; warnings: string[] } | Failure;
   /** Import the bundle `file` (resolved against the working directory); runs already present are skipped. */
   importBundleFrom(file: string): { ok: true; report: ImportReport } | Failure;
+  /** Index the runs scripts announced in inbox/ (starlab.init): the app does it every poll, the CLI before it lists. */
+  adoptAnnouncedRuns(): Promise<ReindexReport>;
+  /** Bring run directories written elsewhere (offline scripts, other machines) into the lab (core/run-sync.ts). */
+  syncRuns(paths: string[]): Promise<{ ok: true; report: SyncReport } | Failure>;
 }
 
 export interface Service extends ServiceCommands, DataFileCommands, VerifierCommands {

@@ -10,6 +10,7 @@ import { up as v4 } from './004-question-outcomes';
 import { sql as v5 } from './005-ratings';
 import { sql as v6 } from './006-event-integrity';
 import { sql as v7 } from './007-executor';
+import { sql as v8 } from './008-run-names';
 
 export interface Migration {
   name: string;
@@ -24,6 +25,7 @@ export const migrations: readonly Migration[] = [
   { name: '005-ratings', up: v5 },
   { name: '006-event-integrity', up: v6 },
   { name: '007-executor', up: v7 },
+  { name: '008-run-names', up: v8 },
 ];
 
 export const SCHEMA_VERSION = migrations.length;

@@ -1,10 +1,17 @@
 """A small wandb-like SDK: any script can report into STaR Lab through the same event file.
 
     import starlab
-    run = starlab.init(config={"lr": 3e-4})        # events to $STARLAB_EVENTS (or events_path)
+    run = starlab.init(project="probe", name="lr 3e-4", config={"lr": 3e-4})
     for step in range(100):
         run.log({"loss": loss}, step=step)          # iteration defaults to 0
     run.finish()                                    # run_end "completed"
+
+Where the events go: inside a run the lab launched, to that run (``$STARLAB_EVENTS``);
+else to ``events_path`` when given; else into a new run directory in the lab's data
+directory (``$STARLAB_DATA_DIR``, else the platform folder), announced so the running app
+and ``starlab list`` show it live (:mod:`starlab.lab_dir`). ``mode="offline"`` (or
+``$STARLAB_MODE=offline``) writes that run directory under ``./starlab-runs/`` instead, for
+``starlab sync`` to bring in later (a cluster node without the lab's disk).
 
 ``finish`` is called at interpreter exit if the script did not call it; an uncaught
 exception ends the run as "failed" with its message. Used as a context manager, an
@@ -17,11 +24,11 @@ import atexit
 import os
 import sys
 import threading
-import time
 import traceback
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from . import lab_dir
 from .events import ENV_EVENTS, EventWriter, collect_env
 
 _active: list[Run] = []
@@ -29,15 +36,13 @@ _hook_lock = threading.Lock()
 _hook_installed = False
 
 
-def _default_events_path() -> str:
+def _launched_events_path() -> str | None:
+    """The events file of the lab-launched run this process belongs to, if any."""
     env = os.environ.get(ENV_EVENTS)
     if env:
         return env
     run_dir = os.environ.get("STARLAB_RUN_DIR")
-    if run_dir:
-        return os.path.join(run_dir, "events.jsonl")
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return os.path.join(os.getcwd(), "starlab-runs", f"{stamp}-{os.getpid()}", "events.jsonl")
+    return os.path.join(run_dir, "events.jsonl") if run_dir else None
 
 
 def _install_excepthook() -> None:
@@ -72,7 +77,13 @@ class Run:
         hashes: Mapping[str, str] | None = None,
         env: Mapping[str, Any] | None = None,
     ):
-        self.events_path = events_path or _default_events_path()
+        self.events_path = events_path or _launched_events_path()
+        if self.events_path is None:
+            raise ValueError(f"no events path: give events_path, or set ${ENV_EVENTS} (starlab.init registers a run itself)")
+        #: the run's id and name where init registered it (None for an events file alone)
+        self.id: str | None = None
+        self.name: str | None = None
+        self.dir = os.path.dirname(os.path.abspath(self.events_path))
         self.events = EventWriter(self.events_path, heartbeat_s=5.0 if heartbeat else None)
         self.config = dict(config or {})
         self._step = 0
@@ -134,11 +145,45 @@ class Run:
             self.finish("failed", error="".join(traceback.format_exception_only(exc_type, exc)).strip())
 
 
-def init(config: Mapping[str, Any] | None = None, events_path: str | None = None, **kwargs: Any) -> Run:
-    """Start a run: writes ``run_start`` (config + environment) to ``events_path``, else
-    ``$STARLAB_EVENTS``, else ``$STARLAB_RUN_DIR/events.jsonl``, else
-    ``./starlab-runs/<time>-<pid>/events.jsonl``."""
+def init(
+    project: str | None = None,
+    name: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    events_path: str | None = None,
+    *,
+    mode: str | None = None,
+    data_dir: str | None = None,
+    **kwargs: Any,
+) -> Run:
+    """Start a run: writes ``run_start`` (config + environment).
+
+    Inside a lab-launched run (``$STARLAB_EVENTS`` / ``$STARLAB_RUN_DIR``) or with
+    ``events_path``, the events go there. Otherwise the run is registered: a new run directory
+    in the lab's data directory (``data_dir``, else ``$STARLAB_DATA_DIR``, else the platform
+    folder), which the app shows live; with ``mode="offline"`` (or ``$STARLAB_MODE=offline``)
+    under ``./starlab-runs/`` for ``starlab sync``.
+    """
+    if config is not None and not isinstance(config, Mapping):
+        raise TypeError(f"config must be a mapping (a dict), not {type(config).__name__}")
+    config = lab_dir.json_safe(dict(config or {}))
+    registered: tuple[str, str] | None = None  # (run id, data dir to announce it in, or "")
+    if events_path is None and _launched_events_path() is None:
+        mode = mode or os.environ.get("STARLAB_MODE") or "online"
+        if mode not in ("online", "offline"):
+            raise ValueError(f'mode must be "online" or "offline", not {mode!r}')
+        if mode == "online":
+            base = lab_dir.resolve_data_dir(data_dir)
+            runs = os.path.join(base, "runs")
+        else:
+            base, runs = "", os.path.join(os.getcwd(), "starlab-runs")
+        run_id, run_dir = lab_dir.create_run_dir(runs, project=project, name=name, config=config)
+        events_path = os.path.join(run_dir, "events.jsonl")
+        registered = (run_id, base)
     run = Run(config, events_path, **kwargs)
+    if registered is not None:
+        run.id, run.name = registered[0], name
+        if registered[1]:
+            lab_dir.announce(registered[1], registered[0])
     _active.append(run)
     _install_excepthook()
     return run

@@ -67,3 +67,37 @@ export function niceTicks(kind: AxisKind, lo: number, hi: number, target = 6): T
   const step = niceStep(range, target);
   return { ticks: ticksBetween(lo, hi, step), format: (v) => formatTick(v, step) };
 }
+
+/**
+ * An axis that ends on ticks: [lo, hi] widened to the nice steps around it (a flat series gets
+ * one step of room), with its ticks and their format. For the small charts whose y range is
+ * the data's own: recharts' 'auto' ends the axis on the data's extremes, which reads oddly.
+ */
+export function niceDomain(kind: AxisKind, lo: number, hi: number, target = 4): Ticks & { domain: [number, number] } {
+  if (!Number.isFinite(lo) || !Number.isFinite(hi)) return { ticks: [], format: String, domain: [0, 1] };
+  if (hi < lo) [lo, hi] = [hi, lo];
+  const range = hi - lo || Math.abs(hi) || 1;
+  // widening to whole steps can add two ticks: coarser steps until at most target + 1 remain
+  let ticks: number[] = [];
+  let step = 1;
+  for (let t = target; t >= 1; t--) {
+    step = kind === 'count' ? Math.max(1, niceStep(range, t)) : niceStep(range, t);
+    let d0 = Math.floor(lo / step + 1e-9) * step;
+    let d1 = Math.ceil(hi / step - 1e-9) * step;
+    if (d1 <= d0) {
+      // a flat series: a step of room above (and below, unless it sits on zero or counts)
+      if (kind !== 'count' && lo !== 0) d0 -= step;
+      d1 = d0 + (kind === 'count' || lo === 0 ? step : 2 * step);
+    }
+    ticks = ticksBetween(d0, d1, step);
+    if (ticks.length <= target + 1) break;
+  }
+  const s = step;
+  const format =
+    kind === 'count'
+      ? (v: number) => formatCount(v, s)
+      : kind === 'duration'
+        ? (v: number) => formatDuration(v, s)
+        : (v: number) => formatTick(v, s);
+  return { ticks, format, domain: [ticks[0]!, ticks[ticks.length - 1]!] };
+}

@@ -101,7 +101,8 @@ export function formatTick(v: number, step: number): string {
   else if (a >= 1e9 && step >= 1e8) s = scaled(1e9, 'G');
   else if (a >= 1e6 && step >= 1e5) s = scaled(1e6, 'M');
   else if (a >= 1e4 && step >= 1e3) s = scaled(1e3, 'k');
-  else if (a < 1e-3) s = a.toExponential(0);
+  // tiny values in scientific notation, with as many mantissa digits as the step needs (1.5e-4, not 2e-4)
+  else if (a < 1e-3) s = a.toExponential(Math.min(6, Math.max(0, Math.floor(Math.log10(a) + 1e-9) - Math.floor(Math.log10(step) + 1e-9))));
   else s = a.toFixed(decimalsOf(step));
   return v < 0 ? `\u2212${s}` : s;
 }

@@ -6,6 +6,7 @@
  *   (c) every variant on every dataset through the CLI, (d) V-STaR, Quiet-STaR and STaR-norat from the form
  *   (e) an ablation from the GUI through the queue
  *   (f) traces, blind rating, V-STaR and Quiet-STaR panels over real tiny runs
+ *   (g) a plain Python script (the wandb shim) reporting in live while the app serves
  * Needs `npx electron-vite build` first and the Python venv (experiments/.venv);
  * STARLAB_E2E_PYTHON=<path> runs the experiments with another interpreter.
  * Prints one PASS/FAIL line per scenario and `E2E: N passed, M failed`; exits 1 on failure.
@@ -19,6 +20,7 @@ import { scenarioIpc } from './scenario-ipc';
 import { scenarioAblation } from './scenario-ablation';
 import { scenarioVariantsCli, scenarioVariantsUi } from './scenario-variants';
 import { scenarioInspect } from './scenario-inspect';
+import { scenarioSdk } from './scenario-sdk';
 
 /** Stop runs a failed scenario left running (they are detached from the server). */
 async function stopLeftovers(server: Server): Promise<void> {
@@ -96,6 +98,10 @@ async function main(): Promise<number> {
       [
         '(f) ui: traces, solve matrix, blind rating of five pairs, V-STaR verifier panel, Quiet-STaR thoughts',
         () => scenarioInspect(browser!, server!),
+      ],
+      [
+        '(g) sdk: a script not launched by the lab reports 1,000 steps; its curve is drawn live, then complete',
+        () => scenarioSdk(browser!, server!),
       ],
     ];
     // STARLAB_E2E_SCENARIOS=c,e runs only those scenarios (development)

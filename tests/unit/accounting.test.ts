@@ -11,6 +11,8 @@ function makeRun(variant: string, metrics: Record<string, [number, number, numbe
     m[name] = pts.map(([iteration, step, value], i) => ({ iteration, step, value, t: 1000 + i }));
   return {
     id: 'r1',
+    name: null,
+    groupName: null,
     groupId: null,
     status: 'completed',
     statusReason: null,

@@ -1,6 +1,6 @@
 /** The compare chart's x ticks: the axes issue 17 found unreadable. */
 import { describe, expect, it } from 'vitest';
-import { niceTicks } from '../../renderer/src/axis-ticks';
+import { niceDomain, niceTicks } from '../../renderer/src/axis-ticks';
 
 const labels = (kind: Parameters<typeof niceTicks>[0], lo: number, hi: number): string[] => {
   const t = niceTicks(kind, lo, hi);
@@ -39,6 +39,39 @@ describe('nice ticks', () => {
       const l = labels(kind, lo, hi);
       expect(new Set(l).size, `${kind} ${lo}–${hi}: ${l.join(', ')}`).toBe(l.length);
       expect(l.length).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe("niceDomain (the run page's small charts: the y axis ends on ticks)", () => {
+  const of = (lo: number, hi: number) => {
+    const d = niceDomain('value', lo, hi, 4);
+    return { domain: d.domain, labels: d.ticks.map(d.format) };
+  };
+  it('widens the data range to the ticks around it', () => {
+    expect(of(0.137, 2.93)).toEqual({ domain: [0, 3], labels: ['0', '1', '2', '3'] });
+    expect(of(0.4417, 0.4583)).toEqual({ domain: [0.44, 0.46], labels: ['0.440', '0.445', '0.450', '0.455', '0.460'] });
+    expect(of(3.1, 96.2)).toEqual({ domain: [0, 100], labels: ['0', '50', '100'] });
+  });
+  it('gives a flat series room instead of one tick', () => {
+    expect(of(0.5, 0.5).labels.length).toBeGreaterThanOrEqual(2);
+    expect(of(0, 0)).toMatchObject({ domain: [0, expect.any(Number)] });
+    const c = niceDomain('count', 7, 7);
+    expect(c.ticks.length).toBeGreaterThanOrEqual(2);
+    expect(c.ticks.every(Number.isInteger)).toBe(true);
+  });
+  it('keeps the data inside and no label twice', () => {
+    for (const [lo, hi] of [
+      [-3.2, 17.9],
+      [1e-4, 3e-4],
+      [123456, 123999],
+      [-1, -0.5],
+    ] as const) {
+      const d = niceDomain('value', lo, hi);
+      expect(d.domain[0]).toBeLessThanOrEqual(lo);
+      expect(d.domain[1]).toBeGreaterThanOrEqual(hi);
+      const l = d.ticks.map(d.format);
+      expect(new Set(l).size, l.join(', ')).toBe(l.length);
     }
   });
 });

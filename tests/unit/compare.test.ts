@@ -34,6 +34,7 @@ const pt = (iteration: number, step: number, value: number, t = 1000 + iteration
 function summary(id: string, variant: string, dataset: string, seed: number): RunSummary {
   return {
     id,
+    name: null,
     groupId: 'g',
     status: 'completed',
     statusReason: null,

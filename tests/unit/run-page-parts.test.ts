@@ -27,6 +27,8 @@ function run(over: Partial<RunDetail> = {}): RunDetail {
   const pt = (iteration: number, value: number) => ({ iteration, step: iteration, value, t: 1_700_000_000_000 + iteration });
   return {
     id: 'r1',
+    name: null,
+    groupName: null,
     groupId: 'g1',
     status: 'failed',
     statusReason: 'the experiment exited with code 1',

@@ -3,6 +3,7 @@
  * by side with their word-level differences marked, and this run's rationale against a second
  * run's (e.g. star vs star-norat on the same dataset) for the same question.
  */
+import { runName } from '../../../shared/run-name';
 import { memo, useEffect, useMemo, useRef, useState, type ReactElement } from 'react';
 import type { RunSummary, TraceRow } from '../../../shared/contract';
 import { call } from '../transport';
@@ -85,7 +86,7 @@ export interface TraceCompareProps extends CompareSelection {
 }
 
 function runLabel(r: RunSummary): string {
-  return `${r.variant} · ${r.dataset} · seed ${r.seed} · ${r.id}`;
+  return `${runName(r)} · ${r.id}`;
 }
 
 function sampleLabel(row: TraceRow): string {

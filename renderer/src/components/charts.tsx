@@ -93,6 +93,8 @@ export interface LineChartPanelProps {
   xFormat?: (v: number) => string;
   /** Explicit x ticks in data units (linear scale only; a log2 axis ticks the powers of two). */
   xTicks?: number[];
+  /** Explicit y ticks (with yDomain ending on them: renderer/src/axis-ticks.ts niceDomain). */
+  yTicks?: number[];
 }
 
 /** 2^v, snapped to the nearest integer when within rounding error of it. */
@@ -169,6 +171,7 @@ export function LineChartPanel(props: LineChartPanelProps): ReactElement {
             dataKey="x"
             domain={xAxis.domain}
             ticks={xAxis.ticks}
+            interval={xAxis.ticks ? 0 : undefined}
             allowDecimals={!integerX}
             tickFormatter={log2 || props.xFormat ? (v: number) => xAxis.fmt(xAxis.toData(v)) : undefined}
             tick={{ fontSize: 11 }}
@@ -178,6 +181,8 @@ export function LineChartPanel(props: LineChartPanelProps): ReactElement {
           <YAxis
             width={yAxisWidth}
             domain={yDomain ?? ['auto', 'auto']}
+            ticks={props.yTicks}
+            interval={props.yTicks ? 0 : undefined}
             tick={{ fontSize: 11 }}
             stroke="#888"
             tickFormatter={yFormat ?? ((v: number) => formatNumber(v))}

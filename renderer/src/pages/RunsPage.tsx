@@ -1,3 +1,4 @@
+import { runName } from '../../../shared/run-name';
 import { useEffect, useState, type ReactElement } from 'react';
 import type { CommandResults, RunSummary } from '../../../shared/contract';
 import { call } from '../transport';
@@ -99,6 +100,7 @@ export function RunsPage(): ReactElement {
                   onChange={(e) => setSelected(e.target.checked ? new Set(list.map((r) => r.id)) : new Set())}
                 />
               </th>
+              <th>name</th>
               <th>id</th>
               <th>status</th>
               <th>variant</th>
@@ -137,11 +139,12 @@ export function RunsPage(): ReactElement {
                       onChange={(e) => toggle(r.id, e.target.checked)}
                     />
                   </td>
-                  <td className="mono">
+                  <td data-testid="run-row-name">
                     <a href={`#/runs/${r.id}`} onClick={(e) => e.stopPropagation()}>
-                      {r.id}
+                      {runName(r)}
                     </a>
                   </td>
+                  <td className="mono small muted">{r.id}</td>
                   <td>
                     <StatusBadge status={r.status} testId="run-row-status" />
                   </td>

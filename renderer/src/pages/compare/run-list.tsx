@@ -1,4 +1,5 @@
 /** The compare page's sidebar: the runs to pick from, filtered by the view's filter text. */
+import { runName } from '../../../../shared/run-name';
 import { useMemo, type ReactElement } from 'react';
 import type { RunSummary } from '../../../../shared/contract';
 import { StatusBadge } from '../../components/common';
@@ -63,10 +64,8 @@ export function CompareRunList({
               checked={selected.includes(r.id)}
               onChange={(e) => toggle(r.id, e.target.checked)}
             />
-            <span className="mono">{r.id}</span>
-            <span className="muted small">
-              {r.variant} · {r.dataset} · s{r.seed}
-            </span>
+            <span data-testid="compare-run-name">{runName(r)}</span>
+            <span className="mono muted small">{r.id}</span>
             <StatusBadge status={r.status} />
           </label>
         ))}

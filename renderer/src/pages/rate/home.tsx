@@ -1,4 +1,5 @@
 /** /rate: the rating tasks, the form that creates one, and the summary. */
+import { runName } from '../../../../shared/run-name';
 import { useEffect, useState, type ReactElement } from 'react';
 import type { RunSummary } from '../../../../shared/contract';
 import type { FieldError } from '../../../../shared/experiment-config';
@@ -10,7 +11,7 @@ import { SummaryView, TaskTable, loadSummary } from './summary';
 import { loadRater, storeRater, message } from './common';
 
 export function runLabel(r: RunSummary): string {
-  return `${r.variant} · ${r.dataset} · seed ${r.seed} · ${r.id}`;
+  return `${runName(r)} · ${r.id}`;
 }
 
 export function FieldErrors({ errors, field }: { errors: FieldError[]; field: string }): ReactElement | null {

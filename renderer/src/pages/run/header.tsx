@@ -1,4 +1,5 @@
 /** The top of a run's page: its id, status, buttons (traces, resume, stop), the facts about it, why it ended. */
+import { runName } from '../../../../shared/run-name';
 import { useState, type ReactElement, type ReactNode } from 'react';
 import type { RunDetail } from '../../../../shared/contract';
 import { call } from '../../transport';
@@ -92,7 +93,10 @@ export function RunHeader({
           Runs
         </a>
         <span className="muted">/</span>
-        <h1 className="mono">{r.id}</h1>
+        <h1 data-testid="run-name">{runName(r)}</h1>
+        <span className="mono muted small" data-testid="run-id">
+          {r.id}
+        </span>
         <StatusBadge status={r.status} testId="run-status" />
         <div className="spacer" />
         <a href={`#/runs/${r.id}/traces`} className="button" data-testid="open-traces">
@@ -124,7 +128,11 @@ export function RunHeader({
           </Meta>
         ) : null}
         {r.exitCode !== null || r.signal ? <Meta label="exit">{r.signal ?? r.exitCode}</Meta> : null}
-        {r.groupId ? <Meta label="group">{r.groupId}</Meta> : null}
+        {r.groupId ? (
+          <Meta label="group">
+            <a href={`#/groups/${r.groupId}`}>{r.groupName ?? r.groupId}</a>
+          </Meta>
+        ) : null}
         {typeof r.checkpointIteration === 'number' ? (
           <Meta label="checkpoint" testId="run-checkpoint">
             iteration {r.checkpointIteration}

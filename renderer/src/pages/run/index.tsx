@@ -48,15 +48,18 @@ export function RunPage({ id }: { id: string }): ReactElement {
       <RunHeader run={r} now={now} live={live} onChanged={run.reload} />
       {run.error ? <ErrorNote>Refresh failed: {run.error}</ErrorNote> : null}
 
-      <div className="grid-main">
-        <Panel title={accuracyTitle(r)}>
-          <AccuracyChart run={r} />
-        </Panel>
-        <Panel title="Progress">
-          <IterationProgress run={r} />
-          <PhaseTable phases={r.phases} until={live ? now : r.endedAt !== null ? toMs(r.endedAt) : null} />
-        </Panel>
-      </div>
+      {/* a script's run (starlab.init) has these only if it logs them */}
+      {r.executor !== 'script' || r.metrics['eval/accuracy']?.length || r.phases.length ? (
+        <div className="grid-main">
+          <Panel title={accuracyTitle(r)}>
+            <AccuracyChart run={r} />
+          </Panel>
+          <Panel title="Progress">
+            <IterationProgress run={r} />
+            <PhaseTable phases={r.phases} until={live ? now : r.endedAt !== null ? toMs(r.endedAt) : null} />
+          </Panel>
+        </div>
+      ) : null}
       <BestOfKPanel run={r} />
       <VerifierPanel run={r} />
       <Panel title="Training">

@@ -1,5 +1,9 @@
-/** The Training panel: small multiples of a run's training metrics in groups, a table of the rest. */
-import { type ReactElement } from 'react';
+/**
+ * The Training panel: a chart for every metric, in groups (the variants' named groups, then the
+ * rest by prefix), with axes that end on readable ticks; the raw latest values fold away below.
+ */
+import { useMemo, type ReactElement } from 'react';
+import { niceDomain, niceTicks } from '../../axis-ticks';
 import type { RunDetail } from '../../../../shared/contract';
 import { formatNumber } from '../../format';
 import { hasSeveralPerIteration, isDifficultyMetric, perIteration, perStep } from '../../metrics';
@@ -74,35 +78,82 @@ function metricGroups(run: RunDetail): typeof METRIC_GROUPS {
   );
 }
 
+/** How many charts the "other metrics" groups draw at most; the rest are in the table. */
+const MAX_OTHER_CHARTS = 48;
+
+/** A metric's chart: by step where an iteration has several points, else by iteration; both axes end on nice ticks. */
 function SmallMultiple({ run, m, color, forceStep }: { run: RunDetail; m: MetricSpec; color: string; forceStep?: boolean }): ReactElement {
   const pts = run.metrics[m.name];
   const byStep = forceStep || hasSeveralPerIteration(pts);
+  const xy = useMemo(() => (byStep ? perStep(pts) : perIteration(pts)), [pts, byStep]);
+  const axes = useMemo(() => {
+    let x0 = Infinity;
+    let x1 = -Infinity;
+    let y0 = Infinity;
+    let y1 = -Infinity;
+    for (const p of xy) {
+      x0 = Math.min(x0, p.x);
+      x1 = Math.max(x1, p.x);
+      y0 = Math.min(y0, p.y);
+      y1 = Math.max(y1, p.y);
+    }
+    if (!xy.length) return null;
+    const x = niceTicks('count', x0, x1, 4);
+    return { x, xDomain: [x0, x1] as [number, number], y: niceDomain('value', y0, y1, 4) };
+  }, [xy]);
   return (
     <div className="small-chart">
       <div className="small-chart-title">
-        <code>{m.name}</code>
+        <code title={m.label}>{m.name}</code>
         <span className="mono">{formatNumber(pts?.[pts.length - 1]?.value)}</span>
       </div>
       <LineChartPanel
         testId={`metric-chart-${m.name}`}
-        series={[{ key: m.name, name: m.label, color, points: byStep ? perStep(pts) : perIteration(pts) }]}
-        height={130}
+        series={[{ key: m.name, name: m.label, color, points: xy }]}
+        height={150}
         xLabel={byStep ? 'step' : isQuiet(run) ? 'evaluation' : 'iteration'}
         integerX
+        {...(axes
+          ? {
+              xTicks: axes.x.ticks,
+              xFormat: axes.x.format,
+              xDomain: axes.xDomain,
+              yTicks: axes.y.ticks,
+              yDomain: axes.y.domain,
+              yFormat: axes.y.format,
+            }
+          : {})}
       />
     </div>
   );
+}
+
+/** The metrics no named group holds, grouped by the prefix before their first "/" (train/…, time/…), unprefixed ones first. */
+function otherGroups(names: string[]): { id: string; title: string; metrics: MetricSpec[] }[] {
+  const byPrefix = new Map<string, string[]>();
+  for (const n of names) {
+    const i = n.indexOf('/');
+    const prefix = i > 0 ? n.slice(0, i) : '';
+    byPrefix.set(prefix, [...(byPrefix.get(prefix) ?? []), n]);
+  }
+  return [...byPrefix.entries()]
+    .sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a.localeCompare(b)))
+    .map(([prefix, ns]) => ({ id: `other-${prefix || 'metrics'}`, title: prefix || 'Metrics', metrics: specs(ns) }));
 }
 
 export function TrainMetrics({ run }: { run: RunDetail }): ReactElement {
   const groups = metricGroups(run)
     .map((g) => ({ ...g, present: g.metrics.filter((m) => run.metrics[m.name]?.length) }))
     .filter((g) => g.present.length);
-  const others = Object.keys(run.metrics)
-    .filter((n) => n !== 'eval/accuracy' && !isDifficultyMetric(n) && !GROUPED.has(n) && !isVstarCurveMetric(n))
-    .sort();
+  const all = Object.keys(run.metrics).sort();
+  const others = all.filter((n) => n !== 'eval/accuracy' && !isDifficultyMetric(n) && !GROUPED.has(n) && !isVstarCurveMetric(n));
+  const charted = others.slice(0, MAX_OTHER_CHARTS);
   if (!groups.length && !others.length) return <div className="muted">No training metrics yet.</div>;
   const cut = Object.keys(run.metrics).filter((n) => (run.metricCounts?.[n] ?? 0) > run.metrics[n]!.length).length;
+  const shown = [
+    ...groups.map((g) => ({ id: g.id, title: g.title, metrics: g.present, byStep: g.byStep })),
+    ...otherGroups(charted).map((g) => ({ ...g, byStep: false })),
+  ];
   return (
     <>
       {run.metricsDownsampled ? (
@@ -114,28 +165,33 @@ export function TrainMetrics({ run }: { run: RunDetail }): ReactElement {
           <code>starlab show --json</code> prints every point.
         </div>
       ) : null}
-      {groups.map((g) => (
+      {shown.map((g) => (
         <div key={g.id} className="metric-group" data-testid={`metric-group-${g.id}`}>
           {g.title ? <h3 className="metric-group-title">{g.title}</h3> : null}
           <div className="small-multiples">
-            {g.present.map((m, i) => (
+            {g.metrics.map((m, i) => (
               <SmallMultiple key={m.name} run={run} m={m} color={PALETTE[i % PALETTE.length]!} forceStep={g.byStep} />
             ))}
           </div>
         </div>
       ))}
-      {others.length ? (
+      {others.length > charted.length ? (
+        <div className="muted small">{others.length - charted.length} more metrics: in the table below.</div>
+      ) : null}
+      <details className="metric-table" data-testid="metric-table">
+        <summary>Every metric, latest values ({all.length})</summary>
         <table className="table compact fit" data-testid="other-metrics">
           <thead>
             <tr>
               <th>metric</th>
               <th className="num">points</th>
               <th className="num">iteration</th>
+              <th className="num">step</th>
               <th className="num">latest</th>
             </tr>
           </thead>
           <tbody>
-            {others.map((n) => {
+            {all.map((n) => {
               const pts = run.metrics[n]!;
               const lastP = pts[pts.length - 1];
               return (
@@ -143,13 +199,14 @@ export function TrainMetrics({ run }: { run: RunDetail }): ReactElement {
                   <td className="mono">{n}</td>
                   <td className="num">{run.metricCounts?.[n] ?? pts.length}</td>
                   <td className="num">{lastP?.iteration ?? '—'}</td>
+                  <td className="num">{lastP?.step ?? '—'}</td>
                   <td className="num mono">{formatNumber(lastP?.value)}</td>
                 </tr>
               );
             })}
           </tbody>
         </table>
-      ) : null}
+      </details>
     </>
   );
 }

@@ -1,0 +1,93 @@
+/**
+ * Scenario (g): a plain Python script, not launched by the lab, reports in while the app
+ * serves: through the wandb shim (`import starlab.compat.wandb as wandb`, the one-line change),
+ * 1,000 steps, held at step 500 until the test has seen the live curve. The run appears in the
+ * runs table by its name while it runs, its page draws the curve live (500 points, ticks read
+ * from the drawn SVG), and after the script finishes the run is completed with all 1,000.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { ROOT, check, log, screenshot, tempDir, waitFor, watchPage, type Browser, type Server } from './lib';
+
+const SCRIPT = (gate: string) => `
+import os, time
+import starlab.compat.wandb as wandb
+
+wandb.init(project="e2e sdk", name="sdk live probe", config={"lr": 3e-4, "seed": 5})
+for step in range(1000):
+    if step == 500:
+        while not os.path.exists(${JSON.stringify(gate)}):
+            time.sleep(0.05)
+    wandb.log({"train/loss": 2.0 / (1 + step / 100)})
+wandb.finish()
+`;
+
+async function chartPoints(page: Page, metric: string): Promise<number> {
+  const n = await page.getByTestId(`metric-chart-${metric}`).getAttribute('data-points', { timeout: 2000 });
+  return Number(n ?? 0);
+}
+
+export async function scenarioSdk(browser: Browser, server: Server): Promise<void> {
+  const python = process.env['STARLAB_E2E_PYTHON'] ?? join(ROOT, 'experiments', '.venv', 'bin', 'python');
+  const gate = join(tempDir('starlab-e2e-sdk-'), 'go');
+  const page = await browser.context.newPage();
+  const watch = await watchPage(page);
+  await page.goto(`${server.url}/#/runs`);
+  await page.locator('[data-testid="runs-empty"], [data-testid="runs-table"]').first().waitFor({ timeout: 10_000 });
+
+  let stderr = '';
+  const child = spawn(python, ['-c', SCRIPT(gate)], {
+    env: { ...process.env, STARLAB_DATA_DIR: server.dataDir, PYTHONPATH: join(ROOT, 'experiments') },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    // the runs table picks it up by itself (the server adopts the announcement, the page hears runsChanged)
+    const row = page.locator('tr', { has: page.getByTestId('run-row-name').filter({ hasText: 'sdk live probe' }) });
+    await row.waitFor({ timeout: 30_000 });
+    await waitFor('the script run to show as running', async () => (await row.getAttribute('data-status')) === 'running', 15_000);
+    await row.getByTestId('run-row-name').locator('a').click();
+    await page.getByTestId('run-page').waitFor();
+    check((await page.getByTestId('run-name').textContent()) === 'sdk live probe', 'the run page does not show the script run by its name');
+    await waitFor('the live curve to reach step 500', async () => (await chartPoints(page, 'train/loss')) === 500, 30_000, 300);
+    check((await page.getByTestId('run-status').getAttribute('data-status')) === 'running', 'the run is not running at step 500');
+    // the tick labels as drawn: the SVG text of the x axis
+    const xTicks = () => page.getByTestId('metric-chart-train/loss').locator('.recharts-xAxis-tick-labels text').allTextContents();
+    const ticks = await waitFor(
+      "the live curve's x ticks",
+      async () => {
+        const t = await xTicks();
+        return t.length >= 3 ? t : null;
+      },
+      10_000,
+    ).catch(async (e: Error) => {
+      throw new Error(`${e.message}; chart: ${(await page.getByTestId('metric-chart-train/loss').innerHTML()).slice(0, 2000)}`);
+    });
+    check(ticks.length >= 3 && new Set(ticks).size === ticks.length, `x ticks of the live curve: ${ticks.join(', ')}`);
+    check(
+      ticks.every((t) => /^\d+$/.test(t)),
+      `step ticks are not whole numbers: ${ticks.join(', ')}`,
+    );
+    await screenshot(page, 'sdk-run-live');
+    log(`live at step 500, x ticks ${ticks.join(' ')}`);
+
+    writeFileSync(gate, '');
+    check((await exited) === 0, `the script failed: ${stderr.slice(-2000)}`);
+    await waitFor(
+      'the run to complete',
+      async () => (await page.getByTestId('run-status').getAttribute('data-status')) === 'completed',
+      30_000,
+    );
+    await waitFor('all 1,000 points drawn', async () => (await chartPoints(page, 'train/loss')) === 1000, 15_000, 300);
+    await screenshot(page, 'sdk-run-done');
+    check(!watch.problems.length, `page problems: ${watch.problems.join('; ')}`);
+    const inbox = join(server.dataDir, 'inbox');
+    check(!existsSync(inbox) || readdirSync(inbox).length === 0, 'the announcement was left in inbox/');
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await page.close();
+  }
+}
