@@ -3,6 +3,7 @@
  *   starlab launch --variant V --dataset D --preset P [--seed N] [--set key=value]… [--wait] [--json]
  *   starlab list [--json]
  *   starlab show RUN [--json]
+ *   starlab edit RUN [--name N | --default-name] [--tag T]… [--untag T]… [--notes TEXT] [--json]
  *   starlab stop RUN [--no-wait]
  *   starlab resume RUN [--wait] [--json]
  *   starlab import-data --dataset gsm8k|commonsenseqa --train F --eval F [--json]
@@ -40,7 +41,7 @@ export { EXIT_INVALID } from './io';
 export function buildProgram(): Command {
   const program = new Command();
   program.name('starlab').description('STaR Lab: launch and track self-taught-reasoning experiments').version(version).showHelpAfterError();
-  registerRuns(program); // launch, list, show, stop, resume
+  registerRuns(program); // launch, list, show, edit, stop, resume
   registerInspect(program); // traces, curves, ratings
   registerQueue(program); // ablate, queue
   registerData(program); // import-data, bundle export/import, backup, check, reindex, sync

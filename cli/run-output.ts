@@ -1,4 +1,5 @@
 /** How runs are printed: `show` (text and JSON), `list`, and the progress line while following one. */
+import { runName } from '../shared/run-name';
 import type { MetricPoint, RunDetail, RunSummary } from '../shared/contract';
 import type { Service } from '../core/service';
 import { transientDbError } from '../core/db-errors';
@@ -140,9 +141,10 @@ export function showText(d: RunDetail): string {
 export function listText(runs: RunSummary[]): string {
   if (!runs.length) return 'no runs';
   const rows = [
-    ['ID', 'STATUS', 'VARIANT', 'DATASET', 'PRESET', 'SEED', 'ACCURACY', 'PROGRESS', 'CREATED'],
+    ['ID', 'NAME', 'STATUS', 'VARIANT', 'DATASET', 'PRESET', 'SEED', 'ACCURACY', 'PROGRESS', 'CREATED', 'TAGS'],
     ...runs.map((r) => [
       r.id,
+      runName(r),
       r.status,
       r.variant,
       r.dataset,
@@ -151,6 +153,7 @@ export function listText(runs: RunSummary[]): string {
       fmtNum(r.latestAccuracy),
       r.status === 'running' ? `it ${r.currentIteration ?? '-'} ${r.currentPhase ?? ''}`.trim() : '',
       fmtTime(r.createdAt),
+      r.tags.join(','),
     ]),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));

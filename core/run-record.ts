@@ -41,6 +41,14 @@ const recordSchema = z.object({
    * and the process that writes it (pid with its start time, so a reused pid is not taken for it).
    */
   script: scriptRecordSchema.optional(),
+  /** What people call and note about the run (core/run-labels.ts), as runs.name/tags_json/notes hold it. */
+  labels: z
+    .object({
+      name: z.string().max(200).nullable(),
+      tags: z.array(z.string().max(40)).max(50),
+      notes: z.string().max(20_000).nullable(),
+    })
+    .optional(),
 });
 export type RunRecord = z.infer<typeof recordSchema>;
 

@@ -26,7 +26,8 @@ import { hostname } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { DB } from '../db/open';
 import { getRunRow } from '../db/queries';
-import { RUN_ID_RE, runsDir } from './paths';
+import { RUN_ID_PATTERN } from '../shared/contract';
+import { runsDir } from './paths';
 import { reindexRun, type ReindexReport } from './reindex';
 import { RUN_RECORD_FILE, readRunRecord } from './run-record';
 import { eventsPathOf } from './run-files';
@@ -116,7 +117,7 @@ function samePrefix(a: number, b: number, n: number): boolean {
 function runIdOf(dir: string): string | null {
   const record = readRunRecord(dir);
   const id = record?.id ?? basename(resolve(dir));
-  return RUN_ID_RE.test(id) && !id.startsWith('.') ? id : null;
+  return RUN_ID_PATTERN.test(id) ? id : null; // what the API can name
 }
 
 /**
@@ -184,7 +185,7 @@ export async function syncRunDirs(db: DB, dataDir: string, paths: string[]): Pro
       if (id === null) {
         report.skipped.push({
           path: dir,
-          reason: `its name is not a run id (letters, digits, ".", "_" and "-"), and it has no ${RUN_RECORD_FILE} naming one`,
+          reason: `its name is not a run id (up to 64 letters, digits, "_" and "-"), and it has no ${RUN_RECORD_FILE} naming one`,
         });
         continue;
       }

@@ -35,6 +35,9 @@ export interface RunRow {
   executor_json: string | null;
   /** The name its author gave it (NULL: the name made from variant, dataset and seed). */
   name: string | null;
+  /** Its tags (a JSON array of strings). */
+  tags_json: string;
+  notes: string | null;
   exit_code: number | null;
   signal: string | null;
   stderr_tail: string | null;
@@ -78,6 +81,8 @@ export type NewRun = Pick<
       | 'executor'
       | 'executor_json'
       | 'name'
+      | 'tags_json'
+      | 'notes'
     >
   >;
 
@@ -88,13 +93,15 @@ export function nowS(): number {
 export function insertRun(db: DB, r: NewRun): void {
   db.prepare(
     `INSERT INTO runs (id, group_id, variant, dataset, preset, seed, model, config_json, config_hash, status, status_reason,
-                       created_at, started_at, ended_at, pid, pid_start_time, run_dir, python, retry_of, executor, executor_json, name)
+                       created_at, started_at, ended_at, pid, pid_start_time, run_dir, python, retry_of, executor, executor_json, name, tags_json, notes)
      VALUES (@id, @group_id, @variant, @dataset, @preset, @seed, @model, @config_json, @config_hash, @status, @status_reason,
-             @created_at, @started_at, @ended_at, @pid, @pid_start_time, @run_dir, @python, @retry_of, @executor, @executor_json, @name)`,
+             @created_at, @started_at, @ended_at, @pid, @pid_start_time, @run_dir, @python, @retry_of, @executor, @executor_json, @name, @tags_json, @notes)`,
   ).run({
     executor: 'local',
     executor_json: null,
     name: null,
+    tags_json: '[]',
+    notes: null,
     group_id: null,
     retry_of: null,
     status_reason: null,
@@ -166,6 +173,8 @@ function toSummary(r: RunRow): RunSummary {
   return {
     id: r.id,
     name: r.name,
+    tags: parseJson<string[]>(r.tags_json, []),
+    notes: r.notes,
     groupId: r.group_id,
     status: r.status,
     statusReason: r.status_reason,

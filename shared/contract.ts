@@ -35,8 +35,10 @@ export interface MetricPoint {
 
 export interface RunSummary {
   id: string;
-  /** The name its author gave it (a script's starlab.init(name=…)); null: shared/run-name.ts makes one. */
+  /** The name its author gave it (a script's starlab.init(name=…), or edited); null: shared/run-name.ts makes one. */
   name: string | null;
+  tags: string[];
+  notes: string | null;
   groupId: string | null;
   status: RunStatus;
   statusReason: string | null;
@@ -337,7 +339,26 @@ export type ExportResult = { ok: true; files: ExportFile[]; skipped?: { id: stri
 
 // ---- argument schemas (validated in every transport before the service sees them) ----
 
-const runId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'invalid run id');
+/** What a run id the API accepts looks like (a run directory's name; new ids are yyyymmdd-hhmmss-xxxx). */
+export const RUN_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+const runId = z.string().regex(RUN_ID_PATTERN, 'invalid run id');
+
+/** A tag: 1–40 characters, no comma (the CLI and the forms take comma-separated lists) or line break. */
+export const runTag = z
+  .string()
+  .trim()
+  .min(1, 'a tag is not empty')
+  .max(40, 'a tag has at most 40 characters')
+  .regex(/^[^,\r\n]+$/, 'a tag has no comma or line break');
+/** What editRun may change: a name (null: back to the one made from variant, dataset and seed), the tags, the notes. */
+export const runLabelsPatch = z
+  .object({
+    name: z.string().trim().min(1, 'a name is not empty (null gives the run its default name back)').max(200).nullable().optional(),
+    tags: z.array(runTag).max(50).optional(),
+    notes: z.string().max(20_000).nullable().optional(),
+  })
+  .strict();
+export type RunLabelsPatch = z.infer<typeof runLabelsPatch>;
 
 /**
  * A record whose keys the user names (config paths). zod's record skips an own "__proto__"
@@ -484,6 +505,11 @@ export const commandArgs = {
   getGroup: z.tuple([runId]),
   cancelRun: z.tuple([runId]),
   retryRun: z.tuple([runId]),
+  editRun: z.tuple([runId, runLabelsPatch]),
+  tagRuns: z.tuple([
+    z.array(runId).min(1).max(10_000),
+    z.object({ add: z.array(runTag).max(50), remove: z.array(runTag).max(50) }).strict(),
+  ]),
   stopGroup: z.tuple([runId]),
   setQueueSettings: z.tuple([
     z
@@ -660,6 +686,9 @@ export interface CommandResults {
   getGroup: GroupDetail | null;
   cancelRun: { ok: boolean; message: string };
   retryRun: { ok: boolean; message: string; id?: string };
+  editRun: { ok: boolean; message: string };
+  /** changed: the runs whose tags changed. */
+  tagRuns: { ok: boolean; message: string; changed: number };
   stopGroup: { ok: boolean; message: string };
   setQueueSettings: Settings;
   importDataset: ImportResult;

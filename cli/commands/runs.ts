@@ -1,4 +1,6 @@
 /** `starlab` commands: launch, list, show, stop, resume (registered by cli/main.ts). */
+import { runLabelsPatch } from '../../shared/contract';
+import { runName } from '../../shared/run-name';
 import { addExecutorOptions, executorSpecOf, type ExecutorFlags } from '../executor-options';
 import type { ExecutorSpec } from '../../shared/executor-spec';
 import { type Command } from 'commander';
@@ -104,6 +106,62 @@ export function register(program: Command): void {
         out(o.json ? JSON.stringify(showObject(d, allMetricPoints(service, d.id)), null, 2) : showText(d));
       });
     });
+
+  program
+    .command('edit')
+    .description("name a run, tag it, or note something about it (kept in the database and the run's run.json)")
+    .argument('<run>', 'run id (or a unique prefix)')
+    .option('--name <name>', 'its name (shown wherever runs are listed)')
+    .option('--default-name', 'back to the name made from its variant, dataset and seed')
+    .option('--tag <tag>', 'add a tag (repeatable; or comma-separated)', collect, [])
+    .option('--untag <tag>', 'remove a tag (repeatable; or comma-separated)', collect, [])
+    .option('--notes <text>', 'its notes ("" clears them)')
+    .option('--json', 'machine-readable output')
+    .addOption(dataDirOption())
+    .action(
+      async (
+        run: string,
+        o: { name?: string; defaultName?: boolean; tag: string[]; untag: string[]; notes?: string; json?: boolean; dataDir?: string },
+      ) => {
+        if (o.name !== undefined && o.defaultName)
+          return refuse([{ field: 'name', message: '--name and --default-name contradict each other' }], o.json);
+        const split = (xs: string[]) =>
+          xs
+            .flatMap((x) => x.split(','))
+            .map((t) => t.trim())
+            .filter(Boolean);
+        await withRun(o.dataDir, run, async (service, id) => {
+          const now = service.getRun(id)!;
+          const remove = new Set(split(o.untag));
+          const tags = [...now.tags.filter((t) => !remove.has(t)), ...split(o.tag).filter((t) => !remove.has(t))];
+          const patch = runLabelsPatch.safeParse({
+            ...(o.name !== undefined ? { name: o.name } : o.defaultName ? { name: null } : {}),
+            ...(o.tag.length || o.untag.length ? { tags } : {}),
+            ...(o.notes !== undefined ? { notes: o.notes === '' ? null : o.notes } : {}),
+          });
+          if (!patch.success)
+            return refuse(
+              patch.error.issues.map((i) => ({ field: i.path.join('.') || 'edit', message: i.message })),
+              o.json,
+            );
+          if (!Object.keys(patch.data).length)
+            return refuse(
+              [{ field: 'edit', message: 'nothing to change: give --name, --default-name, --tag, --untag or --notes' }],
+              o.json,
+            );
+          const r = service.editRun(id, patch.data);
+          if (!r.ok) {
+            if (o.json) out(JSON.stringify(r));
+            err(`starlab: ${r.message}`);
+            process.exitCode = 1;
+            return;
+          }
+          const d = service.getRun(id)!;
+          if (o.json) out(JSON.stringify({ ok: true, id, name: runName(d), tags: d.tags, notes: d.notes }));
+          else out(`${id}  ${runName(d)}${d.tags.length ? `  [${d.tags.join(', ')}]` : ''}`);
+        });
+      },
+    );
 
   program
     .command('stop')

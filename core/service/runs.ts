@@ -1,4 +1,5 @@
 /** Runs: the catalog, launch (validated first), stop, resume, cancel, retry, and reading a run back (detail, metrics, logs, samples, ingest issues). */
+import { editRunLabels, tagRunLabels } from '../run-labels';
 import { existsSync } from 'node:fs';
 import { isAbsolute, sep } from 'node:path';
 import type { Catalog } from '../../shared/contract';
@@ -27,6 +28,8 @@ export type RunCommands = Pick<
   | 'resumeRun'
   | 'cancelRun'
   | 'retryRun'
+  | 'editRun'
+  | 'tagRuns'
 > &
   Pick<Service, 'reconcile' | 'waitForRun' | 'lastLogId'>;
 
@@ -111,6 +114,17 @@ export function runCommands(ctx: ServiceContext): RunCommands {
     retryRun: (id) => {
       const damaged = ctx.damaged();
       return damaged ? { ok: false, message: damaged } : supervisor.retry(id);
+    },
+
+    editRun: (id, patch) => {
+      const r = editRunLabels(db, id, patch);
+      if (r.ok) ctx.emit('runsChanged', { ids: [id] });
+      return r;
+    },
+    tagRuns: (ids, { add, remove }) => {
+      const r = tagRunLabels(db, ids, add, remove);
+      if (r.changed) ctx.emit('runsChanged', { ids });
+      return r;
     },
 
     reconcile: () => supervisor.reconcile(),

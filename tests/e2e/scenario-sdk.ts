@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { ROOT, check, log, screenshot, tempDir, waitFor, watchPage, type Browser, type Server } from './lib';
+import { ROOT, apiCall, check, log, screenshot, tempDir, waitFor, watchPage, type Browser, type Server } from './lib';
 
 const SCRIPT = (gate: string) => `
 import os, time
@@ -83,6 +83,8 @@ export async function scenarioSdk(browser: Browser, server: Server): Promise<voi
     );
     await waitFor('all 1,000 points drawn', async () => (await chartPoints(page, 'train/loss')) === 1000, 15_000, 300);
     await screenshot(page, 'sdk-run-done');
+    const id = (await page.getByTestId('run-id').textContent())!.trim();
+    await labelsAndRunsTable(page, server, id);
     check(!watch.problems.length, `page problems: ${watch.problems.join('; ')}`);
     const inbox = join(server.dataDir, 'inbox');
     check(!existsSync(inbox) || readdirSync(inbox).length === 0, 'the announcement was left in inbox/');
@@ -90,4 +92,60 @@ export async function scenarioSdk(browser: Browser, server: Server): Promise<voi
     if (child.exitCode === null) child.kill('SIGKILL');
     await page.close();
   }
+}
+
+/** Rename and tag the run on its page; find it in the runs table by tag, sort by name, tag it in bulk, compare the selection. */
+async function labelsAndRunsTable(page: Page, server: Server, id: string): Promise<void> {
+  await page.getByTestId('edit-labels').click();
+  await page.getByTestId('labels-tags').fill(`ok, ${'x'.repeat(41)}`);
+  check(
+    (await page.getByTestId('labels-problem').textContent())?.includes('at most 40') &&
+      (await page.getByTestId('labels-save').isDisabled()),
+    'a 41-character tag is not refused before saving',
+  );
+  await page.getByTestId('labels-name').fill('sdk renamed');
+  await page.getByTestId('labels-tags').fill('e2e, sdk-probe');
+  await page.getByTestId('labels-notes').fill('reported by a wandb script');
+  await page.getByTestId('labels-save').click();
+  await waitFor('the new name in the header', async () => (await page.getByTestId('run-name').textContent()) === 'sdk renamed', 10_000);
+  const tags = await page.getByTestId('run-tag').allTextContents();
+  check(tags.join(',') === 'e2e,sdk-probe', `tags on the run page: ${tags.join(',')}`);
+  const stored = (await apiCall(server.url, 'getRun', [id])).body?.result as { name: string; tags: string[]; notes: string };
+  check(stored.name === 'sdk renamed' && stored.notes === 'reported by a wandb script', `stored labels: ${JSON.stringify(stored)}`);
+
+  await page.goto(`${server.url}/#/runs`);
+  await page.getByTestId('runs-table').waitFor();
+  await page.getByTestId('runs-search').fill('tag:sdk-probe');
+  await waitFor(
+    'one run found by its tag',
+    async () => (await page.getByTestId('run-row-name').allTextContents()).join('|') === 'sdk renamed',
+    10_000,
+  );
+  await page.getByTestId('runs-search').fill('');
+  await page.getByTestId('runs-sort-name').click();
+  const names = await page.getByTestId('run-row-name').allTextContents();
+  const sorted = [...names].sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase()));
+  check(names.join('|') === sorted.join('|'), `sorted by name: ${names.join(' | ')}`);
+  await page.getByTestId('runs-sort-name').click();
+  const desc = await page.getByTestId('run-row-name').allTextContents();
+  check(
+    desc.join('|') === [...sorted].reverse().join('|') || new Set(names).size < names.length,
+    `sorted by name, descending: ${desc.join(' | ')}`,
+  );
+
+  const row = page.getByTestId(`run-row-${id}`);
+  await row.getByTestId('run-row-select').check();
+  await page.getByTestId('bulk-tag-input').fill('bulk');
+  await page.getByTestId('bulk-tag-add').click();
+  await waitFor('the bulk tag on the row', async () => (await row.getByTestId('run-row-tags').textContent())?.includes('bulk'), 10_000);
+  await screenshot(page, 'runs-table');
+  await page.getByTestId('compare-selected').click();
+  await page.waitForURL(/#\/compare\?/, { timeout: 10_000 });
+  await waitFor('the run ticked in the compare view', async () => page.getByTestId(`compare-run-${id}`).isChecked(), 10_000);
+  // the script's project is a group: its page lists the run
+  await page.goto(`${server.url}/#/runs`);
+  await page.getByTestId(`run-row-${id}`).getByTestId('run-row-group').locator('a').click();
+  await waitFor("the project's group page", async () => (await page.getByTestId('group-name').textContent()) === 'e2e sdk', 10_000);
+  await screenshot(page, 'sdk-project-group');
+  log(`labels: renamed, tagged, found by tag, sorted by name, bulk-tagged, compared (${id})`);
 }

@@ -12,6 +12,8 @@ function makeRun(variant: string, metrics: Record<string, [number, number, numbe
   return {
     id: 'r1',
     name: null,
+    tags: [],
+    notes: null,
     groupName: null,
     groupId: null,
     status: 'completed',

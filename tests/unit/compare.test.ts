@@ -35,6 +35,8 @@ function summary(id: string, variant: string, dataset: string, seed: number): Ru
   return {
     id,
     name: null,
+    tags: [],
+    notes: null,
     groupId: 'g',
     status: 'completed',
     statusReason: null,

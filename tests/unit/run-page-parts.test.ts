@@ -28,6 +28,8 @@ function run(over: Partial<RunDetail> = {}): RunDetail {
   return {
     id: 'r1',
     name: null,
+    tags: [],
+    notes: null,
     groupName: null,
     groupId: 'g1',
     status: 'failed',

@@ -1,3 +1,4 @@
+import { runName } from '../../../shared/run-name';
 import { useState, type ReactElement } from 'react';
 import type { RunSummary } from '../../../shared/contract';
 import { call } from '../transport';
@@ -156,10 +157,11 @@ export function GroupPage({ id }: { id: string }): ReactElement {
                 className="clickable"
                 onClick={() => navigate(`/runs/${r.id}`)}
               >
-                <td className="mono">
+                <td>
                   <a href={`#/runs/${r.id}`} onClick={(e) => e.stopPropagation()}>
-                    {r.id}
-                  </a>
+                    {runName(r)}
+                  </a>{' '}
+                  <span className="mono small muted">{r.id}</span>
                 </td>
                 <td>
                   <StatusBadge status={r.status} testId="group-run-status" />

@@ -5,6 +5,9 @@ import { call } from '../transport';
 import { navigate, useInterval, useLive, useNow, useRunsChanged } from '../hooks';
 import { formatBytes, formatDuration, formatPct, formatTime, runDurationMs } from '../format';
 import { ErrorNote, ProgressBar, StatusBadge } from '../components/common';
+import { compareViewToHash, defaultCompareView } from '../compare-state';
+import { DEFAULT_SORT, runMatches, sortRuns, type RunSort, type SortKey } from '../run-search';
+import { runTag } from '../../../shared/contract';
 
 function phaseCell(r: RunSummary): ReactElement | string {
   if (r.status !== 'running') return r.currentIteration !== null ? `it ${r.currentIteration}` : '—';
@@ -34,11 +37,40 @@ export function RunsPage(): ReactElement {
   useEffect(() => {
     if (unknownGroup && !groupsLoading) reloadGroups();
   }, [unknownGroup, groupsLoading, reloadGroups]);
-  const list = runs.data ?? [];
-  const anyActive = list.some((r) => r.status === 'running' || r.status === 'queued');
+  const all = runs.data ?? [];
+  const anyActive = all.some((r) => r.status === 'running' || r.status === 'queued');
   // A slow safety net in case an event is missed; events drive the normal refresh.
   useInterval(runs.reload, 5000, anyActive);
   const now = useNow(anyActive, 1000);
+  const [query, setQuery] = useState('');
+  const [sort, setSort] = useState<RunSort>(DEFAULT_SORT);
+  const list = sortRuns(
+    all.filter((r) => runMatches(r, query, r.groupId ? groupNames.get(r.groupId) : null)),
+    sort,
+    (r) => runDurationMs(r, now),
+  );
+  const sortHeader = (key: SortKey, label: string, className?: string): ReactElement => {
+    const on = sort.key === key;
+    return (
+      <th className={className} aria-sort={on ? (sort.dir === 'asc' ? 'ascending' : 'descending') : 'none'}>
+        <button
+          type="button"
+          className="sort-header"
+          data-testid={`runs-sort-${key}`}
+          onClick={() =>
+            setSort(
+              on
+                ? { key, dir: sort.dir === 'asc' ? 'desc' : 'asc' }
+                : { key, dir: key === 'name' || key === 'variant' || key === 'dataset' || key === 'status' ? 'asc' : 'desc' },
+            )
+          }
+        >
+          {label}
+          <span className="sort-mark">{on ? (sort.dir === 'asc' ? ' ▲' : ' ▼') : ''}</span>
+        </button>
+      </th>
+    );
+  };
 
   // Selection for the bundle export: ids, kept across live refreshes; ids that left the list are dropped.
   const [selected, setSelected] = useState<ReadonlySet<string>>(() => new Set());
@@ -76,13 +108,34 @@ export function RunsPage(): ReactElement {
           <a href="#/settings">Settings → Data → Reindex</a> (or <code>starlab reindex</code>).
         </div>
       ) : null}
-      {!runs.loading && list.length === 0 && !runs.error ? (
+      {all.length > 0 ? (
+        <div className="runs-toolbar">
+          <input
+            type="search"
+            className="runs-search"
+            placeholder="search runs: name, tag, variant, dataset, notes… (tag:T, seed=N)"
+            value={query}
+            onChange={(e) => setQuery(e.target.value)}
+            data-testid="runs-search"
+          />
+          {query ? (
+            <span className="muted small" data-testid="runs-shown">
+              {list.length} of {all.length} shown
+            </span>
+          ) : null}
+        </div>
+      ) : null}
+      {!runs.loading && all.length === 0 && !runs.error ? (
         <div className="empty" data-testid="runs-empty">
           No runs yet. <a href="#/launch">Launch one</a>.
         </div>
       ) : null}
       {selected.size > 0 ? (
-        <ExportBar ids={list.filter((r) => selected.has(r.id)).map((r) => r.id)} onClear={() => setSelected(new Set())} />
+        <ExportBar
+          ids={all.filter((r) => selected.has(r.id)).map((r) => r.id)}
+          onClear={() => setSelected(new Set())}
+          onChanged={runs.reload}
+        />
       ) : null}
       {list.length > 0 ? (
         <table className="table runs-table" data-testid="runs-table">
@@ -100,19 +153,20 @@ export function RunsPage(): ReactElement {
                   onChange={(e) => setSelected(e.target.checked ? new Set(list.map((r) => r.id)) : new Set())}
                 />
               </th>
-              <th>name</th>
+              {sortHeader('name', 'name')}
               <th>id</th>
-              <th>status</th>
-              <th>variant</th>
-              <th>dataset</th>
+              {sortHeader('status', 'status')}
+              {sortHeader('variant', 'variant')}
+              {sortHeader('dataset', 'dataset')}
               <th>preset</th>
               <th>model</th>
-              <th className="num">seed</th>
-              <th className="num">accuracy</th>
-              <th className="num">duration</th>
+              {sortHeader('seed', 'seed', 'num')}
+              {sortHeader('accuracy', 'accuracy', 'num')}
+              {sortHeader('duration', 'duration', 'num')}
               <th>iteration / phase</th>
               <th>group</th>
-              <th>created</th>
+              <th>tags</th>
+              {sortHeader('created', 'created')}
             </tr>
           </thead>
           <tbody>
@@ -169,6 +223,13 @@ export function RunsPage(): ReactElement {
                       <span className="muted">—</span>
                     )}
                   </td>
+                  <td className="small" data-testid="run-row-tags">
+                    {r.tags.map((t) => (
+                      <span key={t} className="tag-chip">
+                        {t}
+                      </span>
+                    ))}
+                  </td>
                   <td className="small muted">{formatTime(r.createdAt)}</td>
                 </tr>
               );
@@ -182,8 +243,8 @@ export function RunsPage(): ReactElement {
 
 type BundleResult = CommandResults['exportRunBundle'];
 
-/** Shown while runs are ticked: export them as one bundle into <data dir>/exports. */
-function ExportBar({ ids, onClear }: { ids: string[]; onClear: () => void }): ReactElement {
+/** Shown while runs are ticked: compare them, tag them, export them as one bundle into <data dir>/exports. */
+function ExportBar({ ids, onClear, onChanged }: { ids: string[]; onClear: () => void; onChanged: () => void }): ReactElement {
   const [checkpoints, setCheckpoints] = useState(false);
   const [pending, setPending] = useState(false);
   const [result, setResult] = useState<BundleResult | null>(null);
@@ -205,6 +266,10 @@ function ExportBar({ ids, onClear }: { ids: string[]; onClear: () => void }): Re
         <span className="small">
           {n} run{n === 1 ? '' : 's'} selected
         </span>
+        <a className="button" data-testid="compare-selected" href={compareViewToHash({ ...defaultCompareView(), runs: ids.slice(0, 500) })}>
+          Compare
+        </a>
+        <BulkTag ids={ids} onChanged={onChanged} />
         <button
           type="button"
           className="primary"
@@ -249,5 +314,57 @@ function ExportBar({ ids, onClear }: { ids: string[]; onClear: () => void }): Re
         </div>
       ) : null}
     </div>
+  );
+}
+
+/** Add or remove one tag on the selected runs (runs already so are left alone). */
+function BulkTag({ ids, onChanged }: { ids: string[]; onChanged: () => void }): ReactElement {
+  const [tag, setTag] = useState('');
+  const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
+  const parsed = runTag.safeParse(tag);
+  const apply = async (add: boolean): Promise<void> => {
+    if (!parsed.success) return;
+    try {
+      const r = await call('tagRuns', ids, add ? { add: [parsed.data], remove: [] } : { add: [], remove: [parsed.data] });
+      setNote({ ok: r.ok, text: r.message });
+      if (r.ok) setTag('');
+      onChanged();
+    } catch (e) {
+      setNote({ ok: false, text: (e as Error).message });
+    }
+  };
+  return (
+    <span className="bulk-tag">
+      <input
+        type="text"
+        className="tag-input"
+        placeholder="tag"
+        value={tag}
+        onChange={(e) => {
+          setTag(e.target.value);
+          setNote(null);
+        }}
+        data-testid="bulk-tag-input"
+        aria-invalid={tag !== '' && !parsed.success}
+        title={tag !== '' && !parsed.success ? parsed.error.issues[0]?.message : undefined}
+      />
+      <button type="button" className="small-button" disabled={!parsed.success} onClick={() => void apply(true)} data-testid="bulk-tag-add">
+        add tag
+      </button>
+      <button
+        type="button"
+        className="small-button"
+        disabled={!parsed.success}
+        onClick={() => void apply(false)}
+        data-testid="bulk-tag-remove"
+      >
+        remove tag
+      </button>
+      {note ? (
+        <span className={`small ${note.ok ? 'muted' : 'error-text'}`} data-testid="bulk-tag-note">
+          {note.text}
+        </span>
+      ) : null}
+    </span>
   );
 }

@@ -3,16 +3,7 @@ import { runName } from '../../../../shared/run-name';
 import { useMemo, type ReactElement } from 'react';
 import type { RunSummary } from '../../../../shared/contract';
 import { StatusBadge } from '../../components/common';
-
-function matches(r: RunSummary, q: string): boolean {
-  if (!q) return true;
-  const hay = `${r.id} ${r.variant} ${r.dataset} ${r.preset} ${r.status} ${r.groupId ?? ''} seed=${r.seed}`.toLowerCase();
-  return q
-    .toLowerCase()
-    .split(/\s+/)
-    .filter(Boolean)
-    .every((w) => hay.includes(w));
-}
+import { runMatches } from '../../run-search';
 
 export function CompareRunList({
   runs,
@@ -29,7 +20,7 @@ export function CompareRunList({
   selected: readonly string[];
   setSelected: (runs: readonly string[]) => void;
 }): ReactElement {
-  const shown = useMemo(() => runs.filter((r) => matches(r, filter)), [runs, filter]);
+  const shown = useMemo(() => runs.filter((r) => runMatches(r, filter)), [runs, filter]);
   const toggle = (id: string, on: boolean): void =>
     setSelected(on ? (selected.includes(id) ? selected : [...selected, id]) : selected.filter((s) => s !== id));
   return (
@@ -37,7 +28,7 @@ export function CompareRunList({
       <input
         type="search"
         className="compare-filter"
-        placeholder="filter runs (id, variant, dataset, group…)"
+        placeholder="filter runs (name, tag, variant, dataset, seed=0…)"
         value={filter}
         onChange={(e) => onFilter(e.target.value)}
         data-testid="compare-filter"

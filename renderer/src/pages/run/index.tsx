@@ -16,6 +16,7 @@ import { ThoughtsPanel } from '../../components/ThoughtsPanel';
 import { RunHeader } from './header';
 import { AccuracyChart, IterationProgress, PhaseTable, accuracyTitle } from './progress';
 import { TrainMetrics } from './training-panel';
+import { RunLabels } from './labels';
 import { Artifacts, RunConfig, SamplesPanel } from './details';
 
 export function RunPage({ id }: { id: string }): ReactElement {
@@ -46,6 +47,7 @@ export function RunPage({ id }: { id: string }): ReactElement {
   return (
     <div className="page run-page" data-testid="run-page" data-run-id={r.id}>
       <RunHeader run={r} now={now} live={live} onChanged={run.reload} />
+      <RunLabels run={r} onChanged={run.reload} />
       {run.error ? <ErrorNote>Refresh failed: {run.error}</ErrorNote> : null}
 
       {/* a script's run (starlab.init) has these only if it logs them */}

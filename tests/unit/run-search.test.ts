@@ -1,0 +1,70 @@
+/** Finding and ordering runs in the runs table and the compare sidebar (renderer/src/run-search.ts). */
+import { describe, expect, it } from 'vitest';
+import type { RunSummary } from '../../shared/contract';
+import { runMatches, sortRuns } from '../../renderer/src/run-search';
+
+function run(id: string, over: Partial<RunSummary> = {}): RunSummary {
+  return {
+    id,
+    name: null,
+    tags: [],
+    notes: null,
+    groupId: null,
+    status: 'completed',
+    statusReason: null,
+    variant: 'star',
+    dataset: 'addition',
+    preset: 'tiny',
+    model: 'tiny-llama',
+    seed: 0,
+    createdAt: 1000,
+    startedAt: 1000,
+    endedAt: 1010,
+    latestAccuracy: null,
+    currentIteration: null,
+    currentPhase: null,
+    progressDone: null,
+    progressTotal: null,
+    malformedLines: 0,
+    unknownEvents: 0,
+    ignoredEvents: 0,
+    ...over,
+  };
+}
+
+describe('runMatches', () => {
+  const r = run('20261207-120000-abcd', { name: 'Baseline LR', tags: ['paper', 'fig-2'], notes: 'from the appendix', seed: 12 });
+  it('matches every word anywhere in what the run is called and says', () => {
+    for (const q of ['', 'baseline', 'BASELINE lr', 'appendix', 'fig-2', 'star addition', 'abcd', 'tiny-llama', 'group-x'])
+      expect(runMatches(r, q, 'group-x'), q).toBe(true);
+    for (const q of ['baseline quiet', 'gsm8k', 'fig-3']) expect(runMatches(r, q), q).toBe(false);
+  });
+  it('tag: and seed= match exactly', () => {
+    expect(runMatches(r, 'tag:paper')).toBe(true);
+    expect(runMatches(r, 'tag:pap')).toBe(false);
+    expect(runMatches(r, 'seed=12')).toBe(true);
+    expect(runMatches(r, 'seed=1')).toBe(false);
+  });
+  it('finds a run by its default name', () => {
+    expect(runMatches(run('x', { seed: 3 }), 'star · addition · s3')).toBe(true);
+  });
+});
+
+describe('sortRuns', () => {
+  const runs = [
+    run('a', { name: 'beta', latestAccuracy: 0.5, createdAt: 3, seed: 2 }),
+    run('b', { name: 'Alpha', latestAccuracy: null, createdAt: 2, seed: 10 }),
+    run('c', { name: 'gamma', latestAccuracy: 0.9, createdAt: 1, seed: 1 }),
+  ];
+  const ids = (key: Parameters<typeof sortRuns>[1]['key'], dir: 'asc' | 'desc') =>
+    sortRuns(runs, { key, dir }, () => null).map((r) => r.id);
+  it('orders by the column asked for, numbers as numbers, names without case', () => {
+    expect(ids('name', 'asc')).toEqual(['b', 'a', 'c']);
+    expect(ids('seed', 'asc')).toEqual(['c', 'a', 'b']);
+    expect(ids('created', 'desc')).toEqual(['a', 'b', 'c']);
+  });
+  it('puts runs without a value last in either direction', () => {
+    expect(ids('accuracy', 'desc')).toEqual(['c', 'a', 'b']);
+    expect(ids('accuracy', 'asc')).toEqual(['a', 'c', 'b']);
+  });
+});
