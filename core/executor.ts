@@ -63,6 +63,8 @@ export interface RunHandle {
   runId?: string;
   /** The run's directory: a script's process is the run's only while it holds the run's events file open. */
   runDir?: string;
+  /** The run's group: an array task (job id A_T) is the run's only while its array's name names the group. */
+  groupId?: string | null;
 }
 
 /** The handle a run row records. */
@@ -72,8 +74,9 @@ export function handleOf(row: {
   pid_start_time: number | null;
   job_id: string | null;
   run_dir?: string;
+  group_id?: string | null;
 }): RunHandle {
-  return { pid: row.pid, startTime: row.pid_start_time, jobId: row.job_id, runId: row.id, runDir: row.run_dir };
+  return { pid: row.pid, startTime: row.pid_start_time, jobId: row.job_id, runId: row.id, runDir: row.run_dir, groupId: row.group_id };
 }
 
 /** Where a run's process lives: this machine, a Slurm cluster, or a script that registered itself (runs.executor). */

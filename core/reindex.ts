@@ -236,7 +236,11 @@ function settle(
       const note = `${source === 'sync' ? 'synced' : source === 'inbox' ? 'registered by its script' : 'reindexed'} from ${dir}: ${events} events`;
       // a Slurm run names its job in run_start (the experiment reads SLURM_JOB_ID); its pid is the compute node's
       const jobId = !copy && row.executor === 'slurm' && typeof env.slurm_job_id === 'string' ? env.slurm_job_id : null;
-      if (row.end_status === null && jobId !== null && jobAlive?.({ pid: null, startTime: null, jobId, runId: id })) {
+      if (
+        row.end_status === null &&
+        jobId !== null &&
+        jobAlive?.({ pid: null, startTime: null, jobId, runId: id, groupId: row.group_id })
+      ) {
         db.prepare(
           "UPDATE runs SET status = 'running', status_reason = NULL, started_at = ?, ended_at = NULL, job_id = ? WHERE id = ?",
         ).run(span.first ?? row.created_at, jobId, id);

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import type { ExperimentConfig } from '../shared/experiment-config';
-import { addLog, getRunRow, insertRun, nowS, queuedRuns, runningRuns } from '../db/queries';
+import { addLog, getRunRow, insertRun, nowS, queuedRuns, runningRuns, type RunRow } from '../db/queries';
 import { cancelQueuedRun, claimQueuedRun, markStartFailed, recordProcess } from '../db/run-writes';
 import { describeStarted, executorSpecOfRow, slurmOptionsOf, startFailed, type LaunchContext } from './executor';
 import { runsDir } from './paths';
@@ -17,6 +17,7 @@ import { writeRunRecord } from './run-record';
 import { watch } from './run-watch';
 import type { SupervisorContext } from './supervisor-context';
 import { noRun } from './failure';
+import { MAX_ARRAY_TASKS } from './slurm-executor';
 import { SCRIPT_EXECUTOR, SCRIPT_NOT_RUNNABLE } from './script-runs';
 
 export class RunQueue {
@@ -44,6 +45,22 @@ export class RunQueue {
       const queued = queuedRuns(db);
       const next = queued.find((r) => r.executor === 'slurm') ?? (limit > 0 && running.length >= limit ? undefined : queued[0]);
       if (!next) break;
+      // an ablation's Slurm runs with the same resources go as one job array
+      const array =
+        next.executor === 'slurm' && next.group_id !== null
+          ? queued
+              .filter((r) => r.executor === 'slurm' && r.group_id === next.group_id && r.executor_json === next.executor_json)
+              .slice(0, MAX_ARRAY_TASKS)
+          : [];
+      if (array.length > 1) {
+        const verdict = ctx.checksPython ? cachedPythonCheck(opts.python()) : null;
+        if (verdict === undefined) {
+          this.preflightInBackground(opts.python());
+          break;
+        }
+        started.push(...this.startArray(array, next.group_id!, verdict));
+        continue;
+      }
       const slots = next.executor === 'slurm' ? [] : (opts.gpuSlots?.() ?? []);
       let slot: string | null = null;
       if (slots.length) {
@@ -108,6 +125,61 @@ export class RunQueue {
     }
     if (started.length) ctx.notify(started);
     return started;
+  }
+
+  /**
+   * Claim these queued Slurm runs of one group and submit them as one job array. A run another
+   * process claimed meanwhile is left out; if sbatch refuses, every claimed run fails with its reason.
+   */
+  private startArray(rows: RunRow[], groupId: string, verdict: PythonCheck | null): string[] {
+    const { ctx } = this;
+    const { db, opts } = ctx;
+    const t = nowS();
+    const claimed = rows.filter((r) => claimQueuedRun(db, r.id, t, null));
+    if (!claimed.length) return [];
+    if (verdict && !verdict.ok) {
+      const reason = `not started: ${verdict.message}`;
+      db.transaction(() => claimed.forEach((r) => markStartFailed(db, r.id, reason, { t })))();
+      return claimed.map((r) => r.id);
+    }
+    const ctxs: LaunchContext[] = claimed.map((r) => ({
+      runId: r.id,
+      runDir: r.run_dir,
+      configPath: join(r.run_dir, 'config.json'),
+      eventsPath: eventsPathOf(r.run_dir),
+      python: opts.python(),
+      config: JSON.parse(r.config_json) as ExperimentConfig,
+      ...(slurmOptionsOf(r) ? { slurm: slurmOptionsOf(r) } : {}),
+    }));
+    const sp = ctx.executors.slurm.startArray(ctxs, groupId);
+    if ('error' in sp) {
+      const fail = (error: Error) => {
+        if (ctx.closed) return;
+        db.transaction(() => claimed.forEach((r) => recordStartFailure(ctx, r.id, sp, error)))();
+        ctx.notify(claimed.map((r) => r.id));
+      };
+      if (sp.error instanceof Error) fail(sp.error);
+      else void sp.error.then(fail).catch((e: unknown) => ctx.report(groupId, e));
+      return claimed.map((r) => r.id);
+    }
+    db.transaction(() => {
+      claimed.forEach((r, i) => {
+        const jobId = sp.jobIds[i]!;
+        recordProcess(db, r.id, { command: sp.command, pid: null, startTime: null, jobId });
+        addLog(
+          db,
+          r.id,
+          'supervisor',
+          'info',
+          `submitted from the queue as task ${i} of a job array: Slurm job ${jobId} (${claimed.length} tasks)`,
+          t,
+        );
+      });
+    })();
+    claimed.forEach((r, i) =>
+      watch(ctx, r.id, { command: sp.command, cmdline: sp.cmdline, pid: null, startTime: null, jobId: sp.jobIds[i]! }),
+    );
+    return claimed.map((r) => r.id);
   }
 
   /** One interpreter check at a time; the queue is scheduled again once it is known. */

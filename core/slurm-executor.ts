@@ -1,11 +1,13 @@
 /**
- * The Slurm executor: each run one batch job (`sbatch --wrap`), its state from `squeue`, stopped
- * with `scancel`. The job runs the same command the local executor would, from this
+ * The Slurm executor: each run one batch job (`sbatch --wrap`), or an ablation's runs with the
+ * same resources one job array (a task per run, job ids A_0, A_1 …), its state from `squeue`,
+ * stopped with `scancel`. The job runs the same command the local executor would, from this
  * installation's experiments directory, writing events to the run directory on the shared file
  * system, which the supervisor follows as it follows a local run. Accounting (`sacct`) is never
  * needed: a job squeue no longer lists has ended, and the run's events say how.
  */
 import { execFile, spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SlurmOptions } from '../shared/executor-spec';
 import {
@@ -51,7 +53,14 @@ const slurmPath = (p: string): string => p.replace(/%/g, '%%');
 
 type JobState = { state: string; name: string };
 
-const SQUEUE_FORMAT = ['--noheader', '--all', '--format=%i %T %j'];
+// --array: one line per array task (A_T), pending ones too, instead of one line for a pending range
+const SQUEUE_FORMAT = ['--noheader', '--all', '--array', '--format=%i %T %j'];
+
+/** The most tasks one array is given (Slurm's default MaxArraySize is 1001). */
+export const MAX_ARRAY_TASKS = 1000;
+
+/** The job name of a group's array: squeue says whose a task is by it. */
+export const arrayJobName = (groupId: string): string => `starlab-array-${groupId}`;
 
 /** squeue's output: job id → state and name; a job the controller no longer knows is an answer (not listed). */
 function parseSqueue(status: number | null, stdout: string, stderr: string): Map<string, JobState> | null {
@@ -71,12 +80,19 @@ export function shellQuote(s: string): string {
 
 /** sbatch's options for a run's job (resources from the launch, names and logs from the run). */
 export function sbatchArgs(ctx: LaunchContext, o: SlurmOptions, cwd: string): string[] {
-  const args = [
-    '--parsable',
+  return [
     `--job-name=starlab-${ctx.runId}`,
-    `--chdir=${cwd}`,
     `--output=${slurmPath(join(ctx.runDir, 'stdout.log'))}`,
     `--error=${slurmPath(join(ctx.runDir, 'stderr.log'))}`,
+    ...resourceArgs(o, cwd),
+  ];
+}
+
+/** What every job of the lab is given: the working directory, the environment, no requeue, and the resources asked for. */
+function resourceArgs(o: SlurmOptions, cwd: string): string[] {
+  const args = [
+    '--parsable',
+    `--chdir=${cwd}`,
     '--open-mode=append',
     '--export=ALL',
     // after a node failure Slurm would rerun the command from scratch in the same run
@@ -109,6 +125,49 @@ export class SlurmExecutor implements Executor {
     const env = runEnv(ctx, cmd, { dataDir: this.opts.dataDir, experimentsDir: cwd });
     const wrap = [cmd.command, ...cmd.args].map(shellQuote).join(' ');
     const args = [...sbatchArgs(ctx, ctx.slurm ?? {}, cwd), `--wrap=exec ${wrap}`];
+    const r = this.submit(args, env);
+    return 'error' in r ? r : { command: cmd.command, cmdline: r.cmdline, pid: null, startTime: null, jobId: r.jobId };
+  }
+
+  /**
+   * The runs of one group, with the same resources, as one job array: task i runs ctxs[i] (a
+   * `case` on SLURM_ARRAY_TASK_ID sets that run's variables and appends its output to that
+   * run's stdout.log and stderr.log); Slurm's own messages about a task go to
+   * <data dir>/slurm/<array>_<task>.log. Returns each run's job id (A_i), in order.
+   */
+  startArray(ctxs: readonly LaunchContext[], groupId: string): { command: string; cmdline: string; jobIds: string[] } | FailedStart {
+    if (!ctxs.length || ctxs.length > MAX_ARRAY_TASKS) throw new Error(`an array has 1 to ${MAX_ARRAY_TASKS} tasks, not ${ctxs.length}`);
+    const cwd = experimentsDir(this.opts.root);
+    const logs = join(this.opts.dataDir, 'slurm');
+    mkdirSync(logs, { recursive: true });
+    const cmds = ctxs.map((ctx) => runCommand(ctx, this.opts.commandFor));
+    const branches = ctxs.map((ctx, i) => {
+      const cmd = cmds[i]!;
+      const vars = { ...cmd.env, STARLAB_EVENTS: ctx.eventsPath, STARLAB_RUN_DIR: ctx.runDir, STARLAB_RUN_ID: ctx.runId };
+      const exports = Object.entries(vars).map(([k, v]) => `${k}=${shellQuote(v)}`);
+      const run = [cmd.command, ...cmd.args].map(shellQuote).join(' ');
+      return `${i}) export ${exports.join(' ')}; exec ${run} >>${shellQuote(join(ctx.runDir, 'stdout.log'))} 2>>${shellQuote(join(ctx.runDir, 'stderr.log'))} ;;`;
+    });
+    const script = [
+      'case "$SLURM_ARRAY_TASK_ID" in',
+      ...branches,
+      '*) echo "no run for array task $SLURM_ARRAY_TASK_ID" >&2; exit 2 ;;',
+      'esac',
+    ];
+    // the shared variables (data dir, PYTHONPATH) through sbatch's environment, as for one run
+    const env = runEnv(ctxs[0]!, cmds[0]!, { dataDir: this.opts.dataDir, experimentsDir: cwd });
+    const args = [
+      `--job-name=${arrayJobName(groupId)}`,
+      `--array=0-${ctxs.length - 1}`,
+      `--output=${slurmPath(join(logs, '%A_%a.log'))}`,
+      ...resourceArgs(ctxs[0]!.slurm ?? {}, cwd),
+      `--wrap=${script.join('\n')}`,
+    ];
+    const r = this.submit(args, env);
+    return 'error' in r ? r : { command: cmds[0]!.command, cmdline: r.cmdline, jobIds: ctxs.map((_, i) => `${r.jobId}_${i}`) };
+  }
+
+  private submit(args: string[], env: NodeJS.ProcessEnv): { jobId: string; cmdline: string } | FailedStart {
     const cmdline = ['sbatch', ...args].map(shellQuote).join(' ');
     const r = spawnSync('sbatch', args, { env, encoding: 'utf8', timeout: 60_000 });
     if (r.error) return { command: 'sbatch', cmdline, error: new Error(`sbatch: ${r.error.message}`) };
@@ -117,7 +176,7 @@ export class SlurmExecutor implements Executor {
     const jobId = r.stdout.trim().split(';')[0]!; // --parsable: "ID" or "ID;cluster"
     if (!/^\d+$/.test(jobId)) return { command: 'sbatch', cmdline, error: new Error(`sbatch answered "${r.stdout.trim()}", not a job id`) };
     this.forget(); // the next poll asks squeue again
-    return { command: cmd.command, cmdline, pid: null, startTime: null, jobId };
+    return { jobId, cmdline };
   }
 
   /** squeue's answer for these arguments, waited for: job id → state and name; null when it did not answer. */
@@ -152,7 +211,7 @@ export class SlurmExecutor implements Executor {
     return this.states.map;
   }
 
-  alive({ jobId, runId }: RunHandle): boolean {
+  alive({ jobId, runId, groupId }: RunHandle): boolean {
     if (jobId == null) return false;
     const states = this.jobStates();
     // squeue unreachable: keep the run (finalising it would be a guess); a later poll asks again
@@ -164,8 +223,9 @@ export class SlurmExecutor implements Executor {
       if (one === null) return true;
       job = one.get(jobId);
     }
-    // a job id Slurm reused for another job is not this run's
-    if (job !== undefined && runId !== undefined && job.name !== `starlab-${runId}`) return false;
+    // a job id Slurm reused for another job is not this run's (an array task's name is its group's)
+    const expected = jobId.includes('_') ? (groupId ? arrayJobName(groupId) : null) : runId !== undefined ? `starlab-${runId}` : null;
+    if (job !== undefined && expected !== null && job.name !== expected) return false;
     return job !== undefined && ACTIVE.has(job.state);
   }
 

@@ -64,7 +64,7 @@ export class SupervisorContext {
   /** This machine's executor (or the one the options give). */
   readonly executor: Executor;
   /** Every executor, by the runs.executor value that names it. */
-  readonly executors: Record<ExecutorKind, Executor>;
+  readonly executors: { local: Executor; slurm: SlurmExecutor; script: Executor };
   readonly pollMs: number;
   readonly budgetMs: number;
   readonly batch: { maxLines: number; maxBytes: number };

@@ -506,6 +506,11 @@ def git_commit(start: str | None = None) -> str | None:
     return None
 
 
+def _slurm_job_id() -> str | None:
+    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    return f"{array}_{task}" if array and task else os.environ.get("SLURM_JOB_ID")
+
+
 def collect_env(import_torch: bool = False) -> dict[str, Any]:
     """Environment block of ``run_start``. Torch is only inspected if already imported (or
     ``import_torch``), so the SDK stays cheap; its version then comes from package metadata."""
@@ -537,8 +542,9 @@ def collect_env(import_torch: bool = False) -> dict[str, Any]:
         "host": socket.gethostname(),
         "platform": platform.platform(),
         "pid": os.getpid(),
-        # a batch job's id (a reindex finds the job again by it) and torchrun's process count
-        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+        # a batch job's id (a reindex finds the job again by it; an array task's is A_T, as
+        # squeue and the lab name it) and torchrun's process count
+        "slurm_job_id": _slurm_job_id(),
         "world_size": int(os.environ.get("WORLD_SIZE", "1") or 1),
         "git_commit": git_commit(),
         "executable": sys.executable,

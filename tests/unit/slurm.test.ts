@@ -9,6 +9,7 @@ import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createService } from '../../core/service';
 import { cleanupTempDirs, FAKE_PYTHON, REPO, tempDir } from '../fixtures/helpers';
 import { MICRO_STAR } from '../fixtures/micro-star';
 
@@ -209,7 +210,7 @@ describe('Slurm executor (a real single-node cluster)', () => {
     expect(gone.statusReason).toBeTruthy();
   }, 120_000);
 
-  it('an ablation submits one job per run, whatever the local concurrency limit', async () => {
+  it('an ablation is one job array (a task per run), whatever the local concurrency limit', async () => {
     const dir = tempDir();
     const r = await cli(
       [
@@ -237,7 +238,68 @@ describe('Slurm executor (a real single-node cluster)', () => {
     expect(runs).toHaveLength(4);
     const shown = await Promise.all(runs.map((id) => show(dir, id)));
     expect(shown.map((s) => s.status)).toEqual(['completed', 'completed', 'completed', 'completed']);
-    expect(new Set(shown.map((s) => s.jobId)).size).toBe(4);
+    // one array: job ids A_0 … A_3 with one A; each task wrote its own run's logs and named its task
+    const ids = shown.map((s) => s.jobId!);
+    const array = ids[0]!.split('_')[0];
+    expect(ids.map((j) => j.split('_')[0])).toEqual([array, array, array, array]);
+    expect(ids.map((j) => Number(j.split('_')[1])).sort()).toEqual([0, 1, 2, 3]);
+    for (const s of shown) {
+      expect(readFileSync(join(s.runDir, 'stdout.log'), 'utf8')).toMatch(/fake experiment complete running/);
+      expect(JSON.parse(readFileSync(join(s.runDir, 'events.jsonl'), 'utf8').split('\n')[0]!).env.slurm_job_id).toBe(s.jobId);
+    }
+  }, 180_000);
+
+  it("stopping one task of an array stops that run alone, and a reindex finds the others' tasks again", async () => {
+    const dir = tempDir();
+    // the app's queue submits the ablation (sbatch --export=ALL hands the jobs this environment)
+    process.env.STARLAB_FAKE_MODE = 'hang';
+    const service = createService({ dataDir: dir, pythonPath: FAKE_PYTHON, pollMs: 200 });
+    let runs: string[];
+    try {
+      const r = service.createAblation({
+        name: 'array stop',
+        variants: ['star'],
+        datasets: ['addition'],
+        seeds: [0, 1],
+        preset: 'tiny',
+        executor: { kind: 'slurm', slurm: {} },
+      });
+      if (!r.ok) throw new Error(JSON.stringify(r));
+      runs = r.runs;
+      await until('both submitted', async () => runs.every((id) => service.getRun(id)?.jobId), 30_000);
+    } finally {
+      service.close();
+      delete process.env.STARLAB_FAKE_MODE;
+    }
+    const both = await until(
+      'both tasks to run',
+      async () => {
+        const s = await Promise.all(runs.map((id) => show(dir, id)));
+        return s.every((x) => x.status === 'running' && x.jobId && jobState(x.jobId) === 'RUNNING' && beating(x)) ? s : null;
+      },
+      90_000,
+    );
+    expect(both[0]!.jobId!.split('_')[0]).toBe(both[1]!.jobId!.split('_')[0]);
+    expect((await cli(['stop', runs[0]!, '--data-dir', dir])).code).toBe(0);
+    const stopped = await until('the first run to stop', async () => {
+      const s = await show(dir, runs[0]!);
+      return s.status !== 'running' ? s : null;
+    });
+    expect(stopped.status).toBe('stopped');
+    expect(jobState(both[1]!.jobId!)).toBe('RUNNING');
+    // the database is lost: the other task is found again by its A_T id and its array's name
+    for (const f of ['starlab.db', 'starlab.db-wal', 'starlab.db-shm']) rmSync(join(dir, f), { force: true });
+    const re = await cli(['reindex', '--json', '--data-dir', dir]);
+    expect(JSON.parse(re.stdout).running).toEqual([runs[1]]);
+    expect((await cli(['stop', runs[1]!, '--data-dir', dir])).code).toBe(0);
+    expect(
+      (
+        await until('the second run to stop', async () => {
+          const s = await show(dir, runs[1]!);
+          return s.status !== 'running' ? s : null;
+        })
+      ).status,
+    ).toBe('stopped');
   }, 180_000);
 
   it('bad options are refused before anything is submitted; a job sbatch refuses fails its run with the reason', async () => {
