@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { DB } from '../db/open';
 import type { RunProcessRecord } from '../db/run-writes';
-import type { CommandSpec, Executor, ExecutorKind, LaunchContext } from './executor';
+import type { CommandSpec, Executor, LaunchContext } from './executor';
 import type { ExitInfo } from './final-status';
 import { LocalExecutor } from './local-executor';
 import { ScriptExecutor } from './script-runs';
