@@ -339,3 +339,11 @@ export function metricLabel(name: string): string | null {
 
 /** The accounting metrics of the STaR-family runs, in catalogue order. */
 export const ACCOUNTING_METRICS: readonly MetricInfo[] = METRICS.filter((m) => m.accounting && m.name !== null);
+
+/**
+ * Metrics where lower is better ("best" is a minimum for them): the catalogue's flag
+ * (experiments/starlab/catalogue.json); for a metric outside it (an SDK run's own), a guess from the name.
+ */
+export function lowerIsBetter(metric: string): boolean {
+  return metricInfo(metric)?.info.lowerIsBetter ?? /loss|perplexity|nll|error|(^|\/)time/i.test(metric);
+}

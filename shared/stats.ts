@@ -37,6 +37,32 @@ export function sampleStd(xs: readonly number[]): number {
   return Math.sqrt(ss / (xs.length - 1));
 }
 
+/**
+ * What "best" means wherever the lab reports it (the compare table, the group export's
+ * table.tex and CSV): the highest point (lowest, for a metric where lower is better) of the
+ * mean-over-seeds curve by iteration (one iteration for every seed, the peak of the mean curve
+ * the figure draws), with the sample std over seeds at that iteration. Not the mean of each
+ * run's own best, which picks a different iteration per seed and reads higher than any point of
+ * the drawn curve. Points: per x, the runs' values there. Null when there is no point.
+ */
+export const BEST_DEFINITION =
+  'Best = the highest point of the mean curve over seeds (lowest for a loss), with the sample std over seeds at that iteration';
+
+export function bestOfMeanCurve(
+  points: readonly { x: number; values: readonly number[] }[],
+  lowerIsBetter = false,
+): { mean: number; std: number | null; x: number; n: number } | null {
+  let best: { mean: number; std: number | null; x: number; n: number } | null = null;
+  for (const p of points) {
+    const vals = p.values.filter((v) => Number.isFinite(v));
+    if (!vals.length) continue;
+    const m = mean(vals);
+    if (best === null || (lowerIsBetter ? m < best.mean : m > best.mean))
+      best = { mean: m, std: vals.length > 1 ? sampleStd(vals) : null, x: p.x, n: vals.length };
+  }
+  return best;
+}
+
 /** Two-sided 95% Student-t critical values for df = 1..30 (index df − 1). */
 const T95 = [
   12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086,

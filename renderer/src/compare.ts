@@ -5,8 +5,8 @@
 import { DASHES, OKABE_ITO as PALETTE, paletteColor, styleForVariant, type Dash } from '../../shared/export/style';
 import type { Figure, FigureSeries } from '../../shared/export/model';
 import type { MetricPoint, RunSummary } from '../../shared/contract';
-import { VARIANTS, metricInfo } from '../../shared/catalogue';
-import { mean, sampleStd, type AggregatePoint, type Band } from '../../shared/stats';
+import { VARIANTS, lowerIsBetter, metricInfo } from '../../shared/catalogue';
+import { bestOfMeanCurve, mean, sampleStd, type AggregatePoint, type Band } from '../../shared/stats';
 import { aggregateCols, dedupeByK, emaCols, fromCols, toCols, type AggCols, type Cols } from './columns';
 
 export type XKind = 'iteration' | 'step' | 'examples' | 'tokens' | 'time';
@@ -314,13 +314,7 @@ export function assignStyles(groups: readonly { key: string; variants: readonly 
 
 // ---------------------------------------------------------------- groups and table
 
-/**
- * Metrics where lower is better (the table's "best" is a minimum for them): the catalogue's flag
- * (experiments/starlab/catalogue.json); for a metric outside it (an SDK run's own), a guess from the name.
- */
-export function lowerIsBetter(metric: string): boolean {
-  return metricInfo(metric)?.info.lowerIsBetter ?? /loss|perplexity|nll|error|(^|\/)time/i.test(metric);
-}
+export { lowerIsBetter };
 
 export interface CompareGroup {
   key: string;
@@ -452,8 +446,9 @@ export interface TableRow {
   /** Mean and sample std over runs of each run's last value. */
   finalMean: number | null;
   finalStd: number | null;
-  /** Best of the mean-over-runs per-iteration curve, and its iteration. */
+  /** "Best" as shared/stats.ts bestOfMeanCurve defines it: the peak of the mean curve, the std over runs there, its iteration. */
   best: number | null;
+  bestStd: number | null;
   bestIteration: number | null;
   diff: string;
 }
@@ -470,16 +465,18 @@ export function tableRows(groups: readonly CompareGroup[], series: BuildInput['s
     // per run one value per iteration (mapped once per fetch, like the chart's series)
     const perRun = g.runs.map((r) => deduped(mappedCols(series[r.summary.id] ?? {}, g.metric ?? metric, 'iteration', null)));
     const finals = perRun.map((c) => (c.length ? c.y[c.length - 1]! : NaN)).filter((v) => Number.isFinite(v));
-    const curve = aggregateCols(perRun, 'std');
-    let best: number | null = null;
-    let bestIteration: number | null = null;
-    for (let i = 0; i < curve.length; i++) {
-      const m = curve.mean[i]!;
-      if (best === null || (lower ? m < best : m > best)) {
-        best = m;
-        bestIteration = curve.x[i]!;
+    // per iteration, the runs' values there (each run's one value per iteration)
+    const at = new Map<number, number[]>();
+    for (const c of perRun)
+      for (let i = 0; i < c.length; i++) {
+        const list = at.get(c.x[i]!) ?? [];
+        list.push(c.y[i]!);
+        at.set(c.x[i]!, list);
       }
-    }
+    const top = bestOfMeanCurve(
+      [...at.entries()].sort((a, b) => a[0] - b[0]).map(([x, values]) => ({ x, values })),
+      lower,
+    );
     return {
       key: g.key,
       label: g.label,
@@ -487,8 +484,9 @@ export function tableRows(groups: readonly CompareGroup[], series: BuildInput['s
       n: g.runs.length,
       finalMean: finals.length ? mean(finals) : null,
       finalStd: finals.length ? sampleStd(finals) : null,
-      best,
-      bestIteration,
+      best: top?.mean ?? null,
+      bestStd: top?.std ?? null,
+      bestIteration: top?.x ?? null,
       diff: diffText(
         diffKeys,
         g.runs.filter((r) => r.config !== undefined).map((r) => r.config),

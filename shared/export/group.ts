@@ -4,7 +4,8 @@
  * Pure over the service's read API (getGroup, getSeries, getRun), so any host can call it.
  */
 import type { GroupDetail, MetricPoint, RunDetail, RunStatus } from '../contract';
-import { metricLabel } from '../catalogue';
+import { lowerIsBetter, metricLabel } from '../catalogue';
+import { bestOfMeanCurve } from '../stats';
 import { mean, sampleStd, type Figure, type FigureSeries, type Table, type TableRow } from './model';
 
 export const EXPORT_METRIC = 'eval/accuracy';
@@ -81,10 +82,10 @@ export function aggregateRuns(
       const rs = runs.filter((r) => r.dataset === dataset && r.variant === variant && r.points.length);
       if (!rs.length) continue;
       const xs = unique(rs.flatMap((r) => r.points.map((p) => p.iteration))).sort((a, b) => a - b);
-      const points = xs.map((x) => {
-        const vals = rs.flatMap((r) => r.points.filter((p) => p.iteration === x).map((p) => p.value));
-        const m = mean(vals);
-        const s = sampleStd(vals);
+      const atX = xs.map((x) => ({ x, values: rs.flatMap((r) => r.points.filter((p) => p.iteration === x).map((p) => p.value)) }));
+      const points = atX.map(({ x, values }) => {
+        const m = mean(values);
+        const s = sampleStd(values);
         return s == null ? { x, mean: m } : { x, mean: m, lo: m - s, hi: m + s };
       });
       const base = variant.split(' ')[0]!;
@@ -96,15 +97,16 @@ export function aggregateRuns(
         runs: rs.map((r) => ({ id: r.id, points: r.points.map((p) => ({ x: p.iteration, y: p.value })) })),
       });
       const finals = rs.map((r) => r.points[r.points.length - 1]!.value);
-      const bests = rs.map((r) => Math.max(...r.points.map((p) => p.value)));
+      const best = bestOfMeanCurve(atX, lowerIsBetter(o.metric ?? EXPORT_METRIC))!;
       rows.push({
         variant,
         dataset,
         n: rs.length,
         finalMean: mean(finals),
         finalStd: sampleStd(finals),
-        bestMean: mean(bests),
-        bestStd: sampleStd(bests),
+        bestMean: best.mean,
+        bestStd: best.std,
+        bestIteration: best.x,
       });
     }
     // a variant keeps its fixed style unless two series share it (swept values): then style by the full key

@@ -1,4 +1,6 @@
 /** LaTeX results tables (booktabs): variants as rows, one column group (final, best) per dataset. */
+import { lowerIsBetter } from '../catalogue';
+import { BEST_DEFINITION } from '../stats';
 import type { Table, TableRow } from './model';
 
 const LATEX_SPECIALS: Record<string, string> = {
@@ -58,13 +60,14 @@ export function latexTable(table: Table, opts: LatexTableOptions = {}): string {
   const k = percent ? 100 : 1;
   const rounded = (x: number) => Number((x * k).toFixed(digits));
   const best = new Map<string, number>();
+  const lower = table.metric !== undefined && lowerIsBetter(table.metric);
   for (const d of datasets)
     for (const c of ['final', 'best'] as Col[]) {
       const vals = variants
         .map((v) => at(v, d))
         .filter((r): r is TableRow => !!r && Number.isFinite(value(r, c)))
         .map((r) => rounded(value(r, c)));
-      if (vals.length) best.set(`${d}\u0000${c}`, Math.max(...vals));
+      if (vals.length) best.set(`${d}\u0000${c}`, lower ? Math.min(...vals) : Math.max(...vals));
     }
 
   const metric = opts.metricLabel ?? (percent ? 'Accuracy (\\%)' : 'Accuracy');
@@ -100,7 +103,7 @@ export function latexTable(table: Table, opts: LatexTableOptions = {}): string {
   lines.push('\\end{tabular}');
   const ns = unique(table.rows.map((r) => String(r.n)));
   lines.push(
-    `% ${metric.replace(/\\%/g, '%')}: mean +- sample std over seeds (n = ${ns.join(', ')}); Final = last evaluation of each run, Best = its maximum; bold = best per column.`,
+    `% ${metric.replace(/\\%/g, '%')}: mean +- sample std over seeds (n = ${ns.join(', ')}); Final = last evaluation of each run; ${BEST_DEFINITION}; bold = best per column.`,
   );
   lines.push('\\end{table}');
   return lines.join('\n') + '\n';

@@ -52,9 +52,10 @@ export interface TableRow {
   /** Mean / sample std (n − 1) over runs of each run's last evaluation; std is null when n < 2. */
   finalMean: number;
   finalStd: number | null;
-  /** Mean / sample std over runs of each run's best (max) evaluation. */
+  /** "Best" (shared/stats.ts bestOfMeanCurve): the peak of the mean curve over runs, the sample std there, and its iteration. */
   bestMean: number;
   bestStd: number | null;
+  bestIteration?: number;
 }
 
 export interface Table {

@@ -356,8 +356,11 @@ describe('group export', () => {
     expect(star).toMatchObject({ variant: 'star', dataset: 'd', n: 2 });
     expect(star.finalMean).toBeCloseTo(0.5);
     expect(star.finalStd).toBeCloseTo(Math.SQRT2 * 0.1);
-    expect(star.bestMean).toBeCloseTo(0.55);
-    expect(star.bestStd).toBeCloseTo(Math.sqrt(0.005));
+    // best = the peak of the mean curve (0.2, 0.35, 0.5): iteration 2, std of (0.4, 0.6) there;
+    // not the mean of each run's own best (0.55), which is above every point of the drawn curve
+    expect(star.bestMean).toBeCloseTo(0.5);
+    expect(star.bestStd).toBeCloseTo(Math.sqrt(0.02));
+    expect(star.bestIteration).toBe(2);
     expect(r.table.rows[1]).toMatchObject({ n: 1, finalMean: 0.2, finalStd: null });
     const s = r.figures[0]!.figure.series[0]!;
     expect(s.points[1]!.mean).toBeCloseTo(0.35);
@@ -382,13 +385,15 @@ describe('group export', () => {
     for (const v of ['star', 'star-norat']) {
       const vals = runs.filter((y) => y.variant === v).map((y) => series[y.id]!['eval/accuracy']!.map((p) => p.value));
       const finals = vals.map((a) => a[a.length - 1]!);
-      const bests = vals.map((a) => Math.max(...a));
+      const meanCurve = vals[0]!.map((_, i) => mean(vals.map((a) => a[i]!)));
+      const at = meanCurve.indexOf(Math.max(...meanCurve));
       const row = x.table.rows.find((y) => y.variant === v)!;
       expect(row).toMatchObject({ dataset: 'addition', n: 2 });
       expect(row.finalMean).toBeCloseTo(mean(finals), 12);
       expect(row.finalStd).toBeCloseTo(sampleStd(finals)!, 12);
-      expect(row.bestMean).toBeCloseTo(mean(bests), 12);
-      expect(row.bestStd).toBeCloseTo(sampleStd(bests)!, 12);
+      expect(row.bestMean).toBeCloseTo(meanCurve[at]!, 12);
+      expect(row.bestStd).toBeCloseTo(sampleStd(vals.map((a) => a[at]!))!, 12);
+      expect(row.bestIteration).toBe(at);
       const fs = x.figures[0]!.figure.series.find((y) => y.key === v)!;
       expect(fs.points.map((p) => p.x)).toEqual([0, 1]);
       expect(fs.points[0]!.mean).toBeCloseTo(mean(vals.map((a) => a[0]!)), 12);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { aggregate, ci95HalfWidth, ema, emaPoints, mean, sampleStd, tCritical95 } from '../../shared/stats';
+import { aggregate, ci95HalfWidth, ema, emaPoints, mean, sampleStd, tCritical95, bestOfMeanCurve } from '../../shared/stats';
 
 describe('stats', () => {
   it('mean and sample std', () => {
@@ -94,5 +94,26 @@ describe('stats', () => {
     expect(three).toHaveLength(1);
     expect(three[0]!.mean).toBe(3);
     expect(three[0]!.hi).toBeCloseTo(3 + Math.sqrt(7), 12);
+  });
+});
+
+describe('bestOfMeanCurve (one definition of "best" for the compare table and table.tex)', () => {
+  it("is the peak of the mean curve with the std over runs there, not the mean of each run's best", () => {
+    const pts = [
+      { x: 0, values: [0.1, 0.3] },
+      { x: 1, values: [0.5, 0.2] },
+      { x: 2, values: [0.4, 0.6] },
+    ];
+    const b = bestOfMeanCurve(pts)!;
+    expect(b.x).toBe(2);
+    expect(b.mean).toBeCloseTo(0.5, 12);
+    expect(b.std).toBeCloseTo(Math.sqrt(0.02), 12);
+    expect(b.n).toBe(2);
+    expect(bestOfMeanCurve(pts, true)!.x).toBe(0); // lower is better (a loss): the minimum
+  });
+  it('gives no std for one run, and null without points', () => {
+    expect(bestOfMeanCurve([{ x: 3, values: [0.4] }])).toEqual({ mean: 0.4, std: null, x: 3, n: 1 });
+    expect(bestOfMeanCurve([])).toBeNull();
+    expect(bestOfMeanCurve([{ x: 0, values: [NaN] }])).toBeNull();
   });
 });

@@ -1,17 +1,22 @@
 /** The compare page's table: per group (or run) n, final mean ± std, best, its iteration, config diff. */
 import { type ReactElement } from 'react';
+import { BEST_DEFINITION } from '../../../../shared/stats';
 import { formatNumber } from '../../format';
 import { testIdKey, type TableRow } from '../../compare';
 
 export function CompareTable({ rows, byRun }: { rows: readonly TableRow[]; byRun: boolean }): ReactElement {
   return (
     <table className="table compact compare-table" data-testid="compare-table">
+      <caption className="small muted" data-testid="compare-table-caption">
+        n = runs; final = mean ± sample std of each run&apos;s last evaluation; {BEST_DEFINITION.replace(/^Best/, 'best')} (as in the
+        exported table.tex).
+      </caption>
       <thead>
         <tr>
           <th>{byRun ? 'run' : 'group'}</th>
           <th className="num">n</th>
           <th className="num">final (mean ± std)</th>
-          <th className="num">best</th>
+          <th className="num">best (mean ± std)</th>
           <th className="num">iteration of best</th>
           <th>config diff</th>
         </tr>
@@ -29,7 +34,7 @@ export function CompareTable({ rows, byRun }: { rows: readonly TableRow[]; byRun
               {r.finalMean === null ? '—' : `${formatNumber(r.finalMean)} ± ${formatNumber(r.finalStd)}`}
             </td>
             <td className="num" data-testid="compare-cell-best">
-              {formatNumber(r.best)}
+              {r.best === null ? '—' : r.bestStd === null ? formatNumber(r.best) : `${formatNumber(r.best)} ± ${formatNumber(r.bestStd)}`}
             </td>
             <td className="num" data-testid="compare-cell-best-iteration">
               {r.bestIteration === null ? '—' : r.bestIteration}
