@@ -5,7 +5,7 @@
 import { DASHES, OKABE_ITO as PALETTE, paletteColor, styleForVariant, type Dash } from '../../shared/export/style';
 import type { Figure, FigureSeries } from '../../shared/export/model';
 import type { MetricPoint, RunSummary } from '../../shared/contract';
-import { VARIANTS, lowerIsBetter, metricInfo } from '../../shared/catalogue';
+import { VARIANTS, lowerIsBetter } from '../../shared/catalogue';
 import { bestOfMeanCurve, mean, sampleStd, type AggregatePoint, type Band } from '../../shared/stats';
 import { aggregateCols, dedupeByK, emaCols, fromCols, toCols, type AggCols, type Cols } from './columns';
 
