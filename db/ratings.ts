@@ -272,8 +272,10 @@ interface ItemRow {
   a_left: number;
   a_text: string;
   a_answer: string | null;
+  a_correct: number;
   b_text: string;
   b_answer: string | null;
+  b_correct: number;
   choice: RatingChoice | null;
   flag_left: number | null;
   flag_right: number | null;
@@ -298,15 +300,15 @@ export function getRatingItem(db: DB, taskId: number, position?: number): Rating
   }
   const r = db
     .prepare(
-      `SELECT i.position, i.question_id, i.question, i.gold, i.a_left, i.a_text, i.a_answer, i.b_text, i.b_answer,
+      `SELECT i.position, i.question_id, i.question, i.gold, i.a_left, i.a_text, i.a_answer, i.a_correct, i.b_text, i.b_answer, i.b_correct,
               r.choice, r.flag_left, r.flag_right
        FROM rating_items i LEFT JOIN ratings r ON r.task_id = i.task_id AND r.position = i.position
        WHERE i.task_id = ? AND i.position = ?`,
     )
     .get(taskId, pos) as ItemRow | undefined;
   if (!r) return null;
-  const a = { text: r.a_text, answer: r.a_answer };
-  const b = { text: r.b_text, answer: r.b_answer };
+  const a = { text: r.a_text, answer: r.a_answer, correct: r.a_correct === 1 };
+  const b = { text: r.b_text, answer: r.b_answer, correct: r.b_correct === 1 };
   return {
     taskId,
     position: r.position,

@@ -91,8 +91,9 @@ export interface RatingItem {
   questionId: string;
   question: string;
   gold: string;
-  left: { text: string; answer: string | null };
-  right: { text: string; answer: string | null };
+  /** correct: the answer matched gold (only such a side can be "right answer, flawed reasoning"). */
+  left: { text: string; answer: string | null; correct: boolean };
+  right: { text: string; answer: string | null; correct: boolean };
   /** The stored judgement, if this pair was rated before. */
   choice: RatingChoice | null;
   flagLeft: boolean;

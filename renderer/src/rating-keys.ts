@@ -128,7 +128,13 @@ export function initialRaterState(item: PairJudgement, done = false): RaterState
 }
 
 /** The next local state and the service call an action needs; `total` is the task's pair count. */
-export function reduceRating(state: RaterState, action: RatingAction, total: number): { state: RaterState; effect: RatingEffect } {
+export function reduceRating(
+  state: RaterState,
+  action: RatingAction,
+  total: number,
+  /** Which sides may carry "right answer, flawed reasoning": only one whose answer is right. */
+  flaggable: { left: boolean; right: boolean } = { left: true, right: true },
+): { state: RaterState; effect: RatingEffect } {
   const none = { state, effect: { kind: 'none' } as const };
   switch (action.type) {
     case 'choose': {
@@ -140,7 +146,9 @@ export function reduceRating(state: RaterState, action: RatingAction, total: num
       };
     }
     case 'toggleFlag': {
-      if (state.done) return none;
+      // a wrong answer cannot be "right answer, flawed reasoning" (unless flagged before: then it can be cleared)
+      const on = action.side === 'left' ? state.flagLeft : state.flagRight;
+      if (state.done || (!flaggable[action.side] && !on)) return none;
       const next = action.side === 'left' ? { ...state, flagLeft: !state.flagLeft } : { ...state, flagRight: !state.flagRight };
       // An unrated pair keeps the flag until its choice is saved; a rated one is re-saved now.
       if (next.choice === null) return { state: next, effect: { kind: 'none' } };

@@ -117,6 +117,14 @@ describe('reduceRating', () => {
     expect(r2.effect).toEqual({ kind: 'save', choice: 'right', flagLeft: false, flagRight: true, advance: false });
   });
 
+  it('"right answer, flawed reasoning" only flags a side whose answer is right (a flag set before can be cleared)', () => {
+    const wrongLeft = { left: false, right: true };
+    expect(reduceRating(fresh(), { type: 'toggleFlag', side: 'left' }, 10, wrongLeft).state.flagLeft).toBe(false);
+    expect(reduceRating(fresh(), { type: 'toggleFlag', side: 'right' }, 10, wrongLeft).state.flagRight).toBe(true);
+    const old = fresh({ choice: 'left', flagLeft: true });
+    expect(reduceRating(old, { type: 'toggleFlag', side: 'left' }, 10, wrongLeft).state.flagLeft).toBe(false);
+  });
+
   it('next and prev move one position within the task and remember where they left', () => {
     expect(reduceRating(fresh(), { type: 'next' }, 10).effect).toEqual({ kind: 'goto', position: 4, remember: true });
     expect(reduceRating(fresh(), { type: 'prev' }, 10).effect).toEqual({ kind: 'goto', position: 2, remember: true });

@@ -100,11 +100,14 @@ export function RateHome(): ReactElement {
   const [busy, setBusy] = useState(false);
   const set = <K extends keyof RatingTaskForm>(k: K, v: RatingTaskForm[K]): void => setForm((f) => ({ ...f, [k]: v }));
 
-  // Preselect two different runs once the list is in (the researcher usually changes them).
+  // Preselect two different runs once the list is in, completed ones first (a running run's
+  // rationales are still changing; the researcher usually changes the choice anyway).
   const runList = runs.data ?? [];
   useEffect(() => {
-    const list = runs.data;
-    if (!list?.length) return;
+    const all = runs.data;
+    if (!all?.length) return;
+    const done = all.filter((r) => r.status === 'completed');
+    const list = done.length ? done : all;
     setForm((f) => (f.aRun || f.bRun ? f : { ...f, aRun: list[0]!.id, bRun: (list[1] ?? list[0]!).id }));
   }, [runs.data]);
 

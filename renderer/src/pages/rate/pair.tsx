@@ -110,16 +110,22 @@ export function RationaleCard(props: {
         </div>
         <div className="rate-card-foot">
           {props.choose}
-          <button
-            type="button"
-            className={`rate-flag${flagged ? ' on' : ''}`}
-            aria-pressed={flagged}
-            data-testid={`rating-flag-${side}`}
-            onClick={() => dispatch({ type: 'toggleFlag', side })}
-          >
-            {flagged ? '⚑ ' : ''}right answer, flawed reasoning
-            <Key>{side === 'left' ? KEY_HINTS.flagLeft : KEY_HINTS.flagRight}</Key>
-          </button>
+          {r.correct || flagged ? (
+            <button
+              type="button"
+              className={`rate-flag${flagged ? ' on' : ''}`}
+              aria-pressed={flagged}
+              data-testid={`rating-flag-${side}`}
+              onClick={() => dispatch({ type: 'toggleFlag', side })}
+            >
+              {flagged ? '⚑ ' : ''}right answer, flawed reasoning
+              <Key>{side === 'left' ? KEY_HINTS.flagLeft : KEY_HINTS.flagRight}</Key>
+            </button>
+          ) : (
+            <span className="muted small" data-testid={`rating-wrong-${side}`}>
+              wrong answer
+            </span>
+          )}
         </div>
       </div>
     </section>

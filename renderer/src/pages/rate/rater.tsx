@@ -79,7 +79,10 @@ export function Rater({ taskId }: { taskId: number }): ReactElement {
       const cur = live.current;
       // One request at a time: keys pressed while saving are dropped rather than applied to the wrong pair.
       if (cur.busy || !cur.rs || !cur.item) return;
-      const { state: next, effect } = reduceRating(cur.rs, action, cur.item.total);
+      const { state: next, effect } = reduceRating(cur.rs, action, cur.item.total, {
+        left: cur.item.left.correct,
+        right: cur.item.right.correct,
+      });
       if (effect.kind === 'none') {
         setRs(next);
         return;
