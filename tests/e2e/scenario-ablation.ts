@@ -31,6 +31,9 @@ export async function scenarioAblation(browser: Browser, server: Server): Promis
 
   await page.goto(`${server.url}/#/ablate`);
   await page.getByTestId('ablate-form').waitFor();
+  // an empty form is not a mistake yet: its errors wait for the first input
+  await page.waitForTimeout(800);
+  check((await page.locator('[data-testid^="ablate-error-"]').count()) === 0, 'the New ablation form shows errors before any input');
   await page.getByTestId('ablate-variant-star').check();
   await page.getByTestId('ablate-variant-star-norat').check();
   await page.getByTestId('ablate-dataset-addition').check();

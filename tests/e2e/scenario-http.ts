@@ -154,7 +154,8 @@ export async function scenarioHttp(browser: Browser, server: Server): Promise<{ 
   await page.getByTestId('field-seed').fill('-3');
   await page.getByTestId('field-error-seed').waitFor({ timeout: 10_000 });
   await screenshot(page, 'http-launch-errors');
-  await page.getByTestId('launch-submit').click();
+  check(await page.getByTestId('launch-submit').isDisabled(), 'Launch is not disabled while the config is invalid');
+  await page.getByTestId('launch-form').evaluate((f: HTMLFormElement) => f.requestSubmit()); // Enter in a field
   await page.waitForTimeout(500);
   check(page.url().endsWith('#/launch'), `an invalid launch navigated away to ${page.url()}`);
   const listed = ((await apiCall(base, 'listRuns', [])).body?.result as unknown[] | undefined)?.length;

@@ -71,8 +71,10 @@ export function AblatePage(): ReactElement {
     stale,
   } = useCheckAsYouType(parsed, (p) => (p.local.length || !p.spec.preset ? null : call('planAblation', p.spec)));
   const failure = submitFailure ?? checkError;
+  // errors wait until the user has touched the form: an empty form is not a mistake yet
+  const [touched, setTouched] = useState(false);
   const remote = submitErrors ?? (plan && !plan.ok && !stale ? plan.errors : []);
-  const errors = [...parsed.local, ...remote];
+  const errors = touched ? [...parsed.local, ...remote] : [];
   const gridKeys = new Set(Object.keys(parsed.spec.grid ?? {}));
   const bare = (f: string): string => f.replace(/^(overrides|grid)\./, '');
   const errorsFor = (field: string): FieldError[] => errors.filter((e) => e.field === field);
@@ -86,6 +88,7 @@ export function AblatePage(): ReactElement {
   const canSubmit = !!okPlan && !parsed.local.length && !submitErrors?.length && !submitting;
 
   const update = (patch: Partial<AblationFormState>): void => {
+    setTouched(true);
     setSubmitErrors(null);
     setSubmitFailure(null);
     setForm((f) => ({ ...f, ...patch }));
@@ -93,6 +96,7 @@ export function AblatePage(): ReactElement {
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
+    setTouched(true);
     if (submitting || parsed.local.length) return;
     setSubmitFailure(null);
     setSubmitting(true);
@@ -224,6 +228,7 @@ export function AblatePage(): ReactElement {
           <ExecutorFields
             value={executor}
             onChange={(v) => {
+              setTouched(true);
               setSubmitErrors(null);
               setExecutor(v);
             }}

@@ -191,7 +191,14 @@ export function LaunchPage(): ReactElement {
             errors={errors}
           />
           <div className="form-actions">
-            <button type="submit" className="primary" data-testid="launch-submit" disabled={submitting || !c}>
+            {/* disabled while the config is known to be invalid: the errors say why, beside their fields */}
+            <button
+              type="submit"
+              className="primary"
+              data-testid="launch-submit"
+              disabled={submitting || !c || (!validating && !stale && errors.length > 0)}
+              title={!validating && !stale && errors.length ? 'fix the errors shown first' : undefined}
+            >
               {submitting ? 'Launching…' : 'Launch'}
             </button>
             <span className="muted small" data-testid="launch-state">
