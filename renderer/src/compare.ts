@@ -443,6 +443,11 @@ export interface TableRow {
   label: string;
   color: string;
   n: number;
+  /**
+   * Why the row is not over its whole group yet, or null: runs still going, or runs whose last
+   * evaluation is at different iterations (their "final" values are then from different points).
+   */
+  partial: string | null;
   /** Mean and sample std over runs of each run's last value. */
   finalMean: number | null;
   finalStd: number | null;
@@ -465,6 +470,13 @@ export function tableRows(groups: readonly CompareGroup[], series: BuildInput['s
     // per run one value per iteration (mapped once per fetch, like the chart's series)
     const perRun = g.runs.map((r) => deduped(mappedCols(series[r.summary.id] ?? {}, g.metric ?? metric, 'iteration', null)));
     const finals = perRun.map((c) => (c.length ? c.y[c.length - 1]! : NaN)).filter((v) => Number.isFinite(v));
+    const going = g.runs.filter((r) => r.summary.status === 'running' || r.summary.status === 'queued').length;
+    const lastXs = new Set(perRun.filter((c) => c.length).map((c) => c.x[c.length - 1]!));
+    const partial = going
+      ? `${going} of ${g.runs.length} still running`
+      : lastXs.size > 1
+        ? `runs end at different iterations (${[...lastXs].sort((a, b) => a - b).join(', ')})`
+        : null;
     // per iteration, the runs' values there (each run's one value per iteration)
     const at = new Map<number, number[]>();
     for (const c of perRun)
@@ -482,6 +494,7 @@ export function tableRows(groups: readonly CompareGroup[], series: BuildInput['s
       label: g.label,
       color: g.color,
       n: g.runs.length,
+      partial,
       finalMean: finals.length ? mean(finals) : null,
       finalStd: finals.length ? sampleStd(finals) : null,
       best: top?.mean ?? null,

@@ -10,6 +10,8 @@ export interface Row {
   x: number;
   y: number;
   band?: [number, number];
+  /** How many runs the mean at this x is over. */
+  n?: number;
 }
 
 /** Points drawn over all lines of a chart, at most: an SVG with more redraws too slowly (scripts/bench-compare.ts). */
@@ -43,7 +45,7 @@ export function thinAggregate(a: AggCols, max: number, log: boolean): Row[] {
   return lttbIndices(a.x, a.mean, keep, Math.max(3, Math.floor(max))).map((i) => {
     const m = a.mean[i]!;
     const lo = log && !(a.lo[i]! > 0) ? m : a.lo[i]!;
-    return { x: a.x[i]!, y: m, band: [lo, a.hi[i]!] as [number, number] };
+    return { x: a.x[i]!, y: m, band: [lo, a.hi[i]!] as [number, number], n: a.n[i]! };
   });
 }
 

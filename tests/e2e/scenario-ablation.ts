@@ -82,6 +82,14 @@ export async function scenarioAblation(browser: Browser, server: Server): Promis
     tokenTicks.every((t) => /^\d+(\.\d+)?[kMG]?$/.test(t)) && new Set(tokenTicks).size === tokenTicks.length,
     `token axis ticks: ${tokenTicks.join(', ')}`,
   );
+  // the tooltip at a point: per group its mean, the band and how many runs the mean is over
+  const box = (await page.getByTestId('compare-chart').locator('svg.recharts-surface').first().boundingBox())!;
+  await page.mouse.move(box.x + box.width * 0.6, box.y + box.height * 0.6);
+  const tipRows = page.getByTestId('compare-tooltip-row');
+  await tipRows.first().waitFor({ timeout: 10_000 });
+  const tips = await tipRows.allTextContents();
+  // (on a tokens axis the groups' points sit at different x: the tooltip shows those at the hovered one)
+  check(tips.length >= 1 && tips.every((t) => /: \S+.* n = 2$/.test(t)), `compare tooltip rows: ${tips.join(' | ')}`);
   await screenshot(page, 'compare-group');
   await page.getByTestId('compare-group-by').selectOption('dataset');
   await waitFor(

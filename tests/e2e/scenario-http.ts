@@ -154,7 +154,7 @@ export async function scenarioHttp(browser: Browser, server: Server): Promise<{ 
   await page.getByTestId('field-seed').fill('-3');
   await page.getByTestId('field-error-seed').waitFor({ timeout: 10_000 });
   await screenshot(page, 'http-launch-errors');
-  check(await page.getByTestId('launch-submit').isDisabled(), 'Launch is not disabled while the config is invalid');
+  await waitFor('Launch to be disabled while the config is invalid', () => page.getByTestId('launch-submit').isDisabled(), 10_000);
   await page.getByTestId('launch-form').evaluate((f: HTMLFormElement) => f.requestSubmit()); // Enter in a field
   await page.waitForTimeout(500);
   check(page.url().endsWith('#/launch'), `an invalid launch navigated away to ${page.url()}`);

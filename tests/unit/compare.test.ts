@@ -1,3 +1,4 @@
+import { thinAggregate } from '../../renderer/src/downsample';
 import { describe, expect, it } from 'vitest';
 import { styleForVariant } from '../../shared/export/style';
 import { ci95HalfWidth, mean, sampleStd } from '../../shared/stats';
@@ -299,6 +300,22 @@ describe('groups and table', () => {
     const loss = { r1: { 'train/loss': [pt(0, 1, 3), pt(1, 2, 1), pt(2, 3, 2)] } };
     const lg = buildGroups({ ...base, runs: [runs[0]!], series: loss, metric: 'train/loss' });
     expect(tableRows(lg, loss, 'train/loss')[0]).toMatchObject({ best: 1, bestIteration: 1, diff: '' });
+  });
+  it('marks a group that is not whole yet, and says at each point how many runs its mean is over', () => {
+    const rs = [runs[0]!, { ...runs[1]!, summary: { ...runs[1]!.summary, status: 'running' as const } }];
+    const partial = { ...series, r2: { 'eval/accuracy': [pt(0, 0, 0.4)] } };
+    const g = buildGroups({ ...base, runs: rs, series: partial });
+    const rows = tableRows(g, partial, 'eval/accuracy');
+    expect(rows[0]).toMatchObject({ n: 2, partial: '1 of 2 still running' });
+    // the mean at iteration 0 is over both runs, later ones over the finished run alone
+    expect(Array.from(g[0]!.cols.smoothed.n).slice(0, g[0]!.cols.smoothed.length)).toEqual([2, 1, 1]);
+    expect(thinAggregate(g[0]!.cols.smoothed, 100, false).map((r) => r.n)).toEqual([2, 1, 1]);
+    // both ended, but at different iterations: their finals are from different points
+    const ended = [runs[0]!, runs[1]!];
+    expect(tableRows(buildGroups({ ...base, runs: ended, series: partial }), partial, 'eval/accuracy')[0]!.partial).toMatch(
+      /different iterations \(0, 2\)/,
+    );
+    expect(tableRows(buildGroups(base), series, 'eval/accuracy')[0]!.partial).toBeNull();
   });
 });
 

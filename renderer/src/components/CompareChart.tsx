@@ -93,6 +93,8 @@ export function CompareChart(props: CompareChartProps): ReactElement {
           }
     return niceTicks(props.xKind ?? 'value', lo, hi, Math.max(2, Math.min(8, Math.floor(plotWidth / 90))));
   }, [drawn, props.xKind, plotWidth]);
+  // each group's run count: a point whose mean is over fewer runs is marked in the tooltip
+  const totals = useMemo(() => new Map(groups.map((g) => [g.label, g.runs.length])), [groups]);
   const canvasLines = useMemo(
     () =>
       canvas ? drawn.map((d) => ({ color: d.g.color, dash: d.g.dash, mean: d.mean, raw: d.raw, runs: d.runs, hasBand: d.hasBand })) : [],
@@ -172,15 +174,16 @@ export function CompareChart(props: CompareChartProps): ReactElement {
           {domains ? null : (
             <Tooltip
               isAnimationActive={false}
-              formatter={(v) =>
-                Array.isArray(v)
-                  ? v.map((x) => (typeof x === 'number' ? formatNumber(x) : String(x))).join(' – ')
-                  : typeof v === 'number'
-                    ? formatNumber(v)
-                    : String(v)
-              }
-              labelFormatter={(l) => `${xLabel} ${typeof l === 'number' ? xTicks.format(l) : String(l)}`}
-              contentStyle={{ fontSize: 12, padding: '4px 8px' }}
+              content={(p) => (
+                <MeanTooltip
+                  active={p.active}
+                  label={p.label}
+                  payload={p.payload as unknown as TooltipItem[] | undefined}
+                  xLabel={xLabel}
+                  formatX={xTicks.format}
+                  totals={totals}
+                />
+              )}
             />
           )}
           {domains
@@ -268,6 +271,48 @@ export function CompareChart(props: CompareChartProps): ReactElement {
       ) : (
         <div style={{ height }} />
       )}
+    </div>
+  );
+}
+
+interface TooltipItem {
+  name?: string;
+  color?: string;
+  payload?: { x: number; y: number; band?: [number, number]; n?: number };
+}
+
+/**
+ * The tooltip at an x: per group its mean, the band around it (std or 95% CI, as drawn) and the
+ * number of runs the mean is over there, "n = 1 of 2" where some runs have no value yet (a
+ * group still running): a mean over fewer seeds than the group has is not the group's mean.
+ */
+function MeanTooltip(props: {
+  active?: boolean;
+  label?: unknown;
+  payload?: TooltipItem[];
+  xLabel: string;
+  formatX: (v: number) => string;
+  totals: Map<string, number>;
+}): ReactElement | null {
+  const items = (props.payload ?? []).filter((i) => i.payload && typeof i.payload.y === 'number' && i.name);
+  if (!props.active || !items.length) return null;
+  return (
+    <div className="compare-tooltip" data-testid="compare-tooltip">
+      <div className="compare-tooltip-x">
+        {props.xLabel} {typeof props.label === 'number' ? props.formatX(props.label) : String(props.label ?? '')}
+      </div>
+      {items.map((i) => {
+        const p = i.payload!;
+        const total = props.totals.get(i.name!) ?? p.n ?? 1;
+        const n = p.n ?? total;
+        const band = p.band && n > 1 && p.band[1] > p.band[0] ? ` [${formatNumber(p.band[0])}, ${formatNumber(p.band[1])}]` : '';
+        return (
+          <div key={i.name} className={n < total ? 'partial' : undefined} data-testid="compare-tooltip-row" data-n={n} data-total={total}>
+            <span className="swatch" style={{ background: i.color }} /> {i.name}: {formatNumber(p.y)}
+            {band} <span className="muted">{n < total ? `n = ${n} of ${total}` : `n = ${n}`}</span>
+          </div>
+        );
+      })}
     </div>
   );
 }

@@ -106,6 +106,8 @@ export function LaunchPage(): ReactElement {
   const c: Catalog | undefined = catalog.data;
   const presetDefaults = c?.defaults[form.variant]?.[form.dataset]?.[form.preset];
   const valid = !stale && !parsed.local.length && validation?.ok === true && !submitErrors?.length;
+  // known to be invalid: an error found here, or the service's answer for what is in the form now
+  const invalid = parsed.local.length > 0 || (!validating && !stale && errors.length > 0);
 
   return (
     <div className="page">
@@ -196,8 +198,8 @@ export function LaunchPage(): ReactElement {
               type="submit"
               className="primary"
               data-testid="launch-submit"
-              disabled={submitting || !c || (!validating && !stale && errors.length > 0)}
-              title={!validating && !stale && errors.length ? 'fix the errors shown first' : undefined}
+              disabled={submitting || !c || invalid}
+              title={invalid ? 'fix the errors shown first' : undefined}
             >
               {submitting ? 'Launching…' : 'Launch'}
             </button>

@@ -27,8 +27,9 @@ export function CompareTable({ rows, byRun }: { rows: readonly TableRow[]; byRun
             <td>
               <span className="swatch" style={{ background: r.color }} /> {r.label}
             </td>
-            <td className="num" data-testid="compare-cell-n">
+            <td className={`num${r.partial ? ' compare-partial' : ''}`} data-testid="compare-cell-n" data-partial={r.partial ?? undefined}>
               {r.n}
+              {r.partial ? <span title={r.partial}> ({r.partial})</span> : null}
             </td>
             <td className="num" data-testid="compare-cell-final">
               {r.finalMean === null ? '—' : `${formatNumber(r.finalMean)} ± ${formatNumber(r.finalStd)}`}
