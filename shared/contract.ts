@@ -434,6 +434,7 @@ export const figureSchema = z
     yLabel: label,
     yLog: z.boolean().optional(),
     yBounds: z.tuple([fnum, fnum]).optional(),
+    yDomain: z.tuple([fnum, fnum]).optional(),
     series: z
       .array(
         z

@@ -629,7 +629,8 @@ export function compareFigure(
     xLabel: o.xLabel,
     yLabel: o.yLabel,
     ...(o.yLog ? { yLog: true } : {}),
-    ...(!o.yLog && isUnitInterval(groups) ? { yBounds: [0, 1] as [number, number] } : {}),
+    // the screen fixes a fraction's axis to [0, 1] (CompareChart): the export is drawn the same
+    ...(!o.yLog && isUnitInterval(groups) ? { yBounds: [0, 1] as [number, number], yDomain: [0, 1] as [number, number] } : {}),
     series,
   };
 }

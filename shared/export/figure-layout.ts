@@ -205,10 +205,12 @@ export function layoutFigure(figure: Figure, preset: PresetName | ExportPreset =
   }
   let y0 = Math.min(...ys);
   let y1 = Math.max(...ys);
-  const bounds = !yLog && figure.yBounds ? figure.yBounds : null;
+  // a fixed axis (as drawn on screen) is the bounds and the range at once
+  const fixed = !yLog && figure.yDomain && figure.yDomain[1] > figure.yDomain[0] ? figure.yDomain : null;
+  const bounds = fixed ?? (!yLog && figure.yBounds ? figure.yBounds : null);
   const clampY = (v: number) => (bounds ? Math.min(Math.max(v, bounds[0]), bounds[1]) : v);
-  y0 = clampY(y0);
-  y1 = clampY(y1);
+  y0 = fixed ? fixed[0] : clampY(y0);
+  y1 = fixed ? fixed[1] : clampY(y1);
   if (y0 === y1) {
     const pad = yLog ? y0 * 0.5 : Math.abs(y0) * 0.1 || 1;
     y0 -= pad;

@@ -40,6 +40,11 @@ export interface Figure {
   yLog?: boolean;
   /** Hard limits of the y axis (e.g. [0, 1] for accuracies): the axis follows the data inside them, and what lies outside (a band's edge) is clipped. */
   yBounds?: [number, number];
+  /**
+   * The y axis's range, fixed (linear axes only): an export "as drawn" of a chart whose axis the
+   * screen fixed (accuracies on [0, 1]) has that axis, not one that follows the data.
+   */
+  yDomain?: [number, number];
   series: FigureSeries[];
 }
 
@@ -89,10 +94,11 @@ export function resolvePreset(p: PresetName | ExportPreset | undefined): ExportP
 }
 
 /**
- * The y limits a plot must set so data outside figure.yBounds is clipped: a bound is
- * returned only where the data (means, bands, runs) crosses it.
+ * The y limits a plot must set: figure.yDomain when the axis is fixed; else, so data outside
+ * figure.yBounds is clipped, a bound only where the data (means, bands, runs) crosses it.
  */
 export function yLimits(figure: Figure): { min?: number; max?: number } {
+  if (figure.yDomain && !figure.yLog) return { min: figure.yDomain[0], max: figure.yDomain[1] };
   if (!figure.yBounds || figure.yLog) return {};
   let lo = Infinity;
   let hi = -Infinity;

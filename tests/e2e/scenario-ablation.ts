@@ -168,6 +168,10 @@ export async function scenarioAblation(browser: Browser, server: Server): Promis
 
   // export the compare chart in every format it offers (a .zip download in browser mode)
   await page.getByTestId('compare-export').locator('summary').click();
+  // the labels are edited before exporting, and the y axis is exported as drawn ([0, 1] for accuracies)
+  check((await page.getByTestId('export-y-label').inputValue()).startsWith('Held-out accuracy'), 'the y label default is not readable');
+  await page.getByTestId('export-title').fill('Fig. 2 edited title');
+  await page.getByTestId('export-y-label').fill('Accuracy (edited)');
   const compareDir = await exportFromPanel(page, 'compare-export', join(server.dataDir, 'gui-compare'));
   const compareFiles = readdirSync(compareDir).sort();
   const cbase = 'compare-eval_accuracy-by-difficulty';
@@ -177,7 +181,13 @@ export async function scenarioAblation(browser: Browser, server: Server): Promis
     readFileSync(join(compareDir, `${cbase}.csv`), 'utf8').includes('\r\nstar-norat · 2 digits,'),
     'compare CSV has no per-difficulty series',
   );
-  await checkFigureFiles(browser, compareDir, cbase, ['star · 1 digit', 'star-norat · 2 digits']);
+  await checkFigureFiles(browser, compareDir, cbase, ['star · 1 digit', 'star-norat · 2 digits', 'Accuracy (edited)']);
+  // the screen's y axis runs to 1: so does the export's, though no point reaches it
+  check(/>1\.0</.test(readFileSync(join(compareDir, `${cbase}.svg`), 'utf8')), 'the exported y axis does not reach 1.0 as drawn');
+  check(
+    readFileSync(join(compareDir, `${cbase}.pgf.tex`), 'utf8').includes('title={Fig. 2 edited title}'),
+    'the edited title is not in the pgfplots figure',
+  );
   log(`compare chart exported from the GUI: ${compareFiles.length} files`);
 
   // the group's whole figure set from its page, every format

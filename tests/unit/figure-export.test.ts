@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { figureFiles, exportPreset, groupFiles } from '../../core/export-files';
 import { pngSize, renderFigureFiles, sceneToPdf } from '../../core/figure-render';
 import { formatTick, layoutFigure, logTicks, niceStep, ticksBetween, type SceneItem } from '../../shared/export/figure-layout';
-import { EXPORT_PRESETS, type Figure } from '../../shared/export/model';
+import { EXPORT_PRESETS, yLimits, type Figure } from '../../shared/export/model';
 import { styleForVariant } from '../../shared/export/style';
 import { figureSvg } from '../../shared/export/svg';
 import { crc32, zipStore } from '../../shared/export/zip';
@@ -53,6 +53,21 @@ const figure: Figure = {
 };
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'starlab-fig-'));
+
+describe('a fixed y axis (export as drawn)', () => {
+  const low: Figure = { title: 't', xLabel: 'x', yLabel: 'y', yBounds: [0, 1], series: [rising('star', 0.1, 4)] };
+  const yTickTexts = (f: Figure) =>
+    layoutFigure(f)
+      .items.filter((i) => i.kind === 'text' && i.anchor === 'end')
+      .map((i) => (i as { text: string }).text);
+  it('follows the data inside the bounds without yDomain, and spans yDomain with it', () => {
+    expect(yTickTexts(low).at(-1)).not.toBe('1.0');
+    const drawn = yTickTexts({ ...low, yDomain: [0, 1] });
+    expect(drawn[0]).toBe('0');
+    expect(drawn.at(-1)).toBe('1.0');
+    expect(yLimits({ ...low, yDomain: [0, 1] })).toEqual({ min: 0, max: 1 });
+  });
+});
 
 describe('ticks', () => {
   it('steps are 1-2-5 multiples, ticks multiples of the step, labels by the step', () => {

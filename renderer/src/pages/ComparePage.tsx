@@ -1,3 +1,4 @@
+import { axisLabelOf } from '../../../shared/export/group';
 import { useCallback, useEffect, useMemo, useRef, useState, type ReactElement } from 'react';
 import type { RunSummary } from '../../../shared/contract';
 import { call } from '../transport';
@@ -153,6 +154,11 @@ export function ComparePage({ path }: { path: string }): ReactElement {
   }, [nameList, metric]);
 
   const xLabel = X_OPTIONS.find((o) => o.id === x)?.label ?? x;
+  // what an export is labelled: readable defaults (the catalogue's words), editable before exporting
+  const [exportText, setExportText] = useState<{ title?: string; x?: string; y?: string }>({});
+  const defaultYLabel = `${axisLabelOf(metric)}${byDifficulty ? ' by difficulty' : ''}`;
+  const xLabelText = xLabel.charAt(0).toUpperCase() + xLabel.slice(1);
+  const defaultTitle = `${axisLabelOf(metric)} by ${xLabel}`;
 
   return (
     <div className="page compare-page" data-testid="compare-page">
@@ -208,7 +214,36 @@ export function ComparePage({ path }: { path: string }): ReactElement {
           )}
           {groups.length ? (
             <details className="export-details" data-testid="compare-export">
-              <summary>Export this chart for the paper (as drawn: grouping, x axis, smoothing, band, log y)</summary>
+              <summary>Export this chart for the paper (as drawn: grouping, x axis, y range, smoothing, band, log y)</summary>
+              <div className="export-labels">
+                <label>
+                  title
+                  <input
+                    type="text"
+                    data-testid="export-title"
+                    value={exportText.title ?? defaultTitle}
+                    onChange={(e) => setExportText((t) => ({ ...t, title: e.target.value }))}
+                  />
+                </label>
+                <label>
+                  x axis
+                  <input
+                    type="text"
+                    data-testid="export-x-label"
+                    value={exportText.x ?? xLabelText}
+                    onChange={(e) => setExportText((t) => ({ ...t, x: e.target.value }))}
+                  />
+                </label>
+                <label>
+                  y axis
+                  <input
+                    type="text"
+                    data-testid="export-y-label"
+                    value={exportText.y ?? defaultYLabel}
+                    onChange={(e) => setExportText((t) => ({ ...t, y: e.target.value }))}
+                  />
+                </label>
+              </div>
               <ExportPanel
                 formats={['svg', 'pdf', 'png', 'csv', 'pgf', 'py']}
                 setName="starlab-compare"
@@ -217,9 +252,9 @@ export function ComparePage({ path }: { path: string }): ReactElement {
                   call(
                     'exportFigure',
                     compareFigure(groups, {
-                      title: `${metric} by ${xLabel}`,
-                      xLabel,
-                      yLabel: byDifficulty ? `${metric} by difficulty` : metric,
+                      title: exportText.title ?? defaultTitle,
+                      xLabel: exportText.x ?? xLabelText,
+                      yLabel: exportText.y ?? defaultYLabel,
                       yLog,
                       showRuns,
                     }),
