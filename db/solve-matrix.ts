@@ -66,7 +66,11 @@ export function querySolveMatrix(db: DB, runId: string, o: SolveMatrixQuery = {}
   // page needs no per-row lookups.
   const page = db
     .prepare(
-      `SELECT qs.split, qs.question_id, qs.difficulty, qs.first_solved, qs.solved_count, qs.cells FROM question_summary qs
+      // the question's text for the hover (its first 300 characters; an index seek per row of the page)
+      `SELECT qs.split, qs.question_id, qs.difficulty, qs.first_solved, qs.solved_count, qs.cells,
+              (SELECT substr(s.question, 1, 300) FROM samples s
+                WHERE s.run_id = @run AND s.split = qs.split AND s.question_id = qs.question_id LIMIT 1) AS question
+       FROM question_summary qs
        WHERE ${where} ORDER BY ${orderBy(sort, o.descending ?? false)} LIMIT @limit OFFSET @offset`,
     )
     .all({ ...params, limit, offset }) as {
@@ -76,9 +80,11 @@ export function querySolveMatrix(db: DB, runId: string, o: SolveMatrixQuery = {}
     first_solved: number | null;
     solved_count: number;
     cells: string;
+    question: string | null;
   }[];
   const rows: SolveMatrixRow[] = page.map((q) => ({
     questionId: q.question_id,
+    question: q.question,
     split: q.split,
     difficulty: q.difficulty,
     firstSolved: q.first_solved,

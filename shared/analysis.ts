@@ -33,6 +33,8 @@ export interface SolveMatrixQuery {
 
 export interface SolveMatrixRow {
   questionId: string;
+  /** The question's text (its first 300 characters), for the hover; null when no sample holds it. */
+  question: string | null;
   split: string;
   difficulty: number | null;
   /** The first iteration it was solved at, or null. */

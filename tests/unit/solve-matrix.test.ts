@@ -107,6 +107,8 @@ describe('solve matrix', () => {
       ['qd', 'S.S', 1, 2, 1],
       ['qe', '.SW', 2, 1, null],
     ]);
+    // each row carries its question's text, for the hover
+    expect(all.rows.map((r) => r.question)).toEqual(['What is qa?', 'What is qb?', 'What is qc?', 'What is qd?', 'What is qe?']);
     expect(all.counts).toEqual([
       { solved: 1, hinted: 2, wrong: 1 },
       { solved: 2, hinted: 0, wrong: 2 },

@@ -10,10 +10,11 @@ import { useElementWidth } from '../hooks';
 import { isSelectedQuestion } from '../traces-query';
 import { Panel } from './common';
 
+/** The charts' colour-blind-safe Okabe–Ito palette (shared/export/style.ts): solved, right only via the hint, wrong; no sample grey. */
 export const SOLVE_COLORS: Record<'S' | 'H' | 'W' | '.', string> = {
-  S: '#2da44e',
-  H: '#e3b341',
-  W: '#e5534b',
+  S: '#009E73', // bluish green
+  H: '#E69F00', // orange
+  W: '#D55E00', // vermillion
   '.': '#eceef1',
 };
 
@@ -29,7 +30,8 @@ const SORT_LABELS: Record<SolveSort, string> = {
 const LABEL_W = 150;
 const ROW_H = 12;
 const MIN_CELL = 3;
-const MAX_CELL = 36;
+/** With few iterations the cells widen until the rows fill the panel, up to this. */
+const MAX_CELL = 160;
 
 function cellColor(c: string): string {
   return SOLVE_COLORS[c as keyof typeof SOLVE_COLORS] ?? SOLVE_COLORS['.'];
@@ -100,7 +102,7 @@ const Rows = memo(function Rows({
           data-cells={r.cells}
           onClick={() => onSelect(r)}
         >
-          <span className="sm-label mono" title={r.questionId}>
+          <span className="sm-label mono" title={r.question ? `${r.questionId}: ${r.question}` : r.questionId}>
             {r.questionId}
           </span>
           <span
@@ -140,7 +142,8 @@ export function SolveMatrixChart(p: SolveMatrixChartProps): ReactElement {
     ? `${hover.row.questionId} · iteration ${m?.iterations[hover.col] ?? '?'}: ${CELL_NAMES[hover.row.cells[hover.col] ?? '.'] ?? 'unknown'}` +
       ` · solved ${hover.row.solvedCount}×` +
       (hover.row.firstSolved !== null ? `, first at ${hover.row.firstSolved}` : ', never') +
-      (hover.row.difficulty !== null ? ` · difficulty ${hover.row.difficulty}` : '')
+      (hover.row.difficulty !== null ? ` · difficulty ${hover.row.difficulty}` : '') +
+      (hover.row.question ? ` · ${hover.row.question.replace(/\s+/g, ' ').slice(0, 160)}` : '')
     : null;
 
   const actions = (
