@@ -175,3 +175,34 @@ export function diffStats(parts: readonly DiffPart[]): { inserted: number; delet
   }
   return { inserted, deleted };
 }
+
+/** The most character pairs a replaced span is refined over (a scratchpad line against another). */
+export const MAX_CHAR_CELLS = 400 * 400;
+
+/**
+ * A word diff refined to characters where a span was replaced: scratchpads and numbers are
+ * single "words" (`374+982:3902;7816`), so a word diff marks the whole of them; refined, only
+ * the digits that differ are marked. Each adjacent del + ins pair small enough
+ * (MAX_CHAR_CELLS) is diffed character by character. `words` counts the word-level changes,
+ * as diffStats does for the unrefined parts.
+ */
+export function diffChars(a: string, b: string, options: DiffOptions = {}): DiffResult & { words: { inserted: number; deleted: number } } {
+  const d = diffWords(a, b, options);
+  const words = diffStats(d.parts);
+  const out: DiffPart[] = [];
+  for (let i = 0; i < d.parts.length; i++) {
+    const p = d.parts[i]!;
+    const q = d.parts[i + 1];
+    if (p.op === 'del' && q?.op === 'ins') {
+      const ca = Array.from(p.text);
+      const cb = Array.from(q.text);
+      if (ca.length * cb.length <= MAX_CHAR_CELLS) {
+        out.push(...lcsDiff(ca, cb));
+        i++;
+        continue;
+      }
+    }
+    out.push(p);
+  }
+  return { parts: normalizeParts(out), mode: d.mode, words };
+}

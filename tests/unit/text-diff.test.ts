@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { diffStats, diffWords, normalizeParts, sideText, tokenizeLines, tokenizeWords, type DiffPart } from '../../renderer/src/text-diff';
+import {
+  diffStats,
+  diffWords,
+  normalizeParts,
+  sideText,
+  tokenizeLines,
+  tokenizeWords,
+  type DiffPart,
+  diffChars,
+} from '../../renderer/src/text-diff';
 
 /** Small deterministic PRNG (mulberry32), so a failing case can be reproduced. */
 function rng(seed: number): () => number {
@@ -178,5 +187,24 @@ describe('normalizeParts', () => {
       { op: 'ins', text: 'xz' },
       { op: 'equal', text: 'b' },
     ]);
+  });
+});
+
+describe('diffChars (scratchpads and numbers)', () => {
+  it('marks only the characters that differ inside a replaced word', () => {
+    const a = 'Answer: 374+982:3902;7816;4217;=267';
+    const b = 'Answer: 374+982:3912;7816;4217;=277';
+    const d = diffChars(a, b);
+    expect(sideText(d.parts, 'a')).toBe(a);
+    expect(sideText(d.parts, 'b')).toBe(b);
+    expect(d.parts.filter((p) => p.op === 'del').map((p) => p.text)).toEqual(['0', '6']);
+    expect(d.parts.filter((p) => p.op === 'ins').map((p) => p.text)).toEqual(['1', '7']);
+    expect(d.words).toEqual({ inserted: 1, deleted: 1 }); // one word changed, as the word diff counts it
+  });
+  it('leaves spans too long to refine as words, and keeps equal texts equal', () => {
+    const long = 'x'.repeat(500);
+    const d = diffChars(`a ${long}`, `a ${long.replace(/x$/, 'y')}`);
+    expect(d.parts.some((p) => p.op === 'del' && p.text.length === 500)).toBe(true);
+    expect(diffChars('same text', 'same text').parts).toEqual([{ op: 'equal', text: 'same text' }]);
   });
 });

@@ -8,7 +8,7 @@ import { memo, useEffect, useMemo, useRef, useState, type ReactElement } from 'r
 import type { RunSummary, TraceRow } from '../../../shared/contract';
 import { call } from '../transport';
 import { useRunsChanged } from '../hooks';
-import { diffStats, diffWords, type DiffPart } from '../text-diff';
+import { diffChars, type DiffPart } from '../text-diff';
 import { RefreshGate, defaultOtherSample, keySamples, rankCompareRuns, type KeyedSample, type Split } from '../traces-query';
 
 /** Samples of one question per run, enough for any realistic number of iterations × kinds. */
@@ -93,24 +93,24 @@ function sampleLabel(row: TraceRow): string {
   return `it ${row.iteration} · ${row.kind}${row.hintUsed ? ' (hint)' : ''} · ${row.correct ? '✓' : '✗'} ${row.answer ?? '—'}`;
 }
 
-function DiffText({ parts, side }: { parts: DiffPart[]; side: 'a' | 'b' }): ReactElement {
+/**
+ * One side of the diff: what it has that the other side lacks is marked in the colour of its
+ * outcome (green where its answer is right, red where wrong), so the colours say which reasoning
+ * got there, not which text came first.
+ */
+function DiffText({ parts, side, correct }: { parts: DiffPart[]; side: 'a' | 'b'; correct: boolean }): ReactElement {
+  const own = side === 'a' ? 'del' : 'ins';
+  const tone = correct ? 'diff-right' : 'diff-wrong';
   return (
     <div className="diff-text mono">
       {parts.map((p, i) => {
         if (p.op === 'equal') return <span key={i}>{p.text}</span>;
-        if (side === 'a' && p.op === 'del')
-          return (
-            <del key={i} className="diff-del" data-testid="diff-del">
-              {p.text}
-            </del>
-          );
-        if (side === 'b' && p.op === 'ins')
-          return (
-            <ins key={i} className="diff-ins" data-testid="diff-ins">
-              {p.text}
-            </ins>
-          );
-        return null;
+        if (p.op !== own) return null;
+        return (
+          <mark key={i} className={`diff-own ${tone}`} data-testid={side === 'a' ? 'diff-del' : 'diff-ins'} data-tone={tone}>
+            {p.text}
+          </mark>
+        );
       })}
     </div>
   );
@@ -150,8 +150,8 @@ export const DiffPair = memo(function DiffPair({
   testId?: string;
 }): ReactElement {
   const { diff, stats } = useMemo(() => {
-    const d = diffWords(left.text, right.text);
-    return { diff: d, stats: diffStats(d.parts) };
+    const d = diffChars(left.text, right.text);
+    return { diff: d, stats: d.words };
   }, [left.text, right.text]);
   return (
     <div className="diff-pair-wrap" data-testid={testId}>
@@ -166,11 +166,11 @@ export const DiffPair = memo(function DiffPair({
       <div className="diff-pair">
         <div className="diff-side">
           <SideHead title={leftTitle} row={left} />
-          <DiffText parts={diff.parts} side="a" />
+          <DiffText parts={diff.parts} side="a" correct={left.correct} />
         </div>
         <div className="diff-side">
           <SideHead title={rightTitle} row={right} />
-          <DiffText parts={diff.parts} side="b" />
+          <DiffText parts={diff.parts} side="b" correct={right.correct} />
         </div>
       </div>
     </div>
