@@ -3,6 +3,7 @@
  * by side with their word-level differences marked, and this run's rationale against a second
  * run's (e.g. star vs star-norat on the same dataset) for the same question.
  */
+import { promptNote, readableQuestion } from '../task-display';
 import { runName } from '../../../shared/run-name';
 import { memo, useEffect, useMemo, useRef, useState, type ReactElement } from 'react';
 import type { RunSummary, TraceRow } from '../../../shared/contract';
@@ -253,7 +254,9 @@ export function TraceCompare(p: TraceCompareProps): ReactElement {
       {mine.error ? <div className="field-error">{mine.error}</div> : null}
       {first ? (
         <div className="trace-question">
-          <div className="mono">{first.question}</div>
+          <div className="mono" title={promptNote(first.question) ?? undefined} data-testid="trace-question">
+            {readableQuestion(first.question)}
+          </div>
           <div className="small">
             gold <span className="mono">{first.gold}</span>
           </div>

@@ -1,4 +1,5 @@
 /** One blind pair on the rater: the question, Left and Right rationales, and the choice and flag buttons. */
+import { readableQuestion } from '../../task-display';
 import { type ReactElement } from 'react';
 import type { RatingChoice, RatingItem } from '../../../../shared/analysis';
 import { KEY_HINTS, type RaterState, type RatingAction } from '../../rating-keys';
@@ -34,7 +35,7 @@ export function PairView({ item, rs, dispatch }: { item: RatingItem; rs: RaterSt
             <span data-testid="rating-current-choice">{rs.choice ? `rated: ${CHOICE_WORDS[rs.choice]}` : 'not rated yet'}</span>
           </div>
           <div className="rate-question-text" data-testid="rating-question">
-            {item.question}
+            {readableQuestion(item.question)}
           </div>
           <div className="rate-gold">
             <span className="meta-label">gold answer</span>

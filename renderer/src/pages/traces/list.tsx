@@ -1,4 +1,5 @@
 /** The traces page's results list: one page of trace rows with its pager, each rationale collapsible. */
+import { promptNote, readableQuestion } from '../../task-display';
 import { useState, type ReactElement } from 'react';
 import type { CommandResults, TraceRow } from '../../../../shared/contract';
 import { Panel } from '../../components/common';
@@ -54,8 +55,8 @@ function TraceTableRow({
     >
       <td className="trace-q">
         <div className="mono">{row.questionId}</div>
-        <div className="muted small ellipsis" title={row.question}>
-          {row.question}
+        <div className="muted small ellipsis" title={promptNote(row.question) ?? row.question}>
+          {readableQuestion(row.question)}
         </div>
       </td>
       <td className="num">{row.iteration}</td>
