@@ -45,12 +45,37 @@ export async function scenarioAblation(browser: Browser, server: Server): Promis
   await page.getByTestId('ablate-submit').click();
   await page.waitForURL(/#\/groups\/[A-Za-z0-9_-]+$/, { timeout: 15_000 });
   const id = decodeURIComponent(/#\/groups\/([A-Za-z0-9_-]+)$/.exec(page.url())![1]!);
+  // while it runs: the time left (unknown until a run completes, then an estimate from them)
+  await page.getByTestId('group-eta').waitFor({ timeout: 15_000 });
+  const etas = new Set<string>();
+  await waitFor(
+    'an estimate of the time left from a completed run',
+    async () => {
+      const t =
+        (await page
+          .getByTestId('group-eta')
+          .textContent({ timeout: 1000 })
+          .catch(() => '')) ?? '';
+      if (t) etas.add(t);
+      return /about .* left/.test(t) || (await page.getByTestId('group-progress').textContent())?.includes('4 / 4');
+    },
+    RUN_TIMEOUT_MS,
+    300,
+  );
+  log(`group page time left: ${[...etas].join(' → ')}`);
   await waitFor(
     'all 4 runs to end',
     async () => (await page.getByTestId('group-progress').textContent())?.includes('4 / 4'),
     RUN_TIMEOUT_MS,
     500,
   );
+  // the group's curves: one mean line per variant over its two seeds
+  await waitFor(
+    'the group curves',
+    async () => (await page.getByTestId('compare-chart').getAttribute('data-series-count')) === '2',
+    15_000,
+  );
+  check((await page.getByTestId('group-run-phase').count()) === 4, 'the group table has no iteration / phase column');
   await screenshot(page, 'group-page');
   const g = (await apiCall(server.url, 'getGroup', [id])).body?.result as {
     name: string;

@@ -1,5 +1,5 @@
 import { runName } from '../../../shared/run-name';
-import { useState, type ReactElement } from 'react';
+import { useMemo, useState, type ReactElement } from 'react';
 import type { RunSummary } from '../../../shared/contract';
 import { call } from '../transport';
 import { EXPORT_FORMATS } from '../../../shared/export/formats';
@@ -9,6 +9,10 @@ import { formatDuration, formatPct, formatTime, runDurationMs } from '../format'
 import { countStatuses, groupProgress } from '../ablation-form';
 import { ErrorNote, StatusBadge } from '../components/common';
 import { StackedProgress, StatusCounts } from '../components/GroupProgress';
+import { phaseCell } from '../components/PhaseCell';
+import { CompareChart } from '../components/CompareChart';
+import { buildGroups, type CompareRun } from '../compare';
+import { groupEtaSeconds } from '../group-eta';
 
 export function GroupPage({ id }: { id: string }): ReactElement {
   const group = useLive(() => call('getGroup', id), [id]);
@@ -19,6 +23,7 @@ export function GroupPage({ id }: { id: string }): ReactElement {
   const anyActive = runs.some((r) => r.status === 'running' || r.status === 'queued');
   useInterval(group.reload, 5000, anyActive);
   const now = useNow(anyActive, 1000);
+  const settings = useLive(() => call('getSettings'), []);
   const [pending, setPending] = useState<string | null>(null);
   const [confirmStop, setConfirmStop] = useState(false); // Stop group asks first
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
@@ -57,6 +62,8 @@ export function GroupPage({ id }: { id: string }): ReactElement {
     );
   }
 
+  const parallel = settings.data?.maxConcurrent || runs.length || 1;
+  const eta = groupEtaSeconds(runs, now / 1000, parallel);
   const counts = runs.length ? countStatuses(runs) : g.counts;
   const total = runs.length || g.total;
   const p = groupProgress(counts, total);
@@ -111,7 +118,15 @@ export function GroupPage({ id }: { id: string }): ReactElement {
         </span>
         <StackedProgress counts={counts} total={total} testId="group-progress-bar" />
         <StatusCounts counts={counts} total={total} />
+        {anyActive ? (
+          <span className="muted small" data-testid="group-eta">
+            {eta === null
+              ? 'time left: known once a run has completed'
+              : `about ${formatDuration(eta * 1000)} left (from this group's completed runs)`}
+          </span>
+        ) : null}
       </div>
+      <GroupCurves runs={runs} />
       {message ? (
         message.ok ? (
           <div className="muted small" data-testid="group-message">
@@ -142,6 +157,7 @@ export function GroupPage({ id }: { id: string }): ReactElement {
             <th>dataset</th>
             <th className="num">seed</th>
             <th className="num">accuracy</th>
+            <th>iteration / phase</th>
             <th className="num">duration</th>
             <th></th>
           </tr>
@@ -170,6 +186,7 @@ export function GroupPage({ id }: { id: string }): ReactElement {
                 <td>{r.dataset}</td>
                 <td className="num">{r.seed}</td>
                 <td className="num">{formatPct(r.latestAccuracy)}</td>
+                <td data-testid="group-run-phase">{phaseCell(r)}</td>
                 <td className="num">{d === null ? '—' : formatDuration(d)}</td>
                 <td className="actions" onClick={(e) => e.stopPropagation()}>
                   {r.status === 'queued' ? (
@@ -200,6 +217,47 @@ export function GroupPage({ id }: { id: string }): ReactElement {
           })}
         </tbody>
       </table>
+    </div>
+  );
+}
+
+/** The group's held-out accuracy by iteration, mean ± std over seeds per variant (and dataset), each run thin; live. */
+function GroupCurves({ runs }: { runs: RunSummary[] }): ReactElement | null {
+  const ids = runs.map((r) => r.id).slice(0, 500);
+  const key = ids.join(',');
+  const series = useLive(() => (ids.length ? call('getSeries', ids, ['eval/accuracy']) : Promise.resolve({})), [key]);
+  // the runs gain points while they run: reload with them (throttled by useRunsChanged)
+  useRunsChanged(() => series.reload(), 2000);
+  const datasets = new Set(runs.map((r) => r.dataset)).size;
+  const groups = useMemo(
+    () =>
+      buildGroups({
+        runs: runs.map((summary): CompareRun => ({ summary })),
+        series: series.data ?? {},
+        metric: 'eval/accuracy',
+        x: 'iteration',
+        groupBy: datasets > 1 ? 'variant+dataset' : 'variant',
+        template: datasets > 1 ? '{variant} · {dataset}' : '{variant}',
+        smoothing: 0,
+        band: 'std',
+      }),
+    [runs, series.data, datasets],
+  );
+  if (!runs.length || !series.data) return null;
+  if (!groups.some((g) => g.smoothed.length))
+    return <div className="muted small">No evaluation yet: the curves appear after the first one.</div>;
+  return (
+    <div className="group-curves" data-testid="group-curves">
+      <CompareChart
+        groups={groups}
+        yLog={false}
+        smoothing={0}
+        showRuns
+        xLabel="iteration"
+        xKind="count"
+        yLabel="held-out accuracy"
+        height={260}
+      />
     </div>
   );
 }

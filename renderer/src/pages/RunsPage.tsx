@@ -4,24 +4,11 @@ import type { CommandResults, RunSummary } from '../../../shared/contract';
 import { call } from '../transport';
 import { navigate, useInterval, useLive, useNow, useRunsChanged } from '../hooks';
 import { formatBytes, formatDuration, formatPct, formatTime, runDurationMs } from '../format';
-import { ErrorNote, ProgressBar, StatusBadge } from '../components/common';
+import { ErrorNote, StatusBadge } from '../components/common';
+import { phaseCell } from '../components/PhaseCell';
 import { compareViewToHash, defaultCompareView } from '../compare-state';
 import { DEFAULT_SORT, runMatches, sortRuns, type RunSort, type SortKey } from '../run-search';
 import { runTag } from '../../../shared/contract';
-
-function phaseCell(r: RunSummary): ReactElement | string {
-  if (r.status !== 'running') return r.currentIteration !== null ? `it ${r.currentIteration}` : '—';
-  const it = r.currentIteration !== null ? `it ${r.currentIteration}` : '';
-  const ph = r.currentPhase ?? '';
-  return (
-    <span className="phase-cell">
-      <span>
-        {it} {ph}
-      </span>
-      {r.progressTotal ? <ProgressBar done={r.progressDone} total={r.progressTotal} /> : null}
-    </span>
-  );
-}
 
 export function RunsPage(): ReactElement {
   const runs = useLive(() => call('listRuns'), []);
