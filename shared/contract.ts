@@ -185,7 +185,13 @@ export interface GroupSummary {
 
 /** An ablation expanded and validated, before anything is queued. */
 export type AblationPlan =
-  | { ok: true; runs: { label: string; variant: string; dataset: string; seed: number }[]; estimatedSeconds: number | null }
+  | {
+      ok: true;
+      runs: { label: string; variant: string; dataset: string; seed: number }[];
+      estimatedSeconds: number | null;
+      /** How many of the planned runs have completed runs of their variant, dataset and preset to go on (the rest are assumed as long). */
+      estimatedFrom: number;
+    }
   | { ok: false; errors: FieldError[] };
 export type AblationResult = { ok: true; id: string; runs: string[] } | { ok: false; errors: FieldError[] };
 

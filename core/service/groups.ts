@@ -29,14 +29,19 @@ export function groupCommands(ctx: ServiceContext): GroupCommands {
     planAblation(spec) {
       const r = plan(spec);
       if (!r.ok) return r;
-      const secs = r.runs.map((p) => typicalRunSeconds(db, p.config));
+      const known = r.runs.map((p) => typicalRunSeconds(db, p.config));
+      const have = known.filter((s): s is number => s !== null);
+      // a run whose variant, dataset and preset never completed is assumed as long as the others
+      const assumed = have.length ? have.reduce((a, b) => a + b, 0) / have.length : null;
+      const secs = known.map((s) => s ?? assumed);
       const limit = ctx.maxConcurrent();
-      const total = secs.every((s) => s !== null) ? (secs as number[]).reduce((a, b) => a + b, 0) : null;
+      const total = assumed === null ? null : (secs as number[]).reduce((a, b) => a + b, 0);
       return {
         ok: true,
         runs: r.runs.map((p) => ({ label: p.label, variant: p.config.variant, dataset: p.config.dataset, seed: p.config.seed })),
         // run one after another, or `limit` at a time
         estimatedSeconds: total === null ? null : limit > 0 ? total / Math.min(limit, r.runs.length) : Math.max(...(secs as number[])),
+        estimatedFrom: have.length,
       };
     },
 

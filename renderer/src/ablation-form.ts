@@ -153,13 +153,14 @@ export function countRuns(spec: AblationSpecOut): number {
 }
 
 /** The plan's estimate in words. */
-export function formatEstimate(seconds: number | null): string {
+export function formatEstimate(seconds: number | null, from?: { known: number; of: number }): string {
   if (seconds === null || !Number.isFinite(seconds) || seconds < 0) return 'no earlier runs to estimate from';
   const min = Math.max(1, Math.round(seconds / 60));
-  if (min < 120) return `about ${min} min from earlier runs`;
   const h = Math.floor(min / 60);
   const m = min % 60;
-  return `about ${h} h${m ? ` ${m} min` : ''} from earlier runs`;
+  const time = min < 120 ? `about ${min} min` : `about ${h} h${m ? ` ${m} min` : ''}`;
+  if (!from || from.known >= from.of) return `${time} from earlier runs`;
+  return `${time} from earlier runs of ${from.known} of the ${from.of} runs' variant, dataset and preset (the others assumed as long)`;
 }
 
 /** Stacking order of a group's progress bar. */

@@ -89,6 +89,8 @@ describe('formatEstimate', () => {
     expect(formatEstimate(600)).toBe('about 10 min from earlier runs');
     expect(formatEstimate(3 * 3600)).toBe('about 3 h from earlier runs');
     expect(formatEstimate(2 * 3600 + 15 * 60)).toBe('about 2 h 15 min from earlier runs');
+    expect(formatEstimate(600, { known: 2, of: 2 })).toBe('about 10 min from earlier runs');
+    expect(formatEstimate(600, { known: 1, of: 4 })).toMatch(/^about 10 min from earlier runs of 1 of the 4 runs' .* assumed as long\)$/);
   });
 });
 

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { RunSummary } from '../../shared/contract';
 import { groupEtaSeconds } from '../../renderer/src/group-eta';
 
-const r = (status: RunSummary['status'], startedAt: number | null, endedAt: number | null) => ({ status, startedAt, endedAt }) as RunSummary;
+const r = (status: RunSummary['status'], startedAt: number | null, endedAt: number | null) =>
+  ({ status, startedAt, endedAt }) as RunSummary;
 
 describe('groupEtaSeconds', () => {
   it('is unknown until a run has completed', () => {

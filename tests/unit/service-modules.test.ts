@@ -69,8 +69,11 @@ describe('the service combined from its modules', () => {
     db.close();
     const s = createService({ dataDir: dir, watch: false });
     const plan = s.planAblation({ variants: ['star'], datasets: ['addition'], seeds: [0, 1], preset: 'tiny' });
+    // a variant that never ran is assumed as long as the ones that did, and the plan says how many it knew
+    const mixed = s.planAblation({ variants: ['star', 'star-norat'], datasets: ['addition'], seeds: [0], preset: 'tiny' });
     s.close();
-    expect(plan).toMatchObject({ ok: true, estimatedSeconds: 160 }); // two runs of 80 s, one at a time
+    expect(plan).toMatchObject({ ok: true, estimatedSeconds: 160, estimatedFrom: 2 }); // two runs of 80 s, one at a time
+    expect(mixed).toMatchObject({ ok: true, estimatedSeconds: 160, estimatedFrom: 1 });
   });
 });
 

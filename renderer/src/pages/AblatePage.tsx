@@ -6,7 +6,7 @@ import { ExecutorFields } from '../components/ExecutorFields';
 import { parseExecutorForm, rememberedExecutor, rememberExecutor, type ExecutorFormState } from '../executor-form';
 import { ABLATION_OVERRIDES_EXAMPLE, ABLATION_SWEEPS_EXAMPLE } from '../form-examples';
 import { call } from '../transport';
-import { navigate, useCheckAsYouType, useLive } from '../hooks';
+import { navigate, useCheckAsYouType, useLive, useRunsChanged } from '../hooks';
 import { ErrorNote, Panel } from '../components/common';
 
 const OWN_FIELDS = ['name', 'variants', 'datasets', 'seeds', 'preset'];
@@ -63,13 +63,17 @@ export function AblatePage(): ReactElement {
     const x = parseExecutorForm(executor);
     return { spec: x.spec ? { ...p.spec, executor: x.spec } : p.spec, local: [...p.local, ...x.errors] };
   }, [form, executor]);
-  // Plan as the user edits (debounced); only specs without local errors go to the service.
+  // Plan as the user edits (debounced), and again when runs end (the estimate learns from them);
+  // only specs without local errors go to the service.
+  const [runsSeen, setRunsSeen] = useState(0);
+  useRunsChanged(() => setRunsSeen((n) => n + 1), 2000);
+  const planInput = useMemo(() => ({ ...parsed, runsSeen }), [parsed, runsSeen]);
   const {
     result: plan,
     checking: planning,
     error: checkError,
     stale,
-  } = useCheckAsYouType(parsed, (p) => (p.local.length || !p.spec.preset ? null : call('planAblation', p.spec)));
+  } = useCheckAsYouType(planInput, (p) => (p.local.length || !p.spec.preset ? null : call('planAblation', p.spec)));
   const failure = submitFailure ?? checkError;
   // errors wait until the user has touched the form: an empty form is not a mistake yet
   const [touched, setTouched] = useState(false);
@@ -257,7 +261,7 @@ export function AblatePage(): ReactElement {
             </span>{' '}
             run{count === 1 ? '' : 's'}
             <span className="muted small" data-testid="ablate-estimate">
-              {okPlan ? ` · ${formatEstimate(okPlan.estimatedSeconds)}` : ''}
+              {okPlan ? ` · ${formatEstimate(okPlan.estimatedSeconds, { known: okPlan.estimatedFrom, of: okPlan.runs.length })}` : ''}
             </span>
           </div>
           {okPlan ? (
