@@ -1,6 +1,6 @@
 import { runName } from '../../../shared/run-name';
 import { useEffect, useState, type ReactElement } from 'react';
-import type { CommandResults, RunSummary } from '../../../shared/contract';
+import type { CommandResults } from '../../../shared/contract';
 import { call } from '../transport';
 import { navigate, useInterval, useLive, useNow, useRunsChanged } from '../hooks';
 import { formatBytes, formatDuration, formatPct, formatTime, runDurationMs } from '../format';
