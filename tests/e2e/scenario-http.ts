@@ -124,6 +124,17 @@ async function dataKeeping(page: Page, base: string, row: Locator, runId: string
   );
   log(`interpreter: ${pyText}`);
   await screenshot(page, 'http-settings-data');
+  // the check is of the path typed in the box, saved or not: a bogus one drops the old OK and fails
+  const saved = await page.getByTestId('python-path').inputValue();
+  await page.getByTestId('python-path').fill('/nonexistent/bin/python3');
+  check((await page.getByTestId('python-check-result').count()) === 0, 'the old interpreter verdict stayed beside an edited path');
+  await page.getByTestId('python-check').click();
+  await waitFor('the typed path checked', async () => (await py.getAttribute('data-ok', { timeout: 1000 })) === 'false', 30_000);
+  check(
+    (await py.textContent())?.includes('/nonexistent/bin/python3'),
+    `the failed check does not name the typed path: ${await py.textContent()}`,
+  );
+  await page.getByTestId('python-path').fill(saved);
   await page.getByTestId('nav-runs').click();
   await row.waitFor();
 }

@@ -6,6 +6,7 @@ describe('readableQuestion', () => {
   it('turns a reversed-digit addition prompt into the sum a person reads', () => {
     expect(readableQuestion('374+982:')).toBe('473 + 289');
     expect(readableQuestion('01+9:')).toBe('10 + 9'); // 10 is prompted as 01
+    expect(readableQuestion('8+4(21):')).toBe('8 + 4, hint 12'); // a rationalization prompt
     expect(promptNote('374+982:')).toMatch(/374\+982: \(digits least significant first\)/);
   });
   it('leaves every other question as it is', () => {

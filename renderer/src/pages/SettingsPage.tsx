@@ -109,6 +109,13 @@ export function describePythonCheck(r: Extract<PythonCheckResult, { ok: true }>)
 function PythonCheck({ path }: { path: string }): ReactElement {
   const [pending, setPending] = useState(false);
   const [result, setResult] = useState<PythonCheckResult | null>(null);
+  // a verdict is about the path it checked: editing the box drops it (an old green OK must not
+  // stand beside a path nobody checked)
+  const [checked, setChecked] = useState(path);
+  if (checked !== path) {
+    setChecked(path);
+    setResult(null);
+  }
   const check = async (): Promise<void> => {
     setPending(true);
     setResult(null);

@@ -165,16 +165,30 @@ export function TrainMetrics({ run }: { run: RunDetail }): ReactElement {
           <code>starlab show --json</code> prints every point.
         </div>
       ) : null}
-      {shown.map((g) => (
-        <div key={g.id} className="metric-group" data-testid={`metric-group-${g.id}`}>
-          {g.title ? <h3 className="metric-group-title">{g.title}</h3> : null}
+      {shown.map((g) => {
+        const charts = (
           <div className="small-multiples">
             {g.metrics.map((m, i) => (
               <SmallMultiple key={m.name} run={run} m={m} color={PALETTE[i % PALETTE.length]!} forceStep={g.byStep} />
             ))}
           </div>
-        </div>
-      ))}
+        );
+        // the variants' own groups open; the rest (compute, time, … by prefix) fold, one click away,
+        // unless they are all the run has (a script's run)
+        return g.id.startsWith('other-') && groups.length ? (
+          <details key={g.id} className="metric-group" data-testid={`metric-group-${g.id}`}>
+            <summary className="metric-group-title">
+              {g.title} <span className="muted small">({g.metrics.length})</span>
+            </summary>
+            {charts}
+          </details>
+        ) : (
+          <div key={g.id} className="metric-group" data-testid={`metric-group-${g.id}`}>
+            {g.title ? <h3 className="metric-group-title">{g.title}</h3> : null}
+            {charts}
+          </div>
+        );
+      })}
       {others.length > charted.length ? (
         <div className="muted small">{others.length - charted.length} more metrics: in the table below.</div>
       ) : null}
