@@ -29,7 +29,14 @@ export async function adoptAnnouncedRuns(db: DB, dataDir: string, opts: ReindexO
   }
   for (const id of names.sort()) {
     if (!RUN_ID_RE.test(id) || id.startsWith('.')) continue;
-    if (!getRunRow(db, id)) await reindexRun(db, dataDir, id, report, { ...opts, source: 'inbox' });
+    try {
+      if (!getRunRow(db, id)) await reindexRun(db, dataDir, id, report, { ...opts, source: 'inbox' });
+    } catch (e) {
+      // one run that cannot be read (the database busy, a file gone) must not stop the others or the poll;
+      // its announcement stays, so a later poll tries again
+      report.skipped.push({ id, reason: (e as Error).message });
+      continue;
+    }
     try {
       unlinkSync(join(inbox, id));
     } catch {

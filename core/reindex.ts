@@ -20,7 +20,7 @@ import { ingestEventsFile, ingestTextLog } from './tailer';
 import { pidStartTime, isAlive } from './process-info';
 import { RUN_ID_RE, runsDir } from './paths';
 import { readRunRecord, type ScriptRecord } from './run-record';
-import { projectGroup, scriptColumns, scriptProcessAlive } from './script-runs';
+import { eventsFresh, isScriptProcess, projectGroup, scriptColumns, scriptWatch } from './script-runs';
 import { configColumns, eventsPathOf } from './run-files';
 import type { RunHandle } from './executor';
 import { executorColumns } from './run-launch';
@@ -64,7 +64,7 @@ function examine(dir: string, id: string, now: number, script: boolean): { reaso
   if (cf.size > MAX_CONFIG_BYTES) return { reason: `${configFile} is ${cf.size} bytes: not a run config` };
   // A launch writes the directory, then the row, then starts the process (which opens
   // stdout.log): a young directory with neither events nor logs may be one in progress.
-  if (!script && !ev && !lstatOrNull(join(dir, 'stdout.log')) && now - cf.mtimeMs / 1000 < CREATING_GRACE_S)
+  if (!ev && !lstatOrNull(join(dir, 'stdout.log')) && now - cf.mtimeMs / 1000 < CREATING_GRACE_S)
     return { reason: `${id} is being created (no events or logs yet): left alone` };
   let config: unknown;
   try {
@@ -248,11 +248,22 @@ function settle(
         return true;
       }
       // a script's run: the process that registered it, on this host, with the start time it recorded
-      if (!copy && row.end_status === null && script && scriptProcessAlive(script, env.host, dir)) {
+      const how = script ? scriptWatch(script, env.host) : null;
+      const live = script && (how === 'pid' ? isScriptProcess(script.pid, script.startTime, dir) : eventsFresh(dir));
+      if (!copy && row.end_status === null && script && live) {
+        // followed by its pid where that can be verified; else by its heartbeat, with no pid to signal
         db.prepare(
           "UPDATE runs SET status = 'running', status_reason = NULL, started_at = ?, ended_at = NULL, pid = ?, pid_start_time = ? WHERE id = ?",
-        ).run(span.first ?? row.created_at, script.pid, script.startTime, id);
-        addLog(db, id, 'supervisor', 'info', `${note}; its script (pid ${script.pid}) is running: watching it`);
+        ).run(span.first ?? row.created_at, how === 'pid' ? script.pid : null, how === 'pid' ? script.startTime : null, id);
+        addLog(
+          db,
+          id,
+          'supervisor',
+          'info',
+          how === 'pid'
+            ? `${note}; its script (pid ${script.pid}) is running: watching it`
+            : `${note}; its script (on ${typeof env.host === 'string' ? env.host : 'another machine'}) is writing: followed while it beats (the lab cannot stop it)`,
+        );
         return true;
       }
       if (!copy && row.end_status === null && row.executor === 'local' && pid !== null && isRunProcess(pid, id, dir)) {
@@ -273,7 +284,9 @@ function settle(
             : copy
               ? 'synced without a run_end: it had not ended when it was copied (sync it again for the rest), or its process died'
               : events === 0
-                ? 'reindexed from its run directory, which holds no event: it was queued or never started (retry it to run it)'
+                ? script
+                  ? 'its script registered it but wrote no event'
+                  : 'reindexed from its run directory, which holds no event: it was queued or never started (retry it to run it)'
                 : 'reindexed from its run directory: it has no run_end event, so it did not end normally (its process is gone)';
       db.prepare('UPDATE runs SET status = ?, status_reason = ?, started_at = ?, ended_at = ? WHERE id = ?').run(
         status,

@@ -2,6 +2,7 @@
  * Stopping a running run: stop_requested_at, SIGTERM to the process group now, SIGKILL after
  * the grace period if it is still there (one kill timer per run, however often stop is asked).
  */
+import { SCRIPT_EXECUTOR } from './script-runs';
 import { addLog, getRunRow, nowS } from '../db/queries';
 import { recordStopRequest } from '../db/run-writes';
 import { finaliseRun } from './run-finalise';
@@ -14,6 +15,12 @@ export function stopRun(ctx: SupervisorContext, id: string): { ok: boolean; mess
   const row = getRunRow(ctx.db, id);
   if (!row) return noRun(id);
   if (row.status !== 'running') return { ok: false, message: `run ${id} is not running (${row.status})` };
+  // a script followed by its heartbeat (another machine, or no /proc to verify its pid) has no process here to signal
+  if (row.executor === SCRIPT_EXECUTOR && row.pid == null)
+    return {
+      ok: false,
+      message: `run ${id} is reported by a script the lab cannot signal (it runs elsewhere): stop the script where it runs`,
+    };
   const t = nowS();
   recordStopRequest(ctx.db, id, t);
   const child = ctx.children.get(id);
@@ -25,7 +32,8 @@ export function stopRun(ctx: SupervisorContext, id: string): { ok: boolean; mess
     return { ok: true, message: `run ${id} had already exited` };
   }
   const grace = ctx.opts.stopGraceMs();
-  const what = h.jobId != null ? `Slurm job ${h.jobId}` : `process group ${h.pid}`;
+  const what =
+    h.jobId != null ? `Slurm job ${h.jobId}` : row.executor === SCRIPT_EXECUTOR ? `the script (pid ${h.pid})` : `process group ${h.pid}`;
   addLog(ctx.db, id, 'supervisor', 'info', `stop requested: SIGTERM to ${what}; SIGKILL in ${grace / 1000} s if still running`, t);
   ex.signal(h, 'SIGTERM');
   if (!ctx.killTimers.has(id)) {

@@ -122,7 +122,8 @@ export function pollRow(
   // Finalised only once its events are in (finalise drains the rest in one transaction; a
   // big backlog is taken batch by batch first so the drain does not block the event loop).
   if (st.more) return result(changed);
-  if (row.pid == null && row.job_id == null) {
+  // (a script's run followed by its heartbeat has neither: its executor says whether it goes on)
+  if (row.pid == null && row.job_id == null && row.executor !== 'script') {
     // Spawned (or resumed) by another process that has not recorded the pid yet; give it a moment.
     if (ctx.pendingPids.has(row.id) || nowS() - Math.max(row.created_at, row.resumed_at ?? 0, row.started_at ?? 0) < 30)
       return result(changed);

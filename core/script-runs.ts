@@ -7,7 +7,7 @@
  * retries it: there is no lab experiment to run.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readlinkSync, realpathSync } from 'node:fs';
+import { readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Executor, FailedStart, RunHandle, Started } from './executor';
 import { isSameProcess } from './process-info';
@@ -49,15 +49,18 @@ export function projectGroup(project: string | null, createdAt: number) {
   return { id, name: project, createdAt, spec: null };
 }
 
+/** A script's events file written to within this long counts as a live script (it beats every 5 s). */
+export const SCRIPT_SILENCE_S = 30;
+
 /**
- * Whether this pid is the script writing the run: the same process (pid and start time) and,
- * where /proc says, one that holds the run's events file open. run.json is only a claim (it may
- * come from someone else's bundle), and the lab signals the process it names when asked to stop
- * the run: a pid that merely exists is not enough.
+ * Whether this pid is, verifiably, the script writing the run: on Linux, the same process (pid
+ * and the start time run.json recorded) holding the run's events file open. run.json is only a
+ * claim (it may come from someone else's bundle), and Stop signals the process it names: a pid
+ * that merely exists is not enough, so without /proc or a start time nothing is verified.
  */
 export function isScriptProcess(pid: number | null, startTime: number | null, runDir: string | undefined): boolean {
-  if (pid == null || !isSameProcess(pid, startTime)) return false;
-  if (process.platform !== 'linux' || runDir === undefined) return true;
+  if (process.platform !== 'linux' || pid == null || startTime == null || runDir === undefined) return false;
+  if (!isSameProcess(pid, startTime)) return false;
   let events = eventsPathOf(runDir);
   try {
     events = realpathSync(events); // /proc shows the path with links resolved
@@ -80,20 +83,35 @@ export function isScriptProcess(pid: number | null, startTime: number | null, ru
   return false;
 }
 
-/** Whether the script that registered a run is still running it, here (its run_start names the host). */
-export function scriptProcessAlive(script: ScriptRecord, host: unknown, runDir: string): boolean {
-  if (typeof host === 'string' && host !== hostname()) return false;
-  return isScriptProcess(script.pid, script.startTime, runDir);
+/** Whether the run's events file was written to in the last SCRIPT_SILENCE_S seconds (a script elsewhere still beating). */
+export function eventsFresh(runDir: string | undefined, nowMs = Date.now()): boolean {
+  if (runDir === undefined) return false;
+  try {
+    return nowMs - statSync(eventsPathOf(runDir)).mtimeMs < SCRIPT_SILENCE_S * 1000;
+  } catch {
+    return false;
+  }
 }
 
-/** The executor of script runs: nothing to start; alive while its pid (with its start time) is; signals go to that pid. */
+/**
+ * How the lab can tell whether a script's run is still going: by its process where that can be
+ * verified (Linux, this host: `pid`), else by its heartbeat (another host sharing the disk, or
+ * no /proc: `heartbeat`, never signalled).
+ */
+export function scriptWatch(script: ScriptRecord, host: unknown): 'pid' | 'heartbeat' {
+  const here = typeof host !== 'string' || host === hostname();
+  return here && process.platform === 'linux' && script.startTime !== null ? 'pid' : 'heartbeat';
+}
+
+/** The executor of script runs: nothing to start; alive while its verified pid is (else while it beats); signals go to a verified pid only. */
 export class ScriptExecutor implements Executor {
   start(): Started | FailedStart {
     return { command: '', cmdline: '', error: new Error(`a script's run is not started by the lab: ${SCRIPT_NOT_RUNNABLE}`) };
   }
 
   alive({ pid, startTime, runDir }: RunHandle): boolean {
-    return isScriptProcess(pid, startTime, runDir);
+    // a run followed by its heartbeat has no pid in its row (scriptWatch)
+    return pid == null ? eventsFresh(runDir) : isScriptProcess(pid, startTime, runDir);
   }
 
   awaitingParent(): boolean {

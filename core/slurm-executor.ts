@@ -8,6 +8,7 @@
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { writeFileSafely } from './safe-write';
 import { join } from 'node:path';
 import type { SlurmOptions } from '../shared/executor-spec';
 import {
@@ -149,19 +150,31 @@ export class SlurmExecutor implements Executor {
       return `${i}) export ${exports.join(' ')}; exec ${run} >>${shellQuote(join(ctx.runDir, 'stdout.log'))} 2>>${shellQuote(join(ctx.runDir, 'stderr.log'))} ;;`;
     });
     const script = [
+      '#!/bin/sh',
+      `# STaR Lab: the runs of group ${groupId}, task i running run i`,
       'case "$SLURM_ARRAY_TASK_ID" in',
       ...branches,
       '*) echo "no run for array task $SLURM_ARRAY_TASK_ID" >&2; exit 2 ;;',
       'esac',
+      '',
     ];
+    // a file, not --wrap: one argument holds at most 128 KiB on Linux, about 250 tasks' lines
+    // (sbatch copies the script at submission; the file stays as a record of what was asked)
+    const file = join(logs, `array-${groupId}-${Date.now()}.sh`);
+    try {
+      writeFileSafely(file, script.join('\n'), { mode: 0o600 });
+    } catch (e) {
+      return { command: 'sbatch', cmdline: `sbatch ${shellQuote(file)}`, error: e as Error };
+    }
     // the shared variables (data dir, PYTHONPATH) through sbatch's environment, as for one run
     const env = runEnv(ctxs[0]!, cmds[0]!, { dataDir: this.opts.dataDir, experimentsDir: cwd });
     const args = [
       `--job-name=${arrayJobName(groupId)}`,
       `--array=0-${ctxs.length - 1}`,
-      `--output=${slurmPath(join(logs, '%A_%a.log'))}`,
+      // %A and %a are sbatch's (the array's id, the task's index): only the folder's own % are doubled
+      `--output=${slurmPath(logs)}/%A_%a.log`,
       ...resourceArgs(ctxs[0]!.slurm ?? {}, cwd),
-      `--wrap=${script.join('\n')}`,
+      file,
     ];
     const r = this.submit(args, env);
     return 'error' in r ? r : { command: cmds[0]!.command, cmdline: r.cmdline, jobIds: ctxs.map((_, i) => `${r.jobId}_${i}`) };

@@ -116,7 +116,8 @@ export class Supervisor {
     const changed = new Set<string>();
     recordPendingPids(ctx);
     // runs scripts registered themselves (starlab.init): they show up like runs launched elsewhere
-    await adoptAnnouncedRuns(ctx.db, ctx.opts.dataDir);
+    const adopted = await adoptAnnouncedRuns(ctx.db, ctx.opts.dataDir);
+    for (const s of adopted.skipped) ctx.report(s.id, new Error(`a script's run was not adopted: ${s.reason}`));
     const rows = runningRuns(ctx.db);
     for (const row of rows) if (!ctx.lastRunning.has(row.id)) changed.add(row.id); // launched by another process
     this.nextRun = await ingestRound(ctx, rows, changed, this.nextRun);

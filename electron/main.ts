@@ -3,12 +3,15 @@
  * layer (SQLite, run supervision) runs in a utilityProcess (service-host.ts); every
  * contract command gets an ipcMain handler that validates its arguments and forwards them.
  *
- * Data directory: --data-dir <dir>, else $STARLAB_DATA_DIR, else app.getPath('userData').
+ * Data directory: --data-dir <dir>, else $STARLAB_DATA_DIR, else the platform folder the CLI and
+ * scripts (starlab.init) use too (core/paths.ts defaultDataDir).
  */
 import { app, BrowserWindow, dialog, ipcMain, session, shell, type IpcMainInvokeEvent } from 'electron';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { COMMAND_NAMES, EVENT_NAMES, ipcChannel, parseCommandArgs } from '../shared/contract';
+import { databasePath, defaultDataDir, resolveDataDir } from '../core/paths';
 import { argValue, SAVE_FILES_CHANNEL, type IpcReply } from './host-protocol';
 import { parseSaveFiles, writeFilesInto, writeSavedFile, type SaveFilesResult } from './save-files';
 import { ServiceClient } from './service-client';
@@ -24,7 +27,13 @@ const devUrl = !app.isPackaged ? process.env['ELECTRON_RENDERER_URL'] : undefine
 const rendererFileUrl = pathToFileURL(paths.renderer).href;
 
 function dataDir(): string {
-  return argValue(process.argv, '--data-dir') ?? process.env['STARLAB_DATA_DIR'] ?? app.getPath('userData');
+  const dir = resolveDataDir(argValue(process.argv, '--data-dir'));
+  // Earlier versions kept the data in Electron's userData folder, which on Linux is not the
+  // CLI's (~/.config/STaR Lab, not ~/.local/share/starlab): a database there, and none here, is
+  // used where it is rather than left behind.
+  const old = app.getPath('userData');
+  if (dir === defaultDataDir() && !existsSync(databasePath(dir)) && existsSync(databasePath(old))) return old;
+  return dir;
 }
 
 /** Our own page (the built index.html, any #route; the dev server in development). */

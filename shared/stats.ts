@@ -46,16 +46,18 @@ export function sampleStd(xs: readonly number[]): number {
  * the drawn curve. Points: per x, the runs' values there. Null when there is no point.
  */
 export const BEST_DEFINITION =
-  'Best = the highest point of the mean curve over seeds (lowest for a loss), with the sample std over seeds at that iteration';
+  'Best = the highest point of the mean curve over seeds (lowest for a loss), among the iterations every seed reached, with the sample std over seeds there';
 
 export function bestOfMeanCurve(
   points: readonly { x: number; values: readonly number[] }[],
   lowerIsBetter = false,
+  /** The runs behind the curve: only an iteration every one of them reached counts (else the peak may be one fast seed's). */
+  runs?: number,
 ): { mean: number; std: number | null; x: number; n: number } | null {
   let best: { mean: number; std: number | null; x: number; n: number } | null = null;
   for (const p of points) {
     const vals = p.values.filter((v) => Number.isFinite(v));
-    if (!vals.length) continue;
+    if (!vals.length || (runs !== undefined && vals.length < runs)) continue;
     const m = mean(vals);
     if (best === null || (lowerIsBetter ? m < best.mean : m > best.mean))
       best = { mean: m, std: vals.length > 1 ? sampleStd(vals) : null, x: p.x, n: vals.length };

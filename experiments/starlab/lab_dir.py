@@ -9,8 +9,8 @@ The layout is the app's own (core/paths.ts, core/run-record.ts):
     <data dir>/inbox/<id>               an empty file: "a new run is here" (the app adopts it, then removes it)
 
 The data directory resolves as the app's does: ``STARLAB_DATA_DIR``, else the platform's
-per-user folder (core/paths.ts defaultDataDir; tests/unit/sdk-registration.test.ts holds
-the two to the same answer).
+per-user folder (core/paths.ts defaultDataDir; tests/unit/script-runs.test.ts holds the
+two to the same answer).
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ from collections.abc import Mapping
 from typing import Any
 
 APP_DIR_NAME = "STaR Lab"
+# run.json's limits (core/run-record.ts scriptRecordSchema)
+MAX_LABEL = 200
+MAX_ARG = 10_000
+MAX_ARGS = 50
 RUN_RECORD_FILE = "run.json"
 INBOX = "inbox"
 
@@ -109,13 +113,14 @@ def create_run_dir(runs: str, *, project: str | None, name: str | None, config: 
         "createdAt": time.time(),
         "group": None,
         "retryOf": None,
+        # within what the app reads back (core/run-record.ts): a longer value would void the record
         "script": {
-            "project": project,
-            "name": name,
+            "project": project[:MAX_LABEL] if project else None,
+            "name": name[:MAX_LABEL] if name else None,
             "pid": os.getpid(),
             "startTime": _own_start_time(),
-            "argv": [str(a) for a in sys.argv][:50],
-            "cwd": os.getcwd(),
+            "argv": [str(a)[:MAX_ARG] for a in sys.argv][:MAX_ARGS],
+            "cwd": os.getcwd()[:MAX_ARG],
         },
     }
     _write_new(os.path.join(run_dir, RUN_RECORD_FILE), json.dumps(record, indent=2) + "\n")

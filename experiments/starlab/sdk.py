@@ -146,7 +146,7 @@ class Run:
 
 
 def init(
-    project: str | None = None,
+    project: str | Mapping[str, Any] | None = None,
     name: str | None = None,
     config: Mapping[str, Any] | None = None,
     events_path: str | None = None,
@@ -163,6 +163,12 @@ def init(
     folder), which the app shows live; with ``mode="offline"`` (or ``$STARLAB_MODE=offline``)
     under ``./starlab-runs/`` for ``starlab sync``.
     """
+    if isinstance(project, Mapping):
+        # the earlier signature, init(config, events_path): a positional config still means one
+        config, events_path, project, name = project, (name if events_path is None else events_path), None, None
+    for arg, value in (("project", project), ("name", name)):
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"{arg} must be a string, not {type(value).__name__}")
     if config is not None and not isinstance(config, Mapping):
         raise TypeError(f"config must be a mapping (a dict), not {type(config).__name__}")
     config = lab_dir.json_safe(dict(config or {}))

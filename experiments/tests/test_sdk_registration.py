@@ -83,3 +83,20 @@ def test_data_dir_resolution():
     assert lab_dir.resolve_data_dir(None, {"STARLAB_DATA_DIR": "/d"}) == "/d"
     assert lab_dir.default_data_dir({"XDG_DATA_HOME": "/x"}, "linux") == "/x/starlab"
     assert lab_dir.default_data_dir({"XDG_DATA_HOME": "x"}, "linux").endswith(os.path.join(".local", "share", "starlab"))
+
+
+def test_the_earlier_positional_call_and_bad_types(outside_the_lab):
+    path = outside_the_lab / "old" / "events.jsonl"
+    starlab.init({"lr": 1}, str(path), heartbeat=False).finish()  # init(config, events_path), as before
+    assert read_events(path)[0]["config"] == {"lr": 1}
+    with pytest.raises(TypeError, match="project must be a string"):
+        starlab.init(project=3)
+    with pytest.raises(TypeError, match="name must be a string"):
+        starlab.init(name=["x"])
+
+
+def test_labels_beyond_what_the_app_reads_are_cut_not_lost(outside_the_lab):
+    run = starlab.init(project="p" * 500, name="n" * 500, heartbeat=False)
+    run.finish()
+    script = json.loads((outside_the_lab / "data" / "runs" / run.id / "run.json").read_text())["script"]
+    assert (len(script["project"]), len(script["name"])) == (200, 200)

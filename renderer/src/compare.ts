@@ -488,6 +488,7 @@ export function tableRows(groups: readonly CompareGroup[], series: BuildInput['s
     const top = bestOfMeanCurve(
       [...at.entries()].sort((a, b) => a[0] - b[0]).map(([x, values]) => ({ x, values })),
       lower,
+      perRun.filter((c) => c.length).length,
     );
     return {
       key: g.key,

@@ -97,7 +97,10 @@ export function aggregateRuns(
         runs: rs.map((r) => ({ id: r.id, points: r.points.map((p) => ({ x: p.iteration, y: p.value })) })),
       });
       const finals = rs.map((r) => r.points[r.points.length - 1]!.value);
-      const best = bestOfMeanCurve(atX, lowerIsBetter(o.metric ?? EXPORT_METRIC))!;
+      // every run has its last evaluation (completed runs): the last iteration at least is common to all
+      const best =
+        bestOfMeanCurve(atX, lowerIsBetter(o.metric ?? EXPORT_METRIC), rs.length) ??
+        bestOfMeanCurve(atX, lowerIsBetter(o.metric ?? EXPORT_METRIC))!;
       rows.push({
         variant,
         dataset,

@@ -5,14 +5,14 @@
  * brings in runs written offline (again after they grew).
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { defaultDataDir, databasePath, runsDir } from '../../core/paths';
 import { pidStartTime } from '../../core/process-info';
 import { createService, type Service } from '../../core/service';
-import { cleanupTempDirs, REPO, tempDir, waitFor } from '../fixtures/helpers';
+import { cleanupTempDirs, ev, REPO, RUN_START_FIELDS, tempDir, waitFor } from '../fixtures/helpers';
 
 const PYTHON = join(REPO, 'experiments', '.venv', 'bin', 'python');
 const PYENV = { PYTHONPATH: join(REPO, 'experiments'), PYTHONUNBUFFERED: '1' };
@@ -153,7 +153,7 @@ describe('a script that reports in (starlab.init)', () => {
     writeFileSync(join(dir, 'config.json'), '{}');
     writeFileSync(
       join(dir, 'events.jsonl'),
-      JSON.stringify({ v: 1, seq: 1, t: 1, type: 'run_start', config: {}, env: { host: hostname(), pid: process.pid }, hashes: {} }) + '\n',
+      ev(1, 'run_start', { ...RUN_START_FIELDS, env: { ...RUN_START_FIELDS.env, host: hostname(), pid: process.pid } }) + '\n',
     );
     mkdirSync(join(dataDir, 'inbox'));
     writeFileSync(join(dataDir, 'inbox', id), '');
@@ -162,6 +162,30 @@ describe('a script that reports in (starlab.init)', () => {
     expect(run.status).not.toBe('running');
     expect(s.getRun(id)!.pid).toBeNull();
     expect(s.stopRun(id).ok).toBe(false);
+  });
+
+  it('follows a script on another machine by its heartbeat, and never signals a pid there', async () => {
+    const dataDir = tempDir();
+    const id = '20261207-120000-beef';
+    const dir = join(runsDir(dataDir), id);
+    mkdirSync(dir, { recursive: true });
+    // a compute node sharing the data directory: its pid means nothing here
+    const script = { project: null, name: 'remote', pid: process.pid, startTime: pidStartTime(process.pid) };
+    writeFileSync(join(dir, 'run.json'), JSON.stringify({ format: 1, id, createdAt: 1, group: null, retryOf: null, script }));
+    writeFileSync(join(dir, 'config.json'), '{}');
+    const events = join(dir, 'events.jsonl');
+    writeFileSync(events, ev(1, 'run_start', { ...RUN_START_FIELDS, env: { ...RUN_START_FIELDS.env, host: 'node-17', pid: 4242 } }) + '\n');
+    mkdirSync(join(dataDir, 'inbox'));
+    writeFileSync(join(dataDir, 'inbox', id), '');
+    const s = service(dataDir);
+    const run = await waitFor(() => s.getRun(id), 10_000, 'the announced run');
+    expect(run).toMatchObject({ status: 'running', pid: null });
+    expect(s.stopRun(id).ok).toBe(false); // nothing here to signal
+    // it falls silent (no heartbeat for longer than the lab waits): the run ends as its events say
+    const old = Date.now() / 1000 - 120;
+    utimesSync(events, old, old);
+    const ended = await waitFor(() => (s.getRun(id)?.status !== 'running' ? s.getRun(id) : null), 10_000, 'the silent run to end');
+    expect(ended!.status).toBe('failed');
   });
 
   it('`starlab list` adopts announced runs without a serving app', async () => {

@@ -6,7 +6,7 @@
  * experiment is the fake one (tests/fixtures/fake-python), run by Slurm as the real one would be.
  */
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createService } from '../../core/service';
@@ -243,6 +243,10 @@ describe('Slurm executor (a real single-node cluster)', () => {
     const array = ids[0]!.split('_')[0];
     expect(ids.map((j) => j.split('_')[0])).toEqual([array, array, array, array]);
     expect(ids.map((j) => Number(j.split('_')[1])).sort()).toEqual([0, 1, 2, 3]);
+    // Slurm's own log of each task, named by sbatch's %A_%a (not a literal "%A_%a"); the script kept as a record
+    const logs = readdirSync(join(dir, 'slurm')).sort();
+    expect(logs.filter((f) => f.endsWith('.log'))).toEqual(ids.map((j) => `${j}.log`).sort());
+    expect(logs.filter((f) => f.endsWith('.sh'))).toHaveLength(1);
     for (const s of shown) {
       expect(readFileSync(join(s.runDir, 'stdout.log'), 'utf8')).toMatch(/fake experiment complete running/);
       expect(JSON.parse(readFileSync(join(s.runDir, 'events.jsonl'), 'utf8').split('\n')[0]!).env.slurm_job_id).toBe(s.jobId);

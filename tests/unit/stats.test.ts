@@ -117,3 +117,16 @@ describe('bestOfMeanCurve (one definition of "best" for the compare table and ta
     expect(bestOfMeanCurve([{ x: 0, values: [NaN] }])).toBeNull();
   });
 });
+
+describe('bestOfMeanCurve with runs still going', () => {
+  it('counts only the iterations every run reached', () => {
+    // run 2 has not reached iteration 2, where run 1 alone reads 0.9
+    const pts = [
+      { x: 0, values: [0.1, 0.3] },
+      { x: 1, values: [0.4, 0.2] },
+      { x: 2, values: [0.9] },
+    ];
+    expect(bestOfMeanCurve(pts, false, 2)).toMatchObject({ x: 1, n: 2 });
+    expect(bestOfMeanCurve(pts)).toMatchObject({ x: 2, n: 1 });
+  });
+});

@@ -156,6 +156,8 @@ export function ComparePage({ path }: { path: string }): ReactElement {
   const xLabel = X_OPTIONS.find((o) => o.id === x)?.label ?? x;
   // what an export is labelled: readable defaults (the catalogue's words), editable before exporting
   const [exportText, setExportText] = useState<{ title?: string; x?: string; y?: string }>({});
+  // labels edited for one chart do not carry over to another metric or axis
+  useEffect(() => setExportText({}), [metric, x, byDifficulty]);
   const defaultYLabel = `${axisLabelOf(metric)}${byDifficulty ? ' by difficulty' : ''}`;
   const xLabelText = xLabel.charAt(0).toUpperCase() + xLabel.slice(1);
   const defaultTitle = `${axisLabelOf(metric)} by ${xLabel}`;

@@ -126,7 +126,7 @@ export function GroupPage({ id }: { id: string }): ReactElement {
           </span>
         ) : null}
       </div>
-      <GroupCurves runs={runs} />
+      <GroupCurves runs={runs} swept={!!(g.spec?.grid && Object.keys(g.spec.grid as object).length)} />
       {message ? (
         message.ok ? (
           <div className="muted small" data-testid="group-message">
@@ -221,8 +221,13 @@ export function GroupPage({ id }: { id: string }): ReactElement {
   );
 }
 
-/** The group's held-out accuracy by iteration, mean ± std over seeds per variant (and dataset), each run thin; live. */
-function GroupCurves({ runs }: { runs: RunSummary[] }): ReactElement | null {
+/**
+ * The group's held-out accuracy by iteration, mean ± std over seeds per variant (and dataset),
+ * each run thin; live. A group with swept settings draws each run: pooled by variant alone, a
+ * band would mix the settings' effect with the seeds' spread (the compare view groups by the
+ * swept key).
+ */
+function GroupCurves({ runs, swept }: { runs: RunSummary[]; swept: boolean }): ReactElement | null {
   const ids = runs.map((r) => r.id).slice(0, 500);
   const key = ids.join(',');
   const series = useLive(() => (ids.length ? call('getSeries', ids, ['eval/accuracy']) : Promise.resolve({})), [key]);
@@ -236,12 +241,12 @@ function GroupCurves({ runs }: { runs: RunSummary[] }): ReactElement | null {
         series: series.data ?? {},
         metric: 'eval/accuracy',
         x: 'iteration',
-        groupBy: datasets > 1 ? 'variant+dataset' : 'variant',
-        template: datasets > 1 ? '{variant} · {dataset}' : '{variant}',
+        groupBy: swept ? 'none' : datasets > 1 ? 'variant+dataset' : 'variant',
+        template: swept ? '' : datasets > 1 ? '{variant} · {dataset}' : '{variant}',
         smoothing: 0,
         band: 'std',
       }),
-    [runs, series.data, datasets],
+    [runs, series.data, datasets, swept],
   );
   if (!runs.length || !series.data) return null;
   if (!groups.some((g) => g.smoothed.length))
