@@ -81,7 +81,9 @@ describe('with the real experiment package', () => {
       dataset: 'addition',
       preset: 'tiny',
       seed: 1,
-      overrides: { ...MICRO_STAR, 'runtime.nproc': '2', 'loop.iterations': '2', 'loop.base_steps': '2000', 'loop.step_growth': '1' },
+      // iterations to spare: when a micro run keeps no rationale its fine-tunes are instant, and under
+      // load two iterations could end between the poll that sees iteration 1's train phase and the stop
+      overrides: { ...MICRO_STAR, 'runtime.nproc': '2', 'loop.iterations': '8', 'loop.base_steps': '2000', 'loop.step_growth': '1' },
     });
     if (!r.ok) throw new Error(JSON.stringify(r.errors));
     const run = s.getRun(r.id)!;
