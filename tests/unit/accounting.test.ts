@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { MetricPoint, PhaseRecord, RunDetail } from '../../shared/contract';
 import { ACCOUNTING_METRICS, CounterDeltas, buildAccounting, isStarFamily, phaseChartData } from '../../renderer/src/accounting';
+import { runSummary } from '../fixtures/helpers';
 
 /** A run with the given metrics ({name: [[iteration, step, value], …]}) and phases. */
 function makeRun(variant: string, metrics: Record<string, [number, number, number][]>, phases: PhaseRecord[] = []): RunDetail {
@@ -10,30 +11,8 @@ function makeRun(variant: string, metrics: Record<string, [number, number, numbe
   for (const [name, pts] of Object.entries(metrics))
     m[name] = pts.map(([iteration, step, value], i) => ({ iteration, step, value, t: 1000 + i }));
   return {
-    id: 'r1',
-    name: null,
-    tags: [],
-    notes: null,
+    ...runSummary({ variant }),
     groupName: null,
-    groupId: null,
-    status: 'completed',
-    statusReason: null,
-    variant,
-    dataset: 'addition',
-    preset: 'tiny',
-    model: 'tiny',
-    seed: 0,
-    createdAt: 0,
-    startedAt: 0,
-    endedAt: 1,
-    latestAccuracy: null,
-    currentIteration: 2,
-    currentPhase: null,
-    progressDone: null,
-    progressTotal: null,
-    malformedLines: 0,
-    unknownEvents: 0,
-    ignoredEvents: 0,
     config: {},
     configHash: '',
     env: null,

@@ -2,9 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import type { RunSummary } from '../../shared/contract';
 import { groupEtaSeconds } from '../../renderer/src/group-eta';
+import { runSummary } from '../fixtures/helpers';
 
-const r = (status: RunSummary['status'], startedAt: number | null, endedAt: number | null) =>
-  ({ status, startedAt, endedAt }) as RunSummary;
+const r = (status: RunSummary['status'], startedAt: number | null, endedAt: number | null) => runSummary({ status, startedAt, endedAt });
 
 describe('groupEtaSeconds', () => {
   it('is unknown until a run has completed', () => {

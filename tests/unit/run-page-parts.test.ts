@@ -7,6 +7,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { RunDetail } from '../../shared/contract';
+import { runSummary } from '../fixtures/helpers';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const RENDERER_SRC = join(ROOT, 'renderer/src/');
@@ -26,30 +27,20 @@ async function render(component: Component, props: object): Promise<string> {
 function run(over: Partial<RunDetail> = {}): RunDetail {
   const pt = (iteration: number, value: number) => ({ iteration, step: iteration, value, t: 1_700_000_000_000 + iteration });
   return {
-    id: 'r1',
-    name: null,
-    tags: [],
-    notes: null,
+    ...runSummary({
+      groupId: 'g1',
+      status: 'failed',
+      statusReason: 'the experiment exited with code 1',
+      dataset: 'gsm8k',
+      model: 'tiny-model',
+      seed: 3,
+      createdAt: 1_700_000_000_000,
+      startedAt: 1_700_000_000_000,
+      endedAt: 1_700_000_060_000,
+      latestAccuracy: 0.5,
+      currentIteration: 2,
+    }),
     groupName: null,
-    groupId: 'g1',
-    status: 'failed',
-    statusReason: 'the experiment exited with code 1',
-    variant: 'star',
-    dataset: 'gsm8k',
-    preset: 'tiny',
-    model: 'tiny-model',
-    seed: 3,
-    createdAt: 1_700_000_000_000,
-    startedAt: 1_700_000_000_000,
-    endedAt: 1_700_000_060_000,
-    latestAccuracy: 0.5,
-    currentIteration: 2,
-    currentPhase: null,
-    progressDone: null,
-    progressTotal: null,
-    malformedLines: 0,
-    unknownEvents: 0,
-    ignoredEvents: 0,
     config: { loop: { iterations: 4 } },
     configHash: 'abc123',
     env: { python: '3.12' },

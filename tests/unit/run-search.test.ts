@@ -1,39 +1,10 @@
 /** Finding and ordering runs in the runs table and the compare sidebar (renderer/src/run-search.ts). */
 import { describe, expect, it } from 'vitest';
-import type { RunSummary } from '../../shared/contract';
 import { runMatches, sortRuns } from '../../renderer/src/run-search';
-
-function run(id: string, over: Partial<RunSummary> = {}): RunSummary {
-  return {
-    id,
-    name: null,
-    tags: [],
-    notes: null,
-    groupId: null,
-    status: 'completed',
-    statusReason: null,
-    variant: 'star',
-    dataset: 'addition',
-    preset: 'tiny',
-    model: 'tiny-llama',
-    seed: 0,
-    createdAt: 1000,
-    startedAt: 1000,
-    endedAt: 1010,
-    latestAccuracy: null,
-    currentIteration: null,
-    currentPhase: null,
-    progressDone: null,
-    progressTotal: null,
-    malformedLines: 0,
-    unknownEvents: 0,
-    ignoredEvents: 0,
-    ...over,
-  };
-}
+import { runSummary } from '../fixtures/helpers';
 
 describe('runMatches', () => {
-  const r = run('20261207-120000-abcd', { name: 'Baseline LR', tags: ['paper', 'fig-2'], notes: 'from the appendix', seed: 12 });
+  const r = runSummary({ id: '20261207-120000-abcd', name: 'Baseline LR', tags: ['paper', 'fig-2'], notes: 'from the appendix', seed: 12 });
   it('matches every word anywhere in what the run is called and says', () => {
     for (const q of ['', 'baseline', 'BASELINE lr', 'appendix', 'fig-2', 'star addition', 'abcd', 'tiny-llama', 'group-x'])
       expect(runMatches(r, q, 'group-x'), q).toBe(true);
@@ -46,15 +17,15 @@ describe('runMatches', () => {
     expect(runMatches(r, 'seed=1')).toBe(false);
   });
   it('finds a run by its default name', () => {
-    expect(runMatches(run('x', { seed: 3 }), 'star · addition · s3')).toBe(true);
+    expect(runMatches(runSummary({ id: 'x', seed: 3 }), 'star · addition · s3')).toBe(true);
   });
 });
 
 describe('sortRuns', () => {
   const runs = [
-    run('a', { name: 'beta', latestAccuracy: 0.5, createdAt: 3, seed: 2 }),
-    run('b', { name: 'Alpha', latestAccuracy: null, createdAt: 2, seed: 10 }),
-    run('c', { name: 'gamma', latestAccuracy: 0.9, createdAt: 1, seed: 1 }),
+    runSummary({ id: 'a', name: 'beta', latestAccuracy: 0.5, createdAt: 3, seed: 2 }),
+    runSummary({ id: 'b', name: 'Alpha', latestAccuracy: null, createdAt: 2, seed: 10 }),
+    runSummary({ id: 'c', name: 'gamma', latestAccuracy: 0.9, createdAt: 1, seed: 1 }),
   ];
   const ids = (key: Parameters<typeof sortRuns>[1]['key'], dir: 'asc' | 'desc') =>
     sortRuns(runs, { key, dir }, () => null).map((r) => r.id);

@@ -60,6 +60,28 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
   });
 }
 
+/**
+ * Forges the run directory of a script that announced itself, as the SDK writes it: run.json
+ * whose script claim names this test process (its pid and start time), an empty config.json,
+ * events.jsonl holding one run_start from `host` and `pid`, and the run's inbox entry. Returns
+ * the events file.
+ */
+function forgeAnnouncedRun(dataDir: string, id: string, from: { name: string; host: string; pid: number }): string {
+  const dir = join(runsDir(dataDir), id);
+  mkdirSync(dir, { recursive: true });
+  const script = { project: null, name: from.name, pid: process.pid, startTime: pidStartTime(process.pid) };
+  writeFileSync(join(dir, 'run.json'), JSON.stringify({ format: 1, id, createdAt: 1, group: null, retryOf: null, script }));
+  writeFileSync(join(dir, 'config.json'), '{}');
+  const events = join(dir, 'events.jsonl');
+  writeFileSync(
+    events,
+    ev(1, 'run_start', { ...RUN_START_FIELDS, env: { ...RUN_START_FIELDS.env, host: from.host, pid: from.pid } }) + '\n',
+  );
+  mkdirSync(join(dataDir, 'inbox'));
+  writeFileSync(join(dataDir, 'inbox', id), '');
+  return events;
+}
+
 const GATED = (gate: string, steps: number) => `
 import os, time, starlab
 run = starlab.init(project="probe", name="lr 3e-4", config={"lr": 3e-4, "seed": 7, "dataset": "gsm8k"})
@@ -145,18 +167,8 @@ describe('a script that reports in (starlab.init)', () => {
   it("takes a run.json naming a live process for a claim: the process must hold the run's events file", async () => {
     const dataDir = tempDir();
     const id = '20261207-120000-f00d';
-    const dir = join(runsDir(dataDir), id);
-    mkdirSync(dir, { recursive: true });
     // this test process: alive, its start time right, but it is not writing the run
-    const script = { project: null, name: 'forged', pid: process.pid, startTime: pidStartTime(process.pid) };
-    writeFileSync(join(dir, 'run.json'), JSON.stringify({ format: 1, id, createdAt: 1, group: null, retryOf: null, script }));
-    writeFileSync(join(dir, 'config.json'), '{}');
-    writeFileSync(
-      join(dir, 'events.jsonl'),
-      ev(1, 'run_start', { ...RUN_START_FIELDS, env: { ...RUN_START_FIELDS.env, host: hostname(), pid: process.pid } }) + '\n',
-    );
-    mkdirSync(join(dataDir, 'inbox'));
-    writeFileSync(join(dataDir, 'inbox', id), '');
+    forgeAnnouncedRun(dataDir, id, { name: 'forged', host: hostname(), pid: process.pid });
     const s = service(dataDir);
     const run = await waitFor(() => s.getRun(id), 10_000, 'the announced run');
     expect(run.status).not.toBe('running');
@@ -167,16 +179,8 @@ describe('a script that reports in (starlab.init)', () => {
   it('follows a script on another machine by its heartbeat, and never signals a pid there', async () => {
     const dataDir = tempDir();
     const id = '20261207-120000-beef';
-    const dir = join(runsDir(dataDir), id);
-    mkdirSync(dir, { recursive: true });
     // a compute node sharing the data directory: its pid means nothing here
-    const script = { project: null, name: 'remote', pid: process.pid, startTime: pidStartTime(process.pid) };
-    writeFileSync(join(dir, 'run.json'), JSON.stringify({ format: 1, id, createdAt: 1, group: null, retryOf: null, script }));
-    writeFileSync(join(dir, 'config.json'), '{}');
-    const events = join(dir, 'events.jsonl');
-    writeFileSync(events, ev(1, 'run_start', { ...RUN_START_FIELDS, env: { ...RUN_START_FIELDS.env, host: 'node-17', pid: 4242 } }) + '\n');
-    mkdirSync(join(dataDir, 'inbox'));
-    writeFileSync(join(dataDir, 'inbox', id), '');
+    const events = forgeAnnouncedRun(dataDir, id, { name: 'remote', host: 'node-17', pid: 4242 });
     const s = service(dataDir);
     const run = await waitFor(() => s.getRun(id), 10_000, 'the announced run');
     expect(run).toMatchObject({ status: 'running', pid: null });

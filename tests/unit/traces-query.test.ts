@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { TRACE_FILTERS, type RunSummary, type TraceRow } from '../../shared/contract';
+import { TRACE_FILTERS, type TraceRow } from '../../shared/contract';
 import {
   DEFAULT_TRACES_STATE,
   RefreshGate,
@@ -21,6 +21,7 @@ import {
   updateTracesState,
   type TracesState,
 } from '../../renderer/src/traces-query';
+import { runSummary } from '../fixtures/helpers';
 
 const state = (patch: Partial<TracesState>): TracesState => ({ ...DEFAULT_TRACES_STATE, ...patch });
 
@@ -343,8 +344,7 @@ describe('compare panel samples', () => {
   });
 
   it('ranks runs of the same dataset first, another variant before the same one', () => {
-    const run = (id: string, variant: string, dataset: string, createdAt: number): RunSummary =>
-      ({ id, variant, dataset, createdAt }) as RunSummary;
+    const run = (id: string, variant: string, dataset: string, createdAt: number) => runSummary({ id, variant, dataset, createdAt });
     const self = run('me', 'star', 'addition', 5);
     const runs = [
       self,

@@ -24,6 +24,7 @@ import { compareViewFromHash, compareViewToHash, isCompareHash, updateCompareVie
 import { CompareRunList } from './compare/run-list';
 import { CompareControls, type MetricOptions } from './compare/controls';
 import { CompareTable } from './compare/table';
+import { LabelField } from './compare/label-field';
 
 /** The URL follows the view this long after its last change (a dragged slider, typing). */
 const URL_WRITE_DELAY_MS = 150;
@@ -218,33 +219,24 @@ export function ComparePage({ path }: { path: string }): ReactElement {
             <details className="export-details" data-testid="compare-export">
               <summary>Export this chart for the paper (as drawn: grouping, x axis, y range, smoothing, band, log y)</summary>
               <div className="export-labels">
-                <label>
-                  title
-                  <input
-                    type="text"
-                    data-testid="export-title"
-                    value={exportText.title ?? defaultTitle}
-                    onChange={(e) => setExportText((t) => ({ ...t, title: e.target.value }))}
-                  />
-                </label>
-                <label>
-                  x axis
-                  <input
-                    type="text"
-                    data-testid="export-x-label"
-                    value={exportText.x ?? xLabelText}
-                    onChange={(e) => setExportText((t) => ({ ...t, x: e.target.value }))}
-                  />
-                </label>
-                <label>
-                  y axis
-                  <input
-                    type="text"
-                    data-testid="export-y-label"
-                    value={exportText.y ?? defaultYLabel}
-                    onChange={(e) => setExportText((t) => ({ ...t, y: e.target.value }))}
-                  />
-                </label>
+                <LabelField
+                  label="title"
+                  testId="export-title"
+                  value={exportText.title ?? defaultTitle}
+                  onChange={(title) => setExportText((t) => ({ ...t, title }))}
+                />
+                <LabelField
+                  label="x axis"
+                  testId="export-x-label"
+                  value={exportText.x ?? xLabelText}
+                  onChange={(x) => setExportText((t) => ({ ...t, x }))}
+                />
+                <LabelField
+                  label="y axis"
+                  testId="export-y-label"
+                  value={exportText.y ?? defaultYLabel}
+                  onChange={(y) => setExportText((t) => ({ ...t, y }))}
+                />
               </div>
               <ExportPanel
                 formats={['svg', 'pdf', 'png', 'csv', 'pgf', 'py']}

@@ -6,6 +6,7 @@ import { navigate, useInterval, useLive, useNow, useRunsChanged } from '../hooks
 import { formatBytes, formatDuration, formatPct, formatTime, runDurationMs } from '../format';
 import { ErrorNote, StatusBadge } from '../components/common';
 import { phaseCell } from '../components/PhaseCell';
+import { SearchField } from '../components/SearchField';
 import { compareViewToHash, defaultCompareView } from '../compare-state';
 import { DEFAULT_SORT, runMatches, sortRuns, type RunSort, type SortKey } from '../run-search';
 import { runTag } from '../../../shared/contract';
@@ -97,13 +98,12 @@ export function RunsPage(): ReactElement {
       ) : null}
       {all.length > 0 ? (
         <div className="runs-toolbar">
-          <input
-            type="search"
+          <SearchField
             className="runs-search"
             placeholder="search runs: name, tag, variant, dataset, notes… (tag:T, seed=N)"
             value={query}
-            onChange={(e) => setQuery(e.target.value)}
-            data-testid="runs-search"
+            onChange={setQuery}
+            testId="runs-search"
           />
           {query ? (
             <span className="muted small" data-testid="runs-shown">

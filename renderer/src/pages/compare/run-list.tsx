@@ -3,6 +3,7 @@ import { runName } from '../../../../shared/run-name';
 import { useMemo, type ReactElement } from 'react';
 import type { RunSummary } from '../../../../shared/contract';
 import { StatusBadge } from '../../components/common';
+import { SearchField } from '../../components/SearchField';
 import { runMatches } from '../../run-search';
 
 export function CompareRunList({
@@ -25,13 +26,12 @@ export function CompareRunList({
     setSelected(on ? (selected.includes(id) ? selected : [...selected, id]) : selected.filter((s) => s !== id));
   return (
     <aside className="compare-runs">
-      <input
-        type="search"
+      <SearchField
         className="compare-filter"
         placeholder="filter runs (name, tag, variant, dataset, seed=0…)"
         value={filter}
-        onChange={(e) => onFilter(e.target.value)}
-        data-testid="compare-filter"
+        onChange={onFilter}
+        testId="compare-filter"
       />
       <div className="compare-runs-actions small">
         <button
