@@ -4,10 +4,12 @@
  * run_events(run_id, seq); an event already there is skipped whole, so re-reading a file
  * after a crash or restart adds nothing twice. Never throws on bad lines.
  */
-import { createHash } from 'node:crypto';
 import { lineTooLongReason, parseEventLine, type ParsedLine, type RunEvent } from '../shared/protocol';
 import type { DB } from './open';
 import { dropIterationsAfter, MAX_ITERATION } from './outcomes';
+import { knownSeqs, legacyLineHash, lineHash, PendingWrites } from './ingest-rows';
+
+export { legacyLineHash, lineHash };
 
 export interface RawLine {
   /** 1-based line number in events.jsonl. */
@@ -142,10 +144,18 @@ export function ingestParsed(
     let maxSeq = 0;
     const run = s.runState.get(runId) as RunState | undefined;
     const state: RunState = run ?? { end_status: null, hashes_json: null };
-    /** A seq already in run_events: the same line read again, or another line reusing its seq. */
+    // The (run, seq) gate: every seq of the batch already in run_events, read in one query;
+    // what this batch takes joins it. Metrics events (most lines of a long run) are then written
+    // many rows per statement (PendingWrites), flushed before any other event is applied, so
+    // every event still sees the tables as they were after the events before it.
+    const seen = knownSeqs(db, runId, items);
+    const pending = new PendingWrites(db, runId);
+    let lastEventAt = -Infinity;
+    let accuracy: number | null = null;
+    /** A seq already taken: the same line read again, or another line reusing its seq. */
     const repeated = (lineNo: number, text: string, seq: number, type: string, hash: number) => {
-      const first = s.eventHash.get(runId, seq) as { hash: number | null; type: string } | undefined;
-      if (first && first.hash !== null && first.hash !== hash) {
+      const first = seen.get(seq);
+      if (first && first.hash !== null && first.hash !== hash && first.hash !== legacyLineHash(text)) {
         const reason = `seq ${seq} was already ingested from another line with different content (a ${first.type} event); this ${type} line was not applied`;
         if (s.reject.run(runId, lineNo, reason, truncate(text, REJECTED_TEXT_MAX), 'conflict').changes > 0) {
           stats.ignored++;
@@ -154,6 +164,13 @@ export function ingestParsed(
         }
       }
       stats.duplicates++; // the same line read again (or a conflict already recorded)
+    };
+    /** The per-event gate of every event but a batched metrics one. False: the seq was taken. */
+    const gate = (seq: number, type: string, t: number, payload: string | null, hash: number, note: string | null) => {
+      pending.flush();
+      if (s.gate.run(runId, seq, type, t, payload, hash, note).changes === 0) return false;
+      seen.set(seq, { hash, type });
+      return true;
     };
     for (const item of items) {
       const p = item.parsed;
@@ -167,37 +184,56 @@ export function ingestParsed(
       }
       const hash = lineHash(item.text);
       if (p.kind === 'unknown') {
-        const r = s.gate.run(runId, p.envelope.seq, p.envelope.type, p.envelope.t, p.raw, hash, null);
-        if (r.changes === 0) {
-          repeated(item.lineNo, item.text, p.envelope.seq, p.envelope.type, hash);
+        const e = p.envelope;
+        if (seen.has(e.seq) || !gate(e.seq, e.type, e.t, p.raw, hash, null)) {
+          repeated(item.lineNo, item.text, e.seq, e.type, hash);
           continue;
         }
         stats.unknown++;
         stats.applied++;
-        maxSeq = Math.max(maxSeq, p.envelope.seq);
-        s.bumpUnknown.run(p.envelope.t, runId);
+        maxSeq = Math.max(maxSeq, e.seq);
+        s.bumpUnknown.run(e.t, runId);
         continue;
       }
       const ev = p.event;
-      const note = noteFor(ev, runId, state);
-      const r = s.gate.run(runId, ev.seq, ev.type, ev.t, note ? item.text : null, hash, note);
-      if (r.changes === 0) {
+      if (seen.has(ev.seq)) {
         repeated(item.lineNo, item.text, ev.seq, ev.type, hash);
         continue;
       }
-      maxSeq = Math.max(maxSeq, ev.seq);
-      if (note) {
-        // kept whole in run_events (so it is read once and listed on the run page), not applied
-        stats.ignored++;
-        s.bumpIgnored.run(runId);
-        continue;
+      const note = noteFor(ev, runId, state);
+      if (ev.type === 'metrics' && !note) {
+        seen.set(ev.seq, { hash, type: ev.type });
+        pending.event(ev.seq, ev.type, ev.t, hash);
+        for (const name in ev.values) {
+          const value = ev.values[name]!;
+          pending.metric(ev.seq, name, ev.iteration, ev.step, value, ev.t);
+          if (name === 'eval/accuracy') accuracy = value;
+        }
+      } else {
+        if (!gate(ev.seq, ev.type, ev.t, note ? item.text : null, hash, note)) {
+          repeated(item.lineNo, item.text, ev.seq, ev.type, hash);
+          continue;
+        }
+        if (note) {
+          // kept whole in run_events (so it is read once and listed on the run page), not applied
+          maxSeq = Math.max(maxSeq, ev.seq);
+          stats.ignored++;
+          s.bumpIgnored.run(runId);
+          continue;
+        }
+        // a resume recomputes latest_accuracy from what is left: an accuracy before it is moot
+        if (ev.type === 'resumed') accuracy = null;
+        applyEvent(db, s, runId, ev, stats);
+        if (ev.type === 'run_end') state.end_status = ev.status;
+        if (ev.type === 'run_start') state.hashes_json = JSON.stringify(ev.hashes ?? {});
       }
+      maxSeq = Math.max(maxSeq, ev.seq);
       stats.applied++;
-      s.touch.run(ev.t, runId);
-      applyEvent(db, s, runId, ev, stats);
-      if (ev.type === 'run_end') state.end_status = ev.status;
-      if (ev.type === 'run_start') state.hashes_json = JSON.stringify(ev.hashes ?? {});
+      if (ev.t > lastEventAt) lastEventAt = ev.t;
     }
+    pending.flush();
+    if (lastEventAt > -Infinity) s.touch.run(lastEventAt, runId);
+    if (accuracy !== null) s.accuracy.run(accuracy, runId);
     if (cursor) setCursor(db, runId, { offset: cursor.offset, lineNo: cursor.lineNo, lastSeq: maxSeq });
     else if (maxSeq) setCursor(db, runId, { lastSeq: maxSeq });
   })();
@@ -207,11 +243,6 @@ export function ingestParsed(
 interface RunState {
   end_status: string | null;
   hashes_json: string | null;
-}
-
-/** 48 bits of the line's sha1: tells a repeated seq with other content from the same line read twice. */
-export function lineHash(text: string): number {
-  return createHash('sha1').update(text.trim()).digest().readUIntBE(0, 6);
 }
 
 /**
@@ -249,11 +280,7 @@ function applyEvent(db: DB, s: Statements, runId: string, ev: RunEvent, stats: I
       s.progress.run(ev.iteration, ev.phase, ev.done, ev.total, runId);
       break;
     case 'metrics':
-      for (const [name, value] of Object.entries(ev.values)) {
-        s.metric.run(runId, ev.seq, name, ev.iteration, ev.step, value, ev.t);
-        if (name === 'eval/accuracy') s.accuracy.run(value, runId);
-      }
-      break;
+      break; // written by ingestParsed, many rows per statement (PendingWrites)
     case 'samples':
       // Triggers on samples keep the per-question outcomes and the search index (db/outcomes.ts).
       if (ev.iteration > MAX_ITERATION) {
@@ -340,7 +367,6 @@ function statements(db: DB): Statements {
 function prepare(db: DB) {
   return {
     gate: db.prepare('INSERT OR IGNORE INTO run_events (run_id, seq, type, t, payload, hash, note) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-    eventHash: db.prepare('SELECT hash, type FROM run_events WHERE run_id = ? AND seq = ?'),
     runState: db.prepare('SELECT end_status, hashes_json FROM runs WHERE id = ?'),
     reject: db.prepare('INSERT OR IGNORE INTO rejected_lines (run_id, line_no, reason, text, kind) VALUES (?, ?, ?, ?, ?)'),
     bumpMalformed: db.prepare('UPDATE runs SET malformed_lines = malformed_lines + 1 WHERE id = ?'),
@@ -370,7 +396,6 @@ function prepare(db: DB) {
       'UPDATE runs SET current_iteration = ?, current_phase = ?, progress_done = NULL, progress_total = NULL WHERE id = ?',
     ),
     progress: db.prepare('UPDATE runs SET current_iteration = ?, current_phase = ?, progress_done = ?, progress_total = ? WHERE id = ?'),
-    metric: db.prepare('INSERT OR IGNORE INTO metrics (run_id, seq, name, iteration, step, value, t) VALUES (?, ?, ?, ?, ?, ?, ?)'),
     accuracy: db.prepare('UPDATE runs SET latest_accuracy = ? WHERE id = ?'),
     sample: db.prepare(
       `INSERT OR IGNORE INTO samples (run_id, seq, idx, iteration, split, kind, question_id, question, text, answer, gold,

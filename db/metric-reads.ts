@@ -1,7 +1,8 @@
 /** Reading a run's metrics: bounded for a run's detail (min/max buckets), paged exactly, as series across runs, by name. */
-import type { MetricPoint, MetricPointsPage, RunDetail } from '../shared/contract';
+import type { MetricPoint, MetricPointsPage, RunDetail, SeriesColumns } from '../shared/contract';
 import { METRIC_POINTS_PAGE_MAX, RUN_DETAIL_METRIC_LIMITS } from '../shared/contract';
 import { METRIC_NAMESPACES } from '../shared/catalogue';
+import { columnsToPoints } from '../shared/series-columns';
 import type { DB } from './open';
 
 interface MetricRow {
@@ -147,20 +148,46 @@ export function getMetricPoints(
   return { name: o.name, total, points: rows.map(toPoint), next: more && lastRow ? { step: lastRow.step, seq: lastRow.seq } : null };
 }
 
-/** Only the named metrics of several runs: {runId: {name: points}} (the compare view's data). */
-export function getSeries(db: DB, runIds: string[], names: string[]): Record<string, Record<string, MetricPoint[]>> {
-  const out: Record<string, Record<string, MetricPoint[]>> = {};
+/**
+ * Only the named metrics of several runs, as columns: {runId: {name: {iteration, step, value,
+ * t}}}, each in (step, seq) order. The compare view's data: 50 runs × 10,000 points without an
+ * object per point (scripts/bench-ingest.ts measures it beside getSeries).
+ */
+export function getSeriesColumns(db: DB, runIds: string[], names: string[]): Record<string, Record<string, SeriesColumns>> {
+  const out: Record<string, Record<string, SeriesColumns>> = {};
   if (!runIds.length || !names.length) return out;
-  const stmt = db.prepare(
-    `SELECT name, iteration, step, value, t FROM metrics WHERE run_id = ? AND name IN (${names.map(() => '?').join(',')})
-     ORDER BY name, step, seq`,
-  );
+  // one range scan per (run, name), without the name column: each value read costs more than the scan
+  const stmt = db.prepare('SELECT iteration, step, value, t FROM metrics WHERE run_id = ? AND name = ? ORDER BY step, seq').raw();
   for (const id of runIds) {
-    const m: Record<string, MetricPoint[]> = {};
-    for (const r of stmt.all(id, ...names) as { name: string; iteration: number; step: number; value: number; t: number }[])
-      (m[r.name] ??= []).push({ iteration: r.iteration, step: r.step, value: r.value, t: r.t });
+    const m: Record<string, SeriesColumns> = {};
+    for (const name of new Set(names)) {
+      const rows = stmt.all(id, name) as [number, number, number, number][];
+      if (!rows.length) continue;
+      const c: SeriesColumns = {
+        iteration: new Array(rows.length),
+        step: new Array(rows.length),
+        value: new Array(rows.length),
+        t: new Array(rows.length),
+      };
+      for (let i = 0; i < rows.length; i++) {
+        const r = rows[i]!;
+        c.iteration[i] = r[0];
+        c.step[i] = r[1];
+        c.value[i] = r[2];
+        c.t[i] = r[3];
+      }
+      m[name] = c;
+    }
     out[id] = m;
   }
+  return out;
+}
+
+/** Only the named metrics of several runs: {runId: {name: points}}, from getSeriesColumns. */
+export function getSeries(db: DB, runIds: string[], names: string[]): Record<string, Record<string, MetricPoint[]>> {
+  const cols = getSeriesColumns(db, runIds, names);
+  const out: Record<string, Record<string, MetricPoint[]>> = {};
+  for (const [id, m] of Object.entries(cols)) out[id] = Object.fromEntries(Object.entries(m).map(([n, c]) => [n, columnsToPoints(c)]));
   return out;
 }
 

@@ -3,7 +3,7 @@ import type { GroupSummary, LogLine, PhaseRecord, RunDetail, RunStatus, RunSumma
 import type { DB } from './open';
 import { getMetricsBounded } from './metric-reads';
 
-export { minMaxBuckets, metricCaps, getMetricsBounded, getMetricPoints, getSeries, metricNames } from './metric-reads';
+export { minMaxBuckets, metricCaps, getMetricsBounded, getMetricPoints, getSeries, getSeriesColumns, metricNames } from './metric-reads';
 
 /** A row of `runs` as stored. */
 export interface RunRow {

@@ -4,7 +4,7 @@
  * updates under a few hundred ms"). A scratch database gets N runs × P points of
  * eval/accuracy by step (real SQLite, the real schema), then:
  *
- *  1. pipeline (Node): getSeries from SQLite, and per update buildGroups (x mapping,
+ *  1. pipeline (Node): getSeriesColumns from SQLite, and per update buildGroups (x mapping,
  *     smoothing, mean ± band over seeds) + the chart's LTTB downsampling to the plot width,
  *     next to a 1-run baseline measured the same way in the same process;
  *  2. browser (Chromium, the built UI over HTTP, unless --no-browser): the time from a
@@ -26,7 +26,7 @@ import * as q from '../db/queries';
 import { databasePath } from '../core/paths';
 import { buildGroups, type CompareRun, type XKind } from '../renderer/src/compare';
 import { MAX_GROUPS_WITH_RAW, pointsPerLine, thinAggregate, thinRun } from '../renderer/src/downsample';
-import type { MetricPoint, RunSummary } from '../shared/contract';
+import type { RunSummary, SeriesColumns } from '../shared/contract';
 import { VARIANTS } from '../shared/catalogue';
 
 function arg(name: string, dflt: string): string {
@@ -94,7 +94,7 @@ function pipelineBench(
   const summaries = new Map(q.listRuns(db).map((r) => [r.id, r]));
   const fetch = (sel: string[]) => {
     const t = performance.now();
-    const s = q.getSeries(db, sel, ['eval/accuracy']);
+    const s = q.getSeriesColumns(db, sel, ['eval/accuracy']);
     return { ms: performance.now() - t, series: s };
   };
   const full = fetch(ids);
@@ -106,7 +106,7 @@ function pipelineBench(
   let pointsOut = 0;
   const update = (
     sel: string[],
-    series: Record<string, Record<string, MetricPoint[]>>,
+    series: Record<string, Record<string, SeriesColumns>>,
     o: { x: XKind; groupBy: string; smoothing: number; showRuns: boolean },
   ) => {
     const t = performance.now();
@@ -141,9 +141,9 @@ function pipelineBench(
     ['x = iteration', { x: 'iteration', groupBy: 'variant', smoothing: 0, showRuns: false }],
   ];
   // the first draw after a fetch maps every point to the axis (later updates reuse that, cached per fetched record)
-  const fresh = (series: Record<string, Record<string, MetricPoint[]>>) =>
+  const fresh = (series: Record<string, Record<string, SeriesColumns>>) =>
     Object.fromEntries(Object.entries(series).map(([k, v]) => [k, { ...v }]));
-  const cold = (sel: string[], series: Record<string, Record<string, MetricPoint[]>>) =>
+  const cold = (sel: string[], series: Record<string, Record<string, SeriesColumns>>) =>
     median(Array.from({ length: REPEAT }, () => update(sel, fresh(series), cases[0]![1])));
   const coldRow = { what: 'first draw after a fetch', full: cold(ids, full.series), baseline: cold(ids.slice(0, 1), base.series) };
   const timings = [
@@ -284,7 +284,7 @@ try {
   );
   const p = pipelineBench(dataDir, ids);
   console.log(
-    `getSeries (SQLite): ${p.fetchMs.toFixed(1)} ms for ${N_RUNS} runs, ${p.fetchBaseMs.toFixed(1)} ms for 1 run (median of ${REPEAT})`,
+    `getSeriesColumns (SQLite): ${p.fetchMs.toFixed(1)} ms for ${N_RUNS} runs, ${p.fetchBaseMs.toFixed(1)} ms for 1 run (median of ${REPEAT})`,
   );
   console.log(`points: ${p.pointsIn} stored → ${p.pointsOut} drawn (group by variant + runs, ${PLOT_WIDTH} px plot)`);
   table(`pipeline (Node, median of ${REPEAT}): buildGroups + downsampling`, p.timings);

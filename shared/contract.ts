@@ -33,6 +33,14 @@ export interface MetricPoint {
   t: number;
 }
 
+/** One metric of one run as columns, index i one point, in (step, seq) order: no object per point. */
+export interface SeriesColumns {
+  iteration: number[];
+  step: number[];
+  value: number[];
+  t: number[];
+}
+
 export interface RunSummary {
   id: string;
   /** The name its author gave it (a script's starlab.init(name=…), or edited); null: shared/run-name.ts makes one. */
@@ -508,6 +516,7 @@ export const commandArgs = {
   createAblation: z.tuple([ablationSpecSchema]),
   listGroups: z.tuple([]),
   getSeries: z.tuple([z.array(runId).min(1).max(500), z.array(z.string().min(1).max(200)).min(1).max(50)]),
+  getSeriesColumns: z.tuple([z.array(runId).min(1).max(500), z.array(z.string().min(1).max(200)).min(1).max(50)]),
   metricNames: z.tuple([z.array(runId).min(1).max(500)]),
   getGroup: z.tuple([runId]),
   cancelRun: z.tuple([runId]),
@@ -689,6 +698,8 @@ export interface CommandResults {
   listGroups: GroupSummary[];
   /** {runId: {metric: points}} for the named metrics only. */
   getSeries: Record<string, Record<string, MetricPoint[]>>;
+  /** getSeries as columns (the compare view's: no object per point). */
+  getSeriesColumns: Record<string, Record<string, SeriesColumns>>;
   metricNames: { name: string; runs: number }[];
   getGroup: GroupDetail | null;
   cancelRun: { ok: boolean; message: string };

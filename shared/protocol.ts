@@ -290,6 +290,8 @@ export function parseEventLine(line: string): ParsedLine {
   } catch (e) {
     return { kind: 'malformed', reason: `invalid JSON: ${(e as Error).message}` };
   }
+  const fast = fastMetricsEvent(json);
+  if (fast) return { kind: 'event', event: fast };
   const env = envelopeSchema.safeParse(json);
   if (!env.success) {
     return { kind: 'malformed', reason: `bad envelope: ${formatIssues(env.error)}` };
@@ -305,6 +307,39 @@ export function parseEventLine(line: string): ParsedLine {
     return { kind: 'malformed', reason: `bad ${env.data.type} event (seq ${env.data.seq}): ${formatIssues(ev.error)}` };
   }
   return { kind: 'event', event: ev.data };
+}
+
+const isInt = (x: unknown, min: number): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= min;
+
+/**
+ * A metrics event of this version checked without zod, or null to let runEventSchema decide
+ * (and word the reason): most lines of a long run are metrics, and zod cost about a sixth of
+ * ingest (issue 17's profile). Accepts exactly what metricsSchema accepts, and like it returns
+ * only the schema's fields; tests/unit/protocol-fast-path.test.ts holds the two equal.
+ */
+export function fastMetricsEvent(json: unknown): Extract<RunEvent, { type: 'metrics' }> | null {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return null;
+  const o = json as Record<string, unknown>;
+  if (o['type'] !== 'metrics' || o['v'] !== PROTOCOL_VERSION || !isInt(o['seq'], 1) || !Number.isFinite(o['t'])) return null;
+  if (!isInt(o['iteration'], 0) || !isInt(o['step'], 0)) return null;
+  const values = o['values'];
+  if (typeof values !== 'object' || values === null || Array.isArray(values)) return null;
+  let n = 0;
+  for (const k in values) {
+    if (!Object.hasOwn(values, k)) continue;
+    // a "__proto__" name: left to zod, which drops it (its output assigns keys)
+    if (k === '' || k === '__proto__' || !Number.isFinite((values as Record<string, unknown>)[k]) || ++n > EVENT_LIMITS.maxMetricNames)
+      return null;
+  }
+  return {
+    v: PROTOCOL_VERSION,
+    seq: o['seq'],
+    t: o['t'] as number,
+    type: 'metrics',
+    iteration: o['iteration'],
+    step: o['step'],
+    values: values as Record<string, number>,
+  };
 }
 
 export function formatIssues(err: z.ZodError): string {

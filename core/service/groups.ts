@@ -9,7 +9,7 @@ import type { ServiceCommands } from './types';
 
 export type GroupCommands = Pick<
   ServiceCommands,
-  'planAblation' | 'createAblation' | 'listGroups' | 'getGroup' | 'stopGroup' | 'getSeries' | 'metricNames'
+  'planAblation' | 'createAblation' | 'listGroups' | 'getGroup' | 'stopGroup' | 'getSeries' | 'getSeriesColumns' | 'metricNames'
 >;
 
 export function groupCommands(ctx: ServiceContext): GroupCommands {
@@ -97,6 +97,7 @@ export function groupCommands(ctx: ServiceContext): GroupCommands {
     },
 
     getSeries: (ids, names) => q.getSeries(db, ids, names),
+    getSeriesColumns: (ids, names) => q.getSeriesColumns(db, ids, names),
     metricNames: (ids) => q.metricNames(db, ids),
   };
 }

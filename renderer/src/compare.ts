@@ -4,7 +4,8 @@
  */
 import { DASHES, OKABE_ITO as PALETTE, paletteColor, styleForVariant, type Dash } from '../../shared/export/style';
 import type { Figure, FigureSeries } from '../../shared/export/model';
-import type { MetricPoint, RunSummary } from '../../shared/contract';
+import type { MetricPoint, RunSummary, SeriesColumns } from '../../shared/contract';
+import { columnsToPoints } from '../../shared/series-columns';
 import { VARIANTS, lowerIsBetter } from '../../shared/catalogue';
 import { bestOfMeanCurve, mean, sampleStd, type AggregatePoint, type Band } from '../../shared/stats';
 import { aggregateCols, dedupeByK, emaCols, fromCols, toCols, type AggCols, type Cols } from './columns';
@@ -70,9 +71,9 @@ function toSeconds(t: number): number {
 }
 
 /** The earliest metric time of a run over the given series (null when it has none). */
-export function runStartT(series: Record<string, readonly MetricPoint[] | undefined> | undefined): number | null {
+export function runStartT(series: Record<string, SeriesColumns | undefined> | undefined): number | null {
   let t0 = Infinity;
-  for (const pts of Object.values(series ?? {})) for (const p of pts ?? []) if (p.t < t0) t0 = p.t;
+  for (const c of Object.values(series ?? {})) for (const t of c?.t ?? []) if (t < t0) t0 = t;
   return Number.isFinite(t0) ? t0 : null;
 }
 
@@ -339,8 +340,8 @@ export interface CompareGroup {
 
 export interface BuildInput {
   runs: readonly CompareRun[];
-  /** getSeries result: runId → metric → points. */
-  series: Record<string, Record<string, MetricPoint[]>>;
+  /** getSeriesColumns result: runId → metric → columns. */
+  series: Record<string, Record<string, SeriesColumns>>;
   metric: string;
   x: XKind;
   groupBy: GroupBy;
@@ -417,15 +418,36 @@ function withProps(g: CompareGroup, props: Partial<CompareGroup>): CompareGroup 
   return Object.assign(copy, props);
 }
 
-/** A run's metric mapped to the axis, as columns; cached per getSeries record (a new fetch, a new record). */
+/**
+ * A run's metric on the step axis straight from its columns, when they are in step order (as
+ * getSeriesColumns returns them): no object per point on the path of the longest curves.
+ */
+function stepCols(c: SeriesColumns | undefined): Cols | null {
+  if (!c) return toCols([]);
+  const { step, iteration, t } = c;
+  for (let i = 1; i < step.length; i++) {
+    const d = step[i - 1]! - step[i]! || iteration[i - 1]! - iteration[i]! || t[i - 1]! - t[i]!;
+    if (d > 0) return null;
+  }
+  return { k: Float64Array.from(step), x: Float64Array.from(step), y: Float64Array.from(c.value), length: step.length };
+}
+
+/** A run's metric mapped to the axis, as columns; cached per fetched record (a new fetch, a new record). */
 const mappedCache = new WeakMap<object, Map<string, Cols>>();
-function mappedCols(s: Record<string, MetricPoint[] | undefined>, metric: string, x: XKind, computeMetric: string | null): Cols {
+function mappedCols(s: Record<string, SeriesColumns | undefined>, metric: string, x: XKind, computeMetric: string | null): Cols {
   let m = mappedCache.get(s);
   if (!m) mappedCache.set(s, (m = new Map()));
   const key = `${metric}\u0000${x}`;
   let c = m.get(key);
   if (!c) {
-    c = toCols(mapX(s[metric], x, { compute: computeMetric ? s[computeMetric] : undefined, t0: x === 'time' ? runStartT(s) : undefined }));
+    c =
+      (x === 'step' ? stepCols(s[metric]) : null) ??
+      toCols(
+        mapX(columnsToPoints(s[metric]), x, {
+          compute: computeMetric ? columnsToPoints(s[computeMetric]) : undefined,
+          t0: x === 'time' ? runStartT(s) : undefined,
+        }),
+      );
     m.set(key, c);
   }
   return c;

@@ -5,7 +5,9 @@ import { ci95HalfWidth, mean, sampleStd } from '../../shared/stats';
 import { lttb, pointsPerLine, POINT_BUDGET } from '../../renderer/src/downsample';
 import { chartDomains } from '../../renderer/src/chart-domain';
 import type { ReactElement } from 'react';
-import type { MetricPoint, RunSummary } from '../../shared/contract';
+import type { MetricPoint } from '../../shared/contract';
+import { pointsToColumns } from '../../shared/series-columns';
+import { runSummary } from '../fixtures/helpers';
 import {
   aggregateAligned,
   assignStyles,
@@ -31,36 +33,14 @@ import {
 } from '../../renderer/src/compare';
 
 const pt = (iteration: number, step: number, value: number, t = 1000 + iteration): MetricPoint => ({ iteration, step, value, t });
+/** Series written as points, in the columns getSeriesColumns returns. */
+const asCols = (s: Record<string, Record<string, MetricPoint[]>>) =>
+  Object.fromEntries(
+    Object.entries(s).map(([id, m]) => [id, Object.fromEntries(Object.entries(m).map(([n, p]) => [n, pointsToColumns(p)]))]),
+  );
 
-function summary(id: string, variant: string, dataset: string, seed: number): RunSummary {
-  return {
-    id,
-    name: null,
-    tags: [],
-    notes: null,
-    groupId: 'g',
-    status: 'completed',
-    statusReason: null,
-    variant,
-    dataset,
-    preset: 'tiny',
-    model: 'm',
-    seed,
-    createdAt: 0,
-    startedAt: 0,
-    endedAt: 1,
-    latestAccuracy: null,
-    currentIteration: null,
-    currentPhase: null,
-    progressDone: null,
-    progressTotal: null,
-    malformedLines: 0,
-    unknownEvents: 0,
-    ignoredEvents: 0,
-  };
-}
 const run = (id: string, variant: string, dataset: string, seed: number, lr: number): CompareRun => ({
-  summary: summary(id, variant, dataset, seed),
+  summary: runSummary({ id, variant, dataset, seed }),
   config: { variant, dataset, seed, loop: { lr, iterations: 3, nested: { seed: seed } }, model: { name: 'm' } },
 });
 
@@ -100,7 +80,7 @@ describe('x mapping', () => {
       { k: 2, x: 2, y: 2 },
       { k: 3, x: 5, y: 1 },
     ]);
-    expect(runStartT({ a: [pt(0, 0, 1, 50)], b: [pt(0, 0, 1, 20)], c: undefined })).toBe(20);
+    expect(runStartT({ a: pointsToColumns([pt(0, 0, 1, 50)]), b: pointsToColumns([pt(0, 0, 1, 20)]), c: undefined })).toBe(20);
     expect(runStartT({})).toBeNull();
   });
   it('fetches what the axis needs', () => {
@@ -250,11 +230,11 @@ describe('groups and table', () => {
     run('r2', 'star', 'addition', 1, 0.001),
     run('r3', 'star-norat', 'addition', 0, 0.003),
   ];
-  const series: Record<string, Record<string, MetricPoint[]>> = {
+  const series = asCols({
     r1: { 'eval/accuracy': [pt(0, 0, 0.2), pt(1, 5, 0.6), pt(2, 9, 0.5)], 'compute/tokens': [pt(0, 0, 10), pt(1, 5, 20), pt(2, 9, 30)] },
     r2: { 'eval/accuracy': [pt(0, 0, 0.4), pt(1, 5, 0.8), pt(2, 9, 0.7)], 'compute/tokens': [pt(0, 0, 12), pt(1, 5, 22), pt(2, 9, 32)] },
     r3: { 'eval/accuracy': [pt(0, 0, 0.1), pt(1, 5, 0.2)] },
-  };
+  });
   const base = {
     runs,
     series,
@@ -274,6 +254,14 @@ describe('groups and table', () => {
     expect(g[1]!.label).toBe('star-norat');
     const none = buildGroups({ ...base, groupBy: 'none', template: '{id}' });
     expect(none.map((x) => x.label)).toEqual(['r1', 'r2', 'r3']);
+  });
+  it('maps the step axis from columns as mapX maps the points, in order or not', () => {
+    const inOrder = [pt(0, 0, 0.1), pt(0, 3, 0.4), pt(1, 3, 0.5), pt(1, 7, 0.2)];
+    const shuffled = [inOrder[2]!, inOrder[0]!, inOrder[3]!, inOrder[1]!];
+    for (const pts of [inOrder, shuffled]) {
+      const g = buildGroups({ ...base, runs: [runs[0]!], series: asCols({ r1: { m: pts } }), metric: 'm', x: 'step' });
+      expect(g[0]!.runPoints[0]).toEqual(mapX(pts, 'step').map(({ k, x, y }) => ({ k, x, y })));
+    }
   });
   it('tokens axis aligns by iteration', () => {
     const g = buildGroups({ ...base, x: 'tokens' });
@@ -297,13 +285,13 @@ describe('groups and table', () => {
     expect(rows[1]).toMatchObject({ n: 1, finalMean: 0.2, finalStd: 0, best: 0.2, bestIteration: 1 });
     expect(rows[1]!.diff).toBe('loop.lr=0.003, variant=star-norat');
     // lower is better for losses
-    const loss = { r1: { 'train/loss': [pt(0, 1, 3), pt(1, 2, 1), pt(2, 3, 2)] } };
+    const loss = asCols({ r1: { 'train/loss': [pt(0, 1, 3), pt(1, 2, 1), pt(2, 3, 2)] } });
     const lg = buildGroups({ ...base, runs: [runs[0]!], series: loss, metric: 'train/loss' });
     expect(tableRows(lg, loss, 'train/loss')[0]).toMatchObject({ best: 1, bestIteration: 1, diff: '' });
   });
   it('marks a group that is not whole yet, and says at each point how many runs its mean is over', () => {
     const rs = [runs[0]!, { ...runs[1]!, summary: { ...runs[1]!.summary, status: 'running' as const } }];
-    const partial = { ...series, r2: { 'eval/accuracy': [pt(0, 0, 0.4)] } };
+    const partial = { ...series, ...asCols({ r2: { 'eval/accuracy': [pt(0, 0, 0.4)] } }) };
     const g = buildGroups({ ...base, runs: rs, series: partial });
     const rows = tableRows(g, partial, 'eval/accuracy');
     expect(rows[0]).toMatchObject({ n: 2, partial: '1 of 2 still running' });
@@ -325,7 +313,7 @@ describe('per-difficulty curves and the exported figure', () => {
     run('r2', 'star', 'addition', 1, 0.001),
     run('r3', 'star-norat', 'addition', 0, 0.001),
   ];
-  const series: Record<string, Record<string, MetricPoint[]>> = {
+  const series = asCols({
     r1: {
       'eval/accuracy': [pt(0, 0, 0.2), pt(1, 5, 0.6)],
       'eval/accuracy/digits_1': [pt(0, 0, 0.5), pt(1, 5, 0.9)],
@@ -341,7 +329,7 @@ describe('per-difficulty curves and the exported figure', () => {
       'eval/accuracy/digits_1': [pt(0, 0, 0.2), pt(1, 5, 0.3)],
       'eval/accuracy/digits_2': [pt(0, 0, 0), pt(1, 5, 0.1)],
     },
-  };
+  });
   const base = { runs, series, x: 'iteration' as const, groupBy: 'variant', template: '{variant}', smoothing: 0, band: 'std' as const };
 
   it('finds the per-difficulty metrics of a metric, by difficulty', () => {
@@ -391,7 +379,7 @@ describe('per-difficulty curves and the exported figure', () => {
     expect(f.series[1]!.runs).toBeUndefined();
     expect(compareFigure(g, { title: 't', xLabel: 'x', yLabel: 'y', yLog: true, showRuns: false }).yBounds).toBeUndefined();
     // long curves are thinned to EXPORT_MAX_POINTS, ends kept
-    const long = { r1: { m: Array.from({ length: 5000 }, (_, i) => pt(i, i, i)) } };
+    const long = asCols({ r1: { m: Array.from({ length: 5000 }, (_, i) => pt(i, i, i)) } });
     const lg = buildGroups({ ...base, runs: [runs[0]!], series: long, metric: 'm' });
     const lf = compareFigure(lg, { title: 't', xLabel: 'x', yLabel: 'y', yLog: false, showRuns: false });
     expect(lf.series[0]!.points).toHaveLength(EXPORT_MAX_POINTS);

@@ -2,7 +2,7 @@ import { appendFileSync, statSync, truncateSync, unlinkSync, writeFileSync } fro
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type DB } from '../../db/open';
-import { getCursor, ingestLines, splitTornLine } from '../../db/ingest';
+import { getCursor, ingestLines, legacyLineHash, lineHash, splitTornLine } from '../../db/ingest';
 import { getLogs, getRun, getRunRow, getSamples, insertRun } from '../../db/queries';
 import { ingestEventsFile, ingestTextLog, readCompleteLines } from '../../core/tailer';
 import { cleanupTempDirs, ev, RUN_START_FIELDS, tempDir } from '../fixtures/helpers';
@@ -114,6 +114,36 @@ describe('ingest', () => {
     const lines = fullRun().map((text, i) => ({ lineNo: i + 1, text }));
     expect(ingestLines(db, RUN, lines, null).applied).toBe(0);
     expect(count('metrics')).toBe(before.m);
+  });
+
+  it('reads lines ingested under the sha1 line hash of earlier versions as the same lines', () => {
+    const lines = [
+      ev(1, 'metrics', { iteration: 0, step: 0, values: { a: 1 } }),
+      ev(2, 'metrics', { iteration: 0, step: 1, values: { a: 2 } }),
+    ];
+    expect(
+      ingestLines(
+        db,
+        RUN,
+        lines.map((text, i) => ({ lineNo: i + 1, text })),
+        null,
+      ).applied,
+    ).toBe(2);
+    // as an earlier version stored them
+    const setHash = db.prepare('UPDATE run_events SET hash = ? WHERE run_id = ? AND seq = ?');
+    lines.forEach((text, i) => setHash.run(legacyLineHash(text), RUN, i + 1));
+    expect(lineHash(lines[0]!)).not.toBe(legacyLineHash(lines[0]!));
+    const again = ingestLines(
+      db,
+      RUN,
+      lines.map((text, i) => ({ lineNo: i + 1, text })),
+      null,
+    );
+    expect(again).toMatchObject({ applied: 0, duplicates: 2, ignored: 0 });
+    // a line reusing seq 2 with other content is still a conflict
+    const other = ingestLines(db, RUN, [{ lineNo: 3, text: ev(2, 'metrics', { iteration: 0, step: 1, values: { a: 3 } }) }], null);
+    expect(other).toMatchObject({ applied: 0, duplicates: 0, ignored: 1 });
+    expect(count('metrics')).toBe(2);
   });
 
   it('consumes a torn last line only once its newline arrives', () => {

@@ -86,7 +86,7 @@ export function ComparePage({ path }: { path: string }): ReactElement {
   const fetchNames = [...new Set([...metricsToFetch(metric, x), ...(byDifficulty ? diffMetrics.map((d) => d.metric) : [])])];
   const seriesKey = JSON.stringify([idsKey, fetchNames]);
   const series = useLive(
-    () => (ids.length ? call('getSeries', ids, fetchNames) : Promise.resolve({})).then((d) => ({ key: seriesKey, d })),
+    () => (ids.length ? call('getSeriesColumns', ids, fetchNames) : Promise.resolve({})).then((d) => ({ key: seriesKey, d })),
     [seriesKey],
   );
   const seriesData = series.data?.key === seriesKey ? series.data.d : undefined;

@@ -230,7 +230,7 @@ export function GroupPage({ id }: { id: string }): ReactElement {
 function GroupCurves({ runs, swept }: { runs: RunSummary[]; swept: boolean }): ReactElement | null {
   const ids = runs.map((r) => r.id).slice(0, 500);
   const key = ids.join(',');
-  const series = useLive(() => (ids.length ? call('getSeries', ids, ['eval/accuracy']) : Promise.resolve({})), [key]);
+  const series = useLive(() => (ids.length ? call('getSeriesColumns', ids, ['eval/accuracy']) : Promise.resolve({})), [key]);
   // the runs gain points while they run: reload with them (throttled by useRunsChanged)
   useRunsChanged(() => series.reload(), 2000);
   const datasets = new Set(runs.map((r) => r.dataset)).size;
