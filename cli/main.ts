@@ -4,6 +4,8 @@
  *   starlab list [--json]
  *   starlab show RUN [--json]
  *   starlab edit RUN [--name N | --default-name] [--tag T]… [--untag T]… [--notes TEXT] [--json]
+ *   starlab archive RUN… [--undo] [--json]   out of the runs table's way
+ *   starlab delete RUN… --yes [--json]       rows removed, directories moved to <data dir>/trash
  *   starlab stop RUN [--no-wait]
  *   starlab resume RUN [--wait] [--json]
  *   starlab import-data --dataset gsm8k|commonsenseqa --train F --eval F [--json]
@@ -33,6 +35,7 @@ import { register as registerInspect } from './commands/inspect';
 import { register as registerQueue } from './commands/queue';
 import { register as registerData } from './commands/data';
 import { register as registerExport } from './commands/export';
+import { register as registerLifecycle } from './commands/lifecycle';
 import { register as registerServe } from './commands/serve';
 import { register as registerVerifier } from './commands/verifier';
 
@@ -42,6 +45,7 @@ export function buildProgram(): Command {
   const program = new Command();
   program.name('starlab').description('STaR Lab: launch and track self-taught-reasoning experiments').version(version).showHelpAfterError();
   registerRuns(program); // launch, list, show, edit, stop, resume
+  registerLifecycle(program); // archive, delete
   registerInspect(program); // traces, curves, ratings
   registerQueue(program); // ablate, queue
   registerData(program); // import-data, bundle export/import, backup, check, reindex, sync

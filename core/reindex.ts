@@ -180,7 +180,14 @@ export async function reindexRun(db: DB, dataDir: string, id: string, report: Re
         retry_of: retryOf !== null && getRunRow(db, retryOf) ? retryOf : null,
         ...(mine?.script ? scriptColumns(found.config, mine.script) : configColumns(found.config as ExperimentConfig)),
         ...executorColumns(mine?.executor),
-        ...(mine?.labels ? { name: mine.labels.name, tags_json: JSON.stringify(mine.labels.tags), notes: mine.labels.notes } : {}),
+        ...(mine?.labels
+          ? {
+              name: mine.labels.name,
+              tags_json: JSON.stringify(mine.labels.tags),
+              notes: mine.labels.notes,
+              archived: mine.labels.archived ? 1 : 0,
+            }
+          : {}),
         status: 'failed',
         status_reason: 'being reindexed from its run directory',
         created_at: created,

@@ -1,8 +1,8 @@
 /**
- * What people call and note about a run: its name, tags and notes. Kept in the run's row
- * (runs.name, tags_json, notes) and in its run.json under `labels`, written first (the run
- * directories are the source of truth: a reindex restores them), atomically and never
- * through a link (core/safe-write.ts).
+ * What people call and note about a run: its name, tags, notes and whether it is archived.
+ * Kept in the run's row (runs.name, tags_json, notes, archived) and in its run.json under
+ * `labels`, written first (the run directories are the source of truth: a reindex restores
+ * them), atomically and never through a link (core/safe-write.ts).
  */
 import { lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,9 +17,10 @@ export interface RunLabels {
   name: string | null;
   tags: string[];
   notes: string | null;
+  archived: boolean;
 }
 
-export function labelsOf(row: Pick<RunRow, 'name' | 'tags_json' | 'notes'>): RunLabels {
+export function labelsOf(row: Pick<RunRow, 'name' | 'tags_json' | 'notes' | 'archived'>): RunLabels {
   let tags: string[] = [];
   try {
     const t = JSON.parse(row.tags_json) as unknown;
@@ -27,7 +28,7 @@ export function labelsOf(row: Pick<RunRow, 'name' | 'tags_json' | 'notes'>): Run
   } catch {
     // a damaged value reads as no tags
   }
-  return { name: row.name, tags, notes: row.notes };
+  return { name: row.name, tags, notes: row.notes, archived: row.archived === 1 };
 }
 
 /** Tags in the order given, each once. */
@@ -70,10 +71,11 @@ function save(db: DB, row: RunRow, labels: RunLabels): { ok: true } | { ok: fals
     return { ok: false, message: fsErrorMessage(e, { action: 'save the run\u2019s labels', path: file }) };
   }
   try {
-    db.prepare('UPDATE runs SET name = ?, tags_json = ?, notes = ? WHERE id = ?').run(
+    db.prepare('UPDATE runs SET name = ?, tags_json = ?, notes = ?, archived = ? WHERE id = ?').run(
       labels.name,
       JSON.stringify(labels.tags),
       labels.notes,
+      labels.archived ? 1 : 0,
       row.id,
     );
   } catch (e) {
@@ -97,6 +99,7 @@ export function editRunLabels(db: DB, id: string, patch: RunLabelsPatch): { ok: 
     name: patch.name !== undefined ? patch.name : now.name,
     tags: patch.tags !== undefined ? uniqueTags(patch.tags) : now.tags,
     notes: patch.notes !== undefined ? (patch.notes?.trim() ? patch.notes : null) : now.notes,
+    archived: now.archived,
   };
   const r = save(db, row, next);
   return r.ok ? { ok: true, message: `run ${id} updated` } : r;
@@ -124,4 +127,19 @@ export function tagRunLabels(db: DB, ids: readonly string[], add: readonly strin
   if (missing.length)
     return { ok: false, message: `no run ${missing.map((m) => `"${m}"`).join(', ')}; ${changed} run(s) changed`, changed };
   return { ok: true, message: `${changed} run(s) changed`, changed };
+}
+
+/** Archive or unarchive runs (the runs table's bulk action); runs already so are left alone. */
+export function archiveRunLabels(db: DB, ids: readonly string[], archived: boolean): { ok: boolean; message: string; changed: number } {
+  let changed = 0;
+  for (const id of ids) {
+    const row = getRunRow(db, id);
+    if (!row) return { ok: false, message: `no run "${id}"; ${changed} run(s) changed`, changed };
+    const now = labelsOf(row);
+    if (now.archived === archived) continue;
+    const r = save(db, row, { ...now, archived });
+    if (!r.ok) return { ...r, changed };
+    changed++;
+  }
+  return { ok: true, message: `${changed} run(s) ${archived ? 'archived' : 'unarchived'}`, changed };
 }

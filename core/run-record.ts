@@ -47,6 +47,7 @@ const recordSchema = z.object({
       name: z.string().max(200).nullable(),
       tags: z.array(z.string().max(40)).max(50),
       notes: z.string().max(20_000).nullable(),
+      archived: z.boolean().optional(),
     })
     .optional(),
 });

@@ -37,6 +37,7 @@ export interface RunRow {
   name: string | null;
   /** Its tags (a JSON array of strings). */
   tags_json: string;
+  archived: number;
   notes: string | null;
   exit_code: number | null;
   signal: string | null;
@@ -83,6 +84,7 @@ export type NewRun = Pick<
       | 'name'
       | 'tags_json'
       | 'notes'
+      | 'archived'
     >
   >;
 
@@ -93,15 +95,16 @@ export function nowS(): number {
 export function insertRun(db: DB, r: NewRun): void {
   db.prepare(
     `INSERT INTO runs (id, group_id, variant, dataset, preset, seed, model, config_json, config_hash, status, status_reason,
-                       created_at, started_at, ended_at, pid, pid_start_time, run_dir, python, retry_of, executor, executor_json, name, tags_json, notes)
+                       created_at, started_at, ended_at, pid, pid_start_time, run_dir, python, retry_of, executor, executor_json, name, tags_json, notes, archived)
      VALUES (@id, @group_id, @variant, @dataset, @preset, @seed, @model, @config_json, @config_hash, @status, @status_reason,
-             @created_at, @started_at, @ended_at, @pid, @pid_start_time, @run_dir, @python, @retry_of, @executor, @executor_json, @name, @tags_json, @notes)`,
+             @created_at, @started_at, @ended_at, @pid, @pid_start_time, @run_dir, @python, @retry_of, @executor, @executor_json, @name, @tags_json, @notes, @archived)`,
   ).run({
     executor: 'local',
     executor_json: null,
     name: null,
     tags_json: '[]',
     notes: null,
+    archived: 0,
     group_id: null,
     retry_of: null,
     status_reason: null,
@@ -175,6 +178,7 @@ function toSummary(r: RunRow): RunSummary {
     name: r.name,
     tags: parseJson<string[]>(r.tags_json, []),
     notes: r.notes,
+    archived: r.archived === 1,
     groupId: r.group_id,
     status: r.status,
     statusReason: r.status_reason,

@@ -47,6 +47,8 @@ export interface RunSummary {
   name: string | null;
   tags: string[];
   notes: string | null;
+  /** Put out of the runs table's way ("Show archived" shows it); nothing of it is removed. */
+  archived: boolean;
   groupId: string | null;
   status: RunStatus;
   statusReason: string | null;
@@ -526,6 +528,8 @@ export const commandArgs = {
     z.array(runId).min(1).max(10_000),
     z.object({ add: z.array(runTag).max(50), remove: z.array(runTag).max(50) }).strict(),
   ]),
+  archiveRuns: z.tuple([z.array(runId).min(1).max(10_000), z.boolean()]),
+  deleteRuns: z.tuple([z.array(runId).min(1).max(10_000)]),
   stopGroup: z.tuple([runId]),
   setQueueSettings: z.tuple([
     z
@@ -707,6 +711,10 @@ export interface CommandResults {
   editRun: { ok: boolean; message: string };
   /** changed: the runs whose tags changed. */
   tagRuns: { ok: boolean; message: string; changed: number };
+  /** changed: the runs whose archived state changed. */
+  archiveRuns: { ok: boolean; message: string; changed: number };
+  /** deleted: the runs whose rows are gone (their directories moved to <data>/trash). */
+  deleteRuns: { ok: boolean; message: string; deleted: string[] };
   stopGroup: { ok: boolean; message: string };
   setQueueSettings: Settings;
   importDataset: ImportResult;

@@ -1,5 +1,6 @@
 /** Runs: the catalog, launch (validated first), stop, resume, cancel, retry, and reading a run back (detail, metrics, logs, samples, ingest issues). */
-import { editRunLabels, tagRunLabels } from '../run-labels';
+import { archiveRunLabels, editRunLabels, tagRunLabels } from '../run-labels';
+import { deleteRuns } from '../run-delete';
 import { existsSync } from 'node:fs';
 import { isAbsolute, sep } from 'node:path';
 import type { Catalog } from '../../shared/contract';
@@ -30,6 +31,8 @@ export type RunCommands = Pick<
   | 'retryRun'
   | 'editRun'
   | 'tagRuns'
+  | 'archiveRuns'
+  | 'deleteRuns'
 > &
   Pick<Service, 'reconcile' | 'waitForRun' | 'lastLogId'>;
 
@@ -124,6 +127,18 @@ export function runCommands(ctx: ServiceContext): RunCommands {
     tagRuns: (ids, { add, remove }) => {
       const r = tagRunLabels(db, ids, add, remove);
       if (r.changed) ctx.emit('runsChanged', { ids });
+      return r;
+    },
+    archiveRuns: (ids, archived) => {
+      const r = archiveRunLabels(db, ids, archived);
+      if (r.changed) ctx.emit('runsChanged', { ids });
+      return r;
+    },
+    deleteRuns: (ids) => {
+      const damaged = ctx.damaged();
+      if (damaged) return { ok: false, message: damaged, deleted: [] };
+      const r = deleteRuns(db, dataDir, ids);
+      if (r.deleted.length) ctx.emit('runsChanged', { ids: r.deleted });
       return r;
     },
 

@@ -11,6 +11,7 @@ import { sql as v5 } from './005-ratings';
 import { sql as v6 } from './006-event-integrity';
 import { sql as v7 } from './007-executor';
 import { sql as v8 } from './008-run-names';
+import { sql as v9 } from './009-run-archive';
 
 export interface Migration {
   name: string;
@@ -26,6 +27,7 @@ export const migrations: readonly Migration[] = [
   { name: '006-event-integrity', up: v6 },
   { name: '007-executor', up: v7 },
   { name: '008-run-names', up: v8 },
+  { name: '009-run-archive', up: v9 },
 ];
 
 export const SCHEMA_VERSION = migrations.length;

@@ -54,6 +54,7 @@ function rowCounts(dbFile: string, id: string): Record<string, number> {
  * A real STaR run stopped after its first checkpoint, inside a later iteration; its checkpoint's
  * weight files are then damaged (cut to half), so the resumed process fails while loading it.
  * Nothing may be dropped: rows before = rows after, and the run's status and reason are back.
+ * It gets iterations to spare: on a loaded machine a short run could end between two polls.
  */
 export async function resumeFailsToLoad(): Promise<Row> {
   const fault = 'resume whose checkpoint fails to load';
@@ -64,7 +65,7 @@ export async function resumeFailsToLoad(): Promise<Row> {
     const r = await s.launchRun({
       ...SPEC,
       seed: 1,
-      overrides: { ...MICRO_STAR, 'loop.iterations': '4', 'loop.base_steps': '60', 'loop.step_growth': '1' },
+      overrides: { ...MICRO_STAR, 'loop.iterations': '12', 'loop.base_steps': '60', 'loop.step_growth': '1' },
     });
     if (!r.ok) throw new Error(`launch refused: ${JSON.stringify(r.errors)}`);
     const id = r.id;

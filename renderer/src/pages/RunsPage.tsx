@@ -1,6 +1,6 @@
 import { runName } from '../../../shared/run-name';
 import { useEffect, useState, type ReactElement } from 'react';
-import type { CommandResults } from '../../../shared/contract';
+import type { CommandResults, RunSummary } from '../../../shared/contract';
 import { call } from '../transport';
 import { navigate, useInterval, useLive, useNow, useRunsChanged } from '../hooks';
 import { formatBytes, formatDuration, formatPct, formatTime, runDurationMs } from '../format';
@@ -10,6 +10,7 @@ import { SearchField } from '../components/SearchField';
 import { compareViewToHash, defaultCompareView } from '../compare-state';
 import { DEFAULT_SORT, runMatches, sortRuns, type RunSort, type SortKey } from '../run-search';
 import { runTag } from '../../../shared/contract';
+import { ArchiveDelete } from './runs/lifecycle';
 
 export function RunsPage(): ReactElement {
   const runs = useLive(() => call('listRuns'), []);
@@ -32,8 +33,10 @@ export function RunsPage(): ReactElement {
   const now = useNow(anyActive, 1000);
   const [query, setQuery] = useState('');
   const [sort, setSort] = useState<RunSort>(DEFAULT_SORT);
+  const [showArchived, setShowArchived] = useState(false);
+  const archivedCount = all.filter((r) => r.archived).length;
   const list = sortRuns(
-    all.filter((r) => runMatches(r, query, r.groupId ? groupNames.get(r.groupId) : null)),
+    all.filter((r) => (showArchived || !r.archived) && runMatches(r, query, r.groupId ? groupNames.get(r.groupId) : null)),
     sort,
     (r) => runDurationMs(r, now),
   );
@@ -105,7 +108,18 @@ export function RunsPage(): ReactElement {
             onChange={setQuery}
             testId="runs-search"
           />
-          {query ? (
+          {archivedCount > 0 ? (
+            <label className="small">
+              <input
+                type="checkbox"
+                checked={showArchived}
+                onChange={(e) => setShowArchived(e.target.checked)}
+                data-testid="runs-show-archived"
+              />{' '}
+              Show archived ({archivedCount})
+            </label>
+          ) : null}
+          {query || list.length < all.length ? (
             <span className="muted small" data-testid="runs-shown">
               {list.length} of {all.length} shown
             </span>
@@ -118,11 +132,7 @@ export function RunsPage(): ReactElement {
         </div>
       ) : null}
       {selected.size > 0 ? (
-        <ExportBar
-          ids={all.filter((r) => selected.has(r.id)).map((r) => r.id)}
-          onClear={() => setSelected(new Set())}
-          onChanged={runs.reload}
-        />
+        <ExportBar runs={all.filter((r) => selected.has(r.id))} onClear={() => setSelected(new Set())} onChanged={runs.reload} />
       ) : null}
       {list.length > 0 ? (
         <table className="table runs-table" data-testid="runs-table">
@@ -184,6 +194,11 @@ export function RunsPage(): ReactElement {
                     <a href={`#/runs/${r.id}`} onClick={(e) => e.stopPropagation()}>
                       {runName(r)}
                     </a>
+                    {r.archived ? (
+                      <span className="tag-chip muted" data-testid="run-row-archived">
+                        archived
+                      </span>
+                    ) : null}
                   </td>
                   <td className="mono small muted">{r.id}</td>
                   <td>
@@ -230,8 +245,9 @@ export function RunsPage(): ReactElement {
 
 type BundleResult = CommandResults['exportRunBundle'];
 
-/** Shown while runs are ticked: compare them, tag them, export them as one bundle into <data dir>/exports. */
-function ExportBar({ ids, onClear, onChanged }: { ids: string[]; onClear: () => void; onChanged: () => void }): ReactElement {
+/** Shown while runs are ticked: compare, tag, archive or delete them, export them as one bundle into <data dir>/exports. */
+function ExportBar({ runs, onClear, onChanged }: { runs: RunSummary[]; onClear: () => void; onChanged: () => void }): ReactElement {
+  const ids = runs.map((r) => r.id);
   const [checkpoints, setCheckpoints] = useState(false);
   const [pending, setPending] = useState(false);
   const [result, setResult] = useState<BundleResult | null>(null);
@@ -257,6 +273,7 @@ function ExportBar({ ids, onClear, onChanged }: { ids: string[]; onClear: () => 
           Compare
         </a>
         <BulkTag ids={ids} onChanged={onChanged} />
+        <ArchiveDelete runs={runs} onChanged={onChanged} />
         <button
           type="button"
           className="primary"
