@@ -115,6 +115,9 @@ export async function scenarioAblation(browser: Browser, server: Server): Promis
   const tips = await tipRows.allTextContents();
   // (on a tokens axis the groups' points sit at different x: the tooltip shows those at the hovered one)
   check(tips.length >= 1 && tips.every((t) => /: \S+.* n = 2$/.test(t)), `compare tooltip rows: ${tips.join(' | ')}`);
+  // zoom: a drag across the plot narrows x (ticks redrawn for the range), a double-click resets it
+  await checkChartZoom(page, 'svg');
+  await checkFullScreen(page);
   await screenshot(page, 'compare-group');
   await page.getByTestId('compare-group-by').selectOption('dataset');
   await waitFor(
@@ -182,6 +185,8 @@ export async function scenarioAblation(browser: Browser, server: Server): Promis
     return n;
   });
   check(inked > 500, `the canvas has ${inked} drawn pixels`);
+  // the canvas is redrawn for the zoomed range too
+  await checkChartZoom(page, 'canvas');
   await screenshot(page, 'compare-canvas');
   await page.getByTestId('compare-show-runs').uncheck();
   await page.getByTestId('compare-smoothing').fill('0');
@@ -287,6 +292,116 @@ export async function scenarioAblation(browser: Browser, server: Server): Promis
   check(watch.problems.length === 0, `page problems: ${watch.problems.join(' | ')}`);
   log(`ablation ${id}: 4 runs completed, two at a time`);
   await page.close();
+}
+
+/** Pixels with ink on the compare chart's canvas. */
+async function canvasInk(page: Page): Promise<number> {
+  return page.getByTestId('compare-canvas').evaluate((c: HTMLCanvasElement) => {
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i]! > 0) n++;
+    return n;
+  });
+}
+
+/**
+ * Zoom the compare chart with the mouse (issue 17): a drag over 40% of the plot shows the
+ * selection, then narrows the x domain to about that share with other x ticks drawn in the
+ * SVG; a double-click brings back the whole domain and its ticks. `render`: how the lines are
+ * drawn (on a canvas they must be drawn for the zoomed range too).
+ */
+async function checkChartZoom(page: Page, render: 'svg' | 'canvas'): Promise<void> {
+  const chart = page.getByTestId('compare-chart');
+  const attr = async (name: string) => (await chart.getAttribute(name)) ?? '';
+  const xDomain = async () => (await attr('data-x-domain')).split(',').map(Number);
+  const svgTicks = () => chart.locator('.recharts-xAxis-tick-labels .recharts-cartesian-axis-tick-value').allTextContents();
+  check((await attr('data-render')) === render, `the chart is drawn as ${await attr('data-render')}, not ${render}`);
+  check((await attr('data-zoomed')) === 'no', 'the chart is zoomed before any drag');
+  check((await page.getByTestId('chart-reset-zoom').count()) === 0, 'a Reset zoom button shows while not zoomed');
+  const [lo0, hi0] = await xDomain();
+  check(Number.isFinite(lo0) && Number.isFinite(hi0) && hi0! > lo0!, `the x domain before zooming: ${await attr('data-x-domain')}`);
+  const ticks0 = await svgTicks();
+  check(ticks0.length >= 2, `x ticks before zooming: ${ticks0.join(', ')}`);
+  // the plot area is where the grid is
+  const plot = (await chart.locator('.recharts-cartesian-grid').first().boundingBox())!;
+  const y = plot.y + plot.height / 2;
+  const x0 = plot.x + plot.width * 0.3;
+  await page.mouse.move(x0, y);
+  await page.mouse.down();
+  await page.mouse.move(x0 + plot.width * 0.4, y, { steps: 8 });
+  await waitFor('the drag selection drawn', async () => (await chart.locator('.recharts-reference-area').count()) === 1, 5_000);
+  await page.mouse.up();
+  await waitFor('the chart to zoom', async () => (await attr('data-zoomed')) === 'yes', 5_000);
+  check((await chart.locator('.recharts-reference-area').count()) === 0, 'the drag selection stays after the mouse is released');
+  const [lo1, hi1] = await xDomain();
+  const share = (hi1! - lo1!) / (hi0! - lo0!);
+  check(lo1! > lo0! && hi1! < hi0! && share > 0.3 && share < 0.5, `zoomed x domain ${lo1},${hi1} of ${lo0},${hi0} (${share.toFixed(2)})`);
+  const ticks1 = await waitFor(
+    'other x ticks for the zoomed range',
+    async () => {
+      const t = await svgTicks();
+      return t.length >= 1 && t.join() !== ticks0.join() ? t : null;
+    },
+    5_000,
+  );
+  check(await page.getByTestId('chart-reset-zoom').isVisible(), 'no Reset zoom button while zoomed');
+  if (render === 'canvas') {
+    check((await attr('data-render')) === 'canvas', 'the zoomed chart left the canvas');
+    const ink = await canvasInk(page);
+    check(ink > 500, `the zoomed canvas has ${ink} drawn pixels`);
+  }
+  await screenshot(page, `compare-zoomed-${render}`);
+  await page.mouse.dblclick(plot.x + plot.width / 2, y);
+  await waitFor('the zoom reset by a double-click', async () => (await attr('data-zoomed')) === 'no', 5_000);
+  const [lo2, hi2] = await xDomain();
+  check(lo2 === lo0 && hi2 === hi0, `x domain after the reset: ${lo2},${hi2}, before zooming ${lo0},${hi0}`);
+  await waitFor("the whole range's x ticks back", async () => (await svgTicks()).join() === ticks0.join(), 5_000);
+  check((await page.getByTestId('chart-reset-zoom').count()) === 0, 'the Reset zoom button stays after the reset');
+  // the button resets as well
+  await page.mouse.move(x0, y);
+  await page.mouse.down();
+  await page.mouse.move(x0 + plot.width * 0.2, y, { steps: 4 });
+  await page.mouse.up();
+  await waitFor('zoomed again', async () => (await attr('data-zoomed')) === 'yes', 5_000);
+  await page.getByTestId('chart-reset-zoom').click();
+  await waitFor('the zoom reset by the button', async () => (await attr('data-zoomed')) === 'no', 5_000);
+  log(`compare chart zoom (${render}): x ticks ${ticks0.join(' ')} → ${ticks1.join(' ')} → back`);
+}
+
+/** The compare chart's Full screen button fills the window with it (the chart redrawn to its width); Escape leaves. */
+async function checkFullScreen(page: Page): Promise<void> {
+  const chart = page.getByTestId('compare-chart');
+  const surface = chart.locator('svg.recharts-surface').first();
+  const viewport = page.viewportSize()!;
+  const before = (await chart.boundingBox())!;
+  const svgBefore = (await surface.boundingBox())!;
+  check(before.width < viewport.width - 300, `the chart is ${before.width} px wide before full screen (window ${viewport.width})`);
+  await page.getByTestId('chart-fullscreen').click();
+  await waitFor(
+    'the chart to fill the window',
+    async () => {
+      const b = (await chart.boundingBox())!;
+      const s = (await surface.boundingBox())!;
+      return (
+        b.width >= viewport.width - 20 && b.height >= viewport.height - 20 && s.width >= viewport.width - 60 && s.height > svgBefore.height
+      );
+    },
+    5_000,
+  );
+  check((await chart.getAttribute('data-fullscreen')) === 'yes', 'data-fullscreen is not yes in full screen');
+  await screenshot(page, 'compare-fullscreen');
+  await page.keyboard.press('Escape');
+  await waitFor(
+    'the chart back in the page',
+    async () => {
+      const b = (await chart.boundingBox())!;
+      const s = (await surface.boundingBox())!;
+      return Math.abs(b.width - before.width) < 2 && Math.abs(s.width - svgBefore.width) < 2 && Math.abs(s.height - svgBefore.height) < 2;
+    },
+    5_000,
+  );
+  check((await chart.getAttribute('data-fullscreen')) === 'no', 'data-fullscreen is not no after Escape');
+  log(`compare chart full screen: ${Math.round(before.width)} px → the window's ${viewport.width} px → back`);
 }
 
 /** Tick every format in an export panel, export, and unpack the download into `dir`. */

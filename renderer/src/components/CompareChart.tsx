@@ -1,5 +1,14 @@
-import { useMemo, type ReactElement } from 'react';
-import { Area, CartesianGrid, ComposedChart, Line, Tooltip, XAxis, YAxis } from 'recharts';
+import {
+  useCallback,
+  useEffect,
+  useLayoutEffect,
+  useMemo,
+  useRef,
+  useState,
+  type MouseEvent as ReactMouseEvent,
+  type ReactElement,
+} from 'react';
+import { Area, CartesianGrid, ComposedChart, Line, ReferenceArea, Tooltip, XAxis, YAxis, usePlotArea, useXAxisDomain } from 'recharts';
 import { useElementWidth } from '../hooks';
 import { formatNumber } from '../format';
 import { layoutLegend, SvgLegend } from './charts';
@@ -9,10 +18,14 @@ import { MAX_GROUPS_WITH_RAW, pointsPerLine, thinAggregate, thinRun } from '../d
 import { chartDomains } from '../chart-domain';
 import { CanvasSeries } from './CanvasSeries';
 import { niceTicks, type AxisKind } from '../axis-ticks';
+import { dragToRange, formatDomain, pixelToX, sliceToRange, xExtent, zoomedDomains, type PlotSpan } from '../chart-zoom';
 
 /** Above this many lines, or points over all lines, the chart draws them on a canvas (CanvasSeries). */
 export const CANVAS_ABOVE_LINES = 12;
 export const CANVAS_ABOVE_POINTS = 4000;
+
+/** Full screen: what the window's height loses to the panel's padding and the toolbar (styles.css .chart-fullscreen). */
+const FULLSCREEN_CHROME = 60;
 
 function hasBand(a: AggCols): boolean {
   for (let i = 0; i < a.length; i++) if (a.n[i]! > 1 && a.hi[i]! > a.lo[i]!) return true;
@@ -33,21 +46,64 @@ export interface CompareChartProps {
   width?: number;
 }
 
+/** Where the plot area is in the chart and the x domain recharts drew, as last laid out. */
+interface PlotGeometry {
+  span: PlotSpan;
+  top: number;
+  height: number;
+  domain: [number, number];
+}
+
+/** Reports the plot area and the x axis' domain (recharts knows them inside the chart only). */
+function PlotProbe({ onLayout }: { onLayout: (g: PlotGeometry | null) => void }): null {
+  const area = usePlotArea();
+  const domain = useXAxisDomain();
+  const d0 = Number(domain?.[0]);
+  const d1 = Number(domain?.[domain.length - 1]);
+  useLayoutEffect(() => {
+    onLayout(area ? { span: { left: area.x, width: area.width }, top: area.y, height: area.height, domain: [d0, d1] } : null);
+  }, [area, d0, d1, onLayout]);
+  return null;
+}
+
+/** The window's inner height while `on` (0 otherwise), following resizes. */
+function useWindowHeight(on: boolean): number {
+  const [h, setH] = useState(() => (on ? window.innerHeight : 0));
+  useEffect(() => {
+    if (!on) return;
+    const read = () => setH(window.innerHeight);
+    read();
+    window.addEventListener('resize', read);
+    return () => window.removeEventListener('resize', read);
+  }, [on]);
+  return on ? h : 0;
+}
+
 /**
  * Mean line per group over a shaded band (std or CI), the raw mean faint behind the
  * smoothed one when smoothing (up to MAX_GROUPS_WITH_RAW groups), optionally each run thin; every series downsampled (LTTB)
  * to about the plot width, and further when many lines share the chart (an SVG of more
  * than POINT_BUDGET points redraws too slowly); the legend inside the SVG.
+ * Drag across the plot to zoom to an x range (y refits to it), double-click to zoom out;
+ * "Full screen" fills the window with the chart (Escape leaves).
  */
 export function CompareChart(props: CompareChartProps): ReactElement {
-  const { groups, yLog, smoothing, showRuns, xLabel, yLabel, height = 340 } = props;
+  const { groups, yLog, smoothing, showRuns, xLabel, yLabel } = props;
   const [ref, measured] = useElementWidth<HTMLDivElement>();
+  const [full, setFull] = useState(false);
+  const windowHeight = useWindowHeight(full);
+  const height = full ? Math.max(props.height ?? 340, windowHeight - FULLSCREEN_CHROME) : (props.height ?? 340);
   const width = props.width ?? measured;
   const margin = { left: 8, right: 16, bottom: 22 };
   const yAxisWidth = 58;
   const plotWidth = Math.max(50, width - margin.left - margin.right - yAxisWidth);
   // accuracies and other fractions: the whole [0, 1] range, so curves compare at a glance
   const unitInterval = !yLog && isUnitInterval(groups);
+
+  // the zoomed x range, for the x axis it was picked on (another axis shows all of its own)
+  const axisKey = `${xLabel}|${props.xKind ?? 'value'}`;
+  const [zoomState, setZoomState] = useState<{ range: [number, number]; axis: string } | null>(null);
+  const zoom = zoomState && zoomState.axis === axisKey ? zoomState.range : null;
 
   const withRaw = smoothing > 0 && groups.length <= MAX_GROUPS_WITH_RAW;
   const lines = groups.reduce((n, g) => n + (withRaw ? 2 : 1) + (showRuns && g.runs.length > 1 ? g.runs.length : 0), 0);
@@ -56,15 +112,22 @@ export function CompareChart(props: CompareChartProps): ReactElement {
   const drawn = useMemo(
     () =>
       groups
-        .map((g) => ({
-          g,
-          mean: thinAggregate(g.cols.smoothed, perLine, yLog),
-          raw: withRaw ? thinAggregate(g.cols.raw, perLine, yLog) : [],
-          runs: showRuns && g.runs.length > 1 ? g.cols.runsSmoothed.map((r) => thinRun(r, perLine, yLog)) : [],
-          hasBand: hasBand(g.cols.smoothed),
-        }))
-        .filter((d) => d.mean.length > 0),
-    [groups, perLine, yLog, withRaw, showRuns],
+        .map((g) => {
+          // zoomed: each line cut to the range (and a point either side) before thinning, so the range gets the detail
+          const cut = <C extends { x: Float64Array; length: number }>(c: C): C => (zoom ? sliceToRange(c, zoom) : c);
+          const mean = thinAggregate(cut(g.cols.smoothed), perLine, yLog);
+          return {
+            g,
+            mean,
+            raw: withRaw ? thinAggregate(cut(g.cols.raw), perLine, yLog) : [],
+            runs: showRuns && g.runs.length > 1 ? g.cols.runsSmoothed.map((r) => thinRun(cut(r), perLine, yLog)) : [],
+            hasBand: hasBand(g.cols.smoothed),
+            // a group with nothing in the zoomed range stays (legend, series count)
+            present: mean.length > 0 || (zoom !== null && thinAggregate(g.cols.smoothed, 3, yLog).length > 0),
+          };
+        })
+        .filter((d) => d.present),
+    [groups, perLine, yLog, withRaw, showRuns, zoom],
   );
   const legend = useMemo(
     () =>
@@ -80,31 +143,90 @@ export function CompareChart(props: CompareChartProps): ReactElement {
   // many lines or points: drawn on a canvas inside the plot area (recharts keeps the axes, grid
   // and legend; the per-point tooltip is recharts' and goes with it)
   const canvas = lines > CANVAS_ABOVE_LINES || allPoints > CANVAS_ABOVE_POINTS;
-  const domains = useMemo(() => (canvas ? chartDomains(drawn, { yLog, unitInterval }) : null), [canvas, drawn, yLog, unitInterval]);
-  const xTicks = useMemo(() => {
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const d of drawn)
-      for (const rows of [d.mean, d.raw, ...d.runs])
-        for (const p of rows)
-          if (Number.isFinite(p.x)) {
-            lo = Math.min(lo, p.x);
-            hi = Math.max(hi, p.x);
-          }
-    return niceTicks(props.xKind ?? 'value', lo, hi, Math.max(2, Math.min(8, Math.floor(plotWidth / 90))));
-  }, [drawn, props.xKind, plotWidth]);
+  // explicit domains on a canvas (recharts does not see its lines) and when zoomed (x the range, y refit to it)
+  const domains = useMemo(
+    () => (zoom ? zoomedDomains(drawn, zoom, { yLog, unitInterval }) : canvas ? chartDomains(drawn, { yLog, unitInterval }) : null),
+    [zoom, canvas, drawn, yLog, unitInterval],
+  );
+  const onCanvas = canvas && domains !== null;
+  const extent = useMemo(() => xExtent(drawn), [drawn]);
+  const xDomain: [number, number] = zoom ?? domains?.x ?? extent;
+  // ticks over the data (as drawn unzoomed), or over the zoomed range
+  const [tick0, tick1] = zoom ?? extent;
+  const xTicks = useMemo(
+    () => niceTicks(props.xKind ?? 'value', tick0, tick1, Math.max(2, Math.min(8, Math.floor(plotWidth / 90)))),
+    [props.xKind, tick0, tick1, plotWidth],
+  );
   // each group's run count: a point whose mean is over fewer runs is marked in the tooltip
   const totals = useMemo(() => new Map(groups.map((g) => [g.label, g.runs.length])), [groups]);
   const canvasLines = useMemo(
     () =>
-      canvas ? drawn.map((d) => ({ color: d.g.color, dash: d.g.dash, mean: d.mean, raw: d.raw, runs: d.runs, hasBand: d.hasBand })) : [],
-    [canvas, drawn],
+      onCanvas ? drawn.map((d) => ({ color: d.g.color, dash: d.g.dash, mean: d.mean, raw: d.raw, runs: d.runs, hasBand: d.hasBand })) : [],
+    [onCanvas, drawn],
   );
+
+  // drag to zoom: the plot's geometry as recharts laid it out, the drag in pixels from the chart's left
+  const geometry = useRef<PlotGeometry | null>(null);
+  const onLayout = useCallback((g: PlotGeometry | null) => {
+    geometry.current = g;
+  }, []);
+  const plotRef = useRef<HTMLDivElement>(null);
+  const [drag, setDrag] = useState<{ start: number; end: number; span: PlotSpan; domain: [number, number] } | null>(null);
+  const endDrag = useRef<(() => void) | null>(null);
+  useEffect(() => () => endDrag.current?.(), []);
+  const onMouseDown = (e: ReactMouseEvent<HTMLDivElement>) => {
+    const g = geometry.current;
+    const el = plotRef.current;
+    if (e.button !== 0 || !g || !el) return;
+    const left = () => el.getBoundingClientRect().left;
+    const px = e.clientX - left();
+    const py = e.clientY - el.getBoundingClientRect().top;
+    if (px < g.span.left || px > g.span.left + g.span.width || py < g.top || py > g.top + g.height) return;
+    e.preventDefault(); // no text selection while dragging
+    endDrag.current?.();
+    const d = { start: px, end: px, span: g.span, domain: g.domain };
+    const axis = axisKey;
+    let frame = 0;
+    const move = (ev: MouseEvent) => {
+      d.end = ev.clientX - left();
+      // one redraw per frame, however fast the mouse
+      if (!frame)
+        frame = requestAnimationFrame(() => {
+          frame = 0;
+          setDrag({ ...d });
+        });
+    };
+    const stop = () => {
+      window.removeEventListener('mousemove', move);
+      window.removeEventListener('mouseup', up);
+      if (frame) cancelAnimationFrame(frame);
+      endDrag.current = null;
+    };
+    const up = (ev: MouseEvent) => {
+      d.end = ev.clientX - left();
+      stop();
+      setDrag(null);
+      const range = dragToRange(d.start, d.end, d.span, d.domain);
+      if (range) setZoomState({ range, axis });
+    };
+    window.addEventListener('mousemove', move);
+    window.addEventListener('mouseup', up);
+    endDrag.current = stop;
+  };
+
+  useEffect(() => {
+    if (!full) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') setFull(false);
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [full]);
 
   return (
     <div
       ref={ref}
-      className="chart compare-chart"
+      className={full ? 'chart compare-chart chart-fullscreen' : 'chart compare-chart'}
       data-testid="compare-chart"
       data-series-count={drawn.length}
       data-points={nPoints}
@@ -113,161 +235,205 @@ export function CompareChart(props: CompareChartProps): ReactElement {
       data-x-label={xLabel}
       data-x-ticks={xTicks.ticks.map(xTicks.format).join(' | ')}
       data-show-runs={showRuns ? 'yes' : 'no'}
-      data-render={domains ? 'canvas' : 'svg'}
+      data-render={onCanvas ? 'canvas' : 'svg'}
+      data-zoomed={zoom ? 'yes' : 'no'}
+      data-x-domain={formatDomain(xDomain)}
+      data-fullscreen={full ? 'yes' : 'no'}
     >
+      {drawn.length === 0 ? null : (
+        <div className="chart-toolbar">
+          <span className="muted small">{zoom ? 'Zoomed: double-click to reset' : 'Drag across the plot to zoom'}</span>
+          {zoom ? (
+            <button type="button" className="small-button" data-testid="chart-reset-zoom" onClick={() => setZoomState(null)}>
+              Reset zoom
+            </button>
+          ) : null}
+          <button
+            type="button"
+            className="small-button"
+            data-testid="chart-fullscreen"
+            aria-pressed={full}
+            title={full ? 'Leave full screen (Esc)' : 'Fill the window with this chart'}
+            onClick={() => setFull((f) => !f)}
+          >
+            {full ? 'Exit full screen' : 'Full screen'}
+          </button>
+        </div>
+      )}
       {drawn.length === 0 ? (
         <div className="chart-empty" style={{ height }}>
           No data for this metric and axis.
         </div>
       ) : width > 0 ? (
-        <ComposedChart width={width} height={height} margin={{ ...margin, top: legend.height + 4 }}>
-          <CartesianGrid stroke="#e6e6e6" strokeDasharray="2 3" />
-          <XAxis
-            type="number"
-            dataKey="x"
-            domain={domains ? domains.x : ['dataMin', 'dataMax']}
-            allowDataOverflow={!!domains}
-            ticks={xTicks.ticks}
-            interval={0}
-            tick={{ fontSize: 11 }}
-            tickFormatter={xTicks.format}
-            stroke="#888"
-            label={{ value: xLabel, position: 'insideBottom', offset: -10, fontSize: 11, fill: '#555' }}
-          />
-          <YAxis
-            width={yAxisWidth}
-            scale={yLog ? 'log' : 'auto'}
-            domain={domains ? domains.y : yLog ? ['dataMin', 'dataMax'] : unitInterval ? [0, 1] : ['auto', 'auto']}
-            ticks={domains?.yTicks}
-            // a band may reach past [0, 1]: clip it rather than stretch the axis
-            allowDataOverflow={yLog || !!domains || unitInterval}
-            tick={{ fontSize: 11 }}
-            stroke="#888"
-            tickFormatter={(v: number) => formatNumber(v)}
-            label={{
-              value: yLabel,
-              angle: -90,
-              position: 'insideLeft',
-              offset: 2,
-              fontSize: 11,
-              fill: '#555',
-              style: { textAnchor: 'middle' },
-            }}
-          />
-          {domains ? (
-            // an invisible line spanning the domains: recharts lays out axes only around some data
-            <Line
-              data={[
-                { x: domains.x[0], y: domains.y[0] },
-                { x: domains.x[1], y: domains.y[1] },
-              ]}
-              dataKey="y"
-              stroke="none"
-              dot={false}
-              activeDot={false}
-              tooltipType="none"
-              legendType="none"
-              isAnimationActive={false}
+        <div
+          ref={plotRef}
+          className="compare-plot"
+          data-testid="compare-plot"
+          onMouseDown={onMouseDown}
+          onDoubleClick={() => setZoomState(null)}
+        >
+          <ComposedChart width={width} height={height} margin={{ ...margin, top: legend.height + 4 }}>
+            <CartesianGrid stroke="#e6e6e6" strokeDasharray="2 3" />
+            <XAxis
+              type="number"
+              dataKey="x"
+              domain={domains ? domains.x : ['dataMin', 'dataMax']}
+              // explicit domains clip what lies outside them (the zoomed range's neighbours)
+              allowDataOverflow={!!domains}
+              ticks={xTicks.ticks}
+              interval={0}
+              tick={{ fontSize: 11 }}
+              tickFormatter={xTicks.format}
+              stroke="#888"
+              label={{ value: xLabel, position: 'insideBottom', offset: -10, fontSize: 11, fill: '#555' }}
             />
-          ) : null}
-          {domains ? <CanvasSeries lines={canvasLines} /> : null}
-          {domains ? null : (
-            <Tooltip
-              isAnimationActive={false}
-              content={(p) => (
-                <MeanTooltip
-                  active={p.active}
-                  label={p.label}
-                  payload={p.payload as unknown as TooltipItem[] | undefined}
-                  xLabel={xLabel}
-                  formatX={xTicks.format}
-                  totals={totals}
-                />
-              )}
+            <YAxis
+              width={yAxisWidth}
+              scale={yLog ? 'log' : 'auto'}
+              domain={domains ? domains.y : yLog ? ['dataMin', 'dataMax'] : unitInterval ? [0, 1] : ['auto', 'auto']}
+              ticks={domains?.yTicks}
+              // a band may reach past [0, 1]: clip it rather than stretch the axis
+              allowDataOverflow={yLog || !!domains || unitInterval}
+              tick={{ fontSize: 11 }}
+              stroke="#888"
+              tickFormatter={(v: number) => formatNumber(v)}
+              label={{
+                value: yLabel,
+                angle: -90,
+                position: 'insideLeft',
+                offset: 2,
+                fontSize: 11,
+                fill: '#555',
+                style: { textAnchor: 'middle' },
+              }}
             />
-          )}
-          {domains
-            ? null
-            : drawn.map((d) =>
-                d.hasBand ? (
-                  <Area
-                    key={`band-${d.g.key}`}
+            {onCanvas && domains ? (
+              // an invisible line spanning the domains: recharts lays out axes only around some data
+              <Line
+                data={[
+                  { x: domains.x[0], y: domains.y[0] },
+                  { x: domains.x[1], y: domains.y[1] },
+                ]}
+                dataKey="y"
+                stroke="none"
+                dot={false}
+                activeDot={false}
+                tooltipType="none"
+                legendType="none"
+                isAnimationActive={false}
+              />
+            ) : null}
+            {onCanvas ? <CanvasSeries lines={canvasLines} /> : null}
+            {onCanvas ? null : (
+              <Tooltip
+                isAnimationActive={false}
+                content={(p) => (
+                  <MeanTooltip
+                    active={p.active}
+                    label={p.label}
+                    payload={p.payload as unknown as TooltipItem[] | undefined}
+                    xLabel={xLabel}
+                    formatX={xTicks.format}
+                    totals={totals}
+                  />
+                )}
+              />
+            )}
+            {onCanvas
+              ? null
+              : drawn.map((d) =>
+                  d.hasBand ? (
+                    <Area
+                      key={`band-${d.g.key}`}
+                      data={d.mean}
+                      dataKey="band"
+                      type="linear"
+                      stroke="none"
+                      fill={d.g.color}
+                      fillOpacity={0.15}
+                      isAnimationActive={false}
+                      tooltipType="none"
+                      activeDot={false}
+                      legendType="none"
+                      connectNulls
+                    />
+                  ) : null,
+                )}
+            {onCanvas
+              ? null
+              : drawn.flatMap((d) =>
+                  d.runs.map((r, i) => (
+                    <Line
+                      key={`run-${d.g.key}-${i}`}
+                      data={r}
+                      dataKey="y"
+                      type="linear"
+                      stroke={d.g.color}
+                      strokeOpacity={0.45}
+                      strokeWidth={0.8}
+                      strokeDasharray={d.g.dash}
+                      dot={false}
+                      activeDot={false}
+                      tooltipType="none"
+                      legendType="none"
+                      isAnimationActive={false}
+                    />
+                  )),
+                )}
+            {onCanvas
+              ? null
+              : drawn.map((d) =>
+                  d.raw.length ? (
+                    <Line
+                      key={`raw-${d.g.key}`}
+                      data={d.raw}
+                      dataKey="y"
+                      type="linear"
+                      stroke={d.g.color}
+                      strokeOpacity={0.25}
+                      strokeWidth={1}
+                      strokeDasharray={d.g.dash}
+                      dot={false}
+                      activeDot={false}
+                      tooltipType="none"
+                      legendType="none"
+                      isAnimationActive={false}
+                    />
+                  ) : null,
+                )}
+            {onCanvas
+              ? null
+              : drawn.map((d) => (
+                  <Line
+                    key={`mean-${d.g.key}`}
                     data={d.mean}
-                    dataKey="band"
+                    dataKey="y"
+                    name={d.g.label}
                     type="linear"
-                    stroke="none"
-                    fill={d.g.color}
-                    fillOpacity={0.15}
+                    stroke={d.g.color}
+                    strokeWidth={2}
+                    strokeDasharray={d.g.dash}
+                    dot={d.mean.length <= 12 ? { r: 2.5, strokeWidth: 0, fill: d.g.color } : false}
+                    activeDot={{ r: 3 }}
                     isAnimationActive={false}
-                    tooltipType="none"
-                    activeDot={false}
-                    legendType="none"
                     connectNulls
                   />
-                ) : null,
-              )}
-          {domains
-            ? null
-            : drawn.flatMap((d) =>
-                d.runs.map((r, i) => (
-                  <Line
-                    key={`run-${d.g.key}-${i}`}
-                    data={r}
-                    dataKey="y"
-                    type="linear"
-                    stroke={d.g.color}
-                    strokeOpacity={0.45}
-                    strokeWidth={0.8}
-                    strokeDasharray={d.g.dash}
-                    dot={false}
-                    activeDot={false}
-                    tooltipType="none"
-                    legendType="none"
-                    isAnimationActive={false}
-                  />
-                )),
-              )}
-          {domains
-            ? null
-            : drawn.map((d) =>
-                d.raw.length ? (
-                  <Line
-                    key={`raw-${d.g.key}`}
-                    data={d.raw}
-                    dataKey="y"
-                    type="linear"
-                    stroke={d.g.color}
-                    strokeOpacity={0.25}
-                    strokeWidth={1}
-                    strokeDasharray={d.g.dash}
-                    dot={false}
-                    activeDot={false}
-                    tooltipType="none"
-                    legendType="none"
-                    isAnimationActive={false}
-                  />
-                ) : null,
-              )}
-          {domains
-            ? null
-            : drawn.map((d) => (
-                <Line
-                  key={`mean-${d.g.key}`}
-                  data={d.mean}
-                  dataKey="y"
-                  name={d.g.label}
-                  type="linear"
-                  stroke={d.g.color}
-                  strokeWidth={2}
-                  strokeDasharray={d.g.dash}
-                  dot={d.mean.length <= 12 ? { r: 2.5, strokeWidth: 0, fill: d.g.color } : false}
-                  activeDot={{ r: 3 }}
-                  isAnimationActive={false}
-                  connectNulls
-                />
-              ))}
-          <SvgLegend items={legend.items} />
-        </ComposedChart>
+                ))}
+            {drag ? (
+              <ReferenceArea
+                x1={pixelToX(drag.start, drag.span, drag.domain)}
+                x2={pixelToX(drag.end, drag.span, drag.domain)}
+                ifOverflow="hidden"
+                fill="#0b61b5"
+                fillOpacity={0.12}
+                stroke="#0b61b5"
+                strokeOpacity={0.5}
+              />
+            ) : null}
+            <SvgLegend items={legend.items} />
+            <PlotProbe onLayout={onLayout} />
+          </ComposedChart>
+        </div>
       ) : (
         <div style={{ height }} />
       )}
