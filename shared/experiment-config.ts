@@ -515,23 +515,37 @@ export function resolveConfig(spec: LaunchSpec): ResolveResult {
   if (errors.length) return { ok: false, errors };
 
   const parsed = configSchemaFor(spec.variant as Variant, spec.dataset as Dataset).safeParse(cfg);
-  if (!parsed.success) return { ok: false, errors: fieldErrors(parsed.error) };
+  if (!parsed.success) return { ok: false, errors: fieldErrors(parsed.error, cfg) };
   return { ok: true, config: parsed.data as unknown as ExperimentConfig };
 }
 
 /**
  * zod issues as FieldErrors with dotted paths; an unrecognized-keys issue becomes one error per
- * key, named by its full path ('model.foo'), as the Python validator names them.
+ * key, named by its full path ('model.foo'), as the Python validator names them. Given the
+ * input, a message quotes the bad value (`… (got "abc")`).
  */
-export function fieldErrors(err: z.ZodError): FieldError[] {
+export function fieldErrors(err: z.ZodError, input?: unknown): FieldError[] {
   const out: FieldError[] = [];
   for (const i of err.issues) {
     const base = i.path.map(String).join('.');
     if (i.code === 'unrecognized_keys') {
       for (const k of i.keys) out.push({ field: base ? `${base}.${k}` : k, message: `unknown key "${base ? `${base}.${k}` : k}"` });
-    } else out.push({ field: base || '(config)', message: i.message });
+    } else out.push({ field: base || '(config)', message: i.message + quoteValue(input, i.path) });
   }
   return out;
+}
+
+/** ` (got VALUE)` for the scalar at `path` in `input`, cut to 60 characters; '' when there is none. */
+function quoteValue(input: unknown, path: readonly PropertyKey[]): string {
+  if (input === undefined || !path.length) return '';
+  let v: unknown = input;
+  for (const p of path) {
+    if (typeof v !== 'object' || v === null || !Object.hasOwn(v, p)) return '';
+    v = (v as Record<PropertyKey, unknown>)[p];
+  }
+  if (v !== null && typeof v === 'object') return '';
+  const s = v === undefined ? 'nothing' : JSON.stringify(v);
+  return ` (got ${s.length > 60 ? `${s.slice(0, 57)}…` : s})`;
 }
 
 const FIXED_KEYS = new Set(['variant', 'dataset', 'preset', 'seed']);

@@ -2,7 +2,7 @@
  * Axis domains and ticks for a chart whose lines recharts does not see (drawn on a canvas):
  * the same 1-2-5 ticks as the exported figures (shared/export/figure-layout).
  */
-import { logTicks, niceStep, ticksBetween } from '../../shared/export/figure-layout';
+import { logTicks, niceStep, ticksBetween } from '../../shared/ticks';
 import type { Row } from './downsample';
 
 export interface ChartDomains {

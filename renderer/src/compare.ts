@@ -6,6 +6,7 @@ import { DASHES, OKABE_ITO as PALETTE, paletteColor, styleForVariant, type Dash 
 import type { Figure, FigureSeries } from '../../shared/export/model';
 import type { MetricPoint, RunSummary, SeriesColumns } from '../../shared/contract';
 import { columnsToPoints } from '../../shared/series-columns';
+import type { AxisKind } from '../../shared/ticks';
 import { VARIANTS, lowerIsBetter } from '../../shared/catalogue';
 import { bestOfMeanCurve, mean, sampleStd, type AggregatePoint, type Band } from '../../shared/stats';
 import { aggregateCols, dedupeByK, emaCols, fromCols, toCols, type AggCols, type Cols } from './columns';
@@ -25,6 +26,11 @@ export function xComputeMetric(kind: XKind): string | null {
   if (kind === 'examples') return 'compute/examples_trained';
   if (kind === 'tokens') return 'compute/tokens';
   return null;
+}
+
+/** How an x axis ticks: wall time in durations, the rest are counts (iterations, steps, examples, tokens). */
+export function axisKindOf(x: XKind): AxisKind {
+  return x === 'time' ? 'duration' : 'count';
 }
 
 /** Metrics to fetch for the first-metric time of each run (wall-time axis). */
@@ -621,7 +627,7 @@ export function isUnitInterval(groups: readonly CompareGroup[]): boolean {
  */
 export function compareFigure(
   groups: readonly CompareGroup[],
-  o: { title: string; xLabel: string; yLabel: string; yLog: boolean; showRuns: boolean },
+  o: { title: string; xLabel: string; xKind?: AxisKind; yLabel: string; yLog: boolean; showRuns: boolean },
 ): Figure {
   const series: FigureSeries[] = groups
     .filter((g) => g.smoothed.length > 0)
@@ -650,6 +656,7 @@ export function compareFigure(
   return {
     title: o.title,
     xLabel: o.xLabel,
+    ...(o.xKind ? { xKind: o.xKind } : {}),
     yLabel: o.yLabel,
     ...(o.yLog ? { yLog: true } : {}),
     // the screen fixes a fraction's axis to [0, 1] (CompareChart): the export is drawn the same

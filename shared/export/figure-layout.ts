@@ -6,6 +6,7 @@
 import { FONT_FAMILY, textWidth } from './font-metrics';
 import { resolvePreset, type ExportPreset, type Figure, type FigureSeries, type PresetName } from './model';
 import { styleOfSeries, type Dash } from './style';
+import { formatLogTick, formatTick, logTicks, niceStep, niceTicks, ticksBetween, type Ticks } from '../ticks';
 
 export type Pt = readonly [number, number];
 
@@ -65,66 +66,6 @@ export function dashArray(d: Dash, lineWidth: number): number[] | undefined {
     case 'densely dotted':
       return [dot, 1];
   }
-}
-
-// ---------------------------------------------------------------- ticks
-
-/** A 1-2-5 step giving about `target` intervals over `range`. */
-export function niceStep(range: number, target: number): number {
-  const raw = range / Math.max(1, target);
-  const p = 10 ** Math.floor(Math.log10(raw));
-  const f = raw / p;
-  const m = f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10;
-  return m * p;
-}
-
-function decimalsOf(step: number): number {
-  return step >= 1 ? 0 : Math.min(12, Math.ceil(-Math.log10(step) - 1e-9));
-}
-
-/** Multiples of `step` in [min, max] (rounded to the step's decimals). */
-export function ticksBetween(min: number, max: number, step: number): number[] {
-  const d = decimalsOf(step);
-  const out: number[] = [];
-  const first = Math.ceil(min / step - 1e-9);
-  const last = Math.floor(max / step + 1e-9);
-  for (let i = first; i <= last && out.length < 1000; i++) out.push(Number((i * step).toFixed(d)));
-  return out;
-}
-
-/** A tick label: plain decimals, k/M/G above 10⁴, a true minus sign. */
-export function formatTick(v: number, step: number): string {
-  const a = Math.abs(v);
-  let s: string;
-  const scaled = (div: number, suffix: string) => `${(a / div).toFixed(decimalsOf(step / div))}${suffix}`;
-  if (v === 0) s = '0';
-  else if (a >= 1e9 && step >= 1e8) s = scaled(1e9, 'G');
-  else if (a >= 1e6 && step >= 1e5) s = scaled(1e6, 'M');
-  else if (a >= 1e4 && step >= 1e3) s = scaled(1e3, 'k');
-  // tiny values in scientific notation, with as many mantissa digits as the step needs (1.5e-4, not 2e-4)
-  else if (a < 1e-3) s = a.toExponential(Math.min(6, Math.max(0, Math.floor(Math.log10(a) + 1e-9) - Math.floor(Math.log10(step) + 1e-9))));
-  else s = a.toFixed(decimalsOf(step));
-  return v < 0 ? `\u2212${s}` : s;
-}
-
-/** Log-axis ticks: powers of ten, plus 2× and 5× when the range spans under two decades. */
-export function logTicks(min: number, max: number): number[] {
-  const lo = Math.floor(Math.log10(min) + 1e-9);
-  const hi = Math.ceil(Math.log10(max) - 1e-9);
-  const out: number[] = [];
-  const few = hi - lo < 2;
-  for (let e = lo; e <= hi; e++) {
-    for (const m of few ? [1, 2, 5] : [1]) {
-      const v = Number((m * 10 ** e).toPrecision(6));
-      if (v >= min * (1 - 1e-9) && v <= max * (1 + 1e-9)) out.push(v);
-    }
-  }
-  return out;
-}
-
-function formatLogTick(v: number): string {
-  if (v >= 1e4 || v < 1e-3) return v.toExponential(0);
-  return String(Number(v.toPrecision(6)));
 }
 
 // ---------------------------------------------------------------- layout
@@ -238,13 +179,17 @@ export function layoutFigure(figure: Figure, preset: PresetName | ExportPreset =
   const maxYLabel = Math.max(0, ...yLabels.map((l) => tw(l, tickFs)));
   const left = 2 + fs + 3 + maxYLabel + 3;
 
-  const integerX = xs.every((v) => Number.isInteger(v));
-  const xRight = tw(formatTick(x1, niceStep(x1 - x0, 5)), tickFs) / 2;
+  const xTicksFor = (target: number): Ticks => {
+    // an axis of a known kind (counts, durations) ticks as the screen does; else 1-2-5 steps
+    if (figure.xKind) return niceTicks(figure.xKind, x0, x1, target);
+    let step = niceStep(x1 - x0, target);
+    if (xs.every((v) => Number.isInteger(v)) && step < 1) step = 1;
+    return { ticks: ticksBetween(x0, x1, step), format: (v) => formatTick(v, step) };
+  };
+  const xRight = tw(xTicksFor(5).format(x1), tickFs) / 2;
   const right = Math.max(5, xRight + 1);
   const plotW = Math.max(20, W - left - right);
-  let xStep = niceStep(x1 - x0, Math.max(2, Math.min(8, Math.round(plotW / (tickFs * 5)))));
-  if (integerX && xStep < 1) xStep = 1;
-  const xTicks = ticksBetween(x0, x1, xStep);
+  const { ticks: xTicks, format: xFormat } = xTicksFor(Math.max(2, Math.min(8, Math.round(plotW / (tickFs * 5)))));
   const plot = { x: left, y: top, w: plotW, h: plotH };
 
   const fy = (v: number) => (yLog ? Math.log10(v) : v);
@@ -312,7 +257,7 @@ export function layoutFigure(figure: Figure, preset: PresetName | ExportPreset =
       stroke: '#000000',
       width: 0.5,
     });
-    items.push({ kind: 'text', x, y: r2(plot.y + plot.h + 2 + tickFs * 0.8), text: formatTick(t, xStep), size: tickFs, anchor: 'middle' });
+    items.push({ kind: 'text', x, y: r2(plot.y + plot.h + 2 + tickFs * 0.8), text: xFormat(t), size: tickFs, anchor: 'middle' });
   });
   items.push({ kind: 'text', x: r2(plot.x + plot.w / 2), y: r2(H - 3 - fs * 0.2), text: figure.xLabel, size: fs, anchor: 'middle' });
   items.push({

@@ -120,6 +120,7 @@ export function aggregateRuns(
       figure: {
         title: o.titleFor ? o.titleFor(dataset) : dataset,
         xLabel: 'Iteration',
+        xKind: 'count',
         yLabel: o.yLabel ?? axisLabelOf(EXPORT_METRIC),
         series,
       },

@@ -1,5 +1,5 @@
 /** A matplotlib script that redraws a figure from its exported CSV (csv module only, no pandas). */
-import { resolvePreset, yLimits, type ExportPreset, type Figure, type PresetName } from './model';
+import { resolvePreset, xTicksOf, yLimits, type ExportPreset, type Figure, type PresetName } from './model';
 import { mplDash, styleOfSeries } from './style';
 
 /** A Python string literal (JSON string syntax is valid Python for str). */
@@ -16,6 +16,7 @@ export function matplotlibScript(csvFileName: string, figure: Figure, preset: Pr
   const p = resolvePreset(preset);
   const base = csvFileName.replace(/\.csv$/i, '');
   const yLim = yLimits(figure);
+  const xt = xTicksOf(figure);
   const pyNum = (v: number | undefined) => (v === undefined ? 'None' : String(v));
   const styles = figure.series.map((s) => {
     const st = styleOfSeries(s);
@@ -43,6 +44,8 @@ XLABEL = ${py(figure.xLabel)}
 YLABEL = ${py(figure.yLabel)}
 YLOG = ${figure.yLog ? 'True' : 'False'}
 YLIM = (${pyNum(yLim.min)}, ${pyNum(yLim.max)})  # clip the axis here (None: follow the data)
+XTICKS = [${xt ? xt.ticks.map((v) => pyNum(v)).join(', ') : ''}]  # ticks as the lab draws them (empty: matplotlib's own)
+XTICKLABELS = [${xt ? xt.labels.map(py).join(', ') : ''}]
 WIDTH_IN, HEIGHT_IN = ${p.widthIn}, ${p.heightIn}
 FONT_PT = ${p.fontPt}
 FONT_FAMILY = ${py(p.fontFamily)}
@@ -88,6 +91,8 @@ def main():
     ax.set_ylim(bottom=YLIM[0], top=YLIM[1])
     ax.set_title(TITLE)
     ax.set_xlabel(XLABEL)
+    if XTICKS:
+        ax.set_xticks(XTICKS, labels=XTICKLABELS)
     ax.set_ylabel(YLABEL)
     ax.grid(True, linewidth=0.2, color="0.85")
     ax.legend(loc="lower right", frameon=True, framealpha=0.8)

@@ -3,6 +3,7 @@
  * the individual runs) and tables (final / best metric per variant × dataset over seeds).
  * Everything in shared/export/ is a pure text generator over these shapes.
  */
+import { niceTicks, type AxisKind } from '../ticks';
 
 export interface FigurePoint {
   x: number;
@@ -36,6 +37,8 @@ export interface FigureSeries {
 export interface Figure {
   title: string;
   xLabel: string;
+  /** What the x axis counts: its ticks then read as on screen (400k, 12 min); plain 1-2-5 steps when absent. */
+  xKind?: AxisKind;
   yLabel: string;
   yLog?: boolean;
   /** Hard limits of the y axis (e.g. [0, 1] for accuracies): the axis follows the data inside them, and what lies outside (a band's edge) is clipped. */
@@ -135,4 +138,22 @@ export function sampleStd(xs: number[]): number | null {
   let s = 0;
   for (const x of xs) s += (x - m) ** 2;
   return Math.sqrt(s / (xs.length - 1));
+}
+
+/**
+ * The x ticks and labels of a figure whose axis has a kind (figure.xKind), over the x its
+ * points span, for the generators that write ticks out (pgfplots, matplotlib); null without
+ * a kind (they then tick as their tool does).
+ */
+export function xTicksOf(figure: Figure, target = 6): { ticks: number[]; labels: string[] } | null {
+  if (!figure.xKind) return null;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const s of figure.series) {
+    for (const p of s.points) if (Number.isFinite(p.x)) [lo, hi] = [Math.min(lo, p.x), Math.max(hi, p.x)];
+    for (const r of s.runs ?? []) for (const p of r.points) if (Number.isFinite(p.x)) [lo, hi] = [Math.min(lo, p.x), Math.max(hi, p.x)];
+  }
+  if (!(lo <= hi)) return null;
+  const t = niceTicks(figure.xKind, lo, hi, target);
+  return { ticks: t.ticks, labels: t.ticks.map(t.format) };
 }

@@ -1,6 +1,6 @@
 /** pgfplots figures: a tikzpicture to \input in a paper, and a standalone document around it. */
 import { escapeLatex } from './latex';
-import { resolvePreset, type ExportPreset, type Figure, type PresetName, yLimits } from './model';
+import { resolvePreset, type ExportPreset, type Figure, type PresetName, xTicksOf, yLimits } from './model';
 import { pgfDash, styleOfSeries } from './style';
 
 /** A number for pgfplots coordinates (finite, no exponent surprises). */
@@ -40,12 +40,20 @@ export function pgfplotsFigure(figure: Figure, preset: PresetName | ExportPreset
   const font = `\\fontsize{${p.fontPt}}{${lead}}\\selectfont${p.fontFamily === 'sans-serif' ? '\\sffamily' : '\\rmfamily'}`;
   L.push(`\\begin{tikzpicture}[font=${font}]`);
   const yLim = yLimits(figure);
+  const xt = xTicksOf(figure);
   const axisOpts = [
     `width=${p.widthIn}in`,
     `height=${p.heightIn}in`,
     `title={${escapeLatex(figure.title)}}`,
     `xlabel={${escapeLatex(figure.xLabel)}}`,
     `ylabel={${escapeLatex(figure.yLabel)}}`,
+    ...(xt
+      ? [
+          `xtick={${xt.ticks.map(n).join(',')}}`,
+          `xticklabels={${xt.labels.map((l) => `{${escapeLatex(l)}}`).join(',')}}`,
+          'scaled x ticks=false',
+        ]
+      : []),
     ...(figure.yLog ? ['ymode=log'] : []),
     ...(yLim.min !== undefined ? [`ymin=${n(yLim.min)}`] : []),
     ...(yLim.max !== undefined ? [`ymax=${n(yLim.max)}`] : []),

@@ -1,6 +1,6 @@
 /** The compare chart's x ticks: the axes issue 17 found unreadable. */
 import { describe, expect, it } from 'vitest';
-import { niceDomain, niceTicks } from '../../renderer/src/axis-ticks';
+import { niceDomain, niceTicks } from '../../shared/ticks';
 
 const labels = (kind: Parameters<typeof niceTicks>[0], lo: number, hi: number): string[] => {
   const t = niceTicks(kind, lo, hi);

@@ -15,7 +15,7 @@ import {
 } from '../../renderer/src/chart-zoom';
 import type { AggCols, Cols } from '../../renderer/src/columns';
 import { thinAggregate } from '../../renderer/src/downsample';
-import { niceTicks } from '../../renderer/src/axis-ticks';
+import { niceTicks } from '../../shared/ticks';
 
 // a plot 400 px wide starting 66 px from the chart's left (margin 8 + y axis 58), x over [0, 100]
 const span = { left: 66, width: 400 };

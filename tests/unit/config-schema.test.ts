@@ -160,6 +160,20 @@ describe('overrides (issue 17)', () => {
     expect(far.ok ? [] : far.errors).toEqual([{ field: 'overrides.loop.zzzzzz', message: 'unknown key "loop.zzzzzz"' }]);
   });
 
+  it("quote the bad value (errors in the config's order)", () => {
+    const r = resolveConfig({
+      variant: 'star',
+      dataset: 'addition',
+      preset: 'tiny',
+      overrides: { 'loop.iterations': 'abc', 'loop.lr': '-1', 'model.n_head': 'x'.repeat(100) },
+    });
+    expect(r.ok ? [] : r.errors.map((e) => [e.field, e.message.replace(/^.*(?= \(got )/, '')])).toEqual([
+      ['model.n_head', ` (got "${'x'.repeat(56)}…)`],
+      ['loop.iterations', ' (got "abc")'],
+      ['loop.lr', ' (got -1)'],
+    ]);
+  });
+
   it('may set a key the schema has and the preset leaves out', () => {
     const r = resolveConfig({ variant: 'v-star', dataset: 'addition', preset: 'tiny', overrides: { 'verifier.save': 'every' } });
     expect(r.ok && r.config.verifier?.save).toBe('every');

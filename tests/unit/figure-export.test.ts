@@ -10,10 +10,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { figureFiles, exportPreset, groupFiles } from '../../core/export-files';
 import { pngSize, renderFigureFiles, sceneToPdf } from '../../core/figure-render';
-import { formatTick, layoutFigure, logTicks, niceStep, ticksBetween, type SceneItem } from '../../shared/export/figure-layout';
+import { layoutFigure, type SceneItem } from '../../shared/export/figure-layout';
+import { formatTick, logTicks, niceStep, ticksBetween } from '../../shared/ticks';
 import { EXPORT_PRESETS, yLimits, type Figure } from '../../shared/export/model';
 import { styleForVariant } from '../../shared/export/style';
 import { figureSvg } from '../../shared/export/svg';
+import { pgfplotsFigure } from '../../shared/export/pgfplots';
+import { matplotlibScript } from '../../shared/export/matplotlib';
 import { crc32, zipStore } from '../../shared/export/zip';
 import { countColor, pngInfo, pngPixels } from '../fixtures/png';
 
@@ -84,6 +87,32 @@ describe('ticks', () => {
     expect(formatTick(3, 1)).toBe('3');
     expect(logTicks(0.01, 10)).toEqual([0.01, 0.1, 1, 10]);
     expect(logTicks(1, 10)).toEqual([1, 2, 5, 10]);
+  });
+});
+
+describe('x axes of a kind (issue 17: ticks as the screen draws them, in every export)', () => {
+  const over = (xs: number[], xKind: Figure['xKind']): Figure => ({
+    title: 't',
+    xLabel: 'x',
+    yLabel: 'y',
+    xKind,
+    series: [{ key: 'star', label: 'star', variant: 'star', points: xs.map((x, i) => ({ x, mean: i / xs.length })) }],
+  });
+  const xLabels = (f: Figure) =>
+    layoutFigure(f, 'single-column')
+      .items.filter((i): i is Extract<SceneItem, { kind: 'text' }> => i.kind === 'text' && i.anchor === 'middle')
+      .map((t) => t.text);
+  it('wall time in durations, counts with SI prefixes, in the figure, pgfplots and matplotlib', () => {
+    const time = over([0, 300, 900, 1500], 'duration');
+    expect(xLabels(time)).toEqual(expect.arrayContaining(['0', '10 min', '20 min']));
+    expect(pgfplotsFigure(time)).toContain('xticklabels={{0},{5 min},{10 min},{15 min},{20 min},{25 min}}');
+    expect(matplotlibScript('f.csv', time)).toContain('XTICKLABELS = ["0", "5 min", "10 min", "15 min", "20 min", "25 min"]');
+    const tokens = over([0, 400_000, 1_150_000], 'count');
+    expect(xLabels(tokens)).toEqual(expect.arrayContaining(['0', '200k', '400k', '1M']));
+    expect(xLabels(tokens).some((l) => /\d{5}/.test(l))).toBe(false);
+    // without a kind, the tools tick as they do
+    expect(pgfplotsFigure(over([0, 5], undefined))).not.toContain('xtick=');
+    expect(matplotlibScript('f.csv', over([0, 5], undefined))).toContain('XTICKS = []');
   });
 });
 

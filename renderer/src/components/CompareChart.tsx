@@ -17,7 +17,7 @@ import type { AggCols } from '../columns';
 import { MAX_GROUPS_WITH_RAW, pointsPerLine, thinAggregate, thinRun } from '../downsample';
 import { chartDomains } from '../chart-domain';
 import { CanvasSeries } from './CanvasSeries';
-import { niceTicks, type AxisKind } from '../axis-ticks';
+import { niceTicks, type AxisKind } from '../../../shared/ticks';
 import { dragToRange, formatDomain, pixelToX, sliceToRange, xExtent, zoomedDomains, type PlotSpan } from '../chart-zoom';
 
 /** Above this many lines, or points over all lines, the chart draws them on a canvas (CanvasSeries). */

@@ -9,6 +9,7 @@ import { ErrorNote } from '../components/common';
 import { CompareChart } from '../components/CompareChart';
 import { ExportPanel } from '../components/ExportPanel';
 import {
+  axisKindOf,
   buildGroups,
   compareFigure,
   difficultyMetrics,
@@ -210,7 +211,7 @@ export function ComparePage({ path }: { path: string }): ReactElement {
               smoothing={smoothing}
               showRuns={showRuns}
               xLabel={xLabel}
-              xKind={x === 'time' ? 'duration' : 'count'}
+              xKind={axisKindOf(x)}
               yLabel={metric}
               height={CHART_HEIGHT}
             />
@@ -249,6 +250,7 @@ export function ComparePage({ path }: { path: string }): ReactElement {
                       title: exportText.title ?? defaultTitle,
                       xLabel: exportText.x ?? xLabelText,
                       yLabel: exportText.y ?? defaultYLabel,
+                      xKind: axisKindOf(x),
                       yLog,
                       showRuns,
                     }),

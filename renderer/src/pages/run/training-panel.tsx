@@ -3,7 +3,7 @@
  * rest by prefix), with axes that end on readable ticks; the raw latest values fold away below.
  */
 import { useMemo, type ReactElement } from 'react';
-import { niceDomain, niceTicks } from '../../axis-ticks';
+import { niceDomain, niceTicks } from '../../../../shared/ticks';
 import type { RunDetail } from '../../../../shared/contract';
 import { formatNumber } from '../../format';
 import { hasSeveralPerIteration, isDifficultyMetric, perIteration, perStep } from '../../metrics';

@@ -1,9 +1,67 @@
 /**
- * Ticks people can read, for the compare chart's x axis (issue 17): whole numbers on count axes
- * (iterations, steps, examples, tokens) with SI prefixes (400k, 1.2M), durations in ms / s / min
- * / h on the wall-time axis, 1-2-5 steps elsewhere, and never two ticks with one label.
+ * Axis ticks people can read, for the charts on screen and every exported figure (issue 17):
+ * 1-2-5 steps, whole numbers on count axes (iterations, steps, examples, tokens) with SI
+ * prefixes (400k, 1.2M), durations in ms / s / min / h on the wall-time axis, powers of ten on
+ * log axes, and never two ticks with one label.
  */
-import { niceStep, formatTick, ticksBetween } from '../../shared/export/figure-layout';
+
+/** A 1-2-5 step giving about `target` intervals over `range`. */
+export function niceStep(range: number, target: number): number {
+  const raw = range / Math.max(1, target);
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const f = raw / p;
+  const m = f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10;
+  return m * p;
+}
+
+function decimalsOf(step: number): number {
+  return step >= 1 ? 0 : Math.min(12, Math.ceil(-Math.log10(step) - 1e-9));
+}
+
+/** Multiples of `step` in [min, max] (rounded to the step's decimals). */
+export function ticksBetween(min: number, max: number, step: number): number[] {
+  const d = decimalsOf(step);
+  const out: number[] = [];
+  const first = Math.ceil(min / step - 1e-9);
+  const last = Math.floor(max / step + 1e-9);
+  for (let i = first; i <= last && out.length < 1000; i++) out.push(Number((i * step).toFixed(d)));
+  return out;
+}
+
+/** A tick label: plain decimals, k/M/G above 10⁴, a true minus sign. */
+export function formatTick(v: number, step: number): string {
+  const a = Math.abs(v);
+  let s: string;
+  const scaled = (div: number, suffix: string) => `${(a / div).toFixed(decimalsOf(step / div))}${suffix}`;
+  if (v === 0) s = '0';
+  else if (a >= 1e9 && step >= 1e8) s = scaled(1e9, 'G');
+  else if (a >= 1e6 && step >= 1e5) s = scaled(1e6, 'M');
+  else if (a >= 1e4 && step >= 1e3) s = scaled(1e3, 'k');
+  // tiny values in scientific notation, with as many mantissa digits as the step needs (1.5e-4, not 2e-4)
+  else if (a < 1e-3) s = a.toExponential(Math.min(6, Math.max(0, Math.floor(Math.log10(a) + 1e-9) - Math.floor(Math.log10(step) + 1e-9))));
+  else s = a.toFixed(decimalsOf(step));
+  return v < 0 ? `\u2212${s}` : s;
+}
+
+/** Log-axis ticks: powers of ten, plus 2× and 5× when the range spans under two decades. */
+export function logTicks(min: number, max: number): number[] {
+  const lo = Math.floor(Math.log10(min) + 1e-9);
+  const hi = Math.ceil(Math.log10(max) - 1e-9);
+  const out: number[] = [];
+  const few = hi - lo < 2;
+  for (let e = lo; e <= hi; e++) {
+    for (const m of few ? [1, 2, 5] : [1]) {
+      const v = Number((m * 10 ** e).toPrecision(6));
+      if (v >= min * (1 - 1e-9) && v <= max * (1 + 1e-9)) out.push(v);
+    }
+  }
+  return out;
+}
+
+export function formatLogTick(v: number): string {
+  if (v >= 1e4 || v < 1e-3) return v.toExponential(0);
+  return String(Number(v.toPrecision(6)));
+}
 
 export type AxisKind = 'count' | 'duration' | 'value';
 
@@ -23,10 +81,6 @@ function trim(v: number, decimals: number): string {
   return String(Number(v.toFixed(decimals)));
 }
 
-function decimalsFor(step: number): number {
-  return step >= 1 ? 0 : Math.min(6, Math.ceil(-Math.log10(step) - 1e-9));
-}
-
 /** A count with an SI prefix once it is large: 950, 12k, 1.2M, 3G. */
 export function formatCount(v: number, step: number): string {
   const a = Math.abs(v);
@@ -36,18 +90,18 @@ export function formatCount(v: number, step: number): string {
     [1e6, 'M'],
     [1e3, 'k'],
   ] as const) {
-    if (a >= div && (a >= 1e4 || div > 1e3)) return `${sign}${trim(a / div, decimalsFor(step / div))}${suffix}`;
+    if (a >= div && (a >= 1e4 || div > 1e3)) return `${sign}${trim(a / div, decimalsOf(step / div))}${suffix}`;
   }
-  return `${sign}${trim(a, decimalsFor(step))}`;
+  return `${sign}${trim(a, decimalsOf(step))}`;
 }
 
 /** A duration on an axis whose ticks are `step` seconds apart, in the unit that step reads in. */
 export function formatDuration(v: number, step: number): string {
   if (v === 0) return '0';
-  if (step < 1) return `${trim(v * 1000, decimalsFor(step * 1000))} ms`;
-  if (step < 60) return `${trim(v, decimalsFor(step))} s`;
-  if (step < 3600) return `${trim(v / 60, decimalsFor(step / 60))} min`;
-  return `${trim(v / 3600, decimalsFor(step / 3600))} h`;
+  if (step < 1) return `${trim(v * 1000, decimalsOf(step * 1000))} ms`;
+  if (step < 60) return `${trim(v, decimalsOf(step))} s`;
+  if (step < 3600) return `${trim(v / 60, decimalsOf(step / 60))} min`;
+  return `${trim(v / 3600, decimalsOf(step / 3600))} h`;
 }
 
 /** About `target` ticks over [lo, hi] for an axis of this kind, and their format. */
