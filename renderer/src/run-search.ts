@@ -1,7 +1,9 @@
 /**
  * Finding runs in a list (the runs table, the compare sidebar): a query of words, each of which
  * must appear in the run's name, id, variant, dataset, preset, model, status, group name, tags
- * or notes (`seed=N` and `tag:T` match those exactly); and the runs table's sort. Pure.
+ * or notes; `tag:T` matches a tag exactly, and ranges compare a value: `acc>0.5` (or `acc>=50%`),
+ * `seed<3`, `iteration>=2`, `created>=2026-12-01` (a day, in local time). And the runs table's
+ * sort. Pure.
  */
 import type { RunSummary } from '../../shared/contract';
 import { runName } from '../../shared/run-name';
@@ -27,9 +29,30 @@ export function runMatches(r: RunSummary, query: string, groupName?: string | nu
     .toLowerCase();
   return words.every((w) => {
     if (w.startsWith('tag:')) return tags.includes(w.slice(4));
-    if (w.startsWith('seed=')) return String(r.seed) === w.slice(5);
-    return hay.includes(w);
+    return rangeMatches(r, w) ?? hay.includes(w);
   });
+}
+
+const RANGE = /^(acc|accuracy|seed|iteration|created)(>=|<=|>|<|=)(.+)$/;
+const DAY_S = 86_400;
+
+/** Whether the run is in the range a word such as `acc>0.5` names; null when the word is not a range. */
+export function rangeMatches(r: RunSummary, word: string): boolean | null {
+  const m = RANGE.exec(word);
+  if (!m) return null;
+  const [, field, op, raw] = m as unknown as [string, string, string, string];
+  if (field === 'created') {
+    const day = /^\d{4}-\d{2}-\d{2}$/.test(raw) ? new Date(`${raw}T00:00:00`).getTime() / 1000 : NaN;
+    if (!Number.isFinite(day)) return null;
+    // a day is a range: after it starts the next day, through it ends with it
+    const t = r.createdAt;
+    return { '>': t >= day + DAY_S, '>=': t >= day, '<': t < day, '<=': t < day + DAY_S, '=': t >= day && t < day + DAY_S }[op]!;
+  }
+  const want = raw.endsWith('%') && field.startsWith('acc') ? Number(raw.slice(0, -1)) / 100 : Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(want)) return null;
+  const have = field === 'seed' ? r.seed : field === 'iteration' ? r.currentIteration : r.latestAccuracy;
+  if (have === null) return false;
+  return { '>': have > want, '>=': have >= want, '<': have < want, '<=': have <= want, '=': have === want }[op]!;
 }
 
 export const SORT_KEYS = ['name', 'status', 'variant', 'dataset', 'seed', 'accuracy', 'duration', 'created'] as const;

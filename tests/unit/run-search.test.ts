@@ -16,6 +16,18 @@ describe('runMatches', () => {
     expect(runMatches(r, 'seed=12')).toBe(true);
     expect(runMatches(r, 'seed=1')).toBe(false);
   });
+  it('ranges compare accuracy, seed, iteration and the day a run was created', () => {
+    const day = new Date('2026-12-05T15:30:00').getTime() / 1000; // local time, as the filter reads days
+    const a = runSummary({ latestAccuracy: 0.42, seed: 3, currentIteration: 4, createdAt: day });
+    const yes = ['acc>0.4', 'acc>=42%', 'accuracy<0.5', 'acc<=0.42', 'seed<4', 'seed>=3', 'iteration=4', 'created=2026-12-05'];
+    const no = ['acc>0.42', 'acc>50%', 'seed>3', 'iteration<4', 'created>2026-12-05', 'created<2026-12-05', 'created>=2026-12-06'];
+    for (const q of [...yes, 'created<=2026-12-05 acc>0.1']) expect(runMatches(a, q), q).toBe(true);
+    for (const q of no) expect(runMatches(a, q), q).toBe(false);
+    // no accuracy yet: outside every accuracy range
+    expect(runMatches(runSummary({ latestAccuracy: null }), 'acc<1')).toBe(false);
+    // not a range (a bad value): an ordinary word, found nowhere
+    for (const q of ['acc>abc', 'created>yesterday', 'seed>']) expect(runMatches(a, q), q).toBe(false);
+  });
   it('finds a run by its default name', () => {
     expect(runMatches(runSummary({ id: 'x', seed: 3 }), 'star · addition · s3')).toBe(true);
   });

@@ -103,7 +103,7 @@ export function RunsPage(): ReactElement {
         <div className="runs-toolbar">
           <SearchField
             className="runs-search"
-            placeholder="search runs: name, tag, variant, dataset, notes… (tag:T, seed=N)"
+            placeholder="search runs: name, tag, variant, dataset, notes… (tag:T, seed=N, acc>0.5, created>=2026-12-01)"
             value={query}
             onChange={setQuery}
             testId="runs-search"
