@@ -33,6 +33,9 @@ export interface MetricPoint {
   t: number;
 }
 
+/** A cell of the runs table's chosen columns: a config value (objects as JSON) or a metric's final value. */
+export type RunColumnValue = string | number | boolean | null;
+
 /** One metric of one run as columns, index i one point, in (step, seq) order: no object per point. */
 export interface SeriesColumns {
   iteration: number[];
@@ -529,6 +532,8 @@ export const commandArgs = {
     z.object({ add: z.array(runTag).max(50), remove: z.array(runTag).max(50) }).strict(),
   ]),
   archiveRuns: z.tuple([z.array(runId).min(1).max(10_000), z.boolean()]),
+  runColumnChoices: z.tuple([]),
+  runColumns: z.tuple([z.array(z.string().regex(/^(config|metric):.{1,300}$/, 'a column is config:KEY or metric:NAME')).max(40)]),
   deleteRuns: z.tuple([z.array(runId).min(1).max(10_000)]),
   stopGroup: z.tuple([runId]),
   setQueueSettings: z.tuple([
@@ -711,6 +716,10 @@ export interface CommandResults {
   editRun: { ok: boolean; message: string };
   /** changed: the runs whose tags changed. */
   tagRuns: { ok: boolean; message: string; changed: number };
+  /** What the runs table can show as columns: every config key (dotted) and metric name of the runs. */
+  runColumnChoices: { config: string[]; metrics: string[] };
+  /** The chosen columns' values for every run: a config value, or a metric's last logged value. */
+  runColumns: Record<string, Record<string, RunColumnValue>>;
   /** changed: the runs whose archived state changed. */
   archiveRuns: { ok: boolean; message: string; changed: number };
   /** deleted: the runs whose rows are gone (their directories moved to <data>/trash). */

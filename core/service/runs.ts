@@ -1,6 +1,7 @@
 /** Runs: the catalog, launch (validated first), stop, resume, cancel, retry, and reading a run back (detail, metrics, logs, samples, ingest issues). */
 import { archiveRunLabels, editRunLabels, tagRunLabels } from '../run-labels';
 import { deleteRuns } from '../run-delete';
+import { runColumnChoices, runColumnValues } from '../../db/run-columns';
 import { existsSync } from 'node:fs';
 import { isAbsolute, sep } from 'node:path';
 import type { Catalog } from '../../shared/contract';
@@ -32,6 +33,8 @@ export type RunCommands = Pick<
   | 'editRun'
   | 'tagRuns'
   | 'archiveRuns'
+  | 'runColumnChoices'
+  | 'runColumns'
   | 'deleteRuns'
 > &
   Pick<Service, 'reconcile' | 'waitForRun' | 'lastLogId'>;
@@ -129,6 +132,8 @@ export function runCommands(ctx: ServiceContext): RunCommands {
       if (r.changed) ctx.emit('runsChanged', { ids });
       return r;
     },
+    runColumnChoices: () => runColumnChoices(db),
+    runColumns: (columns) => runColumnValues(db, columns),
     archiveRuns: (ids, archived) => {
       const r = archiveRunLabels(db, ids, archived);
       if (r.changed) ctx.emit('runsChanged', { ids });

@@ -6,6 +6,9 @@ import { DASHES, OKABE_ITO as PALETTE, paletteColor, styleForVariant, type Dash 
 import type { Figure, FigureSeries } from '../../shared/export/model';
 import type { MetricPoint, RunSummary, SeriesColumns } from '../../shared/contract';
 import { columnsToPoints } from '../../shared/series-columns';
+import { flattenConfig, formatValue, getPath } from '../../shared/config-paths';
+
+export { flattenConfig, formatValue, getPath };
 import type { AxisKind } from '../../shared/ticks';
 import { VARIANTS, lowerIsBetter } from '../../shared/catalogue';
 import { bestOfMeanCurve, mean, sampleStd, type AggregatePoint, type Band } from '../../shared/stats';
@@ -152,32 +155,6 @@ export function aggregateAligned(runs: readonly (readonly KPoint[])[], band: Ban
 
 // ---------------------------------------------------------------- configs, fields
 
-/** Flatten nested plain objects to dotted keys; arrays and other values are leaves. */
-export function flattenConfig(obj: unknown, prefix = '', out: Record<string, unknown> = {}): Record<string, unknown> {
-  if (obj !== null && typeof obj === 'object' && !Array.isArray(obj)) {
-    const entries = Object.entries(obj as Record<string, unknown>);
-    if (!entries.length && prefix) out[prefix] = {};
-    for (const [k, v] of entries) flattenConfig(v, prefix ? `${prefix}.${k}` : k, out);
-  } else if (prefix) out[prefix] = obj;
-  return out;
-}
-
-/** The value at a dotted path of a nested object (undefined when absent). */
-export function getPath(obj: unknown, path: string): unknown {
-  let cur: unknown = obj;
-  for (const part of path.split('.')) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string, unknown>)[part];
-  }
-  return cur;
-}
-
-export function formatValue(v: unknown): string {
-  if (v === undefined) return '—';
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
-  return JSON.stringify(v);
-}
 
 const SUMMARY_FIELDS = new Set(['id', 'variant', 'dataset', 'preset', 'seed', 'model', 'groupId', 'status']);
 

@@ -5,7 +5,7 @@
  * `seed<3`, `iteration>=2`, `created>=2026-12-01` (a day, in local time). And the runs table's
  * sort. Pure.
  */
-import type { RunSummary } from '../../shared/contract';
+import type { RunColumnValue, RunSummary } from '../../shared/contract';
 import { runName } from '../../shared/run-name';
 
 export function runMatches(r: RunSummary, query: string, groupName?: string | null): boolean {
@@ -56,7 +56,8 @@ export function rangeMatches(r: RunSummary, word: string): boolean | null {
 }
 
 export const SORT_KEYS = ['name', 'status', 'variant', 'dataset', 'seed', 'accuracy', 'duration', 'created'] as const;
-export type SortKey = (typeof SORT_KEYS)[number];
+/** A fixed column, or a chosen one ('config:loop.lr', 'metric:eval/accuracy'). */
+export type SortKey = (typeof SORT_KEYS)[number] | `config:${string}` | `metric:${string}`;
 export interface RunSort {
   key: SortKey;
   dir: 'asc' | 'desc';
@@ -64,7 +65,12 @@ export interface RunSort {
 export const DEFAULT_SORT: RunSort = { key: 'created', dir: 'desc' };
 
 /** The runs in the order asked for; runs without the value (no accuracy yet) last either way, ties newest first. */
-export function sortRuns(runs: readonly RunSummary[], sort: RunSort, durationMs: (r: RunSummary) => number | null): RunSummary[] {
+export function sortRuns(
+  runs: readonly RunSummary[],
+  sort: RunSort,
+  durationMs: (r: RunSummary) => number | null,
+  columnValue: (r: RunSummary, column: string) => RunColumnValue = () => null,
+): RunSummary[] {
   const value = (r: RunSummary): string | number | null => {
     switch (sort.key) {
       case 'name':
@@ -83,6 +89,10 @@ export function sortRuns(runs: readonly RunSummary[], sort: RunSort, durationMs:
         return durationMs(r);
       case 'created':
         return r.createdAt;
+      default: {
+        const v = columnValue(r, sort.key);
+        return typeof v === 'boolean' ? Number(v) : v;
+      }
     }
   };
   const sign = sort.dir === 'asc' ? 1 : -1;

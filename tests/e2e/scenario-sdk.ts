@@ -94,6 +94,52 @@ export async function scenarioSdk(browser: Browser, server: Server): Promise<voi
   }
 }
 
+/**
+ * The runs table's chosen columns (a config key, a metric's final value), a range filter, and
+ * archiving the ticked run (it leaves the table, Show archived brings it back, Unarchive); Delete
+ * asks first (cancelled here: the unit tests delete).
+ */
+async function chosenColumnsAndArchive(page: Page, id: string): Promise<void> {
+  const row = page.getByTestId(`run-row-${id}`);
+  await page.getByTestId('runs-columns').click();
+  await page.getByTestId('column-choice-config:lr').check();
+  await page.getByTestId('column-choice-metric:train/loss').check();
+  await page.getByTestId('runs-columns').click();
+  await waitFor(
+    'the chosen columns filled',
+    async () => (await row.getByTestId('run-row-col-config:lr').textContent()) === '0.0003',
+    10_000,
+  );
+  const loss = (await row.getByTestId('run-row-col-metric:train/loss').textContent()) ?? '';
+  check(Number.isFinite(Number(loss)), `the final train/loss cell: "${loss}"`);
+  check(
+    (await page.locator('th').allTextContents()).some((t) => t.includes('train/loss (final)')),
+    'no "train/loss (final)" column header',
+  );
+  // a range the run is outside of, then one it is inside
+  await page.getByTestId('runs-search').fill('tag:sdk-probe acc>0.5');
+  await waitFor('the run filtered out by acc>0.5', async () => (await row.count()) === 0, 10_000);
+  await page.getByTestId('runs-search').fill(`tag:sdk-probe created>=${new Date().toLocaleDateString('sv')}`);
+  await waitFor("the run found by today's date", async () => (await row.count()) === 1, 10_000);
+  await page.getByTestId('runs-search').fill('');
+
+  await page.getByTestId('bulk-archive').click();
+  await waitFor('the archived run out of the table', async () => (await row.count()) === 0, 10_000);
+  await page.getByTestId('runs-show-archived').check();
+  await waitFor('the archived run shown again, marked', async () => (await row.getByTestId('run-row-archived').count()) === 1, 10_000);
+  check((await page.getByTestId('bulk-archive').textContent()) === 'Unarchive', 'the ticked archived run does not offer Unarchive');
+  await page.getByTestId('bulk-archive').click();
+  await waitFor('the run unarchived', async () => (await row.getByTestId('run-row-archived').count()) === 0, 10_000);
+  await page.getByTestId('bulk-delete').click();
+  check(
+    (await page.getByTestId('bulk-delete-confirm-box').textContent())?.includes('Delete 1 run?'),
+    'Delete did not ask for confirmation',
+  );
+  await page.getByTestId('bulk-delete-cancel').click();
+  check((await row.count()) === 1, 'the run is gone after a cancelled delete');
+  log('runs table: columns lr and train/loss (final), range filters, archived and back, delete cancelled');
+}
+
 /** Rename and tag the run on its page; find it in the runs table by tag, sort by name, tag it in bulk, compare the selection. */
 async function labelsAndRunsTable(page: Page, server: Server, id: string): Promise<void> {
   await page.getByTestId('edit-labels').click();
@@ -138,6 +184,7 @@ async function labelsAndRunsTable(page: Page, server: Server, id: string): Promi
   await page.getByTestId('bulk-tag-input').fill('bulk');
   await page.getByTestId('bulk-tag-add').click();
   await waitFor('the bulk tag on the row', async () => (await row.getByTestId('run-row-tags').textContent())?.includes('bulk'), 10_000);
+  await chosenColumnsAndArchive(page, id);
   await screenshot(page, 'runs-table');
   await page.getByTestId('compare-selected').click();
   await page.waitForURL(/#\/compare\?/, { timeout: 10_000 });

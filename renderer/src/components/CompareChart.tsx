@@ -1,14 +1,5 @@
-import {
-  useCallback,
-  useEffect,
-  useLayoutEffect,
-  useMemo,
-  useRef,
-  useState,
-  type MouseEvent as ReactMouseEvent,
-  type ReactElement,
-} from 'react';
-import { Area, CartesianGrid, ComposedChart, Line, ReferenceArea, Tooltip, XAxis, YAxis, usePlotArea, useXAxisDomain } from 'recharts';
+import { useMemo, type ReactElement } from 'react';
+import { Area, CartesianGrid, ComposedChart, Line, ReferenceArea, Tooltip, XAxis, YAxis } from 'recharts';
 import { useElementWidth } from '../hooks';
 import { formatNumber } from '../format';
 import { layoutLegend, SvgLegend } from './charts';
@@ -18,7 +9,8 @@ import { MAX_GROUPS_WITH_RAW, pointsPerLine, thinAggregate, thinRun } from '../d
 import { chartDomains } from '../chart-domain';
 import { CanvasSeries } from './CanvasSeries';
 import { niceTicks, type AxisKind } from '../../../shared/ticks';
-import { dragToRange, formatDomain, pixelToX, sliceToRange, xExtent, zoomedDomains, type PlotSpan } from '../chart-zoom';
+import { formatDomain, pixelToX, sliceToRange, xExtent, zoomedDomains } from '../chart-zoom';
+import { PlotProbe, useDragZoom, useFullScreen, useWindowHeight } from './chart-interaction';
 
 /** Above this many lines, or points over all lines, the chart draws them on a canvas (CanvasSeries). */
 export const CANVAS_ABOVE_LINES = 12;
@@ -47,38 +39,6 @@ export interface CompareChartProps {
 }
 
 /** Where the plot area is in the chart and the x domain recharts drew, as last laid out. */
-interface PlotGeometry {
-  span: PlotSpan;
-  top: number;
-  height: number;
-  domain: [number, number];
-}
-
-/** Reports the plot area and the x axis' domain (recharts knows them inside the chart only). */
-function PlotProbe({ onLayout }: { onLayout: (g: PlotGeometry | null) => void }): null {
-  const area = usePlotArea();
-  const domain = useXAxisDomain();
-  const d0 = Number(domain?.[0]);
-  const d1 = Number(domain?.[domain.length - 1]);
-  useLayoutEffect(() => {
-    onLayout(area ? { span: { left: area.x, width: area.width }, top: area.y, height: area.height, domain: [d0, d1] } : null);
-  }, [area, d0, d1, onLayout]);
-  return null;
-}
-
-/** The window's inner height while `on` (0 otherwise), following resizes. */
-function useWindowHeight(on: boolean): number {
-  const [h, setH] = useState(() => (on ? window.innerHeight : 0));
-  useEffect(() => {
-    if (!on) return;
-    const read = () => setH(window.innerHeight);
-    read();
-    window.addEventListener('resize', read);
-    return () => window.removeEventListener('resize', read);
-  }, [on]);
-  return on ? h : 0;
-}
-
 /**
  * Mean line per group over a shaded band (std or CI), the raw mean faint behind the
  * smoothed one when smoothing (up to MAX_GROUPS_WITH_RAW groups), optionally each run thin; every series downsampled (LTTB)
@@ -90,7 +50,7 @@ function useWindowHeight(on: boolean): number {
 export function CompareChart(props: CompareChartProps): ReactElement {
   const { groups, yLog, smoothing, showRuns, xLabel, yLabel } = props;
   const [ref, measured] = useElementWidth<HTMLDivElement>();
-  const [full, setFull] = useState(false);
+  const [full, setFull] = useFullScreen();
   const windowHeight = useWindowHeight(full);
   const height = full ? Math.max(props.height ?? 340, windowHeight - FULLSCREEN_CHROME) : (props.height ?? 340);
   const width = props.width ?? measured;
@@ -102,8 +62,7 @@ export function CompareChart(props: CompareChartProps): ReactElement {
 
   // the zoomed x range, for the x axis it was picked on (another axis shows all of its own)
   const axisKey = `${xLabel}|${props.xKind ?? 'value'}`;
-  const [zoomState, setZoomState] = useState<{ range: [number, number]; axis: string } | null>(null);
-  const zoom = zoomState && zoomState.axis === axisKey ? zoomState.range : null;
+  const { zoom, resetZoom, drag, onLayout, plotRef, onMouseDown } = useDragZoom(axisKey);
 
   const withRaw = smoothing > 0 && groups.length <= MAX_GROUPS_WITH_RAW;
   const lines = groups.reduce((n, g) => n + (withRaw ? 2 : 1) + (showRuns && g.runs.length > 1 ? g.runs.length : 0), 0);
@@ -165,64 +124,6 @@ export function CompareChart(props: CompareChartProps): ReactElement {
     [onCanvas, drawn],
   );
 
-  // drag to zoom: the plot's geometry as recharts laid it out, the drag in pixels from the chart's left
-  const geometry = useRef<PlotGeometry | null>(null);
-  const onLayout = useCallback((g: PlotGeometry | null) => {
-    geometry.current = g;
-  }, []);
-  const plotRef = useRef<HTMLDivElement>(null);
-  const [drag, setDrag] = useState<{ start: number; end: number; span: PlotSpan; domain: [number, number] } | null>(null);
-  const endDrag = useRef<(() => void) | null>(null);
-  useEffect(() => () => endDrag.current?.(), []);
-  const onMouseDown = (e: ReactMouseEvent<HTMLDivElement>) => {
-    const g = geometry.current;
-    const el = plotRef.current;
-    if (e.button !== 0 || !g || !el) return;
-    const left = () => el.getBoundingClientRect().left;
-    const px = e.clientX - left();
-    const py = e.clientY - el.getBoundingClientRect().top;
-    if (px < g.span.left || px > g.span.left + g.span.width || py < g.top || py > g.top + g.height) return;
-    e.preventDefault(); // no text selection while dragging
-    endDrag.current?.();
-    const d = { start: px, end: px, span: g.span, domain: g.domain };
-    const axis = axisKey;
-    let frame = 0;
-    const move = (ev: MouseEvent) => {
-      d.end = ev.clientX - left();
-      // one redraw per frame, however fast the mouse
-      if (!frame)
-        frame = requestAnimationFrame(() => {
-          frame = 0;
-          setDrag({ ...d });
-        });
-    };
-    const stop = () => {
-      window.removeEventListener('mousemove', move);
-      window.removeEventListener('mouseup', up);
-      if (frame) cancelAnimationFrame(frame);
-      endDrag.current = null;
-    };
-    const up = (ev: MouseEvent) => {
-      d.end = ev.clientX - left();
-      stop();
-      setDrag(null);
-      const range = dragToRange(d.start, d.end, d.span, d.domain);
-      if (range) setZoomState({ range, axis });
-    };
-    window.addEventListener('mousemove', move);
-    window.addEventListener('mouseup', up);
-    endDrag.current = stop;
-  };
-
-  useEffect(() => {
-    if (!full) return;
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === 'Escape') setFull(false);
-    };
-    window.addEventListener('keydown', onKey);
-    return () => window.removeEventListener('keydown', onKey);
-  }, [full]);
-
   return (
     <div
       ref={ref}
@@ -244,7 +145,7 @@ export function CompareChart(props: CompareChartProps): ReactElement {
         <div className="chart-toolbar">
           <span className="muted small">{zoom ? 'Zoomed: double-click to reset' : 'Drag across the plot to zoom'}</span>
           {zoom ? (
-            <button type="button" className="small-button" data-testid="chart-reset-zoom" onClick={() => setZoomState(null)}>
+            <button type="button" className="small-button" data-testid="chart-reset-zoom" onClick={resetZoom}>
               Reset zoom
             </button>
           ) : null}
@@ -265,13 +166,7 @@ export function CompareChart(props: CompareChartProps): ReactElement {
           No data for this metric and axis.
         </div>
       ) : width > 0 ? (
-        <div
-          ref={plotRef}
-          className="compare-plot"
-          data-testid="compare-plot"
-          onMouseDown={onMouseDown}
-          onDoubleClick={() => setZoomState(null)}
-        >
+        <div ref={plotRef} className="compare-plot" data-testid="compare-plot" onMouseDown={onMouseDown} onDoubleClick={resetZoom}>
           <ComposedChart width={width} height={height} margin={{ ...margin, top: legend.height + 4 }}>
             <CartesianGrid stroke="#e6e6e6" strokeDasharray="2 3" />
             <XAxis

@@ -1,5 +1,5 @@
 import { runName } from '../../../shared/run-name';
-import { useEffect, useState, type ReactElement } from 'react';
+import { Fragment, useEffect, useState, type ReactElement } from 'react';
 import type { CommandResults, RunSummary } from '../../../shared/contract';
 import { call } from '../transport';
 import { navigate, useInterval, useLive, useNow, useRunsChanged } from '../hooks';
@@ -11,6 +11,7 @@ import { compareViewToHash, defaultCompareView } from '../compare-state';
 import { DEFAULT_SORT, runMatches, sortRuns, type RunSort, type SortKey } from '../run-search';
 import { runTag } from '../../../shared/contract';
 import { ArchiveDelete } from './runs/lifecycle';
+import { ColumnPicker, columnLabel, formatColumnValue, useRunColumns } from './runs/columns';
 
 export function RunsPage(): ReactElement {
   const runs = useLive(() => call('listRuns'), []);
@@ -35,10 +36,12 @@ export function RunsPage(): ReactElement {
   const [sort, setSort] = useState<RunSort>(DEFAULT_SORT);
   const [showArchived, setShowArchived] = useState(false);
   const archivedCount = all.filter((r) => r.archived).length;
+  const extra = useRunColumns();
   const list = sortRuns(
     all.filter((r) => (showArchived || !r.archived) && runMatches(r, query, r.groupId ? groupNames.get(r.groupId) : null)),
     sort,
     (r) => runDurationMs(r, now),
+    (r, c) => extra.values[r.id]?.[c] ?? null,
   );
   const sortHeader = (key: SortKey, label: string, className?: string): ReactElement => {
     const on = sort.key === key;
@@ -108,6 +111,7 @@ export function RunsPage(): ReactElement {
             onChange={setQuery}
             testId="runs-search"
           />
+          <ColumnPicker columns={extra.columns} onChange={extra.setColumns} />
           {archivedCount > 0 ? (
             <label className="small">
               <input
@@ -164,6 +168,9 @@ export function RunsPage(): ReactElement {
               <th>group</th>
               <th>tags</th>
               {sortHeader('created', 'created')}
+              {extra.columns.map((c) => (
+                <Fragment key={c}>{sortHeader(c as SortKey, columnLabel(c), c.startsWith('metric:') ? 'num' : undefined)}</Fragment>
+              ))}
             </tr>
           </thead>
           <tbody>
@@ -233,6 +240,11 @@ export function RunsPage(): ReactElement {
                     ))}
                   </td>
                   <td className="small muted">{formatTime(r.createdAt)}</td>
+                  {extra.columns.map((c) => (
+                    <td key={c} className={c.startsWith('metric:') ? 'num' : 'small'} data-testid={`run-row-col-${c}`}>
+                      {formatColumnValue(c, extra.values[r.id]?.[c])}
+                    </td>
+                  ))}
                 </tr>
               );
             })}
