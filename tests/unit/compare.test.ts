@@ -11,6 +11,7 @@ import { runSummary } from '../fixtures/helpers';
 import {
   aggregateAligned,
   assignStyles,
+  bandOpacity,
   buildGroups,
   compareFigure,
   configDiffKeys,
@@ -42,6 +43,13 @@ const asCols = (s: Record<string, Record<string, MetricPoint[]>>) =>
 const run = (id: string, variant: string, dataset: string, seed: number, lr: number): CompareRun => ({
   summary: runSummary({ id, variant, dataset, seed }),
   config: { variant, dataset, seed, loop: { lr, iterations: 3, nested: { seed: seed } }, model: { name: 'm' } },
+});
+
+describe('bandOpacity', () => {
+  it('keeps a few bands at 0.15 and lightens many, so ten overlapping cover under 40%', () => {
+    expect([1, 3, 6, 10].map(bandOpacity)).toEqual([0.15, 0.15, 0.075, 0.045]);
+    expect(1 - (1 - bandOpacity(10)) ** 10).toBeLessThan(0.4);
+  });
 });
 
 describe('x mapping', () => {

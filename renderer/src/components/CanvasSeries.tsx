@@ -15,6 +15,8 @@ export interface CanvasLine {
   raw: Row[];
   runs: Row[][];
   hasBand: boolean;
+  /** The band's fill opacity (bandOpacity: lighter when many bands overlap). */
+  bandOpacity: number;
 }
 
 export function CanvasSeries({ lines }: { lines: CanvasLine[] }): ReactElement | null {
@@ -68,7 +70,7 @@ export function CanvasSeries({ lines }: { lines: CanvasLine[] }): ReactElement |
       pts.forEach((p, i) => (i ? ctx.lineTo(X(p.x), Y(p.band![1])) : ctx.moveTo(X(p.x), Y(p.band![1]))));
       for (let i = pts.length - 1; i >= 0; i--) ctx.lineTo(X(pts[i]!.x), Y(pts[i]!.band![0]));
       ctx.closePath();
-      ctx.globalAlpha = 0.15;
+      ctx.globalAlpha = l.bandOpacity;
       ctx.fillStyle = l.color;
       ctx.fill();
     }

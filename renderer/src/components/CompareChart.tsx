@@ -3,7 +3,7 @@ import { Area, CartesianGrid, ComposedChart, Line, ReferenceArea, Tooltip, XAxis
 import { useElementWidth } from '../hooks';
 import { formatNumber } from '../format';
 import { layoutLegend, SvgLegend } from './charts';
-import { isUnitInterval, type CompareGroup } from '../compare';
+import { bandOpacity, isUnitInterval, type CompareGroup } from '../compare';
 import type { AggCols } from '../columns';
 import { MAX_GROUPS_WITH_RAW, pointsPerLine, thinAggregate, thinRun } from '../downsample';
 import { chartDomains } from '../chart-domain';
@@ -118,10 +118,21 @@ export function CompareChart(props: CompareChartProps): ReactElement {
   );
   // each group's run count: a point whose mean is over fewer runs is marked in the tooltip
   const totals = useMemo(() => new Map(groups.map((g) => [g.label, g.runs.length])), [groups]);
+  const bandFill = bandOpacity(drawn.filter((d) => d.hasBand).length);
   const canvasLines = useMemo(
     () =>
-      onCanvas ? drawn.map((d) => ({ color: d.g.color, dash: d.g.dash, mean: d.mean, raw: d.raw, runs: d.runs, hasBand: d.hasBand })) : [],
-    [onCanvas, drawn],
+      onCanvas
+        ? drawn.map((d) => ({
+            color: d.g.color,
+            dash: d.g.dash,
+            mean: d.mean,
+            raw: d.raw,
+            runs: d.runs,
+            hasBand: d.hasBand,
+            bandOpacity: bandFill,
+          }))
+        : [],
+    [onCanvas, drawn, bandFill],
   );
 
   return (
@@ -245,7 +256,7 @@ export function CompareChart(props: CompareChartProps): ReactElement {
                       type="linear"
                       stroke="none"
                       fill={d.g.color}
-                      fillOpacity={0.15}
+                      fillOpacity={bandFill}
                       isAnimationActive={false}
                       tooltipType="none"
                       activeDot={false}
