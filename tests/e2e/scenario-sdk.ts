@@ -83,6 +83,26 @@ export async function scenarioSdk(browser: Browser, server: Server): Promise<voi
     );
     await waitFor('all 1,000 points drawn', async () => (await chartPoints(page, 'train/loss')) === 1000, 15_000, 300);
     await screenshot(page, 'sdk-run-done');
+    // the run page's charts zoom: drag across the middle, double-click back
+    const chart = page.getByTestId('metric-chart-train/loss');
+    const full = await xTicks();
+    const box = (await chart.locator('.zoomable-plot').boundingBox())!;
+    const y = box.y + box.height / 2;
+    await page.mouse.move(box.x + box.width * 0.4, y);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.55, y, { steps: 5 });
+    await page.mouse.up();
+    await waitFor('the run chart zoomed', async () => (await chart.getAttribute('data-zoomed')) === 'yes', 5_000);
+    const zoomed = await xTicks();
+    const nums = zoomed.map(Number);
+    check(
+      zoomed.join() !== full.join() && nums.every((v) => v > 200 && v < 800),
+      `x ticks after zooming into the middle: ${zoomed.join(' ')} (were ${full.join(' ')})`,
+    );
+    await chart.locator('.zoomable-plot').dblclick();
+    await waitFor('the run chart back to all of it', async () => (await chart.getAttribute('data-zoomed')) === 'no', 5_000);
+    check((await xTicks()).join() === full.join(), 'x ticks after a double-click are not the full range again');
+    log(`run chart zoom: ${full.join(' ')} → ${zoomed.join(' ')} → back`);
     const id = (await page.getByTestId('run-id').textContent())!.trim();
     await labelsAndRunsTable(page, server, id);
     check(!watch.problems.length, `page problems: ${watch.problems.join('; ')}`);

@@ -1,5 +1,8 @@
 import { useMemo, type ReactElement } from 'react';
-import { CartesianGrid, Line, LineChart, Tooltip, XAxis, YAxis } from 'recharts';
+import { CartesianGrid, Line, LineChart, ReferenceArea, Tooltip, XAxis, YAxis } from 'recharts';
+import { niceDomain, niceTicks, type AxisKind } from '../../../shared/ticks';
+import { pixelToX } from '../chart-zoom';
+import { PlotProbe, useDragZoom } from './chart-interaction';
 import { useElementWidth } from '../hooks';
 import { formatNumber } from '../format';
 import { downsamplePoints, type XY } from '../metrics';
@@ -93,8 +96,23 @@ export interface LineChartPanelProps {
   xFormat?: (v: number) => string;
   /** Explicit x ticks in data units (linear scale only; a log2 axis ticks the powers of two). */
   xTicks?: number[];
-  /** Explicit y ticks (with yDomain ending on them: renderer/src/axis-ticks.ts niceDomain). */
+  /** Explicit y ticks (with yDomain ending on them: shared/ticks.ts niceDomain). */
   yTicks?: number[];
+  /**
+   * Drag across the plot to zoom x (linear axes), double-click to go back: the zoomed axis ticks
+   * as this kind, and y is refit to the points in the range.
+   */
+  zoomKind?: AxisKind;
+}
+
+/** The points of a line sorted by x that lie in the range, with one neighbour either side (the line runs to the plot's edges). */
+function pointsAround<P extends { x: number }>(points: readonly P[], [lo, hi]: readonly [number, number]): P[] {
+  let i = points.findIndex((p) => p.x >= lo);
+  if (i < 0) return points.slice(-1);
+  let j = i;
+  while (j < points.length && points[j]!.x <= hi) j++;
+  i = Math.max(0, i - 1);
+  return points.slice(i, Math.min(points.length, j + 1));
 }
 
 /** 2^v, snapped to the nearest integer when within rounding error of it. */
@@ -152,79 +170,128 @@ export function LineChartPanel(props: LineChartPanelProps): ReactElement {
     [series, width, margin.right, margin.left, yAxisWidth, showLegend],
   );
   const plotWidth = Math.max(50, width - margin.left - margin.right - yAxisWidth);
-  const shown = useMemo(() => plotted.map((s) => ({ ...s, points: downsamplePoints(s.points, plotWidth) })), [plotted, plotWidth]);
+  const zoomable = props.zoomKind !== undefined && !log2;
+  const { zoom: zoomed, resetZoom, drag, onLayout, plotRef, onMouseDown } = useDragZoom(xLabel ?? 'x');
+  const zoom = zoomable ? zoomed : null;
+  const inRange = useMemo(() => (zoom ? plotted.map((s) => ({ ...s, points: pointsAround(s.points, zoom) })) : plotted), [plotted, zoom]);
+  const shown = useMemo(() => inRange.map((s) => ({ ...s, points: downsamplePoints(s.points, plotWidth) })), [inRange, plotWidth]);
+  // zoomed: x ticks over the range, y refit to what the range shows (when the caller ticks y itself)
+  const zoomAxes = useMemo(() => {
+    if (!zoom) return null;
+    const x = niceTicks(props.zoomKind ?? 'value', zoom[0], zoom[1], 4);
+    let y0 = Infinity;
+    let y1 = -Infinity;
+    for (const s of inRange)
+      for (const p of s.points)
+        if (p.x >= zoom[0] && p.x <= zoom[1]) {
+          y0 = Math.min(y0, p.y);
+          y1 = Math.max(y1, p.y);
+        }
+    return { x, y: props.yTicks && y0 <= y1 ? niceDomain('value', y0, y1, 4) : null };
+  }, [zoom, inRange, props.zoomKind, props.yTicks]);
   const nPoints = plotted.reduce((a, s) => a + s.points.length, 0);
   const attrs: Record<string, string | number> = {};
   for (const [k, v] of Object.entries(props.data ?? {})) attrs[`data-${k}`] = v;
 
   return (
-    <div ref={ref} className="chart" data-testid={testId} data-points={nPoints} data-x-scale={log2 ? 'log2' : undefined} {...attrs}>
+    <div
+      ref={ref}
+      className="chart"
+      data-testid={testId}
+      data-points={nPoints}
+      data-x-scale={log2 ? 'log2' : undefined}
+      data-zoomed={zoomable ? (zoom ? 'yes' : 'no') : undefined}
+      {...attrs}
+    >
+      {zoom ? (
+        <button type="button" className="small-button chart-reset-zoom" data-testid="chart-reset-zoom" onClick={resetZoom}>
+          Reset zoom
+        </button>
+      ) : null}
       {nPoints === 0 ? (
         <div className="chart-empty" style={{ height }}>
           {empty}
         </div>
       ) : width > 0 ? (
-        <LineChart width={width} height={height} margin={{ ...margin, top: legend.height + 4 }}>
-          <CartesianGrid stroke="#e6e6e6" strokeDasharray="2 3" />
-          <XAxis
-            type="number"
-            dataKey="x"
-            domain={xAxis.domain}
-            ticks={xAxis.ticks}
-            interval={xAxis.ticks ? 0 : undefined}
-            allowDecimals={!integerX}
-            tickFormatter={log2 || props.xFormat ? (v: number) => xAxis.fmt(xAxis.toData(v)) : undefined}
-            tick={{ fontSize: 11 }}
-            stroke="#888"
-            label={xLabel ? { value: xLabel, position: 'insideBottom', offset: -10, fontSize: 11, fill: '#555' } : undefined}
-          />
-          <YAxis
-            width={yAxisWidth}
-            domain={yDomain ?? ['auto', 'auto']}
-            ticks={props.yTicks}
-            interval={props.yTicks ? 0 : undefined}
-            tick={{ fontSize: 11 }}
-            stroke="#888"
-            tickFormatter={yFormat ?? ((v: number) => formatNumber(v))}
-            label={
-              yLabel
-                ? {
-                    value: yLabel,
-                    angle: -90,
-                    position: 'insideLeft',
-                    offset: 2,
-                    fontSize: 11,
-                    fill: '#555',
-                    style: { textAnchor: 'middle' },
-                  }
-                : undefined
-            }
-          />
-          <Tooltip
-            isAnimationActive={false}
-            formatter={(v) => (typeof v === 'number' ? (yFormat ?? formatNumber)(v) : String(v))}
-            labelFormatter={(l) => `${xLabel ?? 'x'} ${typeof l === 'number' ? xAxis.fmt(xAxis.toData(l)) : String(l)}`}
-            contentStyle={{ fontSize: 12, padding: '4px 8px' }}
-          />
-          {/* Drawn last-first, so the first series (the main one) ends up on top. */}
-          {[...shown].reverse().map((s) => (
-            <Line
-              key={s.key}
-              data={s.points}
-              dataKey="y"
-              name={s.name}
-              type="linear"
-              stroke={s.color}
-              strokeWidth={s.strokeWidth ?? 1.5}
-              strokeDasharray={s.dash}
-              dot={s.points.length <= 12 ? { r: 2.5, strokeWidth: 0, fill: s.color } : false}
-              activeDot={{ r: 3 }}
-              isAnimationActive={false}
-              connectNulls
+        <div
+          ref={plotRef}
+          className={zoomable ? 'zoomable-plot' : undefined}
+          onMouseDown={zoomable ? onMouseDown : undefined}
+          onDoubleClick={zoomable ? resetZoom : undefined}
+        >
+          <LineChart width={width} height={height} margin={{ ...margin, top: legend.height + 4 }}>
+            <CartesianGrid stroke="#e6e6e6" strokeDasharray="2 3" />
+            <XAxis
+              type="number"
+              dataKey="x"
+              domain={zoom ?? xAxis.domain}
+              allowDataOverflow={!!zoom}
+              ticks={zoomAxes ? zoomAxes.x.ticks : xAxis.ticks}
+              interval={zoomAxes || xAxis.ticks ? 0 : undefined}
+              allowDecimals={!integerX}
+              tickFormatter={zoomAxes ? zoomAxes.x.format : log2 || props.xFormat ? (v: number) => xAxis.fmt(xAxis.toData(v)) : undefined}
+              tick={{ fontSize: 11 }}
+              stroke="#888"
+              label={xLabel ? { value: xLabel, position: 'insideBottom', offset: -10, fontSize: 11, fill: '#555' } : undefined}
             />
-          ))}
-          <SvgLegend items={legend.items} />
-        </LineChart>
+            <YAxis
+              width={yAxisWidth}
+              domain={zoomAxes?.y?.domain ?? yDomain ?? ['auto', 'auto']}
+              ticks={zoomAxes?.y?.ticks ?? props.yTicks}
+              interval={props.yTicks ? 0 : undefined}
+              tick={{ fontSize: 11 }}
+              stroke="#888"
+              tickFormatter={zoomAxes?.y?.format ?? yFormat ?? ((v: number) => formatNumber(v))}
+              label={
+                yLabel
+                  ? {
+                      value: yLabel,
+                      angle: -90,
+                      position: 'insideLeft',
+                      offset: 2,
+                      fontSize: 11,
+                      fill: '#555',
+                      style: { textAnchor: 'middle' },
+                    }
+                  : undefined
+              }
+            />
+            <Tooltip
+              isAnimationActive={false}
+              formatter={(v) => (typeof v === 'number' ? (yFormat ?? formatNumber)(v) : String(v))}
+              labelFormatter={(l) => `${xLabel ?? 'x'} ${typeof l === 'number' ? xAxis.fmt(xAxis.toData(l)) : String(l)}`}
+              contentStyle={{ fontSize: 12, padding: '4px 8px' }}
+            />
+            {/* Drawn last-first, so the first series (the main one) ends up on top. */}
+            {[...shown].reverse().map((s) => (
+              <Line
+                key={s.key}
+                data={s.points}
+                dataKey="y"
+                name={s.name}
+                type="linear"
+                stroke={s.color}
+                strokeWidth={s.strokeWidth ?? 1.5}
+                strokeDasharray={s.dash}
+                dot={s.points.length <= 12 ? { r: 2.5, strokeWidth: 0, fill: s.color } : false}
+                activeDot={{ r: 3 }}
+                isAnimationActive={false}
+                connectNulls
+              />
+            ))}
+            {drag ? (
+              <ReferenceArea
+                x1={pixelToX(drag.start, drag.span, drag.domain)}
+                x2={pixelToX(drag.end, drag.span, drag.domain)}
+                ifOverflow="hidden"
+                fill="#0b61b5"
+                fillOpacity={0.12}
+              />
+            ) : null}
+            <SvgLegend items={legend.items} />
+            {zoomable ? <PlotProbe onLayout={onLayout} /> : null}
+          </LineChart>
+        </div>
       ) : (
         <div style={{ height }} />
       )}

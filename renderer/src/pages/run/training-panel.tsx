@@ -113,6 +113,7 @@ function SmallMultiple({ run, m, color, forceStep }: { run: RunDetail; m: Metric
         height={150}
         xLabel={byStep ? 'step' : isQuiet(run) ? 'evaluation' : 'iteration'}
         integerX
+        zoomKind="count"
         {...(axes
           ? {
               xTicks: axes.x.ticks,
