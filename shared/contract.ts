@@ -4,6 +4,7 @@
  * preload allow-list are generated from COMMAND_NAMES / EVENT_NAMES and the argument
  * schemas below: a new command is one entry here plus one method on the service.
  */
+import { AXIS_KINDS } from './ticks';
 import { executorSpecSchema } from './executor-spec';
 import { z } from 'zod';
 import type { ExperimentConfig, FieldError } from './experiment-config';
@@ -450,6 +451,7 @@ export const figureSchema = z
   .object({
     title: label,
     xLabel: label,
+    xKind: z.enum(AXIS_KINDS).optional(),
     yLabel: label,
     yLog: z.boolean().optional(),
     yBounds: z.tuple([fnum, fnum]).optional(),

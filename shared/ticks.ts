@@ -63,7 +63,8 @@ export function formatLogTick(v: number): string {
   return String(Number(v.toPrecision(6)));
 }
 
-export type AxisKind = 'count' | 'duration' | 'value';
+export const AXIS_KINDS = ['count', 'duration', 'value'] as const;
+export type AxisKind = (typeof AXIS_KINDS)[number];
 
 export interface Ticks {
   ticks: number[];

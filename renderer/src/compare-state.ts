@@ -17,6 +17,7 @@
  *   perdiff   1 for one curve per difficulty
  *   label     the label template (absent: the grouping's default)
  *   filter    the run list's filter text
+ *   xrange    the zoomed x range, lo,hi (finite, lo < hi; dropped with another x axis)
  *
  * Reading is forgiving and bounded: unknown keys are ignored, a bad value falls back to its
  * default (a bad run id is dropped), strings are length-capped, and nothing is written into
@@ -44,6 +45,8 @@ export interface CompareView {
   template: string | null;
   /** The run list's filter text. */
   filter: string;
+  /** The chart's zoomed x range on axis `x`; null: all of it. */
+  xRange: readonly [number, number] | null;
 }
 
 export const COMPARE_PATH = '/compare';
@@ -81,6 +84,7 @@ export function defaultCompareView(group: string | null = null): CompareView {
     perDifficulty: false,
     template: null,
     filter: '',
+    xRange: null,
   };
 }
 
@@ -116,6 +120,14 @@ function groupByOf(v: string | null): string | null {
   // a config key walks the run's config by its segments: none of the object plumbing
   if (t.split('.').some((s) => UNSAFE_SEGMENTS.has(s))) return null;
   return t;
+}
+
+function rangeOf(v: string | null): [number, number] | null {
+  if (v === null || v.length > 60) return null;
+  const parts = v.split(',');
+  if (parts.length !== 2 || parts.some((p) => p.trim() === '')) return null;
+  const [lo, hi] = parts.map(Number) as [number, number];
+  return Number.isFinite(lo) && Number.isFinite(hi) && lo < hi ? [lo, hi] : null;
 }
 
 function runsOf(v: string): string[] {
@@ -167,6 +179,7 @@ export function compareViewFromQuery(query: string): CompareView {
   if (label !== null) v.template = label;
   const filter = text(get('filter'), MAX_FILTER_CHARS);
   if (filter !== null) v.filter = filter;
+  v.xRange = rangeOf(get('xrange'));
   return v;
 }
 
@@ -208,6 +221,7 @@ export function compareViewToQuery(view: CompareView): string {
   if (view.perDifficulty) put('perdiff', '1');
   if (view.template !== null) put('label', view.template);
   if (view.filter !== '') put('filter', view.filter);
+  if (view.xRange) put('xrange', view.xRange.map((n) => String(Number(n.toPrecision(6)))).join(','));
   return parts.length ? `?${parts.join('&')}` : '';
 }
 
@@ -231,6 +245,7 @@ const KEYS: readonly (keyof CompareView)[] = [
   'perDifficulty',
   'template',
   'filter',
+  'xRange',
 ];
 
 function sameRuns(a: readonly string[] | null, b: readonly string[] | null): boolean {
@@ -241,7 +256,9 @@ function sameRuns(a: readonly string[] | null, b: readonly string[] | null): boo
 
 /** Whether two views are the same view (the run lists compared by content). */
 export function sameCompareView(a: CompareView, b: CompareView): boolean {
-  return KEYS.every((k) => (k === 'runs' ? sameRuns(a.runs, b.runs) : a[k] === b[k]));
+  return KEYS.every((k) =>
+    k === 'runs' ? sameRuns(a.runs, b.runs) : k === 'xRange' ? a.xRange?.join() === b.xRange?.join() : a[k] === b[k],
+  );
 }
 
 /**
@@ -255,5 +272,7 @@ export function updateCompareView(view: CompareView, patch: Partial<CompareView>
   if (patch.runs) next.runs = [...new Set(patch.runs)];
   next.smoothing = roundSmoothing(next.smoothing);
   if (next.groupBy !== view.groupBy && !('template' in patch)) next.template = null;
+  // a range on one x axis means nothing on another
+  if (next.x !== view.x && !('xRange' in patch)) next.xRange = null;
   return sameCompareView(view, next) ? view : next;
 }

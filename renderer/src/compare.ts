@@ -612,19 +612,30 @@ export function isUnitInterval(groups: readonly CompareGroup[]): boolean {
  */
 export function compareFigure(
   groups: readonly CompareGroup[],
-  o: { title: string; xLabel: string; xKind?: AxisKind; yLabel: string; yLog: boolean; showRuns: boolean },
+  o: {
+    title: string;
+    xLabel: string;
+    xKind?: AxisKind;
+    yLabel: string;
+    yLog: boolean;
+    showRuns: boolean;
+    /** The chart's zoomed x range: the export shows it as drawn (null: all). */
+    xRange?: readonly [number, number] | null;
+  },
 ): Figure {
+  const [lo, hi] = o.xRange ?? [-Infinity, Infinity];
+  const inRange = <P extends { x: number }>(ps: readonly P[]): P[] => (o.xRange ? ps.filter((p) => p.x >= lo && p.x <= hi) : [...ps]);
   const series: FigureSeries[] = groups
-    .filter((g) => g.smoothed.length > 0)
+    .filter((g) => inRange(g.smoothed).length > 0)
     .map((g) => {
-      const points = thin(g.smoothed, EXPORT_MAX_POINTS).map((p) =>
+      const points = thin(inRange(g.smoothed), EXPORT_MAX_POINTS).map((p) =>
         p.n > 1 && Number.isFinite(p.lo) && Number.isFinite(p.hi) ? { x: p.x, mean: p.mean, lo: p.lo, hi: p.hi } : { x: p.x, mean: p.mean },
       );
       const runs =
         o.showRuns && g.runs.length > 1
           ? g.runSmoothed.map((r, i) => ({
               id: g.runs[i]!.summary.id,
-              points: thin(r, EXPORT_MAX_POINTS)
+              points: thin(inRange(r), EXPORT_MAX_POINTS)
                 .filter((p) => Number.isFinite(p.y))
                 .map((p) => ({ x: p.x, y: p.y })),
             }))

@@ -351,6 +351,16 @@ async function checkChartZoom(page: Page, render: 'svg' | 'canvas'): Promise<voi
     check(ink > 500, `the zoomed canvas has ${ink} drawn pixels`);
   }
   await screenshot(page, `compare-zoomed-${render}`);
+  // the range is part of the view's URL: a reload (or a colleague given the link) sees the same zoom
+  await waitFor('the zoomed range in the URL', async () => /[?&]xrange=[^&]+/.test(page.url()), 5_000);
+  const zoomedDomain = (await attr('data-x-domain')) ?? '';
+  await page.reload();
+  await waitFor('the zoom back after a reload', async () => (await attr('data-zoomed')) === 'yes', 15_000);
+  const [lo3, hi3] = await xDomain();
+  check(
+    Math.abs(lo3! - lo1!) <= 1e-5 * Math.max(1, Math.abs(lo1!)) && Math.abs(hi3! - hi1!) <= 1e-5 * Math.max(1, Math.abs(hi1!)),
+    `x domain after a reload: ${lo3},${hi3}, zoomed ${zoomedDomain}`,
+  );
   await page.mouse.dblclick(plot.x + plot.width / 2, y);
   await waitFor('the zoom reset by a double-click', async () => (await attr('data-zoomed')) === 'no', 5_000);
   const [lo2, hi2] = await xDomain();

@@ -34,6 +34,7 @@ const KEYS = [
   'perDifficulty',
   'template',
   'filter',
+  'xRange',
 ].sort();
 
 describe('compare view defaults', () => {
@@ -51,6 +52,7 @@ describe('compare view defaults', () => {
       perDifficulty: false,
       template: null,
       filter: '',
+      xRange: null,
     });
     // opened from a group: its runs (runs null) grouped by variant, as the group page's Compare link did
     expect(compareViewFromHash('#/compare?group=g1')).toEqual({ ...defaultCompareView(), group: 'g1', runs: null, groupBy: 'variant' });
@@ -126,6 +128,14 @@ describe('compareViewToHash / compareViewFromHash', () => {
       perDifficulty: fc.boolean(),
       template: fc.option(safeText(MAX_TEMPLATE_CHARS), { nil: null }),
       filter: safeText(MAX_FILTER_CHARS),
+      // as the page keeps a zoomed range: 6 significant digits
+      xRange: fc.option(
+        fc
+          .tuple(fc.double({ min: -1e9, max: 1e9, noNaN: true }), fc.double({ min: 1e-3, max: 1e9, noNaN: true }))
+          .map(([a, d]) => [Number(a.toPrecision(6)), Number((a + d).toPrecision(6))] as const)
+          .filter(([a, b]) => a < b),
+        { nil: null },
+      ),
     });
     fc.assert(
       fc.property(arb, ({ runsNull, ...r }) => {
@@ -137,6 +147,17 @@ describe('compareViewToHash / compareViewFromHash', () => {
       }),
       { numRuns: 300, seed: 15 },
     );
+  });
+
+  it('keeps a zoomed x range, drops a bad one, and forgets it with another x axis', () => {
+    const v = compareViewFromHash('#/compare?runs=a&x=step&xrange=120,4500.5');
+    expect(v.xRange).toEqual([120, 4500.5]);
+    expect(compareViewToHash(v)).toBe('#/compare?runs=a&x=step&xrange=120,4500.5');
+    for (const bad of ['5,5', '9,1', 'a,b', '1', '1,2,3', ',2', `1,${'9'.repeat(70)}`])
+      expect(compareViewFromHash(`#/compare?xrange=${bad}`).xRange, bad).toBeNull();
+    expect(updateCompareView(v, { x: 'iteration' }).xRange).toBeNull();
+    expect(updateCompareView(v, { smoothing: 0.5 }).xRange).toEqual([120, 4500.5]);
+    expect(updateCompareView(v, { xRange: null }).xRange).toBeNull();
   });
 
   it('the order of the keys in the URL does not matter; the written order is always the same', () => {

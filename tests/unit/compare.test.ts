@@ -5,7 +5,7 @@ import { ci95HalfWidth, mean, sampleStd } from '../../shared/stats';
 import { lttb, pointsPerLine, POINT_BUDGET } from '../../renderer/src/downsample';
 import { chartDomains } from '../../renderer/src/chart-domain';
 import type { ReactElement } from 'react';
-import type { MetricPoint } from '../../shared/contract';
+import { figureSchema, type MetricPoint } from '../../shared/contract';
 import { pointsToColumns } from '../../shared/series-columns';
 import { runSummary } from '../fixtures/helpers';
 import {
@@ -371,6 +371,20 @@ describe('per-difficulty curves and the exported figure', () => {
     // one group: the difficulties take colours
     const one = perDifficultyGroups({ ...base, runs: runs.slice(0, 2) }, ms);
     expect(one[0]!.color).not.toBe(one[1]!.color);
+  });
+
+  it('a zoomed chart exports its range, as drawn', () => {
+    const g = buildGroups({ ...base, metric: 'eval/accuracy' });
+    const o = { title: 't', xLabel: 'iteration', yLabel: 'y', yLog: false, showRuns: true };
+    const all = compareFigure(g, o);
+    const zoomed = compareFigure(g, { ...o, xRange: [0.5, 1.5] });
+    expect(all.series[0]!.points.map((p) => p.x)).toEqual([0, 1]);
+    expect(zoomed.series.map((s) => s.points.map((p) => p.x))).toEqual([[1], [1]]);
+    expect(zoomed.series[0]!.runs!.every((r) => r.points.every((p) => p.x === 1))).toBe(true);
+    // a range with nothing of a group in it leaves the group out
+    expect(compareFigure(g, { ...o, xRange: [5, 6] }).series).toEqual([]);
+    // what the page sends is what the export command takes
+    expect(figureSchema.safeParse(compareFigure(g, { ...o, xKind: 'duration', xRange: [0.5, 1.5] })).success).toBe(true);
   });
 
   it('the exported figure is the chart: same means, bands where n > 1, on-screen styles, [0, 1] bounds for fractions', () => {

@@ -36,6 +36,8 @@ export interface CompareChartProps {
   height?: number;
   /** A fixed width in CSS pixels (default: follow the container's width). */
   width?: number;
+  /** The zoomed x range, when the caller keeps it (the compare view, in its URL); else the chart's own. */
+  zoom?: { range: [number, number] | null; onChange: (r: [number, number] | null) => void };
 }
 
 /** Where the plot area is in the chart and the x domain recharts drew, as last laid out. */
@@ -62,7 +64,7 @@ export function CompareChart(props: CompareChartProps): ReactElement {
 
   // the zoomed x range, for the x axis it was picked on (another axis shows all of its own)
   const axisKey = `${xLabel}|${props.xKind ?? 'value'}`;
-  const { zoom, resetZoom, drag, onLayout, plotRef, onMouseDown } = useDragZoom(axisKey);
+  const { zoom, resetZoom, drag, onLayout, plotRef, onMouseDown } = useDragZoom(axisKey, props.zoom);
 
   const withRaw = smoothing > 0 && groups.length <= MAX_GROUPS_WITH_RAW;
   const lines = groups.reduce((n, g) => n + (withRaw ? 2 : 1) + (showRuns && g.runs.length > 1 ? g.runs.length : 0), 0);

@@ -50,9 +50,16 @@ export function useWindowHeight(on: boolean): number {
 /**
  * Drag-to-zoom over a chart whose x axis is `axisKey`: the zoomed range (null: all of it; a
  * range picked on another axis does not apply), the drag in progress, and what the plot needs.
+ * With `controlled`, the range is the caller's (the compare view keeps it in its URL).
  */
-export function useDragZoom(axisKey: string) {
-  const [zoomState, setZoomState] = useState<{ range: [number, number]; axis: string } | null>(null);
+export function useDragZoom(
+  axisKey: string,
+  controlled?: { range: [number, number] | null; onChange: (r: [number, number] | null) => void },
+) {
+  const [own, setOwn] = useState<{ range: [number, number]; axis: string } | null>(null);
+  const zoomState = controlled ? (controlled.range ? { range: controlled.range, axis: axisKey } : null) : own;
+  const setZoomState = (z: { range: [number, number]; axis: string } | null): void =>
+    controlled ? controlled.onChange(z && z.axis === axisKey ? z.range : null) : setOwn(z);
   const zoom = zoomState && zoomState.axis === axisKey ? zoomState.range : null;
   // drag to zoom: the plot's geometry as recharts laid it out, the drag in pixels from the chart's left
   const geometry = useRef<PlotGeometry | null>(null);

@@ -196,7 +196,7 @@ export function LineChartPanel(props: LineChartPanelProps): ReactElement {
   return (
     <div
       ref={ref}
-      className="chart"
+      className={zoomable ? 'chart zoomable-chart' : 'chart'}
       data-testid={testId}
       data-points={nPoints}
       data-x-scale={log2 ? 'log2' : undefined}

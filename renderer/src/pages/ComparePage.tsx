@@ -31,6 +31,8 @@ import { LabelField } from './compare/label-field';
 const URL_WRITE_DELAY_MS = 150;
 const CHART_HEIGHT = 340;
 const NO_RUNS: readonly string[] = [];
+/** A zoomed range as the URL keeps it: 6 significant digits. */
+const round6 = (n: number): number => Number(n.toPrecision(6));
 
 /** The view <-> `#/compare?…` (compare-state.ts); other pages' hashes are not the view's. */
 const HASH_CODEC: HashCodec<CompareView> = {
@@ -213,6 +215,10 @@ export function ComparePage({ path }: { path: string }): ReactElement {
               xLabel={xLabel}
               xKind={axisKindOf(x)}
               yLabel={metric}
+              zoom={{
+                range: view.xRange as [number, number] | null,
+                onChange: (r) => update({ xRange: r && [round6(r[0]), round6(r[1])] }),
+              }}
               height={CHART_HEIGHT}
             />
           )}
@@ -251,6 +257,7 @@ export function ComparePage({ path }: { path: string }): ReactElement {
                       xLabel: exportText.x ?? xLabelText,
                       yLabel: exportText.y ?? defaultYLabel,
                       xKind: axisKindOf(x),
+                      xRange: view.xRange,
                       yLog,
                       showRuns,
                     }),
