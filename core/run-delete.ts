@@ -10,6 +10,7 @@ import { lstatSync, mkdirSync, renameSync } from 'node:fs';
 import { join, relative, sep, isAbsolute } from 'node:path';
 import type { DB } from '../db/open';
 import { getRunRow } from '../db/queries';
+import { ACTIVE_STATUSES } from '../shared/contract';
 import { dropIterationsAfter } from '../db/outcomes';
 import { fsErrorMessage } from './fs-errors';
 import { runsDir } from './paths';
@@ -17,9 +18,6 @@ import { runsDir } from './paths';
 export function trashDir(dataDir: string): string {
   return join(dataDir, 'trash');
 }
-
-/** Runs that are still going are refused: stop them first. */
-const ACTIVE = new Set(['queued', 'running']);
 
 export interface DeleteResult {
   ok: boolean;
@@ -37,14 +35,20 @@ export function deleteRuns(db: DB, dataDir: string, ids: readonly string[]): Del
       refused.push(`no run "${id}"`);
       continue;
     }
-    if (ACTIVE.has(row.status)) {
-      refused.push(`${id} is ${row.status}: stop it first`);
+    // the status is read again under the write lock: a queue in another process may start it meanwhile
+    const status = db
+      .transaction(() => {
+        const now = getRunRow(db, id)?.status;
+        if (now === undefined || ACTIVE_STATUSES.includes(now)) return now ?? 'gone';
+        dropIterationsAfter(db, id, -1);
+        db.prepare('DELETE FROM runs WHERE id = ?').run(id);
+        return null;
+      })
+      .immediate();
+    if (status !== null) {
+      refused.push(status === 'gone' ? `no run "${id}"` : `${id} is ${status}: stop it first`);
       continue;
     }
-    db.transaction(() => {
-      dropIterationsAfter(db, id, -1);
-      db.prepare('DELETE FROM runs WHERE id = ?').run(id);
-    })();
     deleted.push(id);
     const moved = moveToTrash(dataDir, row.run_dir, id);
     if (moved) kept.push(moved);

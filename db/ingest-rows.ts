@@ -3,7 +3,7 @@
  * in one query, run_events and metrics rows many per statement, and the line hash that tells a
  * repeated seq from the same line read again (db/ingest.ts applies the events).
  */
-import { hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import type { ParsedLine } from '../shared/protocol';
 import type { DB } from './open';
@@ -40,7 +40,7 @@ export function lineHash(text: string): number {
 
 /** The hash databases stored before lineHash (48 bits of sha1): a line they hold read again is still the same line. */
 export function legacyLineHash(text: string): number {
-  return hash('sha1', text.trim(), 'buffer').readUIntBE(0, 6);
+  return createHash('sha1').update(text.trim()).digest().readUIntBE(0, 6);
 }
 
 /** The seqs of these items already in run_events, with the hash and type of the line each came from. */

@@ -43,13 +43,16 @@ export function runColumnValues(db: DB, columns: readonly string[]): Record<stri
   for (const { id, config_json } of db.prepare('SELECT id, config_json FROM runs').all() as { id: string; config_json: string }[]) {
     const row: Record<string, RunColumnValue> = {};
     if (configKeys.length) {
-      let flat: Record<string, unknown> = {};
+      let flat: Record<string, unknown> = Object.create(null);
       try {
         flat = flattenConfig(JSON.parse(config_json));
       } catch {
         // a damaged config shows no values
       }
-      for (const c of configKeys) row[c] = scalar(flat[c.slice(CONFIG_COLUMN.length)]);
+      for (const c of configKeys) {
+        const k = c.slice(CONFIG_COLUMN.length);
+        row[c] = Object.hasOwn(flat, k) ? scalar(flat[k]) : null;
+      }
     }
     for (const c of metricNames) row[c] = (last.get(id, c.slice(METRIC_COLUMN.length)) as number | undefined) ?? null;
     out[id] = row;

@@ -26,6 +26,11 @@ import {
 
 export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'stopped'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
+/** Statuses of a run that is still going: it cannot be deleted (stop it first). */
+export const ACTIVE_STATUSES: readonly RunStatus[] = ['queued', 'running'];
+/** A runs-table column: a config key or a metric (runColumns), and how many one call answers for. */
+export const RUN_COLUMN_PATTERN = /^(config|metric):.{1,300}$/;
+export const MAX_RUN_COLUMNS = 40;
 
 export interface MetricPoint {
   iteration: number;
@@ -452,6 +457,7 @@ export const figureSchema = z
     title: label,
     xLabel: label,
     xKind: z.enum(AXIS_KINDS).optional(),
+    xDomain: z.tuple([fnum, fnum]).optional(),
     yLabel: label,
     yLog: z.boolean().optional(),
     yBounds: z.tuple([fnum, fnum]).optional(),
@@ -535,7 +541,7 @@ export const commandArgs = {
   ]),
   archiveRuns: z.tuple([z.array(runId).min(1).max(10_000), z.boolean()]),
   runColumnChoices: z.tuple([]),
-  runColumns: z.tuple([z.array(z.string().regex(/^(config|metric):.{1,300}$/, 'a column is config:KEY or metric:NAME')).max(40)]),
+  runColumns: z.tuple([z.array(z.string().regex(RUN_COLUMN_PATTERN, 'a column is config:KEY or metric:NAME')).max(MAX_RUN_COLUMNS)]),
   deleteRuns: z.tuple([z.array(runId).min(1).max(10_000)]),
   stopGroup: z.tuple([runId]),
   setQueueSettings: z.tuple([

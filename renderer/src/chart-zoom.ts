@@ -59,6 +59,21 @@ export function rowsInRange<R extends { x: number }>(rows: readonly R[], range: 
   return rows.filter((r) => r.x >= lo && r.x <= hi);
 }
 
+/** The indices of points (x of each, in order) in the range or on a segment reaching into it. */
+function indicesAround(n: number, xAt: (i: number) => number, [lo, hi]: readonly [number, number]): number[] {
+  // the segment from point i to the next reaches into the range (a range between two points keeps both)
+  const crosses = (i: number) => i >= 0 && i + 1 < n && Math.min(xAt(i), xAt(i + 1)) <= hi && Math.max(xAt(i), xAt(i + 1)) >= lo;
+  const keep: number[] = [];
+  for (let i = 0; i < n; i++) if ((xAt(i) >= lo && xAt(i) <= hi) || crosses(i) || crosses(i - 1)) keep.push(i);
+  return keep;
+}
+
+/** Points cut as sliceToRange cuts columns: those in the range and the neighbours a line to its edges needs. */
+export function pointsAroundRange<P extends { x: number }>(points: readonly P[], range: readonly [number, number]): P[] {
+  const keep = indicesAround(points.length, (i) => points[i]!.x, range);
+  return keep.length === points.length ? [...points] : keep.map((i) => points[i]!);
+}
+
 /**
  * Columns (every typed array of `length` entries, x among them) cut to the points whose x is in
  * the range and their neighbours in order, one either side, so a line reaches the plot's edges
@@ -66,13 +81,8 @@ export function rowsInRange<R extends { x: number }>(rows: readonly R[], range: 
  * The columns themselves when nothing is cut.
  */
 export function sliceToRange<C extends { x: Float64Array; length: number }>(c: C, range: readonly [number, number]): C {
-  const [lo, hi] = range;
   const n = c.length;
-  const x = c.x;
-  // the segment from point i to the next reaches into the range (a range between two points keeps both)
-  const crosses = (i: number) => i >= 0 && i + 1 < n && Math.min(x[i]!, x[i + 1]!) <= hi && Math.max(x[i]!, x[i + 1]!) >= lo;
-  const keep: number[] = [];
-  for (let i = 0; i < n; i++) if ((x[i]! >= lo && x[i]! <= hi) || crosses(i) || crosses(i - 1)) keep.push(i);
+  const keep = indicesAround(n, (i) => c.x[i]!, range);
   if (keep.length === n) return c;
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(c)) {

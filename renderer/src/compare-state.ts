@@ -122,6 +122,21 @@ function groupByOf(v: string | null): string | null {
   return t;
 }
 
+/**
+ * A zoomed range as the view keeps it: both ends on a grid of 1/10,000 of its width, so a range
+ * inside a range keeps its shape however deep (a fixed count of significant digits would
+ * collapse a narrow range far from 0); null when there is no width to keep.
+ */
+export function roundRange([lo, hi]: readonly [number, number]): [number, number] | null {
+  const w = hi - lo;
+  if (!Number.isFinite(w) || !(w > 0)) return null;
+  const step = 10 ** (Math.floor(Math.log10(w)) - 4);
+  const r = (v: number) => Number((Math.round(v / step) * step).toPrecision(15));
+  const a = r(lo);
+  const b = r(hi);
+  return a < b ? [a, b] : null;
+}
+
 function rangeOf(v: string | null): [number, number] | null {
   if (v === null || v.length > 60) return null;
   const parts = v.split(',');
@@ -221,7 +236,7 @@ export function compareViewToQuery(view: CompareView): string {
   if (view.perDifficulty) put('perdiff', '1');
   if (view.template !== null) put('label', view.template);
   if (view.filter !== '') put('filter', view.filter);
-  if (view.xRange) put('xrange', view.xRange.map((n) => String(Number(n.toPrecision(6)))).join(','));
+  if (view.xRange) put('xrange', view.xRange.map(String).join(','));
   return parts.length ? `?${parts.join('&')}` : '';
 }
 

@@ -10,6 +10,7 @@ import { flattenConfig, formatValue, getPath } from '../../shared/config-paths';
 
 export { flattenConfig, formatValue, getPath };
 import type { AxisKind } from '../../shared/ticks';
+import { pointsAroundRange } from './chart-zoom';
 import { VARIANTS, lowerIsBetter } from '../../shared/catalogue';
 import { bestOfMeanCurve, mean, sampleStd, type AggregatePoint, type Band } from '../../shared/stats';
 import { aggregateCols, dedupeByK, emaCols, fromCols, toCols, type AggCols, type Cols } from './columns';
@@ -623,8 +624,8 @@ export function compareFigure(
     xRange?: readonly [number, number] | null;
   },
 ): Figure {
-  const [lo, hi] = o.xRange ?? [-Infinity, Infinity];
-  const inRange = <P extends { x: number }>(ps: readonly P[]): P[] => (o.xRange ? ps.filter((p) => p.x >= lo && p.x <= hi) : [...ps]);
+  // zoomed: the points a line to the range's edges needs (the figure is clipped at xDomain, as the screen is)
+  const inRange = <P extends { x: number }>(ps: readonly P[]): P[] => (o.xRange ? pointsAroundRange(ps, o.xRange) : [...ps]);
   const series: FigureSeries[] = groups
     .filter((g) => inRange(g.smoothed).length > 0)
     .map((g) => {
@@ -653,6 +654,7 @@ export function compareFigure(
     title: o.title,
     xLabel: o.xLabel,
     ...(o.xKind ? { xKind: o.xKind } : {}),
+    ...(o.xRange ? { xDomain: [o.xRange[0], o.xRange[1]] as [number, number] } : {}),
     yLabel: o.yLabel,
     ...(o.yLog ? { yLog: true } : {}),
     // the screen fixes a fraction's axis to [0, 1] (CompareChart): the export is drawn the same

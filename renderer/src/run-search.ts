@@ -34,7 +34,6 @@ export function runMatches(r: RunSummary, query: string, groupName?: string | nu
 }
 
 const RANGE = /^(acc|accuracy|seed|iteration|created)(>=|<=|>|<|=)(.+)$/;
-const DAY_S = 86_400;
 
 /** Whether the run is in the range a word such as `acc>0.5` names; null when the word is not a range. */
 export function rangeMatches(r: RunSummary, word: string): boolean | null {
@@ -42,11 +41,16 @@ export function rangeMatches(r: RunSummary, word: string): boolean | null {
   if (!m) return null;
   const [, field, op, raw] = m as unknown as [string, string, string, string];
   if (field === 'created') {
-    const day = /^\d{4}-\d{2}-\d{2}$/.test(raw) ? new Date(`${raw}T00:00:00`).getTime() / 1000 : NaN;
-    if (!Number.isFinite(day)) return null;
-    // a day is a range: after it starts the next day, through it ends with it
+    const d = /^(\d{4})-(\d{2})-(\d{2})$/.exec(raw);
+    if (!d) return null;
+    const [y, m, dd] = [Number(d[1]), Number(d[2]) - 1, Number(d[3])];
+    const start = new Date(y, m, dd);
+    if (start.getFullYear() !== y || start.getMonth() !== m || start.getDate() !== dd) return null; // 2026-02-30
+    // a day is a range, local midnight to local midnight (23 or 25 hours on a clock change)
+    const day = start.getTime() / 1000;
+    const next = new Date(y, m, dd + 1).getTime() / 1000;
     const t = r.createdAt;
-    return { '>': t >= day + DAY_S, '>=': t >= day, '<': t < day, '<=': t < day + DAY_S, '=': t >= day && t < day + DAY_S }[op]!;
+    return { '>': t >= next, '>=': t >= day, '<': t < day, '<=': t < next, '=': t >= day && t < next }[op]!;
   }
   const want = raw.endsWith('%') && field.startsWith('acc') ? Number(raw.slice(0, -1)) / 100 : Number(raw);
   if (raw.trim() === '' || !Number.isFinite(want)) return null;

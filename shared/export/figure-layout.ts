@@ -140,6 +140,8 @@ export function layoutFigure(figure: Figure, preset: PresetName | ExportPreset =
   }
   let x0 = Math.min(...xs);
   let x1 = Math.max(...xs);
+  // a fixed x axis (a zoomed chart): the lines run to its edges and are clipped there
+  if (figure.xDomain && figure.xDomain[1] > figure.xDomain[0]) [x0, x1] = figure.xDomain;
   if (x0 === x1) {
     x0 -= 0.5;
     x1 += 0.5;

@@ -44,6 +44,7 @@ XLABEL = ${py(figure.xLabel)}
 YLABEL = ${py(figure.yLabel)}
 YLOG = ${figure.yLog ? 'True' : 'False'}
 YLIM = (${pyNum(yLim.min)}, ${pyNum(yLim.max)})  # clip the axis here (None: follow the data)
+XLIM = ${figure.xDomain ? `(${pyNum(figure.xDomain[0])}, ${pyNum(figure.xDomain[1])})` : 'None'}  # a zoomed chart's range (None: follow the data)
 XTICKS = [${xt ? xt.ticks.map((v) => pyNum(v)).join(', ') : ''}]  # ticks as the lab draws them (empty: matplotlib's own)
 XTICKLABELS = [${xt ? xt.labels.map(py).join(', ') : ''}]
 WIDTH_IN, HEIGHT_IN = ${p.widthIn}, ${p.heightIn}
@@ -91,6 +92,8 @@ def main():
     ax.set_ylim(bottom=YLIM[0], top=YLIM[1])
     ax.set_title(TITLE)
     ax.set_xlabel(XLABEL)
+    if XLIM:
+        ax.set_xlim(*XLIM)
     if XTICKS:
         ax.set_xticks(XTICKS, labels=XTICKLABELS)
     ax.set_ylabel(YLABEL)

@@ -39,6 +39,8 @@ export interface Figure {
   xLabel: string;
   /** What the x axis counts: its ticks then read as on screen (400k, 12 min); plain 1-2-5 steps when absent. */
   xKind?: AxisKind;
+  /** The x axis's range, fixed (a zoomed chart exported as drawn): what lies outside is clipped. */
+  xDomain?: [number, number];
   yLabel: string;
   yLog?: boolean;
   /** Hard limits of the y axis (e.g. [0, 1] for accuracies): the axis follows the data inside them, and what lies outside (a band's edge) is clipped. */
@@ -147,6 +149,10 @@ export function sampleStd(xs: number[]): number | null {
  */
 export function xTicksOf(figure: Figure, target = 6): { ticks: number[]; labels: string[] } | null {
   if (!figure.xKind) return null;
+  if (figure.xDomain && figure.xDomain[1] > figure.xDomain[0]) {
+    const t = niceTicks(figure.xKind, figure.xDomain[0], figure.xDomain[1], target);
+    return { ticks: t.ticks, labels: t.ticks.map(t.format) };
+  }
   let lo = Infinity;
   let hi = -Infinity;
   for (const s of figure.series) {

@@ -54,6 +54,7 @@ export function pgfplotsFigure(figure: Figure, preset: PresetName | ExportPreset
           'scaled x ticks=false',
         ]
       : []),
+    ...(figure.xDomain ? [`xmin=${n(figure.xDomain[0])}`, `xmax=${n(figure.xDomain[1])}`] : []),
     ...(figure.yLog ? ['ymode=log'] : []),
     ...(yLim.min !== undefined ? [`ymin=${n(yLim.min)}`] : []),
     ...(yLim.max !== undefined ? [`ymax=${n(yLim.max)}`] : []),

@@ -136,7 +136,11 @@ async function chosenColumnsAndArchive(page: Page, id: string): Promise<void> {
     (await page.locator('th').allTextContents()).some((t) => t.includes('train/loss (final)')),
     'no "train/loss (final)" column header',
   );
-  // a range the run is outside of, then one it is inside
+  // ranges the run is outside of and inside (its seed is 5; it logs no accuracy)
+  await page.getByTestId('runs-search').fill('tag:sdk-probe seed>5');
+  await waitFor('the run filtered out by seed>5', async () => (await row.count()) === 0, 10_000);
+  await page.getByTestId('runs-search').fill('tag:sdk-probe seed>=5');
+  await waitFor('the run found by seed>=5', async () => (await row.count()) === 1, 10_000);
   await page.getByTestId('runs-search').fill('tag:sdk-probe acc>0.5');
   await waitFor('the run filtered out by acc>0.5', async () => (await row.count()) === 0, 10_000);
   await page.getByTestId('runs-search').fill(`tag:sdk-probe created>=${new Date().toLocaleDateString('sv')}`);

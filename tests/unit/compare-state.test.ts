@@ -15,6 +15,7 @@ import {
   isCompareHash,
   roundSmoothing,
   sameCompareView,
+  roundRange,
   updateCompareView,
   type CompareView,
 } from '../../renderer/src/compare-state';
@@ -128,12 +129,12 @@ describe('compareViewToHash / compareViewFromHash', () => {
       perDifficulty: fc.boolean(),
       template: fc.option(safeText(MAX_TEMPLATE_CHARS), { nil: null }),
       filter: safeText(MAX_FILTER_CHARS),
-      // as the page keeps a zoomed range: 6 significant digits
+      // as the page keeps a zoomed range (roundRange)
       xRange: fc.option(
         fc
-          .tuple(fc.double({ min: -1e9, max: 1e9, noNaN: true }), fc.double({ min: 1e-3, max: 1e9, noNaN: true }))
-          .map(([a, d]) => [Number(a.toPrecision(6)), Number((a + d).toPrecision(6))] as const)
-          .filter(([a, b]) => a < b),
+          .tuple(fc.double({ min: -1e9, max: 1e9, noNaN: true }), fc.double({ min: 1e-6, max: 1e9, noNaN: true }))
+          .map(([a, d]) => roundRange([a, a + d]))
+          .filter((r): r is [number, number] => r !== null),
         { nil: null },
       ),
     });
@@ -147,6 +148,18 @@ describe('compareViewToHash / compareViewFromHash', () => {
       }),
       { numRuns: 300, seed: 15 },
     );
+  });
+
+  it('rounds a zoomed range to its own width, so zooms nested deep far from 0 keep their shape', () => {
+    let r: [number, number] | null = [1_200_000, 1_300_000];
+    for (let k = 0; k < 6 && r; k++) {
+      const w: number = r[1] - r[0];
+      r = roundRange([r[0] + 0.3 * w, r[0] + 0.6 * w]);
+      expect(r, `zoom ${k}`).not.toBeNull();
+      expect((r![1] - r![0]) / (0.3 * w)).toBeCloseTo(1, 3);
+    }
+    expect(roundRange([5, 5])).toBeNull();
+    expect(roundRange([1, Number.NaN])).toBeNull();
   });
 
   it('keeps a zoomed x range, drops a bad one, and forgets it with another x axis', () => {

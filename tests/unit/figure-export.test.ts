@@ -110,6 +110,15 @@ describe('x axes of a kind (issue 17: ticks as the screen draws them, in every e
     const tokens = over([0, 400_000, 1_150_000], 'count');
     expect(xLabels(tokens)).toEqual(expect.arrayContaining(['0', '200k', '400k', '1M']));
     expect(xLabels(tokens).some((l) => /\d{5}/.test(l))).toBe(false);
+    // a fixed x range (a zoomed chart) is the axis in every format
+    const zoomed = { ...time, xDomain: [300, 900] as [number, number] };
+    const mins = xLabels(zoomed)
+      .filter((l) => l.endsWith(' min'))
+      .map((l) => Number(l.slice(0, -4)));
+    expect(mins.length).toBeGreaterThanOrEqual(2);
+    expect(mins.every((m) => m >= 5 && m <= 15)).toBe(true);
+    expect(pgfplotsFigure(zoomed)).toContain('xmin=300');
+    expect(matplotlibScript('f.csv', zoomed)).toContain('XLIM = (300, 900)');
     // without a kind, the tools tick as they do
     expect(pgfplotsFigure(over([0, 5], undefined))).not.toContain('xtick=');
     expect(matplotlibScript('f.csv', over([0, 5], undefined))).toContain('XTICKS = []');

@@ -26,7 +26,7 @@ describe('runMatches', () => {
     // no accuracy yet: outside every accuracy range
     expect(runMatches(runSummary({ latestAccuracy: null }), 'acc<1')).toBe(false);
     // not a range (a bad value): an ordinary word, found nowhere
-    for (const q of ['acc>abc', 'created>yesterday', 'seed>']) expect(runMatches(a, q), q).toBe(false);
+    for (const q of ['acc>abc', 'created>yesterday', 'seed>', 'created=2026-02-30']) expect(runMatches(a, q), q).toBe(false);
   });
   it('finds a run by its default name', () => {
     expect(runMatches(runSummary({ id: 'x', seed: 3 }), 'star · addition · s3')).toBe(true);

@@ -1,7 +1,7 @@
 import { useMemo, type ReactElement } from 'react';
 import { CartesianGrid, Line, LineChart, ReferenceArea, Tooltip, XAxis, YAxis } from 'recharts';
 import { niceDomain, niceTicks, type AxisKind } from '../../../shared/ticks';
-import { pixelToX } from '../chart-zoom';
+import { pixelToX, pointsAroundRange } from '../chart-zoom';
 import { PlotProbe, useDragZoom } from './chart-interaction';
 import { useElementWidth } from '../hooks';
 import { formatNumber } from '../format';
@@ -105,16 +105,6 @@ export interface LineChartPanelProps {
   zoomKind?: AxisKind;
 }
 
-/** The points of a line sorted by x that lie in the range, with one neighbour either side (the line runs to the plot's edges). */
-function pointsAround<P extends { x: number }>(points: readonly P[], [lo, hi]: readonly [number, number]): P[] {
-  let i = points.findIndex((p) => p.x >= lo);
-  if (i < 0) return points.slice(-1);
-  let j = i;
-  while (j < points.length && points[j]!.x <= hi) j++;
-  i = Math.max(0, i - 1);
-  return points.slice(i, Math.min(points.length, j + 1));
-}
-
 /** 2^v, snapped to the nearest integer when within rounding error of it. */
 function exp2(v: number): number {
   const x = 2 ** v;
@@ -173,7 +163,10 @@ export function LineChartPanel(props: LineChartPanelProps): ReactElement {
   const zoomable = props.zoomKind !== undefined && !log2;
   const { zoom: zoomed, resetZoom, drag, onLayout, plotRef, onMouseDown } = useDragZoom(xLabel ?? 'x');
   const zoom = zoomable ? zoomed : null;
-  const inRange = useMemo(() => (zoom ? plotted.map((s) => ({ ...s, points: pointsAround(s.points, zoom) })) : plotted), [plotted, zoom]);
+  const inRange = useMemo(
+    () => (zoom ? plotted.map((s) => ({ ...s, points: pointsAroundRange(s.points, zoom) })) : plotted),
+    [plotted, zoom],
+  );
   const shown = useMemo(() => inRange.map((s) => ({ ...s, points: downsamplePoints(s.points, plotWidth) })), [inRange, plotWidth]);
   // zoomed: x ticks over the range, y refit to what the range shows (when the caller ticks y itself)
   const zoomAxes = useMemo(() => {

@@ -21,7 +21,7 @@ import {
   X_OPTIONS,
   type CompareRun,
 } from '../compare';
-import { compareViewFromHash, compareViewToHash, isCompareHash, updateCompareView, type CompareView } from '../compare-state';
+import { compareViewFromHash, compareViewToHash, isCompareHash, roundRange, updateCompareView, type CompareView } from '../compare-state';
 import { CompareRunList } from './compare/run-list';
 import { CompareControls, type MetricOptions } from './compare/controls';
 import { CompareTable } from './compare/table';
@@ -31,8 +31,6 @@ import { LabelField } from './compare/label-field';
 const URL_WRITE_DELAY_MS = 150;
 const CHART_HEIGHT = 340;
 const NO_RUNS: readonly string[] = [];
-/** A zoomed range as the URL keeps it: 6 significant digits. */
-const round6 = (n: number): number => Number(n.toPrecision(6));
 
 /** The view <-> `#/compare?…` (compare-state.ts); other pages' hashes are not the view's. */
 const HASH_CODEC: HashCodec<CompareView> = {
@@ -217,7 +215,7 @@ export function ComparePage({ path }: { path: string }): ReactElement {
               yLabel={metric}
               zoom={{
                 range: view.xRange as [number, number] | null,
-                onChange: (r) => update({ xRange: r && [round6(r[0]), round6(r[1])] }),
+                onChange: (r) => update({ xRange: r && roundRange(r) }),
               }}
               height={CHART_HEIGHT}
             />

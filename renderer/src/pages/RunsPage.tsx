@@ -135,8 +135,9 @@ export function RunsPage(): ReactElement {
           No runs yet. <a href="#/launch">Launch one</a>.
         </div>
       ) : null}
-      {selected.size > 0 ? (
-        <ExportBar runs={all.filter((r) => selected.has(r.id))} onClear={() => setSelected(new Set())} onChanged={runs.reload} />
+      {/* the bulk actions act on the ticked runs in view: none hidden by the search or by being archived */}
+      {list.some((r) => selected.has(r.id)) ? (
+        <ExportBar runs={list.filter((r) => selected.has(r.id))} onClear={() => setSelected(new Set())} onChanged={runs.reload} />
       ) : null}
       {list.length > 0 ? (
         <table className="table runs-table" data-testid="runs-table">

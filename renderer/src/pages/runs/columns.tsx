@@ -3,21 +3,20 @@
  * metric's final value, picked from what the runs have, remembered in this browser.
  */
 import { useState, type ReactElement } from 'react';
-import type { RunColumnValue } from '../../../../shared/contract';
+import { MAX_RUN_COLUMNS, RUN_COLUMN_PATTERN, type RunColumnValue } from '../../../../shared/contract';
 import { call } from '../../transport';
 import { useLive, useRunsChanged } from '../../hooks';
 import { formatNumber } from '../../format';
 
 const STORAGE_KEY = 'starlab.runs.columns';
-/** As many as the service answers for in one call (shared/contract.ts runColumns). */
-export const MAX_COLUMNS = 40;
-const COLUMN = /^(config|metric):.{1,300}$/;
 
 /** The columns this browser chose last, or none. */
 export function storedColumns(storage: Pick<Storage, 'getItem'> | undefined = globalThis.localStorage): string[] {
   try {
     const v = JSON.parse(storage?.getItem(STORAGE_KEY) ?? '[]') as unknown;
-    return Array.isArray(v) ? v.filter((c): c is string => typeof c === 'string' && COLUMN.test(c)).slice(0, MAX_COLUMNS) : [];
+    return Array.isArray(v)
+      ? v.filter((c): c is string => typeof c === 'string' && RUN_COLUMN_PATTERN.test(c)).slice(0, MAX_RUN_COLUMNS)
+      : [];
   } catch {
     return [];
   }
@@ -61,7 +60,8 @@ export function ColumnPicker({ columns, onChange }: { columns: string[]; onChang
   const [filter, setFilter] = useState('');
   const choices = useLive(() => (open ? call('runColumnChoices') : Promise.resolve(null)), [open]);
   const chosen = new Set(columns);
-  const toggle = (c: string, on: boolean): void => onChange(on ? [...columns, c].slice(0, MAX_COLUMNS) : columns.filter((x) => x !== c));
+  const toggle = (c: string, on: boolean): void =>
+    onChange(on ? [...columns, c].slice(0, MAX_RUN_COLUMNS) : columns.filter((x) => x !== c));
   const f = filter.trim().toLowerCase();
   const list = (title: string, prefix: 'config:' | 'metric:', keys: string[]): ReactElement => {
     const shown = keys.filter((k) => !f || k.toLowerCase().includes(f));
@@ -76,7 +76,7 @@ export function ColumnPicker({ columns, onChange }: { columns: string[]; onChang
               type="checkbox"
               data-testid={`column-choice-${prefix}${k}`}
               checked={chosen.has(prefix + k)}
-              disabled={!chosen.has(prefix + k) && columns.length >= MAX_COLUMNS}
+              disabled={!chosen.has(prefix + k) && columns.length >= MAX_RUN_COLUMNS}
               onChange={(e) => toggle(prefix + k, e.target.checked)}
             />{' '}
             <span className="mono">{k}</span>

@@ -1,6 +1,6 @@
 /** The runs table's Archive / Unarchive and Delete for the ticked runs; Delete asks first. */
 import { useState, type ReactElement } from 'react';
-import type { RunSummary } from '../../../../shared/contract';
+import { ACTIVE_STATUSES, type RunSummary } from '../../../../shared/contract';
 import { call } from '../../transport';
 
 export function ArchiveDelete({ runs, onChanged }: { runs: RunSummary[]; onChanged: () => void }): ReactElement {
@@ -9,7 +9,7 @@ export function ArchiveDelete({ runs, onChanged }: { runs: RunSummary[]; onChang
   const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
   const ids = runs.map((r) => r.id);
   const n = ids.length;
-  const active = runs.filter((r) => r.status === 'running' || r.status === 'queued').length;
+  const active = runs.filter((r) => ACTIVE_STATUSES.includes(r.status)).length;
   const allArchived = runs.every((r) => r.archived);
   const act = async (f: () => Promise<{ ok: boolean; message: string }>): Promise<void> => {
     setPending(true);
