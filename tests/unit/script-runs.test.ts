@@ -214,7 +214,9 @@ describe('starlab sync', () => {
     await waitFor(() => existsSync(offline) && readdirSync(offline).length === 1, 30_000, 'the offline run directory');
     const id = readdirSync(offline)[0]!;
     expect(existsSync(join(dataDir, 'inbox'))).toBe(false); // offline: nothing announced to the lab
-    await waitFor(() => readFileSync(join(offline, id, 'events.jsonl'), 'utf8').split('\n').length > 50, 10_000, 'its first 50 steps');
+    // the run directory comes first, its events file a moment later
+    const events = join(offline, id, 'events.jsonl');
+    await waitFor(() => existsSync(events) && readFileSync(events, 'utf8').split('\n').length > 50, 10_000, 'its first 50 steps');
 
     let r = await cli(['sync', offline, '--json', '--data-dir', dataDir]);
     expect(r.code, r.stderr).toBe(0);
