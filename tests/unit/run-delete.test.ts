@@ -10,7 +10,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createService, type Service } from '../../core/service';
 import { databasePath } from '../../core/paths';
 import { openDatabase } from '../../db/open';
-import { cleanupTempDirs, fakeCommand, SPEC, tempDir, waitFor } from '../fixtures/helpers';
+import { cleanupTempDirs, completedRun, fakeCommand, SPEC, tempDir, waitFor } from '../fixtures/helpers';
 
 const open: Service[] = [];
 afterEach(() => {
@@ -22,13 +22,6 @@ function service(dataDir: string, mode = 'complete'): Service {
   const s = createService({ dataDir, pollMs: 50, commandFor: fakeCommand(mode) });
   open.push(s);
   return s;
-}
-
-async function completedRun(s: Service, seed: number): Promise<string> {
-  const r = await s.launchRun({ ...SPEC, seed });
-  if (!r.ok) throw new Error(JSON.stringify(r.errors));
-  await waitFor(() => s.getRun(r.id)?.status === 'completed', 10_000, 'the run to complete');
-  return r.id;
 }
 
 /** Rows of every table that holds the run's data. */

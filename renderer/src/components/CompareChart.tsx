@@ -1,5 +1,5 @@
 import { useMemo, type ReactElement } from 'react';
-import { Area, CartesianGrid, ComposedChart, Line, ReferenceArea, Tooltip, XAxis, YAxis } from 'recharts';
+import { Area, CartesianGrid, ComposedChart, Line, Tooltip, XAxis, YAxis } from 'recharts';
 import { useElementWidth } from '../hooks';
 import { formatNumber } from '../format';
 import { layoutLegend, SvgLegend } from './charts';
@@ -9,8 +9,8 @@ import { MAX_GROUPS_WITH_RAW, pointsPerLine, thinAggregate, thinRun } from '../d
 import { chartDomains } from '../chart-domain';
 import { CanvasSeries } from './CanvasSeries';
 import { niceTicks, type AxisKind } from '../../../shared/ticks';
-import { formatDomain, pixelToX, sliceToRange, xExtent, zoomedDomains } from '../chart-zoom';
-import { PlotProbe, useDragZoom, useFullScreen, useWindowHeight } from './chart-interaction';
+import { formatDomain, sliceToRange, xExtent, zoomedDomains } from '../chart-zoom';
+import { dragSelection, PlotProbe, useDragZoom, useFullScreen, useWindowHeight } from './chart-interaction';
 
 /** Above this many lines, or points over all lines, the chart draws them on a canvas (CanvasSeries). */
 export const CANVAS_ABOVE_LINES = 12;
@@ -327,17 +327,7 @@ export function CompareChart(props: CompareChartProps): ReactElement {
                     connectNulls
                   />
                 ))}
-            {drag ? (
-              <ReferenceArea
-                x1={pixelToX(drag.start, drag.span, drag.domain)}
-                x2={pixelToX(drag.end, drag.span, drag.domain)}
-                ifOverflow="hidden"
-                fill="#0b61b5"
-                fillOpacity={0.12}
-                stroke="#0b61b5"
-                strokeOpacity={0.5}
-              />
-            ) : null}
+            {dragSelection(drag)}
             <SvgLegend items={legend.items} />
             <PlotProbe onLayout={onLayout} />
           </ComposedChart>

@@ -3,6 +3,7 @@
  * go back; full screen, left with Escape. The pure geometry is in ../chart-zoom.ts.
  */
 import {
+  type ReactElement,
   useCallback,
   useEffect,
   useLayoutEffect,
@@ -12,8 +13,8 @@ import {
   type MouseEvent as ReactMouseEvent,
   type SetStateAction,
 } from 'react';
-import { usePlotArea, useXAxisDomain } from 'recharts';
-import { dragToRange, type PlotSpan } from '../chart-zoom';
+import { ReferenceArea, usePlotArea, useXAxisDomain } from 'recharts';
+import { dragToRange, pixelToX, type PlotSpan } from '../chart-zoom';
 
 export interface PlotGeometry {
   span: PlotSpan;
@@ -124,4 +125,20 @@ export function useFullScreen(): [boolean, Dispatch<SetStateAction<boolean>>] {
     return () => window.removeEventListener('keydown', onKey);
   }, [full]);
   return [full, setFull];
+}
+
+/** The range being dragged, drawn inside the chart (an element, not a component: recharts takes it as its own child). */
+export function dragSelection(drag: { start: number; end: number; span: PlotSpan; domain: [number, number] } | null): ReactElement | null {
+  if (!drag) return null;
+  return (
+    <ReferenceArea
+      x1={pixelToX(drag.start, drag.span, drag.domain)}
+      x2={pixelToX(drag.end, drag.span, drag.domain)}
+      ifOverflow="hidden"
+      fill="#0b61b5"
+      fillOpacity={0.12}
+      stroke="#0b61b5"
+      strokeOpacity={0.5}
+    />
+  );
 }

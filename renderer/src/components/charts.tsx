@@ -1,8 +1,8 @@
 import { useMemo, type ReactElement } from 'react';
-import { CartesianGrid, Line, LineChart, ReferenceArea, Tooltip, XAxis, YAxis } from 'recharts';
+import { CartesianGrid, Line, LineChart, Tooltip, XAxis, YAxis } from 'recharts';
 import { niceDomain, niceTicks, type AxisKind } from '../../../shared/ticks';
-import { pixelToX, pointsAroundRange } from '../chart-zoom';
-import { PlotProbe, useDragZoom } from './chart-interaction';
+import { pointsAroundRange } from '../chart-zoom';
+import { dragSelection, PlotProbe, useDragZoom } from './chart-interaction';
 import { useElementWidth } from '../hooks';
 import { formatNumber } from '../format';
 import { downsamplePoints, type XY } from '../metrics';
@@ -272,15 +272,7 @@ export function LineChartPanel(props: LineChartPanelProps): ReactElement {
                 connectNulls
               />
             ))}
-            {drag ? (
-              <ReferenceArea
-                x1={pixelToX(drag.start, drag.span, drag.domain)}
-                x2={pixelToX(drag.end, drag.span, drag.domain)}
-                ifOverflow="hidden"
-                fill="#0b61b5"
-                fillOpacity={0.12}
-              />
-            ) : null}
+            {dragSelection(drag)}
             <SvgLegend items={legend.items} />
             {zoomable ? <PlotProbe onLayout={onLayout} /> : null}
           </LineChart>
