@@ -15,6 +15,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { ReindexResult } from '../shared/contract';
 import type { ExperimentConfig } from '../shared/experiment-config';
 import type { DB } from '../db/open';
+import { eventTimes } from '../db/event-gate';
 import { addLog, getRunRow, insertRun, nowS } from '../db/queries';
 import { ingestEventsFile, ingestTextLog } from './tailer';
 import { pidStartTime, isAlive } from './process-info';
@@ -234,10 +235,7 @@ function settle(
   return db
     .transaction(() => {
       const row = getRunRow(db, id)!;
-      const span = db.prepare('SELECT min(t) AS first, max(t) AS last FROM run_events WHERE run_id = ?').get(id) as {
-        first: number | null;
-        last: number | null;
-      };
+      const span = eventTimes(db, id);
       const env = row.env_json ? (JSON.parse(row.env_json) as Record<string, unknown>) : {};
       const pid = typeof env.pid === 'number' ? env.pid : null;
       const note = `${source === 'sync' ? 'synced' : source === 'inbox' ? 'registered by its script' : 'reindexed'} from ${dir}: ${events} events`;

@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { eventCount } from '../db/event-gate';
 import { addLog, getRunRow, nowS, type RunRow } from '../db/queries';
 import { restoreEnding, writeEnding } from '../db/run-writes';
 import { decideFinalStatus, describeExit, type ExitInfo } from './final-status';
@@ -89,7 +90,7 @@ export function finaliseRun(ctx: SupervisorContext, id: string, exitArg?: ExitIn
 function eventsAccount(ctx: SupervisorContext, row: RunRow): string[] {
   const notes: string[] = [];
   const file = eventsPathOf(row.run_dir);
-  const events = (ctx.db.prepare('SELECT count(*) AS n FROM run_events WHERE run_id = ?').get(row.id) as { n: number }).n;
+  const events = eventCount(ctx.db, row.id);
   const since = Math.max(row.started_at ?? 0, row.resumed_at ?? 0);
   const incidents = ctx.db
     .prepare(

@@ -118,7 +118,7 @@ export function groupRows(db: DB, ids: string[]): Row[] {
 
 /**
  * Bundle rows hold JSON values. What JSON cannot hold exactly is written as an object:
- * BLOBs as {"$base64": "..."} (no table has one today), INTEGERs beyond ±2^53 (read as BigInt)
+ * BLOBs as {"$base64": "..."} (event_spans.hashes), INTEGERs beyond ±2^53 (read as BigInt)
  * as {"$int": "<decimal>"}, and infinite REALs as {"$real": "Infinity" | "-Infinity"} (JSON
  * would write null; SQLite itself stores NaN as NULL, "NaN" is decoded all the same).
  */

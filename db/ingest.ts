@@ -1,15 +1,16 @@
 /**
  * Idempotent ingest of run events. A batch of lines is applied in ONE transaction together
- * with the new file cursor. Every event first goes through INSERT OR IGNORE into
- * run_events(run_id, seq); an event already there is skipped whole, so re-reading a file
- * after a crash or restart adds nothing twice. Never throws on bad lines.
+ * with the new file cursor. Every event first goes through the (run, seq) gate
+ * (db/event-gate.ts); an event already there is skipped whole, so re-reading a file after a
+ * crash or restart adds nothing twice. Never throws on bad lines.
  */
 import { lineTooLongReason, parseEventLine, type ParsedLine, type RunEvent } from '../shared/protocol';
 import type { DB } from './open';
 import { dropIterationsAfter, MAX_ITERATION } from './outcomes';
-import { knownSeqs, legacyLineHash, lineHash, PendingWrites } from './ingest-rows';
+import { knownSeqs } from './event-gate';
+import { earlierLineHashes, lineHash, PendingWrites } from './ingest-rows';
 
-export { legacyLineHash, lineHash };
+export { earlierLineHashes, lineHash };
 
 export interface RawLine {
   /** 1-based line number in events.jsonl. */
@@ -79,19 +80,22 @@ export function setCursor(db: DB, runId: string, c: Partial<CursorRow>): void {
 
 /** Parse and apply a batch of lines, and move the cursor, in one transaction. */
 export function ingestLines(db: DB, runId: string, lines: RawLine[], cursor: Cursor | null): IngestStats {
-  const parsed = lines
-    .filter((l) => l.text.trim() !== '')
-    .flatMap((l) => {
-      if (l.overLimitBytes !== undefined)
-        return [
-          { lineNo: l.lineNo, text: l.text, parsed: { kind: 'malformed', reason: lineTooLongReason(l.overLimitBytes) } as ParsedLine },
-        ];
-      const p = parseEventLine(l.text);
-      if (p.kind !== 'malformed') return [{ lineNo: l.lineNo, text: l.text, parsed: p }];
-      return splitTornLine(l.lineNo, l.text) ?? [{ lineNo: l.lineNo, text: l.text, parsed: p }];
-    });
+  const parsed: { lineNo: number; text: string; parsed: ParsedLine }[] = [];
+  for (const l of lines) {
+    if (l.overLimitBytes !== undefined) {
+      parsed.push({ lineNo: l.lineNo, text: l.text, parsed: { kind: 'malformed', reason: lineTooLongReason(l.overLimitBytes) } });
+      continue;
+    }
+    if (isBlank(l.text)) continue;
+    const p = parseEventLine(l.text);
+    if (p.kind !== 'malformed') parsed.push({ lineNo: l.lineNo, text: l.text, parsed: p });
+    else parsed.push(...(splitTornLine(l.lineNo, l.text) ?? [{ lineNo: l.lineNo, text: l.text, parsed: p }]));
+  }
   return ingestParsed(db, runId, parsed, cursor);
 }
+
+/** Only whitespace (a line starting with `{` is not: the usual case costs one character). */
+const isBlank = (text: string) => text.charCodeAt(0) !== 0x7b && text.trim() === '';
 
 const MAX_SPLIT_CHARS = 1024 * 1024;
 const MAX_SPLIT_TRIES = 4;
@@ -144,18 +148,21 @@ export function ingestParsed(
     let maxSeq = 0;
     const run = s.runState.get(runId) as RunState | undefined;
     const state: RunState = run ?? { end_status: null, hashes_json: null };
-    // The (run, seq) gate: every seq of the batch already in run_events, read in one query;
-    // what this batch takes joins it. Metrics events (most lines of a long run) are then written
-    // many rows per statement (PendingWrites), flushed before any other event is applied, so
-    // every event still sees the tables as they were after the events before it.
-    const seen = knownSeqs(db, runId, items);
+    // The (run, seq) gate (db/event-gate.ts): every seq of the batch already ingested, read at
+    // once; what this batch takes joins it. Metrics events (most lines of a long run) are then
+    // written many rows per statement, their gate as spans of consecutive seqs (PendingWrites),
+    // flushed before any other event is applied, so every event still sees the tables as they
+    // were after the events before it.
+    const seqs: number[] = [];
+    for (const { parsed: p } of items) if (p.kind !== 'malformed') seqs.push(p.kind === 'event' ? p.event.seq : p.envelope.seq);
+    const seen = knownSeqs(db, runId, seqs);
     const pending = new PendingWrites(db, runId);
     let lastEventAt = -Infinity;
     let accuracy: number | null = null;
     /** A seq already taken: the same line read again, or another line reusing its seq. */
     const repeated = (lineNo: number, text: string, seq: number, type: string, hash: number) => {
       const first = seen.get(seq);
-      if (first && first.hash !== null && first.hash !== hash && first.hash !== legacyLineHash(text)) {
+      if (first && first.hash !== null && first.hash !== hash && !earlierLineHashes(text).includes(first.hash)) {
         const reason = `seq ${seq} was already ingested from another line with different content (a ${first.type} event); this ${type} line was not applied`;
         if (s.reject.run(runId, lineNo, reason, truncate(text, REJECTED_TEXT_MAX), 'conflict').changes > 0) {
           stats.ignored++;
@@ -203,7 +210,7 @@ export function ingestParsed(
       const note = noteFor(ev, runId, state);
       if (ev.type === 'metrics' && !note) {
         seen.set(ev.seq, { hash, type: ev.type });
-        pending.event(ev.seq, ev.type, ev.t, hash);
+        pending.event(ev.seq, ev.t, hash);
         for (const name in ev.values) {
           const value = ev.values[name]!;
           pending.metric(ev.seq, name, ev.iteration, ev.step, value, ev.t);

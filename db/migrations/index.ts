@@ -12,6 +12,7 @@ import { sql as v6 } from './006-event-integrity';
 import { sql as v7 } from './007-executor';
 import { sql as v8 } from './008-run-names';
 import { sql as v9 } from './009-run-archive';
+import { sql as v10 } from './010-event-spans';
 
 export interface Migration {
   name: string;
@@ -28,6 +29,7 @@ export const migrations: readonly Migration[] = [
   { name: '007-executor', up: v7 },
   { name: '008-run-names', up: v8 },
   { name: '009-run-archive', up: v9 },
+  { name: '010-event-spans', up: v10 },
 ];
 
 export const SCHEMA_VERSION = migrations.length;

@@ -113,7 +113,7 @@ export async function killRealMidIteration(): Promise<Row> {
     if (!afterKill.startsWith('ok')) problems.push(`after the kill: ${afterKill}`);
     if (d.status !== 'completed') problems.push(`after resume: ${d.status}: ${d.statusReason}`);
     // the resume drops what the killed iteration stored and redoes it: rows of the interrupted
-    // iteration that are still in run_events but not in metrics are expected, so lost counts seqs only
+    // iteration that are still in the gate but not in metrics are expected, so lost counts seqs only
     return faultRow(
       'real STaR run SIGKILL mid-iteration + resume',
       1,

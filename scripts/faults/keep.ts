@@ -117,7 +117,7 @@ export async function resumeFailsToLoad(): Promise<Row> {
  * Runs of every ending (completed, failed, stopped; two in an ablation group) under a server;
  * the server stopped, starlab.db removed; `starlab check` must report the run directories, and
  * after a restart Reindex (over HTTP) must put every run back: same statuses, every written
- * event in run_events once.
+ * event in the (run, seq) gate once.
  */
 export async function databaseEmptiedThenReindex(): Promise<Row> {
   const fault = 'database emptied, then reindex';

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync }
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { ingestedSeqs } from '../../db/event-gate';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const FAKE_PYTHON = join(ROOT, 'tests', 'fixtures', 'fake-python');
@@ -96,17 +97,17 @@ export function writerCount(file: string): number {
 export interface Measured {
   ingested: number;
   duplicates: number;
-  /** Expected events (seqs per run) that are not in run_events. */
+  /** Expected events (seqs per run) that are not in the (run, seq) gate. */
   lost: number;
   /** Data rows that do not match the events ingested (metrics values, sample items). */
   mismatches: string[];
 }
 
 /**
- * Count on the real database. duplicates: repeated (run, seq) in run_events, metrics rows
+ * Count on the real database. duplicates: repeated (run, seq) in the gate, metrics rows
  * repeating (run, name, iteration, step), samples repeating (run, iteration, question,
  * kind), event log lines repeating (run, t, message). lost: for each run, the seqs it
- * is expected to have (written) that run_events lacks. The data tables are also checked
+ * is expected to have (written) that the gate lacks. The data tables are also checked
  * against the events file: one metrics row per value, one samples row per item.
  */
 export function measure(dbFile: string, expected: Map<string, number[]>, eventsFiles: Map<string, string> = new Map()): Measured {
@@ -114,22 +115,23 @@ export function measure(dbFile: string, expected: Map<string, number[]>, eventsF
   db.pragma('busy_timeout = 10000');
   try {
     const ids = [...expected.keys()];
-    const inList = ids.map(() => '?').join(',');
-    const ingested = (db.prepare(`SELECT count(*) AS n FROM run_events WHERE run_id IN (${inList})`).get(...ids) as { n: number }).n;
+    // the (run, seq) gate: run_events rows and the metrics events' spans (db/event-gate.ts)
+    const seqsOf = new Map(ids.map((id) => [id, ingestedSeqs(db, id)]));
+    const setsOf = new Map([...seqsOf].map(([id, seqs]) => [id, new Set(seqs)]));
+    const ingested = [...seqsOf.values()].reduce((n, seqs) => n + seqs.length, 0);
     const duplicates =
-      dupCount(db, 'run_events', 'run_id, seq', ids) +
+      ids.reduce((n, id) => n + seqsOf.get(id)!.length - setsOf.get(id)!.size, 0) +
       dupCount(db, 'metrics', 'run_id, name, iteration, step', ids) +
       dupCount(db, 'samples', 'run_id, iteration, question_id, kind', ids) +
       dupCount(db, "logs WHERE source = 'event'", 'run_id, t, message', ids);
     let lost = 0;
     const mismatches: string[] = [];
-    const has = db.prepare('SELECT 1 FROM run_events WHERE run_id = ? AND seq = ?').pluck();
-    for (const [id, seqs] of expected) for (const s of seqs) if (!has.get(id, s)) lost++;
+    for (const [id, seqs] of expected) for (const s of seqs) if (!setsOf.get(id)!.has(s)) lost++;
     for (const [id, file] of eventsFiles) {
       if (!existsSync(file)) continue;
       let metricValues = 0;
       let items = 0;
-      const ingestedSeq = new Set(db.prepare('SELECT seq FROM run_events WHERE run_id = ?').pluck().all(id) as number[]);
+      const ingestedSeq = setsOf.get(id) ?? new Set(ingestedSeqs(db, id));
       const text = readFileSync(file, 'utf8');
       for (const line of text.slice(0, text.lastIndexOf('\n') + 1).split('\n')) {
         let o: { seq?: number; type?: string; values?: object; items?: unknown[] };

@@ -61,11 +61,12 @@ for (const r of rows) console.log(line(cols.map((c) => cell(r, c))));
 console.log(`
 written: complete event lines the experiment wrote (counted by reading its events file; for the
   truncated/deleted file, the writer's own count of lines it wrote, as the file no longer holds them).
-ingested: rows of run_events for the fault's runs (SQL on the real database).
-duplicates: repeated (run, seq) in run_events, metrics repeating (run, name, iteration, step), samples
+ingested: events in the (run, seq) gate for the fault's runs: run_events rows and the seqs of
+  event_spans (read from the real database).
+duplicates: repeated (run, seq) in the gate, metrics repeating (run, name, iteration, step), samples
   repeating (run, iteration, question, kind), event log lines repeating; metrics/samples rows are also
   checked against the values/items of the ingested events.
-lost: written events (seqs) missing from run_events. Events a fault destroys before anybody could read
+lost: written events (seqs) missing from the gate. Events a fault destroys before anybody could read
   them would be a property of the fault, not a loss: the file faults wait until everything written is
   ingested before cutting the file, so every written event must be there.
 status: ok when the run's final status and reason say what happened; "skipped" is not a pass.`);

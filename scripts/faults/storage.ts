@@ -139,7 +139,7 @@ function alive(pid: number): boolean {
  * after 1,500 events until they are all ingested, so nothing is destroyed unread; then the
  * file is cut (or unlinked) and the writer appends 3,500 more at full speed (reopening by
  * path, so a deleted file is recreated and quickly grows past the old cursor). written is
- * the writer's own count; every one of those seqs must be in run_events.
+ * the writer's own count; every one of those seqs must be in the (run, seq) gate.
  */
 async function fileFault(kind: 'truncate' | 'delete'): Promise<Row> {
   const fault = kind === 'truncate' ? 'events file truncated mid-line' : 'events file deleted';

@@ -2,7 +2,7 @@ import { appendFileSync, statSync, truncateSync, unlinkSync, writeFileSync } fro
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type DB } from '../../db/open';
-import { getCursor, ingestLines, legacyLineHash, lineHash, splitTornLine } from '../../db/ingest';
+import { earlierLineHashes, getCursor, ingestLines, lineHash, splitTornLine } from '../../db/ingest';
 import { getLogs, getRun, getRunRow, getSamples, insertRun } from '../../db/queries';
 import { ingestEventsFile, ingestTextLog, readCompleteLines } from '../../core/tailer';
 import { cleanupTempDirs, ev, RUN_START_FIELDS, tempDir } from '../fixtures/helpers';
@@ -100,13 +100,27 @@ describe('ingest', () => {
   it('is idempotent: the same file ingested twice adds nothing', () => {
     writeFileSync(file, fullRun().join('\n') + '\n');
     ingestEventsFile(db, RUN, file);
-    const before = { m: count('metrics'), s: count('samples'), l: count('logs'), a: count('artifacts'), e: count('run_events') };
+    const before = {
+      m: count('metrics'),
+      s: count('samples'),
+      l: count('logs'),
+      a: count('artifacts'),
+      e: count('run_events'),
+      g: count('event_spans'),
+    };
     // Simulate a lost cursor (crash before it was known): re-read from the start.
     db.prepare('UPDATE ingest_cursors SET offset = 0, line_no = 0 WHERE run_id = ?').run(RUN);
     const st = ingestEventsFile(db, RUN, file);
     expect(st.applied).toBe(0);
     expect(st.duplicates).toBe(11);
-    expect({ m: count('metrics'), s: count('samples'), l: count('logs'), a: count('artifacts'), e: count('run_events') }).toEqual(before);
+    expect({
+      m: count('metrics'),
+      s: count('samples'),
+      l: count('logs'),
+      a: count('artifacts'),
+      e: count('run_events'),
+      g: count('event_spans'),
+    }).toEqual(before);
     const d = getRun(db, RUN)!;
     expect(d.malformedLines).toBe(1);
     expect(d.unknownEvents).toBe(1);
@@ -116,23 +130,22 @@ describe('ingest', () => {
     expect(count('metrics')).toBe(before.m);
   });
 
-  it('reads lines ingested under the sha1 line hash of earlier versions as the same lines', () => {
+  it.each([
+    ['one UTF-16 unit a step (schema v6–v9)', 0],
+    ['sha1 (before)', 1],
+  ])('reads lines an earlier version stored under its line hash, %s, as the same lines', (_, which) => {
     const lines = [
       ev(1, 'metrics', { iteration: 0, step: 0, values: { a: 1 } }),
       ev(2, 'metrics', { iteration: 0, step: 1, values: { a: 2 } }),
     ];
-    expect(
-      ingestLines(
-        db,
-        RUN,
-        lines.map((text, i) => ({ lineNo: i + 1, text })),
-        null,
-      ).applied,
-    ).toBe(2);
-    // as an earlier version stored them
-    const setHash = db.prepare('UPDATE run_events SET hash = ? WHERE run_id = ? AND seq = ?');
-    lines.forEach((text, i) => setHash.run(legacyLineHash(text), RUN, i + 1));
-    expect(lineHash(lines[0]!)).not.toBe(legacyLineHash(lines[0]!));
+    // as an earlier version stored them: a run_events row per event, with that version's hash
+    const setRow = db.prepare("INSERT INTO run_events (run_id, seq, type, t, hash) VALUES (?, ?, 'metrics', 1, ?)");
+    const setMetric = db.prepare("INSERT INTO metrics (run_id, seq, name, iteration, step, value, t) VALUES (?, ?, 'a', 0, ?, ?, 1)");
+    lines.forEach((text, i) => {
+      setRow.run(RUN, i + 1, earlierLineHashes(text)[which]!);
+      setMetric.run(RUN, i + 1, i, i + 1);
+    });
+    expect(lineHash(lines[0]!)).not.toBe(earlierLineHashes(lines[0]!)[which]);
     const again = ingestLines(
       db,
       RUN,
@@ -144,6 +157,13 @@ describe('ingest', () => {
     const other = ingestLines(db, RUN, [{ lineNo: 3, text: ev(2, 'metrics', { iteration: 0, step: 1, values: { a: 3 } }) }], null);
     expect(other).toMatchObject({ applied: 0, duplicates: 0, ignored: 1 });
     expect(count('metrics')).toBe(2);
+  });
+
+  it("keeps the earlier versions' hash functions as they were", () => {
+    // computed by the line hash of schema v6–v9 (db/ingest-rows.ts at 5eabb6e)
+    const line = '{"v":1,"seq":2,"t":5,"type":"metrics","iteration":0,"step":0,"values":{"a":1}}';
+    expect(earlierLineHashes(line)[0]).toBe(258775936186897);
+    expect(earlierLineHashes(` ${line}\n`)).toEqual(earlierLineHashes(line));
   });
 
   it('consumes a torn last line only once its newline arrives', () => {

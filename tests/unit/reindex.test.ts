@@ -11,6 +11,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createService, type Service } from '../../core/service';
 import type { LaunchContext } from '../../core/executor';
 import { databasePath, runsDir } from '../../core/paths';
+import { eventCount } from '../../db/event-gate';
 import { cleanupTempDirs, FAKE_PYTHON, fakeCommand, REPO, SPEC, tempDir, waitFor } from '../fixtures/helpers';
 
 const open: Service[] = [];
@@ -56,7 +57,7 @@ function state(s: Service, id: string) {
     metrics: r.metrics,
     phases: r.phases,
     artifacts: r.artifacts.length,
-    events: n('run_events'),
+    events: eventCount(s.db, id),
     samples: n('samples'),
     outcomes: n('question_outcomes'),
     env: r.env,

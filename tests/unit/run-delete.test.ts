@@ -28,7 +28,7 @@ function service(dataDir: string, mode = 'complete'): Service {
 function rowsOf(dataDir: string, id: string): Record<string, number> {
   const db = openDatabase(databasePath(dataDir));
   try {
-    const tables = ['runs', 'metrics', 'samples', 'run_events', 'phases', 'logs', 'question_outcomes', 'question_summary'];
+    const tables = ['runs', 'metrics', 'samples', 'run_events', 'event_spans', 'phases', 'logs', 'question_outcomes', 'question_summary'];
     return Object.fromEntries(
       tables.map((t) => [
         t,
@@ -71,6 +71,7 @@ describe('archive and delete', () => {
     const before = rowsOf(dataDir, done);
     expect(before.samples).toBeGreaterThan(0);
     expect(before.metrics).toBeGreaterThan(0);
+    expect(before.event_spans).toBeGreaterThan(0);
     expect(before.question_outcomes).toBeGreaterThan(0);
     s.close();
 

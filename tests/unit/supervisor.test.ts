@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createService, type Service, type ServiceOptions } from '../../core/service';
 import { isAlive, pidStartTime } from '../../core/process-info';
 import { openDatabase } from '../../db/open';
+import { eventCount } from '../../db/event-gate';
 import { insertRun } from '../../db/queries';
 import { clearPythonCheckCache } from '../../core/python-check';
 import { cleanupTempDirs, ev, FAKE_PYTHON, fakeCommand, REPO, RUN_START_FIELDS, SPEC, tempDir, waitFor } from '../fixtures/helpers';
@@ -367,7 +368,7 @@ describe('supervisor', () => {
     expect(d.statusReason).toBe(
       `killed by SIGKILL; events.jsonl ends with an incomplete line of ${torn} bytes (the writer died mid-line; not ingested)`,
     );
-    const n = (s.db.prepare('SELECT count(*) AS n FROM run_events WHERE run_id = ?').get(id) as { n: number }).n;
+    const n = eventCount(s.db, id);
     expect(n).toBe(text.split('\n').length - 1); // run_start + 7 events of iteration 0
     expect(n).toBe(8);
   });
@@ -421,8 +422,8 @@ describe('supervisor', () => {
     const id = await launch(s);
     // Sampled between event-loop turns: a synchronous drain would show one or two counts.
     const seen = new Set<number>();
-    const count = () => (s.db.prepare('SELECT count(*) AS n FROM run_events WHERE run_id = ?').get(id) as { n: number }).n;
-    const lastSeq = s.db.prepare('SELECT max(seq) FROM run_events WHERE run_id = ?').pluck();
+    const count = () => eventCount(s.db, id);
+    const lastSeq = s.db.prepare('SELECT last_seq FROM ingest_cursors WHERE run_id = ?').pluck();
     const status = s.db.prepare('SELECT status FROM runs WHERE id = ?').pluck();
     while (status.get(id) === 'running') {
       seen.add((lastSeq.get(id) as number | null) ?? 0);
