@@ -337,9 +337,8 @@ export function configSchemaFor(variant: Variant, dataset: Dataset) {
           });
       }
       if ((cfg.runtime.nproc ?? 1) > 1 && !VARIANT_INFO.find((v) => v.id === cfg.variant)?.multiProcess) {
-        const runs = VARIANT_INFO.filter((v) => v.multiProcess)
-          .map((v) => v.id)
-          .join(' and ');
+        const ids = VARIANT_INFO.filter((v) => v.multiProcess).map((v) => v.id);
+        const runs = ids.length > 1 ? `${ids.slice(0, -1).join(', ')} and ${ids.at(-1)}` : ids.join('');
         ctx.addIssue({
           code: 'custom',
           path: ['runtime', 'nproc'],

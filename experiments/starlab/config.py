@@ -428,7 +428,8 @@ def _semantic_checks(cfg: dict[str, Any]) -> list[dict[str, str]]:
     """Checks the zod schema cannot express because they depend on the task's format."""
     errors: list[dict[str, str]] = []
     if cfg["runtime"].get("nproc", 1) > 1 and cfg["variant"] not in MULTI_PROCESS_VARIANTS:
-        runs = " and ".join(MULTI_PROCESS_VARIANTS)
+        ids = list(MULTI_PROCESS_VARIANTS)
+        runs = f"{', '.join(ids[:-1])} and {ids[-1]}" if len(ids) > 1 else "".join(ids)
         errors.append(
             {
                 "field": "runtime.nproc",

@@ -9,7 +9,8 @@ What the ranks share and split (STaR family):
   completions in prompt order, so every rank sees every completion and keeps the same set;
 - a training step's batch is the same on every rank; rank r computes rows r, r + W, … of it under
   DistributedDataParallel, each row's loss divided by the whole batch's completion tokens, so the
-  averaged gradient is the one-process gradient of the global batch;
+  averaged gradient is the one-process gradient of the global batch (V-STaR's DPO verifier and
+  ORM split their pair and example batches alike, starlab/verifier.py);
 - rank 0 alone writes events, artifacts and checkpoints; the others write nothing;
 - a stop is decided together (``CollectiveStop``): each rank's signal flag is all-reduced at every
   training step, and a sampling rank that saw the signal reports it in the gather, so no rank is

@@ -11,6 +11,12 @@ HF causal LM called as ``model(input_ids=..., attention_mask=...)``.
 
 Dropout is switched off while training (as TRL's DPOTrainer does by default): with dropout
 the policy would differ from the reference at step 0 and the implicit rewards would be noisy.
+
+Under torchrun (``dist``, starlab/dist.py) as in ``train.finetune``: every rank draws the same
+batch; rank r computes rows r, r + W, … of it under DistributedDataParallel, weighted so that
+the averaged gradient is the one-process gradient of the whole batch, and the step's metrics are
+summed over the ranks; log-probs and scores are computed on each rank's share of the examples
+and gathered in order, so every rank holds the same values.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import torch.nn.functional as F
 
 from . import optim
 from .batches import EpochBatches
+from .dist import SINGLE, Dist
 from .stopping import NEVER, StopFlag
 from .train import IGNORE, lr_lambda, pack
 
@@ -112,6 +119,26 @@ def _batches_by_length(examples: Sequence[Example], batch_size: int) -> Iterator
         yield order[s : s + bs]
 
 
+def _ddp(model: torch.nn.Module, dist: Dist, *, find_unused: bool = False) -> torch.nn.Module:
+    """``model`` under DistributedDataParallel when running under torchrun, else itself."""
+    if not dist.enabled:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    dev = _device(model)
+    return DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None, find_unused_parameters=find_unused)
+
+
+def _my_rows(idx: torch.Tensor, dist: Dist) -> tuple[torch.Tensor, float]:
+    """This rank's rows of a step's batch (the same batch on every rank) and the weight that makes
+    DDP's average of the ranks' gradients the whole batch's: W, or 0 for a rank left without a
+    row, which backpropagates one row at weight 0 so that it still joins the all-reduce."""
+    if not dist.enabled:
+        return idx, 1.0
+    mine = idx[dist.rank :: dist.world]
+    return (mine, float(dist.world)) if len(mine) else (idx[:1], 0.0)
+
+
 def _chunks(idx: torch.Tensor, size: int | None) -> list[torch.Tensor]:
     if not size or size >= len(idx):
         return [idx]
@@ -122,13 +149,18 @@ def _chunks(idx: torch.Tensor, size: int | None) -> list[torch.Tensor]:
 
 
 def sequence_logprobs(
-    model: torch.nn.Module, examples: Sequence[Example], pad_id: int, batch_size: int = 16
+    model: torch.nn.Module, examples: Sequence[Example], pad_id: int, batch_size: int = 16, dist: Dist = SINGLE
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(summed log p(completion | prompt), completion token count) per example, as float32 /
     int64 CPU tensors in the order of ``examples``. No gradients; eval mode (restored after).
-    Length-normalised = sums / counts.clamp(min=1)."""
+    Length-normalised = sums / counts.clamp(min=1). Under torchrun each rank computes its share."""
     _check_examples(examples)
     n = len(examples)
+    if dist.enabled:
+        mine = dist.shard(n)
+        s, c = sequence_logprobs(model, [examples[i] for i in mine], pad_id, batch_size)
+        rows = dist.gather(list(zip(s.tolist(), c.tolist())), n)  # float32 → Python float → float32: exact
+        return torch.tensor([r[0] for r in rows], dtype=torch.float32), torch.tensor([r[1] for r in rows], dtype=torch.long)
     sums = torch.zeros(n, dtype=torch.float32)
     counts = torch.zeros(n, dtype=torch.long)
     with _eval_mode(model):
@@ -140,12 +172,12 @@ def sequence_logprobs(
 
 
 def reference_logprobs(
-    model: torch.nn.Module, pairs: Sequence[Pair], pad_id: int, batch_size: int = 16
+    model: torch.nn.Module, pairs: Sequence[Pair], pad_id: int, batch_size: int = 16, dist: Dist = SINGLE
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(log V_ref(chosen | x), log V_ref(rejected | x)) for DPO; call with the SFT model
     before DPO training (the verifier starts as, and is regularised towards, V_SFT)."""
-    chosen, _ = sequence_logprobs(model, [(p, c) for p, c, _ in pairs], pad_id, batch_size)
-    rejected, _ = sequence_logprobs(model, [(p, r) for p, _, r in pairs], pad_id, batch_size)
+    chosen, _ = sequence_logprobs(model, [(p, c) for p, c, _ in pairs], pad_id, batch_size, dist)
+    rejected, _ = sequence_logprobs(model, [(p, r) for p, _, r in pairs], pad_id, batch_size, dist)
     return chosen, rejected
 
 
@@ -241,6 +273,7 @@ def train_dpo(
     micro_batch_size: int | None = None,
     ref_batch_size: int | None = None,
     dropout: bool = False,
+    dist: Dist = SINGLE,
 ) -> list[dict[str, float]]:
     """DPO-train ``model`` in place on (prompt, chosen, rejected) ``pairs`` for ``steps``
     optimizer steps, batches drawn by shuffled epochs. ``ref_logps`` = (ref_chosen,
@@ -256,12 +289,13 @@ def train_dpo(
         return []
     _check_examples([(p, c) for p, c, _ in pairs])
     if ref_logps is None:
-        ref_logps = reference_logprobs(model, pairs, pad_id, ref_batch_size or batch_size)
+        ref_logps = reference_logprobs(model, pairs, pad_id, ref_batch_size or batch_size, dist)
     ref_c, ref_r = _ref_tensors(ref_logps, len(pairs))
     dev = _device(model)
     opt, sched = optim.adamw(model.parameters(), lr=lr, weight_decay=weight_decay, schedule=lr_lambda(steps, warmup_frac))
     batches = EpochBatches(len(pairs), batch_size, seed)
     history: list[dict[str, float]] = []
+    net = _ddp(model, dist)
     model.train()
     try:
         with _dropout_off(model, enabled=not dropout):
@@ -269,24 +303,39 @@ def train_dpo(
                 stop.check()
                 idx = batches.next()
                 bs = len(idx)
+                mine, weight = _my_rows(idx, dist)
                 opt.zero_grad(set_to_none=True)
-                loss_sum, crs, rrs = 0.0, [], []
-                for chunk in _chunks(idx, micro_batch_size):
+                # sums over this rank's pairs: loss, chosen and rejected rewards, wins
+                sums = [0.0, 0.0, 0.0, 0.0]
+                chunks = _chunks(mine, micro_batch_size)
+                for j, chunk in enumerate(chunks):
                     m = len(chunk)
                     sel = [pairs[i] for i in chunk.tolist()]
-                    logps, _ = _forward_logps(model, [(p, c) for p, c, _ in sel] + [(p, r) for p, _, r in sel], pad_id)
-                    loss, cr, rr = dpo_loss(logps[:m], logps[m:], ref_c[chunk].to(dev), ref_r[chunk].to(dev), beta)
-                    (loss * (m / bs)).backward()
-                    loss_sum += float(loss.detach()) * m
-                    crs.append(cr.float().cpu())
-                    rrs.append(rr.float().cpu())
+                    # DDP all-reduces on the step's last backward only
+                    with net.no_sync() if dist.enabled and j < len(chunks) - 1 else contextlib.nullcontext():
+                        logps, _ = _forward_logps(net, [(p, c) for p, c, _ in sel] + [(p, r) for p, _, r in sel], pad_id)
+                        loss, cr, rr = dpo_loss(logps[:m], logps[m:], ref_c[chunk].to(dev), ref_r[chunk].to(dev), beta)
+                        (loss * (m / bs) * weight).backward()
+                    if weight:
+                        cr, rr = cr.double().cpu(), rr.double().cpu()
+                        sums[0] += float(loss.detach()) * m
+                        sums[1] += float(cr.sum())
+                        sums[2] += float(rr.sum())
+                        sums[3] += float((cr > rr).sum())
                 if clip:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
                 lr_now = opt.param_groups[0]["lr"]
                 opt.step()
                 sched.step()
-                metrics = _pair_metrics(loss_sum / bs, torch.cat(crs), torch.cat(rrs))
-                metrics["lr"] = lr_now
+                loss_sum, c_sum, r_sum, wins = dist.sums(sums)
+                metrics = {
+                    "loss": loss_sum / bs,
+                    "reward_margin": (c_sum - r_sum) / bs,
+                    "chosen_reward": c_sum / bs,
+                    "rejected_reward": r_sum / bs,
+                    "accuracy": wins / bs,  # TRL's rewards/accuracies: chosen > rejected
+                    "lr": lr_now,
+                }
                 history.append(metrics)
                 if on_step is not None:
                     on_step(step, metrics)
@@ -410,6 +459,7 @@ def train_orm(
     clip: float = 1.0,
     warmup_frac: float = 0.05,
     dropout: bool = False,
+    dist: Dist = SINGLE,
 ) -> list[dict[str, float]]:
     """Train the ORM in place: BCE of the head's score against the correctness ``labels``
     (0/1 per (prompt, completion) example), plus ``lm_weight`` × the completion-masked LM loss
@@ -427,33 +477,46 @@ def train_orm(
     opt, sched = optim.adamw(orm.parameters(), lr=lr, weight_decay=weight_decay, schedule=lr_lambda(steps, warmup_frac))
     batches = EpochBatches(len(examples), batch_size, seed)
     history: list[dict[str, float]] = []
+    # the LM head may get no gradient (lm_weight 0, or a rank without a correct row)
+    net = _ddp(orm, dist, find_unused=True)
     orm.train()
     try:
         with _dropout_off(orm, enabled=not dropout):
             for step in range(1, steps + 1):
                 stop.check()
                 idx = batches.next()
-                y = y_all[idx].to(dev)
-                scores, logits, lab = _orm_forward(orm, [examples[i] for i in idx.tolist()], pad_id)
-                bce = F.binary_cross_entropy_with_logits(scores, y, pos_weight=pw)
-                lm = torch.zeros((), device=dev)
-                if lm_weight and bool((y > 0.5).any()):
+                bs = len(idx)
+                mine, weight = _my_rows(idx, dist)
+                y = y_all[mine].to(dev)
+                ids, lab, lengths = pack([examples[i] for i in mine.tolist()], pad_id)
+                ids, lab, lengths = ids.to(dev), lab.to(dev), lengths.to(dev)
+                scores, logits = net(ids, _attention_mask(lengths, ids.shape[1]))
+                # BCE is a mean over the batch's rows, the LM loss over its correct rows' completion tokens
+                bce_sum = F.binary_cross_entropy_with_logits(scores, y, pos_weight=pw, reduction="sum") * (weight > 0)
+                lm_sum, lm_tokens = torch.zeros((), device=dev), 0.0
+                if lm_weight and bool((y > 0.5).any()) and weight:
                     lab = lab.masked_fill((y <= 0.5)[:, None], IGNORE)  # LM loss on correct ones only
                     shift_logits = logits[:, :-1].float()
-                    lm = F.cross_entropy(shift_logits.reshape(-1, shift_logits.shape[-1]), lab[:, 1:].reshape(-1), ignore_index=IGNORE)
-                loss = bce + lm_weight * lm
+                    tgt = lab[:, 1:].reshape(-1)
+                    lm_sum = F.cross_entropy(shift_logits.reshape(-1, shift_logits.shape[-1]), tgt, ignore_index=IGNORE, reduction="sum")
+                    lm_tokens = float((tgt != IGNORE).sum())
+                (all_tokens,) = dist.sums([lm_tokens]) if lm_weight else (0.0,)
+                lm = lm_sum / max(1.0, all_tokens)
+                loss = bce_sum / bs + lm_weight * lm
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                (loss * weight).backward()
                 if clip:
                     torch.nn.utils.clip_grad_norm_(orm.parameters(), clip)
                 lr_now = opt.param_groups[0]["lr"]
                 opt.step()
                 sched.step()
+                right = float(((scores.detach() > 0) == (y > 0.5)).sum()) if weight else 0.0
+                bce_all, lm_all, right_all = dist.sums([float(bce_sum.detach()), float(lm.detach()), right])
                 metrics = {
-                    "loss": float(loss.detach()),
-                    "bce": float(bce.detach()),
-                    "lm": float(lm.detach()),
-                    "accuracy": float(((scores.detach() > 0).float() == (y > 0.5).float()).float().mean()),
+                    "loss": bce_all / bs + lm_weight * lm_all,
+                    "bce": bce_all / bs,
+                    "lm": lm_all,
+                    "accuracy": right_all / bs,
                     "lr": lr_now,
                 }
                 history.append(metrics)
@@ -464,9 +527,16 @@ def train_orm(
     return history
 
 
-def orm_scores(orm: OutcomeRewardModel, examples: Sequence[Example], pad_id: int, batch_size: int = 16) -> torch.Tensor:
-    """The ORM's score (logit of P(correct)) per example, float32 CPU tensor, in order."""
+def orm_scores(
+    orm: OutcomeRewardModel, examples: Sequence[Example], pad_id: int, batch_size: int = 16, dist: Dist = SINGLE
+) -> torch.Tensor:
+    """The ORM's score (logit of P(correct)) per example, float32 CPU tensor, in order (under
+    torchrun each rank scores its share)."""
     _check_examples(examples)
+    if dist.enabled:
+        mine = dist.shard(len(examples))
+        local = orm_scores(orm, [examples[i] for i in mine], pad_id, batch_size)
+        return torch.tensor(dist.gather(local.tolist(), len(examples)), dtype=torch.float32)
     out = torch.zeros(len(examples), dtype=torch.float32)
     with _eval_mode(orm):
         for idx in _batches_by_length(examples, batch_size):
@@ -488,6 +558,7 @@ def score_candidates(
     reference: torch.nn.Module | None = None,
     ref_logps: Any = None,
     orm: OutcomeRewardModel | None = None,
+    dist: Dist = SINGLE,
 ) -> list[dict[str, float]]:
     """Scores of each candidate (prompt, completion), as one dict per candidate:
 
@@ -502,21 +573,21 @@ def score_candidates(
     n = len(examples)
     rows: list[dict[str, float]] = [{} for _ in range(n)]
     if verifier is not None:
-        lp, cnt = sequence_logprobs(verifier, examples, pad_id, batch_size)
+        lp, cnt = sequence_logprobs(verifier, examples, pad_id, batch_size, dist)
         ref = None
         if ref_logps is not None:
             ref = torch.as_tensor(ref_logps, dtype=torch.float32).reshape(-1)
             if len(ref) != n:
                 raise ValueError(f"ref_logps has {len(ref)} entries for {n} candidates")
         elif reference is not None:
-            ref, _ = sequence_logprobs(reference, examples, pad_id, batch_size)
+            ref, _ = sequence_logprobs(reference, examples, pad_id, batch_size, dist)
         for i in range(n):
             c = int(cnt[i])
             rows[i].update(logp=float(lp[i]), n_tokens=c, logp_norm=float(lp[i]) / max(1, c))
             if ref is not None:
                 rows[i].update(ref_logp=float(ref[i]), reward=float(beta * (lp[i] - ref[i])))
     if orm is not None:
-        s = orm_scores(orm, examples, pad_id, batch_size)
+        s = orm_scores(orm, examples, pad_id, batch_size, dist)
         for i in range(n):
             rows[i]["orm"] = float(s[i])
     return rows

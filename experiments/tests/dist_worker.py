@@ -1,6 +1,7 @@
 """Run by test_dist.py under torchrun (2 processes, gloo): ``finetune`` on fixed examples with the
-process group, for each batching mode; rank 0 writes every mode's losses, stats and the
-parameter checksums of all ranks to the JSON file named on the command line."""
+process group, for each batching mode, and V-STaR's verifiers (DPO, the ORM, candidate scores);
+rank 0 writes every mode's losses, stats, metrics, scores and the parameter checksums of all
+ranks to the JSON file named on the command line."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import torch
 import torch.distributed as D
 
 from starlab import dist, models
+from starlab import verifier as V
 from starlab.train import TrainStats, finetune
 
 MODES = {
@@ -34,13 +36,54 @@ def train(mode: str, d: dist.Dist) -> dict:
     losses = finetune(
         model, examples, steps=STEPS, lr=0.003, batch_size=8, pad_id=tok.pad_id, seed=0, stats=stats, dist=d, **spec["options"]
     )
+    return {"losses": losses, "stats": vars(stats), "checksums": _checksums(model, d)}
+
+
+#: DPO: batches of 6 pairs, split in micro-batches of 2 (3 of the 7 pairs would leave a rank
+#: with one row); "dpo_one_pair": a batch of one pair, so rank 1 has none
+DPO_MODES = {"dpo": {"n": 7, "options": {"micro_batch_size": 2}}, "dpo_one_pair": {"n": 1, "options": {}}}
+ORM_OPTIONS = {"lm_weight": 0.5, "pos_weight": 2.0}
+
+
+def _checksums(model: torch.nn.Module, d: dist.Dist) -> list:
     checksum = float(sum(p.detach().double().sum() for p in model.parameters()))
     sums: list = [None] * d.world
     if d.enabled:
         D.all_gather_object(sums, checksum)
     else:
         sums = [checksum]
-    return {"losses": losses, "stats": vars(stats), "checksums": sums}
+    return sums
+
+
+def verifier_pairs(tok, n: int) -> list:
+    """(prompt, right, wrong) for n addition questions."""
+    return [
+        ([tok.bos_id] + tok.encode(f"{i}+{i + 3}:"), tok.encode(f"{2 * i + 3}") + [tok.eos_id], tok.encode(f"{2 * i + 4}") + [tok.eos_id])
+        for i in range(n)
+    ]
+
+
+def train_dpo(mode: str, d: dist.Dist) -> dict:
+    spec = DPO_MODES[mode]
+    model, tok, _ = build(1)
+    pairs = verifier_pairs(tok, spec["n"])
+    hist = V.train_dpo(model, pairs, beta=0.1, steps=STEPS, lr=0.003, batch_size=6, pad_id=tok.pad_id, seed=0, dist=d, **spec["options"])
+    return {"history": hist, "checksums": _checksums(model, d)}
+
+
+def orm_data(tok) -> tuple[list, list]:
+    pairs = verifier_pairs(tok, 9)
+    examples = [(p, c) for p, c, _ in pairs] + [(p, r) for p, _, r in pairs[:5]]
+    return examples, [True] * 9 + [False] * 5
+
+
+def train_orm(d: dist.Dist) -> dict:
+    model, tok, _ = build(1)
+    orm = V.OutcomeRewardModel(model, seed=1)
+    examples, labels = orm_data(tok)
+    hist = V.train_orm(orm, examples, labels, steps=STEPS, lr=0.003, batch_size=5, pad_id=tok.pad_id, seed=0, dist=d, **ORM_OPTIONS)
+    scores = V.score_candidates(model, examples, pad_id=tok.pad_id, batch_size=4, reference=model, orm=orm, dist=d)
+    return {"history": hist, "checksums": _checksums(orm, d), "scores": scores}
 
 
 def main() -> None:
@@ -48,6 +91,8 @@ def main() -> None:
     d = dist.from_env("cpu")
     try:
         out = {mode: train(mode, d) for mode in MODES}
+        out.update({mode: train_dpo(mode, d) for mode in DPO_MODES})
+        out["orm"] = train_orm(d)
         if d.main:
             with open(sys.argv[1], "w", encoding="utf-8") as f:
                 json.dump({"world": d.world, **out}, f)

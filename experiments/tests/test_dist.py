@@ -2,9 +2,12 @@
 
 - ``finetune`` under DistributedDataParallel gives the one-process losses of the same global
   batch (unpacked, packed in micro-batches, and a batch with fewer rows than ranks), and every
-  rank ends with the same weights;
+  rank ends with the same weights; so do V-STaR's DPO verifier and ORM (their per-step metrics
+  too), and the candidates' scores computed on each rank's share equal one process's;
 - a whole STaR run under torchrun keeps the same sets and evaluates the same as one process,
-  only rank 0 writes, a stop ends every rank cleanly, and resume finishes it.
+  only rank 0 writes, a stop ends every rank cleanly, and resume finishes it;
+- a whole V-STaR run under torchrun trains its verifiers on pairs, stores every candidate with
+  its scores, logs the curves those stored candidates give, and saves the verifier once.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import time
 
 import pytest
 
-from conftest import EXPERIMENTS, micro_config, read_events
+from conftest import EXPERIMENTS, assert_valid_stream, micro_config, read_events
 
 WORKER = EXPERIMENTS / "tests" / "dist_worker.py"
 
@@ -39,6 +42,7 @@ def test_ddp_finetune_matches_one_process(tmp_path):
     import dist_worker as W
     import torch
 
+    from starlab import verifier as V
     from starlab.train import TrainStats, finetune
 
     out = tmp_path / "dist.json"
@@ -57,6 +61,32 @@ def test_ddp_finetune_matches_one_process(tmp_path):
         assert d["checksums"][0] == d["checksums"][1], f"{mode}: the ranks' weights differ"
         for k in ("steps", "examples", "sequences", "tokens", "completion_tokens"):
             assert d["stats"][k] == getattr(stats, k), (mode, k)
+
+    # V-STaR's verifiers: the same per-step metrics as one process, the same weights on both ranks
+    for mode, spec in W.DPO_MODES.items():
+        model, tok, _ = W.build(1)
+        pairs = W.verifier_pairs(tok, spec["n"])
+        ref = V.train_dpo(model, pairs, beta=0.1, steps=W.STEPS, lr=0.003, batch_size=6, pad_id=tok.pad_id, seed=0, **spec["options"])
+        d = got[mode]
+        assert len(d["history"]) == W.STEPS and d["checksums"][0] == d["checksums"][1], mode
+        assert max(h["accuracy"] for h in ref) > 0  # the pairs were learnt, so the metrics compare something
+        for a, b in zip(d["history"], ref):
+            for k in ("loss", "reward_margin", "chosen_reward", "rejected_reward", "accuracy", "lr"):
+                assert a[k] == pytest.approx(b[k], rel=1e-4, abs=1e-6), (mode, k)
+    model, tok, _ = W.build(1)
+    orm = V.OutcomeRewardModel(model, seed=1)
+    examples, labels = W.orm_data(tok)
+    ref = V.train_orm(orm, examples, labels, steps=W.STEPS, lr=0.003, batch_size=5, pad_id=tok.pad_id, seed=0, **W.ORM_OPTIONS)
+    d = got["orm"]
+    assert d["checksums"][0] == d["checksums"][1]
+    for a, b in zip(d["history"], ref, strict=True):
+        for k in ("loss", "bce", "lm", "accuracy", "lr"):
+            assert a[k] == pytest.approx(b[k], rel=1e-4, abs=1e-6), k
+    scores = V.score_candidates(model, examples, pad_id=tok.pad_id, batch_size=4, reference=model, orm=orm)
+    assert [s.keys() for s in d["scores"]] == [s.keys() for s in scores]
+    for a, b in zip(d["scores"], scores, strict=True):
+        for k in a:
+            assert a[k] == pytest.approx(b[k], rel=1e-4, abs=1e-5), k
 
 
 def _run_dir_events(run_dir):
@@ -152,6 +182,56 @@ def test_star_under_torchrun_keeps_the_same_sets_stops_and_resumes(tmp_path, eve
     assert all(lb[k] == pytest.approx(la[k], rel=1e-4) for k in early)
     assert all(lb[k] == pytest.approx(la[k], rel=0.2) for k in la)
     assert sorted(os.listdir(two)) == sorted(os.listdir(one))  # rank 1 wrote nothing of its own
+
+
+def test_vstar_under_torchrun_trains_its_verifiers_and_logs_what_it_stored(tmp_path, event_validator):
+    from starlab import estimators, verifier_dir
+
+    cfg = micro_config(
+        variant="v-star",
+        seed=1,
+        model={"n_embd": 32},
+        warmup={"steps": 200, "batch_size": 24},
+        loop={"iterations": 1, "base_steps": 20, "temperature": 1.0, "samples_per_question": 4, "epochs": 1, "include_sft": True},
+        runtime={**micro_config()["runtime"], "nproc": 2},
+    )
+    cfg["loop"].pop("p_rationalization")
+    cfg["verifier"] = {
+        "beta": 0.1,
+        "pairs_per_question": 2,
+        "steps": 6,
+        "lr": 0.001,
+        "batch_size": 4,
+        "candidates": 4,
+        "temperature": 1.0,
+        "orm_steps": 4,
+        "orm_lr": 0.001,
+    }
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    os.environ["STARLAB_RUN_DIR"] = str(tmp_path)
+    try:
+        finish(torchrun(["-m", "starlab", "run", "--config", str(tmp_path / "config.json")]))
+    finally:
+        os.environ.pop("STARLAB_RUN_DIR", None)
+    events = _run_dir_events(tmp_path)
+    assert_valid_stream(events, event_validator)
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))  # one writer
+    assert events[-1]["type"] == "run_end" and events[-1]["status"] == "completed"
+    vals = next(e["values"] for e in events if e["type"] == "metrics" and "vstar/pass@1" in e["values"])
+    assert vals["verifier/pairs"] > 0  # the DPO verifier trained on pairs
+    assert sum(1 for e in events if e["type"] == "metrics" and "verifier/loss" in e["values"]) >= 2
+    assert any(e["type"] == "metrics" and "orm/loss" in e["values"] for e in events)
+    cands = [it for e in events if e["type"] == "samples" and e["iteration"] == 1 for it in e["items"] if it["kind"] == "candidate"]
+    by_q: dict[str, list] = {}
+    for c in cands:
+        by_q.setdefault(c["question_id"], []).append({"answer": c["answer"], "correct": c["correct"], **c["scores"]})
+    assert by_q and all(len(v) == 4 for v in by_q.values())
+    qs = list(by_q.values())
+    for k in range(1, 5):  # the curves are the estimators over exactly the stored candidates
+        for key, score in (("dpo", "reward"), ("orm", "orm"), ("likelihood", "gen_logp_norm")):
+            got = vals[f"vstar/best_of_k/{key}@{k}"]
+            assert got == pytest.approx(estimators.curves_over_questions(qs, [k], method="best_of_k", score_key=score)[k]), (key, k)
+    assert verifier_dir.saved_iterations(str(tmp_path)) == [1]  # saved by rank 0, once
 
 
 def _pids(pattern: str) -> list[int]:

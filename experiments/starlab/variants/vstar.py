@@ -35,6 +35,7 @@ import torch
 
 from .. import catalogue, checkpoint, estimators, seeds, verifier_dir
 from .. import verifier as V
+from ..dist import Dist
 from ..events import EventWriter
 from ..lora import add_adapter, base_model, remove_adapter
 from ..stopping import NEVER, StopFlag
@@ -225,7 +226,7 @@ class VStarRun(StarRun):
         # G_n's likelihood under the prompt it sampled from (with the few-shot prefix, if any)
         gen_examples = [(self._prompt_ids(task.prompt(q)), examples[i * N + j][1]) for i, q in enumerate(qs) for j in range(N)]
         with self.amp():
-            logps, counts = V.sequence_logprobs(self.model, gen_examples, self.tok.pad_id, vcfg["batch_size"])
+            logps, counts = V.sequence_logprobs(self.model, gen_examples, self.tok.pad_id, vcfg["batch_size"], self.dist)
         return Candidates(texts, examples, logps.tolist(), counts.tolist())
 
     def _candidate_sets(self) -> VerifierData:
@@ -260,14 +261,14 @@ class VStarRun(StarRun):
         vcfg, pad = self.cfg["verifier"], self.tok.pad_id
         verifier = self._sft_copy()
         with self.amp():
-            ref_logps, _ = V.sequence_logprobs(verifier, cands.examples, pad, vcfg["batch_size"])  # under V_SFT
+            ref_logps, _ = V.sequence_logprobs(verifier, cands.examples, pad, vcfg["batch_size"], self.dist)  # under V_SFT
         if self.lora:
             loop = self.cfg["loop"]
             verifier = add_adapter(verifier, r=loop["lora_r"], alpha=loop["lora_alpha"], seed=seeds.derive(self.seed, "verifier_lora", n))
         with self.amp():
             hist = self._fit_dpo(n, verifier, pairs)
             cands.verifier = V.score_candidates(
-                verifier, cands.examples, pad_id=pad, batch_size=vcfg["batch_size"], beta=vcfg["beta"], ref_logps=ref_logps
+                verifier, cands.examples, pad_id=pad, batch_size=vcfg["batch_size"], beta=vcfg["beta"], ref_logps=ref_logps, dist=self.dist
             )
         self.save_verifier(n, verifier)
         return hist
@@ -277,7 +278,7 @@ class VStarRun(StarRun):
         (verifier_dir.py; `starlab verifier export`, `starlab rerank`), per verifier.save: the
         last iteration's (default), every iteration's, or none."""
         keep = self.cfg["verifier"].get("save", "last")
-        if keep == "none":
+        if keep == "none" or not self.is_main:  # under torchrun rank 0 alone writes files
             return
         cfg, reloadable = self.cfg, checkpoint.base_is_reloadable(self.cfg)
         if reloadable:
@@ -336,7 +337,7 @@ class VStarRun(StarRun):
         orm = V.OutcomeRewardModel(base, copy_base=False, seed=seeds.derive(self.seed, "orm_head", n))
         with self.amp():
             hist = self._fit_orm(n, orm, examples, labels)
-            cands.orm = V.orm_scores(orm, cands.examples, self.tok.pad_id, vcfg["batch_size"]).tolist()
+            cands.orm = V.orm_scores(orm, cands.examples, self.tok.pad_id, vcfg["batch_size"], self.dist).tolist()
         return hist
 
     def store_candidates(self, n: int, cands: Candidates) -> list[list[dict[str, Any]]]:
@@ -449,6 +450,7 @@ class VStarRun(StarRun):
             seed=seeds.derive(self.seed, "dpo_batches", n),
             stop=self.stop,
             on_step=on_step,
+            dist=self.dist,
         )
         self.verifier_steps += len(hist)
         return hist
@@ -474,6 +476,7 @@ class VStarRun(StarRun):
             seed=seeds.derive(self.seed, "orm_batches", n),
             stop=self.stop,
             on_step=on_step,
+            dist=self.dist,
         )
         self.orm_steps += len(hist)
         return hist
@@ -504,6 +507,7 @@ def run(
     emit_run_start: bool = True,
     run_id: str | None = None,
     resume: bool = False,
+    dist: Dist | None = None,
 ) -> list[IterationResult]:
     return star.run(
         cfg,
@@ -515,4 +519,5 @@ def run(
         run_id=run_id,
         resume=resume,
         runner_cls=VStarRun,
+        dist=dist,
     )
