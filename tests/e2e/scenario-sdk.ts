@@ -103,6 +103,20 @@ export async function scenarioSdk(browser: Browser, server: Server): Promise<voi
     await waitFor('the run chart back to all of it', async () => (await chart.getAttribute('data-zoomed')) === 'no', 5_000);
     check((await xTicks()).join() === full.join(), 'x ticks after a double-click are not the full range again');
     log(`run chart zoom: ${full.join(' ')} → ${zoomed.join(' ')} → back`);
+    // and fills the window on demand; Escape leaves
+    await chart.getByTestId('chart-fullscreen').click();
+    await waitFor('the run chart full screen', async () => (await chart.getAttribute('data-fullscreen')) === 'yes', 5_000);
+    const viewport = page.viewportSize()!;
+    const big = (await chart.boundingBox())!;
+    const svgHeight = (await chart.locator('svg.recharts-surface').first().boundingBox())!.height;
+    check(
+      big.width >= viewport.width - 2 && big.height >= viewport.height - 2 && svgHeight >= viewport.height - 60,
+      `full screen: the chart is ${Math.round(big.width)}×${Math.round(big.height)} (plot ${Math.round(svgHeight)} high) in a ${viewport.width}×${viewport.height} window`,
+    );
+    await screenshot(page, 'run-chart-fullscreen');
+    await page.keyboard.press('Escape');
+    await waitFor('the run chart back in its panel', async () => (await chart.getAttribute('data-fullscreen')) === 'no', 5_000);
+    log(`run chart full screen: ${Math.round(big.width)}×${Math.round(big.height)}, plot ${Math.round(svgHeight)} high`);
     const id = (await page.getByTestId('run-id').textContent())!.trim();
     await labelsAndRunsTable(page, server, id);
     check(!watch.problems.length, `page problems: ${watch.problems.join('; ')}`);

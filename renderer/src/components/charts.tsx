@@ -2,7 +2,7 @@ import { useMemo, type ReactElement } from 'react';
 import { CartesianGrid, Line, LineChart, Tooltip, XAxis, YAxis } from 'recharts';
 import { niceDomain, niceTicks, type AxisKind } from '../../../shared/ticks';
 import { pointsAroundRange } from '../chart-zoom';
-import { dragSelection, PlotProbe, useDragZoom } from './chart-interaction';
+import { dragSelection, PlotProbe, useDragZoom, useFullScreen, useWindowHeight } from './chart-interaction';
 import { useElementWidth } from '../hooks';
 import { formatNumber } from '../format';
 import { downsamplePoints, type XY } from '../metrics';
@@ -103,6 +103,8 @@ export interface LineChartPanelProps {
    * as this kind, and y is refit to the points in the range.
    */
   zoomKind?: AxisKind;
+  /** Shown above the chart while it fills the window (the panel's own heading is left behind). */
+  title?: string;
 }
 
 /** 2^v, snapped to the nearest integer when within rounding error of it. */
@@ -116,8 +118,11 @@ function exp2(v: number): number {
  * A static-looking live line chart: no animation, no dots on long series, each series
  * downsampled (LTTB) to about the plot width, the legend inside the SVG.
  */
+/** Full screen: what the window's height loses to the chart's padding and title there (styles.css .chart-fullscreen). */
+const FULLSCREEN_CHROME = 56;
+
 export function LineChartPanel(props: LineChartPanelProps): ReactElement {
-  const { series, height = 240, xLabel, yLabel, yDomain, yFormat, integerX, testId, empty = 'No data yet.' } = props;
+  const { series, height: baseHeight = 240, xLabel, yLabel, yDomain, yFormat, integerX, testId, empty = 'No data yet.' } = props;
   const [ref, width] = useElementWidth<HTMLDivElement>();
   const log2 = props.xScale === 'log2';
   // On a log scale, plot log2(x) on a linear axis: ticks land on the powers of two.
@@ -162,6 +167,10 @@ export function LineChartPanel(props: LineChartPanelProps): ReactElement {
   const plotWidth = Math.max(50, width - margin.left - margin.right - yAxisWidth);
   const zoomable = props.zoomKind !== undefined && !log2;
   const { zoom: zoomed, resetZoom, drag, onLayout, plotRef, onMouseDown } = useDragZoom(xLabel ?? 'x');
+  // a zoomable chart also fills the window on demand (Escape leaves)
+  const [full, setFull] = useFullScreen();
+  const windowHeight = useWindowHeight(full && zoomable);
+  const height = full && zoomable ? Math.max(baseHeight, windowHeight - FULLSCREEN_CHROME) : baseHeight;
   const zoom = zoomable ? zoomed : null;
   const inRange = useMemo(
     () => (zoom ? plotted.map((s) => ({ ...s, points: pointsAroundRange(s.points, zoom) })) : plotted),
@@ -189,17 +198,33 @@ export function LineChartPanel(props: LineChartPanelProps): ReactElement {
   return (
     <div
       ref={ref}
-      className={zoomable ? 'chart zoomable-chart' : 'chart'}
+      className={zoomable ? `chart zoomable-chart${full ? ' chart-fullscreen' : ''}` : 'chart'}
       data-testid={testId}
       data-points={nPoints}
       data-x-scale={log2 ? 'log2' : undefined}
       data-zoomed={zoomable ? (zoom ? 'yes' : 'no') : undefined}
+      data-fullscreen={zoomable ? (full ? 'yes' : 'no') : undefined}
       {...attrs}
     >
-      {zoom ? (
-        <button type="button" className="small-button chart-reset-zoom" data-testid="chart-reset-zoom" onClick={resetZoom}>
-          Reset zoom
-        </button>
+      {full && zoomable ? <div className="chart-fullscreen-title">{props.title}</div> : null}
+      {zoomable && nPoints > 0 ? (
+        <div className="chart-corner-buttons">
+          {zoom ? (
+            <button type="button" className="small-button" data-testid="chart-reset-zoom" onClick={resetZoom}>
+              Reset zoom
+            </button>
+          ) : null}
+          <button
+            type="button"
+            className="small-button"
+            data-testid="chart-fullscreen"
+            aria-pressed={full}
+            title={full ? 'Leave full screen (Esc)' : 'Fill the window with this chart'}
+            onClick={() => setFull((f) => !f)}
+          >
+            {full ? 'Exit full screen' : 'Full screen'}
+          </button>
+        </div>
       ) : null}
       {nPoints === 0 ? (
         <div className="chart-empty" style={{ height }}>

@@ -109,6 +109,7 @@ function SmallMultiple({ run, m, color, forceStep }: { run: RunDetail; m: Metric
       </div>
       <LineChartPanel
         testId={`metric-chart-${m.name}`}
+        title={`${m.label} (${m.name})`}
         series={[{ key: m.name, name: m.label, color, points: xy }]}
         height={150}
         xLabel={byStep ? 'step' : isQuiet(run) ? 'evaluation' : 'iteration'}
