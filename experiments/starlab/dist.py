@@ -1,7 +1,7 @@
 """Several processes, one run: ``runtime.nproc`` > 1 runs ``python -m starlab run`` under torchrun
 (``torch.distributed.run --standalone``), one process per device.
 
-What the ranks share and split (STaR family):
+What the ranks share and split (every variant):
 
 - every rank holds the whole model and the same data; the random streams that decide batches,
   rationalization and adapters are seeded without the rank, so every rank makes the same choices;
@@ -10,7 +10,9 @@ What the ranks share and split (STaR family):
 - a training step's batch is the same on every rank; rank r computes rows r, r + W, … of it under
   DistributedDataParallel, each row's loss divided by the whole batch's completion tokens, so the
   averaged gradient is the one-process gradient of the global batch (V-STaR's DPO verifier and
-  ORM split their pair and example batches alike, starlab/verifier.py);
+  ORM split their pair and example batches alike, starlab/verifier.py; Quiet-STaR, whose model
+  DDP cannot wrap, normalises each rank's rows by the whole batch and sums the gradients with
+  ``Dist.sum_grads``);
 - rank 0 alone writes events, artifacts and checkpoints; the others write nothing;
 - a stop is decided together (``CollectiveStop``): each rank's signal flag is all-reduced at every
   training step, and a sampling rank that saw the signal reports it in the gather, so no rank is
@@ -25,7 +27,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -86,6 +88,43 @@ class Dist:
         D.all_reduce(t, op=D.ReduceOp.MAX)
         return bool(t.item())
 
+    def objects(self, obj: T) -> list[T]:
+        """Every rank's ``obj`` in rank order, on every rank."""
+        if not self.enabled:
+            return [obj]
+        parts: list[Any] = [None] * self.world
+        D.all_gather_object(parts, obj)
+        return parts
+
+    def sum_grads(self, params: Iterable[torch.nn.Parameter]) -> None:
+        """Each trainable parameter's gradient summed over the ranks, so every rank holds the whole
+        batch's (for losses each rank normalised by the whole batch, where DDP cannot wrap the
+        forward: Quiet-STaR calls its model's parts). A missing gradient counts as zeros; the
+        gradients travel in flat buckets of one dtype and device."""
+        if not self.enabled:
+            return
+        groups: dict[tuple[torch.dtype, torch.device], list[torch.Tensor]] = {}
+        for p in params:
+            if not p.requires_grad:
+                continue
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+            groups.setdefault((p.grad.dtype, p.grad.device), []).append(p.grad)
+        for grads in groups.values():  # the same order on every rank: the parameters'
+            start = 0
+            while start < len(grads):
+                end, size = start, 0
+                while end < len(grads) and (end == start or size + grads[end].numel() <= GRAD_BUCKET_ELEMENTS):
+                    size += grads[end].numel()
+                    end += 1
+                flat = torch.cat([g.reshape(-1) for g in grads[start:end]])
+                D.all_reduce(flat, op=D.ReduceOp.SUM)
+                at = 0
+                for g in grads[start:end]:
+                    g.copy_(flat[at : at + g.numel()].view_as(g))
+                    at += g.numel()
+                start = end
+
     def sums(self, values: Sequence[float]) -> list[float]:
         """Each of ``values`` summed over the ranks (one all-reduce), on every rank."""
         if not self.enabled:
@@ -96,6 +135,9 @@ class Dist:
 
 
 SINGLE = Dist()
+
+#: elements per all-reduce in ``sum_grads`` (64 MiB of float32)
+GRAD_BUCKET_ELEMENTS = 1 << 24
 
 
 def _collective_device() -> torch.device:

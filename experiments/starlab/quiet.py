@@ -370,6 +370,50 @@ def _shift(x: torch.Tensor, m: int, fill: float | int) -> torch.Tensor:
     return out
 
 
+def target_validity(doc: torch.Tensor, n_ahead: int) -> torch.Tensor:
+    """(B, n_ahead, T): whether x_{t+m+1} is a target for a thought at t (same document, not padding)."""
+    B, T = doc.shape
+    valid = torch.zeros(B, n_ahead, T, dtype=torch.bool, device=doc.device)
+    for m in range(n_ahead):
+        if m + 1 < T:
+            valid[:, m, : T - m - 1] = (doc[:, m + 1 :] == doc[:, : T - m - 1]) & (doc[:, : T - m - 1] >= 0)
+    return valid
+
+
+def batch_norms(doc_ids: torch.Tensor, n_ahead: int, n_thoughts: int) -> tuple[float, float]:
+    """The (positions with a target, targets) counts ``quiet_loss`` divides by, of a whole batch
+    of rows (each repeated n_thoughts times): what every rank's share is normalised by."""
+    valid = target_validity(doc_ids, n_ahead)
+    return float(valid[:, 0].sum()) * n_thoughts, float(valid.sum()) * n_thoughts
+
+
+#: stats summed over the ranks' shares (the losses are already each share's part of the batch's)
+_SUMMED = ("loss", "base_loss", "mixed_loss", "policy_loss", "tokens_trained", "tokens_generated", "n_rewards", "n_weights")
+
+
+def combine_stats(parts: Sequence[dict[str, float]]) -> dict[str, float]:
+    """The stats of a whole batch from its shares' (``quiet_loss`` with ``norms``; an empty dict
+    for a rank without a row): sums, means and population stds weighted by their counts, min, max."""
+    parts = [p for p in parts if p]
+    out: dict[str, float] = {k: sum(p[k] for p in parts) for k in _SUMMED}
+
+    def moments(mean: str, std: str | None, count: str) -> None:
+        n = sum(p[count] for p in parts)
+        mu = sum(p[mean] * p[count] for p in parts) / n if n else 0.0
+        out[mean] = mu
+        if std is not None:
+            sq = sum(p[count] * (p[std] ** 2 + p[mean] ** 2) for p in parts) / n if n else 0.0
+            out[std] = max(0.0, sq - mu * mu) ** 0.5
+
+    moments("reward_mean", "reward_std", "n_rewards")
+    moments("advantage_mean", None, "n_rewards")
+    moments("mix_weight_mean", "mix_weight_std", "n_weights")
+    weighted = [p for p in parts if p["n_weights"]]
+    out["mix_weight_min"] = min((p["mix_weight_min"] for p in weighted), default=0.0)
+    out["mix_weight_max"] = max((p["mix_weight_max"] for p in weighted), default=0.0)
+    return out
+
+
 def quiet_loss(
     qm: QuietModel,
     input_ids: torch.Tensor,
@@ -387,6 +431,7 @@ def quiet_loss(
     mixed_weight: float = 0.5,
     record: bool = False,
     reinforce_temperature: float | None = None,
+    norms: tuple[float, float] | None = None,
 ) -> QuietOutput:
     """One Quiet-STaR training loss on packed rows ``input_ids`` (R, T) with ``doc_ids`` (R, T).
 
@@ -402,6 +447,9 @@ def quiet_loss(
     thought tokens of −advantage·log π(token), π at ``reinforce_temperature`` (the reference
     code's 3: log softmax(logits / 3)) or, when None, at the sampling temperature.
     ``thoughts`` (B=R·n_thoughts, T, thought_len) forces the thought tokens (for tests).
+    ``norms``: the (positions, targets) counts of the whole batch (``batch_norms``) when these rows
+    are one rank's share of it under torchrun: the loss is then this share's part of the batch's
+    loss (the ranks' parts sum to it), and ``combine_stats`` joins the ranks' stats.
     ``record`` copies row 0's first thought per position, its reward and weight into
     ``QuietOutput.sample`` (read from tensors already computed: the loss and the RNG stream are
     the same either way)."""
@@ -417,11 +465,7 @@ def quiet_loss(
     cache = qm.new_cache()
     tmask = qm.thought_logit_mask()
 
-    # validity of the target x_{t+m+1} for a thought at t (same document, not padding)
-    valid = torch.zeros(B, n_ahead, T, dtype=torch.bool, device=dev)
-    for m in range(n_ahead):
-        if m + 1 < T:
-            valid[:, m, : T - m - 1] = (doc[:, m + 1 :] == doc[:, : T - m - 1]) & (doc[:, : T - m - 1] >= 0)
+    valid = target_validity(doc, n_ahead)
 
     # 1. real tokens + all start tokens (blocks 0 and 1)
     start = torch.full_like(x, qm.start_id)
@@ -475,10 +519,12 @@ def quiet_loss(
     base_lp_t = torch.stack(base_lp, 1)
     w_t = torch.stack(ws, 1)
     vf = valid.float()
-    n_valid = vf.sum().clamp(min=1)
     pos_valid = valid[:, 0]  # positions with at least one target
     pvf = pos_valid.float()
-    n_pos = pvf.sum().clamp(min=1)
+    if norms is None:
+        n_pos, n_valid = pvf.sum().clamp(min=1), vf.sum().clamp(min=1)
+    else:
+        n_pos, n_valid = (torch.tensor(max(1.0, float(v)), device=dev) for v in norms)
 
     base_loss = -(base_lp_t[:, 0] * pvf).sum() / n_pos
     mixed_loss = -(mixed_lp_t * vf).sum() / n_valid
@@ -512,6 +558,8 @@ def quiet_loss(
             "mix_weight_max": float(wv.max()) if wv.numel() else 0.0,
             "tokens_trained": n_rows_tokens,
             "tokens_generated": int(pos_valid.sum()) * L,
+            "n_rewards": int(rv.numel()),
+            "n_weights": int(wv.numel()),
         }
     details = {
         "thoughts": torch.stack(toks, -1).detach(),

@@ -1,5 +1,6 @@
 """Run by test_dist.py under torchrun (2 processes, gloo): ``finetune`` on fixed examples with the
-process group, for each batching mode, and V-STaR's verifiers (DPO, the ORM, candidate scores);
+process group, for each batching mode, V-STaR's verifiers (DPO, the ORM, candidate scores) and
+Quiet-STaR's training step (each rank's rows normalised by the batch, gradients summed);
 rank 0 writes every mode's losses, stats, metrics, scores and the parameter checksums of all
 ranks to the JSON file named on the command line."""
 
@@ -11,7 +12,7 @@ import sys
 import torch
 import torch.distributed as D
 
-from starlab import dist, models
+from starlab import dist, models, quiet
 from starlab import verifier as V
 from starlab.train import TrainStats, finetune
 
@@ -86,6 +87,49 @@ def train_orm(d: dist.Dist) -> dict:
     return {"history": hist, "checksums": _checksums(orm, d), "scores": scores}
 
 
+#: Quiet-STaR: 5 rows a batch (rank 0 takes 3, rank 1 takes 2), thoughts forced so both runs draw the same
+QUIET = {"rows": 5, "steps": 3, "n_thoughts": 2, "thought_len": 2, "n_ahead": 2}
+
+
+def quiet_setup():
+    """A micro QuietModel with a non-zero mixing head, its optimizer, packed rows and, per step,
+    the thoughts every row draws (forced, so one process and the ranks train on the same)."""
+    from starlab.tasks.addition import AdditionTask
+    from starlab.tokenizer import CharTokenizer
+
+    tok = CharTokenizer(AdditionTask.alphabet)
+    qm = quiet.QuietModel(models.build_tiny({"n_layer": 1, "n_embd": 16, "n_head": 2, "max_len": 64}, tok, 0), tok)
+    torch.manual_seed(1)
+    torch.nn.init.normal_(qm.head.out.weight, std=0.5)
+    docs = [[tok.bos_id] + tok.encode(f"{i}+{i + 7}={2 * i + 7}") + [tok.eos_id] for i in range(9)]
+    ids, doc = quiet.pack_documents(docs, 24, tok.pad_id)
+    ids, doc = ids[: QUIET["rows"]], doc[: QUIET["rows"]]
+    g = torch.Generator().manual_seed(3)
+    B, T = ids.shape[0] * QUIET["n_thoughts"], ids.shape[1]
+    allowed = (qm.thought_logit_mask() == 0).nonzero().flatten()  # what a thought may hold
+    thoughts = [allowed[torch.randint(0, len(allowed), (B, T, QUIET["thought_len"]), generator=g)] for _ in range(QUIET["steps"])]
+    opt = torch.optim.AdamW(qm.parameters(), lr=0.01)
+    return qm, opt, ids, doc, thoughts
+
+
+def quiet_steps(d: dist.Dist) -> dict:
+    qm, opt, ids, doc, thoughts = quiet_setup()
+    k = QUIET["n_thoughts"]
+    stats = []
+    for step in range(QUIET["steps"]):
+        opt.zero_grad(set_to_none=True)
+        norms = quiet.batch_norms(doc, QUIET["n_ahead"], k)
+        rows = list(range(d.rank, ids.shape[0], d.world))
+        forced = thoughts[step].view(ids.shape[0], k, *thoughts[step].shape[1:])[rows].reshape(-1, *thoughts[step].shape[1:])
+        args = {key: QUIET[key] for key in ("n_thoughts", "thought_len", "n_ahead")}
+        out = quiet.quiet_loss(qm, ids[rows], doc[rows], thoughts=forced, norms=norms, **args)
+        out.loss.backward()
+        d.sum_grads(qm.parameters())
+        opt.step()
+        stats.append(quiet.combine_stats(d.objects(out.stats)))
+    return {"stats": stats, "checksums": _checksums(qm, d)}
+
+
 def main() -> None:
     torch.set_num_threads(1)
     d = dist.from_env("cpu")
@@ -93,6 +137,7 @@ def main() -> None:
         out = {mode: train(mode, d) for mode in MODES}
         out.update({mode: train_dpo(mode, d) for mode in DPO_MODES})
         out["orm"] = train_orm(d)
+        out["quiet"] = quiet_steps(d)
         if d.main:
             with open(sys.argv[1], "w", encoding="utf-8") as f:
                 json.dump({"world": d.world, **out}, f)

@@ -1,4 +1,4 @@
-"""runtime.nproc > 1: the STaR family under torchrun (2 processes, gloo, on the CPU).
+"""runtime.nproc > 1: every variant under torchrun (2 processes, gloo, on the CPU).
 
 - ``finetune`` under DistributedDataParallel gives the one-process losses of the same global
   batch (unpacked, packed in micro-batches, and a batch with fewer rows than ranks), and every
@@ -7,7 +7,10 @@
 - a whole STaR run under torchrun keeps the same sets and evaluates the same as one process,
   only rank 0 writes, a stop ends every rank cleanly, and resume finishes it;
 - a whole V-STaR run under torchrun trains its verifiers on pairs, stores every candidate with
-  its scores, logs the curves those stored candidates give, and saves the verifier once.
+  its scores, logs the curves those stored candidates give, and saves the verifier once;
+- Quiet-STaR's step under torchrun gives the one-process loss, stats and weights (thoughts
+  forced), and a whole Quiet-STaR run under torchrun evaluates its starting model as one process
+  does and writes what one process writes.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ def test_ddp_finetune_matches_one_process(tmp_path):
     import dist_worker as W
     import torch
 
+    from starlab import quiet
     from starlab import verifier as V
     from starlab.train import TrainStats, finetune
 
@@ -87,6 +91,20 @@ def test_ddp_finetune_matches_one_process(tmp_path):
     for a, b in zip(d["scores"], scores, strict=True):
         for k in a:
             assert a[k] == pytest.approx(b[k], rel=1e-4, abs=1e-5), k
+
+    # Quiet-STaR's step: each rank's rows normalised by the whole batch, gradients summed over the ranks
+    qm, opt, ids, doc, thoughts = W.quiet_setup()
+    args = {key: W.QUIET[key] for key in ("n_thoughts", "thought_len", "n_ahead")}
+    d = got["quiet"]
+    assert d["checksums"][0] == d["checksums"][1]
+    for step in range(W.QUIET["steps"]):
+        opt.zero_grad(set_to_none=True)
+        out = quiet.quiet_loss(qm, ids, doc, thoughts=thoughts[step], **args)
+        out.loss.backward()
+        opt.step()
+        for k, v in out.stats.items():
+            assert d["stats"][step][k] == pytest.approx(v, rel=1e-4, abs=1e-6), (step, k)
+    assert d["checksums"][0] == pytest.approx(float(sum(p.detach().double().sum() for p in qm.parameters())), rel=1e-6)
 
 
 def _run_dir_events(run_dir):
@@ -232,6 +250,57 @@ def test_vstar_under_torchrun_trains_its_verifiers_and_logs_what_it_stored(tmp_p
             got = vals[f"vstar/best_of_k/{key}@{k}"]
             assert got == pytest.approx(estimators.curves_over_questions(qs, [k], method="best_of_k", score_key=score)[k]), (key, k)
     assert verifier_dir.saved_iterations(str(tmp_path)) == [1]  # saved by rank 0, once
+
+
+def test_quiet_star_under_torchrun_evaluates_as_one_process(tmp_path, event_validator):
+    cfg = micro_config(seed=2, warmup={"steps": 30})
+    cfg.pop("loop")
+    cfg["variant"] = "quiet-star"
+    cfg["quiet"] = {
+        "steps": 4,
+        "lr": 0.003,
+        "batch_size": 5,
+        "seq_len": 32,
+        "n_thoughts": 2,
+        "thought_len": 2,
+        "n_ahead": 2,
+        "thought_temperature": 1.0,
+        "policy_weight": 1.0,
+        "eval_every": 2,
+        "max_new_tokens": 16,
+    }
+    one, two = tmp_path / "one", tmp_path / "two"
+    for d, nproc in ((one, 1), (two, 2)):
+        d.mkdir()
+        c = json.loads(json.dumps(cfg))
+        c["runtime"]["nproc"] = nproc
+        (d / "config.json").write_text(json.dumps(c))
+    env = {**os.environ, "PYTHONPATH": str(EXPERIMENTS), "STARLAB_RUN_DIR": str(one)}
+    subprocess.run([sys.executable, "-m", "starlab", "run", "--config", str(one / "config.json")], env=env, check=True, capture_output=True)
+    os.environ["STARLAB_RUN_DIR"] = str(two)
+    try:
+        finish(torchrun(["-m", "starlab", "run", "--config", str(two / "config.json")]))
+    finally:
+        os.environ.pop("STARLAB_RUN_DIR", None)
+    a, b = _run_dir_events(one), _run_dir_events(two)
+    assert_valid_stream(b, event_validator)
+    assert [e["seq"] for e in b] == list(range(1, len(b) + 1))  # one writer
+    assert b[-1]["type"] == "run_end" and b[-1]["status"] == "completed"
+
+    def evals(events):
+        return [e["values"] for e in events if e["type"] == "metrics" and "eval/accuracy" in e["values"]]
+
+    ea, eb = evals(a), evals(b)
+    assert len(ea) == len(eb) == 3  # iteration 0, then after quiet steps 2 and 4
+    # the starting model (after the DDP warm-up: the same batches) scored and decoded on each rank's
+    # share, gathered: what one process gets, to float32 rounding
+    for k in ("eval/accuracy", "eval/base_accuracy", "eval/answer_logprob", "eval/exact_match", "eval/base_exact_match"):
+        assert eb[0][k] == pytest.approx(ea[0][k], rel=1e-4, abs=1e-6), k
+    # the Quiet-STaR steps were taken and logged (each rank draws its own thoughts, so later
+    # evaluations are alike, not equal)
+    steps = [e["values"]["quiet/step"] for e in b if e["type"] == "metrics" and "quiet/step" in e["values"]]
+    assert max(steps) == 4
+    assert sorted(os.listdir(two)) == sorted(os.listdir(one))  # rank 1 wrote nothing of its own
 
 
 def _pids(pattern: str) -> list[int]:

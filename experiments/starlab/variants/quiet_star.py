@@ -54,6 +54,7 @@ import torch
 
 from .. import optim, quiet, seeds
 from ..batches import EpochBatches
+from ..dist import Dist
 from ..events import EventWriter
 from ..stopping import NEVER, StopFlag
 from ..tasks import Task
@@ -238,9 +239,16 @@ class QuietRun(Runner):
     COUNTERS = ("total_steps", "quiet_steps", "tokens_generated", "tokens_trained", "examples_trained")
 
     def __init__(
-        self, cfg: dict[str, Any], events: EventWriter, *, run_dir: str | None = None, stop: StopFlag = NEVER, hooks: Hooks | None = None
+        self,
+        cfg: dict[str, Any],
+        events: EventWriter,
+        *,
+        run_dir: str | None = None,
+        stop: StopFlag = NEVER,
+        hooks: Hooks | None = None,
+        dist: Dist | None = None,
     ):
-        super().__init__(cfg, events, run_dir=run_dir, stop=stop, hooks=hooks or Hooks())
+        super().__init__(cfg, events, run_dir=run_dir, stop=stop, hooks=hooks or Hooks(), dist=dist)
         # total_steps counts the warm-up's optimizer steps too; tokens_generated: thought tokens in
         # training + text and thought tokens at eval; tokens_trained: real tokens of the training
         # batches (warm-up included); examples_trained: warm-up examples + documents in the batches
@@ -447,31 +455,46 @@ class QuietRun(Runner):
         accum = int(self.qkey("grad_accum"))
         self.opt.zero_grad(set_to_none=True)
         parts: list[dict[str, float]] = []
+        d = self.dist
         for a in range(accum):  # quiet.grad_accum micro-batches of quiet.batch_size rows, one optimizer step
-            ids, doc = self._batch()
-            with self.precision.context(self.device, cache=True):
-                out = quiet.quiet_loss(
-                    self.qm,
-                    ids,
-                    doc,
-                    n_thoughts=q["n_thoughts"],
-                    thought_len=q["thought_len"],
-                    n_ahead=q["n_ahead"],
-                    temperature=q["thought_temperature"],
-                    policy_weight=q["policy_weight"],
-                    generator=self.thought_gen,
-                    record=record and a == 0,
-                    reinforce_temperature=self.qkey("reinforce_temperature"),
-                )
+            ids, doc = self._batch()  # the same rows on every rank
+            self.examples_trained += int(sum(len(torch.unique(r[r >= 0])) for r in doc))
+            # under torchrun, rank r takes rows r, r + W, … normalised by the whole batch's counts;
+            # their gradients are summed over the ranks below (QuietModel's parts are called
+            # directly, so DDP cannot wrap its forward)
+            norms = quiet.batch_norms(doc, q["n_ahead"], q["n_thoughts"]) if d.enabled else None
+            mine = slice(d.rank, None, d.world) if d.enabled else slice(None)
+            out = None
+            if len(ids[mine]):
+                with self.precision.context(self.device, cache=True):
+                    out = quiet.quiet_loss(
+                        self.qm,
+                        ids[mine],
+                        doc[mine],
+                        n_thoughts=q["n_thoughts"],
+                        thought_len=q["thought_len"],
+                        n_ahead=q["n_ahead"],
+                        temperature=q["thought_temperature"],
+                        policy_weight=q["policy_weight"],
+                        generator=self.thought_gen,
+                        record=record and a == 0,
+                        reinforce_temperature=self.qkey("reinforce_temperature"),
+                        norms=norms,
+                    )
+                # the mean of the micro-batches' losses, as the reference's Trainer (loss ÷ accumulation steps)
+                (out.loss / accum if accum > 1 else out.loss).backward()
             if a == 0:
-                self.last_sample = out.sample
-            # the mean of the micro-batches' losses, as the reference's Trainer (loss ÷ accumulation steps)
-            (out.loss / accum if accum > 1 else out.loss).backward()
-            parts.append(out.stats)
-            self.tokens_trained += out.stats["tokens_trained"]
-            self.tokens_generated += out.stats["tokens_generated"]
-            self.examples_trained += int(sum(len(torch.unique(d[d >= 0])) for d in doc))
+                self.last_sample = out.sample if out is not None else None
+            if d.enabled:
+                stats = quiet.combine_stats(d.objects(out.stats if out is not None else {}))
+            else:
+                assert out is not None
+                stats = out.stats
+            parts.append(stats)
+            self.tokens_trained += stats["tokens_trained"]
+            self.tokens_generated += stats["tokens_generated"]
             del out
+        d.sum_grads(self.qm.parameters())
         torch.nn.utils.clip_grad_norm_(self.qm.parameters(), 1.0)
         self.opt.step()
         self.sched.step()
@@ -513,6 +536,10 @@ class QuietRun(Runner):
         window: dict[str, list[float]] = {k: [] for k in STEP_METRICS}
         # The whole phase reruns after a resume (checkpoints follow evaluations), and so do its rows.
         recorded, thought_rows = record_steps(n), []
+        if self.dist.enabled:
+            # each rank its own thought stream, seeded per training phase: a resume (at a checkpoint,
+            # after an evaluation) draws what the uninterrupted run would have, on every rank
+            self.thought_gen.manual_seed(seeds.rank_seed(seeds.derive(self.seed, "quiet_thoughts", iteration), self.dist.rank))
         with self.ev.phase(iteration, "train") as ph:
             self.ev.progress(iteration, "train", 0, n)
             for i in range(1, n + 1):
@@ -604,7 +631,7 @@ class QuietRun(Runner):
         text_mask = self.qm.text_logit_mask()
         done = 0
         for s0 in range(0, len(order), self.gen_batch):
-            self.stop.check()
+            self.local_stop.check()  # under torchrun the ranks' shares take different numbers of batches
             idx = order[s0 : s0 + self.gen_batch]
             T = max(len(items[i].ids) for i in idx)
             S = max(len(items[i].query) for i in idx)
@@ -654,37 +681,44 @@ class QuietRun(Runner):
             t0 = time.perf_counter()
             if getattr(self, "_tf_items", None) is None:  # the same sequences at every evaluation
                 self._tf_items = [self.tf_item(x) for x in qs]
-            tf = self._teacher_forced(self._tf_items, on_batch=lambda d: self._progress(throttle, iteration, "evaluate", d, total))
+            # under torchrun each rank scores and decodes its share (greedy: what one process gets)
+            W = self.dist.world
+            items_tf = self._tf_items
+            tf = self.across_ranks(
+                len(items_tf),
+                lambda idx: self._teacher_forced(
+                    [items_tf[i] for i in idx], on_batch=lambda d: self._progress(throttle, iteration, "evaluate", min(n_tf, d * W), total)
+                ),
+            )
             t_tf = time.perf_counter() - t0
             common = dict(
                 max_new_tokens=q["max_new_tokens"],
                 thought_len=q["thought_len"],
                 stop_strings=self.task.stop_strings,
                 batch_size=self.gen_batch,
-                stop=self.stop,
+                stop=self.local_stop,
             )
+
+            def decode(thoughts: bool, offset: int) -> list[quiet.Generation]:
+                with self.precision.context(self.device, cache=True):
+                    return self.across_ranks(
+                        n_q,
+                        lambda idx: quiet.generate(
+                            self.qm,
+                            self.tok,
+                            [prompts[i] for i in idx],
+                            use_thoughts=thoughts,
+                            thought_temperature=0.0,
+                            on_batch=lambda d, t: self._progress(throttle, iteration, "evaluate", offset + min(n_q, d * W), total),
+                            **common,
+                        ),
+                    )
+
             t0 = time.perf_counter()
-            with self.precision.context(self.device, cache=True):
-                gens = quiet.generate(
-                    self.qm,
-                    self.tok,
-                    prompts,
-                    use_thoughts=True,
-                    thought_temperature=0.0,
-                    on_batch=lambda d, t: self._progress(throttle, iteration, "evaluate", n_tf + d, total),
-                    **common,
-                )
+            gens = decode(True, n_tf)
             t_think = time.perf_counter() - t0
             t0 = time.perf_counter()
-            with self.precision.context(self.device, cache=True):
-                base = quiet.generate(
-                    self.qm,
-                    self.tok,
-                    prompts,
-                    use_thoughts=False,
-                    on_batch=lambda d, t: self._progress(throttle, iteration, "evaluate", n_tf + n_q + d, total),
-                    **common,
-                )
+            base = decode(False, n_tf + n_q)
             t_base = time.perf_counter() - t0
             items, correct, base_correct, thought_rows, all_w = [], [], [], [], []
             for i, (x, g, b) in enumerate(zip(gq, gens, base)):
@@ -813,6 +847,8 @@ class QuietRun(Runner):
         }
 
     def save_model(self, rel: str) -> None:
+        if not self.is_main:  # under torchrun rank 0 alone writes files
+            return
         path = os.path.join(self.run_dir, rel)
         if self.peft is not None:  # LoRA: the adapters merged into the weights
             self.peft.merge_and_unload()
@@ -839,6 +875,8 @@ class QuietRun(Runner):
         are stored detached, on the CPU, tied weights once)."""
         from .. import checkpoint
 
+        if not self.is_main:  # under torchrun rank 0 alone writes files (every rank holds the same state)
+            return
         data_gen, perm, pos = self.batches.state()
         tensors = {
             "qm": self.qm.state_dict(),
@@ -882,9 +920,11 @@ def run(
     emit_run_start: bool = True,
     run_id: str | None = None,
     resume: bool = False,
+    dist: Dist | None = None,
 ) -> list[EvalResult]:
     """Run Quiet-STaR: run_start (config, environment, hashes), warm-up, evaluation 0, then
     training with an evaluation every eval_every steps, checkpointed after each evaluation;
-    with ``resume``, continue after the run directory's last checkpoint."""
-    r = QuietRun(cfg, events, run_dir=run_dir, stop=stop, hooks=hooks)
+    with ``resume``, continue after the run directory's last checkpoint. ``dist``: this
+    process's rank under torchrun (starlab/dist.py)."""
+    r = QuietRun(cfg, events, run_dir=run_dir, stop=stop, hooks=hooks, dist=dist)
     return drive(r, cfg, events, emit_run_start=emit_run_start, run_id=run_id, resume=resume)

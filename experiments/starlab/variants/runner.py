@@ -10,15 +10,18 @@ import abc
 import dataclasses
 import os
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from .. import models
 from ..dist import SINGLE, CollectiveStop, Dist, device_for
 from ..events import EventWriter
-from ..stopping import StopFlag
+from ..stopping import StopFlag, StopRequested
 from ..tasks import Task, get_task
 from ..train import finetune
 from .common import LOSS_EVENTS_PER_TRAIN, PROGRESS_MIN_INTERVAL_S, RunOutput, _Throttle
+
+T = TypeVar("T")
 
 
 def task_versions(task: Task) -> dict[str, str]:
@@ -171,6 +174,20 @@ class Runner(RunOutput, abc.ABC):
         self.total_steps += len(losses)
         self.weights_version += 1
         return losses
+
+    def across_ranks(self, n: int, compute: Callable[[list[int]], list[T]]) -> list[T]:
+        """``compute`` of items 0..n−1 (given their indices, returning one result each), split over
+        the ranks under torchrun (rank r: r, r + W, …) and gathered in item order on every rank.
+        ``compute`` reads ``local_stop``, as the ranks take different numbers of batches; a stop on
+        any rank ends every rank after the gather."""
+        d = self.dist
+        if not d.enabled:
+            return compute(list(range(n)))
+        try:
+            local, stopped = compute(d.shard(n)), False
+        except StopRequested:
+            local, stopped = [], True
+        return d.gather(local, n, stopped=stopped)
 
     # ------------------------------------------------------------------ metrics
     def by_difficulty(self, questions: list[Any], values: list[Any]) -> dict[int, float]:
