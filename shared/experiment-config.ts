@@ -252,6 +252,8 @@ export const runtimeSchema = z
     nproc: posInt.max(MAX_NPROC).optional(),
     /** Where samples come from (absent: hf; experiments/starlab/engines.py). */
     engine: z.enum(['hf', 'vllm', 'auto']).optional(),
+    /** Fine-tunes sharded with FSDP over the runtime.nproc processes (absent: false; DDP). */
+    fsdp: z.boolean().optional(),
   })
   .strict();
 
@@ -344,6 +346,18 @@ export function configSchemaFor(variant: Variant, dataset: Dataset) {
           path: ['runtime', 'nproc'],
           message: `${cfg.variant} runs in one process (runtime.nproc > 1, torchrun, runs ${runs}): set it to 1`,
         });
+      }
+      if (cfg.runtime.fsdp) {
+        const family = VARIANT_INFO.find((v) => v.id === cfg.variant)?.family;
+        const message =
+          (cfg.runtime.nproc ?? 1) <= 1
+            ? 'shards the fine-tunes over the processes of runtime.nproc: set runtime.nproc > 1'
+            : family !== 'star'
+              ? `${cfg.variant} trains with its own steps, which are not sharded: runtime.fsdp is for star, star-norat and v-star`
+              : (cfg as { loop?: { finetune?: string } }).loop?.finetune === 'lora'
+                ? 'LoRA trains small adapters, which DDP handles: drop runtime.fsdp'
+                : null;
+        if (message) ctx.addIssue({ code: 'custom', path: ['runtime', 'fsdp'], message });
       }
       const engine = cfg.runtime.engine ?? 'hf';
       if (engine !== 'hf' && VARIANT_INFO.find((v) => v.id === cfg.variant)?.family !== 'star')

@@ -284,6 +284,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "nproc": _Optional(pos_int(MAX_NPROC)),
         # where samples come from (absent: hf; starlab/engines.py)
         "engine": _Optional(_Enum(ENGINES)),
+        # fine-tunes sharded with FSDP over the runtime.nproc processes (absent: false; DDP)
+        "fsdp": _Optional(_Bool()),
     },
 }
 
@@ -436,6 +438,17 @@ def _semantic_checks(cfg: dict[str, Any]) -> list[dict[str, str]]:
                 "message": f"{cfg['variant']} runs in one process (runtime.nproc > 1, torchrun, runs {runs}): set it to 1",
             }
         )
+    if cfg["runtime"].get("fsdp"):
+        if cfg["runtime"].get("nproc", 1) <= 1:
+            message = "shards the fine-tunes over the processes of runtime.nproc: set runtime.nproc > 1"
+        elif catalogue.VARIANT_FAMILIES[cfg["variant"]] != "star":
+            message = f"{cfg['variant']} trains with its own steps, which are not sharded: runtime.fsdp is for star, star-norat and v-star"
+        elif cfg.get("loop", {}).get("finetune") == "lora":
+            message = "LoRA trains small adapters, which DDP handles: drop runtime.fsdp"
+        else:
+            message = ""
+        if message:
+            errors.append({"field": "runtime.fsdp", "message": message})
     engine = cfg["runtime"].get("engine", "hf")
     if engine != "hf" and catalogue.VARIANT_FAMILIES[cfg["variant"]] != "star":
         errors.append({"field": "runtime.engine", "message": f"{cfg['variant']} samples its thoughts itself: runtime.engine must be hf"})

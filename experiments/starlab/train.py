@@ -19,6 +19,7 @@ for the model at hand before a packed fine-tune starts."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -225,6 +226,7 @@ def finetune(
     micro_batch_size: int = 0,
     stats: TrainStats | None = None,
     dist: Dist = SINGLE,
+    shard: bool = False,
 ) -> list[float]:
     """Train ``model`` in place for ``steps`` optimizer steps on ``examples`` (prompt ids,
     completion ids), sampling batches by shuffled epochs. Returns the loss of every step.
@@ -238,11 +240,41 @@ def finetune(
     step's completion tokens either way. ``lr_schedule``: see ``schedule_lambda``. ``stats``,
     when given, is filled with what was trained. ``dist`` (under torchrun): every rank draws the
     same batch and trains its rows of it under DistributedDataParallel (``_finetune_rows``); the
-    losses and stats are the whole batch's, as one process would log them."""
+    losses and stats are the whole batch's, as one process would log them. With ``shard``
+    (runtime.fsdp) the ranks train a copy of the model sharded with FSDP (``_sharded_copy``):
+    parameters, gradients and optimizer state split over the ranks, so a model whose training
+    state does not fit one device trains; its weights are gathered back into ``model`` after the
+    last step."""
     if steps <= 0 or not examples:
         return []
     if pack_len < 0 or micro_batch_size < 0:
         raise ValueError("pack_len and micro_batch_size must be ≥ 0")
+    if shard and dist.enabled:
+        if pack_len > 0:
+            _check_packing(model, examples)
+        sharded = _sharded_copy(model)
+        losses = finetune(
+            sharded,
+            examples,
+            steps=steps,
+            lr=lr,
+            batch_size=batch_size,
+            pad_id=pad_id,
+            seed=seed,
+            stop=stop,
+            on_step=on_step,
+            weight_decay=weight_decay,
+            clip=clip,
+            warmup_frac=warmup_frac,
+            pack_len=pack_len,
+            lr_schedule=lr_schedule,
+            warmup_steps=warmup_steps,
+            micro_batch_size=micro_batch_size,
+            stats=stats,
+            dist=dist,
+        )
+        _load_gathered(model, sharded)
+        return losses
     opt, sched = optim.adamw(
         model.parameters(),
         lr=lr,
@@ -302,6 +334,36 @@ def finetune(
     return losses
 
 
+def _check_packing(model: torch.nn.Module, examples: Sequence[Example]) -> None:
+    a, b = examples[0], examples[1 % len(examples)]
+    assert_packing_isolated(model, list(a[0]) + list(a[1]), list(b[0]) + list(b[1]))
+
+
+def _sharded_copy(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of ``model`` sharded over the ranks with FSDP (``fully_shard``): each decoder layer
+    (the classes transformers lists in ``_no_split_modules``) as a unit, then the rest. The copy
+    trains while ``model`` keeps its whole weights for sampling, whose ranks take different
+    numbers of forwards (a sharded forward is collective)."""
+    from torch.distributed.fsdp import fully_shard
+
+    copy_ = copy.deepcopy(model)
+    units = set(getattr(model, "_no_split_modules", None) or ())
+    for sub in copy_.modules():
+        if type(sub).__name__ in units:
+            fully_shard(sub)
+    fully_shard(copy_)
+    return copy_
+
+
+def _load_gathered(model: torch.nn.Module, sharded: torch.nn.Module) -> None:
+    """The sharded copy's trained weights, gathered whole on every rank, into ``model``."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    full = get_model_state_dict(sharded, options=StateDictOptions(full_state_dict=True))
+    with torch.no_grad():
+        model.load_state_dict(full)
+
+
 def _finetune_rows(
     model: torch.nn.Module,
     examples: Sequence[Example],
@@ -332,9 +394,9 @@ def _finetune_rows(
     device = next(model.parameters()).device
     n = len(examples)
     lengths = [len(p) + len(c) for p, c in examples]
-    if pack_len > 0:
-        a, b = examples[0], examples[1 % n]
-        assert_packing_isolated(model, list(a[0]) + list(a[1]), list(b[0]) + list(b[1]))
+    fsdp = hasattr(model, "set_requires_gradient_sync")  # a _sharded_copy: FSDP reduces the gradients itself
+    if pack_len > 0 and not fsdp:  # (finetune checked the plain model before sharding it)
+        _check_packing(model, examples)
 
     def rows_of(order: list[int]) -> list[list[int]]:  # an epoch's rows, each a list of example indices
         return pack_sequences(lengths, order, pack_len) if pack_len > 0 else [[i] for i in order]
@@ -343,7 +405,7 @@ def _finetune_rows(
     losses: list[float] = []
     params = [p for p in model.parameters() if p.requires_grad]
     net: torch.nn.Module = model
-    if dist.enabled:
+    if dist.enabled and not fsdp:
         from torch.nn.parallel import DistributedDataParallel
 
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
@@ -357,18 +419,26 @@ def _finetune_rows(
             mine = batch[dist.rank :: dist.world] or batch[:1]
             weight = dist.world if len(batch) > dist.rank else 0.0
         mb = micro_batch_size or len(mine)
-        parts = [packed_batch(examples, mine[k : k + mb], pad_id) for k in range(0, len(mine), mb)]
+        parts = [(packed_batch(examples, mine[k : k + mb], pad_id), weight) for k in range(0, len(mine), mb)]
+        if fsdp:
+            # a sharded forward is collective: every rank runs as many as the rank with the most
+            # rows, the extra ones a row at weight 0
+            most = math.ceil(math.ceil(len(batch) / dist.world) / mb) if micro_batch_size else 1
+            parts += [(packed_batch(examples, batch[:1], pad_id), 0.0)] * (most - len(parts))
         opt.zero_grad(set_to_none=True)
         total = torch.zeros((), device=device)
         padded = 0
-        for j, (ids, labels, pids) in enumerate(parts):
-            # DDP all-reduces on the step's last backward only
-            sync = contextlib.nullcontext() if not dist.enabled or j == len(parts) - 1 else net.no_sync()
+        for j, ((ids, labels, pids), w) in enumerate(parts):
+            # DDP and FSDP reduce on the step's last backward only
+            last = j == len(parts) - 1
+            if fsdp:
+                model.set_requires_gradient_sync(last)
+            sync = contextlib.nullcontext() if not dist.enabled or last or fsdp else net.no_sync()
             with sync:
                 part = packed_loss_sum(net, ids.to(device), labels.to(device), pids.to(device)) / max(1, n_tok)
-                (part * weight).backward()
-            total += part.detach() * (weight / dist.world)
-            padded += ids.numel() if weight else 0
+                (part * w).backward()
+            total += part.detach() * (w / dist.world)
+            padded += ids.numel() if w else 0
         if clip:
             torch.nn.utils.clip_grad_norm_(params, clip)
         opt.step()

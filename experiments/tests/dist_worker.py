@@ -40,6 +40,20 @@ def train(mode: str, d: dist.Dist) -> dict:
     return {"losses": losses, "stats": vars(stats), "checksums": _checksums(model, d)}
 
 
+#: FSDP (runtime.fsdp): the sharded copy trains, its weights come back whole into the model
+FSDP_MODES = {"fsdp_unpacked": MODES["unpacked"], "fsdp_packed": MODES["packed"]}
+
+
+def train_sharded(mode: str, d: dist.Dist) -> dict:
+    spec = FSDP_MODES[mode]
+    model, tok, examples = build(spec["n"])
+    stats = TrainStats()
+    losses = finetune(
+        model, examples, steps=STEPS, lr=0.003, batch_size=8, pad_id=tok.pad_id, seed=0, stats=stats, dist=d, shard=True, **spec["options"]
+    )
+    return {"losses": losses, "stats": vars(stats), "checksums": _checksums(model, d), "plain": type(model).__name__}
+
+
 #: DPO: batches of 6 pairs, split in micro-batches of 2 (3 of the 7 pairs would leave a rank
 #: with one row); "dpo_one_pair": a batch of one pair, so rank 1 has none
 DPO_MODES = {"dpo": {"n": 7, "options": {"micro_batch_size": 2}}, "dpo_one_pair": {"n": 1, "options": {}}}
@@ -135,6 +149,7 @@ def main() -> None:
     d = dist.from_env("cpu")
     try:
         out = {mode: train(mode, d) for mode in MODES}
+        out.update({mode: train_sharded(mode, d) for mode in FSDP_MODES})
         out.update({mode: train_dpo(mode, d) for mode in DPO_MODES})
         out["orm"] = train_orm(d)
         out["quiet"] = quiet_steps(d)

@@ -92,6 +92,42 @@ def test_cross_field_rules():
     assert validate_config(micro_config(seed=4.0))[0]["seed"] == 4  # JSON integers may arrive as 4.0
 
 
+#: what runtime.fsdp is refused for, word for word as shared/experiment-config.ts says it (tests/unit/run-command.test.ts)
+FSDP_REFUSALS = {
+    "one process": "shards the fine-tunes over the processes of runtime.nproc: set runtime.nproc > 1",
+    "quiet-star": "quiet-star trains with its own steps, which are not sharded: runtime.fsdp is for star, star-norat and v-star",
+    "lora": "LoRA trains small adapters, which DDP handles: drop runtime.fsdp",
+}
+
+
+def test_fsdp_needs_several_processes_a_star_family_variant_and_full_fine_tunes():
+    def errors(cfg):
+        return [e["message"] for e in validate_config(cfg)[1] if e["field"] == "runtime.fsdp"]
+
+    rt = MICRO_CONFIG["runtime"]
+    assert errors(micro_config(runtime={**rt, "nproc": 2, "fsdp": True})) == []
+    assert errors(micro_config(runtime={**rt, "fsdp": True})) == [FSDP_REFUSALS["one process"]]
+    assert errors(micro_config(runtime={**rt, "nproc": 2, "fsdp": True}, loop={**MICRO_CONFIG["loop"], "finetune": "lora"})) == [
+        FSDP_REFUSALS["lora"]
+    ]
+    quiet = micro_config(runtime={**rt, "nproc": 2, "fsdp": True}, variant="quiet-star")
+    quiet.pop("loop")
+    quiet["quiet"] = {
+        "steps": 2,
+        "lr": 0.001,
+        "batch_size": 2,
+        "seq_len": 32,
+        "n_thoughts": 1,
+        "thought_len": 1,
+        "n_ahead": 1,
+        "thought_temperature": 1.0,
+        "policy_weight": 1.0,
+        "eval_every": 2,
+        "max_new_tokens": 16,
+    }
+    assert errors(quiet) == [FSDP_REFUSALS["quiet-star"]]
+
+
 def test_load_config_errors(tmp_path):
     p = tmp_path / "c.json"
     p.write_text("{not json")

@@ -5,7 +5,8 @@
   rank ends with the same weights; so do V-STaR's DPO verifier and ORM (their per-step metrics
   too), and the candidates' scores computed on each rank's share equal one process's;
 - a whole STaR run under torchrun keeps the same sets and evaluates the same as one process,
-  only rank 0 writes, a stop ends every rank cleanly, and resume finishes it;
+  only rank 0 writes, a stop ends every rank cleanly, and resume finishes it; so does a run whose
+  fine-tunes are sharded with FSDP (runtime.fsdp), whose ``finetune`` gives the one-process losses;
 - a whole V-STaR run under torchrun trains its verifiers on pairs, stores every candidate with
   its scores, logs the curves those stored candidates give, and saves the verifier once;
 - Quiet-STaR's step under torchrun gives the one-process loss, stats and weights (thoughts
@@ -65,6 +66,17 @@ def test_ddp_finetune_matches_one_process(tmp_path):
         assert d["checksums"][0] == d["checksums"][1], f"{mode}: the ranks' weights differ"
         for k in ("steps", "examples", "sequences", "tokens", "completion_tokens"):
             assert d["stats"][k] == getattr(stats, k), (mode, k)
+
+    # FSDP: the sharded copy's losses are the one-process losses, and its weights come back whole
+    # into the (plain) model, the same on both ranks and close to one process's
+    for mode, spec in W.FSDP_MODES.items():
+        model, tok, examples = W.build(spec["n"])
+        ref = finetune(model, examples, steps=W.STEPS, lr=0.003, batch_size=8, pad_id=tok.pad_id, seed=0, **spec["options"])
+        d = got[mode]
+        assert d["plain"] == type(model).__name__, "the model is still the sharded copy's class"
+        assert d["losses"] == pytest.approx(ref, rel=1e-5), mode
+        assert d["checksums"][0] == d["checksums"][1], f"{mode}: the ranks' weights differ"
+        assert d["checksums"][0] == pytest.approx(float(sum(p.detach().double().sum() for p in model.parameters())), rel=1e-5), mode
 
     # V-STaR's verifiers: the same per-step metrics as one process, the same weights on both ranks
     for mode, spec in W.DPO_MODES.items():
@@ -200,6 +212,26 @@ def test_star_under_torchrun_keeps_the_same_sets_stops_and_resumes(tmp_path, eve
     assert all(lb[k] == pytest.approx(la[k], rel=1e-4) for k in early)
     assert all(lb[k] == pytest.approx(la[k], rel=0.2) for k in la)
     assert sorted(os.listdir(two)) == sorted(os.listdir(one))  # rank 1 wrote nothing of its own
+
+    # runtime.fsdp: the fine-tunes train a sharded copy whose weights come back whole for sampling:
+    # the same sets and evaluations again
+    fsdp = tmp_path / "fsdp"
+    fsdp.mkdir()
+    c = json.loads((two / "config.json").read_text())
+    c["runtime"]["fsdp"] = True
+    (fsdp / "config.json").write_text(json.dumps(c))
+    os.environ["STARLAB_RUN_DIR"] = str(fsdp)
+    try:
+        finish(torchrun(["-m", "starlab", "run", "--config", str(fsdp / "config.json")]))
+    finally:
+        os.environ.pop("STARLAB_RUN_DIR", None)
+    f = _run_dir_events(fsdp)
+    assert f[-1]["type"] == "run_end" and f[-1]["status"] == "completed"
+    assert evals(f) == evals(a)
+    for n in (1, 2):
+        assert _kept(fsdp, n) == _kept(one, n), f"FSDP, iteration {n}: kept sets differ"
+    lf = losses(f)
+    assert lf.keys() == la.keys() and all(lf[k] == pytest.approx(la[k], rel=1e-4) for k in early)
 
 
 def test_vstar_under_torchrun_trains_its_verifiers_and_logs_what_it_stored(tmp_path, event_validator):

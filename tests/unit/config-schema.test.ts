@@ -90,6 +90,11 @@ describe('experiment config schema', () => {
       ['star', 'addition', { 'runtime.engine': '"vllm"', 'runtime.nproc': '2' }],
       ['v-star', 'addition', { 'runtime.engine': '"auto"' }],
       ['star', 'addition', { 'runtime.engine': '"sglang"' }],
+      ['star', 'addition', { 'runtime.fsdp': 'true' }],
+      ['star', 'gsm8k', { 'runtime.nproc': '2', 'runtime.fsdp': 'true' }],
+      ['quiet-star', 'addition', { 'runtime.nproc': '2', 'runtime.fsdp': 'true' }],
+      ['star', 'addition', { 'runtime.nproc': '2', 'runtime.fsdp': 'true', 'loop.finetune': '"lora"' }],
+      ['star-norat', 'addition', { 'runtime.fsdp': '"yes"' }],
     ];
     const dir = mkdtempSync(join(tmpdir(), 'starlab-cfg-'));
     try {

@@ -41,6 +41,21 @@ describe('runCommand', () => {
     });
   });
 
+  it('refuses runtime.fsdp with one process, for Quiet-STaR and with LoRA (the messages test_config.py holds, the value quoted)', () => {
+    const fsdpErrors = (variant: string, overrides: Record<string, string>) => {
+      const r = resolveConfig({ variant, dataset: 'addition', preset: 'tiny', overrides: { 'runtime.fsdp': 'true', ...overrides } });
+      return r.ok ? [] : r.errors.filter((e) => e.field === 'runtime.fsdp').map((e) => e.message);
+    };
+    expect(fsdpErrors('star', { 'runtime.nproc': '2' })).toEqual([]);
+    expect(fsdpErrors('star', {})).toEqual(['shards the fine-tunes over the processes of runtime.nproc: set runtime.nproc > 1 (got true)']);
+    expect(fsdpErrors('quiet-star', { 'runtime.nproc': '2' })).toEqual([
+      'quiet-star trains with its own steps, which are not sharded: runtime.fsdp is for star, star-norat and v-star (got true)',
+    ]);
+    expect(fsdpErrors('star', { 'runtime.nproc': '2', 'loop.finetune': '"lora"' })).toEqual([
+      'LoRA trains small adapters, which DDP handles: drop runtime.fsdp (got true)',
+    ]);
+  });
+
   it('accepts runtime.nproc > 1 for every variant (each runs under torchrun)', () => {
     for (const variant of ['star', 'star-norat', 'v-star', 'quiet-star'])
       expect(resolveConfig({ variant, dataset: 'addition', preset: 'tiny', overrides: { 'runtime.nproc': '2' } }).ok, variant).toBe(true);

@@ -169,7 +169,16 @@ class Runner(RunOutput, abc.ABC):
 
         with self.amp():
             losses = finetune(
-                self.model, examples, steps=steps, pad_id=self.tok.pad_id, seed=seed, stop=self.stop, on_step=on_step, dist=self.dist, **kw
+                self.model,
+                examples,
+                steps=steps,
+                pad_id=self.tok.pad_id,
+                seed=seed,
+                stop=self.stop,
+                on_step=on_step,
+                dist=self.dist,
+                shard=bool(self.cfg["runtime"].get("fsdp")),
+                **kw,
             )
         self.total_steps += len(losses)
         self.weights_version += 1
