@@ -140,10 +140,15 @@ export function slurmOptionsOf(row: { executor_json: string | null }): SlurmOpti
  */
 export function runCommand(ctx: LaunchContext, commandFor?: (ctx: LaunchContext) => CommandSpec): CommandSpec {
   if (commandFor) return commandFor(ctx);
-  const run = ['-m', 'starlab', 'run', '--config', ctx.configPath, ...(ctx.resume ? ['--resume'] : [])];
+  const run = starlabRunArgs(ctx);
   const nproc = ctx.config.runtime.nproc ?? 1;
   if (nproc <= 1) return { command: ctx.python, args: run };
   return { command: ctx.python, args: ['-m', 'torch.distributed.run', '--standalone', `--nproc-per-node=${nproc}`, ...run] };
+}
+
+/** The experiment's own arguments: `-m starlab run --config …` (and `--resume`). */
+export function starlabRunArgs(ctx: LaunchContext): string[] {
+  return ['-m', 'starlab', 'run', '--config', ctx.configPath, ...(ctx.resume ? ['--resume'] : [])];
 }
 
 /** A run's environment, wherever it runs: this one, the command's extras, the run's STARLAB_* variables. */

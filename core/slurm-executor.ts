@@ -14,6 +14,8 @@ import type { SlurmOptions } from '../shared/executor-spec';
 import {
   runCommand,
   runEnv,
+  starlabRunArgs,
+  type CommandSpec,
   type Executor,
   type ExecutorOptions,
   type FailedStart,
@@ -105,9 +107,30 @@ function resourceArgs(o: SlurmOptions, cwd: string): string[] {
   if (o.qos) args.push(`--qos=${o.qos}`);
   if (o.time) args.push(`--time=${o.time}`);
   if (o.cpus) args.push(`--cpus-per-task=${o.cpus}`);
-  if (o.gpus) args.push(`--gpus=${o.gpus}`);
+  if (o.nodes) args.push(`--nodes=${o.nodes}`, '--ntasks-per-node=1'); // one torchrun agent per node (jobLine)
+  if (o.gpus) args.push(o.nodes ? `--gpus-per-node=${o.gpus}` : `--gpus=${o.gpus}`);
   if (o.mem) args.push(`--mem=${o.mem}`);
   return args;
+}
+
+/**
+ * The shell line a job runs. Without `nodes`: the command, torchrun inside the job on its one
+ * node. With `nodes`: srun starts one torchrun agent on each node of the job; the agents meet at
+ * the job's first node (c10d rendezvous, on a port taken from the job id so that jobs sharing a
+ * node do not collide) and start runtime.nproc ranks each. A test's stand-in command runs under
+ * srun as it is.
+ */
+export function jobLine(ctx: LaunchContext, cmd: CommandSpec, o: SlurmOptions, standIn: boolean): string {
+  const quoted = (xs: readonly string[]) => xs.map(shellQuote).join(' ');
+  if (!o.nodes) return `exec ${quoted([cmd.command, ...cmd.args])}`;
+  const srun = 'srun --kill-on-bad-exit=1';
+  if (standIn) return `exec ${srun} ${quoted([cmd.command, ...cmd.args])}`;
+  const torchrun = [ctx.python, '-m', 'torch.distributed.run', `--nproc-per-node=${ctx.config.runtime.nproc ?? 1}`, '--rdzv-backend=c10d'];
+  return [
+    'head=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
+    `exec ${srun} ${quoted(torchrun)} --nnodes="$SLURM_NNODES" --rdzv-id="$SLURM_JOB_ID" ` +
+      `--rdzv-endpoint="$head:$((20000 + SLURM_JOB_ID % 20000))" ${quoted(starlabRunArgs(ctx))}`,
+  ].join('; ');
 }
 
 export class SlurmExecutor implements Executor {
@@ -124,8 +147,8 @@ export class SlurmExecutor implements Executor {
     const cwd = experimentsDir(this.opts.root);
     // the job's environment is this one's (sbatch --export=ALL) plus the run's variables
     const env = runEnv(ctx, cmd, { dataDir: this.opts.dataDir, experimentsDir: cwd });
-    const wrap = [cmd.command, ...cmd.args].map(shellQuote).join(' ');
-    const args = [...sbatchArgs(ctx, ctx.slurm ?? {}, cwd), `--wrap=exec ${wrap}`];
+    const o = ctx.slurm ?? {};
+    const args = [...sbatchArgs(ctx, o, cwd), `--wrap=${jobLine(ctx, cmd, o, this.opts.commandFor !== undefined)}`];
     const r = this.submit(args, env);
     return 'error' in r ? r : { command: cmd.command, cmdline: r.cmdline, pid: null, startTime: null, jobId: r.jobId };
   }
@@ -146,8 +169,8 @@ export class SlurmExecutor implements Executor {
       const cmd = cmds[i]!;
       const vars = { ...cmd.env, STARLAB_EVENTS: ctx.eventsPath, STARLAB_RUN_DIR: ctx.runDir, STARLAB_RUN_ID: ctx.runId };
       const exports = Object.entries(vars).map(([k, v]) => `${k}=${shellQuote(v)}`);
-      const run = [cmd.command, ...cmd.args].map(shellQuote).join(' ');
-      return `${i}) export ${exports.join(' ')}; exec ${run} >>${shellQuote(join(ctx.runDir, 'stdout.log'))} 2>>${shellQuote(join(ctx.runDir, 'stderr.log'))} ;;`;
+      const line = jobLine(ctx, cmd, ctx.slurm ?? {}, this.opts.commandFor !== undefined);
+      return `${i}) export ${exports.join(' ')}; { ${line}; } >>${shellQuote(join(ctx.runDir, 'stdout.log'))} 2>>${shellQuote(join(ctx.runDir, 'stderr.log'))} ;;`;
     });
     const script = [
       '#!/bin/sh',

@@ -18,7 +18,13 @@ export const slurmOptionsSchema = z
       .regex(/^(\d{1,3}-)?\d{1,5}(:\d{2}){0,2}$/, 'a Slurm time limit: minutes, HH:MM:SS or D-HH:MM:SS')
       .optional(),
     cpus: z.number().int().min(1).max(4096).optional(),
+    /** GPUs of the job; with `nodes`, of each node. */
     gpus: z.number().int().min(0).max(64).optional(),
+    /**
+     * Nodes of the job: srun starts torchrun once on each, its ranks meeting at the job's first
+     * node (runtime.nproc processes per node). Absent: one node, torchrun inside the job.
+     */
+    nodes: z.number().int().min(1).max(1024).optional(),
     /** Memory per node as sbatch reads it, e.g. 16G. */
     mem: z
       .string()

@@ -7,7 +7,7 @@
 import { slurmOptionsSchema, type ExecutorSpec, type SlurmOptions } from '../../shared/executor-spec';
 import type { FieldError } from '../../shared/experiment-config';
 
-export const SLURM_FIELDS = ['partition', 'account', 'qos', 'time', 'cpus', 'gpus', 'mem'] as const;
+export const SLURM_FIELDS = ['partition', 'account', 'qos', 'time', 'cpus', 'gpus', 'nodes', 'mem'] as const;
 export type SlurmField = (typeof SLURM_FIELDS)[number];
 
 export interface ExecutorFormState {
@@ -15,10 +15,19 @@ export interface ExecutorFormState {
   slurm: Record<SlurmField, string>;
 }
 
-export const EMPTY_SLURM: Record<SlurmField, string> = { partition: '', account: '', qos: '', time: '', cpus: '', gpus: '', mem: '' };
+export const EMPTY_SLURM: Record<SlurmField, string> = {
+  partition: '',
+  account: '',
+  qos: '',
+  time: '',
+  cpus: '',
+  gpus: '',
+  nodes: '',
+  mem: '',
+};
 export const LOCAL_EXECUTOR: ExecutorFormState = { kind: 'local', slurm: { ...EMPTY_SLURM } };
 
-const INTEGER_FIELDS: readonly SlurmField[] = ['cpus', 'gpus'];
+const INTEGER_FIELDS: readonly SlurmField[] = ['cpus', 'gpus', 'nodes'];
 
 /** The spec the form describes (undefined: this machine) and its errors (fields `executor.slurm.<name>`). */
 export function parseExecutorForm(f: ExecutorFormState): { spec: ExecutorSpec | undefined; errors: FieldError[] } {

@@ -19,19 +19,20 @@ describe('executor form', () => {
   });
 
   it('turns the filled-in Slurm fields into the spec the service checks', () => {
-    expect(parseExecutorForm(slurm({ partition: ' gpu ', gpus: '2', time: '1-00:00:00', mem: '64G' }))).toEqual({
-      spec: { kind: 'slurm', slurm: { partition: 'gpu', gpus: 2, time: '1-00:00:00', mem: '64G' } },
+    expect(parseExecutorForm(slurm({ partition: ' gpu ', gpus: '2', nodes: '4', time: '1-00:00:00', mem: '64G' }))).toEqual({
+      spec: { kind: 'slurm', slurm: { partition: 'gpu', gpus: 2, nodes: 4, time: '1-00:00:00', mem: '64G' } },
       errors: [],
     });
     expect(parseExecutorForm(slurm({})).spec).toEqual({ kind: 'slurm', slurm: {} });
   });
 
   it('names each bad field and quotes its value', () => {
-    const r = parseExecutorForm(slurm({ partition: 'gpu;rm', cpus: 'two', time: 'soon', mem: '64GB' }));
+    const r = parseExecutorForm(slurm({ partition: 'gpu;rm', cpus: 'two', time: 'soon', mem: '64GB', nodes: '0' }));
     expect(r.spec).toBeUndefined();
     expect(r.errors.map((e) => e.field).sort()).toEqual([
       'executor.slurm.cpus',
       'executor.slurm.mem',
+      'executor.slurm.nodes',
       'executor.slurm.partition',
       'executor.slurm.time',
     ]);

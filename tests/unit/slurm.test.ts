@@ -9,7 +9,9 @@ import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { databasePath } from '../../core/paths';
 import { createService } from '../../core/service';
+import { openDatabase } from '../../db/open';
 import { cleanupTempDirs, FAKE_PYTHON, REPO, tempDir } from '../fixtures/helpers';
 import { MICRO_STAR } from '../fixtures/micro-star';
 
@@ -182,6 +184,39 @@ describe('Slurm executor (a real single-node cluster)', () => {
     expect(start.env).toMatchObject({ slurm_job_id: s.jobId, world_size: 2 });
   }, 120_000);
 
+  it('a run across nodes: srun starts torchrun on each node, its ranks meeting by rendezvous (one node here)', async () => {
+    const dir = tempDir();
+    const micro = Object.entries({ ...MICRO_STAR, 'loop.iterations': '1', 'runtime.nproc': '2' }).flatMap(([k, v]) => [
+      '--set',
+      `${k}=${v}`,
+    ]);
+    const r = await cli(
+      [...launch, ...micro, '--executor', 'slurm', '--nodes', '1', '--cpus', '2', '--time', '10', '--wait', '--json', '--data-dir', dir],
+      { STARLAB_PYTHON: join(REPO, 'experiments', '.venv', 'bin', 'python') },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const id = (JSON.parse(r.stdout) as { id: string }).id;
+    const s = await show(dir, id);
+    expect(s).toMatchObject({ status: 'completed', executor: 'slurm' });
+    const start = JSON.parse(readFileSync(join(s.runDir, 'events.jsonl'), 'utf8').split('\n')[0]!) as { env: Record<string, unknown> };
+    expect(start.env).toMatchObject({ slurm_job_id: s.jobId, world_size: 2 });
+    const db = openDatabase(databasePath(dir));
+    try {
+      const started = db.prepare("SELECT message FROM logs WHERE run_id = ? AND message LIKE 'started:%'").pluck().get(id) as string;
+      for (const part of [
+        '--nodes=1',
+        '--ntasks-per-node=1',
+        'srun --kill-on-bad-exit=1',
+        '--rdzv-backend=c10d',
+        '--nnodes="$SLURM_NNODES"',
+      ])
+        expect(started).toContain(part);
+      expect(started).not.toContain('--standalone');
+    } finally {
+      db.close();
+    }
+  }, 120_000);
+
   it('a job cancelled or killed under the lab ends its run as it ended', async () => {
     const dir = tempDir();
     const running = async (): Promise<Shown & { pid: number }> => {
@@ -345,5 +380,48 @@ describe('sbatch arguments', () => {
       '--time=1-00:00:00',
       '--gpus=2',
     ]);
+    // across nodes: one task (a torchrun agent) per node, the GPUs per node
+    const multi = sbatchArgs(ctx, { nodes: 4, gpus: 8 }, '/opt/starlab/experiments');
+    expect(multi.filter((a) => /^--(nodes|ntasks-per-node|gpus|gpus-per-node)=/.test(a))).toEqual([
+      '--nodes=4',
+      '--ntasks-per-node=1',
+      '--gpus-per-node=8',
+    ]);
+  });
+
+  it('start torchrun on one node inside the job, or on every node with srun, its ranks meeting at the first', async () => {
+    const { jobLine } = await import('../../core/slurm-executor');
+    const ctx = {
+      runId: 'r1',
+      runDir: '/d/r1',
+      configPath: "/d/it's/config.json",
+      eventsPath: '',
+      python: '/v/bin/python',
+      resume: true,
+      config: { runtime: { nproc: 8 } } as never,
+    };
+    const cmd = { command: '/v/bin/python', args: ['-m', 'torch.distributed.run', '--standalone', '--nproc-per-node=8', '-m', 'starlab'] };
+    expect(jobLine(ctx, cmd, {}, false)).toBe('exec /v/bin/python -m torch.distributed.run --standalone --nproc-per-node=8 -m starlab');
+    const line = jobLine(ctx, cmd, { nodes: 2 }, false);
+    expect(line).toBe(
+      'head=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1); exec srun --kill-on-bad-exit=1 /v/bin/python -m ' +
+        'torch.distributed.run --nproc-per-node=8 --rdzv-backend=c10d --nnodes="$SLURM_NNODES" --rdzv-id="$SLURM_JOB_ID" ' +
+        `--rdzv-endpoint="$head:$((20000 + SLURM_JOB_ID % 20000))" -m starlab run --config '/d/it'\\''s/config.json' --resume`,
+    );
+    // the shell expands the job's variables and keeps the quoted words whole
+    const echoed = execFileSync(
+      'sh',
+      [
+        '-c',
+        line
+          .replace('scontrol show hostnames "$SLURM_JOB_NODELIST"', 'echo node7')
+          .replace('exec srun --kill-on-bad-exit=1', 'printf "%s|"'),
+      ],
+      { encoding: 'utf8', env: { ...process.env, SLURM_NNODES: '2', SLURM_JOB_ID: '123' } },
+    );
+    expect(echoed).toContain('|--nnodes=2|--rdzv-id=123|--rdzv-endpoint=node7:20123|');
+    expect(echoed).toContain("|--config|/d/it's/config.json|--resume|");
+    // a test's stand-in command runs under srun as it is
+    expect(jobLine(ctx, { command: 'fake', args: ['a b'] }, { nodes: 2 }, true)).toBe("exec srun --kill-on-bad-exit=1 fake 'a b'");
   });
 });

@@ -8,7 +8,8 @@ const LABELS: Record<SlurmField, [string, string]> = {
   qos: ['QoS', ''],
   time: ['Time limit', 'e.g. 12:00:00 or 1-00:00:00'],
   cpus: ['CPUs per task', ''],
-  gpus: ['GPUs', 'e.g. 1 (runtime.nproc for torchrun)'],
+  gpus: ['GPUs', 'e.g. 1 (runtime.nproc for torchrun); per node with Nodes'],
+  nodes: ['Nodes', '1 (srun starts torchrun on each)'],
   mem: ['Memory', 'e.g. 64G'],
 };
 
