@@ -116,20 +116,21 @@ function resourceArgs(o: SlurmOptions, cwd: string): string[] {
 /**
  * The shell line a job runs. Without `nodes`: the command, torchrun inside the job on its one
  * node. With `nodes`: srun starts one torchrun agent on each node of the job; the agents meet at
- * the job's first node (c10d rendezvous, on a port taken from the job id so that jobs sharing a
- * node do not collide) and start runtime.nproc ranks each. A test's stand-in command runs under
+ * the job's first node (c10d rendezvous, on a port from 10000 to 29999 taken from the job id, below the
+ * ephemeral ports, so that jobs sharing a node do not collide) and start runtime.nproc ranks each. A test's stand-in command runs under
  * srun as it is.
  */
 export function jobLine(ctx: LaunchContext, cmd: CommandSpec, o: SlurmOptions, standIn: boolean): string {
   const quoted = (xs: readonly string[]) => xs.map(shellQuote).join(' ');
   if (!o.nodes) return `exec ${quoted([cmd.command, ...cmd.args])}`;
-  const srun = 'srun --kill-on-bad-exit=1';
+  // srun does not take the job's --cpus-per-task from sbatch (Slurm ≥ 22.05): ask again, or its task gets one CPU
+  const srun = `srun --kill-on-bad-exit=1${o.cpus ? ` --cpus-per-task=${o.cpus}` : ''}`;
   if (standIn) return `exec ${srun} ${quoted([cmd.command, ...cmd.args])}`;
   const torchrun = [ctx.python, '-m', 'torch.distributed.run', `--nproc-per-node=${ctx.config.runtime.nproc ?? 1}`, '--rdzv-backend=c10d'];
   return [
     'head=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
     `exec ${srun} ${quoted(torchrun)} --nnodes="$SLURM_NNODES" --rdzv-id="$SLURM_JOB_ID" ` +
-      `--rdzv-endpoint="$head:$((20000 + SLURM_JOB_ID % 20000))" ${quoted(starlabRunArgs(ctx))}`,
+      `--rdzv-endpoint="$head:$((10000 + SLURM_JOB_ID % 20000))" ${quoted(starlabRunArgs(ctx))}`,
   ].join('; ');
 }
 

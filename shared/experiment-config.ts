@@ -348,12 +348,11 @@ export function configSchemaFor(variant: Variant, dataset: Dataset) {
         });
       }
       if (cfg.runtime.fsdp) {
-        const family = VARIANT_INFO.find((v) => v.id === cfg.variant)?.family;
         const message =
           (cfg.runtime.nproc ?? 1) <= 1
             ? 'shards the fine-tunes over the processes of runtime.nproc: set runtime.nproc > 1'
-            : family !== 'star'
-              ? `${cfg.variant} trains with its own steps, which are not sharded: runtime.fsdp is for star, star-norat and v-star`
+            : cfg.variant !== 'star' && cfg.variant !== 'star-norat'
+              ? `${cfg.variant} trains steps that are not sharded (whole copies per GPU): runtime.fsdp is for star and star-norat`
               : (cfg as { loop?: { finetune?: string } }).loop?.finetune === 'lora'
                 ? 'LoRA trains small adapters, which DDP handles: drop runtime.fsdp'
                 : null;

@@ -441,8 +441,8 @@ def _semantic_checks(cfg: dict[str, Any]) -> list[dict[str, str]]:
     if cfg["runtime"].get("fsdp"):
         if cfg["runtime"].get("nproc", 1) <= 1:
             message = "shards the fine-tunes over the processes of runtime.nproc: set runtime.nproc > 1"
-        elif catalogue.VARIANT_FAMILIES[cfg["variant"]] != "star":
-            message = f"{cfg['variant']} trains with its own steps, which are not sharded: runtime.fsdp is for star, star-norat and v-star"
+        elif cfg["variant"] not in ("star", "star-norat"):
+            message = f"{cfg['variant']} trains steps that are not sharded (whole copies per GPU): runtime.fsdp is for star and star-norat"
         elif cfg.get("loop", {}).get("finetune") == "lora":
             message = "LoRA trains small adapters, which DDP handles: drop runtime.fsdp"
         else:

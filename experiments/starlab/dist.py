@@ -1,5 +1,6 @@
 """Several processes, one run: ``runtime.nproc`` > 1 runs ``python -m starlab run`` under torchrun
-(``torch.distributed.run --standalone``), one process per device.
+(``torch.distributed.run``: ``--standalone`` on one node; on a Slurm job's nodes, srun starts it on
+each and the ranks meet by rendezvous), one process per device.
 
 What the ranks share and split (every variant):
 
@@ -99,13 +100,17 @@ class Dist:
     def sum_grads(self, params: Iterable[torch.nn.Parameter]) -> None:
         """Each trainable parameter's gradient summed over the ranks, so every rank holds the whole
         batch's (for losses each rank normalised by the whole batch, where DDP cannot wrap the
-        forward: Quiet-STaR calls its model's parts). A missing gradient counts as zeros; the
-        gradients travel in flat buckets of one dtype and device."""
+        forward: Quiet-STaR calls its model's parts). A rank without a parameter's gradient adds
+        zeros; a parameter no rank has a gradient for keeps none, as in one process (so AdamW
+        leaves it alone). The gradients travel in flat buckets of one dtype and device."""
         if not self.enabled:
             return
+        trainable = [p for p in params if p.requires_grad]
+        has = torch.tensor([p.grad is not None for p in trainable], dtype=torch.int32, device=_collective_device())
+        D.all_reduce(has, op=D.ReduceOp.MAX)
         groups: dict[tuple[torch.dtype, torch.device], list[torch.Tensor]] = {}
-        for p in params:
-            if not p.requires_grad:
+        for p, any_rank in zip(trainable, has.tolist()):
+            if not any_rank:
                 continue
             if p.grad is None:
                 p.grad = torch.zeros_like(p)
@@ -182,8 +187,9 @@ def from_env(device: str) -> Dist:
     cuda = device != "cpu" and torch.cuda.is_available()
     if cuda:
         if local >= torch.cuda.device_count():
+            per_node = int(os.environ.get("LOCAL_WORLD_SIZE", world))
             raise RuntimeError(
-                f"runtime.nproc asks for {world} processes on this node but only {torch.cuda.device_count()} GPU(s) are visible"
+                f"runtime.nproc asks for {per_node} processes on this node but only {torch.cuda.device_count()} GPU(s) are visible"
             )
         torch.cuda.set_device(local)
     if not D.is_initialized():

@@ -356,12 +356,16 @@ def _sharded_copy(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def _load_gathered(model: torch.nn.Module, sharded: torch.nn.Module) -> None:
-    """The sharded copy's trained weights, gathered whole on every rank, into ``model``."""
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
-
-    full = get_model_state_dict(sharded, options=StateDictOptions(full_state_dict=True))
+    """The sharded copy's trained weights, gathered whole on every rank, into ``model``: one
+    tensor at a time (the gradients dropped first), so the peak is the model and one tensor."""
+    for p in sharded.parameters():
+        p.grad = None
+    target = model.state_dict()
     with torch.no_grad():
-        model.load_state_dict(full)
+        for name, value in sharded.state_dict().items():  # the same order on every rank: collectives match
+            full = value.full_tensor() if hasattr(value, "full_tensor") else value
+            target[name].copy_(full)
+            del full
 
 
 def _finetune_rows(

@@ -95,12 +95,13 @@ def test_cross_field_rules():
 #: what runtime.fsdp is refused for, word for word as shared/experiment-config.ts says it (tests/unit/run-command.test.ts)
 FSDP_REFUSALS = {
     "one process": "shards the fine-tunes over the processes of runtime.nproc: set runtime.nproc > 1",
-    "quiet-star": "quiet-star trains with its own steps, which are not sharded: runtime.fsdp is for star, star-norat and v-star",
+    "quiet-star": "quiet-star trains steps that are not sharded (whole copies per GPU): runtime.fsdp is for star and star-norat",
+    "v-star": "v-star trains steps that are not sharded (whole copies per GPU): runtime.fsdp is for star and star-norat",
     "lora": "LoRA trains small adapters, which DDP handles: drop runtime.fsdp",
 }
 
 
-def test_fsdp_needs_several_processes_a_star_family_variant_and_full_fine_tunes():
+def test_fsdp_needs_several_processes_star_or_star_norat_and_full_fine_tunes():
     def errors(cfg):
         return [e["message"] for e in validate_config(cfg)[1] if e["field"] == "runtime.fsdp"]
 
@@ -126,6 +127,20 @@ def test_fsdp_needs_several_processes_a_star_family_variant_and_full_fine_tunes(
         "max_new_tokens": 16,
     }
     assert errors(quiet) == [FSDP_REFUSALS["quiet-star"]]
+    vstar = micro_config(runtime={**rt, "nproc": 2, "fsdp": True}, variant="v-star")
+    vstar["loop"].pop("p_rationalization")
+    vstar["verifier"] = {
+        "beta": 0.1,
+        "pairs_per_question": 2,
+        "steps": 2,
+        "lr": 0.001,
+        "batch_size": 2,
+        "candidates": 2,
+        "temperature": 1.0,
+        "orm_steps": 0,
+        "orm_lr": 0.001,
+    }
+    assert errors(vstar) == [FSDP_REFUSALS["v-star"]]
 
 
 def test_load_config_errors(tmp_path):

@@ -49,7 +49,10 @@ describe('runCommand', () => {
     expect(fsdpErrors('star', { 'runtime.nproc': '2' })).toEqual([]);
     expect(fsdpErrors('star', {})).toEqual(['shards the fine-tunes over the processes of runtime.nproc: set runtime.nproc > 1 (got true)']);
     expect(fsdpErrors('quiet-star', { 'runtime.nproc': '2' })).toEqual([
-      'quiet-star trains with its own steps, which are not sharded: runtime.fsdp is for star, star-norat and v-star (got true)',
+      'quiet-star trains steps that are not sharded (whole copies per GPU): runtime.fsdp is for star and star-norat (got true)',
+    ]);
+    expect(fsdpErrors('v-star', { 'runtime.nproc': '2' })).toEqual([
+      'v-star trains steps that are not sharded (whole copies per GPU): runtime.fsdp is for star and star-norat (got true)',
     ]);
     expect(fsdpErrors('star', { 'runtime.nproc': '2', 'loop.finetune': '"lora"' })).toEqual([
       'LoRA trains small adapters, which DDP handles: drop runtime.fsdp (got true)',

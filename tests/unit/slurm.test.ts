@@ -406,7 +406,7 @@ describe('sbatch arguments', () => {
     expect(line).toBe(
       'head=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1); exec srun --kill-on-bad-exit=1 /v/bin/python -m ' +
         'torch.distributed.run --nproc-per-node=8 --rdzv-backend=c10d --nnodes="$SLURM_NNODES" --rdzv-id="$SLURM_JOB_ID" ' +
-        `--rdzv-endpoint="$head:$((20000 + SLURM_JOB_ID % 20000))" -m starlab run --config '/d/it'\\''s/config.json' --resume`,
+        `--rdzv-endpoint="$head:$((10000 + SLURM_JOB_ID % 20000))" -m starlab run --config '/d/it'\\''s/config.json' --resume`,
     );
     // the shell expands the job's variables and keeps the quoted words whole
     const echoed = execFileSync(
@@ -419,8 +419,10 @@ describe('sbatch arguments', () => {
       ],
       { encoding: 'utf8', env: { ...process.env, SLURM_NNODES: '2', SLURM_JOB_ID: '123' } },
     );
-    expect(echoed).toContain('|--nnodes=2|--rdzv-id=123|--rdzv-endpoint=node7:20123|');
+    expect(echoed).toContain('|--nnodes=2|--rdzv-id=123|--rdzv-endpoint=node7:10123|');
     expect(echoed).toContain("|--config|/d/it's/config.json|--resume|");
+    // srun asks for the job's CPUs per task again
+    expect(jobLine(ctx, cmd, { nodes: 2, cpus: 16 }, false)).toContain('exec srun --kill-on-bad-exit=1 --cpus-per-task=16 /v/bin/python');
     // a test's stand-in command runs under srun as it is
     expect(jobLine(ctx, { command: 'fake', args: ['a b'] }, { nodes: 2 }, true)).toBe("exec srun --kill-on-bad-exit=1 fake 'a b'");
   });
