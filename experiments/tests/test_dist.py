@@ -36,6 +36,23 @@ def torchrun(args: list[str], **kw) -> subprocess.Popen:
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True, **kw)
 
 
+def torchrun_run(run_dir) -> str:
+    """``run_dir/config.json`` run to its end under torchrun, the run directory given as the app gives it."""
+    os.environ["STARLAB_RUN_DIR"] = str(run_dir)
+    try:
+        return finish(torchrun(["-m", "starlab", "run", "--config", str(run_dir / "config.json")]))
+    finally:
+        os.environ.pop("STARLAB_RUN_DIR", None)
+
+
+def one_process_run(run_dir) -> None:
+    """``run_dir/config.json`` run to its end in one process."""
+    env = {**os.environ, "PYTHONPATH": str(EXPERIMENTS), "STARLAB_RUN_DIR": str(run_dir)}
+    subprocess.run(
+        [sys.executable, "-m", "starlab", "run", "--config", str(run_dir / "config.json")], env=env, check=True, capture_output=True
+    )
+
+
 def finish(p: subprocess.Popen, timeout: float = 240) -> str:
     out, _ = p.communicate(timeout=timeout)
     assert p.returncode == 0, f"torchrun exited with {p.returncode}:\n{out[-4000:]}"
@@ -142,8 +159,7 @@ def test_star_under_torchrun_keeps_the_same_sets_stops_and_resumes(tmp_path, eve
         c = json.loads(json.dumps(cfg))
         c["runtime"]["nproc"] = nproc
         (d / "config.json").write_text(json.dumps(c))
-    env = {**os.environ, "PYTHONPATH": str(EXPERIMENTS), "STARLAB_RUN_DIR": str(one)}
-    subprocess.run([sys.executable, "-m", "starlab", "run", "--config", str(one / "config.json")], env=env, check=True, capture_output=True)
+    one_process_run(one)
 
     # under torchrun: stopped inside iteration 2's fine-tune (400 steps), then resumed
     os.environ["STARLAB_RUN_DIR"] = str(two)
@@ -220,11 +236,7 @@ def test_star_under_torchrun_keeps_the_same_sets_stops_and_resumes(tmp_path, eve
     c = json.loads((two / "config.json").read_text())
     c["runtime"]["fsdp"] = True
     (fsdp / "config.json").write_text(json.dumps(c))
-    os.environ["STARLAB_RUN_DIR"] = str(fsdp)
-    try:
-        finish(torchrun(["-m", "starlab", "run", "--config", str(fsdp / "config.json")]))
-    finally:
-        os.environ.pop("STARLAB_RUN_DIR", None)
+    torchrun_run(fsdp)
     f = _run_dir_events(fsdp)
     assert f[-1]["type"] == "run_end" and f[-1]["status"] == "completed"
     assert evals(f) == evals(a)
@@ -258,11 +270,7 @@ def test_vstar_under_torchrun_trains_its_verifiers_and_logs_what_it_stored(tmp_p
         "orm_lr": 0.001,
     }
     (tmp_path / "config.json").write_text(json.dumps(cfg))
-    os.environ["STARLAB_RUN_DIR"] = str(tmp_path)
-    try:
-        finish(torchrun(["-m", "starlab", "run", "--config", str(tmp_path / "config.json")]))
-    finally:
-        os.environ.pop("STARLAB_RUN_DIR", None)
+    torchrun_run(tmp_path)
     events = _run_dir_events(tmp_path)
     assert_valid_stream(events, event_validator)
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))  # one writer
@@ -285,35 +293,20 @@ def test_vstar_under_torchrun_trains_its_verifiers_and_logs_what_it_stored(tmp_p
 
 
 def test_quiet_star_under_torchrun_evaluates_as_one_process(tmp_path, event_validator):
-    cfg = micro_config(seed=2, warmup={"steps": 30})
-    cfg.pop("loop")
-    cfg["variant"] = "quiet-star"
-    cfg["quiet"] = {
-        "steps": 4,
-        "lr": 0.003,
-        "batch_size": 5,
-        "seq_len": 32,
-        "n_thoughts": 2,
-        "thought_len": 2,
-        "n_ahead": 2,
-        "thought_temperature": 1.0,
-        "policy_weight": 1.0,
-        "eval_every": 2,
-        "max_new_tokens": 16,
-    }
+    from test_quiet_star import _quiet_micro
+
+    cfg = _quiet_micro()
+    cfg["seed"] = 2
+    cfg["warmup"]["steps"] = 30
+    cfg["quiet"].update({"batch_size": 5, "eval_every": 2})
     one, two = tmp_path / "one", tmp_path / "two"
     for d, nproc in ((one, 1), (two, 2)):
         d.mkdir()
         c = json.loads(json.dumps(cfg))
         c["runtime"]["nproc"] = nproc
         (d / "config.json").write_text(json.dumps(c))
-    env = {**os.environ, "PYTHONPATH": str(EXPERIMENTS), "STARLAB_RUN_DIR": str(one)}
-    subprocess.run([sys.executable, "-m", "starlab", "run", "--config", str(one / "config.json")], env=env, check=True, capture_output=True)
-    os.environ["STARLAB_RUN_DIR"] = str(two)
-    try:
-        finish(torchrun(["-m", "starlab", "run", "--config", str(two / "config.json")]))
-    finally:
-        os.environ.pop("STARLAB_RUN_DIR", None)
+    one_process_run(one)
+    torchrun_run(two)
     a, b = _run_dir_events(one), _run_dir_events(two)
     assert_valid_stream(b, event_validator)
     assert [e["seq"] for e in b] == list(range(1, len(b) + 1))  # one writer

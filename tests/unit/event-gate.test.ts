@@ -11,9 +11,9 @@ import { databasePath, runsDir } from '../../core/paths';
 import { eventCount, eventTimes, ingestedSeqs, knownSeqs, MAX_SPAN } from '../../db/event-gate';
 import { ingestLines, lineHash, type RawLine } from '../../db/ingest';
 import { openDatabase, type DB } from '../../db/open';
-import { getRun, insertRun } from '../../db/queries';
+import { getRun } from '../../db/queries';
 import { ingestEventsFile } from '../../core/tailer';
-import { cleanupTempDirs, ev, RUN_START_FIELDS, tempDir } from '../fixtures/helpers';
+import { cleanupTempDirs, ev, insertTestRun, RUN_START_FIELDS, tempDir } from '../fixtures/helpers';
 
 afterAll(cleanupTempDirs);
 
@@ -21,26 +21,10 @@ const RUN = 'run1';
 let db: DB;
 let dir: string;
 
-function addRun(into: DB, id: string, dataDir: string): void {
-  insertRun(into, {
-    id,
-    variant: 'star',
-    dataset: 'addition',
-    preset: 'tiny',
-    seed: 0,
-    model: 'm',
-    config_json: '{}',
-    config_hash: 'h',
-    status: 'running',
-    created_at: 1,
-    run_dir: join(runsDir(dataDir), id),
-  });
-}
-
 beforeEach(() => {
   dir = tempDir();
   db = openDatabase(databasePath(dir));
-  addRun(db, RUN, dir);
+  insertTestRun(db, RUN, join(runsDir(dir), RUN));
 });
 
 const metric = (seq: number, value = seq) => ev(seq, 'metrics', { iteration: 0, step: seq, values: { loss: value } });

@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type DB } from '../../db/open';
 import { earlierLineHashes, getCursor, ingestLines, lineHash, splitTornLine } from '../../db/ingest';
-import { getLogs, getRun, getRunRow, getSamples, insertRun } from '../../db/queries';
+import { getLogs, getRun, getRunRow, getSamples } from '../../db/queries';
 import { ingestEventsFile, ingestTextLog, readCompleteLines } from '../../core/tailer';
-import { cleanupTempDirs, ev, RUN_START_FIELDS, tempDir } from '../fixtures/helpers';
+import { cleanupTempDirs, ev, insertTestRun, RUN_START_FIELDS, tempDir } from '../fixtures/helpers';
 
 afterAll(cleanupTempDirs);
 
@@ -18,19 +18,7 @@ beforeEach(() => {
   dir = tempDir();
   file = join(dir, 'events.jsonl');
   db = openDatabase(join(dir, 'starlab.db'));
-  insertRun(db, {
-    id: RUN,
-    variant: 'star',
-    dataset: 'addition',
-    preset: 'tiny',
-    seed: 0,
-    model: 'm',
-    config_json: '{}',
-    config_hash: 'h',
-    status: 'running',
-    created_at: 1,
-    run_dir: dir,
-  });
+  insertTestRun(db, RUN, dir);
 });
 
 const sample = (q: string) => ({

@@ -88,6 +88,23 @@ const jobState = (job: string): string => {
 
 const launch = ['launch', '--variant', 'star', '--dataset', 'addition', '--preset', 'tiny'];
 
+/** A one-iteration micro STaR run with runtime.nproc 2 (the real experiment) sent to Slurm with `flags` and waited for: completed, world size 2. */
+async function torchrunJob(dir: string, flags: string[]): Promise<Shown> {
+  const micro = Object.entries({ ...MICRO_STAR, 'loop.iterations': '1', 'runtime.nproc': '2' }).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
+  const r = await cli(
+    [...launch, ...micro, '--executor', 'slurm', ...flags, '--cpus', '2', '--time', '10', '--wait', '--json', '--data-dir', dir],
+    {
+      STARLAB_PYTHON: join(REPO, 'experiments', '.venv', 'bin', 'python'),
+    },
+  );
+  expect(r.code, r.stderr).toBe(0);
+  const s = await show(dir, (JSON.parse(r.stdout) as { id: string }).id);
+  expect(s).toMatchObject({ status: 'completed', executor: 'slurm' });
+  const start = JSON.parse(readFileSync(join(s.runDir, 'events.jsonl'), 'utf8').split('\n')[0]!) as { env: Record<string, unknown> };
+  expect(start.env).toMatchObject({ slurm_job_id: s.jobId, world_size: 2 });
+  return s;
+}
+
 describe('Slurm executor (a real single-node cluster)', () => {
   beforeAll(() => {
     let nodes = '';
@@ -165,44 +182,15 @@ describe('Slurm executor (a real single-node cluster)', () => {
   }, 90_000);
 
   it('a run with runtime.nproc 2 runs torchrun inside its job (the real experiment)', async () => {
-    const dir = tempDir();
-    const micro = Object.entries({ ...MICRO_STAR, 'loop.iterations': '1', 'runtime.nproc': '2' }).flatMap(([k, v]) => [
-      '--set',
-      `${k}=${v}`,
-    ]);
-    const r = await cli(
-      [...launch, ...micro, '--executor', 'slurm', '--cpus', '2', '--time', '10', '--wait', '--json', '--data-dir', dir],
-      {
-        STARLAB_PYTHON: join(REPO, 'experiments', '.venv', 'bin', 'python'),
-      },
-    );
-    expect(r.code, r.stderr).toBe(0);
-    const id = (JSON.parse(r.stdout) as { id: string }).id;
-    const s = await show(dir, id);
-    expect(s).toMatchObject({ status: 'completed', executor: 'slurm' });
-    const start = JSON.parse(readFileSync(join(s.runDir, 'events.jsonl'), 'utf8').split('\n')[0]!) as { env: Record<string, unknown> };
-    expect(start.env).toMatchObject({ slurm_job_id: s.jobId, world_size: 2 });
+    await torchrunJob(tempDir(), []);
   }, 120_000);
 
   it('a run across nodes: srun starts torchrun on each node, its ranks meeting by rendezvous (one node here)', async () => {
     const dir = tempDir();
-    const micro = Object.entries({ ...MICRO_STAR, 'loop.iterations': '1', 'runtime.nproc': '2' }).flatMap(([k, v]) => [
-      '--set',
-      `${k}=${v}`,
-    ]);
-    const r = await cli(
-      [...launch, ...micro, '--executor', 'slurm', '--nodes', '1', '--cpus', '2', '--time', '10', '--wait', '--json', '--data-dir', dir],
-      { STARLAB_PYTHON: join(REPO, 'experiments', '.venv', 'bin', 'python') },
-    );
-    expect(r.code, r.stderr).toBe(0);
-    const id = (JSON.parse(r.stdout) as { id: string }).id;
-    const s = await show(dir, id);
-    expect(s).toMatchObject({ status: 'completed', executor: 'slurm' });
-    const start = JSON.parse(readFileSync(join(s.runDir, 'events.jsonl'), 'utf8').split('\n')[0]!) as { env: Record<string, unknown> };
-    expect(start.env).toMatchObject({ slurm_job_id: s.jobId, world_size: 2 });
+    const s = await torchrunJob(dir, ['--nodes', '1']);
     const db = openDatabase(databasePath(dir));
     try {
-      const started = db.prepare("SELECT message FROM logs WHERE run_id = ? AND message LIKE 'started:%'").pluck().get(id) as string;
+      const started = db.prepare("SELECT message FROM logs WHERE run_id = ? AND message LIKE 'started:%'").pluck().get(s.id) as string;
       for (const part of [
         '--nodes=1',
         '--ntasks-per-node=1',

@@ -10,7 +10,7 @@ import { chartDomains } from '../chart-domain';
 import { CanvasSeries } from './CanvasSeries';
 import { niceTicks, type AxisKind } from '../../../shared/ticks';
 import { formatDomain, sliceToRange, xExtent, zoomedDomains } from '../chart-zoom';
-import { dragSelection, PlotProbe, useDragZoom, useFullScreen, useWindowHeight } from './chart-interaction';
+import { ChartButtons, dragSelection, PlotProbe, useDragZoom, useFullScreen, useWindowHeight } from './chart-interaction';
 
 /** Above this many lines, or points over all lines, the chart draws them on a canvas (CanvasSeries). */
 export const CANVAS_ABOVE_LINES = 12;
@@ -157,21 +157,7 @@ export function CompareChart(props: CompareChartProps): ReactElement {
       {drawn.length === 0 ? null : (
         <div className="chart-toolbar">
           <span className="muted small">{zoom ? 'Zoomed: double-click to reset' : 'Drag across the plot to zoom'}</span>
-          {zoom ? (
-            <button type="button" className="small-button" data-testid="chart-reset-zoom" onClick={resetZoom}>
-              Reset zoom
-            </button>
-          ) : null}
-          <button
-            type="button"
-            className="small-button"
-            data-testid="chart-fullscreen"
-            aria-pressed={full}
-            title={full ? 'Leave full screen (Esc)' : 'Fill the window with this chart'}
-            onClick={() => setFull((f) => !f)}
-          >
-            {full ? 'Exit full screen' : 'Full screen'}
-          </button>
+          <ChartButtons zoomed={!!zoom} onReset={resetZoom} full={full} onToggleFull={() => setFull((f) => !f)} />
         </div>
       )}
       {drawn.length === 0 ? (

@@ -127,6 +127,29 @@ export function useFullScreen(): [boolean, Dispatch<SetStateAction<boolean>>] {
   return [full, setFull];
 }
 
+/** *Reset zoom* (while zoomed) and *Full screen* / *Exit full screen*, as every zoomable chart shows them. */
+export function ChartButtons(props: { zoomed: boolean; onReset: () => void; full: boolean; onToggleFull: () => void }): ReactElement {
+  return (
+    <>
+      {props.zoomed ? (
+        <button type="button" className="small-button" data-testid="chart-reset-zoom" onClick={props.onReset}>
+          Reset zoom
+        </button>
+      ) : null}
+      <button
+        type="button"
+        className="small-button"
+        data-testid="chart-fullscreen"
+        aria-pressed={props.full}
+        title={props.full ? 'Leave full screen (Esc)' : 'Fill the window with this chart'}
+        onClick={props.onToggleFull}
+      >
+        {props.full ? 'Exit full screen' : 'Full screen'}
+      </button>
+    </>
+  );
+}
+
 /** The range being dragged, drawn inside the chart (an element, not a component: recharts takes it as its own child). */
 export function dragSelection(drag: { start: number; end: number; span: PlotSpan; domain: [number, number] } | null): ReactElement | null {
   if (!drag) return null;

@@ -2,7 +2,7 @@ import { useMemo, type ReactElement } from 'react';
 import { CartesianGrid, Line, LineChart, Tooltip, XAxis, YAxis } from 'recharts';
 import { niceDomain, niceTicks, type AxisKind } from '../../../shared/ticks';
 import { pointsAroundRange } from '../chart-zoom';
-import { dragSelection, PlotProbe, useDragZoom, useFullScreen, useWindowHeight } from './chart-interaction';
+import { ChartButtons, dragSelection, PlotProbe, useDragZoom, useFullScreen, useWindowHeight } from './chart-interaction';
 import { useElementWidth } from '../hooks';
 import { formatNumber } from '../format';
 import { downsamplePoints, type XY } from '../metrics';
@@ -209,21 +209,7 @@ export function LineChartPanel(props: LineChartPanelProps): ReactElement {
       {full && zoomable ? <div className="chart-fullscreen-title">{props.title}</div> : null}
       {zoomable && nPoints > 0 ? (
         <div className="chart-corner-buttons">
-          {zoom ? (
-            <button type="button" className="small-button" data-testid="chart-reset-zoom" onClick={resetZoom}>
-              Reset zoom
-            </button>
-          ) : null}
-          <button
-            type="button"
-            className="small-button"
-            data-testid="chart-fullscreen"
-            aria-pressed={full}
-            title={full ? 'Leave full screen (Esc)' : 'Fill the window with this chart'}
-            onClick={() => setFull((f) => !f)}
-          >
-            {full ? 'Exit full screen' : 'Full screen'}
-          </button>
+          <ChartButtons zoomed={!!zoom} onReset={resetZoom} full={full} onToggleFull={() => setFull((f) => !f)} />
         </div>
       ) : null}
       {nPoints === 0 ? (
