@@ -257,6 +257,17 @@ export function getRun(db: DB, id: string): Omit<RunDetail, 'checkpointIteration
   };
 }
 
+/** The configs of several runs in one read ({runId: config}; an unknown id is left out): what the compare view needs of each run. */
+export function getRunConfigs(db: DB, ids: string[]): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  const rows = db.prepare('SELECT id, config_json FROM runs WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(ids)) as {
+    id: string;
+    config_json: string;
+  }[];
+  for (const r of rows) out[r.id] = parseJson<Record<string, unknown>>(r.config_json, {});
+  return out;
+}
+
 /** The id of the run's newest log line (0: none): where a follower starts reading. */
 export function lastLogId(db: DB, runId: string): number {
   return (db.prepare('SELECT coalesce(max(id), 0) AS m FROM logs WHERE run_id = ?').get(runId) as { m: number }).m;

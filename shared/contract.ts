@@ -531,6 +531,7 @@ export const commandArgs = {
   getSeries: z.tuple([z.array(runId).min(1).max(500), z.array(z.string().min(1).max(200)).min(1).max(50)]),
   getSeriesColumns: z.tuple([z.array(runId).min(1).max(500), z.array(z.string().min(1).max(200)).min(1).max(50)]),
   metricNames: z.tuple([z.array(runId).min(1).max(500)]),
+  getRunConfigs: z.tuple([z.array(runId).min(1).max(500)]),
   getGroup: z.tuple([runId]),
   cancelRun: z.tuple([runId]),
   retryRun: z.tuple([runId]),
@@ -718,6 +719,8 @@ export interface CommandResults {
   /** getSeries as columns (the compare view's: no object per point). */
   getSeriesColumns: Record<string, Record<string, SeriesColumns>>;
   metricNames: { name: string; runs: number }[];
+  /** {runId: config} of the runs that exist (the compare view's config diff and legend). */
+  getRunConfigs: Record<string, Record<string, unknown>>;
   getGroup: GroupDetail | null;
   cancelRun: { ok: boolean; message: string };
   retryRun: { ok: boolean; message: string; id?: string };

@@ -9,7 +9,15 @@ import type { ServiceCommands } from './types';
 
 export type GroupCommands = Pick<
   ServiceCommands,
-  'planAblation' | 'createAblation' | 'listGroups' | 'getGroup' | 'stopGroup' | 'getSeries' | 'getSeriesColumns' | 'metricNames'
+  | 'planAblation'
+  | 'createAblation'
+  | 'listGroups'
+  | 'getGroup'
+  | 'stopGroup'
+  | 'getSeries'
+  | 'getSeriesColumns'
+  | 'metricNames'
+  | 'getRunConfigs'
 >;
 
 export function groupCommands(ctx: ServiceContext): GroupCommands {
@@ -99,5 +107,6 @@ export function groupCommands(ctx: ServiceContext): GroupCommands {
     getSeries: (ids, names) => q.getSeries(db, ids, names),
     getSeriesColumns: (ids, names) => q.getSeriesColumns(db, ids, names),
     metricNames: (ids) => q.metricNames(db, ids),
+    getRunConfigs: (ids) => q.getRunConfigs(db, ids),
   };
 }

@@ -90,6 +90,10 @@ describe('the queue (real child processes)', () => {
       expect(series[id]!['eval/accuracy']!.map((p) => p.iteration)).toEqual([0, 1]);
     }
     expect(s.metricNames(r.runs).find((m) => m.name === 'eval/accuracy')).toEqual({ name: 'eval/accuracy', runs: 4 });
+    // and every run's config in one read, as getRun gives it (an unknown id left out)
+    const configs = s.getRunConfigs([...r.runs, '20000101-000000-dead']);
+    expect(Object.keys(configs).sort()).toEqual([...r.runs].sort());
+    for (const id of r.runs) expect(configs[id]).toEqual(s.getRun(id)!.config);
   }, 60_000);
 
   it('gives each queued run its own GPU slot (CUDA_VISIBLE_DEVICES)', async () => {

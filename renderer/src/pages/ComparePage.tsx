@@ -105,19 +105,12 @@ export function ComparePage({ path }: { path: string }): ReactElement {
     const missing = idsRef.current.filter((id) => !requested.current.has(id));
     if (!missing.length) return;
     for (const id of missing) requested.current.add(id);
-    let i = 0;
-    const worker = async (): Promise<void> => {
-      while (i < missing.length) {
-        const id = missing[i++]!;
-        try {
-          const d = await call('getRun', id);
-          setConfigs((c) => ({ ...c, [id]: d?.config ?? {} }));
-        } catch {
-          requested.current.delete(id);
-        }
-      }
-    };
-    for (let w = 0; w < Math.min(6, missing.length); w++) void worker();
+    // one read for every run's config (a run page's getRun each would carry its curves too), one render
+    call('getRunConfigs', missing)
+      .then((got) => setConfigs((c) => ({ ...c, ...Object.fromEntries(missing.map((id) => [id, got[id] ?? {}])) })))
+      .catch(() => {
+        for (const id of missing) requested.current.delete(id);
+      });
   }, [idsKey]);
 
   const configKeys = useMemo(() => {
