@@ -11,6 +11,7 @@ import { matplotlibScript } from '../shared/export/matplotlib';
 import { EXPORT_PRESETS, type ExportPreset, type Figure } from '../shared/export/model';
 import { pgfplotsFigure, pgfplotsStandalone } from '../shared/export/pgfplots';
 import { EXPORT_FORMATS, type ExportFile, type ExportFormat, type ExportOptions } from '../shared/contract';
+import { BEST_DEFINITION } from '../shared/stats';
 import { renderFigureFiles, type FigureFormat } from './figure-render';
 
 export { EXPORT_FORMATS, type ExportFormat };
@@ -88,7 +89,8 @@ export function groupFiles(
       name: 'table.tex',
       data: Buffer.from(
         latexTable(x.table, {
-          caption: `${x.groupName}: ${what}${percent ? ' (%)' : ''}, mean and sample std over seeds of each run's final and best evaluation`,
+          // the caption states the one definition of "best" the compare table states (shared/stats.ts)
+          caption: `${x.groupName}: ${what}${percent ? ' (%)' : ''}, mean and sample std over seeds. Final = each run's last evaluation. ${BEST_DEFINITION}.`,
           label: `tab:${safeFileName(x.groupId)}`,
           percent,
           ...(isDefault ? {} : { metricLabel: `${escapeLatex(x.metric)}${percent ? ' (\\%)' : ''}` }),

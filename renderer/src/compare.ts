@@ -22,7 +22,7 @@ export const X_OPTIONS: { id: XKind; label: string }[] = [
   { id: 'step', label: 'training steps' },
   { id: 'examples', label: 'examples trained' },
   { id: 'tokens', label: 'tokens processed' },
-  { id: 'time', label: 'wall time (s)' },
+  { id: 'time', label: 'wall time' },
 ];
 
 /** The cumulative compute metric an x axis maps iterations to, if any. */

@@ -208,6 +208,15 @@ export async function scenarioHttp(browser: Browser, server: Server): Promise<{ 
   const it = page.getByTestId('iteration-progress');
   check((await it.getAttribute('data-total')) === '2', 'iteration progress total is not 2');
   await waitFor('log lines', async () => Number(await page.getByTestId('run-logs').getAttribute('data-lines')) > 0, 10_000);
+  // the wall-time axis of the accounting chart: duration ticks read from the drawn SVG, none repeated
+  const wallTicks = await page.getByTestId('accounting-chart').locator('.recharts-yAxis-tick-labels text').allTextContents();
+  check(
+    wallTicks.length >= 2 &&
+      new Set(wallTicks).size === wallTicks.length &&
+      wallTicks.every((t) => /^(0|\d+(\.\d+)? (ms|s|min|h))$/.test(t)),
+    `accounting chart wall-time ticks: ${JSON.stringify(wallTicks)}`,
+  );
+  log(`accounting wall-time ticks: ${wallTicks.join(' ')}`);
   await page.waitForTimeout(300);
   await screenshot(page, 'http-run-completed');
   log(`${completedId} completed; accuracy ${await page.getByTestId('run-accuracy').textContent()}`);

@@ -440,6 +440,9 @@ describe('group export', () => {
     expect(readFileSync(join(outDir, 'addition-accuracy.pgf.tex'), 'utf8')).toContain('width=6.75in');
     const table = readFileSync(join(outDir, 'table.tex'), 'utf8');
     expect(table).toContain('star-norat & ');
+    // the caption states the compare table's one definition of "best", not the mean of each run's best
+    expect(table).toMatch(/\\caption\{[^}]*Best = the highest point of the mean curve over seeds/);
+    expect(table).not.toContain("each run's final and best");
     checkTex(table);
 
     // table.tex exists now: refused (nothing written) without --force, replaced with it

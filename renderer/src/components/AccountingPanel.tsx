@@ -1,6 +1,7 @@
 import { useMemo, type ReactElement } from 'react';
 import { Bar, BarChart, CartesianGrid, Legend, Tooltip, XAxis, YAxis } from 'recharts';
 import type { RunDetail } from '../../../shared/contract';
+import { niceDomain } from '../../../shared/ticks';
 import { buildAccounting, isStarFamily, phaseChartData, type AccountingRow, type AccountingTotals } from '../accounting';
 import { formatPct } from '../format';
 import { useElementWidth } from '../hooks';
@@ -98,6 +99,16 @@ function Cells({
 
 function PhaseChart({ data, phases }: { data: Record<string, number>[]; phases: string[] }): ReactElement | null {
   const [ref, width] = useElementWidth<HTMLDivElement>();
+  // duration ticks over the tallest stack (ms, s, min, h; no repeated label)
+  const y = useMemo(() => {
+    let top = 0;
+    for (const row of data)
+      top = Math.max(
+        top,
+        phases.reduce((sum, p) => sum + (row[p] ?? 0), 0),
+      );
+    return niceDomain('duration', 0, top, 4);
+  }, [data, phases]);
   if (!data.length || !phases.length) return null;
   return (
     <div ref={ref} className="chart accounting-chart" data-testid="accounting-chart" data-points={data.length}>
@@ -114,7 +125,10 @@ function PhaseChart({ data, phases }: { data: Record<string, number>[]; phases: 
             width={58}
             tick={{ fontSize: 11 }}
             stroke="#888"
-            tickFormatter={(v: number) => formatSeconds(v)}
+            domain={y.domain}
+            ticks={y.ticks}
+            interval={0}
+            tickFormatter={y.format}
             label={{
               value: 'wall time',
               angle: -90,

@@ -4,7 +4,7 @@ import type { FieldError } from '../../../shared/experiment-config';
 import { countRuns, formatEstimate, parseAblationForm, type AblationFormState } from '../ablation-form';
 import { ExecutorFields } from '../components/ExecutorFields';
 import { parseExecutorForm, rememberedExecutor, rememberExecutor, type ExecutorFormState } from '../executor-form';
-import { ABLATION_OVERRIDES_EXAMPLE, ABLATION_SWEEPS_EXAMPLE } from '../form-examples';
+import { ablationOverridesExample, ablationSweepsExample } from '../form-examples';
 import { call } from '../transport';
 import { navigate, useCheckAsYouType, useLive, useRunsChanged } from '../hooks';
 import { ErrorNote, Panel } from '../components/common';
@@ -204,7 +204,7 @@ export function AblatePage(): ReactElement {
               data-testid="ablate-overrides"
               rows={4}
               spellCheck={false}
-              placeholder={ABLATION_OVERRIDES_EXAMPLE}
+              placeholder={ablationOverridesExample(form.variants)}
               value={form.overrides}
               onChange={(e) => update({ overrides: e.target.value })}
               className={overrideErrors.length ? 'invalid' : undefined}
@@ -222,7 +222,7 @@ export function AblatePage(): ReactElement {
               data-testid="ablate-sweeps"
               rows={4}
               spellCheck={false}
-              placeholder={ABLATION_SWEEPS_EXAMPLE}
+              placeholder={ablationSweepsExample(form.variants)}
               value={form.sweeps}
               onChange={(e) => update({ sweeps: e.target.value })}
               className={sweepErrors.length ? 'invalid' : undefined}

@@ -2,7 +2,7 @@ import { useEffect, useMemo, useState, type FormEvent, type ReactElement } from 
 import type { Catalog } from '../../../shared/contract';
 import type { FieldError } from '../../../shared/experiment-config';
 import { parseForm, type FormState } from '../launch-form';
-import { LAUNCH_OVERRIDES_EXAMPLE } from '../form-examples';
+import { launchOverridesExample } from '../form-examples';
 import { call } from '../transport';
 import { navigate, useCheckAsYouType, useLive } from '../hooks';
 import { ErrorNote, Panel } from '../components/common';
@@ -166,7 +166,7 @@ export function LaunchPage(): ReactElement {
               data-testid="field-overrides"
               rows={7}
               spellCheck={false}
-              placeholder={LAUNCH_OVERRIDES_EXAMPLE}
+              placeholder={launchOverridesExample(form.variant)}
               value={form.overrides}
               onChange={(e) => update({ overrides: e.target.value })}
               className={overrideErrors.length ? 'invalid' : undefined}
