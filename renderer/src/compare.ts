@@ -32,14 +32,7 @@ export function xComputeMetric(kind: XKind): string | null {
   return null;
 }
 
-/**
- * The fill opacity of each band when `bands` are drawn: 0.15 for up to three, less beyond, so
- * that where many overlap (per-difficulty curves) the colours still read instead of stacking to
- * grey: k overlapping bands cover 1 − (1 − a)^k, about 0.37 for ten.
- */
-export function bandOpacity(bands: number): number {
-  return Math.min(0.15, 0.45 / Math.max(1, bands));
-}
+export { bandOpacity } from '../../shared/export/model';
 
 /** How an x axis ticks: wall time in durations, the rest are counts (iterations, steps, examples, tokens). */
 export function axisKindOf(x: XKind): AxisKind {

@@ -4,7 +4,7 @@
  * two files (and the PNG rendered from the SVG) are the same figure.
  */
 import { FONT_FAMILY, textWidth } from './font-metrics';
-import { resolvePreset, type ExportPreset, type Figure, type FigureSeries, type PresetName } from './model';
+import { figureBandOpacity, resolvePreset, type ExportPreset, type Figure, type FigureSeries, type PresetName } from './model';
 import { styleOfSeries, type Dash } from './style';
 import { formatLogTick, formatTick, logTicks, niceStep, niceTicks, ticksBetween, type Ticks } from '../ticks';
 
@@ -201,6 +201,7 @@ export function layoutFigure(figure: Figure, preset: PresetName | ExportPreset =
   const P = (x: number, y: number): Pt => [r2(sx(x)), r2(sy(y))];
 
   const items: SceneItem[] = [];
+  const bandFill = figureBandOpacity(figure); // as the screen draws them
   items.push({ kind: 'rect', x: 0, y: 0, w: r2(W), h: r2(H), fill: '#FFFFFF' });
   for (const t of yTicks) items.push({ kind: 'line', points: [P(x0, t), P(x1, t)], stroke: '#E0E0E0', width: 0.4 });
   items.push({ kind: 'clip-begin', x: r2(plot.x), y: r2(plot.y), w: r2(plot.w), h: r2(plot.h) });
@@ -210,7 +211,7 @@ export function layoutFigure(figure: Figure, preset: PresetName | ExportPreset =
         kind: 'area',
         points: [...b.map((q) => P(q.x, q.hi)), ...[...b].reverse().map((q) => P(q.x, q.lo))],
         fill: d.color,
-        opacity: 0.18,
+        opacity: bandFill,
       });
   for (const d of drawn)
     for (const r of d.runs)

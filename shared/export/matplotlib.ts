@@ -1,5 +1,5 @@
 /** A matplotlib script that redraws a figure from its exported CSV (csv module only, no pandas). */
-import { resolvePreset, xTicksOf, yLimits, type ExportPreset, type Figure, type PresetName } from './model';
+import { figureBandOpacity, resolvePreset, xTicksOf, yLimits, type ExportPreset, type Figure, type PresetName } from './model';
 import { mplDash, styleOfSeries } from './style';
 
 /** A Python string literal (JSON string syntax is valid Python for str). */
@@ -43,6 +43,7 @@ TITLE = ${py(figure.title)}
 XLABEL = ${py(figure.xLabel)}
 YLABEL = ${py(figure.yLabel)}
 YLOG = ${figure.yLog ? 'True' : 'False'}
+BAND_ALPHA = ${figureBandOpacity(figure)}  # as the screen draws the bands (lighter where many overlap)
 YLIM = (${pyNum(yLim.min)}, ${pyNum(yLim.max)})  # clip the axis here (None: follow the data)
 XLIM = ${figure.xDomain ? `(${pyNum(figure.xDomain[0])}, ${pyNum(figure.xDomain[1])})` : 'None'}  # a zoomed chart's range (None: follow the data)
 XTICKS = [${xt ? xt.ticks.map((v) => pyNum(v)).join(', ') : ''}]  # ticks as the lab draws them (empty: matplotlib's own)
@@ -84,7 +85,7 @@ def main():
                 ax.plot([p[0] for p in rpts], [p[1] for p in rpts], color=color, linestyle=dash, linewidth=0.5, alpha=0.35)
         band = [p for p in pts if p[2] is not None and p[3] is not None]
         if len(band) >= 2:
-            ax.fill_between([p[0] for p in band], [p[2] for p in band], [p[3] for p in band], color=color, alpha=0.2, linewidth=0)
+            ax.fill_between([p[0] for p in band], [p[2] for p in band], [p[3] for p in band], color=color, alpha=BAND_ALPHA, linewidth=0)
         ax.plot([p[0] for p in pts], [p[1] for p in pts], color=color, linestyle=dash, linewidth=1.2,
                 marker="o" if len(pts) == 1 else None, label=label)
     if YLOG:

@@ -34,6 +34,20 @@ export interface FigureSeries {
   runs?: FigureRun[];
 }
 
+/**
+ * The fill opacity of each band when `bands` are drawn: 0.15 for up to three, less beyond, so
+ * that where many overlap (per-difficulty curves) the colours still read instead of stacking to
+ * grey: k overlapping bands cover 1 − (1 − a)^k, about 0.37 for ten. The screen and every export.
+ */
+export function bandOpacity(bands: number): number {
+  return Math.min(0.15, 0.45 / Math.max(1, bands));
+}
+
+/** The band opacity of a figure: by how many of its series have a band somewhere. */
+export function figureBandOpacity(figure: Pick<Figure, 'series'>): number {
+  return bandOpacity(figure.series.filter((s) => s.points.some((p) => p.lo !== undefined && p.hi !== undefined)).length);
+}
+
 export interface Figure {
   title: string;
   xLabel: string;

@@ -1,6 +1,6 @@
 /** pgfplots figures: a tikzpicture to \input in a paper, and a standalone document around it. */
 import { escapeLatex } from './latex';
-import { resolvePreset, type ExportPreset, type Figure, type PresetName, xTicksOf, yLimits } from './model';
+import { figureBandOpacity, resolvePreset, type ExportPreset, type Figure, type PresetName, xTicksOf, yLimits } from './model';
 import { pgfDash, styleOfSeries } from './style';
 
 /** A number for pgfplots coordinates (finite, no exponent surprises). */
@@ -70,6 +70,7 @@ export function pgfplotsFigure(figure: Figure, preset: PresetName | ExportPreset
   L.push('\\begin{axis}[');
   for (const o of axisOpts) L.push(`  ${o},`);
   L.push(']');
+  const bandFill = figureBandOpacity(figure); // as the screen draws the bands
   figure.series.forEach((s, i) => {
     const st = styleOfSeries(s);
     const style = `color=${st.colorName}, ${pgfDash(st.dash)}, thick, mark=none`;
@@ -86,7 +87,7 @@ export function pgfplotsFigure(figure: Figure, preset: PresetName | ExportPreset
     if (lo.length >= 2 && hi.length >= 2) {
       L.push(`\\addplot[name path=s${i}lo, draw=none, forget plot] coordinates {${coords(lo)}};`);
       L.push(`\\addplot[name path=s${i}hi, draw=none, forget plot] coordinates {${coords(hi)}};`);
-      L.push(`\\addplot[fill=${st.colorName}, fill opacity=0.2, draw=none, forget plot] fill between[of=s${i}lo and s${i}hi];`);
+      L.push(`\\addplot[fill=${st.colorName}, fill opacity=${bandFill}, draw=none, forget plot] fill between[of=s${i}lo and s${i}hi];`);
     }
     for (const r of s.runs ?? []) {
       const pts = plottable(r.points, figure.yLog);

@@ -7,7 +7,8 @@ import { parseCSV, readFigureCSV, toCSV } from '../../shared/export/csv';
 import { aggregateRuns, buildGroupExport } from '../../shared/export/group';
 import { escapeLatex, latexTable } from '../../shared/export/latex';
 import { matplotlibScript } from '../../shared/export/matplotlib';
-import { EXPORT_PRESETS, mean, sampleStd, type Figure, type Table } from '../../shared/export/model';
+import { bandOpacity, EXPORT_PRESETS, figureBandOpacity, mean, sampleStd, type Figure, type Table } from '../../shared/export/model';
+import { layoutFigure } from '../../shared/export/figure-layout';
 import { pgfplotsFigure, pgfplotsStandalone } from '../../shared/export/pgfplots';
 import { OKABE_ITO, styleForVariant } from '../../shared/export/style';
 import { pngSize } from '../../core/figure-render';
@@ -180,7 +181,7 @@ describe('pgfplots', () => {
     expect(tex.match(/\\addlegendentry\{/g)).toHaveLength(3);
     expect(tex.match(/fill between\[of=/g)).toHaveLength(2); // v-star has no band
     expect(tex).toContain('\\addplot[name path=s0lo, draw=none, forget plot] coordinates {(0,0.05) (1,0.2) (2,0.45)};');
-    expect(tex).toContain('\\addplot[fill=OIblue, fill opacity=0.2, draw=none, forget plot] fill between[of=s0lo and s0hi];');
+    expect(tex).toContain('\\addplot[fill=OIblue, fill opacity=0.15, draw=none, forget plot] fill between[of=s0lo and s0hi];');
     expect(tex).toContain('\\definecolor{OIblue}{HTML}{0072B2}');
     expect(tex).toContain('\\definecolor{OIvermillion}{HTML}{D55E00}');
     expect(tex).toContain('width=3.25in');
@@ -193,6 +194,22 @@ describe('pgfplots', () => {
     expect(withRuns).toContain('width=6.75in');
     expect(withRuns.match(/forget plot\] coordinates/g)!.length).toBe(2 * 2 + 2); // lo/hi paths of 2 bands + 2 runs
     checkTex(withRuns);
+  });
+
+  it('bands as the screen draws them: lighter where many overlap, in every format', () => {
+    // six banded series (per-difficulty curves): each band at 0.45 / 6 = 0.075, as on screen
+    const many: Figure = {
+      ...noRuns,
+      series: Array.from({ length: 6 }, (_, i) => ({ ...noRuns.series[0]!, key: `d${i}`, label: `${i + 1}-digit` })),
+    };
+    expect(figureBandOpacity(noRuns)).toBe(0.15);
+    expect(figureBandOpacity(many)).toBe(bandOpacity(6));
+    expect(bandOpacity(6)).toBe(0.075);
+    expect(pgfplotsFigure(many, 'single-column').match(/fill opacity=0\.075,/g)).toHaveLength(6);
+    expect(matplotlibScript('fig.csv', many, 'single-column')).toContain('BAND_ALPHA = 0.075');
+    const areas = layoutFigure(many, 'single-column').items.filter((it) => it.kind === 'area');
+    expect(areas.length).toBeGreaterThan(0);
+    expect(areas.every((a) => (a as { opacity?: number }).opacity === 0.075)).toBe(true);
   });
 
   it('ymode=log when set (non-positive values left out); standalone has the preamble', () => {
