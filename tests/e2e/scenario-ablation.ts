@@ -95,6 +95,13 @@ export async function scenarioAblation(browser: Browser, server: Server): Promis
     async () => (await page.getByTestId('compare-chart').getAttribute('data-series-count')) === '2',
     15_000,
   );
+  // the sidebar shows each run's whole id under its name (two runs of one name stay told apart)
+  const sideIds = page.getByTestId('compare-run-id');
+  const shownIds = await sideIds.evaluateAll((els) => els.map((e) => ({ text: e.textContent, cut: e.scrollWidth > e.clientWidth + 1 })));
+  check(
+    shownIds.length >= 4 && shownIds.every((x) => /^\d{8}-\d{6}-[0-9a-f]{4}$/.test(x.text ?? '') && !x.cut),
+    `compare sidebar ids: ${JSON.stringify(shownIds.slice(0, 3))}`,
+  );
   await page.getByTestId('compare-x').selectOption('tokens');
   await page.getByTestId('compare-band').selectOption('ci95');
   await page.getByTestId('compare-table').waitFor();

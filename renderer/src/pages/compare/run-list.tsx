@@ -55,9 +55,16 @@ export function CompareRunList({
               checked={selected.includes(r.id)}
               onChange={(e) => toggle(r.id, e.target.checked)}
             />
-            <span data-testid="compare-run-name">{runName(r)}</span>
-            <span className="mono muted small">{r.id}</span>
-            <StatusBadge status={r.status} />
+            {/* the name, then the whole id under it: two runs of one name stay told apart */}
+            <span className="compare-run-text">
+              <span data-testid="compare-run-name">{runName(r)}</span>
+              <span className="compare-run-meta">
+                <span className="mono muted small" data-testid="compare-run-id">
+                  {r.id}
+                </span>
+                <StatusBadge status={r.status} />
+              </span>
+            </span>
           </label>
         ))}
         {!shown.length ? <div className="muted small">{loading ? 'Loading…' : 'No runs.'}</div> : null}
