@@ -105,14 +105,21 @@ export async function scenarioAblation(browser: Browser, server: Server): Promis
   await page.getByTestId('compare-x').selectOption('tokens');
   await page.getByTestId('compare-band').selectOption('ci95');
   await page.getByTestId('compare-table').waitFor();
-  // the x ticks the chart gives recharts (every one drawn): token counts with SI prefixes (400k, 1.2M), no label twice
+  // the x ticks as drawn (the SVG's text): token counts with SI prefixes (400k, 1.2M), no label twice,
+  // and every tick the chart asked recharts for is drawn
   const xTickTexts = async () =>
     ((await page.getByTestId('compare-chart').getAttribute('data-x-ticks')) ?? '').split(' | ').filter(Boolean);
-  await waitFor('token ticks', async () => (await xTickTexts()).length >= 2, 10_000);
-  const tokenTicks = await xTickTexts();
+  const drawnTicks = () =>
+    page.getByTestId('compare-chart').locator('.recharts-xAxis-tick-labels .recharts-cartesian-axis-tick-value').allTextContents();
+  await waitFor('token ticks', async () => (await drawnTicks()).length >= 2, 10_000);
+  const tokenTicks = await drawnTicks();
   check(
     tokenTicks.every((t) => /^\d+(\.\d+)?[kMG]?$/.test(t)) && new Set(tokenTicks).size === tokenTicks.length,
-    `token axis ticks: ${tokenTicks.join(', ')}`,
+    `token axis ticks drawn: ${tokenTicks.join(', ')}`,
+  );
+  check(
+    tokenTicks.join() === (await xTickTexts()).join(),
+    `ticks drawn ${tokenTicks.join(', ')} are not those asked ${(await xTickTexts()).join(', ')}`,
   );
   // the tooltip at a point: per group its mean, the band and how many runs the mean is over
   const box = (await page.getByTestId('compare-chart').locator('svg.recharts-surface').first().boundingBox())!;
