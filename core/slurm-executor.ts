@@ -116,9 +116,9 @@ function resourceArgs(o: SlurmOptions, cwd: string): string[] {
 /**
  * The shell line a job runs. Without `nodes`: the command, torchrun inside the job on its one
  * node. With `nodes`: srun starts one torchrun agent on each node of the job; the agents meet at
- * the job's first node (c10d rendezvous, on a port from 10000 to 29999 taken from the job id, below the
- * ephemeral ports, so that jobs sharing a node do not collide) and start runtime.nproc ranks each. A test's stand-in command runs under
- * srun as it is.
+ * the job's first node (c10d rendezvous on a port from 10000 to 29999 taken from the job id:
+ * below the ephemeral ports, and jobs sharing a node do not collide) and start runtime.nproc
+ * ranks each. A test's stand-in command runs under srun as it is.
  */
 export function jobLine(ctx: LaunchContext, cmd: CommandSpec, o: SlurmOptions, standIn: boolean): string {
   const quoted = (xs: readonly string[]) => xs.map(shellQuote).join(' ');
