@@ -11,8 +11,8 @@ import { describe, expect, it } from 'vitest';
 import { ingestLines, type RawLine } from '../../db/ingest';
 import { ingestedSeqs } from '../../db/event-gate';
 import { openDatabase, type DB } from '../../db/open';
-import { insertRun } from '../../db/queries';
 import { EVENT_TYPES } from '../../shared/protocol';
+import { insertTestRun } from '../fixtures/helpers';
 import { validEvent } from './arbitraries';
 
 const RUN = 'r1';
@@ -114,19 +114,7 @@ const line: fc.Arbitrary<Line> = fc.oneof(
 
 function freshDb(): DB {
   const db = openDatabase(':memory:');
-  insertRun(db, {
-    id: RUN,
-    variant: 'star',
-    dataset: 'addition',
-    preset: 'tiny',
-    seed: 0,
-    model: 'm',
-    config_json: '{}',
-    config_hash: 'h',
-    status: 'running',
-    created_at: 1,
-    run_dir: '/tmp/x',
-  });
+  insertTestRun(db, RUN, '/tmp/x');
   return db;
 }
 

@@ -20,7 +20,7 @@ import { databasePath } from '../../core/paths';
 import { parseForm } from '../../renderer/src/launch-form';
 import { parseSweeps } from '../../renderer/src/ablation-form';
 import { startServer } from '../../server/http';
-import { cleanupTempDirs, ev, FAKE_PYTHON, fakeCommand, REPO, RUN_START_FIELDS, SPEC, tempDir } from '../fixtures/helpers';
+import { cleanupTempDirs, ev, FAKE_PYTHON, fakeCommand, insertTestRun, REPO, RUN_START_FIELDS, SPEC, tempDir } from '../fixtures/helpers';
 
 afterAll(cleanupTempDirs);
 
@@ -33,19 +33,7 @@ beforeEach(() => {
   dir = tempDir();
   file = join(dir, 'events.jsonl');
   db = openDatabase(join(dir, 'starlab.db'));
-  insertRun(db, {
-    id: RUN,
-    variant: 'star',
-    dataset: 'addition',
-    preset: 'tiny',
-    seed: 0,
-    model: 'm',
-    config_json: '{}',
-    config_hash: 'h',
-    status: 'running',
-    created_at: 1,
-    run_dir: dir,
-  });
+  insertTestRun(db, RUN, dir);
 });
 
 /** The CLI from source, as its own process. */

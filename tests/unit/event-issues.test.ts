@@ -2,9 +2,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../db/open';
 import { ingestLines } from '../../db/ingest';
-import { insertRun } from '../../db/queries';
 import { eventIssues } from '../../db/event-issues';
-import { cleanupTempDirs, ev, RUN_START_FIELDS, tempDir } from '../fixtures/helpers';
+import { cleanupTempDirs, ev, insertTestRun, RUN_START_FIELDS, tempDir } from '../fixtures/helpers';
 
 afterAll(cleanupTempDirs);
 
@@ -12,19 +11,7 @@ describe('eventIssues', () => {
   it('lists malformed lines with their reasons and kept events per type and version', () => {
     const dir = tempDir();
     const db = openDatabase(join(dir, 'starlab.db'));
-    insertRun(db, {
-      id: 'r',
-      variant: 'star',
-      dataset: 'addition',
-      preset: 'tiny',
-      seed: 0,
-      model: 'm',
-      config_json: '{}',
-      config_hash: 'h',
-      status: 'running',
-      created_at: 1,
-      run_dir: dir,
-    });
+    insertTestRun(db, 'r', dir);
     const lines = [
       ev(1, 'run_start', RUN_START_FIELDS),
       'not json at all',
@@ -63,19 +50,7 @@ describe('eventIssues', () => {
   it('keeps events after run_end, a foreign run_start and a seq repeated with other content, and applies none of them', () => {
     const dir = tempDir();
     const db = openDatabase(join(dir, 'starlab.db'));
-    insertRun(db, {
-      id: 'r',
-      variant: 'star',
-      dataset: 'addition',
-      preset: 'tiny',
-      seed: 0,
-      model: 'm',
-      config_json: '{}',
-      config_hash: 'h',
-      status: 'running',
-      created_at: 1,
-      run_dir: dir,
-    });
+    insertTestRun(db, 'r', dir);
     const env = { ...RUN_START_FIELDS.env, run_id: 'r' };
     const lines = [
       ev(1, 'run_start', { ...RUN_START_FIELDS, env }),
@@ -132,19 +107,7 @@ describe('eventIssues', () => {
   it('drops the rows of later iterations only when a `resumed` event arrives', () => {
     const dir = tempDir();
     const db = openDatabase(join(dir, 'starlab.db'));
-    insertRun(db, {
-      id: 'r',
-      variant: 'star',
-      dataset: 'addition',
-      preset: 'tiny',
-      seed: 0,
-      model: 'm',
-      config_json: '{}',
-      config_hash: 'h',
-      status: 'running',
-      created_at: 1,
-      run_dir: dir,
-    });
+    insertTestRun(db, 'r', dir);
     const sample = (q: string) => ({
       question_id: q,
       split: 'train',
