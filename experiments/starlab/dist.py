@@ -23,6 +23,7 @@ What the ranks share and split (every variant):
 from __future__ import annotations
 
 import datetime
+import gc
 import os
 import signal
 import sys
@@ -204,9 +205,19 @@ def device_for(d: Dist, device: torch.device) -> torch.device:
     return device
 
 
-def close(d: Dist) -> None:
-    if d.enabled and D.is_initialized():
-        D.destroy_process_group()
+def close(d: Dist, *, clean: bool = True) -> None:
+    """Tear the process group down. After a clean end (``clean``: every rank finished or stopped
+    at the same step) each rank first frees what may still hold collective work (DDP and FSDP
+    wrappers left to the garbage collector) and waits at a barrier for the others, so no rank
+    closes its connections while another's last collective is in flight: gloo can abort a
+    process then ("terminate called without an active exception"). After an error there is no
+    barrier, because the other ranks may never reach it."""
+    if not (d.enabled and D.is_initialized()):
+        return
+    if clean:
+        gc.collect()
+        D.barrier()
+    D.destroy_process_group()
 
 
 class CollectiveStop(StopFlag):

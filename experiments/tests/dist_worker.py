@@ -6,6 +6,7 @@ ranks to the JSON file named on the command line."""
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import sys
 
@@ -145,8 +146,10 @@ def quiet_steps(d: dist.Dist) -> dict:
 
 
 def main() -> None:
+    faulthandler.enable()  # a native abort prints every thread's Python stack
     torch.set_num_threads(1)
     d = dist.from_env("cpu")
+    clean = False
     try:
         out = {mode: train(mode, d) for mode in MODES}
         out.update({mode: train_sharded(mode, d) for mode in FSDP_MODES})
@@ -156,8 +159,9 @@ def main() -> None:
         if d.main:
             with open(sys.argv[1], "w", encoding="utf-8") as f:
                 json.dump({"world": d.world, **out}, f)
+        clean = True
     finally:
-        dist.close(d)
+        dist.close(d, clean=clean)
 
 
 if __name__ == "__main__":
