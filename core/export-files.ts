@@ -5,7 +5,14 @@
  * desktop app, downloads in browser mode). One code path, so every host exports the same.
  */
 import { toCSV } from '../shared/export/csv';
-import { buildGroupExport, EXPORT_METRIC, labelOf, type GroupExport, type GroupExportSource } from '../shared/export/group';
+import {
+  buildGroupExport,
+  EXPORT_METRIC,
+  labelOf,
+  type GroupExport,
+  type GroupExportSource,
+  type GroupLabels,
+} from '../shared/export/group';
 import { escapeLatex, latexTable } from '../shared/export/latex';
 import { matplotlibScript } from '../shared/export/matplotlib';
 import { EXPORT_PRESETS, type ExportPreset, type Figure } from '../shared/export/model';
@@ -72,7 +79,7 @@ export function groupFiles(
   groupId: string,
   formats: readonly ExportFormat[],
   preset: ExportPreset,
-  o: { metric?: string } = {},
+  o: { metric?: string; labels?: Partial<GroupLabels> } = {},
 ): GroupFiles {
   const x = buildGroupExport(source, groupId, o);
   if (!x.table.rows.length)

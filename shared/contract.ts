@@ -450,7 +450,14 @@ export const exportOptionsSchema = z
 export type ExportOptions = z.infer<typeof exportOptionsSchema>;
 
 const fnum = z.number().finite();
-const label = z.string().max(300);
+/** The longest title or label a figure carries. */
+export const LABEL_MAX = 300;
+const label = z.string().max(LABEL_MAX);
+/** A group export's options: the figures' texts may be edited (`title`: `{dataset}` is each figure's dataset). */
+export const groupExportOptionsSchema = exportOptionsSchema
+  .extend({ labels: z.object({ title: label.optional(), xLabel: label.optional(), yLabel: label.optional() }).strict().optional() })
+  .strict();
+export type GroupExportOptions = z.infer<typeof groupExportOptionsSchema>;
 /** A figure as the compare view draws it (shared/export/model Figure), bounded in size. */
 export const figureSchema = z
   .object({
@@ -560,7 +567,7 @@ export const commandArgs = {
   ]),
   getSettings: z.tuple([]),
   setPythonPath: z.tuple([z.string().min(1).max(4096)]),
-  exportGroup: z.tuple([runId, exportOptionsSchema]),
+  exportGroup: z.tuple([runId, groupExportOptionsSchema]),
   getTraces: z.tuple([
     runId,
     z

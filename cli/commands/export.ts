@@ -1,6 +1,7 @@
 /** `starlab` commands: export (registered by cli/main.ts). */
 import { resolve } from 'node:path';
 import { type Command } from 'commander';
+import { LABEL_MAX } from '../../shared/contract';
 import { type FieldError } from '../../shared/experiment-config';
 import { splitList } from '../../shared/ablation';
 import { EXPORT_PRESETS, isPresetName } from '../../shared/export/model';
@@ -20,6 +21,9 @@ export function register(program: Command): void {
     .option('--preset <preset>', `figure size: ${Object.keys(EXPORT_PRESETS).join(' | ')}`, 'single-column')
     .option('--font-family <family>', "serif (Tinos, Times metrics) | sans-serif (Arimo, Arial metrics); default: the preset's")
     .option('--font-size <pt>', "text size in points (5-14); default: the preset's")
+    .option('--title <text>', 'each figure\'s title; {dataset} stands for its dataset (default: "{dataset}: held-out accuracy")')
+    .option('--x-label <text>', 'the x axis label (default: Iteration)')
+    .option('--y-label <text>', "the y axis label (default: the metric's label, Held-out accuracy)")
     .option('--metric <name>', 'the metric plotted and tabulated (default: eval/accuracy), e.g. eval/accuracy/digits_3')
     .option('--force', 'replace files of the same names in DIR (default: refuse, writing nothing)')
     .option('--json', 'machine-readable output: {"ok": true, "group": ID, "files": [PATH, …], "skipped": […]}')
@@ -32,6 +36,9 @@ export function register(program: Command): void {
           out: string;
           preset: string;
           metric?: string;
+          title?: string;
+          xLabel?: string;
+          yLabel?: string;
           fontFamily?: string;
           fontSize?: string;
           force?: boolean;
@@ -55,6 +62,13 @@ export function register(program: Command): void {
         const fontPt = o.fontSize === undefined ? undefined : Number(o.fontSize);
         if (fontPt !== undefined && !(Number.isFinite(fontPt) && fontPt >= 5 && fontPt <= 14))
           errors.push({ field: 'font-size', message: `font size "${o.fontSize}" is not a number of points in 5-14` });
+        const labels = { title: o.title, xLabel: o.xLabel, yLabel: o.yLabel };
+        for (const [flag, text] of [
+          ['title', o.title],
+          ['x-label', o.xLabel],
+          ['y-label', o.yLabel],
+        ] as const)
+          if (text !== undefined && text.length > LABEL_MAX) errors.push({ field: flag, message: `longer than ${LABEL_MAX} characters` });
         if (errors.length || !isPresetName(o.preset)) return refuse(errors, o.json);
         const preset = exportPreset({ preset: o.preset, fontFamily: o.fontFamily as 'serif' | 'sans-serif' | undefined, fontPt });
         await withService(o.dataDir, async (service) => {
@@ -74,7 +88,10 @@ export function register(program: Command): void {
             process.exitCode = 1;
             return;
           }
-          const r = groupFiles(service, matches[0]!.id, formats as ExportFormat[], preset, o.metric ? { metric: o.metric } : {});
+          const r = groupFiles(service, matches[0]!.id, formats as ExportFormat[], preset, {
+            ...(o.metric ? { metric: o.metric } : {}),
+            labels: Object.fromEntries(Object.entries(labels).filter(([, v]) => v !== undefined)),
+          });
           const skipped = r.ok ? r.export.skipped : r.skipped;
           for (const s of skipped) err(`warning: run ${s.id} left out: ${s.reason}`);
           if (!r.ok) {

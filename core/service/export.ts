@@ -9,7 +9,7 @@ export type ExportCommands = Pick<ServiceCommands, 'exportGroup' | 'exportFigure
 export function exportCommands(source: GroupExportSource): ExportCommands {
   return {
     exportGroup(id, o) {
-      const r = groupFiles(source, id, o.formats, exportPreset(o));
+      const r = groupFiles(source, id, o.formats, exportPreset(o), o.labels ? { labels: o.labels } : {});
       if (!r.ok) return { ok: false, message: r.message };
       return { ok: true, files: toExportFiles(r.files), skipped: r.export.skipped.map((x) => ({ id: x.id, reason: x.reason })) };
     },

@@ -20,6 +20,26 @@ const capitalized = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 /** A metric's label as an axis title: "Held-out accuracy". */
 export const axisLabelOf = (metric: string): string => capitalized(labelOf(metric));
 
+/** A group export's texts: `title` is a template, `{dataset}` standing for each figure's dataset. */
+export interface GroupLabels {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+}
+
+/** The texts a group export gets unless the user edits them: "gsm8k: held-out accuracy", "Iteration", "Held-out accuracy". */
+export function defaultGroupLabels(metric: string = EXPORT_METRIC): GroupLabels {
+  const isDefault = metric === EXPORT_METRIC;
+  return {
+    title: `{dataset}: ${isDefault ? labelOf(metric) : metric}`,
+    xLabel: 'Iteration',
+    yLabel: isDefault ? axisLabelOf(metric) : metric,
+  };
+}
+
+/** A title template filled in for one dataset. */
+export const titleFor = (template: string, dataset: string): string => template.replaceAll('{dataset}', dataset);
+
 export interface GroupExportSource {
   getGroup(id: string): GroupDetail | null;
   getSeries(ids: string[], names: string[]): Record<string, Record<string, MetricPoint[]>>;
@@ -70,12 +90,13 @@ export function byIteration(points: MetricPoint[]): { iteration: number; value: 
 /** Aggregate runs into per-dataset figures (x = iteration) and the final/best table. Pure. */
 export function aggregateRuns(
   runs: RunPoints[],
-  o: { datasets?: string[]; variants?: string[]; yLabel?: string; titleFor?: (dataset: string) => string; metric?: string } = {},
+  o: { datasets?: string[]; variants?: string[]; labels?: Partial<GroupLabels>; metric?: string } = {},
 ): { figures: { dataset: string; figure: Figure }[]; table: Table } {
   const datasets = unique([...(o.datasets ?? []), ...runs.map((r) => r.dataset)]).filter((d) => runs.some((r) => r.dataset === d));
   const variantOrder = unique([...(o.variants ?? []), ...runs.map((r) => r.variant)]);
   const rows: TableRow[] = [];
   const figures: { dataset: string; figure: Figure }[] = [];
+  const labels: GroupLabels = { ...defaultGroupLabels(o.metric), ...o.labels };
   for (const dataset of datasets) {
     const series: FigureSeries[] = [];
     for (const variant of variantOrder) {
@@ -118,10 +139,10 @@ export function aggregateRuns(
     figures.push({
       dataset,
       figure: {
-        title: o.titleFor ? o.titleFor(dataset) : dataset,
-        xLabel: 'Iteration',
+        title: titleFor(labels.title, dataset),
+        xLabel: labels.xLabel,
         xKind: 'count',
-        yLabel: o.yLabel ?? axisLabelOf(EXPORT_METRIC),
+        yLabel: labels.yLabel,
         series,
       },
     });
@@ -134,7 +155,11 @@ export function aggregateRuns(
  * (variant [+ swept values], dataset) over seeds. Runs that are not completed or logged no
  * evaluation are listed in `skipped`. Throws when the group does not exist.
  */
-export function buildGroupExport(service: GroupExportSource, groupId: string, o: { metric?: string } = {}): GroupExport {
+export function buildGroupExport(
+  service: GroupExportSource,
+  groupId: string,
+  o: { metric?: string; labels?: Partial<GroupLabels> } = {},
+): GroupExport {
   const metric = o.metric ?? EXPORT_METRIC;
   const g = service.getGroup(groupId);
   if (!g) throw new Error(`no group "${groupId}"`);
@@ -168,8 +193,7 @@ export function buildGroupExport(service: GroupExportSource, groupId: string, o:
     datasets: strings(spec.datasets),
     variants: gridKeys.length ? [] : strings(spec.variants),
     metric,
-    yLabel: metric === EXPORT_METRIC ? axisLabelOf(metric) : metric,
-    titleFor: (d) => `${d}: ${metric === EXPORT_METRIC ? labelOf(metric) : metric}`,
+    ...(o.labels ? { labels: o.labels } : {}),
   });
   // fractions (accuracies) never plot outside [0, 1], however wide a band is
   const fractions = runs.every((r) => r.points.every((p) => p.value >= 0 && p.value <= 1));

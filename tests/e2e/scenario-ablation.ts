@@ -237,6 +237,13 @@ export async function scenarioAblation(browser: Browser, server: Server): Promis
   // the group's whole figure set from its page, every format
   await page.goto(`${server.url}/#/groups/${id}`);
   await page.getByTestId('group-export').locator('summary').click();
+  // its texts are editable too: the title is a template over each figure's dataset
+  await page.getByTestId('group-export-title').fill('{dataset}: STaR vs no rationalization');
+  await page.getByTestId('group-export-xLabel').fill('Outer-loop iteration');
+  check(
+    (await page.getByTestId('group-export-title-example').textContent())?.includes('addition: STaR vs no rationalization') ?? false,
+    'the group export does not show its title filled in for a dataset',
+  );
   const groupDir = await exportFromPanel(page, 'group-export', join(server.dataDir, 'gui-group'));
   const groupFiles = readdirSync(groupDir).sort();
   for (const f of [
@@ -250,7 +257,11 @@ export async function scenarioAblation(browser: Browser, server: Server): Promis
     'addition-accuracy.py',
   ])
     check(groupFiles.includes(f), `group export lacks ${f}: ${groupFiles.join(', ')}`);
-  await checkFigureFiles(browser, groupDir, 'addition-accuracy', ['star', 'star-norat', 'Iteration']);
+  await checkFigureFiles(browser, groupDir, 'addition-accuracy', ['star', 'star-norat', 'Outer-loop iteration', 'Held-out accuracy']);
+  check(
+    readFileSync(join(groupDir, 'addition-accuracy.pgf.tex'), 'utf8').includes('title={addition: STaR vs no rationalization}'),
+    'the edited group title is not in the pgfplots figure',
+  );
   await screenshot(page, 'group-export');
   log(`group figure set exported from the GUI: ${groupFiles.length} files`);
 

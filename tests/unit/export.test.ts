@@ -429,6 +429,10 @@ describe('group export', () => {
       outDir,
       '--preset',
       'double-column',
+      '--title',
+      '{dataset}: ablation',
+      '--y-label',
+      'Test accuracy',
       '--json',
       '--data-dir',
       dataDir,
@@ -450,7 +454,11 @@ describe('group export', () => {
       'table.tex',
     ]);
     expect(pngInfo(readFileSync(join(outDir, 'addition-accuracy@3x.png')))).toMatchObject(pngSize(EXPORT_PRESETS['double-column'], 3));
-    expect(readFileSync(join(outDir, 'addition-accuracy.svg'), 'utf8')).toContain('width="6.75in"');
+    const svg = readFileSync(join(outDir, 'addition-accuracy.svg'), 'utf8');
+    expect(svg).toContain('width="6.75in"');
+    // the texts given on the command line; the x label keeps its default
+    for (const text of ['addition: ablation', 'Test accuracy', 'Iteration']) expect(svg).toContain(`>${text}<`);
+    expect(svg).not.toContain('Held-out accuracy');
     expect(readFileSync(join(outDir, 'addition-accuracy.pdf')).subarray(0, 5).toString()).toBe('%PDF-');
     const back = readFigureCSV(readFileSync(join(outDir, 'addition-accuracy.csv'), 'utf8'));
     expect(back.series.get('star')).toEqual(x.figures[0]!.figure.series[0]!.points);

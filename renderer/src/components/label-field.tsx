@@ -1,4 +1,4 @@
-/** One of the compare export's editable labels (title, x axis, y axis): a caption over a text input. */
+/** One of an export's editable labels (title, x axis, y axis): a caption over a text input. */
 import type { ReactElement } from 'react';
 
 export function LabelField({

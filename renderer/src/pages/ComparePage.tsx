@@ -25,7 +25,7 @@ import { compareViewFromHash, compareViewToHash, isCompareHash, roundRange, upda
 import { CompareRunList } from './compare/run-list';
 import { CompareControls, type MetricOptions } from './compare/controls';
 import { CompareTable } from './compare/table';
-import { LabelField } from './compare/label-field';
+import { LabelField } from '../components/label-field';
 
 /** The URL follows the view this long after its last change (a dragged slider, typing). */
 const URL_WRITE_DELAY_MS = 150;

@@ -2,8 +2,7 @@ import { runName } from '../../../shared/run-name';
 import { useMemo, useState, type ReactElement } from 'react';
 import type { RunSummary } from '../../../shared/contract';
 import { call } from '../transport';
-import { EXPORT_FORMATS } from '../../../shared/export/formats';
-import { ExportPanel } from '../components/ExportPanel';
+import { GroupExport } from '../components/GroupExport';
 import { navigate, useInterval, useLive, useNow, useRunsChanged } from '../hooks';
 import { formatDuration, formatPct, formatTime, runDurationMs } from '../format';
 import { countStatuses, groupProgress } from '../ablation-form';
@@ -136,18 +135,7 @@ export function GroupPage({ id }: { id: string }): ReactElement {
           <ErrorNote>{message.text}</ErrorNote>
         )
       ) : null}
-      <details className="export-details" data-testid="group-export">
-        <summary>
-          Export for the paper: a figure per dataset (mean ± std over seeds), the results table, the data and the figures as code
-        </summary>
-        <ExportPanel
-          formats={EXPORT_FORMATS}
-          setName={`starlab-${id}`}
-          run={(o) => call('exportGroup', id, o)}
-          disabled={!counts.completed}
-          testId="group-export"
-        />
-      </details>
+      <GroupExport id={id} datasets={[...new Set(runs.map((r) => r.dataset))]} disabled={!counts.completed} />
       <table className="table runs-table" data-testid="group-runs-table">
         <thead>
           <tr>
