@@ -278,7 +278,6 @@ def _dispatch(cfg: dict[str, Any]):
             module.run(cfg, ev, run_dir=run_dir, stop=stop, run_id=run_id, resume=resume)
             return
         from . import dist
-
         from .stopping import StopRequested
 
         d = dist.from_env(cfg["runtime"]["device"])
