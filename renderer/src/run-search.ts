@@ -2,13 +2,20 @@
  * Finding runs in a list (the runs table, the compare sidebar): a query of words, each of which
  * must appear in the run's name, id, variant, dataset, preset, model, status, group name, tags
  * or notes; `tag:T` matches a tag exactly, and ranges compare a value: `acc>0.5` (or `acc>=50%`),
- * `seed<3`, `iteration>=2`, `created>=2026-12-01` (a day, in local time). And the runs table's
- * sort. Pure.
+ * `seed<3`, `iteration>=2`, `created>=2026-12-01` (a day, in local time); a chosen column
+ * (a config key or a metric's final value) filters the same way by its key: `loop.lr<3e-4`,
+ * `eval/accuracy>=0.3`, `model.name=gpt2`. And the runs table's sort. Pure.
  */
 import type { RunColumnValue, RunSummary } from '../../shared/contract';
 import { runName } from '../../shared/run-name';
 
-export function runMatches(r: RunSummary, query: string, groupName?: string | null): boolean {
+/** The runs table's chosen columns ('config:train.lr', 'metric:eval/accuracy') and a run's value in one. */
+export interface ChosenColumns {
+  columns: readonly string[];
+  value: (r: RunSummary, column: string) => RunColumnValue;
+}
+
+export function runMatches(r: RunSummary, query: string, groupName?: string | null, chosen?: ChosenColumns): boolean {
   const words = query.toLowerCase().split(/\s+/).filter(Boolean);
   if (!words.length) return true;
   const tags = r.tags.map((t) => t.toLowerCase());
@@ -29,8 +36,29 @@ export function runMatches(r: RunSummary, query: string, groupName?: string | nu
     .toLowerCase();
   return words.every((w) => {
     if (w.startsWith('tag:')) return tags.includes(w.slice(4));
-    return rangeMatches(r, w) ?? hay.includes(w);
+    return (chosen && columnMatches(r, w, chosen)) ?? rangeMatches(r, w) ?? hay.includes(w);
   });
+}
+
+const COLUMN_FILTER = /^(.+?)(>=|<=|>|<|=)(.*)$/;
+
+/**
+ * Whether the run's value in a chosen column passes a word such as `train.lr<1e-4` (the key as
+ * the column shows it, any case); null when the word names no chosen column. Numbers compare as
+ * numbers; text and booleans match `=` only (any case); a run without the value never passes.
+ */
+export function columnMatches(r: RunSummary, word: string, chosen: ChosenColumns): boolean | null {
+  const m = COLUMN_FILTER.exec(word);
+  if (!m) return null;
+  const [, key, op, raw] = m as unknown as [string, string, string, string];
+  const column = chosen.columns.find((c) => c.slice(c.indexOf(':') + 1).toLowerCase() === key);
+  if (!column || raw === '') return null;
+  const have = chosen.value(r, column);
+  if (have === null || have === undefined) return false;
+  const want = Number(raw);
+  if (typeof have === 'number' && Number.isFinite(want))
+    return { '>': have > want, '>=': have >= want, '<': have < want, '<=': have <= want, '=': have === want }[op]!;
+  return op === '=' && String(have).toLowerCase() === raw;
 }
 
 const RANGE = /^(acc|accuracy|seed|iteration|created)(>=|<=|>|<|=)(.+)$/;

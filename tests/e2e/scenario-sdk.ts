@@ -159,6 +159,13 @@ async function chosenColumnsAndArchive(page: Page, id: string): Promise<void> {
   await waitFor('the run filtered out by acc>0.5', async () => (await row.count()) === 0, 10_000);
   await page.getByTestId('runs-search').fill(`tag:sdk-probe created>=${new Date().toLocaleDateString('sv')}`);
   await waitFor("the run found by today's date", async () => (await row.count()) === 1, 10_000);
+  // the chosen columns filter too, by their keys: its lr is 3e-4, its final loss the cell's
+  await page.getByTestId('runs-search').fill('tag:sdk-probe lr<3e-4');
+  await waitFor('the run filtered out by lr<3e-4', async () => (await row.count()) === 0, 10_000);
+  await page.getByTestId('runs-search').fill(`tag:sdk-probe lr=3e-4 train/loss<=${Number(loss) * 1.01}`);
+  await waitFor('the run found by lr=3e-4 and its final loss', async () => (await row.count()) === 1, 10_000);
+  await page.getByTestId('runs-search').fill(`tag:sdk-probe train/loss>${Number(loss) * 1.01}`);
+  await waitFor('the run filtered out by a loss above its own', async () => (await row.count()) === 0, 10_000);
   await page.getByTestId('runs-search').fill('');
 
   await page.getByTestId('bulk-archive').click();

@@ -1,6 +1,7 @@
 /** Finding and ordering runs in the runs table and the compare sidebar (renderer/src/run-search.ts). */
 import { describe, expect, it } from 'vitest';
-import { runMatches, sortRuns } from '../../renderer/src/run-search';
+import type { RunColumnValue } from '../../shared/contract';
+import { columnMatches, runMatches, sortRuns } from '../../renderer/src/run-search';
 import { runSummary } from '../fixtures/helpers';
 
 describe('runMatches', () => {
@@ -27,6 +28,34 @@ describe('runMatches', () => {
     expect(runMatches(runSummary({ latestAccuracy: null }), 'acc<1')).toBe(false);
     // not a range (a bad value): an ordinary word, found nowhere
     for (const q of ['acc>abc', 'created>yesterday', 'seed>', 'created=2026-02-30']) expect(runMatches(a, q), q).toBe(false);
+  });
+  it('filters on the chosen columns by their keys: numbers as numbers, text and booleans by =', () => {
+    const values: Record<string, RunColumnValue> = {
+      'config:loop.lr': 3e-4,
+      'config:model.name': 'GPT2',
+      'config:loop.rationalize': true,
+      'metric:eval/accuracy': 0.25,
+      'metric:train/loss': null,
+    };
+    const chosen = { columns: Object.keys(values), value: (_: unknown, c: string) => values[c] ?? null };
+    const a = runSummary({ seed: 3 });
+    const yes = [
+      'loop.lr=3e-4',
+      'loop.lr<=0.0003',
+      'LOOP.LR>1e-4',
+      'eval/accuracy>=0.25',
+      'model.name=gpt2',
+      'loop.rationalize=true',
+      'seed=3',
+    ];
+    const no = ['loop.lr<3e-4', 'eval/accuracy>0.25', 'model.name=gpt', 'model.name>a', 'loop.rationalize=false', 'train/loss<1'];
+    for (const q of yes) expect(runMatches(a, q, null, chosen), q).toBe(true);
+    for (const q of no) expect(runMatches(a, q, null, chosen), q).toBe(false);
+    // a key no chosen column has is an ordinary word (found nowhere); without chosen columns too
+    expect(runMatches(a, 'loop.iterations>1', null, chosen)).toBe(false);
+    expect(runMatches(a, 'loop.lr=3e-4')).toBe(false);
+    expect(columnMatches(a, 'loop.iterations>1', chosen)).toBeNull();
+    expect(columnMatches(a, 'loop.lr=', chosen)).toBeNull();
   });
   it('finds a run by its default name', () => {
     expect(runMatches(runSummary({ id: 'x', seed: 3 }), 'star · addition · s3')).toBe(true);

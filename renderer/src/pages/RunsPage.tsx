@@ -37,11 +37,13 @@ export function RunsPage(): ReactElement {
   const [showArchived, setShowArchived] = useState(false);
   const archivedCount = all.filter((r) => r.archived).length;
   const extra = useRunColumns();
+  const columnValue = (r: RunSummary, c: string) => extra.values[r.id]?.[c] ?? null;
+  const chosen = { columns: extra.columns, value: columnValue };
   const list = sortRuns(
-    all.filter((r) => (showArchived || !r.archived) && runMatches(r, query, r.groupId ? groupNames.get(r.groupId) : null)),
+    all.filter((r) => (showArchived || !r.archived) && runMatches(r, query, r.groupId ? groupNames.get(r.groupId) : null, chosen)),
     sort,
     (r) => runDurationMs(r, now),
-    (r, c) => extra.values[r.id]?.[c] ?? null,
+    columnValue,
   );
   const sortHeader = (key: SortKey, label: string, className?: string): ReactElement => {
     const on = sort.key === key;
@@ -106,7 +108,7 @@ export function RunsPage(): ReactElement {
         <div className="runs-toolbar">
           <SearchField
             className="runs-search"
-            placeholder="search runs: name, tag, variant, dataset, notes… (tag:T, seed=N, acc>0.5, created>=2026-12-01)"
+            placeholder="search runs: name, tag, variant, dataset, notes… (tag:T, seed=N, acc>0.5, created>=2026-12-01, a chosen column: loop.lr<3e-4)"
             value={query}
             onChange={setQuery}
             testId="runs-search"
