@@ -48,6 +48,8 @@ export async function scenarioAblation(browser: Browser, server: Server): Promis
   // while it runs: the time left (unknown until a run completes, then an estimate from them)
   await page.getByTestId('group-eta').waitFor({ timeout: 15_000 });
   const etas = new Set<string>();
+  // and the group's curves, drawn while its runs are still going (points counted each poll)
+  const livePoints: number[] = [];
   await waitFor(
     'an estimate of the time left from a completed run',
     async () => {
@@ -57,12 +59,24 @@ export async function scenarioAblation(browser: Browser, server: Server): Promis
           .textContent({ timeout: 1000 })
           .catch(() => '')) ?? '';
       if (t) etas.add(t);
-      return /about .* left/.test(t) || (await page.getByTestId('group-progress').textContent())?.includes('4 / 4');
+      const done = (await page.getByTestId('group-progress').textContent())?.includes('4 / 4');
+      const chart = page.getByTestId('group-curves').getByTestId('compare-chart');
+      if (!done && (await chart.count())) livePoints.push(Number(await chart.getAttribute('data-points')));
+      return /about .* left/.test(t) || done;
     },
     RUN_TIMEOUT_MS,
     300,
   );
-  log(`group page time left: ${[...etas].join(' → ')}`);
+  log(`group page time left: ${[...etas].join(' → ')}; live curve points: ${livePoints.join(' ')}`);
+  // two at a time over four runs: the second pair runs after the first completed, so an estimate shows
+  check(
+    [...etas].some((t) => /about .* left/.test(t)),
+    `no estimate of the time left while the runs went on: ${[...etas].join(' → ')}`,
+  );
+  check(
+    livePoints.some((n) => n > 0),
+    `the group page drew no curve while its runs were going (points per poll: ${livePoints.join(' ')})`,
+  );
   await waitFor(
     'all 4 runs to end',
     async () => (await page.getByTestId('group-progress').textContent())?.includes('4 / 4'),
@@ -199,6 +213,15 @@ export async function scenarioAblation(browser: Browser, server: Server): Promis
     return n;
   });
   check(inked > 500, `the canvas has ${inked} drawn pixels`);
+  // the canvas chart has its own tooltip: per group mean, band and n at the hovered iteration
+  const cbox = (await page.getByTestId('compare-canvas').boundingBox())!;
+  await page.mouse.move(cbox.x + cbox.width - 2, cbox.y + cbox.height / 2);
+  const canvasTip = page.getByTestId('canvas-tooltip');
+  await canvasTip.waitFor({ timeout: 10_000 });
+  const canvasRows = await canvasTip.getByTestId('compare-tooltip-row').allTextContents();
+  check(canvasRows.length >= 2 && canvasRows.every((t) => /: \S+.* n = \d+/.test(t)), `canvas tooltip rows: ${canvasRows.join(' | ')}`);
+  await page.mouse.move(cbox.x + cbox.width / 2, cbox.y - 40); // off the plot: it goes
+  await canvasTip.waitFor({ state: 'detached', timeout: 5_000 });
   // the canvas is redrawn for the zoomed range too
   await checkChartZoom(page, 'canvas');
   await screenshot(page, 'compare-canvas');

@@ -11,6 +11,7 @@ import { CanvasSeries } from './CanvasSeries';
 import { niceTicks, type AxisKind } from '../../../shared/ticks';
 import { formatDomain, sliceToRange, xExtent, zoomedDomains } from '../chart-zoom';
 import { ChartButtons, dragSelection, PlotProbe, useDragZoom, useFullScreen, useWindowHeight } from './chart-interaction';
+import { CanvasTooltip, MeanTooltip, type TooltipItem } from './chart-tooltip';
 
 /** Above this many lines, or points over all lines, the chart draws them on a canvas (CanvasSeries). */
 export const CANVAS_ABOVE_LINES = 12;
@@ -64,7 +65,7 @@ export function CompareChart(props: CompareChartProps): ReactElement {
 
   // the zoomed x range, for the x axis it was picked on (another axis shows all of its own)
   const axisKey = `${xLabel}|${props.xKind ?? 'value'}`;
-  const { zoom, resetZoom, drag, onLayout, plotRef, onMouseDown } = useDragZoom(axisKey, props.zoom);
+  const { zoom, resetZoom, drag, onLayout, plotRef, onMouseDown, geometry } = useDragZoom(axisKey, props.zoom);
 
   const withRaw = smoothing > 0 && groups.length <= MAX_GROUPS_WITH_RAW;
   const lines = groups.reduce((n, g) => n + (withRaw ? 2 : 1) + (showRuns && g.runs.length > 1 ? g.runs.length : 0), 0);
@@ -121,6 +122,8 @@ export function CompareChart(props: CompareChartProps): ReactElement {
   // each group's run count: a point whose mean is over fewer runs is marked in the tooltip
   const totals = useMemo(() => new Map(groups.map((g) => [g.label, g.runs.length])), [groups]);
   const bandFill = bandOpacity(drawn.filter((d) => d.hasBand).length);
+  // what the canvas chart's tooltip reads: each drawn group's exact mean curve
+  const hoverGroups = useMemo(() => drawn.map((d) => ({ label: d.g.label, color: d.g.color, cols: d.g.cols.smoothed })), [drawn]);
   const canvasLines = useMemo(
     () =>
       onCanvas
@@ -317,52 +320,20 @@ export function CompareChart(props: CompareChartProps): ReactElement {
             <SvgLegend items={legend.items} />
             <PlotProbe onLayout={onLayout} />
           </ComposedChart>
+          {onCanvas ? (
+            <CanvasTooltip
+              plotRef={plotRef}
+              geometry={geometry}
+              groups={hoverGroups}
+              xLabel={xLabel}
+              formatX={xTicks.format}
+              totals={totals}
+            />
+          ) : null}
         </div>
       ) : (
         <div style={{ height }} />
       )}
-    </div>
-  );
-}
-
-interface TooltipItem {
-  name?: string;
-  color?: string;
-  payload?: { x: number; y: number; band?: [number, number]; n?: number };
-}
-
-/**
- * The tooltip at an x: per group its mean, the band around it (std or 95% CI, as drawn) and the
- * number of runs the mean is over there, "n = 1 of 2" where some runs have no value yet (a
- * group still running): a mean over fewer seeds than the group has is not the group's mean.
- */
-function MeanTooltip(props: {
-  active?: boolean;
-  label?: unknown;
-  payload?: TooltipItem[];
-  xLabel: string;
-  formatX: (v: number) => string;
-  totals: Map<string, number>;
-}): ReactElement | null {
-  const items = (props.payload ?? []).filter((i) => i.payload && typeof i.payload.y === 'number' && i.name);
-  if (!props.active || !items.length) return null;
-  return (
-    <div className="compare-tooltip" data-testid="compare-tooltip">
-      <div className="compare-tooltip-x">
-        {props.xLabel} {typeof props.label === 'number' ? props.formatX(props.label) : String(props.label ?? '')}
-      </div>
-      {items.map((i) => {
-        const p = i.payload!;
-        const total = props.totals.get(i.name!) ?? p.n ?? 1;
-        const n = p.n ?? total;
-        const band = p.band && n > 1 && p.band[1] > p.band[0] ? ` [${formatNumber(p.band[0])}, ${formatNumber(p.band[1])}]` : '';
-        return (
-          <div key={i.name} className={n < total ? 'partial' : undefined} data-testid="compare-tooltip-row" data-n={n} data-total={total}>
-            <span className="swatch" style={{ background: i.color }} /> {i.name}: {formatNumber(p.y)}
-            {band} <span className="muted">{n < total ? `n = ${n} of ${total}` : `n = ${n}`}</span>
-          </div>
-        );
-      })}
     </div>
   );
 }

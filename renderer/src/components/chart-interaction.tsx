@@ -110,7 +110,7 @@ export function useDragZoom(
     window.addEventListener('mouseup', up);
     endDrag.current = stop;
   };
-  return { zoom, resetZoom: () => setZoomState(null), drag, onLayout, plotRef, onMouseDown };
+  return { zoom, resetZoom: () => setZoomState(null), drag, onLayout, plotRef, onMouseDown, geometry };
 }
 
 /** Full screen on and off; Escape leaves it. */
