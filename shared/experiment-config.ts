@@ -365,12 +365,6 @@ export function configSchemaFor(variant: Variant, dataset: Dataset) {
           path: ['runtime', 'engine'],
           message: `${cfg.variant} samples its thoughts itself: runtime.engine must be hf`,
         });
-      else if (engine !== 'hf' && (cfg.runtime.nproc ?? 1) > 1)
-        ctx.addIssue({
-          code: 'custom',
-          path: ['runtime', 'engine'],
-          message: 'a vLLM engine with runtime.nproc > 1 is not supported yet: use one of them',
-        });
       if (cfg.loop?.finetune === 'lora' && !cfg.loop.restart_from_base)
         ctx.addIssue({
           code: 'custom',

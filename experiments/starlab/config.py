@@ -452,8 +452,6 @@ def _semantic_checks(cfg: dict[str, Any]) -> list[dict[str, str]]:
     engine = cfg["runtime"].get("engine", "hf")
     if engine != "hf" and catalogue.VARIANT_FAMILIES[cfg["variant"]] != "star":
         errors.append({"field": "runtime.engine", "message": f"{cfg['variant']} samples its thoughts itself: runtime.engine must be hf"})
-    elif engine != "hf" and cfg["runtime"].get("nproc", 1) > 1:
-        errors.append({"field": "runtime.engine", "message": "a vLLM engine with runtime.nproc > 1 is not supported yet: use one of them"})
     if cfg["model"]["source"] == "tiny" and cfg["dataset"] in ("pair-sum", "addition"):
         if cfg["dataset"] == "pair-sum":
             from .tasks import pair_sum

@@ -90,6 +90,10 @@ class Dist:
         D.all_reduce(t, op=D.ReduceOp.MAX)
         return bool(t.item())
 
+    def barrier(self) -> None:
+        """Wait until every rank is here (an all-reduce on the collective device, as ``any``)."""
+        self.any(False)
+
     def objects(self, obj: T) -> list[T]:
         """Every rank's ``obj`` in rank order, on every rank."""
         if not self.enabled:

@@ -16,6 +16,11 @@ in transformers' format (safetensors; a LoRA adapter's delta added to the weight
 ``<run dir>/engine/``, and the engine reloads them in place (vLLM's ``reload_weights``, then its
 prefix cache is dropped) — the engine starts once per run. The folder is removed when the run
 ends. What it costs is logged as ``time/engine_sync_s``.
+
+Under torchrun (runtime.nproc > 1) every rank has an engine of its own, on its own GPU, and
+samples its share of the prompts (data-parallel sampling, as the ``hf`` engine shards them);
+rank 0 alone writes the weights, once, and every engine reloads them from that folder. A
+prompt's seed is the same whichever rank draws it.
 """
 
 from __future__ import annotations
@@ -61,9 +66,12 @@ def resolve(engine: str, device_type: str) -> str:
 class VllmEngine:
     """A vLLM engine process fed token ids; ``sync`` hands it the runner's current weights."""
 
-    def __init__(self, run_dir: str, *, seed: int, max_model_len: int | None, log: Any = None):
+    def __init__(self, run_dir: str, *, seed: int, max_model_len: int | None, log: Any = None, dist: Any = None):
+        from .dist import SINGLE
+
         self.dir = os.path.join(run_dir, "engine")
         self.seed, self.max_model_len, self.log = seed, max_model_len, log
+        self.dist = dist if dist is not None else SINGLE
         self.proc: subprocess.Popen[str] | None = None
         self.version: str | None = None
         self.seeded = False
@@ -92,6 +100,11 @@ class VllmEngine:
             raise EngineError("vLLM's environment was not found (scripts/setup.sh --vllm, or STARLAB_VLLM_PYTHON)")
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
         env.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")  # GiB, on a CPU machine (vLLM's default is larger)
+        if self.dist.enabled:
+            env["CUDA_VISIBLE_DEVICES"] = gpu_of_rank(os.environ.get("CUDA_VISIBLE_DEVICES"), self.dist.local_rank)
+            # torchrun's variables describe the trainer's process group, not the engine's
+            for k in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "GROUP_RANK"):
+                env.pop(k, None)
         # started by path from experiments/ (never a run directory); it imports only vllm. In a session
         # of its own: a stop's SIGTERM to the run's process group is the experiment's to act on (it
         # finishes the request in flight, then closes the engine); the server dies with the
@@ -126,19 +139,28 @@ class VllmEngine:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
             self.proc = None
-        if os.path.isdir(self.dir) and not os.path.islink(self.dir):
+        if self.dist.main and os.path.isdir(self.dir) and not os.path.islink(self.dir):
             shutil.rmtree(self.dir, ignore_errors=True)
 
     # ------------------------------------------------------------------ weights
     def sync(self, model: Any, version: Any) -> None:
-        """Hand the engine ``model``'s weights unless it holds ``version`` already."""
+        """Hand the engine ``model``'s weights unless it holds ``version`` already. Under torchrun
+        every rank calls it at the same point (its model holds the same weights): rank 0 writes
+        them, the others wait for that, then each engine loads them."""
         if self.synced == version and self.proc is not None:
             return
         t0 = time.perf_counter()
-        if os.path.islink(self.dir):
-            raise EngineError(f"{self.dir} is a symbolic link: the engine's weights are not written through it")
-        os.makedirs(self.dir, exist_ok=True)
-        save_untied(model, self.dir)
+        failed: BaseException | None = None
+        if self.dist.main:
+            try:
+                if os.path.islink(self.dir):
+                    raise EngineError(f"{self.dir} is a symbolic link: the engine's weights are not written through it")
+                os.makedirs(self.dir, exist_ok=True)
+                save_untied(model, self.dir)
+            except Exception as e:  # every rank must learn of it, or the others wait for weights forever
+                failed = e
+        if self.dist.any(failed is not None):
+            raise failed if failed is not None else EngineError("rank 0 could not write the weights for the vLLM engines")
         if self.proc is None:
             import torch
 
@@ -161,11 +183,16 @@ class VllmEngine:
         seed: int,
         stop_ids: set[int],
         stop: Any = None,
+        positions: Sequence[int] | None = None,
     ) -> list[list[int]]:
         """Completions (token ids, without the stop token), as ``starlab.generate`` returns them.
-        Temperature samples draw from a seed per prompt (``seed`` + its index) where the engine
+        Temperature samples draw from a seed per prompt (``seed`` + its position: ``positions``,
+        where the prompts are a rank's share of a larger list, else its index) where the engine
         can seed a request (not on vLLM's CPU build: ``seeded``). A stop request
         is honoured between chunks of prompts. ``max_new_tokens`` may be one per prompt."""
+        at = list(positions) if positions is not None else list(range(len(prompts)))
+        if len(at) != len(prompts):
+            raise ValueError(f"{len(prompts)} prompts but {len(at)} positions")
         out: list[list[int]] = []
         chunk = 1024  # a stop waits for the chunk in flight
         for start in range(0, len(prompts), chunk):
@@ -178,13 +205,24 @@ class VllmEngine:
                 prompts=part,
                 max_tokens=limit,
                 temperature=temperature,
-                seeds=[seed + start + i for i in range(len(part))],
+                seeds=[seed + at[start + i] for i in range(len(part))],
                 stop_token_ids=sorted(stop_ids),
             )
             for ids in rep["outputs"]:
                 cut = next((j for j, t in enumerate(ids) if t in stop_ids), len(ids))
                 out.append(ids[:cut])
         return out
+
+
+def gpu_of_rank(visible: str | None, local_rank: int) -> str:
+    """CUDA_VISIBLE_DEVICES for the engine of the rank ``local_rank``: its own GPU, as the
+    trainer sees it (``cuda:LOCAL_RANK`` among the GPUs visible to the job, Slurm's included)."""
+    ids = [x.strip() for x in visible.split(",") if x.strip()] if visible else []
+    if not ids:
+        return str(local_rank)
+    if local_rank >= len(ids):
+        raise EngineError(f"rank {local_rank} has no GPU for its vLLM engine: CUDA_VISIBLE_DEVICES is {visible!r}")
+    return ids[local_rank]
 
 
 def save_untied(model: Any, folder: str) -> None:

@@ -7,6 +7,8 @@
 - a whole STaR run under torchrun keeps the same sets and evaluates the same as one process,
   only rank 0 writes, a stop ends every rank cleanly, and resume finishes it; so does a run whose
   fine-tunes are sharded with FSDP (runtime.fsdp), whose ``finetune`` gives the one-process losses;
+- sampling through a vLLM engine per rank (runtime.engine = vllm) draws what the hf engine
+  draws under torchrun;
 - a whole V-STaR run under torchrun trains its verifiers on pairs, stores every candidate with
   its scores, logs the curves those stored candidates give, and saves the verifier once;
 - Quiet-STaR's step under torchrun gives the one-process loss, stats and weights (thoughts
@@ -244,6 +246,48 @@ def test_star_under_torchrun_keeps_the_same_sets_stops_and_resumes(tmp_path, eve
         assert _kept(fsdp, n) == _kept(one, n), f"FSDP, iteration {n}: kept sets differ"
     lf = losses(f)
     assert lf.keys() == la.keys() and all(lf[k] == pytest.approx(la[k], rel=1e-4) for k in early)
+
+
+def test_vllm_engines_under_torchrun_sample_what_the_hf_engine_samples(tmp_path):
+    """runtime.engine = vllm with runtime.nproc = 2: an engine per rank, each drawing its share of
+    the prompts from the weights rank 0 wrote once; greedy samples, kept sets and evaluations
+    equal those of the same torchrun run on the hf engine (the same DDP-trained weights)."""
+    from starlab import engines
+
+    if engines.vllm_python() is None:
+        pytest.fail("vLLM's environment is missing: bash scripts/setup.sh --vllm (or set STARLAB_VLLM_PYTHON)", pytrace=False)
+    # head_dim 32 (vLLM's CPU attention refuses 16); greedy sampling; a model that keeps rationales
+    cfg = micro_config(
+        seed=1,
+        model={"n_embd": 64, "n_head": 2},
+        warmup={"steps": 200, "batch_size": 24},
+        loop={"iterations": 1, "base_steps": 20, "step_growth": 1.0, "temperature": 0.0},
+    )
+    runs = {}
+    for engine in ("hf", "vllm"):
+        d = tmp_path / engine
+        d.mkdir()
+        c = json.loads(json.dumps(cfg))
+        c["runtime"].update(nproc=2, engine=engine)
+        (d / "config.json").write_text(json.dumps(c))
+        torchrun_run(d)
+        runs[engine] = (d, _run_dir_events(d))
+    (hf_dir, hf), (vl_dir, vl) = runs["hf"], runs["vllm"]
+
+    def samples(events):
+        return [(e["iteration"], it["question_id"], it["kind"], it["text"]) for e in events if e["type"] == "samples" for it in e["items"]]
+
+    a, b = samples(hf), samples(vl)
+    assert a and a == b
+    assert _kept(hf_dir, 1) == _kept(vl_dir, 1) and json.loads(_kept(hf_dir, 1).splitlines()[0])
+    # iteration 1's evaluation samples from the fine-tuned weights, handed over in place
+    evals = [[e["values"]["eval/accuracy"] for e in ev if e["type"] == "metrics" and "eval/accuracy" in e["values"]] for ev in (hf, vl)]
+    assert len(evals[0]) == 2 and evals[0] == evals[1]
+    sync = [e["values"]["time/engine_sync_s"] for e in vl if e["type"] == "metrics" and "time/engine_sync_s" in e["values"]]
+    assert len(sync) == 1 and sync[0] > 0
+    assert any(e["type"] == "log" and e["message"].startswith("sampling with vLLM ") for e in vl)
+    assert vl[-1]["type"] == "run_end" and vl[-1]["status"] == "completed"
+    assert not (vl_dir / "engine").exists()  # rank 0 removed the weights it wrote
 
 
 def test_vstar_under_torchrun_trains_its_verifiers_and_logs_what_it_stored(tmp_path, event_validator):

@@ -97,3 +97,14 @@ def test_the_weights_handed_to_the_engine_compute_what_the_model_computes(tmp_pa
     with torch.no_grad():
         want, got = model(input_ids=ids).logits, loaded(input_ids=ids).logits
     assert torch.allclose(want, got, atol=1e-5), float((want - got).abs().max())
+
+
+def test_each_rank_engine_gets_the_rank_gpu():
+    """Under torchrun the engine of local rank r runs on the GPU the rank trains on: the r-th of
+    the job's visible GPUs (Slurm's list included), or GPU r where none is listed."""
+    assert engines.gpu_of_rank(None, 1) == "1"
+    assert engines.gpu_of_rank("", 0) == "0"
+    assert engines.gpu_of_rank("4,5", 1) == "5"
+    assert engines.gpu_of_rank(" 2, 7 ", 0) == "2"
+    with pytest.raises(engines.EngineError, match="rank 2 has no GPU"):
+        engines.gpu_of_rank("4,5", 2)

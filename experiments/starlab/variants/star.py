@@ -122,7 +122,9 @@ class StarRun(Runner):
         self.engine: VllmEngine | None = None
         if engines.resolve(self.cfg["runtime"].get("engine", "hf"), self.device.type) == "vllm":
             m = self.cfg["model"]
-            self.engine = VllmEngine(self.run_dir, seed=self.seed, max_model_len=m["max_len"] if m["source"] == "tiny" else None)
+            self.engine = VllmEngine(
+                self.run_dir, seed=self.seed, max_model_len=m["max_len"] if m["source"] == "tiny" else None, dist=self.dist
+            )
         if self.precision.weights == torch.bfloat16 and not self.lora:
             self.ev.log(
                 "warning",
@@ -143,31 +145,23 @@ class StarRun(Runner):
         if phase != "evaluate":
             self.ev.progress(iteration, phase, 0, len(prompts))
         # one stream per phase; under torchrun each rank decodes its share of the prompts with a
-        # stream of its own (so temperature samples differ from one process's; greedy ones do not)
+        # stream of its own (so temperature samples differ from one process's; greedy ones do not);
+        # the vLLM engine seeds each prompt by its position instead
         d, seed = self.dist, seeds.sample_seed(self.seed, iteration, phase)
-        if self.engine is not None:
-            return self._decode_vllm(prompts, temp, seed)
-        gen = torch.Generator(device=self.device).manual_seed(seeds.rank_seed(seed, d.rank))
-        mine = [prompts[i] for i in d.shard(len(prompts))]
+        share = d.shard(len(prompts))
         stopped = False
         try:
-            with self.amp():
-                local = generate(
-                    self.model,
-                    self.tok,
-                    mine,
-                    max_new_tokens=loop["max_new_tokens"],
-                    temperature=temp,
-                    batch_size=self.gen_batch,
-                    generator=gen,
-                    stop=self.local_stop,
-                    stop_strings=self.task.stop_strings,
-                    on_batch=lambda k, t: (
-                        self._progress(throttle, iteration, phase, min(len(prompts), k * d.world), len(prompts))
-                        if phase != "evaluate"
-                        else None
-                    ),
-                )
+            local = self._draw(
+                [prompts[i] for i in share],
+                share,
+                temp,
+                seed,
+                on_batch=lambda k: (
+                    self._progress(throttle, iteration, phase, min(len(prompts), k * d.world), len(prompts))
+                    if phase != "evaluate"
+                    else None
+                ),
+            )
         except StopRequested:
             if not d.enabled:
                 raise
@@ -176,25 +170,43 @@ class StarRun(Runner):
         self.tokens_generated += sum(len(o) for o in outs)
         return [self.task.clean_completion(self.tok.decode(o)) for o in outs]
 
-    def _decode_vllm(self, prompts: list[list[int]], temperature: float, seed: int) -> list[str]:
-        """``_decode`` through the vLLM engine, handed the model's current weights first."""
-        first = self.engine.proc is None
-        self.engine.sync(self.model, self.weights_version)
-        if first:
-            self.ev.log(
-                "info", f"sampling with vLLM {self.engine.version} (runtime.engine), weights handed over in place after each fine-tune"
+    def _draw(
+        self, mine: list[list[int]], share: list[int], temperature: float, seed: int, on_batch: Callable[[int], None]
+    ) -> list[list[int]]:
+        """This rank's completions (token ids) of its prompts ``mine`` (positions ``share`` of the
+        phase's list): from the vLLM engine, handed the model's current weights first (a prompt's
+        seed is its position's), or from ``starlab.generate`` on the model, with a stream per rank."""
+        loop = self.cfg["loop"]
+        if self.engine is not None:
+            first = self.engine.proc is None
+            self.engine.sync(self.model, self.weights_version)
+            if first:
+                self.ev.log(
+                    "info", f"sampling with vLLM {self.engine.version} (runtime.engine), weights handed over in place after each fine-tune"
+                )
+            return self.engine.generate(
+                mine,
+                max_new_tokens=loop["max_new_tokens"],
+                temperature=temperature,
+                seed=seed,
+                stop_ids=stop_id_set(self.tok, self.task.stop_strings),
+                stop=self.local_stop,
+                positions=share,
             )
-        stops = stop_id_set(self.tok, self.task.stop_strings)
-        outs = self.engine.generate(
-            prompts,
-            max_new_tokens=self.cfg["loop"]["max_new_tokens"],
-            temperature=temperature,
-            seed=seed,
-            stop_ids=stops,
-            stop=self.local_stop,
-        )
-        self.tokens_generated += sum(len(o) for o in outs)
-        return [self.task.clean_completion(self.tok.decode(o)) for o in outs]
+        gen = torch.Generator(device=self.device).manual_seed(seeds.rank_seed(seed, self.dist.rank))
+        with self.amp():
+            return generate(
+                self.model,
+                self.tok,
+                mine,
+                max_new_tokens=loop["max_new_tokens"],
+                temperature=temperature,
+                batch_size=self.gen_batch,
+                generator=gen,
+                stop=self.local_stop,
+                stop_strings=self.task.stop_strings,
+                on_batch=lambda k, t: on_batch(k),
+            )
 
     def close(self) -> None:
         if getattr(self, "engine", None) is not None:
