@@ -61,6 +61,8 @@ def main() -> None:
                     kw["max_model_len"] = int(req["max_model_len"])
                 if req.get("gpu_memory_utilization"):
                     kw["gpu_memory_utilization"] = float(req["gpu_memory_utilization"])
+                if req.get("enforce_eager"):
+                    kw["enforce_eager"] = True
                 llm = vllm.LLM(
                     model=req["model"],
                     skip_tokenizer_init=True,

@@ -20,6 +20,10 @@ DATASETS = REPO.parent / "shared" / "datasets"
 if str(EXPERIMENTS) not in sys.path:
     sys.path.insert(0, str(EXPERIMENTS))
 
+# vLLM engines start without compiling (26 s instead of 63 s each here; starlab/engines.py):
+# the tests check what they sample, not how fast
+os.environ.setdefault("STARLAB_VLLM_EAGER", "1")
+
 # A micro config: a 1-layer, 16-wide Llama on 1–2 digit sums; seconds on a CPU.
 MICRO_CONFIG = {
     "variant": "star",
