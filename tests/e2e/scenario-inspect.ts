@@ -80,6 +80,7 @@ interface Trace {
   text: string;
   hintUsed: boolean;
   split: string;
+  correct: boolean;
 }
 
 async function checkTraces(page: Page, server: Server, star: string, norat: string): Promise<void> {
@@ -114,17 +115,48 @@ async function checkTraces(page: Page, server: Server, star: string, norat: stri
   if (its.length >= 2) {
     await page.getByTestId('compare-iteration-a').selectOption(String(its[0]));
     await page.getByTestId('compare-iteration-b').selectOption(String(its.at(-1)));
-    const a = all.find((t) => t.iteration === its[0])!.text;
-    const b = all.find((t) => t.iteration === its.at(-1))!.text;
-    if (a !== b)
-      await waitFor(
-        'diff marks between two iterations',
-        async () =>
-          (await page.getByTestId('trace-compare').getByTestId('diff-ins').count()) +
-            (await page.getByTestId('trace-compare').getByTestId('diff-del').count()) >
-          0,
-        10_000,
+    const pair = page.getByTestId('compare-iterations-diff');
+    await waitFor(
+      'the two iterations side by side',
+      async () =>
+        (await pair.locator('.diff-side').count()) === 2 &&
+        (await pair.locator('.diff-side-head').first().textContent())?.includes(`it ${its[0]}`),
+      10_000,
+    );
+    // each side reads as its whole text; what it alone has is marked by character (not whole
+    // lines), green where that side's answer is right and red where it is wrong
+    const marked: string[] = [];
+    const texts: string[] = [];
+    for (const [k, iteration] of [
+      [0, its[0]!],
+      [1, its.at(-1)!],
+    ] as const) {
+      const side = pair.locator('.diff-side').nth(k);
+      const text = (await side.locator('.diff-text').textContent()) ?? '';
+      const row = all.find((t) => t.iteration === iteration && t.text === text);
+      check(row !== undefined, `side ${k} shows a text iteration ${iteration} did not sample: ${JSON.stringify(text.slice(0, 60))}`);
+      const marks = await side
+        .locator('mark')
+        .evaluateAll((ms) =>
+          ms.map((m) => ({ text: m.textContent ?? '', tone: m.getAttribute('data-tone'), bg: getComputedStyle(m).backgroundColor })),
+        );
+      const tone = row!.correct ? 'diff-right' : 'diff-wrong';
+      const bg = row!.correct ? 'rgb(218, 251, 225)' : 'rgb(255, 235, 233)';
+      check(
+        marks.every((m) => m.tone === tone && m.bg === bg),
+        `side ${k} (${row!.correct ? 'right' : 'wrong'}) marks: ${JSON.stringify(marks.slice(0, 3))}`,
       );
+      marked.push(marks.map((m) => m.text).join(''));
+      texts.push(text);
+      // a shared start or end stays unmarked: a character diff, not the whole line
+      check(marked[k]!.length < text.length || !text.length, `side ${k}: all ${text.length} characters marked`);
+    }
+    if (texts[0] !== texts[1])
+      check(
+        marked.some((m) => m.length > 0),
+        'two different texts with nothing marked',
+      );
+    log(`trace diff: ${marked.map((m) => `${m.length} characters marked`).join(' | ')}`);
   }
   // the same question in the ablation without rationalization
   await page.getByTestId('compare-run').selectOption(norat);
