@@ -9,7 +9,7 @@
 import type { RunColumnValue, RunSummary } from '../../shared/contract';
 import { runName } from '../../shared/run-name';
 
-/** The runs table's chosen columns ('config:train.lr', 'metric:eval/accuracy') and a run's value in one. */
+/** The runs table's chosen columns ('config:loop.lr', 'metric:eval/accuracy') and a run's value in one. */
 export interface ChosenColumns {
   columns: readonly string[];
   value: (r: RunSummary, column: string) => RunColumnValue;
@@ -43,7 +43,7 @@ export function runMatches(r: RunSummary, query: string, groupName?: string | nu
 const COLUMN_FILTER = /^(.+?)(>=|<=|>|<|=)(.*)$/;
 
 /**
- * Whether the run's value in a chosen column passes a word such as `train.lr<1e-4` (the key as
+ * Whether the run's value in a chosen column passes a word such as `loop.lr<3e-4` (the key as
  * the column shows it, any case); null when the word names no chosen column. Numbers compare as
  * numbers; text and booleans match `=` only (any case); a run without the value never passes.
  */
