@@ -51,7 +51,7 @@ export async function scenarioAblation(browser: Browser, server: Server): Promis
   // and the group's curves, drawn while its runs are still going (points counted each poll)
   const livePoints: number[] = [];
   await waitFor(
-    'an estimate of the time left from a completed run',
+    'an estimate of the time left from a completed run, and the curves while the runs go on',
     async () => {
       const t =
         (await page
@@ -62,7 +62,8 @@ export async function scenarioAblation(browser: Browser, server: Server): Promis
       const done = (await page.getByTestId('group-progress').textContent())?.includes('4 / 4');
       const chart = page.getByTestId('group-curves').getByTestId('compare-chart');
       if (!done && (await chart.count())) livePoints.push(Number(await chart.getAttribute('data-points')));
-      return /about .* left/.test(t) || done;
+      // until both were seen (the curves reload a few seconds after a run's first evaluation), or the group ended
+      return ([...etas].some((e) => /about .* left/.test(e)) && livePoints.some((n) => n > 0)) || done;
     },
     RUN_TIMEOUT_MS,
     300,
